@@ -1,0 +1,34 @@
+/*
+ * pb.h — protobuf-c helpers: packing into buffers, unpacking into arenas.
+ *
+ * Decoders here are the first thing untrusted bytes meet: they check sizes before protobuf-c
+ * sees them and never abort on malformed input.
+ */
+#ifndef STELE_PB_PB_H
+#define STELE_PB_PB_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct buf;
+
+/* A ProtobufCAllocator whose allocations come from `a` and are freed with the arena. Fill
+ * `*alloc` (caller-owned; must outlive its use) and pass it to protobuf_c_message_unpack(). */
+void pb_arena_allocator(struct arena *a, ProtobufCAllocator *alloc);
+
+/* Decodes `len` bytes as a `desc` message. With `a` non-NULL the message lives in the arena
+ * (do not free it); with NULL it is malloc'd, free it with pb_free(). Returns NULL when the
+ * bytes are not a valid message of that type, or when len > max_len (0 = no cap). */
+ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena *a,
+                            const uint8_t *data, size_t len, size_t max_len);
+/* Frees a message returned by pb_unpack(..., NULL, ...). Accepts NULL. */
+void pb_free(ProtobufCMessage *msg);
+
+/* Appends the serialized `msg` to `out`. Returns STELE_OK or STELE_ERR_NOMEM. */
+int pb_pack_buf(const ProtobufCMessage *msg, struct buf *out);
+/* Returns a malloc'd serialization of `msg` and its length in *len (free() it); NULL on OOM. */
+uint8_t *pb_pack(const ProtobufCMessage *msg, size_t *len);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * call.c — the per-call machinery shared by server handlers and client streams: queued sends
+ * chained by the completion thread, read-ahead receives, end-of-call tracking, references.
+ */
+#include "rpc/rpc_internal.h"
+
+#include "base/arena.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "pb/pb.h"
+
+#include <errno.h>
+#include <grpc/support/alloc.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CALL_OF(tagp, field) ((struct rpc_call *)((char *)(tagp)-offsetof(struct rpc_call, field)))
+
+void rpc_server_call_released(struct rpc_server *s); /* server.c */
+
+static void on_send(struct rpc_tag *tag, bool ok);
+static void on_recv(struct rpc_tag *tag, bool ok);
+static void on_close(struct rpc_tag *tag, bool ok);
+static void on_client_half_close(struct rpc_tag *tag, bool ok);
+
+int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap)
+{
+    c->client = client;
+    c->refs = 1;
+    c->queue_cap = queue_cap ? queue_cap : 256;
+    c->tag_send.fn = on_send;
+    c->tag_recv.fn = on_recv;
+    c->tag_close.fn = on_close;
+    if (client)
+        c->tag_end.fn = on_client_half_close;
+    c->status_details = grpc_empty_slice();
+    grpc_metadata_array_init(&c->req_md);
+    grpc_metadata_array_init(&c->trail_md);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    if (bbq_init(&c->sendq, c->queue_cap) || bbq_init(&c->recvq, c->queue_cap))
+        return STELE_ERR_NOMEM;
+    return STELE_OK;
+}
+
+void rpc_call_free(struct rpc_call *c)
+{
+    struct rpc_server *srv = c->srv;
+    bbq_release(&c->sendq);
+    bbq_release(&c->recvq);
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    if (c->recv_bb)
+        grpc_byte_buffer_destroy(c->recv_bb);
+    grpc_metadata_array_destroy(&c->req_md);
+    grpc_metadata_array_destroy(&c->trail_md);
+    grpc_call_details_destroy(&c->details); /* a zeroed details struct holds empty slices */
+    grpc_slice_unref(c->status_details);
+    if (c->error_string)
+        gpr_free((void *)c->error_string);
+    arena_destroy(c->arena);
+    if (c->call)
+        grpc_call_unref(c->call);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    if (srv)
+        rpc_server_call_released(srv);
+}
+
+void rpc_call_unref(struct rpc_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int n = --c->refs;
+    if (n == 1) /* rpc_call_finish() waits for the owner's to be the last reference */
+        pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (n == 0)
+        rpc_call_free(c);
+}
+
+/* Starts one batch holding a reference; on failure the call is marked broken. */
+static bool start_batch_locked(struct rpc_call *c, grpc_op *ops, size_t n, struct rpc_tag *tag)
+{
+    c->refs++;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        c->refs--;
+        c->broken = true;
+        log_warn("rpc", "%s: start_batch failed (%d)", c->method ? c->method : "?", (int)e);
+        pthread_cond_broadcast(&c->cv);
+        return false;
+    }
+    return true;
+}
+
+static void start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = bb;
+    c->send_bb = bb;
+    c->send_inflight = true;
+    if (!start_batch_locked(c, &op, 1, &c->tag_send)) {
+        c->send_inflight = false;
+        c->send_bb = NULL;
+        grpc_byte_buffer_destroy(bb);
+    }
+}
+
+void rpc_call_start_recv_locked(struct rpc_call *c)
+{
+    if (c->recv_inflight || c->recv_eof || c->broken || c->recvq.len >= c->recvq.cap)
+        return;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    if (c->client && !c->recv_md_requested) {
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n].data.recv_initial_metadata.recv_initial_metadata = &c->req_md;
+        n++;
+        c->recv_md_requested = true;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n].data.recv_message.recv_message = &c->recv_bb;
+    n++;
+    c->recv_inflight = true;
+    if (!start_batch_locked(c, ops, n, &c->tag_recv)) {
+        c->recv_inflight = false;
+        c->recv_eof = true;
+    }
+}
+
+void rpc_call_maybe_end_locked(struct rpc_call *c)
+{
+    if (!c->end_requested || c->end_started || c->send_inflight || c->sendq.len)
+        return;
+    c->end_started = true;
+    if (!c->client) {
+        if (!c->done)
+            rpc_server_start_status_locked(c);
+        return;
+    }
+    if (c->broken || c->done)
+        return;
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    start_batch_locked(c, &op, 1, &c->tag_end);
+}
+
+static void drain_sendq_locked(struct rpc_call *c)
+{
+    grpc_byte_buffer *bb;
+    while ((bb = bbq_pop(&c->sendq)) != NULL)
+        grpc_byte_buffer_destroy(bb);
+}
+
+static void on_send(struct rpc_tag *tag, bool ok)
+{
+    struct rpc_call *c = CALL_OF(tag, tag_send);
+    pthread_mutex_lock(&c->mu);
+    grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    c->send_inflight = false;
+    if (!ok) {
+        c->broken = true;
+        drain_sendq_locked(c);
+    } else {
+        grpc_byte_buffer *next = bbq_pop(&c->sendq);
+        if (next)
+            start_send_locked(c, next);
+        else
+            rpc_call_maybe_end_locked(c);
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    rpc_call_unref(c);
+}
+
+static void on_recv(struct rpc_tag *tag, bool ok)
+{
+    struct rpc_call *c = CALL_OF(tag, tag_recv);
+    pthread_mutex_lock(&c->mu);
+    c->recv_inflight = false;
+    if (ok && c->recv_bb && c->discard_recv) {
+        grpc_byte_buffer_destroy(c->recv_bb);
+        c->recv_bb = NULL;
+        rpc_call_start_recv_locked(c);
+    } else if (ok && c->recv_bb) {
+        bbq_push(&c->recvq, c->recv_bb); /* room was checked before starting */
+        c->recv_bb = NULL;
+        rpc_call_start_recv_locked(c);
+    } else {
+        if (c->recv_bb)
+            grpc_byte_buffer_destroy(c->recv_bb);
+        c->recv_bb = NULL;
+        c->recv_eof = true;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    rpc_call_unref(c);
+}
+
+static void on_close(struct rpc_tag *tag, bool ok)
+{
+    struct rpc_call *c = CALL_OF(tag, tag_close);
+    (void)ok; /* RECV_CLOSE_ON_SERVER and RECV_STATUS_ON_CLIENT always "succeed" */
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    if (c->client) {
+        c->code = (enum rpc_code)c->status;
+        rpc_slice_to_str(c->status_details, c->detail, sizeof c->detail);
+        if (c->status != GRPC_STATUS_OK)
+            c->broken = true;
+    } else if (c->close_cancelled) {
+        c->broken = true;
+    }
+    if (c->broken)
+        drain_sendq_locked(c);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    rpc_call_unref(c);
+}
+
+static void on_client_half_close(struct rpc_tag *tag, bool ok)
+{
+    (void)ok;
+    rpc_call_unref(CALL_OF(tag, tag_end));
+}
+
+/* ---- the public per-call API ---- */
+
+struct arena *rpc_call_arena(struct rpc_call *c)
+{
+    return c->arena;
+}
+
+enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&c->mu);
+    vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+    c->code = code;
+    pthread_mutex_unlock(&c->mu);
+    va_end(ap);
+    return code;
+}
+
+static size_t send_cap(struct rpc_call *c);
+
+int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
+{
+    if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_CLIENT_STREAM) ||
+        (c->client && c->kind == RPC_SERVER_STREAM && c->end_requested))
+        return STELE_ERR_STATE;
+    if (protobuf_c_message_get_packed_size(msg) > send_cap(c))
+        return STELE_ERR_TOO_BIG;
+    grpc_byte_buffer *bb = rpc_pack(msg);
+    if (!bb)
+        return STELE_ERR_NOMEM;
+    int rc = STELE_OK;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (c->broken || c->done) {
+            rc = STELE_ERR_CANCELLED;
+            break;
+        }
+        if (c->end_requested) {
+            rc = STELE_ERR_STATE;
+            break;
+        }
+        if (!c->send_inflight) {
+            start_send_locked(c, bb);
+            bb = NULL;
+            break;
+        }
+        if (bbq_push(&c->sendq, bb)) {
+            bb = NULL;
+            break;
+        }
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (bb)
+        grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+static void abs_deadline(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int rpc_call_recv(struct rpc_call *c, ProtobufCMessage **msg, int timeout_ms, bool in_arena)
+{
+    *msg = NULL;
+    if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_SERVER_STREAM))
+        return STELE_ERR_STATE;
+    struct timespec until;
+    if (timeout_ms >= 0)
+        abs_deadline(&until, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    while (c->recvq.len == 0 && !c->recv_eof && !c->broken) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        } else if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&c->mu);
+            return STELE_ERR_TIMEOUT;
+        }
+    }
+    grpc_byte_buffer *bb = bbq_pop(&c->recvq);
+    if (!bb) {
+        int rc = c->broken ? STELE_ERR_CANCELLED : STELE_ERR_NOT_FOUND;
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    rpc_call_start_recv_locked(c);
+    pthread_mutex_unlock(&c->mu);
+
+    int rc = STELE_OK;
+    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
+        rc = STELE_ERR_TOO_BIG;
+    } else {
+        *msg = rpc_bb_decode(bb, c->recv_desc, in_arena ? c->arena : NULL, 0);
+        if (!*msg)
+            rc = STELE_ERR_MALFORMED;
+    }
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+bool rpc_call_cancelled(struct rpc_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool b = c->broken;
+    pthread_mutex_unlock(&c->mu);
+    return b;
+}
+
+int64_t rpc_call_remaining_ms(struct rpc_call *c)
+{
+    if (gpr_time_cmp(c->deadline, gpr_inf_future(c->deadline.clock_type)) == 0)
+        return INT64_MAX;
+    gpr_timespec left = gpr_time_sub(gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC),
+                                     gpr_now(GPR_CLOCK_MONOTONIC));
+    return gpr_time_to_millis(left);
+}
+
+const char *rpc_call_method(struct rpc_call *c)
+{
+    return c->method ? c->method : "";
+}
+
+void rpc_call_peer(struct rpc_call *c, char *out, size_t out_len)
+{
+    char *p = grpc_call_get_peer(c->call);
+    snprintf(out, out_len, "%s", p ? p : "unknown");
+    gpr_free(p);
+}
+
+int rpc_call_peer_cn(struct rpc_call *c, char *out, size_t out_len)
+{
+    int rc = STELE_ERR_NOT_FOUND;
+    grpc_auth_context *ac = grpc_call_auth_context(c->call);
+    if (!ac)
+        return rc;
+    grpc_auth_property_iterator it =
+        grpc_auth_context_find_properties_by_name(ac, GRPC_X509_CN_PROPERTY_NAME);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (p && out_len > 0) {
+        size_t n = p->value_length < out_len - 1 ? p->value_length : out_len - 1;
+        memcpy(out, p->value, n);
+        out[n] = 0;
+        rc = STELE_OK;
+    }
+    grpc_auth_context_release(ac);
+    return rc;
+}
+
+const uint8_t *rpc_call_metadata(struct rpc_call *c, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < c->req_md.count; i++) {
+        const grpc_metadata *m = &c->req_md.metadata[i];
+        if (GRPC_SLICE_LENGTH(m->key) == klen &&
+            memcmp(GRPC_SLICE_START_PTR(m->key), key, klen) == 0) {
+            *len = GRPC_SLICE_LENGTH(m->value);
+            return GRPC_SLICE_START_PTR(m->value);
+        }
+    }
+    return NULL;
+}
+
+size_t rpc_server_max_message(struct rpc_server *s);    /* server.c */
+size_t rpc_channel_max_message(struct rpc_channel *ch); /* client.c */
+
+static size_t send_cap(struct rpc_call *c)
+{
+    return c->client ? rpc_channel_max_message(c->ch) : rpc_server_max_message(c->srv);
+}

@@ -1,0 +1,293 @@
+/* common.c — codes, buffers, deadlines and gRPC log routing shared by server and client. */
+#include "rpc/rpc_internal.h"
+
+#include "base/log.h"
+#include "base/status.h"
+#include "pb/pb.h"
+
+#include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const code_names[] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const char *rpc_code_name(enum rpc_code code)
+{
+    if ((unsigned)code < sizeof code_names / sizeof code_names[0])
+        return code_names[code];
+    return "UNKNOWN";
+}
+
+enum rpc_code rpc_code_from_status(int status)
+{
+    switch (status) {
+    case STELE_OK:
+        return RPC_OK;
+    case STELE_ERR_INVALID:
+    case STELE_ERR_MALFORMED:
+    case STELE_ERR_CONFIG:
+        return RPC_INVALID_ARGUMENT;
+    case STELE_ERR_NOT_FOUND:
+        return RPC_NOT_FOUND;
+    case STELE_ERR_EXISTS:
+        return RPC_ALREADY_EXISTS;
+    case STELE_ERR_PERMISSION:
+    case STELE_ERR_REVOKED:
+        return RPC_PERMISSION_DENIED;
+    case STELE_ERR_AUTH:
+    case STELE_ERR_EXPIRED:
+        return RPC_UNAUTHENTICATED;
+    case STELE_ERR_TIMEOUT:
+        return RPC_DEADLINE_EXCEEDED;
+    case STELE_ERR_UNAVAILABLE:
+        return RPC_UNAVAILABLE;
+    case STELE_ERR_CANCELLED:
+        return RPC_CANCELLED;
+    case STELE_ERR_TOO_BIG:
+    case STELE_ERR_LIMIT:
+        return RPC_RESOURCE_EXHAUSTED;
+    case STELE_ERR_STATE:
+    case STELE_ERR_REPLAY:
+        return RPC_FAILED_PRECONDITION;
+    case STELE_ERR_CONFLICT:
+        return RPC_ABORTED;
+    default:
+        return RPC_INTERNAL;
+    }
+}
+
+int rpc_status_from_code(enum rpc_code code)
+{
+    switch (code) {
+    case RPC_OK:
+        return STELE_OK;
+    case RPC_CANCELLED:
+        return STELE_ERR_CANCELLED;
+    case RPC_INVALID_ARGUMENT:
+    case RPC_OUT_OF_RANGE:
+        return STELE_ERR_INVALID;
+    case RPC_DEADLINE_EXCEEDED:
+        return STELE_ERR_TIMEOUT;
+    case RPC_NOT_FOUND:
+        return STELE_ERR_NOT_FOUND;
+    case RPC_ALREADY_EXISTS:
+        return STELE_ERR_EXISTS;
+    case RPC_PERMISSION_DENIED:
+        return STELE_ERR_PERMISSION;
+    case RPC_RESOURCE_EXHAUSTED:
+        return STELE_ERR_LIMIT;
+    case RPC_FAILED_PRECONDITION:
+        return STELE_ERR_STATE;
+    case RPC_ABORTED:
+        return STELE_ERR_CONFLICT;
+    case RPC_UNAVAILABLE:
+        return STELE_ERR_UNAVAILABLE;
+    case RPC_UNAUTHENTICATED:
+        return STELE_ERR_AUTH;
+    default:
+        return STELE_ERR_INTERNAL;
+    }
+}
+
+static void grpc_log_to_stele(gpr_log_func_args *args)
+{
+    enum log_level level = LOG_DEBUG;
+    if (args->severity == GPR_LOG_SEVERITY_ERROR)
+        level = LOG_WARN; /* gRPC's errors are usually a peer's fault: a warning for us */
+    else if (args->severity == GPR_LOG_SEVERITY_INFO)
+        level = LOG_DEBUG;
+    const char *file = args->file ? strrchr(args->file, '/') : NULL;
+    log_write(level, "grpc", "%s:%d %s", file ? file + 1 : "?", args->line, args->message);
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void)
+{
+    gpr_set_log_function(grpc_log_to_stele);
+    if (!getenv("GRPC_VERBOSITY"))
+        gpr_set_log_verbosity(log_get_level() <= LOG_DEBUG ? GPR_LOG_SEVERITY_INFO
+                                                           : GPR_LOG_SEVERITY_ERROR);
+}
+
+void rpc_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+}
+
+gpr_timespec rpc_deadline_ms(int64_t ms)
+{
+    if (ms < 0)
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    grpc_slice s = grpc_slice_malloc(n);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+uint8_t *rpc_bb_read(grpc_byte_buffer *bb, size_t *len)
+{
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return NULL;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    size_t n = GRPC_SLICE_LENGTH(s);
+    uint8_t *p = malloc(n ? n : 1);
+    if (p)
+        memcpy(p, GRPC_SLICE_START_PTR(s), n);
+    grpc_slice_unref(s);
+    *len = n;
+    return p;
+}
+
+ProtobufCMessage *rpc_bb_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                                struct arena *a, size_t max)
+{
+    grpc_byte_buffer_reader r;
+    if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+        return NULL;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    ProtobufCMessage *m = pb_unpack(desc, a, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), max);
+    grpc_slice_unref(s);
+    return m;
+}
+
+char *rpc_read_pem(const char *path, const char *what, char **errmsg)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rpc_set_err(errmsg, "cannot read %s file %s", what, path);
+        return NULL;
+    }
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (1u << 20)) {
+                rpc_set_err(errmsg, "%s file %s is larger than 1 MiB", what, path);
+                goto fail;
+            }
+            char *p = realloc(data, cap);
+            if (!p)
+                goto fail;
+            data = p;
+        }
+        size_t n = fread(data + len, 1, 4096, f);
+        len += n;
+        if (n < 4096)
+            break;
+    }
+    fclose(f);
+    data[len] = 0;
+    if (!strstr(data, "-----BEGIN ")) {
+        rpc_set_err(errmsg, "%s file %s is not PEM", what, path);
+        free(data);
+        return NULL;
+    }
+    return data;
+fail:
+    fclose(f);
+    free(data);
+    return NULL;
+}
+
+void rpc_set_err(char **errmsg, const char *fmt, ...)
+{
+    if (!errmsg)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(errmsg, fmt, ap) < 0)
+        *errmsg = NULL;
+    va_end(ap);
+}
+
+void rpc_slice_to_str(grpc_slice s, char *out, size_t out_len)
+{
+    size_t n = GRPC_SLICE_LENGTH(s);
+    if (n >= out_len)
+        n = out_len - 1;
+    memcpy(out, GRPC_SLICE_START_PTR(s), n);
+    out[n] = 0;
+}
+
+int bbq_init(struct bbq *q, size_t cap)
+{
+    q->items = calloc(cap, sizeof *q->items);
+    q->cap = cap;
+    q->head = q->len = 0;
+    return q->items ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+void bbq_release(struct bbq *q)
+{
+    grpc_byte_buffer *bb;
+    while ((bb = bbq_pop(q)) != NULL)
+        grpc_byte_buffer_destroy(bb);
+    free(q->items);
+    q->items = NULL;
+    q->cap = 0;
+}
+
+bool bbq_push(struct bbq *q, grpc_byte_buffer *bb)
+{
+    if (q->len == q->cap)
+        return false;
+    q->items[(q->head + q->len) % q->cap] = bb;
+    q->len++;
+    return true;
+}
+
+grpc_byte_buffer *bbq_pop(struct bbq *q)
+{
+    if (q->len == 0)
+        return NULL;
+    grpc_byte_buffer *bb = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return bb;
+}
+
+void rpc_cq_run(grpc_completion_queue *cq)
+{
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            struct rpc_tag *tag = ev.tag;
+            tag->fn(tag, ev.success != 0);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+/*
+ * rpc.h — the one wrapper over the gRPC C core that every Stele program uses.
+ *
+ * Servers register handlers by full method name ("/stele.Node/Info") for the four gRPC call
+ * shapes. Completion-queue threads (one per core by default) accept calls and move bytes;
+ * handlers run off those threads: unary handlers on a fixed pool of worker threads, streaming
+ * handlers on a thread of their own for the life of the stream, so a handler may block. Sends
+ * on a stream are queued and chained by the completion-queue thread; a sender blocks only when
+ * its queue is full (back-pressure from HTTP/2 flow control). Receives are read ahead into a
+ * bounded queue.
+ *
+ * Every call has a deadline; every server caps message size; a request that does not decode
+ * as the method's message type is answered INVALID_ARGUMENT with a detail naming the type;
+ * unknown methods get UNIMPLEMENTED at once. Stopping a server lets in-flight calls finish for
+ * a grace period, then cancels what remains; handlers see rpc_call_send/recv fail with
+ * STELE_ERR_CANCELLED and return.
+ *
+ * Clients open a channel to "HOST:PORT" and make blocking unary calls, asynchronous unary
+ * calls (completion callback), or open streams they drive with the same send/recv calls as
+ * server handlers. By default calls wait for the server to become ready (up to their
+ * deadline), so components may start in any order; `fail_fast` channels report an unreachable
+ * server (refused connection, failed TLS handshake) at once instead.
+ *
+ * Status: functions return a stele status (base/status.h); the gRPC status code and its
+ * detail travel in `struct rpc_result`.
+ */
+#ifndef STELE_RPC_RPC_H
+#define STELE_RPC_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct rpc_server;
+struct rpc_channel;
+struct rpc_call;
+
+/* gRPC status codes (the same numbers as on the wire). */
+enum rpc_code {
+    RPC_OK = 0,
+    RPC_CANCELLED = 1,
+    RPC_UNKNOWN = 2,
+    RPC_INVALID_ARGUMENT = 3,
+    RPC_DEADLINE_EXCEEDED = 4,
+    RPC_NOT_FOUND = 5,
+    RPC_ALREADY_EXISTS = 6,
+    RPC_PERMISSION_DENIED = 7,
+    RPC_RESOURCE_EXHAUSTED = 8,
+    RPC_FAILED_PRECONDITION = 9,
+    RPC_ABORTED = 10,
+    RPC_OUT_OF_RANGE = 11,
+    RPC_UNIMPLEMENTED = 12,
+    RPC_INTERNAL = 13,
+    RPC_UNAVAILABLE = 14,
+    RPC_DATA_LOSS = 15,
+    RPC_UNAUTHENTICATED = 16,
+};
+
+/* Name of a code ("INVALID_ARGUMENT"), static. */
+const char *rpc_code_name(enum rpc_code code);
+/* Maps a stele status to the gRPC code a handler should answer, and back. */
+enum rpc_code rpc_code_from_status(int status);
+int rpc_status_from_code(enum rpc_code code);
+
+/* The four call shapes. */
+enum rpc_kind {
+    RPC_UNARY,         /* one request, one response */
+    RPC_SERVER_STREAM, /* one request, a stream of responses */
+    RPC_CLIENT_STREAM, /* a stream of requests, one response */
+    RPC_BIDI_STREAM,   /* streams both ways */
+};
+
+/* Outcome of a client call: the gRPC code and the server's detail text. Caller-owned. */
+struct rpc_result {
+    enum rpc_code code;
+    char detail[256]; /* NUL-terminated, possibly truncated */
+};
+
+/* TLS material, as PEM file paths. All NULL = plaintext. */
+struct rpc_tls {
+    const char *cert_file;   /* our certificate chain (server; or client for mutual TLS) */
+    const char *key_file;    /* its private key (PKCS#8 or SEC 1 PEM) */
+    const char *ca_file;     /* server: client CAs to require (mutual TLS); client: roots */
+    const char *server_name; /* client: name to expect in the server certificate (override) */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Server                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A handler. It runs on a worker thread (unary) or on the stream's own thread (streams) and
+ * may block.
+ *  - RPC_UNARY, RPC_SERVER_STREAM: `req` is the decoded request, valid until the handler
+ *    returns (it lives in the call's arena).
+ *  - RPC_CLIENT_STREAM, RPC_BIDI_STREAM: `req` is NULL; read requests with rpc_call_recv().
+ *  - RPC_UNARY, RPC_CLIENT_STREAM: set `*resp` to the response before returning RPC_OK. It
+ *    must stay valid after return: allocate it (and what it points to) in rpc_call_arena(), or
+ *    point at static data. The wrapper packs it.
+ *  - Streams that send use rpc_call_send().
+ * Return RPC_OK, or an error code — preferably through rpc_call_error(), which also sets the
+ * detail text the client sees.
+ */
+typedef enum rpc_code (*rpc_handler_fn)(struct rpc_call *call, const ProtobufCMessage *req,
+                                        ProtobufCMessage **resp, void *arg);
+
+/* Method flags. */
+#define RPC_METHOD_INLINE                                          \
+    0x1u /* unary handler is cheap and never blocks: run it on the \
+            completion-queue thread, skipping the pool hand-off */
+
+/* One method of a service. The server copies the struct; `path` and the descriptor must stay
+ * valid for the server's life (they are normally static). */
+struct rpc_method {
+    const char *path;                          /* "/package.Service/Method" */
+    enum rpc_kind kind;                        /* call shape */
+    const ProtobufCMessageDescriptor *request; /* request message type */
+    rpc_handler_fn handler;                    /* see rpc_handler_fn */
+    void *arg;                                 /* passed to the handler */
+    unsigned flags;                            /* RPC_METHOD_* */
+    size_t max_request;                        /* per-message cap in bytes; 0 = server cap */
+};
+
+struct rpc_server_opts {
+    const char *listen;    /* "127.0.0.1:7050"; port 0 picks a free one */
+    int cq_threads;        /* completion-queue threads; 0 = 1 */
+    int workers;           /* unary handler threads; 0 = number of cores */
+    int max_streams;       /* concurrent streaming calls; 0 = 1024; more get UNAVAILABLE */
+    size_t max_message;    /* receive and send cap in bytes; 0 = 4 MiB */
+    size_t stream_queue;   /* messages a stream may queue each way; 0 = 256 */
+    struct rpc_tls tls;    /* server certificate, and client CA for mutual TLS */
+    const char *component; /* log component name; NULL = "rpc" */
+};
+
+/* Creates a server (not yet listening). Returns NULL on failure with *errmsg set (malloc'd,
+ * caller frees; errmsg may be NULL). `opts` is copied; its strings must stay valid until
+ * rpc_server_start() returns. */
+struct rpc_server *rpc_server_create(const struct rpc_server_opts *opts, char **errmsg);
+
+/* Registers methods; only before rpc_server_start(). Returns STELE_OK, STELE_ERR_EXISTS for a
+ * path registered twice, or STELE_ERR_STATE after start. */
+int rpc_server_add(struct rpc_server *s, const struct rpc_method *methods, size_t n);
+
+/* Binds, starts accepting calls. Returns STELE_OK, or an error with *errmsg set (e.g. the
+ * address is in use, a TLS file is unreadable). */
+int rpc_server_start(struct rpc_server *s, char **errmsg);
+
+/* The TCP port the server listens on (useful with port 0), or 0 before start. */
+int rpc_server_port(const struct rpc_server *s);
+
+/* Stops accepting calls, lets in-flight calls finish for `grace_ms`, cancels the rest, waits
+ * for every handler to return. Idempotent; safe to call from any thread but a handler. */
+void rpc_server_stop(struct rpc_server *s, int grace_ms);
+
+/* Stops (with a 1 s grace) if needed and frees the server. Accepts NULL. */
+void rpc_server_destroy(struct rpc_server *s);
+
+/* Counters for metrics (monotonic since start). */
+struct rpc_server_stats {
+    uint64_t calls;          /* calls accepted, all methods */
+    uint64_t errors;         /* calls answered with a non-OK code */
+    uint64_t unimplemented;  /* calls to unknown methods */
+    uint64_t active_streams; /* streaming calls in progress now */
+};
+void rpc_server_get_stats(struct rpc_server *s, struct rpc_server_stats *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Inside a call (server handlers and client streams)                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The call's arena: freed when the call ends. */
+struct arena *rpc_call_arena(struct rpc_call *call);
+
+/* Sets the status detail the client will see and returns `code`, so a handler can write
+ * `return rpc_call_error(call, RPC_NOT_FOUND, "no block %llu", n);`. */
+enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Queues `msg` for sending. Blocks while the call's send queue is full. Returns STELE_OK,
+ * STELE_ERR_CANCELLED when the call ended (client gone, deadline, server stopping), or
+ * STELE_ERR_TOO_BIG when the message exceeds the size cap. `msg` is packed before return;
+ * the caller keeps ownership. Not for unary calls. */
+int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
+
+/* Waits for the next message from the other side, up to `timeout_ms` (-1 = until the call
+ * ends). Returns STELE_OK with *msg set (malloc'd: free with pb_free(), or in the call arena
+ * on the server when `in_arena` is true), STELE_ERR_NOT_FOUND when the other side finished
+ * sending (end of stream), STELE_ERR_TIMEOUT, STELE_ERR_CANCELLED when the call ended, or
+ * STELE_ERR_MALFORMED when the bytes did not decode (the message is dropped). */
+int rpc_call_recv(struct rpc_call *call, ProtobufCMessage **msg, int timeout_ms, bool in_arena);
+
+/* True once the call has ended abnormally (client cancelled, deadline, disconnect). */
+bool rpc_call_cancelled(struct rpc_call *call);
+
+/* Milliseconds left before the call's deadline (INT64_MAX when it has none). */
+int64_t rpc_call_remaining_ms(struct rpc_call *call);
+
+/* The method path, e.g. "/stele.Node/Info". */
+const char *rpc_call_method(struct rpc_call *call);
+
+/* The client's address ("ipv4:127.0.0.1:53446"), copied into `out`. Not authenticated. */
+void rpc_call_peer(struct rpc_call *call, char *out, size_t out_len);
+
+/* Server side with TLS: copies the client certificate's common name into `out` and returns
+ * STELE_OK, or STELE_ERR_NOT_FOUND without mutual TLS. */
+int rpc_call_peer_cn(struct rpc_call *call, char *out, size_t out_len);
+
+/* Server side: finds request metadata `key` (lowercase). Returns a pointer into the call's
+ * memory, valid until the handler returns, and its length; NULL if absent. */
+const uint8_t *rpc_call_metadata(struct rpc_call *call, const char *key, size_t *len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+struct rpc_channel_opts {
+    size_t max_message;  /* receive cap in bytes; 0 = 4 MiB */
+    int timeout_ms;      /* default deadline for calls given timeout_ms = 0; 0 = 10 s */
+    size_t stream_queue; /* messages a stream may queue each way; 0 = 256 */
+    bool fail_fast;      /* fail at once with UNAVAILABLE (and the reason) when the server
+                            cannot be reached, instead of waiting for it until the deadline:
+                            for command-line tools; daemons leave it false */
+    struct rpc_tls tls;  /* roots (ca_file), optional client certificate, name override */
+};
+
+/* Opens a channel to `target` ("127.0.0.1:7050"); the connection is made lazily. `opts` may
+ * be NULL. Returns NULL with *errmsg set on failure (unreadable TLS files). */
+struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channel_opts *opts,
+                                     char **errmsg);
+/* Closes the channel. Every call and stream on it must have finished. Accepts NULL. */
+void rpc_channel_close(struct rpc_channel *ch);
+
+/* The channel's target string. */
+const char *rpc_channel_target(const struct rpc_channel *ch);
+
+/* Blocking unary call. On RPC_OK, *resp is the decoded response (free with pb_free()).
+ * Returns STELE_OK or the stele status matching the gRPC code (STELE_ERR_MALFORMED if the
+ * response did not decode as `resp_desc`); `res` (may be NULL) gets code and detail.
+ * timeout_ms = 0 uses the channel default. Thread-safe: many threads may call at once. */
+int rpc_unary(struct rpc_channel *ch, const char *method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, int timeout_ms,
+              struct rpc_result *res);
+
+/* Completion of an asynchronous unary call. Runs on the channel's completion thread: keep it
+ * short. `resp` is NULL unless res->code is RPC_OK; the callback owns it (pb_free()). */
+typedef void (*rpc_unary_cb)(void *arg, const struct rpc_result *res, ProtobufCMessage *resp);
+
+/* Starts an asynchronous unary call; `cb` runs exactly once, also when starting failed after
+ * this function returned STELE_OK. Returns STELE_OK or STELE_ERR_NOMEM/STELE_ERR_STATE. */
+int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, rpc_unary_cb cb,
+                    void *arg);
+
+/* Opens a streaming call of `kind` (any but RPC_UNARY) whose responses are `resp_desc`
+ * messages. timeout_ms = -1 means no deadline (long-lived streams such as Deliver), 0 the
+ * channel default. Use rpc_call_send(), rpc_call_close_send(), rpc_call_recv() on it, then
+ * rpc_call_finish(). Returns NULL on OOM. */
+struct rpc_call *rpc_stream_open(struct rpc_channel *ch, const char *method, enum rpc_kind kind,
+                                 const ProtobufCMessageDescriptor *resp_desc, int timeout_ms);
+
+/* Client side: no more messages will be sent (half-close), after the queued ones. */
+int rpc_call_close_send(struct rpc_call *call);
+
+/* Client side: cancels the call (CANCELLED to both sides). Safe from any thread. */
+void rpc_call_cancel(struct rpc_call *call);
+
+/* Client side: waits for the call's status and frees the call. Cancels it first if
+ * `cancel` is true. Returns the stele status of the final code; `res` gets code and detail. */
+int rpc_call_finish(struct rpc_call *call, bool cancel, struct rpc_result *res);
+
+#endif

@@ -15,173 +15,6 @@ struct config {
     struct arena *arena; /* every string and array of the filled struct */
 };
 
-/* Longest key compared for "did you mean": longer keys get no suggestion. */
-#define SUGGEST_MAX_KEY 64
-/* Bytes of a bad value quoted back in a message. */
-#define QUOTE_MAX 60
-
-int config_fail(struct config_loader *ld, int status, unsigned line, unsigned col, const char *fmt,
-                ...)
-{
-    char prefix[64];
-    va_list ap;
-    if (ld->err || ld->status != STELE_OK)
-        return ld->status;
-    ld->status = status;
-    if (line)
-        snprintf(prefix, sizeof prefix, ":%u:%u: ", line, col);
-    else
-        snprintf(prefix, sizeof prefix, ": ");
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return status;
-    size_t plen = strlen(ld->name) + strlen(prefix);
-    ld->err = malloc(plen + (size_t)n + 1);
-    if (!ld->err)
-        return status;
-    snprintf(ld->err, plen + 1, "%s%s", ld->name, prefix);
-    va_start(ap, fmt);
-    vsnprintf(ld->err + plen, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-static int nomem(struct config_loader *ld)
-{
-    return config_fail(ld, STELE_ERR_NOMEM, 0, 0, "out of memory");
-}
-
-/* Returns `s` (len bytes) double-quoted for a message, escaped, cut at QUOTE_MAX bytes on a
- * UTF-8 character boundary. The result lives in the scratch arena. */
-static const char *quote(struct config_loader *ld, const char *s, size_t len)
-{
-    size_t lim = len > QUOTE_MAX ? QUOTE_MAX : len;
-    while (lim < len && lim > 0 && ((unsigned char)s[lim] & 0xc0) == 0x80)
-        lim--;
-    char *q = arena_alloc(ld->tmp, lim * 4 + 8);
-    if (!q)
-        return "\"...\"";
-    char *p = q;
-    *p++ = '"';
-    for (size_t i = 0; i < lim; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            p += sprintf(p, "\\x%02x", c);
-        } else {
-            *p++ = (char)c;
-        }
-    }
-    if (lim < len)
-        p += sprintf(p, "...");
-    *p++ = '"';
-    *p = 0;
-    return q;
-}
-
-static bool node_is_null(const struct config_node *n)
-{
-    if (n->kind != CONFIG_NODE_SCALAR || !n->plain)
-        return false;
-    return n->len == 0 || strcmp(n->text, "~") == 0 || strcmp(n->text, "null") == 0 ||
-           strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0;
-}
-
-/* What a node is, for "got ..." in messages. */
-static const char *describe(struct config_loader *ld, const struct config_node *n)
-{
-    if (n->kind == CONFIG_NODE_MAP)
-        return "a map";
-    if (n->kind == CONFIG_NODE_LIST)
-        return "a list";
-    if (node_is_null(n))
-        return "null";
-    return quote(ld, n->text, n->len);
-}
-
-/* Appends bounds to `base`. Values read "a byte size from 1KiB to 64MiB" or "of at least 1KiB";
- * counted things (`unit` "byte", "item") read "a string of 1 to 64 bytes" or "a list with at
- * least 1 item", with `joiner` "of" or "with". */
-static const char *bounded(struct config_loader *ld, const char *base, const char *lo,
-                           const char *hi, const char *joiner, const char *unit)
-{
-    const char *r;
-    const char *plural = unit && strcmp(hi ? hi : lo ? lo : "", "1") != 0 ? "s" : "";
-    if (!unit) {
-        if (lo && hi)
-            r = arena_printf(ld->tmp, "%s from %s to %s", base, lo, hi);
-        else if (lo || hi)
-            r = arena_printf(ld->tmp, "%s of at %s %s", base, lo ? "least" : "most", lo ? lo : hi);
-        else
-            r = base;
-    } else if (lo && hi) {
-        r = arena_printf(ld->tmp, "%s %s %s to %s %s%s", base, joiner, lo, hi, unit, plural);
-    } else if (lo || hi) {
-        r = arena_printf(ld->tmp, "%s %s at %s %s %s%s", base, joiner, lo ? "least" : "most",
-                         lo ? lo : hi, unit, plural);
-    } else {
-        r = base;
-    }
-    return r ? r : base;
-}
-
-/* What field `f` accepts, for "expected ..." in messages, including its bounds. */
-static const char *expect_of(struct config_loader *ld, const struct config_field *f)
-{
-    char lo[32], hi[32];
-    bool has_lo = f->umin != 0, has_hi = f->umax != 0;
-    const char *base = config_type_expect(f->type);
-    switch (f->type) {
-    case CONFIG_INT64:
-        if (f->min == 0 && f->max == 0)
-            return base;
-        snprintf(lo, sizeof lo, "%lld", (long long)f->min);
-        snprintf(hi, sizeof hi, "%lld", (long long)f->max);
-        return bounded(ld, base, lo, hi, NULL, NULL);
-    case CONFIG_UINT64:
-    case CONFIG_DURATION:
-    case CONFIG_SIZE:
-        if (has_lo || has_hi)
-            base = f->type == CONFIG_DURATION ? "a duration"
-                   : f->type == CONFIG_SIZE   ? "a byte size"
-                                              : base;
-        config_format_unsigned(f->type, f->umin, lo, sizeof lo);
-        config_format_unsigned(f->type, f->umax, hi, sizeof hi);
-        return bounded(ld, base, has_lo ? lo : NULL, has_hi ? hi : NULL, NULL, NULL);
-    case CONFIG_STRING:
-    case CONFIG_PATH:
-    case CONFIG_STRING_LIST:
-    case CONFIG_MAP_LIST: {
-        bool text = f->type == CONFIG_STRING || f->type == CONFIG_PATH;
-        snprintf(lo, sizeof lo, "%llu", (unsigned long long)f->umin);
-        snprintf(hi, sizeof hi, "%llu", (unsigned long long)f->umax);
-        return bounded(ld, base, has_lo ? lo : NULL, has_hi ? hi : NULL, text ? "of" : "with",
-                       text ? "byte" : "item");
-    }
-    case CONFIG_ENUM: {
-        size_t need = sizeof "one of ";
-        for (const struct config_enum *e = f->enums; e && e->name; e++)
-            need += strlen(e->name) + 2;
-        char *s = arena_alloc(ld->tmp, need);
-        if (!s)
-            return base;
-        strcpy(s, "one of ");
-        for (const struct config_enum *e = f->enums; e && e->name; e++) {
-            if (e != f->enums)
-                strcat(s, ", ");
-            strcat(s, e->name);
-        }
-        return s;
-    }
-    default:
-        return base;
-    }
-}
-
 static const char *join_key(struct config_loader *ld, const char *path, const char *key)
 {
     return *path ? arena_printf(ld->tmp, "%s.%s", path, key) : key;
@@ -221,7 +54,7 @@ static int convert(struct config_loader *ld, const struct config_field *f, const
         char *s = f->type == CONFIG_PATH && f->relative ? resolve_path(ld, text, len)
                                                         : arena_strndup(ld->out, text, len);
         if (!s)
-            return nomem(ld);
+            return config_nomem(ld);
         *(char **)slot = s;
         return STELE_OK;
     }
@@ -280,7 +113,7 @@ static int apply_default(struct config_loader *ld, const struct config_field *f,
     int rc = convert(ld, f, f->def, strlen(f->def), slot);
     if (rc == STELE_ERR_INVALID)
         return config_fail(ld, STELE_ERR_INVALID, 0, 0, "schema error: default %s of %s is not %s",
-                           quote(ld, f->def, strlen(f->def)), path, expect_of(ld, f));
+                           config_quote(ld, f->def, strlen(f->def)), path, config_expect_of(ld, f));
     return rc;
 }
 
@@ -306,29 +139,29 @@ static int fill_list(struct config_loader *ld, const struct config_field *f,
     if (list->kind != CONFIG_NODE_LIST || !in_bounds(list->n, f->umin, f->umax))
         return config_fail(
             ld, STELE_ERR_CONFIG, list->line, list->col, "%s: expected %s, got %s", path,
-            expect_of(ld, f),
+            config_expect_of(ld, f),
             list->kind == CONFIG_NODE_LIST
                 ? arena_printf(ld->tmp, "%zu item%s", list->n, list->n == 1 ? "" : "s")
-                : describe(ld, list));
+                : config_describe(ld, list));
     char *arr = list->n ? arena_calloc(ld->out, list->n, elem) : NULL;
     if (list->n && !arr)
-        return nomem(ld);
+        return config_nomem(ld);
     size_t i = 0;
     for (const struct config_node *it = list->child; it; it = it->next, i++) {
         const char *ipath = arena_printf(ld->tmp, "%s[%zu]", path, i);
         if (!ipath)
-            return nomem(ld);
+            return config_nomem(ld);
         int rc;
         if (f->type == CONFIG_MAP_LIST) {
             if (it->kind != CONFIG_NODE_MAP)
                 return config_fail(ld, STELE_ERR_CONFIG, it->line, it->col,
-                                   "%s: expected a map, got %s", ipath, describe(ld, it));
+                                   "%s: expected a map, got %s", ipath, config_describe(ld, it));
             rc = fill_map(ld, f->sub, it, ipath, arr + i * elem);
         } else {
             struct config_field item = {.type = CONFIG_STRING};
-            if (it->kind != CONFIG_NODE_SCALAR || node_is_null(it))
+            if (it->kind != CONFIG_NODE_SCALAR || config_node_is_null(it))
                 return config_fail(ld, STELE_ERR_CONFIG, it->line, it->col,
-                                   "%s: expected a string, got %s", ipath, describe(ld, it));
+                                   "%s: expected a string, got %s", ipath, config_describe(ld, it));
             rc = convert(ld, &item, it->text, it->len, arr + i * elem);
             if (rc == STELE_ERR_INVALID)
                 return config_fail(ld, STELE_ERR_CONFIG, it->line, it->col,
@@ -347,10 +180,10 @@ static int fill_value(struct config_loader *ld, const struct config_field *f,
                       const struct config_node *v, const char *path, void *dst)
 {
     void *slot = (char *)dst + f->offset;
-    if (node_is_null(v)) {
+    if (config_node_is_null(v)) {
         if (f->required)
             return config_fail(ld, STELE_ERR_CONFIG, v->line, v->col, "%s: expected %s, got null",
-                               path, expect_of(ld, f));
+                               path, config_expect_of(ld, f));
         return apply_default(ld, f, path, dst);
     }
     switch (f->type) {
@@ -370,54 +203,7 @@ static int fill_value(struct config_loader *ld, const struct config_field *f,
         break;
     }
     return config_fail(ld, STELE_ERR_CONFIG, v->line, v->col, "%s: expected %s, got %s", path,
-                       expect_of(ld, f), describe(ld, v));
-}
-
-/* Optimal-string-alignment distance (edits and adjacent swaps) of two short strings. */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    unsigned char d[SUGGEST_MAX_KEY + 1][SUGGEST_MAX_KEY + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (unsigned char)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (unsigned char)j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned cost = a[i - 1] != b[j - 1];
-            unsigned best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1u < best)
-                best = d[i - 1][j] + 1u;
-            if (d[i][j - 1] + 1u < best)
-                best = d[i][j - 1] + 1u;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1u < best)
-                best = d[i - 2][j - 2] + 1u;
-            d[i][j] = (unsigned char)best;
-        }
-    }
-    return d[la][lb];
-}
-
-/* Reports an unknown key, suggesting the closest known key of the map if one is close. */
-static int unknown_key(struct config_loader *ld, const struct config_schema *s,
-                       const struct config_node *k, const char *path)
-{
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (const struct config_field *f = s->fields; f && f->key; f++) {
-        size_t fl = strlen(f->key);
-        if (k->len > SUGGEST_MAX_KEY || fl > SUGGEST_MAX_KEY)
-            continue;
-        size_t d = edit_distance(k->text, k->len, f->key, fl);
-        if (d < best_d && d <= (fl <= 4 ? 1u : 2u)) {
-            best = f->key;
-            best_d = d;
-        }
-    }
-    const char *in = *path ? arena_printf(ld->tmp, " in \"%s\"", path) : "";
-    const char *hint = best ? arena_printf(ld->tmp, " (did you mean \"%s\"?)", best) : "";
-    return config_fail(ld, STELE_ERR_CONFIG, k->line, k->col, "unknown key %s%s%s",
-                       quote(ld, k->text, k->len), in ? in : "", hint ? hint : "");
+                       config_expect_of(ld, f), config_describe(ld, v));
 }
 
 /* Fills the struct `dst` described by `s` from the map node `map` found at `path` ("" for the
@@ -430,25 +216,25 @@ static int fill_map(struct config_loader *ld, const struct config_schema *s,
         nf++;
     const struct config_node **seen = arena_calloc(ld->tmp, nf + 1, sizeof *seen);
     if (!seen)
-        return nomem(ld);
+        return config_nomem(ld);
     for (const struct config_node *k = map->child; k && k->next; k = k->next->next) {
         const struct config_node *v = k->next;
         size_t i;
         if (k->kind != CONFIG_NODE_SCALAR)
             return config_fail(ld, STELE_ERR_CONFIG, k->line, k->col, "expected a key, got %s",
-                               describe(ld, k));
+                               config_describe(ld, k));
         for (i = 0; i < nf; i++)
             if (strlen(s->fields[i].key) == k->len && !memcmp(s->fields[i].key, k->text, k->len))
                 break;
         if (i == nf)
-            return unknown_key(ld, s, k, path);
+            return config_unknown_key(ld, s, k, path);
         if (seen[i])
             return config_fail(ld, STELE_ERR_CONFIG, k->line, k->col,
                                "duplicate key \"%s\" (first at line %u)", s->fields[i].key,
                                seen[i]->line);
         seen[i] = k;
         const char *fpath = join_key(ld, path, s->fields[i].key);
-        int rc = fpath ? fill_value(ld, &s->fields[i], v, fpath, dst) : nomem(ld);
+        int rc = fpath ? fill_value(ld, &s->fields[i], v, fpath, dst) : config_nomem(ld);
         if (rc != STELE_OK)
             return rc;
     }
@@ -461,7 +247,7 @@ static int fill_map(struct config_loader *ld, const struct config_schema *s,
                                "missing required key \"%s\"%s%s%s", f->key, *path ? " in \"" : "",
                                path, *path ? "\"" : "");
         const char *fpath = join_key(ld, path, f->key);
-        int rc = fpath ? apply_default(ld, f, fpath, dst) : nomem(ld);
+        int rc = fpath ? apply_default(ld, f, fpath, dst) : config_nomem(ld);
         if (rc != STELE_OK)
             return rc;
     }
@@ -511,16 +297,16 @@ int config_load_buffer(const struct config_schema *schema, void *out, const void
     ld.tmp = arena_create(0);
     cfg = calloc(1, sizeof *cfg);
     if (!ld.tmp || !cfg || !(cfg->arena = arena_create(0))) {
-        rc = nomem(&ld);
+        rc = config_nomem(&ld);
         goto done;
     }
     ld.out = cfg->arena;
     rc = config_tree_build(&ld, &root);
     if (rc != STELE_OK)
         goto done;
-    if (root && !node_is_null(root) && root->kind != CONFIG_NODE_MAP) {
+    if (root && !config_node_is_null(root) && root->kind != CONFIG_NODE_MAP) {
         rc = config_fail(&ld, STELE_ERR_CONFIG, root->line, root->col,
-                         "expected a map at the top level, got %s", describe(&ld, root));
+                         "expected a map at the top level, got %s", config_describe(&ld, root));
         goto done;
     }
     rc = fill_map(&ld, schema, root && root->kind == CONFIG_NODE_MAP ? root : &empty, "", out);
@@ -571,7 +357,7 @@ int config_load_file(const struct config_schema *schema, void *out, const char *
                 ncap = CONFIG_MAX_SIZE + 1;
             char *nd = realloc(data, ncap);
             if (!nd) {
-                rc = nomem(&ld);
+                rc = config_nomem(&ld);
                 goto fail;
             }
             data = nd;

@@ -25,7 +25,8 @@
  *     CONFIG_MAP_LIST                           void * (array of `sub->size`-byte structs)
  *                                               + size_t count at `count_offset`
  * Strings and arrays live in an arena owned by the `struct config` returned by the loaders;
- * config_destroy() frees them all at once.
+ * config_destroy() frees them all at once. An absent or null optional key gets its default; an
+ * absent optional map gets its keys' defaults, so a caller tells "no TLS" by a NULL path.
  *
  * The loader does no I/O besides reading the config file in config_load_file(), keeps no global
  * state and is safe to call from several threads at once.
@@ -75,22 +76,23 @@ struct config_schema;
 /* Describes one key of a map. Tables end with an entry whose `key` is NULL. Unused members stay
  * zero, so designated initializers keep tables short. */
 struct config_field {
-    const char *key;       /* YAML key, matched exactly; NULL ends the table */
-    enum config_type type; /* how the value is parsed and stored */
-    size_t offset;         /* offsetof() the member in the caller's struct */
-    size_t count_offset;   /* lists: offsetof() the size_t that receives the item count */
-    bool required;         /* a missing key is an error (inside an absent optional map, too
-                            * only once the map is present) */
-    bool secret;           /* never printed by config_print(): passwords, tokens */
-    bool relative;         /* CONFIG_PATH: resolve a relative path against the directory of
-                            * the config file's name */
-    const char *def;       /* default when the key is absent or null, written as in YAML
-                            * ("30s", "4MiB", "info") and checked like a value; NULL means
-                            * zero/false/NULL. Not used for maps and lists. */
-    int64_t min, max;      /* CONFIG_INT64: inclusive bounds; both 0 means any int64 */
-    uint64_t umin, umax;   /* CONFIG_UINT64/SIZE/DURATION: inclusive bounds of the value;
-                            * strings, addresses, paths: bounds of the length in bytes;
-                            * lists: bounds of the item count. umax 0 means no upper bound */
+    const char *key;                 /* YAML key, matched exactly; NULL ends the table */
+    enum config_type type;           /* how the value is parsed and stored */
+    size_t offset;                   /* offsetof() the member in the caller's struct */
+    size_t count_offset;             /* lists: offsetof() the size_t that receives the item count */
+    bool required;                   /* a missing or null value is an error; inside an optional map
+                                      * this applies only when the map is present */
+    bool secret;                     /* never printed by config_print(): passwords, tokens */
+    bool relative;                   /* CONFIG_PATH: prefix a relative path with the directory part
+                                      * of the file name as given ("etc/peer.yaml" + "tls/k.pem" ->
+                                      * "etc/tls/k.pem"); a name without '/' leaves it unchanged */
+    const char *def;                 /* default when the key is absent or null, written as in YAML
+                                      * ("30s", "4MiB", "info") and checked like a value; NULL means
+                                      * zero/false/NULL. Not used for maps and lists. */
+    int64_t min, max;                /* CONFIG_INT64: inclusive bounds; both 0 means any int64 */
+    uint64_t umin, umax;             /* CONFIG_UINT64/SIZE/DURATION: inclusive bounds of the value;
+                                      * strings, addresses, paths: bounds of the length in bytes;
+                                      * lists: bounds of the item count. umax 0 means no upper bound */
     const struct config_enum *enums; /* CONFIG_ENUM: accepted names, ending with {NULL, 0} */
     const struct config_schema *sub; /* CONFIG_MAP, CONFIG_MAP_LIST: schema of the nested map */
     const char *help;                /* one line for humans: what the key is for */
@@ -98,8 +100,8 @@ struct config_field {
 
 /* A struct described for the loader. */
 struct config_schema {
-    const char *name;                  /* what the struct is ("peer", "tls"), for messages */
-    size_t size;                       /* sizeof the struct (needed for CONFIG_MAP_LIST items) */
+    const char *name; /* what the struct is ("peer", "tls"), for readers; messages use key paths */
+    size_t size;      /* sizeof the struct (needed for CONFIG_MAP_LIST items) */
     const struct config_field *fields; /* the keys, ending with {.key = NULL} */
 };
 

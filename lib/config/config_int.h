@@ -47,6 +47,28 @@ struct config_loader {
 int config_fail(struct config_loader *ld, int status, unsigned line, unsigned col, const char *fmt,
                 ...) __attribute__((format(printf, 5, 6)));
 
+/* Records "out of memory" (STELE_ERR_NOMEM) and returns its status. */
+int config_nomem(struct config_loader *ld);
+
+/* Returns `s` (`len` bytes) double-quoted for a message: escaped, cut after about 60 bytes on a
+ * UTF-8 character boundary. The result lives in ld->tmp. */
+const char *config_quote(struct config_loader *ld, const char *s, size_t len);
+
+/* True for a plain scalar that YAML reads as null: nothing, ~, null, Null, NULL. */
+bool config_node_is_null(const struct config_node *n);
+
+/* What a node is, for "got ..." in messages: "a map", "a list", "null" or the quoted text. */
+const char *config_describe(struct config_loader *ld, const struct config_node *n);
+
+/* What field `f` accepts, for "expected ..." in messages, bounds included ("an integer from 1
+ * to 64", "one of debug, info"). The result is static or lives in ld->tmp. */
+const char *config_expect_of(struct config_loader *ld, const struct config_field *f);
+
+/* Records 'unknown key "k" in "path" (did you mean "x"?)' for key node `k` of a map described
+ * by `s` at `path` ("" at the top level), and returns STELE_ERR_CONFIG. */
+int config_unknown_key(struct config_loader *ld, const struct config_schema *s,
+                       const struct config_node *k, const char *path);
+
 /* Parses ld->buf with libyaml into a tree in ld->tmp. *root is NULL for an empty document.
  * Returns STELE_OK or the status of the error recorded in `ld`. */
 int config_tree_build(struct config_loader *ld, struct config_node **root);

@@ -35,21 +35,22 @@ struct t_org {
     size_t n_ca_keys;
 };
 
+/* A peer-like daemon's configuration: one member per CONFIG_* type. */
 struct t_daemon {
-    char *node_id;
-    char *listen;
-    int log_level;
-    char *data_dir;
-    uint64_t max_message_size;
-    int64_t workers;
-    bool metrics;
-    uint64_t max_block_txs;
-    struct t_timeouts timeouts;
-    struct t_tls tls;
-    struct t_org *orgs;
-    size_t n_orgs;
-    char **bootstrap;
-    size_t n_bootstrap;
+    char *node_id;              /* bounded string */
+    char *listen;               /* host:port */
+    int log_level;              /* enum LVL_* */
+    char *data_dir;             /* path relative to the file, with a default */
+    uint64_t max_message_size;  /* byte size with bounds */
+    int64_t workers;            /* bounded int64 */
+    bool metrics;               /* bool */
+    uint64_t max_block_txs;     /* bounded uint64 */
+    struct t_timeouts timeouts; /* nested map with defaults */
+    struct t_tls tls;           /* optional nested map with required keys and a secret */
+    struct t_org *orgs;         /* list of maps */
+    size_t n_orgs;              /* entries in orgs */
+    char **bootstrap;           /* list of strings */
+    size_t n_bootstrap;         /* entries in bootstrap */
 };
 
 static const struct config_enum t_levels[] = {
@@ -480,6 +481,27 @@ static void empty_document_reports_missing_keys(void **state)
     free(err);
 }
 
+static void node_count_cap(void **state)
+{
+    (void)state;
+    struct t_daemon d;
+    struct config *cfg;
+    char *err;
+    /* 100001 one-byte scalars fit well under the size cap but not under the node cap. */
+    size_t items = CONFIG_MAX_NODES + 1, len = 0;
+    char *doc = malloc(16 + 2 * items);
+    len += (size_t)sprintf(doc, "bootstrap: [");
+    for (size_t i = 0; i < items; i++)
+        len += (size_t)sprintf(doc + len, "a,");
+    doc[len - 1] = ']';
+    assert_int_equal(config_load_buffer(&t_daemon_schema, &d, doc, len, "n.yaml", &cfg, &err),
+                     STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, ": more than 100000 YAML nodes"));
+    assert_true(strncmp(err, "n.yaml:1:", 9) == 0);
+    free(err);
+    free(doc);
+}
+
 static void bad_default_is_schema_error(void **state)
 {
     (void)state;
@@ -591,6 +613,7 @@ int main(void)
         cmocka_unit_test(bad_files_golden_messages),
         cmocka_unit_test(size_cap_and_missing_file),
         cmocka_unit_test(empty_document_reports_missing_keys),
+        cmocka_unit_test(node_count_cap),
         cmocka_unit_test(bad_default_is_schema_error),
         cmocka_unit_test(summary_matches_golden_and_hides_secrets),
         cmocka_unit_test(value_parsers),

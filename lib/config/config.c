@@ -121,7 +121,8 @@ static int apply_defaults(struct config_loader *ld, const struct config_schema *
                           void *dst)
 {
     for (const struct config_field *f = s->fields; f && f->key; f++) {
-        int rc = apply_default(ld, f, join_key(ld, path, f->key), dst);
+        const char *fpath = join_key(ld, path, f->key);
+        int rc = fpath ? apply_default(ld, f, fpath, dst) : config_nomem(ld);
         if (rc != STELE_OK)
             return rc;
     }

@@ -1,0 +1,144 @@
+/* ecdsa.c — ECDSA P-256 sign/verify with 64-octet low-S r ‖ s, over EVP_PKEY_sign/verify. */
+#include "crypto/ecdsa.h"
+
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "crypto/key_int.h"
+
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+
+#include <string.h>
+
+/* The group order n of P-256 and floor(n/2), big-endian. */
+static const uint8_t p256_n[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+                                   0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+static const uint8_t p256_half_n[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+
+#define DER_SIG_MAX 72 /* SEQUENCE of two INTEGERs of up to 33 octets */
+
+int crypto_sign(const struct crypto_key *k, const void *msg, size_t len,
+                uint8_t sig[CRYPTO_SIG_LEN])
+{
+    uint8_t digest[CRYPTO_DIGEST_LEN];
+    int rc = crypto_sha256(msg, len, digest);
+    return rc == STELE_OK ? crypto_sign_digest(k, digest, sig) : rc;
+}
+
+int crypto_sign_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO_DIGEST_LEN],
+                       uint8_t sig[CRYPTO_SIG_LEN])
+{
+    EVP_PKEY_CTX *pctx = NULL;
+    ECDSA_SIG *es = NULL;
+    BIGNUM *s_low = NULL;
+    uint8_t der[DER_SIG_MAX];
+    size_t der_len = sizeof der;
+    const uint8_t *p = der;
+    const BIGNUM *r, *s;
+    int rc = STELE_ERR_CRYPTO;
+
+    if (!k->has_private)
+        return STELE_ERR_INVALID;
+    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    if (!pctx || EVP_PKEY_sign_init(pctx) <= 0 ||
+        EVP_PKEY_sign(pctx, der, &der_len, digest, CRYPTO_DIGEST_LEN) <= 0)
+        goto out;
+    es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (!es)
+        goto out;
+    ECDSA_SIG_get0(es, &r, &s);
+    /* Low-S: (r, s) and (r, n - s) are both valid; keep the one with s <= n/2. */
+    s_low = BN_bin2bn(p256_half_n, sizeof p256_half_n, NULL);
+    if (!s_low)
+        goto out;
+    if (BN_cmp(s, s_low) > 0) {
+        if (!BN_bin2bn(p256_n, sizeof p256_n, s_low) || !BN_sub(s_low, s_low, s))
+            goto out;
+    } else if (!BN_copy(s_low, s)) {
+        goto out;
+    }
+    if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s_low, sig + 32, 32) != 32)
+        goto out;
+    rc = STELE_OK;
+out:
+    BN_free(s_low);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_CTX_free(pctx);
+    return rc;
+}
+
+int crypto_verify(const struct crypto_key *k, const void *msg, size_t len, const uint8_t *sig,
+                  size_t sig_len)
+{
+    uint8_t digest[CRYPTO_DIGEST_LEN];
+    int rc;
+
+    if (sig_len != CRYPTO_SIG_LEN)
+        return STELE_ERR_MALFORMED;
+    rc = crypto_sha256(msg, len, digest);
+    return rc == STELE_OK ? crypto_verify_digest(k, digest, sig, sig_len) : rc;
+}
+
+static bool all_zero(const uint8_t *v, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= v[i];
+    return acc == 0;
+}
+
+/* Appends a DER INTEGER holding the unsigned 32-octet big-endian `v` (non-zero) at `out`;
+ * returns the octets written (at most 35). */
+static size_t der_put_uint(uint8_t *out, const uint8_t v[32])
+{
+    size_t skip = 0, n = 0;
+    while (skip < 31 && v[skip] == 0)
+        skip++;
+    bool pad = v[skip] & 0x80;
+    out[n++] = 0x02;
+    out[n++] = (uint8_t)(32 - skip + pad);
+    if (pad)
+        out[n++] = 0x00;
+    memcpy(out + n, v + skip, 32 - skip);
+    return n + 32 - skip;
+}
+
+int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO_DIGEST_LEN],
+                         const uint8_t *sig, size_t sig_len)
+{
+    EVP_PKEY_CTX *pctx = NULL;
+    uint8_t der[2 + 2 * 35];
+    size_t n;
+    int rc = STELE_ERR_AUTH, v;
+
+    if (sig_len != CRYPTO_SIG_LEN)
+        return STELE_ERR_MALFORMED;
+    /* Range and canonical-form checks on public values; memcmp is fine here. */
+    if (all_zero(sig, 32) || memcmp(sig, p256_n, 32) >= 0)
+        return STELE_ERR_AUTH;
+    if (all_zero(sig + 32, 32) || memcmp(sig + 32, p256_half_n, 32) > 0)
+        return STELE_ERR_AUTH;
+
+    n = 2;
+    n += der_put_uint(der + n, sig);
+    n += der_put_uint(der + n, sig + 32);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(n - 2);
+
+    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    if (!pctx || EVP_PKEY_verify_init(pctx) <= 0) {
+        rc = STELE_ERR_CRYPTO;
+        goto out;
+    }
+    v = EVP_PKEY_verify(pctx, der, n, digest, CRYPTO_DIGEST_LEN);
+    rc = v == 1 ? STELE_OK : STELE_ERR_AUTH;
+    if (v != 1)
+        ERR_clear_error();
+out:
+    EVP_PKEY_CTX_free(pctx);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * key_int.h — internals shared by key.c, ecdsa.c and ecqv.c. Not part of the public API.
+ *
+ * Holds the layout of struct crypto_key and helpers that move between the EVP world (keys used
+ * for signing) and the EC_POINT/BIGNUM world (ECQV algebra).
+ */
+#ifndef STELE_CRYPTO_KEY_INT_H
+#define STELE_CRYPTO_KEY_INT_H
+
+#include "crypto/key.h"
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include <stdatomic.h>
+
+struct crypto_key {
+    EVP_PKEY *pkey;                /* owned reference; P-256, with or without private part */
+    atomic_int refs;               /* references held; the last crypto_key_destroy() frees */
+    bool has_private;              /* true when pkey carries the private scalar */
+    uint8_t pub[CRYPTO_POINT_LEN]; /* uncompressed public point, cached for cheap export */
+};
+
+/* The P-256 group, created once per process (public data, shared read-only). NULL only if
+ * OpenSSL cannot build it. */
+const EC_GROUP *p256_group(void);
+
+/* Wraps the public point `p` (must not be infinity) into a new public-only key. */
+int key_from_point(const EC_POINT *p, BN_CTX *ctx, struct crypto_key **out);
+
+/* Wraps the secret scalar `d` in [1, n-1] into a new key pair, computing d·G. `d` is only read. */
+int key_from_bn(const BIGNUM *d, BN_CTX *ctx, struct crypto_key **out);
+
+/* Decodes an untrusted SEC 1 point of `len` octets (33 compressed or 65 uncompressed only) into
+ * `out`, refusing off-curve points, infinity and other encodings. Returns STELE_OK,
+ * STELE_ERR_MALFORMED or STELE_ERR_CRYPTO. */
+int point_decode(const uint8_t *buf, size_t len, EC_POINT *out, BN_CTX *ctx);
+
+/* Sets `out` to the public point of `k`. Returns STELE_OK or STELE_ERR_CRYPTO. */
+int key_point(const struct crypto_key *k, EC_POINT *out, BN_CTX *ctx);
+
+/* Returns the private scalar of `k` as a new BIGNUM flagged BN_FLG_CONSTTIME (free it with
+ * BN_clear_free), or NULL for a public-only key or on error. */
+BIGNUM *key_scalar_bn(const struct crypto_key *k);
+
+#endif

@@ -1,0 +1,72 @@
+/* cli.c — subcommand dispatch, usage and error reporting. */
+#include "cli/cli.h"
+
+#include "base/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void print_commands(FILE *f, const char *prog, const char *about, const struct cli_cmd *cmds)
+{
+    fprintf(f, "%s — %s\n\nUsage: %s COMMAND [OPTIONS]\n\nCommands:\n", prog, about, prog);
+    for (const struct cli_cmd *c = cmds; c->name; c++)
+        fprintf(f, "  %-14s %s\n", c->name, c->summary);
+    fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n", prog);
+}
+
+int cli_dispatch(const char *prog, const char *about, const struct cli_cmd *cmds, int argc,
+                 char **argv)
+{
+    if (argc < 2) {
+        print_commands(stderr, prog, about, cmds);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        print_commands(stdout, prog, about, cmds);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("%s %s\n", prog, STELE_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (const struct cli_cmd *c = cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c->fn(argc - 1, argv + 1);
+    return cli_usage(prog, "unknown command '%s'", name);
+}
+
+int cli_usage(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const char *prog, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    int code = stele_exit_code(status);
+    return code == 0 ? CLI_EXIT_REFUSED : code;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}

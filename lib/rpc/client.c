@@ -90,7 +90,7 @@ struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channe
         rpc_set_err(errmsg, "cannot create channel credentials for %s", target);
         goto fail;
     }
-    grpc_arg args[6];
+    grpc_arg args[7];
     memset(args, 0, sizeof args);
     int n = 0;
     args[n].type = GRPC_ARG_INTEGER;
@@ -109,6 +109,11 @@ struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channe
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     args[n++].value.integer = 2000;
+    /* Stele retries at the application level where it is safe (re-endorsement, resubmit);
+       the core's transparent retries only add buffering to every call. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_ENABLE_RETRIES;
+    args[n++].value.integer = 0;
     if (tls->server_name) {
         args[n].type = GRPC_ARG_STRING;
         args[n].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;

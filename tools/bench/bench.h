@@ -1,0 +1,46 @@
+/*
+ * bench.h — shared pieces of stele-bench: common options, scenario results and the report.
+ *
+ * Every workload measures one or more scenarios and prints either a human table or, with
+ * --json, one JSON object: {"workload", "parameters", "throughput_per_s", "latency_ms":
+ * {"p50","p99"}, "scenarios": [...], "machine"}. The top-level figures are the workload's
+ * headline scenario.
+ */
+#ifndef STELE_BENCH_H
+#define STELE_BENCH_H
+
+#include "hist.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bench_opts {
+    double duration_s; /* per scenario */
+    int clients;       /* concurrent callers for the headline scenario */
+    bool json;
+    const char *target; /* an external server, or NULL to start one in-process */
+};
+
+struct bench_result {
+    char name[48];   /* scenario name, e.g. "unary_16" */
+    char unit[24];   /* what throughput counts: "calls", "messages" */
+    int clients;     /* concurrency of this scenario */
+    double seconds;  /* measured time */
+    uint64_t ops;    /* operations completed */
+    uint64_t errors; /* operations failed */
+    struct hist lat; /* per-operation latency (empty for pure throughput scenarios) */
+};
+
+/* Parses --duration, --clients, --json, --target from argv (other flags are left for the
+ * workload and reported as usage errors by it). Returns 0, or 2 after printing usage. */
+int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *usage);
+
+/* Prints the report of `n` results; results[headline] gives the top-level figures. `extra`
+ * is a JSON fragment of extra top-level keys (may be NULL), e.g. "\"bound_per_s\":12000". */
+void bench_report(const char *workload, const struct bench_opts *o,
+                  const struct bench_result *results, int n, int headline, const char *extra);
+
+int bench_rpc(int argc, char **argv);
+int bench_serve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,17 @@
+/* stele-bench — benchmark workloads that print numbers (DESIGN §10). */
+#include "bench.h"
+
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+static const struct cli_cmd commands[] = {
+    {"rpc", bench_rpc, "unary round trips and streamed messages per second over loopback"},
+    {"serve", bench_serve, "serve stele.Bench, Health and Node/Info for remote runs"},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return cli_dispatch("stele-bench", "Stele benchmark workloads", commands, argc, argv);
+}

@@ -1,0 +1,2 @@
+# tools/: the operator's and the benchmark's programs, one subfolder each.
+stele_program(stele-bench tools/bench)

@@ -1,0 +1,173 @@
+/*
+ * node_cmds.c — `stele node info --url H:P` (stele.Node/Info) and
+ * `stele node health --url H:P [--service S] [--wait S]` (grpc.health.v1.Health/Check).
+ */
+#include "node_cmds.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+#include "stele/node.pb-c.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct node_opts {
+    const char *url;
+    const char *service;
+    double wait_s;
+    bool json;
+};
+
+static const char node_usage[] =
+    "Usage: stele node info   --url HOST:PORT [--json]\n"
+    "       stele node health --url HOST:PORT [--service NAME] [--wait SECONDS] [--json]\n"
+    "\n"
+    "info    prints the daemon's node id, role, version and uptime (stele.Node/Info).\n"
+    "health  asks grpc.health.v1.Health/Check; exits 0 when SERVING, 1 otherwise.\n"
+    "        --wait keeps asking for up to SECONDS until the daemon answers SERVING.\n";
+
+static int parse(int argc, char **argv, struct node_opts *o)
+{
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},  {"service", required_argument, NULL, 's'},
+        {"wait", required_argument, NULL, 'w'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "u:s:w:jh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'u':
+            o->url = optarg;
+            break;
+        case 's':
+            o->service = optarg;
+            break;
+        case 'w':
+            o->wait_s = atof(optarg);
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'h':
+            fputs(node_usage, stdout);
+            exit(CLI_EXIT_OK);
+        default:
+            return cli_usage("stele node", "see 'stele node --help'");
+        }
+    }
+    if (optind < argc)
+        return cli_usage("stele node", "unexpected argument '%s'", argv[optind]);
+    if (!o->url)
+        return cli_usage("stele node", "--url HOST:PORT is required");
+    return 0;
+}
+
+static int node_info(struct rpc_channel *ch, const struct node_opts *o)
+{
+    Stele__NodeInfoRequest req = STELE__NODE_INFO_REQUEST__INIT;
+    ProtobufCMessage *resp;
+    struct rpc_result res;
+    int rc = rpc_unary(ch, "/stele.Node/Info", &req.base, &stele__node_info__descriptor, &resp,
+                       5000, &res);
+    if (rc != STELE_OK)
+        return cli_fail("stele node info", rc, "%s: %s (%s)", o->url, res.detail,
+                        rpc_code_name(res.code));
+    Stele__NodeInfo *info = (Stele__NodeInfo *)resp;
+    if (o->json) {
+        struct buf b;
+        buf_init(&b);
+        struct json j;
+        json_init(&j, &b);
+        json_object_begin(&j);
+        json_kv_string(&j, "node_id", info->node_id);
+        json_kv_string(&j, "role", info->role);
+        json_kv_string(&j, "version", info->version);
+        json_kv_uint(&j, "uptime_seconds", info->uptime_seconds);
+        json_kv_uint(&j, "started_at", info->started_at);
+        json_object_end(&j);
+        printf("%s\n", (char *)b.data);
+        buf_release(&b);
+    } else {
+        char started[21];
+        clock_format_utc(info->started_at, started);
+        printf("node     %s\nrole     %s\nversion  %s\nuptime   %llus (since %s)\n", info->node_id,
+               info->role, info->version, (unsigned long long)info->uptime_seconds, started);
+    }
+    pb_free(resp);
+    return CLI_EXIT_OK;
+}
+
+static const char *status_name(int st)
+{
+    switch (st) {
+    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING:
+        return "SERVING";
+    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING:
+        return "NOT_SERVING";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+static int node_health(struct rpc_channel *ch, const struct node_opts *o)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)(o->service ? o->service : "");
+    uint64_t until = clock_mono_ms() + (uint64_t)(o->wait_s * 1000);
+    const char *state = "UNREACHABLE";
+    struct rpc_result res = {0};
+    int rc;
+    for (;;) {
+        ProtobufCMessage *resp = NULL;
+        rc = rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
+                       &grpc__health__v1__health_check_response__descriptor, &resp, 2000, &res);
+        if (rc == STELE_OK)
+            state = status_name(((Grpc__Health__V1__HealthCheckResponse *)resp)->status);
+        pb_free(resp);
+        if ((rc == STELE_OK && strcmp(state, "SERVING") == 0) || clock_mono_ms() >= until)
+            break;
+        clock_sleep_ms(100);
+    }
+    if (o->json)
+        printf("{\"url\":\"%s\",\"status\":\"%s\"}\n", o->url, state);
+    else
+        printf("%s %s\n", o->url, state);
+    if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
+        return cli_fail("stele node health", rc, "%s: %s", o->url, res.detail);
+    return strcmp(state, "SERVING") == 0 ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+}
+
+int cmd_node(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(node_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "info") != 0 && strcmp(sub, "health") != 0)
+        return cli_usage("stele node", "unknown subcommand '%s'", sub);
+    struct node_opts o = {0};
+    int rc = parse(argc - 1, argv + 1, &o);
+    if (rc)
+        return rc;
+    struct rpc_channel_opts co = {.fail_fast = true};
+    char *err = NULL;
+    struct rpc_channel *ch = rpc_channel_open(o.url, &co, &err);
+    if (!ch) {
+        rc = cli_fail("stele node", STELE_ERR_INVALID, "%s", err ? err : o.url);
+        free(err);
+        return rc;
+    }
+    rc = strcmp(sub, "info") == 0 ? node_info(ch, &o) : node_health(ch, &o);
+    rpc_channel_close(ch);
+    return rc;
+}

@@ -27,7 +27,7 @@ static void on_recv(struct rpc_tag *tag, bool ok);
 static void on_close(struct rpc_tag *tag, bool ok);
 static void on_client_half_close(struct rpc_tag *tag, bool ok);
 
-int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap)
+int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool streaming)
 {
     c->client = client;
     c->refs = 1;
@@ -46,6 +46,8 @@ int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap)
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&c->mu, NULL);
+    if (!streaming) /* unary calls never queue: save two allocations per call */
+        return STELE_OK;
     if (bbq_init(&c->sendq, c->queue_cap) || bbq_init(&c->recvq, c->queue_cap))
         return STELE_ERR_NOMEM;
     return STELE_OK;

@@ -262,7 +262,7 @@ void bbq_release(struct bbq *q)
 
 bool bbq_push(struct bbq *q, grpc_byte_buffer *bb)
 {
-    if (q->len == q->cap)
+    if (q->len == q->cap) /* also a queue never initialised (cap 0) */
         return false;
     q->items[(q->head + q->len) % q->cap] = bb;
     q->len++;

@@ -117,8 +117,9 @@ bool bbq_push(struct bbq *q, grpc_byte_buffer *bb);
 grpc_byte_buffer *bbq_pop(struct bbq *q);
 
 /* ---- call.c: the streaming machinery shared by both sides ---- */
-/* Initialises the fields common to both sides; refs = 1 (the owner). */
-int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap);
+/* Initialises the fields common to both sides; refs = 1 (the owner). Streaming calls get
+ * their send and receive queues of `queue_cap` messages. */
+int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool streaming);
 /* Drops one reference (mu must NOT be held); frees the call at zero. */
 void rpc_call_unref(struct rpc_call *c);
 /* Frees a call's resources (used by rpc_call_unref and by error paths). */

@@ -570,7 +570,8 @@ static void on_slot(struct rpc_tag *tag, bool ok)
         return;
     }
     struct rpc_call *c = calloc(1, sizeof *c);
-    if (!c || rpc_call_init(c, false, s->opts.stream_queue) != STELE_OK) {
+    bool streaming = sl->me && sl->me->m.kind != RPC_UNARY;
+    if (!c || rpc_call_init(c, false, s->opts.stream_queue, streaming) != STELE_OK) {
         /* Out of memory: drop the call; the client sees its deadline. */
         grpc_call_cancel(sl->call, NULL);
         grpc_call_unref(sl->call);

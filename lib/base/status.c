@@ -4,8 +4,8 @@
 const char *stele_strerror(int status)
 {
     switch (status) {
-#define STELE_STATUS_MSG(name, value, msg)                                                         \
-    case value:                                                                                    \
+#define STELE_STATUS_MSG(name, value, msg) \
+    case value:                            \
         return msg;
         STELE_STATUS_MAP(STELE_STATUS_MSG)
 #undef STELE_STATUS_MSG
@@ -16,8 +16,8 @@ const char *stele_strerror(int status)
 const char *stele_status_name(int status)
 {
     switch (status) {
-#define STELE_STATUS_NAME(name, value, msg)                                                        \
-    case value:                                                                                    \
+#define STELE_STATUS_NAME(name, value, msg) \
+    case value:                             \
         return #name;
         STELE_STATUS_MAP(STELE_STATUS_NAME)
 #undef STELE_STATUS_NAME

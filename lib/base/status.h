@@ -10,28 +10,28 @@
 #define STELE_BASE_STATUS_H
 
 /* X(name, value, message). Values are stable: they may be logged and compared across versions. */
-#define STELE_STATUS_MAP(X)                                                                        \
-    X(OK, 0, "ok")                                                                                 \
-    X(ERR_INVALID, -1, "invalid argument")                                                         \
-    X(ERR_NOMEM, -2, "out of memory")                                                              \
-    X(ERR_IO, -3, "input/output error")                                                            \
-    X(ERR_NOT_FOUND, -4, "not found")                                                              \
-    X(ERR_EXISTS, -5, "already exists")                                                            \
-    X(ERR_PERMISSION, -6, "permission denied")                                                     \
-    X(ERR_AUTH, -7, "authentication failed")                                                       \
-    X(ERR_TIMEOUT, -8, "timed out")                                                                \
-    X(ERR_UNAVAILABLE, -9, "service unavailable")                                                  \
-    X(ERR_CANCELLED, -10, "cancelled")                                                             \
-    X(ERR_TOO_BIG, -11, "too large")                                                               \
-    X(ERR_MALFORMED, -12, "malformed data")                                                        \
-    X(ERR_CONFIG, -13, "bad configuration")                                                        \
-    X(ERR_CRYPTO, -14, "cryptographic failure")                                                    \
-    X(ERR_REVOKED, -15, "identity revoked")                                                        \
-    X(ERR_EXPIRED, -16, "identity expired or not yet valid")                                       \
-    X(ERR_REPLAY, -17, "replayed request")                                                         \
-    X(ERR_LIMIT, -18, "limit reached")                                                             \
-    X(ERR_STATE, -19, "not allowed in the current state")                                          \
-    X(ERR_CONFLICT, -20, "conflicting update")                                                     \
+#define STELE_STATUS_MAP(X)                                  \
+    X(OK, 0, "ok")                                           \
+    X(ERR_INVALID, -1, "invalid argument")                   \
+    X(ERR_NOMEM, -2, "out of memory")                        \
+    X(ERR_IO, -3, "input/output error")                      \
+    X(ERR_NOT_FOUND, -4, "not found")                        \
+    X(ERR_EXISTS, -5, "already exists")                      \
+    X(ERR_PERMISSION, -6, "permission denied")               \
+    X(ERR_AUTH, -7, "authentication failed")                 \
+    X(ERR_TIMEOUT, -8, "timed out")                          \
+    X(ERR_UNAVAILABLE, -9, "service unavailable")            \
+    X(ERR_CANCELLED, -10, "cancelled")                       \
+    X(ERR_TOO_BIG, -11, "too large")                         \
+    X(ERR_MALFORMED, -12, "malformed data")                  \
+    X(ERR_CONFIG, -13, "bad configuration")                  \
+    X(ERR_CRYPTO, -14, "cryptographic failure")              \
+    X(ERR_REVOKED, -15, "identity revoked")                  \
+    X(ERR_EXPIRED, -16, "identity expired or not yet valid") \
+    X(ERR_REPLAY, -17, "replayed request")                   \
+    X(ERR_LIMIT, -18, "limit reached")                       \
+    X(ERR_STATE, -19, "not allowed in the current state")    \
+    X(ERR_CONFLICT, -20, "conflicting update")               \
     X(ERR_INTERNAL, -21, "internal error")
 
 enum stele_status {

@@ -367,7 +367,7 @@ int blockstore_head_hash(struct blockstore *bs, uint8_t out[32])
 
 int blockstore_get_bytes(struct blockstore *bs, uint64_t number, struct buf *out)
 {
-    struct bs_loc loc;
+    struct bs_loc loc = {.file = 0, .offset = 0};
     pthread_rwlock_rdlock(&bs->lock);
     int rc = number < bs->height ? bs_index_loc(bs, number, &loc) : STELE_ERR_NOT_FOUND;
     if (rc == STELE_OK && (loc.file >= bs->nfiles || loc.len > bs->opts.max_record_size))

@@ -62,8 +62,8 @@ struct blockstore_options {
                                   0 = BLOCKSTORE_DEFAULT_RECORD_SIZE */
 };
 
-/* Opens the store in directory `dir`, creating it (and its parents' last component) if absent,
- * and recovers it as described above. `opts` may be NULL for the defaults. On success *out is a
+/* Opens the store in directory `dir`, creating the directory (not its parents) if absent, and
+ * recovers it as described above. `opts` may be NULL for the defaults. On success *out is a
  * store the caller closes with blockstore_close(). On failure returns STELE_ERR_IO,
  * STELE_ERR_MALFORMED (corruption that is not a torn tail), STELE_ERR_NOMEM or
  * STELE_ERR_INVALID, and, when errmsg is non-NULL, sets *errmsg to a malloc'd sentence naming

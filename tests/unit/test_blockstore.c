@@ -10,6 +10,8 @@
 #include "pb/pb.h"
 #include "stele/common.pb-c.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +510,64 @@ static void sync_every_block_and_second_open(void **state)
     blockstore_close(NULL);
 }
 
+struct reader_ctx {
+    struct blockstore *bs;
+    atomic_bool *stop;
+    unsigned reads; /* blocks read and checked */
+};
+
+/* Reads blocks below the current height, checking each by number, hash and tx_id. */
+static void *reader(void *arg)
+{
+    struct reader_ctx *rc = arg;
+    struct arena *a = arena_create(0);
+    uint64_t seed = (uint64_t)(uintptr_t)arg;
+    while (!atomic_load(rc->stop)) {
+        uint64_t h = blockstore_height(rc->bs);
+        if (h == 0)
+            continue;
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t n = (seed >> 33) % h;
+        Stele__Block *b = NULL, *again = NULL;
+        uint8_t hash[32];
+        if (blockstore_get(rc->bs, n, a, &b) != STELE_OK || b->header->number != n ||
+            blockhash_header_pb(b->header, hash) != STELE_OK ||
+            blockstore_get_by_hash(rc->bs, hash, a, &again) != STELE_OK)
+            abort();
+        char id[64];
+        snprintf(id, sizeof id, "tx-%llu-0", (unsigned long long)n);
+        uint64_t at;
+        if (blockstore_find_txid(rc->bs, id, &at, NULL) != STELE_OK || at != n)
+            abort();
+        rc->reads++;
+        arena_reset(a);
+    }
+    arena_destroy(a);
+    return NULL;
+}
+
+static void readers_run_during_appends(void **state)
+{
+    struct fixture *fx = *state;
+    fx->opts.max_file_size = 8192; /* rolls while readers read */
+    struct blockstore *bs = open_ok(fx);
+    atomic_bool stop = false;
+    struct reader_ctx ctx[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        ctx[i] = (struct reader_ctx){bs, &stop, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &ctx[i]), 0);
+    }
+    append_n(bs, 300, 30);
+    atomic_store(&stop, true);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_true(ctx[i].reads > 0);
+    }
+    check_all(bs, 300);
+    blockstore_close(bs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(index_past_files_names_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(files_roll_past_the_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(sync_every_block_and_second_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(readers_run_during_appends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

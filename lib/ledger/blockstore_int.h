@@ -39,7 +39,9 @@ struct blockstore {
     pthread_rwlock_t lock; /* guards everything below; readers hold it for a whole read */
     uint64_t height;       /* blocks stored and indexed */
     uint8_t head[32];      /* header hash of block height-1; zeros when empty */
-    int *fds;              /* one O_RDWR descriptor per block file, fds[nfiles-1] is the head */
+    int *fds;              /* one O_RDWR descriptor per block file, fds[nfiles-1] is the head.
+                              NEEDSWORK: one descriptor per 64 MiB file is fine to a few TiB;
+                              past that, cache descriptors of old files instead. */
     uint32_t nfiles;       /* number of block files (>= 1 once open) */
     uint64_t head_size;    /* octets of whole records in the head file */
 };

@@ -291,7 +291,7 @@ static int scan(struct blockstore *bs, struct bs_loc start, char **errmsg)
     uint64_t indexed = bs->height;
     int rc = STELE_OK;
     for (uint32_t f = start.file; f < bs->nfiles && rc == STELE_OK; f++) {
-        uint64_t size, pos = f == start.file ? start.offset : 0;
+        uint64_t size = 0, pos = f == start.file ? start.offset : 0;
         rc = file_size(bs->fds[f], &size);
         while (rc == STELE_OK && pos < size) {
             struct bs_loc loc = {.file = f, .offset = pos};

@@ -19,6 +19,8 @@ static void table_build(void)
     }
 }
 
+/* NEEDSWORK: one table lookup per byte runs at a few hundred MB/s; slicing-by-8 or the SSE4.2
+ * crc32 instruction would take it to GB/s if block reads ever show up in profiles. */
 uint32_t crc32c_update(uint32_t crc, const void *data, size_t len)
 {
     pthread_once(&table_once, table_build);

@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "ledger/blockhash.h"
 #include "ledger/blockstore.h"
+#include "ledger/crc32c.h"
 #include "pb/pb.h"
 #include "stele/common.pb-c.h"
 
@@ -347,6 +348,29 @@ static void torn_tail_is_dropped_and_reappended(void **state)
     blockstore_close(bs);
 }
 
+static void undecodable_tail_record_is_dropped(void **state)
+{
+    struct fixture *fx = *state;
+    struct blockstore *bs = open_ok(fx);
+    append_n(bs, 3, 20);
+    blockstore_close(bs);
+    uint64_t before = size_of(fx->file0);
+    /* A record with a good CRC whose payload is not a Block. */
+    uint8_t rec[8 + 4] = {0, 0, 0, 4, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    uint32_t crc = crc32c(rec + 8, 4);
+    rec[4] = (uint8_t)(crc >> 24);
+    rec[5] = (uint8_t)(crc >> 16);
+    rec[6] = (uint8_t)(crc >> 8);
+    rec[7] = (uint8_t)crc;
+    FILE *f = fopen(fx->file0, "ab");
+    fwrite(rec, 1, sizeof rec, f);
+    fclose(f);
+    bs = open_ok(fx);
+    assert_int_equal(size_of(fx->file0), before);
+    check_all(bs, 3);
+    blockstore_close(bs);
+}
+
 static void flipped_byte_in_last_record_is_dropped(void **state)
 {
     struct fixture *fx = *state;
@@ -575,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(duplicate_txid_finds_first, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_bad_blocks_writing_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_is_dropped_and_reappended, setup, teardown),
+        cmocka_unit_test_setup_teardown(undecodable_tail_record_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(flipped_byte_in_last_record_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_middle_record_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(index_behind_files_is_reindexed, setup, teardown),

@@ -282,7 +282,8 @@ int cmd_serve(int argc, char **argv)
     if (rc != STELE_OK) {
         fprintf(stderr, "%s\n", err ? err : stele_strerror(rc));
         free(err);
-        return stele_exit_code(rc) ? stele_exit_code(rc) : CLI_EXIT_REFUSED;
+        /* A bad or missing file is the operator's to fix: refused (1), not internal (3). */
+        return rc == STELE_ERR_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_REFUSED;
     }
     if (dir)
         cfg.dir = (char *)dir;

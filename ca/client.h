@@ -15,6 +15,7 @@
 /* Every option any client subcommand takes; each subcommand allows a subset. */
 struct client_opts {
     const char *url, *as, *id, *secret, *out, *org, *role, *reason, *ca_pub;
+    const char *tls_ca; /* --tls-ca FILE: the CA serves TLS; PEM roots to trust */
     struct identity_attr attrs[CLIENT_MAX_ATTRS]; /* --attr KEY=VALUE */
     size_t n_attrs;
     uint64_t validity_s;      /* --validity, 0 = CA default */
@@ -26,11 +27,13 @@ struct client_opts {
 
 /* Parses argv; `allowed` lists the short codes of the options this subcommand takes
  * (u url, a as, i id, s secret, O out, o org, r role, A attr, R reason, c ca-pub, v validity,
- * m max-enrollments, j json). Returns 0, -1 after printing `help`, or a usage exit code. */
+ * m max-enrollments, T tls-ca, j json). `--secret -` reads the secret from stdin. Returns 0, -1
+ * after printing `help`, or a usage exit code. */
 int client_parse(const char *prog, const char *help, const char *allowed, int argc, char **argv,
                  struct client_opts *o);
-/* Opens a fail-fast channel to `url`. Returns 0 or an exit code (message printed). */
-int client_open(const char *prog, const char *url, struct rpc_channel **ch);
+/* Opens a fail-fast channel to o->url (TLS with o->tls_ca). Returns 0 or an exit code (message
+ * printed). */
+int client_open(const char *prog, const struct client_opts *o, struct rpc_channel **ch);
 /* Prints a failed call and returns its exit code (1 refused, 3 unreachable/internal). */
 int client_rpc_fail(const char *prog, int rc, const struct rpc_result *res);
 /* Loads an enrolment directory. Returns 0 or an exit code (message printed). */

@@ -35,6 +35,7 @@ int client_parse(const char *prog, const char *help, const char *allowed, int ar
                                          {"ca-pub", required_argument, NULL, 'c'},
                                          {"validity", required_argument, NULL, 'v'},
                                          {"max-enrollments", required_argument, NULL, 'm'},
+                                         {"tls-ca", required_argument, NULL, 'T'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -44,6 +45,12 @@ int client_parse(const char *prog, const char *help, const char *allowed, int ar
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(help, stdout);
+            if (strchr(allowed, 'u'))
+                fputs("\nCommon options: --url HOST:PORT of the CA; --tls-ca FILE when it serves "
+                      "TLS (PEM\nroots to trust); --json for machine-readable output. Exit "
+                      "status: 0 done, 1 refused,\n2 usage, 3 CA unreachable or internal "
+                      "error.\n",
+                      stdout);
             return -1;
         }
         if (c == '?' || c == ':' || !strchr(allowed, c))
@@ -107,17 +114,27 @@ int client_parse(const char *prog, const char *help, const char *allowed, int ar
     }
     o->rest = argv + optind;
     o->n_rest = argc - optind;
+    if (o->secret && strcmp(o->secret, "-") == 0) {
+        /* --secret - reads it from the first line of stdin, out of the process list. */
+        static char line[1024];
+        if (!fgets(line, sizeof line, stdin))
+            return cli_usage(prog, "--secret -: no secret on stdin");
+        line[strcspn(line, "\r\n")] = 0;
+        o->secret = line;
+    }
     return 0;
 }
 
-int client_open(const char *prog, const char *url, struct rpc_channel **ch)
+int client_open(const char *prog, const struct client_opts *co, struct rpc_channel **ch)
 {
+    const char *url = co->url;
     char *err = NULL;
     if (!url)
         return cli_usage(prog, "--url HOST:PORT is required");
     if (!config_addr_valid(url, strlen(url)))
         return cli_usage(prog, "--url: expected HOST:PORT, got \"%s\"", url);
     struct rpc_channel_opts o = {.fail_fast = true, .timeout_ms = 15000};
+    o.tls.ca_file = co->tls_ca;
     *ch = rpc_channel_open(url, &o, &err);
     if (!*ch) {
         int code =
@@ -183,23 +200,23 @@ static const char register_help[] =
     "                         [--secret S] [--attr KEY=VALUE]... [--max-enrollments N]\n"
     "                         [--validity DURATION] [--json]\n"
     "\n"
-    "Registers a new id, signed by the enrolled admin in DIR, and prints its enrolment secret\n"
-    "(a generated one unless --secret is given). ROLE is admin, orderer, peer, client or\n"
-    "auditor; application roles go in attributes (--attr table=T-17). --max-enrollments and\n"
-    "--validity (e.g. 90d, 12h) default to the CA's settings.\n";
+    "Registers a new id, signed by the enrolled admin in DIR, and prints its enrolment secret:\n"
+    "a generated one unless --secret is given (--secret - reads it from stdin). ROLE is admin,\n"
+    "orderer, peer, client or auditor; application roles go in attributes (--attr table=T-17).\n"
+    "--max-enrollments and --validity (e.g. 90d, 12h) default to the CA's settings.\n";
 
 int cmd_register(int argc, char **argv)
 {
     const char *prog = "stele-ca register";
     struct client_opts o;
-    int code = client_parse(prog, register_help, "uaisorAvmj", argc, argv, &o);
+    int code = client_parse(prog, register_help, "uTaisorAvmj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (!o.as || !o.id || !o.org || !o.role || o.n_rest)
         return cli_usage(prog, "--as, --id, --org and --role are required");
     struct rpc_channel *ch = NULL;
     struct enrolment e;
-    if ((code = client_open(prog, o.url, &ch)) != 0)
+    if ((code = client_open(prog, &o, &ch)) != 0)
         return code;
     if ((code = client_load(prog, o.as, &e)) != 0) {
         rpc_channel_close(ch);
@@ -260,14 +277,14 @@ int cmd_revoke(int argc, char **argv)
 {
     const char *prog = "stele-ca revoke";
     struct client_opts o;
-    int code = client_parse(prog, revoke_help, "uaiRj", argc, argv, &o);
+    int code = client_parse(prog, revoke_help, "uTaiRj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (!o.as || !o.id || !o.reason || o.n_rest)
         return cli_usage(prog, "--as, --id and --reason are required");
     struct rpc_channel *ch = NULL;
     struct enrolment e;
-    if ((code = client_open(prog, o.url, &ch)) != 0)
+    if ((code = client_open(prog, &o, &ch)) != 0)
         return code;
     if ((code = client_load(prog, o.as, &e)) != 0) {
         rpc_channel_close(ch);

@@ -110,13 +110,14 @@ static const char enroll_help[] =
     "the CA's answer (ECQV reception and the CA-signed identity record) and writes DIR:\n"
     "key.pem (private key, PKCS#8 PEM, 0600), cert (78-octet CertU), identity (CA-signed\n"
     "record) and ca.pub (the CA's public key). With --ca-pub FILE (SEC 1) the CA's key must be\n"
-    "that one; otherwise it is trusted on first use.\n";
+    "that one; otherwise it is trusted on first use. --secret - reads the secret from the\n"
+    "first line of stdin, keeping it out of the process list.\n";
 
 int cmd_enroll(int argc, char **argv)
 {
     const char *prog = "stele-ca enroll";
     struct client_opts o;
-    int code = client_parse(prog, enroll_help, "uisOcj", argc, argv, &o);
+    int code = client_parse(prog, enroll_help, "uTisOcj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (!o.id || !o.secret || !o.out || o.n_rest)
@@ -132,7 +133,7 @@ int cmd_enroll(int argc, char **argv)
             return cli_fail(prog, rc, "%s: not a readable SEC 1 public key", o.ca_pub);
     }
     struct rpc_channel *ch = NULL;
-    if ((code = client_open(prog, o.url, &ch)) != 0) {
+    if ((code = client_open(prog, &o, &ch)) != 0) {
         crypto_key_destroy(pin);
         return code;
     }
@@ -176,7 +177,7 @@ int cmd_reenroll(int argc, char **argv)
 {
     const char *prog = "stele-ca reenroll";
     struct client_opts o;
-    int code = client_parse(prog, reenroll_help, "uaOj", argc, argv, &o);
+    int code = client_parse(prog, reenroll_help, "uTaOj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (!o.as || o.n_rest)
@@ -184,7 +185,7 @@ int cmd_reenroll(int argc, char **argv)
     struct rpc_channel *ch = NULL;
     struct enrolment e;
     struct crypto_key *k_u = NULL;
-    if ((code = client_open(prog, o.url, &ch)) != 0)
+    if ((code = client_open(prog, &o, &ch)) != 0)
         return code;
     if ((code = client_load(prog, o.as, &e)) != 0) {
         rpc_channel_close(ch);

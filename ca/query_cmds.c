@@ -36,14 +36,14 @@ int cmd_info(int argc, char **argv)
 {
     const char *prog = "stele-ca info";
     struct client_opts o;
-    int code = client_parse(prog, info_help, "uj", argc, argv, &o);
+    int code = client_parse(prog, info_help, "uTj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (o.n_rest)
         return cli_usage(prog, "unexpected argument '%s'", o.rest[0]);
     struct rpc_channel *ch = NULL;
     Stele__CaInfo *info = NULL;
-    if ((code = client_open(prog, o.url, &ch)) != 0)
+    if ((code = client_open(prog, &o, &ch)) != 0)
         return code;
     if ((code = get_info(prog, ch, &info)) == 0) {
         struct buf out = {0};
@@ -140,7 +140,7 @@ int cmd_crl(int argc, char **argv)
 {
     const char *prog = "stele-ca crl";
     struct client_opts o;
-    int code = client_parse(prog, crl_help, "uacOj", argc, argv, &o);
+    int code = client_parse(prog, crl_help, "uTacOj", argc, argv, &o);
     if (code)
         return code < 0 ? CLI_EXIT_OK : code;
     if (o.n_rest)
@@ -152,7 +152,7 @@ int cmd_crl(int argc, char **argv)
     Stele__CrlBody *body = NULL;
     if ((code = load_ca_pub(prog, &o, &ca)) != 0)
         return code;
-    if ((code = client_open(prog, o.url, &ch)) != 0)
+    if ((code = client_open(prog, &o, &ch)) != 0)
         goto out;
     if (!ca) {
         if ((code = get_info(prog, ch, &info)) != 0)

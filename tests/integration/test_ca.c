@@ -379,6 +379,9 @@ static void expired_identity_rejected(void **state)
                          g.bin, g.url, g.tmp),
                      1);
     assert_non_null(strstr((char *)out.data, "expired"));
+    /* Within the reenrol grace it may still renew itself, and then sign again. */
+    assert_int_equal(run(NULL, "%s reenroll --url %s --as %s/shortlived", g.bin, g.url, g.tmp), 0);
+    assert_int_equal(cli_register("shortlived", "x2", "--role client --validity 1h", NULL, 0), 0);
     enrolment_release(&e);
     arena_destroy(a);
     msp_destroy(m);
@@ -551,6 +554,14 @@ static void wrong_secret_and_lockout(void **state)
                          g.bin, g.url, g.tmp),
                      1);
     assert_non_null(strstr((char *)out.data, "locked"));
+    /* A secret chosen by the admin (PBKDF2), given on stdin, enrols. */
+    assert_int_equal(
+        cli_register("admin", "judy", "--role auditor --secret chosen-by-admin", NULL, 0), 0);
+    assert_int_equal(run(NULL,
+                         "echo chosen-by-admin | %s enroll --url %s --id judy --secret - "
+                         "--out %s/judy",
+                         g.bin, g.url, g.tmp),
+                     0);
     buf_release(&out);
 }
 

@@ -1,6 +1,8 @@
 /* serve.c — `stele-ca serve`: configuration, the gRPC server and a clean stop on SIGTERM. */
 #include "ca.h"
 
+#include "base/buf.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "cli/cli.h"
@@ -142,7 +144,8 @@ static const char serve_help[] =
     "  --dir DIR          CA directory created by 'stele-ca init'\n"
     "  --listen HOST:PORT address to listen on (overrides the config's)\n"
     "  --config FILE      YAML configuration (see configs/ca.yaml)\n"
-    "  --check FILE       parse and validate FILE, print the settings, exit\n"
+    "  --check FILE       parse and validate FILE, print the settings, exit (0 valid, 1 not)\n"
+    "  --json             with --check: print the result as JSON\n"
     "\n"
     "Configuration keys:\n";
 
@@ -223,14 +226,48 @@ out:
     return exit_code;
 }
 
+/* `--check FILE --json`: {"file", "ok", and the settings or "error"}. */
+static void print_check_json(const char *file, const struct ca_config *c, const char *err)
+{
+    struct buf out = {0};
+    struct json j;
+    json_init(&j, &out);
+    json_object_begin(&j);
+    json_kv_string(&j, "file", file);
+    json_kv_bool(&j, "ok", c != NULL);
+    if (c) {
+        json_kv_string(&j, "listen", c->listen);
+        json_kv_string(&j, "dir", c->dir);
+        json_kv_string(&j, "name", c->name);
+        json_kv_uint(&j, "validity_s", c->validity_ms / 1000);
+        json_kv_uint(&j, "max_enrollments", c->max_enrollments);
+        json_kv_uint(&j, "pbkdf2_iterations", c->pbkdf2_iterations);
+        json_kv_uint(&j, "attempt_limit", c->attempt_limit);
+        json_kv_uint(&j, "lockout_ms", c->lockout_ms);
+        json_kv_uint(&j, "crl_validity_s", c->crl_validity_ms / 1000);
+        json_kv_uint(&j, "reenroll_grace_s", c->reenroll_grace_ms / 1000);
+        json_kv_string(&j, "log_level", levels[c->log_level].name);
+        json_kv_bool(&j, "tls", c->tls.cert != NULL);
+    } else {
+        json_kv_string(&j, "error", err ? err : "cannot load");
+    }
+    json_object_end(&j);
+    json_finish(&j);
+    printf("%s\n", out.data ? (char *)out.data : "null");
+    buf_release(&out);
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},    {"listen", required_argument, NULL, 'l'},
-        {"config", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"check", required_argument, NULL, 'k'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *listen = NULL, *file = NULL;
-    bool check = false;
+    bool check = false, json = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -247,6 +284,9 @@ int cmd_serve(int argc, char **argv)
         case 'k':
             file = optarg;
             check = true;
+            break;
+        case 'j':
+            json = true;
             break;
         case 'h':
             fputs(serve_help, stdout);
@@ -279,8 +319,12 @@ int cmd_serve(int argc, char **argv)
                  : config_load_buffer(&ca_schema, &cfg, yaml, strlen(yaml), "(flags)", &loaded,
                                       &err);
     }
-    if (rc != STELE_OK) {
+    if (check && json) {
+        print_check_json(file, rc == STELE_OK ? &cfg : NULL, err);
+    } else if (rc != STELE_OK) {
         fprintf(stderr, "%s\n", err ? err : stele_strerror(rc));
+    }
+    if (rc != STELE_OK) {
         free(err);
         /* A bad or missing file is the operator's to fix: refused (1), not internal (3). */
         return rc == STELE_ERR_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_REFUSED;
@@ -288,8 +332,10 @@ int cmd_serve(int argc, char **argv)
     if (dir)
         cfg.dir = (char *)dir;
     if (check) {
-        printf("%s: configuration OK\n", file);
-        config_print(&ca_schema, &cfg, stdout);
+        if (!json) {
+            printf("%s: configuration OK\n", file);
+            config_print(&ca_schema, &cfg, stdout);
+        }
         config_destroy(loaded);
         return CLI_EXIT_OK;
     }

@@ -276,9 +276,13 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     rec->n_attributes = r->n_attributes;
     rec->attributes = r->attributes;
     Stele__RegisterResponse *out = arena_calloc(a, 1, sizeof *out);
-    stele__register_response__init(out);
-    out->secret = arena_strdup(a, secret);
+    if (out) {
+        stele__register_response__init(out);
+        out->secret = arena_strdup(a, secret);
+    }
     OPENSSL_cleanse(gen, sizeof gen);
+    if (!out || !out->secret)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
 
     struct registry_batch *b = registry_batch_create();
     Stele__CaIdRecord *old;
@@ -320,6 +324,8 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.RevokeRequest");
     const char *reason = r->reason[0] ? r->reason : "unspecified";
     Stele__RevokeResponse *out = arena_calloc(a, 1, sizeof *out);
+    if (!out)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     stele__revoke_response__init(out);
     struct registry_batch *b = registry_batch_create();
     Stele__CaIdRecord *rec;

@@ -21,6 +21,13 @@ check configs/ca.yaml tests/data/ca-check/shipped-ca.expected
 for f in tests/data/ca-check/*.yaml; do
     check "$f" "${f%.yaml}.expected"
 done
+# --json: one object, "ok" true or false with the one-line error.
+out=$("$bin" serve --check configs/ca.yaml --json)
+[[ $out == '{"file":"configs/ca.yaml","ok":true,"listen":"127.0.0.1:7054",'* ]] ||
+    { echo "FAIL: --check --json: $out" >&2; fail=1; }
+out=$("$bin" serve --check tests/data/ca-check/bad-listen.yaml --json 2>/dev/null)
+[[ $? == 1 && $out == *'"ok":false,"error":"tests/data/ca-check/bad-listen.yaml:1:9: '* ]] ||
+    { echo "FAIL: --check --json on a broken file: $out" >&2; fail=1; }
 # Usage errors exit 2.
 "$bin" serve --check >/dev/null 2>&1
 [[ $? == 2 ]] || { echo "FAIL: --check without a file should exit 2" >&2; fail=1; }

@@ -392,7 +392,11 @@ static void revoked_identity_on_crl_and_rejected(void **state)
 {
     struct enrolment e;
     struct buf out = {0};
-    make_identity("carol", "client", "--max-enrollments 3");
+    char secret[128];
+    assert_int_equal(
+        cli_register("admin", "carol", "--role client --max-enrollments 3", secret, sizeof secret),
+        0);
+    assert_int_equal(cli_enroll("carol", secret), 0);
     load("carol", &e);
     uint8_t h[32];
     char hex[65];
@@ -418,6 +422,11 @@ static void revoked_identity_on_crl_and_rejected(void **state)
         identity_verify(m, a, e.identity.data, e.identity.len, clock_wall_s(), &id, NULL),
         STELE_ERR_REVOKED);
     /* carol can neither enrol again nor reenrol. */
+    buf_clear(&out);
+    assert_int_equal(run(&out, "%s enroll --url %s --id carol --secret %s --out %s/carol2", g.bin,
+                         g.url, secret, g.tmp),
+                     1);
+    assert_non_null(strstr((char *)out.data, "revoked"));
     buf_clear(&out);
     assert_int_equal(run(&out, "%s reenroll --url %s --as %s/carol", g.bin, g.url, g.tmp), 1);
     assert_non_null(strstr((char *)out.data, "revoked"));

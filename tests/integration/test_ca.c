@@ -95,10 +95,13 @@ static void start_ca(void)
         execl(g.bin, g.bin, "serve", "--config", g.cfg, (char *)NULL);
         _exit(127);
     }
+    /* A fresh channel per attempt: a channel that saw "connection refused" waits out its
+     * reconnect backoff (a second or more) before trying again. */
     struct rpc_channel_opts o = {.fail_fast = true};
-    g.ch = rpc_channel_open(g.url, &o, NULL);
-    assert_non_null(g.ch);
     for (int i = 0; i < 200; i++) {
+        rpc_channel_close(g.ch);
+        g.ch = rpc_channel_open(g.url, &o, NULL);
+        assert_non_null(g.ch);
         Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
         req.service = "stele.CA";
         ProtobufCMessage *resp = NULL;

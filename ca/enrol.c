@@ -109,7 +109,10 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     return resp->r.data ? STELE_OK : STELE_ERR_NOMEM;
 }
 
-/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit. */
+/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit.
+ * NEEDSWORK: the lock is checked before the slow hash, outside ca->lock, so guesses already in
+ * flight when the limit is reached are still answered (each is counted); at most one per worker
+ * thread gets past the limit. */
 static void count_failure(struct ca *ca, struct arena *a, const char *id)
 {
     Stele__CaIdRecord *rec;

@@ -24,7 +24,10 @@ void client_print_json(struct buf *out)
 }
 
 /* Checks an EnrollResponse against k_U (and a pinned CA key when `pin` is not NULL) and
- * writes the enrolment directory `dir`. Returns an exit code. */
+ * writes the enrolment directory `dir`. Returns an exit code.
+ * NEEDSWORK: reenrol in place replaces the four files one by one; a crash in between leaves
+ * key.pem and cert mismatched (enrolment_load() then refuses the directory). Write a sibling
+ * directory and swap it in instead. */
 static int finish(const char *prog, const struct crypto_key *k_u, const Stele__EnrollResponse *r,
                   const struct crypto_key *pin, const char *dir, bool json)
 {

@@ -376,6 +376,8 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
     return RPC_OK;
 }
 
+/* NEEDSWORK: the CRL is rebuilt and signed on every call; cache it per CRL number (and renew it
+ * before next_update) once networks have many revocations. */
 static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {

@@ -38,10 +38,6 @@ int client_open(const char *prog, const struct client_opts *o, struct rpc_channe
 int client_rpc_fail(const char *prog, int rc, const struct rpc_result *res);
 /* Loads an enrolment directory. Returns 0 or an exit code (message printed). */
 int client_load(const char *prog, const char *dir, struct enrolment *e);
-/* Makes a signed request to `method` with `body`, signed by the enrolment `e`. */
-int client_signed_call(struct rpc_channel *ch, const struct enrolment *e, const char *method,
-                       const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
-                       ProtobufCMessage **resp, struct rpc_result *res);
 /* Prints a JSON document built in `out` and releases it. */
 void client_print_json(struct buf *out);
 

@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "client.h"
+#include "identity/caclient.h"
 #include "config/config.h"
 #include "identity/enrolment.h"
 #include "pb/pb.h"
@@ -157,32 +158,6 @@ int client_rpc_fail(const char *prog, int rc, const struct rpc_result *res)
                     res->detail[0] ? res->detail : stele_strerror(rc));
 }
 
-int client_signed_call(struct rpc_channel *ch, const struct enrolment *e, const char *method,
-                       const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
-                       ProtobufCMessage **resp, struct rpc_result *res)
-{
-    struct buf b = {0}, request = {0};
-    uint8_t sig[CRYPTO_SIG_LEN];
-    int rc = pb_pack_buf(body, &b);
-    if (rc == STELE_OK)
-        rc = signed_request_create(e->key, e->identity.data, e->identity.len, method, b.data, b.len,
-                                   clock_wall_ms(), &request, sig);
-    if (rc == STELE_OK) {
-        Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-        sr.request.data = request.data;
-        sr.request.len = request.len;
-        sr.signature.data = sig;
-        sr.signature.len = sizeof sig;
-        rc = rpc_unary(ch, method, &sr.base, resp_desc, resp, 0, res);
-    } else {
-        res->code = RPC_INTERNAL;
-        snprintf(res->detail, sizeof res->detail, "cannot sign the request");
-    }
-    buf_release(&b);
-    buf_release(&request);
-    return rc;
-}
-
 int client_load(const char *prog, const char *dir, struct enrolment *e)
 {
     char *err = NULL;
@@ -240,8 +215,8 @@ int cmd_register(int argc, char **argv)
     r.validity_seconds = o.validity_s;
     ProtobufCMessage *resp = NULL;
     struct rpc_result res;
-    int rc = client_signed_call(ch, &e, "/stele.CA/RegisterIdentity", &r.base,
-                                &stele__register_response__descriptor, &resp, &res);
+    int rc = caclient_signed_call(ch, &e, "/stele.CA/RegisterIdentity", &r.base,
+                                  &stele__register_response__descriptor, &resp, &res);
     if (rc != STELE_OK) {
         code = client_rpc_fail(prog, rc, &res);
     } else {
@@ -295,8 +270,8 @@ int cmd_revoke(int argc, char **argv)
     r.reason = (char *)o.reason;
     ProtobufCMessage *resp = NULL;
     struct rpc_result res;
-    int rc = client_signed_call(ch, &e, "/stele.CA/Revoke", &r.base,
-                                &stele__revoke_response__descriptor, &resp, &res);
+    int rc = caclient_signed_call(ch, &e, "/stele.CA/Revoke", &r.base,
+                                  &stele__revoke_response__descriptor, &resp, &res);
     if (rc != STELE_OK) {
         code = client_rpc_fail(prog, rc, &res);
     } else {

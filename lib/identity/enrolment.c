@@ -124,6 +124,35 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
     return rc;
 }
 
+int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    char path[4096];
+    if (!dir || !*dir || strlen(dir) >= sizeof path - 16)
+        return identity_errf(errmsg, STELE_ERR_INVALID, "invalid output directory");
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) { /* mkdir -p */
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return identity_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", path,
+                                 strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return identity_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    if (access(dir, W_OK | X_OK) != 0)
+        return identity_errf(errmsg, STELE_ERR_IO, "cannot write into %s: %s", dir,
+                             strerror(errno));
+    snprintf(path, sizeof path, "%s/key.pem", dir);
+    if (!replace && access(path, F_OK) == 0)
+        return identity_errf(errmsg, STELE_ERR_EXISTS,
+                             "%s already holds an enrolment; choose another directory", dir);
+    return STELE_OK;
+}
+
 int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t *cert,
                    const uint8_t *identity, size_t identity_len, const struct crypto_key *ca_pub,
                    char **errmsg)

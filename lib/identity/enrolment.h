@@ -10,6 +10,7 @@
 #include "crypto/ecqv.h"
 #include "crypto/key.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A loaded enrolment directory. Caller-owned; enrolment_release() frees what it holds. */
@@ -29,6 +30,12 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg);
 
 /* Writes the four files into `dir` (created 0700 if absent): key.pem 0600, the others 0644.
  * Returns STELE_OK or STELE_ERR_IO with *errmsg set. */
+/* Makes `dir` ready to receive an enrolment before anything is asked of a CA: creates it and
+ * any missing parents (mode 0700), checks it is writable, and refuses (STELE_ERR_EXISTS) a
+ * directory that already holds an enrolment unless `replace`. Returns STELE_OK or an error with
+ * *errmsg (malloc'd, may be NULL). */
+int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg);
+
 int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t *cert,
                    const uint8_t *identity, size_t identity_len, const struct crypto_key *ca_pub,
                    char **errmsg);

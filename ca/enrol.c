@@ -197,10 +197,12 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
+        if (registry_apply(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -263,10 +265,12 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_revoked(b, &e);
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
+        if (registry_apply(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

@@ -63,4 +63,13 @@ void registry_batch_put_str(struct registry_batch *b, const char *name, const ch
 /* Applies the batch atomically and durably. Returns STELE_OK or STELE_ERR_IO. */
 int registry_commit(struct registry *r, struct registry_batch *b);
 
+/* Group commit, for request handlers: registry_apply() writes the batch atomically without
+ * waiting for the disk — it is visible to readers at once, so it can run under the caller's
+ * lock — and registry_durable(), called after that lock is released, waits until the batch is
+ * on disk. Concurrent callers share one fsync: the log is sequential, so one sync covers every
+ * batch applied before it. Answer a request only after registry_durable() returned STELE_OK.
+ * Both return STELE_OK or STELE_ERR_IO. */
+int registry_apply(struct registry *r, struct registry_batch *b);
+int registry_durable(struct registry *r, const struct registry_batch *b);
+
 #endif

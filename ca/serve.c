@@ -187,7 +187,8 @@ static int run(const struct ca_config *c, const char *listen)
         free(ca->name);
         ca->name = strdup(c->name);
     }
-    struct rpc_server_opts o = {.listen = listen, .component = "ca"};
+    /* Handlers wait on the disk (group commit): more workers than cores keep it busy. */
+    struct rpc_server_opts o = {.listen = listen, .component = "ca", .workers = 16};
     o.tls.cert_file = c->tls.cert;
     o.tls.key_file = c->tls.key;
     srv = rpc_server_create(&o, &err);

@@ -296,10 +296,12 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
+        if (registry_apply(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -363,10 +365,12 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
             crl_number++;
         registry_batch_put_u64(b, "crl_number", crl_number);
         out->crl_number = crl_number;
-        if (rc != STELE_OK || registry_commit(ca->reg, b) != STELE_OK)
+        if (rc != STELE_OK || registry_apply(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

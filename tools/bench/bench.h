@@ -46,5 +46,6 @@ int bench_rpc(int argc, char **argv);
  * flight). Returns 0, or -1 when its server cannot start. */
 int bench_core_baseline(int clients, double secs, struct bench_result out[2]);
 int bench_serve(int argc, char **argv);
+int bench_ca(int argc, char **argv);
 
 #endif

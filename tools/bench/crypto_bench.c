@@ -58,8 +58,7 @@ static int op_reception(struct ctx *c)
     return rc;
 }
 
-static void measure(const char *name, op_fn fn, struct ctx *c, double secs,
-                    struct bench_result *r)
+static void measure(const char *name, op_fn fn, struct ctx *c, double secs, struct bench_result *r)
 {
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->unit, sizeof r->unit, "operations");
@@ -125,8 +124,8 @@ void bench_openssl_speed(char *out, size_t n)
         double sign_s, verify_s, sign_per, verify_per;
         /* " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  41928.0  15543.2" */
         const char *q = strstr(line, "(nistp256)");
-        if (q && sscanf(q + 10, "%lfs %lfs %lf %lf", &sign_s, &verify_s, &sign_per,
-                        &verify_per) == 4)
+        if (q &&
+            sscanf(q + 10, "%lfs %lfs %lf %lf", &sign_s, &verify_s, &sign_per, &verify_per) == 4)
             snprintf(out, n, "openssl speed ecdsap256: %.0f sign/s, %.0f verify/s", sign_per,
                      verify_per);
     }

@@ -124,7 +124,7 @@ void bench_report(const char *workload, const struct bench_opts *o,
             printf("%-22s %8d %12llu %12.0f %10s %10s %8llu\n", r->name, r->clients,
                    (unsigned long long)r->ops, rate(r), p50, p99, (unsigned long long)r->errors);
         }
-        if (extra)
+        if (extra) /* a JSON fragment: show it as `key: value` */
             printf("%s\n", extra);
         return;
     }

@@ -694,6 +694,33 @@ static void restart_keeps_registry(void **state)
     free(log);
 }
 
+/* An acknowledged registration and enrolment survive a crash (SIGKILL, no clean stop): the
+ * CA answers only once the registry's group commit has made them durable. */
+static void acknowledged_writes_survive_kill(void **state)
+{
+    (void)state;
+    char secret[128];
+    assert_int_equal(cli_register("admin", "jade", "--role client", secret, sizeof secret), 0);
+    assert_int_equal(cli_enroll("jade", secret), 0);
+    char reg2[128];
+    assert_int_equal(cli_register("admin", "kim", "--role client", reg2, sizeof reg2), 0);
+    rpc_channel_close(g.ch);
+    g.ch = NULL;
+    kill(g.pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(g.pid, &st, 0), g.pid);
+    assert_true(WIFSIGNALED(st));
+    start_ca();
+    struct buf out = {0};
+    /* jade's one enrolment was counted; kim's registration is there and enrols. */
+    assert_int_equal(run(&out, "%s enroll --url %s --id jade --secret %s --out %s/jade2", g.bin,
+                         g.url, secret, g.tmp),
+                     1);
+    assert_non_null(strstr((char *)out.data, "enrolments"));
+    buf_release(&out);
+    assert_int_equal(cli_enroll("kim", reg2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +736,7 @@ int main(void)
         cmocka_unit_test(replayed_stale_and_misdirected_requests_refused),
         cmocka_unit_test(invalid_r_u_and_malformed_enrol_refused),
         cmocka_unit_test(restart_keeps_registry),
+        cmocka_unit_test(acknowledged_writes_survive_kill),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

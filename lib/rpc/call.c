@@ -176,6 +176,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
     grpc_byte_buffer_destroy(c->send_bb);
     c->send_bb = NULL;
     c->send_inflight = false;
+    bool wake = true;
     if (!ok) {
         c->broken = true;
         drain_sendq_locked(c);
@@ -185,8 +186,14 @@ static void on_send(struct rpc_tag *tag, bool ok)
             start_send_locked(c, next);
         else
             rpc_call_maybe_end_locked(c);
+        /* Hysteresis: a sender blocked on a full queue is woken once half of it has drained,
+         * not after every message (a context switch per message otherwise). */
+        wake = c->send_waiting && c->sendq.len <= c->sendq.cap / 2;
+        if (wake)
+            c->send_waiting = false;
     }
-    pthread_cond_broadcast(&c->cv);
+    if (wake)
+        pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     rpc_call_unref(c);
 }
@@ -293,6 +300,7 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
             bb = NULL;
             break;
         }
+        c->send_waiting = true;
         pthread_cond_wait(&c->cv, &c->mu);
     }
     pthread_mutex_unlock(&c->mu);

@@ -106,7 +106,7 @@ static bool start_batch_locked(struct rpc_call *c, grpc_op *ops, size_t n, struc
     return true;
 }
 
-static void start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
+void rpc_call_start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
 {
     grpc_op op;
     memset(&op, 0, sizeof op);
@@ -183,7 +183,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
     } else {
         grpc_byte_buffer *next = bbq_pop(&c->sendq);
         if (next)
-            start_send_locked(c, next);
+            rpc_call_start_send_locked(c, next);
         else
             rpc_call_maybe_end_locked(c);
         /* Hysteresis: a sender blocked on a full queue is woken once half of it has drained,
@@ -292,7 +292,7 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
             break;
         }
         if (!c->send_inflight) {
-            start_send_locked(c, bb);
+            rpc_call_start_send_locked(c, bb);
             bb = NULL;
             break;
         }

@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "base/status.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -171,12 +172,8 @@ static int run(const struct ca_config *c, const char *listen)
     struct rpc_node_service *node = NULL;
     char *err = NULL;
     int rc, exit_code = CLI_EXIT_INTERNAL;
-    sigset_t sigs;
 
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sig_block_termination(); /* before any thread starts: see lib/base/signals.h */
     log_set_level((enum log_level)c->log_level);
     settings_from_config(c, &set);
     if ((rc = ca_open(c->dir, &set, &ca, &err)) != STELE_OK) {
@@ -212,9 +209,11 @@ static int run(const struct ca_config *c, const char *listen)
     }
     log_info("ca", "CA \"%s\" (id %llu) serving on %s", ca->name, (unsigned long long)ca->ca_id,
              listen);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    log_info("ca", "received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    int sig = sig_wait_termination();
+    log_info("ca", "received %s; stopping",
+             sig == SIGTERM  ? "SIGTERM"
+             : sig == SIGINT ? "SIGINT"
+                             : "SIGHUP");
     rpc_health_shutdown(health);
     rpc_server_stop(srv, 2000);
     exit_code = CLI_EXIT_OK;

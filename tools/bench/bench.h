@@ -19,6 +19,7 @@ struct bench_opts {
     int clients;       /* concurrent callers for the headline scenario */
     bool json;
     const char *target; /* an external server, or NULL to start one in-process */
+    bool baseline;      /* rpc: also measure the raw gRPC core (no wrapper) */
 };
 
 struct bench_result {
@@ -41,6 +42,10 @@ void bench_report(const char *workload, const struct bench_opts *o,
                   const struct bench_result *results, int n, int headline, const char *extra);
 
 int bench_rpc(int argc, char **argv);
+/* Runs the raw-core yardstick (core_baseline.c): fills out[0] (sequential) and out[1] (N in
+ * flight). Returns 0, or -1 when its server cannot start. */
+int bench_core_baseline(int clients, double secs, struct bench_result out[2]);
 int bench_serve(int argc, char **argv);
+int bench_ca(int argc, char **argv);
 
 #endif

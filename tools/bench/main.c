@@ -7,6 +7,7 @@
 
 static const struct cli_cmd commands[] = {
     {"rpc", bench_rpc, "unary round trips and streamed messages per second over loopback"},
+    {"ca", bench_ca, "identities registered and enrolled per second; ECDSA and ECQV costs"},
     {"serve", bench_serve, "serve stele.Bench, Health and Node/Info for remote runs"},
     {NULL, NULL, NULL},
 };

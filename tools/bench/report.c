@@ -15,13 +15,17 @@
 int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *usage)
 {
     static const struct option longopts[] = {
-        {"duration", required_argument, NULL, 'd'}, {"clients", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},           {"target", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"duration", required_argument, NULL, 'd'},
+        {"clients", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"target", required_argument, NULL, 't'},
+        {"baseline", no_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:c:jt:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:c:jt:bh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             o->duration_s = atof(optarg);
@@ -35,6 +39,9 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'b':
+            o->baseline = true;
             break;
         case 't':
             o->target = optarg;
@@ -117,7 +124,7 @@ void bench_report(const char *workload, const struct bench_opts *o,
             printf("%-22s %8d %12llu %12.0f %10s %10s %8llu\n", r->name, r->clients,
                    (unsigned long long)r->ops, rate(r), p50, p99, (unsigned long long)r->errors);
         }
-        if (extra)
+        if (extra) /* a JSON fragment: show it as `key: value` */
             printf("%s\n", extra);
         return;
     }
@@ -132,6 +139,7 @@ void bench_report(const char *workload, const struct bench_opts *o,
     json_kv_double(&j, "duration_s", o->duration_s, 2);
     json_kv_int(&j, "clients", o->clients);
     json_kv_string(&j, "target", o->target ? o->target : "in-process");
+    json_kv_bool(&j, "baseline", o->baseline);
     json_object_end(&j);
     json_kv_string(&j, "machine", mach);
     json_result(&j, &results[headline]);

@@ -6,7 +6,8 @@
  *   unary_1      one caller, one call in flight (blocking calls): round-trip latency;
  *   unary_N      N calls in flight (--clients, default 16) from one asynchronous caller;
  *   stream_1     one server stream of 100-byte messages: messages per second.
- * The headline is unary_N.
+ * The headline is unary_N. With --baseline, core_unary_1 and core_unary_N repeat the unary
+ * scenarios on the raw gRPC core (core_baseline.c) for comparison.
  */
 #include "bench.h"
 
@@ -29,7 +30,8 @@
 #include <unistd.h>
 
 static const char rpc_usage[] =
-    "Usage: stele-bench rpc [--duration S] [--clients N] [--target HOST:PORT] [--json]\n"
+    "Usage: stele-bench rpc [--duration S] [--clients N] [--target HOST:PORT] [--baseline]\n"
+    "                       [--json]\n"
     "\n"
     "Measures the RPC layer over loopback: unary round trips with one caller and with N\n"
     "calls in flight, and messages per second on one server stream. Without --target an\n"
@@ -37,6 +39,8 @@ static const char rpc_usage[] =
     "  --duration S   seconds per scenario (default 3)\n"
     "  --clients N    calls in flight for the concurrent scenario (default 16)\n"
     "  --target H:P   benchmark a running 'stele-bench serve' instead\n"
+    "  --baseline     also run the same round trips on the raw gRPC C core (no wrapper),\n"
+    "                 to show what the wrapper costs on this machine now\n"
     "  --json         print one JSON object\n";
 
 static uint8_t payload[100];
@@ -233,7 +237,7 @@ int bench_rpc(int argc, char **argv)
     }
     struct rpc_channel_opts co = {.fail_fast = true};
     struct rpc_channel *ch = rpc_channel_open(target, &co, NULL);
-    struct bench_result *res = calloc(3, sizeof *res);
+    struct bench_result *res = calloc(5, sizeof *res);
     /* One warm-up call also proves the server is there. */
     struct bench_result warm = {0};
     run_unary_1(ch, 0.2, &warm);
@@ -249,7 +253,14 @@ int bench_rpc(int argc, char **argv)
     run_stream(ch, o.duration_s, &res[2]);
     rpc_channel_close(ch);
     stop_local(&ls);
-    bench_report("rpc", &o, res, 3, 1, NULL);
+    int n = 3;
+    if (o.baseline) {
+        if (bench_core_baseline(o.clients, o.duration_s, &res[3]) == 0)
+            n = 5;
+        else
+            fprintf(stderr, "stele-bench: the raw-core baseline could not start\n");
+    }
+    bench_report("rpc", &o, res, n, 1, NULL);
     int failed = res[0].errors || res[1].errors || res[2].errors;
     free(res);
     return failed ? CLI_EXIT_INTERNAL : CLI_EXIT_OK;

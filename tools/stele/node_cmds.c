@@ -118,7 +118,10 @@ static const char *status_name(int st)
     }
 }
 
-static int node_health(struct rpc_channel *ch, const struct node_opts *o)
+/* Asks Health/Check until SERVING or the --wait time is up. Each attempt opens a fresh
+ * channel: a channel that failed to connect waits out gRPC's reconnect backoff (seconds),
+ * while a new one connects at once when the daemon has come up. */
+static int node_health(const struct node_opts *o)
 {
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     req.service = (char *)(o->service ? o->service : "");
@@ -126,10 +129,15 @@ static int node_health(struct rpc_channel *ch, const struct node_opts *o)
     const char *state = "UNREACHABLE";
     struct rpc_result res = {0};
     int rc;
+    struct rpc_channel_opts co = {.fail_fast = true};
     for (;;) {
         ProtobufCMessage *resp = NULL;
+        struct rpc_channel *ch = rpc_channel_open(o->url, &co, NULL);
+        if (!ch)
+            return cli_fail("stele node health", STELE_ERR_INVALID, "cannot use %s", o->url);
         rc = rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
                        &grpc__health__v1__health_check_response__descriptor, &resp, 2000, &res);
+        rpc_channel_close(ch);
         if (rc == STELE_OK)
             state = status_name(((Grpc__Health__V1__HealthCheckResponse *)resp)->status);
         pb_free(resp);
@@ -159,6 +167,8 @@ int cmd_node(int argc, char **argv)
     int rc = parse(argc - 1, argv + 1, &o);
     if (rc)
         return rc;
+    if (strcmp(sub, "health") == 0)
+        return node_health(&o);
     struct rpc_channel_opts co = {.fail_fast = true};
     char *err = NULL;
     struct rpc_channel *ch = rpc_channel_open(o.url, &co, &err);
@@ -167,7 +177,7 @@ int cmd_node(int argc, char **argv)
         free(err);
         return rc;
     }
-    rc = strcmp(sub, "info") == 0 ? node_info(ch, &o) : node_health(ch, &o);
+    rc = node_info(ch, &o);
     rpc_channel_close(ch);
     return rc;
 }

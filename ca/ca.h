@@ -1,0 +1,104 @@
+/*
+ * ca.h — the parts of stele-ca shared by its files: the running CA (key, registry, settings)
+ * and the subcommands main.c dispatches to.
+ */
+#ifndef STELE_CA_CA_H
+#define STELE_CA_CA_H
+
+#include "crypto/key.h"
+#include "identity/identity.h"
+#include "registry.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+struct rpc_server;
+struct rpc_call;
+
+#define CA_ADMIN_ID "admin"
+
+/* What an operator tunes (configs/ca.yaml). */
+struct ca_settings {
+    uint64_t validity_s;        /* default certificate validity */
+    uint32_t max_enrollments;   /* default enrolments per id */
+    uint32_t pbkdf2_iterations; /* for secrets chosen by an admin */
+    uint32_t attempt_limit;     /* consecutive wrong secrets before a lockout */
+    uint64_t lockout_ms;        /* how long a locked id stays locked */
+    uint64_t crl_validity_s;    /* CRL next_update - this_update */
+    uint64_t reenroll_grace_s;  /* an expired identity may still reenrol this long */
+};
+
+/* Defaults of every setting (the values configs/ca.yaml documents). */
+void ca_settings_default(struct ca_settings *s);
+
+/* A running CA. */
+struct ca {
+    struct ca_settings set;                   /* settings */
+    struct crypto_key *key;                   /* d_CA and Q_CA */
+    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN]; /* Q_CA, SEC 1 compressed */
+    uint64_t ca_id;                           /* random 64-bit id, the CertU issuer id */
+    char *name;                               /* CA name (malloc'd) */
+    struct registry *reg;                     /* DIR/registry */
+    struct msp *msp;        /* trusts this CA only: checks signers of signed requests */
+    pthread_mutex_t lock;   /* serialises read-modify-write of the registry */
+    uint64_t last_prune_ms; /* when replay nonces were last pruned (under lock) */
+};
+
+/* Opens the CA in `dir` (key, registry, id, name). Returns STELE_OK or an error with *errmsg. */
+int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char **errmsg);
+/* Closes it. Accepts NULL. */
+void ca_close(struct ca *ca);
+/* Registers stele.CA's methods on `s`. */
+int ca_service_register(struct ca *ca, struct rpc_server *s);
+
+/* Handlers of enrol.c, registered by service.c. */
+enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg);
+enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg);
+
+/* What a signed request handler has checked (service.c). */
+struct ca_signed {
+    struct signed_request req; /* signer, nonce, body */
+};
+/* Verifies a SignedRequest for the method being called: signer identity (issued by this CA,
+ * within validity — or within the reenrol grace when `grace`), not revoked in the registry,
+ * signature, method, timestamp, role from the permission table, nonce not seen. Answers the
+ * call's error itself: returns RPC_OK or the code to return. */
+enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
+                              struct ca_signed *out);
+
+/* Under ca->lock: refuses a nonce used meanwhile (answering the call), prunes old nonces now
+ * and then, and adds this request's nonce to the batch. Returns RPC_OK or the code to return. */
+enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,
+                             struct registry_batch *b);
+
+/* Copies a record's repeated certs into an arena array with one more slot (for appending). */
+int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef *ref);
+
+/* Validates an R_U from the wire; answers INVALID_ARGUMENT itself on error. */
+enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len);
+
+/* Issues a certificate and identity record for `rec` (an id record read under ca->lock) from
+ * R_U; appends to the batch the cert record and the serial counter and updates `rec` (cert
+ * appended, state enrolled). Fills `resp` (bytes in `a`). Caller holds ca->lock. */
+int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
+             size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *resp);
+
+/* Builds a new id record in `a`. `secret` is hashed (HMAC when generated, else PBKDF2). */
+int ca_new_id_record(struct ca_settings *set, struct arena *a, const char *id, const char *org,
+                     const char *role, const char *secret, bool generated, uint32_t max_enroll,
+                     uint64_t validity_s, uint64_t now_s, Stele__CaIdRecord **out);
+
+/* Subcommands. */
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_register(int argc, char **argv);
+int cmd_reenroll(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_crl(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,282 @@
+/* enrol.c — issuing certificates: Enroll (id + one-time secret) and Reenroll (signed by the
+ * identity being replaced), with per-id attempt limiting. */
+#include "ca.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/ecqv.h"
+#include "crypto/hash.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+#include "secret.h"
+#include "stele/ca.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What a wrong secret, an unknown id and a locked id all answer (plus a detail when locked), so
+ * that the answer does not tell which ids exist. */
+#define BAD_CREDENTIALS "invalid id or secret"
+
+enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len)
+{
+    if (len != CRYPTO_POINT_COMPRESSED_LEN && len != CRYPTO_POINT_LEN)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "r_u must be a SEC 1 point of 33 or 65 octets, got %zu", len);
+    struct crypto_key *k = NULL;
+    int rc = crypto_key_from_public(r_u, len, &k);
+    crypto_key_destroy(k);
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "r_u is not a valid P-256 point (off the curve or infinity)");
+    return RPC_OK;
+}
+
+int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
+             size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *respv)
+{
+    Stele__EnrollResponse *resp = respv;
+    struct ecqv_cert f = {0};
+    uint8_t h[32], r[32];
+    uint8_t *cert = arena_alloc(a, ECQV_CERT_LEN);
+    uint64_t serial;
+    struct buf record = {0};
+    if (!cert)
+        return STELE_ERR_NOMEM;
+    int rc = registry_get_u64(ca->reg, "serial", &serial);
+    if (rc != STELE_OK)
+        return rc;
+    serial++;
+    f.serial = serial;
+    f.issuer_id = ca->ca_id;
+    f.valid_from = now_s;
+    f.valid_duration =
+        (uint32_t)(rec->validity_seconds > UINT32_MAX ? UINT32_MAX : rec->validity_seconds);
+    if ((rc = crypto_sha256(rec->id, strlen(rec->id), h)) != STELE_OK)
+        return rc;
+    memcpy(f.subject_id, h, ECQV_SUBJECT_ID_LEN);
+    f.key_usage = ECQV_USAGE_SIGN | ECQV_USAGE_ENCRYPT;
+    if ((rc = ecqv_generate(ca->key, r_u, r_u_len, &f, cert, r)) != STELE_OK)
+        return rc;
+
+    struct identity_attr *attrs = arena_calloc(a, rec->n_attributes + 1, sizeof *attrs);
+    if (!attrs)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < rec->n_attributes; i++) {
+        attrs[i].key = rec->attributes[i]->key;
+        attrs[i].value = rec->attributes[i]->value;
+    }
+    rc = identity_issue(ca->key, cert, rec->id, rec->org, rec->role, attrs, rec->n_attributes,
+                        now_s, &record);
+    if (rc == STELE_OK)
+        rc = ecqv_certhash(cert, ECQV_CERT_LEN, h);
+    Stele__CaCertRef *ref = arena_calloc(a, 1, sizeof *ref);
+    uint8_t *rec_bytes = record.len ? arena_memdup(a, record.data, record.len) : NULL;
+    size_t rec_len = record.len;
+    buf_release(&record);
+    if (rc != STELE_OK)
+        return rc;
+    if (!ref || !rec_bytes)
+        return STELE_ERR_NOMEM;
+    stele__ca_cert_ref__init(ref);
+    ref->serial = serial;
+    ref->certhash.data = arena_memdup(a, h, 32);
+    ref->certhash.len = 32;
+    ref->issued_at = now_s;
+    ref->expires_at = now_s + f.valid_duration;
+    if (!ref->certhash.data || ca_record_add_cert(a, rec, ref) != STELE_OK)
+        return STELE_ERR_NOMEM;
+    rec->state = STELE__CA_ID_STATE__CA_ID_ENROLLED;
+
+    Stele__CaCertRecord cr = STELE__CA_CERT_RECORD__INIT;
+    cr.id = rec->id;
+    cr.serial = serial;
+    registry_batch_put_cert(b, h, &cr);
+    registry_batch_put_u64(b, "serial", serial);
+
+    stele__enroll_response__init(resp);
+    resp->cert.data = cert;
+    resp->cert.len = ECQV_CERT_LEN;
+    resp->r.data = arena_memdup(a, r, sizeof r);
+    resp->r.len = sizeof r;
+    resp->identity.data = rec_bytes;
+    resp->identity.len = rec_len;
+    resp->ca_public_key.data = ca->pub;
+    resp->ca_public_key.len = sizeof ca->pub;
+    resp->ca_id = ca->ca_id;
+    return resp->r.data ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit.
+ * NEEDSWORK: the lock is checked before the slow hash, outside ca->lock, so guesses already in
+ * flight when the limit is reached are still answered (each is counted); at most one per worker
+ * thread gets past the limit. */
+static void count_failure(struct ca *ca, struct arena *a, const char *id)
+{
+    Stele__CaIdRecord *rec;
+    pthread_mutex_lock(&ca->lock);
+    if (registry_get_id(ca->reg, a, id, &rec) == STELE_OK) {
+        rec->failed_attempts++;
+        if (rec->failed_attempts >= ca->set.attempt_limit) {
+            rec->locked_until_ms = clock_wall_ms() + ca->set.lockout_ms;
+            rec->failed_attempts = 0;
+            log_warn("ca", "id \"%s\" locked for %llu s after %u wrong secrets", id,
+                     (unsigned long long)(ca->set.lockout_ms / 1000), ca->set.attempt_limit);
+        }
+        struct registry_batch *b = registry_batch_create();
+        if (b) {
+            registry_batch_put_id(b, rec);
+            registry_commit(ca->reg, b);
+        }
+        registry_batch_destroy(b);
+    }
+    pthread_mutex_unlock(&ca->lock);
+}
+
+enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    struct arena *a = rpc_call_arena(call);
+    const Stele__EnrollRequest *r = (const Stele__EnrollRequest *)req;
+    if (!r->id[0] || strlen(r->id) > 128 || !r->secret[0] || strlen(r->secret) > 1024)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "id and secret are required");
+    enum rpc_code code = ca_check_r_u(call, r->r_u.data, r->r_u.len);
+    if (code != RPC_OK)
+        return code;
+    Stele__CaIdRecord *rec;
+    int rc = registry_get_id(ca->reg, a, r->id, &rec);
+    if (rc == STELE_ERR_NOT_FOUND) {
+        log_info("ca", "enrol refused: unknown id \"%s\"", r->id);
+        return rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
+    }
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    uint64_t now_ms = clock_wall_ms();
+    if (rec->locked_until_ms > now_ms) {
+        log_info("ca", "enrol refused: id \"%s\" is locked", r->id);
+        return rpc_call_error(call, RPC_UNAUTHENTICATED,
+                              BAD_CREDENTIALS " (locked after too many failed attempts; retry "
+                                              "in %llu s)",
+                              (unsigned long long)((rec->locked_until_ms - now_ms + 999) / 1000));
+    }
+    /* The slow hash runs outside the lock so that enrolments of different ids overlap. */
+    const Stele__CaSecretHash *h = rec->secret;
+    if (!h || !secret_check(h->scheme, h->salt.data, h->salt.len, h->iterations, h->hash.data,
+                            h->hash.len, r->secret)) {
+        log_info("ca", "enrol refused: wrong secret for \"%s\"", r->id);
+        count_failure(ca, a, r->id);
+        return rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
+    }
+
+    Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
+    struct registry_batch *b = registry_batch_create();
+    pthread_mutex_lock(&ca->lock);
+    rc = registry_get_id(ca->reg, a, r->id, &rec);
+    if (rc != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    else if (rec->locked_until_ms > now_ms)
+        code = rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS " (locked)");
+    else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", r->id);
+    else if (rec->enrollments >= rec->max_enrollments)
+        code = rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "id \"%s\" has used all its enrolments (%u of %u)", r->id,
+                              rec->enrollments, rec->max_enrollments);
+    if (code == RPC_OK) {
+        rec->enrollments++;
+        rec->failed_attempts = 0;
+        rc = out && b ? ca_issue(ca, a, rec, r->r_u.data, r->r_u.len, b, now_ms / 1000, out)
+                      : STELE_ERR_NOMEM;
+        if (rc == STELE_ERR_MALFORMED)
+            code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "r_u is not a valid point");
+        else if (rc != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "issuing failed: %s", stele_strerror(rc));
+    }
+    if (code == RPC_OK) {
+        registry_batch_put_id(b, rec);
+        if (registry_apply(ca->reg, b) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    }
+    pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    registry_batch_destroy(b);
+    if (code != RPC_OK)
+        return code;
+    log_info("ca", "enrolled \"%s\" (serial %llu, %u of %u enrolments)", r->id,
+             (unsigned long long)rec->certs[rec->n_certs - 1]->serial, rec->enrollments,
+             rec->max_enrollments);
+    *resp = &out->base;
+    return RPC_OK;
+}
+
+enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    struct arena *a = rpc_call_arena(call);
+    struct ca_signed s;
+    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    if (code != RPC_OK)
+        return code;
+    Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)pb_unpack(
+        &stele__reenroll_request__descriptor, a, s.req.body, s.req.body_len, 0);
+    if (!r)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.ReenrollRequest");
+    if ((code = ca_check_r_u(call, r->r_u.data, r->r_u.len)) != RPC_OK)
+        return code;
+    const struct identity *who = &s.req.signer;
+    Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
+    struct registry_batch *b = registry_batch_create();
+    Stele__CaIdRecord *rec = NULL;
+    uint64_t now = clock_wall_s(), crl_number = 0;
+    pthread_mutex_lock(&ca->lock);
+    int rc = registry_get_id(ca->reg, a, who->id, &rec);
+    if (rc != STELE_OK)
+        code = rpc_call_error(call, RPC_NOT_FOUND, "id \"%s\" is not registered", who->id);
+    else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", who->id);
+    else
+        code = ca_claim_nonce(ca, call, &s, b);
+    if (code == RPC_OK) {
+        rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
+        if (rc == STELE_OK)
+            rc = out && b ? ca_issue(ca, a, rec, r->r_u.data, r->r_u.len, b, now, out)
+                          : STELE_ERR_NOMEM;
+        if (rc != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "issuing failed: %s", stele_strerror(rc));
+    }
+    if (code == RPC_OK) {
+        /* The certificate that signed this request is superseded. */
+        for (size_t i = 0; i < rec->n_certs; i++)
+            if (memcmp(rec->certs[i]->certhash.data, who->certhash, 32) == 0)
+                rec->certs[i]->revoked = true;
+        struct identity_revoked e = {
+            .serial = who->fields.serial, .id = who->id, .revoked_at = now, .reason = "superseded"};
+        memcpy(e.certhash, who->certhash, 32);
+        Stele__CaCertRecord cr = STELE__CA_CERT_RECORD__INIT;
+        cr.id = (char *)who->id;
+        cr.serial = who->fields.serial;
+        cr.revoked = true;
+        registry_batch_put_cert(b, who->certhash, &cr);
+        registry_batch_put_revoked(b, &e);
+        registry_batch_put_u64(b, "crl_number", crl_number + 1);
+        registry_batch_put_id(b, rec);
+        if (registry_apply(ca->reg, b) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    }
+    pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    registry_batch_destroy(b);
+    if (code != RPC_OK)
+        return code;
+    log_info("ca", "reenrolled \"%s\": serial %llu supersedes %llu", who->id,
+             (unsigned long long)rec->certs[rec->n_certs - 1]->serial,
+             (unsigned long long)who->fields.serial);
+    *resp = &out->base;
+    return RPC_OK;
+}

@@ -1,0 +1,411 @@
+/* registry.c — stele-ca's LevelDB registry. */
+#include "registry.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "pb/pb.h"
+
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_RECORD (1u << 20)
+
+struct registry {
+    leveldb_t *db;
+    leveldb_options_t *opts;
+    leveldb_readoptions_t *ropts;
+    leveldb_writeoptions_t *wopts;        /* synced writes */
+    leveldb_writeoptions_t *wopts_nosync; /* registry_apply() */
+    pthread_mutex_t dmu;                  /* guards the group-commit counters below */
+    pthread_cond_t dcv;
+    uint64_t applied; /* batches applied so far */
+    uint64_t synced;  /* batches known durable */
+    bool syncing;     /* a thread is syncing on behalf of the others */
+};
+
+struct registry_batch {
+    leveldb_writebatch_t *wb;
+    int err;      /* first error while building */
+    uint64_t seq; /* set by registry_apply(): its place in the applied sequence */
+};
+
+int registry_open(const char *dir, bool create, struct registry **out, char **errmsg)
+{
+    char path[4096];
+    struct stat st;
+    *out = NULL;
+    snprintf(path, sizeof path, "%s/registry", dir);
+    bool exists = stat(path, &st) == 0;
+    if (create && exists) {
+        if (errmsg && asprintf(errmsg, "%s already exists", path) < 0)
+            *errmsg = NULL;
+        return STELE_ERR_EXISTS;
+    }
+    if (!create && !exists) {
+        if (errmsg && asprintf(errmsg, "%s does not exist (run 'stele-ca init')", path) < 0)
+            *errmsg = NULL;
+        return STELE_ERR_NOT_FOUND;
+    }
+    struct registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return STELE_ERR_NOMEM;
+    r->opts = leveldb_options_create();
+    leveldb_options_set_create_if_missing(r->opts, create);
+    leveldb_options_set_error_if_exists(r->opts, create);
+    r->ropts = leveldb_readoptions_create();
+    r->wopts = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(r->wopts, 1);
+    r->wopts_nosync = leveldb_writeoptions_create();
+    pthread_mutex_init(&r->dmu, NULL);
+    pthread_cond_init(&r->dcv, NULL);
+    char *err = NULL;
+    r->db = leveldb_open(r->opts, path, &err);
+    if (!r->db) {
+        if (errmsg && asprintf(errmsg, "cannot open %s: %s", path, err ? err : "?") < 0)
+            *errmsg = NULL;
+        leveldb_free(err);
+        registry_close(r);
+        return STELE_ERR_IO;
+    }
+    *out = r;
+    return STELE_OK;
+}
+
+void registry_close(struct registry *r)
+{
+    if (!r)
+        return;
+    if (r->db)
+        leveldb_close(r->db);
+    leveldb_options_destroy(r->opts);
+    leveldb_readoptions_destroy(r->ropts);
+    leveldb_writeoptions_destroy(r->wopts);
+    leveldb_writeoptions_destroy(r->wopts_nosync);
+    pthread_mutex_destroy(&r->dmu);
+    pthread_cond_destroy(&r->dcv);
+    free(r);
+}
+
+/* Gets `key` into a malloc'd value (leveldb_free it). */
+static int get_raw(struct registry *r, const void *key, size_t klen, char **val, size_t *vlen)
+{
+    char *err = NULL;
+    *val = leveldb_get(r->db, r->ropts, key, klen, vlen, &err);
+    if (err) {
+        log_error("ca", "registry read: %s", err);
+        leveldb_free(err);
+        return STELE_ERR_IO;
+    }
+    return *val ? STELE_OK : STELE_ERR_NOT_FOUND;
+}
+
+static int get_msg(struct registry *r, struct arena *a, const void *key, size_t klen,
+                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+    char *val;
+    size_t vlen;
+    int rc = get_raw(r, key, klen, &val, &vlen);
+    if (rc != STELE_OK)
+        return rc;
+    *out = pb_unpack(desc, a, (const uint8_t *)val, vlen, MAX_RECORD);
+    leveldb_free(val);
+    return *out ? STELE_OK : STELE_ERR_MALFORMED;
+}
+
+/* Builds "prefix" || data into `key`; returns its length. */
+static size_t make_key(char *key, size_t cap, const char *prefix, const void *data, size_t len)
+{
+    size_t p = strlen(prefix);
+    if (p + len > cap)
+        return 0;
+    memcpy(key, prefix, p);
+    memcpy(key + p, data, len);
+    return p + len;
+}
+
+int registry_get_id(struct registry *r, struct arena *a, const char *id, Stele__CaIdRecord **out)
+{
+    char key[600];
+    size_t n = make_key(key, sizeof key, "id/", id, strlen(id));
+    if (!n)
+        return STELE_ERR_NOT_FOUND;
+    return get_msg(r, a, key, n, &stele__ca_id_record__descriptor, (ProtobufCMessage **)out);
+}
+
+int registry_get_cert(struct registry *r, struct arena *a, const uint8_t certhash[32],
+                      Stele__CaCertRecord **out)
+{
+    char key[64];
+    size_t n = make_key(key, sizeof key, "cert/", certhash, 32);
+    return get_msg(r, a, key, n, &stele__ca_cert_record__descriptor, (ProtobufCMessage **)out);
+}
+
+int registry_get_u64(struct registry *r, const char *name, uint64_t *v)
+{
+    char key[128], *val;
+    size_t vlen, n = make_key(key, sizeof key, "meta/", name, strlen(name));
+    *v = 0;
+    int rc = get_raw(r, key, n, &val, &vlen);
+    if (rc == STELE_ERR_NOT_FOUND)
+        return STELE_OK;
+    if (rc != STELE_OK)
+        return rc;
+    if (vlen == 8)
+        *v = get_u64be((const uint8_t *)val);
+    else
+        rc = STELE_ERR_MALFORMED;
+    leveldb_free(val);
+    return rc;
+}
+
+int registry_get_str(struct registry *r, struct arena *a, const char *name, char **out)
+{
+    char key[128], *val;
+    size_t vlen, n = make_key(key, sizeof key, "meta/", name, strlen(name));
+    *out = NULL;
+    int rc = get_raw(r, key, n, &val, &vlen);
+    if (rc == STELE_ERR_NOT_FOUND)
+        return STELE_OK;
+    if (rc != STELE_OK)
+        return rc;
+    *out = arena_strndup(a, val, vlen);
+    leveldb_free(val);
+    return *out ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_LEN])
+{
+    char key[64], *val;
+    size_t vlen, n = make_key(key, sizeof key, "nonce/", nonce, IDENTITY_NONCE_LEN);
+    /* A read error counts as seen: refusing is the safe answer. */
+    int rc = get_raw(r, key, n, &val, &vlen);
+    leveldb_free(rc == STELE_OK ? val : NULL);
+    return rc != STELE_ERR_NOT_FOUND;
+}
+
+int registry_list_revoked(struct registry *r, struct arena *a, struct identity_revoked **out,
+                          size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator(r->db, r->ropts);
+    int rc = STELE_OK;
+    for (leveldb_iter_seek(it, "rev/", 4); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = leveldb_iter_key(it, &klen);
+        if (klen < 4 || memcmp(k, "rev/", 4) != 0)
+            break;
+        const char *v = leveldb_iter_value(it, &vlen);
+        Stele__RevokedEntry *e = (Stele__RevokedEntry *)pb_unpack(
+            &stele__revoked_entry__descriptor, a, (const uint8_t *)v, vlen, MAX_RECORD);
+        if (!e || e->certhash.len != 32) {
+            rc = STELE_ERR_MALFORMED;
+            break;
+        }
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct identity_revoked *m = arena_alloc(a, ncap * sizeof *m);
+            if (!m) {
+                rc = STELE_ERR_NOMEM;
+                break;
+            }
+            if (*n)
+                memcpy(m, *out, *n * sizeof *m);
+            *out = m;
+            cap = ncap;
+        }
+        struct identity_revoked *d = &(*out)[(*n)++];
+        memcpy(d->certhash, e->certhash.data, 32);
+        d->serial = e->serial;
+        d->id = e->id;
+        d->revoked_at = e->revoked_at;
+        d->reason = e->reason;
+    }
+    leveldb_iter_destroy(it);
+    return rc;
+}
+
+int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *count)
+{
+    struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return STELE_ERR_NOMEM;
+    size_t pruned = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator(r->db, r->ropts);
+    for (leveldb_iter_seek(it, "nonce/", 6); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = leveldb_iter_key(it, &klen);
+        if (klen < 6 || memcmp(k, "nonce/", 6) != 0)
+            break;
+        const char *v = leveldb_iter_value(it, &vlen);
+        if (vlen != 8 || get_u64be((const uint8_t *)v) < before_ms) {
+            leveldb_writebatch_delete(b->wb, k, klen);
+            pruned++;
+        }
+    }
+    leveldb_iter_destroy(it);
+    int rc = pruned ? registry_commit(r, b) : STELE_OK;
+    registry_batch_destroy(b);
+    if (count)
+        *count = pruned;
+    return rc;
+}
+
+struct registry_batch *registry_batch_create(void)
+{
+    struct registry_batch *b = calloc(1, sizeof *b);
+    if (b)
+        b->wb = leveldb_writebatch_create();
+    return b;
+}
+
+void registry_batch_destroy(struct registry_batch *b)
+{
+    if (!b)
+        return;
+    leveldb_writebatch_destroy(b->wb);
+    free(b);
+}
+
+static int put_msg(struct registry_batch *b, const char *key, size_t klen,
+                   const ProtobufCMessage *m)
+{
+    struct buf v = {0};
+    int rc = pb_pack_buf(m, &v);
+    if (rc == STELE_OK)
+        leveldb_writebatch_put(b->wb, key, klen, (const char *)v.data, v.len);
+    else if (!b->err)
+        b->err = rc;
+    buf_release(&v);
+    return rc;
+}
+
+int registry_batch_put_id(struct registry_batch *b, const Stele__CaIdRecord *rec)
+{
+    char key[600];
+    size_t n = make_key(key, sizeof key, "id/", rec->id, strlen(rec->id));
+    if (!n)
+        return b->err = STELE_ERR_TOO_BIG;
+    return put_msg(b, key, n, &rec->base);
+}
+
+int registry_batch_put_cert(struct registry_batch *b, const uint8_t certhash[32],
+                            const Stele__CaCertRecord *rec)
+{
+    char key[64];
+    size_t n = make_key(key, sizeof key, "cert/", certhash, 32);
+    return put_msg(b, key, n, &rec->base);
+}
+
+int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e)
+{
+    Stele__RevokedEntry m = STELE__REVOKED_ENTRY__INIT;
+    char key[64];
+    size_t n = make_key(key, sizeof key, "rev/", e->certhash, 32);
+    m.certhash.data = (uint8_t *)e->certhash;
+    m.certhash.len = 32;
+    m.serial = e->serial;
+    m.id = (char *)e->id;
+    m.revoked_at = e->revoked_at;
+    m.reason = (char *)e->reason;
+    return put_msg(b, key, n, &m.base);
+}
+
+int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
+                             uint64_t ts_ms)
+{
+    char key[64];
+    uint8_t v[8];
+    size_t n = make_key(key, sizeof key, "nonce/", nonce, IDENTITY_NONCE_LEN);
+    put_u64be(v, ts_ms);
+    leveldb_writebatch_put(b->wb, key, n, (const char *)v, sizeof v);
+    return STELE_OK;
+}
+
+void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v)
+{
+    char key[128];
+    uint8_t val[8];
+    size_t n = make_key(key, sizeof key, "meta/", name, strlen(name));
+    put_u64be(val, v);
+    leveldb_writebatch_put(b->wb, key, n, (const char *)val, sizeof val);
+}
+
+void registry_batch_put_str(struct registry_batch *b, const char *name, const char *v)
+{
+    char key[128];
+    size_t n = make_key(key, sizeof key, "meta/", name, strlen(name));
+    leveldb_writebatch_put(b->wb, key, n, v, strlen(v));
+}
+
+int registry_apply(struct registry *r, struct registry_batch *b)
+{
+    if (b->err)
+        return b->err;
+    char *err = NULL;
+    pthread_mutex_lock(&r->dmu); /* the sequence number must follow the log order */
+    leveldb_write(r->db, r->wopts_nosync, b->wb, &err);
+    if (!err)
+        b->seq = ++r->applied;
+    pthread_mutex_unlock(&r->dmu);
+    if (err) {
+        log_error("ca", "registry write: %s", err);
+        leveldb_free(err);
+        return STELE_ERR_IO;
+    }
+    return STELE_OK;
+}
+
+int registry_durable(struct registry *r, const struct registry_batch *b)
+{
+    int rc = STELE_OK;
+    pthread_mutex_lock(&r->dmu);
+    while (r->synced < b->seq && rc == STELE_OK) {
+        if (r->syncing) {
+            pthread_cond_wait(&r->dcv, &r->dmu);
+            continue;
+        }
+        /* Lead: one synced write makes every batch applied so far durable. */
+        r->syncing = true;
+        uint64_t target = r->applied;
+        pthread_mutex_unlock(&r->dmu);
+        leveldb_writebatch_t *wb = leveldb_writebatch_create();
+        leveldb_writebatch_put(wb, "meta/sync", 9, "", 0);
+        char *err = NULL;
+        leveldb_write(r->db, r->wopts, wb, &err);
+        leveldb_writebatch_destroy(wb);
+        pthread_mutex_lock(&r->dmu);
+        r->syncing = false;
+        if (err) {
+            log_error("ca", "registry sync: %s", err);
+            leveldb_free(err);
+            rc = STELE_ERR_IO;
+        } else if (target > r->synced) {
+            r->synced = target;
+        }
+        pthread_cond_broadcast(&r->dcv);
+    }
+    pthread_mutex_unlock(&r->dmu);
+    return rc;
+}
+
+int registry_commit(struct registry *r, struct registry_batch *b)
+{
+    if (b->err)
+        return b->err;
+    char *err = NULL;
+    leveldb_write(r->db, r->wopts, b->wb, &err);
+    if (err) {
+        log_error("ca", "registry write: %s", err);
+        leveldb_free(err);
+        return STELE_ERR_IO;
+    }
+    return STELE_OK;
+}

@@ -1,0 +1,75 @@
+/*
+ * registry.h — stele-ca's LevelDB registry (DIR/registry).
+ *
+ * Keys:  id/<id>            CaIdRecord (org, role, attributes, limits, state, secret hash,
+ *                           failed attempts, lockout, certificates)
+ *        cert/<certhash>    CaCertRecord (owner id, serial, revoked)
+ *        rev/<certhash>     RevokedEntry (what the CRL lists)
+ *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
+ *        meta/<name>        u64be counters (serial, crl_number, ca_id) and the CA name
+ * Reads see committed data; every request's writes go into one batch committed with fsync, so
+ * a request is applied entirely or not at all. Thread-safe (LevelDB is); callers serialise
+ * read-modify-write sequences themselves.
+ */
+#ifndef STELE_CA_REGISTRY_H
+#define STELE_CA_REGISTRY_H
+
+#include "identity/identity.h"
+#include "stele/ca_store.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct registry;
+struct registry_batch;
+
+/* Opens DIR/registry; with `create` it must not exist yet (a new CA), otherwise it must.
+ * Returns STELE_OK, STELE_ERR_EXISTS, STELE_ERR_NOT_FOUND or STELE_ERR_IO with *errmsg. */
+int registry_open(const char *dir, bool create, struct registry **out, char **errmsg);
+/* Closes it. Accepts NULL. */
+void registry_close(struct registry *r);
+
+/* Reads id/<id> into the arena. Returns STELE_OK, STELE_ERR_NOT_FOUND, STELE_ERR_MALFORMED or
+ * STELE_ERR_IO. */
+int registry_get_id(struct registry *r, struct arena *a, const char *id, Stele__CaIdRecord **out);
+/* Reads cert/<certhash>. Same returns. */
+int registry_get_cert(struct registry *r, struct arena *a, const uint8_t certhash[32],
+                      Stele__CaCertRecord **out);
+/* Reads meta/<name> as u64 (0 when absent). */
+int registry_get_u64(struct registry *r, const char *name, uint64_t *v);
+/* Reads meta/<name> as a string into the arena (NULL when absent). */
+int registry_get_str(struct registry *r, struct arena *a, const char *name, char **out);
+/* True when the nonce was recorded. */
+bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_LEN]);
+/* Lists every rev/ entry into the arena. */
+int registry_list_revoked(struct registry *r, struct arena *a, struct identity_revoked **out,
+                          size_t *n);
+/* Deletes nonces recorded before `before_ms`. Returns how many via *n (may be NULL). */
+int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *n);
+
+/* A write batch (opaque). */
+struct registry_batch *registry_batch_create(void);
+void registry_batch_destroy(struct registry_batch *b);
+int registry_batch_put_id(struct registry_batch *b, const Stele__CaIdRecord *rec);
+int registry_batch_put_cert(struct registry_batch *b, const uint8_t certhash[32],
+                            const Stele__CaCertRecord *rec);
+int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e);
+int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
+                             uint64_t ts_ms);
+void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v);
+void registry_batch_put_str(struct registry_batch *b, const char *name, const char *v);
+/* Applies the batch atomically and durably. Returns STELE_OK or STELE_ERR_IO. */
+int registry_commit(struct registry *r, struct registry_batch *b);
+
+/* Group commit, for request handlers: registry_apply() writes the batch atomically without
+ * waiting for the disk — it is visible to readers at once, so it can run under the caller's
+ * lock — and registry_durable(), called after that lock is released, waits until the batch is
+ * on disk. Concurrent callers share one fsync: the log is sequential, so one sync covers every
+ * batch applied before it. Answer a request only after registry_durable() returned STELE_OK.
+ * Both return STELE_OK or STELE_ERR_IO. */
+int registry_apply(struct registry *r, struct registry_batch *b);
+int registry_durable(struct registry *r, const struct registry_batch *b);
+
+#endif

@@ -1,0 +1,439 @@
+/* service.c — stele.CA: opening the CA, the permission table, signed-request checks, and the
+ * RegisterIdentity, Revoke, GetCRL and GetInfo handlers (Enroll and Reenroll are in enrol.c). */
+#include "ca.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+#include "secret.h"
+#include "stele/ca.pb-c.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define M_REGISTER "/stele.CA/RegisterIdentity"
+#define M_ENROLL   "/stele.CA/Enroll"
+#define M_REENROLL "/stele.CA/Reenroll"
+#define M_REVOKE   "/stele.CA/Revoke"
+#define M_CRL      "/stele.CA/GetCRL"
+#define M_INFO     "/stele.CA/GetInfo"
+
+/* Who may make each signed request (NULL role = any enrolled identity, for itself). */
+static const struct {
+    const char *method;
+    const char *role;
+    bool expired_grace; /* an identity expired within the reenrol grace may call it */
+} permissions[] = {
+    {M_REGISTER, "admin", false},
+    {M_REVOKE, "admin", false},
+    {M_REENROLL, NULL, true},
+};
+
+/* Roles an id may be registered with (DESIGN §4.2); application roles are attributes. */
+static const char *const roles[] = {"admin", "orderer", "peer", "client", "auditor", NULL};
+
+void ca_settings_default(struct ca_settings *s)
+{
+    s->validity_s = 365ull * 24 * 3600;
+    s->max_enrollments = 1;
+    s->pbkdf2_iterations = 100000;
+    s->attempt_limit = 5;
+    s->lockout_ms = 15ull * 60 * 1000;
+    s->crl_validity_s = 24ull * 3600;
+    s->reenroll_grace_s = 7ull * 24 * 3600;
+}
+
+int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char **errmsg)
+{
+    struct ca *ca = calloc(1, sizeof *ca);
+    struct arena *a = arena_create(0);
+    char path[4096], *name = NULL;
+    int rc = STELE_ERR_NOMEM;
+    *out = NULL;
+    if (!ca || !a)
+        goto fail;
+    ca->set = *s;
+    pthread_mutex_init(&ca->lock, NULL);
+    snprintf(path, sizeof path, "%s/ca.key", dir);
+    rc = crypto_key_load_pem(path, &ca->key);
+    if (rc != STELE_OK) {
+        if (errmsg && asprintf(errmsg, "%s: %s (run 'stele-ca init --dir %s')", path,
+                               stele_strerror(rc), dir) < 0)
+            *errmsg = NULL;
+        goto fail;
+    }
+    crypto_key_public_compressed(ca->key, ca->pub);
+    rc = registry_open(dir, false, &ca->reg, errmsg);
+    if (rc == STELE_OK)
+        rc = registry_get_u64(ca->reg, "ca_id", &ca->ca_id);
+    if (rc == STELE_OK)
+        rc = registry_get_str(ca->reg, a, "name", &name);
+    if (rc != STELE_OK)
+        goto fail;
+    if (!ca->ca_id) {
+        rc = STELE_ERR_MALFORMED;
+        if (errmsg && asprintf(errmsg, "%s/registry has no CA id", dir) < 0)
+            *errmsg = NULL;
+        goto fail;
+    }
+    ca->name = strdup(name ? name : "stele-ca");
+    ca->msp = msp_create(4096);
+    if (!ca->name || !ca->msp || msp_add_ca(ca->msp, NULL, ca->ca_id, ca->key) != STELE_OK) {
+        rc = STELE_ERR_NOMEM;
+        goto fail;
+    }
+    arena_destroy(a);
+    *out = ca;
+    return STELE_OK;
+fail:
+    arena_destroy(a);
+    ca_close(ca);
+    return rc;
+}
+
+void ca_close(struct ca *ca)
+{
+    if (!ca)
+        return;
+    registry_close(ca->reg);
+    msp_destroy(ca->msp);
+    crypto_key_destroy(ca->key);
+    free(ca->name);
+    pthread_mutex_destroy(&ca->lock);
+    free(ca);
+}
+
+enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
+                              struct ca_signed *out)
+{
+    const Stele__SignedRequest *sr = (const Stele__SignedRequest *)req;
+    const char *method = rpc_call_method(call);
+    struct arena *a = rpc_call_arena(call);
+    char *err = NULL;
+    size_t p = 0, np = sizeof permissions / sizeof permissions[0];
+    while (p < np && strcmp(permissions[p].method, method) != 0)
+        p++;
+    if (p == np)
+        return rpc_call_error(call, RPC_INTERNAL, "no permission entry for %s", method);
+    uint64_t grace = permissions[p].expired_grace ? ca->set.reenroll_grace_s : 0;
+    int rc =
+        signed_request_verify(ca->msp, a, sr->request.data, sr->request.len, sr->signature.data,
+                              sr->signature.len, method, clock_wall_ms(), grace, &out->req, &err);
+    if (rc != STELE_OK) {
+        enum rpc_code code = rpc_code_from_status(rc);
+        log_info("ca", "%s refused: %s", method, err ? err : stele_strerror(rc));
+        rpc_call_error(call, code, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return code;
+    }
+    const struct identity *who = &out->req.signer;
+    Stele__CaCertRecord *cert = NULL;
+    rc = registry_get_cert(ca->reg, a, who->certhash, &cert);
+    if (rc == STELE_ERR_NOT_FOUND)
+        return rpc_call_error(call, RPC_UNAUTHENTICATED,
+                              "signer's certificate (serial %llu) was not issued by this CA",
+                              (unsigned long long)who->fields.serial);
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    if (cert->revoked)
+        return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "signer \"%s\": certificate serial %llu is revoked", who->id,
+                              (unsigned long long)who->fields.serial);
+    if (permissions[p].role && !identity_has_role(who, permissions[p].role))
+        return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "\"%s\" has role \"%s\"; %s needs role \"%s\"", who->id, who->role,
+                              method, permissions[p].role);
+    if (registry_nonce_seen(ca->reg, out->req.nonce))
+        return rpc_call_error(call, RPC_FAILED_PRECONDITION,
+                              "replayed request: this nonce was already used");
+    return RPC_OK;
+}
+
+/* Under ca->lock: refuses a nonce seen meanwhile, prunes old nonces now and then, and adds
+ * this request's nonce to the batch. */
+enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,
+                             struct registry_batch *b)
+{
+    uint64_t now = clock_wall_ms();
+    if (registry_nonce_seen(ca->reg, s->req.nonce))
+        return rpc_call_error(call, RPC_FAILED_PRECONDITION,
+                              "replayed request: this nonce was already used");
+    if (now - ca->last_prune_ms > 60000) {
+        size_t n = 0;
+        /* A nonce older than the timestamp window can no longer be accepted anyway. */
+        if (registry_prune_nonces(ca->reg, now - 2 * IDENTITY_REQ_WINDOW_MS, &n) == STELE_OK && n)
+            log_debug("ca", "pruned %zu replay nonces", n);
+        ca->last_prune_ms = now;
+    }
+    registry_batch_put_nonce(b, s->req.nonce, s->req.timestamp_ms);
+    return RPC_OK;
+}
+
+int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef *ref)
+{
+    Stele__CaCertRef **v = arena_calloc(a, rec->n_certs + 1, sizeof *v);
+    if (!v)
+        return STELE_ERR_NOMEM;
+    if (rec->n_certs)
+        memcpy(v, rec->certs, rec->n_certs * sizeof *v);
+    v[rec->n_certs++] = ref;
+    rec->certs = v;
+    return STELE_OK;
+}
+
+int ca_new_id_record(struct ca_settings *set, struct arena *a, const char *id, const char *org,
+                     const char *role, const char *secret, bool generated, uint32_t max_enroll,
+                     uint64_t validity_s, uint64_t now_s, Stele__CaIdRecord **out)
+{
+    Stele__CaIdRecord *r = arena_calloc(a, 1, sizeof *r);
+    Stele__CaSecretHash *h = arena_calloc(a, 1, sizeof *h);
+    struct secret_hash sh;
+    if (!r || !h)
+        return STELE_ERR_NOMEM;
+    int rc = secret_hash(secret, generated, set->pbkdf2_iterations, &sh);
+    if (rc != STELE_OK)
+        return rc;
+    stele__ca_id_record__init(r);
+    stele__ca_secret_hash__init(h);
+    h->scheme = (char *)sh.scheme;
+    h->salt.data = arena_memdup(a, sh.salt, sizeof sh.salt);
+    h->salt.len = sizeof sh.salt;
+    h->hash.data = arena_memdup(a, sh.hash, sizeof sh.hash);
+    h->hash.len = sizeof sh.hash;
+    h->iterations = sh.iterations;
+    r->id = arena_strdup(a, id);
+    r->org = arena_strdup(a, org);
+    r->role = arena_strdup(a, role);
+    r->max_enrollments = max_enroll ? max_enroll : set->max_enrollments;
+    r->validity_seconds = validity_s ? validity_s : set->validity_s;
+    r->state = STELE__CA_ID_STATE__CA_ID_REGISTERED;
+    r->secret = h;
+    r->registered_at = now_s;
+    if (!r->id || !r->org || !r->role || !h->salt.data || !h->hash.data)
+        return STELE_ERR_NOMEM;
+    *out = r;
+    return STELE_OK;
+}
+
+/* True for a printable name of 1..max octets without '/' or spaces at its ends. */
+static bool name_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max || s[0] == ' ' || s[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    struct arena *a = rpc_call_arena(call);
+    struct ca_signed s;
+    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    if (code != RPC_OK)
+        return code;
+    Stele__RegisterRequest *r = (Stele__RegisterRequest *)pb_unpack(
+        &stele__register_request__descriptor, a, s.req.body, s.req.body_len, 0);
+    if (!r)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.RegisterRequest");
+    if (!name_ok(r->id, 128) || !name_ok(r->org, 128))
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "id and org must be 1..128 printable characters");
+    size_t i = 0;
+    while (roles[i] && strcmp(roles[i], r->role) != 0)
+        i++;
+    if (!roles[i])
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "unknown role \"%s\" (admin, orderer, peer, client, auditor)",
+                              r->role);
+    if (r->validity_seconds > UINT32_MAX)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "validity too long");
+    for (i = 0; i < r->n_attributes; i++)
+        if (!name_ok(r->attributes[i]->key, 64) || strlen(r->attributes[i]->value) > 256)
+            return rpc_call_error(call, RPC_INVALID_ARGUMENT, "bad attribute %zu", i);
+    char gen[SECRET_GENERATED_LEN + 1];
+    bool generated = r->secret[0] == 0;
+    if (generated && secret_generate(gen) != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot generate a secret");
+    const char *secret = generated ? gen : r->secret;
+    Stele__CaIdRecord *rec;
+    int rc = ca_new_id_record(&ca->set, a, r->id, r->org, r->role, secret, generated,
+                              r->max_enrollments, r->validity_seconds, clock_wall_s(), &rec);
+    if (rc != STELE_OK) {
+        OPENSSL_cleanse(gen, sizeof gen);
+        return rpc_call_error(call, RPC_INTERNAL, "cannot hash the secret");
+    }
+    rec->n_attributes = r->n_attributes;
+    rec->attributes = r->attributes;
+    Stele__RegisterResponse *out = arena_calloc(a, 1, sizeof *out);
+    if (out) {
+        stele__register_response__init(out);
+        out->secret = arena_strdup(a, secret);
+    }
+    OPENSSL_cleanse(gen, sizeof gen);
+    if (!out || !out->secret)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
+
+    struct registry_batch *b = registry_batch_create();
+    Stele__CaIdRecord *old;
+    pthread_mutex_lock(&ca->lock);
+    rc = registry_get_id(ca->reg, a, r->id, &old);
+    if (rc == STELE_OK)
+        code = rpc_call_error(call, RPC_ALREADY_EXISTS, "id \"%s\" is already registered", r->id);
+    else if (rc != STELE_ERR_NOT_FOUND)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    else
+        code = ca_claim_nonce(ca, call, &s, b);
+    if (code == RPC_OK) {
+        registry_batch_put_id(b, rec);
+        if (registry_apply(ca->reg, b) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    }
+    pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    registry_batch_destroy(b);
+    if (code != RPC_OK)
+        return code;
+    log_info("ca", "registered \"%s\" (org %s, role %s) by \"%s\"", r->id, r->org, r->role,
+             s.req.signer.id);
+    *resp = &out->base;
+    return RPC_OK;
+}
+
+static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    struct arena *a = rpc_call_arena(call);
+    struct ca_signed s;
+    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    if (code != RPC_OK)
+        return code;
+    Stele__RevokeRequest *r = (Stele__RevokeRequest *)pb_unpack(&stele__revoke_request__descriptor,
+                                                                a, s.req.body, s.req.body_len, 0);
+    if (!r || !r->id[0])
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.RevokeRequest");
+    const char *reason = r->reason[0] ? r->reason : "unspecified";
+    Stele__RevokeResponse *out = arena_calloc(a, 1, sizeof *out);
+    if (!out)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
+    stele__revoke_response__init(out);
+    struct registry_batch *b = registry_batch_create();
+    Stele__CaIdRecord *rec;
+    uint64_t now = clock_wall_s(), crl_number = 0;
+    pthread_mutex_lock(&ca->lock);
+    int rc = registry_get_id(ca->reg, a, r->id, &rec);
+    if (rc == STELE_ERR_NOT_FOUND)
+        code = rpc_call_error(call, RPC_NOT_FOUND, "no id \"%s\" is registered", r->id);
+    else if (rc != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    else
+        code = ca_claim_nonce(ca, call, &s, b);
+    if (code == RPC_OK)
+        rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
+    for (size_t i = 0; code == RPC_OK && i < rec->n_certs; i++) {
+        Stele__CaCertRef *c = rec->certs[i];
+        if (c->revoked)
+            continue;
+        c->revoked = true;
+        struct identity_revoked e = {
+            .serial = c->serial, .id = rec->id, .revoked_at = now, .reason = reason};
+        memcpy(e.certhash, c->certhash.data, 32);
+        Stele__CaCertRecord cr = STELE__CA_CERT_RECORD__INIT;
+        cr.id = rec->id;
+        cr.serial = c->serial;
+        cr.revoked = true;
+        registry_batch_put_cert(b, e.certhash, &cr);
+        registry_batch_put_revoked(b, &e);
+        out->revoked++;
+    }
+    if (code == RPC_OK) {
+        rec->state = STELE__CA_ID_STATE__CA_ID_REVOKED;
+        registry_batch_put_id(b, rec);
+        if (out->revoked)
+            crl_number++;
+        registry_batch_put_u64(b, "crl_number", crl_number);
+        out->crl_number = crl_number;
+        if (rc != STELE_OK || registry_apply(ca->reg, b) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    }
+    pthread_mutex_unlock(&ca->lock);
+    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    registry_batch_destroy(b);
+    if (code != RPC_OK)
+        return code;
+    log_info("ca", "revoked \"%s\" (%u certificates, reason %s) by \"%s\"", r->id, out->revoked,
+             reason, s.req.signer.id);
+    *resp = &out->base;
+    return RPC_OK;
+}
+
+/* NEEDSWORK: the CRL is rebuilt and signed on every call; cache it per CRL number (and renew it
+ * before next_update) once networks have many revocations. */
+static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    struct arena *a = rpc_call_arena(call);
+    struct identity_revoked *e;
+    size_t n;
+    uint64_t number, now = clock_wall_s();
+    struct buf crl = {0};
+    int rc = registry_list_revoked(ca->reg, a, &e, &n);
+    if (rc == STELE_OK)
+        rc = registry_get_u64(ca->reg, "crl_number", &number);
+    if (rc == STELE_OK)
+        rc = crl_issue(ca->key, ca->ca_id, number, now, now + ca->set.crl_validity_s, e, n, &crl);
+    if (rc != STELE_OK) {
+        buf_release(&crl);
+        return rpc_call_error(call, RPC_INTERNAL, "cannot build the CRL: %s", stele_strerror(rc));
+    }
+    Stele__Crl *out = (Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, crl.data, crl.len, 0);
+    buf_release(&crl);
+    if (!out)
+        return rpc_call_error(call, RPC_INTERNAL, "CRL does not decode");
+    *resp = &out->base;
+    return RPC_OK;
+}
+
+static enum rpc_code handle_info(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    struct ca *ca = arg;
+    Stele__CaInfo *out = arena_calloc(rpc_call_arena(call), 1, sizeof *out);
+    if (!out)
+        return RPC_INTERNAL;
+    stele__ca_info__init(out);
+    out->ca_id = ca->ca_id;
+    out->name = ca->name;
+    out->public_key.data = ca->pub;
+    out->public_key.len = sizeof ca->pub;
+    out->version = (char *)STELE_VERSION;
+    *resp = &out->base;
+    return RPC_OK;
+}
+
+int ca_service_register(struct ca *ca, struct rpc_server *s)
+{
+    const struct rpc_method methods[] = {
+        {M_REGISTER, RPC_UNARY, &stele__signed_request__descriptor, handle_register, ca, 0, 0},
+        {M_ENROLL, RPC_UNARY, &stele__enroll_request__descriptor, ca_handle_enroll, ca, 0, 0},
+        {M_REENROLL, RPC_UNARY, &stele__signed_request__descriptor, ca_handle_reenroll, ca, 0, 0},
+        {M_REVOKE, RPC_UNARY, &stele__signed_request__descriptor, handle_revoke, ca, 0, 0},
+        {M_CRL, RPC_UNARY, &stele__crl_request__descriptor, handle_crl, ca, 0, 0},
+        {M_INFO, RPC_UNARY, &stele__ca_info_request__descriptor, handle_info, ca, 0, 0},
+    };
+    return rpc_server_add(s, methods, sizeof methods / sizeof methods[0]);
+}

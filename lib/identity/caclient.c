@@ -1,0 +1,172 @@
+/* caclient.c — client side of the stele.CA protocol. */
+#include "identity/caclient.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "crypto/ecdsa.h"
+#include "crypto/key.h"
+#include "pb/pb.h"
+#include "stele/ca.pb-c.h"
+#include "stele/identity.pb-c.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char **errmsg, int rc, const char *fmt, ...)
+{
+    if (errmsg) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(errmsg, fmt, ap) < 0)
+            *errmsg = NULL;
+        va_end(ap);
+    }
+    return rc;
+}
+
+void caclient_enrolled_release(struct caclient_enrolled *en)
+{
+    crypto_key_destroy(en->key);
+    crypto_key_destroy(en->ca_pub);
+    buf_release(&en->identity);
+    arena_destroy(en->arena);
+    memset(en, 0, sizeof *en);
+}
+
+/* Checks an EnrollResponse against k_U and fills *out. */
+static int accept(const struct crypto_key *k_u, const Stele__EnrollResponse *r,
+                  const struct crypto_key *pin, struct caclient_enrolled *out, char **errmsg)
+{
+    struct msp *msp = NULL;
+    char *err = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!(out->arena = arena_create(0)))
+        return STELE_ERR_NOMEM;
+    if (crypto_key_from_public(r->ca_public_key.data, r->ca_public_key.len, &out->ca_pub) !=
+        STELE_OK) {
+        rc = fail(errmsg, STELE_ERR_MALFORMED, "the CA sent an invalid public key");
+        goto out;
+    }
+    if (pin && !crypto_key_public_equal(pin, out->ca_pub)) {
+        rc = fail(errmsg, STELE_ERR_AUTH, "the CA's public key is not the expected one");
+        goto out;
+    }
+    if (r->cert.len != ECQV_CERT_LEN || r->r.len != 32 ||
+        ecqv_reception(k_u, r->cert.data, r->cert.len, r->r.data, out->ca_pub, &out->key) !=
+            STELE_OK) {
+        rc = fail(errmsg, STELE_ERR_AUTH,
+                  "ECQV reception failed: the certificate does not yield a key pair "
+                  "(d_U·G != e·P_U + Q_CA)");
+        goto out;
+    }
+    memcpy(out->cert, r->cert.data, ECQV_CERT_LEN);
+    out->ca_id = r->ca_id;
+    msp = msp_create(16);
+    if (!msp || msp_add_ca(msp, NULL, r->ca_id, out->ca_pub) != STELE_OK) {
+        rc = STELE_ERR_NOMEM;
+        goto out;
+    }
+    rc = identity_verify(msp, out->arena, r->identity.data, r->identity.len, clock_wall_s(),
+                         &out->id, &err);
+    if (rc != STELE_OK || memcmp(out->id.cert, r->cert.data, ECQV_CERT_LEN) != 0) {
+        rc = fail(errmsg, STELE_ERR_AUTH, "the identity record does not verify: %s",
+                  err ? err : "it is for another certificate");
+        goto out;
+    }
+    rc = buf_append(&out->identity, r->identity.data, r->identity.len);
+out:
+    free(err);
+    msp_destroy(msp);
+    if (rc != STELE_OK)
+        caclient_enrolled_release(out);
+    return rc;
+}
+
+int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
+                    const struct crypto_key *pin, struct caclient_enrolled *out,
+                    struct rpc_result *res, char **errmsg)
+{
+    struct crypto_key *k_u = NULL;
+    uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN];
+    ProtobufCMessage *resp = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = ecqv_request(&k_u, r_u);
+    if (rc != STELE_OK)
+        return fail(errmsg, rc, "cannot make a key");
+    Stele__EnrollRequest req = STELE__ENROLL_REQUEST__INIT;
+    req.id = (char *)id;
+    req.secret = (char *)secret;
+    req.r_u.data = r_u;
+    req.r_u.len = sizeof r_u;
+    rc = rpc_unary(ch, "/stele.CA/Enroll", &req.base, &stele__enroll_response__descriptor, &resp, 0,
+                   res);
+    if (rc == STELE_OK)
+        rc = accept(k_u, (Stele__EnrollResponse *)resp, pin, out, errmsg);
+    pb_free(resp);
+    crypto_key_destroy(k_u);
+    return rc;
+}
+
+int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
+                      struct caclient_enrolled *out, struct rpc_result *res, char **errmsg)
+{
+    struct crypto_key *k_u = NULL;
+    uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN];
+    ProtobufCMessage *resp = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = ecqv_request(&k_u, r_u);
+    if (rc != STELE_OK)
+        return fail(errmsg, rc, "cannot make a key");
+    Stele__ReenrollRequest req = STELE__REENROLL_REQUEST__INIT;
+    req.r_u.data = r_u;
+    req.r_u.len = sizeof r_u;
+    rc = caclient_signed_call(ch, e, "/stele.CA/Reenroll", &req.base,
+                              &stele__enroll_response__descriptor, &resp, res);
+    if (rc == STELE_OK)
+        rc = accept(k_u, (Stele__EnrollResponse *)resp, e->ca_pub, out, errmsg);
+    pb_free(resp);
+    crypto_key_destroy(k_u);
+    return rc;
+}
+
+int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg)
+{
+    return enrolment_save(dir, en->key, en->cert, en->identity.data, en->identity.len, en->ca_pub,
+                          errmsg);
+}
+
+int caclient_signed_call(struct rpc_channel *ch, const struct enrolment *e, const char *method,
+                         const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
+                         ProtobufCMessage **resp, struct rpc_result *res)
+{
+    struct buf b = {0}, request = {0};
+    uint8_t sig[CRYPTO_SIG_LEN];
+    int rc = pb_pack_buf(body, &b);
+    if (rc == STELE_OK)
+        rc = signed_request_create(e->key, e->identity.data, e->identity.len, method, b.data, b.len,
+                                   clock_wall_ms(), &request, sig);
+    if (rc == STELE_OK) {
+        Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
+        sr.request.data = request.data;
+        sr.request.len = request.len;
+        sr.signature.data = sig;
+        sr.signature.len = sizeof sig;
+        rc = rpc_unary(ch, method, &sr.base, resp_desc, resp, 0, res);
+    } else if (res) {
+        res->code = RPC_INTERNAL;
+        snprintf(res->detail, sizeof res->detail, "cannot sign the request");
+    }
+    buf_release(&b);
+    buf_release(&request);
+    return rc;
+}

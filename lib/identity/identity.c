@@ -1,0 +1,219 @@
+/* identity.c — identity records: decode, verify against an MSP, predicates, signatures. */
+#include "identity/identity.h"
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "identity/identity_int.h"
+#include "identity/msp_int.h"
+#include "pb/pb.h"
+#include "stele/identity.pb-c.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int identity_errf(char **errmsg, int status, const char *fmt, ...)
+{
+    if (errmsg) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(errmsg, fmt, ap) < 0)
+            *errmsg = NULL;
+        va_end(ap);
+    }
+    return status;
+}
+
+/* Decodes the IdentityBody bytes into `out`: CertU well formed, id present and matching the
+ * subject id. */
+static int decode_body(struct arena *a, const uint8_t *data, size_t len, struct identity *out,
+                       char **errmsg)
+{
+    Stele__IdentityBody *b = (Stele__IdentityBody *)pb_unpack(&stele__identity_body__descriptor, a,
+                                                              data, len, IDENTITY_MAX_LEN);
+    if (!b)
+        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity body does not decode");
+    if (ecqv_cert_decode(b->cert.data, b->cert.len, &out->fields) != STELE_OK)
+        return identity_errf(errmsg, STELE_ERR_MALFORMED,
+                             "identity certificate is not a valid 78-octet CertU");
+    if (!b->id || !b->id[0])
+        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity has no id");
+    uint8_t h[32];
+    if (crypto_sha256(b->id, strlen(b->id), h) != STELE_OK)
+        return STELE_ERR_CRYPTO;
+    if (memcmp(h, out->fields.subject_id, ECQV_SUBJECT_ID_LEN) != 0)
+        return identity_errf(errmsg, STELE_ERR_MALFORMED,
+                             "certificate subject does not match id \"%s\"", b->id);
+    memcpy(out->cert, b->cert.data, ECQV_CERT_LEN);
+    if (ecqv_certhash(out->cert, ECQV_CERT_LEN, out->certhash) != STELE_OK)
+        return STELE_ERR_CRYPTO;
+    out->id = b->id;
+    out->org = b->org ? b->org : "";
+    out->role = b->role ? b->role : "";
+    out->issued_at = b->issued_at;
+    out->n_attrs = b->n_attributes;
+    out->attrs = NULL;
+    if (b->n_attributes) {
+        out->attrs = arena_calloc(a, b->n_attributes, sizeof *out->attrs);
+        if (!out->attrs)
+            return STELE_ERR_NOMEM;
+        for (size_t i = 0; i < b->n_attributes; i++) {
+            out->attrs[i].key = b->attributes[i]->key ? b->attributes[i]->key : "";
+            out->attrs[i].value = b->attributes[i]->value ? b->attributes[i]->value : "";
+        }
+    }
+    return STELE_OK;
+}
+
+static Stele__Identity *unpack_record(struct arena *a, const uint8_t *data, size_t len,
+                                      char **errmsg)
+{
+    if (len > IDENTITY_MAX_LEN) {
+        identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)", len);
+        return NULL;
+    }
+    Stele__Identity *r =
+        (Stele__Identity *)pb_unpack(&stele__identity__descriptor, a, data, len, IDENTITY_MAX_LEN);
+    if (!r)
+        identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record does not decode");
+    return r;
+}
+
+int identity_decode(struct arena *a, const uint8_t *data, size_t len, struct identity *out,
+                    char **errmsg)
+{
+    memset(out, 0, sizeof *out);
+    Stele__Identity *r = unpack_record(a, data, len, errmsg);
+    if (!r)
+        return STELE_ERR_MALFORMED;
+    return decode_body(a, r->body.data, r->body.len, out, errmsg);
+}
+
+uint64_t identity_valid_until(const struct ecqv_cert *c)
+{
+    return c->valid_from + c->valid_duration;
+}
+
+int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, size_t len,
+                          uint64_t now_s, uint64_t grace_s, struct identity *out, char **errmsg)
+{
+    memset(out, 0, sizeof *out);
+    Stele__Identity *r = unpack_record(a, data, len, errmsg);
+    if (!r)
+        return STELE_ERR_MALFORMED;
+    bool decoded = false, signed_by_trusted = false;
+    const struct msp_ca *issuer = NULL;
+    int rc;
+    for (size_t i = 0; i < m->n_cas && !issuer; i++) {
+        const struct msp_ca *ca = &m->cas[i];
+        if (identity_verify_domain(ca->key, IDENTITY_DOMAIN_RECORD, r->body.data, r->body.len,
+                                   r->ca_signature.data, r->ca_signature.len) != STELE_OK)
+            continue;
+        signed_by_trusted = true;
+        if (!decoded) {
+            rc = decode_body(a, r->body.data, r->body.len, out, errmsg);
+            if (rc != STELE_OK)
+                return rc;
+            decoded = true;
+        }
+        if (ca->org && strcmp(ca->org, out->org) != 0)
+            continue;
+        if (ca->ca_id && ca->ca_id != out->fields.issuer_id)
+            continue;
+        issuer = ca;
+    }
+    if (!issuer) {
+        if (signed_by_trusted)
+            return identity_errf(errmsg, STELE_ERR_AUTH,
+                                 "identity \"%s\" of org \"%s\" (issuer %llu) is signed by a CA "
+                                 "not trusted for that org or issuer id",
+                                 out->id, out->org, (unsigned long long)out->fields.issuer_id);
+        return identity_errf(errmsg, STELE_ERR_AUTH,
+                             "identity record is not signed by a trusted CA");
+    }
+    out->ca_key = issuer->key;
+    uint64_t until = identity_valid_until(&out->fields);
+    if (now_s < out->fields.valid_from)
+        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" is not valid before %llu",
+                             out->id, (unsigned long long)out->fields.valid_from);
+    if (now_s >= until && now_s - until >= grace_s)
+        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" expired at %llu", out->id,
+                             (unsigned long long)until);
+    if (msp_is_revoked(m, issuer->key, out->certhash))
+        return identity_errf(errmsg, STELE_ERR_REVOKED, "identity \"%s\" (serial %llu) is revoked",
+                             out->id, (unsigned long long)out->fields.serial);
+    return STELE_OK;
+}
+
+int identity_verify(struct msp *m, struct arena *a, const uint8_t *data, size_t len, uint64_t now_s,
+                    struct identity *out, char **errmsg)
+{
+    return identity_verify_grace(m, a, data, len, now_s, 0, out, errmsg);
+}
+
+int identity_public_key(struct msp *m, const struct identity *id, struct crypto_key **out)
+{
+    if (!id->ca_key)
+        return STELE_ERR_INVALID;
+    return keycache_extract(m->cache, id->cert, ECQV_CERT_LEN, id->ca_key, out);
+}
+
+int identity_verify_signature(struct msp *m, const struct identity *id, const void *msg, size_t len,
+                              const uint8_t *sig, size_t sig_len)
+{
+    if (!(id->fields.key_usage & ECQV_USAGE_SIGN))
+        return STELE_ERR_PERMISSION;
+    struct crypto_key *q = NULL;
+    int rc = identity_public_key(m, id, &q);
+    if (rc == STELE_OK)
+        rc = crypto_verify(q, msg, len, sig, sig_len);
+    crypto_key_destroy(q);
+    return rc;
+}
+
+bool identity_has_role(const struct identity *id, const char *role)
+{
+    return id->role && role && strcmp(id->role, role) == 0;
+}
+
+const char *identity_attr(const struct identity *id, const char *key)
+{
+    for (size_t i = 0; i < id->n_attrs; i++)
+        if (strcmp(id->attrs[i].key, key) == 0)
+            return id->attrs[i].value;
+    return NULL;
+}
+
+/* Appends "domain\0" || data to a fresh buffer. */
+static int domain_message(const char *domain, const uint8_t *data, size_t len, struct buf *b)
+{
+    buf_init(b);
+    int rc = buf_append(b, domain, strlen(domain) + 1);
+    if (rc == STELE_OK && len)
+        rc = buf_append(b, data, len);
+    return rc;
+}
+
+int identity_sign_domain(const struct crypto_key *key, const char *domain, const uint8_t *data,
+                         size_t len, uint8_t sig[CRYPTO_SIG_LEN])
+{
+    struct buf b;
+    int rc = domain_message(domain, data, len, &b);
+    if (rc == STELE_OK)
+        rc = crypto_sign(key, b.data, b.len, sig);
+    buf_release(&b);
+    return rc;
+}
+
+int identity_verify_domain(const struct crypto_key *key, const char *domain, const uint8_t *data,
+                           size_t len, const uint8_t *sig, size_t sig_len)
+{
+    struct buf b;
+    int rc = domain_message(domain, data, len, &b);
+    if (rc == STELE_OK)
+        rc = crypto_verify(key, b.data, b.len, sig, sig_len);
+    buf_release(&b);
+    return rc;
+}

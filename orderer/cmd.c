@@ -1,7 +1,6 @@
 /* cmd.c — stele-orderer's subcommands: serve, check, genesis. */
 #include "cmd.h"
 
-#include "auth.h"
 #include "config.h"
 #include "genesis.h"
 #include "orderer.h"
@@ -11,7 +10,7 @@
 #include "base/signals.h"
 #include "base/status.h"
 #include "cli/cli.h"
-#include "crypto/key.h"
+#include "identity/enrolment.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -134,21 +133,17 @@ int cmd_genesis(int argc, char **argv)
         return cli_usage(PROG, "--out FILE is required");
     struct orderer_config cfg;
     struct config *cc = NULL;
-    struct crypto_key *key = NULL;
-    uint8_t *creator = NULL;
-    size_t creator_len;
+    struct enrolment self = {0};
+    char *err = NULL;
     struct buf b;
     buf_init(&b);
     if ((rc = load(config, &cfg, &cc)))
         return rc;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/key.pem", cfg.identity_dir);
-    if ((rc = crypto_key_load_pem(path, &key))) {
-        rc = cli_fail(PROG, rc, "cannot load the orderer key %s: %s", path, stele_strerror(rc));
+    if ((rc = enrolment_load(cfg.identity_dir, &self, &err))) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
         goto out;
     }
-    if ((rc = orderer_auth_self_creator(key, NULL, 0, &creator, &creator_len)) ||
-        (rc = genesis_build(&cfg, key, creator, creator_len, &b))) {
+    if ((rc = genesis_build(&cfg, self.key, self.identity.data, self.identity.len, &b))) {
         rc = cli_fail(PROG, rc, "cannot build the genesis block: %s", stele_strerror(rc));
         goto out;
     }
@@ -163,8 +158,8 @@ int cmd_genesis(int argc, char **argv)
     rc = CLI_EXIT_OK;
 out:
     buf_release(&b);
-    free(creator);
-    crypto_key_destroy(key);
+    free(err);
+    enrolment_release(&self);
     config_destroy(cc);
     return rc;
 }

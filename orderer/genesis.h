@@ -19,7 +19,7 @@ struct buf;
 struct crypto_key;
 
 /* Appends the serialized genesis Block for `cfg` to `out`, signed with `key`; `creator`
- * (creator_len octets) is the orderer's creator bytes (auth.h). Returns STELE_OK or an error
+ * (creator_len octets) is the orderer's serialized identity record. Returns STELE_OK or an error
  * (STELE_ERR_NOMEM, STELE_ERR_CRYPTO). */
 int genesis_build(const struct orderer_config *cfg, const struct crypto_key *key,
                   const uint8_t *creator, size_t creator_len, struct buf *out);

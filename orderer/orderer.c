@@ -3,10 +3,8 @@
 
 #include "base/log.h"
 #include "base/status.h"
-#include "crypto/key.h"
 #include "rpc/services.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,35 +38,6 @@ static int fail(char **errmsg, int rc, const char *fmt, const char *a, const cha
     return rc;
 }
 
-/* Reads identity_dir/key.pem and, when present, identity_dir/identity. */
-static int load_identity(struct orderer *o, char **errmsg)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/key.pem", o->cfg->identity_dir);
-    int rc = crypto_key_load_pem(path, &o->key);
-    if (rc)
-        return fail(errmsg, STELE_ERR_CONFIG, "cannot load the orderer key %s: %s", path,
-                    stele_strerror(rc));
-    snprintf(path, sizeof path, "%s/identity", o->cfg->identity_dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT
-                   ? STELE_OK
-                   : fail(errmsg, STELE_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    uint8_t tmp[8192];
-    size_t n = fread(tmp, 1, sizeof tmp, f);
-    fclose(f);
-    if (n == 0 || n == sizeof tmp)
-        return fail(errmsg, STELE_ERR_CONFIG, "identity record %s is empty or too large%s", path,
-                    "");
-    o->identity = malloc(n);
-    if (!o->identity)
-        return STELE_ERR_NOMEM;
-    memcpy(o->identity, tmp, n);
-    o->identity_len = n;
-    return STELE_OK;
-}
-
 int orderer_create(const struct orderer_config *cfg, struct orderer **out, char **errmsg)
 {
     *out = NULL;
@@ -78,7 +47,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     if (!o)
         return STELE_ERR_NOMEM;
     o->cfg = cfg;
-    int rc = load_identity(o, errmsg);
+    int rc = enrolment_load(cfg->identity_dir, &o->self, errmsg);
     if (rc)
         goto err;
     if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)))
@@ -99,9 +68,9 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
                    .preferred_max_bytes = cfg->batch.preferred_max_bytes,
                    .absolute_max_bytes = cfg->batch.absolute_max_bytes,
                    .batch_timeout_ms = cfg->batch.batch_timeout_ms},
-        .signer = o->key,
-        .identity = o->identity,
-        .identity_len = o->identity_len,
+        .signer = o->self.key,
+        .identity = o->self.identity.data,
+        .identity_len = o->self.identity.len,
     };
     struct consensus_callbacks cb = {
         .arg = o, .chain_head = cb_chain_head, .deliver_block = cb_deliver_block};
@@ -178,7 +147,6 @@ void orderer_destroy(struct orderer *o)
     consensus_destroy(o->consensus);
     chain_close(o->chain);
     orderer_auth_destroy(o->auth);
-    crypto_key_destroy(o->key);
-    free(o->identity);
+    enrolment_release(&o->self);
     free(o);
 }

@@ -9,6 +9,7 @@
 #include "intake.h"
 #include "orderer.h"
 
+#include "identity/enrolment.h"
 #include "rpc/rpc.h"
 
 #include <stdatomic.h>
@@ -19,9 +20,7 @@ struct rpc_node_service;
 
 struct orderer {
     const struct orderer_config *cfg; /* the configuration (not owned) */
-    struct crypto_key *key;           /* the orderer's key pair */
-    uint8_t *identity;                /* its identity record (malloc'd), or NULL */
-    size_t identity_len;              /* octets at identity */
+    struct enrolment self;            /* the orderer's key pair and identity record */
     struct orderer_auth *auth;        /* membership checks */
     struct intake intake;             /* envelope checks (points at cfg and auth) */
     struct chain *chain;              /* block store and notifications */

@@ -1,40 +1,58 @@
 /*
  * fuzz_envelope.c — arbitrary bytes through the orderer's Broadcast checks (orderer/intake.h):
- * Envelope, Payload and Header decoding, tx_id recomputation, channel and type rules, and the
- * trust-list membership and signature check. The one trusted member's key is fixed (scalar 1..32
- * below), so seeds signed with it reach the signature verification. A verdict must always be
- * one of the documented statuses with a reason.
+ * Envelope, Payload and Header decoding, tx_id recomputation, channel and type rules, the
+ * creator's identity record (lib/identity: CA signature, validity, role) and the signature.
+ * The trusted CA key is fixed (scalar 1..32 below) and the seeds' creators are identities it
+ * issued with a validity of about a century, so seeds reach the signature verification. A
+ * verdict must always be SUCCESS exactly when the status is OK, with a reason.
  */
 #include "base/arena.h"
-#include "base/buf.h"
 #include "crypto/key.h"
 #include "orderer/auth.h"
 #include "orderer/intake.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-/* The seed corpus's member key: d = 0x0102...20. */
-static const uint8_t member_scalar[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
-                                          12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-                                          23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+/* The seed corpus's CA key: d = 0x0102...20. */
+static const uint8_t ca_scalar[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                      12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                      23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+/* The checker, built once (its CA key goes through a file, as in a configuration). */
+static struct orderer_auth *fixed_auth(void)
+{
+    static struct orderer_auth *auth;
+    static struct orderer_auth_ca cas[1];
+    static struct orderer_auth_config ac = {.cas = cas, .n_cas = 1};
+    static char path[] = "/tmp/fuzz_envelope_caXXXXXX";
+    if (auth)
+        return auth;
+    struct crypto_key *ca = NULL;
+    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
+    int fd = mkstemp(path);
+    if (fd < 0 || crypto_key_from_scalar(ca_scalar, &ca) != 0)
+        abort();
+    crypto_key_public_compressed(ca, pub);
+    crypto_key_destroy(ca);
+    if (write(fd, pub, sizeof pub) != (ssize_t)sizeof pub)
+        abort();
+    close(fd);
+    cas[0].public_key = path;
+    if (orderer_auth_create(&ac, &auth, NULL) != 0)
+        abort();
+    unlink(path);
+    return auth;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct crypto_key *k = NULL;
-    struct orderer_auth *auth = NULL;
     struct arena *a = arena_create(0);
-    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
-    char hex[2 * CRYPTO_POINT_COMPRESSED_LEN + 1];
-    if (!a || crypto_key_from_scalar(member_scalar, &k) != 0)
+    if (!a)
         abort();
-    crypto_key_public_compressed(k, pub);
-    hex_encode(pub, sizeof pub, hex);
-    char *keys[1] = {hex};
-    struct orderer_auth_config ac = {.trusted_keys = keys, .n_trusted_keys = 1};
-    if (orderer_auth_create(&ac, &auth, NULL) != 0)
-        abort();
-    struct intake in = {.channel_id = "ch1", .absolute_max_bytes = 1u << 20, .auth = auth};
+    struct intake in = {.channel_id = "ch1", .absolute_max_bytes = 1u << 20, .auth = fixed_auth()};
     struct intake_verdict v;
     struct envelope_view view;
     int rc = intake_check_broadcast_bytes(&in, a, data, size, &view, &v);
@@ -42,8 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (rc == 0 && (!view.header || view.header->tx_id[64] != 0))
         abort();
-    orderer_auth_destroy(auth);
-    crypto_key_destroy(k);
     arena_destroy(a);
     return 0;
 }

@@ -3,8 +3,9 @@
  * clients and Deliver subscribers, refusals with their statuses, subscriptions from the middle,
  * and a restart in the middle of a subscription.
  *
- * Clients are trusted through the interim trust list (membership.trusted_keys), with keys made
- * here; the orderer's key is made here too. The tests run in order on one orderer.
+ * Identities are real (lib/identity records issued by a CA key made here, as stele-ca would):
+ * the orderer's enrolment directory, 16 clients, an auditor (may read, not write) and a client
+ * of a CA the orderer does not trust. The tests run in order on one orderer.
  */
 #include "testutil.h"
 
@@ -41,11 +42,11 @@ struct net {
     pid_t pid;
     pthread_mutex_t mu;
     char target[64]; /* current address (changes across restarts) */
-    struct crypto_key *orderer_key;
-    struct crypto_key *clients[CLIENTS];
-    uint8_t creators[CLIENTS][33];
-    struct crypto_key *stranger;
-    uint8_t stranger_creator[33];
+    struct crypto_key *ca, *other_ca;
+    struct test_identity orderer;
+    struct test_identity clients[CLIENTS];
+    struct test_identity auditor;
+    struct test_identity stranger;
     char accepted[MAX_TXS][65]; /* tx_ids answered SUCCESS */
     size_t n_accepted;
     char refused[64][65]; /* tx_ids refused (that must never be in a block) */
@@ -125,11 +126,22 @@ static int setup(void **state)
     assert_int_equal(asprintf(&n->port_file, "%s/port", n->dir) > 0, 1);
     assert_int_equal(asprintf(&n->log, "%s/orderer.log", n->dir) > 0, 1);
     char path[512];
+    assert_int_equal(crypto_key_generate(&n->ca), STELE_OK);
+    assert_int_equal(crypto_key_generate(&n->other_ca), STELE_OK);
+    uint8_t pub[33];
+    crypto_key_public_compressed(n->ca, pub);
+    snprintf(path, sizeof path, "%s/ca.pub", n->dir);
+    assert_int_equal(test_write_file(path, pub, sizeof pub), 0);
+    test_identity_issue(n->ca, 0, "orderer0", "OrdererOrg", "orderer", 0, 86400, &n->orderer);
     snprintf(path, sizeof path, "%s/id", n->dir);
-    assert_int_equal(mkdir(path, 0700), 0);
-    snprintf(path, sizeof path, "%s/id/key.pem", n->dir);
-    assert_int_equal(crypto_key_generate(&n->orderer_key), STELE_OK);
-    assert_int_equal(crypto_key_save_pem(n->orderer_key, path), STELE_OK);
+    test_identity_save(&n->orderer, n->ca, path);
+    for (int i = 0; i < CLIENTS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "client%d", i);
+        test_identity_issue(n->ca, 0, id, "Org1", "client", 0, 86400, &n->clients[i]);
+    }
+    test_identity_issue(n->ca, 0, "audrey", "Org1", "auditor", 0, 86400, &n->auditor);
+    test_identity_issue(n->other_ca, 0, "mallory", "Org1", "client", 0, 86400, &n->stranger);
     struct buf yaml;
     buf_init(&yaml);
     buf_printf(&yaml, "node_id: orderer-test\nlisten: 127.0.0.1:0\ndata_dir: data\n"
@@ -137,16 +149,7 @@ static int setup(void **state)
                       "fsync: none\nlog_level: warn\n"
                       "batch:\n  max_message_count: 10\n  batch_timeout: 50ms\n"
                       "  preferred_max_bytes: 16KiB\n  absolute_max_bytes: 64KiB\n"
-                      "membership:\n  trusted_keys:\n");
-    for (int i = 0; i < CLIENTS; i++) {
-        char hex[67];
-        assert_int_equal(crypto_key_generate(&n->clients[i]), STELE_OK);
-        crypto_key_public_compressed(n->clients[i], n->creators[i]);
-        hex_encode(n->creators[i], 33, hex);
-        buf_printf(&yaml, "    - %s\n", hex);
-    }
-    assert_int_equal(crypto_key_generate(&n->stranger), STELE_OK);
-    crypto_key_public_compressed(n->stranger, n->stranger_creator);
+                      "membership:\n  cas:\n    - public_key: ca.pub\n");
     assert_int_equal(test_write_file(n->config, yaml.data, yaml.len), 0);
     buf_release(&yaml);
     snprintf(path, sizeof path, "%s/genesis.block", n->dir);
@@ -161,10 +164,13 @@ static int teardown(void **state)
     (void)state;
     struct net *n = &g_net;
     stop_orderer();
-    crypto_key_destroy(n->orderer_key);
+    test_identity_free(&n->orderer);
     for (int i = 0; i < CLIENTS; i++)
-        crypto_key_destroy(n->clients[i]);
-    crypto_key_destroy(n->stranger);
+        test_identity_free(&n->clients[i]);
+    test_identity_free(&n->auditor);
+    test_identity_free(&n->stranger);
+    crypto_key_destroy(n->ca);
+    crypto_key_destroy(n->other_ca);
     test_rmtree(n->dir);
     free(n->dir);
     free(n->bin);
@@ -177,16 +183,17 @@ static int teardown(void **state)
 
 /* ---- clients ---- */
 
-/* A signed transaction envelope by `key`/`creator` with `pad` octets of data. */
-static ProtobufCBinaryData tx(const struct crypto_key *key, const uint8_t *creator,
+/* A transaction envelope naming `who` as creator, signed with `key`, with `pad` octets of
+ * data. */
+static ProtobufCBinaryData tx(const struct crypto_key *key, const struct test_identity *who,
                               const char *channel, size_t pad, char id[65])
 {
     uint8_t *data = calloc(1, pad + 1);
     memset(data, 'd', pad);
     struct envelope_params p = {.channel_id = channel,
                                 .type = STELE__HEADER_TYPE__ENDORSER_TRANSACTION,
-                                .creator = creator,
-                                .creator_len = 33,
+                                .creator = who->record->data,
+                                .creator_len = who->record->len,
                                 .data = data,
                                 .data_len = pad};
     ProtobufCBinaryData e;
@@ -255,7 +262,7 @@ static void *sender_main(void *arg)
     char ids[PER_CLIENT][65], got[PER_CLIENT][65];
     Stele__Status st[PER_CLIENT];
     for (int i = 0; i < PER_CLIENT; i++)
-        envs[i] = tx(g_net.clients[s->client], g_net.creators[s->client], "ch1",
+        envs[i] = tx(g_net.clients[s->client].key, &g_net.clients[s->client], "ch1",
                      (size_t)(i * 37 % 700), ids[i]);
     broadcast(envs, PER_CLIENT, st, got);
     s->ok = true;
@@ -314,12 +321,12 @@ static ProtobufCBinaryData seek(uint64_t start, uint64_t stop, bool fail_if_not_
     uint8_t *data = pb_pack(&si.base, &len);
     struct envelope_params p = {.channel_id = "ch1",
                                 .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = g_net.creators[0],
-                                .creator_len = 33,
+                                .creator = g_net.auditor.record->data,
+                                .creator_len = g_net.auditor.record->len,
                                 .data = data,
                                 .data_len = len};
     ProtobufCBinaryData out;
-    assert_int_equal(envelope_build(&p, g_net.clients[0], &out, NULL), STELE_OK);
+    assert_int_equal(envelope_build(&p, g_net.auditor.key, &out, NULL), STELE_OK);
     free(data);
     return out;
 }
@@ -350,7 +357,9 @@ static void sub_take(struct subscriber *s, const Stele__Block *b)
                                                             b->metadata->finality_proof.data,
                                                             b->metadata->finality_proof.len, 0);
         if (!p || strcmp(b->metadata->consensus_type, "solo") != 0 ||
-            crypto_verify_digest(g_net.orderer_key, sb.hash, p->signature.data, p->signature.len) !=
+            p->identity.len != g_net.orderer.record->len ||
+            memcmp(p->identity.data, g_net.orderer.record->data, p->identity.len) != 0 ||
+            crypto_verify_digest(g_net.orderer.key, sb.hash, p->signature.data, p->signature.len) !=
                 STELE_OK)
             sub_fail(s, "solo finality proof does not verify", n);
     }
@@ -511,24 +520,26 @@ static void concurrent_broadcast_one_subscriber(void **state)
 static void refusals_never_reach_a_block(void **state)
 {
     (void)state;
-    enum { N = 8 };
+    enum { N = 9 };
     ProtobufCBinaryData envs[N];
     char ids[N][65], got[N][65];
     Stele__Status st[N];
     /* 0: not an Envelope at all. */
     envs[0] = (ProtobufCBinaryData){1, (uint8_t *)strdup("\xff")};
     /* 1: signed by a stranger in a member's name. */
-    envs[1] = tx(g_net.stranger, g_net.creators[1], "ch1", 10, ids[1]);
-    /* 2: a stranger in its own name. */
-    envs[2] = tx(g_net.stranger, g_net.stranger_creator, "ch1", 10, ids[2]);
+    envs[1] = tx(g_net.stranger.key, &g_net.clients[1], "ch1", 10, ids[1]);
+    /* 2: a stranger (a CA the orderer does not trust) in its own name. */
+    envs[2] = tx(g_net.stranger.key, &g_net.stranger, "ch1", 10, ids[2]);
     /* 4: over AbsoluteMaxBytes. */
-    envs[4] = tx(g_net.clients[2], g_net.creators[2], "ch1", ABSOLUTE_BYTES + 100, ids[4]);
+    envs[4] = tx(g_net.clients[2].key, &g_net.clients[2], "ch1", ABSOLUTE_BYTES + 100, ids[4]);
     /* 5: another channel. */
-    envs[5] = tx(g_net.clients[3], g_net.creators[3], "ch2", 10, ids[5]);
+    envs[5] = tx(g_net.clients[3].key, &g_net.clients[3], "ch2", 10, ids[5]);
     /* 6 and 7: a valid one and the same envelope again on the same stream. */
-    envs[6] = tx(g_net.clients[4], g_net.creators[4], "ch1", 10, ids[6]);
+    envs[6] = tx(g_net.clients[4].key, &g_net.clients[4], "ch1", 10, ids[6]);
     envs[7] = (ProtobufCBinaryData){envs[6].len, malloc(envs[6].len)};
     memcpy(envs[7].data, envs[6].data, envs[6].len);
+    /* 8: an auditor may read blocks but not broadcast. */
+    envs[8] = tx(g_net.auditor.key, &g_net.auditor, "ch1", 10, ids[8]);
     /* 3: a replay: the first envelope of block 1, fetched from the chain. */
     {
         struct rpc_channel *ch = channel_now();
@@ -566,10 +577,11 @@ static void refusals_never_reach_a_block(void **state)
     assert_int_equal(st[5], STELE__STATUS__STATUS_BAD_REQUEST);
     assert_int_equal(st[6], STELE__STATUS__STATUS_SUCCESS);
     assert_int_equal(st[7], STELE__STATUS__STATUS_CONFLICT);
+    assert_int_equal(st[8], STELE__STATUS__STATUS_FORBIDDEN);
     assert_string_equal(got[6], ids[6]);
     memcpy(g_net.accepted[g_net.n_accepted++], ids[6], 65);
-    for (int i = 1; i < N - 2; i++)
-        if (i != 3)
+    for (int i = 1; i < N; i++)
+        if (i != 3 && i != 6 && i != 7)
             memcpy(g_net.refused[g_net.n_refused++], ids[i], 65);
     for (int i = 0; i < N; i++)
         free(envs[i].data);

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
 #include "crypto/key.h"
+#include "identity/enrolment.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
 #include "pb/pb.h"
@@ -31,9 +32,9 @@
 static const char block_usage[] =
     "Usage: stele block get N --orderer HOST:PORT --identity DIR [--channel ID] [--json]\n"
     "\n"
-    "Fetches block N from an orderer (Deliver, signed with the key in DIR/key.pem and the\n"
-    "identity record DIR/identity when present, else the bare public key) and prints its\n"
-    "number, header hash, previous and data hashes, tx_ids and finality proof.\n"
+    "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
+    "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
+    "hashes, tx_ids and finality proof.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n";
 
@@ -51,26 +52,13 @@ struct proof_summary {
 static int seek_request(const struct chain_opts *o, const char *channel, uint64_t n,
                         ProtobufCBinaryData *out)
 {
-    char path[4096];
-    struct crypto_key *key = NULL;
-    struct buf creator;
-    buf_init(&creator);
-    snprintf(path, sizeof path, "%s/key.pem", o->identity);
-    int rc = crypto_key_load_pem(path, &key);
-    if (rc)
-        return cli_fail(PROG, rc, "cannot load %s: %s", path, stele_strerror(rc));
-    snprintf(path, sizeof path, "%s/identity", o->identity);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        uint8_t tmp[4096];
-        size_t got;
-        while ((got = fread(tmp, 1, sizeof tmp, f)) > 0)
-            buf_append(&creator, tmp, got);
-        fclose(f);
-    } else {
-        uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
-        crypto_key_public_compressed(key, pub);
-        buf_append(&creator, pub, sizeof pub);
+    struct enrolment self = {0};
+    char *err = NULL;
+    int rc = enrolment_load(o->identity, &self, &err);
+    if (rc) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return rc;
     }
     Stele__SeekSpecified at = STELE__SEEK_SPECIFIED__INIT;
     at.number = n;
@@ -85,16 +73,15 @@ static int seek_request(const struct chain_opts *o, const char *channel, uint64_
     uint8_t *data = pb_pack(&si.base, &dlen);
     struct envelope_params p = {.channel_id = channel,
                                 .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = creator.data,
-                                .creator_len = creator.len,
+                                .creator = self.identity.data,
+                                .creator_len = self.identity.len,
                                 .data = data,
                                 .data_len = dlen};
-    rc = data ? envelope_build(&p, key, out, NULL) : STELE_ERR_NOMEM;
+    rc = data ? envelope_build(&p, self.key, out, NULL) : STELE_ERR_NOMEM;
     if (rc)
         rc = cli_fail(PROG, rc, "cannot sign the request: %s", stele_strerror(rc));
     free(data);
-    buf_release(&creator);
-    crypto_key_destroy(key);
+    enrolment_release(&self);
     return rc;
 }
 

@@ -72,7 +72,7 @@ int cmd_chain(int argc, char **argv)
                    info->channel_id, info->height, cur, prev, info->consensus_type);
         }
     }
-    pb_free(&info->base);
+    pb_free(info ? &info->base : NULL);
     rpc_channel_close(ch);
     return rc;
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# stele-orderer with identities from a real stele-ca: --check on the shipped and on broken
+# configurations, genesis, serving, `stele chain info` and `stele block get` (text, --json and
+# the exit codes of DESIGN §9), and a clean stop on SIGTERM.
+set -euo pipefail
+src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+ca_pid=; ord_pid=
+cleanup() {
+  for p in $ord_pid $ca_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$tmp/orderer.log" ] && cat "$tmp/orderer.log"; exit 1; }
+
+# The shipped configuration checks out.
+"$bin/stele-orderer" --check "$src/configs/orderer-solo.yaml" >"$tmp/check" || fail "shipped config"
+grep -q '^consensus.type: solo$' "$tmp/check" || fail "check summary: $(cat "$tmp/check")"
+
+# A CA and three identities: the orderer, an auditor (reader), a client.
+port=$(( 20000 + RANDOM % 20000 ))
+ca=127.0.0.1:$port
+"$bin/stele-ca" init --dir "$tmp/ca" --name test-ca --json >"$tmp/ca-init.json"
+secret=$(sed -n 's/.*"admin_secret":"\([^"]*\)".*/\1/p' "$tmp/ca-init.json")
+"$bin/stele-ca" serve --dir "$tmp/ca" --listen "$ca" >"$tmp/ca.log" 2>&1 &
+ca_pid=$!
+"$bin/stele" node health --url "$ca" --wait 10 >/dev/null || fail "CA did not start"
+"$bin/stele-ca" enroll --url "$ca" --id admin --secret "$secret" --out "$tmp/ids/admin" >/dev/null
+for spec in "orderer0 orderers orderer" "auditor1 org1 auditor" "client1 org1 client"; do
+  set -- $spec
+  s=$("$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin" --id "$1" --org "$2" --role "$3" \
+        --json | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+  "$bin/stele-ca" enroll --url "$ca" --id "$1" --secret "$s" --out "$tmp/ids/$1" >/dev/null
+done
+
+cat >"$tmp/orderer.yaml" <<YAML
+node_id: orderer0
+listen: 127.0.0.1:0
+data_dir: data
+identity_dir: ids/orderer0
+channel_id: ch1
+genesis_file: genesis.block
+fsync: none
+membership:
+  cas:
+    - public_key: ca/ca.pub
+YAML
+"$bin/stele-orderer" --check "$tmp/orderer.yaml" >/dev/null || fail "test config"
+
+# Broken configurations: exit 1 and a message naming the problem.
+broken() { # NAME SED-EXPRESSION EXPECTED-TEXT
+  sed "$2" "$tmp/orderer.yaml" >"$tmp/$1.yaml"
+  set +e; "$bin/stele-orderer" --check "$tmp/$1.yaml" >/dev/null 2>"$tmp/$1.err"; rc=$?; set -e
+  [ $rc -eq 1 ] || fail "$1: exit $rc"
+  grep -q "$3" "$tmp/$1.err" || fail "$1: $(cat "$tmp/$1.err")"
+}
+broken consensus 's/^fsync: none$/fsync: none\nconsensus:\n  type: raft/' 'consensus.type names no built-in plug-in'
+broken sizes 's/^fsync: none$/fsync: none\nbatch:\n  preferred_max_bytes: 2MiB\n  absolute_max_bytes: 1MiB/' 'preferred_max_bytes must not exceed'
+broken nomembership '/^membership:/,$d' 'membership'
+broken typo 's/^channel_id:/chanel_id:/' 'unknown key "chanel_id"'
+
+# Genesis, then serve.
+"$bin/stele-orderer" genesis --config "$tmp/orderer.yaml" --out "$tmp/genesis.block" >/dev/null
+"$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>"$tmp/orderer.log" &
+ord_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+url="127.0.0.1:$(cat "$tmp/port")"
+
+out=$("$bin/stele" chain info --orderer "$url" --json)
+echo "$out" | grep -q '"channel_id":"ch1","height":1,' || fail "chain info: $out"
+"$bin/stele" chain info --orderer "$url" | grep -q '^height         1$' || fail "chain info text"
+out=$("$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/auditor1" --json)
+echo "$out" | grep -q '"number":0,' || fail "block get: $out"
+echo "$out" | grep -q '"data_hash_valid":true' || fail "block get data hash: $out"
+"$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/client1" | grep -q '^number         0$' \
+  || fail "block get text"
+
+set +e
+"$bin/stele" block get 1 --orderer "$url" --identity "$tmp/ids/auditor1" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "missing block should exit 1, got $rc"
+grep -q 'block 1 does not exist' "$tmp/err" || fail "missing block message: $(cat "$tmp/err")"
+"$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/admin" >/dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] || fail "admin may read, got $rc"
+"$bin/stele" block get 0 --identity "$tmp/ids/auditor1" >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "missing --orderer should exit 2, got $rc"
+"$bin/stele" block get x --orderer "$url" --identity "$tmp/ids/auditor1" >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "bad block number should exit 2, got $rc"
+"$bin/stele" chain info --orderer 127.0.0.1:1 >/dev/null 2>&1; rc=$?
+[ $rc -eq 3 ] || fail "unreachable orderer should exit 3, got $rc"
+set -e
+
+kill -TERM $ord_pid; wait $ord_pid || fail "orderer did not stop cleanly on SIGTERM"
+ord_pid=
+echo "cli_orderer: all checks passed"

@@ -495,10 +495,12 @@ static void assert_exactly_once(struct subscriber *s)
 
 /* ---- tests ---- */
 
-static void concurrent_broadcast_one_subscriber(void **state)
+static void concurrent_broadcast_many_subscribers(void **state)
 {
     (void)state;
     struct subscriber *sub = sub_start(0, UINT64_MAX, false);
+    struct subscriber *more[3] = {sub_start(0, UINT64_MAX, false), sub_start(0, UINT64_MAX, false),
+                                  sub_start(0, UINT64_MAX, false)};
     struct sender senders[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
         senders[i] = (struct sender){.client = i};
@@ -514,6 +516,16 @@ static void concurrent_broadcast_one_subscriber(void **state)
     assert_int_equal(sub->blocks[0].number, 0);
     for (size_t i = 1; i < sub->n_blocks; i++)
         assert_true(sub->blocks[i].n_txs >= 1 && sub->blocks[i].n_txs <= 10);
+    /* Every subscriber saw the same chain. */
+    for (int k = 0; k < 3; k++) {
+        sub_wait_txs(more[k], g_net.n_accepted);
+        assert_exactly_once(more[k]);
+        pthread_mutex_lock(&more[k]->mu);
+        assert_memory_equal(more[k]->blocks[more[k]->n_blocks - 1].hash,
+                            sub->blocks[sub->n_blocks - 1].hash, 32);
+        pthread_mutex_unlock(&more[k]->mu);
+        sub_end(more[k]);
+    }
     sub_end(sub);
 }
 
@@ -608,6 +620,90 @@ static void subscribe_from_the_middle(void **state)
     sub_end(b);
 }
 
+/* One Deliver call with the given SeekInfo data; returns the blocks received and the final
+ * status in *status. */
+static size_t deliver_raw(const uint8_t *data, size_t len, Stele__Status *status)
+{
+    struct envelope_params p = {.channel_id = "ch1",
+                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
+                                .creator = g_net.auditor.record->data,
+                                .creator_len = g_net.auditor.record->len,
+                                .data = data,
+                                .data_len = len};
+    ProtobufCBinaryData req;
+    assert_int_equal(envelope_build(&p, g_net.auditor.key, &req, NULL), STELE_OK);
+    Stele__Envelope *e =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL, req.data, req.len, 0);
+    struct rpc_channel *ch = channel_now();
+    struct rpc_call *c = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                                         &stele__deliver_response__descriptor, 10000);
+    assert_int_equal(rpc_call_send(c, &e->base), STELE_OK);
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    size_t blocks = 0;
+    *status = STELE__STATUS__STATUS_UNKNOWN;
+    for (;;) {
+        ProtobufCMessage *m;
+        assert_int_equal(rpc_call_recv(c, &m, 10000, false), STELE_OK);
+        Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
+        bool done = r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS;
+        if (done) {
+            *status = r->status;
+        } else {
+            assert_int_equal(r->block->header->number, blocks);
+            blocks++;
+        }
+        pb_free(m);
+        if (done)
+            break;
+    }
+    struct rpc_result res;
+    assert_int_equal(rpc_call_finish(c, false, &res), STELE_OK);
+    rpc_channel_close(ch);
+    pb_free(&e->base);
+    free(req.data);
+    return blocks;
+}
+
+static void seek_positions_and_behaviors(void **state)
+{
+    (void)state;
+    Stele__SeekOldest oldest = STELE__SEEK_OLDEST__INIT;
+    Stele__SeekNewest newest = STELE__SEEK_NEWEST__INIT;
+    Stele__SeekPosition from = STELE__SEEK_POSITION__INIT, to = STELE__SEEK_POSITION__INIT;
+    from.type_case = STELE__SEEK_POSITION__TYPE_OLDEST;
+    from.oldest = &oldest;
+    to.type_case = STELE__SEEK_POSITION__TYPE_NEWEST;
+    to.newest = &newest;
+    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
+    si.start = &from;
+    si.stop = &to;
+    uint8_t buf[64];
+    size_t len = stele__seek_info__pack(&si, buf);
+    Stele__Status st;
+    /* oldest..newest: the whole chain as it is now, then SUCCESS. */
+    size_t n = deliver_raw(buf, len, &st);
+    assert_int_equal(st, STELE__STATUS__STATUS_SUCCESS);
+    assert_true(n > 10);
+    /* No stop position: refused. */
+    si.stop = NULL;
+    len = stele__seek_info__pack(&si, buf);
+    assert_int_equal(deliver_raw(buf, len, &st), 0);
+    assert_int_equal(st, STELE__STATUS__STATUS_BAD_REQUEST);
+    /* Not a SeekInfo at all. */
+    assert_int_equal(deliver_raw((const uint8_t *)"\xff\xff", 2, &st), 0);
+    assert_int_equal(st, STELE__STATUS__STATUS_BAD_REQUEST);
+    /* Past the end with FAIL_IF_NOT_READY: the blocks there are, then NOT_FOUND. */
+    Stele__SeekSpecified far = STELE__SEEK_SPECIFIED__INIT;
+    far.number = 1000000;
+    to.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
+    to.specified = &far;
+    si.stop = &to;
+    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
+    len = stele__seek_info__pack(&si, buf);
+    assert_int_equal(deliver_raw(buf, len, &st), n);
+    assert_int_equal(st, STELE__STATUS__STATUS_NOT_FOUND);
+}
+
 static void restart_resumes_at_the_right_height(void **state)
 {
     (void)state;
@@ -644,9 +740,10 @@ static void restart_resumes_at_the_right_height(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(concurrent_broadcast_one_subscriber),
+        cmocka_unit_test(concurrent_broadcast_many_subscribers),
         cmocka_unit_test(refusals_never_reach_a_block),
         cmocka_unit_test(subscribe_from_the_middle),
+        cmocka_unit_test(seek_positions_and_behaviors),
         cmocka_unit_test(restart_resumes_at_the_right_height),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -60,47 +60,78 @@ static int set_err(char **errmsg, int rc, const char *fmt, const char *arg)
     return rc;
 }
 
-/* Reads, checks and appends the genesis block to the empty store. */
-static int write_genesis(struct chain *c, const struct chain_options *o, char **errmsg)
+/* Reads and checks the genesis file into `raw` (its bytes) and *out (decoded in `a`). */
+static int read_genesis(const struct chain_options *o, struct arena *a, struct buf *raw,
+                        Stele__Block **out, char **errmsg)
+{
+    FILE *f = fopen(o->genesis_file, "rb");
+    if (!f)
+        return set_err(errmsg, STELE_ERR_CONFIG, "cannot read genesis file %s", o->genesis_file);
+    uint8_t chunk[8192];
+    size_t n;
+    int rc = STELE_OK;
+    while (rc == STELE_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = raw->len + n > (64u << 20) ? STELE_ERR_TOO_BIG : buf_append(raw, chunk, n);
+    fclose(f);
+    Stele__Block *b = NULL;
+    if (rc == STELE_OK)
+        b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw->data, raw->len, 0);
+    if (!b || !b->header || b->header->number != 0 || blockhash_check_data(b) != STELE_OK ||
+        !b->metadata || strcmp(b->metadata->channel_id, o->channel_id) != 0)
+        return set_err(errmsg, STELE_ERR_CONFIG,
+                       "genesis file %s is not block 0 of this channel (a serialized stele.Block "
+                       "with a correct data hash and the configured channel_id)",
+                       o->genesis_file);
+    *out = b;
+    return STELE_OK;
+}
+
+/* An empty store gets block 0 from the genesis file; a store that has blocks must hold that
+ * same block 0 (when a genesis file is configured) and belong to the configured channel, so a
+ * misconfigured data_dir is refused instead of served. */
+static int check_genesis(struct chain *c, const struct chain_options *o, char **errmsg)
 {
     struct buf raw;
     struct arena *a = arena_create(0);
-    buf_init(&raw);
+    Stele__Block *gen = NULL, *have = NULL;
+    uint8_t h1[BLOCKHASH_LEN], h2[BLOCKHASH_LEN];
+    bool empty = blockstore_height(c->bs) == 0;
     int rc = STELE_ERR_NOMEM;
+    buf_init(&raw);
     if (!a)
         goto out;
-    if (!o->genesis_file) {
+    if (!o->genesis_file && empty) {
         rc = set_err(errmsg, STELE_ERR_CONFIG,
                      "the block store in %s is empty and no genesis_file is configured "
                      "(stele-orderer genesis writes one)",
                      o->dir);
         goto out;
     }
-    FILE *f = fopen(o->genesis_file, "rb");
-    if (!f) {
-        rc = set_err(errmsg, STELE_ERR_CONFIG, "cannot read genesis file %s", o->genesis_file);
+    if (o->genesis_file && (rc = read_genesis(o, a, &raw, &gen, errmsg)))
+        goto out;
+    if (empty) {
+        rc = blockstore_append_bytes(c->bs, raw.data, raw.len);
+        if (rc)
+            set_err(errmsg, rc, "cannot append the genesis block: %s", stele_strerror(rc));
         goto out;
     }
-    uint8_t chunk[8192];
-    size_t n;
-    rc = STELE_OK;
-    while (rc == STELE_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = raw.len + n > (64u << 20) ? STELE_ERR_TOO_BIG : buf_append(&raw, chunk, n);
-    fclose(f);
-    Stele__Block *b = NULL;
-    if (rc == STELE_OK)
-        b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw.data, raw.len, 0);
-    if (!b || !b->header || b->header->number != 0 || blockhash_check_data(b) != STELE_OK ||
-        !b->metadata || strcmp(b->metadata->channel_id, o->channel_id) != 0) {
+    if ((rc = blockstore_get(c->bs, 0, a, &have))) {
+        set_err(errmsg, rc, "cannot read block 0: %s", stele_strerror(rc));
+        goto out;
+    }
+    if (!have->metadata || strcmp(have->metadata->channel_id, o->channel_id) != 0) {
         rc = set_err(errmsg, STELE_ERR_CONFIG,
-                     "genesis file %s is not block 0 of this channel (a serialized stele.Block "
-                     "with a correct data hash and the configured channel_id)",
-                     o->genesis_file);
+                     "the block store in %s belongs to another channel than channel_id", o->dir);
         goto out;
     }
-    rc = blockstore_append_bytes(c->bs, raw.data, raw.len);
-    if (rc)
-        set_err(errmsg, rc, "cannot append the genesis block: %s", stele_strerror(rc));
+    if (gen && (blockhash_header_pb(gen->header, h1) || blockhash_header_pb(have->header, h2) ||
+                memcmp(h1, h2, sizeof h1) != 0)) {
+        rc = set_err(errmsg, STELE_ERR_CONFIG,
+                     "the block store in %s starts with another genesis block than genesis_file",
+                     o->dir);
+        goto out;
+    }
+    rc = STELE_OK;
 out:
     buf_release(&raw);
     arena_destroy(a);
@@ -125,7 +156,7 @@ int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
     int rc = blockstore_open(o->dir, &bo, &c->bs, errmsg);
     if (rc)
         goto err;
-    if (blockstore_height(c->bs) == 0 && (rc = write_genesis(c, o, errmsg)))
+    if ((rc = check_genesis(c, o, errmsg)))
         goto err;
     c->height = blockstore_height(c->bs);
     *out = c;

@@ -26,7 +26,8 @@ struct chain_options {
 };
 
 /* Opens (and recovers) the store under opts->dir; when it is empty, checks the genesis block
- * (number 0, zero previous hash, correct data hash, channel) and appends it. Returns STELE_OK
+ * (number 0, correct data hash, channel) and appends it; when it is not, checks that its block
+ * 0 names the channel and, with a genesis file given, is that block. Returns STELE_OK
  * with *out set (close with chain_close()), or an error with *errmsg (malloc'd, may be NULL):
  * STELE_ERR_IO, STELE_ERR_MALFORMED, STELE_ERR_CONFIG (no or bad genesis file), ... */
 int chain_open(const struct chain_options *opts, struct chain **out, char **errmsg);

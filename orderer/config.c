@@ -66,6 +66,12 @@ static const struct config_field limits_fields[] = {
      .umin = 1,
      .umax = 65536,
      .help = "concurrent Broadcast and Deliver streams"},
+    {.key = "max_message",
+     .type = CONFIG_SIZE,
+     .offset = F(orderer_limits_config, max_message),
+     .umax = 128 << 20,
+     .help = "gRPC message cap both ways, above batch.absolute_max_bytes (absent: that + 1MiB); "
+             "larger messages end the stream with RESOURCE_EXHAUSTED"},
     {.key = "shutdown_grace",
      .type = CONFIG_DURATION,
      .offset = F(orderer_limits_config, grace_ms),
@@ -225,6 +231,9 @@ int orderer_config_load(const char *path, struct orderer_config *out, struct con
     char names[128];
     if (out->batch.preferred_max_bytes > out->batch.absolute_max_bytes)
         bad = "batch.preferred_max_bytes must not exceed batch.absolute_max_bytes";
+    else if (out->limits.max_message && out->limits.max_message <= out->batch.absolute_max_bytes)
+        bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
+              "room)";
     else if (!consensus_find(out->consensus.type))
         bad = "consensus.type names no built-in plug-in";
     if (!bad)

@@ -23,6 +23,7 @@ struct orderer_batch_config {
 /* Server limits (section `limits`). */
 struct orderer_limits_config {
     uint64_t max_streams; /* concurrent Broadcast and Deliver streams */
+    uint64_t max_message; /* gRPC message cap both ways; 0 = absolute_max_bytes + 1 MiB */
     uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
 };
 

@@ -9,12 +9,11 @@
 
 #include <string.h>
 
-/* Fills a refusal and returns `rc`. */
+/* Fills a refusal and returns `rc` (tx_id stays as the caller set it). */
 static int refuse(struct intake_verdict *v, Stele__Status status, const char *info, int rc)
 {
     v->status = status;
     v->info = info;
-    v->tx_id[0] = 0;
     return rc;
 }
 
@@ -37,6 +36,7 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
     if (rc)
         return refuse(v, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, stele_strerror(rc), rc);
     const Stele__Header *h = view->header;
+    memcpy(v->tx_id, h->tx_id, ENVELOPE_TXID_LEN + 1); /* checked by envelope_open() */
     if (strcmp(h->channel_id, in->channel_id) != 0)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "header channel_id names a channel this orderer does not serve",
@@ -57,7 +57,6 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
         return refuse(v, status_of_auth(rc), why, rc);
     v->status = STELE__STATUS__STATUS_SUCCESS;
     v->info = "";
-    memcpy(v->tx_id, h->tx_id, ENVELOPE_TXID_LEN + 1);
     return STELE_OK;
 }
 
@@ -68,6 +67,7 @@ int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele
     if (!view)
         view = &local;
     memset(view, 0, sizeof *view);
+    v->tx_id[0] = 0;
     if (len > in->absolute_max_bytes)
         return refuse(v, STELE__STATUS__STATUS_REQUEST_ENTITY_TOO_LARGE,
                       "envelope is larger than the channel's AbsoluteMaxBytes", STELE_ERR_TOO_BIG);
@@ -77,6 +77,7 @@ int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele
 int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const uint8_t *data,
                                  size_t len, struct envelope_view *view, struct intake_verdict *v)
 {
+    v->tx_id[0] = 0;
     if (len > in->absolute_max_bytes)
         return refuse(v, STELE__STATUS__STATUS_REQUEST_ENTITY_TOO_LARGE,
                       "envelope is larger than the channel's AbsoluteMaxBytes", STELE_ERR_TOO_BIG);
@@ -92,6 +93,7 @@ int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__
                          Stele__SeekInfo **seek, struct intake_verdict *v)
 {
     struct envelope_view view;
+    v->tx_id[0] = 0;
     int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v);
     if (rc)
         return rc;

@@ -79,7 +79,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     struct rpc_server_opts so = {
         .listen = cfg->listen,
         .max_streams = (int)cfg->limits.max_streams,
-        .max_message = cfg->batch.absolute_max_bytes + MESSAGE_HEADROOM,
+        .max_message = cfg->limits.max_message ? cfg->limits.max_message
+                                               : cfg->batch.absolute_max_bytes + MESSAGE_HEADROOM,
         .component = "orderer-rpc",
     };
     rc = STELE_ERR_NOMEM;

@@ -56,6 +56,7 @@ broken() { # NAME SED-EXPRESSION EXPECTED-TEXT
 }
 broken consensus 's/^fsync: none$/fsync: none\nconsensus:\n  type: raft/' 'consensus.type names no built-in plug-in'
 broken sizes 's/^fsync: none$/fsync: none\nbatch:\n  preferred_max_bytes: 2MiB\n  absolute_max_bytes: 1MiB/' 'preferred_max_bytes must not exceed'
+broken cap 's/^fsync: none$/fsync: none\nlimits:\n  max_message: 1MiB/' 'max_message must exceed'
 broken nomembership '/^membership:/,$d' 'membership'
 broken typo 's/^channel_id:/chanel_id:/' 'unknown key "chanel_id"'
 

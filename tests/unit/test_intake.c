@@ -248,6 +248,7 @@ static void bad_signature_or_stranger_forbidden(void **state)
     struct spec s = {.signer = f->stranger.key};
     assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_FORBIDDEN);
     assert_non_null(strstr(v.info, "signature"));
+    assert_int_equal(strlen(v.tx_id), 64); /* the header was read: its tx_id is reported */
     /* Payload changed after signing (the tx_id still matches: only data changed). */
     s = (struct spec){.spoil_payload = true, .data_len = 4};
     assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_FORBIDDEN);

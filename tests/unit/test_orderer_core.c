@@ -180,13 +180,12 @@ static void solo_stop_flushes_accepted(void **state)
 
 /* ---- the chain ---- */
 
-/* Writes a genesis block for channel `ch` to `path`. */
-static void write_genesis(const char *path, const char *ch, uint64_t number)
+/* Writes a block `number` of channel `ch` holding the one "envelope" `content` to `path`. */
+static void write_genesis(const char *path, const char *ch, uint64_t number, const char *content)
 {
     struct arena *a = arena_create(0);
     static const uint8_t zero[32];
-    const uint8_t junk[] = "config";
-    ProtobufCBinaryData env = {sizeof junk, (uint8_t *)junk};
+    ProtobufCBinaryData env = {strlen(content), (uint8_t *)content};
     Stele__Block *b;
     assert_int_equal(blockhash_block_build(a, number, zero, &env, 1, &b), STELE_OK);
     b->metadata->channel_id = (char *)ch;
@@ -241,18 +240,18 @@ static void chain_genesis_claims_and_waits(void **state)
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     assert_non_null(strstr(err, "genesis"));
     free(err);
-    write_genesis(bad, "other", 0);
+    write_genesis(bad, "other", 0, "config");
     o.genesis_file = bad;
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     free(err);
-    write_genesis(bad, "ch1", 3);
+    write_genesis(bad, "ch1", 3, "config");
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     free(err);
     assert_int_equal(test_write_file(bad, "garbage", 7), 0);
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     free(err);
 
-    write_genesis(gen, "ch1", 0);
+    write_genesis(gen, "ch1", 0, "config");
     o.genesis_file = gen;
     assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
     assert_int_equal(chain_height(c), 1);
@@ -294,11 +293,24 @@ static void chain_genesis_claims_and_waits(void **state)
     chain_close(c);
 
     /* Reopened: the height, and the tx_ids still refused (from the store's index). */
-    o.genesis_file = NULL;
     assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
     assert_int_equal(chain_height(c), 2);
     assert_int_equal(chain_claim_tx(c, id1), STELE_ERR_REPLAY);
     chain_close(c);
+    o.genesis_file = NULL; /* optional once the store has blocks */
+    assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
+    chain_close(c);
+    /* A store of another chain or channel is refused, not served. */
+    write_genesis(bad, "ch1", 0, "another config");
+    o.genesis_file = bad;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "another genesis block"));
+    free(err);
+    o.genesis_file = NULL;
+    o.channel_id = "ch2";
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "another channel"));
+    free(err);
 
     free(e[0].data);
     free(e[1].data);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct config_enum levels[] = {
     {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN},
@@ -228,18 +229,21 @@ int orderer_config_load(const char *path, struct orderer_config *out, struct con
     if (rc)
         return rc;
     const char *bad = NULL;
-    char names[128];
+    char names[128] = "";
     if (out->batch.preferred_max_bytes > out->batch.absolute_max_bytes)
         bad = "batch.preferred_max_bytes must not exceed batch.absolute_max_bytes";
     else if (out->limits.max_message && out->limits.max_message <= out->batch.absolute_max_bytes)
         bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
               "room)";
-    else if (!consensus_find(out->consensus.type))
+    else if (!consensus_find(out->consensus.type)) {
         bad = "consensus.type names no built-in plug-in";
+        strcpy(names, " (built in: ");
+        consensus_names(names + strlen(names), sizeof names - strlen(names) - 1);
+        strcat(names, ")");
+    }
     if (!bad)
         return STELE_OK;
-    consensus_names(names, sizeof names);
-    if (errmsg && asprintf(errmsg, "%s: %s (plug-ins: %s)", path, bad, names) < 0)
+    if (errmsg && asprintf(errmsg, "%s: %s%s", path, bad, names) < 0)
         *errmsg = NULL;
     config_destroy(*cfgp);
     *cfgp = NULL;

@@ -4,8 +4,9 @@
  *
  * Each envelope passes the intake checks (intake.h), then its tx_id is claimed on the chain
  * (refusing one in flight or already in a block), then it is handed to the consensus plug-in.
- * A refused envelope never reaches consensus, so never a block. The envelope handed on is the
- * decoded Envelope packed again: its payload and signature octets are exactly the client's.
+ * A refused envelope never reaches consensus, so never a block. Envelopes are received as raw
+ * octets (rpc_call_recv_bytes) and handed on as they came: the block holds exactly what the
+ * client sent, so its SHA-256 is the Merkle leaf the client can prove.
  */
 #include "orderer_int.h"
 
@@ -13,25 +14,23 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
-#include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
 
 #include <string.h>
 
-/* Judges and, when valid, orders one envelope; fills `resp`. */
-static void handle_one(struct orderer *o, struct arena *a, struct buf *packed,
-                       const Stele__Envelope *env, Stele__BroadcastResponse *resp,
-                       struct intake_verdict *v)
+/* Judges and, when valid, orders the envelope in `raw`; fills `resp` (pointing into `v`). */
+static void handle_one(struct orderer *o, struct arena *a, const struct buf *raw,
+                       Stele__BroadcastResponse *resp, struct intake_verdict *v)
 {
-    size_t len = protobuf_c_message_get_packed_size(&env->base);
-    if (intake_check_broadcast(&o->intake, a, env, len, NULL, v) != STELE_OK)
+    int rc = intake_check_broadcast_bytes(&o->intake, a, raw->data, raw->len, NULL, v);
+    if (rc)
         goto out;
     if (atomic_load(&o->stopping)) {
         v->status = STELE__STATUS__STATUS_SERVICE_UNAVAILABLE;
         v->info = "the orderer is stopping; send again later";
         goto out;
     }
-    int rc = chain_claim_tx(o->chain, v->tx_id);
+    rc = chain_claim_tx(o->chain, v->tx_id);
     if (rc) {
         v->status = rc == STELE_ERR_REPLAY ? STELE__STATUS__STATUS_CONFLICT
                                            : STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR;
@@ -39,10 +38,7 @@ static void handle_one(struct orderer *o, struct arena *a, struct buf *packed,
                                          : "cannot check the tx_id against the ledger";
         goto out;
     }
-    buf_clear(packed);
-    rc = pb_pack_buf(&env->base, packed);
-    if (rc == STELE_OK)
-        rc = consensus_order(o->consensus, packed->data, packed->len);
+    rc = consensus_order(o->consensus, raw->data, raw->len);
     if (rc) {
         chain_unclaim_tx(o->chain, v->tx_id);
         v->status = rc == STELE_ERR_UNAVAILABLE ? STELE__STATUS__STATUS_SERVICE_UNAVAILABLE
@@ -64,30 +60,23 @@ static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *re
     (void)resp;
     struct orderer *o = arg;
     struct arena *a = arena_create(0);
-    struct buf packed;
+    struct buf raw;
     enum rpc_code code = RPC_OK;
-    buf_init(&packed);
+    buf_init(&raw);
     if (!a)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     for (;;) {
-        ProtobufCMessage *m = NULL;
-        int rc = rpc_call_recv(call, &m, -1, false);
+        buf_clear(&raw);
+        int rc = rpc_call_recv_bytes(call, &raw, -1);
         if (rc == STELE_ERR_NOT_FOUND)
             break;
-        Stele__BroadcastResponse out = STELE__BROADCAST_RESPONSE__INIT;
-        struct intake_verdict v = {.status = STELE__STATUS__STATUS_BAD_REQUEST,
-                                   .info = "message does not decode as stele.Envelope"};
-        if (rc == STELE_OK) {
-            handle_one(o, a, &packed, (const Stele__Envelope *)m, &out, &v);
-            pb_free(m);
-        } else if (rc == STELE_ERR_MALFORMED) {
-            out.status = v.status;
-            out.info = (char *)v.info;
-            out.tx_id = v.tx_id;
-        } else {
+        if (rc) {
             code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
             break;
         }
+        Stele__BroadcastResponse out = STELE__BROADCAST_RESPONSE__INIT;
+        struct intake_verdict v;
+        handle_one(o, a, &raw, &out, &v);
         if (out.status != STELE__STATUS__STATUS_SUCCESS)
             log_debug("orderer", "broadcast refused (%d): %s", out.status, out.info);
         rc = rpc_call_send(call, &out.base);
@@ -97,7 +86,7 @@ static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *re
             break;
         }
     }
-    buf_release(&packed);
+    buf_release(&raw);
     arena_destroy(a);
     return code;
 }

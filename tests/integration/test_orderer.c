@@ -212,7 +212,7 @@ static struct rpc_channel *channel_now(void)
     return ch;
 }
 
-/* Sends `n` raw envelopes on one Broadcast stream, all first, then reads the n answers. */
+/* Sends `n` serialized envelopes on one Broadcast stream, all first, then reads the n answers. */
 static void broadcast(const ProtobufCBinaryData *envs, size_t n, Stele__Status *status,
                       char (*tx_ids)[65])
 {
@@ -220,19 +220,8 @@ static void broadcast(const ProtobufCBinaryData *envs, size_t n, Stele__Status *
     struct rpc_call *c = rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
                                          &stele__broadcast_response__descriptor, 30000);
     assert_non_null(c);
-    for (size_t i = 0; i < n; i++) {
-        Stele__Envelope *e = (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL,
-                                                          envs[i].data, envs[i].len, 0);
-        if (e) {
-            assert_int_equal(rpc_call_send(c, &e->base), STELE_OK);
-            pb_free(&e->base);
-        } else {
-            /* Not an Envelope: a SeekSpecified's varint field 1 clashes with bytes field 1. */
-            Stele__SeekSpecified junk = STELE__SEEK_SPECIFIED__INIT;
-            junk.number = 42;
-            assert_int_equal(rpc_call_send(c, &junk.base), STELE_OK);
-        }
-    }
+    for (size_t i = 0; i < n; i++) /* as they are, not re-encoded */
+        assert_int_equal(rpc_call_send_bytes(c, envs[i].data, envs[i].len), STELE_OK);
     assert_int_equal(rpc_call_close_send(c), STELE_OK);
     for (size_t i = 0; i < n; i++) {
         ProtobufCMessage *m;
@@ -529,10 +518,81 @@ static void concurrent_broadcast_many_subscribers(void **state)
     sub_end(sub);
 }
 
+/* The same envelope with its two fields in the other order (valid protobuf, not what an
+ * encoder writes). Takes `e` over. */
+static ProtobufCBinaryData reversed(ProtobufCBinaryData e)
+{
+    Stele__Envelope *d =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL, e.data, e.len, 0);
+    assert_non_null(d);
+    Stele__Envelope sig_only = STELE__ENVELOPE__INIT, payload_only = STELE__ENVELOPE__INIT;
+    sig_only.signature = d->signature;
+    payload_only.payload = d->payload;
+    struct buf out;
+    buf_init(&out);
+    assert_int_equal(pb_pack_buf(&sig_only.base, &out), STELE_OK);
+    assert_int_equal(pb_pack_buf(&payload_only.base, &out), STELE_OK);
+    assert_int_equal(out.len, e.len);
+    assert_memory_not_equal(out.data, e.data, e.len);
+    pb_free(&d->base);
+    free(e.data);
+    ProtobufCBinaryData r;
+    r.data = buf_steal(&out, &r.len);
+    return r;
+}
+
+/* True when some block holds exactly the octets of `e`. */
+static bool chain_holds(ProtobufCBinaryData e)
+{
+    Stele__SeekOldest oldest = STELE__SEEK_OLDEST__INIT;
+    Stele__SeekNewest newest = STELE__SEEK_NEWEST__INIT;
+    Stele__SeekPosition from = STELE__SEEK_POSITION__INIT, to = STELE__SEEK_POSITION__INIT;
+    from.type_case = STELE__SEEK_POSITION__TYPE_OLDEST;
+    from.oldest = &oldest;
+    to.type_case = STELE__SEEK_POSITION__TYPE_NEWEST;
+    to.newest = &newest;
+    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
+    si.start = &from;
+    si.stop = &to;
+    uint8_t data[64];
+    struct envelope_params p = {.channel_id = "ch1",
+                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
+                                .creator = g_net.auditor.record->data,
+                                .creator_len = g_net.auditor.record->len,
+                                .data = data,
+                                .data_len = stele__seek_info__pack(&si, data)};
+    ProtobufCBinaryData req;
+    assert_int_equal(envelope_build(&p, g_net.auditor.key, &req, NULL), STELE_OK);
+    struct rpc_channel *ch = channel_now();
+    struct rpc_call *c = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                                         &stele__deliver_response__descriptor, 10000);
+    assert_int_equal(rpc_call_send_bytes(c, req.data, req.len), STELE_OK);
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    bool found = false;
+    for (;;) {
+        ProtobufCMessage *m;
+        assert_int_equal(rpc_call_recv(c, &m, 10000, false), STELE_OK);
+        Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
+        bool done = r->type_case != STELE__DELIVER_RESPONSE__TYPE_BLOCK;
+        for (size_t i = 0; !done && i < r->block->data->n_envelopes; i++) {
+            const ProtobufCBinaryData *x = &r->block->data->envelopes[i];
+            found |= x->len == e.len && memcmp(x->data, e.data, e.len) == 0;
+        }
+        pb_free(m);
+        if (done)
+            break;
+    }
+    struct rpc_result res;
+    assert_int_equal(rpc_call_finish(c, false, &res), STELE_OK);
+    rpc_channel_close(ch);
+    free(req.data);
+    return found;
+}
+
 static void refusals_never_reach_a_block(void **state)
 {
     (void)state;
-    enum { N = 9 };
+    enum { N = 10 };
     ProtobufCBinaryData envs[N];
     char ids[N][65], got[N][65];
     Stele__Status st[N];
@@ -552,6 +612,8 @@ static void refusals_never_reach_a_block(void **state)
     memcpy(envs[7].data, envs[6].data, envs[6].len);
     /* 8: an auditor may read blocks but not broadcast. */
     envs[8] = tx(g_net.auditor.key, &g_net.auditor, "ch1", 10, ids[8]);
+    /* 9: valid, but encoded with the signature field first: stored exactly like that. */
+    envs[9] = reversed(tx(g_net.clients[5].key, &g_net.clients[5], "ch1", 10, ids[9]));
     /* 3: a replay: the first envelope of block 1, fetched from the chain. */
     {
         struct rpc_channel *ch = channel_now();
@@ -590,18 +652,23 @@ static void refusals_never_reach_a_block(void **state)
     assert_int_equal(st[6], STELE__STATUS__STATUS_SUCCESS);
     assert_int_equal(st[7], STELE__STATUS__STATUS_CONFLICT);
     assert_int_equal(st[8], STELE__STATUS__STATUS_FORBIDDEN);
+    assert_int_equal(st[9], STELE__STATUS__STATUS_SUCCESS);
+    memcpy(g_net.accepted[g_net.n_accepted++], ids[9], 65);
     assert_string_equal(got[6], ids[6]);
     memcpy(g_net.accepted[g_net.n_accepted++], ids[6], 65);
     for (int i = 1; i < N; i++)
-        if (i != 3 && i != 6 && i != 7)
+        if (i != 3 && i != 6 && i != 7 && i != 9)
             memcpy(g_net.refused[g_net.n_refused++], ids[i], 65);
-    for (int i = 0; i < N; i++)
-        free(envs[i].data);
     /* Read the whole chain again: accepted ones once, refused ones never. */
     struct subscriber *sub = sub_start(0, UINT64_MAX, false);
     sub_wait_txs(sub, g_net.n_accepted);
     assert_exactly_once(sub);
     sub_end(sub);
+    /* The blocks hold the envelopes octet for octet as sent. */
+    assert_true(chain_holds(envs[6]));
+    assert_true(chain_holds(envs[9]));
+    for (int i = 0; i < N; i++)
+        free(envs[i].data);
 }
 
 static void subscribe_from_the_middle(void **state)

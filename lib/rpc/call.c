@@ -107,7 +107,7 @@ static bool start_batch_locked(struct rpc_call *c, grpc_op *ops, size_t n, struc
     return true;
 }
 
-static void start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
+void rpc_call_start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
 {
     grpc_op op;
     memset(&op, 0, sizeof op);
@@ -177,17 +177,24 @@ static void on_send(struct rpc_tag *tag, bool ok)
     grpc_byte_buffer_destroy(c->send_bb);
     c->send_bb = NULL;
     c->send_inflight = false;
+    bool wake = true;
     if (!ok) {
         c->broken = true;
         drain_sendq_locked(c);
     } else {
         grpc_byte_buffer *next = bbq_pop(&c->sendq);
         if (next)
-            start_send_locked(c, next);
+            rpc_call_start_send_locked(c, next);
         else
             rpc_call_maybe_end_locked(c);
+        /* Hysteresis: a sender blocked on a full queue is woken once half of it has drained,
+         * not after every message (a context switch per message otherwise). */
+        wake = c->send_waiting && c->sendq.len <= c->sendq.cap / 2;
+        if (wake)
+            c->send_waiting = false;
     }
-    pthread_cond_broadcast(&c->cv);
+    if (wake)
+        pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     rpc_call_unref(c);
 }
@@ -279,7 +286,7 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
             break;
         }
         if (!c->send_inflight) {
-            start_send_locked(c, bb);
+            rpc_call_start_send_locked(c, bb);
             bb = NULL;
             break;
         }
@@ -287,6 +294,7 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
             bb = NULL;
             break;
         }
+        c->send_waiting = true;
         pthread_cond_wait(&c->cv, &c->mu);
     }
     pthread_mutex_unlock(&c->mu);

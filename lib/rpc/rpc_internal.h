@@ -74,6 +74,7 @@ struct rpc_call {
     bool send_inflight;        /* a tag_send batch is outstanding */
     bool end_requested;        /* server: status pending; client: half-close pending */
     bool end_started;          /* the status / half-close batch was started */
+    bool send_waiting;         /* a sender sleeps on a full queue: wake it at half empty */
 
     struct bbq recvq;          /* received messages not yet read */
     grpc_byte_buffer *recv_bb; /* target of the in-flight receive */
@@ -124,6 +125,8 @@ int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool stream
 void rpc_call_unref(struct rpc_call *c);
 /* Frees a call's resources (used by rpc_call_unref and by error paths). */
 void rpc_call_free(struct rpc_call *c);
+/* With mu held: starts the SEND_MESSAGE of `bb` (taking it); on failure the call is broken. */
+void rpc_call_start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb);
 /* With mu held: starts a RECV_MESSAGE batch if allowed. */
 void rpc_call_start_recv_locked(struct rpc_call *c);
 /* With mu held: starts the end batch once the send queue has drained (status / half-close). */

@@ -481,22 +481,10 @@ static void *stream_main(void *arg)
 
     pthread_mutex_lock(&c->mu);
     set_status_detail(c, code);
-    if (code == RPC_OK && resp && c->kind == RPC_CLIENT_STREAM && !c->broken && !c->done) {
-        grpc_byte_buffer *bb = rpc_pack(resp);
-        grpc_op op;
-        memset(&op, 0, sizeof op);
-        op.op = GRPC_OP_SEND_MESSAGE;
-        op.data.send_message.send_message = bb;
-        c->send_bb = bb;
-        c->send_inflight = true;
-        c->refs++;
-        if (grpc_call_start_batch(c->call, &op, 1, &c->tag_send, NULL) != GRPC_CALL_OK) {
-            c->refs--;
-            c->send_inflight = false;
-            c->send_bb = NULL;
-            grpc_byte_buffer_destroy(bb);
-        }
-    }
+    grpc_byte_buffer *bb = NULL;
+    if (code == RPC_OK && resp && c->kind == RPC_CLIENT_STREAM && !c->broken && !c->done &&
+        (bb = rpc_pack(resp)) != NULL)
+        rpc_call_start_send_locked(c, bb);
     c->end_requested = true;
     rpc_call_maybe_end_locked(c);
     pthread_mutex_unlock(&c->mu);

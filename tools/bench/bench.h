@@ -20,6 +20,7 @@ struct bench_opts {
     bool json;
     const char *target; /* an external server, or NULL to start one in-process */
     bool baseline;      /* rpc: also measure the raw gRPC core (no wrapper) */
+    bool pool;          /* rpc: run Echo on the server's worker pool, not inline */
 };
 
 struct bench_result {

@@ -15,17 +15,14 @@
 int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *usage)
 {
     static const struct option longopts[] = {
-        {"duration", required_argument, NULL, 'd'},
-        {"clients", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"target", required_argument, NULL, 't'},
-        {"baseline", no_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"duration", required_argument, NULL, 'd'}, {"clients", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},           {"target", required_argument, NULL, 't'},
+        {"baseline", no_argument, NULL, 'b'},       {"pool", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:c:jt:bh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:c:jt:bph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             o->duration_s = atof(optarg);
@@ -42,6 +39,9 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
             break;
         case 'b':
             o->baseline = true;
+            break;
+        case 'p':
+            o->pool = true;
             break;
         case 't':
             o->target = optarg;
@@ -140,6 +140,7 @@ void bench_report(const char *workload, const struct bench_opts *o,
     json_kv_int(&j, "clients", o->clients);
     json_kv_string(&j, "target", o->target ? o->target : "in-process");
     json_kv_bool(&j, "baseline", o->baseline);
+    json_kv_bool(&j, "echo_on_pool", o->pool);
     json_object_end(&j);
     json_kv_string(&j, "machine", mach);
     json_result(&j, &results[headline]);

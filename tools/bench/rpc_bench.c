@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 static const char rpc_usage[] =
-    "Usage: stele-bench rpc [--duration S] [--clients N] [--target HOST:PORT] [--baseline]\n"
-    "                       [--json]\n"
+    "Usage: stele-bench rpc [--duration S] [--clients N] [--target HOST:PORT] [--pool]\n"
+    "                       [--baseline] [--json]\n"
     "\n"
     "Measures the RPC layer over loopback: unary round trips with one caller and with N\n"
     "calls in flight, and messages per second on one server stream. Without --target an\n"
@@ -39,6 +39,8 @@ static const char rpc_usage[] =
     "  --duration S   seconds per scenario (default 3)\n"
     "  --clients N    calls in flight for the concurrent scenario (default 16)\n"
     "  --target H:P   benchmark a running 'stele-bench serve' instead\n"
+    "  --pool         run Echo on the server's worker pool (as handlers that block do)\n"
+    "                 instead of inline on the completion-queue thread (cheap handlers)\n"
     "  --baseline     also run the same round trips on the raw gRPC C core (no wrapper),\n"
     "                 to show what the wrapper costs on this machine now\n"
     "  --json         print one JSON object\n";
@@ -190,7 +192,7 @@ struct local_server {
     struct rpc_node_service *node;
 };
 
-static int start_local(struct local_server *ls, const char *listen, int *port)
+static int start_local(struct local_server *ls, const char *listen, bool pool, int *port)
 {
     struct rpc_server_opts o = {.listen = listen, .cq_threads = 1, .component = "bench"};
     char *err = NULL;
@@ -198,8 +200,8 @@ static int start_local(struct local_server *ls, const char *listen, int *port)
     ls->health = rpc_health_create();
     ls->node = rpc_node_service_create("stele-bench", "bench");
     if (!ls->srv || !ls->health || !ls->node || rpc_health_register(ls->health, ls->srv) ||
-        rpc_node_service_register(ls->node, ls->srv) || rpc_bench_service_register(ls->srv, 0) ||
-        rpc_server_start(ls->srv, &err) != STELE_OK) {
+        rpc_node_service_register(ls->node, ls->srv) ||
+        rpc_bench_service_register(ls->srv, !pool) || rpc_server_start(ls->srv, &err) != STELE_OK) {
         fprintf(stderr, "stele-bench: cannot start the server: %s\n", err ? err : "out of memory");
         free(err);
         return -1;
@@ -231,7 +233,7 @@ int bench_rpc(int argc, char **argv)
         snprintf(target, sizeof target, "%s", o.target);
     } else {
         int port;
-        if (start_local(&ls, "127.0.0.1:0", &port) != 0)
+        if (start_local(&ls, "127.0.0.1:0", o.pool, &port) != 0)
             return CLI_EXIT_INTERNAL;
         snprintf(target, sizeof target, "127.0.0.1:%d", port);
     }
@@ -275,9 +277,10 @@ int bench_serve(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *listen = "127.0.0.1:0", *port_file = NULL;
+    bool pool = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "l:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:p:Ph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'l':
             listen = optarg;
@@ -285,8 +288,11 @@ int bench_serve(int argc, char **argv)
         case 'p':
             port_file = optarg;
             break;
+        case 'P':
+            pool = true;
+            break;
         case 'h':
-            printf("Usage: stele-bench serve [--listen HOST:PORT] [--port-file FILE]\n\n"
+            printf("Usage: stele-bench serve [--listen HOST:PORT] [--port-file FILE] [--pool]\n\n"
                    "Serves stele.Bench, grpc.health.v1.Health and stele.Node/Info until SIGTERM\n"
                    "or SIGINT. With port 0 a free port is chosen; --port-file writes it.\n");
             return CLI_EXIT_OK;
@@ -297,7 +303,7 @@ int bench_serve(int argc, char **argv)
     sig_block_termination(); /* before the server starts its threads */
     struct local_server ls = {0};
     int port;
-    if (start_local(&ls, listen, &port) != 0)
+    if (start_local(&ls, listen, pool, &port) != 0)
         return CLI_EXIT_INTERNAL;
     if (port_file) {
         FILE *f = fopen(port_file, "w");

@@ -5,6 +5,7 @@
 #include "base/status.h"
 #include "rpc/services.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +25,27 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
 {
     struct orderer *o = arg;
     int rc = chain_append(o->chain, block);
-    if (rc == STELE_OK)
+    if (rc == STELE_OK) {
         log_info("orderer", "block %llu appended (%zu envelopes)",
                  (unsigned long long)block->header->number,
                  block->data ? block->data->n_envelopes : 0);
+    } else {
+        /* The plug-in stops ordering; probes must see it. NEEDSWORK: the tx_ids of the lost
+         * batch stay claimed until restart, so their clients get CONFLICT on a resend. */
+        log_error("orderer", "cannot append block %llu: %s; the orderer stops serving",
+                  (unsigned long long)block->header->number, stele_strerror(rc));
+        rpc_health_set(o->health, "", false);
+    }
     return rc;
 }
 
-static int fail(char **errmsg, int rc, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, const char *fmt, ...)
 {
-    if (errmsg && asprintf(errmsg, fmt, a, b) < 0)
+    va_list ap;
+    va_start(ap, fmt);
+    if (errmsg && vasprintf(errmsg, fmt, ap) < 0)
         *errmsg = NULL;
+    va_end(ap);
     return rc;
 }
 

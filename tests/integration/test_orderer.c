@@ -771,6 +771,29 @@ static void seek_positions_and_behaviors(void **state)
     assert_int_equal(st, STELE__STATUS__STATUS_NOT_FOUND);
 }
 
+/* `stele block get` shows a solo proof whose signer it verified with the caller's CA. */
+static void cli_verifies_the_proof(void **state)
+{
+    (void)state;
+    char dir[512], cmd[2048], t[64];
+    snprintf(dir, sizeof dir, "%s/auditor", g_net.dir);
+    test_identity_save(&g_net.auditor, g_net.ca, dir);
+    target(t);
+    char *cli = test_binary_path("stele");
+    snprintf(cmd, sizeof cmd, "%s block get 1 --orderer %s --identity %s --json", cli, t, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[8192] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    if (!strstr(out, "\"signature\":\"valid\"") ||
+        !strstr(out, "\"signer_identity\":\"verified\"") ||
+        !strstr(out, "\"signer_id\":\"orderer0\"") || !strstr(out, "\"data_hash_valid\":true"))
+        fail_msg("stele block get: %s", out);
+    free(cli);
+}
+
 static void restart_resumes_at_the_right_height(void **state)
 {
     (void)state;
@@ -811,6 +834,7 @@ int main(void)
         cmocka_unit_test(refusals_never_reach_a_block),
         cmocka_unit_test(subscribe_from_the_middle),
         cmocka_unit_test(seek_positions_and_behaviors),
+        cmocka_unit_test(cli_verifies_the_proof),
         cmocka_unit_test(restart_resumes_at_the_right_height),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,20 +4,23 @@
  *
  * Prints the header, its recomputed hash, whether the data hash matches the envelopes, the
  * tx_ids and a summary of the finality proof. For solo blocks the signature is checked against
- * the public key carried in the proof: that shows the proof is well-formed; whether the key is
- * the channel's orderer is an audit against the channel configuration.
+ * the public key carried in the proof, and the signer's identity record against the caller's
+ * own CA (ca.pub of --identity): a valid orderer identity holding that key. Whether that
+ * orderer is the one the channel configuration names is for a full audit.
  */
 #include "block_cmds.h"
 #include "orderer_client.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
 #include "crypto/key.h"
 #include "identity/enrolment.h"
+#include "identity/identity.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
 #include "pb/pb.h"
@@ -34,11 +37,19 @@ static const char block_usage[] =
     "\n"
     "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
     "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
-    "hashes, tx_ids and finality proof.\n"
+    "hashes, tx_ids and finality proof. A solo proof's signature is checked, and its signer's\n"
+    "identity against your CA (DIR/ca.pub): it must be an orderer holding the signing key.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n";
 
 #define PROG "stele block get"
+
+/* What the command works with. */
+struct block_ctx {
+    const struct chain_opts *o; /* options */
+    struct enrolment self;      /* the caller's identity (signs the request) */
+    struct msp *msp;            /* trusts the caller's CA: judges the signer of a proof */
+};
 
 /* What the proof says, for printing. */
 struct proof_summary {
@@ -46,20 +57,16 @@ struct proof_summary {
     const char *node_id;            /* solo: signer's node id */
     const ProtobufCBinaryData *key; /* solo: signer's public key */
     const char *verdict;            /* "valid", "invalid", "absent", "unknown encoding" */
+    const char *signer;             /* the signer's identity: "verified", or why not */
+    struct identity id;             /* the signer's identity when verified */
 };
 
 /* Builds the signed Deliver request for block n; *out is malloc'd. */
-static int seek_request(const struct chain_opts *o, const char *channel, uint64_t n,
+static int seek_request(struct block_ctx *ctx, const char *channel, uint64_t n,
                         ProtobufCBinaryData *out)
 {
-    struct enrolment self = {0};
-    char *err = NULL;
-    int rc = enrolment_load(o->identity, &self, &err);
-    if (rc) {
-        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
-        free(err);
-        return rc;
-    }
+    const struct enrolment *self = &ctx->self;
+    int rc;
     Stele__SeekSpecified at = STELE__SEEK_SPECIFIED__INIT;
     at.number = n;
     Stele__SeekPosition pos = STELE__SEEK_POSITION__INIT;
@@ -73,23 +80,47 @@ static int seek_request(const struct chain_opts *o, const char *channel, uint64_
     uint8_t *data = pb_pack(&si.base, &dlen);
     struct envelope_params p = {.channel_id = channel,
                                 .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = self.identity.data,
-                                .creator_len = self.identity.len,
+                                .creator = self->identity.data,
+                                .creator_len = self->identity.len,
                                 .data = data,
                                 .data_len = dlen};
-    rc = data ? envelope_build(&p, self.key, out, NULL) : STELE_ERR_NOMEM;
+    rc = data ? envelope_build(&p, self->key, out, NULL) : STELE_ERR_NOMEM;
     if (rc)
         rc = cli_fail(PROG, rc, "cannot sign the request: %s", stele_strerror(rc));
     free(data);
-    enrolment_release(&self);
     return rc;
 }
 
-static void summarize_proof(struct arena *a, const Stele__Block *b, const uint8_t hash[32],
-                            struct proof_summary *s)
+/* Judges the identity record in a solo proof with the caller's CA: a valid orderer identity
+ * whose key is the one that signed. */
+static const char *judge_signer(struct block_ctx *ctx, struct arena *a, const Stele__SoloProof *p,
+                                const struct crypto_key *k, struct identity *id)
+{
+    struct crypto_key *q = NULL;
+    char *err = NULL;
+    if (p->identity.len == 0)
+        return "absent";
+    int rc =
+        identity_verify(ctx->msp, a, p->identity.data, p->identity.len, clock_wall_s(), id, &err);
+    free(err);
+    if (rc == STELE_ERR_EXPIRED)
+        return "expired";
+    if (rc == STELE_ERR_REVOKED)
+        return "revoked";
+    if (rc)
+        return "not issued by your CA";
+    bool same = identity_public_key(ctx->msp, id, &q) == STELE_OK && crypto_key_public_equal(q, k);
+    crypto_key_destroy(q);
+    if (!same)
+        return "does not hold the signing key";
+    return identity_has_role(id, "orderer") ? "verified" : "not an orderer";
+}
+
+static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
+                            const uint8_t hash[32], struct proof_summary *s)
 {
     const Stele__BlockMetadata *md = b->metadata;
-    *s = (struct proof_summary){.kind = "none", .verdict = "absent"};
+    *s = (struct proof_summary){.kind = "none", .verdict = "absent", .signer = "absent"};
     if (!md || md->finality_proof.len == 0)
         return;
     s->kind = md->consensus_type && md->consensus_type[0] ? md->consensus_type : "unknown";
@@ -104,9 +135,11 @@ static void summarize_proof(struct arena *a, const Stele__Block *b, const uint8_
     s->node_id = p->node_id;
     s->key = &p->public_key;
     s->verdict = "invalid";
-    if (crypto_key_from_public(p->public_key.data, p->public_key.len, &k) == STELE_OK &&
-        crypto_verify_digest(k, hash, p->signature.data, p->signature.len) == STELE_OK)
+    if (crypto_key_from_public(p->public_key.data, p->public_key.len, &k) != STELE_OK)
+        return;
+    if (crypto_verify_digest(k, hash, p->signature.data, p->signature.len) == STELE_OK)
         s->verdict = "valid";
+    s->signer = judge_signer(ctx, a, p, k, &s->id);
     crypto_key_destroy(k);
 }
 
@@ -121,13 +154,14 @@ static const char *tx_id_of(struct arena *a, const ProtobufCBinaryData *e)
     return "(undecodable)";
 }
 
-static void print_block(struct arena *a, const Stele__Block *b, bool json)
+static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Block *b)
 {
+    bool json = ctx->o->json;
     uint8_t hash[32] = {0};
     blockhash_header_pb(b->header, hash);
     bool data_ok = blockhash_check_data(b) == STELE_OK;
     struct proof_summary ps;
-    summarize_proof(a, b, hash, &ps);
+    summarize_proof(ctx, a, b, hash, &ps);
     size_t n = b->data ? b->data->n_envelopes : 0;
     const Stele__BlockHeader *h = b->header;
     const Stele__BlockMetadata *md = b->metadata;
@@ -157,6 +191,11 @@ static void print_block(struct arena *a, const Stele__Block *b, bool json)
         if (ps.key)
             json_kv_hex(&j, "public_key", ps.key->data, ps.key->len);
         json_kv_string(&j, "signature", ps.verdict);
+        json_kv_string(&j, "signer_identity", ps.signer);
+        if (strcmp(ps.signer, "verified") == 0) {
+            json_kv_string(&j, "signer_id", ps.id.id);
+            json_kv_string(&j, "signer_org", ps.id.org);
+        }
         json_object_end(&j);
         json_object_end(&j);
         printf("%s\n", (char *)out.data);
@@ -178,13 +217,19 @@ static void print_block(struct arena *a, const Stele__Block *b, bool json)
     printf("finality       %s", ps.kind);
     if (ps.node_id)
         printf(", signed by %s", ps.node_id);
-    printf(": signature %s\n", ps.verdict);
+    printf(": signature %s", ps.verdict);
+    if (strcmp(ps.kind, "solo") == 0 && strcmp(ps.signer, "verified") == 0)
+        printf(", signer %s of %s verified with your CA", ps.id.id, ps.id.org);
+    else if (strcmp(ps.kind, "solo") == 0)
+        printf(", signer identity %s", ps.signer);
+    putchar('\n');
 }
 
 /* Runs the Deliver call and prints the block. */
-static int get_block(struct rpc_channel *ch, const struct chain_opts *o, uint64_t n,
+static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
                      const ProtobufCBinaryData *req_bytes)
 {
+    const struct chain_opts *o = ctx->o;
     Stele__Envelope *req = (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL,
                                                         req_bytes->data, req_bytes->len, 0);
     struct rpc_call *call = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
@@ -202,7 +247,7 @@ static int get_block(struct rpc_channel *ch, const struct chain_opts *o, uint64_
             break;
         Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
         if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block && r->block->header) {
-            print_block(a, r->block, o->json);
+            print_block(ctx, a, r->block);
             printed++;
         } else if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS) {
             rc = r->status == STELE__STATUS__STATUS_SUCCESS     ? STELE_OK
@@ -254,19 +299,33 @@ int cmd_block(int argc, char **argv)
         return cli_usage(PROG, "'%s' is not a block number", arg);
     if (!o.identity)
         return cli_usage(PROG, "--identity DIR is required (Deliver requests are signed)");
-    struct rpc_channel *ch = orderer_client_open(PROG, o.orderer, &rc);
-    if (!ch)
+    struct block_ctx ctx = {.o = &o};
+    char *err = NULL;
+    if ((rc = enrolment_load(o.identity, &ctx.self, &err))) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
         return rc;
+    }
+    if (!(ctx.msp = msp_create(0)) || msp_add_ca(ctx.msp, NULL, 0, ctx.self.ca_pub) != STELE_OK) {
+        msp_destroy(ctx.msp);
+        enrolment_release(&ctx.self);
+        return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+    }
+    struct rpc_channel *ch = orderer_client_open(PROG, o.orderer, &rc);
     Stele__BlockchainInfo *info = NULL;
     ProtobufCBinaryData req = {0, NULL};
+    if (!ch)
+        goto out;
     if (!o.channel && (rc = orderer_client_chain_info(ch, PROG, &o, &info)))
         goto out;
-    if ((rc = seek_request(&o, o.channel ? o.channel : info->channel_id, n, &req)))
+    if ((rc = seek_request(&ctx, o.channel ? o.channel : info->channel_id, n, &req)))
         goto out;
-    rc = get_block(ch, &o, n, &req);
+    rc = get_block(&ctx, ch, n, &req);
 out:
     free(req.data);
     pb_free(info ? &info->base : NULL);
     rpc_channel_close(ch);
+    msp_destroy(ctx.msp);
+    enrolment_release(&ctx.self);
     return rc;
 }

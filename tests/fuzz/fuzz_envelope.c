@@ -3,13 +3,15 @@
  * Envelope, Payload and Header decoding, tx_id recomputation, channel and type rules, the
  * creator's identity record (lib/identity: CA signature, validity, role) and the signature.
  * The trusted CA key is fixed (scalar 1..32 below) and the seeds' creators are identities it
- * issued with a validity of about a century, so seeds reach the signature verification. A
- * verdict must always be SUCCESS exactly when the status is OK, with a reason.
+ * issued with a validity of about a century, so seeds reach the signature verification. The
+ * same bytes then go through the Deliver request checks (SeekInfo). A verdict must always be
+ * SUCCESS exactly when the status is OK, with a reason.
  */
 #include "base/arena.h"
 #include "crypto/key.h"
 #include "orderer/auth.h"
 #include "orderer/intake.h"
+#include "pb/pb.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (rc == 0 && (!view.header || view.header->tx_id[64] != 0))
         abort();
+    Stele__Envelope *env =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, a, data, size, 1u << 20);
+    Stele__SeekInfo *seek = NULL;
+    if (env) {
+        rc = intake_check_deliver(&in, a, env, &seek, &v);
+        if ((rc == 0) != (v.status == STELE__STATUS__STATUS_SUCCESS) || (rc == 0 && !seek))
+            abort();
+    }
     arena_destroy(a);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "orderer_int.h"
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/blockhash.h"
@@ -62,7 +63,8 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
     struct arena *a = rpc_call_arena(call);
     Stele__SeekInfo *seek = NULL;
     struct intake_verdict v;
-    if (intake_check_deliver(&o->intake, a, (const Stele__Envelope *)req, &seek, &v) != STELE_OK)
+    if (intake_check_deliver(&o->intake, a, (const Stele__Envelope *)req, clock_wall_ms(), &seek,
+                             &v) != STELE_OK)
         return finish(call, v.status, v.info);
     uint64_t start, stop, height = chain_height(o->chain);
     if (!resolve(seek->start, height, &start) || !resolve(seek->stop, height, &stop) ||

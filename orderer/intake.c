@@ -90,13 +90,24 @@ int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const
 }
 
 int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__Envelope *env,
-                         Stele__SeekInfo **seek, struct intake_verdict *v)
+                         uint64_t now_ms, Stele__SeekInfo **seek, struct intake_verdict *v)
 {
     struct envelope_view view;
     v->tx_id[0] = 0;
     int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v);
     if (rc)
         return rc;
+    const Stele__Timestamp *ts = view.header->timestamp;
+    if (!ts || ts->seconds < 0 || ts->seconds > (int64_t)(UINT64_MAX / 2000) || ts->nanos < 0 ||
+        ts->nanos >= 1000000000)
+        return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "Deliver request header has no valid timestamp", STELE_ERR_MALFORMED);
+    uint64_t at = (uint64_t)ts->seconds * 1000 + (uint64_t)ts->nanos / 1000000;
+    if ((at > now_ms ? at - now_ms : now_ms - at) > INTAKE_DELIVER_WINDOW_MS)
+        return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "Deliver request timestamp is more than 15 minutes from the orderer's "
+                      "clock (check the client's clock, or sign a fresh request)",
+                      STELE_ERR_EXPIRED);
     const ProtobufCBinaryData *d = &view.payload->data;
     *seek = (Stele__SeekInfo *)pb_unpack(&stele__seek_info__descriptor, a, d->data, d->len, 0);
     if (!*seek)

@@ -4,9 +4,9 @@
  * Broadcast: the size cap (AbsoluteMaxBytes), the envelope's structure and tx_id
  * (ledger/envelope.h), the channel, the header type (transactions only: ENDORSER_TRANSACTION
  * or ADMIN), then the creator's membership and signature over exactly the payload bytes
- * (auth.h). Deliver: the same for a DELIVER_SEEK_INFO request. Each refusal is a
- * stele.Status with a sentence a client can act on. Duplicate tx_ids are not judged here:
- * that needs the chain (chain.h).
+ * (auth.h). Deliver: the same for a DELIVER_SEEK_INFO request, which must also be recent. Each
+ * refusal is a stele.Status with a sentence a client can act on. Duplicate tx_ids are not judged
+ * here: that needs the chain (chain.h).
  *
  * Pure checks over (bytes, len): no state of its own, thread-safe, fuzzed by
  * tests/fuzz/fuzz_envelope.c.
@@ -47,9 +47,15 @@ int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele
 int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const uint8_t *data,
                                  size_t len, struct envelope_view *view, struct intake_verdict *v);
 
-/* Checks a Deliver request envelope and decodes its SeekInfo into *seek (in `a`). Returns as
+/* How far a Deliver request's header timestamp may be from the orderer's clock, so that a
+ * captured request cannot be replayed for long (Fabric's TimeWindow). */
+#define INTAKE_DELIVER_WINDOW_MS (15 * 60 * 1000ull)
+
+/* Checks a Deliver request envelope at wall time `now_ms` (Unix milliseconds): the checks
+ * above, a DELIVER_SEEK_INFO header whose timestamp is within INTAKE_DELIVER_WINDOW_MS of
+ * now_ms, and a payload that decodes as a SeekInfo, into *seek (in `a`). Returns as
  * intake_check_broadcast(). */
 int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__Envelope *env,
-                         Stele__SeekInfo **seek, struct intake_verdict *v);
+                         uint64_t now_ms, Stele__SeekInfo **seek, struct intake_verdict *v);
 
 #endif

@@ -27,6 +27,14 @@ struct orderer_limits_config {
     uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
 };
 
+/* Transport security (section `tls`, optional). Message signatures are checked with or
+ * without it (DESIGN §4.2). */
+struct orderer_tls_config {
+    char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
+    char *key;       /* its PEM private key */
+    char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
+};
+
 /* Consensus (section `consensus`). */
 struct orderer_consensus_config {
     char *type; /* registered plug-in name: "solo" */
@@ -45,6 +53,7 @@ struct orderer_config {
     struct orderer_consensus_config consensus; /* plug-in choice */
     struct orderer_batch_config batch;         /* block cutting */
     struct orderer_limits_config limits;       /* server limits */
+    struct orderer_tls_config tls;             /* TLS for the listener */
     struct orderer_auth_config membership;     /* who may broadcast and deliver */
 };
 

@@ -93,6 +93,9 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .max_message = cfg->limits.max_message ? cfg->limits.max_message
                                                : cfg->batch.absolute_max_bytes + MESSAGE_HEADROOM,
         .component = "orderer-rpc",
+        .tls = {.cert_file = cfg->tls.cert,
+                .key_file = cfg->tls.key,
+                .ca_file = cfg->tls.client_ca},
     };
     rc = STELE_ERR_NOMEM;
     if (!(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||

@@ -74,4 +74,30 @@ set -e
 
 kill -TERM $ord_pid; wait $ord_pid || fail "orderer did not stop cleanly on SIGTERM"
 ord_pid=
+
+# The same orderer again, now serving TLS: it resumes its chain; the CLI needs --tls-ca.
+(cd "$tmp" &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=test-tls-ca -keyout tls-ca.key -out tls-ca.crt 2>/dev/null &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=orderer0 \
+    -keyout srv.key -out srv.csr 2>/dev/null &&
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext &&
+  openssl x509 -req -in srv.csr -CA tls-ca.crt -CAkey tls-ca.key -CAcreateserial -days 2 \
+    -extfile srv.ext -out srv.crt 2>/dev/null) || fail "cannot make TLS certificates"
+printf 'tls:\n  cert: srv.crt\n  key: srv.key\n' >>"$tmp/orderer.yaml"
+rm -f "$tmp/port"
+"$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>>"$tmp/orderer.log" &
+ord_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+url="127.0.0.1:$(cat "$tmp/port")"
+out=$("$bin/stele" chain info --orderer "$url" --tls-ca "$tmp/tls-ca.crt" --json) || fail "TLS chain info"
+echo "$out" | grep -q '"height":1,' || fail "TLS chain info after restart: $out"
+"$bin/stele" block get 0 --orderer "$url" --tls-ca "$tmp/tls-ca.crt" --identity "$tmp/ids/auditor1" \
+  >/dev/null || fail "TLS block get"
+set +e
+"$bin/stele" chain info --orderer "$url" >/dev/null 2>&1; rc=$?
+[ $rc -eq 3 ] || fail "plaintext against TLS should exit 3, got $rc"
+set -e
+kill -TERM $ord_pid; wait $ord_pid || fail "TLS orderer did not stop cleanly on SIGTERM"
+ord_pid=
 echo "cli_orderer: all checks passed"

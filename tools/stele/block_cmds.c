@@ -33,14 +33,16 @@
 #include <string.h>
 
 static const char block_usage[] =
-    "Usage: stele block get N --orderer HOST:PORT --identity DIR [--channel ID] [--json]\n"
+    "Usage: stele block get N --orderer HOST:PORT --identity DIR [--channel ID] [--tls-ca FILE]\n"
+    "                       [--json]\n"
     "\n"
     "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
     "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
     "hashes, tx_ids and finality proof. A solo proof's signature is checked, and its signer's\n"
     "identity against your CA (DIR/ca.pub): it must be an orderer holding the signing key.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
-    "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n";
+    "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
+    "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n";
 
 #define PROG "stele block get"
 
@@ -311,7 +313,7 @@ int cmd_block(int argc, char **argv)
         enrolment_release(&ctx.self);
         return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
     }
-    struct rpc_channel *ch = orderer_client_open(PROG, o.orderer, &rc);
+    struct rpc_channel *ch = orderer_client_open(PROG, &o, &rc);
     Stele__BlockchainInfo *info = NULL;
     ProtobufCBinaryData req = {0, NULL};
     if (!ch)

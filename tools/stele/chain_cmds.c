@@ -23,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char chain_usage[] = "Usage: stele chain info --orderer HOST:PORT [--json]\n"
-                                  "\n"
-                                  "Prints the orderer's channel, height and current block hash.\n";
+static const char chain_usage[] =
+    "Usage: stele chain info --orderer HOST:PORT [--tls-ca FILE] [--json]\n"
+    "\n"
+    "Prints the orderer's channel, height and current block hash.\n";
 
 int cmd_chain(int argc, char **argv)
 {
@@ -42,7 +43,7 @@ int cmd_chain(int argc, char **argv)
     int rc = orderer_client_parse(argc - 1, argv + 1, prog, chain_usage, &o);
     if (rc)
         return rc;
-    struct rpc_channel *ch = orderer_client_open(prog, o.orderer, &rc);
+    struct rpc_channel *ch = orderer_client_open(prog, &o, &rc);
     if (!ch)
         return rc;
     Stele__BlockchainInfo *info = NULL;

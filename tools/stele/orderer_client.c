@@ -15,13 +15,17 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
                          struct chain_opts *o)
 {
     static const struct option longopts[] = {
-        {"orderer", required_argument, NULL, 'o'}, {"identity", required_argument, NULL, 'i'},
-        {"channel", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"orderer", required_argument, NULL, 'o'},
+        {"identity", required_argument, NULL, 'i'},
+        {"channel", required_argument, NULL, 'c'},
+        {"tls-ca", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:i:c:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:i:c:t:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             o->orderer = optarg;
@@ -31,6 +35,9 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             break;
         case 'c':
             o->channel = optarg;
+            break;
+        case 't':
+            o->tls_ca = optarg;
             break;
         case 'j':
             o->json = true;
@@ -47,13 +54,14 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
     return 0;
 }
 
-struct rpc_channel *orderer_client_open(const char *prog, const char *target, int *rc)
+struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc)
 {
-    struct rpc_channel_opts co = {.fail_fast = true, .max_message = MAX_BLOCK_MESSAGE};
+    struct rpc_channel_opts co = {
+        .fail_fast = true, .max_message = MAX_BLOCK_MESSAGE, .tls = {.ca_file = o->tls_ca}};
     char *err = NULL;
-    struct rpc_channel *ch = rpc_channel_open(target, &co, &err);
+    struct rpc_channel *ch = rpc_channel_open(o->orderer, &co, &err);
     if (!ch)
-        *rc = cli_fail(prog, STELE_ERR_INVALID, "%s", err ? err : target);
+        *rc = cli_fail(prog, STELE_ERR_INVALID, "%s", err ? err : o->orderer);
     free(err);
     return ch;
 }

@@ -5,11 +5,14 @@
  * A Deliver stream sends its blocks, then one status that ends it: SUCCESS after the stop
  * block, NOT_FOUND when FAIL_IF_NOT_READY meets a block not yet cut, BAD_REQUEST or FORBIDDEN
  * for a request refused by the intake checks, SERVICE_UNAVAILABLE when the orderer stops.
- * Waiting streams re-check every DELIVER_POLL_MS whether their client left.
+ * Waiting streams re-check every DELIVER_POLL_MS whether their client left. Blocks go out as the
+ * store holds them: the stored octets framed as DeliverResponse.block, never decoded and
+ * re-encoded per subscriber.
  */
 #include "orderer_int.h"
 
 #include "base/arena.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -32,6 +35,30 @@ static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char 
         log_debug("orderer", "deliver ends with %d: %s", st, why);
     int rc = rpc_call_send(call, &r.base);
     return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
+}
+
+/* Replaces `out` with DeliverResponse{block = the serialized Block of block `n`}: the field's
+ * key (field 2, length-delimited), the length as a varint, the stored octets. */
+static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
+{
+    uint8_t head[1 + 10];
+    struct buf blk;
+    buf_init(&blk);
+    buf_clear(out);
+    int rc = blockstore_get_bytes(bs, n, &blk);
+    if (rc == STELE_OK) {
+        size_t h = 0;
+        head[h++] = (STELE__DELIVER_RESPONSE__TYPE_BLOCK << 3) | 2;
+        for (uint64_t len = blk.len; h < sizeof head; len >>= 7) {
+            head[h++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+            if (len <= 0x7f)
+                break;
+        }
+        if ((rc = buf_append(out, head, h)) == STELE_OK)
+            rc = buf_append(out, blk.data, blk.len);
+    }
+    buf_release(&blk);
+    return rc;
 }
 
 /* Resolves a seek position against `height`. Returns false when it is missing or names
@@ -74,9 +101,8 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
     bool fail_if_not_ready =
         seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
 
-    struct arena *blocks = arena_create(0);
-    if (!blocks)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    struct buf frame;
+    buf_init(&frame);
     enum rpc_code code = RPC_OK;
     for (uint64_t n = start;; n++) {
         while (!chain_wait(o->chain, n, fail_if_not_ready ? 0 : DELIVER_POLL_MS)) {
@@ -93,19 +119,14 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
                 goto out;
             }
         }
-        Stele__Block *b = NULL;
-        int rc = blockstore_get(chain_store(o->chain), n, blocks, &b);
+        int rc = framed_block(chain_store(o->chain), n, &frame);
         if (rc) {
             log_error("orderer", "deliver: cannot read block %llu: %s", (unsigned long long)n,
                       stele_strerror(rc));
             code = finish(call, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot read block");
             goto out;
         }
-        Stele__DeliverResponse r = STELE__DELIVER_RESPONSE__INIT;
-        r.type_case = STELE__DELIVER_RESPONSE__TYPE_BLOCK;
-        r.block = b;
-        rc = rpc_call_send(call, &r.base);
-        arena_reset(blocks);
+        rc = rpc_call_send_bytes(call, frame.data, frame.len);
         if (rc) {
             code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
             goto out;
@@ -116,7 +137,7 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
         }
     }
 out:
-    arena_destroy(blocks);
+    buf_release(&frame);
     return code;
 }
 

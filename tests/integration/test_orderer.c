@@ -592,7 +592,7 @@ static bool chain_holds(ProtobufCBinaryData e)
 static void refusals_never_reach_a_block(void **state)
 {
     (void)state;
-    enum { N = 10 };
+    enum { N = 11 };
     ProtobufCBinaryData envs[N];
     char ids[N][65], got[N][65];
     Stele__Status st[N];
@@ -614,6 +614,8 @@ static void refusals_never_reach_a_block(void **state)
     envs[8] = tx(g_net.auditor.key, &g_net.auditor, "ch1", 10, ids[8]);
     /* 9: valid, but encoded with the signature field first: stored exactly like that. */
     envs[9] = reversed(tx(g_net.clients[5].key, &g_net.clients[5], "ch1", 10, ids[9]));
+    /* 10: over PreferredMaxBytes but under AbsoluteMaxBytes: accepted, in a block of its own. */
+    envs[10] = tx(g_net.clients[6].key, &g_net.clients[6], "ch1", 40000, ids[10]);
     /* 3: a replay: the first envelope of block 1, fetched from the chain. */
     {
         struct rpc_channel *ch = channel_now();
@@ -654,10 +656,12 @@ static void refusals_never_reach_a_block(void **state)
     assert_int_equal(st[8], STELE__STATUS__STATUS_FORBIDDEN);
     assert_int_equal(st[9], STELE__STATUS__STATUS_SUCCESS);
     memcpy(g_net.accepted[g_net.n_accepted++], ids[9], 65);
+    assert_int_equal(st[10], STELE__STATUS__STATUS_SUCCESS);
+    memcpy(g_net.accepted[g_net.n_accepted++], ids[10], 65);
     assert_string_equal(got[6], ids[6]);
     memcpy(g_net.accepted[g_net.n_accepted++], ids[6], 65);
     for (int i = 1; i < N; i++)
-        if (i != 3 && i != 6 && i != 7 && i != 9)
+        if (i != 3 && i != 6 && i != 7 && i != 9 && i != 10)
             memcpy(g_net.refused[g_net.n_refused++], ids[i], 65);
     /* Read the whole chain again: accepted ones once, refused ones never. */
     struct subscriber *sub = sub_start(0, UINT64_MAX, false);
@@ -667,6 +671,7 @@ static void refusals_never_reach_a_block(void **state)
     /* The blocks hold the envelopes octet for octet as sent. */
     assert_true(chain_holds(envs[6]));
     assert_true(chain_holds(envs[9]));
+    assert_true(chain_holds(envs[10]));
     for (int i = 0; i < N; i++)
         free(envs[i].data);
 }

@@ -1,8 +1,10 @@
 /* orderer.c — assembling and running one ordering node (see orderer.h). */
 #include "orderer_int.h"
 
+#include "base/arena.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "identity/identity.h"
 #include "rpc/services.h"
 
 #include <stdarg.h>
@@ -49,6 +51,24 @@ __attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, con
     return rc;
 }
 
+/* Peers accept block signatures only from orderer identities: refuse to run with another. */
+static int check_role(struct orderer *o, char **errmsg)
+{
+    struct arena *a = arena_create(0);
+    struct identity id;
+    if (!a)
+        return STELE_ERR_NOMEM;
+    int rc = identity_decode(a, o->self.identity.data, o->self.identity.len, &id, NULL);
+    if (rc == STELE_OK && !identity_has_role(&id, "orderer"))
+        rc = fail(errmsg, STELE_ERR_CONFIG,
+                  "%s holds the identity of %s with role %s; an orderer needs role orderer",
+                  o->cfg->identity_dir, id.id, id.role);
+    else if (rc)
+        rc = fail(errmsg, rc, "%s/identity is not an identity record", o->cfg->identity_dir);
+    arena_destroy(a);
+    return rc;
+}
+
 int orderer_create(const struct orderer_config *cfg, struct orderer **out, char **errmsg)
 {
     *out = NULL;
@@ -59,7 +79,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         return STELE_ERR_NOMEM;
     o->cfg = cfg;
     int rc = enrolment_load(cfg->identity_dir, &o->self, errmsg);
-    if (rc)
+    if (rc || (rc = check_role(o, errmsg)))
         goto err;
     if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)))
         goto err;

@@ -42,6 +42,14 @@ membership:
 YAML
 "$bin/stele-orderer" --check "$tmp/orderer.yaml" >/dev/null || fail "test config"
 
+# Only an orderer identity may run an orderer.
+sed 's#^identity_dir: ids/orderer0#identity_dir: ids/client1#' "$tmp/orderer.yaml" >"$tmp/wrong-id.yaml"
+set +e
+"$bin/stele-orderer" --config "$tmp/wrong-id.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a client identity should not run an orderer (exit $rc)"
+grep -q 'needs role orderer' "$tmp/err" || fail "wrong identity message: $(cat "$tmp/err")"
+
 # Genesis, then serve.
 "$bin/stele-orderer" genesis --config "$tmp/orderer.yaml" --out "$tmp/genesis.block" >/dev/null
 "$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>"$tmp/orderer.log" &

@@ -2,7 +2,6 @@
 #include "cmd.h"
 
 #include "config.h"
-#include "genesis.h"
 #include "orderer.h"
 
 #include "base/buf.h"
@@ -10,7 +9,9 @@
 #include "base/signals.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "crypto/key.h"
 #include "identity/enrolment.h"
+#include "ledger/genesis.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -143,7 +144,20 @@ int cmd_genesis(int argc, char **argv)
         rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
         goto out;
     }
-    if ((rc = genesis_build(&cfg, self.key, self.identity.data, self.identity.len, &b))) {
+    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
+    crypto_key_public_compressed(self.key, pub);
+    struct genesis_orderer me = {cfg.node_id, pub, sizeof pub};
+    struct genesis_params gp = {
+        .channel_id = cfg.channel_id,
+        .consensus_type = cfg.consensus.type,
+        .max_message_count = (uint32_t)cfg.batch.max_message_count,
+        .batch_timeout_ms = cfg.batch.batch_timeout_ms,
+        .preferred_max_bytes = cfg.batch.preferred_max_bytes,
+        .absolute_max_bytes = cfg.batch.absolute_max_bytes,
+        .orderers = &me,
+        .n_orderers = 1,
+    };
+    if ((rc = genesis_build(&gp, self.key, self.identity.data, self.identity.len, &b))) {
         rc = cli_fail(PROG, rc, "cannot build the genesis block: %s", stele_strerror(rc));
         goto out;
     }

@@ -37,6 +37,7 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
         log_error("orderer", "cannot append block %llu: %s; the orderer stops serving",
                   (unsigned long long)block->header->number, stele_strerror(rc));
         rpc_health_set(o->health, "", false);
+        rpc_health_set(o->health, "stele.AtomicBroadcast", false);
     }
     return rc;
 }
@@ -139,7 +140,9 @@ int orderer_start(struct orderer *o, char **errmsg)
     if (rc)
         return fail(errmsg, rc, "cannot start consensus %s: %s", consensus_name(o->consensus),
                     stele_strerror(rc));
-    if ((rc = rpc_server_start(o->server, errmsg)))
+    if ((rc = rpc_health_set(o->health, "stele.AtomicBroadcast", true)) ||
+        (rc = rpc_health_set(o->health, "stele.Orderer", true)) ||
+        (rc = rpc_server_start(o->server, errmsg)))
         return rc;
     o->started = true;
     log_info("orderer", "%s serving channel %s on port %d (consensus %s, height %llu)",

@@ -57,6 +57,8 @@ ord_pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 url="127.0.0.1:$(cat "$tmp/port")"
 
+"$bin/stele" node health --url "$url" --service stele.AtomicBroadcast >/dev/null || fail "health"
+"$bin/stele" node info --url "$url" | grep -q '^role     orderer$' || fail "node info role"
 out=$("$bin/stele" chain info --orderer "$url" --json)
 echo "$out" | grep -q '"channel_id":"ch1","height":1,' || fail "chain info: $out"
 "$bin/stele" chain info --orderer "$url" | grep -q '^height         1$' || fail "chain info text"

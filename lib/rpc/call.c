@@ -6,6 +6,7 @@
 
 #include "base/arena.h"
 #include "base/log.h"
+#include "base/buf.h"
 #include "base/status.h"
 #include "pb/pb.h"
 
@@ -270,16 +271,9 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
 
 static size_t send_cap(struct rpc_call *c);
 
-int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
+/* Queues `bb` (taken over) for sending, blocking while the queue is full. */
+static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
 {
-    if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_CLIENT_STREAM) ||
-        (c->client && c->kind == RPC_SERVER_STREAM && c->end_requested))
-        return STELE_ERR_STATE;
-    if (protobuf_c_message_get_packed_size(msg) > send_cap(c))
-        return STELE_ERR_TOO_BIG;
-    grpc_byte_buffer *bb = rpc_pack(msg);
-    if (!bb)
-        return STELE_ERR_NOMEM;
     int rc = STELE_OK;
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -309,6 +303,39 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
     return rc;
 }
 
+/* True when this side of `c` may not send. */
+static bool send_refused(const struct rpc_call *c)
+{
+    return c->kind == RPC_UNARY || (!c->client && c->kind == RPC_CLIENT_STREAM) ||
+           (c->client && c->kind == RPC_SERVER_STREAM && c->end_requested);
+}
+
+int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
+{
+    if (send_refused(c))
+        return STELE_ERR_STATE;
+    if (protobuf_c_message_get_packed_size(msg) > send_cap(c))
+        return STELE_ERR_TOO_BIG;
+    grpc_byte_buffer *bb = rpc_pack(msg);
+    if (!bb)
+        return STELE_ERR_NOMEM;
+    return send_bb(c, bb);
+}
+
+int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
+{
+    if (send_refused(c))
+        return STELE_ERR_STATE;
+    if (len > send_cap(c))
+        return STELE_ERR_TOO_BIG;
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    if (!bb)
+        return STELE_ERR_NOMEM;
+    return send_bb(c, bb);
+}
+
 static void abs_deadline(struct timespec *ts, int timeout_ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -320,9 +347,12 @@ static void abs_deadline(struct timespec *ts, int timeout_ms)
     }
 }
 
-int rpc_call_recv(struct rpc_call *c, ProtobufCMessage **msg, int timeout_ms, bool in_arena)
+/* Waits for the next received message and takes it from the queue. Returns STELE_OK with *out
+ * set (the caller destroys it), or STELE_ERR_TIMEOUT / STELE_ERR_CANCELLED / STELE_ERR_NOT_FOUND
+ * as rpc_call_recv(). */
+static int recv_next(struct rpc_call *c, int timeout_ms, grpc_byte_buffer **out)
 {
-    *msg = NULL;
+    *out = NULL;
     if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_SERVER_STREAM))
         return STELE_ERR_STATE;
     struct timespec until;
@@ -345,14 +375,44 @@ int rpc_call_recv(struct rpc_call *c, ProtobufCMessage **msg, int timeout_ms, bo
     }
     rpc_call_start_recv_locked(c);
     pthread_mutex_unlock(&c->mu);
+    *out = bb;
+    return STELE_OK;
+}
 
-    int rc = STELE_OK;
+int rpc_call_recv(struct rpc_call *c, ProtobufCMessage **msg, int timeout_ms, bool in_arena)
+{
+    grpc_byte_buffer *bb;
+    *msg = NULL;
+    int rc = recv_next(c, timeout_ms, &bb);
+    if (rc)
+        return rc;
     if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
         rc = STELE_ERR_TOO_BIG;
     } else {
         *msg = rpc_bb_decode(bb, c->recv_desc, in_arena ? c->arena : NULL, 0);
         if (!*msg)
             rc = STELE_ERR_MALFORMED;
+    }
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+int rpc_call_recv_bytes(struct rpc_call *c, struct buf *out, int timeout_ms)
+{
+    grpc_byte_buffer *bb;
+    int rc = recv_next(c, timeout_ms, &bb);
+    if (rc)
+        return rc;
+    grpc_byte_buffer_reader r;
+    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
+        rc = STELE_ERR_TOO_BIG;
+    } else if (!grpc_byte_buffer_reader_init(&r, bb)) {
+        rc = STELE_ERR_INTERNAL;
+    } else {
+        grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+        grpc_byte_buffer_reader_destroy(&r);
+        rc = buf_append(out, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+        grpc_slice_unref(s);
     }
     grpc_byte_buffer_destroy(bb);
     return rc;

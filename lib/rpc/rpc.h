@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 struct arena;
+struct buf;
 struct rpc_server;
 struct rpc_channel;
 struct rpc_call;
@@ -184,12 +185,22 @@ enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const ch
  * the caller keeps ownership. Not for unary calls. */
 int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
 
+/* Like rpc_call_send() for a message already serialized: the `len` octets at `data` (copied)
+ * are sent exactly as they are. */
+int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
+
 /* Waits for the next message from the other side, up to `timeout_ms` (-1 = until the call
  * ends). Returns STELE_OK with *msg set (malloc'd: free with pb_free(), or in the call arena
  * on the server when `in_arena` is true), STELE_ERR_NOT_FOUND when the other side finished
  * sending (end of stream), STELE_ERR_TIMEOUT, STELE_ERR_CANCELLED when the call ended, or
  * STELE_ERR_MALFORMED when the bytes did not decode (the message is dropped). */
 int rpc_call_recv(struct rpc_call *call, ProtobufCMessage **msg, int timeout_ms, bool in_arena);
+
+/* Like rpc_call_recv() but appends the message's exact octets to `out` (caller-owned) without
+ * decoding them: for handlers that must keep what the client sent byte for byte (a Broadcast
+ * envelope goes into a block as sent). Returns STELE_OK, STELE_ERR_NOT_FOUND (end of stream),
+ * STELE_ERR_TIMEOUT, STELE_ERR_CANCELLED, STELE_ERR_TOO_BIG or STELE_ERR_NOMEM. */
+int rpc_call_recv_bytes(struct rpc_call *call, struct buf *out, int timeout_ms);
 
 /* True once the call has ended abnormally (client cancelled, deadline, disconnect). */
 bool rpc_call_cancelled(struct rpc_call *call);

@@ -27,4 +27,23 @@ char *test_read_file(const char *path, size_t *len);
 /* Writes `len` bytes to `path` (created or truncated). Returns 0 or -1. */
 int test_write_file(const char *path, const void *data, size_t len);
 
+/* An enrolled identity made without a CA server (identity records, ECQV, enrolment dirs). */
+struct crypto_key;
+struct buf;
+struct test_identity {
+    struct crypto_key *key; /* d_U (free with crypto_key_destroy) */
+    struct buf *record;     /* the serialized stele.Identity (malloc'd buf; test_identity_free) */
+    uint8_t cert[78];       /* CertU */
+};
+/* Issues identity `id` of `org` with `role` from CA key `ca` (issuer `ca_id`), valid from
+ * `valid_from` (Unix seconds; 0 = a minute ago) for `valid_s` seconds. Fails the test on error. */
+void test_identity_issue(const struct crypto_key *ca, uint64_t ca_id, const char *id,
+                         const char *org, const char *role, uint64_t valid_from, uint32_t valid_s,
+                         struct test_identity *out);
+/* Writes it as an enrolment directory (key.pem, cert, identity, ca.pub) under `dir`. */
+void test_identity_save(const struct test_identity *t, const struct crypto_key *ca,
+                        const char *dir);
+/* Frees what test_identity_issue() made. */
+void test_identity_free(struct test_identity *t);
+
 #endif

@@ -1,4 +1,6 @@
 /* stele — the operator and auditor CLI. */
+#include "block_cmds.h"
+#include "chain_cmds.h"
 #include "node_cmds.h"
 
 #include "cli/cli.h"
@@ -6,6 +8,8 @@
 #include <stddef.h>
 
 static const struct cli_cmd commands[] = {
+    {"block", cmd_block, "fetch a block from an orderer: header, tx ids, finality proof"},
+    {"chain", cmd_chain, "ask an orderer for its chain's height and current hash"},
     {"node", cmd_node, "ask any Stele daemon for its identity, version and health"},
     {NULL, NULL, NULL},
 };

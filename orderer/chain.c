@@ -1,0 +1,299 @@
+/* chain.c — block store, tx_id claims and height notifications (see chain.h). */
+#include "chain.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "ledger/blockhash.h"
+#include "pb/pb.h"
+#include "stele/common.pb-c.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLAIM_BUCKETS 4096 /* tx_ids in flight are at most a few batches' worth */
+
+struct claim {
+    struct claim *next; /* bucket chain */
+    char tx_id[];       /* NUL-terminated */
+};
+
+struct chain {
+    struct blockstore *bs;               /* the store */
+    pthread_mutex_t mu;                  /* guards everything below */
+    pthread_cond_t grew;                 /* broadcast on append and shutdown */
+    uint64_t height;                     /* cached blockstore_height() */
+    bool down;                           /* chain_shutdown() was called */
+    struct claim *claims[CLAIM_BUCKETS]; /* tx_ids in flight */
+};
+
+static size_t bucket_of(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)(h % CLAIM_BUCKETS);
+}
+
+/* Unlinks and frees the claim on `tx_id`, if any. Caller holds mu. */
+static void unclaim_locked(struct chain *c, const char *tx_id)
+{
+    for (struct claim **p = &c->claims[bucket_of(tx_id)]; *p; p = &(*p)->next) {
+        if (strcmp((*p)->tx_id, tx_id) == 0) {
+            struct claim *dead = *p;
+            *p = dead->next;
+            free(dead);
+            return;
+        }
+    }
+}
+
+static int set_err(char **errmsg, int rc, const char *fmt, const char *arg)
+{
+    if (errmsg && asprintf(errmsg, fmt, arg) < 0)
+        *errmsg = NULL;
+    return rc;
+}
+
+/* Reads and checks the genesis file into `raw` (its bytes) and *out (decoded in `a`). */
+static int read_genesis(const struct chain_options *o, struct arena *a, struct buf *raw,
+                        Stele__Block **out, char **errmsg)
+{
+    FILE *f = fopen(o->genesis_file, "rb");
+    if (!f)
+        return set_err(errmsg, STELE_ERR_CONFIG, "cannot read genesis file %s", o->genesis_file);
+    uint8_t chunk[8192];
+    size_t n;
+    int rc = STELE_OK;
+    while (rc == STELE_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = raw->len + n > (64u << 20) ? STELE_ERR_TOO_BIG : buf_append(raw, chunk, n);
+    fclose(f);
+    Stele__Block *b = NULL;
+    if (rc == STELE_OK)
+        b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw->data, raw->len, 0);
+    if (!b || !b->header || b->header->number != 0 || blockhash_check_data(b) != STELE_OK ||
+        !b->metadata || strcmp(b->metadata->channel_id, o->channel_id) != 0)
+        return set_err(errmsg, STELE_ERR_CONFIG,
+                       "genesis file %s is not block 0 of this channel (a serialized stele.Block "
+                       "with a correct data hash and the configured channel_id)",
+                       o->genesis_file);
+    *out = b;
+    return STELE_OK;
+}
+
+/* An empty store gets block 0 from the genesis file; a store that has blocks must hold that
+ * same block 0 (when a genesis file is configured) and belong to the configured channel, so a
+ * misconfigured data_dir is refused instead of served. */
+static int check_genesis(struct chain *c, const struct chain_options *o, char **errmsg)
+{
+    struct buf raw;
+    struct arena *a = arena_create(0);
+    Stele__Block *gen = NULL, *have = NULL;
+    uint8_t h1[BLOCKHASH_LEN], h2[BLOCKHASH_LEN];
+    bool empty = blockstore_height(c->bs) == 0;
+    int rc = STELE_ERR_NOMEM;
+    buf_init(&raw);
+    if (!a)
+        goto out;
+    if (!o->genesis_file && empty) {
+        rc = set_err(errmsg, STELE_ERR_CONFIG,
+                     "the block store in %s is empty and no genesis_file is configured "
+                     "(stele-orderer genesis writes one)",
+                     o->dir);
+        goto out;
+    }
+    if (o->genesis_file && (rc = read_genesis(o, a, &raw, &gen, errmsg)))
+        goto out;
+    if (empty) {
+        rc = blockstore_append_bytes(c->bs, raw.data, raw.len);
+        if (rc)
+            set_err(errmsg, rc, "cannot append the genesis block: %s", stele_strerror(rc));
+        goto out;
+    }
+    if ((rc = blockstore_get(c->bs, 0, a, &have))) {
+        set_err(errmsg, rc, "cannot read block 0: %s", stele_strerror(rc));
+        goto out;
+    }
+    if (!have->metadata || strcmp(have->metadata->channel_id, o->channel_id) != 0) {
+        rc = set_err(errmsg, STELE_ERR_CONFIG,
+                     "the block store in %s belongs to another channel than channel_id", o->dir);
+        goto out;
+    }
+    if (gen && (blockhash_header_pb(gen->header, h1) || blockhash_header_pb(have->header, h2) ||
+                memcmp(h1, h2, sizeof h1) != 0)) {
+        rc = set_err(errmsg, STELE_ERR_CONFIG,
+                     "the block store in %s starts with another genesis block than genesis_file",
+                     o->dir);
+        goto out;
+    }
+    rc = STELE_OK;
+out:
+    buf_release(&raw);
+    arena_destroy(a);
+    return rc;
+}
+
+int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
+{
+    *out = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    struct chain *c = calloc(1, sizeof *c);
+    if (!c)
+        return STELE_ERR_NOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->grew, &ca);
+    pthread_condattr_destroy(&ca);
+    struct blockstore_options bo = {.sync = o->sync};
+    int rc = blockstore_open(o->dir, &bo, &c->bs, errmsg);
+    if (rc)
+        goto err;
+    if ((rc = check_genesis(c, o, errmsg)))
+        goto err;
+    c->height = blockstore_height(c->bs);
+    *out = c;
+    return STELE_OK;
+err:
+    chain_close(c);
+    return rc;
+}
+
+void chain_shutdown(struct chain *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->down = true;
+    pthread_cond_broadcast(&c->grew);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void chain_close(struct chain *c)
+{
+    if (!c)
+        return;
+    chain_shutdown(c);
+    blockstore_close(c->bs);
+    for (size_t i = 0; i < CLAIM_BUCKETS; i++) {
+        while (c->claims[i]) {
+            struct claim *next = c->claims[i]->next;
+            free(c->claims[i]);
+            c->claims[i] = next;
+        }
+    }
+    pthread_cond_destroy(&c->grew);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+struct blockstore *chain_store(struct chain *c)
+{
+    return c->bs;
+}
+
+uint64_t chain_height(struct chain *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t h = c->height;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32])
+{
+    pthread_mutex_lock(&c->mu);
+    *height = c->height;
+    blockstore_head_hash(c->bs, hash);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int chain_append(struct chain *c, const Stele__Block *block)
+{
+    int rc = blockstore_append(c->bs, block);
+    if (rc)
+        return rc;
+    struct arena *a = arena_create(0);
+    pthread_mutex_lock(&c->mu);
+    c->height = blockstore_height(c->bs);
+    /* The store's tx index now answers for these tx_ids. */
+    for (size_t i = 0; a && block->data && i < block->data->n_envelopes; i++) {
+        const ProtobufCBinaryData *e = &block->data->envelopes[i];
+        Stele__Envelope *env =
+            (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, a, e->data, e->len, 0);
+        Stele__Payload *p =
+            env ? (Stele__Payload *)pb_unpack(&stele__payload__descriptor, a, env->payload.data,
+                                              env->payload.len, 0)
+                : NULL;
+        if (p && p->header && p->header->tx_id)
+            unclaim_locked(c, p->header->tx_id);
+        arena_reset(a);
+    }
+    pthread_cond_broadcast(&c->grew);
+    pthread_mutex_unlock(&c->mu);
+    arena_destroy(a);
+    return STELE_OK;
+}
+
+int chain_claim_tx(struct chain *c, const char *tx_id)
+{
+    size_t len = strlen(tx_id);
+    int rc = STELE_OK;
+    pthread_mutex_lock(&c->mu);
+    size_t b = bucket_of(tx_id);
+    for (struct claim *k = c->claims[b]; k; k = k->next)
+        if (strcmp(k->tx_id, tx_id) == 0) {
+            rc = STELE_ERR_REPLAY;
+            goto out;
+        }
+    rc = blockstore_find_txid(c->bs, tx_id, NULL, NULL);
+    if (rc == STELE_OK) {
+        rc = STELE_ERR_REPLAY;
+        goto out;
+    }
+    if (rc != STELE_ERR_NOT_FOUND)
+        goto out;
+    struct claim *k = malloc(sizeof *k + len + 1);
+    if (!k) {
+        rc = STELE_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(k->tx_id, tx_id, len + 1);
+    k->next = c->claims[b];
+    c->claims[b] = k;
+    rc = STELE_OK;
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void chain_unclaim_tx(struct chain *c, const char *tx_id)
+{
+    pthread_mutex_lock(&c->mu);
+    unclaim_locked(c, tx_id);
+    pthread_mutex_unlock(&c->mu);
+}
+
+bool chain_wait(struct chain *c, uint64_t number, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->down && c->height <= number)
+        if (pthread_cond_timedwait(&c->grew, &c->mu, &until) == ETIMEDOUT)
+            break;
+    bool ok = !c->down && c->height > number;
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}

@@ -1,0 +1,67 @@
+/*
+ * chain.h — the orderer's copy of the chain: its block store, the tx_ids in flight, and the
+ * wake-up of Deliver streams when a block is added.
+ *
+ * One chain per channel. The consensus plug-in appends blocks through chain_append() (one
+ * writer); Broadcast claims tx_ids (refusing one that is in flight or already in a block) and
+ * Deliver streams wait for heights. On open, an empty store gets block 0 from the genesis file.
+ * Every function is thread-safe.
+ */
+#ifndef STELE_ORDERER_CHAIN_H
+#define STELE_ORDERER_CHAIN_H
+
+#include "ledger/blockstore.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct chain;
+
+/* How to open a chain; caller-owned, only read during chain_open(). */
+struct chain_options {
+    const char *dir;           /* block store directory (created if absent) */
+    const char *genesis_file;  /* serialized Block 0, used when the store is empty */
+    const char *channel_id;    /* the channel; the genesis block must name it */
+    enum blockstore_sync sync; /* fsync policy of the store */
+};
+
+/* Opens (and recovers) the store under opts->dir; when it is empty, checks the genesis block
+ * (number 0, correct data hash, channel) and appends it; when it is not, checks that its block
+ * 0 names the channel and, with a genesis file given, is that block. Returns STELE_OK
+ * with *out set (close with chain_close()), or an error with *errmsg (malloc'd, may be NULL):
+ * STELE_ERR_IO, STELE_ERR_MALFORMED, STELE_ERR_CONFIG (no or bad genesis file), ... */
+int chain_open(const struct chain_options *opts, struct chain **out, char **errmsg);
+
+/* Wakes every waiter (they return false) and closes the store. Accepts NULL. Nothing may use
+ * the chain afterwards. */
+void chain_close(struct chain *c);
+
+/* Makes chain_wait() return false from now on, waking the waiters (before stopping the
+ * server, so Deliver streams end). */
+void chain_shutdown(struct chain *c);
+
+/* The store, for reads (the chain keeps ownership). */
+struct blockstore *chain_store(struct chain *c);
+
+/* Number of blocks. */
+uint64_t chain_height(struct chain *c);
+
+/* Height and head hash in one consistent read. */
+void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32]);
+
+/* Appends `block` (only read), forgets the claims on its tx_ids and wakes the waiters.
+ * Returns as blockstore_append(). */
+int chain_append(struct chain *c, const Stele__Block *block);
+
+/* Claims `tx_id` for an envelope about to be ordered. Returns STELE_OK, STELE_ERR_REPLAY when
+ * it is already claimed or in a block, or STELE_ERR_NOMEM / STELE_ERR_IO. */
+int chain_claim_tx(struct chain *c, const char *tx_id);
+
+/* Drops a claim whose envelope was not handed to consensus after all. */
+void chain_unclaim_tx(struct chain *c, const char *tx_id);
+
+/* Waits until block `number` exists (returns true), `timeout_ms` passes or the chain shuts
+ * down (false). */
+bool chain_wait(struct chain *c, uint64_t number, int timeout_ms);
+
+#endif

@@ -1,0 +1,279 @@
+/* config.c — the schema of stele-orderer's configuration and its cross-key checks. */
+#include "config.h"
+
+#include "consensus.h"
+
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/blockstore.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct config_enum levels[] = {
+    {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN},
+    {"error", LOG_ERROR}, {"off", LOG_OFF},   {NULL, 0},
+};
+
+static const struct config_enum fsyncs[] = {
+    {"every_block", BLOCKSTORE_SYNC_EVERY_BLOCK},
+    {"none", BLOCKSTORE_SYNC_NONE},
+    {NULL, 0},
+};
+
+#define F(s, m) offsetof(struct s, m)
+
+static const struct config_field batch_fields[] = {
+    {.key = "max_message_count",
+     .type = CONFIG_UINT64,
+     .offset = F(orderer_batch_config, max_message_count),
+     .def = "500",
+     .umin = 1,
+     .umax = 100000,
+     .help = "envelopes per block (Fabric BatchSize.MaxMessageCount)"},
+    {.key = "batch_timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(orderer_batch_config, batch_timeout_ms),
+     .def = "2s",
+     .umin = 1,
+     .umax = 3600000,
+     .help = "cut a non-empty batch this long after its first envelope (BatchTimeout)"},
+    {.key = "preferred_max_bytes",
+     .type = CONFIG_SIZE,
+     .offset = F(orderer_batch_config, preferred_max_bytes),
+     .def = "2MiB",
+     .umin = 1,
+     .umax = 64 << 20,
+     .help = "a block's envelopes stay within this; a bigger envelope gets its own block"},
+    {.key = "absolute_max_bytes",
+     .type = CONFIG_SIZE,
+     .offset = F(orderer_batch_config, absolute_max_bytes),
+     .def = "10MiB",
+     .umin = 1,
+     .umax = 64 << 20,
+     .help = "larger envelopes are refused at Broadcast (REQUEST_ENTITY_TOO_LARGE)"},
+    {.key = NULL},
+};
+static const struct config_schema batch_schema = {"batch", sizeof(struct orderer_batch_config),
+                                                  batch_fields};
+
+static const struct config_field limits_fields[] = {
+    {.key = "max_streams",
+     .type = CONFIG_UINT64,
+     .offset = F(orderer_limits_config, max_streams),
+     .def = "1024",
+     .umin = 1,
+     .umax = 65536,
+     .help = "concurrent Broadcast and Deliver streams"},
+    {.key = "max_message",
+     .type = CONFIG_SIZE,
+     .offset = F(orderer_limits_config, max_message),
+     .umax = 128 << 20,
+     .help = "gRPC message cap both ways, above batch.absolute_max_bytes (absent: that + 1MiB); "
+             "larger messages end the stream with RESOURCE_EXHAUSTED"},
+    {.key = "shutdown_grace",
+     .type = CONFIG_DURATION,
+     .offset = F(orderer_limits_config, grace_ms),
+     .def = "2s",
+     .umax = 60000,
+     .help = "how long in-flight calls may finish when stopping"},
+    {.key = NULL},
+};
+static const struct config_schema limits_schema = {"limits", sizeof(struct orderer_limits_config),
+                                                   limits_fields};
+
+static const struct config_field tls_fields[] = {
+    {.key = "cert",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_tls_config, cert),
+     .required = true,
+     .relative = true,
+     .help = "PEM certificate chain of the server"},
+    {.key = "key",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_tls_config, key),
+     .required = true,
+     .relative = true,
+     .help = "PEM private key of that certificate"},
+    {.key = "client_ca",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_tls_config, client_ca),
+     .relative = true,
+     .help = "PEM CA certificates for client certificates: mutual TLS (absent: none asked)"},
+    {.key = NULL},
+};
+static const struct config_schema tls_schema = {"tls", sizeof(struct orderer_tls_config),
+                                                tls_fields};
+
+static const struct config_field consensus_fields[] = {
+    {.key = "type",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_consensus_config, type),
+     .def = "solo",
+     .umin = 1,
+     .umax = 32,
+     .help = "consensus plug-in: solo"},
+    {.key = NULL},
+};
+static const struct config_schema consensus_schema = {
+    "consensus", sizeof(struct orderer_consensus_config), consensus_fields};
+
+static const struct config_field ca_fields[] = {
+    {.key = "public_key",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_auth_ca, public_key),
+     .required = true,
+     .relative = true,
+     .help = "the CA's SEC 1 public key file (ca.pub from stele-ca init or an enrolment)"},
+    {.key = "org",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_auth_ca, org),
+     .umax = 64,
+     .help = "organisation the CA issues for (absent: any)"},
+    {.key = "ca_id",
+     .type = CONFIG_UINT64,
+     .offset = F(orderer_auth_ca, ca_id),
+     .help = "issuer id expected in its certificates (0: any)"},
+    {.key = "crl",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_auth_ca, crl),
+     .relative = true,
+     .help = "its latest CRL (serialized stele.Crl), checked and installed at start"},
+    {.key = NULL},
+};
+static const struct config_schema ca_schema = {"ca", sizeof(struct orderer_auth_ca), ca_fields};
+
+static const struct config_field membership_fields[] = {
+    {.key = "cas",
+     .type = CONFIG_MAP_LIST,
+     .offset = F(orderer_auth_config, cas),
+     .count_offset = F(orderer_auth_config, n_cas),
+     .required = true,
+     .umin = 1,
+     .sub = &ca_schema,
+     .help = "the CAs whose identities are members (the MSP)"},
+    {.key = "broadcast_roles",
+     .type = CONFIG_STRING_LIST,
+     .offset = F(orderer_auth_config, broadcast_roles),
+     .count_offset = F(orderer_auth_config, n_broadcast_roles),
+     .help = "roles that may Broadcast (absent: client, peer, admin)"},
+    {.key = "deliver_roles",
+     .type = CONFIG_STRING_LIST,
+     .offset = F(orderer_auth_config, deliver_roles),
+     .count_offset = F(orderer_auth_config, n_deliver_roles),
+     .help = "roles that may Deliver (absent: peer, orderer, auditor, admin, client)"},
+    {.key = NULL},
+};
+static const struct config_schema membership_schema = {
+    "membership", sizeof(struct orderer_auth_config), membership_fields};
+
+static const struct config_field orderer_fields[] = {
+    {.key = "node_id",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_config, node_id),
+     .required = true,
+     .umin = 1,
+     .umax = 64,
+     .help = "unique name of this orderer"},
+    {.key = "listen",
+     .type = CONFIG_ADDR,
+     .offset = F(orderer_config, listen),
+     .required = true,
+     .help = "address to serve gRPC on (port 0 picks a free one)"},
+    {.key = "data_dir",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_config, data_dir),
+     .required = true,
+     .relative = true,
+     .help = "where the orderer's block store lives"},
+    {.key = "identity_dir",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_config, identity_dir),
+     .required = true,
+     .relative = true,
+     .help = "the orderer's enrolment: key.pem, cert, identity, ca.pub"},
+    {.key = "channel_id",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_config, channel_id),
+     .required = true,
+     .umin = 1,
+     .umax = 64,
+     .help = "the channel this orderer orders"},
+    {.key = "genesis_file",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_config, genesis_file),
+     .relative = true,
+     .help = "serialized block 0, written to an empty block store"},
+    {.key = "log_level",
+     .type = CONFIG_ENUM,
+     .offset = F(orderer_config, log_level),
+     .def = "info",
+     .enums = levels,
+     .help = "least severe level logged"},
+    {.key = "fsync",
+     .type = CONFIG_ENUM,
+     .offset = F(orderer_config, fsync),
+     .def = "every_block",
+     .enums = fsyncs,
+     .help = "every_block, or none (tests only: a crash may lose recent blocks)"},
+    {.key = "consensus",
+     .type = CONFIG_MAP,
+     .offset = F(orderer_config, consensus),
+     .sub = &consensus_schema,
+     .help = "the consensus plug-in"},
+    {.key = "batch",
+     .type = CONFIG_MAP,
+     .offset = F(orderer_config, batch),
+     .sub = &batch_schema,
+     .help = "block cutting"},
+    {.key = "limits",
+     .type = CONFIG_MAP,
+     .offset = F(orderer_config, limits),
+     .sub = &limits_schema,
+     .help = "server limits"},
+    {.key = "tls",
+     .type = CONFIG_MAP,
+     .offset = F(orderer_config, tls),
+     .sub = &tls_schema,
+     .help = "TLS for the listener (absent: plaintext; envelopes are signed either way)"},
+    {.key = "membership",
+     .type = CONFIG_MAP,
+     .offset = F(orderer_config, membership),
+     .required = true,
+     .sub = &membership_schema,
+     .help = "who may broadcast and deliver"},
+    {.key = NULL},
+};
+
+const struct config_schema orderer_config_schema = {"orderer", sizeof(struct orderer_config),
+                                                    orderer_fields};
+
+int orderer_config_load(const char *path, struct orderer_config *out, struct config **cfgp,
+                        char **errmsg)
+{
+    int rc = config_load_file(&orderer_config_schema, out, path, cfgp, errmsg);
+    if (rc)
+        return rc;
+    const char *bad = NULL;
+    char names[128] = "";
+    if (out->batch.preferred_max_bytes > out->batch.absolute_max_bytes)
+        bad = "batch.preferred_max_bytes must not exceed batch.absolute_max_bytes";
+    else if (out->limits.max_message && out->limits.max_message <= out->batch.absolute_max_bytes)
+        bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
+              "room)";
+    else if (!consensus_find(out->consensus.type)) {
+        bad = "consensus.type names no built-in plug-in";
+        strcpy(names, " (built in: ");
+        consensus_names(names + strlen(names), sizeof names - strlen(names) - 1);
+        strcat(names, ")");
+    }
+    if (!bad)
+        return STELE_OK;
+    if (errmsg && asprintf(errmsg, "%s: %s%s", path, bad, names) < 0)
+        *errmsg = NULL;
+    config_destroy(*cfgp);
+    *cfgp = NULL;
+    return STELE_ERR_CONFIG;
+}

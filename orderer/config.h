@@ -1,0 +1,68 @@
+/*
+ * config.h — stele-orderer's configuration file (DESIGN §8): the schema, loading and the
+ * checks that span several keys. `stele-orderer --check FILE` prints config_print()'s summary.
+ * configs/orderer-solo.yaml is the shipped example.
+ */
+#ifndef STELE_ORDERER_CONFIG_H
+#define STELE_ORDERER_CONFIG_H
+
+#include "auth.h"
+
+#include "config/config.h"
+
+#include <stdint.h>
+
+/* Block cutting (section `batch`). */
+struct orderer_batch_config {
+    uint64_t max_message_count;   /* envelopes per block */
+    uint64_t batch_timeout_ms;    /* cut a non-empty batch this long after its first envelope */
+    uint64_t preferred_max_bytes; /* a block's envelopes stay within this; bigger go alone */
+    uint64_t absolute_max_bytes;  /* larger envelopes are refused at Broadcast */
+};
+
+/* Server limits (section `limits`). */
+struct orderer_limits_config {
+    uint64_t max_streams; /* concurrent Broadcast and Deliver streams */
+    uint64_t max_message; /* gRPC message cap both ways; 0 = absolute_max_bytes + 1 MiB */
+    uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
+};
+
+/* Transport security (section `tls`, optional). Message signatures are checked with or
+ * without it (DESIGN §4.2). */
+struct orderer_tls_config {
+    char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
+    char *key;       /* its PEM private key */
+    char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
+};
+
+/* Consensus (section `consensus`). */
+struct orderer_consensus_config {
+    char *type; /* registered plug-in name: "solo" */
+};
+
+/* The whole file. Strings live in the `struct config` returned with it. */
+struct orderer_config {
+    char *node_id;                             /* this orderer's name */
+    char *listen;                              /* host:port for gRPC */
+    char *data_dir;                            /* block store directory */
+    char *identity_dir;                        /* key.pem and, optionally, identity */
+    char *channel_id;                          /* the channel ordered */
+    char *genesis_file;                        /* block 0 for an empty store */
+    int log_level;                             /* enum log_level */
+    int fsync;                                 /* enum blockstore_sync */
+    struct orderer_consensus_config consensus; /* plug-in choice */
+    struct orderer_batch_config batch;         /* block cutting */
+    struct orderer_limits_config limits;       /* server limits */
+    struct orderer_tls_config tls;             /* TLS for the listener */
+    struct orderer_auth_config membership;     /* who may broadcast and deliver */
+};
+
+/* The schema, for config_print() and config_print_help(). */
+extern const struct config_schema orderer_config_schema;
+
+/* Loads and checks `path` into *out. Returns STELE_OK with *cfgp owning the strings (free with
+ * config_destroy()), or an error with *errmsg (malloc'd one line naming the file). */
+int orderer_config_load(const char *path, struct orderer_config *out, struct config **cfgp,
+                        char **errmsg);
+
+#endif

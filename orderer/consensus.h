@@ -1,0 +1,91 @@
+/*
+ * consensus.h — the consensus plug-in interface (DESIGN §5).
+ *
+ * A plug-in is one const `struct consensus_ops` in its own file (solo.c, later pbft.c, pow.c),
+ * listed in the registry of consensus.c and chosen by name from the configuration. The
+ * orderer core (Broadcast intake, chain, Deliver) never knows which one runs: it creates the
+ * plug-in through consensus_create(), hands it accepted envelopes with consensus_order(), and
+ * receives finished blocks — with their finality proof in the metadata — through the
+ * callbacks, which append them to the chain and wake Deliver streams.
+ *
+ * Plug-ins batch with the block cutter (blockcutter.h) using the parameters given here, build
+ * blocks with ledger/blockhash.h on top of the head the callbacks report, and sign with the
+ * orderer's key. Their own configuration (peers, timers) arrives as `plugin_config`, owned by
+ * the core.
+ */
+#ifndef STELE_ORDERER_CONSENSUS_H
+#define STELE_ORDERER_CONSENSUS_H
+
+#include "blockcutter.h"
+
+#include "stele/block.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct crypto_key;
+struct consensus;
+
+/* What the core lends a plug-in; every pointer stays valid until consensus_destroy(). */
+struct consensus_params {
+    const char *node_id;              /* this orderer's configured name */
+    const char *channel_id;           /* the channel ordered */
+    struct blockcutter_config cutter; /* batch parameters */
+    const struct crypto_key *signer;  /* the orderer's key pair */
+    const uint8_t *identity;          /* the orderer's serialized identity record, or NULL */
+    size_t identity_len;              /* octets at identity */
+    const void *plugin_config;        /* plug-in specific settings, or NULL */
+};
+
+/* How a plug-in talks back to the core. Called from the plug-in's own threads. */
+struct consensus_callbacks {
+    void *arg; /* passed to every callback */
+    /* Current height and head header hash of the chain (32 zero octets when empty). */
+    void (*chain_head)(void *arg, uint64_t *height, uint8_t hash[32]);
+    /* A block is final: the core appends it (block number == height) and wakes Deliver. The
+     * block is only read. Returns a stele status; on failure the plug-in stops ordering. */
+    int (*deliver_block)(void *arg, const Stele__Block *block);
+};
+
+/* One plug-in. Every member is required. */
+struct consensus_ops {
+    const char *name; /* "solo", "pbft", "pow": the configuration's consensus.type */
+    /* Builds the plug-in's state from `p` and `cb` (both copied or kept as documented above).
+     * Returns STELE_OK with *state set, or an error with *errmsg (malloc'd). */
+    int (*create)(const struct consensus_params *p, const struct consensus_callbacks *cb,
+                  void **state, char **errmsg);
+    /* Starts its threads and network. */
+    int (*start)(void *state);
+    /* Takes a copy of one accepted envelope (`len` octets) for ordering. Returns STELE_OK,
+     * STELE_ERR_UNAVAILABLE (stopping, or not the node that can order now), STELE_ERR_TOO_BIG
+     * or STELE_ERR_NOMEM. Thread-safe; may block for back-pressure. */
+    int (*order)(void *state, const uint8_t *env, size_t len);
+    /* Stops ordering: what was accepted is still cut and delivered where the algorithm allows,
+     * then the threads end. Idempotent. */
+    void (*stop)(void *state);
+    /* Frees the state (after stop). */
+    void (*destroy)(void *state);
+};
+
+/* The plug-in registered as `name`, or NULL. */
+const struct consensus_ops *consensus_find(const char *name);
+
+/* Writes the registered names, separated by ", ", into `out` (for error messages). */
+void consensus_names(char *out, size_t out_len);
+
+/* Creates the plug-in named `name` (see consensus_ops.create). Returns STELE_OK with *out set,
+ * STELE_ERR_CONFIG for an unknown name, or the plug-in's error; *errmsg as above. */
+int consensus_create(const char *name, const struct consensus_params *p,
+                     const struct consensus_callbacks *cb, struct consensus **out, char **errmsg);
+/* Starts it. */
+int consensus_start(struct consensus *c);
+/* Hands it an accepted envelope (see consensus_ops.order). */
+int consensus_order(struct consensus *c, const uint8_t *env, size_t len);
+/* Stops it (idempotent). */
+void consensus_stop(struct consensus *c);
+/* Stops and frees it. Accepts NULL. */
+void consensus_destroy(struct consensus *c);
+/* Its name. */
+const char *consensus_name(const struct consensus *c);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * deliver.c — stele.AtomicBroadcast/Deliver (blocks start..stop to any number of subscribers,
+ * waiting for blocks not yet cut) and stele.Orderer/ChainInfo.
+ *
+ * A Deliver stream sends its blocks, then one status that ends it: SUCCESS after the stop
+ * block, NOT_FOUND when FAIL_IF_NOT_READY meets a block not yet cut, BAD_REQUEST or FORBIDDEN
+ * for a request refused by the intake checks, SERVICE_UNAVAILABLE when the orderer stops.
+ * Waiting streams re-check every DELIVER_POLL_MS whether their client left. Blocks go out as the
+ * store holds them: the stored octets framed as DeliverResponse.block, never decoded and
+ * re-encoded per subscriber.
+ */
+#include "orderer_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/blockhash.h"
+#include "stele/orderer.pb-c.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define DELIVER_POLL_MS 200
+
+/* Sends the final status; returns how the handler ends. */
+static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char *why)
+{
+    Stele__DeliverResponse r = STELE__DELIVER_RESPONSE__INIT;
+    r.type_case = STELE__DELIVER_RESPONSE__TYPE_STATUS;
+    r.status = st;
+    if (st != STELE__STATUS__STATUS_SUCCESS)
+        log_debug("orderer", "deliver ends with %d: %s", st, why);
+    int rc = rpc_call_send(call, &r.base);
+    return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
+}
+
+/* Replaces `out` with DeliverResponse{block = the serialized Block of block `n`}: the field's
+ * key (field 2, length-delimited), the length as a varint, the stored octets. */
+static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
+{
+    uint8_t head[1 + 10];
+    struct buf blk;
+    buf_init(&blk);
+    buf_clear(out);
+    int rc = blockstore_get_bytes(bs, n, &blk);
+    if (rc == STELE_OK) {
+        size_t h = 0;
+        head[h++] = (STELE__DELIVER_RESPONSE__TYPE_BLOCK << 3) | 2;
+        for (uint64_t len = blk.len; h < sizeof head; len >>= 7) {
+            head[h++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+            if (len <= 0x7f)
+                break;
+        }
+        if ((rc = buf_append(out, head, h)) == STELE_OK)
+            rc = buf_append(out, blk.data, blk.len);
+    }
+    buf_release(&blk);
+    return rc;
+}
+
+/* Resolves a seek position against `height`. Returns false when it is missing or names
+ * "newest" of an empty chain. */
+static bool resolve(const Stele__SeekPosition *p, uint64_t height, uint64_t *out)
+{
+    if (!p)
+        return false;
+    switch (p->type_case) {
+    case STELE__SEEK_POSITION__TYPE_OLDEST:
+        *out = 0;
+        return true;
+    case STELE__SEEK_POSITION__TYPE_NEWEST:
+        *out = height ? height - 1 : 0;
+        return height > 0;
+    case STELE__SEEK_POSITION__TYPE_SPECIFIED:
+        *out = p->specified ? p->specified->number : 0;
+        return p->specified != NULL;
+    default:
+        return false;
+    }
+}
+
+static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp, void *arg)
+{
+    (void)resp;
+    struct orderer *o = arg;
+    struct arena *a = rpc_call_arena(call);
+    Stele__SeekInfo *seek = NULL;
+    struct intake_verdict v;
+    if (intake_check_deliver(&o->intake, a, (const Stele__Envelope *)req, clock_wall_ms(), &seek,
+                             &v) != STELE_OK)
+        return finish(call, v.status, v.info);
+    uint64_t start, stop, height = chain_height(o->chain);
+    if (!resolve(seek->start, height, &start) || !resolve(seek->stop, height, &stop) ||
+        start > stop)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "SeekInfo needs a start and a stop position with start <= stop");
+    bool fail_if_not_ready =
+        seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
+
+    struct buf frame;
+    buf_init(&frame);
+    enum rpc_code code = RPC_OK;
+    for (uint64_t n = start;; n++) {
+        while (!chain_wait(o->chain, n, fail_if_not_ready ? 0 : DELIVER_POLL_MS)) {
+            if (fail_if_not_ready) {
+                code = finish(call, STELE__STATUS__STATUS_NOT_FOUND, "block not yet cut");
+                goto out;
+            }
+            if (atomic_load(&o->stopping)) {
+                code = finish(call, STELE__STATUS__STATUS_SERVICE_UNAVAILABLE, "stopping");
+                goto out;
+            }
+            if (rpc_call_cancelled(call)) {
+                code = RPC_CANCELLED;
+                goto out;
+            }
+        }
+        int rc = framed_block(chain_store(o->chain), n, &frame);
+        if (rc) {
+            log_error("orderer", "deliver: cannot read block %llu: %s", (unsigned long long)n,
+                      stele_strerror(rc));
+            code = finish(call, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot read block");
+            goto out;
+        }
+        rc = rpc_call_send_bytes(call, frame.data, frame.len);
+        if (rc) {
+            code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
+            goto out;
+        }
+        if (n == stop) {
+            code = finish(call, STELE__STATUS__STATUS_SUCCESS, "");
+            goto out;
+        }
+    }
+out:
+    buf_release(&frame);
+    return code;
+}
+
+static enum rpc_code chain_info(struct rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    struct orderer *o = arg;
+    struct arena *a = rpc_call_arena(call);
+    Stele__BlockchainInfo *info = arena_alloc(a, sizeof *info);
+    uint8_t *hashes = arena_alloc(a, 2 * BLOCKHASH_LEN);
+    if (!info || !hashes)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__blockchain_info__init(info);
+    uint64_t height;
+    chain_head(o->chain, &height, hashes);
+    memset(hashes + BLOCKHASH_LEN, 0, BLOCKHASH_LEN);
+    Stele__Block *b = NULL;
+    if (height > 0 && blockstore_get(chain_store(o->chain), height - 1, a, &b) == STELE_OK &&
+        b->header && b->header->previous_hash.len == BLOCKHASH_LEN)
+        memcpy(hashes + BLOCKHASH_LEN, b->header->previous_hash.data, BLOCKHASH_LEN);
+    info->channel_id = o->cfg->channel_id;
+    info->height = height;
+    info->current_hash = (ProtobufCBinaryData){BLOCKHASH_LEN, hashes};
+    info->previous_hash = (ProtobufCBinaryData){BLOCKHASH_LEN, hashes + BLOCKHASH_LEN};
+    info->consensus_type = (char *)consensus_name(o->consensus);
+    *resp = &info->base;
+    return RPC_OK;
+}
+
+int orderer_deliver_register(struct orderer *o, struct rpc_server *s)
+{
+    const struct rpc_method m[] = {
+        {.path = "/stele.AtomicBroadcast/Deliver",
+         .kind = RPC_SERVER_STREAM,
+         .request = &stele__envelope__descriptor,
+         .handler = deliver,
+         .arg = o},
+        {.path = "/stele.Orderer/ChainInfo",
+         .kind = RPC_UNARY,
+         .request = &stele__chain_info_request__descriptor,
+         .handler = chain_info,
+         .arg = o},
+    };
+    return rpc_server_add(s, m, sizeof m / sizeof m[0]);
+}

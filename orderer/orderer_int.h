@@ -1,0 +1,42 @@
+/* orderer_int.h — the state shared by orderer.c and the service handlers (broadcast.c,
+ * deliver.c). Not for use outside orderer/. */
+#ifndef STELE_ORDERER_ORDERER_INT_H
+#define STELE_ORDERER_ORDERER_INT_H
+
+#include "auth.h"
+#include "chain.h"
+#include "consensus.h"
+#include "intake.h"
+#include "orderer.h"
+
+#include "identity/enrolment.h"
+#include "rpc/rpc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct rpc_health;
+struct rpc_node_service;
+
+struct orderer {
+    const struct orderer_config *cfg; /* the configuration (not owned) */
+    struct enrolment self;            /* the orderer's key pair and identity record */
+    struct orderer_auth *auth;        /* membership checks */
+    struct intake intake;             /* envelope checks (points at cfg and auth) */
+    struct chain *chain;              /* block store and notifications */
+    struct consensus *consensus;      /* the plug-in */
+    struct rpc_server *server;        /* gRPC */
+    struct rpc_health *health;        /* grpc.health.v1.Health state */
+    struct rpc_node_service *node;    /* stele.Node/Info state */
+    atomic_bool stopping;             /* orderer_stop() began */
+    bool started;                     /* orderer_start() succeeded */
+    bool stopped;                     /* orderer_stop() finished */
+};
+
+/* Registers stele.AtomicBroadcast/Broadcast (broadcast.c). */
+int orderer_broadcast_register(struct orderer *o, struct rpc_server *s);
+
+/* Registers stele.AtomicBroadcast/Deliver and stele.Orderer/ChainInfo (deliver.c). */
+int orderer_deliver_register(struct orderer *o, struct rpc_server *s);
+
+#endif

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# stele-orderer with identities from a real stele-ca: genesis, serving, `stele chain info` and
+# `stele block get` (text, --json and the exit codes of DESIGN §9), and a clean stop on SIGTERM.
+# (--check on shipped and broken configurations: orderer_check.test.sh.)
+set -euo pipefail
+src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+ca_pid=; ord_pid=
+cleanup() {
+  for p in $ord_pid $ca_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$tmp/orderer.log" ] && cat "$tmp/orderer.log"; exit 1; }
+
+# A CA and three identities: the orderer, an auditor (reader), a client.
+port=$(( 20000 + RANDOM % 20000 ))
+ca=127.0.0.1:$port
+"$bin/stele-ca" init --dir "$tmp/ca" --name test-ca --json >"$tmp/ca-init.json"
+secret=$(sed -n 's/.*"admin_secret":"\([^"]*\)".*/\1/p' "$tmp/ca-init.json")
+"$bin/stele-ca" serve --dir "$tmp/ca" --listen "$ca" >"$tmp/ca.log" 2>&1 &
+ca_pid=$!
+"$bin/stele" node health --url "$ca" --wait 10 >/dev/null || fail "CA did not start"
+"$bin/stele-ca" enroll --url "$ca" --id admin --secret "$secret" --out "$tmp/ids/admin" >/dev/null
+for spec in "orderer0 orderers orderer" "auditor1 org1 auditor" "client1 org1 client"; do
+  set -- $spec
+  s=$("$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin" --id "$1" --org "$2" --role "$3" \
+        --json | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+  "$bin/stele-ca" enroll --url "$ca" --id "$1" --secret "$s" --out "$tmp/ids/$1" >/dev/null
+done
+
+cat >"$tmp/orderer.yaml" <<YAML
+node_id: orderer0
+listen: 127.0.0.1:0
+data_dir: data
+identity_dir: ids/orderer0
+channel_id: ch1
+genesis_file: genesis.block
+membership:
+  cas:
+    - public_key: ca/ca.pub
+YAML
+"$bin/stele-orderer" --check "$tmp/orderer.yaml" >/dev/null || fail "test config"
+
+# Only an orderer identity may run an orderer.
+sed 's#^identity_dir: ids/orderer0#identity_dir: ids/client1#' "$tmp/orderer.yaml" >"$tmp/wrong-id.yaml"
+set +e
+"$bin/stele-orderer" --config "$tmp/wrong-id.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a client identity should not run an orderer (exit $rc)"
+grep -q 'needs role orderer' "$tmp/err" || fail "wrong identity message: $(cat "$tmp/err")"
+
+# Genesis, then serve.
+"$bin/stele-orderer" genesis --config "$tmp/orderer.yaml" --out "$tmp/genesis.block" >/dev/null
+"$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>"$tmp/orderer.log" &
+ord_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+url="127.0.0.1:$(cat "$tmp/port")"
+
+"$bin/stele" node health --url "$url" --service stele.AtomicBroadcast >/dev/null || fail "health"
+"$bin/stele" node info --url "$url" | grep -q '^role     orderer$' || fail "node info role"
+out=$("$bin/stele" chain info --orderer "$url" --json)
+echo "$out" | grep -q '"channel_id":"ch1","height":1,' || fail "chain info: $out"
+"$bin/stele" chain info --orderer "$url" | grep -q '^height         1$' || fail "chain info text"
+out=$("$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/auditor1" --json)
+echo "$out" | grep -q '"number":0,' || fail "block get: $out"
+echo "$out" | grep -q '"data_hash_valid":true' || fail "block get data hash: $out"
+"$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/client1" | grep -q '^number         0$' \
+  || fail "block get text"
+
+set +e
+"$bin/stele" block get 1 --orderer "$url" --identity "$tmp/ids/auditor1" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] || fail "missing block should exit 1, got $rc"
+grep -q 'block 1 does not exist' "$tmp/err" || fail "missing block message: $(cat "$tmp/err")"
+"$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/admin" >/dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] || fail "admin may read, got $rc"
+"$bin/stele" block get 0 --identity "$tmp/ids/auditor1" >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "missing --orderer should exit 2, got $rc"
+"$bin/stele" block get x --orderer "$url" --identity "$tmp/ids/auditor1" >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "bad block number should exit 2, got $rc"
+"$bin/stele" chain info --orderer 127.0.0.1:1 >/dev/null 2>&1; rc=$?
+[ $rc -eq 3 ] || fail "unreachable orderer should exit 3, got $rc"
+set -e
+
+kill -TERM $ord_pid; wait $ord_pid || fail "orderer did not stop cleanly on SIGTERM"
+ord_pid=
+
+# The same orderer again, now serving TLS: it resumes its chain; the CLI needs --tls-ca.
+(cd "$tmp" &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=test-tls-ca -keyout tls-ca.key -out tls-ca.crt 2>/dev/null &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=orderer0 \
+    -keyout srv.key -out srv.csr 2>/dev/null &&
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext &&
+  openssl x509 -req -in srv.csr -CA tls-ca.crt -CAkey tls-ca.key -CAcreateserial -days 2 \
+    -extfile srv.ext -out srv.crt 2>/dev/null) || fail "cannot make TLS certificates"
+printf 'tls:\n  cert: srv.crt\n  key: srv.key\n' >>"$tmp/orderer.yaml"
+rm -f "$tmp/port"
+"$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>>"$tmp/orderer.log" &
+ord_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+url="127.0.0.1:$(cat "$tmp/port")"
+out=$("$bin/stele" chain info --orderer "$url" --tls-ca "$tmp/tls-ca.crt" --json) || fail "TLS chain info"
+echo "$out" | grep -q '"height":1,' || fail "TLS chain info after restart: $out"
+"$bin/stele" block get 0 --orderer "$url" --tls-ca "$tmp/tls-ca.crt" --identity "$tmp/ids/auditor1" \
+  >/dev/null || fail "TLS block get"
+set +e
+"$bin/stele" chain info --orderer "$url" >/dev/null 2>&1; rc=$?
+[ $rc -eq 3 ] || fail "plaintext against TLS should exit 3, got $rc"
+set -e
+kill -TERM $ord_pid; wait $ord_pid || fail "TLS orderer did not stop cleanly on SIGTERM"
+ord_pid=
+echo "cli_orderer: all checks passed"

@@ -1,0 +1,332 @@
+/*
+ * test_orderer_core.c — the orderer's core pieces without the network: the consensus registry
+ * and the solo plug-in through its ops (batching, batch timeout, proofs, flush on stop), and the
+ * chain (genesis checks, tx_id claims, waiting for heights, restart).
+ */
+#include "testutil.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "crypto/ecdsa.h"
+#include "crypto/key.h"
+#include "ledger/blockhash.h"
+#include "ledger/envelope.h"
+#include "orderer/chain.h"
+#include "orderer/consensus.h"
+#include "pb/pb.h"
+#include "stele/orderer.pb-c.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a fake core for the plug-in ---- */
+
+struct core {
+    pthread_mutex_t mu;
+    uint64_t height;
+    uint8_t head[32];
+    size_t sizes[64]; /* envelopes per delivered block */
+    uint64_t cut_at_ms[64];
+    size_t n;
+    struct crypto_key *key;
+    bool proofs_ok; /* every block linked, hashed and signed as expected */
+};
+
+static void core_head(void *arg, uint64_t *height, uint8_t hash[32])
+{
+    struct core *c = arg;
+    pthread_mutex_lock(&c->mu);
+    *height = c->height;
+    memcpy(hash, c->head, 32);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int core_deliver(void *arg, const Stele__Block *b)
+{
+    struct core *c = arg;
+    uint8_t hash[32];
+    struct arena *a = arena_create(0);
+    pthread_mutex_lock(&c->mu);
+    /* Runs on the plug-in's thread: record failures rather than assert here. */
+    if (b->header->number != c->height || memcmp(b->header->previous_hash.data, c->head, 32) ||
+        blockhash_check_data(b) != STELE_OK || blockhash_header_pb(b->header, hash) != STELE_OK)
+        c->proofs_ok = false;
+    Stele__SoloProof *p = (Stele__SoloProof *)pb_unpack(&stele__solo_proof__descriptor, a,
+                                                        b->metadata->finality_proof.data,
+                                                        b->metadata->finality_proof.len, 0);
+    if (!p || strcmp(p->node_id, "o1") != 0 || strcmp(b->metadata->consensus_type, "solo") != 0 ||
+        strcmp(b->metadata->channel_id, "ch1") != 0 ||
+        crypto_verify_digest(c->key, hash, p->signature.data, p->signature.len) != STELE_OK)
+        c->proofs_ok = false;
+    memcpy(c->head, hash, 32);
+    c->sizes[c->n] = b->data->n_envelopes;
+    c->cut_at_ms[c->n++] = clock_mono_ms();
+    c->height++;
+    pthread_mutex_unlock(&c->mu);
+    arena_destroy(a);
+    return STELE_OK;
+}
+
+static size_t core_blocks(struct core *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->n;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static struct consensus *solo(struct core *c, uint64_t timeout_ms)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    c->height = 1; /* as if the genesis block were there */
+    c->proofs_ok = true;
+    assert_int_equal(crypto_key_generate(&c->key), STELE_OK);
+    struct consensus_params p = {
+        .node_id = "o1",
+        .channel_id = "ch1",
+        .cutter = {.max_message_count = 4,
+                   .preferred_max_bytes = 1000,
+                   .absolute_max_bytes = 5000,
+                   .batch_timeout_ms = timeout_ms},
+        .signer = c->key,
+    };
+    struct consensus_callbacks cb = {
+        .arg = c, .chain_head = core_head, .deliver_block = core_deliver};
+    struct consensus *s = NULL;
+    assert_int_equal(consensus_create("solo", &p, &cb, &s, NULL), STELE_OK);
+    assert_string_equal(consensus_name(s), "solo");
+    return s;
+}
+
+static void registry_by_name(void **state)
+{
+    (void)state;
+    assert_non_null(consensus_find("solo"));
+    assert_null(consensus_find("raft"));
+    assert_null(consensus_find(NULL));
+    char names[64];
+    consensus_names(names, sizeof names);
+    assert_string_equal(names, "solo");
+    struct consensus *c = (struct consensus *)1;
+    char *err = NULL;
+    struct consensus_params p = {0};
+    struct consensus_callbacks cb = {0};
+    assert_int_equal(consensus_create("raft", &p, &cb, &c, &err), STELE_ERR_CONFIG);
+    assert_null(c);
+    assert_non_null(strstr(err, "raft"));
+    assert_non_null(strstr(err, "solo"));
+    free(err);
+    consensus_destroy(NULL);
+}
+
+static void solo_cuts_by_count_and_timeout(void **state)
+{
+    (void)state;
+    struct core c;
+    struct consensus *s = solo(&c, 100);
+    uint8_t env[100];
+    memset(env, 'e', sizeof env);
+    assert_int_equal(consensus_order(s, env, sizeof env), STELE_ERR_UNAVAILABLE); /* not started */
+    assert_int_equal(consensus_start(s), STELE_OK);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(consensus_order(s, env, sizeof env), STELE_OK);
+    uint64_t t0 = clock_mono_ms();
+    /* 4 + 4 by count at once, the ninth by the batch timeout. */
+    for (int i = 0; i < 300 && core_blocks(&c) < 3; i++)
+        clock_sleep_ms(5);
+    assert_int_equal(core_blocks(&c), 3);
+    assert_int_equal(c.sizes[0], 4);
+    assert_int_equal(c.sizes[1], 4);
+    assert_int_equal(c.sizes[2], 1);
+    assert_true(c.cut_at_ms[2] - t0 >= 80);
+    /* A big envelope goes alone; absolute max refused. */
+    uint8_t *big = calloc(1, 5001);
+    assert_int_equal(consensus_order(s, big, 1500), STELE_OK);
+    assert_int_equal(consensus_order(s, big, 5001), STELE_ERR_TOO_BIG);
+    free(big);
+    for (int i = 0; i < 300 && core_blocks(&c) < 4; i++)
+        clock_sleep_ms(5);
+    assert_int_equal(c.sizes[3], 1);
+    assert_true(c.proofs_ok);
+    consensus_destroy(s);
+    crypto_key_destroy(c.key);
+    pthread_mutex_destroy(&c.mu);
+}
+
+static void solo_stop_flushes_accepted(void **state)
+{
+    (void)state;
+    struct core c;
+    struct consensus *s = solo(&c, 3600000); /* the timeout would never fire */
+    assert_int_equal(consensus_start(s), STELE_OK);
+    uint8_t env[10] = {1};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(consensus_order(s, env, sizeof env), STELE_OK);
+    consensus_stop(s);
+    assert_int_equal(core_blocks(&c), 1);
+    assert_int_equal(c.sizes[0], 3);
+    assert_true(c.proofs_ok);
+    assert_int_equal(consensus_order(s, env, sizeof env), STELE_ERR_UNAVAILABLE);
+    consensus_stop(s); /* idempotent */
+    consensus_destroy(s);
+    crypto_key_destroy(c.key);
+    pthread_mutex_destroy(&c.mu);
+}
+
+/* ---- the chain ---- */
+
+/* Writes a block `number` of channel `ch` holding the one "envelope" `content` to `path`. */
+static void write_genesis(const char *path, const char *ch, uint64_t number, const char *content)
+{
+    struct arena *a = arena_create(0);
+    static const uint8_t zero[32];
+    ProtobufCBinaryData env = {strlen(content), (uint8_t *)content};
+    Stele__Block *b;
+    assert_int_equal(blockhash_block_build(a, number, zero, &env, 1, &b), STELE_OK);
+    b->metadata->channel_id = (char *)ch;
+    struct buf out;
+    buf_init(&out);
+    assert_int_equal(pb_pack_buf(&b->base, &out), STELE_OK);
+    assert_int_equal(test_write_file(path, out.data, out.len), 0);
+    buf_release(&out);
+    arena_destroy(a);
+}
+
+/* A transaction envelope with a fresh tx_id (not signed by anyone the chain cares about). */
+static ProtobufCBinaryData tx(struct crypto_key *k, char id[65])
+{
+    uint8_t pub[33];
+    crypto_key_public_compressed(k, pub);
+    struct envelope_params p = {.channel_id = "ch1",
+                                .type = STELE__HEADER_TYPE__ENDORSER_TRANSACTION,
+                                .creator = pub,
+                                .creator_len = sizeof pub};
+    ProtobufCBinaryData e;
+    assert_int_equal(envelope_build(&p, k, &e, id), STELE_OK);
+    return e;
+}
+
+struct waiter {
+    struct chain *c;
+    uint64_t number;
+    bool got;
+};
+
+static void *wait_main(void *arg)
+{
+    struct waiter *w = arg;
+    w->got = chain_wait(w->c, w->number, 10000);
+    return NULL;
+}
+
+static void chain_genesis_claims_and_waits(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("chain");
+    char store[512], gen[512], bad[512];
+    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(gen, sizeof gen, "%s/genesis.block", dir);
+    snprintf(bad, sizeof bad, "%s/bad.block", dir);
+    struct chain_options o = {.dir = store, .channel_id = "ch1", .sync = BLOCKSTORE_SYNC_NONE};
+    struct chain *c = NULL;
+    char *err = NULL;
+
+    /* No genesis file, a block of another channel, a block that is not number 0. */
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "genesis"));
+    free(err);
+    write_genesis(bad, "other", 0, "config");
+    o.genesis_file = bad;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    free(err);
+    write_genesis(bad, "ch1", 3, "config");
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    free(err);
+    assert_int_equal(test_write_file(bad, "garbage", 7), 0);
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    free(err);
+
+    write_genesis(gen, "ch1", 0, "config");
+    o.genesis_file = gen;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
+    assert_int_equal(chain_height(c), 1);
+
+    /* Claims: a second claim is a replay until the block is in; then the index refuses it. */
+    struct crypto_key *k;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    char id1[65], id2[65];
+    ProtobufCBinaryData e[2] = {tx(k, id1), tx(k, id2)};
+    assert_int_equal(chain_claim_tx(c, id1), STELE_OK);
+    assert_int_equal(chain_claim_tx(c, id1), STELE_ERR_REPLAY);
+    assert_int_equal(chain_claim_tx(c, id2), STELE_OK);
+    chain_unclaim_tx(c, id2);
+    assert_int_equal(chain_claim_tx(c, id2), STELE_OK);
+
+    struct waiter w = {.c = c, .number = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
+    assert_false(chain_wait(c, 1, 20));
+    uint64_t h;
+    uint8_t head[32];
+    chain_head(c, &h, head);
+    struct arena *a = arena_create(0);
+    Stele__Block *b;
+    assert_int_equal(blockhash_block_build(a, h, head, e, 2, &b), STELE_OK);
+    assert_int_equal(chain_append(c, b), STELE_OK);
+    pthread_join(t, NULL);
+    assert_true(w.got);
+    assert_int_equal(chain_claim_tx(c, id1), STELE_ERR_REPLAY);
+    assert_int_equal(chain_claim_tx(c, id2), STELE_ERR_REPLAY);
+
+    /* Shutdown wakes waiters with false. */
+    w = (struct waiter){.c = c, .number = 5};
+    assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
+    clock_sleep_ms(20);
+    chain_shutdown(c);
+    pthread_join(t, NULL);
+    assert_false(w.got);
+    chain_close(c);
+
+    /* Reopened: the height, and the tx_ids still refused (from the store's index). */
+    assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
+    assert_int_equal(chain_height(c), 2);
+    assert_int_equal(chain_claim_tx(c, id1), STELE_ERR_REPLAY);
+    chain_close(c);
+    o.genesis_file = NULL; /* optional once the store has blocks */
+    assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
+    chain_close(c);
+    /* A store of another chain or channel is refused, not served. */
+    write_genesis(bad, "ch1", 0, "another config");
+    o.genesis_file = bad;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "another genesis block"));
+    free(err);
+    o.genesis_file = NULL;
+    o.channel_id = "ch2";
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "another channel"));
+    free(err);
+
+    free(e[0].data);
+    free(e[1].data);
+    arena_destroy(a);
+    crypto_key_destroy(k);
+    test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(registry_by_name),
+        cmocka_unit_test(solo_cuts_by_count_and_timeout),
+        cmocka_unit_test(solo_stop_flushes_accepted),
+        cmocka_unit_test(chain_genesis_claims_and_waits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

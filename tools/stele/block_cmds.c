@@ -1,0 +1,333 @@
+/*
+ * block_cmds.c — `stele block get N`: stele.AtomicBroadcast/Deliver for block N alone
+ * (FAIL_IF_NOT_READY), the request signed with the caller's identity.
+ *
+ * Prints the header, its recomputed hash, whether the data hash matches the envelopes, the
+ * tx_ids and a summary of the finality proof. For solo blocks the signature is checked against
+ * the public key carried in the proof, and the signer's identity record against the caller's
+ * own CA (ca.pub of --identity): a valid orderer identity holding that key. Whether that
+ * orderer is the one the channel configuration names is for a full audit.
+ */
+#include "block_cmds.h"
+#include "orderer_client.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "crypto/ecdsa.h"
+#include "crypto/key.h"
+#include "identity/enrolment.h"
+#include "identity/identity.h"
+#include "ledger/blockhash.h"
+#include "ledger/envelope.h"
+#include "pb/pb.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char block_usage[] =
+    "Usage: stele block get N --orderer HOST:PORT --identity DIR [--channel ID] [--tls-ca FILE]\n"
+    "                       [--json]\n"
+    "\n"
+    "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
+    "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
+    "hashes, tx_ids and finality proof. A solo proof's signature is checked, and its signer's\n"
+    "identity against your CA (DIR/ca.pub): it must be an orderer holding the signing key.\n"
+    "Exits 1 when the block does not exist or the request is refused.\n"
+    "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
+    "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n";
+
+#define PROG "stele block get"
+
+/* What the command works with. */
+struct block_ctx {
+    const struct chain_opts *o; /* options */
+    struct enrolment self;      /* the caller's identity (signs the request) */
+    struct msp *msp;            /* trusts the caller's CA: judges the signer of a proof */
+};
+
+/* What the proof says, for printing. */
+struct proof_summary {
+    const char *kind;               /* consensus_type, or "none" */
+    const char *node_id;            /* solo: signer's node id */
+    const ProtobufCBinaryData *key; /* solo: signer's public key */
+    const char *verdict;            /* "valid", "invalid", "absent", "unknown encoding" */
+    const char *signer;             /* the signer's identity: "verified", or why not */
+    struct identity id;             /* the signer's identity when verified */
+};
+
+/* Builds the signed Deliver request for block n; *out is malloc'd. */
+static int seek_request(struct block_ctx *ctx, const char *channel, uint64_t n,
+                        ProtobufCBinaryData *out)
+{
+    const struct enrolment *self = &ctx->self;
+    int rc;
+    Stele__SeekSpecified at = STELE__SEEK_SPECIFIED__INIT;
+    at.number = n;
+    Stele__SeekPosition pos = STELE__SEEK_POSITION__INIT;
+    pos.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
+    pos.specified = &at;
+    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
+    si.start = &pos;
+    si.stop = &pos;
+    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
+    size_t dlen;
+    uint8_t *data = pb_pack(&si.base, &dlen);
+    struct envelope_params p = {.channel_id = channel,
+                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
+                                .creator = self->identity.data,
+                                .creator_len = self->identity.len,
+                                .data = data,
+                                .data_len = dlen};
+    rc = data ? envelope_build(&p, self->key, out, NULL) : STELE_ERR_NOMEM;
+    if (rc)
+        rc = cli_fail(PROG, rc, "cannot sign the request: %s", stele_strerror(rc));
+    free(data);
+    return rc;
+}
+
+/* Judges the identity record in a solo proof with the caller's CA: a valid orderer identity
+ * whose key is the one that signed. */
+static const char *judge_signer(struct block_ctx *ctx, struct arena *a, const Stele__SoloProof *p,
+                                const struct crypto_key *k, struct identity *id)
+{
+    struct crypto_key *q = NULL;
+    char *err = NULL;
+    if (p->identity.len == 0)
+        return "absent";
+    int rc =
+        identity_verify(ctx->msp, a, p->identity.data, p->identity.len, clock_wall_s(), id, &err);
+    free(err);
+    if (rc == STELE_ERR_EXPIRED)
+        return "expired";
+    if (rc == STELE_ERR_REVOKED)
+        return "revoked";
+    if (rc)
+        return "not issued by your CA";
+    bool same = identity_public_key(ctx->msp, id, &q) == STELE_OK && crypto_key_public_equal(q, k);
+    crypto_key_destroy(q);
+    if (!same)
+        return "does not hold the signing key";
+    return identity_has_role(id, "orderer") ? "verified" : "not an orderer";
+}
+
+static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
+                            const uint8_t hash[32], struct proof_summary *s)
+{
+    const Stele__BlockMetadata *md = b->metadata;
+    *s = (struct proof_summary){.kind = "none", .verdict = "absent", .signer = "absent"};
+    if (!md || md->finality_proof.len == 0)
+        return;
+    s->kind = md->consensus_type && md->consensus_type[0] ? md->consensus_type : "unknown";
+    s->verdict = "unknown encoding";
+    if (strcmp(s->kind, "solo") != 0)
+        return;
+    Stele__SoloProof *p = (Stele__SoloProof *)pb_unpack(
+        &stele__solo_proof__descriptor, a, md->finality_proof.data, md->finality_proof.len, 0);
+    if (!p)
+        return;
+    struct crypto_key *k = NULL;
+    s->node_id = p->node_id;
+    s->key = &p->public_key;
+    s->verdict = "invalid";
+    if (crypto_key_from_public(p->public_key.data, p->public_key.len, &k) != STELE_OK)
+        return;
+    if (crypto_verify_digest(k, hash, p->signature.data, p->signature.len) == STELE_OK)
+        s->verdict = "valid";
+    s->signer = judge_signer(ctx, a, p, k, &s->id);
+    crypto_key_destroy(k);
+}
+
+/* The tx_id of envelope i, or "(undecodable)". */
+static const char *tx_id_of(struct arena *a, const ProtobufCBinaryData *e)
+{
+    struct envelope_view v;
+    Stele__Envelope *env =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, a, e->data, e->len, 0);
+    if (env && envelope_open(a, env, &v, NULL) == STELE_OK)
+        return v.header->tx_id;
+    return "(undecodable)";
+}
+
+static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Block *b)
+{
+    bool json = ctx->o->json;
+    uint8_t hash[32] = {0};
+    blockhash_header_pb(b->header, hash);
+    bool data_ok = blockhash_check_data(b) == STELE_OK;
+    struct proof_summary ps;
+    summarize_proof(ctx, a, b, hash, &ps);
+    size_t n = b->data ? b->data->n_envelopes : 0;
+    const Stele__BlockHeader *h = b->header;
+    const Stele__BlockMetadata *md = b->metadata;
+    if (json) {
+        struct buf out;
+        struct json j;
+        buf_init(&out);
+        json_init(&j, &out);
+        json_object_begin(&j);
+        json_kv_uint(&j, "number", h->number);
+        json_kv_hex(&j, "hash", hash, sizeof hash);
+        json_kv_hex(&j, "previous_hash", h->previous_hash.data, h->previous_hash.len);
+        json_kv_hex(&j, "data_hash", h->data_hash.data, h->data_hash.len);
+        json_kv_bool(&j, "data_hash_valid", data_ok);
+        json_kv_string(&j, "channel_id", md ? md->channel_id : "");
+        json_kv_uint(&j, "timestamp_ms", md ? md->timestamp_ms : 0);
+        json_key(&j, "tx_ids");
+        json_array_begin(&j);
+        for (size_t i = 0; i < n; i++)
+            json_string(&j, tx_id_of(a, &b->data->envelopes[i]));
+        json_array_end(&j);
+        json_key(&j, "finality_proof");
+        json_object_begin(&j);
+        json_kv_string(&j, "consensus_type", ps.kind);
+        if (ps.node_id)
+            json_kv_string(&j, "node_id", ps.node_id);
+        if (ps.key)
+            json_kv_hex(&j, "public_key", ps.key->data, ps.key->len);
+        json_kv_string(&j, "signature", ps.verdict);
+        json_kv_string(&j, "signer_identity", ps.signer);
+        if (strcmp(ps.signer, "verified") == 0) {
+            json_kv_string(&j, "signer_id", ps.id.id);
+            json_kv_string(&j, "signer_org", ps.id.org);
+        }
+        json_object_end(&j);
+        json_object_end(&j);
+        printf("%s\n", (char *)out.data);
+        buf_release(&out);
+        return;
+    }
+    char hx[65], prev[65] = "", data[65] = "";
+    hex_encode(hash, sizeof hash, hx);
+    if (h->previous_hash.len == 32)
+        hex_encode(h->previous_hash.data, 32, prev);
+    if (h->data_hash.len == 32)
+        hex_encode(h->data_hash.data, 32, data);
+    printf("number         %" PRIu64 "\nhash           %s\nprevious_hash  %s\n"
+           "data_hash      %s (%s)\nchannel        %s\ntransactions   %zu\n",
+           h->number, hx, prev, data, data_ok ? "matches the envelopes" : "MISMATCH",
+           md ? md->channel_id : "", n);
+    for (size_t i = 0; i < n; i++)
+        printf("  %s\n", tx_id_of(a, &b->data->envelopes[i]));
+    printf("finality       %s", ps.kind);
+    if (ps.node_id)
+        printf(", signed by %s", ps.node_id);
+    printf(": signature %s", ps.verdict);
+    if (strcmp(ps.kind, "solo") == 0 && strcmp(ps.signer, "verified") == 0)
+        printf(", signer %s of %s verified with your CA", ps.id.id, ps.id.org);
+    else if (strcmp(ps.kind, "solo") == 0)
+        printf(", signer identity %s", ps.signer);
+    putchar('\n');
+}
+
+/* Runs the Deliver call and prints the block. */
+static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
+                     const ProtobufCBinaryData *req_bytes)
+{
+    const struct chain_opts *o = ctx->o;
+    Stele__Envelope *req = (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL,
+                                                        req_bytes->data, req_bytes->len, 0);
+    struct rpc_call *call = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                                            &stele__deliver_response__descriptor, 30000);
+    struct arena *a = arena_create(0);
+    int rc = STELE_ERR_NOMEM, printed = 0;
+    if (!req || !call || !a)
+        goto out;
+    if ((rc = rpc_call_send(call, &req->base)) || (rc = rpc_call_close_send(call)))
+        goto out;
+    for (;;) {
+        ProtobufCMessage *m = NULL;
+        rc = rpc_call_recv(call, &m, 30000, false);
+        if (rc)
+            break;
+        Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
+        if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block && r->block->header) {
+            print_block(ctx, a, r->block);
+            printed++;
+        } else if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS) {
+            rc = r->status == STELE__STATUS__STATUS_SUCCESS     ? STELE_OK
+                 : r->status == STELE__STATUS__STATUS_NOT_FOUND ? STELE_ERR_NOT_FOUND
+                 : r->status == STELE__STATUS__STATUS_FORBIDDEN ? STELE_ERR_PERMISSION
+                                                                : STELE_ERR_INVALID;
+            pb_free(m);
+            break;
+        }
+        pb_free(m);
+    }
+out:;
+    struct rpc_result res = {0};
+    int frc = call ? rpc_call_finish(call, rc != STELE_OK, &res) : STELE_OK;
+    pb_free(req ? &req->base : NULL);
+    arena_destroy(a);
+    if (rc == STELE_ERR_NOT_FOUND)
+        return cli_fail(PROG, rc, "block %" PRIu64 " does not exist on %s (see stele chain info)",
+                        n, o->orderer);
+    if (rc == STELE_ERR_PERMISSION)
+        return cli_fail(PROG, rc, "%s refused the request: the identity is not a reader",
+                        o->orderer);
+    if (rc == STELE_OK && printed == 0)
+        rc = frc ? frc : STELE_ERR_MALFORMED;
+    if (rc)
+        return cli_fail(PROG, rc, "%s: %s", o->orderer,
+                        res.detail[0] ? res.detail : stele_strerror(rc));
+    return CLI_EXIT_OK;
+}
+
+int cmd_block(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "get") != 0) {
+        bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fputs(block_usage, help ? stdout : stderr);
+        return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    struct chain_opts o = {0};
+    int rc = orderer_client_parse(argc - 1, argv + 1, PROG, block_usage, &o);
+    if (rc)
+        return rc;
+    if (optind + 1 != argc - 1)
+        return cli_usage(PROG, "give exactly one block number");
+    char *end;
+    const char *arg = argv[1 + optind];
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (!*arg || *end || errno || arg[0] == '-')
+        return cli_usage(PROG, "'%s' is not a block number", arg);
+    if (!o.identity)
+        return cli_usage(PROG, "--identity DIR is required (Deliver requests are signed)");
+    struct block_ctx ctx = {.o = &o};
+    char *err = NULL;
+    if ((rc = enrolment_load(o.identity, &ctx.self, &err))) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return rc;
+    }
+    if (!(ctx.msp = msp_create(0)) || msp_add_ca(ctx.msp, NULL, 0, ctx.self.ca_pub) != STELE_OK) {
+        msp_destroy(ctx.msp);
+        enrolment_release(&ctx.self);
+        return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+    }
+    struct rpc_channel *ch = orderer_client_open(PROG, &o, &rc);
+    Stele__BlockchainInfo *info = NULL;
+    ProtobufCBinaryData req = {0, NULL};
+    if (!ch)
+        goto out;
+    if (!o.channel && (rc = orderer_client_chain_info(ch, PROG, &o, &info)))
+        goto out;
+    if ((rc = seek_request(&ctx, o.channel ? o.channel : info->channel_id, n, &req)))
+        goto out;
+    rc = get_block(&ctx, ch, n, &req);
+out:
+    free(req.data);
+    pb_free(info ? &info->base : NULL);
+    rpc_channel_close(ch);
+    msp_destroy(ctx.msp);
+    enrolment_release(&ctx.self);
+    return rc;
+}

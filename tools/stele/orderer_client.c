@@ -1,0 +1,79 @@
+/* orderer_client.c — what `stele block` and `stele chain` share: options, the channel to an
+ * orderer, Orderer/ChainInfo. */
+#include "orderer_client.h"
+
+#include "base/status.h"
+#include "cli/cli.h"
+#include "pb/pb.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int orderer_client_parse(int argc, char **argv, const char *prog, const char *usage,
+                         struct chain_opts *o)
+{
+    static const struct option longopts[] = {
+        {"orderer", required_argument, NULL, 'o'},
+        {"identity", required_argument, NULL, 'i'},
+        {"channel", required_argument, NULL, 'c'},
+        {"tls-ca", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:i:c:t:jh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o':
+            o->orderer = optarg;
+            break;
+        case 'i':
+            o->identity = optarg;
+            break;
+        case 'c':
+            o->channel = optarg;
+            break;
+        case 't':
+            o->tls_ca = optarg;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(CLI_EXIT_OK);
+        default:
+            return cli_usage(prog, "see '%s --help'", prog);
+        }
+    }
+    if (!o->orderer)
+        return cli_usage(prog, "--orderer HOST:PORT is required");
+    return 0;
+}
+
+struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc)
+{
+    struct rpc_channel_opts co = {
+        .fail_fast = true, .max_message = MAX_BLOCK_MESSAGE, .tls = {.ca_file = o->tls_ca}};
+    char *err = NULL;
+    struct rpc_channel *ch = rpc_channel_open(o->orderer, &co, &err);
+    if (!ch)
+        *rc = cli_fail(prog, STELE_ERR_INVALID, "%s", err ? err : o->orderer);
+    free(err);
+    return ch;
+}
+
+int orderer_client_chain_info(struct rpc_channel *ch, const char *prog, const struct chain_opts *o,
+                              Stele__BlockchainInfo **out)
+{
+    Stele__ChainInfoRequest req = STELE__CHAIN_INFO_REQUEST__INIT;
+    struct rpc_result res;
+    int rc = rpc_unary(ch, "/stele.Orderer/ChainInfo", &req.base,
+                       &stele__blockchain_info__descriptor, (ProtobufCMessage **)out, 5000, &res);
+    if (rc != STELE_OK)
+        return cli_fail(prog, rc, "%s: %s (%s)", o->orderer, res.detail, rpc_code_name(res.code));
+    return 0;
+}

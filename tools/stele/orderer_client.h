@@ -1,0 +1,35 @@
+/* orderer_client.h — options and calls shared by `stele block` and `stele chain`. */
+#ifndef STELE_TOOLS_ORDERER_CLIENT_H
+#define STELE_TOOLS_ORDERER_CLIENT_H
+
+#include "rpc/rpc.h"
+#include "stele/orderer.pb-c.h"
+
+#include <stdbool.h>
+
+#define MAX_BLOCK_MESSAGE (80u << 20) /* AbsoluteMaxBytes tops out at 64 MiB */
+
+/* Command-line options of the orderer commands. */
+struct chain_opts {
+    const char *orderer;  /* HOST:PORT */
+    const char *identity; /* DIR with key.pem (and identity) */
+    const char *channel;  /* channel named in requests; NULL = the orderer's */
+    const char *tls_ca;   /* PEM roots when the orderer serves TLS; NULL = plaintext */
+    bool json;            /* --json */
+};
+
+/* Parses --orderer, --identity, --channel, --tls-ca, --json and --help (prints `usage`, exits 0)
+ * into *o; positional arguments are left at argv[optind..]. Returns 0 or a usage exit status. */
+int orderer_client_parse(int argc, char **argv, const char *prog, const char *usage,
+                         struct chain_opts *o);
+
+/* Opens a fail-fast channel to o->orderer (TLS with o->tls_ca) that accepts blocks. NULL
+ * (with *rc the exit status, the error printed) on failure. */
+struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc);
+
+/* Calls stele.Orderer/ChainInfo; *out is freed with pb_free(). Returns 0 or the exit status
+ * (the error printed). */
+int orderer_client_chain_info(struct rpc_channel *ch, const char *prog, const struct chain_opts *o,
+                              Stele__BlockchainInfo **out);
+
+#endif

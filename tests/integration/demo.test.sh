@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make demo` works: run scripts/demo against this build, then check what a user would check
-# afterwards — every identity directory is complete and verifies, and the enrol command
-# refuses to overwrite an enrolment before asking the CA for anything.
+# afterwards — every identity directory is complete and verifies, the orderer cut blocks and
+# delivered every envelope once, `stele-network down` left no process running, and the enrol
+# command refuses to overwrite an enrolment before asking the CA for anything.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-port=$(( 20000 + RANDOM % 20000 ))
+trap '[ -f "$tmp/net/network.json" ] && "$bin/stele-network" down --dir "$tmp/net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+port=$(( 20000 + (RANDOM % 800) * 50 + 4 ))
 STELE_BIN="$bin" STELE_DEMO_DIR="$tmp/net" STELE_DEMO_CA_PORT=$port bash "$src/scripts/demo" >"$tmp/demo.log" 2>&1 \
   || { cat "$tmp/demo.log"; echo "FAIL: the demo failed"; exit 1; }
 fail() { echo "FAIL: $*"; exit 1; }
@@ -17,7 +18,17 @@ for d in "$tmp/net/ids"/*/; do
   "$bin/stele-ca" inspect "$d" --json | grep -q '"verified":true' || fail "$d does not verify"
   n=$((n + 1))
 done
-[ $n -eq 15 ] || fail "expected 15 enrolled identities, found $n"
+# the CA admin, three organisation admins and the 14 identities of configs/network.yaml
+[ $n -eq 18 ] || fail "expected 18 enrolled identities, found $n"
+grep -q '"delivered_exactly_once":true' "$tmp/demo.log" || fail "the orderer bench did not deliver every envelope once"
+height=$(sed -n 's/^height *\([0-9]*\)$/\1/p' "$tmp/demo.log" | head -1)
+[ -n "$height" ] && [ "$height" -gt 1 ] || fail "chain info height is '$height', expected > 1"
+grep -q '^number *1$' "$tmp/demo.log" || fail "block 1 was not printed"
+for f in "$tmp/net"/*.pid; do
+  pid=$(cat "$f")
+  ! kill -0 "$pid" 2>/dev/null || fail "$(basename "$f" .pid) (pid $pid) still runs after down"
+done
+grep -q 'exited 0' "$tmp/demo.log" || fail "down did not report a clean exit"
 grep -q 'they match' "$tmp/demo.log" || fail "openssl did not confirm the key"
 grep -q 'booth lost at table 1' "$tmp/demo.log" || fail "the revoked booth is not on the CRL"
 
@@ -28,4 +39,4 @@ out=$("$bin/stele-ca" enroll --url 127.0.0.1:1 --id x --secret y --out "$tmp/net
 set -e
 [ $rc -eq 1 ] || fail "overwrite should exit 1, got $rc: $out"
 echo "$out" | grep -q 'already holds an enrolment' || fail "overwrite message: $out"
-echo "demo: $n identities enrolled and verified; overwrite refused"
+echo "demo: $n identities enrolled and verified; height $height; all stopped; overwrite refused"

@@ -18,9 +18,10 @@ struct bench_opts {
     double duration_s; /* per scenario */
     int clients;       /* concurrent callers for the headline scenario */
     bool json;
-    const char *target; /* an external server, or NULL to start one in-process */
-    bool baseline;      /* rpc: also measure the raw gRPC core (no wrapper) */
-    bool pool;          /* rpc: run Echo on the server's worker pool, not inline */
+    const char *target;  /* an external server, or NULL to start one in-process */
+    bool baseline;       /* rpc: also measure the raw gRPC core (no wrapper) */
+    bool pool;           /* rpc: run Echo on the server's worker pool, not inline */
+    const char *network; /* order: a network directory from `stele-network up`, or NULL */
 };
 
 struct bench_result {
@@ -33,7 +34,7 @@ struct bench_result {
     struct hist lat; /* per-operation latency (empty for pure throughput scenarios) */
 };
 
-/* Parses --duration, --clients, --json, --target from argv (other flags are left for the
+/* Parses --duration, --clients, --json, --target, --network from argv (other flags are left for the
  * workload and reported as usage errors by it). Returns 0, or 2 after printing usage. */
 int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *usage);
 
@@ -48,5 +49,6 @@ int bench_rpc(int argc, char **argv);
 int bench_core_baseline(int clients, double secs, struct bench_result out[2]);
 int bench_serve(int argc, char **argv);
 int bench_ca(int argc, char **argv);
+int bench_order(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 static const struct cli_cmd commands[] = {
     {"rpc", bench_rpc, "unary round trips and streamed messages per second over loopback"},
     {"ca", bench_ca, "identities registered and enrolled per second; ECDSA and ECQV costs"},
+    {"order", bench_order, "signed envelopes per second through Broadcast into delivered blocks"},
     {"serve", bench_serve, "serve stele.Bench, Health and Node/Info for remote runs"},
     {NULL, NULL, NULL},
 };

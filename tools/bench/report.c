@@ -15,14 +15,19 @@
 int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *usage)
 {
     static const struct option longopts[] = {
-        {"duration", required_argument, NULL, 'd'}, {"clients", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},           {"target", required_argument, NULL, 't'},
-        {"baseline", no_argument, NULL, 'b'},       {"pool", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"duration", required_argument, NULL, 'd'},
+        {"clients", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"target", required_argument, NULL, 't'},
+        {"baseline", no_argument, NULL, 'b'},
+        {"pool", no_argument, NULL, 'p'},
+        {"network", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:c:jt:bph", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:c:jt:n:bph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             o->duration_s = atof(optarg);
@@ -45,6 +50,9 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
             break;
         case 't':
             o->target = optarg;
+            break;
+        case 'n':
+            o->network = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

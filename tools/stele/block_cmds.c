@@ -33,8 +33,8 @@
 #include <string.h>
 
 static const char block_usage[] =
-    "Usage: stele block get N --orderer HOST:PORT --identity DIR [--channel ID] [--tls-ca FILE]\n"
-    "                       [--json]\n"
+    "Usage: stele block get N (--orderer HOST:PORT --identity DIR | --network NET)\n"
+    "                         [--channel ID] [--tls-ca FILE] [--json]\n"
     "\n"
     "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
     "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
@@ -42,7 +42,9 @@ static const char block_usage[] =
     "identity against your CA (DIR/ca.pub): it must be an orderer holding the signing key.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
-    "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n";
+    "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n"
+    "--network NET takes the first orderer, the channel and (unless --identity is given) the\n"
+    "CA admin's identity of the network `stele-network up --dir NET` started.\n";
 
 #define PROG "stele block get"
 
@@ -280,6 +282,8 @@ out:;
     return CLI_EXIT_OK;
 }
 
+static int block_run(struct chain_opts *o_, int argc, char **argv);
+
 int cmd_block(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "get") != 0) {
@@ -289,8 +293,17 @@ int cmd_block(int argc, char **argv)
     }
     struct chain_opts o = {0};
     int rc = orderer_client_parse(argc - 1, argv + 1, PROG, block_usage, &o);
-    if (rc)
-        return rc;
+    if (rc == 0)
+        rc = block_run(&o, argc, argv);
+    orderer_client_release(&o);
+    return rc;
+}
+
+/* The command once its options are parsed. */
+static int block_run(struct chain_opts *o_, int argc, char **argv)
+{
+    struct chain_opts o = *o_;
+    int rc;
     if (optind + 1 != argc - 1)
         return cli_usage(PROG, "give exactly one block number");
     char *end;

@@ -24,9 +24,10 @@
 #include <string.h>
 
 static const char chain_usage[] =
-    "Usage: stele chain info --orderer HOST:PORT [--tls-ca FILE] [--json]\n"
+    "Usage: stele chain info (--orderer HOST:PORT | --network DIR) [--tls-ca FILE] [--json]\n"
     "\n"
-    "Prints the orderer's channel, height and current block hash.\n";
+    "Prints the orderer's channel, height and current block hash. --network DIR asks the\n"
+    "first orderer of the network `stele-network up --dir DIR` started.\n";
 
 int cmd_chain(int argc, char **argv)
 {
@@ -41,11 +42,11 @@ int cmd_chain(int argc, char **argv)
     }
     struct chain_opts o = {0};
     int rc = orderer_client_parse(argc - 1, argv + 1, prog, chain_usage, &o);
-    if (rc)
+    struct rpc_channel *ch = rc ? NULL : orderer_client_open(prog, &o, &rc);
+    if (!ch) {
+        orderer_client_release(&o);
         return rc;
-    struct rpc_channel *ch = orderer_client_open(prog, &o, &rc);
-    if (!ch)
-        return rc;
+    }
     Stele__BlockchainInfo *info = NULL;
     if ((rc = orderer_client_chain_info(ch, prog, &o, &info)) == 0) {
         if (o.json) {
@@ -75,5 +76,6 @@ int cmd_chain(int argc, char **argv)
     }
     pb_free(info ? &info->base : NULL);
     rpc_channel_close(ch);
+    orderer_client_release(&o);
     return rc;
 }

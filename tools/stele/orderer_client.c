@@ -4,6 +4,8 @@
 
 #include "base/status.h"
 #include "cli/cli.h"
+#include "config/config.h"
+#include "netfile/netfile.h"
 #include "pb/pb.h"
 
 #include <getopt.h>
@@ -15,17 +17,15 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
                          struct chain_opts *o)
 {
     static const struct option longopts[] = {
-        {"orderer", required_argument, NULL, 'o'},
-        {"identity", required_argument, NULL, 'i'},
-        {"channel", required_argument, NULL, 'c'},
-        {"tls-ca", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"orderer", required_argument, NULL, 'o'}, {"identity", required_argument, NULL, 'i'},
+        {"channel", required_argument, NULL, 'c'}, {"tls-ca", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},          {"network", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
+    const char *network = NULL;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:i:c:t:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:i:c:t:n:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             o->orderer = optarg;
@@ -39,6 +39,9 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         case 't':
             o->tls_ca = optarg;
             break;
+        case 'n':
+            network = optarg;
+            break;
         case 'j':
             o->json = true;
             break;
@@ -49,9 +52,35 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             return cli_usage(prog, "see '%s --help'", prog);
         }
     }
+    if (network && o->orderer)
+        return cli_usage(prog, "give --orderer or --network, not both");
+    if (network) {
+        struct netfile nf;
+        char *err = NULL;
+        int rc = netfile_load(network, &nf, &o->net, &err);
+        if (rc) {
+            rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+            free(err);
+            return rc;
+        }
+        const struct netfile_process *p = netfile_find(&nf, "orderer");
+        if (!p)
+            return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no orderer", network);
+        o->orderer = p->url;
+        if (!o->channel)
+            o->channel = nf.channel_id;
+        if (!o->identity)
+            o->identity = nf.admin;
+    }
     if (!o->orderer)
-        return cli_usage(prog, "--orderer HOST:PORT is required");
+        return cli_usage(prog, "--orderer HOST:PORT (or --network DIR) is required");
     return 0;
+}
+
+void orderer_client_release(struct chain_opts *o)
+{
+    config_destroy(o->net);
+    o->net = NULL;
 }
 
 struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc)

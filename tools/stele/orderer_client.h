@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+struct config;
+
 #define MAX_BLOCK_MESSAGE (80u << 20) /* AbsoluteMaxBytes tops out at 64 MiB */
 
 /* Command-line options of the orderer commands. */
@@ -16,12 +18,19 @@ struct chain_opts {
     const char *channel;  /* channel named in requests; NULL = the orderer's */
     const char *tls_ca;   /* PEM roots when the orderer serves TLS; NULL = plaintext */
     bool json;            /* --json */
+    struct config *net;   /* with --network: owns the strings taken from DIR/network.json */
 };
 
-/* Parses --orderer, --identity, --channel, --tls-ca, --json and --help (prints `usage`, exits 0)
- * into *o; positional arguments are left at argv[optind..]. Returns 0 or a usage exit status. */
+/* Parses --orderer, --identity, --channel, --tls-ca, --network, --json and --help (prints
+ * `usage`, exits 0) into *o; positional arguments are left at argv[optind..]. --network DIR
+ * takes the first orderer's address, the channel and (unless --identity is given) the CA
+ * admin's identity from DIR/network.json. Returns 0 or an exit status (the error printed);
+ * release *o with orderer_client_release() either way. */
 int orderer_client_parse(int argc, char **argv, const char *prog, const char *usage,
                          struct chain_opts *o);
+
+/* Frees what orderer_client_parse() loaded. */
+void orderer_client_release(struct chain_opts *o);
 
 /* Opens a fail-fast channel to o->orderer (TLS with o->tls_ca) that accepts blocks. NULL
  * (with *rc the exit status, the error printed) on failure. */

@@ -1,0 +1,460 @@
+/*
+ * order_bench.c — `stele-bench order`: signed envelopes per second through Broadcast into
+ * blocks cut by the orderer, seen by a Deliver subscriber.
+ *
+ * With --network DIR it uses a network `stele-network up` started; without, it starts its own
+ * in a temporary directory by running `stele-network up` beside this program (one CA, one solo
+ * orderer with the shipped batch parameters, fsync every block) and stops it afterwards.
+ *
+ * Envelopes (ENDORSER_TRANSACTION, 40 octets of data carrying a marker and an index) are
+ * signed with the CA admin's identity before the clock starts, so the clients' signing does
+ * not compete with the orderer for the machine's cores. Then --clients threads each open their
+ * own channel and Broadcast stream and keep up to WINDOW envelopes unanswered (one response per
+ * envelope), while one Deliver stream from the current height counts blocks, finds each
+ * envelope's index in the block and records the time from its send to its delivery. At the
+ * end every accepted envelope must have been delivered exactly once. Throughput counts the
+ * envelopes delivered while the clients were sending, over that time; latency covers all.
+ *
+ * Beside the result: the cost of one ECDSA verification (crypto_verify) measured here, and
+ * bound_per_s = 1e6 / verify_us, what one core checking one signature per envelope allows.
+ */
+#include "bench.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "crypto/ecdsa.h"
+#include "identity/enrolment.h"
+#include "ledger/envelope.h"
+#include "netfile/netfile.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+#include "stele/orderer.pb-c.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char order_usage[] =
+    "Usage: stele-bench order [--network DIR] [--duration S] [--clients N] [--json]\n"
+    "\n"
+    "Broadcasts pre-signed envelopes to the network's orderer from N clients, each on its own\n"
+    "Broadcast stream, for S seconds (default 5); a Deliver subscriber counts blocks and\n"
+    "checks every accepted envelope arrives exactly once. Prints envelopes/s delivered in\n"
+    "blocks, latency from send to delivery, and the bound one ECDSA verification per envelope\n"
+    "sets (bound_per_s = 1e6 / verify_us).\n"
+    "  --network DIR  a network from 'stele-network up --dir DIR' (default: start one here)\n"
+    "  --clients N    concurrent Broadcast streams (default 16)\n";
+
+#define WINDOW     128                   /* unanswered envelopes per stream */
+#define MAX_ENVS   400000                /* envelopes signed at most */
+#define RATE_GUESS 25000                 /* envelopes/s to sign for */
+#define MAGIC      0x5354454c4542454eULL /* "STELEBEN": marks an envelope's index */
+
+/* One run. */
+struct order_run {
+    const char *url;                  /* the orderer */
+    const char *channel;              /* its channel */
+    struct enrolment id;              /* signs envelopes and the Deliver request */
+    ProtobufCBinaryData *envs;        /* the signed envelopes */
+    size_t n_envs;                    /* how many */
+    atomic_size_t next_sign;          /* signing: next index */
+    atomic_size_t next_send;          /* clients: next envelope to take */
+    uint64_t *sent_ns;                /* per envelope: when it was sent */
+    uint8_t *acked;                   /* per envelope: the orderer answered SUCCESS */
+    uint8_t *seen;                    /* per envelope: times delivered (saturating) */
+    atomic_uint_fast64_t acks;        /* SUCCESS answers */
+    atomic_uint_fast64_t errors;      /* other answers and stream failures */
+    atomic_uint_fast64_t delivered;   /* envelopes delivered */
+    uint64_t in_window;               /* of those, delivered before end_ns */
+    uint64_t blocks;                  /* blocks delivered */
+    uint64_t first_ns, last_block_ns; /* first send, last block seen */
+    uint64_t end_ns;                  /* clients stop sending here */
+    struct hist lat;                  /* send to delivery, microseconds */
+    struct rpc_call *deliver;         /* the Deliver stream */
+    atomic_bool stop;                 /* the subscriber should end */
+};
+
+/* Signs envelopes from next_sign until all are made. */
+static void *sign_worker(void *arg)
+{
+    struct order_run *r = arg;
+    uint8_t data[40];
+    for (size_t i; (i = atomic_fetch_add(&r->next_sign, 1)) < r->n_envs;) {
+        memset(data, 0, sizeof data);
+        uint64_t m = MAGIC, idx = i;
+        memcpy(data, &m, 8);
+        memcpy(data + 8, &idx, 8);
+        struct envelope_params p = {.channel_id = r->channel,
+                                    .type = STELE__HEADER_TYPE__ENDORSER_TRANSACTION,
+                                    .creator = r->id.identity.data,
+                                    .creator_len = r->id.identity.len,
+                                    .data = data,
+                                    .data_len = sizeof data};
+        if (envelope_build(&p, r->id.key, &r->envs[i], NULL) != STELE_OK)
+            r->envs[i].len = 0;
+    }
+    return NULL;
+}
+
+/* Finds the index an envelope carries, or SIZE_MAX. */
+static size_t envelope_index(const struct order_run *r, const ProtobufCBinaryData *e)
+{
+    uint64_t m = MAGIC, idx;
+    const uint8_t *p = memmem(e->data, e->len, &m, 8);
+    if (!p || p + 16 > e->data + e->len)
+        return SIZE_MAX;
+    memcpy(&idx, p + 8, 8);
+    return idx < r->n_envs ? (size_t)idx : SIZE_MAX;
+}
+
+/* The Deliver subscriber. */
+static void *deliver_worker(void *arg)
+{
+    struct order_run *r = arg;
+    while (!atomic_load(&r->stop)) {
+        ProtobufCMessage *m = NULL;
+        int rc = rpc_call_recv(r->deliver, &m, 200, false);
+        if (rc == STELE_ERR_TIMEOUT)
+            continue;
+        if (rc)
+            break;
+        Stele__DeliverResponse *d = (Stele__DeliverResponse *)m;
+        if (d->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && d->block && d->block->data) {
+            uint64_t now = clock_mono_ns();
+            r->blocks++;
+            r->last_block_ns = now;
+            for (size_t i = 0; i < d->block->data->n_envelopes; i++) {
+                size_t k = envelope_index(r, &d->block->data->envelopes[i]);
+                if (k == SIZE_MAX)
+                    continue;
+                if (r->seen[k] < 255)
+                    r->seen[k]++;
+                if (r->seen[k] == 1 && r->sent_ns[k]) {
+                    hist_add(&r->lat, (now - r->sent_ns[k]) / 1000);
+                    atomic_fetch_add(&r->delivered, 1);
+                    r->in_window += now <= r->end_ns;
+                }
+            }
+        }
+        bool end = d->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS;
+        pb_free(m);
+        if (end)
+            break;
+    }
+    return NULL;
+}
+
+/* Reads one Broadcast answer for the envelope at the head of `fifo`. */
+static int take_answer(struct order_run *r, struct rpc_call *call, size_t *fifo, size_t *head)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rpc_call_recv(call, &m, 30000, false);
+    if (rc)
+        return rc;
+    size_t k = fifo[(*head)++ % WINDOW];
+    if (((Stele__BroadcastResponse *)m)->status == STELE__STATUS__STATUS_SUCCESS) {
+        r->acked[k] = 1;
+        atomic_fetch_add(&r->acks, 1);
+    } else if (atomic_fetch_add(&r->errors, 1) == 0) {
+        fprintf(stderr, "stele-bench order: refused: %s\n", ((Stele__BroadcastResponse *)m)->info);
+    }
+    pb_free(m);
+    return STELE_OK;
+}
+
+/* One client: its own channel and Broadcast stream, up to WINDOW envelopes unanswered. */
+static void *client_worker(void *arg)
+{
+    struct order_run *r = arg;
+    struct rpc_channel_opts co = {.timeout_ms = 30000};
+    struct rpc_channel *ch = rpc_channel_open(r->url, &co, NULL);
+    struct rpc_call *call =
+        ch ? rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                             &stele__broadcast_response__descriptor, -1)
+           : NULL;
+    size_t fifo[WINDOW], head = 0, tail = 0;
+    int rc = call ? STELE_OK : STELE_ERR_UNAVAILABLE;
+    while (rc == STELE_OK && clock_mono_ns() < r->end_ns) {
+        if (tail - head == WINDOW) {
+            rc = take_answer(r, call, fifo, &head);
+            continue;
+        }
+        size_t k = atomic_fetch_add(&r->next_send, 1);
+        if (k >= r->n_envs)
+            break;
+        if (r->envs[k].len == 0)
+            continue;
+        r->sent_ns[k] = clock_mono_ns();
+        if ((rc = rpc_call_send_bytes(call, r->envs[k].data, r->envs[k].len)) == STELE_OK)
+            fifo[tail++ % WINDOW] = k;
+    }
+    while (rc == STELE_OK && head < tail)
+        rc = take_answer(r, call, fifo, &head);
+    if (rc != STELE_OK)
+        atomic_fetch_add(&r->errors, 1 + (tail - head));
+    if (call) {
+        rpc_call_close_send(call);
+        rpc_call_finish(call, rc != STELE_OK, NULL);
+    }
+    rpc_channel_close(ch);
+    return NULL;
+}
+
+/* Opens the Deliver stream from the orderer's current height, never stopping. */
+static int open_deliver(struct order_run *r, struct rpc_channel *ch)
+{
+    Stele__ChainInfoRequest creq = STELE__CHAIN_INFO_REQUEST__INIT;
+    Stele__BlockchainInfo *info = NULL;
+    int rc = rpc_unary(ch, "/stele.Orderer/ChainInfo", &creq.base,
+                       &stele__blockchain_info__descriptor, (ProtobufCMessage **)&info, 5000, NULL);
+    if (rc)
+        return rc;
+    Stele__SeekSpecified from = STELE__SEEK_SPECIFIED__INIT, to = STELE__SEEK_SPECIFIED__INIT;
+    from.number = info->height;
+    to.number = UINT64_MAX;
+    pb_free(&info->base);
+    Stele__SeekPosition start = STELE__SEEK_POSITION__INIT, stop = STELE__SEEK_POSITION__INIT;
+    start.type_case = stop.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
+    start.specified = &from;
+    stop.specified = &to;
+    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
+    si.start = &start;
+    si.stop = &stop;
+    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY;
+    size_t dlen;
+    uint8_t *data = pb_pack(&si.base, &dlen);
+    ProtobufCBinaryData env = {0, NULL};
+    struct envelope_params p = {.channel_id = r->channel,
+                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
+                                .creator = r->id.identity.data,
+                                .creator_len = r->id.identity.len,
+                                .data = data,
+                                .data_len = dlen};
+    rc = data ? envelope_build(&p, r->id.key, &env, NULL) : STELE_ERR_NOMEM;
+    free(data);
+    if (rc)
+        return rc;
+    r->deliver = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                                 &stele__deliver_response__descriptor, -1);
+    rc = r->deliver ? rpc_call_send_bytes(r->deliver, env.data, env.len) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK)
+        rc = rpc_call_close_send(r->deliver);
+    free(env.data);
+    return rc;
+}
+
+/* Microseconds one crypto_verify of a 300-octet message takes on this machine (one thread). */
+static double verify_us(const struct crypto_key *k)
+{
+    uint8_t msg[300] = {1}, sig[CRYPTO_SIG_LEN];
+    size_t sig_len = sizeof sig;
+    if (crypto_sign(k, msg, sizeof msg, sig) != STELE_OK)
+        return 0;
+    uint64_t n = 0, t0 = clock_mono_ns(), t;
+    while ((t = clock_mono_ns()) - t0 < 500000000ULL && n < 100000)
+        n += crypto_verify(k, msg, sizeof msg, sig, sig_len) == STELE_OK;
+    return n ? (double)(t - t0) / 1e3 / (double)n : 0;
+}
+
+/* Starts a temporary network with `stele-network up`. Returns 0 or -1. */
+static int own_network(const char *dir, char *netdir, size_t n)
+{
+    char self[PATH_MAX], yaml[PATH_MAX + 16], port[16];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash || snprintf(slash + 1, sizeof self - (size_t)(slash + 1 - self), "%s",
+                           "stele-network") >= (int)(sizeof self - (size_t)(slash + 1 - self)))
+        return -1;
+    snprintf(yaml, sizeof yaml, "%s/network.yaml", dir);
+    snprintf(netdir, n, "%s/net", dir);
+    snprintf(port, sizeof port, "%d", 20000 + (int)(clock_mono_ns() / 1000 % 800) * 50);
+    FILE *f = fopen(yaml, "w");
+    if (!f ||
+        fputs("network: bench\nbase_port: 17050\nca: {listen: 127.0.0.1:17054, log_level: "
+              "warn}\norganisations: [{name: bench}]\nchannel:\n  id: bench\n"
+              "  consensus: {type: solo}\n  batch: {max_message_count: 500, "
+              "batch_timeout: 2s, preferred_max_bytes: 2MiB, absolute_max_bytes: 10MiB}\n"
+              "orderers: [{id: orderer0, listen: 127.0.0.1:17050, log_level: warn}]\n"
+              "identities: [{id: orderer0, org: bench, role: orderer}]\n",
+              f) < 0 ||
+        fclose(f) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self, self, "up", "--config", yaml, "--dir", netdir, "--base-port", port,
+              (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Runs `stele-network down` on the temporary network and removes its directory. */
+static void drop_network(const char *dir, const char *netdir)
+{
+    char cmd[PATH_MAX * 3 + 64], self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(cmd, sizeof cmd, "'%s/stele-network' down --dir '%s' >/dev/null && rm -rf '%s'", self,
+             netdir, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "stele-bench order: could not stop the network in %s\n", netdir);
+}
+
+/* Signs the envelopes on every core. */
+static void sign_all(struct order_run *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores > 0 && cores < 64 ? (int)cores : 2;
+    pthread_t t[64];
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, sign_worker, r);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* The measured part: clients and subscriber, then the wait for the last blocks. */
+static void measure(struct order_run *r, int clients, double secs)
+{
+    pthread_t sub, *t = calloc((size_t)clients, sizeof *t);
+    pthread_create(&sub, NULL, deliver_worker, r);
+    r->first_ns = clock_mono_ns();
+    r->end_ns = r->first_ns + (uint64_t)(secs * 1e9);
+    for (int i = 0; i < clients; i++)
+        pthread_create(&t[i], NULL, client_worker, r);
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
+    /* The last batch is cut by its timeout: wait while blocks still come. */
+    uint64_t last = atomic_load(&r->delivered), quiet = clock_mono_ms();
+    while (atomic_load(&r->delivered) < atomic_load(&r->acks) && clock_mono_ms() - quiet < 5000) {
+        clock_sleep_ms(20);
+        if (atomic_load(&r->delivered) != last) {
+            last = atomic_load(&r->delivered);
+            quiet = clock_mono_ms();
+        }
+    }
+    atomic_store(&r->stop, true);
+    pthread_join(sub, NULL);
+    free(t);
+}
+
+int bench_order(int argc, char **argv)
+{
+    struct bench_opts o = {.duration_s = 5, .clients = 16};
+    int rc = bench_parse_common(argc, argv, &o, order_usage);
+    if (rc)
+        return rc;
+    if (o.target)
+        return cli_usage("stele-bench order", "use --network DIR, not --target");
+    if (getenv("STELE_LOG") == NULL)
+        log_set_level(LOG_WARN);
+    char tmpl[] = "/tmp/stele-bench-order-XXXXXX", netdir[PATH_MAX] = "";
+    const char *tmp = NULL, *dir = o.network;
+    struct order_run *r = calloc(1, sizeof *r);
+    struct netfile nf;
+    struct config *cc = NULL;
+    struct rpc_channel *ch = NULL;
+    char *err = NULL;
+    int code = CLI_EXIT_INTERNAL;
+    if (!r)
+        return CLI_EXIT_INTERNAL;
+    if (!dir) {
+        if (!(tmp = mkdtemp(tmpl)) || own_network(tmp, netdir, sizeof netdir) != 0) {
+            fprintf(stderr, "stele-bench order: cannot start a network (see %s)\n",
+                    tmp ? tmp : "/tmp");
+            goto out;
+        }
+        dir = netdir;
+    }
+    if (netfile_load(dir, &nf, &cc, &err) != STELE_OK || !netfile_find(&nf, "orderer") ||
+        !nf.admin || enrolment_load(nf.admin, &r->id, &err) != STELE_OK) {
+        fprintf(stderr, "stele-bench order: %s\n", err ? err : "the network has no orderer");
+        goto out;
+    }
+    r->url = netfile_find(&nf, "orderer")->url;
+    r->channel = nf.channel_id;
+    r->n_envs = (size_t)(o.duration_s * RATE_GUESS) + (size_t)o.clients * WINDOW;
+    if (r->n_envs > MAX_ENVS)
+        r->n_envs = MAX_ENVS;
+    r->envs = calloc(r->n_envs, sizeof *r->envs);
+    r->sent_ns = calloc(r->n_envs, sizeof *r->sent_ns);
+    r->acked = calloc(r->n_envs, 1);
+    r->seen = calloc(r->n_envs, 1);
+    struct rpc_channel_opts co = {.max_message = 80u << 20};
+    if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
+        !(ch = rpc_channel_open(r->url, &co, NULL)))
+        goto out;
+    sign_all(r);
+    if (open_deliver(r, ch) != STELE_OK) {
+        fprintf(stderr, "stele-bench order: cannot subscribe to %s with Deliver\n", r->url);
+        goto out;
+    }
+    measure(r, o.clients, o.duration_s);
+
+    uint64_t dup = 0, missing = 0, stray = 0;
+    for (size_t i = 0; i < r->n_envs; i++) {
+        dup += r->seen[i] > 1;
+        missing += r->acked[i] && !r->seen[i];
+        stray += !r->acked[i] && r->seen[i];
+    }
+    struct bench_result res[2] = {0};
+    snprintf(res[0].name, sizeof res[0].name, "order_%d", o.clients);
+    snprintf(res[0].unit, sizeof res[0].unit, "envelopes");
+    res[0].clients = o.clients;
+    /* Steady state: what was delivered while the clients were sending (the last batch waits
+     * out its BatchTimeout after they stop, which is not throughput). */
+    res[0].ops = r->in_window;
+    res[0].errors = atomic_load(&r->errors) + dup + missing;
+    res[0].seconds = (double)(r->end_ns - r->first_ns) / 1e9;
+    res[0].lat = r->lat;
+    snprintf(res[1].name, sizeof res[1].name, "blocks");
+    snprintf(res[1].unit, sizeof res[1].unit, "blocks");
+    res[1].clients = 1;
+    res[1].ops = r->blocks;
+    res[1].seconds = res[0].seconds;
+    double vus = verify_us(r->id.key);
+    double bound = vus > 0 ? 1e6 / vus : 0;
+    double per_s = res[0].seconds > 0 ? (double)res[0].ops / res[0].seconds : 0;
+    char extra[512];
+    snprintf(
+        extra, sizeof extra,
+        "\"verify_us\":%.1f,\"bound_per_s\":%.0f,\"bound_ratio\":%.3f,\"cores\":%ld,"
+        "\"accepted\":%llu,\"delivered\":%llu,\"delivered_exactly_once\":%s,\"duplicates\":%llu,"
+        "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu",
+        vus, bound, bound > 0 ? per_s / bound : 0, sysconf(_SC_NPROCESSORS_ONLN),
+        (unsigned long long)atomic_load(&r->acks), (unsigned long long)atomic_load(&r->delivered),
+        dup == 0 && missing == 0 ? "true" : "false", (unsigned long long)dup,
+        (unsigned long long)missing, (unsigned long long)stray, r->n_envs);
+    bench_report("order", &o, res, 2, 0, extra);
+    code = res[0].errors || res[0].ops == 0 ? CLI_EXIT_INTERNAL : CLI_EXIT_OK;
+out:
+    if (r->deliver)
+        rpc_call_finish(r->deliver, true, NULL);
+    rpc_channel_close(ch);
+    for (size_t i = 0; r->envs && i < r->n_envs; i++)
+        free(r->envs[i].data);
+    free(r->envs);
+    free(r->sent_ns);
+    free(r->acked);
+    free(r->seen);
+    enrolment_release(&r->id);
+    config_destroy(cc);
+    free(err);
+    free(r);
+    if (tmp)
+        drop_network(tmp, netdir);
+    return code;
+}

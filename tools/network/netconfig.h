@@ -1,0 +1,111 @@
+/*
+ * netconfig.h — configs/network.yaml: the description of a local network that
+ * `stele-network up` starts (DESIGN §8). The CA, the organisations and their admins, the
+ * channel (consensus and block cutting), the orderers and the identities to enrol.
+ *
+ * Every listen port lies in base_port .. base_port + NETCONFIG_PORT_SPAN - 1, so
+ * netconfig_rebase() can move a whole network to another range (`up --base-port`).
+ */
+#ifndef STELE_TOOLS_NETCONFIG_H
+#define STELE_TOOLS_NETCONFIG_H
+
+#include "config/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Ports a network may use above its base_port. */
+#define NETCONFIG_PORT_SPAN 50
+
+/* Section `ca`. */
+struct netconfig_ca {
+    char *name;    /* the CA's name */
+    char *listen;  /* host:port it serves on */
+    int log_level; /* enum log_level */
+};
+
+/* One entry of `organisations`. */
+struct netconfig_org {
+    char *name;  /* organisation name, as in identities' `org` */
+    char *admin; /* id of its admin identity (registered with role admin), or NULL */
+};
+
+/* Section `channel.batch` (Fabric's BatchSize and BatchTimeout). */
+struct netconfig_batch {
+    uint64_t max_message_count;   /* envelopes per block */
+    uint64_t batch_timeout_ms;    /* cut a non-empty batch this long after its first envelope */
+    uint64_t preferred_max_bytes; /* a block's envelopes stay within this */
+    uint64_t absolute_max_bytes;  /* larger envelopes are refused */
+};
+
+/* Section `channel.consensus`. */
+struct netconfig_consensus {
+    char *type; /* plug-in name: "solo" (later "pbft", "pow") */
+};
+
+/* Section `channel`. */
+struct netconfig_channel {
+    char *id;                             /* channel id */
+    struct netconfig_consensus consensus; /* consensus plug-in */
+    struct netconfig_batch batch;         /* block cutting */
+};
+
+/* One entry of `orderers`. */
+struct netconfig_orderer {
+    char *id;      /* node id; also the id of its identity (role orderer) */
+    char *listen;  /* host:port */
+    int fsync;     /* enum blockstore_sync */
+    int log_level; /* enum log_level */
+};
+
+/* One entry of `identities`. */
+struct netconfig_identity {
+    char *id;       /* identity name */
+    char *org;      /* organisation (one of `organisations`) */
+    char *role;     /* admin, orderer, peer, client or auditor */
+    char **attrs;   /* "key=value" attributes */
+    size_t n_attrs; /* entries in attrs */
+};
+
+/* The whole file. Strings live in the `struct config` returned with it. */
+struct netconfig {
+    char *network;                         /* the network's name */
+    uint64_t base_port;                    /* lowest port of the network */
+    struct netconfig_ca ca;                /* the certificate authority */
+    struct netconfig_org *orgs;            /* organisations */
+    size_t n_orgs;                         /* entries in orgs */
+    struct netconfig_channel channel;      /* the channel */
+    struct netconfig_orderer *orderers;    /* ordering nodes */
+    size_t n_orderers;                     /* entries in orderers */
+    struct netconfig_identity *identities; /* identities to register and enrol */
+    size_t n_identities;                   /* entries in identities */
+};
+
+/* The schema, for config_print() and --help. */
+extern const struct config_schema netconfig_schema;
+
+/* Loads and checks `path` (schema, then: ports within the span and distinct, ids unique,
+ * orgs known, every orderer has an orderer identity, solo has one orderer, attributes are
+ * key=value, batch sizes consistent). Returns STELE_OK with *cfgp owning the strings
+ * (config_destroy()), or an error with *errmsg (malloc'd, one line naming the file). */
+int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp, char **errmsg);
+
+/* Moves every listen port by (base_port - cfg->base_port) and sets cfg->base_port. The new
+ * address strings are malloc'd and recorded in `owned`, a caller-zeroed array of
+ * NETCONFIG_MAX_REBASED pointers freed with netconfig_rebase_free(); cfg points at them until
+ * then. Returns STELE_OK, STELE_ERR_INVALID (a port leaves 1..65535, or too many addresses) or
+ * STELE_ERR_NOMEM. */
+#define NETCONFIG_MAX_REBASED 64
+int netconfig_rebase(struct netconfig *cfg, uint64_t base_port, char **owned);
+
+/* Frees the strings netconfig_rebase() allocated. */
+void netconfig_rebase_free(char **owned);
+
+/* The YAML names of a log level and of an fsync policy ("info", "every_block"). */
+const char *netconfig_level_name(int level);
+const char *netconfig_fsync_name(int fsync);
+
+/* Port of a host:port string, or -1. */
+int netconfig_port(const char *addr);
+
+#endif

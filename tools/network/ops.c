@@ -1,0 +1,243 @@
+/* ops.c — `stele-network status`, `down` and `check`: what runs, stopping it, the description. */
+#include "cmds.h"
+#include "netconfig.h"
+#include "procs.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "netfile/netfile.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses --dir, --json, --timeout (when `timeout` is non-NULL) and --help. */
+static int parse(int argc, char **argv, const char *prog, const char *usage, const char **dir,
+                 bool *json, long *timeout)
+{
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "d:jt:h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            exit(CLI_EXIT_OK);
+        } else if (ch == 'd') {
+            *dir = optarg;
+        } else if (ch == 'j') {
+            *json = true;
+        } else if (ch == 't' && timeout) {
+            *timeout = atol(optarg);
+            if (*timeout < 1 || *timeout > 600)
+                return cli_usage(prog, "--timeout takes 1 to 600 seconds");
+        } else {
+            return cli_usage(prog, "see '%s --help'", prog);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    if (!*dir)
+        return cli_usage(prog, "--dir DIR is required");
+    return 0;
+}
+
+static int load(const char *prog, const char *dir, struct netfile *nf, struct config **cc)
+{
+    char *err = NULL;
+    int rc = netfile_load(dir, nf, cc, &err);
+    if (rc)
+        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+    free(err);
+    return rc;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    const char *prog = "stele-network status", *dir = NULL;
+    bool json = false;
+    int rc = parse(argc, argv, prog,
+                   "Usage: stele-network status --dir DIR [--json]\n\n"
+                   "Prints each process of the network in DIR: pid, alive or not, health\n"
+                   "(grpc.health.v1). Exits 0 when every one is alive and SERVING, 1 otherwise.\n",
+                   &dir, &json, NULL);
+    struct netfile nf;
+    struct config *cc = NULL;
+    if (rc || (rc = load(prog, dir, &nf, &cc)))
+        return rc;
+    if (getenv("STELE_LOG") == NULL)
+        log_set_level(LOG_WARN);
+    struct buf b;
+    struct json j;
+    buf_init(&b);
+    json_init(&j, &b);
+    json_object_begin(&j);
+    json_kv_string(&j, "network", nf.network);
+    json_key(&j, "processes");
+    json_array_begin(&j);
+    if (!json)
+        printf("network %s (channel %s) in %s\n", nf.network, nf.channel_id, dir);
+    bool all = true;
+    for (size_t i = 0; i < nf.n_processes; i++) {
+        const struct netfile_process *p = &nf.processes[i];
+        bool alive = netfile_pid_alive(p->pid);
+        const char *state = "-";
+        char ended[64] = "";
+        if (alive)
+            procs_health(p->url, 0, NULL, &state);
+        else
+            procs_exit_status(p->exit_file, ended, sizeof ended);
+        all = all && alive && strcmp(state, "SERVING") == 0;
+        if (!json) {
+            printf("  %-10s %-8s %-22s pid %-8lld %-6s %s%s%s\n", p->name, p->kind, p->url,
+                   (long long)p->pid, alive ? "alive" : "dead", state, ended[0] ? " " : "", ended);
+            continue;
+        }
+        json_object_begin(&j);
+        json_kv_string(&j, "name", p->name);
+        json_kv_string(&j, "kind", p->kind);
+        json_kv_string(&j, "url", p->url);
+        json_kv_int(&j, "pid", p->pid);
+        json_kv_bool(&j, "alive", alive);
+        json_kv_string(&j, "health", state);
+        json_kv_string(&j, "log", p->log);
+        if (ended[0])
+            json_kv_string(&j, "exit", ended);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_kv_bool(&j, "healthy", all);
+    json_object_end(&j);
+    if (json)
+        printf("%s\n", (char *)b.data);
+    buf_release(&b);
+    config_destroy(cc);
+    return all ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+}
+
+/* Waits until every process in `nf` whose `pending` flag is set has ended or `until_ms`. */
+static void wait_all(const struct netfile *nf, bool *pending, uint64_t until_ms)
+{
+    for (;;) {
+        bool any = false;
+        for (size_t i = 0; i < nf->n_processes; i++) {
+            char st[64];
+            /* Ended: gone, and its keeper has recorded how (or it had no keeper left). */
+            if (pending[i] && !netfile_pid_alive(nf->processes[i].pid) &&
+                (procs_exit_status(nf->processes[i].exit_file, st, sizeof st) ||
+                 clock_mono_ms() >= until_ms))
+                pending[i] = false;
+            any = any || pending[i];
+        }
+        if (!any || clock_mono_ms() >= until_ms)
+            return;
+        clock_sleep_ms(20);
+    }
+}
+
+int cmd_down(int argc, char **argv)
+{
+    const char *prog = "stele-network down", *dir = NULL;
+    bool json = false;
+    long timeout = 10;
+    int rc = parse(argc, argv, prog,
+                   "Usage: stele-network down --dir DIR [--timeout S]\n\n"
+                   "Sends SIGTERM to every process of the network in DIR (orderers before the\n"
+                   "CA), waits up to S seconds (default 10) and reports how each ended; what\n"
+                   "still runs then gets SIGKILL, with a warning.\n",
+                   &dir, &json, &timeout);
+    struct netfile nf;
+    struct config *cc = NULL;
+    if (rc || (rc = load(prog, dir, &nf, &cc)))
+        return rc;
+    bool *pending = calloc(nf.n_processes + 1, sizeof *pending);
+    if (!pending) {
+        config_destroy(cc);
+        return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
+    }
+    int killed = 0;
+    for (size_t k = nf.n_processes; k-- > 0;) {
+        const struct netfile_process *p = &nf.processes[k];
+        if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0)
+            pending[k] = true;
+        else
+            printf("  %-10s pid %-8lld was not running\n", p->name, (long long)p->pid);
+    }
+    wait_all(&nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
+    for (size_t i = 0; i < nf.n_processes; i++)
+        if (pending[i]) {
+            fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
+                    nf.processes[i].name, (long long)nf.processes[i].pid, timeout);
+            kill((pid_t)nf.processes[i].pid, SIGKILL);
+            killed++;
+        }
+    if (killed)
+        wait_all(&nf, pending, clock_mono_ms() + 5000);
+    for (size_t k = nf.n_processes; k-- > 0;) {
+        const struct netfile_process *p = &nf.processes[k];
+        char st[64];
+        if (!pending[k] && netfile_pid_alive(p->pid))
+            continue; /* reported above as not running: a reused pid */
+        if (netfile_pid_alive(p->pid))
+            snprintf(st, sizeof st, "STILL RUNNING");
+        else if (!procs_exit_status(p->exit_file, st, sizeof st))
+            snprintf(st, sizeof st, "stopped (exit status not recorded)");
+        printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, st);
+        if (strstr(st, "STILL"))
+            rc = CLI_EXIT_INTERNAL;
+    }
+    free(pending);
+    config_destroy(cc);
+    return rc;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *prog = "stele-network check", *config = "configs/network.yaml";
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (ch == 'c') {
+            config = optarg;
+        } else if (ch == 'h') {
+            fputs("Usage: stele-network check [--config FILE]\n\nLoads and checks the network "
+                  "description FILE (default configs/network.yaml)\nand prints its summary.\n\n"
+                  "Keys:\n",
+                  stdout);
+            config_print_help(&netconfig_schema, stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage(prog, "see '%s --help'", prog);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    struct netconfig nc;
+    struct config *cc = NULL;
+    char *err = NULL;
+    int rc = netconfig_load(config, &nc, &cc, &err);
+    if (rc) {
+        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return rc;
+    }
+    config_print(&netconfig_schema, &nc, stdout);
+    config_destroy(cc);
+    return CLI_EXIT_OK;
+}

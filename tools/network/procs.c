@@ -1,0 +1,258 @@
+/* procs.c — running and keeping the network's processes (see procs.h). */
+#include "procs.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "identity/enrolment.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void procs_sibling(const char *name, char *out, size_t n)
+{
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (snprintf(out, n, "%s/%s", slash ? self : ".", name) >= (int)n)
+        out[0] = 0; /* too long: running it then fails and says so */
+}
+
+/* Spawn attributes for a child that must not inherit our signal mask or ignored signals. */
+static void clean_attr(posix_spawnattr_t *attr, short extra)
+{
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGHUP);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_init(attr);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &def);
+    posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra);
+}
+
+int procs_run(char *const argv[], struct buf *out)
+{
+    int fds[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pid_t pid;
+    if (out && pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (out)
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    clean_attr(&attr, 0);
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (out)
+        close(fds[1]);
+    if (rc != 0) {
+        if (out)
+            close(fds[0]);
+        return -1;
+    }
+    char chunk[4096];
+    ssize_t n;
+    while (out && ((n = read(fds[0], chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)))
+        if (n > 0)
+            buf_append(out, chunk, (size_t)n);
+    if (out)
+        close(fds[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int procs_start(char *const argv[], const char *log, const char *pid_file, const char *exit_file,
+                pid_t *pid)
+{
+    char self[PATH_MAX + 32];
+    procs_sibling("stele-network", self, sizeof self);
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **kargv = calloc(n + 10, sizeof *kargv);
+    if (!kargv)
+        return STELE_ERR_NOMEM;
+    size_t k = 0;
+    kargv[k++] = self;
+    kargv[k++] = "keep";
+    kargv[k++] = "--log";
+    kargv[k++] = (char *)log;
+    kargv[k++] = "--pid-file";
+    kargv[k++] = (char *)pid_file;
+    kargv[k++] = "--exit-file";
+    kargv[k++] = (char *)exit_file;
+    kargv[k++] = "--";
+    for (size_t i = 0; i < n; i++)
+        kargv[k++] = argv[i];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    clean_attr(&attr, POSIX_SPAWN_SETSID);
+    unlink(pid_file);
+    unlink(exit_file);
+    pid_t keeper;
+    int rc = posix_spawn(&keeper, self, &fa, &attr, kargv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free(kargv);
+    if (rc != 0)
+        return STELE_ERR_IO;
+    /* The keeper writes the daemon's pid at once; it stays our child until we exit. */
+    for (int i = 0; i < 500; i++) {
+        struct buf b;
+        buf_init(&b);
+        if (enrolment_read_file(pid_file, 64, &b) == STELE_OK && buf_append_byte(&b, 0) == 0) {
+            *pid = (pid_t)atol((char *)b.data);
+            buf_release(&b);
+            return *pid > 0 ? STELE_OK : STELE_ERR_MALFORMED;
+        }
+        buf_release(&b);
+        if (waitpid(keeper, NULL, WNOHANG) == keeper)
+            return STELE_ERR_UNAVAILABLE;
+        clock_sleep_ms(10);
+    }
+    return STELE_ERR_TIMEOUT;
+}
+
+bool procs_exit_status(const char *exit_file, char *out, size_t n)
+{
+    struct buf b;
+    buf_init(&b);
+    bool ok = enrolment_read_file(exit_file, 256, &b) == STELE_OK && buf_append_byte(&b, 0) == 0;
+    if (ok)
+        snprintf(out, n, "%.*s", (int)strcspn((char *)b.data, "\n"), (char *)b.data);
+    buf_release(&b);
+    return ok;
+}
+
+int procs_health(const char *url, uint64_t wait_ms, const char *exit_file, const char **state)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = "";
+    uint64_t until = clock_mono_ms() + wait_ms;
+    struct rpc_channel_opts co = {.fail_fast = true};
+    const char *st = "UNREACHABLE";
+    for (;;) {
+        /* A fresh channel each time: one that failed to connect waits out gRPC's reconnect
+         * backoff, a new one connects as soon as the daemon listens. */
+        struct rpc_channel *ch = rpc_channel_open(url, &co, NULL);
+        ProtobufCMessage *resp = NULL;
+        int rc =
+            ch ? rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
+                           &grpc__health__v1__health_check_response__descriptor, &resp, 1000, NULL)
+               : STELE_ERR_INVALID;
+        rpc_channel_close(ch);
+        if (rc == STELE_OK)
+            st = ((Grpc__Health__V1__HealthCheckResponse *)resp)->status ==
+                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                     ? "SERVING"
+                     : "NOT_SERVING";
+        pb_free(resp);
+        struct stat sb;
+        if (strcmp(st, "SERVING") != 0 && exit_file && stat(exit_file, &sb) == 0)
+            st = "EXITED";
+        if (strcmp(st, "SERVING") == 0 || strcmp(st, "EXITED") == 0 || clock_mono_ms() >= until)
+            break;
+        clock_sleep_ms(50);
+    }
+    if (state)
+        *state = st;
+    return strcmp(st, "SERVING") == 0       ? STELE_OK
+           : strcmp(st, "NOT_SERVING") == 0 ? STELE_ERR_STATE
+                                            : STELE_ERR_UNAVAILABLE;
+}
+
+/* Writes `text` to `path` (whole, replacing it). */
+static void write_text(const char *path, const char *text)
+{
+    if (enrolment_write_file(path, text, strlen(text), 0644) != STELE_OK)
+        fprintf(stderr, "stele-network keep: cannot write %s\n", path);
+}
+
+int cmd_keep(int argc, char **argv)
+{
+    const char *log = NULL, *pid_file = NULL, *exit_file = NULL;
+    int i = 1;
+    for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
+        const char **slot = strcmp(argv[i], "--log") == 0         ? &log
+                            : strcmp(argv[i], "--pid-file") == 0  ? &pid_file
+                            : strcmp(argv[i], "--exit-file") == 0 ? &exit_file
+                                                                  : NULL;
+        if (!slot)
+            break;
+        *slot = argv[i + 1];
+    }
+    if (!log || !pid_file || !exit_file || i >= argc || strcmp(argv[i], "--") != 0 || i + 1 >= argc)
+        return cli_usage("stele-network keep",
+                         "usage: keep --log F --pid-file F --exit-file F -- PROGRAM ARGS...");
+    char **child_argv = argv + i + 1;
+    /* The keeper outlives terminals and stop requests: only its daemon is signalled. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return cli_fail("stele-network keep", STELE_ERR_IO, "cannot open %s", log);
+    pid_t pid = fork();
+    if (pid < 0)
+        return cli_fail("stele-network keep", STELE_ERR_INTERNAL, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(child_argv[0], child_argv);
+        fprintf(stderr, "stele-network keep: cannot run %s: %s\n", child_argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    char text[64];
+    snprintf(text, sizeof text, "%ld\n", (long)pid);
+    write_text(pid_file, text);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) {
+            write_text(exit_file, "lost\n");
+            return CLI_EXIT_INTERNAL;
+        }
+    if (WIFEXITED(st))
+        snprintf(text, sizeof text, "exited %d\n", WEXITSTATUS(st));
+    else
+        snprintf(text, sizeof text, "killed by signal %d\n", WTERMSIG(st));
+    write_text(exit_file, text);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,46 @@
+/*
+ * procs.h — the processes of a local network: running the other Stele programs, starting a
+ * daemon in the background under a keeper, waiting until it is healthy, stopping it.
+ *
+ * A daemon is started through `stele-network keep`, a small process in a session of its own
+ * that forks and execs the daemon with its output in a log file, writes the daemon's pid file,
+ * waits for it and writes its exit status ("exited 0", "killed by signal 9") to an exit file.
+ * The daemon outlives `stele-network up`; `down` reads the exit file to report how it ended.
+ */
+#ifndef STELE_TOOLS_NETWORK_PROCS_H
+#define STELE_TOOLS_NETWORK_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct buf;
+
+/* Writes the path of program `name` in the directory of this executable into `out`. */
+void procs_sibling(const char *name, char *out, size_t n);
+
+/* Runs argv (argv[0] a path) to completion with stdout appended to `out` (may be NULL: to
+ * /dev/null) and stderr to ours. Returns its exit status, or -1 when it could not run. */
+int procs_run(char *const argv[], struct buf *out);
+
+/* Starts argv in the background under a keeper (see above): output to `log`, pid to
+ * `pid_file`, exit status to `exit_file`. Waits up to 5 s for the pid file. Returns STELE_OK
+ * with *pid the daemon's pid, or an error. */
+int procs_start(char *const argv[], const char *log, const char *pid_file, const char *exit_file,
+                pid_t *pid);
+
+/* Asks grpc.health.v1.Health/Check at `url` (a fresh channel per attempt) until SERVING or
+ * `wait_ms` has passed; stops early when `exit_file` (may be NULL) appears. Returns STELE_OK
+ * when SERVING, else STELE_ERR_UNAVAILABLE (unreachable or dead) or STELE_ERR_STATE (answers,
+ * not serving); *state (may be NULL) gets "SERVING", "NOT_SERVING", "UNREACHABLE" or
+ * "EXITED" (static). */
+int procs_health(const char *url, uint64_t wait_ms, const char *exit_file, const char **state);
+
+/* Reads the exit file into `out` ("exited 0"); false when it does not exist yet. */
+bool procs_exit_status(const char *exit_file, char *out, size_t n);
+
+/* `stele-network keep`: the keeper itself. */
+int cmd_keep(int argc, char **argv);
+
+#endif

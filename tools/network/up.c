@@ -1,0 +1,421 @@
+/*
+ * up.c — `stele-network up`: create the CA, enrol every identity, write each orderer's
+ * configuration and genesis block, start the daemons and wait until each is healthy.
+ *
+ * DIR/network.json is written after each process starts, so `down` can stop whatever a failed
+ * `up` left running; a failed `up` stops what it started itself.
+ */
+#include "cmds.h"
+#include "netconfig.h"
+#include "procs.h"
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "identity/caclient.h"
+#include "netfile/netfile.h"
+#include "pb/pb.h"
+#include "stele/ca.pb-c.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PROG "stele-network up"
+
+static const char up_usage[] =
+    "Usage: stele-network up --dir DIR [--config FILE] [--base-port P] [--wait S] [--json]\n"
+    "\n"
+    "Creates and starts the network FILE describes (default configs/network.yaml) under DIR:\n"
+    "the CA (DIR/ca), every identity enrolled (DIR/ids/<id>), each orderer's configuration,\n"
+    "genesis block and block store (DIR/<orderer>/), logs and pid files (DIR/<name>.log,\n"
+    ".pid), and DIR/network.json that --network DIR of other programs reads.\n"
+    "  --base-port P  move every port of the file to P .. P+49\n"
+    "  --wait S       seconds each daemon may take to become healthy (default 20)\n"
+    "  --json         print one JSON object: CA url, orderers, identities dir, pids\n"
+    "Refuses a DIR that already holds a network; stop it with 'stele-network down'.\n";
+
+/* What up works with. */
+struct up {
+    const char *dir;                                     /* the network directory */
+    struct netconfig *nc;                                /* the description */
+    struct netfile nf;                                   /* what network.json records */
+    struct netfile_process procs[NETCONFIG_MAX_REBASED]; /* nf.processes */
+    char strings[NETCONFIG_MAX_REBASED][4][64];          /* their log, pid and exit files */
+    uint64_t wait_ms;                                    /* health wait per daemon */
+    struct rpc_channel *ca;                              /* channel to the CA */
+    struct enrolment admin;                              /* the CA admin */
+};
+
+/* Refuses a DIR that holds a network or anything else; creates it. */
+static int prepare_dir(const char *dir)
+{
+    struct netfile nf;
+    struct config *cc = NULL;
+    if (netfile_load(dir, &nf, &cc, NULL) == STELE_OK) {
+        int64_t alive = 0;
+        for (size_t i = 0; i < nf.n_processes && !alive; i++)
+            if (netfile_pid_alive(nf.processes[i].pid))
+                alive = nf.processes[i].pid;
+        config_destroy(cc);
+        if (alive)
+            return cli_fail(PROG, STELE_ERR_EXISTS,
+                            "%s already holds a running network (pid %lld is alive); stop it "
+                            "with 'stele-network down --dir %s'",
+                            dir, (long long)alive, dir);
+        return cli_fail(PROG, STELE_ERR_EXISTS,
+                        "%s already holds a stopped network; remove it or choose another --dir",
+                        dir);
+    }
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        int n = 0;
+        while ((e = readdir(d)))
+            n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+        closedir(d);
+        if (n)
+            return cli_fail(PROG, STELE_ERR_EXISTS, "%s is not empty; give a new or empty --dir",
+                            dir);
+    } else if (mkdir(dir, 0755) != 0) {
+        return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    }
+    return 0;
+}
+
+/* Records a started process in network.json. */
+static int add_process(struct up *u, const char *name, const char *kind, const char *url, pid_t pid)
+{
+    size_t i = u->nf.n_processes++;
+    struct netfile_process *p = &u->procs[i];
+    snprintf(u->strings[i][0], 64, "%s", name);
+    snprintf(u->strings[i][1], 64, "%s.log", name);
+    snprintf(u->strings[i][2], 64, "%s.pid", name);
+    snprintf(u->strings[i][3], 64, "%s.exit", name);
+    *p = (struct netfile_process){.name = u->strings[i][0],
+                                  .kind = (char *)kind,
+                                  .url = (char *)url,
+                                  .pid = pid,
+                                  .log = u->strings[i][1],
+                                  .pid_file = u->strings[i][2],
+                                  .exit_file = u->strings[i][3]};
+    int rc = netfile_write(u->dir, &u->nf);
+    return rc ? cli_fail(PROG, rc, "cannot write %s/%s", u->dir, NETFILE_NAME) : 0;
+}
+
+/* Starts `argv` as process `name` and waits until it serves `url`. */
+static int start(struct up *u, const char *name, const char *kind, const char *url,
+                 char *const argv[])
+{
+    char log[PATH_MAX], pidf[PATH_MAX], exitf[PATH_MAX];
+    snprintf(log, sizeof log, "%s/%s.log", u->dir, name);
+    snprintf(pidf, sizeof pidf, "%s/%s.pid", u->dir, name);
+    snprintf(exitf, sizeof exitf, "%s/%s.exit", u->dir, name);
+    pid_t pid = 0;
+    int rc = procs_start(argv, log, pidf, exitf, &pid);
+    if (rc)
+        return cli_fail(PROG, rc, "cannot start %s: %s (see %s)", name, stele_strerror(rc), log);
+    if ((rc = add_process(u, name, kind, url, pid)))
+        return rc;
+    const char *state;
+    if (procs_health(url, u->wait_ms, exitf, &state) != STELE_OK)
+        return cli_fail(PROG, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
+                        (int)pid, state, url, log);
+    return 0;
+}
+
+/* stele-ca init, then the CA's config file and the CA itself. */
+static int start_ca(struct up *u, char *secret, size_t secret_len)
+{
+    char ca[PATH_MAX + 16], cadir[PATH_MAX], conf[PATH_MAX];
+    procs_sibling("stele-ca", ca, sizeof ca);
+    snprintf(cadir, sizeof cadir, "%s/ca", u->dir);
+    snprintf(conf, sizeof conf, "%s/ca.yaml", u->dir);
+    char *init[] = {ca, "init", "--dir", cadir, "--name", u->nc->ca.name, "--json", NULL};
+    struct buf out;
+    buf_init(&out);
+    int st = procs_run(init, &out);
+    const char *s = st == 0 && buf_append_byte(&out, 0) == 0
+                        ? strstr((char *)out.data, "\"admin_secret\":\"")
+                        : NULL;
+    if (s) {
+        s += strlen("\"admin_secret\":\"");
+        snprintf(secret, secret_len, "%.*s", (int)strcspn(s, "\""), s);
+    }
+    buf_release_secure(&out);
+    if (!s)
+        return cli_fail(PROG, STELE_ERR_INTERNAL, "%s init --dir %s failed (status %d)", ca, cadir,
+                        st);
+    FILE *f = fopen(conf, "w");
+    if (!f ||
+        fprintf(f,
+                "# Written by stele-network up.\nlisten: %s\ndir: ca\nname: %s\n"
+                "log_level: %s\n",
+                u->nc->ca.listen, u->nc->ca.name, netconfig_level_name(u->nc->ca.log_level)) < 0 ||
+        fclose(f) != 0)
+        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    char *serve[] = {ca, "serve", "--config", conf, NULL};
+    return start(u, "ca", "ca", u->nc->ca.listen, serve);
+}
+
+/* Registers `id` (unless it is the CA admin) and enrols it into DIR/ids/<id>. */
+static int enrol(struct up *u, const char *id, const char *org, const char *role,
+                 char *const *attrs, size_t n_attrs, const char *admin_secret)
+{
+    char path[PATH_MAX], *err = NULL;
+    struct rpc_result res = {0};
+    Stele__RegisterResponse *resp = NULL;
+    struct caclient_enrolled en = {0};
+    const char *secret = admin_secret;
+    int rc;
+    snprintf(path, sizeof path, "%s/ids/%s", u->dir, id);
+    if ((rc = enrolment_prepare_dir(path, false, &err))) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+        goto out;
+    }
+    if (!admin_secret) {
+        Stele__Attribute a[32], *ap[32];
+        Stele__RegisterRequest req = STELE__REGISTER_REQUEST__INIT;
+        req.id = (char *)id;
+        req.org = (char *)org;
+        req.role = (char *)role;
+        char kv[32][128];
+        for (size_t i = 0; i < n_attrs && i < 32; i++) {
+            snprintf(kv[i], sizeof kv[i], "%s", attrs[i]);
+            char *eq = strchr(kv[i], '=');
+            *eq = 0;
+            stele__attribute__init(&a[i]);
+            a[i].key = kv[i];
+            a[i].value = eq + 1;
+            ap[i] = &a[i];
+        }
+        req.n_attributes = n_attrs;
+        req.attributes = ap;
+        if ((rc = caclient_signed_call(u->ca, &u->admin, "/stele.CA/RegisterIdentity", &req.base,
+                                       &stele__register_response__descriptor,
+                                       (ProtobufCMessage **)&resp, &res))) {
+            rc =
+                cli_fail(PROG, rc, "register %s: %s (%s)", id, res.detail, rpc_code_name(res.code));
+            goto out;
+        }
+        secret = resp->secret;
+    }
+    if ((rc = caclient_enroll(u->ca, id, secret, NULL, &en, &res, &err)) ||
+        (rc = caclient_save(&en, path, &err))) {
+        rc = cli_fail(PROG, rc, "enrol %s: %s", id, err ? err : res.detail);
+        goto out;
+    }
+    if (admin_secret && (rc = enrolment_load(path, &u->admin, &err)))
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+out:
+    free(err);
+    caclient_enrolled_release(&en);
+    pb_free(resp ? &resp->base : NULL);
+    return rc;
+}
+
+/* Enrols the admin, each organisation's admin and every identity. */
+static int enrol_all(struct up *u, const char *admin_secret)
+{
+    const struct netconfig *nc = u->nc;
+    char *err = NULL;
+    struct rpc_channel_opts co = {.timeout_ms = 10000};
+    if (!(u->ca = rpc_channel_open(nc->ca.listen, &co, &err))) {
+        int rc = cli_fail(PROG, STELE_ERR_INVALID, "%s", err ? err : nc->ca.listen);
+        free(err);
+        return rc;
+    }
+    int rc = enrol(u, "admin", NULL, NULL, NULL, 0, admin_secret);
+    for (size_t i = 0; rc == 0 && i < nc->n_orgs; i++)
+        if (nc->orgs[i].admin)
+            rc = enrol(u, nc->orgs[i].admin, nc->orgs[i].name, "admin", NULL, 0, NULL);
+    for (size_t i = 0; rc == 0 && i < nc->n_identities; i++) {
+        const struct netconfig_identity *id = &nc->identities[i];
+        rc = enrol(u, id->id, id->org, id->role, id->attrs, id->n_attrs, NULL);
+    }
+    return rc;
+}
+
+/* Writes DIR/<id>/orderer.yaml and its genesis block, and starts the orderer. */
+static int start_orderer(struct up *u, const struct netconfig_orderer *o)
+{
+    const struct netconfig *nc = u->nc;
+    const struct netconfig_batch *b = &nc->channel.batch;
+    char odir[PATH_MAX], conf[PATH_MAX + 16], genesis[PATH_MAX + 16], prog[PATH_MAX + 16];
+    snprintf(odir, sizeof odir, "%s/%s", u->dir, o->id);
+    snprintf(conf, sizeof conf, "%s/orderer.yaml", odir);
+    snprintf(genesis, sizeof genesis, "%s/genesis.block", odir);
+    procs_sibling("stele-orderer", prog, sizeof prog);
+    FILE *f = mkdir(odir, 0755) == 0 ? fopen(conf, "w") : NULL;
+    if (!f ||
+        fprintf(f,
+                "# Written by stele-network up from the network description.\n"
+                "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
+                "channel_id: %s\ngenesis_file: genesis.block\nlog_level: %s\n"
+                "fsync: %s\nconsensus:\n  type: %s\nbatch:\n"
+                "  max_message_count: %llu\n  batch_timeout: %llums\n"
+                "  preferred_max_bytes: %llu\n  absolute_max_bytes: %llu\n"
+                "membership:\n  cas:\n    - public_key: ../ca/ca.pub\n",
+                o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
+                netconfig_fsync_name(o->fsync), nc->channel.consensus.type,
+                (unsigned long long)b->max_message_count, (unsigned long long)b->batch_timeout_ms,
+                (unsigned long long)b->preferred_max_bytes,
+                (unsigned long long)b->absolute_max_bytes) < 0 ||
+        fclose(f) != 0)
+        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    char *gen[] = {prog, "genesis", "--config", conf, "--out", genesis, NULL};
+    int st = procs_run(gen, NULL);
+    if (st != 0)
+        return cli_fail(PROG, STELE_ERR_INTERNAL, "%s genesis --config %s failed (status %d)", prog,
+                        conf, st);
+    char *serve[] = {prog, "serve", "--config", conf, NULL};
+    return start(u, o->id, "orderer", o->listen, serve);
+}
+
+/* Prints the endpoints, or the JSON object. */
+static void print_up(const struct up *u, bool json)
+{
+    if (!json) {
+        printf("network %s is up in %s (channel %s, %s)\n", u->nf.network, u->dir, u->nf.channel_id,
+               u->nf.consensus);
+        for (size_t i = 0; i < u->nf.n_processes; i++)
+            printf("  %-10s %-8s %-22s pid %lld  log %s/%s\n", u->procs[i].name, u->procs[i].kind,
+                   u->procs[i].url, (long long)u->procs[i].pid, u->dir, u->procs[i].log);
+        printf("  identities %s/ids (admin: %s/ids/admin)\n", u->dir, u->dir);
+        return;
+    }
+    struct buf b;
+    struct json j;
+    char ids[PATH_MAX];
+    snprintf(ids, sizeof ids, "%s/ids", u->dir);
+    buf_init(&b);
+    json_init(&j, &b);
+    json_object_begin(&j);
+    json_kv_string(&j, "network", u->nf.network);
+    json_kv_string(&j, "dir", u->dir);
+    json_kv_string(&j, "channel_id", u->nf.channel_id);
+    json_kv_string(&j, "ca_url", u->nf.ca_url);
+    json_key(&j, "orderers");
+    json_array_begin(&j);
+    for (size_t i = 0; i < u->nf.n_processes; i++)
+        if (strcmp(u->procs[i].kind, "orderer") == 0) {
+            json_object_begin(&j);
+            json_kv_string(&j, "id", u->procs[i].name);
+            json_kv_string(&j, "url", u->procs[i].url);
+            json_object_end(&j);
+        }
+    json_array_end(&j);
+    json_kv_string(&j, "identities_dir", ids);
+    json_key(&j, "pids");
+    json_object_begin(&j);
+    for (size_t i = 0; i < u->nf.n_processes; i++)
+        json_kv_int(&j, u->procs[i].name, u->procs[i].pid);
+    json_object_end(&j);
+    json_object_end(&j);
+    printf("%s\n", (char *)b.data);
+    buf_release(&b);
+}
+
+int cmd_up(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"dir", required_argument, NULL, 'd'},
+        {"base-port", required_argument, NULL, 'p'},
+        {"wait", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = "configs/network.yaml";
+    long base_port = 0, wait_s = 20;
+    bool json = false;
+    struct up *u = calloc(1, sizeof *u);
+    struct netconfig nc;
+    struct config *cc = NULL;
+    char *rebased[NETCONFIG_MAX_REBASED] = {0}, *err = NULL, secret[256] = "";
+    int ch, rc = CLI_EXIT_INTERNAL;
+    if (!u)
+        return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:d:p:w:jh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            u->dir = optarg;
+            break;
+        case 'p':
+            base_port = atol(optarg);
+            break;
+        case 'w':
+            wait_s = atol(optarg);
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            fputs(up_usage, stdout);
+            free(u);
+            return CLI_EXIT_OK;
+        default:
+            free(u);
+            return cli_usage(PROG, "see '" PROG " --help'");
+        }
+    }
+    if (optind < argc || !u->dir || wait_s < 1 || wait_s > 600 ||
+        (base_port && (base_port < 1024 || base_port > 65535 - NETCONFIG_PORT_SPAN))) {
+        free(u);
+        return cli_usage(PROG, "give --dir DIR (and --base-port 1024..65485, --wait 1..600)");
+    }
+    if (getenv("STELE_LOG") == NULL)
+        log_set_level(LOG_WARN);
+    if ((rc = netconfig_load(config, &nc, &cc, &err))) {
+        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+        goto out;
+    }
+    if (base_port && netconfig_rebase(&nc, (uint64_t)base_port, rebased) != STELE_OK) {
+        rc = cli_usage(PROG, "--base-port %ld moves a port out of range", base_port);
+        goto out;
+    }
+    if ((rc = prepare_dir(u->dir)))
+        goto out;
+    u->nc = &nc;
+    u->wait_ms = (uint64_t)wait_s * 1000;
+    u->nf = (struct netfile){.network = nc.network,
+                             .channel_id = nc.channel.id,
+                             .consensus = nc.channel.consensus.type,
+                             .ca_url = nc.ca.listen,
+                             .ids_dir = "ids",
+                             .admin = "ids/admin",
+                             .processes = u->procs};
+    if ((rc = start_ca(u, secret, sizeof secret)) || (rc = enrol_all(u, secret)))
+        goto out;
+    for (size_t i = 0; rc == 0 && i < nc.n_orderers; i++)
+        rc = start_orderer(u, &nc.orderers[i]);
+    if (rc == 0)
+        print_up(u, json);
+out:
+    if (rc && u->nf.n_processes) {
+        fprintf(stderr, PROG ": stopping what was started\n");
+        for (size_t i = 0; i < u->nf.n_processes; i++)
+            kill((pid_t)u->procs[i].pid, SIGTERM);
+    }
+    explicit_bzero(secret, sizeof secret);
+    rpc_channel_close(u->ca);
+    enrolment_release(&u->admin);
+    netconfig_rebase_free(rebased);
+    config_destroy(cc);
+    free(err);
+    free(u);
+    return rc;
+}

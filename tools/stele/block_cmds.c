@@ -46,7 +46,8 @@ static const char block_usage[] =
     "--network NET takes the first orderer, the channel and (unless --identity is given) the\n"
     "CA admin's identity of the network `stele-network up --dir NET` started.\n";
 
-#define PROG "stele block get"
+#define PROG         "stele block get"
+#define TX_IDS_SHOWN 8 /* tx_ids printed in the human output */
 
 /* What the command works with. */
 struct block_ctx {
@@ -216,8 +217,12 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
            "data_hash      %s (%s)\nchannel        %s\ntransactions   %zu\n",
            h->number, hx, prev, data, data_ok ? "matches the envelopes" : "MISMATCH",
            md ? md->channel_id : "", n);
-    for (size_t i = 0; i < n; i++)
+    /* A terminal shows the first few; --json lists every tx_id. */
+    size_t shown = n <= TX_IDS_SHOWN + 1 ? n : TX_IDS_SHOWN;
+    for (size_t i = 0; i < shown; i++)
         printf("  %s\n", tx_id_of(a, &b->data->envelopes[i]));
+    if (shown < n)
+        printf("  … and %zu more (--json lists them all)\n", n - shown);
     printf("finality       %s", ps.kind);
     if (ps.node_id)
         printf(", signed by %s", ps.node_id);

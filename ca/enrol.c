@@ -219,13 +219,10 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
     struct ca *ca = arg;
     struct arena *a = rpc_call_arena(call);
     struct ca_signed s;
-    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    enum rpc_code code = ca_check_signed(ca, call, req, &stele__reenroll_request__descriptor, &s);
     if (code != RPC_OK)
         return code;
-    Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)pb_unpack(
-        &stele__reenroll_request__descriptor, a, s.req.body, s.req.body_len, 0);
-    if (!r)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.ReenrollRequest");
+    Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)s.body;
     if ((code = ca_check_r_u(call, r->r_u.data, r->r_u.len)) != RPC_OK)
         return code;
     const struct identity *who = &s.req.signer;

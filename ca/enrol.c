@@ -173,6 +173,8 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
 
     Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     pthread_mutex_lock(&ca->lock);
     rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc != STELE_OK)
@@ -197,12 +199,10 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -228,6 +228,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
     const struct identity *who = &s.req.signer;
     Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec = NULL;
     uint64_t now = clock_wall_s(), crl_number = 0;
     pthread_mutex_lock(&ca->lock);
@@ -262,12 +264,10 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_revoked(b, &e);
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

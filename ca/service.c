@@ -285,6 +285,8 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
 
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *old;
     pthread_mutex_lock(&ca->lock);
     rc = registry_get_id(ca->reg, a, r->id, &old);
@@ -296,12 +298,10 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -329,6 +329,8 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     stele__revoke_response__init(out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec;
     uint64_t now = clock_wall_s(), crl_number = 0;
     pthread_mutex_lock(&ca->lock);
@@ -364,12 +366,10 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
             crl_number++;
         registry_batch_put_u64(b, "crl_number", crl_number);
         out->crl_number = crl_number;
-        if (rc != STELE_OK || registry_apply(ca->reg, b) != STELE_OK)
+        if (rc != STELE_OK || registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

@@ -60,13 +60,15 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
 /* What a signed request handler has checked (service.c). */
 struct ca_signed {
     struct signed_request req; /* signer, nonce, body */
+    ProtobufCMessage *body;    /* the body decoded as the method's message, in the call arena */
 };
 /* Verifies a SignedRequest for the method being called: signer identity (issued by this CA,
  * within validity — or within the reenrol grace when `grace`), not revoked in the registry,
- * signature, method, timestamp, role from the permission table, nonce not seen. Answers the
- * call's error itself: returns RPC_OK or the code to return. */
+ * signature, method, timestamp, role from the permission table, nonce not seen — and decodes
+ * the body as a `body_desc` message into out->body. Answers the call's error itself: returns
+ * RPC_OK or the code to return. */
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
-                              struct ca_signed *out);
+                              const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out);
 
 /* Under ca->lock: refuses a nonce used meanwhile (answering the call), prunes old nonces now
  * and then, and adds this request's nonce to the batch. Returns RPC_OK or the code to return. */

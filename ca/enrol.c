@@ -173,6 +173,8 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
 
     Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     pthread_mutex_lock(&ca->lock);
     rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc != STELE_OK)
@@ -197,12 +199,10 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -219,18 +219,17 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
     struct ca *ca = arg;
     struct arena *a = rpc_call_arena(call);
     struct ca_signed s;
-    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    enum rpc_code code = ca_check_signed(ca, call, req, &stele__reenroll_request__descriptor, &s);
     if (code != RPC_OK)
         return code;
-    Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)pb_unpack(
-        &stele__reenroll_request__descriptor, a, s.req.body, s.req.body_len, 0);
-    if (!r)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.ReenrollRequest");
+    Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)s.body;
     if ((code = ca_check_r_u(call, r->r_u.data, r->r_u.len)) != RPC_OK)
         return code;
     const struct identity *who = &s.req.signer;
     Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec = NULL;
     uint64_t now = clock_wall_s(), crl_number = 0;
     pthread_mutex_lock(&ca->lock);
@@ -265,12 +264,10 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_revoked(b, &e);
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

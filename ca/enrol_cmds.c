@@ -65,10 +65,29 @@ static int finish(const char *prog, const struct caclient_enrolled *en, const ch
     return CLI_EXIT_OK;
 }
 
+/* Removes a directory this command created for an enrolment that failed, with whatever part of
+ * the enrolment it already holds. Parents it created are left (they may be shared). */
+static void remove_enrolment_dir(const char *dir)
+{
+    static const char *const files[] = {"key.pem", "cert", "identity", "ca.pub"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* Reports a failed enrolment: the CA's refusal, or a response that did not check. */
 static int enrol_fail(const char *prog, int rc, const struct rpc_result *res, char *err)
 {
-    int code = err ? cli_fail(prog, rc, "%s", err) : client_rpc_fail(prog, rc, res);
+    int code;
+    if (err)
+        code = cli_fail(prog, rc, "%s", err);
+    else if (res && res->code != RPC_OK)
+        code = client_rpc_fail(prog, rc, res);
+    else /* failed here, after the CA answered */
+        code = cli_fail(prog, rc, "%s", stele_strerror(rc));
     free(err);
     return code;
 }
@@ -113,19 +132,17 @@ int cmd_enroll(int argc, char **argv)
         return enrol_fail(prog, rc, NULL, err);
     }
     struct rpc_channel *ch = NULL;
-    if ((code = client_open(prog, &o, &ch)) != 0) {
-        crypto_key_destroy(pin);
-        return code;
+    struct caclient_enrolled en = {0};
+    if ((code = client_open(prog, &o, &ch)) == 0) {
+        struct rpc_result res;
+        rc = caclient_enroll(ch, o.id, o.secret, pin, &en, &res, &err);
+        if (rc != STELE_OK)
+            code = enrol_fail(prog, rc, &res, err);
+        else
+            code = finish(prog, &en, o.out, o.json);
     }
-    struct caclient_enrolled en;
-    struct rpc_result res;
-    rc = caclient_enroll(ch, o.id, o.secret, pin, &en, &res, &err);
-    if (rc != STELE_OK)
-        code = enrol_fail(prog, rc, &res, err);
-    else
-        code = finish(prog, &en, o.out, o.json);
     if (code != CLI_EXIT_OK && made_dir)
-        rmdir(o.out); /* only if still empty */
+        remove_enrolment_dir(o.out);
     caclient_enrolled_release(&en);
     crypto_key_destroy(pin);
     rpc_channel_close(ch);

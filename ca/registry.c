@@ -20,19 +20,12 @@ struct registry {
     leveldb_t *db;
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
-    leveldb_writeoptions_t *wopts;        /* synced writes */
-    leveldb_writeoptions_t *wopts_nosync; /* registry_apply() */
-    pthread_mutex_t dmu;                  /* guards the group-commit counters below */
-    pthread_cond_t dcv;
-    uint64_t applied; /* batches applied so far */
-    uint64_t synced;  /* batches known durable */
-    bool syncing;     /* a thread is syncing on behalf of the others */
+    leveldb_writeoptions_t *wopts; /* synced writes */
 };
 
 struct registry_batch {
     leveldb_writebatch_t *wb;
-    int err;      /* first error while building */
-    uint64_t seq; /* set by registry_apply(): its place in the applied sequence */
+    int err; /* first error while building */
 };
 
 int registry_open(const char *dir, bool create, struct registry **out, char **errmsg)
@@ -61,9 +54,6 @@ int registry_open(const char *dir, bool create, struct registry **out, char **er
     r->ropts = leveldb_readoptions_create();
     r->wopts = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(r->wopts, 1);
-    r->wopts_nosync = leveldb_writeoptions_create();
-    pthread_mutex_init(&r->dmu, NULL);
-    pthread_cond_init(&r->dcv, NULL);
     char *err = NULL;
     r->db = leveldb_open(r->opts, path, &err);
     if (!r->db) {
@@ -86,9 +76,6 @@ void registry_close(struct registry *r)
     leveldb_options_destroy(r->opts);
     leveldb_readoptions_destroy(r->ropts);
     leveldb_writeoptions_destroy(r->wopts);
-    leveldb_writeoptions_destroy(r->wopts_nosync);
-    pthread_mutex_destroy(&r->dmu);
-    pthread_cond_destroy(&r->dcv);
     free(r);
 }
 
@@ -343,57 +330,6 @@ void registry_batch_put_str(struct registry_batch *b, const char *name, const ch
     char key[128];
     size_t n = make_key(key, sizeof key, "meta/", name, strlen(name));
     leveldb_writebatch_put(b->wb, key, n, v, strlen(v));
-}
-
-int registry_apply(struct registry *r, struct registry_batch *b)
-{
-    if (b->err)
-        return b->err;
-    char *err = NULL;
-    pthread_mutex_lock(&r->dmu); /* the sequence number must follow the log order */
-    leveldb_write(r->db, r->wopts_nosync, b->wb, &err);
-    if (!err)
-        b->seq = ++r->applied;
-    pthread_mutex_unlock(&r->dmu);
-    if (err) {
-        log_error("ca", "registry write: %s", err);
-        leveldb_free(err);
-        return STELE_ERR_IO;
-    }
-    return STELE_OK;
-}
-
-int registry_durable(struct registry *r, const struct registry_batch *b)
-{
-    int rc = STELE_OK;
-    pthread_mutex_lock(&r->dmu);
-    while (r->synced < b->seq && rc == STELE_OK) {
-        if (r->syncing) {
-            pthread_cond_wait(&r->dcv, &r->dmu);
-            continue;
-        }
-        /* Lead: one synced write makes every batch applied so far durable. */
-        r->syncing = true;
-        uint64_t target = r->applied;
-        pthread_mutex_unlock(&r->dmu);
-        leveldb_writebatch_t *wb = leveldb_writebatch_create();
-        leveldb_writebatch_put(wb, "meta/sync", 9, "", 0);
-        char *err = NULL;
-        leveldb_write(r->db, r->wopts, wb, &err);
-        leveldb_writebatch_destroy(wb);
-        pthread_mutex_lock(&r->dmu);
-        r->syncing = false;
-        if (err) {
-            log_error("ca", "registry sync: %s", err);
-            leveldb_free(err);
-            rc = STELE_ERR_IO;
-        } else if (target > r->synced) {
-            r->synced = target;
-        }
-        pthread_cond_broadcast(&r->dcv);
-    }
-    pthread_mutex_unlock(&r->dmu);
-    return rc;
 }
 
 int registry_commit(struct registry *r, struct registry_batch *b)

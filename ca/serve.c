@@ -184,7 +184,7 @@ static int run(const struct ca_config *c, const char *listen)
         free(ca->name);
         ca->name = strdup(c->name);
     }
-    /* Handlers wait on the disk (group commit): more workers than cores keep it busy. */
+    /* Handlers wait on the disk (a synced write per request): more workers than cores. */
     struct rpc_server_opts o = {.listen = listen, .component = "ca", .workers = 16};
     o.tls.cert_file = c->tls.cert;
     o.tls.key_file = c->tls.key;

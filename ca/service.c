@@ -110,7 +110,7 @@ void ca_close(struct ca *ca)
 }
 
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
-                              struct ca_signed *out)
+                              const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out)
 {
     const Stele__SignedRequest *sr = (const Stele__SignedRequest *)req;
     const char *method = rpc_call_method(call);
@@ -152,6 +152,9 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
     if (registry_nonce_seen(ca->reg, out->req.nonce))
         return rpc_call_error(call, RPC_FAILED_PRECONDITION,
                               "replayed request: this nonce was already used");
+    out->body = pb_unpack(body_desc, a, out->req.body, out->req.body_len, 0);
+    if (!out->body)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a %s", body_desc->name);
     return RPC_OK;
 }
 
@@ -239,13 +242,10 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     struct ca *ca = arg;
     struct arena *a = rpc_call_arena(call);
     struct ca_signed s;
-    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    enum rpc_code code = ca_check_signed(ca, call, req, &stele__register_request__descriptor, &s);
     if (code != RPC_OK)
         return code;
-    Stele__RegisterRequest *r = (Stele__RegisterRequest *)pb_unpack(
-        &stele__register_request__descriptor, a, s.req.body, s.req.body_len, 0);
-    if (!r)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.RegisterRequest");
+    Stele__RegisterRequest *r = (Stele__RegisterRequest *)s.body;
     if (!name_ok(r->id, 128) || !name_ok(r->org, 128))
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "id and org must be 1..128 printable characters");
@@ -285,6 +285,8 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
 
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *old;
     pthread_mutex_lock(&ca->lock);
     rc = registry_get_id(ca->reg, a, r->id, &old);
@@ -296,12 +298,10 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_apply(ca->reg, b) != STELE_OK)
+        if (registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -317,19 +317,20 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
     struct ca *ca = arg;
     struct arena *a = rpc_call_arena(call);
     struct ca_signed s;
-    enum rpc_code code = ca_check_signed(ca, call, req, &s);
+    enum rpc_code code = ca_check_signed(ca, call, req, &stele__revoke_request__descriptor, &s);
     if (code != RPC_OK)
         return code;
-    Stele__RevokeRequest *r = (Stele__RevokeRequest *)pb_unpack(&stele__revoke_request__descriptor,
-                                                                a, s.req.body, s.req.body_len, 0);
-    if (!r || !r->id[0])
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a stele.RevokeRequest");
+    Stele__RevokeRequest *r = (Stele__RevokeRequest *)s.body;
+    if (!r->id[0])
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "a revocation needs the id to revoke");
     const char *reason = r->reason[0] ? r->reason : "unspecified";
     Stele__RevokeResponse *out = arena_calloc(a, 1, sizeof *out);
     if (!out)
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     stele__revoke_response__init(out);
     struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec;
     uint64_t now = clock_wall_s(), crl_number = 0;
     pthread_mutex_lock(&ca->lock);
@@ -365,12 +366,10 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
             crl_number++;
         registry_batch_put_u64(b, "crl_number", crl_number);
         out->crl_number = crl_number;
-        if (rc != STELE_OK || registry_apply(ca->reg, b) != STELE_OK)
+        if (rc != STELE_OK || registry_commit(ca->reg, b) != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     pthread_mutex_unlock(&ca->lock);
-    if (code == RPC_OK && registry_durable(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;

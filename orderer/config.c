@@ -1,5 +1,6 @@
 /* config.c — the schema of stele-orderer's configuration and its cross-key checks. */
 #include "config.h"
+#include "ledger/batch_config.h"
 
 #include "consensus.h"
 
@@ -24,40 +25,6 @@ static const struct config_enum fsyncs[] = {
 };
 
 #define F(s, m) offsetof(struct s, m)
-
-static const struct config_field batch_fields[] = {
-    {.key = "max_message_count",
-     .type = CONFIG_UINT64,
-     .offset = F(orderer_batch_config, max_message_count),
-     .def = "500",
-     .umin = 1,
-     .umax = 100000,
-     .help = "envelopes per block (Fabric BatchSize.MaxMessageCount)"},
-    {.key = "batch_timeout",
-     .type = CONFIG_DURATION,
-     .offset = F(orderer_batch_config, batch_timeout_ms),
-     .def = "2s",
-     .umin = 1,
-     .umax = 3600000,
-     .help = "cut a non-empty batch this long after its first envelope (BatchTimeout)"},
-    {.key = "preferred_max_bytes",
-     .type = CONFIG_SIZE,
-     .offset = F(orderer_batch_config, preferred_max_bytes),
-     .def = "2MiB",
-     .umin = 1,
-     .umax = 64 << 20,
-     .help = "a block's envelopes stay within this; a bigger envelope gets its own block"},
-    {.key = "absolute_max_bytes",
-     .type = CONFIG_SIZE,
-     .offset = F(orderer_batch_config, absolute_max_bytes),
-     .def = "10MiB",
-     .umin = 1,
-     .umax = 64 << 20,
-     .help = "larger envelopes are refused at Broadcast (REQUEST_ENTITY_TOO_LARGE)"},
-    {.key = NULL},
-};
-static const struct config_schema batch_schema = {"batch", sizeof(struct orderer_batch_config),
-                                                  batch_fields};
 
 static const struct config_field limits_fields[] = {
     {.key = "max_streams",
@@ -226,7 +193,7 @@ static const struct config_field orderer_fields[] = {
     {.key = "batch",
      .type = CONFIG_MAP,
      .offset = F(orderer_config, batch),
-     .sub = &batch_schema,
+     .sub = &batch_config_schema,
      .help = "block cutting"},
     {.key = "limits",
      .type = CONFIG_MAP,

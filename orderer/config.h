@@ -10,15 +10,9 @@
 
 #include "config/config.h"
 
-#include <stdint.h>
+#include "ledger/batch_config.h"
 
-/* Block cutting (section `batch`). */
-struct orderer_batch_config {
-    uint64_t max_message_count;   /* envelopes per block */
-    uint64_t batch_timeout_ms;    /* cut a non-empty batch this long after its first envelope */
-    uint64_t preferred_max_bytes; /* a block's envelopes stay within this; bigger go alone */
-    uint64_t absolute_max_bytes;  /* larger envelopes are refused at Broadcast */
-};
+#include <stdint.h>
 
 /* Server limits (section `limits`). */
 struct orderer_limits_config {
@@ -51,7 +45,7 @@ struct orderer_config {
     int log_level;                             /* enum log_level */
     int fsync;                                 /* enum blockstore_sync */
     struct orderer_consensus_config consensus; /* plug-in choice */
-    struct orderer_batch_config batch;         /* block cutting */
+    struct batch_config batch;                 /* block cutting */
     struct orderer_limits_config limits;       /* server limits */
     struct orderer_tls_config tls;             /* TLS for the listener */
     struct orderer_auth_config membership;     /* who may broadcast and deliver */

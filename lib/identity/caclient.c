@@ -47,7 +47,7 @@ static int accept(const struct crypto_key *k_u, const Stele__EnrollResponse *r,
     int rc;
     memset(out, 0, sizeof *out);
     if (!(out->arena = arena_create(0)))
-        return STELE_ERR_NOMEM;
+        return fail(errmsg, STELE_ERR_NOMEM, "out of memory");
     if (crypto_key_from_public(r->ca_public_key.data, r->ca_public_key.len, &out->ca_pub) !=
         STELE_OK) {
         rc = fail(errmsg, STELE_ERR_MALFORMED, "the CA sent an invalid public key");
@@ -69,17 +69,22 @@ static int accept(const struct crypto_key *k_u, const Stele__EnrollResponse *r,
     out->ca_id = r->ca_id;
     msp = msp_create(16);
     if (!msp || msp_add_ca(msp, NULL, r->ca_id, out->ca_pub) != STELE_OK) {
-        rc = STELE_ERR_NOMEM;
+        rc = fail(errmsg, STELE_ERR_NOMEM, "out of memory");
         goto out;
     }
     rc = identity_verify(msp, out->arena, r->identity.data, r->identity.len, clock_wall_s(),
                          &out->id, &err);
-    if (rc != STELE_OK || memcmp(out->id.cert, r->cert.data, ECQV_CERT_LEN) != 0) {
+    if (rc != STELE_OK) {
         rc = fail(errmsg, STELE_ERR_AUTH, "the identity record does not verify: %s",
-                  err ? err : "it is for another certificate");
+                  err ? err : stele_strerror(rc));
         goto out;
     }
-    rc = buf_append(&out->identity, r->identity.data, r->identity.len);
+    if (memcmp(out->id.cert, r->cert.data, ECQV_CERT_LEN) != 0) {
+        rc = fail(errmsg, STELE_ERR_AUTH, "the identity record is for another certificate");
+        goto out;
+    }
+    if ((rc = buf_append(&out->identity, r->identity.data, r->identity.len)) != STELE_OK)
+        fail(errmsg, rc, "out of memory");
 out:
     free(err);
     msp_destroy(msp);

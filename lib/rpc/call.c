@@ -181,6 +181,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
     if (!ok) {
         c->broken = true;
         drain_sendq_locked(c);
+        rpc_call_maybe_end_locked(c); /* a status still owed is sent (skipped once done) */
     } else {
         grpc_byte_buffer *next = bbq_pop(&c->sendq);
         if (next)
@@ -217,6 +218,11 @@ static void on_recv(struct rpc_tag *tag, bool ok)
             grpc_byte_buffer_destroy(c->recv_bb);
         c->recv_bb = NULL;
         c->recv_eof = true;
+        /* A failed receive is the call breaking (cancel, disconnect), not the other side's
+         * clean end of stream (which is ok with no message): readers must not take a
+         * truncated stream for a complete one. */
+        if (!ok)
+            c->broken = true;
     }
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);

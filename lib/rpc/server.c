@@ -480,12 +480,20 @@ static void *stream_main(void *arg)
     if (code == RPC_OK && c->kind == RPC_CLIENT_STREAM && !resp)
         code = rpc_call_error(c, RPC_INTERNAL, "handler returned no response");
 
+    grpc_byte_buffer *bb = NULL;
+    if (code == RPC_OK && resp && c->kind == RPC_CLIENT_STREAM) {
+        if (protobuf_c_message_get_packed_size(resp) > s->opts.max_message)
+            code = rpc_call_error(c, RPC_RESOURCE_EXHAUSTED, "response exceeds the %zu-byte limit",
+                                  s->opts.max_message);
+        else if (!(bb = rpc_pack(resp)))
+            code = rpc_call_error(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    }
     pthread_mutex_lock(&c->mu);
     set_status_detail(c, code);
-    grpc_byte_buffer *bb = NULL;
-    if (code == RPC_OK && resp && c->kind == RPC_CLIENT_STREAM && !c->broken && !c->done &&
-        (bb = rpc_pack(resp)) != NULL)
+    if (bb && !c->broken && !c->done)
         rpc_call_start_send_locked(c, bb);
+    else if (bb)
+        grpc_byte_buffer_destroy(bb);
     c->end_requested = true;
     rpc_call_maybe_end_locked(c);
     pthread_mutex_unlock(&c->mu);
@@ -541,8 +549,8 @@ static void start_stream(struct rpc_call *c)
         pthread_mutex_lock(&s->mu);
         s->stream_threads--;
         pthread_mutex_unlock(&s->mu);
+        rpc_call_error(c, RPC_UNAVAILABLE, "cannot start a stream handler"); /* takes c->mu */
         pthread_mutex_lock(&c->mu);
-        rpc_call_error(c, RPC_UNAVAILABLE, "cannot start a stream handler");
         c->end_requested = true;
         rpc_call_maybe_end_locked(c);
         pthread_mutex_unlock(&c->mu);
@@ -570,10 +578,12 @@ static void on_slot(struct rpc_tag *tag, bool ok)
         grpc_call_cancel(sl->call, NULL);
         grpc_call_unref(sl->call);
         grpc_metadata_array_destroy(&sl->md);
+        if (!sl->me)
+            grpc_call_details_destroy(&sl->details);
         if (sl->payload)
             grpc_byte_buffer_destroy(sl->payload);
         if (c)
-            free(c);
+            rpc_call_free(c); /* c->srv is unset: no live-call count to release */
         if (!atomic_load(&s->stopping))
             post_slot(sl);
         else

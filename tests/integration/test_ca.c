@@ -695,7 +695,7 @@ static void restart_keeps_registry(void **state)
 }
 
 /* An acknowledged registration and enrolment survive a crash (SIGKILL, no clean stop): the
- * CA answers only once the registry's group commit has made them durable. */
+ * CA answers only once the registry's synced commit has made them durable. */
 static void acknowledged_writes_survive_kill(void **state)
 {
     (void)state;

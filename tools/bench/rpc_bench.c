@@ -91,14 +91,20 @@ struct slot {
 
 static void on_echo(void *arg, const struct rpc_result *res, ProtobufCMessage *resp);
 
+/* Starts one call for slot `s`; a call that cannot even start retires the slot (counted as an
+ * error under the window's lock, since this may run on the main thread). */
 static void issue(struct slot *s)
 {
+    struct window *w = s->w;
     s->t0 = clock_mono_ns();
-    if (rpc_unary_async(s->w->ch, "/stele.Bench/Echo", &s->w->req.base,
-                        &stele__echo_response__descriptor, 5000, on_echo, s) != STELE_OK) {
-        struct rpc_result res = {.code = RPC_INTERNAL};
-        on_echo(s, &res, NULL);
-    }
+    if (rpc_unary_async(w->ch, "/stele.Bench/Echo", &w->req.base, &stele__echo_response__descriptor,
+                        5000, on_echo, s) == STELE_OK)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->r->errors++;
+    if (--w->outstanding == 0)
+        pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void on_echo(void *arg, const struct rpc_result *res, ProtobufCMessage *resp)
@@ -107,13 +113,16 @@ static void on_echo(void *arg, const struct rpc_result *res, ProtobufCMessage *r
     struct window *w = s->w;
     uint64_t now = clock_mono_ns();
     pb_free(resp);
-    /* Completions arrive on the channel's one completion thread: no lock needed for r. */
+    /* Completions arrive on the channel's one completion thread; the lock orders them with
+     * the start-up loop and issue()'s failure path. */
+    pthread_mutex_lock(&w->mu);
     if (res->code == RPC_OK) {
         w->r->ops++;
         hist_add(&w->r->lat, (now - s->t0) / 1000);
     } else {
         w->r->errors++;
     }
+    pthread_mutex_unlock(&w->mu);
     if (now < w->end_ns) {
         issue(s);
         return;
@@ -238,7 +247,15 @@ int bench_rpc(int argc, char **argv)
         snprintf(target, sizeof target, "127.0.0.1:%d", port);
     }
     struct rpc_channel_opts co = {.fail_fast = true};
-    struct rpc_channel *ch = rpc_channel_open(target, &co, NULL);
+    char *err = NULL;
+    struct rpc_channel *ch = rpc_channel_open(target, &co, &err);
+    if (!ch) {
+        fprintf(stderr, "stele-bench: cannot open a channel to %s: %s\n", target,
+                err ? err : "out of memory");
+        free(err);
+        stop_local(&ls);
+        return CLI_EXIT_INTERNAL;
+    }
     struct bench_result *res = calloc(5, sizeof *res);
     /* One warm-up call also proves the server is there. */
     struct bench_result warm = {0};

@@ -66,40 +66,6 @@ static const struct config_field org_fields[] = {
 static const struct config_schema org_schema = {"organisation", sizeof(struct netconfig_org),
                                                 org_fields};
 
-static const struct config_field batch_fields[] = {
-    {.key = "max_message_count",
-     .type = CONFIG_UINT64,
-     .offset = F(netconfig_batch, max_message_count),
-     .def = "500",
-     .umin = 1,
-     .umax = 100000,
-     .help = "envelopes per block (MaxMessageCount)"},
-    {.key = "batch_timeout",
-     .type = CONFIG_DURATION,
-     .offset = F(netconfig_batch, batch_timeout_ms),
-     .def = "2s",
-     .umin = 1,
-     .umax = 3600000,
-     .help = "cut a non-empty batch this long after its first envelope (BatchTimeout)"},
-    {.key = "preferred_max_bytes",
-     .type = CONFIG_SIZE,
-     .offset = F(netconfig_batch, preferred_max_bytes),
-     .def = "2MiB",
-     .umin = 1,
-     .umax = 64 << 20,
-     .help = "a block's envelopes stay within this (PreferredMaxBytes)"},
-    {.key = "absolute_max_bytes",
-     .type = CONFIG_SIZE,
-     .offset = F(netconfig_batch, absolute_max_bytes),
-     .def = "10MiB",
-     .umin = 1,
-     .umax = 64 << 20,
-     .help = "larger envelopes are refused (AbsoluteMaxBytes)"},
-    {.key = NULL},
-};
-static const struct config_schema batch_schema = {"batch", sizeof(struct netconfig_batch),
-                                                  batch_fields};
-
 static const struct config_field consensus_fields[] = {
     {.key = "type",
      .type = CONFIG_STRING,
@@ -129,7 +95,7 @@ static const struct config_field channel_fields[] = {
     {.key = "batch",
      .type = CONFIG_MAP,
      .offset = F(netconfig_channel, batch),
-     .sub = &batch_schema,
+     .sub = &batch_config_schema,
      .help = "block cutting"},
     {.key = NULL},
 };

@@ -12,6 +12,8 @@
 #include "config/config.h"
 
 #include <stddef.h>
+#include "ledger/batch_config.h"
+
 #include <stdint.h>
 
 /* Ports a network may use above its base_port. */
@@ -30,14 +32,6 @@ struct netconfig_org {
     char *admin; /* id of its admin identity (registered with role admin), or NULL */
 };
 
-/* Section `channel.batch` (Fabric's BatchSize and BatchTimeout). */
-struct netconfig_batch {
-    uint64_t max_message_count;   /* envelopes per block */
-    uint64_t batch_timeout_ms;    /* cut a non-empty batch this long after its first envelope */
-    uint64_t preferred_max_bytes; /* a block's envelopes stay within this */
-    uint64_t absolute_max_bytes;  /* larger envelopes are refused */
-};
-
 /* Section `channel.consensus`. */
 struct netconfig_consensus {
     char *type; /* plug-in name: "solo" (later "pbft", "pow") */
@@ -47,7 +41,7 @@ struct netconfig_consensus {
 struct netconfig_channel {
     char *id;                             /* channel id */
     struct netconfig_consensus consensus; /* consensus plug-in */
-    struct netconfig_batch batch;         /* block cutting */
+    struct batch_config batch;            /* block cutting */
 };
 
 /* One entry of `orderers`. */

@@ -248,7 +248,7 @@ static int enrol_all(struct up *u, const char *admin_secret)
 static int start_orderer(struct up *u, const struct netconfig_orderer *o)
 {
     const struct netconfig *nc = u->nc;
-    const struct netconfig_batch *b = &nc->channel.batch;
+    const struct batch_config *b = &nc->channel.batch;
     char odir[PATH_MAX], conf[PATH_MAX + 16], genesis[PATH_MAX + 16], prog[PATH_MAX + 16];
     snprintf(odir, sizeof odir, "%s/%s", u->dir, o->id);
     snprintf(conf, sizeof conf, "%s/orderer.yaml", odir);

@@ -290,7 +290,7 @@ static void *sender_main(void *arg)
     for (int i = 0; s->ok && i < PER_CLIENT; i++) {
         if (st[i] != STELE__STATUS__STATUS_SUCCESS || strcmp(got[i], ids[i]) != 0) {
             s->ok = false; /* answers come one per envelope, in order */
-            snprintf(s->why, sizeof s->why, "answer %d: status %d tx %s", i, st[i], got[i]);
+            snprintf(s->why, sizeof s->why, "answer %d: status %d tx %.64s", i, st[i], got[i]);
         }
     }
     for (int i = 0; i < PER_CLIENT; i++) {

@@ -2,13 +2,7 @@
 # Interop: Node's @grpc/grpc-js, loading only the files in proto/, calls a Stele server.
 # Installs grpc-js from npm into the build tree on first use.
 set -euo pipefail
-src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
-work="$bin/interop-node"
-mkdir -p "$work"
-cp "$src/tests/interop/node/package.json" "$src/tests/interop/node/"*.js "$work/"
-if [ ! -d "$work/node_modules/@grpc/grpc-js" ]; then
-  (cd "$work" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+source "${STELE_SOURCE_DIR:?}/tests/interop/node_setup.sh"   # sets $src, $bin, $work
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$bin/stele-bench" serve --listen 127.0.0.1:0 --port-file "$tmp/port" 2>"$tmp/server.log" &

@@ -4,13 +4,7 @@
 # with an identity enrolled by stele-ca. Installs the Node packages into the build tree on
 # first use.
 set -euo pipefail
-src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
-work="$bin/interop-node"
-mkdir -p "$work"
-cp "$src/tests/interop/node/package.json" "$src/tests/interop/node/"*.js "$work/"
-if [ ! -d "$work/node_modules/@grpc/grpc-js" ] || [ ! -d "$work/node_modules/protobufjs" ]; then
-  (cd "$work" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+source "${STELE_SOURCE_DIR:?}/tests/interop/node_setup.sh"   # sets $src, $bin, $work
 tmp=$(mktemp -d)
 ca_pid=; ord_pid=
 cleanup() {

@@ -193,7 +193,11 @@ int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
  * ends). Returns STELE_OK with *msg set (malloc'd: free with pb_free(), or in the call arena
  * on the server when `in_arena` is true), STELE_ERR_NOT_FOUND when the other side finished
  * sending (end of stream), STELE_ERR_TIMEOUT, STELE_ERR_CANCELLED when the call ended, or
- * STELE_ERR_MALFORMED when the bytes did not decode (the message is dropped). */
+ * STELE_ERR_MALFORMED when the bytes did not decode (the message is dropped).
+ * On a server, a client that cancels at that very moment may first look like an end of stream
+ * (the gRPC core completes the pending read before it reports the cancellation, as C++'s
+ * Read()/IsCancelled() pair does); rpc_call_cancelled() turns true moments later. A handler
+ * that must not act on a truncated stream checks it before committing, or frames its data. */
 int rpc_call_recv(struct rpc_call *call, ProtobufCMessage **msg, int timeout_ms, bool in_arena);
 
 /* Like rpc_call_recv() but appends the message's exact octets to `out` (caller-owned) without

@@ -509,6 +509,98 @@ static void second_server_on_same_port_fails(void **state)
     rpc_server_destroy(s);
 }
 
+/* ---- a client stream that ends cleanly, or is abandoned ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int final_rc;   /* what the handler's last rpc_call_recv returned */
+    int received;   /* messages it read */
+    bool cancelled; /* rpc_call_cancelled() within 300 ms of the end */
+    bool finished;  /* the handler returned */
+} collect = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false, false};
+
+static enum rpc_code collect_handler(struct rpc_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    int n = 0, rc;
+    ProtobufCMessage *m;
+    while ((rc = rpc_call_recv(call, &m, -1, false)) == STELE_OK) {
+        pb_free(m);
+        n++;
+    }
+    /* What a careful handler does before acting on what it read (see rpc_call_recv()). */
+    bool cancelled = rpc_call_cancelled(call);
+    for (int i = 0; i < 30 && !cancelled; i++) {
+        clock_sleep_ms(10);
+        cancelled = rpc_call_cancelled(call);
+    }
+    pthread_mutex_lock(&collect.mu);
+    collect.final_rc = rc;
+    collect.cancelled = cancelled;
+    collect.received = n;
+    collect.finished = true;
+    pthread_cond_broadcast(&collect.cv);
+    pthread_mutex_unlock(&collect.mu);
+    static __thread Stele__SinkSummary sum;
+    stele__sink_summary__init(&sum);
+    sum.messages = (uint64_t)n;
+    *resp = &sum.base;
+    return rc == STELE_ERR_NOT_FOUND ? RPC_OK : rpc_call_error(call, RPC_CANCELLED, "abandoned");
+}
+
+/* Runs one client stream of 5 messages, then half-closes or abandons it; returns whether the
+ * handler found the call cancelled, and checks what its reads returned. */
+static bool collect_run(bool abandon)
+{
+    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
+    struct rpc_server *s = rpc_server_create(&o, NULL);
+    const struct rpc_method m = {.path = "/test.Probe/Collect",
+                                 .kind = RPC_CLIENT_STREAM,
+                                 .request = &stele__echo_request__descriptor,
+                                 .handler = collect_handler};
+    assert_int_equal(rpc_server_add(s, &m, 1), STELE_OK);
+    assert_int_equal(rpc_server_start(s, NULL), STELE_OK);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", rpc_server_port(s));
+    struct rpc_channel *ch = rpc_channel_open(target, NULL, NULL);
+    collect.finished = false;
+    struct rpc_call *c = rpc_stream_open(ch, "/test.Probe/Collect", RPC_CLIENT_STREAM,
+                                         &stele__sink_summary__descriptor, 5000);
+    Stele__EchoRequest req = STELE__ECHO_REQUEST__INIT;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rpc_call_send(c, &req.base), STELE_OK);
+    clock_sleep_ms(50); /* let the server read them */
+    struct rpc_result res;
+    rpc_call_finish(c, abandon, &res); /* abandon: cancel; otherwise half-close and wait */
+    pthread_mutex_lock(&collect.mu);
+    while (!collect.finished)
+        pthread_cond_wait(&collect.cv, &collect.mu);
+    int rc = collect.final_rc;
+    bool cancelled = collect.cancelled;
+    assert_int_equal(collect.received, 5);
+    pthread_mutex_unlock(&collect.mu);
+    if (abandon)
+        assert_true(rc == STELE_ERR_CANCELLED || rc == STELE_ERR_NOT_FOUND);
+    else
+        assert_int_equal(rc, STELE_ERR_NOT_FOUND);
+    rpc_channel_close(ch);
+    rpc_server_destroy(s);
+    return cancelled;
+}
+
+static void client_stream_end_and_abandon(void **state)
+{
+    (void)state;
+    /* A clean half-close is never taken for a cancellation; a client that goes away always
+     * is, by the time a handler checks before acting. */
+    assert_false(collect_run(false));
+    for (int i = 0; i < 5; i++)
+        assert_true(collect_run(true));
+}
+
 /* ---- TLS ---- */
 
 static char *tls_dir;
@@ -695,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(server_stream_in_order_with_slow_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(client_stream_and_bidi, setup, teardown),
         cmocka_unit_test_setup_teardown(client_disconnect_mid_stream, setup, teardown),
+        cmocka_unit_test(client_stream_end_and_abandon),
         cmocka_unit_test_setup_teardown(shutdown_with_calls_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(second_server_on_same_port_fails, setup, teardown),
         cmocka_unit_test(wait_for_ready_when_server_starts_late),

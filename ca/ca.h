@@ -70,6 +70,12 @@ struct ca_signed {
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out);
 
+/* Ends a request's critical section: commits `b` (synced) when `code` is RPC_OK, answering
+ * INTERNAL if the write fails, then releases ca->lock and frees `b`. Returns the code the
+ * handler returns. */
+enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
+                               enum rpc_code code);
+
 /* Under ca->lock: refuses a nonce used meanwhile (answering the call), prunes old nonces now
  * and then, and adds this request's nonce to the batch. Returns RPC_OK or the code to return. */
 enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,

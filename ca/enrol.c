@@ -199,11 +199,8 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
-            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
-    pthread_mutex_unlock(&ca->lock);
-    registry_batch_destroy(b);
+    code = ca_commit_unlock(ca, call, b, code);
     if (code != RPC_OK)
         return code;
     log_info("ca", "enrolled \"%s\" (serial %llu, %u of %u enrolments)", r->id,
@@ -264,11 +261,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_revoked(b, &e);
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
-            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
-    pthread_mutex_unlock(&ca->lock);
-    registry_batch_destroy(b);
+    code = ca_commit_unlock(ca, call, b, code);
     if (code != RPC_OK)
         return code;
     log_info("ca", "reenrolled \"%s\": serial %llu supersedes %llu", who->id,

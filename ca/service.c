@@ -109,6 +109,16 @@ void ca_close(struct ca *ca)
     free(ca);
 }
 
+enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
+                               enum rpc_code code)
+{
+    if (code == RPC_OK && registry_commit(ca->reg, b) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    pthread_mutex_unlock(&ca->lock);
+    registry_batch_destroy(b);
+    return code;
+}
+
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out)
 {
@@ -298,11 +308,8 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
-            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
-    pthread_mutex_unlock(&ca->lock);
-    registry_batch_destroy(b);
+    code = ca_commit_unlock(ca, call, b, code);
     if (code != RPC_OK)
         return code;
     log_info("ca", "registered \"%s\" (org %s, role %s) by \"%s\"", r->id, r->org, r->role,
@@ -366,11 +373,10 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
             crl_number++;
         registry_batch_put_u64(b, "crl_number", crl_number);
         out->crl_number = crl_number;
-        if (rc != STELE_OK || registry_commit(ca->reg, b) != STELE_OK)
+        if (rc != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
-    pthread_mutex_unlock(&ca->lock);
-    registry_batch_destroy(b);
+    code = ca_commit_unlock(ca, call, b, code);
     if (code != RPC_OK)
         return code;
     log_info("ca", "revoked \"%s\" (%u certificates, reason %s) by \"%s\"", r->id, out->revoked,

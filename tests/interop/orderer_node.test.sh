@@ -13,20 +13,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(( 20000 + RANDOM % 20000 ))
-ca=127.0.0.1:$port
-"$bin/stele-ca" init --dir "$tmp/ca" --name interop-ca --json >"$tmp/ca-init.json"
-secret=$(sed -n 's/.*"admin_secret":"\([^"]*\)".*/\1/p' "$tmp/ca-init.json")
-"$bin/stele-ca" serve --dir "$tmp/ca" --listen "$ca" >"$tmp/ca.log" 2>&1 &
-ca_pid=$!
-"$bin/stele" node health --url "$ca" --wait 10 >/dev/null
-"$bin/stele-ca" enroll --url "$ca" --id admin --secret "$secret" --out "$tmp/ids/admin" >/dev/null
-for spec in "orderer0 orderers orderer" "client1 org1 client"; do
-  set -- $spec
-  s=$("$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin" --id "$1" --org "$2" --role "$3" \
-        --json | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
-  "$bin/stele-ca" enroll --url "$ca" --id "$1" --secret "$s" --out "$tmp/ids/$1" >/dev/null
-done
+source "$src/tests/support/ca_setup.sh"
+ca_start interop-ca orderer0:orderers:orderer client1:org1:client
 cat >"$tmp/orderer.yaml" <<YAML
 node_id: orderer0
 listen: 127.0.0.1:0

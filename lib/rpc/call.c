@@ -446,13 +446,6 @@ const char *rpc_call_method(struct rpc_call *c)
     return c->method ? c->method : "";
 }
 
-void rpc_call_peer(struct rpc_call *c, char *out, size_t out_len)
-{
-    char *p = grpc_call_get_peer(c->call);
-    snprintf(out, out_len, "%s", p ? p : "unknown");
-    gpr_free(p);
-}
-
 int rpc_call_peer_cn(struct rpc_call *c, char *out, size_t out_len)
 {
     int rc = STELE_ERR_NOT_FOUND;
@@ -470,20 +463,6 @@ int rpc_call_peer_cn(struct rpc_call *c, char *out, size_t out_len)
     }
     grpc_auth_context_release(ac);
     return rc;
-}
-
-const uint8_t *rpc_call_metadata(struct rpc_call *c, const char *key, size_t *len)
-{
-    size_t klen = strlen(key);
-    for (size_t i = 0; i < c->req_md.count; i++) {
-        const grpc_metadata *m = &c->req_md.metadata[i];
-        if (GRPC_SLICE_LENGTH(m->key) == klen &&
-            memcmp(GRPC_SLICE_START_PTR(m->key), key, klen) == 0) {
-            *len = GRPC_SLICE_LENGTH(m->value);
-            return GRPC_SLICE_START_PTR(m->value);
-        }
-    }
-    return NULL;
 }
 
 size_t rpc_server_max_message(struct rpc_server *s);    /* server.c */

@@ -153,22 +153,6 @@ grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg)
     return bb;
 }
 
-uint8_t *rpc_bb_read(grpc_byte_buffer *bb, size_t *len)
-{
-    grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, bb))
-        return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-    size_t n = GRPC_SLICE_LENGTH(s);
-    uint8_t *p = malloc(n ? n : 1);
-    if (p)
-        memcpy(p, GRPC_SLICE_START_PTR(s), n);
-    grpc_slice_unref(s);
-    *len = n;
-    return p;
-}
-
 ProtobufCMessage *rpc_bb_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
                                 struct arena *a, size_t max)
 {

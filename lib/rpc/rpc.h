@@ -215,16 +215,9 @@ int64_t rpc_call_remaining_ms(struct rpc_call *call);
 /* The method path, e.g. "/stele.Node/Info". */
 const char *rpc_call_method(struct rpc_call *call);
 
-/* The client's address ("ipv4:127.0.0.1:53446"), copied into `out`. Not authenticated. */
-void rpc_call_peer(struct rpc_call *call, char *out, size_t out_len);
-
 /* Server side with TLS: copies the client certificate's common name into `out` and returns
  * STELE_OK, or STELE_ERR_NOT_FOUND without mutual TLS. */
 int rpc_call_peer_cn(struct rpc_call *call, char *out, size_t out_len);
-
-/* Server side: finds request metadata `key` (lowercase). Returns a pointer into the call's
- * memory, valid until the handler returns, and its length; NULL if absent. */
-const uint8_t *rpc_call_metadata(struct rpc_call *call, const char *key, size_t *len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Client                                                                                      */

@@ -100,8 +100,6 @@ void rpc_cq_run(grpc_completion_queue *cq);
 gpr_timespec rpc_deadline_ms(int64_t ms);
 /* Packs a message into a new byte buffer; NULL on OOM. */
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
-/* Reads all of `bb` into a malloc'd copy (caller frees); NULL on failure. */
-uint8_t *rpc_bb_read(grpc_byte_buffer *bb, size_t *len);
 /* Decodes `bb` as `desc` (arena or malloc); NULL if it does not decode or exceeds max. */
 ProtobufCMessage *rpc_bb_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
                                 struct arena *a, size_t max);

@@ -5,11 +5,13 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "pb/pb.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "stele/node.pb-c.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,6 +195,45 @@ int rpc_health_register(struct rpc_health *h, struct rpc_server *s)
          .max_request = 4096},
     };
     return rpc_server_add(s, methods, 2);
+}
+
+enum rpc_health_state rpc_health_wait(const char *target, const char *service, uint64_t wait_ms,
+                                      bool (*give_up)(void *arg), void *arg, struct rpc_result *res)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)(service ? service : "");
+    struct rpc_result local;
+    if (!res)
+        res = &local;
+    const struct rpc_channel_opts co = {.fail_fast = true};
+    uint64_t until = clock_mono_ms() + wait_ms;
+    enum rpc_health_state st = RPC_HEALTH_UNREACHABLE;
+    for (;;) {
+        ProtobufCMessage *resp = NULL;
+        struct rpc_channel *ch = rpc_channel_open(target, &co, NULL);
+        int rc = STELE_ERR_INVALID;
+        if (ch)
+            rc = rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
+                           &grpc__health__v1__health_check_response__descriptor, &resp, 2000, res);
+        rpc_channel_close(ch);
+        if (rc == STELE_OK)
+            st = ((Grpc__Health__V1__HealthCheckResponse *)resp)->status ==
+                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                     ? RPC_HEALTH_SERVING
+                     : RPC_HEALTH_NOT_SERVING;
+        else
+            st = rc == STELE_ERR_NOT_FOUND ? RPC_HEALTH_UNKNOWN_SERVICE : RPC_HEALTH_UNREACHABLE;
+        pb_free(resp);
+        if (!ch) {
+            res->code = RPC_INVALID_ARGUMENT;
+            snprintf(res->detail, sizeof res->detail, "cannot use %s", target);
+            break;
+        }
+        if (st == RPC_HEALTH_SERVING || clock_mono_ms() >= until || (give_up && give_up(arg)))
+            break;
+        clock_sleep_ms(50);
+    }
+    return st;
 }
 
 struct rpc_node_service {

@@ -7,8 +7,10 @@
 #define STELE_RPC_SERVICES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct rpc_server;
+struct rpc_result;
 struct rpc_health;
 struct rpc_node_service;
 
@@ -24,6 +26,24 @@ int rpc_health_set(struct rpc_health *h, const char *service, bool serving);
 void rpc_health_shutdown(struct rpc_health *h);
 /* Registers Check and Watch on `s` (before rpc_server_start). `h` must outlive the server. */
 int rpc_health_register(struct rpc_health *h, struct rpc_server *s);
+
+/* What rpc_health_wait() last heard. */
+enum rpc_health_state {
+    RPC_HEALTH_UNREACHABLE,     /* no answer (not listening yet, refused, handshake failed) */
+    RPC_HEALTH_SERVING,         /* SERVING */
+    RPC_HEALTH_NOT_SERVING,     /* answered, not (or no longer) serving */
+    RPC_HEALTH_UNKNOWN_SERVICE, /* answered NOT_FOUND for `service` */
+};
+
+/* Asks grpc.health.v1.Health/Check about `service` ("" = the node) at `target` until it
+ * answers SERVING or `wait_ms` has passed (0 = ask once). Each attempt uses a fresh fail-fast
+ * channel: a channel that failed to connect waits out gRPC's reconnect backoff (seconds),
+ * while a new one connects as soon as the daemon listens. `give_up` (may be NULL) is asked
+ * between attempts, e.g. whether the daemon already exited. Returns the last state; `res`
+ * (may be NULL) gets the last call's code and detail. */
+enum rpc_health_state rpc_health_wait(const char *target, const char *service, uint64_t wait_ms,
+                                      bool (*give_up)(void *arg), void *arg,
+                                      struct rpc_result *res);
 
 /* Creates the Node/Info service state for a node named `node_id` with `role`; the strings are
  * copied and the uptime counts from now. NULL on OOM. */

@@ -14,11 +14,11 @@
 #include "crypto/ecdsa.h"
 #include "crypto/ecqv.h"
 #include "crypto/hash.h"
-#include "grpc/health/v1/health.pb-c.h"
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "rpc/services.h"
 #include "stele/ca.pb-c.h"
 #include "stele/common.pb-c.h"
 
@@ -95,25 +95,12 @@ static void start_ca(void)
         execl(g.bin, g.bin, "serve", "--config", g.cfg, (char *)NULL);
         _exit(127);
     }
-    /* A fresh channel per attempt: a channel that saw "connection refused" waits out its
-     * reconnect backoff (a second or more) before trying again. */
+    if (rpc_health_wait(g.url, "stele.CA", 10000, NULL, NULL, NULL) != RPC_HEALTH_SERVING)
+        fail_msg("the CA did not become healthy");
     struct rpc_channel_opts o = {.fail_fast = true};
-    for (int i = 0; i < 200; i++) {
-        rpc_channel_close(g.ch);
-        g.ch = rpc_channel_open(g.url, &o, NULL);
-        assert_non_null(g.ch);
-        Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-        req.service = "stele.CA";
-        ProtobufCMessage *resp = NULL;
-        if (rpc_unary(g.ch, "/grpc.health.v1.Health/Check", &req.base,
-                      &grpc__health__v1__health_check_response__descriptor, &resp, 1000,
-                      NULL) == STELE_OK) {
-            pb_free(resp);
-            return;
-        }
-        clock_sleep_ms(50);
-    }
-    fail_msg("the CA did not become healthy");
+    rpc_channel_close(g.ch);
+    g.ch = rpc_channel_open(g.url, &o, NULL);
+    assert_non_null(g.ch);
 }
 
 static void stop_ca(void)

@@ -19,6 +19,7 @@
 #include "identity/caclient.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "rpc/services.h"
 #include "stele/ca.pb-c.h"
 
 #include <getopt.h>
@@ -200,21 +201,7 @@ static int start_ca(const char *dir, char *url, size_t url_len, char *secret, si
         execl(ca, ca, "serve", "--dir", cadir, "--listen", url, (char *)NULL);
         _exit(127);
     }
-    /* Wait until it answers (fresh channels: no reconnect backoff). */
-    for (int i = 0; i < 100; i++) {
-        struct rpc_channel_opts co = {.fail_fast = true};
-        struct rpc_channel *ch = rpc_channel_open(url, &co, NULL);
-        Stele__CaInfoRequest req = STELE__CA_INFO_REQUEST__INIT;
-        ProtobufCMessage *resp = NULL;
-        int rc = rpc_unary(ch, "/stele.CA/GetInfo", &req.base, &stele__ca_info__descriptor, &resp,
-                           1000, NULL);
-        pb_free(resp);
-        rpc_channel_close(ch);
-        if (rc == STELE_OK)
-            return 0;
-        clock_sleep_ms(50);
-    }
-    return -1;
+    return rpc_health_wait(url, "stele.CA", 5000, NULL, NULL, NULL) == RPC_HEALTH_SERVING ? 0 : -1;
 }
 
 int bench_ca(int argc, char **argv)

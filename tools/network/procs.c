@@ -5,10 +5,10 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "cli/cli.h"
-#include "grpc/health/v1/health.pb-c.h"
 #include "identity/enrolment.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "rpc/services.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,41 +158,25 @@ bool procs_exit_status(const char *exit_file, char *out, size_t n)
     return ok;
 }
 
+/* Whether the daemon's keeper recorded its exit (waiting longer is pointless). */
+static bool exited(void *exit_file)
+{
+    struct stat sb;
+    return exit_file && stat(exit_file, &sb) == 0;
+}
+
 int procs_health(const char *url, uint64_t wait_ms, const char *exit_file, const char **state)
 {
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    req.service = "";
-    uint64_t until = clock_mono_ms() + wait_ms;
-    struct rpc_channel_opts co = {.fail_fast = true};
-    const char *st = "UNREACHABLE";
-    for (;;) {
-        /* A fresh channel each time: one that failed to connect waits out gRPC's reconnect
-         * backoff, a new one connects as soon as the daemon listens. */
-        struct rpc_channel *ch = rpc_channel_open(url, &co, NULL);
-        ProtobufCMessage *resp = NULL;
-        int rc =
-            ch ? rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
-                           &grpc__health__v1__health_check_response__descriptor, &resp, 1000, NULL)
-               : STELE_ERR_INVALID;
-        rpc_channel_close(ch);
-        if (rc == STELE_OK)
-            st = ((Grpc__Health__V1__HealthCheckResponse *)resp)->status ==
-                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-                     ? "SERVING"
-                     : "NOT_SERVING";
-        pb_free(resp);
-        struct stat sb;
-        if (strcmp(st, "SERVING") != 0 && exit_file && stat(exit_file, &sb) == 0)
-            st = "EXITED";
-        if (strcmp(st, "SERVING") == 0 || strcmp(st, "EXITED") == 0 || clock_mono_ms() >= until)
-            break;
-        clock_sleep_ms(50);
-    }
+    enum rpc_health_state h = rpc_health_wait(url, "", wait_ms, exited, (void *)exit_file, NULL);
+    const char *st = h == RPC_HEALTH_SERVING       ? "SERVING"
+                     : h == RPC_HEALTH_NOT_SERVING ? "NOT_SERVING"
+                     : exited((void *)exit_file)   ? "EXITED"
+                                                   : "UNREACHABLE";
     if (state)
         *state = st;
-    return strcmp(st, "SERVING") == 0       ? STELE_OK
-           : strcmp(st, "NOT_SERVING") == 0 ? STELE_ERR_STATE
-                                            : STELE_ERR_UNAVAILABLE;
+    return h == RPC_HEALTH_SERVING       ? STELE_OK
+           : h == RPC_HEALTH_NOT_SERVING ? STELE_ERR_STATE
+                                         : STELE_ERR_UNAVAILABLE;
 }
 
 /* Writes `text` to `path` (whole, replacing it). */

@@ -9,9 +9,9 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "cli/cli.h"
-#include "grpc/health/v1/health.pb-c.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "rpc/services.h"
 #include "stele/node.pb-c.h"
 
 #include <getopt.h>
@@ -106,52 +106,21 @@ static int node_info(struct rpc_channel *ch, const struct node_opts *o)
     return CLI_EXIT_OK;
 }
 
-static const char *status_name(int st)
-{
-    switch (st) {
-    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING:
-        return "SERVING";
-    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING:
-        return "NOT_SERVING";
-    default:
-        return "UNKNOWN";
-    }
-}
-
-/* Asks Health/Check until SERVING or the --wait time is up. Each attempt opens a fresh
- * channel: a channel that failed to connect waits out gRPC's reconnect backoff (seconds),
- * while a new one connects at once when the daemon has come up. */
+/* Asks Health/Check until SERVING or the --wait time is up. */
 static int node_health(const struct node_opts *o)
 {
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    req.service = (char *)(o->service ? o->service : "");
-    uint64_t until = clock_mono_ms() + (uint64_t)(o->wait_s * 1000);
-    const char *state = "UNREACHABLE";
     struct rpc_result res = {0};
-    int rc;
-    struct rpc_channel_opts co = {.fail_fast = true};
-    for (;;) {
-        ProtobufCMessage *resp = NULL;
-        struct rpc_channel *ch = rpc_channel_open(o->url, &co, NULL);
-        if (!ch)
-            return cli_fail("stele node health", STELE_ERR_INVALID, "cannot use %s", o->url);
-        rc = rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
-                       &grpc__health__v1__health_check_response__descriptor, &resp, 2000, &res);
-        rpc_channel_close(ch);
-        if (rc == STELE_OK)
-            state = status_name(((Grpc__Health__V1__HealthCheckResponse *)resp)->status);
-        pb_free(resp);
-        if ((rc == STELE_OK && strcmp(state, "SERVING") == 0) || clock_mono_ms() >= until)
-            break;
-        clock_sleep_ms(100);
-    }
+    enum rpc_health_state st =
+        rpc_health_wait(o->url, o->service, (uint64_t)(o->wait_s * 1000), NULL, NULL, &res);
+    static const char *const names[] = {"UNREACHABLE", "SERVING", "NOT_SERVING", "UNKNOWN"};
     if (o->json)
-        printf("{\"url\":\"%s\",\"status\":\"%s\"}\n", o->url, state);
+        printf("{\"url\":\"%s\",\"status\":\"%s\"}\n", o->url, names[st]);
     else
-        printf("%s %s\n", o->url, state);
-    if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
-        return cli_fail("stele node health", rc, "%s: %s", o->url, res.detail);
-    return strcmp(state, "SERVING") == 0 ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+        printf("%s %s\n", o->url, names[st]);
+    if (st == RPC_HEALTH_UNREACHABLE)
+        return cli_fail("stele node health", rpc_status_from_code(res.code), "%s: %s", o->url,
+                        res.detail);
+    return st == RPC_HEALTH_SERVING ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
 }
 
 int cmd_node(int argc, char **argv)

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "ledger/batch_config.h"
 
-#include "consensus.h"
+#include "consensus/consensus.h"
 
 #include "base/log.h"
 #include "base/status.h"

@@ -5,7 +5,7 @@
 
 #include "auth.h"
 #include "chain.h"
-#include "consensus.h"
+#include "consensus/consensus.h"
 #include "intake.h"
 #include "orderer.h"
 

@@ -14,7 +14,7 @@
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
 #include "orderer/chain.h"
-#include "orderer/consensus.h"
+#include "orderer/consensus/consensus.h"
 #include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
 

@@ -16,7 +16,7 @@
  *                   over the header hash taken as the SHA-256 digest (so it verifies as a plain
  *                   ECDSA-SHA256 signature over the 72-octet header layout of blockhash.h).
  */
-#include "consensus.h"
+#include "orderer/consensus/consensus.h"
 
 #include "base/arena.h"
 #include "base/clock.h"

@@ -16,7 +16,7 @@
 #ifndef STELE_ORDERER_CONSENSUS_H
 #define STELE_ORDERER_CONSENSUS_H
 
-#include "blockcutter.h"
+#include "orderer/blockcutter.h"
 
 #include "stele/block.pb-c.h"
 

@@ -1,5 +1,5 @@
 /* consensus.c — the registry of consensus plug-ins and the calls through their ops. */
-#include "consensus.h"
+#include "orderer/consensus/consensus.h"
 
 #include "base/status.h"
 

@@ -19,6 +19,7 @@
 #include "orderer/blockcutter.h"
 
 #include "stele/block.pb-c.h"
+#include "stele/channel.pb-c.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -36,6 +36,9 @@ struct consensus_params {
     const uint8_t *identity;          /* the orderer's serialized identity record, or NULL */
     size_t identity_len;              /* octets at identity */
     const void *plugin_config;        /* plug-in specific settings, or NULL */
+    /* The channel configuration of block 0 (orderer set with addresses and keys, consensus
+     * parameters), or NULL when the core has none (unit tests of solo). */
+    const Stele__ChannelConfig *channel;
 };
 
 /* How a plug-in talks back to the core. Called from the plug-in's own threads. */

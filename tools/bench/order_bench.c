@@ -118,8 +118,8 @@ static double proc_cpu_s(int64_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* CPU seconds all cores of the machine have been busy (not idle or waiting for I/O), from
- * /proc/stat; -1 when unknown. */
+/* CPU seconds all cores of the machine have been busy (user, nice, system, irq, softirq; not
+ * idle, waiting for I/O or stolen by the hypervisor), from /proc/stat; -1 when unknown. */
 static double machine_busy_s(void)
 {
     FILE *f = fopen("/proc/stat", "r");
@@ -131,7 +131,7 @@ static double machine_busy_s(void)
         fclose(f);
     if (n < 5)
         return -1;
-    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* CPU seconds this process has used. */

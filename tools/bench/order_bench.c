@@ -231,7 +231,7 @@ static int take_answer(struct order_run *r, struct rpc_call *call, size_t *fifo,
     return STELE_OK;
 }
 
-/* One client: its own channel and Broadcast stream, up to WINDOW envelopes unanswered. */
+/* One client: its own Broadcast stream on the shared channel, up to WINDOW envelopes unanswered. */
 static void *client_worker(void *arg)
 {
     struct order_run *r = arg;

@@ -1,6 +1,8 @@
 /* orderer.c — assembling and running one ordering node (see orderer.h). */
 #include "orderer_int.h"
 
+#include "channel.h"
+
 #include "base/arena.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -70,6 +72,14 @@ static int check_role(struct orderer *o, char **errmsg)
     return rc;
 }
 
+/* The chain asks before it takes or serves block 0: this orderer must belong to its channel
+ * as configured (channel.h). */
+static int accept_channel(void *arg, const Stele__ChannelConfig *ch, char **errmsg)
+{
+    struct orderer *o = arg;
+    return orderer_channel_check(o->cfg, &o->self, ch, errmsg);
+}
+
 int orderer_create(const struct orderer_config *cfg, struct orderer **out, char **errmsg)
 {
     *out = NULL;
@@ -82,28 +92,36 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     int rc = enrolment_load(cfg->identity_dir, &o->self, errmsg);
     if (rc || (rc = check_role(o, errmsg)))
         goto err;
-    if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)))
-        goto err;
-    o->intake = (struct intake){.channel_id = cfg->channel_id,
-                                .absolute_max_bytes = cfg->batch.absolute_max_bytes,
-                                .auth = o->auth};
     struct chain_options co = {.dir = cfg->data_dir,
                                .genesis_file = cfg->genesis_file,
                                .channel_id = cfg->channel_id,
-                               .sync = (enum blockstore_sync)cfg->fsync};
+                               .sync = (enum blockstore_sync)cfg->fsync,
+                               .accept = accept_channel,
+                               .accept_arg = o};
     if ((rc = chain_open(&co, &o->chain, errmsg)))
         goto err;
+    const Stele__ChannelConfig *ch = chain_config(o->chain);
+    if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)) ||
+        (cfg->membership.n_cas == 0 && (rc = orderer_channel_trust(ch, o->auth, errmsg))))
+        goto err;
+    log_info(
+        "orderer",
+        "channel %s from its genesis block: consensus %s, %zu organisations, %zu orderers, "
+        "%zu chaincode definitions; trusting %s",
+        ch->channel_id, ch->consensus_type, ch->n_organisations, ch->n_orderers, ch->n_chaincodes,
+        cfg->membership.n_cas ? "the CAs of membership.cas" : "the CA keys of its organisations");
+    o->intake = (struct intake){.channel_id = cfg->channel_id,
+                                .absolute_max_bytes = ch->batch->absolute_max_bytes,
+                                .auth = o->auth};
     struct consensus_params cp = {
         .node_id = cfg->node_id,
         .channel_id = cfg->channel_id,
-        .cutter = {.max_message_count = (uint32_t)cfg->batch.max_message_count,
-                   .preferred_max_bytes = cfg->batch.preferred_max_bytes,
-                   .absolute_max_bytes = cfg->batch.absolute_max_bytes,
-                   .batch_timeout_ms = cfg->batch.batch_timeout_ms},
         .signer = o->self.key,
         .identity = o->self.identity.data,
         .identity_len = o->self.identity.len,
+        .channel = ch,
     };
+    orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {
         .arg = o, .chain_head = cb_chain_head, .deliver_block = cb_deliver_block};
     if ((rc = consensus_create(cfg->consensus.type, &cp, &cb, &o->consensus, errmsg)))
@@ -112,7 +130,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .listen = cfg->listen,
         .max_streams = (int)cfg->limits.max_streams,
         .max_message = cfg->limits.max_message ? cfg->limits.max_message
-                                               : cfg->batch.absolute_max_bytes + MESSAGE_HEADROOM,
+                                               : ch->batch->absolute_max_bytes + MESSAGE_HEADROOM,
         .component = "orderer-rpc",
         .tls = {.cert_file = cfg->tls.cert,
                 .key_file = cfg->tls.key,

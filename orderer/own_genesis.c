@@ -61,8 +61,9 @@ static int add_membership_orgs(struct arena *a, Stele__ChannelConfig *c, size_t 
         buf_clear(&b);
         if (enrolment_read_file(m->cas[i].public_key, 1024, &b) != STELE_OK ||
             crypto_key_from_public(b.data, b.len, &k) != STELE_OK) {
-            if (errmsg && asprintf(errmsg, "membership.cas[%zu]: %s is not a readable SEC 1 "
-                                           "P-256 public key",
+            if (errmsg && asprintf(errmsg,
+                                   "membership.cas[%zu]: %s is not a readable SEC 1 "
+                                   "P-256 public key",
                                    i, m->cas[i].public_key) < 0)
                 *errmsg = NULL;
             rc = STELE_ERR_CONFIG;
@@ -81,8 +82,8 @@ int own_genesis_config(struct arena *a, const struct orderer_config *cfg,
     struct identity id;
     *out = NULL;
     if (identity_decode(a, self->identity.data, self->identity.len, &id, NULL) != STELE_OK) {
-        if (errmsg && asprintf(errmsg, "%s/identity is not an identity record",
-                               cfg->identity_dir) < 0)
+        if (errmsg &&
+            asprintf(errmsg, "%s/identity is not an identity record", cfg->identity_dir) < 0)
             *errmsg = NULL;
         return STELE_ERR_CONFIG;
     }

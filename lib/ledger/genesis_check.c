@@ -107,10 +107,9 @@ static int check_batch(const Stele__BatchParameters *b, char **errmsg)
         return refuse(errmsg, "batch.absolute_max_bytes is %llu; it must be 1..%u octets",
                       (unsigned long long)b->absolute_max_bytes, BATCH_MAX_BYTES);
     if (b->preferred_max_bytes > b->absolute_max_bytes)
-        return refuse(errmsg,
-                      "batch.preferred_max_bytes (%llu) exceeds batch.absolute_max_bytes (%llu)",
-                      (unsigned long long)b->preferred_max_bytes,
-                      (unsigned long long)b->absolute_max_bytes);
+        return refuse(
+            errmsg, "batch.preferred_max_bytes (%llu) exceeds batch.absolute_max_bytes (%llu)",
+            (unsigned long long)b->preferred_max_bytes, (unsigned long long)b->absolute_max_bytes);
     return STELE_OK;
 }
 
@@ -129,8 +128,10 @@ static int check_orgs(const Stele__ChannelConfig *c, char **errmsg)
             return rc;
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->organisations[k]->name, o->name) == 0)
-                return refuse(errmsg, "organisations[%zu]: name %s is used twice (also "
-                              "organisations[%zu])", i, quote(&q, o->name), k);
+                return refuse(errmsg,
+                              "organisations[%zu]: name %s is used twice (also "
+                              "organisations[%zu])",
+                              i, quote(&q, o->name), k);
         if (o->n_ca_public_keys == 0 || o->n_ca_public_keys > GENESIS_MAX_CA_KEYS)
             return refuse(errmsg,
                           "organisation %s has %zu CA keys; it must trust 1..%d (its members' "
@@ -169,8 +170,9 @@ static int check_orderers(const Stele__ChannelConfig *c, char **errmsg)
             return rc;
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->orderers[k]->node_id, o->node_id) == 0)
-                return refuse(errmsg, "orderers[%zu]: node_id %s is used twice (also orderers[%zu])",
-                              i, quote(&q, o->node_id), k);
+                return refuse(errmsg,
+                              "orderers[%zu]: node_id %s is used twice (also orderers[%zu])", i,
+                              quote(&q, o->node_id), k);
         if (!genesis_find_org(c, o->organisation))
             return refuse(errmsg, "orderer %s: its organisation %s is not one of the organisations",
                           quote(&q, o->node_id), quote(&q2, o->organisation));
@@ -193,8 +195,7 @@ static int check_consensus(const Stele__ChannelConfig *c, char **errmsg)
 {
     struct quoted q;
     if (strcmp(c->consensus_type, "solo") == 0 && c->n_orderers > 1)
-        return refuse(errmsg, "consensus solo runs one orderer, but %zu are listed",
-                      c->n_orderers);
+        return refuse(errmsg, "consensus solo runs one orderer, but %zu are listed", c->n_orderers);
     if (strcmp(c->consensus_type, "pbft") != 0)
         return STELE_OK;
     if (c->n_orderers < 4)
@@ -248,8 +249,8 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
     char what[96];
     int rc;
     if (c->n_chaincodes > GENESIS_MAX_CHAINCODES)
-        return refuse(errmsg, "%zu chaincode definitions; at most %d are allowed",
-                      c->n_chaincodes, GENESIS_MAX_CHAINCODES);
+        return refuse(errmsg, "%zu chaincode definitions; at most %d are allowed", c->n_chaincodes,
+                      GENESIS_MAX_CHAINCODES);
     for (size_t i = 0; i < c->n_chaincodes; i++) {
         const Stele__ChaincodeDefinition *d = c->chaincodes[i];
         snprintf(what, sizeof what, "chaincodes[%zu].name", i);
@@ -258,8 +259,8 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->chaincodes[k]->name, d->name) == 0)
                 return refuse(errmsg,
-                              "chaincodes[%zu]: name %s is defined twice (also chaincodes[%zu])",
-                              i, quote(&q, d->name), k);
+                              "chaincodes[%zu]: name %s is defined twice (also chaincodes[%zu])", i,
+                              quote(&q, d->name), k);
         snprintf(what, sizeof what, "chaincode %s: version", quote(&q, d->name));
         if ((rc = check_name(errmsg, what, d->version)))
             return rc;
@@ -304,8 +305,7 @@ const Stele__OrdererNodeConfig *genesis_find_orderer(const Stele__ChannelConfig 
     return NULL;
 }
 
-const Stele__OrganisationConfig *genesis_find_org(const Stele__ChannelConfig *cfg,
-                                                  const char *name)
+const Stele__OrganisationConfig *genesis_find_org(const Stele__ChannelConfig *cfg, const char *name)
 {
     for (size_t i = 0; name && i < cfg->n_organisations; i++)
         if (strcmp(cfg->organisations[i]->name, name) == 0)

@@ -35,8 +35,8 @@ static void list_orderers(const Stele__ChannelConfig *ch, char *out, size_t n)
     size_t used = 0;
     out[0] = 0;
     for (size_t i = 0; i < ch->n_orderers && i < LISTED_MAX && used < n; i++)
-        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "",
-                                 ch->orderers[i]->node_id);
+        used +=
+            (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", ch->orderers[i]->node_id);
     if (ch->n_orderers > LISTED_MAX && used < n)
         snprintf(out + used, n - used, ", ...");
 }
@@ -121,8 +121,7 @@ void orderer_channel_cutter(const Stele__ChannelConfig *ch, struct blockcutter_c
     };
 }
 
-int orderer_channel_trust(const Stele__ChannelConfig *ch, struct orderer_auth *auth,
-                          char **errmsg)
+int orderer_channel_trust(const Stele__ChannelConfig *ch, struct orderer_auth *auth, char **errmsg)
 {
     if (ch->n_organisations == 0)
         return refuse(errmsg,

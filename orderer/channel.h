@@ -41,7 +41,6 @@ void orderer_channel_cutter(const Stele__ChannelConfig *ch, struct blockcutter_c
 /* Trusts the CA keys of `ch`'s organisations in `auth`, each for its organisation. Returns
  * STELE_OK, or STELE_ERR_CONFIG with *errmsg when the genesis block lists no organisation
  * (nobody could broadcast or read), or STELE_ERR_NOMEM. */
-int orderer_channel_trust(const Stele__ChannelConfig *ch, struct orderer_auth *auth,
-                          char **errmsg);
+int orderer_channel_trust(const Stele__ChannelConfig *ch, struct orderer_auth *auth, char **errmsg);
 
 #endif

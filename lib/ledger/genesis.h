@@ -13,9 +13,10 @@
  * refused), so the signature says who wrote it, not that anyone agreed.
  *
  * What genesis_check() requires of a configuration, each refusal a sentence naming the entry:
- *   - channel_id, organisation names, admins, orderer node ids, chaincode names and versions
- *     are 1..GENESIS_MAX_NAME octets without control characters or surrounding spaces;
- *     consensus_type, endorsement policies and lifecycle_policy are non-empty;
+ *   - channel_id, consensus_type, organisation names, admins, orderer node ids, chaincode
+ *     names and versions are 1..GENESIS_MAX_NAME octets without control characters or
+ *     surrounding spaces; endorsement policies and lifecycle_policy are
+ *     1..GENESIS_MAX_POLICY octets without control characters;
  *   - batch: every parameter non-zero and within the YAML bounds (ledger/batch_config.h),
  *     preferred_max_bytes <= absolute_max_bytes;
  *   - organisations: names unique, each with 1..GENESIS_MAX_CA_KEYS CA keys, each a valid

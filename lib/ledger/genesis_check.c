@@ -240,6 +240,9 @@ static int check_policy(char **errmsg, const char *what, const char *s)
     if (n > GENESIS_MAX_POLICY)
         return refuse(errmsg, "%s is %zu octets; at most %d are allowed", what, n,
                       GENESIS_MAX_POLICY);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return refuse(errmsg, "%s contains control characters", what);
     return STELE_OK;
 }
 
@@ -289,6 +292,8 @@ int genesis_check(const Stele__ChannelConfig *c, char **errmsg)
         return rc;
     if (!c->consensus_type || !c->consensus_type[0])
         return refuse(errmsg, "consensus_type is empty; it names the plug-in (solo, pbft, pow)");
+    if ((rc = check_name(errmsg, "consensus_type", c->consensus_type)))
+        return rc;
     if ((rc = check_batch(c->batch, errmsg)) || (rc = check_orgs(c, errmsg)) ||
         (rc = check_orderers(c, errmsg)) || (rc = check_consensus(c, errmsg)) ||
         (rc = check_chaincodes(c, errmsg)))

@@ -74,6 +74,10 @@ echo "$out" | grep -q '"channel_id":"ch1","height":1,' || fail "chain info: $out
 out=$("$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/auditor1" --json)
 echo "$out" | grep -q '"number":0,' || fail "block get: $out"
 echo "$out" | grep -q '"data_hash_valid":true' || fail "block get data hash: $out"
+echo "$out" | grep -q '"orderers":\[{"node_id":"orderer0","organisation":"orderers",' \
+  || fail "block 0 shows the orderer of its channel configuration: $out"
+out=$("$bin/stele" chain config --orderer "$url" --identity "$tmp/ids/auditor1")
+echo "$out" | grep -q '^signed by      orderer0 of orderers: verified$' || fail "chain config: $out"
 "$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/client1" | grep -q '^number         0$' \
   || fail "block get text"
 

@@ -308,6 +308,10 @@ static void chaincode_no_policy(struct arena *a, Stele__ChannelConfig *c)
 {
     c->chaincodes[0]->endorsement_policy = "";
 }
+static void policy_with_escape(struct arena *a, Stele__ChannelConfig *c)
+{
+    c->chaincodes[0]->endorsement_policy = "OR(Org1.peer)\x1b[2J";
+}
 static void no_lifecycle_policy(struct arena *a, Stele__ChannelConfig *c)
 {
     c->lifecycle_policy = "";
@@ -372,6 +376,7 @@ static const struct rule rules[] = {
     {chaincode_sequence_zero, "chaincode \"vote\": sequence is 0; the first definition is 1"},
     {chaincode_short_hash, "chaincode \"vote\": package_hash is 20 octets, not a 32-octet SHA-256"},
     {chaincode_no_policy, "chaincode \"vote\": endorsement_policy is empty"},
+    {policy_with_escape, "chaincode \"vote\": endorsement_policy contains control characters"},
     {no_lifecycle_policy, "lifecycle_policy is empty"},
     {too_many_orderers, "257 orderers; at most 256 are allowed"},
 };

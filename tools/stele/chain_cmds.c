@@ -1,6 +1,8 @@
 /* chain_cmds.c — `stele chain info`: an orderer's channel, height and current block hash
- * (stele.Orderer/ChainInfo). */
+ * (stele.Orderer/ChainInfo); `stele chain config`: the channel configuration of block 0, from
+ * an orderer or a genesis block file. */
 #include "chain_cmds.h"
+#include "block_cmds.h"
 #include "orderer_client.h"
 
 #include "base/arena.h"
@@ -12,7 +14,9 @@
 #include "crypto/ecdsa.h"
 #include "crypto/key.h"
 #include "ledger/blockhash.h"
+#include "identity/enrolment.h"
 #include "ledger/envelope.h"
+#include "ledger/genesis.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
 #include "stele/orderer.pb-c.h"
@@ -25,13 +29,87 @@
 
 static const char chain_usage[] =
     "Usage: stele chain info (--orderer HOST:PORT | --network DIR) [--tls-ca FILE] [--json]\n"
+    "       stele chain config (--orderer HOST:PORT --identity DIR | --network DIR)\n"
+    "                          [--channel ID] [--tls-ca FILE] [--json]\n"
+    "       stele chain config --file GENESIS_BLOCK [--json]\n"
     "\n"
-    "Prints the orderer's channel, height and current block hash. --network DIR asks the\n"
-    "first orderer of the network `stele-network up --dir DIR` started.\n";
+    "info prints the orderer's channel, height and current block hash. --network DIR asks the\n"
+    "first orderer of the network `stele-network up --dir DIR` started.\n"
+    "config prints the channel configuration block 0 carries: organisations and the CA keys\n"
+    "they trust, orderers with their keys and addresses, consensus and its parameters, batch\n"
+    "parameters, chaincode definitions, lifecycle policy, and who signed it. It reads block 0\n"
+    "from an orderer (Deliver, signed with the identity in DIR, as `stele block get 0`) or from\n"
+    "a genesis block file. Exits 1 when block 0 is not a valid genesis block.\n";
+
+/* `stele chain config --file FILE [--json]`. */
+static int config_from_file(int argc, char **argv, const char *prog)
+{
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    bool json = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:jh", longopts, NULL)) != -1) {
+        if (ch == 'f')
+            file = optarg;
+        else if (ch == 'j')
+            json = true;
+        else if (ch == 'h') {
+            fputs(chain_usage, stdout);
+            return CLI_EXIT_OK;
+        } else
+            return cli_usage(prog, "with --file only --json is accepted");
+    }
+    if (optind < argc || !file)
+        return cli_usage(prog, "give --file GENESIS_BLOCK");
+    struct buf raw;
+    struct arena *a = arena_create(0);
+    buf_init(&raw);
+    int rc = a ? enrolment_read_file(file, GENESIS_MAX_BLOCK_LEN, &raw) : STELE_ERR_NOMEM;
+    Stele__Block *b = NULL;
+    if (rc) {
+        rc = cli_fail(prog, rc, "cannot read %s: %s", file, stele_strerror(rc));
+        goto out;
+    }
+    b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw.data, raw.len, 0);
+    if (!b || !b->header) {
+        rc = cli_fail(prog, STELE_ERR_MALFORMED, "%s is not a serialized stele.Block", file);
+        goto out;
+    }
+    rc = block_print_config(a, b, json);
+out:
+    buf_release(&raw);
+    arena_destroy(a);
+    return rc;
+}
+
+/* `stele chain config`. */
+static int chain_config(int argc, char **argv)
+{
+    const char *prog = "stele chain config";
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--file") == 0 || strncmp(argv[i], "--file=", 7) == 0)
+            return config_from_file(argc, argv, prog);
+    struct chain_opts o = {0};
+    int rc = orderer_client_parse(argc, argv, prog, chain_usage, &o);
+    if (rc == 0 && optind < argc)
+        rc = cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    if (rc == 0)
+        rc = block_fetch(&o, 0, true, prog);
+    orderer_client_release(&o);
+    return rc;
+}
 
 int cmd_chain(int argc, char **argv)
 {
     const char *prog = "stele chain info";
+    if (argc >= 2 && strcmp(argv[1], "config") == 0)
+        return chain_config(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "info") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             fputs(chain_usage, stdout);

@@ -212,8 +212,7 @@ int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Ste
         return fail(why, "prepared proof's PRE-PREPARE is not from the primary of its view",
                     STELE_ERR_CONFLICT);
     const ProtobufCBinaryData *bb = &p->pre_prepare->block;
-    Stele__Block *b =
-        (Stele__Block *)pb_unpack(&stele__block__descriptor, a, bb->data, bb->len, 0);
+    Stele__Block *b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, bb->data, bb->len, 0);
     uint8_t h[32];
     if (!b || !b->header || blockhash_check_data(b) != STELE_OK ||
         blockhash_header_pb(b->header, h) != STELE_OK || memcmp(h, pp->digest.data, 32) != 0 ||

@@ -56,10 +56,13 @@ static int parse_fault(const char *fault, enum pbft_fault *out, char **errmsg)
         *out = PBFT_FAULT_BAD_SIGS;
     else if (strcmp(fault, "silent") == 0)
         *out = PBFT_FAULT_SILENT;
+    else if (strcmp(fault, "withhold") == 0)
+        *out = PBFT_FAULT_WITHHOLD;
     else
-        return config_error(errmsg,
-                            "pbft: unknown test fault \"%s\" (equivocate, bad-signatures, silent)",
-                            fault);
+        return config_error(
+            errmsg,
+            "pbft: unknown test fault \"%s\" (equivocate, bad-signatures, silent, withhold)",
+            fault);
     return STELE_OK;
 #else
     return config_error(errmsg, "pbft: test faults (\"%s\") exist only in test builds", fault);
@@ -113,9 +116,9 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
     int rc = pbft_members_init(&b->m, cfg);
     if (rc) {
         destroy_state(b);
-        return rc == STELE_ERR_NOMEM ? rc
-                                     : config_error(errmsg, "pbft: %s",
-                                                    "an orderer key in the genesis block is bad");
+        return rc == STELE_ERR_NOMEM
+                   ? rc
+                   : config_error(errmsg, "pbft: %s", "an orderer key in the genesis block is bad");
     }
     int me = pbft_members_find(&b->m, p->node_id);
     uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
@@ -140,8 +143,8 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
         b->log_window = 2 * b->ckpt_interval;
     b->request_timeout = pp && pp->request_timeout_ms ? pp->request_timeout_ms : 2000;
     b->vc_timeout_base = pp && pp->view_change_timeout_ms ? pp->view_change_timeout_ms : 2000;
-    b->vc_timeout_max = pp && pp->view_change_timeout_max_ms ? pp->view_change_timeout_max_ms
-                                                            : 30000;
+    b->vc_timeout_max =
+        pp && pp->view_change_timeout_max_ms ? pp->view_change_timeout_max_ms : 30000;
     if (b->vc_timeout_max < b->vc_timeout_base)
         b->vc_timeout_max = b->vc_timeout_base;
     b->vc_timeout = b->vc_timeout_base;
@@ -316,6 +319,12 @@ static int pbft_order(void *state, const uint8_t *env, size_t len)
     rc = pbft_pool_add(b->pool, v.header->tx_id, h, env, len, pbft_now());
     if (rc == STELE_ERR_REPLAY)
         rc = STELE_OK; /* another orderer forwarded it to us first */
+    /* A block holding it may have been appended between Broadcast's claim and the add above,
+     * after that block cleared the pool: drop it then, or it would wait forever (and fire the
+     * request timer). Blocks are appended before they clear the pool, so one of the two sees
+     * the other. */
+    else if (rc == STELE_OK && b->cb.tx_in_chain(b->cb.arg, v.header->tx_id))
+        pbft_pool_remove(b->pool, v.header->tx_id);
     if (rc == STELE_OK && pbft_primary(&b->m, b->view) == b->me) {
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);
@@ -353,10 +362,10 @@ static void pbft_status(void *state, struct consensus_status *st)
     struct pbft *b = state;
     pthread_mutex_lock(&b->mu);
     st->view = b->view;
-    st->role = !b->active                                  ? "view-changing"
-               : b->syncing                                ? "syncing"
+    st->role = !b->active                              ? "view-changing"
+               : b->syncing                            ? "syncing"
                : pbft_primary(&b->m, b->view) == b->me ? "primary"
-                                                           : "backup";
+                                                       : "backup";
     pthread_mutex_unlock(&b->mu);
 }
 

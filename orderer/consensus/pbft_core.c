@@ -69,16 +69,17 @@ static int pack_signed(const Stele__PbftSigned *s, struct buf *out)
     return pb_pack_buf(&s->base, out);
 }
 
-/* Sends `data` to every other orderer, or to those i with (i % 2 == parity) when parity >= 0. */
+/* Sends `data` to every other orderer, or (test faults) to those i with (i % 2 == parity) when
+ * parity is 0 or 1, or to all but the last when parity is 2. */
 static void send_all(struct pbft *b, const struct buf *data, int parity)
 {
     if (b->fault == PBFT_FAULT_SILENT)
         return;
-    size_t k = 0;
+    size_t k = 0, last = b->me == b->m.n - 1 ? b->m.n - 2 : b->m.n - 1;
     for (size_t i = 0; i < b->m.n; i++) {
         if (i == b->me)
             continue;
-        if (parity < 0 || (int)(k++ % 2) == parity)
+        if (parity < 0 || (parity == 2 && i != last) || (parity < 2 && (int)(k++ % 2) == parity))
             pbft_link_send(b, i, data->data, data->len);
     }
 }
@@ -105,11 +106,16 @@ int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *bl
         s.block = (ProtobufCBinaryData){block->len, block->data};
     if (out && (rc = pack_signed(&s, out)))
         goto done;
+    if (b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_COMMIT)
+        goto done; /* test fault: keep our COMMIT to ourselves */
     if (b->fault == PBFT_FAULT_BAD_SIGS)
         s.signature.data[5] ^= 0x40;
     if ((rc = pack_signed(&s, &wire)))
         goto done;
-    send_all(b, &wire, -1);
+    send_all(b, &wire,
+             b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE
+                 ? 2
+                 : -1);
 done:
     if (rc)
         log_error(LOG, "cannot sign or send a %s: %s", type_name(msg->type), stele_strerror(rc));
@@ -178,21 +184,33 @@ static void check_progress(struct pbft *b)
         execute_slot(b);
 }
 
-/* Holds a message for block last_exec + 2, replayed once the block in flight is executed. */
-static void hold_ahead(struct pbft *b, const Stele__PbftSigned *s)
+/* Holds a message for a block after the one in flight (a PRE-PREPARE for n + 1 may arrive
+ * before our COMMITs for n, or while we fetch blocks), replayed once we get there. */
+static void hold_ahead(struct pbft *b, const Stele__PbftSigned *s, uint64_t seq)
 {
-    if (b->n_ahead >= sizeof b->ahead / sizeof b->ahead[0])
-        return; /* state transfer or a resend will make up for it */
+    size_t cap = sizeof b->ahead / sizeof b->ahead[0];
+    if (b->n_ahead >= cap) {
+        /* Full: make room by dropping the entry for the furthest block. */
+        size_t far = 0;
+        for (size_t i = 1; i < b->n_ahead; i++)
+            if (b->ahead_seq[i] > b->ahead_seq[far])
+                far = i;
+        if (b->ahead_seq[far] <= seq)
+            return;
+        buf_release(&b->ahead[far]);
+        b->ahead[far] = b->ahead[b->n_ahead - 1];
+        b->ahead_seq[far] = b->ahead_seq[b->n_ahead - 1];
+        buf_init(&b->ahead[--b->n_ahead]);
+    }
     if (pack_signed(s, &b->ahead[b->n_ahead]) == STELE_OK)
-        b->n_ahead++;
+        b->ahead_seq[b->n_ahead++] = seq;
 }
 
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len)
 {
     struct arena *a = arena_create(0);
     Stele__PbftSigned *s =
-        a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, data, len, 0)
-          : NULL;
+        a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, data, len, 0) : NULL;
     Stele__PbftMessage *msg;
     size_t from;
     if (s && pbft_open(&b->m, a, s, &msg, &from, NULL) == STELE_OK) {
@@ -204,18 +222,28 @@ void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len)
     arena_destroy(a);
 }
 
-/* Re-handles the held messages (signatures and blocks are checked again). */
-static void replay_ahead(struct pbft *b)
+void pbft_replay_ahead(struct pbft *b)
 {
-    size_t n = b->n_ahead;
-    struct buf held[sizeof b->ahead / sizeof b->ahead[0]];
-    memcpy(held, b->ahead, n * sizeof held[0]);
-    for (size_t i = 0; i < n; i++)
+    size_t cap = sizeof b->ahead / sizeof b->ahead[0], n = 0, keep = 0;
+    struct buf now[sizeof b->ahead / sizeof b->ahead[0]];
+    for (size_t i = 0; i < b->n_ahead && i < cap; i++) {
+        if (b->ahead_seq[i] == b->last_exec + 1) {
+            now[n++] = b->ahead[i];
+        } else if (b->ahead_seq[i] > b->last_exec + 1) {
+            b->ahead[keep] = b->ahead[i];
+            b->ahead_seq[keep++] = b->ahead_seq[i];
+            continue;
+        } else {
+            buf_release(&b->ahead[i]);
+        }
+    }
+    for (size_t i = keep; i < b->n_ahead; i++)
         buf_init(&b->ahead[i]);
-    b->n_ahead = 0;
+    b->n_ahead = keep;
+    /* Handling may execute the block and replay further: `now` is ours alone. */
     for (size_t i = 0; i < n; i++) {
-        pbft_handle_bytes(b, held[i].data, held[i].len);
-        buf_release(&held[i]);
+        pbft_handle_bytes(b, now[i].data, now[i].len);
+        buf_release(&now[i]);
     }
 }
 
@@ -305,7 +333,7 @@ static void execute_slot(struct pbft *b)
     executed(b, blk, hash, &blk->metadata->finality_proof);
     arena_destroy(a);
     a = NULL;
-    replay_ahead(b);
+    pbft_replay_ahead(b);
     pbft_maybe_propose(b);
 out:
     arena_destroy(a);
@@ -322,6 +350,7 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_
         return rc;
     }
     executed(b, blk, hash, &blk->metadata->finality_proof);
+    pbft_replay_ahead(b);
     return STELE_OK;
 }
 
@@ -331,8 +360,8 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
 {
     struct pbft_slot *sl = &b->slot;
     if (from != pbft_primary(&b->m, msg->view)) {
-        log_warn(LOG, "%s sent a PRE-PREPARE for view %llu but is not its primary",
-                 b->m.ids[from], (unsigned long long)msg->view);
+        log_warn(LOG, "%s sent a PRE-PREPARE for view %llu but is not its primary", b->m.ids[from],
+                 (unsigned long long)msg->view);
         return;
     }
     if (!block_ok) {
@@ -346,9 +375,9 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
         return;
     }
     struct arena *a = arena_create(0);
-    Stele__Block *blk = a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a,
-                                                      s->block.data, s->block.len, 0)
-                          : NULL;
+    Stele__Block *blk =
+        a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0)
+          : NULL;
     bool linked = blk && blk->header && blk->header->previous_hash.len == 32 &&
                   memcmp(blk->header->previous_hash.data, b->last_digest, 32) == 0;
     arena_destroy(a);
@@ -499,12 +528,11 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
         return; /* other views: NEW-VIEW and STATUS bring us there */
     if (msg->seq <= b->last_exec)
         return;
-    if (msg->seq == b->last_exec + 2) {
-        hold_ahead(b, s);
-        return;
-    }
-    if (msg->seq > b->last_exec + 2) {
-        pbft_want_sync(b, msg->seq - 1);
+    if (msg->seq > b->last_exec + 1) {
+        if (msg->seq <= b->last_exec + 1 + b->log_window)
+            hold_ahead(b, s, msg->seq);
+        if (msg->seq > b->last_exec + 2)
+            pbft_want_sync(b, msg->seq - 1); /* we lack whole blocks */
         return;
     }
     if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
@@ -519,8 +547,8 @@ static int build_block(struct pbft *b, const ProtobufCBinaryData *envs, size_t n
 {
     struct arena *a = arena_create(0);
     Stele__Block *blk;
-    int rc = a ? blockhash_block_build(a, b->slot.seq, b->last_digest, envs, n, &blk)
-               : STELE_ERR_NOMEM;
+    int rc =
+        a ? blockhash_block_build(a, b->slot.seq, b->last_digest, envs, n, &blk) : STELE_ERR_NOMEM;
     if (rc == STELE_OK && (rc = blockhash_header_pb(blk->header, digest)) == STELE_OK) {
         blk->metadata->consensus_type = (char *)"pbft";
         blk->metadata->channel_id = b->m.channel_id;
@@ -579,6 +607,8 @@ void pbft_maybe_propose(struct pbft *b)
                     send_all(b, &sl->pp_signed, 0);
                     pack_signed(&s2, &wire);
                     send_all(b, &wire, 1);
+                    /* ... and the first backup sees both: it must notice. */
+                    pbft_link_send(b, b->me == 0 ? 1 : 0, wire.data, wire.len);
                     log_warn(LOG, "test fault: equivocated on block %llu",
                              (unsigned long long)sl->seq);
                 }
@@ -619,8 +649,8 @@ int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele_
     int rc = STELE_ERR_NOMEM;
     if (!a)
         return rc;
-    Stele__Block *blk = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data,
-                                                  s->block.len, 0);
+    Stele__Block *blk =
+        (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0);
     uint8_t h[32];
     rc = STELE_ERR_MALFORMED;
     if (!blk || !blk->header || !blk->metadata || blockhash_check_data(blk) != STELE_OK ||

@@ -42,6 +42,8 @@ enum pbft_fault {
     PBFT_FAULT_EQUIVOCATE, /* as primary, different blocks to different backups */
     PBFT_FAULT_BAD_SIGS,   /* every signature it sends is corrupted */
     PBFT_FAULT_SILENT,     /* sends nothing at all */
+    PBFT_FAULT_WITHHOLD,   /* as primary, PRE-PREPARE to all backups but the last, and no COMMIT:
+                              a block then waits for commits until a view change */
 };
 
 /* One vote (PREPARE or COMMIT) held per sender for the block in flight. */
@@ -54,36 +56,36 @@ struct pbft_vote {
 
 /* The block in flight: seq = last_exec + 1. */
 struct pbft_slot {
-    uint64_t seq;                             /* block number */
-    bool have_pp;                             /* a PRE-PREPARE for (view, seq) is accepted */
-    uint64_t pp_view;                         /* its view */
-    uint8_t digest[32];                       /* its digest */
-    struct buf pp_signed;                     /* the PbftSigned PRE-PREPARE with its block */
-    struct buf block;                         /* the serialized block */
+    uint64_t seq;                              /* block number */
+    bool have_pp;                              /* a PRE-PREPARE for (view, seq) is accepted */
+    uint64_t pp_view;                          /* its view */
+    uint8_t digest[32];                        /* its digest */
+    struct buf pp_signed;                      /* the PbftSigned PRE-PREPARE with its block */
+    struct buf block;                          /* the serialized block */
     struct pbft_vote prepares[PBFT_MAX_NODES]; /* by sender */
     struct pbft_vote commits[PBFT_MAX_NODES];  /* by sender */
-    bool sent_prepare;                        /* this node sent PREPARE for (pp_view, digest) */
-    bool sent_commit;                         /* ... COMMIT */
-    bool prepared;                            /* prepared(digest, pp_view, seq) holds */
-    uint64_t pp_at_ms;                        /* monotonic time the PRE-PREPARE arrived */
+    bool sent_prepare;                         /* this node sent PREPARE for (pp_view, digest) */
+    bool sent_commit;                          /* ... COMMIT */
+    bool prepared;                             /* prepared(digest, pp_view, seq) holds */
+    uint64_t pp_at_ms;                         /* monotonic time the PRE-PREPARE arrived */
 };
 
 /* The latest VIEW-CHANGE held from one sender. */
 struct pbft_vc {
     bool have;
-    uint64_t view;        /* the view it moves to */
-    uint64_t last_seq;    /* its proven last committed block */
-    bool prepared;        /* it carries a prepared proof for last_seq + 1 */
-    uint64_t prep_view;   /* the view of that proof */
+    uint64_t view;      /* the view it moves to */
+    uint64_t last_seq;  /* its proven last committed block */
+    bool prepared;      /* it carries a prepared proof for last_seq + 1 */
+    uint64_t prep_view; /* the view of that proof */
     uint8_t prep_digest[32];
-    struct buf signed_;   /* the serialized PbftSigned */
+    struct buf signed_; /* the serialized PbftSigned */
 };
 
 /* CHECKPOINT votes for one block number. */
 struct pbft_ckpt {
-    uint64_t seq;                        /* 0 = unused */
-    bool have[PBFT_MAX_NODES];           /* by sender */
-    uint8_t digest[PBFT_MAX_NODES][32];  /* what each sender said */
+    uint64_t seq;                       /* 0 = unused */
+    bool have[PBFT_MAX_NODES];          /* by sender */
+    uint8_t digest[PBFT_MAX_NODES][32]; /* what each sender said */
 };
 #define PBFT_CKPTS 8 /* checkpoint numbers tracked above the stable one */
 
@@ -106,50 +108,51 @@ struct pbft {
 
     /* normal case */
     uint64_t view;
-    bool active;                /* false between VIEW-CHANGE and NEW-VIEW */
-    uint64_t last_exec;         /* number of the last block executed (chain height - 1) */
-    uint8_t last_digest[32];    /* its header hash */
-    struct buf last_proof;      /* its serialized PbftProof (empty for the genesis block) */
-    struct pbft_slot slot;      /* the block in flight */
-    struct buf ahead[PBFT_MAX_NODES * 3]; /* signed messages for seq last_exec + 2, replayed */
+    bool active;             /* false between VIEW-CHANGE and NEW-VIEW */
+    uint64_t last_exec;      /* number of the last block executed (chain height - 1) */
+    uint8_t last_digest[32]; /* its header hash */
+    struct buf last_proof;   /* its serialized PbftProof (empty for the genesis block) */
+    struct pbft_slot slot;   /* the block in flight */
+    struct buf ahead[PBFT_MAX_NODES * 3];   /* signed messages for later blocks, replayed */
+    uint64_t ahead_seq[PBFT_MAX_NODES * 3]; /* ... and the block each is for */
     size_t n_ahead;
 
     /* checkpoints */
-    uint64_t stable;                      /* low watermark h */
+    uint64_t stable; /* low watermark h */
     struct pbft_ckpt ckpts[PBFT_CKPTS];
 
     /* view change */
-    struct pbft_vc vcs[PBFT_MAX_NODES];   /* latest VIEW-CHANGE per sender */
-    uint64_t vc_deadline;                 /* monotonic ms: give up waiting for NEW-VIEW */
-    uint64_t vc_timeout;                  /* current (doubling) timeout */
-    uint64_t vc_resend_at;                /* resend our VIEW-CHANGE then */
-    struct buf my_vc;                     /* our VIEW-CHANGE for `view` while !active */
-    struct buf new_view;                  /* the NEW-VIEW that started `view` (empty: view 0) */
-    struct buf pending_o;                 /* a NEW-VIEW's PRE-PREPARE waiting for state transfer */
+    struct pbft_vc vcs[PBFT_MAX_NODES]; /* latest VIEW-CHANGE per sender */
+    uint64_t vc_deadline;               /* monotonic ms: give up waiting for NEW-VIEW */
+    uint64_t vc_timeout;                /* current (doubling) timeout */
+    uint64_t vc_resend_at;              /* resend our VIEW-CHANGE then */
+    struct buf my_vc;                   /* our VIEW-CHANGE for `view` while !active */
+    struct buf new_view;                /* the NEW-VIEW that started `view` (empty: view 0) */
+    struct buf pending_o;               /* a NEW-VIEW's PRE-PREPARE waiting for state transfer */
 
     /* what peers report (STATUS) */
     uint64_t peer_seq[PBFT_MAX_NODES];
     uint64_t peer_view[PBFT_MAX_NODES];
     bool peer_active[PBFT_MAX_NODES];
-    uint64_t status_at;                   /* next heartbeat, monotonic ms */
-    uint64_t behind_since;                /* f+1 peers are ahead of us since then (0: not) */
+    uint64_t status_at;    /* next heartbeat, monotonic ms */
+    uint64_t behind_since; /* f+1 peers are ahead of us since then (0: not) */
 
     /* request timer (backups): the oldest pooled envelope and since when it is timed */
     char timed_tx[65];
     uint64_t timed_since;
-    uint64_t view_started;                /* monotonic ms the current view became active */
+    uint64_t view_started; /* monotonic ms the current view became active */
 
     /* state transfer */
-    bool syncing;                         /* the sync thread is fetching */
-    uint64_t sync_target;                 /* fetch up to this block */
-    bool sync_wanted;                     /* a new target was set */
+    bool syncing;         /* the sync thread is fetching */
+    uint64_t sync_target; /* fetch up to this block */
+    bool sync_wanted;     /* a new target was set */
     pthread_cond_t sync_cv;
     pthread_t sync_thread;
 
     /* the primary */
-    uint64_t proposed_at;                 /* monotonic ms of the last proposal */
+    uint64_t proposed_at; /* monotonic ms of the last proposal */
 
-    struct pbft_pool *pool;               /* envelopes waiting to be ordered */
+    struct pbft_pool *pool;                  /* envelopes waiting to be ordered */
     struct pbft_link *links[PBFT_MAX_NODES]; /* outbound, NULL for me */
 
     bool stopping;
@@ -203,6 +206,8 @@ int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *bl
 /* Executes a block that carries a valid certificate (state transfer): appends it when it is
  * block last_exec + 1 and links to last_digest. */
 int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32]);
+/* Re-handles held messages for block last_exec + 1 and drops those for older blocks. */
+void pbft_replay_ahead(struct pbft *b);
 /* Opens the serialized PbftSigned in `data` and handles it as if received (re-checking a
  * proposal's block). */
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len);

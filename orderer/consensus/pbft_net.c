@@ -25,9 +25,9 @@
 #include <string.h>
 #include <time.h>
 
-#define LOG            "pbft"
-#define LINK_RETRY_MS  200
-#define FETCH_MAX_SKEW (5 * 60 * 1000ull) /* a FETCH request older than this is refused */
+#define LOG                 "pbft"
+#define LINK_RETRY_MS       200
+#define FETCH_MAX_SKEW      (5 * 60 * 1000ull) /* a FETCH request older than this is refused */
 #define MAX_CLUSTER_MESSAGE (64u << 20)
 
 struct queued {
@@ -230,6 +230,10 @@ static void on_forward(struct pbft *b, const Stele__PbftSigned *s, const Stele__
         return;
     }
     if (pbft_pool_add(b->pool, tx_id, h, s->block.data, s->block.len, pbft_now()) == STELE_OK) {
+        if (b->cb.tx_in_chain(b->cb.arg, tx_id)) { /* see pbft_order() */
+            pbft_pool_remove(b->pool, tx_id);
+            return;
+        }
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);
         pthread_mutex_unlock(&b->mu);
@@ -259,9 +263,10 @@ static void incoming(struct pbft *b, const Stele__PbftSigned *s)
     bool block_ok = true;
     if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE &&
         (rc = pbft_check_proposal(b, s, msg, &why))) {
-        log_warn(LOG, "%s proposed block %llu in view %llu that fails the checks: %s",
-                 b->m.ids[from], (unsigned long long)msg->seq, (unsigned long long)msg->view,
-                 why);
+        /* Not always the primary's fault: the block may be one we just fetched. on_pre_prepare
+         * decides (and says so) when it is the block in flight. */
+        log_debug(LOG, "%s proposed block %llu in view %llu that fails the checks: %s",
+                  b->m.ids[from], (unsigned long long)msg->seq, (unsigned long long)msg->view, why);
         block_ok = false;
     }
     pthread_mutex_lock(&b->mu);
@@ -470,8 +475,7 @@ static void *sync_main(void *arg)
 
 int pbft_sync_start(struct pbft *b)
 {
-    return pthread_create(&b->sync_thread, NULL, sync_main, b) == 0 ? STELE_OK
-                                                                    : STELE_ERR_INTERNAL;
+    return pthread_create(&b->sync_thread, NULL, sync_main, b) == 0 ? STELE_OK : STELE_ERR_INTERNAL;
 }
 
 void pbft_sync_stop(struct pbft *b)

@@ -47,10 +47,9 @@ static Stele__PbftSigned **votes_out(const struct pbft *b, const struct pbft_vot
     Stele__PbftSigned **v = arena_calloc(a, b->m.n ? b->m.n : 1, sizeof *v);
     *n = 0;
     for (size_t i = 0; v && i < b->m.n; i++)
-        if (votes[i].have &&
-            (v[*n] = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
-                                                    votes[i].signed_.data, votes[i].signed_.len,
-                                                    0)))
+        if (votes[i].have && (v[*n] = (Stele__PbftSigned *)pb_unpack(
+                                  &stele__pbft_signed__descriptor, a, votes[i].signed_.data,
+                                  votes[i].signed_.len, 0)))
             (*n)++;
     return v;
 }
@@ -101,8 +100,7 @@ int pbft_persist(struct pbft *b)
     }
 done:
     if (rc)
-        log_error(LOG, "cannot persist the consensus state to %s: %s", path,
-                  stele_strerror(rc));
+        log_error(LOG, "cannot persist the consensus state to %s: %s", path, stele_strerror(rc));
     buf_release(&out);
     arena_destroy(a);
     return rc;
@@ -150,8 +148,9 @@ int pbft_restore(struct pbft *b)
             ? (Stele__PbftState *)pb_unpack(&stele__pbft_state__descriptor, a, raw.data, raw.len, 0)
             : NULL;
     if (!st) {
-        log_error(LOG, "%s does not decode; delete it to start this orderer afresh (it then "
-                       "counts as faulty until it has caught up)",
+        log_error(LOG,
+                  "%s does not decode; delete it to start this orderer afresh (it then "
+                  "counts as faulty until it has caught up)",
                   path);
         rc = rc ? rc : STELE_ERR_MALFORMED;
         goto out;

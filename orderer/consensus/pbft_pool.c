@@ -23,8 +23,8 @@ struct entry {
     size_t len;
     uint64_t at;
     bool forwarded;
-    struct entry *chain;            /* bucket list */
-    struct entry *older, *newer;    /* arrival order */
+    struct entry *chain;         /* bucket list */
+    struct entry *older, *newer; /* arrival order */
 };
 
 struct pbft_pool {

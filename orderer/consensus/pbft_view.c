@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG "pbft"
+#define LOG       "pbft"
 #define RESEND_MS 1000 /* resend our VIEW-CHANGE this often until the view starts */
 
 /* What a checked VIEW-CHANGE says. */
@@ -49,9 +49,8 @@ static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *m
     out->last_seq = vc->last_seq;
     int rc;
     if (vc->last_seq > 0 &&
-        (vc->last_digest.len != 32 ||
-         (rc = pbft_proof_check(&b->m, a, vc->last_proof, vc->last_seq, vc->last_digest.data,
-                                why)))) {
+        (vc->last_digest.len != 32 || (rc = pbft_proof_check(&b->m, a, vc->last_proof, vc->last_seq,
+                                                             vc->last_digest.data, why)))) {
         if (vc->last_digest.len != 32)
             *why = "VIEW-CHANGE's last digest is not 32 octets";
         return STELE_ERR_CONFLICT;
@@ -152,9 +151,9 @@ static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__Pbf
     Stele__PbftSigned **v = arena_calloc(a, b->m.n, sizeof *v);
     for (size_t i = 0; v && i < b->m.n; i++)
         if (b->vcs[i].have && b->vcs[i].view == view &&
-            (v[n] = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
-                                                   b->vcs[i].signed_.data,
-                                                   b->vcs[i].signed_.len, 0)))
+            (v[n] =
+                 (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                b->vcs[i].signed_.data, b->vcs[i].signed_.len, 0)))
             n++;
     *out = v;
     return n >= b->m.quorum ? n : 0;
@@ -178,9 +177,8 @@ static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o)
         buf_clear(&b->ahead[i]);
     b->n_ahead = 0;
     pbft_persist(b);
-    log_info(LOG, "view %llu started: primary %s, last block %llu",
-             (unsigned long long)b->view, b->m.ids[pbft_primary(&b->m, b->view)],
-             (unsigned long long)b->last_exec);
+    log_info(LOG, "view %llu started: primary %s, last block %llu", (unsigned long long)b->view,
+             b->m.ids[pbft_primary(&b->m, b->view)], (unsigned long long)b->last_exec);
     if (o) {
         if (pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
             buf_clear(&b->pending_o);
@@ -410,8 +408,7 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
     arena_destroy(a);
     return;
 refuse:
-    log_warn(LOG, "refused NEW-VIEW %llu from %s: %s", (unsigned long long)w, b->m.ids[from],
-             why);
+    log_warn(LOG, "refused NEW-VIEW %llu from %s: %s", (unsigned long long)w, b->m.ids[from], why);
     if (w >= b->view)
         pbft_start_view_change(b, w + 1, "the NEW-VIEW was invalid");
 out:

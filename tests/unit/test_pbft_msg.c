@@ -59,8 +59,8 @@ static int teardown(void **state)
 }
 
 /* A message of `type` signed by member `who` (its own id as sender unless `sender` given). */
-static Stele__PbftSigned *msg_by(struct fixture *f, size_t who, Stele__PbftType type,
-                                 uint64_t view, uint64_t seq, const uint8_t digest[32])
+static Stele__PbftSigned *msg_by(struct fixture *f, size_t who, Stele__PbftType type, uint64_t view,
+                                 uint64_t seq, const uint8_t digest[32])
 {
     Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
     m.channel_id = (char *)"ch";
@@ -181,9 +181,9 @@ static void certificate_refuses_another_block_or_mixed_digests(void **state)
     assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_CONFLICT);
     /* One COMMIT for another digest among three good ones (F-6): refused as a whole. */
     b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_COMMIT, h);
-    Stele__PbftProof *p = (Stele__PbftProof *)pb_unpack(
-        &stele__pbft_proof__descriptor, f->a, b->metadata->finality_proof.data,
-        b->metadata->finality_proof.len, 0);
+    Stele__PbftProof *p = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, f->a,
+                                                        b->metadata->finality_proof.data,
+                                                        b->metadata->finality_proof.len, 0);
     uint8_t other[32] = {9};
     Stele__PbftSigned **more = arena_calloc(f->a, 4, sizeof *more);
     memcpy(more, p->commits, 3 * sizeof *more);
@@ -249,8 +249,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(members_and_quorum, setup, teardown),
-        cmocka_unit_test_setup_teardown(open_checks_sender_channel_and_signature, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(open_checks_sender_channel_and_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(certificate_needs_2f_plus_1_distinct_matching_commits,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(certificate_refuses_another_block_or_mixed_digests, setup,

@@ -47,8 +47,8 @@ static int all_orderers(const char *prog, struct chain_opts *o)
     int worst = 0;
     for (size_t i = 0; i < o->n_orderers; i++) {
         rows[i].url = o->orderers[i];
-        struct rpc_channel_opts co = {.fail_fast = true, .timeout_ms = 5000,
-                                      .tls = {.ca_file = o->tls_ca}};
+        struct rpc_channel_opts co = {
+            .fail_fast = true, .timeout_ms = 5000, .tls = {.ca_file = o->tls_ca}};
         char *err = NULL;
         struct rpc_channel *ch = rpc_channel_open(rows[i].url, &co, &err);
         struct rpc_result res = {0};
@@ -79,8 +79,7 @@ static int all_orderers(const char *prog, struct chain_opts *o)
         if (!first)
             first = in;
         else if (in->height != first->height || in->current_hash.len != first->current_hash.len ||
-                 memcmp(in->current_hash.data, first->current_hash.data,
-                        in->current_hash.len) != 0)
+                 memcmp(in->current_hash.data, first->current_hash.data, in->current_hash.len) != 0)
             same = false;
     }
     if (o->json) {
@@ -127,7 +126,7 @@ static int all_orderers(const char *prog, struct chain_opts *o)
             printf("%-12s %-21s %8" PRIu64 "  %-16s %6" PRIu64 "  %s\n", in->node_id, rows[i].url,
                    in->height, head, in->view, in->role);
         }
-        printf("%s\n", !first  ? "no orderer answered"
+        printf("%s\n", !first ? "no orderer answered"
                        : same ? "the orderers that answered hold the same head"
                               : "heads differ (blocks in flight, a lagging orderer, or a fork: "
                                 "compare `stele block get N` across orderers)");

@@ -17,10 +17,14 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
                          struct chain_opts *o)
 {
     static const struct option longopts[] = {
-        {"orderer", required_argument, NULL, 'o'}, {"identity", required_argument, NULL, 'i'},
-        {"channel", required_argument, NULL, 'c'}, {"tls-ca", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},          {"network", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},          {"all-orderers", no_argument, NULL, 'A'},
+        {"orderer", required_argument, NULL, 'o'},
+        {"identity", required_argument, NULL, 'i'},
+        {"channel", required_argument, NULL, 'c'},
+        {"tls-ca", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"network", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"all-orderers", no_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     const char *network = NULL;

@@ -23,9 +23,9 @@ struct chain_opts {
     bool all;             /* --all-orderers */
     const char *orderers[CHAIN_MAX_ORDERERS]; /* every orderer known (network or --orderer
                                                  A,B,...), orderers[0] == orderer */
-    size_t n_orderers;    /* entries in orderers */
-    char *orderer_list;   /* malloc'd copy of --orderer split in place */
-    struct config *net;   /* with --network: owns the strings taken from DIR/network.json */
+    size_t n_orderers;                        /* entries in orderers */
+    char *orderer_list;                       /* malloc'd copy of --orderer split in place */
+    struct config *net; /* with --network: owns the strings taken from DIR/network.json */
 };
 
 /* Parses --orderer (HOST:PORT, or several separated by commas), --identity, --channel,

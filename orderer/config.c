@@ -81,7 +81,14 @@ static const struct config_field consensus_fields[] = {
      .def = "solo",
      .umin = 1,
      .umax = 32,
-     .help = "consensus plug-in: solo; must be the genesis block's consensus type"},
+     .help = "consensus plug-in: solo or pbft; must be the genesis block's consensus type"},
+#ifdef STELE_TEST_HOOKS
+    {.key = "fault",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_consensus_config, fault),
+     .help = "TEST BUILDS ONLY: simulate a Byzantine pbft orderer (equivocate, bad-signatures, "
+             "silent)"},
+#endif
     {.key = NULL},
 };
 static const struct config_schema consensus_schema = {

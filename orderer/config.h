@@ -33,7 +33,8 @@ struct orderer_tls_config {
 
 /* Consensus (section `consensus`). */
 struct orderer_consensus_config {
-    char *type; /* registered plug-in name: "solo" */
+    char *type;  /* registered plug-in name: "solo", "pbft" */
+    char *fault; /* test builds only (STELE_TEST_HOOKS): a simulated Byzantine behaviour */
 };
 
 /* The whole file. Strings live in the `struct config` returned with it. */

@@ -44,6 +44,49 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
     return rc;
 }
 
+static int cb_read_block(void *arg, uint64_t number, struct arena *a, Stele__Block **out)
+{
+    struct orderer *o = arg;
+    return blockstore_get(chain_store(o->chain), number, a, out);
+}
+
+static int cb_check_envelope(void *arg, const uint8_t *env, size_t len, char tx_id[65],
+                             const char **why)
+{
+    struct orderer *o = arg;
+    struct arena *a = arena_create(0);
+    struct intake_verdict v;
+    if (!a) {
+        *why = "out of memory";
+        return STELE_ERR_NOMEM;
+    }
+    int rc = intake_check_broadcast_bytes(&o->intake, a, env, len, NULL, &v);
+    arena_destroy(a);
+    if (rc) {
+        *why = v.info;
+        return rc;
+    }
+    uint64_t number;
+    rc = blockstore_find_txid(chain_store(o->chain), v.tx_id, &number, NULL);
+    if (rc == STELE_OK) {
+        *why = "its tx_id is already in a block";
+        return STELE_ERR_REPLAY;
+    }
+    if (rc != STELE_ERR_NOT_FOUND) {
+        *why = "cannot look the tx_id up";
+        return rc;
+    }
+    memcpy(tx_id, v.tx_id, ENVELOPE_TXID_LEN + 1);
+    return STELE_OK;
+}
+
+static bool cb_tx_in_chain(void *arg, const char *tx_id)
+{
+    struct orderer *o = arg;
+    uint64_t number;
+    return blockstore_find_txid(chain_store(o->chain), tx_id, &number, NULL) == STELE_OK;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -120,10 +163,19 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .identity = o->self.identity.data,
         .identity_len = o->self.identity.len,
         .channel = ch,
+        .data_dir = cfg->data_dir,
+        .sync = cfg->fsync == BLOCKSTORE_SYNC_EVERY_BLOCK,
+        .fault = cfg->consensus.fault,
     };
     orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {
-        .arg = o, .chain_head = cb_chain_head, .deliver_block = cb_deliver_block};
+        .arg = o,
+        .chain_head = cb_chain_head,
+        .deliver_block = cb_deliver_block,
+        .read_block = cb_read_block,
+        .check_envelope = cb_check_envelope,
+        .tx_in_chain = cb_tx_in_chain,
+    };
     if ((rc = consensus_create(cfg->consensus.type, &cp, &cb, &o->consensus, errmsg)))
         goto err;
     struct rpc_server_opts so = {
@@ -143,7 +195,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     if ((rc = rpc_health_register(o->health, o->server)) ||
         (rc = rpc_node_service_register(o->node, o->server)) ||
         (rc = orderer_broadcast_register(o, o->server)) ||
-        (rc = orderer_deliver_register(o, o->server)))
+        (rc = orderer_deliver_register(o, o->server)) ||
+        (rc = consensus_attach(o->consensus, o->server)))
         goto err;
     *out = o;
     return STELE_OK;

@@ -109,11 +109,12 @@ static void registry_by_name(void **state)
 {
     (void)state;
     assert_non_null(consensus_find("solo"));
+    assert_non_null(consensus_find("pbft"));
     assert_null(consensus_find("raft"));
     assert_null(consensus_find(NULL));
     char names[64];
     consensus_names(names, sizeof names);
-    assert_string_equal(names, "solo");
+    assert_string_equal(names, "solo, pbft");
     struct consensus *c = (struct consensus *)1;
     char *err = NULL;
     struct consensus_params p = {0};

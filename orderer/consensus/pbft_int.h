@@ -184,10 +184,10 @@ int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,
 size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest);
 /* The tx_id and arrival time of the oldest envelope; false when empty. */
 bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at);
-/* Calls fn for every envelope that arrived before `before` and was not forwarded yet, marking
- * it forwarded. */
-void pbft_pool_stale(struct pbft_pool *pl, uint64_t before,
-                     void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg);
+/* Calls fn for at most `max` envelopes, oldest first, that arrived before `before` and were not
+ * forwarded yet, marking them forwarded. Returns how many. */
+size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
+                       void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg);
 
 /* ---- pbft_core.c (caller holds mu) ---- */
 /* Handles an opened message from member `from`; `s` is what arrived (with a block for a

@@ -185,17 +185,20 @@ size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest)
     return n;
 }
 
-void pbft_pool_stale(struct pbft_pool *pl, uint64_t before,
-                     void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg)
+size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
+                       void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg)
 {
+    size_t done = 0;
     pthread_mutex_lock(&pl->mu);
-    for (struct entry *e = pl->oldest; e && e->at < before; e = e->newer) {
+    for (struct entry *e = pl->oldest; e && e->at < before && done < max; e = e->newer) {
         if (!e->forwarded) {
             e->forwarded = true;
             fn(arg, e->env, e->len);
+            done++;
         }
     }
     pthread_mutex_unlock(&pl->mu);
+    return done;
 }
 
 bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at)

@@ -15,9 +15,9 @@ trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
 base=$(( 20000 + (RANDOM % 800) * 50 ))
 
-"$bin/stele-network" check --config "$src/configs/network.yaml" | grep -q '^orderers\[0\].id: orderer0$' \
-  || fail "check of configs/network.yaml"
-sed 's/listen: 127.0.0.1:17050/listen: 127.0.0.1:18050/' "$src/configs/network.yaml" >"$tmp/bad.yaml"
+"$bin/stele-network" check --config "$src/configs/network-solo.yaml" | grep -q '^orderers\[0\].id: orderer0$' \
+  || fail "check of configs/network-solo.yaml"
+sed 's/listen: 127.0.0.1:17050/listen: 127.0.0.1:18050/' "$src/configs/network-solo.yaml" >"$tmp/bad.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/bad.yaml" 2>&1); rc=$?
 set -e
@@ -26,7 +26,7 @@ echo "$out" | grep -q "bad.yaml:[0-9]*:[0-9]*: orderers\[0\].listen 127.0.0.1:18
   || fail "bad port message: $out"
 
 # A pbft channel: four orderers, its parameters checked with the line they are on.
-{ sed -n '/^network:/,/^organisations:/p' "$src/configs/network.yaml" | sed '$d'
+{ sed -n '/^network:/,/^organisations:/p' "$src/configs/network-solo.yaml" | sed '$d'
   cat <<'YAML'
 organisations: [{name: orderers, admin: admin.orderers}, {name: org1}]
 channel:
@@ -66,7 +66,7 @@ set -e
 # The shipped network, with one chaincode defined at genesis.
 hash=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 sed "s/^  chaincodes: \[\].*/  chaincodes: [{name: election, version: '1.0', package_hash: $hash, policy: 'AND(org1.peer, org2.peer)'}]/" \
-  "$src/configs/network.yaml" >"$tmp/network.yaml"
+  "$src/configs/network-solo.yaml" >"$tmp/network.yaml"
 grep -q 'name: election' "$tmp/network.yaml" || fail "could not add a chaincode to the description"
 "$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port $base --json >"$tmp/up.json" \
   || fail "up"
@@ -142,7 +142,7 @@ h1=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0
 "$bin/stele" block get 1 --network "$net" --json | grep -q '"number":1' || fail "block get 1"
 
 set +e
-out=$("$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
+out=$("$bin/stele-network" up --config "$src/configs/network-solo.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "up on a running network should exit 1, got $rc"
 echo "$out" | grep -q 'already holds a running network' || fail "refusal message: $out"

@@ -25,6 +25,8 @@
 #include "identity/identity.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
+#include "ledger/genesis.h"
+#include "ledger/pbft_msg.h"
 #include "pb/pb.h"
 
 #include <errno.h>
@@ -56,12 +58,15 @@ static const char block_usage[] =
 
 /* What the command works with. */
 struct block_ctx {
-    const struct chain_opts *o; /* options */
-    const char *prog;           /* the command, for messages */
-    bool config_only;           /* stele chain config: print block 0's configuration only */
-    int config_status;          /* with config_only: the exit status of what was printed */
-    struct enrolment self;      /* the caller's identity (signs the request) */
-    struct msp *msp;            /* trusts the caller's CA: judges the signer of a proof */
+    const struct chain_opts *o;  /* options */
+    const char *prog;            /* the command, for messages */
+    bool config_only;            /* stele chain config: print block 0's configuration only */
+    int config_status;           /* with config_only: the exit status of what was printed */
+    struct enrolment self;       /* the caller's identity (signs the request) */
+    struct msp *msp;             /* trusts the caller's CA: judges the signer of a proof */
+    bool load_genesis;           /* the block asked for is block 0, read for its orderer set */
+    bool have_members;           /* `members` holds the orderer set of block 0 */
+    struct pbft_members members; /* checks pbft commit certificates */
 };
 
 /* What the proof says, for printing. */
@@ -72,6 +77,8 @@ struct proof_summary {
     const char *verdict;            /* "valid", "invalid", "absent", "unknown encoding" */
     const char *signer;             /* the signer's identity: "verified", or why not */
     struct identity id;             /* the signer's identity when verified */
+    uint64_t view;                  /* pbft: the view of the certificate */
+    char committers[256];           /* pbft: the orderers whose COMMITs it holds */
 };
 
 /* Builds the signed Deliver request for block n; *out is malloc'd. */
@@ -129,6 +136,35 @@ static const char *judge_signer(struct block_ctx *ctx, struct arena *a, const St
     return identity_has_role(id, "orderer") ? "verified" : "not an orderer";
 }
 
+/* A pbft commit certificate, checked against the orderer set of block 0. */
+static void summarize_pbft(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
+                           struct proof_summary *s)
+{
+    const ProtobufCBinaryData *fp = &b->metadata->finality_proof;
+    Stele__PbftProof *p =
+        (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a, fp->data, fp->len, 0);
+    if (!p)
+        return;
+    s->view = p->view;
+    s->signer = "absent";
+    size_t used = 0;
+    for (size_t i = 0; i < p->n_commits && used + 70 < sizeof s->committers; i++) {
+        Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
+                                                                p->commits[i]->message.data,
+                                                                p->commits[i]->message.len, 0);
+        int k = snprintf(s->committers + used, sizeof s->committers - used, "%s%.64s",
+                         used ? ", " : "", m && m->sender ? m->sender : "?");
+        if (k > 0)
+            used += (size_t)k;
+    }
+    if (!ctx->have_members) {
+        s->verdict = "not checked (block 0 could not be read)";
+        return;
+    }
+    const char *why = "";
+    s->verdict = pbft_block_check(&ctx->members, a, b, NULL, &why) == STELE_OK ? "valid" : why;
+}
+
 static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
                             const uint8_t hash[32], struct proof_summary *s)
 {
@@ -138,6 +174,10 @@ static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele_
         return;
     s->kind = md->consensus_type && md->consensus_type[0] ? md->consensus_type : "unknown";
     s->verdict = "unknown encoding";
+    if (strcmp(s->kind, "pbft") == 0) {
+        summarize_pbft(ctx, a, b, s);
+        return;
+    }
     if (strcmp(s->kind, "solo") != 0)
         return;
     Stele__SoloProof *p = (Stele__SoloProof *)pb_unpack(
@@ -233,6 +273,11 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
             json_kv_string(&j, "node_id", ps.node_id);
         if (ps.key)
             json_kv_hex(&j, "public_key", ps.key->data, ps.key->len);
+        if (strcmp(ps.kind, "pbft") == 0) {
+            json_kv_uint(&j, "view", ps.view);
+            json_kv_string(&j, "committers", ps.committers);
+            json_kv_string(&j, "certificate", ps.verdict);
+        }
         json_kv_string(&j, "signature", ps.verdict);
         json_kv_string(&j, "signer_identity", ps.signer);
         if (strcmp(ps.signer, "verified") == 0) {
@@ -266,6 +311,11 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
     if (shown < n)
         printf("  … and %zu more (--json lists them all)\n", n - shown);
     printf("finality       %s", ps.kind);
+    if (strcmp(ps.kind, "pbft") == 0) {
+        printf(": commit certificate %s (view %" PRIu64 ", COMMITs from %s)\n", ps.verdict, ps.view,
+               ps.committers);
+        return;
+    }
     if (ps.node_id)
         printf(", signed by %s", ps.node_id);
     printf(": signature %s", ps.verdict);
@@ -300,7 +350,14 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
             break;
         Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
         if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block && r->block->header) {
-            print_block(ctx, a, r->block);
+            if (ctx->load_genesis) {
+                Stele__ChannelConfig *cfg = NULL;
+                if (genesis_read(a, r->block, NULL, &cfg, NULL) == STELE_OK &&
+                    pbft_members_init(&ctx->members, cfg) == STELE_OK)
+                    ctx->have_members = true;
+            } else {
+                print_block(ctx, a, r->block);
+            }
             printed++;
         } else if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS) {
             rc = r->status == STELE__STATUS__STATUS_SUCCESS     ? STELE_OK
@@ -373,7 +430,17 @@ int block_fetch(const struct chain_opts *o, uint64_t n, bool config_only, const 
         goto out;
     if (!o->channel && (rc = orderer_client_chain_info(ch, prog, o, &info)))
         goto out;
-    if ((rc = seek_request(&ctx, o->channel ? o->channel : info->channel_id, n, &req)))
+    const char *channel = o->channel ? o->channel : info->channel_id;
+    if (n > 0 && !config_only) {
+        /* Block 0 names the orderers whose signatures make a pbft block final. */
+        ctx.load_genesis = true;
+        if (seek_request(&ctx, channel, 0, &req) == STELE_OK)
+            get_block(&ctx, ch, 0, &req);
+        free(req.data);
+        req.data = NULL;
+        ctx.load_genesis = false;
+    }
+    if ((rc = seek_request(&ctx, channel, n, &req)))
         goto out;
     rc = get_block(&ctx, ch, n, &req);
 out:
@@ -382,6 +449,7 @@ out:
     rpc_channel_close(ch);
     msp_destroy(ctx.msp);
     enrolment_release(&ctx.self);
+    pbft_members_release(&ctx.members);
     return rc;
 }
 

@@ -266,35 +266,57 @@ int chain_append(struct chain *c, const Stele__Block *block)
     return STELE_OK;
 }
 
+/* True when `tx_id` (in bucket `b`) is claimed. Caller holds mu. */
+static bool claimed_locked(const struct chain *c, size_t b, const char *tx_id)
+{
+    for (const struct claim *k = c->claims[b]; k; k = k->next)
+        if (strcmp(k->tx_id, tx_id) == 0)
+            return true;
+    return false;
+}
+
+/* The store is searched without holding mu, so that sixteen Broadcast streams do not queue
+ * behind one another's LevelDB lookups. That is safe because claims leave only through
+ * chain_append(), in the critical section that also advances `height`: if the height is the
+ * one the lookup began at, no block landed since that could hold tx_id without its claim
+ * still being in the table, which is checked again under the lock; if a block did land, the
+ * lookup is repeated. */
 int chain_claim_tx(struct chain *c, const char *tx_id)
 {
-    size_t len = strlen(tx_id);
-    int rc = STELE_OK;
-    pthread_mutex_lock(&c->mu);
-    size_t b = bucket_of(tx_id);
-    for (struct claim *k = c->claims[b]; k; k = k->next)
-        if (strcmp(k->tx_id, tx_id) == 0) {
-            rc = STELE_ERR_REPLAY;
-            goto out;
-        }
-    rc = blockstore_find_txid(c->bs, tx_id, NULL, NULL);
-    if (rc == STELE_OK) {
-        rc = STELE_ERR_REPLAY;
-        goto out;
-    }
-    if (rc != STELE_ERR_NOT_FOUND)
-        goto out;
+    size_t len = strlen(tx_id), b = bucket_of(tx_id);
     struct claim *k = malloc(sizeof *k + len + 1);
-    if (!k) {
-        rc = STELE_ERR_NOMEM;
-        goto out;
-    }
+    if (!k)
+        return STELE_ERR_NOMEM;
     memcpy(k->tx_id, tx_id, len + 1);
-    k->next = c->claims[b];
-    c->claims[b] = k;
-    rc = STELE_OK;
-out:
+    bool looked = false;    /* the store was searched ... */
+    uint64_t looked_at = 0; /* ... and had not got tx_id at this height */
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (claimed_locked(c, b, tx_id)) {
+            rc = STELE_ERR_REPLAY;
+            break;
+        }
+        if (looked && looked_at == c->height) {
+            k->next = c->claims[b];
+            c->claims[b] = k;
+            k = NULL;
+            rc = STELE_OK;
+            break;
+        }
+        uint64_t h = c->height;
+        pthread_mutex_unlock(&c->mu);
+        rc = blockstore_find_txid(c->bs, tx_id, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+        if (rc == STELE_OK)
+            rc = STELE_ERR_REPLAY;
+        if (rc != STELE_ERR_NOT_FOUND)
+            break;
+        looked = true;
+        looked_at = h;
+    }
     pthread_mutex_unlock(&c->mu);
+    free(k);
     return rc;
 }
 

@@ -1,4 +1,5 @@
-/* ecdsa.c — ECDSA P-256 sign/verify with 64-octet low-S r ‖ s, over EVP_PKEY_sign/verify. */
+/* ecdsa.c — ECDSA P-256 sign/verify with 64-octet low-S r ‖ s, over EVP_PKEY_sign/verify.
+ * Verification reuses contexts from the key's pool (key_int.h, struct key_vpool). */
 #include "crypto/ecdsa.h"
 
 #include "base/status.h"
@@ -107,13 +108,43 @@ static size_t der_put_uint(uint8_t *out, const uint8_t v[32])
     return n + 32 - skip;
 }
 
+/* An idle verification context of `k` from its pool, or a new one; NULL on failure. */
+static EVP_PKEY_CTX *vctx_take(const struct crypto_key *k)
+{
+    EVP_PKEY_CTX *pctx = NULL;
+    pthread_mutex_lock(&k->vpool->mu);
+    if (k->vpool->n > 0)
+        pctx = k->vpool->ctx[--k->vpool->n];
+    pthread_mutex_unlock(&k->vpool->mu);
+    if (pctx)
+        return pctx;
+    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    if (pctx && EVP_PKEY_verify_init(pctx) <= 0) {
+        EVP_PKEY_CTX_free(pctx);
+        pctx = NULL;
+    }
+    return pctx;
+}
+
+/* Gives `pctx` back to the pool of `k`, or frees it when the pool is full. */
+static void vctx_put(const struct crypto_key *k, EVP_PKEY_CTX *pctx)
+{
+    pthread_mutex_lock(&k->vpool->mu);
+    if (k->vpool->n < KEY_VERIFY_POOL) {
+        k->vpool->ctx[k->vpool->n++] = pctx;
+        pctx = NULL;
+    }
+    pthread_mutex_unlock(&k->vpool->mu);
+    EVP_PKEY_CTX_free(pctx);
+}
+
 int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO_DIGEST_LEN],
                          const uint8_t *sig, size_t sig_len)
 {
-    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY_CTX *pctx;
     uint8_t der[2 + 2 * 35];
     size_t n;
-    int rc = STELE_ERR_AUTH, v;
+    int rc, v;
 
     if (sig_len != CRYPTO_SIG_LEN)
         return STELE_ERR_MALFORMED;
@@ -129,16 +160,16 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     der[0] = 0x30;
     der[1] = (uint8_t)(n - 2);
 
-    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-    if (!pctx || EVP_PKEY_verify_init(pctx) <= 0) {
-        rc = STELE_ERR_CRYPTO;
-        goto out;
-    }
+    pctx = vctx_take(k);
+    if (!pctx)
+        return STELE_ERR_CRYPTO;
     v = EVP_PKEY_verify(pctx, der, n, digest, CRYPTO_DIGEST_LEN);
     rc = v == 1 ? STELE_OK : STELE_ERR_AUTH;
     if (v != 1)
         ERR_clear_error();
-out:
-    EVP_PKEY_CTX_free(pctx);
+    if (v >= 0) /* a context that failed with an error is not trusted again */
+        vctx_put(k, pctx);
+    else
+        EVP_PKEY_CTX_free(pctx);
     return rc;
 }

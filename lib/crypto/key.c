@@ -100,10 +100,15 @@ static int key_wrap(const uint8_t pub[CRYPTO_POINT_LEN], const BIGNUM *d, struct
     if (!pkey)
         return STELE_ERR_CRYPTO;
     k = calloc(1, sizeof *k);
+    if (k && !(k->vpool = calloc(1, sizeof *k->vpool))) {
+        free(k);
+        k = NULL;
+    }
     if (!k) {
         EVP_PKEY_free(pkey);
         return STELE_ERR_NOMEM;
     }
+    pthread_mutex_init(&k->vpool->mu, NULL);
     k->pkey = pkey;
     atomic_init(&k->refs, 1);
     k->has_private = d != NULL;
@@ -379,6 +384,10 @@ void crypto_key_destroy(struct crypto_key *k)
         return;
     if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (int i = 0; i < k->vpool->n; i++)
+        EVP_PKEY_CTX_free(k->vpool->ctx[i]);
+    pthread_mutex_destroy(&k->vpool->mu);
+    free(k->vpool);
     /* EVP_PKEY_free clears the private scalar held by the provider. */
     EVP_PKEY_free(k->pkey);
     OPENSSL_cleanse(k, sizeof *k);

@@ -96,16 +96,45 @@ uint64_t identity_valid_until(const struct ecqv_cert *c)
     return c->valid_from + c->valid_duration;
 }
 
+/* The checks of a record, verified now or before, that depend on the time and the CRL. */
+static int check_now(struct msp *m, const struct identity *id, uint64_t now_s, uint64_t grace_s,
+                     char **errmsg)
+{
+    uint64_t until = identity_valid_until(&id->fields);
+    if (now_s < id->fields.valid_from)
+        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" is not valid before %llu",
+                             id->id, (unsigned long long)id->fields.valid_from);
+    if (now_s >= until && now_s - until >= grace_s)
+        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" expired at %llu", id->id,
+                             (unsigned long long)until);
+    if (msp_is_revoked(m, id->ca_key, id->certhash))
+        return identity_errf(errmsg, STELE_ERR_REVOKED, "identity \"%s\" (serial %llu) is revoked",
+                             id->id, (unsigned long long)id->fields.serial);
+    return STELE_OK;
+}
+
 int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, size_t len,
                           uint64_t now_s, uint64_t grace_s, struct identity *out, char **errmsg)
 {
     memset(out, 0, sizeof *out);
+    /* A record whose exact bytes this MSP verified before needs only the checks that depend
+     * on `now_s` and the CRL (reccache.h). */
+    uint8_t rhash[32];
+    if (len > IDENTITY_MAX_LEN)
+        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)",
+                             len);
+    if (crypto_sha256(data, len, rhash) != STELE_OK)
+        return STELE_ERR_CRYPTO;
+    int rc = reccache_get(m->records, rhash, a, out);
+    if (rc == STELE_OK)
+        return check_now(m, out, now_s, grace_s, errmsg);
+    if (rc != STELE_ERR_NOT_FOUND)
+        return rc;
     Stele__Identity *r = unpack_record(a, data, len, errmsg);
     if (!r)
         return STELE_ERR_MALFORMED;
     bool decoded = false, signed_by_trusted = false;
     const struct msp_ca *issuer = NULL;
-    int rc;
     for (size_t i = 0; i < m->n_cas && !issuer; i++) {
         const struct msp_ca *ca = &m->cas[i];
         if (identity_verify_domain(ca->key, IDENTITY_DOMAIN_RECORD, r->body.data, r->body.len,
@@ -134,17 +163,8 @@ int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, s
                              "identity record is not signed by a trusted CA");
     }
     out->ca_key = issuer->key;
-    uint64_t until = identity_valid_until(&out->fields);
-    if (now_s < out->fields.valid_from)
-        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" is not valid before %llu",
-                             out->id, (unsigned long long)out->fields.valid_from);
-    if (now_s >= until && now_s - until >= grace_s)
-        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" expired at %llu", out->id,
-                             (unsigned long long)until);
-    if (msp_is_revoked(m, issuer->key, out->certhash))
-        return identity_errf(errmsg, STELE_ERR_REVOKED, "identity \"%s\" (serial %llu) is revoked",
-                             out->id, (unsigned long long)out->fields.serial);
-    return STELE_OK;
+    reccache_put(m->records, rhash, out);
+    return check_now(m, out, now_s, grace_s, errmsg);
 }
 
 int identity_verify(struct msp *m, struct arena *a, const uint8_t *data, size_t len, uint64_t now_s,

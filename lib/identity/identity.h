@@ -67,8 +67,8 @@ struct identity {
 
 /* ---- the MSP ---------------------------------------------------------------------------- */
 
-/* Creates an empty MSP with a key cache of `cache_capacity` extracted keys (0 = 1024). NULL on
- * OOM. Free with msp_destroy(). */
+/* Creates an empty MSP with a key cache of `cache_capacity` extracted keys and a cache of as
+ * many verified records (0 = 1024 each). NULL on OOM. Free with msp_destroy(). */
 struct msp *msp_create(size_t cache_capacity);
 /* Frees the MSP, its CA keys and CRLs. Accepts NULL. Identities it verified lose `ca_key`. */
 void msp_destroy(struct msp *m);
@@ -103,7 +103,10 @@ int identity_decode(struct arena *a, const uint8_t *data, size_t len, struct ide
  * and checks valid_from <= now < valid_from + duration and that the certificate is not on the
  * CA's CRL. Returns STELE_OK with *out filled (strings in `a`), or STELE_ERR_MALFORMED,
  * STELE_ERR_AUTH (no trusted CA signed it, or wrong org/issuer), STELE_ERR_EXPIRED (outside its
- * validity period), STELE_ERR_REVOKED, with *errmsg (may be NULL) a malloc'd reason. */
+ * validity period), STELE_ERR_REVOKED, with *errmsg (may be NULL) a malloc'd reason.
+ * The MSP remembers the records it verified, by the SHA-256 of their bytes (reccache.h): the
+ * same bytes again skip the CA signature and the decoding, never the validity and CRL checks.
+ * Thread-safe. */
 int identity_verify(struct msp *m, struct arena *a, const uint8_t *data, size_t len, uint64_t now_s,
                     struct identity *out, char **errmsg);
 

@@ -17,7 +17,10 @@ struct msp *msp_create(size_t cache_capacity)
     if (!m)
         return NULL;
     m->cache = keycache_create(cache_capacity ? cache_capacity : 1024);
-    if (!m->cache) {
+    m->records = reccache_create(cache_capacity ? cache_capacity : 1024);
+    if (!m->cache || !m->records) {
+        keycache_destroy(m->cache);
+        reccache_destroy(m->records);
         free(m);
         return NULL;
     }
@@ -40,6 +43,7 @@ void msp_destroy(struct msp *m)
     free(m->cas);
     free(m->crls);
     keycache_destroy(m->cache);
+    reccache_destroy(m->records);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

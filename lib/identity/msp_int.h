@@ -3,6 +3,7 @@
 #define STELE_IDENTITY_MSP_INT_H
 
 #include "crypto/keycache.h"
+#include "identity/reccache.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,12 +26,13 @@ struct msp_crl {
 };
 
 struct msp {
-    struct msp_ca *cas;     /* trusted CA keys */
-    size_t n_cas;           /* entries in cas */
-    struct msp_crl *crls;   /* installed CRLs, one per CA key */
-    size_t n_crls;          /* entries in crls */
-    pthread_mutex_t lock;   /* protects crls */
-    struct keycache *cache; /* extracted keys by certhash */
+    struct msp_ca *cas;       /* trusted CA keys */
+    size_t n_cas;             /* entries in cas */
+    struct msp_crl *crls;     /* installed CRLs, one per CA key */
+    size_t n_crls;            /* entries in crls */
+    pthread_mutex_t lock;     /* protects crls */
+    struct keycache *cache;   /* extracted keys by certhash */
+    struct reccache *records; /* verified identity records by hash of their bytes */
 };
 
 #endif

@@ -203,6 +203,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
 static void on_recv(struct rpc_tag *tag, bool ok)
 {
     struct rpc_call *c = CALL_OF(tag, tag_recv);
+    bool wake = true;
     pthread_mutex_lock(&c->mu);
     c->recv_inflight = false;
     if (ok && c->recv_bb && c->discard_recv) {
@@ -213,6 +214,8 @@ static void on_recv(struct rpc_tag *tag, bool ok)
         bbq_push(&c->recvq, c->recv_bb); /* room was checked before starting */
         c->recv_bb = NULL;
         rpc_call_start_recv_locked(c);
+        /* A reader waiting for a batch is woken once it is complete, not per message. */
+        wake = c->recv_want && c->recvq.len >= c->recv_want;
     } else {
         if (c->recv_bb)
             grpc_byte_buffer_destroy(c->recv_bb);
@@ -224,7 +227,8 @@ static void on_recv(struct rpc_tag *tag, bool ok)
         if (!ok)
             c->broken = true;
     }
-    pthread_cond_broadcast(&c->cv);
+    if (wake)
+        pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     rpc_call_unref(c);
 }
@@ -353,6 +357,37 @@ static void abs_deadline(struct timespec *ts, int timeout_ms)
     }
 }
 
+/* Waits until `want` messages are queued, the stream ends or breaks, or `until` passes
+ * (timeout_ms < 0: never). Returns the number queued. Caller holds mu. */
+static size_t wait_queued_locked(struct rpc_call *c, size_t want, int timeout_ms,
+                                 const struct timespec *until)
+{
+    c->recv_want = want;
+    while (c->recvq.len < want && !c->recv_eof && !c->broken) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&c->cv, &c->mu);
+        else if (pthread_cond_timedwait(&c->cv, &c->mu, until) == ETIMEDOUT)
+            break;
+    }
+    c->recv_want = 0;
+    return c->recvq.len;
+}
+
+size_t rpc_call_recv_wait(struct rpc_call *c, size_t count, int timeout_ms)
+{
+    if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_SERVER_STREAM))
+        return 0;
+    struct timespec until;
+    if (timeout_ms >= 0)
+        abs_deadline(&until, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    if (count > c->recvq.cap)
+        count = c->recvq.cap;
+    size_t n = wait_queued_locked(c, count ? count : 1, timeout_ms, &until);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 /* Waits for the next received message and takes it from the queue. Returns STELE_OK with *out
  * set (the caller destroys it), or STELE_ERR_TIMEOUT / STELE_ERR_CANCELLED / STELE_ERR_NOT_FOUND
  * as rpc_call_recv(). */
@@ -365,13 +400,9 @@ static int recv_next(struct rpc_call *c, int timeout_ms, grpc_byte_buffer **out)
     if (timeout_ms >= 0)
         abs_deadline(&until, timeout_ms);
     pthread_mutex_lock(&c->mu);
-    while (c->recvq.len == 0 && !c->recv_eof && !c->broken) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&c->cv, &c->mu);
-        } else if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
-            pthread_mutex_unlock(&c->mu);
-            return STELE_ERR_TIMEOUT;
-        }
+    if (wait_queued_locked(c, 1, timeout_ms, &until) == 0 && !c->recv_eof && !c->broken) {
+        pthread_mutex_unlock(&c->mu);
+        return STELE_ERR_TIMEOUT;
     }
     grpc_byte_buffer *bb = bbq_pop(&c->recvq);
     if (!bb) {

@@ -200,6 +200,13 @@ int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
  * that must not act on a truncated stream checks it before committing, or frames its data. */
 int rpc_call_recv(struct rpc_call *call, ProtobufCMessage **msg, int timeout_ms, bool in_arena);
 
+/* Waits until at least `count` received messages are queued for rpc_call_recv() (`count` is
+ * capped at the stream's queue size), the other side ended the stream, the call ended, or
+ * `timeout_ms` passed (-1: no limit). Returns how many are queued, possibly 0; the receives
+ * that follow report an end or failure as usual. A reader that takes its messages in batches
+ * this way is woken once per batch instead of once per message. One reader at a time. */
+size_t rpc_call_recv_wait(struct rpc_call *call, size_t count, int timeout_ms);
+
 /* Like rpc_call_recv() but appends the message's exact octets to `out` (caller-owned) without
  * decoding them: for handlers that must keep what the client sent byte for byte (a Broadcast
  * envelope goes into a block as sent). Returns STELE_OK, STELE_ERR_NOT_FOUND (end of stream),

@@ -82,6 +82,8 @@ struct rpc_call {
     bool recv_md_requested;    /* client: RECV_INITIAL_METADATA was asked for */
     bool recv_eof;             /* the other side will send no more */
     bool discard_recv;         /* client finishing: drop what arrives, keep reading */
+    size_t recv_want;          /* a reader sleeps until this many messages are queued (0: no
+                                  reader waits); on_recv wakes it only then */
 
     bool done;                 /* the call is over (close / status received) */
     bool broken;               /* it ended abnormally: sends and receives fail */

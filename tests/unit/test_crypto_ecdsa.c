@@ -7,6 +7,7 @@
 #include "crypto/hash.h"
 #include "crypto/key.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,59 @@ static void pem_round_trip_and_mode(void **state)
     free(dir);
 }
 
+/* Many threads verify with one key at once (its pooled contexts are shared): good signatures
+ * pass and bad ones fail every time, whatever context a verification gets. */
+#define POOL_THREADS 24
+#define POOL_ROUNDS  60
+
+struct pool_run {
+    struct crypto_key *k;
+    uint8_t msg[2][32];
+    uint8_t sig[2][CRYPTO_SIG_LEN];
+    int wrong; /* results other than expected, under mu */
+    pthread_mutex_t mu;
+};
+
+static void *pool_verifier(void *arg)
+{
+    struct pool_run *p = arg;
+    int wrong = 0;
+    for (int i = 0; i < POOL_ROUNDS; i++) {
+        int m = i & 1;
+        wrong += crypto_verify(p->k, p->msg[m], 32, p->sig[m], CRYPTO_SIG_LEN) != STELE_OK;
+        wrong += crypto_verify(p->k, p->msg[m], 32, p->sig[!m], CRYPTO_SIG_LEN) != STELE_ERR_AUTH;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->wrong += wrong;
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void concurrent_verification_with_one_key(void **state)
+{
+    (void)state;
+    struct pool_run p = {.wrong = 0};
+    pthread_mutex_init(&p.mu, NULL);
+    struct crypto_key *signer;
+    uint8_t pub[CRYPTO_POINT_LEN];
+    assert_int_equal(crypto_key_generate(&signer), STELE_OK);
+    crypto_key_public_uncompressed(signer, pub);
+    assert_int_equal(crypto_key_from_public(pub, sizeof pub, &p.k), STELE_OK);
+    for (int m = 0; m < 2; m++) {
+        memset(p.msg[m], 'a' + m, 32);
+        assert_int_equal(crypto_sign(signer, p.msg[m], 32, p.sig[m]), STELE_OK);
+    }
+    pthread_t t[POOL_THREADS];
+    for (int i = 0; i < POOL_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, pool_verifier, &p), 0);
+    for (int i = 0; i < POOL_THREADS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(p.wrong, 0);
+    crypto_key_destroy(p.k);
+    crypto_key_destroy(signer);
+    pthread_mutex_destroy(&p.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +342,7 @@ int main(void)
         cmocka_unit_test(sign_verify_round_trip),
         cmocka_unit_test(rfc6979_known_signature),
         cmocka_unit_test(pem_round_trip_and_mode),
+        cmocka_unit_test(concurrent_verification_with_one_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

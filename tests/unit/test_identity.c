@@ -12,6 +12,8 @@
 #include "crypto/ecqv.h"
 #include "crypto/hash.h"
 #include "identity/identity.h"
+#include "identity/msp_int.h"
+#include "identity/reccache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +316,83 @@ static void garbage_and_subject_mismatch_are_malformed(void **state)
     buf_release(&rec2);
 }
 
+/* A record verified once is answered from the MSP's record cache with the same content, while
+ * its validity period and the CRL are still checked on every use, and changed bytes are never
+ * taken for the cached record. */
+static void verified_records_are_cached_but_time_and_crl_still_checked(void **state)
+{
+    struct fx *f = *state;
+    struct crypto_key *d = NULL;
+    struct buf rec = {0}, crl = {0};
+    struct identity first, again;
+    struct reccache_stats st;
+    issue(f->ca, CA_ID, "carol", "Org1", f->now - 10, 3600, &d, &rec);
+    assert_int_equal(identity_verify(f->msp, f->a, rec.data, rec.len, f->now, &first, NULL),
+                     STELE_OK);
+    struct arena *a2 = arena_create(0);
+    assert_int_equal(identity_verify(f->msp, a2, rec.data, rec.len, f->now, &again, NULL),
+                     STELE_OK);
+    reccache_get_stats(f->msp->records, &st);
+    assert_int_equal(st.hits, 1);
+    assert_int_equal(st.stored, 1);
+    assert_string_equal(again.id, "carol");
+    assert_string_equal(again.org, first.org);
+    assert_string_equal(again.role, "client");
+    assert_int_equal(again.n_attrs, 2);
+    assert_string_equal(identity_attr(&again, "region"), "north");
+    assert_memory_equal(again.cert, first.cert, ECQV_CERT_LEN);
+    assert_memory_equal(again.certhash, first.certhash, 32);
+    assert_memory_equal(&again.fields, &first.fields, sizeof first.fields);
+    assert_ptr_equal(again.ca_key, first.ca_key);
+    arena_destroy(a2);
+
+    /* Outside its validity period the cached record is refused. */
+    assert_int_equal(identity_verify(f->msp, f->a, rec.data, rec.len, f->now + 7200, &again, NULL),
+                     STELE_ERR_EXPIRED);
+    /* A signature byte changed: another key, verified in full, refused. */
+    rec.data[rec.len - 3] ^= 0x10;
+    assert_int_equal(identity_verify(f->msp, f->a, rec.data, rec.len, f->now, &again, NULL),
+                     STELE_ERR_AUTH);
+    rec.data[rec.len - 3] ^= 0x10;
+    /* Revoked after it was cached: refused. */
+    struct identity_revoked e = {.serial = 42, .id = "carol", .revoked_at = f->now};
+    memcpy(e.certhash, first.certhash, 32);
+    assert_int_equal(crl_issue(f->ca, CA_ID, 1, f->now, f->now + 60, &e, 1, &crl), STELE_OK);
+    assert_int_equal(msp_set_crl(f->msp, crl.data, crl.len, NULL), STELE_OK);
+    assert_int_equal(identity_verify(f->msp, f->a, rec.data, rec.len, f->now, &again, NULL),
+                     STELE_ERR_REVOKED);
+    reccache_get_stats(f->msp->records, &st);
+    assert_int_equal(st.hits, 3);
+    crypto_key_destroy(d);
+    buf_release(&rec);
+    buf_release(&crl);
+}
+
+/* One set of RECCACHE_WAYS: the least recently used record makes room. */
+static void record_cache_replaces_least_recently_used(void **state)
+{
+    struct fx *f = *state;
+    struct reccache *c = reccache_create(RECCACHE_WAYS);
+    assert_non_null(c);
+    struct identity id = {.id = "x", .org = "o", .role = "r", .ca_key = f->ca};
+    uint8_t h[RECCACHE_WAYS + 1][32];
+    for (int i = 0; i <= RECCACHE_WAYS; i++) {
+        memset(h[i], i + 1, 32);
+        if (i < RECCACHE_WAYS)
+            reccache_put(c, h[i], &id);
+    }
+    struct identity out;
+    assert_int_equal(reccache_get(c, h[0], f->a, &out), STELE_OK); /* 0 used again: 1 is oldest */
+    assert_string_equal(out.role, "r");
+    reccache_put(c, h[RECCACHE_WAYS], &id);
+    assert_int_equal(reccache_get(c, h[1], f->a, &out), STELE_ERR_NOT_FOUND);
+    for (int i = 0; i <= RECCACHE_WAYS; i++)
+        if (i != 1)
+            assert_int_equal(reccache_get(c, h[i], f->a, &out), STELE_OK);
+    reccache_destroy(c);
+    assert_null(reccache_create(0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +403,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_and_not_yet_valid_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(revoked_rejected_through_crl, setup, teardown),
         cmocka_unit_test_setup_teardown(signed_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(verified_records_are_cached_but_time_and_crl_still_checked,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(record_cache_replaces_least_recently_used, setup, teardown),
         cmocka_unit_test_setup_teardown(garbage_and_subject_mismatch_are_malformed, setup,
                                         teardown),
     };

@@ -21,6 +21,7 @@
 #include "stele/orderer.pb-c.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,80 @@ static void chain_refused_genesis_leaves_store_empty(void **state)
     free(dir);
 }
 
+/* Claims race with appends: several threads claim the same tx_ids over and over while their
+ * blocks are appended (which drops the claims); each tx_id must be granted exactly once. */
+#define RACE_TXS     240
+#define RACE_PER_BLK 12
+#define RACE_THREADS 4
+
+struct race {
+    struct chain *c;
+    char ids[RACE_TXS][65];
+    ProtobufCBinaryData envs[RACE_TXS];
+    atomic_int granted[RACE_TXS];
+    atomic_bool done;
+};
+
+static void *race_claimer(void *arg)
+{
+    struct race *r = arg;
+    while (!atomic_load(&r->done))
+        for (size_t i = 0; i < RACE_TXS; i++)
+            if (chain_claim_tx(r->c, r->ids[i]) == STELE_OK)
+                atomic_fetch_add(&r->granted[i], 1);
+    return NULL;
+}
+
+static void chain_claims_race_appends(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("chain-race");
+    char store[512], gen[512];
+    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(gen, sizeof gen, "%s/genesis.block", dir);
+    struct crypto_key *k;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    write_genesis(gen, "ch1", k, 10);
+    struct chain_options o = {
+        .dir = store, .genesis_file = gen, .channel_id = "ch1", .sync = BLOCKSTORE_SYNC_NONE};
+    struct race *r = calloc(1, sizeof *r);
+    assert_int_equal(chain_open(&o, &r->c, NULL), STELE_OK);
+    for (size_t i = 0; i < RACE_TXS; i++)
+        r->envs[i] = tx(k, r->ids[i]);
+    pthread_t t[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_claimer, r), 0);
+    struct arena *a = arena_create(0);
+    for (size_t first = 0; first < RACE_TXS; first += RACE_PER_BLK) {
+        for (size_t i = first; i < first + RACE_PER_BLK; i++)
+            while (atomic_load(&r->granted[i]) == 0) /* ordered only once claimed */
+                clock_sleep_ms(1);
+        uint64_t h;
+        uint8_t head[32];
+        Stele__Block *b;
+        chain_head(r->c, &h, head);
+        assert_int_equal(blockhash_block_build(a, h, head, &r->envs[first], RACE_PER_BLK, &b),
+                         STELE_OK);
+        assert_int_equal(chain_append(r->c, b), STELE_OK);
+        arena_reset(a);
+    }
+    clock_sleep_ms(20); /* more rounds against the store alone */
+    atomic_store(&r->done, true);
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < RACE_TXS; i++) {
+        if (atomic_load(&r->granted[i]) != 1)
+            fail_msg("tx %zu granted %d times", i, atomic_load(&r->granted[i]));
+        free(r->envs[i].data);
+    }
+    arena_destroy(a);
+    crypto_key_destroy(k);
+    chain_close(r->c);
+    free(r);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void expect_refusal(const struct orderer_config *cfg, const struct enrolment *self,
                            const Stele__ChannelConfig *ch, const char *msg)
 {
@@ -513,6 +588,7 @@ int main(void)
         cmocka_unit_test(chain_genesis_claims_and_waits),
         cmocka_unit_test(chain_refused_genesis_leaves_store_empty),
         cmocka_unit_test(orderer_must_belong_to_its_channel),
+        cmocka_unit_test(chain_claims_race_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -328,6 +328,46 @@ static void server_stream_in_order_with_slow_reader(void **state)
     assert_int_equal(res.code, RPC_OK);
 }
 
+/* rpc_call_recv_wait(): a reader waits for a batch, is told how many are queued, and is not
+ * kept waiting past the end of the stream or the timeout. */
+static void recv_wait_for_batches(void **state)
+{
+    struct fixture *f = *state;
+    struct rpc_call *c = open_stream(f, 40, 5, "b");
+    uint64_t t0 = clock_mono_ms();
+    size_t n = rpc_call_recv_wait(c, 10, 5000);
+    assert_true(n >= 10);
+    assert_true(clock_mono_ms() - t0 >= 40); /* ten messages 5 ms apart */
+    uint64_t seq = 0;
+    for (; seq < n; seq++) {
+        ProtobufCMessage *m;
+        assert_int_equal(rpc_call_recv(c, &m, 0, false), STELE_OK);
+        assert_int_equal(((Stele__EchoResponse *)m)->seq, seq);
+        pb_free(m);
+    }
+    /* More than will ever come: returns when the stream ends, with the rest queued. */
+    t0 = clock_mono_ms();
+    n = rpc_call_recv_wait(c, 100000, 10000);
+    assert_int_equal(n, 40 - seq);
+    assert_true(clock_mono_ms() - t0 < 5000);
+    for (; seq < 40; seq++) {
+        ProtobufCMessage *m;
+        assert_int_equal(rpc_call_recv(c, &m, 0, false), STELE_OK);
+        pb_free(m);
+    }
+    ProtobufCMessage *m;
+    assert_int_equal(rpc_call_recv(c, &m, 1000, false), STELE_ERR_NOT_FOUND);
+    assert_int_equal(rpc_call_finish(c, false, NULL), STELE_OK);
+
+    /* A slow sender: the wait ends at its timeout with what has arrived. */
+    c = open_stream(f, 3, 300, "s");
+    t0 = clock_mono_ms();
+    n = rpc_call_recv_wait(c, 3, 100);
+    assert_true(n < 3);
+    assert_true(clock_mono_ms() - t0 >= 90);
+    assert_int_equal(rpc_call_finish(c, true, NULL), STELE_ERR_CANCELLED);
+}
+
 static void client_stream_and_bidi(void **state)
 {
     struct fixture *f = *state;
@@ -785,6 +825,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sixty_four_concurrent_callers, setup, teardown),
         cmocka_unit_test_setup_teardown(async_unary, setup, teardown),
         cmocka_unit_test_setup_teardown(server_stream_in_order_with_slow_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(recv_wait_for_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(client_stream_and_bidi, setup, teardown),
         cmocka_unit_test_setup_teardown(client_disconnect_mid_stream, setup, teardown),
         cmocka_unit_test(client_stream_end_and_abandon),

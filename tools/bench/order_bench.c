@@ -8,15 +8,24 @@
  *
  * Envelopes (ENDORSER_TRANSACTION, 40 octets of data carrying a marker and an index) are
  * signed with the CA admin's identity before the clock starts, so the clients' signing does
- * not compete with the orderer for the machine's cores. Then --clients threads each open their
- * own channel and Broadcast stream and keep up to WINDOW envelopes unanswered (one response per
- * envelope), while one Deliver stream from the current height counts blocks, finds each
- * envelope's index in the block and records the time from its send to its delivery. At the
- * end every accepted envelope must have been delivered exactly once. Throughput counts the
- * envelopes delivered while the clients were sending, over that time; latency covers all.
+ * not compete with the orderer for the machine's cores. Then --clients threads each open a
+ * Broadcast stream on one shared channel (one HTTP/2 connection, as a peer's gateway holds to
+ * an orderer; gRPC shared the TCP connection between per-client channels anyway, but each
+ * channel's completion thread cost the machine ~15-30 µs per envelope in hand-offs) and keep
+ * up to WINDOW envelopes unanswered (one response per envelope), while one Deliver stream from
+ * the current height counts blocks, finds each envelope's index in the block and records the
+ * time from its send to its delivery. At the end every accepted envelope must have been
+ * delivered exactly once. Throughput counts the envelopes delivered while the clients were
+ * sending, over that time; latency covers all.
  *
  * Beside the result: the cost of one ECDSA verification (crypto_verify) measured here, and
  * bound_per_s = 1e6 / verify_us, what one core checking one signature per envelope allows.
+ * Client and orderer share this machine's cores, so the CPU each used per envelope over the
+ * sending window is printed too (the orderer's from /proc when it runs here), and
+ * orderer_alone_per_s = cores * 1e6 / orderer_cpu_us_per_envelope, the rate the orderer's own
+ * cost would allow with every core to itself (a projection, not a measurement). The
+ * benchmark runs as SCHED_BATCH so that its wake-ups do not preempt the orderer (clients on
+ * machines of their own never would); a network it starts itself runs as usual.
  */
 #include "bench.h"
 
@@ -36,10 +45,12 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,10 +58,11 @@ static const char order_usage[] =
     "Usage: stele-bench order [--network DIR] [--duration S] [--clients N] [--json]\n"
     "\n"
     "Broadcasts pre-signed envelopes to the network's orderer from N clients, each on its own\n"
-    "Broadcast stream, for S seconds (default 5); a Deliver subscriber counts blocks and\n"
-    "checks every accepted envelope arrives exactly once. Prints envelopes/s delivered in\n"
-    "blocks, latency from send to delivery, and the bound one ECDSA verification per envelope\n"
-    "sets (bound_per_s = 1e6 / verify_us).\n"
+    "Broadcast stream (one shared connection), for S seconds (default 5); a Deliver subscriber\n"
+    "counts blocks and checks every accepted envelope arrives exactly once. Prints envelopes/s\n"
+    "delivered in blocks, latency from send to delivery, the bound one ECDSA verification per\n"
+    "envelope sets (bound_per_s = 1e6 / verify_us), and the CPU time per envelope of this\n"
+    "program and of the orderer (when it runs on this machine).\n"
     "  --network DIR  a network from 'stele-network up --dir DIR' (default: start one here)\n"
     "  --clients N    concurrent Broadcast streams (default 16)\n";
 
@@ -79,9 +91,57 @@ struct order_run {
     uint64_t first_ns, last_block_ns; /* first send, last block seen */
     uint64_t end_ns;                  /* clients stop sending here */
     struct hist lat;                  /* send to delivery, microseconds */
+    struct rpc_channel *bch;          /* the channel every Broadcast stream shares */
     struct rpc_call *deliver;         /* the Deliver stream */
     atomic_bool stop;                 /* the subscriber should end */
+    int64_t orderer_pid;              /* the orderer process when it runs here, else 0 */
+    double orderer_cpu_s;             /* its CPU time (user + system) while clients sent */
+    double self_cpu_s;                /* this program's CPU time while clients sent */
+    double machine_cpu_s;             /* every process's CPU time then (/proc/stat) */
 };
+
+/* CPU seconds (user + system) process `pid` has used, from /proc; -1 when unknown. */
+static double proc_cpu_s(int64_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    unsigned long long ut, st;
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds all cores of the machine have been busy (user, nice, system, irq, softirq; not
+ * idle, waiting for I/O or stolen by the hypervisor), from /proc/stat; -1 when unknown. */
+static double machine_busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                       &v[4], &v[5], &v[6], &v[7])
+              : 0;
+    if (f)
+        fclose(f);
+    if (n < 5)
+        return -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds this process has used. */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 /* Signs envelopes from next_sign until all are made. */
 static void *sign_worker(void *arg)
@@ -175,17 +235,18 @@ static int take_answer(struct order_run *r, struct rpc_call *call, size_t *fifo,
 static void *client_worker(void *arg)
 {
     struct order_run *r = arg;
-    struct rpc_channel_opts co = {.timeout_ms = 30000};
-    struct rpc_channel *ch = rpc_channel_open(r->url, &co, NULL);
     struct rpc_call *call =
-        ch ? rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
-                             &stele__broadcast_response__descriptor, -1)
-           : NULL;
+        rpc_stream_open(r->bch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                        &stele__broadcast_response__descriptor, -1);
     size_t fifo[WINDOW], head = 0, tail = 0;
     int rc = call ? STELE_OK : STELE_ERR_UNAVAILABLE;
     while (rc == STELE_OK && clock_mono_ns() < r->end_ns) {
         if (tail - head == WINDOW) {
-            rc = take_answer(r, call, fifo, &head);
+            /* Take answers a quarter window at a time: one wake-up per batch, as a client
+             * with many transactions in flight would, rather than one per answer. */
+            size_t n = rpc_call_recv_wait(call, WINDOW / 4, 50);
+            for (size_t i = 0; rc == STELE_OK && i < (n ? n : 1) && head < tail; i++)
+                rc = take_answer(r, call, fifo, &head);
             continue;
         }
         size_t k = atomic_fetch_add(&r->next_send, 1);
@@ -205,7 +266,6 @@ static void *client_worker(void *arg)
         rpc_call_close_send(call);
         rpc_call_finish(call, rc != STELE_OK, NULL);
     }
-    rpc_channel_close(ch);
     return NULL;
 }
 
@@ -291,6 +351,8 @@ static int own_network(const char *dir, char *netdir, size_t n)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
+        struct sched_param sp = {0};
+        sched_setscheduler(0, SCHED_OTHER, &sp); /* the network runs as any daemon would */
         execl(self, self, "up", "--config", yaml, "--dir", netdir, "--base-port", port,
               (char *)NULL);
         _exit(127);
@@ -333,8 +395,17 @@ static void measure(struct order_run *r, int clients, double secs)
     pthread_create(&sub, NULL, deliver_worker, r);
     r->first_ns = clock_mono_ns();
     r->end_ns = r->first_ns + (uint64_t)(secs * 1e9);
+    double ocpu = r->orderer_pid ? proc_cpu_s(r->orderer_pid) : -1, scpu = self_cpu_s();
+    double mcpu = machine_busy_s();
     for (int i = 0; i < clients; i++)
         pthread_create(&t[i], NULL, client_worker, r);
+    /* CPU used by the orderer and by this program while the clients send. */
+    for (uint64_t now; (now = clock_mono_ns()) < r->end_ns;)
+        clock_sleep_ms((r->end_ns - now) / 1000000 + 1);
+    double ocpu_end = ocpu >= 0 ? proc_cpu_s(r->orderer_pid) : -1;
+    r->orderer_cpu_s = ocpu_end >= 0 ? ocpu_end - ocpu : -1;
+    r->self_cpu_s = self_cpu_s() - scpu;
+    r->machine_cpu_s = mcpu >= 0 ? machine_busy_s() - mcpu : -1;
     for (int i = 0; i < clients; i++)
         pthread_join(t[i], NULL);
     /* The last batch is cut by its timeout: wait while blocks still come. */
@@ -361,6 +432,12 @@ int bench_order(int argc, char **argv)
         return cli_usage("stele-bench order", "use --network DIR, not --target");
     if (getenv("STELE_LOG") == NULL)
         log_set_level(LOG_WARN);
+    /* The clients stand in for machines of their own: as SCHED_BATCH, inherited by every
+     * thread created from here on (gRPC's included), their wake-ups do not preempt the
+     * orderer, which on a shared core they otherwise did at every response. They still get
+     * their fair share of the CPU. */
+    struct sched_param sp = {0};
+    bool batch = sched_setscheduler(0, SCHED_BATCH, &sp) == 0;
     char tmpl[] = "/tmp/stele-bench-order-XXXXXX", netdir[PATH_MAX] = "";
     const char *tmp = NULL, *dir = o.network;
     struct order_run *r = calloc(1, sizeof *r);
@@ -385,6 +462,9 @@ int bench_order(int argc, char **argv)
         goto out;
     }
     r->url = netfile_find(&nf, "orderer")->url;
+    /* Its CPU time is readable when it runs on this machine (loopback address, live pid). */
+    if (strncmp(r->url, "127.", 4) == 0 && netfile_pid_alive(netfile_find(&nf, "orderer")->pid))
+        r->orderer_pid = netfile_find(&nf, "orderer")->pid;
     r->channel = nf.channel_id;
     r->n_envs = (size_t)(o.duration_s * RATE_GUESS) + (size_t)o.clients * WINDOW;
     if (r->n_envs > MAX_ENVS)
@@ -393,9 +473,10 @@ int bench_order(int argc, char **argv)
     r->sent_ns = calloc(r->n_envs, sizeof *r->sent_ns);
     r->acked = calloc(r->n_envs, 1);
     r->seen = calloc(r->n_envs, 1);
-    struct rpc_channel_opts co = {.max_message = 80u << 20};
+    struct rpc_channel_opts co = {.max_message = 80u << 20}, bco = {.timeout_ms = 30000};
     if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
-        !(ch = rpc_channel_open(r->url, &co, NULL)))
+        !(ch = rpc_channel_open(r->url, &co, NULL)) ||
+        !(r->bch = rpc_channel_open(r->url, &bco, NULL)))
         goto out;
     sign_all(r);
     if (open_deliver(r, ch) != STELE_OK) {
@@ -428,13 +509,30 @@ int bench_order(int argc, char **argv)
     double vus = verify_us(r->id.key);
     double bound = vus > 0 ? 1e6 / vus : 0;
     double per_s = res[0].seconds > 0 ? (double)res[0].ops / res[0].seconds : 0;
-    char extra[512];
+    /* CPU per envelope: what one envelope costs the orderer, and this program (the clients
+     * and the subscriber), over the sending window; orderer_alone_per_s is the rate the
+     * orderer's own cost allows when it has every core (a projection, not a measurement). */
+    double n_env = res[0].ops ? (double)res[0].ops : 1;
+    double o_us = r->orderer_cpu_s >= 0 ? r->orderer_cpu_s * 1e6 / n_env : 0;
+    double s_us = r->self_cpu_s * 1e6 / n_env;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char cpu[256] = "";
+    /* What else ran meanwhile (other programs on a shared machine) shows as other_cores. */
+    double other = r->machine_cpu_s - r->self_cpu_s - (r->orderer_cpu_s > 0 ? r->orderer_cpu_s : 0);
+    if (o_us > 0)
+        snprintf(cpu, sizeof cpu,
+                 ",\"orderer_cpu_us_per_envelope\":%.1f,\"orderer_cores_used\":%.2f,"
+                 "\"orderer_alone_per_s\":%.0f,\"other_cores_used\":%.2f",
+                 o_us, r->orderer_cpu_s / res[0].seconds, (double)cores * 1e6 / o_us,
+                 r->machine_cpu_s >= 0 && other > 0 ? other / res[0].seconds : 0);
+    char extra[768];
     snprintf(
         extra, sizeof extra,
         "\"verify_us\":%.1f,\"bound_per_s\":%.0f,\"bound_ratio\":%.3f,\"cores\":%ld,"
+        "\"bench_cpu_us_per_envelope\":%.1f%s,\"bench_sched\":\"%s\","
         "\"accepted\":%llu,\"delivered\":%llu,\"delivered_exactly_once\":%s,\"duplicates\":%llu,"
         "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu",
-        vus, bound, bound > 0 ? per_s / bound : 0, sysconf(_SC_NPROCESSORS_ONLN),
+        vus, bound, bound > 0 ? per_s / bound : 0, cores, s_us, cpu, batch ? "batch" : "other",
         (unsigned long long)atomic_load(&r->acks), (unsigned long long)atomic_load(&r->delivered),
         dup == 0 && missing == 0 ? "true" : "false", (unsigned long long)dup,
         (unsigned long long)missing, (unsigned long long)stray, r->n_envs);
@@ -444,6 +542,7 @@ out:
     if (r->deliver)
         rpc_call_finish(r->deliver, true, NULL);
     rpc_channel_close(ch);
+    rpc_channel_close(r->bch);
     for (size_t i = 0; r->envs && i < r->n_envs; i++)
         free(r->envs[i].data);
     free(r->envs);

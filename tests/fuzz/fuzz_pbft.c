@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     switch (data[0] % 4) {
     case 0: {
-        Stele__PbftSigned *s = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
-                                                              p, n, 0);
+        Stele__PbftSigned *s =
+            (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, p, n, 0);
         Stele__PbftMessage *m;
         size_t who;
         if (s && pbft_open(members(), a, s, &m, &who, &why) == 0 && who >= 4)
@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 2: {
-        Stele__PbftPrepared *pr = (Stele__PbftPrepared *)pb_unpack(
-            &stele__pbft_prepared__descriptor, a, p, n, 0);
+        Stele__PbftPrepared *pr =
+            (Stele__PbftPrepared *)pb_unpack(&stele__pbft_prepared__descriptor, a, p, n, 0);
         if (pr)
             pbft_prepared_check(members(), a, pr, NULL, NULL, &why);
         break;
@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: {
         if (n < 32)
             break;
-        Stele__PbftProof *pf = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a,
-                                                             p + 32, n - 32, 0);
+        Stele__PbftProof *pf =
+            (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a, p + 32, n - 32, 0);
         if (pf)
             pbft_proof_check(members(), a, pf, 1, p, &why);
         break;

@@ -1,6 +1,8 @@
 /* orderer.c — assembling and running one ordering node (see orderer.h). */
 #include "orderer_int.h"
 
+#include "envcache.h"
+
 #include "channel.h"
 
 #include "base/arena.h"
@@ -153,7 +155,12 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         "%zu chaincode definitions; trusting %s",
         ch->channel_id, ch->consensus_type, ch->n_organisations, ch->n_orderers, ch->n_chaincodes,
         cfg->membership.n_cas ? "the CAs of membership.cas" : "the CA keys of its organisations");
-    o->intake = (struct intake){.channel_id = cfg->channel_id,
+    if (!(o->checked = envcache_create(18))) {
+        rc = STELE_ERR_NOMEM;
+        goto err;
+    }
+    o->intake = (struct intake){.checked = o->checked,
+                                .channel_id = cfg->channel_id,
                                 .absolute_max_bytes = ch->batch->absolute_max_bytes,
                                 .auth = o->auth};
     struct consensus_params cp = {
@@ -256,6 +263,7 @@ void orderer_destroy(struct orderer *o)
     consensus_destroy(o->consensus);
     chain_close(o->chain);
     orderer_auth_destroy(o->auth);
+    envcache_destroy(o->checked);
     enrolment_release(&o->self);
     free(o);
 }

@@ -163,6 +163,10 @@ static int load_head(struct pbft *b)
     uint64_t height;
     b->cb.chain_head(b->cb.arg, &height, b->last_digest);
     b->last_exec = height ? height - 1 : 0;
+    /* Every block we hold is final (certified): the checkpoint at or below our head serves as
+     * the low watermark until the others confirm a later one. Without it a restarted primary
+     * would wait for a checkpoint that can only come after it proposes. */
+    b->stable = b->last_exec - b->last_exec % b->ckpt_interval;
     buf_clear(&b->last_proof);
     if (b->last_exec == 0)
         return STELE_OK;

@@ -350,6 +350,11 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_
         return rc;
     }
     executed(b, blk, hash, &blk->metadata->finality_proof);
+    /* A fetched block carries its certificate: it is final, and so is the checkpoint at or
+     * below it (the others' CHECKPOINT messages for it went by while we were behind). */
+    uint64_t ck = b->last_exec - b->last_exec % b->ckpt_interval;
+    if (ck > b->stable)
+        b->stable = ck;
     pbft_replay_ahead(b);
     return STELE_OK;
 }

@@ -537,6 +537,21 @@ static void backup_restarts_and_wiped_backup_catches_up(void **state)
     assert_converged(0xf, 60);
 }
 
+static void whole_cluster_restarts_and_resumes(void **state)
+{
+    (void)state;
+    cluster_up(NULL);
+    load(150, 0xf, 0); /* well past log_window / 2 blocks */
+    assert_converged(0xf, 60);
+    assert_true(height_of(0) > 12);
+    for (int i = 0; i < N; i++)
+        kill_node(i, SIGKILL);
+    for (int i = 0; i < N; i++)
+        start(i);
+    load(20, 0xf, 1); /* the primary, restarted, proposes again */
+    assert_converged(0xf, 60);
+}
+
 static void two_down_stalls_safely_then_resumes(void **state)
 {
     (void)state;
@@ -600,6 +615,7 @@ int main(void)
         cmocka_unit_test_teardown(normal_case_under_load, cluster_down),
         cmocka_unit_test_teardown(primary_killed_under_load_view_change, cluster_down),
         cmocka_unit_test_teardown(backup_restarts_and_wiped_backup_catches_up, cluster_down),
+        cmocka_unit_test_teardown(whole_cluster_restarts_and_resumes, cluster_down),
         cmocka_unit_test_teardown(two_down_stalls_safely_then_resumes, cluster_down),
         cmocka_unit_test_teardown(replica_catches_up_during_a_view_change, cluster_down),
 #ifdef STELE_TEST_HOOKS

@@ -105,6 +105,7 @@ struct order_run {
     uint8_t *seen;                     /* per envelope: times delivered (saturating) */
     atomic_uint_fast64_t acks;         /* SUCCESS answers */
     atomic_uint_fast64_t errors;       /* other answers and stream failures */
+    atomic_uint_fast64_t lost_streams; /* Broadcast streams whose orderer failed */
     atomic_uint_fast64_t delivered;    /* envelopes delivered */
     uint64_t in_window;                /* of those, delivered before end_ns */
     uint64_t blocks;                   /* blocks delivered */
@@ -236,6 +237,7 @@ static void *deliver_worker(void *arg)
 struct stream {
     struct rpc_call *call;
     size_t fifo[WINDOW], head, tail;
+    bool dead; /* the orderer went away: the client goes on with the others */
 };
 
 /* Reads one Broadcast answer for the envelope at the head of the stream's fifo. An envelope is
@@ -274,23 +276,41 @@ static int drain(struct order_run *r, struct stream *st, bool all)
     return rc;
 }
 
+/* Marks a stream whose orderer failed as dead. Returns false when no stream is left. */
+static bool bury(struct order_run *r, struct stream *st, size_t n, size_t which)
+{
+    if (!st[which].dead) {
+        st[which].dead = true;
+        if (r->n_orderers == 1 || atomic_fetch_add(&r->lost_streams, 1) == 0)
+            fprintf(stderr, "stele-bench order: lost the Broadcast stream to %s\n", r->urls[which]);
+    }
+    for (size_t o = 0; o < n; o++)
+        if (!st[o].dead)
+            return true;
+    return false;
+}
+
 /* One client: a Broadcast stream to every orderer (on the shared channels), up to WINDOW
- * envelopes unanswered on each; every envelope goes to every orderer. */
+ * envelopes unanswered on each; every envelope goes to every orderer that is up. An orderer
+ * that fails is left out (under pbft the others order without it); the client stops when none
+ * is left. */
 static void *client_worker(void *arg)
 {
     struct order_run *r = arg;
-    struct stream *st = calloc(r->n_orderers, sizeof *st);
-    int rc = st ? STELE_OK : STELE_ERR_NOMEM;
-    for (size_t o = 0; rc == STELE_OK && o < r->n_orderers; o++)
+    size_t n = r->n_orderers;
+    struct stream *st = calloc(n, sizeof *st);
+    bool alive = st != NULL;
+    for (size_t o = 0; alive && o < n; o++)
         if (!(st[o].call =
                   rpc_stream_open(r->bchs[o], "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
                                   &stele__broadcast_response__descriptor, -1)))
-            rc = STELE_ERR_UNAVAILABLE;
+            alive = bury(r, st, n, o);
     uint64_t next_at = clock_mono_ns();
-    while (rc == STELE_OK && clock_mono_ns() < r->end_ns) {
-        for (size_t o = 0; rc == STELE_OK && o < r->n_orderers; o++)
-            rc = drain(r, &st[o], false);
-        if (rc)
+    while (alive && clock_mono_ns() < r->end_ns) {
+        for (size_t o = 0; alive && o < n; o++)
+            if (!st[o].dead && drain(r, &st[o], false) != STELE_OK)
+                alive = bury(r, st, n, o);
+        if (!alive)
             break;
         if (r->gap_ns) { /* --rate: keep to this client's share */
             uint64_t now = clock_mono_ns();
@@ -306,14 +326,19 @@ static void *client_worker(void *arg)
         if (r->envs[k].len == 0)
             continue;
         r->sent_ns[k] = clock_mono_ns();
-        for (size_t o = 0; rc == STELE_OK && o < r->n_orderers; o++)
-            if ((rc = rpc_call_send_bytes(st[o].call, r->envs[k].data, r->envs[k].len)) == STELE_OK)
+        for (size_t o = 0; alive && o < n; o++) {
+            if (st[o].dead)
+                continue;
+            if (rpc_call_send_bytes(st[o].call, r->envs[k].data, r->envs[k].len) == STELE_OK)
                 st[o].fifo[st[o].tail++ % WINDOW] = k;
+            else
+                alive = bury(r, st, n, o);
+        }
     }
-    for (size_t o = 0; st && o < r->n_orderers; o++) {
-        int drc = rc == STELE_OK ? drain(r, &st[o], true) : rc;
-        if (drc != STELE_OK)
-            atomic_fetch_add(&r->errors, 1);
+    if (!alive)
+        atomic_fetch_add(&r->errors, 1);
+    for (size_t o = 0; st && o < n; o++) {
+        int drc = !st[o].dead ? drain(r, &st[o], true) : STELE_ERR_UNAVAILABLE;
         if (st[o].call) {
             rpc_call_close_send(st[o].call);
             rpc_call_finish(st[o].call, drc != STELE_OK, NULL);
@@ -569,7 +594,10 @@ int bench_order(int argc, char **argv)
     r->sent_ns = calloc(r->n_envs, sizeof *r->sent_ns);
     r->acked = calloc(r->n_envs, 1);
     r->seen = calloc(r->n_envs, 1);
-    struct rpc_channel_opts co = {.max_message = 80u << 20}, bco = {.timeout_ms = 30000};
+    /* Under pbft an orderer that is down is noticed at once and left out (fail_fast); alone, the
+     * orderer is waited for as a daemon would. */
+    struct rpc_channel_opts co = {.max_message = 80u << 20},
+                            bco = {.timeout_ms = 30000, .fail_fast = r->n_orderers > 1};
     if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
         !(ch = rpc_channel_open(r->url, &co, NULL)))
         goto out;
@@ -637,11 +665,13 @@ int bench_order(int argc, char **argv)
         "\"verify_us\":%.1f,\"bound_per_s\":%.0f,\"bound_ratio\":%.3f,\"cores\":%ld,"
         "\"bench_cpu_us_per_envelope\":%.1f%s,\"bench_sched\":\"%s\","
         "\"accepted\":%llu,\"delivered\":%llu,\"delivered_exactly_once\":%s,\"duplicates\":%llu,"
-        "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu",
+        "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu,"
+        "\"lost_streams\":%llu",
         nf.consensus, r->n_orderers, o.rate, vus, bound, bound > 0 ? per_s / bound : 0, cores, s_us,
         cpu, batch ? "batch" : "other", (unsigned long long)atomic_load(&r->acks),
         (unsigned long long)atomic_load(&r->delivered), dup == 0 && missing == 0 ? "true" : "false",
-        (unsigned long long)dup, (unsigned long long)missing, (unsigned long long)stray, r->n_envs);
+        (unsigned long long)dup, (unsigned long long)missing, (unsigned long long)stray, r->n_envs,
+        (unsigned long long)atomic_load(&r->lost_streams));
     bench_report("order", &o, res, 2, 0, extra);
     code = res[0].errors || res[0].ops == 0 ? CLI_EXIT_INTERNAL : CLI_EXIT_OK;
 out:

@@ -85,6 +85,7 @@ static void destroy_state(struct pbft *b)
     buf_release(&b->my_vc);
     buf_release(&b->new_view);
     buf_release(&b->pending_o);
+    pbft_persist_close(b);
     pbft_pool_destroy(b->pool);
     pbft_members_release(&b->m);
     pthread_cond_destroy(&b->wake);
@@ -113,6 +114,7 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
     pthread_cond_init(&b->sync_cv, NULL);
     b->p = *p;
     b->cb = *cb;
+    b->state_fd[0] = b->state_fd[1] = -1;
     int rc = pbft_members_init(&b->m, cfg);
     if (rc) {
         destroy_state(b);

@@ -155,6 +155,9 @@ struct pbft {
     struct pbft_pool *pool;                  /* envelopes waiting to be ordered */
     struct pbft_link *links[PBFT_MAX_NODES]; /* outbound, NULL for me */
 
+    int state_fd[2];          /* pbft.state.0 and .1 (pbft_persist.c), -1 until opened */
+    uint64_t persist_counter; /* counter of the last state written */
+
     bool stopping;
     bool running;
     bool failed; /* the core refused a block */
@@ -245,7 +248,9 @@ void pbft_sync_stop(struct pbft *b);
 /* ---- pbft_persist.c (caller holds mu) ---- */
 /* Writes view, activity, the slot's votes and prepared proof, and our VIEW-CHANGE. */
 int pbft_persist(struct pbft *b);
-/* Reads them back at start (missing file = fresh). */
+/* Reads them back at start (no valid file = fresh). */
 int pbft_restore(struct pbft *b);
+/* Closes the state files. */
+void pbft_persist_close(struct pbft *b);
 
 #endif

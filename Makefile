@@ -26,7 +26,7 @@ build: deps
 	cmake --build build -j $(JOBS)
 
 check: deps
-	cmake -S . -B build-san -DSTELE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-san -DSTELE_SANITIZE=ON -DSTELE_TEST_HOOKS=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-san -j $(JOBS)
 	cd build-san && ctest --output-on-failure -j $(JOBS) --timeout 600
 

@@ -7,7 +7,8 @@
  * a creator.
  *
  * The implementation (auth_identity.c) uses lib/identity: a creator is a serialized
- * stele.Identity record, verified against the trusted CA keys of `membership.cas` (CA
+ * stele.Identity record, verified against the trusted CA keys — those of `membership.cas`, or
+ * when it lists none those of the genesis block's organisations, each for its organisation (CA
  * signature, organisation and issuer, validity period now, the CA's CRL when one is
  * configured); its role must be listed for the action; the signature is checked with the
  * identity's ECQV-extracted public key (cached by certhash).
@@ -36,7 +37,7 @@ struct orderer_auth_ca {
 
 /* Membership configuration, filled from the orderer's config file (section `membership`). */
 struct orderer_auth_config {
-    struct orderer_auth_ca *cas; /* trusted CAs (at least one) */
+    struct orderer_auth_ca *cas; /* trusted CAs; none: those added with orderer_auth_add_ca() */
     size_t n_cas;                /* entries in cas */
     char **broadcast_roles;      /* roles that may Broadcast; none listed = client, peer, admin */
     size_t n_broadcast_roles;    /* entries in broadcast_roles */
@@ -50,6 +51,13 @@ struct orderer_auth_config {
  * (malloc'd; may be NULL) naming the bad file, or STELE_ERR_NOMEM. */
 int orderer_auth_create(const struct orderer_auth_config *cfg, struct orderer_auth **out,
                         char **errmsg);
+
+/* Trusts one more CA: `key` (key_len octets, SEC 1) for identities of organisation `org` (NULL:
+ * any). The orderer adds the CA keys of its genesis block's organisations this way when
+ * `membership.cas` is empty. Call before the first orderer_auth_check(). Returns STELE_OK,
+ * STELE_ERR_MALFORMED (not a P-256 point) or STELE_ERR_NOMEM. */
+int orderer_auth_add_ca(struct orderer_auth *a, const char *org, const uint8_t *key,
+                        size_t key_len);
 
 /* Frees the checker. Accepts NULL. */
 void orderer_auth_destroy(struct orderer_auth *a);

@@ -89,6 +89,16 @@ err:
     return rc;
 }
 
+int orderer_auth_add_ca(struct orderer_auth *a, const char *org, const uint8_t *key, size_t key_len)
+{
+    struct crypto_key *k = NULL;
+    int rc = crypto_key_from_public(key, key_len, &k);
+    if (rc == STELE_OK)
+        rc = msp_add_ca(a->msp, org, 0, k);
+    crypto_key_destroy(k);
+    return rc;
+}
+
 static bool role_allowed(const struct orderer_auth *a, enum orderer_auth_action action,
                          const struct identity *id)
 {

@@ -5,7 +5,9 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "identity/enrolment.h"
 #include "ledger/blockhash.h"
+#include "ledger/genesis.h"
 #include "pb/pb.h"
 #include "stele/common.pb-c.h"
 
@@ -30,6 +32,8 @@ struct chain {
     uint64_t height;                     /* cached blockstore_height() */
     bool down;                           /* chain_shutdown() was called */
     struct claim *claims[CLAIM_BUCKETS]; /* tx_ids in flight */
+    struct arena *arena;                 /* block 0 and its configuration */
+    Stele__ChannelConfig *config;        /* block 0's channel configuration */
 };
 
 static size_t bucket_of(const char *s)
@@ -60,42 +64,47 @@ static int set_err(char **errmsg, int rc, const char *fmt, const char *arg)
     return rc;
 }
 
-/* Reads and checks the genesis file into `raw` (its bytes) and *out (decoded in `a`). */
+/* Reads the genesis file into `raw` (its bytes) and checks it is block 0 of the channel with a
+ * valid configuration (decoded into `a`, which the caller drops) that o->accept accepts. */
 static int read_genesis(const struct chain_options *o, struct arena *a, struct buf *raw,
-                        Stele__Block **out, char **errmsg)
+                        const Stele__Block **out, char **errmsg)
 {
-    FILE *f = fopen(o->genesis_file, "rb");
-    if (!f)
-        return set_err(errmsg, STELE_ERR_CONFIG, "cannot read genesis file %s", o->genesis_file);
-    uint8_t chunk[8192];
-    size_t n;
-    int rc = STELE_OK;
-    while (rc == STELE_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = raw->len + n > (64u << 20) ? STELE_ERR_TOO_BIG : buf_append(raw, chunk, n);
-    fclose(f);
-    Stele__Block *b = NULL;
-    if (rc == STELE_OK)
-        b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw->data, raw->len, 0);
-    if (!b || !b->header || b->header->number != 0 || blockhash_check_data(b) != STELE_OK ||
-        !b->metadata || strcmp(b->metadata->channel_id, o->channel_id) != 0)
-        return set_err(errmsg, STELE_ERR_CONFIG,
-                       "genesis file %s is not block 0 of this channel (a serialized stele.Block "
-                       "with a correct data hash and the configured channel_id)",
+    char *why = NULL;
+    Stele__ChannelConfig *cfg;
+    int rc = enrolment_read_file(o->genesis_file, GENESIS_MAX_BLOCK_LEN, raw);
+    if (rc == STELE_ERR_TOO_BIG)
+        return set_err(errmsg, STELE_ERR_CONFIG, "genesis file %s is larger than a genesis block",
                        o->genesis_file);
-    *out = b;
-    return STELE_OK;
+    if (rc)
+        return set_err(errmsg, STELE_ERR_CONFIG, "cannot read genesis file %s", o->genesis_file);
+    rc = genesis_read_bytes(a, raw->data, raw->len, o->channel_id, out, &cfg, &why);
+    if (rc == STELE_ERR_NOMEM) {
+        free(why);
+        return rc;
+    }
+    if (rc) {
+        if (errmsg && asprintf(errmsg, "genesis file %s is not block 0 of channel %s: %s",
+                               o->genesis_file, o->channel_id, why ? why : stele_strerror(rc)) < 0)
+            *errmsg = NULL;
+        free(why);
+        return STELE_ERR_CONFIG;
+    }
+    return o->accept ? o->accept(o->accept_arg, cfg, errmsg) : STELE_OK;
 }
 
 /* An empty store gets block 0 from the genesis file; a store that has blocks must hold that
  * same block 0 (when a genesis file is configured) and belong to the configured channel, so a
- * misconfigured data_dir is refused instead of served. */
+ * misconfigured data_dir is refused instead of served. Then block 0's configuration is decoded
+ * into the chain's arena and kept. */
 static int check_genesis(struct chain *c, const struct chain_options *o, char **errmsg)
 {
     struct buf raw;
     struct arena *a = arena_create(0);
-    Stele__Block *gen = NULL, *have = NULL;
+    const Stele__Block *gen = NULL;
+    Stele__Block *have = NULL;
     uint8_t h1[BLOCKHASH_LEN], h2[BLOCKHASH_LEN];
     bool empty = blockstore_height(c->bs) == 0;
+    char *why = NULL;
     int rc = STELE_ERR_NOMEM;
     buf_init(&raw);
     if (!a)
@@ -103,19 +112,17 @@ static int check_genesis(struct chain *c, const struct chain_options *o, char **
     if (!o->genesis_file && empty) {
         rc = set_err(errmsg, STELE_ERR_CONFIG,
                      "the block store in %s is empty and no genesis_file is configured "
-                     "(stele-orderer genesis writes one)",
+                     "(stele-orderer genesis or stele-network writes one)",
                      o->dir);
         goto out;
     }
     if (o->genesis_file && (rc = read_genesis(o, a, &raw, &gen, errmsg)))
         goto out;
-    if (empty) {
-        rc = blockstore_append_bytes(c->bs, raw.data, raw.len);
-        if (rc)
-            set_err(errmsg, rc, "cannot append the genesis block: %s", stele_strerror(rc));
+    if (empty && (rc = blockstore_append_bytes(c->bs, raw.data, raw.len))) {
+        set_err(errmsg, rc, "cannot append the genesis block: %s", stele_strerror(rc));
         goto out;
     }
-    if ((rc = blockstore_get(c->bs, 0, a, &have))) {
+    if ((rc = blockstore_get(c->bs, 0, c->arena, &have))) {
         set_err(errmsg, rc, "cannot read block 0: %s", stele_strerror(rc));
         goto out;
     }
@@ -131,8 +138,17 @@ static int check_genesis(struct chain *c, const struct chain_options *o, char **
                      o->dir);
         goto out;
     }
-    rc = STELE_OK;
+    if ((rc = genesis_read(c->arena, have, o->channel_id, &c->config, &why))) {
+        if (rc != STELE_ERR_NOMEM && errmsg &&
+            asprintf(errmsg, "block 0 of the block store in %s is not a genesis block: %s", o->dir,
+                     why ? why : stele_strerror(rc)) < 0)
+            *errmsg = NULL;
+        rc = rc == STELE_ERR_NOMEM ? rc : STELE_ERR_CONFIG;
+    } else if (o->accept) {
+        rc = o->accept(o->accept_arg, c->config, errmsg);
+    }
 out:
+    free(why);
     buf_release(&raw);
     arena_destroy(a);
     return rc;
@@ -146,6 +162,10 @@ int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
     struct chain *c = calloc(1, sizeof *c);
     if (!c)
         return STELE_ERR_NOMEM;
+    if (!(c->arena = arena_create(0))) {
+        free(c);
+        return STELE_ERR_NOMEM;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -189,7 +209,13 @@ void chain_close(struct chain *c)
     }
     pthread_cond_destroy(&c->grew);
     pthread_mutex_destroy(&c->mu);
+    arena_destroy(c->arena);
     free(c);
+}
+
+const Stele__ChannelConfig *chain_config(const struct chain *c)
+{
+    return c->config;
 }
 
 struct blockstore *chain_store(struct chain *c)

@@ -4,13 +4,16 @@
  *
  * One chain per channel. The consensus plug-in appends blocks through chain_append() (one
  * writer); Broadcast claims tx_ids (refusing one that is in flight or already in a block) and
- * Deliver streams wait for heights. On open, an empty store gets block 0 from the genesis file.
- * Every function is thread-safe.
+ * Deliver streams wait for heights. On open, an empty store gets block 0 from the genesis file,
+ * and the channel configuration block 0 carries (ledger/genesis.h) is decoded and kept for the
+ * chain's lifetime. Every function is thread-safe.
  */
 #ifndef STELE_ORDERER_CHAIN_H
 #define STELE_ORDERER_CHAIN_H
 
 #include "ledger/blockstore.h"
+
+#include "stele/channel.pb-c.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,14 +26,26 @@ struct chain_options {
     const char *genesis_file;  /* serialized Block 0, used when the store is empty */
     const char *channel_id;    /* the channel; the genesis block must name it */
     enum blockstore_sync sync; /* fsync policy of the store */
+    /* Optional: judges block 0's channel configuration before an empty store receives it and
+     * before a store is served; STELE_OK accepts, anything else fails chain_open() with that
+     * status and *errmsg (malloc'd by the callback). */
+    int (*accept)(void *arg, const Stele__ChannelConfig *cfg, char **errmsg);
+    void *accept_arg; /* passed to accept */
 };
 
-/* Opens (and recovers) the store under opts->dir; when it is empty, checks the genesis block
- * (number 0, correct data hash, channel) and appends it; when it is not, checks that its block
- * 0 names the channel and, with a genesis file given, is that block. Returns STELE_OK
- * with *out set (close with chain_close()), or an error with *errmsg (malloc'd, may be NULL):
- * STELE_ERR_IO, STELE_ERR_MALFORMED, STELE_ERR_CONFIG (no or bad genesis file), ... */
+/* Opens (and recovers) the store under opts->dir. When it is empty, reads the genesis file,
+ * checks it is block 0 of the channel with a valid configuration (genesis_read_bytes()) that
+ * opts->accept accepts, and appends it; when it is not, checks that its block 0 belongs to the
+ * channel and, with a genesis file given, is that block. Either way block 0's channel configuration
+ * is checked (genesis_read()) and kept (chain_config()). Returns STELE_OK with *out set (close with
+ * chain_close()), or an error with *errmsg (malloc'd, may be NULL): STELE_ERR_IO,
+ * STELE_ERR_MALFORMED, STELE_ERR_CONFIG (no or bad genesis file, or a store of another channel
+ * or genesis block), ... */
 int chain_open(const struct chain_options *opts, struct chain **out, char **errmsg);
+
+/* The channel configuration of block 0, checked by chain_open(); owned by the chain and valid
+ * until chain_close(). Never NULL on an open chain. */
+const Stele__ChannelConfig *chain_config(const struct chain *c);
 
 /* Wakes every waiter (they return false) and closes the store. Accepts NULL. Nothing may use
  * the chain afterwards. */

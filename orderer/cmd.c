@@ -3,7 +3,9 @@
 
 #include "config.h"
 #include "orderer.h"
+#include "own_genesis.h"
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/signals.h"
@@ -124,8 +126,14 @@ int cmd_genesis(int argc, char **argv)
     const char *config = NULL, *out = NULL;
     int rc = parse(argc, argv,
                    "Usage: " PROG " genesis --config FILE --out FILE\n\n"
-                   "Writes the genesis block (block 0) of the configured channel, signed with\n"
-                   "the orderer's key. Give the file as genesis_file to start the orderer.\n\n"
+                   "Writes the genesis block (block 0) of the configured channel for this one\n"
+                   "orderer (solo), signed with the orderer's key. Its channel configuration\n"
+                   "lists the orderer (node_id, the organisation of its identity record, its key\n"
+                   "and its listen address), the consensus type, the batch parameters and, as\n"
+                   "organisations, the orderer's own (trusting the CA of its enrolment) and each\n"
+                   "one named by a membership.cas entry. Give the file as genesis_file to start\n"
+                   "the orderer. A network of several orderers or organisations gets its\n"
+                   "genesis block from stele-network.\n\n"
                    "Configuration keys:\n",
                    &config, NULL, &out);
     if (rc)
@@ -135,6 +143,7 @@ int cmd_genesis(int argc, char **argv)
     struct orderer_config cfg;
     struct config *cc = NULL;
     struct enrolment self = {0};
+    struct arena *a = NULL;
     char *err = NULL;
     struct buf b;
     buf_init(&b);
@@ -144,27 +153,18 @@ int cmd_genesis(int argc, char **argv)
         rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
         goto out;
     }
-    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
-    crypto_key_public_compressed(self.key, pub);
-    struct genesis_orderer me = {cfg.node_id, pub, sizeof pub};
-    struct genesis_params gp = {
-        .channel_id = cfg.channel_id,
-        .consensus_type = cfg.consensus.type,
-        .max_message_count = (uint32_t)cfg.batch.max_message_count,
-        .batch_timeout_ms = cfg.batch.batch_timeout_ms,
-        .preferred_max_bytes = cfg.batch.preferred_max_bytes,
-        .absolute_max_bytes = cfg.batch.absolute_max_bytes,
-        .orderers = &me,
-        .n_orderers = 1,
-    };
-    if ((rc = genesis_build(&gp, self.key, self.identity.data, self.identity.len, &b))) {
-        rc = cli_fail(PROG, rc, "cannot build the genesis block: %s", stele_strerror(rc));
+    Stele__ChannelConfig *chan;
+    if (!(a = arena_create(0))) {
+        rc = cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
         goto out;
     }
-    FILE *f = fopen(out, "wb");
-    if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
-        if (f)
-            fclose(f);
+    if ((rc = own_genesis_config(a, &cfg, &self, &chan, &err)) ||
+        (rc = genesis_build(chan, self.key, self.identity.data, self.identity.len, 0, &b, &err))) {
+        rc = cli_fail(PROG, rc, "cannot build the genesis block: %s",
+                      err ? err : stele_strerror(rc));
+        goto out;
+    }
+    if (enrolment_write_file(out, b.data, b.len, 0644) != STELE_OK) {
         rc = cli_fail(PROG, STELE_ERR_IO, "cannot write %s", out);
         goto out;
     }
@@ -172,6 +172,7 @@ int cmd_genesis(int argc, char **argv)
     rc = CLI_EXIT_OK;
 out:
     buf_release(&b);
+    arena_destroy(a);
     free(err);
     enrolment_release(&self);
     config_destroy(cc);

@@ -81,7 +81,14 @@ static const struct config_field consensus_fields[] = {
      .def = "solo",
      .umin = 1,
      .umax = 32,
-     .help = "consensus plug-in: solo"},
+     .help = "consensus plug-in: solo or pbft; must be the genesis block's consensus type"},
+#ifdef STELE_TEST_HOOKS
+    {.key = "fault",
+     .type = CONFIG_STRING,
+     .offset = F(orderer_consensus_config, fault),
+     .help = "TEST BUILDS ONLY: simulate a Byzantine pbft orderer (equivocate, bad-signatures, "
+             "silent)"},
+#endif
     {.key = NULL},
 };
 static const struct config_schema consensus_schema = {
@@ -117,10 +124,9 @@ static const struct config_field membership_fields[] = {
      .type = CONFIG_MAP_LIST,
      .offset = F(orderer_auth_config, cas),
      .count_offset = F(orderer_auth_config, n_cas),
-     .required = true,
-     .umin = 1,
      .sub = &ca_schema,
-     .help = "the CAs whose identities are members (the MSP)"},
+     .help = "the CAs whose identities are members (absent or empty: the CA keys of the genesis "
+             "block's organisations, each for its organisation)"},
     {.key = "broadcast_roles",
      .type = CONFIG_STRING_LIST,
      .offset = F(orderer_auth_config, broadcast_roles),
@@ -172,7 +178,7 @@ static const struct config_field orderer_fields[] = {
      .type = CONFIG_PATH,
      .offset = F(orderer_config, genesis_file),
      .relative = true,
-     .help = "serialized block 0, written to an empty block store"},
+     .help = "serialized block 0 (channel configuration), written to an empty block store"},
     {.key = "log_level",
      .type = CONFIG_ENUM,
      .offset = F(orderer_config, log_level),
@@ -194,7 +200,10 @@ static const struct config_field orderer_fields[] = {
      .type = CONFIG_MAP,
      .offset = F(orderer_config, batch),
      .sub = &batch_config_schema,
-     .help = "block cutting"},
+     .has_pos = true,
+     .pos_offset = F(batch_config, pos),
+     .help = "block cutting written into a new genesis block; at start the genesis block's "
+             "parameters rule (a section that differs is refused)"},
     {.key = "limits",
      .type = CONFIG_MAP,
      .offset = F(orderer_config, limits),
@@ -208,9 +217,9 @@ static const struct config_field orderer_fields[] = {
     {.key = "membership",
      .type = CONFIG_MAP,
      .offset = F(orderer_config, membership),
-     .required = true,
      .sub = &membership_schema,
-     .help = "who may broadcast and deliver"},
+     .help = "who may broadcast and deliver (absent: the genesis block's organisations, default "
+             "roles)"},
     {.key = NULL},
 };
 
@@ -227,7 +236,8 @@ int orderer_config_load(const char *path, struct orderer_config *out, struct con
     char names[128] = "";
     if (out->batch.preferred_max_bytes > out->batch.absolute_max_bytes)
         bad = "batch.preferred_max_bytes must not exceed batch.absolute_max_bytes";
-    else if (out->limits.max_message && out->limits.max_message <= out->batch.absolute_max_bytes)
+    else if (out->batch.pos.line && out->limits.max_message &&
+             out->limits.max_message <= out->batch.absolute_max_bytes)
         bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
               "room)";
     else if (!consensus_find(out->consensus.type)) {

@@ -1,7 +1,9 @@
 /*
  * config.h — stele-orderer's configuration file (DESIGN §8): the schema, loading and the
  * checks that span several keys. `stele-orderer --check FILE` prints config_print()'s summary.
- * configs/orderer-solo.yaml is the shipped example.
+ * configs/orderer-solo.yaml is the shipped example. The file holds one node's settings; what
+ * the channel agrees on (consensus type, batch parameters, orderers, organisations) comes from
+ * the genesis block, and channel.h says how the two must agree.
  */
 #ifndef STELE_ORDERER_CONFIG_H
 #define STELE_ORDERER_CONFIG_H
@@ -31,7 +33,8 @@ struct orderer_tls_config {
 
 /* Consensus (section `consensus`). */
 struct orderer_consensus_config {
-    char *type; /* registered plug-in name: "solo" */
+    char *type;  /* registered plug-in name: "solo", "pbft" */
+    char *fault; /* test builds only (STELE_TEST_HOOKS): a simulated Byzantine behaviour */
 };
 
 /* The whole file. Strings live in the `struct config` returned with it. */
@@ -45,10 +48,12 @@ struct orderer_config {
     int log_level;                             /* enum log_level */
     int fsync;                                 /* enum blockstore_sync */
     struct orderer_consensus_config consensus; /* plug-in choice */
-    struct batch_config batch;                 /* block cutting */
+    struct batch_config batch;                 /* block cutting for `genesis`; pos.line 0
+                                                  when the section is absent */
     struct orderer_limits_config limits;       /* server limits */
     struct orderer_tls_config tls;             /* TLS for the listener */
-    struct orderer_auth_config membership;     /* who may broadcast and deliver */
+    struct orderer_auth_config membership;     /* who may broadcast and deliver; no CAs:
+                                                  the genesis block's organisations */
 };
 
 /* The schema, for config_print() and config_print_help(). */

@@ -164,6 +164,11 @@ static enum rpc_code chain_info(struct rpc_call *call, const ProtobufCMessage *r
     info->current_hash = (ProtobufCBinaryData){BLOCKHASH_LEN, hashes};
     info->previous_hash = (ProtobufCBinaryData){BLOCKHASH_LEN, hashes + BLOCKHASH_LEN};
     info->consensus_type = (char *)consensus_name(o->consensus);
+    info->node_id = o->cfg->node_id;
+    struct consensus_status st;
+    consensus_status(o->consensus, &st);
+    info->view = st.view;
+    info->role = (char *)st.role;
     *resp = &info->base;
     return RPC_OK;
 }

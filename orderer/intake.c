@@ -2,9 +2,12 @@
 #include "intake.h"
 
 #include "auth.h"
+#include "envcache.h"
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 #include "pb/pb.h"
 
 #include <string.h>
@@ -27,7 +30,7 @@ static Stele__Status status_of_auth(int rc)
 /* The checks shared by Broadcast and Deliver once the envelope is decoded. */
 static int check_opened(const struct intake *in, struct arena *a, const Stele__Envelope *env,
                         enum orderer_auth_action action, struct envelope_view *view,
-                        struct intake_verdict *v)
+                        struct intake_verdict *v, bool checked_before)
 {
     const char *why = "";
     int rc = envelope_open(a, env, view, &why);
@@ -51,8 +54,10 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
     if (action == ORDERER_AUTH_DELIVER && h->type != STELE__HEADER_TYPE__DELIVER_SEEK_INFO)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request header type is not DELIVER_SEEK_INFO", STELE_ERR_INVALID);
-    rc = orderer_auth_check(in->auth, action, h->creator.data, h->creator.len, env->payload.data,
-                            env->payload.len, env->signature.data, env->signature.len, &why);
+    rc = checked_before ? STELE_OK
+                        : orderer_auth_check(in->auth, action, h->creator.data, h->creator.len,
+                                             env->payload.data, env->payload.len,
+                                             env->signature.data, env->signature.len, &why);
     if (rc)
         return refuse(v, status_of_auth(rc), why, rc);
     v->status = STELE__STATUS__STATUS_SUCCESS;
@@ -60,8 +65,11 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
     return STELE_OK;
 }
 
-int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele__Envelope *env,
-                           size_t len, struct envelope_view *view, struct intake_verdict *v)
+/* intake_check_broadcast() that may skip the creator and signature checks of bytes checked
+ * before. */
+static int check_broadcast(const struct intake *in, struct arena *a, const Stele__Envelope *env,
+                           size_t len, struct envelope_view *view, struct intake_verdict *v,
+                           bool checked_before)
 {
     struct envelope_view local;
     if (!view)
@@ -71,7 +79,13 @@ int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele
     if (len > in->absolute_max_bytes)
         return refuse(v, STELE__STATUS__STATUS_REQUEST_ENTITY_TOO_LARGE,
                       "envelope is larger than the channel's AbsoluteMaxBytes", STELE_ERR_TOO_BIG);
-    return check_opened(in, a, env, ORDERER_AUTH_BROADCAST, view, v);
+    return check_opened(in, a, env, ORDERER_AUTH_BROADCAST, view, v, checked_before);
+}
+
+int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele__Envelope *env,
+                           size_t len, struct envelope_view *view, struct intake_verdict *v)
+{
+    return check_broadcast(in, a, env, len, view, v, false);
 }
 
 int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const uint8_t *data,
@@ -86,7 +100,14 @@ int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const
     if (!env)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST, "bytes do not decode as stele.Envelope",
                       STELE_ERR_MALFORMED);
-    return intake_check_broadcast(in, a, env, len, view, v);
+    uint8_t h[32];
+    uint64_t now = in->checked ? clock_mono_ms() : 0;
+    bool cached = in->checked && crypto_sha256(data, len, h) == STELE_OK &&
+                  envcache_seen(in->checked, h, now);
+    int rc = check_broadcast(in, a, env, len, view, v, cached);
+    if (rc == STELE_OK && in->checked && !cached)
+        envcache_put(in->checked, h, now);
+    return rc;
 }
 
 int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__Envelope *env,
@@ -94,7 +115,7 @@ int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__
 {
     struct envelope_view view;
     v->tx_id[0] = 0;
-    int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v);
+    int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v, false);
     if (rc)
         return rc;
     const Stele__Timestamp *ts = view.header->timestamp;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct arena;
+struct envcache;
 struct orderer_auth;
 
 /* What the checks compare against; caller-owned, only read. */
@@ -28,6 +29,7 @@ struct intake {
     const char *channel_id;      /* the channel this orderer serves */
     uint64_t absolute_max_bytes; /* largest serialized envelope accepted */
     struct orderer_auth *auth;   /* membership and signatures */
+    struct envcache *checked;    /* Broadcast bytes checked before (envcache.h), or NULL */
 };
 
 /* The outcome of a check. */
@@ -43,7 +45,9 @@ struct intake_verdict {
 int intake_check_broadcast(const struct intake *in, struct arena *a, const Stele__Envelope *env,
                            size_t len, struct envelope_view *view, struct intake_verdict *v);
 
-/* Like intake_check_broadcast() for `len` raw untrusted octets. */
+/* Like intake_check_broadcast() for `len` raw untrusted octets. With in->checked, bytes that
+ * passed before (identical SHA-256, within ENVCACHE_TTL_MS) skip the creator and signature
+ * checks, and bytes that pass are recorded. */
 int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const uint8_t *data,
                                  size_t len, struct envelope_view *view, struct intake_verdict *v);
 

@@ -1,6 +1,10 @@
 /* orderer.c — assembling and running one ordering node (see orderer.h). */
 #include "orderer_int.h"
 
+#include "envcache.h"
+
+#include "channel.h"
+
 #include "base/arena.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -42,6 +46,49 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
     return rc;
 }
 
+static int cb_read_block(void *arg, uint64_t number, struct arena *a, Stele__Block **out)
+{
+    struct orderer *o = arg;
+    return blockstore_get(chain_store(o->chain), number, a, out);
+}
+
+static int cb_check_envelope(void *arg, const uint8_t *env, size_t len, char tx_id[65],
+                             const char **why)
+{
+    struct orderer *o = arg;
+    struct arena *a = arena_create(0);
+    struct intake_verdict v;
+    if (!a) {
+        *why = "out of memory";
+        return STELE_ERR_NOMEM;
+    }
+    int rc = intake_check_broadcast_bytes(&o->intake, a, env, len, NULL, &v);
+    arena_destroy(a);
+    if (rc) {
+        *why = v.info;
+        return rc;
+    }
+    uint64_t number;
+    rc = blockstore_find_txid(chain_store(o->chain), v.tx_id, &number, NULL);
+    if (rc == STELE_OK) {
+        *why = "its tx_id is already in a block";
+        return STELE_ERR_REPLAY;
+    }
+    if (rc != STELE_ERR_NOT_FOUND) {
+        *why = "cannot look the tx_id up";
+        return rc;
+    }
+    memcpy(tx_id, v.tx_id, ENVELOPE_TXID_LEN + 1);
+    return STELE_OK;
+}
+
+static bool cb_tx_in_chain(void *arg, const char *tx_id)
+{
+    struct orderer *o = arg;
+    uint64_t number;
+    return blockstore_find_txid(chain_store(o->chain), tx_id, &number, NULL) == STELE_OK;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -70,6 +117,14 @@ static int check_role(struct orderer *o, char **errmsg)
     return rc;
 }
 
+/* The chain asks before it takes or serves block 0: this orderer must belong to its channel
+ * as configured (channel.h). */
+static int accept_channel(void *arg, const Stele__ChannelConfig *ch, char **errmsg)
+{
+    struct orderer *o = arg;
+    return orderer_channel_check(o->cfg, &o->self, ch, errmsg);
+}
+
 int orderer_create(const struct orderer_config *cfg, struct orderer **out, char **errmsg)
 {
     *out = NULL;
@@ -82,37 +137,59 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     int rc = enrolment_load(cfg->identity_dir, &o->self, errmsg);
     if (rc || (rc = check_role(o, errmsg)))
         goto err;
-    if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)))
-        goto err;
-    o->intake = (struct intake){.channel_id = cfg->channel_id,
-                                .absolute_max_bytes = cfg->batch.absolute_max_bytes,
-                                .auth = o->auth};
     struct chain_options co = {.dir = cfg->data_dir,
                                .genesis_file = cfg->genesis_file,
                                .channel_id = cfg->channel_id,
-                               .sync = (enum blockstore_sync)cfg->fsync};
+                               .sync = (enum blockstore_sync)cfg->fsync,
+                               .accept = accept_channel,
+                               .accept_arg = o};
     if ((rc = chain_open(&co, &o->chain, errmsg)))
         goto err;
+    const Stele__ChannelConfig *ch = chain_config(o->chain);
+    if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)) ||
+        (cfg->membership.n_cas == 0 && (rc = orderer_channel_trust(ch, o->auth, errmsg))))
+        goto err;
+    log_info(
+        "orderer",
+        "channel %s from its genesis block: consensus %s, %zu organisations, %zu orderers, "
+        "%zu chaincode definitions; trusting %s",
+        ch->channel_id, ch->consensus_type, ch->n_organisations, ch->n_orderers, ch->n_chaincodes,
+        cfg->membership.n_cas ? "the CAs of membership.cas" : "the CA keys of its organisations");
+    if (!(o->checked = envcache_create(18))) {
+        rc = STELE_ERR_NOMEM;
+        goto err;
+    }
+    o->intake = (struct intake){.checked = o->checked,
+                                .channel_id = cfg->channel_id,
+                                .absolute_max_bytes = ch->batch->absolute_max_bytes,
+                                .auth = o->auth};
     struct consensus_params cp = {
         .node_id = cfg->node_id,
         .channel_id = cfg->channel_id,
-        .cutter = {.max_message_count = (uint32_t)cfg->batch.max_message_count,
-                   .preferred_max_bytes = cfg->batch.preferred_max_bytes,
-                   .absolute_max_bytes = cfg->batch.absolute_max_bytes,
-                   .batch_timeout_ms = cfg->batch.batch_timeout_ms},
         .signer = o->self.key,
         .identity = o->self.identity.data,
         .identity_len = o->self.identity.len,
+        .channel = ch,
+        .data_dir = cfg->data_dir,
+        .sync = cfg->fsync == BLOCKSTORE_SYNC_EVERY_BLOCK,
+        .fault = cfg->consensus.fault,
     };
+    orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {
-        .arg = o, .chain_head = cb_chain_head, .deliver_block = cb_deliver_block};
+        .arg = o,
+        .chain_head = cb_chain_head,
+        .deliver_block = cb_deliver_block,
+        .read_block = cb_read_block,
+        .check_envelope = cb_check_envelope,
+        .tx_in_chain = cb_tx_in_chain,
+    };
     if ((rc = consensus_create(cfg->consensus.type, &cp, &cb, &o->consensus, errmsg)))
         goto err;
     struct rpc_server_opts so = {
         .listen = cfg->listen,
         .max_streams = (int)cfg->limits.max_streams,
         .max_message = cfg->limits.max_message ? cfg->limits.max_message
-                                               : cfg->batch.absolute_max_bytes + MESSAGE_HEADROOM,
+                                               : ch->batch->absolute_max_bytes + MESSAGE_HEADROOM,
         .component = "orderer-rpc",
         .tls = {.cert_file = cfg->tls.cert,
                 .key_file = cfg->tls.key,
@@ -125,7 +202,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     if ((rc = rpc_health_register(o->health, o->server)) ||
         (rc = rpc_node_service_register(o->node, o->server)) ||
         (rc = orderer_broadcast_register(o, o->server)) ||
-        (rc = orderer_deliver_register(o, o->server)))
+        (rc = orderer_deliver_register(o, o->server)) ||
+        (rc = consensus_attach(o->consensus, o->server)))
         goto err;
     *out = o;
     return STELE_OK;
@@ -185,6 +263,7 @@ void orderer_destroy(struct orderer *o)
     consensus_destroy(o->consensus);
     chain_close(o->chain);
     orderer_auth_destroy(o->auth);
+    envcache_destroy(o->checked);
     enrolment_release(&o->self);
     free(o);
 }

@@ -22,6 +22,7 @@ struct orderer {
     const struct orderer_config *cfg; /* the configuration (not owned) */
     struct enrolment self;            /* the orderer's key pair and identity record */
     struct orderer_auth *auth;        /* membership checks */
+    struct envcache *checked;         /* Broadcast envelopes checked before (envcache.h) */
     struct intake intake;             /* envelope checks (points at cfg and auth) */
     struct chain *chain;              /* block store and notifications */
     struct consensus *consensus;      /* the plug-in */

@@ -158,6 +158,9 @@ static int fill_list(struct config_loader *ld, const struct config_field *f,
                 return config_fail(ld, STELE_ERR_CONFIG, it->line, it->col,
                                    "%s: expected a map, got %s", ipath, config_describe(ld, it));
             rc = fill_map(ld, f->sub, it, ipath, arr + i * elem);
+            if (f->has_pos)
+                *(struct config_pos *)(arr + i * elem + f->pos_offset) =
+                    (struct config_pos){it->line, it->col};
         } else {
             struct config_field item = {.type = CONFIG_STRING};
             if (it->kind != CONFIG_NODE_SCALAR || config_node_is_null(it))
@@ -191,6 +194,9 @@ static int fill_value(struct config_loader *ld, const struct config_field *f,
     case CONFIG_MAP:
         if (v->kind != CONFIG_NODE_MAP)
             break;
+        if (f->has_pos)
+            *(struct config_pos *)((char *)slot + f->pos_offset) =
+                (struct config_pos){v->line, v->col};
         return fill_map(ld, f->sub, v, path, slot);
     case CONFIG_STRING_LIST:
     case CONFIG_MAP_LIST:
@@ -263,6 +269,8 @@ static bool schema_valid(const struct config_schema *s, int depth)
     for (const struct config_field *f = s->fields; f->key; f++) {
         if ((f->type == CONFIG_MAP || f->type == CONFIG_MAP_LIST) &&
             (!f->sub || !schema_valid(f->sub, depth + 1)))
+            return false;
+        if (f->has_pos && (!f->sub || f->pos_offset + sizeof(struct config_pos) > f->sub->size))
             return false;
         if (f->type == CONFIG_ENUM && !f->enums)
             return false;

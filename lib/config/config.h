@@ -73,6 +73,14 @@ struct config_enum {
 
 struct config_schema;
 
+/* Where a map was written: 1-based line and column of its first character, or {0, 0} when it
+ * was absent (its keys took their defaults). Lets checks that span several keys point into the
+ * file (config_error_at()) and tell a section written out from one left to its defaults. */
+struct config_pos {
+    unsigned line; /* 1-based; 0 = not in the file */
+    unsigned col;  /* 1-based */
+};
+
 /* Describes one key of a map. Tables end with an entry whose `key` is NULL. Unused members stay
  * zero, so designated initializers keep tables short. */
 struct config_field {
@@ -95,6 +103,10 @@ struct config_field {
                                       * lists: bounds of the item count. umax 0 means no upper bound */
     const struct config_enum *enums; /* CONFIG_ENUM: accepted names, ending with {NULL, 0} */
     const struct config_schema *sub; /* CONFIG_MAP, CONFIG_MAP_LIST: schema of the nested map */
+    bool has_pos;                    /* CONFIG_MAP, CONFIG_MAP_LIST: record where the map (each
+                                      * item) was written ... */
+    size_t pos_offset;               /* ... in the struct config_pos at this offset of the nested
+                                      * struct (of each item); absent maps keep {0, 0} */
     const char *help;                /* one line for humans: what the key is for */
 };
 
@@ -143,5 +155,11 @@ int config_parse_size(const char *text, size_t len, uint64_t *bytes);
 
 /* True when the `len` bytes at `text` are a valid host:port (see CONFIG_ADDR). */
 bool config_addr_valid(const char *text, size_t len);
+
+/* For checks that span several keys, after a load: sets *errmsg (when not NULL) to a malloc'd
+ * "file:line:col: message" ("file: message" when pos.line is 0), in the loader's format, and
+ * returns STELE_ERR_CONFIG. */
+int config_error_at(char **errmsg, const char *file, struct config_pos pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

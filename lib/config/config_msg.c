@@ -43,6 +43,22 @@ int config_fail(struct config_loader *ld, int status, unsigned line, unsigned co
     return status;
 }
 
+int config_error_at(char **errmsg, const char *file, struct config_pos pos, const char *fmt, ...)
+{
+    struct config_loader ld = {.name = file ? file : "(config)"};
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int rc = config_fail(&ld, STELE_ERR_CONFIG, pos.line, pos.col, "%s", msg);
+    if (errmsg)
+        *errmsg = ld.err;
+    else
+        free(ld.err);
+    return rc;
+}
+
 int config_nomem(struct config_loader *ld)
 {
     return config_fail(ld, STELE_ERR_NOMEM, 0, 0, "out of memory");

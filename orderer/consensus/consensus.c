@@ -8,10 +8,12 @@
 #include <string.h>
 
 extern const struct consensus_ops solo_consensus;
+extern const struct consensus_ops pbft_consensus;
 
 /* Every plug-in this orderer is built with. */
 static const struct consensus_ops *const registry[] = {
     &solo_consensus,
+    &pbft_consensus,
 };
 
 struct consensus {
@@ -99,4 +101,16 @@ void consensus_destroy(struct consensus *c)
 const char *consensus_name(const struct consensus *c)
 {
     return c->ops->name;
+}
+
+int consensus_attach(struct consensus *c, struct rpc_server *server)
+{
+    return c->ops->attach ? c->ops->attach(c->state, server) : STELE_OK;
+}
+
+void consensus_status(struct consensus *c, struct consensus_status *st)
+{
+    *st = (struct consensus_status){0, c->ops->name};
+    if (c->ops->status)
+        c->ops->status(c->state, st);
 }

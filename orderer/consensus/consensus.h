@@ -21,10 +21,13 @@
 #include "stele/block.pb-c.h"
 #include "stele/channel.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct arena;
 struct crypto_key;
+struct rpc_server;
 struct consensus;
 
 /* What the core lends a plug-in; every pointer stays valid until consensus_destroy(). */
@@ -39,6 +42,16 @@ struct consensus_params {
     /* The channel configuration of block 0 (orderer set with addresses and keys, consensus
      * parameters), or NULL when the core has none (unit tests of solo). */
     const Stele__ChannelConfig *channel;
+    const char *data_dir; /* the orderer's data directory: a plug-in may keep files here */
+    bool sync;            /* fsync what the plug-in persists (the orderer's fsync policy) */
+    const char *fault;    /* test builds only (STELE_TEST_HOOKS): a Byzantine behaviour to
+                             simulate ("equivocate", "bad-signatures", "silent"); else NULL */
+};
+
+/* What a plug-in says about itself (for ChainInfo and operators). */
+struct consensus_status {
+    uint64_t view;    /* current view (pbft), else 0 */
+    const char *role; /* "primary", "backup", "view-changing", "syncing", "solo" (static) */
 };
 
 /* How a plug-in talks back to the core. Called from the plug-in's own threads. */
@@ -49,9 +62,20 @@ struct consensus_callbacks {
     /* A block is final: the core appends it (block number == height) and wakes Deliver. The
      * block is only read. Returns a stele status; on failure the plug-in stops ordering. */
     int (*deliver_block)(void *arg, const Stele__Block *block);
+    /* Reads block `number` of the chain into *out (in `a`). Returns STELE_OK,
+     * STELE_ERR_NOT_FOUND or the block store's error. */
+    int (*read_block)(void *arg, uint64_t number, struct arena *a, Stele__Block **out);
+    /* Runs Broadcast's checks on an envelope that reached the plug-in another way (in a
+     * proposed block, forwarded by another orderer): structure, channel, type, creator and
+     * signature, and that its tx_id is in no block yet. On STELE_OK `tx_id` holds it; else
+     * *why is a static sentence. Thread-safe. */
+    int (*check_envelope)(void *arg, const uint8_t *env, size_t len, char tx_id[65],
+                          const char **why);
+    /* True when `tx_id` is in a block of the chain already. Thread-safe. */
+    bool (*tx_in_chain)(void *arg, const char *tx_id);
 };
 
-/* One plug-in. Every member is required. */
+/* One plug-in. Every member is required unless marked optional. */
 struct consensus_ops {
     const char *name; /* "solo", "pbft", "pow": the configuration's consensus.type */
     /* Builds the plug-in's state from `p` and `cb` (both copied or kept as documented above).
@@ -69,6 +93,11 @@ struct consensus_ops {
     void (*stop)(void *state);
     /* Frees the state (after stop). */
     void (*destroy)(void *state);
+    /* Optional (NULL when unused): registers the plug-in's own RPC services (PBFT's Cluster) on
+     * the orderer's server, before it starts. */
+    int (*attach)(void *state, struct rpc_server *server);
+    /* Optional: fills *st. Thread-safe. */
+    void (*status)(void *state, struct consensus_status *st);
 };
 
 /* The plug-in registered as `name`, or NULL. */
@@ -91,5 +120,9 @@ void consensus_stop(struct consensus *c);
 void consensus_destroy(struct consensus *c);
 /* Its name. */
 const char *consensus_name(const struct consensus *c);
+/* Registers the plug-in's services on `server` (see consensus_ops.attach). */
+int consensus_attach(struct consensus *c, struct rpc_server *server);
+/* Fills *st (see consensus_ops.status; {0, name} when the plug-in has no status op). */
+void consensus_status(struct consensus *c, struct consensus_status *st);
 
 #endif

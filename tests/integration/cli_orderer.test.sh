@@ -13,9 +13,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/orderer.log" ] && cat "$tmp/orderer.log"; exit 1; }
 
-# A CA and three identities: the orderer, an auditor (reader), a client.
+# A CA and four identities: the orderer, another orderer, an auditor (reader), a client.
 source "$src/tests/support/ca_setup.sh"
-ca_start test-ca orderer0:orderers:orderer auditor1:org1:auditor client1:org1:client
+ca_start test-ca orderer0:orderers:orderer orderer1:orderers:orderer auditor1:org1:auditor \
+  client1:org1:client
 
 cat >"$tmp/orderer.yaml" <<YAML
 node_id: orderer0
@@ -40,6 +41,26 @@ grep -q 'needs role orderer' "$tmp/err" || fail "wrong identity message: $(cat "
 
 # Genesis, then serve.
 "$bin/stele-orderer" genesis --config "$tmp/orderer.yaml" --out "$tmp/genesis.block" >/dev/null
+
+# The genesis block decides: an orderer it does not list, another enrolment of the orderer it
+# lists, and a batch section that differs are refused with a sentence, before anything is
+# written to their block stores.
+refused() { # yaml-file expected-message
+  set +e
+  "$bin/stele-orderer" --config "$1" >/dev/null 2>"$tmp/err"; local rc=$?
+  set -e
+  [ $rc -eq 1 ] || fail "$1 should be refused with exit 1, got $rc: $(cat "$tmp/err")"
+  grep -q "$2" "$tmp/err" || fail "refusal of $1: $(cat "$tmp/err")"
+}
+sed -e 's#^node_id: orderer0#node_id: orderer1#' -e 's#ids/orderer0#ids/orderer1#' \
+  -e 's#^data_dir: data#data_dir: data1#' "$tmp/orderer.yaml" >"$tmp/other.yaml"
+refused "$tmp/other.yaml" 'node_id orderer1 is not one of the orderers of channel ch1 in .*genesis.block (orderer0)'
+sed -e 's#ids/orderer0#ids/orderer1#' -e 's#^data_dir: data#data_dir: data2#' "$tmp/orderer.yaml" >"$tmp/rekeyed.yaml"
+refused "$tmp/rekeyed.yaml" 'lists orderer orderer0 with public key [0-9a-f]*\.\.\., but identity_dir .*ids/orderer1 holds key'
+sed -e 's#^data_dir: data#data_dir: data3#' "$tmp/orderer.yaml" >"$tmp/batch.yaml"
+printf 'batch:\n  max_message_count: 7\n' >>"$tmp/batch.yaml"
+refused "$tmp/batch.yaml" 'the batch section (line 11) differs from the batch parameters of channel ch1'
+[ ! -e "$tmp/data1/blocks.000000" ] || fail "a refused orderer wrote its block store"
 "$bin/stele-orderer" --config "$tmp/orderer.yaml" --port-file "$tmp/port" 2>"$tmp/orderer.log" &
 ord_pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
@@ -53,6 +74,10 @@ echo "$out" | grep -q '"channel_id":"ch1","height":1,' || fail "chain info: $out
 out=$("$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/auditor1" --json)
 echo "$out" | grep -q '"number":0,' || fail "block get: $out"
 echo "$out" | grep -q '"data_hash_valid":true' || fail "block get data hash: $out"
+echo "$out" | grep -q '"orderers":\[{"node_id":"orderer0","organisation":"orderers",' \
+  || fail "block 0 shows the orderer of its channel configuration: $out"
+out=$("$bin/stele" chain config --orderer "$url" --identity "$tmp/ids/auditor1")
+echo "$out" | grep -q '^signed by      orderer0 of orderers: verified$' || fail "chain config: $out"
 "$bin/stele" block get 0 --orderer "$url" --identity "$tmp/ids/client1" | grep -q '^number         0$' \
   || fail "block get text"
 

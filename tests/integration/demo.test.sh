@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo` works: run scripts/demo against this build, then check what a user would check
-# afterwards — every identity directory is complete and verifies, the orderer cut blocks and
+# afterwards — every identity directory is complete and verifies, the genesis block's channel
+# configuration was shown and its signer verified, the orderer cut blocks and
 # delivered every envelope once, `stele-network down` left no process running, and the enrol
 # command refuses to overwrite an enrolment before asking the CA for anything.
 set -euo pipefail
@@ -24,6 +25,9 @@ grep -q '"delivered_exactly_once":true' "$tmp/demo.log" || fail "the orderer ben
 height=$(sed -n 's/^height *\([0-9]*\)$/\1/p' "$tmp/demo.log" | head -1)
 [ -n "$height" ] && [ "$height" -gt 1 ] || fail "chain info height is '$height', expected > 1"
 grep -q '^number *1$' "$tmp/demo.log" || fail "block 1 was not printed"
+grep -q '^signed by      admin.orderers of orderers: verified$' "$tmp/demo.log" \
+  || fail "the genesis block's configuration was not shown"
+grep -q '^organisations  3$' "$tmp/demo.log" || fail "the genesis block does not list 3 organisations"
 for f in "$tmp/net"/*.pid; do
   pid=$(cat "$f")
   ! kill -0 "$pid" 2>/dev/null || fail "$(basename "$f" .pid) (pid $pid) still runs after down"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# stele-network as an operator uses it: check the shipped description (and refuse a broken
-# one), up on a fresh directory, status shows every process alive and SERVING, the chain is
-# readable with --network, broadcast envelopes make it grow, a second up on the same directory
-# is refused, and down stops every process.
+# stele-network as an operator uses it: check the shipped description (and refuse broken ones
+# with file:line), up on a fresh directory, the genesis block it wrote carries the channel
+# configuration (organisations with the CA key, orderers with addresses, batch parameters,
+# chaincode definitions) and every orderer started from it, an orderer the genesis block does
+# not list refuses to start, an identity of an organisation it does not list is refused,
+# status shows every process alive and SERVING, the chain is readable with --network,
+# broadcast envelopes make it grow, a second up on the same directory is refused, and down
+# stops every process.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
@@ -11,19 +15,117 @@ trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
 base=$(( 20000 + (RANDOM % 800) * 50 ))
 
-"$bin/stele-network" check --config "$src/configs/network.yaml" | grep -q '^orderers\[0\].id: orderer0$' \
-  || fail "check of configs/network.yaml"
-sed 's/listen: 127.0.0.1:17050/listen: 127.0.0.1:18050/' "$src/configs/network.yaml" >"$tmp/bad.yaml"
+"$bin/stele-network" check --config "$src/configs/network-solo.yaml" | grep -q '^orderers\[0\].id: orderer0$' \
+  || fail "check of configs/network-solo.yaml"
+sed 's/listen: 127.0.0.1:17050/listen: 127.0.0.1:18050/' "$src/configs/network-solo.yaml" >"$tmp/bad.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/bad.yaml" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "a port outside the range should exit 1, got $rc"
-echo "$out" | grep -q 'outside base_port' || fail "bad port message: $out"
+echo "$out" | grep -q "bad.yaml:[0-9]*:[0-9]*: orderers\[0\].listen 127.0.0.1:18050: port lies outside base_port" \
+  || fail "bad port message: $out"
 
-"$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port $base --json >"$tmp/up.json" \
+# A pbft channel: four orderers, its parameters checked with the line they are on.
+{ sed -n '/^network:/,/^organisations:/p' "$src/configs/network-solo.yaml" | sed '$d'
+  cat <<'YAML'
+organisations: [{name: orderers, admin: admin.orderers}, {name: org1}]
+channel:
+  consensus:
+    type: pbft
+    pbft:
+      checkpoint_interval: 10
+      log_window: 40
+orderers:
+  - {id: orderer0, listen: 127.0.0.1:17050}
+  - {id: orderer1, listen: 127.0.0.1:17051}
+  - {id: orderer2, listen: 127.0.0.1:17052}
+  - {id: orderer3, listen: 127.0.0.1:17053}
+identities:
+  - {id: orderer0, org: orderers, role: orderer}
+  - {id: orderer1, org: orderers, role: orderer}
+  - {id: orderer2, org: orderers, role: orderer}
+  - {id: orderer3, org: orderers, role: orderer}
+YAML
+} >"$tmp/pbft.yaml"
+"$bin/stele-network" check --config "$tmp/pbft.yaml" | grep -q '^channel.consensus.pbft.view_change_timeout_max: 30s$' \
+  || fail "check of a pbft network: $("$bin/stele-network" check --config "$tmp/pbft.yaml" 2>&1)"
+sed 's/log_window: 40/log_window: 45/' "$tmp/pbft.yaml" >"$tmp/bad-pbft.yaml"
+line=$(grep -n 'checkpoint_interval: 10' "$tmp/bad-pbft.yaml" | cut -d: -f1)
+set +e
+out=$("$bin/stele-network" check --config "$tmp/bad-pbft.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "log_window 45 should exit 1, got $rc"
+echo "$out" | grep -q "bad-pbft.yaml:$line:7: channel.consensus.pbft.log_window 45 is not a multiple of checkpoint_interval 10" \
+  || fail "bad pbft message: $out"
+sed '/orderer3, listen/d' "$tmp/pbft.yaml" >"$tmp/three.yaml"
+set +e
+out=$("$bin/stele-network" check --config "$tmp/three.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q 'pbft needs at least 4 orderers' || fail "pbft with 3: $out"
+
+# The shipped network, with one chaincode defined at genesis.
+hash=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+sed "s/^  chaincodes: \[\].*/  chaincodes: [{name: election, version: '1.0', package_hash: $hash, policy: 'AND(org1.peer, org2.peer)'}]/" \
+  "$src/configs/network-solo.yaml" >"$tmp/network.yaml"
+grep -q 'name: election' "$tmp/network.yaml" || fail "could not add a chaincode to the description"
+"$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port $base --json >"$tmp/up.json" \
   || fail "up"
 grep -q "\"ca_url\":\"127.0.0.1:$((base + 4))\"" "$tmp/up.json" || fail "up --json: $(cat "$tmp/up.json")"
 grep -q "\"id\":\"orderer0\",\"url\":\"127.0.0.1:$base\"" "$tmp/up.json" || fail "up --json orderers"
+
+# The genesis block the launcher wrote: every organisation trusting the network's CA key, the
+# orderer with its address, the batch parameters, the chaincode, signed by admin.orderers.
+"$bin/stele" chain config --file "$net/genesis.block" --json >"$tmp/genesis.json" || fail "chain config --file"
+g=$(cat "$tmp/genesis.json")
+cakey=$(od -An -tx1 "$net/ca/ca.pub" | tr -d ' \n')
+for org in orderers org1 org2; do
+  echo "$g" | grep -q "{\"name\":\"$org\",\"ca_public_keys\":\[\"$cakey\"\],\"admins\":\[\"admin.$org\"\]}" \
+    || fail "genesis organisation $org with the CA key $cakey: $g"
+done
+echo "$g" | grep -q "{\"node_id\":\"orderer0\",\"organisation\":\"orderers\",\"public_key\":\"[0-9a-f]\{66\}\",\"address\":\"127.0.0.1:$base\"" \
+  || fail "genesis orderer0 with its address: $g"
+echo "$g" | grep -q '"batch":{"max_message_count":500,"batch_timeout_ms":2000,"preferred_max_bytes":2097152,"absolute_max_bytes":10485760}' \
+  || fail "genesis batch parameters: $g"
+echo "$g" | grep -q '"consensus":{"type":"solo"}' || fail "genesis consensus: $g"
+echo "$g" | grep -q "\"chaincodes\":\[{\"name\":\"election\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash\"" \
+  || fail "genesis chaincodes: $g"
+echo "$g" | grep -q '"signed_by":{"id":"admin.orderers","org":"orderers","verdict":"verified"}' \
+  || fail "genesis signer: $g"
+genesis_hash=$(echo "$g" | sed -n 's/.*"block_hash":"\([0-9a-f]*\)".*/\1/p')
+
+# Every orderer started from it: its configuration names it, and its block 0 is that block.
+for url in $(sed 's/},{/}\n{/g' "$tmp/up.json" | sed -n 's/.*"id":"orderer[0-9]*","url":"\([^"]*\)".*/\1/p'); do
+  o=$("$bin/stele" chain config --orderer "$url" --identity "$net/ids/auditor1" --json) || fail "chain config from $url"
+  echo "$o" | grep -q "\"block_hash\":\"$genesis_hash\"" || fail "orderer $url started from another block 0: $o"
+done
+grep -q '^genesis_file: ../genesis.block$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml genesis_file"
+"$bin/stele" block get 0 --network "$net" --json | grep -q '"channel_config":{"channel_id":"stele"' \
+  || fail "block get 0 shows the channel configuration"
+"$bin/stele" block get 0 --network "$net" | grep -q '^  orderer0       127.0.0.1:'"$base"', orderers, key ' \
+  || fail "block get 0 text summary: $("$bin/stele" block get 0 --network "$net")"
+
+# orderer1 is enrolled but not in the genesis block: it refuses to start, saying so.
+sed -e 's/^node_id: orderer0/node_id: orderer1/' -e 's#ids/orderer0#ids/orderer1#' \
+  -e "s/^listen: .*/listen: 127.0.0.1:$((base + 1))/" "$net/orderer0/orderer.yaml" >"$tmp/orderer1.yaml"
+sed -i "s#^genesis_file: .*#genesis_file: $net/genesis.block#; s#^identity_dir: .*#identity_dir: $net/ids/orderer1#" "$tmp/orderer1.yaml"
+set +e
+"$bin/stele-orderer" --config "$tmp/orderer1.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "an orderer the genesis block does not list should exit 1, got $rc"
+grep -q "node_id orderer1 is not one of the orderers of channel stele in $net/genesis.block (orderer0)" "$tmp/err" \
+  || fail "refusal message: $(cat "$tmp/err")"
+
+# Membership comes from the genesis block: an auditor of org1 reads, an identity of an
+# organisation it does not list is refused.
+ca=127.0.0.1:$((base + 4))
+s=$("$bin/stele-ca" register --url "$ca" --as "$net/ids/admin" --id stranger --org outsiders --role auditor --json \
+    | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+"$bin/stele-ca" enroll --url "$ca" --id stranger --secret "$s" --out "$tmp/stranger" >/dev/null || fail "enrol stranger"
+"$bin/stele" block get 0 --network "$net" --identity "$net/ids/auditor1" >/dev/null || fail "auditor1 of org1 may read"
+set +e
+"$bin/stele" block get 0 --network "$net" --identity "$tmp/stranger" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q 'refused the request' "$tmp/err" || fail "an outsider should be refused (exit $rc): $(cat "$tmp/err")"
 
 "$bin/stele-network" status --dir "$net" --json >"$tmp/status.json" || fail "status: $(cat "$tmp/status.json")"
 [ "$(grep -o '"alive":true' "$tmp/status.json" | wc -l)" -eq 2 ] || fail "status: not 2 alive"
@@ -40,7 +142,7 @@ h1=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0
 "$bin/stele" block get 1 --network "$net" --json | grep -q '"number":1' || fail "block get 1"
 
 set +e
-out=$("$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
+out=$("$bin/stele-network" up --config "$src/configs/network-solo.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "up on a running network should exit 1, got $rc"
 echo "$out" | grep -q 'already holds a running network' || fail "refusal message: $out"
@@ -53,4 +155,4 @@ set +e
 "$bin/stele-network" status --dir "$net" >/dev/null; rc=$?
 set -e
 [ $rc -eq 1 ] || fail "status of a stopped network should exit 1, got $rc"
-echo "network: up, status, chain info, $((h1 - h0)) blocks cut, refusal and down all fine"
+echo "network: checks, up, genesis block, refusals, status, chain info, $((h1 - h0)) blocks cut and down all fine"

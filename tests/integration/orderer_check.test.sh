@@ -10,7 +10,9 @@ cd "$src" || exit 1
 fail=0
 check() { # config expected-file
     local got
-    got=$("$bin" --check "$1" 2>&1; echo "exit $?")
+    # consensus.fault exists only in test builds (STELE_TEST_HOOKS): the golden files hold what
+    # every build prints.
+    got=$("$bin" --check "$1" 2>&1 | grep -v '^consensus\.fault: '; echo "exit ${PIPESTATUS[0]}")
     if [[ ${UPDATE:-} == 1 ]]; then
         printf '%s\n' "$got" >"$2"
     elif ! diff -u "$2" <(printf '%s\n' "$got"); then

@@ -8,6 +8,8 @@
 #include "crypto/hash.h"
 #include "identity/enrolment.h"
 #include "identity/identity.h"
+#include "ledger/genesis.h"
+#include "base/arena.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -120,4 +122,70 @@ void test_identity_free(struct test_identity *t)
         buf_release(t->record);
     free(t->record);
     memset(t, 0, sizeof *t);
+}
+
+Stele__ChannelConfig *test_channel_config(struct arena *a, const char *channel,
+                                          const char *consensus, struct crypto_key *const *keys,
+                                          size_t n, const struct crypto_key *ca)
+{
+    Stele__ChannelConfig *c = arena_calloc(a, 1, sizeof *c);
+    Stele__BatchParameters *b = arena_calloc(a, 1, sizeof *b);
+    Stele__PbftParameters *p = arena_calloc(a, 1, sizeof *p);
+    Stele__OrganisationConfig *orgs = arena_calloc(a, 2, sizeof *orgs);
+    Stele__ChaincodeDefinition *cc = arena_calloc(a, 1, sizeof *cc);
+    uint8_t *ca_pub = arena_alloc(a, 33), *hash = arena_alloc(a, 32);
+    assert_true(c && b && p && orgs && cc && ca_pub && hash);
+    stele__channel_config__init(c);
+    stele__batch_parameters__init(b);
+    stele__pbft_parameters__init(p);
+    stele__chaincode_definition__init(cc);
+    c->channel_id = arena_strdup(a, channel);
+    c->consensus_type = arena_strdup(a, consensus);
+    *b = (Stele__BatchParameters){b->base, 10, 50, 16 << 10, 64 << 10};
+    c->batch = b;
+    if (strcmp(consensus, "pbft") == 0) {
+        *p = (Stele__PbftParameters){p->base, 10, 40, 2000, 2000, 30000};
+        c->pbft = p;
+    }
+    crypto_key_public_compressed(ca, ca_pub);
+    static const char *names[] = {"OrdererOrg", "Org1"};
+    c->organisations = arena_calloc(a, 2, sizeof *c->organisations);
+    for (size_t i = 0; i < 2; i++) {
+        stele__organisation_config__init(&orgs[i]);
+        orgs[i].name = (char *)names[i];
+        orgs[i].n_ca_public_keys = 1;
+        orgs[i].ca_public_keys = arena_calloc(a, 1, sizeof(ProtobufCBinaryData));
+        orgs[i].ca_public_keys[0] = (ProtobufCBinaryData){33, ca_pub};
+        c->organisations[i] = &orgs[i];
+    }
+    orgs[0].n_admins = 1;
+    orgs[0].admins = arena_calloc(a, 1, sizeof(char *));
+    orgs[0].admins[0] = "admin.orderers";
+    c->n_organisations = 2;
+    c->orderers = n ? arena_calloc(a, n, sizeof *c->orderers) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        Stele__OrdererNodeConfig *o = arena_calloc(a, 1, sizeof *o);
+        uint8_t *pub = arena_alloc(a, 33);
+        assert_true(o && pub);
+        stele__orderer_node_config__init(o);
+        crypto_key_public_compressed(keys[i], pub);
+        o->node_id = arena_printf(a, "orderer%zu", i);
+        o->organisation = "OrdererOrg";
+        o->public_key = (ProtobufCBinaryData){33, pub};
+        o->address = arena_printf(a, "127.0.0.1:%zu", 7050 + i);
+        c->orderers[i] = o;
+    }
+    c->n_orderers = n;
+    memset(hash, 0xab, 32);
+    cc->name = "vote";
+    cc->version = "1.0";
+    cc->sequence = 1;
+    cc->package_hash = (ProtobufCBinaryData){32, hash};
+    cc->endorsement_policy = "AND(Org1.peer, OrdererOrg.admin)";
+    c->chaincodes = arena_calloc(a, 1, sizeof *c->chaincodes);
+    c->chaincodes[0] = cc;
+    c->n_chaincodes = 1;
+    c->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    assert_int_equal(genesis_check(c, NULL), STELE_OK);
+    return c;
 }

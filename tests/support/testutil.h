@@ -46,4 +46,17 @@ void test_identity_save(const struct test_identity *t, const struct crypto_key *
 /* Frees what test_identity_issue() made. */
 void test_identity_free(struct test_identity *t);
 
+/* A channel configuration that passes genesis_check(), allocated in arena `a`: channel
+ * `channel`, consensus `consensus`; organisations "OrdererOrg" (admin "admin.orderers") and
+ * "Org1", both trusting `ca`'s public key; `n` orderers "orderer0".. of OrdererOrg with the
+ * public keys of `keys` at 127.0.0.1:7050+i; batch 10 envelopes, 50ms, 16KiB, 64KiB; under
+ * pbft K=10, L=40, timeouts 2s, 2s, 30s; one chaincode "vote" 1.0 sequence 1; the default
+ * lifecycle policy. Fails the test on error. */
+struct arena;
+struct Stele__ChannelConfig;
+struct Stele__ChannelConfig *test_channel_config(struct arena *a, const char *channel,
+                                                 const char *consensus,
+                                                 struct crypto_key *const *keys, size_t n,
+                                                 const struct crypto_key *ca);
+
 #endif

@@ -604,6 +604,79 @@ static void value_parsers(void **state)
             fail_msg("accepted %s", bad[i]);
 }
 
+/* ---- positions of maps, for checks across keys ---- */
+
+struct t_item {
+    char *name;
+    struct config_pos pos;
+};
+struct t_placed {
+    struct t_item inner; /* a map that may be absent */
+    struct t_item *items;
+    size_t n_items;
+};
+static const struct config_field t_item_fields[] = {
+    {.key = "name", .type = CONFIG_STRING, .offset = offsetof(struct t_item, name)},
+    {.key = NULL},
+};
+static const struct config_schema t_item_schema = {"item", sizeof(struct t_item), t_item_fields};
+static const struct config_field t_placed_fields[] = {
+    {.key = "inner",
+     .type = CONFIG_MAP,
+     .offset = offsetof(struct t_placed, inner),
+     .sub = &t_item_schema,
+     .has_pos = true,
+     .pos_offset = offsetof(struct t_item, pos)},
+    {.key = "items",
+     .type = CONFIG_MAP_LIST,
+     .offset = offsetof(struct t_placed, items),
+     .count_offset = offsetof(struct t_placed, n_items),
+     .sub = &t_item_schema,
+     .has_pos = true,
+     .pos_offset = offsetof(struct t_item, pos)},
+    {.key = NULL},
+};
+static const struct config_schema t_placed_schema = {"placed", sizeof(struct t_placed),
+                                                     t_placed_fields};
+
+static void map_positions_and_errors_at_them(void **state)
+{
+    (void)state;
+    static const char doc[] = "# comment\n"
+                              "items:\n"
+                              "  - name: a\n"
+                              "  - {name: b}\n"
+                              "inner:\n"
+                              "    name: c\n";
+    struct t_placed p;
+    struct config *cfg = NULL;
+    char *err = NULL;
+    assert_int_equal(
+        config_load_buffer(&t_placed_schema, &p, doc, strlen(doc), "p.yaml", &cfg, &err), STELE_OK);
+    assert_int_equal(p.n_items, 2);
+    assert_int_equal(p.items[0].pos.line, 3);
+    assert_int_equal(p.items[0].pos.col, 5);
+    assert_int_equal(p.items[1].pos.line, 4);
+    assert_int_equal(p.items[1].pos.col, 5);
+    assert_int_equal(p.inner.pos.line, 6);
+    assert_int_equal(p.inner.pos.col, 5);
+    assert_int_equal(config_error_at(&err, "p.yaml", p.items[1].pos, "items[1]: %s", "bad"),
+                     STELE_ERR_CONFIG);
+    assert_string_equal(err, "p.yaml:4:5: items[1]: bad");
+    free(err);
+    config_destroy(cfg);
+
+    /* An absent map has no position: its keys took their defaults. */
+    assert_int_equal(config_load_buffer(&t_placed_schema, &p, "items: []", 9, "q.yaml", &cfg, &err),
+                     STELE_OK);
+    assert_int_equal(p.inner.pos.line, 0);
+    assert_int_equal(config_error_at(&err, "q.yaml", p.inner.pos, "inner: missing"),
+                     STELE_ERR_CONFIG);
+    assert_string_equal(err, "q.yaml: inner: missing");
+    free(err);
+    config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +690,7 @@ int main(void)
         cmocka_unit_test(bad_default_is_schema_error),
         cmocka_unit_test(summary_matches_golden_and_hides_secrets),
         cmocka_unit_test(value_parsers),
+        cmocka_unit_test(map_positions_and_errors_at_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "crypto/key.h"
 #include "ledger/envelope.h"
 #include "orderer/auth.h"
+#include "orderer/envcache.h"
 #include "orderer/intake.h"
 #include "pb/pb.h"
 
@@ -271,6 +272,40 @@ static void bad_signature_or_stranger_forbidden(void **state)
     assert_non_null(strstr(v.info, "role"));
 }
 
+/* Bytes checked once skip the signature check when they come again (envcache.h); anything
+ * else, a single changed octet included, is checked in full, and a refusal is never recorded. */
+static void checked_bytes_are_cached_exactly(void **state)
+{
+    struct fx *f = *state;
+    struct envcache *c = envcache_create(10);
+    struct intake in = f->in;
+    in.checked = c;
+    struct spec good = {0}, forged = {.signer = f->stranger.key};
+    ProtobufCBinaryData e = craft(f, &good), bad = craft(f, &forged);
+    struct intake_verdict v;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(intake_check_broadcast_bytes(&in, f->a, bad.data, bad.len, NULL, &v),
+                         STELE_ERR_AUTH);
+        assert_int_equal(v.status, STELE__STATUS__STATUS_FORBIDDEN);
+    }
+    assert_int_equal(intake_check_broadcast_bytes(&in, f->a, e.data, e.len, NULL, &v), STELE_OK);
+    uint8_t h[32];
+    assert_int_equal(crypto_sha256(e.data, e.len, h), STELE_OK);
+    assert_true(envcache_seen(c, h, clock_mono_ms()));
+    assert_false(envcache_seen(c, h, clock_mono_ms() + ENVCACHE_TTL_MS));
+    /* The good envelope with its signature's last octet changed: checked again, refused. */
+    e.data[e.len - 1] ^= 1;
+    assert_int_not_equal(intake_check_broadcast_bytes(&in, f->a, e.data, e.len, NULL, &v),
+                         STELE_OK);
+    e.data[e.len - 1] ^= 1;
+    /* The same bytes again pass, and the tx_id is still read from them. */
+    assert_int_equal(intake_check_broadcast_bytes(&in, f->a, e.data, e.len, NULL, &v), STELE_OK);
+    assert_int_equal(strlen(v.tx_id), 64);
+    free(e.data);
+    free(bad.data);
+    envcache_destroy(c);
+}
+
 static void revoked_forbidden(void **state)
 {
     struct fx *f = *state;
@@ -400,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(oversize_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(deliver_request_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(revoked_forbidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(checked_bytes_are_cached_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(membership_config_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,9 @@
 #include "crypto/key.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
+#include "ledger/genesis.h"
 #include "orderer/chain.h"
+#include "orderer/channel.h"
 #include "orderer/consensus/consensus.h"
 #include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
@@ -108,11 +110,12 @@ static void registry_by_name(void **state)
 {
     (void)state;
     assert_non_null(consensus_find("solo"));
+    assert_non_null(consensus_find("pbft"));
     assert_null(consensus_find("raft"));
     assert_null(consensus_find(NULL));
     char names[64];
     consensus_names(names, sizeof names);
-    assert_string_equal(names, "solo");
+    assert_string_equal(names, "solo, pbft");
     struct consensus *c = (struct consensus *)1;
     char *err = NULL;
     struct consensus_params p = {0};
@@ -182,7 +185,7 @@ static void solo_stop_flushes_accepted(void **state)
 /* ---- the chain ---- */
 
 /* Writes a block `number` of channel `ch` holding the one "envelope" `content` to `path`. */
-static void write_genesis(const char *path, const char *ch, uint64_t number, const char *content)
+static void write_block(const char *path, const char *ch, uint64_t number, const char *content)
 {
     struct arena *a = arena_create(0);
     static const uint8_t zero[32];
@@ -193,6 +196,21 @@ static void write_genesis(const char *path, const char *ch, uint64_t number, con
     struct buf out;
     buf_init(&out);
     assert_int_equal(pb_pack_buf(&b->base, &out), STELE_OK);
+    assert_int_equal(test_write_file(path, out.data, out.len), 0);
+    buf_release(&out);
+    arena_destroy(a);
+}
+
+/* Writes a genesis block of channel `ch` (solo, orderer0 holding `key`) cutting blocks of
+ * `count` envelopes to `path`. */
+static void write_genesis(const char *path, const char *ch, struct crypto_key *key, uint32_t count)
+{
+    struct arena *a = arena_create(0);
+    Stele__ChannelConfig *c = test_channel_config(a, ch, "solo", &key, 1, key);
+    c->batch->max_message_count = count;
+    struct buf out;
+    buf_init(&out);
+    assert_int_equal(genesis_build(c, key, (const uint8_t *)"me", 2, 0, &out, NULL), STELE_OK);
     assert_int_equal(test_write_file(path, out.data, out.len), 0);
     buf_release(&out);
     arena_destroy(a);
@@ -237,29 +255,39 @@ static void chain_genesis_claims_and_waits(void **state)
     struct chain *c = NULL;
     char *err = NULL;
 
-    /* No genesis file, a block of another channel, a block that is not number 0. */
+    /* No genesis file, a genesis block of another channel, a block that is not number 0, a
+     * block 0 that carries no channel configuration, bytes that are no block. */
+    struct crypto_key *k;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     assert_non_null(strstr(err, "genesis"));
     free(err);
-    write_genesis(bad, "other", 0, "config");
+    write_genesis(bad, "other", k, 10);
     o.genesis_file = bad;
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "the genesis block is of channel other, not of channel ch1"));
     free(err);
-    write_genesis(bad, "ch1", 3, "config");
+    write_block(bad, "ch1", 3, "config");
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "block 3 is not a genesis block (number 0)"));
+    free(err);
+    write_block(bad, "ch1", 0, "config");
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "envelope is malformed"));
     free(err);
     assert_int_equal(test_write_file(bad, "garbage", 7), 0);
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     free(err);
 
-    write_genesis(gen, "ch1", 0, "config");
+    write_genesis(gen, "ch1", k, 10);
     o.genesis_file = gen;
     assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
     assert_int_equal(chain_height(c), 1);
+    assert_string_equal(chain_config(c)->channel_id, "ch1");
+    assert_int_equal(chain_config(c)->batch->max_message_count, 10);
+    assert_string_equal(chain_config(c)->orderers[0]->node_id, "orderer0");
 
     /* Claims: a second claim is a replay until the block is in; then the index refuses it. */
-    struct crypto_key *k;
-    assert_int_equal(crypto_key_generate(&k), STELE_OK);
     char id1[65], id2[65];
     ProtobufCBinaryData e[2] = {tx(k, id1), tx(k, id2)};
     assert_int_equal(chain_claim_tx(c, id1), STELE_OK);
@@ -300,9 +328,10 @@ static void chain_genesis_claims_and_waits(void **state)
     chain_close(c);
     o.genesis_file = NULL; /* optional once the store has blocks */
     assert_int_equal(chain_open(&o, &c, &err), STELE_OK);
+    assert_int_equal(chain_config(c)->batch->max_message_count, 10); /* from the store */
     chain_close(c);
     /* A store of another chain or channel is refused, not served. */
-    write_genesis(bad, "ch1", 0, "another config");
+    write_genesis(bad, "ch1", k, 11);
     o.genesis_file = bad;
     assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
     assert_non_null(strstr(err, "another genesis block"));
@@ -316,6 +345,49 @@ static void chain_genesis_claims_and_waits(void **state)
     free(e[0].data);
     free(e[1].data);
     arena_destroy(a);
+    crypto_key_destroy(k);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- the orderer against its channel's configuration ---- */
+
+static int refuse_all(void *arg, const Stele__ChannelConfig *cfg, char **errmsg)
+{
+    *(bool *)arg = strcmp(cfg->channel_id, "ch1") == 0;
+    *errmsg = strdup("not this channel");
+    return STELE_ERR_CONFIG;
+}
+
+/* A refused genesis block never reaches the store: the operator can give another one. */
+static void chain_refused_genesis_leaves_store_empty(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("chain-refused");
+    char store[512], gen[512];
+    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(gen, sizeof gen, "%s/genesis.block", dir);
+    struct crypto_key *k;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    write_genesis(gen, "ch1", k, 10);
+    bool seen = false;
+    struct chain_options o = {.dir = store,
+                              .genesis_file = gen,
+                              .channel_id = "ch1",
+                              .sync = BLOCKSTORE_SYNC_NONE,
+                              .accept = refuse_all,
+                              .accept_arg = &seen};
+    struct chain *c = NULL;
+    char *err = NULL;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG);
+    assert_string_equal(err, "not this channel");
+    assert_true(seen);
+    free(err);
+    o.accept = NULL;
+    o.genesis_file = NULL;
+    assert_int_equal(chain_open(&o, &c, &err), STELE_ERR_CONFIG); /* still empty */
+    assert_non_null(strstr(err, "is empty"));
+    free(err);
     crypto_key_destroy(k);
     test_rmtree(dir);
     free(dir);
@@ -352,13 +424,13 @@ static void chain_claims_race_appends(void **state)
     char store[512], gen[512];
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(gen, sizeof gen, "%s/genesis.block", dir);
-    write_genesis(gen, "ch1", 0, "config");
+    struct crypto_key *k;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    write_genesis(gen, "ch1", k, 10);
     struct chain_options o = {
         .dir = store, .genesis_file = gen, .channel_id = "ch1", .sync = BLOCKSTORE_SYNC_NONE};
     struct race *r = calloc(1, sizeof *r);
     assert_int_equal(chain_open(&o, &r->c, NULL), STELE_OK);
-    struct crypto_key *k;
-    assert_int_equal(crypto_key_generate(&k), STELE_OK);
     for (size_t i = 0; i < RACE_TXS; i++)
         r->envs[i] = tx(k, r->ids[i]);
     pthread_t t[RACE_THREADS];
@@ -395,6 +467,118 @@ static void chain_claims_race_appends(void **state)
     free(dir);
 }
 
+static void expect_refusal(const struct orderer_config *cfg, const struct enrolment *self,
+                           const Stele__ChannelConfig *ch, const char *msg)
+{
+    char *err = NULL;
+    assert_int_equal(orderer_channel_check(cfg, self, ch, &err), STELE_ERR_CONFIG);
+    if (!err || strcmp(err, msg) != 0)
+        fail_msg("message\n  %s\nexpected\n  %s", err ? err : "(none)", msg);
+    free(err);
+}
+
+static void orderer_must_belong_to_its_channel(void **state)
+{
+    (void)state;
+    struct crypto_key *ca, *keys[4], *other;
+    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
+    assert_int_equal(crypto_key_generate(&other), STELE_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(crypto_key_generate(&keys[i]), STELE_OK);
+    struct arena *a = arena_create(0);
+    Stele__ChannelConfig *ch = test_channel_config(a, "ch1", "pbft", keys, 4, ca);
+    struct orderer_config cfg = {.node_id = "orderer2",
+                                 .identity_dir = "ids/orderer2",
+                                 .channel_id = "ch1",
+                                 .genesis_file = "net/genesis.block",
+                                 .consensus = {.type = "pbft"},
+                                 .batch = {500, 2000, 2 << 20, 10 << 20, {0, 0}}};
+    struct enrolment self = {.key = keys[2]};
+    assert_int_equal(orderer_channel_check(&cfg, &self, ch, NULL), STELE_OK);
+
+    cfg.consensus.type = "solo";
+    expect_refusal(&cfg, &self, ch,
+                   "consensus.type is solo but the genesis block of channel ch1 "
+                   "(net/genesis.block) says pbft: a channel's consensus is fixed by its genesis "
+                   "block");
+    cfg.consensus.type = "pbft";
+    cfg.node_id = "orderer7";
+    expect_refusal(&cfg, &self, ch,
+                   "node_id orderer7 is not one of the orderers of channel ch1 in "
+                   "net/genesis.block (orderer0, orderer1, orderer2, orderer3): an orderer "
+                   "serves only a channel whose genesis block lists it; give it the genesis "
+                   "block of its own network or correct node_id");
+    cfg.node_id = "orderer2";
+    self.key = other;
+    char *err = NULL;
+    assert_int_equal(orderer_channel_check(&cfg, &self, ch, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "net/genesis.block lists orderer orderer2 with public key "));
+    assert_non_null(strstr(err, "but identity_dir ids/orderer2 holds key "));
+    free(err);
+    self.key = keys[2];
+
+    /* A batch section written out must match; an absent one takes the genesis block's. */
+    cfg.batch.pos.line = 12;
+    cfg.genesis_file = NULL;
+    expect_refusal(&cfg, &self, ch,
+                   "the batch section (line 12) differs from the batch parameters of channel ch1 "
+                   "in block 0 of data_dir (max_message_count 10, batch_timeout 50ms, "
+                   "preferred_max_bytes 16384, absolute_max_bytes 65536): the genesis block "
+                   "decides them; remove the section or make it match");
+    cfg.batch = (struct batch_config){10, 50, 16 << 10, 64 << 10, {12, 1}};
+    assert_int_equal(orderer_channel_check(&cfg, &self, ch, NULL), STELE_OK);
+    cfg.limits.max_message = 64 << 10;
+    expect_refusal(&cfg, &self, ch,
+                   "limits.max_message (65536) must exceed the channel's absolute_max_bytes "
+                   "(65536, from block 0 of data_dir): blocks and headers need room");
+    cfg.limits.max_message = 0;
+
+    /* A configuration that lists no orderer lets any node id serve. */
+    ch->n_orderers = 0;
+    ch->consensus_type = "pow";
+    cfg.consensus.type = "pow";
+    cfg.node_id = "miner9";
+    assert_int_equal(orderer_channel_check(&cfg, &self, ch, NULL), STELE_OK);
+
+    /* Genesis trust: each organisation's CA key, for that organisation only. */
+    struct orderer_auth_config none = {0};
+    struct orderer_auth *auth;
+    assert_int_equal(orderer_auth_create(&none, &auth, NULL), STELE_OK);
+    assert_int_equal(orderer_channel_trust(ch, auth, NULL), STELE_OK);
+    struct test_identity member, outsider;
+    test_identity_issue(ca, 0, "client1", "Org1", "client", 0, 3600, &member);
+    test_identity_issue(ca, 0, "client9", "Org9", "client", 0, 3600, &outsider);
+    static const uint8_t msg[] = "payload";
+    uint8_t sig[CRYPTO_SIG_LEN];
+    const char *why = NULL;
+    assert_int_equal(crypto_sign(member.key, msg, sizeof msg, sig), STELE_OK);
+    assert_int_equal(orderer_auth_check(auth, ORDERER_AUTH_BROADCAST, member.record->data,
+                                        member.record->len, msg, sizeof msg, sig, sizeof sig, &why),
+                     STELE_OK);
+    assert_int_equal(crypto_sign(outsider.key, msg, sizeof msg, sig), STELE_OK);
+    assert_int_equal(orderer_auth_check(auth, ORDERER_AUTH_BROADCAST, outsider.record->data,
+                                        outsider.record->len, msg, sizeof msg, sig, sizeof sig,
+                                        &why),
+                     STELE_ERR_PERMISSION);
+    assert_string_equal(why, "creator's identity is not issued by a CA this orderer trusts");
+    orderer_auth_destroy(auth);
+    ch->n_organisations = 0;
+    assert_int_equal(orderer_auth_create(&none, &auth, NULL), STELE_OK);
+    assert_int_equal(orderer_channel_trust(ch, auth, &err), STELE_ERR_CONFIG);
+    assert_non_null(strstr(err, "membership.cas lists no CA and the genesis block of channel ch1 "
+                                "lists no organisation"));
+    free(err);
+    orderer_auth_destroy(auth);
+
+    test_identity_free(&member);
+    test_identity_free(&outsider);
+    arena_destroy(a);
+    for (int i = 0; i < 4; i++)
+        crypto_key_destroy(keys[i]);
+    crypto_key_destroy(ca);
+    crypto_key_destroy(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +586,8 @@ int main(void)
         cmocka_unit_test(solo_cuts_by_count_and_timeout),
         cmocka_unit_test(solo_stop_flushes_accepted),
         cmocka_unit_test(chain_genesis_claims_and_waits),
+        cmocka_unit_test(chain_refused_genesis_leaves_store_empty),
+        cmocka_unit_test(orderer_must_belong_to_its_channel),
         cmocka_unit_test(chain_claims_race_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,10 +18,12 @@ struct bench_opts {
     double duration_s; /* per scenario */
     int clients;       /* concurrent callers for the headline scenario */
     bool json;
-    const char *target;  /* an external server, or NULL to start one in-process */
-    bool baseline;       /* rpc: also measure the raw gRPC core (no wrapper) */
-    bool pool;           /* rpc: run Echo on the server's worker pool, not inline */
-    const char *network; /* order: a network directory from `stele-network up`, or NULL */
+    const char *target;    /* an external server, or NULL to start one in-process */
+    bool baseline;         /* rpc: also measure the raw gRPC core (no wrapper) */
+    bool pool;             /* rpc: run Echo on the server's worker pool, not inline */
+    const char *network;   /* order: a network directory from `stele-network up`, or NULL */
+    const char *consensus; /* order without --network: "solo" (default) or "pbft" */
+    double rate;           /* order: envelopes/s offered in total (0 = as fast as answered) */
 };
 
 struct bench_result {

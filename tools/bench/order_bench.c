@@ -18,8 +18,17 @@
  * delivered exactly once. Throughput counts the envelopes delivered while the clients were
  * sending, over that time; latency covers all.
  *
+ * Under pbft (the network's consensus, or --consensus pbft for a network of its own: four
+ * orderers) every client broadcasts every envelope to every orderer, as DESIGN §2 asks of
+ * clients, so that a censoring primary is noticed; an envelope counts as accepted when one
+ * orderer accepted it (the others may already have it in a block and answer CONFLICT).
+ * --rate R offers R envelopes/s in total instead of as many as the orderers answer, for
+ * latency at a given load.
+ *
  * Beside the result: the cost of one ECDSA verification (crypto_verify) measured here, and
- * bound_per_s = 1e6 / verify_us, what one core checking one signature per envelope allows.
+ * the bound it sets: solo, bound_per_s = 1e6 / verify_us, what one core checking one
+ * signature per envelope allows; pbft, bound_per_s = cores * 1e6 / (orderers * verify_us),
+ * since every orderer checks every envelope and they share this machine's cores.
  * Client and orderer share this machine's cores, so the CPU each used per envelope over the
  * sending window is printed too (the orderer's from /proc when it runs here), and
  * orderer_alone_per_s = cores * 1e6 / orderer_cpu_us_per_envelope, the rate the orderer's own
@@ -55,7 +64,8 @@
 #include <unistd.h>
 
 static const char order_usage[] =
-    "Usage: stele-bench order [--network DIR] [--duration S] [--clients N] [--json]\n"
+    "Usage: stele-bench order [--network DIR | --consensus solo|pbft] [--duration S]\n"
+    "                         [--clients N] [--rate R] [--json]\n"
     "\n"
     "Broadcasts pre-signed envelopes to the network's orderer from N clients, each on its own\n"
     "Broadcast stream (one shared connection), for S seconds (default 5); a Deliver subscriber\n"
@@ -63,41 +73,51 @@ static const char order_usage[] =
     "delivered in blocks, latency from send to delivery, the bound one ECDSA verification per\n"
     "envelope sets (bound_per_s = 1e6 / verify_us), and the CPU time per envelope of this\n"
     "program and of the orderer (when it runs on this machine).\n"
-    "  --network DIR  a network from 'stele-network up --dir DIR' (default: start one here)\n"
-    "  --clients N    concurrent Broadcast streams (default 16)\n";
+    "Under pbft every envelope goes to every orderer.\n"
+    "  --network DIR    a network from 'stele-network up --dir DIR' (default: start one here)\n"
+    "  --consensus C    without --network: the network started here runs solo (one orderer,\n"
+    "                   the default) or pbft (four orderers)\n"
+    "  --clients N      concurrent clients (default 16)\n"
+    "  --rate R         offer R envelopes/s in total (default: as fast as they are answered)\n";
 
 #define WINDOW     128                   /* unanswered envelopes per stream */
 #define MAX_ENVS   400000                /* envelopes signed at most */
 #define RATE_GUESS 25000                 /* envelopes/s to sign for */
 #define MAGIC      0x5354454c4542454eULL /* "STELEBEN": marks an envelope's index */
+#define MAX_ORD    16                    /* orderers a client broadcasts to */
 
 /* One run. */
 struct order_run {
-    const char *url;                  /* the orderer */
-    const char *channel;              /* its channel */
-    struct enrolment id;              /* signs envelopes and the Deliver request */
-    ProtobufCBinaryData *envs;        /* the signed envelopes */
-    size_t n_envs;                    /* how many */
-    atomic_size_t next_sign;          /* signing: next index */
-    atomic_size_t next_send;          /* clients: next envelope to take */
-    uint64_t *sent_ns;                /* per envelope: when it was sent */
-    uint8_t *acked;                   /* per envelope: the orderer answered SUCCESS */
-    uint8_t *seen;                    /* per envelope: times delivered (saturating) */
-    atomic_uint_fast64_t acks;        /* SUCCESS answers */
-    atomic_uint_fast64_t errors;      /* other answers and stream failures */
-    atomic_uint_fast64_t delivered;   /* envelopes delivered */
-    uint64_t in_window;               /* of those, delivered before end_ns */
-    uint64_t blocks;                  /* blocks delivered */
-    uint64_t first_ns, last_block_ns; /* first send, last block seen */
-    uint64_t end_ns;                  /* clients stop sending here */
-    struct hist lat;                  /* send to delivery, microseconds */
-    struct rpc_channel *bch;          /* the channel every Broadcast stream shares */
-    struct rpc_call *deliver;         /* the Deliver stream */
-    atomic_bool stop;                 /* the subscriber should end */
-    int64_t orderer_pid;              /* the orderer process when it runs here, else 0 */
-    double orderer_cpu_s;             /* its CPU time (user + system) while clients sent */
-    double self_cpu_s;                /* this program's CPU time while clients sent */
-    double machine_cpu_s;             /* every process's CPU time then (/proc/stat) */
+    const char *url;                   /* the orderer Deliver reads from */
+    const char *urls[MAX_ORD];         /* every orderer Broadcast sends to */
+    size_t n_orderers;                 /* entries in urls */
+    struct rpc_channel *bchs[MAX_ORD]; /* a shared Broadcast channel per orderer */
+    int64_t pids[MAX_ORD];             /* their processes when they run here, else 0 */
+    uint64_t gap_ns;                   /* --rate: time between two sends of one client */
+    const char *channel;               /* its channel */
+    struct enrolment id;               /* signs envelopes and the Deliver request */
+    ProtobufCBinaryData *envs;         /* the signed envelopes */
+    size_t n_envs;                     /* how many */
+    atomic_size_t next_sign;           /* signing: next index */
+    atomic_size_t next_send;           /* clients: next envelope to take */
+    uint64_t *sent_ns;                 /* per envelope: when it was sent */
+    uint8_t *acked;                    /* per envelope: the orderer answered SUCCESS */
+    uint8_t *seen;                     /* per envelope: times delivered (saturating) */
+    atomic_uint_fast64_t acks;         /* SUCCESS answers */
+    atomic_uint_fast64_t errors;       /* other answers and stream failures */
+    atomic_uint_fast64_t lost_streams; /* Broadcast streams whose orderer failed */
+    atomic_uint_fast64_t delivered;    /* envelopes delivered */
+    uint64_t in_window;                /* of those, delivered before end_ns */
+    uint64_t blocks;                   /* blocks delivered */
+    uint64_t first_ns, last_block_ns;  /* first send, last block seen */
+    uint64_t end_ns;                   /* clients stop sending here */
+    struct hist lat;                   /* send to delivery, microseconds */
+    struct rpc_call *deliver;          /* the Deliver stream */
+    atomic_bool stop;                  /* the subscriber should end */
+    double orderer_cpu_s;              /* the orderers' CPU time (user + system) while clients
+                                          sent, when they run here; -1 if unknown */
+    double self_cpu_s;                 /* this program's CPU time while clients sent */
+    double machine_cpu_s;              /* every process's CPU time then (/proc/stat) */
 };
 
 /* CPU seconds (user + system) process `pid` has used, from /proc; -1 when unknown. */
@@ -213,41 +233,92 @@ static void *deliver_worker(void *arg)
     return NULL;
 }
 
-/* Reads one Broadcast answer for the envelope at the head of `fifo`. */
-static int take_answer(struct order_run *r, struct rpc_call *call, size_t *fifo, size_t *head)
+/* One Broadcast stream of a client: to one orderer, with its unanswered envelopes. */
+struct stream {
+    struct rpc_call *call;
+    size_t fifo[WINDOW], head, tail;
+    bool dead; /* the orderer went away: the client goes on with the others */
+};
+
+/* Reads one Broadcast answer for the envelope at the head of the stream's fifo. An envelope is
+ * accepted when any orderer accepted it (under pbft the others may answer CONFLICT: it is in
+ * their blocks already). */
+static int take_answer(struct order_run *r, struct stream *st)
 {
     ProtobufCMessage *m = NULL;
-    int rc = rpc_call_recv(call, &m, 30000, false);
+    int rc = rpc_call_recv(st->call, &m, 30000, false);
     if (rc)
         return rc;
-    size_t k = fifo[(*head)++ % WINDOW];
-    if (((Stele__BroadcastResponse *)m)->status == STELE__STATUS__STATUS_SUCCESS) {
-        r->acked[k] = 1;
-        atomic_fetch_add(&r->acks, 1);
-    } else if (atomic_fetch_add(&r->errors, 1) == 0) {
-        fprintf(stderr, "stele-bench order: refused: %s\n", ((Stele__BroadcastResponse *)m)->info);
+    size_t k = st->fifo[st->head++ % WINDOW];
+    const Stele__BroadcastResponse *a = (Stele__BroadcastResponse *)m;
+    if (a->status == STELE__STATUS__STATUS_SUCCESS) {
+        if (!r->acked[k]) {
+            r->acked[k] = 1;
+            atomic_fetch_add(&r->acks, 1);
+        }
+    } else if (r->n_orderers == 1 && atomic_fetch_add(&r->errors, 1) == 0) {
+        fprintf(stderr, "stele-bench order: refused: %s\n", a->info);
     }
     pb_free(m);
     return STELE_OK;
 }
 
-/* One client: its own Broadcast stream on the shared channel, up to WINDOW envelopes unanswered. */
+/* Makes room in a full stream: answers a quarter window at a time, one wake-up per batch as a
+ * client with many transactions in flight would, rather than one per answer. */
+static int drain(struct order_run *r, struct stream *st, bool all)
+{
+    int rc = STELE_OK;
+    while (rc == STELE_OK && st->head < st->tail && (all || st->tail - st->head == WINDOW)) {
+        size_t n = all ? 1 : rpc_call_recv_wait(st->call, WINDOW / 4, 50);
+        for (size_t i = 0; rc == STELE_OK && i < (n ? n : 1) && st->head < st->tail; i++)
+            rc = take_answer(r, st);
+    }
+    return rc;
+}
+
+/* Marks a stream whose orderer failed as dead. Returns false when no stream is left. */
+static bool bury(struct order_run *r, struct stream *st, size_t n, size_t which)
+{
+    if (!st[which].dead) {
+        st[which].dead = true;
+        if (r->n_orderers == 1 || atomic_fetch_add(&r->lost_streams, 1) == 0)
+            fprintf(stderr, "stele-bench order: lost the Broadcast stream to %s\n", r->urls[which]);
+    }
+    for (size_t o = 0; o < n; o++)
+        if (!st[o].dead)
+            return true;
+    return false;
+}
+
+/* One client: a Broadcast stream to every orderer (on the shared channels), up to WINDOW
+ * envelopes unanswered on each; every envelope goes to every orderer that is up. An orderer
+ * that fails is left out (under pbft the others order without it); the client stops when none
+ * is left. */
 static void *client_worker(void *arg)
 {
     struct order_run *r = arg;
-    struct rpc_call *call =
-        rpc_stream_open(r->bch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
-                        &stele__broadcast_response__descriptor, -1);
-    size_t fifo[WINDOW], head = 0, tail = 0;
-    int rc = call ? STELE_OK : STELE_ERR_UNAVAILABLE;
-    while (rc == STELE_OK && clock_mono_ns() < r->end_ns) {
-        if (tail - head == WINDOW) {
-            /* Take answers a quarter window at a time: one wake-up per batch, as a client
-             * with many transactions in flight would, rather than one per answer. */
-            size_t n = rpc_call_recv_wait(call, WINDOW / 4, 50);
-            for (size_t i = 0; rc == STELE_OK && i < (n ? n : 1) && head < tail; i++)
-                rc = take_answer(r, call, fifo, &head);
-            continue;
+    size_t n = r->n_orderers;
+    struct stream *st = calloc(n, sizeof *st);
+    bool alive = st != NULL;
+    for (size_t o = 0; alive && o < n; o++)
+        if (!(st[o].call =
+                  rpc_stream_open(r->bchs[o], "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                                  &stele__broadcast_response__descriptor, -1)))
+            alive = bury(r, st, n, o);
+    uint64_t next_at = clock_mono_ns();
+    while (alive && clock_mono_ns() < r->end_ns) {
+        for (size_t o = 0; alive && o < n; o++)
+            if (!st[o].dead && drain(r, &st[o], false) != STELE_OK)
+                alive = bury(r, st, n, o);
+        if (!alive)
+            break;
+        if (r->gap_ns) { /* --rate: keep to this client's share */
+            uint64_t now = clock_mono_ns();
+            if (now < next_at) {
+                struct timespec ts = {0, (long)(next_at - now)};
+                nanosleep(&ts, NULL);
+            }
+            next_at += r->gap_ns;
         }
         size_t k = atomic_fetch_add(&r->next_send, 1);
         if (k >= r->n_envs)
@@ -255,17 +326,25 @@ static void *client_worker(void *arg)
         if (r->envs[k].len == 0)
             continue;
         r->sent_ns[k] = clock_mono_ns();
-        if ((rc = rpc_call_send_bytes(call, r->envs[k].data, r->envs[k].len)) == STELE_OK)
-            fifo[tail++ % WINDOW] = k;
+        for (size_t o = 0; alive && o < n; o++) {
+            if (st[o].dead)
+                continue;
+            if (rpc_call_send_bytes(st[o].call, r->envs[k].data, r->envs[k].len) == STELE_OK)
+                st[o].fifo[st[o].tail++ % WINDOW] = k;
+            else
+                alive = bury(r, st, n, o);
+        }
     }
-    while (rc == STELE_OK && head < tail)
-        rc = take_answer(r, call, fifo, &head);
-    if (rc != STELE_OK)
-        atomic_fetch_add(&r->errors, 1 + (tail - head));
-    if (call) {
-        rpc_call_close_send(call);
-        rpc_call_finish(call, rc != STELE_OK, NULL);
+    if (!alive)
+        atomic_fetch_add(&r->errors, 1);
+    for (size_t o = 0; st && o < n; o++) {
+        int drc = !st[o].dead ? drain(r, &st[o], true) : STELE_ERR_UNAVAILABLE;
+        if (st[o].call) {
+            rpc_call_close_send(st[o].call);
+            rpc_call_finish(st[o].call, drc != STELE_OK, NULL);
+        }
     }
+    free(st);
     return NULL;
 }
 
@@ -325,8 +404,9 @@ static double verify_us(const struct crypto_key *k)
     return n ? (double)(t - t0) / 1e3 / (double)n : 0;
 }
 
-/* Starts a temporary network with `stele-network up`. Returns 0 or -1. */
-static int own_network(const char *dir, char *netdir, size_t n)
+/* Starts a temporary network with `stele-network up`: one solo orderer, or four pbft ones.
+ * Returns 0 or -1. */
+static int own_network(const char *dir, char *netdir, size_t n, bool pbft)
 {
     char self[PATH_MAX], yaml[PATH_MAX + 16], port[16];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -339,15 +419,27 @@ static int own_network(const char *dir, char *netdir, size_t n)
     snprintf(netdir, n, "%s/net", dir);
     snprintf(port, sizeof port, "%d", 20000 + (int)(clock_mono_ns() / 1000 % 800) * 50);
     FILE *f = fopen(yaml, "w");
-    if (!f ||
-        fputs("network: bench\nbase_port: 17050\nca: {listen: 127.0.0.1:17054, log_level: "
-              "warn}\norganisations: [{name: bench}]\nchannel:\n  id: bench\n"
-              "  consensus: {type: solo}\n  batch: {max_message_count: 500, "
-              "batch_timeout: 2s, preferred_max_bytes: 2MiB, absolute_max_bytes: 10MiB}\n"
-              "orderers: [{id: orderer0, listen: 127.0.0.1:17050, log_level: warn}]\n"
-              "identities: [{id: orderer0, org: bench, role: orderer}]\n",
-              f) < 0 ||
-        fclose(f) != 0)
+    static const char common[] =
+        "network: bench\nbase_port: 17050\nca: {listen: 127.0.0.1:17054, log_level: "
+        "warn}\norganisations: [{name: bench}]\nchannel:\n  id: bench\n"
+        "  batch: {max_message_count: 500, "
+        "batch_timeout: 2s, preferred_max_bytes: 2MiB, absolute_max_bytes: 10MiB}\n";
+    static const char solo[] =
+        "  consensus: {type: solo}\n"
+        "orderers: [{id: orderer0, listen: 127.0.0.1:17050, log_level: warn}]\n"
+        "identities: [{id: orderer0, org: bench, role: orderer}]\n";
+    static const char four[] = "  consensus: {type: pbft}\n"
+                               "orderers:\n"
+                               "  - {id: orderer0, listen: 127.0.0.1:17050, log_level: warn}\n"
+                               "  - {id: orderer1, listen: 127.0.0.1:17051, log_level: warn}\n"
+                               "  - {id: orderer2, listen: 127.0.0.1:17052, log_level: warn}\n"
+                               "  - {id: orderer3, listen: 127.0.0.1:17053, log_level: warn}\n"
+                               "identities:\n"
+                               "  - {id: orderer0, org: bench, role: orderer}\n"
+                               "  - {id: orderer1, org: bench, role: orderer}\n"
+                               "  - {id: orderer2, org: bench, role: orderer}\n"
+                               "  - {id: orderer3, org: bench, role: orderer}\n";
+    if (!f || fputs(common, f) < 0 || fputs(pbft ? four : solo, f) < 0 || fclose(f) != 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
@@ -388,6 +480,19 @@ static void sign_all(struct order_run *r)
         pthread_join(t[i], NULL);
 }
 
+/* CPU seconds used by every orderer running here; -1 when one is not readable. */
+static double orderers_cpu_s(const struct order_run *r)
+{
+    double sum = 0;
+    for (size_t i = 0; i < r->n_orderers; i++) {
+        double c = r->pids[i] ? proc_cpu_s(r->pids[i]) : -1;
+        if (c < 0)
+            return -1;
+        sum += c;
+    }
+    return sum;
+}
+
 /* The measured part: clients and subscriber, then the wait for the last blocks. */
 static void measure(struct order_run *r, int clients, double secs)
 {
@@ -395,14 +500,14 @@ static void measure(struct order_run *r, int clients, double secs)
     pthread_create(&sub, NULL, deliver_worker, r);
     r->first_ns = clock_mono_ns();
     r->end_ns = r->first_ns + (uint64_t)(secs * 1e9);
-    double ocpu = r->orderer_pid ? proc_cpu_s(r->orderer_pid) : -1, scpu = self_cpu_s();
+    double ocpu = orderers_cpu_s(r), scpu = self_cpu_s();
     double mcpu = machine_busy_s();
     for (int i = 0; i < clients; i++)
         pthread_create(&t[i], NULL, client_worker, r);
     /* CPU used by the orderer and by this program while the clients send. */
     for (uint64_t now; (now = clock_mono_ns()) < r->end_ns;)
         clock_sleep_ms((r->end_ns - now) / 1000000 + 1);
-    double ocpu_end = ocpu >= 0 ? proc_cpu_s(r->orderer_pid) : -1;
+    double ocpu_end = ocpu >= 0 ? orderers_cpu_s(r) : -1;
     r->orderer_cpu_s = ocpu_end >= 0 ? ocpu_end - ocpu : -1;
     r->self_cpu_s = self_cpu_s() - scpu;
     r->machine_cpu_s = mcpu >= 0 ? machine_busy_s() - mcpu : -1;
@@ -449,7 +554,8 @@ int bench_order(int argc, char **argv)
     if (!r)
         return CLI_EXIT_INTERNAL;
     if (!dir) {
-        if (!(tmp = mkdtemp(tmpl)) || own_network(tmp, netdir, sizeof netdir) != 0) {
+        bool pbft = o.consensus && strcmp(o.consensus, "pbft") == 0;
+        if (!(tmp = mkdtemp(tmpl)) || own_network(tmp, netdir, sizeof netdir, pbft) != 0) {
             fprintf(stderr, "stele-bench order: cannot start a network (see %s)\n",
                     tmp ? tmp : "/tmp");
             goto out;
@@ -461,10 +567,25 @@ int bench_order(int argc, char **argv)
         fprintf(stderr, "stele-bench order: %s\n", err ? err : "the network has no orderer");
         goto out;
     }
+    if (o.network && o.consensus && strcmp(o.consensus, nf.consensus) != 0) {
+        fprintf(stderr, "stele-bench order: the network in %s runs %s, not %s\n", o.network,
+                nf.consensus, o.consensus);
+        code = CLI_EXIT_USAGE;
+        goto out;
+    }
     r->url = netfile_find(&nf, "orderer")->url;
-    /* Its CPU time is readable when it runs on this machine (loopback address, live pid). */
-    if (strncmp(r->url, "127.", 4) == 0 && netfile_pid_alive(netfile_find(&nf, "orderer")->pid))
-        r->orderer_pid = netfile_find(&nf, "orderer")->pid;
+    bool pbft = strcmp(nf.consensus, "pbft") == 0;
+    for (size_t i = 0; i < nf.n_processes && r->n_orderers < MAX_ORD; i++) {
+        const struct netfile_process *p = &nf.processes[i];
+        if (strcmp(p->kind, "orderer") != 0 || (!pbft && r->n_orderers == 1))
+            continue;
+        /* Its CPU time is readable when it runs on this machine (loopback, live pid). */
+        r->pids[r->n_orderers] =
+            strncmp(p->url, "127.", 4) == 0 && netfile_pid_alive(p->pid) ? p->pid : 0;
+        r->urls[r->n_orderers++] = p->url;
+    }
+    if (o.rate > 0)
+        r->gap_ns = (uint64_t)(1e9 * o.clients / o.rate);
     r->channel = nf.channel_id;
     r->n_envs = (size_t)(o.duration_s * RATE_GUESS) + (size_t)o.clients * WINDOW;
     if (r->n_envs > MAX_ENVS)
@@ -473,11 +594,16 @@ int bench_order(int argc, char **argv)
     r->sent_ns = calloc(r->n_envs, sizeof *r->sent_ns);
     r->acked = calloc(r->n_envs, 1);
     r->seen = calloc(r->n_envs, 1);
-    struct rpc_channel_opts co = {.max_message = 80u << 20}, bco = {.timeout_ms = 30000};
+    /* Under pbft an orderer that is down is noticed at once and left out (fail_fast); alone, the
+     * orderer is waited for as a daemon would. */
+    struct rpc_channel_opts co = {.max_message = 80u << 20},
+                            bco = {.timeout_ms = 30000, .fail_fast = r->n_orderers > 1};
     if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
-        !(ch = rpc_channel_open(r->url, &co, NULL)) ||
-        !(r->bch = rpc_channel_open(r->url, &bco, NULL)))
+        !(ch = rpc_channel_open(r->url, &co, NULL)))
         goto out;
+    for (size_t i = 0; i < r->n_orderers; i++)
+        if (!(r->bchs[i] = rpc_channel_open(r->urls[i], &bco, NULL)))
+            goto out;
     sign_all(r);
     if (open_deliver(r, ch) != STELE_OK) {
         fprintf(stderr, "stele-bench order: cannot subscribe to %s with Deliver\n", r->url);
@@ -485,12 +611,14 @@ int bench_order(int argc, char **argv)
     }
     measure(r, o.clients, o.duration_s);
 
-    uint64_t dup = 0, missing = 0, stray = 0;
+    uint64_t dup = 0, missing = 0, stray = 0, refused = 0;
     for (size_t i = 0; i < r->n_envs; i++) {
         dup += r->seen[i] > 1;
         missing += r->acked[i] && !r->seen[i];
         stray += !r->acked[i] && r->seen[i];
+        refused += r->n_orderers > 1 && r->sent_ns[i] && !r->acked[i] && !r->seen[i];
     }
+    atomic_fetch_add(&r->errors, refused); /* no orderer accepted it */
     struct bench_result res[2] = {0};
     snprintf(res[0].name, sizeof res[0].name, "order_%d", o.clients);
     snprintf(res[0].unit, sizeof res[0].unit, "envelopes");
@@ -507,7 +635,12 @@ int bench_order(int argc, char **argv)
     res[1].ops = r->blocks;
     res[1].seconds = res[0].seconds;
     double vus = verify_us(r->id.key);
-    double bound = vus > 0 ? 1e6 / vus : 0;
+    long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* solo: one core checks one signature per envelope; pbft: every orderer checks every
+     * envelope, and they share this machine's cores. */
+    double bound = vus <= 0             ? 0
+                   : r->n_orderers <= 1 ? 1e6 / vus
+                                        : (double)ncores * 1e6 / ((double)r->n_orderers * vus);
     double per_s = res[0].seconds > 0 ? (double)res[0].ops / res[0].seconds : 0;
     /* CPU per envelope: what one envelope costs the orderer, and this program (the clients
      * and the subscriber), over the sending window; orderer_alone_per_s is the rate the
@@ -528,21 +661,25 @@ int bench_order(int argc, char **argv)
     char extra[768];
     snprintf(
         extra, sizeof extra,
+        "\"consensus\":\"%s\",\"orderers\":%zu,\"rate_offered\":%.0f,"
         "\"verify_us\":%.1f,\"bound_per_s\":%.0f,\"bound_ratio\":%.3f,\"cores\":%ld,"
         "\"bench_cpu_us_per_envelope\":%.1f%s,\"bench_sched\":\"%s\","
         "\"accepted\":%llu,\"delivered\":%llu,\"delivered_exactly_once\":%s,\"duplicates\":%llu,"
-        "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu",
-        vus, bound, bound > 0 ? per_s / bound : 0, cores, s_us, cpu, batch ? "batch" : "other",
-        (unsigned long long)atomic_load(&r->acks), (unsigned long long)atomic_load(&r->delivered),
-        dup == 0 && missing == 0 ? "true" : "false", (unsigned long long)dup,
-        (unsigned long long)missing, (unsigned long long)stray, r->n_envs);
+        "\"missing\":%llu,\"unacknowledged_delivered\":%llu,\"presigned\":%zu,"
+        "\"lost_streams\":%llu",
+        nf.consensus, r->n_orderers, o.rate, vus, bound, bound > 0 ? per_s / bound : 0, cores, s_us,
+        cpu, batch ? "batch" : "other", (unsigned long long)atomic_load(&r->acks),
+        (unsigned long long)atomic_load(&r->delivered), dup == 0 && missing == 0 ? "true" : "false",
+        (unsigned long long)dup, (unsigned long long)missing, (unsigned long long)stray, r->n_envs,
+        (unsigned long long)atomic_load(&r->lost_streams));
     bench_report("order", &o, res, 2, 0, extra);
     code = res[0].errors || res[0].ops == 0 ? CLI_EXIT_INTERNAL : CLI_EXIT_OK;
 out:
     if (r->deliver)
         rpc_call_finish(r->deliver, true, NULL);
     rpc_channel_close(ch);
-    rpc_channel_close(r->bch);
+    for (size_t i = 0; i < r->n_orderers; i++)
+        rpc_channel_close(r->bchs[i]);
     for (size_t i = 0; r->envs && i < r->n_envs; i++)
         free(r->envs[i].data);
     free(r->envs);

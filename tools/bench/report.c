@@ -22,12 +22,14 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
         {"baseline", no_argument, NULL, 'b'},
         {"pool", no_argument, NULL, 'p'},
         {"network", required_argument, NULL, 'n'},
+        {"consensus", required_argument, NULL, 'C'},
+        {"rate", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "d:c:jt:n:bph", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:c:jt:n:C:r:bph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             o->duration_s = atof(optarg);
@@ -53,6 +55,16 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
             break;
         case 'n':
             o->network = optarg;
+            break;
+        case 'C':
+            if (strcmp(optarg, "solo") != 0 && strcmp(optarg, "pbft") != 0)
+                return cli_usage("stele-bench", "--consensus takes solo or pbft");
+            o->consensus = optarg;
+            break;
+        case 'r':
+            o->rate = atof(optarg);
+            if (o->rate <= 0 || o->rate > 1e7)
+                return cli_usage("stele-bench", "--rate takes envelopes per second (> 0)");
             break;
         case 'h':
             fputs(usage, stdout);

@@ -1,6 +1,7 @@
 /* netconfig.c — the schema of configs/network.yaml and its cross-key checks. */
 #include "netconfig.h"
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
@@ -37,6 +38,12 @@ static const struct config_field ca_fields[] = {
      .offset = F(netconfig_ca, listen),
      .required = true,
      .help = "address the CA serves on"},
+    {.key = "org",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_ca, org),
+     .umin = 1,
+     .umax = 64,
+     .help = "organisation of the CA's bootstrap admin (absent: the first organisation)"},
     {.key = "log_level",
      .type = CONFIG_ENUM,
      .offset = F(netconfig_ca, log_level),
@@ -66,6 +73,47 @@ static const struct config_field org_fields[] = {
 static const struct config_schema org_schema = {"organisation", sizeof(struct netconfig_org),
                                                 org_fields};
 
+static const struct config_field pbft_fields[] = {
+    {.key = "checkpoint_interval",
+     .type = CONFIG_UINT64,
+     .offset = F(netconfig_pbft, checkpoint_interval),
+     .def = "10",
+     .umin = 1,
+     .umax = 100000,
+     .help = "K: a checkpoint every K blocks"},
+    {.key = "log_window",
+     .type = CONFIG_UINT64,
+     .offset = F(netconfig_pbft, log_window),
+     .def = "40",
+     .umin = 1,
+     .umax = 1000000,
+     .help = "L: blocks between low and high watermark, a multiple of checkpoint_interval"},
+    {.key = "request_timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(netconfig_pbft, request_timeout_ms),
+     .def = "2s",
+     .umin = 1,
+     .umax = 3600000,
+     .help = "how long a backup waits for an envelope it saw to be ordered"},
+    {.key = "view_change_timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(netconfig_pbft, view_change_timeout_ms),
+     .def = "2s",
+     .umin = 1,
+     .umax = 3600000,
+     .help = "first view-change timeout; doubles on each failed view change"},
+    {.key = "view_change_timeout_max",
+     .type = CONFIG_DURATION,
+     .offset = F(netconfig_pbft, view_change_timeout_max_ms),
+     .def = "30s",
+     .umin = 1,
+     .umax = 3600000,
+     .help = "cap of that doubling, not below view_change_timeout"},
+    {.key = NULL},
+};
+static const struct config_schema pbft_schema = {"pbft", sizeof(struct netconfig_pbft),
+                                                 pbft_fields};
+
 static const struct config_field consensus_fields[] = {
     {.key = "type",
      .type = CONFIG_STRING,
@@ -73,9 +121,57 @@ static const struct config_field consensus_fields[] = {
      .def = "solo",
      .umin = 1,
      .umax = 32,
-     .help = "consensus plug-in of the orderers: solo"},
+     .help = "consensus plug-in of the orderers: solo, pbft or pow"},
+    {.key = "pbft",
+     .type = CONFIG_MAP,
+     .offset = F(netconfig_consensus, pbft),
+     .sub = &pbft_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_pbft, pos),
+     .help = "pbft's parameters (used only when type is pbft)"},
     {.key = NULL},
 };
+
+static const struct config_field chaincode_fields[] = {
+    {.key = "name",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_chaincode, name),
+     .required = true,
+     .umin = 1,
+     .umax = 128,
+     .help = "chaincode name"},
+    {.key = "version",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_chaincode, version),
+     .required = true,
+     .umin = 1,
+     .umax = 128,
+     .help = "its version"},
+    {.key = "sequence",
+     .type = CONFIG_UINT64,
+     .offset = F(netconfig_chaincode, sequence),
+     .def = "1",
+     .umin = 1,
+     .umax = UINT32_MAX,
+     .help = "1 for a first definition, +1 per upgrade"},
+    {.key = "package_hash",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_chaincode, package_hash),
+     .required = true,
+     .umin = 64,
+     .umax = 64,
+     .help = "SHA-256 of the chaincode package, 64 hex digits"},
+    {.key = "policy",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_chaincode, policy),
+     .required = true,
+     .umin = 1,
+     .umax = 4096,
+     .help = "endorsement policy: AND(...), OR(...), OutOf(k, ...) over Org.role principals"},
+    {.key = NULL},
+};
+static const struct config_schema chaincode_schema = {
+    "chaincode", sizeof(struct netconfig_chaincode), chaincode_fields};
 static const struct config_schema consensus_schema = {
     "consensus", sizeof(struct netconfig_consensus), consensus_fields};
 
@@ -91,12 +187,32 @@ static const struct config_field channel_fields[] = {
      .type = CONFIG_MAP,
      .offset = F(netconfig_channel, consensus),
      .sub = &consensus_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_consensus, pos),
      .help = "consensus plug-in and its parameters"},
     {.key = "batch",
      .type = CONFIG_MAP,
      .offset = F(netconfig_channel, batch),
      .sub = &batch_config_schema,
+     .has_pos = true,
+     .pos_offset = F(batch_config, pos),
      .help = "block cutting"},
+    {.key = "chaincodes",
+     .type = CONFIG_MAP_LIST,
+     .offset = F(netconfig_channel, chaincodes),
+     .count_offset = F(netconfig_channel, n_chaincodes),
+     .umax = 1024,
+     .sub = &chaincode_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_chaincode, pos),
+     .help = "chaincode definitions committed in the genesis block"},
+    {.key = "lifecycle_policy",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_channel, lifecycle_policy),
+     .def = "MAJORITY Admins",
+     .umin = 1,
+     .umax = 4096,
+     .help = "who may commit a chaincode definition"},
     {.key = NULL},
 };
 static const struct config_schema channel_schema = {"channel", sizeof(struct netconfig_channel),
@@ -185,6 +301,8 @@ static const struct config_field net_fields[] = {
      .offset = F(netconfig, ca),
      .required = true,
      .sub = &ca_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_ca, pos),
      .help = "the certificate authority"},
     {.key = "organisations",
      .type = CONFIG_MAP_LIST,
@@ -192,13 +310,18 @@ static const struct config_field net_fields[] = {
      .count_offset = F(netconfig, n_orgs),
      .required = true,
      .umin = 1,
+     .umax = 256,
      .sub = &org_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_org, pos),
      .help = "organisations and their admins"},
     {.key = "channel",
      .type = CONFIG_MAP,
      .offset = F(netconfig, channel),
      .sub = &channel_schema,
-     .help = "the channel: id, consensus, block cutting"},
+     .has_pos = true,
+     .pos_offset = F(netconfig_channel, pos),
+     .help = "the channel: id, consensus, block cutting, chaincodes"},
     {.key = "orderers",
      .type = CONFIG_MAP_LIST,
      .offset = F(netconfig, orderers),
@@ -207,6 +330,8 @@ static const struct config_field net_fields[] = {
      .umin = 1,
      .umax = NETCONFIG_MAX_REBASED - 1,
      .sub = &orderer_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_orderer, pos),
      .help = "the ordering nodes"},
     {.key = "identities",
      .type = CONFIG_MAP_LIST,
@@ -214,6 +339,8 @@ static const struct config_field net_fields[] = {
      .count_offset = F(netconfig, n_identities),
      .umax = 10000,
      .sub = &identity_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_identity, pos),
      .help = "identities to register and enrol"},
     {.key = NULL},
 };
@@ -244,12 +371,17 @@ int netconfig_port(const char *addr)
     return colon ? atoi(colon + 1) : -1;
 }
 
-static const struct netconfig_identity *find_identity(const struct netconfig *c, const char *id)
+const struct netconfig_identity *netconfig_identity(const struct netconfig *c, const char *id)
 {
     for (size_t i = 0; i < c->n_identities; i++)
         if (strcmp(c->identities[i].id, id) == 0)
             return &c->identities[i];
     return NULL;
+}
+
+const char *netconfig_ca_org(const struct netconfig *c)
+{
+    return c->ca.org ? c->ca.org : c->orgs[0].name;
 }
 
 static bool org_known(const struct netconfig *c, const char *org)
@@ -258,6 +390,12 @@ static bool org_known(const struct netconfig *c, const char *org)
         if (strcmp(c->orgs[i].name, org) == 0)
             return true;
     return false;
+}
+
+/* The first position of `a`, `b` that is in the file ({0, 0} when neither is). */
+static struct config_pos first_pos(struct config_pos a, struct config_pos b)
+{
+    return a.line ? a : b;
 }
 
 /* Checks the port of `addr` lies in the span and is not in `seen` (n entries); adds it. */
@@ -273,77 +411,134 @@ static const char *check_port(const struct netconfig *c, const char *addr, int *
     return NULL;
 }
 
-/* The cross-key checks; writes the problem into `why` and returns false when one fails. */
-static bool check(const struct netconfig *c, char *why, size_t n)
+/* Ports, orderers and their identities. */
+static int check_orderers(const struct netconfig *c, const char *path, char **errmsg)
 {
     int ports[NETCONFIG_MAX_REBASED];
     size_t np = 0;
     const char *bad;
-    if ((bad = check_port(c, c->ca.listen, ports, &np))) {
-        snprintf(why, n, "ca.listen %s: port %s", c->ca.listen, bad);
-        return false;
-    }
+    if ((bad = check_port(c, c->ca.listen, ports, &np)))
+        return config_error_at(errmsg, path, c->ca.pos, "ca.listen %s: port %s", c->ca.listen, bad);
     for (size_t i = 0; i < c->n_orderers; i++) {
         const struct netconfig_orderer *o = &c->orderers[i];
-        if ((bad = check_port(c, o->listen, ports, &np))) {
-            snprintf(why, n, "orderers[%zu].listen %s: port %s", i, o->listen, bad);
-            return false;
-        }
-        const struct netconfig_identity *id = find_identity(c, o->id);
-        if (!id || strcmp(id->role, "orderer") != 0) {
-            snprintf(why, n, "orderers[%zu]: no identity \"%s\" with role orderer", i, o->id);
-            return false;
-        }
+        if ((bad = check_port(c, o->listen, ports, &np)))
+            return config_error_at(errmsg, path, o->pos, "orderers[%zu].listen %s: port %s", i,
+                                   o->listen, bad);
+        const struct netconfig_identity *id = netconfig_identity(c, o->id);
+        if (!id || strcmp(id->role, "orderer") != 0)
+            return config_error_at(errmsg, path, o->pos,
+                                   "orderers[%zu]: no identity \"%s\" with role orderer", i, o->id);
         for (size_t k = 0; k < i; k++)
-            if (strcmp(c->orderers[k].id, o->id) == 0) {
-                snprintf(why, n, "orderers[%zu]: id \"%s\" is used twice", i, o->id);
-                return false;
-            }
+            if (strcmp(c->orderers[k].id, o->id) == 0)
+                return config_error_at(errmsg, path, o->pos,
+                                       "orderers[%zu]: id \"%s\" is used twice", i, o->id);
     }
-    if (strcmp(c->channel.consensus.type, "solo") == 0 && c->n_orderers != 1) {
-        snprintf(why, n, "channel.consensus.type solo runs exactly one orderer, not %zu",
-                 c->n_orderers);
-        return false;
+    return STELE_OK;
+}
+
+/* Consensus type and parameters, block cutting. */
+static int check_consensus(const struct netconfig *c, const char *path, char **errmsg)
+{
+    const struct netconfig_consensus *cs = &c->channel.consensus;
+    const struct netconfig_pbft *p = &cs->pbft;
+    struct config_pos at = first_pos(cs->pos, c->channel.pos);
+    if (strcmp(cs->type, "solo") != 0 && strcmp(cs->type, "pbft") != 0 &&
+        strcmp(cs->type, "pow") != 0)
+        return config_error_at(errmsg, path, at,
+                               "channel.consensus.type \"%s\" is not solo, pbft or pow", cs->type);
+    if (strcmp(cs->type, "solo") == 0 && c->n_orderers != 1)
+        return config_error_at(errmsg, path, at,
+                               "channel.consensus.type solo runs exactly one orderer, not %zu",
+                               c->n_orderers);
+    if (strcmp(cs->type, "pbft") == 0) {
+        if (c->n_orderers < 4)
+            return config_error_at(errmsg, path, at,
+                                   "channel.consensus.type pbft needs at least 4 orderers (n >= "
+                                   "3f+1 with f >= 1), not %zu",
+                                   c->n_orderers);
+        at = first_pos(p->pos, at);
+        if (p->log_window % p->checkpoint_interval != 0)
+            return config_error_at(errmsg, path, at,
+                                   "channel.consensus.pbft.log_window %llu is not a multiple of "
+                                   "checkpoint_interval %llu",
+                                   (unsigned long long)p->log_window,
+                                   (unsigned long long)p->checkpoint_interval);
+        if (p->view_change_timeout_max_ms < p->view_change_timeout_ms)
+            return config_error_at(errmsg, path, at,
+                                   "channel.consensus.pbft.view_change_timeout_max is below "
+                                   "view_change_timeout");
     }
-    if (c->channel.batch.preferred_max_bytes > c->channel.batch.absolute_max_bytes) {
-        snprintf(why, n, "channel.batch.preferred_max_bytes must not exceed absolute_max_bytes");
-        return false;
+    if (c->channel.batch.preferred_max_bytes > c->channel.batch.absolute_max_bytes)
+        return config_error_at(errmsg, path, first_pos(c->channel.batch.pos, c->channel.pos),
+                               "channel.batch.preferred_max_bytes must not exceed "
+                               "absolute_max_bytes");
+    return STELE_OK;
+}
+
+static int check_chaincodes(const struct netconfig *c, const char *path, char **errmsg)
+{
+    for (size_t i = 0; i < c->channel.n_chaincodes; i++) {
+        const struct netconfig_chaincode *d = &c->channel.chaincodes[i];
+        uint8_t hash[32];
+        if (hex_decode(d->package_hash, hash, sizeof hash) != STELE_OK)
+            return config_error_at(errmsg, path, d->pos,
+                                   "channel.chaincodes[%zu].package_hash: expected 64 hex digits "
+                                   "(a SHA-256)",
+                                   i);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->channel.chaincodes[k].name, d->name) == 0)
+                return config_error_at(errmsg, path, d->pos,
+                                       "channel.chaincodes[%zu]: \"%s\" is defined twice (also "
+                                       "at line %u)",
+                                       i, d->name, c->channel.chaincodes[k].pos.line);
     }
+    return STELE_OK;
+}
+
+static int check_identities(const struct netconfig *c, const char *path, char **errmsg)
+{
     for (size_t i = 0; i < c->n_identities; i++) {
         const struct netconfig_identity *id = &c->identities[i];
-        if (strcmp(id->id, "admin") == 0 || find_identity(c, id->id) != id) {
-            snprintf(why, n, "identities[%zu]: id \"%s\" is used twice (or is the CA's admin)", i,
-                     id->id);
-            return false;
-        }
-        if (!org_known(c, id->org)) {
-            snprintf(why, n, "identities[%zu]: org \"%s\" is not in organisations", i, id->org);
-            return false;
-        }
+        if (strcmp(id->id, "admin") == 0 || netconfig_identity(c, id->id) != id)
+            return config_error_at(errmsg, path, id->pos,
+                                   "identities[%zu]: id \"%s\" is used twice (or is the CA's "
+                                   "admin)",
+                                   i, id->id);
+        if (!org_known(c, id->org))
+            return config_error_at(errmsg, path, id->pos,
+                                   "identities[%zu]: org \"%s\" is not in organisations", i,
+                                   id->org);
         for (size_t k = 0; k < id->n_attrs; k++) {
             const char *eq = strchr(id->attrs[k], '=');
-            if (!eq || eq == id->attrs[k]) {
-                snprintf(why, n, "identities[%zu].attrs[%zu]: expected key=value, got \"%s\"", i, k,
-                         id->attrs[k]);
-                return false;
-            }
+            if (!eq || eq == id->attrs[k])
+                return config_error_at(errmsg, path, id->pos,
+                                       "identities[%zu].attrs[%zu]: expected key=value, got "
+                                       "\"%s\"",
+                                       i, k, id->attrs[k]);
         }
     }
+    return STELE_OK;
+}
+
+static int check_orgs(const struct netconfig *c, const char *path, char **errmsg)
+{
     for (size_t i = 0; i < c->n_orgs; i++) {
-        const char *admin = c->orgs[i].admin;
-        if (admin && (strcmp(admin, "admin") == 0 || find_identity(c, admin))) {
-            snprintf(why, n, "organisations[%zu].admin \"%s\" clashes with another identity", i,
-                     admin);
-            return false;
-        }
+        const struct netconfig_org *o = &c->orgs[i];
+        if (o->admin && (strcmp(o->admin, "admin") == 0 || netconfig_identity(c, o->admin)))
+            return config_error_at(errmsg, path, o->pos,
+                                   "organisations[%zu].admin \"%s\" clashes with another "
+                                   "identity",
+                                   i, o->admin);
         for (size_t k = 0; k < i; k++)
-            if (strcmp(c->orgs[k].name, c->orgs[i].name) == 0 ||
-                (admin && c->orgs[k].admin && strcmp(c->orgs[k].admin, admin) == 0)) {
-                snprintf(why, n, "organisations[%zu]: name or admin is used twice", i);
-                return false;
-            }
+            if (strcmp(c->orgs[k].name, o->name) == 0 ||
+                (o->admin && c->orgs[k].admin && strcmp(c->orgs[k].admin, o->admin) == 0))
+                return config_error_at(errmsg, path, o->pos,
+                                       "organisations[%zu]: name or admin is used twice", i);
     }
-    return true;
+    if (c->ca.org && !org_known(c, c->ca.org))
+        return config_error_at(errmsg, path, c->ca.pos, "ca.org \"%s\" is not in organisations",
+                               c->ca.org);
+    return STELE_OK;
 }
 
 int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp, char **errmsg)
@@ -351,14 +546,13 @@ int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp
     int rc = config_load_file(&netconfig_schema, out, path, cfgp, errmsg);
     if (rc)
         return rc;
-    char why[256];
-    if (check(out, why, sizeof why))
-        return STELE_OK;
-    if (errmsg && asprintf(errmsg, "%s: %s", path, why) < 0)
-        *errmsg = NULL;
-    config_destroy(*cfgp);
-    *cfgp = NULL;
-    return STELE_ERR_CONFIG;
+    if ((rc = check_orderers(out, path, errmsg)) || (rc = check_consensus(out, path, errmsg)) ||
+        (rc = check_chaincodes(out, path, errmsg)) || (rc = check_identities(out, path, errmsg)) ||
+        (rc = check_orgs(out, path, errmsg))) {
+        config_destroy(*cfgp);
+        *cfgp = NULL;
+    }
+    return rc;
 }
 
 /* Rewrites `*addr` with its port moved by `shift`. */

@@ -1,7 +1,9 @@
 /*
  * netconfig.h — configs/network.yaml: the description of a local network that
  * `stele-network up` starts (DESIGN §8). The CA, the organisations and their admins, the
- * channel (consensus and block cutting), the orderers and the identities to enrol.
+ * channel (consensus and its parameters, block cutting, initial chaincode definitions and the
+ * lifecycle policy), the orderers and the identities to enrol. The launcher turns it into the
+ * network's genesis block (netgenesis.h).
  *
  * Every listen port lies in base_port .. base_port + NETCONFIG_PORT_SPAN - 1, so
  * netconfig_rebase() can move a whole network to another range (`up --base-port`).
@@ -21,44 +23,75 @@
 
 /* Section `ca`. */
 struct netconfig_ca {
-    char *name;    /* the CA's name */
-    char *listen;  /* host:port it serves on */
-    int log_level; /* enum log_level */
+    char *name;            /* the CA's name */
+    char *listen;          /* host:port it serves on */
+    char *org;             /* organisation of its bootstrap admin; NULL: the first organisation */
+    int log_level;         /* enum log_level */
+    struct config_pos pos; /* where the section is */
 };
 
 /* One entry of `organisations`. */
 struct netconfig_org {
-    char *name;  /* organisation name, as in identities' `org` */
-    char *admin; /* id of its admin identity (registered with role admin), or NULL */
+    char *name;            /* organisation name, as in identities' `org` */
+    char *admin;           /* id of its admin identity (registered with role admin), or NULL */
+    struct config_pos pos; /* where the entry is */
+};
+
+/* Section `channel.consensus.pbft`: used only when the type is pbft. */
+struct netconfig_pbft {
+    uint64_t checkpoint_interval;        /* K: a checkpoint every K blocks */
+    uint64_t log_window;                 /* L: a multiple of K */
+    uint64_t request_timeout_ms;         /* a backup's timer for an envelope not yet ordered */
+    uint64_t view_change_timeout_ms;     /* first view-change timeout */
+    uint64_t view_change_timeout_max_ms; /* cap of its doubling */
+    struct config_pos pos;               /* where the section is */
 };
 
 /* Section `channel.consensus`. */
 struct netconfig_consensus {
-    char *type; /* plug-in name: "solo" (later "pbft", "pow") */
+    char *type;                 /* plug-in name: "solo", "pbft" or "pow" */
+    struct netconfig_pbft pbft; /* pbft's parameters */
+    struct config_pos pos;      /* where the section is */
+};
+
+/* One entry of `channel.chaincodes`: a definition committed at genesis. */
+struct netconfig_chaincode {
+    char *name;            /* chaincode name */
+    char *version;         /* its version */
+    uint64_t sequence;     /* 1 for a first definition */
+    char *package_hash;    /* SHA-256 of the package, 64 hex digits */
+    char *policy;          /* endorsement policy expression */
+    struct config_pos pos; /* where the entry is */
 };
 
 /* Section `channel`. */
 struct netconfig_channel {
-    char *id;                             /* channel id */
-    struct netconfig_consensus consensus; /* consensus plug-in */
-    struct batch_config batch;            /* block cutting */
+    char *id;                               /* channel id */
+    struct netconfig_consensus consensus;   /* consensus plug-in */
+    struct batch_config batch;              /* block cutting */
+    struct netconfig_chaincode *chaincodes; /* initial chaincode definitions */
+    size_t n_chaincodes;                    /* entries in chaincodes */
+    char *lifecycle_policy;                 /* who may commit chaincode definitions */
+    struct config_pos pos;                  /* where the section is */
 };
 
 /* One entry of `orderers`. */
 struct netconfig_orderer {
-    char *id;      /* node id; also the id of its identity (role orderer) */
-    char *listen;  /* host:port */
-    int fsync;     /* enum blockstore_sync */
-    int log_level; /* enum log_level */
+    char *id;              /* node id; also the id of its identity (role orderer) */
+    char *listen;          /* host:port; also its address in the genesis block */
+    int fsync;             /* enum blockstore_sync */
+    int log_level;         /* enum log_level */
+    struct config_pos pos; /* where the entry is */
 };
 
 /* One entry of `identities`. */
 struct netconfig_identity {
-    char *id;       /* identity name */
-    char *org;      /* organisation (one of `organisations`) */
-    char *role;     /* admin, orderer, peer, client or auditor */
-    char **attrs;   /* "key=value" attributes */
-    size_t n_attrs; /* entries in attrs */
+    char *id;              /* identity name */
+    char *org;             /* organisation (one of `organisations`) */
+    char *role;            /* admin, orderer, peer, client or auditor */
+    char **attrs;          /* "key=value" attributes */
+    size_t n_attrs;        /* entries in attrs */
+    struct config_pos pos; /* where the entry is */
 };
 
 /* The whole file. Strings live in the `struct config` returned with it. */
@@ -79,10 +112,19 @@ struct netconfig {
 extern const struct config_schema netconfig_schema;
 
 /* Loads and checks `path` (schema, then: ports within the span and distinct, ids unique,
- * orgs known, every orderer has an orderer identity, solo has one orderer, attributes are
- * key=value, batch sizes consistent). Returns STELE_OK with *cfgp owning the strings
- * (config_destroy()), or an error with *errmsg (malloc'd, one line naming the file). */
+ * orgs known, the CA's organisation known, every orderer has an orderer identity, a known
+ * consensus type, solo has one orderer, pbft at least four with log_window a multiple of
+ * checkpoint_interval and view_change_timeout_max not below view_change_timeout, attributes
+ * are key=value, batch sizes consistent, chaincode names unique with 64-hex-digit package
+ * hashes). Returns STELE_OK with *cfgp owning the strings (config_destroy()), or an error with
+ * *errmsg (malloc'd, one line "file:line:col: what"). */
 int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp, char **errmsg);
+
+/* The organisation of the CA's bootstrap admin: ca.org, or the first organisation. */
+const char *netconfig_ca_org(const struct netconfig *cfg);
+
+/* The identity entry of `id`, or NULL. */
+const struct netconfig_identity *netconfig_identity(const struct netconfig *cfg, const char *id);
 
 /* Moves every listen port by (base_port - cfg->base_port) and sets cfg->base_port. The new
  * address strings are malloc'd and recorded in `owned`, a caller-zeroed array of

@@ -1,12 +1,14 @@
 /*
- * up.c — `stele-network up`: create the CA, enrol every identity, write each orderer's
- * configuration and genesis block, start the daemons and wait until each is healthy.
+ * up.c — `stele-network up`: create the CA, enrol every identity, write the network's genesis
+ * block (netgenesis.h) and each orderer's configuration, start the daemons and wait until each
+ * is healthy.
  *
  * DIR/network.json is written after each process starts, so `down` can stop whatever a failed
  * `up` left running; a failed `up` stops what it started itself.
  */
 #include "cmds.h"
 #include "netconfig.h"
+#include "netgenesis.h"
 #include "procs.h"
 
 #include "base/buf.h"
@@ -14,6 +16,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "crypto/key.h"
 #include "identity/caclient.h"
 #include "netfile/netfile.h"
 #include "pb/pb.h"
@@ -35,8 +38,10 @@ static const char up_usage[] =
     "Usage: stele-network up --dir DIR [--config FILE] [--base-port P] [--wait S] [--json]\n"
     "\n"
     "Creates and starts the network FILE describes (default configs/network.yaml) under DIR:\n"
-    "the CA (DIR/ca), every identity enrolled (DIR/ids/<id>), each orderer's configuration,\n"
-    "genesis block and block store (DIR/<orderer>/), logs and pid files (DIR/<name>.log,\n"
+    "the CA (DIR/ca), every identity enrolled (DIR/ids/<id>), the genesis block every orderer\n"
+    "starts from (DIR/genesis.block: organisations and their CA key, orderers with keys and\n"
+    "addresses, consensus, batch parameters, chaincode definitions), each orderer's\n"
+    "configuration and block store (DIR/<orderer>/), logs and pid files (DIR/<name>.log,\n"
     ".pid), and DIR/network.json that --network DIR of other programs reads.\n"
     "  --base-port P  move every port of the file to P .. P+49\n"
     "  --wait S       seconds each daemon may take to become healthy (default 20)\n"
@@ -139,7 +144,11 @@ static int start_ca(struct up *u, char *secret, size_t secret_len)
     procs_sibling("stele-ca", ca, sizeof ca);
     snprintf(cadir, sizeof cadir, "%s/ca", u->dir);
     snprintf(conf, sizeof conf, "%s/ca.yaml", u->dir);
-    char *init[] = {ca, "init", "--dir", cadir, "--name", u->nc->ca.name, "--json", NULL};
+    char *init[] = {ca,       "init",
+                    "--dir",  cadir,
+                    "--name", u->nc->ca.name,
+                    "--org",  (char *)netconfig_ca_org(u->nc),
+                    "--json", NULL};
     struct buf out;
     buf_init(&out);
     int st = procs_run(init, &out);
@@ -244,38 +253,43 @@ static int enrol_all(struct up *u, const char *admin_secret)
     return rc;
 }
 
-/* Writes DIR/<id>/orderer.yaml and its genesis block, and starts the orderer. */
+/* Writes DIR/genesis.block, the channel configuration every orderer starts from. */
+static int write_genesis(struct up *u)
+{
+    char path[PATH_MAX], *err = NULL;
+    uint8_t ca_pub[CRYPTO_POINT_COMPRESSED_LEN];
+    snprintf(path, sizeof path, "%s/genesis.block", u->dir);
+    crypto_key_public_compressed(u->admin.ca_pub, ca_pub);
+    int rc = netgenesis_write(u->nc, u->dir, ca_pub, path, &err);
+    if (rc)
+        rc = cli_fail(PROG, rc, "cannot build the genesis block: %s",
+                      err ? err : stele_strerror(rc));
+    free(err);
+    return rc;
+}
+
+/* Writes DIR/<id>/orderer.yaml and starts the orderer. Its channel, consensus, batch
+ * parameters and the organisations it trusts come from DIR/genesis.block. */
 static int start_orderer(struct up *u, const struct netconfig_orderer *o)
 {
     const struct netconfig *nc = u->nc;
-    const struct batch_config *b = &nc->channel.batch;
-    char odir[PATH_MAX], conf[PATH_MAX + 16], genesis[PATH_MAX + 16], prog[PATH_MAX + 16];
+    char odir[PATH_MAX], conf[PATH_MAX + 16], prog[PATH_MAX + 16];
     snprintf(odir, sizeof odir, "%s/%s", u->dir, o->id);
     snprintf(conf, sizeof conf, "%s/orderer.yaml", odir);
-    snprintf(genesis, sizeof genesis, "%s/genesis.block", odir);
     procs_sibling("stele-orderer", prog, sizeof prog);
     FILE *f = mkdir(odir, 0755) == 0 ? fopen(conf, "w") : NULL;
     if (!f ||
         fprintf(f,
-                "# Written by stele-network up from the network description.\n"
+                "# Written by stele-network up from the network description. The batch\n"
+                "# parameters and the organisations whose CA keys are trusted (no\n"
+                "# membership.cas) come from the network's genesis block.\n"
                 "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
-                "channel_id: %s\ngenesis_file: genesis.block\nlog_level: %s\n"
-                "fsync: %s\nconsensus:\n  type: %s\nbatch:\n"
-                "  max_message_count: %llu\n  batch_timeout: %llums\n"
-                "  preferred_max_bytes: %llu\n  absolute_max_bytes: %llu\n"
-                "membership:\n  cas:\n    - public_key: ../ca/ca.pub\n",
+                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
+                "fsync: %s\nconsensus:\n  type: %s\n",
                 o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
-                netconfig_fsync_name(o->fsync), nc->channel.consensus.type,
-                (unsigned long long)b->max_message_count, (unsigned long long)b->batch_timeout_ms,
-                (unsigned long long)b->preferred_max_bytes,
-                (unsigned long long)b->absolute_max_bytes) < 0 ||
+                netconfig_fsync_name(o->fsync), nc->channel.consensus.type) < 0 ||
         fclose(f) != 0)
         return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
-    char *gen[] = {prog, "genesis", "--config", conf, "--out", genesis, NULL};
-    int st = procs_run(gen, NULL);
-    if (st != 0)
-        return cli_fail(PROG, STELE_ERR_INTERNAL, "%s genesis --config %s failed (status %d)", prog,
-                        conf, st);
     char *serve[] = {prog, "serve", "--config", conf, NULL};
     return start(u, o->id, "orderer", o->listen, serve);
 }
@@ -398,7 +412,8 @@ int cmd_up(int argc, char **argv)
                              .ids_dir = "ids",
                              .admin = "ids/admin",
                              .processes = u->procs};
-    if ((rc = start_ca(u, secret, sizeof secret)) || (rc = enrol_all(u, secret)))
+    if ((rc = start_ca(u, secret, sizeof secret)) || (rc = enrol_all(u, secret)) ||
+        (rc = write_genesis(u)))
         goto out;
     for (size_t i = 0; rc == 0 && i < nc.n_orderers; i++)
         rc = start_orderer(u, &nc.orderers[i]);

@@ -6,9 +6,11 @@
  * tx_ids and a summary of the finality proof. For solo blocks the signature is checked against
  * the public key carried in the proof, and the signer's identity record against the caller's
  * own CA (ca.pub of --identity): a valid orderer identity holding that key. Whether that
- * orderer is the one the channel configuration names is for a full audit.
+ * orderer is the one the channel configuration names is for a full audit. Block 0 also shows
+ * the channel configuration it carries (channel_print.h); `stele chain config` shows only that.
  */
 #include "block_cmds.h"
+#include "channel_print.h"
 #include "orderer_client.h"
 
 #include "base/arena.h"
@@ -23,6 +25,8 @@
 #include "identity/identity.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
+#include "ledger/genesis.h"
+#include "ledger/pbft_msg.h"
 #include "pb/pb.h"
 
 #include <errno.h>
@@ -40,6 +44,9 @@ static const char block_usage[] =
     "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
     "hashes, tx_ids and finality proof. A solo proof's signature is checked, and its signer's\n"
     "identity against your CA (DIR/ca.pub): it must be an orderer holding the signing key.\n"
+    "Block 0 also shows the channel configuration it carries (organisations and their CA\n"
+    "keys, orderers with addresses, consensus, batch parameters, chaincode definitions) and\n"
+    "who signed it (see also 'stele chain config').\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
     "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n"
@@ -51,9 +58,15 @@ static const char block_usage[] =
 
 /* What the command works with. */
 struct block_ctx {
-    const struct chain_opts *o; /* options */
-    struct enrolment self;      /* the caller's identity (signs the request) */
-    struct msp *msp;            /* trusts the caller's CA: judges the signer of a proof */
+    const struct chain_opts *o;  /* options */
+    const char *prog;            /* the command, for messages */
+    bool config_only;            /* stele chain config: print block 0's configuration only */
+    int config_status;           /* with config_only: the exit status of what was printed */
+    struct enrolment self;       /* the caller's identity (signs the request) */
+    struct msp *msp;             /* trusts the caller's CA: judges the signer of a proof */
+    bool load_genesis;           /* the block asked for is block 0, read for its orderer set */
+    bool have_members;           /* `members` holds the orderer set of block 0 */
+    struct pbft_members members; /* checks pbft commit certificates */
 };
 
 /* What the proof says, for printing. */
@@ -64,6 +77,8 @@ struct proof_summary {
     const char *verdict;            /* "valid", "invalid", "absent", "unknown encoding" */
     const char *signer;             /* the signer's identity: "verified", or why not */
     struct identity id;             /* the signer's identity when verified */
+    uint64_t view;                  /* pbft: the view of the certificate */
+    char committers[256];           /* pbft: the orderers whose COMMITs it holds */
 };
 
 /* Builds the signed Deliver request for block n; *out is malloc'd. */
@@ -91,7 +106,7 @@ static int seek_request(struct block_ctx *ctx, const char *channel, uint64_t n,
                                 .data_len = dlen};
     rc = data ? envelope_build(&p, self->key, out, NULL) : STELE_ERR_NOMEM;
     if (rc)
-        rc = cli_fail(PROG, rc, "cannot sign the request: %s", stele_strerror(rc));
+        rc = cli_fail(ctx->prog, rc, "cannot sign the request: %s", stele_strerror(rc));
     free(data);
     return rc;
 }
@@ -121,6 +136,35 @@ static const char *judge_signer(struct block_ctx *ctx, struct arena *a, const St
     return identity_has_role(id, "orderer") ? "verified" : "not an orderer";
 }
 
+/* A pbft commit certificate, checked against the orderer set of block 0. */
+static void summarize_pbft(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
+                           struct proof_summary *s)
+{
+    const ProtobufCBinaryData *fp = &b->metadata->finality_proof;
+    Stele__PbftProof *p =
+        (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a, fp->data, fp->len, 0);
+    if (!p)
+        return;
+    s->view = p->view;
+    s->signer = "absent";
+    size_t used = 0;
+    for (size_t i = 0; i < p->n_commits && used + 70 < sizeof s->committers; i++) {
+        Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
+                                                                p->commits[i]->message.data,
+                                                                p->commits[i]->message.len, 0);
+        int k = snprintf(s->committers + used, sizeof s->committers - used, "%s%.64s",
+                         used ? ", " : "", m && m->sender ? m->sender : "?");
+        if (k > 0)
+            used += (size_t)k;
+    }
+    if (!ctx->have_members) {
+        s->verdict = "not checked (block 0 could not be read)";
+        return;
+    }
+    const char *why = "";
+    s->verdict = pbft_block_check(&ctx->members, a, b, NULL, &why) == STELE_OK ? "valid" : why;
+}
+
 static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele__Block *b,
                             const uint8_t hash[32], struct proof_summary *s)
 {
@@ -130,6 +174,10 @@ static void summarize_proof(struct block_ctx *ctx, struct arena *a, const Stele_
         return;
     s->kind = md->consensus_type && md->consensus_type[0] ? md->consensus_type : "unknown";
     s->verdict = "unknown encoding";
+    if (strcmp(s->kind, "pbft") == 0) {
+        summarize_pbft(ctx, a, b, s);
+        return;
+    }
     if (strcmp(s->kind, "solo") != 0)
         return;
     Stele__SoloProof *p = (Stele__SoloProof *)pb_unpack(
@@ -159,11 +207,41 @@ static const char *tx_id_of(struct arena *a, const ProtobufCBinaryData *e)
     return "(undecodable)";
 }
 
+int block_print_config(struct arena *a, const Stele__Block *b, bool json)
+{
+    struct channel_view v;
+    uint8_t hash[32] = {0};
+    blockhash_header_pb(b->header, hash);
+    channel_view_read(a, b, &v);
+    if (json) {
+        struct buf out;
+        struct json j;
+        buf_init(&out);
+        json_init(&j, &out);
+        channel_view_json(&j, &v, hash);
+        printf("%s\n", (char *)out.data);
+        buf_release(&out);
+    } else {
+        char hx[65];
+        hex_encode(hash, 32, hx);
+        printf("genesis block  %s\n", hx);
+        channel_view_text(stdout, &v);
+    }
+    return v.cfg ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+}
+
 static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Block *b)
 {
     bool json = ctx->o->json;
     uint8_t hash[32] = {0};
     blockhash_header_pb(b->header, hash);
+    if (ctx->config_only) {
+        ctx->config_status = block_print_config(a, b, json);
+        return;
+    }
+    struct channel_view cv = {0};
+    if (b->header->number == 0)
+        channel_view_read(a, b, &cv);
     bool data_ok = blockhash_check_data(b) == STELE_OK;
     struct proof_summary ps;
     summarize_proof(ctx, a, b, hash, &ps);
@@ -195,6 +273,11 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
             json_kv_string(&j, "node_id", ps.node_id);
         if (ps.key)
             json_kv_hex(&j, "public_key", ps.key->data, ps.key->len);
+        if (strcmp(ps.kind, "pbft") == 0) {
+            json_kv_uint(&j, "view", ps.view);
+            json_kv_string(&j, "committers", ps.committers);
+            json_kv_string(&j, "certificate", ps.verdict);
+        }
         json_kv_string(&j, "signature", ps.verdict);
         json_kv_string(&j, "signer_identity", ps.signer);
         if (strcmp(ps.signer, "verified") == 0) {
@@ -202,6 +285,10 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
             json_kv_string(&j, "signer_org", ps.id.org);
         }
         json_object_end(&j);
+        if (h->number == 0) {
+            json_key(&j, "channel_config");
+            channel_view_json(&j, &cv, NULL);
+        }
         json_object_end(&j);
         printf("%s\n", (char *)out.data);
         buf_release(&out);
@@ -224,6 +311,11 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
     if (shown < n)
         printf("  … and %zu more (--json lists them all)\n", n - shown);
     printf("finality       %s", ps.kind);
+    if (strcmp(ps.kind, "pbft") == 0) {
+        printf(": commit certificate %s (view %" PRIu64 ", COMMITs from %s)\n", ps.verdict, ps.view,
+               ps.committers);
+        return;
+    }
     if (ps.node_id)
         printf(", signed by %s", ps.node_id);
     printf(": signature %s", ps.verdict);
@@ -232,6 +324,8 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
     else if (strcmp(ps.kind, "solo") == 0)
         printf(", signer identity %s", ps.signer);
     putchar('\n');
+    if (h->number == 0)
+        channel_view_text(stdout, &cv);
 }
 
 /* Runs the Deliver call and prints the block. */
@@ -256,7 +350,14 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
             break;
         Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
         if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block && r->block->header) {
-            print_block(ctx, a, r->block);
+            if (ctx->load_genesis) {
+                Stele__ChannelConfig *cfg = NULL;
+                if (genesis_read(a, r->block, NULL, &cfg, NULL) == STELE_OK &&
+                    pbft_members_init(&ctx->members, cfg) == STELE_OK)
+                    ctx->have_members = true;
+            } else {
+                print_block(ctx, a, r->block);
+            }
             printed++;
         } else if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS) {
             rc = r->status == STELE__STATUS__STATUS_SUCCESS     ? STELE_OK
@@ -274,17 +375,18 @@ out:;
     pb_free(req ? &req->base : NULL);
     arena_destroy(a);
     if (rc == STELE_ERR_NOT_FOUND)
-        return cli_fail(PROG, rc, "block %" PRIu64 " does not exist on %s (see stele chain info)",
-                        n, o->orderer);
+        return cli_fail(ctx->prog, rc,
+                        "block %" PRIu64 " does not exist on %s (see stele chain info)", n,
+                        o->orderer);
     if (rc == STELE_ERR_PERMISSION)
-        return cli_fail(PROG, rc, "%s refused the request: the identity is not a reader",
+        return cli_fail(ctx->prog, rc, "%s refused the request: the identity is not a reader",
                         o->orderer);
     if (rc == STELE_OK && printed == 0)
         rc = frc ? frc : STELE_ERR_MALFORMED;
     if (rc)
-        return cli_fail(PROG, rc, "%s: %s", o->orderer,
+        return cli_fail(ctx->prog, rc, "%s: %s", o->orderer,
                         res.detail[0] ? res.detail : stele_strerror(rc));
-    return CLI_EXIT_OK;
+    return ctx->config_only ? ctx->config_status : CLI_EXIT_OK;
 }
 
 static int block_run(struct chain_opts *o_, int argc, char **argv);
@@ -304,41 +406,41 @@ int cmd_block(int argc, char **argv)
     return rc;
 }
 
-/* The command once its options are parsed. */
-static int block_run(struct chain_opts *o_, int argc, char **argv)
+int block_fetch(const struct chain_opts *o, uint64_t n, bool config_only, const char *prog)
 {
-    struct chain_opts o = *o_;
     int rc;
-    if (optind + 1 != argc - 1)
-        return cli_usage(PROG, "give exactly one block number");
-    char *end;
-    const char *arg = argv[1 + optind];
-    errno = 0;
-    unsigned long long n = strtoull(arg, &end, 10);
-    if (!*arg || *end || errno || arg[0] == '-')
-        return cli_usage(PROG, "'%s' is not a block number", arg);
-    if (!o.identity)
-        return cli_usage(PROG, "--identity DIR is required (Deliver requests are signed)");
-    struct block_ctx ctx = {.o = &o};
+    if (!o->identity)
+        return cli_usage(prog, "--identity DIR is required (Deliver requests are signed)");
+    struct block_ctx ctx = {.o = o, .prog = prog, .config_only = config_only};
     char *err = NULL;
-    if ((rc = enrolment_load(o.identity, &ctx.self, &err))) {
-        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
+    if ((rc = enrolment_load(o->identity, &ctx.self, &err))) {
+        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
         free(err);
         return rc;
     }
     if (!(ctx.msp = msp_create(0)) || msp_add_ca(ctx.msp, NULL, 0, ctx.self.ca_pub) != STELE_OK) {
         msp_destroy(ctx.msp);
         enrolment_release(&ctx.self);
-        return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+        return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
     }
-    struct rpc_channel *ch = orderer_client_open(PROG, &o, &rc);
+    struct rpc_channel *ch = orderer_client_open(prog, o, &rc);
     Stele__BlockchainInfo *info = NULL;
     ProtobufCBinaryData req = {0, NULL};
     if (!ch)
         goto out;
-    if (!o.channel && (rc = orderer_client_chain_info(ch, PROG, &o, &info)))
+    if (!o->channel && (rc = orderer_client_chain_info(ch, prog, o, &info)))
         goto out;
-    if ((rc = seek_request(&ctx, o.channel ? o.channel : info->channel_id, n, &req)))
+    const char *channel = o->channel ? o->channel : info->channel_id;
+    if (n > 0 && !config_only) {
+        /* Block 0 names the orderers whose signatures make a pbft block final. */
+        ctx.load_genesis = true;
+        if (seek_request(&ctx, channel, 0, &req) == STELE_OK)
+            get_block(&ctx, ch, 0, &req);
+        free(req.data);
+        req.data = NULL;
+        ctx.load_genesis = false;
+    }
+    if ((rc = seek_request(&ctx, channel, n, &req)))
         goto out;
     rc = get_block(&ctx, ch, n, &req);
 out:
@@ -347,5 +449,20 @@ out:
     rpc_channel_close(ch);
     msp_destroy(ctx.msp);
     enrolment_release(&ctx.self);
+    pbft_members_release(&ctx.members);
     return rc;
+}
+
+/* The command once its options are parsed. */
+static int block_run(struct chain_opts *o, int argc, char **argv)
+{
+    if (optind + 1 != argc - 1)
+        return cli_usage(PROG, "give exactly one block number");
+    char *end;
+    const char *arg = argv[1 + optind];
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (!*arg || *end || errno || arg[0] == '-')
+        return cli_usage(PROG, "'%s' is not a block number", arg);
+    return block_fetch(o, n, false, PROG);
 }

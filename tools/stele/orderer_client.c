@@ -17,10 +17,15 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
                          struct chain_opts *o)
 {
     static const struct option longopts[] = {
-        {"orderer", required_argument, NULL, 'o'}, {"identity", required_argument, NULL, 'i'},
-        {"channel", required_argument, NULL, 'c'}, {"tls-ca", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},          {"network", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"orderer", required_argument, NULL, 'o'},
+        {"identity", required_argument, NULL, 'i'},
+        {"channel", required_argument, NULL, 'c'},
+        {"tls-ca", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"network", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"all-orderers", no_argument, NULL, 'A'},
+        {NULL, 0, NULL, 0},
     };
     const char *network = NULL;
     int ch;
@@ -45,6 +50,9 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         case 'j':
             o->json = true;
             break;
+        case 'A':
+            o->all = true;
+            break;
         case 'h':
             fputs(usage, stdout);
             exit(CLI_EXIT_OK);
@@ -67,6 +75,9 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         if (!p)
             return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no orderer", network);
         o->orderer = p->url;
+        for (size_t i = 0; i < nf.n_processes && o->n_orderers < CHAIN_MAX_ORDERERS; i++)
+            if (strcmp(nf.processes[i].kind, "orderer") == 0)
+                o->orderers[o->n_orderers++] = nf.processes[i].url;
         if (!o->channel)
             o->channel = nf.channel_id;
         if (!o->identity)
@@ -74,6 +85,17 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
     }
     if (!o->orderer)
         return cli_usage(prog, "--orderer HOST:PORT (or --network DIR) is required");
+    if (!network) {
+        /* --orderer may list several, separated by commas; the first is the one asked. */
+        if (!(o->orderer_list = strdup(o->orderer)))
+            return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
+        char *save = NULL;
+        for (char *t = strtok_r(o->orderer_list, ",", &save);
+             t && o->n_orderers < CHAIN_MAX_ORDERERS; t = strtok_r(NULL, ",", &save))
+            o->orderers[o->n_orderers++] = t;
+        if (o->n_orderers)
+            o->orderer = o->orderers[0];
+    }
     return 0;
 }
 
@@ -81,6 +103,8 @@ void orderer_client_release(struct chain_opts *o)
 {
     config_destroy(o->net);
     o->net = NULL;
+    free(o->orderer_list);
+    o->orderer_list = NULL;
 }
 
 struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc)

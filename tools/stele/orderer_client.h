@@ -11,6 +11,8 @@ struct config;
 
 #define MAX_BLOCK_MESSAGE (80u << 20) /* AbsoluteMaxBytes tops out at 64 MiB */
 
+#define CHAIN_MAX_ORDERERS 64
+
 /* Command-line options of the orderer commands. */
 struct chain_opts {
     const char *orderer;  /* HOST:PORT */
@@ -18,10 +20,16 @@ struct chain_opts {
     const char *channel;  /* channel named in requests; NULL = the orderer's */
     const char *tls_ca;   /* PEM roots when the orderer serves TLS; NULL = plaintext */
     bool json;            /* --json */
-    struct config *net;   /* with --network: owns the strings taken from DIR/network.json */
+    bool all;             /* --all-orderers */
+    const char *orderers[CHAIN_MAX_ORDERERS]; /* every orderer known (network or --orderer
+                                                 A,B,...), orderers[0] == orderer */
+    size_t n_orderers;                        /* entries in orderers */
+    char *orderer_list;                       /* malloc'd copy of --orderer split in place */
+    struct config *net; /* with --network: owns the strings taken from DIR/network.json */
 };
 
-/* Parses --orderer, --identity, --channel, --tls-ca, --network, --json and --help (prints
+/* Parses --orderer (HOST:PORT, or several separated by commas), --identity, --channel,
+ * --tls-ca, --network, --json, --all-orderers and --help (prints
  * `usage`, exits 0) into *o; positional arguments are left at argv[optind..]. --network DIR
  * takes the first orderer's address, the channel and (unless --identity is given) the CA
  * admin's identity from DIR/network.json. Returns 0 or an exit status (the error printed);

@@ -1,0 +1,246 @@
+/* pbft_msg.c — PBFT message signatures and certificates (pbft_msg.h). */
+#include "ledger/pbft_msg.h"
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "crypto/ecdsa.h"
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "ledger/blockhash.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MESSAGE (64u << 20) /* a PBFT message body; blocks travel beside it */
+
+static int fail(const char **why, const char *text, int rc)
+{
+    if (why)
+        *why = text;
+    return rc;
+}
+
+int pbft_members_init(struct pbft_members *m, const Stele__ChannelConfig *cfg)
+{
+    memset(m, 0, sizeof *m);
+    if (!cfg || cfg->n_orderers == 0)
+        return STELE_ERR_CONFIG;
+    m->n = cfg->n_orderers;
+    m->f = (m->n - 1) / 3;
+    m->quorum = 2 * m->f + 1;
+    if (!(m->channel_id = strdup(cfg->channel_id ? cfg->channel_id : "")) ||
+        !(m->ids = calloc(m->n, sizeof *m->ids)) || !(m->keys = calloc(m->n, sizeof *m->keys))) {
+        pbft_members_release(m);
+        return STELE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const Stele__OrdererNodeConfig *o = cfg->orderers[i];
+        if (!(m->ids[i] = strdup(o->node_id ? o->node_id : ""))) {
+            pbft_members_release(m);
+            return STELE_ERR_NOMEM;
+        }
+        int rc = crypto_key_from_public(o->public_key.data, o->public_key.len, &m->keys[i]);
+        if (rc) {
+            pbft_members_release(m);
+            return rc == STELE_ERR_NOMEM ? rc : STELE_ERR_CONFIG;
+        }
+    }
+    return STELE_OK;
+}
+
+void pbft_members_release(struct pbft_members *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->ids)
+            free(m->ids[i]);
+        if (m->keys)
+            crypto_key_destroy(m->keys[i]);
+    }
+    free(m->ids);
+    free(m->keys);
+    free(m->channel_id);
+    memset(m, 0, sizeof *m);
+}
+
+int pbft_members_find(const struct pbft_members *m, const char *node_id)
+{
+    for (size_t i = 0; node_id && i < m->n; i++)
+        if (strcmp(m->ids[i], node_id) == 0)
+            return (int)i;
+    return -1;
+}
+
+size_t pbft_primary(const struct pbft_members *m, uint64_t view)
+{
+    return (size_t)(view % m->n);
+}
+
+/* SHA-256("STELE-PBFT-v1\0" || msg). */
+static int signed_digest(const uint8_t *msg, size_t len, uint8_t out[32])
+{
+    struct crypto_sha256 *h = crypto_sha256_create();
+    int rc = STELE_ERR_NOMEM;
+    if (h && !(rc = crypto_sha256_update(h, PBFT_SIG_DOMAIN, sizeof PBFT_SIG_DOMAIN)) &&
+        !(rc = crypto_sha256_update(h, msg, len)))
+        rc = crypto_sha256_final(h, out);
+    crypto_sha256_destroy(h);
+    return rc;
+}
+
+int pbft_sign(const Stele__PbftMessage *msg, const struct crypto_key *key, struct arena *a,
+              Stele__PbftSigned *out)
+{
+    stele__pbft_signed__init(out);
+    size_t len = protobuf_c_message_get_packed_size(&msg->base);
+    uint8_t *bytes = arena_alloc(a, len ? len : 1), *sig = arena_alloc(a, CRYPTO_SIG_LEN);
+    uint8_t d[32];
+    if (!bytes || !sig)
+        return STELE_ERR_NOMEM;
+    protobuf_c_message_pack(&msg->base, bytes);
+    int rc = signed_digest(bytes, len, d);
+    if (rc || (rc = crypto_sign_digest(key, d, sig)))
+        return rc;
+    out->message = (ProtobufCBinaryData){len, bytes};
+    out->signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sig};
+    return STELE_OK;
+}
+
+int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSigned *s,
+              Stele__PbftMessage **out, size_t *sender, const char **why)
+{
+    Stele__PbftMessage *msg = (Stele__PbftMessage *)pb_unpack(
+        &stele__pbft_message__descriptor, a, s->message.data, s->message.len, MAX_MESSAGE);
+    if (!msg)
+        return fail(why, "message does not decode as stele.PbftMessage", STELE_ERR_MALFORMED);
+    int idx = pbft_members_find(m, msg->sender);
+    if (idx < 0)
+        return fail(why, "sender is not an orderer of the channel", STELE_ERR_PERMISSION);
+    if (strcmp(msg->channel_id, m->channel_id) != 0)
+        return fail(why, "message is for another channel", STELE_ERR_PERMISSION);
+    if (msg->digest.len != 0 && msg->digest.len != BLOCKHASH_LEN)
+        return fail(why, "digest is not 32 octets", STELE_ERR_MALFORMED);
+    uint8_t d[32];
+    int rc = signed_digest(s->message.data, s->message.len, d);
+    if (rc)
+        return fail(why, "cannot hash the message", rc);
+    rc = crypto_verify_digest(m->keys[idx], d, s->signature.data, s->signature.len);
+    if (rc == STELE_ERR_MALFORMED || rc == STELE_ERR_AUTH)
+        return fail(why, "signature does not verify with the sender's key", STELE_ERR_AUTH);
+    if (rc)
+        return fail(why, "cannot verify the signature", rc);
+    *out = msg;
+    if (sender)
+        *sender = (size_t)idx;
+    return STELE_OK;
+}
+
+/* True when `msg` is for exactly (type, view, seq, digest). */
+static bool matches(const Stele__PbftMessage *msg, Stele__PbftType type, uint64_t view,
+                    uint64_t seq, const uint8_t digest[32])
+{
+    return msg->type == type && msg->view == view && msg->seq == seq &&
+           msg->digest.len == BLOCKHASH_LEN && memcmp(msg->digest.data, digest, 32) == 0;
+}
+
+int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele__PbftProof *proof,
+                     uint64_t seq, const uint8_t digest[32], const char **why)
+{
+    if (!proof)
+        return fail(why, "block has no commit certificate", STELE_ERR_CONFLICT);
+    bool seen[256] = {false};
+    size_t good = 0;
+    if (m->n > 256)
+        return fail(why, "too many orderers", STELE_ERR_CONFIG);
+    for (size_t i = 0; i < proof->n_commits; i++) {
+        Stele__PbftMessage *msg;
+        size_t who;
+        int rc = pbft_open(m, a, proof->commits[i], &msg, &who, why);
+        if (rc)
+            return rc;
+        if (!matches(msg, STELE__PBFT_TYPE__PBFT_COMMIT, proof->view, seq, digest))
+            return fail(why, "a COMMIT in the certificate is for another view, block or hash",
+                        STELE_ERR_CONFLICT);
+        if (!seen[who]) {
+            seen[who] = true;
+            good++;
+        }
+    }
+    if (good < m->quorum)
+        return fail(why, "commit certificate holds fewer than 2f+1 distinct orderers",
+                    STELE_ERR_CONFLICT);
+    return STELE_OK;
+}
+
+int pbft_block_check(const struct pbft_members *m, struct arena *a, const Stele__Block *b,
+                     uint8_t hash[32], const char **why)
+{
+    uint8_t h[32];
+    if (!b->header || !b->metadata || blockhash_check_data(b) != STELE_OK)
+        return fail(why, "block is malformed or its data hash is wrong", STELE_ERR_MALFORMED);
+    if (strcmp(b->metadata->consensus_type, "pbft") != 0)
+        return fail(why, "block was not ordered by pbft", STELE_ERR_CONFLICT);
+    if (strcmp(b->metadata->channel_id, m->channel_id) != 0)
+        return fail(why, "block belongs to another channel", STELE_ERR_PERMISSION);
+    int rc = blockhash_header_pb(b->header, h);
+    if (rc)
+        return fail(why, "cannot hash the block header", rc);
+    const ProtobufCBinaryData *fp = &b->metadata->finality_proof;
+    Stele__PbftProof *proof = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a,
+                                                            fp->data, fp->len, MAX_MESSAGE);
+    if (!proof)
+        return fail(why, "finality proof does not decode as stele.PbftProof", STELE_ERR_MALFORMED);
+    if ((rc = pbft_proof_check(m, a, proof, b->header->number, h, why)))
+        return rc;
+    if (hash)
+        memcpy(hash, h, 32);
+    return STELE_OK;
+}
+
+int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Stele__PbftPrepared *p,
+                        Stele__PbftMessage **ppo, Stele__Block **blocko, const char **why)
+{
+    Stele__PbftMessage *pp;
+    size_t who;
+    if (!p->pre_prepare)
+        return fail(why, "prepared proof has no PRE-PREPARE", STELE_ERR_MALFORMED);
+    int rc = pbft_open(m, a, p->pre_prepare, &pp, &who, why);
+    if (rc)
+        return rc;
+    if (pp->type != STELE__PBFT_TYPE__PBFT_PRE_PREPARE || who != pbft_primary(m, pp->view) ||
+        pp->digest.len != BLOCKHASH_LEN)
+        return fail(why, "prepared proof's PRE-PREPARE is not from the primary of its view",
+                    STELE_ERR_CONFLICT);
+    const ProtobufCBinaryData *bb = &p->pre_prepare->block;
+    Stele__Block *b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, bb->data, bb->len, 0);
+    uint8_t h[32];
+    if (!b || !b->header || blockhash_check_data(b) != STELE_OK ||
+        blockhash_header_pb(b->header, h) != STELE_OK || memcmp(h, pp->digest.data, 32) != 0 ||
+        b->header->number != pp->seq)
+        return fail(why, "prepared proof's block does not match its PRE-PREPARE",
+                    STELE_ERR_CONFLICT);
+    bool seen[256] = {false};
+    size_t good = 0;
+    if (m->n > 256)
+        return fail(why, "too many orderers", STELE_ERR_CONFIG);
+    for (size_t i = 0; i < p->n_prepares; i++) {
+        Stele__PbftMessage *msg;
+        if ((rc = pbft_open(m, a, p->prepares[i], &msg, &who, why)))
+            return rc;
+        if (!matches(msg, STELE__PBFT_TYPE__PBFT_PREPARE, pp->view, pp->seq, h) ||
+            who == pbft_primary(m, pp->view))
+            return fail(why, "a PREPARE in the prepared proof does not match its PRE-PREPARE",
+                        STELE_ERR_CONFLICT);
+        if (!seen[who]) {
+            seen[who] = true;
+            good++;
+        }
+    }
+    if (good < 2 * m->f)
+        return fail(why, "prepared proof holds fewer than 2f PREPAREs", STELE_ERR_CONFLICT);
+    if (ppo)
+        *ppo = pp;
+    if (blocko)
+        *blocko = b;
+    return STELE_OK;
+}

@@ -1,0 +1,86 @@
+/*
+ * pbft_msg.h — signing, opening and certificate checks of PBFT messages
+ * (proto/stele/cluster.proto), shared by the orderers that exchange them and by everything that
+ * checks a block's commit certificate (peers, `stele block get`, `stele audit`).
+ *
+ * The orderer set comes from the channel configuration (ChannelConfig.orderers): n members,
+ * f = (n - 1) / 3 faults tolerated, quorum 2f + 1. A message is accepted only from a member,
+ * with a valid signature over "STELE-PBFT-v1\0" || message, for the member's channel.
+ *
+ * Errors: STELE_ERR_MALFORMED (does not decode, wrong lengths), STELE_ERR_PERMISSION (not a
+ * member, wrong channel), STELE_ERR_AUTH (bad signature), STELE_ERR_CONFLICT (a certificate
+ * whose messages disagree or are too few), STELE_ERR_NOMEM, STELE_ERR_CRYPTO; each with a
+ * static sentence in *why (may be NULL) for logs and clients.
+ */
+#ifndef STELE_LEDGER_PBFT_MSG_H
+#define STELE_LEDGER_PBFT_MSG_H
+
+#include "stele/channel.pb-c.h"
+#include "stele/cluster.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct crypto_key;
+
+/* The domain-separation prefix of every PBFT signature (with its terminating NUL). */
+#define PBFT_SIG_DOMAIN "STELE-PBFT-v1"
+
+/* The orderer set of a channel with their imported keys. */
+struct pbft_members {
+    char *channel_id;         /* malloc'd */
+    size_t n;                 /* members */
+    size_t f;                 /* (n - 1) / 3 */
+    size_t quorum;            /* 2f + 1 */
+    char **ids;               /* malloc'd node ids, in configuration order */
+    struct crypto_key **keys; /* their public keys */
+};
+
+/* Builds the set from `cfg` (copied). Returns STELE_OK, STELE_ERR_CONFIG (no orderers, a bad
+ * key) or STELE_ERR_NOMEM. */
+int pbft_members_init(struct pbft_members *m, const Stele__ChannelConfig *cfg);
+
+/* Frees what init made. Accepts a zeroed struct. */
+void pbft_members_release(struct pbft_members *m);
+
+/* Index of `node_id` in the set, or -1. */
+int pbft_members_find(const struct pbft_members *m, const char *node_id);
+
+/* Index of the primary of `view`: view mod n. */
+size_t pbft_primary(const struct pbft_members *m, uint64_t view);
+
+/* Packs `msg` into `out->message` and signs it with `key`; message and signature live in `a`,
+ * `out` is initialised (block left empty). Returns STELE_OK, STELE_ERR_NOMEM or
+ * STELE_ERR_CRYPTO. */
+int pbft_sign(const Stele__PbftMessage *msg, const struct crypto_key *key, struct arena *a,
+              Stele__PbftSigned *out);
+
+/* Checks and decodes the untrusted `s`: the sender named in the message is a member (its index
+ * in *sender, may be NULL), the channel is the set's, the signature verifies. *out lives in
+ * `a`. Returns STELE_OK or an error with *why. */
+int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSigned *s,
+              Stele__PbftMessage **out, size_t *sender, const char **why);
+
+/* Checks a commit certificate for block `seq` with header hash `digest`: at least a quorum of
+ * COMMITs from distinct members, each valid, each for proof->view, seq and digest. Returns
+ * STELE_OK or STELE_ERR_CONFLICT / another error with *why. */
+int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele__PbftProof *proof,
+                     uint64_t seq, const uint8_t digest[32], const char **why);
+
+/* Checks a whole block delivered under pbft: data hash, metadata consensus type "pbft" and
+ * channel, and the commit certificate in metadata.finality_proof for its number and header
+ * hash. The link to the previous block is the caller's to check. `hash` (may be NULL) gets the
+ * header hash. Returns as pbft_proof_check(). */
+int pbft_block_check(const struct pbft_members *m, struct arena *a, const Stele__Block *b,
+                     uint8_t hash[32], const char **why);
+
+/* Checks a prepared proof: a valid PRE_PREPARE from the primary of its view with a block whose
+ * header hash is the digest, and 2f PREPAREs from distinct backups (not the primary) for the same
+ * view, seq and digest. *pp (may be NULL) gets the decoded PRE_PREPARE, *block (may be NULL) the
+ * decoded block; both in `a`. Returns as pbft_proof_check(). */
+int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Stele__PbftPrepared *p,
+                        Stele__PbftMessage **pp, Stele__Block **block, const char **why);
+
+#endif

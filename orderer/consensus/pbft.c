@@ -1,0 +1,386 @@
+/*
+ * pbft.c — the "pbft" consensus plug-in (Castro and Liskov's Practical Byzantine Fault
+ * Tolerance, one block per sequence number): its ops, its timers and how envelopes enter it.
+ * pbft_int.h maps the other files; docs/CONSENSUS.md describes the protocol as implemented.
+ *
+ * Metadata of a pbft block (stele.BlockMetadata):
+ *   consensus_type  "pbft"
+ *   channel_id      the channel
+ *   timestamp_ms    the primary's wall clock when it cut the block
+ *   finality_proof  a serialized stele.PbftProof: 2f+1 or more COMMITs signed by distinct
+ *                   orderers for the block's number and header hash in one view
+ *                   (lib/ledger/pbft_msg.h checks it).
+ */
+#include "orderer/consensus/pbft_int.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "ledger/blockhash.h"
+#include "ledger/envelope.h"
+#include "pb/pb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG          "pbft"
+#define POOL_MAX     200000 /* envelopes pooled before Broadcast is told to slow down */
+#define FORWARD_TICK 16     /* envelopes forwarded per tick (20 ms) at most */
+
+uint64_t pbft_now(void)
+{
+    return clock_mono_ms();
+}
+
+static int config_error(char **errmsg, const char *fmt, const char *arg)
+{
+    if (errmsg && asprintf(errmsg, fmt, arg) < 0)
+        *errmsg = NULL;
+    return STELE_ERR_CONFIG;
+}
+
+static int parse_fault(const char *fault, enum pbft_fault *out, char **errmsg)
+{
+    *out = PBFT_FAULT_NONE;
+    if (!fault || !fault[0])
+        return STELE_OK;
+#ifdef STELE_TEST_HOOKS
+    if (strcmp(fault, "equivocate") == 0)
+        *out = PBFT_FAULT_EQUIVOCATE;
+    else if (strcmp(fault, "bad-signatures") == 0)
+        *out = PBFT_FAULT_BAD_SIGS;
+    else if (strcmp(fault, "silent") == 0)
+        *out = PBFT_FAULT_SILENT;
+    else if (strcmp(fault, "withhold") == 0)
+        *out = PBFT_FAULT_WITHHOLD;
+    else
+        return config_error(
+            errmsg,
+            "pbft: unknown test fault \"%s\" (equivocate, bad-signatures, silent, withhold)",
+            fault);
+    return STELE_OK;
+#else
+    return config_error(errmsg, "pbft: test faults (\"%s\") exist only in test builds", fault);
+#endif
+}
+
+static void destroy_state(struct pbft *b)
+{
+    pbft_slot_reset(b);
+    buf_release(&b->slot.pp_signed);
+    buf_release(&b->slot.block);
+    for (size_t i = 0; i < PBFT_MAX_NODES; i++) {
+        buf_release(&b->slot.prepares[i].signed_);
+        buf_release(&b->slot.commits[i].signed_);
+        buf_release(&b->vcs[i].signed_);
+    }
+    for (size_t i = 0; i < sizeof b->ahead / sizeof b->ahead[0]; i++)
+        buf_release(&b->ahead[i]);
+    buf_release(&b->last_proof);
+    buf_release(&b->my_vc);
+    buf_release(&b->new_view);
+    buf_release(&b->pending_o);
+    pbft_persist_close(b);
+    pbft_pool_destroy(b->pool);
+    pbft_members_release(&b->m);
+    pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->sync_cv);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+static int pbft_create(const struct consensus_params *p, const struct consensus_callbacks *cb,
+                       void **state, char **errmsg)
+{
+    const Stele__ChannelConfig *cfg = p->channel;
+    if (!cfg || cfg->n_orderers == 0)
+        return config_error(errmsg, "pbft: %s",
+                            "the genesis block lists no orderers (stele-network writes one "
+                            "with the whole orderer set)");
+    if (cfg->n_orderers > PBFT_MAX_NODES)
+        return config_error(errmsg, "pbft: %s", "more than 64 orderers");
+    if (!crypto_key_has_private(p->signer))
+        return config_error(errmsg, "pbft: %s", "the orderer key cannot sign");
+    struct pbft *b = calloc(1, sizeof *b);
+    if (!b)
+        return STELE_ERR_NOMEM;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->sync_cv, NULL);
+    b->p = *p;
+    b->cb = *cb;
+    b->state_fd[0] = b->state_fd[1] = -1;
+    int rc = pbft_members_init(&b->m, cfg);
+    if (rc) {
+        destroy_state(b);
+        return rc == STELE_ERR_NOMEM
+                   ? rc
+                   : config_error(errmsg, "pbft: %s", "an orderer key in the genesis block is bad");
+    }
+    int me = pbft_members_find(&b->m, p->node_id);
+    uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
+    crypto_key_public_compressed(p->signer, pub);
+    if (me < 0 || cfg->orderers[me]->public_key.len != sizeof pub ||
+        memcmp(cfg->orderers[me]->public_key.data, pub, sizeof pub) != 0) {
+        destroy_state(b);
+        return config_error(errmsg,
+                            "pbft: orderer \"%s\" is not in the genesis block's orderer set with "
+                            "this key",
+                            p->node_id);
+    }
+    b->me = (size_t)me;
+    if ((rc = parse_fault(p->fault, &b->fault, errmsg))) {
+        destroy_state(b);
+        return rc;
+    }
+    const Stele__PbftParameters *pp = cfg->pbft;
+    b->ckpt_interval = pp && pp->checkpoint_interval ? pp->checkpoint_interval : 10;
+    b->log_window = pp && pp->log_window ? pp->log_window : 4 * b->ckpt_interval;
+    if (b->log_window < 2 * b->ckpt_interval)
+        b->log_window = 2 * b->ckpt_interval;
+    b->request_timeout = pp && pp->request_timeout_ms ? pp->request_timeout_ms : 2000;
+    b->vc_timeout_base = pp && pp->view_change_timeout_ms ? pp->view_change_timeout_ms : 2000;
+    b->vc_timeout_max =
+        pp && pp->view_change_timeout_max_ms ? pp->view_change_timeout_max_ms : 30000;
+    if (b->vc_timeout_max < b->vc_timeout_base)
+        b->vc_timeout_max = b->vc_timeout_base;
+    b->vc_timeout = b->vc_timeout_base;
+    b->active = true;
+    if (!(b->pool = pbft_pool_create())) {
+        destroy_state(b);
+        return STELE_ERR_NOMEM;
+    }
+    *state = b;
+    return STELE_OK;
+}
+
+/* Learns where the chain is: last block, its hash and certificate. */
+static int load_head(struct pbft *b)
+{
+    uint64_t height;
+    b->cb.chain_head(b->cb.arg, &height, b->last_digest);
+    b->last_exec = height ? height - 1 : 0;
+    /* Every block we hold is final (certified): the checkpoint at or below our head serves as
+     * the low watermark until the others confirm a later one. Without it a restarted primary
+     * would wait for a checkpoint that can only come after it proposes. */
+    b->stable = b->last_exec - b->last_exec % b->ckpt_interval;
+    buf_clear(&b->last_proof);
+    if (b->last_exec == 0)
+        return STELE_OK;
+    struct arena *a = arena_create(0);
+    Stele__Block *blk;
+    int rc = a ? b->cb.read_block(b->cb.arg, b->last_exec, a, &blk) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK)
+        rc = buf_append(&b->last_proof, blk->metadata->finality_proof.data,
+                        blk->metadata->finality_proof.len);
+    arena_destroy(a);
+    return rc;
+}
+
+/* Sends FORWARD for an envelope waiting too long (pool callback; caller holds mu). */
+static void forward_one(void *arg, const uint8_t *env, size_t len)
+{
+    struct pbft *b = arg;
+    uint8_t h[32];
+    if (crypto_sha256(env, len, h))
+        return;
+    Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+    msg.type = STELE__PBFT_TYPE__PBFT_FORWARD;
+    msg.view = b->view;
+    msg.digest = (ProtobufCBinaryData){32, h};
+    struct buf e = {(uint8_t *)env, len, len};
+    pbft_broadcast(b, &msg, &e, NULL);
+}
+
+/* The request timer: a backup that holds an envelope the primary has not ordered within
+ * request_timeout (counted from when it became our oldest, or from the view's start) asks for
+ * a view change. Half-way, it forwards old envelopes to the others, so that a client who sent
+ * to one orderer only is not mistaken for a censoring primary. */
+static void request_tick(struct pbft *b, uint64_t now)
+{
+    char tx[65];
+    uint64_t at;
+    if (!pbft_pool_oldest(b->pool, tx, &at)) {
+        b->timed_tx[0] = 0;
+        return;
+    }
+    if (strcmp(tx, b->timed_tx) != 0) {
+        memcpy(b->timed_tx, tx, sizeof tx);
+        b->timed_since = now;
+    }
+    if (!b->active || b->syncing || b->failed)
+        return;
+    uint64_t since = b->timed_since > b->view_started ? b->timed_since : b->view_started;
+    if (at > since)
+        since = at;
+    /* Forward a few per tick: under a backlog every pooled envelope may be old, and
+     * forwarding them all at once would cost every other orderer a signature check each. */
+    if (now - at >= b->request_timeout / 2 && pbft_primary(&b->m, b->view) != b->me)
+        pbft_pool_stale(b->pool, now - b->request_timeout / 2, FORWARD_TICK, forward_one, b);
+    if (pbft_primary(&b->m, b->view) != b->me && now - since >= b->request_timeout)
+        pbft_start_view_change(b, b->view + 1,
+                               "an envelope waited longer than request_timeout to be ordered");
+}
+
+/* Behind: f+1 orderers report blocks we lack for more than a second. */
+static void lag_tick(struct pbft *b, uint64_t now)
+{
+    uint64_t ahead[PBFT_MAX_NODES];
+    size_t k = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        if (i != b->me && b->peer_seq[i] > b->last_exec)
+            ahead[k++] = b->peer_seq[i];
+    if (k < b->m.f + 1) {
+        b->behind_since = 0;
+        return;
+    }
+    if (!b->behind_since) {
+        b->behind_since = now;
+        return;
+    }
+    if (now - b->behind_since < 1000)
+        return;
+    uint64_t target = ahead[0];
+    for (size_t i = 1; i < k; i++)
+        if (ahead[i] < target)
+            target = ahead[i];
+    pbft_want_sync(b, target);
+    b->behind_since = now;
+}
+
+static void *timer_main(void *arg)
+{
+    struct pbft *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += PBFT_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&b->wake, &b->mu, &ts);
+        if (b->stopping)
+            break;
+        uint64_t now = pbft_now();
+        if (now >= b->status_at) {
+            pbft_send_status(b);
+            b->status_at = now + PBFT_STATUS_EVERY_MS;
+        }
+        pbft_view_tick(b, now);
+        request_tick(b, now);
+        lag_tick(b, now);
+        pbft_maybe_propose(b);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static int pbft_start(void *state)
+{
+    struct pbft *b = state;
+    pthread_mutex_lock(&b->mu);
+    int rc = load_head(b);
+    if (rc == STELE_OK) {
+        pbft_slot_reset(b);
+        rc = pbft_restore(b);
+    }
+    b->view_started = pbft_now();
+    pthread_mutex_unlock(&b->mu);
+    if (rc)
+        return rc;
+    log_info(LOG, "%s: member %zu of %zu (f = %zu), view %llu, last block %llu, primary %s",
+             b->m.ids[b->me], b->me, b->m.n, b->m.f, (unsigned long long)b->view,
+             (unsigned long long)b->last_exec, b->m.ids[pbft_primary(&b->m, b->view)]);
+    if ((rc = pbft_links_start(b)) || (rc = pbft_sync_start(b)))
+        return rc;
+    if (pthread_create(&b->timer, NULL, timer_main, b) != 0)
+        return STELE_ERR_INTERNAL;
+    b->running = true;
+    return STELE_OK;
+}
+
+static int pbft_order(void *state, const uint8_t *env, size_t len)
+{
+    struct pbft *b = state;
+    struct arena *a = arena_create(0);
+    struct envelope_view v;
+    uint8_t h[32];
+    int rc = STELE_ERR_NOMEM;
+    if (!a)
+        return rc;
+    if ((rc = envelope_parse(a, env, len, 0, &v, NULL)) || (rc = crypto_sha256(env, len, h)))
+        goto out;
+    if (!b->running || b->stopping || b->failed || pbft_pool_size(b->pool, NULL) >= POOL_MAX) {
+        rc = STELE_ERR_UNAVAILABLE;
+        goto out;
+    }
+    rc = pbft_pool_add(b->pool, v.header->tx_id, h, env, len, pbft_now());
+    if (rc == STELE_ERR_REPLAY)
+        rc = STELE_OK; /* another orderer forwarded it to us first */
+    /* A block holding it may have been appended between Broadcast's claim and the add above,
+     * after that block cleared the pool: drop it then, or it would wait forever (and fire the
+     * request timer). Blocks are appended before they clear the pool, so one of the two sees
+     * the other. */
+    else if (rc == STELE_OK && b->cb.tx_in_chain(b->cb.arg, v.header->tx_id))
+        pbft_pool_remove(b->pool, v.header->tx_id);
+    if (rc == STELE_OK && pbft_primary(&b->m, b->view) == b->me) {
+        pthread_mutex_lock(&b->mu);
+        pbft_maybe_propose(b);
+        pthread_mutex_unlock(&b->mu);
+    }
+out:
+    arena_destroy(a);
+    return rc;
+}
+
+static void pbft_stop(void *state)
+{
+    struct pbft *b = state;
+    pthread_mutex_lock(&b->mu);
+    bool running = b->running;
+    b->running = false;
+    b->stopping = true;
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->mu);
+    if (!running)
+        return;
+    pthread_join(b->timer, NULL);
+    pbft_sync_stop(b);
+    pbft_links_stop(b);
+}
+
+static void pbft_destroy(void *state)
+{
+    if (state)
+        destroy_state(state);
+}
+
+static void pbft_status(void *state, struct consensus_status *st)
+{
+    struct pbft *b = state;
+    pthread_mutex_lock(&b->mu);
+    st->view = b->view;
+    st->role = !b->active                              ? "view-changing"
+               : b->syncing                            ? "syncing"
+               : pbft_primary(&b->m, b->view) == b->me ? "primary"
+                                                       : "backup";
+    pthread_mutex_unlock(&b->mu);
+}
+
+const struct consensus_ops pbft_consensus = {
+    .name = "pbft",
+    .create = pbft_create,
+    .start = pbft_start,
+    .order = pbft_order,
+    .stop = pbft_stop,
+    .destroy = pbft_destroy,
+    .attach = pbft_attach,
+    .status = pbft_status,
+};

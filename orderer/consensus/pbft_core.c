@@ -1,0 +1,706 @@
+/*
+ * pbft_core.c — the normal case of pbft (pbft_int.h): the primary proposes the block in flight,
+ * backups PREPARE it, everyone COMMITs once prepared and executes it with 2f+1 matching
+ * COMMITs, which become its commit certificate. Also checkpoints and STATUS heartbeats.
+ */
+#include "orderer/consensus/pbft_int.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "ledger/blockhash.h"
+#include "ledger/envelope.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG "pbft"
+
+static const char *type_name(Stele__PbftType t)
+{
+    switch (t) {
+    case STELE__PBFT_TYPE__PBFT_PRE_PREPARE:
+        return "PRE-PREPARE";
+    case STELE__PBFT_TYPE__PBFT_PREPARE:
+        return "PREPARE";
+    case STELE__PBFT_TYPE__PBFT_COMMIT:
+        return "COMMIT";
+    case STELE__PBFT_TYPE__PBFT_CHECKPOINT:
+        return "CHECKPOINT";
+    case STELE__PBFT_TYPE__PBFT_VIEW_CHANGE:
+        return "VIEW-CHANGE";
+    case STELE__PBFT_TYPE__PBFT_NEW_VIEW:
+        return "NEW-VIEW";
+    case STELE__PBFT_TYPE__PBFT_STATUS:
+        return "STATUS";
+    default:
+        return "message";
+    }
+}
+
+static void vote_clear(struct pbft_vote *v)
+{
+    v->have = false;
+    buf_clear(&v->signed_);
+}
+
+void pbft_slot_reset(struct pbft *b)
+{
+    struct pbft_slot *s = &b->slot;
+    s->seq = b->last_exec + 1;
+    s->have_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
+    s->pp_view = 0;
+    memset(s->digest, 0, sizeof s->digest);
+    buf_clear(&s->pp_signed);
+    buf_clear(&s->block);
+    for (size_t i = 0; i < b->m.n; i++) {
+        vote_clear(&s->prepares[i]);
+        vote_clear(&s->commits[i]);
+    }
+}
+
+/* Serializes `s` into `out` (cleared first). */
+static int pack_signed(const Stele__PbftSigned *s, struct buf *out)
+{
+    buf_clear(out);
+    return pb_pack_buf(&s->base, out);
+}
+
+/* Sends `data` to every other orderer, or (test faults) to those i with (i % 2 == parity) when
+ * parity is 0 or 1, or to all but the last when parity is 2. */
+static void send_all(struct pbft *b, const struct buf *data, int parity)
+{
+    if (b->fault == PBFT_FAULT_SILENT)
+        return;
+    size_t k = 0, last = b->me == b->m.n - 1 ? b->m.n - 2 : b->m.n - 1;
+    for (size_t i = 0; i < b->m.n; i++) {
+        if (i == b->me)
+            continue;
+        if (parity < 0 || (parity == 2 && i != last) || (parity < 2 && (int)(k++ % 2) == parity))
+            pbft_link_send(b, i, data->data, data->len);
+    }
+}
+
+/* Signs `msg` into `s` (in `a`) after filling channel and sender. */
+static int sign_msg(struct pbft *b, Stele__PbftMessage *msg, struct arena *a, Stele__PbftSigned *s)
+{
+    msg->channel_id = b->m.channel_id;
+    msg->sender = b->m.ids[b->me];
+    return pbft_sign(msg, b->p.signer, a, s);
+}
+
+int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
+                   struct buf *out)
+{
+    struct arena *a = arena_create(0);
+    struct buf wire;
+    buf_init(&wire);
+    Stele__PbftSigned s;
+    int rc = a ? sign_msg(b, msg, a, &s) : STELE_ERR_NOMEM;
+    if (rc)
+        goto done;
+    if (block)
+        s.block = (ProtobufCBinaryData){block->len, block->data};
+    if (out && (rc = pack_signed(&s, out)))
+        goto done;
+    if (b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_COMMIT)
+        goto done; /* test fault: keep our COMMIT to ourselves */
+    if (b->fault == PBFT_FAULT_BAD_SIGS)
+        s.signature.data[5] ^= 0x40;
+    if ((rc = pack_signed(&s, &wire)))
+        goto done;
+    send_all(b, &wire,
+             b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE
+                 ? 2
+                 : -1);
+done:
+    if (rc)
+        log_error(LOG, "cannot sign or send a %s: %s", type_name(msg->type), stele_strerror(rc));
+    buf_release(&wire);
+    arena_destroy(a);
+    return rc;
+}
+
+void pbft_send_status(struct pbft *b)
+{
+    Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+    msg.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    msg.view = b->view;
+    msg.seq = b->last_exec;
+    msg.digest = (ProtobufCBinaryData){32, b->last_digest};
+    msg.view_changing = !b->active;
+    msg.timestamp_ms = clock_wall_ms();
+    pbft_broadcast(b, &msg, NULL, NULL);
+}
+
+/* Sends our vote of `type` for the slot and records it as sender b->me. */
+static void vote(struct pbft *b, Stele__PbftType type)
+{
+    struct pbft_slot *s = &b->slot;
+    Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+    msg.type = type;
+    msg.view = s->pp_view;
+    msg.seq = s->seq;
+    msg.digest = (ProtobufCBinaryData){32, s->digest};
+    struct pbft_vote *v =
+        type == STELE__PBFT_TYPE__PBFT_PREPARE ? &s->prepares[b->me] : &s->commits[b->me];
+    if (pbft_broadcast(b, &msg, NULL, &v->signed_) == STELE_OK) {
+        v->have = true;
+        v->view = s->pp_view;
+        memcpy(v->digest, s->digest, 32);
+    }
+}
+
+/* Votes in `votes` that match the slot's PRE-PREPARE. */
+static size_t matching(const struct pbft *b, const struct pbft_vote *votes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        if (votes[i].have && votes[i].view == b->slot.pp_view &&
+            memcmp(votes[i].digest, b->slot.digest, 32) == 0)
+            n++;
+    return n;
+}
+
+static void execute_slot(struct pbft *b);
+
+static void check_progress(struct pbft *b)
+{
+    struct pbft_slot *s = &b->slot;
+    if (!s->have_pp)
+        return;
+    if (!s->prepared && matching(b, s->prepares) >= 2 * b->m.f) {
+        s->prepared = true;
+        if (!s->sent_commit) {
+            s->sent_commit = true;
+            pbft_persist(b); /* before the COMMIT leaves */
+            vote(b, STELE__PBFT_TYPE__PBFT_COMMIT);
+        }
+    }
+    if (s->prepared && matching(b, s->commits) >= b->m.quorum)
+        execute_slot(b);
+}
+
+/* Holds a message for a block after the one in flight (a PRE-PREPARE for n + 1 may arrive
+ * before our COMMITs for n, or while we fetch blocks), replayed once we get there. */
+static void hold_ahead(struct pbft *b, const Stele__PbftSigned *s, uint64_t seq)
+{
+    size_t cap = sizeof b->ahead / sizeof b->ahead[0];
+    if (b->n_ahead >= cap) {
+        /* Full: make room by dropping the entry for the furthest block. */
+        size_t far = 0;
+        for (size_t i = 1; i < b->n_ahead; i++)
+            if (b->ahead_seq[i] > b->ahead_seq[far])
+                far = i;
+        if (b->ahead_seq[far] <= seq)
+            return;
+        buf_release(&b->ahead[far]);
+        b->ahead[far] = b->ahead[b->n_ahead - 1];
+        b->ahead_seq[far] = b->ahead_seq[b->n_ahead - 1];
+        buf_init(&b->ahead[--b->n_ahead]);
+    }
+    if (pack_signed(s, &b->ahead[b->n_ahead]) == STELE_OK)
+        b->ahead_seq[b->n_ahead++] = seq;
+}
+
+void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len)
+{
+    struct arena *a = arena_create(0);
+    Stele__PbftSigned *s =
+        a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, data, len, 0) : NULL;
+    Stele__PbftMessage *msg;
+    size_t from;
+    if (s && pbft_open(&b->m, a, s, &msg, &from, NULL) == STELE_OK) {
+        bool ok = true;
+        if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
+            ok = pbft_check_proposal(b, s, msg, NULL) == STELE_OK;
+        pbft_handle(b, s, msg, from, ok);
+    }
+    arena_destroy(a);
+}
+
+void pbft_replay_ahead(struct pbft *b)
+{
+    size_t cap = sizeof b->ahead / sizeof b->ahead[0], n = 0, keep = 0;
+    struct buf now[sizeof b->ahead / sizeof b->ahead[0]];
+    for (size_t i = 0; i < b->n_ahead && i < cap; i++) {
+        if (b->ahead_seq[i] == b->last_exec + 1) {
+            now[n++] = b->ahead[i];
+        } else if (b->ahead_seq[i] > b->last_exec + 1) {
+            b->ahead[keep] = b->ahead[i];
+            b->ahead_seq[keep++] = b->ahead_seq[i];
+            continue;
+        } else {
+            buf_release(&b->ahead[i]);
+        }
+    }
+    for (size_t i = keep; i < b->n_ahead; i++)
+        buf_init(&b->ahead[i]);
+    b->n_ahead = keep;
+    /* Handling may execute the block and replay further: `now` is ours alone. */
+    for (size_t i = 0; i < n; i++) {
+        pbft_handle_bytes(b, now[i].data, now[i].len);
+        buf_release(&now[i]);
+    }
+}
+
+/* Forgets pool entries for the envelopes of `blk`. */
+static void clear_pool(struct pbft *b, const Stele__Block *blk)
+{
+    struct arena *a = arena_create(0);
+    for (size_t i = 0; a && blk->data && i < blk->data->n_envelopes; i++) {
+        struct envelope_view v;
+        const ProtobufCBinaryData *e = &blk->data->envelopes[i];
+        if (envelope_parse(a, e->data, e->len, 0, &v, NULL) == STELE_OK)
+            pbft_pool_remove(b->pool, v.header->tx_id);
+        arena_reset(a);
+    }
+    arena_destroy(a);
+}
+
+/* After block last_exec was appended: bookkeeping common to both ways blocks arrive. */
+static void executed(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32],
+                     const ProtobufCBinaryData *proof)
+{
+    b->last_exec = blk->header->number;
+    memcpy(b->last_digest, hash, 32);
+    buf_clear(&b->last_proof);
+    buf_append(&b->last_proof, proof->data, proof->len);
+    clear_pool(b, blk);
+    b->vc_timeout = b->vc_timeout_base;
+    pbft_slot_reset(b);
+    if (b->last_exec % b->ckpt_interval == 0) {
+        Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+        msg.type = STELE__PBFT_TYPE__PBFT_CHECKPOINT;
+        msg.seq = b->last_exec;
+        msg.digest = (ProtobufCBinaryData){32, b->last_digest};
+        msg.view = b->view;
+        struct buf own;
+        buf_init(&own);
+        if (pbft_broadcast(b, &msg, NULL, &own) == STELE_OK)
+            pbft_handle_bytes(b, own.data, own.len);
+        buf_release(&own);
+    }
+}
+
+static void execute_slot(struct pbft *b)
+{
+    struct pbft_slot *s = &b->slot;
+    struct arena *a = arena_create(0);
+    Stele__Block *blk =
+        a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0)
+          : NULL;
+    Stele__PbftSigned **commits = a ? arena_calloc(a, b->m.n, sizeof *commits) : NULL;
+    size_t n = 0;
+    if (!blk || !commits || !blk->metadata) {
+        log_error(LOG, "cannot decode block %llu to execute it", (unsigned long long)s->seq);
+        goto out;
+    }
+    for (size_t i = 0; i < b->m.n; i++) {
+        struct pbft_vote *v = &s->commits[i];
+        if (v->have && v->view == s->pp_view && memcmp(v->digest, s->digest, 32) == 0 &&
+            (commits[n] = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                         v->signed_.data, v->signed_.len, 0)))
+            n++;
+    }
+    Stele__PbftProof proof = STELE__PBFT_PROOF__INIT;
+    proof.view = s->pp_view;
+    proof.commits = commits;
+    proof.n_commits = n;
+    size_t plen = protobuf_c_message_get_packed_size(&proof.base);
+    uint8_t *pbytes = arena_alloc(a, plen ? plen : 1);
+    if (!pbytes)
+        goto out;
+    protobuf_c_message_pack(&proof.base, pbytes);
+    blk->metadata->finality_proof = (ProtobufCBinaryData){plen, pbytes};
+    blk->metadata->consensus_type = (char *)"pbft";
+    blk->metadata->channel_id = b->m.channel_id;
+    int rc = b->cb.deliver_block(b->cb.arg, blk);
+    if (rc) {
+        log_error(LOG, "the core refused block %llu: %s; ordering stops",
+                  (unsigned long long)s->seq, stele_strerror(rc));
+        b->failed = true;
+        goto out;
+    }
+    log_debug(LOG, "block %llu committed in view %llu (%zu envelopes, %zu commits)",
+              (unsigned long long)s->seq, (unsigned long long)s->pp_view,
+              blk->data ? blk->data->n_envelopes : 0, n);
+    uint8_t hash[32];
+    memcpy(hash, s->digest, 32);
+    executed(b, blk, hash, &blk->metadata->finality_proof);
+    arena_destroy(a);
+    a = NULL;
+    pbft_replay_ahead(b);
+    pbft_maybe_propose(b);
+out:
+    arena_destroy(a);
+}
+
+int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32])
+{
+    if (blk->header->number != b->last_exec + 1 ||
+        memcmp(blk->header->previous_hash.data, b->last_digest, 32) != 0)
+        return STELE_ERR_CONFLICT;
+    int rc = b->cb.deliver_block(b->cb.arg, blk);
+    if (rc) {
+        b->failed = true;
+        return rc;
+    }
+    executed(b, blk, hash, &blk->metadata->finality_proof);
+    /* A fetched block carries its certificate: it is final, and so is the checkpoint at or
+     * below it (the others' CHECKPOINT messages for it went by while we were behind). */
+    uint64_t ck = b->last_exec - b->last_exec % b->ckpt_interval;
+    if (ck > b->stable)
+        b->stable = ck;
+    pbft_replay_ahead(b);
+    return STELE_OK;
+}
+
+/* A PRE-PREPARE for the slot. */
+static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
+                           const Stele__PbftMessage *msg, size_t from, bool block_ok)
+{
+    struct pbft_slot *sl = &b->slot;
+    if (from != pbft_primary(&b->m, msg->view)) {
+        log_warn(LOG, "%s sent a PRE-PREPARE for view %llu but is not its primary", b->m.ids[from],
+                 (unsigned long long)msg->view);
+        return;
+    }
+    if (!block_ok) {
+        pbft_start_view_change(b, b->view + 1, "the primary proposed an invalid block");
+        return;
+    }
+    if (sl->have_pp) {
+        if (memcmp(sl->digest, msg->digest.data, 32) != 0)
+            pbft_start_view_change(b, b->view + 1,
+                                   "the primary proposed two blocks for one sequence number");
+        return;
+    }
+    struct arena *a = arena_create(0);
+    Stele__Block *blk =
+        a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0)
+          : NULL;
+    bool linked = blk && blk->header && blk->header->previous_hash.len == 32 &&
+                  memcmp(blk->header->previous_hash.data, b->last_digest, 32) == 0;
+    arena_destroy(a);
+    if (!linked) {
+        pbft_start_view_change(b, b->view + 1,
+                               "the primary proposed a block that does not extend the chain");
+        return;
+    }
+    sl->have_pp = true;
+    sl->pp_view = msg->view;
+    memcpy(sl->digest, msg->digest.data, 32);
+    sl->pp_at_ms = pbft_now();
+    pack_signed(s, &sl->pp_signed);
+    buf_clear(&sl->block);
+    buf_append(&sl->block, s->block.data, s->block.len);
+    if (b->me != from) {
+        sl->sent_prepare = true;
+        pbft_persist(b); /* before the PREPARE leaves */
+        vote(b, STELE__PBFT_TYPE__PBFT_PREPARE);
+    }
+    check_progress(b);
+}
+
+static void on_vote(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                    size_t from)
+{
+    struct pbft_slot *sl = &b->slot;
+    bool prepare = msg->type == STELE__PBFT_TYPE__PBFT_PREPARE;
+    if (prepare && from == pbft_primary(&b->m, msg->view)) {
+        log_warn(LOG, "%s, primary of view %llu, sent a PREPARE: ignored", b->m.ids[from],
+                 (unsigned long long)msg->view);
+        return;
+    }
+    if (msg->digest.len != 32)
+        return;
+    struct pbft_vote *v = prepare ? &sl->prepares[from] : &sl->commits[from];
+    if (v->have) {
+        if (v->view == msg->view && memcmp(v->digest, msg->digest.data, 32) != 0)
+            log_warn(LOG, "%s sent two different %ss for block %llu in view %llu: kept the first",
+                     b->m.ids[from], type_name(msg->type), (unsigned long long)msg->seq,
+                     (unsigned long long)msg->view);
+        if (v->view >= msg->view)
+            return;
+    }
+    v->have = true;
+    v->view = msg->view;
+    memcpy(v->digest, msg->digest.data, 32);
+    pack_signed(s, &v->signed_);
+    check_progress(b);
+}
+
+/* Our own hash of block `seq` (<= last_exec). */
+static int block_digest(struct pbft *b, uint64_t seq, uint8_t out[32])
+{
+    if (seq == b->last_exec) {
+        memcpy(out, b->last_digest, 32);
+        return STELE_OK;
+    }
+    struct arena *a = arena_create(0);
+    Stele__Block *blk;
+    int rc = a ? b->cb.read_block(b->cb.arg, seq, a, &blk) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK)
+        rc = blockhash_header_pb(blk->header, out);
+    arena_destroy(a);
+    return rc;
+}
+
+static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
+{
+    if (msg->seq <= b->stable || msg->digest.len != 32 || msg->seq % b->ckpt_interval)
+        return;
+    struct pbft_ckpt *c = NULL, *low = &b->ckpts[0];
+    for (size_t i = 0; i < PBFT_CKPTS && !c; i++) {
+        if (b->ckpts[i].seq == msg->seq)
+            c = &b->ckpts[i];
+        else if (b->ckpts[i].seq < low->seq)
+            low = &b->ckpts[i];
+    }
+    if (!c) {
+        c = low;
+        memset(c, 0, sizeof *c);
+        c->seq = msg->seq;
+    }
+    c->have[from] = true;
+    memcpy(c->digest[from], msg->digest.data, 32);
+    /* The largest group of senders agreeing on one digest. */
+    for (size_t i = 0; i < b->m.n; i++) {
+        if (!c->have[i])
+            continue;
+        size_t agree = 0;
+        for (size_t j = 0; j < b->m.n; j++)
+            agree += c->have[j] && memcmp(c->digest[j], c->digest[i], 32) == 0;
+        if (agree >= b->m.f + 1 && c->seq > b->last_exec)
+            pbft_want_sync(b, c->seq); /* f+1 say they are there: we are behind */
+        uint8_t mine[32];
+        if (agree >= b->m.quorum && c->seq <= b->last_exec &&
+            block_digest(b, c->seq, mine) == STELE_OK) {
+            if (memcmp(mine, c->digest[i], 32) != 0) {
+                log_error(LOG, "checkpoint %llu: 2f+1 orderers hold another block than ours",
+                          (unsigned long long)c->seq);
+                return;
+            }
+            b->stable = c->seq;
+            log_debug(LOG, "checkpoint %llu is stable", (unsigned long long)c->seq);
+            for (size_t k = 0; k < PBFT_CKPTS; k++)
+                if (b->ckpts[k].seq <= b->stable)
+                    memset(&b->ckpts[k], 0, sizeof b->ckpts[k]);
+            pbft_maybe_propose(b); /* the window may have opened */
+            return;
+        }
+    }
+}
+
+static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
+{
+    b->peer_seq[from] = msg->seq;
+    b->peer_view[from] = msg->view;
+    b->peer_active[from] = !msg->view_changing;
+    /* A peer in an older view missed the NEW-VIEW that started ours: hand it over. */
+    if (msg->view < b->view && b->active && b->new_view.len)
+        pbft_link_send(b, from, b->new_view.data, b->new_view.len);
+}
+
+void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                 size_t from, bool block_ok)
+{
+    switch (msg->type) {
+    case STELE__PBFT_TYPE__PBFT_VIEW_CHANGE:
+        pbft_on_view_change(b, s, msg, from);
+        return;
+    case STELE__PBFT_TYPE__PBFT_NEW_VIEW:
+        pbft_on_new_view(b, s, msg, from);
+        return;
+    case STELE__PBFT_TYPE__PBFT_CHECKPOINT:
+        on_checkpoint(b, msg, from);
+        return;
+    case STELE__PBFT_TYPE__PBFT_STATUS:
+        on_status(b, msg, from);
+        return;
+    case STELE__PBFT_TYPE__PBFT_PRE_PREPARE:
+    case STELE__PBFT_TYPE__PBFT_PREPARE:
+    case STELE__PBFT_TYPE__PBFT_COMMIT:
+        break;
+    default:
+        return;
+    }
+    if (msg->view != b->view || !b->active || b->failed)
+        return; /* other views: NEW-VIEW and STATUS bring us there */
+    if (msg->seq <= b->last_exec)
+        return;
+    if (msg->seq > b->last_exec + 1) {
+        if (msg->seq <= b->last_exec + 1 + b->log_window)
+            hold_ahead(b, s, msg->seq);
+        if (msg->seq > b->last_exec + 2)
+            pbft_want_sync(b, msg->seq - 1); /* we lack whole blocks */
+        return;
+    }
+    if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
+        on_pre_prepare(b, s, msg, from, block_ok);
+    else
+        on_vote(b, s, msg, from);
+}
+
+/* Builds block `seq` over `envs` on our head into `out` (serialized) and its digest. */
+static int build_block(struct pbft *b, const ProtobufCBinaryData *envs, size_t n, struct buf *out,
+                       uint8_t digest[32])
+{
+    struct arena *a = arena_create(0);
+    Stele__Block *blk;
+    int rc =
+        a ? blockhash_block_build(a, b->slot.seq, b->last_digest, envs, n, &blk) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK && (rc = blockhash_header_pb(blk->header, digest)) == STELE_OK) {
+        blk->metadata->consensus_type = (char *)"pbft";
+        blk->metadata->channel_id = b->m.channel_id;
+        blk->metadata->timestamp_ms = clock_wall_ms();
+        buf_clear(out);
+        rc = pb_pack_buf(&blk->base, out);
+    }
+    arena_destroy(a);
+    return rc;
+}
+
+void pbft_maybe_propose(struct pbft *b)
+{
+    struct pbft_slot *sl = &b->slot;
+    if (!b->active || b->failed || b->stopping || sl->have_pp || b->syncing || b->pending_o.len ||
+        pbft_primary(&b->m, b->view) != b->me || b->fault == PBFT_FAULT_SILENT)
+        return;
+    if (sl->seq > b->stable + b->log_window / 2)
+        return; /* wait for a checkpoint: backups are too far behind */
+    ProtobufCBinaryData *envs;
+    size_t n;
+    if (pbft_pool_take(b->pool, b->p.cutter.max_message_count, b->p.cutter.preferred_max_bytes,
+                       &envs, &n) ||
+        n == 0)
+        return;
+    uint8_t digest[32], digest2[32];
+    struct buf block, block2, wire;
+    buf_init(&block);
+    buf_init(&block2);
+    buf_init(&wire);
+    int rc = build_block(b, envs, n, &block, digest);
+    if (rc == STELE_OK) {
+        Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+        msg.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+        msg.view = b->view;
+        msg.seq = sl->seq;
+        msg.digest = (ProtobufCBinaryData){32, digest};
+        sl->have_pp = true;
+        sl->pp_view = b->view;
+        memcpy(sl->digest, digest, 32);
+        sl->pp_at_ms = pbft_now();
+        buf_append(&sl->block, block.data, block.len);
+        pbft_persist(b);
+        if (b->fault == PBFT_FAULT_EQUIVOCATE && n > 1) {
+            /* Test builds: half of the backups get a block without the last envelope. */
+            struct arena *a = arena_create(0);
+            Stele__PbftSigned s1, s2;
+            Stele__PbftMessage msg2 = msg;
+            if (a && build_block(b, envs, n - 1, &block2, digest2) == STELE_OK &&
+                sign_msg(b, &msg, a, &s1) == STELE_OK) {
+                msg2.digest = (ProtobufCBinaryData){32, digest2};
+                if (sign_msg(b, &msg2, a, &s2) == STELE_OK) {
+                    s1.block = (ProtobufCBinaryData){block.len, block.data};
+                    s2.block = (ProtobufCBinaryData){block2.len, block2.data};
+                    pack_signed(&s1, &sl->pp_signed);
+                    send_all(b, &sl->pp_signed, 0);
+                    pack_signed(&s2, &wire);
+                    send_all(b, &wire, 1);
+                    /* ... and the first backup sees both: it must notice. */
+                    pbft_link_send(b, b->me == 0 ? 1 : 0, wire.data, wire.len);
+                    log_warn(LOG, "test fault: equivocated on block %llu",
+                             (unsigned long long)sl->seq);
+                }
+            }
+            arena_destroy(a);
+        } else {
+            rc = pbft_broadcast(b, &msg, &block, &sl->pp_signed);
+        }
+        log_debug(LOG, "proposed block %llu in view %llu with %zu envelopes",
+                  (unsigned long long)sl->seq, (unsigned long long)b->view, n);
+        b->proposed_at = pbft_now();
+    }
+    if (rc)
+        log_error(LOG, "cannot propose block %llu: %s", (unsigned long long)sl->seq,
+                  stele_strerror(rc));
+    for (size_t i = 0; i < n; i++)
+        free(envs[i].data);
+    free(envs);
+    buf_release(&block);
+    buf_release(&block2);
+    buf_release(&wire);
+    check_progress(b);
+}
+
+/* Compares two tx_ids for qsort. */
+static int cmp_txid(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                        const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    struct arena *a = arena_create(0);
+    int rc = STELE_ERR_NOMEM;
+    if (!a)
+        return rc;
+    Stele__Block *blk =
+        (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0);
+    uint8_t h[32];
+    rc = STELE_ERR_MALFORMED;
+    if (!blk || !blk->header || !blk->metadata || blockhash_check_data(blk) != STELE_OK ||
+        blockhash_header_pb(blk->header, h) != STELE_OK || msg->digest.len != 32 ||
+        memcmp(h, msg->digest.data, 32) != 0 || blk->header->number != msg->seq) {
+        *why = "the block does not match the PRE-PREPARE's digest and number";
+        goto out;
+    }
+    size_t n = blk->data ? blk->data->n_envelopes : 0;
+    char **ids = arena_calloc(a, n ? n : 1, sizeof *ids);
+    if (!ids) {
+        rc = STELE_ERR_NOMEM;
+        goto out;
+    }
+    if (n == 0 || n > b->p.cutter.max_message_count) {
+        *why = "the block has no envelopes or more than MaxMessageCount";
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ProtobufCBinaryData *e = &blk->data->envelopes[i];
+        struct envelope_view v;
+        uint8_t eh[32];
+        if (!(ids[i] = arena_alloc(a, ENVELOPE_TXID_LEN + 1)) ||
+            crypto_sha256(e->data, e->len, eh) != STELE_OK) {
+            rc = STELE_ERR_NOMEM;
+            goto out;
+        }
+        if (envelope_parse(a, e->data, e->len, b->p.cutter.absolute_max_bytes, &v, why) ==
+                STELE_OK &&
+            pbft_pool_has(b->pool, v.header->tx_id, eh)) {
+            memcpy(ids[i], v.header->tx_id, ENVELOPE_TXID_LEN + 1);
+            continue; /* checked when it entered our pool */
+        }
+        if ((rc = b->cb.check_envelope(b->cb.arg, e->data, e->len, ids[i], why)))
+            goto out;
+    }
+    qsort(ids, n, sizeof *ids, cmp_txid);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            *why = "the block holds one tx_id twice";
+            rc = STELE_ERR_REPLAY;
+            goto out;
+        }
+    rc = STELE_OK;
+out:
+    arena_destroy(a);
+    return rc;
+}

@@ -1,0 +1,256 @@
+/*
+ * pbft_int.h — the state of the pbft plug-in, shared by its files (not a public header).
+ *
+ *   pbft.c          the ops, the timer thread, the envelope pool
+ *   pbft_core.c     normal case: PRE-PREPARE, PREPARE, COMMIT, execution, checkpoints, STATUS
+ *   pbft_view.c     VIEW-CHANGE and NEW-VIEW
+ *   pbft_net.c      the Cluster service, the links to the other orderers, state transfer
+ *   pbft_persist.c  what survives a restart
+ *
+ * docs/CONSENSUS.md describes the protocol as implemented. In short: n = 3f+1 orderers from the
+ * channel configuration; one block in flight (block seq = last executed + 1); the primary of
+ * view v is orderers[v mod n]; every message is signed (lib/ledger/pbft_msg.h).
+ *
+ * Locking: `mu` guards everything in struct pbft but the pool (its own `pool_mu`) and the
+ * links (each its own lock). Handlers verify signatures and envelopes before taking `mu`;
+ * execution (the core's deliver_block) runs under `mu`. Lock order: mu, then pool_mu, then a
+ * link's lock; never the other way.
+ */
+#ifndef STELE_ORDERER_PBFT_INT_H
+#define STELE_ORDERER_PBFT_INT_H
+
+#include "orderer/consensus/consensus.h"
+
+#include "base/buf.h"
+#include "ledger/pbft_msg.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PBFT_MAX_NODES       64   /* orderers per channel */
+#define PBFT_STATUS_EVERY_MS 500  /* heartbeat period */
+#define PBFT_TICK_MS         20   /* timer thread resolution */
+#define PBFT_LINK_QUEUE      4096 /* messages queued per link before the oldest are dropped */
+
+struct pbft_link;
+struct pbft_pool;
+
+/* Which Byzantine behaviour a test build simulates (params.fault). */
+enum pbft_fault {
+    PBFT_FAULT_NONE = 0,
+    PBFT_FAULT_EQUIVOCATE, /* as primary, different blocks to different backups */
+    PBFT_FAULT_BAD_SIGS,   /* every signature it sends is corrupted */
+    PBFT_FAULT_SILENT,     /* sends nothing at all */
+    PBFT_FAULT_WITHHOLD,   /* as primary, PRE-PREPARE to all backups but the last, and no COMMIT:
+                              a block then waits for commits until a view change */
+};
+
+/* One vote (PREPARE or COMMIT) held per sender for the block in flight. */
+struct pbft_vote {
+    bool have;          /* a vote from this sender is held */
+    uint64_t view;      /* its view */
+    uint8_t digest[32]; /* the digest it voted for */
+    struct buf signed_; /* the serialized PbftSigned, for certificates and proofs */
+};
+
+/* The block in flight: seq = last_exec + 1. */
+struct pbft_slot {
+    uint64_t seq;                              /* block number */
+    bool have_pp;                              /* a PRE-PREPARE for (view, seq) is accepted */
+    uint64_t pp_view;                          /* its view */
+    uint8_t digest[32];                        /* its digest */
+    struct buf pp_signed;                      /* the PbftSigned PRE-PREPARE with its block */
+    struct buf block;                          /* the serialized block */
+    struct pbft_vote prepares[PBFT_MAX_NODES]; /* by sender */
+    struct pbft_vote commits[PBFT_MAX_NODES];  /* by sender */
+    bool sent_prepare;                         /* this node sent PREPARE for (pp_view, digest) */
+    bool sent_commit;                          /* ... COMMIT */
+    bool prepared;                             /* prepared(digest, pp_view, seq) holds */
+    uint64_t pp_at_ms;                         /* monotonic time the PRE-PREPARE arrived */
+};
+
+/* The latest VIEW-CHANGE held from one sender. */
+struct pbft_vc {
+    bool have;
+    uint64_t view;      /* the view it moves to */
+    uint64_t last_seq;  /* its proven last committed block */
+    bool prepared;      /* it carries a prepared proof for last_seq + 1 */
+    uint64_t prep_view; /* the view of that proof */
+    uint8_t prep_digest[32];
+    struct buf signed_; /* the serialized PbftSigned */
+};
+
+/* CHECKPOINT votes for one block number. */
+struct pbft_ckpt {
+    uint64_t seq;                       /* 0 = unused */
+    bool have[PBFT_MAX_NODES];          /* by sender */
+    uint8_t digest[PBFT_MAX_NODES][32]; /* what each sender said */
+};
+#define PBFT_CKPTS 8 /* checkpoint numbers tracked above the stable one */
+
+struct pbft {
+    struct consensus_params p;     /* as given (pointers owned by the core) */
+    struct consensus_callbacks cb; /* as given */
+    struct pbft_members m;         /* the orderer set and keys */
+    size_t me;                     /* this orderer's index in m */
+    enum pbft_fault fault;         /* test builds: simulated misbehaviour */
+
+    /* parameters (ChannelConfig.pbft, with defaults) */
+    uint32_t ckpt_interval;   /* K */
+    uint32_t log_window;      /* L */
+    uint64_t request_timeout; /* ms */
+    uint64_t vc_timeout_base; /* ms */
+    uint64_t vc_timeout_max;  /* ms */
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the timer thread: stopping */
+
+    /* normal case */
+    uint64_t view;
+    bool active;             /* false between VIEW-CHANGE and NEW-VIEW */
+    uint64_t last_exec;      /* number of the last block executed (chain height - 1) */
+    uint8_t last_digest[32]; /* its header hash */
+    struct buf last_proof;   /* its serialized PbftProof (empty for the genesis block) */
+    struct pbft_slot slot;   /* the block in flight */
+    struct buf ahead[PBFT_MAX_NODES * 3];   /* signed messages for later blocks, replayed */
+    uint64_t ahead_seq[PBFT_MAX_NODES * 3]; /* ... and the block each is for */
+    size_t n_ahead;
+
+    /* checkpoints */
+    uint64_t stable; /* low watermark h */
+    struct pbft_ckpt ckpts[PBFT_CKPTS];
+
+    /* view change */
+    struct pbft_vc vcs[PBFT_MAX_NODES]; /* latest VIEW-CHANGE per sender */
+    uint64_t vc_deadline;               /* monotonic ms: give up waiting for NEW-VIEW */
+    uint64_t vc_timeout;                /* current (doubling) timeout */
+    uint64_t vc_resend_at;              /* resend our VIEW-CHANGE then */
+    struct buf my_vc;                   /* our VIEW-CHANGE for `view` while !active */
+    struct buf new_view;                /* the NEW-VIEW that started `view` (empty: view 0) */
+    struct buf pending_o;               /* a NEW-VIEW's PRE-PREPARE waiting for state transfer */
+
+    /* what peers report (STATUS) */
+    uint64_t peer_seq[PBFT_MAX_NODES];
+    uint64_t peer_view[PBFT_MAX_NODES];
+    bool peer_active[PBFT_MAX_NODES];
+    uint64_t status_at;    /* next heartbeat, monotonic ms */
+    uint64_t behind_since; /* f+1 peers are ahead of us since then (0: not) */
+
+    /* request timer (backups): the oldest pooled envelope and since when it is timed */
+    char timed_tx[65];
+    uint64_t timed_since;
+    uint64_t view_started; /* monotonic ms the current view became active */
+
+    /* state transfer */
+    bool syncing;         /* the sync thread is fetching */
+    uint64_t sync_target; /* fetch up to this block */
+    bool sync_wanted;     /* a new target was set */
+    pthread_cond_t sync_cv;
+    pthread_t sync_thread;
+
+    /* the primary */
+    uint64_t proposed_at; /* monotonic ms of the last proposal */
+
+    struct pbft_pool *pool;                  /* envelopes waiting to be ordered */
+    struct pbft_link *links[PBFT_MAX_NODES]; /* outbound, NULL for me */
+
+    int state_fd[2];          /* pbft.state.0 and .1 (pbft_persist.c), -1 until opened */
+    uint64_t persist_counter; /* counter of the last state written */
+
+    bool stopping;
+    bool running;
+    bool failed; /* the core refused a block */
+    pthread_t timer;
+};
+
+/* ---- pbft.c ---- */
+/* Current monotonic milliseconds. */
+uint64_t pbft_now(void);
+
+/* ---- pool (pbft_pool.c) ---- */
+struct pbft_pool *pbft_pool_create(void);
+void pbft_pool_destroy(struct pbft_pool *pl);
+/* Adds a copy of an envelope with its tx_id and hash. Returns STELE_OK, STELE_ERR_REPLAY (the
+ * tx_id is held already) or STELE_ERR_NOMEM. */
+int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32],
+                  const uint8_t *env, size_t len, uint64_t now);
+/* True when the pool holds `tx_id` with exactly this envelope hash (it was checked on entry). */
+bool pbft_pool_has(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32]);
+/* Removes `tx_id` if held. */
+void pbft_pool_remove(struct pbft_pool *pl, const char *tx_id);
+/* Copies the oldest envelopes into `out` (malloc'd array of malloc'd copies, *n of them): at
+ * most max_count, at most max_bytes in total unless the first alone is bigger. */
+int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,
+                   ProtobufCBinaryData **out, size_t *n);
+/* Number of envelopes held, and the arrival time of the oldest (0 when empty). */
+size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest);
+/* The tx_id and arrival time of the oldest envelope; false when empty. */
+bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at);
+/* Calls fn for at most `max` envelopes, oldest first, that arrived before `before` and were not
+ * forwarded yet, marking them forwarded. Returns how many. */
+size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
+                       void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg);
+
+/* ---- pbft_core.c (caller holds mu) ---- */
+/* Handles an opened message from member `from`; `s` is what arrived (with a block for a
+ * PRE-PREPARE, already checked by pbft_check_proposal() when `block_ok`). */
+void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                 size_t from, bool block_ok);
+/* Proposes a block when this node is an active primary with nothing in flight. */
+void pbft_maybe_propose(struct pbft *b);
+/* Resets the slot for seq = last_exec + 1. */
+void pbft_slot_reset(struct pbft *b);
+/* Signs `msg` (sender, channel filled in here) and sends it to every other orderer; `block`
+ * (may be NULL) rides beside a PRE-PREPARE. Also returns the signed bytes in `out` when not
+ * NULL. */
+int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
+                   struct buf *out);
+/* Executes a block that carries a valid certificate (state transfer): appends it when it is
+ * block last_exec + 1 and links to last_digest. */
+int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32]);
+/* Re-handles held messages for block last_exec + 1 and drops those for older blocks. */
+void pbft_replay_ahead(struct pbft *b);
+/* Opens the serialized PbftSigned in `data` and handles it as if received (re-checking a
+ * proposal's block). */
+void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len);
+/* Sends a STATUS heartbeat now. */
+void pbft_send_status(struct pbft *b);
+
+/* Checks, without mu, a PRE-PREPARE's block: decodes, data hash, digest, number, and every
+ * envelope (pool or core checks, no duplicate tx_id). Returns STELE_OK or an error with *why. */
+int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                        const char **why);
+
+/* ---- pbft_view.c (caller holds mu) ---- */
+/* Leaves the current view for `view` (> current): signs and sends a VIEW-CHANGE. */
+void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason);
+void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                         size_t from);
+void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                      size_t from);
+/* Timer work: NEW-VIEW wait expiry, VIEW-CHANGE resend. */
+void pbft_view_tick(struct pbft *b, uint64_t now);
+/* After state transfer: handles a NEW-VIEW's PRE-PREPARE that waited for it. */
+void pbft_after_sync(struct pbft *b);
+
+/* ---- pbft_net.c ---- */
+int pbft_links_start(struct pbft *b);
+void pbft_links_stop(struct pbft *b);
+/* Queues signed bytes for member `to` (never blocks; drops the oldest when full). */
+void pbft_link_send(struct pbft *b, size_t to, const uint8_t *data, size_t len);
+int pbft_attach(void *state, struct rpc_server *server);
+/* Asks the sync thread to fetch blocks up to `target` (caller holds mu). */
+void pbft_want_sync(struct pbft *b, uint64_t target);
+int pbft_sync_start(struct pbft *b);
+void pbft_sync_stop(struct pbft *b);
+
+/* ---- pbft_persist.c (caller holds mu) ---- */
+/* Writes view, activity, the slot's votes and prepared proof, and our VIEW-CHANGE. */
+int pbft_persist(struct pbft *b);
+/* Reads them back at start (no valid file = fresh). */
+int pbft_restore(struct pbft *b);
+/* Closes the state files. */
+void pbft_persist_close(struct pbft *b);
+
+#endif

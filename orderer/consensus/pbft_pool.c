@@ -1,0 +1,214 @@
+/*
+ * pbft_pool.c — envelopes an orderer accepted and has not yet seen in a committed block.
+ *
+ * Every orderer keeps one: the primary cuts blocks from it in arrival order, backups time its
+ * oldest entry (a primary that leaves an envelope out too long is replaced) and use it to skip
+ * re-verifying envelopes of a proposed block they checked already. Keyed by tx_id, so that a
+ * committed tx_id clears the entry whatever envelope carried it.
+ */
+#include "orderer/consensus/pbft_int.h"
+
+#include "base/status.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUCKETS 65536u
+
+struct entry {
+    char tx_id[65];
+    uint8_t hash[32];
+    uint8_t *env;
+    size_t len;
+    uint64_t at;
+    bool forwarded;
+    struct entry *chain;         /* bucket list */
+    struct entry *older, *newer; /* arrival order */
+};
+
+struct pbft_pool {
+    pthread_mutex_t mu;
+    struct entry *buckets[BUCKETS];
+    struct entry *oldest, *newest;
+    size_t n;
+};
+
+static uint32_t bucket_of(const char *tx_id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = tx_id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h % BUCKETS;
+}
+
+struct pbft_pool *pbft_pool_create(void)
+{
+    struct pbft_pool *pl = calloc(1, sizeof *pl);
+    if (pl)
+        pthread_mutex_init(&pl->mu, NULL);
+    return pl;
+}
+
+static void entry_free(struct entry *e)
+{
+    free(e->env);
+    free(e);
+}
+
+void pbft_pool_destroy(struct pbft_pool *pl)
+{
+    if (!pl)
+        return;
+    for (struct entry *e = pl->oldest, *next; e; e = next) {
+        next = e->newer;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&pl->mu);
+    free(pl);
+}
+
+/* The entry for tx_id and the link pointing at it. Caller holds mu. */
+static struct entry **find(struct pbft_pool *pl, const char *tx_id)
+{
+    struct entry **pp = &pl->buckets[bucket_of(tx_id)];
+    while (*pp && strcmp((*pp)->tx_id, tx_id) != 0)
+        pp = &(*pp)->chain;
+    return pp;
+}
+
+int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32],
+                  const uint8_t *env, size_t len, uint64_t now)
+{
+    struct entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->env = malloc(len ? len : 1))) {
+        free(e);
+        return STELE_ERR_NOMEM;
+    }
+    memcpy(e->env, env, len);
+    e->len = len;
+    e->at = now;
+    memcpy(e->hash, hash, 32);
+    strncpy(e->tx_id, tx_id, 64);
+    pthread_mutex_lock(&pl->mu);
+    struct entry **pp = find(pl, tx_id);
+    if (*pp) {
+        pthread_mutex_unlock(&pl->mu);
+        entry_free(e);
+        return STELE_ERR_REPLAY;
+    }
+    *pp = e;
+    e->older = pl->newest;
+    if (pl->newest)
+        pl->newest->newer = e;
+    else
+        pl->oldest = e;
+    pl->newest = e;
+    pl->n++;
+    pthread_mutex_unlock(&pl->mu);
+    return STELE_OK;
+}
+
+bool pbft_pool_has(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32])
+{
+    pthread_mutex_lock(&pl->mu);
+    struct entry *e = *find(pl, tx_id);
+    bool ok = e && memcmp(e->hash, hash, 32) == 0;
+    pthread_mutex_unlock(&pl->mu);
+    return ok;
+}
+
+void pbft_pool_remove(struct pbft_pool *pl, const char *tx_id)
+{
+    pthread_mutex_lock(&pl->mu);
+    struct entry **pp = find(pl, tx_id), *e = *pp;
+    if (e) {
+        *pp = e->chain;
+        if (e->older)
+            e->older->newer = e->newer;
+        else
+            pl->oldest = e->newer;
+        if (e->newer)
+            e->newer->older = e->older;
+        else
+            pl->newest = e->older;
+        pl->n--;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    if (e)
+        entry_free(e);
+}
+
+int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,
+                   ProtobufCBinaryData **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&pl->mu);
+    size_t cap = pl->n < max_count ? pl->n : max_count, k = 0;
+    uint64_t bytes = 0;
+    ProtobufCBinaryData *v = cap ? calloc(cap, sizeof *v) : NULL;
+    int rc = cap && !v ? STELE_ERR_NOMEM : STELE_OK;
+    for (struct entry *e = pl->oldest; v && e && k < cap; e = e->newer) {
+        if (k > 0 && bytes + e->len > max_bytes)
+            break;
+        if (!(v[k].data = malloc(e->len ? e->len : 1))) {
+            rc = STELE_ERR_NOMEM;
+            break;
+        }
+        memcpy(v[k].data, e->env, e->len);
+        v[k].len = e->len;
+        bytes += e->len;
+        k++;
+        if (bytes > max_bytes)
+            break; /* an envelope bigger than a block's share travels alone */
+    }
+    pthread_mutex_unlock(&pl->mu);
+    if (rc) {
+        for (size_t i = 0; i < k; i++)
+            free(v[i].data);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return STELE_OK;
+}
+
+size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest)
+{
+    pthread_mutex_lock(&pl->mu);
+    size_t n = pl->n;
+    if (oldest)
+        *oldest = pl->oldest ? pl->oldest->at : 0;
+    pthread_mutex_unlock(&pl->mu);
+    return n;
+}
+
+size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
+                       void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg)
+{
+    size_t done = 0;
+    pthread_mutex_lock(&pl->mu);
+    for (struct entry *e = pl->oldest; e && e->at < before && done < max; e = e->newer) {
+        if (!e->forwarded) {
+            e->forwarded = true;
+            fn(arg, e->env, e->len);
+            done++;
+        }
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return done;
+}
+
+bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at)
+{
+    pthread_mutex_lock(&pl->mu);
+    bool any = pl->oldest != NULL;
+    if (any) {
+        memcpy(tx_id, pl->oldest->tx_id, 65);
+        *at = pl->oldest->at;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return any;
+}

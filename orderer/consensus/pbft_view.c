@@ -1,0 +1,440 @@
+/*
+ * pbft_view.c — view changes (pbft_int.h, docs/CONSENSUS.md).
+ *
+ * With one block in flight, a VIEW-CHANGE carries the sender's last committed block number with
+ * that block's commit certificate, and its prepared proof for the next block, if any. From 2f+1
+ * of them the new primary computes, deterministically:
+ *   min_s  = the highest proven committed block number;
+ *   chosen = the prepared proof for block min_s + 1 with the highest view, if any.
+ * A block committed anywhere was prepared at f+1 correct orderers, so any 2f+1 VIEW-CHANGEs
+ * either prove it committed or hold its prepared proof: it is never lost, and no other block can
+ * take its number. NEW-VIEW re-proposes `chosen` in the new view (or nothing, and the new primary
+ * cuts a fresh block); every replica recomputes both from the VIEW-CHANGEs in the NEW-VIEW and
+ * refuses one that does not match.
+ */
+#include "orderer/consensus/pbft_int.h"
+
+#include "base/arena.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/blockhash.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG       "pbft"
+#define RESEND_MS 1000 /* resend our VIEW-CHANGE this often until the view starts */
+
+/* What a checked VIEW-CHANGE says. */
+struct vc_info {
+    uint64_t view, last_seq;
+    bool prepared;
+    uint64_t prep_view;
+    uint8_t prep_digest[32];
+    const Stele__PbftSigned *pre_prepare; /* the prepared proof's PRE-PREPARE (with block) */
+};
+
+/* Checks the evidence of a VIEW-CHANGE `msg` (already opened). Returns STELE_OK with *out. */
+static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *msg,
+                    struct vc_info *out, const char **why)
+{
+    const Stele__PbftViewChange *vc = msg->view_change;
+    if (msg->type != STELE__PBFT_TYPE__PBFT_VIEW_CHANGE || !vc) {
+        *why = "not a VIEW-CHANGE";
+        return STELE_ERR_MALFORMED;
+    }
+    memset(out, 0, sizeof *out);
+    out->view = msg->view;
+    out->last_seq = vc->last_seq;
+    int rc;
+    if (vc->last_seq > 0 &&
+        (vc->last_digest.len != 32 || (rc = pbft_proof_check(&b->m, a, vc->last_proof, vc->last_seq,
+                                                             vc->last_digest.data, why)))) {
+        if (vc->last_digest.len != 32)
+            *why = "VIEW-CHANGE's last digest is not 32 octets";
+        return STELE_ERR_CONFLICT;
+    }
+    if (vc->prepared) {
+        Stele__PbftMessage *pp;
+        if ((rc = pbft_prepared_check(&b->m, a, vc->prepared, &pp, NULL, why)))
+            return rc;
+        if (pp->seq != vc->last_seq + 1 || pp->view >= msg->view) {
+            *why = "VIEW-CHANGE's prepared proof is not for the next block of an earlier view";
+            return STELE_ERR_CONFLICT;
+        }
+        out->prepared = true;
+        out->prep_view = pp->view;
+        memcpy(out->prep_digest, pp->digest.data, 32);
+        out->pre_prepare = vc->prepared->pre_prepare;
+    }
+    return STELE_OK;
+}
+
+/* The NEW-VIEW decision over `n` checked VIEW-CHANGEs: min_s, and the index of the chosen
+ * prepared proof in v (or -1). */
+static int decide(const struct vc_info *v, size_t n, uint64_t *min_s)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].last_seq > m)
+            m = v[i].last_seq;
+    int chosen = -1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].prepared && v[i].last_seq == m &&
+            (chosen < 0 || v[i].prep_view > v[(size_t)chosen].prep_view))
+            chosen = (int)i;
+    *min_s = m;
+    return chosen;
+}
+
+void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
+{
+    if (view <= b->view)
+        return;
+    log_warn(LOG, "leaving view %llu for view %llu: %s", (unsigned long long)b->view,
+             (unsigned long long)view, reason);
+    b->view = view;
+    b->active = false;
+    b->vc_deadline = 0;
+    struct arena *a = arena_create(0);
+    if (!a)
+        return;
+    Stele__PbftViewChange vc = STELE__PBFT_VIEW_CHANGE__INIT;
+    vc.last_seq = b->last_exec;
+    vc.last_digest = (ProtobufCBinaryData){32, b->last_digest};
+    if (b->last_exec > 0)
+        vc.last_proof = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a,
+                                                      b->last_proof.data, b->last_proof.len, 0);
+    struct pbft_slot *s = &b->slot;
+    Stele__PbftPrepared prep = STELE__PBFT_PREPARED__INIT;
+    if (s->prepared && s->have_pp && s->seq == b->last_exec + 1) {
+        prep.pre_prepare = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                          s->pp_signed.data, s->pp_signed.len, 0);
+        prep.prepares = arena_calloc(a, b->m.n, sizeof *prep.prepares);
+        for (size_t i = 0; prep.prepares && i < b->m.n; i++) {
+            const struct pbft_vote *v = &s->prepares[i];
+            if (v->have && v->view == s->pp_view && memcmp(v->digest, s->digest, 32) == 0 &&
+                (prep.prepares[prep.n_prepares] = (Stele__PbftSigned *)pb_unpack(
+                     &stele__pbft_signed__descriptor, a, v->signed_.data, v->signed_.len, 0)))
+                prep.n_prepares++;
+        }
+        if (prep.pre_prepare && prep.prepares)
+            vc.prepared = &prep;
+    }
+    Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+    msg.type = STELE__PBFT_TYPE__PBFT_VIEW_CHANGE;
+    msg.view = view;
+    msg.view_change = &vc;
+    uint64_t now = pbft_now();
+    /* Persist first: a restart must not forget that we left the old view. */
+    buf_clear(&b->my_vc);
+    Stele__PbftSigned own;
+    msg.channel_id = b->m.channel_id;
+    msg.sender = b->m.ids[b->me];
+    if (pbft_sign(&msg, b->p.signer, a, &own) == STELE_OK &&
+        pb_pack_buf(&own.base, &b->my_vc) == STELE_OK) {
+        pbft_persist(b);
+        pbft_broadcast(b, &msg, NULL, NULL);
+        b->vc_resend_at = now + RESEND_MS;
+        arena_destroy(a);
+        pbft_handle_bytes(b, b->my_vc.data, b->my_vc.len); /* count our own */
+        return;
+    }
+    arena_destroy(a);
+}
+
+/* Packs the VIEW-CHANGEs held for `view` into `out` (at least a quorum, or returns 0). */
+static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__PbftSigned ***out)
+{
+    size_t n = 0;
+    Stele__PbftSigned **v = arena_calloc(a, b->m.n, sizeof *v);
+    for (size_t i = 0; v && i < b->m.n; i++)
+        if (b->vcs[i].have && b->vcs[i].view == view &&
+            (v[n] =
+                 (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                b->vcs[i].signed_.data, b->vcs[i].signed_.len, 0)))
+            n++;
+    *out = v;
+    return n >= b->m.quorum ? n : 0;
+}
+
+/* Enters view b->view (NEW-VIEW accepted or sent): `o` is its PRE-PREPARE, or NULL. */
+static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o)
+{
+    b->active = true;
+    b->vc_deadline = 0;
+    b->view_started = pbft_now();
+    buf_clear(&b->my_vc);
+    buf_clear(&b->pending_o);
+    for (size_t i = 0; i < b->m.n; i++)
+        if (b->vcs[i].have && b->vcs[i].view <= b->view) {
+            b->vcs[i].have = false;
+            buf_clear(&b->vcs[i].signed_);
+        }
+    pbft_slot_reset(b);
+    for (size_t i = 0; i < b->n_ahead; i++)
+        buf_clear(&b->ahead[i]);
+    b->n_ahead = 0;
+    pbft_persist(b);
+    log_info(LOG, "view %llu started: primary %s, last block %llu", (unsigned long long)b->view,
+             b->m.ids[pbft_primary(&b->m, b->view)], (unsigned long long)b->last_exec);
+    if (o) {
+        if (pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
+            buf_clear(&b->pending_o);
+    }
+    if (b->last_exec < min_s)
+        pbft_want_sync(b, min_s);
+    else
+        pbft_after_sync(b);
+    pbft_maybe_propose(b);
+}
+
+void pbft_after_sync(struct pbft *b)
+{
+    if (!b->pending_o.len || !b->active)
+        return;
+    struct arena *a = arena_create(0);
+    Stele__PbftSigned *o =
+        a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, b->pending_o.data,
+                                           b->pending_o.len, 0)
+          : NULL;
+    Stele__PbftMessage *msg;
+    size_t from;
+    if (!o || pbft_open(&b->m, a, o, &msg, &from, NULL) != STELE_OK || msg->view != b->view) {
+        buf_clear(&b->pending_o);
+        arena_destroy(a);
+        return;
+    }
+    if (msg->seq > b->last_exec + 1) {
+        arena_destroy(a);
+        return; /* still behind: state transfer calls again */
+    }
+    buf_clear(&b->pending_o);
+    if (msg->seq == b->last_exec + 1) {
+        bool ok = b->me == from || pbft_check_proposal(b, o, msg, NULL) == STELE_OK;
+        if (b->me == from) {
+            /* We are the new primary: our re-proposal is the slot's PRE-PREPARE. */
+            struct pbft_slot *s = &b->slot;
+            s->have_pp = true;
+            s->pp_view = msg->view;
+            memcpy(s->digest, msg->digest.data, 32);
+            s->pp_at_ms = pbft_now();
+            buf_clear(&s->pp_signed);
+            pb_pack_buf(&o->base, &s->pp_signed);
+            buf_clear(&s->block);
+            buf_append(&s->block, o->block.data, o->block.len);
+            pbft_persist(b);
+        } else {
+            pbft_handle(b, o, msg, from, ok);
+        }
+    } else if (msg->seq == b->last_exec && memcmp(msg->digest.data, b->last_digest, 32) == 0) {
+        /* We executed it already (F-5): help the others re-agree on it, without executing it
+         * again. */
+        Stele__PbftMessage v = STELE__PBFT_MESSAGE__INIT;
+        v.view = msg->view;
+        v.seq = msg->seq;
+        v.digest = msg->digest;
+        if (b->me != from) {
+            v.type = STELE__PBFT_TYPE__PBFT_PREPARE;
+            pbft_broadcast(b, &v, NULL, NULL);
+        }
+        v.type = STELE__PBFT_TYPE__PBFT_COMMIT;
+        pbft_broadcast(b, &v, NULL, NULL);
+    }
+    arena_destroy(a);
+}
+
+/* As the primary of b->view, sends NEW-VIEW once 2f+1 VIEW-CHANGEs for it are held. */
+static void try_new_view(struct pbft *b)
+{
+    if (b->active || pbft_primary(&b->m, b->view) != b->me || b->fault == PBFT_FAULT_SILENT)
+        return;
+    struct arena *a = arena_create(0);
+    Stele__PbftSigned **vcs;
+    size_t n = a ? collect(b, b->view, a, &vcs) : 0;
+    struct vc_info *info = n ? arena_calloc(a, n, sizeof *info) : NULL;
+    if (!info) {
+        arena_destroy(a);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Stele__PbftMessage *m;
+        const char *why = "";
+        if (pbft_open(&b->m, a, vcs[i], &m, NULL, &why) || check_vc(b, a, m, &info[i], &why)) {
+            log_error(LOG, "a stored VIEW-CHANGE no longer checks: %s", why);
+            arena_destroy(a);
+            return;
+        }
+    }
+    uint64_t min_s;
+    int chosen = decide(info, n, &min_s);
+    Stele__PbftNewView nv = STELE__PBFT_NEW_VIEW__INIT;
+    nv.view_changes = vcs;
+    nv.n_view_changes = n;
+    Stele__PbftSigned o;
+    if (chosen >= 0) {
+        Stele__PbftMessage pp = STELE__PBFT_MESSAGE__INIT;
+        pp.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+        pp.view = b->view;
+        pp.seq = min_s + 1;
+        pp.digest = (ProtobufCBinaryData){32, info[chosen].prep_digest};
+        pp.channel_id = b->m.channel_id;
+        pp.sender = b->m.ids[b->me];
+        if (pbft_sign(&pp, b->p.signer, a, &o) != STELE_OK) {
+            arena_destroy(a);
+            return;
+        }
+        o.block = info[chosen].pre_prepare->block;
+        nv.pre_prepare = &o;
+    }
+    Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
+    msg.type = STELE__PBFT_TYPE__PBFT_NEW_VIEW;
+    msg.view = b->view;
+    msg.new_view = &nv;
+    if (pbft_broadcast(b, &msg, NULL, &b->new_view) == STELE_OK) {
+        log_info(LOG, "sent NEW-VIEW for view %llu (%zu VIEW-CHANGEs, last block %llu%s)",
+                 (unsigned long long)b->view, n, (unsigned long long)min_s,
+                 chosen >= 0 ? ", re-proposing the prepared next block" : "");
+        install(b, min_s, chosen >= 0 ? &o : NULL);
+    }
+    arena_destroy(a);
+}
+
+void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                         size_t from)
+{
+    if (msg->view <= b->view && (b->active || msg->view < b->view)) {
+        /* A late or lagging sender: show it the NEW-VIEW of the view we are in. */
+        if (from != b->me && b->active && b->new_view.len)
+            pbft_link_send(b, from, b->new_view.data, b->new_view.len);
+        return;
+    }
+    if (b->vcs[from].have && b->vcs[from].view >= msg->view)
+        return;
+    struct arena *a = arena_create(0);
+    struct vc_info info;
+    const char *why = "";
+    if (!a || check_vc(b, a, msg, &info, &why) != STELE_OK) {
+        log_warn(LOG, "refused a VIEW-CHANGE from %s: %s", b->m.ids[from], why);
+        arena_destroy(a);
+        return;
+    }
+    arena_destroy(a);
+    struct pbft_vc *v = &b->vcs[from];
+    v->have = true;
+    v->view = info.view;
+    v->last_seq = info.last_seq;
+    v->prepared = info.prepared;
+    v->prep_view = info.prep_view;
+    memcpy(v->prep_digest, info.prep_digest, 32);
+    buf_clear(&v->signed_);
+    pb_pack_buf(&s->base, &v->signed_);
+    /* f+1 orderers want a later view: at least one correct one does, so join the smallest view
+     * that f+1 of them reached. */
+    uint64_t views[PBFT_MAX_NODES];
+    size_t k = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        if (i != b->me && b->vcs[i].have && b->vcs[i].view > b->view)
+            views[k++] = b->vcs[i].view;
+    if (k >= b->m.f + 1) {
+        for (size_t i = 1; i < k; i++) /* sort descending */
+            for (size_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
+                uint64_t t = views[j];
+                views[j] = views[j - 1];
+                views[j - 1] = t;
+            }
+        pbft_start_view_change(b, views[b->m.f], "f+1 orderers asked for a view change");
+    }
+    try_new_view(b);
+}
+
+void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                      size_t from)
+{
+    uint64_t w = msg->view;
+    if (w < b->view || (w == b->view && b->active) || from != pbft_primary(&b->m, w) ||
+        !msg->new_view)
+        return;
+    const Stele__PbftNewView *nv = msg->new_view;
+    struct arena *a = arena_create(0);
+    struct vc_info *info = a ? arena_calloc(a, nv->n_view_changes + 1, sizeof *info) : NULL;
+    bool seen[PBFT_MAX_NODES] = {false};
+    size_t n = 0;
+    const char *why = "too few VIEW-CHANGEs";
+    if (!info)
+        goto out;
+    for (size_t i = 0; i < nv->n_view_changes; i++) {
+        Stele__PbftMessage *m;
+        size_t who;
+        if (pbft_open(&b->m, a, nv->view_changes[i], &m, &who, &why) ||
+            check_vc(b, a, m, &info[n], &why))
+            goto refuse;
+        if (m->view != w || seen[who]) {
+            why = "a VIEW-CHANGE is for another view or repeats a sender";
+            goto refuse;
+        }
+        seen[who] = true;
+        n++;
+    }
+    if (n < b->m.quorum)
+        goto refuse;
+    uint64_t min_s;
+    int chosen = decide(info, n, &min_s);
+    const Stele__PbftSigned *o = nv->pre_prepare;
+    if (chosen >= 0) {
+        Stele__PbftMessage *pp;
+        size_t who;
+        uint8_t h[32];
+        Stele__Block *blk = NULL;
+        if (!o || pbft_open(&b->m, a, o, &pp, &who, &why) ||
+            pp->type != STELE__PBFT_TYPE__PBFT_PRE_PREPARE || pp->view != w || who != from ||
+            pp->seq != min_s + 1 || memcmp(pp->digest.data, info[chosen].prep_digest, 32) != 0 ||
+            !(blk = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, o->block.data,
+                                              o->block.len, 0)) ||
+            !blk->header || blockhash_header_pb(blk->header, h) != STELE_OK ||
+            memcmp(h, pp->digest.data, 32) != 0) {
+            why = "its PRE-PREPARE is not the one the VIEW-CHANGEs imply";
+            goto refuse;
+        }
+    } else if (o && o->message.len) {
+        why = "it carries a PRE-PREPARE that the VIEW-CHANGEs do not imply";
+        goto refuse;
+    }
+    b->view = w;
+    buf_clear(&b->new_view);
+    pb_pack_buf(&s->base, &b->new_view);
+    install(b, min_s, chosen >= 0 ? o : NULL);
+    arena_destroy(a);
+    return;
+refuse:
+    log_warn(LOG, "refused NEW-VIEW %llu from %s: %s", (unsigned long long)w, b->m.ids[from], why);
+    if (w >= b->view)
+        pbft_start_view_change(b, w + 1, "the NEW-VIEW was invalid");
+out:
+    arena_destroy(a);
+}
+
+void pbft_view_tick(struct pbft *b, uint64_t now)
+{
+    if (b->active)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        n += b->vcs[i].have && b->vcs[i].view == b->view;
+    if (n >= b->m.quorum && b->vc_deadline == 0)
+        b->vc_deadline = now + b->vc_timeout; /* the NEW-VIEW timer runs from a quorum on */
+    if (b->vc_deadline && now >= b->vc_deadline) {
+        uint64_t next = b->vc_timeout * 2;
+        b->vc_timeout = next > b->vc_timeout_max ? b->vc_timeout_max : next;
+        pbft_start_view_change(b, b->view + 1, "no valid NEW-VIEW in time");
+        return;
+    }
+    if (b->my_vc.len && now >= b->vc_resend_at) {
+        for (size_t i = 0; i < b->m.n; i++)
+            if (i != b->me && b->fault != PBFT_FAULT_SILENT)
+                pbft_link_send(b, i, b->my_vc.data, b->my_vc.len);
+        b->vc_resend_at = now + RESEND_MS;
+    }
+    try_new_view(b);
+}

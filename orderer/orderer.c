@@ -82,13 +82,6 @@ static int cb_check_envelope(void *arg, const uint8_t *env, size_t len, char tx_
     return STELE_OK;
 }
 
-static bool cb_tx_in_chain(void *arg, const char *tx_id)
-{
-    struct orderer *o = arg;
-    uint64_t number;
-    return blockstore_find_txid(chain_store(o->chain), tx_id, &number, NULL) == STELE_OK;
-}
-
 __attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -181,7 +174,6 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .deliver_block = cb_deliver_block,
         .read_block = cb_read_block,
         .check_envelope = cb_check_envelope,
-        .tx_in_chain = cb_tx_in_chain,
     };
     if ((rc = consensus_create(cfg->consensus.type, &cp, &cb, &o->consensus, errmsg)))
         goto err;

@@ -71,8 +71,6 @@ struct consensus_callbacks {
      * *why is a static sentence. Thread-safe. */
     int (*check_envelope)(void *arg, const uint8_t *env, size_t len, char tx_id[65],
                           const char **why);
-    /* True when `tx_id` is in a block of the chain already. Thread-safe. */
-    bool (*tx_in_chain)(void *arg, const char *tx_id);
 };
 
 /* One plug-in. Every member is required unless marked optional. */

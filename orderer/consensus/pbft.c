@@ -239,8 +239,11 @@ static void lag_tick(struct pbft *b, uint64_t now)
         b->behind_since = 0;
         return;
     }
-    if (!b->behind_since) {
+    if (!b->behind_since || b->behind_exec != b->last_exec) {
+        /* Others a block ahead while we still execute is normal skew: only a second without
+         * progress means we lack blocks. */
         b->behind_since = now;
+        b->behind_exec = b->last_exec;
         return;
     }
     if (now - b->behind_since < 1000)
@@ -321,15 +324,12 @@ static int pbft_order(void *state, const uint8_t *env, size_t len)
         rc = STELE_ERR_UNAVAILABLE;
         goto out;
     }
+    /* REPLAY: another orderer forwarded it to us first, or a block holding it was appended
+     * since Broadcast claimed it (the pool remembers committed tx_ids, so it does not wait
+     * there forever and fire the request timer). Either way it is taken care of. */
     rc = pbft_pool_add(b->pool, v.header->tx_id, h, env, len, pbft_now());
     if (rc == STELE_ERR_REPLAY)
-        rc = STELE_OK; /* another orderer forwarded it to us first */
-    /* A block holding it may have been appended between Broadcast's claim and the add above,
-     * after that block cleared the pool: drop it then, or it would wait forever (and fire the
-     * request timer). Blocks are appended before they clear the pool, so one of the two sees
-     * the other. */
-    else if (rc == STELE_OK && b->cb.tx_in_chain(b->cb.arg, v.header->tx_id))
-        pbft_pool_remove(b->pool, v.header->tx_id);
+        rc = STELE_OK;
     if (rc == STELE_OK && pbft_primary(&b->m, b->view) == b->me) {
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);

@@ -255,7 +255,7 @@ static void clear_pool(struct pbft *b, const Stele__Block *blk)
         struct envelope_view v;
         const ProtobufCBinaryData *e = &blk->data->envelopes[i];
         if (envelope_parse(a, e->data, e->len, 0, &v, NULL) == STELE_OK)
-            pbft_pool_remove(b->pool, v.header->tx_id);
+            pbft_pool_commit(b->pool, v.header->tx_id);
         arena_reset(a);
     }
     arena_destroy(a);
@@ -475,8 +475,8 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
         size_t agree = 0;
         for (size_t j = 0; j < b->m.n; j++)
             agree += c->have[j] && memcmp(c->digest[j], c->digest[i], 32) == 0;
-        if (agree >= b->m.f + 1 && c->seq > b->last_exec)
-            pbft_want_sync(b, c->seq); /* f+1 say they are there: we are behind */
+        if (agree >= b->m.f + 1 && c->seq > b->last_exec + b->log_window / 2)
+            pbft_want_sync(b, c->seq); /* f+1 are far ahead: messages will not bring us there */
         uint8_t mine[32];
         if (agree >= b->m.quorum && c->seq <= b->last_exec &&
             block_digest(b, c->seq, mine) == STELE_OK) {
@@ -534,10 +534,10 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
     if (msg->seq <= b->last_exec)
         return;
     if (msg->seq > b->last_exec + 1) {
+        /* Ahead of us: usually the messages for our block are just behind in the queue. If we
+         * really lack blocks, STATUS heartbeats and CHECKPOINTs start a state transfer. */
         if (msg->seq <= b->last_exec + 1 + b->log_window)
             hold_ahead(b, s, msg->seq);
-        if (msg->seq > b->last_exec + 2)
-            pbft_want_sync(b, msg->seq - 1); /* we lack whole blocks */
         return;
     }
     if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)

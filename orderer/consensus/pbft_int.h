@@ -136,6 +136,7 @@ struct pbft {
     bool peer_active[PBFT_MAX_NODES];
     uint64_t status_at;    /* next heartbeat, monotonic ms */
     uint64_t behind_since; /* f+1 peers are ahead of us since then (0: not) */
+    uint64_t behind_exec;  /* our last block then */
 
     /* request timer (backups): the oldest pooled envelope and since when it is timed */
     char timed_tx[65];
@@ -179,6 +180,10 @@ int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32
 bool pbft_pool_has(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32]);
 /* Removes `tx_id` if held. */
 void pbft_pool_remove(struct pbft_pool *pl, const char *tx_id);
+/* `tx_id` is in a block now: removes it if held and remembers it (for the last 65,536 such),
+ * so that pbft_pool_add() refuses it with STELE_ERR_REPLAY when it arrives late — from a
+ * Broadcast that claimed it just before the block was appended, or forwarded. */
+void pbft_pool_commit(struct pbft_pool *pl, const char *tx_id);
 /* Copies the oldest envelopes into `out` (malloc'd array of malloc'd copies, *n of them): at
  * most max_count, at most max_bytes in total unless the first alone is bigger. */
 int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,

@@ -230,10 +230,6 @@ static void on_forward(struct pbft *b, const Stele__PbftSigned *s, const Stele__
         return;
     }
     if (pbft_pool_add(b->pool, tx_id, h, s->block.data, s->block.len, pbft_now()) == STELE_OK) {
-        if (b->cb.tx_in_chain(b->cb.arg, tx_id)) { /* see pbft_order() */
-            pbft_pool_remove(b->pool, tx_id);
-            return;
-        }
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);
         pthread_mutex_unlock(&b->mu);
@@ -444,6 +440,8 @@ static void *sync_main(void *arg)
         if (b->stopping)
             break;
         b->sync_wanted = false;
+        if (b->sync_target <= b->last_exec)
+            continue; /* blocks arrived the normal way meanwhile */
         b->syncing = true;
         uint64_t target = b->sync_target;
         log_info(LOG, "state transfer: at block %llu, fetching up to %llu",

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define BUCKETS 65536u
+#define TOMBS   65536u /* tx_ids of committed blocks remembered */
 
 struct entry {
     char tx_id[65];
@@ -23,6 +24,7 @@ struct entry {
     size_t len;
     uint64_t at;
     bool forwarded;
+    bool committed; /* a tombstone: in a block already (no envelope, not in the arrival order) */
     struct entry *chain;         /* bucket list */
     struct entry *older, *newer; /* arrival order */
 };
@@ -32,6 +34,8 @@ struct pbft_pool {
     struct entry *buckets[BUCKETS];
     struct entry *oldest, *newest;
     size_t n;
+    struct entry *tombs[TOMBS]; /* ring of tombstones, oldest evicted first */
+    size_t next_tomb;
 };
 
 static uint32_t bucket_of(const char *tx_id)
@@ -64,6 +68,9 @@ void pbft_pool_destroy(struct pbft_pool *pl)
         next = e->newer;
         entry_free(e);
     }
+    for (size_t i = 0; i < TOMBS; i++)
+        if (pl->tombs[i])
+            entry_free(pl->tombs[i]);
     pthread_mutex_destroy(&pl->mu);
     free(pl);
 }
@@ -92,7 +99,7 @@ int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32
     strncpy(e->tx_id, tx_id, 64);
     pthread_mutex_lock(&pl->mu);
     struct entry **pp = find(pl, tx_id);
-    if (*pp) {
+    if (*pp) { /* held already, or committed (a block holding it was appended meanwhile) */
         pthread_mutex_unlock(&pl->mu);
         entry_free(e);
         return STELE_ERR_REPLAY;
@@ -113,30 +120,73 @@ bool pbft_pool_has(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[3
 {
     pthread_mutex_lock(&pl->mu);
     struct entry *e = *find(pl, tx_id);
-    bool ok = e && memcmp(e->hash, hash, 32) == 0;
+    bool ok = e && !e->committed && memcmp(e->hash, hash, 32) == 0;
     pthread_mutex_unlock(&pl->mu);
     return ok;
+}
+
+/* Unlinks e (pending, found at *pp) from its bucket and the arrival order. Caller holds mu. */
+static void unlink_pending(struct pbft_pool *pl, struct entry **pp, struct entry *e)
+{
+    *pp = e->chain;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        pl->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        pl->newest = e->older;
+    pl->n--;
 }
 
 void pbft_pool_remove(struct pbft_pool *pl, const char *tx_id)
 {
     pthread_mutex_lock(&pl->mu);
     struct entry **pp = find(pl, tx_id), *e = *pp;
-    if (e) {
-        *pp = e->chain;
-        if (e->older)
-            e->older->newer = e->newer;
-        else
-            pl->oldest = e->newer;
-        if (e->newer)
-            e->newer->older = e->older;
-        else
-            pl->newest = e->older;
-        pl->n--;
+    if (e && !e->committed)
+        unlink_pending(pl, pp, e);
+    else
+        e = NULL;
+    pthread_mutex_unlock(&pl->mu);
+    if (e)
+        entry_free(e);
+}
+
+void pbft_pool_commit(struct pbft_pool *pl, const char *tx_id)
+{
+    struct entry *t = calloc(1, sizeof *t);
+    pthread_mutex_lock(&pl->mu);
+    struct entry **pp = find(pl, tx_id), *e = *pp, *gone = NULL;
+    if (e && e->committed) {
+        pthread_mutex_unlock(&pl->mu);
+        free(t);
+        return;
+    }
+    if (e)
+        unlink_pending(pl, pp, e);
+    if (t) {
+        /* Evict the oldest tombstone, then remember this tx_id. */
+        struct entry *old = pl->tombs[pl->next_tomb];
+        if (old) {
+            struct entry **op = find(pl, old->tx_id);
+            if (*op == old)
+                *op = old->chain;
+            gone = old;
+        }
+        strncpy(t->tx_id, tx_id, 64);
+        t->committed = true;
+        struct entry **np = find(pl, tx_id);
+        t->chain = *np;
+        *np = t;
+        pl->tombs[pl->next_tomb] = t;
+        pl->next_tomb = (pl->next_tomb + 1) % TOMBS;
     }
     pthread_mutex_unlock(&pl->mu);
     if (e)
         entry_free(e);
+    if (gone)
+        entry_free(gone);
 }
 
 int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,

@@ -330,13 +330,7 @@ void chain_unclaim_tx(struct chain *c, const char *tx_id)
 bool chain_wait(struct chain *c, uint64_t number, int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    clock_deadline(CLOCK_MONOTONIC, timeout_ms > 0 ? (uint64_t)timeout_ms : 0, &until);
     pthread_mutex_lock(&c->mu);
     while (!c->down && c->height <= number)
         if (pthread_cond_timedwait(&c->grew, &c->mu, &until) == ETIMEDOUT)

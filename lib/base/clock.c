@@ -11,6 +11,17 @@ static uint64_t read_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void clock_deadline(clockid_t id, uint64_t ms, struct timespec *out)
+{
+    clock_gettime(id, out);
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
 uint64_t clock_mono_ns(void)
 {
     return read_ns(CLOCK_MONOTONIC);

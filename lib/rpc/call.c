@@ -5,6 +5,7 @@
 #include "rpc/rpc_internal.h"
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/buf.h"
 #include "base/status.h"
@@ -346,17 +347,6 @@ int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
     return send_bb(c, bb);
 }
 
-static void abs_deadline(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Waits until `want` messages are queued, the stream ends or breaks, or `until` passes
  * (timeout_ms < 0: never). Returns the number queued. Caller holds mu. */
 static size_t wait_queued_locked(struct rpc_call *c, size_t want, int timeout_ms,
@@ -379,7 +369,7 @@ size_t rpc_call_recv_wait(struct rpc_call *c, size_t count, int timeout_ms)
         return 0;
     struct timespec until;
     if (timeout_ms >= 0)
-        abs_deadline(&until, timeout_ms);
+        clock_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms, &until);
     pthread_mutex_lock(&c->mu);
     if (count > c->recvq.cap)
         count = c->recvq.cap;
@@ -398,7 +388,7 @@ static int recv_next(struct rpc_call *c, int timeout_ms, grpc_byte_buffer **out)
         return STELE_ERR_STATE;
     struct timespec until;
     if (timeout_ms >= 0)
-        abs_deadline(&until, timeout_ms);
+        clock_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms, &until);
     pthread_mutex_lock(&c->mu);
     if (wait_queued_locked(c, 1, timeout_ms, &until) == 0 && !c->recv_eof && !c->broken) {
         pthread_mutex_unlock(&c->mu);

@@ -156,12 +156,7 @@ static enum rpc_code health_watch(struct rpc_call *call, const ProtobufCMessage 
             break;
         uint64_t gen = h->generation;
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += WATCH_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(CLOCK_MONOTONIC, WATCH_POLL_MS, &until);
         while (gen == h->generation) {
             if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT)
                 break;

@@ -262,12 +262,7 @@ static void *timer_main(void *arg)
     pthread_mutex_lock(&b->mu);
     while (!b->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += PBFT_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(CLOCK_REALTIME, PBFT_TICK_MS, &ts);
         pthread_cond_timedwait(&b->wake, &b->mu, &ts);
         if (b->stopping)
             break;

@@ -90,13 +90,7 @@ static struct queued *link_pop(struct pbft_link *l, int ms)
     pthread_mutex_lock(&l->mu);
     if (!l->head && !l->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(CLOCK_REALTIME, (uint64_t)ms, &ts);
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
     }
     struct queued *q = NULL;

@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "crypto/hash.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
@@ -234,18 +235,6 @@ int ca_new_id_record(struct ca_settings *set, struct arena *a, const char *id, c
     return STELE_OK;
 }
 
-/* True for a printable name of 1..max octets without '/' or spaces at its ends. */
-static bool name_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max || s[0] == ' ' || s[n - 1] == ' ')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
 static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessage *req,
                                      ProtobufCMessage **resp, void *arg)
 {
@@ -256,7 +245,7 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     if (code != RPC_OK)
         return code;
     Stele__RegisterRequest *r = (Stele__RegisterRequest *)s.body;
-    if (!name_ok(r->id, 128) || !name_ok(r->org, 128))
+    if (!text_is_name(r->id, 128) || !text_is_name(r->org, 128))
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "id and org must be 1..128 printable characters");
     size_t i = 0;
@@ -269,7 +258,7 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     if (r->validity_seconds > UINT32_MAX)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "validity too long");
     for (i = 0; i < r->n_attributes; i++)
-        if (!name_ok(r->attributes[i]->key, 64) || strlen(r->attributes[i]->value) > 256)
+        if (!text_is_name(r->attributes[i]->key, 64) || strlen(r->attributes[i]->value) > 256)
             return rpc_call_error(call, RPC_INVALID_ARGUMENT, "bad attribute %zu", i);
     char gen[SECRET_GENERATED_LEN + 1];
     bool generated = r->secret[0] == 0;

@@ -13,15 +13,8 @@
 
 #define LISTED_MAX 8 /* orderer ids named in a message */
 
-__attribute__((format(printf, 2, 3))) static int refuse(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errmsg && vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
-    va_end(ap);
-    return STELE_ERR_CONFIG;
-}
+/* Sets *errmsg and returns STELE_ERR_CONFIG. */
+#define refuse(errmsg, ...) stele_errf((errmsg), STELE_ERR_CONFIG, __VA_ARGS__)
 
 /* Where the genesis block came from, for messages. */
 static const char *source(const struct orderer_config *cfg)

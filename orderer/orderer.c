@@ -82,16 +82,6 @@ static int cb_check_envelope(void *arg, const uint8_t *env, size_t len, char tx_
     return STELE_OK;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char **errmsg, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errmsg && vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
-    va_end(ap);
-    return rc;
-}
-
 /* Peers accept block signatures only from orderer identities: refuse to run with another. */
 static int check_role(struct orderer *o, char **errmsg)
 {
@@ -101,11 +91,11 @@ static int check_role(struct orderer *o, char **errmsg)
         return STELE_ERR_NOMEM;
     int rc = identity_decode(a, o->self.identity.data, o->self.identity.len, &id, NULL);
     if (rc == STELE_OK && !identity_has_role(&id, "orderer"))
-        rc = fail(errmsg, STELE_ERR_CONFIG,
-                  "%s holds the identity of %s with role %s; an orderer needs role orderer",
-                  o->cfg->identity_dir, id.id, id.role);
+        rc = stele_errf(errmsg, STELE_ERR_CONFIG,
+                        "%s holds the identity of %s with role %s; an orderer needs role orderer",
+                        o->cfg->identity_dir, id.id, id.role);
     else if (rc)
-        rc = fail(errmsg, rc, "%s/identity is not an identity record", o->cfg->identity_dir);
+        rc = stele_errf(errmsg, rc, "%s/identity is not an identity record", o->cfg->identity_dir);
     arena_destroy(a);
     return rc;
 }
@@ -208,8 +198,8 @@ int orderer_start(struct orderer *o, char **errmsg)
 {
     int rc = consensus_start(o->consensus);
     if (rc)
-        return fail(errmsg, rc, "cannot start consensus %s: %s", consensus_name(o->consensus),
-                    stele_strerror(rc));
+        return stele_errf(errmsg, rc, "cannot start consensus %s: %s", consensus_name(o->consensus),
+                          stele_strerror(rc));
     if ((rc = rpc_health_set(o->health, "stele.AtomicBroadcast", true)) ||
         (rc = rpc_health_set(o->health, "stele.Orderer", true)) ||
         (rc = rpc_server_start(o->server, errmsg)))

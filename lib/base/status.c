@@ -1,6 +1,9 @@
 /* status.c — names and messages for the status enum. */
 #include "base/status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *stele_strerror(int status)
 {
     switch (status) {
@@ -40,4 +43,20 @@ int stele_exit_code(int status)
     default:
         return 1;
     }
+}
+
+int stele_verrf(char **errmsg, int status, const char *fmt, va_list ap)
+{
+    if (errmsg && vasprintf(errmsg, fmt, ap) < 0)
+        *errmsg = NULL;
+    return status;
+}
+
+int stele_errf(char **errmsg, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    stele_verrf(errmsg, status, fmt, ap);
+    va_end(ap);
+    return status;
 }

@@ -9,6 +9,8 @@
 #ifndef STELE_BASE_STATUS_H
 #define STELE_BASE_STATUS_H
 
+#include <stdarg.h>
+
 /* X(name, value, message). Values are stable: they may be logged and compared across versions. */
 #define STELE_STATUS_MAP(X)                                  \
     X(OK, 0, "ok")                                           \
@@ -51,5 +53,14 @@ const char *stele_status_name(int status);
  * 1 for a refused operation (bad input, policy, not found, ...), 3 for internal or transport
  * failures. Usage errors (2) are decided by the argument parser, not here. */
 int stele_exit_code(int status);
+
+/* Sets *errmsg (when errmsg is not NULL) to a malloc'd message formatted from `fmt` (NULL if
+ * that fails) and returns `status`, so that a function can end with
+ * `return stele_errf(errmsg, STELE_ERR_CONFIG, "%s: no such file", path);`. */
+int stele_errf(char **errmsg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* stele_errf() with a va_list. */
+int stele_verrf(char **errmsg, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -15,20 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char **errmsg, int rc, const char *fmt, ...)
-{
-    if (errmsg) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(errmsg, fmt, ap) < 0)
-            *errmsg = NULL;
-        va_end(ap);
-    }
-    return rc;
-}
-
 void caclient_enrolled_release(struct caclient_enrolled *en)
 {
     crypto_key_destroy(en->key);
@@ -47,44 +33,44 @@ static int accept(const struct crypto_key *k_u, const Stele__EnrollResponse *r,
     int rc;
     memset(out, 0, sizeof *out);
     if (!(out->arena = arena_create(0)))
-        return fail(errmsg, STELE_ERR_NOMEM, "out of memory");
+        return stele_errf(errmsg, STELE_ERR_NOMEM, "out of memory");
     if (crypto_key_from_public(r->ca_public_key.data, r->ca_public_key.len, &out->ca_pub) !=
         STELE_OK) {
-        rc = fail(errmsg, STELE_ERR_MALFORMED, "the CA sent an invalid public key");
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "the CA sent an invalid public key");
         goto out;
     }
     if (pin && !crypto_key_public_equal(pin, out->ca_pub)) {
-        rc = fail(errmsg, STELE_ERR_AUTH, "the CA's public key is not the expected one");
+        rc = stele_errf(errmsg, STELE_ERR_AUTH, "the CA's public key is not the expected one");
         goto out;
     }
     if (r->cert.len != ECQV_CERT_LEN || r->r.len != 32 ||
         ecqv_reception(k_u, r->cert.data, r->cert.len, r->r.data, out->ca_pub, &out->key) !=
             STELE_OK) {
-        rc = fail(errmsg, STELE_ERR_AUTH,
-                  "ECQV reception failed: the certificate does not yield a key pair "
-                  "(d_U·G != e·P_U + Q_CA)");
+        rc = stele_errf(errmsg, STELE_ERR_AUTH,
+                        "ECQV reception failed: the certificate does not yield a key pair "
+                        "(d_U·G != e·P_U + Q_CA)");
         goto out;
     }
     memcpy(out->cert, r->cert.data, ECQV_CERT_LEN);
     out->ca_id = r->ca_id;
     msp = msp_create(16);
     if (!msp || msp_add_ca(msp, NULL, r->ca_id, out->ca_pub) != STELE_OK) {
-        rc = fail(errmsg, STELE_ERR_NOMEM, "out of memory");
+        rc = stele_errf(errmsg, STELE_ERR_NOMEM, "out of memory");
         goto out;
     }
     rc = identity_verify(msp, out->arena, r->identity.data, r->identity.len, clock_wall_s(),
                          &out->id, &err);
     if (rc != STELE_OK) {
-        rc = fail(errmsg, STELE_ERR_AUTH, "the identity record does not verify: %s",
-                  err ? err : stele_strerror(rc));
+        rc = stele_errf(errmsg, STELE_ERR_AUTH, "the identity record does not verify: %s",
+                        err ? err : stele_strerror(rc));
         goto out;
     }
     if (memcmp(out->id.cert, r->cert.data, ECQV_CERT_LEN) != 0) {
-        rc = fail(errmsg, STELE_ERR_AUTH, "the identity record is for another certificate");
+        rc = stele_errf(errmsg, STELE_ERR_AUTH, "the identity record is for another certificate");
         goto out;
     }
     if ((rc = buf_append(&out->identity, r->identity.data, r->identity.len)) != STELE_OK)
-        fail(errmsg, rc, "out of memory");
+        stele_errf(errmsg, rc, "out of memory");
 out:
     free(err);
     msp_destroy(msp);
@@ -105,7 +91,7 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
     memset(out, 0, sizeof *out);
     int rc = ecqv_request(&k_u, r_u);
     if (rc != STELE_OK)
-        return fail(errmsg, rc, "cannot make a key");
+        return stele_errf(errmsg, rc, "cannot make a key");
     Stele__EnrollRequest req = STELE__ENROLL_REQUEST__INIT;
     req.id = (char *)id;
     req.secret = (char *)secret;
@@ -131,7 +117,7 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
     memset(out, 0, sizeof *out);
     int rc = ecqv_request(&k_u, r_u);
     if (rc != STELE_OK)
-        return fail(errmsg, rc, "cannot make a key");
+        return stele_errf(errmsg, rc, "cannot make a key");
     Stele__ReenrollRequest req = STELE__REENROLL_REQUEST__INIT;
     req.r_u.data = r_u;
     req.r_u.len = sizeof r_u;

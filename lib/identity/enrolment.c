@@ -3,7 +3,6 @@
 
 #include "base/status.h"
 #include "identity/identity.h"
-#include "identity/identity_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +81,7 @@ static int read_named(const char *dir, const char *name, size_t max, struct buf 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = enrolment_read_file(path, max, out);
     if (rc != STELE_OK)
-        return identity_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
+        return stele_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
     return STELE_OK;
 }
 
@@ -96,25 +95,25 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
     char path[4096];
     int rc = read_named(dir, "cert", 1024, &cert, errmsg);
     if (rc == STELE_OK && ecqv_cert_decode(cert.data, cert.len, &(struct ecqv_cert){0}) != 0)
-        rc = identity_errf(errmsg, STELE_ERR_MALFORMED, "%s/cert: not a 78-octet CertU", dir);
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/cert: not a 78-octet CertU", dir);
     if (rc == STELE_OK)
         rc = read_named(dir, "ca.pub", 1024, &pub, errmsg);
     if (rc == STELE_OK && crypto_key_from_public(pub.data, pub.len, &out->ca_pub) != STELE_OK)
-        rc = identity_errf(errmsg, STELE_ERR_MALFORMED, "%s/ca.pub: not a SEC 1 P-256 point", dir);
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/ca.pub: not a SEC 1 P-256 point", dir);
     if (rc == STELE_OK)
         rc = read_named(dir, "identity", IDENTITY_MAX_LEN, &out->identity, errmsg);
     if (rc == STELE_OK) {
         snprintf(path, sizeof path, "%s/key.pem", dir);
         rc = crypto_key_load_pem(path, &out->key);
         if (rc != STELE_OK)
-            rc = identity_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
+            rc = stele_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
     }
     if (rc == STELE_OK) {
         memcpy(out->cert, cert.data, ECQV_CERT_LEN);
         rc = ecqv_extract(out->cert, ECQV_CERT_LEN, out->ca_pub, &q);
         if (rc != STELE_OK || !crypto_key_public_equal(q, out->key))
-            rc = identity_errf(errmsg, STELE_ERR_AUTH, "%s: key.pem does not match cert and ca.pub",
-                               dir);
+            rc = stele_errf(errmsg, STELE_ERR_AUTH, "%s: key.pem does not match cert and ca.pub",
+                            dir);
     }
     crypto_key_destroy(q);
     buf_release(&cert);
@@ -130,26 +129,24 @@ int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg)
         *errmsg = NULL;
     char path[4096];
     if (!dir || !*dir || strlen(dir) >= sizeof path - 16)
-        return identity_errf(errmsg, STELE_ERR_INVALID, "invalid output directory");
+        return stele_errf(errmsg, STELE_ERR_INVALID, "invalid output directory");
     snprintf(path, sizeof path, "%s", dir);
     for (char *p = path + 1; *p; p++) { /* mkdir -p */
         if (*p != '/')
             continue;
         *p = 0;
         if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return identity_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", path,
-                                 strerror(errno));
+            return stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         *p = '/';
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return identity_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     if (access(dir, W_OK | X_OK) != 0)
-        return identity_errf(errmsg, STELE_ERR_IO, "cannot write into %s: %s", dir,
-                             strerror(errno));
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot write into %s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/key.pem", dir);
     if (!replace && access(path, F_OK) == 0)
-        return identity_errf(errmsg, STELE_ERR_EXISTS,
-                             "%s already holds an enrolment; choose another directory", dir);
+        return stele_errf(errmsg, STELE_ERR_EXISTS,
+                          "%s already holds an enrolment; choose another directory", dir);
     return STELE_OK;
 }
 
@@ -161,11 +158,11 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
         *errmsg = NULL;
     char path[4096];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return identity_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/key.pem", dir);
     int rc = crypto_key_save_pem(key, path);
     if (rc != STELE_OK)
-        return identity_errf(errmsg, rc, "cannot write %s", path);
+        return stele_errf(errmsg, rc, "cannot write %s", path);
     uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
     crypto_key_public_compressed(ca_pub, pub);
     struct {
@@ -178,7 +175,7 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
         if (enrolment_write_file(path, files[i].data, files[i].len, 0644) != STELE_OK)
-            return identity_errf(errmsg, STELE_ERR_IO, "cannot write %s", path);
+            return stele_errf(errmsg, STELE_ERR_IO, "cannot write %s", path);
     }
     return STELE_OK;
 }

@@ -4,7 +4,6 @@
 #include "base/arena.h"
 #include "base/status.h"
 #include "crypto/hash.h"
-#include "identity/identity_int.h"
 #include "identity/msp_int.h"
 #include "pb/pb.h"
 #include "stele/identity.pb-c.h"
@@ -14,18 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int identity_errf(char **errmsg, int status, const char *fmt, ...)
-{
-    if (errmsg) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(errmsg, fmt, ap) < 0)
-            *errmsg = NULL;
-        va_end(ap);
-    }
-    return status;
-}
-
 /* Decodes the IdentityBody bytes into `out`: CertU well formed, id present and matching the
  * subject id. */
 static int decode_body(struct arena *a, const uint8_t *data, size_t len, struct identity *out,
@@ -34,18 +21,18 @@ static int decode_body(struct arena *a, const uint8_t *data, size_t len, struct 
     Stele__IdentityBody *b = (Stele__IdentityBody *)pb_unpack(&stele__identity_body__descriptor, a,
                                                               data, len, IDENTITY_MAX_LEN);
     if (!b)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity body does not decode");
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "identity body does not decode");
     if (ecqv_cert_decode(b->cert.data, b->cert.len, &out->fields) != STELE_OK)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED,
-                             "identity certificate is not a valid 78-octet CertU");
+        return stele_errf(errmsg, STELE_ERR_MALFORMED,
+                          "identity certificate is not a valid 78-octet CertU");
     if (!b->id || !b->id[0])
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity has no id");
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "identity has no id");
     uint8_t h[32];
     if (crypto_sha256(b->id, strlen(b->id), h) != STELE_OK)
         return STELE_ERR_CRYPTO;
     if (memcmp(h, out->fields.subject_id, ECQV_SUBJECT_ID_LEN) != 0)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED,
-                             "certificate subject does not match id \"%s\"", b->id);
+        return stele_errf(errmsg, STELE_ERR_MALFORMED,
+                          "certificate subject does not match id \"%s\"", b->id);
     memcpy(out->cert, b->cert.data, ECQV_CERT_LEN);
     if (ecqv_certhash(out->cert, ECQV_CERT_LEN, out->certhash) != STELE_OK)
         return STELE_ERR_CRYPTO;
@@ -71,13 +58,13 @@ static Stele__Identity *unpack_record(struct arena *a, const uint8_t *data, size
                                       char **errmsg)
 {
     if (len > IDENTITY_MAX_LEN) {
-        identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)", len);
+        stele_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)", len);
         return NULL;
     }
     Stele__Identity *r =
         (Stele__Identity *)pb_unpack(&stele__identity__descriptor, a, data, len, IDENTITY_MAX_LEN);
     if (!r)
-        identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record does not decode");
+        stele_errf(errmsg, STELE_ERR_MALFORMED, "identity record does not decode");
     return r;
 }
 
@@ -102,14 +89,14 @@ static int check_now(struct msp *m, const struct identity *id, uint64_t now_s, u
 {
     uint64_t until = identity_valid_until(&id->fields);
     if (now_s < id->fields.valid_from)
-        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" is not valid before %llu",
-                             id->id, (unsigned long long)id->fields.valid_from);
+        return stele_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" is not valid before %llu",
+                          id->id, (unsigned long long)id->fields.valid_from);
     if (now_s >= until && now_s - until >= grace_s)
-        return identity_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" expired at %llu", id->id,
-                             (unsigned long long)until);
+        return stele_errf(errmsg, STELE_ERR_EXPIRED, "identity \"%s\" expired at %llu", id->id,
+                          (unsigned long long)until);
     if (msp_is_revoked(m, id->ca_key, id->certhash))
-        return identity_errf(errmsg, STELE_ERR_REVOKED, "identity \"%s\" (serial %llu) is revoked",
-                             id->id, (unsigned long long)id->fields.serial);
+        return stele_errf(errmsg, STELE_ERR_REVOKED, "identity \"%s\" (serial %llu) is revoked",
+                          id->id, (unsigned long long)id->fields.serial);
     return STELE_OK;
 }
 
@@ -121,8 +108,8 @@ int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, s
      * on `now_s` and the CRL (reccache.h). */
     uint8_t rhash[32];
     if (len > IDENTITY_MAX_LEN)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)",
-                             len);
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "identity record too large (%zu octets)",
+                          len);
     if (crypto_sha256(data, len, rhash) != STELE_OK)
         return STELE_ERR_CRYPTO;
     int rc = reccache_get(m->records, rhash, a, out);
@@ -155,12 +142,11 @@ int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, s
     }
     if (!issuer) {
         if (signed_by_trusted)
-            return identity_errf(errmsg, STELE_ERR_AUTH,
-                                 "identity \"%s\" of org \"%s\" (issuer %llu) is signed by a CA "
-                                 "not trusted for that org or issuer id",
-                                 out->id, out->org, (unsigned long long)out->fields.issuer_id);
-        return identity_errf(errmsg, STELE_ERR_AUTH,
-                             "identity record is not signed by a trusted CA");
+            return stele_errf(errmsg, STELE_ERR_AUTH,
+                              "identity \"%s\" of org \"%s\" (issuer %llu) is signed by a CA "
+                              "not trusted for that org or issuer id",
+                              out->id, out->org, (unsigned long long)out->fields.issuer_id);
+        return stele_errf(errmsg, STELE_ERR_AUTH, "identity record is not signed by a trusted CA");
     }
     out->ca_key = issuer->key;
     reccache_put(m->records, rhash, out);

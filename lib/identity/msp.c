@@ -3,7 +3,6 @@
 
 #include "base/arena.h"
 #include "base/status.h"
-#include "identity/identity_int.h"
 #include "identity/msp_int.h"
 #include "pb/pb.h"
 #include "stele/identity.pb-c.h"
@@ -92,7 +91,7 @@ static int install_crl(struct msp *m, const struct msp_ca *ca, const Stele__CrlB
     for (size_t i = 0; i < b->n_entries; i++) {
         if (b->entries[i]->certhash.len != 32) {
             free(hashes);
-            return identity_errf(errmsg, STELE_ERR_MALFORMED, "CRL entry %zu: bad certhash", i);
+            return stele_errf(errmsg, STELE_ERR_MALFORMED, "CRL entry %zu: bad certhash", i);
         }
         memcpy(hashes[n++], b->entries[i]->certhash.data, 32);
     }
@@ -102,8 +101,8 @@ static int install_crl(struct msp *m, const struct msp_ca *ca, const Stele__CrlB
     struct msp_crl *slot = find_crl(m, ca->key);
     int rc = STELE_OK;
     if (slot && slot->number > b->number) {
-        rc = identity_errf(errmsg, STELE_ERR_STATE, "CRL number %llu is older than installed %llu",
-                           (unsigned long long)b->number, (unsigned long long)slot->number);
+        rc = stele_errf(errmsg, STELE_ERR_STATE, "CRL number %llu is older than installed %llu",
+                        (unsigned long long)b->number, (unsigned long long)slot->number);
     } else if (!slot) {
         struct msp_crl *crls = realloc(m->crls, (m->n_crls + 1) * sizeof *crls);
         if (!crls) {
@@ -138,10 +137,10 @@ int msp_set_crl(struct msp *m, const uint8_t *crl, size_t len, char **errmsg)
     Stele__Crl *c =
         (Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, crl, len, IDENTITY_CRL_MAX_LEN);
     if (!c) {
-        rc = identity_errf(errmsg, STELE_ERR_MALFORMED, "CRL does not decode");
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "CRL does not decode");
         goto out;
     }
-    rc = identity_errf(errmsg, STELE_ERR_AUTH, "CRL is not signed by a trusted CA");
+    rc = stele_errf(errmsg, STELE_ERR_AUTH, "CRL is not signed by a trusted CA");
     for (size_t i = 0; i < m->n_cas; i++) {
         const struct msp_ca *ca = &m->cas[i];
         if (identity_verify_domain(ca->key, IDENTITY_DOMAIN_CRL, c->body.data, c->body.len,
@@ -154,7 +153,7 @@ int msp_set_crl(struct msp *m, const uint8_t *crl, size_t len, char **errmsg)
             *errmsg = NULL;
         }
         if (!b) {
-            rc = identity_errf(errmsg, STELE_ERR_MALFORMED, "CRL body does not decode");
+            rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "CRL body does not decode");
             goto out;
         }
         if (ca->ca_id && ca->ca_id != b->issuer_id)

@@ -4,7 +4,6 @@
 #include "base/arena.h"
 #include "base/status.h"
 #include "crypto/hash.h"
-#include "identity/identity_int.h"
 #include "pb/pb.h"
 #include "stele/identity.pb-c.h"
 
@@ -47,9 +46,9 @@ int signed_request_verify(struct msp *m, struct arena *a, const uint8_t *request
     Stele__AdminRequest *r = (Stele__AdminRequest *)pb_unpack(
         &stele__admin_request__descriptor, a, request, request_len, IDENTITY_REQ_MAX_LEN);
     if (!r)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "signed request does not decode");
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "signed request does not decode");
     if (r->signer.len == 0)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "signed request has no signer");
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "signed request has no signer");
     int rc = identity_verify_grace(m, a, r->signer.data, r->signer.len, now_ms / 1000,
                                    expiry_grace_s, &out->signer, errmsg);
     if (rc != STELE_OK)
@@ -57,30 +56,29 @@ int signed_request_verify(struct msp *m, struct arena *a, const uint8_t *request
     struct crypto_key *q = NULL;
     rc = identity_public_key(m, &out->signer, &q);
     if (rc != STELE_OK)
-        return identity_errf(errmsg, rc, "cannot extract the signer's key");
+        return stele_errf(errmsg, rc, "cannot extract the signer's key");
     if (!(out->signer.fields.key_usage & ECQV_USAGE_SIGN))
-        rc = identity_errf(errmsg, STELE_ERR_PERMISSION, "signer's key is not for signing");
+        rc = stele_errf(errmsg, STELE_ERR_PERMISSION, "signer's key is not for signing");
     else
         rc = identity_verify_domain(q, IDENTITY_DOMAIN_REQUEST, request, request_len, sig, sig_len);
     crypto_key_destroy(q);
     if (rc == STELE_ERR_MALFORMED || rc == STELE_ERR_AUTH)
-        return identity_errf(errmsg, STELE_ERR_AUTH, "bad signature by \"%s\"", out->signer.id);
+        return stele_errf(errmsg, STELE_ERR_AUTH, "bad signature by \"%s\"", out->signer.id);
     if (rc != STELE_OK)
         return rc;
     if (!r->method || strcmp(r->method, method) != 0)
-        return identity_errf(errmsg, STELE_ERR_PERMISSION,
-                             "request was signed for \"%s\", not \"%s\"",
-                             r->method ? r->method : "", method);
+        return stele_errf(errmsg, STELE_ERR_PERMISSION, "request was signed for \"%s\", not \"%s\"",
+                          r->method ? r->method : "", method);
     uint64_t skew = r->timestamp_ms > now_ms ? r->timestamp_ms - now_ms : now_ms - r->timestamp_ms;
     if (skew > IDENTITY_REQ_WINDOW_MS)
-        return identity_errf(errmsg, STELE_ERR_EXPIRED,
-                             "request timestamp is %llu s away from the server's clock "
-                             "(at most %llu s accepted)",
-                             (unsigned long long)(skew / 1000),
-                             (unsigned long long)(IDENTITY_REQ_WINDOW_MS / 1000));
+        return stele_errf(errmsg, STELE_ERR_EXPIRED,
+                          "request timestamp is %llu s away from the server's clock "
+                          "(at most %llu s accepted)",
+                          (unsigned long long)(skew / 1000),
+                          (unsigned long long)(IDENTITY_REQ_WINDOW_MS / 1000));
     if (r->nonce.len != IDENTITY_NONCE_LEN)
-        return identity_errf(errmsg, STELE_ERR_MALFORMED, "request nonce must be %d octets",
-                             IDENTITY_NONCE_LEN);
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "request nonce must be %d octets",
+                          IDENTITY_NONCE_LEN);
     memcpy(out->nonce, r->nonce.data, IDENTITY_NONCE_LEN);
     out->timestamp_ms = r->timestamp_ms;
     out->body = r->body.data;

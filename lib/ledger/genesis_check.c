@@ -3,6 +3,7 @@
 #include "ledger/genesis.h"
 
 #include "base/status.h"
+#include "base/text.h"
 #include "config/config.h"
 #include "crypto/key.h"
 #include "ledger/batch_config.h"
@@ -38,27 +39,8 @@ static const char *quote(struct quoted *q, const char *s)
     return q->s;
 }
 
-__attribute__((format(printf, 2, 3))) static int refuse(char **errmsg, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (errmsg && vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
-    va_end(ap);
-    return STELE_ERR_INVALID;
-}
-
-/* 1..max octets, no control characters, no leading or trailing space. */
-static bool name_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max || s[0] == ' ' || s[n - 1] == ' ')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
+/* Sets *errmsg and returns STELE_ERR_INVALID. */
+#define refuse(errmsg, ...) stele_errf((errmsg), STELE_ERR_INVALID, __VA_ARGS__)
 
 /* A 33-octet SEC 1 compressed point on P-256. */
 static bool point_ok(const ProtobufCBinaryData *k)
@@ -82,7 +64,7 @@ static int check_name(char **errmsg, const char *what, const char *s)
     struct quoted q;
     if (!s || !s[0])
         return refuse(errmsg, "%s is empty", what);
-    if (!name_ok(s, GENESIS_MAX_NAME))
+    if (!text_is_name(s, GENESIS_MAX_NAME))
         return refuse(errmsg,
                       "%s %s is not 1..%d octets without control characters or surrounding "
                       "spaces",

@@ -208,12 +208,9 @@ fail:
 
 void rpc_set_err(char **errmsg, const char *fmt, ...)
 {
-    if (!errmsg)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(errmsg, fmt, ap) < 0)
-        *errmsg = NULL;
+    stele_verrf(errmsg, STELE_OK, fmt, ap);
     va_end(ap);
 }
 

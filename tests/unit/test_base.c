@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,31 @@ static void clock_moves_forward(void **state)
     assert_string_equal(out, "1970-01-01T00:00:00Z");
 }
 
+static void names_checked(void **state)
+{
+    (void)state;
+    assert_true(text_is_name("org1", 8));
+    assert_true(text_is_name("a b", 8));
+    assert_false(text_is_name(NULL, 8));
+    assert_false(text_is_name("", 8));
+    assert_false(text_is_name(" org", 8));
+    assert_false(text_is_name("org ", 8));
+    assert_false(text_is_name("org\n1", 8));
+    assert_false(text_is_name("o\x7f", 8));
+    assert_false(text_is_name("123456789", 8));
+    assert_true(text_is_name("12345678", 8));
+}
+
+static void errf_formats_and_returns(void **state)
+{
+    (void)state;
+    char *msg = NULL;
+    assert_int_equal(stele_errf(&msg, STELE_ERR_CONFIG, "bad %s %d", "key", 7), STELE_ERR_CONFIG);
+    assert_string_equal(msg, "bad key 7");
+    free(msg);
+    assert_int_equal(stele_errf(NULL, STELE_ERR_IO, "ignored %d", 1), STELE_ERR_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +165,8 @@ int main(void)
         cmocka_unit_test(buf_appends_and_hex),
         cmocka_unit_test(arena_allocates_aligned_and_large),
         cmocka_unit_test(clock_moves_forward),
+        cmocka_unit_test(names_checked),
+        cmocka_unit_test(errf_formats_and_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,9 @@ int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele_
     size_t good = 0;
     if (m->n > 256)
         return fail(why, "too many orderers", STELE_ERR_CONFIG);
+    if (proof->n_commits > m->n)
+        return fail(why, "commit certificate holds more COMMITs than there are orderers",
+                    STELE_ERR_CONFLICT);
     for (size_t i = 0; i < proof->n_commits; i++) {
         Stele__PbftMessage *msg;
         size_t who;
@@ -223,6 +226,9 @@ int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Ste
     size_t good = 0;
     if (m->n > 256)
         return fail(why, "too many orderers", STELE_ERR_CONFIG);
+    if (p->n_prepares > m->n)
+        return fail(why, "prepared proof holds more PREPAREs than there are orderers",
+                    STELE_ERR_CONFLICT);
     for (size_t i = 0; i < p->n_prepares; i++) {
         Stele__PbftMessage *msg;
         if ((rc = pbft_open(m, a, p->prepares[i], &msg, &who, why)))

@@ -28,9 +28,10 @@
 #include <string.h>
 #include <time.h>
 
-#define LOG          "pbft"
-#define POOL_MAX     200000 /* envelopes pooled before Broadcast is told to slow down */
-#define FORWARD_TICK 16     /* envelopes forwarded per tick (20 ms) at most */
+#define LOG            "pbft"
+#define POOL_MAX       200000 /* envelopes pooled before Broadcast is told to slow down */
+#define FORWARD_TICK   16     /* envelopes forwarded per tick (20 ms) at most */
+#define PBFT_RESEND_MS 1000   /* votes for a block in flight this long are sent again */
 
 uint64_t pbft_now(void)
 {
@@ -85,6 +86,8 @@ static void destroy_state(struct pbft *b)
     buf_release(&b->my_vc);
     buf_release(&b->new_view);
     buf_release(&b->pending_o);
+    buf_release(&b->pending_block);
+    buf_release(&b->best_prepared);
     pbft_persist_close(b);
     pbft_pool_destroy(b->pool);
     pbft_members_release(&b->m);
@@ -270,6 +273,8 @@ static void *timer_main(void *arg)
         if (now >= b->status_at) {
             pbft_send_status(b);
             b->status_at = now + PBFT_STATUS_EVERY_MS;
+            if (b->slot.have_pp && now - b->slot.pp_at_ms >= PBFT_RESEND_MS)
+                pbft_resend_votes(b);
         }
         pbft_view_tick(b, now);
         request_tick(b, now);
@@ -290,6 +295,8 @@ static int pbft_start(void *state)
         rc = pbft_restore(b);
     }
     b->view_started = pbft_now();
+    if (rc == STELE_OK && !b->active && b->my_vc.len)
+        pbft_handle_bytes(b, b->my_vc.data, b->my_vc.len); /* count our own VIEW-CHANGE */
     pthread_mutex_unlock(&b->mu);
     if (rc)
         return rc;

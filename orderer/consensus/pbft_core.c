@@ -92,36 +92,79 @@ static int sign_msg(struct pbft *b, Stele__PbftMessage *msg, struct arena *a, St
     return pbft_sign(msg, b->p.signer, a, s);
 }
 
-int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
+int pbft_sign_into(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
                    struct buf *out)
 {
     struct arena *a = arena_create(0);
-    struct buf wire;
-    buf_init(&wire);
     Stele__PbftSigned s;
     int rc = a ? sign_msg(b, msg, a, &s) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK) {
+        if (block)
+            s.block = (ProtobufCBinaryData){block->len, block->data};
+        rc = pack_signed(&s, out);
+    }
     if (rc)
-        goto done;
-    if (block)
-        s.block = (ProtobufCBinaryData){block->len, block->data};
-    if (out && (rc = pack_signed(&s, out)))
-        goto done;
-    if (b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_COMMIT)
-        goto done; /* test fault: keep our COMMIT to ourselves */
-    if (b->fault == PBFT_FAULT_BAD_SIGS)
-        s.signature.data[5] ^= 0x40;
-    if ((rc = pack_signed(&s, &wire)))
-        goto done;
-    send_all(b, &wire,
-             b->fault == PBFT_FAULT_WITHHOLD && msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE
-                 ? 2
-                 : -1);
-done:
-    if (rc)
-        log_error(LOG, "cannot sign or send a %s: %s", type_name(msg->type), stele_strerror(rc));
-    buf_release(&wire);
+        log_error(LOG, "cannot sign a %s: %s", type_name(msg->type), stele_strerror(rc));
     arena_destroy(a);
     return rc;
+}
+
+void pbft_send_signed(struct pbft *b, Stele__PbftType type, const struct buf *wire)
+{
+    if (b->fault == PBFT_FAULT_WITHHOLD && type == STELE__PBFT_TYPE__PBFT_COMMIT)
+        return; /* test fault: keep our COMMIT to ourselves */
+    if (b->fault == PBFT_FAULT_BAD_SIGS) {
+        /* Test fault: what leaves carries a corrupted signature. */
+        struct arena *a = arena_create(0);
+        Stele__PbftSigned *s = a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor,
+                                                                  a, wire->data, wire->len, 0)
+                                 : NULL;
+        struct buf bad;
+        buf_init(&bad);
+        if (s && s->signature.len > 5) {
+            s->signature.data[5] ^= 0x40;
+            if (pack_signed(s, &bad) == STELE_OK)
+                send_all(b, &bad, -1);
+        }
+        buf_release(&bad);
+        arena_destroy(a);
+        return;
+    }
+    send_all(b, wire,
+             b->fault == PBFT_FAULT_WITHHOLD && type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE ? 2
+                                                                                           : -1);
+}
+
+int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
+                   struct buf *out)
+{
+    struct buf wire;
+    buf_init(&wire);
+    int rc = pbft_sign_into(b, msg, block, &wire);
+    if (rc == STELE_OK) {
+        pbft_send_signed(b, msg->type, &wire);
+        if (out) {
+            buf_clear(out);
+            rc = buf_append(out, wire.data, wire.len);
+        }
+    }
+    buf_release(&wire);
+    return rc;
+}
+
+void pbft_resend_votes(struct pbft *b)
+{
+    struct pbft_slot *sl = &b->slot;
+    if (!b->active || !sl->have_pp || sl->pp_view != b->view)
+        return;
+    /* Lost on the way (a full queue, a broken stream, a peer that had not entered the view
+     * yet): peers count each vote once, so sending again is harmless. */
+    if (pbft_primary(&b->m, b->view) == b->me)
+        pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_PRE_PREPARE, &sl->pp_signed);
+    if (sl->prepares[b->me].have)
+        pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_PREPARE, &sl->prepares[b->me].signed_);
+    if (sl->commits[b->me].have)
+        pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_COMMIT, &sl->commits[b->me].signed_);
 }
 
 void pbft_send_status(struct pbft *b)
@@ -136,7 +179,8 @@ void pbft_send_status(struct pbft *b)
     pbft_broadcast(b, &msg, NULL, NULL);
 }
 
-/* Sends our vote of `type` for the slot and records it as sender b->me. */
+/* Signs our vote of `type` for the slot, records it as sender b->me, persists, and only then
+ * sends it: a restarted orderer remembers every vote it may have sent. */
 static void vote(struct pbft *b, Stele__PbftType type)
 {
     struct pbft_slot *s = &b->slot;
@@ -147,11 +191,14 @@ static void vote(struct pbft *b, Stele__PbftType type)
     msg.digest = (ProtobufCBinaryData){32, s->digest};
     struct pbft_vote *v =
         type == STELE__PBFT_TYPE__PBFT_PREPARE ? &s->prepares[b->me] : &s->commits[b->me];
-    if (pbft_broadcast(b, &msg, NULL, &v->signed_) == STELE_OK) {
-        v->have = true;
-        v->view = s->pp_view;
-        memcpy(v->digest, s->digest, 32);
-    }
+    if (pbft_sign_into(b, &msg, NULL, &v->signed_) != STELE_OK)
+        return;
+    v->have = true;
+    v->view = s->pp_view;
+    memcpy(v->digest, s->digest, 32);
+    if (pbft_persist(b) != STELE_OK)
+        return; /* not sent: a vote we might forget must not leave */
+    pbft_send_signed(b, type, &v->signed_);
 }
 
 /* Votes in `votes` that match the slot's PRE-PREPARE. */
@@ -174,10 +221,10 @@ static void check_progress(struct pbft *b)
         return;
     if (!s->prepared && matching(b, s->prepares) >= 2 * b->m.f) {
         s->prepared = true;
+        pbft_keep_prepared(b);
         if (!s->sent_commit) {
             s->sent_commit = true;
-            pbft_persist(b); /* before the COMMIT leaves */
-            vote(b, STELE__PBFT_TYPE__PBFT_COMMIT);
+            vote(b, STELE__PBFT_TYPE__PBFT_COMMIT); /* persists first */
         }
     }
     if (s->prepared && matching(b, s->commits) >= b->m.quorum)
@@ -270,6 +317,10 @@ static void executed(struct pbft *b, const Stele__Block *blk, const uint8_t hash
     buf_clear(&b->last_proof);
     buf_append(&b->last_proof, proof->data, proof->len);
     clear_pool(b, blk);
+    if (b->best_seq <= b->last_exec) {
+        buf_clear(&b->best_prepared);
+        b->best_seq = b->best_view = 0;
+    }
     b->vc_timeout = b->vc_timeout_base;
     pbft_slot_reset(b);
     if (b->last_exec % b->ckpt_interval == 0) {
@@ -400,8 +451,7 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
     buf_append(&sl->block, s->block.data, s->block.len);
     if (b->me != from) {
         sl->sent_prepare = true;
-        pbft_persist(b); /* before the PREPARE leaves */
-        vote(b, STELE__PBFT_TYPE__PBFT_PREPARE);
+        vote(b, STELE__PBFT_TYPE__PBFT_PREPARE); /* persists first */
     }
     check_progress(b);
 }
@@ -452,8 +502,9 @@ static int block_digest(struct pbft *b, uint64_t seq, uint8_t out[32])
 
 static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
 {
-    if (msg->seq <= b->stable || msg->digest.len != 32 || msg->seq % b->ckpt_interval)
-        return;
+    if (msg->seq <= b->stable || msg->seq > b->stable + b->log_window || msg->digest.len != 32 ||
+        msg->seq % b->ckpt_interval)
+        return; /* outside the window: far-future ones would only push real ones out */
     struct pbft_ckpt *c = NULL, *low = &b->ckpts[0];
     for (size_t i = 0; i < PBFT_CKPTS && !c; i++) {
         if (b->ckpts[i].seq == msg->seq)
@@ -509,6 +560,9 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
 void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                  size_t from, bool block_ok)
 {
+    if (s->block.len && msg->type != STELE__PBFT_TYPE__PBFT_PRE_PREPARE &&
+        msg->type != STELE__PBFT_TYPE__PBFT_FORWARD)
+        return; /* only proposals carry a block: anything else would be stored and certified */
     switch (msg->type) {
     case STELE__PBFT_TYPE__PBFT_VIEW_CHANGE:
         pbft_on_view_change(b, s, msg, from);
@@ -531,12 +585,14 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
     }
     if (msg->view != b->view || !b->active || b->failed)
         return; /* other views: NEW-VIEW and STATUS bring us there */
-    if (msg->seq <= b->last_exec)
-        return;
+    if (msg->seq <= b->last_exec || msg->seq <= b->view_floor)
+        return; /* proven committed when this view started: never re-decided in it */
     if (msg->seq > b->last_exec + 1) {
         /* Ahead of us: usually the messages for our block are just behind in the queue. If we
          * really lack blocks, STATUS heartbeats and CHECKPOINTs start a state transfer. */
-        if (msg->seq <= b->last_exec + 1 + b->log_window)
+        bool proposal = msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+        if (msg->seq <= b->last_exec + 1 + b->log_window &&
+            (!proposal || (block_ok && from == pbft_primary(&b->m, msg->view))))
             hold_ahead(b, s, msg->seq);
         return;
     }
@@ -573,6 +629,8 @@ void pbft_maybe_propose(struct pbft *b)
         return;
     if (sl->seq > b->stable + b->log_window / 2)
         return; /* wait for a checkpoint: backups are too far behind */
+    if (sl->seq <= b->view_floor)
+        return; /* this view started above our head: fetch the proven blocks first */
     ProtobufCBinaryData *envs;
     size_t n;
     if (pbft_pool_take(b->pool, b->p.cutter.max_message_count, b->p.cutter.preferred_max_bytes,
@@ -591,26 +649,25 @@ void pbft_maybe_propose(struct pbft *b)
         msg.view = b->view;
         msg.seq = sl->seq;
         msg.digest = (ProtobufCBinaryData){32, digest};
-        sl->have_pp = true;
-        sl->pp_view = b->view;
-        memcpy(sl->digest, digest, 32);
-        sl->pp_at_ms = pbft_now();
-        buf_append(&sl->block, block.data, block.len);
-        pbft_persist(b);
-        if (b->fault == PBFT_FAULT_EQUIVOCATE && n > 1) {
+        /* Sign, record and persist before anything leaves: a restarted primary must propose
+         * the same block for this number in this view, never another. */
+        if ((rc = pbft_sign_into(b, &msg, &block, &sl->pp_signed)) == STELE_OK) {
+            sl->have_pp = true;
+            sl->pp_view = b->view;
+            memcpy(sl->digest, digest, 32);
+            sl->pp_at_ms = pbft_now();
+            buf_append(&sl->block, block.data, block.len);
+            rc = pbft_persist(b);
+        }
+        if (rc) {
+            pbft_slot_reset(b); /* nothing was sent: the envelopes stay pooled */
+        } else if (b->fault == PBFT_FAULT_EQUIVOCATE && n > 1) {
             /* Test builds: half of the backups get a block without the last envelope. */
-            struct arena *a = arena_create(0);
-            Stele__PbftSigned s1, s2;
             Stele__PbftMessage msg2 = msg;
-            if (a && build_block(b, envs, n - 1, &block2, digest2) == STELE_OK &&
-                sign_msg(b, &msg, a, &s1) == STELE_OK) {
+            if (build_block(b, envs, n - 1, &block2, digest2) == STELE_OK) {
                 msg2.digest = (ProtobufCBinaryData){32, digest2};
-                if (sign_msg(b, &msg2, a, &s2) == STELE_OK) {
-                    s1.block = (ProtobufCBinaryData){block.len, block.data};
-                    s2.block = (ProtobufCBinaryData){block2.len, block2.data};
-                    pack_signed(&s1, &sl->pp_signed);
+                if (pbft_sign_into(b, &msg2, &block2, &wire) == STELE_OK) {
                     send_all(b, &sl->pp_signed, 0);
-                    pack_signed(&s2, &wire);
                     send_all(b, &wire, 1);
                     /* ... and the first backup sees both: it must notice. */
                     pbft_link_send(b, b->me == 0 ? 1 : 0, wire.data, wire.len);
@@ -618,9 +675,8 @@ void pbft_maybe_propose(struct pbft *b)
                              (unsigned long long)sl->seq);
                 }
             }
-            arena_destroy(a);
         } else {
-            rc = pbft_broadcast(b, &msg, &block, &sl->pp_signed);
+            pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_PRE_PREPARE, &sl->pp_signed);
         }
         log_debug(LOG, "proposed block %llu in view %llu with %zu envelopes",
                   (unsigned long long)sl->seq, (unsigned long long)b->view, n);

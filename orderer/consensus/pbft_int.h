@@ -129,6 +129,13 @@ struct pbft {
     struct buf my_vc;                   /* our VIEW-CHANGE for `view` while !active */
     struct buf new_view;                /* the NEW-VIEW that started `view` (empty: view 0) */
     struct buf pending_o;               /* a NEW-VIEW's PRE-PREPARE waiting for state transfer */
+    struct buf pending_block; /* a NEW-VIEW's certified block min_s, waiting for those before it */
+    uint64_t view_floor;      /* min_s of the NEW-VIEW that started `view`: nothing at or below
+                                 it is proposed or voted on in this view */
+    struct buf best_prepared; /* serialized PbftPrepared: the highest-view prepared proof held
+                                 for block best_seq, kept across view changes until that block
+                                 is executed (empty: none) */
+    uint64_t best_seq, best_view;
 
     /* what peers report (STATUS) */
     uint64_t peer_seq[PBFT_MAX_NODES];
@@ -206,9 +213,16 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
 void pbft_maybe_propose(struct pbft *b);
 /* Resets the slot for seq = last_exec + 1. */
 void pbft_slot_reset(struct pbft *b);
-/* Signs `msg` (sender, channel filled in here) and sends it to every other orderer; `block`
- * (may be NULL) rides beside a PRE-PREPARE. Also returns the signed bytes in `out` when not
- * NULL. */
+/* Signs `msg` (sender and channel filled in here) into `out` (a serialized PbftSigned,
+ * replaced); `block` (may be NULL) rides beside a PRE-PREPARE or FORWARD. */
+int pbft_sign_into(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
+                   struct buf *out);
+/* Sends signed bytes of `type` to every other orderer (test faults applied here). */
+void pbft_send_signed(struct pbft *b, Stele__PbftType type, const struct buf *wire);
+/* Keeps the slot's prepared proof (it just became prepared) as the best one for its block, to
+ * survive view changes until that block is executed. */
+void pbft_keep_prepared(struct pbft *b);
+/* pbft_sign_into() then pbft_send_signed(); `out` (may be NULL) gets the bytes. */
 int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *block,
                    struct buf *out);
 /* Executes a block that carries a valid certificate (state transfer): appends it when it is
@@ -219,6 +233,8 @@ void pbft_replay_ahead(struct pbft *b);
 /* Opens the serialized PbftSigned in `data` and handles it as if received (re-checking a
  * proposal's block). */
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len);
+/* Sends our PRE-PREPARE (as primary) and votes for the block in flight again. */
+void pbft_resend_votes(struct pbft *b);
 /* Sends a STATUS heartbeat now. */
 void pbft_send_status(struct pbft *b);
 

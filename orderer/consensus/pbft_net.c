@@ -250,6 +250,7 @@ static void incoming(struct pbft *b, const Stele__PbftSigned *s)
         on_forward(b, s, msg);
         goto out;
     }
+
     bool block_ok = true;
     if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE &&
         (rc = pbft_check_proposal(b, s, msg, &why))) {

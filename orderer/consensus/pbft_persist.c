@@ -81,6 +81,8 @@ int pbft_persist(struct pbft *b)
     st.commits = votes_out(b, s->commits, a, &st.n_commits);
     st.view_change = (ProtobufCBinaryData){b->my_vc.len, b->my_vc.data};
     st.new_view = (ProtobufCBinaryData){b->new_view.len, b->new_view.data};
+    st.prepared = (ProtobufCBinaryData){b->best_prepared.len, b->best_prepared.data};
+    st.view_floor = b->view_floor;
     uint8_t hdr[HEADER_LEN];
     if (!st.prepares || !st.commits || buf_append(&out, hdr, sizeof hdr) ||
         (rc = pb_pack_buf(&st.base, &out)))
@@ -207,6 +209,19 @@ int pbft_restore(struct pbft *b)
     buf_append(&b->my_vc, st->view_change.data, st->view_change.len);
     buf_clear(&b->new_view);
     buf_append(&b->new_view, st->new_view.data, st->new_view.len);
+    b->view_floor = st->view_floor;
+    Stele__PbftPrepared *pr =
+        st->prepared.len ? (Stele__PbftPrepared *)pb_unpack(&stele__pbft_prepared__descriptor, a,
+                                                            st->prepared.data, st->prepared.len, 0)
+                         : NULL;
+    Stele__PbftMessage *ppm;
+    if (pr && pbft_prepared_check(&b->m, a, pr, &ppm, NULL, NULL) == STELE_OK &&
+        ppm->seq > b->last_exec) {
+        buf_clear(&b->best_prepared);
+        buf_append(&b->best_prepared, st->prepared.data, st->prepared.len);
+        b->best_seq = ppm->seq;
+        b->best_view = ppm->view;
+    }
     if (st->seq == b->slot.seq && st->pre_prepare) {
         Stele__PbftMessage *pp;
         struct pbft_slot *s = &b->slot;

@@ -32,7 +32,8 @@ struct vc_info {
     bool prepared;
     uint64_t prep_view;
     uint8_t prep_digest[32];
-    const Stele__PbftSigned *pre_prepare; /* the prepared proof's PRE-PREPARE (with block) */
+    const Stele__PbftSigned *pre_prepare;  /* the prepared proof's PRE-PREPARE (with block) */
+    const ProtobufCBinaryData *last_block; /* block last_seq when carried, else NULL */
 };
 
 /* Checks the evidence of a VIEW-CHANGE `msg` (already opened). Returns STELE_OK with *out. */
@@ -55,10 +56,28 @@ static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *m
             *why = "VIEW-CHANGE's last digest is not 32 octets";
         return STELE_ERR_CONFLICT;
     }
+    if (vc->last_block.len) {
+        Stele__Block *lb = (Stele__Block *)pb_unpack(&stele__block__descriptor, a,
+                                                     vc->last_block.data, vc->last_block.len, 0);
+        uint8_t h[32];
+        if (!lb || !lb->header || lb->header->number != vc->last_seq ||
+            blockhash_header_pb(lb->header, h) != STELE_OK ||
+            memcmp(h, vc->last_digest.data, 32) != 0) {
+            *why = "VIEW-CHANGE's last block is not the one its certificate names";
+            return STELE_ERR_CONFLICT;
+        }
+        out->last_block = &vc->last_block;
+    }
     if (vc->prepared) {
         Stele__PbftMessage *pp;
-        if ((rc = pbft_prepared_check(&b->m, a, vc->prepared, &pp, NULL, why)))
+        Stele__Block *pb = NULL;
+        if ((rc = pbft_prepared_check(&b->m, a, vc->prepared, &pp, &pb, why)))
             return rc;
+        if (pb->header->previous_hash.len != 32 ||
+            memcmp(pb->header->previous_hash.data, vc->last_digest.data, 32) != 0) {
+            *why = "VIEW-CHANGE's prepared block does not follow its last committed block";
+            return STELE_ERR_CONFLICT;
+        }
         if (pp->seq != vc->last_seq + 1 || pp->view >= msg->view) {
             *why = "VIEW-CHANGE's prepared proof is not for the next block of an earlier view";
             return STELE_ERR_CONFLICT;
@@ -106,21 +125,20 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     if (b->last_exec > 0)
         vc.last_proof = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a,
                                                       b->last_proof.data, b->last_proof.len, 0);
-    struct pbft_slot *s = &b->slot;
-    Stele__PbftPrepared prep = STELE__PBFT_PREPARED__INIT;
-    if (s->prepared && s->have_pp && s->seq == b->last_exec + 1) {
-        prep.pre_prepare = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
-                                                          s->pp_signed.data, s->pp_signed.len, 0);
-        prep.prepares = arena_calloc(a, b->m.n, sizeof *prep.prepares);
-        for (size_t i = 0; prep.prepares && i < b->m.n; i++) {
-            const struct pbft_vote *v = &s->prepares[i];
-            if (v->have && v->view == s->pp_view && memcmp(v->digest, s->digest, 32) == 0 &&
-                (prep.prepares[prep.n_prepares] = (Stele__PbftSigned *)pb_unpack(
-                     &stele__pbft_signed__descriptor, a, v->signed_.data, v->signed_.len, 0)))
-                prep.n_prepares++;
+    /* Our best prepared proof for the next block, whatever view it was made in (a view change
+     * that failed must not make us forget it). */
+    if (b->best_prepared.len && b->best_seq == b->last_exec + 1)
+        vc.prepared = (Stele__PbftPrepared *)pb_unpack(
+            &stele__pbft_prepared__descriptor, a, b->best_prepared.data, b->best_prepared.len, 0);
+    /* And our last block itself: we may be the only one holding it. */
+    Stele__Block *last = NULL;
+    if (b->last_exec > 0 && b->cb.read_block(b->cb.arg, b->last_exec, a, &last) == STELE_OK) {
+        size_t len = protobuf_c_message_get_packed_size(&last->base);
+        uint8_t *bytes = arena_alloc(a, len ? len : 1);
+        if (bytes) {
+            protobuf_c_message_pack(&last->base, bytes);
+            vc.last_block = (ProtobufCBinaryData){len, bytes};
         }
-        if (prep.pre_prepare && prep.prepares)
-            vc.prepared = &prep;
     }
     Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
     msg.type = STELE__PBFT_TYPE__PBFT_VIEW_CHANGE;
@@ -133,9 +151,8 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     msg.channel_id = b->m.channel_id;
     msg.sender = b->m.ids[b->me];
     if (pbft_sign(&msg, b->p.signer, a, &own) == STELE_OK &&
-        pb_pack_buf(&own.base, &b->my_vc) == STELE_OK) {
-        pbft_persist(b);
-        pbft_broadcast(b, &msg, NULL, NULL);
+        pb_pack_buf(&own.base, &b->my_vc) == STELE_OK && pbft_persist(b) == STELE_OK) {
+        pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_VIEW_CHANGE, &b->my_vc);
         b->vc_resend_at = now + RESEND_MS;
         arena_destroy(a);
         pbft_handle_bytes(b, b->my_vc.data, b->my_vc.len); /* count our own */
@@ -160,9 +177,50 @@ static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__Pbf
 }
 
 /* Enters view b->view (NEW-VIEW accepted or sent): `o` is its PRE-PREPARE, or NULL. */
-static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o)
+/* The block min_s carried by one of the VIEW-CHANGEs, or NULL. */
+static const ProtobufCBinaryData *carried_block(const struct vc_info *v, size_t n, uint64_t min_s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].last_seq == min_s && v[i].last_block)
+            return v[i].last_block;
+    return NULL;
+}
+
+/* Executes pending_block when it is the next block; forgets it once we are past it. */
+static void take_pending_block(struct pbft *b)
+{
+    if (!b->pending_block.len)
+        return;
+    struct arena *a = arena_create(0);
+    Stele__Block *blk =
+        a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a, b->pending_block.data,
+                                      b->pending_block.len, 0)
+          : NULL;
+    uint8_t h[32];
+    const char *why = "";
+    if (!blk || !blk->header || blk->header->number <= b->last_exec) {
+        buf_clear(&b->pending_block);
+    } else if (blk->header->number == b->last_exec + 1) {
+        if (pbft_block_check(&b->m, a, blk, h, &why) == STELE_OK &&
+            pbft_execute_certified(b, blk, h) == STELE_OK)
+            log_info(LOG, "block %llu taken from the NEW-VIEW with its certificate",
+                     (unsigned long long)blk->header->number);
+        else
+            log_warn(LOG, "block %llu of the NEW-VIEW does not apply: %s",
+                     (unsigned long long)blk->header->number, why);
+        buf_clear(&b->pending_block);
+    }
+    arena_destroy(a);
+}
+
+static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
+                    const ProtobufCBinaryData *last_block)
 {
     b->active = true;
+    b->view_floor = min_s;
+    buf_clear(&b->pending_block);
+    if (last_block && b->last_exec < min_s)
+        buf_append(&b->pending_block, last_block->data, last_block->len);
     b->vc_deadline = 0;
     b->view_started = pbft_now();
     buf_clear(&b->my_vc);
@@ -183,6 +241,7 @@ static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o)
         if (pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
             buf_clear(&b->pending_o);
     }
+    take_pending_block(b);
     if (b->last_exec < min_s)
         pbft_want_sync(b, min_s);
     else
@@ -192,6 +251,7 @@ static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o)
 
 void pbft_after_sync(struct pbft *b)
 {
+    take_pending_block(b);
     if (!b->pending_o.len || !b->active)
         return;
     struct arena *a = arena_create(0);
@@ -296,7 +356,41 @@ static void try_new_view(struct pbft *b)
         log_info(LOG, "sent NEW-VIEW for view %llu (%zu VIEW-CHANGEs, last block %llu%s)",
                  (unsigned long long)b->view, n, (unsigned long long)min_s,
                  chosen >= 0 ? ", re-proposing the prepared next block" : "");
-        install(b, min_s, chosen >= 0 ? &o : NULL);
+        install(b, min_s, chosen >= 0 ? &o : NULL, carried_block(info, n, min_s));
+    }
+    arena_destroy(a);
+}
+
+void pbft_keep_prepared(struct pbft *b)
+{
+    struct pbft_slot *s = &b->slot;
+    if (!s->prepared || !s->have_pp ||
+        (b->best_prepared.len &&
+         (s->seq < b->best_seq || (s->seq == b->best_seq && s->pp_view < b->best_view))))
+        return;
+    struct arena *a = arena_create(0);
+    Stele__PbftPrepared prep = STELE__PBFT_PREPARED__INIT;
+    prep.pre_prepare = a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                          s->pp_signed.data, s->pp_signed.len, 0)
+                         : NULL;
+    prep.prepares = a ? arena_calloc(a, b->m.n, sizeof *prep.prepares) : NULL;
+    size_t primary = pbft_primary(&b->m, s->pp_view);
+    for (size_t i = 0; prep.prepares && i < b->m.n; i++) {
+        const struct pbft_vote *v = &s->prepares[i];
+        if (i != primary && v->have && v->view == s->pp_view &&
+            memcmp(v->digest, s->digest, 32) == 0 &&
+            (prep.prepares[prep.n_prepares] = (Stele__PbftSigned *)pb_unpack(
+                 &stele__pbft_signed__descriptor, a, v->signed_.data, v->signed_.len, 0)))
+            prep.n_prepares++;
+    }
+    if (prep.pre_prepare && prep.prepares) {
+        buf_clear(&b->best_prepared);
+        if (pb_pack_buf(&prep.base, &b->best_prepared) == STELE_OK) {
+            b->best_seq = s->seq;
+            b->best_view = s->pp_view;
+        } else {
+            buf_clear(&b->best_prepared);
+        }
     }
     arena_destroy(a);
 }
@@ -357,6 +451,11 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
         !msg->new_view)
         return;
     const Stele__PbftNewView *nv = msg->new_view;
+    if (nv->n_view_changes > b->m.n) {
+        log_warn(LOG, "refused NEW-VIEW %llu from %s: more VIEW-CHANGEs than orderers",
+                 (unsigned long long)w, b->m.ids[from]);
+        return;
+    }
     struct arena *a = arena_create(0);
     struct vc_info *info = a ? arena_calloc(a, nv->n_view_changes + 1, sizeof *info) : NULL;
     bool seen[PBFT_MAX_NODES] = {false};
@@ -404,12 +503,14 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
     b->view = w;
     buf_clear(&b->new_view);
     pb_pack_buf(&s->base, &b->new_view);
-    install(b, min_s, chosen >= 0 ? o : NULL);
+    install(b, min_s, chosen >= 0 ? o : NULL, carried_block(info, n, min_s));
     arena_destroy(a);
     return;
 refuse:
     log_warn(LOG, "refused NEW-VIEW %llu from %s: %s", (unsigned long long)w, b->m.ids[from], why);
-    if (w >= b->view)
+    /* Only the NEW-VIEW we are waiting for, from its primary, proves that primary faulty; any
+     * other invalid one is ignored (one orderer must not move the others out of a view). */
+    if (w == b->view && !b->active)
         pbft_start_view_change(b, w + 1, "the NEW-VIEW was invalid");
 out:
     arena_destroy(a);

@@ -152,6 +152,15 @@ int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *bl
     return rc;
 }
 
+void pbft_show_new_view(struct pbft *b, size_t to)
+{
+    uint64_t now = pbft_now();
+    if (!b->new_view.len || to == b->me || now - b->nv_sent_at[to] < 2000)
+        return;
+    b->nv_sent_at[to] = now;
+    pbft_link_send(b, to, b->new_view.data, b->new_view.len);
+}
+
 void pbft_resend_votes(struct pbft *b)
 {
     struct pbft_slot *sl = &b->slot;
@@ -553,8 +562,8 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
     b->peer_view[from] = msg->view;
     b->peer_active[from] = !msg->view_changing;
     /* A peer in an older view missed the NEW-VIEW that started ours: hand it over. */
-    if (msg->view < b->view && b->active && b->new_view.len)
-        pbft_link_send(b, from, b->new_view.data, b->new_view.len);
+    if (msg->view < b->view && b->active)
+        pbft_show_new_view(b, from);
 }
 
 void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
@@ -728,6 +737,13 @@ int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele_
     }
     if (n == 0 || n > b->p.cutter.max_message_count) {
         *why = "the block has no envelopes or more than MaxMessageCount";
+        goto out;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += blk->data->envelopes[i].len;
+    if (n > 1 && total > b->p.cutter.preferred_max_bytes) {
+        *why = "the block's envelopes exceed PreferredMaxBytes (only a lone envelope may)";
         goto out;
     }
     for (size_t i = 0; i < n; i++) {

@@ -141,9 +141,10 @@ struct pbft {
     uint64_t peer_seq[PBFT_MAX_NODES];
     uint64_t peer_view[PBFT_MAX_NODES];
     bool peer_active[PBFT_MAX_NODES];
-    uint64_t status_at;    /* next heartbeat, monotonic ms */
-    uint64_t behind_since; /* f+1 peers are ahead of us since then (0: not) */
-    uint64_t behind_exec;  /* our last block then */
+    uint64_t nv_sent_at[PBFT_MAX_NODES]; /* when we last handed our NEW-VIEW to each peer */
+    uint64_t status_at;                  /* next heartbeat, monotonic ms */
+    uint64_t behind_since;               /* f+1 peers are ahead of us since then (0: not) */
+    uint64_t behind_exec;                /* our last block then */
 
     /* request timer (backups): the oldest pooled envelope and since when it is timed */
     char timed_tx[65];
@@ -235,6 +236,9 @@ void pbft_replay_ahead(struct pbft *b);
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len);
 /* Sends our PRE-PREPARE (as primary) and votes for the block in flight again. */
 void pbft_resend_votes(struct pbft *b);
+/* Hands our NEW-VIEW to a peer in an older view, at most every 2 s per peer (a NEW-VIEW holds
+ * blocks: a faulty peer must not make us send it in a loop). */
+void pbft_show_new_view(struct pbft *b, size_t to);
 /* Sends a STATUS heartbeat now. */
 void pbft_send_status(struct pbft *b);
 

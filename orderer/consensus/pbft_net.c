@@ -403,10 +403,18 @@ static bool fetch_from(struct pbft *b, size_t from)
             pb_free(m);
             break;
         }
+        if (blk->header->number != start + got) {
+            /* Blocks come in order from `start`: anything else (old blocks over and over from a
+             * faulty peer) ends this transfer; the next peer is tried. */
+            log_warn(LOG, "state transfer from %s: block %llu instead of %llu", b->m.ids[from],
+                     (unsigned long long)blk->header->number, (unsigned long long)(start + got));
+            pb_free(m);
+            break;
+        }
         pthread_mutex_lock(&b->mu);
         if (blk->header->number == b->last_exec + 1)
             rc = pbft_execute_certified(b, blk, hash);
-        if (rc == STELE_OK && blk->header->number <= b->last_exec)
+        if (rc == STELE_OK)
             got++;
         reached = b->last_exec >= b->sync_target;
         bool stop = b->stopping || b->failed;

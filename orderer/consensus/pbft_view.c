@@ -400,8 +400,8 @@ void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele
 {
     if (msg->view <= b->view && (b->active || msg->view < b->view)) {
         /* A late or lagging sender: show it the NEW-VIEW of the view we are in. */
-        if (from != b->me && b->active && b->new_view.len)
-            pbft_link_send(b, from, b->new_view.data, b->new_view.len);
+        if (b->active)
+            pbft_show_new_view(b, from);
         return;
     }
     if (b->vcs[from].have && b->vcs[from].view >= msg->view)

@@ -47,13 +47,35 @@ void pbft_link_send(struct pbft *b, size_t to, const uint8_t *data, size_t len)
     Q[nq].gone = false;
     nq++;
 }
-int pbft_links_start(struct pbft *b) { (void)b; return 0; }
-void pbft_links_stop(struct pbft *b) { (void)b; }
-int pbft_attach(void *s, struct rpc_server *r) { (void)s; (void)r; return 0; }
+int pbft_links_start(struct pbft *b)
+{
+    (void)b;
+    return 0;
+}
+void pbft_links_stop(struct pbft *b)
+{
+    (void)b;
+}
+int pbft_attach(void *s, struct rpc_server *r)
+{
+    (void)s;
+    (void)r;
+    return 0;
+}
 static uint64_t want_sync[N];
-void pbft_want_sync(struct pbft *b, uint64_t t) { want_sync[b->me] = t; }
-int pbft_sync_start(struct pbft *b) { (void)b; return 0; }
-void pbft_sync_stop(struct pbft *b) { (void)b; }
+void pbft_want_sync(struct pbft *b, uint64_t t)
+{
+    want_sync[b->me] = t;
+}
+int pbft_sync_start(struct pbft *b)
+{
+    (void)b;
+    return 0;
+}
+void pbft_sync_stop(struct pbft *b)
+{
+    (void)b;
+}
 
 /* ---- core stubs ---- */
 struct node {
@@ -199,7 +221,8 @@ static void drop_all(void)
 static int type_of(const uint8_t *d, size_t len)
 {
     struct arena *a = arena_create(0);
-    Stele__PbftSigned *s = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, d, len, 0);
+    Stele__PbftSigned *s =
+        (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, d, len, 0);
     Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
                                                             s->message.data, s->message.len, 0);
     int t = m->type;

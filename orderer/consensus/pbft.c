@@ -38,6 +38,12 @@ uint64_t pbft_now(void)
     return clock_mono_ms();
 }
 
+void pbft_publish(struct pbft *b)
+{
+    atomic_store(&b->accepting, b->running && !b->stopping && !b->failed);
+    atomic_store(&b->leading, b->active && pbft_primary(&b->m, b->view) == b->me);
+}
+
 static int config_error(char **errmsg, const char *fmt, const char *arg)
 {
     if (errmsg && asprintf(errmsg, fmt, arg) < 0)
@@ -303,11 +309,19 @@ static int pbft_start(void *state)
     log_info(LOG, "%s: member %zu of %zu (f = %zu), view %llu, last block %llu, primary %s",
              b->m.ids[b->me], b->me, b->m.n, b->m.f, (unsigned long long)b->view,
              (unsigned long long)b->last_exec, b->m.ids[pbft_primary(&b->m, b->view)]);
-    if ((rc = pbft_links_start(b)) || (rc = pbft_sync_start(b)))
+    b->links_up = true; /* pbft_links_stop() copes with links that did not start */
+    if ((rc = pbft_links_start(b)))
         return rc;
+    if ((rc = pbft_sync_start(b)))
+        return rc;
+    b->sync_up = true;
     if (pthread_create(&b->timer, NULL, timer_main, b) != 0)
         return STELE_ERR_INTERNAL;
+    b->timer_up = true;
+    pthread_mutex_lock(&b->mu);
     b->running = true;
+    pbft_publish(b);
+    pthread_mutex_unlock(&b->mu);
     return STELE_OK;
 }
 
@@ -322,7 +336,7 @@ static int pbft_order(void *state, const uint8_t *env, size_t len)
         return rc;
     if ((rc = envelope_parse(a, env, len, 0, &v, NULL)) || (rc = crypto_sha256(env, len, h)))
         goto out;
-    if (!b->running || b->stopping || b->failed || pbft_pool_size(b->pool, NULL) >= POOL_MAX) {
+    if (!atomic_load(&b->accepting) || pbft_pool_size(b->pool, NULL) >= POOL_MAX) {
         rc = STELE_ERR_UNAVAILABLE;
         goto out;
     }
@@ -332,7 +346,7 @@ static int pbft_order(void *state, const uint8_t *env, size_t len)
     rc = pbft_pool_add(b->pool, v.header->tx_id, h, env, len, pbft_now());
     if (rc == STELE_ERR_REPLAY)
         rc = STELE_OK;
-    if (rc == STELE_OK && pbft_primary(&b->m, b->view) == b->me) {
+    if (rc == STELE_OK && atomic_load(&b->leading)) {
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);
         pthread_mutex_unlock(&b->mu);
@@ -346,16 +360,19 @@ static void pbft_stop(void *state)
 {
     struct pbft *b = state;
     pthread_mutex_lock(&b->mu);
-    bool running = b->running;
     b->running = false;
     b->stopping = true;
+    pbft_publish(b);
     pthread_cond_broadcast(&b->wake);
     pthread_mutex_unlock(&b->mu);
-    if (!running)
-        return;
-    pthread_join(b->timer, NULL);
-    pbft_sync_stop(b);
-    pbft_links_stop(b);
+    /* Whatever pbft_start() got to start, also when it failed half-way. */
+    if (b->timer_up)
+        pthread_join(b->timer, NULL);
+    if (b->sync_up)
+        pbft_sync_stop(b);
+    if (b->links_up)
+        pbft_links_stop(b);
+    b->timer_up = b->sync_up = b->links_up = false;
 }
 
 static void pbft_destroy(void *state)

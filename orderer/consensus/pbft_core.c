@@ -383,6 +383,7 @@ static void execute_slot(struct pbft *b)
         log_error(LOG, "the core refused block %llu: %s; ordering stops",
                   (unsigned long long)s->seq, stele_strerror(rc));
         b->failed = true;
+        pbft_publish(b);
         goto out;
     }
     log_debug(LOG, "block %llu committed in view %llu (%zu envelopes, %zu commits)",
@@ -407,6 +408,7 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_
     int rc = b->cb.deliver_block(b->cb.arg, blk);
     if (rc) {
         b->failed = true;
+        pbft_publish(b);
         return rc;
     }
     executed(b, blk, hash, &blk->metadata->finality_proof);

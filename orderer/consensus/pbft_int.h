@@ -25,6 +25,7 @@
 #include "ledger/pbft_msg.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -170,12 +171,18 @@ struct pbft {
     bool stopping;
     bool running;
     bool failed; /* the core refused a block */
+    /* Read without mu by Broadcast threads (pbft_order), written through pbft_publish(). */
+    atomic_bool accepting;            /* running, not stopping, not failed */
+    atomic_bool leading;              /* active primary of the current view */
+    bool links_up, sync_up, timer_up; /* which threads pbft_start() started */
     pthread_t timer;
 };
 
 /* ---- pbft.c ---- */
 /* Current monotonic milliseconds. */
 uint64_t pbft_now(void);
+/* Updates `accepting` and `leading` from the state (caller holds mu). */
+void pbft_publish(struct pbft *b);
 
 /* ---- pool (pbft_pool.c) ---- */
 struct pbft_pool *pbft_pool_create(void);

@@ -115,6 +115,7 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
              (unsigned long long)view, reason);
     b->view = view;
     b->active = false;
+    pbft_publish(b);
     b->vc_deadline = 0;
     struct arena *a = arena_create(0);
     if (!a)
@@ -217,6 +218,7 @@ static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
                     const ProtobufCBinaryData *last_block)
 {
     b->active = true;
+    pbft_publish(b);
     b->view_floor = min_s;
     buf_clear(&b->pending_block);
     if (last_block && b->last_exec < min_s)

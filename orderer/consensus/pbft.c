@@ -231,7 +231,11 @@ static void request_tick(struct pbft *b, uint64_t now)
      * forwarding them all at once would cost every other orderer a signature check each. */
     if (now - at >= b->request_timeout / 2 && pbft_primary(&b->m, b->view) != b->me)
         pbft_pool_stale(b->pool, now - b->request_timeout / 2, FORWARD_TICK, forward_one, b);
-    if (pbft_primary(&b->m, b->view) != b->me && now - since >= b->request_timeout)
+    /* Like the view-change timeout, the request timer doubles with every view change that did
+     * not get a block committed (it returns to its base with the next commit): a block slower
+     * than the timer under an honest primary must not make views change in a loop. */
+    uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
+    if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout)
         pbft_start_view_change(b, b->view + 1,
                                "an envelope waited longer than request_timeout to be ordered");
 }

@@ -33,6 +33,7 @@
 #define PBFT_STATUS_EVERY_MS 500  /* heartbeat period */
 #define PBFT_TICK_MS         20   /* timer thread resolution */
 #define PBFT_LINK_QUEUE      4096 /* messages queued per link before the oldest are dropped */
+#define PBFT_LINK_BYTES      (64u << 20) /* ... or octets queued (proposals carry blocks) */
 
 struct pbft_link;
 struct pbft_pool;

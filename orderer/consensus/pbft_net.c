@@ -43,6 +43,7 @@ struct pbft_link {
     pthread_cond_t cv;
     struct queued *head, *tail;
     size_t n;
+    size_t bytes; /* octets queued */
     bool stop;
     struct rpc_call *call; /* the open stream, for cancelling on stop */
     pthread_t thread;
@@ -66,12 +67,13 @@ void pbft_link_send(struct pbft *b, size_t to, const uint8_t *data, size_t len)
     q->len = len;
     memcpy(q->data, data, len);
     pthread_mutex_lock(&l->mu);
-    if (l->n >= PBFT_LINK_QUEUE) {
+    while (l->head && (l->n >= PBFT_LINK_QUEUE || l->bytes + len > PBFT_LINK_BYTES)) {
         struct queued *old = l->head;
         l->head = old->next;
         if (!l->head)
             l->tail = NULL;
         l->n--;
+        l->bytes -= old->len;
         free(old);
     }
     if (l->tail)
@@ -80,6 +82,7 @@ void pbft_link_send(struct pbft *b, size_t to, const uint8_t *data, size_t len)
         l->head = q;
     l->tail = q;
     l->n++;
+    l->bytes += len;
     pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&l->mu);
 }
@@ -100,6 +103,7 @@ static struct queued *link_pop(struct pbft_link *l, int ms)
         if (!l->head)
             l->tail = NULL;
         l->n--;
+        l->bytes -= q->len;
     }
     pthread_mutex_unlock(&l->mu);
     return q;

@@ -561,8 +561,6 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
 static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
 {
     b->peer_seq[from] = msg->seq;
-    b->peer_view[from] = msg->view;
-    b->peer_active[from] = !msg->view_changing;
     /* A peer in an older view missed the NEW-VIEW that started ours: hand it over. */
     if (msg->view < b->view && b->active)
         pbft_show_new_view(b, from);
@@ -691,7 +689,6 @@ void pbft_maybe_propose(struct pbft *b)
         }
         log_debug(LOG, "proposed block %llu in view %llu with %zu envelopes",
                   (unsigned long long)sl->seq, (unsigned long long)b->view, n);
-        b->proposed_at = pbft_now();
     }
     if (rc)
         log_error(LOG, "cannot propose block %llu: %s", (unsigned long long)sl->seq,

@@ -141,8 +141,6 @@ struct pbft {
 
     /* what peers report (STATUS) */
     uint64_t peer_seq[PBFT_MAX_NODES];
-    uint64_t peer_view[PBFT_MAX_NODES];
-    bool peer_active[PBFT_MAX_NODES];
     uint64_t nv_sent_at[PBFT_MAX_NODES]; /* when we last handed our NEW-VIEW to each peer */
     uint64_t status_at;                  /* next heartbeat, monotonic ms */
     uint64_t behind_since;               /* f+1 peers are ahead of us since then (0: not) */
@@ -159,9 +157,6 @@ struct pbft {
     bool sync_wanted;     /* a new target was set */
     pthread_cond_t sync_cv;
     pthread_t sync_thread;
-
-    /* the primary */
-    uint64_t proposed_at; /* monotonic ms of the last proposal */
 
     struct pbft_pool *pool;                  /* envelopes waiting to be ordered */
     struct pbft_link *links[PBFT_MAX_NODES]; /* outbound, NULL for me */

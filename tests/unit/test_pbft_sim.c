@@ -298,16 +298,23 @@ static bool among123(size_t f, size_t t, const uint8_t *d, size_t l)
     return f != 0 && t != 0;
 }
 
+/* Four fresh replicas, envelope 1 in every pool, o0 proposes it and the messages `ok` lets
+ * through are delivered. */
+static void first_block_with(bool (*ok)(size_t from, size_t to, const uint8_t *d, size_t len))
+{
+    setup_all(NULL);
+    for (int i = 0; i < N; i++)
+        pool_env(i, 1);
+    pbft_maybe_propose(NODES[0].b);
+    deliver(ok);
+}
+
 /* o0 commits B alone (the COMMITs to the others are lost); view 1 re-proposes B but fails before
  * anyone prepares again; view 2 must still re-propose B, never a fresh block 1. */
 static void prepared_proof_survives_a_failed_view(void **state)
 {
     (void)state;
-    setup_all(NULL);
-    for (int i = 0; i < N; i++)
-        pool_env(i, 1);
-    pbft_maybe_propose(NODES[0].b);
-    deliver(not_commit_except_to0);
+    first_block_with(not_commit_except_to0);
     assert_int_equal(NODES[0].n, 1);
     drop_all();
     for (int i = 1; i < N; i++)
@@ -464,11 +471,7 @@ static bool vc_from3(size_t f, size_t t, const uint8_t *d, size_t l)
 static void block_committed_by_one_then_lost_is_recovered(void **state)
 {
     (void)state;
-    setup_all(NULL);
-    for (int i = 0; i < N; i++)
-        pool_env(i, 1);
-    pbft_maybe_propose(NODES[0].b);
-    deliver(commits_only_to3);
+    first_block_with(commits_only_to3);
     assert_int_equal(NODES[3].n, 1);
     drop_all();
     for (int i = 0; i < N; i++)

@@ -143,32 +143,52 @@ static bool matches(const Stele__PbftMessage *msg, Stele__PbftType type, uint64_
            msg->digest.len == BLOCKHASH_LEN && memcmp(msg->digest.data, digest, 32) == 0;
 }
 
+/* Opens `n` votes of `type` for (view, seq, digest), none from member `excluded` (SIZE_MAX:
+ * none), at most one entry per member; *distinct gets how many members voted. Refuses more
+ * entries than members before checking any signature. */
+static int count_votes(const struct pbft_members *m, struct arena *a, Stele__PbftSigned **votes,
+                       size_t n, Stele__PbftType type, uint64_t view, uint64_t seq,
+                       const uint8_t digest[32], size_t excluded, size_t *distinct,
+                       const char **why)
+{
+    bool seen[256] = {false};
+    *distinct = 0;
+    if (m->n > 256)
+        return fail(why, "too many orderers", STELE_ERR_CONFIG);
+    if (n > m->n)
+        return fail(why, "a certificate holds more votes than there are orderers",
+                    STELE_ERR_CONFLICT);
+    for (size_t i = 0; i < n; i++) {
+        Stele__PbftMessage *msg;
+        size_t who;
+        int rc = pbft_open(m, a, votes[i], &msg, &who, why);
+        if (rc)
+            return rc;
+        if (!matches(msg, type, view, seq, digest) || who == excluded)
+            return fail(why,
+                        type == STELE__PBFT_TYPE__PBFT_COMMIT
+                            ? "a COMMIT in the certificate is for another view, block or hash"
+                            : "a PREPARE in the prepared proof does not match its "
+                              "PRE-PREPARE",
+                        STELE_ERR_CONFLICT);
+        if (!seen[who]) {
+            seen[who] = true;
+            (*distinct)++;
+        }
+    }
+    return STELE_OK;
+}
+
 int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele__PbftProof *proof,
                      uint64_t seq, const uint8_t digest[32], const char **why)
 {
     if (!proof)
         return fail(why, "block has no commit certificate", STELE_ERR_CONFLICT);
-    bool seen[256] = {false};
-    size_t good = 0;
-    if (m->n > 256)
-        return fail(why, "too many orderers", STELE_ERR_CONFIG);
-    if (proof->n_commits > m->n)
-        return fail(why, "commit certificate holds more COMMITs than there are orderers",
-                    STELE_ERR_CONFLICT);
-    for (size_t i = 0; i < proof->n_commits; i++) {
-        Stele__PbftMessage *msg;
-        size_t who;
-        int rc = pbft_open(m, a, proof->commits[i], &msg, &who, why);
-        if (rc)
-            return rc;
-        if (!matches(msg, STELE__PBFT_TYPE__PBFT_COMMIT, proof->view, seq, digest))
-            return fail(why, "a COMMIT in the certificate is for another view, block or hash",
-                        STELE_ERR_CONFLICT);
-        if (!seen[who]) {
-            seen[who] = true;
-            good++;
-        }
-    }
+    size_t good;
+    int rc = count_votes(m, a, proof->commits, proof->n_commits, STELE__PBFT_TYPE__PBFT_COMMIT,
+                         proof->view, seq, digest, SIZE_MAX, &good, why);
+    if (rc)
+        return rc;
     if (good < m->quorum)
         return fail(why, "commit certificate holds fewer than 2f+1 distinct orderers",
                     STELE_ERR_CONFLICT);
@@ -222,26 +242,10 @@ int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Ste
         b->header->number != pp->seq)
         return fail(why, "prepared proof's block does not match its PRE-PREPARE",
                     STELE_ERR_CONFLICT);
-    bool seen[256] = {false};
-    size_t good = 0;
-    if (m->n > 256)
-        return fail(why, "too many orderers", STELE_ERR_CONFIG);
-    if (p->n_prepares > m->n)
-        return fail(why, "prepared proof holds more PREPAREs than there are orderers",
-                    STELE_ERR_CONFLICT);
-    for (size_t i = 0; i < p->n_prepares; i++) {
-        Stele__PbftMessage *msg;
-        if ((rc = pbft_open(m, a, p->prepares[i], &msg, &who, why)))
-            return rc;
-        if (!matches(msg, STELE__PBFT_TYPE__PBFT_PREPARE, pp->view, pp->seq, h) ||
-            who == pbft_primary(m, pp->view))
-            return fail(why, "a PREPARE in the prepared proof does not match its PRE-PREPARE",
-                        STELE_ERR_CONFLICT);
-        if (!seen[who]) {
-            seen[who] = true;
-            good++;
-        }
-    }
+    size_t good;
+    if ((rc = count_votes(m, a, p->prepares, p->n_prepares, STELE__PBFT_TYPE__PBFT_PREPARE,
+                          pp->view, pp->seq, h, pbft_primary(m, pp->view), &good, why)))
+        return rc;
     if (good < 2 * m->f)
         return fail(why, "prepared proof holds fewer than 2f PREPAREs", STELE_ERR_CONFLICT);
     if (ppo)

@@ -38,7 +38,7 @@ static void handle_one(struct orderer *o, struct arena *a, const struct buf *raw
                                          : "cannot check the tx_id against the ledger";
         goto out;
     }
-    rc = consensus_order(o->consensus, raw->data, raw->len);
+    rc = consensus_order(o->consensus, raw->data, raw->len, v->tx_id, v->hash);
     if (rc) {
         chain_unclaim_tx(o->chain, v->tx_id);
         v->status = rc == STELE_ERR_UNAVAILABLE ? STELE__STATUS__STATUS_SERVICE_UNAVAILABLE

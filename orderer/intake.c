@@ -100,13 +100,14 @@ int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const
     if (!env)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST, "bytes do not decode as stele.Envelope",
                       STELE_ERR_MALFORMED);
-    uint8_t h[32];
+    if (crypto_sha256(data, len, v->hash) != STELE_OK)
+        return refuse(v, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot hash the envelope",
+                      STELE_ERR_CRYPTO);
     uint64_t now = in->checked ? clock_mono_ms() : 0;
-    bool cached = in->checked && crypto_sha256(data, len, h) == STELE_OK &&
-                  envcache_seen(in->checked, h, now);
+    bool cached = in->checked && envcache_seen(in->checked, v->hash, now);
     int rc = check_broadcast(in, a, env, len, view, v, cached);
     if (rc == STELE_OK && in->checked && !cached)
-        envcache_put(in->checked, h, now);
+        envcache_put(in->checked, v->hash, now);
     return rc;
 }
 

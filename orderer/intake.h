@@ -37,6 +37,7 @@ struct intake_verdict {
     Stele__Status status;              /* STELE__STATUS__STATUS_SUCCESS or why not */
     const char *info;                  /* static sentence for a refusal, "" on success */
     char tx_id[ENVELOPE_TXID_LEN + 1]; /* the header's tx_id once it checked out, else "" */
+    uint8_t hash[32]; /* intake_check_broadcast_bytes(): SHA-256 of the bytes once decoded */
 };
 
 /* Checks a Broadcast envelope already decoded as `env` whose serialized size is `len` octets.

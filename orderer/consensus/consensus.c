@@ -76,9 +76,10 @@ int consensus_start(struct consensus *c)
     return c->ops->start(c->state);
 }
 
-int consensus_order(struct consensus *c, const uint8_t *env, size_t len)
+int consensus_order(struct consensus *c, const uint8_t *env, size_t len, const char *tx_id,
+                    const uint8_t hash[32])
 {
-    return c->ops->order(c->state, env, len);
+    return c->ops->order(c->state, env, len, tx_id, hash);
 }
 
 void consensus_stop(struct consensus *c)

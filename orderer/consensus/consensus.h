@@ -82,10 +82,13 @@ struct consensus_ops {
                   void **state, char **errmsg);
     /* Starts its threads and network. */
     int (*start)(void *state);
-    /* Takes a copy of one accepted envelope (`len` octets) for ordering. Returns STELE_OK,
-     * STELE_ERR_UNAVAILABLE (stopping, or not the node that can order now), STELE_ERR_TOO_BIG
-     * or STELE_ERR_NOMEM. Thread-safe; may block for back-pressure. */
-    int (*order)(void *state, const uint8_t *env, size_t len);
+    /* Takes a copy of one accepted envelope (`len` octets) for ordering, with what Broadcast's
+     * checks learned of it: its tx_id and the SHA-256 of its bytes (so the plug-in need not
+     * decode or hash it again). Returns STELE_OK, STELE_ERR_UNAVAILABLE (stopping, or not the
+     * node that can order now), STELE_ERR_TOO_BIG or STELE_ERR_NOMEM. Thread-safe; may block
+     * for back-pressure. */
+    int (*order)(void *state, const uint8_t *env, size_t len, const char *tx_id,
+                 const uint8_t hash[32]);
     /* Stops ordering: what was accepted is still cut and delivered where the algorithm allows,
      * then the threads end. Idempotent. */
     void (*stop)(void *state);
@@ -111,7 +114,8 @@ int consensus_create(const char *name, const struct consensus_params *p,
 /* Starts it. */
 int consensus_start(struct consensus *c);
 /* Hands it an accepted envelope (see consensus_ops.order). */
-int consensus_order(struct consensus *c, const uint8_t *env, size_t len);
+int consensus_order(struct consensus *c, const uint8_t *env, size_t len, const char *tx_id,
+                    const uint8_t hash[32]);
 /* Stops it (idempotent). */
 void consensus_stop(struct consensus *c);
 /* Stops and frees it. Accepts NULL. */

@@ -19,9 +19,6 @@
 #include "base/status.h"
 #include "crypto/hash.h"
 #include "crypto/key.h"
-#include "ledger/blockhash.h"
-#include "ledger/envelope.h"
-#include "pb/pb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,25 +326,16 @@ static int pbft_start(void *state)
     return STELE_OK;
 }
 
-static int pbft_order(void *state, const uint8_t *env, size_t len)
+static int pbft_order(void *state, const uint8_t *env, size_t len, const char *tx_id,
+                      const uint8_t hash[32])
 {
     struct pbft *b = state;
-    struct arena *a = arena_create(0);
-    struct envelope_view v;
-    uint8_t h[32];
-    int rc = STELE_ERR_NOMEM;
-    if (!a)
-        return rc;
-    if ((rc = envelope_parse(a, env, len, 0, &v, NULL)) || (rc = crypto_sha256(env, len, h)))
-        goto out;
-    if (!atomic_load(&b->accepting) || pbft_pool_size(b->pool, NULL) >= POOL_MAX) {
-        rc = STELE_ERR_UNAVAILABLE;
-        goto out;
-    }
+    if (!atomic_load(&b->accepting) || pbft_pool_size(b->pool, NULL) >= POOL_MAX)
+        return STELE_ERR_UNAVAILABLE;
     /* REPLAY: another orderer forwarded it to us first, or a block holding it was appended
      * since Broadcast claimed it (the pool remembers committed tx_ids, so it does not wait
      * there forever and fire the request timer). Either way it is taken care of. */
-    rc = pbft_pool_add(b->pool, v.header->tx_id, h, env, len, pbft_now());
+    int rc = pbft_pool_add(b->pool, tx_id, hash, env, len, pbft_now());
     if (rc == STELE_ERR_REPLAY)
         rc = STELE_OK;
     if (rc == STELE_OK && atomic_load(&b->leading)) {
@@ -355,8 +343,6 @@ static int pbft_order(void *state, const uint8_t *env, size_t len)
         pbft_maybe_propose(b);
         pthread_mutex_unlock(&b->mu);
     }
-out:
-    arena_destroy(a);
     return rc;
 }
 

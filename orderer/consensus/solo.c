@@ -213,8 +213,11 @@ static int solo_start(void *state)
     return STELE_OK;
 }
 
-static int solo_order(void *state, const uint8_t *env, size_t len)
+static int solo_order(void *state, const uint8_t *env, size_t len, const char *tx_id,
+                      const uint8_t hash[32])
 {
+    (void)tx_id;
+    (void)hash;
     struct solo *s = state;
     struct blockcutter_batch out[2];
     size_t n = 0;

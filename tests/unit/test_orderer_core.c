@@ -39,6 +39,8 @@ struct core {
     bool proofs_ok; /* every block linked, hashed and signed as expected */
 };
 
+static const uint8_t zero_hash[32]; /* solo does not look at tx_id and hash */
+
 static void core_head(void *arg, uint64_t *height, uint8_t hash[32])
 {
     struct core *c = arg;
@@ -135,10 +137,11 @@ static void solo_cuts_by_count_and_timeout(void **state)
     struct consensus *s = solo(&c, 100);
     uint8_t env[100];
     memset(env, 'e', sizeof env);
-    assert_int_equal(consensus_order(s, env, sizeof env), STELE_ERR_UNAVAILABLE); /* not started */
+    assert_int_equal(consensus_order(s, env, sizeof env, "tx", zero_hash),
+                     STELE_ERR_UNAVAILABLE); /* not started */
     assert_int_equal(consensus_start(s), STELE_OK);
     for (int i = 0; i < 9; i++)
-        assert_int_equal(consensus_order(s, env, sizeof env), STELE_OK);
+        assert_int_equal(consensus_order(s, env, sizeof env, "tx", zero_hash), STELE_OK);
     uint64_t t0 = clock_mono_ms();
     /* 4 + 4 by count at once, the ninth by the batch timeout. */
     for (int i = 0; i < 300 && core_blocks(&c) < 3; i++)
@@ -150,8 +153,8 @@ static void solo_cuts_by_count_and_timeout(void **state)
     assert_true(c.cut_at_ms[2] - t0 >= 80);
     /* A big envelope goes alone; absolute max refused. */
     uint8_t *big = calloc(1, 5001);
-    assert_int_equal(consensus_order(s, big, 1500), STELE_OK);
-    assert_int_equal(consensus_order(s, big, 5001), STELE_ERR_TOO_BIG);
+    assert_int_equal(consensus_order(s, big, 1500, "tx", zero_hash), STELE_OK);
+    assert_int_equal(consensus_order(s, big, 5001, "tx", zero_hash), STELE_ERR_TOO_BIG);
     free(big);
     for (int i = 0; i < 300 && core_blocks(&c) < 4; i++)
         clock_sleep_ms(5);
@@ -170,12 +173,12 @@ static void solo_stop_flushes_accepted(void **state)
     assert_int_equal(consensus_start(s), STELE_OK);
     uint8_t env[10] = {1};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(consensus_order(s, env, sizeof env), STELE_OK);
+        assert_int_equal(consensus_order(s, env, sizeof env, "tx", zero_hash), STELE_OK);
     consensus_stop(s);
     assert_int_equal(core_blocks(&c), 1);
     assert_int_equal(c.sizes[0], 3);
     assert_true(c.proofs_ok);
-    assert_int_equal(consensus_order(s, env, sizeof env), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(consensus_order(s, env, sizeof env, "tx", zero_hash), STELE_ERR_UNAVAILABLE);
     consensus_stop(s); /* idempotent */
     consensus_destroy(s);
     crypto_key_destroy(c.key);

@@ -1,0 +1,142 @@
+/*
+ * statedb.h — a peer's world state, key history and savepoint in one LevelDB (DESIGN §6).
+ *
+ * Keys of the LevelDB (all integers big-endian; `ns` is a chaincode name, which never holds a
+ * NUL; a state key may hold any octet but is at most TX_MAX_KEY_LEN long):
+ *   "s" ns 0x00 key                         -> u64 block, u32 tx, value   (current state)
+ *   "h" u16 len(ns) ns u32 len(key) key u64 block u32 tx
+ *                                           -> u8 is_delete, 64 octets tx_id, value (history)
+ *   "b" u64 number                          -> 32 octets state hash after that block
+ *   "m" "savepoint"                         -> u64 number of the last applied block
+ * The state of a namespace is a contiguous, key-ordered range ("s" ns 0x00 ...), so range
+ * queries are one iterator; the history of a key is a contiguous range ordered by version.
+ *
+ * A block's effects are collected in a `struct statedb_update` (the writes of its VALID
+ * transactions, in order) and applied with statedb_apply(): one LevelDB write batch — synced
+ * unless the store was opened without sync — carrying the state changes, the history entries,
+ * the block's state hash and the new savepoint. Either all of it is on disk or none of it:
+ * after a crash the savepoint says which block to replay next (the block store keeps the
+ * blocks; the peer re-derives their updates).
+ *
+ * State hash (what `stele chain info --all-peers` compares and `stele audit` recomputes):
+ *   H(-1) = 32 zero octets
+ *   H(n)  = SHA-256("STELE-STATE-v1\0" || H(n-1) || u64 n || w_1 || ... || w_k)
+ *   w_i   = u32 tx_index || u32 len(ns) || ns || u32 len(key) || key || u8 is_delete
+ *           || u32 len(value) || value
+ * over the writes of block n in the order statedb_update_write() received them (transaction
+ * order, then key order within a transaction).
+ *
+ * Threads: reads (get, range, history, height, hashes) may run concurrently with each other and
+ * with one statedb_apply(); applies are serialized by the caller (one committer). A reader sees
+ * a block's effects all at once, never half (LevelDB applies a batch atomically).
+ */
+#ifndef STELE_LEDGER_STATEDB_H
+#define STELE_LEDGER_STATEDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct statedb;
+struct statedb_update;
+
+#define STATEDB_HASH_LEN    32
+#define STATEDB_HASH_DOMAIN "STELE-STATE-v1"
+
+/* Where a value was written: block number and transaction index in it. */
+struct statedb_version {
+    uint64_t block; /* block number */
+    uint32_t tx;    /* index of the transaction among the block's envelopes */
+};
+
+/* Opens (creating if absent) the state database in directory `dir`. With `sync` false applies
+ * are not fsynced (tests and benchmarks: a crash may lose recent applies, never half of one).
+ * Returns STELE_OK with *out (close with statedb_close()), STELE_ERR_IO or STELE_ERR_MALFORMED
+ * (unreadable savepoint) with *errmsg (malloc'd, may be NULL) naming the problem, or
+ * STELE_ERR_NOMEM. */
+int statedb_open(const char *dir, bool sync, struct statedb **out, char **errmsg);
+
+/* Closes and frees. Accepts NULL. No other call may run or follow. */
+void statedb_close(struct statedb *db);
+
+/* Number of blocks applied: the savepoint + 1, or 0 when none was. */
+uint64_t statedb_height(struct statedb *db);
+
+/* Copies the state hash after block `number` to `out`. Returns STELE_OK, STELE_ERR_NOT_FOUND
+ * (not applied) or STELE_ERR_IO. */
+int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_HASH_LEN]);
+
+/* Reads the current value of `key` in namespace `ns` (both C strings). With `value` non-NULL
+ * the value is appended to it; with `ver` non-NULL its version is written there. Returns
+ * STELE_OK, STELE_ERR_NOT_FOUND (never written, or deleted) or STELE_ERR_IO. */
+int statedb_get(struct statedb *db, const char *ns, const char *key, struct buf *value,
+                struct statedb_version *ver);
+
+/* Called for each key of a range or history, in order. Pointers are valid during the call
+ * only; `key` is NUL-terminated. Return true to go on, false to stop. */
+typedef bool (*statedb_entry_fn)(void *ctx, const char *key, const uint8_t *value, size_t len,
+                                 const struct statedb_version *ver);
+
+/* Visits the keys of `ns` in [start, end) in key order ("" start = the first key, "" end = to
+ * the end of the namespace), at most `limit` of them (0 = no limit). *has_more (may be NULL)
+ * tells whether a further key exists in the range after the last visited when the limit, or
+ * fn, stopped the walk. Returns STELE_OK or STELE_ERR_IO. */
+int statedb_range(struct statedb *db, const char *ns, const char *start, const char *end,
+                  size_t limit, statedb_entry_fn fn, void *ctx, bool *has_more);
+
+/* One history entry of a key. */
+struct statedb_history_entry {
+    struct statedb_version ver; /* the write's version */
+    const char *tx_id;          /* its transaction's tx_id (64 hex digits + NUL) */
+    bool is_delete;             /* the write deleted the key */
+    const uint8_t *value;       /* the value written (NULL, len 0 for a delete) */
+    size_t len;                 /* its length */
+};
+
+/* Called for each history entry, oldest first; pointers are valid during the call only.
+ * Return true to go on. */
+typedef bool (*statedb_history_fn)(void *ctx, const struct statedb_history_entry *e);
+
+/* Visits the history of `key` in `ns` after version `after` (NULL: from the first write), at
+ * most `limit` entries (0 = no limit); *has_more as statedb_range(). Returns STELE_OK or
+ * STELE_ERR_IO. */
+int statedb_history(struct statedb *db, const char *ns, const char *key,
+                    const struct statedb_version *after, size_t limit, statedb_history_fn fn,
+                    void *ctx, bool *has_more);
+
+/* ---- applying a block ------------------------------------------------------------------- */
+
+/* Starts the update of block `number`. NULL on OOM. Free with statedb_update_destroy(). */
+struct statedb_update *statedb_update_create(uint64_t number);
+
+/* Frees the update. Accepts NULL. */
+void statedb_update_destroy(struct statedb_update *u);
+
+/* Records one write of the VALID transaction `tx_index` (tx_id: 64 hex digits) to `key` of
+ * `ns`: a put of `len` octets at `value`, or a delete. Writes must come in transaction order
+ * (and key order within a transaction); a later write of the same key supersedes an earlier one
+ * in the state, and both stay in the history and the state hash. Everything is copied. Returns
+ * STELE_OK, STELE_ERR_INVALID (a transaction index lower than the previous write's, a bad name,
+ * an empty or oversize key) or STELE_ERR_NOMEM. */
+int statedb_update_write(struct statedb_update *u, uint32_t tx_index, const char *tx_id,
+                         const char *ns, const char *key, const uint8_t *value, size_t len,
+                         bool is_delete);
+
+/* Looks up the newest write of `key` in `ns` recorded in `u` so far: returns true and fills
+ * *ver (may be NULL) and *is_delete (may be NULL) when there is one. For MVCC against earlier
+ * transactions of the same block. */
+bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const char *key,
+                           struct statedb_version *ver, bool *is_delete);
+
+/* Block number the update is for. */
+uint64_t statedb_update_number(const struct statedb_update *u);
+
+/* Applies `u` as described at the top: its block must be number statedb_height(db). On success
+ * the update's state hash is written to `hash` (may be NULL). Returns STELE_OK,
+ * STELE_ERR_CONFLICT (wrong block number; nothing written), STELE_ERR_IO (nothing applied; the
+ * database refuses further applies until reopened) or STELE_ERR_NOMEM. */
+int statedb_apply(struct statedb *db, const struct statedb_update *u,
+                  uint8_t hash[STATEDB_HASH_LEN]);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * tx.h — endorser transactions: building them (clients, endorsers, tests, benchmarks) and
+ * opening them from untrusted bytes (peers, auditors). proto/stele/transaction.proto has the
+ * messages and the flow.
+ *
+ * Opening checks everything that needs no key material and no ledger state:
+ *   - the payload's data decodes as a Transaction with a proposal, a response payload and 1 to
+ *     TX_MAX_ENDORSEMENTS endorsements;
+ *   - the Proposal decodes and its header equals the envelope payload's header field by field
+ *     (channel, tx_id, type, creator, nonce, timestamp);
+ *   - the ProposalResponsePayload decodes, its proposal_hash is SHA-256(proposal_bytes), it
+ *     names the invoked chaincode, and its response is a success (200..299);
+ *   - the read/write set touches only the invoked chaincode's namespace, lists namespaces,
+ *     reads and writes each in strictly ascending order (so keys are unique and every endorser
+ *     produces the same bytes), keys are 1..TX_MAX_KEY_LEN octets, range reads list keys
+ *     inside their range in order, and a delete carries no value.
+ * Signatures (creator, endorsers), identities, the endorsement policy, duplicates and MVCC are
+ * the validator's (txvalidate.h).
+ *
+ * Nothing here keeps state; every function is thread-safe.
+ */
+#ifndef STELE_LEDGER_TX_H
+#define STELE_LEDGER_TX_H
+
+#include "ledger/envelope.h"
+#include "stele/block.pb-c.h"
+#include "stele/transaction.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct buf;
+struct crypto_key;
+
+#define TX_DOMAIN_ENDORSE   "STELE-ENDORSE-v1" /* endorsement signature domain */
+#define TX_MAX_ENDORSEMENTS 32                 /* per transaction */
+#define TX_MAX_KEY_LEN      4096               /* octets of a state key */
+#define TX_MAX_NAME_LEN     64                 /* octets of a chaincode name */
+#define TX_MAX_RWSET_ITEMS  100000             /* reads + writes + range keys, all namespaces */
+
+/* An opened endorser transaction. Every pointer lives in the arena given to tx_open() or
+ * points into the envelope view it was given. */
+struct tx_view {
+    const Stele__Transaction *tx;                   /* the decoded Transaction */
+    const Stele__Proposal *proposal;                /* its decoded proposal */
+    const Stele__ChaincodeInvocation *invocation;   /* proposal->invocation, never NULL */
+    const Stele__ProposalResponsePayload *response; /* the decoded response payload */
+    const Stele__TxRwSet *rwset;                    /* response->rwset, never NULL */
+};
+
+/* Opens the ENDORSER_TRANSACTION in the opened envelope `env` (only read; must outlive the
+ * view) with the checks above; decoded parts go to `a`. Returns STELE_OK, or
+ * STELE_ERR_MALFORMED with *code (never NULL) set to the validation code that applies
+ * (BAD_PAYLOAD, BAD_HEADER or BAD_RWSET) and *why (may be NULL) to a static sentence; or
+ * STELE_ERR_NOMEM / STELE_ERR_CRYPTO. */
+int tx_open(struct arena *a, const struct envelope_view *env, struct tx_view *out,
+            Stele__TxValidationCode *code, const char **why);
+
+/* True for a chaincode name: 1..TX_MAX_NAME_LEN characters of [A-Za-z0-9_.-]. */
+bool tx_chaincode_name_ok(const char *name);
+
+/* What a proposal carries. */
+struct tx_proposal_params {
+    const char *channel_id;          /* required */
+    const uint8_t *creator;          /* the creator's serialized Identity (required) */
+    size_t creator_len;              /* octets at creator */
+    const char *chaincode;           /* required */
+    const char *function;            /* required */
+    const ProtobufCBinaryData *args; /* n_args arguments (may be NULL when n_args is 0) */
+    size_t n_args;                   /* entries in args */
+    const uint8_t *nonce;            /* NULL: 24 fresh random octets */
+    size_t nonce_len;                /* octets at nonce when given (16..64) */
+    uint64_t timestamp_ms;           /* 0: now */
+};
+
+/* Client: builds a Proposal from `p`, appends its bytes to `proposal` (caller-owned), signs
+ * them with `signer` into `sig` and writes the tx_id (when tx_id is not NULL). Returns
+ * STELE_OK, STELE_ERR_INVALID, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_proposal_build(const struct tx_proposal_params *p, const struct crypto_key *signer,
+                      struct buf *proposal, uint8_t sig[64], char tx_id[ENVELOPE_TXID_LEN + 1]);
+
+/* What an endorser's response payload carries besides the proposal hash. */
+struct tx_result {
+    const char *chaincode;              /* required */
+    const char *version;                /* its definition's version (may be NULL) */
+    uint64_t sequence;                  /* and sequence */
+    const Stele__TxRwSet *rwset;        /* may be NULL: an empty read/write set */
+    const Stele__Response *response;    /* required */
+    const Stele__ChaincodeEvent *event; /* may be NULL */
+};
+
+/* Endorser: appends the serialized ProposalResponsePayload for the proposal bytes `proposal`
+ * (hashed here) and `r` to `out`. Returns STELE_OK, STELE_ERR_INVALID or STELE_ERR_NOMEM. */
+int tx_response_payload_build(const uint8_t *proposal, size_t proposal_len,
+                              const struct tx_result *r, struct buf *out);
+
+/* Endorser: signs "STELE-ENDORSE-v1\0" || payload || endorser with `key`. Returns STELE_OK,
+ * STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorse(const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
+               size_t endorser_len, const struct crypto_key *key, uint8_t sig[64]);
+
+/* Verifier: checks an endorsement signature made by tx_endorse() with the endorser's public
+ * key. Returns STELE_OK, STELE_ERR_AUTH, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorsement_verify(const struct crypto_key *pub, const uint8_t *payload, size_t payload_len,
+                          const uint8_t *endorser, size_t endorser_len, const uint8_t *sig,
+                          size_t sig_len);
+
+/* Client: wraps proposal + the response payload its endorsers signed + their `n` endorsements
+ * into a Payload whose header is the proposal's, signs it with `creator_key` and sets *out to
+ * the serialized Envelope (malloc'd; free(out->data)). The proposal must decode. Returns
+ * STELE_OK, STELE_ERR_INVALID, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_t *response_payload,
+                      size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
+                      const struct crypto_key *creator_key, ProtobufCBinaryData *out);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * txvalidate.h — validating the transactions of a block (DESIGN §2 step 5), shared by the
+ * peer's committer and `stele audit`, which recomputes every validation code.
+ *
+ * Every envelope of the block gets one code (proto/stele/block.proto TxValidationCode), decided
+ * in block order by these checks, the first failing one giving the code:
+ *   1. the envelope opens (lib/ledger/envelope.h)            BAD_PAYLOAD, BAD_HEADER
+ *   2. its channel is the block's                            BAD_CHANNEL
+ *   3. it is an ENDORSER_TRANSACTION that opens (tx.h)       BAD_HEADER, BAD_PAYLOAD, BAD_RWSET
+ *   4. the creator is a member at the transaction's time     CREATOR_REVOKED, CREATOR_EXPIRED,
+ *      and signed the payload                                BAD_CREATOR_SIGNATURE
+ *   5. a committed definition exists for the chaincode,      UNKNOWN_CHAINCODE
+ *      with the version and sequence endorsed                ENDORSEMENT_POLICY_FAILURE
+ *   6. every endorser is a member at the transaction's time  BAD_ENDORSEMENT
+ *      and its signature verifies
+ *   7. the endorsers satisfy the definition's policy         ENDORSEMENT_POLICY_FAILURE
+ *   8. the tx_id is not in a committed block, nor earlier    DUPLICATE_TXID
+ *      in this one
+ *   9. every read (and range read) still sees the version    MVCC_READ_CONFLICT
+ *      it saw: against committed state and the writes of
+ *      earlier VALID transactions of the block
+ * Checks 1-7 depend only on the transaction and the state before the block, so they run in
+ * parallel on `threads` threads; 8-9 run in block order.
+ *
+ * Determinism: every peer, and an auditor years later, must reach the same codes. So identity
+ * validity (expiry, not-yet-valid) is judged at the transaction header's timestamp, never at
+ * the validator's clock; the orderers refuse envelopes whose creator is not valid when they
+ * receive them. Revocation uses the CRLs installed in the MSP, which the caller must keep the
+ * same on every peer (NEEDSWORK: CRLs carried on the ledger).
+ *
+ * Chaincode definitions are read from the state: namespace TXV_LIFECYCLE_NS, key
+ * "definition/<name>", value a serialized stele.ChaincodeDefinition (proto/stele/channel.proto).
+ * The genesis block's definitions are written there when block 0 is applied
+ * (txvalidate_genesis()).
+ */
+#ifndef STELE_LEDGER_TXVALIDATE_H
+#define STELE_LEDGER_TXVALIDATE_H
+
+#include "stele/block.pb-c.h"
+#include "stele/channel.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct blockstore;
+struct msp;
+struct statedb;
+struct statedb_update;
+struct txvalidator;
+
+#define TXV_LIFECYCLE_NS          "_lifecycle"
+#define TXV_DEFINITION_KEY_PREFIX "definition/"
+
+/* How a validator is set up. */
+struct txvalidate_config {
+    const char *channel_id; /* the channel validated (copied) */
+    struct msp *msp;        /* trusts the channel organisations' CAs; must outlive the
+                               validator; only read (thread-safe verification) */
+    unsigned threads;       /* threads checking signatures; 0 = 2 */
+};
+
+/* Creates a validator. Returns STELE_OK with *out (free with txvalidate_destroy()),
+ * STELE_ERR_INVALID or STELE_ERR_NOMEM. */
+int txvalidate_create(const struct txvalidate_config *cfg, struct txvalidator **out);
+
+/* Stops its threads and frees it. Accepts NULL. */
+void txvalidate_destroy(struct txvalidator *v);
+
+/* Validates every envelope of `block` (only read; number statedb_height(db)) against the state
+ * in `db` and the tx_ids committed in `bs` (both only read): writes one code per envelope to
+ * `codes` (block->data->n_envelopes octets) and records the writes of VALID transactions, in
+ * order, in `update` (created by the caller for the block's number). Returns STELE_OK (invalid
+ * transactions are not an error), STELE_ERR_INVALID (the block is not the next one, or has no
+ * data), STELE_ERR_IO or STELE_ERR_NOMEM, with *errmsg (may be NULL) malloc'd. */
+int txvalidate_block(struct txvalidator *v, struct statedb *db, struct blockstore *bs,
+                     const Stele__Block *block, uint8_t *codes, struct statedb_update *update,
+                     char **errmsg);
+
+/* The update of block 0: the configuration `cfg` (from the genesis block) writes each
+ * chaincode definition to TXV_LIFECYCLE_NS as "definition/<name>" (transaction index 0, the
+ * genesis envelope's tx_id `tx_id`). Returns STELE_OK or STELE_ERR_NOMEM / STELE_ERR_INVALID. */
+int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
+                       struct statedb_update *update);
+
+/* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT", ...), static. */
+const char *txvalidate_code_name(unsigned code);
+
+#endif

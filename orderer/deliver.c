@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/blockhash.h"
+#include "ledger/seek.h"
+#include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
 
 #include <stdatomic.h>
@@ -37,49 +39,17 @@ static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char 
     return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
 }
 
-/* Replaces `out` with DeliverResponse{block = the serialized Block of block `n`}: the field's
- * key (field 2, length-delimited), the length as a varint, the stored octets. */
+/* Replaces `out` with DeliverResponse{block = the stored octets of block `n`}. */
 static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
 {
-    uint8_t head[1 + 10];
     struct buf blk;
     buf_init(&blk);
     buf_clear(out);
     int rc = blockstore_get_bytes(bs, n, &blk);
-    if (rc == STELE_OK) {
-        size_t h = 0;
-        head[h++] = (STELE__DELIVER_RESPONSE__TYPE_BLOCK << 3) | 2;
-        for (uint64_t len = blk.len; h < sizeof head; len >>= 7) {
-            head[h++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
-            if (len <= 0x7f)
-                break;
-        }
-        if ((rc = buf_append(out, head, h)) == STELE_OK)
-            rc = buf_append(out, blk.data, blk.len);
-    }
+    if (rc == STELE_OK)
+        rc = pb_append_bytes_field(out, STELE__DELIVER_RESPONSE__TYPE_BLOCK, blk.data, blk.len);
     buf_release(&blk);
     return rc;
-}
-
-/* Resolves a seek position against `height`. Returns false when it is missing or names
- * "newest" of an empty chain. */
-static bool resolve(const Stele__SeekPosition *p, uint64_t height, uint64_t *out)
-{
-    if (!p)
-        return false;
-    switch (p->type_case) {
-    case STELE__SEEK_POSITION__TYPE_OLDEST:
-        *out = 0;
-        return true;
-    case STELE__SEEK_POSITION__TYPE_NEWEST:
-        *out = height ? height - 1 : 0;
-        return height > 0;
-    case STELE__SEEK_POSITION__TYPE_SPECIFIED:
-        *out = p->specified ? p->specified->number : 0;
-        return p->specified != NULL;
-    default:
-        return false;
-    }
 }
 
 static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
@@ -94,7 +64,7 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
                              &v) != STELE_OK)
         return finish(call, v.status, v.info);
     uint64_t start, stop, height = chain_height(o->chain);
-    if (!resolve(seek->start, height, &start) || !resolve(seek->stop, height, &stop) ||
+    if (!seek_resolve(seek->start, height, &start) || !seek_resolve(seek->stop, height, &stop) ||
         start > stop)
         return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
                       "SeekInfo needs a start and a stop position with start <= stop");

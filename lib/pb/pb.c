@@ -71,3 +71,22 @@ uint8_t *pb_pack(const ProtobufCMessage *msg, size_t *len)
     *len = n;
     return p;
 }
+
+int pb_append_bytes_field(struct buf *out, uint32_t field, const uint8_t *data, size_t len)
+{
+    uint8_t head[5 + 10];
+    size_t h = 0;
+    for (uint32_t key = (field << 3) | 2;; key >>= 7) {
+        head[h++] = (uint8_t)((key & 0x7f) | (key > 0x7f ? 0x80 : 0));
+        if (key <= 0x7f)
+            break;
+    }
+    for (uint64_t n = len;; n >>= 7) {
+        head[h++] = (uint8_t)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+        if (n <= 0x7f)
+            break;
+    }
+    if (buf_append(out, head, h) || buf_append(out, data, len))
+        return STELE_ERR_NOMEM;
+    return STELE_OK;
+}

@@ -31,4 +31,11 @@ int pb_pack_buf(const ProtobufCMessage *msg, struct buf *out);
 /* Returns a malloc'd serialization of `msg` and its length in *len (free() it); NULL on OOM. */
 uint8_t *pb_pack(const ProtobufCMessage *msg, size_t *len);
 
+/* Appends one length-delimited field, number `field`, holding the `len` octets at `data`: what
+ * a message whose only field `field` is a bytes or sub-message field with those octets
+ * serializes to. Lets a server send a stored message inside a response (a stored Block as
+ * DeliverResponse.block) without decoding and re-encoding it. Returns STELE_OK or
+ * STELE_ERR_NOMEM. */
+int pb_append_bytes_field(struct buf *out, uint32_t field, const uint8_t *data, size_t len);
+
 #endif

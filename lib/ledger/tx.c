@@ -367,3 +367,40 @@ out:
     pb_free(&p->base);
     return rc;
 }
+
+int tx_build_endorsed(const struct tx_proposal_params *p, const struct tx_signer *creator,
+                      const struct tx_result *r, const struct tx_signer *endorsers, size_t n,
+                      ProtobufCBinaryData *out, char tx_id[ENVELOPE_TXID_LEN + 1])
+{
+    Stele__Endorsement e[TX_MAX_ENDORSEMENTS];
+    const Stele__Endorsement *ep[TX_MAX_ENDORSEMENTS];
+    uint8_t sigs[TX_MAX_ENDORSEMENTS][CRYPTO_SIG_LEN], psig[CRYPTO_SIG_LEN];
+    struct buf prop, resp;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (n > TX_MAX_ENDORSEMENTS)
+        return STELE_ERR_INVALID;
+    buf_init(&prop);
+    buf_init(&resp);
+    struct tx_proposal_params pp = *p;
+    pp.creator = creator->identity;
+    pp.creator_len = creator->identity_len;
+    if ((rc = tx_proposal_build(&pp, creator->key, &prop, psig, tx_id)) ||
+        (rc = tx_response_payload_build(prop.data, prop.len, r, &resp)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = tx_endorse(resp.data, resp.len, endorsers[i].identity, endorsers[i].identity_len,
+                             endorsers[i].key, sigs[i])))
+            goto out;
+        stele__endorsement__init(&e[i]);
+        e[i].endorser =
+            (ProtobufCBinaryData){endorsers[i].identity_len, (uint8_t *)endorsers[i].identity};
+        e[i].signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sigs[i]};
+        ep[i] = &e[i];
+    }
+    rc = tx_envelope_build(prop.data, prop.len, resp.data, resp.len, ep, n, creator->key, out);
+out:
+    buf_release(&prop);
+    buf_release(&resp);
+    return rc;
+}

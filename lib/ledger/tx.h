@@ -115,4 +115,21 @@ int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_
                       size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
                       const struct crypto_key *creator_key, ProtobufCBinaryData *out);
 
+/* A key and the serialized identity it belongs to. */
+struct tx_signer {
+    const struct crypto_key *key; /* private key */
+    const uint8_t *identity;      /* serialized stele.Identity */
+    size_t identity_len;          /* octets at identity */
+};
+
+/* The whole client and endorser flow in one call, for tests, benchmarks and tools that hold
+ * every key: builds the proposal of `p` (its creator fields are taken from `creator`), the
+ * response payload of `r` for it, one endorsement per entry of `endorsers` (n of them, at most
+ * TX_MAX_ENDORSEMENTS), and the envelope signed by the creator. *out gets the serialized
+ * Envelope (malloc'd; free(out->data)); tx_id (may be NULL) the tx_id. Returns as the steps
+ * above. */
+int tx_build_endorsed(const struct tx_proposal_params *p, const struct tx_signer *creator,
+                      const struct tx_result *r, const struct tx_signer *endorsers, size_t n,
+                      ProtobufCBinaryData *out, char tx_id[ENVELOPE_TXID_LEN + 1]);
+
 #endif

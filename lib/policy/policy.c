@@ -1,5 +1,5 @@
 /* policy.c — endorsement policies (policy.h): a recursive-descent parser into a flat tree and
- * the canonical printer. */
+ * the canonical printer. The evaluator is in policy_eval.c. */
 #include "policy/policy.h"
 #include "policy/policy_int.h"
 
@@ -122,6 +122,7 @@ static int new_node(struct parser *ps, size_t at, enum node_kind kind, int16_t *
     memset(nd, 0, sizeof *nd);
     nd->kind = (uint8_t)kind;
     nd->first = nd->next = NO_NODE;
+    nd->least = kind == NODE_PRINCIPAL; /* an operator's is set when its operands are known */
     if (kind == NODE_PRINCIPAL)
         nd->leaf = p->n_principals++;
     else
@@ -184,6 +185,16 @@ static int parse_quoted(struct parser *ps, int16_t *out)
 
 static int parse_expr(struct parser *ps, int16_t *out);
 
+/* Makes `b` the operand after `a`, noting when both are the same principal. */
+static void set_next(struct policy *p, int16_t a, int16_t b)
+{
+    struct node *x = &p->nodes[a], *y = &p->nodes[b];
+    x->next = b;
+    x->same_next = x->kind == NODE_PRINCIPAL && y->kind == NODE_PRINCIPAL &&
+                   !strcmp(p->names + x->org, p->names + y->org) &&
+                   !strcmp(p->names + x->role, p->names + y->role);
+}
+
 /* The operands of an operator whose name starts at `at`, with the read position after its
  * '('. */
 static int parse_operands(struct parser *ps, size_t at, const char *name, int16_t self)
@@ -220,7 +231,7 @@ static int parse_operands(struct parser *ps, size_t at, const char *name, int16_
         if (last == NO_NODE)
             nd->first = child;
         else
-            ps->p->nodes[last].next = child;
+            set_next(ps->p, last, child);
         last = child;
         nd->n++;
         skip_space(ps);
@@ -238,6 +249,11 @@ static int parse_operands(struct parser *ps, size_t at, const char *name, int16_
         return refuse(ps, k_at, "k must be 1..%u, the number of operands of OutOf(; it is %s",
                       nd->n, show(&q, ps->s + k_at, k_len));
     nd->k = nd->kind == NODE_AND ? nd->n : nd->kind == NODE_OR ? 1 : (uint16_t)k;
+    nd->min_child = UINT16_MAX;
+    for (int16_t c = nd->first; c != NO_NODE; c = ps->p->nodes[c].next)
+        if (ps->p->nodes[c].least < nd->min_child)
+            nd->min_child = ps->p->nodes[c].least;
+    nd->least = (uint16_t)(nd->k * nd->min_child);
     return STELE_OK;
 }
 

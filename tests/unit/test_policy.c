@@ -1,10 +1,12 @@
-/* test_policy.c — lib/policy: endorsement policies parse into their canonical text and refuse
- * bad text with a sentence naming the column. */
+/* test_policy.c — lib/policy: endorsement policies parse into their canonical text, refuse bad
+ * text with a sentence naming the column, and are satisfied exactly when distinct signers can
+ * cover them — one signer per principal, whatever order the signers come in. */
 #include "testutil.h"
 
 #include "base/status.h"
 #include "policy/policy.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,208 @@ static void refuses_with_the_column(void **state)
     free(text);
 }
 
+/* ---- evaluation ------------------------------------------------------------------------- */
+
+#define MAX_WHO 80
+
+/* Evaluates `policy` against signers written "org.role" (each a distinct identity), given as
+ * one comma-separated string. */
+static int eval(const char *policy, const char *who)
+{
+    struct policy *p;
+    struct policy_signer s[MAX_WHO];
+    char buf[MAX_WHO * 24], *save = NULL;
+    uint8_t ids[MAX_WHO];
+    size_t n = 0;
+    char *err = NULL;
+    if (policy_parse(policy, strlen(policy), &p, &err) != STELE_OK)
+        fail_msg("%s: %s", policy, err);
+    snprintf(buf, sizeof buf, "%s", who);
+    for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        char *dot = strrchr(t, '.');
+        assert_non_null(dot);
+        *dot = 0;
+        ids[n] = (uint8_t)n;
+        s[n] = (struct policy_signer){t, dot + 1, &ids[n], 1};
+        n++;
+    }
+    int rc = policy_evaluate(p, s, n);
+    assert_int_equal(policy_satisfied(p, s, n), rc == STELE_OK);
+    policy_destroy(p);
+    return rc;
+}
+
+#define OK   STELE_OK
+#define DENY STELE_ERR_PERMISSION
+
+static void evaluates_and_or_outof(void **state)
+{
+    const char *and2 = "AND(Org1.peer, Org2.peer)";
+    assert_int_equal(eval(and2, "Org1.peer, Org2.peer"), OK);
+    assert_int_equal(eval(and2, "Org2.peer, Org1.peer"), OK);
+    assert_int_equal(eval(and2, "Org1.peer"), DENY);
+    assert_int_equal(eval(and2, "Org1.peer, Org2.admin"), DENY);
+    assert_int_equal(eval(and2, ""), DENY);
+    assert_int_equal(eval(and2, "Org3.peer, Org1.peer, Org2.peer, Org3.admin"), OK);
+
+    const char *or2 = "OR(Org1.peer, Org2.peer)";
+    assert_int_equal(eval(or2, "Org2.peer"), OK);
+    assert_int_equal(eval(or2, "Org3.peer, Org1.admin"), DENY);
+
+    const char *two_of_three = "OutOf(2, Org1.peer, Org2.peer, Org3.peer)";
+    assert_int_equal(eval(two_of_three, "Org1.peer"), DENY);
+    assert_int_equal(eval(two_of_three, "Org1.peer, Org3.peer"), OK);
+    assert_int_equal(eval(two_of_three, "Org3.peer, Org2.peer, Org1.peer"), OK);
+    assert_int_equal(eval(two_of_three, "Org3.peer, Org3.admin"), DENY);
+    const char *two_peers = "OutOf(2, Org1.peer, Org1.peer, Org1.peer, Org2.peer)";
+    assert_int_equal(eval(two_peers, "Org1.peer"), DENY);
+    assert_int_equal(eval(two_peers, "Org1.peer, Org1.peer"), OK);
+    assert_int_equal(eval(two_peers, "Org2.peer, Org1.admin, Org1.peer"), OK);
+
+    /* Nested: two of {both a and b, one of c or d, e}. */
+    const char *nested = "OutOf(2, AND(a.peer, b.peer), OutOf(1, c.peer, d.peer), e.peer)";
+    assert_int_equal(eval(nested, "a.peer, b.peer"), DENY);
+    assert_int_equal(eval(nested, "a.peer, b.peer, d.peer"), OK);
+    assert_int_equal(eval(nested, "e.peer, c.peer"), OK);
+    assert_int_equal(eval(nested, "a.peer, e.peer"), DENY);
+    assert_int_equal(eval(nested, "b.peer, e.peer, a.peer"), OK);
+
+    /* Keywords in any case mean the same. */
+    assert_int_equal(eval("and(a.peer, b.peer)", "b.peer, a.peer"), OK);
+    assert_int_equal(eval("OUTOF(2, a.peer, b.peer)", "a.peer"), DENY);
+}
+
+static void one_signer_counts_once(void **state)
+{
+    assert_int_equal(eval("AND(Org1.peer, Org1.peer)", "Org1.peer"), DENY);
+    assert_int_equal(eval("AND(Org1.peer, Org1.peer)", "Org1.peer, Org1.peer"), OK);
+    assert_int_equal(eval("OutOf(2, Org1.member, Org1.peer)", "Org1.peer"), DENY);
+    assert_int_equal(eval("OutOf(2, Org1.member, Org1.peer)", "Org1.peer, Org1.admin"), OK);
+    assert_int_equal(eval("OutOf(2, Org1.member, Org1.peer)", "Org1.admin, Org1.client"), DENY);
+    /* First fit would give the peer to `member` and find no peer left, in either order. */
+    assert_int_equal(eval("AND(Org1.member, Org1.peer)", "Org1.peer, Org1.admin"), OK);
+    assert_int_equal(eval("AND(Org1.member, Org1.peer)", "Org1.admin, Org1.peer"), OK);
+    /* ... and likewise across operators: the OR must take Org2's peer. */
+    assert_int_equal(eval("AND(OR(Org1.peer, Org2.peer), Org1.peer)", "Org1.peer, Org2.peer"), OK);
+    assert_int_equal(eval("AND(OR(Org1.peer, Org2.peer), Org1.peer)", "Org1.peer"), DENY);
+    assert_int_equal(eval("OutOf(2, OR(a.x, b.y), OR(a.x, c.z), a.x)", "a.x, b.y"), OK);
+    assert_int_equal(eval("OutOf(3, OR(a.x, b.y), OR(a.x, c.z), a.x)", "a.x, b.y"), DENY);
+    assert_int_equal(eval("OutOf(3, OR(a.x, b.y), OR(a.x, c.z), a.x)", "c.z, a.x, b.y"), OK);
+}
+
+static void member_matches_every_role_of_its_org(void **state)
+{
+    const char *m = "Org1.member";
+    assert_int_equal(eval(m, "Org1.juror"), OK);
+    assert_int_equal(eval(m, "Org1.admin"), OK);
+    assert_int_equal(eval(m, "Org2.admin, Org10.peer, org1.peer"), DENY);
+    assert_int_equal(eval("Org1.peer", "Org1.member"), DENY);
+    /* Names are compared exactly. */
+    assert_int_equal(eval("Org1.peer", "org1.peer, Org1.Peer, Org1.peer2"), DENY);
+    assert_int_equal(eval("'example.com.peer'", "example.com.peer"), OK);
+    assert_int_equal(
+        eval("AND(sensors-co.sensor, council.juror)", "council.juror, sensors-co.sensor"), OK);
+}
+
+static void signers_with_one_id_count_once(void **state)
+{
+    struct policy *p;
+    assert_int_equal(policy_parse("AND(Org1.peer, Org1.peer)", 25, &p, NULL), STELE_OK);
+    static const uint8_t a[2] = {1, 2}, b[3] = {1, 2, 3};
+    struct policy_signer s[3] = {
+        {"Org1", "peer", a, 2},
+        {"Org1", "peer", a, 2},
+        {"Org1", "peer", NULL, 0},
+    };
+    assert_int_equal(policy_evaluate(p, s, 2), STELE_ERR_PERMISSION);
+    /* Without an id two signers are two, as the header warns. */
+    assert_int_equal(policy_evaluate(p, s + 1, 2), STELE_OK);
+    s[1].id = b;
+    assert_int_equal(policy_evaluate(p, s, 2), STELE_ERR_PERMISSION);
+    s[1].id_len = 3;
+    assert_int_equal(policy_evaluate(p, s, 2), STELE_OK);
+    /* A duplicate a principal could not use does not hide a later one it could. */
+    struct policy_signer t[3] = {
+        {"Org9", "peer", a, 2},
+        {"Org1", "peer", a, 2},
+        {"Org1", "peer", b, 3},
+    };
+    assert_int_equal(policy_evaluate(p, t, 3), STELE_OK);
+    /* Signers without a name match nothing; bad arguments are refused. */
+    struct policy_signer u[2] = {{"Org1", NULL, NULL, 0}, {NULL, "peer", NULL, 0}};
+    assert_int_equal(policy_evaluate(p, u, 2), STELE_ERR_PERMISSION);
+    assert_int_equal(policy_evaluate(p, NULL, 0), STELE_ERR_PERMISSION);
+    assert_int_equal(policy_evaluate(p, NULL, 1), STELE_ERR_INVALID);
+    assert_int_equal(policy_evaluate(NULL, s, 1), STELE_ERR_INVALID);
+    assert_false(policy_satisfied(NULL, s, 1));
+    policy_destroy(p);
+    policy_destroy(NULL);
+}
+
+/* Writes `n` items made from `item` (a format with one %d, the index) to `buf`, separated by
+ * commas. */
+static char *join(char *buf, size_t size, const char *item, int n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && o < size; i++) {
+        o += (size_t)snprintf(buf + o, size - o, i ? "," : "");
+        o += (size_t)snprintf(buf + o, size - o, item, i);
+    }
+    return buf;
+}
+
+static void large_policies_and_the_signer_cap(void **state)
+{
+    char policy[POLICY_MAX_LEN], list[POLICY_MAX_LEN], who[MAX_WHO * 24];
+    /* 64 principals, 64 signers, and one more that no principal names. */
+    snprintf(policy, sizeof policy, "AND(%s)", join(list, sizeof list, "o%d.peer", 64));
+    join(who, sizeof who, "o%d.peer", 64);
+    assert_int_equal(eval(policy, who), OK);
+    strcat(who, ",x.peer");
+    assert_int_equal(eval(policy, who), OK);
+    /* 65 signers that principals name are too many: fail closed. */
+    snprintf(policy, sizeof policy, "OR(%s)", join(list, sizeof list, "o%d.member", 64));
+    join(who, sizeof who, "o0.r%d", POLICY_MAX_SIGNERS + 1);
+    assert_int_equal(eval(policy, who), STELE_ERR_LIMIT);
+    /* 32 of 64 interchangeable principals, against 32 signers and 31. */
+    snprintf(policy, sizeof policy, "OutOf(32, %s)", join(list, sizeof list, "Org1.member", 64));
+    join(who, sizeof who, "Org1.r%d", 32);
+    assert_int_equal(eval(policy, who), OK);
+    join(who, sizeof who, "Org1.r%d", 31);
+    assert_int_equal(eval(policy, who), DENY);
+}
+
+static void hostile_policy_fails_closed(void **state)
+{
+    char policy[POLICY_MAX_LEN], list[POLICY_MAX_LEN], who[MAX_WHO * 24];
+    /* 20 of 40 interchangeable principals: too few signers is seen before any search, and
+     * copies of one principal are not tried in every order. */
+    snprintf(policy, sizeof policy, "OutOf(20, %s)", join(list, sizeof list, "Org1.member", 40));
+    join(who, sizeof who, "Org1.r%d", 19);
+    assert_int_equal(eval(policy, who), DENY);
+    join(who, sizeof who, "Org1.r%d", 20);
+    assert_int_equal(eval(policy, who), OK);
+    strcat(who, ",Org1.peer,Org2.peer");
+    snprintf(policy, sizeof policy, "AND(Org2.peer, OutOf(21, %s))",
+             join(list, sizeof list, "Org1.member", 40));
+    assert_int_equal(eval(policy, who), OK);
+    strrchr(who, ',')[0] = 0;
+    assert_int_equal(eval(policy, who), DENY);
+
+    /* But 20 of 30 operands that are not alike, which only 19 signers can serve while two
+     * more make the count look sufficient: the search would try C(30, 19) choices before
+     * saying no. The step cap turns that into a quick refusal, failing closed. */
+    snprintf(policy, sizeof policy, "AND(OutOf(20, %s), Org3.member)",
+             join(list, sizeof list, "OR(Org1.member, Org9.member)", 30));
+    join(who, sizeof who, "Org1.r%d", 19);
+    strcat(who, ",Org3.peer,Org3.admin");
+    assert_int_equal(eval(policy, who), STELE_ERR_LIMIT);
+    /* With one more signer of Org1 it is satisfied at once. */
+    strcat(who, ",Org1.r19");
+    assert_int_equal(eval(policy, who), OK);
+}
+
 static void lists_the_organisations(void **state)
 {
     const char *text = "OR(AND(b.x, a.y), b.z, 'c d.w', a.member)";
@@ -205,12 +409,53 @@ static void lists_the_organisations(void **state)
     policy_destroy(p);
 }
 
+/* ---- concurrent evaluation -------------------------------------------------------------- */
+
+struct shared {
+    const struct policy *p; /* evaluated by both threads */
+    int failures;           /* wrong answers seen by one thread */
+};
+
+static void *evaluate_often(void *arg)
+{
+    struct shared *sh = arg;
+    struct policy_signer ok[2] = {{"Org1", "admin", NULL, 0}, {"Org1", "peer", NULL, 0}};
+    for (int i = 0; i < 2000; i++) {
+        if (policy_evaluate(sh->p, ok, 2) != STELE_OK ||
+            policy_evaluate(sh->p, ok + 1, 1) != STELE_ERR_PERMISSION)
+            sh->failures++;
+    }
+    return NULL;
+}
+
+static void evaluates_from_several_threads(void **state)
+{
+    const char *text = "AND(Org1.member, Org1.peer)";
+    struct policy *p;
+    assert_int_equal(policy_parse(text, strlen(text), &p, NULL), STELE_OK);
+    struct shared sh[2] = {{p, 0}, {p, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, evaluate_often, &sh[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(sh[0].failures + sh[1].failures, 0);
+    policy_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_to_canonical_text),
         cmocka_unit_test(refuses_with_the_column),
+        cmocka_unit_test(evaluates_and_or_outof),
+        cmocka_unit_test(one_signer_counts_once),
+        cmocka_unit_test(member_matches_every_role_of_its_org),
+        cmocka_unit_test(signers_with_one_id_count_once),
+        cmocka_unit_test(large_policies_and_the_signer_cap),
+        cmocka_unit_test(hostile_policy_fails_closed),
         cmocka_unit_test(lists_the_organisations),
+        cmocka_unit_test(evaluates_from_several_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,12 +64,14 @@ void statedb_close(struct statedb *db);
 uint64_t statedb_height(struct statedb *db);
 
 /* Copies the state hash after block `number` to `out`. Returns STELE_OK, STELE_ERR_NOT_FOUND
- * (not applied) or STELE_ERR_IO. */
+ * (not applied), STELE_ERR_IO or STELE_ERR_MALFORMED (a damaged record). */
 int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_HASH_LEN]);
 
 /* Reads the current value of `key` in namespace `ns` (both C strings). With `value` non-NULL
  * the value is appended to it; with `ver` non-NULL its version is written there. Returns
- * STELE_OK, STELE_ERR_NOT_FOUND (never written, or deleted) or STELE_ERR_IO. */
+ * STELE_OK, STELE_ERR_NOT_FOUND (never written, or deleted), STELE_ERR_IO, STELE_ERR_INVALID
+ * (`ns` is not a chaincode name or `key` not 1..TX_MAX_KEY_LEN octets), STELE_ERR_MALFORMED (a
+ * damaged record) or STELE_ERR_NOMEM (appending to `value`). */
 int statedb_get(struct statedb *db, const char *ns, const char *key, struct buf *value,
                 struct statedb_version *ver);
 
@@ -79,9 +81,12 @@ typedef bool (*statedb_entry_fn)(void *ctx, const char *key, const uint8_t *valu
                                  const struct statedb_version *ver);
 
 /* Visits the keys of `ns` in [start, end) in key order ("" start = the first key, "" end = to
- * the end of the namespace), at most `limit` of them (0 = no limit). *has_more (may be NULL)
- * tells whether a further key exists in the range after the last visited when the limit, or
- * fn, stopped the walk. Returns STELE_OK or STELE_ERR_IO. */
+ * the end of the namespace; NULL is ""), at most `limit` of them (0 = no limit). Keys compare
+ * as unsigned octet strings. *has_more (may be NULL) tells whether a further key exists in the
+ * range after the last visited when the limit, or fn, stopped the walk. The walk reads one
+ * snapshot: a concurrent apply is seen wholly or not at all. Returns STELE_OK or STELE_ERR_IO;
+ * also STELE_ERR_INVALID (a bad `ns`, fn NULL), STELE_ERR_MALFORMED (a damaged record; the
+ * entries before it were visited) or STELE_ERR_NOMEM. */
 int statedb_range(struct statedb *db, const char *ns, const char *start, const char *end,
                   size_t limit, statedb_entry_fn fn, void *ctx, bool *has_more);
 
@@ -100,7 +105,8 @@ typedef bool (*statedb_history_fn)(void *ctx, const struct statedb_history_entry
 
 /* Visits the history of `key` in `ns` after version `after` (NULL: from the first write), at
  * most `limit` entries (0 = no limit); *has_more as statedb_range(). Returns STELE_OK or
- * STELE_ERR_IO. */
+ * STELE_ERR_IO; also STELE_ERR_INVALID, STELE_ERR_MALFORMED or STELE_ERR_NOMEM as
+ * statedb_range(). */
 int statedb_history(struct statedb *db, const char *ns, const char *key,
                     const struct statedb_version *after, size_t limit, statedb_history_fn fn,
                     void *ctx, bool *has_more);
@@ -114,18 +120,22 @@ struct statedb_update *statedb_update_create(uint64_t number);
 void statedb_update_destroy(struct statedb_update *u);
 
 /* Records one write of the VALID transaction `tx_index` (tx_id: 64 hex digits) to `key` of
- * `ns`: a put of `len` octets at `value`, or a delete. Writes must come in transaction order
- * (and key order within a transaction); a later write of the same key supersedes an earlier one
- * in the state, and both stay in the history and the state hash. Everything is copied. Returns
- * STELE_OK, STELE_ERR_INVALID (a transaction index lower than the previous write's, a bad name,
- * an empty or oversize key) or STELE_ERR_NOMEM. */
+ * `ns`: a put of `len` octets at `value`, or a delete (`value` and `len` are then ignored and
+ * hashed as 0 octets). Writes must come in transaction order (and key order within a
+ * transaction); a later write of the same key supersedes an earlier one in the state, and both
+ * stay in the history and the state hash. Everything is copied. Returns STELE_OK,
+ * STELE_ERR_INVALID (a transaction index lower than the previous write's, a bad name, an empty
+ * or oversize key, a tx_id that is not 64 hex digits, a second write of the same key by the same
+ * transaction, a NULL value with len > 0, len > UINT32_MAX) or STELE_ERR_NOMEM; on error the
+ * update is as it was. */
 int statedb_update_write(struct statedb_update *u, uint32_t tx_index, const char *tx_id,
                          const char *ns, const char *key, const uint8_t *value, size_t len,
                          bool is_delete);
 
 /* Looks up the newest write of `key` in `ns` recorded in `u` so far: returns true and fills
  * *ver (may be NULL) and *is_delete (may be NULL) when there is one. For MVCC against earlier
- * transactions of the same block. */
+ * transactions of the same block. O(log n) in the writes recorded; lookups may run in parallel
+ * with each other, not with statedb_update_write(). */
 bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const char *key,
                            struct statedb_version *ver, bool *is_delete);
 
@@ -135,7 +145,9 @@ uint64_t statedb_update_number(const struct statedb_update *u);
 /* Applies `u` as described at the top: its block must be number statedb_height(db). On success
  * the update's state hash is written to `hash` (may be NULL). Returns STELE_OK,
  * STELE_ERR_CONFLICT (wrong block number; nothing written), STELE_ERR_IO (nothing applied; the
- * database refuses further applies until reopened) or STELE_ERR_NOMEM. */
+ * database refuses further applies until reopened), STELE_ERR_STATE (refused after such an
+ * IO error; nothing written), STELE_ERR_NOMEM or STELE_ERR_CRYPTO (nothing written). `u` is
+ * only read and may be applied to several databases. */
 int statedb_apply(struct statedb *db, const struct statedb_update *u,
                   uint8_t hash[STATEDB_HASH_LEN]);
 

@@ -39,11 +39,10 @@ struct statedb {
     leveldb_readoptions_t *ropts;  /* shared by every read (thread-safe in LevelDB) */
     leveldb_writeoptions_t *wopts; /* applies: synced unless opened without sync */
 
-    pthread_mutex_t apply_mu;  /* serializes applies (the caller should already) */
-    bool broken;               /* a write failed: refuse applies (under apply_mu) */
-    uint8_t head[32];          /* state hash of block height-1, zeros at 0 (under apply_mu) */
-    struct crypto_sha256 *sha; /* the applier's hash state (under apply_mu) */
-    struct buf scratch;        /* the applier's value buffer (under apply_mu) */
+    pthread_mutex_t apply_mu; /* serializes applies (the caller should already) */
+    bool broken;              /* a write failed: refuse applies (under apply_mu) */
+    uint8_t head[32];         /* state hash of block height-1, zeros at 0 (under apply_mu) */
+    struct buf scratch;       /* the applier's value buffer (under apply_mu) */
 
     _Atomic uint64_t height; /* blocks applied; read without the lock */
 };
@@ -154,8 +153,7 @@ int statedb_open(const char *dir, bool sync, struct statedb **out, char **errmsg
     buf_init(&db->scratch);
     int rc = STELE_ERR_NOMEM;
     db->dir = strdup(dir);
-    db->sha = crypto_sha256_create();
-    if (!db->dir || !db->sha)
+    if (!db->dir)
         goto fail;
 
     db->db_opts = leveldb_options_create();
@@ -197,7 +195,6 @@ void statedb_close(struct statedb *db)
         leveldb_readoptions_destroy(db->ropts);
     if (db->wopts)
         leveldb_writeoptions_destroy(db->wopts);
-    crypto_sha256_destroy(db->sha);
     buf_release(&db->scratch);
     pthread_mutex_destroy(&db->apply_mu);
     free(db->dir);
@@ -483,27 +480,45 @@ static int batch_write(struct statedb *db, leveldb_writebatch_t *wb, uint64_t nu
     return STELE_OK;
 }
 
+int statedb_update_hash(const struct statedb_update *u, const uint8_t prev[STATEDB_HASH_LEN],
+                        uint8_t out[STATEDB_HASH_LEN])
+{
+    uint8_t num[8];
+    struct crypto_sha256 *sha = crypto_sha256_create();
+    if (!sha)
+        return STELE_ERR_NOMEM;
+    put_u64be(num, u->number);
+    int rc = crypto_sha256_update(sha, STATEDB_HASH_DOMAIN, sizeof STATEDB_HASH_DOMAIN);
+    if (!rc)
+        rc = crypto_sha256_update(sha, prev, STATEDB_HASH_LEN);
+    if (!rc)
+        rc = crypto_sha256_update(sha, num, sizeof num);
+    for (const struct sdb_write *wr = u->first; wr && !rc; wr = wr->next)
+        rc = hash_write(sha, wr);
+    if (!rc)
+        rc = crypto_sha256_final(sha, out);
+    crypto_sha256_destroy(sha);
+    return rc;
+}
+
+void statedb_head_hash(struct statedb *db, uint8_t out[STATEDB_HASH_LEN])
+{
+    pthread_mutex_lock(&db->apply_mu);
+    memcpy(out, db->head, STATEDB_HASH_LEN);
+    pthread_mutex_unlock(&db->apply_mu);
+}
+
 /* Fills `wb` with all of update `u` and computes its state hash into `hash`. */
 static int build_batch(struct statedb *db, const struct statedb_update *u, leveldb_writebatch_t *wb,
                        uint8_t hash[STATEDB_HASH_LEN])
 {
     uint8_t num[8];
     put_u64be(num, u->number);
-    int rc = crypto_sha256_update(db->sha, STATEDB_HASH_DOMAIN, sizeof STATEDB_HASH_DOMAIN);
-    if (!rc)
-        rc = crypto_sha256_update(db->sha, db->head, sizeof db->head);
-    if (!rc)
-        rc = crypto_sha256_update(db->sha, num, sizeof num);
-    for (const struct sdb_write *wr = u->first; wr && !rc; wr = wr->next) {
-        rc = hash_write(db->sha, wr);
-        if (!rc)
-            rc = batch_write(db, wb, u->number, wr);
-    }
-    /* Always final: it also resets the state for the next apply after a failure. */
-    int frc = crypto_sha256_final(db->sha, hash);
-    if (rc || frc)
-        return rc ? rc : frc;
-
+    int rc = statedb_update_hash(u, db->head, hash);
+    for (const struct sdb_write *wr = u->first; wr && !rc; wr = wr->next)
+        rc = batch_write(db, wb, u->number, wr);
+    if (rc)
+        return rc;
     uint8_t bkey[9];
     bkey[0] = 'b';
     memcpy(bkey + 1, num, sizeof num);

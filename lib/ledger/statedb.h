@@ -142,6 +142,16 @@ bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const
 /* Block number the update is for. */
 uint64_t statedb_update_number(const struct statedb_update *u);
 
+/* Computes the state hash of update `u` on top of `prev`, the state hash after the block
+ * before (32 zero octets before block 0), as described at the top — what statedb_apply()
+ * records — so that a committer can put it in the block it stores first. Returns STELE_OK,
+ * STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int statedb_update_hash(const struct statedb_update *u, const uint8_t prev[STATEDB_HASH_LEN],
+                        uint8_t out[STATEDB_HASH_LEN]);
+
+/* Copies the state hash after the last applied block (32 zero octets when none) to `out`. */
+void statedb_head_hash(struct statedb *db, uint8_t out[STATEDB_HASH_LEN]);
+
 /* Applies `u` as described at the top: its block must be number statedb_height(db). On success
  * the update's state hash is written to `hash` (may be NULL). Returns STELE_OK,
  * STELE_ERR_CONFLICT (wrong block number; nothing written), STELE_ERR_IO (nothing applied; the

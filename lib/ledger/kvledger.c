@@ -1,0 +1,470 @@
+/* kvledger.c — a peer's ledger: joining, committing and replaying blocks (see kvledger.h). */
+#include "ledger/kvledger.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/key.h"
+#include "identity/identity.h"
+#include "ledger/blockhash.h"
+#include "ledger/blockstore.h"
+#include "ledger/envelope.h"
+#include "ledger/finality.h"
+#include "ledger/genesis.h"
+#include "ledger/statedb.h"
+#include "ledger/tx.h"
+#include "ledger/txvalidate.h"
+#include "pb/pb.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct kvledger {
+    struct blockstore *bs;     /* blocks/ */
+    struct statedb *db;        /* state/ */
+    struct arena *cfg_arena;   /* holds cfg */
+    Stele__ChannelConfig *cfg; /* from block 0 */
+    char *genesis_tx_id;       /* tx_id of the genesis envelope (in cfg_arena) */
+    struct finality finality;  /* checks delivered blocks */
+    struct txvalidator *v;     /* validates transactions */
+    bool failed;               /* a disk error: no more commits */
+
+    pthread_mutex_t mu;   /* guards the fields below */
+    pthread_cond_t grown; /* height grew, or shutdown */
+    uint64_t height;      /* committed blocks */
+    uint8_t head[32];     /* header hash of block height-1 */
+    uint8_t state[32];    /* state hash after block height-1 */
+    bool shutdown;        /* kvledger_shutdown() was called */
+};
+
+/* Publishes a new head and wakes the waiters. */
+static void publish(struct kvledger *l, uint64_t height, const uint8_t head[32],
+                    const uint8_t state[32])
+{
+    pthread_mutex_lock(&l->mu);
+    l->height = height;
+    memcpy(l->head, head, 32);
+    memcpy(l->state, state, 32);
+    pthread_cond_broadcast(&l->grown);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The writes of block `b` from its stored validation codes: what replay applies. */
+static int replay_update(struct kvledger *l, struct arena *a, const Stele__Block *b,
+                         struct statedb_update *u, char **errmsg)
+{
+    uint64_t n = b->header->number;
+    if (n == 0)
+        return txvalidate_genesis(l->cfg, l->genesis_tx_id, u);
+    const ProtobufCBinaryData *codes = &b->metadata->validation_codes;
+    size_t ne = b->data ? b->data->n_envelopes : 0;
+    if (codes->len != ne)
+        return stele_errf(errmsg, STELE_ERR_MALFORMED,
+                          "stored block %llu has %zu validation codes for %zu transactions",
+                          (unsigned long long)n, codes->len, ne);
+    for (size_t i = 0; i < ne; i++) {
+        if (codes->data[i] != STELE__TX_VALIDATION_CODE__VALID)
+            continue;
+        struct envelope_view ev;
+        struct tx_view tv;
+        Stele__TxValidationCode code;
+        const ProtobufCBinaryData *e = &b->data->envelopes[i];
+        if (envelope_parse(a, e->data, e->len, 0, &ev, NULL) != STELE_OK ||
+            tx_open(a, &ev, &tv, &code, NULL) != STELE_OK)
+            return stele_errf(errmsg, STELE_ERR_MALFORMED,
+                              "stored block %llu marks transaction %zu VALID but it does not open",
+                              (unsigned long long)n, i);
+        for (size_t s = 0; s < tv.rwset->n_ns_rwsets; s++) {
+            const Stele__NsRwSet *ns = tv.rwset->ns_rwsets[s];
+            for (size_t w = 0; w < ns->n_writes; w++) {
+                const Stele__KVWrite *kw = ns->writes[w];
+                int rc =
+                    statedb_update_write(u, (uint32_t)i, ev.header->tx_id, ns->namespace_, kw->key,
+                                         kw->value.data, kw->value.len, kw->is_delete);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return STELE_OK;
+}
+
+/* Applies stored block `n` to the state (recovery after a crash between the block append and
+ * the state batch). */
+static int replay(struct kvledger *l, uint64_t n, char **errmsg)
+{
+    struct arena *a = arena_create(0);
+    struct statedb_update *u = statedb_update_create(n);
+    Stele__Block *b = NULL;
+    int rc = STELE_ERR_NOMEM;
+    if (!a || !u)
+        goto out;
+    if ((rc = blockstore_get(l->bs, n, a, &b))) {
+        rc = stele_errf(errmsg, rc, "cannot read stored block %llu to replay it: %s",
+                        (unsigned long long)n, stele_strerror(rc));
+        goto out;
+    }
+    if (!b->header || !b->metadata) {
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "stored block %llu lacks header or metadata",
+                        (unsigned long long)n);
+        goto out;
+    }
+    uint8_t h[32];
+    if ((rc = replay_update(l, a, b, u, errmsg)) || (rc = statedb_apply(l->db, u, h)))
+        goto out;
+    if (b->metadata->state_hash.len == 32 && memcmp(b->metadata->state_hash.data, h, 32) != 0) {
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED,
+                        "replaying stored block %llu gives another state hash than the one "
+                        "recorded with it: the ledger is damaged",
+                        (unsigned long long)n);
+        goto out;
+    }
+    log_info("ledger", "replayed block %llu into the state", (unsigned long long)n);
+out:
+    statedb_update_destroy(u);
+    arena_destroy(a);
+    return rc;
+}
+
+/* Stores `b` (only read) with `codes` as its validation codes and `state` as the state hash
+ * after it. */
+static int append_with_codes(struct kvledger *l, const Stele__Block *b, uint8_t *codes, size_t n,
+                             uint8_t state[32])
+{
+    Stele__BlockMetadata md = *b->metadata;
+    md.validation_codes = (ProtobufCBinaryData){n, codes};
+    md.state_hash = (ProtobufCBinaryData){32, state};
+    Stele__Block copy = *b;
+    copy.metadata = &md;
+    return blockstore_append(l->bs, &copy);
+}
+
+/* Trusts the CA keys of the channel's organisations, each for its organisation. */
+static int trust_orgs(struct msp *m, const Stele__ChannelConfig *cfg, char **errmsg)
+{
+    for (size_t i = 0; i < cfg->n_organisations; i++) {
+        const Stele__OrganisationConfig *o = cfg->organisations[i];
+        for (size_t k = 0; k < o->n_ca_public_keys; k++) {
+            struct crypto_key *key = NULL;
+            int rc =
+                crypto_key_from_public(o->ca_public_keys[k].data, o->ca_public_keys[k].len, &key);
+            if (rc)
+                return stele_errf(errmsg, STELE_ERR_CONFIG,
+                                  "organisation %s of the genesis block has an unusable CA key",
+                                  o->name);
+            rc = msp_add_ca(m, o->name, 0, key);
+            crypto_key_destroy(key);
+            if (rc)
+                return rc;
+        }
+    }
+    return STELE_OK;
+}
+
+/* Joins an empty ledger: checks `genesis` and commits it as block 0. */
+static int join(struct kvledger *l, const struct kvledger_options *o, char **errmsg)
+{
+    if (!o->genesis)
+        return stele_errf(errmsg, STELE_ERR_CONFIG,
+                          "%s holds no ledger yet and no genesis_file was given: give the "
+                          "channel's genesis block to join it",
+                          o->dir);
+    const Stele__Block *b;
+    int rc = genesis_read_bytes(l->cfg_arena, o->genesis, o->genesis_len, o->channel_id, &b,
+                                &l->cfg, errmsg);
+    if (rc)
+        return rc == STELE_ERR_NOMEM ? rc : STELE_ERR_CONFIG;
+    uint8_t code = STELE__TX_VALIDATION_CODE__VALID, zero[32] = {0}, state[32];
+    struct statedb_update *u = statedb_update_create(0);
+    struct envelope_view ev;
+    if (!u)
+        return STELE_ERR_NOMEM;
+    const ProtobufCBinaryData *e = &b->data->envelopes[0];
+    if ((rc = envelope_parse(l->cfg_arena, e->data, e->len, 0, &ev, NULL)) ||
+        (rc = txvalidate_genesis(l->cfg, ev.header->tx_id, u)) ||
+        (rc = statedb_update_hash(u, zero, state)) ||
+        (rc = append_with_codes(l, b, &code, 1, state))) {
+        statedb_update_destroy(u);
+        return stele_errf(errmsg, rc, "cannot store the genesis block in %s/blocks: %s", o->dir,
+                          stele_strerror(rc));
+    }
+    statedb_update_destroy(u);
+    log_info("ledger", "joined channel %s from its genesis block", l->cfg->channel_id);
+    return STELE_OK;
+}
+
+/* Reads block 0 of a ledger that holds one, and compares it with opts->genesis if given. */
+static int load_config(struct kvledger *l, const struct kvledger_options *o, char **errmsg)
+{
+    Stele__Block *b = NULL;
+    int rc = blockstore_get(l->bs, 0, l->cfg_arena, &b);
+    if (rc)
+        return stele_errf(errmsg, rc, "cannot read block 0 from %s/blocks: %s", o->dir,
+                          stele_strerror(rc));
+    if ((rc = genesis_read(l->cfg_arena, b, o->channel_id, &l->cfg, errmsg)))
+        return rc == STELE_ERR_NOMEM ? rc : STELE_ERR_CONFIG;
+    if (o->genesis) {
+        struct arena *a = arena_create(0);
+        Stele__Block *g = a ? (Stele__Block *)pb_unpack(&stele__block__descriptor, a, o->genesis,
+                                                        o->genesis_len, 0)
+                            : NULL;
+        uint8_t h1[32], h2[32];
+        bool same = g && g->header && blockhash_header_pb(g->header, h1) == STELE_OK &&
+                    blockhash_header_pb(b->header, h2) == STELE_OK && memcmp(h1, h2, 32) == 0;
+        arena_destroy(a);
+        if (!same)
+            return stele_errf(errmsg, STELE_ERR_CONFIG,
+                              "genesis_file is not block 0 of the ledger in %s: this data "
+                              "directory belongs to another network",
+                              o->dir);
+    }
+    return STELE_OK;
+}
+
+/* The tx_id of the genesis block's one envelope, kept in cfg_arena. */
+static int genesis_tx_id(struct kvledger *l, char **errmsg)
+{
+    Stele__Block *b = NULL;
+    struct envelope_view ev;
+    int rc = blockstore_get(l->bs, 0, l->cfg_arena, &b);
+    if (rc == STELE_OK && b->data && b->data->n_envelopes == 1)
+        rc = envelope_parse(l->cfg_arena, b->data->envelopes[0].data, b->data->envelopes[0].len, 0,
+                            &ev, NULL);
+    else if (rc == STELE_OK)
+        rc = STELE_ERR_MALFORMED;
+    if (rc)
+        return stele_errf(errmsg, rc, "cannot read the genesis envelope: %s", stele_strerror(rc));
+    l->genesis_tx_id = ev.header->tx_id;
+    return STELE_OK;
+}
+
+/* Brings the state up to the block store after a crash, and publishes the head. */
+static int recover(struct kvledger *l, char **errmsg)
+{
+    uint64_t blocks = blockstore_height(l->bs), applied = statedb_height(l->db);
+    if (applied > blocks)
+        return stele_errf(errmsg, STELE_ERR_MALFORMED,
+                          "the state database has applied %llu blocks but the block store holds "
+                          "only %llu: blocks were lost; rebuild the peer from its orderers",
+                          (unsigned long long)applied, (unsigned long long)blocks);
+    for (uint64_t n = applied; n < blocks; n++) {
+        int rc = replay(l, n, errmsg);
+        if (rc)
+            return rc;
+    }
+    uint8_t head[32], state[32];
+    if (blockstore_head_hash(l->bs, head) != STELE_OK ||
+        statedb_state_hash(l->db, blocks - 1, state) != STELE_OK)
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot read the head of the ledger");
+    publish(l, blocks, head, state);
+    return STELE_OK;
+}
+
+int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char **errmsg)
+{
+    *out = NULL;
+    struct kvledger *l = calloc(1, sizeof *l);
+    char *path = NULL;
+    int rc = STELE_ERR_NOMEM;
+    if (!l)
+        return rc;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->grown, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!(l->cfg_arena = arena_create(0)))
+        goto err;
+    if (mkdir(o->dir, 0750) && errno != EEXIST) {
+        rc = stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", o->dir, strerror(errno));
+        goto err;
+    }
+    struct blockstore_options bo = {.sync = o->sync ? BLOCKSTORE_SYNC_EVERY_BLOCK
+                                                    : BLOCKSTORE_SYNC_NONE};
+    if (asprintf(&path, "%s/blocks", o->dir) < 0) {
+        path = NULL;
+        goto err;
+    }
+    if ((rc = blockstore_open(path, &bo, &l->bs, errmsg)))
+        goto err;
+    free(path);
+    if (asprintf(&path, "%s/state", o->dir) < 0) {
+        path = NULL;
+        rc = STELE_ERR_NOMEM;
+        goto err;
+    }
+    if ((rc = statedb_open(path, o->sync, &l->db, errmsg)))
+        goto err;
+    rc = blockstore_height(l->bs) == 0 ? join(l, o, errmsg) : load_config(l, o, errmsg);
+    if (rc || (rc = genesis_tx_id(l, errmsg)) || (rc = trust_orgs(o->msp, l->cfg, errmsg)) ||
+        (rc = finality_init(&l->finality, l->cfg, errmsg)))
+        goto err;
+    struct txvalidate_config vc = {
+        .channel_id = l->cfg->channel_id, .msp = o->msp, .threads = o->threads};
+    if ((rc = txvalidate_create(&vc, &l->v)) || (rc = recover(l, errmsg)))
+        goto err;
+    free(path);
+    *out = l;
+    return STELE_OK;
+err:
+    free(path);
+    kvledger_close(l);
+    return rc;
+}
+
+void kvledger_shutdown(struct kvledger *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->shutdown = true;
+    pthread_cond_broadcast(&l->grown);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void kvledger_close(struct kvledger *l)
+{
+    if (!l)
+        return;
+    kvledger_shutdown(l);
+    txvalidate_destroy(l->v);
+    finality_release(&l->finality);
+    statedb_close(l->db);
+    blockstore_close(l->bs);
+    arena_destroy(l->cfg_arena);
+    pthread_cond_destroy(&l->grown);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+const Stele__ChannelConfig *kvledger_config(const struct kvledger *l)
+{
+    return l->cfg;
+}
+
+uint64_t kvledger_height(struct kvledger *l)
+{
+    pthread_mutex_lock(&l->mu);
+    uint64_t h = l->height;
+    pthread_mutex_unlock(&l->mu);
+    return h;
+}
+
+void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8_t state[32])
+{
+    pthread_mutex_lock(&l->mu);
+    if (height)
+        *height = l->height;
+    if (hash)
+        memcpy(hash, l->head, 32);
+    if (state)
+        memcpy(state, l->state, 32);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Counts the codes of a block for the log line. */
+/* The state hash after the head block. */
+static void state_prev(struct kvledger *l, uint8_t out[32])
+{
+    pthread_mutex_lock(&l->mu);
+    memcpy(out, l->state, 32);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static size_t count_valid(const uint8_t *codes, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += codes[i] == STELE__TX_VALIDATION_CODE__VALID;
+    return k;
+}
+
+int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
+{
+    uint64_t height;
+    uint8_t head[32], hash[32], state[32], prev[32], applied[32];
+    const char *why = NULL;
+    if (l->failed)
+        return stele_errf(errmsg, STELE_ERR_STATE, "the ledger failed earlier; restart the peer");
+    kvledger_head(l, &height, head, NULL);
+    if (!b->header || b->header->number != height)
+        return stele_errf(errmsg, STELE_ERR_CONFLICT, "block %llu is not the next block (%llu)",
+                          b->header ? (unsigned long long)b->header->number : 0ULL,
+                          (unsigned long long)height);
+    struct arena *a = arena_create(0);
+    struct statedb_update *u = statedb_update_create(height);
+    size_t n = b->data ? b->data->n_envelopes : 0;
+    uint8_t *codes = malloc(n ? n : 1);
+    int rc = STELE_ERR_NOMEM;
+    if (!a || !u || !codes)
+        goto out;
+    if ((rc = finality_check(&l->finality, a, b, hash, &why))) {
+        rc = stele_errf(errmsg, rc, "block %llu refused: %s", (unsigned long long)height, why);
+        goto out;
+    }
+    if (b->header->previous_hash.len != 32 || memcmp(b->header->previous_hash.data, head, 32)) {
+        rc = stele_errf(errmsg, STELE_ERR_CONFLICT,
+                        "block %llu does not link to block %llu: a fork, refused",
+                        (unsigned long long)height, (unsigned long long)height - 1);
+        goto out;
+    }
+    if ((rc = txvalidate_block(l->v, l->db, l->bs, b, codes, u, errmsg)))
+        goto out;
+    state_prev(l, prev);
+    if ((rc = statedb_update_hash(u, prev, state)))
+        goto out;
+    if ((rc = append_with_codes(l, b, codes, n, state))) {
+        l->failed = rc == STELE_ERR_IO;
+        rc = stele_errf(errmsg, rc, "cannot store block %llu: %s", (unsigned long long)height,
+                        stele_strerror(rc));
+        goto out;
+    }
+    if ((rc = statedb_apply(l->db, u, applied))) {
+        /* The block is stored: a restart replays it. Refuse to go on until then. */
+        l->failed = true;
+        rc = stele_errf(errmsg, rc, "cannot apply block %llu to the state: %s",
+                        (unsigned long long)height, stele_strerror(rc));
+        goto out;
+    }
+    if (memcmp(applied, state, 32) != 0)
+        log_error("ledger", "block %llu: the applied state hash differs from the one stored",
+                  (unsigned long long)height);
+    publish(l, height + 1, hash, state);
+    log_info("ledger", "committed block %llu: %zu of %zu transactions valid",
+             (unsigned long long)height, count_valid(codes, n), n);
+out:
+    free(codes);
+    statedb_update_destroy(u);
+    arena_destroy(a);
+    return rc;
+}
+
+bool kvledger_wait(struct kvledger *l, uint64_t number, int timeout_ms)
+{
+    struct timespec deadline;
+    if (timeout_ms >= 0)
+        clock_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms, &deadline);
+    pthread_mutex_lock(&l->mu);
+    int rc = 0;
+    while (!l->shutdown && l->height <= number && rc == 0)
+        rc = timeout_ms < 0 ? pthread_cond_wait(&l->grown, &l->mu)
+                            : pthread_cond_timedwait(&l->grown, &l->mu, &deadline);
+    bool ok = !l->shutdown && l->height > number;
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+struct blockstore *kvledger_blocks(struct kvledger *l)
+{
+    return l->bs;
+}
+
+struct statedb *kvledger_state(struct kvledger *l)
+{
+    return l->db;
+}

@@ -57,8 +57,7 @@ struct kvledger_options {
  * ledger, a genesis block of another channel or one that differs from the stored block 0),
  * STELE_ERR_MALFORMED / STELE_ERR_IO (damaged store; the message names it), STELE_ERR_NOMEM;
  * *errmsg (may be NULL) gets a malloc'd sentence. */
-int kvledger_open(const struct kvledger_options *opts, struct kvledger **out,
-                     char **errmsg);
+int kvledger_open(const struct kvledger_options *opts, struct kvledger **out, char **errmsg);
 
 /* Wakes every waiter (they return false from now on) and closes. Accepts NULL. */
 void kvledger_close(struct kvledger *l);

@@ -1,0 +1,280 @@
+/*
+ * events.c — stele.Events: committed blocks as they commit, whole, filtered (tx_ids and
+ * validation codes) or as the chaincode events of their VALID transactions, from any height;
+ * and CommitStatus, which waits for a transaction to commit (proto/stele/peer.proto).
+ *
+ * A Blocks stream sends its blocks in order, then one status that ends it, as the orderer's
+ * Deliver does: SUCCESS after the stop block, NOT_FOUND when FAIL_IF_NOT_READY meets a block
+ * not yet committed, BAD_REQUEST for a bad request, SERVICE_UNAVAILABLE when the peer stops.
+ * Waiting streams re-check every EVENTS_POLL_MS whether their client left.
+ */
+#include "peer_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/blockhash.h"
+#include "ledger/blockstore.h"
+#include "ledger/envelope.h"
+#include "ledger/seek.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stele/peer.pb-c.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define EVENTS_POLL_MS       200
+#define EVENTS_MAX_BODY      (16 * 1024)
+#define COMMIT_STATUS_MAX_MS (10 * 60 * 1000) /* longest CommitStatus wait without a deadline */
+
+static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char *why)
+{
+    Stele__EventsResponse r = STELE__EVENTS_RESPONSE__INIT;
+    r.type_case = STELE__EVENTS_RESPONSE__TYPE_STATUS;
+    r.status = st;
+    if (st != STELE__STATUS__STATUS_SUCCESS)
+        log_debug("peer", "events stream ends with %d: %s", st, why);
+    int rc = rpc_call_send(call, &r.base);
+    return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
+}
+
+/* The chaincode an envelope invokes and, when it is VALID, its event (either may be NULL). */
+static void tx_summary(struct arena *a, const ProtobufCBinaryData *e, const char **tx_id,
+                       const char **chaincode, const Stele__ChaincodeEvent **event)
+{
+    struct envelope_view ev;
+    struct tx_view tv;
+    Stele__TxValidationCode code;
+    *tx_id = "";
+    *chaincode = "";
+    *event = NULL;
+    if (envelope_parse(a, e->data, e->len, 0, &ev, NULL) != STELE_OK)
+        return;
+    *tx_id = ev.header->tx_id;
+    if (tx_open(a, &ev, &tv, &code, NULL) != STELE_OK)
+        return;
+    *chaincode = tv.invocation->chaincode;
+    *event = tv.response->event;
+}
+
+/* Appends the EventsResponse for stored block `n` in form `form` to `out`. */
+static int frame(struct peer *p, struct arena *a, uint64_t n, const Stele__EventsRequest *rq,
+                 struct buf *out)
+{
+    struct blockstore *bs = kvledger_blocks(p->ledger);
+    buf_clear(out);
+    if (rq->form == STELE__EVENT_FORM__EVENT_FORM_BLOCK) {
+        struct buf blk;
+        buf_init(&blk);
+        int rc = blockstore_get_bytes(bs, n, &blk);
+        if (rc == STELE_OK)
+            rc = pb_append_bytes_field(out, STELE__EVENTS_RESPONSE__TYPE_BLOCK, blk.data, blk.len);
+        buf_release(&blk);
+        return rc;
+    }
+    Stele__Block *b = NULL;
+    int rc = blockstore_get(bs, n, a, &b);
+    if (rc)
+        return rc;
+    if (!b->header || !b->metadata)
+        return STELE_ERR_MALFORMED;
+    size_t ne = b->data ? b->data->n_envelopes : 0;
+    const ProtobufCBinaryData *codes = &b->metadata->validation_codes;
+    Stele__EventsResponse r = STELE__EVENTS_RESPONSE__INIT;
+    Stele__FilteredBlock fb = STELE__FILTERED_BLOCK__INIT;
+    Stele__ChaincodeEvents ce = STELE__CHAINCODE_EVENTS__INIT;
+    uint8_t hash[32];
+    Stele__FilteredTransaction *ft = arena_calloc(a, ne ? ne : 1, sizeof *ft);
+    Stele__FilteredTransaction **ftp = arena_calloc(a, ne ? ne : 1, sizeof *ftp);
+    Stele__ChaincodeEvent **evs = arena_calloc(a, ne ? ne : 1, sizeof *evs);
+    if (!ft || !ftp || !evs || blockhash_header_pb(b->header, hash) != STELE_OK)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < ne; i++) {
+        const char *tx_id, *cc;
+        const Stele__ChaincodeEvent *event;
+        unsigned code = i < codes->len ? codes->data[i] : STELE__TX_VALIDATION_CODE__NOT_VALIDATED;
+        tx_summary(a, &b->data->envelopes[i], &tx_id, &cc, &event);
+        stele__filtered_transaction__init(&ft[i]);
+        ft[i].tx_id = (char *)tx_id;
+        ft[i].validation_code = code;
+        ft[i].chaincode = (char *)cc;
+        ftp[fb.n_transactions++] = &ft[i];
+        if (event && code == STELE__TX_VALIDATION_CODE__VALID &&
+            (!rq->chaincode[0] || strcmp(rq->chaincode, cc) == 0))
+            evs[ce.n_events++] = (Stele__ChaincodeEvent *)event;
+    }
+    if (rq->form == STELE__EVENT_FORM__EVENT_FORM_FILTERED) {
+        fb.number = n;
+        fb.hash = (ProtobufCBinaryData){32, hash};
+        fb.transactions = ftp;
+        r.type_case = STELE__EVENTS_RESPONSE__TYPE_FILTERED_BLOCK;
+        r.filtered_block = &fb;
+    } else {
+        ce.block_number = n;
+        ce.events = evs;
+        r.type_case = STELE__EVENTS_RESPONSE__TYPE_CHAINCODE_EVENTS;
+        r.chaincode_events = &ce;
+    }
+    return pb_pack_buf(&r.base, out);
+}
+
+static enum rpc_code blocks(struct rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *arg)
+{
+    (void)resp;
+    struct peer *p = arg;
+    const uint8_t *body;
+    size_t len;
+    enum rpc_code code = peer_request_open(p, call, req, &body, &len);
+    if (code != RPC_OK)
+        return code;
+    Stele__EventsRequest *rq = (Stele__EventsRequest *)pb_unpack(
+        &stele__events_request__descriptor, rpc_call_arena(call), body, len, EVENTS_MAX_BODY);
+    uint64_t start, stop, height = kvledger_height(p->ledger);
+    if (!rq || !rq->seek)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "request body is not an EventsRequest with a seek");
+    if (rq->form != STELE__EVENT_FORM__EVENT_FORM_BLOCK &&
+        rq->form != STELE__EVENT_FORM__EVENT_FORM_FILTERED &&
+        rq->form != STELE__EVENT_FORM__EVENT_FORM_CHAINCODE)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST, "unknown event form");
+    if (!seek_resolve(rq->seek->start, height, &start) ||
+        !seek_resolve(rq->seek->stop, height, &stop) || start > stop)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "SeekInfo needs a start and a stop position with start <= stop");
+    bool fail_if_not_ready =
+        rq->seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
+    struct buf out;
+    struct arena *a = arena_create(0);
+    buf_init(&out);
+    if (!a)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    for (uint64_t n = start;; n++) {
+        while (!kvledger_wait(p->ledger, n, fail_if_not_ready ? 0 : EVENTS_POLL_MS)) {
+            if (fail_if_not_ready) {
+                code = finish(call, STELE__STATUS__STATUS_NOT_FOUND, "block not yet committed");
+                goto out;
+            }
+            if (atomic_load(&p->stopping)) {
+                code = finish(call, STELE__STATUS__STATUS_SERVICE_UNAVAILABLE, "stopping");
+                goto out;
+            }
+            if (rpc_call_cancelled(call)) {
+                code = RPC_CANCELLED;
+                goto out;
+            }
+        }
+        arena_reset(a);
+        int rc = frame(p, a, n, rq, &out);
+        if (rc) {
+            log_error("peer", "events: cannot read block %llu: %s", (unsigned long long)n,
+                      stele_strerror(rc));
+            code = finish(call, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot read block");
+            goto out;
+        }
+        if ((rc = rpc_call_send_bytes(call, out.data, out.len))) {
+            code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
+            goto out;
+        }
+        if (n == stop) {
+            code = finish(call, STELE__STATUS__STATUS_SUCCESS, "");
+            goto out;
+        }
+    }
+out:
+    buf_release(&out);
+    arena_destroy(a);
+    return code;
+}
+
+/* Looks `tx_id` up among committed blocks: STELE_OK with *code and *number, or
+ * STELE_ERR_NOT_FOUND. */
+static int lookup(struct peer *p, struct arena *a, const char *tx_id, unsigned *code,
+                  uint64_t *number)
+{
+    Stele__Block *b = NULL;
+    uint32_t i = 0;
+    int rc = blockstore_get_by_txid(kvledger_blocks(p->ledger), tx_id, a, &b, &i);
+    if (rc)
+        return rc;
+    if (!b->header || !b->metadata || b->header->number >= kvledger_height(p->ledger))
+        return STELE_ERR_NOT_FOUND; /* stored; its state is being applied */
+    *number = b->header->number;
+    *code = i < b->metadata->validation_codes.len ? b->metadata->validation_codes.data[i]
+                                                  : STELE__TX_VALIDATION_CODE__NOT_VALIDATED;
+    return STELE_OK;
+}
+
+static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    const uint8_t *body;
+    size_t len;
+    enum rpc_code code = peer_request_open(p, call, req, &body, &len);
+    if (code != RPC_OK)
+        return code;
+    struct arena *ca = rpc_call_arena(call);
+    Stele__CommitStatusRequest *rq = (Stele__CommitStatusRequest *)pb_unpack(
+        &stele__commit_status_request__descriptor, ca, body, len, EVENTS_MAX_BODY);
+    if (!rq || strlen(rq->tx_id) != ENVELOPE_TXID_LEN)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "request body is not a CommitStatusRequest with a 64-digit tx_id");
+    int64_t left = rpc_call_remaining_ms(call);
+    if (left > COMMIT_STATUS_MAX_MS)
+        left = COMMIT_STATUS_MAX_MS;
+    struct arena *a = arena_create(0);
+    if (!a)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    unsigned vc = 0;
+    uint64_t number = 0;
+    int rc;
+    for (;;) {
+        uint64_t height = kvledger_height(p->ledger);
+        arena_reset(a);
+        rc = lookup(p, a, rq->tx_id, &vc, &number);
+        if (rc != STELE_ERR_NOT_FOUND)
+            break;
+        left = rpc_call_remaining_ms(call);
+        if (left <= 0 || rpc_call_cancelled(call) || atomic_load(&p->stopping)) {
+            rc = STELE_ERR_TIMEOUT;
+            break;
+        }
+        kvledger_wait(p->ledger, height, left < EVENTS_POLL_MS ? (int)left : EVENTS_POLL_MS);
+    }
+    arena_destroy(a);
+    if (rc == STELE_ERR_TIMEOUT)
+        return rpc_call_error(call, RPC_DEADLINE_EXCEEDED,
+                              "transaction %s has not committed on this peer", rq->tx_id);
+    if (rc)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
+                              stele_strerror(rc));
+    Stele__CommitStatusResponse *r = arena_alloc(ca, sizeof *r);
+    if (!r)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__commit_status_response__init(r);
+    r->validation_code = vc;
+    r->block_number = number;
+    *resp = &r->base;
+    return RPC_OK;
+}
+
+int peer_events_register(struct peer *p, struct rpc_server *s)
+{
+    const ProtobufCMessageDescriptor *sr = &stele__signed_request__descriptor;
+    const struct rpc_method m[] = {
+        {.path = "/stele.Events/Blocks",
+         .kind = RPC_SERVER_STREAM,
+         .request = sr,
+         .handler = blocks,
+         .arg = p},
+        {.path = "/stele.Events/CommitStatus",
+         .kind = RPC_UNARY,
+         .request = sr,
+         .handler = commit_status,
+         .arg = p},
+    };
+    return rpc_server_add(s, m, sizeof m / sizeof m[0]);
+}

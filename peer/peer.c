@@ -1,0 +1,202 @@
+/* peer.c — assembling and running one committing peer (see peer.h). */
+#include "peer_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "rpc/services.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PEER_WORKERS 32 /* unary handlers; CommitStatus may wait in one */
+
+/* Reads a whole file into `out`. */
+static int read_file(const char *path, struct buf *out, char **errmsg)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot open %s", path);
+    char chunk[65536];
+    size_t n;
+    int rc = STELE_OK;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && rc == STELE_OK)
+        rc = buf_append(out, chunk, n);
+    if (ferror(f))
+        rc = stele_errf(errmsg, STELE_ERR_IO, "cannot read %s", path);
+    fclose(f);
+    return rc;
+}
+
+/* The peer's own identity: role peer; remembers its organisation. */
+static int check_self(struct peer *p, char **errmsg)
+{
+    struct arena *a = arena_create(0);
+    struct identity id;
+    if (!a)
+        return STELE_ERR_NOMEM;
+    int rc = identity_decode(a, p->self.identity.data, p->self.identity.len, &id, NULL);
+    if (rc == STELE_OK && !identity_has_role(&id, "peer"))
+        rc = stele_errf(errmsg, STELE_ERR_CONFIG,
+                        "%s holds the identity of %s with role %s; a peer needs role peer",
+                        p->cfg->identity_dir, id.id, id.role);
+    else if (rc)
+        rc = stele_errf(errmsg, rc, "%s/identity is not an identity record", p->cfg->identity_dir);
+    else if (!(p->org = strdup(id.org)))
+        rc = STELE_ERR_NOMEM;
+    arena_destroy(a);
+    return rc;
+}
+
+/* Installs the configured CRLs into the MSP (after the ledger added the channel's CAs). */
+static int install_crls(struct peer *p, char **errmsg)
+{
+    for (size_t i = 0; i < p->cfg->n_crls; i++) {
+        struct buf b;
+        char *err = NULL;
+        buf_init(&b);
+        int rc = read_file(p->cfg->crls[i], &b, errmsg);
+        if (rc == STELE_OK && (rc = msp_set_crl(p->msp, b.data, b.len, &err)))
+            rc = stele_errf(errmsg, STELE_ERR_CONFIG, "%s: %s", p->cfg->crls[i],
+                            err ? err : stele_strerror(rc));
+        free(err);
+        buf_release(&b);
+        if (rc)
+            return rc;
+    }
+    return STELE_OK;
+}
+
+/* The orderers to pull from: configured, else the genesis block's addresses. */
+static int pick_orderers(struct peer *p)
+{
+    const Stele__ChannelConfig *ch = kvledger_config(p->ledger);
+    size_t n = p->cfg->n_orderers ? p->cfg->n_orderers : ch->n_orderers;
+    if (!(p->orderers = calloc(n ? n : 1, sizeof *p->orderers)))
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = p->cfg->n_orderers ? p->cfg->orderers[i] : ch->orderers[i]->address;
+        if (!a || !a[0])
+            continue;
+        if (!(p->orderers[p->n_orderers] = strdup(a)))
+            return STELE_ERR_NOMEM;
+        p->n_orderers++;
+    }
+    return STELE_OK;
+}
+
+int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
+{
+    *out = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    struct peer *p = calloc(1, sizeof *p);
+    struct buf genesis;
+    buf_init(&genesis);
+    if (!p)
+        return STELE_ERR_NOMEM;
+    p->cfg = cfg;
+    int rc = enrolment_load(cfg->identity_dir, &p->self, errmsg);
+    if (rc || (rc = check_self(p, errmsg)))
+        goto err;
+    if (!(p->msp = msp_create(0))) {
+        rc = STELE_ERR_NOMEM;
+        goto err;
+    }
+    if (cfg->genesis_file && (rc = read_file(cfg->genesis_file, &genesis, errmsg)))
+        goto err;
+    struct kvledger_options lo = {
+        .dir = cfg->data_dir,
+        .channel_id = cfg->channel_id,
+        .genesis = cfg->genesis_file ? genesis.data : NULL,
+        .genesis_len = genesis.len,
+        .sync = cfg->fsync == 0,
+        .threads = (unsigned)cfg->validation.threads,
+        .msp = p->msp,
+    };
+    if ((rc = kvledger_open(&lo, &p->ledger, errmsg)) || (rc = install_crls(p, errmsg)) ||
+        (rc = pick_orderers(p)))
+        goto err;
+    const Stele__ChannelConfig *ch = kvledger_config(p->ledger);
+    log_info("peer", "channel %s: consensus %s, %zu organisations, %zu orderers, height %llu",
+             ch->channel_id, ch->consensus_type, ch->n_organisations, ch->n_orderers,
+             (unsigned long long)kvledger_height(p->ledger));
+    struct rpc_server_opts so = {
+        .listen = cfg->listen,
+        .workers = PEER_WORKERS,
+        .max_streams = (int)cfg->limits.max_streams,
+        .max_message = cfg->limits.max_message,
+        .component = "peer-rpc",
+    };
+    rc = STELE_ERR_NOMEM;
+    if (!(p->server = rpc_server_create(&so, errmsg)) || !(p->health = rpc_health_create()) ||
+        !(p->node = rpc_node_service_create(cfg->peer_id, "peer")))
+        goto err;
+    if ((rc = rpc_health_register(p->health, p->server)) ||
+        (rc = rpc_node_service_register(p->node, p->server)) ||
+        (rc = peer_query_register(p, p->server)) || (rc = peer_events_register(p, p->server)))
+        goto err;
+    buf_release(&genesis);
+    *out = p;
+    return STELE_OK;
+err:
+    buf_release(&genesis);
+    peer_destroy(p);
+    return rc;
+}
+
+int peer_start(struct peer *p, char **errmsg)
+{
+    int rc;
+    if ((rc = rpc_health_set(p->health, "stele.Query", true)) ||
+        (rc = rpc_health_set(p->health, "stele.Events", true)) ||
+        (rc = rpc_server_start(p->server, errmsg)) || (rc = peer_intake_start(p, errmsg)))
+        return rc;
+    log_info("peer", "%s of %s serving channel %s on port %d (height %llu, %zu orderers)",
+             p->cfg->peer_id, p->org, p->cfg->channel_id, rpc_server_port(p->server),
+             (unsigned long long)kvledger_height(p->ledger), p->n_orderers);
+    return STELE_OK;
+}
+
+int peer_port(const struct peer *p)
+{
+    return rpc_server_port(p->server);
+}
+
+void peer_stop(struct peer *p)
+{
+    if (!p || p->stopped)
+        return;
+    p->stopped = true;
+    atomic_store(&p->stopping, true);
+    if (p->health)
+        rpc_health_shutdown(p->health);
+    peer_intake_stop(p);
+    if (p->ledger)
+        kvledger_shutdown(p->ledger);
+    if (p->server)
+        rpc_server_stop(p->server, (int)p->cfg->limits.grace_ms);
+    if (p->ledger)
+        log_info("peer", "stopped at height %llu", (unsigned long long)kvledger_height(p->ledger));
+}
+
+void peer_destroy(struct peer *p)
+{
+    if (!p)
+        return;
+    peer_stop(p);
+    rpc_server_destroy(p->server);
+    rpc_health_destroy(p->health);
+    rpc_node_service_destroy(p->node);
+    kvledger_close(p->ledger);
+    msp_destroy(p->msp);
+    for (size_t i = 0; i < p->n_orderers; i++)
+        free(p->orderers[i]);
+    free(p->orderers);
+    free(p->org);
+    enrolment_release(&p->self);
+    free(p);
+}

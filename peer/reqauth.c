@@ -1,0 +1,37 @@
+/*
+ * reqauth.c — who may query a peer: any identity of one of the channel's organisations, with
+ * a SignedRequest for the very method called (proto/stele/peer.proto). Reads change nothing,
+ * so nonces are not remembered: a replayed request only reads again.
+ */
+#include "peer_int.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "stele/identity.pb-c.h"
+
+#include <stdlib.h>
+
+enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
+                                const uint8_t **body, size_t *len)
+{
+    const Stele__SignedRequest *sr = (const Stele__SignedRequest *)req;
+    const char *method = rpc_call_method(call);
+    struct signed_request out;
+    char *err = NULL;
+    int rc = signed_request_verify(p->msp, rpc_call_arena(call), sr->request.data, sr->request.len,
+                                   sr->signature.data, sr->signature.len, method, clock_wall_ms(),
+                                   0, &out, &err);
+    if (rc != STELE_OK) {
+        enum rpc_code code = rpc_code_from_status(rc);
+        log_info("peer", "%s refused: %s", method, err ? err : stele_strerror(rc));
+        rpc_call_error(call, code, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return code;
+    }
+    log_debug("peer", "%s by %s of %s", method, out.signer.id, out.signer.org);
+    *body = out.body;
+    *len = out.body_len;
+    return RPC_OK;
+}

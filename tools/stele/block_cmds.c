@@ -12,6 +12,8 @@
 #include "block_cmds.h"
 #include "channel_print.h"
 #include "orderer_client.h"
+#include "peer_client.h"
+#include "peer_cmds.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -28,6 +30,7 @@
 #include "ledger/genesis.h"
 #include "ledger/pbft_msg.h"
 #include "pb/pb.h"
+#include "stele/peer.pb-c.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +41,7 @@
 
 static const char block_usage[] =
     "Usage: stele block get N (--orderer HOST:PORT --identity DIR | --network NET)\n"
+    "       stele block get N --peer HOST:PORT --identity DIR [--json]\n"
     "                         [--channel ID] [--tls-ca FILE] [--json]\n"
     "\n"
     "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
@@ -47,6 +51,8 @@ static const char block_usage[] =
     "Block 0 also shows the channel configuration it carries (organisations and their CA\n"
     "keys, orderers with addresses, consensus, batch parameters, chaincode definitions) and\n"
     "who signed it (see also 'stele chain config').\n"
+    "With --peer the block comes from a peer's ledger (stele.Query/Block, a signed request),\n"
+    "with the validation code of each transaction and the state hash after it.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
     "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n"
@@ -266,6 +272,15 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
         for (size_t i = 0; i < n; i++)
             json_string(&j, tx_id_of(a, &b->data->envelopes[i]));
         json_array_end(&j);
+        if (md && md->validation_codes.len) {
+            json_key(&j, "validation_codes");
+            json_array_begin(&j);
+            for (size_t i = 0; i < md->validation_codes.len; i++)
+                json_string(&j, peer_code_name(md->validation_codes.data[i]));
+            json_array_end(&j);
+        }
+        if (md && md->state_hash.len)
+            json_kv_hex(&j, "state_hash", md->state_hash.data, md->state_hash.len);
         json_key(&j, "finality_proof");
         json_object_begin(&j);
         json_kv_string(&j, "consensus_type", ps.kind);
@@ -307,7 +322,15 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
     /* A terminal shows the first few; --json lists every tx_id. */
     size_t shown = n <= TX_IDS_SHOWN + 1 ? n : TX_IDS_SHOWN;
     for (size_t i = 0; i < shown; i++)
-        printf("  %s\n", tx_id_of(a, &b->data->envelopes[i]));
+        printf("  %s%s%s\n", tx_id_of(a, &b->data->envelopes[i]),
+               md && i < md->validation_codes.len ? " " : "",
+               md && i < md->validation_codes.len ? peer_code_name(md->validation_codes.data[i])
+                                                  : "");
+    if (md && md->state_hash.len == 32) {
+        char st[65];
+        hex_encode(md->state_hash.data, 32, st);
+        printf("state_hash     %s (after this block, as the peer computed it)\n", st);
+    }
     if (shown < n)
         printf("  … and %zu more (--json lists them all)\n", n - shown);
     printf("finality       %s", ps.kind);
@@ -393,6 +416,9 @@ static int block_run(struct chain_opts *o_, int argc, char **argv);
 
 int cmd_block(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--peer") == 0 || strncmp(argv[i], "--peer=", 7) == 0)
+            return peer_block_get(argc, argv);
     if (argc < 2 || strcmp(argv[1], "get") != 0) {
         bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
         fputs(block_usage, help ? stdout : stderr);
@@ -465,4 +491,64 @@ static int block_run(struct chain_opts *o, int argc, char **argv)
     if (!*arg || *end || errno || arg[0] == '-')
         return cli_usage(PROG, "'%s' is not a block number", arg);
     return block_fetch(o, n, false, PROG);
+}
+
+/* Reads block `n` from the peer into *out (pb_free()). */
+static int peer_fetch(struct peer_opts *po, uint64_t n, Stele__Block **out)
+{
+    Stele__BlockQuery q = STELE__BLOCK_QUERY__INIT;
+    q.by_case = STELE__BLOCK_QUERY__BY_NUMBER;
+    q.number = n;
+    return peer_client_call(po, PROG, "/stele.Query/Block", &q.base, &stele__block__descriptor,
+                            (ProtobufCMessage **)out, true);
+}
+
+int peer_block_get(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    struct peer_opts po = {0};
+    int ch, rc;
+    optind = 1;
+    argc--, argv++; /* from "get" on */
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+        if (ch == 'h' || !peer_client_option(&po, ch, optarg))
+            return cli_usage(PROG, "see 'stele block --help'");
+    char *end;
+    const char *arg = optind + 2 == argc ? argv[optind + 1] : "";
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (!*arg || *end || errno || arg[0] == '-' || strcmp(argv[optind], "get") != 0)
+        return cli_usage(PROG, "give get N with one block number");
+    struct chain_opts o = {.json = po.json};
+    struct block_ctx ctx = {.o = &o, .prog = PROG};
+    struct arena *a = arena_create(0);
+    Stele__Block *b0 = NULL, *b = NULL;
+    if ((rc = peer_client_finish(&po, PROG, true)))
+        goto out;
+    if (!a || !(ctx.msp = msp_create(0)) || msp_add_ca(ctx.msp, NULL, 0, po.self.ca_pub)) {
+        rc = cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Block 0 names the orderers whose signatures make a pbft block final. */
+    Stele__ChannelConfig *cfg = NULL;
+    if (n > 0 && peer_fetch(&po, 0, &b0) == 0 &&
+        genesis_read(a, b0, NULL, &cfg, NULL) == STELE_OK &&
+        pbft_members_init(&ctx.members, cfg) == STELE_OK)
+        ctx.have_members = true;
+    rc = peer_fetch(&po, n, &b);
+    if (rc == CLI_EXIT_REFUSED)
+        rc = cli_fail(PROG, STELE_ERR_NOT_FOUND, "block %llu is not committed on %s", n, po.peer);
+    else if (rc == 0 && !b->header)
+        rc = cli_fail(PROG, STELE_ERR_MALFORMED, "%s answered a block without a header", po.peer);
+    else if (rc == 0)
+        print_block(&ctx, a, b);
+out:
+    pb_free(b ? &b->base : NULL);
+    pb_free(b0 ? &b0->base : NULL);
+    pbft_members_release(&ctx.members);
+    msp_destroy(ctx.msp);
+    arena_destroy(a);
+    peer_client_release(&po);
+    return rc;
 }

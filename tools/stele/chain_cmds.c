@@ -4,6 +4,7 @@
 #include "chain_cmds.h"
 #include "block_cmds.h"
 #include "orderer_client.h"
+#include "peer_cmds.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -30,6 +31,8 @@
 static const char chain_usage[] =
     "Usage: stele chain info (--orderer HOST:PORT[,HOST:PORT...] | --network DIR)\n"
     "                        [--all-orderers] [--tls-ca FILE] [--json]\n"
+    "       stele chain info (--peer HOST:PORT[,HOST:PORT...] | --network DIR) --all-peers\n"
+    "                        [--json]\n"
     "       stele chain config (--orderer HOST:PORT --identity DIR | --network DIR)\n"
     "                          [--channel ID] [--tls-ca FILE] [--json]\n"
     "       stele chain config --file GENESIS_BLOCK [--json]\n"
@@ -39,6 +42,8 @@ static const char chain_usage[] =
     "--all-orderers asks every orderer (of the network, or listed) and prints one line each:\n"
     "node, height, head hash, view and role (primary/backup), and whether they agree. Exit\n"
     "status 0 when every orderer answered, 3 when one could not be reached.\n"
+    "--peer / --all-peers ask peers instead (stele.Query/ChainInfo): each peer's height, head\n"
+    "hash and state hash, and whether they agree (exit 1 when they differ).\n"
     "config prints the channel configuration block 0 carries: organisations and the CA keys\n"
     "they trust, orderers with their keys and addresses, consensus and its parameters, batch\n"
     "parameters, chaincode definitions, lifecycle policy, and who signed it. It reads block 0\n"
@@ -226,6 +231,10 @@ int cmd_chain(int argc, char **argv)
         fputs(chain_usage, stderr);
         return CLI_EXIT_USAGE;
     }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--peer") == 0 || strcmp(argv[i], "--all-peers") == 0 ||
+            strncmp(argv[i], "--peer=", 7) == 0)
+            return peer_chain_info(argc - 1, argv + 1);
     struct chain_opts o = {0};
     int rc = orderer_client_parse(argc - 1, argv + 1, prog, chain_usage, &o);
     if (rc == 0 && o.all) {

@@ -2,14 +2,20 @@
 #include "block_cmds.h"
 #include "chain_cmds.h"
 #include "node_cmds.h"
+#include "peer_cmds.h"
 
 #include "cli/cli.h"
 
 #include <stddef.h>
 
 static const struct cli_cmd commands[] = {
-    {"block", cmd_block, "fetch a block from an orderer: header, tx ids, finality proof"},
-    {"chain", cmd_chain, "ask an orderer for its chain's height and current hash"},
+    {"block", cmd_block, "fetch a block from an orderer or a peer: header, tx ids, finality proof"},
+    {"chain", cmd_chain, "ask orderers or peers for their chain's height and hashes"},
+    {"tx", cmd_tx, "a committed transaction and its validation code, from a peer"},
+    {"state", cmd_state, "world state from a peer: one key, or a range"},
+    {"history", cmd_history, "every committed write of a key, from a peer"},
+    {"events", cmd_events, "follow the blocks (or chaincode events) a peer commits"},
+    {"audit", cmd_audit, "walk a peer's whole chain and recompute it; report the first flaw"},
     {"node", cmd_node, "ask any Stele daemon for its identity, version and health"},
     {NULL, NULL, NULL},
 };

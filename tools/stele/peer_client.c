@@ -1,0 +1,159 @@
+/* peer_client.c — options and signed calls shared by the peer commands (peer_client.h). */
+#include "peer_client.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "identity/identity.h"
+#include "netfile/netfile.h"
+#include "pb/pb.h"
+#include "stele/block.pb-c.h"
+#include "stele/identity.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool peer_client_option(struct peer_opts *o, int ch, const char *arg)
+{
+    switch (ch) {
+    case 'P':
+        o->peer = arg;
+        return true;
+    case 'i':
+        o->identity = arg;
+        return true;
+    case 'n':
+        o->network = arg;
+        return true;
+    case 'j':
+        o->json = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity)
+{
+    char *err = NULL;
+    int rc;
+    if (o->network && o->peer)
+        return cli_usage(prog, "give --peer or --network, not both");
+    if (o->network) {
+        struct netfile nf;
+        if ((rc = netfile_load(o->network, &nf, &o->net, &err))) {
+            rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+            free(err);
+            return rc;
+        }
+        for (size_t i = 0; i < nf.n_processes && o->n_peers < PEER_CLIENT_MAX_PEERS; i++)
+            if (strcmp(nf.processes[i].kind, "peer") == 0)
+                o->peers[o->n_peers++] = nf.processes[i].url;
+        if (!o->n_peers)
+            return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no peer", o->network);
+        if (!o->identity)
+            o->identity = nf.admin;
+    } else if (o->peer) {
+        if (!(o->peer_list = strdup(o->peer)))
+            return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
+        char *save = NULL;
+        for (char *t = strtok_r(o->peer_list, ",", &save); t && o->n_peers < PEER_CLIENT_MAX_PEERS;
+             t = strtok_r(NULL, ",", &save))
+            o->peers[o->n_peers++] = t;
+    }
+    if (!o->n_peers)
+        return cli_usage(prog, "--peer HOST:PORT (or --network DIR) is required");
+    o->peer = o->peers[0];
+    if (!need_identity)
+        return 0;
+    if (!o->identity)
+        return cli_usage(prog, "--identity DIR (an enrolment of a channel member) is required");
+    if ((rc = enrolment_load(o->identity, &o->self, &err))) {
+        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return rc;
+    }
+    o->have_self = true;
+    return 0;
+}
+
+void peer_client_release(struct peer_opts *o)
+{
+    rpc_channel_close(o->ch);
+    o->ch = NULL;
+    if (o->have_self)
+        enrolment_release(&o->self);
+    o->have_self = false;
+    config_destroy(o->net);
+    o->net = NULL;
+    free(o->peer_list);
+    o->peer_list = NULL;
+}
+
+struct rpc_channel *peer_client_open(struct peer_opts *o, const char *prog, const char *addr,
+                                     int *rc)
+{
+    (void)o;
+    struct rpc_channel_opts co = {.fail_fast = true, .max_message = PEER_MAX_MESSAGE};
+    char *err = NULL;
+    const char *target = addr ? addr : o->peer;
+    struct rpc_channel *ch = rpc_channel_open(target, &co, &err);
+    if (!ch)
+        *rc = cli_fail(prog, STELE_ERR_INVALID, "%s", err ? err : target);
+    free(err);
+    return ch;
+}
+
+int peer_client_sign(struct peer_opts *o, const char *method, const ProtobufCMessage *body,
+                     struct buf *req, uint8_t sig[64], Stele__SignedRequest *sr)
+{
+    struct buf b;
+    buf_init(&b);
+    int rc = pb_pack_buf(body, &b);
+    if (rc == STELE_OK)
+        rc = signed_request_create(o->self.key, o->self.identity.data, o->self.identity.len, method,
+                                   b.data, b.len, clock_wall_ms(), req, sig);
+    buf_release(&b);
+    if (rc == STELE_OK) {
+        stele__signed_request__init(sr);
+        sr->request = (ProtobufCBinaryData){req->len, req->data};
+        sr->signature = (ProtobufCBinaryData){64, sig};
+    }
+    return rc;
+}
+
+int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
+                     const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, bool quiet_not_found)
+{
+    int rc = 0;
+    if (!o->ch && !(o->ch = peer_client_open(o, prog, NULL, &rc)))
+        return rc;
+    struct buf req;
+    uint8_t sig[64];
+    Stele__SignedRequest sr;
+    buf_init(&req);
+    if ((rc = peer_client_sign(o, method, body, &req, sig, &sr))) {
+        buf_release(&req);
+        return cli_fail(prog, rc, "cannot sign the request: %s", stele_strerror(rc));
+    }
+    struct rpc_result res = {0};
+    rc = rpc_unary(o->ch, method, &sr.base, resp_desc, resp, 30000, &res);
+    buf_release(&req);
+    if (rc == STELE_OK)
+        return 0;
+    if (rc == STELE_ERR_NOT_FOUND && quiet_not_found)
+        return CLI_EXIT_REFUSED;
+    return cli_fail(prog, rc, "%s: %s (%s)", o->peer, res.detail[0] ? res.detail : "no detail",
+                    rpc_code_name(res.code));
+}
+
+const char *peer_code_name(unsigned code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&stele__tx_validation_code__descriptor, (int)code);
+    return v ? v->name : "UNKNOWN";
+}

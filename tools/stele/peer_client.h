@@ -1,0 +1,73 @@
+/* peer_client.h — what the peer commands of `stele` share (tx, state, history, events, audit,
+ * block get --peer, chain info --all-peers): options, signed Query/Events calls. */
+#ifndef STELE_TOOLS_PEER_CLIENT_H
+#define STELE_TOOLS_PEER_CLIENT_H
+
+#include "identity/enrolment.h"
+#include "rpc/rpc.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+
+struct config;
+
+#define PEER_CLIENT_MAX_PEERS 16
+#define PEER_MAX_MESSAGE      (80u << 20)
+
+/* Options shared by the peer commands. */
+struct peer_opts {
+    const char *peer;                         /* the peer asked: peers[0] */
+    const char *peers[PEER_CLIENT_MAX_PEERS]; /* every peer given or in the network */
+    size_t n_peers;                           /* entries in peers */
+    const char *identity;                     /* DIR of the enrolment signing requests */
+    const char *network;                      /* --network DIR */
+    bool json;                                /* --json */
+    char *peer_list;                          /* malloc'd copy of --peer split in place */
+    struct config *net;                       /* owns the strings of network.json */
+    struct enrolment self;                    /* loaded by peer_client_finish() if needed */
+    bool have_self;                           /* self is loaded */
+    struct rpc_channel *ch;                   /* channel to `peer` once opened */
+};
+
+/* getopt_long entries of the shared options; commands append their own and a terminator. */
+#define PEER_CLIENT_LONGOPTS                                                            \
+    {"peer", required_argument, NULL, 'P'}, {"identity", required_argument, NULL, 'i'}, \
+        {"network", required_argument, NULL, 'n'},                                      \
+    {                                                                                   \
+        "json", no_argument, NULL, 'j'                                                  \
+    }
+
+/* Takes option `ch` (with `arg`) when it is a shared one: returns true. */
+bool peer_client_option(struct peer_opts *o, int ch, const char *arg);
+
+/* After parsing: takes the peers and the default identity from --network, splits --peer A,B
+ * and, when `need_identity`, loads the enrolment. Returns 0 or an exit status (printed). */
+int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity);
+
+/* Frees what the options hold. */
+void peer_client_release(struct peer_opts *o);
+
+/* Opens a fail-fast channel to `addr` (NULL: o->peer) accepting blocks. NULL with the error
+ * printed and *rc the exit status. */
+struct rpc_channel *peer_client_open(struct peer_opts *o, const char *prog, const char *addr,
+                                     int *rc);
+
+/* Calls the unary Query/Events `method` ("/stele.Query/State") on o->peer with `body` signed
+ * by o->self. *resp is freed with pb_free(). Returns 0, or the exit status with the error
+ * printed (NOT_FOUND answers exit 1 quietly when `quiet_not_found`, returning
+ * CLI_EXIT_REFUSED). */
+int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
+                     const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, bool quiet_not_found);
+
+/* Fills `sr` (a Stele__SignedRequest, caller-owned, pointing into `req` and `sig`) for
+ * `method` with `body`. Returns STELE_OK or an error. */
+struct Stele__SignedRequest;
+struct buf;
+int peer_client_sign(struct peer_opts *o, const char *method, const ProtobufCMessage *body,
+                     struct buf *req, uint8_t sig[64], struct Stele__SignedRequest *sr);
+
+/* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
+const char *peer_code_name(unsigned code);
+
+#endif

@@ -22,7 +22,7 @@ struct config;
 /* One background process of the network. */
 struct netfile_process {
     char *name;      /* unique name: "ca", or the orderer's id */
-    char *kind;      /* "ca" or "orderer" (later "peer", ...) */
+    char *kind;      /* "ca", "orderer" or "peer" */
     char *url;       /* host:port it serves gRPC on */
     int64_t pid;     /* its process id */
     char *log;       /* its log file (stdout and stderr) */

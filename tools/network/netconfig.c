@@ -248,6 +248,36 @@ static const struct config_field orderer_fields[] = {
 static const struct config_schema orderer_schema = {"orderer", sizeof(struct netconfig_orderer),
                                                     orderer_fields};
 
+static const struct config_field peer_fields[] = {
+    {.key = "id",
+     .type = CONFIG_STRING,
+     .offset = F(netconfig_peer, id),
+     .required = true,
+     .umin = 1,
+     .umax = 64,
+     .help = "peer id, also the id of its identity (role peer; its organisation is the peer's)"},
+    {.key = "listen",
+     .type = CONFIG_ADDR,
+     .offset = F(netconfig_peer, listen),
+     .required = true,
+     .help = "address the peer serves Query and Events on"},
+    {.key = "fsync",
+     .type = CONFIG_ENUM,
+     .offset = F(netconfig_peer, fsync),
+     .def = "every_block",
+     .enums = fsyncs,
+     .help = "every_block, or none (a crash may lose recent blocks)"},
+    {.key = "log_level",
+     .type = CONFIG_ENUM,
+     .offset = F(netconfig_peer, log_level),
+     .def = "info",
+     .enums = levels,
+     .help = "least severe level the peer logs"},
+    {.key = NULL},
+};
+static const struct config_schema peer_schema = {"peer", sizeof(struct netconfig_peer),
+                                                 peer_fields};
+
 static const struct config_field identity_fields[] = {
     {.key = "id",
      .type = CONFIG_STRING,
@@ -333,6 +363,15 @@ static const struct config_field net_fields[] = {
      .has_pos = true,
      .pos_offset = F(netconfig_orderer, pos),
      .help = "the ordering nodes"},
+    {.key = "peers",
+     .type = CONFIG_MAP_LIST,
+     .offset = F(netconfig, peers),
+     .count_offset = F(netconfig, n_peers),
+     .umax = 16,
+     .sub = &peer_schema,
+     .has_pos = true,
+     .pos_offset = F(netconfig_peer, pos),
+     .help = "the committing peers, started after the orderers"},
     {.key = "identities",
      .type = CONFIG_MAP_LIST,
      .offset = F(netconfig, identities),
@@ -411,7 +450,7 @@ static const char *check_port(const struct netconfig *c, const char *addr, int *
     return NULL;
 }
 
-/* Ports, orderers and their identities. */
+/* Ports, orderers, peers and their identities. */
 static int check_orderers(const struct netconfig *c, const char *path, char **errmsg)
 {
     int ports[NETCONFIG_MAX_REBASED];
@@ -432,6 +471,24 @@ static int check_orderers(const struct netconfig *c, const char *path, char **er
             if (strcmp(c->orderers[k].id, o->id) == 0)
                 return config_error_at(errmsg, path, o->pos,
                                        "orderers[%zu]: id \"%s\" is used twice", i, o->id);
+    }
+    if (1 + c->n_orderers + c->n_peers > NETCONFIG_MAX_REBASED)
+        return config_error_at(errmsg, path, c->peers[0].pos,
+                               "too many processes: the CA, orderers and peers may be at most %d",
+                               NETCONFIG_MAX_REBASED);
+    for (size_t i = 0; i < c->n_peers; i++) {
+        const struct netconfig_peer *p = &c->peers[i];
+        if ((bad = check_port(c, p->listen, ports, &np)))
+            return config_error_at(errmsg, path, p->pos, "peers[%zu].listen %s: port %s", i,
+                                   p->listen, bad);
+        const struct netconfig_identity *id = netconfig_identity(c, p->id);
+        if (!id || strcmp(id->role, "peer") != 0)
+            return config_error_at(errmsg, path, p->pos,
+                                   "peers[%zu]: no identity \"%s\" with role peer", i, p->id);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->peers[k].id, p->id) == 0)
+                return config_error_at(errmsg, path, p->pos, "peers[%zu]: id \"%s\" is used twice",
+                                       i, p->id);
     }
     return STELE_OK;
 }
@@ -577,6 +634,8 @@ int netconfig_rebase(struct netconfig *cfg, uint64_t base_port, char **owned)
     int rc = move_port(&cfg->ca.listen, shift, owned, &n);
     for (size_t i = 0; rc == STELE_OK && i < cfg->n_orderers; i++)
         rc = move_port(&cfg->orderers[i].listen, shift, owned, &n);
+    for (size_t i = 0; rc == STELE_OK && i < cfg->n_peers; i++)
+        rc = move_port(&cfg->peers[i].listen, shift, owned, &n);
     if (rc == STELE_OK)
         cfg->base_port = base_port;
     return rc;

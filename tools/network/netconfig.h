@@ -84,6 +84,16 @@ struct netconfig_orderer {
     struct config_pos pos; /* where the entry is */
 };
 
+/* One entry of `peers`. */
+struct netconfig_peer {
+    char *id;              /* peer id; also the id of its identity (role peer), whose
+                              organisation is the peer's */
+    char *listen;          /* host:port */
+    int fsync;             /* enum blockstore_sync */
+    int log_level;         /* enum log_level */
+    struct config_pos pos; /* where the entry is */
+};
+
 /* One entry of `identities`. */
 struct netconfig_identity {
     char *id;              /* identity name */
@@ -104,6 +114,8 @@ struct netconfig {
     struct netconfig_channel channel;      /* the channel */
     struct netconfig_orderer *orderers;    /* ordering nodes */
     size_t n_orderers;                     /* entries in orderers */
+    struct netconfig_peer *peers;          /* committing peers */
+    size_t n_peers;                        /* entries in peers */
     struct netconfig_identity *identities; /* identities to register and enrol */
     size_t n_identities;                   /* entries in identities */
 };
@@ -112,7 +124,8 @@ struct netconfig {
 extern const struct config_schema netconfig_schema;
 
 /* Loads and checks `path` (schema, then: ports within the span and distinct, ids unique,
- * orgs known, the CA's organisation known, every orderer has an orderer identity, a known
+ * orgs known, the CA's organisation known, every orderer has an orderer identity and every
+ * peer a peer identity, a known
  * consensus type, solo has one orderer, pbft at least four with log_window a multiple of
  * checkpoint_interval and view_change_timeout_max not below view_change_timeout, attributes
  * are key=value, batch sizes consistent, chaincode names unique with 64-hex-digit package

@@ -294,6 +294,46 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
     return start(u, o->id, "orderer", o->listen, serve);
 }
 
+/* Writes DIR/<id>/peer.yaml and starts the peer. It joins the channel from DIR/genesis.block
+ * and pulls blocks from the orderers the genesis block lists. */
+static int start_peer(struct up *u, const struct netconfig_peer *p)
+{
+    const struct netconfig *nc = u->nc;
+    char pdir[PATH_MAX], conf[PATH_MAX + 16], prog[PATH_MAX + 16];
+    snprintf(pdir, sizeof pdir, "%s/%s", u->dir, p->id);
+    snprintf(conf, sizeof conf, "%s/peer.yaml", pdir);
+    procs_sibling("stele-peer", prog, sizeof prog);
+    FILE *f = mkdir(pdir, 0755) == 0 ? fopen(conf, "w") : NULL;
+    if (!f ||
+        fprintf(f,
+                "# Written by stele-network up from the network description. The channel's\n"
+                "# organisations, their CAs, the orderers to pull blocks from and the chaincode\n"
+                "# definitions come from the network's genesis block.\n"
+                "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
+                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\nfsync: %s\n",
+                p->id, p->listen, p->id, nc->channel.id, netconfig_level_name(p->log_level),
+                netconfig_fsync_name(p->fsync)) < 0 ||
+        fclose(f) != 0)
+        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    char *serve[] = {prog, "serve", "--config", conf, NULL};
+    return start(u, p->id, "peer", p->listen, serve);
+}
+
+/* JSON array of the processes of one kind. */
+static void json_procs(struct json *j, const struct up *u, const char *kind)
+{
+    json_key(j, strcmp(kind, "peer") == 0 ? "peers" : "orderers");
+    json_array_begin(j);
+    for (size_t i = 0; i < u->nf.n_processes; i++)
+        if (strcmp(u->procs[i].kind, kind) == 0) {
+            json_object_begin(j);
+            json_kv_string(j, "id", u->procs[i].name);
+            json_kv_string(j, "url", u->procs[i].url);
+            json_object_end(j);
+        }
+    json_array_end(j);
+}
+
 /* Prints the endpoints, or the JSON object. */
 static void print_up(const struct up *u, bool json)
 {
@@ -317,16 +357,8 @@ static void print_up(const struct up *u, bool json)
     json_kv_string(&j, "dir", u->dir);
     json_kv_string(&j, "channel_id", u->nf.channel_id);
     json_kv_string(&j, "ca_url", u->nf.ca_url);
-    json_key(&j, "orderers");
-    json_array_begin(&j);
-    for (size_t i = 0; i < u->nf.n_processes; i++)
-        if (strcmp(u->procs[i].kind, "orderer") == 0) {
-            json_object_begin(&j);
-            json_kv_string(&j, "id", u->procs[i].name);
-            json_kv_string(&j, "url", u->procs[i].url);
-            json_object_end(&j);
-        }
-    json_array_end(&j);
+    json_procs(&j, u, "orderer");
+    json_procs(&j, u, "peer");
     json_kv_string(&j, "identities_dir", ids);
     json_key(&j, "pids");
     json_object_begin(&j);
@@ -417,6 +449,8 @@ int cmd_up(int argc, char **argv)
         goto out;
     for (size_t i = 0; rc == 0 && i < nc.n_orderers; i++)
         rc = start_orderer(u, &nc.orderers[i]);
+    for (size_t i = 0; rc == 0 && i < nc.n_peers; i++)
+        rc = start_peer(u, &nc.peers[i]);
     if (rc == 0)
         print_up(u, json);
 out:

@@ -510,7 +510,6 @@ int peer_block_get(int argc, char **argv)
     struct peer_opts po = {0};
     int ch, rc;
     optind = 1;
-    argc--, argv++; /* from "get" on */
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
         if (ch == 'h' || !peer_client_option(&po, ch, optarg))
             return cli_usage(PROG, "see 'stele block --help'");

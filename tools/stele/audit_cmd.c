@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "ledger/blockstore.h"
 #include "ledger/kvledger.h"
@@ -38,12 +39,37 @@
 #define PROG "stele audit"
 
 static const char audit_usage[] =
-    "Usage: stele audit (--peer HOST:PORT | --network DIR) [--identity DIR] [--json]\n\n"
+    "Usage: stele audit (--peer HOST:PORT | --network DIR) [--identity DIR] [--crl FILE]...\n"
+    "                   [--json]\n\n"
     "Walks the peer's whole chain and recomputes it: hash links, finality proofs (commit\n"
     "certificates), creator and endorser signatures and identities, endorsement policies,\n"
     "validation codes and the state hash after every block. Reports the first inconsistency\n"
     "with its block (and transaction) and exits 1; exits 0 when everything checks out.\n"
-    "--network DIR audits the first peer of that network.\n";
+    "--network DIR audits the first peer of that network. --crl FILE (repeatable) installs\n"
+    "a CRL (stele-ca crl --out) as the peers did (their `crls`): without the same CRLs the\n"
+    "audit judges a revoked creator's transactions differently from the peers.\n";
+
+#define AUDIT_MAX_CRLS 16
+
+/* Installs the CRL files in `msp`. */
+static int install_crls(struct msp *msp, char **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct buf b;
+        char *err = NULL;
+        buf_init(&b);
+        int rc = enrolment_read_file(files[i], IDENTITY_CRL_MAX_LEN, &b);
+        if (rc)
+            rc = cli_fail(PROG, rc, "cannot read %s: %s", files[i], stele_strerror(rc));
+        else if ((rc = msp_set_crl(msp, b.data, b.len, &err)))
+            rc = cli_fail(PROG, rc, "%s: %s", files[i], err ? err : stele_strerror(rc));
+        free(err);
+        buf_release(&b);
+        if (rc)
+            return rc;
+    }
+    return STELE_OK;
+}
 
 /* What the audit found. */
 struct finding {
@@ -213,10 +239,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int cmd_audit(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
+                                             {"crl", required_argument, NULL, 'C'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
     struct finding f = {0};
+    char *crls[AUDIT_MAX_CRLS];
+    size_t n_crls = 0;
     struct kvledger *l = NULL;
     struct msp *msp = NULL;
     Stele__Block *b0 = NULL;
@@ -229,6 +259,12 @@ int cmd_audit(int argc, char **argv)
         if (ch == 'h') {
             fputs(audit_usage, stdout);
             return CLI_EXIT_OK;
+        }
+        if (ch == 'C') {
+            if (n_crls == AUDIT_MAX_CRLS)
+                return cli_usage(PROG, "at most %d --crl files", AUDIT_MAX_CRLS);
+            crls[n_crls++] = optarg;
+            continue;
         }
         if (!peer_client_option(&o, ch, optarg))
             return cli_usage(PROG, "see '" PROG " --help'");
@@ -262,6 +298,8 @@ int cmd_audit(int argc, char **argv)
                                   .msp = msp};
     rc = kvledger_open(&lo, &l, &err);
     free(g);
+    if (rc == STELE_OK && (rc = install_crls(msp, crls, n_crls)))
+        goto out;
     if (rc) {
         found(&f, 0, -1, "block 0 is not a genesis block of channel %s: %s", info->channel_id,
               err ? err : stele_strerror(rc));

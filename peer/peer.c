@@ -137,7 +137,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         goto err;
     if ((rc = rpc_health_register(p->health, p->server)) ||
         (rc = rpc_node_service_register(p->node, p->server)) ||
-        (rc = peer_query_register(p, p->server)) || (rc = peer_events_register(p, p->server)))
+        (rc = peer_query_register(p, p->server)) || (rc = peer_events_register(p, p->server)) ||
+        (rc = peer_lifecycle_register(p, p->server)))
         goto err;
     buf_release(&genesis);
     *out = p;

@@ -7,6 +7,8 @@
 #include "peer.h"
 
 #include "identity/enrolment.h"
+#include "identity/identity.h"
+#include "stele/lifecycle.pb-c.h"
 #include "rpc/rpc.h"
 
 #include <pthread.h>
@@ -48,6 +50,36 @@ int peer_query_register(struct peer *p, struct rpc_server *s);
 
 /* Registers stele.Events (events.c). */
 int peer_events_register(struct peer *p, struct rpc_server *s);
+
+/* An installed chaincode package (ccstore.c). */
+struct ccstore_entry {
+    uint8_t hash[32]; /* SHA-256 of the package */
+    char name[65];    /* the chaincode's name and version, as packaged */
+    char version[65];
+    bool already; /* install: it was installed before */
+};
+
+/* Installs the untrusted package `pkg` (a serialized ChaincodePackage): checks it, stores it
+ * and its shared object under <data_dir>/chaincodes/. Returns STELE_OK with *out, or
+ * STELE_ERR_MALFORMED / STELE_ERR_IO with *errmsg. */
+int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccstore_entry *out,
+                    char **errmsg);
+
+/* The path of the shared object of installed package `hash`. Returns STELE_OK,
+ * STELE_ERR_NOT_FOUND (not installed) or STELE_ERR_IO / STELE_ERR_INVALID. */
+int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n);
+
+/* Calls fn for each installed package (until it returns non-zero, which is returned). */
+typedef int (*ccstore_fn)(void *ctx, const struct ccstore_entry *e);
+int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx);
+
+/* Registers stele.Lifecycle (lifecycle_svc.c). */
+int peer_lifecycle_register(struct peer *p, struct rpc_server *s);
+
+/* Checks a SignedRequest like peer_request_open() and gives the whole verified request (the
+ * signer's identity, the body), in the call's arena. */
+enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
+                                  const ProtobufCMessage *req, struct signed_request *out);
 
 /* Checks a Query/Events request: `req` is the handler's SignedRequest; on success *body and
  * *len give the method's request bytes (in the call's arena). On refusal the gRPC error is

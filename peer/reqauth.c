@@ -16,6 +16,18 @@
 enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
                                 const uint8_t **body, size_t *len)
 {
+    struct signed_request out;
+    enum rpc_code code = peer_request_verify(p, call, req, &out);
+    if (code == RPC_OK) {
+        *body = out.body;
+        *len = out.body_len;
+    }
+    return code;
+}
+
+enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
+                                  const ProtobufCMessage *req, struct signed_request *outp)
+{
     const Stele__SignedRequest *sr = (const Stele__SignedRequest *)req;
     const char *method = rpc_call_method(call);
     struct signed_request out;
@@ -31,7 +43,6 @@ enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const Pro
         return code;
     }
     log_debug("peer", "%s by %s of %s", method, out.signer.id, out.signer.org);
-    *body = out.body;
-    *len = out.body_len;
+    *outp = out;
     return RPC_OK;
 }

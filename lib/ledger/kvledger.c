@@ -307,7 +307,7 @@ int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char 
         (rc = finality_init(&l->finality, l->cfg, errmsg)))
         goto err;
     struct txvalidate_config vc = {
-        .channel_id = l->cfg->channel_id, .msp = o->msp, .threads = o->threads};
+        .channel_id = l->cfg->channel_id, .msp = o->msp, .threads = o->threads, .channel = l->cfg};
     if ((rc = txvalidate_create(&vc, &l->v)) || (rc = recover(l, errmsg)))
         goto err;
     free(path);

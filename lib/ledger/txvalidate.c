@@ -25,6 +25,7 @@
 
 struct txvalidator {
     char *channel_id;
+    const Stele__ChannelConfig *channel;
     struct msp *msp;
     unsigned threads;      /* counting the caller */
     struct arena **arenas; /* one per thread; [0] is the caller's */
@@ -80,6 +81,7 @@ int txvalidate_create(const struct txvalidate_config *cfg, struct txvalidator **
     if (!v)
         return STELE_ERR_NOMEM;
     v->msp = cfg->msp;
+    v->channel = cfg->channel;
     v->threads = threads;
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->go, NULL);
@@ -175,6 +177,7 @@ int txvalidate_block(struct txvalidator *v, struct statedb *db, struct blockstor
         return stele_errf(errmsg, STELE_ERR_NOMEM, "validating block %llu: out of memory",
                           (unsigned long long)number);
     struct txv_job job = {.channel_id = v->channel_id,
+                          .channel = v->channel,
                           .msp = v->msp,
                           .db = db,
                           .block = block,

@@ -22,6 +22,12 @@
  * Checks 1-7 depend only on the transaction and the state before the block, so they run in
  * parallel on `threads` threads; 8-9 run in block order.
  *
+ * Transactions of the `_lifecycle` system chaincode (lib/ledger/lifecycle.h) have no
+ * definition and no policy: steps 5 and 7 are replaced, after step 9, by re-running the
+ * lifecycle rules on the committed state and the block's earlier writes:
+ *  10. the creator may do it, the sequence follows, a commit has its approvals   LIFECYCLE_REFUSED
+ *      and the transaction writes exactly what the rules write                   BAD_RWSET
+ *
  * Determinism: every peer, and an auditor years later, must reach the same codes. So identity
  * validity (expiry, not-yet-valid) is judged at the transaction header's timestamp, never at
  * the validator's clock; the orderers refuse envelopes whose creator is not valid when they
@@ -53,10 +59,13 @@ struct txvalidator;
 
 /* How a validator is set up. */
 struct txvalidate_config {
-    const char *channel_id; /* the channel validated (copied) */
-    struct msp *msp;        /* trusts the channel organisations' CAs; must outlive the
-                               validator; only read (thread-safe verification) */
-    unsigned threads;       /* threads checking signatures; 0 = 2 */
+    const char *channel_id;              /* the channel validated (copied) */
+    struct msp *msp;                     /* trusts the channel organisations' CAs; must outlive the
+                                            validator; only read (thread-safe verification) */
+    unsigned threads;                    /* threads checking signatures; 0 = 2 */
+    const Stele__ChannelConfig *channel; /* the channel's configuration (its organisations
+                               decide _lifecycle commits); must outlive the validator; NULL:
+                               _lifecycle transactions are UNKNOWN_CHAINCODE */
 };
 
 /* Creates a validator. Returns STELE_OK with *out (free with txvalidate_destroy()),

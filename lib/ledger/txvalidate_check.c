@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "identity/identity.h"
 #include "ledger/envelope.h"
+#include "ledger/lifecycle.h"
 #include "ledger/statedb.h"
 #include "pb/pb.h"
 #include "policy/policy.h"
@@ -46,7 +47,7 @@ static bool tx_time(const Stele__Header *h, uint64_t *now_s)
 /* Check 4: the creator is a member at `now_s` and signed the payload. Returns a code, or a
  * negative STELE_ERR_* for a failure that is not the transaction's. */
 static int check_creator(struct txv_job *job, struct arena *a, const struct envelope_view *ev,
-                         uint64_t now_s)
+                         uint64_t now_s, struct txv_item *it)
 {
     const Stele__Header *h = ev->header;
     struct identity id;
@@ -63,6 +64,8 @@ static int check_creator(struct txv_job *job, struct arena *a, const struct enve
     default:
         return STELE__TX_VALIDATION_CODE__BAD_CREATOR_SIGNATURE;
     }
+    it->creator_org = id.org;
+    it->creator_role = id.role;
     const Stele__Envelope *e = ev->envelope;
     rc = identity_verify_signature(job->msp, &id, e->payload.data, e->payload.len,
                                    e->signature.data, e->signature.len);
@@ -109,6 +112,7 @@ static int check_endorsements(struct txv_job *job, struct arena *a, const struct
 {
     const Stele__Transaction *t = tx->tx;
     struct policy_signer signers[TX_MAX_ENDORSEMENTS];
+    /* def NULL: a _lifecycle transaction, whose endorsers only need to be valid members */
     for (size_t i = 0; i < t->n_endorsements; i++) {
         const Stele__Endorsement *en = t->endorsements[i];
         struct identity *id = arena_alloc(a, sizeof *id);
@@ -133,6 +137,8 @@ static int check_endorsements(struct txv_job *job, struct arena *a, const struct
         signers[i] = (struct policy_signer){
             .org = id->org, .role = id->role, .id = id->certhash, .id_len = sizeof id->certhash};
     }
+    if (!def)
+        return STELE__TX_VALIDATION_CODE__VALID;
     struct policy *p = NULL;
     const char *text = def->endorsement_policy ? def->endorsement_policy : "";
     int rc = policy_parse(text, strlen(text), &p, NULL);
@@ -172,10 +178,12 @@ static int check_one(struct txv_job *job, struct arena *a, struct txv_item *it,
         return (int)code;
     if (rc)
         return rc;
-    if ((rc = check_creator(job, a, &ev, now_s)) != STELE__TX_VALIDATION_CODE__VALID)
+    if ((rc = check_creator(job, a, &ev, now_s, it)) != STELE__TX_VALIDATION_CODE__VALID)
         return rc;
     const Stele__ChaincodeDefinition *def = NULL;
-    if ((rc = find_definition(job, a, &it->tx, &def)) != STELE__TX_VALIDATION_CODE__VALID)
+    it->lifecycle = job->channel && strcmp(it->tx.invocation->chaincode, LIFECYCLE_NS) == 0;
+    if (!it->lifecycle &&
+        (rc = find_definition(job, a, &it->tx, &def)) != STELE__TX_VALIDATION_CODE__VALID)
         return rc;
     if ((rc = check_endorsements(job, a, &it->tx, def, now_s)) != STELE__TX_VALIDATION_CODE__VALID)
         return rc;

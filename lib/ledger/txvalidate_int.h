@@ -19,23 +19,27 @@ struct arena;
 /* One envelope of the block being validated. Pointers live in the arena of the thread that
  * checked it, which is kept until the block is done. */
 struct txv_item {
-    uint8_t code;      /* the validation code so far */
-    bool opened;       /* the transaction opened: tx and tx_id are set */
-    const char *tx_id; /* its header's tx_id (set whenever the header opened) */
-    struct tx_view tx; /* the opened transaction */
+    uint8_t code;            /* the validation code so far */
+    bool opened;             /* the transaction opened: tx and tx_id are set */
+    const char *tx_id;       /* its header's tx_id (set whenever the header opened) */
+    struct tx_view tx;       /* the opened transaction */
+    bool lifecycle;          /* it invokes _lifecycle: decided in block order (lifecycle.h) */
+    const char *creator_org; /* the verified creator's organisation and role */
+    const char *creator_role;
 };
 
 /* The block in progress, shared by the threads checking it. */
 struct txv_job {
-    const char *channel_id;    /* the validator's channel */
-    struct msp *msp;           /* trust store */
-    struct statedb *db;        /* the state before the block (only read) */
-    struct blockstore *bs;     /* committed tx_ids (only read; set by txv_mvcc_run()) */
-    const Stele__Block *block; /* the block (only read) */
-    struct txv_item *items;    /* one per envelope */
-    size_t n;                  /* envelopes */
-    atomic_size_t next;        /* next envelope to take */
-    atomic_int err;            /* first error (STELE_ERR_*), 0 while none */
+    const char *channel_id;              /* the validator's channel */
+    const Stele__ChannelConfig *channel; /* its configuration (NULL: no _lifecycle) */
+    struct msp *msp;                     /* trust store */
+    struct statedb *db;                  /* the state before the block (only read) */
+    struct blockstore *bs;               /* committed tx_ids (only read; set by txv_mvcc_run()) */
+    const Stele__Block *block;           /* the block (only read) */
+    struct txv_item *items;              /* one per envelope */
+    size_t n;                            /* envelopes */
+    atomic_size_t next;                  /* next envelope to take */
+    atomic_int err;                      /* first error (STELE_ERR_*), 0 while none */
 };
 
 /* Runs checks 1-7 on envelopes taken from `job` until none remain, with `a` for decoded

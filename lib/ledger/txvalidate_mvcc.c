@@ -10,8 +10,11 @@
  */
 #include "ledger/txvalidate_int.h"
 
+#include "base/arena.h"
+#include "base/buf.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
+#include "ledger/lifecycle.h"
 #include "ledger/statedb.h"
 
 #include <search.h>
@@ -226,6 +229,67 @@ static int check_duplicate(struct pass *p, const char *tx_id, bool *dup)
     return STELE_OK;
 }
 
+/* The lifecycle rules read committed values (an earlier write of the block to a key a
+ * transaction read is an MVCC conflict, checked first) and the existence of approvals, which
+ * may come from earlier transactions of the block. */
+static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                  bool *found, Stele__Version **version)
+{
+    struct pass *p = ctx;
+    struct buf b;
+    struct statedb_version ver;
+    buf_init(&b);
+    int rc = statedb_get(p->job->db, LIFECYCLE_NS, key, &b, &ver);
+    *found = rc == STELE_OK;
+    *version = NULL;
+    if (rc == STELE_OK) {
+        Stele__Version *v = arena_alloc(a, sizeof *v);
+        uint8_t *d = arena_memdup(a, b.data, b.len ? b.len : 1);
+        if (!v || !d) {
+            buf_release(&b);
+            return STELE_ERR_NOMEM;
+        }
+        stele__version__init(v);
+        v->block_number = ver.block;
+        v->tx_index = ver.tx;
+        *version = v;
+        *value = (ProtobufCBinaryData){b.len, d};
+    }
+    buf_release(&b);
+    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+}
+
+static int lc_exists(void *ctx, const char *key, bool *found)
+{
+    struct pass *p = ctx;
+    bool present;
+    struct statedb_version now;
+    int rc = current_version(p, LIFECYCLE_NS, key, &present, &now);
+    *found = present;
+    return rc;
+}
+
+/* Check 10: re-runs a _lifecycle transaction; sets *code when it fails. */
+static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
+{
+    struct arena *a = arena_create(0);
+    if (!a)
+        return STELE_ERR_NOMEM;
+    const Stele__ChaincodeInvocation *inv = it->tx.invocation;
+    struct lifecycle_state st = {lc_get, lc_exists, p};
+    struct lifecycle_result r;
+    int rc = lifecycle_execute(a, p->job->channel, inv->function, inv->args, inv->n_args,
+                               it->creator_org, it->creator_role, &st, &r);
+    if (rc == STELE_OK) {
+        if (r.status != 200 || !r.rwset)
+            *code = STELE__TX_VALIDATION_CODE__LIFECYCLE_REFUSED;
+        else if (!lifecycle_writes_equal(it->tx.rwset, r.rwset))
+            *code = STELE__TX_VALIDATION_CODE__BAD_RWSET;
+    }
+    arena_destroy(a);
+    return rc;
+}
+
 static void no_free(void *node)
 {
     (void)node;
@@ -256,6 +320,9 @@ int txv_mvcc_run(struct txv_job *job, struct blockstore *bs, struct statedb_upda
             it->code = STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT;
             continue;
         }
+        if (it->lifecycle && ((rc = check_lifecycle(&p, it, &it->code)) ||
+                              it->code != STELE__TX_VALIDATION_CODE__VALID))
+            continue;
         rc = record_writes(&p, (uint32_t)i, it->tx_id, it->tx.rwset);
     }
     tdestroy(p.tx_ids, no_free);

@@ -1,0 +1,253 @@
+/*
+ * lifecycle.c — the `_lifecycle` rules (lifecycle.h).
+ */
+#include "ledger/lifecycle.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "policy/policy.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
+                              struct lifecycle_def *out, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    const Stele__ChaincodeDefinition *d = (const Stele__ChaincodeDefinition *)pb_unpack(
+        &stele__chaincode_definition__descriptor, a, data, len, 64 * 1024);
+    if (!d) {
+        *why = "the definition does not decode";
+        return STELE_ERR_MALFORMED;
+    }
+    if (!tx_chaincode_name_ok(d->name) || d->name[0] == '_') {
+        *why = "the definition's name is not a chaincode name (1..64 of [A-Za-z0-9_.-], not "
+               "starting with '_')";
+        return STELE_ERR_MALFORMED;
+    }
+    size_t vl = strlen(d->version);
+    bool printable = vl > 0 && vl <= LIFECYCLE_MAX_VERSION;
+    for (size_t i = 0; printable && i < vl; i++)
+        printable = d->version[i] > 0x20 && d->version[i] < 0x7f;
+    if (!printable) {
+        *why = "the definition's version is not 1..64 printable characters without spaces";
+        return STELE_ERR_MALFORMED;
+    }
+    if (d->sequence == 0) {
+        *why = "the definition's sequence is 0 (the first is 1)";
+        return STELE_ERR_MALFORMED;
+    }
+    if (d->package_hash.len != 32) {
+        *why = "the definition's package hash is not 32 octets";
+        return STELE_ERR_MALFORMED;
+    }
+    struct policy *p = NULL;
+    int rc = policy_parse(d->endorsement_policy, strlen(d->endorsement_policy), &p, NULL);
+    policy_destroy(p);
+    if (rc == STELE_ERR_NOMEM)
+        return rc;
+    if (rc) {
+        *why = "the definition's endorsement policy does not parse";
+        return STELE_ERR_MALFORMED;
+    }
+    size_t clen = protobuf_c_message_get_packed_size(&d->base);
+    uint8_t *c = arena_alloc(a, clen ? clen : 1);
+    if (!c)
+        return STELE_ERR_NOMEM;
+    protobuf_c_message_pack(&d->base, c);
+    out->def = d;
+    out->canonical = (ProtobufCBinaryData){clen, c};
+    return crypto_sha256(c, clen, out->hash);
+}
+
+char *lifecycle_definition_key(struct arena *a, const char *name)
+{
+    return arena_printf(a, "%s%s", LIFECYCLE_DEFINITION_PFX, name);
+}
+
+char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org,
+                             const uint8_t hash[32])
+{
+    char hx[65];
+    hex_encode(hash, 32, hx);
+    return arena_printf(a, "%s%s/%" PRIu64 "/%s/%s", LIFECYCLE_APPROVAL_PFX, name, seq, org, hx);
+}
+
+static bool channel_org(const Stele__ChannelConfig *cfg, const char *org)
+{
+    for (size_t i = 0; org && i < cfg->n_organisations; i++)
+        if (strcmp(cfg->organisations[i]->name, org) == 0)
+            return true;
+    return false;
+}
+
+static void refuse(struct lifecycle_result *out, int status, const char *why)
+{
+    out->status = status;
+    out->why = why;
+}
+
+/* One namespace, one read (of `rkey` at `rver`, NULL: absent) and one write. */
+static int one_rwset(struct arena *a, const char *rkey, Stele__Version *rver, const char *wkey,
+                     ProtobufCBinaryData value, Stele__TxRwSet **out)
+{
+    Stele__TxRwSet *rw = arena_alloc(a, sizeof *rw);
+    Stele__NsRwSet *ns = arena_alloc(a, sizeof *ns);
+    Stele__NsRwSet **nss = arena_alloc(a, sizeof *nss);
+    Stele__KVRead *r = arena_alloc(a, sizeof *r);
+    Stele__KVRead **rs = arena_alloc(a, sizeof *rs);
+    Stele__KVWrite *w = arena_alloc(a, sizeof *w);
+    Stele__KVWrite **ws = arena_alloc(a, sizeof *ws);
+    if (!rw || !ns || !nss || !r || !rs || !w || !ws)
+        return STELE_ERR_NOMEM;
+    stele__tx_rw_set__init(rw);
+    stele__ns_rw_set__init(ns);
+    stele__kvread__init(r);
+    stele__kvwrite__init(w);
+    r->key = (char *)rkey;
+    r->version = rver;
+    w->key = (char *)wkey;
+    w->value = value;
+    ns->namespace_ = (char *)LIFECYCLE_NS;
+    rs[0] = r;
+    ws[0] = w;
+    ns->n_reads = 1;
+    ns->reads = rs;
+    ns->n_writes = 1;
+    ns->writes = ws;
+    nss[0] = ns;
+    rw->n_ns_rwsets = 1;
+    rw->ns_rwsets = nss;
+    *out = rw;
+    return STELE_OK;
+}
+
+/* The committed sequence of `name` (0 when none), with the read's version. */
+static int committed(struct arena *a, const struct lifecycle_state *st, const char *dkey,
+                     uint64_t *seq, Stele__Version **ver, ProtobufCBinaryData *bytes)
+{
+    bool found = false;
+    ProtobufCBinaryData v = {0};
+    *ver = NULL;
+    *seq = 0;
+    int rc = st->get(st->ctx, dkey, a, &v, &found, ver);
+    if (rc || !found)
+        return rc;
+    const Stele__ChaincodeDefinition *d = (const Stele__ChaincodeDefinition *)pb_unpack(
+        &stele__chaincode_definition__descriptor, a, v.data, v.len, 0);
+    if (!d)
+        return STELE_ERR_MALFORMED;
+    *seq = d->sequence;
+    if (bytes)
+        *bytes = v;
+    return STELE_OK;
+}
+
+int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const char *function,
+                      const ProtobufCBinaryData *args, size_t n_args, const char *org,
+                      const char *role, const struct lifecycle_state *st,
+                      struct lifecycle_result *out)
+{
+    memset(out, 0, sizeof *out);
+    bool approve = strcmp(function, "approve") == 0, commit = strcmp(function, "commit") == 0;
+    if (strcmp(function, "definition") == 0) {
+        if (n_args != 1 || args[0].len > TX_MAX_NAME_LEN)
+            return refuse(out, 400, "usage: definition NAME"), STELE_OK;
+        char *name = arena_strndup(a, (const char *)args[0].data, args[0].len);
+        if (!name)
+            return STELE_ERR_NOMEM;
+        if (strlen(name) != args[0].len || !tx_chaincode_name_ok(name))
+            return refuse(out, 400, "usage: definition NAME"), STELE_OK;
+        char *dkey = lifecycle_definition_key(a, name);
+        if (!dkey)
+            return STELE_ERR_NOMEM;
+        uint64_t seq;
+        Stele__Version *ver;
+        ProtobufCBinaryData bytes = {0};
+        int rc = committed(a, st, dkey, &seq, &ver, &bytes);
+        if (rc)
+            return rc;
+        if (!seq)
+            return refuse(out, 404, "no committed definition of that chaincode"), STELE_OK;
+        out->status = 200;
+        out->payload = bytes;
+        return STELE_OK;
+    }
+    if (!approve && !commit)
+        return refuse(out, 400, "unknown _lifecycle function (approve, commit, definition)"),
+               STELE_OK;
+    if (!role || strcmp(role, "admin") != 0 || !channel_org(cfg, org))
+        return refuse(out, 400,
+                      "only an admin of a channel organisation may approve or "
+                      "commit a chaincode definition"),
+               STELE_OK;
+    if (n_args != 1)
+        return refuse(out, 400, "usage: approve|commit DEFINITION"), STELE_OK;
+    struct lifecycle_def ld;
+    const char *why = NULL;
+    int rc = lifecycle_definition_open(a, args[0].data, args[0].len, &ld, &why);
+    if (rc == STELE_ERR_MALFORMED)
+        return refuse(out, 400, why), STELE_OK;
+    if (rc)
+        return rc;
+    char *dkey = lifecycle_definition_key(a, ld.def->name);
+    if (!dkey)
+        return STELE_ERR_NOMEM;
+    uint64_t seq;
+    Stele__Version *ver;
+    if ((rc = committed(a, st, dkey, &seq, &ver, NULL)))
+        return rc;
+    if (ld.def->sequence != seq + 1)
+        return refuse(out, 400, "the definition's sequence is not the committed one + 1"), STELE_OK;
+    if (approve) {
+        char *akey = lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org, ld.hash);
+        if (!akey)
+            return STELE_ERR_NOMEM;
+        out->status = 200;
+        return one_rwset(a, dkey, ver, akey, (ProtobufCBinaryData){0, NULL}, &out->rwset);
+    }
+    size_t approvals = 0;
+    for (size_t i = 0; i < cfg->n_organisations; i++) {
+        char *akey = lifecycle_approval_key(a, ld.def->name, ld.def->sequence,
+                                            cfg->organisations[i]->name, ld.hash);
+        bool found = false;
+        if (!akey)
+            return STELE_ERR_NOMEM;
+        if ((rc = st->exists(st->ctx, akey, &found)))
+            return rc;
+        approvals += found;
+    }
+    if (2 * approvals <= cfg->n_organisations)
+        return refuse(out, 400,
+                      "admins of more than half of the channel's organisations have "
+                      "not approved this definition"),
+               STELE_OK;
+    out->status = 200;
+    return one_rwset(a, dkey, ver, dkey, ld.canonical, &out->rwset);
+}
+
+bool lifecycle_writes_equal(const Stele__TxRwSet *got, const Stele__TxRwSet *want)
+{
+    if (got->n_ns_rwsets != want->n_ns_rwsets)
+        return false;
+    for (size_t n = 0; n < got->n_ns_rwsets; n++) {
+        const Stele__NsRwSet *g = got->ns_rwsets[n], *w = want->ns_rwsets[n];
+        if (strcmp(g->namespace_, w->namespace_) != 0 || g->n_writes != w->n_writes)
+            return false;
+        for (size_t i = 0; i < g->n_writes; i++) {
+            const Stele__KVWrite *x = g->writes[i], *y = w->writes[i];
+            if (strcmp(x->key, y->key) != 0 || x->is_delete != y->is_delete ||
+                x->value.len != y->value.len ||
+                (x->value.len && memcmp(x->value.data, y->value.data, x->value.len) != 0))
+                return false;
+        }
+    }
+    return true;
+}

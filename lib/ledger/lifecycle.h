@@ -1,0 +1,88 @@
+/*
+ * lifecycle.h — the `_lifecycle` system chaincode (proto/stele/lifecycle.proto): the rules of
+ * chaincode definitions, shared by the endorser (which runs it natively, not in a sandbox) and
+ * the validator (which re-derives every `_lifecycle` transaction's writes and decision from its
+ * arguments and the state, so no endorsement policy is involved).
+ *
+ * Functions (argument 0 is a serialized ChaincodeDefinition in both):
+ *   approve  the creator is an admin (role "admin") of a channel organisation O; the
+ *            definition is well formed (lifecycle_definition_open()) and its sequence is the
+ *            committed one + 1; writes approval/<name>/<sequence>/<O>/<hex hash> = "" and reads
+ *            definition/<name>.
+ *   commit   the creator is an admin of a channel organisation; the definition is well formed,
+ *            its sequence is the committed one + 1, and admins of more than half of the
+ *            channel's organisations approved exactly it (same hash); writes
+ *            definition/<name> = the definition's canonical bytes and reads definition/<name>.
+ *   definition  (query) NAME: the committed definition's bytes, 404 when none.
+ * The hash of a definition is SHA-256 of its canonical bytes: the decoded message packed again
+ * (protobuf-c packs fields in number order, so two equal definitions give equal bytes).
+ */
+#ifndef STELE_LEDGER_LIFECYCLE_H
+#define STELE_LEDGER_LIFECYCLE_H
+
+#include "stele/channel.pb-c.h"
+#include "stele/transaction.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+#define LIFECYCLE_NS             "_lifecycle"
+#define LIFECYCLE_DEFINITION_PFX "definition/"
+#define LIFECYCLE_APPROVAL_PFX   "approval/"
+#define LIFECYCLE_MAX_VERSION    64
+
+/* An opened definition. Pointers live in the arena given to lifecycle_definition_open(). */
+struct lifecycle_def {
+    const Stele__ChaincodeDefinition *def; /* decoded */
+    ProtobufCBinaryData canonical;         /* its canonical bytes */
+    uint8_t hash[32];                      /* SHA-256 of them */
+};
+
+/* Decodes the untrusted `len` octets at `data` as a ChaincodeDefinition and checks it: a valid
+ * chaincode name not starting with '_', a version of 1..LIFECYCLE_MAX_VERSION printable
+ * characters, sequence >= 1, a 32-octet package hash, a policy that parses (lib/policy).
+ * Returns STELE_OK, STELE_ERR_MALFORMED with *why (a static sentence), STELE_ERR_NOMEM or
+ * STELE_ERR_CRYPTO. */
+int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
+                              struct lifecycle_def *out, const char **why);
+
+/* "definition/<name>" and "approval/<name>/<seq>/<org>/<hex hash>", in `a`; NULL on OOM. */
+char *lifecycle_definition_key(struct arena *a, const char *name);
+char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org,
+                             const uint8_t hash[32]);
+
+/* The state lifecycle_execute() reads: the committed definition of a chaincode, and whether
+ * an approval key exists. Both return STELE_OK or an error (STELE_ERR_IO, ...). */
+struct lifecycle_state {
+    /* *found and, when found, *value (in `a`) for `key` */
+    int (*get)(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value, bool *found,
+               Stele__Version **version);
+    int (*exists)(void *ctx, const char *key, bool *found);
+    void *ctx;
+};
+
+/* What an execution decided. */
+struct lifecycle_result {
+    int status;                  /* 200, or 400 (refused) / 404 (no such definition) */
+    const char *why;             /* static sentence when refused */
+    Stele__TxRwSet *rwset;       /* the read/write set (in `a`) when status is 200 */
+    ProtobufCBinaryData payload; /* the response payload (in `a`) */
+};
+
+/* Runs `function` with `args` for a creator of organisation `org` and role `role` against
+ * `st` under channel configuration `cfg` (its organisations). Returns STELE_OK with *out
+ * filled (a refusal is status 400, not an error), or STELE_ERR_NOMEM / STELE_ERR_IO /
+ * STELE_ERR_CRYPTO from the state or the hashing. */
+int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const char *function,
+                      const ProtobufCBinaryData *args, size_t n_args, const char *org,
+                      const char *role, const struct lifecycle_state *st,
+                      struct lifecycle_result *out);
+
+/* True when the writes of `got` equal those of `want` (same namespaces, keys, deletes and
+ * values, in order). Reads are not compared. */
+bool lifecycle_writes_equal(const Stele__TxRwSet *got, const Stele__TxRwSet *want);
+
+#endif

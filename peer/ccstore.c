@@ -1,0 +1,149 @@
+/*
+ * ccstore.c — installed chaincode packages (proto/stele/lifecycle.proto), under
+ * <data_dir>/chaincodes/:
+ *   <hex hash>.pkg  the package exactly as installed (its SHA-256 is the hash)
+ *   <hex hash>.so   its shared object, extracted at install (read-only), which the chaincode
+ *                   hosts dlopen
+ * Each file is written to a temporary name, synced and renamed, .so first, so a package that
+ * is listed is whole. Installing the same package again changes nothing.
+ */
+#include "peer_int.h"
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "identity/enrolment.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CCSTORE_DIR "chaincodes"
+
+static int store_dir(struct peer *p, char *out, size_t n)
+{
+    if (snprintf(out, n, "%s/%s", p->cfg->data_dir, CCSTORE_DIR) >= (int)n)
+        return STELE_ERR_INVALID;
+    if (mkdir(out, 0700) != 0 && errno != EEXIST)
+        return STELE_ERR_IO;
+    return STELE_OK;
+}
+
+static int file_path(struct peer *p, const uint8_t hash[32], const char *ext, char *out, size_t n)
+{
+    char dir[PATH_MAX], hx[65];
+    int rc = store_dir(p, dir, sizeof dir);
+    if (rc)
+        return rc;
+    hex_encode(hash, 32, hx);
+    return snprintf(out, n, "%s/%s.%s", dir, hx, ext) >= (int)n ? STELE_ERR_INVALID : STELE_OK;
+}
+
+int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccstore_entry *out,
+                    char **errmsg)
+{
+    Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
+        &stele__chaincode_package__descriptor, NULL, pkg, len, 0);
+    if (!cp)
+        return stele_errf(errmsg, STELE_ERR_MALFORMED, "the package does not decode");
+    int rc = STELE_OK;
+    if (!tx_chaincode_name_ok(cp->name) || cp->name[0] == '_' || !cp->version[0] ||
+        strlen(cp->version) > 64) {
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED,
+                        "the package's name or version is not valid (name: 1..64 of "
+                        "[A-Za-z0-9_.-] not starting with '_'; version: 1..64 characters)");
+        goto out;
+    }
+    if (cp->so.len < 4 || memcmp(cp->so.data,
+                                 "\x7f"
+                                 "ELF",
+                                 4) != 0) {
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "the package holds no ELF shared object");
+        goto out;
+    }
+    memset(out, 0, sizeof *out);
+    if ((rc = crypto_sha256(pkg, len, out->hash)))
+        goto out;
+    snprintf(out->name, sizeof out->name, "%s", cp->name);
+    snprintf(out->version, sizeof out->version, "%s", cp->version);
+    char so[PATH_MAX], pk[PATH_MAX];
+    if ((rc = file_path(p, out->hash, "so", so, sizeof so)) ||
+        (rc = file_path(p, out->hash, "pkg", pk, sizeof pk))) {
+        rc = stele_errf(errmsg, rc, "cannot prepare %s/%s", p->cfg->data_dir, CCSTORE_DIR);
+        goto out;
+    }
+    if (access(pk, F_OK) == 0) {
+        out->already = true;
+        goto out;
+    }
+    if ((rc = enrolment_write_file(so, cp->so.data, cp->so.len, 0500)) ||
+        (rc = enrolment_write_file(pk, pkg, len, 0400))) {
+        rc = stele_errf(errmsg, rc, "cannot store the package: %s", stele_strerror(rc));
+        goto out;
+    }
+    log_info("peer", "installed chaincode %s %s (package %.16s...)", cp->name, cp->version,
+             strrchr(pk, '/') + 1);
+out:
+    pb_free(&cp->base);
+    return rc;
+}
+
+int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n)
+{
+    char pk[PATH_MAX];
+    int rc = file_path(p, hash, "pkg", pk, sizeof pk);
+    if (rc)
+        return rc;
+    if (access(pk, R_OK) != 0)
+        return STELE_ERR_NOT_FOUND;
+    return file_path(p, hash, "so", out, n);
+}
+
+int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx)
+{
+    char dir[PATH_MAX];
+    int rc = store_dir(p, dir, sizeof dir);
+    if (rc)
+        return rc;
+    DIR *d = opendir(dir);
+    if (!d)
+        return STELE_ERR_IO;
+    struct dirent *e;
+    while (rc == STELE_OK && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        struct ccstore_entry en = {0};
+        char hx[65];
+        if (l != 68 || strcmp(e->d_name + 64, ".pkg") != 0)
+            continue;
+        memcpy(hx, e->d_name, 64);
+        hx[64] = 0;
+        if (hex_decode(hx, en.hash, 32) != STELE_OK)
+            continue;
+        char path[PATH_MAX + 300];
+        struct buf b;
+        buf_init(&b);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (enrolment_read_file(path, 1u << 30, &b) == STELE_OK) {
+            Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
+                &stele__chaincode_package__descriptor, NULL, b.data, b.len, 0);
+            if (cp) {
+                snprintf(en.name, sizeof en.name, "%s", cp->name);
+                snprintf(en.version, sizeof en.version, "%s", cp->version);
+                en.already = true;
+                rc = fn(ctx, &en);
+                pb_free(&cp->base);
+            }
+        }
+        buf_release(&b);
+    }
+    closedir(d);
+    return rc;
+}

@@ -328,13 +328,12 @@ int tx_endorsement_verify(const struct crypto_key *pub, const uint8_t *payload, 
     return rc;
 }
 
-int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_t *response_payload,
-                      size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
-                      const struct crypto_key *creator_key, ProtobufCBinaryData *out)
+int tx_payload_build(const uint8_t *proposal, size_t proposal_len, const uint8_t *response_payload,
+                     size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
+                     ProtobufCBinaryData *out)
 {
-    uint8_t sig[CRYPTO_SIG_LEN];
-    uint8_t *tbytes = NULL, *pbytes = NULL;
-    size_t tlen, plen;
+    uint8_t *tbytes = NULL;
+    size_t tlen;
     int rc = STELE_ERR_NOMEM;
     memset(out, 0, sizeof *out);
     Stele__Proposal *p =
@@ -353,18 +352,36 @@ int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_
     Stele__Payload pl = STELE__PAYLOAD__INIT;
     pl.header = p->header;
     pl.data = (ProtobufCBinaryData){tlen, tbytes};
-    if (!(pbytes = pb_pack(&pl.base, &plen)))
-        goto out;
-    if ((rc = crypto_sign(creator_key, pbytes, plen, sig)))
-        goto out;
-    Stele__Envelope e = STELE__ENVELOPE__INIT;
-    e.payload = (ProtobufCBinaryData){plen, pbytes};
-    e.signature = (ProtobufCBinaryData){sizeof sig, sig};
-    rc = (out->data = pb_pack(&e.base, &out->len)) ? STELE_OK : STELE_ERR_NOMEM;
+    rc = (out->data = pb_pack(&pl.base, &out->len)) ? STELE_OK : STELE_ERR_NOMEM;
 out:
     free(tbytes);
-    free(pbytes);
     pb_free(&p->base);
+    return rc;
+}
+
+int tx_envelope_seal(const uint8_t *payload, size_t payload_len, const uint8_t *sig, size_t sig_len,
+                     ProtobufCBinaryData *out)
+{
+    Stele__Envelope e = STELE__ENVELOPE__INIT;
+    e.payload = (ProtobufCBinaryData){payload_len, (uint8_t *)payload};
+    e.signature = (ProtobufCBinaryData){sig_len, (uint8_t *)sig};
+    return (out->data = pb_pack(&e.base, &out->len)) ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_t *response_payload,
+                      size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
+                      const struct crypto_key *creator_key, ProtobufCBinaryData *out)
+{
+    uint8_t sig[CRYPTO_SIG_LEN];
+    ProtobufCBinaryData pl;
+    memset(out, 0, sizeof *out);
+    int rc = tx_payload_build(proposal, proposal_len, response_payload, response_len, endorsements,
+                              n, &pl);
+    if (rc)
+        return rc;
+    if (!(rc = crypto_sign(creator_key, pl.data, pl.len, sig)))
+        rc = tx_envelope_seal(pl.data, pl.len, sig, sizeof sig, out);
+    free(pl.data);
     return rc;
 }
 

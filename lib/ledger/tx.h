@@ -115,6 +115,17 @@ int tx_envelope_build(const uint8_t *proposal, size_t proposal_len, const uint8_
                       size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
                       const struct crypto_key *creator_key, ProtobufCBinaryData *out);
 
+/* Gateway: the unsigned Payload of that envelope (*out malloc'd; free(out->data)), for the
+ * client to sign. Returns as tx_envelope_build(). */
+int tx_payload_build(const uint8_t *proposal, size_t proposal_len, const uint8_t *response_payload,
+                     size_t response_len, const Stele__Endorsement *const *endorsements, size_t n,
+                     ProtobufCBinaryData *out);
+
+/* Client: the serialized Envelope of a payload and the creator's signature over it (*out
+ * malloc'd). Returns STELE_OK or STELE_ERR_NOMEM. */
+int tx_envelope_seal(const uint8_t *payload, size_t payload_len, const uint8_t *sig, size_t sig_len,
+                     ProtobufCBinaryData *out);
+
 /* A key and the serialized identity it belongs to. */
 struct tx_signer {
     const struct crypto_key *key; /* private key */

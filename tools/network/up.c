@@ -294,6 +294,15 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
     return start(u, o->id, "orderer", o->listen, serve);
 }
 
+/* The organisation of identity `id`, or NULL. */
+static const char *identity_org(const struct netconfig *nc, const char *id)
+{
+    for (size_t i = 0; i < nc->n_identities; i++)
+        if (strcmp(nc->identities[i].id, id) == 0)
+            return nc->identities[i].org;
+    return NULL;
+}
+
 /* Writes DIR/<id>/peer.yaml and starts the peer. It joins the channel from DIR/genesis.block
  * and pulls blocks from the orderers the genesis block lists. */
 static int start_peer(struct up *u, const struct netconfig_peer *p)
@@ -303,17 +312,29 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
     snprintf(pdir, sizeof pdir, "%s/%s", u->dir, p->id);
     snprintf(conf, sizeof conf, "%s/peer.yaml", pdir);
     procs_sibling("stele-peer", prog, sizeof prog);
+    struct buf y;
+    buf_init(&y);
+    buf_printf(&y,
+               "# Written by stele-network up from the network description. The channel's\n"
+               "# organisations, their CAs, the orderers to pull blocks from and the chaincode\n"
+               "# definitions come from the network's genesis block. The gateway asks the\n"
+               "# peers of the other organisations for endorsements.\n"
+               "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
+               "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\nfsync: %s\n"
+               "gateway:\n  peers:%s\n",
+               p->id, p->listen, p->id, nc->channel.id, netconfig_level_name(p->log_level),
+               netconfig_fsync_name(p->fsync), nc->n_peers > 1 ? "" : " []");
+    for (size_t i = 0; i < nc->n_peers; i++) {
+        const char *org = identity_org(nc, nc->peers[i].id);
+        if (&nc->peers[i] != p && org)
+            buf_printf(&y, "    - {org: %s, address: %s}\n", org, nc->peers[i].listen);
+    }
     FILE *f = mkdir(pdir, 0755) == 0 ? fopen(conf, "w") : NULL;
-    if (!f ||
-        fprintf(f,
-                "# Written by stele-network up from the network description. The channel's\n"
-                "# organisations, their CAs, the orderers to pull blocks from and the chaincode\n"
-                "# definitions come from the network's genesis block.\n"
-                "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
-                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\nfsync: %s\n",
-                p->id, p->listen, p->id, nc->channel.id, netconfig_level_name(p->log_level),
-                netconfig_fsync_name(p->fsync)) < 0 ||
-        fclose(f) != 0)
+    bool ok = f && y.data && fwrite(y.data, 1, y.len, f) == y.len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    buf_release(&y);
+    if (!ok)
         return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
     char *serve[] = {prog, "serve", "--config", conf, NULL};
     return start(u, p->id, "peer", p->listen, serve);

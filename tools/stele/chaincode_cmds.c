@@ -1,0 +1,377 @@
+/*
+ * chaincode_cmds.c — `stele chaincode`: the lifecycle (proto/stele/lifecycle.proto).
+ *   package  --so FILE --name N --version V --out FILE      (offline)
+ *   install  PACKAGE                                       (an admin of the peer's org)
+ *   approve  --name N --version V --sequence S (--package FILE | --package-hash HEX)
+ *            --policy POLICY                               (an org admin; a transaction)
+ *   commit   (the same definition)                         (an admin; a transaction)
+ *   list     [--installed]                                 (committed definitions)
+ */
+#include "gateway_client.h"
+#include "peer_cmds.h"
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "crypto/hash.h"
+#include "identity/enrolment.h"
+#include "identity/identity.h"
+#include "ledger/lifecycle.h"
+#include "pb/pb.h"
+#include "stele/lifecycle.pb-c.h"
+#include "stele/peer.pb-c.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG        "stele chaincode"
+#define MAX_PACKAGE (64u << 20)
+
+static const char cc_usage[] =
+    "Usage: stele chaincode package --so FILE --name NAME --version VERSION --out FILE\n"
+    "       stele chaincode install PACKAGE (--peer HOST:PORT | --network DIR) --identity DIR\n"
+    "       stele chaincode approve|commit --name NAME --version VERSION --sequence N\n"
+    "                       (--package FILE | --package-hash HEX) --policy POLICY\n"
+    "                       (--peer HOST:PORT | --network DIR) --identity DIR\n"
+    "       stele chaincode list [--installed] (--peer HOST:PORT | --network DIR) --identity DIR\n"
+    "\n"
+    "package  wraps a chaincode shared object with its name and version; prints the package\n"
+    "         hash (SHA-256 of the file) that definitions name.\n"
+    "install  sends the package to a peer (an admin of the peer's organisation).\n"
+    "approve  an organisation admin approves a definition: name, version, sequence (1 for a\n"
+    "         new chaincode, +1 per upgrade), package hash and endorsement policy, e.g.\n"
+    "         'AND(org1.peer, org2.peer)'. It is a transaction; it waits for the commit.\n"
+    "commit   commits the definition once admins of more than half of the organisations\n"
+    "         approved it; the chaincode can be invoked from the next block on every peer\n"
+    "         that installed the package.\n"
+    "list     the committed definitions and whether the peer has their package installed;\n"
+    "         --installed lists the packages installed on the peer (its org's admins).\n";
+
+static int read_all(const char *path, struct buf *b)
+{
+    int rc = enrolment_read_file(path, MAX_PACKAGE, b);
+    if (rc)
+        return cli_fail(PROG, rc, "cannot read %s: %s", path, stele_strerror(rc));
+    return 0;
+}
+
+static int cc_package(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"so", required_argument, NULL, 's'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"version", required_argument, NULL, 'v'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *so = NULL, *name = NULL, *version = NULL, *outp = NULL;
+    bool json = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            so = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'v':
+            version = optarg;
+            break;
+        case 'o':
+            outp = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            fputs(cc_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage(PROG, "see 'stele chaincode --help'");
+        }
+    }
+    if (!so || !name || !version || !outp || optind != argc)
+        return cli_usage(PROG, "package needs --so, --name, --version and --out");
+    struct buf b, pkg;
+    buf_init(&b);
+    buf_init(&pkg);
+    int rc = read_all(so, &b);
+    if (rc)
+        return rc;
+    Stele__ChaincodePackage cp = STELE__CHAINCODE_PACKAGE__INIT;
+    cp.name = (char *)name;
+    cp.version = (char *)version;
+    cp.so = (ProtobufCBinaryData){b.len, b.data};
+    uint8_t h[32];
+    char hx[65];
+    if ((rc = pb_pack_buf(&cp.base, &pkg)) || (rc = crypto_sha256(pkg.data, pkg.len, h)) ||
+        (rc = enrolment_write_file(outp, pkg.data, pkg.len, 0644))) {
+        rc = cli_fail(PROG, rc, "cannot write %s: %s", outp, stele_strerror(rc));
+    } else {
+        hex_encode(h, 32, hx);
+        if (json)
+            printf("{\"package\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":"
+                   "\"%s\"}\n",
+                   outp, name, version, hx);
+        else
+            printf("packaged %s %s in %s\npackage hash %s\n", name, version, outp, hx);
+    }
+    buf_release(&b);
+    buf_release(&pkg);
+    return rc;
+}
+
+static int cc_install(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    struct peer_opts o = {0};
+    int ch, rc;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(cc_usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!peer_client_option(&o, ch, optarg))
+            return cli_usage(PROG, "see 'stele chaincode --help'");
+    }
+    if (optind + 1 != argc)
+        return cli_usage(PROG, "install takes one PACKAGE file");
+    struct buf pkg, req;
+    buf_init(&pkg);
+    buf_init(&req);
+    ProtobufCMessage *m = NULL;
+    if ((rc = peer_client_finish(&o, PROG, true)) || (rc = read_all(argv[optind], &pkg)))
+        goto out;
+    if (!o.ch && !(o.ch = peer_client_open(&o, PROG, NULL, &rc)))
+        goto out;
+    uint8_t h[32], sig[64];
+    Stele__InstallRequest ir = STELE__INSTALL_REQUEST__INIT;
+    ir.package_hash = (ProtobufCBinaryData){32, h};
+    Stele__SignedRequest sr;
+    if ((rc = crypto_sha256(pkg.data, pkg.len, h)) ||
+        (rc = peer_client_sign(&o, "/stele.Lifecycle/Install", &ir.base, &req, sig, &sr))) {
+        rc = cli_fail(PROG, rc, "cannot sign the request: %s", stele_strerror(rc));
+        goto out;
+    }
+    Stele__SignedInstall si = STELE__SIGNED_INSTALL__INIT;
+    si.request = &sr;
+    si.package = (ProtobufCBinaryData){pkg.len, pkg.data};
+    struct rpc_result res = {0};
+    if ((rc = rpc_unary(o.ch, "/stele.Lifecycle/Install", &si.base,
+                        &stele__install_response__descriptor, &m, 60000, &res))) {
+        rc = cli_fail(PROG, rc, "%s: %s (%s)", o.peer, res.detail[0] ? res.detail : "no detail",
+                      rpc_code_name(res.code));
+        goto out;
+    }
+    const Stele__InstallResponse *r = (const Stele__InstallResponse *)m;
+    char hx[65];
+    hex_encode(r->package_hash.data, r->package_hash.len == 32 ? 32 : 0, hx);
+    if (o.json)
+        printf("{\"peer\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":\"%s\","
+               "\"already_installed\":%s}\n",
+               o.peer, r->name, r->version, hx, r->already_installed ? "true" : "false");
+    else
+        printf("%s %s %s on %s\npackage hash %s\n", r->name, r->version,
+               r->already_installed ? "was already installed" : "installed", o.peer, hx);
+out:
+    pb_free(m);
+    buf_release(&pkg);
+    buf_release(&req);
+    peer_client_release(&o);
+    return rc;
+}
+
+/* approve and commit */
+static int cc_define(int argc, char **argv, const char *function)
+{
+    static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
+                                             {"name", required_argument, NULL, 'N'},
+                                             {"version", required_argument, NULL, 'v'},
+                                             {"sequence", required_argument, NULL, 's'},
+                                             {"package", required_argument, NULL, 'k'},
+                                             {"package-hash", required_argument, NULL, 'H'},
+                                             {"policy", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct peer_opts o = {0};
+    const char *name = NULL, *version = NULL, *pkgfile = NULL, *hash = NULL, *policy = NULL;
+    uint64_t seq = 0;
+    int ch, rc;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'N':
+            name = optarg;
+            break;
+        case 'v':
+            version = optarg;
+            break;
+        case 'k':
+            pkgfile = optarg;
+            break;
+        case 'H':
+            hash = optarg;
+            break;
+        case 'p':
+            policy = optarg;
+            break;
+        case 's':
+            seq = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || seq == 0)
+                return cli_usage(PROG, "--sequence takes a number from 1");
+            break;
+        case 'h':
+            fputs(cc_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            if (!peer_client_option(&o, ch, optarg))
+                return cli_usage(PROG, "see 'stele chaincode --help'");
+        }
+    }
+    if (!name || !version || !seq || !policy || (!pkgfile == !hash) || optind != argc)
+        return cli_usage(PROG,
+                         "%s needs --name, --version, --sequence, --policy and one of "
+                         "--package or --package-hash",
+                         function);
+    uint8_t h[32];
+    if (pkgfile) {
+        struct buf pkg;
+        buf_init(&pkg);
+        if ((rc = read_all(pkgfile, &pkg)))
+            return rc;
+        rc = crypto_sha256(pkg.data, pkg.len, h);
+        buf_release(&pkg);
+        if (rc)
+            return cli_fail(PROG, rc, "cannot hash %s", pkgfile);
+    } else if (strlen(hash) != 64 || hex_decode(hash, h, 32) != STELE_OK) {
+        return cli_usage(PROG, "--package-hash takes 64 hex digits");
+    }
+    Stele__ChaincodeDefinition d = STELE__CHAINCODE_DEFINITION__INIT;
+    d.name = (char *)name;
+    d.version = (char *)version;
+    d.sequence = seq;
+    d.package_hash = (ProtobufCBinaryData){32, h};
+    d.endorsement_policy = (char *)policy;
+    struct buf def;
+    buf_init(&def);
+    if (pb_pack_buf(&d.base, &def))
+        return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+    ProtobufCBinaryData arg = {def.len, def.data};
+    struct gw_request r = {
+        .chaincode = LIFECYCLE_NS, .function = function, .args = &arg, .n_args = 1, .wait = true};
+    struct gw_outcome out = {0};
+    if (!(rc = peer_client_finish(&o, PROG, true)))
+        rc = gw_submit(&o, PROG, &r, &out);
+    if (rc == 0) {
+        if (o.json)
+            printf("{\"function\":\"%s\",\"name\":\"%s\",\"sequence\":%" PRIu64
+                   ",\"tx_id\":\"%s\",\"block\":%" PRIu64 ",\"validation_code\":\"%s\"}\n",
+                   function, name, seq, out.tx_id, out.block, peer_code_name(out.code));
+        else
+            printf("%s of %s %s sequence %" PRIu64 " committed in block %" PRIu64 " (tx %s)\n",
+                   strcmp(function, "approve") == 0 ? "approval" : "definition", name, version, seq,
+                   out.block, out.tx_id);
+    }
+    gw_outcome_release(&out);
+    buf_release(&def);
+    peer_client_release(&o);
+    return rc;
+}
+
+static int cc_list(int argc, char **argv)
+{
+    static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
+                                             {"installed", no_argument, NULL, 'I'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct peer_opts o = {0};
+    bool installed = false;
+    int ch, rc;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(cc_usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (ch == 'I')
+            installed = true;
+        else if (!peer_client_option(&o, ch, optarg))
+            return cli_usage(PROG, "see 'stele chaincode --help'");
+    }
+    if (optind != argc)
+        return cli_usage(PROG, "list takes no argument");
+    if ((rc = peer_client_finish(&o, PROG, true))) {
+        peer_client_release(&o);
+        return rc;
+    }
+    ProtobufCMessage *m = NULL;
+    char hx[65];
+    if (installed) {
+        Stele__InstalledQuery q = STELE__INSTALLED_QUERY__INIT;
+        if (!(rc = peer_client_call(&o, PROG, "/stele.Lifecycle/Installed", &q.base,
+                                    &stele__installed_list__descriptor, &m, false))) {
+            const Stele__InstalledList *l = (const Stele__InstalledList *)m;
+            for (size_t i = 0; i < l->n_chaincodes; i++) {
+                hex_encode(l->chaincodes[i]->package_hash.data, 32, hx);
+                printf(o.json ? "{\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":\"%s\"}\n"
+                              : "%-20s %-12s %s\n",
+                       l->chaincodes[i]->name, l->chaincodes[i]->version, hx);
+            }
+        }
+    } else {
+        Stele__CommittedQuery q = STELE__COMMITTED_QUERY__INIT;
+        if (!(rc = peer_client_call(&o, PROG, "/stele.Lifecycle/Committed", &q.base,
+                                    &stele__committed_list__descriptor, &m, false))) {
+            const Stele__CommittedList *l = (const Stele__CommittedList *)m;
+            if (!o.json)
+                printf("%-20s %-12s %8s  %-10s %s\n", "NAME", "VERSION", "SEQUENCE", "INSTALLED",
+                       "POLICY");
+            for (size_t i = 0; i < l->n_chaincodes; i++) {
+                const Stele__ChaincodeDefinition *d = l->chaincodes[i]->definition;
+                if (!d)
+                    continue;
+                hex_encode(d->package_hash.data, d->package_hash.len == 32 ? 32 : 0, hx);
+                if (o.json)
+                    printf("{\"name\":\"%s\",\"version\":\"%s\",\"sequence\":%" PRIu64
+                           ",\"package_hash\":\"%s\",\"policy\":\"%s\",\"installed\":%s}\n",
+                           d->name, d->version, d->sequence, hx, d->endorsement_policy,
+                           l->chaincodes[i]->installed ? "true" : "false");
+                else
+                    printf("%-20s %-12s %8" PRIu64 "  %-10s %s\n", d->name, d->version, d->sequence,
+                           l->chaincodes[i]->installed ? "yes" : "no", d->endorsement_policy);
+            }
+        }
+    }
+    pb_free(m);
+    peer_client_release(&o);
+    return rc;
+}
+
+int cmd_chaincode(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(cc_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    /* each subcommand parses from its own name on (argv[0] for getopt) */
+    if (strcmp(argv[1], "package") == 0)
+        return cc_package(argc - 1, argv + 1);
+    if (strcmp(argv[1], "install") == 0)
+        return cc_install(argc - 1, argv + 1);
+    if (strcmp(argv[1], "approve") == 0)
+        return cc_define(argc - 1, argv + 1, "approve");
+    if (strcmp(argv[1], "commit") == 0)
+        return cc_define(argc - 1, argv + 1, "commit");
+    if (strcmp(argv[1], "list") == 0)
+        return cc_list(argc - 1, argv + 1);
+    return cli_usage(PROG, "unknown subcommand '%s' (package, install, approve, commit, list)",
+                     argv[1]);
+}

@@ -1,0 +1,202 @@
+/* gateway_client.c — see gateway_client.h. */
+#include "gateway_client.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "cli/cli.h"
+#include "crypto/ecdsa.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stele/peer.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_CALL_MS 60000
+
+/* The channel the peer serves (public ChainInfo). */
+static int channel_of(struct peer_opts *o, const char *prog, char *out, size_t n)
+{
+    int rc = 0;
+    if (!o->ch && !(o->ch = peer_client_open(o, prog, NULL, &rc)))
+        return rc;
+    Stele__PeerChainInfoRequest rq = STELE__PEER_CHAIN_INFO_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res = {0};
+    if ((rc = rpc_unary(o->ch, "/stele.Query/ChainInfo", &rq.base,
+                        &stele__peer_chain_info__descriptor, &m, 10000, &res)))
+        return cli_fail(prog, rc, "%s: %s", o->peer, res.detail[0] ? res.detail : "no answer");
+    snprintf(out, n, "%s", ((Stele__PeerChainInfo *)m)->channel_id);
+    pb_free(m);
+    return 0;
+}
+
+/* A signed proposal for `r` (bytes in `prop`, signature in `sig`). */
+static int propose(struct peer_opts *o, const char *prog, const struct gw_request *r,
+                   const char *channel, struct buf *prop, uint8_t sig[64],
+                   Stele__SignedProposal *sp, char tx_id[65])
+{
+    struct tx_proposal_params pp = {.channel_id = channel,
+                                    .creator = o->self.identity.data,
+                                    .creator_len = o->self.identity.len,
+                                    .chaincode = r->chaincode,
+                                    .function = r->function,
+                                    .args = r->args,
+                                    .n_args = r->n_args};
+    buf_clear(prop);
+    int rc = tx_proposal_build(&pp, o->self.key, prop, sig, tx_id);
+    if (rc)
+        return cli_fail(prog, rc, "cannot build the proposal: %s", stele_strerror(rc));
+    stele__signed_proposal__init(sp);
+    sp->proposal_bytes = (ProtobufCBinaryData){prop->len, prop->data};
+    sp->signature = (ProtobufCBinaryData){64, sig};
+    return 0;
+}
+
+static void take_response(struct gw_outcome *out, const Stele__Response *resp)
+{
+    free(out->message);
+    free(out->payload.data);
+    out->message = strdup(resp && resp->message ? resp->message : "");
+    out->payload.len = 0;
+    out->payload.data = NULL;
+    out->status = resp ? resp->status : 0;
+    if (resp && resp->payload.len && (out->payload.data = malloc(resp->payload.len))) {
+        memcpy(out->payload.data, resp->payload.data, resp->payload.len);
+        out->payload.len = resp->payload.len;
+    }
+}
+
+static int call_failed(const char *prog, const char *peer, int rc, const struct rpc_result *res)
+{
+    return cli_fail(prog, rc, "%s: %s (%s)", peer, res->detail[0] ? res->detail : "no detail",
+                    rpc_code_name(res->code));
+}
+
+int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *r,
+                struct gw_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    char channel[128];
+    int rc = channel_of(o, prog, channel, sizeof channel);
+    if (rc)
+        return rc;
+    struct buf prop;
+    uint8_t sig[64];
+    Stele__SignedProposal sp;
+    buf_init(&prop);
+    if ((rc = propose(o, prog, r, channel, &prop, sig, &sp, out->tx_id))) {
+        buf_release(&prop);
+        return rc;
+    }
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res = {0};
+    rc = rpc_unary(o->ch, "/stele.Gateway/Evaluate", &sp.base,
+                   &stele__proposal_response__descriptor, &m, GW_CALL_MS, &res);
+    buf_release(&prop);
+    if (rc)
+        return call_failed(prog, o->peer, rc, &res);
+    take_response(out, ((Stele__ProposalResponse *)m)->response);
+    pb_free(m);
+    out->attempts = 1;
+    if (out->status < 200 || out->status > 299)
+        return cli_fail(prog, STELE_ERR_PERMISSION, "chaincode %s answered %d: %s", r->chaincode,
+                        out->status, out->message ? out->message : "");
+    return 0;
+}
+
+/* One attempt: propose, endorse, sign, submit, wait. */
+static int attempt(struct peer_opts *o, const char *prog, const struct gw_request *r,
+                   const char *channel, struct gw_outcome *out)
+{
+    struct buf prop;
+    uint8_t sig[64], psig[64];
+    Stele__SignedProposal sp;
+    buf_init(&prop);
+    int rc = propose(o, prog, r, channel, &prop, sig, &sp, out->tx_id);
+    ProtobufCMessage *m = NULL, *sm = NULL;
+    ProtobufCBinaryData env = {0};
+    struct rpc_result res = {0};
+    if (rc)
+        goto out;
+    if ((rc = rpc_unary(o->ch, "/stele.Gateway/Endorse", &sp.base,
+                        &stele__prepared_transaction__descriptor, &m, GW_CALL_MS, &res))) {
+        rc = call_failed(prog, o->peer, rc, &res);
+        goto out;
+    }
+    const Stele__PreparedTransaction *pt = (const Stele__PreparedTransaction *)m;
+    take_response(out, pt->result);
+    if (out->status < 200 || out->status > 299 || !pt->payload.len) {
+        rc = cli_fail(prog, STELE_ERR_PERMISSION, "chaincode %s answered %d: %s", r->chaincode,
+                      out->status, out->message ? out->message : "");
+        goto out;
+    }
+    free(out->endorsers);
+    struct buf names;
+    buf_init(&names);
+    for (size_t i = 0; i < pt->n_endorsers; i++)
+        buf_printf(&names, "%s%s", i ? ", " : "", pt->endorsers[i]);
+    out->endorsers = names.data ? strdup((char *)names.data) : strdup("");
+    buf_release(&names);
+    if ((rc = crypto_sign(o->self.key, pt->payload.data, pt->payload.len, psig)) ||
+        (rc = tx_envelope_seal(pt->payload.data, pt->payload.len, psig, sizeof psig, &env))) {
+        rc = cli_fail(prog, rc, "cannot sign the transaction: %s", stele_strerror(rc));
+        goto out;
+    }
+    Stele__SubmitRequest sr = STELE__SUBMIT_REQUEST__INIT;
+    sr.envelope = env;
+    sr.wait = r->wait;
+    sr.timeout_ms = r->timeout_ms;
+    if ((rc = rpc_unary(o->ch, "/stele.Gateway/Submit", &sr.base,
+                        &stele__submit_response__descriptor, &sm, GW_CALL_MS + (int)r->timeout_ms,
+                        &res))) {
+        rc = call_failed(prog, o->peer, rc, &res);
+        goto out;
+    }
+    const Stele__SubmitResponse *su = (const Stele__SubmitResponse *)sm;
+    out->orderers = su->orderers_accepted;
+    out->committed = su->committed;
+    out->code = su->validation_code;
+    out->block = su->block_number;
+    if (r->wait && !su->committed)
+        rc = cli_fail(prog, STELE_ERR_TIMEOUT,
+                      "transaction %s was accepted by %u orderer(s) but has not committed on %s "
+                      "yet",
+                      out->tx_id, su->orderers_accepted, o->peer);
+out:
+    free(env.data);
+    pb_free(m);
+    pb_free(sm);
+    buf_release(&prop);
+    return rc;
+}
+
+int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
+              struct gw_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    char channel[128];
+    int rc = channel_of(o, prog, channel, sizeof channel);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i <= r->retries; i++) {
+        out->attempts = i + 1;
+        if ((rc = attempt(o, prog, r, channel, out)))
+            return rc;
+        if (!r->wait || out->code != STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT)
+            break;
+    }
+    if (r->wait && out->code != STELE__TX_VALIDATION_CODE__VALID)
+        return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
+                        out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
+    return 0;
+}
+
+void gw_outcome_release(struct gw_outcome *out)
+{
+    free(out->message);
+    free(out->payload.data);
+    free(out->endorsers);
+    memset(out, 0, sizeof *out);
+}

@@ -1,0 +1,156 @@
+/*
+ * invoke_cmds.c — `stele invoke` (submit a transaction through a peer's gateway and wait for
+ * its commit) and `stele query` (evaluate on one peer; nothing is ordered).
+ */
+#include "gateway_client.h"
+#include "peer_cmds.h"
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/status.h"
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 64
+
+static const char invoke_usage[] =
+    "Usage: stele invoke CHAINCODE FUNCTION [ARG...] (--peer HOST:PORT | --network DIR)\n"
+    "                    --identity DIR [--no-wait] [--retries N] [--timeout MS] [--json]\n"
+    "       stele query  CHAINCODE FUNCTION [ARG...] (--peer HOST:PORT | --network DIR)\n"
+    "                    --identity DIR [--json]\n\n"
+    "invoke has the peer's gateway endorse the proposal on enough peers to satisfy the\n"
+    "chaincode's endorsement policy, signs the transaction with DIR's key, sends it to every\n"
+    "orderer and waits until it commits on that peer (--no-wait: only until the orderers\n"
+    "accepted it). It prints the chaincode's answer, the tx_id and its validation code; exit\n"
+    "status 1 when the chaincode refused or the transaction committed with another code than\n"
+    "VALID. --retries N makes up to N new proposals after an MVCC_READ_CONFLICT.\n"
+    "query runs the chaincode on that peer only and prints its answer.\n"
+    "ARGs are passed as text; the answer's payload is printed as text when it is printable.\n";
+
+static void print_payload(const ProtobufCBinaryData *p)
+{
+    bool text = true;
+    for (size_t i = 0; i < p->len && text; i++)
+        text = p->data[i] >= 0x20 || p->data[i] == '\n' || p->data[i] == '\t';
+    if (text)
+        printf("%.*s\n", (int)p->len, (const char *)p->data);
+    else {
+        for (size_t i = 0; i < p->len; i++)
+            printf("%02x", p->data[i]);
+        printf("\n");
+    }
+}
+
+static void print_json(const struct gw_outcome *o, bool submitted)
+{
+    struct buf b;
+    struct json j;
+    buf_init(&b);
+    json_init(&j, &b);
+    json_object_begin(&j);
+    json_kv_string(&j, "tx_id", o->tx_id);
+    json_kv_int(&j, "status", o->status);
+    json_kv_string(&j, "message", o->message ? o->message : "");
+    json_key(&j, "payload");
+    json_string_len(&j, (const char *)o->payload.data, o->payload.len);
+    if (submitted) {
+        json_kv_uint(&j, "orderers_accepted", o->orderers);
+        json_kv_bool(&j, "committed", o->committed);
+        if (o->committed) {
+            json_kv_string(&j, "validation_code", peer_code_name(o->code));
+            json_kv_uint(&j, "block", o->block);
+        }
+        json_kv_uint(&j, "attempts", o->attempts);
+        json_kv_string(&j, "endorsers", o->endorsers ? o->endorsers : "");
+    }
+    json_object_end(&j);
+    printf("%s\n", (char *)b.data);
+    buf_release(&b);
+}
+
+static int run(int argc, char **argv, bool submit)
+{
+    const char *prog = submit ? "stele invoke" : "stele query";
+    static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
+                                             {"no-wait", no_argument, NULL, 'W'},
+                                             {"retries", required_argument, NULL, 'r'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct peer_opts o = {0};
+    struct gw_request r = {.wait = true};
+    int ch, rc;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'h':
+            fputs(invoke_usage, stdout);
+            return CLI_EXIT_OK;
+        case 'W':
+            r.wait = false;
+            break;
+        case 'r':
+            r.retries = (unsigned)strtoul(optarg, &end, 10);
+            if (!*optarg || *end || r.retries > 100)
+                return cli_usage(prog, "--retries takes 0..100");
+            break;
+        case 't':
+            r.timeout_ms = (uint32_t)strtoul(optarg, &end, 10);
+            if (!*optarg || *end)
+                return cli_usage(prog, "--timeout takes milliseconds");
+            break;
+        default:
+            if (!peer_client_option(&o, ch, optarg))
+                return cli_usage(prog, "see 'stele invoke --help'");
+        }
+    }
+    /* argv[0] is "invoke"/"query": the chaincode and function follow the options */
+    if (argc - optind < 2)
+        return cli_usage(prog, "give CHAINCODE FUNCTION [ARG...]");
+    if (argc - optind - 2 > MAX_ARGS)
+        return cli_usage(prog, "at most %d arguments", MAX_ARGS);
+    ProtobufCBinaryData args[MAX_ARGS];
+    r.chaincode = argv[optind];
+    r.function = argv[optind + 1];
+    r.n_args = (size_t)(argc - optind - 2);
+    for (size_t i = 0; i < r.n_args; i++)
+        args[i] =
+            (ProtobufCBinaryData){strlen(argv[optind + 2 + i]), (uint8_t *)argv[optind + 2 + i]};
+    r.args = args;
+    if ((rc = peer_client_finish(&o, prog, true))) {
+        peer_client_release(&o);
+        return rc;
+    }
+    struct gw_outcome out;
+    rc = submit ? gw_submit(&o, prog, &r, &out) : gw_evaluate(&o, prog, &r, &out);
+    if (o.json && (out.status || out.tx_id[0]))
+        print_json(&out, submit);
+    else if (rc == 0 && !submit)
+        print_payload(&out.payload);
+    else if (rc == 0) {
+        if (out.payload.len)
+            print_payload(&out.payload);
+        if (out.committed)
+            printf("tx %s committed in block %llu: %s\n", out.tx_id, (unsigned long long)out.block,
+                   peer_code_name(out.code));
+        else
+            printf("tx %s accepted by %u orderer(s)\n", out.tx_id, out.orderers);
+    }
+    gw_outcome_release(&out);
+    peer_client_release(&o);
+    return rc;
+}
+
+int cmd_invoke(int argc, char **argv)
+{
+    return run(argc, argv, true);
+}
+
+int cmd_query(int argc, char **argv)
+{
+    return run(argc, argv, false);
+}

@@ -367,7 +367,6 @@ void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Counts the codes of a block for the log line. */
 /* The state hash after the head block. */
 static void state_prev(struct kvledger *l, uint8_t out[32])
 {
@@ -376,6 +375,7 @@ static void state_prev(struct kvledger *l, uint8_t out[32])
     pthread_mutex_unlock(&l->mu);
 }
 
+/* Counts the VALID codes of a block, for the log line. */
 static size_t count_valid(const uint8_t *codes, size_t n)
 {
     size_t k = 0;

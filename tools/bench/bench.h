@@ -52,5 +52,6 @@ int bench_core_baseline(int clients, double secs, struct bench_result out[2]);
 int bench_serve(int argc, char **argv);
 int bench_ca(int argc, char **argv);
 int bench_order(int argc, char **argv);
+int bench_commit(int argc, char **argv);
 
 #endif

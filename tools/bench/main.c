@@ -9,6 +9,7 @@ static const struct cli_cmd commands[] = {
     {"rpc", bench_rpc, "unary round trips and streamed messages per second over loopback"},
     {"ca", bench_ca, "identities registered and enrolled per second; ECDSA and ECQV costs"},
     {"order", bench_order, "signed envelopes per second through Broadcast into delivered blocks"},
+    {"commit", bench_commit, "endorsed transactions validated and committed per second"},
     {"serve", bench_serve, "serve stele.Bench, Health and Node/Info for remote runs"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,288 @@
+/* test_lifecycle.c — lib/ledger/lifecycle: the _lifecycle rules that endorsers run and
+ * validators re-run. Definitions are checked field by field; only an admin of a channel
+ * organisation approves or commits; sequences follow the committed one; a commit needs
+ * approvals of exactly that definition by admins of more than half of the organisations; the
+ * writes are exactly the approval key or the definition. State is a small table. */
+#include "testutil.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/status.h"
+#include "ledger/lifecycle.h"
+#include "pb/pb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A tiny state: keys with values and versions. */
+struct kv {
+    char key[512];
+    ProtobufCBinaryData value;
+    uint64_t block;
+};
+struct table {
+    struct kv kv[32];
+    size_t n;
+};
+
+static int t_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                 bool *found, Stele__Version **version)
+{
+    struct table *t = ctx;
+    *found = false;
+    *version = NULL;
+    for (size_t i = 0; i < t->n; i++) {
+        if (strcmp(t->kv[i].key, key) != 0)
+            continue;
+        *found = true;
+        value->len = t->kv[i].value.len;
+        value->data = arena_memdup(a, t->kv[i].value.data, value->len ? value->len : 1);
+        Stele__Version *v = arena_alloc(a, sizeof *v);
+        stele__version__init(v);
+        v->block_number = t->kv[i].block;
+        *version = v;
+    }
+    return STELE_OK;
+}
+
+static int t_exists(void *ctx, const char *key, bool *found)
+{
+    struct table *t = ctx;
+    *found = false;
+    for (size_t i = 0; i < t->n; i++)
+        *found |= strcmp(t->kv[i].key, key) == 0;
+    return STELE_OK;
+}
+
+/* Applies the writes of a successful execution to the table at block `block`. */
+static void apply(struct table *t, const Stele__TxRwSet *rw, uint64_t block)
+{
+    for (size_t n = 0; n < rw->n_ns_rwsets; n++)
+        for (size_t i = 0; i < rw->ns_rwsets[n]->n_writes; i++) {
+            const Stele__KVWrite *w = rw->ns_rwsets[n]->writes[i];
+            size_t k = 0;
+            while (k < t->n && strcmp(t->kv[k].key, w->key) != 0)
+                k++;
+            if (k == t->n) {
+                assert_true(t->n < 32);
+                t->n++;
+            } else {
+                free(t->kv[k].value.data);
+            }
+            snprintf(t->kv[k].key, sizeof t->kv[k].key, "%s", w->key);
+            t->kv[k].value.len = w->value.len;
+            t->kv[k].value.data = malloc(w->value.len ? w->value.len : 1);
+            if (w->value.len)
+                memcpy(t->kv[k].value.data, w->value.data, w->value.len);
+            t->kv[k].block = block;
+        }
+}
+
+static void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->kv[i].value.data);
+}
+
+static Stele__ChannelConfig *channel(void)
+{
+    static Stele__OrganisationConfig o[3];
+    static Stele__OrganisationConfig *op[3];
+    static Stele__ChannelConfig c;
+    static const char *names[3] = {"orderers", "org1", "org2"};
+    stele__channel_config__init(&c);
+    for (int i = 0; i < 3; i++) {
+        stele__organisation_config__init(&o[i]);
+        o[i].name = (char *)names[i];
+        op[i] = &o[i];
+    }
+    c.organisations = op;
+    c.n_organisations = 3;
+    c.channel_id = "stele";
+    return &c;
+}
+
+/* A serialized definition. */
+static ProtobufCBinaryData def(const char *name, const char *version, uint64_t seq,
+                               const char *policy, uint8_t hash_byte)
+{
+    static uint8_t h[32];
+    memset(h, hash_byte, sizeof h);
+    Stele__ChaincodeDefinition d = STELE__CHAINCODE_DEFINITION__INIT;
+    d.name = (char *)name;
+    d.version = (char *)version;
+    d.sequence = seq;
+    d.package_hash = (ProtobufCBinaryData){32, h};
+    d.endorsement_policy = (char *)policy;
+    ProtobufCBinaryData out;
+    out.data = pb_pack(&d.base, &out.len);
+    return out;
+}
+
+/* Runs function(arg) as (org, role) on t; returns the status. */
+static int run(struct table *t, struct arena *a, const char *fn, ProtobufCBinaryData arg,
+               const char *org, const char *role, struct lifecycle_result *r)
+{
+    struct lifecycle_state st = {t_get, t_exists, t};
+    assert_int_equal(lifecycle_execute(a, channel(), fn, &arg, 1, org, role, &st, r), STELE_OK);
+    return r->status;
+}
+
+static void definitions_are_checked(void **state)
+{
+    (void)state;
+    struct arena *a = arena_create(0);
+    struct lifecycle_def d;
+    const char *why = NULL;
+    ProtobufCBinaryData ok = def("asset", "1.0", 1, "AND(org1.peer,org2.peer)", 7);
+    assert_int_equal(lifecycle_definition_open(a, ok.data, ok.len, &d, &why), STELE_OK);
+    assert_string_equal(d.def->name, "asset");
+    assert_int_equal(d.canonical.len, ok.len);
+    assert_memory_equal(d.canonical.data, ok.data, ok.len);
+    uint8_t h2[32];
+    struct lifecycle_def d2;
+    ProtobufCBinaryData other = def("asset", "1.1", 1, "AND(org1.peer,org2.peer)", 7);
+    assert_int_equal(lifecycle_definition_open(a, other.data, other.len, &d2, NULL), STELE_OK);
+    memcpy(h2, d2.hash, 32);
+    assert_memory_not_equal(h2, d.hash, 32);
+    struct {
+        ProtobufCBinaryData b;
+        const char *why;
+    } bad[] = {
+        {def("_lifecycle", "1", 1, "OR(org1.peer)", 1), "name"},
+        {def("a b", "1", 1, "OR(org1.peer)", 1), "name"},
+        {def("asset", "", 1, "OR(org1.peer)", 1), "version"},
+        {def("asset", "1 0", 1, "OR(org1.peer)", 1), "version"},
+        {def("asset", "1", 0, "OR(org1.peer)", 1), "sequence"},
+        {def("asset", "1", 1, "AND(org1.peer", 1), "policy"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        assert_int_equal(lifecycle_definition_open(a, bad[i].b.data, bad[i].b.len, &d, &why),
+                         STELE_ERR_MALFORMED);
+        assert_non_null(strstr(why, bad[i].why));
+        free(bad[i].b.data);
+    }
+    uint8_t junk[] = {0xff, 0xff, 0xff};
+    assert_int_equal(lifecycle_definition_open(a, junk, sizeof junk, &d, &why),
+                     STELE_ERR_MALFORMED);
+    /* a 31-octet package hash */
+    Stele__ChaincodeDefinition s = STELE__CHAINCODE_DEFINITION__INIT;
+    uint8_t h31[31] = {0};
+    s.name = "asset";
+    s.version = "1";
+    s.sequence = 1;
+    s.endorsement_policy = "OR(org1.peer)";
+    s.package_hash = (ProtobufCBinaryData){31, h31};
+    size_t len;
+    uint8_t *b = pb_pack(&s.base, &len);
+    assert_int_equal(lifecycle_definition_open(a, b, len, &d, &why), STELE_ERR_MALFORMED);
+    assert_non_null(strstr(why, "hash"));
+    free(b);
+    free(ok.data);
+    free(other.data);
+    arena_destroy(a);
+}
+
+static void approve_and_commit(void **state)
+{
+    (void)state;
+    struct arena *a = arena_create(0);
+    struct table t = {0};
+    struct lifecycle_result r;
+    ProtobufCBinaryData d1 = def("asset", "1.0", 1, "AND(org1.peer,org2.peer)", 7);
+    ProtobufCBinaryData d1b = def("asset", "1.0", 1, "OR(org1.peer)", 7); /* another policy */
+    ProtobufCBinaryData d2 = def("asset", "2.0", 2, "AND(org1.peer,org2.peer)", 8);
+
+    /* only admins of channel organisations */
+    assert_int_equal(run(&t, a, "approve", d1, "org1", "client", &r), 400);
+    assert_non_null(strstr(r.why, "admin"));
+    assert_int_equal(run(&t, a, "approve", d1, "org9", "admin", &r), 400);
+    /* no sequence 2 before 1 */
+    assert_int_equal(run(&t, a, "approve", d2, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "sequence"));
+    /* a commit with no approvals */
+    assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "half"));
+
+    /* org1 approves: one write, the approval key; one read of the definition (absent) */
+    assert_int_equal(run(&t, a, "approve", d1, "org1", "admin", &r), 200);
+    assert_int_equal(r.rwset->n_ns_rwsets, 1);
+    const Stele__NsRwSet *ns = r.rwset->ns_rwsets[0];
+    assert_string_equal(ns->namespace_, LIFECYCLE_NS);
+    assert_int_equal(ns->n_writes, 1);
+    assert_int_equal(strncmp(ns->writes[0]->key, "approval/asset/1/org1/", 22), 0);
+    assert_int_equal(ns->n_reads, 1);
+    assert_string_equal(ns->reads[0]->key, "definition/asset");
+    assert_null(ns->reads[0]->version);
+    apply(&t, r.rwset, 1);
+    /* one of three organisations is not more than half */
+    assert_int_equal(run(&t, a, "commit", d1, "org2", "admin", &r), 400);
+    /* org2 approves another definition (another policy): still no majority for d1 */
+    assert_int_equal(run(&t, a, "approve", d1b, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 2);
+    assert_int_equal(run(&t, a, "commit", d1, "org2", "admin", &r), 400);
+    /* org2 approves d1: two of three */
+    assert_int_equal(run(&t, a, "approve", d1, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 3);
+    assert_int_equal(run(&t, a, "commit", d1, "org2", "admin", &r), 200);
+    ns = r.rwset->ns_rwsets[0];
+    assert_int_equal(ns->n_writes, 1);
+    assert_string_equal(ns->writes[0]->key, "definition/asset");
+    assert_int_equal(ns->writes[0]->value.len, d1.len);
+    assert_memory_equal(ns->writes[0]->value.data, d1.data, d1.len);
+    apply(&t, r.rwset, 4);
+    /* the committed definition answers the query */
+    ProtobufCBinaryData name = {5, (uint8_t *)"asset"};
+    assert_int_equal(run(&t, a, "definition", name, "org1", "client", &r), 200);
+    assert_int_equal(r.payload.len, d1.len);
+    ProtobufCBinaryData none = {4, (uint8_t *)"none"};
+    assert_int_equal(run(&t, a, "definition", none, "org1", "client", &r), 404);
+    /* sequence 1 cannot be committed again; 2 needs its own approvals, read at version 4 */
+    assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
+    assert_int_equal(run(&t, a, "approve", d2, "org1", "admin", &r), 200);
+    assert_non_null(r.rwset->ns_rwsets[0]->reads[0]->version);
+    assert_int_equal(r.rwset->ns_rwsets[0]->reads[0]->version->block_number, 4);
+    apply(&t, r.rwset, 5);
+    assert_int_equal(run(&t, a, "approve", d2, "orderers", "admin", &r), 200);
+    apply(&t, r.rwset, 6);
+    assert_int_equal(run(&t, a, "commit", d2, "org1", "admin", &r), 200);
+    /* an unknown function */
+    assert_int_equal(run(&t, a, "delete", d2, "org1", "admin", &r), 400);
+    free(d1.data);
+    free(d1b.data);
+    free(d2.data);
+    table_free(&t);
+    arena_destroy(a);
+}
+
+static void writes_are_compared(void **state)
+{
+    (void)state;
+    struct arena *a = arena_create(0);
+    struct table t = {0};
+    struct lifecycle_result r1, r2;
+    ProtobufCBinaryData d1 = def("asset", "1.0", 1, "OR(org1.peer)", 7);
+    ProtobufCBinaryData d2 = def("asset", "1.0", 1, "OR(org1.peer)", 9);
+    assert_int_equal(run(&t, a, "approve", d1, "org1", "admin", &r1), 200);
+    assert_int_equal(run(&t, a, "approve", d1, "org1", "admin", &r2), 200);
+    assert_true(lifecycle_writes_equal(r1.rwset, r2.rwset));
+    assert_int_equal(run(&t, a, "approve", d2, "org1", "admin", &r2), 200);
+    assert_false(lifecycle_writes_equal(r1.rwset, r2.rwset));
+    assert_int_equal(run(&t, a, "approve", d1, "org2", "admin", &r2), 200);
+    assert_false(lifecycle_writes_equal(r1.rwset, r2.rwset));
+    free(d1.data);
+    free(d2.data);
+    arena_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(definitions_are_checked),
+        cmocka_unit_test(approve_and_commit),
+        cmocka_unit_test(writes_are_compared),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -62,12 +62,36 @@ int stele_cc_stub_run(stele_cc_stub *stub, const struct stele_chaincode *cc)
     return stub->status;
 }
 
+/* True when the `n` octets at `key` (key[0] == 0x1E) are 0x1E part 0x1F (part 0x1F)*, every
+ * part non-empty and without 0x1E or 0x1F. */
+static bool composite_ok(const char *key, size_t n)
+{
+    if (n < 3 || (unsigned char)key[n - 1] != CC_COMPOSITE_SEP)
+        return false;
+    size_t part = 0;
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c == CC_COMPOSITE_NS)
+            return false;
+        if (c != CC_COMPOSITE_SEP)
+            part++;
+        else if (part == 0)
+            return false;
+        else
+            part = 0;
+    }
+    return true;
+}
+
 bool stele_cc_key_ok(const char *key)
 {
     if (!key)
         return false;
     size_t n = strnlen(key, STELE_CC_MAX_KEY + 1);
-    return n > 0 && n <= STELE_CC_MAX_KEY;
+    if (n == 0 || n > STELE_CC_MAX_KEY)
+        return false;
+    /* a key in the composite namespace must be one stele_cc_composite_key() could build */
+    return (unsigned char)key[0] != CC_COMPOSITE_NS || composite_ok(key, n);
 }
 
 /* Memory handed to the chaincode, freed with the stub. */
@@ -300,7 +324,7 @@ int stele_cc_split_composite_key(stele_cc_stub *stub, const char *key, const cha
     if (!key || (unsigned char)key[0] != CC_COMPOSITE_NS || !type || !n || (max && !attrs))
         return STELE_CC_INVALID;
     size_t len = strlen(key);
-    if (len < 3 || (unsigned char)key[len - 1] != CC_COMPOSITE_SEP)
+    if (!composite_ok(key, len))
         return STELE_CC_INVALID;
     char *copy = stub_alloc(stub, len);
     if (!copy)
@@ -313,8 +337,6 @@ int stele_cc_split_composite_key(stele_cc_stub *stub, const char *key, const cha
         if ((unsigned char)*p != CC_COMPOSITE_SEP)
             continue;
         *p = 0;
-        if (!*part)
-            return STELE_CC_INVALID;
         if (first)
             *type = part;
         else if (count < max)

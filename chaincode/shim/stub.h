@@ -74,7 +74,9 @@ void stele_cc_stub_release(stele_cc_stub *stub);
  * is one) and records the status. Returns the status. */
 int stele_cc_stub_run(stele_cc_stub *stub, const struct stele_chaincode *cc);
 
-/* True for a valid key (1..STELE_CC_MAX_KEY octets). */
+/* True for a valid key: 1..STELE_CC_MAX_KEY octets, and when it starts with 0x1E a
+ * well-formed composite key (0x1E type 0x1F (attr 0x1F)*, no part empty or holding 0x1E or
+ * 0x1F), as stele/chaincode.h requires. */
 bool stele_cc_key_ok(const char *key);
 
 #endif

@@ -23,7 +23,10 @@
  *
  *     STELE_CHAINCODE("kv", "1.0", NULL, invoke);
  *
- * built with  cc -shared -fPIC $(pkg-config --cflags --libs stele-chaincode) kv.c -o kv.so
+ * built with  cc -shared -fPIC -fvisibility=hidden kv.c -o kv.so \
+ *                 $(pkg-config --cflags --libs stele-chaincode) -Wl,--exclude-libs,ALL
+ * (the source before the library, so that the linker takes the API from it; the visibility
+ * flags export only the descriptor).
  *
  * How it runs. The peer executes a proposal by calling the chaincode's `invoke` (or `init` for
  * a function named "init" when the chaincode has one) in a sandboxed host process: no files,
@@ -137,7 +140,8 @@ int stele_cc_put_state(stele_cc_stub *stub, const char *key, const void *value, 
 int stele_cc_del_state(stele_cc_stub *stub, const char *key);
 
 /* Opens an iterator over the keys in [start, end) in octet order ("" or NULL start: from the
- * first key; "" or NULL end: to the last), as committed plus this invocation's writes. Keys
+ * first key; "" or NULL end: to the last), as committed plus this invocation's writes made
+ * before the iterator was opened (later writes are not seen by it). Keys
  * starting with 0x1E (composite keys) are skipped unless `start` starts with 0x1E. Returns
  * STELE_CC_OK with *it, STELE_CC_INVALID or STELE_CC_FAILED. */
 int stele_cc_range(stele_cc_stub *stub, const char *start, const char *end, stele_cc_iter **it);

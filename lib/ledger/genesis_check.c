@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "crypto/key.h"
 #include "ledger/batch_config.h"
+#include "ledger/tx.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -241,6 +242,11 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
         snprintf(what, sizeof what, "chaincodes[%zu].name", i);
         if ((rc = check_name(errmsg, what, d->name)))
             return rc;
+        if (!tx_chaincode_name_ok(d->name) || d->name[0] == '_')
+            return refuse(errmsg,
+                          "chaincodes[%zu]: name %s is not a chaincode name (1..64 of "
+                          "[A-Za-z0-9_.-], not starting with '_', which system chaincodes use)",
+                          i, quote(&q, d->name));
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->chaincodes[k]->name, d->name) == 0)
                 return refuse(errmsg,

@@ -223,7 +223,8 @@ int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
     int rc = STELE_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         const Stele__ChaincodeDefinition *d = defs[i];
-        if (!tx_chaincode_name_ok(d->name) || (i && strcmp(defs[i - 1]->name, d->name) == 0)) {
+        if (!tx_chaincode_name_ok(d->name) || d->name[0] == '_' ||
+            (i && strcmp(defs[i - 1]->name, d->name) == 0)) {
             rc = STELE_ERR_INVALID;
             break;
         }

@@ -281,10 +281,15 @@ static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
     int rc = lifecycle_execute(a, p->job->channel, inv->function, inv->args, inv->n_args,
                                it->creator_org, it->creator_role, &st, &r);
     if (rc == STELE_OK) {
+        bool ok = true;
         if (r.status != 200 || !r.rwset)
             *code = STELE__TX_VALIDATION_CODE__LIFECYCLE_REFUSED;
         else if (!lifecycle_writes_equal(it->tx.rwset, r.rwset))
             *code = STELE__TX_VALIDATION_CODE__BAD_RWSET;
+        /* the rules read committed state: what they read must not have changed earlier in
+         * the block, whatever reads the transaction itself lists */
+        else if ((rc = check_reads(p, r.rwset, &ok)) == STELE_OK && !ok)
+            *code = STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT;
     }
     arena_destroy(a);
     return rc;

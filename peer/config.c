@@ -59,6 +59,78 @@ static const struct config_field validation_fields[] = {
 static const struct config_schema validation_schema = {
     "validation", sizeof(struct peer_validation_config), validation_fields};
 
+static const struct config_field gwpeer_fields[] = {
+    {.key = "org",
+     .type = CONFIG_STRING,
+     .offset = F(peer_gateway_peer, org),
+     .required = true,
+     .umin = 1,
+     .umax = 128,
+     .help = "its organisation"},
+    {.key = "address",
+     .type = CONFIG_ADDR,
+     .offset = F(peer_gateway_peer, address),
+     .required = true,
+     .help = "host:port of its Endorser service"},
+    {.key = NULL},
+};
+static const struct config_schema gwpeer_schema = {"peer", sizeof(struct peer_gateway_peer),
+                                                   gwpeer_fields};
+
+static const struct config_field gateway_fields[] = {
+    {.key = "peers",
+     .type = CONFIG_MAP_LIST,
+     .offset = F(peer_gateway_config, peers),
+     .count_offset = F(peer_gateway_config, n_peers),
+     .umax = 256,
+     .sub = &gwpeer_schema,
+     .help = "peers of other organisations to ask for endorsements (org, address)"},
+    {.key = "endorse_timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(peer_gateway_config, endorse_timeout_ms),
+     .def = "10s",
+     .umin = 100,
+     .umax = 600000,
+     .help = "how long a remote endorsement may take"},
+    {.key = "commit_timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(peer_gateway_config, commit_timeout_ms),
+     .def = "30s",
+     .umin = 100,
+     .umax = 600000,
+     .help = "how long Submit waits for the commit when asked to and given no timeout"},
+    {.key = NULL},
+};
+static const struct config_schema gateway_schema = {"gateway", sizeof(struct peer_gateway_config),
+                                                    gateway_fields};
+
+static const struct config_field chaincode_fields[] = {
+    {.key = "pool",
+     .type = CONFIG_UINT64,
+     .offset = F(peer_chaincode_config, pool),
+     .def = "2",
+     .umin = 1,
+     .umax = 64,
+     .help = "sandboxed host processes per chaincode"},
+    {.key = "timeout",
+     .type = CONFIG_DURATION,
+     .offset = F(peer_chaincode_config, timeout_ms),
+     .def = "10s",
+     .umin = 10,
+     .umax = 600000,
+     .help = "longest invocation; a host that takes longer is killed"},
+    {.key = "memory",
+     .type = CONFIG_SIZE,
+     .offset = F(peer_chaincode_config, memory),
+     .def = "256MiB",
+     .umin = 16u << 20,
+     .umax = 16ull << 30,
+     .help = "memory a host process may use; a host that uses more is killed"},
+    {.key = NULL},
+};
+static const struct config_schema chaincode_schema = {
+    "chaincode", sizeof(struct peer_chaincode_config), chaincode_fields};
+
 static const struct config_field peer_fields[] = {
     {.key = "peer_id",
      .type = CONFIG_STRING,
@@ -137,6 +209,16 @@ static const struct config_field peer_fields[] = {
      .offset = F(peer_config, limits),
      .sub = &limits_schema,
      .help = "server limits"},
+    {.key = "gateway",
+     .type = CONFIG_MAP,
+     .offset = F(peer_config, gateway),
+     .sub = &gateway_schema,
+     .help = "the gateway: other organisations' peers to endorse with"},
+    {.key = "chaincode",
+     .type = CONFIG_MAP,
+     .offset = F(peer_config, chaincode),
+     .sub = &chaincode_schema,
+     .help = "chaincode execution limits"},
     {.key = NULL},
 };
 

@@ -18,6 +18,27 @@ struct peer_limits_config {
     uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
 };
 
+/* Another peer the gateway asks for endorsements (section `gateway.peers`). */
+struct peer_gateway_peer {
+    char *org;     /* its organisation */
+    char *address; /* host:port of its Endorser service */
+};
+
+/* The gateway (section `gateway`). */
+struct peer_gateway_config {
+    struct peer_gateway_peer *peers; /* peers of other organisations */
+    size_t n_peers;
+    uint64_t endorse_timeout_ms; /* per remote endorsement */
+    uint64_t commit_timeout_ms;  /* Submit with wait: default wait */
+};
+
+/* Chaincode execution (section `chaincode`). */
+struct peer_chaincode_config {
+    uint64_t pool;       /* host processes per chaincode */
+    uint64_t timeout_ms; /* per invocation */
+    uint64_t memory;     /* per host process, bytes */
+};
+
 /* Block validation (section `validation`). */
 struct peer_validation_config {
     uint64_t threads; /* threads checking signatures */
@@ -41,6 +62,8 @@ struct peer_config {
     uint64_t retry_ms;  /* wait before trying the next orderer */
     struct peer_validation_config validation;
     struct peer_limits_config limits;
+    struct peer_gateway_config gateway;
+    struct peer_chaincode_config chaincode;
 };
 
 /* The schema, for config_print() and config_print_help(). */

@@ -12,6 +12,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/blockhash.h"
@@ -207,6 +208,34 @@ static int lookup(struct peer *p, struct arena *a, const char *tx_id, unsigned *
     return STELE_OK;
 }
 
+int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
+                     unsigned *vc, uint64_t *number)
+{
+    if (left > COMMIT_STATUS_MAX_MS)
+        left = COMMIT_STATUS_MAX_MS;
+    uint64_t deadline = clock_mono_ms() + (uint64_t)(left > 0 ? left : 0);
+    struct arena *a = arena_create(0);
+    if (!a)
+        return STELE_ERR_NOMEM;
+    int rc;
+    for (;;) {
+        uint64_t height = kvledger_height(p->ledger);
+        arena_reset(a);
+        rc = lookup(p, a, tx_id, vc, number);
+        if (rc != STELE_ERR_NOT_FOUND)
+            break;
+        uint64_t now = clock_mono_ms();
+        if (now >= deadline || (call && rpc_call_cancelled(call)) || atomic_load(&p->stopping)) {
+            rc = STELE_ERR_TIMEOUT;
+            break;
+        }
+        left = (int64_t)(deadline - now);
+        kvledger_wait(p->ledger, height, left < EVENTS_POLL_MS ? (int)left : EVENTS_POLL_MS);
+    }
+    arena_destroy(a);
+    return rc;
+}
+
 static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *arg)
 {
@@ -222,29 +251,9 @@ static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage
     if (!rq || strlen(rq->tx_id) != ENVELOPE_TXID_LEN)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "request body is not a CommitStatusRequest with a 64-digit tx_id");
-    int64_t left = rpc_call_remaining_ms(call);
-    if (left > COMMIT_STATUS_MAX_MS)
-        left = COMMIT_STATUS_MAX_MS;
-    struct arena *a = arena_create(0);
-    if (!a)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     unsigned vc = 0;
     uint64_t number = 0;
-    int rc;
-    for (;;) {
-        uint64_t height = kvledger_height(p->ledger);
-        arena_reset(a);
-        rc = lookup(p, a, rq->tx_id, &vc, &number);
-        if (rc != STELE_ERR_NOT_FOUND)
-            break;
-        left = rpc_call_remaining_ms(call);
-        if (left <= 0 || rpc_call_cancelled(call) || atomic_load(&p->stopping)) {
-            rc = STELE_ERR_TIMEOUT;
-            break;
-        }
-        kvledger_wait(p->ledger, height, left < EVENTS_POLL_MS ? (int)left : EVENTS_POLL_MS);
-    }
-    arena_destroy(a);
+    int rc = peer_wait_commit(p, call, rq->tx_id, rpc_call_remaining_ms(call), &vc, &number);
     if (rc == STELE_ERR_TIMEOUT)
         return rpc_call_error(call, RPC_DEADLINE_EXCEEDED,
                               "transaction %s has not committed on this peer", rq->tx_id);
@@ -271,6 +280,11 @@ int peer_events_register(struct peer *p, struct rpc_server *s)
          .handler = blocks,
          .arg = p},
         {.path = "/stele.Events/CommitStatus",
+         .kind = RPC_UNARY,
+         .request = sr,
+         .handler = commit_status,
+         .arg = p},
+        {.path = "/stele.Gateway/CommitStatus",
          .kind = RPC_UNARY,
          .request = sr,
          .handler = commit_status,

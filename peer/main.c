@@ -1,5 +1,6 @@
 /* stele-peer — the committing peer. `stele-peer --config FILE` runs it, `--check FILE` checks a
  * configuration; both are shorthands for the subcommands below. */
+#include "ccrt.h"
 #include "cmd.h"
 
 #include "cli/cli.h"
@@ -19,5 +20,7 @@ int main(int argc, char **argv)
         return cmd_serve(argc, argv); /* argv[0] stands in for "serve" */
     if (argc >= 2 && strcmp(argv[1], "--check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "chaincode-host") == 0) /* hidden: started by the peer */
+        return ccrt_host_main(argc - 1, argv + 1);
     return cli_dispatch("stele-peer", "Stele committing peer", commands, argc, argv);
 }

@@ -138,7 +138,9 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     if ((rc = rpc_health_register(p->health, p->server)) ||
         (rc = rpc_node_service_register(p->node, p->server)) ||
         (rc = peer_query_register(p, p->server)) || (rc = peer_events_register(p, p->server)) ||
-        (rc = peer_lifecycle_register(p, p->server)))
+        (rc = peer_lifecycle_register(p, p->server)) || (rc = peer_gateway_create(p, errmsg)) ||
+        (rc = peer_ccrt_create(p, errmsg)) || (rc = peer_endorser_register(p, p->server)) ||
+        (rc = peer_gateway_register(p, p->server)))
         goto err;
     buf_release(&genesis);
     *out = p;
@@ -154,6 +156,8 @@ int peer_start(struct peer *p, char **errmsg)
     int rc;
     if ((rc = rpc_health_set(p->health, "stele.Query", true)) ||
         (rc = rpc_health_set(p->health, "stele.Events", true)) ||
+        (rc = rpc_health_set(p->health, "stele.Gateway", true)) ||
+        (rc = rpc_health_set(p->health, "stele.Endorser", true)) ||
         (rc = rpc_server_start(p->server, errmsg)) || (rc = peer_intake_start(p, errmsg)))
         return rc;
     log_info("peer", "%s of %s serving channel %s on port %d (height %llu, %zu orderers)",
@@ -192,6 +196,8 @@ void peer_destroy(struct peer *p)
     rpc_server_destroy(p->server);
     rpc_health_destroy(p->health);
     rpc_node_service_destroy(p->node);
+    peer_gateway_destroy(p);
+    peer_ccrt_destroy(p);
     kvledger_close(p->ledger);
     msp_destroy(p->msp);
     for (size_t i = 0; i < p->n_orderers; i++)

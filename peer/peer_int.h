@@ -9,6 +9,7 @@
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "stele/lifecycle.pb-c.h"
+#include "stele/transaction.pb-c.h"
 #include "rpc/rpc.h"
 
 #include <pthread.h>
@@ -37,6 +38,8 @@ struct peer {
     atomic_bool stopping;                /* peer_stop() began */
     atomic_uint_fast64_t orderer_height; /* the highest block number+1 seen from an orderer */
     bool stopped;                        /* peer_stop() finished */
+    struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
+    struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
 };
 
 /* Starts the thread that pulls blocks from the orderers and commits them (intake.c). */
@@ -80,6 +83,68 @@ int peer_lifecycle_register(struct peer *p, struct rpc_server *s);
  * signer's identity, the body), in the call's arena. */
 enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
                                   const ProtobufCMessage *req, struct signed_request *out);
+
+/* One execution of a user chaincode (endorser_cc.c), everything in the caller's arena. */
+struct cc_call {
+    const char *chaincode;                 /* its name: the namespace */
+    const char *so_path;                   /* the installed shared object */
+    const Stele__ChaincodeInvocation *inv; /* function and arguments */
+    const char *tx_id;                     /* the proposal's tx_id */
+    uint64_t timestamp_ms;                 /* its header's timestamp */
+    const struct identity *creator;        /* the verified creator */
+};
+
+struct cc_outcome {
+    int status;                   /* the chaincode's status */
+    const char *message;          /* its message ("" when none) */
+    ProtobufCBinaryData payload;  /* its response payload */
+    Stele__TxRwSet *rwset;        /* the read/write set (status 200..299) */
+    Stele__ChaincodeEvent *event; /* its event, or NULL */
+};
+
+/* Runs a user chaincode in a sandboxed host against the committed state. Returns STELE_OK when
+ * it ran (whatever its status), or an error (STELE_ERR_TIMEOUT, STELE_ERR_LIMIT,
+ * STELE_ERR_PERMISSION, STELE_ERR_INTERNAL, STELE_ERR_INVALID) with *errmsg. */
+int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
+                       struct cc_outcome *o, char **errmsg);
+
+/* What executing a proposal gave (endorser.c). In the arena given to peer_endorse(). */
+struct endorse_result {
+    enum rpc_code code;          /* RPC_OK, or why the proposal was not executed */
+    const char *why;             /* a sentence when code is not RPC_OK */
+    const char *tx_id;           /* the proposal's tx_id */
+    Stele__Response *response;   /* the chaincode's response */
+    bool endorsed;               /* success: payload and sig are set */
+    ProtobufCBinaryData payload; /* the serialized ProposalResponsePayload */
+    uint8_t sig[64];             /* this peer's endorsement signature over it */
+};
+
+/* Checks and executes the signed proposal `sp` (untrusted); signs a success when `sign`.
+ * Returns out->code. */
+enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
+                           bool sign, struct endorse_result *out);
+
+/* The ProposalResponse of `r` in the call's arena. */
+enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
+                                    const struct endorse_result *r, ProtobufCMessage **resp);
+
+/* Waits up to `left` ms (capped at 10 min) for `tx_id` to commit on this peer, or until the
+ * call (may be NULL) is cancelled or the peer stops: *vc gets its validation code, *number its
+ * block. Returns STELE_OK, STELE_ERR_TIMEOUT or a lookup error (events.c). */
+int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
+                     unsigned *vc, uint64_t *number);
+
+/* Creates and frees the chaincode runtime (endorser_cc.c). */
+int peer_ccrt_create(struct peer *p, char **errmsg);
+void peer_ccrt_destroy(struct peer *p);
+
+/* Creates and frees the gateway's state (gateway.c). */
+int peer_gateway_create(struct peer *p, char **errmsg);
+void peer_gateway_destroy(struct peer *p);
+
+/* Registers stele.Endorser (endorser.c) and stele.Gateway (gateway.c). */
+int peer_endorser_register(struct peer *p, struct rpc_server *s);
+int peer_gateway_register(struct peer *p, struct rpc_server *s);
 
 /* Checks a Query/Events request: `req` is the handler's SignedRequest; on success *body and
  * *len give the method's request bytes (in the call's arena). On refusal the gRPC error is

@@ -1,0 +1,494 @@
+/*
+ * cchost.c — the chaincode host (`stele-peer chaincode-host`, ccrt.h): loads one chaincode,
+ * locks itself down and serves invocations one at a time over the socket from the peer.
+ *
+ * The chaincode's state calls go through a stub (chaincode/shim/stub.h) whose ops send a call
+ * to the peer and wait for its reply. Every reply is kept until the invocation ends, so the
+ * pointers the chaincode was given (values, keys) stay valid as stele/chaincode.h promises.
+ *
+ * Nothing here trusts the peer less than itself (it is the peer's own binary), but every
+ * length read is still checked. When the peer goes away (EOF, a broken pipe) the host exits
+ * with _exit(): no atexit handlers, no leak checker, no flush of anything.
+ */
+#include "ccrt_int.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stub.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CCHOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CCHOST_ASAN 1
+#endif
+#endif
+
+#define EXIT_PEER_GONE 0 /* the socket closed: the peer stopped or dropped this host */
+#define EXIT_PROTOCOL  3 /* the peer sent something this host does not understand */
+
+/* The host's state during an invocation. */
+struct host {
+    int fd;                           /* the socket */
+    const struct stele_chaincode *cc; /* the loaded descriptor */
+    bool ended;                       /* the entry point returned: no more calls */
+    ProtobufCMessage **kept;          /* replies kept until the invocation ends */
+    size_t n_kept, cap_kept;
+    void **blocks; /* other memory handed to the chaincode */
+    size_t n_blocks, cap_blocks;
+};
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+static bool read_full(int fd, void *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r > 0) {
+            p = (uint8_t *)p + r;
+            n -= (size_t)r;
+        } else if (!(r < 0 && errno == EINTR)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool write_full(int fd, const void *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+        if (r > 0) {
+            p = (const uint8_t *)p + r;
+            n -= (size_t)r;
+        } else if (!(r < 0 && errno == EINTR)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Sends one frame; exits when the peer is gone. */
+static void send_msg(int fd, const Stele__CcHostToPeer *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(&m->base);
+    uint8_t *frame = n <= CCHOST_MAX_FRAME ? malloc(4 + n) : NULL;
+    if (!frame)
+        _exit(EXIT_PROTOCOL); /* the peer reports a host that exits mid-invocation */
+    put_u32be(frame, (uint32_t)n);
+    protobuf_c_message_pack(&m->base, frame + 4);
+    bool ok = write_full(fd, frame, 4 + n);
+    free(frame);
+    if (!ok)
+        _exit(EXIT_PEER_GONE);
+}
+
+/* Receives one frame (free with pb_free()); exits when the peer is gone. */
+static Stele__CcPeerToHost *recv_msg(int fd)
+{
+    uint8_t head[4];
+    if (!read_full(fd, head, 4))
+        _exit(EXIT_PEER_GONE);
+    uint32_t len = get_u32be(head);
+    uint8_t *body = len <= CCHOST_MAX_FRAME ? malloc(len ? len : 1) : NULL;
+    if (!body)
+        _exit(EXIT_PROTOCOL);
+    if (!read_full(fd, body, len))
+        _exit(EXIT_PEER_GONE);
+    ProtobufCMessage *m = pb_unpack(&stele__cc_peer_to_host__descriptor, NULL, body, len, 0);
+    free(body);
+    if (!m)
+        _exit(EXIT_PROTOCOL);
+    return (Stele__CcPeerToHost *)m;
+}
+
+/* ---- memory of an invocation ---------------------------------------------------------- */
+
+static void keep_msg(struct host *h, ProtobufCMessage *m)
+{
+    if (h->n_kept == h->cap_kept) {
+        size_t c = h->cap_kept ? h->cap_kept * 2 : 64;
+        ProtobufCMessage **p = realloc(h->kept, c * sizeof *p);
+        if (!p)
+            _exit(EXIT_PROTOCOL);
+        h->kept = p;
+        h->cap_kept = c;
+    }
+    h->kept[h->n_kept++] = m;
+}
+
+/* A copy of `len` octets plus a NUL that lives until the invocation ends. */
+static char *keep_str(struct host *h, const uint8_t *p, size_t len)
+{
+    if (h->n_blocks == h->cap_blocks) {
+        size_t c = h->cap_blocks ? h->cap_blocks * 2 : 64;
+        void **b = realloc(h->blocks, c * sizeof *b);
+        if (!b)
+            return NULL;
+        h->blocks = b;
+        h->cap_blocks = c;
+    }
+    char *s = malloc(len + 1);
+    if (!s)
+        return NULL;
+    if (len)
+        memcpy(s, p, len);
+    s[len] = 0;
+    h->blocks[h->n_blocks++] = s;
+    return s;
+}
+
+static void end_invocation(struct host *h)
+{
+    for (size_t i = 0; i < h->n_kept; i++)
+        pb_free(h->kept[i]);
+    for (size_t i = 0; i < h->n_blocks; i++)
+        free(h->blocks[i]);
+    h->n_kept = h->n_blocks = 0;
+}
+
+/* ---- the stub's state ops: one call, one reply ------------------------------------------- */
+
+/* Sends `c` and returns the peer's reply (kept), NULL for CLOSE. */
+static const Stele__CcHostReply *call(struct host *h, Stele__CcHostCall *c)
+{
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
+    m.call = c;
+    send_msg(h->fd, &m);
+    if (c->op == STELE__CC_HOST_CALL__OP__CLOSE)
+        return NULL;
+    Stele__CcPeerToHost *r = recv_msg(h->fd);
+    if (r->msg_case != STELE__CC_PEER_TO_HOST__MSG_REPLY)
+        _exit(EXIT_PROTOCOL);
+    keep_msg(h, &r->base);
+    return r->reply;
+}
+
+static ProtobufCBinaryData bytes_of(const void *p, size_t len)
+{
+    return (ProtobufCBinaryData){len, (uint8_t *)(len ? p : NULL)};
+}
+
+/* A state-call result as the API knows them (anything else: FAILED). */
+static int api_rc(int rc)
+{
+    switch (rc) {
+    case STELE_CC_OK:
+    case STELE_CC_NOT_FOUND:
+    case STELE_CC_INVALID:
+    case STELE_CC_LIMIT:
+        return rc;
+    default:
+        return STELE_CC_FAILED;
+    }
+}
+
+static const uint8_t *value_of(const ProtobufCBinaryData *v)
+{
+    return v->data ? v->data : (const uint8_t *)"";
+}
+
+static int op_get(void *impl, const char *key, const uint8_t **value, size_t *len)
+{
+    struct host *h = impl;
+    if (h->ended)
+        return STELE_CC_FAILED;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__GET;
+    c.key = bytes_of(key, strlen(key));
+    const Stele__CcHostReply *r = call(h, &c);
+    if (r->rc == STELE_CC_OK) {
+        *value = value_of(&r->value);
+        *len = r->value.len;
+    }
+    return api_rc(r->rc);
+}
+
+static int op_put(void *impl, const char *key, const uint8_t *value, size_t len)
+{
+    struct host *h = impl;
+    if (h->ended)
+        return STELE_CC_FAILED;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__PUT;
+    c.key = bytes_of(key, strlen(key));
+    c.value = bytes_of(value, len);
+    return api_rc(call(h, &c)->rc);
+}
+
+static int op_del(void *impl, const char *key)
+{
+    struct host *h = impl;
+    if (h->ended)
+        return STELE_CC_FAILED;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__DEL;
+    c.key = bytes_of(key, strlen(key));
+    return api_rc(call(h, &c)->rc);
+}
+
+static int op_range(void *impl, const char *start, const char *end, void **it)
+{
+    struct host *h = impl;
+    if (h->ended)
+        return STELE_CC_FAILED;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__RANGE;
+    c.key = bytes_of(start, strlen(start));
+    c.end_key = bytes_of(end, strlen(end));
+    const Stele__CcHostReply *r = call(h, &c);
+    if (r->rc != STELE_CC_OK)
+        return api_rc(r->rc);
+    if (!r->iter)
+        return STELE_CC_FAILED;
+    *it = (void *)(uintptr_t)r->iter; /* the peer's handle, never 0 */
+    return STELE_CC_OK;
+}
+
+static int op_next(void *impl, void *it, const char **key, const uint8_t **value, size_t *len)
+{
+    struct host *h = impl;
+    if (h->ended)
+        return STELE_CC_FAILED;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__NEXT;
+    c.iter = (uint32_t)(uintptr_t)it;
+    const Stele__CcHostReply *r = call(h, &c);
+    if (r->rc != 1)
+        return r->rc == 0 ? 0 : STELE_CC_FAILED;
+    if (!r->key.len || memchr(r->key.data, 0, r->key.len))
+        return STELE_CC_FAILED;
+    const char *k = keep_str(h, r->key.data, r->key.len);
+    if (!k)
+        return STELE_CC_FAILED;
+    *key = k;
+    *value = value_of(&r->value);
+    *len = r->value.len;
+    return 1;
+}
+
+static void op_close(void *impl, void *it)
+{
+    struct host *h = impl;
+    if (h->ended) /* the peer records open iterators itself at the end */
+        return;
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__CLOSE;
+    c.iter = (uint32_t)(uintptr_t)it;
+    call(h, &c);
+}
+
+static const struct stele_cc_state_ops host_ops = {
+    .get = op_get,
+    .put = op_put,
+    .del = op_del,
+    .range = op_range,
+    .next = op_next,
+    .close = op_close,
+};
+
+/* ---- invocations ---------------------------------------------------------------------- */
+
+/* Runs one invocation and sends its result. */
+static void invoke(struct host *h, const Stele__CcHostInvoke *inv)
+{
+    size_t na = inv->n_args, nt = inv->n_attrs;
+    const uint8_t **args = calloc(na + 1, sizeof *args);
+    size_t *lens = calloc(na + 1, sizeof *lens);
+    const char **keys = calloc(nt + 1, sizeof *keys);
+    const char **values = calloc(nt + 1, sizeof *values);
+    if (!args || !lens || !keys || !values)
+        _exit(EXIT_PROTOCOL);
+    for (size_t i = 0; i < na; i++) {
+        args[i] = inv->args[i].data;
+        lens[i] = inv->args[i].len;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        keys[i] = inv->attrs[i]->key ? inv->attrs[i]->key : "";
+        values[i] = inv->attrs[i]->value ? inv->attrs[i]->value : "";
+    }
+    stele_cc_stub stub;
+    stele_cc_stub_init(&stub, &host_ops, h);
+    stub.function = inv->function ? inv->function : "";
+    stub.args = args;
+    stub.arg_lens = lens;
+    stub.n_args = na;
+    stub.tx_id = inv->tx_id ? inv->tx_id : "";
+    stub.timestamp_ms = inv->timestamp_ms;
+    stub.creator_id = inv->creator_id ? inv->creator_id : "";
+    stub.creator_org = inv->creator_org ? inv->creator_org : "";
+    stub.creator_role = inv->creator_role ? inv->creator_role : "";
+    if (inv->creator_certhash.len == sizeof stub.creator_certhash)
+        memcpy(stub.creator_certhash, inv->creator_certhash.data, sizeof stub.creator_certhash);
+    stub.attr_keys = keys;
+    stub.attr_values = values;
+    stub.n_attrs = nt;
+
+    h->ended = false;
+    stele_cc_stub_run(&stub, h->cc);
+    h->ended = true;
+
+    Stele__CcHostResult res = STELE__CC_HOST_RESULT__INIT;
+    res.status = stub.status;
+    res.message = stub.message ? stub.message : "";
+    res.payload = bytes_of(stub.payload, stub.payload_len);
+    if (stub.event_name) {
+        res.has_event = true;
+        res.event_name = stub.event_name;
+        res.event_payload = bytes_of(stub.event_payload, stub.event_len);
+    }
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_RESULT;
+    m.result = &res;
+    send_msg(h->fd, &m);
+
+    stele_cc_stub_release(&stub);
+    end_invocation(h);
+    free(args);
+    free(lens);
+    free(keys);
+    free(values);
+}
+
+static void say_hello(int fd, const char *error, const struct stele_chaincode *cc)
+{
+    Stele__CcHostHello hi = STELE__CC_HOST_HELLO__INIT;
+    hi.error = (char *)(error ? error : "");
+    if (cc) {
+        hi.abi_version = cc->abi_version;
+        hi.name = (char *)cc->name;
+        hi.version = (char *)(cc->version ? cc->version : "");
+    }
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_HELLO;
+    m.hello = &hi;
+    send_msg(fd, &m);
+}
+
+/* The descriptor of the loaded .so, or NULL with `err` saying what is wrong with it. */
+static const struct stele_chaincode *descriptor(void *dl, char *err, size_t errlen)
+{
+    const struct stele_chaincode *cc = dlsym(dl, "stele_chaincode");
+    if (!cc)
+        snprintf(err, errlen, "it exports no stele_chaincode descriptor (STELE_CHAINCODE())");
+    else if (cc->abi_version != STELE_CC_ABI_VERSION)
+        snprintf(err, errlen, "its descriptor has ABI version %u, the peer runs %u",
+                 cc->abi_version, STELE_CC_ABI_VERSION);
+    else if (!cc->invoke)
+        snprintf(err, errlen, "its descriptor has no invoke function");
+    else if (!tx_chaincode_name_ok(cc->name))
+        snprintf(err, errlen, "its descriptor's name is not 1..64 of [A-Za-z0-9_.-]");
+    else if (cc->version && strnlen(cc->version, 129) > 128)
+        snprintf(err, errlen, "its descriptor's version is longer than 128 octets");
+    else
+        return cc;
+    return NULL;
+}
+
+/* Address space backstop for builds without AddressSanitizer (ccrt.h). */
+static void limit_address_space(size_t memory)
+{
+#ifndef CCHOST_ASAN
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long pages = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    if (!pages || !memory)
+        return;
+    rlim_t as = (rlim_t)(pages * (unsigned long long)sysconf(_SC_PAGESIZE) + 2 * (rlim_t)memory);
+    struct rlimit rl = {as, as};
+    setrlimit(RLIMIT_AS, &rl);
+#else
+    (void)memory;
+#endif
+}
+
+int ccrt_host_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"fd", required_argument, NULL, 'f'},
+        {"so", required_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
+    };
+    int fd = -1, ch;
+    const char *so = NULL;
+    size_t memory = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (ch == 'f')
+            fd = atoi(optarg);
+        else if (ch == 's')
+            so = optarg;
+        else if (ch == 'm')
+            memory = strtoull(optarg, NULL, 10);
+        else
+            return 2;
+    }
+    if (fd < 3 || !so || optind < argc) {
+        fputs("chaincode-host is started by stele-peer, not by hand\n", stderr);
+        return 2;
+    }
+    /* nothing the peer had open stays open here but the socket (and stdio) */
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0u, 0);
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+    limit_address_space(memory);
+
+    char err[256] = "";
+    const struct stele_chaincode *cc = NULL;
+    void *dl = NULL;
+    /* an absolute path: the loader would ask for the working directory of a relative one */
+    char *path = realpath(so, NULL);
+    if (!path) {
+        snprintf(err, sizeof err, "cannot open %s: %s", so, strerror(errno));
+    } else if (cchost_sandbox_trap(fd)) {
+        snprintf(err, sizeof err, "cannot install the SIGSYS handler");
+    } else if (cchost_sandbox_loading(path, fd, err, sizeof err) == STELE_OK) {
+        if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+            snprintf(err, sizeof err, "%s", dlerror());
+        else
+            cc = descriptor(dl, err, sizeof err);
+    }
+    free(path);
+    if (!cc) {
+        say_hello(fd, err[0] ? err : "cannot load the chaincode", NULL);
+        _exit(1);
+    }
+    close(0);
+    close(1);
+#ifndef CCHOST_ASAN
+    close(2); /* sanitizer builds keep it for their reports */
+#endif
+    if (cchost_sandbox_serving(fd, err, sizeof err)) {
+        say_hello(fd, err, NULL);
+        _exit(1);
+    }
+    say_hello(fd, NULL, cc);
+
+    struct host h = {.fd = fd, .cc = cc};
+    for (;;) {
+        Stele__CcPeerToHost *m = recv_msg(fd);
+        if (m->msg_case != STELE__CC_PEER_TO_HOST__MSG_INVOKE)
+            _exit(EXIT_PROTOCOL);
+        invoke(&h, m->invoke);
+        pb_free(&m->base);
+    }
+}

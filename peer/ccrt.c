@@ -1,0 +1,584 @@
+/*
+ * ccrt.c — the chaincode runtime (ccrt.h): pools of host processes, one per .so, and the run
+ * of one invocation on a host (the exchange of state calls and the result).
+ *
+ * Locking: one mutex guards the pools, their slots' busy flags and the counters. A thread
+ * owns a slot (and its host) while the slot is busy, so starting, talking to and killing a
+ * host happen without the lock. A pool is freed when it was evicted and nobody holds or
+ * waits for one of its slots (`refs`).
+ */
+#include "ccrt_int.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stele/chaincode.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CCRT_LOG            "ccrt"
+#define DEFAULT_POOL        2
+#define DEFAULT_TIMEOUT_MS  3000
+#define DEFAULT_LOAD_MS     10000
+#define DEFAULT_MEMORY      (256u << 20)
+#define MIN_MEMORY          (16u << 20)
+#define DEFAULT_KEYS        10000
+#define DEFAULT_WRITE_BYTES (8u << 20)
+#define MAX_MESSAGE         1024 /* octets of a chaincode's message (the shim truncates there) */
+#define MAX_EVENT_NAME      128
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CCRT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CCRT_ASAN 1
+#endif
+#endif
+
+extern char **environ;
+
+/* A place for one host in a pool. */
+struct slot {
+    struct ccrt_host host;
+    bool busy; /* owned by an invocation (or a load) */
+};
+
+/* The hosts of one .so. */
+struct pool {
+    struct pool *next;
+    char *so_path;
+    struct slot *slots; /* pool_size of them */
+    unsigned refs;      /* threads holding or waiting for a slot */
+    bool retired;       /* evicted: no longer in the list */
+    int refused;        /* a remembered refusal to load (STELE_OK: none) */
+    char refusal[256];
+    bool have_info;
+    struct ccrt_info info;
+    pthread_cond_t cv; /* a slot became idle, or the pool changed */
+};
+
+struct ccrt {
+    struct ccrt_config cfg;
+    struct ccrt_spawn spawn;
+    char **envp;
+    pthread_mutex_t mu;
+    struct pool *pools;
+    struct ccrt_stats stats;
+};
+
+/* ---- the environment of hosts --------------------------------------------------------- */
+
+/* Under AddressSanitizer the host must let fatal signals kill it (the sanitizer's handler
+ * would read /proc and be stopped by the sandbox, hiding the crash), must not run the leak
+ * checker (it needs ptrace) and returns NULL for huge allocations as malloc does. */
+#ifdef CCRT_ASAN
+#define HOST_ASAN_OPTIONS                                                           \
+    "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:" \
+    "detect_leaks=0:allocator_may_return_null=1"
+#endif
+
+static void free_env(char **envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        free(envp[i]);
+    free(envp);
+}
+
+/* A copy of the peer's environment for its hosts. */
+static char **host_env(void)
+{
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **envp = calloc(n + 2, sizeof *envp);
+    if (!envp)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+#ifdef CCRT_ASAN
+        if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0)
+            continue;
+#endif
+        if (!(envp[k++] = strdup(environ[i])))
+            goto nomem;
+    }
+#ifdef CCRT_ASAN
+    const char *old = getenv("ASAN_OPTIONS");
+    size_t len = strlen("ASAN_OPTIONS=") + (old ? strlen(old) + 1 : 0) + sizeof HOST_ASAN_OPTIONS;
+    if (!(envp[k] = malloc(len)))
+        goto nomem;
+    snprintf(envp[k++], len, "ASAN_OPTIONS=%s%s" HOST_ASAN_OPTIONS, old ? old : "", old ? ":" : "");
+#endif
+    return envp;
+nomem:
+    free_env(envp);
+    return NULL;
+}
+
+/* ---- runtime ----------------------------------------------------------------------------- */
+
+int ccrt_create(const struct ccrt_config *cfg, struct ccrt **out, char **errmsg)
+{
+    *out = NULL;
+    struct ccrt_config c = *cfg;
+    c.pool_size = c.pool_size ? c.pool_size : DEFAULT_POOL;
+    c.timeout_ms = c.timeout_ms ? c.timeout_ms : DEFAULT_TIMEOUT_MS;
+    c.load_timeout_ms = c.load_timeout_ms ? c.load_timeout_ms : DEFAULT_LOAD_MS;
+    c.memory_limit = c.memory_limit ? c.memory_limit : DEFAULT_MEMORY;
+    c.max_keys = c.max_keys ? c.max_keys : DEFAULT_KEYS;
+    c.max_write_bytes = c.max_write_bytes ? c.max_write_bytes : DEFAULT_WRITE_BYTES;
+    if (c.max_keys > TX_MAX_RWSET_ITEMS)
+        return stele_errf(errmsg, STELE_ERR_INVALID,
+                          "chaincode max_keys %zu is above the %d items a transaction may have",
+                          c.max_keys, TX_MAX_RWSET_ITEMS);
+    if (c.memory_limit < MIN_MEMORY)
+        return stele_errf(errmsg, STELE_ERR_INVALID,
+                          "chaincode memory limit %zu is under the minimum of %u MiB",
+                          c.memory_limit, MIN_MEMORY >> 20);
+    struct ccrt *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return STELE_ERR_NOMEM;
+    rt->cfg = c;
+    rt->cfg.host_exe = strdup(c.host_exe ? c.host_exe : "/proc/self/exe");
+    rt->envp = host_env();
+    if (!rt->cfg.host_exe || !rt->envp) {
+        free((char *)rt->cfg.host_exe);
+        free_env(rt->envp);
+        free(rt);
+        return STELE_ERR_NOMEM;
+    }
+    rt->spawn = (struct ccrt_spawn){rt->cfg.host_exe, rt->envp, c.memory_limit};
+    pthread_mutex_init(&rt->mu, NULL);
+    *out = rt;
+    return STELE_OK;
+}
+
+static void pool_free(struct pool *p, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        ccrt_host_kill(&p->slots[i].host);
+    pthread_cond_destroy(&p->cv);
+    free(p->slots);
+    free(p->so_path);
+    free(p);
+}
+
+void ccrt_destroy(struct ccrt *rt)
+{
+    if (!rt)
+        return;
+    while (rt->pools) {
+        struct pool *p = rt->pools;
+        rt->pools = p->next;
+        pool_free(p, rt->cfg.pool_size);
+    }
+    pthread_mutex_destroy(&rt->mu);
+    free_env(rt->envp);
+    free((char *)rt->cfg.host_exe);
+    free(rt);
+}
+
+void ccrt_get_stats(struct ccrt *rt, struct ccrt_stats *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    *out = rt->stats;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Counts a host lost to failure `rc` (called with the lock held). */
+static void count_loss(struct ccrt *rt, int rc)
+{
+    if (rc == STELE_ERR_TIMEOUT)
+        rt->stats.timeouts++;
+    else if (rc == STELE_ERR_LIMIT)
+        rt->stats.memory++;
+    else if (rc == STELE_ERR_PERMISSION)
+        rt->stats.forbidden++;
+    else if (rc == STELE_ERR_INTERNAL)
+        rt->stats.crashed++;
+}
+
+/* ---- pools ---------------------------------------------------------------------------- */
+
+/* The pool of `so_path`, created when absent (lock held). NULL when out of memory. */
+static struct pool *pool_get(struct ccrt *rt, const char *so_path)
+{
+    for (struct pool *p = rt->pools; p; p = p->next)
+        if (strcmp(p->so_path, so_path) == 0)
+            return p;
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->so_path = strdup(so_path);
+    p->slots = calloc(rt->cfg.pool_size, sizeof *p->slots);
+    if (!p->so_path || !p->slots) {
+        free(p->so_path);
+        free(p->slots);
+        free(p);
+        return NULL;
+    }
+    for (unsigned i = 0; i < rt->cfg.pool_size; i++)
+        ccrt_host_init(&p->slots[i].host);
+    pthread_cond_init(&p->cv, NULL);
+    p->next = rt->pools;
+    rt->pools = p;
+    return p;
+}
+
+/* Drops a reference to `p`, freeing it when evicted and unused (lock held). */
+static void pool_unref(struct ccrt *rt, struct pool *p)
+{
+    if (--p->refs == 0 && p->retired)
+        pool_free(p, rt->cfg.pool_size);
+}
+
+/* An idle slot, one with a host first; NULL when all are busy (lock held). */
+static struct slot *pick(struct ccrt *rt, struct pool *p)
+{
+    struct slot *empty = NULL;
+    for (unsigned i = 0; i < rt->cfg.pool_size; i++) {
+        struct slot *s = &p->slots[i];
+        if (s->busy)
+            continue;
+        if (s->host.pid)
+            return s;
+        if (!empty)
+            empty = s;
+    }
+    return empty;
+}
+
+/* Starts a host in slot `s` of `p` (owned by the caller). */
+static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct ccrt_fail *f)
+{
+    struct ccrt_wait w;
+    ccrt_wait_start(&w, rt->cfg.load_timeout_ms, rt->cfg.memory_limit, true);
+    Stele__CcHostHello *hi = NULL;
+    int rc = ccrt_host_spawn(&s->host, &rt->spawn, p->so_path, &w, &hi, f);
+    if (rc == STELE_OK && hi->abi_version != STELE_CC_ABI_VERSION) {
+        rc = ccrt_fail_set(f, STELE_ERR_INVALID,
+                           "cannot be loaded: ABI version %u, the peer runs %u", hi->abi_version,
+                           STELE_CC_ABI_VERSION);
+        ccrt_host_kill(&s->host);
+    }
+    pthread_mutex_lock(&rt->mu);
+    rt->stats.spawned++;
+    if (rc == STELE_OK && !p->have_info) {
+        snprintf(p->info.name, sizeof p->info.name, "%s", hi->name ? hi->name : "");
+        snprintf(p->info.version, sizeof p->info.version, "%s", hi->version ? hi->version : "");
+        p->have_info = true;
+    }
+    if (rc == STELE_ERR_INVALID || rc == STELE_ERR_PERMISSION) { /* it will fail again */
+        p->refused = rc;
+        snprintf(p->refusal, sizeof p->refusal, "%s", f->msg);
+    }
+    if (rc != STELE_ERR_INVALID)
+        count_loss(rt, rc);
+    pthread_mutex_unlock(&rt->mu);
+    if (hi)
+        pb_free(&hi->base);
+    if (rc)
+        log_warn(CCRT_LOG, "chaincode host for %s: %s", p->so_path, f->msg);
+    return rc;
+}
+
+/* Gives slot `s` of `p` back. */
+static void release(struct ccrt *rt, struct pool *p, struct slot *s)
+{
+    pthread_mutex_lock(&rt->mu);
+    s->busy = false;
+    if (p->retired)
+        ccrt_host_kill(&s->host);
+    pthread_cond_broadcast(&p->cv);
+    pool_unref(rt, p);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Takes an idle slot of the pool of `so_path`, with a running host. */
+static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struct slot **sp,
+                   struct ccrt_fail *f)
+{
+    pthread_mutex_lock(&rt->mu);
+    struct pool *p = pool_get(rt, so_path);
+    if (!p) {
+        pthread_mutex_unlock(&rt->mu);
+        return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+    }
+    p->refs++;
+    struct slot *s;
+    for (;;) {
+        if (p->refused) {
+            int rc = ccrt_fail_set(f, p->refused, "%s", p->refusal);
+            pool_unref(rt, p);
+            pthread_mutex_unlock(&rt->mu);
+            return rc;
+        }
+        if (p->retired) { /* evicted while waiting: go to the new pool */
+            pool_unref(rt, p);
+            if (!(p = pool_get(rt, so_path))) {
+                pthread_mutex_unlock(&rt->mu);
+                return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+            }
+            p->refs++;
+            continue;
+        }
+        if ((s = pick(rt, p)))
+            break;
+        pthread_cond_wait(&p->cv, &rt->mu);
+    }
+    s->busy = true;
+    pthread_mutex_unlock(&rt->mu);
+    if (s->host.pid && !ccrt_host_alive(&s->host))
+        log_warn(CCRT_LOG, "chaincode host for %s died while idle; starting another", so_path);
+    if (!s->host.pid) {
+        int rc = spawn_host(rt, p, s, f);
+        if (rc) {
+            release(rt, p, s);
+            return rc;
+        }
+    }
+    *pp = p;
+    *sp = s;
+    return STELE_OK;
+}
+
+void ccrt_evict(struct ccrt *rt, const char *so_path)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (struct pool **pp = &rt->pools; *pp; pp = &(*pp)->next) {
+        struct pool *p = *pp;
+        if (strcmp(p->so_path, so_path) != 0)
+            continue;
+        *pp = p->next;
+        p->retired = true;
+        for (unsigned i = 0; i < rt->cfg.pool_size; i++)
+            if (!p->slots[i].busy)
+                ccrt_host_kill(&p->slots[i].host);
+        pthread_cond_broadcast(&p->cv);
+        if (p->refs == 0)
+            pool_free(p, rt->cfg.pool_size);
+        break;
+    }
+    pthread_mutex_unlock(&rt->mu);
+}
+
+int ccrt_load(struct ccrt *rt, const char *so_path, struct ccrt_info *info, char **errmsg)
+{
+    if (!so_path || !so_path[0])
+        return stele_errf(errmsg, STELE_ERR_INVALID, "no chaincode path");
+    struct pool *p;
+    struct slot *s;
+    struct ccrt_fail f;
+    int rc = acquire(rt, so_path, &p, &s, &f);
+    if (rc)
+        return stele_errf(errmsg, rc, "chaincode %s: %s", so_path, f.msg);
+    pthread_mutex_lock(&rt->mu);
+    if (info)
+        *info = p->info;
+    pthread_mutex_unlock(&rt->mu);
+    release(rt, p, s);
+    return STELE_OK;
+}
+
+/* ---- one invocation ------------------------------------------------------------------- */
+
+/* Fills the invoke message from `inv`; the attributes array is malloc'd (free it). */
+static int invoke_msg(const struct ccrt_invocation *inv, Stele__CcHostInvoke *m,
+                      Stele__CcHostAttr **attrs, Stele__CcHostAttr ***attr_ptrs)
+{
+    stele__cc_host_invoke__init(m);
+    m->function = (char *)(inv->function ? inv->function : "");
+    m->args = (ProtobufCBinaryData *)inv->args;
+    m->n_args = inv->n_args;
+    m->tx_id = (char *)(inv->tx_id ? inv->tx_id : "");
+    m->timestamp_ms = inv->timestamp_ms;
+    m->creator_id = (char *)(inv->creator_id ? inv->creator_id : "");
+    m->creator_org = (char *)(inv->creator_org ? inv->creator_org : "");
+    m->creator_role = (char *)(inv->creator_role ? inv->creator_role : "");
+    m->creator_certhash.data = (uint8_t *)inv->creator_certhash;
+    m->creator_certhash.len = sizeof inv->creator_certhash;
+    *attrs = calloc(inv->n_attrs + 1, sizeof **attrs);
+    *attr_ptrs = calloc(inv->n_attrs + 1, sizeof **attr_ptrs);
+    if (!*attrs || !*attr_ptrs)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < inv->n_attrs; i++) {
+        stele__cc_host_attr__init(&(*attrs)[i]);
+        (*attrs)[i].key = (char *)(inv->attrs[i].key ? inv->attrs[i].key : "");
+        (*attrs)[i].value = (char *)(inv->attrs[i].value ? inv->attrs[i].value : "");
+        (*attr_ptrs)[i] = &(*attrs)[i];
+    }
+    m->attrs = *attr_ptrs;
+    m->n_attrs = inv->n_attrs;
+    return STELE_OK;
+}
+
+/* Checks the host's result and copies it into `out` (arena created here). A result the
+ * shim could not have made is a protocol error. */
+static int take_result(struct ccrt_sim *sim, const struct ccrt_invocation *inv,
+                       const Stele__CcHostResult *res, struct ccrt_result *out, struct ccrt_fail *f)
+{
+    const char *msg = res->message ? res->message : "";
+    const char *ev = res->event_name ? res->event_name : "";
+    if (strlen(msg) > MAX_MESSAGE || res->payload.len > STELE_CC_MAX_VALUE ||
+        (res->has_event &&
+         (!ev[0] || strlen(ev) > MAX_EVENT_NAME || res->event_payload.len > STELE_CC_MAX_VALUE)))
+        return ccrt_fail_set(f, STELE_ERR_INTERNAL, "its host sent an oversize result");
+    struct arena *a = arena_create(0);
+    if (!a)
+        return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+    out->arena = a;
+    out->status = res->status;
+    out->message = arena_strdup(a, msg);
+    if (res->payload.len) {
+        out->payload.data = arena_memdup(a, res->payload.data, res->payload.len);
+        out->payload.len = res->payload.len;
+    }
+    if (!out->message || (res->payload.len && !out->payload.data))
+        return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+    if (res->status < 200 || res->status > 299)
+        return STELE_OK;
+    if (ccrt_sim_finish(sim, a, &out->rwset))
+        return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+    if (res->has_event) {
+        Stele__ChaincodeEvent *e = arena_alloc(a, sizeof *e);
+        if (!e)
+            return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+        stele__chaincode_event__init(e);
+        e->chaincode = arena_strdup(a, inv->chaincode);
+        e->tx_id = arena_strdup(a, inv->tx_id ? inv->tx_id : "");
+        e->name = arena_strdup(a, ev);
+        e->payload.len = res->event_payload.len;
+        e->payload.data = arena_memdup(a, res->event_payload.data, res->event_payload.len);
+        if (!e->chaincode || !e->tx_id || !e->name || (e->payload.len && !e->payload.data))
+            return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+        out->event = e;
+    }
+    return STELE_OK;
+}
+
+/* Runs `inv` on host `h`: the invoke, the state calls, the result. On a failure that is the
+ * host's, the host is killed (h->pid is 0 afterwards). */
+static int run(struct ccrt *rt, struct ccrt_host *h, const struct ccrt_invocation *inv,
+               struct ccrt_result *out, struct ccrt_fail *f)
+{
+    struct ccrt_sim_limits lim = {rt->cfg.max_keys, rt->cfg.max_write_bytes};
+    struct ccrt_sim *sim = ccrt_sim_create(inv->db, inv->chaincode, &lim);
+    Stele__CcHostAttr *attrs = NULL, **attr_ptrs = NULL;
+    Stele__CcHostInvoke im;
+    Stele__CcPeerToHost to = STELE__CC_PEER_TO_HOST__INIT;
+    Stele__CcHostToPeer *from = NULL;
+    Stele__CcHostReply reply;
+    struct ccrt_wait w;
+    int rc;
+    if (!sim || invoke_msg(inv, &im, &attrs, &attr_ptrs)) {
+        rc = ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    ccrt_wait_start(&w, rt->cfg.timeout_ms, rt->cfg.memory_limit, false);
+    to.msg_case = STELE__CC_PEER_TO_HOST__MSG_INVOKE;
+    to.invoke = &im;
+    if ((rc = ccrt_host_send(h, &to, &w, f))) {
+        if (rc == STELE_ERR_TOO_BIG)
+            rc = ccrt_fail_set(f, STELE_ERR_INVALID, "the invocation is too large (%s)", f->msg);
+        goto out;
+    }
+    to.msg_case = STELE__CC_PEER_TO_HOST__MSG_REPLY;
+    to.reply = &reply;
+    for (;;) {
+        if ((rc = ccrt_host_recv(h, &w, &from, f)))
+            goto out;
+        if (from->msg_case == STELE__CC_HOST_TO_PEER__MSG_RESULT)
+            break;
+        bool has_reply;
+        if (from->msg_case != STELE__CC_HOST_TO_PEER__MSG_CALL ||
+            ccrt_sim_call(sim, from->call, &reply, &has_reply)) {
+            ccrt_host_kill(h);
+            rc = ccrt_fail_set(f, STELE_ERR_INTERNAL,
+                               "its host sent an unexpected message; it was killed");
+            goto out;
+        }
+        if (has_reply && (rc = ccrt_host_send(h, &to, &w, f)))
+            goto out;
+        pb_free(&from->base);
+        from = NULL;
+    }
+    /* what it allocated counts even when it answered between two looks of the watchdog */
+    if ((rc = ccrt_host_check_memory(h, &w, f)))
+        goto out;
+    const char *why = NULL;
+    if ((rc = ccrt_sim_error(sim, &why))) {
+        ccrt_fail_set(f, rc, "%s", why);
+        goto out;
+    }
+    if ((rc = take_result(sim, inv, from->result, out, f)) == STELE_ERR_INTERNAL)
+        ccrt_host_kill(h);
+out:
+    if (from)
+        pb_free(&from->base);
+    free(attrs);
+    free(attr_ptrs);
+    ccrt_sim_destroy(sim);
+    return rc;
+}
+
+static bool invocation_ok(const struct ccrt_invocation *inv, const char **why)
+{
+    if (!inv->chaincode || !tx_chaincode_name_ok(inv->chaincode) || inv->chaincode[0] == '_')
+        *why = "not a chaincode name (or a system namespace)";
+    else if (!inv->so_path || !inv->so_path[0])
+        *why = "no chaincode path";
+    else if (!inv->db)
+        *why = "no state database";
+    else if ((inv->n_args && !inv->args) || (inv->n_attrs && !inv->attrs))
+        *why = "arguments or attributes missing";
+    else
+        return true;
+    return false;
+}
+
+int ccrt_invoke(struct ccrt *rt, const struct ccrt_invocation *inv, struct ccrt_result *out,
+                char **errmsg)
+{
+    memset(out, 0, sizeof *out);
+    const char *why;
+    if (!invocation_ok(inv, &why))
+        return stele_errf(errmsg, STELE_ERR_INVALID, "chaincode %s: %s",
+                          inv->chaincode ? inv->chaincode : "(none)", why);
+    struct pool *p;
+    struct slot *s;
+    struct ccrt_fail f;
+    int rc = acquire(rt, inv->so_path, &p, &s, &f);
+    if (rc)
+        return stele_errf(errmsg, rc, "chaincode %s: %s", inv->chaincode, f.msg);
+    uint64_t t0 = clock_mono_us();
+    rc = run(rt, &s->host, inv, out, &f);
+    pthread_mutex_lock(&rt->mu);
+    rt->stats.invocations++;
+    if (rc && !s->host.pid)
+        count_loss(rt, rc);
+    pthread_mutex_unlock(&rt->mu);
+    if (rc && !s->host.pid)
+        log_warn(CCRT_LOG, "chaincode %s (tx %s): %s", inv->chaincode,
+                 inv->tx_id ? inv->tx_id : "-", f.msg);
+    release(rt, p, s);
+    if (rc) {
+        ccrt_result_release(out);
+        return stele_errf(errmsg, rc, "chaincode %s: %s", inv->chaincode, f.msg);
+    }
+    out->duration_us = clock_mono_us() - t0;
+    return STELE_OK;
+}
+
+void ccrt_result_release(struct ccrt_result *r)
+{
+    if (!r)
+        return;
+    arena_destroy(r->arena);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,281 @@
+/*
+ * endorser.c — executing a signed proposal and signing the result (DESIGN §2 steps 1-2):
+ * stele.Endorser/ProcessProposal, and the core the gateway uses for its own endorsement and for
+ * Evaluate.
+ *
+ * A proposal is executed only when: it decodes; its header names this channel, an
+ * ENDORSER_TRANSACTION, a creator, a nonce and the tx_id hex(SHA-256(nonce || creator)); the
+ * creator is a member of a channel organisation now and signed exactly the proposal bytes; its
+ * tx_id is not committed yet; and the chaincode is `_lifecycle` (run here, lifecycle.h) or has a
+ * committed definition whose package is installed on this peer (run in a sandboxed host,
+ * endorser_cc.c). The result is signed only for a success (status 200..299).
+ */
+#include "peer_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "ledger/blockstore.h"
+#include "ledger/envelope.h"
+#include "ledger/lifecycle.h"
+#include "ledger/statedb.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stele/peer.pb-c.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ENDORSE_MAX_PROPOSAL (4u << 20)
+
+static enum rpc_code refuse(struct endorse_result *out, enum rpc_code code, const char *why)
+{
+    out->code = code;
+    out->why = why;
+    return code;
+}
+
+/* Committed-state reads for the lifecycle rules. */
+static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                  bool *found, Stele__Version **version)
+{
+    struct statedb *db = ctx;
+    struct buf b;
+    struct statedb_version ver;
+    buf_init(&b);
+    int rc = statedb_get(db, LIFECYCLE_NS, key, &b, &ver);
+    *found = rc == STELE_OK;
+    *version = NULL;
+    if (rc == STELE_OK) {
+        Stele__Version *v = arena_alloc(a, sizeof *v);
+        uint8_t *d = arena_memdup(a, b.data, b.len ? b.len : 1);
+        if (!v || !d) {
+            buf_release(&b);
+            return STELE_ERR_NOMEM;
+        }
+        stele__version__init(v);
+        v->block_number = ver.block;
+        v->tx_index = ver.tx;
+        *version = v;
+        *value = (ProtobufCBinaryData){b.len, d};
+    }
+    buf_release(&b);
+    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+}
+
+static int lc_exists(void *ctx, const char *key, bool *found)
+{
+    int rc = statedb_get(ctx, LIFECYCLE_NS, key, NULL, NULL);
+    *found = rc == STELE_OK;
+    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+}
+
+/* Runs `_lifecycle`. */
+static int run_lifecycle(struct peer *p, struct arena *a, const Stele__ChaincodeInvocation *inv,
+                         const struct identity *creator, struct cc_outcome *o)
+{
+    struct lifecycle_state st = {lc_get, lc_exists, kvledger_state(p->ledger)};
+    struct lifecycle_result r;
+    int rc = lifecycle_execute(a, kvledger_config(p->ledger), inv->function, inv->args, inv->n_args,
+                               creator->org, creator->role, &st, &r);
+    if (rc)
+        return rc;
+    o->status = r.status;
+    o->message = r.status == 200 ? "" : r.why;
+    o->payload = r.payload;
+    o->rwset = r.rwset;
+    return STELE_OK;
+}
+
+/* The committed definition of `name` (in `a`), or NULL (*rc set on an error). */
+static const Stele__ChaincodeDefinition *definition(struct peer *p, struct arena *a,
+                                                    const char *name, int *rc)
+{
+    char *key = lifecycle_definition_key(a, name);
+    struct buf b;
+    buf_init(&b);
+    *rc =
+        key ? statedb_get(kvledger_state(p->ledger), LIFECYCLE_NS, key, &b, NULL) : STELE_ERR_NOMEM;
+    const Stele__ChaincodeDefinition *d = NULL;
+    if (*rc == STELE_OK) {
+        d = (const Stele__ChaincodeDefinition *)pb_unpack(&stele__chaincode_definition__descriptor,
+                                                          a, b.data, b.len, 0);
+        *rc = d ? STELE_OK : STELE_ERR_MALFORMED;
+    }
+    buf_release(&b);
+    return d;
+}
+
+enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
+                           bool sign, struct endorse_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->code = RPC_OK;
+    if (sp->proposal_bytes.len > ENDORSE_MAX_PROPOSAL)
+        return refuse(out, RPC_INVALID_ARGUMENT, "the proposal is too large");
+    const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
+        &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
+    if (!pr || !pr->header || !pr->invocation)
+        return refuse(out, RPC_INVALID_ARGUMENT, "the proposal does not decode");
+    const Stele__Header *h = pr->header;
+    char tx_id[ENVELOPE_TXID_LEN + 1];
+    if (strcmp(h->channel_id, p->cfg->channel_id) != 0)
+        return refuse(out, RPC_INVALID_ARGUMENT, "the proposal is for another channel");
+    if (h->type != STELE__HEADER_TYPE__ENDORSER_TRANSACTION || !h->creator.len ||
+        h->nonce.len < ENVELOPE_MIN_NONCE || h->nonce.len > ENVELOPE_MAX_NONCE || !h->timestamp ||
+        h->timestamp->seconds < 0 ||
+        envelope_tx_id(h->nonce.data, h->nonce.len, h->creator.data, h->creator.len, tx_id) ||
+        strcmp(tx_id, h->tx_id) != 0)
+        return refuse(out, RPC_INVALID_ARGUMENT,
+                      "the proposal's header is not that of an endorser transaction (type, "
+                      "creator, nonce, timestamp, tx_id = SHA-256(nonce || creator))");
+    const Stele__ChaincodeInvocation *inv = pr->invocation;
+    if (!tx_chaincode_name_ok(inv->chaincode))
+        return refuse(out, RPC_INVALID_ARGUMENT, "the proposal names no valid chaincode");
+    struct identity *creator = arena_alloc(a, sizeof *creator);
+    if (!creator)
+        return refuse(out, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    char *err = NULL;
+    int rc =
+        identity_verify(p->msp, a, h->creator.data, h->creator.len, clock_wall_s(), creator, &err);
+    if (rc) {
+        const char *why =
+            arena_printf(a, "the creator is refused: %s", err ? err : stele_strerror(rc));
+        free(err);
+        return refuse(out, rpc_code_from_status(rc), why ? why : "the creator is refused");
+    }
+    if (identity_verify_signature(p->msp, creator, sp->proposal_bytes.data, sp->proposal_bytes.len,
+                                  sp->signature.data, sp->signature.len) != STELE_OK)
+        return refuse(out, RPC_UNAUTHENTICATED,
+                      "the proposal's signature does not verify with its creator's key");
+    rc = blockstore_find_txid(kvledger_blocks(p->ledger), h->tx_id, NULL, NULL);
+    if (rc == STELE_OK)
+        return refuse(out, RPC_ALREADY_EXISTS, "a transaction with this tx_id is committed");
+    out->tx_id = arena_strdup(a, h->tx_id);
+    /* run it */
+    struct cc_outcome o = {0};
+    const char *version = "";
+    uint64_t sequence = 0;
+    if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
+        rc = run_lifecycle(p, a, inv, creator, &o);
+    } else {
+        const Stele__ChaincodeDefinition *d = definition(p, a, inv->chaincode, &rc);
+        if (!d && rc == STELE_ERR_NOT_FOUND) {
+            const char *why = arena_printf(a, "chaincode %s is not committed on channel %s",
+                                           inv->chaincode, p->cfg->channel_id);
+            return refuse(out, RPC_NOT_FOUND, why ? why : "chaincode not committed");
+        }
+        if (!d)
+            return refuse(out, RPC_INTERNAL, "cannot read the chaincode's definition");
+        char so[PATH_MAX];
+        if (ccstore_so_path(p, d->package_hash.data, so, sizeof so) != STELE_OK) {
+            const char *why =
+                arena_printf(a, "chaincode %s %s (sequence %llu) is not installed on peer %s",
+                             d->name, d->version, (unsigned long long)d->sequence, p->cfg->peer_id);
+            return refuse(out, RPC_FAILED_PRECONDITION, why ? why : "chaincode not installed");
+        }
+        version = d->version;
+        sequence = d->sequence;
+        struct cc_call c = {.chaincode = inv->chaincode,
+                            .so_path = so,
+                            .inv = inv,
+                            .tx_id = h->tx_id,
+                            .timestamp_ms = (uint64_t)h->timestamp->seconds * 1000 +
+                                            (uint64_t)(h->timestamp->nanos / 1000000),
+                            .creator = creator};
+        rc = peer_run_chaincode(p, a, &c, &o, &err);
+        if (rc) {
+            const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
+                                           err ? err : stele_strerror(rc));
+            free(err);
+            log_warn("peer", "%s", why ? why : "chaincode failed");
+            return refuse(out, rc == STELE_ERR_TIMEOUT ? RPC_DEADLINE_EXCEEDED : RPC_ABORTED,
+                          why ? why : "chaincode failed");
+        }
+    }
+    if (rc)
+        return refuse(out, RPC_INTERNAL, "cannot execute the proposal");
+    Stele__Response *resp = arena_alloc(a, sizeof *resp);
+    if (!resp)
+        return refuse(out, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__response__init(resp);
+    resp->status = o.status;
+    resp->message = (char *)(o.message ? o.message : "");
+    resp->payload = o.payload;
+    out->response = resp;
+    if (o.status < 200 || o.status > 299 || !sign)
+        return RPC_OK;
+    struct tx_result r = {.chaincode = inv->chaincode,
+                          .version = version,
+                          .sequence = sequence,
+                          .rwset = o.rwset,
+                          .response = resp,
+                          .event = o.event};
+    struct buf b;
+    buf_init(&b);
+    if ((rc = tx_response_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, &r, &b)) ||
+        (rc = tx_endorse(b.data, b.len, p->self.identity.data, p->self.identity.len, p->self.key,
+                         out->sig))) {
+        buf_release(&b);
+        return refuse(out, RPC_INTERNAL, "cannot sign the endorsement");
+    }
+    out->payload.data = arena_memdup(a, b.data, b.len ? b.len : 1);
+    out->payload.len = b.len;
+    buf_release(&b);
+    if (!out->payload.data)
+        return refuse(out, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    out->endorsed = true;
+    return RPC_OK;
+}
+
+/* The ProposalResponse of a result, in the call's arena. */
+enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
+                                    const struct endorse_result *r, ProtobufCMessage **resp)
+{
+    struct arena *a = rpc_call_arena(call);
+    Stele__ProposalResponse *pr = arena_alloc(a, sizeof *pr);
+    if (!pr)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__proposal_response__init(pr);
+    pr->response = r->response;
+    if (r->endorsed) {
+        Stele__Endorsement *e = arena_alloc(a, sizeof *e);
+        uint8_t *sig = arena_memdup(a, r->sig, sizeof r->sig);
+        if (!e || !sig)
+            return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        stele__endorsement__init(e);
+        e->endorser = (ProtobufCBinaryData){p->self.identity.len, p->self.identity.data};
+        e->signature = (ProtobufCBinaryData){sizeof r->sig, sig};
+        pr->payload = r->payload;
+        pr->endorsement = e;
+    }
+    *resp = &pr->base;
+    return RPC_OK;
+}
+
+static enum rpc_code process_proposal(struct rpc_call *call, const ProtobufCMessage *req,
+                                      ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    struct endorse_result r;
+    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, true, &r) !=
+        RPC_OK)
+        return rpc_call_error(call, r.code, "%s", r.why);
+    return peer_endorse_response(p, call, &r, resp);
+}
+
+int peer_endorser_register(struct peer *p, struct rpc_server *s)
+{
+    const struct rpc_method m[] = {
+        {.path = "/stele.Endorser/ProcessProposal",
+         .kind = RPC_UNARY,
+         .request = &stele__signed_proposal__descriptor,
+         .handler = process_proposal,
+         .arg = p},
+    };
+    return rpc_server_add(s, m, sizeof m / sizeof m[0]);
+}

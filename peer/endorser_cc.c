@@ -1,0 +1,83 @@
+/*
+ * endorser_cc.c — running a user chaincode for the endorser through the chaincode runtime
+ * (ccrt.h): the invocation from the verified proposal, the result copied into the endorser's
+ * arena.
+ */
+#include "ccrt.h"
+#include "peer_int.h"
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies `m` (a `desc` message) into `a`. */
+static ProtobufCMessage *copy_msg(struct arena *a, const ProtobufCMessage *m,
+                                  const ProtobufCMessageDescriptor *desc)
+{
+    size_t len;
+    uint8_t *bytes = pb_pack(m, &len);
+    ProtobufCMessage *c = bytes ? pb_unpack(desc, a, bytes, len, 0) : NULL;
+    free(bytes);
+    return c;
+}
+
+int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
+                       struct cc_outcome *o, char **errmsg)
+{
+    if (!p->ccrt)
+        return stele_errf(errmsg, STELE_ERR_INTERNAL, "no chaincode runtime");
+    const struct identity *id = c->creator;
+    struct ccrt_attr *attrs = id->n_attrs ? arena_calloc(a, id->n_attrs, sizeof *attrs) : NULL;
+    if (id->n_attrs && !attrs)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < id->n_attrs; i++)
+        attrs[i] = (struct ccrt_attr){id->attrs[i].key, id->attrs[i].value};
+    struct ccrt_invocation inv = {.chaincode = c->chaincode,
+                                  .so_path = c->so_path,
+                                  .function = c->inv->function,
+                                  .args = c->inv->args,
+                                  .n_args = c->inv->n_args,
+                                  .tx_id = c->tx_id,
+                                  .timestamp_ms = c->timestamp_ms,
+                                  .creator_id = id->id,
+                                  .creator_org = id->org,
+                                  .creator_role = id->role,
+                                  .attrs = attrs,
+                                  .n_attrs = id->n_attrs,
+                                  .db = kvledger_state(p->ledger)};
+    memcpy(inv.creator_certhash, id->certhash, 32);
+    struct ccrt_result r;
+    int rc = ccrt_invoke(p->ccrt, &inv, &r, errmsg);
+    if (rc)
+        return rc;
+    o->status = r.status;
+    o->message = arena_strdup(a, r.message ? r.message : "");
+    o->payload.len = r.payload.len;
+    o->payload.data = arena_memdup(a, r.payload.data, r.payload.len ? r.payload.len : 1);
+    o->rwset = r.rwset
+                   ? (Stele__TxRwSet *)copy_msg(a, &r.rwset->base, &stele__tx_rw_set__descriptor)
+                   : NULL;
+    o->event = r.event ? (Stele__ChaincodeEvent *)copy_msg(a, &r.event->base,
+                                                           &stele__chaincode_event__descriptor)
+                       : NULL;
+    bool lost = !o->message || !o->payload.data || (r.rwset && !o->rwset) || (r.event && !o->event);
+    ccrt_result_release(&r);
+    return lost ? STELE_ERR_NOMEM : STELE_OK;
+}
+
+int peer_ccrt_create(struct peer *p, char **errmsg)
+{
+    struct ccrt_config cc = {.pool_size = (unsigned)p->cfg->chaincode.pool,
+                             .timeout_ms = (unsigned)p->cfg->chaincode.timeout_ms,
+                             .memory_limit = (size_t)p->cfg->chaincode.memory};
+    return ccrt_create(&cc, &p->ccrt, errmsg);
+}
+
+void peer_ccrt_destroy(struct peer *p)
+{
+    ccrt_destroy(p->ccrt);
+    p->ccrt = NULL;
+}

@@ -1,0 +1,379 @@
+/*
+ * gateway.c — stele.Gateway (proto/stele/peer.proto): what a client talks to.
+ *   Evaluate      runs a proposal on this peer and answers the chaincode's response (nothing
+ *                 is signed or ordered);
+ *   Endorse       endorses on this peer, then on peers of the other organisations that the
+ *                 chaincode's endorsement policy names (gateway.peers), until the collected
+ *                 endorsements satisfy it; every endorser must have produced the same response
+ *                 payload; answers the envelope payload for the client to sign;
+ *   Submit        sends the signed envelope to every orderer (under PBFT a faulty primary
+ *                 cannot drop it) and, when asked, waits for it to commit on this peer;
+ *   CommitStatus  (events.c) waits for a transaction's commit.
+ * A transaction refused with MVCC_READ_CONFLICT needs a new proposal (a new tx_id, signed by
+ * the client), so retrying is the client's (`stele invoke --retries`).
+ */
+#include "peer_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "ledger/envelope.h"
+#include "ledger/lifecycle.h"
+#include "ledger/statedb.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "policy/policy.h"
+#include "stele/orderer.pb-c.h"
+#include "stele/peer.pb-c.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_BROADCAST_MS 5000 /* one orderer's answer to one envelope */
+
+struct peer_gateway {
+    pthread_mutex_t mu;
+    struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
+    struct rpc_channel **orderers; /* one per orderer, opened on first use */
+    struct identity self;          /* this peer's identity, decoded */
+    struct arena *arena;           /* holds `self` */
+};
+
+int peer_gateway_create(struct peer *p, char **errmsg)
+{
+    struct peer_gateway *g = calloc(1, sizeof *g);
+    if (!g)
+        return STELE_ERR_NOMEM;
+    pthread_mutex_init(&g->mu, NULL);
+    p->gw = g;
+    g->peers = calloc(p->cfg->gateway.n_peers + 1, sizeof *g->peers);
+    g->orderers = calloc(p->n_orderers + 1, sizeof *g->orderers);
+    g->arena = arena_create(0);
+    if (!g->peers || !g->orderers || !g->arena)
+        return STELE_ERR_NOMEM;
+    int rc = identity_decode(g->arena, p->self.identity.data, p->self.identity.len, &g->self, NULL);
+    if (rc)
+        return stele_errf(errmsg, rc, "the peer's own identity does not decode");
+    return STELE_OK;
+}
+
+void peer_gateway_destroy(struct peer *p)
+{
+    struct peer_gateway *g = p->gw;
+    if (!g)
+        return;
+    for (size_t i = 0; g->peers && i < p->cfg->gateway.n_peers; i++)
+        rpc_channel_close(g->peers[i]);
+    for (size_t i = 0; g->orderers && i < p->n_orderers; i++)
+        rpc_channel_close(g->orderers[i]);
+    free(g->peers);
+    free(g->orderers);
+    arena_destroy(g->arena);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+    p->gw = NULL;
+}
+
+/* The channel in slot `*slot` to `addr`, opened on first use. */
+static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, const char *addr)
+{
+    struct peer_gateway *g = p->gw;
+    pthread_mutex_lock(&g->mu);
+    if (!*slot) {
+        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message};
+        *slot = rpc_channel_open(addr, &co, NULL);
+    }
+    struct rpc_channel *ch = *slot;
+    pthread_mutex_unlock(&g->mu);
+    return ch;
+}
+
+static enum rpc_code gw_evaluate(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    struct endorse_result r;
+    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, false, &r) !=
+        RPC_OK)
+        return rpc_call_error(call, r.code, "%s", r.why);
+    return peer_endorse_response(p, call, &r, resp);
+}
+
+/* The endorsement policy of the invoked chaincode; NULL for _lifecycle (no policy). */
+static int proposal_policy(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
+                           struct policy **out)
+{
+    *out = NULL;
+    const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
+        &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
+    if (!pr || !pr->invocation)
+        return STELE_ERR_MALFORMED;
+    if (strcmp(pr->invocation->chaincode, LIFECYCLE_NS) == 0)
+        return STELE_OK;
+    char *key = lifecycle_definition_key(a, pr->invocation->chaincode);
+    struct buf b;
+    buf_init(&b);
+    int rc =
+        key ? statedb_get(kvledger_state(p->ledger), LIFECYCLE_NS, key, &b, NULL) : STELE_ERR_NOMEM;
+    const Stele__ChaincodeDefinition *d = NULL;
+    if (rc == STELE_OK && !(d = (const Stele__ChaincodeDefinition *)pb_unpack(
+                                &stele__chaincode_definition__descriptor, a, b.data, b.len, 0)))
+        rc = STELE_ERR_MALFORMED;
+    buf_release(&b);
+    if (rc == STELE_OK)
+        rc = policy_parse(d->endorsement_policy, strlen(d->endorsement_policy), out, NULL);
+    return rc;
+}
+
+static bool named(const char *org, const char **orgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(orgs[i], org) == 0)
+            return true;
+    return false;
+}
+
+/* Asks gateway peer `i` to endorse; on success appends its endorsement to `ends`/`signers`.
+ * Returns NULL, or why it did not count (in `a`). */
+static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
+                                  const Stele__SignedProposal *sp, const ProtobufCBinaryData *want,
+                                  Stele__Endorsement **ends, struct policy_signer *signers,
+                                  size_t *n)
+{
+    const struct peer_gateway_peer *gp = &p->cfg->gateway.peers[i];
+    struct rpc_channel *ch = channel(p, &p->gw->peers[i], gp->address);
+    if (!ch)
+        return arena_printf(a, "%s: cannot open a channel", gp->address);
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res = {0};
+    int rc = rpc_unary(ch, "/stele.Endorser/ProcessProposal", &sp->base,
+                       &stele__proposal_response__descriptor, &m,
+                       (int)p->cfg->gateway.endorse_timeout_ms, &res);
+    if (rc)
+        return arena_printf(a, "%s: %s", gp->address,
+                            res.detail[0] ? res.detail : stele_strerror(rc));
+    const Stele__ProposalResponse *r = (const Stele__ProposalResponse *)m;
+    const char *why = NULL;
+    struct identity *id = arena_alloc(a, sizeof *id);
+    struct crypto_key *pub = NULL;
+    if (!r->response || r->response->status < 200 || r->response->status > 299 || !r->endorsement)
+        why = arena_printf(a, "%s: the chaincode answered %d: %s", gp->address,
+                           r->response ? r->response->status : 0,
+                           r->response ? r->response->message : "");
+    else if (r->payload.len != want->len || memcmp(r->payload.data, want->data, want->len) != 0)
+        why = arena_printf(a, "%s: computed another result than this peer (state not in sync?)",
+                           gp->address);
+    else if (!id ||
+             identity_verify(p->msp, a, r->endorsement->endorser.data, r->endorsement->endorser.len,
+                             clock_wall_s(), id, NULL) ||
+             identity_public_key(p->msp, id, &pub) ||
+             tx_endorsement_verify(pub, want->data, want->len, r->endorsement->endorser.data,
+                                   r->endorsement->endorser.len, r->endorsement->signature.data,
+                                   r->endorsement->signature.len))
+        why = arena_printf(a, "%s: its endorsement does not verify", gp->address);
+    crypto_key_destroy(pub);
+    if (!why) {
+        Stele__Endorsement *e = arena_alloc(a, sizeof *e);
+        uint8_t *who = arena_memdup(a, r->endorsement->endorser.data, r->endorsement->endorser.len);
+        uint8_t *sig =
+            arena_memdup(a, r->endorsement->signature.data, r->endorsement->signature.len);
+        if (!e || !who || !sig) {
+            why = "out of memory";
+        } else {
+            stele__endorsement__init(e);
+            e->endorser = (ProtobufCBinaryData){r->endorsement->endorser.len, who};
+            e->signature = (ProtobufCBinaryData){r->endorsement->signature.len, sig};
+            ends[*n] = e;
+            signers[*n] = (struct policy_signer){id->org, id->role, id->certhash, 32};
+            ++*n;
+        }
+    }
+    pb_free(m);
+    return why;
+}
+
+static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    struct arena *a = rpc_call_arena(call);
+    const Stele__SignedProposal *sp = (const Stele__SignedProposal *)req;
+    struct endorse_result r;
+    if (peer_endorse(p, a, sp, true, &r) != RPC_OK)
+        return rpc_call_error(call, r.code, "%s", r.why);
+    Stele__PreparedTransaction *pt = arena_alloc(a, sizeof *pt);
+    if (!pt)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__prepared_transaction__init(pt);
+    pt->tx_id = (char *)r.tx_id;
+    pt->result = r.response;
+    *resp = &pt->base;
+    if (!r.endorsed) /* the chaincode refused: the client reads result */
+        return RPC_OK;
+    Stele__Endorsement *ends[TX_MAX_ENDORSEMENTS];
+    struct policy_signer signers[TX_MAX_ENDORSEMENTS];
+    char **names = arena_calloc(a, TX_MAX_ENDORSEMENTS, sizeof *names);
+    Stele__Endorsement *own = arena_alloc(a, sizeof *own);
+    uint8_t *sig = arena_memdup(a, r.sig, sizeof r.sig);
+    if (!names || !own || !sig)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__endorsement__init(own);
+    own->endorser = (ProtobufCBinaryData){p->self.identity.len, p->self.identity.data};
+    own->signature = (ProtobufCBinaryData){sizeof r.sig, sig};
+    ends[0] = own;
+    signers[0] =
+        (struct policy_signer){p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
+    names[0] = arena_printf(a, "%s (%s)", p->cfg->peer_id, p->org);
+    size_t n = 1;
+    struct policy *pol = NULL;
+    int rc = proposal_policy(p, a, sp, &pol);
+    if (rc)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot read the endorsement policy: %s",
+                              stele_strerror(rc));
+    const char *orgs[POLICY_MAX_PRINCIPALS];
+    size_t n_orgs = pol ? policy_orgs(pol, orgs, POLICY_MAX_PRINCIPALS) : 0;
+    const char *tried = "";
+    for (size_t i = 0; pol && !policy_satisfied(pol, signers, n) && n < TX_MAX_ENDORSEMENTS &&
+                       i < p->cfg->gateway.n_peers;
+         i++) {
+        if (!named(p->cfg->gateway.peers[i].org, orgs, n_orgs))
+            continue;
+        size_t before = n;
+        const char *why = endorse_remote(p, a, i, sp, &r.payload, ends, signers, &n);
+        if (why)
+            tried = arena_printf(a, "%s%s%s", tried, tried[0] ? "; " : "", why);
+        else if (n > before)
+            names[before] = arena_printf(a, "%s (%s)", p->cfg->gateway.peers[i].address,
+                                         p->cfg->gateway.peers[i].org);
+    }
+    if (pol && !policy_satisfied(pol, signers, n)) {
+        char *text = NULL;
+        policy_format(pol, &text);
+        enum rpc_code code = rpc_call_error(
+            call, RPC_FAILED_PRECONDITION,
+            "the endorsements collected do not satisfy the policy %s%s%s", text ? text : "",
+            tried[0] ? ": "
+                     : " (no peer of the other organisations is configured under "
+                       "gateway.peers)",
+            tried);
+        free(text);
+        policy_destroy(pol);
+        return code;
+    }
+    policy_destroy(pol);
+    ProtobufCBinaryData payload;
+    if ((rc =
+             tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,
+                              r.payload.len, (const Stele__Endorsement *const *)ends, n, &payload)))
+        return rpc_call_error(call, RPC_INTERNAL, "cannot build the transaction: %s",
+                              stele_strerror(rc));
+    pt->payload.data = arena_memdup(a, payload.data, payload.len);
+    pt->payload.len = payload.len;
+    free(payload.data);
+    if (!pt->payload.data)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    pt->endorsers = names;
+    pt->n_endorsers = n;
+    return RPC_OK;
+}
+
+/* Sends one envelope to orderer `i`; returns its status (STATUS_UNKNOWN when none came). */
+static Stele__Status broadcast_one(struct peer *p, size_t i, const ProtobufCBinaryData *env)
+{
+    struct rpc_channel *ch = channel(p, &p->gw->orderers[i], p->orderers[i]);
+    struct rpc_call *c =
+        ch ? rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                             &stele__broadcast_response__descriptor, GW_BROADCAST_MS)
+           : NULL;
+    Stele__Status st = STELE__STATUS__STATUS_UNKNOWN;
+    ProtobufCMessage *m = NULL;
+    if (c && rpc_call_send_bytes(c, env->data, env->len) == STELE_OK &&
+        rpc_call_close_send(c) == STELE_OK &&
+        rpc_call_recv(c, &m, GW_BROADCAST_MS, false) == STELE_OK) {
+        st = ((Stele__BroadcastResponse *)m)->status;
+        pb_free(m);
+    }
+    if (c)
+        rpc_call_finish(c, true, NULL);
+    return st;
+}
+
+static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    struct arena *a = rpc_call_arena(call);
+    const Stele__SubmitRequest *sr = (const Stele__SubmitRequest *)req;
+    struct envelope_view ev;
+    const char *why = NULL;
+    if (envelope_parse(a, sr->envelope.data, sr->envelope.len, 0, &ev, &why) != STELE_OK)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "the envelope does not open: %s",
+                              why ? why : "malformed");
+    if (strcmp(ev.header->channel_id, p->cfg->channel_id) != 0 ||
+        ev.header->type != STELE__HEADER_TYPE__ENDORSER_TRANSACTION)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "the envelope is not an endorser transaction of channel %s",
+                              p->cfg->channel_id);
+    Stele__SubmitResponse *r = arena_alloc(a, sizeof *r);
+    if (!r)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    stele__submit_response__init(r);
+    r->tx_id = (char *)ev.header->tx_id;
+    Stele__Status last = STELE__STATUS__STATUS_UNKNOWN;
+    for (size_t i = 0; i < p->n_orderers; i++) {
+        Stele__Status st = broadcast_one(p, i, &sr->envelope);
+        if (st == STELE__STATUS__STATUS_SUCCESS)
+            r->orderers_accepted++;
+        else
+            last = st;
+    }
+    if (!r->orderers_accepted)
+        return rpc_call_error(
+            call, last == STELE__STATUS__STATUS_UNKNOWN ? RPC_UNAVAILABLE : RPC_FAILED_PRECONDITION,
+            "no orderer accepted the transaction (last answer: %s)",
+            last == STELE__STATUS__STATUS_UNKNOWN
+                ? "none"
+                : protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, last)->name);
+    if (sr->wait) {
+        int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
+        unsigned vc = 0;
+        uint64_t number = 0;
+        int rc = peer_wait_commit(p, call, r->tx_id, left, &vc, &number);
+        if (rc == STELE_OK) {
+            r->committed = true;
+            r->validation_code = vc;
+            r->block_number = number;
+        } else if (rc != STELE_ERR_TIMEOUT) {
+            return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
+                                  stele_strerror(rc));
+        }
+    }
+    *resp = &r->base;
+    return RPC_OK;
+}
+
+int peer_gateway_register(struct peer *p, struct rpc_server *s)
+{
+    const struct rpc_method m[] = {
+        {.path = "/stele.Gateway/Evaluate",
+         .kind = RPC_UNARY,
+         .request = &stele__signed_proposal__descriptor,
+         .handler = gw_evaluate,
+         .arg = p},
+        {.path = "/stele.Gateway/Endorse",
+         .kind = RPC_UNARY,
+         .request = &stele__signed_proposal__descriptor,
+         .handler = gw_endorse,
+         .arg = p},
+        {.path = "/stele.Gateway/Submit",
+         .kind = RPC_UNARY,
+         .request = &stele__submit_request__descriptor,
+         .handler = gw_submit,
+         .arg = p},
+    };
+    return rpc_server_add(s, m, sizeof m / sizeof m[0]);
+}

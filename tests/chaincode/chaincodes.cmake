@@ -1,0 +1,20 @@
+# tests/chaincode/: chaincodes the runtime's tests load (test_ccrt), each tests/chaincode/NAME.c
+# built as a chaincode author builds one — a module exporting only `stele_chaincode`, with
+# libstele-chaincode linked in and kept local — to tests/chaincode/NAME.so in the build tree.
+# Some are broken on purpose (no descriptor, another ABI, constructors that misbehave).
+file(GLOB STELE_TEST_CHAINCODES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/chaincode/*.c)
+foreach(src ${STELE_TEST_CHAINCODES})
+  get_filename_component(n ${src} NAME_WE)
+  add_library(testcc_${n} MODULE ${src})
+  set_target_properties(testcc_${n} PROPERTIES OUTPUT_NAME ${n} PREFIX "" C_VISIBILITY_PRESET
+                        hidden LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/chaincode)
+  target_link_libraries(testcc_${n} PRIVATE stele_chaincode)
+  target_link_options(testcc_${n} PRIVATE -Wl,--exclude-libs,ALL)
+  # test_ccrt runs them in hosts started from stele-peer: build both with it
+  if(TARGET test_ccrt)
+    add_dependencies(test_ccrt testcc_${n})
+  endif()
+endforeach()
+if(TARGET test_ccrt)
+  add_dependencies(test_ccrt stele-peer)
+endif()

@@ -1,0 +1,100 @@
+/*
+ * evil.c — a chaincode that misbehaves on request, for the runtime's tests (test_ccrt). Each
+ * function tries one thing the sandbox must stop; "ok" answers normally, to show the runtime
+ * still serves afterwards.
+ *
+ *   ok        200 "fine"
+ *   segv      writes through a NULL pointer             -> crash (SIGSEGV)
+ *   abort     abort()                                   -> crash (SIGABRT)
+ *   exit      _exit(0) in the middle of an invocation   -> the host exited
+ *   loop      spins forever                             -> timeout
+ *   alloc     allocates and touches 1 MiB blocks forever -> memory limit
+ *   open      open("/etc/hostname")                     -> forbidden (openat)
+ *   socket    socket(AF_INET, SOCK_STREAM)              -> forbidden (socket)
+ *   exec      execve("/bin/true")                       -> forbidden (execve)
+ *   fork      fork()                                    -> forbidden (clone)
+ *   thread    pthread_create()                          -> forbidden (clone3)
+ *   sigsys    blocks SIGSYS, then opens a file          -> killed by SIGSYS
+ *   garbage   writes junk to the peer's socket (fd 3)   -> protocol error
+ */
+#include <stele/chaincode.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A real SIGSEGV, not a sanitizer's report of a null store. */
+static volatile uintptr_t bad_address = 8;
+
+__attribute__((no_sanitize("address", "undefined"), noinline)) static void crash(void)
+{
+    *(volatile int *)bad_address = 1;
+}
+
+static void *thread_main(void *arg)
+{
+    return arg;
+}
+
+static int invoke(stele_cc_stub *stub)
+{
+    const char *fn = stele_cc_function(stub);
+    if (strcmp(fn, "ok") == 0)
+        return stele_cc_success(stub, "fine", 4);
+    if (strcmp(fn, "segv") == 0) {
+        crash();
+    } else if (strcmp(fn, "abort") == 0) {
+        abort();
+    } else if (strcmp(fn, "exit") == 0) {
+        _exit(0);
+    } else if (strcmp(fn, "loop") == 0) {
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    } else if (strcmp(fn, "alloc") == 0) {
+        for (;;) {
+            char *p = malloc(1 << 20);
+            if (!p)
+                return stele_cc_error(stub, 507, "malloc failed before the limit");
+            memset(p, 1, 1 << 20);
+        }
+    } else if (strcmp(fn, "open") == 0) {
+        int fd = open("/etc/hostname", O_RDONLY);
+        return stele_cc_error(stub, 500, "open returned %d", fd);
+    } else if (strcmp(fn, "socket") == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        return stele_cc_error(stub, 500, "socket returned %d", fd);
+    } else if (strcmp(fn, "exec") == 0) {
+        char *const argv[] = {"true", NULL};
+        execv("/bin/true", argv);
+        return stele_cc_error(stub, 500, "exec returned");
+    } else if (strcmp(fn, "fork") == 0) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        return stele_cc_error(stub, 500, "fork returned %d", (int)pid);
+    } else if (strcmp(fn, "thread") == 0) {
+        pthread_t t;
+        int rc = pthread_create(&t, NULL, thread_main, NULL);
+        return stele_cc_error(stub, 500, "pthread_create returned %d", rc);
+    } else if (strcmp(fn, "sigsys") == 0) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGSYS);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+        int fd = open("/etc/hostname", O_RDONLY);
+        return stele_cc_error(stub, 500, "open returned %d", fd);
+    } else if (strcmp(fn, "garbage") == 0) {
+        static const char junk[] = "\x00\x00\x00\x05hello";
+        ssize_t w = write(3, junk, sizeof junk - 1);
+        (void)w;
+        return stele_cc_success(stub, NULL, 0);
+    }
+    return stele_cc_error(stub, 400, "unknown function %s", fn);
+}
+
+STELE_CHAINCODE("evil", "6.6.6", NULL, invoke);

@@ -56,7 +56,8 @@ int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
     o->status = r.status;
     o->message = arena_strdup(a, r.message ? r.message : "");
     o->payload.len = r.payload.len;
-    o->payload.data = arena_memdup(a, r.payload.data, r.payload.len ? r.payload.len : 1);
+    o->payload.data =
+        r.payload.len ? arena_memdup(a, r.payload.data, r.payload.len) : arena_alloc(a, 1);
     o->rwset = r.rwset
                    ? (Stele__TxRwSet *)copy_msg(a, &r.rwset->base, &stele__tx_rw_set__descriptor)
                    : NULL;

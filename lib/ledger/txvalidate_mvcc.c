@@ -244,7 +244,7 @@ static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryDa
     *version = NULL;
     if (rc == STELE_OK) {
         Stele__Version *v = arena_alloc(a, sizeof *v);
-        uint8_t *d = arena_memdup(a, b.data, b.len ? b.len : 1);
+        uint8_t *d = (b.len ? arena_memdup(a, b.data, b.len) : arena_alloc(a, 1));
         if (!v || !d) {
             buf_release(&b);
             return STELE_ERR_NOMEM;

@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "crypto/hash.h"
+#include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "policy/policy.h"
@@ -250,4 +251,30 @@ bool lifecycle_writes_equal(const Stele__TxRwSet *got, const Stele__TxRwSet *wan
         }
     }
     return true;
+}
+
+int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
+                          ProtobufCBinaryData *value, bool *found, Stele__Version **version)
+{
+    struct buf b;
+    struct statedb_version ver;
+    buf_init(&b);
+    int rc = statedb_get(db, LIFECYCLE_NS, key, &b, &ver);
+    *found = rc == STELE_OK;
+    *version = NULL;
+    if (rc == STELE_OK) {
+        Stele__Version *v = arena_alloc(a, sizeof *v);
+        uint8_t *d = b.len ? arena_memdup(a, b.data, b.len) : arena_alloc(a, 1);
+        if (!v || !d) {
+            buf_release(&b);
+            return STELE_ERR_NOMEM;
+        }
+        stele__version__init(v);
+        v->block_number = ver.block;
+        v->tx_index = ver.tx;
+        *version = v;
+        *value = (ProtobufCBinaryData){b.len, d};
+    }
+    buf_release(&b);
+    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
 }

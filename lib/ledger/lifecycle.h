@@ -64,6 +64,14 @@ struct lifecycle_state {
     void *ctx;
 };
 
+struct statedb;
+
+/* A lifecycle_state.get over a state database's _lifecycle namespace, as committed: for the
+ * endorser, and for the validator (which checks the rules' reads against the block's earlier
+ * writes afterwards). */
+int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
+                          ProtobufCBinaryData *value, bool *found, Stele__Version **version);
+
 /* What an execution decided. */
 struct lifecycle_result {
     int status;                  /* 200, or 400 (refused) / 404 (no such definition) */

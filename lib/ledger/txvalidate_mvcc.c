@@ -235,28 +235,7 @@ static int check_duplicate(struct pass *p, const char *tx_id, bool *dup)
 static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
                   bool *found, Stele__Version **version)
 {
-    struct pass *p = ctx;
-    struct buf b;
-    struct statedb_version ver;
-    buf_init(&b);
-    int rc = statedb_get(p->job->db, LIFECYCLE_NS, key, &b, &ver);
-    *found = rc == STELE_OK;
-    *version = NULL;
-    if (rc == STELE_OK) {
-        Stele__Version *v = arena_alloc(a, sizeof *v);
-        uint8_t *d = (b.len ? arena_memdup(a, b.data, b.len) : arena_alloc(a, 1));
-        if (!v || !d) {
-            buf_release(&b);
-            return STELE_ERR_NOMEM;
-        }
-        stele__version__init(v);
-        v->block_number = ver.block;
-        v->tx_index = ver.tx;
-        *version = v;
-        *value = (ProtobufCBinaryData){b.len, d};
-    }
-    buf_release(&b);
-    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+    return lifecycle_statedb_get(((struct pass *)ctx)->job->db, key, a, value, found, version);
 }
 
 static int lc_exists(void *ctx, const char *key, bool *found)

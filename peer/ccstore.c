@@ -147,3 +147,12 @@ int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx)
     closedir(d);
     return rc;
 }
+
+void ccstore_remove(struct peer *p, const uint8_t hash[32])
+{
+    char path[PATH_MAX];
+    if (file_path(p, hash, "pkg", path, sizeof path) == STELE_OK)
+        unlink(path);
+    if (file_path(p, hash, "so", path, sizeof path) == STELE_OK)
+        unlink(path);
+}

@@ -4,6 +4,7 @@
  * definitions are transactions of the `_lifecycle` system chaincode (lib/ledger/lifecycle.h),
  * submitted like any other.
  */
+#include "ccrt.h"
 #include "peer_int.h"
 
 #include "base/arena.h"
@@ -18,6 +19,18 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* `msg` with every occurrence of `path` replaced by "the shared object", in `a` (the store's
+ * long paths would push the cause past what a gRPC status detail shows). */
+static const char *without_path(struct arena *a, const char *msg, const char *path)
+{
+    size_t pl = strlen(path);
+    const char *out = "";
+    for (const char *at; pl && (at = strstr(msg, path)); msg = at + pl)
+        out = arena_printf(a, "%s%.*sthe shared object", out, (int)(at - msg), msg);
+    out = arena_printf(a, "%s%s", out, msg);
+    return out ? out : "refused";
+}
 
 /* Install and Installed: an admin of this peer's organisation. */
 static enum rpc_code admin_only(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
@@ -63,6 +76,24 @@ static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *r
                               "%s", err ? err : stele_strerror(rc));
         free(err);
         return code;
+    }
+    /* a package whose shared object does not load as that chaincode is refused (and removed) */
+    char so[PATH_MAX];
+    struct ccrt_info info;
+    if (!e.already && ccstore_so_path(p, e.hash, so, sizeof so) == STELE_OK) {
+        rc = ccrt_load(p->ccrt, so, &info, &err);
+        if (rc == STELE_OK && strcmp(info.name, e.name) != 0)
+            rc = stele_errf(&err, STELE_ERR_INVALID,
+                            "the shared object is chaincode '%s', the package says '%s'", info.name,
+                            e.name);
+        if (rc) {
+            ccrt_evict(p->ccrt, so);
+            ccstore_remove(p, e.hash);
+            code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "package refused: %s",
+                                  without_path(a, err ? err : stele_strerror(rc), so));
+            free(err);
+            return code;
+        }
     }
     Stele__InstallResponse *r = arena_calloc(a, 1, sizeof *r);
     uint8_t *h = arena_memdup(a, e.hash, 32);

@@ -72,6 +72,9 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
  * STELE_ERR_NOT_FOUND (not installed) or STELE_ERR_IO / STELE_ERR_INVALID. */
 int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n);
 
+/* Removes an installed package (an install refused after storing it). */
+void ccstore_remove(struct peer *p, const uint8_t hash[32]);
+
 /* Calls fn for each installed package (until it returns non-zero, which is returned). */
 typedef int (*ccstore_fn)(void *ctx, const struct ccstore_entry *e);
 int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx);

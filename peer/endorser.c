@@ -127,10 +127,17 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
         free(err);
         return refuse(out, rpc_code_from_status(rc), why ? why : "the creator is refused");
     }
-    if (identity_verify_signature(p->msp, creator, sp->proposal_bytes.data, sp->proposal_bytes.len,
-                                  sp->signature.data, sp->signature.len) != STELE_OK)
+    struct crypto_key *pub = NULL;
+    rc = (creator->fields.key_usage & ECQV_USAGE_SIGN) ? identity_public_key(p->msp, creator, &pub)
+                                                       : STELE_ERR_PERMISSION;
+    if (rc == STELE_OK)
+        rc = tx_proposal_verify(pub, sp->proposal_bytes.data, sp->proposal_bytes.len,
+                                sp->signature.data, sp->signature.len);
+    crypto_key_destroy(pub);
+    if (rc != STELE_OK)
         return refuse(out, RPC_UNAUTHENTICATED,
-                      "the proposal's signature does not verify with its creator's key");
+                      "the proposal's signature does not verify with its creator's key (it covers "
+                      "\"" TX_DOMAIN_PROPOSAL "\\0\" || proposal_bytes)");
     rc = blockstore_find_txid(kvledger_blocks(p->ledger), h->tx_id, NULL, NULL);
     if (rc == STELE_OK)
         return refuse(out, RPC_ALREADY_EXISTS, "a transaction with this tx_id is committed");

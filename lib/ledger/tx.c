@@ -1,6 +1,8 @@
 /* tx.c — building and opening endorser transactions (see tx.h). */
 #include "ledger/tx.h"
 
+#include "identity/identity.h"
+
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -264,7 +266,8 @@ int tx_proposal_build(const struct tx_proposal_params *p, const struct crypto_ke
     size_t start = proposal->len;
     if ((rc = pb_pack_buf(&prop.base, proposal)))
         return rc;
-    if ((rc = crypto_sign(signer, proposal->data + start, proposal->len - start, sig))) {
+    if ((rc = identity_sign_domain(signer, TX_DOMAIN_PROPOSAL, proposal->data + start,
+                                   proposal->len - start, sig))) {
         proposal->len = start;
         return rc;
     }
@@ -313,6 +316,12 @@ int tx_endorse(const uint8_t *payload, size_t payload_len, const uint8_t *endors
         rc = crypto_sign(key, b.data, b.len, sig);
     buf_release(&b);
     return rc;
+}
+
+int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, size_t len,
+                       const uint8_t *sig, size_t sig_len)
+{
+    return identity_verify_domain(pub, TX_DOMAIN_PROPOSAL, proposal, len, sig, sig_len);
 }
 
 int tx_endorsement_verify(const struct crypto_key *pub, const uint8_t *payload, size_t payload_len,

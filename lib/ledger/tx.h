@@ -34,11 +34,14 @@ struct arena;
 struct buf;
 struct crypto_key;
 
-#define TX_DOMAIN_ENDORSE   "STELE-ENDORSE-v1" /* endorsement signature domain */
-#define TX_MAX_ENDORSEMENTS 32                 /* per transaction */
-#define TX_MAX_KEY_LEN      4096               /* octets of a state key */
-#define TX_MAX_NAME_LEN     64                 /* octets of a chaincode name */
-#define TX_MAX_RWSET_ITEMS  100000             /* reads + writes + range keys, all namespaces */
+#define TX_DOMAIN_ENDORSE "STELE-ENDORSE-v1" /* endorsement signature domain */
+#define TX_DOMAIN_PROPOSAL                                                         \
+    "STELE-PROPOSAL-v1"            /* proposal signature domain: a signed proposal \
+                                      must never pass for a signed envelope */
+#define TX_MAX_ENDORSEMENTS 32     /* per transaction */
+#define TX_MAX_KEY_LEN      4096   /* octets of a state key */
+#define TX_MAX_NAME_LEN     64     /* octets of a chaincode name */
+#define TX_MAX_RWSET_ITEMS  100000 /* reads + writes + range keys, all namespaces */
 
 /* An opened endorser transaction. Every pointer lives in the arena given to tx_open() or
  * points into the envelope view it was given. */
@@ -76,8 +79,8 @@ struct tx_proposal_params {
 };
 
 /* Client: builds a Proposal from `p`, appends its bytes to `proposal` (caller-owned), signs
- * them with `signer` into `sig` and writes the tx_id (when tx_id is not NULL). Returns
- * STELE_OK, STELE_ERR_INVALID, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+ * "STELE-PROPOSAL-v1\0" || them with `signer` into `sig` and writes the tx_id (when tx_id is not
+ * NULL). Returns STELE_OK, STELE_ERR_INVALID, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
 int tx_proposal_build(const struct tx_proposal_params *p, const struct crypto_key *signer,
                       struct buf *proposal, uint8_t sig[64], char tx_id[ENVELOPE_TXID_LEN + 1]);
 
@@ -90,6 +93,11 @@ struct tx_result {
     const Stele__Response *response;    /* required */
     const Stele__ChaincodeEvent *event; /* may be NULL */
 };
+
+/* Endorser: checks a proposal signature made by tx_proposal_build() with the creator's public
+ * key. Returns STELE_OK or the errors of crypto_verify(). */
+int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, size_t len,
+                       const uint8_t *sig, size_t sig_len);
 
 /* Endorser: appends the serialized ProposalResponsePayload for the proposal bytes `proposal`
  * (hashed here) and `r` to `out`. Returns STELE_OK, STELE_ERR_INVALID or STELE_ERR_NOMEM. */

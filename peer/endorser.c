@@ -179,8 +179,9 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
                                            err ? err : stele_strerror(rc));
             free(err);
             log_warn("peer", "%s", why ? why : "chaincode failed");
-            return refuse(out, rc == STELE_ERR_TIMEOUT ? RPC_DEADLINE_EXCEEDED : RPC_ABORTED,
-                          why ? why : "chaincode failed");
+            /* ABORTED whatever the cause: the chaincode failed, not the call (the message
+               says why: timed out, memory, forbidden system call, crash) */
+            return refuse(out, RPC_ABORTED, why ? why : "chaincode failed");
         }
     }
     if (rc)

@@ -25,6 +25,10 @@
 static const char *without_path(struct arena *a, const char *msg, const char *path)
 {
     size_t pl = strlen(path);
+    /* the runtime's "chaincode PATH: " prefix says nothing here */
+    if (strncmp(msg, "chaincode ", 10) == 0 && strncmp(msg + 10, path, pl) == 0 &&
+        strncmp(msg + 10 + pl, ": ", 2) == 0)
+        msg += 10 + pl + 2;
     const char *out = "";
     for (const char *at; pl && (at = strstr(msg, path)); msg = at + pl)
         out = arena_printf(a, "%s%.*sthe shared object", out, (int)(at - msg), msg);
@@ -86,8 +90,9 @@ static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *r
             rc = stele_errf(&err, STELE_ERR_INVALID,
                             "the shared object is chaincode '%s', the package says '%s'", info.name,
                             e.name);
+        /* the check's host is not kept: a pool starts when the chaincode is invoked */
+        ccrt_evict(p->ccrt, so);
         if (rc) {
-            ccrt_evict(p->ccrt, so);
             ccstore_remove(p, e.hash);
             code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "package refused: %s",
                                   without_path(a, err ? err : stele_strerror(rc), so));

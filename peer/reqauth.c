@@ -16,7 +16,7 @@
 enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
                                 const uint8_t **body, size_t *len)
 {
-    struct signed_request out;
+    struct signed_request out = {0};
     enum rpc_code code = peer_request_verify(p, call, req, &out);
     if (code == RPC_OK) {
         *body = out.body;
@@ -30,7 +30,7 @@ enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
 {
     const Stele__SignedRequest *sr = (const Stele__SignedRequest *)req;
     const char *method = rpc_call_method(call);
-    struct signed_request out;
+    struct signed_request out = {0};
     char *err = NULL;
     int rc = signed_request_verify(p->msp, rpc_call_arena(call), sr->request.data, sr->request.len,
                                    sr->signature.data, sr->signature.len, method, clock_wall_ms(),

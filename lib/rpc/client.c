@@ -103,9 +103,11 @@ struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channe
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
     args[n++].value.integer = 100;
+    /* gRPC also takes this as the shortest time a connection attempt gets (its "min connect
+       timeout"): 100 ms failed CLI calls whenever a busy server was slow to handshake. */
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
-    args[n++].value.integer = 100;
+    args[n++].value.integer = 5000;
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     args[n++].value.integer = 2000;

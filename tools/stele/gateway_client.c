@@ -2,6 +2,7 @@
 #include "gateway_client.h"
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
@@ -106,9 +107,14 @@ int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *
     return 0;
 }
 
-/* One attempt: propose, endorse, sign, submit, wait. */
+/* attempt(): the endorsers computed different results (one peer had committed a block the
+ * other had not yet): a new proposal may agree. */
+#define GW_AGAIN (-1)
+
+/* One attempt: propose, endorse, sign, submit, wait. With `may_retry`, a disagreement of the
+ * endorsers returns GW_AGAIN quietly. */
 static int attempt(struct peer_opts *o, const char *prog, const struct gw_request *r,
-                   const char *channel, struct gw_outcome *out)
+                   const char *channel, bool may_retry, struct gw_outcome *out)
 {
     struct buf prop;
     uint8_t sig[64], psig[64];
@@ -122,7 +128,11 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
         goto out;
     if ((rc = rpc_unary(o->ch, "/stele.Gateway/Endorse", &sp.base,
                         &stele__prepared_transaction__descriptor, &m, GW_CALL_MS, &res))) {
-        rc = call_failed(prog, o->peer, rc, &res);
+        if (may_retry && res.code == RPC_FAILED_PRECONDITION &&
+            strstr(res.detail, "another result"))
+            rc = GW_AGAIN;
+        else
+            rc = call_failed(prog, o->peer, rc, &res);
         goto out;
     }
     const Stele__PreparedTransaction *pt = (const Stele__PreparedTransaction *)m;
@@ -182,7 +192,12 @@ int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
         return rc;
     for (unsigned i = 0; i <= r->retries; i++) {
         out->attempts = i + 1;
-        if ((rc = attempt(o, prog, r, channel, out)))
+        rc = attempt(o, prog, r, channel, i < r->retries, out);
+        if (rc == GW_AGAIN) { /* the peers were a block apart: let them catch up */
+            clock_sleep_ms(200);
+            continue;
+        }
+        if (rc)
             return rc;
         if (!r->wait || out->code != STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT)
             break;

@@ -26,7 +26,8 @@ static const char invoke_usage[] =
     "orderer and waits until it commits on that peer (--no-wait: only until the orderers\n"
     "accepted it). It prints the chaincode's answer, the tx_id and its validation code; exit\n"
     "status 1 when the chaincode refused or the transaction committed with another code than\n"
-    "VALID. --retries N makes up to N new proposals after an MVCC_READ_CONFLICT.\n"
+    "VALID. --retries N makes up to N new proposals after an MVCC_READ_CONFLICT (or when\n"
+    "the endorsing peers computed different results, being a block apart).\n"
     "query runs the chaincode on that peer only and prints its answer.\n"
     "ARGs are passed as text; the answer's payload is printed as text when it is printable.\n";
 

@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# C chaincode as operators and clients use it from the CLI, on a real network (the CA, four
+# PBFT orderers, two peers of two organisations from configs/network.yaml):
+#   1. the sample chaincode is packaged, installed on both peers by each organisation's admin,
+#      approved by both admins and committed; owner1 creates an asset through one peer and
+#      it is read through the other; both peers end on the same head and state hash;
+#   2. refusals, each with exit status 1 and a message naming why: an install by another
+#      organisation's admin; an invocation before the commit ("not committed"); an approval by
+#      a client (not an admin), which then does not count; a commit with one organisation's
+#      approval; a definition committed but not installed on a peer ("not installed"), which
+#      works once installed;
+#   3. an upgrade by sequence: the same .so packaged as version 2.0 (another package hash),
+#      installed, approved, committed as sequence 2 (sequence 3 is refused); `chaincode list`
+#      shows 2.0 sequence 2; the assets written under 1.0 are still there and can be moved;
+#   4. a malicious chaincode (tests/chaincode/evil.so) deployed through the same lifecycle:
+#      its crash, abort, exit, endless loop, memory hog, open, socket, exec, fork, thread,
+#      SIGSYS trick and junk on the socket are each refused with a message naming the cause,
+#      nothing is ordered for them, both peers stay SERVING with no stray host processes, and
+#      the next invocations (evil's "ok", the asset chaincode) work; a package whose .so
+#      cannot run as the chaincode it names (a constructor that opens a socket, another ABI,
+#      another chaincode) is refused at install;
+#   5. MVCC: two concurrent transfers of one asset: one commits VALID, the other
+#      MVCC_READ_CONFLICT (exit 1); with --retries, two concurrent transactions on one key both
+#      commit, one of them after a second attempt;
+# and at the end both peers agree, stop with exit status 0 on SIGTERM, and no log holds a
+# sanitizer report.
+# The peers are restarted with a chaincode timeout of 2 s and a memory limit of 64 MiB (the
+# defaults, 10 s and 256 MiB, make the loop and memory checks slow): they are this script's
+# children from then on, and it stops them itself (stele-network down stops the processes it
+# started).
+set -euo pipefail
+src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+net=$tmp/net
+mine=() # pids of the peers this script started
+stop_mine() {
+  for p in "${mine[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${mine[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "${mine[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+cleanup() {
+  if [ ${#mine[@]} -gt 0 ]; then stop_mine; fi
+  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
+start=$SECONDS
+base=$(( 20000 + (RANDOM % 800) * 50 ))
+p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
+ids=$net/ids
+# NEEDSWORK: lib/rpc/client.c sets GRPC_ARG_MIN_RECONNECT_BACKOFF_MS to 100, which gRPC also
+# takes as the connect timeout: on a loaded machine a CLI call can fail at once with "failed to
+# connect to all addresses" (exit 3) before it sent anything. Such a call is run again (at most
+# twice more) and counted in $tmp/reconnects.
+stele() {
+  local rc try err=$tmp/stderr.$BASHPID
+  for try in 1 2 3; do
+    rc=0
+    "$bin/stele" "$@" 2>"$err" || rc=$?
+    if [ $rc -eq 3 ] && [ $try -lt 3 ] && grep -q 'failed to connect to all addresses' "$err"; then
+      echo "stele $1: $(cat "$err")" >>"$tmp/reconnects"
+      continue
+    fi
+    cat "$err" >&2
+    return $rc
+  done
+}
+
+# refused WANT PATTERN WHAT CMD...: CMD must exit with WANT ("nz": any non-zero status) and
+# say PATTERN (an extended regular expression) on stdout or stderr; $out holds what it said.
+refused() {
+  local want=$1 pat=$2 what=$3 rc=0
+  shift 3
+  out=$("$@" </dev/null 2>&1) || rc=$?
+  if [ "$want" = nz ]; then [ $rc -ne 0 ] || fail "$what: should fail, exit 0: $out"
+  else [ $rc -eq "$want" ] || fail "$what: should exit $want, got $rc: $out"; fi
+  echo "$out" | grep -Eq -- "$pat" || fail "$what: message does not say '$pat': $out"
+}
+# ok WHAT CMD...: CMD must succeed; $out holds its stdout and stderr.
+ok() {
+  local what=$1 rc=0
+  shift
+  out=$("$@" </dev/null 2>&1) || rc=$?
+  [ $rc -eq 0 ] || fail "$what: exit $rc: $out"
+}
+# valid WHAT CMD...: a `stele invoke` that must commit VALID.
+valid() {
+  ok "$@"
+  echo "$out" | grep -Eq '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' || fail "$1: not VALID: $out"
+}
+orderer_height() { stele chain info --network "$net" --json | sed -n 's/.*"height":\([0-9]*\).*/\1/p'; }
+# Both peers at the orderers' height, with the same head and state hash.
+agree() {
+  local target
+  target=$(orderer_height)
+  for _ in $(seq 1 100); do
+    if stele chain info --network "$net" --all-peers --json >"$tmp/peers.json" 2>&1 \
+       && [ "$(grep -o '"height":[0-9]*' "$tmp/peers.json" | sort -u)" = "\"height\":$target" ] \
+       && [ "$(grep -o '"state_hash":"[0-9a-f]*"' "$tmp/peers.json" | sort -u | wc -l)" -eq 1 ] \
+       && [ "$(grep -o '"current_hash":"[0-9a-f]*"' "$tmp/peers.json" | sort -u | wc -l)" -eq 1 ] \
+       && grep -q '"agree":true' "$tmp/peers.json"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "the peers do not agree at height $target: $(cat "$tmp/peers.json")"
+}
+# Lists committed definitions as peer $1 sees them (JSON, one per line).
+definitions() { stele chaincode list --peer "$1" --identity "$ids/auditor1" --json; }
+# approve_commit NAME VERSION SEQ PKG: both admins approve, org1's admin commits.
+approve_commit() {
+  local def=(--name "$1" --version "$2" --sequence "$3" --package "$4" --policy "AND(org1.peer, org2.peer)")
+  ok "approve $1 $2 by org1" stele chaincode approve "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
+  ok "approve $1 $2 by org2" stele chaincode approve "${def[@]}" --peer "$p2" --identity "$ids/admin.org2"
+  ok "commit $1 $2" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
+  echo "$out" | grep -q "^definition of $1 $2 sequence $3 committed in block [0-9]* " || fail "commit $1: $out"
+}
+# package NAME VERSION SO: writes $net/NAME-VERSION.pkg, sets $hash.
+package() {
+  ok "package $1 $2" stele chaincode package --so "$3" --name "$1" --version "$2" --out "$net/$1-$2.pkg"
+  hash=$(echo "$out" | sed -n 's/^package hash \([0-9a-f]\{64\}\)$/\1/p')
+  [ ${#hash} -eq 64 ] || fail "package $1 $2 printed no hash: $out"
+}
+install_both() {
+  ok "install $1 on peer0.org1" stele chaincode install "$1" --peer "$p1" --identity "$ids/admin.org1"
+  ok "install $1 on peer0.org2" stele chaincode install "$1" --peer "$p2" --identity "$ids/admin.org2"
+}
+
+"$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" \
+  || fail "up: $(cat "$tmp/up.out")"
+
+# Restart both peers with short chaincode limits (SIGTERM, wait, serve again).
+for peer in peer0.org1 peer0.org2; do
+  ! grep -q '^chaincode:' "$net/$peer/peer.yaml" || fail "$peer/peer.yaml already sets chaincode: update this test"
+  printf 'chaincode:\n  timeout: 2s\n  memory: 64MiB\n' >>"$net/$peer/peer.yaml"
+  pid=$(cat "$net/$peer.pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || fail "$peer (pid $pid) did not stop on SIGTERM"
+  "$bin/stele-peer" serve --config "$net/$peer/peer.yaml" >>"$net/$peer.log" 2>&1 &
+  mine+=($!)
+  echo $! >"$net/$peer.pid"
+done
+for url in "$p1" "$p2"; do stele node health --url "$url" --wait 20 >/dev/null || fail "restarted peer $url not serving"; done
+
+# ---- 1 and 2: deploy the sample chaincode; the refusals on the way --------------------------
+package asset 1.0 "$bin/chaincode/asset.so"; hash1=$hash
+install_both "$net/asset-1.0.pkg"
+refused 1 'only an admin of org1 may manage' "install by org2's admin on org1's peer" \
+  stele chaincode install "$net/asset-1.0.pkg" --peer "$p1" --identity "$ids/admin.org2"
+stele chaincode list --installed --peer "$p2" --identity "$ids/admin.org2" | grep -q "^asset  *1.0  *$hash1$" \
+  || fail "the package is not listed as installed on peer0.org2"
+
+refused 1 'chaincode asset is not committed' "invoke before commit" \
+  stele invoke asset create early red 1 1 --peer "$p1" --identity "$ids/owner1"
+def1=(--name asset --version 1.0 --sequence 1 --package "$net/asset-1.0.pkg" --policy "AND(org1.peer, org2.peer)")
+refused 1 'only an admin of a channel organisation may approve' "approval by a client of org1" \
+  stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/juror1"
+ok "approve by org2" stele chaincode approve "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
+echo "$out" | grep -q '^approval of asset 1.0 sequence 1 committed in block [0-9]* ' || fail "approve: $out"
+# Only org2 approved (the client's approval did not count): one organisation of three.
+refused 1 'more than half of the channel.s organisations have not approved' "commit with one approval" \
+  stele chaincode commit "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
+[ -z "$(definitions "$p1")" ] || fail "a refused commit left a definition: $(definitions "$p1")"
+refused 1 'not committed' "invoke after a refused commit" \
+  stele invoke asset create early red 1 1 --peer "$p2" --identity "$ids/owner1"
+ok "approve by org1" stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
+ok "commit" stele chaincode commit "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
+echo "$out" | grep -q '^definition of asset 1.0 sequence 1 committed in block [0-9]* ' || fail "commit: $out"
+for url in "$p1" "$p2"; do
+  definitions "$url" | grep -q "^{\"name\":\"asset\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash1\",\"policy\":\"AND(org1.peer, org2.peer)\",\"installed\":true}$" \
+    || fail "list on $url: $(definitions "$url")"
+done
+
+valid "create asset1" stele invoke asset create asset1 blue 5 300 --peer "$p2" --identity "$ids/owner1"
+valid "create asset2" stele invoke asset create asset2 green 7 40 --peer "$p1" --identity "$ids/owner1"
+ok "read asset1 on the other peer" stele query asset read asset1 --peer "$p1" --identity "$ids/auditor1"
+asset1='{"id":"asset1","color":"blue","size":5,"owner":"owner1@org2","value":300}'
+[ "$out" = "$asset1" ] || fail "read asset1: $out"
+refused 1 'asset asset1 already exists' "create an existing asset" \
+  stele invoke asset create asset1 red 1 1 --peer "$p1" --identity "$ids/owner1"
+agree
+
+# Committed but not installed on peer0.org2: refused there, naming it, until it is installed.
+package kv 1.0 "$bin/tests/chaincode/kv.so"
+ok "install kv on peer0.org1" stele chaincode install "$net/kv-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
+approve_commit kv 1.0 1 "$net/kv-1.0.pkg"
+definitions "$p2" | grep -q '"name":"kv",.*"installed":false' || fail "kv should show as not installed on peer0.org2"
+refused 1 'chaincode kv 1.0 \(sequence 1\) is not installed on peer peer0.org2' "query where not installed" \
+  stele query kv get k --peer "$p2" --identity "$ids/auditor1"
+refused 1 'is not installed on peer peer0.org2' "invoke needing a peer where it is not installed" \
+  stele invoke kv put k v --peer "$p1" --identity "$ids/juror1"
+refused 1 'is not installed on peer peer0.org2' "invoke through a peer where it is not installed" \
+  stele invoke kv put k v --peer "$p2" --identity "$ids/owner1"
+ok "install kv on peer0.org2" stele chaincode install "$net/kv-1.0.pkg" --peer "$p2" --identity "$ids/admin.org2"
+valid "kv once installed" stele invoke kv put k v --peer "$p2" --identity "$ids/owner1"
+
+# ---- 3: upgrade by sequence -----------------------------------------------------------------
+package asset 2.0 "$bin/chaincode/asset.so"; hash2=$hash
+[ "$hash2" != "$hash1" ] || fail "version 2.0 has the package hash of 1.0"
+install_both "$net/asset-2.0.pkg"
+refused 1 'sequence is not the committed one \+ 1' "approve sequence 3 after 1" \
+  stele chaincode approve --name asset --version 2.0 --sequence 3 --package "$net/asset-2.0.pkg" \
+  --policy "AND(org1.peer, org2.peer)" --peer "$p1" --identity "$ids/admin.org1"
+refused 1 'sequence is not the committed one \+ 1' "approve sequence 1 again" \
+  stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
+approve_commit asset 2.0 2 "$net/asset-2.0.pkg"
+for url in "$p1" "$p2"; do
+  definitions "$url" | grep -q "^{\"name\":\"asset\",\"version\":\"2.0\",\"sequence\":2,\"package_hash\":\"$hash2\",.*\"installed\":true}$" \
+    || fail "list after the upgrade on $url: $(definitions "$url")"
+done
+stele chaincode list --peer "$p2" --identity "$ids/auditor1" | grep -q '^asset  *2.0  *2  *yes ' \
+  || fail "list (text) after the upgrade: $(stele chaincode list --peer "$p2" --identity "$ids/auditor1")"
+ok "read asset1 under 2.0" stele query asset read asset1 --peer "$p2" --identity "$ids/auditor1"
+[ "$out" = "$asset1" ] || fail "asset1 under 2.0: $out"
+valid "transfer under 2.0" stele invoke asset transfer asset1 datauser1@org1 --peer "$p2" --identity "$ids/owner1"
+ok "by_owner under 2.0" stele query asset by_owner datauser1@org1 --peer "$p1" --identity "$ids/auditor1"
+[ "$out" = '[{"id":"asset1","color":"blue","size":5,"owner":"datauser1@org1","value":300}]' ] \
+  || fail "by_owner after the transfer: $out"
+refused 1 'asset asset2 belongs to owner1@org2, not to juror1@org1' "transfer by a non-owner under 2.0" \
+  stele invoke asset transfer asset2 juror1@org1 --peer "$p1" --identity "$ids/juror1"
+agree
+
+# ---- 4: a malicious chaincode ---------------------------------------------------------------
+package evil 1.0 "$bin/tests/chaincode/evil.so"; evil_hash=$hash
+install_both "$net/evil-1.0.pkg"
+approve_commit evil 1.0 1 "$net/evil-1.0.pkg"
+valid "evil ok" stele invoke evil ok --peer "$p1" --identity "$ids/owner1"
+h0=$(orderer_height)
+i=0
+while IFS='|' read -r fn pat; do
+  url=$p1; [ $((i++ % 2)) = 1 ] && url=$p2 # half through each peer: both peers' runtimes see them
+  refused nz "^stele invoke: error: $url: chaincode evil failed: chaincode evil: $pat" "evil $fn via $url" \
+    stele invoke evil "$fn" --peer "$url" --identity "$ids/owner1"
+done <<'EOF'
+segv|crashed: its host was killed by signal 11 \(SIGSEGV\)
+abort|crashed: its host was killed by signal 6 \(SIGABRT\)
+exit|its host exited with status 0
+loop|timed out after 2000 ms; its host was killed
+alloc|went over its memory limit of 64 MiB .*its host was killed
+open|made a forbidden system call: openat \(257\); its host was killed
+socket|made a forbidden system call: socket \(41\); its host was killed
+exec|made a forbidden system call: execve \(59\); its host was killed
+fork|made a forbidden system call: clone \(56\); its host was killed
+thread|made a forbidden system call: [a-z_0-9]+ \([0-9]+\); its host was killed
+sigsys|made a forbidden system call \(its host was killed by SIGSYS\)
+garbage|its host sent a malformed message; it was killed
+loop|timed out after 2000 ms; its host was killed
+EOF
+refused nz 'chaincode evil: crashed: its host was killed by signal 11' "query evil segv" \
+  stele query evil segv --peer "$p2" --identity "$ids/auditor1"
+for url in "$p1" "$p2"; do
+  stele node health --url "$url" | grep -q "^$url SERVING$" || fail "$url after the attacks: $(stele node health --url "$url" 2>&1)"
+done
+[ "$(orderer_height)" = "$h0" ] || fail "refused invocations were ordered: height $h0 -> $(orderer_height)"
+for k in 0 1; do
+  pid=${mine[$k]}
+  ! ps -o stat= --ppid "$pid" | grep -q Z || fail "peer pid $pid has zombie children: $(ps -o pid,stat,args --ppid "$pid")"
+  n=$(ps -o args= --ppid "$pid" | grep -c "chaincodes/$evil_hash.so" || true)
+  [ "$n" -le 2 ] || fail "peer pid $pid runs $n evil hosts (pool 2): $(ps -o pid,args --ppid "$pid")"
+done
+valid "evil ok after the attacks (peer0.org1)" stele invoke evil ok --peer "$p1" --identity "$ids/owner1"
+valid "evil ok after the attacks (peer0.org2)" stele invoke evil ok --peer "$p2" --identity "$ids/owner1"
+valid "asset after the attacks" stele invoke asset create asset3 black 1 1 --peer "$p1" --identity "$ids/owner1"
+ok "read asset3" stele query asset read asset3 --peer "$p2" --identity "$ids/auditor1"
+echo "$out" | grep -q '"owner":"owner1@org2"' || fail "read asset3: $out"
+
+# A .so that cannot run as the chaincode its package names is refused at install, and removed:
+# a constructor that opens a socket, another ABI, another chaincode's descriptor.
+package ctorsock 1.0 "$bin/tests/chaincode/ctorsock.so"
+for k in 1 2; do
+  url=$p1; [ $k = 2 ] && url=$p2
+  refused 1 'package refused: .*made a forbidden system call while loading: socket' "install ctorsock on $url" \
+    stele chaincode install "$net/ctorsock-1.0.pkg" --peer "$url" --identity "$ids/admin.org$k"
+done
+package badabi 1.0 "$bin/tests/chaincode/badabi.so"
+refused 1 'package refused: .*ABI' "install badabi" \
+  stele chaincode install "$net/badabi-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
+package assetx 1.0 "$bin/tests/chaincode/kv.so"
+refused 1 "package refused: the shared object is chaincode 'kv', the package says 'assetx'" "install kv.so as assetx" \
+  stele chaincode install "$net/assetx-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
+stele chaincode list --installed --peer "$p1" --identity "$ids/admin.org1" >"$tmp/installed"
+! grep -Eq '^(ctorsock|badabi|assetx) ' "$tmp/installed" || fail "refused packages are listed: $(cat "$tmp/installed")"
+[ "$(grep -c . "$tmp/installed")" -eq 4 ] || fail "installed on peer0.org1: $(cat "$tmp/installed")"
+
+# ---- 5: MVCC --------------------------------------------------------------------------------
+# Two transfers of one asset to different owners, through the same gateway at once. Both must
+# be endorsed before either commits; when one came too late it is refused by the chaincode
+# (403: no longer the owner), and the round is tried again with another asset. Two VALID
+# transfers are a double spend and fail the test at once.
+# NEEDSWORK: a proposal endorsed while one peer has committed the other's block and the other
+# peer has not yet fails with "computed another result than this peer" (the read versions
+# differ), even with --retries; such a round is tried again too.
+race='computed another result than this peer'
+mvcc=0
+for round in 1 2 3 4 5; do
+  valid "create m$round" stele invoke asset create "m$round" red 1 1 --peer "$p2" --identity "$ids/owner1"
+  stele invoke asset transfer "m$round" alice@org1 --peer "$p1" --identity "$ids/owner1" >"$tmp/alice" 2>&1 &
+  pa=$!
+  stele invoke asset transfer "m$round" bob@org1 --peer "$p1" --identity "$ids/owner1" >"$tmp/bob" 2>&1 &
+  pb=$!
+  ra=0; rb=0
+  wait $pa || ra=$?
+  wait $pb || rb=$?
+  both="alice (exit $ra): $(cat "$tmp/alice") / bob (exit $rb): $(cat "$tmp/bob")"
+  [ $ra -eq 0 ] && [ $rb -eq 0 ] && fail "two transfers of m$round both committed: $both"
+  [ $ra -ne 0 ] && [ $rb -ne 0 ] && fail "neither transfer of m$round committed: $both"
+  loser=$tmp/alice; winner=$tmp/bob; [ $ra -eq 0 ] && { loser=$tmp/bob; winner=$tmp/alice; }
+  grep -Eq ': VALID$' "$winner" || fail "the transfer that succeeded is not VALID: $both"
+  if grep -Eq '^stele invoke: error: transaction [0-9a-f]{64} committed as MVCC_READ_CONFLICT in block [0-9]+$' "$loser"; then
+    mvcc=1; break
+  fi
+  grep -Eq "answered 403: asset m$round belongs to|$race" "$loser" || fail "unexpected outcome: $both"
+done
+[ $mvcc = 1 ] || fail "no MVCC_READ_CONFLICT in 5 rounds of concurrent transfers"
+
+# With --retries the one that conflicts is proposed again and commits: two transfers of one
+# asset to its own owner (still allowed on the second attempt), reported in "attempts".
+retried=0
+for round in 1 2 3 4 5; do
+  self=(stele invoke asset transfer asset3 owner1@org2 --retries 3 --json --peer "$p1" --identity "$ids/owner1")
+  "${self[@]}" >"$tmp/a" 2>&1 &
+  pa=$!
+  "${self[@]}" >"$tmp/b" 2>&1 &
+  pb=$!
+  ra=0; rb=0
+  wait $pa || ra=$?
+  wait $pb || rb=$?
+  both="a (exit $ra): $(cat "$tmp/a") / b (exit $rb): $(cat "$tmp/b")"
+  grep -q "$race" "$tmp/a" "$tmp/b" && continue
+  [ $ra -eq 0 ] && [ $rb -eq 0 ] || fail "with --retries both should commit: $both"
+  grep -q '"validation_code":"VALID",.*"attempts":1,' "$tmp/a" "$tmp/b" || fail "neither went through at once: $both"
+  if grep -q '"validation_code":"VALID",.*"attempts":2,' "$tmp/a" "$tmp/b"; then retried=1; break; fi
+done
+[ $retried = 1 ] || fail "--retries: no second attempt in 5 rounds of concurrent transactions"
+
+# ---- the end: both peers agree, stop cleanly, no sanitizer report ---------------------------
+agree
+for k in 0 1; do
+  kill -TERM "${mine[$k]}"
+  rc=0; wait "${mine[$k]}" || rc=$?
+  [ $rc -eq 0 ] || fail "peer pid ${mine[$k]} exited $rc on SIGTERM"
+done
+mine=()
+"$bin/stele-network" down --dir "$net" >"$tmp/down" || fail "down: $(cat "$tmp/down")"
+[ "$(grep -Ec '^  (ca|orderer[0-3]) .* exited 0$' "$tmp/down")" -eq 5 ] || fail "down: $(cat "$tmp/down")"
+! grep -El 'Sanitizer|runtime error:' "$net"/*.log >/dev/null \
+  || fail "sanitizer reports: $(grep -E -m3 'Sanitizer|runtime error:' "$net"/*.log)"
+[ ! -f "$tmp/reconnects" ] || echo "note: $(wc -l <"$tmp/reconnects") CLI call(s) run again after a connect failure: $(head -1 "$tmp/reconnects")"
+echo "chaincode: lifecycle, refusals, upgrade to sequence 2, 13 attacks refused, MVCC all fine ($((SECONDS - start)) s)"

@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "pb/pb.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,11 +25,63 @@ static ProtobufCMessage *copy_msg(struct arena *a, const ProtobufCMessage *m,
     return c;
 }
 
+/* Which package each chaincode last ran from. When an upgrade makes a chaincode run from
+ * another package, the old package's hosts are stopped. */
+struct cc_current {
+    struct cc_current *next;
+    char *name;
+    char *so_path;
+};
+
+static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void note_current(struct peer *p, const char *name, const char *so_path)
+{
+    char *old = NULL;
+    pthread_mutex_lock(&current_mu);
+    struct cc_current *c = p->cc_current;
+    while (c && strcmp(c->name, name) != 0)
+        c = c->next;
+    if (!c && (c = calloc(1, sizeof *c))) {
+        if ((c->name = strdup(name))) {
+            c->next = p->cc_current;
+            p->cc_current = c;
+        } else {
+            free(c);
+            c = NULL;
+        }
+    }
+    if (c && (!c->so_path || strcmp(c->so_path, so_path) != 0)) {
+        char *dup = strdup(so_path);
+        if (dup) {
+            old = c->so_path;
+            c->so_path = dup;
+        }
+    }
+    pthread_mutex_unlock(&current_mu);
+    if (old) {
+        ccrt_evict(p->ccrt, old);
+        free(old);
+    }
+}
+
+void peer_cc_current_free(struct peer *p)
+{
+    while (p->cc_current) {
+        struct cc_current *c = p->cc_current;
+        p->cc_current = c->next;
+        free(c->name);
+        free(c->so_path);
+        free(c);
+    }
+}
+
 int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
                        struct cc_outcome *o, char **errmsg)
 {
     if (!p->ccrt)
         return stele_errf(errmsg, STELE_ERR_INTERNAL, "no chaincode runtime");
+    note_current(p, c->chaincode, c->so_path);
     const struct identity *id = c->creator;
     struct ccrt_attr *attrs = id->n_attrs ? arena_calloc(a, id->n_attrs, sizeof *attrs) : NULL;
     if (id->n_attrs && !attrs)
@@ -81,4 +134,5 @@ void peer_ccrt_destroy(struct peer *p)
 {
     ccrt_destroy(p->ccrt);
     p->ccrt = NULL;
+    peer_cc_current_free(p);
 }

@@ -40,6 +40,7 @@ struct peer {
     bool stopped;                        /* peer_stop() finished */
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
+    struct cc_current *cc_current;       /* the package each chaincode runs from (endorser_cc.c) */
 };
 
 /* Starts the thread that pulls blocks from the orderers and commits them (intake.c). */
@@ -136,6 +137,9 @@ enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
  * block. Returns STELE_OK, STELE_ERR_TIMEOUT or a lookup error (events.c). */
 int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
                      unsigned *vc, uint64_t *number);
+
+/* Frees what endorser_cc.c remembers of the packages chaincodes run from. */
+void peer_cc_current_free(struct peer *p);
 
 /* Creates and frees the chaincode runtime (endorser_cc.c). */
 int peer_ccrt_create(struct peer *p, char **errmsg);

@@ -53,5 +53,7 @@ int bench_serve(int argc, char **argv);
 int bench_ca(int argc, char **argv);
 int bench_order(int argc, char **argv);
 int bench_commit(int argc, char **argv);
+/* `stele-bench submit` (submit_bench.c): through the gateways of a running network. */
+int bench_submit(int argc, char **argv);
 
 #endif

@@ -10,6 +10,8 @@ static const struct cli_cmd commands[] = {
     {"ca", bench_ca, "identities registered and enrolled per second; ECDSA and ECQV costs"},
     {"order", bench_order, "signed envelopes per second through Broadcast into delivered blocks"},
     {"commit", bench_commit, "endorsed transactions validated and committed per second"},
+    {"submit", bench_submit,
+     "transactions submitted through the gateways and committed per second"},
     {"serve", bench_serve, "serve stele.Bench, Health and Node/Info for remote runs"},
     {NULL, NULL, NULL},
 };

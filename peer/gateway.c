@@ -35,8 +35,15 @@
 
 #define GW_BROADCAST_MS 5000 /* one orderer's answer to one envelope */
 
+/* Endorse calls a gateway runs at once. Each may block a worker of the shared pool while
+ * another peer's worker serves its ProcessProposal; with every worker of two peers so blocked
+ * on each other they would wait until the timeout. Half the pool keeps the other half free
+ * for the other peers' ProcessProposal; callers beyond it are told to retry. */
+#define GW_MAX_ENDORSING (PEER_WORKERS / 2)
+
 struct peer_gateway {
     pthread_mutex_t mu;
+    unsigned endorsing;            /* Endorse calls in progress */
     struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
     struct rpc_channel **orderers; /* one per orderer, opened on first use */
     struct identity self;          /* this peer's identity, decoded */
@@ -196,10 +203,33 @@ static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
     return why;
 }
 
+static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
+                                    const ProtobufCMessage *req, ProtobufCMessage **resp);
+
 static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
     struct peer *p = arg;
+    struct peer_gateway *g = p->gw;
+    pthread_mutex_lock(&g->mu);
+    bool busy = g->endorsing >= GW_MAX_ENDORSING;
+    if (!busy)
+        g->endorsing++;
+    pthread_mutex_unlock(&g->mu);
+    if (busy)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "the gateway is busy (%d endorsements in progress): retry shortly",
+                              GW_MAX_ENDORSING);
+    enum rpc_code code = gw_endorse_run(p, call, req, resp);
+    pthread_mutex_lock(&g->mu);
+    g->endorsing--;
+    pthread_mutex_unlock(&g->mu);
+    return code;
+}
+
+static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
+                                    const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
     struct arena *a = rpc_call_arena(call);
     const Stele__SignedProposal *sp = (const Stele__SignedProposal *)req;
     struct endorse_result r;

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PEER_WORKERS 32 /* unary handlers; CommitStatus may wait in one */
-
 /* Reads a whole file into `out`. */
 static int read_file(const char *path, struct buf *out, char **errmsg)
 {

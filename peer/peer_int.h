@@ -22,6 +22,8 @@ struct rpc_health;
 struct rpc_node_service;
 struct signed_request;
 
+#define PEER_WORKERS 32 /* unary handlers; CommitStatus may wait in one */
+
 struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */
     struct enrolment self;               /* the peer's key pair and identity record */

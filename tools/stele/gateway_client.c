@@ -110,6 +110,9 @@ int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *
 /* attempt(): the endorsers computed different results (one peer had committed a block the
  * other had not yet): a new proposal may agree. */
 #define GW_AGAIN (-1)
+/* attempt(): the gateway was busy; the same request may be made again a moment later. */
+#define GW_BUSY           (-2)
+#define GW_MAX_BUSY_WAITS 100 /* of 50 ms */
 
 /* One attempt: propose, endorse, sign, submit, wait. With `may_retry`, a disagreement of the
  * endorsers returns GW_AGAIN quietly. */
@@ -131,6 +134,8 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
         if (may_retry && res.code == RPC_FAILED_PRECONDITION &&
             strstr(res.detail, "another result"))
             rc = GW_AGAIN;
+        else if (res.code == RPC_RESOURCE_EXHAUSTED && out->busy_waits < GW_MAX_BUSY_WAITS)
+            rc = GW_BUSY;
         else
             rc = call_failed(prog, o->peer, rc, &res);
         goto out;
@@ -193,6 +198,12 @@ int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
     for (unsigned i = 0; i <= r->retries; i++) {
         out->attempts = i + 1;
         rc = attempt(o, prog, r, channel, i < r->retries, out);
+        if (rc == GW_BUSY) { /* not an attempt: wait for room at the gateway */
+            out->busy_waits++;
+            clock_sleep_ms(50);
+            i--;
+            continue;
+        }
         if (rc == GW_AGAIN) { /* the peers were a block apart: let them catch up */
             clock_sleep_ms(200);
             continue;

@@ -28,12 +28,13 @@ struct gw_outcome {
     char *message;               /* its message */
     ProtobufCBinaryData payload; /* its payload */
     char tx_id[65];
-    unsigned orderers; /* orderers that accepted the envelope */
-    bool committed;    /* the commit was seen */
-    unsigned code;     /* its validation code */
-    uint64_t block;    /* its block */
-    unsigned attempts; /* proposals made (1 + MVCC retries) */
-    char *endorsers;   /* "a, b" */
+    unsigned orderers;   /* orderers that accepted the envelope */
+    bool committed;      /* the commit was seen */
+    unsigned code;       /* its validation code */
+    uint64_t block;      /* its block */
+    unsigned attempts;   /* proposals made (1 + MVCC retries) */
+    unsigned busy_waits; /* times the gateway was busy (waited 50 ms each) */
+    char *endorsers;     /* "a, b" */
 };
 
 /* Submits: returns 0 when the chaincode succeeded and (with wait) the transaction committed

@@ -114,6 +114,13 @@ static const struct allow loading[] = {
 };
 
 /* Adds the rules both filters have. */
+
+/* "argument 0 equals v" (SCMP_A0 leaves datum_b out, which clang's -Wextra refuses). */
+static struct scmp_arg_cmp arg0_eq(scmp_datum_t v)
+{
+    return (struct scmp_arg_cmp){.arg = 0, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
 static int add_common(scmp_filter_ctx ctx, int sock)
 {
     int rc = 0;
@@ -121,26 +128,23 @@ static int add_common(scmp_filter_ctx ctx, int sock)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, serving[i].nr, 0);
     /* the socket to the peer: frames in and out */
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, arg0_eq((scmp_datum_t)sock));
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, arg0_eq((scmp_datum_t)sock));
 #ifdef CCHOST_ASAN
     /* the sanitizers' reports */
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)2));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, arg0_eq((scmp_datum_t)2));
     /* AddressSanitizer asks where the signal stack is before every noreturn call (abort()):
      * a query, never a change */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)0));
+                              arg0_eq((scmp_datum_t)0));
 #endif
     /* abort() and raise() signal the process itself, never another one */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+                              arg0_eq((scmp_datum_t)getpid()));
     return rc;
 }
 

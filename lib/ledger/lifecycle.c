@@ -159,7 +159,8 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
     memset(out, 0, sizeof *out);
     bool approve = strcmp(function, "approve") == 0, commit = strcmp(function, "commit") == 0;
     if (strcmp(function, "definition") == 0) {
-        if (n_args != 1 || args[0].len > TX_MAX_NAME_LEN)
+        /* an empty argument may have no data pointer at all (protobuf-c) */
+        if (n_args != 1 || args[0].len == 0 || args[0].len > TX_MAX_NAME_LEN)
             return refuse(out, 400, "usage: definition NAME"), STELE_OK;
         char *name = arena_strndup(a, (const char *)args[0].data, args[0].len);
         if (!name)

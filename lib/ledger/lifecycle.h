@@ -76,14 +76,16 @@ int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
 struct lifecycle_result {
     int status;                  /* 200, or 400 (refused) / 404 (no such definition) */
     const char *why;             /* static sentence when refused */
-    Stele__TxRwSet *rwset;       /* the read/write set (in `a`) when status is 200 */
+    Stele__TxRwSet *rwset;       /* the read/write set (in `a`) when status is 200 for approve
+                                    and commit; NULL for the definition query */
     ProtobufCBinaryData payload; /* the response payload (in `a`) */
 };
 
 /* Runs `function` with `args` for a creator of organisation `org` and role `role` against
  * `st` under channel configuration `cfg` (its organisations). Returns STELE_OK with *out
- * filled (a refusal is status 400, not an error), or STELE_ERR_NOMEM / STELE_ERR_IO /
- * STELE_ERR_CRYPTO from the state or the hashing. */
+ * filled (a refusal is status 400, not an error, whatever the arguments), or STELE_ERR_NOMEM
+ * / STELE_ERR_IO / STELE_ERR_CRYPTO from the state or the hashing, or STELE_ERR_MALFORMED
+ * when a stored definition does not decode (only commits write them). */
 int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const char *function,
                       const ProtobufCBinaryData *args, size_t n_args, const char *org,
                       const char *role, const struct lifecycle_state *st,

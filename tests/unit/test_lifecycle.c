@@ -237,6 +237,9 @@ static void approve_and_commit(void **state)
     ProtobufCBinaryData name = {5, (uint8_t *)"asset"};
     assert_int_equal(run(&t, a, "definition", name, "org1", "client", &r), 200);
     assert_int_equal(r.payload.len, d1.len);
+    /* an empty argument, as protobuf-c decodes it (no data pointer): refused, not an error */
+    ProtobufCBinaryData empty = {0, NULL};
+    assert_int_equal(run(&t, a, "definition", empty, "org1", "client", &r), 400);
     ProtobufCBinaryData none = {4, (uint8_t *)"none"};
     assert_int_equal(run(&t, a, "definition", none, "org1", "client", &r), 404);
     /* sequence 1 cannot be committed again; 2 needs its own approvals, read at version 4 */

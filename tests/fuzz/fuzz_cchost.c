@@ -1,0 +1,1020 @@
+/*
+ * fuzz_cchost.c — arbitrary bytes as what a chaincode host writes to the peer (peer/ccrt.h,
+ * proto/stele/cchost.proto). The chaincode runs in the host and controls every octet on the
+ * socket, so the peer's side of the protocol must survive anything and still build a
+ * read/write set that a validating peer accepts.
+ *
+ * An input is one configuration octet and then the octets the host sends:
+ *   bits 0-1 of the first octet: max_keys 10000, 3, 20 or 200;
+ *   bits 2-3: max_write_bytes 8 MiB, 16, 300 or 5000;
+ *   the rest (at most 64 KiB): framed CcHostToPeer messages (u32 big-endian length + message)
+ *   or anything else, written to one end of a socketpair.
+ * The peer's end is read as ccrt.c reads a host during an invocation: ccrt_host_recv() (the
+ * framing, the size cap, the decoding, forbidden_syscall) until a result, a protocol error or
+ * the end of the octets (a deadline already past: the end reads as a timeout), each state
+ * call served by a ccrt_sim over a real statedb (opened once in a temporary directory, with
+ * committed keys in namespace "kv" — among them 150 keys p000..p149 so ranges cross pages,
+ * keys with octets >= 0x80, a deleted key, an empty value — and keys of the neighbouring
+ * namespaces "k" and "kvx" that must never show). Every reply is packed as the peer sends it.
+ *
+ * Checks. Each reply must be what ccrt.h says, recomputed here by a reference model of the
+ * invocation (committed state, the invocation's writes, iterator snapshots, the item and
+ * byte limits): the codes, the values of gets, the entries of ranges in order. The model and
+ * the simulation must agree on whether the set was spoiled (a read past max_keys). Then
+ * ccrt_sim_finish() runs, and an unspoiled set must list exactly the model's reads (with
+ * their versions), writes and range reads (start, end, exhausted and the committed keys gone
+ * past, as ccrt.h records an iterator stopped early), and pass tx_open(): it is put in a
+ * transaction built on a proposal made once at start (no signing per input; tx_open checks
+ * no signature). No crash, leak or undefined behaviour.
+ *
+ * Seeds: STELE_WRITE_CCHOST_SEEDS=DIR makes the first call write the seeds of corpus/cchost
+ * to DIR and exit.
+ */
+#include "peer/ccrt_int.h"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/status.h"
+#include "crypto/key.h"
+#include "ledger/envelope.h"
+#include "ledger/statedb.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "stele/chaincode.h"
+
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NS         "kv"
+#define MAX_STREAM 65536 /* octets of an input written to the socket (fits its buffer) */
+#define MAX_ITERS  256   /* iterators open at once (ccrt.h) */
+
+/* Reports a broken promise and aborts. */
+#define FAIL(...)                                     \
+    do {                                              \
+        fprintf(stderr, "fuzz_cchost: " __VA_ARGS__); \
+        fputc('\n', stderr);                          \
+        abort();                                      \
+    } while (0)
+
+/* ---- the committed state ------------------------------------------------------------------ */
+
+/* A committed key of namespace NS, with its value and version. */
+struct committed {
+    char *key;
+    uint8_t *value;
+    size_t len;
+    struct statedb_version ver;
+};
+
+static struct {
+    char dir[256];
+    struct statedb *db;
+    struct committed *c; /* NS's keys, sorted (strcmp: unsigned octets) */
+    size_t n_c;
+    uint8_t *proposal; /* a proposal invoking NS, for tx_open() */
+    size_t proposal_len;
+} fx;
+
+/* One write of the fixture. */
+struct fx_write {
+    uint64_t block;
+    uint32_t tx;
+    const char *ns;
+    const char *key;
+    const char *value; /* NULL: a delete */
+};
+
+static int cmp_committed(const void *x, const void *y)
+{
+    return strcmp(((const struct committed *)x)->key, ((const struct committed *)y)->key);
+}
+
+/* Records a write in the model of NS. */
+static void fx_model(const struct fx_write *w)
+{
+    if (strcmp(w->ns, NS) != 0)
+        return;
+    size_t i = 0;
+    while (i < fx.n_c && strcmp(fx.c[i].key, w->key) != 0)
+        i++;
+    if (i < fx.n_c) {
+        free(fx.c[i].key);
+        free(fx.c[i].value);
+        fx.c[i] = fx.c[--fx.n_c];
+    }
+    if (!w->value)
+        return;
+    struct committed e = {
+        strdup(w->key), (uint8_t *)strdup(w->value), strlen(w->value), {w->block, w->tx}};
+    struct committed *c = realloc(fx.c, (fx.n_c + 1) * sizeof *fx.c);
+    if (!e.key || !e.value || !c)
+        abort();
+    fx.c = c;
+    fx.c[fx.n_c++] = e;
+}
+
+static void fx_apply(const struct fx_write *w, size_t n)
+{
+    struct statedb_update *u = statedb_update_create(w[0].block);
+    for (size_t i = 0; i < n; i++) {
+        char tx_id[65];
+        snprintf(tx_id, sizeof tx_id, "%064x", (unsigned)(w[i].block * 16 + w[i].tx));
+        const char *v = w[i].value ? w[i].value : "";
+        if (!u || statedb_update_write(u, w[i].tx, tx_id, w[i].ns, w[i].key, (const uint8_t *)v,
+                                       strlen(v), !w[i].value) != STELE_OK)
+            FAIL("cannot write the fixture");
+        fx_model(&w[i]);
+    }
+    if (statedb_apply(fx.db, u, NULL) != STELE_OK)
+        FAIL("cannot apply the fixture");
+    statedb_update_destroy(u);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void fx_cleanup(void)
+{
+    statedb_close(fx.db);
+    fx.db = NULL;
+    nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (size_t i = 0; i < fx.n_c; i++) {
+        free(fx.c[i].key);
+        free(fx.c[i].value);
+    }
+    free(fx.c);
+    free(fx.proposal);
+}
+
+/* Opens the statedb with the fixture and builds the proposal. */
+static void fx_init(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(fx.dir, sizeof fx.dir, "%s/fuzz_cchost.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    char *err = NULL;
+    if (!mkdtemp(fx.dir) || statedb_open(fx.dir, false, &fx.db, &err) != STELE_OK)
+        FAIL("cannot open a statedb in %s: %s", fx.dir, err ? err : "?");
+    atexit(fx_cleanup);
+
+    struct fx_write b0[] = {
+        {0, 0, NS, "a", "1"},     {0, 0, NS, "b", "2"},  {0, 0, "kvx", "a", "other ns"},
+        {0, 0, "kvx", "b0", "x"}, {0, 0, "k", "v", "x"}, {0, 1, NS, "c", "3"},
+        {0, 1, NS, "d", ""},      {0, 1, NS, "e", "5"},
+    };
+    fx_apply(b0, sizeof b0 / sizeof *b0);
+    static char keys[150][8], vals[150][8];
+    struct fx_write b1[156];
+    for (unsigned i = 0; i < 150; i++) {
+        snprintf(keys[i], sizeof keys[i], "p%03u", i);
+        snprintf(vals[i], sizeof vals[i], "v%03u", i);
+        b1[i] = (struct fx_write){1, i / 50, NS, keys[i], vals[i]}; /* versions differ */
+    }
+    b1[150] = (struct fx_write){1, 2, NS, "\x80hi", "hi"};
+    b1[151] = (struct fx_write){1, 2, NS, "\xff", "ff"};
+    b1[152] = (struct fx_write){1, 2, "kvx", "p0005", "other ns"};
+    b1[153] = (struct fx_write){1, 3, NS, "b", "2b"};
+    b1[154] = (struct fx_write){1, 3, NS, "c", NULL};
+    b1[155] = (struct fx_write){1, 3, NS, "zz/2", "two"};
+    fx_apply(b1, 156);
+    struct fx_write b2[] = {
+        {2, 0, NS, "zz/1", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"},
+        {2, 3, NS, "zz/2", "two again"},
+    };
+    fx_apply(b2, 2);
+    qsort(fx.c, fx.n_c, sizeof *fx.c, cmp_committed);
+
+    /* the proposal: fixed key, nonce and time, so that every run builds the same bytes */
+    uint8_t d[CRYPTO_SCALAR_LEN], nonce[24];
+    memset(d, 0x11, sizeof d);
+    memset(nonce, 0x22, sizeof nonce);
+    struct crypto_key *k = NULL;
+    struct tx_proposal_params p = {.channel_id = "ch",
+                                   .creator = (const uint8_t *)"fuzz-creator",
+                                   .creator_len = 12,
+                                   .chaincode = NS,
+                                   .function = "f",
+                                   .nonce = nonce,
+                                   .nonce_len = sizeof nonce,
+                                   .timestamp_ms = 1700000000000ull};
+    struct buf b;
+    uint8_t sig[64];
+    buf_init(&b);
+    if (crypto_key_from_scalar(d, &k) || tx_proposal_build(&p, k, &b, sig, NULL))
+        FAIL("cannot build the proposal");
+    crypto_key_destroy(k);
+    fx.proposal = buf_steal(&b, &fx.proposal_len);
+}
+
+static const struct committed *committed_find(const char *key)
+{
+    size_t lo = 0, hi = fx.n_c;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(fx.c[mid].key, key);
+        if (c == 0)
+            return &fx.c[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- the reference model of one invocation ---------------------------------------------- */
+
+/* A write of the invocation (a delete when `del`). */
+struct mwrite {
+    const char *key;
+    bool del;
+    const uint8_t *data;
+    size_t len;
+};
+
+/* A read of the committed state (c NULL: absent). */
+struct mread {
+    const char *key;
+    const struct committed *c;
+};
+
+/* An entry of an iterator's merged view: a committed key (c), a write of the snapshot (w), or
+ * both. */
+struct ientry {
+    const char *key;
+    const struct committed *c;
+    const struct mwrite *w; /* a copy taken when the iterator was opened */
+};
+
+struct miter {
+    const char *start, *end;
+    struct ientry *e;
+    size_t n, i;
+    const struct committed **listed; /* committed keys gone past */
+    size_t n_listed;
+    const char *last; /* the last key returned */
+    bool last_own;    /* it was a write of this invocation and no committed key */
+    bool advanced, exhausted, closed;
+};
+
+struct model {
+    struct arena *a;
+    size_t max_keys, max_write_bytes;
+    struct mwrite *w; /* sorted */
+    size_t n_w, cap_w;
+    struct mread *r; /* sorted */
+    size_t n_r, cap_r;
+    struct miter *it; /* handle i+1 is it[i] */
+    size_t n_it, cap_it;
+    size_t open, items, write_bytes;
+    bool spoiled;
+};
+
+/* Makes room for one more element of `size` octets in an arena array. */
+static void *more(struct arena *a, void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *p = arena_alloc(a, c * size);
+    if (!p)
+        abort();
+    if (n)
+        memcpy(p, arr, n * size);
+    *cap = c;
+    return p;
+}
+
+/* A key as ccrt.h takes it from the wire: 1..STELE_CC_MAX_KEY octets without NUL (0 when
+ * empty_ok). */
+static bool wire_key(struct arena *a, ProtobufCBinaryData k, bool empty_ok, const char **out)
+{
+    if ((!k.len && !empty_ok) || k.len > STELE_CC_MAX_KEY || (k.len && memchr(k.data, 0, k.len)))
+        return false;
+    char *s = arena_alloc(a, k.len + 1);
+    if (!s)
+        abort();
+    if (k.len)
+        memcpy(s, k.data, k.len);
+    s[k.len] = 0;
+    *out = s;
+    return true;
+}
+
+/* Index of the first write >= key. */
+static size_t wpos(const struct model *m, const char *key, bool *found)
+{
+    size_t lo = 0, hi = m->n_w;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->w[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < m->n_w && strcmp(m->w[lo].key, key) == 0;
+    return lo;
+}
+
+/* Counts an item; spoils the set past max_keys. */
+static bool count(struct model *m)
+{
+    if (m->items >= m->max_keys) {
+        m->spoiled = true;
+        return false;
+    }
+    m->items++;
+    return true;
+}
+
+/* What a call should answer. */
+struct want {
+    int rc;
+    bool reply;
+    bool internal; /* ccrt_sim_call() refuses the operation */
+    const char *key;
+    const uint8_t *data;
+    size_t len;
+    uint32_t iter;
+};
+
+static void m_get(struct model *m, const Stele__CcHostCall *c, struct want *w)
+{
+    const char *key;
+    if (!wire_key(m->a, c->key, false, &key)) {
+        w->rc = STELE_CC_INVALID;
+        return;
+    }
+    bool found;
+    size_t i = wpos(m, key, &found);
+    if (found) { /* read-your-writes */
+        w->rc = m->w[i].del ? STELE_CC_NOT_FOUND : STELE_CC_OK;
+        w->data = m->w[i].data;
+        w->len = m->w[i].len;
+        return;
+    }
+    const struct committed *e = committed_find(key);
+    size_t lo = 0, hi = m->n_r;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(m->r[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == m->n_r || strcmp(m->r[lo].key, key) != 0) {
+        if (!count(m)) {
+            w->rc = STELE_CC_FAILED;
+            return;
+        }
+        m->r = more(m->a, m->r, &m->cap_r, m->n_r, sizeof *m->r);
+        memmove(&m->r[lo + 1], &m->r[lo], (m->n_r - lo) * sizeof *m->r);
+        m->r[lo] = (struct mread){key, e};
+        m->n_r++;
+    }
+    w->rc = e ? STELE_CC_OK : STELE_CC_NOT_FOUND;
+    if (e) {
+        w->data = e->value;
+        w->len = e->len;
+    }
+}
+
+static void m_write(struct model *m, const Stele__CcHostCall *c, bool del, struct want *w)
+{
+    const char *key;
+    if (!wire_key(m->a, c->key, false, &key)) {
+        w->rc = STELE_CC_INVALID;
+        return;
+    }
+    size_t len = del ? 0 : c->value.len;
+    if (len > STELE_CC_MAX_VALUE) {
+        w->rc = STELE_CC_LIMIT;
+        return;
+    }
+    bool found;
+    size_t i = wpos(m, key, &found), klen = strlen(key);
+    size_t old = found ? klen + m->w[i].len : 0;
+    size_t bytes = m->write_bytes - old + klen + len;
+    if (bytes > m->max_write_bytes || (!found && m->items >= m->max_keys)) {
+        w->rc = STELE_CC_LIMIT;
+        return;
+    }
+    struct mwrite nw = {key, del, NULL, len};
+    if (len && !(nw.data = arena_memdup(m->a, c->value.data, len)))
+        abort();
+    if (!found) {
+        m->w = more(m->a, m->w, &m->cap_w, m->n_w, sizeof *m->w);
+        memmove(&m->w[i + 1], &m->w[i], (m->n_w - i) * sizeof *m->w);
+        m->n_w++;
+        m->items++;
+    }
+    m->w[i] = nw;
+    m->write_bytes = bytes;
+    w->rc = STELE_CC_OK;
+}
+
+static bool in_range(const char *k, const char *start, const char *end)
+{
+    return strcmp(k, start) >= 0 && (!end[0] || strcmp(k, end) < 0);
+}
+
+static void m_range(struct model *m, const Stele__CcHostCall *c, struct want *w)
+{
+    const char *start, *end;
+    if (!wire_key(m->a, c->key, true, &start) || !wire_key(m->a, c->end_key, true, &end) ||
+        (end[0] && strcmp(start, end) >= 0)) {
+        w->rc = STELE_CC_INVALID;
+        return;
+    }
+    if (m->open >= MAX_ITERS) {
+        w->rc = STELE_CC_LIMIT;
+        return;
+    }
+    if (!count(m)) {
+        w->rc = STELE_CC_FAILED;
+        return;
+    }
+    struct miter it = {.start = start, .end = end};
+    size_t cap = 0;
+    /* merge the committed keys and a copy of the writes in [start, end) */
+    size_t ci = 0, wi = 0;
+    while (ci < fx.n_c && strcmp(fx.c[ci].key, start) < 0)
+        ci++;
+    while (wi < m->n_w && strcmp(m->w[wi].key, start) < 0)
+        wi++;
+    for (;;) {
+        const struct committed *ce =
+            ci < fx.n_c && in_range(fx.c[ci].key, start, end) ? &fx.c[ci] : NULL;
+        const struct mwrite *we =
+            wi < m->n_w && in_range(m->w[wi].key, start, end) ? &m->w[wi] : NULL;
+        if (!ce && !we)
+            break;
+        int cmp = !ce ? 1 : !we ? -1 : strcmp(ce->key, we->key);
+        struct ientry e = {cmp < 0 ? ce->key : we->key, cmp <= 0 ? ce : NULL, NULL};
+        if (cmp >= 0) {
+            struct mwrite *copy = arena_alloc(m->a, sizeof *copy);
+            if (!copy)
+                abort();
+            *copy = *we;
+            e.w = copy;
+        }
+        ci += cmp <= 0;
+        wi += cmp >= 0;
+        it.e = more(m->a, it.e, &cap, it.n, sizeof *it.e);
+        it.e[it.n++] = e;
+    }
+    it.listed = arena_calloc(m->a, it.n + 1, sizeof *it.listed);
+    if (!it.listed)
+        abort();
+    m->it = more(m->a, m->it, &m->cap_it, m->n_it, sizeof *m->it);
+    m->it[m->n_it++] = it;
+    m->open++;
+    w->rc = STELE_CC_OK;
+    w->iter = (uint32_t)m->n_it;
+}
+
+static struct miter *m_find(struct model *m, uint32_t handle)
+{
+    if (handle == 0 || handle > m->n_it || m->it[handle - 1].closed)
+        return NULL;
+    return &m->it[handle - 1];
+}
+
+static void m_next(struct model *m, const Stele__CcHostCall *c, struct want *w)
+{
+    struct miter *it = m_find(m, c->iter);
+    if (!it) {
+        w->rc = STELE_CC_INVALID;
+        return;
+    }
+    it->advanced = true;
+    for (;;) {
+        if (it->exhausted || it->i == it->n) {
+            it->exhausted = true;
+            w->rc = 0;
+            return;
+        }
+        const struct ientry *e = &it->e[it->i];
+        if (e->c) { /* a committed key is gone past whether shown, replaced or hidden */
+            if (!count(m)) {
+                w->rc = STELE_CC_FAILED;
+                return;
+            }
+            it->listed[it->n_listed++] = e->c;
+        }
+        it->i++;
+        if (e->w && e->w->del)
+            continue;
+        it->last = e->key;
+        it->last_own = !e->c;
+        w->rc = 1;
+        w->key = e->key;
+        w->data = e->w ? e->w->data : e->c->value;
+        w->len = e->w ? e->w->len : e->c->len;
+        return;
+    }
+}
+
+/* What `c` should answer, updating the model. */
+static void m_call(struct model *m, const Stele__CcHostCall *c, struct want *w)
+{
+    memset(w, 0, sizeof *w);
+    w->reply = true;
+    switch (c->op) {
+    case STELE__CC_HOST_CALL__OP__GET:
+        return m_get(m, c, w);
+    case STELE__CC_HOST_CALL__OP__PUT:
+        return m_write(m, c, false, w);
+    case STELE__CC_HOST_CALL__OP__DEL:
+        return m_write(m, c, true, w);
+    case STELE__CC_HOST_CALL__OP__RANGE:
+        return m_range(m, c, w);
+    case STELE__CC_HOST_CALL__OP__NEXT:
+        return m_next(m, c, w);
+    case STELE__CC_HOST_CALL__OP__CLOSE: {
+        w->reply = false;
+        struct miter *it = m_find(m, c->iter);
+        if (it) {
+            it->closed = true;
+            m->open--;
+        }
+        return;
+    }
+    default:
+        w->internal = true;
+    }
+}
+
+/* ---- checks ---------------------------------------------------------------------------- */
+
+static bool data_equal(ProtobufCBinaryData b, const uint8_t *data, size_t len)
+{
+    return b.len == len && (!len || memcmp(b.data, data, len) == 0);
+}
+
+/* The reply must be `w`, and it must pack as the peer sends it. */
+static void check_reply(const Stele__CcHostCall *c, const Stele__CcHostReply *r,
+                        const struct want *w)
+{
+    if (r->rc != w->rc)
+        FAIL("op %d answered %d, want %d", (int)c->op, (int)r->rc, w->rc);
+    bool value = (c->op == STELE__CC_HOST_CALL__OP__GET && w->rc == STELE_CC_OK) ||
+                 (c->op == STELE__CC_HOST_CALL__OP__NEXT && w->rc == 1);
+    if (value ? !data_equal(r->value, w->data, w->len) : r->value.len != 0)
+        FAIL("op %d answered a value of %zu octets, want %zu", (int)c->op, r->value.len,
+             value ? w->len : 0);
+    if (w->key ? !data_equal(r->key, (const uint8_t *)w->key, strlen(w->key)) : r->key.len != 0)
+        FAIL("NEXT answered another key (want %s)", w->key ? w->key : "none");
+    if (r->iter != w->iter)
+        FAIL("RANGE answered iterator %u, want %u", r->iter, w->iter);
+    Stele__CcPeerToHost to = STELE__CC_PEER_TO_HOST__INIT;
+    to.msg_case = STELE__CC_PEER_TO_HOST__MSG_REPLY;
+    to.reply = (Stele__CcHostReply *)r;
+    size_t len = protobuf_c_message_get_packed_size(&to.base);
+    uint8_t *frame = malloc(len ? len : 1);
+    if (!frame || protobuf_c_message_pack(&to.base, frame) != len)
+        abort();
+    free(frame);
+}
+
+/* The RangeRead of an advanced iterator, as ccrt.h records it. */
+static void check_range_read(const Stele__RangeRead *rr, const struct miter *it)
+{
+    const char *end = it->end;
+    bool exhausted = it->exhausted;
+    if (!exhausted && it->last && it->last_own && strcmp(it->start, it->last) < 0) {
+        end = it->last; /* stopped on its own write: seen all of [start, last) */
+        exhausted = true;
+    }
+    if (strcmp(rr->start_key, it->start) != 0 || strcmp(rr->end_key, end) != 0 ||
+        rr->exhausted != exhausted)
+        FAIL("range read [%s, %s) exhausted %d, want [%s, %s) %d", rr->start_key, rr->end_key,
+             rr->exhausted, it->start, end, exhausted);
+    if (rr->n_reads != it->n_listed)
+        FAIL("range read [%s, %s) lists %zu keys, want %zu", it->start, end, rr->n_reads,
+             it->n_listed);
+    for (size_t i = 0; i < rr->n_reads; i++) {
+        const Stele__KVRead *r = rr->reads[i];
+        const struct committed *c = it->listed[i];
+        if (strcmp(r->key, c->key) != 0 || !r->version ||
+            r->version->block_number != c->ver.block || r->version->tx_index != c->ver.tx)
+            FAIL("range read lists %s at %llu.%u, want %s at %llu.%u", r->key,
+                 r->version ? (unsigned long long)r->version->block_number : 0ULL,
+                 r->version ? r->version->tx_index : 0, c->key, (unsigned long long)c->ver.block,
+                 c->ver.tx);
+    }
+}
+
+/* The set must be the model's. */
+static void check_rwset(const Stele__TxRwSet *rw, const struct model *m)
+{
+    size_t n_ranges = 0;
+    for (size_t i = 0; i < m->n_it; i++)
+        n_ranges += m->it[i].advanced;
+    if (!m->n_r && !m->n_w && !n_ranges) {
+        if (rw->n_ns_rwsets != 0)
+            FAIL("a set with nothing read or written has a namespace");
+        return;
+    }
+    if (rw->n_ns_rwsets != 1)
+        FAIL("the set has %zu namespaces", rw->n_ns_rwsets);
+    const Stele__NsRwSet *ns = rw->ns_rwsets[0];
+    if (strcmp(ns->namespace_, NS) != 0 || ns->n_reads != m->n_r || ns->n_writes != m->n_w ||
+        ns->n_range_reads != n_ranges)
+        FAIL("the set has %zu reads, %zu writes, %zu ranges; want %zu, %zu, %zu", ns->n_reads,
+             ns->n_writes, ns->n_range_reads, m->n_r, m->n_w, n_ranges);
+    for (size_t i = 0; i < m->n_r; i++) {
+        const Stele__KVRead *r = ns->reads[i];
+        const struct committed *c = m->r[i].c;
+        if (strcmp(r->key, m->r[i].key) != 0 || !r->version != !c ||
+            (c && (r->version->block_number != c->ver.block || r->version->tx_index != c->ver.tx)))
+            FAIL("read %zu is %s (version %s), want %s (%s)", i, r->key,
+                 r->version ? "some" : "none", m->r[i].key, c ? "some" : "none");
+    }
+    for (size_t i = 0; i < m->n_w; i++) {
+        const Stele__KVWrite *w = ns->writes[i];
+        if (strcmp(w->key, m->w[i].key) != 0 || w->is_delete != m->w[i].del ||
+            !data_equal(w->value, m->w[i].data, m->w[i].len))
+            FAIL("write %zu is %s, want %s", i, w->key, m->w[i].key);
+    }
+    for (size_t i = 0, r = 0; i < m->n_it; i++)
+        if (m->it[i].advanced)
+            check_range_read(ns->range_reads[r++], &m->it[i]);
+}
+
+/* A validating peer accepts the set: it goes through tx_open() in a transaction. */
+static void check_tx_open(const Stele__TxRwSet *rw)
+{
+    Stele__Response resp = STELE__RESPONSE__INIT;
+    resp.status = 200;
+    struct tx_result res = {
+        .chaincode = NS, .version = "1.0", .sequence = 1, .rwset = rw, .response = &resp};
+    uint8_t sig[64];
+    memset(sig, 0x5a, sizeof sig);
+    Stele__Endorsement en = STELE__ENDORSEMENT__INIT;
+    en.endorser = (ProtobufCBinaryData){4, (uint8_t *)"peer"};
+    en.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    const Stele__Endorsement *ens[1] = {&en};
+    struct buf rp;
+    ProtobufCBinaryData pl = {0}, env = {0};
+    buf_init(&rp);
+    if (tx_response_payload_build(fx.proposal, fx.proposal_len, &res, &rp) ||
+        tx_payload_build(fx.proposal, fx.proposal_len, rp.data, rp.len, ens, 1, &pl) ||
+        tx_envelope_seal(pl.data, pl.len, sig, sizeof sig, &env))
+        FAIL("cannot build a transaction of the set");
+    struct arena *a = arena_create(0);
+    struct envelope_view ev;
+    struct tx_view tv;
+    Stele__TxValidationCode code;
+    const char *why = NULL;
+    if (!a || envelope_parse(a, env.data, env.len, 0, &ev, &why) != STELE_OK)
+        FAIL("the envelope does not parse: %s", why ? why : "?");
+    if (tx_open(a, &ev, &tv, &code, &why) != STELE_OK)
+        FAIL("tx_open refuses the set: %s", why ? why : "?");
+    arena_destroy(a);
+    buf_release(&rp);
+    free(pl.data);
+    free(env.data);
+}
+
+static void write_seeds(const char *dir);
+
+/* ---- one input ------------------------------------------------------------------------------ */
+
+/* Serves one state call in `sim` and the model. Returns false when the call is a protocol
+ * error (the peer would kill the host). */
+static bool serve(struct ccrt_sim *sim, struct model *m, const Stele__CcHostCall *c)
+{
+    struct want w;
+    m_call(m, c, &w);
+    Stele__CcHostReply reply;
+    bool has_reply = false;
+    int rc = ccrt_sim_call(sim, c, &reply, &has_reply);
+    if (w.internal) {
+        if (rc != STELE_ERR_INTERNAL)
+            FAIL("op %d served (%d), want a protocol error", (int)c->op, rc);
+        return false;
+    }
+    if (rc != STELE_OK || has_reply != w.reply)
+        FAIL("op %d: status %d, reply %d", (int)c->op, rc, has_reply);
+    if (has_reply)
+        check_reply(c, &reply, &w);
+    return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool ready;
+    if (!ready) {
+        const char *dir = getenv("STELE_WRITE_CCHOST_SEEDS");
+        if (dir) {
+            write_seeds(dir);
+            exit(0);
+        }
+        fx_init();
+        ready = true;
+    }
+    if (size < 1)
+        return 0;
+    static const size_t keys[4] = {10000, 3, 20, 200};
+    static const size_t bytes[4] = {8u << 20, 16, 300, 5000};
+    struct ccrt_sim_limits lim = {keys[data[0] & 3], bytes[(data[0] >> 2) & 3]};
+    struct model m = {
+        .a = arena_create(0), .max_keys = lim.max_keys, .max_write_bytes = lim.max_write_bytes};
+    struct ccrt_sim *sim = ccrt_sim_create(fx.db, NS, &lim);
+    int sv[2];
+    if (!m.a || !sim || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        abort();
+    size_t n = size - 1 < MAX_STREAM ? size - 1 : MAX_STREAM;
+    for (size_t off = 0; off < n;) {
+        ssize_t k = send(sv[1], data + 1 + off, n - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            abort();
+        off += (size_t)k;
+    }
+
+    /* what ccrt.c does with a host's frames during an invocation */
+    struct ccrt_host h;
+    ccrt_host_init(&h);
+    h.fd = sv[0];
+    struct ccrt_wait w;
+    ccrt_wait_start(&w, 0, SIZE_MAX, false); /* the end of the octets is a timeout */
+    for (;;) {
+        Stele__CcHostToPeer *from = NULL;
+        struct ccrt_fail f = {0};
+        int rc = ccrt_host_recv(&h, &w, &from, &f);
+        if (rc) {
+            if ((rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_INTERNAL &&
+                 rc != STELE_ERR_PERMISSION) ||
+                from || !f.msg[0] || f.rc != rc || h.fd != -1)
+                FAIL("ccrt_host_recv: %d (%s)", rc, f.msg);
+            break;
+        }
+        if (!from)
+            FAIL("ccrt_host_recv: no message");
+        bool go_on = from->msg_case == STELE__CC_HOST_TO_PEER__MSG_CALL && from->call &&
+                     serve(sim, &m, from->call);
+        pb_free(&from->base);
+        if (!go_on)
+            break; /* a result, or a protocol error */
+    }
+    ccrt_host_kill(&h);
+    close(sv[1]);
+
+    const char *why = NULL;
+    int err = ccrt_sim_error(sim, &why);
+    if ((err != STELE_OK) != m.spoiled || (err && (err != STELE_ERR_LIMIT || !why || !why[0])))
+        FAIL("ccrt_sim_error %d (%s), the model says %s", err, why ? why : "",
+             m.spoiled ? "spoiled" : "fine");
+    struct arena *a = arena_create(0);
+    Stele__TxRwSet *rw = NULL;
+    if (!a || ccrt_sim_finish(sim, a, &rw) != STELE_OK || !rw)
+        FAIL("ccrt_sim_finish failed");
+    if (!m.spoiled) {
+        check_rwset(rw, &m);
+        check_tx_open(rw);
+    }
+    arena_destroy(a);
+    ccrt_sim_destroy(sim);
+    arena_destroy(m.a);
+    return 0;
+}
+
+/* ---- seeds ------------------------------------------------------------------------------- */
+
+static void put_frame(struct buf *b, const Stele__CcHostToPeer *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(&m->base);
+    if (buf_append_u32be(b, (uint32_t)len) || buf_reserve(b, len))
+        abort();
+    protobuf_c_message_pack(&m->base, b->data + b->len);
+    b->len += len;
+}
+
+/* A state call; keys and values are C strings except for `klen` (0: strlen(key)). */
+static void put_call_n(struct buf *b, int op, const char *key, size_t klen, const char *value,
+                       const char *end, uint32_t iter)
+{
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = (Stele__CcHostCall__Op)op;
+    c.key = (ProtobufCBinaryData){key ? (klen ? klen : strlen(key)) : 0, (uint8_t *)key};
+    c.value = (ProtobufCBinaryData){value ? strlen(value) : 0, (uint8_t *)value};
+    c.end_key = (ProtobufCBinaryData){end ? strlen(end) : 0, (uint8_t *)end};
+    c.iter = iter;
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
+    m.call = &c;
+    put_frame(b, &m);
+}
+
+enum { GET, PUT, DEL, RANGE, NEXT, CLOSE };
+
+static void put_call(struct buf *b, int op, const char *key, const char *value, const char *end,
+                     uint32_t iter)
+{
+    put_call_n(b, op, key, 0, value, end, iter);
+}
+
+static void put_result(struct buf *b, int status, const char *message, const char *event)
+{
+    Stele__CcHostResult r = STELE__CC_HOST_RESULT__INIT;
+    r.status = status;
+    r.message = (char *)message;
+    r.payload = (ProtobufCBinaryData){7, (uint8_t *)"payload"};
+    if (event) {
+        r.has_event = true;
+        r.event_name = (char *)event;
+        r.event_payload = (ProtobufCBinaryData){5, (uint8_t *)"event"};
+    }
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_RESULT;
+    m.result = &r;
+    put_frame(b, &m);
+}
+
+static void write_seed(const char *dir, const char *name, struct buf *b)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+    buf_clear(b);
+}
+
+/* Starts a seed with its configuration octet. */
+static void cfg(struct buf *b, uint8_t c)
+{
+    if (buf_append_byte(b, c))
+        abort();
+}
+
+static void write_seeds(const char *dir)
+{
+    struct buf b;
+    buf_init(&b);
+
+    cfg(&b, 0);
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    put_call(&b, GET, "b", NULL, NULL, 0);
+    put_call(&b, GET, "c", NULL, NULL, 0);
+    put_call(&b, GET, "d", NULL, NULL, 0);
+    put_call(&b, GET, "zzz", NULL, NULL, 0);
+    put_call(&b, PUT, "n", "v", NULL, 0);
+    put_call(&b, GET, "n", NULL, NULL, 0);
+    put_call(&b, PUT, "n", "", NULL, 0);
+    put_call(&b, DEL, "b", NULL, NULL, 0);
+    put_call(&b, GET, "b", NULL, NULL, 0);
+    put_call(&b, PUT, "a", "new", NULL, 0);
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "get_put_del", &b);
+
+    cfg(&b, 0);
+    put_call(&b, RANGE, "p", NULL, "q", 0);
+    for (int i = 0; i < 80; i++)
+        put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
+    put_result(&b, 200, "ok", NULL);
+    write_seed(dir, "range_across_pages", &b);
+
+    cfg(&b, 0);
+    put_call(&b, PUT, "p005", "x", NULL, 0);
+    put_call(&b, DEL, "p006", NULL, NULL, 0);
+    put_call(&b, PUT, "p0055", "y", NULL, 0);
+    put_call(&b, DEL, "p0077", NULL, NULL, 0);
+    put_call(&b, RANGE, "p00", NULL, "p01", 0);
+    put_call(&b, PUT, "p001", "after the snapshot", NULL, 0);
+    for (int i = 0; i < 12; i++)
+        put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, RANGE, "", NULL, "", 0);
+    for (int i = 0; i < 4; i++)
+        put_call(&b, NEXT, NULL, NULL, NULL, 2);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "range_merges_own_writes", &b);
+
+    cfg(&b, 0);
+    put_call(&b, PUT, "p0005x", "w", NULL, 0);
+    put_call(&b, RANGE, "p000", NULL, "p002", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
+    put_call(&b, RANGE, "zz/", NULL, "", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 2);
+    put_result(&b, 201, "", NULL);
+    write_seed(dir, "range_stopped_on_own_write", &b);
+
+    cfg(&b, 0);
+    put_call(&b, GET, "\x80hi", NULL, NULL, 0);
+    put_call(&b, RANGE, "\x7f", NULL, "", 0);
+    for (int i = 0; i < 4; i++)
+        put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, PUT, "\xfe", "fe", NULL, 0);
+    put_call(&b, RANGE, "\xf0", NULL, "\xff\xff", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 2);
+    put_call(&b, NEXT, NULL, NULL, NULL, 2);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "high_octets", &b);
+
+    cfg(&b, 1); /* max_keys 3 */
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    put_call(&b, PUT, "b", "x", NULL, 0);
+    put_call(&b, RANGE, "p", NULL, "", 0);
+    put_call(&b, PUT, "c", "x", NULL, 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, GET, "e", NULL, NULL, 0);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "limit_keys", &b);
+
+    cfg(&b, 1 << 2); /* max_write_bytes 16 */
+    put_call(&b, PUT, "k1", "0123456789", NULL, 0);
+    put_call(&b, PUT, "k2", "0123456789", NULL, 0);
+    put_call(&b, PUT, "k1", "01234567890123", NULL, 0);
+    put_call(&b, DEL, "k1", NULL, NULL, 0);
+    put_call(&b, PUT, "k2", "0123456789", NULL, 0);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "limit_bytes", &b);
+
+    cfg(&b, 0);
+    put_call(&b, GET, "", NULL, NULL, 0);
+    put_call_n(&b, GET, "a\0b", 3, NULL, NULL, 0);
+    put_call(&b, PUT, "", "v", NULL, 0);
+    put_call(&b, RANGE, "b", NULL, "a", 0);
+    put_call(&b, RANGE, "a", NULL, "a", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 7);
+    put_call(&b, CLOSE, NULL, NULL, NULL, 3);
+    put_call(&b, RANGE, "a", NULL, "c", 0);
+    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
+    put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    static char big[STELE_CC_MAX_KEY + 2];
+    memset(big, 'k', sizeof big - 1);
+    put_call(&b, GET, big, NULL, NULL, 0);
+    put_call(&b, 9, "a", NULL, NULL, 0);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "bad_calls", &b);
+
+    cfg(&b, 0);
+    for (int i = 0; i < MAX_ITERS + 1; i++)
+        put_call(&b, RANGE, "zz/", NULL, "", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, 1);
+    put_call(&b, CLOSE, NULL, NULL, NULL, 2);
+    put_call(&b, RANGE, "zz/", NULL, "", 0);
+    put_call(&b, NEXT, NULL, NULL, NULL, MAX_ITERS + 1);
+    put_result(&b, 200, "", NULL);
+    write_seed(dir, "many_iterators", &b);
+
+    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+    cfg(&b, 0);
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_FORBIDDEN_SYSCALL;
+    m.forbidden_syscall = 59; /* execve */
+    put_frame(&b, &m);
+    write_seed(dir, "forbidden_syscall", &b);
+
+    cfg(&b, 0);
+    put_call(&b, PUT, "a", "x", NULL, 0);
+    Stele__CcHostHello hello = STELE__CC_HOST_HELLO__INIT;
+    hello.name = (char *)"kv";
+    hello.version = (char *)"1";
+    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_HELLO;
+    m.hello = &hello;
+    put_frame(&b, &m);
+    write_seed(dir, "hello_during_invocation", &b);
+
+    cfg(&b, 0);
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    if (buf_append_u32be(&b, CCHOST_MAX_FRAME + 1) || buf_append(&b, "\x12\x00", 2))
+        abort();
+    write_seed(dir, "oversize_frame", &b);
+
+    cfg(&b, 0);
+    put_call(&b, GET, "a", NULL, NULL, 0);
+    put_call(&b, PUT, "b", "truncated", NULL, 0);
+    b.len -= 5;
+    write_seed(dir, "truncated_frame", &b);
+
+    cfg(&b, 0);
+    put_call(&b, PUT, "e", "event", NULL, 0);
+    put_result(&b, 200, "done", "ev");
+    put_call(&b, PUT, "after", "the result", NULL, 0);
+    write_seed(dir, "result_with_event", &b);
+
+    cfg(&b, 0);
+    put_call(&b, PUT, "a", "x", NULL, 0);
+    put_result(&b, 500, "failed", NULL);
+    write_seed(dir, "result_failed", &b);
+
+    buf_release(&b);
+}

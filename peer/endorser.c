@@ -106,7 +106,7 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
         return refuse(out, RPC_INVALID_ARGUMENT, "the proposal is for another channel");
     if (h->type != STELE__HEADER_TYPE__ENDORSER_TRANSACTION || !h->creator.len ||
         h->nonce.len < ENVELOPE_MIN_NONCE || h->nonce.len > ENVELOPE_MAX_NONCE || !h->timestamp ||
-        h->timestamp->seconds < 0 ||
+        h->timestamp->seconds < 0 || h->timestamp->nanos < 0 || h->timestamp->nanos >= 1000000000 ||
         envelope_tx_id(h->nonce.data, h->nonce.len, h->creator.data, h->creator.len, tx_id) ||
         strcmp(tx_id, h->tx_id) != 0)
         return refuse(out, RPC_INVALID_ARGUMENT,

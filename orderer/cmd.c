@@ -86,13 +86,8 @@ int cmd_serve(int argc, char **argv)
         rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
         goto out;
     }
-    if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (!f || fprintf(f, "%d\n", orderer_port(o)) < 0 || fclose(f) != 0) {
-            rc = cli_fail(PROG, STELE_ERR_IO, "cannot write %s", port_file);
-            goto out;
-        }
-    }
+    if (port_file && (rc = cli_write_port_file(PROG, port_file, orderer_port(o))))
+        goto out;
     int sig = sig_wait_termination();
     log_info("orderer", "signal %d: stopping", sig);
     rc = CLI_EXIT_OK;

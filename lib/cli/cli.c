@@ -70,3 +70,12 @@ bool cli_wants_help(int argc, char **argv)
     }
     return false;
 }
+
+int cli_write_port_file(const char *prog, const char *path, int port)
+{
+    FILE *f = fopen(path, "w");
+    bool ok = f && fprintf(f, "%d\n", port) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    return ok ? 0 : cli_fail(prog, STELE_ERR_IO, "cannot write %s", path);
+}

@@ -41,4 +41,8 @@ int cli_fail(const char *prog, int status, const char *fmt, ...)
 /* True when argv holds -h or --help (before any "--"). */
 bool cli_wants_help(int argc, char **argv);
 
+/* Writes `port` and a newline to `path` (daemons started on port 0 tell tests and launchers
+ * where they listen). Returns 0, or CLI_EXIT_INTERNAL with "PROG: cannot write PATH" printed. */
+int cli_write_port_file(const char *prog, const char *path, int port);
+
 #endif

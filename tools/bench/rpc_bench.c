@@ -322,13 +322,9 @@ int bench_serve(int argc, char **argv)
     int port;
     if (start_local(&ls, listen, pool, &port) != 0)
         return CLI_EXIT_INTERNAL;
-    if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "stele-bench: cannot write %s\n", port_file);
-            stop_local(&ls);
-            return CLI_EXIT_INTERNAL;
-        }
+    if (port_file && cli_write_port_file("stele-bench", port_file, port)) {
+        stop_local(&ls);
+        return CLI_EXIT_INTERNAL;
     }
     int sig = sig_wait_termination();
     log_info("bench", "signal %d: stopping", sig);

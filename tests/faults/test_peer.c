@@ -580,7 +580,7 @@ static char audit_out[16384];
 /* Runs `stele audit` against peer i, signed by N.user and given the CRL the peers installed
  * (so that it can recompute CREATOR_REVOKED as they did); returns its exit status with what
  * it printed in audit_out. */
-static int audit(int i)
+static int audit_with(int i, const char *genesis)
 {
     char path[700], crl[700];
     snprintf(path, sizeof path, "%s/audit.out", N.dir);
@@ -594,7 +594,7 @@ static int audit(int i)
             dup2(fd, 2);
         }
         execl(N.cli, N.cli, "audit", "--peer", N.p[i].addr, "--identity", N.user_dir, "--crl", crl,
-              (char *)NULL);
+              "--genesis", genesis, (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -613,6 +613,14 @@ static int audit(int i)
     if (!WIFEXITED(st))
         fail_msg("stele audit of peer %d died (status 0x%x): %s", i, st, audit_out);
     return WEXITSTATUS(st);
+}
+
+/* The audit anchored on the channel's genesis block as the test wrote it. */
+static int audit(int i)
+{
+    char genesis[700];
+    snprintf(genesis, sizeof genesis, "%s/genesis.block", N.dir);
+    return audit_with(i, genesis);
 }
 
 /* The audit of peer i passes and reports the state hash the peer reports. */
@@ -696,6 +704,29 @@ static void audit_passes_then_names_the_tampered_block(void **state)
                  "exited %d and said: %s",
                  (unsigned long long)conflict_at.block, rc, audit_out);
     audit_passes(0); /* the other peer's ledger is still good */
+
+    /* Anchored on another genesis block (its data hash changed), the audit refuses the peer's
+     * block 0: a peer cannot choose the orderer keys and CAs its chain is checked against. */
+    char g[700], other[700];
+    size_t len;
+    snprintf(g, sizeof g, "%s/genesis.block", N.dir);
+    snprintf(other, sizeof other, "%s/other-genesis.block", N.dir);
+    uint8_t *bytes = (uint8_t *)test_read_file(g, &len);
+    assert_non_null(bytes);
+    Stele__Block *gb = (Stele__Block *)pb_unpack(&stele__block__descriptor, NULL, bytes, len, 0);
+    assert_non_null(gb);
+    assert_int_equal(gb->header->data_hash.len, 32);
+    gb->header->data_hash.data[0] ^= 1;
+    size_t olen;
+    uint8_t *obytes = pb_pack(&gb->base, &olen);
+    assert_int_equal(test_write_file(other, obytes, olen), 0);
+    rc = audit_with(0, other);
+    if (rc != 1 || !strstr(audit_out, "block 0"))
+        fail_msg("stele audit anchored on another genesis block exited %d and said: %s", rc,
+                 audit_out);
+    free(obytes);
+    pb_free(&gb->base);
+    free(bytes);
 }
 
 static void peers_stop_cleanly(void **state)

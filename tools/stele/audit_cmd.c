@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "identity/enrolment.h"
 #include "identity/identity.h"
+#include "ledger/blockhash.h"
 #include "ledger/blockstore.h"
 #include "ledger/kvledger.h"
 #include "pb/pb.h"
@@ -39,13 +40,17 @@
 #define PROG "stele audit"
 
 static const char audit_usage[] =
-    "Usage: stele audit (--peer HOST:PORT | --network DIR) [--identity DIR] [--crl FILE]...\n"
-    "                   [--json]\n\n"
+    "Usage: stele audit (--peer HOST:PORT | --network DIR) [--identity DIR] [--genesis FILE]\n"
+    "                   [--crl FILE]... [--json]\n\n"
     "Walks the peer's whole chain and recomputes it: hash links, finality proofs (commit\n"
     "certificates), creator and endorser signatures and identities, endorsement policies,\n"
     "validation codes and the state hash after every block. Reports the first inconsistency\n"
     "with its block (and transaction) and exits 1; exits 0 when everything checks out.\n"
-    "--network DIR audits the first peer of that network. --crl FILE (repeatable) installs\n"
+    "--genesis FILE is the channel's genesis block as you trust it (with --network, the\n"
+    "network's genesis.block): the peer's block 0 must be it, and every orderer key and CA\n"
+    "comes from it. Without it the audit can only check the chain against the peer's own\n"
+    "block 0, and says so. --network DIR audits the first peer of that network. --crl FILE\n"
+    "(repeatable) installs\n"
     "a CRL (stele-ca crl --out) as the peers did (their `crls`): without the same CRLs the\n"
     "audit judges a revoked creator's transactions differently from the peers.\n";
 
@@ -102,6 +107,54 @@ static int fetch(struct peer_opts *o, uint64_t n, Stele__Block **out)
                             (ProtobufCMessage **)out, false);
 }
 
+/* fetch(), but a block the peer does not have answers CLI_EXIT_REFUSED quietly. */
+static int fetch_quiet(struct peer_opts *o, uint64_t n, Stele__Block **out)
+{
+    Stele__BlockQuery q = STELE__BLOCK_QUERY__INIT;
+    q.by_case = STELE__BLOCK_QUERY__BY_NUMBER;
+    q.number = n;
+    return peer_client_call(o, PROG, "/stele.Query/Block", &q.base, &stele__block__descriptor,
+                            (ProtobufCMessage **)out, true);
+}
+
+/* The trust anchor: the genesis block the user gives (--genesis FILE, or the network's
+ * genesis.block with --network), compared with the peer's block 0. Without one, the audit
+ * can only check the peer against the genesis block the peer itself serves. On success *g
+ * (malloc'd) and *glen are the genesis bytes to start from and *channel (in b0 or the trusted
+ * block) its channel. */
+static int anchor(const char *file, const Stele__Block *b0, struct finding *f, uint8_t **g,
+                  size_t *glen, Stele__Block **trusted)
+{
+    *trusted = NULL;
+    if (!file) {
+        if (!(*g = pb_pack(&b0->base, glen)))
+            return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
+        fprintf(stderr, PROG ": warning: no --genesis: the chain is checked against the genesis "
+                             "block the peer itself serves\n");
+        return 0;
+    }
+    struct buf b;
+    buf_init(&b);
+    int rc = enrolment_read_file(file, 64u << 20, &b);
+    if (rc) {
+        buf_release(&b);
+        return cli_fail(PROG, rc, "cannot read %s: %s", file, stele_strerror(rc));
+    }
+    *trusted = (Stele__Block *)pb_unpack(&stele__block__descriptor, NULL, b.data, b.len, 0);
+    uint8_t want[32], got[32];
+    if (!*trusted || !(*trusted)->header || !(*trusted)->metadata ||
+        blockhash_header_pb((*trusted)->header, want) != STELE_OK) {
+        buf_release(&b);
+        return cli_fail(PROG, STELE_ERR_MALFORMED, "%s is not a block", file);
+    }
+    if (!b0->header || blockhash_header_pb(b0->header, got) != STELE_OK ||
+        memcmp(want, got, 32) != 0)
+        found(f, 0, -1, "the peer's block 0 is not the genesis block of %s", file);
+    *g = b.data; /* the buffer's memory passes to the caller */
+    *glen = b.len;
+    return 0;
+}
+
 /* Compares what the peer recorded for block `b` with the audit's ledger `l` after it
  * committed its own copy. */
 static void compare(struct kvledger *l, const Stele__Block *b, struct finding *f)
@@ -139,7 +192,12 @@ static int walk(struct peer_opts *o, struct kvledger *l, uint64_t height, struct
 {
     for (uint64_t n = 1; n < height && !f->bad; n++) {
         Stele__Block *b = NULL;
-        int rc = fetch(o, n, &b);
+        int rc = fetch_quiet(o, n, &b);
+        if (rc == CLI_EXIT_REFUSED) { /* NOT_FOUND below the height it reported */
+            found(f, n, -1, "the peer reports height %" PRIu64 " but does not serve this block",
+                  height);
+            break;
+        }
         if (rc)
             return rc;
         if (!b->header || !b->metadata || b->header->number != n) {
@@ -241,10 +299,14 @@ int cmd_audit(int argc, char **argv)
 {
     static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
                                              {"crl", required_argument, NULL, 'C'},
+                                             {"genesis", required_argument, NULL, 'G'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
     struct finding f = {0};
+    const char *genesis = NULL;
+    char genesis_path[4096];
+    Stele__Block *trusted = NULL;
     char *crls[AUDIT_MAX_CRLS];
     size_t n_crls = 0;
     struct kvledger *l = NULL;
@@ -259,6 +321,10 @@ int cmd_audit(int argc, char **argv)
         if (ch == 'h') {
             fputs(audit_usage, stdout);
             return CLI_EXIT_OK;
+        }
+        if (ch == 'G') {
+            genesis = optarg;
+            continue;
         }
         if (ch == 'C') {
             if (n_crls == AUDIT_MAX_CRLS)
@@ -281,16 +347,30 @@ int cmd_audit(int argc, char **argv)
                                false)) ||
         (rc = fetch(&o, 0, &b0)))
         goto out;
-    size_t glen;
-    uint8_t *g = pb_pack(&b0->base, &glen);
-    if (!g || !(msp = msp_create(0)) || !mkdtemp(dir)) {
+    if (!genesis && o.network) {
+        snprintf(genesis_path, sizeof genesis_path, "%s/genesis.block", o.network);
+        genesis = genesis_path;
+    }
+    size_t glen = 0;
+    uint8_t *g = NULL;
+    if ((rc = anchor(genesis, b0, &f, &g, &glen, &trusted)))
+        goto out;
+    const char *channel = trusted && trusted->metadata->channel_id[0]
+                              ? trusted->metadata->channel_id
+                              : info->channel_id;
+    if (f.bad) { /* another genesis block: nothing after it can be trusted */
+        free(g);
+        rc = report(&o, &f, 0, (const uint8_t[32]){0});
+        goto out;
+    }
+    if (!(msp = msp_create(0)) || !mkdtemp(dir)) {
         free(g);
         rc = cli_fail(PROG, STELE_ERR_IO, "cannot prepare the audit's ledger in /tmp");
         goto out;
     }
     made = true;
     struct kvledger_options lo = {.dir = dir,
-                                  .channel_id = info->channel_id,
+                                  .channel_id = channel,
                                   .genesis = g,
                                   .genesis_len = glen,
                                   .sync = false,
@@ -301,7 +381,7 @@ int cmd_audit(int argc, char **argv)
     if (rc == STELE_OK && (rc = install_crls(msp, crls, n_crls)))
         goto out;
     if (rc) {
-        found(&f, 0, -1, "block 0 is not a genesis block of channel %s: %s", info->channel_id,
+        found(&f, 0, -1, "block 0 is not a genesis block of channel %s: %s", channel,
               err ? err : stele_strerror(rc));
     } else if (!(rc = walk(&o, l, info->height, &f)) && !f.bad) {
         compare_head(l, info, &f);
@@ -318,6 +398,7 @@ out:
     kvledger_close(l);
     msp_destroy(msp);
     pb_free(b0 ? &b0->base : NULL);
+    pb_free(trusted ? &trusted->base : NULL);
     pb_free(info ? &info->base : NULL);
     peer_client_release(&o);
     if (made && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

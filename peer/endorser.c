@@ -141,6 +141,8 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     rc = blockstore_find_txid(kvledger_blocks(p->ledger), h->tx_id, NULL, NULL);
     if (rc == STELE_OK)
         return refuse(out, RPC_ALREADY_EXISTS, "a transaction with this tx_id is committed");
+    if (rc != STELE_ERR_NOT_FOUND)
+        return refuse(out, RPC_INTERNAL, "cannot look the tx_id up in the block store");
     out->tx_id = arena_strdup(a, h->tx_id);
     /* run it */
     struct cc_outcome o = {0};

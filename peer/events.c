@@ -208,8 +208,25 @@ static int lookup(struct peer *p, struct arena *a, const char *tx_id, unsigned *
     return STELE_OK;
 }
 
+static int wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
+                       unsigned *vc, uint64_t *number);
+
 int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
                      unsigned *vc, uint64_t *number)
+{
+    /* a wait holds a worker of the shared pool: cap them, so that waits (which anyone with an
+     * identity can start) never starve endorsements and queries */
+    if (atomic_fetch_add(&p->commit_waiters, 1) >= PEER_MAX_COMMIT_WAITERS) {
+        atomic_fetch_sub(&p->commit_waiters, 1);
+        return STELE_ERR_LIMIT;
+    }
+    int rc = wait_commit(p, call, tx_id, left, vc, number);
+    atomic_fetch_sub(&p->commit_waiters, 1);
+    return rc;
+}
+
+static int wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
+                       unsigned *vc, uint64_t *number)
 {
     if (left > COMMIT_STATUS_MAX_MS)
         left = COMMIT_STATUS_MAX_MS;
@@ -254,6 +271,10 @@ static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage
     unsigned vc = 0;
     uint64_t number = 0;
     int rc = peer_wait_commit(p, call, rq->tx_id, rpc_call_remaining_ms(call), &vc, &number);
+    if (rc == STELE_ERR_LIMIT)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "%d commit waits are in progress on this peer: retry shortly",
+                              PEER_MAX_COMMIT_WAITERS);
     if (rc == STELE_ERR_TIMEOUT)
         return rpc_call_error(call, RPC_DEADLINE_EXCEEDED,
                               "transaction %s has not committed on this peer", rq->tx_id);

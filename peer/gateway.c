@@ -177,7 +177,7 @@ static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
     else if (!id ||
              identity_verify(p->msp, a, r->endorsement->endorser.data, r->endorsement->endorser.len,
                              clock_wall_s(), id, NULL) ||
-             identity_public_key(p->msp, id, &pub) ||
+             !(id->fields.key_usage & ECQV_USAGE_SIGN) || identity_public_key(p->msp, id, &pub) ||
              tx_endorsement_verify(pub, want->data, want->len, r->endorsement->endorser.data,
                                    r->endorsement->endorser.len, r->endorsement->signature.data,
                                    r->endorsement->signature.len))
@@ -311,6 +311,16 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
     return RPC_OK;
 }
 
+/* The name of an orderer's status; an orderer may send any number. */
+static const char *status_name(Stele__Status st)
+{
+    if (st == STELE__STATUS__STATUS_UNKNOWN)
+        return "none";
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, (int)st);
+    return v ? v->name : "unknown";
+}
+
 /* Sends one envelope to orderer `i`; returns its status (STATUS_UNKNOWN when none came). */
 static Stele__Status broadcast_one(struct peer *p, size_t i, const ProtobufCBinaryData *env)
 {
@@ -364,10 +374,8 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     if (!r->orderers_accepted)
         return rpc_call_error(
             call, last == STELE__STATUS__STATUS_UNKNOWN ? RPC_UNAVAILABLE : RPC_FAILED_PRECONDITION,
-            "no orderer accepted the transaction (last answer: %s)",
-            last == STELE__STATUS__STATUS_UNKNOWN
-                ? "none"
-                : protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, last)->name);
+            "no orderer accepted the transaction (last answer: %s, %d)", status_name(last),
+            (int)last);
     if (sr->wait) {
         int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
         unsigned vc = 0;
@@ -377,7 +385,7 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
             r->committed = true;
             r->validation_code = vc;
             r->block_number = number;
-        } else if (rc != STELE_ERR_TIMEOUT) {
+        } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT) { /* not committed yet */
             return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
                                   stele_strerror(rc));
         }

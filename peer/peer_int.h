@@ -22,7 +22,8 @@ struct rpc_health;
 struct rpc_node_service;
 struct signed_request;
 
-#define PEER_WORKERS 32 /* unary handlers; CommitStatus may wait in one */
+#define PEER_WORKERS            32 /* unary handlers; CommitStatus may wait in one */
+#define PEER_MAX_COMMIT_WAITERS (PEER_WORKERS / 4) /* CommitStatus and Submit waits at once */
 
 struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */
@@ -39,6 +40,7 @@ struct peer {
     bool intake_running;                 /* intake was started */
     atomic_bool stopping;                /* peer_stop() began */
     atomic_uint_fast64_t orderer_height; /* the highest block number+1 seen from an orderer */
+    atomic_int commit_waiters;           /* peer_wait_commit() calls in progress */
     bool stopped;                        /* peer_stop() finished */
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
@@ -136,7 +138,8 @@ enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
 
 /* Waits up to `left` ms (capped at 10 min) for `tx_id` to commit on this peer, or until the
  * call (may be NULL) is cancelled or the peer stops: *vc gets its validation code, *number its
- * block. Returns STELE_OK, STELE_ERR_TIMEOUT or a lookup error (events.c). */
+ * block. Returns STELE_OK, STELE_ERR_TIMEOUT, STELE_ERR_LIMIT (PEER_MAX_COMMIT_WAITERS waits
+ * are in progress) or a lookup error (events.c). */
 int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
                      unsigned *vc, uint64_t *number);
 

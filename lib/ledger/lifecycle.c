@@ -28,6 +28,10 @@ int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
         *why = "the definition does not decode";
         return STELE_ERR_MALFORMED;
     }
+    if (d->base.n_unknown_fields) { /* the canonical bytes must be what the fields say */
+        *why = "the definition has fields this peer does not know";
+        return STELE_ERR_MALFORMED;
+    }
     if (!tx_chaincode_name_ok(d->name) || d->name[0] == '_') {
         *why = "the definition's name is not a chaincode name (1..64 of [A-Za-z0-9_.-], not "
                "starting with '_')";

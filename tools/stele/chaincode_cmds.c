@@ -320,7 +320,8 @@ static int cc_list(int argc, char **argv)
                                     &stele__installed_list__descriptor, &m, false))) {
             const Stele__InstalledList *l = (const Stele__InstalledList *)m;
             for (size_t i = 0; i < l->n_chaincodes; i++) {
-                hex_encode(l->chaincodes[i]->package_hash.data, 32, hx);
+                hex_encode(l->chaincodes[i]->package_hash.data,
+                           l->chaincodes[i]->package_hash.len == 32 ? 32 : 0, hx);
                 printf(o.json ? "{\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":\"%s\"}\n"
                               : "%-20s %-12s %s\n",
                        l->chaincodes[i]->name, l->chaincodes[i]->version, hx);

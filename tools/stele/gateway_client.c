@@ -6,15 +6,19 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
+#include "crypto/hash.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
+#include "stele/common.pb-c.h"
 #include "stele/peer.pb-c.h"
+#include "stele/transaction.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define GW_CALL_MS 60000
+#define GW_CALL_MS            60000
+#define GW_MAX_COMMIT_WAIT_MS 600000 /* the longest commit_timeout a peer may have */
 
 /* The channel the peer serves (public ChainInfo). */
 static int channel_of(struct peer_opts *o, const char *prog, char *out, size_t n)
@@ -107,6 +111,39 @@ int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *
     return 0;
 }
 
+/* Checks that the payload a gateway prepared carries exactly the proposal `prop` and a
+ * response payload for it, and takes the chaincode's response from what the endorsers signed.
+ * Returns 0 or the exit status (printed). */
+static int check_prepared(const char *prog, const char *peer, const Stele__PreparedTransaction *pt,
+                          const struct buf *prop, struct gw_outcome *out)
+{
+    int rc = 0;
+    uint8_t h[32];
+    Stele__Payload *pl = (Stele__Payload *)pb_unpack(&stele__payload__descriptor, NULL,
+                                                     pt->payload.data, pt->payload.len, 0);
+    Stele__Transaction *t =
+        pl ? (Stele__Transaction *)pb_unpack(&stele__transaction__descriptor, NULL, pl->data.data,
+                                             pl->data.len, 0)
+           : NULL;
+    Stele__ProposalResponsePayload *rp =
+        t ? (Stele__ProposalResponsePayload *)pb_unpack(
+                &stele__proposal_response_payload__descriptor, NULL, t->response_payload.data,
+                t->response_payload.len, 0)
+          : NULL;
+    if (!rp || !pl->header || t->proposal_bytes.len != prop->len ||
+        memcmp(t->proposal_bytes.data, prop->data, prop->len) != 0 ||
+        crypto_sha256(prop->data, prop->len, h) != STELE_OK || rp->proposal_hash.len != 32 ||
+        memcmp(rp->proposal_hash.data, h, 32) != 0 || !rp->response)
+        rc = cli_fail(prog, STELE_ERR_AUTH,
+                      "%s prepared a transaction that is not this proposal's: not signed", peer);
+    else
+        take_response(out, rp->response);
+    pb_free(rp ? &rp->base : NULL);
+    pb_free(t ? &t->base : NULL);
+    pb_free(pl ? &pl->base : NULL);
+    return rc;
+}
+
 /* attempt(): the endorsers computed different results (one peer had committed a block the
  * other had not yet): a new proposal may agree. */
 #define GW_AGAIN (-1)
@@ -147,6 +184,10 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
                       out->status, out->message ? out->message : "");
         goto out;
     }
+    /* sign only the transaction of this very proposal, and report what the endorsers signed,
+     * not what the gateway says they did */
+    if ((rc = check_prepared(prog, o->peer, pt, &prop, out)))
+        goto out;
     free(out->endorsers);
     struct buf names;
     buf_init(&names);
@@ -163,9 +204,9 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
     sr.envelope = env;
     sr.wait = r->wait;
     sr.timeout_ms = r->timeout_ms;
-    if ((rc = rpc_unary(o->ch, "/stele.Gateway/Submit", &sr.base,
-                        &stele__submit_response__descriptor, &sm, GW_CALL_MS + (int)r->timeout_ms,
-                        &res))) {
+    if ((rc = rpc_unary(
+             o->ch, "/stele.Gateway/Submit", &sr.base, &stele__submit_response__descriptor, &sm,
+             GW_CALL_MS + (int)(r->timeout_ms ? r->timeout_ms : GW_MAX_COMMIT_WAIT_MS), &res))) {
         rc = call_failed(prog, o->peer, rc, &res);
         goto out;
     }

@@ -99,11 +99,13 @@ static int run(int argc, char **argv, bool submit)
             if (!*optarg || *end || r.retries > 100)
                 return cli_usage(prog, "--retries takes 0..100");
             break;
-        case 't':
-            r.timeout_ms = (uint32_t)strtoul(optarg, &end, 10);
-            if (!*optarg || *end)
-                return cli_usage(prog, "--timeout takes milliseconds");
+        case 't': {
+            unsigned long t = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || t == 0 || t > 600000)
+                return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
+            r.timeout_ms = (uint32_t)t;
             break;
+        }
         default:
             if (!peer_client_option(&o, ch, optarg))
                 return cli_usage(prog, "see 'stele invoke --help'");

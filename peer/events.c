@@ -18,6 +18,7 @@
 #include "ledger/blockhash.h"
 #include "ledger/blockstore.h"
 #include "ledger/envelope.h"
+#include "ledger/lifecycle.h"
 #include "ledger/seek.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
@@ -102,9 +103,17 @@ static int frame(struct peer *p, struct arena *a, uint64_t n, const Stele__Event
         ft[i].validation_code = code;
         ft[i].chaincode = (char *)cc;
         ftp[fb.n_transactions++] = &ft[i];
-        if (event && code == STELE__TX_VALIDATION_CODE__VALID &&
-            (!rq->chaincode[0] || strcmp(rq->chaincode, cc) == 0))
-            evs[ce.n_events++] = (Stele__ChaincodeEvent *)event;
+        /* the event's chaincode and tx_id are what the transaction is, whatever the endorsed
+         * payload says; _lifecycle transactions (endorsed by any member) emit none */
+        if (event && code == STELE__TX_VALIDATION_CODE__VALID && strcmp(cc, LIFECYCLE_NS) != 0 &&
+            (!rq->chaincode[0] || strcmp(rq->chaincode, cc) == 0)) {
+            Stele__ChaincodeEvent *e = arena_memdup(a, event, sizeof *event);
+            if (!e)
+                return STELE_ERR_NOMEM;
+            e->chaincode = (char *)cc;
+            e->tx_id = (char *)tx_id;
+            evs[ce.n_events++] = e;
+        }
     }
     if (rq->form == STELE__EVENT_FORM__EVENT_FORM_FILTERED) {
         fb.number = n;

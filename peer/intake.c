@@ -144,9 +144,11 @@ static void pull(struct peer *p, size_t idx)
             continue;
         }
         uint64_t n = r->block->header ? r->block->header->number : 0;
-        if (n + 1 > atomic_load(&p->orderer_height))
-            atomic_store(&p->orderer_height, n + 1);
         rc = kvledger_commit(p->ledger, r->block, &err);
+        /* an orderer's height counts once one of its blocks was taken (a refused block's
+         * number proves nothing) */
+        if (rc == STELE_OK && n + 1 > atomic_load(&p->orderer_height))
+            atomic_store(&p->orderer_height, n + 1);
         pb_free(m);
         if (rc) {
             log_error("peer", "orderer %s: %s", addr, err ? err : stele_strerror(rc));

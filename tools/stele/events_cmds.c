@@ -21,7 +21,8 @@
 static const char events_usage[] =
     "Usage: stele events (--peer HOST:PORT | --network DIR) [--identity DIR] [--from N]\n"
     "                    [--to N] [--filtered | --chaincode NAME] [--json]\n\n"
-    "Follows the blocks the peer commits, from block N (default: the next one) until block\n"
+    "Follows the blocks the peer commits, from block N (default: the newest committed) until "
+    "block\n"
     "--to (default: forever, until interrupted). Prints one line per block with its number,\n"
     "hash and the validation code of each transaction; --chaincode NAME (\"\" for any)\n"
     "prints the chaincode events of VALID transactions instead. --json prints one JSON\n"

@@ -269,7 +269,7 @@ static int state_range(struct peer_opts *o, const char *ns, const char *start, c
         json_object_end(&j);
         json_print(&b);
     } else if (r->has_more) {
-        printf("(more keys follow: ask again from the last key followed by \\0)\n");
+        printf("(more keys follow: ask again with START just after the last key shown)\n");
     }
     pb_free(&r->base);
     return CLI_EXIT_OK;

@@ -46,6 +46,7 @@ struct peer_gateway {
     unsigned endorsing;            /* Endorse calls in progress */
     struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
     struct rpc_channel **orderers; /* one per orderer, opened on first use */
+    struct peer_broadcaster *bc;   /* Broadcast streams over `orderers` */
     struct identity self;          /* this peer's identity, decoded */
     struct arena *arena;           /* holds `self` */
 };
@@ -65,7 +66,11 @@ int peer_gateway_create(struct peer *p, char **errmsg)
     int rc = identity_decode(g->arena, p->self.identity.data, p->self.identity.len, &g->self, NULL);
     if (rc)
         return stele_errf(errmsg, rc, "the peer's own identity does not decode");
-    return STELE_OK;
+    struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message};
+    for (size_t i = 0; i < p->n_orderers; i++)
+        if (!(g->orderers[i] = rpc_channel_open(p->orderers[i], &co, errmsg)))
+            return STELE_ERR_CONFIG;
+    return peer_broadcaster_create(p, g->orderers, p->n_orderers, &g->bc);
 }
 
 void peer_gateway_destroy(struct peer *p)
@@ -73,6 +78,7 @@ void peer_gateway_destroy(struct peer *p)
     struct peer_gateway *g = p->gw;
     if (!g)
         return;
+    peer_broadcaster_destroy(g->bc); /* before the channels it uses */
     for (size_t i = 0; g->peers && i < p->cfg->gateway.n_peers; i++)
         rpc_channel_close(g->peers[i]);
     for (size_t i = 0; g->orderers && i < p->n_orderers; i++)
@@ -321,27 +327,6 @@ static const char *status_name(Stele__Status st)
     return v ? v->name : "unknown";
 }
 
-/* Sends one envelope to orderer `i`; returns its status (STATUS_UNKNOWN when none came). */
-static Stele__Status broadcast_one(struct peer *p, size_t i, const ProtobufCBinaryData *env)
-{
-    struct rpc_channel *ch = channel(p, &p->gw->orderers[i], p->orderers[i]);
-    struct rpc_call *c =
-        ch ? rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
-                             &stele__broadcast_response__descriptor, GW_BROADCAST_MS)
-           : NULL;
-    Stele__Status st = STELE__STATUS__STATUS_UNKNOWN;
-    ProtobufCMessage *m = NULL;
-    if (c && rpc_call_send_bytes(c, env->data, env->len) == STELE_OK &&
-        rpc_call_close_send(c) == STELE_OK &&
-        rpc_call_recv(c, &m, GW_BROADCAST_MS, false) == STELE_OK) {
-        st = ((Stele__BroadcastResponse *)m)->status;
-        pb_free(m);
-    }
-    if (c)
-        rpc_call_finish(c, true, NULL);
-    return st;
-}
-
 static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
@@ -364,12 +349,15 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     stele__submit_response__init(r);
     r->tx_id = (char *)ev.header->tx_id;
     Stele__Status last = STELE__STATUS__STATUS_UNKNOWN;
+    Stele__Status *st = arena_calloc(a, p->n_orderers ? p->n_orderers : 1, sizeof *st);
+    if (!st)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    peer_broadcast(p->gw->bc, &sr->envelope, GW_BROADCAST_MS, st);
     for (size_t i = 0; i < p->n_orderers; i++) {
-        Stele__Status st = broadcast_one(p, i, &sr->envelope);
-        if (st == STELE__STATUS__STATUS_SUCCESS)
+        if (st[i] == STELE__STATUS__STATUS_SUCCESS)
             r->orderers_accepted++;
         else
-            last = st;
+            last = st[i];
     }
     if (!r->orderers_accepted)
         return rpc_call_error(

@@ -9,6 +9,7 @@
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "stele/lifecycle.pb-c.h"
+#include "stele/orderer.pb-c.h"
 #include "stele/transaction.pb-c.h"
 #include "rpc/rpc.h"
 
@@ -149,6 +150,22 @@ void peer_cc_current_free(struct peer *p);
 /* Creates and frees the chaincode runtime (endorser_cc.c). */
 int peer_ccrt_create(struct peer *p, char **errmsg);
 void peer_ccrt_destroy(struct peer *p);
+
+/* The gateway's Broadcast streams, one per orderer (broadcaster.c). */
+struct peer_broadcaster;
+
+/* Creates them over `channels` (n of them, in p->orderers order; borrowed, must outlive the
+ * broadcaster). Streams open on first use. Returns STELE_OK or STELE_ERR_NOMEM. */
+int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels, size_t n,
+                            struct peer_broadcaster **out);
+
+/* Cancels the streams, joins their readers, frees. Accepts NULL. */
+void peer_broadcaster_destroy(struct peer_broadcaster *b);
+
+/* Sends the serialized envelope `env` to every orderer at once and waits up to `timeout_ms`
+ * for their answers: status[i] (n entries) is orderer i's, STATUS_UNKNOWN when none came. */
+void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
+                    Stele__Status *status);
 
 /* Creates and frees the gateway's state (gateway.c). */
 int peer_gateway_create(struct peer *p, char **errmsg);

@@ -82,6 +82,13 @@ static const struct config_field consensus_fields[] = {
      .umin = 1,
      .umax = 32,
      .help = "consensus plug-in: solo or pbft; must be the genesis block's consensus type"},
+    {.key = "batch_delay",
+     .type = CONFIG_DURATION,
+     .offset = F(orderer_consensus_config, pbft.batch_delay_ms),
+     .def = "10ms",
+     .umax = 1000,
+     .help = "pbft: how long this orderer, as primary, lets a block that is not full wait for "
+             "more envelopes (0: propose what is pooled at once; batch_timeout still bounds it)"},
 #ifdef STELE_TEST_HOOKS
     {.key = "fault",
      .type = CONFIG_STRING,

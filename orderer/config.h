@@ -14,6 +14,8 @@
 
 #include "ledger/batch_config.h"
 
+#include "consensus/pbft.h"
+
 #include <stdint.h>
 
 /* Server limits (section `limits`). */
@@ -35,6 +37,7 @@ struct orderer_tls_config {
 struct orderer_consensus_config {
     char *type;  /* registered plug-in name: "solo", "pbft" */
     char *fault; /* test builds only (STELE_TEST_HOOKS): a simulated Byzantine behaviour */
+    struct pbft_config pbft; /* this orderer's pbft settings: the plug-in's plugin_config */
 };
 
 /* The whole file. Strings live in the `struct config` returned with it. */

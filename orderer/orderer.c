@@ -156,6 +156,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .data_dir = cfg->data_dir,
         .sync = cfg->fsync == BLOCKSTORE_SYNC_EVERY_BLOCK,
         .fault = cfg->consensus.fault,
+        .plugin_config = strcmp(cfg->consensus.type, "pbft") == 0 ? &cfg->consensus.pbft : NULL,
     };
     orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {

@@ -13,6 +13,8 @@
  */
 #include "orderer/consensus/pbft_int.h"
 
+#include "orderer/consensus/pbft.h"
+
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -156,6 +158,8 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
     if (b->vc_timeout_max < b->vc_timeout_base)
         b->vc_timeout_max = b->vc_timeout_base;
     b->vc_timeout = b->vc_timeout_base;
+    const struct pbft_config *own = p->plugin_config;
+    b->batch_delay = own ? own->batch_delay_ms : PBFT_BATCH_DELAY_MS;
     b->active = true;
     if (!(b->pool = pbft_pool_create())) {
         destroy_state(b);
@@ -270,13 +274,27 @@ static void *timer_main(void *arg)
 {
     struct pbft *b = arg;
     pthread_mutex_lock(&b->mu);
+    b->next_tick = pbft_now() + PBFT_TICK_MS;
     while (!b->stopping) {
-        struct timespec ts;
-        clock_deadline(CLOCK_REALTIME, PBFT_TICK_MS, &ts);
-        pthread_cond_timedwait(&b->wake, &b->mu, &ts);
+        /* Sleep until the next tick, or until a block waiting for envelopes is due
+         * (pbft_maybe_propose() sets propose_at and signals `wake` when it is sooner). */
+        uint64_t now = pbft_now(), until = b->next_tick;
+        if (b->propose_at && b->propose_at < until)
+            until = b->propose_at;
+        if (until > now) {
+            struct timespec ts;
+            clock_deadline(CLOCK_REALTIME, until - now, &ts);
+            pthread_cond_timedwait(&b->wake, &b->mu, &ts);
+        }
         if (b->stopping)
             break;
-        uint64_t now = pbft_now();
+        now = pbft_now();
+        if (now < b->next_tick) {
+            if (b->propose_at && now >= b->propose_at)
+                pbft_maybe_propose(b);
+            continue;
+        }
+        b->next_tick = now + PBFT_TICK_MS;
         if (now >= b->status_at) {
             pbft_send_status(b);
             b->status_at = now + PBFT_STATUS_EVERY_MS;

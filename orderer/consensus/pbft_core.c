@@ -53,6 +53,7 @@ void pbft_slot_reset(struct pbft *b)
     s->seq = b->last_exec + 1;
     s->have_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
     s->pp_view = 0;
+    b->free_since = pbft_now();
     memset(s->digest, 0, sizeof s->digest);
     buf_clear(&s->pp_signed);
     buf_clear(&s->block);
@@ -630,9 +631,39 @@ static int build_block(struct pbft *b, const ProtobufCBinaryData *envs, size_t n
     return rc;
 }
 
+/* Whether the pool holds a block worth proposing now; if not, sets propose_at to when it will
+ * (and wakes the timer thread if that is sooner than `planned`, the propose_at it was last
+ * given, 0 for none: not on every envelope that arrives meanwhile). The delay counts from the
+ * later of the oldest envelope's arrival and the slot's release: under load the oldest
+ * envelope arrived while the previous block was in agreement, and counting from it alone would
+ * never wait, leaving blocks as small as one round of agreement gathers. */
+static bool batch_ready(struct pbft *b, uint64_t planned)
+{
+    size_t n;
+    uint64_t bytes, oldest;
+    pbft_pool_load(b->pool, &n, &bytes, &oldest);
+    if (n == 0)
+        return false;
+    if (n >= b->p.cutter.max_message_count || bytes >= b->p.cutter.preferred_max_bytes ||
+        b->batch_delay == 0)
+        return true;
+    uint64_t from = oldest > b->free_since ? oldest : b->free_since;
+    uint64_t at = from + b->batch_delay;
+    if (b->p.cutter.batch_timeout_ms && at > oldest + b->p.cutter.batch_timeout_ms)
+        at = oldest + b->p.cutter.batch_timeout_ms; /* BatchTimeout still bounds the wait */
+    if (pbft_now() >= at)
+        return true;
+    if (planned == 0 || at < planned)
+        pthread_cond_signal(&b->wake); /* the timer thread may sleep up to a tick */
+    b->propose_at = at;
+    return false;
+}
+
 void pbft_maybe_propose(struct pbft *b)
 {
     struct pbft_slot *sl = &b->slot;
+    uint64_t planned = b->propose_at;
+    b->propose_at = 0;
     if (!b->active || b->failed || b->stopping || sl->have_pp || b->syncing || b->pending_o.len ||
         pbft_primary(&b->m, b->view) != b->me || b->fault == PBFT_FAULT_SILENT)
         return;
@@ -640,6 +671,8 @@ void pbft_maybe_propose(struct pbft *b)
         return; /* wait for a checkpoint: backups are too far behind */
     if (sl->seq <= b->view_floor)
         return; /* this view started above our head: fetch the proven blocks first */
+    if (!batch_ready(b, planned))
+        return;
     ProtobufCBinaryData *envs;
     size_t n;
     if (pbft_pool_take(b->pool, b->p.cutter.max_message_count, b->p.cutter.preferred_max_bytes,

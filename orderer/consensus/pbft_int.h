@@ -104,6 +104,8 @@ struct pbft {
     uint64_t request_timeout; /* ms */
     uint64_t vc_timeout_base; /* ms */
     uint64_t vc_timeout_max;  /* ms */
+    uint64_t batch_delay;     /* ms the primary lets a block that is not full wait for more
+                                 envelopes (this orderer's consensus.batch_delay) */
 
     pthread_mutex_t mu;
     pthread_cond_t wake; /* the timer thread: stopping */
@@ -111,6 +113,11 @@ struct pbft {
     /* normal case */
     uint64_t view;
     bool active;             /* false between VIEW-CHANGE and NEW-VIEW */
+    uint64_t free_since;     /* monotonic ms the slot was last reset (block executed, view
+                                change): a block that is not full waits batch_delay from it */
+    uint64_t propose_at;     /* monotonic ms the timer thread proposes the waiting block (0:
+                                no block waits) */
+    uint64_t next_tick;      /* monotonic ms of the timer thread's next PBFT_TICK_MS work */
     uint64_t last_exec;      /* number of the last block executed (chain height - 1) */
     uint8_t last_digest[32]; /* its header hash */
     struct buf last_proof;   /* its serialized PbftProof (empty for the genesis block) */
@@ -201,6 +208,9 @@ int pbft_pool_take(struct pbft_pool *pl, uint32_t max_count, uint64_t max_bytes,
                    ProtobufCBinaryData **out, size_t *n);
 /* Number of envelopes held, and the arrival time of the oldest (0 when empty). */
 size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest);
+/* Number of envelopes held, their octets in total, and the arrival time of the oldest (0 when
+ * empty), read at one instant. */
+void pbft_pool_load(struct pbft_pool *pl, size_t *n, uint64_t *bytes, uint64_t *oldest);
 /* The tx_id and arrival time of the oldest envelope; false when empty. */
 bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at);
 /* Calls fn for at most `max` envelopes, oldest first, that arrived before `before` and were not
@@ -213,7 +223,11 @@ size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
  * PRE-PREPARE, already checked by pbft_check_proposal() when `block_ok`). */
 void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                  size_t from, bool block_ok);
-/* Proposes a block when this node is an active primary with nothing in flight. */
+/* Proposes a block when this node is an active primary with nothing in flight: at once when
+ * the pool holds a full block (max_message_count envelopes or preferred_max_bytes), else once
+ * batch_delay passed since both the oldest pooled envelope arrived and the slot became free
+ * (never later than batch_timeout after that envelope arrived); until then it sets
+ * propose_at for the timer thread and returns. */
 void pbft_maybe_propose(struct pbft *b);
 /* Resets the slot for seq = last_exec + 1. */
 void pbft_slot_reset(struct pbft *b);

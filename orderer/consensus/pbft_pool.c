@@ -34,6 +34,7 @@ struct pbft_pool {
     struct entry *buckets[BUCKETS];
     struct entry *oldest, *newest;
     size_t n;
+    uint64_t bytes;             /* octets of the n envelopes */
     struct entry *tombs[TOMBS]; /* ring of tombstones, oldest evicted first */
     size_t next_tomb;
 };
@@ -112,6 +113,7 @@ int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32
         pl->oldest = e;
     pl->newest = e;
     pl->n++;
+    pl->bytes += len;
     pthread_mutex_unlock(&pl->mu);
     return STELE_OK;
 }
@@ -138,6 +140,7 @@ static void unlink_pending(struct pbft_pool *pl, struct entry **pp, struct entry
     else
         pl->newest = e->older;
     pl->n--;
+    pl->bytes -= e->len;
 }
 
 void pbft_pool_remove(struct pbft_pool *pl, const char *tx_id)
@@ -233,6 +236,15 @@ size_t pbft_pool_size(struct pbft_pool *pl, uint64_t *oldest)
         *oldest = pl->oldest ? pl->oldest->at : 0;
     pthread_mutex_unlock(&pl->mu);
     return n;
+}
+
+void pbft_pool_load(struct pbft_pool *pl, size_t *n, uint64_t *bytes, uint64_t *oldest)
+{
+    pthread_mutex_lock(&pl->mu);
+    *n = pl->n;
+    *bytes = pl->bytes;
+    *oldest = pl->oldest ? pl->oldest->at : 0;
+    pthread_mutex_unlock(&pl->mu);
 }
 
 size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,

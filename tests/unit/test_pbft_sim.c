@@ -148,6 +148,7 @@ static struct pbft *make_node(int i, const char *dir)
     memcpy(b->last_digest, GENESIS, 32);
     pbft_slot_reset(b);
     b->running = true;
+    b->batch_delay = 0; /* the scenarios propose by hand: no waiting for fuller blocks */
     return b;
 }
 
@@ -174,7 +175,8 @@ static void setup_all(const char *dir0)
         NODES[i].b = make_node(i, i == 0 ? dir0 : NULL);
 }
 
-static void pool_env(int i, int k)
+/* Pools envelope k at orderer i as arrived at monotonic ms `at`. */
+static void pool_env_at(int i, int k, uint64_t at)
 {
     char data[32];
     snprintf(data, sizeof data, "envelope %d", k);
@@ -194,8 +196,14 @@ static void pool_env(int i, int k)
     assert_int_equal(envelope_build(&p, client, &e, tx), STELE_OK);
     uint8_t h[32];
     crypto_sha256(e.data, e.len, h);
-    pbft_pool_add(NODES[i].b->pool, tx, h, e.data, e.len, 1);
+    pbft_pool_add(NODES[i].b->pool, tx, h, e.data, e.len, at);
     free(e.data);
+}
+
+/* Pools envelope k at orderer i as arrived long ago. */
+static void pool_env(int i, int k)
+{
+    pool_env_at(i, k, 1);
 }
 
 /* Delivers queued messages whose (from,to) passes `ok`, until none is left; others stay. */
@@ -614,6 +622,93 @@ static void oversized_certificate_refused_cheaply(void **state)
     arena_destroy(a);
 }
 
+/* Envelopes in block `num` (>= 1) of orderer i. */
+static size_t envelopes_in(int i, size_t num)
+{
+    struct arena *a = arena_create(0);
+    Stele__Block *blk =
+        (Stele__Block *)pb_unpack(&stele__block__descriptor, a, NODES[i].blocks[num - 1].data,
+                                  NODES[i].blocks[num - 1].len, 0);
+    size_t n = blk && blk->data ? blk->data->n_envelopes : 0;
+    arena_destroy(a);
+    return n;
+}
+
+/* Under load the primary proposes full blocks (max_message_count = 10 here) at once and holds
+ * back a block that is not full; a lone envelope is proposed when batch_delay has passed, and
+ * batch_timeout still caps the wait. */
+static void primary_batches_under_load(void **state)
+{
+    (void)state;
+    setup_all(NULL);
+    struct pbft *p = NODES[0].b;
+    p->p.cutter.batch_timeout_ms = 120000;
+    p->batch_delay = 60000; /* nothing is proposed for being old during this part */
+    /* 20 envelopes arrive one after the other, each announced as Broadcast does. */
+    for (int k = 1; k <= 20; k++) {
+        uint64_t now = pbft_now();
+        for (int i = 0; i < N; i++)
+            pool_env_at(i, k, now);
+        pbft_maybe_propose(p);
+        deliver(all);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(NODES[i].n, 2);
+        assert_int_equal(envelopes_in(i, 1), 10);
+        assert_int_equal(envelopes_in(i, 2), 10);
+    }
+    /* Five more: not a full block, so the primary waits (and says until when). */
+    uint64_t t0 = pbft_now();
+    for (int k = 21; k <= 25; k++) {
+        for (int i = 0; i < N; i++)
+            pool_env_at(i, k, t0);
+        pbft_maybe_propose(p);
+        deliver(all);
+    }
+    assert_int_equal(NODES[1].n, 2);
+    assert_false(p->slot.have_pp);
+    assert_true(p->propose_at >= t0 + 60000 && p->propose_at <= pbft_now() + 60000);
+    /* Five more fill the block: proposed at once. */
+    for (int k = 26; k <= 30; k++) {
+        for (int i = 0; i < N; i++)
+            pool_env_at(i, k, pbft_now());
+        pbft_maybe_propose(p);
+        deliver(all);
+    }
+    assert_int_equal(NODES[1].n, 3);
+    assert_int_equal(envelopes_in(1, 3), 10);
+
+    /* A lone envelope with batch_delay = 100 ms: due at most 100 ms after it arrived, and
+     * proposed then (the timer thread calls pbft_maybe_propose() at propose_at). */
+    p->batch_delay = 100;
+    t0 = pbft_now();
+    for (int i = 0; i < N; i++)
+        pool_env_at(i, 31, t0);
+    pbft_maybe_propose(p);
+    if (!p->slot.have_pp) {
+        assert_true(p->propose_at > t0 && p->propose_at <= t0 + 100);
+        uint64_t now = pbft_now();
+        if (p->propose_at > now)
+            clock_sleep_ms(p->propose_at - now);
+        pbft_maybe_propose(p);
+    }
+    deliver(all);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(NODES[i].n, 4);
+        assert_int_equal(envelopes_in(i, 4), 1);
+    }
+
+    /* batch_timeout below batch_delay bounds the wait. */
+    p->batch_delay = 60000;
+    p->p.cutter.batch_timeout_ms = 50;
+    t0 = pbft_now();
+    for (int i = 0; i < N; i++)
+        pool_env_at(i, 32, t0);
+    pbft_maybe_propose(p);
+    assert_true(p->slot.have_pp || p->propose_at <= t0 + 50);
+    assert_no_fork();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +722,7 @@ int main(void)
         cmocka_unit_test_teardown(votes_lost_before_the_new_view_are_resent, teardown_all),
         cmocka_unit_test_teardown(junk_proposals_are_not_held, teardown_all),
         cmocka_unit_test_teardown(oversized_certificate_refused_cheaply, teardown_all),
+        cmocka_unit_test_teardown(primary_batches_under_load, teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

@@ -201,6 +201,15 @@ static void crc32c_known_answers(void **state)
     assert_int_equal(crc32c(ones, 32), 0x62A8AB43u);
     assert_int_equal(crc32c(NULL, 0), 0);
     assert_int_equal(crc32c_update(crc32c("1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(crc32c_update_portable(0, "123456789", 9), 0xE3069283u);
+    /* the CPU's instruction (where used) and the table agree at every length and alignment */
+    uint8_t buf[300];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    for (size_t off = 0; off < 9; off++)
+        for (size_t len = 0; len + off <= sizeof buf; len += 7)
+            assert_int_equal(crc32c_update(0x12345678u, buf + off, len),
+                             crc32c_update_portable(0x12345678u, buf + off, len));
 }
 
 int main(void)

@@ -70,25 +70,6 @@ static int run_lifecycle(struct peer *p, struct arena *a, const Stele__Chaincode
     return STELE_OK;
 }
 
-/* The committed definition of `name` (in `a`), or NULL (*rc set on an error). */
-static const Stele__ChaincodeDefinition *definition(struct peer *p, struct arena *a,
-                                                    const char *name, int *rc)
-{
-    char *key = lifecycle_definition_key(a, name);
-    struct buf b;
-    buf_init(&b);
-    *rc =
-        key ? statedb_get(kvledger_state(p->ledger), LIFECYCLE_NS, key, &b, NULL) : STELE_ERR_NOMEM;
-    const Stele__ChaincodeDefinition *d = NULL;
-    if (*rc == STELE_OK) {
-        d = (const Stele__ChaincodeDefinition *)pb_unpack(&stele__chaincode_definition__descriptor,
-                                                          a, b.data, b.len, 0);
-        *rc = d ? STELE_OK : STELE_ERR_MALFORMED;
-    }
-    buf_release(&b);
-    return d;
-}
-
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
                            bool sign, struct endorse_result *out)
 {
@@ -151,7 +132,8 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
         rc = run_lifecycle(p, a, inv, creator, &o);
     } else {
-        const Stele__ChaincodeDefinition *d = definition(p, a, inv->chaincode, &rc);
+        const Stele__ChaincodeDefinition *d = NULL;
+        rc = lifecycle_definition_get(kvledger_state(p->ledger), a, inv->chaincode, &d);
         if (!d && rc == STELE_ERR_NOT_FOUND) {
             const char *why = arena_printf(a, "chaincode %s is not committed on channel %s",
                                            inv->chaincode, p->cfg->channel_id);

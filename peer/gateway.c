@@ -15,14 +15,12 @@
 #include "peer_int.h"
 
 #include "base/arena.h"
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
 #include "ledger/envelope.h"
 #include "ledger/lifecycle.h"
-#include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "policy/policy.h"
@@ -127,16 +125,8 @@ static int proposal_policy(struct peer *p, struct arena *a, const Stele__SignedP
         return STELE_ERR_MALFORMED;
     if (strcmp(pr->invocation->chaincode, LIFECYCLE_NS) == 0)
         return STELE_OK;
-    char *key = lifecycle_definition_key(a, pr->invocation->chaincode);
-    struct buf b;
-    buf_init(&b);
-    int rc =
-        key ? statedb_get(kvledger_state(p->ledger), LIFECYCLE_NS, key, &b, NULL) : STELE_ERR_NOMEM;
     const Stele__ChaincodeDefinition *d = NULL;
-    if (rc == STELE_OK && !(d = (const Stele__ChaincodeDefinition *)pb_unpack(
-                                &stele__chaincode_definition__descriptor, a, b.data, b.len, 0)))
-        rc = STELE_ERR_MALFORMED;
-    buf_release(&b);
+    int rc = lifecycle_definition_get(kvledger_state(p->ledger), a, pr->invocation->chaincode, &d);
     if (rc == STELE_OK)
         rc = policy_parse(d->endorsement_policy, strlen(d->endorsement_policy), out, NULL);
     return rc;

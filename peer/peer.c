@@ -13,20 +13,11 @@
 #include <string.h>
 
 /* Reads a whole file into `out`. */
-static int read_file(const char *path, struct buf *out, char **errmsg)
+/* Reads the whole file at `path` (at most `max` octets) into `out`. */
+static int read_file(const char *path, size_t max, struct buf *out, char **errmsg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return stele_errf(errmsg, STELE_ERR_IO, "cannot open %s", path);
-    char chunk[65536];
-    size_t n;
-    int rc = STELE_OK;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && rc == STELE_OK)
-        rc = buf_append(out, chunk, n);
-    if (ferror(f))
-        rc = stele_errf(errmsg, STELE_ERR_IO, "cannot read %s", path);
-    fclose(f);
-    return rc;
+    int rc = enrolment_read_file(path, max, out);
+    return rc ? stele_errf(errmsg, rc, "cannot read %s: %s", path, stele_strerror(rc)) : STELE_OK;
 }
 
 /* The peer's own identity: role peer; remembers its organisation. */
@@ -56,7 +47,7 @@ static int install_crls(struct peer *p, char **errmsg)
         struct buf b;
         char *err = NULL;
         buf_init(&b);
-        int rc = read_file(p->cfg->crls[i], &b, errmsg);
+        int rc = read_file(p->cfg->crls[i], IDENTITY_CRL_MAX_LEN, &b, errmsg);
         if (rc == STELE_OK && (rc = msp_set_crl(p->msp, b.data, b.len, &err)))
             rc = stele_errf(errmsg, STELE_ERR_CONFIG, "%s: %s", p->cfg->crls[i],
                             err ? err : stele_strerror(rc));
@@ -104,7 +95,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         rc = STELE_ERR_NOMEM;
         goto err;
     }
-    if (cfg->genesis_file && (rc = read_file(cfg->genesis_file, &genesis, errmsg)))
+    if (cfg->genesis_file &&
+        (rc = read_file(cfg->genesis_file, (size_t)cfg->limits.max_message, &genesis, errmsg)))
         goto err;
     struct kvledger_options lo = {
         .dir = cfg->data_dir,

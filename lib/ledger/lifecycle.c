@@ -283,3 +283,22 @@ int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
     buf_release(&b);
     return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
 }
+
+int lifecycle_definition_get(struct statedb *db, struct arena *a, const char *name,
+                             const Stele__ChaincodeDefinition **out)
+{
+    *out = NULL;
+    char *key = lifecycle_definition_key(a, name);
+    if (!key)
+        return STELE_ERR_NOMEM;
+    struct buf b;
+    buf_init(&b);
+    int rc = statedb_get(db, LIFECYCLE_NS, key, &b, NULL);
+    if (rc == STELE_ERR_INVALID) /* not a key a definition can have */
+        rc = STELE_ERR_NOT_FOUND;
+    if (rc == STELE_OK && !(*out = (const Stele__ChaincodeDefinition *)pb_unpack(
+                                &stele__chaincode_definition__descriptor, a, b.data, b.len, 0)))
+        rc = STELE_ERR_MALFORMED;
+    buf_release(&b);
+    return rc;
+}

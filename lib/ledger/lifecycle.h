@@ -72,6 +72,12 @@ struct statedb;
 int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
                           ProtobufCBinaryData *value, bool *found, Stele__Version **version);
 
+/* The committed definition of chaincode `name` (decoded into `a`). Returns STELE_OK,
+ * STELE_ERR_NOT_FOUND (none, or `name` is not a chaincode name), STELE_ERR_MALFORMED (a
+ * damaged record), STELE_ERR_IO or STELE_ERR_NOMEM. */
+int lifecycle_definition_get(struct statedb *db, struct arena *a, const char *name,
+                             const Stele__ChaincodeDefinition **out);
+
 /* What an execution decided. */
 struct lifecycle_result {
     int status;                  /* 200, or 400 (refused) / 404 (no such definition) */

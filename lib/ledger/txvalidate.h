@@ -42,6 +42,7 @@
 #ifndef STELE_LEDGER_TXVALIDATE_H
 #define STELE_LEDGER_TXVALIDATE_H
 
+#include "ledger/lifecycle.h"
 #include "stele/block.pb-c.h"
 #include "stele/channel.pb-c.h"
 
@@ -54,8 +55,9 @@ struct statedb;
 struct statedb_update;
 struct txvalidator;
 
-#define TXV_LIFECYCLE_NS          "_lifecycle"
-#define TXV_DEFINITION_KEY_PREFIX "definition/"
+/* Where definitions live: the names lifecycle.h gives them. */
+#define TXV_LIFECYCLE_NS          LIFECYCLE_NS
+#define TXV_DEFINITION_KEY_PREFIX LIFECYCLE_DEFINITION_PFX
 
 /* How a validator is set up. */
 struct txvalidate_config {

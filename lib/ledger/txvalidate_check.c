@@ -6,7 +6,6 @@
 #include "ledger/txvalidate_int.h"
 
 #include "base/arena.h"
-#include "base/buf.h"
 #include "base/status.h"
 #include "identity/identity.h"
 #include "ledger/envelope.h"
@@ -79,25 +78,11 @@ static int check_creator(struct txv_job *job, struct arena *a, const struct enve
 static int find_definition(struct txv_job *job, struct arena *a, const struct tx_view *tx,
                            const Stele__ChaincodeDefinition **def)
 {
-    const char *name = tx->invocation->chaincode;
-    char key[sizeof TXV_DEFINITION_KEY_PREFIX + TX_MAX_NAME_LEN];
-    snprintf(key, sizeof key, "%s%s", TXV_DEFINITION_KEY_PREFIX, name);
-    struct buf value;
-    buf_init(&value);
-    int rc = statedb_get(job->db, TXV_LIFECYCLE_NS, key, &value, NULL);
-    if (rc == STELE_ERR_NOT_FOUND || rc == STELE_ERR_INVALID) {
-        buf_release(&value);
+    int rc = lifecycle_definition_get(job->db, a, tx->invocation->chaincode, def);
+    if (rc == STELE_ERR_NOT_FOUND)
         return STELE__TX_VALIDATION_CODE__UNKNOWN_CHAINCODE;
-    }
-    if (rc) {
-        buf_release(&value);
+    if (rc) /* MALFORMED: we wrote it, a damaged record */
         return rc;
-    }
-    *def = (const Stele__ChaincodeDefinition *)pb_unpack(&stele__chaincode_definition__descriptor,
-                                                         a, value.data, value.len, 0);
-    buf_release(&value);
-    if (!*def) /* we wrote it: a damaged record */
-        return STELE_ERR_MALFORMED;
     const Stele__ProposalResponsePayload *r = tx->response;
     if (strcmp(r->chaincode_version ? r->chaincode_version : "", (*def)->version) != 0 ||
         r->definition_sequence != (*def)->sequence)

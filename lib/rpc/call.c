@@ -127,6 +127,8 @@ void rpc_call_start_recv_locked(struct rpc_call *c)
 {
     if (c->recv_inflight || c->recv_eof || c->broken || c->recvq.len >= c->recvq.cap)
         return;
+    if (c->inline_fn && (c->inline_rc || c->sendq.len >= c->sendq.cap))
+        return; /* served inline: over, or the client is not reading its replies */
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
@@ -189,6 +191,8 @@ static void on_send(struct rpc_tag *tag, bool ok)
             rpc_call_start_send_locked(c, next);
         else
             rpc_call_maybe_end_locked(c);
+        if (c->inline_fn)
+            rpc_call_start_recv_locked(c); /* reading waits while the send queue is full */
         /* Hysteresis: a sender blocked on a full queue is woken once half of it has drained,
          * not after every message (a context switch per message otherwise). */
         wake = c->send_waiting && c->sendq.len <= c->sendq.cap / 2;
@@ -201,6 +205,54 @@ static void on_send(struct rpc_tag *tag, bool ok)
     rpc_call_unref(c);
 }
 
+static size_t send_cap(struct rpc_call *c);
+
+/* Runs an inline handler on received buffer `bb` (taken). Returns its status; on STELE_OK
+ * *reply is the reply to send, or NULL for none. Called without mu. */
+static int inline_one(struct rpc_call *c, rpc_inline_fn fn, void *arg, grpc_byte_buffer *bb,
+                      grpc_byte_buffer **reply)
+{
+    *reply = NULL;
+    int rc;
+    grpc_byte_buffer_reader r;
+    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
+        rc = STELE_ERR_TOO_BIG;
+    } else if (!grpc_byte_buffer_reader_init(&r, bb)) {
+        rc = STELE_ERR_INTERNAL;
+    } else {
+        grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+        grpc_byte_buffer_reader_destroy(&r);
+        buf_clear(c->inline_reply);
+        rc = fn(arg, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), c->inline_reply);
+        grpc_slice_unref(s);
+        if (rc == STELE_OK && c->inline_reply->len > send_cap(c)) {
+            rc = STELE_ERR_TOO_BIG;
+        } else if (rc == STELE_OK && c->inline_reply->len) {
+            grpc_slice out = grpc_slice_from_copied_buffer((const char *)c->inline_reply->data,
+                                                           c->inline_reply->len);
+            *reply = grpc_raw_byte_buffer_create(&out, 1);
+            grpc_slice_unref(out);
+            if (!*reply)
+                rc = STELE_ERR_NOMEM;
+        }
+    }
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+/* With mu held, from the completion thread: sends `bb` (taken) now or after those queued.
+ * The queue has room: an inline stream starts no receive while it is full, and serving inline
+ * begins only with room for the receive that may be in flight then. */
+static void queue_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
+{
+    if (c->broken || c->done || c->end_requested)
+        grpc_byte_buffer_destroy(bb);
+    else if (!c->send_inflight)
+        rpc_call_start_send_locked(c, bb);
+    else if (!bbq_push(&c->sendq, bb))
+        grpc_byte_buffer_destroy(bb);
+}
+
 static void on_recv(struct rpc_tag *tag, bool ok)
 {
     struct rpc_call *c = CALL_OF(tag, tag_recv);
@@ -211,6 +263,23 @@ static void on_recv(struct rpc_tag *tag, bool ok)
         grpc_byte_buffer_destroy(c->recv_bb);
         c->recv_bb = NULL;
         rpc_call_start_recv_locked(c);
+    } else if (ok && c->recv_bb && c->inline_fn) {
+        grpc_byte_buffer *bb = c->recv_bb, *reply = NULL;
+        rpc_inline_fn fn = c->inline_fn;
+        void *arg = c->inline_arg;
+        c->recv_bb = NULL;
+        c->inline_busy = true;
+        pthread_mutex_unlock(&c->mu);
+        int rc = inline_one(c, fn, arg, bb, &reply);
+        pthread_mutex_lock(&c->mu);
+        c->inline_busy = false;
+        if (rc)
+            c->inline_rc = rc;
+        else if (reply)
+            queue_send_locked(c, reply);
+        rpc_call_start_recv_locked(c);
+        /* The serving thread sleeps until the stream is over and no fn runs. */
+        wake = c->inline_rc || c->broken || c->recv_eof;
     } else if (ok && c->recv_bb) {
         bbq_push(&c->recvq, c->recv_bb); /* room was checked before starting */
         c->recv_bb = NULL;
@@ -279,8 +348,6 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
     va_end(ap);
     return code;
 }
-
-static size_t send_cap(struct rpc_call *c);
 
 /* Queues `bb` (taken over) for sending, blocking while the queue is full. */
 static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
@@ -442,6 +509,52 @@ int rpc_call_recv_bytes(struct rpc_call *c, struct buf *out, int timeout_ms)
         grpc_slice_unref(s);
     }
     grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+int rpc_call_serve_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
+{
+    if (c->client || c->kind != RPC_BIDI_STREAM)
+        return STELE_ERR_STATE;
+    struct buf reply;
+    buf_init(&reply);
+    int rc = STELE_OK;
+    grpc_byte_buffer *bb;
+    pthread_mutex_lock(&c->mu);
+    c->inline_reply = &reply;
+    /* What was read ahead goes first, here, in order; the queue is empty when fn is set. A
+     * receive may be in flight then, and it is answered inline without a check of the send
+     * queue: leave it room (every later receive waits for room before it starts). */
+    for (;;) {
+        while (rc == STELE_OK && (bb = bbq_pop(&c->recvq)) != NULL) {
+            rpc_call_start_recv_locked(c);
+            pthread_mutex_unlock(&c->mu);
+            grpc_byte_buffer *out = NULL;
+            rc = inline_one(c, fn, arg, bb, &out);
+            if (rc == STELE_OK && out)
+                rc = send_bb(c, out);
+            pthread_mutex_lock(&c->mu);
+        }
+        if (rc != STELE_OK || c->sendq.len < c->sendq.cap || c->broken || c->done)
+            break;
+        c->send_waiting = true; /* woken when half the queue has gone */
+        pthread_cond_wait(&c->cv, &c->mu);
+    }
+    if (rc == STELE_OK) {
+        c->inline_fn = fn;
+        c->inline_arg = arg;
+        rpc_call_start_recv_locked(c);
+        while (!c->inline_rc && !c->recv_eof && !c->broken)
+            pthread_cond_wait(&c->cv, &c->mu);
+        while (c->inline_busy)
+            pthread_cond_wait(&c->cv, &c->mu);
+        rc = c->inline_rc ? c->inline_rc : c->broken ? STELE_ERR_CANCELLED : STELE_ERR_NOT_FOUND;
+        c->inline_fn = NULL;
+        c->inline_arg = NULL;
+    }
+    c->inline_reply = NULL;
+    pthread_mutex_unlock(&c->mu);
+    buf_release(&reply);
     return rc;
 }
 

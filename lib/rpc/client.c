@@ -2,8 +2,9 @@
  * client.c — channels, blocking and asynchronous unary calls, client streams.
  *
  * Blocking unary calls use a pluck completion queue of their own, so many threads may call at
- * once without a hand-off. Asynchronous calls and streams share the channel's completion
- * queue, served by one thread started on first use.
+ * once without a hand-off. Asynchronous calls and streams of every channel of the process
+ * share one completion queue, served by one thread started with the first channel that needs
+ * it.
  */
 #include "rpc/rpc_internal.h"
 
@@ -28,10 +29,10 @@ struct rpc_channel {
     grpc_channel *gc;
     char *target;
     struct rpc_channel_opts opts;
-    pthread_mutex_t mu; /* guards the fields below */
-    grpc_completion_queue *cq;
-    pthread_t cq_thread;
-    bool cq_started;
+    pthread_mutex_t mu;        /* guards the fields below */
+    pthread_cond_t idle;       /* signalled when `async` drops to zero */
+    grpc_completion_queue *cq; /* the shared queue, once this channel holds a reference */
+    size_t async;              /* asynchronous unary calls whose callback has not returned */
     struct method_handle methods[MAX_CACHED_METHODS];
     int nmethods;
 };
@@ -65,6 +66,7 @@ struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channe
         ch->opts.stream_queue = 256;
     ch->target = strdup(target);
     pthread_mutex_init(&ch->mu, NULL);
+    pthread_cond_init(&ch->idle, NULL);
 
     char *root = NULL, *cert = NULL, *key = NULL;
     const struct rpc_tls *tls = &ch->opts.tls;
@@ -142,28 +144,64 @@ fail:
     free(cert);
     free(key);
     pthread_mutex_destroy(&ch->mu);
+    pthread_cond_destroy(&ch->idle);
     free(ch->target);
     free(ch);
     return NULL;
 }
 
-static void *channel_cq_main(void *arg)
+/* One completion queue, served by one thread, for every channel of the process: with a queue
+ * per channel, gRPC's one poller had to kick another thread awake for nearly every event of a
+ * channel whose thread was not polling (an orderer has a channel to each of its peers).
+ * Created with the first channel that needs it, stopped when the last such channel closes. */
+static struct {
+    pthread_mutex_t mu; /* guards the fields below */
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    size_t users;
+} shared = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *shared_cq_main(void *arg)
 {
     rpc_cq_run(arg);
     return NULL;
 }
 
-/* Starts the channel's completion thread on first use. */
+/* Takes a reference on the shared queue, creating queue and thread on the first. */
+static grpc_completion_queue *shared_cq_acquire(void)
+{
+    pthread_mutex_lock(&shared.mu);
+    if (shared.users++ == 0) {
+        shared.cq = grpc_completion_queue_create_for_next(NULL);
+        pthread_create(&shared.thread, NULL, shared_cq_main, shared.cq);
+    }
+    grpc_completion_queue *cq = shared.cq;
+    pthread_mutex_unlock(&shared.mu);
+    return cq;
+}
+
+/* Drops a reference; the last stops the thread once everything pending is delivered. */
+static void shared_cq_release(void)
+{
+    pthread_mutex_lock(&shared.mu);
+    if (--shared.users == 0) {
+        grpc_completion_queue_shutdown(shared.cq);
+        pthread_join(shared.thread, NULL);
+        grpc_completion_queue_destroy(shared.cq);
+        shared.cq = NULL;
+    }
+    pthread_mutex_unlock(&shared.mu);
+}
+
+/* The shared completion queue, taking this channel's reference on first use. */
 static grpc_completion_queue *channel_cq(struct rpc_channel *ch)
 {
     pthread_mutex_lock(&ch->mu);
-    if (!ch->cq_started) {
-        ch->cq = grpc_completion_queue_create_for_next(NULL);
-        pthread_create(&ch->cq_thread, NULL, channel_cq_main, ch->cq);
-        ch->cq_started = true;
-    }
+    if (!ch->cq)
+        ch->cq = shared_cq_acquire();
+    grpc_completion_queue *cq = ch->cq;
     pthread_mutex_unlock(&ch->mu);
-    return ch->cq;
+    return cq;
 }
 
 static grpc_call *create_call(struct rpc_channel *ch, const char *method, grpc_completion_queue *cq,
@@ -200,6 +238,7 @@ static gpr_timespec call_deadline(struct rpc_channel *ch, int timeout_ms)
 /* The state of one unary call, blocking or asynchronous. */
 struct unary {
     struct rpc_tag tag;
+    struct rpc_channel *ch; /* asynchronous calls: counted in ch->async until done */
     grpc_call *call;
     grpc_byte_buffer *req_bb, *resp_bb;
     grpc_metadata_array init_md, trail_md;
@@ -310,7 +349,12 @@ static void on_async_unary(struct rpc_tag *tag, bool ok)
     struct rpc_result res;
     ProtobufCMessage *resp = unary_finish(u, &res);
     u->cb(u->arg, &res, resp);
+    struct rpc_channel *ch = u->ch;
     free(u);
+    pthread_mutex_lock(&ch->mu);
+    if (--ch->async == 0)
+        pthread_cond_broadcast(&ch->idle);
+    pthread_mutex_unlock(&ch->mu);
 }
 
 int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCMessage *req,
@@ -324,7 +368,15 @@ int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCM
     u->resp_desc = resp_desc;
     u->cb = cb;
     u->arg = arg;
-    if (!unary_start(ch, u, method, req, channel_cq(ch), timeout_ms)) {
+    u->ch = ch;
+    grpc_completion_queue *cq = channel_cq(ch);
+    pthread_mutex_lock(&ch->mu);
+    ch->async++;
+    pthread_mutex_unlock(&ch->mu);
+    if (!unary_start(ch, u, method, req, cq, timeout_ms)) {
+        pthread_mutex_lock(&ch->mu);
+        ch->async--;
+        pthread_mutex_unlock(&ch->mu);
         struct rpc_result res;
         u->status = GRPC_STATUS_INTERNAL;
         unary_finish(u, &res);
@@ -430,15 +482,17 @@ void rpc_channel_close(struct rpc_channel *ch)
     if (!ch)
         return;
     if (ch->gc)
-        grpc_channel_destroy(ch->gc);
-    if (ch->cq_started) {
-        grpc_completion_queue_shutdown(ch->cq);
-        pthread_join(ch->cq_thread, NULL);
-        grpc_completion_queue_destroy(ch->cq);
-    }
+        grpc_channel_destroy(ch->gc); /* does not cancel calls in flight */
+    pthread_mutex_lock(&ch->mu);
+    while (ch->async)
+        pthread_cond_wait(&ch->idle, &ch->mu);
+    pthread_mutex_unlock(&ch->mu);
+    if (ch->cq)
+        shared_cq_release();
     for (int i = 0; i < ch->nmethods; i++)
         free(ch->methods[i].method);
     pthread_mutex_destroy(&ch->mu);
+    pthread_cond_destroy(&ch->idle);
     free(ch->target);
     bool inited = ch->gc != NULL;
     free(ch);

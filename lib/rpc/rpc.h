@@ -213,6 +213,24 @@ size_t rpc_call_recv_wait(struct rpc_call *call, size_t count, int timeout_ms);
  * STELE_ERR_TIMEOUT, STELE_ERR_CANCELLED, STELE_ERR_TOO_BIG or STELE_ERR_NOMEM. */
 int rpc_call_recv_bytes(struct rpc_call *call, struct buf *out, int timeout_ms);
 
+/*
+ * Serves the rest of a server's bidirectional stream on the completion-queue thread instead
+ * of the handler's: `fn` is called there for each message received, in order, with its raw
+ * octets, and `reply` cleared; it puts the octets to send back in `reply` (or leaves it empty
+ * to send nothing) and returns STELE_OK to go on, or an error to end the stream. `fn` must not
+ * block: every call on that completion queue waits while it runs. Messages already read ahead
+ * are handled first, on the calling thread. A client that stops reading its replies stops the
+ * reading of its messages once the send queue is full.
+ * Returns when the stream ends and no call of `fn` is running: STELE_ERR_NOT_FOUND at the
+ * client's end of stream (or a cancel the core first reports as one, as for rpc_call_recv()),
+ * STELE_ERR_CANCELLED when the call broke, STELE_ERR_TOO_BIG for a
+ * message or reply over the size cap, STELE_ERR_NOMEM, or fn's error. STELE_ERR_STATE on
+ * anything but a server bidirectional stream. Saves rpc_call_recv()'s thread hand-off per
+ * message, for handlers whose work per message is short and never waits.
+ */
+typedef int (*rpc_inline_fn)(void *arg, const uint8_t *data, size_t len, struct buf *reply);
+int rpc_call_serve_inline(struct rpc_call *call, rpc_inline_fn fn, void *arg);
+
 /* True once the call has ended abnormally (client cancelled, deadline, disconnect). */
 bool rpc_call_cancelled(struct rpc_call *call);
 
@@ -244,7 +262,9 @@ struct rpc_channel_opts {
  * be NULL. Returns NULL with *errmsg set on failure (unreadable TLS files). */
 struct rpc_channel *rpc_channel_open(const char *target, const struct rpc_channel_opts *opts,
                                      char **errmsg);
-/* Closes the channel. Every call and stream on it must have finished. Accepts NULL. */
+/* Closes the channel. Every stream on it must have finished; for asynchronous unary calls
+ * still in flight it waits until their callbacks have run (a call still connecting waits out
+ * its deadline). Not from a completion callback. Accepts NULL. */
 void rpc_channel_close(struct rpc_channel *ch);
 
 /* The channel's target string. */
@@ -258,8 +278,9 @@ int rpc_unary(struct rpc_channel *ch, const char *method, const ProtobufCMessage
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, int timeout_ms,
               struct rpc_result *res);
 
-/* Completion of an asynchronous unary call. Runs on the channel's completion thread: keep it
- * short. `resp` is NULL unless res->code is RPC_OK; the callback owns it (pb_free()). */
+/* Completion of an asynchronous unary call. Runs on the completion thread that every channel
+ * of the process shares: keep it short and never wait in it for another call. `resp` is NULL
+ * unless res->code is RPC_OK; the callback owns it (pb_free()). */
 typedef void (*rpc_unary_cb)(void *arg, const struct rpc_result *res, ProtobufCMessage *resp);
 
 /* Starts an asynchronous unary call; `cb` runs exactly once, also when starting failed after

@@ -85,6 +85,12 @@ struct rpc_call {
     size_t recv_want;          /* a reader sleeps until this many messages are queued (0: no
                                   reader waits); on_recv wakes it only then */
 
+    rpc_inline_fn inline_fn;  /* rpc_call_serve_inline(): on_recv runs it (NULL: queue) */
+    void *inline_arg;         /* its argument */
+    struct buf *inline_reply; /* its reply buffer (the serving thread's) */
+    bool inline_busy;         /* on_recv is inside inline_fn, mu released */
+    int inline_rc;            /* inline_fn's error (or size/memory): the stream is over */
+
     bool done;                 /* the call is over (close / status received) */
     bool broken;               /* it ended abnormally: sends and receives fail */
     int close_cancelled;       /* server: RECV_CLOSE_ON_SERVER's result */

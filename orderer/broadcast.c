@@ -7,6 +7,11 @@
  * A refused envelope never reaches consensus, so never a block. Envelopes are received as raw
  * octets (rpc_call_recv_bytes) and handed on as they came: the block holds exactly what the
  * client sent, so its SHA-256 is the Merkle leaf the client can prove.
+ *
+ * When the consensus plug-in never waits in order() (pbft), envelopes are judged on the
+ * server's completion-queue thread as they arrive (rpc_call_serve_inline), without waking the
+ * stream's thread for each; otherwise (solo, which holds senders back when its queue is full)
+ * on the stream's thread.
  */
 #include "orderer_int.h"
 
@@ -14,15 +19,17 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
 
 #include <string.h>
 
-/* Judges and, when valid, orders the envelope in `raw`; fills `resp` (pointing into `v`). */
-static void handle_one(struct orderer *o, struct arena *a, const struct buf *raw,
+/* Judges and, when valid, orders the envelope of `len` octets at `env`; fills `resp`
+ * (pointing into `v`). */
+static void handle_one(struct orderer *o, struct arena *a, const uint8_t *env, size_t len,
                        Stele__BroadcastResponse *resp, struct intake_verdict *v)
 {
-    int rc = intake_check_broadcast_bytes(&o->intake, a, raw->data, raw->len, NULL, v);
+    int rc = intake_check_broadcast_bytes(&o->intake, a, env, len, NULL, v);
     if (rc)
         goto out;
     if (atomic_load(&o->stopping)) {
@@ -38,7 +45,7 @@ static void handle_one(struct orderer *o, struct arena *a, const struct buf *raw
                                          : "cannot check the tx_id against the ledger";
         goto out;
     }
-    rc = consensus_order(o->consensus, raw->data, raw->len, v->tx_id, v->hash);
+    rc = consensus_order(o->consensus, env, len, v->tx_id, v->hash);
     if (rc) {
         chain_unclaim_tx(o->chain, v->tx_id);
         v->status = rc == STELE_ERR_UNAVAILABLE ? STELE__STATUS__STATUS_SERVICE_UNAVAILABLE
@@ -53,42 +60,54 @@ out:
     resp->tx_id = v->tx_id;
 }
 
+struct stream {
+    struct orderer *o;
+    struct arena *a; /* scratch for one envelope */
+};
+
+/* rpc_inline_fn: answers one envelope of the stream; the answer goes to `reply`. */
+static int answer_one(void *arg, const uint8_t *env, size_t len, struct buf *reply)
+{
+    struct stream *st = arg;
+    Stele__BroadcastResponse out = STELE__BROADCAST_RESPONSE__INIT;
+    struct intake_verdict v;
+    handle_one(st->o, st->a, env, len, &out, &v);
+    if (out.status != STELE__STATUS__STATUS_SUCCESS)
+        log_debug("orderer", "broadcast refused (%d): %s", out.status, out.info);
+    int rc = pb_pack_buf(&out.base, reply);
+    arena_reset(st->a);
+    return rc;
+}
+
 static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
     (void)req;
     (void)resp;
-    struct orderer *o = arg;
-    struct arena *a = arena_create(0);
-    struct buf raw;
-    enum rpc_code code = RPC_OK;
-    buf_init(&raw);
-    if (!a)
+    struct stream st = {.o = arg, .a = arena_create(0)};
+    if (!st.a)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    for (;;) {
-        buf_clear(&raw);
-        int rc = rpc_call_recv_bytes(call, &raw, -1);
-        if (rc == STELE_ERR_NOT_FOUND)
-            break;
-        if (rc) {
-            code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
-            break;
-        }
-        Stele__BroadcastResponse out = STELE__BROADCAST_RESPONSE__INIT;
-        struct intake_verdict v;
-        handle_one(o, a, &raw, &out, &v);
-        if (out.status != STELE__STATUS__STATUS_SUCCESS)
-            log_debug("orderer", "broadcast refused (%d): %s", out.status, out.info);
-        rc = rpc_call_send(call, &out.base);
-        arena_reset(a);
-        if (rc) {
-            code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
-            break;
+    struct buf raw, reply;
+    buf_init(&raw);
+    buf_init(&reply);
+    int rc = STELE_OK;
+    if (consensus_order_never_waits(st.o->consensus)) {
+        rc = rpc_call_serve_inline(call, answer_one, &st);
+    } else {
+        while (rc == STELE_OK) {
+            buf_clear(&raw);
+            buf_clear(&reply);
+            if ((rc = rpc_call_recv_bytes(call, &raw, -1)) == STELE_OK &&
+                (rc = answer_one(&st, raw.data, raw.len, &reply)) == STELE_OK)
+                rc = rpc_call_send_bytes(call, reply.data, reply.len);
         }
     }
     buf_release(&raw);
-    arena_destroy(a);
-    return code;
+    buf_release(&reply);
+    arena_destroy(st.a);
+    if (rc == STELE_ERR_NOT_FOUND) /* the client's end of stream */
+        return RPC_OK;
+    return rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
 }
 
 int orderer_broadcast_register(struct orderer *o, struct rpc_server *s)

@@ -82,6 +82,11 @@ int consensus_order(struct consensus *c, const uint8_t *env, size_t len, const c
     return c->ops->order(c->state, env, len, tx_id, hash);
 }
 
+bool consensus_order_never_waits(const struct consensus *c)
+{
+    return c->ops->order_never_waits;
+}
+
 void consensus_stop(struct consensus *c)
 {
     if (c && !c->stopped) {

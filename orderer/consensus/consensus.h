@@ -89,6 +89,9 @@ struct consensus_ops {
      * for back-pressure. */
     int (*order)(void *state, const uint8_t *env, size_t len, const char *tx_id,
                  const uint8_t hash[32]);
+    /* True when order() never waits (it refuses when full instead): Broadcast then calls it
+     * on the server's completion-queue thread, saving a thread hand-off per envelope. */
+    bool order_never_waits;
     /* Stops ordering: what was accepted is still cut and delivered where the algorithm allows,
      * then the threads end. Idempotent. */
     void (*stop)(void *state);
@@ -116,6 +119,8 @@ int consensus_start(struct consensus *c);
 /* Hands it an accepted envelope (see consensus_ops.order). */
 int consensus_order(struct consensus *c, const uint8_t *env, size_t len, const char *tx_id,
                     const uint8_t hash[32]);
+/* Whether consensus_order() never waits (consensus_ops.order_never_waits). */
+bool consensus_order_never_waits(const struct consensus *c);
 /* Stops it (idempotent). */
 void consensus_stop(struct consensus *c);
 /* Stops and frees it. Accepts NULL. */

@@ -281,13 +281,15 @@ static void *timer_main(void *arg)
         uint64_t now = pbft_now(), until = b->next_tick;
         if (b->propose_at && b->propose_at < until)
             until = b->propose_at;
-        if (until > now) {
+        if (until > now && !atomic_load(&b->propose_wanted)) {
             struct timespec ts;
             clock_deadline(CLOCK_REALTIME, until - now, &ts);
             pthread_cond_timedwait(&b->wake, &b->mu, &ts);
         }
         if (b->stopping)
             break;
+        if (atomic_exchange(&b->propose_wanted, false))
+            pbft_maybe_propose(b);
         now = pbft_now();
         if (now < b->next_tick) {
             if (b->propose_at && now >= b->propose_at)
@@ -344,6 +346,8 @@ static int pbft_start(void *state)
     return STELE_OK;
 }
 
+/* Called from Broadcast, possibly on the server's completion-queue thread: it never waits for
+ * mu, which the core holds across signing, persisting and appending blocks. */
 static int pbft_order(void *state, const uint8_t *env, size_t len, const char *tx_id,
                       const uint8_t hash[32])
 {
@@ -357,9 +361,13 @@ static int pbft_order(void *state, const uint8_t *env, size_t len, const char *t
     if (rc == STELE_ERR_REPLAY)
         rc = STELE_OK;
     if (rc == STELE_OK && atomic_load(&b->leading)) {
-        pthread_mutex_lock(&b->mu);
-        pbft_maybe_propose(b);
-        pthread_mutex_unlock(&b->mu);
+        /* The proposal itself (building, signing, persisting the block) is the timer
+         * thread's: wake it, or leave a note for whoever holds mu. */
+        atomic_store(&b->propose_wanted, true);
+        if (pthread_mutex_trylock(&b->mu) == 0) {
+            pthread_cond_signal(&b->wake);
+            pthread_mutex_unlock(&b->mu);
+        }
     }
     return rc;
 }
@@ -406,6 +414,7 @@ const struct consensus_ops pbft_consensus = {
     .create = pbft_create,
     .start = pbft_start,
     .order = pbft_order,
+    .order_never_waits = true, /* a full pool refuses (UNAVAILABLE); proposing never waits */
     .stop = pbft_stop,
     .destroy = pbft_destroy,
     .attach = pbft_attach,

@@ -175,8 +175,11 @@ struct pbft {
     bool running;
     bool failed; /* the core refused a block */
     /* Read without mu by Broadcast threads (pbft_order), written through pbft_publish(). */
-    atomic_bool accepting;            /* running, not stopping, not failed */
-    atomic_bool leading;              /* active primary of the current view */
+    atomic_bool accepting; /* running, not stopping, not failed */
+    atomic_bool leading;   /* active primary of the current view */
+    /* Set by pbft_order() when it could not take mu: an envelope was pooled that the holder
+     * may not have seen; the timer thread (or the next Step message) proposes. */
+    atomic_bool propose_wanted;
     bool links_up, sync_up, timer_up; /* which threads pbft_start() started */
     pthread_t timer;
 };

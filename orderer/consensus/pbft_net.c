@@ -267,6 +267,8 @@ static void incoming(struct pbft *b, const Stele__PbftSigned *s)
     pthread_mutex_lock(&b->mu);
     if (!b->stopping)
         pbft_handle(b, s, msg, from, block_ok);
+    if (atomic_exchange(&b->propose_wanted, false))
+        pbft_maybe_propose(b); /* an envelope pbft_order() pooled while we held mu */
     pthread_mutex_unlock(&b->mu);
 out:
     arena_destroy(a);

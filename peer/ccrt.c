@@ -295,7 +295,13 @@ static void release(struct ccrt *rt, struct pool *p, struct slot *s)
     s->busy = false;
     if (p->retired)
         ccrt_host_kill(&s->host);
-    pthread_cond_broadcast(&p->cv);
+    /* One slot came free: one waiter can have it. Waking them all (up to the peer's workers)
+     * put every one through a wake-up and back to sleep per invocation. A refusal or an
+     * eviction concerns every waiter. */
+    if (p->refused || p->retired)
+        pthread_cond_broadcast(&p->cv);
+    else
+        pthread_cond_signal(&p->cv);
     pool_unref(rt, p);
     pthread_mutex_unlock(&rt->mu);
 }

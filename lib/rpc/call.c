@@ -207,21 +207,29 @@ static void on_send(struct rpc_tag *tag, bool ok)
 
 static size_t send_cap(struct rpc_call *c);
 
+/* The octets of received buffer `bb` as one slice (the caller unrefs it), or
+ * STELE_ERR_TOO_BIG past the call's per-message cap. */
+static int received_slice(struct rpc_call *c, grpc_byte_buffer *bb, grpc_slice *out)
+{
+    grpc_byte_buffer_reader r;
+    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg)
+        return STELE_ERR_TOO_BIG;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return STELE_ERR_INTERNAL;
+    *out = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    return STELE_OK;
+}
+
 /* Runs an inline handler on received buffer `bb` (taken). Returns its status; on STELE_OK
  * *reply is the reply to send, or NULL for none. Called without mu. */
 static int inline_one(struct rpc_call *c, rpc_inline_fn fn, void *arg, grpc_byte_buffer *bb,
                       grpc_byte_buffer **reply)
 {
     *reply = NULL;
-    int rc;
-    grpc_byte_buffer_reader r;
-    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
-        rc = STELE_ERR_TOO_BIG;
-    } else if (!grpc_byte_buffer_reader_init(&r, bb)) {
-        rc = STELE_ERR_INTERNAL;
-    } else {
-        grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-        grpc_byte_buffer_reader_destroy(&r);
+    grpc_slice s;
+    int rc = received_slice(c, bb, &s);
+    if (rc == STELE_OK) {
         buf_clear(c->inline_reply);
         rc = fn(arg, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), c->inline_reply);
         grpc_slice_unref(s);
@@ -497,14 +505,8 @@ int rpc_call_recv_bytes(struct rpc_call *c, struct buf *out, int timeout_ms)
     int rc = recv_next(c, timeout_ms, &bb);
     if (rc)
         return rc;
-    grpc_byte_buffer_reader r;
-    if (c->max_msg && grpc_byte_buffer_length(bb) > c->max_msg) {
-        rc = STELE_ERR_TOO_BIG;
-    } else if (!grpc_byte_buffer_reader_init(&r, bb)) {
-        rc = STELE_ERR_INTERNAL;
-    } else {
-        grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-        grpc_byte_buffer_reader_destroy(&r);
+    grpc_slice s;
+    if ((rc = received_slice(c, bb, &s)) == STELE_OK) {
         rc = buf_append(out, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
         grpc_slice_unref(s);
     }

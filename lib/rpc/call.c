@@ -253,12 +253,16 @@ static int inline_one(struct rpc_call *c, rpc_inline_fn fn, void *arg, grpc_byte
  * begins only with room for the receive that may be in flight then. */
 static void queue_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
 {
-    if (c->broken || c->done || c->end_requested)
+    if (c->broken || c->done || c->end_requested) {
         grpc_byte_buffer_destroy(bb);
-    else if (!c->send_inflight)
+    } else if (!c->send_inflight) {
         rpc_call_start_send_locked(c, bb);
-    else if (!bbq_push(&c->sendq, bb))
+    } else if (!bbq_push(&c->sendq, bb)) {
+        /* Only another sender on the call could have filled it: end the stream rather than
+         * leave a gap in the replies, which clients match by order. */
         grpc_byte_buffer_destroy(bb);
+        c->inline_rc = STELE_ERR_INTERNAL;
+    }
 }
 
 static void on_recv(struct rpc_tag *tag, bool ok)

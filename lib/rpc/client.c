@@ -167,16 +167,25 @@ static void *shared_cq_main(void *arg)
     return NULL;
 }
 
-/* Takes a reference on the shared queue, creating queue and thread on the first. */
+/* Takes a reference on the shared queue, creating queue and thread on the first; NULL (and
+ * no reference) when they cannot be created. */
 static grpc_completion_queue *shared_cq_acquire(void)
 {
     pthread_mutex_lock(&shared.mu);
-    if (shared.users++ == 0) {
+    if (shared.users == 0) {
         shared.cq = grpc_completion_queue_create_for_next(NULL);
-        pthread_create(&shared.thread, NULL, shared_cq_main, shared.cq);
+        if (shared.cq && pthread_create(&shared.thread, NULL, shared_cq_main, shared.cq) != 0) {
+            grpc_completion_queue_shutdown(shared.cq);
+            grpc_completion_queue_destroy(shared.cq);
+            shared.cq = NULL;
+        }
     }
+    if (shared.cq)
+        shared.users++;
     grpc_completion_queue *cq = shared.cq;
     pthread_mutex_unlock(&shared.mu);
+    if (!cq)
+        log_error("rpc", "cannot start the client completion thread");
     return cq;
 }
 
@@ -370,6 +379,10 @@ int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCM
     u->arg = arg;
     u->ch = ch;
     grpc_completion_queue *cq = channel_cq(ch);
+    if (!cq) {
+        free(u);
+        return STELE_ERR_UNAVAILABLE;
+    }
     pthread_mutex_lock(&ch->mu);
     ch->async++;
     pthread_mutex_unlock(&ch->mu);
@@ -405,7 +418,8 @@ struct rpc_call *rpc_stream_open(struct rpc_channel *ch, const char *method, enu
     c->max_msg = ch->opts.max_message;
     c->method = arena_strdup(c->arena, method);
     c->deadline = call_deadline(ch, timeout_ms);
-    c->call = create_call(ch, method, channel_cq(ch), c->deadline);
+    grpc_completion_queue *cq = channel_cq(ch);
+    c->call = cq ? create_call(ch, method, cq, c->deadline) : NULL;
     if (!c->call) {
         rpc_call_free(c);
         return NULL;

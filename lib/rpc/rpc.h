@@ -216,8 +216,10 @@ int rpc_call_recv_bytes(struct rpc_call *call, struct buf *out, int timeout_ms);
 /*
  * Serves the rest of a server's bidirectional stream on the completion-queue thread instead
  * of the handler's: `fn` is called there for each message received, in order, with its raw
- * octets, and `reply` cleared; it puts the octets to send back in `reply` (or leaves it empty
- * to send nothing) and returns STELE_OK to go on, or an error to end the stream. `fn` must not
+ * octets, and `reply` cleared; it puts the octets to send back in `reply` and returns
+ * STELE_OK to go on, or an error to end the stream. An empty `reply` sends nothing (so a
+ * message that packs to zero octets cannot be a reply). Nothing else may send on the call
+ * meanwhile. `fn` must not
  * block: every call on that completion queue waits while it runs. Messages already read ahead
  * are handled first, on the calling thread. A client that stops reading its replies stops the
  * reading of its messages once the send queue is full.
@@ -284,7 +286,8 @@ int rpc_unary(struct rpc_channel *ch, const char *method, const ProtobufCMessage
 typedef void (*rpc_unary_cb)(void *arg, const struct rpc_result *res, ProtobufCMessage *resp);
 
 /* Starts an asynchronous unary call; `cb` runs exactly once, also when starting failed after
- * this function returned STELE_OK. Returns STELE_OK or STELE_ERR_NOMEM/STELE_ERR_STATE. */
+ * this function returned STELE_OK. Returns STELE_OK or STELE_ERR_NOMEM/STELE_ERR_STATE, or
+ * STELE_ERR_UNAVAILABLE when the client completion thread cannot be started. */
 int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, rpc_unary_cb cb,
                     void *arg);

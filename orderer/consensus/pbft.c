@@ -23,6 +23,7 @@
 #include "crypto/key.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,6 +98,7 @@ static void destroy_state(struct pbft *b)
     pbft_pool_destroy(b->pool);
     pbft_members_release(&b->m);
     pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->wake_mu);
     pthread_cond_destroy(&b->sync_cv);
     pthread_mutex_destroy(&b->mu);
     free(b);
@@ -118,6 +120,7 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
     if (!b)
         return STELE_ERR_NOMEM;
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->wake_mu, NULL);
     pthread_cond_init(&b->wake, NULL);
     pthread_cond_init(&b->sync_cv, NULL);
     b->p = *p;
@@ -270,6 +273,14 @@ static void lag_tick(struct pbft *b, uint64_t now)
     b->behind_since = now;
 }
 
+void pbft_wake_timer(struct pbft *b)
+{
+    pthread_mutex_lock(&b->wake_mu);
+    b->wake_pending = true;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->wake_mu);
+}
+
 static void *timer_main(void *arg)
 {
     struct pbft *b = arg;
@@ -281,10 +292,17 @@ static void *timer_main(void *arg)
         uint64_t now = pbft_now(), until = b->next_tick;
         if (b->propose_at && b->propose_at < until)
             until = b->propose_at;
-        if (until > now && !atomic_load(&b->propose_wanted)) {
+        if (until > now) {
             struct timespec ts;
             clock_deadline(CLOCK_REALTIME, until - now, &ts);
-            pthread_cond_timedwait(&b->wake, &b->mu, &ts);
+            pthread_mutex_unlock(&b->mu);
+            pthread_mutex_lock(&b->wake_mu);
+            while (!b->wake_pending &&
+                   pthread_cond_timedwait(&b->wake, &b->wake_mu, &ts) != ETIMEDOUT)
+                ;
+            b->wake_pending = false;
+            pthread_mutex_unlock(&b->wake_mu);
+            pthread_mutex_lock(&b->mu);
         }
         if (b->stopping)
             break;
@@ -362,12 +380,9 @@ static int pbft_order(void *state, const uint8_t *env, size_t len, const char *t
         rc = STELE_OK;
     if (rc == STELE_OK && atomic_load(&b->leading)) {
         /* The proposal itself (building, signing, persisting the block) is the timer
-         * thread's: wake it, or leave a note for whoever holds mu. */
+         * thread's, which sleeps outside mu. */
         atomic_store(&b->propose_wanted, true);
-        if (pthread_mutex_trylock(&b->mu) == 0) {
-            pthread_cond_signal(&b->wake);
-            pthread_mutex_unlock(&b->mu);
-        }
+        pbft_wake_timer(b);
     }
     return rc;
 }
@@ -379,8 +394,8 @@ static void pbft_stop(void *state)
     b->running = false;
     b->stopping = true;
     pbft_publish(b);
-    pthread_cond_broadcast(&b->wake);
     pthread_mutex_unlock(&b->mu);
+    pbft_wake_timer(b);
     /* Whatever pbft_start() got to start, also when it failed half-way. */
     if (b->timer_up)
         pthread_join(b->timer, NULL);

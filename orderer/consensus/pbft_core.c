@@ -654,7 +654,7 @@ static bool batch_ready(struct pbft *b, uint64_t planned)
     if (pbft_now() >= at)
         return true;
     if (planned == 0 || at < planned)
-        pthread_cond_signal(&b->wake); /* the timer thread may sleep up to a tick */
+        pbft_wake_timer(b); /* the timer thread may sleep up to a tick */
     b->propose_at = at;
     return false;
 }

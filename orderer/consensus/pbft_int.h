@@ -108,7 +108,12 @@ struct pbft {
                                  envelopes (this orderer's consensus.batch_delay) */
 
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* the timer thread: stopping */
+    /* The timer thread sleeps on `wake` under `wake_mu`, not under mu, so that pbft_order()
+     * can wake it without waiting for mu; pbft_wake_timer() sets `wake_pending` and signals.
+     * Lock order: mu, then wake_mu. */
+    pthread_mutex_t wake_mu;
+    pthread_cond_t wake;
+    bool wake_pending; /* under wake_mu */
 
     /* normal case */
     uint64_t view;
@@ -177,8 +182,8 @@ struct pbft {
     /* Read without mu by Broadcast threads (pbft_order), written through pbft_publish(). */
     atomic_bool accepting; /* running, not stopping, not failed */
     atomic_bool leading;   /* active primary of the current view */
-    /* Set by pbft_order() when it could not take mu: an envelope was pooled that the holder
-     * may not have seen; the timer thread (or the next Step message) proposes. */
+    /* Set by pbft_order(): an envelope was pooled that no holder of mu may have seen; the
+     * timer thread (or a Step message handled meanwhile) proposes. */
     atomic_bool propose_wanted;
     bool links_up, sync_up, timer_up; /* which threads pbft_start() started */
     pthread_t timer;
@@ -189,6 +194,9 @@ struct pbft {
 uint64_t pbft_now(void);
 /* Updates `accepting` and `leading` from the state (caller holds mu). */
 void pbft_publish(struct pbft *b);
+/* Wakes the timer thread to look at the state again (stopping, propose_at, propose_wanted).
+ * Any thread, with or without mu. */
+void pbft_wake_timer(struct pbft *b);
 
 /* ---- pool (pbft_pool.c) ---- */
 struct pbft_pool *pbft_pool_create(void);

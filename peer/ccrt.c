@@ -23,7 +23,7 @@
 #include <string.h>
 
 #define CCRT_LOG            "ccrt"
-#define DEFAULT_POOL        2
+#define DEFAULT_POOL        6
 #define DEFAULT_TIMEOUT_MS  3000
 #define DEFAULT_LOAD_MS     10000
 #define DEFAULT_MEMORY      (256u << 20)

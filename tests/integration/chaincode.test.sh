@@ -263,7 +263,7 @@ for k in 0 1; do
   pid=${mine[$k]}
   ! ps -o stat= --ppid "$pid" | grep -q Z || fail "peer pid $pid has zombie children: $(ps -o pid,stat,args --ppid "$pid")"
   n=$(ps -o args= --ppid "$pid" | grep -c "chaincodes/$evil_hash.so" || true)
-  [ "$n" -le 2 ] || fail "peer pid $pid runs $n evil hosts (pool 2): $(ps -o pid,args --ppid "$pid")"
+  [ "$n" -le 6 ] || fail "peer pid $pid runs $n evil hosts (pool 6): $(ps -o pid,args --ppid "$pid")"
 done
 valid "evil ok after the attacks (peer0.org1)" stele invoke evil ok --peer "$p1" --identity "$ids/owner1"
 valid "evil ok after the attacks (peer0.org2)" stele invoke evil ok --peer "$p2" --identity "$ids/owner1"

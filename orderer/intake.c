@@ -27,6 +27,17 @@ static Stele__Status status_of_auth(int rc)
                : STELE__STATUS__STATUS_FORBIDDEN;
 }
 
+/* Whether header timestamp `ts` is valid and within `window_ms` of `now_ms` (Unix ms): 0,
+ * STELE_ERR_MALFORMED (absent or out of range) or STELE_ERR_EXPIRED (too far). */
+static int check_time(const Stele__Timestamp *ts, uint64_t now_ms, uint64_t window_ms)
+{
+    if (!ts || ts->seconds < 0 || ts->seconds > (int64_t)(UINT64_MAX / 2000) || ts->nanos < 0 ||
+        ts->nanos >= 1000000000)
+        return STELE_ERR_MALFORMED;
+    uint64_t at = (uint64_t)ts->seconds * 1000 + (uint64_t)ts->nanos / 1000000;
+    return (at > now_ms ? at - now_ms : now_ms - at) > window_ms ? STELE_ERR_EXPIRED : STELE_OK;
+}
+
 /* The checks shared by Broadcast and Deliver once the envelope is decoded. */
 static int check_opened(const struct intake *in, struct arena *a, const Stele__Envelope *env,
                         enum orderer_auth_action action, struct envelope_view *view,
@@ -54,6 +65,14 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
     if (action == ORDERER_AUTH_DELIVER && h->type != STELE__HEADER_TYPE__DELIVER_SEEK_INFO)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request header type is not DELIVER_SEEK_INFO", STELE_ERR_INVALID);
+    if (action == ORDERER_AUTH_BROADCAST &&
+        (rc = check_time(h->timestamp, clock_wall_ms(), INTAKE_BROADCAST_WINDOW_MS)))
+        return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
+                      rc == STELE_ERR_MALFORMED
+                          ? "transaction header has no valid timestamp"
+                          : "transaction timestamp is more than 15 minutes from the orderer's "
+                            "clock (check the client's clock; sign transactions when sending)",
+                      rc);
     rc = checked_before ? STELE_OK
                         : orderer_auth_check(in->auth, action, h->creator.data, h->creator.len,
                                              env->payload.data, env->payload.len,
@@ -119,17 +138,15 @@ int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__
     int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v, false);
     if (rc)
         return rc;
-    const Stele__Timestamp *ts = view.header->timestamp;
-    if (!ts || ts->seconds < 0 || ts->seconds > (int64_t)(UINT64_MAX / 2000) || ts->nanos < 0 ||
-        ts->nanos >= 1000000000)
+    rc = check_time(view.header->timestamp, now_ms, INTAKE_DELIVER_WINDOW_MS);
+    if (rc == STELE_ERR_MALFORMED)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
-                      "Deliver request header has no valid timestamp", STELE_ERR_MALFORMED);
-    uint64_t at = (uint64_t)ts->seconds * 1000 + (uint64_t)ts->nanos / 1000000;
-    if ((at > now_ms ? at - now_ms : now_ms - at) > INTAKE_DELIVER_WINDOW_MS)
+                      "Deliver request header has no valid timestamp", rc);
+    if (rc)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request timestamp is more than 15 minutes from the orderer's "
                       "clock (check the client's clock, or sign a fresh request)",
-                      STELE_ERR_EXPIRED);
+                      rc);
     const ProtobufCBinaryData *d = &view.payload->data;
     *seek = (Stele__SeekInfo *)pb_unpack(&stele__seek_info__descriptor, a, d->data, d->len, 0);
     if (!*seek)

@@ -90,8 +90,10 @@ struct spec {
     bool no_header;
     size_t data_len;
     const struct crypto_key *signer;
-    size_t sig_len;     /* 0: 64 */
-    bool spoil_payload; /* change a payload byte after signing */
+    size_t sig_len;       /* 0: 64 */
+    bool spoil_payload;   /* change a payload byte after signing */
+    int64_t ts_offset_ms; /* header timestamp: now plus this */
+    bool no_timestamp;
 };
 
 static ProtobufCBinaryData craft(struct fx *f, const struct spec *s)
@@ -109,6 +111,11 @@ static ProtobufCBinaryData craft(struct fx *f, const struct spec *s)
     h.type = s->type ? s->type : STELE__HEADER_TYPE__ENDORSER_TRANSACTION;
     h.creator = (ProtobufCBinaryData){clen, (uint8_t *)creator};
     h.nonce = (ProtobufCBinaryData){nlen, nonce};
+    Stele__Timestamp t = STELE__TIMESTAMP__INIT;
+    uint64_t at = (uint64_t)((int64_t)clock_wall_ms() + s->ts_offset_ms);
+    t.seconds = (int64_t)(at / 1000);
+    t.nanos = (int32_t)(at % 1000) * 1000000;
+    h.timestamp = s->no_timestamp ? NULL : &t;
     Stele__Payload p = STELE__PAYLOAD__INIT;
     p.header = s->no_header ? NULL : &h;
     uint8_t *data = calloc(1, s->data_len + 1);
@@ -149,6 +156,38 @@ static void valid_envelope_accepted(void **state)
     assert_int_equal(strlen(v.tx_id), 64);
     s.type = STELE__HEADER_TYPE__ADMIN;
     assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_SUCCESS);
+}
+
+/* A transaction's timestamp decides which identities peers accept it under: the orderer
+ * keeps it near its own clock, so nobody backdates into a validity that has ended. */
+static void timestamp_within_window(void **state)
+{
+    struct fx *f = *state;
+    struct intake_verdict v;
+    const int64_t minute = 60 * 1000;
+    struct spec s = {.ts_offset_ms = -14 * minute};
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_SUCCESS);
+    s.ts_offset_ms = 14 * minute;
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_SUCCESS);
+    s.ts_offset_ms = -16 * minute; /* backdated */
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_BAD_REQUEST);
+    assert_non_null(strstr(v.info, "15 minutes"));
+    s.ts_offset_ms = 16 * minute; /* from the future */
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_BAD_REQUEST);
+    s.ts_offset_ms = -365 * 24 * 60 * minute;
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_BAD_REQUEST);
+    s = (struct spec){.no_timestamp = true};
+    assert_int_equal(judge(f, &s, &v), STELE__STATUS__STATUS_BAD_REQUEST);
+    assert_non_null(strstr(v.info, "no valid timestamp"));
+    /* The bytes refused for their time are not remembered as checked. */
+    s = (struct spec){.ts_offset_ms = -16 * minute};
+    ProtobufCBinaryData e = craft(f, &s);
+    arena_reset(f->a);
+    assert_int_equal(intake_check_broadcast_bytes(&f->in, f->a, e.data, e.len, NULL, &v),
+                     STELE_ERR_EXPIRED);
+    assert_int_equal(intake_check_broadcast_bytes(&f->in, f->a, e.data, e.len, NULL, &v),
+                     STELE_ERR_EXPIRED);
+    free(e.data);
 }
 
 static void tx_id_known_answer(void **state)
@@ -427,6 +466,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(valid_envelope_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(timestamp_within_window, setup, teardown),
         cmocka_unit_test(tx_id_known_answer),
         cmocka_unit_test_setup_teardown(build_then_open, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_refused, setup, teardown),

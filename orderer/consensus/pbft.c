@@ -375,12 +375,20 @@ static int pbft_order(void *state, const uint8_t *env, size_t len, const char *t
     /* REPLAY: another orderer forwarded it to us first, or a block holding it was appended
      * since Broadcast claimed it (the pool remembers committed tx_ids, so it does not wait
      * there forever and fire the request timer). Either way it is taken care of. */
-    int rc = pbft_pool_add(b->pool, tx_id, hash, env, len, pbft_now());
+    size_t n = 0;
+    uint64_t bytes = 0;
+    int rc = pbft_pool_add(b->pool, tx_id, hash, env, len, pbft_now(), &n, &bytes);
     if (rc == STELE_ERR_REPLAY)
-        rc = STELE_OK;
-    if (rc == STELE_OK && atomic_load(&b->leading)) {
-        /* The proposal itself (building, signing, persisting the block) is the timer
-         * thread's, which sleeps outside mu. */
+        return STELE_OK;
+    /* The proposal itself (building, signing, persisting the block) is the timer thread's,
+     * which sleeps outside mu. It needs waking only when this envelope changes the plan: the
+     * first in an empty pool (nothing is planned), or the one that fills a block (propose
+     * now rather than at propose_at). Otherwise the block in flight, or the planned
+     * propose_at, or the timer's tick, brings pbft_maybe_propose() round anyway. */
+    const struct blockcutter_config *cut = &b->p.cutter;
+    if (rc == STELE_OK && atomic_load(&b->leading) &&
+        (n == 1 || n == cut->max_message_count ||
+         (bytes >= cut->preferred_max_bytes && bytes - len < cut->preferred_max_bytes))) {
         atomic_store(&b->propose_wanted, true);
         pbft_wake_timer(b);
     }

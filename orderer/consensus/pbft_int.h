@@ -202,9 +202,10 @@ void pbft_wake_timer(struct pbft *b);
 struct pbft_pool *pbft_pool_create(void);
 void pbft_pool_destroy(struct pbft_pool *pl);
 /* Adds a copy of an envelope with its tx_id and hash. Returns STELE_OK, STELE_ERR_REPLAY (the
- * tx_id is held already) or STELE_ERR_NOMEM. */
+ * tx_id is held already) or STELE_ERR_NOMEM. On STELE_OK, *n and *bytes (either may be NULL)
+ * are the pool's count and octets right after this envelope went in. */
 int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32],
-                  const uint8_t *env, size_t len, uint64_t now);
+                  const uint8_t *env, size_t len, uint64_t now, size_t *n, uint64_t *bytes);
 /* True when the pool holds `tx_id` with exactly this envelope hash (it was checked on entry). */
 bool pbft_pool_has(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32]);
 /* Removes `tx_id` if held. */

@@ -227,7 +227,8 @@ static void on_forward(struct pbft *b, const Stele__PbftSigned *s, const Stele__
         log_debug(LOG, "dropped a forwarded envelope: %s", why);
         return;
     }
-    if (pbft_pool_add(b->pool, tx_id, h, s->block.data, s->block.len, pbft_now()) == STELE_OK) {
+    if (pbft_pool_add(b->pool, tx_id, h, s->block.data, s->block.len, pbft_now(), NULL, NULL) ==
+        STELE_OK) {
         pthread_mutex_lock(&b->mu);
         pbft_maybe_propose(b);
         pthread_mutex_unlock(&b->mu);

@@ -86,7 +86,7 @@ static struct entry **find(struct pbft_pool *pl, const char *tx_id)
 }
 
 int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32],
-                  const uint8_t *env, size_t len, uint64_t now)
+                  const uint8_t *env, size_t len, uint64_t now, size_t *n, uint64_t *bytes)
 {
     struct entry *e = calloc(1, sizeof *e);
     if (!e || !(e->env = malloc(len ? len : 1))) {
@@ -114,6 +114,10 @@ int pbft_pool_add(struct pbft_pool *pl, const char *tx_id, const uint8_t hash[32
     pl->newest = e;
     pl->n++;
     pl->bytes += len;
+    if (n)
+        *n = pl->n;
+    if (bytes)
+        *bytes = pl->bytes;
     pthread_mutex_unlock(&pl->mu);
     return STELE_OK;
 }

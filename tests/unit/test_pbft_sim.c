@@ -196,7 +196,7 @@ static void pool_env_at(int i, int k, uint64_t at)
     assert_int_equal(envelope_build(&p, client, &e, tx), STELE_OK);
     uint8_t h[32];
     crypto_sha256(e.data, e.len, h);
-    pbft_pool_add(NODES[i].b->pool, tx, h, e.data, e.len, at);
+    pbft_pool_add(NODES[i].b->pool, tx, h, e.data, e.len, at, NULL, NULL);
     free(e.data);
 }
 

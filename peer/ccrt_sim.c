@@ -114,34 +114,34 @@ static bool grow(void *arr, size_t *cap, size_t n, size_t size)
     return true;
 }
 
-/* Index of the first write whose key is >= key; *found when equal. */
-static size_t wfind(const struct ccrt_sim *s, const char *key, bool *found)
+/* Index of the first of the `n` sorted entries at `base` (`stride` octets apart, each starting
+ * with its `char *key`) whose key is >= key; *found (may be NULL) when equal. */
+static size_t key_find(const void *base, size_t n, size_t stride, const char *key, bool *found)
 {
-    size_t lo = 0, hi = s->n_writes;
+#define KEY_AT(i) (*(char *const *)((const char *)base + (i)*stride))
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(s->writes[mid].key, key) < 0)
+        if (strcmp(KEY_AT(mid), key) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     if (found)
-        *found = lo < s->n_writes && strcmp(s->writes[lo].key, key) == 0;
+        *found = lo < n && strcmp(KEY_AT(lo), key) == 0;
     return lo;
+#undef KEY_AT
+}
+
+/* The write of `key` (or where it would go) and the read of it. */
+static size_t wfind(const struct ccrt_sim *s, const char *key, bool *found)
+{
+    return key_find(s->writes, s->n_writes, sizeof *s->writes, key, found);
 }
 
 static size_t rfind(const struct ccrt_sim *s, const char *key, bool *found)
 {
-    size_t lo = 0, hi = s->n_reads;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(s->reads[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = lo < s->n_reads && strcmp(s->reads[lo].key, key) == 0;
-    return lo;
+    return key_find(s->reads, s->n_reads, sizeof *s->reads, key, found);
 }
 
 /* Remembers the first failure that spoils the read/write set. */

@@ -128,19 +128,10 @@ static int cc_package(int argc, char **argv)
 
 static int cc_install(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(cc_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (!peer_client_option(&o, ch, optarg))
-            return cli_usage(PROG, "see 'stele chaincode --help'");
-    }
+    int rc = peer_client_parse(argc, argv, &o, PROG, cc_usage);
+    if (rc >= 0)
+        return rc;
     if (optind + 1 != argc)
         return cli_usage(PROG, "install takes one PACKAGE file");
     struct buf pkg, req;

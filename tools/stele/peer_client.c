@@ -16,6 +16,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+int peer_client_parse(int argc, char **argv, struct peer_opts *o, const char *prog,
+                      const char *usage)
+{
+    static const struct option longopts[] = {
+        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (!peer_client_option(o, ch, optarg)) {
+            char hint[96];
+            snprintf(hint, sizeof hint, "see '%s --help'", prog);
+            return cli_usage(prog, hint);
+        }
+    }
+    return -1;
+}
+
 bool peer_client_option(struct peer_opts *o, int ch, const char *arg)
 {
     switch (ch) {

@@ -40,6 +40,12 @@ struct peer_opts {
 /* Takes option `ch` (with `arg`) when it is a shared one: returns true. */
 bool peer_client_option(struct peer_opts *o, int ch, const char *arg);
 
+/* Parses the options of a command that takes only the shared ones and --help (which prints
+ * `usage`), resetting getopt first. Returns -1 to go on, with optind at the first operand, or
+ * an exit status: 0 after the help, or a usage error (printed, naming `prog`). */
+int peer_client_parse(int argc, char **argv, struct peer_opts *o, const char *prog,
+                      const char *usage);
+
 /* After parsing: takes the peers and the default identity from --network, splits --peer A,B
  * and, when `need_identity`, loads the enrolment. Returns 0 or an exit status (printed). */
 int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity);

@@ -160,19 +160,10 @@ static int tx_get(struct peer_opts *o, const char *tx_id)
 
 int cmd_tx(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(tx_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (!peer_client_option(&o, ch, optarg))
-            return cli_usage("stele tx", "see 'stele tx --help'");
-    }
+    int rc = peer_client_parse(argc, argv, &o, "stele tx", tx_usage);
+    if (rc >= 0)
+        return rc;
     if (optind + 2 != argc || strcmp(argv[optind], "get") != 0)
         return cli_usage("stele tx", "give get TX_ID");
     if (!(rc = peer_client_finish(&o, "stele tx", true)))
@@ -318,19 +309,10 @@ static const char history_usage[] =
 
 int cmd_history(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(history_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (!peer_client_option(&o, ch, optarg))
-            return cli_usage("stele history", "see 'stele history --help'");
-    }
+    int rc = peer_client_parse(argc, argv, &o, "stele history", history_usage);
+    if (rc >= 0)
+        return rc;
     if (optind + 2 != argc)
         return cli_usage("stele history", "give NAMESPACE KEY");
     if ((rc = peer_client_finish(&o, "stele history", true)))

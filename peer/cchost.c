@@ -3,7 +3,8 @@
  * locks itself down and serves invocations one at a time over the socket from the peer.
  *
  * The chaincode's state calls go through a stub (chaincode/shim/stub.h) whose ops send a call
- * to the peer and wait for its reply. Every reply is kept until the invocation ends, so the
+ * to the peer and wait for its reply, except a put or delete that surely succeeds, which goes
+ * without waiting (write_call()). Every reply is kept until the invocation ends, so the
  * pointers the chaincode was given (values, keys) stay valid as stele/chaincode.h promises.
  *
  * Nothing here trusts the peer less than itself (it is the peer's own binary), but every
@@ -47,6 +48,13 @@ struct host {
     size_t n_kept, cap_kept;
     void **blocks; /* other memory handed to the chaincode */
     size_t n_blocks, cap_blocks;
+    /* Writes sent without waiting for the answer (CcHostCall.no_reply): the peer's limits,
+     * and upper bounds of what the peer has counted against them so far in this invocation
+     * (ccrt_sim.c: every get, put and delete adds at most one item, a write at most its key
+     * and value). A range adds an unknown number of items, so after one every write waits. */
+    uint64_t max_keys, max_write_bytes; /* 0: unknown */
+    uint64_t items, write_bytes;
+    bool ranged;
 };
 
 /* ---- frames ------------------------------------------------------------------------------ */
@@ -158,7 +166,7 @@ static void end_invocation(struct host *h)
     h->n_kept = h->n_blocks = 0;
 }
 
-/* ---- the stub's state ops: one call, one reply ------------------------------------------- */
+/* ---- the stub's state ops ------------------------------------------------------------------ */
 
 /* Sends `c` and returns the peer's reply (kept), NULL for CLOSE. */
 static const Stele__CcHostReply *call(struct host *h, Stele__CcHostCall *c)
@@ -208,12 +216,40 @@ static int op_get(void *impl, const char *key, const uint8_t **value, size_t *le
     Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
     c.op = STELE__CC_HOST_CALL__OP__GET;
     c.key = bytes_of(key, strlen(key));
+    h->items++; /* a read may count as one item */
     const Stele__CcHostReply *r = call(h, &c);
     if (r->rc == STELE_CC_OK) {
         *value = value_of(&r->value);
         *len = r->value.len;
     }
     return api_rc(r->rc);
+}
+
+/* Sends the write `c` (PUT or DEL). When it is well formed and fits the limits even at the
+ * upper bounds, it goes without waiting for the peer's answer, which can only be OK (the
+ * ccrt_sim.c checks: a key of 1..STELE_CC_MAX_KEY octets, a value of at most
+ * STELE_CC_MAX_VALUE, the set's items and write bytes); otherwise the peer answers. */
+static int write_call(struct host *h, Stele__CcHostCall *c)
+{
+    uint64_t bytes = (uint64_t)c->key.len + c->value.len;
+    if (!h->ranged && c->key.len >= 1 && c->key.len <= STELE_CC_MAX_KEY &&
+        c->value.len <= STELE_CC_MAX_VALUE && h->items < h->max_keys &&
+        h->write_bytes + bytes <= h->max_write_bytes) {
+        Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
+        c->no_reply = true;
+        m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
+        m.call = c;
+        send_msg(h->fd, &m);
+        h->items++;
+        h->write_bytes += bytes;
+        return STELE_CC_OK;
+    }
+    int rc = api_rc(call(h, c)->rc);
+    if (rc == STELE_CC_OK) {
+        h->items++;
+        h->write_bytes += bytes;
+    }
+    return rc;
 }
 
 static int op_put(void *impl, const char *key, const uint8_t *value, size_t len)
@@ -225,7 +261,7 @@ static int op_put(void *impl, const char *key, const uint8_t *value, size_t len)
     c.op = STELE__CC_HOST_CALL__OP__PUT;
     c.key = bytes_of(key, strlen(key));
     c.value = bytes_of(value, len);
-    return api_rc(call(h, &c)->rc);
+    return write_call(h, &c);
 }
 
 static int op_del(void *impl, const char *key)
@@ -236,7 +272,7 @@ static int op_del(void *impl, const char *key)
     Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
     c.op = STELE__CC_HOST_CALL__OP__DEL;
     c.key = bytes_of(key, strlen(key));
-    return api_rc(call(h, &c)->rc);
+    return write_call(h, &c);
 }
 
 static int op_range(void *impl, const char *start, const char *end, void **it)
@@ -245,6 +281,7 @@ static int op_range(void *impl, const char *start, const char *end, void **it)
     if (h->ended)
         return STELE_CC_FAILED;
     Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    h->ranged = true;
     c.op = STELE__CC_HOST_CALL__OP__RANGE;
     c.key = bytes_of(start, strlen(start));
     c.end_key = bytes_of(end, strlen(end));
@@ -336,6 +373,10 @@ static void invoke(struct host *h, const Stele__CcHostInvoke *inv)
     stub.attr_values = values;
     stub.n_attrs = nt;
 
+    h->max_keys = inv->max_keys;
+    h->max_write_bytes = inv->max_write_bytes;
+    h->items = h->write_bytes = 0;
+    h->ranged = false;
     h->ended = false;
     stele_cc_stub_run(&stub, h->cc);
     h->ended = true;

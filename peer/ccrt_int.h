@@ -117,10 +117,12 @@ struct ccrt_sim *ccrt_sim_create(struct statedb *db, const char *ns,
 void ccrt_sim_destroy(struct ccrt_sim *s);
 
 /* Serves one state call: fills *reply (its pointers stay valid until the next call) and sets
- * *has_reply (CLOSE has none). A call the peer cannot serve (a bad key, an unknown iterator)
- * is answered with its STELE_CC_* code; a state database failure or a read past max_keys is
- * answered STELE_CC_FAILED and remembered (ccrt_sim_error()). Returns STELE_OK, or
- * STELE_ERR_INTERNAL for an unknown operation (a protocol error). */
+ * *has_reply (CLOSE and a write sent with no_reply have none). A call the peer cannot serve (a
+ * bad key, an unknown iterator) is answered with its STELE_CC_* code; a state database failure
+ * or a read past max_keys is answered STELE_CC_FAILED and remembered (ccrt_sim_error()), and
+ * so is a no_reply write the peer refuses (the host told the chaincode it succeeded). Returns
+ * STELE_OK, or STELE_ERR_INTERNAL for an unknown operation or no_reply on anything but PUT or
+ * DEL (protocol errors). */
 int ccrt_sim_call(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHostReply *reply,
                   bool *has_reply);
 

@@ -532,15 +532,28 @@ int ccrt_sim_call(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHostR
 {
     stele__cc_host_reply__init(reply);
     *has_reply = true;
+    if (c->no_reply && c->op != STELE__CC_HOST_CALL__OP__PUT &&
+        c->op != STELE__CC_HOST_CALL__OP__DEL)
+        return STELE_ERR_INTERNAL;
     switch (c->op) {
     case STELE__CC_HOST_CALL__OP__GET:
         do_get(s, c, reply);
         return STELE_OK;
     case STELE__CC_HOST_CALL__OP__PUT:
-        do_put(s, c, reply);
-        return STELE_OK;
     case STELE__CC_HOST_CALL__OP__DEL:
-        do_del(s, c, reply);
+        if (c->op == STELE__CC_HOST_CALL__OP__PUT)
+            do_put(s, c, reply);
+        else
+            do_del(s, c, reply);
+        if (c->no_reply) {
+            *has_reply = false;
+            if (reply->rc == STELE_CC_FAILED)
+                spoil(s, STELE_ERR_NOMEM, "%s", "out of memory");
+            else if (reply->rc != STELE_CC_OK)
+                spoil(s, STELE_ERR_INVALID,
+                      "its host did not wait for the answer to a write that was refused (%s)",
+                      reply->rc == STELE_CC_LIMIT ? "over a limit" : "a bad key");
+        }
         return STELE_OK;
     case STELE__CC_HOST_CALL__OP__RANGE:
         do_range(s, c, reply);

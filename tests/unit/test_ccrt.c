@@ -444,6 +444,19 @@ static void test_key_limits(void **state)
     assert_int_equal(ccrt_invoke(rt, &inv, &r, &err), STELE_OK);
     assert_int_equal(r.status, 413);
     ccrt_result_release(&r);
+    /* exactly at the cap: the host sends writes that surely fit without waiting for the
+     * answer (cchost.c write_call), the one past it waits and is refused */
+    ProtobufCBinaryData n100 = {3, (uint8_t *)"100"}, n101 = {3, (uint8_t *)"101"};
+    inv.args = &n100;
+    assert_int_equal(ccrt_invoke(rt, &inv, &r, &err), STELE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.rwset->ns_rwsets[0]->n_writes, 100);
+    ccrt_result_release(&r);
+    inv.args = &n101;
+    assert_int_equal(ccrt_invoke(rt, &inv, &r, &err), STELE_OK);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.message, "put 100 failed"));
+    ccrt_result_release(&r);
     char big[3000];
     memset(big, 'v', sizeof big - 1);
     big[sizeof big - 1] = 0;
@@ -456,6 +469,14 @@ static void test_key_limits(void **state)
     inv.n_args = 4;
     assert_int_equal(ccrt_invoke(rt, &inv, &r, &err), STELE_OK);
     assert_int_equal(r.status, 413); /* the second value goes over 4096 octets */
+    ccrt_result_release(&r);
+    /* writing the same key twice counts it once: the host's own bound (6,002 octets) is past
+     * the cap, so it asks, and the peer's exact count (3,000) lets it through */
+    kv2[2] = kv2[0];
+    assert_int_equal(ccrt_invoke(rt, &inv, &r, &err), STELE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.rwset->ns_rwsets[0]->n_writes, 1);
+    assert_int_equal(r.rwset->ns_rwsets[0]->writes[0]->value.len, sizeof big - 1);
     ccrt_result_release(&r);
     /* reading past the cap spoils the set: the invocation fails */
     ProtobufCBinaryData scan = {strlen("range - - 0"), (uint8_t *)"range - - 0"};

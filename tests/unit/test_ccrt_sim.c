@@ -1,0 +1,160 @@
+/* test_ccrt_sim.c — the peer's side of writes a chaincode host sends without waiting for the
+ * answer (CcHostCall.no_reply, peer/ccrt_sim.c): accepted ones get no reply and land in the
+ * write set; one the peer refuses (a bad key, over a limit) fails the whole invocation, since
+ * the host already told the chaincode it succeeded; no_reply on anything but a write is a
+ * protocol error. The host's side (it sends no_reply only for writes that surely fit) is
+ * tested with real hosts in test_ccrt.c (test_key_limits). */
+#include "testutil.h"
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "ledger/statedb.h"
+#include "peer/ccrt_int.h"
+#include "stele/chaincode.h"
+#include "stele/transaction.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fixture {
+    char *dir;
+    struct statedb *db;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    fx->dir = test_tmpdir("ccrt-sim");
+    char *err = NULL;
+    if (statedb_open(fx->dir, false, &fx->db, &err))
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    statedb_close(fx->db);
+    test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static Stele__CcHostCall write_call(Stele__CcHostCall__Op op, const char *key, size_t value_len,
+                                    bool no_reply)
+{
+    static uint8_t value[64];
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = op;
+    c.key = (ProtobufCBinaryData){strlen(key), (uint8_t *)key};
+    c.value = (ProtobufCBinaryData){value_len, value_len ? value : NULL};
+    c.no_reply = no_reply;
+    return c;
+}
+
+/* The write set the simulation would endorse: its keys, in order, joined by ','. */
+static void assert_writes(struct ccrt_sim *s, const char *want)
+{
+    struct arena *a = arena_create(0);
+    Stele__TxRwSet *rw = NULL;
+    assert_int_equal(ccrt_sim_finish(s, a, &rw), STELE_OK);
+    char got[256] = "";
+    for (size_t i = 0; rw && rw->n_ns_rwsets && i < rw->ns_rwsets[0]->n_writes; i++) {
+        if (i)
+            strcat(got, ",");
+        strcat(got, rw->ns_rwsets[0]->writes[i]->key);
+    }
+    assert_string_equal(got, want);
+    arena_destroy(a);
+}
+
+static void test_accepted_writes_get_no_reply(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &(struct ccrt_sim_limits){10, 1000});
+    Stele__CcHostReply r;
+    bool has_reply = true;
+    Stele__CcHostCall c = write_call(STELE__CC_HOST_CALL__OP__PUT, "b", 10, true);
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    assert_false(has_reply);
+    c = write_call(STELE__CC_HOST_CALL__OP__DEL, "a", 0, true);
+    has_reply = true;
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    assert_false(has_reply);
+    /* a waiting write still gets its reply */
+    c = write_call(STELE__CC_HOST_CALL__OP__PUT, "c", 1, false);
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    assert_true(has_reply);
+    assert_int_equal(r.rc, STELE_CC_OK);
+    assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+    assert_writes(s, "a,b,c");
+    ccrt_sim_destroy(s);
+}
+
+static void test_refused_write_fails_the_invocation(void **state)
+{
+    struct fixture *fx = *state;
+    struct {
+        Stele__CcHostCall__Op op;
+        const char *key;
+        size_t value_len;
+        struct ccrt_sim_limits lim;
+    } cases[] = {
+        {STELE__CC_HOST_CALL__OP__PUT, "k", 40, {10, 20}}, /* over max_write_bytes */
+        {STELE__CC_HOST_CALL__OP__PUT, "", 1, {10, 1000}}, /* an empty key */
+        {STELE__CC_HOST_CALL__OP__DEL, "", 0, {10, 1000}},
+        {STELE__CC_HOST_CALL__OP__PUT, "k2", 1, {1, 1000}}, /* the second key past max_keys */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &cases[i].lim);
+        Stele__CcHostReply r;
+        bool has_reply;
+        if (cases[i].lim.max_keys == 1) { /* fill the one key the set may hold */
+            Stele__CcHostCall first = write_call(STELE__CC_HOST_CALL__OP__PUT, "k1", 1, true);
+            assert_int_equal(ccrt_sim_call(s, &first, &r, &has_reply), STELE_OK);
+            assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+        }
+        /* the same write waiting for its answer is only refused, the set still usable */
+        Stele__CcHostCall c = write_call(cases[i].op, cases[i].key, cases[i].value_len, false);
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        assert_true(has_reply);
+        assert_int_not_equal(r.rc, STELE_CC_OK);
+        assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+        /* sent without waiting, it spoils the set: the chaincode was told it succeeded */
+        c.no_reply = true;
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        assert_false(has_reply);
+        const char *why = NULL;
+        assert_int_equal(ccrt_sim_error(s, &why), STELE_ERR_INVALID);
+        assert_non_null(strstr(why, "did not wait for the answer"));
+        ccrt_sim_destroy(s);
+    }
+}
+
+static void test_no_reply_only_on_writes(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &(struct ccrt_sim_limits){10, 1000});
+    Stele__CcHostCall__Op ops[] = {STELE__CC_HOST_CALL__OP__GET, STELE__CC_HOST_CALL__OP__RANGE,
+                                   STELE__CC_HOST_CALL__OP__NEXT, STELE__CC_HOST_CALL__OP__CLOSE};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        Stele__CcHostCall c = write_call(ops[i], "k", 0, true);
+        Stele__CcHostReply r;
+        bool has_reply;
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_ERR_INTERNAL);
+    }
+    assert_writes(s, ""); /* nothing was done */
+    ccrt_sim_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_accepted_writes_get_no_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_write_fails_the_invocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_reply_only_on_writes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -22,9 +22,12 @@
 #define BC_RECV_SLICE_MS 1000 /* how often a reader looks at `stopping` */
 
 /* One envelope waiting for its answer. Freed by whoever sees it last: the submitter once it
- * is done, or the reader when the submitter gave up waiting. */
+ * is done, or the reader when the submitter gave up waiting. Each has its own condition
+ * variable (used with the stream's mutex), so that an answer wakes only its submitter, not
+ * every Submit waiting on the stream. */
 struct bc_waiter {
     struct bc_waiter *next;
+    pthread_cond_t cv;    /* signalled when done */
     Stele__Status status; /* the orderer's answer; STATUS_UNKNOWN when none came */
     bool done;            /* answered or failed */
     bool abandoned;       /* the submitter stopped waiting */
@@ -32,7 +35,6 @@ struct bc_waiter {
 
 struct bc_stream {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     struct rpc_channel *ch; /* borrowed */
     const char *addr;       /* for the log */
     struct rpc_call *call;  /* NULL when none is open */
@@ -48,21 +50,33 @@ struct peer_broadcaster {
     size_t n;
 };
 
+static void waiter_free(struct bc_waiter *w)
+{
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+/* Under the stream's mutex: gives `w` its answer (frees it when abandoned). */
+static void waiter_done(struct bc_waiter *w, Stele__Status status)
+{
+    if (w->abandoned) {
+        waiter_free(w);
+        return;
+    }
+    w->status = status;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+}
+
 /* Under s->mu: marks waiters done. */
 static void fail_all(struct bc_stream *s)
 {
     while (s->head) {
         struct bc_waiter *w = s->head;
         s->head = w->next;
-        if (w->abandoned) {
-            free(w);
-        } else {
-            w->status = STELE__STATUS__STATUS_UNKNOWN;
-            w->done = true;
-        }
+        waiter_done(w, STELE__STATUS__STATUS_UNKNOWN);
     }
     s->tail = NULL;
-    pthread_cond_broadcast(&s->cv);
 }
 
 static void *reader_main(void *arg)
@@ -92,13 +106,7 @@ static void *reader_main(void *arg)
             s->head = w->next;
             if (!s->head)
                 s->tail = NULL;
-            if (w->abandoned) {
-                free(w);
-            } else {
-                w->status = ((Stele__BroadcastResponse *)m)->status;
-                w->done = true;
-                pthread_cond_broadcast(&s->cv);
-            }
+            waiter_done(w, ((Stele__BroadcastResponse *)m)->status);
         }
         pthread_mutex_unlock(&s->mu);
         pb_free(m);
@@ -118,7 +126,6 @@ int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels,
     b->n = n;
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_init(&b->s[i].mu, NULL);
-        pthread_cond_init(&b->s[i].cv, NULL);
         b->s[i].ch = channels[i];
         b->s[i].addr = p->orderers[i];
     }
@@ -142,7 +149,6 @@ void peer_broadcaster_destroy(struct peer_broadcaster *b)
         pthread_mutex_lock(&s->mu);
         fail_all(s);
         pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
     }
     free(b->s);
@@ -153,7 +159,10 @@ void peer_broadcaster_destroy(struct peer_broadcaster *b)
 static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData *env)
 {
     struct bc_waiter *w = calloc(1, sizeof *w);
-    if (!w || !s->ch)
+    if (!w)
+        return NULL;
+    pthread_cond_init(&w->cv, NULL);
+    if (!s->ch)
         goto fail;
     pthread_mutex_lock(&s->mu);
     if (!s->call && !s->stopping) {
@@ -191,7 +200,7 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     pthread_mutex_unlock(&s->mu);
     return w;
 fail:
-    free(w);
+    waiter_free(w);
     return NULL;
 }
 
@@ -206,11 +215,11 @@ static Stele__Status wait_one(struct bc_stream *s, struct bc_waiter *w, uint64_t
             break;
         struct timespec ts;
         clock_deadline(CLOCK_REALTIME, deadline - now, &ts);
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        pthread_cond_timedwait(&w->cv, &s->mu, &ts);
     }
     Stele__Status st = w->done ? w->status : STELE__STATUS__STATUS_UNKNOWN;
     if (w->done)
-        free(w);
+        waiter_free(w);
     else
         w->abandoned = true; /* the reader frees it when its answer comes, or fails it */
     pthread_mutex_unlock(&s->mu);

@@ -51,8 +51,9 @@ struct rpc_server {
 
     pthread_t *workers;
     int nworkers;
-    pthread_mutex_t mu; /* guards the job queue and the counters below */
-    pthread_cond_t cv;
+    pthread_mutex_t mu;     /* guards the job queue and the counters below */
+    pthread_cond_t cv;      /* workers wait here for a job, and nothing else does */
+    pthread_cond_t drained; /* rpc_server_stop() waits here for the counters to reach 0 */
     struct rpc_call *jobs_head, *jobs_tail;
     bool pool_stop;
     int live_calls;     /* calls not yet freed */
@@ -75,8 +76,8 @@ size_t rpc_server_max_message(struct rpc_server *s)
 void rpc_server_call_released(struct rpc_server *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->live_calls--;
-    pthread_cond_broadcast(&s->cv);
+    if (--s->live_calls == 0)
+        pthread_cond_broadcast(&s->drained);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -114,6 +115,7 @@ struct rpc_server *rpc_server_create(const struct rpc_server_opts *opts, char **
         s->opts.stream_queue = 256;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->drained, NULL);
 
     if (opts->tls.cert_file || opts->tls.key_file) {
         if (!opts->tls.cert_file || !opts->tls.key_file) {
@@ -145,6 +147,7 @@ fail:
     free(s->tls_ca);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->drained);
     free(s);
     return NULL;
 }
@@ -504,8 +507,8 @@ static void *stream_main(void *arg)
      * LeakSanitizer reports it. */
     OPENSSL_thread_stop();
     pthread_mutex_lock(&s->mu);
-    s->stream_threads--;
-    pthread_cond_broadcast(&s->cv);
+    if (--s->stream_threads == 0)
+        pthread_cond_broadcast(&s->drained);
     pthread_mutex_unlock(&s->mu);
     rpc_call_unref(c);
     return NULL;
@@ -668,7 +671,7 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
     }
     pthread_mutex_lock(&s->mu);
     while (s->live_calls > 0 || s->stream_threads > 0)
-        pthread_cond_wait(&s->cv, &s->mu);
+        pthread_cond_wait(&s->drained, &s->mu);
     s->pool_stop = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -706,6 +709,7 @@ void rpc_server_destroy(struct rpc_server *s)
     free(s->tls_ca);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->drained);
     free(s);
     grpc_shutdown();
 }

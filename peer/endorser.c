@@ -71,7 +71,7 @@ static int run_lifecycle(struct peer *p, struct arena *a, const Stele__Chaincode
 }
 
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
-                           bool sign, struct endorse_result *out)
+                           bool sign, const struct endorse_hook *hook, struct endorse_result *out)
 {
     memset(out, 0, sizeof *out);
     out->code = RPC_OK;
@@ -157,6 +157,8 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
                             .timestamp_ms = (uint64_t)h->timestamp->seconds * 1000 +
                                             (uint64_t)(h->timestamp->nanos / 1000000),
                             .creator = creator};
+        if (hook)
+            hook->checked(hook->arg);
         rc = peer_run_chaincode(p, a, &c, &o, &err);
         if (rc) {
             const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
@@ -233,7 +235,7 @@ static enum rpc_code process_proposal(struct rpc_call *call, const ProtobufCMess
 {
     struct peer *p = arg;
     struct endorse_result r;
-    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, true, &r) !=
+    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, true, NULL, &r) !=
         RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     return peer_endorse_response(p, call, &r, resp);

@@ -2,10 +2,13 @@
  * gateway.c — stele.Gateway (proto/stele/peer.proto): what a client talks to.
  *   Evaluate      runs a proposal on this peer and answers the chaincode's response (nothing
  *                 is signed or ordered);
- *   Endorse       endorses on this peer, then on peers of the other organisations that the
- *                 chaincode's endorsement policy names (gateway.peers), until the collected
- *                 endorsements satisfy it; every endorser must have produced the same response
- *                 payload; answers the envelope payload for the client to sign;
+ *   Endorse       endorses on this peer and on peers of the other organisations that the
+ *                 chaincode's endorsement policy names (gateway.peers): once the proposal has
+ *                 passed this peer's checks, one peer of each other organisation is asked at
+ *                 once, while this peer executes it, then more one at a time until the
+ *                 collected endorsements satisfy the policy; every endorser must have produced
+ *                 the same response payload; answers the envelope payload for the client to
+ *                 sign;
  *   Submit        sends the signed envelope to every orderer (under PBFT a faulty primary
  *                 cannot drop it) and, when asked, waits for it to commit on this peer;
  *   CommitStatus  (events.c) waits for a transaction's commit.
@@ -89,13 +92,16 @@ void peer_gateway_destroy(struct peer *p)
     p->gw = NULL;
 }
 
-/* The channel in slot `*slot` to `addr`, opened on first use. */
+/* The channel in slot `*slot` to the gateway peer at `addr`, opened on first use. It fails
+ * fast: a peer that cannot be reached is reported at once (and the next one of its
+ * organisation asked), not after the endorsement timeout. */
 static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, const char *addr)
 {
     struct peer_gateway *g = p->gw;
     pthread_mutex_lock(&g->mu);
     if (!*slot) {
-        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message};
+        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
+                                      .fail_fast = true};
         *slot = rpc_channel_open(addr, &co, NULL);
     }
     struct rpc_channel *ch = *slot;
@@ -108,8 +114,8 @@ static enum rpc_code gw_evaluate(struct rpc_call *call, const ProtobufCMessage *
 {
     struct peer *p = arg;
     struct endorse_result r;
-    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, false, &r) !=
-        RPC_OK)
+    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, false, NULL,
+                     &r) != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     return peer_endorse_response(p, call, &r, resp);
 }
@@ -140,36 +146,121 @@ static bool named(const char *org, const char **orgs, size_t n)
     return false;
 }
 
-/* Asks gateway peer `i` to endorse; on success appends its endorsement to `ends`/`signers`.
- * Returns NULL, or why it did not count (in `a`). */
-static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
-                                  const Stele__SignedProposal *sp, const ProtobufCBinaryData *want,
-                                  Stele__Endorsement **ends, struct policy_signer *signers,
-                                  size_t *n)
+/* ---- endorsements of the other peers ------------------------------------------------------ */
+
+/* One ProcessProposal to a gateway peer, asked asynchronously (its answer comes on the client
+ * completion thread). */
+struct remote_call {
+    struct remote_set *set;
+    size_t peer;            /* index in gateway.peers */
+    int rc;                 /* of starting it, then of the call */
+    struct rpc_result res;  /* code and detail */
+    ProtobufCMessage *resp; /* the ProposalResponse when rc is STELE_OK (pb_free()) */
+};
+
+/* The remote endorsements of one Endorse call. Lives on the handler's stack: every call
+ * started is waited for (remote_wait()) before the handler returns. */
+struct remote_set {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending; /* started, not answered */
+    struct remote_call calls[TX_MAX_ENDORSEMENTS];
+    size_t n;
+};
+
+static void on_remote(void *arg, const struct rpc_result *res, ProtobufCMessage *resp)
 {
-    const struct peer_gateway_peer *gp = &p->cfg->gateway.peers[i];
-    struct rpc_channel *ch = channel(p, &p->gw->peers[i], gp->address);
-    if (!ch)
-        return arena_printf(a, "%s: cannot open a channel", gp->address);
-    ProtobufCMessage *m = NULL;
-    struct rpc_result res = {0};
-    int rc = rpc_unary(ch, "/stele.Endorser/ProcessProposal", &sp->base,
-                       &stele__proposal_response__descriptor, &m,
-                       (int)p->cfg->gateway.endorse_timeout_ms, &res);
-    if (rc)
-        return arena_printf(a, "%s: %s", gp->address,
-                            res.detail[0] ? res.detail : stele_strerror(rc));
-    const Stele__ProposalResponse *r = (const Stele__ProposalResponse *)m;
+    struct remote_call *c = arg;
+    struct remote_set *s = c->set;
+    pthread_mutex_lock(&s->mu);
+    c->res = *res;
+    c->resp = resp;
+    c->rc = res->code != RPC_OK ? rpc_status_from_code(res->code)
+            : resp              ? STELE_OK
+                                : STELE_ERR_MALFORMED;
+    if (--s->pending == 0)
+        pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Asks gateway peer `i` for its endorsement of `sp`; the answer (or why none) lands in the
+ * next slot of `s`. */
+static void remote_start(struct peer *p, struct remote_set *s, size_t i,
+                         const Stele__SignedProposal *sp)
+{
+    if (s->n == TX_MAX_ENDORSEMENTS)
+        return;
+    struct remote_call *c = &s->calls[s->n++];
+    memset(c, 0, sizeof *c);
+    c->set = s;
+    c->peer = i;
+    struct rpc_channel *ch = channel(p, &p->gw->peers[i], p->cfg->gateway.peers[i].address);
+    if (!ch) {
+        c->rc = STELE_ERR_UNAVAILABLE;
+        snprintf(c->res.detail, sizeof c->res.detail, "cannot open a channel");
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->pending++;
+    pthread_mutex_unlock(&s->mu);
+    c->rc = rpc_unary_async(ch, "/stele.Endorser/ProcessProposal", &sp->base,
+                            &stele__proposal_response__descriptor,
+                            (int)p->cfg->gateway.endorse_timeout_ms, on_remote, c);
+    if (c->rc != STELE_OK) { /* on_remote will not run */
+        pthread_mutex_lock(&s->mu);
+        s->pending--;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* Waits until every call started has its answer. */
+static void remote_wait(struct remote_set *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->pending > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void remote_set_init(struct remote_set *s)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->pending = s->n = 0;
+}
+
+/* Waits for the calls still out, then frees the answers nobody took. */
+static void remote_set_release(struct remote_set *s)
+{
+    remote_wait(s);
+    for (size_t i = 0; i < s->n; i++)
+        pb_free(s->calls[i].resp);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+/* Takes the answer of call `c` (answered): when it is an endorsement of the payload `want`
+ * by a signing member, appends it to `ends`/`signers`. Returns NULL, or why it did not count
+ * (in `a`). */
+static const char *remote_take(struct peer *p, struct arena *a, struct remote_call *c,
+                               const ProtobufCBinaryData *want, Stele__Endorsement **ends,
+                               struct policy_signer *signers, size_t *n)
+{
+    const char *addr = p->cfg->gateway.peers[c->peer].address;
+    if (c->rc)
+        return arena_printf(a, "%s: %s", addr,
+                            c->res.detail[0] ? c->res.detail : stele_strerror(c->rc));
+    const Stele__ProposalResponse *r = (const Stele__ProposalResponse *)c->resp;
     const char *why = NULL;
     struct identity *id = arena_alloc(a, sizeof *id);
     struct crypto_key *pub = NULL;
     if (!r->response || r->response->status < 200 || r->response->status > 299 || !r->endorsement)
-        why = arena_printf(a, "%s: the chaincode answered %d: %s", gp->address,
+        why = arena_printf(a, "%s: the chaincode answered %d: %s", addr,
                            r->response ? r->response->status : 0,
                            r->response ? r->response->message : "");
     else if (r->payload.len != want->len || memcmp(r->payload.data, want->data, want->len) != 0)
         why = arena_printf(a, "%s: computed another result than this peer (state not in sync?)",
-                           gp->address);
+                           addr);
     else if (!id ||
              identity_verify(p->msp, a, r->endorsement->endorser.data, r->endorsement->endorser.len,
                              clock_wall_s(), id, NULL) ||
@@ -177,7 +268,7 @@ static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
              tx_endorsement_verify(pub, want->data, want->len, r->endorsement->endorser.data,
                                    r->endorsement->endorser.len, r->endorsement->signature.data,
                                    r->endorsement->signature.len))
-        why = arena_printf(a, "%s: its endorsement does not verify", gp->address);
+        why = arena_printf(a, "%s: its endorsement does not verify", addr);
     crypto_key_destroy(pub);
     if (!why) {
         Stele__Endorsement *e = arena_alloc(a, sizeof *e);
@@ -195,8 +286,58 @@ static const char *endorse_remote(struct peer *p, struct arena *a, size_t i,
             ++*n;
         }
     }
-    pb_free(m);
+    pb_free(c->resp);
+    c->resp = NULL;
     return why;
+}
+
+/* An Endorse call on its way. */
+struct gw_endorsing {
+    struct peer *p;
+    struct arena *a;
+    const Stele__SignedProposal *sp;
+    bool checked;       /* the hook ran: the policy below was read */
+    int policy_rc;      /* of reading it */
+    struct policy *pol; /* the chaincode's endorsement policy; NULL for _lifecycle */
+    bool *asked;        /* per gateway.peers entry: asked already */
+    struct remote_set set;
+};
+
+/* The first gateway peer of `org` not asked yet, or n_peers. */
+static size_t next_peer_of(const struct gw_endorsing *e, const char *org)
+{
+    const struct peer_gateway_config *gc = &e->p->cfg->gateway;
+    size_t i = 0;
+    while (i < gc->n_peers && (e->asked[i] || strcmp(gc->peers[i].org, org) != 0))
+        i++;
+    return i;
+}
+
+/* endorse_hook: once the proposal is checked, asks one peer of each other organisation the
+ * policy names (unless this peer's endorsement alone satisfies it), so that they execute the
+ * proposal while this peer does. */
+static void ask_early(void *arg)
+{
+    struct gw_endorsing *e = arg;
+    struct peer *p = e->p;
+    e->checked = true;
+    e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
+    if (e->policy_rc || !e->pol || !e->asked)
+        return;
+    struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
+    if (policy_satisfied(e->pol, &self, 1))
+        return;
+    const char *orgs[POLICY_MAX_PRINCIPALS];
+    size_t n_orgs = policy_orgs(e->pol, orgs, POLICY_MAX_PRINCIPALS);
+    for (size_t k = 0; k < n_orgs && k < POLICY_MAX_PRINCIPALS; k++) {
+        if (strcmp(orgs[k], p->gw->self.org) == 0)
+            continue;
+        size_t i = next_peer_of(e, orgs[k]);
+        if (i < p->cfg->gateway.n_peers) {
+            e->asked[i] = true;
+            remote_start(p, &e->set, i, e->sp);
+        }
+    }
 }
 
 static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
@@ -223,13 +364,55 @@ static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *r
     return code;
 }
 
-static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
-                                    const ProtobufCMessage *req, ProtobufCMessage **resp)
+/* The endorsements after this peer's own (ends[0]): the answers of the peers asked early, in
+ * the order asked, then one more peer at a time, of the organisations the policy names, until
+ * the policy is satisfied. `tried` gets why the others did not count. */
+static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
+                    Stele__Endorsement **ends, struct policy_signer *signers, char **names,
+                    size_t *n, const char **tried)
 {
-    struct arena *a = rpc_call_arena(call);
-    const Stele__SignedProposal *sp = (const Stele__SignedProposal *)req;
+    struct peer *p = e->p;
+    const struct peer_gateway_config *gc = &p->cfg->gateway;
+    const char *orgs[POLICY_MAX_PRINCIPALS];
+    size_t n_orgs = policy_orgs(e->pol, orgs, POLICY_MAX_PRINCIPALS);
+    for (size_t next = 0;;) {
+        remote_wait(&e->set);
+        for (; next < e->set.n; next++) {
+            struct remote_call *c = &e->set.calls[next];
+            if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS)
+                continue; /* enough: remote_set_release() frees the answer */
+            size_t before = *n;
+            const char *why = remote_take(p, e->a, c, want, ends, signers, n);
+            if (why)
+                *tried = arena_printf(e->a, "%s%s%s", *tried, (*tried)[0] ? "; " : "", why);
+            else if (*n > before)
+                names[before] = arena_printf(e->a, "%s (%s)", gc->peers[c->peer].address,
+                                             gc->peers[c->peer].org);
+        }
+        if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS ||
+            e->set.n == TX_MAX_ENDORSEMENTS)
+            return;
+        size_t i = 0;
+        while (i < gc->n_peers && (e->asked[i] || !named(gc->peers[i].org, orgs, n_orgs)))
+            i++;
+        if (i == gc->n_peers)
+            return;
+        e->asked[i] = true;
+        remote_start(p, &e->set, i, e->sp);
+    }
+}
+
+/* Endorses on this peer (asking the others early, ask_early()), collects the other peers'
+ * endorsements, and answers the transaction payload for the client to sign. */
+static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, struct gw_endorsing *e,
+                                     const struct endorse_hook *hook, ProtobufCMessage **resp)
+{
+    struct arena *a = e->a;
+    const Stele__SignedProposal *sp = e->sp;
+    if (!e->asked)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     struct endorse_result r;
-    if (peer_endorse(p, a, sp, true, &r) != RPC_OK)
+    if (peer_endorse(p, a, sp, true, hook, &r) != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     Stele__PreparedTransaction *pt = arena_alloc(a, sizeof *pt);
     if (!pt)
@@ -255,30 +438,17 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
         (struct policy_signer){p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
     names[0] = arena_printf(a, "%s (%s)", p->cfg->peer_id, p->org);
     size_t n = 1;
-    struct policy *pol = NULL;
-    int rc = proposal_policy(p, a, sp, &pol);
-    if (rc)
+    if (!e->checked) /* _lifecycle: no hook */
+        e->policy_rc = proposal_policy(p, a, sp, &e->pol);
+    if (e->policy_rc)
         return rpc_call_error(call, RPC_INTERNAL, "cannot read the endorsement policy: %s",
-                              stele_strerror(rc));
-    const char *orgs[POLICY_MAX_PRINCIPALS];
-    size_t n_orgs = pol ? policy_orgs(pol, orgs, POLICY_MAX_PRINCIPALS) : 0;
+                              stele_strerror(e->policy_rc));
     const char *tried = "";
-    for (size_t i = 0; pol && !policy_satisfied(pol, signers, n) && n < TX_MAX_ENDORSEMENTS &&
-                       i < p->cfg->gateway.n_peers;
-         i++) {
-        if (!named(p->cfg->gateway.peers[i].org, orgs, n_orgs))
-            continue;
-        size_t before = n;
-        const char *why = endorse_remote(p, a, i, sp, &r.payload, ends, signers, &n);
-        if (why)
-            tried = arena_printf(a, "%s%s%s", tried, tried[0] ? "; " : "", why);
-        else if (n > before)
-            names[before] = arena_printf(a, "%s (%s)", p->cfg->gateway.peers[i].address,
-                                         p->cfg->gateway.peers[i].org);
-    }
-    if (pol && !policy_satisfied(pol, signers, n)) {
+    if (e->pol)
+        collect(e, &r.payload, ends, signers, names, &n, &tried);
+    if (e->pol && !policy_satisfied(e->pol, signers, n)) {
         char *text = NULL;
-        policy_format(pol, &text);
+        policy_format(e->pol, &text);
         enum rpc_code code = rpc_call_error(
             call, RPC_FAILED_PRECONDITION,
             "the endorsements collected do not satisfy the policy %s%s%s", text ? text : "",
@@ -287,14 +457,12 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                        "gateway.peers)",
             tried);
         free(text);
-        policy_destroy(pol);
         return code;
     }
-    policy_destroy(pol);
     ProtobufCBinaryData payload;
-    if ((rc =
-             tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,
-                              r.payload.len, (const Stele__Endorsement *const *)ends, n, &payload)))
+    int rc = tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,
+                              r.payload.len, (const Stele__Endorsement *const *)ends, n, &payload);
+    if (rc)
         return rpc_call_error(call, RPC_INTERNAL, "cannot build the transaction: %s",
                               stele_strerror(rc));
     pt->payload.data = arena_memdup(a, payload.data, payload.len);
@@ -305,6 +473,20 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
     pt->endorsers = names;
     pt->n_endorsers = n;
     return RPC_OK;
+}
+
+static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
+                                    const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    struct arena *a = rpc_call_arena(call);
+    struct gw_endorsing e = {.p = p, .a = a, .sp = (const Stele__SignedProposal *)req};
+    e.asked = arena_calloc(a, p->cfg->gateway.n_peers + 1, sizeof *e.asked);
+    remote_set_init(&e.set);
+    struct endorse_hook hook = {ask_early, &e};
+    enum rpc_code code = gw_endorse_done(p, call, &e, &hook, resp);
+    remote_set_release(&e.set);
+    policy_destroy(e.pol);
+    return code;
 }
 
 /* The name of an orderer's status; an orderer may send any number. */

@@ -128,10 +128,18 @@ struct endorse_result {
     uint8_t sig[64];             /* this peer's endorsement signature over it */
 };
 
+/* Called by peer_endorse() once the proposal has passed every check, just before its
+ * chaincode runs in a host (not for _lifecycle): the gateway asks the other peers then, so
+ * that they execute it while this peer does, and never for a proposal this peer refused. */
+struct endorse_hook {
+    void (*checked)(void *arg);
+    void *arg;
+};
+
 /* Checks and executes the signed proposal `sp` (untrusted); signs a success when `sign`.
- * Returns out->code. */
+ * `hook` may be NULL. Returns out->code. */
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
-                           bool sign, struct endorse_result *out);
+                           bool sign, const struct endorse_hook *hook, struct endorse_result *out);
 
 /* The ProposalResponse of `r` in the call's arena. */
 enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,

@@ -370,6 +370,8 @@ int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCM
                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, rpc_unary_cb cb,
                     void *arg)
 {
+    if (protobuf_c_message_get_packed_size(req) > ch->opts.max_message)
+        return STELE_ERR_TOO_BIG;
     struct unary *u = calloc(1, sizeof *u);
     if (!u)
         return STELE_ERR_NOMEM;

@@ -286,8 +286,10 @@ int rpc_unary(struct rpc_channel *ch, const char *method, const ProtobufCMessage
 typedef void (*rpc_unary_cb)(void *arg, const struct rpc_result *res, ProtobufCMessage *resp);
 
 /* Starts an asynchronous unary call; `cb` runs exactly once, also when starting failed after
- * this function returned STELE_OK. Returns STELE_OK or STELE_ERR_NOMEM/STELE_ERR_STATE, or
- * STELE_ERR_UNAVAILABLE when the client completion thread cannot be started. */
+ * this function returned STELE_OK (and never when it returned an error). Returns STELE_OK,
+ * STELE_ERR_TOO_BIG (the request exceeds the channel's max_message), STELE_ERR_NOMEM,
+ * STELE_ERR_STATE, or STELE_ERR_UNAVAILABLE when the client completion thread cannot be
+ * started. */
 int rpc_unary_async(struct rpc_channel *ch, const char *method, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *resp_desc, int timeout_ms, rpc_unary_cb cb,
                     void *arg);

@@ -100,8 +100,7 @@ static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, co
     struct peer_gateway *g = p->gw;
     pthread_mutex_lock(&g->mu);
     if (!*slot) {
-        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
-                                      .fail_fast = true};
+        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message, .fail_fast = true};
         *slot = rpc_channel_open(addr, &co, NULL);
     }
     struct rpc_channel *ch = *slot;

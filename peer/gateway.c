@@ -202,11 +202,14 @@ static void remote_start(struct peer *p, struct remote_set *s, size_t i,
     pthread_mutex_lock(&s->mu);
     s->pending++;
     pthread_mutex_unlock(&s->mu);
-    c->rc = rpc_unary_async(ch, "/stele.Endorser/ProcessProposal", &sp->base,
-                            &stele__proposal_response__descriptor,
-                            (int)p->cfg->gateway.endorse_timeout_ms, on_remote, c);
-    if (c->rc != STELE_OK) { /* on_remote will not run */
+    /* on_remote may run (and set c->rc) before this returns: c->rc is set here only when it
+     * will not run */
+    int rc = rpc_unary_async(ch, "/stele.Endorser/ProcessProposal", &sp->base,
+                             &stele__proposal_response__descriptor,
+                             (int)p->cfg->gateway.endorse_timeout_ms, on_remote, c);
+    if (rc != STELE_OK) {
         pthread_mutex_lock(&s->mu);
+        c->rc = rc;
         s->pending--;
         pthread_mutex_unlock(&s->mu);
     }
@@ -246,9 +249,10 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
                                struct policy_signer *signers, size_t *n)
 {
     const char *addr = p->cfg->gateway.peers[c->peer].address;
-    if (c->rc)
+    if (c->rc || !c->resp)
         return arena_printf(a, "%s: %s", addr,
-                            c->res.detail[0] ? c->res.detail : stele_strerror(c->rc));
+                            c->res.detail[0] ? c->res.detail
+                                             : stele_strerror(c->rc ? c->rc : STELE_ERR_INTERNAL));
     const Stele__ProposalResponse *r = (const Stele__ProposalResponse *)c->resp;
     const char *why = NULL;
     struct identity *id = arena_alloc(a, sizeof *id);

@@ -20,7 +20,8 @@
  * Checks. Each reply must be what ccrt.h says, recomputed here by a reference model of the
  * invocation (committed state, the invocation's writes, iterator snapshots, the item and
  * byte limits): the codes, the values of gets, the entries of ranges in order. The model and
- * the simulation must agree on whether the set was spoiled (a read past max_keys). Then
+ * the simulation must agree on whether the set was spoiled, and why (a read past max_keys, or
+ * a write sent with no_reply that the peer refuses). Then
  * ccrt_sim_finish() runs, and an unspoiled set must list exactly the model's reads (with
  * their versions), writes and range reads (start, end, exhausted and the committed keys gone
  * past, as ccrt.h records an iterator stopped early), and pass tx_open(): it is put in a
@@ -29,20 +30,23 @@
  *
  * Seeds: STELE_WRITE_CCHOST_SEEDS=DIR makes the first call write the seeds of corpus/cchost
  * to DIR and exit.
+ *
+ * The committed state is in fuzz_cchost_fixture.h, the seed writer in fuzz_cchost_seeds.h.
  */
 #include "peer/ccrt_int.h"
+
+#include "fuzz_cchost_fixture.h"
+#include "fuzz_cchost_seeds.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
-#include "crypto/key.h"
 #include "ledger/envelope.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "stele/chaincode.h"
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,185 +55,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NS         "kv"
 #define MAX_STREAM 65536 /* octets of an input written to the socket (fits its buffer) */
-#define MAX_ITERS  256   /* iterators open at once (ccrt.h) */
-
-/* Reports a broken promise and aborts. */
-#define FAIL(...)                                     \
-    do {                                              \
-        fprintf(stderr, "fuzz_cchost: " __VA_ARGS__); \
-        fputc('\n', stderr);                          \
-        abort();                                      \
-    } while (0)
-
-/* ---- the committed state ------------------------------------------------------------------ */
-
-/* A committed key of namespace NS, with its value and version. */
-struct committed {
-    char *key;
-    uint8_t *value;
-    size_t len;
-    struct statedb_version ver;
-};
-
-static struct {
-    char dir[256];
-    struct statedb *db;
-    struct committed *c; /* NS's keys, sorted (strcmp: unsigned octets) */
-    size_t n_c;
-    uint8_t *proposal; /* a proposal invoking NS, for tx_open() */
-    size_t proposal_len;
-} fx;
-
-/* One write of the fixture. */
-struct fx_write {
-    uint64_t block;
-    uint32_t tx;
-    const char *ns;
-    const char *key;
-    const char *value; /* NULL: a delete */
-};
-
-static int cmp_committed(const void *x, const void *y)
-{
-    return strcmp(((const struct committed *)x)->key, ((const struct committed *)y)->key);
-}
-
-/* Records a write in the model of NS. */
-static void fx_model(const struct fx_write *w)
-{
-    if (strcmp(w->ns, NS) != 0)
-        return;
-    size_t i = 0;
-    while (i < fx.n_c && strcmp(fx.c[i].key, w->key) != 0)
-        i++;
-    if (i < fx.n_c) {
-        free(fx.c[i].key);
-        free(fx.c[i].value);
-        fx.c[i] = fx.c[--fx.n_c];
-    }
-    if (!w->value)
-        return;
-    struct committed e = {
-        strdup(w->key), (uint8_t *)strdup(w->value), strlen(w->value), {w->block, w->tx}};
-    struct committed *c = realloc(fx.c, (fx.n_c + 1) * sizeof *fx.c);
-    if (!e.key || !e.value || !c)
-        abort();
-    fx.c = c;
-    fx.c[fx.n_c++] = e;
-}
-
-static void fx_apply(const struct fx_write *w, size_t n)
-{
-    struct statedb_update *u = statedb_update_create(w[0].block);
-    for (size_t i = 0; i < n; i++) {
-        char tx_id[65];
-        snprintf(tx_id, sizeof tx_id, "%064x", (unsigned)(w[i].block * 16 + w[i].tx));
-        const char *v = w[i].value ? w[i].value : "";
-        if (!u || statedb_update_write(u, w[i].tx, tx_id, w[i].ns, w[i].key, (const uint8_t *)v,
-                                       strlen(v), !w[i].value) != STELE_OK)
-            FAIL("cannot write the fixture");
-        fx_model(&w[i]);
-    }
-    if (statedb_apply(fx.db, u, NULL) != STELE_OK)
-        FAIL("cannot apply the fixture");
-    statedb_update_destroy(u);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void fx_cleanup(void)
-{
-    statedb_close(fx.db);
-    fx.db = NULL;
-    nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (size_t i = 0; i < fx.n_c; i++) {
-        free(fx.c[i].key);
-        free(fx.c[i].value);
-    }
-    free(fx.c);
-    free(fx.proposal);
-}
-
-/* Opens the statedb with the fixture and builds the proposal. */
-static void fx_init(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fx.dir, sizeof fx.dir, "%s/fuzz_cchost.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    char *err = NULL;
-    if (!mkdtemp(fx.dir) || statedb_open(fx.dir, false, &fx.db, &err) != STELE_OK)
-        FAIL("cannot open a statedb in %s: %s", fx.dir, err ? err : "?");
-    atexit(fx_cleanup);
-
-    struct fx_write b0[] = {
-        {0, 0, NS, "a", "1"},     {0, 0, NS, "b", "2"},  {0, 0, "kvx", "a", "other ns"},
-        {0, 0, "kvx", "b0", "x"}, {0, 0, "k", "v", "x"}, {0, 1, NS, "c", "3"},
-        {0, 1, NS, "d", ""},      {0, 1, NS, "e", "5"},
-    };
-    fx_apply(b0, sizeof b0 / sizeof *b0);
-    static char keys[150][8], vals[150][8];
-    struct fx_write b1[156];
-    for (unsigned i = 0; i < 150; i++) {
-        snprintf(keys[i], sizeof keys[i], "p%03u", i);
-        snprintf(vals[i], sizeof vals[i], "v%03u", i);
-        b1[i] = (struct fx_write){1, i / 50, NS, keys[i], vals[i]}; /* versions differ */
-    }
-    b1[150] = (struct fx_write){1, 2, NS, "\x80hi", "hi"};
-    b1[151] = (struct fx_write){1, 2, NS, "\xff", "ff"};
-    b1[152] = (struct fx_write){1, 2, "kvx", "p0005", "other ns"};
-    b1[153] = (struct fx_write){1, 3, NS, "b", "2b"};
-    b1[154] = (struct fx_write){1, 3, NS, "c", NULL};
-    b1[155] = (struct fx_write){1, 3, NS, "zz/2", "two"};
-    fx_apply(b1, 156);
-    struct fx_write b2[] = {
-        {2, 0, NS, "zz/1", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"},
-        {2, 3, NS, "zz/2", "two again"},
-    };
-    fx_apply(b2, 2);
-    qsort(fx.c, fx.n_c, sizeof *fx.c, cmp_committed);
-
-    /* the proposal: fixed key, nonce and time, so that every run builds the same bytes */
-    uint8_t d[CRYPTO_SCALAR_LEN], nonce[24];
-    memset(d, 0x11, sizeof d);
-    memset(nonce, 0x22, sizeof nonce);
-    struct crypto_key *k = NULL;
-    struct tx_proposal_params p = {.channel_id = "ch",
-                                   .creator = (const uint8_t *)"fuzz-creator",
-                                   .creator_len = 12,
-                                   .chaincode = NS,
-                                   .function = "f",
-                                   .nonce = nonce,
-                                   .nonce_len = sizeof nonce,
-                                   .timestamp_ms = 1700000000000ull};
-    struct buf b;
-    uint8_t sig[64];
-    buf_init(&b);
-    if (crypto_key_from_scalar(d, &k) || tx_proposal_build(&p, k, &b, sig, NULL))
-        FAIL("cannot build the proposal");
-    crypto_key_destroy(k);
-    fx.proposal = buf_steal(&b, &fx.proposal_len);
-}
-
-static const struct committed *committed_find(const char *key)
-{
-    size_t lo = 0, hi = fx.n_c;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(fx.c[mid].key, key);
-        if (c == 0)
-            return &fx.c[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
 
 /* ---- the reference model of one invocation ---------------------------------------------- */
 
@@ -277,6 +103,7 @@ struct model {
     size_t n_it, cap_it;
     size_t open, items, write_bytes;
     bool spoiled;
+    int spoil_rc; /* what spoiled it first: ccrt_sim_error() must say the same */
 };
 
 /* Makes room for one more element of `size` octets in an arena array. */
@@ -325,11 +152,20 @@ static size_t wpos(const struct model *m, const char *key, bool *found)
     return lo;
 }
 
+/* Remembers the first failure that spoils the set, as ccrt_sim.c does. */
+static void m_spoil(struct model *m, int rc)
+{
+    if (!m->spoiled) {
+        m->spoiled = true;
+        m->spoil_rc = rc;
+    }
+}
+
 /* Counts an item; spoils the set past max_keys. */
 static bool count(struct model *m)
 {
     if (m->items >= m->max_keys) {
-        m->spoiled = true;
+        m_spoil(m, STELE_ERR_LIMIT);
         return false;
     }
     m->items++;
@@ -529,6 +365,18 @@ static void m_call(struct model *m, const Stele__CcHostCall *c, struct want *w)
 {
     memset(w, 0, sizeof *w);
     w->reply = true;
+    bool write = c->op == STELE__CC_HOST_CALL__OP__PUT || c->op == STELE__CC_HOST_CALL__OP__DEL;
+    if (c->no_reply && !write) { /* only a write may go without a reply */
+        w->internal = true;
+        return;
+    }
+    if (c->no_reply) { /* the host told the chaincode it worked: a refusal spoils the set */
+        m_write(m, c, c->op == STELE__CC_HOST_CALL__OP__DEL, w);
+        w->reply = false;
+        if (w->rc != STELE_CC_OK)
+            m_spoil(m, STELE_ERR_INVALID);
+        return;
+    }
     switch (c->op) {
     case STELE__CC_HOST_CALL__OP__GET:
         return m_get(m, c, w);
@@ -686,8 +534,6 @@ static void check_tx_open(const Stele__TxRwSet *rw)
     free(env.data);
 }
 
-static void write_seeds(const char *dir);
-
 /* ---- one input ------------------------------------------------------------------------------ */
 
 /* Serves one state call in `sim` and the model. Returns false when the call is a protocol
@@ -772,7 +618,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const char *why = NULL;
     int err = ccrt_sim_error(sim, &why);
-    if ((err != STELE_OK) != m.spoiled || (err && (err != STELE_ERR_LIMIT || !why || !why[0])))
+    if ((err != STELE_OK) != m.spoiled || (err && (err != m.spoil_rc || !why || !why[0])))
         FAIL("ccrt_sim_error %d (%s), the model says %s", err, why ? why : "",
              m.spoiled ? "spoiled" : "fine");
     struct arena *a = arena_create(0);
@@ -787,234 +633,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ccrt_sim_destroy(sim);
     arena_destroy(m.a);
     return 0;
-}
-
-/* ---- seeds ------------------------------------------------------------------------------- */
-
-static void put_frame(struct buf *b, const Stele__CcHostToPeer *m)
-{
-    size_t len = protobuf_c_message_get_packed_size(&m->base);
-    if (buf_append_u32be(b, (uint32_t)len) || buf_reserve(b, len))
-        abort();
-    protobuf_c_message_pack(&m->base, b->data + b->len);
-    b->len += len;
-}
-
-/* A state call; keys and values are C strings except for `klen` (0: strlen(key)). */
-static void put_call_n(struct buf *b, int op, const char *key, size_t klen, const char *value,
-                       const char *end, uint32_t iter)
-{
-    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
-    c.op = (Stele__CcHostCall__Op)op;
-    c.key = (ProtobufCBinaryData){key ? (klen ? klen : strlen(key)) : 0, (uint8_t *)key};
-    c.value = (ProtobufCBinaryData){value ? strlen(value) : 0, (uint8_t *)value};
-    c.end_key = (ProtobufCBinaryData){end ? strlen(end) : 0, (uint8_t *)end};
-    c.iter = iter;
-    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
-    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
-    m.call = &c;
-    put_frame(b, &m);
-}
-
-enum { GET, PUT, DEL, RANGE, NEXT, CLOSE };
-
-static void put_call(struct buf *b, int op, const char *key, const char *value, const char *end,
-                     uint32_t iter)
-{
-    put_call_n(b, op, key, 0, value, end, iter);
-}
-
-static void put_result(struct buf *b, int status, const char *message, const char *event)
-{
-    Stele__CcHostResult r = STELE__CC_HOST_RESULT__INIT;
-    r.status = status;
-    r.message = (char *)message;
-    r.payload = (ProtobufCBinaryData){7, (uint8_t *)"payload"};
-    if (event) {
-        r.has_event = true;
-        r.event_name = (char *)event;
-        r.event_payload = (ProtobufCBinaryData){5, (uint8_t *)"event"};
-    }
-    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
-    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_RESULT;
-    m.result = &r;
-    put_frame(b, &m);
-}
-
-static void write_seed(const char *dir, const char *name, struct buf *b)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    buf_clear(b);
-}
-
-/* Starts a seed with its configuration octet. */
-static void cfg(struct buf *b, uint8_t c)
-{
-    if (buf_append_byte(b, c))
-        abort();
-}
-
-static void write_seeds(const char *dir)
-{
-    struct buf b;
-    buf_init(&b);
-
-    cfg(&b, 0);
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    put_call(&b, GET, "b", NULL, NULL, 0);
-    put_call(&b, GET, "c", NULL, NULL, 0);
-    put_call(&b, GET, "d", NULL, NULL, 0);
-    put_call(&b, GET, "zzz", NULL, NULL, 0);
-    put_call(&b, PUT, "n", "v", NULL, 0);
-    put_call(&b, GET, "n", NULL, NULL, 0);
-    put_call(&b, PUT, "n", "", NULL, 0);
-    put_call(&b, DEL, "b", NULL, NULL, 0);
-    put_call(&b, GET, "b", NULL, NULL, 0);
-    put_call(&b, PUT, "a", "new", NULL, 0);
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "get_put_del", &b);
-
-    cfg(&b, 0);
-    put_call(&b, RANGE, "p", NULL, "q", 0);
-    for (int i = 0; i < 80; i++)
-        put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
-    put_result(&b, 200, "ok", NULL);
-    write_seed(dir, "range_across_pages", &b);
-
-    cfg(&b, 0);
-    put_call(&b, PUT, "p005", "x", NULL, 0);
-    put_call(&b, DEL, "p006", NULL, NULL, 0);
-    put_call(&b, PUT, "p0055", "y", NULL, 0);
-    put_call(&b, DEL, "p0077", NULL, NULL, 0);
-    put_call(&b, RANGE, "p00", NULL, "p01", 0);
-    put_call(&b, PUT, "p001", "after the snapshot", NULL, 0);
-    for (int i = 0; i < 12; i++)
-        put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, RANGE, "", NULL, "", 0);
-    for (int i = 0; i < 4; i++)
-        put_call(&b, NEXT, NULL, NULL, NULL, 2);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "range_merges_own_writes", &b);
-
-    cfg(&b, 0);
-    put_call(&b, PUT, "p0005x", "w", NULL, 0);
-    put_call(&b, RANGE, "p000", NULL, "p002", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
-    put_call(&b, RANGE, "zz/", NULL, "", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 2);
-    put_result(&b, 201, "", NULL);
-    write_seed(dir, "range_stopped_on_own_write", &b);
-
-    cfg(&b, 0);
-    put_call(&b, GET, "\x80hi", NULL, NULL, 0);
-    put_call(&b, RANGE, "\x7f", NULL, "", 0);
-    for (int i = 0; i < 4; i++)
-        put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, PUT, "\xfe", "fe", NULL, 0);
-    put_call(&b, RANGE, "\xf0", NULL, "\xff\xff", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 2);
-    put_call(&b, NEXT, NULL, NULL, NULL, 2);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "high_octets", &b);
-
-    cfg(&b, 1); /* max_keys 3 */
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    put_call(&b, PUT, "b", "x", NULL, 0);
-    put_call(&b, RANGE, "p", NULL, "", 0);
-    put_call(&b, PUT, "c", "x", NULL, 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, GET, "e", NULL, NULL, 0);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "limit_keys", &b);
-
-    cfg(&b, 1 << 2); /* max_write_bytes 16 */
-    put_call(&b, PUT, "k1", "0123456789", NULL, 0);
-    put_call(&b, PUT, "k2", "0123456789", NULL, 0);
-    put_call(&b, PUT, "k1", "01234567890123", NULL, 0);
-    put_call(&b, DEL, "k1", NULL, NULL, 0);
-    put_call(&b, PUT, "k2", "0123456789", NULL, 0);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "limit_bytes", &b);
-
-    cfg(&b, 0);
-    put_call(&b, GET, "", NULL, NULL, 0);
-    put_call_n(&b, GET, "a\0b", 3, NULL, NULL, 0);
-    put_call(&b, PUT, "", "v", NULL, 0);
-    put_call(&b, RANGE, "b", NULL, "a", 0);
-    put_call(&b, RANGE, "a", NULL, "a", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 7);
-    put_call(&b, CLOSE, NULL, NULL, NULL, 3);
-    put_call(&b, RANGE, "a", NULL, "c", 0);
-    put_call(&b, CLOSE, NULL, NULL, NULL, 1);
-    put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    static char big[STELE_CC_MAX_KEY + 2];
-    memset(big, 'k', sizeof big - 1);
-    put_call(&b, GET, big, NULL, NULL, 0);
-    put_call(&b, 9, "a", NULL, NULL, 0);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "bad_calls", &b);
-
-    cfg(&b, 0);
-    for (int i = 0; i < MAX_ITERS + 1; i++)
-        put_call(&b, RANGE, "zz/", NULL, "", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, 1);
-    put_call(&b, CLOSE, NULL, NULL, NULL, 2);
-    put_call(&b, RANGE, "zz/", NULL, "", 0);
-    put_call(&b, NEXT, NULL, NULL, NULL, MAX_ITERS + 1);
-    put_result(&b, 200, "", NULL);
-    write_seed(dir, "many_iterators", &b);
-
-    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
-    cfg(&b, 0);
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_FORBIDDEN_SYSCALL;
-    m.forbidden_syscall = 59; /* execve */
-    put_frame(&b, &m);
-    write_seed(dir, "forbidden_syscall", &b);
-
-    cfg(&b, 0);
-    put_call(&b, PUT, "a", "x", NULL, 0);
-    Stele__CcHostHello hello = STELE__CC_HOST_HELLO__INIT;
-    hello.name = (char *)"kv";
-    hello.version = (char *)"1";
-    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_HELLO;
-    m.hello = &hello;
-    put_frame(&b, &m);
-    write_seed(dir, "hello_during_invocation", &b);
-
-    cfg(&b, 0);
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    if (buf_append_u32be(&b, CCHOST_MAX_FRAME + 1) || buf_append(&b, "\x12\x00", 2))
-        abort();
-    write_seed(dir, "oversize_frame", &b);
-
-    cfg(&b, 0);
-    put_call(&b, GET, "a", NULL, NULL, 0);
-    put_call(&b, PUT, "b", "truncated", NULL, 0);
-    b.len -= 5;
-    write_seed(dir, "truncated_frame", &b);
-
-    cfg(&b, 0);
-    put_call(&b, PUT, "e", "event", NULL, 0);
-    put_result(&b, 200, "done", "ev");
-    put_call(&b, PUT, "after", "the result", NULL, 0);
-    write_seed(dir, "result_with_event", &b);
-
-    cfg(&b, 0);
-    put_call(&b, PUT, "a", "x", NULL, 0);
-    put_result(&b, 500, "failed", NULL);
-    write_seed(dir, "result_failed", &b);
-
-    buf_release(&b);
 }

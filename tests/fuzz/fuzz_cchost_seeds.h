@@ -12,12 +12,14 @@
 #define STELE_FUZZ_CCHOST_SEEDS_H
 
 #include "fuzz_cchost_fixture.h" /* MAX_ITERS */
+#include "fuzz_seed.h"
 
 #include "peer/ccrt_int.h"
 
 #include "base/buf.h"
 #include "stele/chaincode.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +34,10 @@ static void put_frame(struct buf *b, const Stele__CcHostToPeer *m)
     b->len += len;
 }
 
-/* A state call; keys and values are C strings except for `klen` (0: strlen(key)). */
+/* A state call; keys and values are C strings except for `klen` (0: strlen(key)); `no_reply`
+ * as a host sure that a write fits sends it. */
 static void put_call_n(struct buf *b, int op, const char *key, size_t klen, const char *value,
-                       const char *end, uint32_t iter)
+                       const char *end, uint32_t iter, bool no_reply)
 {
     Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
     c.op = (Stele__CcHostCall__Op)op;
@@ -42,6 +45,7 @@ static void put_call_n(struct buf *b, int op, const char *key, size_t klen, cons
     c.value = (ProtobufCBinaryData){value ? strlen(value) : 0, (uint8_t *)value};
     c.end_key = (ProtobufCBinaryData){end ? strlen(end) : 0, (uint8_t *)end};
     c.iter = iter;
+    c.no_reply = no_reply;
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
     m.call = &c;
@@ -50,24 +54,15 @@ static void put_call_n(struct buf *b, int op, const char *key, size_t klen, cons
 
 enum { GET, PUT, DEL, RANGE, NEXT, CLOSE };
 
-/* A state call sent with no_reply (a host sure that the write fits). */
-static void put_call_no_reply(struct buf *b, int op, const char *key, const char *value)
-{
-    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
-    c.op = (Stele__CcHostCall__Op)op;
-    c.key = (ProtobufCBinaryData){key ? strlen(key) : 0, (uint8_t *)key};
-    c.value = (ProtobufCBinaryData){value ? strlen(value) : 0, (uint8_t *)value};
-    c.no_reply = true;
-    Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
-    m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
-    m.call = &c;
-    put_frame(b, &m);
-}
-
 static void put_call(struct buf *b, int op, const char *key, const char *value, const char *end,
                      uint32_t iter)
 {
-    put_call_n(b, op, key, 0, value, end, iter);
+    put_call_n(b, op, key, 0, value, end, iter, false);
+}
+
+static void put_call_no_reply(struct buf *b, int op, const char *key, const char *value)
+{
+    put_call_n(b, op, key, 0, value, NULL, 0, true);
 }
 
 static void put_result(struct buf *b, int status, const char *message, const char *event)
@@ -85,18 +80,6 @@ static void put_result(struct buf *b, int status, const char *message, const cha
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_RESULT;
     m.result = &r;
     put_frame(b, &m);
-}
-
-static void write_seed(const char *dir, const char *name, struct buf *b)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    buf_clear(b);
 }
 
 /* Starts a seed with its configuration octet. */
@@ -125,7 +108,7 @@ static void write_seeds(const char *dir)
     put_call(&b, PUT, "a", "new", NULL, 0);
     put_call(&b, GET, "a", NULL, NULL, 0);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "get_put_del", &b);
+    fuzz_write_seed(dir, "get_put_del", &b);
 
     cfg(&b, 0);
     put_call(&b, RANGE, "p", NULL, "q", 0);
@@ -133,7 +116,7 @@ static void write_seeds(const char *dir)
         put_call(&b, NEXT, NULL, NULL, NULL, 1);
     put_call(&b, CLOSE, NULL, NULL, NULL, 1);
     put_result(&b, 200, "ok", NULL);
-    write_seed(dir, "range_across_pages", &b);
+    fuzz_write_seed(dir, "range_across_pages", &b);
 
     cfg(&b, 0);
     put_call(&b, PUT, "p005", "x", NULL, 0);
@@ -148,7 +131,7 @@ static void write_seeds(const char *dir)
     for (int i = 0; i < 4; i++)
         put_call(&b, NEXT, NULL, NULL, NULL, 2);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "range_merges_own_writes", &b);
+    fuzz_write_seed(dir, "range_merges_own_writes", &b);
 
     cfg(&b, 0);
     put_call(&b, PUT, "p0005x", "w", NULL, 0);
@@ -159,7 +142,7 @@ static void write_seeds(const char *dir)
     put_call(&b, RANGE, "zz/", NULL, "", 0);
     put_call(&b, NEXT, NULL, NULL, NULL, 2);
     put_result(&b, 201, "", NULL);
-    write_seed(dir, "range_stopped_on_own_write", &b);
+    fuzz_write_seed(dir, "range_stopped_on_own_write", &b);
 
     cfg(&b, 0);
     put_call(&b, GET, "\x80hi", NULL, NULL, 0);
@@ -171,7 +154,7 @@ static void write_seeds(const char *dir)
     put_call(&b, NEXT, NULL, NULL, NULL, 2);
     put_call(&b, NEXT, NULL, NULL, NULL, 2);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "high_octets", &b);
+    fuzz_write_seed(dir, "high_octets", &b);
 
     cfg(&b, 1); /* max_keys 3 */
     put_call(&b, GET, "a", NULL, NULL, 0);
@@ -181,7 +164,7 @@ static void write_seeds(const char *dir)
     put_call(&b, NEXT, NULL, NULL, NULL, 1);
     put_call(&b, GET, "e", NULL, NULL, 0);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "limit_keys", &b);
+    fuzz_write_seed(dir, "limit_keys", &b);
 
     cfg(&b, 1 << 2); /* max_write_bytes 16 */
     put_call(&b, PUT, "k1", "0123456789", NULL, 0);
@@ -190,11 +173,11 @@ static void write_seeds(const char *dir)
     put_call(&b, DEL, "k1", NULL, NULL, 0);
     put_call(&b, PUT, "k2", "0123456789", NULL, 0);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "limit_bytes", &b);
+    fuzz_write_seed(dir, "limit_bytes", &b);
 
     cfg(&b, 0);
     put_call(&b, GET, "", NULL, NULL, 0);
-    put_call_n(&b, GET, "a\0b", 3, NULL, NULL, 0);
+    put_call_n(&b, GET, "a\0b", 3, NULL, NULL, 0, false);
     put_call(&b, PUT, "", "v", NULL, 0);
     put_call(&b, RANGE, "b", NULL, "a", 0);
     put_call(&b, RANGE, "a", NULL, "a", 0);
@@ -209,7 +192,7 @@ static void write_seeds(const char *dir)
     put_call(&b, GET, big, NULL, NULL, 0);
     put_call(&b, 9, "a", NULL, NULL, 0);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "bad_calls", &b);
+    fuzz_write_seed(dir, "bad_calls", &b);
 
     cfg(&b, 0);
     put_call_no_reply(&b, PUT, "n1", "one way");
@@ -217,19 +200,19 @@ static void write_seeds(const char *dir)
     put_call(&b, GET, "n1", NULL, NULL, 0); /* reads its own write */
     put_call(&b, PUT, "n2", "waits", NULL, 0);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "no_reply_writes", &b);
+    fuzz_write_seed(dir, "no_reply_writes", &b);
 
     cfg(&b, 1 << 2); /* max_write_bytes 16 */
     put_call_no_reply(&b, PUT, "k1", "0123456789");
     put_call_no_reply(&b, PUT, "k2", "0123456789"); /* refused: spoils the set */
     put_call_no_reply(&b, PUT, "", "v");
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "no_reply_refused", &b);
+    fuzz_write_seed(dir, "no_reply_refused", &b);
 
     cfg(&b, 0);
     put_call_no_reply(&b, GET, "a", NULL); /* a protocol error */
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "no_reply_on_get", &b);
+    fuzz_write_seed(dir, "no_reply_on_get", &b);
 
     cfg(&b, 0);
     for (int i = 0; i < MAX_ITERS + 1; i++)
@@ -239,7 +222,7 @@ static void write_seeds(const char *dir)
     put_call(&b, RANGE, "zz/", NULL, "", 0);
     put_call(&b, NEXT, NULL, NULL, NULL, MAX_ITERS + 1);
     put_result(&b, 200, "", NULL);
-    write_seed(dir, "many_iterators", &b);
+    fuzz_write_seed(dir, "many_iterators", &b);
 
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     cfg(&b, 0);
@@ -247,7 +230,7 @@ static void write_seeds(const char *dir)
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_FORBIDDEN_SYSCALL;
     m.forbidden_syscall = 59; /* execve */
     put_frame(&b, &m);
-    write_seed(dir, "forbidden_syscall", &b);
+    fuzz_write_seed(dir, "forbidden_syscall", &b);
 
     cfg(&b, 0);
     put_call(&b, PUT, "a", "x", NULL, 0);
@@ -257,30 +240,30 @@ static void write_seeds(const char *dir)
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_HELLO;
     m.hello = &hello;
     put_frame(&b, &m);
-    write_seed(dir, "hello_during_invocation", &b);
+    fuzz_write_seed(dir, "hello_during_invocation", &b);
 
     cfg(&b, 0);
     put_call(&b, GET, "a", NULL, NULL, 0);
     if (buf_append_u32be(&b, CCHOST_MAX_FRAME + 1) || buf_append(&b, "\x12\x00", 2))
         abort();
-    write_seed(dir, "oversize_frame", &b);
+    fuzz_write_seed(dir, "oversize_frame", &b);
 
     cfg(&b, 0);
     put_call(&b, GET, "a", NULL, NULL, 0);
     put_call(&b, PUT, "b", "truncated", NULL, 0);
     b.len -= 5;
-    write_seed(dir, "truncated_frame", &b);
+    fuzz_write_seed(dir, "truncated_frame", &b);
 
     cfg(&b, 0);
     put_call(&b, PUT, "e", "event", NULL, 0);
     put_result(&b, 200, "done", "ev");
     put_call(&b, PUT, "after", "the result", NULL, 0);
-    write_seed(dir, "result_with_event", &b);
+    fuzz_write_seed(dir, "result_with_event", &b);
 
     cfg(&b, 0);
     put_call(&b, PUT, "a", "x", NULL, 0);
     put_result(&b, 500, "failed", NULL);
-    write_seed(dir, "result_failed", &b);
+    fuzz_write_seed(dir, "result_failed", &b);
 
     buf_release(&b);
 }

@@ -32,6 +32,8 @@
  * Seeds: STELE_WRITE_LIFECYCLE_SEEDS=DIR makes the first call write the seeds of
  * corpus/lifecycle to DIR and exit.
  */
+#include "fuzz_seed.h"
+
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
@@ -431,18 +433,6 @@ static ProtobufCBinaryData def(const char *name, const char *version, uint64_t s
     return out;
 }
 
-static void write_seed(const char *dir, const char *name, struct buf *b)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-    buf_clear(b);
-}
-
 enum { O_ORDERERS, O_ORG1, O_ORG2, O_ORG3, O_ORG9 };
 
 static void write_seeds(const char *dir)
@@ -457,7 +447,7 @@ static void write_seeds(const char *dir)
     buf_init(&b);
 
     put_step(&b, F_APPROVE, O_ORG1, true, d1);
-    write_seed(dir, "approve", &b);
+    fuzz_write_seed(dir, "approve", &b);
 
     put_step(&b, F_APPROVE, O_ORG1, true, d1);
     put_step(&b, F_APPROVE, O_ORG2, true, d1);
@@ -465,7 +455,7 @@ static void write_seeds(const char *dir)
     put_step(&b, F_APPROVE, O_ORG3, true, d1);
     put_step(&b, F_COMMIT, O_ORG1, true, d1);
     put_step(&b, F_DEFINITION, O_ORG1, false, name);
-    write_seed(dir, "approve_thrice_commit_query", &b);
+    fuzz_write_seed(dir, "approve_thrice_commit_query", &b);
 
     put_step(&b, F_APPROVE, O_ORG1, true, d1);
     put_step(&b, F_APPROVE, O_ORDERERS, true, d1);
@@ -476,14 +466,14 @@ static void write_seeds(const char *dir)
     put_step(&b, F_APPROVE, O_ORG3, true, d2);
     put_step(&b, F_COMMIT, O_ORDERERS, true, d2);
     put_step(&b, F_DEFINITION, O_ORG9, false, name);
-    write_seed(dir, "upgrade_to_sequence_2", &b);
+    fuzz_write_seed(dir, "upgrade_to_sequence_2", &b);
 
     put_step(&b, F_APPROVE, O_ORG1, true, d1);
     put_step(&b, F_APPROVE, O_ORG3, true, d1);
     put_step(&b, F_APPROVE, O_ORG2, true, d1b);
     put_step(&b, F_COMMIT, O_ORG1, true, d1);
     put_step(&b, F_COMMIT, O_ORG2, true, d1b);
-    write_seed(dir, "approvals_of_other_definitions", &b);
+    fuzz_write_seed(dir, "approvals_of_other_definitions", &b);
 
     put_step(&b, F_APPROVE, O_ORG1, false, d1);
     put_step(&b, F_APPROVE, O_ORG9, true, d1);
@@ -491,7 +481,7 @@ static void write_seeds(const char *dir)
     put_step(&b, F_COMMIT, O_ORG1, true, d1);
     put_step(&b, F_UNKNOWN, O_ORG1, true, d1);
     put_step(&b, F_DEFINITION, O_ORG1, false, none);
-    write_seed(dir, "refusals", &b);
+    fuzz_write_seed(dir, "refusals", &b);
 
     struct {
         const char *seed;
@@ -505,7 +495,7 @@ static void write_seeds(const char *dir)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         put_step(&b, F_APPROVE, O_ORG2, true, bad[i].d);
-        write_seed(dir, bad[i].seed, &b);
+        fuzz_write_seed(dir, bad[i].seed, &b);
         free(bad[i].d.data);
     }
     free(d1.data);

@@ -8,9 +8,9 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "base/signals.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "cli/daemon.h"
 #include "crypto/key.h"
 #include "identity/enrolment.h"
 #include "ledger/genesis.h"
@@ -22,26 +22,24 @@
 
 #define PROG "stele-orderer"
 
-/* Parses --config, --port-file and --out into the given pointers (NULL: not accepted). */
-static int parse(int argc, char **argv, const char *usage, const char **config,
-                 const char **port_file, const char **out)
+/* Parses genesis's --config and --out. */
+static int parse(int argc, char **argv, const char *usage, const char **config, const char **out)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
-        {"port-file", required_argument, NULL, 'p'},
         {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:p:o:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             config_print_help(&orderer_config_schema, stdout);
             exit(CLI_EXIT_OK);
         }
-        const char **slot = ch == 'c' ? config : ch == 'p' ? port_file : ch == 'o' ? out : NULL;
+        const char **slot = ch == 'c' ? config : ch == 'o' ? out : NULL;
         if (!slot)
             return cli_usage(PROG, "see '" PROG " --help'");
         *slot = optarg;
@@ -53,6 +51,62 @@ static int parse(int argc, char **argv, const char *usage, const char **config,
     return 0;
 }
 
+static int load_config(const char *path, void *cfg, struct config **cc, char **errmsg)
+{
+    return orderer_config_load(path, cfg, cc, errmsg);
+}
+
+static int log_level(const void *cfg)
+{
+    return ((const struct orderer_config *)cfg)->log_level;
+}
+
+static int start(const void *cfg, void **d, char **errmsg)
+{
+    struct orderer *o = NULL;
+    int rc = orderer_create(cfg, &o, errmsg);
+    *d = o;
+    return rc ? rc : orderer_start(o, errmsg);
+}
+
+static int port(const void *d)
+{
+    return orderer_port(d);
+}
+
+static void destroy(void *d)
+{
+    orderer_destroy(d);
+}
+
+static const struct cli_daemon_ops orderer_daemon = {
+    .prog = PROG,
+    .component = "orderer",
+    .schema = &orderer_config_schema,
+    .cfg_size = sizeof(struct orderer_config),
+    .load = load_config,
+    .log_level = log_level,
+    .start = start,
+    .port = port,
+    .destroy = destroy,
+};
+
+int cmd_serve(int argc, char **argv)
+{
+    return cli_daemon_serve(
+        &orderer_daemon,
+        "Usage: " PROG " --config FILE [--port-file FILE]\n\n"
+        "Runs the ordering node until SIGTERM or SIGINT. --port-file writes "
+        "the port\nserved (useful with listen port 0).\n\nConfiguration keys:\n",
+        argc, argv);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    return cli_daemon_check(&orderer_daemon, argc, argv);
+}
+
+/* Loads the configuration for genesis (the message printed on failure). */
 static int load(const char *path, struct orderer_config *cfg, struct config **cc)
 {
     char *err = NULL;
@@ -62,58 +116,6 @@ static int load(const char *path, struct orderer_config *cfg, struct config **cc
         free(err);
     }
     return rc;
-}
-
-int cmd_serve(int argc, char **argv)
-{
-    const char *config = NULL, *port_file = NULL;
-    int rc = parse(argc, argv,
-                   "Usage: " PROG " --config FILE [--port-file FILE]\n\n"
-                   "Runs the ordering node until SIGTERM or SIGINT. --port-file writes the port\n"
-                   "served (useful with listen port 0).\n\nConfiguration keys:\n",
-                   &config, &port_file, NULL);
-    if (rc)
-        return rc;
-    sig_block_termination(); /* before any thread starts */
-    struct orderer_config cfg;
-    struct config *cc = NULL;
-    if ((rc = load(config, &cfg, &cc)))
-        return rc;
-    log_set_level((enum log_level)cfg.log_level);
-    struct orderer *o = NULL;
-    char *err = NULL;
-    if ((rc = orderer_create(&cfg, &o, &err)) || (rc = orderer_start(o, &err))) {
-        rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
-        goto out;
-    }
-    if (port_file && (rc = cli_write_port_file(PROG, port_file, orderer_port(o))))
-        goto out;
-    int sig = sig_wait_termination();
-    log_info("orderer", "signal %d: stopping", sig);
-    rc = CLI_EXIT_OK;
-out:
-    free(err);
-    orderer_destroy(o);
-    config_destroy(cc);
-    return rc;
-}
-
-int cmd_check(int argc, char **argv)
-{
-    if (argc != 2 || cli_wants_help(argc, argv)) {
-        if (argc == 2)
-            fputs("Usage: " PROG " --check FILE\n\nLoads and checks FILE, prints its summary.\n",
-                  stdout);
-        return argc == 2 ? CLI_EXIT_OK : cli_usage(PROG, "--check takes one FILE");
-    }
-    struct orderer_config cfg;
-    struct config *cc = NULL;
-    int rc = load(argv[1], &cfg, &cc);
-    if (rc)
-        return rc;
-    config_print(&orderer_config_schema, &cfg, stdout);
-    config_destroy(cc);
-    return CLI_EXIT_OK;
 }
 
 int cmd_genesis(int argc, char **argv)
@@ -130,7 +132,7 @@ int cmd_genesis(int argc, char **argv)
                    "the orderer. A network of several orderers or organisations gets its\n"
                    "genesis block from stele-network.\n\n"
                    "Configuration keys:\n",
-                   &config, NULL, &out);
+                   &config, &out);
     if (rc)
         return rc;
     if (!out)

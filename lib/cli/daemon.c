@@ -1,0 +1,104 @@
+/* daemon.c — the shared serve and check subcommands of Stele's daemons (daemon.h). */
+#include "cli/daemon.h"
+
+#include "base/log.h"
+#include "base/signals.h"
+#include "base/status.h"
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Loads the configuration at `path` into a new cfg_size buffer; NULL with the message
+ * printed and *exit set. */
+static void *load(const struct cli_daemon_ops *ops, const char *path, struct config **cc, int *exit)
+{
+    void *cfg = calloc(1, ops->cfg_size);
+    if (!cfg) {
+        *exit = cli_fail(ops->prog, STELE_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    char *err = NULL;
+    int rc = ops->load(path, cfg, cc, &err);
+    if (rc) {
+        *exit = cli_fail(ops->prog, rc, "%s", err ? err : stele_strerror(rc));
+        free(err);
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *port_file = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:p:h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            config_print_help(ops->schema, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (ch == 'c')
+            config = optarg;
+        else if (ch == 'p')
+            port_file = optarg;
+        else
+            return cli_usage(ops->prog, "see '%s --help'", ops->prog);
+    }
+    if (optind < argc)
+        return cli_usage(ops->prog, "unexpected argument '%s'", argv[optind]);
+    if (!config)
+        return cli_usage(ops->prog, "--config FILE is required");
+    sig_block_termination(); /* before any thread starts */
+    struct config *cc = NULL;
+    int rc;
+    void *cfg = load(ops, config, &cc, &rc);
+    if (!cfg)
+        return rc;
+    log_set_level((enum log_level)ops->log_level(cfg));
+    void *d = NULL;
+    char *err = NULL;
+    if ((rc = ops->start(cfg, &d, &err))) {
+        rc = cli_fail(ops->prog, rc, "%s", err ? err : stele_strerror(rc));
+        goto out;
+    }
+    if (port_file && (rc = cli_write_port_file(ops->prog, port_file, ops->port(d))))
+        goto out;
+    int sig = sig_wait_termination();
+    log_info(ops->component, "signal %d: stopping", sig);
+    rc = CLI_EXIT_OK;
+out:
+    free(err);
+    ops->destroy(d);
+    config_destroy(cc);
+    free(cfg);
+    return rc;
+}
+
+int cli_daemon_check(const struct cli_daemon_ops *ops, int argc, char **argv)
+{
+    if (argc != 2 || cli_wants_help(argc, argv)) {
+        if (argc == 2)
+            printf("Usage: %s --check FILE\n\nLoads and checks FILE, prints its summary.\n",
+                   ops->prog);
+        return argc == 2 ? CLI_EXIT_OK : cli_usage(ops->prog, "--check takes one FILE");
+    }
+    struct config *cc = NULL;
+    int rc;
+    void *cfg = load(ops, argv[1], &cc, &rc);
+    if (!cfg)
+        return rc;
+    config_print(ops->schema, cfg, stdout);
+    config_destroy(cc);
+    free(cfg);
+    return CLI_EXIT_OK;
+}

@@ -316,9 +316,11 @@ static size_t next_peer_of(const struct gw_endorsing *e, const char *org)
     return i;
 }
 
-/* endorse_hook: once the proposal is checked, asks one peer of each other organisation the
- * policy names (unless this peer's endorsement alone satisfies it), so that they execute the
- * proposal while this peer does. */
+/* endorse_hook: once the proposal is checked, asks peers of the other organisations the
+ * policy names, so that they execute the proposal while this peer does: one peer each of the
+ * fewest organisations, in the policy's order, that with this peer would satisfy the policy
+ * if they endorse (policy_prefix_needed(); none when this peer alone does). collect() asks
+ * further peers if some do not. */
 static void ask_early(void *arg)
 {
     struct gw_endorsing *e = arg;
@@ -327,19 +329,24 @@ static void ask_early(void *arg)
     e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
     if (e->policy_rc || !e->pol || !e->asked)
         return;
-    struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
-    if (policy_satisfied(e->pol, &self, 1))
-        return;
+    const struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
+    uint8_t ids[TX_MAX_ENDORSEMENTS]; /* ids[n] = n: each candidate a distinct signer */
+    struct policy_signer cand[TX_MAX_ENDORSEMENTS];
+    size_t peer_of[TX_MAX_ENDORSEMENTS], n = 0;
     const char *orgs[POLICY_MAX_PRINCIPALS];
     size_t n_orgs = policy_orgs(e->pol, orgs, POLICY_MAX_PRINCIPALS);
-    for (size_t k = 0; k < n_orgs && k < POLICY_MAX_PRINCIPALS; k++) {
-        if (strcmp(orgs[k], p->gw->self.org) == 0)
-            continue;
+    for (size_t k = 0; k < n_orgs && k < POLICY_MAX_PRINCIPALS && n < TX_MAX_ENDORSEMENTS; k++) {
         size_t i = next_peer_of(e, orgs[k]);
-        if (i < p->cfg->gateway.n_peers) {
-            e->asked[i] = true;
-            remote_start(p, &e->set, i, e->sp);
-        }
+        if (strcmp(orgs[k], p->gw->self.org) == 0 || i == p->cfg->gateway.n_peers)
+            continue;
+        ids[n] = (uint8_t)n;
+        cand[n] = (struct policy_signer){orgs[k], "peer", &ids[n], 1};
+        peer_of[n++] = i;
+    }
+    size_t ask = policy_prefix_needed(e->pol, &self, 1, cand, n);
+    for (size_t j = 0; j < ask && j < n; j++) {
+        e->asked[peer_of[j]] = true;
+        remote_start(p, &e->set, peer_of[j], e->sp);
     }
 }
 
@@ -378,6 +385,8 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
     const struct peer_gateway_config *gc = &p->cfg->gateway;
     const char *orgs[POLICY_MAX_PRINCIPALS];
     size_t n_orgs = policy_orgs(e->pol, orgs, POLICY_MAX_PRINCIPALS);
+    if (n_orgs > POLICY_MAX_PRINCIPALS) /* cannot be: a policy has at most that many principals */
+        n_orgs = POLICY_MAX_PRINCIPALS;
     for (size_t next = 0;;) {
         remote_wait(&e->set);
         for (; next < e->set.n; next++) {

@@ -415,3 +415,20 @@ size_t policy_orgs(const struct policy *p, const char **orgs, size_t max)
     }
     return n;
 }
+
+size_t policy_prefix_needed(const struct policy *p, const struct policy_signer *have, size_t n_have,
+                            const struct policy_signer *cand, size_t n_cand)
+{
+    struct policy_signer all[64];
+    if (n_have + n_cand > sizeof all / sizeof all[0])
+        return n_cand + 1;
+    if (n_have)
+        memcpy(all, have, n_have * sizeof *all);
+    for (size_t k = 0;; k++) {
+        if (policy_satisfied(p, all, n_have + k))
+            return k;
+        if (k == n_cand)
+            return n_cand + 1;
+        all[n_have + k] = cand[k];
+    }
+}

@@ -104,6 +104,13 @@ int policy_evaluate(const struct policy *p, const struct policy_signer *signers,
 /* policy_evaluate() == STELE_OK: true only when the signers are known to satisfy `p`. */
 bool policy_satisfied(const struct policy *p, const struct policy_signer *signers, size_t n);
 
+/* How many of the candidate signers `cand`, taken in order, would with the signers `have`
+ * satisfy `p`: the smallest k such that have + cand[0..k) satisfies it, or n_cand + 1 when even
+ * all of them would not (also when n_have + n_cand exceeds 64). A gateway uses it to choose
+ * which peers to ask at once, one candidate per organisation it could ask. */
+size_t policy_prefix_needed(const struct policy *p, const struct policy_signer *have, size_t n_have,
+                            const struct policy_signer *cand, size_t n_cand);
+
 /* The organisations `p` names, each once, in order of first appearance: up to `max` of them go
  * to `orgs` (pointers into `p`, valid until policy_destroy()). Returns how many there are,
  * which may exceed `max`. */

@@ -443,6 +443,46 @@ static void evaluates_from_several_threads(void **state)
     policy_destroy(p);
 }
 
+/* The gateway's choice of peers to ask at once: the fewest candidates, in order, that would
+ * complete the policy with what it has. */
+static void prefix_of_candidates_needed(void **state)
+{
+    (void)state;
+    static const uint8_t ids[] = {1, 2, 3, 4};
+    const struct policy_signer self = {"Org1", "peer", &ids[0], 1};
+    const struct policy_signer cand[] = {
+        {"Org2", "peer", &ids[1], 1}, {"Org3", "peer", &ids[2], 1}, {"Org4", "peer", &ids[3], 1}};
+    struct {
+        const char *policy;
+        size_t have, want;
+    } cases[] = {
+        {"AND(Org1.peer, Org2.peer)", 1, 1},
+        {"OR(Org1.peer, Org2.peer)", 1, 0}, /* this peer alone */
+        {"OutOf(2, Org1.peer, Org2.peer, Org3.peer)", 1, 1},
+        {"OutOf(3, Org1.peer, Org2.peer, Org3.peer, Org4.peer)", 1, 2},
+        {"AND(Org3.peer, Org4.peer)", 1, 3},  /* Org2 first, in the candidates' order */
+        {"AND(Org1.peer, Org2.admin)", 1, 4}, /* peers never do: n_cand + 1 */
+        {"AND(Org2.peer, Org3.peer)", 0, 2},  /* nothing in hand */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct policy *p;
+        assert_int_equal(policy_parse(cases[i].policy, strlen(cases[i].policy), &p, NULL),
+                         STELE_OK);
+        size_t got = policy_prefix_needed(p, cases[i].have ? &self : NULL, cases[i].have, cand, 3);
+        if (got != cases[i].want)
+            fail_msg("%s: %zu candidates, want %zu", cases[i].policy, got, cases[i].want);
+        policy_destroy(p);
+    }
+    /* more signers than it can hold: not satisfiable by this call */
+    struct policy *p;
+    assert_int_equal(policy_parse("OR(Org1.peer)", 13, &p, NULL), STELE_OK);
+    struct policy_signer many[65];
+    for (size_t i = 0; i < 65; i++)
+        many[i] = self;
+    assert_int_equal(policy_prefix_needed(p, many, 65, cand, 3), 4);
+    policy_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +495,7 @@ int main(void)
         cmocka_unit_test(large_policies_and_the_signer_cap),
         cmocka_unit_test(hostile_policy_fails_closed),
         cmocka_unit_test(lists_the_organisations),
+        cmocka_unit_test(prefix_of_candidates_needed),
         cmocka_unit_test(evaluates_from_several_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,11 +4,11 @@
  *                 is signed or ordered);
  *   Endorse       endorses on this peer and on peers of the other organisations that the
  *                 chaincode's endorsement policy names (gateway.peers): once the proposal has
- *                 passed this peer's checks, one peer of each other organisation is asked at
- *                 once, while this peer executes it, then more one at a time until the
- *                 collected endorsements satisfy the policy; every endorser must have produced
- *                 the same response payload; answers the envelope payload for the client to
- *                 sign;
+ *                 passed this peer's checks, one peer each of the fewest other organisations
+ *                 that would complete the policy is asked at once, while this peer executes
+ *                 it, then more one at a time until the collected endorsements satisfy the
+ *                 policy; every endorser must have produced the same response payload;
+ *                 answers the envelope payload for the client to sign;
  *   Submit        sends the signed envelope to every orderer (under PBFT a faulty primary
  *                 cannot drop it) and, when asked, waits for it to commit on this peer;
  *   CommitStatus  (events.c) waits for a transaction's commit.

@@ -121,6 +121,43 @@ int netfile_write(const char *dir, const struct netfile *nf)
     return rc;
 }
 
+/* `path` as netfile_load() gave it (DIR/x), relative to DIR again (x). */
+static char *unprefixed(const char *dir, char *path)
+{
+    size_t n = strlen(dir);
+    if (path && strncmp(path, dir, n) == 0 && path[n] == '/')
+        return path + n + 1;
+    return path;
+}
+
+int netfile_set_pid(const char *dir, const char *name, int64_t pid, char **errmsg)
+{
+    struct netfile nf;
+    struct config *cc = NULL;
+    int rc = netfile_load(dir, &nf, &cc, errmsg);
+    if (rc)
+        return rc;
+    rc = STELE_ERR_NOT_FOUND;
+    for (size_t i = 0; i < nf.n_processes; i++) {
+        struct netfile_process *p = &nf.processes[i];
+        if (strcmp(p->name, name) == 0) {
+            p->pid = pid;
+            rc = STELE_OK;
+        }
+        p->log = unprefixed(dir, p->log);
+        p->pid_file = unprefixed(dir, p->pid_file);
+        p->exit_file = unprefixed(dir, p->exit_file);
+    }
+    nf.ids_dir = unprefixed(dir, nf.ids_dir);
+    nf.admin = unprefixed(dir, nf.admin);
+    if (rc == STELE_OK)
+        rc = netfile_write(dir, &nf);
+    else if (errmsg && asprintf(errmsg, "the network in %s has no process %s", dir, name) < 0)
+        *errmsg = NULL;
+    config_destroy(cc);
+    return rc;
+}
+
 const struct netfile_process *netfile_find(const struct netfile *nf, const char *kind)
 {
     for (size_t i = 0; i < nf->n_processes; i++)

@@ -51,6 +51,11 @@ int netfile_load(const char *dir, struct netfile *out, struct config **cfgp, cha
  * DIR. Returns STELE_OK or STELE_ERR_IO / STELE_ERR_NOMEM. */
 int netfile_write(const char *dir, const struct netfile *nf);
 
+/* Records `pid` as the process id of process `name` in DIR/network.json (after a restart).
+ * Returns STELE_OK, STELE_ERR_NOT_FOUND when the file or the process is missing, or
+ * another error (*errmsg, malloc'd, may be NULL, says what). */
+int netfile_set_pid(const char *dir, const char *name, int64_t pid, char **errmsg);
+
 /* The first process of `kind` ("orderer"), or NULL. */
 const struct netfile_process *netfile_find(const struct netfile *nf, const char *kind);
 

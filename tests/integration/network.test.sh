@@ -5,7 +5,8 @@
 # chaincode definitions) and every orderer started from it, an orderer the genesis block does
 # not list refuses to start, an identity of an organisation it does not list is refused,
 # status shows every process alive and SERVING, the chain is readable with --network,
-# broadcast envelopes make it grow, a second up on the same directory is refused, and down
+# broadcast envelopes make it grow, restart brings an orderer back under a new pid that status
+# and down know, a second up on the same directory is refused, and down
 # stops every process.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
@@ -141,6 +142,23 @@ h1=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0
 [ "$h1" -gt 1 ] || fail "the height did not grow: $h1"
 "$bin/stele" block get 1 --network "$net" --json | grep -q '"number":1' || fail "block get 1"
 
+# restart: the orderer stops (exit 0) and starts again from its chain under a new pid, which
+# network.json, status and down then know; an unknown name is refused.
+old=$(cat "$net/orderer0.pid")
+"$bin/stele-network" restart --dir "$net" orderer0 >"$tmp/restart.txt" || fail "restart: $(cat "$tmp/restart.txt")"
+grep -Eq "^  orderer0 +pid $old +exited 0$" "$tmp/restart.txt" || fail "restart: $(cat "$tmp/restart.txt")"
+new=$(cat "$net/orderer0.pid")
+[ "$new" != "$old" ] && ! kill -0 "$old" 2>/dev/null && kill -0 "$new" || fail "restart: pid $old -> $new"
+grep -Eq "^  orderer0 +pid $new +serving at " "$tmp/restart.txt" || fail "restart: $(cat "$tmp/restart.txt")"
+grep -q "\"pid\":$new," "$net/network.json" || fail "network.json does not hold the new pid $new"
+"$bin/stele-network" status --dir "$net" >/dev/null || fail "status after the restart"
+h2=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
+[ "$h2" = "$h1" ] || fail "the restarted orderer's height is $h2, was $h1"
+set +e
+out=$("$bin/stele-network" restart --dir "$net" orderer9 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q 'has no process orderer9' || fail "restart of an unknown process (exit $rc): $out"
+
 set +e
 out=$("$bin/stele-network" up --config "$src/configs/network-solo.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
 set -e
@@ -155,4 +173,4 @@ set +e
 "$bin/stele-network" status --dir "$net" >/dev/null; rc=$?
 set -e
 [ $rc -eq 1 ] || fail "status of a stopped network should exit 1, got $rc"
-echo "network: checks, up, genesis block, refusals, status, chain info, $((h1 - h0)) blocks cut and down all fine"
+echo "network: checks, up, genesis block, refusals, status, chain info, $((h1 - h0)) blocks cut, restart and down all fine"

@@ -6,6 +6,7 @@
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
 #endif

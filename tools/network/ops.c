@@ -12,14 +12,16 @@
 #include "netfile/netfile.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses --dir, --json, --timeout (when `timeout` is non-NULL) and --help. */
+/* Parses --dir, --json, --timeout (when `timeout` is non-NULL), --help and one NAME (when
+ * `name` is non-NULL, required). */
 static int parse(int argc, char **argv, const char *prog, const char *usage, const char **dir,
-                 bool *json, long *timeout)
+                 bool *json, long *timeout, const char **name)
 {
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
@@ -46,10 +48,14 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
             return cli_usage(prog, "see '%s --help'", prog);
         }
     }
+    if (name && optind < argc)
+        *name = argv[optind++];
     if (optind < argc)
         return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
     if (!*dir)
         return cli_usage(prog, "--dir DIR is required");
+    if (name && !*name)
+        return cli_usage(prog, "which process? Give its NAME (see 'stele-network status')");
     return 0;
 }
 
@@ -71,7 +77,7 @@ int cmd_status(int argc, char **argv)
                    "Usage: stele-network status --dir DIR [--json]\n\n"
                    "Prints each process of the network in DIR: pid, alive or not, health\n"
                    "(grpc.health.v1). Exits 0 when every one is alive and SERVING, 1 otherwise.\n",
-                   &dir, &json, NULL);
+                   &dir, &json, NULL, NULL);
     struct netfile nf;
     struct config *cc = NULL;
     if (rc || (rc = load(prog, dir, &nf, &cc)))
@@ -156,7 +162,7 @@ int cmd_down(int argc, char **argv)
                    "Sends SIGTERM to every process of the network in DIR (orderers before the\n"
                    "CA), waits up to S seconds (default 10) and reports how each ended; what\n"
                    "still runs then gets SIGKILL, with a warning.\n",
-                   &dir, &json, &timeout);
+                   &dir, &json, &timeout, NULL);
     struct netfile nf;
     struct config *cc = NULL;
     if (rc || (rc = load(prog, dir, &nf, &cc)))
@@ -240,4 +246,115 @@ int cmd_check(int argc, char **argv)
     config_print(&netconfig_schema, &nc, stdout);
     config_destroy(cc);
     return CLI_EXIT_OK;
+}
+
+/* The command that serves process `p` of the network in `dir`, as `up` started it: argv in
+ * `argv` (strings in `bin` and `conf`). */
+static bool serve_argv(const char *dir, const struct netfile_process *p, char *bin, size_t nbin,
+                       char *conf, size_t nconf, char *argv[5])
+{
+    if (strcmp(p->kind, "ca") == 0) {
+        procs_sibling("stele-ca", bin, nbin);
+        snprintf(conf, nconf, "%s/ca.yaml", dir);
+    } else if (strcmp(p->kind, "orderer") == 0 || strcmp(p->kind, "peer") == 0) {
+        bool orderer = p->kind[0] == 'o';
+        procs_sibling(orderer ? "stele-orderer" : "stele-peer", bin, nbin);
+        snprintf(conf, nconf, "%s/%s/%s.yaml", dir, p->name, orderer ? "orderer" : "peer");
+    } else {
+        return false;
+    }
+    argv[0] = bin;
+    argv[1] = "serve";
+    argv[2] = "--config";
+    argv[3] = conf;
+    argv[4] = NULL;
+    return true;
+}
+
+int cmd_restart(int argc, char **argv)
+{
+    const char *prog = "stele-network restart", *dir = NULL, *name = NULL;
+    bool json = false;
+    long timeout = 10;
+    int rc = parse(argc, argv, prog,
+                   "Usage: stele-network restart --dir DIR NAME [--timeout S]\n\n"
+                   "Stops process NAME of the network in DIR if it runs (SIGTERM, then SIGKILL\n"
+                   "after S seconds, default 10), starts it again with the configuration it was\n"
+                   "started with (DIR/ca.yaml, DIR/NAME/orderer.yaml or DIR/NAME/peer.yaml: edit\n"
+                   "it first to change a setting), records its new pid for status and down, and\n"
+                   "waits until it serves.\n",
+                   &dir, &json, &timeout, &name);
+    struct netfile nf;
+    struct config *cc = NULL;
+    if (rc || (rc = load(prog, dir, &nf, &cc)))
+        return rc;
+    size_t i = 0;
+    while (i < nf.n_processes && strcmp(nf.processes[i].name, name) != 0)
+        i++;
+    if (i == nf.n_processes) {
+        config_destroy(cc);
+        return cli_fail(prog, STELE_ERR_NOT_FOUND,
+                        "the network in %s has no process %s (see 'stele-network status')", dir,
+                        name);
+    }
+    const struct netfile_process *p = &nf.processes[i];
+    bool *pending = calloc(nf.n_processes, sizeof *pending);
+    if (!pending) {
+        config_destroy(cc);
+        return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
+    }
+    char bin[PATH_MAX + 32], conf[PATH_MAX], st[96];
+    char *serve[5];
+    char *err = NULL;
+    pid_t pid = 0;
+    if (!serve_argv(dir, p, bin, sizeof bin, conf, sizeof conf, serve)) {
+        rc = cli_fail(prog, STELE_ERR_INVALID, "%s is a %s: only ca, orderer and peer restart",
+                      name, p->kind);
+        goto out;
+    }
+    if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0) {
+        pending[i] = true;
+        wait_all(&nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
+        if (pending[i]) {
+            fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
+                    name, (long long)p->pid, timeout);
+            kill((pid_t)p->pid, SIGKILL);
+            wait_all(&nf, pending, clock_mono_ms() + 5000);
+        }
+        if (netfile_pid_alive(p->pid)) {
+            rc = cli_fail(prog, STELE_ERR_STATE, "%s (pid %lld) is still running", name,
+                          (long long)p->pid);
+            goto out;
+        }
+        if (!procs_exit_status(p->exit_file, st, sizeof st))
+            snprintf(st, sizeof st, "stopped (exit status not recorded)");
+    } else {
+        char ended[64];
+        if (procs_exit_status(p->exit_file, ended, sizeof ended))
+            snprintf(st, sizeof st, "was not running (%s)", ended);
+        else
+            snprintf(st, sizeof st, "was not running");
+    }
+    printf("  %-10s pid %-8lld %s\n", name, (long long)p->pid, st);
+    if ((rc = procs_start(serve, p->log, p->pid_file, p->exit_file, &pid))) {
+        rc = cli_fail(prog, rc, "cannot start %s: %s (see %s)", name, stele_strerror(rc), p->log);
+        goto out;
+    }
+    if ((rc = netfile_set_pid(dir, name, pid, &err))) {
+        rc = cli_fail(prog, rc, "%s started as pid %d, but %s", name, (int)pid,
+                      err ? err : stele_strerror(rc));
+        goto out;
+    }
+    const char *state;
+    if (procs_health(p->url, 30000, p->exit_file, &state) != STELE_OK) {
+        rc = cli_fail(prog, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
+                      (int)pid, state, p->url, p->log);
+        goto out;
+    }
+    printf("  %-10s pid %-8d serving at %s\n", name, (int)pid, p->url);
+out:
+    free(err);
+    free(pending);
+    config_destroy(cc);
+    return rc;
 }

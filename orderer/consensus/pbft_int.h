@@ -3,6 +3,8 @@
  *
  *   pbft.c          the ops, the timer thread, the envelope pool
  *   pbft_core.c     normal case: PRE-PREPARE, PREPARE, COMMIT, execution, checkpoints, STATUS
+ *   pbft_check.c    a backup's check of a proposed block, before it takes mu
+ *   pbft_pool.c     the pool of envelopes waiting for a block
  *   pbft_view.c     VIEW-CHANGE and NEW-VIEW
  *   pbft_net.c      the Cluster service, the links to the other orderers, state transfer
  *   pbft_persist.c  what survives a restart
@@ -271,6 +273,7 @@ void pbft_show_new_view(struct pbft *b, size_t to);
 /* Sends a STATUS heartbeat now. */
 void pbft_send_status(struct pbft *b);
 
+/* ---- pbft_check.c ---- */
 /* Checks, without mu, a PRE-PREPARE's block: decodes, data hash, digest, number, and every
  * envelope (pool or core checks, no duplicate tx_id). Returns STELE_OK or an error with *why. */
 int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,

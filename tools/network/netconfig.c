@@ -243,6 +243,13 @@ static const struct config_field orderer_fields[] = {
      .def = "info",
      .enums = levels,
      .help = "least severe level the orderer logs"},
+    {.key = "batch_delay",
+     .type = CONFIG_DURATION,
+     .offset = F(netconfig_orderer, batch_delay_ms),
+     .def = "10ms",
+     .umax = 1000,
+     .help = "pbft: how long the orderer, as primary, lets a block that is not full wait for "
+             "more envelopes (longer: fuller blocks, more throughput, more latency)"},
     {.key = NULL},
 };
 static const struct config_schema orderer_schema = {"orderer", sizeof(struct netconfig_orderer),

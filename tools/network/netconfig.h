@@ -77,11 +77,12 @@ struct netconfig_channel {
 
 /* One entry of `orderers`. */
 struct netconfig_orderer {
-    char *id;              /* node id; also the id of its identity (role orderer) */
-    char *listen;          /* host:port; also its address in the genesis block */
-    int fsync;             /* enum blockstore_sync */
-    int log_level;         /* enum log_level */
-    struct config_pos pos; /* where the entry is */
+    char *id;                /* node id; also the id of its identity (role orderer) */
+    char *listen;            /* host:port; also its address in the genesis block */
+    int fsync;               /* enum blockstore_sync */
+    int log_level;           /* enum log_level */
+    uint64_t batch_delay_ms; /* pbft: consensus.batch_delay of its orderer.yaml */
+    struct config_pos pos;   /* where the entry is */
 };
 
 /* One entry of `peers`. */

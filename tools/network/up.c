@@ -285,9 +285,10 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                 "# membership.cas) come from the network's genesis block.\n"
                 "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
                 "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
-                "fsync: %s\nconsensus:\n  type: %s\n",
+                "fsync: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
                 o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
-                netconfig_fsync_name(o->fsync), nc->channel.consensus.type) < 0 ||
+                netconfig_fsync_name(o->fsync), nc->channel.consensus.type,
+                (unsigned long long)o->batch_delay_ms) < 0 ||
         fclose(f) != 0)
         return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
     char *serve[] = {prog, "serve", "--config", conf, NULL};

@@ -100,6 +100,9 @@ for url in $(sed 's/},{/}\n{/g' "$tmp/up.json" | sed -n 's/.*"id":"orderer[0-9]*
   echo "$o" | grep -q "\"block_hash\":\"$genesis_hash\"" || fail "orderer $url started from another block 0: $o"
 done
 grep -q '^genesis_file: ../genesis.block$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml genesis_file"
+grep -q '^  batch_delay: 10ms$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml: no default batch_delay"
+"$bin/stele-network" check --config "$src/configs/network.yaml" | grep -q '^orderers\[3\].batch_delay: 40ms$' \
+  || fail "configs/network.yaml: the orderers' batch_delay is not 40ms"
 "$bin/stele" block get 0 --network "$net" --json | grep -q '"channel_config":{"channel_id":"stele"' \
   || fail "block get 0 shows the channel configuration"
 "$bin/stele" block get 0 --network "$net" | grep -q '^  orderer0       127.0.0.1:'"$base"', orderers, key ' \

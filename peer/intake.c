@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/envelope.h"
+#include "ledger/seek.h"
 #include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
 
@@ -28,30 +29,9 @@
 /* The signed Deliver request for blocks `from` onwards; *out is malloc'd. */
 static int seek_request(struct peer *p, uint64_t from, ProtobufCBinaryData *out)
 {
-    Stele__SeekSpecified at = STELE__SEEK_SPECIFIED__INIT, never = STELE__SEEK_SPECIFIED__INIT;
-    at.number = from;
-    never.number = UINT64_MAX;
-    Stele__SeekPosition start = STELE__SEEK_POSITION__INIT, stop = STELE__SEEK_POSITION__INIT;
-    start.type_case = stop.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
-    start.specified = &at;
-    stop.specified = &never;
-    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
-    si.start = &start;
-    si.stop = &stop;
-    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY;
-    size_t dlen;
-    uint8_t *data = pb_pack(&si.base, &dlen);
-    if (!data)
-        return STELE_ERR_NOMEM;
-    struct envelope_params ep = {.channel_id = p->cfg->channel_id,
-                                 .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                 .creator = p->self.identity.data,
-                                 .creator_len = p->self.identity.len,
-                                 .data = data,
-                                 .data_len = dlen};
-    int rc = envelope_build(&ep, p->self.key, out, NULL);
-    free(data);
-    return rc;
+    return seek_deliver_request(p->cfg->channel_id, from, UINT64_MAX,
+                                STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+                                p->self.identity.data, p->self.identity.len, p->self.key, out);
 }
 
 /* Asks orderer `addr` for its height (ChainInfo); 0 when it does not answer. */

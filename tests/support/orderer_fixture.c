@@ -11,6 +11,7 @@
 #include "crypto/key.h"
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
+#include "ledger/seek.h"
 #include "pb/pb.h"
 
 #include <signal.h>
@@ -272,29 +273,14 @@ void *orderer_sender_main(void *arg)
 
 ProtobufCBinaryData deliver_seek(uint64_t start, uint64_t stop, bool fail_if_not_ready)
 {
-    Stele__SeekSpecified a = STELE__SEEK_SPECIFIED__INIT, b = STELE__SEEK_SPECIFIED__INIT;
-    a.number = start;
-    b.number = stop;
-    Stele__SeekPosition s = STELE__SEEK_POSITION__INIT, e = STELE__SEEK_POSITION__INIT;
-    s.type_case = e.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
-    s.specified = &a;
-    e.specified = &b;
-    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
-    si.start = &s;
-    si.stop = &e;
-    si.behavior = fail_if_not_ready ? STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY
-                                    : STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY;
-    size_t len;
-    uint8_t *data = pb_pack(&si.base, &len);
-    struct envelope_params p = {.channel_id = "ch1",
-                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = g_net.auditor.record->data,
-                                .creator_len = g_net.auditor.record->len,
-                                .data = data,
-                                .data_len = len};
     ProtobufCBinaryData out;
-    assert_int_equal(envelope_build(&p, g_net.auditor.key, &out, NULL), STELE_OK);
-    free(data);
+    assert_int_equal(
+        seek_deliver_request(
+            "ch1", start, stop,
+            fail_if_not_ready ? STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY
+                              : STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+            g_net.auditor.record->data, g_net.auditor.record->len, g_net.auditor.key, &out),
+        STELE_OK);
     return out;
 }
 

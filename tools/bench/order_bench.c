@@ -47,6 +47,7 @@
 #include "crypto/ecdsa.h"
 #include "identity/enrolment.h"
 #include "ledger/envelope.h"
+#include "ledger/seek.h"
 #include "netfile/netfile.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
@@ -357,29 +358,12 @@ static int open_deliver(struct order_run *r, struct rpc_channel *ch)
                        &stele__blockchain_info__descriptor, (ProtobufCMessage **)&info, 5000, NULL);
     if (rc)
         return rc;
-    Stele__SeekSpecified from = STELE__SEEK_SPECIFIED__INIT, to = STELE__SEEK_SPECIFIED__INIT;
-    from.number = info->height;
-    to.number = UINT64_MAX;
+    uint64_t height = info->height;
     pb_free(&info->base);
-    Stele__SeekPosition start = STELE__SEEK_POSITION__INIT, stop = STELE__SEEK_POSITION__INIT;
-    start.type_case = stop.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
-    start.specified = &from;
-    stop.specified = &to;
-    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
-    si.start = &start;
-    si.stop = &stop;
-    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY;
-    size_t dlen;
-    uint8_t *data = pb_pack(&si.base, &dlen);
     ProtobufCBinaryData env = {0, NULL};
-    struct envelope_params p = {.channel_id = r->channel,
-                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = r->id.identity.data,
-                                .creator_len = r->id.identity.len,
-                                .data = data,
-                                .data_len = dlen};
-    rc = data ? envelope_build(&p, r->id.key, &env, NULL) : STELE_ERR_NOMEM;
-    free(data);
+    rc = seek_deliver_request(r->channel, height, UINT64_MAX,
+                              STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+                              r->id.identity.data, r->id.identity.len, r->id.key, &env);
     if (rc)
         return rc;
     r->deliver = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,

@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "crypto/ecdsa.h"
 #include "identity/identity.h"
+#include "ledger/seek.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
@@ -413,20 +414,12 @@ static int subscribe(struct sub_run *r)
                        &stele__peer_chain_info__descriptor, &m, 10000, NULL);
     if (rc)
         return rc;
-    Stele__SeekSpecified from = STELE__SEEK_SPECIFIED__INIT, to = STELE__SEEK_SPECIFIED__INIT;
-    from.number = ((Stele__PeerChainInfo *)m)->height;
-    to.number = UINT64_MAX;
+    uint64_t height = ((Stele__PeerChainInfo *)m)->height;
     pb_free(m);
-    Stele__SeekPosition start = STELE__SEEK_POSITION__INIT, stop = STELE__SEEK_POSITION__INIT;
-    start.type_case = stop.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
-    start.specified = &from;
-    stop.specified = &to;
-    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
-    si.start = &start;
-    si.stop = &stop;
-    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY;
+    struct seek_range range;
     Stele__EventsRequest er = STELE__EVENTS_REQUEST__INIT;
-    er.seek = &si;
+    er.seek = seek_range_init(&range, height, UINT64_MAX,
+                              STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY);
     er.form = STELE__EVENT_FORM__EVENT_FORM_FILTERED;
     struct buf body, req;
     uint8_t sig[CRYPTO_SIG_LEN];

@@ -29,6 +29,7 @@
 #include "ledger/envelope.h"
 #include "ledger/genesis.h"
 #include "ledger/pbft_msg.h"
+#include "ledger/seek.h"
 #include "pb/pb.h"
 #include "stele/peer.pb-c.h"
 
@@ -92,28 +93,11 @@ static int seek_request(struct block_ctx *ctx, const char *channel, uint64_t n,
                         ProtobufCBinaryData *out)
 {
     const struct enrolment *self = &ctx->self;
-    int rc;
-    Stele__SeekSpecified at = STELE__SEEK_SPECIFIED__INIT;
-    at.number = n;
-    Stele__SeekPosition pos = STELE__SEEK_POSITION__INIT;
-    pos.type_case = STELE__SEEK_POSITION__TYPE_SPECIFIED;
-    pos.specified = &at;
-    Stele__SeekInfo si = STELE__SEEK_INFO__INIT;
-    si.start = &pos;
-    si.stop = &pos;
-    si.behavior = STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
-    size_t dlen;
-    uint8_t *data = pb_pack(&si.base, &dlen);
-    struct envelope_params p = {.channel_id = channel,
-                                .type = STELE__HEADER_TYPE__DELIVER_SEEK_INFO,
-                                .creator = self->identity.data,
-                                .creator_len = self->identity.len,
-                                .data = data,
-                                .data_len = dlen};
-    rc = data ? envelope_build(&p, self->key, out, NULL) : STELE_ERR_NOMEM;
+    int rc =
+        seek_deliver_request(channel, n, n, STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY,
+                             self->identity.data, self->identity.len, self->key, out);
     if (rc)
         rc = cli_fail(ctx->prog, rc, "cannot sign the request: %s", stele_strerror(rc));
-    free(data);
     return rc;
 }
 

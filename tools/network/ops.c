@@ -152,6 +152,23 @@ static void wait_all(const struct netfile *nf, bool *pending, uint64_t until_ms)
     }
 }
 
+/* Waits up to `timeout` seconds for the processes marked in `pending` (sent SIGTERM) to end,
+ * then sends SIGKILL, with a warning, to those still running and waits for them a little. */
+static void finish_stop(const char *prog, const struct netfile *nf, bool *pending, long timeout)
+{
+    wait_all(nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
+    int killed = 0;
+    for (size_t i = 0; i < nf->n_processes; i++)
+        if (pending[i]) {
+            fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
+                    nf->processes[i].name, (long long)nf->processes[i].pid, timeout);
+            kill((pid_t)nf->processes[i].pid, SIGKILL);
+            killed++;
+        }
+    if (killed)
+        wait_all(nf, pending, clock_mono_ms() + 5000);
+}
+
 int cmd_down(int argc, char **argv)
 {
     const char *prog = "stele-network down", *dir = NULL;
@@ -172,7 +189,6 @@ int cmd_down(int argc, char **argv)
         config_destroy(cc);
         return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
     }
-    int killed = 0;
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
         if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0)
@@ -180,16 +196,7 @@ int cmd_down(int argc, char **argv)
         else
             printf("  %-10s pid %-8lld was not running\n", p->name, (long long)p->pid);
     }
-    wait_all(&nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
-    for (size_t i = 0; i < nf.n_processes; i++)
-        if (pending[i]) {
-            fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
-                    nf.processes[i].name, (long long)nf.processes[i].pid, timeout);
-            kill((pid_t)nf.processes[i].pid, SIGKILL);
-            killed++;
-        }
-    if (killed)
-        wait_all(&nf, pending, clock_mono_ms() + 5000);
+    finish_stop(prog, &nf, pending, timeout);
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
         char st[64];
@@ -314,13 +321,7 @@ int cmd_restart(int argc, char **argv)
     }
     if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0) {
         pending[i] = true;
-        wait_all(&nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
-        if (pending[i]) {
-            fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
-                    name, (long long)p->pid, timeout);
-            kill((pid_t)p->pid, SIGKILL);
-            wait_all(&nf, pending, clock_mono_ms() + 5000);
-        }
+        finish_stop(prog, &nf, pending, timeout);
         if (netfile_pid_alive(p->pid)) {
             rc = cli_fail(prog, STELE_ERR_STATE, "%s (pid %lld) is still running", name,
                           (long long)p->pid);

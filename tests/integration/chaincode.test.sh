@@ -24,27 +24,13 @@
 #      commit, one of them after a second attempt;
 # and at the end both peers agree, stop with exit status 0 on SIGTERM, and no log holds a
 # sanitizer report.
-# The peers are restarted with a chaincode timeout of 2 s and a memory limit of 64 MiB (the
-# defaults, 10 s and 256 MiB, make the loop and memory checks slow): they are this script's
-# children from then on, and it stops them itself (stele-network down stops the processes it
-# started).
+# The peers are restarted (stele-network restart) with a chaincode timeout of 2 s and a memory
+# limit of 64 MiB (the defaults, 10 s and 256 MiB, make the loop and memory checks slow).
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
 net=$tmp/net
-mine=() # pids of the peers this script started
-stop_mine() {
-  for p in "${mine[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    alive=0
-    for p in "${mine[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && return 0
-    sleep 0.1
-  done
-  for p in "${mine[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-}
 cleanup() {
-  if [ ${#mine[@]} -gt 0 ]; then stop_mine; fi
   if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
   rm -rf "$tmp"
 }
@@ -135,17 +121,12 @@ install_both() {
 "$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" \
   || fail "up: $(cat "$tmp/up.out")"
 
-# Restart both peers with short chaincode limits (SIGTERM, wait, serve again).
+# Restart both peers with short chaincode limits.
 for peer in peer0.org1 peer0.org2; do
   ! grep -q '^chaincode:' "$net/$peer/peer.yaml" || fail "$peer/peer.yaml already sets chaincode: update this test"
   printf 'chaincode:\n  timeout: 2s\n  memory: 64MiB\n' >>"$net/$peer/peer.yaml"
-  pid=$(cat "$net/$peer.pid")
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  ! kill -0 "$pid" 2>/dev/null || fail "$peer (pid $pid) did not stop on SIGTERM"
-  "$bin/stele-peer" serve --config "$net/$peer/peer.yaml" >>"$net/$peer.log" 2>&1 &
-  mine+=($!)
-  echo $! >"$net/$peer.pid"
+  "$bin/stele-network" restart --dir "$net" "$peer" >"$tmp/restart" 2>&1 || fail "restart $peer: $(cat "$tmp/restart")"
+  grep -Eq "^  $peer +pid [0-9]+ +exited 0$" "$tmp/restart" || fail "restart $peer: $(cat "$tmp/restart")"
 done
 for url in "$p1" "$p2"; do stele node health --url "$url" --wait 20 >/dev/null || fail "restarted peer $url not serving"; done
 
@@ -259,8 +240,8 @@ for url in "$p1" "$p2"; do
   stele node health --url "$url" | grep -q "^$url SERVING$" || fail "$url after the attacks: $(stele node health --url "$url" 2>&1)"
 done
 [ "$(orderer_height)" = "$h0" ] || fail "refused invocations were ordered: height $h0 -> $(orderer_height)"
-for k in 0 1; do
-  pid=${mine[$k]}
+for peer in peer0.org1 peer0.org2; do
+  pid=$(cat "$net/$peer.pid")
   ! ps -o stat= --ppid "$pid" | grep -q Z || fail "peer pid $pid has zombie children: $(ps -o pid,stat,args --ppid "$pid")"
   n=$(ps -o args= --ppid "$pid" | grep -c "chaincodes/$evil_hash.so" || true)
   [ "$n" -le 6 ] || fail "peer pid $pid runs $n evil hosts (pool 6): $(ps -o pid,args --ppid "$pid")"
@@ -342,20 +323,18 @@ done
 
 # ---- the end: both peers agree, stop cleanly, no sanitizer report ---------------------------
 agree
-for k in 1 0; do
-  kill -TERM "${mine[$k]}"
-  rc=0; wait "${mine[$k]}" || rc=$?
-  [ $rc -eq 0 ] || fail "peer pid ${mine[$k]} exited $rc on SIGTERM"
-  [ $k = 1 ] || continue
-  # With peer0.org2 gone, org1's gateway cannot collect the endorsements AND asks for, and
-  # says at once (not after its endorsement timeout) whom it asked and why that did not count.
-  refused 1 "the endorsements collected do not satisfy the policy AND\\(org1\\.peer,org2\\.peer\\): 127\\.0\\.0\\.1:$((base + 11)): .*(UNAVAILABLE|onnect)" \
-    "invoke with peer0.org2 stopped" \
-    stele invoke asset create gone blue 1 1 --peer "$p1" --identity "$ids/owner1"
-done
-mine=()
+pid=$(cat "$net/peer0.org2.pid")
+kill -TERM "$pid"
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$pid" 2>/dev/null || fail "peer0.org2 (pid $pid) did not stop on SIGTERM"
+# With peer0.org2 gone, org1's gateway cannot collect the endorsements AND asks for, and
+# says at once (not after its endorsement timeout) whom it asked and why that did not count.
+refused 1 "the endorsements collected do not satisfy the policy AND\\(org1\\.peer,org2\\.peer\\): 127\\.0\\.0\\.1:$((base + 11)): .*(UNAVAILABLE|onnect)" \
+  "invoke with peer0.org2 stopped" \
+  stele invoke asset create gone blue 1 1 --peer "$p1" --identity "$ids/owner1"
 "$bin/stele-network" down --dir "$net" >"$tmp/down" || fail "down: $(cat "$tmp/down")"
-[ "$(grep -Ec '^  (ca|orderer[0-3]) .* exited 0$' "$tmp/down")" -eq 5 ] || fail "down: $(cat "$tmp/down")"
+[ "$(grep -Ec '^  (ca|orderer[0-3]|peer0\.org1) .* exited 0$' "$tmp/down")" -eq 6 ] || fail "down: $(cat "$tmp/down")"
+grep -qx 'exited 0' "$net/peer0.org2.exit" || fail "peer0.org2 ended: $(cat "$net/peer0.org2.exit" 2>&1)"
 ! grep -El 'Sanitizer|runtime error:' "$net"/*.log >/dev/null \
   || fail "sanitizer reports: $(grep -E -m3 'Sanitizer|runtime error:' "$net"/*.log)"
 [ ! -f "$tmp/reconnects" ] || echo "note: $(wc -l <"$tmp/reconnects") CLI call(s) run again after a connect failure: $(head -1 "$tmp/reconnects")"

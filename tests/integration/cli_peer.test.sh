@@ -11,9 +11,8 @@ set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
 net=$tmp/net
-restarted=
-# `down` stops what `up` started; the peer this test restarts itself is stopped here.
-trap '[ -n "$restarted" ] && kill "$restarted" 2>/dev/null; [ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+# `down` stops what `up` started, and the peer this test restarts (stele-network restart).
+trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
 base=$(( 20000 + (RANDOM % 800) * 50 ))
 p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
@@ -74,9 +73,9 @@ set -e
 pid=$(cat "$net/peer0.org2.pid")
 kill -9 "$pid"
 "$bin/stele-bench" order --network "$net" --duration 1 --clients 2 >/dev/null || fail "stele-bench order"
-"$bin/stele-peer" serve --config "$net/peer0.org2/peer.yaml" >>"$net/peer0.org2.log" 2>&1 &
-restarted=$!
-echo "$restarted" >"$net/peer0.org2.pid"
+"$bin/stele-network" restart --dir "$net" peer0.org2 >"$tmp/restart" 2>&1 || fail "restart: $(cat "$tmp/restart")"
+grep -q "^  peer0.org2 *pid $pid *was not running (killed by signal 9)$" "$tmp/restart" \
+  || fail "restart of the killed peer: $(cat "$tmp/restart")"
 "$bin/stele" node health --url "$p2" --wait 20 >/dev/null || fail "restarted peer not serving"
 target=$("$bin/stele" chain info --network "$net" | awk '/^height/ {print $2}')
 agree || fail "restarted peer does not catch up to $target: $(cat "$tmp/peers.json")"
@@ -84,7 +83,6 @@ agree || fail "restarted peer does not catch up to $target: $(cat "$tmp/peers.js
 "$bin/stele" audit --peer "$p2" --identity "$id" >"$tmp/audit" || fail "audit: $(cat "$tmp/audit")"
 grep -q "$target blocks audited" "$tmp/audit" || fail "audit output: $(cat "$tmp/audit")"
 
-kill -TERM "$restarted" && wait "$restarted" || fail "the restarted peer did not stop cleanly"
-restarted=
-"$bin/stele-network" down --dir "$net" >/dev/null || fail "down"
+"$bin/stele-network" down --dir "$net" >"$tmp/down" || fail "down: $(cat "$tmp/down")"
+grep -Eq '^  peer0.org2 +pid [0-9]+ +exited 0$' "$tmp/down" || fail "the restarted peer did not stop cleanly: $(cat "$tmp/down")"
 echo "cli_peer: ok (height $target, two peers agree, audit passed)"

@@ -99,9 +99,10 @@ agree() {
 }
 # Lists committed definitions as peer $1 sees them (JSON, one per line).
 definitions() { stele chaincode list --peer "$1" --identity "$ids/auditor1" --json; }
-# approve_commit NAME VERSION SEQ PKG: both admins approve, org1's admin commits.
+# approve_commit NAME VERSION SEQ PKG [POLICY]: both admins approve, org1's admin commits
+# (policy AND(org1.peer, org2.peer) unless given).
 approve_commit() {
-  local def=(--name "$1" --version "$2" --sequence "$3" --package "$4" --policy "AND(org1.peer, org2.peer)")
+  local def=(--name "$1" --version "$2" --sequence "$3" --package "$4" --policy "${5:-AND(org1.peer, org2.peer)}")
   ok "approve $1 $2 by org1" stele chaincode approve "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
   ok "approve $1 $2 by org2" stele chaincode approve "${def[@]}" --peer "$p2" --identity "$ids/admin.org2"
   ok "commit $1 $2" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
@@ -322,6 +323,10 @@ done
 [ $retried = 1 ] || fail "--retries: no second attempt in 5 rounds of concurrent transactions"
 
 # ---- the end: both peers agree, stop cleanly, no sanitizer report ---------------------------
+# kv's policy becomes OR(org1.peer, org2.peer) (sequence 2): org1's gateway then needs no other
+# peer, and keeps working when peer0.org2 is gone (below).
+approve_commit kv 1.0 2 "$net/kv-1.0.pkg" "OR(org1.peer, org2.peer)"
+valid "kv under OR" stele invoke kv put k-or v --peer "$p1" --identity "$ids/owner1"
 agree
 pid=$(cat "$net/peer0.org2.pid")
 kill -TERM "$pid"
@@ -332,6 +337,7 @@ for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 refused 1 "the endorsements collected do not satisfy the policy AND\\(org1\\.peer,org2\\.peer\\): 127\\.0\\.0\\.1:$((base + 11)): .*(UNAVAILABLE|onnect)" \
   "invoke with peer0.org2 stopped" \
   stele invoke asset create gone blue 1 1 --peer "$p1" --identity "$ids/owner1"
+valid "kv under OR with peer0.org2 stopped" stele invoke kv put k-alone v --peer "$p1" --identity "$ids/owner1"
 "$bin/stele-network" down --dir "$net" >"$tmp/down" || fail "down: $(cat "$tmp/down")"
 [ "$(grep -Ec '^  (ca|orderer[0-3]|peer0\.org1) .* exited 0$' "$tmp/down")" -eq 6 ] || fail "down: $(cat "$tmp/down")"
 grep -qx 'exited 0' "$net/peer0.org2.exit" || fail "peer0.org2 ended: $(cat "$net/peer0.org2.exit" 2>&1)"

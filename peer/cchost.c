@@ -168,14 +168,15 @@ static void end_invocation(struct host *h)
 
 /* ---- the stub's state ops ------------------------------------------------------------------ */
 
-/* Sends `c` and returns the peer's reply (kept), NULL for CLOSE. */
+/* Sends `c` and returns the peer's reply (kept), NULL for CLOSE and a write sent with
+ * no_reply (the peer sends none). */
 static const Stele__CcHostReply *call(struct host *h, Stele__CcHostCall *c)
 {
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
     m.call = c;
     send_msg(h->fd, &m);
-    if (c->op == STELE__CC_HOST_CALL__OP__CLOSE)
+    if (c->op == STELE__CC_HOST_CALL__OP__CLOSE || c->no_reply)
         return NULL;
     Stele__CcPeerToHost *r = recv_msg(h->fd);
     if (r->msg_case != STELE__CC_PEER_TO_HOST__MSG_REPLY)
@@ -232,19 +233,11 @@ static int op_get(void *impl, const char *key, const uint8_t **value, size_t *le
 static int write_call(struct host *h, Stele__CcHostCall *c)
 {
     uint64_t bytes = (uint64_t)c->key.len + c->value.len;
-    if (!h->ranged && c->key.len >= 1 && c->key.len <= STELE_CC_MAX_KEY &&
-        c->value.len <= STELE_CC_MAX_VALUE && h->items < h->max_keys &&
-        h->write_bytes + bytes <= h->max_write_bytes) {
-        Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
-        c->no_reply = true;
-        m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
-        m.call = c;
-        send_msg(h->fd, &m);
-        h->items++;
-        h->write_bytes += bytes;
-        return STELE_CC_OK;
-    }
-    int rc = api_rc(call(h, c)->rc);
+    c->no_reply = !h->ranged && c->key.len >= 1 && c->key.len <= STELE_CC_MAX_KEY &&
+                  c->value.len <= STELE_CC_MAX_VALUE && h->items < h->max_keys &&
+                  h->write_bytes + bytes <= h->max_write_bytes;
+    const Stele__CcHostReply *r = call(h, c);
+    int rc = r ? api_rc(r->rc) : STELE_CC_OK;
     if (rc == STELE_CC_OK) {
         h->items++;
         h->write_bytes += bytes;

@@ -327,7 +327,7 @@ static void ask_early(void *arg)
     struct peer *p = e->p;
     e->checked = true;
     e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
-    if (e->policy_rc || !e->pol || !e->asked)
+    if (e->policy_rc || !e->pol)
         return;
     const struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
     uint8_t ids[TX_MAX_ENDORSEMENTS]; /* ids[n] = n: each candidate a distinct signer */

@@ -91,7 +91,7 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     int rc = enrolment_load(cfg->identity_dir, &p->self, errmsg);
     if (rc || (rc = check_self(p, errmsg)))
         goto err;
-    if (!(p->msp = msp_create(0))) {
+    if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK) {
         rc = STELE_ERR_NOMEM;
         goto err;
     }

@@ -25,6 +25,11 @@ struct signed_request;
 
 #define PEER_WORKERS            32 /* unary handlers; CommitStatus may wait in one */
 #define PEER_MAX_COMMIT_WAITERS (PEER_WORKERS / 4) /* CommitStatus and Submit waits at once */
+/* Valid signatures remembered (32 octets each; crypto/sigcache.h): the endorsements this peer
+ * signed and the other peers' endorsements its gateway checked, until the block carrying them
+ * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
+ * under this. */
+#define PEER_SIGCACHE (1u << 16)
 
 struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */

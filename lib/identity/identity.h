@@ -73,6 +73,18 @@ struct msp *msp_create(size_t cache_capacity);
 /* Frees the MSP, its CA keys and CRLs. Accepts NULL. Identities it verified lose `ca_key`. */
 void msp_destroy(struct msp *m);
 
+struct sigcache; /* crypto/sigcache.h */
+
+/* Gives the MSP a cache of `capacity` valid signatures (crypto/sigcache.h) that the peer's
+ * endorser, gateway and validator share through msp_sigcache(), so a signature this process
+ * made or already verified is not verified again. Identities are still checked every time.
+ * Call once, before use. Returns STELE_OK, STELE_ERR_INVALID (already enabled or a bad
+ * capacity) or STELE_ERR_NOMEM. */
+int msp_enable_sigcache(struct msp *m, size_t capacity);
+/* The MSP's signature cache, or NULL when none was enabled (or `m` is NULL); owned by the MSP.
+ * Every sigcache_* call accepts NULL. */
+struct sigcache *msp_sigcache(const struct msp *m);
+
 /* Trusts `ca_pub` (the MSP takes its own reference) for identities of organisation `org`, or of
  * any organisation when `org` is NULL. `ca_id` is the CA id expected as the CertU issuer; 0
  * accepts any issuer id from that key. Returns STELE_OK or STELE_ERR_NOMEM. Not thread-safe

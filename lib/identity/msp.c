@@ -27,6 +27,19 @@ struct msp *msp_create(size_t cache_capacity)
     return m;
 }
 
+int msp_enable_sigcache(struct msp *m, size_t capacity)
+{
+    if (m->sigs || capacity == 0 || capacity > (1u << 24))
+        return STELE_ERR_INVALID;
+    m->sigs = sigcache_create(capacity);
+    return m->sigs ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+struct sigcache *msp_sigcache(const struct msp *m)
+{
+    return m ? m->sigs : NULL;
+}
+
 void msp_destroy(struct msp *m)
 {
     if (!m)
@@ -43,6 +56,7 @@ void msp_destroy(struct msp *m)
     free(m->crls);
     keycache_destroy(m->cache);
     reccache_destroy(m->records);
+    sigcache_destroy(m->sigs);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

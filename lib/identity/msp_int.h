@@ -3,6 +3,7 @@
 #define STELE_IDENTITY_MSP_INT_H
 
 #include "crypto/keycache.h"
+#include "crypto/sigcache.h"
 #include "identity/reccache.h"
 
 #include <pthread.h>
@@ -33,6 +34,7 @@ struct msp {
     pthread_mutex_t lock;     /* protects crls */
     struct keycache *cache;   /* extracted keys by certhash */
     struct reccache *records; /* verified identity records by hash of their bytes */
+    struct sigcache *sigs;    /* valid signatures seen or made; NULL unless enabled */
 };
 
 #endif

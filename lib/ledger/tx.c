@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "crypto/ecdsa.h"
 #include "crypto/hash.h"
+#include "crypto/sigcache.h"
 #include "pb/pb.h"
 
 #include <stdlib.h>
@@ -306,14 +307,15 @@ static int endorse_message(struct buf *b, const uint8_t *payload, size_t payload
     return STELE_OK;
 }
 
-int tx_endorse(const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
-               size_t endorser_len, const struct crypto_key *key, uint8_t sig[64])
+int tx_endorse(struct sigcache *sigs, const uint8_t *payload, size_t payload_len,
+               const uint8_t *endorser, size_t endorser_len, const struct crypto_key *key,
+               uint8_t sig[64])
 {
     struct buf b;
     buf_init(&b);
     int rc = endorse_message(&b, payload, payload_len, endorser, endorser_len);
     if (!rc)
-        rc = crypto_sign(key, b.data, b.len, sig);
+        rc = sigcache_sign(sigs, key, b.data, b.len, sig);
     buf_release(&b);
     return rc;
 }
@@ -324,15 +326,15 @@ int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, si
     return identity_verify_domain(pub, TX_DOMAIN_PROPOSAL, proposal, len, sig, sig_len);
 }
 
-int tx_endorsement_verify(const struct crypto_key *pub, const uint8_t *payload, size_t payload_len,
-                          const uint8_t *endorser, size_t endorser_len, const uint8_t *sig,
-                          size_t sig_len)
+int tx_endorsement_verify(struct sigcache *sigs, const struct crypto_key *pub,
+                          const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
+                          size_t endorser_len, const uint8_t *sig, size_t sig_len)
 {
     struct buf b;
     buf_init(&b);
     int rc = endorse_message(&b, payload, payload_len, endorser, endorser_len);
     if (!rc)
-        rc = crypto_verify(pub, b.data, b.len, sig, sig_len);
+        rc = sigcache_verify(sigs, pub, b.data, b.len, sig, sig_len);
     buf_release(&b);
     return rc;
 }
@@ -415,8 +417,8 @@ int tx_build_endorsed(const struct tx_proposal_params *p, const struct tx_signer
         (rc = tx_response_payload_build(prop.data, prop.len, r, &resp)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = tx_endorse(resp.data, resp.len, endorsers[i].identity, endorsers[i].identity_len,
-                             endorsers[i].key, sigs[i])))
+        if ((rc = tx_endorse(endorsers[i].remember, resp.data, resp.len, endorsers[i].identity,
+                             endorsers[i].identity_len, endorsers[i].key, sigs[i])))
             goto out;
         stele__endorsement__init(&e[i]);
         e[i].endorser =

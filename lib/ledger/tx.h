@@ -22,6 +22,7 @@
 #ifndef STELE_LEDGER_TX_H
 #define STELE_LEDGER_TX_H
 
+#include "crypto/sigcache.h"
 #include "ledger/envelope.h"
 #include "stele/block.pb-c.h"
 #include "stele/transaction.pb-c.h"
@@ -104,16 +105,19 @@ int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, si
 int tx_response_payload_build(const uint8_t *proposal, size_t proposal_len,
                               const struct tx_result *r, struct buf *out);
 
-/* Endorser: signs "STELE-ENDORSE-v1\0" || payload || endorser with `key`. Returns STELE_OK,
- * STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
-int tx_endorse(const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
-               size_t endorser_len, const struct crypto_key *key, uint8_t sig[64]);
+/* Endorser: signs "STELE-ENDORSE-v1\0" || payload || endorser with `key`, and remembers the
+ * signature in `sigs` (crypto/sigcache.h; may be NULL) so this process's own validation of it
+ * is free. Returns STELE_OK, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorse(struct sigcache *sigs, const uint8_t *payload, size_t payload_len,
+               const uint8_t *endorser, size_t endorser_len, const struct crypto_key *key,
+               uint8_t sig[64]);
 
 /* Verifier: checks an endorsement signature made by tx_endorse() with the endorser's public
- * key. Returns STELE_OK, STELE_ERR_AUTH, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
-int tx_endorsement_verify(const struct crypto_key *pub, const uint8_t *payload, size_t payload_len,
-                          const uint8_t *endorser, size_t endorser_len, const uint8_t *sig,
-                          size_t sig_len);
+ * key, answered from `sigs` (may be NULL) when it holds that exact signature, remembered there
+ * when it verifies. Returns STELE_OK, STELE_ERR_AUTH, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorsement_verify(struct sigcache *sigs, const struct crypto_key *pub,
+                          const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
+                          size_t endorser_len, const uint8_t *sig, size_t sig_len);
 
 /* Client: wraps proposal + the response payload its endorsers signed + their `n` endorsements
  * into a Payload whose header is the proposal's, signs it with `creator_key` and sets *out to
@@ -139,6 +143,7 @@ struct tx_signer {
     const struct crypto_key *key; /* private key */
     const uint8_t *identity;      /* serialized stele.Identity */
     size_t identity_len;          /* octets at identity */
+    struct sigcache *remember;    /* where its endorsements are remembered (tx_endorse), or NULL */
 };
 
 /* The whole client and endorser flow in one call, for tests, benchmarks and tools that hold

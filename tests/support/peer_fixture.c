@@ -383,8 +383,8 @@ static int build_corrupt(const struct tx_proposal_params *pp, const struct tx_si
     if (rc == STELE_OK)
         rc = tx_response_payload_build(prop.data, prop.len, r, &resp);
     for (size_t i = 0; rc == STELE_OK && i < n; i++) {
-        rc =
-            tx_endorse(resp.data, resp.len, es[i].identity, es[i].identity_len, es[i].key, sigs[i]);
+        rc = tx_endorse(NULL, resp.data, resp.len, es[i].identity, es[i].identity_len, es[i].key,
+                        sigs[i]);
         stele__endorsement__init(&e[i]);
         e[i].endorser = (ProtobufCBinaryData){es[i].identity_len, (uint8_t *)es[i].identity};
         e[i].signature = (ProtobufCBinaryData){64, sigs[i]};
@@ -430,17 +430,17 @@ bool tx_make(const struct txspec *s, ProtobufCBinaryData *out, char tx_id[65])
     Stele__Response resp = STELE__RESPONSE__INIT;
     resp.status = 200;
     const struct test_identity *who = s->creator ? s->creator : &N.user;
-    struct tx_signer creator = {who->key, who->record->data, who->record->len};
+    struct tx_signer creator = {who->key, who->record->data, who->record->len, NULL};
     struct tx_signer es[3];
     for (; ne < 3 && s->endorser[ne]; ne++) {
         const struct test_identity *e = s->endorser[ne];
         es[ne] = (struct tx_signer){s->endorser_key[ne] ? s->endorser_key[ne] : e->key,
-                                    e->record->data, e->record->len};
+                                    e->record->data, e->record->len, NULL};
     }
     if (ne == 0)
         for (; ne < PEERS; ne++)
-            es[ne] =
-                (struct tx_signer){N.peer[ne].key, N.peer[ne].record->data, N.peer[ne].record->len};
+            es[ne] = (struct tx_signer){N.peer[ne].key, N.peer[ne].record->data,
+                                        N.peer[ne].record->len, NULL};
     ProtobufCBinaryData arg = {3, (uint8_t *)"put"};
     struct tx_proposal_params pp = {.channel_id = s->channel ? s->channel : CHANNEL,
                                     .chaincode = cc,

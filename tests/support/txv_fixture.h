@@ -240,6 +240,9 @@ static inline int txv_setup(void **state)
     assert_int_equal(crypto_key_generate(&fx->rogue), STELE_OK);
     fx->msp = msp_create(0);
     assert_non_null(fx->msp);
+    /* as a peer: the endorsements txv_build() signs are remembered (lib/crypto/sigcache.h), so
+     * every test also shows that a remembered signature decides nothing about its signer */
+    assert_int_equal(msp_enable_sigcache(fx->msp, 1024), STELE_OK);
     assert_int_equal(msp_add_ca(fx->msp, "Org1", TXV_CA1_ID, fx->ca1), STELE_OK);
     assert_int_equal(msp_add_ca(fx->msp, "Org2", TXV_CA2_ID, fx->ca2), STELE_OK);
     txv_member(fx->ca1, TXV_CA1_ID, "client0.org1", "Org1", "client", &fx->client);
@@ -463,11 +466,12 @@ static inline ProtobufCBinaryData txv_build(struct txv_fx *fx, const struct txv_
 {
     struct txv_tx d;
     txv_defaults(fx, t, &d);
-    struct tx_signer creator = {d.creator->key, d.creator->record->data, d.creator->record->len};
+    struct tx_signer creator = {d.creator->key, d.creator->record->data, d.creator->record->len,
+                                NULL};
     struct tx_signer e[TXV_MAX_E];
     for (size_t i = 0; i < d.n_endorsers; i++)
         e[i] = (struct tx_signer){d.endorsers[i]->key, d.endorsers[i]->record->data,
-                                  d.endorsers[i]->record->len};
+                                  d.endorsers[i]->record->len, msp_sigcache(fx->msp)};
     struct tx_proposal_params p = {.channel_id = d.channel,
                                    .chaincode = d.chaincode,
                                    .function = d.function,
@@ -537,9 +541,9 @@ static inline ProtobufCBinaryData txv_build_raw(struct txv_fx *fx, const struct 
     uint8_t sigs[TXV_MAX_E][CRYPTO_SIG_LEN];
     for (size_t i = 0; i < d.n_endorsers; i++) {
         const struct buf *rec = d.endorsers[i]->record;
-        assert_int_equal(
-            tx_endorse(rb.data, rb.len, rec->data, rec->len, d.endorsers[i]->key, sigs[i]),
-            STELE_OK);
+        assert_int_equal(tx_endorse(msp_sigcache(fx->msp), rb.data, rb.len, rec->data, rec->len,
+                                    d.endorsers[i]->key, sigs[i]),
+                         STELE_OK);
         stele__endorsement__init(&e[i]);
         e[i].endorser = (ProtobufCBinaryData){rec->len, rec->data};
         e[i].signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sigs[i]};

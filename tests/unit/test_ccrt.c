@@ -189,7 +189,7 @@ static void assert_valid_rwset(const Stele__TxRwSet *rw, const char *cc)
 {
     struct crypto_key *k = NULL;
     assert_int_equal(crypto_key_generate(&k), STELE_OK);
-    struct tx_signer s = {k, (const uint8_t *)"me", 2};
+    struct tx_signer s = {k, (const uint8_t *)"me", 2, NULL};
     struct tx_proposal_params p = {.channel_id = "ch", .chaincode = cc, .function = "f"};
     Stele__Response resp = STELE__RESPONSE__INIT;
     resp.status = 200;

@@ -8,6 +8,7 @@
 #include "ledger/statedb.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,8 +62,8 @@ static void big_update_applies(void **state)
 struct reader {
     struct statedb *db;
     atomic_bool done;
-    int failures; /* inconsistent reads seen */
-    long reads;
+    int failures;      /* inconsistent reads seen */
+    atomic_long reads; /* rounds of reads done */
 };
 
 /* Every block writes the same value to all keys of "c": a range must never see two values. */
@@ -95,7 +96,7 @@ static void *reader_main(void *arg)
         uint8_t hash[32];
         if (h > 0 && statedb_state_hash(r->db, h - 1, hash) != STELE_OK)
             r->failures++;
-        r->reads++;
+        atomic_fetch_add(&r->reads, 1);
     }
     return NULL;
 }
@@ -105,10 +106,17 @@ static void readers_run_during_applies(void **state)
     struct sdb_fx *fx = *state;
     struct reader r = {.db = fx->db};
     atomic_init(&r.done, false);
+    atomic_init(&r.reads, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, reader_main, &r), 0);
     char key[16], value[16];
+    long seen = 0;
     for (uint64_t n = 0; n < READER_BLOCKS; n++) {
+        /* every 16 blocks, let the reader finish a round, so that reads surely overlap the
+         * applies even when the scheduler would run this loop to its end first */
+        while (n % 16 == 0 && atomic_load(&r.reads) == seen)
+            sched_yield();
+        seen = atomic_load(&r.reads);
         struct statedb_update *u = statedb_update_create(n);
         snprintf(value, sizeof value, "%llu", (unsigned long long)n);
         for (uint32_t i = 0; i < READER_KEYS; i++) {
@@ -120,7 +128,7 @@ static void readers_run_during_applies(void **state)
     atomic_store(&r.done, true);
     pthread_join(t, NULL);
     assert_int_equal(r.failures, 0);
-    assert_true(r.reads > 0);
+    assert_true(atomic_load(&r.reads) >= READER_BLOCKS / 16);
     assert_int_equal(statedb_height(fx->db), READER_BLOCKS);
 }
 

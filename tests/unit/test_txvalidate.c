@@ -343,6 +343,32 @@ static void creator_revoked(void **state)
     test_identity_free(&peer9);
 }
 
+/* A peer remembers the endorsements it signed (lib/crypto/sigcache.h): validating them runs
+ * no verification, while an endorsement it did not make is verified, and refused when bad. */
+static void remembered_endorsements(void **state)
+{
+    struct txv_fx *fx = *state;
+    struct sigcache *sc = msp_sigcache(fx->msp);
+    struct sigcache_stats s0, s1;
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_write(fx->a, rw, "spoiled", "x");
+    sigcache_get_stats(sc, &s0);
+    ProtobufCBinaryData envs[] = {
+        txv_put_tx(fx, "mine", "1"), /* endorsed by peer1 and peer2, both signed here */
+        txv_build_raw(fx, &(struct txv_tx){.rwset = rw}, TXV_BAD_ENDORSEMENT),
+    };
+    uint8_t codes[2];
+    txv_commit(fx, envs, 2, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(BAD_ENDORSEMENT));
+    txv_expect_keys(fx, "cc", "mine");
+    sigcache_get_stats(sc, &s1);
+    /* the first transaction's two endorsements remembered; the spoiled endorsement of the
+     * second verified (and refused, ending its checks), and not remembered */
+    assert_int_equal(s1.hits - s0.hits, 2);
+    assert_int_equal(s1.verified - s0.verified, 1);
+    assert_int_equal(s1.added - s0.added, 4); /* the four endorsements signed */
+}
+
 static void unknown_chaincode(void **state)
 {
     struct txv_fx *fx = *state;
@@ -773,6 +799,7 @@ int main(void)
         T(unknown_chaincode),
         T(endorsement_policy_failure),
         T(bad_endorsement),
+        T(remembered_endorsements),
         T(block_must_be_the_next_with_data),
         T(genesis_writes_definitions_in_name_order),
         T(genesis_refuses_duplicate_and_bad_names),

@@ -209,11 +209,11 @@ static int build_tx(const struct builder *b, size_t g, ProtobufCBinaryData *out)
                           .rwset = &rw,
                           .response = &resp};
     const struct member *c = &b->clients[g % b->p->creators];
-    struct tx_signer creator = {c->key, c->record.data, c->record.len};
+    struct tx_signer creator = {c->key, c->record.data, c->record.len, NULL};
     struct tx_signer endorsers[2];
     for (int i = 0; i < 2; i++)
-        endorsers[i] =
-            (struct tx_signer){b->peers[i].key, b->peers[i].record.data, b->peers[i].record.len};
+        endorsers[i] = (struct tx_signer){b->peers[i].key, b->peers[i].record.data,
+                                          b->peers[i].record.len, NULL};
     return tx_build_endorsed(&pp, &creator, &r, endorsers, 2, out, NULL);
 }
 

@@ -22,8 +22,9 @@
  * Per transaction, with E endorsers (observed), O orderers, P peers:
  *   signs     2 (client: proposal, envelope) + E (endorsements)
  *   verifies  E (each endorser: the proposal) + E - 1 (the gateway: the other endorsements)
- *             + O (each orderer: the envelope) + P * (1 + E) (each peer validates: creator and
- *             endorsements)
+ *             + O (each orderer: the envelope) + P (each peer validates the creator)
+ *             + (E - 1)^2 + (P - E) E (the endorsements a peer validates that it neither signed
+ *             nor checked as the gateway: the peers remember those, lib/crypto/sigcache.h)
  * and per block (pbft, f = (O - 1) / 3):
  *   signs     1 PRE-PREPARE + (O - 1) PREPAREs + O COMMITs (+ O CHECKPOINTs every K blocks)
  *   verifies  (O - 1) + (O - 1)^2 + O (O - 1) among the orderers (+ O (O - 1) every K) and

@@ -61,6 +61,11 @@ static int log_level(const void *cfg)
     return ((const struct orderer_config *)cfg)->log_level;
 }
 
+static int scheduler(const void *cfg)
+{
+    return ((const struct orderer_config *)cfg)->scheduler;
+}
+
 static int start(const void *cfg, void **d, char **errmsg)
 {
     struct orderer *o = NULL;
@@ -86,6 +91,7 @@ static const struct cli_daemon_ops orderer_daemon = {
     .cfg_size = sizeof(struct orderer_config),
     .load = load_config,
     .log_level = log_level,
+    .scheduler = scheduler,
     .start = start,
     .port = port,
     .destroy = destroy,

@@ -5,6 +5,7 @@
 #include "consensus/consensus.h"
 
 #include "base/log.h"
+#include "cli/daemon.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
 
@@ -192,6 +193,12 @@ static const struct config_field orderer_fields[] = {
      .def = "info",
      .enums = levels,
      .help = "least severe level logged"},
+    {.key = "scheduler",
+     .type = CONFIG_ENUM,
+     .offset = F(orderer_config, scheduler),
+     .def = "normal",
+     .enums = cli_schedulers,
+     .help = CLI_SCHEDULER_HELP},
     {.key = "fsync",
      .type = CONFIG_ENUM,
      .offset = F(orderer_config, fsync),

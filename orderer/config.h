@@ -49,6 +49,7 @@ struct orderer_config {
     char *channel_id;                          /* the channel ordered */
     char *genesis_file;                        /* block 0 for an empty store */
     int log_level;                             /* enum log_level */
+    int scheduler;                             /* enum cli_scheduler */
     int fsync;                                 /* enum blockstore_sync */
     struct orderer_consensus_config consensus; /* plug-in choice */
     struct batch_config batch;                 /* block cutting for `genesis`; pos.line 0

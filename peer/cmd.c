@@ -18,6 +18,11 @@ static int log_level(const void *cfg)
     return ((const struct peer_config *)cfg)->log_level;
 }
 
+static int scheduler(const void *cfg)
+{
+    return ((const struct peer_config *)cfg)->scheduler;
+}
+
 static int start(const void *cfg, void **d, char **errmsg)
 {
     struct peer *p = NULL;
@@ -43,6 +48,7 @@ static const struct cli_daemon_ops peer_daemon = {
     .cfg_size = sizeof(struct peer_config),
     .load = load,
     .log_level = log_level,
+    .scheduler = scheduler,
     .start = start,
     .port = port,
     .destroy = destroy,

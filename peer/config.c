@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "base/log.h"
+#include "cli/daemon.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
 
@@ -174,6 +175,12 @@ static const struct config_field peer_fields[] = {
      .def = "info",
      .enums = levels,
      .help = "least severe level logged"},
+    {.key = "scheduler",
+     .type = CONFIG_ENUM,
+     .offset = F(peer_config, scheduler),
+     .def = "normal",
+     .enums = cli_schedulers,
+     .help = CLI_SCHEDULER_HELP},
     {.key = "fsync",
      .type = CONFIG_ENUM,
      .offset = F(peer_config, fsync),

@@ -53,6 +53,7 @@ struct peer_config {
     char *channel_id;   /* the channel joined */
     char *genesis_file; /* block 0, to join with an empty ledger */
     int log_level;      /* enum log_level */
+    int scheduler;      /* enum cli_scheduler */
     int fsync;          /* enum blockstore_sync */
     char **orderers;    /* host:port of orderers to pull blocks from; none:
                            the addresses in the genesis block */

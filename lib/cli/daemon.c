@@ -6,9 +6,32 @@
 #include "base/status.h"
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+const struct config_enum cli_schedulers[] = {
+    {"normal", CLI_SCHED_NORMAL},
+    {"batch", CLI_SCHED_BATCH},
+    {NULL, 0},
+};
+
+/* Sets the calling thread's policy; every thread the daemon starts afterwards, and every
+ * process it spawns (chaincode hosts), inherits it. */
+static int apply_scheduler(const struct cli_daemon_ops *ops, int which)
+{
+    if (which != CLI_SCHED_BATCH)
+        return CLI_EXIT_OK;
+    struct sched_param sp = {.sched_priority = 0};
+    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+        return cli_fail(ops->prog, STELE_ERR_INTERNAL, "cannot set scheduler batch: %s",
+                        strerror(errno));
+    log_info(ops->component, "scheduler: batch (SCHED_BATCH)");
+    return CLI_EXIT_OK;
+}
 
 /* Loads the configuration at `path` into a new cfg_size buffer; NULL with the message
  * printed and *exit set. */
@@ -67,6 +90,8 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
     log_set_level((enum log_level)ops->log_level(cfg));
     void *d = NULL;
     char *err = NULL;
+    if (ops->scheduler && (rc = apply_scheduler(ops, ops->scheduler(cfg))) != CLI_EXIT_OK)
+        goto out;
     if ((rc = ops->start(cfg, &d, &err))) {
         rc = cli_fail(ops->prog, rc, "%s", err ? err : stele_strerror(rc));
         goto out;

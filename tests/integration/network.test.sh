@@ -69,6 +69,8 @@ hash=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 sed "s/^  chaincodes: \[\].*/  chaincodes: [{name: election, version: '1.0', package_hash: $hash, policy: 'AND(org1.peer, org2.peer)'}]/" \
   "$src/configs/network-solo.yaml" >"$tmp/network.yaml"
 grep -q 'name: election' "$tmp/network.yaml" || fail "could not add a chaincode to the description"
+sed -i '/^    log_level: info$/a\    scheduler: batch' "$tmp/network.yaml" # orderer0's entry
+grep -q '^    scheduler: batch$' "$tmp/network.yaml" || fail "could not set orderer0's scheduler"
 "$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port $base --json >"$tmp/up.json" \
   || fail "up"
 grep -q "\"ca_url\":\"127.0.0.1:$((base + 4))\"" "$tmp/up.json" || fail "up --json: $(cat "$tmp/up.json")"
@@ -134,6 +136,17 @@ set -e
 "$bin/stele-network" status --dir "$net" --json >"$tmp/status.json" || fail "status: $(cat "$tmp/status.json")"
 [ "$(grep -o '"alive":true' "$tmp/status.json" | wc -l)" -eq 2 ] || fail "status: not 2 alive"
 [ "$(grep -o '"health":"SERVING"' "$tmp/status.json" | wc -l)" -eq 2 ] || fail "status: not 2 SERVING"
+
+# orderer0 runs every thread under the scheduler its description asks for (batch here); the
+# shipped network runs all six daemons so.
+grep -q '^scheduler: batch$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml: scheduler"
+opid=$(cat "$net/orderer0.pid")
+[ -d "/proc/$opid/task" ] || fail "no process $opid for orderer0"
+for t in /proc/"$opid"/task/*; do
+  chrt -p "${t##*/}" | grep -q 'SCHED_BATCH' || fail "thread ${t##*/} of orderer0: $(chrt -p "${t##*/}")"
+done
+[ "$("$bin/stele-network" check --config "$src/configs/network.yaml" | grep -c '^\(orderers\|peers\)\[[0-9]\]\.scheduler: batch$')" = 6 ] \
+  || fail "configs/network.yaml: not every daemon runs with scheduler batch"
 
 h0=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
 [ "$h0" = 1 ] || fail "a new chain should have height 1, got '$h0'"

@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "cli/daemon.h"
 #include "ledger/blockstore.h"
 
 #include <stdarg.h>
@@ -243,6 +244,12 @@ static const struct config_field orderer_fields[] = {
      .def = "info",
      .enums = levels,
      .help = "least severe level the orderer logs"},
+    {.key = "scheduler",
+     .type = CONFIG_ENUM,
+     .offset = F(netconfig_orderer, scheduler),
+     .def = "normal",
+     .enums = cli_schedulers,
+     .help = "the orderer's `scheduler`: " CLI_SCHEDULER_HELP},
     {.key = "batch_delay",
      .type = CONFIG_DURATION,
      .offset = F(netconfig_orderer, batch_delay_ms),
@@ -280,6 +287,12 @@ static const struct config_field peer_fields[] = {
      .def = "info",
      .enums = levels,
      .help = "least severe level the peer logs"},
+    {.key = "scheduler",
+     .type = CONFIG_ENUM,
+     .offset = F(netconfig_peer, scheduler),
+     .def = "normal",
+     .enums = cli_schedulers,
+     .help = "the peer's `scheduler`: " CLI_SCHEDULER_HELP},
     {.key = NULL},
 };
 static const struct config_schema peer_schema = {"peer", sizeof(struct netconfig_peer),
@@ -409,6 +422,11 @@ const char *netconfig_level_name(int level)
 const char *netconfig_fsync_name(int fsync)
 {
     return enum_name(fsyncs, fsync);
+}
+
+const char *netconfig_scheduler_name(int scheduler)
+{
+    return enum_name(cli_schedulers, scheduler);
 }
 
 int netconfig_port(const char *addr)

@@ -81,6 +81,7 @@ struct netconfig_orderer {
     char *listen;            /* host:port; also its address in the genesis block */
     int fsync;               /* enum blockstore_sync */
     int log_level;           /* enum log_level */
+    int scheduler;           /* enum cli_scheduler */
     uint64_t batch_delay_ms; /* pbft: consensus.batch_delay of its orderer.yaml */
     struct config_pos pos;   /* where the entry is */
 };
@@ -92,6 +93,7 @@ struct netconfig_peer {
     char *listen;          /* host:port */
     int fsync;             /* enum blockstore_sync */
     int log_level;         /* enum log_level */
+    int scheduler;         /* enum cli_scheduler */
     struct config_pos pos; /* where the entry is */
 };
 
@@ -154,6 +156,7 @@ void netconfig_rebase_free(char **owned);
 /* The YAML names of a log level and of an fsync policy ("info", "every_block"). */
 const char *netconfig_level_name(int level);
 const char *netconfig_fsync_name(int fsync);
+const char *netconfig_scheduler_name(int scheduler);
 
 /* Port of a host:port string, or -1. */
 int netconfig_port(const char *addr);

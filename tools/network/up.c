@@ -285,10 +285,10 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                 "# membership.cas) come from the network's genesis block.\n"
                 "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
                 "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
-                "fsync: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
+                "fsync: %s\nscheduler: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
                 o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
-                netconfig_fsync_name(o->fsync), nc->channel.consensus.type,
-                (unsigned long long)o->batch_delay_ms) < 0 ||
+                netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
+                nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms) < 0 ||
         fclose(f) != 0)
         return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
     char *serve[] = {prog, "serve", "--config", conf, NULL};
@@ -322,9 +322,10 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
                "# peers of the other organisations for endorsements.\n"
                "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\nfsync: %s\n"
-               "gateway:\n  peers:%s\n",
+               "scheduler: %s\ngateway:\n  peers:%s\n",
                p->id, p->listen, p->id, nc->channel.id, netconfig_level_name(p->log_level),
-               netconfig_fsync_name(p->fsync), nc->n_peers > 1 ? "" : " []");
+               netconfig_fsync_name(p->fsync), netconfig_scheduler_name(p->scheduler),
+               nc->n_peers > 1 ? "" : " []");
     for (size_t i = 0; i < nc->n_peers; i++) {
         const char *org = identity_org(nc, nc->peers[i].id);
         if (&nc->peers[i] != p && org)

@@ -4,7 +4,10 @@
  *
  * The chaincode's state calls go through a stub (chaincode/shim/stub.h) whose ops send a call
  * to the peer and wait for its reply, except a put or delete that surely succeeds, which goes
- * without waiting (write_call()). Every reply is kept until the invocation ends, so the
+ * without waiting (write_call()). Such one-way frames are held back and leave with the next
+ * frame the peer must see at once (a call that waits, the result), in one write: the peer's
+ * thread, which waits for this host, is woken once instead of once per write. Every reply is
+ * kept until the invocation ends, so the
  * pointers the chaincode was given (values, keys) stay valid as stele/chaincode.h promises.
  *
  * Nothing here trusts the peer less than itself (it is the peer's own binary), but every
@@ -55,7 +58,11 @@ struct host {
     uint64_t max_keys, max_write_bytes; /* 0: unknown */
     uint64_t items, write_bytes;
     bool ranged;
+    struct buf out; /* frames not written yet (one-way calls held back) */
 };
+
+/* One-way frames held back beyond this are written at once (bounds the memory they take). */
+#define HOST_HOLD_MAX (64 * 1024)
 
 /* ---- frames ------------------------------------------------------------------------------ */
 
@@ -87,19 +94,34 @@ static bool write_full(int fd, const void *p, size_t n)
     return true;
 }
 
-/* Sends one frame; exits when the peer is gone. */
-static void send_msg(int fd, const Stele__CcHostToPeer *m)
+/* Appends one frame of `m` to `out`; exits when it cannot. */
+static void put_frame(struct buf *out, const Stele__CcHostToPeer *m)
 {
     size_t n = protobuf_c_message_get_packed_size(&m->base);
-    uint8_t *frame = n <= CCHOST_MAX_FRAME ? malloc(4 + n) : NULL;
-    if (!frame)
+    if (n > CCHOST_MAX_FRAME || buf_reserve(out, 4 + n) != STELE_OK)
         _exit(EXIT_PROTOCOL); /* the peer reports a host that exits mid-invocation */
+    uint8_t *frame = out->data + out->len;
     put_u32be(frame, (uint32_t)n);
     protobuf_c_message_pack(&m->base, frame + 4);
-    bool ok = write_full(fd, frame, 4 + n);
-    free(frame);
+    out->len += 4 + n;
+}
+
+/* Writes what `out` holds; exits when the peer is gone. */
+static void flush(int fd, struct buf *out)
+{
+    bool ok = write_full(fd, out->data, out->len);
+    out->len = 0;
     if (!ok)
         _exit(EXIT_PEER_GONE);
+}
+
+/* Sends one frame after those held back. With `hold`, a one-way frame, it may stay in `out`
+ * until a later send. */
+static void send_msg(int fd, struct buf *out, const Stele__CcHostToPeer *m, bool hold)
+{
+    put_frame(out, m);
+    if (!hold || out->len >= HOST_HOLD_MAX)
+        flush(fd, out);
 }
 
 /* Receives one frame (free with pb_free()); exits when the peer is gone. */
@@ -175,8 +197,9 @@ static const Stele__CcHostReply *call(struct host *h, Stele__CcHostCall *c)
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
     m.call = c;
-    send_msg(h->fd, &m);
-    if (c->op == STELE__CC_HOST_CALL__OP__CLOSE || c->no_reply)
+    bool one_way = c->op == STELE__CC_HOST_CALL__OP__CLOSE || c->no_reply;
+    send_msg(h->fd, &h->out, &m, one_way);
+    if (one_way)
         return NULL;
     Stele__CcPeerToHost *r = recv_msg(h->fd);
     if (r->msg_case != STELE__CC_PEER_TO_HOST__MSG_REPLY)
@@ -386,7 +409,7 @@ static void invoke(struct host *h, const Stele__CcHostInvoke *inv)
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_RESULT;
     m.result = &res;
-    send_msg(h->fd, &m);
+    send_msg(h->fd, &h->out, &m, false);
 
     stele_cc_stub_release(&stub);
     end_invocation(h);
@@ -408,7 +431,10 @@ static void say_hello(int fd, const char *error, const struct stele_chaincode *c
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_HELLO;
     m.hello = &hi;
-    send_msg(fd, &m);
+    struct buf out;
+    buf_init(&out);
+    send_msg(fd, &out, &m, false);
+    buf_release(&out);
 }
 
 /* The descriptor of the loaded .so, or NULL with `err` saying what is wrong with it. */
@@ -518,6 +544,7 @@ int ccrt_host_main(int argc, char **argv)
     say_hello(fd, NULL, cc);
 
     struct host h = {.fd = fd, .cc = cc};
+    buf_init(&h.out);
     for (;;) {
         Stele__CcPeerToHost *m = recv_msg(fd);
         if (m->msg_case != STELE__CC_PEER_TO_HOST__MSG_INVOKE)

@@ -292,6 +292,15 @@ static void test_writes(void **state)
     assert_write(ns->writes[0], "d", "5");
     ccrt_result_release(&r);
 
+    /* thousands of one-way writes: the host holds them back and writes them to the peer in
+     * batches of at most 64 KiB (cchost.c), and the peer records every one, in order */
+    r = run_kv(fx, "many", "5000", NULL);
+    ns = ns_of(&r);
+    assert_int_equal(ns->n_writes, 5000);
+    assert_write(ns->writes[0], "m00000", "x");
+    assert_write(ns->writes[4999], "m04999", "x");
+    ccrt_result_release(&r);
+
     /* the committed state is untouched: writes are only proposed */
     r = run_kv(fx, "get", "c", NULL);
     assert_payload(&r, "3");

@@ -2,9 +2,14 @@
  * broadcaster.c — the gateway's Broadcast streams (gateway.c): one long-lived
  * AtomicBroadcast/Broadcast stream per orderer, shared by every Submit, instead of a new
  * stream (and a new handler thread on the orderer) per envelope. An orderer answers the
- * envelopes of a stream in the order they came, so a FIFO of waiters matches the answers; a
- * reader thread per stream takes them. A stream that fails fails its waiters (they report no
- * answer) and the next send opens a new one.
+ * envelopes of a stream in the order they came, so a FIFO of waiters matches the answers.
+ * The answers are taken on the client completion-queue thread as they arrive
+ * (rpc_call_recv_inline): a thread per stream only waits for the stream's end. A stream that
+ * fails fails its waiters (they report no answer) and the next send opens a new one.
+ *
+ * Locks: `send_mu` keeps the order of waiters the order of sends (held across both, and
+ * across opening a stream); `mu` guards the rest and is the only one the completion thread
+ * takes. Order: send_mu, then mu.
  */
 #include "peer_int.h"
 
@@ -19,8 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BC_RECV_SLICE_MS 1000 /* how often a reader looks at `stopping` */
-
 /* One envelope waiting for its answer. Freed by whoever sees it last: the submitter once it
  * is done, or the reader when the submitter gave up waiting. Each has its own condition
  * variable (used with the stream's mutex), so that an answer wakes only its submitter, not
@@ -34,6 +37,7 @@ struct bc_waiter {
 };
 
 struct bc_stream {
+    pthread_mutex_t send_mu; /* senders, and the reader while it retires the stream */
     pthread_mutex_t mu;
     struct rpc_channel *ch; /* borrowed */
     const char *addr;       /* for the log */
@@ -79,38 +83,44 @@ static void fail_all(struct bc_stream *s)
     s->tail = NULL;
 }
 
+/* On the completion thread: an orderer's answer goes to the oldest waiter. */
+static int on_answer(void *arg, const uint8_t *data, size_t len, struct buf *reply)
+{
+    (void)reply;
+    struct bc_stream *s = arg;
+    Stele__BroadcastResponse *r = (Stele__BroadcastResponse *)pb_unpack(
+        &stele__broadcast_response__descriptor, NULL, data, len, 0);
+    if (!r)
+        return STELE_ERR_MALFORMED;
+    pthread_mutex_lock(&s->mu);
+    struct bc_waiter *w = s->head;
+    if (w) {
+        s->head = w->next;
+        if (!s->head)
+            s->tail = NULL;
+        waiter_done(w, r->status);
+    }
+    pthread_mutex_unlock(&s->mu);
+    pb_free(&r->base);
+    return STELE_OK;
+}
+
+/* Waits for the stream's end, then retires it: its waiters fail, the next send opens another. */
 static void *reader_main(void *arg)
 {
     struct bc_stream *s = arg;
     pthread_mutex_lock(&s->mu);
     struct rpc_call *call = s->call;
     pthread_mutex_unlock(&s->mu);
-    for (;;) {
-        ProtobufCMessage *m = NULL;
-        int rc = rpc_call_recv(call, &m, BC_RECV_SLICE_MS, false);
-        pthread_mutex_lock(&s->mu);
-        if (rc == STELE_ERR_TIMEOUT && !s->stopping) {
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        if (rc != STELE_OK) {
-            if (!s->stopping)
-                log_warn("peer", "broadcast stream to %s ended: %s", s->addr, stele_strerror(rc));
-            s->call = NULL;
-            fail_all(s);
-            pthread_mutex_unlock(&s->mu);
-            break;
-        }
-        struct bc_waiter *w = s->head;
-        if (w) {
-            s->head = w->next;
-            if (!s->head)
-                s->tail = NULL;
-            waiter_done(w, ((Stele__BroadcastResponse *)m)->status);
-        }
-        pthread_mutex_unlock(&s->mu);
-        pb_free(m);
-    }
+    int rc = rpc_call_recv_inline(call, on_answer, s);
+    pthread_mutex_lock(&s->send_mu); /* no send is using the call past this */
+    pthread_mutex_lock(&s->mu);
+    if (!s->stopping)
+        log_warn("peer", "broadcast stream to %s ended: %s", s->addr, stele_strerror(rc));
+    s->call = NULL;
+    fail_all(s);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->send_mu);
     rpc_call_finish(call, true, NULL);
     return NULL;
 }
@@ -125,6 +135,7 @@ int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels,
     }
     b->n = n;
     for (size_t i = 0; i < n; i++) {
+        pthread_mutex_init(&b->s[i].send_mu, NULL);
         pthread_mutex_init(&b->s[i].mu, NULL);
         b->s[i].ch = channels[i];
         b->s[i].addr = p->orderers[i];
@@ -150,6 +161,7 @@ void peer_broadcaster_destroy(struct peer_broadcaster *b)
         fail_all(s);
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->send_mu);
     }
     free(b->s);
     free(b);
@@ -164,9 +176,11 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     pthread_cond_init(&w->cv, NULL);
     if (!s->ch)
         goto fail;
+    pthread_mutex_lock(&s->send_mu);
     pthread_mutex_lock(&s->mu);
     if (!s->call && !s->stopping) {
-        if (s->reader_started) { /* the old reader has finished its stream: collect it */
+        /* the old reader has retired its stream (it needs send_mu no more): collect it */
+        if (s->reader_started) {
             pthread_t old = s->reader;
             s->reader_started = false; /* one sender joins it */
             pthread_mutex_unlock(&s->mu);
@@ -186,6 +200,7 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     }
     if (!s->call || s->stopping) {
         pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->send_mu);
         goto fail;
     }
     if (s->tail)
@@ -193,11 +208,14 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     else
         s->head = w;
     s->tail = w;
-    if (rpc_call_send_bytes(s->call, env->data, env->len) != STELE_OK) {
-        /* the reader sees the stream end and fails every waiter, this one included */
-        rpc_call_cancel(s->call);
-    }
+    struct rpc_call *call = s->call;
     pthread_mutex_unlock(&s->mu);
+    /* without mu: the answers keep flowing while this send waits for room */
+    if (rpc_call_send_bytes(call, env->data, env->len) != STELE_OK) {
+        /* the reader sees the stream end and fails every waiter, this one included */
+        rpc_call_cancel(call);
+    }
+    pthread_mutex_unlock(&s->send_mu);
     return w;
 fail:
     waiter_free(w);

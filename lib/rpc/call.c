@@ -127,7 +127,7 @@ void rpc_call_start_recv_locked(struct rpc_call *c)
 {
     if (c->recv_inflight || c->recv_eof || c->broken || c->recvq.len >= c->recvq.cap)
         return;
-    if (c->inline_fn && (c->inline_rc || c->sendq.len >= c->sendq.cap))
+    if (c->inline_fn && (c->inline_rc || (!c->inline_no_reply && c->sendq.len >= c->sendq.cap)))
         return; /* served inline: over, or the client is not reading its replies */
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
@@ -233,7 +233,9 @@ static int inline_one(struct rpc_call *c, rpc_inline_fn fn, void *arg, grpc_byte
         buf_clear(c->inline_reply);
         rc = fn(arg, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), c->inline_reply);
         grpc_slice_unref(s);
-        if (rc == STELE_OK && c->inline_reply->len > send_cap(c)) {
+        if (rc == STELE_OK && c->inline_reply->len && c->inline_no_reply) {
+            rc = STELE_ERR_STATE;
+        } else if (rc == STELE_OK && c->inline_reply->len > send_cap(c)) {
             rc = STELE_ERR_TOO_BIG;
         } else if (rc == STELE_OK && c->inline_reply->len) {
             grpc_slice out = grpc_slice_from_copied_buffer((const char *)c->inline_reply->data,
@@ -518,16 +520,16 @@ int rpc_call_recv_bytes(struct rpc_call *c, struct buf *out, int timeout_ms)
     return rc;
 }
 
-int rpc_call_serve_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
+/* rpc_call_serve_inline() (replies) and rpc_call_recv_inline() (none). */
+static int run_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg, bool replies)
 {
-    if (c->client || c->kind != RPC_BIDI_STREAM)
-        return STELE_ERR_STATE;
     struct buf reply;
     buf_init(&reply);
     int rc = STELE_OK;
     grpc_byte_buffer *bb;
     pthread_mutex_lock(&c->mu);
     c->inline_reply = &reply;
+    c->inline_no_reply = !replies;
     /* What was read ahead goes first, here, in order; the queue is empty when fn is set. A
      * receive may be in flight then, and it is answered inline without a check of the send
      * queue: leave it room (every later receive waits for room before it starts). */
@@ -541,7 +543,7 @@ int rpc_call_serve_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
                 rc = send_bb(c, out);
             pthread_mutex_lock(&c->mu);
         }
-        if (rc != STELE_OK || c->sendq.len < c->sendq.cap || c->broken || c->done)
+        if (rc != STELE_OK || !replies || c->sendq.len < c->sendq.cap || c->broken || c->done)
             break;
         c->send_waiting = true; /* woken when half the queue has gone */
         pthread_cond_wait(&c->cv, &c->mu);
@@ -559,9 +561,24 @@ int rpc_call_serve_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
         c->inline_arg = NULL;
     }
     c->inline_reply = NULL;
+    c->inline_no_reply = false;
     pthread_mutex_unlock(&c->mu);
     buf_release(&reply);
     return rc;
+}
+
+int rpc_call_serve_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
+{
+    if (c->client || c->kind != RPC_BIDI_STREAM)
+        return STELE_ERR_STATE;
+    return run_inline(c, fn, arg, true);
+}
+
+int rpc_call_recv_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg)
+{
+    if (!c->client || (c->kind != RPC_BIDI_STREAM && c->kind != RPC_SERVER_STREAM))
+        return STELE_ERR_STATE;
+    return run_inline(c, fn, arg, false);
 }
 
 bool rpc_call_cancelled(struct rpc_call *c)

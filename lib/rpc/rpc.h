@@ -233,6 +233,21 @@ int rpc_call_recv_bytes(struct rpc_call *call, struct buf *out, int timeout_ms);
 typedef int (*rpc_inline_fn)(void *arg, const uint8_t *data, size_t len, struct buf *reply);
 int rpc_call_serve_inline(struct rpc_call *call, rpc_inline_fn fn, void *arg);
 
+/*
+ * The client's counterpart: reads the rest of a client stream (bidirectional or server
+ * streaming) on the completion-queue thread, calling `fn` there for each message received, in
+ * order, with `reply` cleared; `fn` must leave it empty (a reply ends the stream with
+ * STELE_ERR_STATE) and must not block. Other threads may keep sending on the call meanwhile
+ * with rpc_call_send(): reading never waits for the send queue. Returns, as
+ * rpc_call_serve_inline(), when the stream ends and no call of `fn` is running:
+ * STELE_ERR_NOT_FOUND at the server's end of stream (or a cancel the core first reports as
+ * one), STELE_ERR_CANCELLED when the call broke (rpc_call_cancel() from another thread ends it
+ * so), STELE_ERR_TOO_BIG, STELE_ERR_NOMEM or
+ * fn's error; STELE_ERR_STATE on a server's call or a client-streaming one. Finish the call
+ * with rpc_call_finish() afterwards. Saves waking a reader thread per message.
+ */
+int rpc_call_recv_inline(struct rpc_call *call, rpc_inline_fn fn, void *arg);
+
 /* True once the call has ended abnormally (client cancelled, deadline, disconnect). */
 bool rpc_call_cancelled(struct rpc_call *call);
 

@@ -89,6 +89,8 @@ struct rpc_call {
     void *inline_arg;         /* its argument */
     struct buf *inline_reply; /* its reply buffer (the serving thread's) */
     bool inline_busy;         /* on_recv is inside inline_fn, mu released */
+    bool inline_no_reply;     /* rpc_call_recv_inline(): fn never replies, reading never waits
+                                 for send-queue room */
     int inline_rc;            /* inline_fn's error (or size/memory): the stream is over */
 
     bool done;                 /* the call is over (close / status received) */

@@ -28,11 +28,8 @@ int peer_client_parse(int argc, char **argv, struct peer_opts *o, const char *pr
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (!peer_client_option(o, ch, optarg)) {
-            char hint[96];
-            snprintf(hint, sizeof hint, "see '%s --help'", prog);
-            return cli_usage(prog, hint);
-        }
+        if (!peer_client_option(o, ch, optarg))
+            return cli_usage(prog, "see '%s --help'", prog);
     }
     return -1;
 }

@@ -12,6 +12,7 @@
 #include "stele/common.pb-c.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -537,7 +538,7 @@ static void sync_every_block_and_second_open(void **state)
 struct reader_ctx {
     struct blockstore *bs;
     atomic_bool *stop;
-    unsigned reads; /* blocks read and checked */
+    atomic_uint reads; /* blocks read and checked */
 };
 
 /* Reads blocks below the current height, checking each by number, hash and tx_id. */
@@ -563,7 +564,7 @@ static void *reader(void *arg)
         uint64_t at;
         if (blockstore_find_txid(rc->bs, id, &at, NULL) != STELE_OK || at != n)
             abort();
-        rc->reads++;
+        atomic_fetch_add(&rc->reads, 1);
         arena_reset(a);
     }
     arena_destroy(a);
@@ -579,15 +580,30 @@ static void readers_run_during_appends(void **state)
     struct reader_ctx ctx[3];
     pthread_t th[3];
     for (int i = 0; i < 3; i++) {
-        ctx[i] = (struct reader_ctx){bs, &stop, 0};
+        ctx[i].bs = bs;
+        ctx[i].stop = &stop;
+        atomic_init(&ctx[i].reads, 0);
         assert_int_equal(pthread_create(&th[i], NULL, reader, &ctx[i]), 0);
     }
-    append_n(bs, 300, 30);
-    atomic_store(&stop, true);
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(pthread_join(th[i], NULL), 0);
-        assert_true(ctx[i].reads > 0);
+    for (int k = 0; k < 10; k++) {
+        /* before each 30 blocks, every reader reads once more: the reads surely overlap the
+         * appends and the file rolls, even when the scheduler would run the appends first */
+        unsigned seen[3];
+        for (int i = 0; i < 3; i++)
+            seen[i] = atomic_load(&ctx[i].reads);
+        for (int i = 0; i < 3; i++)
+            while (k > 0 && atomic_load(&ctx[i].reads) == seen[i])
+                sched_yield();
+        append_n(bs, 30, 30);
     }
+    atomic_store(&stop, true);
+    unsigned reads[3];
+    for (int i = 0; i < 3; i++) { /* every thread joined before any assertion can return */
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        reads[i] = atomic_load(&ctx[i].reads);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_true(reads[i] >= 9);
     check_all(bs, 300);
     blockstore_close(bs);
 }

@@ -62,8 +62,9 @@ static void replies_in_order_while_sending(void **state)
     struct seen s = {.caller = pthread_self(), .size = 1024};
     struct inline_sender snd;
     inline_sender_start(&snd, c, 0, 3000, 1024);
-    assert_int_equal(rpc_call_recv_inline(c, take, &s), STELE_ERR_NOT_FOUND);
-    pthread_join(snd.t, NULL);
+    int rc = rpc_call_recv_inline(c, take, &s);
+    pthread_join(snd.t, NULL); /* before any assertion can leave the test */
+    assert_int_equal(rc, STELE_ERR_NOT_FOUND);
     assert_int_equal(snd.rc, STELE_OK);
     assert_int_equal(s.next, 3000);
     assert_int_equal(s.out_of_order, 0);
@@ -96,8 +97,8 @@ static void cancel_ends_it(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, cancel_later, c), 0);
     int rc = rpc_call_recv_inline(c, take, &s);
+    pthread_join(t, NULL); /* before any assertion can leave the test */
     assert_true(rc == STELE_ERR_CANCELLED || rc == STELE_ERR_NOT_FOUND);
-    pthread_join(t, NULL);
     assert_true(rpc_call_cancelled(c));
     assert_int_equal(s.next, 10); /* the ten replies came before the cancel */
     assert_int_equal(s.out_of_order, 0);

@@ -113,6 +113,10 @@ static void *reader_main(void *arg)
     struct rpc_call *call = s->call;
     pthread_mutex_unlock(&s->mu);
     int rc = rpc_call_recv_inline(call, on_answer, s);
+    /* Nobody reads the answers any more (an answer that did not decode ends the reading on a
+     * call that has not broken): cancel first, so that a send waiting for room fails and lets
+     * go of send_mu. */
+    rpc_call_cancel(call);
     pthread_mutex_lock(&s->send_mu); /* no send is using the call past this */
     pthread_mutex_lock(&s->mu);
     if (!s->stopping)

@@ -94,16 +94,19 @@ static bool write_full(int fd, const void *p, size_t n)
     return true;
 }
 
-/* Appends one frame of `m` to `out`; exits when it cannot. */
-static void put_frame(struct buf *out, const Stele__CcHostToPeer *m)
+/* Writes one frame of `m` (`n` octets packed) from a block of its own size; exits when the
+ * peer is gone. */
+static void write_frame(int fd, const Stele__CcHostToPeer *m, size_t n)
 {
-    size_t n = protobuf_c_message_get_packed_size(&m->base);
-    if (n > CCHOST_MAX_FRAME || buf_reserve(out, 4 + n) != STELE_OK)
+    uint8_t *frame = malloc(4 + n);
+    if (!frame)
         _exit(EXIT_PROTOCOL); /* the peer reports a host that exits mid-invocation */
-    uint8_t *frame = out->data + out->len;
     put_u32be(frame, (uint32_t)n);
     protobuf_c_message_pack(&m->base, frame + 4);
-    out->len += 4 + n;
+    bool ok = write_full(fd, frame, 4 + n);
+    free(frame);
+    if (!ok)
+        _exit(EXIT_PEER_GONE);
 }
 
 /* Writes what `out` holds; exits when the peer is gone. */
@@ -116,10 +119,24 @@ static void flush(int fd, struct buf *out)
 }
 
 /* Sends one frame after those held back. With `hold`, a one-way frame, it may stay in `out`
- * until a later send. */
+ * until a later send. A frame over HOST_HOLD_MAX goes alone, so `out` stays under twice that
+ * and a large value or result costs the memory it did before anything was held. */
 static void send_msg(int fd, struct buf *out, const Stele__CcHostToPeer *m, bool hold)
 {
-    put_frame(out, m);
+    size_t n = protobuf_c_message_get_packed_size(&m->base);
+    if (n > CCHOST_MAX_FRAME)
+        _exit(EXIT_PROTOCOL);
+    if (4 + n > HOST_HOLD_MAX) {
+        if (out->len)
+            flush(fd, out);
+        write_frame(fd, m, n);
+        return;
+    }
+    if (buf_reserve(out, 4 + n) != STELE_OK)
+        _exit(EXIT_PROTOCOL);
+    put_u32be(out->data + out->len, (uint32_t)n);
+    protobuf_c_message_pack(&m->base, out->data + out->len + 4);
+    out->len += 4 + n;
     if (!hold || out->len >= HOST_HOLD_MAX)
         flush(fd, out);
 }

@@ -13,7 +13,8 @@
 
 /* How the kernel schedules a daemon's threads (the `scheduler` key of its configuration). */
 enum cli_scheduler {
-    CLI_SCHED_NORMAL, /* SCHED_OTHER: a woken thread may preempt the running one */
+    CLI_SCHED_NORMAL, /* left as started: SCHED_OTHER (a woken thread may preempt the running
+                       * one) unless started under chrt or a service manager's policy */
     CLI_SCHED_BATCH,  /* SCHED_BATCH: a woken thread waits for the running one's slice; fewer
                        * context switches when the cores are saturated, no change when idle */
 };
@@ -23,8 +24,9 @@ extern const struct config_enum cli_schedulers[];
 
 /* Help text of the `scheduler` key, the same for every daemon. */
 #define CLI_SCHEDULER_HELP                                                                    \
-    "normal, or batch (SCHED_BATCH: a thread that wakes up waits for the running one's time " \
-    "slice instead of preempting it; fewer context switches on a saturated machine)"
+    "normal (the policy it was started with, usually SCHED_OTHER), or batch (SCHED_BATCH: a " \
+    "thread that wakes up waits for the running one's time slice instead of preempting it; "  \
+    "fewer context switches on a saturated machine)"
 
 struct cli_daemon_ops {
     const char *prog;                   /* "stele-peer": prefix of every message */

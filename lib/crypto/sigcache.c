@@ -1,4 +1,5 @@
-/* sigcache.c — direct-mapped table of salted SHA-256 tags of valid signatures, one mutex. */
+/* sigcache.c — 4-way set-associative table of salted SHA-256 tags of valid signatures, one
+ * mutex. */
 #include "crypto/sigcache.h"
 
 #include "base/buf.h"
@@ -13,13 +14,15 @@
 
 #define SC_MAX_CAPACITY (1u << 24)
 #define SC_SALT_LEN     16
+#define SC_WAYS         4 /* tags per set: up to 4 tags of one set never push each other out */
 
 struct sigcache {
-    pthread_mutex_t lock;      /* guards tags, used and st */
-    uint8_t (*tags)[32];       /* capacity tags */
+    pthread_mutex_t lock;      /* guards tags, used, victim and st */
+    uint8_t (*tags)[32];       /* capacity tags, SC_WAYS per set */
     uint8_t *used;             /* 1 where tags[i] holds a tag */
-    size_t mask;               /* capacity - 1 */
-    uint8_t salt[SC_SALT_LEN]; /* random, so nobody can aim at a slot from outside */
+    uint8_t *victim;           /* per set: the way replaced next (the oldest) */
+    size_t sets;               /* capacity / SC_WAYS, a power of two */
+    uint8_t salt[SC_SALT_LEN]; /* random, so nobody can aim at a set from outside */
     struct sigcache_stats st;  /* counters */
 };
 
@@ -27,21 +30,23 @@ struct sigcache *sigcache_create(size_t capacity)
 {
     if (capacity == 0 || capacity > SC_MAX_CAPACITY)
         return NULL;
-    size_t n = 1;
+    size_t n = SC_WAYS;
     while (n < capacity)
         n <<= 1;
     struct sigcache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->sets = n / SC_WAYS;
     c->tags = calloc(n, sizeof *c->tags);
     c->used = calloc(n, 1);
-    if (!c->tags || !c->used || crypto_random(c->salt, sizeof c->salt) != STELE_OK) {
+    c->victim = calloc(c->sets, 1);
+    if (!c->tags || !c->used || !c->victim || crypto_random(c->salt, sizeof c->salt) != STELE_OK) {
         free(c->tags);
         free(c->used);
+        free(c->victim);
         free(c);
         return NULL;
     }
-    c->mask = n - 1;
     pthread_mutex_init(&c->lock, NULL);
     return c;
 }
@@ -53,6 +58,7 @@ void sigcache_destroy(struct sigcache *c)
     pthread_mutex_destroy(&c->lock);
     free(c->tags);
     free(c->used);
+    free(c->victim);
     free(c);
 }
 
@@ -73,17 +79,27 @@ static int tag_of(const struct sigcache *c, const struct crypto_key *k,
     return crypto_sha256(in, sizeof in, tag);
 }
 
-static size_t slot_of(const struct sigcache *c, const uint8_t tag[32])
+static size_t set_of(const struct sigcache *c, const uint8_t tag[32])
 {
-    return (size_t)get_u64be(tag) & c->mask;
+    return (size_t)get_u64be(tag) & (c->sets - 1);
+}
+
+/* Under the lock: the way of set `set` holding `tag`, or -1. */
+static int find_locked(const struct sigcache *c, size_t set, const uint8_t tag[32])
+{
+    for (int w = 0; w < SC_WAYS; w++) {
+        size_t i = set * SC_WAYS + (size_t)w;
+        if (c->used[i] && memcmp(c->tags[i], tag, 32) == 0)
+            return w;
+    }
+    return -1;
 }
 
 /* True when `tag` is stored; counts a hit, or a verification about to run. */
 static bool lookup(struct sigcache *c, const uint8_t tag[32])
 {
-    size_t i = slot_of(c, tag);
     pthread_mutex_lock(&c->lock);
-    bool hit = c->used[i] && memcmp(c->tags[i], tag, 32) == 0;
+    bool hit = find_locked(c, set_of(c, tag), tag) >= 0;
     if (hit)
         c->st.hits++;
     else
@@ -92,13 +108,25 @@ static bool lookup(struct sigcache *c, const uint8_t tag[32])
     return hit;
 }
 
+/* Stores `tag` in its set, in a free way or over the oldest. */
 static void store(struct sigcache *c, const uint8_t tag[32])
 {
-    size_t i = slot_of(c, tag);
+    size_t set = set_of(c, tag);
     pthread_mutex_lock(&c->lock);
-    memcpy(c->tags[i], tag, 32);
-    c->used[i] = 1;
-    c->st.added++;
+    if (find_locked(c, set, tag) < 0) {
+        int way = -1;
+        for (int w = 0; w < SC_WAYS && way < 0; w++)
+            if (!c->used[set * SC_WAYS + (size_t)w])
+                way = w;
+        if (way < 0) {
+            way = c->victim[set];
+            c->victim[set] = (uint8_t)((way + 1) % SC_WAYS);
+        }
+        size_t i = set * SC_WAYS + (size_t)way;
+        memcpy(c->tags[i], tag, 32);
+        c->used[i] = 1;
+        c->st.added++;
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

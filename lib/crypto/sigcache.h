@@ -12,9 +12,16 @@
  * decide: whether the signer's identity is still valid (revocation, expiry) — callers check
  * identities every time, as before.
  *
- * Storage: `capacity` tags, direct-mapped by a random-keyed index (an entry may push out an
- * older one; the cache never grows), one mutex. All functions accept a NULL cache and then
- * behave as plain crypto_verify()/crypto_sign().
+ * A signature this process made with sigcache_sign() is remembered as made, without a
+ * verification: OpenSSL reports a signing failure, and checking each signature made would cost
+ * the verification the cache saves. Only a silent fault of the signing itself (the hardware)
+ * could make a peer accept its own bad endorsement that other peers refuse — the same class of
+ * fault as any other computation of its validation going wrong.
+ *
+ * Storage: `capacity` tags (rounded up to a power of two, at least 4) in sets of 4 chosen by a
+ * random-keyed index; a new tag takes a free place of its set or the oldest one's (so up to 4
+ * tags of one set never push each other out; the cache never grows), one mutex. All functions
+ * accept a NULL cache and then behave as plain crypto_verify()/crypto_sign().
  */
 #ifndef STELE_CRYPTO_SIGCACHE_H
 #define STELE_CRYPTO_SIGCACHE_H
@@ -32,11 +39,11 @@ struct sigcache;
 struct sigcache_stats {
     uint64_t hits;     /* checks answered from memory */
     uint64_t verified; /* checks that ran a verification (miss), valid or not */
-    uint64_t added;    /* tags stored (verified valid, or signed here) */
+    uint64_t added;    /* tags stored (verified valid, or signed here), not counting repeats */
 };
 
-/* Creates a cache of `capacity` tags, rounded up to a power of two (1..2^24). NULL on OOM or a
- * bad capacity. Free with sigcache_destroy(). */
+/* Creates a cache of `capacity` tags (1..2^24), rounded up to a power of two of at least 4.
+ * NULL on OOM or a bad capacity. Free with sigcache_destroy(). */
 struct sigcache *sigcache_create(size_t capacity);
 
 /* Frees the cache. Accepts NULL. No other thread may use it during or after this call. */

@@ -236,8 +236,9 @@ int rpc_call_serve_inline(struct rpc_call *call, rpc_inline_fn fn, void *arg);
 /*
  * The client's counterpart: reads the rest of a client stream (bidirectional or server
  * streaming) on the completion-queue thread, calling `fn` there for each message received, in
- * order, with `reply` cleared; `fn` must leave it empty (a reply ends the stream with
- * STELE_ERR_STATE) and must not block. Other threads may keep sending on the call meanwhile
+ * order, with `reply` cleared (messages already read ahead go first, on the calling thread);
+ * `fn` must leave `reply` empty (a reply ends the stream with STELE_ERR_STATE) and must not
+ * block. Other threads may keep sending on the call meanwhile
  * with rpc_call_send(): reading never waits for the send queue. Returns, as
  * rpc_call_serve_inline(), when the stream ends and no call of `fn` is running:
  * STELE_ERR_NOT_FOUND at the server's end of stream (or a cancel the core first reports as

@@ -143,7 +143,8 @@ grep -q '^scheduler: batch$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml
 opid=$(cat "$net/orderer0.pid")
 [ -d "/proc/$opid/task" ] || fail "no process $opid for orderer0"
 for t in /proc/"$opid"/task/*; do
-  chrt -p "${t##*/}" | grep -q 'SCHED_BATCH' || fail "thread ${t##*/} of orderer0: $(chrt -p "${t##*/}")"
+  pol=$(chrt -p "${t##*/}" 2>/dev/null) || { [ -d "$t" ] || continue; fail "chrt -p ${t##*/}"; } # a thread may end meanwhile
+  echo "$pol" | grep -q 'SCHED_BATCH' || fail "thread ${t##*/} of orderer0: $pol"
 done
 [ "$("$bin/stele-network" check --config "$src/configs/network.yaml" | grep -c '^\(orderers\|peers\)\[[0-9]\]\.scheduler: batch$')" = 6 ] \
   || fail "configs/network.yaml: not every daemon runs with scheduler batch"

@@ -301,6 +301,20 @@ static void test_writes(void **state)
     assert_write(ns->writes[4999], "m04999", "x");
     ccrt_result_release(&r);
 
+    /* a one-way write larger than what the host holds back goes alone, after those held */
+    char *big = malloc(200001);
+    assert_non_null(big);
+    memset(big, 'b', 200000);
+    big[200000] = 0;
+    r = run_kv(fx, "put", "a0", "1", "big", big, "z9", "2", NULL);
+    ns = ns_of(&r);
+    assert_int_equal(ns->n_writes, 3);
+    assert_write(ns->writes[0], "a0", "1");
+    assert_write(ns->writes[1], "big", big);
+    assert_write(ns->writes[2], "z9", "2");
+    ccrt_result_release(&r);
+    free(big);
+
     /* the committed state is untouched: writes are only proposed */
     r = run_kv(fx, "get", "c", NULL);
     assert_payload(&r, "3");

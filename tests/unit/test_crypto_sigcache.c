@@ -135,14 +135,14 @@ static void null_cache_is_plain(void **state)
     sigcache_destroy(NULL);
 }
 
-/* A full cache pushes entries out: it never grows, and a pushed-out signature is simply
- * verified again. */
+/* A full set pushes its oldest tag out: the cache never grows, and a pushed-out signature is
+ * simply verified again. Up to 4 tags of one set never push each other out. */
 static void bounded(void **state)
 {
     struct fixture *f = *state;
     assert_null(sigcache_create(0));
     assert_null(sigcache_create((1u << 24) + 1));
-    struct sigcache *c = sigcache_create(1);
+    struct sigcache *c = sigcache_create(1); /* one set of 4 */
     assert_non_null(c);
     uint8_t sigs[8][CRYPTO_SIG_LEN];
     char msg[8][2];
@@ -151,20 +151,26 @@ static void bounded(void **state)
         msg[i][1] = 0;
         assert_int_equal(sigcache_sign(c, f->k, msg[i], 1, sigs[i]), STELE_OK);
     }
-    /* one slot: only the last is remembered, and a verification takes the slot */
-    assert_int_equal(sigcache_verify(c, f->k_pub, msg[7], 1, sigs[7], CRYPTO_SIG_LEN), STELE_OK);
+    /* the last 4 are remembered, whatever the order they are asked in */
+    for (int i = 7; i >= 4; i--)
+        assert_int_equal(sigcache_verify(c, f->k_pub, msg[i], 1, sigs[i], CRYPTO_SIG_LEN),
+                         STELE_OK);
     struct sigcache_stats s = stats(c);
-    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.hits, 4);
     assert_int_equal(s.verified, 0);
-    for (int i = 0; i < 7; i++)
+    /* the first 4 were pushed out: verified, and each remembered again over the oldest */
+    for (int i = 0; i < 4; i++)
         assert_int_equal(sigcache_verify(c, f->k_pub, msg[i], 1, sigs[i], CRYPTO_SIG_LEN),
                          STELE_OK);
     s = stats(c);
-    assert_int_equal(s.hits, 1);
-    assert_int_equal(s.verified, 7);
-    assert_int_equal(s.added, 8 + 7);
+    assert_int_equal(s.hits, 4);
+    assert_int_equal(s.verified, 4);
+    assert_int_equal(s.added, 8 + 4);
+    assert_int_equal(sigcache_verify(c, f->k_pub, msg[0], 1, sigs[0], CRYPTO_SIG_LEN), STELE_OK);
     assert_int_equal(sigcache_verify(c, f->k_pub, msg[7], 1, sigs[7], CRYPTO_SIG_LEN), STELE_OK);
-    assert_int_equal(stats(c).verified, 8);
+    s = stats(c);
+    assert_int_equal(s.hits, 5);     /* msg[0] is back */
+    assert_int_equal(s.verified, 5); /* msg[7] was pushed out by it */
     sigcache_destroy(c);
 }
 

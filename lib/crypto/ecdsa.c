@@ -22,6 +22,42 @@ static const uint8_t p256_half_n[32] = {
 
 #define DER_SIG_MAX 72 /* SEQUENCE of two INTEGERs of up to 33 octets */
 
+/* An idle context of `k` from its pool, initialised for signing (`sign`) or verifying, or a
+ * new one; NULL on failure. */
+static EVP_PKEY_CTX *ctx_take(const struct crypto_key *k, bool sign)
+{
+    EVP_PKEY_CTX *pctx = NULL;
+    pthread_mutex_lock(&k->vpool->mu);
+    if (sign && k->vpool->ns > 0)
+        pctx = k->vpool->sctx[--k->vpool->ns];
+    else if (!sign && k->vpool->n > 0)
+        pctx = k->vpool->ctx[--k->vpool->n];
+    pthread_mutex_unlock(&k->vpool->mu);
+    if (pctx)
+        return pctx;
+    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    if (pctx && (sign ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx)) <= 0) {
+        EVP_PKEY_CTX_free(pctx);
+        pctx = NULL;
+    }
+    return pctx;
+}
+
+/* Gives `pctx` back to the pool of `k`, or frees it when the pool is full. */
+static void ctx_put(const struct crypto_key *k, EVP_PKEY_CTX *pctx, bool sign)
+{
+    pthread_mutex_lock(&k->vpool->mu);
+    if (sign && k->vpool->ns < KEY_VERIFY_POOL) {
+        k->vpool->sctx[k->vpool->ns++] = pctx;
+        pctx = NULL;
+    } else if (!sign && k->vpool->n < KEY_VERIFY_POOL) {
+        k->vpool->ctx[k->vpool->n++] = pctx;
+        pctx = NULL;
+    }
+    pthread_mutex_unlock(&k->vpool->mu);
+    EVP_PKEY_CTX_free(pctx);
+}
+
 int crypto_sign(const struct crypto_key *k, const void *msg, size_t len,
                 uint8_t sig[CRYPTO_SIG_LEN])
 {
@@ -44,10 +80,15 @@ int crypto_sign_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO_D
 
     if (!k->has_private)
         return STELE_ERR_INVALID;
-    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-    if (!pctx || EVP_PKEY_sign_init(pctx) <= 0 ||
-        EVP_PKEY_sign(pctx, der, &der_len, digest, CRYPTO_DIGEST_LEN) <= 0)
+    pctx = ctx_take(k, true);
+    if (!pctx)
         goto out;
+    if (EVP_PKEY_sign(pctx, der, &der_len, digest, CRYPTO_DIGEST_LEN) <= 0) {
+        ERR_clear_error();
+        goto out; /* a context that failed is not trusted again: freed below */
+    }
+    ctx_put(k, pctx, true);
+    pctx = NULL;
     es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
     if (!es)
         goto out;
@@ -108,36 +149,6 @@ static size_t der_put_uint(uint8_t *out, const uint8_t v[32])
     return n + 32 - skip;
 }
 
-/* An idle verification context of `k` from its pool, or a new one; NULL on failure. */
-static EVP_PKEY_CTX *vctx_take(const struct crypto_key *k)
-{
-    EVP_PKEY_CTX *pctx = NULL;
-    pthread_mutex_lock(&k->vpool->mu);
-    if (k->vpool->n > 0)
-        pctx = k->vpool->ctx[--k->vpool->n];
-    pthread_mutex_unlock(&k->vpool->mu);
-    if (pctx)
-        return pctx;
-    pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-    if (pctx && EVP_PKEY_verify_init(pctx) <= 0) {
-        EVP_PKEY_CTX_free(pctx);
-        pctx = NULL;
-    }
-    return pctx;
-}
-
-/* Gives `pctx` back to the pool of `k`, or frees it when the pool is full. */
-static void vctx_put(const struct crypto_key *k, EVP_PKEY_CTX *pctx)
-{
-    pthread_mutex_lock(&k->vpool->mu);
-    if (k->vpool->n < KEY_VERIFY_POOL) {
-        k->vpool->ctx[k->vpool->n++] = pctx;
-        pctx = NULL;
-    }
-    pthread_mutex_unlock(&k->vpool->mu);
-    EVP_PKEY_CTX_free(pctx);
-}
-
 int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO_DIGEST_LEN],
                          const uint8_t *sig, size_t sig_len)
 {
@@ -160,7 +171,7 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     der[0] = 0x30;
     der[1] = (uint8_t)(n - 2);
 
-    pctx = vctx_take(k);
+    pctx = ctx_take(k, false);
     if (!pctx)
         return STELE_ERR_CRYPTO;
     v = EVP_PKEY_verify(pctx, der, n, digest, CRYPTO_DIGEST_LEN);
@@ -168,7 +179,7 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     if (v != 1)
         ERR_clear_error();
     if (v >= 0) /* a context that failed with an error is not trusted again */
-        vctx_put(k, pctx);
+        ctx_put(k, pctx, false);
     else
         EVP_PKEY_CTX_free(pctx);
     return rc;

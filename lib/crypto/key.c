@@ -386,6 +386,8 @@ void crypto_key_destroy(struct crypto_key *k)
         return;
     for (int i = 0; i < k->vpool->n; i++)
         EVP_PKEY_CTX_free(k->vpool->ctx[i]);
+    for (int i = 0; i < k->vpool->ns; i++)
+        EVP_PKEY_CTX_free(k->vpool->sctx[i]);
     pthread_mutex_destroy(&k->vpool->mu);
     free(k->vpool);
     /* EVP_PKEY_free clears the private scalar held by the provider. */

@@ -23,11 +23,14 @@
  * ECDSA implementation under a lock shared by all threads (OpenSSL 3), which cost 8-19% of
  * the verification rate with 16 threads. A context is made only when every pooled one is in
  * use, so a key holds as many as threads have verified with it at once (KEY_VERIFY_POOL at
- * most). Public data only. */
+ * most). Signing contexts are pooled alike (a new one per signature cost 15% of a signature). */
 struct key_vpool {
-    pthread_mutex_t mu;                 /* guards the two below */
-    EVP_PKEY_CTX *ctx[KEY_VERIFY_POOL]; /* idle contexts, initialised for verification */
-    int n;                              /* entries in ctx */
+    pthread_mutex_t mu;                  /* guards the four below */
+    EVP_PKEY_CTX *ctx[KEY_VERIFY_POOL];  /* idle contexts, initialised for verification */
+    int n;                               /* entries in ctx */
+    EVP_PKEY_CTX *sctx[KEY_VERIFY_POOL]; /* the same for signing (keys with a private part:
+                                            their contexts refer to it, and are freed with it) */
+    int ns;                              /* entries in sctx */
 };
 
 struct crypto_key {

@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/status.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 static void *arena_pb_alloc(void *data, size_t size)
@@ -25,6 +26,43 @@ void pb_arena_allocator(struct arena *a, ProtobufCAllocator *alloc)
     alloc->allocator_data = a;
 }
 
+#define PB_MAX_FIELD_NUMBER 536870911u /* 2^29 - 1: the protobuf encoding's largest */
+#define PB_MAX_DEPTH        64         /* deeper than any message of ours nests */
+
+/* True when every unknown field kept in `m` and its submessages has a field number the
+ * encoding allows. protobuf-c keeps a field numbered 0, or one whose tag overflows 32 bits, as
+ * an unknown field, and then packs it into octets that it refuses to decode: such a message
+ * would not survive being encoded again (found by fuzz_genesis), so it is refused here. */
+static bool unknown_fields_valid(const ProtobufCMessage *m, int depth)
+{
+    if (!m || depth > PB_MAX_DEPTH)
+        return m == NULL;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0 || m->unknown_fields[i].tag > PB_MAX_FIELD_NUMBER)
+            return false;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *at = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            const ProtobufCMessage *const *items = *(const ProtobufCMessage *const *const *)at;
+            for (size_t k = 0; k < n; k++)
+                if (!unknown_fields_valid(items[k], depth + 1))
+                    return false;
+            continue;
+        }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+            continue; /* another member of the oneof is set: this pointer is not a message */
+        if (!unknown_fields_valid(*(const ProtobufCMessage *const *)at, depth + 1))
+            return false;
+    }
+    return true;
+}
+
 ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena *a,
                             const uint8_t *data, size_t len, size_t max_len)
 {
@@ -35,12 +73,16 @@ ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena
     static const uint8_t empty[1];
     if (!data)
         data = empty;
-    if (a) {
-        ProtobufCAllocator alloc;
+    ProtobufCAllocator alloc;
+    if (a)
         pb_arena_allocator(a, &alloc);
-        return protobuf_c_message_unpack(desc, &alloc, len, data);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, a ? &alloc : NULL, len, data);
+    if (m && !unknown_fields_valid(m, 0)) {
+        if (!a)
+            protobuf_c_message_free_unpacked(m, NULL);
+        return NULL; /* in an arena, it goes with the arena */
     }
-    return protobuf_c_message_unpack(desc, NULL, len, data);
+    return m;
 }
 
 void pb_free(ProtobufCMessage *msg)

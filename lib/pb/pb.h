@@ -20,7 +20,9 @@ void pb_arena_allocator(struct arena *a, ProtobufCAllocator *alloc);
 
 /* Decodes `len` bytes as a `desc` message. With `a` non-NULL the message lives in the arena
  * (do not free it); with NULL it is malloc'd, free it with pb_free(). Returns NULL when the
- * bytes are not a valid message of that type, or when len > max_len (0 = no cap). */
+ * bytes are not a valid message of that type (including an unknown field numbered 0 or past
+ * 2^29 - 1, which protobuf-c would keep but could not encode again), or when len > max_len
+ * (0 = no cap). Unknown fields with valid numbers are kept, and encoded again by pb_pack(). */
 ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena *a,
                             const uint8_t *data, size_t len, size_t max_len);
 /* Frees a message returned by pb_unpack(..., NULL, ...). Accepts NULL. */

@@ -16,6 +16,7 @@
 #include "ledger/genesis.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,16 +57,6 @@ static int load_config(const char *path, void *cfg, struct config **cc, char **e
     return orderer_config_load(path, cfg, cc, errmsg);
 }
 
-static int log_level(const void *cfg)
-{
-    return ((const struct orderer_config *)cfg)->log_level;
-}
-
-static int scheduler(const void *cfg)
-{
-    return ((const struct orderer_config *)cfg)->scheduler;
-}
-
 static int start(const void *cfg, void **d, char **errmsg)
 {
     struct orderer *o = NULL;
@@ -90,8 +81,8 @@ static const struct cli_daemon_ops orderer_daemon = {
     .schema = &orderer_config_schema,
     .cfg_size = sizeof(struct orderer_config),
     .load = load_config,
-    .log_level = log_level,
-    .scheduler = scheduler,
+    .log_level_at = offsetof(struct orderer_config, log_level),
+    .scheduler_at = offsetof(struct orderer_config, scheduler),
     .start = start,
     .port = port,
     .destroy = destroy,

@@ -6,21 +6,13 @@
 
 #include "cli/daemon.h"
 
+#include <stddef.h>
+
 #define PROG "stele-peer"
 
 static int load(const char *path, void *cfg, struct config **cc, char **errmsg)
 {
     return peer_config_load(path, cfg, cc, errmsg);
-}
-
-static int log_level(const void *cfg)
-{
-    return ((const struct peer_config *)cfg)->log_level;
-}
-
-static int scheduler(const void *cfg)
-{
-    return ((const struct peer_config *)cfg)->scheduler;
 }
 
 static int start(const void *cfg, void **d, char **errmsg)
@@ -47,8 +39,8 @@ static const struct cli_daemon_ops peer_daemon = {
     .schema = &peer_config_schema,
     .cfg_size = sizeof(struct peer_config),
     .load = load,
-    .log_level = log_level,
-    .scheduler = scheduler,
+    .log_level_at = offsetof(struct peer_config, log_level),
+    .scheduler_at = offsetof(struct peer_config, scheduler),
     .start = start,
     .port = port,
     .destroy = destroy,

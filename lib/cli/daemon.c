@@ -19,6 +19,14 @@ const struct config_enum cli_schedulers[] = {
     {NULL, 0},
 };
 
+/* The int at offset `at` of the configuration struct `cfg`. */
+static int setting(const void *cfg, size_t at)
+{
+    int v;
+    memcpy(&v, (const char *)cfg + at, sizeof v);
+    return v;
+}
+
 /* Sets the calling thread's policy; every thread the daemon starts afterwards, and every
  * process it spawns (chaincode hosts), inherits it. */
 static int apply_scheduler(const struct cli_daemon_ops *ops, int which)
@@ -87,10 +95,10 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
     void *cfg = load(ops, config, &cc, &rc);
     if (!cfg)
         return rc;
-    log_set_level((enum log_level)ops->log_level(cfg));
+    log_set_level((enum log_level)setting(cfg, ops->log_level_at));
     void *d = NULL;
     char *err = NULL;
-    if (ops->scheduler && (rc = apply_scheduler(ops, ops->scheduler(cfg))) != CLI_EXIT_OK)
+    if ((rc = apply_scheduler(ops, setting(cfg, ops->scheduler_at))) != CLI_EXIT_OK)
         goto out;
     if ((rc = ops->start(cfg, &d, &err))) {
         rc = cli_fail(ops->prog, rc, "%s", err ? err : stele_strerror(rc));

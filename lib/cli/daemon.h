@@ -36,8 +36,8 @@ struct cli_daemon_ops {
     /* Loads the file at `path` into `cfg` (cfg_size octets); *cc owns what cfg points into
      * (config_destroy()). Returns a stele status with *errmsg (free()) on failure. */
     int (*load)(const char *path, void *cfg, struct config **cc, char **errmsg);
-    int (*log_level)(const void *cfg); /* an enum log_level */
-    int (*scheduler)(const void *cfg); /* an enum cli_scheduler, applied before start */
+    size_t log_level_at; /* offsetof the int (enum log_level) in the configuration struct */
+    size_t scheduler_at; /* offsetof the int (enum cli_scheduler), applied before start */
     /* Creates and starts the daemon from `cfg`; *d is set (for destroy) even on failure.
      * Returns a stele status with *errmsg (free()) on failure. */
     int (*start)(const void *cfg, void **d, char **errmsg);

@@ -7,9 +7,14 @@
  * (rpc_call_recv_inline): a thread per stream only waits for the stream's end. A stream that
  * fails fails its waiters (they report no answer) and the next send opens a new one.
  *
+ * A Submit waits for enough answers, not for every orderer (peer_broadcast()): an orderer
+ * that stops answering (hung, partitioned, Byzantine) must not hold each Submit until its
+ * timeout. Sends never wait either: when an orderer stops reading and the stream's send
+ * queue fills, the stream is cancelled (its waiters fail) and the next Submit opens another.
+ *
  * Locks: `send_mu` keeps the order of waiters the order of sends (held across both, and
  * across opening a stream); `mu` guards the rest and is the only one the completion thread
- * takes. Order: send_mu, then mu.
+ * takes; a Submit's group has its own. Order: send_mu, then mu, then a group's.
  */
 #include "peer_int.h"
 
@@ -24,16 +29,23 @@
 #include <string.h>
 #include <time.h>
 
-/* One envelope waiting for its answer. Freed by whoever sees it last: the submitter once it
- * is done, or the reader when the submitter gave up waiting. Each has its own condition
- * variable (used with the stream's mutex), so that an answer wakes only its submitter, not
- * every Submit waiting on the stream. */
+/* The answers one Submit is waiting for, one per orderer. Shared by the Submit and its
+ * waiters (one reference each): whoever drops the last frees it, so a Submit that stopped
+ * waiting leaves it to the answers still to come. */
+struct bc_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* signalled at each answer */
+    int refs;               /* the Submit, and each waiter not yet answered */
+    size_t answered;        /* answers (or failures) so far */
+    size_t accepted;        /* of which STATUS_SUCCESS */
+    Stele__Status status[]; /* orderer i's answer; STATUS_UNKNOWN until one comes */
+};
+
+/* One envelope sent on a stream, waiting in its FIFO for the orderer's answer. */
 struct bc_waiter {
     struct bc_waiter *next;
-    pthread_cond_t cv;    /* signalled when done */
-    Stele__Status status; /* the orderer's answer; STATUS_UNKNOWN when none came */
-    bool done;            /* answered or failed */
-    bool abandoned;       /* the submitter stopped waiting */
+    struct bc_group *g; /* one reference */
+    size_t i;           /* the orderer's index in g->status */
 };
 
 struct bc_stream {
@@ -54,22 +66,37 @@ struct peer_broadcaster {
     size_t n;
 };
 
-static void waiter_free(struct bc_waiter *w)
+/* Drops one reference to `g`. */
+static void group_unref(struct bc_group *g)
 {
-    pthread_cond_destroy(&w->cv);
-    free(w);
+    pthread_mutex_lock(&g->mu);
+    bool last = --g->refs == 0;
+    pthread_mutex_unlock(&g->mu);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
 }
 
-/* Under the stream's mutex: gives `w` its answer (frees it when abandoned). */
+/* Records orderer i's answer in `g`, wakes the Submit, drops the reference it held. */
+static void group_answer(struct bc_group *g, size_t i, Stele__Status status)
+{
+    pthread_mutex_lock(&g->mu);
+    g->status[i] = status;
+    g->answered++;
+    if (status == STELE__STATUS__STATUS_SUCCESS)
+        g->accepted++;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    group_unref(g);
+}
+
+/* Under the stream's mutex: gives `w` its answer and frees it. */
 static void waiter_done(struct bc_waiter *w, Stele__Status status)
 {
-    if (w->abandoned) {
-        waiter_free(w);
-        return;
-    }
-    w->status = status;
-    w->done = true;
-    pthread_cond_signal(&w->cv);
+    group_answer(w->g, w->i, status);
+    free(w);
 }
 
 /* Under s->mu: marks waiters done. */
@@ -171,15 +198,20 @@ void peer_broadcaster_destroy(struct peer_broadcaster *b)
     free(b);
 }
 
-/* Sends `env` on stream `s`; returns its waiter, or NULL when it could not be sent. */
-static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData *env)
+/* Sends `env` on stream `s` for orderer `i` of group `g`; the answer (or the stream's failure)
+ * comes to `g`. Returns false when nothing was queued for an answer. */
+static bool send_one(struct bc_stream *s, const ProtobufCBinaryData *env, struct bc_group *g,
+                     size_t i)
 {
     struct bc_waiter *w = calloc(1, sizeof *w);
     if (!w)
-        return NULL;
-    pthread_cond_init(&w->cv, NULL);
-    if (!s->ch)
-        goto fail;
+        return false;
+    w->g = g;
+    w->i = i;
+    if (!s->ch) {
+        free(w);
+        return false;
+    }
     pthread_mutex_lock(&s->send_mu);
     pthread_mutex_lock(&s->mu);
     if (!s->call && !s->stopping) {
@@ -205,8 +237,12 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     if (!s->call || s->stopping) {
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_unlock(&s->send_mu);
-        goto fail;
+        free(w);
+        return false;
     }
+    pthread_mutex_lock(&g->mu);
+    g->refs++; /* the waiter's, dropped when it is answered or failed */
+    pthread_mutex_unlock(&g->mu);
     if (s->tail)
         s->tail->next = w;
     else
@@ -214,48 +250,48 @@ static struct bc_waiter *send_one(struct bc_stream *s, const ProtobufCBinaryData
     s->tail = w;
     struct rpc_call *call = s->call;
     pthread_mutex_unlock(&s->mu);
-    /* without mu: the answers keep flowing while this send waits for room */
-    if (rpc_call_send_bytes(call, env->data, env->len) != STELE_OK) {
-        /* the reader sees the stream end and fails every waiter, this one included */
+    /* Without mu, so the answers keep flowing; never waiting for room: an orderer that does
+     * not read what it was sent loses its stream, and the reader fails every waiter, this one
+     * included. */
+    int rc = rpc_call_try_send_bytes(call, env->data, env->len);
+    if (rc != STELE_OK) {
+        if (rc == STELE_ERR_LIMIT)
+            log_warn("peer", "broadcast stream to %s: the orderer does not read; cancelled",
+                     s->addr);
         rpc_call_cancel(call);
     }
     pthread_mutex_unlock(&s->send_mu);
-    return w;
-fail:
-    waiter_free(w);
-    return NULL;
+    return true;
 }
 
-/* Waits for `w` until `deadline` (monotonic ms); returns its status and frees it, or marks
- * it abandoned. */
-static Stele__Status wait_one(struct bc_stream *s, struct bc_waiter *w, uint64_t deadline)
+void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
+                    size_t enough, Stele__Status *status)
 {
-    pthread_mutex_lock(&s->mu);
-    while (!w->done) {
+    for (size_t i = 0; i < b->n; i++)
+        status[i] = STELE__STATUS__STATUS_UNKNOWN;
+    struct bc_group *g = calloc(1, sizeof *g + b->n * sizeof g->status[0]);
+    if (!g)
+        return;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->refs = 1;
+    for (size_t i = 0; i < b->n; i++)
+        g->status[i] = STELE__STATUS__STATUS_UNKNOWN;
+    uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+    size_t failed = 0;
+    for (size_t i = 0; i < b->n; i++) /* to every orderer at once */
+        if (!send_one(&b->s[i], env, g, i))
+            failed++;
+    pthread_mutex_lock(&g->mu);
+    while (g->accepted < enough && g->answered + failed < b->n) {
         uint64_t now = clock_mono_ms();
         if (now >= deadline)
             break;
         struct timespec ts;
         clock_deadline(CLOCK_REALTIME, deadline - now, &ts);
-        pthread_cond_timedwait(&w->cv, &s->mu, &ts);
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
     }
-    Stele__Status st = w->done ? w->status : STELE__STATUS__STATUS_UNKNOWN;
-    if (w->done)
-        waiter_free(w);
-    else
-        w->abandoned = true; /* the reader frees it when its answer comes, or fails it */
-    pthread_mutex_unlock(&s->mu);
-    return st;
-}
-
-void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
-                    Stele__Status *status)
-{
-    struct bc_waiter **w = calloc(b->n ? b->n : 1, sizeof *w);
-    for (size_t i = 0; i < b->n; i++) /* to every orderer at once */
-        w[i] = w ? send_one(&b->s[i], env) : NULL;
-    uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
-    for (size_t i = 0; i < b->n; i++)
-        status[i] = w && w[i] ? wait_one(&b->s[i], w[i], deadline) : STELE__STATUS__STATUS_UNKNOWN;
-    free(w);
+    memcpy(status, g->status, b->n * sizeof *status);
+    pthread_mutex_unlock(&g->mu);
+    group_unref(g); /* the answers still to come keep it until they arrive or fail */
 }

@@ -175,10 +175,11 @@ int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels,
 /* Cancels the streams, joins their readers, frees. Accepts NULL. */
 void peer_broadcaster_destroy(struct peer_broadcaster *b);
 
-/* Sends the serialized envelope `env` to every orderer at once and waits up to `timeout_ms`
- * for their answers: status[i] (n entries) is orderer i's, STATUS_UNKNOWN when none came. */
+/* Sends the serialized envelope `env` to every orderer at once and waits, up to `timeout_ms`,
+ * until `enough` of them accepted it or all have answered: status[i] (n entries) is orderer
+ * i's answer, STATUS_UNKNOWN when none came by then (answers that come later are dropped). */
 void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
-                    Stele__Status *status);
+                    size_t enough, Stele__Status *status);
 
 /* Creates and frees the gateway's state (gateway.c). */
 int peer_gateway_create(struct peer *p, char **errmsg);

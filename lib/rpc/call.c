@@ -364,7 +364,9 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
 }
 
 /* Queues `bb` (taken over) for sending, blocking while the queue is full. */
-static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
+/* Sends `bb` (taken) now or after those queued; with `wait` false, STELE_ERR_LIMIT instead of
+ * waiting when the queue is full. */
+static int send_bb_wait(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
 {
     int rc = STELE_OK;
     pthread_mutex_lock(&c->mu);
@@ -386,6 +388,10 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
             bb = NULL;
             break;
         }
+        if (!wait) {
+            rc = STELE_ERR_LIMIT;
+            break;
+        }
         c->send_waiting = true;
         pthread_cond_wait(&c->cv, &c->mu);
     }
@@ -393,6 +399,11 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
     if (bb)
         grpc_byte_buffer_destroy(bb);
     return rc;
+}
+
+static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
+{
+    return send_bb_wait(c, bb, true);
 }
 
 /* True when this side of `c` may not send. */
@@ -414,7 +425,7 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
     return send_bb(c, bb);
 }
 
-int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
+static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, bool wait)
 {
     if (send_refused(c))
         return STELE_ERR_STATE;
@@ -425,7 +436,17 @@ int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
     grpc_slice_unref(s);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb(c, bb);
+    return send_bb_wait(c, bb, wait);
+}
+
+int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
+{
+    return send_bytes(c, data, len, true);
+}
+
+int rpc_call_try_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
+{
+    return send_bytes(c, data, len, false);
 }
 
 /* Waits until `want` messages are queued, the stream ends or breaks, or `until` passes

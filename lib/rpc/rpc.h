@@ -189,6 +189,10 @@ int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
  * are sent exactly as they are. */
 int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
 
+/* Like rpc_call_send_bytes() but never waits: STELE_ERR_LIMIT, with nothing sent, when the
+ * send queue is full (the other side is not reading). */
+int rpc_call_try_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
+
 /* Waits for the next message from the other side, up to `timeout_ms` (-1 = until the call
  * ends). Returns STELE_OK with *msg set (malloc'd: free with pb_free(), or in the call arena
  * on the server when `in_arena` is true), STELE_ERR_NOT_FOUND when the other side finished

@@ -22,6 +22,7 @@
 #   5. MVCC: two concurrent transfers of one asset: one commits VALID, the other
 #      MVCC_READ_CONFLICT (exit 1); with --retries, two concurrent transactions on one key both
 #      commit, one of them after a second attempt;
+#   6. an invoke with one orderer hung (SIGSTOP) commits without waiting for that orderer;
 # and at the end both peers agree, stop with exit status 0 on SIGTERM, and no log holds a
 # sanitizer report.
 # The peers are restarted (stele-network restart) with a chaincode timeout of 2 s and a memory
@@ -327,6 +328,16 @@ done
 # peer, and keeps working when peer0.org2 is gone (below).
 approve_commit kv 1.0 2 "$net/kv-1.0.pkg" "OR(org1.peer, org2.peer)"
 valid "kv under OR" stele invoke kv put k-or v --peer "$p1" --identity "$ids/owner1"
+# A hung orderer (SIGSTOP: connected but silent) holds no Submit until the gateway's 5 s
+# broadcast timeout: the gateway answers once f + 1 = 2 orderers accepted, and the transaction
+# commits through the other three.
+opid=$(cat "$net/orderer3.pid")
+kill -STOP "$opid"
+t0=$(date +%s%N)
+valid "create with orderer3 hung" stele invoke asset create hung blue 1 1 --peer "$p1" --identity "$ids/owner1"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$opid"
+[ "$ms" -lt 4500 ] || fail "an invoke with orderer3 hung took $ms ms: the gateway waited for it"
 agree
 pid=$(cat "$net/peer0.org2.pid")
 kill -TERM "$pid"

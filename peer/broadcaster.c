@@ -29,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 
+#define BC_BACKOFF_MIN_MS 250
+#define BC_BACKOFF_MAX_MS 30000
+
 /* The answers one Submit is waiting for, one per orderer. Shared by the Submit and its
  * waiters (one reference each): whoever drops the last frees it, so a Submit that stopped
  * waiting leaves it to the answers still to come. */
@@ -59,6 +62,12 @@ struct bc_stream {
     pthread_t reader;
     bool reader_started; /* `reader` must be joined */
     bool stopping;
+    /* After a stream ends, no new one before retry_at_ms (monotonic): an orderer that hangs
+     * would otherwise get a new stream, and hold its unread envelopes, several times a second.
+     * The pause doubles from BC_BACKOFF_MIN_MS to BC_BACKOFF_MAX_MS while streams keep ending
+     * without an answer, and is forgotten at the first answer. */
+    uint64_t retry_at_ms;
+    unsigned backoff_ms;
 };
 
 struct peer_broadcaster {
@@ -127,6 +136,7 @@ static int on_answer(void *arg, const uint8_t *data, size_t len, struct buf *rep
             s->tail = NULL;
         waiter_done(w, r->status);
     }
+    s->backoff_ms = 0; /* it answers */
     pthread_mutex_unlock(&s->mu);
     pb_free(&r->base);
     return STELE_OK;
@@ -146,13 +156,21 @@ static void *reader_main(void *arg)
     rpc_call_cancel(call);
     pthread_mutex_lock(&s->send_mu); /* no send is using the call past this */
     pthread_mutex_lock(&s->mu);
-    if (!s->stopping)
-        log_warn("peer", "broadcast stream to %s ended: %s", s->addr, stele_strerror(rc));
+    if (!s->stopping) {
+        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BC_BACKOFF_MIN_MS;
+        if (s->backoff_ms > BC_BACKOFF_MAX_MS)
+            s->backoff_ms = BC_BACKOFF_MAX_MS;
+        s->retry_at_ms = clock_mono_ms() + s->backoff_ms;
+        log_warn("peer", "broadcast stream to %s ended: %s; another in %u ms at the earliest",
+                 s->addr, stele_strerror(rc), s->backoff_ms);
+    }
     s->call = NULL;
     fail_all(s);
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_unlock(&s->send_mu);
-    rpc_call_finish(call, true, NULL);
+    /* Not rpc_call_finish(): an orderer that hangs leaves a send in flight that the core may
+     * not complete until that connection moves again, and the next sender joins this thread. */
+    rpc_call_abandon(call);
     return NULL;
 }
 
@@ -214,7 +232,7 @@ static bool send_one(struct bc_stream *s, const ProtobufCBinaryData *env, struct
     }
     pthread_mutex_lock(&s->send_mu);
     pthread_mutex_lock(&s->mu);
-    if (!s->call && !s->stopping) {
+    if (!s->call && !s->stopping && clock_mono_ms() >= s->retry_at_ms) {
         /* the old reader has retired its stream (it needs send_mu no more): collect it */
         if (s->reader_started) {
             pthread_t old = s->reader;

@@ -166,7 +166,7 @@ void rpc_call_maybe_end_locked(struct rpc_call *c)
     start_batch_locked(c, &op, 1, &c->tag_end);
 }
 
-static void drain_sendq_locked(struct rpc_call *c)
+void rpc_call_drain_sendq_locked(struct rpc_call *c)
 {
     grpc_byte_buffer *bb;
     while ((bb = bbq_pop(&c->sendq)) != NULL)
@@ -183,7 +183,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
     bool wake = true;
     if (!ok) {
         c->broken = true;
-        drain_sendq_locked(c);
+        rpc_call_drain_sendq_locked(c);
         rpc_call_maybe_end_locked(c); /* a status still owed is sent (skipped once done) */
     } else {
         grpc_byte_buffer *next = bbq_pop(&c->sendq);
@@ -332,7 +332,7 @@ static void on_close(struct rpc_tag *tag, bool ok)
         c->broken = true;
     }
     if (c->broken)
-        drain_sendq_locked(c);
+        rpc_call_drain_sendq_locked(c);
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     rpc_call_unref(c);

@@ -493,6 +493,25 @@ int rpc_call_finish(struct rpc_call *c, bool cancel, struct rpc_result *res)
     return rpc_status_from_code(code);
 }
 
+void rpc_call_abandon(struct rpc_call *c)
+{
+    grpc_call_cancel(c->call, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->broken = true;               /* nothing more is sent or read on it */
+    rpc_call_drain_sendq_locked(c); /* what the other side never read goes now, not with it */
+    if (!c->end_requested) {
+        c->end_requested = true;
+        rpc_call_maybe_end_locked(c);
+    }
+    grpc_byte_buffer *bb;
+    while ((bb = bbq_pop(&c->recvq)) != NULL)
+        grpc_byte_buffer_destroy(bb);
+    c->discard_recv = true;
+    rpc_call_start_recv_locked(c);
+    pthread_mutex_unlock(&c->mu);
+    rpc_call_unref(c); /* the operations still pending hold theirs; the last one frees it */
+}
+
 void rpc_channel_close(struct rpc_channel *ch)
 {
     if (!ch)

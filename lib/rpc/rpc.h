@@ -331,4 +331,10 @@ void rpc_call_cancel(struct rpc_call *call);
  * `cancel` is true. Returns the stele status of the final code; `res` gets code and detail. */
 int rpc_call_finish(struct rpc_call *call, bool cancel, struct rpc_result *res);
 
+/* Client side: cancels the call and lets go of it without waiting for it to wind down, for a
+ * call whose server may never answer (a hung process keeps a send in flight, and
+ * rpc_call_finish() would wait for it). The call frees itself once the gRPC core has finished
+ * with it; `call` must not be used afterwards. */
+void rpc_call_abandon(struct rpc_call *call);
+
 #endif

@@ -139,6 +139,8 @@ void rpc_call_start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb);
 void rpc_call_start_recv_locked(struct rpc_call *c);
 /* With mu held: starts the end batch once the send queue has drained (status / half-close). */
 void rpc_call_maybe_end_locked(struct rpc_call *c);
+/* Drops the messages queued for sending (not the one in flight). Caller holds mu. */
+void rpc_call_drain_sendq_locked(struct rpc_call *c);
 /* Server: the status batch of a streaming call (defined in server.c). */
 void rpc_server_start_status_locked(struct rpc_call *c);
 

@@ -465,21 +465,27 @@ void rpc_call_cancel(struct rpc_call *c)
         grpc_call_cancel(c->call, NULL);
 }
 
-int rpc_call_finish(struct rpc_call *c, bool cancel, struct rpc_result *res)
+/* Under mu: asks for the call's end and drops whatever still arrives, so a server blocked on
+ * flow control can finish. */
+static void let_go_locked(struct rpc_call *c)
 {
-    if (cancel)
-        grpc_call_cancel(c->call, NULL);
-    pthread_mutex_lock(&c->mu);
     if (!c->end_requested) {
         c->end_requested = true;
         rpc_call_maybe_end_locked(c);
     }
-    /* Whatever still arrives is dropped, so a server blocked on flow control can finish. */
     grpc_byte_buffer *bb;
     while ((bb = bbq_pop(&c->recvq)) != NULL)
         grpc_byte_buffer_destroy(bb);
     c->discard_recv = true;
     rpc_call_start_recv_locked(c);
+}
+
+int rpc_call_finish(struct rpc_call *c, bool cancel, struct rpc_result *res)
+{
+    if (cancel)
+        grpc_call_cancel(c->call, NULL);
+    pthread_mutex_lock(&c->mu);
+    let_go_locked(c);
     while (!c->done || c->refs > 1)
         pthread_cond_wait(&c->cv, &c->mu);
     enum rpc_code code = c->code;
@@ -499,15 +505,7 @@ void rpc_call_abandon(struct rpc_call *c)
     pthread_mutex_lock(&c->mu);
     c->broken = true;               /* nothing more is sent or read on it */
     rpc_call_drain_sendq_locked(c); /* what the other side never read goes now, not with it */
-    if (!c->end_requested) {
-        c->end_requested = true;
-        rpc_call_maybe_end_locked(c);
-    }
-    grpc_byte_buffer *bb;
-    while ((bb = bbq_pop(&c->recvq)) != NULL)
-        grpc_byte_buffer_destroy(bb);
-    c->discard_recv = true;
-    rpc_call_start_recv_locked(c);
+    let_go_locked(c);
     pthread_mutex_unlock(&c->mu);
     rpc_call_unref(c); /* the operations still pending hold theirs; the last one frees it */
 }

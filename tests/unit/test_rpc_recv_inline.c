@@ -145,6 +145,46 @@ static void call_shapes(void **state)
     assert_int_equal(rpc_call_finish(c, false, &res), STELE_OK);
 }
 
+/* A client that reads no replies makes the inline echo server stop reading (its reply queue
+ * is full), so the stream backs up: rpc_call_try_send_bytes() then says STELE_ERR_LIMIT instead
+ * of waiting, and rpc_call_abandon() lets go of the call at once; the server sees the cancel
+ * and the channel goes on serving. */
+static void backed_up_stream_try_send_and_abandon(void **state)
+{
+    struct inline_fx *f = *state;
+    int base = inline_served_count();
+    struct rpc_call *c = inline_open(f->ch, "/test.Inline/Careful");
+    /* the server has the stream before the burst (cancelled earlier, it never would) */
+    assert_int_equal(inline_send(c, "m0", 0), STELE_OK);
+    inline_expect_reply(c, 0, "m0");
+    char p[1024];
+    int rc = STELE_OK, sent = 1;
+    while (sent < 200000) {
+        size_t n = inline_payload(p, sizeof p, sent, 1000);
+        Stele__EchoRequest req = STELE__ECHO_REQUEST__INIT;
+        req.payload = (ProtobufCBinaryData){n, (uint8_t *)p};
+        uint8_t msg[1100];
+        size_t len = protobuf_c_message_pack(&req.base, msg);
+        if ((rc = rpc_call_try_send_bytes(c, msg, len)) != STELE_OK)
+            break;
+        sent++;
+    }
+    assert_int_equal(rc, STELE_ERR_LIMIT);
+    print_message("%d messages sent before the stream backed up\n", sent);
+    uint64_t t0 = clock_mono_ms();
+    rpc_call_abandon(c);
+    assert_true(clock_mono_ms() - t0 < 1000);
+    bool cancelled = false;
+    int served_rc = inline_wait_served(base + 1, NULL, &cancelled);
+    assert_true(served_rc == STELE_ERR_CANCELLED || served_rc == STELE_ERR_NOT_FOUND);
+    assert_true(cancelled);
+    c = inline_open(f->ch, "/test.Inline/Chat");
+    assert_int_equal(inline_send(c, "after", 0), STELE_OK);
+    inline_expect_reply(c, 0, "after");
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    inline_expect_clean_end(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +193,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancel_ends_it, inline_fx_setup, inline_fx_teardown),
         cmocka_unit_test_setup_teardown(no_replies, inline_fx_setup, inline_fx_teardown),
         cmocka_unit_test_setup_teardown(call_shapes, inline_fx_setup, inline_fx_teardown),
+        cmocka_unit_test_setup_teardown(backed_up_stream_try_send_and_abandon, inline_fx_setup,
+                                        inline_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,16 +337,17 @@ t0=$(date +%s%N)
 valid "create with orderer3 hung" stele invoke asset create hung blue 1 1 --peer "$p1" --identity "$ids/owner1"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 4500 ] || fail "an invoke with orderer3 hung took $ms ms: the gateway waited for it"
-# Under load too: every transaction commits through the other three orderers. (The kernel's
-# socket buffers take this much for the hung orderer; a gateway drops a stream only when
-# megabytes wait in it: measured in docs/PERFORMANCE.md, not here.)
-"$bin/stele-bench" submit --network "$net" --duration 3 --warmup 1 --rate 300 --clients 4 --json \
+# Under a light load too (the suite runs other tests beside this one): every transaction
+# commits through the other three orderers. (The kernel's socket buffers take this much for
+# the hung orderer; a gateway drops a stream only when megabytes wait in it: measured in
+# docs/PERFORMANCE.md, not here.)
+"$bin/stele-bench" submit --network "$net" --duration 2 --warmup 1 --rate 100 --clients 4 --json \
   >"$tmp/hung.json" 2>"$tmp/hung.err" || fail "stele-bench submit with orderer3 hung: $(cat "$tmp/hung.err")"
 kill -CONT "$opid"
 grep -q '"errors":0,' "$tmp/hung.json" || fail "errors with orderer3 hung: $(cat "$tmp/hung.json")"
 proposed=$(sed -n 's/.*"proposed":\([0-9]*\).*/\1/p' "$tmp/hung.json")
 valid_n=$(sed -n 's/.*"valid":\([0-9]*\).*/\1/p' "$tmp/hung.json")
-[ "${proposed:-0}" -gt 300 ] && [ "$valid_n" = "$proposed" ] \
+[ "${proposed:-0}" -gt 100 ] && [ "$valid_n" = "$proposed" ] \
   || fail "with orderer3 hung, $valid_n of $proposed committed VALID: $(cat "$tmp/hung.json")"
 agree
 pid=$(cat "$net/peer0.org2.pid")

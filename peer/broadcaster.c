@@ -285,11 +285,12 @@ static bool send_one(struct bc_stream *s, const ProtobufCBinaryData *env, struct
 void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
                     size_t enough, Stele__Status *status)
 {
-    for (size_t i = 0; i < b->n; i++)
-        status[i] = STELE__STATUS__STATUS_UNKNOWN;
     struct bc_group *g = calloc(1, sizeof *g + b->n * sizeof g->status[0]);
-    if (!g)
+    if (!g) {
+        for (size_t i = 0; i < b->n; i++)
+            status[i] = STELE__STATUS__STATUS_UNKNOWN;
         return;
+    }
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     g->refs = 1;

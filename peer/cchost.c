@@ -7,8 +7,8 @@
  * without waiting (write_call()). Such one-way frames are held back and leave with the next
  * frame the peer must see at once (a call that waits, the result), in one write: the peer's
  * thread, which waits for this host, is woken once instead of once per write. Every reply is
- * kept until the invocation ends, so the
- * pointers the chaincode was given (values, keys) stay valid as stele/chaincode.h promises.
+ * kept until the invocation ends, so the pointers the chaincode was given (values, keys) stay
+ * valid as stele/chaincode.h promises.
  *
  * Nothing here trusts the peer less than itself (it is the peer's own binary), but every
  * length read is still checked. When the peer goes away (EOF, a broken pipe) the host exits

@@ -24,6 +24,7 @@
 #include "identity/identity.h"
 #include "ledger/envelope.h"
 #include "ledger/lifecycle.h"
+#include "ledger/pbft_msg.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "policy/policy.h"
@@ -540,10 +541,10 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     Stele__Status *st = arena_calloc(a, p->n_orderers ? p->n_orderers : 1, sizeof *st);
     if (!st)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    /* f + 1 acceptances, f = (n - 1) / 3 the orderers that may fail: then at least one that
-     * works has the envelope, and a silent orderer does not hold every Submit for
-     * GW_BROADCAST_MS. The answer counts the orderers that had accepted by then. */
-    size_t enough = p->n_orderers ? (p->n_orderers - 1) / 3 + 1 : 1;
+    /* f + 1 acceptances, f the orderers that may fail: then at least one that works has the
+     * envelope, and a silent orderer does not hold every Submit for GW_BROADCAST_MS. The
+     * answer counts the orderers that had accepted by then. */
+    size_t enough = pbft_faults(p->n_orderers) + 1;
     peer_broadcast(p->gw->bc, &sr->envelope, GW_BROADCAST_MS, enough, st);
     for (size_t i = 0; i < p->n_orderers; i++) {
         if (st[i] == STELE__STATUS__STATUS_SUCCESS)

@@ -27,7 +27,7 @@ int pbft_members_init(struct pbft_members *m, const Stele__ChannelConfig *cfg)
     if (!cfg || cfg->n_orderers == 0)
         return STELE_ERR_CONFIG;
     m->n = cfg->n_orderers;
-    m->f = (m->n - 1) / 3;
+    m->f = pbft_faults(m->n);
     m->quorum = 2 * m->f + 1;
     if (!(m->channel_id = strdup(cfg->channel_id ? cfg->channel_id : "")) ||
         !(m->ids = calloc(m->n, sizeof *m->ids)) || !(m->keys = calloc(m->n, sizeof *m->keys))) {

@@ -29,6 +29,12 @@ struct crypto_key;
 #define PBFT_SIG_DOMAIN "STELE-PBFT-v1"
 
 /* The orderer set of a channel with their imported keys. */
+/* The faults n ordering nodes tolerate: f = (n - 1) / 3 (0 for n < 4). */
+static inline size_t pbft_faults(size_t n)
+{
+    return n ? (n - 1) / 3 : 0;
+}
+
 struct pbft_members {
     char *channel_id;         /* malloc'd */
     size_t n;                 /* members */

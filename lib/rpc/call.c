@@ -363,10 +363,9 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
     return code;
 }
 
-/* Queues `bb` (taken over) for sending, blocking while the queue is full. */
-/* Sends `bb` (taken) now or after those queued; with `wait` false, STELE_ERR_LIMIT instead of
- * waiting when the queue is full. */
-static int send_bb_wait(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
+/* Queues `bb` (taken over) for sending, blocking while the queue is full; with `wait` false,
+ * STELE_ERR_LIMIT instead of blocking. */
+static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
 {
     int rc = STELE_OK;
     pthread_mutex_lock(&c->mu);
@@ -401,11 +400,6 @@ static int send_bb_wait(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
     return rc;
 }
 
-static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb)
-{
-    return send_bb_wait(c, bb, true);
-}
-
 /* True when this side of `c` may not send. */
 static bool send_refused(const struct rpc_call *c)
 {
@@ -422,7 +416,7 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = rpc_pack(msg);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb(c, bb);
+    return send_bb(c, bb, true);
 }
 
 static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, bool wait)
@@ -436,7 +430,7 @@ static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, bool 
     grpc_slice_unref(s);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb_wait(c, bb, wait);
+    return send_bb(c, bb, wait);
 }
 
 int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
@@ -561,7 +555,7 @@ static int run_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg, bool repl
             grpc_byte_buffer *out = NULL;
             rc = inline_one(c, fn, arg, bb, &out);
             if (rc == STELE_OK && out)
-                rc = send_bb(c, out);
+                rc = send_bb(c, out, true);
             pthread_mutex_lock(&c->mu);
         }
         if (rc != STELE_OK || !replies || c->sendq.len < c->sendq.cap || c->broken || c->done)

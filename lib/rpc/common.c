@@ -5,6 +5,7 @@
 #include "base/status.h"
 #include "pb/pb.h"
 
+#include <dlfcn.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <stdarg.h>
@@ -123,8 +124,47 @@ static void grpc_log_to_stele(gpr_log_func_args *args)
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
+/* Debian builds Abseil without NDEBUG, so every absl::Mutex that gRPC locks runs Abseil's
+   debug-only deadlock detector: a global spin lock, a hash lookup, edges and sometimes a stack
+   trace per lock, a graph update per destroyed mutex. In a peer under load that was ~2% of the
+   CPU and contention on one lock across all threads (docs/PERFORMANCE.md). Release builds of
+   Abseil have it off; so do we, through the C++ function absl::SetMutexDeadlockDetectionMode
+   (kIgnore = 0; the enum is an int), found by its mangled name in the inline namespace of the
+   installed headers. If it is not there, the detector stays as it was. */
+#if defined(__has_include)
+#if __has_include(<absl/base/options.h>)
+#include <absl/base/options.h>
+#endif
+#endif
+
+#define STELE_STR2(x) #x
+#define STELE_STR(x)  STELE_STR2(x)
+
+bool rpc_absl_deadlock_detection_off(void)
+{
+#if defined(ABSL_OPTION_USE_INLINE_NAMESPACE) && ABSL_OPTION_USE_INLINE_NAMESPACE == 1
+    const char *ns = STELE_STR(ABSL_OPTION_INLINE_NAMESPACE_NAME);
+    char name[160];
+    snprintf(name, sizeof name,
+             "_ZN4absl%zu%s29SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE", strlen(ns), ns);
+#else
+    const char *name = "_ZN4absl29SetMutexDeadlockDetectionModeENS_15OnDeadlockCycleE";
+#endif
+    void *sym = dlsym(RTLD_DEFAULT, name);
+    if (!sym) {
+        log_write(LOG_DEBUG, "rpc", "Abseil's deadlock detector left as it is (%s not found)",
+                  name);
+        return false;
+    }
+    void (*set_mode)(int);
+    memcpy(&set_mode, &sym, sizeof set_mode); /* object pointer to function pointer (POSIX) */
+    set_mode(0);
+    return true;
+}
+
 static void global_init_once(void)
 {
+    (void)rpc_absl_deadlock_detection_off();
     gpr_set_log_function(grpc_log_to_stele);
     if (!getenv("GRPC_VERBOSITY"))
         gpr_set_log_verbosity(log_get_level() <= LOG_DEBUG ? GPR_LOG_SEVERITY_INFO

@@ -102,7 +102,13 @@ struct rpc_call {
 };
 
 /* ---- common.c ---- */
-/* Once per process: route gRPC's own log lines into log.h and quiet them to errors. */
+/* Turns off Abseil's debug-only mutex deadlock detector, which Debian's Abseil (built without
+   NDEBUG) runs on every lock gRPC takes. Returns false, changing nothing, when the installed
+   Abseil does not export the function under the name its headers imply. rpc_global_init()
+   calls it once; calling it again is harmless. */
+bool rpc_absl_deadlock_detection_off(void);
+/* Once per process: route gRPC's own log lines into log.h, quiet them to errors, and turn
+   Abseil's deadlock detector off. */
 void rpc_global_init(void);
 /* Runs a completion-queue loop: calls each completed tag's fn until the queue shuts down. */
 void rpc_cq_run(grpc_completion_queue *cq);

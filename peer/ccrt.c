@@ -76,11 +76,14 @@ struct ccrt {
 
 /* Under AddressSanitizer the host must let fatal signals kill it (the sanitizer's handler
  * would read /proc and be stopped by the sandbox, hiding the crash), must not run the leak
- * checker (it needs ptrace) and returns NULL for huge allocations as malloc does. */
+ * checker (it needs ptrace) and returns NULL for huge allocations as malloc does. Its
+ * quarantine of freed memory, which stays resident, is kept at 16 MiB (256 by default): the
+ * memory limit counts the host's resident memory, and a chaincode handling megabytes per
+ * invocation would otherwise go over it under the sanitizer only. */
 #ifdef CCRT_ASAN
 #define HOST_ASAN_OPTIONS                                                           \
     "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:" \
-    "detect_leaks=0:allocator_may_return_null=1"
+    "detect_leaks=0:allocator_may_return_null=1:quarantine_size_mb=16"
 #endif
 
 static void free_env(char **envp)

@@ -100,6 +100,14 @@ static const struct config_field gateway_fields[] = {
      .umin = 100,
      .umax = 600000,
      .help = "how long Submit waits for the commit when asked to and given no timeout"},
+    {.key = "orderer_queue",
+     .type = CONFIG_UINT64,
+     .offset = F(peer_gateway_config, orderer_queue),
+     .def = "4096",
+     .umin = 16,
+     .umax = 1048576,
+     .help = "envelopes that may wait to be sent to one orderer; past that the orderer counts "
+             "as not reading, and its stream is dropped and reopened later"},
     {.key = NULL},
 };
 static const struct config_schema gateway_schema = {"gateway", sizeof(struct peer_gateway_config),

@@ -30,6 +30,7 @@ struct peer_gateway_config {
     size_t n_peers;
     uint64_t endorse_timeout_ms; /* per remote endorsement */
     uint64_t commit_timeout_ms;  /* Submit with wait: default wait */
+    uint64_t orderer_queue;      /* envelopes queued on one orderer's Broadcast stream, at most */
 };
 
 /* Chaincode execution (section `chaincode`). */

@@ -35,8 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GW_BROADCAST_MS  5000 /* one orderer's answer to one envelope */
-#define GW_ORDERER_QUEUE 4096 /* envelopes queued on a Broadcast stream, at most */
+#define GW_BROADCAST_MS 5000 /* one orderer's answer to one envelope */
 
 /* Endorse calls a gateway runs at once. Each may block a worker of the shared pool while
  * another peer's worker serves its ProcessProposal; with every worker of two peers so blocked
@@ -70,9 +69,10 @@ int peer_gateway_create(struct peer *p, char **errmsg)
     if (rc)
         return stele_errf(errmsg, rc, "the peer's own identity does not decode");
     /* Envelopes that may wait for one orderer before its stream counts as not reading
-     * (broadcaster.c): far above what a burst of Submits queues for an orderer that works. */
+     * (broadcaster.c; gateway.orderer_queue, 4,096 by default): far above what a burst of
+     * Submits queues for an orderer that works. */
     struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
-                                  .stream_queue = GW_ORDERER_QUEUE};
+                                  .stream_queue = (size_t)p->cfg->gateway.orderer_queue};
     for (size_t i = 0; i < p->n_orderers; i++)
         if (!(g->orderers[i] = rpc_channel_open(p->orderers[i], &co, errmsg)))
             return STELE_ERR_CONFIG;

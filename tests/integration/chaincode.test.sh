@@ -22,11 +22,14 @@
 #   5. MVCC: two concurrent transfers of one asset: one commits VALID, the other
 #      MVCC_READ_CONFLICT (exit 1); with --retries, two concurrent transactions on one key both
 #      commit, one of them after a second attempt;
-#   6. an invoke with one orderer hung (SIGSTOP) commits without waiting for that orderer;
+#   6. an invoke with one orderer hung (SIGSTOP) commits without waiting for that orderer, so
+#      does a light load, and once large envelopes have filled what may wait for it, the
+#      gateway drops its stream to that orderer and keeps committing through the other three;
 # and at the end both peers agree, stop with exit status 0 on SIGTERM, and no log holds a
 # sanitizer report.
 # The peers are restarted (stele-network restart) with a chaincode timeout of 2 s and a memory
-# limit of 64 MiB (the defaults, 10 s and 256 MiB, make the loop and memory checks slow).
+# limit of 64 MiB (the defaults, 10 s and 256 MiB, make the loop and memory checks slow), and
+# gateway.orderer_queue 16 (the default, 4,096, takes gigabytes of large envelopes to fill).
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
@@ -123,10 +126,13 @@ install_both() {
 "$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" \
   || fail "up: $(cat "$tmp/up.out")"
 
-# Restart both peers with short chaincode limits.
+# Restart both peers with short chaincode limits, and a gateway that drops an orderer's stream
+# once 16 envelopes wait for it (section 6).
 for peer in peer0.org1 peer0.org2; do
   ! grep -q '^chaincode:' "$net/$peer/peer.yaml" || fail "$peer/peer.yaml already sets chaincode: update this test"
   printf 'chaincode:\n  timeout: 2s\n  memory: 64MiB\n' >>"$net/$peer/peer.yaml"
+  grep -q '^gateway:$' "$net/$peer/peer.yaml" || fail "$peer/peer.yaml has no gateway section: update this test"
+  sed -i 's/^gateway:$/gateway:\n  orderer_queue: 16/' "$net/$peer/peer.yaml"
   "$bin/stele-network" restart --dir "$net" "$peer" >"$tmp/restart" 2>&1 || fail "restart $peer: $(cat "$tmp/restart")"
   grep -Eq "^  $peer +pid [0-9]+ +exited 0$" "$tmp/restart" || fail "restart $peer: $(cat "$tmp/restart")"
 done
@@ -343,12 +349,25 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 # docs/PERFORMANCE.md, not here.)
 "$bin/stele-bench" submit --network "$net" --duration 2 --warmup 1 --rate 100 --clients 4 --json \
   >"$tmp/hung.json" 2>"$tmp/hung.err" || fail "stele-bench submit with orderer3 hung: $(cat "$tmp/hung.err")"
-kill -CONT "$opid"
 grep -q '"errors":0,' "$tmp/hung.json" || fail "errors with orderer3 hung: $(cat "$tmp/hung.json")"
 proposed=$(sed -n 's/.*"proposed":\([0-9]*\).*/\1/p' "$tmp/hung.json")
 valid_n=$(sed -n 's/.*"valid":\([0-9]*\).*/\1/p' "$tmp/hung.json")
 [ "${proposed:-0}" -gt 100 ] && [ "$valid_n" = "$proposed" ] \
   || fail "with orderer3 hung, $valid_n of $proposed committed VALID: $(cat "$tmp/hung.json")"
+# Large transactions (ten values of 100 kB each) fill what the connection holds for orderer3
+# and then 16 envelopes wait for it (gateway.orderer_queue, set above; ~19 puts here): org1's
+# gateway drops that stream and keeps committing through the other three.
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+for i in $(seq 1 24); do
+  args=()
+  for j in $(seq 1 10); do args+=("big-$i-$j" "$big"); done
+  valid "large put $i with orderer3 hung" stele invoke kv put "${args[@]}" --peer "$p1" --identity "$ids/owner1"
+  if grep -q 'the orderer does not read; cancelled' "$net/peer0.org1.log"; then break; fi
+done
+grep -q 'broadcast stream to .* the orderer does not read; cancelled' "$net/peer0.org1.log" \
+  || fail "24 large envelopes waited for hung orderer3 and org1's gateway kept its stream"
+valid "put after the drop" stele invoke kv put after-drop v --peer "$p1" --identity "$ids/owner1"
+kill -CONT "$opid"
 agree
 pid=$(cat "$net/peer0.org2.pid")
 kill -TERM "$pid"

@@ -28,11 +28,14 @@
 
 #define CCSTORE_DIR "chaincodes"
 
-static int store_dir(struct peer *p, char *out, size_t n)
+/* The store's directory; with `create`, made if missing (installing and listing). Not on every
+ * endorsement's lookup (ccstore_so_path): a mkdir per call is a path walk under the parent's
+ * lock for nothing. */
+static int store_dir(struct peer *p, char *out, size_t n, bool create)
 {
     if (snprintf(out, n, "%s/%s", p->cfg->data_dir, CCSTORE_DIR) >= (int)n)
         return STELE_ERR_INVALID;
-    if (mkdir(out, 0700) != 0 && errno != EEXIST)
+    if (create && mkdir(out, 0700) != 0 && errno != EEXIST)
         return STELE_ERR_IO;
     return STELE_OK;
 }
@@ -40,7 +43,7 @@ static int store_dir(struct peer *p, char *out, size_t n)
 static int file_path(struct peer *p, const uint8_t hash[32], const char *ext, char *out, size_t n)
 {
     char dir[PATH_MAX], hx[65];
-    int rc = store_dir(p, dir, sizeof dir);
+    int rc = store_dir(p, dir, sizeof dir, false);
     if (rc)
         return rc;
     hex_encode(hash, 32, hx);
@@ -75,7 +78,8 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
     snprintf(out->name, sizeof out->name, "%s", cp->name);
     snprintf(out->version, sizeof out->version, "%s", cp->version);
     char so[PATH_MAX], pk[PATH_MAX];
-    if ((rc = file_path(p, out->hash, "so", so, sizeof so)) ||
+    if ((rc = store_dir(p, so, sizeof so, true)) ||
+        (rc = file_path(p, out->hash, "so", so, sizeof so)) ||
         (rc = file_path(p, out->hash, "pkg", pk, sizeof pk))) {
         rc = stele_errf(errmsg, rc, "cannot prepare %s/%s", p->cfg->data_dir, CCSTORE_DIR);
         goto out;
@@ -110,7 +114,7 @@ int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n)
 int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx)
 {
     char dir[PATH_MAX];
-    int rc = store_dir(p, dir, sizeof dir);
+    int rc = store_dir(p, dir, sizeof dir, true);
     if (rc)
         return rc;
     DIR *d = opendir(dir);

@@ -136,7 +136,9 @@ static int on_answer(void *arg, const uint8_t *data, size_t len, struct buf *rep
             s->tail = NULL;
         waiter_done(w, r->status);
     }
-    s->backoff_ms = 0; /* it answers */
+    if (s->backoff_ms) /* the first answer since a stream to it ended */
+        log_info("peer", "broadcast stream to %s: the orderer answers again", s->addr);
+    s->backoff_ms = 0;
     pthread_mutex_unlock(&s->mu);
     pb_free(&r->base);
     return STELE_OK;

@@ -24,7 +24,8 @@
 #      commit, one of them after a second attempt;
 #   6. an invoke with one orderer hung (SIGSTOP) commits without waiting for that orderer, so
 #      does a light load, and once large envelopes have filled what may wait for it, the
-#      gateway drops its stream to that orderer and keeps committing through the other three;
+#      gateway drops its stream to that orderer and keeps committing through the other three,
+#      and once the orderer resumes, a later stream reaches it (the gateway logs its answers);
 # and at the end both peers agree, stop with exit status 0 on SIGTERM, and no log holds a
 # sanitizer report.
 # The peers are restarted (stele-network restart) with a chaincode timeout of 2 s and a memory
@@ -367,7 +368,17 @@ done
 grep -q 'broadcast stream to .* the orderer does not read; cancelled' "$net/peer0.org1.log" \
   || fail "24 large envelopes waited for hung orderer3 and org1's gateway kept its stream"
 valid "put after the drop" stele invoke kv put after-drop v --peer "$p1" --identity "$ids/owner1"
+o3=$(sed -n 's/^listen: *//p' "$net/orderer3/orderer.yaml")
+seen=$(wc -l <"$net/peer0.org1.log")
 kill -CONT "$opid"
+# Once orderer3 reads again, a later stream reaches it: it answers the gateway again.
+again() { tail -n +"$((seen + 1))" "$net/peer0.org1.log" | grep -qF "broadcast stream to $o3: the orderer answers again"; }
+for i in $(seq 1 20); do
+  again && break
+  valid "put $i after orderer3 resumed" stele invoke kv put "resumed-$i" v --peer "$p1" --identity "$ids/owner1"
+  sleep 0.25
+done
+again || fail "orderer3 ($o3) resumed, and org1's gateway never heard from it again"
 agree
 pid=$(cat "$net/peer0.org2.pid")
 kill -TERM "$pid"

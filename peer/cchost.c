@@ -501,11 +501,13 @@ int ccrt_host_main(int argc, char **argv)
         {"fd", required_argument, NULL, 'f'},
         {"so", required_argument, NULL, 's'},
         {"memory", required_argument, NULL, 'm'},
+        {"landlock", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int fd = -1, ch;
     const char *so = NULL;
     size_t memory = 0;
+    bool landlock_required = true;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (ch == 'f')
@@ -514,6 +516,8 @@ int ccrt_host_main(int argc, char **argv)
             so = optarg;
         else if (ch == 'm')
             memory = strtoull(optarg, NULL, 10);
+        else if (ch == 'l' && (!strcmp(optarg, "required") || !strcmp(optarg, "optional")))
+            landlock_required = !strcmp(optarg, "required");
         else
             return 2;
     }
@@ -538,7 +542,7 @@ int ccrt_host_main(int argc, char **argv)
         snprintf(err, sizeof err, "cannot open %s: %s", so, strerror(errno));
     } else if (cchost_sandbox_trap(fd)) {
         snprintf(err, sizeof err, "cannot install the SIGSYS handler");
-    } else if (cchost_sandbox_loading(path, fd, err, sizeof err) == STELE_OK) {
+    } else if (cchost_sandbox_loading(path, fd, landlock_required, err, sizeof err) == STELE_OK) {
         if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
             snprintf(err, sizeof err, "%s", dlerror());
         else

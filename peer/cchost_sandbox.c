@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -234,11 +235,31 @@ static int ll_allow(int ruleset, const char *path, uint64_t access, bool require
     return STELE_OK;
 }
 
-/* Lets the process open only the .so and the system libraries. STELE_OK also when the kernel
- * has no Landlock (the seccomp filter still refuses writes, sockets and processes). */
-static int landlock(const char *so_path, char *err, size_t errlen)
+long cchost_landlock_abi(void)
 {
+#ifdef STELE_TEST_HOOKS
+    const char *no = getenv("STELE_TEST_NO_LANDLOCK");
+    if (no && !strcmp(no, "1"))
+        return 0;
+#endif
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return abi > 0 ? abi : 0;
+}
+
+/* Lets the process open only the .so and the system libraries. Where the kernel has no
+ * Landlock, the seccomp filter still refuses writes, sockets and processes, but not reads: a
+ * constructor of the .so could read the peer's key. So that is refused unless the operator
+ * allowed it (`landlock_required` false). */
+static int landlock(const char *so_path, bool required, char *err, size_t errlen)
+{
+    long abi = cchost_landlock_abi();
+    if (abi < 1 && required) {
+        snprintf(err, errlen,
+                 "this kernel has no Landlock (Linux 5.13 or later), so the chaincode could read "
+                 "the peer's files while it loads; chaincode.allow_without_landlock: true in "
+                 "peer.yaml runs it anyway");
+        return STELE_ERR_PERMISSION;
+    }
     if (abi < 1)
         return STELE_OK;
     struct ll_ruleset_attr attr = {.handled_access_fs = LL_FS_ABI1};
@@ -282,8 +303,9 @@ static int landlock(const char *so_path, char *err, size_t errlen)
     return rc;
 }
 
-int cchost_sandbox_loading(const char *so_path, int sock, char *err, size_t errlen)
+int cchost_sandbox_loading(const char *so_path, int sock, bool landlock_required, char *err,
+                           size_t errlen)
 {
-    int rc = landlock(so_path, err, errlen);
+    int rc = landlock(so_path, landlock_required, err, errlen);
     return rc ? rc : load_filter(sock, true, err, errlen);
 }

@@ -126,6 +126,11 @@ nomem:
 
 /* ---- runtime ----------------------------------------------------------------------------- */
 
+bool ccrt_kernel_has_landlock(void)
+{
+    return cchost_landlock_abi() >= 1;
+}
+
 int ccrt_create(const struct ccrt_config *cfg, struct ccrt **out, char **errmsg)
 {
     *out = NULL;
@@ -156,7 +161,8 @@ int ccrt_create(const struct ccrt_config *cfg, struct ccrt **out, char **errmsg)
         free(rt);
         return STELE_ERR_NOMEM;
     }
-    rt->spawn = (struct ccrt_spawn){rt->cfg.host_exe, rt->envp, c.memory_limit};
+    rt->spawn =
+        (struct ccrt_spawn){rt->cfg.host_exe, rt->envp, c.memory_limit, c.allow_without_landlock};
     pthread_mutex_init(&rt->mu, NULL);
     *out = rt;
     return STELE_OK;

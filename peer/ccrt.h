@@ -11,8 +11,9 @@
  *      builds without AddressSanitizer, RLIMIT_AS to its address space at start plus twice
  *      the memory limit (a backstop for the watchdog below); resolves the .so's real path;
  *   2. restricts itself for loading: Landlock (Linux >= 5.13) lets it open only the .so and
- *      the system library directories; the loading seccomp filter refuses sockets, exec,
- *      fork, threads and any open for writing;
+ *      the system library directories (without Landlock it loads nothing, unless
+ *      allow_without_landlock); the loading seccomp filter refuses sockets, exec, fork,
+ *      threads and any open for writing;
  *   3. dlopens the .so (RTLD_NOW | RTLD_LOCAL) — its constructors run here, confined by 2 —
  *      and checks its `stele_chaincode` descriptor: abi_version == STELE_CC_ABI_VERSION (the
  *      stub's layout, chaincode/shim/stub.h, is part of that ABI), invoke not NULL, a valid
@@ -29,9 +30,10 @@
  * What a malicious .so can do. Code that runs in the host can undo anything the host does
  * later in its own address space, and a constructor runs before the serving filter; so for a
  * hostile .so the loading restrictions are the floor: no sockets, no exec, no fork, no
- * threads, no writes to any file, reads of the .so and the system libraries only (and of any
- * file the peer may read where the kernel has no Landlock — NEEDSWORK: refuse to run
- * chaincode there, or load it in a mount namespace). The peer trusts nothing the host sends.
+ * threads, no writes to any file, reads of the .so and the system libraries only. Where the
+ * kernel has no Landlock the loading filter cannot confine reads, so a host refuses to load
+ * anything there unless the operator allowed it (allow_without_landlock; the constructor could
+ * then read any file the peer can). The peer trusts nothing the host sends.
  *
  * Sanitizer builds. The sanitizers read /proc to print a report, which the sandbox refuses:
  * a sanitizer report inside a host ends as a forbidden system call (readlink, ioctl). Hosts
@@ -100,16 +102,19 @@ struct statedb;
 
 /* Settings of a runtime; zero fields take the defaults given. */
 struct ccrt_config {
-    const char *host_exe;     /* the program run as the host (NULL: "/proc/self/exe", the
-                                 peer itself); it must understand `chaincode-host` */
-    unsigned pool_size;       /* hosts per chaincode (.so): at most this many invocations of
-                                 one chaincode run at once (0: 2) */
-    unsigned timeout_ms;      /* wall time of one invocation, state calls included (0: 3000) */
-    unsigned load_timeout_ms; /* starting a host: exec, dlopen, checks (0: 10000) */
-    size_t memory_limit;      /* bytes of resident memory of a host (0: 256 MiB) */
-    size_t max_keys;          /* items of a read/write set (0: 10000; at most
-                                 TX_MAX_RWSET_ITEMS) */
-    size_t max_write_bytes;   /* octets of keys and values written (0: 8 MiB) */
+    const char *host_exe;        /* the program run as the host (NULL: "/proc/self/exe", the
+                                    peer itself); it must understand `chaincode-host` */
+    unsigned pool_size;          /* hosts per chaincode (.so): at most this many invocations of
+                                    one chaincode run at once (0: 2) */
+    unsigned timeout_ms;         /* wall time of one invocation, state calls included (0: 3000) */
+    unsigned load_timeout_ms;    /* starting a host: exec, dlopen, checks (0: 10000) */
+    size_t memory_limit;         /* bytes of resident memory of a host (0: 256 MiB) */
+    size_t max_keys;             /* items of a read/write set (0: 10000; at most
+                                    TX_MAX_RWSET_ITEMS) */
+    size_t max_write_bytes;      /* octets of keys and values written (0: 8 MiB) */
+    bool allow_without_landlock; /* hosts load chaincode even where the kernel has no Landlock
+                                    (false: they refuse to, and every invocation fails saying
+                                    why) */
 };
 
 /* A creator attribute (a key and its value). */
@@ -173,6 +178,10 @@ struct ccrt_stats {
  * with *out (free with ccrt_destroy()), STELE_ERR_INVALID (max_keys above TX_MAX_RWSET_ITEMS,
  * a memory limit under 16 MiB) with *errmsg (malloc'd, may be NULL), or STELE_ERR_NOMEM. */
 int ccrt_create(const struct ccrt_config *cfg, struct ccrt **out, char **errmsg);
+
+/* True when the kernel has Landlock, which hosts need to confine what a chaincode's code reads
+ * while it loads (see allow_without_landlock). */
+bool ccrt_kernel_has_landlock(void);
 
 /* Kills and reaps every host and frees the runtime. Accepts NULL. No other call on `rt` may be
  * running or follow. */

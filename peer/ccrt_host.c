@@ -340,8 +340,17 @@ static int start(struct ccrt_host *h, const struct ccrt_spawn *sp, const char *s
     char mem[32], fd[16];
     snprintf(mem, sizeof mem, "%zu", sp->memory_limit);
     snprintf(fd, sizeof fd, "%d", HOST_FD);
-    char *const argv[] = {(char *)sp->exe, "chaincode-host", "--fd", fd,  "--so",
-                          (char *)so_path, "--memory",       mem,    NULL};
+    char *const argv[] = {(char *)sp->exe,
+                          "chaincode-host",
+                          "--fd",
+                          fd,
+                          "--so",
+                          (char *)so_path,
+                          "--memory",
+                          mem,
+                          "--landlock",
+                          sp->landlock_optional ? "optional" : "required",
+                          NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);

@@ -57,9 +57,10 @@ void ccrt_wait_start(struct ccrt_wait *w, unsigned timeout_ms, size_t memory_lim
 
 /* How hosts are started. */
 struct ccrt_spawn {
-    const char *exe;     /* the program */
-    char *const *envp;   /* its environment */
-    size_t memory_limit; /* passed as --memory */
+    const char *exe;        /* the program */
+    char *const *envp;      /* its environment */
+    size_t memory_limit;    /* passed as --memory */
+    bool landlock_optional; /* --landlock optional (else required) */
 };
 
 /* Marks `h` as having no process. */
@@ -141,9 +142,16 @@ int ccrt_sim_finish(struct ccrt_sim *s, struct arena *a, Stele__TxRwSet **out);
  * exits. Returns STELE_OK or STELE_ERR_INTERNAL. */
 int cchost_sandbox_trap(int sock);
 
-/* Restricts the host for loading `so_path`: Landlock (when the kernel has it) and the loading
- * seccomp filter. Returns STELE_OK, or an error with `err` (errlen octets) saying why. */
-int cchost_sandbox_loading(const char *so_path, int sock, char *err, size_t errlen);
+/* Restricts the host for loading `so_path`: Landlock and the loading seccomp filter. Where the
+ * kernel has no Landlock, STELE_ERR_PERMISSION when `landlock_required` (nothing loads), else
+ * the seccomp filter alone. Returns STELE_OK, or an error with `err` (errlen octets) saying
+ * why. */
+int cchost_sandbox_loading(const char *so_path, int sock, bool landlock_required, char *err,
+                           size_t errlen);
+
+/* The kernel's Landlock ABI version, 0 without Landlock. In test builds (STELE_TEST_HOOKS)
+ * STELE_TEST_NO_LANDLOCK=1 in the environment makes it 0. */
+long cchost_landlock_abi(void);
 
 /* Installs the final seccomp filter (the chaincode's). Returns STELE_OK, or an error with
  * `err` saying why. */

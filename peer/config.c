@@ -135,6 +135,12 @@ static const struct config_field chaincode_fields[] = {
      .umin = 16u << 20,
      .umax = 16ull << 30,
      .help = "memory a host process may use; a host that uses more is killed"},
+    {.key = "allow_without_landlock",
+     .type = CONFIG_BOOL,
+     .offset = F(peer_chaincode_config, allow_without_landlock),
+     .def = "false",
+     .help = "run chaincode even where the kernel has no Landlock (Linux before 5.13): a "
+             "chaincode's code could then read any file the peer can while it loads"},
     {.key = NULL},
 };
 static const struct config_schema chaincode_schema = {

@@ -35,9 +35,10 @@ struct peer_gateway_config {
 
 /* Chaincode execution (section `chaincode`). */
 struct peer_chaincode_config {
-    uint64_t pool;       /* host processes per chaincode */
-    uint64_t timeout_ms; /* per invocation */
-    uint64_t memory;     /* per host process, bytes */
+    uint64_t pool;               /* host processes per chaincode */
+    uint64_t timeout_ms;         /* per invocation */
+    uint64_t memory;             /* per host process, bytes */
+    bool allow_without_landlock; /* run hosts where the kernel has no Landlock */
 };
 
 /* Block validation (section `validation`). */

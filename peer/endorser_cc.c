@@ -7,6 +7,7 @@
 #include "peer_int.h"
 
 #include "base/arena.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "pb/pb.h"
 
@@ -124,9 +125,19 @@ int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
 
 int peer_ccrt_create(struct peer *p, char **errmsg)
 {
+    if (!ccrt_kernel_has_landlock())
+        log_warn("peer",
+                 p->cfg->chaincode.allow_without_landlock
+                     ? "this kernel has no Landlock (Linux 5.13 or later): chaincode runs anyway "
+                       "(chaincode.allow_without_landlock), and its code may read any file this "
+                       "peer can while it loads"
+                     : "this kernel has no Landlock (Linux 5.13 or later): chaincode will not "
+                       "run, since its code could read this peer's files while it loads "
+                       "(chaincode.allow_without_landlock: true runs it anyway)");
     struct ccrt_config cc = {.pool_size = (unsigned)p->cfg->chaincode.pool,
                              .timeout_ms = (unsigned)p->cfg->chaincode.timeout_ms,
-                             .memory_limit = (size_t)p->cfg->chaincode.memory};
+                             .memory_limit = (size_t)p->cfg->chaincode.memory,
+                             .allow_without_landlock = p->cfg->chaincode.allow_without_landlock};
     return ccrt_create(&cc, &p->ccrt, errmsg);
 }
 

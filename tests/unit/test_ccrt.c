@@ -618,15 +618,56 @@ static void test_load(void **state)
         free(so);
     }
 
-    /* a constructor runs confined: it cannot read files (where the kernel has Landlock) */
+    /* a constructor runs confined: it cannot read files (where the kernel has Landlock; where
+       it has none, nothing loads by default: test_without_landlock) */
+    if (!have_landlock())
+        return;
     char *so = cc_path("ctor");
     struct ccrt_invocation inv = {.chaincode = "ctor", .so_path = so, .db = fx->db};
     struct ccrt_result r;
     assert_int_equal(ccrt_invoke(fx->rt, &inv, &r, &err), STELE_OK);
-    assert_payload(&r, have_landlock() ? "denied" : "read");
+    assert_payload(&r, "denied");
     ccrt_result_release(&r);
     free(so);
 }
+
+#ifdef STELE_TEST_HOOKS
+/* As on a kernel without Landlock (STELE_TEST_NO_LANDLOCK=1, test builds only): a constructor
+ * could read the peer's files while the .so loads, so by default no chaincode loads and every
+ * invocation says why; with allow_without_landlock it runs, and the constructor indeed reads. */
+static void test_without_landlock(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(setenv("STELE_TEST_NO_LANDLOCK", "1", 1), 0); /* hosts inherit it */
+    char *ctor = cc_path("ctor");
+    struct ccrt *strict = runtime(&(struct ccrt_config){.timeout_ms = TIMEOUT_MS});
+    struct ccrt *lax =
+        runtime(&(struct ccrt_config){.timeout_ms = TIMEOUT_MS, .allow_without_landlock = true});
+    assert_int_equal(unsetenv("STELE_TEST_NO_LANDLOCK"), 0);
+    const char *const sos[] = {fx->kv, ctor};
+    for (size_t i = 0; i < 2; i++) {
+        struct ccrt_invocation inv = {.chaincode = "x", .so_path = sos[i], .db = fx->db};
+        struct ccrt_result r;
+        char *err = NULL;
+        int rc = ccrt_invoke(strict, &inv, &r, &err);
+        if (rc != STELE_ERR_INVALID || !err ||
+            !strstr(err, "this kernel has no Landlock (Linux 5.13 or later)") ||
+            !strstr(err, "chaincode.allow_without_landlock: true"))
+            fail_msg("%s without Landlock: %s (%s)", sos[i], stele_status_name(rc),
+                     err ? err : "-");
+        free(err);
+    }
+    struct ccrt_invocation inv = {.chaincode = "ctor", .so_path = ctor, .db = fx->db};
+    struct ccrt_result r;
+    char *err = NULL;
+    assert_int_equal(ccrt_invoke(lax, &inv, &r, &err), STELE_OK);
+    assert_payload(&r, "read");
+    ccrt_result_release(&r);
+    ccrt_destroy(strict);
+    ccrt_destroy(lax);
+    free(ctor);
+}
+#endif
 
 /* ---- threads ------------------------------------------------------------------------------- */
 
@@ -711,6 +752,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misdeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+#ifdef STELE_TEST_HOOKS
+        cmocka_unit_test_setup_teardown(test_without_landlock, setup, teardown),
+#endif
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evict, setup, teardown),
     };

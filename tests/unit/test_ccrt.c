@@ -15,12 +15,10 @@
 #include "peer/ccrt.h"
 
 #include <errno.h>
-#include <linux/landlock.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -571,11 +569,6 @@ static void test_misdeeds(void **state)
     assert_int_equal(after.spawned - before.spawned, 12 + (before.spawned == 0 ? 1 : 0));
 }
 
-static bool have_landlock(void)
-{
-    return syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) >= 1;
-}
-
 static void test_load(void **state)
 {
     struct fixture *fx = *state;
@@ -620,7 +613,7 @@ static void test_load(void **state)
 
     /* a constructor runs confined: it cannot read files (where the kernel has Landlock; where
        it has none, nothing loads by default: test_without_landlock) */
-    if (!have_landlock())
+    if (!ccrt_kernel_has_landlock())
         return;
     char *so = cc_path("ctor");
     struct ccrt_invocation inv = {.chaincode = "ctor", .so_path = so, .db = fx->db};

@@ -129,6 +129,7 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     struct cc_outcome o = {0};
     const char *version = "";
     uint64_t sequence = 0;
+    out->height = kvledger_height(p->ledger);
     if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
         rc = run_lifecycle(p, a, inv, creator, &o);
     } else {
@@ -215,6 +216,7 @@ enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     stele__proposal_response__init(pr);
     pr->response = r->response;
+    pr->ledger_height = r->height;
     if (r->endorsed) {
         Stele__Endorsement *e = arena_alloc(a, sizeof *e);
         uint8_t *sig = arena_memdup(a, r->sig, sizeof r->sig);

@@ -8,7 +8,10 @@
  *                 that would complete the policy is asked at once, while this peer executes
  *                 it, then more one at a time until the collected endorsements satisfy the
  *                 policy; every endorser must have produced the same response payload;
- *                 answers the envelope payload for the client to sign;
+ *                 when they did not because one had committed a block the other had not
+ *                 yet (each answer carries its ledger height), it waits for the one behind
+ *                 and endorses again (gw_endorse_run()); answers the envelope payload for the
+ *                 client to sign;
  *   Submit        sends the signed envelope to every orderer (under PBFT a faulty primary
  *                 cannot drop it) and, when asked, waits for it to commit on this peer;
  *   CommitStatus  (events.c) waits for a transaction's commit.
@@ -42,6 +45,11 @@
  * on each other they would wait until the timeout. Half the pool keeps the other half free
  * for the other peers' ProcessProposal; callers beyond it are told to retry. */
 #define GW_MAX_ENDORSING (PEER_WORKERS / 2)
+
+/* Endorsements of one proposal when its endorsers disagree because their ledgers are a block
+ * or two apart, and the first pause for a peer behind this one (doubling). */
+#define GW_ENDORSE_ATTEMPTS 8
+#define GW_SKEW_PAUSE_MS    20
 
 struct peer_gateway {
     pthread_mutex_t mu;
@@ -160,6 +168,8 @@ struct remote_call {
     int rc;                 /* of starting it, then of the call */
     struct rpc_result res;  /* code and detail */
     ProtobufCMessage *resp; /* the ProposalResponse when rc is STELE_OK (pb_free()) */
+    bool disagreed;         /* remote_take(): it executed the proposal to another result */
+    uint64_t height;        /* ... at this ledger height, by its word */
 };
 
 /* The remote endorsements of one Endorse call. Lives on the handler's stack: every call
@@ -247,11 +257,12 @@ static void remote_set_release(struct remote_set *s)
 }
 
 /* Takes the answer of call `c` (answered): when it is an endorsement of the payload `want`
- * by a signing member, appends it to `ends`/`signers`. Returns NULL, or why it did not count
- * (in `a`). */
+ * (which this peer computed at `own_height`) by a signing member, appends it to
+ * `ends`/`signers`. Returns NULL, or why it did not count (in `a`); sets c->disagreed when the
+ * other peer executed the proposal to another result. */
 static const char *remote_take(struct peer *p, struct arena *a, struct remote_call *c,
-                               const ProtobufCBinaryData *want, Stele__Endorsement **ends,
-                               struct policy_signer *signers, size_t *n)
+                               const ProtobufCBinaryData *want, uint64_t own_height,
+                               Stele__Endorsement **ends, struct policy_signer *signers, size_t *n)
 {
     const char *addr = p->cfg->gateway.peers[c->peer].address;
     if (c->rc || !c->resp)
@@ -262,20 +273,26 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
     const char *why = NULL;
     struct identity *id = arena_alloc(a, sizeof *id);
     struct crypto_key *pub = NULL;
-    if (!r->response || r->response->status < 200 || r->response->status > 299 || !r->endorsement)
+    c->height = r->ledger_height;
+    if (!r->response || r->response->status < 200 || r->response->status > 299 || !r->endorsement) {
         why = arena_printf(a, "%s: the chaincode answered %d: %s", addr,
                            r->response ? r->response->status : 0,
                            r->response ? r->response->message : "");
-    else if (r->payload.len != want->len || memcmp(r->payload.data, want->data, want->len) != 0)
-        why = arena_printf(a, "%s: computed another result than this peer (state not in sync?)",
-                           addr);
-    else if (!id ||
-             identity_verify(p->msp, a, r->endorsement->endorser.data, r->endorsement->endorser.len,
-                             clock_wall_s(), id, NULL) ||
-             !(id->fields.key_usage & ECQV_USAGE_SIGN) || identity_public_key(p->msp, id, &pub) ||
-             tx_endorsement_verify(msp_sigcache(p->msp), pub, want->data, want->len,
-                                   r->endorsement->endorser.data, r->endorsement->endorser.len,
-                                   r->endorsement->signature.data, r->endorsement->signature.len))
+        c->disagreed = r->response != NULL; /* it ran, and failed where this peer succeeded */
+    } else if (r->payload.len != want->len || memcmp(r->payload.data, want->data, want->len) != 0) {
+        why = arena_printf(a,
+                           "%s: computed another result than this peer (at ledger height "
+                           "%llu; this peer at %llu)",
+                           addr, (unsigned long long)r->ledger_height,
+                           (unsigned long long)own_height);
+        c->disagreed = true;
+    } else if (!id ||
+               identity_verify(p->msp, a, r->endorsement->endorser.data,
+                               r->endorsement->endorser.len, clock_wall_s(), id, NULL) ||
+               !(id->fields.key_usage & ECQV_USAGE_SIGN) || identity_public_key(p->msp, id, &pub) ||
+               tx_endorsement_verify(msp_sigcache(p->msp), pub, want->data, want->len,
+                                     r->endorsement->endorser.data, r->endorsement->endorser.len,
+                                     r->endorsement->signature.data, r->endorsement->signature.len))
         why = arena_printf(a, "%s: its endorsement does not verify", addr);
     crypto_key_destroy(pub);
     if (!why) {
@@ -309,6 +326,11 @@ struct gw_endorsing {
     struct policy *pol; /* the chaincode's endorsement policy; NULL for _lifecycle */
     bool *asked;        /* per gateway.peers entry: asked already */
     struct remote_set set;
+    bool may_retry;        /* another attempt may follow this one */
+    bool retry;            /* gw_endorse_done(): endorsers disagreed, nothing answered yet */
+    const char *tx_id;     /* the proposal's, once this peer executed it */
+    uint64_t own_height;   /* the ledger height this peer executed the proposal at */
+    uint64_t other_height; /* the highest of the peers that disagreed */
 };
 
 /* The first gateway peer of `org` not asked yet, or n_peers. */
@@ -399,7 +421,12 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS)
                 continue; /* enough: remote_set_release() frees the answer */
             size_t before = *n;
-            const char *why = remote_take(p, e->a, c, want, ends, signers, n);
+            const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, n);
+            if (c->disagreed) {
+                e->retry = e->may_retry; /* unless the policy is satisfied without it */
+                if (c->height > e->other_height)
+                    e->other_height = c->height;
+            }
             if (why)
                 *tried = arena_printf(e->a, "%s%s%s", *tried, (*tried)[0] ? "; " : "", why);
             else if (*n > before)
@@ -419,6 +446,23 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
     }
 }
 
+/* When this peer's chaincode refused the proposal: whether a peer asked early, at a greater
+ * ledger height, executed it successfully (this peer may not have committed yet what made it
+ * succeed). Sets e->other_height to the greatest such height. */
+static bool ahead_accepted(struct gw_endorsing *e)
+{
+    remote_wait(&e->set);
+    for (size_t i = 0; i < e->set.n; i++) {
+        const struct remote_call *c = &e->set.calls[i];
+        const Stele__ProposalResponse *r = (const Stele__ProposalResponse *)c->resp;
+        if (c->rc == STELE_OK && r && r->response && r->response->status >= 200 &&
+            r->response->status <= 299 && r->ledger_height > e->own_height &&
+            r->ledger_height > e->other_height)
+            e->other_height = r->ledger_height;
+    }
+    return e->other_height > 0;
+}
+
 /* Endorses on this peer (asking the others early, ask_early()), collects the other peers'
  * endorsements, and answers the transaction payload for the client to sign. */
 static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, struct gw_endorsing *e,
@@ -431,6 +475,8 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     struct endorse_result r;
     if (peer_endorse(p, a, sp, true, hook, &r) != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
+    e->own_height = r.height;
+    e->tx_id = r.tx_id;
     Stele__PreparedTransaction *pt = arena_alloc(a, sizeof *pt);
     if (!pt)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -438,8 +484,13 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     pt->tx_id = (char *)r.tx_id;
     pt->result = r.response;
     *resp = &pt->base;
-    if (!r.endorsed) /* the chaincode refused: the client reads result */
+    if (!r.endorsed) { /* the chaincode refused: the client reads result */
+        if (e->may_retry && ahead_accepted(e)) {
+            e->retry = true; /* unless this peer, behind, had not seen what made it succeed */
+            return RPC_ABORTED;
+        }
         return RPC_OK;
+    }
     Stele__Endorsement *ends[TX_MAX_ENDORSEMENTS];
     struct policy_signer signers[TX_MAX_ENDORSEMENTS];
     char **names = arena_calloc(a, TX_MAX_ENDORSEMENTS, sizeof *names);
@@ -463,7 +514,11 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     const char *tried = "";
     if (e->pol)
         collect(e, &r.payload, ends, signers, names, &n, &tried);
+    if (e->pol && policy_satisfied(e->pol, signers, n))
+        e->retry = false;
     if (e->pol && !policy_satisfied(e->pol, signers, n)) {
+        if (e->retry) /* gw_endorse_run() waits and tries again */
+            return RPC_ABORTED;
         char *text = NULL;
         policy_format(e->pol, &text);
         enum rpc_code code = rpc_call_error(
@@ -492,18 +547,45 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     return RPC_OK;
 }
 
+/* Endorses; when an endorser computed another result than this peer (one of them had
+ * committed a block the other had not yet), waits for this peer to reach the other's height,
+ * or a moment for the other to reach this peer's, and endorses again: up to
+ * GW_ENDORSE_ATTEMPTS times within gateway.endorse_timeout, and only once when both executed
+ * at the same height. */
 static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                                     const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
     struct arena *a = rpc_call_arena(call);
-    struct gw_endorsing e = {.p = p, .a = a, .sp = (const Stele__SignedProposal *)req};
-    e.asked = arena_calloc(a, p->cfg->gateway.n_peers + 1, sizeof *e.asked);
-    remote_set_init(&e.set);
-    struct endorse_hook hook = {ask_early, &e};
-    enum rpc_code code = gw_endorse_done(p, call, &e, &hook, resp);
-    remote_set_release(&e.set);
-    policy_destroy(e.pol);
-    return code;
+    uint64_t start = clock_mono_ms(), limit = p->cfg->gateway.endorse_timeout_ms;
+    int pause = GW_SKEW_PAUSE_MS;
+    bool level = false; /* endorsers at the same height disagreed: once more at most */
+    for (unsigned attempt = 1;; attempt++) {
+        struct gw_endorsing e = {.p = p, .a = a, .sp = (const Stele__SignedProposal *)req};
+        e.may_retry = attempt < GW_ENDORSE_ATTEMPTS && clock_mono_ms() - start < limit && !level;
+        e.asked = arena_calloc(a, p->cfg->gateway.n_peers + 1, sizeof *e.asked);
+        remote_set_init(&e.set);
+        struct endorse_hook hook = {ask_early, &e};
+        enum rpc_code code = gw_endorse_done(p, call, &e, &hook, resp);
+        remote_set_release(&e.set);
+        policy_destroy(e.pol);
+        if (!e.retry || code != RPC_ABORTED)
+            return code;
+        uint64_t spent = clock_mono_ms() - start;
+        int left = spent < limit ? (int)(limit - spent) : 0;
+        log_info("peer",
+                 "gateway: the endorsers of %s disagree (this peer at ledger height %llu, "
+                 "another at %llu): endorsing again",
+                 e.tx_id, (unsigned long long)e.own_height, (unsigned long long)e.other_height);
+        *resp = NULL;
+        level = e.other_height == e.own_height; /* a block committed while one executed, or
+                                                   a chaincode that is not deterministic */
+        if (e.other_height > e.own_height) {
+            kvledger_wait(p->ledger, e.other_height - 1, left);
+        } else {
+            clock_sleep_ms((uint64_t)(pause < left ? pause : left));
+            pause *= 2;
+        }
+    }
 }
 
 /* The name of an orderer's status; an orderer may send any number. */

@@ -66,6 +66,17 @@ static bool other_ahead(struct peer *p, size_t cur, uint64_t height)
 }
 
 /* Pulls from orderer number `idx` until it fails or the peer stops. */
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_COMMIT_DELAY_MS holds each block that long
+ * before committing it, so that a test can keep this peer a block behind another. */
+static void test_commit_delay(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *ms = getenv("STELE_TEST_COMMIT_DELAY_MS");
+    if (ms && *ms)
+        clock_sleep_ms(strtoull(ms, NULL, 10));
+#endif
+}
+
 static void pull(struct peer *p, size_t idx)
 {
     const char *addr = p->orderers[idx];
@@ -124,6 +135,7 @@ static void pull(struct peer *p, size_t idx)
             continue;
         }
         uint64_t n = r->block->header ? r->block->header->number : 0;
+        test_commit_delay();
         rc = kvledger_commit(p->ledger, r->block, &err);
         /* an orderer's height counts once one of its blocks was taken (a refused block's
          * number proves nothing) */

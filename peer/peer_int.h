@@ -131,6 +131,7 @@ struct endorse_result {
     bool endorsed;               /* success: payload and sig are set */
     ProtobufCBinaryData payload; /* the serialized ProposalResponsePayload */
     uint8_t sig[64];             /* this peer's endorsement signature over it */
+    uint64_t height;             /* the ledger's height when the chaincode started */
 };
 
 /* Called by peer_endorse() once the proposal has passed every check, just before its

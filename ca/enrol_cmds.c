@@ -25,10 +25,8 @@ void client_print_json(struct buf *out)
     buf_release(out);
 }
 
-/* Writes a verified enrolment into `dir` and reports it. Returns an exit code.
- * NEEDSWORK: reenrol in place replaces the four files one by one; a crash in between leaves
- * key.pem and cert mismatched (enrolment_load() then refuses the directory). Write a sibling
- * directory and swap it in instead. */
+/* Writes a verified enrolment into `dir` (replacing one there as one step: enrolment_save())
+ * and reports it. Returns an exit code. */
 static int finish(const char *prog, const struct caclient_enrolled *en, const char *dir, bool json)
 {
     char *err = NULL;

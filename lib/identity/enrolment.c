@@ -1,4 +1,14 @@
-/* enrolment.c — load and save an enrolled identity's directory. */
+/*
+ * enrolment.c — load and save an enrolled identity's directory.
+ *
+ * Replacing an enrolment (reenrol in place) must never leave key.pem from one certificate next
+ * to the cert of another: the CA has already superseded the old certificate, so a mixed
+ * directory would lose the identity. enrolment_save() therefore writes the four files as
+ * NAME.new first, then the mark `enrolment.commit`, then renames each over NAME and removes the
+ * mark. enrolment_load() finishes what a crash interrupted: with the mark, or with four .new
+ * files that hold a consistent enrolment, it completes the renames; otherwise it removes the
+ * .new files of a save that had not finished writing them (the old enrolment is intact).
+ */
 #include "identity/enrolment.h"
 
 #include "base/status.h"
@@ -75,10 +85,87 @@ int enrolment_write_file(const char *path, const void *data, size_t len, int mod
     return rc;
 }
 
-static int read_named(const char *dir, const char *name, size_t max, struct buf *out, char **errmsg)
+#define STAGED ".new"
+#define MARK   "enrolment.commit"
+
+static const char *const enrolment_files[] = {"key.pem", "cert", "identity", "ca.pub"};
+#define N_FILES (sizeof enrolment_files / sizeof enrolment_files[0])
+
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return STELE_ERR_IO;
+    int rc = fsync(fd) == 0 ? STELE_OK : STELE_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+/* Renames every staged file over its name, then removes the mark. Returns STELE_OK or
+ * STELE_ERR_IO with *errmsg. */
+static int roll_forward(const char *dir, char **errmsg)
+{
+    char from[4096], to[4096];
+    for (size_t i = 0; i < N_FILES; i++) {
+        snprintf(from, sizeof from, "%s/%s" STAGED, dir, enrolment_files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, enrolment_files[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return stele_errf(errmsg, STELE_ERR_IO, "cannot rename %s to %s: %s", from, to,
+                              strerror(errno));
+    }
+    snprintf(to, sizeof to, "%s/" MARK, dir);
+    if (sync_dir(dir) != STELE_OK || (unlink(to) != 0 && errno != ENOENT) ||
+        sync_dir(dir) != STELE_OK)
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot complete the enrolment in %s: %s", dir,
+                          strerror(errno));
+    return STELE_OK;
+}
+
+static bool exists(const char *dir, const char *name, const char *suffix)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
+    return access(path, F_OK) == 0;
+}
+
+static int load_files(const char *dir, const char *suffix, struct enrolment *out, char **errmsg);
+
+/* Finishes a save that a crash interrupted (see the top of this file). */
+static int recover(const char *dir, char **errmsg)
+{
+    size_t staged = 0;
+    for (size_t i = 0; i < N_FILES; i++)
+        staged += exists(dir, enrolment_files[i], STAGED);
+    bool marked = exists(dir, MARK, "");
+    if (!marked && staged == 0)
+        return STELE_OK;
+    if (!marked && staged == N_FILES) {
+        struct enrolment e;
+        if (load_files(dir, STAGED, &e, NULL) == STELE_OK) {
+            enrolment_release(&e);
+            char mark[4096];
+            snprintf(mark, sizeof mark, "%s/" MARK, dir);
+            if (enrolment_write_file(mark, "", 0, 0600) != STELE_OK || sync_dir(dir) != STELE_OK)
+                return stele_errf(errmsg, STELE_ERR_IO, "cannot complete the enrolment in %s", dir);
+            marked = true;
+        }
+    }
+    if (marked)
+        return roll_forward(dir, errmsg);
+    char path[4096]; /* a save that did not finish writing: the enrolment in place is whole */
+    for (size_t i = 0; i < N_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s" STAGED, dir, enrolment_files[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return stele_errf(errmsg, STELE_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    return STELE_OK;
+}
+
+static int read_named(const char *dir, const char *name, const char *suffix, size_t max,
+                      struct buf *out, char **errmsg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
     int rc = enrolment_read_file(path, max, out);
     if (rc != STELE_OK)
         return stele_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
@@ -90,20 +177,30 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
     if (errmsg)
         *errmsg = NULL;
     memset(out, 0, sizeof *out);
+    int rc = recover(dir, errmsg);
+    return rc == STELE_OK ? load_files(dir, "", out, errmsg) : rc;
+}
+
+/* Loads the four files, each named with `suffix`, and checks they belong together. */
+static int load_files(const char *dir, const char *suffix, struct enrolment *out, char **errmsg)
+{
+    memset(out, 0, sizeof *out);
     struct buf cert = {0}, pub = {0};
     struct crypto_key *q = NULL;
     char path[4096];
-    int rc = read_named(dir, "cert", 1024, &cert, errmsg);
+    int rc = read_named(dir, "cert", suffix, 1024, &cert, errmsg);
     if (rc == STELE_OK && ecqv_cert_decode(cert.data, cert.len, &(struct ecqv_cert){0}) != 0)
-        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/cert: not a 78-octet CertU", dir);
+        rc =
+            stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/cert%s: not a 78-octet CertU", dir, suffix);
     if (rc == STELE_OK)
-        rc = read_named(dir, "ca.pub", 1024, &pub, errmsg);
+        rc = read_named(dir, "ca.pub", suffix, 1024, &pub, errmsg);
     if (rc == STELE_OK && crypto_key_from_public(pub.data, pub.len, &out->ca_pub) != STELE_OK)
-        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/ca.pub: not a SEC 1 P-256 point", dir);
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "%s/ca.pub%s: not a SEC 1 P-256 point", dir,
+                        suffix);
     if (rc == STELE_OK)
-        rc = read_named(dir, "identity", IDENTITY_MAX_LEN, &out->identity, errmsg);
+        rc = read_named(dir, "identity", suffix, IDENTITY_MAX_LEN, &out->identity, errmsg);
     if (rc == STELE_OK) {
-        snprintf(path, sizeof path, "%s/key.pem", dir);
+        snprintf(path, sizeof path, "%s/key.pem%s", dir, suffix);
         rc = crypto_key_load_pem(path, &out->key);
         if (rc != STELE_OK)
             rc = stele_errf(errmsg, rc, "%s: %s", path, stele_strerror(rc));
@@ -112,8 +209,9 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
         memcpy(out->cert, cert.data, ECQV_CERT_LEN);
         rc = ecqv_extract(out->cert, ECQV_CERT_LEN, out->ca_pub, &q);
         if (rc != STELE_OK || !crypto_key_public_equal(q, out->key))
-            rc = stele_errf(errmsg, STELE_ERR_AUTH, "%s: key.pem does not match cert and ca.pub",
-                            dir);
+            rc = stele_errf(errmsg, STELE_ERR_AUTH,
+                            "%s: key.pem%s does not match cert%s and ca.pub%s", dir, suffix, suffix,
+                            suffix);
     }
     crypto_key_destroy(q);
     buf_release(&cert);
@@ -159,9 +257,11 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
     char path[4096];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    snprintf(path, sizeof path, "%s/key.pem", dir);
-    int rc = crypto_key_save_pem(key, path);
+    int rc = recover(dir, errmsg); /* an earlier save's leftovers go first */
     if (rc != STELE_OK)
+        return rc;
+    snprintf(path, sizeof path, "%s/key.pem" STAGED, dir);
+    if ((rc = crypto_key_save_pem(key, path)) != STELE_OK)
         return stele_errf(errmsg, rc, "cannot write %s", path);
     uint8_t pub[CRYPTO_POINT_COMPRESSED_LEN];
     crypto_key_public_compressed(ca_pub, pub);
@@ -173,11 +273,16 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
                  {"identity", identity, identity_len},
                  {"ca.pub", pub, sizeof pub}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        snprintf(path, sizeof path, "%s/%s" STAGED, dir, files[i].name);
         if (enrolment_write_file(path, files[i].data, files[i].len, 0644) != STELE_OK)
             return stele_errf(errmsg, STELE_ERR_IO, "cannot write %s", path);
     }
-    return STELE_OK;
+    /* the commit point: from here on a crash is finished forward by enrolment_load() */
+    snprintf(path, sizeof path, "%s/" MARK, dir);
+    if (sync_dir(dir) != STELE_OK || enrolment_write_file(path, "", 0, 0600) != STELE_OK ||
+        sync_dir(dir) != STELE_OK)
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot write %s", path);
+    return roll_forward(dir, errmsg);
 }
 
 void enrolment_release(struct enrolment *e)

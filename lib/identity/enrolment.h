@@ -22,20 +22,24 @@ struct enrolment {
 };
 
 /* Loads DIR/key.pem, DIR/cert, DIR/identity and DIR/ca.pub, and checks that the key's public
- * point equals the ECQV extraction from cert and ca.pub. Returns STELE_OK, STELE_ERR_NOT_FOUND
+ * point equals the ECQV extraction from cert and ca.pub. A save a crash interrupted is first
+ * finished (its new files had all been written) or undone (they had not): see enrolment.c.
+ * Returns STELE_OK, STELE_ERR_NOT_FOUND
  * or STELE_ERR_IO (missing or unreadable file), STELE_ERR_MALFORMED (a file is not what it
  * should be) or STELE_ERR_AUTH (key and certificate do not match), with *errmsg (may be NULL)
  * a malloc'd reason naming the file. `out` is zeroed on error. */
 int enrolment_load(const char *dir, struct enrolment *out, char **errmsg);
 
-/* Writes the four files into `dir` (created 0700 if absent): key.pem 0600, the others 0644.
- * Returns STELE_OK or STELE_ERR_IO with *errmsg set. */
 /* Makes `dir` ready to receive an enrolment before anything is asked of a CA: creates it and
  * any missing parents (mode 0700), checks it is writable, and refuses (STELE_ERR_EXISTS) a
  * directory that already holds an enrolment unless `replace`. Returns STELE_OK or an error with
  * *errmsg (malloc'd, may be NULL). */
 int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg);
 
+/* Writes the four files into `dir` (created 0700 if absent): key.pem 0600, the others 0644,
+ * replacing an enrolment there as one step: a crash leaves the old enrolment or the new one,
+ * never a mix (enrolment_load() finishes or undoes an interrupted save). Returns STELE_OK or
+ * STELE_ERR_IO with *errmsg set. */
 int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t *cert,
                    const uint8_t *identity, size_t identity_len, const struct crypto_key *ca_pub,
                    char **errmsg);

@@ -39,9 +39,14 @@ struct ca {
     uint64_t ca_id;                           /* random 64-bit id, the CertU issuer id */
     char *name;                               /* CA name (malloc'd) */
     struct registry *reg;                     /* DIR/registry */
-    struct msp *msp;        /* trusts this CA only: checks signers of signed requests */
-    pthread_mutex_t lock;   /* serialises read-modify-write of the registry */
-    uint64_t last_prune_ms; /* when replay nonces were last pruned (under lock) */
+    struct msp *msp;          /* trusts this CA only: checks signers of signed requests */
+    pthread_mutex_t lock;     /* serialises read-modify-write of the registry */
+    uint64_t last_prune_ms;   /* when replay nonces were last pruned (under lock) */
+    struct {                  /* the last CRL signed (under lock; service.c handle_crl()) */
+        uint64_t number;      /* its crl_number */
+        uint64_t this_update; /* when it was signed (seconds) */
+        struct buf der;       /* serialized stele.Crl; empty: none yet */
+    } crl;
 };
 
 /* Opens the CA in `dir` (key, registry, id, name). Returns STELE_OK or an error with *errmsg. */

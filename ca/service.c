@@ -106,6 +106,7 @@ void ca_close(struct ca *ca)
     msp_destroy(ca->msp);
     crypto_key_destroy(ca->key);
     free(ca->name);
+    buf_release(&ca->crl.der);
     pthread_mutex_destroy(&ca->lock);
     free(ca);
 }
@@ -374,8 +375,9 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
     return RPC_OK;
 }
 
-/* NEEDSWORK: the CRL is rebuilt and signed on every call; cache it per CRL number (and renew it
- * before next_update) once networks have many revocations. */
+/* The CRL: the one last signed while it is the current number and has at least half its
+ * validity left, else a new one. Under ca->lock, where every revocation commits, so the list
+ * and the number it is signed with always belong together. */
 static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
@@ -384,18 +386,34 @@ static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *r
     struct identity_revoked *e;
     size_t n;
     uint64_t number, now = clock_wall_s();
-    struct buf crl = {0};
-    int rc = registry_list_revoked(ca->reg, a, &e, &n);
-    if (rc == STELE_OK)
-        rc = registry_get_u64(ca->reg, "crl_number", &number);
-    if (rc == STELE_OK)
-        rc = crl_issue(ca->key, ca->ca_id, number, now, now + ca->set.crl_validity_s, e, n, &crl);
-    if (rc != STELE_OK) {
-        buf_release(&crl);
-        return rpc_call_error(call, RPC_INTERNAL, "cannot build the CRL: %s", stele_strerror(rc));
+    pthread_mutex_lock(&ca->lock);
+    int rc = registry_get_u64(ca->reg, "crl_number", &number);
+    bool fresh = rc == STELE_OK && ca->crl.der.len && ca->crl.number == number &&
+                 now >= ca->crl.this_update &&
+                 now - ca->crl.this_update < ca->set.crl_validity_s / 2;
+    if (rc == STELE_OK && !fresh) {
+        struct buf crl = {0};
+        rc = registry_list_revoked(ca->reg, a, &e, &n);
+        if (rc == STELE_OK)
+            rc = crl_issue(ca->key, ca->ca_id, number, now, now + ca->set.crl_validity_s, e, n,
+                           &crl);
+        if (rc == STELE_OK) {
+            buf_release(&ca->crl.der);
+            ca->crl.der = crl;
+            ca->crl.number = number;
+            ca->crl.this_update = now;
+        } else {
+            buf_release(&crl);
+        }
     }
-    Stele__Crl *out = (Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, crl.data, crl.len, 0);
-    buf_release(&crl);
+    /* the answer's own copy: the cache may be replaced while it is sent */
+    uint8_t *der = rc == STELE_OK ? arena_memdup(a, ca->crl.der.data, ca->crl.der.len) : NULL;
+    size_t der_len = ca->crl.der.len;
+    pthread_mutex_unlock(&ca->lock);
+    Stele__Crl *out =
+        der ? (Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, der, der_len, 0) : NULL;
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot build the CRL: %s", stele_strerror(rc));
     if (!out)
         return rpc_call_error(call, RPC_INTERNAL, "CRL does not decode");
     *resp = &out->base;

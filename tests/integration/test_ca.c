@@ -411,6 +411,17 @@ static void revoked_identity_on_crl_and_rejected(void **state)
     assert_int_equal(
         identity_verify(m, a, e.identity.data, e.identity.len, clock_wall_s(), &id, NULL),
         STELE_ERR_REVOKED);
+    /* Asked again with nothing revoked since, the CA answers the same signed CRL (ECDSA
+     * signatures are randomised: a CRL signed anew would differ). reenroll_replaces_key shows
+     * that a new revocation gives a new one. */
+    assert_int_equal(run(NULL, "%s crl --url %s --out %s/crl2.bin", g.bin, g.url, g.tmp), 0);
+    snprintf(path, sizeof path, "%s/crl2.bin", g.tmp);
+    size_t n2;
+    char *crl2 = test_read_file(path, &n2);
+    assert_non_null(crl2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(crl2, crl, n);
+    free(crl2);
     /* carol can neither enrol again nor reenrol. */
     buf_clear(&out);
     assert_int_equal(run(&out, "%s enroll --url %s --id carol --secret %s --out %s/carol2", g.bin,

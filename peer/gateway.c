@@ -50,6 +50,7 @@
  * or two apart, and the first pause for a peer behind this one (doubling). */
 #define GW_ENDORSE_ATTEMPTS 8
 #define GW_SKEW_PAUSE_MS    20
+#define GW_SKEW_MAX_BLOCKS  8 /* waited for at most: further ahead is a peer catching up */
 
 struct peer_gateway {
     pthread_mutex_t mu;
@@ -326,11 +327,12 @@ struct gw_endorsing {
     struct policy *pol; /* the chaincode's endorsement policy; NULL for _lifecycle */
     bool *asked;        /* per gateway.peers entry: asked already */
     struct remote_set set;
-    bool may_retry;        /* another attempt may follow this one */
-    bool retry;            /* gw_endorse_done(): endorsers disagreed, nothing answered yet */
+    bool retry;            /* gw_endorse_done(): endorsers disagreed; another try may agree */
+    const char *fail;      /* gw_endorse_done(): why the policy is not satisfied (in `a`) */
     const char *tx_id;     /* the proposal's, once this peer executed it */
     uint64_t own_height;   /* the ledger height this peer executed the proposal at */
-    uint64_t other_height; /* the highest of the peers that disagreed */
+    uint64_t own_after;    /* ... and its height once the chaincode had run */
+    uint64_t other_height; /* the highest a disagreeing peer reported (0: none said) */
 };
 
 /* The first gateway peer of `org` not asked yet, or n_peers. */
@@ -423,7 +425,7 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             size_t before = *n;
             const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, n);
             if (c->disagreed) {
-                e->retry = e->may_retry; /* unless the policy is satisfied without it */
+                e->retry = true; /* unless the policy is satisfied without it */
                 if (c->height > e->other_height)
                     e->other_height = c->height;
             }
@@ -476,6 +478,7 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     if (peer_endorse(p, a, sp, true, hook, &r) != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     e->own_height = r.height;
+    e->own_after = kvledger_height(p->ledger);
     e->tx_id = r.tx_id;
     Stele__PreparedTransaction *pt = arena_alloc(a, sizeof *pt);
     if (!pt)
@@ -485,10 +488,8 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     pt->result = r.response;
     *resp = &pt->base;
     if (!r.endorsed) { /* the chaincode refused: the client reads result */
-        if (e->may_retry && ahead_accepted(e)) {
-            e->retry = true; /* unless this peer, behind, had not seen what made it succeed */
-            return RPC_ABORTED;
-        }
+        /* unless this peer, behind, had not seen what made it succeed */
+        e->retry = ahead_accepted(e);
         return RPC_OK;
     }
     Stele__Endorsement *ends[TX_MAX_ENDORSEMENTS];
@@ -517,19 +518,18 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     if (e->pol && policy_satisfied(e->pol, signers, n))
         e->retry = false;
     if (e->pol && !policy_satisfied(e->pol, signers, n)) {
-        if (e->retry) /* gw_endorse_run() waits and tries again */
-            return RPC_ABORTED;
         char *text = NULL;
         policy_format(e->pol, &text);
-        enum rpc_code code = rpc_call_error(
-            call, RPC_FAILED_PRECONDITION,
-            "the endorsements collected do not satisfy the policy %s%s%s", text ? text : "",
+        e->fail = arena_printf(
+            a, "the endorsements collected do not satisfy the policy %s%s%s", text ? text : "",
             tried[0] ? ": "
                      : " (no peer of the other organisations is configured under "
                        "gateway.peers)",
             tried);
         free(text);
-        return code;
+        if (!e->fail)
+            e->fail = "the endorsements collected do not satisfy the policy";
+        return RPC_FAILED_PRECONDITION; /* gw_endorse_run() tries again, or answers e->fail */
     }
     ProtobufCBinaryData payload;
     int rc = tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,
@@ -547,44 +547,64 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     return RPC_OK;
 }
 
-/* Endorses; when an endorser computed another result than this peer (one of them had
- * committed a block the other had not yet), waits for this peer to reach the other's height,
- * or a moment for the other to reach this peer's, and endorses again: up to
- * GW_ENDORSE_ATTEMPTS times within gateway.endorse_timeout, and only once when both executed
- * at the same height. */
+/* After an attempt whose endorsers disagreed (e->retry): whether to try again, once this has
+ * waited for the peer behind — this one until it reaches the other's height, or a pause,
+ * doubling, for another peer to reach this one's. Not when the time is up, when the other
+ * claims to be far ahead (this peer is catching up: no quick agreement), or a second time when
+ * both executed at the same height (a block committed meanwhile, or a chaincode that is not
+ * deterministic). Heights are the other peer's word, unsigned: the wait is bounded. */
+static bool skew_wait(struct peer *p, const struct gw_endorsing *e, uint64_t deadline, int *pause,
+                      bool *level)
+{
+    uint64_t now = clock_mono_ms();
+    if (now >= deadline)
+        return false;
+    int left = (int)(deadline - now);
+    bool same =
+        e->other_height == 0 || (e->other_height == e->own_height && e->own_after == e->own_height);
+    if (same && *level)
+        return false;
+    if (e->other_height > e->own_after && e->other_height - e->own_after > GW_SKEW_MAX_BLOCKS)
+        return false;
+    log_info("peer",
+             "gateway: the endorsers of %s disagree (this peer at ledger height %llu, another "
+             "at %llu): endorsing again",
+             e->tx_id ? e->tx_id : "?", (unsigned long long)e->own_height,
+             (unsigned long long)e->other_height);
+    *level = *level || same;
+    if (e->other_height > e->own_after)
+        return kvledger_wait(p->ledger, e->other_height - 1, left);
+    clock_sleep_ms((uint64_t)(*pause < left ? *pause : left));
+    *pause *= 2;
+    return true;
+}
+
+/* Endorses; when an endorser computed another result than this peer, or refused what it
+ * accepted (or accepted what it refused, at a greater height), because one of them had
+ * committed a block the other had not yet, waits for the one behind and endorses again
+ * (skew_wait()): up to GW_ENDORSE_ATTEMPTS attempts, started within gateway.endorse_timeout
+ * (each remote endorsement has that long too). */
 static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                                     const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
     struct arena *a = rpc_call_arena(call);
-    uint64_t start = clock_mono_ms(), limit = p->cfg->gateway.endorse_timeout_ms;
+    uint64_t deadline = clock_mono_ms() + p->cfg->gateway.endorse_timeout_ms;
     int pause = GW_SKEW_PAUSE_MS;
-    bool level = false; /* endorsers at the same height disagreed: once more at most */
+    bool level = false;
     for (unsigned attempt = 1;; attempt++) {
         struct gw_endorsing e = {.p = p, .a = a, .sp = (const Stele__SignedProposal *)req};
-        e.may_retry = attempt < GW_ENDORSE_ATTEMPTS && clock_mono_ms() - start < limit && !level;
         e.asked = arena_calloc(a, p->cfg->gateway.n_peers + 1, sizeof *e.asked);
         remote_set_init(&e.set);
         struct endorse_hook hook = {ask_early, &e};
         enum rpc_code code = gw_endorse_done(p, call, &e, &hook, resp);
         remote_set_release(&e.set);
         policy_destroy(e.pol);
-        if (!e.retry || code != RPC_ABORTED)
-            return code;
-        uint64_t spent = clock_mono_ms() - start;
-        int left = spent < limit ? (int)(limit - spent) : 0;
-        log_info("peer",
-                 "gateway: the endorsers of %s disagree (this peer at ledger height %llu, "
-                 "another at %llu): endorsing again",
-                 e.tx_id, (unsigned long long)e.own_height, (unsigned long long)e.other_height);
-        *resp = NULL;
-        level = e.other_height == e.own_height; /* a block committed while one executed, or
-                                                   a chaincode that is not deterministic */
-        if (e.other_height > e.own_height) {
-            kvledger_wait(p->ledger, e.other_height - 1, left);
-        } else {
-            clock_sleep_ms((uint64_t)(pause < left ? pause : left));
-            pause *= 2;
+        if (e.retry && attempt < GW_ENDORSE_ATTEMPTS &&
+            skew_wait(p, &e, deadline, &pause, &level)) {
+            *resp = NULL;
+            continue;
         }
+        return e.fail ? rpc_call_error(call, code, "%s", e.fail) : code;
     }
 }
 

@@ -65,7 +65,6 @@ static bool other_ahead(struct peer *p, size_t cur, uint64_t height)
     return false;
 }
 
-/* Pulls from orderer number `idx` until it fails or the peer stops. */
 /* Test builds only (STELE_TEST_HOOKS): STELE_TEST_COMMIT_DELAY_MS holds each block that long
  * before committing it, so that a test can keep this peer a block behind another. */
 static void test_commit_delay(void)
@@ -77,6 +76,7 @@ static void test_commit_delay(void)
 #endif
 }
 
+/* Pulls from orderer number `idx` until it fails or the peer stops. */
 static void pull(struct peer *p, size_t idx)
 {
     const char *addr = p->orderers[idx];

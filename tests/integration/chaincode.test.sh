@@ -332,7 +332,7 @@ done
 [ $retried = 1 ] || fail "--retries: no second attempt in 5 rounds of concurrent transactions"
 
 # ---- 5b: endorsers a block apart ------------------------------------------------------------
-# peer0.org2 restarted holding each block 800 ms before committing it (a hook of test builds):
+# peer0.org2 restarted holding each block 1.5 s before committing it (a hook of test builds):
 # after each commit it is a block behind peer0.org1 for that long. A transaction on what was
 # just committed, proposed at once, finds the two peers disagreeing (the one behind does not
 # know the asset yet); the gateway must wait for the one behind, whichever it is, and endorse
@@ -342,19 +342,23 @@ restart_org2() {
   env "$@" "$bin/stele-network" restart --dir "$net" peer0.org2 >"$tmp/restart" 2>&1 || fail "restart peer0.org2: $(cat "$tmp/restart")"
   stele node health --url "$p2" --wait 20 >/dev/null || fail "restarted peer0.org2 not serving"
 }
-restart_org2 STELE_TEST_COMMIT_DELAY_MS=800
-for k in 1 2; do
-  logs=("$net/peer0.org1.log" "$net/peer0.org2.log")
-  gw=$p1; [ $k = 2 ] && gw=$p2
-  seen=$(grep -c 'endorsers of [0-9a-f]* disagree' "${logs[$((k - 1))]}" || true)
-  valid "create skew$k through peer0.org1" stele invoke asset create "skew$k" green 1 1 --peer "$p1" --identity "$ids/owner1"
-  valid "transfer skew$k at once through $gw" stele invoke asset transfer "skew$k" alice@org1 --peer "$gw" --identity "$ids/owner1"
-  now=$(grep -c 'endorsers of [0-9a-f]* disagree' "${logs[$((k - 1))]}" || true)
-  [ "$now" -gt "$seen" ] || fail "the gateway of $gw did not endorse skew$k again: the peers were not apart, see the commit delay"
-done
-restart_org2
-ok "read skew2 through peer0.org2" stele query asset read skew2 --peer "$p2" --identity "$ids/auditor1"
-echo "$out" | grep -q 'alice@org1' || fail "skew2 not transferred: $out"
+if [ "${STELE_TEST_HOOKS:-}" = 1 ]; then
+  restart_org2 STELE_TEST_COMMIT_DELAY_MS=1500
+  for k in 1 2; do
+    logs=("$net/peer0.org1.log" "$net/peer0.org2.log")
+    gw=$p1; [ $k = 2 ] && gw=$p2
+    seen=$(grep -c 'endorsers of [0-9a-f]* disagree' "${logs[$((k - 1))]}" || true)
+    valid "create skew$k through peer0.org1" stele invoke asset create "skew$k" green 1 1 --peer "$p1" --identity "$ids/owner1"
+    valid "transfer skew$k at once through $gw" stele invoke asset transfer "skew$k" alice@org1 --peer "$gw" --identity "$ids/owner1"
+    now=$(grep -c 'endorsers of [0-9a-f]* disagree' "${logs[$((k - 1))]}" || true)
+    [ "$now" -gt "$seen" ] || fail "the gateway of $gw did not endorse skew$k again: the peers were not apart, see the commit delay"
+  done
+  restart_org2
+  ok "read skew2 through peer0.org2" stele query asset read skew2 --peer "$p2" --identity "$ids/auditor1"
+  echo "$out" | grep -q 'alice@org1' || fail "skew2 not transferred: $out"
+else
+  echo "5b skipped: the commit delay needs a test build (STELE_TEST_HOOKS)"
+fi
 
 # ---- the end: both peers agree, stop cleanly, no sanitizer report ---------------------------
 # kv's policy becomes OR(org1.peer, org2.peer) (sequence 2): org1's gateway then needs no other

@@ -7,10 +7,14 @@
  * NAME.new first, then the mark `enrolment.commit`, then renames each over NAME and removes the
  * mark. enrolment_load() finishes what a crash interrupted: with the mark, or with four .new
  * files that hold a consistent enrolment, it completes the renames; otherwise it removes the
- * .new files of a save that had not finished writing them (the old enrolment is intact).
+ * .new files of a save that had not finished writing them (the old enrolment is intact). Saves
+ * and recoveries lock the directory (flock), so a program loading it never undoes a save that
+ * another is making. Where the directory cannot be written, a whole enrolment in place is used
+ * as it is, with a warning.
  */
 #include "identity/enrolment.h"
 
+#include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
 
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,8 +135,40 @@ static bool exists(const char *dir, const char *name, const char *suffix)
 
 static int load_files(const char *dir, const char *suffix, struct enrolment *out, char **errmsg);
 
-/* Finishes a save that a crash interrupted (see the top of this file). */
-static int recover(const char *dir, char **errmsg)
+/* Locks `dir` against other saves and recoveries (flock on the directory itself, which needs
+ * no write permission). Returns the descriptor to unlock(), or -1. */
+static int lock_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void unlock_dir(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
+/* Whether a save left anything behind (checked without the lock). */
+static bool leftovers(const char *dir)
+{
+    for (size_t i = 0; i < N_FILES; i++)
+        if (exists(dir, enrolment_files[i], STAGED))
+            return true;
+    return exists(dir, MARK, "");
+}
+
+/* Finishes a save that a crash interrupted (see the top of this file). The caller holds the
+ * directory's lock, so no save is under way. */
+static int recover_locked(const char *dir, char **errmsg)
 {
     size_t staged = 0;
     for (size_t i = 0; i < N_FILES; i++)
@@ -141,22 +178,32 @@ static int recover(const char *dir, char **errmsg)
         return STELE_OK;
     if (!marked && staged == N_FILES) {
         struct enrolment e;
-        if (load_files(dir, STAGED, &e, NULL) == STELE_OK) {
+        int rc = load_files(dir, STAGED, &e, errmsg);
+        if (rc == STELE_OK) {
             enrolment_release(&e);
             char mark[4096];
             snprintf(mark, sizeof mark, "%s/" MARK, dir);
             if (enrolment_write_file(mark, "", 0, 0600) != STELE_OK || sync_dir(dir) != STELE_OK)
                 return stele_errf(errmsg, STELE_ERR_IO, "cannot complete the enrolment in %s", dir);
             marked = true;
+        } else if (rc != STELE_ERR_MALFORMED && rc != STELE_ERR_AUTH) {
+            return rc; /* cannot tell (unreadable): keep them */
+        }
+        if (errmsg) { /* not a whole enrolment: undone below */
+            free(*errmsg);
+            *errmsg = NULL;
         }
     }
     if (marked)
         return roll_forward(dir, errmsg);
-    char path[4096]; /* a save that did not finish writing: the enrolment in place is whole */
+    /* a save that had not finished writing: the enrolment in place is whole */
+    char path[4096];
     for (size_t i = 0; i < N_FILES; i++) {
         snprintf(path, sizeof path, "%s/%s" STAGED, dir, enrolment_files[i]);
         if (unlink(path) != 0 && errno != ENOENT)
             return stele_errf(errmsg, STELE_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+        snprintf(path, sizeof path, "%s/%s" STAGED ".tmp", dir, enrolment_files[i]);
+        unlink(path);
     }
     return STELE_OK;
 }
@@ -177,8 +224,29 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
     if (errmsg)
         *errmsg = NULL;
     memset(out, 0, sizeof *out);
-    int rc = recover(dir, errmsg);
-    return rc == STELE_OK ? load_files(dir, "", out, errmsg) : rc;
+    if (!leftovers(dir))
+        return load_files(dir, "", out, errmsg);
+    char *why = NULL;
+    int fd = lock_dir(dir);
+    int rc = fd < 0 ? stele_errf(&why, STELE_ERR_IO, "cannot lock %s: %s", dir, strerror(errno))
+                    : recover_locked(dir, &why);
+    unlock_dir(fd);
+    if (rc == STELE_OK) {
+        free(why);
+        return load_files(dir, "", out, errmsg);
+    }
+    /* say so, and use what is in place if it is whole (a read-only directory, say) */
+    if (load_files(dir, "", out, NULL) == STELE_OK) {
+        log_warn("identity", "%s: an interrupted enrolment was left as it is: %s", dir,
+                 why ? why : stele_strerror(rc));
+        free(why);
+        return STELE_OK;
+    }
+    if (errmsg)
+        *errmsg = why;
+    else
+        free(why);
+    return rc;
 }
 
 /* Loads the four files, each named with `suffix`, and checks they belong together. */
@@ -248,16 +316,32 @@ int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg)
     return STELE_OK;
 }
 
+static int save_locked(const char *dir, const struct crypto_key *key, const uint8_t *cert,
+                       const uint8_t *identity, size_t identity_len,
+                       const struct crypto_key *ca_pub, char **errmsg);
+
 int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t *cert,
                    const uint8_t *identity, size_t identity_len, const struct crypto_key *ca_pub,
                    char **errmsg)
 {
     if (errmsg)
         *errmsg = NULL;
-    char path[4096];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    int rc = recover(dir, errmsg); /* an earlier save's leftovers go first */
+    int lock = lock_dir(dir); /* one save or recovery at a time */
+    if (lock < 0)
+        return stele_errf(errmsg, STELE_ERR_IO, "cannot lock %s: %s", dir, strerror(errno));
+    int rc = save_locked(dir, key, cert, identity, identity_len, ca_pub, errmsg);
+    unlock_dir(lock);
+    return rc;
+}
+
+static int save_locked(const char *dir, const struct crypto_key *key, const uint8_t *cert,
+                       const uint8_t *identity, size_t identity_len,
+                       const struct crypto_key *ca_pub, char **errmsg)
+{
+    char path[4096];
+    int rc = recover_locked(dir, errmsg); /* an earlier save's leftovers go first */
     if (rc != STELE_OK)
         return rc;
     snprintf(path, sizeof path, "%s/key.pem" STAGED, dir);

@@ -2,7 +2,8 @@
  * test_enrolment.c — lib/identity/enrolment.c: an enrolment directory replaced in place is never
  * left half old, half new. Each crash point of enrolment_save() is rebuilt by hand (the files a
  * save had written when it stopped) and enrolment_load() must then give one whole enrolment:
- * the new one once its four files were all written, the old one before.
+ * the new one once its four files were all written, the old one before; staged files that
+ * cannot be read are kept, and a load waits for a save another program is making.
  */
 #include "testutil.h"
 
@@ -10,9 +11,14 @@
 #include "crypto/key.h"
 #include "identity/enrolment.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CA_ID 0x5151515151515151ull
@@ -161,6 +167,67 @@ static void inconsistent_staging_is_undone(void **state)
     holds(f, &f->old);
 }
 
+/* Four staged files of which one cannot be read (here a directory): whether they form a whole
+ * enrolment cannot be told, so they stay (they may hold the only copy of the new key) and the
+ * whole enrolment in place is used. */
+static void unreadable_staging_is_kept(void **state)
+{
+    struct fx *f = *state;
+    const char *const three[] = {"key.pem", "identity", "ca.pub"};
+    stage(f, three, 3);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cert.new", f->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    struct enrolment e;
+    assert_int_equal(enrolment_load(f->dir, &e, NULL), STELE_OK);
+    assert_true(crypto_key_public_equal(e.key, f->old.key));
+    enrolment_release(&e);
+    assert_true(present(f->dir, "key.pem.new"));
+    assert_true(present(f->dir, "cert.new"));
+}
+
+struct loader {
+    const char *dir;
+    atomic_int done;
+    int rc;
+};
+
+static void *load_thread(void *arg)
+{
+    struct loader *l = arg;
+    struct enrolment e;
+    l->rc = enrolment_load(l->dir, &e, NULL);
+    if (l->rc == STELE_OK)
+        enrolment_release(&e);
+    atomic_store(&l->done, 1);
+    return NULL;
+}
+
+/* A program loading the directory while another saves into it (holding the directory's lock,
+ * its new files half written) waits for the save instead of undoing it. */
+static void load_waits_for_a_save(void **state)
+{
+    struct fx *f = *state;
+    int fd = open(f->dir, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    stage(f, all, 2); /* the save so far */
+    struct loader l = {.dir = f->dir};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, load_thread, &l), 0);
+    usleep(200 * 1000);
+    assert_int_equal(atomic_load(&l.done), 0);
+    assert_true(present(f->dir, "key.pem.new"));
+    stage(f, all + 2, 2); /* the save finishes writing, marks and renames */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/enrolment.commit", f->dir);
+    assert_int_equal(test_write_file(path, "", 0), 0);
+    close(fd); /* a crash here: the loader finishes it */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(l.rc, STELE_OK);
+    holds(f, &f->new);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +236,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(complete_staging_is_finished, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted_renames_are_finished, setup, teardown),
         cmocka_unit_test_setup_teardown(inconsistent_staging_is_undone, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreadable_staging_is_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_waits_for_a_save, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

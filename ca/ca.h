@@ -32,6 +32,8 @@ struct ca_settings {
 void ca_settings_default(struct ca_settings *s);
 
 /* A running CA. */
+#define CA_ID_GUARDS 64
+
 struct ca {
     struct ca_settings set;                   /* settings */
     struct crypto_key *key;                   /* d_CA and Q_CA */
@@ -39,8 +41,11 @@ struct ca {
     uint64_t ca_id;                           /* random 64-bit id, the CertU issuer id */
     char *name;                               /* CA name (malloc'd) */
     struct registry *reg;                     /* DIR/registry */
-    struct msp *msp;          /* trusts this CA only: checks signers of signed requests */
-    pthread_mutex_t lock;     /* serialises read-modify-write of the registry */
+    struct msp *msp;      /* trusts this CA only: checks signers of signed requests */
+    pthread_mutex_t lock; /* serialises read-modify-write of the registry */
+    /* Enrol attempts for one id run one at a time (enrol.c): a guess sees the failures
+     * counted before it, and the lockout they caused, before its slow hash. Striped by id. */
+    pthread_mutex_t id_guard[CA_ID_GUARDS];
     uint64_t last_prune_ms;   /* when replay nonces were last pruned (under lock) */
     struct {                  /* the last CRL signed (under lock; service.c handle_crl()) */
         uint64_t number;      /* its crl_number */

@@ -109,10 +109,7 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     return resp->r.data ? STELE_OK : STELE_ERR_NOMEM;
 }
 
-/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit.
- * NEEDSWORK: the lock is checked before the slow hash, outside ca->lock, so guesses already in
- * flight when the limit is reached are still answered (each is counted); at most one per worker
- * thread gets past the limit. */
+/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit. */
 static void count_failure(struct ca *ca, struct arena *a, const char *id)
 {
     Stele__CaIdRecord *rec;
@@ -135,17 +132,42 @@ static void count_failure(struct ca *ca, struct arena *a, const char *id)
     pthread_mutex_unlock(&ca->lock);
 }
 
+static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
+                                    const Stele__EnrollRequest *r, ProtobufCMessage **resp);
+
+/* The guard of `id`'s enrol attempts (FNV-1a of the id over the stripes). */
+static pthread_mutex_t *id_guard(struct ca *ca, const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return &ca->id_guard[h % CA_ID_GUARDS];
+}
+
 enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
     struct ca *ca = arg;
-    struct arena *a = rpc_call_arena(call);
     const Stele__EnrollRequest *r = (const Stele__EnrollRequest *)req;
     if (!r->id[0] || strlen(r->id) > 128 || !r->secret[0] || strlen(r->secret) > 1024)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "id and secret are required");
     enum rpc_code code = ca_check_r_u(call, r->r_u.data, r->r_u.len);
     if (code != RPC_OK)
         return code;
+    /* One attempt per id at a time, from the lockout check to the failure counted: guesses
+     * made at once cannot get past attempt_limit (the slow hash still overlaps for other ids). */
+    pthread_mutex_t *g = id_guard(ca, r->id);
+    pthread_mutex_lock(g);
+    code = enroll_guarded(ca, call, r, resp);
+    pthread_mutex_unlock(g);
+    return code;
+}
+
+static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
+                                    const Stele__EnrollRequest *r, ProtobufCMessage **resp)
+{
+    struct arena *a = rpc_call_arena(call);
+    enum rpc_code code = RPC_OK;
     Stele__CaIdRecord *rec;
     int rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc == STELE_ERR_NOT_FOUND) {

@@ -61,6 +61,8 @@ int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char 
         goto fail;
     ca->set = *s;
     pthread_mutex_init(&ca->lock, NULL);
+    for (size_t i = 0; i < CA_ID_GUARDS; i++)
+        pthread_mutex_init(&ca->id_guard[i], NULL);
     snprintf(path, sizeof path, "%s/ca.key", dir);
     rc = crypto_key_load_pem(path, &ca->key);
     if (rc != STELE_OK) {
@@ -108,6 +110,8 @@ void ca_close(struct ca *ca)
     free(ca->name);
     buf_release(&ca->crl.der);
     pthread_mutex_destroy(&ca->lock);
+    for (size_t i = 0; i < CA_ID_GUARDS; i++)
+        pthread_mutex_destroy(&ca->id_guard[i]);
     free(ca);
 }
 

@@ -548,6 +548,57 @@ static void thirty_two_concurrent_enrolments(void **state)
     enrolment_release(&admin);
 }
 
+struct guess_job {
+    int rc;
+    struct rpc_result res;
+};
+
+static void *guess_thread(void *arg)
+{
+    struct guess_job *j = arg;
+    struct crypto_key *k_u = NULL;
+    uint8_t r_u[33];
+    Stele__EnrollRequest req = STELE__ENROLL_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    j->rc = ecqv_request(&k_u, r_u);
+    req.id = "mallory";
+    req.secret = "not-the-secret";
+    req.r_u.data = r_u;
+    req.r_u.len = sizeof r_u;
+    if (j->rc == STELE_OK)
+        j->rc = rpc_unary(g.ch, "/stele.CA/Enroll", &req.base, &stele__enroll_response__descriptor,
+                          &resp, 20000, &j->res);
+    pb_free(resp);
+    crypto_key_destroy(k_u);
+    return NULL;
+}
+
+/* Twelve wrong secrets for one id at once (the CA has 16 workers): exactly attempt_limit (3)
+ * are checked and counted, every other one is refused as locked without being checked. */
+static void guesses_at_once_stop_at_the_limit(void **state)
+{
+    enum { N = 12 };
+    assert_int_equal(cli_register("admin", "mallory", "--role client", NULL, 0), 0);
+    struct guess_job jobs[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        assert_int_equal(pthread_create(&t[i], NULL, guess_thread, &jobs[i]), 0);
+    }
+    int checked = 0, locked = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_not_equal(jobs[i].rc, STELE_OK);
+        assert_int_equal(jobs[i].res.code, RPC_UNAUTHENTICATED);
+        if (strstr(jobs[i].res.detail, "locked"))
+            locked++;
+        else
+            checked++;
+    }
+    assert_int_equal(checked, 3);
+    assert_int_equal(locked, N - 3);
+}
+
 static void wrong_secret_and_lockout(void **state)
 {
     struct buf out = {0};
@@ -730,6 +781,7 @@ int main(void)
         cmocka_unit_test(reenroll_replaces_key),
         cmocka_unit_test(thirty_two_concurrent_enrolments),
         cmocka_unit_test(wrong_secret_and_lockout),
+        cmocka_unit_test(guesses_at_once_stop_at_the_limit),
         cmocka_unit_test(non_admin_cannot_register_or_revoke),
         cmocka_unit_test(replayed_stale_and_misdirected_requests_refused),
         cmocka_unit_test(invalid_r_u_and_malformed_enrol_refused),

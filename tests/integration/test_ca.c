@@ -438,6 +438,54 @@ static void revoked_identity_on_crl_and_rejected(void **state)
     buf_release(&out);
 }
 
+struct reenrol_job {
+    struct buf req;
+    uint8_t sig[64];
+    int rc;
+};
+
+static void *reenrol_thread(void *arg)
+{
+    struct reenrol_job *j = arg;
+    struct rpc_result res;
+    j->rc = send_signed("/stele.CA/Reenroll", &j->req, j->sig, &stele__enroll_response__descriptor,
+                        &res);
+    return NULL;
+}
+
+/* Eight reenrolments signed by one certificate, sent at once: it is superseded by exactly one
+ * new certificate; the others are refused, whichever the CA checked first. */
+static void one_certificate_reenrols_once(void **state)
+{
+    enum { N = 8 };
+    make_identity("erin", "client", NULL);
+    struct enrolment e;
+    load("erin", &e);
+    struct reenrol_job jobs[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        struct crypto_key *k_u = NULL;
+        uint8_t r_u[33];
+        assert_int_equal(ecqv_request(&k_u, r_u), STELE_OK);
+        crypto_key_destroy(k_u);
+        Stele__ReenrollRequest r = STELE__REENROLL_REQUEST__INIT;
+        r.r_u.data = r_u;
+        r.r_u.len = sizeof r_u;
+        make_signed(&e, "/stele.CA/Reenroll", &r.base, 0, &jobs[i].req, jobs[i].sig);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reenrol_thread, &jobs[i]), 0);
+    int issued = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        issued += jobs[i].rc == STELE_OK;
+        buf_release(&jobs[i].req);
+    }
+    assert_int_equal(issued, 1);
+    enrolment_release(&e);
+}
+
 static void reenroll_replaces_key(void **state)
 {
     struct enrolment old, neu;
@@ -779,6 +827,7 @@ int main(void)
         cmocka_unit_test(expired_identity_rejected),
         cmocka_unit_test(revoked_identity_on_crl_and_rejected),
         cmocka_unit_test(reenroll_replaces_key),
+        cmocka_unit_test(one_certificate_reenrols_once),
         cmocka_unit_test(thirty_two_concurrent_enrolments),
         cmocka_unit_test(wrong_secret_and_lockout),
         cmocka_unit_test(guesses_at_once_stop_at_the_limit),

@@ -33,6 +33,7 @@ struct kvledger {
     char *genesis_tx_id;       /* tx_id of the genesis envelope (in cfg_arena) */
     struct finality finality;  /* checks delivered blocks */
     struct txvalidator *v;     /* validates transactions */
+    struct msp *msp;           /* the caller's; gets the ledger's CRLs (install_crl()) */
     bool failed;               /* a disk error: no more commits */
 
     pthread_mutex_t mu;   /* guards the fields below */
@@ -42,6 +43,46 @@ struct kvledger {
     uint8_t state[32];    /* state hash after block height-1 */
     bool shutdown;        /* kvledger_shutdown() was called */
 };
+
+/* Installs a CRL the ledger holds (_lifecycle crl/...) in the MSP that validates the next
+ * blocks. One older than what the MSP has (a CRL file the operator installed) changes
+ * nothing. The validator admitted it, so a failure here is only logged. */
+static void install_crl(struct kvledger *l, const char *key, const uint8_t *value, size_t len)
+{
+    char *err = NULL;
+    int rc = msp_set_crl(l->msp, value, len, &err);
+    if (rc == STELE_OK)
+        log_info("ledger", "installed the CRL %s%s of the ledger", LIFECYCLE_NS "/", key);
+    else if (rc != STELE_ERR_STATE)
+        log_warn("ledger", "the CRL %s of the ledger was not installed: %s", key,
+                 err ? err : stele_strerror(rc));
+    free(err);
+}
+
+static bool crl_write(void *ctx, const char *ns, const char *key, const uint8_t *value, size_t len,
+                      bool is_delete)
+{
+    if (!is_delete && strcmp(ns, LIFECYCLE_NS) == 0 &&
+        strncmp(key, LIFECYCLE_CRL_PFX, strlen(LIFECYCLE_CRL_PFX)) == 0)
+        install_crl(ctx, key, value, len);
+    return true;
+}
+
+static bool crl_entry(void *ctx, const char *key, const uint8_t *value, size_t len,
+                      const struct statedb_version *ver)
+{
+    (void)ver;
+    install_crl(ctx, key, value, len);
+    return true;
+}
+
+/* Installs every CRL the state holds (at open). */
+static int install_crls(struct kvledger *l, char **errmsg)
+{
+    int rc = statedb_range(l->db, LIFECYCLE_NS, LIFECYCLE_CRL_PFX, "crl0", 0, crl_entry, l, NULL);
+    return rc ? stele_errf(errmsg, rc, "cannot read the CRLs of the state: %s", stele_strerror(rc))
+              : STELE_OK;
+}
 
 /* Publishes a new head and wakes the waiters. */
 static void publish(struct kvledger *l, uint64_t height, const uint8_t head[32],
@@ -308,7 +349,9 @@ int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char 
         goto err;
     struct txvalidate_config vc = {
         .channel_id = l->cfg->channel_id, .msp = o->msp, .threads = o->threads, .channel = l->cfg};
-    if ((rc = txvalidate_create(&vc, &l->v)) || (rc = recover(l, errmsg)))
+    l->msp = o->msp;
+    if ((rc = txvalidate_create(&vc, &l->v)) || (rc = recover(l, errmsg)) ||
+        (rc = install_crls(l, errmsg)))
         goto err;
     free(path);
     *out = l;
@@ -434,6 +477,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     if (memcmp(applied, state, 32) != 0)
         log_error("ledger", "block %llu: the applied state hash differs from the one stored",
                   (unsigned long long)height);
+    statedb_update_each(u, crl_write, l); /* before the next block is validated */
     publish(l, height + 1, hash, state);
     log_info("ledger", "committed block %llu: %zu of %zu transactions valid",
              (unsigned long long)height, count_valid(codes, n), n);

@@ -48,8 +48,10 @@ struct kvledger_options {
     bool sync;              /* fsync blocks and state batches */
     unsigned threads;       /* validation threads */
     struct msp *msp;        /* filled by kvledger_open() with the channel organisations'
-                               CAs before validation starts; owned by the caller, must
-                               outlive the ledger */
+                               CAs and the CRLs the ledger holds before validation starts,
+                               and given each CRL a block writes once it is applied (the
+                               `_lifecycle crl` rule); owned by the caller, must outlive the
+                               ledger */
 };
 
 /* Opens (creating, joining from opts->genesis) the ledger and replays blocks stored after the

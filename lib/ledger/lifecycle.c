@@ -7,10 +7,13 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "crypto/hash.h"
+#include "crypto/key.h"
+#include "identity/identity.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "policy/policy.h"
+#include "stele/identity.pb-c.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -155,12 +158,108 @@ static int committed(struct arena *a, const struct lifecycle_state *st, const ch
     return STELE_OK;
 }
 
+/* The CRL in `data` (a serialized stele.Crl), checked: it decodes, every entry names a
+ * 32-octet certificate hash, and it is signed by a CA key of a channel organisation (`*ca`
+ * gets that key, SEC 1 compressed, in the channel configuration). Returns the body, or NULL
+ * with *why. */
+static const Stele__CrlBody *open_crl(struct arena *a, const Stele__ChannelConfig *cfg,
+                                      ProtobufCBinaryData data, ProtobufCBinaryData *ca,
+                                      const char **why)
+{
+    const Stele__Crl *c =
+        data.len ? (const Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, data.data, data.len, 0)
+                 : NULL;
+    const Stele__CrlBody *b =
+        c && c->body.len ? (const Stele__CrlBody *)pb_unpack(&stele__crl_body__descriptor, a,
+                                                             c->body.data, c->body.len, 0)
+                         : NULL;
+    if (!b) {
+        *why = "the CRL does not decode (give the file `stele-ca crl --out` writes)";
+        return NULL;
+    }
+    for (size_t i = 0; i < b->n_entries; i++)
+        if (b->entries[i]->certhash.len != 32) {
+            *why = "a CRL entry does not name a 32-octet certificate hash";
+            return NULL;
+        }
+    for (size_t o = 0; o < cfg->n_organisations; o++)
+        for (size_t k = 0; k < cfg->organisations[o]->n_ca_public_keys; k++) {
+            ProtobufCBinaryData key = cfg->organisations[o]->ca_public_keys[k];
+            struct crypto_key *pub = NULL;
+            if (crypto_key_from_public(key.data, key.len, &pub) != STELE_OK)
+                continue;
+            int rc = identity_verify_domain(pub, IDENTITY_DOMAIN_CRL, c->body.data, c->body.len,
+                                            c->signature.data, c->signature.len);
+            crypto_key_destroy(pub);
+            if (rc == STELE_OK) {
+                *ca = key;
+                return b;
+            }
+        }
+    *why = "the CRL is not signed by a CA of a channel organisation";
+    return NULL;
+}
+
+char *lifecycle_crl_key(struct arena *a, const uint8_t *ca_key, size_t len)
+{
+    char *hx = arena_alloc(a, 2 * len + 1);
+    if (!hx)
+        return NULL;
+    hex_encode(ca_key, len, hx);
+    return arena_printf(a, "%s%s", LIFECYCLE_CRL_PFX, hx);
+}
+
+/* crl SIGNED_CRL: see lifecycle.h. */
+static int publish_crl(struct arena *a, const Stele__ChannelConfig *cfg,
+                       const ProtobufCBinaryData *args, size_t n_args,
+                       const struct lifecycle_state *st, struct lifecycle_result *out)
+{
+    if (n_args != 1 || args[0].len > IDENTITY_CRL_MAX_LEN)
+        return refuse(out, 400, "usage: crl SIGNED_CRL"), STELE_OK;
+    const char *why = NULL;
+    ProtobufCBinaryData ca = {0};
+    const Stele__CrlBody *b = open_crl(a, cfg, args[0], &ca, &why);
+    if (!b)
+        return refuse(out, 400, why), STELE_OK;
+    char *key = lifecycle_crl_key(a, ca.data, ca.len);
+    if (!key)
+        return STELE_ERR_NOMEM;
+    bool found = false;
+    ProtobufCBinaryData old = {0};
+    Stele__Version *ver = NULL;
+    int rc = st->get(st->ctx, key, a, &old, &found, &ver);
+    if (rc)
+        return rc;
+    if (found) {
+        ProtobufCBinaryData same = {0};
+        const Stele__CrlBody *ob = open_crl(a, cfg, old, &same, &why);
+        if (!ob)
+            return STELE_ERR_MALFORMED; /* only this rule writes there */
+        if (b->number <= ob->number)
+            return refuse(out, 400,
+                          "the ledger already holds a CRL of this CA with this number or a "
+                          "greater one"),
+                   STELE_OK;
+    }
+    uint8_t *copy = arena_memdup(a, args[0].data, args[0].len);
+    if (!copy)
+        return STELE_ERR_NOMEM;
+    out->status = 200;
+    return one_rwset(a, key, ver, key, (ProtobufCBinaryData){args[0].len, copy}, &out->rwset);
+}
+
 int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const char *function,
                       const ProtobufCBinaryData *args, size_t n_args, const char *org,
                       const char *role, const struct lifecycle_state *st,
                       struct lifecycle_result *out)
 {
     memset(out, 0, sizeof *out);
+    if (strcmp(function, "crl") == 0) {
+        if (!role || strcmp(role, "admin") != 0 || !channel_org(cfg, org))
+            return refuse(out, 400, "only an admin of a channel organisation may publish a CRL"),
+                   STELE_OK;
+        return publish_crl(a, cfg, args, n_args, st, out);
+    }
     bool approve = strcmp(function, "approve") == 0, commit = strcmp(function, "commit") == 0;
     if (strcmp(function, "definition") == 0) {
         /* an empty argument may have no data pointer at all (protobuf-c) */
@@ -187,7 +286,7 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         return STELE_OK;
     }
     if (!approve && !commit)
-        return refuse(out, 400, "unknown _lifecycle function (approve, commit, definition)"),
+        return refuse(out, 400, "unknown _lifecycle function (approve, commit, definition, crl)"),
                STELE_OK;
     if (!role || strcmp(role, "admin") != 0 || !channel_org(cfg, org))
         return refuse(out, 400,

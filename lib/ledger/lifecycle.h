@@ -14,6 +14,13 @@
  *            channel's organisations approved exactly it (same hash); writes
  *            definition/<name> = the definition's canonical bytes and reads definition/<name>.
  *   definition  (query) NAME: the committed definition's bytes, 404 when none.
+ *   crl      SIGNED_CRL (a serialized stele.Crl, as `stele-ca crl --out` writes it): the
+ *            creator is an admin of a channel organisation; the CRL decodes, its entries name
+ *            32-octet certificate hashes, it is signed by a CA key of a channel organisation,
+ *            and its number is greater than that of the CRL the ledger holds for that CA;
+ *            writes crl/<hex of the CA key> = the CRL and reads that key. Peers install the
+ *            CRLs of the ledger (kvledger.h) after the block that writes them, so revocation
+ *            takes effect at the same block on every peer.
  * The hash of a definition is SHA-256 of its canonical bytes: the decoded message packed again
  * (protobuf-c packs fields in number order, so two equal definitions give equal bytes).
  */
@@ -32,6 +39,7 @@ struct arena;
 #define LIFECYCLE_NS             "_lifecycle"
 #define LIFECYCLE_DEFINITION_PFX "definition/"
 #define LIFECYCLE_APPROVAL_PFX   "approval/"
+#define LIFECYCLE_CRL_PFX        "crl/"
 #define LIFECYCLE_MAX_VERSION    64
 
 /* An opened definition. Pointers live in the arena given to lifecycle_definition_open(). */
@@ -53,6 +61,9 @@ int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
 char *lifecycle_definition_key(struct arena *a, const char *name);
 char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org,
                              const uint8_t hash[32]);
+
+/* "crl/<hex of the CA's SEC 1 key>", in `a`; NULL on OOM. */
+char *lifecycle_crl_key(struct arena *a, const uint8_t *ca_key, size_t len);
 
 /* The state lifecycle_execute() reads: the committed definition of a chaincode, and whether
  * an approval key exists. Both return STELE_OK or an error (STELE_ERR_IO, ...). */

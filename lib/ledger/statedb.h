@@ -142,6 +142,12 @@ bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const
 /* Block number the update is for. */
 uint64_t statedb_update_number(const struct statedb_update *u);
 
+/* Calls fn(ctx, ns, key, value, len, is_delete) for every write recorded in `u`, in recording
+ * order (a delete has value NULL, len 0); stops when fn returns false. */
+typedef bool (*statedb_write_fn)(void *ctx, const char *ns, const char *key, const uint8_t *value,
+                                 size_t len, bool is_delete);
+void statedb_update_each(const struct statedb_update *u, statedb_write_fn fn, void *ctx);
+
 /* Computes the state hash of update `u` on top of `prev`, the state hash after the block
  * before (32 zero octets before block 0), as described at the top — what statedb_apply()
  * records — so that a committer can put it in the block it stores first. Returns STELE_OK,

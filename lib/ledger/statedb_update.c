@@ -192,3 +192,10 @@ bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const
         *is_delete = w->is_delete;
     return true;
 }
+
+void statedb_update_each(const struct statedb_update *u, statedb_write_fn fn, void *ctx)
+{
+    for (const struct sdb_write *w = u->first; w; w = w->next)
+        if (!fn(ctx, w->ns, w->key, w->value, w->len, w->is_delete))
+            return;
+}

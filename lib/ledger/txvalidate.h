@@ -31,8 +31,9 @@
  * Determinism: every peer, and an auditor years later, must reach the same codes. So identity
  * validity (expiry, not-yet-valid) is judged at the transaction header's timestamp, never at
  * the validator's clock; the orderers refuse envelopes whose creator is not valid when they
- * receive them. Revocation uses the CRLs installed in the MSP, which the caller must keep the
- * same on every peer (NEEDSWORK: CRLs carried on the ledger).
+ * receive them. Revocation uses the CRLs installed in the MSP: the ledger's (kvledger.c
+ * installs each `_lifecycle crl/...` write after its block), the same on every peer, and any
+ * CRL files the caller installs besides, which it must keep the same on every peer.
  *
  * Chaincode definitions are read from the state: namespace TXV_LIFECYCLE_NS, key
  * "definition/<name>", value a serialized stele.ChaincodeDefinition (proto/stele/channel.proto).

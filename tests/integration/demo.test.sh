@@ -35,6 +35,9 @@ done
 grep -q 'exited 0' "$tmp/demo.log" || fail "down did not report a clean exit"
 grep -q 'they match' "$tmp/demo.log" || fail "openssl did not confirm the key"
 grep -q 'booth lost at table 1' "$tmp/demo.log" || fail "the revoked booth is not on the CRL"
+grep -Eq '^CRL number [0-9]+ \(1 revoked\) committed in block [0-9]+' "$tmp/demo.log" \
+  || fail "the CRL was not put on the ledger"
+grep -q 'creator is refused: .*revoked' "$tmp/demo.log" || fail "the revoked booth was not refused"
 
 # Enrolling into a directory that already holds an enrolment is refused before any RPC
 # (no CA is running now: a refusal that mentions the directory proves nothing was sent).

@@ -8,6 +8,8 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
+#include "crypto/key.h"
+#include "identity/identity.h"
 #include "ledger/lifecycle.h"
 #include "pb/pb.h"
 
@@ -85,6 +87,10 @@ static void table_free(struct table *t)
         free(t->kv[i].value.data);
 }
 
+/* The CA key org1 trusts in channel() (SEC 1 compressed; none while len is 0). */
+static uint8_t org1_ca_pub[33];
+static ProtobufCBinaryData org1_ca = {0, org1_ca_pub};
+
 static Stele__ChannelConfig *channel(void)
 {
     static Stele__OrganisationConfig o[3];
@@ -97,6 +103,8 @@ static Stele__ChannelConfig *channel(void)
         o[i].name = (char *)names[i];
         op[i] = &o[i];
     }
+    o[1].ca_public_keys = &org1_ca;
+    o[1].n_ca_public_keys = org1_ca.len ? 1 : 0;
     c.organisations = op;
     c.n_organisations = 3;
     c.channel_id = "stele";
@@ -280,12 +288,80 @@ static void writes_are_compared(void **state)
     arena_destroy(a);
 }
 
+/* A CRL signed by `ca` with `number`, revoking one certificate hash of `byte`s. */
+static ProtobufCBinaryData crl(const struct crypto_key *ca, uint64_t number, uint8_t byte)
+{
+    struct identity_revoked e = {.serial = 9, .id = "mallory", .revoked_at = 1, .reason = "lost"};
+    memset(e.certhash, byte, 32);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(crl_issue(ca, 0x42, number, 1, 2, &e, 1, &b), STELE_OK);
+    return (ProtobufCBinaryData){b.len, b.data};
+}
+
+static void crls_are_published(void **state)
+{
+    (void)state;
+    struct crypto_key *ca = NULL, *stranger = NULL;
+    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
+    assert_int_equal(crypto_key_generate(&stranger), STELE_OK);
+    crypto_key_public_compressed(ca, org1_ca_pub);
+    org1_ca.len = sizeof org1_ca_pub;
+    struct arena *a = arena_create(0);
+    struct table t = {0};
+    struct lifecycle_result r;
+    ProtobufCBinaryData c1 = crl(ca, 1, 0xaa), c2 = crl(ca, 2, 0xbb), other = crl(stranger, 5, 1);
+
+    /* only admins of channel organisations; only CAs of the channel; only well-formed CRLs */
+    assert_int_equal(run(&t, a, "crl", c1, "org1", "client", &r), 400);
+    assert_non_null(strstr(r.why, "admin"));
+    assert_int_equal(run(&t, a, "crl", c1, "elsewhere", "admin", &r), 400);
+    assert_int_equal(run(&t, a, "crl", other, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "not signed by a CA of a channel organisation"));
+    uint8_t junk[] = {0x0a, 0x03, 1, 2, 3, 0x12, 0x01, 0};
+    assert_int_equal(
+        run(&t, a, "crl", (ProtobufCBinaryData){sizeof junk, junk}, "org1", "admin", &r), 400);
+    ProtobufCBinaryData tampered = {c1.len, malloc(c1.len)};
+    memcpy(tampered.data, c1.data, c1.len);
+    tampered.data[c1.len / 2] ^= 1;
+    assert_int_equal(run(&t, a, "crl", tampered, "org1", "admin", &r), 400);
+
+    /* an admin of any channel organisation publishes; it writes crl/<hex CA key> */
+    assert_int_equal(run(&t, a, "crl", c1, "org2", "admin", &r), 200);
+    const Stele__NsRwSet *ns = r.rwset->ns_rwsets[0];
+    assert_string_equal(ns->namespace_, LIFECYCLE_NS);
+    char *key = lifecycle_crl_key(a, org1_ca_pub, sizeof org1_ca_pub);
+    assert_string_equal(ns->writes[0]->key, key);
+    assert_string_equal(ns->reads[0]->key, key);
+    assert_null(ns->reads[0]->version);
+    assert_int_equal(ns->writes[0]->value.len, c1.len);
+    assert_memory_equal(ns->writes[0]->value.data, c1.data, c1.len);
+    apply(&t, r.rwset, 3);
+
+    /* then only a newer one */
+    assert_int_equal(run(&t, a, "crl", c1, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "greater"));
+    assert_int_equal(run(&t, a, "crl", c2, "org1", "admin", &r), 200);
+    assert_int_equal(r.rwset->ns_rwsets[0]->reads[0]->version->block_number, 3);
+
+    org1_ca.len = 0;
+    free(c1.data);
+    free(c2.data);
+    free(other.data);
+    free(tampered.data);
+    table_free(&t);
+    arena_destroy(a);
+    crypto_key_destroy(ca);
+    crypto_key_destroy(stranger);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(definitions_are_checked),
         cmocka_unit_test(approve_and_commit),
         cmocka_unit_test(writes_are_compared),
+        cmocka_unit_test(crls_are_published),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,10 +49,10 @@ static const char audit_usage[] =
     "--genesis FILE is the channel's genesis block as you trust it (with --network, the\n"
     "network's genesis.block): the peer's block 0 must be it, and every orderer key and CA\n"
     "comes from it. Without it the audit can only check the chain against the peer's own\n"
-    "block 0, and says so. --network DIR audits the first peer of that network. --crl FILE\n"
-    "(repeatable) installs\n"
-    "a CRL (stele-ca crl --out) as the peers did (their `crls`): without the same CRLs the\n"
-    "audit judges a revoked creator's transactions differently from the peers.\n";
+    "block 0, and says so. --network DIR audits the first peer of that network. The CRLs\n"
+    "the ledger carries (stele crl publish) are applied as the peers apply them. --crl FILE\n"
+    "(repeatable) installs a CRL file (stele-ca crl --out) as peers with `crls` did: without\n"
+    "the same files the audit judges those revoked creators' transactions differently.\n";
 
 #define AUDIT_MAX_CRLS 16
 

@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
+#include "identity/enrolment.h"
 #include "crypto/hash.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
@@ -151,6 +152,40 @@ static int check_prepared(const char *prog, const char *peer, const Stele__Prepa
 #define GW_BUSY           (-2)
 #define GW_MAX_BUSY_WAITS 100 /* of 50 ms */
 
+/* Submits the signed envelope `env` through the gateway and, with `wait`, waits for its commit
+ * on that peer: out gets the orderers' count, and the commit. */
+static int submit_env(struct peer_opts *o, const char *prog, const ProtobufCBinaryData *env,
+                      bool wait, uint32_t timeout_ms, struct gw_outcome *out)
+{
+    ProtobufCMessage *sm = NULL;
+    struct rpc_result res = {0};
+    Stele__SubmitRequest sr = STELE__SUBMIT_REQUEST__INIT;
+    sr.envelope = *env;
+    sr.wait = wait;
+    sr.timeout_ms = timeout_ms;
+    int rc =
+        rpc_unary(o->ch, "/stele.Gateway/Submit", &sr.base, &stele__submit_response__descriptor,
+                  &sm, GW_CALL_MS + (int)(timeout_ms ? timeout_ms : GW_MAX_COMMIT_WAIT_MS), &res);
+    if (rc) {
+        pb_free(sm);
+        return call_failed(prog, o->peer, rc, &res);
+    }
+    const Stele__SubmitResponse *su = (const Stele__SubmitResponse *)sm;
+    if (!out->tx_id[0] && su->tx_id)
+        snprintf(out->tx_id, sizeof out->tx_id, "%s", su->tx_id);
+    out->orderers = su->orderers_accepted;
+    out->committed = su->committed;
+    out->code = su->validation_code;
+    out->block = su->block_number;
+    if (wait && !su->committed)
+        rc = cli_fail(prog, STELE_ERR_TIMEOUT,
+                      "transaction %s was accepted by %u orderer(s) but has not committed on %s "
+                      "yet",
+                      out->tx_id, su->orderers_accepted, o->peer);
+    pb_free(sm);
+    return rc;
+}
+
 /* One attempt: propose, endorse, sign, submit, wait. With `may_retry`, a disagreement of the
  * endorsers returns GW_AGAIN quietly. */
 static int attempt(struct peer_opts *o, const char *prog, const struct gw_request *r,
@@ -161,7 +196,7 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
     Stele__SignedProposal sp;
     buf_init(&prop);
     int rc = propose(o, prog, r, channel, &prop, sig, &sp, out->tx_id);
-    ProtobufCMessage *m = NULL, *sm = NULL;
+    ProtobufCMessage *m = NULL;
     ProtobufCBinaryData env = {0};
     struct rpc_result res = {0};
     if (rc)
@@ -200,32 +235,33 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
         rc = cli_fail(prog, rc, "cannot sign the transaction: %s", stele_strerror(rc));
         goto out;
     }
-    Stele__SubmitRequest sr = STELE__SUBMIT_REQUEST__INIT;
-    sr.envelope = env;
-    sr.wait = r->wait;
-    sr.timeout_ms = r->timeout_ms;
-    if ((rc = rpc_unary(
-             o->ch, "/stele.Gateway/Submit", &sr.base, &stele__submit_response__descriptor, &sm,
-             GW_CALL_MS + (int)(r->timeout_ms ? r->timeout_ms : GW_MAX_COMMIT_WAIT_MS), &res))) {
-        rc = call_failed(prog, o->peer, rc, &res);
+    if (r->prepare) { /* signed, not sent: `stele submit` sends it */
+        if (enrolment_write_file(r->prepare, env.data, env.len, 0644) != STELE_OK)
+            rc = cli_fail(prog, STELE_ERR_IO, "cannot write %s", r->prepare);
         goto out;
     }
-    const Stele__SubmitResponse *su = (const Stele__SubmitResponse *)sm;
-    out->orderers = su->orderers_accepted;
-    out->committed = su->committed;
-    out->code = su->validation_code;
-    out->block = su->block_number;
-    if (r->wait && !su->committed)
-        rc = cli_fail(prog, STELE_ERR_TIMEOUT,
-                      "transaction %s was accepted by %u orderer(s) but has not committed on %s "
-                      "yet",
-                      out->tx_id, su->orderers_accepted, o->peer);
+    rc = submit_env(o, prog, &env, r->wait, r->timeout_ms, out);
 out:
     free(env.data);
     pb_free(m);
-    pb_free(sm);
     buf_release(&prop);
     return rc;
+}
+
+int gw_submit_envelope(struct peer_opts *o, const char *prog, const ProtobufCBinaryData *env,
+                       bool wait, uint32_t timeout_ms, struct gw_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    if (!o->ch && !(o->ch = peer_client_open(o, prog, NULL, &rc)))
+        return rc;
+    out->attempts = 1;
+    if ((rc = submit_env(o, prog, env, wait, timeout_ms, out)))
+        return rc;
+    if (wait && out->code != STELE__TX_VALIDATION_CODE__VALID)
+        return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
+                        out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
+    return 0;
 }
 
 int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
@@ -251,10 +287,10 @@ int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
         }
         if (rc)
             return rc;
-        if (!r->wait || out->code != STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT)
+        if (!r->wait || r->prepare || out->code != STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT)
             break;
     }
-    if (r->wait && out->code != STELE__TX_VALIDATION_CODE__VALID)
+    if (r->wait && !r->prepare && out->code != STELE__TX_VALIDATION_CODE__VALID)
         return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
                         out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
     return 0;

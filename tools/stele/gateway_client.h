@@ -20,6 +20,7 @@ struct gw_request {
     bool wait;           /* wait for the commit */
     unsigned retries;    /* new proposals after an MVCC_READ_CONFLICT */
     uint32_t timeout_ms; /* commit wait (0: the peer's default) */
+    const char *prepare; /* gw_submit(): write the signed envelope to this file, do not send */
 };
 
 /* What happened. Strings are malloc'd; release with gw_outcome_release(). */
@@ -48,6 +49,11 @@ int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
  * the chaincode answered otherwise, or an exit status with the error printed. */
 int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *r,
                 struct gw_outcome *out);
+
+/* Submits an envelope signed earlier (`stele invoke --prepare`) and, with `wait`, waits for
+ * its commit; returns as gw_submit(). */
+int gw_submit_envelope(struct peer_opts *o, const char *prog, const ProtobufCBinaryData *env,
+                       bool wait, uint32_t timeout_ms, struct gw_outcome *out);
 
 void gw_outcome_release(struct gw_outcome *out);
 

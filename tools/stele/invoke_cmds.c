@@ -9,16 +9,21 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "identity/enrolment.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 64
+#define MAX_ARGS     64
+#define MAX_ENVELOPE (64u << 20) /* a peer refuses larger messages anyway */
 
 static const char invoke_usage[] =
     "Usage: stele invoke CHAINCODE FUNCTION [ARG...] (--peer HOST:PORT | --network DIR)\n"
-    "                    --identity DIR [--no-wait] [--retries N] [--timeout MS] [--json]\n"
+    "                    --identity DIR [--no-wait] [--retries N] [--timeout MS]\n"
+    "                    [--prepare FILE] [--json]\n"
+    "       stele submit FILE (--peer HOST:PORT | --network DIR) [--no-wait] [--timeout MS]\n"
+    "                    [--json]\n"
     "       stele query  CHAINCODE FUNCTION [ARG...] (--peer HOST:PORT | --network DIR)\n"
     "                    --identity DIR [--json]\n\n"
     "invoke has the peer's gateway endorse the proposal on enough peers to satisfy the\n"
@@ -28,6 +33,10 @@ static const char invoke_usage[] =
     "status 1 when the chaincode refused or the transaction committed with another code than\n"
     "VALID. --retries N makes up to N new proposals after an MVCC_READ_CONFLICT (or when\n"
     "the endorsing peers computed different results, being a block apart).\n"
+    "--prepare FILE has it endorsed and signed but writes the signed transaction to FILE\n"
+    "instead of sending it; `stele submit FILE` sends it later through any peer's gateway\n"
+    "(the endorsements stand for the state they read: it may then commit as\n"
+    "MVCC_READ_CONFLICT, or be refused if its creator was revoked meanwhile).\n"
     "query runs the chaincode on that peer only and prints its answer.\n"
     "ARGs are passed as text; the answer's payload is printed as text when it is printable.\n";
 
@@ -79,6 +88,7 @@ static int run(int argc, char **argv, bool submit)
                                              {"no-wait", no_argument, NULL, 'W'},
                                              {"retries", required_argument, NULL, 'r'},
                                              {"timeout", required_argument, NULL, 't'},
+                                             {"prepare", required_argument, NULL, 'S'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
@@ -93,6 +103,11 @@ static int run(int argc, char **argv, bool submit)
             return CLI_EXIT_OK;
         case 'W':
             r.wait = false;
+            break;
+        case 'S':
+            if (!submit)
+                return cli_usage(prog, "--prepare is for invoke");
+            r.prepare = optarg;
             break;
         case 'r':
             r.retries = (unsigned)strtoul(optarg, &end, 10);
@@ -137,7 +152,10 @@ static int run(int argc, char **argv, bool submit)
     else if (rc == 0) {
         if (out.payload.len)
             print_payload(&out.payload);
-        if (out.committed)
+        if (r.prepare)
+            printf("tx %s endorsed and signed, written to %s (not submitted)\n", out.tx_id,
+                   r.prepare);
+        else if (out.committed)
             printf("tx %s committed in block %llu: %s\n", out.tx_id, (unsigned long long)out.block,
                    peer_code_name(out.code));
         else
@@ -151,6 +169,60 @@ static int run(int argc, char **argv, bool submit)
 int cmd_invoke(int argc, char **argv)
 {
     return run(argc, argv, true);
+}
+
+/* stele submit FILE: a transaction signed earlier with `stele invoke --prepare FILE`. */
+int cmd_submit(int argc, char **argv)
+{
+    const char *prog = "stele submit";
+    static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
+                                             {"no-wait", no_argument, NULL, 'W'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    struct peer_opts o = {0};
+    bool wait = true;
+    uint32_t timeout_ms = 0;
+    int ch, rc;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        if (ch == 'h') {
+            fputs(invoke_usage, stdout);
+            return CLI_EXIT_OK;
+        } else if (ch == 'W') {
+            wait = false;
+        } else if (ch == 't') {
+            unsigned long t = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || t == 0 || t > 600000)
+                return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
+            timeout_ms = (uint32_t)t;
+        } else if (!peer_client_option(&o, ch, optarg)) {
+            return cli_usage(prog, "see 'stele submit --help'");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage(prog, "give the FILE `stele invoke --prepare FILE` wrote");
+    struct buf env;
+    buf_init(&env);
+    if ((rc = enrolment_read_file(argv[optind], MAX_ENVELOPE, &env)))
+        return cli_fail(prog, rc, "cannot read %s: %s", argv[optind], stele_strerror(rc));
+    struct gw_outcome out = {0};
+    if (!(rc = peer_client_finish(&o, prog, false))) {
+        ProtobufCBinaryData e = {env.len, env.data};
+        rc = gw_submit_envelope(&o, prog, &e, wait, timeout_ms, &out);
+    }
+    if (o.json && out.tx_id[0])
+        print_json(&out, true);
+    else if (rc == 0 && out.committed)
+        printf("tx %s committed in block %llu: %s\n", out.tx_id, (unsigned long long)out.block,
+               peer_code_name(out.code));
+    else if (rc == 0)
+        printf("tx %s accepted by %u orderer(s)\n", out.tx_id, out.orderers);
+    gw_outcome_release(&out);
+    buf_release(&env);
+    peer_client_release(&o);
+    return rc;
 }
 
 int cmd_query(int argc, char **argv)

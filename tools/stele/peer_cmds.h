@@ -20,10 +20,12 @@ int cmd_audit(int argc, char **argv);
 
 /* stele invoke CC FN [ARG...] / stele query CC FN [ARG...] (invoke_cmds.c) */
 int cmd_invoke(int argc, char **argv);
+int cmd_submit(int argc, char **argv); /* invoke_cmds.c */
 int cmd_query(int argc, char **argv);
 
 /* stele chaincode package|install|approve|commit|list (chaincode_cmds.c) */
 int cmd_chaincode(int argc, char **argv);
+int cmd_crl(int argc, char **argv); /* crl_cmd.c */
 
 /* stele chain info --peer HOST:PORT | --all-peers (argv from "chain" on). */
 int peer_chain_info(int argc, char **argv);

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Revocation carried on the ledger (`stele crl publish`; the `_lifecycle crl` rule of
+# lib/ledger/lifecycle.h), on a real network from configs/network.yaml (the CA, four PBFT
+# orderers, two peers of two organisations) where no peer or orderer has a CRL file:
+#   1. booth1 creates an asset; it is revoked at the CA; until the CRL is on the ledger the
+#      peers still accept it (nothing told them);
+#   2. booth1 has a transaction endorsed and signed now, to send later (stele invoke --prepare);
+#   3. a client cannot publish the CRL, a file that is no CRL is refused, org1's admin
+#      publishes it (VALID), and the same CRL again is refused (not newer);
+#   4. booth1's proposals are refused at both gateways, and the transaction endorsed before
+#      the revocation, sent now, is ordered (the orderers have no CRL) and commits as
+#      CREATOR_REVOKED on both peers, in the same block;
+#   5. peer0.org2, restarted, still refuses booth1 (it installs the ledger's CRLs when it
+#      opens its ledger), and `stele audit` recomputes both peers' chains as consistent
+#      without being given any CRL file.
+set -euo pipefail
+src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+net=$tmp/net
+cleanup() {
+  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/peer0.org*.log; exit 1; }
+base=$(( 20000 + (RANDOM % 800) * 50 ))
+p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
+ids=$net/ids
+stele() { "$bin/stele" "$@"; }
+# ok WHAT CMD...: CMD must succeed; $out holds its output.
+ok() { local what=$1 rc=0; shift; out=$("$@" </dev/null 2>&1) || rc=$?; [ $rc -eq 0 ] || fail "$what: exit $rc: $out"; }
+# refused WHAT PATTERN CMD...: CMD must exit 1 saying PATTERN.
+refused() {
+  local what=$1 pat=$2 rc=0; shift 2
+  out=$("$@" </dev/null 2>&1) || rc=$?
+  [ $rc -eq 1 ] || fail "$what: should exit 1, got $rc: $out"
+  echo "$out" | grep -Eq -- "$pat" || fail "$what: does not say '$pat': $out"
+}
+# code PEER TX_ID: the validation code the peer recorded.
+code() { stele tx get "$2" --peer "$1" --identity "$ids/auditor1" --json | sed -n 's/.*"validation_code":"\([A-Z_]*\)".*/\1/p'; }
+
+"$bin/stele-network" up --config "$src/configs/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" \
+  || fail "up: $(cat "$tmp/up.out")"
+ca=$(sed -n 's/.*"ca_url":"\([^"]*\)".*/\1/p' "$net/network.json")
+! grep -rq '^crls:' "$net"/peer0.org*/peer.yaml || fail "a peer has a CRL file: this test needs none"
+ok "package" stele chaincode package --so "$bin/chaincode/asset.so" --name asset --version 1.0 --out "$net/asset.pkg"
+ok "install org1" stele chaincode install "$net/asset.pkg" --peer "$p1" --identity "$ids/admin.org1"
+ok "install org2" stele chaincode install "$net/asset.pkg" --peer "$p2" --identity "$ids/admin.org2"
+def=(--name asset --version 1.0 --sequence 1 --package "$net/asset.pkg" --policy "AND(org1.peer, org2.peer)")
+ok "approve org1" stele chaincode approve "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
+ok "approve org2" stele chaincode approve "${def[@]}" --peer "$p2" --identity "$ids/admin.org2"
+ok "commit" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
+
+# ---- 1 and 2 ------------------------------------------------------------------------------
+ok "booth1 creates" stele invoke asset create b1 red 1 1 --peer "$p1" --identity "$ids/booth1"
+ok "revoke booth1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id booth1 --reason "booth lost"
+ok "fetch the CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl.bin"
+ok "booth1 still accepted before the CRL is on the ledger" \
+  stele invoke asset create b2 red 1 1 --peer "$p2" --identity "$ids/booth1"
+ok "booth1 prepares a transaction" \
+  stele invoke asset create b3 red 1 1 --peer "$p1" --identity "$ids/booth1" --prepare "$tmp/late.tx"
+late=$(echo "$out" | sed -n 's/^tx \([0-9a-f]\{64\}\) endorsed and signed.*/\1/p')
+[ ${#late} -eq 64 ] || fail "--prepare printed no tx_id: $out"
+
+# ---- 3 ------------------------------------------------------------------------------------
+refused "a client publishes the CRL" 'only an admin of a channel organisation' \
+  stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/owner1"
+printf 'not a crl' >"$tmp/junk.bin"
+refused "a file that is no CRL" 'not a signed CRL' \
+  stele crl publish "$tmp/junk.bin" --peer "$p1" --identity "$ids/admin.org1"
+ok "org1's admin publishes the CRL" stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/admin.org1"
+echo "$out" | grep -Eq '^CRL number [0-9]+ \(1 revoked\) committed in block [0-9]+' || fail "publish said: $out"
+refused "the same CRL again" 'greater' \
+  stele crl publish "$tmp/crl.bin" --peer "$p2" --identity "$ids/admin.org2"
+
+# ---- 4 ------------------------------------------------------------------------------------
+for p in "$p1" "$p2"; do
+  refused "booth1 proposes through $p" 'revoked' \
+    stele invoke asset create b4 red 1 1 --peer "$p" --identity "$ids/booth1"
+done
+refused "the transaction endorsed before the revocation" 'committed as CREATOR_REVOKED' \
+  stele submit "$tmp/late.tx" --peer "$p2"
+for p in "$p1" "$p2"; do
+  for _ in $(seq 1 50); do c=$(code "$p" "$late" 2>/dev/null || true); [ -n "$c" ] && break; sleep 0.1; done
+  [ "$c" = CREATOR_REVOKED ] || fail "peer $p recorded '$c' for the late transaction"
+done
+ok "owner1 still works" stele invoke asset create o1 blue 1 1 --peer "$p1" --identity "$ids/owner1"
+
+# ---- 5 ------------------------------------------------------------------------------------
+# (a query runs on peer0.org2 alone: an invoke would also be refused by peer0.org1's endorsement)
+refused "booth1 queries peer0.org2" 'revoked' stele query asset read b1 --peer "$p2" --identity "$ids/booth1"
+before=$(grep -c 'installed the CRL _lifecycle/crl/' "$net/peer0.org2.log" || true)
+"$bin/stele-network" restart --dir "$net" peer0.org2 >"$tmp/restart" 2>&1 || fail "restart: $(cat "$tmp/restart")"
+stele node health --url "$p2" --wait 20 >/dev/null || fail "peer0.org2 not serving after restart"
+after=$(grep -c 'installed the CRL _lifecycle/crl/' "$net/peer0.org2.log" || true)
+[ "$after" -gt "$before" ] || fail "peer0.org2 did not install the ledger's CRL when it restarted"
+refused "booth1 queries peer0.org2 after its restart" 'revoked' \
+  stele query asset read b1 --peer "$p2" --identity "$ids/booth1"
+for p in "$p1" "$p2"; do
+  ok "audit $p without a CRL file" stele audit --peer "$p" --identity "$ids/auditor1"
+  echo "$out" | grep -q 'check out' || fail "audit $p: $out"
+done
+echo "crl: ok"

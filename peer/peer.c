@@ -40,7 +40,8 @@ static int check_self(struct peer *p, char **errmsg)
     return rc;
 }
 
-/* Installs the configured CRLs into the MSP (after the ledger added the channel's CAs). */
+/* Installs the configured CRLs into the MSP (after the ledger added the channel's CAs and its
+ * CRLs: a file older than the ledger's CRL of the same CA is ignored, with a warning). */
 static int install_crls(struct peer *p, char **errmsg)
 {
     for (size_t i = 0; i < p->cfg->n_crls; i++) {
@@ -48,9 +49,14 @@ static int install_crls(struct peer *p, char **errmsg)
         char *err = NULL;
         buf_init(&b);
         int rc = read_file(p->cfg->crls[i], IDENTITY_CRL_MAX_LEN, &b, errmsg);
-        if (rc == STELE_OK && (rc = msp_set_crl(p->msp, b.data, b.len, &err)))
+        if (rc == STELE_OK && (rc = msp_set_crl(p->msp, b.data, b.len, &err)) == STELE_ERR_STATE) {
+            log_warn("peer", "%s: %s: the ledger carries a newer CRL of that CA; file ignored",
+                     p->cfg->crls[i], err ? err : "older");
+            rc = STELE_OK;
+        } else if (rc) {
             rc = stele_errf(errmsg, STELE_ERR_CONFIG, "%s: %s", p->cfg->crls[i],
                             err ? err : stele_strerror(rc));
+        }
         free(err);
         buf_release(&b);
         if (rc)

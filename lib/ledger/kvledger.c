@@ -45,42 +45,61 @@ struct kvledger {
 };
 
 /* Installs a CRL the ledger holds (_lifecycle crl/...) in the MSP that validates the next
- * blocks. One older than what the MSP has (a CRL file the operator installed) changes
- * nothing. The validator admitted it, so a failure here is only logged. */
-static void install_crl(struct kvledger *l, const char *key, const uint8_t *value, size_t len)
+ * blocks. Returns STELE_OK, also when the MSP has a newer CRL of that CA (a CRL file the
+ * operator installed: said in the log, as that peer then judges alone), or the error that
+ * kept it out (the validator admitted it, so only NOMEM and the like): the ledger then
+ * stops, as a peer that validated on without it would judge differently from the others. */
+static int install_crl(struct kvledger *l, const char *key, const uint8_t *value, size_t len)
 {
     char *err = NULL;
     int rc = msp_set_crl(l->msp, value, len, &err);
     if (rc == STELE_OK)
         log_info("ledger", "installed the CRL %s%s of the ledger", LIFECYCLE_NS "/", key);
-    else if (rc != STELE_ERR_STATE)
-        log_warn("ledger", "the CRL %s of the ledger was not installed: %s", key,
-                 err ? err : stele_strerror(rc));
+    else if (rc == STELE_ERR_STATE)
+        log_warn("ledger",
+                 "the CRL %s of the ledger is older than a CRL file this peer installed: %s; "
+                 "this peer refuses more than the others do",
+                 key, err ? err : "");
+    else
+        log_error("ledger", "cannot install the CRL %s of the ledger: %s", key,
+                  err ? err : stele_strerror(rc));
     free(err);
+    return rc == STELE_ERR_STATE ? STELE_OK : rc;
 }
+
+struct crl_walk {
+    struct kvledger *l;
+    int rc; /* the first install that failed */
+};
 
 static bool crl_write(void *ctx, const char *ns, const char *key, const uint8_t *value, size_t len,
                       bool is_delete)
 {
+    struct crl_walk *w = ctx;
     if (!is_delete && strcmp(ns, LIFECYCLE_NS) == 0 &&
         strncmp(key, LIFECYCLE_CRL_PFX, strlen(LIFECYCLE_CRL_PFX)) == 0)
-        install_crl(ctx, key, value, len);
-    return true;
+        w->rc = install_crl(w->l, key, value, len);
+    return w->rc == STELE_OK;
 }
 
 static bool crl_entry(void *ctx, const char *key, const uint8_t *value, size_t len,
                       const struct statedb_version *ver)
 {
     (void)ver;
-    install_crl(ctx, key, value, len);
-    return true;
+    struct crl_walk *w = ctx;
+    w->rc = install_crl(w->l, key, value, len);
+    return w->rc == STELE_OK;
 }
 
 /* Installs every CRL the state holds (at open). */
 static int install_crls(struct kvledger *l, char **errmsg)
 {
-    int rc = statedb_range(l->db, LIFECYCLE_NS, LIFECYCLE_CRL_PFX, "crl0", 0, crl_entry, l, NULL);
-    return rc ? stele_errf(errmsg, rc, "cannot read the CRLs of the state: %s", stele_strerror(rc))
+    struct crl_walk w = {l, STELE_OK};
+    int rc = statedb_range(l->db, LIFECYCLE_NS, LIFECYCLE_CRL_PFX, "crl0", 0, crl_entry, &w, NULL);
+    if (rc == STELE_OK)
+        rc = w.rc;
+    return rc ? stele_errf(errmsg, rc, "cannot install the CRLs of the ledger: %s",
+                           stele_strerror(rc))
               : STELE_OK;
 }
 
@@ -477,7 +496,13 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     if (memcmp(applied, state, 32) != 0)
         log_error("ledger", "block %llu: the applied state hash differs from the one stored",
                   (unsigned long long)height);
-    statedb_update_each(u, crl_write, l); /* before the next block is validated */
+    struct crl_walk w = {l, STELE_OK};
+    statedb_update_each(u, crl_write, &w); /* before the next block is validated */
+    if (w.rc) {                            /* applied: a restart installs it from the state */
+        l->failed = true;
+        rc = stele_errf(errmsg, w.rc, "block %llu: cannot install the CRL it carries: %s",
+                        (unsigned long long)height, stele_strerror(w.rc));
+    }
     publish(l, height + 1, hash, state);
     log_info("ledger", "committed block %llu: %zu of %zu transactions valid",
              (unsigned long long)height, count_valid(codes, n), n);

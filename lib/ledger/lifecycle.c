@@ -161,11 +161,13 @@ static int committed(struct arena *a, const struct lifecycle_state *st, const ch
 /* The CRL in `data` (a serialized stele.Crl), checked: it decodes, every entry names a
  * 32-octet certificate hash, and it is signed by a CA key of a channel organisation (`*ca`
  * gets that key, SEC 1 compressed, in the channel configuration). Returns the body, or NULL
- * with *why. */
+ * with *why (a refusal) or with *rc set (STELE_ERR_NOMEM, STELE_ERR_CRYPTO: this validator
+ * could not tell, and must not decide otherwise than the others). */
 static const Stele__CrlBody *open_crl(struct arena *a, const Stele__ChannelConfig *cfg,
                                       ProtobufCBinaryData data, ProtobufCBinaryData *ca,
-                                      const char **why)
+                                      const char **why, int *rc)
 {
+    *rc = STELE_OK;
     const Stele__Crl *c =
         data.len ? (const Stele__Crl *)pb_unpack(&stele__crl__descriptor, a, data.data, data.len, 0)
                  : NULL;
@@ -186,14 +188,18 @@ static const Stele__CrlBody *open_crl(struct arena *a, const Stele__ChannelConfi
         for (size_t k = 0; k < cfg->organisations[o]->n_ca_public_keys; k++) {
             ProtobufCBinaryData key = cfg->organisations[o]->ca_public_keys[k];
             struct crypto_key *pub = NULL;
-            if (crypto_key_from_public(key.data, key.len, &pub) != STELE_OK)
-                continue;
-            int rc = identity_verify_domain(pub, IDENTITY_DOMAIN_CRL, c->body.data, c->body.len,
-                                            c->signature.data, c->signature.len);
+            int v = crypto_key_from_public(key.data, key.len, &pub);
+            if (v == STELE_OK)
+                v = identity_verify_domain(pub, IDENTITY_DOMAIN_CRL, c->body.data, c->body.len,
+                                           c->signature.data, c->signature.len);
             crypto_key_destroy(pub);
-            if (rc == STELE_OK) {
+            if (v == STELE_OK) {
                 *ca = key;
                 return b;
+            }
+            if (v != STELE_ERR_AUTH && v != STELE_ERR_MALFORMED) {
+                *rc = v;
+                return NULL;
             }
         }
     *why = "the CRL is not signed by a CA of a channel organisation";
@@ -218,7 +224,10 @@ static int publish_crl(struct arena *a, const Stele__ChannelConfig *cfg,
         return refuse(out, 400, "usage: crl SIGNED_CRL"), STELE_OK;
     const char *why = NULL;
     ProtobufCBinaryData ca = {0};
-    const Stele__CrlBody *b = open_crl(a, cfg, args[0], &ca, &why);
+    int rc;
+    const Stele__CrlBody *b = open_crl(a, cfg, args[0], &ca, &why, &rc);
+    if (rc)
+        return rc;
     if (!b)
         return refuse(out, 400, why), STELE_OK;
     char *key = lifecycle_crl_key(a, ca.data, ca.len);
@@ -227,12 +236,13 @@ static int publish_crl(struct arena *a, const Stele__ChannelConfig *cfg,
     bool found = false;
     ProtobufCBinaryData old = {0};
     Stele__Version *ver = NULL;
-    int rc = st->get(st->ctx, key, a, &old, &found, &ver);
-    if (rc)
+    if ((rc = st->get(st->ctx, key, a, &old, &found, &ver)))
         return rc;
     if (found) {
         ProtobufCBinaryData same = {0};
-        const Stele__CrlBody *ob = open_crl(a, cfg, old, &same, &why);
+        const Stele__CrlBody *ob = open_crl(a, cfg, old, &same, &why, &rc);
+        if (rc)
+            return rc;
         if (!ob)
             return STELE_ERR_MALFORMED; /* only this rule writes there */
         if (b->number <= ob->number)

@@ -10,9 +10,10 @@
 #   4. booth1's proposals are refused at both gateways, and the transaction endorsed before
 #      the revocation, sent now, is ordered (the orderers have no CRL) and commits as
 #      CREATOR_REVOKED on both peers, in the same block;
-#   5. peer0.org2, restarted, still refuses booth1 (it installs the ledger's CRLs when it
-#      opens its ledger), and `stele audit` recomputes both peers' chains as consistent
-#      without being given any CRL file.
+#   5. a second revocation's CRL is published too; peer0.org2, restarted with a CRL file
+#      older than the ledger's (which it ignores, saying so), still refuses both revoked
+#      identities (it installs the ledger's CRLs when it opens its ledger), and `stele audit`
+#      recomputes both peers' chains as consistent without being given any CRL file.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
@@ -53,6 +54,7 @@ ok "commit" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/adm
 
 # ---- 1 and 2 ------------------------------------------------------------------------------
 ok "booth1 creates" stele invoke asset create b1 red 1 1 --peer "$p1" --identity "$ids/booth1"
+ok "the CRL before any revocation" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl0.bin"
 ok "revoke booth1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id booth1 --reason "booth lost"
 ok "fetch the CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl.bin"
 ok "booth1 still accepted before the CRL is on the ledger" \
@@ -71,7 +73,7 @@ refused "a file that is no CRL" 'not a signed CRL' \
 ok "org1's admin publishes the CRL" stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/admin.org1"
 echo "$out" | grep -Eq '^CRL number [0-9]+ \(1 revoked\) committed in block [0-9]+' || fail "publish said: $out"
 refused "the same CRL again" 'greater' \
-  stele crl publish "$tmp/crl.bin" --peer "$p2" --identity "$ids/admin.org2"
+  stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/admin.org2"
 
 # ---- 4 ------------------------------------------------------------------------------------
 for p in "$p1" "$p2"; do
@@ -87,15 +89,27 @@ done
 ok "owner1 still works" stele invoke asset create o1 blue 1 1 --peer "$p1" --identity "$ids/owner1"
 
 # ---- 5 ------------------------------------------------------------------------------------
+# A second revocation, a second CRL of the same CA on the ledger.
+ok "revoke sensor1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id sensor1 --reason "stolen"
+ok "fetch the second CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl2.bin"
+ok "publish the second CRL" stele crl publish "$tmp/crl2.bin" --peer "$p1" --identity "$ids/admin.org1"
+echo "$out" | grep -Eq '^CRL number [0-9]+ \(2 revoked\)' || fail "second publish said: $out"
+refused "sensor1 queries peer0.org1" 'revoked' stele query asset read b1 --peer "$p1" --identity "$ids/sensor1"
 # (a query runs on peer0.org2 alone: an invoke would also be refused by peer0.org1's endorsement)
 refused "booth1 queries peer0.org2" 'revoked' stele query asset read b1 --peer "$p2" --identity "$ids/booth1"
 before=$(grep -c 'installed the CRL _lifecycle/crl/' "$net/peer0.org2.log" || true)
+# restarted with a CRL file older than the ledger's: it starts, and ignores the file
+printf 'crls: [%s]\n' "$tmp/crl0.bin" >>"$net/peer0.org2/peer.yaml"
 "$bin/stele-network" restart --dir "$net" peer0.org2 >"$tmp/restart" 2>&1 || fail "restart: $(cat "$tmp/restart")"
 stele node health --url "$p2" --wait 20 >/dev/null || fail "peer0.org2 not serving after restart"
 after=$(grep -c 'installed the CRL _lifecycle/crl/' "$net/peer0.org2.log" || true)
 [ "$after" -gt "$before" ] || fail "peer0.org2 did not install the ledger's CRL when it restarted"
-refused "booth1 queries peer0.org2 after its restart" 'revoked' \
-  stele query asset read b1 --peer "$p2" --identity "$ids/booth1"
+grep -q 'the ledger carries a newer CRL of that CA; file ignored' "$net/peer0.org2.log" \
+  || fail "peer0.org2 did not say it ignores the older CRL file"
+for who in booth1 sensor1; do
+  refused "$who queries peer0.org2 after its restart" 'revoked' \
+    stele query asset read b1 --peer "$p2" --identity "$ids/$who"
+done
 for p in "$p1" "$p2"; do
   ok "audit $p without a CRL file" stele audit --peer "$p" --identity "$ids/auditor1"
   echo "$out" | grep -q 'check out' || fail "audit $p: $out"

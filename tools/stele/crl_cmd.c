@@ -66,11 +66,12 @@ int cmd_crl(int argc, char **argv)
     Stele__CrlBody *b = c ? (Stele__CrlBody *)pb_unpack(&stele__crl_body__descriptor, NULL,
                                                         c->body.data, c->body.len, 0)
                           : NULL;
-    uint64_t number = b ? b->number : 0;
-    size_t entries = b ? b->n_entries : 0;
-    pb_free(b ? &b->base : NULL);
+    bool ok = b != NULL;
+    uint64_t number = ok ? b->number : 0;
+    size_t entries = ok ? b->n_entries : 0;
+    pb_free(ok ? &b->base : NULL);
     pb_free(c ? &c->base : NULL);
-    if (!b) {
+    if (!ok) {
         buf_release(&crl);
         return cli_fail(PROG, STELE_ERR_MALFORMED,
                         "%s is not a signed CRL (write one with `stele-ca crl --out FILE`)", file);

@@ -13,7 +13,9 @@
 #   5. a second revocation's CRL is published too; peer0.org2, restarted with a CRL file
 #      older than the ledger's (which it ignores, saying so), still refuses both revoked
 #      identities (it installs the ledger's CRLs when it opens its ledger), and `stele audit`
-#      recomputes both peers' chains as consistent without being given any CRL file.
+#      recomputes both peers' chains as consistent without being given any CRL file;
+#   6. a CRL and a transaction of the identity it revokes, sent at once: VALID when it lands
+#      in the CRL's block (or before), CREATOR_REVOKED after, the same on both peers.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
@@ -110,6 +112,32 @@ for who in booth1 sensor1; do
   refused "$who queries peer0.org2 after its restart" 'revoked' \
     stele query asset read b1 --peer "$p2" --identity "$ids/$who"
 done
+# A CRL and a transaction of the identity it revokes, sent at once: they may share a block
+# (the primary batches for 40 ms). Revocation counts from the block after the CRL's, so the
+# transaction is VALID in the CRL's block or before, CREATOR_REVOKED after, on both peers.
+ok "juror1 prepares a transaction" \
+  stele invoke asset create j1 red 1 1 --peer "$p1" --identity "$ids/juror1" --prepare "$tmp/j.tx"
+jtx=$(echo "$out" | sed -n 's/^tx \([0-9a-f]\{64\}\) endorsed and signed.*/\1/p')
+ok "revoke juror1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id juror1 --reason "left"
+ok "fetch the third CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl3.bin"
+stele crl publish "$tmp/crl3.bin" --peer "$p1" --identity "$ids/admin.org1" --json >"$tmp/pub3" 2>&1 &
+pp=$!
+stele submit "$tmp/j.tx" --peer "$p1" >"$tmp/sub3" 2>&1 || true
+wait $pp || fail "third publish: $(cat "$tmp/pub3")"
+crlblock=$(sed -n 's/.*"block":\([0-9]*\).*/\1/p' "$tmp/pub3")
+[ -n "$crlblock" ] || fail "third publish printed no block: $(cat "$tmp/pub3")"
+for p in "$p1" "$p2"; do
+  for _ in $(seq 1 50); do
+    stele tx get "$jtx" --peer "$p" --identity "$ids/auditor1" --json >"$tmp/jt" 2>/dev/null && break
+    sleep 0.1
+  done
+  jblock=$(sed -n 's/.*"block":\([0-9]*\).*/\1/p' "$tmp/jt")
+  jcode=$(sed -n 's/.*"validation_code":"\([A-Z_]*\)".*/\1/p' "$tmp/jt")
+  want=VALID; [ -n "$jblock" ] && [ "$jblock" -gt "$crlblock" ] && want=CREATOR_REVOKED
+  [ "$jcode" = "$want" ] || fail "$p: juror1's transaction in block '$jblock' (CRL in $crlblock) is '$jcode', not $want"
+  echo "juror1's transaction: block $jblock, CRL in block $crlblock: $jcode on $p"
+done
+
 for p in "$p1" "$p2"; do
   ok "audit $p without a CRL file" stele audit --peer "$p" --identity "$ids/auditor1"
   echo "$out" | grep -q 'check out' || fail "audit $p: $out"

@@ -86,8 +86,10 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
 enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
                                enum rpc_code code);
 
-/* Under ca->lock: refuses a nonce used meanwhile (answering the call), prunes old nonces now
- * and then, and adds this request's nonce to the batch. Returns RPC_OK or the code to return. */
+/* Under ca->lock: refuses a signer whose certificate was revoked meanwhile and a nonce used
+ * meanwhile (answering the call), prunes old nonces now and then, and adds this request's
+ * nonce to the batch. Every signed request that changes the registry calls it. Returns RPC_OK
+ * or the code to return. */
 enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,
                              struct registry_batch *b);
 

@@ -232,16 +232,6 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     return RPC_OK;
 }
 
-/* Whether the certificate `certhash` of `rec` is revoked or superseded (read under ca->lock). */
-static bool superseded(const Stele__CaIdRecord *rec, const uint8_t certhash[32])
-{
-    for (size_t i = 0; i < rec->n_certs; i++)
-        if (rec->certs[i]->certhash.len == 32 &&
-            memcmp(rec->certs[i]->certhash.data, certhash, 32) == 0)
-            return rec->certs[i]->revoked;
-    return false;
-}
-
 enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *arg)
 {
@@ -267,11 +257,6 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         code = rpc_call_error(call, RPC_NOT_FOUND, "id \"%s\" is not registered", who->id);
     else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
         code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", who->id);
-    else if (superseded(rec, who->certhash)) /* checked before the lock too; a reenrolment
-                                                signed by the same certificate may have won */
-        code = rpc_call_error(call, RPC_PERMISSION_DENIED,
-                              "signer \"%s\": certificate serial %llu is revoked", who->id,
-                              (unsigned long long)who->fields.serial);
     else
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK) {

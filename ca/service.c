@@ -174,12 +174,22 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
     return RPC_OK;
 }
 
-/* Under ca->lock: refuses a nonce seen meanwhile, prunes old nonces now and then, and adds
- * this request's nonce to the batch. */
+/* Under ca->lock: refuses a signer whose certificate was revoked or superseded meanwhile (it
+ * was checked before the lock: a request committed since may have revoked it), refuses a nonce
+ * seen meanwhile, prunes old nonces now and then, and adds this request's nonce to the batch. */
 enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,
                              struct registry_batch *b)
 {
     uint64_t now = clock_wall_ms();
+    const struct identity *who = &s->req.signer;
+    Stele__CaCertRecord *cert = NULL;
+    int rc = registry_get_cert(ca->reg, rpc_call_arena(call), who->certhash, &cert);
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    if (cert->revoked)
+        return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "signer \"%s\": certificate serial %llu is revoked", who->id,
+                              (unsigned long long)who->fields.serial);
     if (registry_nonce_seen(ca->reg, s->req.nonce))
         return rpc_call_error(call, RPC_FAILED_PRECONDITION,
                               "replayed request: this nonce was already used");

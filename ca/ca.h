@@ -32,7 +32,8 @@ struct ca_settings {
 void ca_settings_default(struct ca_settings *s);
 
 /* A running CA. */
-#define CA_ID_GUARDS 64
+#define CA_ID_GUARDS    64
+#define CA_SERIAL_BLOCK 1024 /* serials reserved in the registry at a time */
 
 struct ca {
     struct ca_settings set;                   /* settings */
@@ -46,11 +47,14 @@ struct ca {
     /* Enrol attempts for one id run one at a time (enrol.c): a guess sees the failures
      * counted before it, and the lockout they caused, before its slow hash. Striped by id. */
     pthread_mutex_t id_guard[CA_ID_GUARDS];
-    uint64_t last_prune_ms;   /* when replay nonces were last pruned (under lock) */
-    struct {                  /* the last CRL signed (under lock; service.c handle_crl()) */
-        uint64_t number;      /* its crl_number */
-        uint64_t this_update; /* when it was signed (seconds) */
-        struct buf der;       /* serialized stele.Crl; empty: none yet */
+    pthread_mutex_t serial_mu; /* guards the two below (ca_next_serial()) */
+    uint64_t serial_last;      /* the last serial issued */
+    uint64_t serial_reserved;  /* the registry's "serial": none above it was issued */
+    uint64_t last_prune_ms;    /* when replay nonces were last pruned (under lock) */
+    struct {                   /* the last CRL signed (under lock; service.c handle_crl()) */
+        uint64_t number;       /* its crl_number */
+        uint64_t this_update;  /* when it was signed (seconds) */
+        struct buf der;        /* serialized stele.Crl; empty: none yet */
     } crl;
 };
 
@@ -60,6 +64,16 @@ int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char 
 void ca_close(struct ca *ca);
 /* Registers stele.CA's methods on `s`. */
 int ca_service_register(struct ca *ca, struct rpc_server *s);
+
+/* The guard of `id` (one of ca->id_guard, by a hash of the id). Every request that writes an
+ * id record holds its guard from reading the record to committing it, so requests for
+ * different ids commit concurrently (LevelDB then groups their synced writes); lock order:
+ * an id guard, then ca->lock, then serial_mu. */
+pthread_mutex_t *ca_id_guard(struct ca *ca, const char *id);
+
+/* The next certificate serial. Serials are reserved in the registry CA_SERIAL_BLOCK at a time
+ * (a synced write), so a crash only skips some. Returns STELE_OK or the registry's error. */
+int ca_next_serial(struct ca *ca, uint64_t *out);
 
 /* Handlers of enrol.c, registered by service.c. */
 enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,

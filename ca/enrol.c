@@ -45,10 +45,9 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     struct buf record = {0};
     if (!cert)
         return STELE_ERR_NOMEM;
-    int rc = registry_get_u64(ca->reg, "serial", &serial);
+    int rc = ca_next_serial(ca, &serial);
     if (rc != STELE_OK)
         return rc;
-    serial++;
     f.serial = serial;
     f.issuer_id = ca->ca_id;
     f.valid_from = now_s;
@@ -94,7 +93,6 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     cr.id = rec->id;
     cr.serial = serial;
     registry_batch_put_cert(b, h, &cr);
-    registry_batch_put_u64(b, "serial", serial);
 
     stele__enroll_response__init(resp);
     resp->cert.data = cert;
@@ -135,15 +133,6 @@ static void count_failure(struct ca *ca, struct arena *a, const char *id)
 static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                                     const Stele__EnrollRequest *r, ProtobufCMessage **resp);
 
-/* The guard of `id`'s enrol attempts (FNV-1a of the id over the stripes). */
-static pthread_mutex_t *id_guard(struct ca *ca, const char *id)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
-        h = (h ^ *c) * 16777619u;
-    return &ca->id_guard[h % CA_ID_GUARDS];
-}
-
 enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
@@ -156,7 +145,7 @@ enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *re
         return code;
     /* One attempt per id at a time, from the lockout check to the failure counted: guesses
      * made at once cannot get past attempt_limit (the slow hash still overlaps for other ids). */
-    pthread_mutex_t *g = id_guard(ca, r->id);
+    pthread_mutex_t *g = ca_id_guard(ca, r->id);
     pthread_mutex_lock(g);
     code = enroll_guarded(ca, call, r, resp);
     pthread_mutex_unlock(g);
@@ -197,7 +186,8 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     struct registry_batch *b = registry_batch_create();
     if (!b)
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
-    pthread_mutex_lock(&ca->lock);
+    /* Under the id's guard (held by the caller), not ca->lock: enrolments of different ids
+     * commit their synced writes concurrently. */
     rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc != STELE_OK)
         code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
@@ -221,8 +211,10 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
+        if (registry_commit(ca->reg, b) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
-    code = ca_commit_unlock(ca, call, b, code);
+    registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
     log_info("ca", "enrolled \"%s\" (serial %llu, %u of %u enrolments)", r->id,
@@ -251,6 +243,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec = NULL;
     uint64_t now = clock_wall_s(), crl_number = 0;
+    pthread_mutex_t *g = ca_id_guard(ca, who->id); /* then ca->lock */
+    pthread_mutex_lock(g);
     pthread_mutex_lock(&ca->lock);
     int rc = registry_get_id(ca->reg, a, who->id, &rec);
     if (rc != STELE_OK)
@@ -285,6 +279,7 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_id(b, rec);
     }
     code = ca_commit_unlock(ca, call, b, code);
+    pthread_mutex_unlock(g);
     if (code != RPC_OK)
         return code;
     log_info("ca", "reenrolled \"%s\": serial %llu supersedes %llu", who->id,

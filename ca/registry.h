@@ -61,13 +61,11 @@ int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENT
 void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v);
 void registry_batch_put_str(struct registry_batch *b, const char *name, const char *v);
 /* Applies the batch atomically and durably (a synced LevelDB write). Returns STELE_OK or
- * STELE_ERR_IO.
- * NEEDSWORK: callers commit under the CA's one lock, so requests commit one fsync at a time
- * (~1,600 enrolments/s here with 16 workers). A group commit that writes unsynced under the lock
- * and syncs once after it is NOT durable with LevelDB: on a memtable switch the old log is closed
- * without fsync, and a later synced write covers only the new log. Concurrency has to come from
- * finer locks (per id, with serials reserved in blocks) so that concurrent synced writers are
- * grouped by LevelDB itself. */
+ * STELE_ERR_IO. Concurrent callers' synced writes are grouped by LevelDB itself: enrolments of
+ * different ids commit under their ids' guards only (ca.h ca_id_guard()), serials being
+ * reserved in blocks. (A group commit of our own, writing unsynced under a lock and syncing
+ * once after it, is NOT durable with LevelDB: on a memtable switch the old log is closed
+ * without fsync, and a later synced write covers only the new log.) */
 int registry_commit(struct registry *r, struct registry_batch *b);
 
 #endif

@@ -63,6 +63,7 @@ int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char 
     pthread_mutex_init(&ca->lock, NULL);
     for (size_t i = 0; i < CA_ID_GUARDS; i++)
         pthread_mutex_init(&ca->id_guard[i], NULL);
+    pthread_mutex_init(&ca->serial_mu, NULL);
     snprintf(path, sizeof path, "%s/ca.key", dir);
     rc = crypto_key_load_pem(path, &ca->key);
     if (rc != STELE_OK) {
@@ -75,6 +76,9 @@ int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char 
     rc = registry_open(dir, false, &ca->reg, errmsg);
     if (rc == STELE_OK)
         rc = registry_get_u64(ca->reg, "ca_id", &ca->ca_id);
+    if (rc == STELE_OK)
+        rc = registry_get_u64(ca->reg, "serial", &ca->serial_reserved);
+    ca->serial_last = ca->serial_reserved;
     if (rc == STELE_OK)
         rc = registry_get_str(ca->reg, a, "name", &name);
     if (rc != STELE_OK)
@@ -112,7 +116,38 @@ void ca_close(struct ca *ca)
     pthread_mutex_destroy(&ca->lock);
     for (size_t i = 0; i < CA_ID_GUARDS; i++)
         pthread_mutex_destroy(&ca->id_guard[i]);
+    pthread_mutex_destroy(&ca->serial_mu);
     free(ca);
+}
+
+pthread_mutex_t *ca_id_guard(struct ca *ca, const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return &ca->id_guard[h % CA_ID_GUARDS];
+}
+
+int ca_next_serial(struct ca *ca, uint64_t *out)
+{
+    int rc = STELE_OK;
+    pthread_mutex_lock(&ca->serial_mu);
+    if (ca->serial_last == ca->serial_reserved) {
+        uint64_t upto = ca->serial_reserved + CA_SERIAL_BLOCK;
+        struct registry_batch *b = registry_batch_create();
+        rc = b ? STELE_OK : STELE_ERR_NOMEM;
+        if (b) {
+            registry_batch_put_u64(b, "serial", upto);
+            rc = registry_commit(ca->reg, b);
+        }
+        registry_batch_destroy(b);
+        if (rc == STELE_OK)
+            ca->serial_reserved = upto;
+    }
+    if (rc == STELE_OK)
+        *out = ++ca->serial_last;
+    pthread_mutex_unlock(&ca->serial_mu);
+    return rc;
 }
 
 enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
@@ -302,6 +337,8 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     if (!b)
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *old;
+    pthread_mutex_t *g = ca_id_guard(ca, r->id); /* then ca->lock */
+    pthread_mutex_lock(g);
     pthread_mutex_lock(&ca->lock);
     rc = registry_get_id(ca->reg, a, r->id, &old);
     if (rc == STELE_OK)
@@ -314,6 +351,7 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
         registry_batch_put_id(b, rec);
     }
     code = ca_commit_unlock(ca, call, b, code);
+    pthread_mutex_unlock(g);
     if (code != RPC_OK)
         return code;
     log_info("ca", "registered \"%s\" (org %s, role %s) by \"%s\"", r->id, r->org, r->role,
@@ -344,6 +382,8 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
         return rpc_call_error(call, RPC_INTERNAL, "out of memory");
     Stele__CaIdRecord *rec;
     uint64_t now = clock_wall_s(), crl_number = 0;
+    pthread_mutex_t *g = ca_id_guard(ca, r->id); /* then ca->lock */
+    pthread_mutex_lock(g);
     pthread_mutex_lock(&ca->lock);
     int rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc == STELE_ERR_NOT_FOUND)
@@ -381,6 +421,7 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
             code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
     }
     code = ca_commit_unlock(ca, call, b, code);
+    pthread_mutex_unlock(g);
     if (code != RPC_OK)
         return code;
     log_info("ca", "revoked \"%s\" (%u certificates, reason %s) by \"%s\"", r->id, out->revoked,

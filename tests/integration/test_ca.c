@@ -816,6 +816,16 @@ static void acknowledged_writes_survive_kill(void **state)
     assert_non_null(strstr((char *)out.data, "enrolments"));
     buf_release(&out);
     assert_int_equal(cli_enroll("kim", reg2), 0);
+    /* Serials are reserved in blocks; a crash skips the rest of a block, never reuses one. */
+    struct enrolment ej, ek;
+    load("jade", &ej);
+    load("kim", &ek);
+    struct ecqv_cert cj, ck;
+    assert_int_equal(ecqv_cert_decode(ej.cert, ECQV_CERT_LEN, &cj), 0);
+    assert_int_equal(ecqv_cert_decode(ek.cert, ECQV_CERT_LEN, &ck), 0);
+    assert_true(ck.serial > cj.serial);
+    enrolment_release(&ej);
+    enrolment_release(&ek);
 }
 
 int main(void)

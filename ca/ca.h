@@ -42,10 +42,16 @@ struct ca {
     uint64_t ca_id;                           /* random 64-bit id, the CertU issuer id */
     char *name;                               /* CA name (malloc'd) */
     struct registry *reg;                     /* DIR/registry */
-    struct msp *msp;      /* trusts this CA only: checks signers of signed requests */
-    pthread_mutex_t lock; /* serialises read-modify-write of the registry */
-    /* Enrol attempts for one id run one at a time (enrol.c): a guess sees the failures
-     * counted before it, and the lockout they caused, before its slow hash. Striped by id. */
+    struct msp *msp; /* trusts this CA only: checks signers of signed requests */
+    /* What several ids share: the revocation list and crl_number, the `revoked` flag of
+     * cert records (which ca_claim_nonce() reads for any signer), replay nonces, the CRL
+     * cache. Taken after an id guard, never before one. */
+    pthread_mutex_t lock;
+    /* Id guards, striped by a hash of the id (ca_id_guard()): a request holds the guard of
+     * the id whose record it writes from reading the record to committing it. Enrol attempts
+     * for one id so run one at a time (a guess sees the failures counted before it, and the
+     * lockout they caused, before its slow hash), and enrolments of different ids commit
+     * concurrently. */
     pthread_mutex_t id_guard[CA_ID_GUARDS];
     pthread_mutex_t serial_mu; /* guards the two below (ca_next_serial()) */
     uint64_t serial_last;      /* the last serial issued */
@@ -113,9 +119,10 @@ int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef
 /* Validates an R_U from the wire; answers INVALID_ARGUMENT itself on error. */
 enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len);
 
-/* Issues a certificate and identity record for `rec` (an id record read under ca->lock) from
- * R_U; appends to the batch the cert record and the serial counter and updates `rec` (cert
- * appended, state enrolled). Fills `resp` (bytes in `a`). Caller holds ca->lock. */
+/* Issues a certificate and identity record for `rec` (an id record read under its id guard)
+ * from R_U with the next serial (ca_next_serial()); appends the cert record to the batch and
+ * updates `rec` (cert appended, state enrolled). Fills `resp` (bytes in `a`). Caller holds
+ * the id's guard. */
 int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
              size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *resp);
 

@@ -107,11 +107,11 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     return resp->r.data ? STELE_OK : STELE_ERR_NOMEM;
 }
 
-/* Records a wrong secret for `id` (re-read under the lock) and locks the id at the limit. */
+/* Records a wrong secret for `id` (re-read; the caller holds its guard) and locks the id at
+ * the limit. */
 static void count_failure(struct ca *ca, struct arena *a, const char *id)
 {
     Stele__CaIdRecord *rec;
-    pthread_mutex_lock(&ca->lock);
     if (registry_get_id(ca->reg, a, id, &rec) == STELE_OK) {
         rec->failed_attempts++;
         if (rec->failed_attempts >= ca->set.attempt_limit) {
@@ -127,7 +127,6 @@ static void count_failure(struct ca *ca, struct arena *a, const char *id)
         }
         registry_batch_destroy(b);
     }
-    pthread_mutex_unlock(&ca->lock);
 }
 
 static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
@@ -173,7 +172,8 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                                               "in %llu s)",
                               (unsigned long long)((rec->locked_until_ms - now_ms + 999) / 1000));
     }
-    /* The slow hash runs outside the lock so that enrolments of different ids overlap. */
+    /* The slow hash runs under the id's guard only, so that enrolments of different ids
+     * overlap. */
     const Stele__CaSecretHash *h = rec->secret;
     if (!h || !secret_check(h->scheme, h->salt.data, h->salt.len, h->iterations, h->hash.data,
                             h->hash.len, r->secret)) {

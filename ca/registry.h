@@ -6,10 +6,11 @@
  *        cert/<certhash>    CaCertRecord (owner id, serial, revoked)
  *        rev/<certhash>     RevokedEntry (what the CRL lists)
  *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
- *        meta/<name>        u64be counters (serial, crl_number, ca_id) and the CA name
+ *        meta/<name>        u64be values: serial (no serial above it was issued: the CA
+ *                           reserves them in blocks), crl_number, ca_id; and the CA name
  * Reads see committed data; every request's writes go into one batch committed with fsync, so
  * a request is applied entirely or not at all. Thread-safe (LevelDB is); callers serialise
- * read-modify-write sequences themselves.
+ * read-modify-write sequences themselves (ca.h: id guards, ca->lock).
  */
 #ifndef STELE_CA_REGISTRY_H
 #define STELE_CA_REGISTRY_H

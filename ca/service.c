@@ -134,8 +134,8 @@ int ca_next_serial(struct ca *ca, uint64_t *out)
     pthread_mutex_lock(&ca->serial_mu);
     if (ca->serial_last == ca->serial_reserved) {
         uint64_t upto = ca->serial_reserved + CA_SERIAL_BLOCK;
-        struct registry_batch *b = registry_batch_create();
-        rc = b ? STELE_OK : STELE_ERR_NOMEM;
+        struct registry_batch *b = upto > ca->serial_reserved ? registry_batch_create() : NULL;
+        rc = b ? STELE_OK : upto > ca->serial_reserved ? STELE_ERR_NOMEM : STELE_ERR_LIMIT;
         if (b) {
             registry_batch_put_u64(b, "serial", upto);
             rc = registry_commit(ca->reg, b);

@@ -519,6 +519,7 @@ static void reenroll_replaces_key(void **state)
 struct enrol_job {
     char id[32], secret[64];
     uint8_t certhash[32];
+    uint64_t serial;
     int rc;
 };
 
@@ -542,8 +543,13 @@ static void *enrol_thread(void *arg)
         j->rc = crypto_key_from_public(r->ca_public_key.data, r->ca_public_key.len, &ca);
         if (j->rc == STELE_OK)
             j->rc = ecqv_reception(k_u, r->cert.data, r->cert.len, r->r.data, ca, &d_u);
-        if (j->rc == STELE_OK)
+        if (j->rc == STELE_OK) {
+            struct ecqv_cert f;
             ecqv_certhash(r->cert.data, r->cert.len, j->certhash);
+            j->rc =
+                ecqv_cert_decode(r->cert.data, r->cert.len, &f) ? STELE_ERR_MALFORMED : STELE_OK;
+            j->serial = f.serial;
+        }
     }
     pb_free(resp);
     crypto_key_destroy(k_u);
@@ -590,8 +596,10 @@ static void thirty_two_concurrent_enrolments(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++) {
         assert_int_equal(jobs[i].rc, STELE_OK);
-        for (int k = 0; k < i; k++)
+        for (int k = 0; k < i; k++) {
             assert_memory_not_equal(jobs[i].certhash, jobs[k].certhash, 32);
+            assert_true(jobs[i].serial != jobs[k].serial); /* serials are handed out once */
+        }
     }
     enrolment_release(&admin);
 }

@@ -160,6 +160,30 @@ enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct regi
     return code;
 }
 
+/* Refuses (answering the call) a request whose signer's certificate this CA did not issue or
+ * has revoked, or whose nonce was used already. */
+static enum rpc_code signer_fresh(struct ca *ca, struct rpc_call *call,
+                                  const struct signed_request *req)
+{
+    const struct identity *who = &req->signer;
+    Stele__CaCertRecord *cert = NULL;
+    int rc = registry_get_cert(ca->reg, rpc_call_arena(call), who->certhash, &cert);
+    if (rc == STELE_ERR_NOT_FOUND)
+        return rpc_call_error(call, RPC_UNAUTHENTICATED,
+                              "signer's certificate (serial %llu) was not issued by this CA",
+                              (unsigned long long)who->fields.serial);
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    if (cert->revoked)
+        return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "signer \"%s\": certificate serial %llu is revoked", who->id,
+                              (unsigned long long)who->fields.serial);
+    if (registry_nonce_seen(ca->reg, req->nonce))
+        return rpc_call_error(call, RPC_FAILED_PRECONDITION,
+                              "replayed request: this nonce was already used");
+    return RPC_OK;
+}
+
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out)
 {
@@ -184,25 +208,13 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
         return code;
     }
     const struct identity *who = &out->req.signer;
-    Stele__CaCertRecord *cert = NULL;
-    rc = registry_get_cert(ca->reg, a, who->certhash, &cert);
-    if (rc == STELE_ERR_NOT_FOUND)
-        return rpc_call_error(call, RPC_UNAUTHENTICATED,
-                              "signer's certificate (serial %llu) was not issued by this CA",
-                              (unsigned long long)who->fields.serial);
-    if (rc != STELE_OK)
-        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
-    if (cert->revoked)
-        return rpc_call_error(call, RPC_PERMISSION_DENIED,
-                              "signer \"%s\": certificate serial %llu is revoked", who->id,
-                              (unsigned long long)who->fields.serial);
+    enum rpc_code code = signer_fresh(ca, call, &out->req);
+    if (code != RPC_OK)
+        return code;
     if (permissions[p].role && !identity_has_role(who, permissions[p].role))
         return rpc_call_error(call, RPC_PERMISSION_DENIED,
                               "\"%s\" has role \"%s\"; %s needs role \"%s\"", who->id, who->role,
                               method, permissions[p].role);
-    if (registry_nonce_seen(ca->reg, out->req.nonce))
-        return rpc_call_error(call, RPC_FAILED_PRECONDITION,
-                              "replayed request: this nonce was already used");
     out->body = pb_unpack(body_desc, a, out->req.body, out->req.body_len, 0);
     if (!out->body)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a %s", body_desc->name);
@@ -216,18 +228,9 @@ enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct 
                              struct registry_batch *b)
 {
     uint64_t now = clock_wall_ms();
-    const struct identity *who = &s->req.signer;
-    Stele__CaCertRecord *cert = NULL;
-    int rc = registry_get_cert(ca->reg, rpc_call_arena(call), who->certhash, &cert);
-    if (rc != STELE_OK)
-        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
-    if (cert->revoked)
-        return rpc_call_error(call, RPC_PERMISSION_DENIED,
-                              "signer \"%s\": certificate serial %llu is revoked", who->id,
-                              (unsigned long long)who->fields.serial);
-    if (registry_nonce_seen(ca->reg, s->req.nonce))
-        return rpc_call_error(call, RPC_FAILED_PRECONDITION,
-                              "replayed request: this nonce was already used");
+    enum rpc_code code = signer_fresh(ca, call, &s->req);
+    if (code != RPC_OK)
+        return code;
     if (now - ca->last_prune_ms > 60000) {
         size_t n = 0;
         /* A nonce older than the timestamp window can no longer be accepted anyway. */

@@ -254,6 +254,10 @@ int orderer_config_load(const char *path, struct orderer_config *out, struct con
              out->limits.max_message <= out->batch.absolute_max_bytes)
         bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
               "room)";
+    else if (out->tls.cert && strcmp(out->consensus.type, "pbft") == 0)
+        bad = "tls is not available with consensus.type pbft yet: the orderers' links to each "
+              "other (stele.Cluster) are plaintext gRPC clients and could not reach a TLS "
+              "listener (every PBFT message is signed); serve without tls";
     else if (!consensus_find(out->consensus.type)) {
         bad = "consensus.type names no built-in plug-in";
         strcpy(names, " (built in: ");

@@ -96,19 +96,15 @@ int enrolment_write_file(const char *path, const void *data, size_t len, int mod
 static const char *const enrolment_files[] = {"key.pem", "cert", "identity", "ca.pub"};
 #define N_FILES (sizeof enrolment_files / sizeof enrolment_files[0])
 
-static int sync_dir(const char *dir)
+/* Makes the directory's entries durable; `dfd` is the descriptor lock_dir() holds. */
+static int sync_dir(int dfd)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return STELE_ERR_IO;
-    int rc = fsync(fd) == 0 ? STELE_OK : STELE_ERR_IO;
-    close(fd);
-    return rc;
+    return fsync(dfd) == 0 ? STELE_OK : STELE_ERR_IO;
 }
 
 /* Renames every staged file over its name, then removes the mark. Returns STELE_OK or
  * STELE_ERR_IO with *errmsg. */
-static int roll_forward(const char *dir, char **errmsg)
+static int roll_forward(const char *dir, int dfd, char **errmsg)
 {
     char from[4096], to[4096];
     for (size_t i = 0; i < N_FILES; i++) {
@@ -119,8 +115,8 @@ static int roll_forward(const char *dir, char **errmsg)
                               strerror(errno));
     }
     snprintf(to, sizeof to, "%s/" MARK, dir);
-    if (sync_dir(dir) != STELE_OK || (unlink(to) != 0 && errno != ENOENT) ||
-        sync_dir(dir) != STELE_OK)
+    if (sync_dir(dfd) != STELE_OK || (unlink(to) != 0 && errno != ENOENT) ||
+        sync_dir(dfd) != STELE_OK)
         return stele_errf(errmsg, STELE_ERR_IO, "cannot complete the enrolment in %s: %s", dir,
                           strerror(errno));
     return STELE_OK;
@@ -136,7 +132,7 @@ static bool exists(const char *dir, const char *name, const char *suffix)
 static int load_files(const char *dir, const char *suffix, struct enrolment *out, char **errmsg);
 
 /* Locks `dir` against other saves and recoveries (flock on the directory itself, which needs
- * no write permission). Returns the descriptor to unlock(), or -1. */
+ * no write permission). Returns the descriptor (for sync_dir(), then unlock_dir()), or -1. */
 static int lock_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -168,7 +164,7 @@ static bool leftovers(const char *dir)
 
 /* Finishes a save that a crash interrupted (see the top of this file). The caller holds the
  * directory's lock, so no save is under way. */
-static int recover_locked(const char *dir, char **errmsg)
+static int recover_locked(const char *dir, int dfd, char **errmsg)
 {
     size_t staged = 0;
     for (size_t i = 0; i < N_FILES; i++)
@@ -183,7 +179,7 @@ static int recover_locked(const char *dir, char **errmsg)
             enrolment_release(&e);
             char mark[4096];
             snprintf(mark, sizeof mark, "%s/" MARK, dir);
-            if (enrolment_write_file(mark, "", 0, 0600) != STELE_OK || sync_dir(dir) != STELE_OK)
+            if (enrolment_write_file(mark, "", 0, 0600) != STELE_OK || sync_dir(dfd) != STELE_OK)
                 return stele_errf(errmsg, STELE_ERR_IO, "cannot complete the enrolment in %s", dir);
             marked = true;
         } else if (rc != STELE_ERR_MALFORMED && rc != STELE_ERR_AUTH) {
@@ -195,7 +191,7 @@ static int recover_locked(const char *dir, char **errmsg)
         }
     }
     if (marked)
-        return roll_forward(dir, errmsg);
+        return roll_forward(dir, dfd, errmsg);
     /* a save that had not finished writing: the enrolment in place is whole */
     char path[4096];
     for (size_t i = 0; i < N_FILES; i++) {
@@ -229,7 +225,7 @@ int enrolment_load(const char *dir, struct enrolment *out, char **errmsg)
     char *why = NULL;
     int fd = lock_dir(dir);
     int rc = fd < 0 ? stele_errf(&why, STELE_ERR_IO, "cannot lock %s: %s", dir, strerror(errno))
-                    : recover_locked(dir, &why);
+                    : recover_locked(dir, fd, &why);
     unlock_dir(fd);
     if (rc == STELE_OK) {
         free(why);
@@ -316,7 +312,7 @@ int enrolment_prepare_dir(const char *dir, bool replace, char **errmsg)
     return STELE_OK;
 }
 
-static int save_locked(const char *dir, const struct crypto_key *key, const uint8_t *cert,
+static int save_locked(const char *dir, int dfd, const struct crypto_key *key, const uint8_t *cert,
                        const uint8_t *identity, size_t identity_len,
                        const struct crypto_key *ca_pub, char **errmsg);
 
@@ -331,17 +327,17 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
     int lock = lock_dir(dir); /* one save or recovery at a time */
     if (lock < 0)
         return stele_errf(errmsg, STELE_ERR_IO, "cannot lock %s: %s", dir, strerror(errno));
-    int rc = save_locked(dir, key, cert, identity, identity_len, ca_pub, errmsg);
+    int rc = save_locked(dir, lock, key, cert, identity, identity_len, ca_pub, errmsg);
     unlock_dir(lock);
     return rc;
 }
 
-static int save_locked(const char *dir, const struct crypto_key *key, const uint8_t *cert,
+static int save_locked(const char *dir, int dfd, const struct crypto_key *key, const uint8_t *cert,
                        const uint8_t *identity, size_t identity_len,
                        const struct crypto_key *ca_pub, char **errmsg)
 {
     char path[4096];
-    int rc = recover_locked(dir, errmsg); /* an earlier save's leftovers go first */
+    int rc = recover_locked(dir, dfd, errmsg); /* an earlier save's leftovers go first */
     if (rc != STELE_OK)
         return rc;
     snprintf(path, sizeof path, "%s/key.pem" STAGED, dir);
@@ -363,10 +359,10 @@ static int save_locked(const char *dir, const struct crypto_key *key, const uint
     }
     /* the commit point: from here on a crash is finished forward by enrolment_load() */
     snprintf(path, sizeof path, "%s/" MARK, dir);
-    if (sync_dir(dir) != STELE_OK || enrolment_write_file(path, "", 0, 0600) != STELE_OK ||
-        sync_dir(dir) != STELE_OK)
+    if (sync_dir(dfd) != STELE_OK || enrolment_write_file(path, "", 0, 0600) != STELE_OK ||
+        sync_dir(dfd) != STELE_OK)
         return stele_errf(errmsg, STELE_ERR_IO, "cannot write %s", path);
-    return roll_forward(dir, errmsg);
+    return roll_forward(dir, dfd, errmsg);
 }
 
 void enrolment_release(struct enrolment *e)

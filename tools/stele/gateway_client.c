@@ -248,6 +248,15 @@ out:
     return rc;
 }
 
+/* 0 when the transaction waited for committed VALID, else the failure (printed). */
+static int committed_valid(const char *prog, const struct gw_outcome *out)
+{
+    if (out->code == STELE__TX_VALIDATION_CODE__VALID)
+        return 0;
+    return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
+                    out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
+}
+
 int gw_submit_envelope(struct peer_opts *o, const char *prog, const ProtobufCBinaryData *env,
                        bool wait, uint32_t timeout_ms, struct gw_outcome *out)
 {
@@ -258,10 +267,7 @@ int gw_submit_envelope(struct peer_opts *o, const char *prog, const ProtobufCBin
     out->attempts = 1;
     if ((rc = submit_env(o, prog, env, wait, timeout_ms, out)))
         return rc;
-    if (wait && out->code != STELE__TX_VALIDATION_CODE__VALID)
-        return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
-                        out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
-    return 0;
+    return wait ? committed_valid(prog, out) : 0;
 }
 
 int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
@@ -290,10 +296,7 @@ int gw_submit(struct peer_opts *o, const char *prog, const struct gw_request *r,
         if (!r->wait || r->prepare || out->code != STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT)
             break;
     }
-    if (r->wait && !r->prepare && out->code != STELE__TX_VALIDATION_CODE__VALID)
-        return cli_fail(prog, STELE_ERR_CONFLICT, "transaction %s committed as %s in block %llu",
-                        out->tx_id, peer_code_name(out->code), (unsigned long long)out->block);
-    return 0;
+    return r->wait && !r->prepare ? committed_valid(prog, out) : 0;
 }
 
 void gw_outcome_release(struct gw_outcome *out)

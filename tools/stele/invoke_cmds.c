@@ -81,6 +81,27 @@ static void print_json(const struct gw_outcome *o, bool submitted)
     buf_release(&b);
 }
 
+/* "tx ... committed in block N: CODE", or accepted by the orderers (--no-wait). */
+static void print_submitted(const struct gw_outcome *out)
+{
+    if (out->committed)
+        printf("tx %s committed in block %llu: %s\n", out->tx_id, (unsigned long long)out->block,
+               peer_code_name(out->code));
+    else
+        printf("tx %s accepted by %u orderer(s)\n", out->tx_id, out->orderers);
+}
+
+/* --timeout MS: 1..600000. */
+static bool parse_timeout(const char *arg, uint32_t *ms)
+{
+    char *end = NULL;
+    unsigned long t = strtoul(arg, &end, 10);
+    if (!*arg || *end || t == 0 || t > 600000)
+        return false;
+    *ms = (uint32_t)t;
+    return true;
+}
+
 static int run(int argc, char **argv, bool submit)
 {
     const char *prog = submit ? "stele invoke" : "stele query";
@@ -114,13 +135,10 @@ static int run(int argc, char **argv, bool submit)
             if (!*optarg || *end || r.retries > 100)
                 return cli_usage(prog, "--retries takes 0..100");
             break;
-        case 't': {
-            unsigned long t = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || t == 0 || t > 600000)
+        case 't':
+            if (!parse_timeout(optarg, &r.timeout_ms))
                 return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
-            r.timeout_ms = (uint32_t)t;
             break;
-        }
         default:
             if (!peer_client_option(&o, ch, optarg))
                 return cli_usage(prog, "see 'stele invoke --help'");
@@ -155,11 +173,8 @@ static int run(int argc, char **argv, bool submit)
         if (r.prepare)
             printf("tx %s endorsed and signed, written to %s (not submitted)\n", out.tx_id,
                    r.prepare);
-        else if (out.committed)
-            printf("tx %s committed in block %llu: %s\n", out.tx_id, (unsigned long long)out.block,
-                   peer_code_name(out.code));
         else
-            printf("tx %s accepted by %u orderer(s)\n", out.tx_id, out.orderers);
+            print_submitted(&out);
     }
     gw_outcome_release(&out);
     peer_client_release(&o);
@@ -186,17 +201,14 @@ int cmd_submit(int argc, char **argv)
     int ch, rc;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
         if (ch == 'h') {
             fputs(invoke_usage, stdout);
             return CLI_EXIT_OK;
         } else if (ch == 'W') {
             wait = false;
         } else if (ch == 't') {
-            unsigned long t = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || t == 0 || t > 600000)
+            if (!parse_timeout(optarg, &timeout_ms))
                 return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
-            timeout_ms = (uint32_t)t;
         } else if (!peer_client_option(&o, ch, optarg)) {
             return cli_usage(prog, "see 'stele submit --help'");
         }
@@ -214,11 +226,8 @@ int cmd_submit(int argc, char **argv)
     }
     if (o.json && out.tx_id[0])
         print_json(&out, true);
-    else if (rc == 0 && out.committed)
-        printf("tx %s committed in block %llu: %s\n", out.tx_id, (unsigned long long)out.block,
-               peer_code_name(out.code));
     else if (rc == 0)
-        printf("tx %s accepted by %u orderer(s)\n", out.tx_id, out.orderers);
+        print_submitted(&out);
     gw_outcome_release(&out);
     buf_release(&env);
     peer_client_release(&o);

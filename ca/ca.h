@@ -141,5 +141,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_crl(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_tls_ca(int argc, char **argv);
+int cmd_tls_issue(int argc, char **argv);
 
 #endif

@@ -13,6 +13,8 @@ static const struct cli_cmd commands[] = {
     {"crl", cmd_crl, "fetch and verify the CA's certificate revocation list"},
     {"info", cmd_info, "show the CA's id, name and public key"},
     {"inspect", cmd_inspect, "show an enrolment directory, identity or certificate (offline)"},
+    {"tls-ca", cmd_tls_ca, "create an X.509 CA for TLS between Stele's processes (offline)"},
+    {"tls-issue", cmd_tls_issue, "issue a node's TLS certificate and key from that CA (offline)"},
     {NULL, NULL, NULL},
 };
 

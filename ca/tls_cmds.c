@@ -1,0 +1,177 @@
+/* tls_cmds.c — stele-ca tls-ca and tls-issue: the X.509 CA and node certificates that protect
+ * the TLS links between Stele's processes (lib/crypto/tlscert.h). Offline: files only. */
+#include "ca.h"
+
+#include "base/status.h"
+#include "cli/cli.h"
+#include "crypto/tlscert.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char tls_ca_help[] =
+    "Usage: stele-ca tls-ca --cert FILE --key FILE [--name CN] [--days N]\n"
+    "\n"
+    "Creates a CA for the TLS links between Stele's processes: a new P-256 key, written to the\n"
+    "--key FILE (PKCS#8 PEM, unencrypted, mode 0600), and a self-signed X.509 certificate that\n"
+    "may sign node certificates, written to the --cert FILE (PEM, mode 0644). Existing files are\n"
+    "replaced. This CA is for TLS only; identities and signatures use the ECQV CA (init).\n"
+    "\n"
+    "  --name CN   the CA's common name (default stele-tls-ca; 1 to 64 printable characters)\n"
+    "  --days N    validity in days from now (default 825; 1 to 3650)\n"
+    "\n"
+    "Exit status: 0 written, 1 refused (bad name), 2 usage, 3 cannot write or internal error.\n";
+
+static const char tls_issue_help[] =
+    "Usage: stele-ca tls-issue --ca-cert FILE --ca-key FILE --name CN --host H [--host H]...\n"
+    "                          --cert FILE --key FILE [--days N]\n"
+    "\n"
+    "Issues a TLS certificate for a node from a CA made by tls-ca: a new P-256 key, written to\n"
+    "the --key FILE (PKCS#8 PEM, unencrypted, mode 0600), and a certificate with CN as its\n"
+    "common name, each --host as a subjectAltName and both serverAuth and clientAuth, written\n"
+    "to the --cert FILE (PEM, mode 0644). The node serves with them and presents them to nodes\n"
+    "that require client certificates. Existing files are replaced.\n"
+    "\n"
+    "  --host H    an IPv4 or IPv6 address (an IP entry) or a DNS name (a DNS entry) that\n"
+    "              clients use to reach the node; 1 to 16 of them\n"
+    "  --days N    validity in days from now (default 397; 1 to 3650), never beyond the CA's\n"
+    "\n"
+    "Exit status: 0 written, 1 refused (bad name or host; a CA file missing, not PEM, not\n"
+    "matching the other or expired), 2 usage, 3 cannot read or write a file, or internal error.\n";
+
+/* Parses --days: 1..TLSCERT_MAX_DAYS. Returns false on anything else. */
+static bool parse_days(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > TLSCERT_MAX_DAYS)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Prints the library's error for `rc` and returns the exit status. */
+static int fail(const char *prog, int rc, char *err)
+{
+    int code = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+    free(err);
+    return code;
+}
+
+int cmd_tls_ca(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+        {"name", required_argument, NULL, 'n'}, {"days", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    const char *prog = "stele-ca tls-ca", *cert = NULL, *key = NULL, *name = "stele-tls-ca";
+    int days = 825, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'd':
+            if (!parse_days(optarg, &days))
+                return cli_usage(prog, "--days expects a number of days, 1 to %d",
+                                 TLSCERT_MAX_DAYS);
+            break;
+        case 'h':
+            fputs(tls_ca_help, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    if (!cert || !key)
+        return cli_usage(prog, "--cert FILE and --key FILE are required");
+    char *err = NULL;
+    int rc = tlscert_ca_create(cert, key, name, days, &err);
+    if (rc != STELE_OK)
+        return fail(prog, rc, err);
+    printf("wrote TLS CA \"%s\" (valid %d days): certificate %s, key %s\n", name, days, cert, key);
+    return CLI_EXIT_OK;
+}
+
+int cmd_tls_issue(int argc, char **argv)
+{
+    static const struct option opts[] = {{"ca-cert", required_argument, NULL, 'C'},
+                                         {"ca-key", required_argument, NULL, 'K'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"host", required_argument, NULL, 'H'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"days", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *prog = "stele-ca tls-issue";
+    const char *ca_cert = NULL, *ca_key = NULL, *name = NULL, *cert = NULL, *key = NULL;
+    /* Every --host is kept; how many are allowed is tlscert_issue()'s to say. */
+    const char **hosts = calloc((size_t)argc, sizeof *hosts);
+    size_t n_hosts = 0;
+    int days = 397, c, code = CLI_EXIT_OK;
+    if (!hosts)
+        return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
+    opterr = 0;
+    while (code == CLI_EXIT_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'C':
+            ca_cert = optarg;
+            break;
+        case 'K':
+            ca_key = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'H':
+            hosts[n_hosts++] = optarg;
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'd':
+            if (!parse_days(optarg, &days))
+                code =
+                    cli_usage(prog, "--days expects a number of days, 1 to %d", TLSCERT_MAX_DAYS);
+            break;
+        case 'h':
+            fputs(tls_issue_help, stdout);
+            free(hosts);
+            return CLI_EXIT_OK;
+        default:
+            code = cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (code == CLI_EXIT_OK && optind != argc)
+        code = cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    else if (code == CLI_EXIT_OK && (!ca_cert || !ca_key || !name || !n_hosts || !cert || !key))
+        code = cli_usage(prog, "--ca-cert, --ca-key, --name, --host, --cert and --key are "
+                               "required");
+    if (code == CLI_EXIT_OK) {
+        char *err = NULL;
+        int rc = tlscert_issue(ca_cert, ca_key, name, hosts, n_hosts, days, cert, key, &err);
+        if (rc != STELE_OK)
+            code = fail(prog, rc, err);
+        else
+            printf("wrote TLS certificate for \"%s\" (%zu host%s, up to %d days): certificate "
+                   "%s, key %s\n",
+                   name, n_hosts, n_hosts == 1 ? "" : "s", days, cert, key);
+    }
+    free(hosts);
+    return code;
+}

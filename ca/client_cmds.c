@@ -84,6 +84,9 @@ int client_parse(const char *prog, const char *help, const char *allowed, int ar
         case 'c':
             o->ca_pub = optarg;
             break;
+        case 'T':
+            o->tls_ca = optarg;
+            break;
         case 'j':
             o->json = true;
             break;

@@ -70,6 +70,12 @@ static const struct config_field tls_fields[] = {
      .offset = F(orderer_tls_config, client_ca),
      .relative = true,
      .help = "PEM CA certificates for client certificates: mutual TLS (absent: none asked)"},
+    {.key = "root_ca",
+     .type = CONFIG_PATH,
+     .offset = F(orderer_tls_config, root_ca),
+     .relative = true,
+     .help = "PEM roots of the other orderers' TLS certificates, to dial them over TLS "
+             "presenting cert and key (pbft needs it)"},
     {.key = NULL},
 };
 static const struct config_schema tls_schema = {"tls", sizeof(struct orderer_tls_config),
@@ -254,10 +260,9 @@ int orderer_config_load(const char *path, struct orderer_config *out, struct con
              out->limits.max_message <= out->batch.absolute_max_bytes)
         bad = "limits.max_message must exceed batch.absolute_max_bytes (blocks and headers need "
               "room)";
-    else if (out->tls.cert && strcmp(out->consensus.type, "pbft") == 0)
-        bad = "tls is not available with consensus.type pbft yet: the orderers' links to each "
-              "other (stele.Cluster) are plaintext gRPC clients and could not reach a TLS "
-              "listener (every PBFT message is signed); serve without tls";
+    else if (out->tls.cert && !out->tls.root_ca && strcmp(out->consensus.type, "pbft") == 0)
+        bad = "tls with consensus.type pbft needs tls.root_ca: the PEM roots of the other "
+              "orderers' TLS certificates, which this orderer dials (stele.Cluster)";
     else if (!consensus_find(out->consensus.type)) {
         bad = "consensus.type names no built-in plug-in";
         strcpy(names, " (built in: ");

@@ -31,6 +31,9 @@ struct orderer_tls_config {
     char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
     char *key;       /* its PEM private key */
     char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
+    char *root_ca;   /* PEM roots of the other orderers' TLS certificates: with it, this orderer
+                        dials them over TLS and presents cert/key as its client certificate
+                        (required with consensus.type pbft); NULL = no TLS to them */
 };
 
 /* Consensus (section `consensus`). */

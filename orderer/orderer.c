@@ -158,6 +158,9 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .fault = cfg->consensus.fault,
         .plugin_config = strcmp(cfg->consensus.type, "pbft") == 0 ? &cfg->consensus.pbft : NULL,
     };
+    if (cfg->tls.root_ca)
+        cp.peer_tls = (struct rpc_tls){
+            .ca_file = cfg->tls.root_ca, .cert_file = cfg->tls.cert, .key_file = cfg->tls.key};
     orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {
         .arg = o,

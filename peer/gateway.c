@@ -81,7 +81,8 @@ int peer_gateway_create(struct peer *p, char **errmsg)
      * (broadcaster.c; gateway.orderer_queue, 4,096 by default): far above what a burst of
      * Submits queues for an orderer that works. */
     struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
-                                  .stream_queue = (size_t)p->cfg->gateway.orderer_queue};
+                                  .stream_queue = (size_t)p->cfg->gateway.orderer_queue,
+                                  .tls = peer_config_client_tls(p->cfg)};
     for (size_t i = 0; i < p->n_orderers; i++)
         if (!(g->orderers[i] = rpc_channel_open(p->orderers[i], &co, errmsg)))
             return STELE_ERR_CONFIG;
@@ -114,8 +115,13 @@ static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, co
     struct peer_gateway *g = p->gw;
     pthread_mutex_lock(&g->mu);
     if (!*slot) {
-        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message, .fail_fast = true};
-        *slot = rpc_channel_open(addr, &co, NULL);
+        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
+                                      .fail_fast = true,
+                                      .tls = peer_config_client_tls(p->cfg)};
+        char *err = NULL;
+        if (!(*slot = rpc_channel_open(addr, &co, &err)))
+            log_warn("gateway", "peer %s: %s", addr, err ? err : "cannot open a channel");
+        free(err);
     }
     struct rpc_channel *ch = *slot;
     pthread_mutex_unlock(&g->mu);

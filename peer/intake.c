@@ -34,10 +34,12 @@ static int seek_request(struct peer *p, uint64_t from, ProtobufCBinaryData *out)
                                 p->self.identity.data, p->self.identity.len, p->self.key, out);
 }
 
-/* Asks orderer `addr` for its height (ChainInfo); 0 when it does not answer. */
-static uint64_t orderer_height(const char *addr)
+/* Asks orderer `addr` for its height (ChainInfo), dialled as `p` dials orderers; 0 when it
+ * does not answer. */
+static uint64_t orderer_height(const struct peer *p, const char *addr)
 {
-    struct rpc_channel_opts co = {.fail_fast = true, .timeout_ms = 2000};
+    struct rpc_channel_opts co = {
+        .fail_fast = true, .timeout_ms = 2000, .tls = peer_config_client_tls(p->cfg)};
     struct rpc_channel *ch = rpc_channel_open(addr, &co, NULL);
     Stele__ChainInfoRequest rq = STELE__CHAIN_INFO_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
@@ -56,7 +58,7 @@ static bool other_ahead(struct peer *p, size_t cur, uint64_t height)
     for (size_t i = 0; i < p->n_orderers; i++) {
         if (i == cur)
             continue;
-        uint64_t h = orderer_height(p->orderers[i]);
+        uint64_t h = orderer_height(p, p->orderers[i]);
         if (h > atomic_load(&p->orderer_height))
             atomic_store(&p->orderer_height, h);
         if (h > height)
@@ -80,7 +82,9 @@ static void test_commit_delay(void)
 static void pull(struct peer *p, size_t idx)
 {
     const char *addr = p->orderers[idx];
-    struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message, .fail_fast = true};
+    struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
+                                  .fail_fast = true,
+                                  .tls = peer_config_client_tls(p->cfg)};
     char *err = NULL;
     ProtobufCBinaryData req = {0};
     Stele__Envelope *env = NULL;

@@ -52,6 +52,9 @@ static const struct config_field netfile_fields[] = {
      .required = true,
      .relative = true},
     {.key = "admin", .type = CONFIG_PATH, .offset = F(netfile, admin), .relative = true},
+    {.key = "tls_ca", .type = CONFIG_PATH, .offset = F(netfile, tls_ca), .relative = true},
+    {.key = "tls_cert", .type = CONFIG_PATH, .offset = F(netfile, tls_cert), .relative = true},
+    {.key = "tls_key", .type = CONFIG_PATH, .offset = F(netfile, tls_key), .relative = true},
     {.key = "processes",
      .type = CONFIG_MAP_LIST,
      .offset = F(netfile, processes),
@@ -93,6 +96,12 @@ int netfile_write(const char *dir, const struct netfile *nf)
     json_kv_string(&j, "ca_url", nf->ca_url);
     json_kv_string(&j, "ids_dir", nf->ids_dir);
     json_kv_string(&j, "admin", nf->admin);
+    if (nf->tls_ca)
+        json_kv_string(&j, "tls_ca", nf->tls_ca);
+    if (nf->tls_cert && nf->tls_key) {
+        json_kv_string(&j, "tls_cert", nf->tls_cert);
+        json_kv_string(&j, "tls_key", nf->tls_key);
+    }
     json_key(&j, "processes");
     json_array_begin(&j);
     for (size_t i = 0; i < nf->n_processes; i++) {
@@ -150,12 +159,24 @@ int netfile_set_pid(const char *dir, const char *name, int64_t pid, char **errms
     }
     nf.ids_dir = unprefixed(dir, nf.ids_dir);
     nf.admin = unprefixed(dir, nf.admin);
+    nf.tls_ca = unprefixed(dir, nf.tls_ca);
+    nf.tls_cert = unprefixed(dir, nf.tls_cert);
+    nf.tls_key = unprefixed(dir, nf.tls_key);
     if (rc == STELE_OK)
         rc = netfile_write(dir, &nf);
     else if (errmsg && asprintf(errmsg, "the network in %s has no process %s", dir, name) < 0)
         *errmsg = NULL;
     config_destroy(cc);
     return rc;
+}
+
+struct rpc_tls netfile_client_tls(const struct netfile *nf)
+{
+    if (!nf->tls_ca)
+        return (struct rpc_tls){0};
+    return (struct rpc_tls){.ca_file = nf->tls_ca,
+                            .cert_file = nf->tls_key ? nf->tls_cert : NULL,
+                            .key_file = nf->tls_cert ? nf->tls_key : NULL};
 }
 
 const struct netfile_process *netfile_find(const struct netfile *nf, const char *kind)

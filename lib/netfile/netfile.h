@@ -10,6 +10,8 @@
 #ifndef STELE_NETFILE_NETFILE_H
 #define STELE_NETFILE_NETFILE_H
 
+#include "rpc/rpc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,12 +34,15 @@ struct netfile_process {
 
 /* The whole file. Strings live in the `struct config` netfile_load() returns. */
 struct netfile {
-    char *network;                     /* the network's name */
-    char *channel_id;                  /* the channel the orderers order */
-    char *consensus;                   /* consensus type: "solo" */
-    char *ca_url;                      /* the CA's host:port */
-    char *ids_dir;                     /* directory of enrolments, one subdirectory per id */
-    char *admin;                       /* the CA admin's enrolment directory */
+    char *network;    /* the network's name */
+    char *channel_id; /* the channel the orderers order */
+    char *consensus;  /* consensus type: "solo" */
+    char *ca_url;     /* the CA's host:port */
+    char *ids_dir;    /* directory of enrolments, one subdirectory per id */
+    char *admin;      /* the CA admin's enrolment directory */
+    char *tls_ca;     /* PEM roots of the daemons' TLS certificates; NULL: they serve plaintext */
+    char *tls_cert;   /* client certificate to present (mutual TLS), or NULL */
+    char *tls_key;    /* its private key, or NULL */
     struct netfile_process *processes; /* every process, the CA first */
     size_t n_processes;                /* entries in processes */
 };
@@ -55,6 +60,10 @@ int netfile_write(const char *dir, const struct netfile *nf);
  * Returns STELE_OK, STELE_ERR_NOT_FOUND when the file or the process is missing, or
  * another error (*errmsg, malloc'd, may be NULL, says what). */
 int netfile_set_pid(const char *dir, const char *name, int64_t pid, char **errmsg);
+
+/* How a client of the network dials its daemons: TLS with tls_ca as roots (and the client
+ * certificate, when there is one), or plaintext (all NULL). Points into `nf`. */
+struct rpc_tls netfile_client_tls(const struct netfile *nf);
 
 /* The first process of `kind` ("orderer"), or NULL. */
 const struct netfile_process *netfile_find(const struct netfile *nf, const char *kind);

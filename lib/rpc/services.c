@@ -192,7 +192,8 @@ int rpc_health_register(struct rpc_health *h, struct rpc_server *s)
     return rpc_server_add(s, methods, 2);
 }
 
-enum rpc_health_state rpc_health_wait(const char *target, const char *service, uint64_t wait_ms,
+enum rpc_health_state rpc_health_wait(const char *target, const struct rpc_tls *tls,
+                                      const char *service, uint64_t wait_ms,
                                       bool (*give_up)(void *arg), void *arg, struct rpc_result *res)
 {
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
@@ -200,7 +201,7 @@ enum rpc_health_state rpc_health_wait(const char *target, const char *service, u
     struct rpc_result local;
     if (!res)
         res = &local;
-    const struct rpc_channel_opts co = {.fail_fast = true};
+    const struct rpc_channel_opts co = {.fail_fast = true, .tls = tls ? *tls : (struct rpc_tls){0}};
     uint64_t until = clock_mono_ms() + wait_ms;
     enum rpc_health_state st = RPC_HEALTH_UNREACHABLE;
     for (;;) {

@@ -6,6 +6,8 @@
 #ifndef STELE_RPC_SERVICES_H
 #define STELE_RPC_SERVICES_H
 
+#include "rpc/rpc.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,9 +41,11 @@ enum rpc_health_state {
  * answers SERVING or `wait_ms` has passed (0 = ask once). Each attempt uses a fresh fail-fast
  * channel: a channel that failed to connect waits out gRPC's reconnect backoff (seconds),
  * while a new one connects as soon as the daemon listens. `give_up` (may be NULL) is asked
- * between attempts, e.g. whether the daemon already exited. Returns the last state; `res`
+ * between attempts, e.g. whether the daemon already exited. `tls` (may be NULL: plaintext)
+ * says how to dial. Returns the last state; `res`
  * (may be NULL) gets the last call's code and detail. */
-enum rpc_health_state rpc_health_wait(const char *target, const char *service, uint64_t wait_ms,
+enum rpc_health_state rpc_health_wait(const char *target, const struct rpc_tls *tls,
+                                      const char *service, uint64_t wait_ms,
                                       bool (*give_up)(void *arg), void *arg,
                                       struct rpc_result *res);
 

@@ -17,6 +17,7 @@
 #define STELE_ORDERER_CONSENSUS_H
 
 #include "orderer/blockcutter.h"
+#include "rpc/rpc.h"
 
 #include "stele/block.pb-c.h"
 #include "stele/channel.pb-c.h"
@@ -39,6 +40,9 @@ struct consensus_params {
     const uint8_t *identity;          /* the orderer's serialized identity record, or NULL */
     size_t identity_len;              /* octets at identity */
     const void *plugin_config;        /* plug-in specific settings, or NULL */
+    struct rpc_tls peer_tls;          /* how to dial the other orderers: roots (ca_file) and
+                                         client certificate; all NULL = plaintext. The paths
+                                         stay valid for the plug-in's life */
     /* The channel configuration of block 0 (orderer set with addresses and keys, consensus
      * parameters), or NULL when the core has none (unit tests of solo). */
     const Stele__ChannelConfig *channel;

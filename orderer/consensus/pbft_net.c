@@ -120,7 +120,8 @@ static bool link_stopping(struct pbft_link *l)
 static void *link_main(void *arg)
 {
     struct pbft_link *l = arg;
-    struct rpc_channel_opts co = {.max_message = MAX_CLUSTER_MESSAGE, .stream_queue = 1024};
+    struct rpc_channel_opts co = {
+        .max_message = MAX_CLUSTER_MESSAGE, .stream_queue = 1024, .tls = l->b->p.peer_tls};
     char *err = NULL;
     struct rpc_channel *ch = rpc_channel_open(address_of(l->b, l->to), &co, &err);
     if (!ch) {
@@ -369,7 +370,8 @@ void pbft_want_sync(struct pbft *b, uint64_t target)
  * target was reached. Called without mu. */
 static bool fetch_from(struct pbft *b, size_t from)
 {
-    struct rpc_channel_opts co = {.max_message = MAX_CLUSTER_MESSAGE, .fail_fast = true};
+    struct rpc_channel_opts co = {
+        .max_message = MAX_CLUSTER_MESSAGE, .fail_fast = true, .tls = b->p.peer_tls};
     struct rpc_channel *ch = rpc_channel_open(address_of(b, from), &co, NULL);
     struct arena *a = arena_create(0);
     bool reached = false;

@@ -118,7 +118,7 @@ static void start(int i)
     }
     C.pid[i] = pid;
     struct rpc_result res;
-    if (rpc_health_wait(C.addr[i], "", 60000, NULL, NULL, &res) != RPC_HEALTH_SERVING)
+    if (rpc_health_wait(C.addr[i], NULL, "", 60000, NULL, NULL, &res) != RPC_HEALTH_SERVING)
         fail_msg("orderer o%d did not become healthy; see %s", i, log);
 }
 

@@ -95,7 +95,7 @@ static void start_ca(void)
         execl(g.bin, g.bin, "serve", "--config", g.cfg, (char *)NULL);
         _exit(127);
     }
-    if (rpc_health_wait(g.url, "stele.CA", 10000, NULL, NULL, NULL) != RPC_HEALTH_SERVING)
+    if (rpc_health_wait(g.url, NULL, "stele.CA", 10000, NULL, NULL, NULL) != RPC_HEALTH_SERVING)
         fail_msg("the CA did not become healthy");
     struct rpc_channel_opts o = {.fail_fast = true};
     rpc_channel_close(g.ch);

@@ -81,7 +81,7 @@ static bool exited(void *arg)
 static void wait_serving(struct proc *p, const char *service, const char *name)
 {
     struct rpc_result res;
-    if (rpc_health_wait(p->addr, service, 60000, exited, &p->pid, &res) != RPC_HEALTH_SERVING)
+    if (rpc_health_wait(p->addr, NULL, service, 60000, exited, &p->pid, &res) != RPC_HEALTH_SERVING)
         fail_msg("%s did not start serving%s%s; see %s", name, service[0] ? " " : "", service,
                  p->log);
 }

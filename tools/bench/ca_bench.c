@@ -201,7 +201,9 @@ static int start_ca(const char *dir, char *url, size_t url_len, char *secret, si
         execl(ca, ca, "serve", "--dir", cadir, "--listen", url, (char *)NULL);
         _exit(127);
     }
-    return rpc_health_wait(url, "stele.CA", 5000, NULL, NULL, NULL) == RPC_HEALTH_SERVING ? 0 : -1;
+    return rpc_health_wait(url, NULL, "stele.CA", 5000, NULL, NULL, NULL) == RPC_HEALTH_SERVING
+               ? 0
+               : -1;
 }
 
 int bench_ca(int argc, char **argv)

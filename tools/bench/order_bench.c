@@ -580,8 +580,10 @@ int bench_order(int argc, char **argv)
     r->seen = calloc(r->n_envs, 1);
     /* Under pbft an orderer that is down is noticed at once and left out (fail_fast); alone, the
      * orderer is waited for as a daemon would. */
-    struct rpc_channel_opts co = {.max_message = 80u << 20},
-                            bco = {.timeout_ms = 30000, .fail_fast = r->n_orderers > 1};
+    struct rpc_channel_opts co = {.max_message = 80u << 20, .tls = netfile_client_tls(&nf)},
+                            bco = {.timeout_ms = 30000,
+                                   .fail_fast = r->n_orderers > 1,
+                                   .tls = netfile_client_tls(&nf)};
     if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
         !(ch = rpc_channel_open(r->url, &co, NULL)))
         goto out;

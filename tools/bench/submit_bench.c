@@ -402,7 +402,7 @@ int bench_submit(int argc, char **argv)
         code = CLI_EXIT_REFUSED;
         goto out;
     }
-    struct rpc_channel_opts co = {.max_message = 64u << 20};
+    struct rpc_channel_opts co = {.max_message = 64u << 20, .tls = netfile_client_tls(&nf)};
     for (size_t i = 0; i < r->n_peers; i++)
         if (!(r->gw[i] = rpc_channel_open(peer_urls[i], &co, NULL)))
             goto out;

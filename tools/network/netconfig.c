@@ -331,6 +331,13 @@ static const struct config_field identity_fields[] = {
 static const struct config_schema identity_schema = {"identity", sizeof(struct netconfig_identity),
                                                      identity_fields};
 
+static const struct config_enum tls_modes[] = {
+    {"none", NETCONFIG_TLS_NONE},
+    {"server", NETCONFIG_TLS_SERVER},
+    {"mutual", NETCONFIG_TLS_MUTUAL},
+    {NULL, 0},
+};
+
 static const struct config_field net_fields[] = {
     {.key = "network",
      .type = CONFIG_STRING,
@@ -346,6 +353,13 @@ static const struct config_field net_fields[] = {
      .umin = 1024,
      .umax = 65535 - NETCONFIG_PORT_SPAN,
      .help = "every listen port lies in base_port .. base_port+49 (up --base-port moves them)"},
+    {.key = "tls",
+     .type = CONFIG_ENUM,
+     .offset = F(netconfig, tls),
+     .def = "none",
+     .enums = tls_modes,
+     .help = "none; server: every daemon serves TLS with a certificate of the network's TLS CA "
+             "(DIR/tls); mutual: and asks its clients for one"},
     {.key = "ca",
      .type = CONFIG_MAP,
      .offset = F(netconfig, ca),

@@ -107,10 +107,18 @@ struct netconfig_identity {
     struct config_pos pos; /* where the entry is */
 };
 
+/* Transport security of the whole network (`tls`). */
+enum netconfig_tls {
+    NETCONFIG_TLS_NONE,   /* plaintext gRPC (messages are signed either way) */
+    NETCONFIG_TLS_SERVER, /* every daemon serves TLS; daemons and clients check its certificate */
+    NETCONFIG_TLS_MUTUAL, /* and every daemon asks its clients for a certificate of the same CA */
+};
+
 /* The whole file. Strings live in the `struct config` returned with it. */
 struct netconfig {
     char *network;                         /* the network's name */
     uint64_t base_port;                    /* lowest port of the network */
+    int tls;                               /* enum netconfig_tls */
     struct netconfig_ca ca;                /* the certificate authority */
     struct netconfig_org *orgs;            /* organisations */
     size_t n_orgs;                         /* entries in orgs */

@@ -95,13 +95,14 @@ int cmd_status(int argc, char **argv)
     if (!json)
         printf("network %s (channel %s) in %s\n", nf.network, nf.channel_id, dir);
     bool all = true;
+    struct rpc_tls tls = netfile_client_tls(&nf);
     for (size_t i = 0; i < nf.n_processes; i++) {
         const struct netfile_process *p = &nf.processes[i];
         bool alive = netfile_pid_alive(p->pid);
         const char *state = "-";
         char ended[64] = "";
         if (alive)
-            procs_health(p->url, 0, NULL, &state);
+            procs_health(p->url, &tls, 0, NULL, &state);
         else
             procs_exit_status(p->exit_file, ended, sizeof ended);
         all = all && alive && strcmp(state, "SERVING") == 0;
@@ -347,7 +348,8 @@ int cmd_restart(int argc, char **argv)
         goto out;
     }
     const char *state;
-    if (procs_health(p->url, 30000, p->exit_file, &state) != STELE_OK) {
+    struct rpc_tls tls = netfile_client_tls(&nf);
+    if (procs_health(p->url, &tls, 30000, p->exit_file, &state) != STELE_OK) {
         rc = cli_fail(prog, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
                       (int)pid, state, p->url, p->log);
         goto out;

@@ -165,9 +165,11 @@ static bool exited(void *exit_file)
     return exit_file && stat(exit_file, &sb) == 0;
 }
 
-int procs_health(const char *url, uint64_t wait_ms, const char *exit_file, const char **state)
+int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
+                 const char *exit_file, const char **state)
 {
-    enum rpc_health_state h = rpc_health_wait(url, "", wait_ms, exited, (void *)exit_file, NULL);
+    enum rpc_health_state h =
+        rpc_health_wait(url, tls, "", wait_ms, exited, (void *)exit_file, NULL);
     const char *st = h == RPC_HEALTH_SERVING       ? "SERVING"
                      : h == RPC_HEALTH_NOT_SERVING ? "NOT_SERVING"
                      : exited((void *)exit_file)   ? "EXITED"

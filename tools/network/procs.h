@@ -10,6 +10,8 @@
 #ifndef STELE_TOOLS_NETWORK_PROCS_H
 #define STELE_TOOLS_NETWORK_PROCS_H
 
+#include "rpc/rpc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,12 +32,14 @@ int procs_run(char *const argv[], struct buf *out);
 int procs_start(char *const argv[], const char *log, const char *pid_file, const char *exit_file,
                 pid_t *pid);
 
-/* Asks grpc.health.v1.Health/Check at `url` (a fresh channel per attempt) until SERVING or
+/* Asks grpc.health.v1.Health/Check at `url` (a fresh channel per attempt, dialled as `tls`
+ * says; NULL = plaintext) until SERVING or
  * `wait_ms` has passed; stops early when `exit_file` (may be NULL) appears. Returns STELE_OK
  * when SERVING, else STELE_ERR_UNAVAILABLE (unreachable or dead) or STELE_ERR_STATE (answers,
  * not serving); *state (may be NULL) gets "SERVING", "NOT_SERVING", "UNREACHABLE" or
  * "EXITED" (static). */
-int procs_health(const char *url, uint64_t wait_ms, const char *exit_file, const char **state);
+int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
+                 const char *exit_file, const char **state);
 
 /* Reads the exit file into `out` ("exited 0"); false when it does not exist yet. */
 bool procs_exit_status(const char *exit_file, char *out, size_t n);

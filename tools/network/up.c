@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/key.h"
+#include "crypto/tlscert.h"
 #include "identity/caclient.h"
 #include "netfile/netfile.h"
 #include "pb/pb.h"
@@ -57,6 +58,8 @@ struct up {
     char strings[NETCONFIG_MAX_REBASED][4][64];          /* their log, pid and exit files */
     uint64_t wait_ms;                                    /* health wait per daemon */
     struct rpc_channel *ca;                              /* channel to the CA */
+    struct rpc_tls tls;                                  /* how up dials the daemons */
+    char tls_paths[3][PATH_MAX];                         /* tls's files */
     struct enrolment admin;                              /* the CA admin */
 };
 
@@ -131,10 +134,107 @@ static int start(struct up *u, const char *name, const char *kind, const char *u
     if ((rc = add_process(u, name, kind, url, pid)))
         return rc;
     const char *state;
-    if (procs_health(url, u->wait_ms, exitf, &state) != STELE_OK)
+    if (procs_health(url, &u->tls, u->wait_ms, exitf, &state) != STELE_OK)
         return cli_fail(PROG, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
                         (int)pid, state, url, log);
     return 0;
+}
+
+/* Writes `y` (released here) to the configuration file `path`; NULL: its directory could not
+ * be made. Returns 0 or the exit status, printed. */
+static int write_conf(const char *path, struct buf *y)
+{
+    FILE *f = path ? fopen(path, "w") : NULL;
+    bool ok = f && y->data && fwrite(y->data, 1, y->len, f) == y->len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    buf_release(y);
+    return ok ? 0
+              : cli_fail(PROG, STELE_ERR_IO, "cannot write %s", path ? path : "a configuration");
+}
+
+/* Validity of the network's TLS certificates, in days. */
+#define TLS_DAYS 825
+
+/* Issues DIR/tls/<name>.crt and .key for a daemon listening on `listen`: valid for its host
+ * (unless a wildcard address), localhost and 127.0.0.1. */
+static int tls_issue(struct up *u, const char *name, const char *listen)
+{
+    char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], host[256], *err = NULL;
+    const char *hosts[3] = {"localhost", "127.0.0.1"};
+    size_t n = 2;
+    const char *colon = strrchr(listen, ':');
+    size_t len = colon ? (size_t)(colon - listen) : strlen(listen);
+    if (len >= 2 && listen[0] == '[' && listen[len - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(len - 2), listen + 1);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)len, listen);
+    if (host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 &&
+        strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0)
+        hosts[n++] = host;
+    snprintf(ca_crt, sizeof ca_crt, "%s/tls/ca.crt", u->dir);
+    snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", u->dir);
+    snprintf(crt, sizeof crt, "%s/tls/%s.crt", u->dir, name);
+    snprintf(key, sizeof key, "%s/tls/%s.key", u->dir, name);
+    int rc = tlscert_issue(ca_crt, ca_key, name, hosts, n, TLS_DAYS, crt, key, &err);
+    if (rc)
+        rc = cli_fail(PROG, rc, "TLS certificate of %s: %s", name, err ? err : stele_strerror(rc));
+    free(err);
+    return rc;
+}
+
+/* With `tls` in the description: the network's TLS CA (DIR/tls/ca.crt, ca.key), a certificate
+ * for each daemon (DIR/tls/<id>.crt and .key; the CA's is ca-server.*), and, for mutual TLS, one
+ * for the network's clients (DIR/tls/client.*), which network.json names for every program that
+ * takes --network DIR. */
+static int make_tls(struct up *u)
+{
+    const struct netconfig *nc = u->nc;
+    if (nc->tls == NETCONFIG_TLS_NONE)
+        return 0;
+    char dir[PATH_MAX], cn[128], *err = NULL;
+    snprintf(dir, sizeof dir, "%s/tls", u->dir);
+    if (mkdir(dir, 0755) != 0)
+        return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    snprintf(u->tls_paths[0], PATH_MAX, "%s/tls/ca.crt", u->dir);
+    snprintf(u->tls_paths[1], PATH_MAX, "%s/tls/ca.key", u->dir);
+    snprintf(cn, sizeof cn, "%.57s TLS CA", nc->network); /* a CN holds 64 characters */
+    int rc = tlscert_ca_create(u->tls_paths[0], u->tls_paths[1], cn, TLS_DAYS, &err);
+    if (rc) {
+        rc = cli_fail(PROG, rc, "TLS CA: %s", err ? err : stele_strerror(rc));
+        free(err);
+        return rc;
+    }
+    u->tls.ca_file = u->tls_paths[0];
+    u->nf.tls_ca = "tls/ca.crt";
+    rc = tls_issue(u, "ca-server", nc->ca.listen);
+    for (size_t i = 0; rc == 0 && i < nc->n_orderers; i++)
+        rc = tls_issue(u, nc->orderers[i].id, nc->orderers[i].listen);
+    for (size_t i = 0; rc == 0 && i < nc->n_peers; i++)
+        rc = tls_issue(u, nc->peers[i].id, nc->peers[i].listen);
+    if (rc == 0 && nc->tls == NETCONFIG_TLS_MUTUAL && (rc = tls_issue(u, "client", "")) == 0) {
+        snprintf(u->tls_paths[1], PATH_MAX, "%s/tls/client.crt", u->dir);
+        snprintf(u->tls_paths[2], PATH_MAX, "%s/tls/client.key", u->dir);
+        u->tls.cert_file = u->tls_paths[1];
+        u->tls.key_file = u->tls_paths[2];
+        u->nf.tls_cert = "tls/client.crt";
+        u->nf.tls_key = "tls/client.key";
+    }
+    return rc;
+}
+
+/* The `tls` section of daemon `name`'s configuration, whose file lies `up` levels below DIR
+ * ("" or "../"): its certificate, the roots of the others' (which it dials), and for mutual
+ * TLS the CA its clients' certificates must come from (`ask_clients`). Empty without TLS. */
+static void tls_section(const struct up *u, struct buf *y, const char *name, const char *up,
+                        bool ask_clients)
+{
+    if (u->nc->tls == NETCONFIG_TLS_NONE)
+        return;
+    buf_printf(y, "tls:\n  cert: %stls/%s.crt\n  key: %stls/%s.key\n  root_ca: %stls/ca.crt\n", up,
+               name, up, name, up);
+    if (ask_clients && u->nc->tls == NETCONFIG_TLS_MUTUAL)
+        buf_printf(y, "  client_ca: %stls/ca.crt\n", up);
 }
 
 /* stele-ca init, then the CA's config file and the CA itself. */
@@ -163,14 +263,15 @@ static int start_ca(struct up *u, char *secret, size_t secret_len)
     if (!s)
         return cli_fail(PROG, STELE_ERR_INTERNAL, "%s init --dir %s failed (status %d)", ca, cadir,
                         st);
-    FILE *f = fopen(conf, "w");
-    if (!f ||
-        fprintf(f,
-                "# Written by stele-network up.\nlisten: %s\ndir: ca\nname: %s\n"
-                "log_level: %s\n",
-                u->nc->ca.listen, u->nc->ca.name, netconfig_level_name(u->nc->ca.log_level)) < 0 ||
-        fclose(f) != 0)
-        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    struct buf y;
+    buf_init(&y);
+    buf_printf(&y, "# Written by stele-network up.\nlisten: %s\ndir: ca\nname: %s\nlog_level: %s\n",
+               u->nc->ca.listen, u->nc->ca.name, netconfig_level_name(u->nc->ca.log_level));
+    if (u->nc->tls != NETCONFIG_TLS_NONE) /* never mutual: those enrolling have no certificate */
+        buf_printf(&y, "tls:\n  cert: tls/ca-server.crt\n  key: tls/ca-server.key\n");
+    int rc = write_conf(conf, &y);
+    if (rc)
+        return rc;
     char *serve[] = {ca, "serve", "--config", conf, NULL};
     return start(u, "ca", "ca", u->nc->ca.listen, serve);
 }
@@ -236,7 +337,7 @@ static int enrol_all(struct up *u, const char *admin_secret)
 {
     const struct netconfig *nc = u->nc;
     char *err = NULL;
-    struct rpc_channel_opts co = {.timeout_ms = 10000};
+    struct rpc_channel_opts co = {.timeout_ms = 10000, .tls = u->tls};
     if (!(u->ca = rpc_channel_open(nc->ca.listen, &co, &err))) {
         int rc = cli_fail(PROG, STELE_ERR_INVALID, "%s", err ? err : nc->ca.listen);
         free(err);
@@ -277,20 +378,22 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
     snprintf(odir, sizeof odir, "%s/%s", u->dir, o->id);
     snprintf(conf, sizeof conf, "%s/orderer.yaml", odir);
     procs_sibling("stele-orderer", prog, sizeof prog);
-    FILE *f = mkdir(odir, 0755) == 0 ? fopen(conf, "w") : NULL;
-    if (!f ||
-        fprintf(f,
-                "# Written by stele-network up from the network description. The batch\n"
-                "# parameters and the organisations whose CA keys are trusted (no\n"
-                "# membership.cas) come from the network's genesis block.\n"
-                "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
-                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
-                "fsync: %s\nscheduler: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
-                o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
-                netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
-                nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms) < 0 ||
-        fclose(f) != 0)
-        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    struct buf y;
+    buf_init(&y);
+    buf_printf(&y,
+               "# Written by stele-network up from the network description. The batch\n"
+               "# parameters and the organisations whose CA keys are trusted (no\n"
+               "# membership.cas) come from the network's genesis block.\n"
+               "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
+               "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
+               "fsync: %s\nscheduler: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
+               o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
+               netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
+               nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms);
+    tls_section(u, &y, o->id, "../", true);
+    int rc = mkdir(odir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
+    if (rc)
+        return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};
     return start(u, o->id, "orderer", o->listen, serve);
 }
@@ -331,13 +434,10 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
         if (&nc->peers[i] != p && org)
             buf_printf(&y, "    - {org: %s, address: %s}\n", org, nc->peers[i].listen);
     }
-    FILE *f = mkdir(pdir, 0755) == 0 ? fopen(conf, "w") : NULL;
-    bool ok = f && y.data && fwrite(y.data, 1, y.len, f) == y.len;
-    if (f && fclose(f) != 0)
-        ok = false;
-    buf_release(&y);
-    if (!ok)
-        return cli_fail(PROG, STELE_ERR_IO, "cannot write %s", conf);
+    tls_section(u, &y, p->id, "../", true);
+    int rc = mkdir(pdir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
+    if (rc)
+        return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};
     return start(u, p->id, "peer", p->listen, serve);
 }
@@ -467,8 +567,8 @@ int cmd_up(int argc, char **argv)
                              .ids_dir = "ids",
                              .admin = "ids/admin",
                              .processes = u->procs};
-    if ((rc = start_ca(u, secret, sizeof secret)) || (rc = enrol_all(u, secret)) ||
-        (rc = write_genesis(u)))
+    if ((rc = make_tls(u)) || (rc = start_ca(u, secret, sizeof secret)) ||
+        (rc = enrol_all(u, secret)) || (rc = write_genesis(u)))
         goto out;
     for (size_t i = 0; rc == 0 && i < nc.n_orderers; i++)
         rc = start_orderer(u, &nc.orderers[i]);

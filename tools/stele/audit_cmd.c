@@ -52,7 +52,8 @@ static const char audit_usage[] =
     "block 0, and says so. --network DIR audits the first peer of that network. The CRLs\n"
     "the ledger carries (stele crl publish) are applied as the peers apply them. --crl FILE\n"
     "(repeatable) installs a CRL file (stele-ca crl --out) as peers with `crls` did: without\n"
-    "the same files the audit judges those revoked creators' transactions differently.\n";
+    "the same files the audit judges those revoked creators' transactions "
+    "differently.\n" PEER_CLIENT_TLS_HELP;
 
 #define AUDIT_MAX_CRLS 16
 

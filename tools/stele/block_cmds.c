@@ -43,7 +43,8 @@
 static const char block_usage[] =
     "Usage: stele block get N (--orderer HOST:PORT --identity DIR | --network NET)\n"
     "       stele block get N --peer HOST:PORT --identity DIR [--json]\n"
-    "                         [--channel ID] [--tls-ca FILE] [--json]\n"
+    "                         [--channel ID] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]\n"
+    "                         [--json]\n"
     "\n"
     "Fetches block N from an orderer (Deliver, signed with the enrolled identity in DIR:\n"
     "key.pem, cert, identity, ca.pub) and prints its number, header hash, previous and data\n"
@@ -56,7 +57,9 @@ static const char block_usage[] =
     "with the validation code of each transaction and the state hash after it.\n"
     "Exits 1 when the block does not exist or the request is refused.\n"
     "--channel defaults to the orderer's channel (asked with Orderer/ChainInfo).\n"
-    "--tls-ca FILE: the orderer serves TLS with a certificate from these PEM roots.\n"
+    "--tls-ca FILE: the orderer (or the peer) serves TLS with a certificate from these PEM\n"
+    "roots; --tls-cert and --tls-key give a client certificate (mutual TLS); --network NET\n"
+    "uses the network's own when it runs TLS.\n"
     "--network NET takes the first orderer, the channel and (unless --identity is given) the\n"
     "CA admin's identity of the network `stele-network up --dir NET` started.\n";
 

@@ -30,13 +30,16 @@
 
 static const char chain_usage[] =
     "Usage: stele chain info (--orderer HOST:PORT[,HOST:PORT...] | --network DIR)\n"
-    "                        [--all-orderers] [--tls-ca FILE] [--json]\n"
+    "                        [--all-orderers] [TLS] [--json]\n"
     "       stele chain info (--peer HOST:PORT[,HOST:PORT...] | --network DIR) --all-peers\n"
-    "                        [--json]\n"
+    "                        [TLS] [--json]\n"
     "       stele chain config (--orderer HOST:PORT --identity DIR | --network DIR)\n"
-    "                          [--channel ID] [--tls-ca FILE] [--json]\n"
+    "                          [--channel ID] [TLS] [--json]\n"
     "       stele chain config --file GENESIS_BLOCK [--json]\n"
     "\n"
+    "TLS: --tls-ca FILE (the daemons serve TLS with certificates from these PEM roots) and\n"
+    "--tls-cert FILE --tls-key FILE (a client certificate, for daemons that ask for one);\n"
+    "with --network DIR, the network's own when it runs TLS.\n"
     "info prints the orderer's channel, height and current block hash. --network DIR asks the\n"
     "first orderer of the network `stele-network up --dir DIR` started.\n"
     "--all-orderers asks every orderer (of the network, or listed) and prints one line each:\n"
@@ -64,8 +67,7 @@ static int all_orderers(const char *prog, struct chain_opts *o)
     int worst = 0;
     for (size_t i = 0; i < o->n_orderers; i++) {
         rows[i].url = o->orderers[i];
-        struct rpc_channel_opts co = {
-            .fail_fast = true, .timeout_ms = 5000, .tls = {.ca_file = o->tls_ca}};
+        struct rpc_channel_opts co = {.fail_fast = true, .timeout_ms = 5000, .tls = o->tls};
         char *err = NULL;
         struct rpc_channel *ch = rpc_channel_open(rows[i].url, &co, &err);
         struct rpc_result res = {0};

@@ -48,7 +48,8 @@ static const char cc_usage[] =
     "         approved it; the chaincode can be invoked from the next block on every peer\n"
     "         that installed the package.\n"
     "list     the committed definitions and whether the peer has their package installed;\n"
-    "         --installed lists the packages installed on the peer (its org's admins).\n";
+    "         --installed lists the packages installed on the peer (its org's "
+    "admins).\n" PEER_CLIENT_TLS_HELP;
 
 static int read_all(const char *path, struct buf *b)
 {

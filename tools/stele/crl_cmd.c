@@ -29,7 +29,7 @@ static const char crl_usage[] =
     "Puts the signed CRL in FILE (from `stele-ca crl --out FILE`) on the ledger through the\n"
     "peer's gateway. DIR must be an admin of a channel organisation. The CRL must be signed by\n"
     "a CA of a channel organisation and be newer than the one the ledger holds for that CA.\n"
-    "Every peer refuses the identities it revokes from the next block on.\n";
+    "Every peer refuses the identities it revokes from the next block on.\n" PEER_CLIENT_TLS_HELP;
 
 int cmd_crl(int argc, char **argv)
 {

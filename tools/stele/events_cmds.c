@@ -26,7 +26,7 @@ static const char events_usage[] =
     "--to (default: forever, until interrupted). Prints one line per block with its number,\n"
     "hash and the validation code of each transaction; --chaincode NAME (\"\" for any)\n"
     "prints the chaincode events of VALID transactions instead. --json prints one JSON\n"
-    "object per line.\n";
+    "object per line.\n" PEER_CLIENT_TLS_HELP;
 
 /* Prints one EventsResponse; returns false at the status that ends the stream. */
 static bool print_event(const Stele__EventsResponse *r, bool json, int *status)

@@ -38,7 +38,8 @@ static const char invoke_usage[] =
     "(the endorsements stand for the state they read: it may then commit as\n"
     "MVCC_READ_CONFLICT, or be refused if its creator was revoked meanwhile).\n"
     "query runs the chaincode on that peer only and prints its answer.\n"
-    "ARGs are passed as text; the answer's payload is printed as text when it is printable.\n";
+    "ARGs are passed as text; the answer's payload is printed as text when it is "
+    "printable.\n" PEER_CLIENT_TLS_HELP;
 
 static void print_payload(const ProtobufCBinaryData *p)
 {

@@ -24,12 +24,15 @@ struct node_opts {
     const char *service;
     double wait_s;
     bool json;
+    struct rpc_tls tls; /* --tls-ca: roots of the daemon's TLS certificate */
 };
 
 static const char node_usage[] =
-    "Usage: stele node info   --url HOST:PORT [--json]\n"
-    "       stele node health --url HOST:PORT [--service NAME] [--wait SECONDS] [--json]\n"
+    "Usage: stele node info   --url HOST:PORT [--tls-ca FILE] [--json]\n"
+    "       stele node health --url HOST:PORT [--service NAME] [--wait SECONDS] [--tls-ca FILE]\n"
+    "                         [--json]\n"
     "\n"
+    "--tls-ca FILE: the daemon serves TLS with a certificate from these PEM roots.\n"
     "info    prints the daemon's node id, role, version and uptime (stele.Node/Info).\n"
     "health  asks grpc.health.v1.Health/Check; exits 0 when SERVING, 1 otherwise.\n"
     "        --wait keeps asking for up to SECONDS until the daemon answers SERVING.\n";
@@ -37,9 +40,13 @@ static const char node_usage[] =
 static int parse(int argc, char **argv, struct node_opts *o)
 {
     static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},  {"service", required_argument, NULL, 's'},
-        {"wait", required_argument, NULL, 'w'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},
+        {"service", required_argument, NULL, 's'},
+        {"wait", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {"tls-ca", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int ch;
@@ -56,6 +63,9 @@ static int parse(int argc, char **argv, struct node_opts *o)
             break;
         case 'j':
             o->json = true;
+            break;
+        case 't':
+            o->tls.ca_file = optarg;
             break;
         case 'h':
             fputs(node_usage, stdout);
@@ -110,8 +120,8 @@ static int node_info(struct rpc_channel *ch, const struct node_opts *o)
 static int node_health(const struct node_opts *o)
 {
     struct rpc_result res = {0};
-    enum rpc_health_state st =
-        rpc_health_wait(o->url, o->service, (uint64_t)(o->wait_s * 1000), NULL, NULL, &res);
+    enum rpc_health_state st = rpc_health_wait(o->url, &o->tls, o->service,
+                                               (uint64_t)(o->wait_s * 1000), NULL, NULL, &res);
     static const char *const names[] = {"UNREACHABLE", "SERVING", "NOT_SERVING", "UNKNOWN"};
     if (o->json)
         printf("{\"url\":\"%s\",\"status\":\"%s\"}\n", o->url, names[st]);
@@ -138,7 +148,7 @@ int cmd_node(int argc, char **argv)
         return rc;
     if (strcmp(sub, "health") == 0)
         return node_health(&o);
-    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel_opts co = {.fail_fast = true, .tls = o.tls};
     char *err = NULL;
     struct rpc_channel *ch = rpc_channel_open(o.url, &co, &err);
     if (!ch) {

@@ -21,6 +21,8 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         {"identity", required_argument, NULL, 'i'},
         {"channel", required_argument, NULL, 'c'},
         {"tls-ca", required_argument, NULL, 't'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"json", no_argument, NULL, 'j'},
         {"network", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
@@ -42,7 +44,13 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             o->channel = optarg;
             break;
         case 't':
-            o->tls_ca = optarg;
+            o->tls.ca_file = optarg;
+            break;
+        case 'C':
+            o->tls.cert_file = optarg;
+            break;
+        case 'K':
+            o->tls.key_file = optarg;
             break;
         case 'n':
             network = optarg;
@@ -82,9 +90,16 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             o->channel = nf.channel_id;
         if (!o->identity)
             o->identity = nf.admin;
+        if (!o->tls.ca_file && !o->tls.cert_file && !o->tls.key_file)
+            o->tls = netfile_client_tls(&nf);
     }
     if (!o->orderer)
         return cli_usage(prog, "--orderer HOST:PORT (or --network DIR) is required");
+    if (!o->tls.cert_file != !o->tls.key_file)
+        return cli_usage(prog, "give both --tls-cert and --tls-key, or neither");
+    if (o->tls.cert_file && !o->tls.ca_file)
+        return cli_usage(prog,
+                         "--tls-cert needs --tls-ca (the roots of the orderer's certificate)");
     if (!network) {
         /* --orderer may list several, separated by commas; the first is the one asked. */
         if (!(o->orderer_list = strdup(o->orderer)))
@@ -110,7 +125,7 @@ void orderer_client_release(struct chain_opts *o)
 struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc)
 {
     struct rpc_channel_opts co = {
-        .fail_fast = true, .max_message = MAX_BLOCK_MESSAGE, .tls = {.ca_file = o->tls_ca}};
+        .fail_fast = true, .max_message = MAX_BLOCK_MESSAGE, .tls = o->tls};
     char *err = NULL;
     struct rpc_channel *ch = rpc_channel_open(o->orderer, &co, &err);
     if (!ch)

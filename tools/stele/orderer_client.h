@@ -18,7 +18,7 @@ struct chain_opts {
     const char *orderer;  /* HOST:PORT */
     const char *identity; /* DIR with key.pem (and identity) */
     const char *channel;  /* channel named in requests; NULL = the orderer's */
-    const char *tls_ca;   /* PEM roots when the orderer serves TLS; NULL = plaintext */
+    struct rpc_tls tls;   /* --tls-ca roots, or the network's TLS; all NULL = plaintext */
     bool json;            /* --json */
     bool all;             /* --all-orderers */
     const char *orderers[CHAIN_MAX_ORDERERS]; /* every orderer known (network or --orderer
@@ -40,7 +40,7 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
 /* Frees what orderer_client_parse() loaded. */
 void orderer_client_release(struct chain_opts *o);
 
-/* Opens a fail-fast channel to o->orderer (TLS with o->tls_ca) that accepts blocks. NULL
+/* Opens a fail-fast channel to o->orderer (TLS as o->tls says) that accepts blocks. NULL
  * (with *rc the exit status, the error printed) on failure. */
 struct rpc_channel *orderer_client_open(const char *prog, const struct chain_opts *o, int *rc);
 

@@ -49,6 +49,15 @@ bool peer_client_option(struct peer_opts *o, int ch, const char *arg)
     case 'j':
         o->json = true;
         return true;
+    case PEER_OPT_TLS_CA:
+        o->tls.ca_file = arg;
+        return true;
+    case PEER_OPT_TLS_CERT:
+        o->tls.cert_file = arg;
+        return true;
+    case PEER_OPT_TLS_KEY:
+        o->tls.key_file = arg;
+        return true;
     default:
         return false;
     }
@@ -74,6 +83,8 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
             return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no peer", o->network);
         if (!o->identity)
             o->identity = nf.admin;
+        if (!o->tls.ca_file && !o->tls.cert_file && !o->tls.key_file)
+            o->tls = netfile_client_tls(&nf);
     } else if (o->peer) {
         if (!(o->peer_list = strdup(o->peer)))
             return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
@@ -84,6 +95,10 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
     }
     if (!o->n_peers)
         return cli_usage(prog, "--peer HOST:PORT (or --network DIR) is required");
+    if (!o->tls.cert_file != !o->tls.key_file)
+        return cli_usage(prog, "give both --tls-cert and --tls-key, or neither");
+    if (o->tls.cert_file && !o->tls.ca_file)
+        return cli_usage(prog, "--tls-cert needs --tls-ca (the roots of the peers' certificates)");
     o->peer = o->peers[0];
     if (!need_identity)
         return 0;
@@ -114,8 +129,8 @@ void peer_client_release(struct peer_opts *o)
 struct rpc_channel *peer_client_open(struct peer_opts *o, const char *prog, const char *addr,
                                      int *rc)
 {
-    (void)o;
-    struct rpc_channel_opts co = {.fail_fast = true, .max_message = PEER_MAX_MESSAGE};
+    struct rpc_channel_opts co = {
+        .fail_fast = true, .max_message = PEER_MAX_MESSAGE, .tls = o->tls};
     char *err = NULL;
     const char *target = addr ? addr : o->peer;
     struct rpc_channel *ch = rpc_channel_open(target, &co, &err);

@@ -27,12 +27,28 @@ struct peer_opts {
     struct enrolment self;                    /* loaded by peer_client_finish() if needed */
     bool have_self;                           /* self is loaded */
     struct rpc_channel *ch;                   /* channel to `peer` once opened */
+    struct rpc_tls tls; /* --tls-ca roots, or the network's TLS; all NULL = plaintext */
 };
+
+/* getopt_long values of --tls-ca, --tls-cert and --tls-key (no short forms). */
+#define PEER_OPT_TLS_CA   0x154
+#define PEER_OPT_TLS_CERT 0x155
+#define PEER_OPT_TLS_KEY  0x156
+
+/* The help line of --tls-ca, for the commands' usage texts. */
+#define PEER_CLIENT_TLS_HELP                                                            \
+    "  --tls-ca FILE      the peers serve TLS with certificates from these PEM roots\n" \
+    "                     (with --network DIR: that network's, when it runs TLS)\n"     \
+    "  --tls-cert FILE, --tls-key FILE\n"                                               \
+    "                     client certificate and key, for peers that ask for one\n"
 
 /* getopt_long entries of the shared options; commands append their own and a terminator. */
 #define PEER_CLIENT_LONGOPTS                                                            \
     {"peer", required_argument, NULL, 'P'}, {"identity", required_argument, NULL, 'i'}, \
         {"network", required_argument, NULL, 'n'},                                      \
+        {"tls-ca", required_argument, NULL, PEER_OPT_TLS_CA},                           \
+        {"tls-cert", required_argument, NULL, PEER_OPT_TLS_CERT},                       \
+        {"tls-key", required_argument, NULL, PEER_OPT_TLS_KEY},                         \
     {                                                                                   \
         "json", no_argument, NULL, 'j'                                                  \
     }

@@ -25,7 +25,7 @@
 #define PEER_OPTS_HELP                                                                         \
     "  --peer HOST:PORT   the peer asked (--network DIR: the first peer of that network)\n"    \
     "  --identity DIR     enrolment signing the request (default with --network: its admin)\n" \
-    "  --json             one JSON object\n"
+    "  --json             one JSON object\n" PEER_CLIENT_TLS_HELP
 
 /* Prints `data` as text when it is printable, else as hex. */
 static void print_value(const uint8_t *data, size_t len)

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# A whole network over mutual TLS, as `stele-network up` starts it from configs/network.yaml
+# with `tls: mutual`: the CA, four PBFT orderers and two peers, every link TLS.
+#   1. up makes the network's TLS CA and a certificate per daemon (DIR/tls), and one for its
+#      clients; every daemon answers its health check over TLS (stele-network status);
+#   2. the orderers agree among themselves over TLS (stele.Cluster): a transaction ordered
+#      through the gateway reaches the same height on all four;
+#   3. the sample chaincode is deployed and invoked with --network (the CLI takes the roots and
+#      the client certificate from network.json): endorsement by the other organisation's peer,
+#      Broadcast to every orderer and Deliver to the peers all run over TLS, and the
+#      transaction commits VALID on both peers;
+#   4. refusals: a plaintext client, a client trusting another CA, and a client without a
+#      certificate (or with one of another CA) are each refused by a peer or an orderer, and
+#      nothing is ordered for them; the CA serves TLS without asking for client certificates
+#      (those who enrol have none yet), and refuses plaintext;
+#   5. the daemons' configurations are what an operator would write by hand (tls section with
+#      cert, key, root_ca, client_ca), and `stele-orderer --check` accepts them;
+# and at the end every daemon stops with exit status 0 on SIGTERM.
+set -euo pipefail
+src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+net=$tmp/net
+cleanup() {
+  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
+base=$(( 20000 + (RANDOM % 800) * 50 ))
+p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 )); o0=127.0.0.1:$base
+ids=$net/ids
+
+ok() {
+  local what=$1 rc=0
+  shift
+  out=$("$@" </dev/null 2>&1) || rc=$?
+  [ $rc -eq 0 ] || fail "$what: exit $rc: $out"
+}
+refused() {
+  local what=$1 pat=$2 rc=0
+  shift 2
+  out=$("$@" </dev/null 2>&1) || rc=$?
+  [ $rc -ne 0 ] || fail "$what: should fail, exit 0: $out"
+  echo "$out" | grep -Eq -- "$pat" || fail "$what: message does not say '$pat': $out"
+}
+heights() { "$bin/stele" chain info --network "$net" --all-orderers --json | grep -o '"height":[0-9]*' | sort -u; }
+
+# 1. Up with mutual TLS.
+grep -q '^tls: ' "$src/configs/network.yaml" || fail "configs/network.yaml has no tls key: update this test"
+sed 's/^tls: .*/tls: mutual/' "$src/configs/network.yaml" >"$tmp/network.yaml"
+"$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" 2>&1 \
+  || fail "up: $(cat "$tmp/up.out")"
+for f in ca.crt ca.key ca.crt orderer0.crt orderer3.key peer0.org2.crt client.crt client.key; do
+  [ -s "$net/tls/$f" ] || fail "up wrote no tls/$f"
+done
+[ "$(stat -c %a "$net/tls/orderer0.key")" = 600 ] || fail "tls/orderer0.key is not mode 600"
+grep -q '"tls_ca":' "$net/network.json" || fail "network.json names no tls_ca"
+ok "status over TLS" "$bin/stele-network" status --dir "$net"
+[ "$(echo "$out" | grep -c ' SERVING')" -eq 7 ] || fail "not every daemon SERVING over TLS: $out"
+
+# 5. The configurations an operator would write, accepted by --check.
+grep -q '^  root_ca: ../tls/ca.crt$' "$net/orderer1/orderer.yaml" || fail "orderer1 has no root_ca: $(cat "$net/orderer1/orderer.yaml")"
+grep -q '^  client_ca: ../tls/ca.crt$' "$net/peer0.org1/peer.yaml" || fail "peer0.org1 asks no client certificate"
+ok "orderer --check" "$bin/stele-orderer" --check "$net/orderer1/orderer.yaml"
+ok "peer --check" "$bin/stele-peer" --check "$net/peer0.org1/peer.yaml"
+
+# 3. Deploy through each peer with a client certificate, invoke and query with --network.
+tls=(--tls-ca "$net/tls/ca.crt" --tls-cert "$net/tls/client.crt" --tls-key "$net/tls/client.key")
+ok "package" "$bin/stele" chaincode package --so "$bin/chaincode/asset.so" --name asset --version 1.0 --out "$net/asset.pkg"
+def=(--name asset --version 1.0 --sequence 1 --package "$net/asset.pkg" --policy "AND(org1.peer, org2.peer)")
+ok "install on peer0.org1" "$bin/stele" chaincode install "$net/asset.pkg" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
+ok "install on peer0.org2" "$bin/stele" chaincode install "$net/asset.pkg" --peer "$p2" "${tls[@]}" --identity "$ids/admin.org2"
+ok "approve by org1" "$bin/stele" chaincode approve "${def[@]}" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
+ok "approve by org2" "$bin/stele" chaincode approve "${def[@]}" --peer "$p2" "${tls[@]}" --identity "$ids/admin.org2"
+ok "commit" "$bin/stele" chaincode commit "${def[@]}" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
+ok "invoke" "$bin/stele" invoke asset create a1 blue 5 300 --network "$net" --identity "$ids/owner1"
+echo "$out" | grep -Eq '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' || fail "invoke not VALID: $out"
+ok "query on peer0.org2" "$bin/stele" query asset read a1 --peer "$p2" "${tls[@]}" --identity "$ids/auditor1"
+echo "$out" | grep -q '"owner"' || fail "query on peer0.org2 does not show the asset: $out"
+
+# 2. The four orderers agree (their Cluster links are TLS too).
+for _ in $(seq 1 100); do [ "$(heights | wc -l)" -eq 1 ] && break; sleep 0.1; done
+[ "$(heights | wc -l)" -eq 1 ] || fail "the orderers do not agree: $("$bin/stele" chain info --network "$net" --all-orderers)"
+height=$(heights)
+ok "peers agree" "$bin/stele" chain info --network "$net" --all-peers --json
+echo "$out" | grep -q '"agree":true' || fail "the peers do not agree: $out"
+
+# 4. Refusals, by a peer and by an orderer; nothing ordered for them.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=rogue \
+  -keyout "$tmp/rogue.key" -out "$tmp/rogue.crt" 2>/dev/null || fail "cannot make a rogue CA"
+refused "plaintext to a peer" "UNAVAILABLE|unavailable|connect" \
+  "$bin/stele" query asset read a1 --peer "$p1" --identity "$ids/auditor1"
+refused "another CA's roots" "UNAVAILABLE|unavailable|connect|handshake" \
+  "$bin/stele" query asset read a1 --peer "$p1" --tls-ca "$tmp/rogue.crt" --identity "$ids/auditor1"
+refused "no client certificate" "UNAVAILABLE|unavailable|connect|handshake" \
+  "$bin/stele" invoke asset create a2 red 1 1 --peer "$p1" --tls-ca "$net/tls/ca.crt" --identity "$ids/owner1"
+refused "a client certificate of another CA" "UNAVAILABLE|unavailable|connect|handshake" \
+  "$bin/stele" invoke asset create a3 red 1 1 --peer "$p1" --tls-ca "$net/tls/ca.crt" \
+  --tls-cert "$tmp/rogue.crt" --tls-key "$tmp/rogue.key" --identity "$ids/owner1"
+refused "plaintext to an orderer" "UNAVAILABLE|unavailable|connect" "$bin/stele" chain info --orderer "$o0"
+refused "no client certificate at an orderer" "UNAVAILABLE|unavailable|connect|handshake" \
+  "$bin/stele" chain info --orderer "$o0" --tls-ca "$net/tls/ca.crt"
+refused "half a client certificate" "both --tls-cert and --tls-key" \
+  "$bin/stele" chain info --orderer "$o0" --tls-ca "$net/tls/ca.crt" --tls-cert "$net/tls/client.crt"
+ok "the CA over TLS" "$bin/stele-ca" info --url "127.0.0.1:$(( base + 4 ))" --tls-ca "$net/tls/ca.crt"
+echo "$out" | grep -q '^public_key: ' || fail "stele-ca info over TLS: $out"
+refused "plaintext to the CA" "UNAVAILABLE" "$bin/stele-ca" info --url "127.0.0.1:$(( base + 4 ))"
+ok "orderer with a client certificate" "$bin/stele" chain info --orderer "$o0" "${tls[@]}" --json
+echo "$out" | grep -q "\"height\":${height#*:}," || fail "the orderer's height moved: $out (was $height)"
+for a in a2 a3; do
+  rc=0; "$bin/stele" query asset read $a --network "$net" --identity "$ids/auditor1" >/dev/null 2>&1 || rc=$?
+  [ $rc -ne 0 ] || fail "asset $a exists: a refused client's transaction was ordered"
+done
+
+# Every daemon stops cleanly.
+ok "down" "$bin/stele-network" down --dir "$net"
+[ "$(echo "$out" | grep -Ec '^  (ca|orderer[0-3]|peer0\.org[12]) .* exited 0$')" -eq 7 ] || fail "down: $out"
+! grep -l 'ERROR: AddressSanitizer\|runtime error:' "$net"/*.log || fail "a sanitizer report in the logs"
+echo "PASS"

@@ -8,12 +8,11 @@
  * call (server-only and mutual) to lib/rpc with the files, refused when trusting another CA.
  */
 #include "testutil.h"
+#include "tls_fixture.h"
 
 #include "base/status.h"
 #include "crypto/tlscert.h"
-#include "pb/pb.h"
 #include "rpc/rpc.h"
-#include "stele/bench.pb-c.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -434,59 +433,12 @@ static void reissue_replaces_and_failure_keeps(void **state)
 
 /* ---- a real TLS call through lib/rpc ---- */
 
-static enum rpc_code whoami(struct rpc_call *call, const ProtobufCMessage *req,
-                            ProtobufCMessage **resp, void *arg)
-{
-    (void)req;
-    (void)arg;
-    static __thread Stele__EchoResponse out;
-    static __thread char cn[128];
-    stele__echo_response__init(&out);
-    if (rpc_call_peer_cn(call, cn, sizeof cn) != STELE_OK)
-        snprintf(cn, sizeof cn, "(none)");
-    out.payload.data = (uint8_t *)cn;
-    out.payload.len = strlen(cn);
-    *resp = &out.base;
-    return RPC_OK;
-}
-
+/* The whoami server with the leaf issued by the test, asking for client certificates of
+ * `client_ca` (NULL: none). */
 static struct rpc_server *start_server(const char *client_ca, char *target, size_t tlen)
 {
-    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
-    o.tls.cert_file = leaf_crt;
-    o.tls.key_file = leaf_key;
-    o.tls.ca_file = client_ca;
-    char *err = NULL;
-    struct rpc_server *s = rpc_server_create(&o, &err);
-    if (!s)
-        fail_msg("rpc_server_create: %s", err ? err : "?");
-    const struct rpc_method m = {.path = "/stele.Bench/Echo",
-                                 .kind = RPC_UNARY,
-                                 .request = &stele__echo_request__descriptor,
-                                 .handler = whoami};
-    assert_int_equal(rpc_server_add(s, &m, 1), STELE_OK);
-    assert_int_equal(rpc_server_start(s, &err), STELE_OK);
-    snprintf(target, tlen, "127.0.0.1:%d", rpc_server_port(s));
-    return s;
-}
-
-static int call_whoami(const char *target, const struct rpc_channel_opts *o, char *cn, size_t n)
-{
-    char *err = NULL;
-    struct rpc_result res;
-    struct rpc_channel *ch = rpc_channel_open(target, o, &err);
-    assert_non_null(ch);
-    Stele__EchoRequest req = STELE__ECHO_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    int rc = rpc_unary(ch, "/stele.Bench/Echo", &req.base, &stele__echo_response__descriptor, &resp,
-                       2000, &res);
-    if (rc == STELE_OK) {
-        Stele__EchoResponse *r = (Stele__EchoResponse *)resp;
-        snprintf(cn, n, "%.*s", (int)r->payload.len, (char *)r->payload.data);
-    }
-    pb_free(resp);
-    rpc_channel_close(ch);
-    return rc;
+    const struct rpc_tls tls = {.cert_file = leaf_crt, .key_file = leaf_key, .ca_file = client_ca};
+    return tls_fx_whoami_server(&tls, target, tlen);
 }
 
 static void tls_round_trip(void **state)
@@ -497,10 +449,10 @@ static void tls_round_trip(void **state)
     struct rpc_server *s = start_server(NULL, target, sizeof target);
     struct rpc_channel_opts o = {.fail_fast = true};
     o.tls.ca_file = ca_crt;
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn), STELE_OK);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_OK);
     assert_string_equal(cn, "(none)");
     o.tls.ca_file = p("other.crt");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_ERR_UNAVAILABLE);
     rpc_server_destroy(s);
 
     /* Mutual TLS: the same kind of certificate, issued to a client, is accepted as one. */
@@ -515,11 +467,11 @@ static void tls_round_trip(void **state)
     o.tls.ca_file = ca_crt;
     o.tls.cert_file = p("cli.crt");
     o.tls.key_file = p("cli.key");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn), STELE_OK);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_OK);
     assert_string_equal(cn, "juror7@org1");
     o.tls.cert_file = p("rogue.crt");
     o.tls.key_file = p("rogue.key");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_ERR_UNAVAILABLE);
     rpc_server_destroy(s);
 }
 

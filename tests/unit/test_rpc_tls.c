@@ -5,11 +5,10 @@
  * certificate, or one from an untrusted CA, refused), and clear errors for bad files.
  */
 #include "testutil.h"
+#include "tls_fixture.h"
 
 #include "base/status.h"
-#include "pb/pb.h"
 #include "rpc/rpc.h"
-#include "stele/bench.pb-c.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,59 +66,14 @@ static char *p(const char *name)
     return buf[i];
 }
 
-static enum rpc_code whoami(struct rpc_call *call, const ProtobufCMessage *req,
-                            ProtobufCMessage **resp, void *arg)
-{
-    (void)req;
-    (void)arg;
-    static __thread Stele__EchoResponse out;
-    static __thread char cn[128];
-    stele__echo_response__init(&out);
-    if (rpc_call_peer_cn(call, cn, sizeof cn) != STELE_OK)
-        snprintf(cn, sizeof cn, "(none)");
-    out.payload.data = (uint8_t *)cn;
-    out.payload.len = strlen(cn);
-    *resp = &out.base;
-    return RPC_OK;
-}
-
+/* The whoami server with the test's server certificate, asking for client certificates of
+ * the test CA when `mutual`. */
 static struct rpc_server *tls_server(bool mutual, char *target, size_t tlen)
 {
-    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
-    o.tls.cert_file = p("srv.crt");
-    o.tls.key_file = p("srv.key");
+    struct rpc_tls tls = {.cert_file = p("srv.crt"), .key_file = p("srv.key")};
     if (mutual)
-        o.tls.ca_file = p("ca.crt");
-    char *err = NULL;
-    struct rpc_server *s = rpc_server_create(&o, &err);
-    assert_non_null(s);
-    const struct rpc_method m = {.path = "/stele.Bench/Echo",
-                                 .kind = RPC_UNARY,
-                                 .request = &stele__echo_request__descriptor,
-                                 .handler = whoami};
-    assert_int_equal(rpc_server_add(s, &m, 1), STELE_OK);
-    assert_int_equal(rpc_server_start(s, &err), STELE_OK);
-    snprintf(target, tlen, "127.0.0.1:%d", rpc_server_port(s));
-    return s;
-}
-
-static int call_whoami(const char *target, const struct rpc_channel_opts *o, char *cn, size_t n,
-                       struct rpc_result *res)
-{
-    char *err = NULL;
-    struct rpc_channel *ch = rpc_channel_open(target, o, &err);
-    assert_non_null(ch);
-    Stele__EchoRequest req = STELE__ECHO_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    int rc = rpc_unary(ch, "/stele.Bench/Echo", &req.base, &stele__echo_response__descriptor, &resp,
-                       1000, res);
-    if (rc == STELE_OK) {
-        Stele__EchoResponse *r = (Stele__EchoResponse *)resp;
-        snprintf(cn, n, "%.*s", (int)r->payload.len, (char *)r->payload.data);
-    }
-    pb_free(resp);
-    rpc_channel_close(ch);
-    return rc;
+        tls.ca_file = p("ca.crt");
+    return tls_fx_whoami_server(&tls, target, tlen);
 }
 
 static void tls_server_only(void **state)
@@ -130,17 +84,18 @@ static void tls_server_only(void **state)
     struct rpc_result res;
     struct rpc_channel_opts o = {.fail_fast = true};
     o.tls.ca_file = p("ca.crt");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn, &res), STELE_OK);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, &res), STELE_OK);
     assert_string_equal(cn, "(none)");
     /* A client that trusts another CA refuses the server, and says why. */
     o.tls.ca_file = p("rogue.crt");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
     /* A plaintext client cannot talk to a TLS server. */
     struct rpc_channel_opts plain = {.fail_fast = true};
-    assert_int_equal(call_whoami(target, &plain, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &plain, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
     /* A waiting (daemon-style) client keeps trying until its deadline, never succeeds. */
     o.fail_fast = false;
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn, &res), STELE_ERR_TIMEOUT);
+    o.timeout_ms = 1000;
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, &res), STELE_ERR_TIMEOUT);
     rpc_server_destroy(s);
 }
 
@@ -154,16 +109,16 @@ static void tls_mutual(void **state)
     o.tls.ca_file = p("ca.crt");
     o.tls.cert_file = p("cli.crt");
     o.tls.key_file = p("cli.key");
-    assert_int_equal(call_whoami(target, &o, cn, sizeof cn, &res), STELE_OK);
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, &res), STELE_OK);
     assert_string_equal(cn, "juror7@org1");
     /* No client certificate, or one from a CA the server does not trust: refused. */
     struct rpc_channel_opts no_cert = {.fail_fast = true};
     no_cert.tls.ca_file = p("ca.crt");
-    assert_int_equal(call_whoami(target, &no_cert, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &no_cert, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
     struct rpc_channel_opts rogue = o;
     rogue.tls.cert_file = p("rogue.crt");
     rogue.tls.key_file = p("rogue.key");
-    assert_int_equal(call_whoami(target, &rogue, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(tls_fx_whoami(target, &rogue, cn, sizeof cn, &res), STELE_ERR_UNAVAILABLE);
     rpc_server_destroy(s);
 }
 

@@ -27,12 +27,16 @@ static const char tls_ca_help[] =
 static const char tls_issue_help[] =
     "Usage: stele-ca tls-issue --ca-cert FILE --ca-key FILE --name CN --host H [--host H]...\n"
     "                          --cert FILE --key FILE [--days N]\n"
+    "       stele-ca tls-issue --ca-cert FILE --ca-key FILE --name CN --client\n"
+    "                          --cert FILE --key FILE [--days N]\n"
     "\n"
     "Issues a TLS certificate for a node from a CA made by tls-ca: a new P-256 key, written to\n"
     "the --key FILE (PKCS#8 PEM, unencrypted, mode 0600), and a certificate with CN as its\n"
     "common name, each --host as a subjectAltName and both serverAuth and clientAuth, written\n"
     "to the --cert FILE (PEM, mode 0644). The node serves with them and presents them to nodes\n"
     "that require client certificates. Existing files are replaced.\n"
+    "With --client the certificate names no host and has clientAuth only: for clients of\n"
+    "daemons that require client certificates (mutual TLS); it cannot serve as a node.\n"
     "\n"
     "  --host H    an IPv4 or IPv6 address (an IP entry) or a DNS name (a DNS entry) that\n"
     "              clients use to reach the node; 1 to 16 of them\n"
@@ -106,16 +110,14 @@ int cmd_tls_ca(int argc, char **argv)
 
 int cmd_tls_issue(int argc, char **argv)
 {
-    static const struct option opts[] = {{"ca-cert", required_argument, NULL, 'C'},
-                                         {"ca-key", required_argument, NULL, 'K'},
-                                         {"name", required_argument, NULL, 'n'},
-                                         {"host", required_argument, NULL, 'H'},
-                                         {"cert", required_argument, NULL, 'c'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"days", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"ca-cert", required_argument, NULL, 'C'}, {"ca-key", required_argument, NULL, 'K'},
+        {"name", required_argument, NULL, 'n'},    {"host", required_argument, NULL, 'H'},
+        {"cert", required_argument, NULL, 'c'},    {"key", required_argument, NULL, 'k'},
+        {"days", required_argument, NULL, 'd'},    {"client", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *prog = "stele-ca tls-issue";
+    bool client = false;
     const char *ca_cert = NULL, *ca_key = NULL, *name = NULL, *cert = NULL, *key = NULL;
     /* Every --host is kept; how many are allowed is tlscert_issue()'s to say. */
     const char **hosts = calloc((size_t)argc, sizeof *hosts);
@@ -138,6 +140,9 @@ int cmd_tls_issue(int argc, char **argv)
         case 'H':
             hosts[n_hosts++] = optarg;
             break;
+        case 'L':
+            client = true;
+            break;
         case 'c':
             cert = optarg;
             break;
@@ -159,14 +164,23 @@ int cmd_tls_issue(int argc, char **argv)
     }
     if (code == CLI_EXIT_OK && optind != argc)
         code = cli_usage(prog, "unexpected argument '%s'", argv[optind]);
-    else if (code == CLI_EXIT_OK && (!ca_cert || !ca_key || !name || !n_hosts || !cert || !key))
-        code = cli_usage(prog, "--ca-cert, --ca-key, --name, --host, --cert and --key are "
-                               "required");
+    else if (code == CLI_EXIT_OK && client && n_hosts)
+        code = cli_usage(prog, "--client names no host: give --host or --client, not both");
+    else if (code == CLI_EXIT_OK &&
+             (!ca_cert || !ca_key || !name || (!n_hosts && !client) || !cert || !key))
+        code = cli_usage(prog, "--ca-cert, --ca-key, --name, --host (or --client), --cert and "
+                               "--key are required");
     if (code == CLI_EXIT_OK) {
         char *err = NULL;
-        int rc = tlscert_issue(ca_cert, ca_key, name, hosts, n_hosts, days, cert, key, &err);
+        int rc = client
+                     ? tlscert_issue_client(ca_cert, ca_key, name, days, cert, key, &err)
+                     : tlscert_issue(ca_cert, ca_key, name, hosts, n_hosts, days, cert, key, &err);
         if (rc != STELE_OK)
             code = fail(prog, rc, err);
+        else if (client)
+            printf("wrote TLS client certificate for \"%s\" (up to %d days): certificate %s, key "
+                   "%s\n",
+                   name, days, cert, key);
         else
             printf("wrote TLS certificate for \"%s\" (%zu host%s, up to %d days): certificate "
                    "%s, key %s\n",

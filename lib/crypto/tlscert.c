@@ -173,8 +173,9 @@ static bool add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* Builds and signs a certificate for `key` named `cn`, valid from SKEW_S ago for `days`. With
- * `issuer` NULL, a self-signed CA; otherwise a node certificate with subjectAltName `san`,
- * signed by issuer_key and expiring no later than `issuer`. Returns NULL on failure. */
+ * `issuer` NULL, a self-signed CA; otherwise a certificate signed by issuer_key and expiring no
+ * later than `issuer`: a node's (subjectAltName `san`, server and client authentication) or,
+ * with `san` NULL, a client's (client authentication only, no host). Returns NULL on failure. */
 static X509 *build_cert(EVP_PKEY *key, const char *cn, int days, X509 *issuer, EVP_PKEY *issuer_key,
                         const char *san)
 {
@@ -196,10 +197,10 @@ static X509 *build_cert(EVP_PKEY *key, const char *cn, int days, X509 *issuer, E
     else if (ok)
         ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
              add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") &&
-             add_ext(x, issuer, NID_ext_key_usage, "serverAuth,clientAuth") &&
+             add_ext(x, issuer, NID_ext_key_usage, san ? "serverAuth,clientAuth" : "clientAuth") &&
              add_ext(x, issuer, NID_subject_key_identifier, "hash") &&
              add_ext(x, issuer, NID_authority_key_identifier, "keyid") &&
-             add_ext(x, issuer, NID_subject_alt_name, san);
+             (!san || add_ext(x, issuer, NID_subject_alt_name, san));
     ok = ok && X509_sign(x, issuer ? issuer_key : key, EVP_sha256()) > 0;
     X509_NAME_free(name);
     if (!ok) {
@@ -397,19 +398,14 @@ int tlscert_ca_create(const char *cert_path, const char *key_path, const char *c
     return rc;
 }
 
-int tlscert_issue(const char *ca_cert, const char *ca_key, const char *cn, const char *const *hosts,
-                  size_t n_hosts, int days, const char *cert_out, const char *key_out,
-                  char **errmsg)
+/* Issues a certificate from the CA in ca_cert/ca_key: a node's with subjectAltName `san`, or
+ * a client's with `san` NULL (see build_cert()). Arguments other than the CA files are
+ * checked by the caller. */
+static int issue(const char *ca_cert, const char *ca_key, const char *cn, const char *san, int days,
+                 const char *cert_out, const char *key_out, char **errmsg)
 {
-    char san[HOSTS_MAX * (DNS_MAX + sizeof ",DNS:")];
     const char *in[2] = {ca_cert, ca_key};
-    if (errmsg)
-        *errmsg = NULL;
-    int rc = check_cn_days(cn, days, errmsg);
-    if (rc == STELE_OK)
-        rc = build_san(hosts, n_hosts, san, sizeof san, errmsg);
-    if (rc == STELE_OK)
-        rc = check_paths(cert_out, key_out, in, 2, errmsg);
+    int rc = check_paths(cert_out, key_out, in, 2, errmsg);
     if (rc != STELE_OK)
         return rc;
     X509 *ca = NULL, *x = NULL;
@@ -426,5 +422,31 @@ int tlscert_issue(const char *ca_cert, const char *ca_key, const char *cn, const
     X509_free(ca);
     EVP_PKEY_free(key);
     EVP_PKEY_free(ca_pkey);
+    return rc;
+}
+
+int tlscert_issue(const char *ca_cert, const char *ca_key, const char *cn, const char *const *hosts,
+                  size_t n_hosts, int days, const char *cert_out, const char *key_out,
+                  char **errmsg)
+{
+    char san[HOSTS_MAX * (DNS_MAX + sizeof ",DNS:")];
+    if (errmsg)
+        *errmsg = NULL;
+    int rc = check_cn_days(cn, days, errmsg);
+    if (rc == STELE_OK)
+        rc = build_san(hosts, n_hosts, san, sizeof san, errmsg);
+    if (rc == STELE_OK)
+        rc = issue(ca_cert, ca_key, cn, san, days, cert_out, key_out, errmsg);
+    return rc;
+}
+
+int tlscert_issue_client(const char *ca_cert, const char *ca_key, const char *cn, int days,
+                         const char *cert_out, const char *key_out, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    int rc = check_cn_days(cn, days, errmsg);
+    if (rc == STELE_OK)
+        rc = issue(ca_cert, ca_key, cn, NULL, days, cert_out, key_out, errmsg);
     return rc;
 }

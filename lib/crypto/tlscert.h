@@ -47,4 +47,10 @@ int tlscert_issue(const char *ca_cert, const char *ca_key, const char *cn, const
                   size_t n_hosts, int days, const char *cert_out, const char *key_out,
                   char **errmsg);
 
+/* Issues a client certificate from the CA, as tlscert_issue() does but with no host and client
+ * authentication only: it cannot serve as any node. Same arguments, returns and errors,
+ * without the hosts. */
+int tlscert_issue_client(const char *ca_cert, const char *ca_key, const char *cn, int days,
+                         const char *cert_out, const char *key_out, char **errmsg);
+
 #endif

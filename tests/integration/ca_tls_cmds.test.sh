@@ -54,6 +54,17 @@ head -n 1 "$tmp/peer.key" | grep -qx -- '-----BEGIN PRIVATE KEY-----' || fail "k
 ! openssl verify -CAfile "$tmp/other.crt" "$tmp/peer.crt" >/dev/null 2>&1 \
   || fail "verifies against another CA"
 
+# A client certificate: clientAuth only, no host; it cannot serve.
+out=$("$bin" tls-issue "--ca-cert" "$tmp/ca.crt" --ca-key "$tmp/ca.key" --name clients --client \
+        --cert "$tmp/cli.crt" --key "$tmp/cli.key") || fail "tls-issue --client: $out"
+[[ $out == *"client certificate"*clients* ]] || fail "tls-issue --client output: $out"
+openssl verify -CAfile "$tmp/ca.crt" -purpose sslclient "$tmp/cli.crt" >/dev/null \
+  || fail "client certificate: openssl verify (sslclient)"
+! openssl verify -CAfile "$tmp/ca.crt" -purpose sslserver "$tmp/cli.crt" >/dev/null 2>&1 \
+  || fail "a client certificate verifies as a server's"
+text=$(openssl x509 -in "$tmp/cli.crt" -noout -text)
+! echo "$text" | grep -q 'Subject Alternative Name' || fail "client certificate names hosts: $text"
+
 # Refusals: usage errors exit 2, refused input 1, and none writes anything.
 o=(--cert "$tmp/out/n.crt" --key "$tmp/out/n.key")
 ca=(--ca-cert "$tmp/ca.crt" --ca-key "$tmp/ca.key")
@@ -66,6 +77,8 @@ refused "tls-ca empty name" 1 'name' tls-ca "${o[@]}" --name ''
 refused "tls-ca long name" 1 'name' tls-ca "${o[@]}" --name "$(printf 'a%.0s' {1..65})"
 refused "tls-ca same file twice" 1 'different' tls-ca --cert "$tmp/out/n" --key "$tmp/out/n"
 refused "tls-issue without --host" 2 'required' tls-issue "${ca[@]}" --name n "${o[@]}"
+refused "tls-issue --client with --host" 2 'not both' \
+  tls-issue "${ca[@]}" --name n --client --host h "${o[@]}"
 refused "tls-issue without --name" 2 'required' tls-issue "${ca[@]}" --host h "${o[@]}"
 refused "tls-issue extra argument" 2 "unexpected argument 'extra'" \
   tls-issue "${ca[@]}" --name n --host h "${o[@]}" extra

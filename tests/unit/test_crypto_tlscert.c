@@ -475,6 +475,47 @@ static void tls_round_trip(void **state)
     rpc_server_destroy(s);
 }
 
+/* A client certificate authenticates a client and nothing else: it verifies for TLS clients,
+ * not servers, names no host, and a server presenting it is refused. */
+static void client_certificate_is_only_a_client(void **state)
+{
+    (void)state;
+    char *err = NULL, target[64], cn[128];
+    assert_int_equal(
+        tlscert_issue_client(ca_crt, ca_key, "clients", 30, p("cli.crt"), p("cli.key"), &err),
+        STELE_OK);
+    assert_null(err);
+    assert_int_equal(mode_of(p("cli.key")), 0600);
+    assert_int_equal(verify(ca_crt, p("cli.crt"), X509_PURPOSE_SSL_CLIENT), X509_V_OK);
+    assert_int_not_equal(verify(ca_crt, p("cli.crt"), X509_PURPOSE_SSL_SERVER), X509_V_OK);
+    X509 *x = load_cert(p("cli.crt"));
+    assert_null(X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL));
+    assert_int_equal(X509_check_ip_asc(x, "127.0.0.1", 0), 0);
+    X509_free(x);
+    /* Bad names and days are refused as for node certificates, and nothing is written. */
+    refused(tlscert_issue_client(ca_crt, ca_key, "", 30, p("c2.crt"), p("c2.key"), &err),
+            STELE_ERR_INVALID, &err, NULL);
+    refused(tlscert_issue_client(ca_crt, ca_key, "c", 0, p("c2.crt"), p("c2.key"), &err),
+            STELE_ERR_INVALID, &err, NULL);
+    assert_false(exists(p("c2.crt")) || exists(p("c2.key")));
+
+    /* Accepted by a server asking for client certificates of the CA... */
+    assert_int_equal(issue("ca", 30, NULL), STELE_OK);
+    struct rpc_server *s = start_server(ca_crt, target, sizeof target);
+    struct rpc_channel_opts o = {.fail_fast = true};
+    o.tls =
+        (struct rpc_tls){.ca_file = ca_crt, .cert_file = p("cli.crt"), .key_file = p("cli.key")};
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_OK);
+    assert_string_equal(cn, "clients");
+    rpc_server_destroy(s);
+    /* ...but a server presenting it is refused by its clients. */
+    const struct rpc_tls as_server = {.cert_file = p("cli.crt"), .key_file = p("cli.key")};
+    s = tls_fx_whoami_server(&as_server, target, sizeof target);
+    o.tls = (struct rpc_tls){.ca_file = ca_crt};
+    assert_int_equal(tls_fx_whoami(target, &o, cn, sizeof cn, NULL), STELE_ERR_UNAVAILABLE);
+    rpc_server_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(leaf_never_outlives_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(reissue_replaces_and_failure_keeps, setup, teardown),
         cmocka_unit_test_setup_teardown(tls_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_certificate_is_only_a_client, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

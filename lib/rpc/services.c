@@ -206,7 +206,8 @@ enum rpc_health_state rpc_health_wait(const char *target, const struct rpc_tls *
     enum rpc_health_state st = RPC_HEALTH_UNREACHABLE;
     for (;;) {
         ProtobufCMessage *resp = NULL;
-        struct rpc_channel *ch = rpc_channel_open(target, &co, NULL);
+        char *err = NULL;
+        struct rpc_channel *ch = rpc_channel_open(target, &co, &err);
         int rc = STELE_ERR_INVALID;
         if (ch)
             rc = rpc_unary(ch, "/grpc.health.v1.Health/Check", &req.base,
@@ -222,7 +223,9 @@ enum rpc_health_state rpc_health_wait(const char *target, const struct rpc_tls *
         pb_free(resp);
         if (!ch) {
             res->code = RPC_INVALID_ARGUMENT;
-            snprintf(res->detail, sizeof res->detail, "cannot use %s", target);
+            snprintf(res->detail, sizeof res->detail, "cannot use %s: %s", target,
+                     err ? err : "bad address");
+            free(err);
             break;
         }
         if (st == RPC_HEALTH_SERVING || clock_mono_ms() >= until || (give_up && give_up(arg)))

@@ -49,12 +49,28 @@ heights() { "$bin/stele" chain info --network "$net" --all-orderers --json | gre
 # 1. Up with mutual TLS.
 grep -q '^tls: ' "$src/configs/network.yaml" || fail "configs/network.yaml has no tls key: update this test"
 sed 's/^tls: .*/tls: mutual/' "$src/configs/network.yaml" >"$tmp/network.yaml"
+# A daemon listening on every interface cannot be named by its certificate; a node id names
+# files and directories. check (and up) refuse both, with the line.
+sed 's/listen: 127.0.0.1:17061/listen: 0.0.0.0:17061/' "$tmp/network.yaml" >"$tmp/wild.yaml"
+refused "wildcard listen with tls" "wild.yaml:[0-9]+:[0-9]+: peers\[1\].listen 0.0.0.0:17061 listens on every interface" \
+  "$bin/stele-network" check --config "$tmp/wild.yaml"
+sed 's/^tls: .*/tls: none/' "$tmp/wild.yaml" >"$tmp/wild-plain.yaml"
+ok "wildcard listen without tls" "$bin/stele-network" check --config "$tmp/wild-plain.yaml"
+sed 's/id: peer0.org2$/id: ..\/peer0.org2/; s/{id: peer0.org2,/{id: ..\/peer0.org2,/' "$tmp/network.yaml" >"$tmp/badid.yaml"
+grep -q '\.\./peer0.org2' "$tmp/badid.yaml" || fail "badid.yaml: the sed found no peer0.org2 id: update this test"
+refused "a node id with a slash" "peers\[1\].id \"../peer0.org2\": use letters" \
+  "$bin/stele-network" check --config "$tmp/badid.yaml"
 "$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port "$base" >"$tmp/up.out" 2>&1 \
   || fail "up: $(cat "$tmp/up.out")"
-for f in ca.crt ca.key ca.crt orderer0.crt orderer3.key peer0.org2.crt client.crt client.key; do
+for f in ca.crt ca.key ca-server.crt nodes/orderer0.crt nodes/orderer3.key nodes/peer0.org2.crt client.crt client.key; do
   [ -s "$net/tls/$f" ] || fail "up wrote no tls/$f"
 done
-[ "$(stat -c %a "$net/tls/orderer0.key")" = 600 ] || fail "tls/orderer0.key is not mode 600"
+for f in ca.key client.key nodes/orderer0.key; do
+  [ "$(stat -c %a "$net/tls/$f")" = 600 ] || fail "tls/$f is not mode 600"
+done
+# The clients' certificate cannot pass for a daemon: client authentication only, no host.
+! openssl verify -CAfile "$net/tls/ca.crt" -purpose sslserver "$net/tls/client.crt" >/dev/null 2>&1 \
+  || fail "the clients' certificate verifies as a server's"
 grep -q '"tls_ca":' "$net/network.json" || fail "network.json names no tls_ca"
 ok "status over TLS" "$bin/stele-network" status --dir "$net"
 [ "$(echo "$out" | grep -c ' SERVING')" -eq 7 ] || fail "not every daemon SERVING over TLS: $out"

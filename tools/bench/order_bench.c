@@ -584,12 +584,18 @@ int bench_order(int argc, char **argv)
                             bco = {.timeout_ms = 30000,
                                    .fail_fast = r->n_orderers > 1,
                                    .tls = netfile_client_tls(&nf)};
-    if (!r->envs || !r->sent_ns || !r->acked || !r->seen ||
-        !(ch = rpc_channel_open(r->url, &co, NULL)))
+    if (!r->envs || !r->sent_ns || !r->acked || !r->seen)
         goto out;
-    for (size_t i = 0; i < r->n_orderers; i++)
-        if (!(r->bchs[i] = rpc_channel_open(r->urls[i], &bco, NULL)))
+    for (size_t i = 0; i <= r->n_orderers; i++) {
+        /* The Deliver channel, then one per orderer for Broadcast. */
+        struct rpc_channel *c = i == 0 ? rpc_channel_open(r->url, &co, &err)
+                                       : rpc_channel_open(r->urls[i - 1], &bco, &err);
+        if (!c) {
+            fprintf(stderr, "stele-bench order: %s\n", err ? err : "cannot open a channel");
             goto out;
+        }
+        *(i == 0 ? &ch : &r->bchs[i - 1]) = c;
+    }
     sign_all(r);
     if (open_deliver(r, ch) != STELE_OK) {
         fprintf(stderr, "stele-bench order: cannot subscribe to %s with Deliver\n", r->url);

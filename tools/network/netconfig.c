@@ -489,6 +489,22 @@ static const char *check_port(const struct netconfig *c, const char *addr, int *
     return NULL;
 }
 
+/* A node id names its directory DIR/<id> and its files: letters, digits, '.', '_' and '-', not
+ * starting with '.', at most 64. */
+static bool node_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    return n >= 1 && n <= 64 && id[0] != '.' &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* True when `addr` listens on every interface (0.0.0.0, ::), which no certificate can name. */
+static bool wildcard_listen(const char *addr)
+{
+    return strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:", 5) == 0 ||
+           strncmp(addr, ":::", 3) == 0 || addr[0] == ':';
+}
+
 /* Ports, orderers, peers and their identities. */
 static int check_orderers(const struct netconfig *c, const char *path, char **errmsg)
 {
@@ -502,6 +518,11 @@ static int check_orderers(const struct netconfig *c, const char *path, char **er
         if ((bad = check_port(c, o->listen, ports, &np)))
             return config_error_at(errmsg, path, o->pos, "orderers[%zu].listen %s: port %s", i,
                                    o->listen, bad);
+        if (!node_id_ok(o->id))
+            return config_error_at(errmsg, path, o->pos,
+                                   "orderers[%zu].id \"%s\": use letters, digits, '.', '_' and "
+                                   "'-' (it names a directory)",
+                                   i, o->id);
         const struct netconfig_identity *id = netconfig_identity(c, o->id);
         if (!id || strcmp(id->role, "orderer") != 0)
             return config_error_at(errmsg, path, o->pos,
@@ -520,6 +541,11 @@ static int check_orderers(const struct netconfig *c, const char *path, char **er
         if ((bad = check_port(c, p->listen, ports, &np)))
             return config_error_at(errmsg, path, p->pos, "peers[%zu].listen %s: port %s", i,
                                    p->listen, bad);
+        if (!node_id_ok(p->id))
+            return config_error_at(errmsg, path, p->pos,
+                                   "peers[%zu].id \"%s\": use letters, digits, '.', '_' and '-' "
+                                   "(it names a directory)",
+                                   i, p->id);
         const struct netconfig_identity *id = netconfig_identity(c, p->id);
         if (!id || strcmp(id->role, "peer") != 0)
             return config_error_at(errmsg, path, p->pos,
@@ -568,6 +594,26 @@ static int check_consensus(const struct netconfig *c, const char *path, char **e
         return config_error_at(errmsg, path, first_pos(c->channel.batch.pos, c->channel.pos),
                                "channel.batch.preferred_max_bytes must not exceed "
                                "absolute_max_bytes");
+    return STELE_OK;
+}
+
+/* With TLS every daemon is reached at its listen address, which its certificate must name. */
+static int check_tls(const struct netconfig *c, const char *path, char **errmsg)
+{
+    if (c->tls == NETCONFIG_TLS_NONE)
+        return STELE_OK;
+    const char *why = "listens on every interface: with tls its address must name the host "
+                      "its certificate is for (e.g. 127.0.0.1 or a host name)";
+    if (wildcard_listen(c->ca.listen))
+        return config_error_at(errmsg, path, c->ca.pos, "ca.listen %s %s", c->ca.listen, why);
+    for (size_t i = 0; i < c->n_orderers; i++)
+        if (wildcard_listen(c->orderers[i].listen))
+            return config_error_at(errmsg, path, c->orderers[i].pos, "orderers[%zu].listen %s %s",
+                                   i, c->orderers[i].listen, why);
+    for (size_t i = 0; i < c->n_peers; i++)
+        if (wildcard_listen(c->peers[i].listen))
+            return config_error_at(errmsg, path, c->peers[i].pos, "peers[%zu].listen %s %s", i,
+                                   c->peers[i].listen, why);
     return STELE_OK;
 }
 
@@ -644,7 +690,7 @@ int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp
         return rc;
     if ((rc = check_orderers(out, path, errmsg)) || (rc = check_consensus(out, path, errmsg)) ||
         (rc = check_chaincodes(out, path, errmsg)) || (rc = check_identities(out, path, errmsg)) ||
-        (rc = check_orgs(out, path, errmsg))) {
+        (rc = check_orgs(out, path, errmsg)) || (rc = check_tls(out, path, errmsg))) {
         config_destroy(*cfgp);
         *cfgp = NULL;
     }

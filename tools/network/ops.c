@@ -101,9 +101,11 @@ int cmd_status(int argc, char **argv)
         bool alive = netfile_pid_alive(p->pid);
         const char *state = "-";
         char ended[64] = "";
-        if (alive)
-            procs_health(p->url, &tls, 0, NULL, &state);
-        else
+        struct rpc_result res = {0};
+        if (alive && procs_health(p->url, &tls, 0, NULL, &state, &res) != STELE_OK &&
+            res.code == RPC_INVALID_ARGUMENT) /* not even dialled: say why */
+            fprintf(stderr, "%s: %s: %s\n", prog, p->name, res.detail);
+        else if (!alive)
             procs_exit_status(p->exit_file, ended, sizeof ended);
         all = all && alive && strcmp(state, "SERVING") == 0;
         if (!json) {
@@ -320,6 +322,17 @@ int cmd_restart(int argc, char **argv)
                       name, p->kind);
         goto out;
     }
+    /* The health check after the start dials with the network's TLS files: check they can be
+     * used before stopping anything. */
+    struct rpc_tls tls = netfile_client_tls(&nf);
+    struct rpc_channel_opts co = {.tls = tls};
+    struct rpc_channel *probe = rpc_channel_open(p->url, &co, &err);
+    if (!probe) {
+        rc = cli_fail(prog, STELE_ERR_CONFIG, "cannot dial %s: %s; %s left running", p->url,
+                      err ? err : "bad address", name);
+        goto out;
+    }
+    rpc_channel_close(probe);
     if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0) {
         pending[i] = true;
         finish_stop(prog, &nf, pending, timeout);
@@ -348,10 +361,10 @@ int cmd_restart(int argc, char **argv)
         goto out;
     }
     const char *state;
-    struct rpc_tls tls = netfile_client_tls(&nf);
-    if (procs_health(p->url, &tls, 30000, p->exit_file, &state) != STELE_OK) {
-        rc = cli_fail(prog, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
-                      (int)pid, state, p->url, p->log);
+    struct rpc_result res = {0};
+    if (procs_health(p->url, &tls, 30000, p->exit_file, &state, &res) != STELE_OK) {
+        rc = cli_fail(prog, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s (%s); see %s", name,
+                      (int)pid, state, p->url, res.detail[0] ? res.detail : "no answer", p->log);
         goto out;
     }
     printf("  %-10s pid %-8d serving at %s\n", name, (int)pid, p->url);

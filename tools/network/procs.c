@@ -166,10 +166,10 @@ static bool exited(void *exit_file)
 }
 
 int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
-                 const char *exit_file, const char **state)
+                 const char *exit_file, const char **state, struct rpc_result *res)
 {
     enum rpc_health_state h =
-        rpc_health_wait(url, tls, "", wait_ms, exited, (void *)exit_file, NULL);
+        rpc_health_wait(url, tls, "", wait_ms, exited, (void *)exit_file, res);
     const char *st = h == RPC_HEALTH_SERVING       ? "SERVING"
                      : h == RPC_HEALTH_NOT_SERVING ? "NOT_SERVING"
                      : exited((void *)exit_file)   ? "EXITED"

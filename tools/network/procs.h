@@ -37,9 +37,10 @@ int procs_start(char *const argv[], const char *log, const char *pid_file, const
  * `wait_ms` has passed; stops early when `exit_file` (may be NULL) appears. Returns STELE_OK
  * when SERVING, else STELE_ERR_UNAVAILABLE (unreachable or dead) or STELE_ERR_STATE (answers,
  * not serving); *state (may be NULL) gets "SERVING", "NOT_SERVING", "UNREACHABLE" or
- * "EXITED" (static). */
+ * "EXITED" (static); `res` (may be NULL) the last call's code and detail (why it could not be
+ * reached). */
 int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
-                 const char *exit_file, const char **state);
+                 const char *exit_file, const char **state, struct rpc_result *res);
 
 /* Reads the exit file into `out` ("exited 0"); false when it does not exist yet. */
 bool procs_exit_status(const char *exit_file, char *out, size_t n);

@@ -134,9 +134,10 @@ static int start(struct up *u, const char *name, const char *kind, const char *u
     if ((rc = add_process(u, name, kind, url, pid)))
         return rc;
     const char *state;
-    if (procs_health(url, &u->tls, u->wait_ms, exitf, &state) != STELE_OK)
-        return cli_fail(PROG, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s; see %s", name,
-                        (int)pid, state, url, log);
+    struct rpc_result res = {0};
+    if (procs_health(url, &u->tls, u->wait_ms, exitf, &state, &res) != STELE_OK)
+        return cli_fail(PROG, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s (%s); see %s", name,
+                        (int)pid, state, url, res.detail[0] ? res.detail : "no answer", log);
     return 0;
 }
 
@@ -156,9 +157,10 @@ static int write_conf(const char *path, struct buf *y)
 /* Validity of the network's TLS certificates, in days. */
 #define TLS_DAYS 825
 
-/* Issues DIR/tls/<name>.crt and .key for a daemon listening on `listen`: valid for its host
- * (unless a wildcard address), localhost and 127.0.0.1. */
-static int tls_issue(struct up *u, const char *name, const char *listen)
+/* Issues DIR/tls/<file>.crt and .key, named `name`, for a daemon listening on `listen`: valid
+ * for its host, localhost and 127.0.0.1 (netconfig refuses wildcard listen addresses with
+ * tls). */
+static int tls_issue(struct up *u, const char *file, const char *name, const char *listen)
 {
     char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], host[256], *err = NULL;
     const char *hosts[3] = {"localhost", "127.0.0.1"};
@@ -174,8 +176,8 @@ static int tls_issue(struct up *u, const char *name, const char *listen)
         hosts[n++] = host;
     snprintf(ca_crt, sizeof ca_crt, "%s/tls/ca.crt", u->dir);
     snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", u->dir);
-    snprintf(crt, sizeof crt, "%s/tls/%s.crt", u->dir, name);
-    snprintf(key, sizeof key, "%s/tls/%s.key", u->dir, name);
+    snprintf(crt, sizeof crt, "%s/tls/%s.crt", u->dir, file);
+    snprintf(key, sizeof key, "%s/tls/%s.key", u->dir, file);
     int rc = tlscert_issue(ca_crt, ca_key, name, hosts, n, TLS_DAYS, crt, key, &err);
     if (rc)
         rc = cli_fail(PROG, rc, "TLS certificate of %s: %s", name, err ? err : stele_strerror(rc));
@@ -183,10 +185,26 @@ static int tls_issue(struct up *u, const char *name, const char *listen)
     return rc;
 }
 
+/* Issues DIR/tls/client.crt and .key: a client-only certificate (it cannot serve as a node)
+ * for the network's clients. */
+static int tls_client(struct up *u)
+{
+    char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], *err = NULL;
+    snprintf(ca_crt, sizeof ca_crt, "%s/tls/ca.crt", u->dir);
+    snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", u->dir);
+    snprintf(crt, sizeof crt, "%s/tls/client.crt", u->dir);
+    snprintf(key, sizeof key, "%s/tls/client.key", u->dir);
+    int rc = tlscert_issue_client(ca_crt, ca_key, "clients", TLS_DAYS, crt, key, &err);
+    if (rc)
+        rc = cli_fail(PROG, rc, "TLS client certificate: %s", err ? err : stele_strerror(rc));
+    free(err);
+    return rc;
+}
+
 /* With `tls` in the description: the network's TLS CA (DIR/tls/ca.crt, ca.key), a certificate
- * for each daemon (DIR/tls/<id>.crt and .key; the CA's is ca-server.*), and, for mutual TLS, one
- * for the network's clients (DIR/tls/client.*), which network.json names for every program that
- * takes --network DIR. */
+ * for each daemon (DIR/tls/nodes/<id>.crt and .key; the CA's is DIR/tls/ca-server.*), and, for
+ * mutual TLS, one for the network's clients (DIR/tls/client.*), which network.json names for every
+ * program that takes --network DIR. */
 static int make_tls(struct up *u)
 {
     const struct netconfig *nc = u->nc;
@@ -207,12 +225,19 @@ static int make_tls(struct up *u)
     }
     u->tls.ca_file = u->tls_paths[0];
     u->nf.tls_ca = "tls/ca.crt";
-    rc = tls_issue(u, "ca-server", nc->ca.listen);
-    for (size_t i = 0; rc == 0 && i < nc->n_orderers; i++)
-        rc = tls_issue(u, nc->orderers[i].id, nc->orderers[i].listen);
-    for (size_t i = 0; rc == 0 && i < nc->n_peers; i++)
-        rc = tls_issue(u, nc->peers[i].id, nc->peers[i].listen);
-    if (rc == 0 && nc->tls == NETCONFIG_TLS_MUTUAL && (rc = tls_issue(u, "client", "")) == 0) {
+    snprintf(dir, sizeof dir, "%s/tls/nodes", u->dir);
+    if (mkdir(dir, 0755) != 0)
+        return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    rc = tls_issue(u, "ca-server", nc->ca.name, nc->ca.listen);
+    for (size_t i = 0; rc == 0 && i < nc->n_orderers; i++) {
+        snprintf(cn, sizeof cn, "nodes/%s", nc->orderers[i].id);
+        rc = tls_issue(u, cn, nc->orderers[i].id, nc->orderers[i].listen);
+    }
+    for (size_t i = 0; rc == 0 && i < nc->n_peers; i++) {
+        snprintf(cn, sizeof cn, "nodes/%s", nc->peers[i].id);
+        rc = tls_issue(u, cn, nc->peers[i].id, nc->peers[i].listen);
+    }
+    if (rc == 0 && nc->tls == NETCONFIG_TLS_MUTUAL && (rc = tls_client(u)) == 0) {
         snprintf(u->tls_paths[1], PATH_MAX, "%s/tls/client.crt", u->dir);
         snprintf(u->tls_paths[2], PATH_MAX, "%s/tls/client.key", u->dir);
         u->tls.cert_file = u->tls_paths[1];
@@ -231,8 +256,9 @@ static void tls_section(const struct up *u, struct buf *y, const char *name, con
 {
     if (u->nc->tls == NETCONFIG_TLS_NONE)
         return;
-    buf_printf(y, "tls:\n  cert: %stls/%s.crt\n  key: %stls/%s.key\n  root_ca: %stls/ca.crt\n", up,
-               name, up, name, up);
+    buf_printf(
+        y, "tls:\n  cert: %stls/nodes/%s.crt\n  key: %stls/nodes/%s.key\n  root_ca: %stls/ca.crt\n",
+        up, name, up, name, up);
     if (ask_clients && u->nc->tls == NETCONFIG_TLS_MUTUAL)
         buf_printf(y, "  client_ca: %stls/ca.crt\n", up);
 }

@@ -28,11 +28,11 @@ struct node_opts {
 };
 
 static const char node_usage[] =
-    "Usage: stele node info   --url HOST:PORT [--tls-ca FILE] [--json]\n"
-    "       stele node health --url HOST:PORT [--service NAME] [--wait SECONDS] [--tls-ca FILE]\n"
-    "                         [--json]\n"
+    "Usage: stele node info   --url HOST:PORT [TLS] [--json]\n"
+    "       stele node health --url HOST:PORT [--service NAME] [--wait SECONDS] [TLS] [--json]\n"
     "\n"
-    "--tls-ca FILE: the daemon serves TLS with a certificate from these PEM roots.\n"
+    "TLS: --tls-ca FILE (the daemon serves TLS with a certificate from these PEM roots) and\n"
+    "--tls-cert FILE --tls-key FILE (a client certificate, for daemons that ask for one).\n"
     "info    prints the daemon's node id, role, version and uptime (stele.Node/Info).\n"
     "health  asks grpc.health.v1.Health/Check; exits 0 when SERVING, 1 otherwise.\n"
     "        --wait keeps asking for up to SECONDS until the daemon answers SERVING.\n";
@@ -45,6 +45,8 @@ static int parse(int argc, char **argv, struct node_opts *o)
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
         {"tls-ca", required_argument, NULL, 't'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -67,6 +69,12 @@ static int parse(int argc, char **argv, struct node_opts *o)
         case 't':
             o->tls.ca_file = optarg;
             break;
+        case 'C':
+            o->tls.cert_file = optarg;
+            break;
+        case 'K':
+            o->tls.key_file = optarg;
+            break;
         case 'h':
             fputs(node_usage, stdout);
             exit(CLI_EXIT_OK);
@@ -78,6 +86,11 @@ static int parse(int argc, char **argv, struct node_opts *o)
         return cli_usage("stele node", "unexpected argument '%s'", argv[optind]);
     if (!o->url)
         return cli_usage("stele node", "--url HOST:PORT is required");
+    if (!o->tls.cert_file != !o->tls.key_file)
+        return cli_usage("stele node", "give both --tls-cert and --tls-key, or neither");
+    if (o->tls.cert_file && !o->tls.ca_file)
+        return cli_usage("stele node", "--tls-cert needs --tls-ca (the roots of the daemon's "
+                                       "certificate)");
     return 0;
 }
 

@@ -90,8 +90,14 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             o->channel = nf.channel_id;
         if (!o->identity)
             o->identity = nf.admin;
-        if (!o->tls.ca_file && !o->tls.cert_file && !o->tls.key_file)
-            o->tls = netfile_client_tls(&nf);
+        /* What the options do not give comes from the network. */
+        struct rpc_tls nt = netfile_client_tls(&nf);
+        if (!o->tls.ca_file)
+            o->tls.ca_file = nt.ca_file;
+        if (!o->tls.cert_file && !o->tls.key_file) {
+            o->tls.cert_file = nt.cert_file;
+            o->tls.key_file = nt.key_file;
+        }
     }
     if (!o->orderer)
         return cli_usage(prog, "--orderer HOST:PORT (or --network DIR) is required");

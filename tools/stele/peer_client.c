@@ -83,8 +83,14 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
             return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no peer", o->network);
         if (!o->identity)
             o->identity = nf.admin;
-        if (!o->tls.ca_file && !o->tls.cert_file && !o->tls.key_file)
-            o->tls = netfile_client_tls(&nf);
+        /* What the options do not give comes from the network. */
+        struct rpc_tls nt = netfile_client_tls(&nf);
+        if (!o->tls.ca_file)
+            o->tls.ca_file = nt.ca_file;
+        if (!o->tls.cert_file && !o->tls.key_file) {
+            o->tls.cert_file = nt.cert_file;
+            o->tls.key_file = nt.key_file;
+        }
     } else if (o->peer) {
         if (!(o->peer_list = strdup(o->peer)))
             return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");

@@ -7,6 +7,8 @@
 // Gateway/Evaluate of `read` see it. Refusals: a signature by another enrolled key, a high-S
 // signature, a DER signature, a wrong tx_id.
 // Usage: node gateway_client.js HOST:PORT PROTO_DIR ENROLMENT_DIR OTHER_ENROLMENT_DIR ASSET_ID
+// With STELE_TLS_CA (PEM roots) it speaks TLS, presenting STELE_TLS_CERT and STELE_TLS_KEY as
+// its client certificate when they are set (mutual TLS).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -18,7 +20,10 @@ const protobuf = require('protobufjs');
 const [target, protoDir, idDir, otherDir, assetId] = process.argv.slice(2);
 const opts = { keepCase: true, longs: String, enums: String, defaults: true, includeDirs: [protoDir] };
 const pkg = grpc.loadPackageDefinition(loader.loadSync(['stele/peer.proto'], opts));
-const creds = grpc.credentials.createInsecure();
+const pem = (name) => (process.env[name] ? fs.readFileSync(process.env[name]) : null);
+const creds = process.env.STELE_TLS_CA
+  ? grpc.credentials.createSsl(pem('STELE_TLS_CA'), pem('STELE_TLS_KEY'), pem('STELE_TLS_CERT'))
+  : grpc.credentials.createInsecure();
 const query = new pkg.stele.Query(target, creds);
 const gateway = new pkg.stele.Gateway(target, creds);
 

@@ -38,6 +38,12 @@ grep -q 'booth lost at table 1' "$tmp/demo.log" || fail "the revoked booth is no
 grep -Eq '^CRL number [0-9]+ \(1 revoked\) committed in block [0-9]+' "$tmp/demo.log" \
   || fail "the CRL was not put on the ledger"
 grep -q 'creator is refused: .*revoked' "$tmp/demo.log" || fail "the revoked booth was not refused"
+# Step 8: the mutual-TLS network answered its clients, refused one without a certificate.
+grep -q '^consensus *solo$' "$tmp/demo.log" || fail "the TLS network's chain info was not printed"
+grep -A3 'presents no certificate is refused' "$tmp/demo.log" | grep -q '^  exit status 3$' \
+  || fail "the client without a certificate was not refused"
+[ ! -f "$tmp/net/tls-net/network.json" ] || ! kill -0 "$(cat "$tmp/net/tls-net/orderer0.pid")" 2>/dev/null \
+  || fail "the TLS network still runs after the demo"
 
 # Enrolling into a directory that already holds an enrolment is refused before any RPC
 # (no CA is running now: a refusal that mentions the directory proves nothing was sent).

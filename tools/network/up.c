@@ -493,6 +493,12 @@ static void print_up(const struct up *u, bool json)
             printf("  %-10s %-8s %-22s pid %lld  log %s/%s\n", u->procs[i].name, u->procs[i].kind,
                    u->procs[i].url, (long long)u->procs[i].pid, u->dir, u->procs[i].log);
         printf("  identities %s/ids (admin: %s/ids/admin)\n", u->dir, u->dir);
+        if (u->nf.tls_ca)
+            printf("  tls        %s: roots %s/%s\n", u->nf.tls_cert ? "mutual" : "server", u->dir,
+                   u->nf.tls_ca);
+        if (u->nf.tls_cert)
+            printf("             client certificate %s/%s, key %s/%s\n", u->dir, u->nf.tls_cert,
+                   u->dir, u->nf.tls_key);
         return;
     }
     struct buf b;
@@ -509,6 +515,7 @@ static void print_up(const struct up *u, bool json)
     json_procs(&j, u, "orderer");
     json_procs(&j, u, "peer");
     json_kv_string(&j, "identities_dir", ids);
+    json_kv_string(&j, "tls", u->nf.tls_ca ? (u->nf.tls_cert ? "mutual" : "server") : "none");
     json_key(&j, "pids");
     json_object_begin(&j);
     for (size_t i = 0; i < u->nf.n_processes; i++)

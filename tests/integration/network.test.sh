@@ -63,6 +63,14 @@ set +e
 out=$("$bin/stele-network" check --config "$tmp/three.yaml" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] && echo "$out" | grep -q 'pbft needs at least 4 orderers' || fail "pbft with 3: $out"
+# pow is refused by check, as the orderers have no such plug-in (up would start orderers that
+# exit at once).
+sed 's/type: pbft/type: pow/' "$tmp/pbft.yaml" >"$tmp/pow.yaml"
+set +e
+out=$("$bin/stele-network" check --config "$tmp/pow.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep -q 'pow.yaml:[0-9]*:[0-9]*: channel.consensus.type pow: the orderers have no proof-of-work plug-in' \
+  || fail "pow: $out"
 
 # The shipped network, with one chaincode defined at genesis.
 hash=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef

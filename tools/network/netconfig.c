@@ -122,7 +122,7 @@ static const struct config_field consensus_fields[] = {
      .def = "solo",
      .umin = 1,
      .umax = 32,
-     .help = "consensus plug-in of the orderers: solo, pbft or pow"},
+     .help = "consensus plug-in of the orderers: solo or pbft (pow: not yet)"},
     {.key = "pbft",
      .type = CONFIG_MAP,
      .offset = F(netconfig_consensus, pbft),
@@ -564,10 +564,13 @@ static int check_consensus(const struct netconfig *c, const char *path, char **e
     const struct netconfig_consensus *cs = &c->channel.consensus;
     const struct netconfig_pbft *p = &cs->pbft;
     struct config_pos at = first_pos(cs->pos, c->channel.pos);
-    if (strcmp(cs->type, "solo") != 0 && strcmp(cs->type, "pbft") != 0 &&
-        strcmp(cs->type, "pow") != 0)
+    if (strcmp(cs->type, "pow") == 0)
         return config_error_at(errmsg, path, at,
-                               "channel.consensus.type \"%s\" is not solo, pbft or pow", cs->type);
+                               "channel.consensus.type pow: the orderers have no proof-of-work "
+                               "plug-in yet (solo and pbft are built in)");
+    if (strcmp(cs->type, "solo") != 0 && strcmp(cs->type, "pbft") != 0)
+        return config_error_at(errmsg, path, at,
+                               "channel.consensus.type \"%s\" is not solo or pbft", cs->type);
     if (strcmp(cs->type, "solo") == 0 && c->n_orderers != 1)
         return config_error_at(errmsg, path, at,
                                "channel.consensus.type solo runs exactly one orderer, not %zu",

@@ -49,7 +49,7 @@ struct netconfig_pbft {
 
 /* Section `channel.consensus`. */
 struct netconfig_consensus {
-    char *type;                 /* plug-in name: "solo", "pbft" or "pow" */
+    char *type;                 /* plug-in name: "solo" or "pbft" */
     struct netconfig_pbft pbft; /* pbft's parameters */
     struct config_pos pos;      /* where the section is */
 };

@@ -158,9 +158,19 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .fault = cfg->consensus.fault,
         .plugin_config = strcmp(cfg->consensus.type, "pbft") == 0 ? &cfg->consensus.pbft : NULL,
     };
-    if (cfg->tls.root_ca)
+    if (cfg->tls.root_ca) {
         cp.peer_tls = (struct rpc_tls){
             .ca_file = cfg->tls.root_ca, .cert_file = cfg->tls.cert, .key_file = cfg->tls.key};
+        /* The plug-in dials the other orderers from its own threads, where an unreadable file
+         * would only be logged: read them now (a channel connects lazily, nothing is sent). */
+        struct rpc_channel *probe =
+            rpc_channel_open(cfg->listen, &(struct rpc_channel_opts){.tls = cp.peer_tls}, errmsg);
+        if (!probe) {
+            rc = STELE_ERR_CONFIG;
+            goto err;
+        }
+        rpc_channel_close(probe);
+    }
     orderer_channel_cutter(ch, &cp.cutter);
     struct consensus_callbacks cb = {
         .arg = o,

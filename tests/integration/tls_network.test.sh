@@ -145,4 +145,11 @@ echo "$out" | grep -q '"green"' || fail "peer0.org2 does not see a4 after its re
 ok "down" "$bin/stele-network" down --dir "$net"
 [ "$(echo "$out" | grep -Ec '^  (ca|orderer[0-3]|peer0\.org[12]) .* exited 0$')" -eq 7 ] || fail "down: $out"
 ! grep -l 'ERROR: AddressSanitizer\|runtime error:' "$net"/*.log || fail "a sanitizer report in the logs"
+
+# An orderer whose tls.root_ca cannot be read refuses to start, naming the file, instead of
+# running without its links to the other orderers.
+sed 's|^  root_ca: .*|  root_ca: ../tls/missing.crt|' "$net/orderer1/orderer.yaml" >"$net/orderer1/broken.yaml"
+rc=0; out=$(timeout 30 "$bin/stele-orderer" serve --config "$net/orderer1/broken.yaml" 2>&1) || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "an orderer with an unreadable root_ca: exit $rc: $out"
+echo "$out" | grep -q 'missing.crt' || fail "the orderer's error does not name the missing file: $out"
 echo "PASS"

@@ -3,6 +3,7 @@
  * `stele node health --url H:P [--service S] [--wait S]` (grpc.health.v1.Health/Check).
  */
 #include "node_cmds.h"
+#include "tls_opts.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -24,7 +25,7 @@ struct node_opts {
     const char *service;
     double wait_s;
     bool json;
-    struct rpc_tls tls; /* --tls-ca: roots of the daemon's TLS certificate */
+    struct rpc_tls tls; /* --tls-ca, --tls-cert, --tls-key */
 };
 
 static const char node_usage[] =
@@ -44,9 +45,7 @@ static int parse(int argc, char **argv, struct node_opts *o)
         {"service", required_argument, NULL, 's'},
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
-        {"tls-ca", required_argument, NULL, 't'},
-        {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},
+        TLS_OPTS_LONGOPTS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -66,14 +65,10 @@ static int parse(int argc, char **argv, struct node_opts *o)
         case 'j':
             o->json = true;
             break;
-        case 't':
-            o->tls.ca_file = optarg;
-            break;
-        case 'C':
-            o->tls.cert_file = optarg;
-            break;
-        case 'K':
-            o->tls.key_file = optarg;
+        case TLS_OPT_CA:
+        case TLS_OPT_CERT:
+        case TLS_OPT_KEY:
+            tls_opts_take(&o->tls, ch, optarg);
             break;
         case 'h':
             fputs(node_usage, stdout);
@@ -86,12 +81,7 @@ static int parse(int argc, char **argv, struct node_opts *o)
         return cli_usage("stele node", "unexpected argument '%s'", argv[optind]);
     if (!o->url)
         return cli_usage("stele node", "--url HOST:PORT is required");
-    if (!o->tls.cert_file != !o->tls.key_file)
-        return cli_usage("stele node", "give both --tls-cert and --tls-key, or neither");
-    if (o->tls.cert_file && !o->tls.ca_file)
-        return cli_usage("stele node", "--tls-cert needs --tls-ca (the roots of the daemon's "
-                                       "certificate)");
-    return 0;
+    return tls_opts_check("stele node", &o->tls);
 }
 
 static int node_info(struct rpc_channel *ch, const struct node_opts *o)

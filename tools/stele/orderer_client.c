@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "netfile/netfile.h"
 #include "pb/pb.h"
+#include "tls_opts.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,9 +21,7 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         {"orderer", required_argument, NULL, 'o'},
         {"identity", required_argument, NULL, 'i'},
         {"channel", required_argument, NULL, 'c'},
-        {"tls-ca", required_argument, NULL, 't'},
-        {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},
+        TLS_OPTS_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"network", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
@@ -43,14 +42,10 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
         case 'c':
             o->channel = optarg;
             break;
-        case 't':
-            o->tls.ca_file = optarg;
-            break;
-        case 'C':
-            o->tls.cert_file = optarg;
-            break;
-        case 'K':
-            o->tls.key_file = optarg;
+        case TLS_OPT_CA:
+        case TLS_OPT_CERT:
+        case TLS_OPT_KEY:
+            tls_opts_take(&o->tls, ch, optarg);
             break;
         case 'n':
             network = optarg;
@@ -90,22 +85,13 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             o->channel = nf.channel_id;
         if (!o->identity)
             o->identity = nf.admin;
-        /* What the options do not give comes from the network. */
-        struct rpc_tls nt = netfile_client_tls(&nf);
-        if (!o->tls.ca_file)
-            o->tls.ca_file = nt.ca_file;
-        if (!o->tls.cert_file && !o->tls.key_file) {
-            o->tls.cert_file = nt.cert_file;
-            o->tls.key_file = nt.key_file;
-        }
+        tls_opts_from_network(&o->tls, &nf);
     }
     if (!o->orderer)
         return cli_usage(prog, "--orderer HOST:PORT (or --network DIR) is required");
-    if (!o->tls.cert_file != !o->tls.key_file)
-        return cli_usage(prog, "give both --tls-cert and --tls-key, or neither");
-    if (o->tls.cert_file && !o->tls.ca_file)
-        return cli_usage(prog,
-                         "--tls-cert needs --tls-ca (the roots of the orderer's certificate)");
+    int rc = tls_opts_check(prog, &o->tls);
+    if (rc)
+        return rc;
     if (!network) {
         /* --orderer may list several, separated by commas; the first is the one asked. */
         if (!(o->orderer_list = strdup(o->orderer)))

@@ -49,17 +49,8 @@ bool peer_client_option(struct peer_opts *o, int ch, const char *arg)
     case 'j':
         o->json = true;
         return true;
-    case PEER_OPT_TLS_CA:
-        o->tls.ca_file = arg;
-        return true;
-    case PEER_OPT_TLS_CERT:
-        o->tls.cert_file = arg;
-        return true;
-    case PEER_OPT_TLS_KEY:
-        o->tls.key_file = arg;
-        return true;
     default:
-        return false;
+        return tls_opts_take(&o->tls, ch, arg);
     }
 }
 
@@ -83,14 +74,7 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
             return cli_fail(prog, STELE_ERR_NOT_FOUND, "the network in %s has no peer", o->network);
         if (!o->identity)
             o->identity = nf.admin;
-        /* What the options do not give comes from the network. */
-        struct rpc_tls nt = netfile_client_tls(&nf);
-        if (!o->tls.ca_file)
-            o->tls.ca_file = nt.ca_file;
-        if (!o->tls.cert_file && !o->tls.key_file) {
-            o->tls.cert_file = nt.cert_file;
-            o->tls.key_file = nt.key_file;
-        }
+        tls_opts_from_network(&o->tls, &nf);
     } else if (o->peer) {
         if (!(o->peer_list = strdup(o->peer)))
             return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
@@ -101,10 +85,8 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
     }
     if (!o->n_peers)
         return cli_usage(prog, "--peer HOST:PORT (or --network DIR) is required");
-    if (!o->tls.cert_file != !o->tls.key_file)
-        return cli_usage(prog, "give both --tls-cert and --tls-key, or neither");
-    if (o->tls.cert_file && !o->tls.ca_file)
-        return cli_usage(prog, "--tls-cert needs --tls-ca (the roots of the peers' certificates)");
+    if ((rc = tls_opts_check(prog, &o->tls)))
+        return rc;
     o->peer = o->peers[0];
     if (!need_identity)
         return 0;

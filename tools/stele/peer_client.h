@@ -5,6 +5,7 @@
 
 #include "identity/enrolment.h"
 #include "rpc/rpc.h"
+#include "tls_opts.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -30,11 +31,6 @@ struct peer_opts {
     struct rpc_tls tls; /* --tls-ca roots, or the network's TLS; all NULL = plaintext */
 };
 
-/* getopt_long values of --tls-ca, --tls-cert and --tls-key (no short forms). */
-#define PEER_OPT_TLS_CA   0x154
-#define PEER_OPT_TLS_CERT 0x155
-#define PEER_OPT_TLS_KEY  0x156
-
 /* The help line of --tls-ca, for the commands' usage texts. */
 #define PEER_CLIENT_TLS_HELP                                                            \
     "  --tls-ca FILE      the peers serve TLS with certificates from these PEM roots\n" \
@@ -45,10 +41,7 @@ struct peer_opts {
 /* getopt_long entries of the shared options; commands append their own and a terminator. */
 #define PEER_CLIENT_LONGOPTS                                                            \
     {"peer", required_argument, NULL, 'P'}, {"identity", required_argument, NULL, 'i'}, \
-        {"network", required_argument, NULL, 'n'},                                      \
-        {"tls-ca", required_argument, NULL, PEER_OPT_TLS_CA},                           \
-        {"tls-cert", required_argument, NULL, PEER_OPT_TLS_CERT},                       \
-        {"tls-key", required_argument, NULL, PEER_OPT_TLS_KEY},                         \
+        {"network", required_argument, NULL, 'n'}, TLS_OPTS_LONGOPTS,                   \
     {                                                                                   \
         "json", no_argument, NULL, 'j'                                                  \
     }

@@ -157,67 +157,55 @@ static int write_conf(const char *path, struct buf *y)
 /* Validity of the network's TLS certificates, in days. */
 #define TLS_DAYS 825
 
-/* Issues DIR/tls/<file>.crt and .key, named `name`, for a daemon listening on `listen`: valid
- * for its host, localhost and 127.0.0.1 (netconfig refuses wildcard listen addresses with
- * tls). */
+/* Issues DIR/tls/<file>.crt and .key from the network's TLS CA, named `name`: for a daemon
+ * listening on `listen`, valid for its host, localhost and 127.0.0.1 (netconfig refuses
+ * wildcard listen addresses with tls); with `listen` NULL, a client-only certificate. */
 static int tls_issue(struct up *u, const char *file, const char *name, const char *listen)
 {
     char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], host[256], *err = NULL;
     const char *hosts[3] = {"localhost", "127.0.0.1"};
     size_t n = 2;
-    const char *colon = strrchr(listen, ':');
-    size_t len = colon ? (size_t)(colon - listen) : strlen(listen);
-    if (len >= 2 && listen[0] == '[' && listen[len - 1] == ']')
-        snprintf(host, sizeof host, "%.*s", (int)(len - 2), listen + 1);
-    else
-        snprintf(host, sizeof host, "%.*s", (int)len, listen);
-    if (host[0] && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0 &&
-        strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0)
-        hosts[n++] = host;
     snprintf(ca_crt, sizeof ca_crt, "%s/tls/ca.crt", u->dir);
     snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", u->dir);
     snprintf(crt, sizeof crt, "%s/tls/%s.crt", u->dir, file);
     snprintf(key, sizeof key, "%s/tls/%s.key", u->dir, file);
-    int rc = tlscert_issue(ca_crt, ca_key, name, hosts, n, TLS_DAYS, crt, key, &err);
+    int rc;
+    if (listen) {
+        const char *colon = strrchr(listen, ':');
+        size_t len = colon ? (size_t)(colon - listen) : strlen(listen);
+        if (len >= 2 && listen[0] == '[' && listen[len - 1] == ']')
+            snprintf(host, sizeof host, "%.*s", (int)(len - 2), listen + 1);
+        else
+            snprintf(host, sizeof host, "%.*s", (int)len, listen);
+        if (host[0] && strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0)
+            hosts[n++] = host;
+        rc = tlscert_issue(ca_crt, ca_key, name, hosts, n, TLS_DAYS, crt, key, &err);
+    } else {
+        rc = tlscert_issue_client(ca_crt, ca_key, name, TLS_DAYS, crt, key, &err);
+    }
     if (rc)
         rc = cli_fail(PROG, rc, "TLS certificate of %s: %s", name, err ? err : stele_strerror(rc));
     free(err);
     return rc;
 }
 
-/* Issues DIR/tls/client.crt and .key: a client-only certificate (it cannot serve as a node)
- * for the network's clients. */
-static int tls_client(struct up *u)
-{
-    char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], *err = NULL;
-    snprintf(ca_crt, sizeof ca_crt, "%s/tls/ca.crt", u->dir);
-    snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", u->dir);
-    snprintf(crt, sizeof crt, "%s/tls/client.crt", u->dir);
-    snprintf(key, sizeof key, "%s/tls/client.key", u->dir);
-    int rc = tlscert_issue_client(ca_crt, ca_key, "clients", TLS_DAYS, crt, key, &err);
-    if (rc)
-        rc = cli_fail(PROG, rc, "TLS client certificate: %s", err ? err : stele_strerror(rc));
-    free(err);
-    return rc;
-}
-
 /* With `tls` in the description: the network's TLS CA (DIR/tls/ca.crt, ca.key), a certificate
  * for each daemon (DIR/tls/nodes/<id>.crt and .key; the CA's is DIR/tls/ca-server.*), and, for
- * mutual TLS, one for the network's clients (DIR/tls/client.*), which network.json names for every
- * program that takes --network DIR. */
+ * mutual TLS, a client-only one for the network's clients (DIR/tls/client.*). network.json
+ * names the roots and the client certificate for every program that takes --network DIR. */
 static int make_tls(struct up *u)
 {
     const struct netconfig *nc = u->nc;
     if (nc->tls == NETCONFIG_TLS_NONE)
         return 0;
-    char dir[PATH_MAX], cn[128], *err = NULL;
+    char dir[PATH_MAX], key[PATH_MAX], cn[128], *err = NULL;
     snprintf(dir, sizeof dir, "%s/tls", u->dir);
     if (mkdir(dir, 0755) != 0)
         return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     snprintf(u->tls_paths[0], PATH_MAX, "%s/tls/ca.crt", u->dir);
-    snprintf(u->tls_paths[1], PATH_MAX, "%s/tls/ca.key", u->dir);
+    snprintf(key, sizeof key, "%s/tls/ca.key", u->dir);
     snprintf(cn, sizeof cn, "%.57s TLS CA", nc->network); /* a CN holds 64 characters */
-    int rc = tlscert_ca_create(u->tls_paths[0], u->tls_paths[1], cn, TLS_DAYS, &err);
+    int rc = tlscert_ca_create(u->tls_paths[0], key, cn, TLS_DAYS, &err);
     if (rc) {
         rc = cli_fail(PROG, rc, "TLS CA: %s", err ? err : stele_strerror(rc));
         free(err);
@@ -237,7 +225,8 @@ static int make_tls(struct up *u)
         snprintf(cn, sizeof cn, "nodes/%s", nc->peers[i].id);
         rc = tls_issue(u, cn, nc->peers[i].id, nc->peers[i].listen);
     }
-    if (rc == 0 && nc->tls == NETCONFIG_TLS_MUTUAL && (rc = tls_client(u)) == 0) {
+    if (rc == 0 && nc->tls == NETCONFIG_TLS_MUTUAL &&
+        (rc = tls_issue(u, "client", "clients", NULL)) == 0) {
         snprintf(u->tls_paths[1], PATH_MAX, "%s/tls/client.crt", u->dir);
         snprintf(u->tls_paths[2], PATH_MAX, "%s/tls/client.key", u->dir);
         u->tls.cert_file = u->tls_paths[1];
@@ -248,19 +237,19 @@ static int make_tls(struct up *u)
     return rc;
 }
 
-/* The `tls` section of daemon `name`'s configuration, whose file lies `up` levels below DIR
- * ("" or "../"): its certificate, the roots of the others' (which it dials), and for mutual
- * TLS the CA its clients' certificates must come from (`ask_clients`). Empty without TLS. */
-static void tls_section(const struct up *u, struct buf *y, const char *name, const char *up,
-                        bool ask_clients)
+/* The `tls` section of the configuration of orderer or peer `id` (in DIR/<id>/): its
+ * certificate, the roots of the others' (which it dials), and for mutual TLS the CA its
+ * clients' certificates must come from. Empty without TLS. */
+static void tls_section(const struct up *u, struct buf *y, const char *id)
 {
     if (u->nc->tls == NETCONFIG_TLS_NONE)
         return;
-    buf_printf(
-        y, "tls:\n  cert: %stls/nodes/%s.crt\n  key: %stls/nodes/%s.key\n  root_ca: %stls/ca.crt\n",
-        up, name, up, name, up);
-    if (ask_clients && u->nc->tls == NETCONFIG_TLS_MUTUAL)
-        buf_printf(y, "  client_ca: %stls/ca.crt\n", up);
+    buf_printf(y,
+               "tls:\n  cert: ../tls/nodes/%s.crt\n  key: ../tls/nodes/%s.key\n"
+               "  root_ca: ../tls/ca.crt\n",
+               id, id);
+    if (u->nc->tls == NETCONFIG_TLS_MUTUAL)
+        buf_printf(y, "  client_ca: ../tls/ca.crt\n");
 }
 
 /* stele-ca init, then the CA's config file and the CA itself. */
@@ -416,7 +405,7 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
                netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
                nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms);
-    tls_section(u, &y, o->id, "../", true);
+    tls_section(u, &y, o->id);
     int rc = mkdir(odir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
     if (rc)
         return rc;
@@ -460,7 +449,7 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
         if (&nc->peers[i] != p && org)
             buf_printf(&y, "    - {org: %s, address: %s}\n", org, nc->peers[i].listen);
     }
-    tls_section(u, &y, p->id, "../", true);
+    tls_section(u, &y, p->id);
     int rc = mkdir(pdir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
     if (rc)
         return rc;

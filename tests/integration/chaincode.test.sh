@@ -34,20 +34,8 @@
 # The peers are restarted (stele-network restart) with a chaincode timeout of 2 s and a memory
 # limit of 64 MiB (the defaults, 10 s and 256 MiB, make the loop and memory checks slow), and
 # gateway.orderer_queue 16 (the default, 4,096, takes gigabytes of large envelopes to fill).
-set -euo pipefail
-src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
-tmp=$(mktemp -d)
-net=$tmp/net
-cleanup() {
-  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
+source "${STELE_SOURCE_DIR:?}/tests/support/net_setup.sh"   # $src $bin $tmp $net $base $p1 $p2 $ids, fail, ok
 start=$SECONDS
-base=$(( 20000 + (RANDOM % 800) * 50 ))
-p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
-ids=$net/ids
 # gRPC takes GRPC_ARG_MIN_RECONNECT_BACKOFF_MS as the shortest time a connection attempt gets;
 # at 100 ms, CLI calls on a loaded machine failed at once with "failed to connect to all
 # addresses" (exit 3) before sending anything. lib/rpc/client.c now gives 5 s. Should such a
@@ -76,13 +64,6 @@ refused() {
   if [ "$want" = nz ]; then [ $rc -ne 0 ] || fail "$what: should fail, exit 0: $out"
   else [ $rc -eq "$want" ] || fail "$what: should exit $want, got $rc: $out"; fi
   echo "$out" | grep -Eq -- "$pat" || fail "$what: message does not say '$pat': $out"
-}
-# ok WHAT CMD...: CMD must succeed; $out holds its stdout and stderr.
-ok() {
-  local what=$1 rc=0
-  shift
-  out=$("$@" </dev/null 2>&1) || rc=$?
-  [ $rc -eq 0 ] || fail "$what: exit $rc: $out"
 }
 # valid WHAT CMD...: a `stele invoke` that must commit VALID.
 valid() {

@@ -16,22 +16,8 @@
 #      recomputes both peers' chains as consistent without being given any CRL file;
 #   6. a CRL and a transaction of the identity it revokes, sent at once: VALID when it lands
 #      in the CRL's block (or before), CREATOR_REVOKED after, the same on both peers.
-set -euo pipefail
-src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
-tmp=$(mktemp -d)
-net=$tmp/net
-cleanup() {
-  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/peer0.org*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
-p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
-ids=$net/ids
+source "${STELE_SOURCE_DIR:?}/tests/support/net_setup.sh"   # $src $bin $tmp $net $base $p1 $p2 $ids, fail, ok
 stele() { "$bin/stele" "$@"; }
-# ok WHAT CMD...: CMD must succeed; $out holds its output.
-ok() { local what=$1 rc=0; shift; out=$("$@" </dev/null 2>&1) || rc=$?; [ $rc -eq 0 ] || fail "$what: exit $rc: $out"; }
 # refused WHAT PATTERN CMD...: CMD must exit 1 saying PATTERN.
 refused() {
   local what=$1 pat=$2 rc=0; shift 2
@@ -46,13 +32,7 @@ code() { stele tx get "$2" --peer "$1" --identity "$ids/auditor1" --json | sed -
   || fail "up: $(cat "$tmp/up.out")"
 ca=$(sed -n 's/.*"ca_url":"\([^"]*\)".*/\1/p' "$net/network.json")
 ! grep -rq '^crls:' "$net"/peer0.org*/peer.yaml || fail "a peer has a CRL file: this test needs none"
-ok "package" stele chaincode package --so "$bin/chaincode/asset.so" --name asset --version 1.0 --out "$net/asset.pkg"
-ok "install org1" stele chaincode install "$net/asset.pkg" --peer "$p1" --identity "$ids/admin.org1"
-ok "install org2" stele chaincode install "$net/asset.pkg" --peer "$p2" --identity "$ids/admin.org2"
-def=(--name asset --version 1.0 --sequence 1 --package "$net/asset.pkg" --policy "AND(org1.peer, org2.peer)")
-ok "approve org1" stele chaincode approve "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
-ok "approve org2" stele chaincode approve "${def[@]}" --peer "$p2" --identity "$ids/admin.org2"
-ok "commit" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
+deploy_asset
 
 # ---- 1 and 2 ------------------------------------------------------------------------------
 ok "booth1 creates" stele invoke asset create b1 red 1 1 --peer "$p1" --identity "$ids/booth1"

@@ -17,26 +17,9 @@
 #      cert, key, root_ca, client_ca), and `stele-orderer --check` accepts them;
 # then an orderer and a peer restarted by `stele-network restart` come back over TLS, and at
 # the end every daemon stops with exit status 0 on SIGTERM.
-set -euo pipefail
-src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
-tmp=$(mktemp -d)
-net=$tmp/net
-cleanup() {
-  if [ -f "$net/network.json" ]; then "$bin/stele-network" down --dir "$net" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
-p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 )); o0=127.0.0.1:$base
-ids=$net/ids
+source "${STELE_SOURCE_DIR:?}/tests/support/net_setup.sh"   # $src $bin $tmp $net $base $p1 $p2 $ids, fail, ok
+o0=127.0.0.1:$base
 
-ok() {
-  local what=$1 rc=0
-  shift
-  out=$("$@" </dev/null 2>&1) || rc=$?
-  [ $rc -eq 0 ] || fail "$what: exit $rc: $out"
-}
 refused() {
   local what=$1 pat=$2 rc=0
   shift 2
@@ -83,13 +66,7 @@ ok "peer --check" "$bin/stele-peer" --check "$net/peer0.org1/peer.yaml"
 
 # 3. Deploy through each peer with a client certificate, invoke and query with --network.
 tls=(--tls-ca "$net/tls/ca.crt" --tls-cert "$net/tls/client.crt" --tls-key "$net/tls/client.key")
-ok "package" "$bin/stele" chaincode package --so "$bin/chaincode/asset.so" --name asset --version 1.0 --out "$net/asset.pkg"
-def=(--name asset --version 1.0 --sequence 1 --package "$net/asset.pkg" --policy "AND(org1.peer, org2.peer)")
-ok "install on peer0.org1" "$bin/stele" chaincode install "$net/asset.pkg" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
-ok "install on peer0.org2" "$bin/stele" chaincode install "$net/asset.pkg" --peer "$p2" "${tls[@]}" --identity "$ids/admin.org2"
-ok "approve by org1" "$bin/stele" chaincode approve "${def[@]}" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
-ok "approve by org2" "$bin/stele" chaincode approve "${def[@]}" --peer "$p2" "${tls[@]}" --identity "$ids/admin.org2"
-ok "commit" "$bin/stele" chaincode commit "${def[@]}" --peer "$p1" "${tls[@]}" --identity "$ids/admin.org1"
+deploy_asset "${tls[@]}"
 ok "invoke" "$bin/stele" invoke asset create a1 blue 5 300 --network "$net" --identity "$ids/owner1"
 echo "$out" | grep -Eq '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' || fail "invoke not VALID: $out"
 ok "query on peer0.org2" "$bin/stele" query asset read a1 --peer "$p2" "${tls[@]}" --identity "$ids/auditor1"

@@ -63,12 +63,12 @@ refused() {
   out=$("$@" </dev/null 2>&1) || rc=$?
   if [ "$want" = nz ]; then [ $rc -ne 0 ] || fail "$what: should fail, exit 0: $out"
   else [ $rc -eq "$want" ] || fail "$what: should exit $want, got $rc: $out"; fi
-  echo "$out" | grep -Eq -- "$pat" || fail "$what: message does not say '$pat': $out"
+  echo "$out" | grep -E -- "$pat" >/dev/null || fail "$what: message does not say '$pat': $out"
 }
 # valid WHAT CMD...: a `stele invoke` that must commit VALID.
 valid() {
   ok "$@"
-  echo "$out" | grep -Eq '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' || fail "$1: not VALID: $out"
+  echo "$out" | grep -E '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' >/dev/null || fail "$1: not VALID: $out"
 }
 orderer_height() { stele chain info --network "$net" --json | sed -n 's/.*"height":\([0-9]*\).*/\1/p'; }
 # Both peers at the orderers' height, with the same head and state hash.
@@ -96,7 +96,7 @@ approve_commit() {
   ok "approve $1 $2 by org1" stele chaincode approve "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
   ok "approve $1 $2 by org2" stele chaincode approve "${def[@]}" --peer "$p2" --identity "$ids/admin.org2"
   ok "commit $1 $2" stele chaincode commit "${def[@]}" --peer "$p1" --identity "$ids/admin.org1"
-  echo "$out" | grep -q "^definition of $1 $2 sequence $3 committed in block [0-9]* " || fail "commit $1: $out"
+  echo "$out" | grep "^definition of $1 $2 sequence $3 committed in block [0-9]* " >/dev/null || fail "commit $1: $out"
 }
 # package NAME VERSION SO: writes $net/NAME-VERSION.pkg, sets $hash.
 package() {
@@ -129,7 +129,7 @@ package asset 1.0 "$bin/chaincode/asset.so"; hash1=$hash
 install_both "$net/asset-1.0.pkg"
 refused 1 'only an admin of org1 may manage' "install by org2's admin on org1's peer" \
   stele chaincode install "$net/asset-1.0.pkg" --peer "$p1" --identity "$ids/admin.org2"
-stele chaincode list --installed --peer "$p2" --identity "$ids/admin.org2" | grep -q "^asset  *1.0  *$hash1$" \
+stele chaincode list --installed --peer "$p2" --identity "$ids/admin.org2" | grep "^asset  *1.0  *$hash1$" >/dev/null \
   || fail "the package is not listed as installed on peer0.org2"
 
 refused 1 'chaincode asset is not committed' "invoke before commit" \
@@ -138,7 +138,7 @@ def1=(--name asset --version 1.0 --sequence 1 --package "$net/asset-1.0.pkg" --p
 refused 1 'only an admin of a channel organisation may approve' "approval by a client of org1" \
   stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/juror1"
 ok "approve by org2" stele chaincode approve "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
-echo "$out" | grep -q '^approval of asset 1.0 sequence 1 committed in block [0-9]* ' || fail "approve: $out"
+echo "$out" | grep '^approval of asset 1.0 sequence 1 committed in block [0-9]* ' >/dev/null || fail "approve: $out"
 # Only org2 approved (the client's approval did not count): one organisation of three.
 refused 1 'more than half of the channel.s organisations have not approved' "commit with one approval" \
   stele chaincode commit "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
@@ -147,9 +147,9 @@ refused 1 'not committed' "invoke after a refused commit" \
   stele invoke asset create early red 1 1 --peer "$p2" --identity "$ids/owner1"
 ok "approve by org1" stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
 ok "commit" stele chaincode commit "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
-echo "$out" | grep -q '^definition of asset 1.0 sequence 1 committed in block [0-9]* ' || fail "commit: $out"
+echo "$out" | grep '^definition of asset 1.0 sequence 1 committed in block [0-9]* ' >/dev/null || fail "commit: $out"
 for url in "$p1" "$p2"; do
-  definitions "$url" | grep -q "^{\"name\":\"asset\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash1\",\"policy\":\"AND(org1.peer, org2.peer)\",\"installed\":true}$" \
+  definitions "$url" | grep "^{\"name\":\"asset\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash1\",\"policy\":\"AND(org1.peer, org2.peer)\",\"installed\":true}$" >/dev/null \
     || fail "list on $url: $(definitions "$url")"
 done
 
@@ -166,7 +166,7 @@ agree
 package kv 1.0 "$bin/tests/chaincode/kv.so"
 ok "install kv on peer0.org1" stele chaincode install "$net/kv-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
 approve_commit kv 1.0 1 "$net/kv-1.0.pkg"
-definitions "$p2" | grep -q '"name":"kv",.*"installed":false' || fail "kv should show as not installed on peer0.org2"
+definitions "$p2" | grep '"name":"kv",.*"installed":false' >/dev/null || fail "kv should show as not installed on peer0.org2"
 refused 1 'chaincode kv 1.0 \(sequence 1\) is not installed on peer peer0.org2' "query where not installed" \
   stele query kv get k --peer "$p2" --identity "$ids/auditor1"
 refused 1 'is not installed on peer peer0.org2' "invoke needing a peer where it is not installed" \
@@ -187,10 +187,10 @@ refused 1 'sequence is not the committed one \+ 1' "approve sequence 1 again" \
   stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
 approve_commit asset 2.0 2 "$net/asset-2.0.pkg"
 for url in "$p1" "$p2"; do
-  definitions "$url" | grep -q "^{\"name\":\"asset\",\"version\":\"2.0\",\"sequence\":2,\"package_hash\":\"$hash2\",.*\"installed\":true}$" \
+  definitions "$url" | grep "^{\"name\":\"asset\",\"version\":\"2.0\",\"sequence\":2,\"package_hash\":\"$hash2\",.*\"installed\":true}$" >/dev/null \
     || fail "list after the upgrade on $url: $(definitions "$url")"
 done
-stele chaincode list --peer "$p2" --identity "$ids/auditor1" | grep -q '^asset  *2.0  *2  *yes ' \
+stele chaincode list --peer "$p2" --identity "$ids/auditor1" | grep '^asset  *2.0  *2  *yes ' >/dev/null \
   || fail "list (text) after the upgrade: $(stele chaincode list --peer "$p2" --identity "$ids/auditor1")"
 ok "read asset1 under 2.0" stele query asset read asset1 --peer "$p2" --identity "$ids/auditor1"
 [ "$out" = "$asset1" ] || fail "asset1 under 2.0: $out"
@@ -231,12 +231,12 @@ EOF
 refused nz 'chaincode evil: crashed: its host was killed by signal 11' "query evil segv" \
   stele query evil segv --peer "$p2" --identity "$ids/auditor1"
 for url in "$p1" "$p2"; do
-  stele node health --url "$url" | grep -q "^$url SERVING$" || fail "$url after the attacks: $(stele node health --url "$url" 2>&1)"
+  stele node health --url "$url" | grep "^$url SERVING$" >/dev/null || fail "$url after the attacks: $(stele node health --url "$url" 2>&1)"
 done
 [ "$(orderer_height)" = "$h0" ] || fail "refused invocations were ordered: height $h0 -> $(orderer_height)"
 for peer in peer0.org1 peer0.org2; do
   pid=$(cat "$net/$peer.pid")
-  ! ps -o stat= --ppid "$pid" | grep -q Z || fail "peer pid $pid has zombie children: $(ps -o pid,stat,args --ppid "$pid")"
+  ! ps -o stat= --ppid "$pid" | grep Z >/dev/null || fail "peer pid $pid has zombie children: $(ps -o pid,stat,args --ppid "$pid")"
   n=$(ps -o args= --ppid "$pid" | grep -c "chaincodes/$evil_hash.so" || true)
   [ "$n" -le 6 ] || fail "peer pid $pid runs $n evil hosts (pool 6): $(ps -o pid,args --ppid "$pid")"
 done
@@ -244,7 +244,7 @@ valid "evil ok after the attacks (peer0.org1)" stele invoke evil ok --peer "$p1"
 valid "evil ok after the attacks (peer0.org2)" stele invoke evil ok --peer "$p2" --identity "$ids/owner1"
 valid "asset after the attacks" stele invoke asset create asset3 black 1 1 --peer "$p1" --identity "$ids/owner1"
 ok "read asset3" stele query asset read asset3 --peer "$p2" --identity "$ids/auditor1"
-echo "$out" | grep -q '"owner":"owner1@org2"' || fail "read asset3: $out"
+echo "$out" | grep '"owner":"owner1@org2"' >/dev/null || fail "read asset3: $out"
 
 # A .so that cannot run as the chaincode its package names is refused at install, and removed:
 # a constructor that opens a socket, another ABI, another chaincode's descriptor.
@@ -336,7 +336,7 @@ if [ "${STELE_TEST_HOOKS:-}" = 1 ]; then
   done
   restart_org2
   ok "read skew2 through peer0.org2" stele query asset read skew2 --peer "$p2" --identity "$ids/auditor1"
-  echo "$out" | grep -q 'alice@org1' || fail "skew2 not transferred: $out"
+  echo "$out" | grep 'alice@org1' >/dev/null || fail "skew2 not transferred: $out"
 else
   echo "5b skipped: the commit delay needs a test build (STELE_TEST_HOOKS)"
 fi
@@ -383,7 +383,7 @@ o3=$(sed -n 's/^listen: *//p' "$net/orderer3/orderer.yaml")
 seen=$(wc -l <"$net/peer0.org1.log")
 kill -CONT "$opid"
 # Once orderer3 reads again, a later stream reaches it: it answers the gateway again.
-again() { tail -n +"$((seen + 1))" "$net/peer0.org1.log" | grep -qF "broadcast stream to $o3: the orderer answers again"; }
+again() { tail -n +"$((seen + 1))" "$net/peer0.org1.log" | grep -F "broadcast stream to $o3: the orderer answers again" >/dev/null; }
 for i in $(seq 1 20); do
   again && break
   valid "put $i after orderer3 resumed" stele invoke kv put "resumed-$i" v --peer "$p1" --identity "$ids/owner1"

@@ -16,14 +16,14 @@ trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
 base=$(( 20000 + (RANDOM % 800) * 50 ))
 
-"$bin/stele-network" check --config "$src/configs/network-solo.yaml" | grep -q '^orderers\[0\].id: orderer0$' \
+"$bin/stele-network" check --config "$src/configs/network-solo.yaml" | grep '^orderers\[0\].id: orderer0$' >/dev/null \
   || fail "check of configs/network-solo.yaml"
 sed 's/listen: 127.0.0.1:17050/listen: 127.0.0.1:18050/' "$src/configs/network-solo.yaml" >"$tmp/bad.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/bad.yaml" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "a port outside the range should exit 1, got $rc"
-echo "$out" | grep -q "bad.yaml:[0-9]*:[0-9]*: orderers\[0\].listen 127.0.0.1:18050: port lies outside base_port" \
+echo "$out" | grep "bad.yaml:[0-9]*:[0-9]*: orderers\[0\].listen 127.0.0.1:18050: port lies outside base_port" >/dev/null \
   || fail "bad port message: $out"
 
 # A pbft channel: four orderers, its parameters checked with the line they are on.
@@ -48,7 +48,7 @@ identities:
   - {id: orderer3, org: orderers, role: orderer}
 YAML
 } >"$tmp/pbft.yaml"
-"$bin/stele-network" check --config "$tmp/pbft.yaml" | grep -q '^channel.consensus.pbft.view_change_timeout_max: 30s$' \
+"$bin/stele-network" check --config "$tmp/pbft.yaml" | grep '^channel.consensus.pbft.view_change_timeout_max: 30s$' >/dev/null \
   || fail "check of a pbft network: $("$bin/stele-network" check --config "$tmp/pbft.yaml" 2>&1)"
 sed 's/log_window: 40/log_window: 45/' "$tmp/pbft.yaml" >"$tmp/bad-pbft.yaml"
 line=$(grep -n 'checkpoint_interval: 10' "$tmp/bad-pbft.yaml" | cut -d: -f1)
@@ -56,20 +56,20 @@ set +e
 out=$("$bin/stele-network" check --config "$tmp/bad-pbft.yaml" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "log_window 45 should exit 1, got $rc"
-echo "$out" | grep -q "bad-pbft.yaml:$line:7: channel.consensus.pbft.log_window 45 is not a multiple of checkpoint_interval 10" \
+echo "$out" | grep "bad-pbft.yaml:$line:7: channel.consensus.pbft.log_window 45 is not a multiple of checkpoint_interval 10" >/dev/null \
   || fail "bad pbft message: $out"
 sed '/orderer3, listen/d' "$tmp/pbft.yaml" >"$tmp/three.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/three.yaml" 2>&1); rc=$?
 set -e
-[ $rc -eq 1 ] && echo "$out" | grep -q 'pbft needs at least 4 orderers' || fail "pbft with 3: $out"
+[ $rc -eq 1 ] && echo "$out" | grep 'pbft needs at least 4 orderers' >/dev/null || fail "pbft with 3: $out"
 # pow is refused by check, as the orderers have no such plug-in (up would start orderers that
 # exit at once).
 sed 's/type: pbft/type: pow/' "$tmp/pbft.yaml" >"$tmp/pow.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/pow.yaml" 2>&1); rc=$?
 set -e
-[ $rc -eq 1 ] && echo "$out" | grep -q 'pow.yaml:[0-9]*:[0-9]*: channel.consensus.type pow: the orderers have no proof-of-work plug-in' \
+[ $rc -eq 1 ] && echo "$out" | grep 'pow.yaml:[0-9]*:[0-9]*: channel.consensus.type pow: the orderers have no proof-of-work plug-in' >/dev/null \
   || fail "pow: $out"
 
 # The shipped network, with one chaincode defined at genesis.
@@ -90,32 +90,32 @@ grep -q "\"id\":\"orderer0\",\"url\":\"127.0.0.1:$base\"" "$tmp/up.json" || fail
 g=$(cat "$tmp/genesis.json")
 cakey=$(od -An -tx1 "$net/ca/ca.pub" | tr -d ' \n')
 for org in orderers org1 org2; do
-  echo "$g" | grep -q "{\"name\":\"$org\",\"ca_public_keys\":\[\"$cakey\"\],\"admins\":\[\"admin.$org\"\]}" \
+  echo "$g" | grep "{\"name\":\"$org\",\"ca_public_keys\":\[\"$cakey\"\],\"admins\":\[\"admin.$org\"\]}" >/dev/null \
     || fail "genesis organisation $org with the CA key $cakey: $g"
 done
-echo "$g" | grep -q "{\"node_id\":\"orderer0\",\"organisation\":\"orderers\",\"public_key\":\"[0-9a-f]\{66\}\",\"address\":\"127.0.0.1:$base\"" \
+echo "$g" | grep "{\"node_id\":\"orderer0\",\"organisation\":\"orderers\",\"public_key\":\"[0-9a-f]\{66\}\",\"address\":\"127.0.0.1:$base\"" >/dev/null \
   || fail "genesis orderer0 with its address: $g"
-echo "$g" | grep -q '"batch":{"max_message_count":500,"batch_timeout_ms":2000,"preferred_max_bytes":2097152,"absolute_max_bytes":10485760}' \
+echo "$g" | grep '"batch":{"max_message_count":500,"batch_timeout_ms":2000,"preferred_max_bytes":2097152,"absolute_max_bytes":10485760}' >/dev/null \
   || fail "genesis batch parameters: $g"
-echo "$g" | grep -q '"consensus":{"type":"solo"}' || fail "genesis consensus: $g"
-echo "$g" | grep -q "\"chaincodes\":\[{\"name\":\"election\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash\"" \
+echo "$g" | grep '"consensus":{"type":"solo"}' >/dev/null || fail "genesis consensus: $g"
+echo "$g" | grep "\"chaincodes\":\[{\"name\":\"election\",\"version\":\"1.0\",\"sequence\":1,\"package_hash\":\"$hash\"" >/dev/null \
   || fail "genesis chaincodes: $g"
-echo "$g" | grep -q '"signed_by":{"id":"admin.orderers","org":"orderers","verdict":"verified"}' \
+echo "$g" | grep '"signed_by":{"id":"admin.orderers","org":"orderers","verdict":"verified"}' >/dev/null \
   || fail "genesis signer: $g"
 genesis_hash=$(echo "$g" | sed -n 's/.*"block_hash":"\([0-9a-f]*\)".*/\1/p')
 
 # Every orderer started from it: its configuration names it, and its block 0 is that block.
 for url in $(sed 's/},{/}\n{/g' "$tmp/up.json" | sed -n 's/.*"id":"orderer[0-9]*","url":"\([^"]*\)".*/\1/p'); do
   o=$("$bin/stele" chain config --orderer "$url" --identity "$net/ids/auditor1" --json) || fail "chain config from $url"
-  echo "$o" | grep -q "\"block_hash\":\"$genesis_hash\"" || fail "orderer $url started from another block 0: $o"
+  echo "$o" | grep "\"block_hash\":\"$genesis_hash\"" >/dev/null || fail "orderer $url started from another block 0: $o"
 done
 grep -q '^genesis_file: ../genesis.block$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml genesis_file"
 grep -q '^  batch_delay: 10ms$' "$net/orderer0/orderer.yaml" || fail "orderer0.yaml: no default batch_delay"
-"$bin/stele-network" check --config "$src/configs/network.yaml" | grep -q '^orderers\[3\].batch_delay: 40ms$' \
+"$bin/stele-network" check --config "$src/configs/network.yaml" | grep '^orderers\[3\].batch_delay: 40ms$' >/dev/null \
   || fail "configs/network.yaml: the orderers' batch_delay is not 40ms"
-"$bin/stele" block get 0 --network "$net" --json | grep -q '"channel_config":{"channel_id":"stele"' \
+"$bin/stele" block get 0 --network "$net" --json | grep '"channel_config":{"channel_id":"stele"' >/dev/null \
   || fail "block get 0 shows the channel configuration"
-"$bin/stele" block get 0 --network "$net" | grep -q '^  orderer0       127.0.0.1:'"$base"', orderers, key ' \
+"$bin/stele" block get 0 --network "$net" | grep '^  orderer0       127.0.0.1:'"$base"', orderers, key ' >/dev/null \
   || fail "block get 0 text summary: $("$bin/stele" block get 0 --network "$net")"
 
 # orderer1 is enrolled but not in the genesis block: it refuses to start, saying so.
@@ -152,7 +152,7 @@ opid=$(cat "$net/orderer0.pid")
 [ -d "/proc/$opid/task" ] || fail "no process $opid for orderer0"
 for t in /proc/"$opid"/task/*; do
   pol=$(chrt -p "${t##*/}" 2>/dev/null) || { [ -d "$t" ] || continue; fail "chrt -p ${t##*/}"; } # a thread may end meanwhile
-  echo "$pol" | grep -q 'SCHED_BATCH' || fail "thread ${t##*/} of orderer0: $pol"
+  echo "$pol" | grep 'SCHED_BATCH' >/dev/null || fail "thread ${t##*/} of orderer0: $pol"
 done
 [ "$("$bin/stele-network" check --config "$src/configs/network.yaml" | grep -c '^\(orderers\|peers\)\[[0-9]\]\.scheduler: batch$')" = 6 ] \
   || fail "configs/network.yaml: not every daemon runs with scheduler batch"
@@ -165,7 +165,7 @@ grep -q '"delivered_exactly_once":true' "$tmp/bench.json" || fail "exactly once:
 grep -q '"bound_per_s":' "$tmp/bench.json" || fail "no bound_per_s"
 h1=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
 [ "$h1" -gt 1 ] || fail "the height did not grow: $h1"
-"$bin/stele" block get 1 --network "$net" --json | grep -q '"number":1' || fail "block get 1"
+"$bin/stele" block get 1 --network "$net" --json | grep '"number":1' >/dev/null || fail "block get 1"
 
 # restart: the orderer stops (exit 0) and starts again from its chain under a new pid, which
 # network.json, status and down then know; an unknown name is refused.
@@ -182,13 +182,13 @@ h2=$("$bin/stele" chain info --network "$net" --json | sed -n 's/.*"height":\([0
 set +e
 out=$("$bin/stele-network" restart --dir "$net" orderer9 2>&1); rc=$?
 set -e
-[ $rc -eq 1 ] && echo "$out" | grep -q 'has no process orderer9' || fail "restart of an unknown process (exit $rc): $out"
+[ $rc -eq 1 ] && echo "$out" | grep 'has no process orderer9' >/dev/null || fail "restart of an unknown process (exit $rc): $out"
 
 set +e
 out=$("$bin/stele-network" up --config "$src/configs/network-solo.yaml" --dir "$net" --base-port $base 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "up on a running network should exit 1, got $rc"
-echo "$out" | grep -q 'already holds a running network' || fail "refusal message: $out"
+echo "$out" | grep 'already holds a running network' >/dev/null || fail "refusal message: $out"
 
 pids=$(cat "$net"/*.pid)
 "$bin/stele-network" down --dir "$net" >"$tmp/down.txt" || fail "down: $(cat "$tmp/down.txt")"

@@ -22,7 +22,7 @@ done
 # the CA admin, three organisation admins and the 14 identities of configs/network.yaml
 [ $n -eq 18 ] || fail "expected 18 enrolled identities, found $n"
 grep -q '"delivered_exactly_once":true' "$tmp/demo.log" || fail "the orderer bench did not deliver every envelope once"
-height=$(sed -n 's/^height *\([0-9]*\)$/\1/p' "$tmp/demo.log" | head -1)
+height=$(sed -n 's/^height *\([0-9]*\)$/\1/p' "$tmp/demo.log" | sed -n 1p)
 [ -n "$height" ] && [ "$height" -gt 1 ] || fail "chain info height is '$height', expected > 1"
 grep -q '^number *1$' "$tmp/demo.log" || fail "block 1 was not printed"
 grep -q '^signed by      admin.orderers of orderers: verified$' "$tmp/demo.log" \

@@ -276,12 +276,30 @@ out:
     arena_destroy(a);
 }
 
+/* Under mutual TLS the client certificate says who opened a Cluster call: it must name one of
+ * the channel's orderers (CN = node id). Without a client certificate (plaintext, server-only
+ * TLS) the transport names no one and only the signed messages count. Returns RPC_OK or the
+ * refusal. */
+static enum rpc_code cluster_caller_ok(struct pbft *b, struct rpc_call *call)
+{
+    char cn[128];
+    if (rpc_call_peer_cn(call, cn, sizeof cn) != STELE_OK || pbft_members_find(&b->m, cn) >= 0)
+        return RPC_OK;
+    return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                          "stele.Cluster is for the channel's orderers: the client certificate "
+                          "names \"%s\", no orderer of the channel",
+                          cn);
+}
+
 static enum rpc_code step(struct rpc_call *call, const ProtobufCMessage *req,
                           ProtobufCMessage **resp, void *arg)
 {
     (void)req;
     struct pbft *b = arg;
     static Stele__PbftAck ack = STELE__PBFT_ACK__INIT;
+    enum rpc_code who = cluster_caller_ok(b, call);
+    if (who != RPC_OK)
+        return who;
     for (;;) {
         ProtobufCMessage *m;
         int rc = rpc_call_recv(call, &m, -1, false);
@@ -307,6 +325,9 @@ static enum rpc_code fetch(struct rpc_call *call, const ProtobufCMessage *req,
     Stele__PbftMessage *msg;
     size_t from;
     const char *why = "";
+    enum rpc_code who = cluster_caller_ok(b, call);
+    if (who != RPC_OK)
+        return who;
     if (pbft_open(&b->m, a, (const Stele__PbftSigned *)req, &msg, &from, &why))
         return rpc_call_error(call, RPC_PERMISSION_DENIED, "%s", why);
     uint64_t now = clock_wall_ms();

@@ -57,18 +57,6 @@ struct cluster {
 
 static struct cluster C;
 
-/* A port nobody listens on right now. */
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-    close(s);
-    return ntohs(sa.sin_port);
-}
-
 static void path_of(char *out, size_t len, int i, const char *rel)
 {
     snprintf(out, len, "%s/o%d%s%s", C.dir, i, rel[0] ? "/" : "", rel);
@@ -186,7 +174,7 @@ static void cluster_up(const char *const faults[N])
     for (int i = 0; i < N; i++) {
         char id[8];
         snprintf(id, sizeof id, "o%d", i);
-        snprintf(C.addr[i], sizeof C.addr[i], "127.0.0.1:%d", free_port());
+        snprintf(C.addr[i], sizeof C.addr[i], "127.0.0.1:%d", test_free_port());
         path_of(path, sizeof path, i, "");
         assert_int_equal(mkdir(path, 0700), 0);
         test_identity_issue(C.ca, 0, id, "orderers", "orderer", 0, 86400, &C.orderers[i]);

@@ -37,18 +37,6 @@ static const char *const org_names[3] = {"OrdererOrg", "Org1", "Org2"};
 
 /* ---- processes ---- */
 
-/* A port nobody listens on right now. */
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-    close(s);
-    return ntohs(sa.sin_port);
-}
-
 /* Forks and execs `bin --config conf` in p->dir, output appended to p->log. */
 static void spawn(struct proc *p, const char *bin)
 {
@@ -81,9 +69,16 @@ static bool exited(void *arg)
 static void wait_serving(struct proc *p, const char *service, const char *name)
 {
     struct rpc_result res;
-    if (rpc_health_wait(p->addr, NULL, service, 60000, exited, &p->pid, &res) != RPC_HEALTH_SERVING)
-        fail_msg("%s did not start serving%s%s; see %s", name, service[0] ? " " : "", service,
-                 p->log);
+    if (rpc_health_wait(p->addr, NULL, service, 60000, exited, &p->pid, &res) == RPC_HEALTH_SERVING)
+        return;
+    /* The directory goes with the test: show the end of the log here. */
+    size_t len = 0;
+    char tail[1600] = "(no log)", *log = test_read_file(p->log, &len);
+    if (log)
+        snprintf(tail, sizeof tail, "%s", len > 1500 ? log + len - 1500 : log);
+    free(log);
+    fail_msg("%s did not start serving%s%s at %s; the end of %s:\n%s", name, service[0] ? " " : "",
+             service, p->addr, p->log, tail);
 }
 
 void net_orderer_start(int i)
@@ -129,7 +124,7 @@ static void proc_paths(struct proc *p, const char *name, const char *conf)
     snprintf(p->dir, sizeof p->dir, "%s/%s", N.dir, name);
     snprintf(p->conf, sizeof p->conf, "%s/%s", p->dir, conf);
     snprintf(p->log, sizeof p->log, "%s/%s.log", p->dir, name);
-    snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", free_port());
+    snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", test_free_port());
     assert_int_equal(mkdir(p->dir, 0700), 0);
 }
 

@@ -11,10 +11,14 @@
 #include "ledger/genesis.h"
 #include "base/arena.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static char *join(const char *env, const char *fallback, const char *rel)
@@ -188,4 +192,25 @@ Stele__ChannelConfig *test_channel_config(struct arena *a, const char *channel,
     c->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
     assert_int_equal(genesis_check(c, NULL), STELE_OK);
     return c;
+}
+
+int test_free_port(void)
+{
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
+    for (int tries = 0; tries < 200; tries++) {
+        int port = 10000 + (int)(rand_r(&seed) % 10000);
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool ok = s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (s >= 0)
+            close(s);
+        if (ok)
+            return port;
+    }
+    fail_msg("no free port in 10000..19999");
+    return -1;
 }

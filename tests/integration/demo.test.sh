@@ -8,7 +8,8 @@ set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
 trap '[ -f "$tmp/net/network.json" ] && "$bin/stele-network" down --dir "$tmp/net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-port=$(( 20000 + (RANDOM % 800) * 50 + 4 ))
+source "$src/tests/support/ports.sh"; port_range 2   # the demo network and its TLS one (base + 50)
+port=$(( base + 4 ))
 STELE_BIN="$bin" STELE_DEMO_DIR="$tmp/net" STELE_DEMO_CA_PORT=$port bash "$src/scripts/demo" >"$tmp/demo.log" 2>&1 \
   || { cat "$tmp/demo.log"; echo "FAIL: the demo failed"; exit 1; }
 fail() { echo "FAIL: $*"; exit 1; }

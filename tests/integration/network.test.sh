@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 net=$tmp/net
 trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
+source "$src/tests/support/ports.sh"; port_range
 
 "$bin/stele-network" check --config "$src/configs/network-solo.yaml" | grep '^orderers\[0\].id: orderer0$' >/dev/null \
   || fail "check of configs/network-solo.yaml"

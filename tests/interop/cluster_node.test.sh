@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 net=$tmp/net
 trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/orderer*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
+source "$src/tests/support/ports.sh"; port_range
 o1=127.0.0.1:$(( base + 1 ))
 
 sed 's/^tls: .*/tls: mutual/' "$src/configs/network.yaml" >"$tmp/net.yaml"

@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 net=$tmp/net
 trap '[ -f "$net/network.json" ] && "$bin/stele-network" down --dir "$net" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
+source "$src/tests/support/ports.sh"; port_range
 p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
 
 for mode in none mutual; do

@@ -1,10 +1,12 @@
 # Sourced by shell tests that need real identities: ca_start NAME ID:ORG:ROLE... creates a CA
-# in $tmp/ca, serves it on a random port ($ca, pid $ca_pid), waits for its health check,
+# in $tmp/ca, serves it on a port of its own (ports.sh) ($ca, pid $ca_pid), waits for its health check,
 # enrols its admin into $tmp/ids/admin and registers and enrols each identity into
-# $tmp/ids/ID. Needs $bin and $tmp; the caller's cleanup stops $ca_pid.
+# $tmp/ids/ID. Needs $src, $bin and $tmp; the caller's cleanup stops $ca_pid.
 ca_start() {
   local name=$1; shift
-  ca=127.0.0.1:$(( 20000 + RANDOM % 20000 ))
+  source "$src/tests/support/ports.sh"
+  port_range
+  ca=127.0.0.1:$base
   "$bin/stele-ca" init --dir "$tmp/ca" --name "$name" --json >"$tmp/ca-init.json"
   local secret
   secret=$(sed -n 's/.*"admin_secret":"\([^"]*\)".*/\1/p' "$tmp/ca-init.json")

@@ -1,7 +1,7 @@
 # Sourced by shell tests that run a whole network with stele-network (tests/integration/
 # chaincode, crl, tls_network). Sets $src and $bin (from the test environment), $tmp (a
 # temporary directory, removed at exit after `stele-network down` of the network in $net, if
-# one was started), $net, $base (a random range of 50 ports), $p1 and $p2 (the addresses of
+# one was started), $net, $base (a range of 50 ports, tests/support/ports.sh), $p1 and $p2 (the addresses of
 # the two peers of configs/network.yaml moved there) and $ids; defines:
 #   fail MESSAGE...    print FAIL and the logs' last lines, exit 1;
 #   ok WHAT CMD...     CMD must succeed; $out holds its stdout and stderr;
@@ -20,7 +20,8 @@ net_cleanup() {
 }
 trap net_cleanup EXIT
 fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
-base=$(( 20000 + (RANDOM % 800) * 50 ))
+source "$src/tests/support/ports.sh"
+port_range
 p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))
 ids=$net/ids
 

@@ -57,6 +57,7 @@ done
 grep -q '"tls_ca":' "$net/network.json" || fail "network.json names no tls_ca"
 ok "status over TLS" "$bin/stele-network" status --dir "$net"
 [ "$(echo "$out" | grep -c ' SERVING')" -eq 7 ] || fail "not every daemon SERVING over TLS: $out"
+echo "$out" | grep '(channel stele, tls mutual)' >/dev/null || fail "status does not say the network runs mutual TLS: $out"
 
 # 5. The configurations an operator would write, accepted by --check.
 grep -q '^  root_ca: ../tls/ca.crt$' "$net/orderer1/orderer.yaml" || fail "orderer1 has no root_ca: $(cat "$net/orderer1/orderer.yaml")"

@@ -89,11 +89,13 @@ int cmd_status(int argc, char **argv)
     buf_init(&b);
     json_init(&j, &b);
     json_object_begin(&j);
+    const char *tls_mode = !nf.tls_ca ? "none" : nf.tls_cert ? "mutual" : "server";
     json_kv_string(&j, "network", nf.network);
+    json_kv_string(&j, "tls", tls_mode);
     json_key(&j, "processes");
     json_array_begin(&j);
     if (!json)
-        printf("network %s (channel %s) in %s\n", nf.network, nf.channel_id, dir);
+        printf("network %s (channel %s, tls %s) in %s\n", nf.network, nf.channel_id, tls_mode, dir);
     bool all = true;
     struct rpc_tls tls = netfile_client_tls(&nf);
     for (size_t i = 0; i < nf.n_processes; i++) {

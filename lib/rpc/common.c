@@ -6,6 +6,8 @@
 #include "pb/pb.h"
 
 #include <dlfcn.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <stdarg.h>
@@ -204,6 +206,44 @@ ProtobufCMessage *rpc_bb_decode(grpc_byte_buffer *bb, const ProtobufCMessageDesc
     ProtobufCMessage *m = pb_unpack(desc, a, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), max);
     grpc_slice_unref(s);
     return m;
+}
+
+/* Formats ASN.1 time `t` as "YYYY-MM-DD HH:MM UTC" into `out`. */
+static void cert_time(const ASN1_TIME *t, char out[32])
+{
+    struct tm tm;
+    if (ASN1_TIME_to_tm(t, &tm))
+        strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+    else
+        snprintf(out, 32, "?");
+}
+
+int rpc_check_cert_dates(const char *pem, const char *path, const char *component, char **errmsg)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (!x) {
+        rpc_set_err(errmsg, "certificate file %s holds no PEM certificate", path);
+        return -1;
+    }
+    char when[32];
+    int rc = 0, days = 0, secs = 0;
+    if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+        cert_time(X509_get0_notBefore(x), when);
+        rpc_set_err(errmsg, "certificate %s is not valid before %s", path, when);
+        rc = -1;
+    } else if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+        cert_time(X509_get0_notAfter(x), when);
+        rpc_set_err(errmsg, "certificate %s expired on %s", path, when);
+        rc = -1;
+    } else if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) && days < 30) {
+        cert_time(X509_get0_notAfter(x), when);
+        log_warn(component, "certificate %s expires in %d days (%s): issue a new one", path, days,
+                 when);
+    }
+    X509_free(x);
+    return rc;
 }
 
 char *rpc_read_pem(const char *path, const char *what, char **errmsg)

@@ -119,6 +119,12 @@ grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
 /* Decodes `bb` as `desc` (arena or malloc); NULL if it does not decode or exceeds max. */
 ProtobufCMessage *rpc_bb_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
                                 struct arena *a, size_t max);
+/* Checks the validity dates of the first certificate of PEM text `pem` (read from `path`):
+ * not yet valid or expired fails with *errmsg set, saying when (a server would only fail its
+ * handshakes); one that expires within 30 days is logged as a warning under `component`.
+ * Returns 0 or -1. */
+int rpc_check_cert_dates(const char *pem, const char *path, const char *component, char **errmsg);
+
 /* Reads a whole PEM file into a malloc'd string; NULL with *errmsg on failure. */
 char *rpc_read_pem(const char *path, const char *what, char **errmsg);
 /* Sets *errmsg to a malloc'd formatted message (if errmsg is non-NULL). */

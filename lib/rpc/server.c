@@ -123,7 +123,8 @@ struct rpc_server *rpc_server_create(const struct rpc_server_opts *opts, char **
             goto fail;
         }
         s->tls_cert = rpc_read_pem(opts->tls.cert_file, "certificate", errmsg);
-        if (!s->tls_cert)
+        if (!s->tls_cert ||
+            rpc_check_cert_dates(s->tls_cert, opts->tls.cert_file, s->component, errmsg) != 0)
             goto fail;
         s->tls_key = rpc_read_pem(opts->tls.key_file, "key", errmsg);
         if (!s->tls_key)

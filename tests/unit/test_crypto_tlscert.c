@@ -303,21 +303,28 @@ static void bad_arguments_refused(void **state)
 }
 
 /* Writes a copy of ca.crt that expired yesterday, signed again with ca.key, as `out`. */
-static void write_expired_ca(const char *out)
+/* Writes `in` (a certificate the CA signed, or the CA's own) to `out`, its validity moved to
+ * now + before_s .. now + after_s and signed again with the CA's key. */
+static void write_redated(const char *in, long before_s, long after_s, const char *out)
 {
-    X509 *x = load_cert(ca_crt);
+    X509 *x = load_cert(in);
     BIO *b = BIO_new_file(ca_key, "r");
     EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
     BIO_free(b);
     assert_non_null(key);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3 * 86400));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), -86400));
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), before_s));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), after_s));
     assert_true(X509_sign(x, key, EVP_sha256()) > 0);
     b = BIO_new_file(out, "w");
     assert_true(b && PEM_write_bio_X509(b, x));
     BIO_free(b);
     X509_free(x);
     EVP_PKEY_free(key);
+}
+
+static void write_expired_ca(const char *out)
+{
+    write_redated(ca_crt, -3 * 86400, -86400, out);
 }
 
 static void bad_ca_files_refused(void **state)
@@ -516,6 +523,40 @@ static void client_certificate_is_only_a_client(void **state)
     rpc_server_destroy(s);
 }
 
+/* A server does not start with a certificate that has expired or is not valid yet, and says
+ * when; one that expires soon still serves. */
+static void server_certificate_dates_checked(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    assert_int_equal(issue("ca", 30, NULL), STELE_OK);
+    const struct {
+        long before, after;
+        const char *says; /* NULL: starts */
+    } cases[] = {
+        {-3 * 86400, -86400, "expired on"},
+        {86400, 3 * 86400, "is not valid before"},
+        {-3600, 5 * 86400, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_redated(leaf_crt, cases[i].before, cases[i].after, p("dated.crt"));
+        struct rpc_server_opts o = {.listen = "127.0.0.1:0",
+                                    .tls = {.cert_file = p("dated.crt"), .key_file = leaf_key}};
+        struct rpc_server *s = rpc_server_create(&o, &err);
+        if (!cases[i].says) {
+            assert_non_null(s);
+            rpc_server_destroy(s);
+            continue;
+        }
+        assert_null(s);
+        assert_non_null(err);
+        if (!strstr(err, cases[i].says) || !strstr(err, "dated.crt"))
+            fail_msg("\"%s\" does not say \"%s\" of dated.crt", err, cases[i].says);
+        free(err);
+        err = NULL;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reissue_replaces_and_failure_keeps, setup, teardown),
         cmocka_unit_test_setup_teardown(tls_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(client_certificate_is_only_a_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(server_certificate_dates_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,35 +52,6 @@ static const struct config_field limits_fields[] = {
 static const struct config_schema limits_schema = {"limits", sizeof(struct orderer_limits_config),
                                                    limits_fields};
 
-static const struct config_field tls_fields[] = {
-    {.key = "cert",
-     .type = CONFIG_PATH,
-     .offset = F(orderer_tls_config, cert),
-     .required = true,
-     .relative = true,
-     .help = "PEM certificate chain of the server"},
-    {.key = "key",
-     .type = CONFIG_PATH,
-     .offset = F(orderer_tls_config, key),
-     .required = true,
-     .relative = true,
-     .help = "PEM private key of that certificate"},
-    {.key = "client_ca",
-     .type = CONFIG_PATH,
-     .offset = F(orderer_tls_config, client_ca),
-     .relative = true,
-     .help = "PEM CA certificates for client certificates: mutual TLS (absent: none asked)"},
-    {.key = "root_ca",
-     .type = CONFIG_PATH,
-     .offset = F(orderer_tls_config, root_ca),
-     .relative = true,
-     .help = "PEM roots of the other orderers' TLS certificates, to dial them over TLS "
-             "presenting cert and key (pbft needs it)"},
-    {.key = NULL},
-};
-static const struct config_schema tls_schema = {"tls", sizeof(struct orderer_tls_config),
-                                                tls_fields};
-
 static const struct config_field consensus_fields[] = {
     {.key = "type",
      .type = CONFIG_STRING,
@@ -232,7 +203,7 @@ static const struct config_field orderer_fields[] = {
     {.key = "tls",
      .type = CONFIG_MAP,
      .offset = F(orderer_config, tls),
-     .sub = &tls_schema,
+     .sub = &cli_tls_schema,
      .help = "TLS for the listener (absent: plaintext; envelopes are signed either way)"},
     {.key = "membership",
      .type = CONFIG_MAP,

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 
+#include "cli/daemon.h"
 #include "config/config.h"
 
 #include "ledger/batch_config.h"
@@ -23,17 +24,6 @@ struct orderer_limits_config {
     uint64_t max_streams; /* concurrent Broadcast and Deliver streams */
     uint64_t max_message; /* gRPC message cap both ways; 0 = absolute_max_bytes + 1 MiB */
     uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
-};
-
-/* Transport security (section `tls`, optional). Message signatures are checked with or
- * without it (DESIGN §4.2). */
-struct orderer_tls_config {
-    char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
-    char *key;       /* its PEM private key */
-    char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
-    char *root_ca;   /* PEM roots of the other orderers' TLS certificates: with it, this orderer
-                        dials them over TLS and presents cert/key as its client certificate
-                        (required with consensus.type pbft); NULL = no TLS to them */
 };
 
 /* Consensus (section `consensus`). */
@@ -58,7 +48,7 @@ struct orderer_config {
     struct batch_config batch;                 /* block cutting for `genesis`; pos.line 0
                                                   when the section is absent */
     struct orderer_limits_config limits;       /* server limits */
-    struct orderer_tls_config tls;             /* TLS for the listener */
+    struct cli_tls_config tls;                 /* TLS: listener, links to other orderers */
     struct orderer_auth_config membership;     /* who may broadcast and deliver; no CAs:
                                                   the genesis block's organisations */
 };

@@ -159,8 +159,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .plugin_config = strcmp(cfg->consensus.type, "pbft") == 0 ? &cfg->consensus.pbft : NULL,
     };
     if (cfg->tls.root_ca) {
-        cp.peer_tls = (struct rpc_tls){
-            .ca_file = cfg->tls.root_ca, .cert_file = cfg->tls.cert, .key_file = cfg->tls.key};
+        cp.peer_tls = cli_tls_client(&cfg->tls);
         /* The plug-in dials the other orderers from its own threads, where an unreadable file
          * would only be logged: read them now (a channel connects lazily, nothing is sent). */
         struct rpc_channel *probe =
@@ -187,9 +186,7 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .max_message = cfg->limits.max_message ? cfg->limits.max_message
                                                : ch->batch->absolute_max_bytes + MESSAGE_HEADROOM,
         .component = "orderer-rpc",
-        .tls = {.cert_file = cfg->tls.cert,
-                .key_file = cfg->tls.key,
-                .ca_file = cfg->tls.client_ca},
+        .tls = cli_tls_server(&cfg->tls),
     };
     rc = STELE_ERR_NOMEM;
     if (!(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||

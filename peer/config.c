@@ -47,34 +47,6 @@ static const struct config_field limits_fields[] = {
 static const struct config_schema limits_schema = {"limits", sizeof(struct peer_limits_config),
                                                    limits_fields};
 
-static const struct config_field tls_fields[] = {
-    {.key = "cert",
-     .type = CONFIG_PATH,
-     .offset = F(peer_tls_config, cert),
-     .required = true,
-     .relative = true,
-     .help = "PEM certificate chain of the server"},
-    {.key = "key",
-     .type = CONFIG_PATH,
-     .offset = F(peer_tls_config, key),
-     .required = true,
-     .relative = true,
-     .help = "PEM private key of that certificate"},
-    {.key = "client_ca",
-     .type = CONFIG_PATH,
-     .offset = F(peer_tls_config, client_ca),
-     .relative = true,
-     .help = "PEM CA certificates for client certificates: mutual TLS (absent: none asked)"},
-    {.key = "root_ca",
-     .type = CONFIG_PATH,
-     .offset = F(peer_tls_config, root_ca),
-     .relative = true,
-     .help = "PEM roots of the orderers' and other peers' TLS certificates, to dial them over "
-             "TLS presenting cert and key (absent: plaintext to them)"},
-    {.key = NULL},
-};
-static const struct config_schema tls_schema = {"tls", sizeof(struct peer_tls_config), tls_fields};
-
 static const struct config_field validation_fields[] = {
     {.key = "threads",
      .type = CONFIG_UINT64,
@@ -271,7 +243,7 @@ static const struct config_field peer_fields[] = {
     {.key = "tls",
      .type = CONFIG_MAP,
      .offset = F(peer_config, tls),
-     .sub = &tls_schema,
+     .sub = &cli_tls_schema,
      .help = "serve over TLS; dial orderers and peers over TLS (optional)"},
     {.key = NULL},
 };
@@ -281,12 +253,4 @@ const struct config_schema peer_config_schema = {"peer", sizeof(struct peer_conf
 int peer_config_load(const char *path, struct peer_config *out, struct config **cfgp, char **errmsg)
 {
     return config_load_file(&peer_config_schema, out, path, cfgp, errmsg);
-}
-
-struct rpc_tls peer_config_client_tls(const struct peer_config *cfg)
-{
-    if (!cfg->tls.root_ca)
-        return (struct rpc_tls){0};
-    return (struct rpc_tls){
-        .ca_file = cfg->tls.root_ca, .cert_file = cfg->tls.cert, .key_file = cfg->tls.key};
 }

@@ -7,8 +7,8 @@
 #ifndef STELE_PEER_CONFIG_H
 #define STELE_PEER_CONFIG_H
 
+#include "cli/daemon.h"
 #include "config/config.h"
-#include "rpc/rpc.h"
 
 #include <stdint.h>
 
@@ -32,17 +32,6 @@ struct peer_gateway_config {
     uint64_t endorse_timeout_ms; /* per remote endorsement */
     uint64_t commit_timeout_ms;  /* Submit with wait: default wait */
     uint64_t orderer_queue;      /* envelopes queued on one orderer's Broadcast stream, at most */
-};
-
-/* Transport security (section `tls`, optional). Message signatures are checked with or
- * without it (DESIGN §4.2). */
-struct peer_tls_config {
-    char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
-    char *key;       /* its PEM private key */
-    char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
-    char *root_ca;   /* PEM roots of the orderers' and other peers' TLS certificates: with it,
-                        the peer dials them over TLS and presents cert/key as its client
-                        certificate; NULL = plaintext to them */
 };
 
 /* Chaincode execution (section `chaincode`). */
@@ -79,15 +68,11 @@ struct peer_config {
     struct peer_limits_config limits;
     struct peer_gateway_config gateway;
     struct peer_chaincode_config chaincode;
-    struct peer_tls_config tls;
+    struct cli_tls_config tls; /* TLS: listener, links to orderers and other peers */
 };
 
 /* The schema, for config_print() and config_print_help(). */
 extern const struct config_schema peer_config_schema;
-
-/* How this peer dials orderers and other peers: TLS with tls.root_ca as roots and tls.cert/key
- * as client certificate when root_ca is set, else plaintext (all NULL). Points into `cfg`. */
-struct rpc_tls peer_config_client_tls(const struct peer_config *cfg);
 
 /* Loads and checks `path` into *out. Returns STELE_OK with *cfgp owning the strings (free with
  * config_destroy()), or an error with *errmsg (malloc'd one line naming the file). */

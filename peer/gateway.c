@@ -82,7 +82,7 @@ int peer_gateway_create(struct peer *p, char **errmsg)
      * Submits queues for an orderer that works. */
     struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
                                   .stream_queue = (size_t)p->cfg->gateway.orderer_queue,
-                                  .tls = peer_config_client_tls(p->cfg)};
+                                  .tls = cli_tls_client(&p->cfg->tls)};
     for (size_t i = 0; i < p->n_orderers; i++)
         if (!(g->orderers[i] = rpc_channel_open(p->orderers[i], &co, errmsg)))
             return STELE_ERR_CONFIG;
@@ -117,7 +117,7 @@ static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, co
     if (!*slot) {
         struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
                                       .fail_fast = true,
-                                      .tls = peer_config_client_tls(p->cfg)};
+                                      .tls = cli_tls_client(&p->cfg->tls)};
         char *err = NULL;
         if (!(*slot = rpc_channel_open(addr, &co, &err)))
             log_warn("gateway", "peer %s: %s", addr, err ? err : "cannot open a channel");

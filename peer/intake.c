@@ -39,7 +39,7 @@ static int seek_request(struct peer *p, uint64_t from, ProtobufCBinaryData *out)
 static uint64_t orderer_height(const struct peer *p, const char *addr)
 {
     struct rpc_channel_opts co = {
-        .fail_fast = true, .timeout_ms = 2000, .tls = peer_config_client_tls(p->cfg)};
+        .fail_fast = true, .timeout_ms = 2000, .tls = cli_tls_client(&p->cfg->tls)};
     struct rpc_channel *ch = rpc_channel_open(addr, &co, NULL);
     Stele__ChainInfoRequest rq = STELE__CHAIN_INFO_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
@@ -84,7 +84,7 @@ static void pull(struct peer *p, size_t idx)
     const char *addr = p->orderers[idx];
     struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
                                   .fail_fast = true,
-                                  .tls = peer_config_client_tls(p->cfg)};
+                                  .tls = cli_tls_client(&p->cfg->tls)};
     char *err = NULL;
     ProtobufCBinaryData req = {0};
     Stele__Envelope *env = NULL;

@@ -126,9 +126,7 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         .max_streams = (int)cfg->limits.max_streams,
         .max_message = cfg->limits.max_message,
         .component = "peer-rpc",
-        .tls = {.cert_file = cfg->tls.cert,
-                .key_file = cfg->tls.key,
-                .ca_file = cfg->tls.client_ca},
+        .tls = cli_tls_server(&cfg->tls),
     };
     rc = STELE_ERR_NOMEM;
     if (!(p->server = rpc_server_create(&so, errmsg)) || !(p->health = rpc_health_create()) ||

@@ -7,11 +7,53 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const struct config_field tls_fields[] = {
+    {.key = "cert",
+     .type = CONFIG_PATH,
+     .offset = offsetof(struct cli_tls_config, cert),
+     .required = true,
+     .relative = true,
+     .help = "PEM certificate chain of the server"},
+    {.key = "key",
+     .type = CONFIG_PATH,
+     .offset = offsetof(struct cli_tls_config, key),
+     .required = true,
+     .relative = true,
+     .help = "PEM private key of that certificate"},
+    {.key = "client_ca",
+     .type = CONFIG_PATH,
+     .offset = offsetof(struct cli_tls_config, client_ca),
+     .relative = true,
+     .help = "PEM CA certificates for client certificates: mutual TLS (absent: none asked)"},
+    {.key = "root_ca",
+     .type = CONFIG_PATH,
+     .offset = offsetof(struct cli_tls_config, root_ca),
+     .relative = true,
+     .help = "PEM roots of the TLS certificates of the daemons it dials (other orderers; "
+             "orderers and other peers), to dial them over TLS presenting cert and key "
+             "(absent: plaintext to them)"},
+    {.key = NULL},
+};
+const struct config_schema cli_tls_schema = {"tls", sizeof(struct cli_tls_config), tls_fields};
+
+struct rpc_tls cli_tls_server(const struct cli_tls_config *t)
+{
+    return (struct rpc_tls){.cert_file = t->cert, .key_file = t->key, .ca_file = t->client_ca};
+}
+
+struct rpc_tls cli_tls_client(const struct cli_tls_config *t)
+{
+    if (!t->root_ca)
+        return (struct rpc_tls){0};
+    return (struct rpc_tls){.ca_file = t->root_ca, .cert_file = t->cert, .key_file = t->key};
+}
 
 const struct config_enum cli_schedulers[] = {
     {"normal", CLI_SCHED_NORMAL},

@@ -8,6 +8,7 @@
 #define STELE_CLI_DAEMON_H
 
 #include "config/config.h"
+#include "rpc/rpc.h"
 
 #include <stddef.h>
 
@@ -27,6 +28,28 @@ extern const struct config_enum cli_schedulers[];
     "normal (the policy it was started with, usually SCHED_OTHER), or batch (SCHED_BATCH: a " \
     "thread that wakes up waits for the running one's time slice instead of preempting it; "  \
     "fewer context switches on a saturated machine)"
+
+/* Transport security of a daemon that serves and dials other daemons (section `tls` of
+ * orderer.yaml and peer.yaml). Message signatures are checked with or without it (DESIGN
+ * 4.2). Strings live in the daemon's `struct config`. */
+struct cli_tls_config {
+    char *cert;      /* PEM certificate chain of the server; NULL = plaintext */
+    char *key;       /* its PEM private key */
+    char *client_ca; /* PEM CA certificates clients must present one of (mutual TLS); or NULL */
+    char *root_ca;   /* PEM roots of the TLS certificates of the daemons it dials: with it, it
+                        dials them over TLS and presents cert/key as its client certificate;
+                        NULL = plaintext to them */
+};
+
+/* The schema of the `tls` section (cert and key required when the section is there). */
+extern const struct config_schema cli_tls_schema;
+
+/* How the daemon serves: cert, key and client_ca, all NULL without TLS. Points into `t`. */
+struct rpc_tls cli_tls_server(const struct cli_tls_config *t);
+
+/* How the daemon dials other daemons: with root_ca, TLS with those roots and cert/key as
+ * client certificate; else plaintext (all NULL). Points into `t`. */
+struct rpc_tls cli_tls_client(const struct cli_tls_config *t);
 
 struct cli_daemon_ops {
     const char *prog;                   /* "stele-peer": prefix of every message */

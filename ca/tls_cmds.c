@@ -56,6 +56,35 @@ static bool parse_days(const char *s, int *out)
     return true;
 }
 
+/* What both commands write: the certificate and key files, the common name, the validity. */
+struct tls_out {
+    const char *cert, *key, *name;
+    int days;
+};
+
+/* Takes option `c` (with `arg`) into *o when it is one of --cert, --key, --name, --days:
+ * returns CLI_EXIT_OK, or the usage exit status for a bad --days; -1 for another option. */
+static int take_out_option(const char *prog, int c, const char *arg, struct tls_out *o)
+{
+    switch (c) {
+    case 'c':
+        o->cert = arg;
+        return CLI_EXIT_OK;
+    case 'k':
+        o->key = arg;
+        return CLI_EXIT_OK;
+    case 'n':
+        o->name = arg;
+        return CLI_EXIT_OK;
+    case 'd':
+        return parse_days(arg, &o->days)
+                   ? CLI_EXIT_OK
+                   : cli_usage(prog, "--days expects a number of days, 1 to %d", TLSCERT_MAX_DAYS);
+    default:
+        return -1;
+    }
+}
+
 /* Prints the library's error for `rc` and returns the exit status. */
 static int fail(const char *prog, int rc, char *err)
 {
@@ -70,41 +99,30 @@ int cmd_tls_ca(int argc, char **argv)
         {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
         {"name", required_argument, NULL, 'n'}, {"days", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    const char *prog = "stele-ca tls-ca", *cert = NULL, *key = NULL, *name = "stele-tls-ca";
-    int days = 825, c;
+    const char *prog = "stele-ca tls-ca";
+    struct tls_out o = {.name = "stele-tls-ca", .days = 825};
+    int c, code;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            cert = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'd':
-            if (!parse_days(optarg, &days))
-                return cli_usage(prog, "--days expects a number of days, 1 to %d",
-                                 TLSCERT_MAX_DAYS);
-            break;
-        case 'h':
+        if (c == 'h') {
             fputs(tls_ca_help, stdout);
             return CLI_EXIT_OK;
-        default:
-            return cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
+        if ((code = take_out_option(prog, c, optarg, &o)) == -1)
+            return cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (code != CLI_EXIT_OK)
+            return code;
     }
     if (optind != argc)
         return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
-    if (!cert || !key)
+    if (!o.cert || !o.key)
         return cli_usage(prog, "--cert FILE and --key FILE are required");
     char *err = NULL;
-    int rc = tlscert_ca_create(cert, key, name, days, &err);
+    int rc = tlscert_ca_create(o.cert, o.key, o.name, o.days, &err);
     if (rc != STELE_OK)
         return fail(prog, rc, err);
-    printf("wrote TLS CA \"%s\" (valid %d days): certificate %s, key %s\n", name, days, cert, key);
+    printf("wrote TLS CA \"%s\" (valid %d days): certificate %s, key %s\n", o.name, o.days, o.cert,
+           o.key);
     return CLI_EXIT_OK;
 }
 
@@ -118,11 +136,12 @@ int cmd_tls_issue(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *prog = "stele-ca tls-issue";
     bool client = false;
-    const char *ca_cert = NULL, *ca_key = NULL, *name = NULL, *cert = NULL, *key = NULL;
+    const char *ca_cert = NULL, *ca_key = NULL;
+    struct tls_out o = {.days = 397};
     /* Every --host is kept; how many are allowed is tlscert_issue()'s to say. */
     const char **hosts = calloc((size_t)argc, sizeof *hosts);
     size_t n_hosts = 0;
-    int days = 397, c, code = CLI_EXIT_OK;
+    int c, code = CLI_EXIT_OK;
     if (!hosts)
         return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
     opterr = 0;
@@ -134,32 +153,19 @@ int cmd_tls_issue(int argc, char **argv)
         case 'K':
             ca_key = optarg;
             break;
-        case 'n':
-            name = optarg;
-            break;
         case 'H':
             hosts[n_hosts++] = optarg;
             break;
         case 'L':
             client = true;
             break;
-        case 'c':
-            cert = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'd':
-            if (!parse_days(optarg, &days))
-                code =
-                    cli_usage(prog, "--days expects a number of days, 1 to %d", TLSCERT_MAX_DAYS);
-            break;
         case 'h':
             fputs(tls_issue_help, stdout);
             free(hosts);
             return CLI_EXIT_OK;
         default:
-            code = cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
+            if ((code = take_out_option(prog, c, optarg, &o)) == -1)
+                code = cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (code == CLI_EXIT_OK && optind != argc)
@@ -167,24 +173,24 @@ int cmd_tls_issue(int argc, char **argv)
     else if (code == CLI_EXIT_OK && client && n_hosts)
         code = cli_usage(prog, "--client names no host: give --host or --client, not both");
     else if (code == CLI_EXIT_OK &&
-             (!ca_cert || !ca_key || !name || (!n_hosts && !client) || !cert || !key))
+             (!ca_cert || !ca_key || !o.name || (!n_hosts && !client) || !o.cert || !o.key))
         code = cli_usage(prog, "--ca-cert, --ca-key, --name, --host (or --client), --cert and "
                                "--key are required");
     if (code == CLI_EXIT_OK) {
         char *err = NULL;
-        int rc = client
-                     ? tlscert_issue_client(ca_cert, ca_key, name, days, cert, key, &err)
-                     : tlscert_issue(ca_cert, ca_key, name, hosts, n_hosts, days, cert, key, &err);
+        int rc = client ? tlscert_issue_client(ca_cert, ca_key, o.name, o.days, o.cert, o.key, &err)
+                        : tlscert_issue(ca_cert, ca_key, o.name, hosts, n_hosts, o.days, o.cert,
+                                        o.key, &err);
         if (rc != STELE_OK)
             code = fail(prog, rc, err);
         else if (client)
             printf("wrote TLS client certificate for \"%s\" (up to %d days): certificate %s, key "
                    "%s\n",
-                   name, days, cert, key);
+                   o.name, o.days, o.cert, o.key);
         else
             printf("wrote TLS certificate for \"%s\" (%zu host%s, up to %d days): certificate "
                    "%s, key %s\n",
-                   name, n_hosts, n_hosts == 1 ? "" : "s", days, cert, key);
+                   o.name, n_hosts, n_hosts == 1 ? "" : "s", o.days, o.cert, o.key);
     }
     free(hosts);
     return code;

@@ -45,6 +45,13 @@ int bench_parse_common(int argc, char **argv, struct bench_opts *o, const char *
 void bench_report(const char *workload, const struct bench_opts *o,
                   const struct bench_result *results, int n, int headline, const char *extra);
 
+/* Opens a channel to `url` with options `o`; on failure prints why, prefixed by `prog`, and
+ * returns NULL. */
+struct rpc_channel;
+struct rpc_channel_opts;
+struct rpc_channel *bench_channel(const char *prog, const char *url,
+                                  const struct rpc_channel_opts *o);
+
 int bench_rpc(int argc, char **argv);
 /* Runs the raw-core yardstick (core_baseline.c): fills out[0] (sequential) and out[1] (N in
  * flight). Returns 0, or -1 when its server cannot start. */

@@ -586,16 +586,11 @@ int bench_order(int argc, char **argv)
                                    .tls = netfile_client_tls(&nf)};
     if (!r->envs || !r->sent_ns || !r->acked || !r->seen)
         goto out;
-    for (size_t i = 0; i <= r->n_orderers; i++) {
-        /* The Deliver channel, then one per orderer for Broadcast. */
-        struct rpc_channel *c = i == 0 ? rpc_channel_open(r->url, &co, &err)
-                                       : rpc_channel_open(r->urls[i - 1], &bco, &err);
-        if (!c) {
-            fprintf(stderr, "stele-bench order: %s\n", err ? err : "cannot open a channel");
+    if (!(ch = bench_channel("stele-bench order", r->url, &co)))
+        goto out;
+    for (size_t i = 0; i < r->n_orderers; i++)
+        if (!(r->bchs[i] = bench_channel("stele-bench order", r->urls[i], &bco)))
             goto out;
-        }
-        *(i == 0 ? &ch : &r->bchs[i - 1]) = c;
-    }
     sign_all(r);
     if (open_deliver(r, ch) != STELE_OK) {
         fprintf(stderr, "stele-bench order: cannot subscribe to %s with Deliver\n", r->url);

@@ -4,6 +4,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "cli/cli.h"
+#include "rpc/rpc.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -181,4 +182,15 @@ void bench_report(const char *workload, const struct bench_opts *o,
         printf("%s\n", (char *)b.data);
     }
     buf_release(&b);
+}
+
+struct rpc_channel *bench_channel(const char *prog, const char *url,
+                                  const struct rpc_channel_opts *o)
+{
+    char *err = NULL;
+    struct rpc_channel *ch = rpc_channel_open(url, o, &err);
+    if (!ch)
+        fprintf(stderr, "%s: %s: %s\n", prog, url, err ? err : "cannot open a channel");
+    free(err);
+    return ch;
 }

@@ -403,14 +403,11 @@ int bench_submit(int argc, char **argv)
         goto out;
     }
     struct rpc_channel_opts co = {.max_message = 64u << 20, .tls = netfile_client_tls(&nf)};
-    for (size_t i = 0; i <= r->n_peers; i++) {
-        /* A channel to each gateway, and one more to the first peer for its events. */
-        struct rpc_channel **slot = i < r->n_peers ? &r->gw[i] : &r->events;
-        if (!(*slot = rpc_channel_open(peer_urls[i < r->n_peers ? i : 0], &co, &err))) {
-            fprintf(stderr, "%s: %s\n", PROG, err ? err : "cannot open a channel");
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (!(r->gw[i] = bench_channel(PROG, peer_urls[i], &co)))
             goto out;
-        }
-    }
+    if (!(r->events = bench_channel(PROG, peer_urls[0], &co)))
+        goto out;
     r->channel = nf.channel_id;
     r->chaincode = o.chaincode;
     r->ids = ids;

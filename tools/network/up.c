@@ -141,17 +141,16 @@ static int start(struct up *u, const char *name, const char *kind, const char *u
     return 0;
 }
 
-/* Writes `y` (released here) to the configuration file `path`; NULL: its directory could not
- * be made. Returns 0 or the exit status, printed. */
-static int write_conf(const char *path, struct buf *y)
+/* Writes `y` (released here) to the configuration file `path`, creating its directory `dir`
+ * first unless NULL. Returns 0 or the exit status, printed. */
+static int write_conf(const char *dir, const char *path, struct buf *y)
 {
-    FILE *f = path ? fopen(path, "w") : NULL;
+    FILE *f = !dir || mkdir(dir, 0755) == 0 ? fopen(path, "w") : NULL;
     bool ok = f && y->data && fwrite(y->data, 1, y->len, f) == y->len;
     if (f && fclose(f) != 0)
         ok = false;
     buf_release(y);
-    return ok ? 0
-              : cli_fail(PROG, STELE_ERR_IO, "cannot write %s", path ? path : "a configuration");
+    return ok ? 0 : cli_fail(PROG, STELE_ERR_IO, "cannot write %s", path);
 }
 
 /* Validity of the network's TLS certificates, in days. */
@@ -284,7 +283,7 @@ static int start_ca(struct up *u, char *secret, size_t secret_len)
                u->nc->ca.listen, u->nc->ca.name, netconfig_level_name(u->nc->ca.log_level));
     if (u->nc->tls != NETCONFIG_TLS_NONE) /* never mutual: those enrolling have no certificate */
         buf_printf(&y, "tls:\n  cert: tls/ca-server.crt\n  key: tls/ca-server.key\n");
-    int rc = write_conf(conf, &y);
+    int rc = write_conf(NULL, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {ca, "serve", "--config", conf, NULL};
@@ -406,7 +405,7 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
                nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms);
     tls_section(u, &y, o->id);
-    int rc = mkdir(odir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
+    int rc = write_conf(odir, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};
@@ -450,7 +449,7 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
             buf_printf(&y, "    - {org: %s, address: %s}\n", org, nc->peers[i].listen);
     }
     tls_section(u, &y, p->id);
-    int rc = mkdir(pdir, 0755) == 0 ? write_conf(conf, &y) : write_conf(NULL, &y);
+    int rc = write_conf(pdir, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};

@@ -37,8 +37,11 @@
  * waiting leaves it to the answers still to come. */
 struct bc_group {
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* signalled at each answer */
+    pthread_cond_t cv;      /* signalled when the Submit has what it waits for */
     int refs;               /* the Submit, and each waiter not yet answered */
+    size_t n;               /* orderers */
+    size_t enough;          /* the Submit is done at this many STATUS_SUCCESS */
+    size_t unsent;          /* envelopes that could not be sent (no answer will come) */
     size_t answered;        /* answers (or failures) so far */
     size_t accepted;        /* of which STATUS_SUCCESS */
     Stele__Status status[]; /* orderer i's answer; STATUS_UNKNOWN until one comes */
@@ -88,7 +91,14 @@ static void group_unref(struct bc_group *g)
     free(g);
 }
 
-/* Records orderer i's answer in `g`, wakes the Submit, drops the reference it held. */
+/* Under g->mu: whether the Submit has all it waits for. */
+static bool group_done(const struct bc_group *g)
+{
+    return g->accepted >= g->enough || g->answered + g->unsent >= g->n;
+}
+
+/* Records orderer i's answer in `g`, wakes the Submit once it has what it waits for (not at
+ * each answer: a wake-up is a context switch), drops the reference it held. */
 static void group_answer(struct bc_group *g, size_t i, Stele__Status status)
 {
     pthread_mutex_lock(&g->mu);
@@ -96,7 +106,8 @@ static void group_answer(struct bc_group *g, size_t i, Stele__Status status)
     g->answered++;
     if (status == STELE__STATUS__STATUS_SUCCESS)
         g->accepted++;
-    pthread_cond_signal(&g->cv);
+    if (group_done(g))
+        pthread_cond_signal(&g->cv);
     pthread_mutex_unlock(&g->mu);
     group_unref(g);
 }
@@ -296,15 +307,19 @@ void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, 
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     g->refs = 1;
+    g->n = b->n;
+    g->enough = enough;
     for (size_t i = 0; i < b->n; i++)
         g->status[i] = STELE__STATUS__STATUS_UNKNOWN;
     uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
-    size_t failed = 0;
     for (size_t i = 0; i < b->n; i++) /* to every orderer at once */
-        if (!send_one(&b->s[i], env, g, i))
-            failed++;
+        if (!send_one(&b->s[i], env, g, i)) {
+            pthread_mutex_lock(&g->mu);
+            g->unsent++;
+            pthread_mutex_unlock(&g->mu);
+        }
     pthread_mutex_lock(&g->mu);
-    while (g->accepted < enough && g->answered + failed < b->n) {
+    while (!group_done(g)) {
         uint64_t now = clock_mono_ms();
         if (now >= deadline)
             break;

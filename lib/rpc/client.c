@@ -150,10 +150,11 @@ fail:
     return NULL;
 }
 
-/* One completion queue, served by one thread, for every channel of the process: with a queue
- * per channel, gRPC's one poller had to kick another thread awake for nearly every event of a
- * channel whose thread was not polling (an orderer has a channel to each of its peers).
- * Created with the first channel that needs it, stopped when the last such channel closes. */
+/* One completion queue, served by one thread, for every channel and the server of the
+ * process: with a queue per channel (or one for the server and one for the channels), gRPC's
+ * one poller had to kick another thread awake for nearly every event of a queue whose thread
+ * was not polling (an orderer has a channel to each of its peers; a peer's gateway serves
+ * and calls at once). Created by the first user, stopped when the last one lets go. */
 static struct {
     pthread_mutex_t mu; /* guards the fields below */
     grpc_completion_queue *cq;
@@ -167,9 +168,7 @@ static void *shared_cq_main(void *arg)
     return NULL;
 }
 
-/* Takes a reference on the shared queue, creating queue and thread on the first; NULL (and
- * no reference) when they cannot be created. */
-static grpc_completion_queue *shared_cq_acquire(void)
+grpc_completion_queue *rpc_shared_cq_acquire(void)
 {
     pthread_mutex_lock(&shared.mu);
     if (shared.users == 0) {
@@ -185,12 +184,11 @@ static grpc_completion_queue *shared_cq_acquire(void)
     grpc_completion_queue *cq = shared.cq;
     pthread_mutex_unlock(&shared.mu);
     if (!cq)
-        log_error("rpc", "cannot start the client completion thread");
+        log_error("rpc", "cannot start the completion thread");
     return cq;
 }
 
-/* Drops a reference; the last stops the thread once everything pending is delivered. */
-static void shared_cq_release(void)
+void rpc_shared_cq_release(void)
 {
     pthread_mutex_lock(&shared.mu);
     if (--shared.users == 0) {
@@ -207,7 +205,7 @@ static grpc_completion_queue *channel_cq(struct rpc_channel *ch)
 {
     pthread_mutex_lock(&ch->mu);
     if (!ch->cq)
-        ch->cq = shared_cq_acquire();
+        ch->cq = rpc_shared_cq_acquire();
     grpc_completion_queue *cq = ch->cq;
     pthread_mutex_unlock(&ch->mu);
     return cq;
@@ -521,7 +519,7 @@ void rpc_channel_close(struct rpc_channel *ch)
         pthread_cond_wait(&ch->idle, &ch->mu);
     pthread_mutex_unlock(&ch->mu);
     if (ch->cq)
-        shared_cq_release();
+        rpc_shared_cq_release();
     for (int i = 0; i < ch->nmethods; i++)
         free(ch->methods[i].method);
     pthread_mutex_destroy(&ch->mu);

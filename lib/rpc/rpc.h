@@ -126,7 +126,8 @@ struct rpc_method {
 
 struct rpc_server_opts {
     const char *listen;    /* "127.0.0.1:7050"; port 0 picks a free one */
-    int cq_threads;        /* completion-queue threads; 0 = 1 */
+    int cq_threads;        /* 0 or 1: the process's one completion queue and thread, which
+                              also serve its client calls; more: queues of its own */
     int workers;           /* unary handler threads; 0 = number of cores */
     int max_streams;       /* concurrent streaming calls; 0 = 1024; more get UNAVAILABLE */
     size_t max_message;    /* receive and send cap in bytes; 0 = 4 MiB */

@@ -24,6 +24,13 @@ struct rpc_tag {
     void (*fn)(struct rpc_tag *tag, bool ok); /* run on the completion-queue thread */
 };
 
+/* The process's shared completion queue (client.c) and the one thread that runs its tags:
+ * acquire takes a reference, creating both on the first (NULL, and no reference, when they
+ * cannot be created); release drops one, and the last shuts the queue down, waits for the
+ * thread to deliver what is pending, and destroys it. A tag on this queue must not block. */
+grpc_completion_queue *rpc_shared_cq_acquire(void);
+void rpc_shared_cq_release(void);
+
 /* A FIFO of byte buffers (send or receive queue of a stream). */
 struct bbq {
     grpc_byte_buffer **items; /* ring storage, `cap` slots */

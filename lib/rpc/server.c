@@ -36,6 +36,7 @@ struct cq_thread {
     struct rpc_server *s;
     grpc_completion_queue *cq;
     pthread_t thread;
+    bool shared; /* the process's shared queue (rpc_shared_cq_acquire): no thread of ours */
 };
 
 struct rpc_server {
@@ -252,11 +253,24 @@ int rpc_server_start(struct rpc_server *s, char **errmsg)
             goto fail;
         }
     }
-    s->ncq = s->opts.cq_threads;
-    s->cqs = calloc((size_t)s->ncq, sizeof *s->cqs);
-    for (int i = 0; i < s->ncq; i++) {
+    /* One queue: the process's shared one, whose thread also serves the client calls, so
+     * that gRPC's poller never has to wake a second thread for the other's events. More than
+     * one: our own, each with its thread. */
+    s->cqs = calloc((size_t)s->opts.cq_threads, sizeof *s->cqs);
+    if (!s->cqs) {
+        rpc_set_err(errmsg, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < s->opts.cq_threads; i++) {
         s->cqs[i].s = s;
-        s->cqs[i].cq = grpc_completion_queue_create_for_next(NULL);
+        s->cqs[i].shared = s->opts.cq_threads == 1;
+        s->cqs[i].cq = s->cqs[i].shared ? rpc_shared_cq_acquire()
+                                        : grpc_completion_queue_create_for_next(NULL);
+        if (!s->cqs[i].cq) {
+            rpc_set_err(errmsg, "cannot create a completion queue");
+            goto fail;
+        }
+        s->ncq++;
         grpc_server_register_completion_queue(s->gs, s->cqs[i].cq, NULL);
     }
     s->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -284,7 +298,8 @@ int rpc_server_start(struct rpc_server *s, char **errmsg)
     grpc_server_start(s->gs);
     s->started = true;
     for (int i = 0; i < s->ncq; i++)
-        pthread_create(&s->cqs[i].thread, NULL, cq_main, &s->cqs[i]);
+        if (!s->cqs[i].shared)
+            pthread_create(&s->cqs[i].thread, NULL, cq_main, &s->cqs[i]);
     s->nworkers = s->opts.workers;
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     for (int i = 0; i < s->nworkers; i++)
@@ -304,6 +319,10 @@ fail:
     grpc_server_destroy(s->gs);
     s->gs = NULL;
     for (int i = 0; i < s->ncq; i++) {
+        if (s->cqs[i].shared) {
+            rpc_shared_cq_release();
+            continue;
+        }
         grpc_completion_queue_shutdown(s->cqs[i].cq);
         while (grpc_completion_queue_next(s->cqs[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
                    .type != GRPC_QUEUE_SHUTDOWN)
@@ -679,13 +698,19 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
     for (int i = 0; i < s->ncq; i++)
-        grpc_completion_queue_shutdown(s->cqs[i].cq);
+        if (!s->cqs[i].shared)
+            grpc_completion_queue_shutdown(s->cqs[i].cq);
     for (int i = 0; i < s->ncq; i++)
-        pthread_join(s->cqs[i].thread, NULL);
+        if (!s->cqs[i].shared)
+            pthread_join(s->cqs[i].thread, NULL);
     grpc_server_destroy(s->gs);
     s->gs = NULL;
-    for (int i = 0; i < s->ncq; i++)
-        grpc_completion_queue_destroy(s->cqs[i].cq);
+    for (int i = 0; i < s->ncq; i++) {
+        if (s->cqs[i].shared)
+            rpc_shared_cq_release(); /* the last user shuts it down once it is drained */
+        else
+            grpc_completion_queue_destroy(s->cqs[i].cq);
+    }
     grpc_completion_queue_shutdown(s->shutdown_cq);
     grpc_completion_queue_destroy(s->shutdown_cq);
     s->shutdown_cq = NULL;

@@ -1,7 +1,7 @@
 /*
  * test_rpc_client_queue.c — lib/rpc's client completion queue, shared by every channel of the
- * process: many channels used at once and closed in any order without a completion thread
- * each, the queue stopped with the last channel and made anew, and rpc_channel_close() waiting
+ * process and its server: many channels used at once and closed in any order without a
+ * completion thread each, the queue stopped by its last user, and rpc_channel_close() waiting
  * for the callbacks of asynchronous calls still pending. The server is the one of
  * rpc_inline_fixture.h (bench service and inline echo service).
  */
@@ -155,13 +155,16 @@ static void run_work(struct channel_work *w, int n)
 }
 
 /* Eight channels to one server, used at once, closed in another order than opened; the ones
- * left keep working as others close, no channel adds a completion thread, the last close stops
- * the shared one, and a channel opened after all were closed works (the queue is made anew). */
+ * left keep working as others close; no channel adds a completion thread, not even the first:
+ * the server of this process already runs the shared queue, and keeps it when the last channel
+ * closes; a channel opened after all were closed works. */
 static void shared_queue_many_channels(void **state)
 {
     struct inline_fx *f = *state;
-    rpc_channel_close(f->ch); /* the fixture's: its queue is gone with it */
+    rpc_channel_close(f->ch); /* the fixture's */
     f->ch = NULL;
+    clock_sleep_ms(50);
+    int threads_none = unnamed_threads();
     struct channel_work w[8];
     memset(w, 0, sizeof w);
     w[0].ch = rpc_channel_open(f->target, NULL, NULL);
@@ -169,6 +172,7 @@ static void shared_queue_many_channels(void **state)
     wait_async(&w[0].a);
     clock_sleep_ms(50);
     int threads_one = unnamed_threads();
+    assert_int_equal(threads_one, threads_none); /* the server's queue serves the channel */
     for (int i = 1; i < 8; i++) {
         w[i].ch = rpc_channel_open(f->target, NULL, NULL);
         assert_non_null(w[i].ch);
@@ -189,11 +193,12 @@ static void shared_queue_many_channels(void **state)
         if (k == 3) /* half closed: the other half still works, all at once */
             run_work(w, 8);
     }
-    /* The last close stopped the shared thread (stream handlers' threads may take a moment). */
+    /* The shared thread stays for the server (stream handlers' threads may take a moment to
+     * end). */
     uint64_t t0 = clock_mono_ms();
-    while (unnamed_threads() != threads_one - 1 && clock_mono_ms() - t0 < 3000)
+    while (unnamed_threads() != threads_none && clock_mono_ms() - t0 < 3000)
         clock_sleep_ms(10);
-    assert_int_equal(unnamed_threads(), threads_one - 1);
+    assert_int_equal(unnamed_threads(), threads_none);
 
     struct channel_work again = {.ch = rpc_channel_open(f->target, NULL, NULL)};
     assert_non_null(again.ch);
@@ -240,6 +245,36 @@ static void close_waits_for_async_callbacks(void **state)
     assert_int_equal(atomic_load(&c.ok), 1);
 }
 
+/* The server and the channels of a process share one completion thread, and whichever of
+ * them lets go last stops it: the server first, or the channel first. */
+static void last_user_stops_the_queue(void **state)
+{
+    (void)state;
+    int threads_before = unnamed_threads();
+    for (int server_first = 0; server_first < 2; server_first++) {
+        void *st = NULL;
+        inline_fx_setup(&st);
+        struct inline_fx *f = st;
+        struct async_count c = {0};
+        echo_async(f->ch, &c, 0, WAIT_MS);
+        wait_async(&c);
+        assert_int_equal(atomic_load(&c.ok), 1);
+        if (server_first) {
+            rpc_server_destroy(f->srv);
+            f->srv = NULL;
+        } else {
+            rpc_channel_close(f->ch);
+            f->ch = NULL;
+        }
+        assert_true(unnamed_threads() > threads_before); /* the other one still has it */
+        inline_fx_teardown(&st);
+        uint64_t t0 = clock_mono_ms();
+        while (unnamed_threads() != threads_before && clock_mono_ms() - t0 < 3000)
+            clock_sleep_ms(10);
+        assert_int_equal(unnamed_threads(), threads_before);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +282,7 @@ int main(void)
                                         inline_fx_teardown),
         cmocka_unit_test_setup_teardown(close_waits_for_async_callbacks, inline_fx_setup,
                                         inline_fx_teardown),
+        cmocka_unit_test(last_user_stops_the_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

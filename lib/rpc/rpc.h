@@ -2,12 +2,12 @@
  * rpc.h — the one wrapper over the gRPC C core that every Stele program uses.
  *
  * Servers register handlers by full method name ("/stele.Node/Info") for the four gRPC call
- * shapes. Completion-queue threads (one per core by default) accept calls and move bytes;
- * handlers run off those threads: unary handlers on a fixed pool of worker threads, streaming
- * handlers on a thread of their own for the life of the stream, so a handler may block. Sends
- * on a stream are queued and chained by the completion-queue thread; a sender blocks only when
- * its queue is full (back-pressure from HTTP/2 flow control). Receives are read ahead into a
- * bounded queue.
+ * shapes. Completion-queue threads (by default one, shared with the process's client calls)
+ * accept calls and move bytes; handlers run off those threads: unary handlers on a fixed pool
+ * of worker threads, streaming handlers on a thread of their own for the life of the stream,
+ * so a handler may block. Sends on a stream are queued and chained by the completion-queue
+ * thread; a sender blocks only when its queue is full (back-pressure from HTTP/2 flow
+ * control). Receives are read ahead into a bounded queue.
  *
  * Every call has a deadline; every server caps message size; a request that does not decode
  * as the method's message type is answered INVALID_ARGUMENT with a detail naming the type;

@@ -127,6 +127,7 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         .max_message = cfg->limits.max_message,
         .component = "peer-rpc",
         .tls = cli_tls_server(&cfg->tls),
+        .shared_queue = true, /* the gateway serves and calls at once */
     };
     rc = STELE_ERR_NOMEM;
     if (!(p->server = rpc_server_create(&so, errmsg)) || !(p->health = rpc_health_create()) ||

@@ -150,11 +150,12 @@ fail:
     return NULL;
 }
 
-/* One completion queue, served by one thread, for every channel and the server of the
- * process: with a queue per channel (or one for the server and one for the channels), gRPC's
- * one poller had to kick another thread awake for nearly every event of a queue whose thread
- * was not polling (an orderer has a channel to each of its peers; a peer's gateway serves
- * and calls at once). Created by the first user, stopped when the last one lets go. */
+/* One completion queue, served by one thread, for every channel of the process and a server
+ * that asks for it (rpc_server_opts.shared_queue): with a queue per channel (or one for the
+ * server and one for the channels), gRPC's one poller had to kick another thread awake for
+ * nearly every event of a queue whose thread was not polling (an orderer has a channel to
+ * each of its peers; a peer's gateway serves and calls at once). Created by the first user,
+ * stopped when the last one lets go. */
 static struct {
     pthread_mutex_t mu; /* guards the fields below */
     grpc_completion_queue *cq;

@@ -2,7 +2,7 @@
  * rpc.h — the one wrapper over the gRPC C core that every Stele program uses.
  *
  * Servers register handlers by full method name ("/stele.Node/Info") for the four gRPC call
- * shapes. Completion-queue threads (by default one, shared with the process's client calls)
+ * shapes. Completion-queue threads (one by default, or the one the process's client calls use)
  * accept calls and move bytes; handlers run off those threads: unary handlers on a fixed pool
  * of worker threads, streaming handlers on a thread of their own for the life of the stream,
  * so a handler may block. Sends on a stream are queued and chained by the completion-queue
@@ -126,8 +126,14 @@ struct rpc_method {
 
 struct rpc_server_opts {
     const char *listen;    /* "127.0.0.1:7050"; port 0 picks a free one */
-    int cq_threads;        /* 0 or 1: the process's one completion queue and thread, which
-                              also serve its client calls; more: queues of its own */
+    int cq_threads;        /* completion-queue threads of its own; 0 = 1 */
+    bool shared_queue;     /* serve on the process's shared completion queue and thread, the
+                              ones its channels use, instead (cq_threads is ignored): for a
+                              process that serves and calls at once (a peer's gateway), it
+                              spares gRPC's poller a hand-over to the other thread for nearly
+                              every event. Not for a server whose inline handlers are heavy
+                              (the orderer's Broadcast checks signatures there): its channels'
+                              completions would wait behind them. */
     int workers;           /* unary handler threads; 0 = number of cores */
     int max_streams;       /* concurrent streaming calls; 0 = 1024; more get UNAVAILABLE */
     size_t max_message;    /* receive and send cap in bytes; 0 = 4 MiB */

@@ -253,17 +253,17 @@ int rpc_server_start(struct rpc_server *s, char **errmsg)
             goto fail;
         }
     }
-    /* One queue: the process's shared one, whose thread also serves the client calls, so
-     * that gRPC's poller never has to wake a second thread for the other's events. More than
-     * one: our own, each with its thread. */
-    s->cqs = calloc((size_t)s->opts.cq_threads, sizeof *s->cqs);
+    /* The process's shared queue, whose thread also serves the client calls (rpc.h), or
+     * queues of our own, each with its thread. */
+    int ncq = s->opts.shared_queue ? 1 : s->opts.cq_threads;
+    s->cqs = calloc((size_t)ncq, sizeof *s->cqs);
     if (!s->cqs) {
         rpc_set_err(errmsg, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < s->opts.cq_threads; i++) {
+    for (int i = 0; i < ncq; i++) {
         s->cqs[i].s = s;
-        s->cqs[i].shared = s->opts.cq_threads == 1;
+        s->cqs[i].shared = s->opts.shared_queue;
         s->cqs[i].cq = s->cqs[i].shared ? rpc_shared_cq_acquire()
                                         : grpc_completion_queue_create_for_next(NULL);
         if (!s->cqs[i].cq) {

@@ -162,7 +162,8 @@ void inline_fx_start(struct inline_fx *f, size_t stream_queue, const struct rpc_
     struct rpc_server_opts o = {.listen = "127.0.0.1:0",
                                 .max_message = 256 * 1024,
                                 .stream_queue = stream_queue,
-                                .workers = 16};
+                                .workers = 16,
+                                .shared_queue = f->shared_queue};
     char *err = NULL;
     f->srv = rpc_server_create(&o, &err);
     assert_non_null(f->srv);
@@ -178,6 +179,15 @@ void inline_fx_start(struct inline_fx *f, size_t stream_queue, const struct rpc_
 int inline_fx_setup(void **state)
 {
     struct inline_fx *f = calloc(1, sizeof *f);
+    inline_fx_start(f, 64, NULL);
+    *state = f;
+    return 0;
+}
+
+int inline_fx_setup_shared(void **state)
+{
+    struct inline_fx *f = calloc(1, sizeof *f);
+    f->shared_queue = true;
     inline_fx_start(f, 64, NULL);
     *state = f;
     return 0;

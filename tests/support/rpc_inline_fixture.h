@@ -55,6 +55,7 @@ struct inline_fx {
     struct rpc_server *srv; /* rpc_server_destroy() */
     struct rpc_channel *ch; /* rpc_channel_close() */
     char target[64];        /* the server's address, 127.0.0.1:port */
+    bool shared_queue;      /* set before inline_fx_start(): the server's shared_queue option */
 };
 
 /* Starts a server (256 KiB messages, 16 workers, `stream_queue` per stream) and opens a
@@ -62,6 +63,8 @@ struct inline_fx {
 void inline_fx_start(struct inline_fx *f, size_t stream_queue, const struct rpc_channel_opts *co);
 /* cmocka setup: a heap inline_fx started with stream_queue 64 and default channel options. */
 int inline_fx_setup(void **state);
+/* The same with a server on the process's shared completion queue (shared_queue). */
+int inline_fx_setup_shared(void **state);
 /* cmocka teardown of inline_fx_setup(): closes the channel (may be NULL), destroys the server. */
 int inline_fx_teardown(void **state);
 

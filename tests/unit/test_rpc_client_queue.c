@@ -1,9 +1,9 @@
 /*
  * test_rpc_client_queue.c — lib/rpc's client completion queue, shared by every channel of the
- * process and its server: many channels used at once and closed in any order without a
- * completion thread each, the queue stopped by its last user, and rpc_channel_close() waiting
- * for the callbacks of asynchronous calls still pending. The server is the one of
- * rpc_inline_fixture.h (bench service and inline echo service).
+ * process (and its server, when asked): many channels used at once and closed in any order
+ * without a completion thread each, the queue stopped by its last user, and
+ * rpc_channel_close() waiting for the callbacks of asynchronous calls still pending. The
+ * server is the one of rpc_inline_fixture.h (bench service and inline echo service).
  */
 #include "rpc_inline_fixture.h"
 
@@ -155,9 +155,10 @@ static void run_work(struct channel_work *w, int n)
 }
 
 /* Eight channels to one server, used at once, closed in another order than opened; the ones
- * left keep working as others close; no channel adds a completion thread, not even the first:
- * the server of this process already runs the shared queue, and keeps it when the last channel
- * closes; a channel opened after all were closed works. */
+ * left keep working as others close; the first channel starts the shared completion thread
+ * and no other adds one (with a server on the shared queue, not even the first: the server
+ * runs it already); the last close stops it unless the server uses it; a channel opened after
+ * all were closed works (the queue is made anew when it had stopped). */
 static void shared_queue_many_channels(void **state)
 {
     struct inline_fx *f = *state;
@@ -172,7 +173,7 @@ static void shared_queue_many_channels(void **state)
     wait_async(&w[0].a);
     clock_sleep_ms(50);
     int threads_one = unnamed_threads();
-    assert_int_equal(threads_one, threads_none); /* the server's queue serves the channel */
+    assert_int_equal(threads_one, threads_none + (f->shared_queue ? 0 : 1));
     for (int i = 1; i < 8; i++) {
         w[i].ch = rpc_channel_open(f->target, NULL, NULL);
         assert_non_null(w[i].ch);
@@ -193,8 +194,7 @@ static void shared_queue_many_channels(void **state)
         if (k == 3) /* half closed: the other half still works, all at once */
             run_work(w, 8);
     }
-    /* The shared thread stays for the server (stream handlers' threads may take a moment to
-     * end). */
+    /* Stopped, or left to the server (stream handlers' threads may take a moment to end). */
     uint64_t t0 = clock_mono_ms();
     while (unnamed_threads() != threads_none && clock_mono_ms() - t0 < 3000)
         clock_sleep_ms(10);
@@ -245,15 +245,15 @@ static void close_waits_for_async_callbacks(void **state)
     assert_int_equal(atomic_load(&c.ok), 1);
 }
 
-/* The server and the channels of a process share one completion thread, and whichever of
- * them lets go last stops it: the server first, or the channel first. */
+/* A server on the shared queue and the channels of a process share one completion thread,
+ * and whichever of them lets go last stops it: the server first, or the channel first. */
 static void last_user_stops_the_queue(void **state)
 {
     (void)state;
     int threads_before = unnamed_threads();
     for (int server_first = 0; server_first < 2; server_first++) {
         void *st = NULL;
-        inline_fx_setup(&st);
+        inline_fx_setup_shared(&st);
         struct inline_fx *f = st;
         struct async_count c = {0};
         echo_async(f->ch, &c, 0, WAIT_MS);
@@ -279,6 +279,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(shared_queue_many_channels, inline_fx_setup,
+                                        inline_fx_teardown),
+        cmocka_unit_test_setup_teardown(shared_queue_many_channels, inline_fx_setup_shared,
                                         inline_fx_teardown),
         cmocka_unit_test_setup_teardown(close_waits_for_async_callbacks, inline_fx_setup,
                                         inline_fx_teardown),

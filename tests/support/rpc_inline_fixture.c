@@ -176,21 +176,23 @@ void inline_fx_start(struct inline_fx *f, size_t stream_queue, const struct rpc_
     assert_non_null(f->ch);
 }
 
-int inline_fx_setup(void **state)
+static int setup(void **state, bool shared_queue)
 {
     struct inline_fx *f = calloc(1, sizeof *f);
+    f->shared_queue = shared_queue;
     inline_fx_start(f, 64, NULL);
     *state = f;
     return 0;
 }
 
+int inline_fx_setup(void **state)
+{
+    return setup(state, false);
+}
+
 int inline_fx_setup_shared(void **state)
 {
-    struct inline_fx *f = calloc(1, sizeof *f);
-    f->shared_queue = true;
-    inline_fx_start(f, 64, NULL);
-    *state = f;
-    return 0;
+    return setup(state, true);
 }
 
 int inline_fx_teardown(void **state)

@@ -184,6 +184,24 @@ static enum rpc_code signer_fresh(struct ca *ca, struct rpc_call *call,
     return RPC_OK;
 }
 
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_CA_HOLD="METHOD@SIGNER=MS" holds each
+ * request of METHOD signed by the id SIGNER that long once its checks passed, before it takes
+ * the CA's lock, so that a test can commit another request (a revocation of that signer) in
+ * between. */
+static void test_hold(const char *method, const char *signer)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *v = getenv("STELE_TEST_CA_HOLD");
+    char want[512];
+    int n = snprintf(want, sizeof want, "%s@%s=", method, signer);
+    if (v && n > 0 && (size_t)n < sizeof want && strncmp(v, want, (size_t)n) == 0)
+        clock_sleep_ms(strtoull(v + n, NULL, 10));
+#else
+    (void)method;
+    (void)signer;
+#endif
+}
+
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out)
 {
@@ -218,6 +236,7 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
     out->body = pb_unpack(body_desc, a, out->req.body, out->req.body_len, 0);
     if (!out->body)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "body is not a %s", body_desc->name);
+    test_hold(method, who->id);
     return RPC_OK;
 }
 

@@ -192,6 +192,12 @@ grpc_completion_queue *rpc_shared_cq_acquire(void)
 void rpc_shared_cq_release(void)
 {
     pthread_mutex_lock(&shared.mu);
+    if (shared.users == 1 && pthread_equal(pthread_self(), shared.thread)) {
+        /* The last user let go from a completion callback: the thread cannot join itself. A
+         * bug in the caller (callbacks must not close channels or stop servers). */
+        log_error("rpc", "the last completion-queue user let go on the completion thread");
+        abort();
+    }
     if (--shared.users == 0) {
         grpc_completion_queue_shutdown(shared.cq);
         pthread_join(shared.thread, NULL);

@@ -27,7 +27,8 @@ struct rpc_tag {
 /* The process's shared completion queue (client.c) and the one thread that runs its tags:
  * acquire takes a reference, creating both on the first (NULL, and no reference, when they
  * cannot be created); release drops one, and the last shuts the queue down, waits for the
- * thread to deliver what is pending, and destroys it. A tag on this queue must not block. */
+ * thread to deliver what is pending, and destroys it (so the last release must not come from
+ * that thread: it aborts). A tag on this queue must not block. */
 grpc_completion_queue *rpc_shared_cq_acquire(void);
 void rpc_shared_cq_release(void);
 

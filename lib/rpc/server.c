@@ -58,6 +58,7 @@ struct rpc_server {
     struct rpc_call *jobs_head, *jobs_tail;
     bool pool_stop;
     int live_calls;     /* calls not yet freed */
+    int posted;         /* request slots whose tag has not come back (on_slot) */
     int stream_threads; /* streaming handlers running */
 
     atomic_bool stopping;
@@ -175,9 +176,25 @@ int rpc_server_add(struct rpc_server *s, const struct rpc_method *methods, size_
     return STELE_OK;
 }
 
+/* Drops the count of slot `sl` (whose tag came back and which is freed, not posted again):
+ * the last access to the server on that path, since rpc_server_stop() may then free it. */
+static void slot_done(struct rpc_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (--s->posted == 0)
+        pthread_cond_broadcast(&s->drained);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Posts `sl` for the next call; its tag (on_slot) comes back on the slot's queue, which for a
+ * server on the shared queue need not be before rpc_server_stop() has seen the shutdown
+ * complete: the stop waits for `posted` to reach 0, so every tag runs while the server lives. */
 static void post_slot(struct slot *sl)
 {
     struct rpc_server *s = sl->s;
+    pthread_mutex_lock(&s->mu);
+    s->posted++;
+    pthread_mutex_unlock(&s->mu);
     grpc_metadata_array_init(&sl->md);
     sl->payload = NULL;
     sl->call = NULL;
@@ -198,6 +215,7 @@ static void post_slot(struct slot *sl)
         if (!sl->me)
             grpc_call_details_destroy(&sl->details);
         free(sl);
+        slot_done(s);
     }
 }
 
@@ -581,9 +599,21 @@ static void start_stream(struct rpc_call *c)
     }
 }
 
+static void dispatch(struct slot *sl, bool ok);
+
+/* A posted slot's tag: a matched call to dispatch, or (ok false) a request cancelled at
+ * shutdown. Its count in s->posted is dropped last (slot_done()). */
 static void on_slot(struct rpc_tag *tag, bool ok)
 {
     struct slot *sl = (struct slot *)tag;
+    struct rpc_server *s = sl->s;
+    dispatch(sl, ok);
+    slot_done(s);
+}
+
+/* Takes the call `sl` matched (if any), posting `sl` again or freeing it. */
+static void dispatch(struct slot *sl, bool ok)
+{
     struct rpc_server *s = sl->s;
     if (!ok || !sl->call) { /* shutting down: the request was cancelled */
         grpc_metadata_array_destroy(&sl->md);
@@ -690,7 +720,7 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     }
     pthread_mutex_lock(&s->mu);
-    while (s->live_calls > 0 || s->stream_threads > 0)
+    while (s->live_calls > 0 || s->stream_threads > 0 || s->posted > 0)
         pthread_cond_wait(&s->drained, &s->mu);
     s->pool_stop = true;
     pthread_cond_broadcast(&s->cv);

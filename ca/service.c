@@ -194,8 +194,11 @@ static void test_hold(const char *method, const char *signer)
     const char *v = getenv("STELE_TEST_CA_HOLD");
     char want[512];
     int n = snprintf(want, sizeof want, "%s@%s=", method, signer);
-    if (v && n > 0 && (size_t)n < sizeof want && strncmp(v, want, (size_t)n) == 0)
+    if (v && n > 0 && (size_t)n < sizeof want && strncmp(v, want, (size_t)n) == 0) {
+        log_info("ca", "test hold: %s by \"%s\" waits %s ms before the lock", method, signer,
+                 v + n);
         clock_sleep_ms(strtoull(v + n, NULL, 10));
+    }
 #else
     (void)method;
     (void)signer;

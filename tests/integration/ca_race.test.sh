@@ -34,8 +34,23 @@ serve_holding() {
 
 # Runs "$@" in the background, its output into $tmp/job.out.
 start_job() {
+  rm -f "$tmp/job.rc"
   ( set +e; "$@" >"$tmp/job.out" 2>&1; echo $? >"$tmp/job.rc" ) &
   job=$!
+}
+# Waits until the CA has said $2 times that a request of $1 is held (its checks passed).
+wait_held() {
+  local i n
+  for i in $(seq 100); do
+    n=$(grep -c "test hold: $1" "$tmp/ca.log" || true)
+    if [ "$n" -ge "$2" ]; then return 0; fi
+    sleep 0.05
+  done
+  fail "the request was never held"
+}
+# The revocation must have committed while the request was held, or the test proves nothing.
+still_held() {
+  [ ! -f "$tmp/job.rc" ] || fail "the held request ended before the revocation committed (hold too short here)"
 }
 # Waits for it; its exit status into $rc.
 wait_job() {
@@ -44,20 +59,21 @@ wait_job() {
 }
 
 # 1. The hold is real: a register that nobody races waits for it and succeeds.
-serve_holding /stele.CA/RegisterIdentity admin2 1500
+serve_holding /stele.CA/RegisterIdentity admin2 3000
 t0=$(date +%s%N)
 "$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin2" --id early --org org1 \
   --role client >/dev/null || fail "a register without a race was refused"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$ms" -ge 1400 ] || fail "the register was not held (answered in $ms ms)"
+[ "$ms" -ge 2900 ] || fail "the register was not held (answered in $ms ms)"
 echo "ok 1 - a held register succeeds when nothing races it ($ms ms)"
 
 # 2. admin2 registers mallory; while the request is held, admin revokes admin2.
 start_job "$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin2" --id mallory --org org1 \
   --role client
-sleep 0.5
+wait_held "/stele.CA/RegisterIdentity by \"admin2\"" 2 # the first was in 1.
 "$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin" --id admin2 --reason compromised \
   >/dev/null || fail "revoking admin2"
+still_held
 wait_job
 [ "$rc" = 1 ] || fail "admin2's held register ended with exit $rc: $(cat "$tmp/job.out")"
 grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$tmp/job.out")"
@@ -67,11 +83,12 @@ grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$
 echo "ok 2 - a register held while its signer was revoked is refused and writes nothing"
 
 # 3. admin3 revokes victim; while the request is held, admin revokes admin3.
-serve_holding /stele.CA/Revoke admin3 1500
+serve_holding /stele.CA/Revoke admin3 3000
 start_job "$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin3" --id victim --reason x
-sleep 0.5
+wait_held "/stele.CA/Revoke by \"admin3\"" 1
 "$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin" --id admin3 --reason compromised \
   >/dev/null || fail "revoking admin3"
+still_held
 wait_job
 [ "$rc" = 1 ] || fail "admin3's held revoke ended with exit $rc: $(cat "$tmp/job.out")"
 grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$tmp/job.out")"

@@ -124,7 +124,7 @@ static void flush(int fd, struct buf *out)
 static void send_msg(int fd, struct buf *out, const Stele__CcHostToPeer *m, bool hold)
 {
     size_t n = protobuf_c_message_get_packed_size(&m->base);
-    if (n > CCHOST_MAX_FRAME)
+    if (n > CCHOST_MAX_HOST_FRAME)
         _exit(EXIT_PROTOCOL);
     if (4 + n > HOST_HOLD_MAX) {
         if (out->len)

@@ -93,7 +93,20 @@ static void free_env(char **envp)
     free(envp);
 }
 
-/* A copy of the peer's environment for its hosts. */
+/* Whether the host may see the peer's environment variable `kv`: only the sanitizers'
+ * options and the test builds' switches. Anything else (paths, tokens, an operator's
+ * secrets) stays out of reach of a chaincode, which could return it in a payload. */
+static bool host_may_see(const char *kv)
+{
+    static const char *const allowed[] = {
+        "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "STELE_TEST_"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (strncmp(kv, allowed[i], strlen(allowed[i])) == 0)
+            return true;
+    return false;
+}
+
+/* The hosts' environment: what host_may_see() lets through of the peer's. */
 static char **host_env(void)
 {
     size_t n = 0;
@@ -104,6 +117,8 @@ static char **host_env(void)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!host_may_see(environ[i]))
+            continue;
 #ifdef CCRT_ASAN
         if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0)
             continue;
@@ -300,6 +315,13 @@ static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct cc
 /* Gives slot `s` of `p` back. */
 static void release(struct ccrt *rt, struct pool *p, struct slot *s)
 {
+    /* A host that sent more after its result would have it taken as the next invocation's
+     * state calls: it is not reused. (The slot is still ours: no lock needed.) */
+    if (s->host.pid > 0 && ccrt_host_has_input(&s->host)) {
+        log_warn(CCRT_LOG, "a chaincode host (pid %d) of %s sent more after its result; killed",
+                 (int)s->host.pid, p->so_path);
+        ccrt_host_kill(&s->host);
+    }
     pthread_mutex_lock(&rt->mu);
     s->busy = false;
     if (p->retired)
@@ -319,6 +341,7 @@ static void release(struct ccrt *rt, struct pool *p, struct slot *s)
 static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struct slot **sp,
                    struct ccrt_fail *f)
 {
+    uint64_t give_up = clock_mono_ms() + rt->cfg.timeout_ms;
     pthread_mutex_lock(&rt->mu);
     struct pool *p = pool_get(rt, so_path);
     if (!p) {
@@ -345,7 +368,21 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
         }
         if ((s = pick(rt, p)))
             break;
-        pthread_cond_wait(&p->cv, &rt->mu);
+        /* Not forever: a chaincode whose every host runs to its timeout must not gather the
+         * peer's workers here one after another. */
+        uint64_t now = clock_mono_ms();
+        if (now >= give_up) {
+            int rc = ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
+                                   "all %u hosts of this chaincode stayed busy for %u ms; "
+                                   "retry later",
+                                   rt->cfg.pool_size, rt->cfg.timeout_ms);
+            pool_unref(rt, p);
+            pthread_mutex_unlock(&rt->mu);
+            return rc;
+        }
+        struct timespec ts;
+        clock_deadline(CLOCK_REALTIME, give_up - now, &ts);
+        pthread_cond_timedwait(&p->cv, &rt->mu, &ts);
     }
     s->busy = true;
     pthread_mutex_unlock(&rt->mu);
@@ -520,8 +557,10 @@ static int run(struct ccrt *rt, struct ccrt_host *h, const struct ccrt_invocatio
                                "its host sent an unexpected message; it was killed");
             goto out;
         }
-        if (has_reply && (rc = ccrt_host_send(h, &to, &w, f)))
+        if (has_reply && (rc = ccrt_host_send(h, &to, &w, f))) {
+            ccrt_host_kill(h); /* it waits for that reply: not reusable */
             goto out;
+        }
         pb_free(&from->base);
         from = NULL;
     }

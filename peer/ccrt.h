@@ -40,8 +40,9 @@
  * get ASAN_OPTIONS that let a crash kill them (handle_segv=0, ...) so a SIGSEGV reads as one.
  *
  * Wire. proto/stele/cchost.proto: u32 big-endian length + one protobuf message, at most
- * CCHOST_MAX_FRAME octets. Each state call is a request and (except CLOSE) a reply; the peer
- * checks every message from the host (the chaincode can write anything to the socket).
+ * CCHOST_MAX_FRAME octets from the peer, CCHOST_MAX_HOST_FRAME from a host. Each state call
+ * is a request and (except CLOSE) a reply; the peer checks every message from the host (the
+ * chaincode can write anything to the socket), and the invocation's deadline before each.
  *
  * Read/write set (what the peer builds from the state calls, in the chaincode's namespace):
  *   get    — the invocation's own write of the key if there is one (no read recorded: the
@@ -98,7 +99,11 @@ struct arena;
 struct ccrt;
 struct statedb;
 
-#define CCHOST_MAX_FRAME (8u << 20) /* octets of one framed message, either way */
+#define CCHOST_MAX_FRAME (8u << 20) /* octets of one framed message from the peer */
+/* ... and from a host: a result holds at most two values of STELE_CC_MAX_VALUE (payload and
+ * event) and short texts. Kept near that, since decoding a frame of tiny unknown fields costs
+ * the peer some 40 times its size in memory. */
+#define CCHOST_MAX_HOST_FRAME ((2u << 20) + (64u << 10))
 
 /* Settings of a runtime; zero fields take the defaults given. */
 struct ccrt_config {

@@ -168,24 +168,35 @@ int ccrt_host_check_memory(struct ccrt_host *h, struct ccrt_wait *w, struct ccrt
                     w->memory_limit >> 20, w->loading ? " while loading" : "", bytes >> 20);
 }
 
+/* Enforces the deadline and, every CCRT_MEMORY_TICK_MS, the memory limit: STELE_OK, or the
+ * host was killed. Checked before every frame, not only when the socket would block: a host
+ * that keeps the socket full of frames needing no answer must not outlive its deadline. */
+static int check_limits(struct ccrt_host *h, struct ccrt_wait *w, struct ccrt_fail *f, uint64_t now)
+{
+    if (now >= w->deadline_ms) {
+        if (w->loading)
+            return kill_for(h, f, STELE_ERR_TIMEOUT,
+                            "did not load within %u ms; its host was killed", w->timeout_ms);
+        return kill_for(h, f, STELE_ERR_TIMEOUT, "timed out after %u ms; its host was killed",
+                        w->timeout_ms);
+    }
+    if (now >= w->next_mem_ms) {
+        int rc = ccrt_host_check_memory(h, w, f);
+        if (rc)
+            return rc;
+        w->next_mem_ms = now + CCRT_MEMORY_TICK_MS;
+    }
+    return STELE_OK;
+}
+
 /* Waits until the socket is ready for `events`, enforcing the deadline and the memory limit. */
 static int wait_io(struct ccrt_host *h, short events, struct ccrt_wait *w, struct ccrt_fail *f)
 {
     for (;;) {
         uint64_t now = clock_mono_ms();
-        if (now >= w->deadline_ms) {
-            if (w->loading)
-                return kill_for(h, f, STELE_ERR_TIMEOUT,
-                                "did not load within %u ms; its host was killed", w->timeout_ms);
-            return kill_for(h, f, STELE_ERR_TIMEOUT, "timed out after %u ms; its host was killed",
-                            w->timeout_ms);
-        }
-        if (now >= w->next_mem_ms) {
-            int rc = ccrt_host_check_memory(h, w, f);
-            if (rc)
-                return rc;
-            w->next_mem_ms = now + CCRT_MEMORY_TICK_MS;
-        }
+        int rc = check_limits(h, w, f, now);
+        if (rc)
+            return rc;
         uint64_t until = w->deadline_ms < w->next_mem_ms ? w->deadline_ms : w->next_mem_ms;
         struct pollfd p = {.fd = h->fd, .events = events};
         int r = poll(&p, 1, (int)(until - now));
@@ -199,6 +210,9 @@ static int wait_io(struct ccrt_host *h, short events, struct ccrt_wait *w, struc
 int ccrt_host_send(struct ccrt_host *h, const Stele__CcPeerToHost *m, struct ccrt_wait *w,
                    struct ccrt_fail *f)
 {
+    int lrc = check_limits(h, w, f, clock_mono_ms());
+    if (lrc)
+        return lrc;
     size_t len = protobuf_c_message_get_packed_size(&m->base);
     if (len > CCHOST_MAX_FRAME)
         return ccrt_fail_set(f, STELE_ERR_TOO_BIG, "a message of %zu octets is too large", len);
@@ -231,14 +245,14 @@ static int take_frame(struct ccrt_host *h, Stele__CcHostToPeer **out, struct ccr
     if (h->in_len < 4)
         return STELE_OK;
     uint32_t len = get_u32be(h->in);
-    if (len > CCHOST_MAX_FRAME)
+    if (len > CCHOST_MAX_HOST_FRAME)
         return kill_for(h, f, STELE_ERR_INTERNAL,
                         "its host sent a frame of %u octets (at most %u); it was killed", len,
-                        CCHOST_MAX_FRAME);
+                        CCHOST_MAX_HOST_FRAME);
     if (h->in_len < 4 + (size_t)len)
         return STELE_OK;
     *out = (Stele__CcHostToPeer *)pb_unpack(&stele__cc_host_to_peer__descriptor, NULL, h->in + 4,
-                                            len, CCHOST_MAX_FRAME);
+                                            len, CCHOST_MAX_HOST_FRAME);
     if (!*out)
         return kill_for(h, f, STELE_ERR_INTERNAL,
                         "its host sent a malformed message; it was killed");
@@ -274,8 +288,12 @@ static int reserve_in(struct ccrt_host *h, struct ccrt_fail *f)
 int ccrt_host_recv(struct ccrt_host *h, struct ccrt_wait *w, Stele__CcHostToPeer **out,
                    struct ccrt_fail *f)
 {
+    *out = NULL;
+    int rc = check_limits(h, w, f, clock_mono_ms());
+    if (rc)
+        return rc;
     for (;;) {
-        int rc = take_frame(h, out, f);
+        rc = take_frame(h, out, f);
         if (rc)
             return rc;
         if (*out && (*out)->msg_case == STELE__CC_HOST_TO_PEER__MSG_FORBIDDEN_SYSCALL) {
@@ -306,13 +324,29 @@ int ccrt_host_recv(struct ccrt_host *h, struct ccrt_wait *w, Stele__CcHostToPeer
     }
 }
 
+bool ccrt_host_has_input(struct ccrt_host *h)
+{
+    if (h->in_len)
+        return true;
+    struct pollfd p = {.fd = h->fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
 bool ccrt_host_alive(struct ccrt_host *h)
 {
     if (h->pid <= 0)
         return false;
-    int st;
-    if (waitpid(h->pid, &st, WNOHANG) == 0)
+    int st = 0;
+    pid_t r = waitpid(h->pid, &st, WNOHANG);
+    if (r == 0)
         return true;
+    if (r < 0) { /* not our child any more (cannot be): forget it */
+        log_warn(CCRT_LOG, "an idle chaincode host (pid %d) cannot be waited for: %s", (int)h->pid,
+                 strerror(errno));
+        h->pid = 0;
+        forget(h);
+        return false;
+    }
     struct ccrt_fail f;
     describe_death(st, false, false, &f);
     log_warn(CCRT_LOG, "an idle chaincode host (pid %d) %s", (int)h->pid, f.msg);

@@ -95,6 +95,9 @@ int ccrt_host_check_memory(struct ccrt_host *h, struct ccrt_wait *w, struct ccrt
  * and leaves `h` without a process. */
 bool ccrt_host_alive(struct ccrt_host *h);
 
+/* True when the host has sent something not yet taken (buffered or on the socket). */
+bool ccrt_host_has_input(struct ccrt_host *h);
+
 /* Kills (SIGKILL) and reaps the process, closes the descriptors, frees the buffer. Accepts a
  * host without a process. */
 void ccrt_host_kill(struct ccrt_host *h);

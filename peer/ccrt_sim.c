@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE      64  /* committed entries an iterator fetches at once */
-#define MAX_ITERS 256 /* iterators open at once */
+#define PAGE       64          /* committed entries an iterator fetches at once */
+#define PAGE_BYTES (1u << 20)  /* ... or fewer once they hold this many octets of values */
+#define ALL_PAGES  (16u << 20) /* octets of values the pages of all iterators hold at once */
+#define MAX_ITERS  256         /* iterators open at once */
 
 /* A written value, shared by the write set and iterator snapshots. */
 struct val {
@@ -85,8 +87,9 @@ struct ccrt_sim {
     size_t write_bytes;  /* keys and values in the write set */
     struct iter **iters; /* handle i+1 is iters[i], in opening order */
     size_t n_iters, cap_iters, open_iters;
-    size_t items; /* as tx.h counts them */
-    int err;      /* the first failure that spoils the set */
+    size_t page_bytes; /* octets of values held in the pages of all iterators (ALL_PAGES) */
+    size_t items;      /* as tx.h counts them */
+    int err;           /* the first failure that spoils the set */
     char why[160];
     struct buf value; /* the value of the last GET */
     char key[STELE_CC_MAX_KEY + 1], end[STELE_CC_MAX_KEY + 1];
@@ -285,9 +288,10 @@ static void do_del(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHost
 
 /* ---- ranges ------------------------------------------------------------------------------ */
 
-static void free_page(struct iter *it)
+static void free_page(struct ccrt_sim *s, struct iter *it)
 {
     for (size_t i = 0; i < it->n_page; i++) {
+        s->page_bytes -= it->page[i].len;
         free(it->page[i].key);
         free(it->page[i].value);
     }
@@ -301,7 +305,7 @@ static void iter_close(struct ccrt_sim *s, struct iter *it)
 {
     if (it->closed)
         return;
-    free_page(it);
+    free_page(s, it);
     for (size_t i = 0; i < it->n_snap; i++)
         val_unref(it->snap[i].v);
     free(it->snap);
@@ -361,7 +365,11 @@ nomem:
 
 /* Collecting a page of committed entries. */
 struct page_fill {
+    struct ccrt_sim *s;
     struct iter *it;
+    size_t bytes; /* of values in this page */
+    bool capped;  /* stopped at PAGE_BYTES or ALL_PAGES: more may follow */
+    bool over;    /* not even one entry fits in ALL_PAGES */
     bool nomem;
 };
 
@@ -372,6 +380,16 @@ static bool page_visit(void *ctx, const char *key, const uint8_t *value, size_t 
     struct iter *it = pf->it;
     if (it->cursor && strcmp(key, it->cursor) <= 0)
         return true; /* fetched before */
+    /* A chaincode must not make the peer hold PAGE values of a MiB in each of MAX_ITERS
+     * iterators: a page ends at PAGE_BYTES, and all pages together stay within ALL_PAGES. */
+    if (it->n_page && (pf->bytes + len > PAGE_BYTES || pf->s->page_bytes + len > ALL_PAGES)) {
+        pf->capped = true;
+        return false;
+    }
+    if (pf->s->page_bytes + len > ALL_PAGES) {
+        pf->over = true;
+        return false;
+    }
     struct centry e = {strdup(key), malloc(len ? len : 1), len, *ver};
     if (!e.key || !e.value) {
         free(e.key);
@@ -381,18 +399,20 @@ static bool page_visit(void *ctx, const char *key, const uint8_t *value, size_t 
     }
     memcpy(e.value, value, len);
     it->page[it->n_page++] = e;
+    pf->bytes += len;
+    pf->s->page_bytes += len;
     return true;
 }
 
 /* Fetches the next page of committed entries after the cursor. */
 static bool fill_page(struct ccrt_sim *s, struct iter *it)
 {
-    free_page(it);
+    free_page(s, it);
     if (!(it->page = malloc((PAGE + 1) * sizeof *it->page))) {
         spoil(s, STELE_ERR_NOMEM, "%s", "out of memory");
         return false;
     }
-    struct page_fill pf = {it, false};
+    struct page_fill pf = {.s = s, .it = it};
     bool more = false;
     int rc = statedb_range(s->db, s->ns, it->cursor ? it->cursor : it->start, it->end, PAGE + 1,
                            page_visit, &pf, &more);
@@ -402,7 +422,12 @@ static bool fill_page(struct ccrt_sim *s, struct iter *it)
         spoil(s, rc, "the state database could not be read (%s)", stele_strerror(rc));
         return false;
     }
-    if (!more || !it->n_page)
+    if (pf.over) {
+        spoil(s, STELE_ERR_LIMIT, "its open iterators went over the limit of %s MiB of values",
+              "16");
+        return false;
+    }
+    if (!pf.capped && (!more || !it->n_page))
         it->committed_done = true;
     if (it->n_page) {
         char *c = strdup(it->page[it->n_page - 1].key);

@@ -16,6 +16,9 @@
  *   thread    pthread_create()                          -> forbidden (clone3)
  *   sigsys    blocks SIGSYS, then opens a file          -> killed by SIGSYS
  *   garbage   writes junk to the peer's socket (fd 3)   -> protocol error
+ *   flood     writes CLOSE calls (which get no answer) to fd 3 forever -> timeout
+ *   forge     writes a result "forged" and a CLOSE call to fd 3, then answers "honest"
+ *             -> the peer takes "forged"; the rest must not reach the next invocation
  */
 #include <stele/chaincode.h>
 
@@ -88,6 +91,25 @@ static int invoke(stele_cc_stub *stub)
         sigprocmask(SIG_BLOCK, &s, NULL);
         int fd = open("/etc/hostname", O_RDONLY);
         return stele_cc_error(stub, 500, "open returned %d", fd);
+    } else if (strcmp(fn, "flood") == 0) {
+        /* CcHostToPeer{call: CcHostCall{op: CLOSE}}, framed, 8192 at a time: the peer always
+         * finds another frame waiting */
+        static const char close_call[] = "\x00\x00\x00\x04\x12\x02\x08\x05";
+        static char many[8192 * 8];
+        for (size_t i = 0; i < sizeof many; i += 8)
+            memcpy(many + i, close_call, 8);
+        for (;;) {
+            ssize_t w = write(3, many, sizeof many);
+            (void)w;
+        }
+    } else if (strcmp(fn, "forge") == 0) {
+        /* CcHostToPeer{result: CcHostResult{status: 200, payload: "forged"}}, framed */
+        static const char result[] = "\x00\x00\x00\x0d\x1a\x0b\x08\x90\x03\x1a\x06"
+                                     "forged"
+                                     "\x00\x00\x00\x04\x12\x02\x08\x05";
+        ssize_t w = write(3, result, sizeof result - 1);
+        (void)w;
+        return stele_cc_success(stub, "honest", 6);
     } else if (strcmp(fn, "garbage") == 0) {
         static const char junk[] = "\x00\x00\x00\x05hello";
         ssize_t w = write(3, junk, sizeof junk - 1);

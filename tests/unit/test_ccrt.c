@@ -528,6 +528,8 @@ static void test_misdeeds(void **state)
         {"exit", STELE_ERR_INTERNAL, "exited"},
         {"garbage", STELE_ERR_INTERNAL, "malformed"},
         {"loop", STELE_ERR_TIMEOUT, "timed out"},
+        /* frames needing no answer, never waiting for the socket: the deadline still holds */
+        {"flood", STELE_ERR_TIMEOUT, "timed out"},
         {"alloc", STELE_ERR_LIMIT, "memory limit"},
         {"open", STELE_ERR_PERMISSION, "openat"},
         {"socket", STELE_ERR_PERMISSION, "socket"},
@@ -561,12 +563,37 @@ static void test_misdeeds(void **state)
         ccrt_result_release(&r);
     }
     ccrt_get_stats(fx->rt, &after);
-    assert_int_equal(after.timeouts - before.timeouts, 1);
+    assert_int_equal(after.timeouts - before.timeouts, 2);
     assert_int_equal(after.memory - before.memory, 1);
     assert_int_equal(after.forbidden - before.forbidden, 6);
     assert_int_equal(after.crashed - before.crashed, 4);
     /* one host for the first invocation, one after each death */
-    assert_int_equal(after.spawned - before.spawned, 12 + (before.spawned == 0 ? 1 : 0));
+    assert_int_equal(after.spawned - before.spawned, 13 + (before.spawned == 0 ? 1 : 0));
+}
+
+/* A host that wrote a result of its own and more after it: the peer takes the first result
+ * (the chaincode decides its result anyway), but what followed must not be taken as the next
+ * invocation's calls and result: that host is not used again. */
+static void test_frames_after_the_result(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_stats before, after;
+    struct ccrt_result r;
+    char *err = NULL;
+    assert_int_equal(invoke(fx, fx->evil, "ok", &r, &err, NULL), STELE_OK); /* a host is up */
+    ccrt_result_release(&r);
+    ccrt_get_stats(fx->rt, &before);
+    assert_int_equal(invoke(fx, fx->evil, "forge", &r, &err, NULL), STELE_OK);
+    assert_payload(&r, "forged");
+    ccrt_result_release(&r);
+    for (int i = 0; i < 3; i++) { /* whichever host of the pool serves it */
+        assert_int_equal(invoke(fx, fx->evil, "ok", &r, &err, NULL), STELE_OK);
+        assert_int_equal(r.status, 200);
+        assert_payload(&r, "fine");
+        ccrt_result_release(&r);
+    }
+    ccrt_get_stats(fx->rt, &after);
+    assert_true(after.spawned > before.spawned); /* the forging host was replaced */
 }
 
 static void test_load(void **state)
@@ -744,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_misdeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frames_after_the_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 #ifdef STELE_TEST_HOOKS
         cmocka_unit_test_setup_teardown(test_without_landlock, setup, teardown),

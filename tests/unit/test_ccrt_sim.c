@@ -3,7 +3,9 @@
  * write set; one the peer refuses (a bad key, over a limit) fails the whole invocation, since
  * the host already told the chaincode it succeeded; no_reply on anything but a write is a
  * protocol error. The host's side (it sends no_reply only for writes that surely fit) is
- * tested with real hosts in test_ccrt.c (test_key_limits). */
+ * tested with real hosts in test_ccrt.c (test_key_limits). Also: what the pages of open
+ * iterators may hold. */
+#include "statedb_fixture.h"
 #include "testutil.h"
 
 #include "base/arena.h"
@@ -13,6 +15,7 @@
 #include "stele/chaincode.h"
 #include "stele/transaction.pb-c.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,12 +152,95 @@ static void test_no_reply_only_on_writes(void **state)
     ccrt_sim_destroy(s);
 }
 
+static Stele__CcHostCall range_call(void)
+{
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__RANGE;
+    return c; /* "" to "": the whole namespace */
+}
+
+static Stele__CcHostCall next_call(uint32_t iter)
+{
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__NEXT;
+    c.iter = iter;
+    return c;
+}
+
+/* Twenty committed values of a MiB: an iterator's page ends at a MiB of values, yet the range
+ * still gives every key, in order; and the pages of all open iterators hold at most 16 MiB, so
+ * that a chaincode opening many cannot make the peer hold 64 MiB for each: the seventeenth
+ * page fails the invocation with a limit. */
+static void test_iterator_pages_are_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    size_t mib = 1u << 20;
+    char *big = malloc(mib + 1);
+    assert_non_null(big);
+    memset(big, 'v', mib);
+    big[mib] = 0;
+    struct statedb_update *u = statedb_update_create(0);
+    char key[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        sdb_put(u, 0, "cc", key, big);
+    }
+    sdb_apply(fx->db, u, NULL);
+    free(big);
+
+    struct ccrt_sim_limits lim = {1000, 1000};
+    struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &lim);
+    Stele__CcHostReply r;
+    bool has_reply;
+    Stele__CcHostCall c = range_call();
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    assert_int_equal(r.rc, STELE_CC_OK);
+    Stele__CcHostCall n = next_call(r.iter);
+    int got = 0;
+    for (;;) {
+        assert_int_equal(ccrt_sim_call(s, &n, &r, &has_reply), STELE_OK);
+        if (r.rc == 0)
+            break;
+        assert_int_equal(r.rc, 1);
+        snprintf(key, sizeof key, "k%02d", got++);
+        assert_int_equal(r.key.len, strlen(key));
+        assert_memory_equal(r.key.data, key, r.key.len);
+        assert_int_equal(r.value.len, mib);
+    }
+    assert_int_equal(got, 20);
+    assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+    ccrt_sim_destroy(s);
+
+    s = ccrt_sim_create(fx->db, "cc", &lim);
+    uint32_t iters[20];
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        assert_int_equal(r.rc, STELE_CC_OK);
+        iters[i] = r.iter;
+    }
+    int served = 0;
+    for (int i = 0; i < 20; i++) {
+        n = next_call(iters[i]);
+        assert_int_equal(ccrt_sim_call(s, &n, &r, &has_reply), STELE_OK);
+        if (r.rc != 1)
+            break;
+        served++;
+    }
+    assert_int_equal(served, 16);
+    assert_int_equal(r.rc, STELE_CC_FAILED);
+    const char *why = NULL;
+    assert_int_equal(ccrt_sim_error(s, &why), STELE_ERR_LIMIT);
+    assert_non_null(strstr(why, "16 MiB"));
+    ccrt_sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepted_writes_get_no_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_fails_the_invocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_reply_only_on_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_iterator_pages_are_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

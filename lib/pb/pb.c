@@ -28,6 +28,77 @@ void pb_arena_allocator(struct arena *a, ProtobufCAllocator *alloc)
 
 #define PB_MAX_FIELD_NUMBER 536870911u /* 2^29 - 1: the protobuf encoding's largest */
 #define PB_MAX_DEPTH        64         /* deeper than any message of ours nests */
+#define PB_MAX_UNKNOWN      256        /* unknown fields in one message, its submessages too */
+
+/* Reads a varint at *p (before `end`); false when it is cut short or longer than 10 octets. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (*p >= end)
+            return false;
+        uint8_t b = *(*p)++;
+        if (shift < 64)
+            r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds the unknown fields of the `len` octets at `p`, read as a `desc` message with its
+ * submessages, to *n; false once *n passes PB_MAX_UNKNOWN. protobuf-c keeps each unknown
+ * field in an allocation of its own: a message made of tiny unknown fields costs some 40
+ * times its size to decode, so such octets are refused before decoding. Octets that are not
+ * a valid message count as fine here: decoding refuses them. */
+static bool unknown_count_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len,
+                             int depth, unsigned *n)
+{
+    const uint8_t *end = p + len;
+    if (depth > PB_MAX_DEPTH)
+        return true;
+    while (p < end) {
+        uint64_t key, v;
+        if (!read_varint(&p, end, &key))
+            return true;
+        uint64_t number = key >> 3;
+        const ProtobufCFieldDescriptor *f =
+            number && number <= PB_MAX_FIELD_NUMBER
+                ? protobuf_c_message_descriptor_get_field(desc, (unsigned)number)
+                : NULL;
+        if (!f && ++*n > PB_MAX_UNKNOWN)
+            return false;
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(&p, end, &v))
+                return true;
+            break;
+        case 1:
+            if (end - p < 8)
+                return true;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4)
+                return true;
+            p += 4;
+            break;
+        case 2:
+            if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return true;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !unknown_count_ok(f->descriptor, p, (size_t)v, depth + 1, n))
+                return false;
+            p += v;
+            break;
+        default: /* groups, or no wire type at all: decoding decides */
+            return true;
+        }
+    }
+    return true;
+}
 
 /* True when every unknown field kept in `m` and its submessages has a field number the
  * encoding allows. protobuf-c keeps a field numbered 0, or one whose tag overflows 32 bits, as
@@ -73,6 +144,9 @@ ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena
     static const uint8_t empty[1];
     if (!data)
         data = empty;
+    unsigned unknown = 0;
+    if (!unknown_count_ok(desc, data, len, 0, &unknown))
+        return NULL;
     ProtobufCAllocator alloc;
     if (a)
         pb_arena_allocator(a, &alloc);

@@ -22,7 +22,9 @@ void pb_arena_allocator(struct arena *a, ProtobufCAllocator *alloc);
  * (do not free it); with NULL it is malloc'd, free it with pb_free(). Returns NULL when the
  * bytes are not a valid message of that type (including an unknown field numbered 0 or past
  * 2^29 - 1, which protobuf-c would keep but could not encode again), or when len > max_len
- * (0 = no cap). Unknown fields with valid numbers are kept, and encoded again by pb_pack(). */
+ * (0 = no cap), or when the message and its submessages hold more than 256 unknown fields
+ * (each costs an allocation of its own). Unknown fields with valid numbers are kept, and
+ * encoded again by pb_pack(). */
 ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, struct arena *a,
                             const uint8_t *data, size_t len, size_t max_len);
 /* Frees a message returned by pb_unpack(..., NULL, ...). Accepts NULL. */

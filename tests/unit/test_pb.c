@@ -1,6 +1,7 @@
 /* test_pb.c — lib/pb's decoding of untrusted octets: unknown fields with numbers the encoding
  * allows are kept and survive encoding again; a field number past 2^29 - 1 (which protobuf-c
- * keeps, and then cannot encode faithfully) is refused at any depth; the size cap holds. */
+ * keeps, and then cannot encode faithfully) is refused at any depth; the size cap holds; at
+ * most 256 unknown fields, submessages included, are decoded. */
 #include "testutil.h"
 
 #include "base/arena.h"
@@ -96,10 +97,60 @@ static void size_cap(void **state)
     assert_null(pb_unpack(CFG, NULL, NULL, 1, 0));
 }
 
+/* `count` unknown fields (field 12345, varint 5) into `out`. */
+static size_t unknowns(uint8_t *out, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        memcpy(out + 4 * i, unknown_ok, 4);
+    return 4 * count;
+}
+
+/* 256 unknown fields decode (and encode again); 257 are refused before protobuf-c spends an
+ * allocation on each, at the top level or spread into a submessage; a megabyte of them too. */
+static void many_unknown_fields_refused(void **state)
+{
+    (void)state;
+    static uint8_t m[(1u << 20) + 64];
+    size_t n = unknowns(m, 256);
+    ProtobufCMessage *c = pb_unpack(CFG, NULL, m, n, 0);
+    assert_non_null(c);
+    assert_int_equal(c->n_unknown_fields, 256);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(pb_pack_buf(c, &b), 0);
+    assert_int_equal(b.len, n);
+    buf_release(&b);
+    pb_free(c);
+    n = unknowns(m, 257);
+    assert_null(pb_unpack(CFG, NULL, m, n, 0));
+    /* 200 at the top, 57 inside the batch (field 3): 257 together */
+    uint8_t inner[57 * 4];
+    size_t k = unknowns(inner, 57);
+    n = unknowns(m, 200);
+    m[n++] = 3 << 3 | 2;
+    m[n++] = (uint8_t)(0x80 | (k & 0x7f));
+    m[n++] = (uint8_t)(k >> 7);
+    memcpy(m + n, inner, k);
+    n += k;
+    assert_null(pb_unpack(CFG, NULL, m, n, 0));
+    n = unknowns(m, 199); /* one fewer at the top: 256 */
+    m[n++] = 3 << 3 | 2;
+    m[n++] = (uint8_t)(0x80 | (k & 0x7f));
+    m[n++] = (uint8_t)(k >> 7);
+    memcpy(m + n, inner, k);
+    n += k;
+    c = pb_unpack(CFG, NULL, m, n, 0);
+    assert_non_null(c);
+    pb_free(c);
+    n = unknowns(m, (1u << 20) / 4);
+    assert_null(pb_unpack(CFG, NULL, m, n, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unknown_fields_survive_encoding),
+        cmocka_unit_test(many_unknown_fields_refused),
         cmocka_unit_test(field_numbers_past_the_largest_refused),
         cmocka_unit_test(size_cap),
     };

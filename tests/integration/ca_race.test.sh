@@ -57,6 +57,16 @@ wait_job() {
   wait "$job" || true; job=
   rc=$(cat "$tmp/job.rc")
 }
+# admin revokes $1 while the job (a request $1 signed) is held; the job must then be refused,
+# saying why.
+revoke_signer_meanwhile() {
+  "$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin" --id "$1" --reason compromised \
+    >/dev/null || fail "revoking $1"
+  still_held
+  wait_job
+  [ "$rc" = 1 ] || fail "$1's held request ended with exit $rc: $(cat "$tmp/job.out")"
+  grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$tmp/job.out")"
+}
 
 # 1. The hold is real: a register that nobody races waits for it and succeeds.
 serve_holding /stele.CA/RegisterIdentity admin2 3000
@@ -71,12 +81,7 @@ echo "ok 1 - a held register succeeds when nothing races it ($ms ms)"
 start_job "$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin2" --id mallory --org org1 \
   --role client
 wait_held "/stele.CA/RegisterIdentity by \"admin2\"" 2 # the first was in 1.
-"$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin" --id admin2 --reason compromised \
-  >/dev/null || fail "revoking admin2"
-still_held
-wait_job
-[ "$rc" = 1 ] || fail "admin2's held register ended with exit $rc: $(cat "$tmp/job.out")"
-grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$tmp/job.out")"
+revoke_signer_meanwhile admin2
 # Nothing was written: mallory is not registered, so admin may register that id now.
 "$bin/stele-ca" register --url "$ca" --as "$tmp/ids/admin" --id mallory --org org1 \
   --role client >/dev/null || fail "mallory was registered by the refused request"
@@ -86,12 +91,7 @@ echo "ok 2 - a register held while its signer was revoked is refused and writes 
 serve_holding /stele.CA/Revoke admin3 3000
 start_job "$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin3" --id victim --reason x
 wait_held "/stele.CA/Revoke by \"admin3\"" 1
-"$bin/stele-ca" revoke --url "$ca" --as "$tmp/ids/admin" --id admin3 --reason compromised \
-  >/dev/null || fail "revoking admin3"
-still_held
-wait_job
-[ "$rc" = 1 ] || fail "admin3's held revoke ended with exit $rc: $(cat "$tmp/job.out")"
-grep -q 'revoked' "$tmp/job.out" || fail "the refusal does not say why: $(cat "$tmp/job.out")"
+revoke_signer_meanwhile admin3
 # victim's certificate still stands: it may sign its own reenrolment (a revoked one may not).
 "$bin/stele-ca" reenroll --url "$ca" --as "$tmp/ids/victim" >/dev/null ||
   fail "victim was revoked by the refused request"

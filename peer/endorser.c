@@ -30,8 +30,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ENDORSE_MAX_PROPOSAL (4u << 20)
-
 static enum rpc_code refuse(struct endorse_result *out, enum rpc_code code, const char *why)
 {
     out->code = code;
@@ -75,7 +73,7 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
 {
     memset(out, 0, sizeof *out);
     out->code = RPC_OK;
-    if (sp->proposal_bytes.len > ENDORSE_MAX_PROPOSAL)
+    if (sp->proposal_bytes.len > PEER_MAX_PROPOSAL)
         return refuse(out, RPC_INVALID_ARGUMENT, "the proposal is too large");
     const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
         &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
@@ -250,7 +248,8 @@ int peer_endorser_register(struct peer *p, struct rpc_server *s)
          .kind = RPC_UNARY,
          .request = &stele__signed_proposal__descriptor,
          .handler = process_proposal,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_PROPOSAL},
     };
     return rpc_server_add(s, m, sizeof m / sizeof m[0]);
 }

@@ -308,17 +308,20 @@ int peer_events_register(struct peer *p, struct rpc_server *s)
          .kind = RPC_SERVER_STREAM,
          .request = sr,
          .handler = blocks,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Events/CommitStatus",
          .kind = RPC_UNARY,
          .request = sr,
          .handler = commit_status,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Gateway/CommitStatus",
          .kind = RPC_UNARY,
          .request = sr,
          .handler = commit_status,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_REQUEST},
     };
     return rpc_server_add(s, m, sizeof m / sizeof m[0]);
 }

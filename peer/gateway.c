@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "ledger/batch_config.h"
 #include "ledger/envelope.h"
 #include "ledger/lifecycle.h"
 #include "ledger/pbft_msg.h"
@@ -624,6 +625,14 @@ static const char *status_name(Stele__Status st)
     return v ? v->name : "unknown";
 }
 
+/* The largest envelope the channel's orderers take (its absolute_max_bytes). */
+static uint64_t submit_cap(const struct peer *p)
+{
+    const Stele__ChannelConfig *c = kvledger_config(p->ledger);
+    return c && c->batch && c->batch->absolute_max_bytes ? c->batch->absolute_max_bytes
+                                                         : BATCH_MAX_BYTES;
+}
+
 static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
@@ -632,6 +641,13 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     const Stele__SubmitRequest *sr = (const Stele__SubmitRequest *)req;
     struct envelope_view ev;
     const char *why = NULL;
+    /* Never relayed: an orderer drops the whole Broadcast stream on a message over its cap,
+     * and every Submit shares those streams. */
+    if (sr->envelope.len > submit_cap(p))
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "the envelope is %zu octets; the channel's orderers take at most "
+                              "%llu (absolute_max_bytes)",
+                              sr->envelope.len, (unsigned long long)submit_cap(p));
     if (envelope_parse(a, sr->envelope.data, sr->envelope.len, 0, &ev, &why) != STELE_OK)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "the envelope does not open: %s",
                               why ? why : "malformed");
@@ -690,17 +706,20 @@ int peer_gateway_register(struct peer *p, struct rpc_server *s)
          .kind = RPC_UNARY,
          .request = &stele__signed_proposal__descriptor,
          .handler = gw_evaluate,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_PROPOSAL},
         {.path = "/stele.Gateway/Endorse",
          .kind = RPC_UNARY,
          .request = &stele__signed_proposal__descriptor,
          .handler = gw_endorse,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_PROPOSAL},
         {.path = "/stele.Gateway/Submit",
          .kind = RPC_UNARY,
          .request = &stele__submit_request__descriptor,
          .handler = gw_submit,
-         .arg = p},
+         .arg = p,
+         .max_request = (size_t)submit_cap(p) + (64u << 10)},
     };
     return rpc_server_add(s, m, sizeof m / sizeof m[0]);
 }

@@ -266,12 +266,14 @@ int peer_lifecycle_register(struct peer *p, struct rpc_server *s)
          .kind = RPC_UNARY,
          .request = sr,
          .handler = lc_installed,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Lifecycle/Committed",
          .kind = RPC_UNARY,
          .request = sr,
          .handler = lc_committed,
-         .arg = p},
+         .arg = p,
+         .max_request = PEER_MAX_SIGNED_REQUEST},
     };
     return rpc_server_add(s, m, sizeof m / sizeof m[0]);
 }

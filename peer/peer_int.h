@@ -30,6 +30,13 @@ struct signed_request;
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
  * under this. */
 #define PEER_SIGCACHE (1u << 16)
+/* Request caps per method, so that nobody makes the peer read and decode more than a method
+ * can use before it is authenticated: a proposal's octets (and the SignedProposal around
+ * them), a signed request (identity/identity.h), and little more for a bare one. */
+#define PEER_MAX_PROPOSAL        (4u << 20)
+#define PEER_MAX_SIGNED_PROPOSAL (PEER_MAX_PROPOSAL + (64u << 10))
+#define PEER_MAX_SIGNED_REQUEST  (IDENTITY_REQ_MAX_LEN + (4u << 10))
+#define PEER_MAX_SMALL_REQUEST   (4u << 10)
 
 struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */

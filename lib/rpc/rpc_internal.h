@@ -68,6 +68,7 @@ struct rpc_call {
     size_t max_msg;                              /* per-message cap for recv */
     size_t queue_cap;                            /* stream queue bound, each way */
     struct rpc_call *next;                       /* server: work-queue link */
+    size_t queued;                               /* server: request octets while queued */
 
     pthread_mutex_t mu; /* guards everything below and batch starts */
     pthread_cond_t cv;  /* signalled on any state change below */

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #define SLOTS_PER_METHOD 8 /* requests kept posted per method per completion queue */
+/* Octets of requests waiting for a worker: past this a unary call is answered
+ * RESOURCE_EXHAUSTED at once instead of queueing (what waits is held in memory). */
+#define QUEUED_BYTES_MAX (256u << 20)
 #define STREAM_STACK     (256 * 1024)
 
 /* A posted request waiting for an incoming call of one method (or of any, for the catch-all
@@ -56,6 +59,7 @@ struct rpc_server {
     pthread_cond_t cv;      /* workers wait here for a job, and nothing else does */
     pthread_cond_t drained; /* rpc_server_stop() waits here for the counters to reach 0 */
     struct rpc_call *jobs_head, *jobs_tail;
+    size_t queued_bytes; /* request octets of the calls in the job queue */
     bool pool_stop;
     int live_calls;     /* calls not yet freed */
     int posted;         /* request slots whose tag has not come back (on_slot) */
@@ -499,6 +503,7 @@ static void *worker_main(void *arg)
         s->jobs_head = c->next;
         if (!s->jobs_head)
             s->jobs_tail = NULL;
+        s->queued_bytes -= c->queued;
         pthread_mutex_unlock(&s->mu);
         run_unary(c);
         pthread_mutex_lock(&s->mu);
@@ -688,15 +693,23 @@ static void dispatch(struct slot *sl, bool ok)
     } else if (c->me->m.flags & RPC_METHOD_INLINE) {
         run_unary(c);
     } else {
+        size_t len = c->payload ? grpc_byte_buffer_length(c->payload) : 0;
         pthread_mutex_lock(&s->mu);
-        c->next = NULL;
-        if (s->jobs_tail)
-            s->jobs_tail->next = c;
-        else
-            s->jobs_head = c;
-        s->jobs_tail = c;
-        pthread_cond_signal(&s->cv);
+        bool full = s->jobs_head && s->queued_bytes + len > QUEUED_BYTES_MAX;
+        if (!full) {
+            c->next = NULL;
+            c->queued = len;
+            s->queued_bytes += len;
+            if (s->jobs_tail)
+                s->jobs_tail->next = c;
+            else
+                s->jobs_head = c;
+            s->jobs_tail = c;
+            pthread_cond_signal(&s->cv);
+        }
         pthread_mutex_unlock(&s->mu);
+        if (full)
+            reject(c, RPC_RESOURCE_EXHAUSTED, "the server is busy: %s", "retry shortly");
     }
 }
 

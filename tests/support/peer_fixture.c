@@ -739,3 +739,16 @@ void assert_peers_agree(int timeout_s)
         fail_msg("at height %llu the peers' state hashes differ: %s… and %s…",
                  (unsigned long long)h[0].height, a, b);
 }
+
+Stele__SubmitResponse *gateway_submit(int i, ProtobufCBinaryData env, struct rpc_result *res)
+{
+    struct rpc_channel *ch = rpc_channel_open(N.p[i].addr, NULL, NULL);
+    Stele__SubmitRequest req = STELE__SUBMIT_REQUEST__INIT;
+    req.envelope = env;
+    ProtobufCMessage *resp = NULL;
+    rpc_unary(ch, "/stele.Gateway/Submit", &req.base, &stele__submit_response__descriptor, &resp,
+              10000, res);
+    rpc_channel_close(ch);
+    free(env.data);
+    return (Stele__SubmitResponse *)resp;
+}

@@ -120,6 +120,10 @@ ProtobufCBinaryData tx_must(const struct txspec *s, char tx_id[65]);
 void broadcast(unsigned mask, const ProtobufCBinaryData *envs, size_t n, Stele__Status *best);
 /* broadcast() that fails the test unless every envelope was accepted. */
 void submit(unsigned mask, const ProtobufCBinaryData *envs, size_t n);
+/* Submits `env` (then freed) through peer i's gateway: its answer (pb_free), or NULL with the
+ * call's failure in *res. No assertion. */
+struct rpc_result;
+Stele__SubmitResponse *gateway_submit(int i, ProtobufCBinaryData env, struct rpc_result *res);
 
 /* ---- asking the peers and orderers ---- */
 

@@ -643,11 +643,12 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     const char *why = NULL;
     /* Never relayed: an orderer drops the whole Broadcast stream on a message over its cap,
      * and every Submit shares those streams. */
-    if (sr->envelope.len > submit_cap(p))
+    uint64_t cap = submit_cap(p);
+    if (sr->envelope.len > cap)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "the envelope is %zu octets; the channel's orderers take at most "
                               "%llu (absolute_max_bytes)",
-                              sr->envelope.len, (unsigned long long)submit_cap(p));
+                              sr->envelope.len, (unsigned long long)cap);
     if (envelope_parse(a, sr->envelope.data, sr->envelope.len, 0, &ev, &why) != STELE_OK)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "the envelope does not open: %s",
                               why ? why : "malformed");

@@ -14,7 +14,8 @@
 
 /* Server limits (section `limits`). */
 struct peer_limits_config {
-    uint64_t max_streams; /* concurrent Events and query calls */
+    uint64_t max_streams;            /* concurrent Events and query calls */
+    uint64_t max_streams_per_client; /* Events streams one identity may hold open */
     uint64_t max_message; /* gRPC message cap both ways (blocks from the orderers included) */
     uint64_t grace_ms;    /* how long in-flight calls may finish on shutdown */
 };

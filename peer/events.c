@@ -9,6 +9,7 @@
  * Waiting streams re-check every EVENTS_POLL_MS whether their client left.
  */
 #include "peer_int.h"
+#include "quota.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -130,32 +131,27 @@ static int frame(struct peer *p, struct arena *a, uint64_t n, const Stele__Event
     return pb_pack_buf(&r.base, out);
 }
 
-static enum rpc_code blocks(struct rpc_call *call, const ProtobufCMessage *req,
-                            ProtobufCMessage **resp, void *arg)
+/* Why the caller of a stream may read no more, or NULL: its certificate was revoked (a CRL
+ * committed since the stream opened) or has expired. Checked before every block, and while
+ * the stream waits for one, as Fabric's Deliver re-checks its client's session. */
+static const char *caller_gone(struct peer *p, const struct identity *who)
 {
-    (void)resp;
-    struct peer *p = arg;
-    const uint8_t *body;
-    size_t len;
-    enum rpc_code code = peer_request_open(p, call, req, &body, &len);
-    if (code != RPC_OK)
-        return code;
-    Stele__EventsRequest *rq = (Stele__EventsRequest *)pb_unpack(
-        &stele__events_request__descriptor, rpc_call_arena(call), body, len, EVENTS_MAX_BODY);
-    uint64_t start, stop, height = kvledger_height(p->ledger);
-    if (!rq || !rq->seek)
-        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
-                      "request body is not an EventsRequest with a seek");
-    if (rq->form != STELE__EVENT_FORM__EVENT_FORM_BLOCK &&
-        rq->form != STELE__EVENT_FORM__EVENT_FORM_FILTERED &&
-        rq->form != STELE__EVENT_FORM__EVENT_FORM_CHAINCODE)
-        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST, "unknown event form");
-    if (!seek_resolve(rq->seek->start, height, &start) ||
-        !seek_resolve(rq->seek->stop, height, &stop) || start > stop)
-        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
-                      "SeekInfo needs a start and a stop position with start <= stop");
+    if (msp_is_revoked(p->msp, who->ca_key, who->certhash))
+        return "the caller's identity is revoked";
+    if (clock_wall_ms() / 1000 >= identity_valid_until(&who->fields))
+        return "the caller's identity has expired";
+    return NULL;
+}
+
+/* Sends blocks start..stop of form `rq` to the caller `who`, then the status that ends the
+ * stream. */
+static enum rpc_code send_blocks(struct peer *p, struct rpc_call *call, const struct identity *who,
+                                 const Stele__EventsRequest *rq, uint64_t start, uint64_t stop)
+{
     bool fail_if_not_ready =
         rq->seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
+    enum rpc_code code;
+    const char *gone;
     struct buf out;
     struct arena *a = arena_create(0);
     buf_init(&out);
@@ -175,7 +171,11 @@ static enum rpc_code blocks(struct rpc_call *call, const ProtobufCMessage *req,
                 code = RPC_CANCELLED;
                 goto out;
             }
+            if ((gone = caller_gone(p, who)))
+                goto forbidden;
         }
+        if ((gone = caller_gone(p, who)))
+            goto forbidden;
         arena_reset(a);
         int rc = frame(p, a, n, rq, &out);
         if (rc) {
@@ -193,9 +193,53 @@ static enum rpc_code blocks(struct rpc_call *call, const ProtobufCMessage *req,
             goto out;
         }
     }
+forbidden:
+    log_info("peer", "events stream of %s of %s ends: %s", who->id, who->org, gone);
+    code = finish(call, STELE__STATUS__STATUS_FORBIDDEN, gone);
 out:
     buf_release(&out);
     arena_destroy(a);
+    return code;
+}
+
+static enum rpc_code blocks(struct rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *arg)
+{
+    (void)resp;
+    struct peer *p = arg;
+    struct signed_request sr;
+    enum rpc_code code = peer_request_verify(p, call, req, &sr);
+    if (code != RPC_OK)
+        return code;
+    Stele__EventsRequest *rq =
+        (Stele__EventsRequest *)pb_unpack(&stele__events_request__descriptor, rpc_call_arena(call),
+                                          sr.body, sr.body_len, EVENTS_MAX_BODY);
+    uint64_t start, stop, height = kvledger_height(p->ledger);
+    if (!rq || !rq->seek)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "request body is not an EventsRequest with a seek");
+    if (rq->form != STELE__EVENT_FORM__EVENT_FORM_BLOCK &&
+        rq->form != STELE__EVENT_FORM__EVENT_FORM_FILTERED &&
+        rq->form != STELE__EVENT_FORM__EVENT_FORM_CHAINCODE)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST, "unknown event form");
+    if (!seek_resolve(rq->seek->start, height, &start) ||
+        !seek_resolve(rq->seek->stop, height, &stop) || start > stop)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "SeekInfo needs a start and a stop position with start <= stop");
+    /* a stream holds a thread while it lasts: one identity may not hold them all */
+    bool mine = false;
+    if (quota_take(p->event_streams, sr.signer.certhash, &mine) != STELE_OK) {
+        log_info("peer", "events stream of %s of %s refused: %s", sr.signer.id, sr.signer.org,
+                 mine ? "it has as many open as one identity may" : "every stream is taken");
+        if (mine)
+            return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                  "%s already has %u Events streams open on this peer",
+                                  sr.signer.id, (unsigned)p->cfg->limits.max_streams_per_client);
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "every Events stream of this peer is taken: retry later");
+    }
+    code = send_blocks(p, call, &sr.signer, rq, start, stop);
+    quota_give(p->event_streams, sr.signer.certhash);
     return code;
 }
 
@@ -220,17 +264,17 @@ static int lookup(struct peer *p, struct arena *a, const char *tx_id, unsigned *
 static int wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
                        unsigned *vc, uint64_t *number);
 
-int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
-                     unsigned *vc, uint64_t *number)
+int peer_wait_commit(struct peer *p, struct rpc_call *call, const uint8_t who[32],
+                     const char *tx_id, int64_t left, unsigned *vc, uint64_t *number, bool *mine)
 {
     /* a wait holds a worker of the shared pool: cap them, so that waits (which anyone with an
-     * identity can start) never starve endorsements and queries */
-    if (atomic_fetch_add(&p->commit_waiters, 1) >= PEER_MAX_COMMIT_WAITERS) {
-        atomic_fetch_sub(&p->commit_waiters, 1);
-        return STELE_ERR_LIMIT;
-    }
-    int rc = wait_commit(p, call, tx_id, left, vc, number);
-    atomic_fetch_sub(&p->commit_waiters, 1);
+     * identity can start) never starve endorsements and queries, and cap each caller's, so that
+     * one identity cannot hold them all */
+    int rc = quota_take(p->commit_waits, who, mine);
+    if (rc)
+        return rc;
+    rc = wait_commit(p, call, tx_id, left, vc, number);
+    quota_give(p->commit_waits, who);
     return rc;
 }
 
@@ -266,20 +310,25 @@ static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage
                                    ProtobufCMessage **resp, void *arg)
 {
     struct peer *p = arg;
-    const uint8_t *body;
-    size_t len;
-    enum rpc_code code = peer_request_open(p, call, req, &body, &len);
+    struct signed_request who;
+    enum rpc_code code = peer_request_verify(p, call, req, &who);
     if (code != RPC_OK)
         return code;
     struct arena *ca = rpc_call_arena(call);
     Stele__CommitStatusRequest *rq = (Stele__CommitStatusRequest *)pb_unpack(
-        &stele__commit_status_request__descriptor, ca, body, len, EVENTS_MAX_BODY);
+        &stele__commit_status_request__descriptor, ca, who.body, who.body_len, EVENTS_MAX_BODY);
     if (!rq || strlen(rq->tx_id) != ENVELOPE_TXID_LEN)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "request body is not a CommitStatusRequest with a 64-digit tx_id");
     unsigned vc = 0;
     uint64_t number = 0;
-    int rc = peer_wait_commit(p, call, rq->tx_id, rpc_call_remaining_ms(call), &vc, &number);
+    bool mine = false;
+    int rc = peer_wait_commit(p, call, who.signer.certhash, rq->tx_id, rpc_call_remaining_ms(call),
+                              &vc, &number, &mine);
+    if (rc == STELE_ERR_LIMIT && mine)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "%s already waits for %d commits on this peer: retry shortly",
+                              who.signer.id, PEER_MAX_COMMIT_WAITS_PER_CALLER);
     if (rc == STELE_ERR_LIMIT)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
                               "%d commit waits are in progress on this peer: retry shortly",

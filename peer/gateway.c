@@ -686,12 +686,18 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
         int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
         unsigned vc = 0;
         uint64_t number = 0;
-        int rc = peer_wait_commit(p, call, r->tx_id, left, &vc, &number);
+        /* the wait counts against the creator's share: the orderers accepted its signature */
+        struct identity creator;
+        int rc =
+            identity_decode(a, ev.header->creator.data, ev.header->creator.len, &creator, NULL);
+        if (rc == STELE_OK)
+            rc = peer_wait_commit(p, call, creator.certhash, r->tx_id, left, &vc, &number, NULL);
         if (rc == STELE_OK) {
             r->committed = true;
             r->validation_code = vc;
             r->block_number = number;
-        } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT) { /* not committed yet */
+        } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT &&
+                   rc != STELE_ERR_MALFORMED) { /* not committed yet, or no wait */
             return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
                                   stele_strerror(rc));
         }

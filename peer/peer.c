@@ -1,5 +1,6 @@
 /* peer.c — assembling and running one committing peer (see peer.h). */
 #include "peer_int.h"
+#include "quota.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -97,7 +98,12 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     int rc = enrolment_load(cfg->identity_dir, &p->self, errmsg);
     if (rc || (rc = check_self(p, errmsg)))
         goto err;
-    if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK) {
+    unsigned streams = (unsigned)cfg->limits.max_streams;
+    unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
+    if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK ||
+        !(p->commit_waits =
+              quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
+        !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams))) {
         rc = STELE_ERR_NOMEM;
         goto err;
     }
@@ -198,6 +204,8 @@ void peer_destroy(struct peer *p)
     peer_ccrt_destroy(p);
     kvledger_close(p->ledger);
     msp_destroy(p->msp);
+    quota_destroy(p->commit_waits);
+    quota_destroy(p->event_streams);
     for (size_t i = 0; i < p->n_orderers; i++)
         free(p->orderers[i]);
     free(p->orderers);

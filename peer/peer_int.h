@@ -21,10 +21,12 @@ struct arena;
 struct msp;
 struct rpc_health;
 struct rpc_node_service;
+struct quota;
 struct signed_request;
 
-#define PEER_WORKERS            32 /* unary handlers; CommitStatus may wait in one */
-#define PEER_MAX_COMMIT_WAITERS (PEER_WORKERS / 4) /* CommitStatus and Submit waits at once */
+#define PEER_WORKERS                     32 /* unary handlers; CommitStatus may wait in one */
+#define PEER_MAX_COMMIT_WAITERS          (PEER_WORKERS / 4) /* CommitStatus and Submit waits at once */
+#define PEER_MAX_COMMIT_WAITS_PER_CALLER 2                  /* of them, by one identity */
 /* Valid signatures remembered (32 octets each; crypto/sigcache.h): the endorsements this peer
  * signed and the other peers' endorsements its gateway checked, until the block carrying them
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
@@ -53,7 +55,8 @@ struct peer {
     bool intake_running;                 /* intake was started */
     atomic_bool stopping;                /* peer_stop() began */
     atomic_uint_fast64_t orderer_height; /* the highest block number+1 seen from an orderer */
-    atomic_int commit_waiters;           /* peer_wait_commit() calls in progress */
+    struct quota *commit_waits;          /* peer_wait_commit() calls in progress, by caller */
+    struct quota *event_streams;         /* Events/Blocks streams open, by caller */
     bool stopped;                        /* peer_stop() finished */
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
@@ -160,10 +163,12 @@ enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,
 
 /* Waits up to `left` ms (capped at 10 min) for `tx_id` to commit on this peer, or until the
  * call (may be NULL) is cancelled or the peer stops: *vc gets its validation code, *number its
- * block. Returns STELE_OK, STELE_ERR_TIMEOUT, STELE_ERR_LIMIT (PEER_MAX_COMMIT_WAITERS waits
- * are in progress) or a lookup error (events.c). */
-int peer_wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id, int64_t left,
-                     unsigned *vc, uint64_t *number);
+ * block. `who` is the certificate hash of the caller the wait is for. Returns STELE_OK,
+ * STELE_ERR_TIMEOUT, STELE_ERR_LIMIT (PEER_MAX_COMMIT_WAITERS waits are in progress, or
+ * PEER_MAX_COMMIT_WAITS_PER_CALLER of `who`'s; *mine says which) or a lookup error
+ * (events.c). */
+int peer_wait_commit(struct peer *p, struct rpc_call *call, const uint8_t who[32],
+                     const char *tx_id, int64_t left, unsigned *vc, uint64_t *number, bool *mine);
 
 /* Frees what endorser_cc.c remembers of the packages chaincodes run from. */
 void peer_cc_current_free(struct peer *p);

@@ -739,35 +739,6 @@ static void audit_passes_then_names_the_tampered_block(void **state)
     free(bytes);
 }
 
-/* An envelope over the channel's absolute_max_bytes (128 KiB here) is refused by the gateway,
- * not relayed: an orderer drops the whole Broadcast stream on a message over its gRPC cap
- * (absolute_max_bytes + 1 MiB), and the gateway's streams are shared, so every other client's
- * Submit failed until they came back. A request far over the cap is refused before it is
- * decoded. */
-static void gateway_refuses_envelopes_over_the_orderers_cap(void **state)
-{
-    (void)state;
-    static char big[(3u << 19) + 1]; /* 1.5 MiB: past the orderers' gRPC cap too */
-    memset(big, 'x', sizeof big - 1);
-    char id[65];
-    struct rpc_result res;
-    big[150 * 1024] = 0; /* over 128 KiB, within the request cap of 128 + 64 KiB */
-    Stele__SubmitResponse *r =
-        gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
-    assert_null(r);
-    assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
-    assert_non_null(strstr(res.detail, "absolute_max_bytes"));
-    big[150 * 1024] = 'x';
-    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
-    assert_null(r);
-    assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
-    assert_non_null(strstr(res.detail, "exceeds"));
-    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"small", "v"}}}, id), &res);
-    assert_non_null(r);
-    assert_true(r->orderers_accepted >= 2); /* the streams were not disturbed */
-    pb_free(&r->base);
-}
-
 static void peers_stop_cleanly(void **state)
 {
     (void)state;
@@ -794,7 +765,6 @@ static int down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
         cmocka_unit_test(every_reachable_validation_code),
         cmocka_unit_test(orderers_refusals_never_reach_a_peer),
         cmocka_unit_test(peers_fail_over_between_orderers),

@@ -7,7 +7,8 @@
 #   2. booth1 has a transaction endorsed and signed now, to send later (stele invoke --prepare);
 #   3. a client cannot publish the CRL, a file that is no CRL is refused, org1's admin
 #      publishes it (VALID), and the same CRL again is refused (not newer);
-#   4. booth1's proposals are refused at both gateways, and the transaction endorsed before
+#   4. booth1's Events stream, open since before the publication, ends FORBIDDEN while
+#      owner1's keeps following; booth1's proposals are refused at both gateways, and the transaction endorsed before
 #      the revocation, sent now, is ordered (the orderers have no CRL) and commits as
 #      CREATOR_REVOKED on both peers, in the same block;
 #   5. a second revocation's CRL is published too; peer0.org2, restarted with a CRL file
@@ -47,6 +48,11 @@ late=$(echo "$out" | sed -n 's/^tx \([0-9a-f]\{64\}\) endorsed and signed.*/\1/p
 [ ${#late} -eq 64 ] || fail "--prepare printed no tx_id: $out"
 
 # ---- 3 ------------------------------------------------------------------------------------
+# booth1 and owner1 follow peer0.org1's blocks from before the publication on
+stele events --peer "$p1" --identity "$ids/booth1" >"$tmp/ev.booth1" 2>&1 &
+ev_booth1=$!
+stele events --peer "$p1" --identity "$ids/owner1" >"$tmp/ev.owner1" 2>&1 &
+ev_owner1=$!
 refused "a client publishes the CRL" 'only an admin of a channel organisation' \
   stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/owner1"
 printf 'not a crl' >"$tmp/junk.bin"
@@ -58,6 +64,14 @@ refused "the same CRL again" 'greater' \
   stele crl publish "$tmp/crl.bin" --peer "$p1" --identity "$ids/admin.org2"
 
 # ---- 4 ------------------------------------------------------------------------------------
+for _ in $(seq 1 50); do kill -0 $ev_booth1 2>/dev/null || break; sleep 0.1; done
+rc=0; kill -0 $ev_booth1 2>/dev/null && { kill $ev_booth1; fail "booth1's Events stream still open"; }
+wait $ev_booth1 || rc=$?
+[ $rc -eq 1 ] && grep -q 'STATUS_FORBIDDEN' "$tmp/ev.booth1" \
+  || fail "booth1's Events stream ended with $rc: $(cat "$tmp/ev.booth1")"
+kill -0 $ev_owner1 2>/dev/null || fail "owner1's Events stream ended: $(cat "$tmp/ev.owner1")"
+kill $ev_owner1; wait $ev_owner1 2>/dev/null || true
+grep -q '^block ' "$tmp/ev.owner1" || fail "owner1's Events stream got no block: $(cat "$tmp/ev.owner1")"
 for p in "$p1" "$p2"; do
   refused "booth1 proposes through $p" 'revoked' \
     stele invoke asset create b4 red 1 1 --peer "$p" --identity "$ids/booth1"

@@ -523,14 +523,21 @@ void submit(unsigned mask, const ProtobufCBinaryData *envs, size_t n)
 int peer_call(int i, const char *method, const ProtobufCMessage *body,
               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, int timeout_ms)
 {
+    return peer_call_as(i, &N.user, method, body, desc, out, timeout_ms, NULL);
+}
+
+int peer_call_as(int i, const struct test_identity *who, const char *method,
+                 const ProtobufCMessage *body, const ProtobufCMessageDescriptor *desc,
+                 ProtobufCMessage **out, int timeout_ms, struct rpc_result *res)
+{
     struct buf b, req;
     uint8_t sig[64];
     buf_init(&b);
     buf_init(&req);
     int rc = pb_pack_buf(body, &b);
     if (rc == STELE_OK)
-        rc = signed_request_create(N.user.key, N.user.record->data, N.user.record->len, method,
-                                   b.data, b.len, clock_wall_ms(), &req, sig);
+        rc = signed_request_create(who->key, who->record->data, who->record->len, method, b.data,
+                                   b.len, clock_wall_ms(), &req, sig);
     Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
     sr.request = (ProtobufCBinaryData){req.len, req.data};
     sr.signature = (ProtobufCBinaryData){64, sig};
@@ -538,7 +545,7 @@ int peer_call(int i, const char *method, const ProtobufCMessage *body,
     struct rpc_channel *ch = rc ? NULL : rpc_channel_open(N.p[i].addr, &co, NULL);
     *out = NULL;
     if (ch)
-        rc = rpc_unary(ch, method, &sr.base, desc, out, timeout_ms, NULL);
+        rc = rpc_unary(ch, method, &sr.base, desc, out, timeout_ms, res);
     else if (rc == STELE_OK)
         rc = STELE_ERR_UNAVAILABLE;
     rpc_channel_close(ch);

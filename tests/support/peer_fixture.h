@@ -142,6 +142,11 @@ uint64_t orderer_height(int i);
  * STELE_OK. Returns the call's status. No assertion. */
 int peer_call(int i, const char *method, const ProtobufCMessage *body,
               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, int timeout_ms);
+/* peer_call() with `body` signed by `who`; `res` (may be NULL) gets the call's code and
+ * detail. No assertion. */
+int peer_call_as(int i, const struct test_identity *who, const char *method,
+                 const ProtobufCMessage *body, const ProtobufCMessageDescriptor *desc,
+                 ProtobufCMessage **out, int timeout_ms, struct rpc_result *res);
 /* Waits (CommitStatus) up to timeout_ms until peer i committed tx_id; then returns its
  * validation code from Query/Transaction, with its block and index when not NULL. Fails the
  * test on timeout. */

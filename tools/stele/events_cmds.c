@@ -191,10 +191,15 @@ int cmd_events(int argc, char **argv)
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);
             pb_free(m);
             if (!more) {
+                const ProtobufCEnumValue *v =
+                    protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, status);
                 rc = status == STELE__STATUS__STATUS_SUCCESS
                          ? CLI_EXIT_OK
-                         : cli_fail(prog, STELE_ERR_INVALID, "%s ended the stream with status %d",
-                                    o.peer, status);
+                         : cli_fail(prog,
+                                    status == STELE__STATUS__STATUS_FORBIDDEN ? STELE_ERR_PERMISSION
+                                                                              : STELE_ERR_INVALID,
+                                    "%s ended the stream with status %d (%s)", o.peer, status,
+                                    v ? v->name : "unknown");
                 break;
             }
         }

@@ -1,0 +1,291 @@
+/*
+ * test_peer_limits.c — what one client may take of a peer, with real processes: four pbft
+ * stele-orderer processes and two stele-peer processes of two organisations on 127.0.0.1
+ * (peer_fixture.h). Any identity of a channel organisation may open Events streams and wait
+ * for commits, and each holds a thread or a worker while it lasts:
+ *
+ *   1. one identity holds at most 2 commit waits (CommitStatus, Submit with wait) at once; its
+ *      third is refused at once while another identity's wait is still admitted, and once its
+ *      waits end it may wait again;
+ *   2. one identity holds at most 16 Events streams (limits.max_streams_per_client); its 17th
+ *      is refused while another identity's is served, and a stream it closes is given back;
+ *   3. an Events stream ends with STATUS_FORBIDDEN once its caller's certificate expires, even
+ *      with no block to send (revocation mid-stream: tests/integration/crl.test.sh);
+ *   4. the gateway refuses an envelope over the channel's absolute_max_bytes instead of
+ *      relaying it, and its shared Broadcast streams keep working.
+ *
+ * STELE_KEEP_TEST_DIR=1 keeps the logs.
+ */
+#include "peer_fixture.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "ledger/seek.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STREAMS_PER_CLIENT 16 /* limits.max_streams_per_client by default */
+
+/* ---- commit waits ---- */
+
+/* One CommitStatus wait for a transaction that never commits. */
+struct wait_job {
+    const struct test_identity *who;
+    int timeout_ms;
+    int rc;
+    struct rpc_result res;
+    pthread_t t;
+    atomic_bool done; /* the call returned */
+};
+
+static void commit_wait(struct wait_job *j)
+{
+    Stele__CommitStatusRequest q = STELE__COMMIT_STATUS_REQUEST__INIT;
+    static atomic_uint seq;
+    char tx_id[65];
+    snprintf(tx_id, sizeof tx_id, "%064x", atomic_fetch_add(&seq, 1) + 0xabcdefu);
+    q.tx_id = tx_id;
+    ProtobufCMessage *m = NULL;
+    memset(&j->res, 0, sizeof j->res);
+    j->rc = peer_call_as(0, j->who, "/stele.Events/CommitStatus", &q.base,
+                         &stele__commit_status_response__descriptor, &m, j->timeout_ms, &j->res);
+    pb_free(m);
+}
+
+static void *wait_main(void *arg)
+{
+    struct wait_job *j = arg;
+    commit_wait(j);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+static void one_identity_cannot_hold_every_commit_wait(void **state)
+{
+    (void)state;
+    struct wait_job held[2];
+    for (int i = 0; i < 2; i++) {
+        held[i] = (struct wait_job){.who = &N.user, .timeout_ms = 8000};
+        assert_int_equal(pthread_create(&held[i].t, NULL, wait_main, &held[i]), 0);
+    }
+    /* both are admitted (a refusal comes at once) and waiting when a third of the same
+     * identity comes: it is refused at once */
+    usleep(1500 * 1000);
+    bool waiting = !atomic_load(&held[0].done) && !atomic_load(&held[1].done);
+    struct wait_job third = {.who = &N.user, .timeout_ms = 2000};
+    commit_wait(&third);
+    /* another identity's wait is admitted meanwhile: it waits until its deadline */
+    struct wait_job other = {.who = &N.user2, .timeout_ms = 300};
+    commit_wait(&other);
+    for (int i = 0; i < 2; i++)
+        pthread_join(held[i].t, NULL);
+    assert_true(waiting);
+    assert_int_equal(third.res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(third.res.detail, "already waits for 2 commits"));
+    assert_int_equal(other.res.code, RPC_DEADLINE_EXCEEDED);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(held[i].res.code, RPC_DEADLINE_EXCEEDED);
+    third.timeout_ms = 200;
+    commit_wait(&third); /* its waits have ended: admitted again */
+    assert_int_equal(third.res.code, RPC_DEADLINE_EXCEEDED);
+}
+
+/* ---- Events streams ---- */
+
+/* Opens a filtered Events/Blocks stream of peer 0 for `who` from block `from` on, forever. */
+static struct rpc_call *events_open(struct rpc_channel *ch, const struct test_identity *who,
+                                    uint64_t from)
+{
+    struct seek_range range;
+    Stele__EventsRequest er = STELE__EVENTS_REQUEST__INIT;
+    er.seek = seek_range_init(&range, from, UINT64_MAX,
+                              STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY);
+    er.form = STELE__EVENT_FORM__EVENT_FORM_FILTERED;
+    struct buf body, req;
+    uint8_t sig[64];
+    buf_init(&body);
+    buf_init(&req);
+    assert_int_equal(pb_pack_buf(&er.base, &body), STELE_OK);
+    assert_int_equal(signed_request_create(who->key, who->record->data, who->record->len,
+                                           "/stele.Events/Blocks", body.data, body.len,
+                                           clock_wall_ms(), &req, sig),
+                     STELE_OK);
+    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
+    sr.request = (ProtobufCBinaryData){req.len, req.data};
+    sr.signature = (ProtobufCBinaryData){64, sig};
+    struct rpc_call *c = rpc_stream_open(ch, "/stele.Events/Blocks", RPC_SERVER_STREAM,
+                                         &stele__events_response__descriptor, -1);
+    assert_non_null(c);
+    assert_int_equal(rpc_call_send(c, &sr.base), STELE_OK);
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    buf_release(&body);
+    buf_release(&req);
+    return c;
+}
+
+/* The next message of stream `c` within timeout_ms: STELE_OK with *block (a filtered block's
+ * number) or *status (the status that ends the stream, *block untouched), or the receive's
+ * error. */
+static int events_next(struct rpc_call *c, int timeout_ms, uint64_t *block, int *status)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rpc_call_recv(c, &m, timeout_ms, false);
+    if (rc)
+        return rc;
+    const Stele__EventsResponse *r = (const Stele__EventsResponse *)m;
+    *status = 0;
+    if (r->type_case == STELE__EVENTS_RESPONSE__TYPE_STATUS)
+        *status = r->status;
+    else if (r->type_case == STELE__EVENTS_RESPONSE__TYPE_FILTERED_BLOCK)
+        *block = r->filtered_block->number;
+    else
+        rc = STELE_ERR_MALFORMED;
+    pb_free(m);
+    return rc;
+}
+
+/* A stream from the newest block on is being served: it sends that block at once. */
+static bool served(struct rpc_call *c, uint64_t newest)
+{
+    uint64_t n = UINT64_MAX;
+    int st = 0;
+    return events_next(c, 5000, &n, &st) == STELE_OK && st == 0 && n == newest;
+}
+
+static void one_identity_cannot_hold_every_events_stream(void **state)
+{
+    (void)state;
+    struct head h;
+    assert_true(peer_head(0, &h));
+    uint64_t newest = h.height - 1;
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    assert_non_null(ch);
+    struct rpc_call *mine[STREAMS_PER_CLIENT];
+    for (int i = 0; i < STREAMS_PER_CLIENT; i++) {
+        mine[i] = events_open(ch, &N.user, newest);
+        assert_true(served(mine[i], newest));
+    }
+    /* the 17th of the same identity is refused */
+    struct rpc_call *extra = events_open(ch, &N.user, newest);
+    uint64_t n;
+    int st;
+    struct rpc_result res = {0};
+    assert_int_not_equal(events_next(extra, 5000, &n, &st), STELE_OK);
+    rpc_call_finish(extra, false, &res);
+    assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(res.detail, "already has 16 Events streams open"));
+    /* another identity's is served */
+    struct rpc_call *other = events_open(ch, &N.user2, newest);
+    assert_true(served(other, newest));
+    rpc_call_finish(other, true, NULL);
+    /* a stream closed is given back (the peer notices within its 200 ms poll) */
+    rpc_call_finish(mine[0], true, NULL);
+    bool again = false;
+    for (int k = 0; k < 20 && !again; k++) {
+        usleep(100 * 1000);
+        struct rpc_call *c = events_open(ch, &N.user, newest);
+        if ((again = served(c, newest)))
+            mine[0] = c;
+        else
+            rpc_call_finish(c, true, NULL);
+    }
+    assert_true(again);
+    for (int i = 0; i < STREAMS_PER_CLIENT; i++)
+        rpc_call_finish(mine[i], true, NULL);
+    rpc_channel_close(ch);
+}
+
+static void events_stream_ends_when_its_caller_expires(void **state)
+{
+    (void)state;
+    /* a client of Org1 whose certificate expires 4 s from now */
+    struct test_identity brief;
+    uint64_t now = clock_wall_ms() / 1000, expiry = now + 4;
+    test_identity_issue(N.ca[1], 0, "brief.org1", "Org1", "client", now - 60, 64, &brief);
+    struct head h;
+    assert_true(peer_head(0, &h));
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    assert_non_null(ch);
+    struct rpc_call *c = events_open(ch, &brief, h.height - 1);
+    assert_true(served(c, h.height - 1));
+    int st = 0;
+    uint64_t n;
+    int rc = STELE_OK;
+    while (rc == STELE_OK && st == 0)
+        rc = events_next(c, 10000, &n, &st);
+    assert_int_equal(rc, STELE_OK);
+    assert_int_equal(st, STELE__STATUS__STATUS_FORBIDDEN);
+    assert_true(clock_wall_ms() / 1000 >= expiry); /* not before it expired */
+    rpc_call_finish(c, false, NULL);
+    rpc_channel_close(ch);
+    test_identity_free(&brief);
+}
+
+/* ---- the gateway's envelope cap ---- */
+
+/* An envelope over the channel's absolute_max_bytes (128 KiB here) is refused by the gateway,
+ * not relayed: an orderer drops the whole Broadcast stream on a message over its gRPC cap
+ * (absolute_max_bytes + 1 MiB), and the gateway's streams are shared, so every other client's
+ * Submit failed until they came back. A request far over the cap is refused before it is
+ * decoded. */
+static void gateway_refuses_envelopes_over_the_orderers_cap(void **state)
+{
+    (void)state;
+    static char big[(3u << 19) + 1]; /* 1.5 MiB: past the orderers' gRPC cap too */
+    memset(big, 'x', sizeof big - 1);
+    char id[65];
+    struct rpc_result res;
+    big[150 * 1024] = 0; /* over 128 KiB, within the request cap of 128 + 64 KiB */
+    Stele__SubmitResponse *r =
+        gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
+    assert_null(r);
+    assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+    assert_non_null(strstr(res.detail, "absolute_max_bytes"));
+    big[150 * 1024] = 'x';
+    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
+    assert_null(r);
+    assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(res.detail, "exceeds"));
+    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"small", "v"}}}, id), &res);
+    assert_non_null(r);
+    assert_true(r->orderers_accepted >= 2); /* the streams were not disturbed */
+    pb_free(&r->base);
+}
+
+static int up(void **state)
+{
+    (void)state;
+    net_up();
+    return 0;
+}
+
+static int down(void **state)
+{
+    (void)state;
+    net_down();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_identity_cannot_hold_every_commit_wait),
+        cmocka_unit_test(one_identity_cannot_hold_every_events_stream),
+        cmocka_unit_test(events_stream_ends_when_its_caller_expires),
+        cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
+    };
+    if (getenv("STELE_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, up, down);
+}

@@ -80,9 +80,11 @@ int peer_gateway_create(struct peer *p, char **errmsg)
         return stele_errf(errmsg, rc, "the peer's own identity does not decode");
     /* Envelopes that may wait for one orderer before its stream counts as not reading
      * (broadcaster.c; gateway.orderer_queue, 4,096 by default): far above what a burst of
-     * Submits queues for an orderer that works. */
+     * Submits queues for an orderer that works; and up to 256 MiB of them, so that a few large
+     * envelopes queued at once do not count as an orderer not reading either. */
     struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
                                   .stream_queue = (size_t)p->cfg->gateway.orderer_queue,
+                                  .stream_queue_bytes = 256u << 20,
                                   .tls = cli_tls_client(&p->cfg->tls)};
     for (size_t i = 0; i < p->n_orderers; i++)
         if (!(g->orderers[i] = rpc_channel_open(p->orderers[i], &co, errmsg)))

@@ -29,7 +29,8 @@ static void on_recv(struct rpc_tag *tag, bool ok);
 static void on_close(struct rpc_tag *tag, bool ok);
 static void on_client_half_close(struct rpc_tag *tag, bool ok);
 
-int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool streaming)
+int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, size_t queue_bytes,
+                  bool streaming)
 {
     c->client = client;
     c->refs = 1;
@@ -50,7 +51,10 @@ int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool stream
     pthread_mutex_init(&c->mu, NULL);
     if (!streaming) /* unary calls never queue: save two allocations per call */
         return STELE_OK;
-    if (bbq_init(&c->sendq, c->queue_cap) || bbq_init(&c->recvq, c->queue_cap))
+    if (!queue_bytes)
+        queue_bytes = RPC_STREAM_QUEUE_BYTES;
+    if (bbq_init(&c->sendq, c->queue_cap, queue_bytes) ||
+        bbq_init(&c->recvq, c->queue_cap, queue_bytes))
         return STELE_ERR_NOMEM;
     return STELE_OK;
 }
@@ -125,9 +129,9 @@ void rpc_call_start_send_locked(struct rpc_call *c, grpc_byte_buffer *bb)
 
 void rpc_call_start_recv_locked(struct rpc_call *c)
 {
-    if (c->recv_inflight || c->recv_eof || c->broken || c->recvq.len >= c->recvq.cap)
+    if (c->recv_inflight || c->recv_eof || c->broken || bbq_full(&c->recvq))
         return;
-    if (c->inline_fn && (c->inline_rc || (!c->inline_no_reply && c->sendq.len >= c->sendq.cap)))
+    if (c->inline_fn && (c->inline_rc || (!c->inline_no_reply && bbq_full(&c->sendq))))
         return; /* served inline: over, or the client is not reading its replies */
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
@@ -195,7 +199,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
             rpc_call_start_recv_locked(c); /* reading waits while the send queue is full */
         /* Hysteresis: a sender blocked on a full queue is woken once half of it has drained,
          * not after every message (a context switch per message otherwise). */
-        wake = c->send_waiting && c->sendq.len <= c->sendq.cap / 2;
+        wake = c->send_waiting && bbq_half_empty(&c->sendq);
         if (wake)
             c->send_waiting = false;
     }
@@ -273,6 +277,8 @@ static void on_recv(struct rpc_tag *tag, bool ok)
     bool wake = true;
     pthread_mutex_lock(&c->mu);
     c->recv_inflight = false;
+    if (ok && c->recv_bb && c->idle_ms)
+        c->last_recv_ms = clock_mono_ms();
     if (ok && c->recv_bb && c->discard_recv) {
         grpc_byte_buffer_destroy(c->recv_bb);
         c->recv_bb = NULL;
@@ -299,7 +305,7 @@ static void on_recv(struct rpc_tag *tag, bool ok)
         c->recv_bb = NULL;
         rpc_call_start_recv_locked(c);
         /* A reader waiting for a batch is woken once it is complete, not per message. */
-        wake = c->recv_want && c->recvq.len >= c->recv_want;
+        wake = c->recv_want && (c->recvq.len >= c->recv_want || bbq_full(&c->recvq));
     } else {
         if (c->recv_bb)
             grpc_byte_buffer_destroy(c->recv_bb);
@@ -449,7 +455,7 @@ static size_t wait_queued_locked(struct rpc_call *c, size_t want, int timeout_ms
                                  const struct timespec *until)
 {
     c->recv_want = want;
-    while (c->recvq.len < want && !c->recv_eof && !c->broken) {
+    while (c->recvq.len < want && !bbq_full(&c->recvq) && !c->recv_eof && !c->broken) {
         if (timeout_ms < 0)
             pthread_cond_wait(&c->cv, &c->mu);
         else if (pthread_cond_timedwait(&c->cv, &c->mu, until) == ETIMEDOUT)
@@ -477,15 +483,24 @@ size_t rpc_call_recv_wait(struct rpc_call *c, size_t count, int timeout_ms)
 /* Waits for the next received message and takes it from the queue. Returns STELE_OK with *out
  * set (the caller destroys it), or STELE_ERR_TIMEOUT / STELE_ERR_CANCELLED / STELE_ERR_NOT_FOUND
  * as rpc_call_recv(). */
+/* Milliseconds until a stream with idle_ms counts as idle (0 once it does). Caller holds mu. */
+static int idle_left_locked(const struct rpc_call *c)
+{
+    uint64_t now = clock_mono_ms(), end = c->last_recv_ms + (uint64_t)c->idle_ms;
+    return now >= end ? 0 : (int)(end - now);
+}
+
 static int recv_next(struct rpc_call *c, int timeout_ms, grpc_byte_buffer **out)
 {
     *out = NULL;
     if (c->kind == RPC_UNARY || (!c->client && c->kind == RPC_SERVER_STREAM))
         return STELE_ERR_STATE;
     struct timespec until;
+    pthread_mutex_lock(&c->mu);
+    if (timeout_ms < 0 && c->idle_ms) /* the method's idle limit, from the last arrival */
+        timeout_ms = idle_left_locked(c);
     if (timeout_ms >= 0)
         clock_deadline(CLOCK_MONOTONIC, (uint64_t)timeout_ms, &until);
-    pthread_mutex_lock(&c->mu);
     if (wait_queued_locked(c, 1, timeout_ms, &until) == 0 && !c->recv_eof && !c->broken) {
         pthread_mutex_unlock(&c->mu);
         return STELE_ERR_TIMEOUT;
@@ -558,7 +573,7 @@ static int run_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg, bool repl
                 rc = send_bb(c, out, true);
             pthread_mutex_lock(&c->mu);
         }
-        if (rc != STELE_OK || !replies || c->sendq.len < c->sendq.cap || c->broken || c->done)
+        if (rc != STELE_OK || !replies || !bbq_full(&c->sendq) || c->broken || c->done)
             break;
         c->send_waiting = true; /* woken when half the queue has gone */
         pthread_cond_wait(&c->cv, &c->mu);
@@ -567,8 +582,18 @@ static int run_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg, bool repl
         c->inline_fn = fn;
         c->inline_arg = arg;
         rpc_call_start_recv_locked(c);
-        while (!c->inline_rc && !c->recv_eof && !c->broken)
-            pthread_cond_wait(&c->cv, &c->mu);
+        while (!c->inline_rc && !c->recv_eof && !c->broken) {
+            if (!c->idle_ms || c->client) {
+                pthread_cond_wait(&c->cv, &c->mu);
+                continue;
+            }
+            int left = idle_left_locked(c);
+            struct timespec until;
+            clock_deadline(CLOCK_MONOTONIC, (uint64_t)left, &until);
+            if (left == 0 || (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT &&
+                              idle_left_locked(c) == 0))
+                c->inline_rc = STELE_ERR_TIMEOUT; /* nothing came for idle_ms */
+        }
         while (c->inline_busy)
             pthread_cond_wait(&c->cv, &c->mu);
         rc = c->inline_rc ? c->inline_rc : c->broken ? STELE_ERR_CANCELLED : STELE_ERR_NOT_FOUND;

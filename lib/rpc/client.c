@@ -414,7 +414,8 @@ struct rpc_call *rpc_stream_open(struct rpc_channel *ch, const char *method, enu
     struct rpc_call *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (rpc_call_init(c, true, ch->opts.stream_queue, true) != STELE_OK ||
+    if (rpc_call_init(c, true, ch->opts.stream_queue, ch->opts.stream_queue_bytes, true) !=
+            STELE_OK ||
         !(c->arena = arena_create(0))) {
         rpc_call_free(c);
         return NULL;

@@ -303,12 +303,24 @@ void rpc_slice_to_str(grpc_slice s, char *out, size_t out_len)
     out[n] = 0;
 }
 
-int bbq_init(struct bbq *q, size_t cap)
+int bbq_init(struct bbq *q, size_t cap, size_t max_bytes)
 {
     q->items = calloc(cap, sizeof *q->items);
     q->cap = cap;
     q->head = q->len = 0;
+    q->bytes = 0;
+    q->max_bytes = max_bytes;
     return q->items ? STELE_OK : STELE_ERR_NOMEM;
+}
+
+bool bbq_full(const struct bbq *q)
+{
+    return q->len == q->cap || (q->len && q->bytes >= q->max_bytes);
+}
+
+bool bbq_half_empty(const struct bbq *q)
+{
+    return q->len <= q->cap / 2 && q->bytes <= q->max_bytes / 2;
 }
 
 void bbq_release(struct bbq *q)
@@ -323,10 +335,11 @@ void bbq_release(struct bbq *q)
 
 bool bbq_push(struct bbq *q, grpc_byte_buffer *bb)
 {
-    if (q->len == q->cap) /* also a queue never initialised (cap 0) */
+    if (bbq_full(q)) /* also a queue never initialised (cap 0) */
         return false;
     q->items[(q->head + q->len) % q->cap] = bb;
     q->len++;
+    q->bytes += grpc_byte_buffer_length(bb);
     return true;
 }
 
@@ -337,6 +350,7 @@ grpc_byte_buffer *bbq_pop(struct bbq *q)
     grpc_byte_buffer *bb = q->items[q->head];
     q->head = (q->head + 1) % q->cap;
     q->len--;
+    q->bytes -= grpc_byte_buffer_length(bb);
     return bb;
 }
 

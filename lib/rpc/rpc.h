@@ -32,6 +32,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Octets a stream queues each way by default, besides the message count: enough for a few
+ * full blocks, so that 256 queued blocks of a reader that stopped reading (or read ahead for a
+ * handler that is busy) do not pin gigabytes. */
+#define RPC_STREAM_QUEUE_BYTES (8u << 20)
+
 struct arena;
 struct buf;
 struct rpc_server;
@@ -122,24 +127,32 @@ struct rpc_method {
     void *arg;                                 /* passed to the handler */
     unsigned flags;                            /* RPC_METHOD_* */
     size_t max_request;                        /* per-message cap in bytes; 0 = server cap */
+    int max_streams; /* streams of this method at once, counted apart from the server's
+                        max_streams (0: it shares those): so that clients' streams can never
+                        take what another service needs (an orderer's Cluster links) */
+    int idle_ms;     /* a client or bidi stream that receives nothing for this long ends: its
+                        handler's rpc_call_recv() without a timeout, or rpc_call_serve_inline(),
+                        returns STELE_ERR_TIMEOUT (0: never) */
 };
 
 struct rpc_server_opts {
-    const char *listen;    /* "127.0.0.1:7050"; port 0 picks a free one */
-    int cq_threads;        /* completion-queue threads of its own; 0 = 1 */
-    bool shared_queue;     /* serve on the process's shared completion queue and thread, the
-                              ones its channels use, instead (cq_threads is ignored): for a
-                              process that serves and calls at once (a peer's gateway), it
-                              spares gRPC's poller a hand-over to the other thread for nearly
-                              every event. Not for a server whose inline handlers are heavy
-                              (the orderer's Broadcast checks signatures there): its channels'
-                              completions would wait behind them. */
-    int workers;           /* unary handler threads; 0 = number of cores */
-    int max_streams;       /* concurrent streaming calls; 0 = 1024; more get UNAVAILABLE */
-    size_t max_message;    /* receive and send cap in bytes; 0 = 4 MiB */
-    size_t stream_queue;   /* messages a stream may queue each way; 0 = 256 */
-    struct rpc_tls tls;    /* server certificate, and client CA for mutual TLS */
-    const char *component; /* log component name; NULL = "rpc" */
+    const char *listen;        /* "127.0.0.1:7050"; port 0 picks a free one */
+    int cq_threads;            /* completion-queue threads of its own; 0 = 1 */
+    bool shared_queue;         /* serve on the process's shared completion queue and thread, the
+                                  ones its channels use, instead (cq_threads is ignored): for a
+                                  process that serves and calls at once (a peer's gateway), it
+                                  spares gRPC's poller a hand-over to the other thread for nearly
+                                  every event. Not for a server whose inline handlers are heavy
+                                  (the orderer's Broadcast checks signatures there): its channels'
+                                  completions would wait behind them. */
+    int workers;               /* unary handler threads; 0 = number of cores */
+    int max_streams;           /* concurrent streaming calls; 0 = 1024; more get UNAVAILABLE */
+    size_t max_message;        /* receive and send cap in bytes; 0 = 4 MiB */
+    size_t stream_queue;       /* messages a stream may queue each way; 0 = 256 */
+    size_t stream_queue_bytes; /* and octets (at least one message whatever its size): a reader
+                                  that stops reading pins no more; 0 = RPC_STREAM_QUEUE_BYTES */
+    struct rpc_tls tls;        /* server certificate, and client CA for mutual TLS */
+    const char *component;     /* log component name; NULL = "rpc" */
 };
 
 /* Creates a server (not yet listening). Returns NULL on failure with *errmsg set (malloc'd,
@@ -278,13 +291,14 @@ int rpc_call_peer_cn(struct rpc_call *call, char *out, size_t out_len);
 /* ------------------------------------------------------------------------------------------ */
 
 struct rpc_channel_opts {
-    size_t max_message;  /* receive cap in bytes; 0 = 4 MiB */
-    int timeout_ms;      /* default deadline for calls given timeout_ms = 0; 0 = 10 s */
-    size_t stream_queue; /* messages a stream may queue each way; 0 = 256 */
-    bool fail_fast;      /* fail at once with UNAVAILABLE (and the reason) when the server
-                            cannot be reached, instead of waiting for it until the deadline:
-                            for command-line tools; daemons leave it false */
-    struct rpc_tls tls;  /* roots (ca_file), optional client certificate, name override */
+    size_t max_message;        /* receive cap in bytes; 0 = 4 MiB */
+    int timeout_ms;            /* default deadline for calls given timeout_ms = 0; 0 = 10 s */
+    size_t stream_queue;       /* messages a stream may queue each way; 0 = 256 */
+    size_t stream_queue_bytes; /* and octets (at least one message); 0 = RPC_STREAM_QUEUE_BYTES */
+    bool fail_fast;            /* fail at once with UNAVAILABLE (and the reason) when the server
+                                  cannot be reached, instead of waiting for it until the deadline:
+                                  for command-line tools; daemons leave it false */
+    struct rpc_tls tls;        /* roots (ca_file), optional client certificate, name override */
 };
 
 /* Opens a channel to `target` ("127.0.0.1:7050"); the connection is made lazily. `opts` may

@@ -32,16 +32,19 @@ struct rpc_tag {
 grpc_completion_queue *rpc_shared_cq_acquire(void);
 void rpc_shared_cq_release(void);
 
-/* A FIFO of byte buffers (send or receive queue of a stream). */
+/* A FIFO of byte buffers (send or receive queue of a stream), bounded in count and in octets. */
 struct bbq {
     grpc_byte_buffer **items; /* ring storage, `cap` slots */
     size_t cap, head, len;
+    size_t bytes;     /* octets queued */
+    size_t max_bytes; /* full at this many octets (one message of any size always fits) */
 };
 
 /* A method as registered on a server. */
 struct rpc_method_entry {
     struct rpc_method m;
     void *handle; /* grpc_server_register_method's handle */
+    int streams;  /* its streams running, when m.max_streams counts them apart (server mu) */
 };
 
 struct rpc_call {
@@ -67,6 +70,10 @@ struct rpc_call {
     const ProtobufCMessageDescriptor *recv_desc; /* type of messages received */
     size_t max_msg;                              /* per-message cap for recv */
     size_t queue_cap;                            /* stream queue bound, each way */
+    int idle_ms;                                 /* server: end after this long without a
+                                                    message (the method's idle_ms; 0: never) */
+    uint64_t last_recv_ms;                       /* server, with idle_ms: when a message last
+                                                    arrived (or the stream began), mono ms */
     struct rpc_call *next;                       /* server: work-queue link */
     size_t queued;                               /* server: request octets while queued */
 
@@ -141,7 +148,11 @@ void rpc_set_err(char **errmsg, const char *fmt, ...) __attribute__((format(prin
 /* Copies a slice into a C string buffer. */
 void rpc_slice_to_str(grpc_slice s, char *out, size_t out_len);
 
-int bbq_init(struct bbq *q, size_t cap);
+int bbq_init(struct bbq *q, size_t cap, size_t max_bytes);
+/* True when no message may be pushed: `cap` messages, or max_bytes octets, are queued. */
+bool bbq_full(const struct bbq *q);
+/* True when at most half of either bound is used (a blocked sender is woken then). */
+bool bbq_half_empty(const struct bbq *q);
 void bbq_release(struct bbq *q); /* destroys queued buffers */
 bool bbq_push(struct bbq *q, grpc_byte_buffer *bb);
 grpc_byte_buffer *bbq_pop(struct bbq *q);
@@ -149,7 +160,8 @@ grpc_byte_buffer *bbq_pop(struct bbq *q);
 /* ---- call.c: the streaming machinery shared by both sides ---- */
 /* Initialises the fields common to both sides; refs = 1 (the owner). Streaming calls get
  * their send and receive queues of `queue_cap` messages. */
-int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, bool streaming);
+int rpc_call_init(struct rpc_call *c, bool client, size_t queue_cap, size_t queue_bytes,
+                  bool streaming);
 /* Drops one reference (mu must NOT be held); frees the call at zero. */
 void rpc_call_unref(struct rpc_call *c);
 /* Frees a call's resources (used by rpc_call_unref and by error paths). */

@@ -5,6 +5,7 @@
 #include "rpc/rpc_internal.h"
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "pb/pb.h"
@@ -64,6 +65,7 @@ struct rpc_server {
     int live_calls;     /* calls not yet freed */
     int posted;         /* request slots whose tag has not come back (on_slot) */
     int stream_threads; /* streaming handlers running */
+    int pooled_streams; /* of them, those counted against opts.max_streams */
 
     atomic_bool stopping;
     bool started, stopped;
@@ -175,6 +177,7 @@ int rpc_server_add(struct rpc_server *s, const struct rpc_method *methods, size_
         s->methods = p;
         s->methods[s->nmethods].m = methods[i];
         s->methods[s->nmethods].handle = NULL;
+        s->methods[s->nmethods].streams = 0;
         s->nmethods++;
     }
     return STELE_OK;
@@ -512,6 +515,18 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The streams counted for method `me`: its own, or the server's pool. Caller holds s->mu. */
+static int *stream_counter_locked(struct rpc_server *s, struct rpc_method_entry *me)
+{
+    return me->m.max_streams > 0 ? &me->streams : &s->pooled_streams;
+}
+
+/* Adds `d` to the streams counted for `me`. Caller holds s->mu. */
+static void stream_count_locked(struct rpc_server *s, struct rpc_method_entry *me, int d)
+{
+    *stream_counter_locked(s, me) += d;
+}
+
 static void *stream_main(void *arg)
 {
     struct rpc_call *c = arg;
@@ -550,6 +565,7 @@ static void *stream_main(void *arg)
      * LeakSanitizer reports it. */
     OPENSSL_thread_stop();
     pthread_mutex_lock(&s->mu);
+    stream_count_locked(s, c->me, -1);
     if (--s->stream_threads == 0)
         pthread_cond_broadcast(&s->drained);
     pthread_mutex_unlock(&s->mu);
@@ -561,14 +577,20 @@ static void start_stream(struct rpc_call *c)
 {
     struct rpc_server *s = c->srv;
     pthread_mutex_lock(&s->mu);
-    bool full = s->stream_threads >= s->opts.max_streams;
-    if (!full)
+    int cap = c->me->m.max_streams > 0 ? c->me->m.max_streams : s->opts.max_streams;
+    bool full = *stream_counter_locked(s, c->me) >= cap;
+    if (!full) {
         s->stream_threads++;
+        stream_count_locked(s, c->me, +1);
+    }
     pthread_mutex_unlock(&s->mu);
     if (full) {
-        reject(c, RPC_UNAVAILABLE, "too many open streams on this server (%s)", "try later");
+        reject(c, RPC_UNAVAILABLE, "too many open streams of %s on this server: try later",
+               c->method);
         return;
     }
+    c->idle_ms = c->me->m.idle_ms;
+    c->last_recv_ms = clock_mono_ms();
     grpc_op ops[2];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -594,6 +616,7 @@ static void start_stream(struct rpc_call *c)
     if (e != 0) {
         pthread_mutex_lock(&s->mu);
         s->stream_threads--;
+        stream_count_locked(s, c->me, -1);
         pthread_mutex_unlock(&s->mu);
         rpc_call_error(c, RPC_UNAVAILABLE, "cannot start a stream handler"); /* takes c->mu */
         pthread_mutex_lock(&c->mu);
@@ -631,7 +654,8 @@ static void dispatch(struct slot *sl, bool ok)
     }
     struct rpc_call *c = calloc(1, sizeof *c);
     bool streaming = sl->me && sl->me->m.kind != RPC_UNARY;
-    if (!c || rpc_call_init(c, false, s->opts.stream_queue, streaming) != STELE_OK) {
+    if (!c || rpc_call_init(c, false, s->opts.stream_queue, s->opts.stream_queue_bytes,
+                            streaming) != STELE_OK) {
         /* Out of memory: drop the call; the client sees its deadline. */
         grpc_call_cancel(sl->call, NULL);
         grpc_call_unref(sl->call);

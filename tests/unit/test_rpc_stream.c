@@ -2,7 +2,8 @@
  * test_rpc_stream.c — lib/rpc streams with a real server and client on 127.0.0.1
  * (rpc_fixture.h): server streams in order with a slow reader, rpc_call_recv_wait() batches,
  * client and bidirectional streams, raw serialized bytes both ways, a client that disconnects
- * mid-stream, and a client stream that ends cleanly or is abandoned as its handler sees it.
+ * mid-stream, a client stream that ends cleanly or is abandoned as its handler sees it, and
+ * stream queues bounded in octets as well as in messages.
  */
 #include "rpc_fixture.h"
 
@@ -11,6 +12,7 @@
 #include "base/status.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "rpc/rpc_internal.h"
 #include "stele/bench.pb-c.h"
 
 #include <pthread.h>
@@ -268,6 +270,122 @@ static void client_stream_end_and_abandon(void **state)
         assert_true(collect_run(true));
 }
 
+/* ---- queues bounded in octets ---- */
+
+static grpc_byte_buffer *bytes_bb(size_t n)
+{
+    static char zeros[64 * 1024];
+    grpc_slice sl = grpc_slice_from_copied_buffer(zeros, n);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    return bb;
+}
+
+static void byte_queue_holds_at_least_one_message(void **state)
+{
+    (void)state;
+    struct bbq q;
+    assert_int_equal(bbq_init(&q, 4, 1000), STELE_OK);
+    assert_true(bbq_push(&q, bytes_bb(400)));
+    assert_true(bbq_push(&q, bytes_bb(400)));
+    assert_true(bbq_push(&q, bytes_bb(400))); /* 800 < 1000 octets: room for one more */
+    assert_true(bbq_full(&q));
+    grpc_byte_buffer *extra = bytes_bb(1);
+    assert_false(bbq_push(&q, extra));
+    grpc_byte_buffer_destroy(extra);
+    grpc_byte_buffer_destroy(bbq_pop(&q));
+    assert_false(bbq_full(&q)); /* 800 */
+    assert_false(bbq_half_empty(&q));
+    grpc_byte_buffer_destroy(bbq_pop(&q));
+    assert_true(bbq_half_empty(&q)); /* 400 */
+    bbq_release(&q);
+    /* one message of any size fits an empty queue */
+    assert_int_equal(bbq_init(&q, 4, 1000), STELE_OK);
+    assert_true(bbq_push(&q, bytes_bb(50000)));
+    assert_true(bbq_full(&q));
+    bbq_release(&q);
+}
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool release; /* the handler may read now */
+    int received; /* messages it read */
+} hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+
+/* Reads nothing until released, then everything. */
+static enum rpc_code hold_handler(struct rpc_call *call, const ProtobufCMessage *req,
+                                  ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    pthread_mutex_lock(&hold.mu);
+    while (!hold.release)
+        pthread_cond_wait(&hold.cv, &hold.mu);
+    pthread_mutex_unlock(&hold.mu);
+    struct buf b;
+    buf_init(&b);
+    int n = 0;
+    while (rpc_call_recv_bytes(call, &b, 5000) == STELE_OK) {
+        buf_clear(&b);
+        n++;
+    }
+    buf_release(&b);
+    hold.received = n;
+    static __thread Stele__SinkSummary sum;
+    stele__sink_summary__init(&sum);
+    sum.messages = (uint64_t)n;
+    *resp = &sum.base;
+    return RPC_OK;
+}
+
+/* A stream whose server does not read holds at most stream_queue_bytes on each side (plus
+ * what the transport's flow control lets through), not stream_queue whole messages. */
+static void stream_queues_are_bounded_in_octets(void **state)
+{
+    (void)state;
+    struct rpc_server_opts o = {
+        .listen = "127.0.0.1:0", .stream_queue_bytes = 1u << 20, .max_message = 1u << 20};
+    struct rpc_server *s = rpc_server_create(&o, NULL);
+    const struct rpc_method m = {.path = "/test.Probe/Hold",
+                                 .kind = RPC_CLIENT_STREAM,
+                                 .request = &stele__echo_request__descriptor,
+                                 .handler = hold_handler};
+    assert_int_equal(rpc_server_add(s, &m, 1), STELE_OK);
+    assert_int_equal(rpc_server_start(s, NULL), STELE_OK);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", rpc_server_port(s));
+    struct rpc_channel_opts co = {.stream_queue_bytes = 1u << 20};
+    struct rpc_channel *ch = rpc_channel_open(target, &co, NULL);
+    struct rpc_call *c = rpc_stream_open(ch, "/test.Probe/Hold", RPC_CLIENT_STREAM,
+                                         &stele__sink_summary__descriptor, 20000);
+    static uint8_t msg[64 * 1024]; /* an EchoRequest's unknown field would do; bytes suffice */
+    int sent = 0;
+    uint64_t quiet_since = clock_mono_ms();
+    while (clock_mono_ms() - quiet_since < 500 && sent < 1000) {
+        if (rpc_call_try_send_bytes(c, msg, sizeof msg) == STELE_OK) {
+            sent++;
+            quiet_since = clock_mono_ms();
+        } else {
+            clock_sleep_ms(5);
+        }
+    }
+    /* 1 MiB a side is 16 messages of 64 KiB each, and HTTP/2 flow control lets a few MiB more
+     * through to the server's transport; 256 a side used to fit (over 500 in all) */
+    print_message("%d messages of 64 KiB queued before the sender had to wait\n", sent);
+    assert_true(sent >= 16);
+    assert_true(sent < 200);
+    pthread_mutex_lock(&hold.mu);
+    hold.release = true;
+    pthread_cond_broadcast(&hold.cv);
+    pthread_mutex_unlock(&hold.mu);
+    struct rpc_result res;
+    assert_int_equal(rpc_call_finish(c, false, &res), STELE_OK);
+    assert_int_equal(hold.received, sent); /* nothing lost */
+    rpc_channel_close(ch);
+    rpc_server_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +397,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_disconnect_mid_stream, rpc_fx_setup,
                                         rpc_fx_teardown),
         cmocka_unit_test(client_stream_end_and_abandon),
+        cmocka_unit_test(byte_queue_holds_at_least_one_message),
+        cmocka_unit_test(stream_queues_are_bounded_in_octets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,12 @@
  *   consensus_type  "pbft"
  *   channel_id      the channel
  *   timestamp_ms    the primary's wall clock when it cut the block
+ *   last_config     0 (the genesis block is the only CONFIG block so far)
  *   finality_proof  a serialized stele.PbftProof: 2f+1 or more COMMITs signed by distinct
  *                   orderers for the block's number and header hash in one view
  *                   (lib/ledger/pbft_msg.h checks it).
+ * and nothing else. No hash or signature covers the metadata, so every orderer makes it itself
+ * for the blocks it keeps and appends (pbft_block_canonical()), whatever a sender put there.
  */
 #include "orderer/consensus/pbft_int.h"
 
@@ -21,6 +24,7 @@
 #include "base/status.h"
 #include "crypto/hash.h"
 #include "crypto/key.h"
+#include "ledger/blockhash.h"
 
 #include <stdio.h>
 #include <errno.h>
@@ -86,8 +90,8 @@ static void destroy_state(struct pbft *b)
         buf_release(&b->slot.commits[i].signed_);
         buf_release(&b->vcs[i].signed_);
     }
-    for (size_t i = 0; i < sizeof b->ahead / sizeof b->ahead[0]; i++)
-        buf_release(&b->ahead[i]);
+    pbft_ahead_clear(b);
+    free(b->ckpts);
     buf_release(&b->last_proof);
     buf_release(&b->my_vc);
     buf_release(&b->new_view);
@@ -154,6 +158,20 @@ static int pbft_create(const struct consensus_params *p, const struct consensus_
     b->log_window = pp && pp->log_window ? pp->log_window : 4 * b->ckpt_interval;
     if (b->log_window < 2 * b->ckpt_interval)
         b->log_window = 2 * b->ckpt_interval;
+    if (b->log_window / b->ckpt_interval > PBFT_MAX_CKPTS) {
+        /* Every checkpoint number in the window gets its own slot (a flood of CHECKPOINTs for
+         * numbers in it must not push out the one about to become stable): a window of more than
+         * PBFT_MAX_CKPTS checkpoints runs as one of that many. */
+        log_warn(LOG, "pbft.log_window %u is more than %u checkpoints of %u blocks: using %llu",
+                 b->log_window, PBFT_MAX_CKPTS, b->ckpt_interval,
+                 (unsigned long long)PBFT_MAX_CKPTS * b->ckpt_interval);
+        b->log_window = PBFT_MAX_CKPTS * b->ckpt_interval;
+    }
+    b->n_ckpts = b->log_window / b->ckpt_interval;
+    if (!(b->ckpts = calloc(b->n_ckpts, sizeof *b->ckpts))) {
+        destroy_state(b);
+        return STELE_ERR_NOMEM;
+    }
     b->request_timeout = pp && pp->request_timeout_ms ? pp->request_timeout_ms : 2000;
     b->vc_timeout_base = pp && pp->view_change_timeout_ms ? pp->view_change_timeout_ms : 2000;
     b->vc_timeout_max =
@@ -183,11 +201,18 @@ static int load_head(struct pbft *b)
      * would wait for a checkpoint that can only come after it proposes. */
     b->stable = b->last_exec - b->last_exec % b->ckpt_interval;
     buf_clear(&b->last_proof);
-    if (b->last_exec == 0)
+    if (b->last_exec == 0) {
+        memcpy(b->genesis_digest, b->last_digest, 32);
         return STELE_OK;
+    }
+    /* The genesis block's hash: what a VIEW-CHANGE from an orderer without blocks names. */
     struct arena *a = arena_create(0);
     Stele__Block *blk;
-    int rc = a ? b->cb.read_block(b->cb.arg, b->last_exec, a, &blk) : STELE_ERR_NOMEM;
+    int rc = a ? b->cb.read_block(b->cb.arg, 0, a, &blk) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK)
+        rc = blockhash_header_pb(blk->header, b->genesis_digest);
+    if (rc == STELE_OK)
+        rc = b->cb.read_block(b->cb.arg, b->last_exec, a, &blk);
     if (rc == STELE_OK)
         rc = buf_append(&b->last_proof, blk->metadata->finality_proof.data,
                         blk->metadata->finality_proof.len);

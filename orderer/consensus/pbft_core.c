@@ -62,11 +62,42 @@ void pbft_slot_reset(struct pbft *b)
     }
 }
 
-/* Serializes `s` into `out` (cleared first). */
-static int pack_signed(const Stele__PbftSigned *s, struct buf *out)
+int pbft_pack_signed(const Stele__PbftSigned *s, struct buf *out)
 {
+    Stele__PbftSigned c = STELE__PBFT_SIGNED__INIT;
+    c.message = s->message;
+    c.signature = s->signature;
+    c.block = s->block;
     buf_clear(out);
-    return pb_pack_buf(&s->base, out);
+    return pb_pack_buf(&c.base, out);
+}
+
+int pbft_pack_proposal(const struct pbft *b, const Stele__PbftSigned *s, struct buf *signed_out,
+                       struct buf *block_out)
+{
+    struct arena *a = arena_create(0);
+    if (!a)
+        return STELE_ERR_NOMEM;
+    Stele__Block *in =
+        (Stele__Block *)pb_unpack(&stele__block__descriptor, a, s->block.data, s->block.len, 0);
+    Stele__Block *blk;
+    int rc = in ? pbft_block_canonical(b, a, in, NULL, &blk) : STELE_ERR_MALFORMED;
+    size_t len = rc == STELE_OK ? protobuf_c_message_get_packed_size(&blk->base) : 0;
+    uint8_t *bytes = rc == STELE_OK ? arena_alloc(a, len ? len : 1) : NULL;
+    if (rc == STELE_OK && !bytes)
+        rc = STELE_ERR_NOMEM;
+    if (rc == STELE_OK) {
+        protobuf_c_message_pack(&blk->base, bytes);
+        Stele__PbftSigned c = *s;
+        c.block = (ProtobufCBinaryData){len, bytes};
+        rc = pbft_pack_signed(&c, signed_out);
+        if (rc == STELE_OK && block_out) {
+            buf_clear(block_out);
+            rc = buf_append(block_out, bytes, len);
+        }
+    }
+    arena_destroy(a);
+    return rc;
 }
 
 /* Sends `data` to every other orderer, or (test faults) to those i with (i % 2 == parity) when
@@ -101,7 +132,7 @@ int pbft_sign_into(struct pbft *b, Stele__PbftMessage *msg, const struct buf *bl
     if (rc == STELE_OK) {
         if (block)
             s.block = (ProtobufCBinaryData){block->len, block->data};
-        rc = pack_signed(&s, out);
+        rc = pbft_pack_signed(&s, out);
     }
     if (rc)
         log_error(LOG, "cannot sign a %s: %s", type_name(msg->type), stele_strerror(rc));
@@ -123,7 +154,7 @@ void pbft_send_signed(struct pbft *b, Stele__PbftType type, const struct buf *wi
         buf_init(&bad);
         if (s && s->signature.len > 5) {
             s->signature.data[5] ^= 0x40;
-            if (pack_signed(s, &bad) == STELE_OK)
+            if (pbft_pack_signed(s, &bad) == STELE_OK)
                 send_all(b, &bad, -1);
         }
         buf_release(&bad);
@@ -161,6 +192,9 @@ void pbft_show_new_view(struct pbft *b, size_t to)
     pbft_link_send(b, to, b->new_view.data, b->new_view.len);
 }
 
+static bool vote(struct pbft *b, Stele__PbftType type);
+static void check_progress(struct pbft *b);
+
 void pbft_resend_votes(struct pbft *b)
 {
     struct pbft_slot *sl = &b->slot;
@@ -170,10 +204,13 @@ void pbft_resend_votes(struct pbft *b)
      * yet): peers count each vote once, so sending again is harmless. */
     if (pbft_primary(&b->m, b->view) == b->me)
         pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_PRE_PREPARE, &sl->pp_signed);
-    if (sl->prepares[b->me].have)
+    else if (!sl->sent_prepare)
+        sl->sent_prepare = vote(b, STELE__PBFT_TYPE__PBFT_PREPARE); /* its persist had failed */
+    else if (sl->prepares[b->me].have)
         pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_PREPARE, &sl->prepares[b->me].signed_);
     if (sl->commits[b->me].have)
         pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_COMMIT, &sl->commits[b->me].signed_);
+    check_progress(b); /* a vote whose persist had failed may be sent now, and count */
 }
 
 void pbft_send_status(struct pbft *b)
@@ -189,8 +226,10 @@ void pbft_send_status(struct pbft *b)
 }
 
 /* Signs our vote of `type` for the slot, records it as sender b->me, persists, and only then
- * sends it: a restarted orderer remembers every vote it may have sent. */
-static void vote(struct pbft *b, Stele__PbftType type)
+ * sends it: a restarted orderer remembers every vote it may have sent. When persisting fails the
+ * vote is forgotten again, neither sent nor counted nor resent, and false is returned (the
+ * caller tries again later). */
+static bool vote(struct pbft *b, Stele__PbftType type)
 {
     struct pbft_slot *s = &b->slot;
     Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
@@ -200,14 +239,19 @@ static void vote(struct pbft *b, Stele__PbftType type)
     msg.digest = (ProtobufCBinaryData){32, s->digest};
     struct pbft_vote *v =
         type == STELE__PBFT_TYPE__PBFT_PREPARE ? &s->prepares[b->me] : &s->commits[b->me];
-    if (pbft_sign_into(b, &msg, NULL, &v->signed_) != STELE_OK)
-        return;
-    v->have = true;
+    if (pbft_sign_into(b, &msg, NULL, &v->signed_) != STELE_OK) {
+        vote_clear(v);
+        return false;
+    }
+    v->have = true; /* the state written below holds it */
     v->view = s->pp_view;
     memcpy(v->digest, s->digest, 32);
-    if (pbft_persist(b) != STELE_OK)
-        return; /* not sent: a vote we might forget must not leave */
+    if (pbft_persist(b) != STELE_OK) {
+        vote_clear(v); /* a vote we might forget must not leave, nor count */
+        return false;
+    }
     pbft_send_signed(b, type, &v->signed_);
+    return true;
 }
 
 /* Votes in `votes` that match the slot's PRE-PREPARE. */
@@ -231,35 +275,13 @@ static void check_progress(struct pbft *b)
     if (!s->prepared && matching(b, s->prepares) >= 2 * b->m.f) {
         s->prepared = true;
         pbft_keep_prepared(b);
-        if (!s->sent_commit) {
-            s->sent_commit = true;
-            vote(b, STELE__PBFT_TYPE__PBFT_COMMIT); /* persists first */
-        }
+    }
+    if (s->prepared && !s->sent_commit) {
+        s->sent_commit = true; /* persisted with the vote */
+        s->sent_commit = vote(b, STELE__PBFT_TYPE__PBFT_COMMIT);
     }
     if (s->prepared && matching(b, s->commits) >= b->m.quorum)
         execute_slot(b);
-}
-
-/* Holds a message for a block after the one in flight (a PRE-PREPARE for n + 1 may arrive
- * before our COMMITs for n, or while we fetch blocks), replayed once we get there. */
-static void hold_ahead(struct pbft *b, const Stele__PbftSigned *s, uint64_t seq)
-{
-    size_t cap = sizeof b->ahead / sizeof b->ahead[0];
-    if (b->n_ahead >= cap) {
-        /* Full: make room by dropping the entry for the furthest block. */
-        size_t far = 0;
-        for (size_t i = 1; i < b->n_ahead; i++)
-            if (b->ahead_seq[i] > b->ahead_seq[far])
-                far = i;
-        if (b->ahead_seq[far] <= seq)
-            return;
-        buf_release(&b->ahead[far]);
-        b->ahead[far] = b->ahead[b->n_ahead - 1];
-        b->ahead_seq[far] = b->ahead_seq[b->n_ahead - 1];
-        buf_init(&b->ahead[--b->n_ahead]);
-    }
-    if (pack_signed(s, &b->ahead[b->n_ahead]) == STELE_OK)
-        b->ahead_seq[b->n_ahead++] = seq;
 }
 
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len)
@@ -269,38 +291,14 @@ void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len)
         a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, data, len, 0) : NULL;
     Stele__PbftMessage *msg;
     size_t from;
-    if (s && pbft_open(&b->m, a, s, &msg, &from, NULL) == STELE_OK) {
-        bool ok = true;
+    if (s && pbft_open_msg(b, a, s, &msg, &from, NULL) == STELE_OK) {
+        enum pbft_verdict v = PBFT_BLOCK_OK;
         if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
-            ok = pbft_check_proposal(b, s, msg, NULL) == STELE_OK;
-        pbft_handle(b, s, msg, from, ok);
+            v = pbft_check_proposal(b, s, msg, NULL);
+        if (v != PBFT_BLOCK_FOREIGN) /* not the block the primary signed: relay noise */
+            pbft_handle(b, s, msg, from, v == PBFT_BLOCK_OK);
     }
     arena_destroy(a);
-}
-
-void pbft_replay_ahead(struct pbft *b)
-{
-    size_t cap = sizeof b->ahead / sizeof b->ahead[0], n = 0, keep = 0;
-    struct buf now[sizeof b->ahead / sizeof b->ahead[0]];
-    for (size_t i = 0; i < b->n_ahead && i < cap; i++) {
-        if (b->ahead_seq[i] == b->last_exec + 1) {
-            now[n++] = b->ahead[i];
-        } else if (b->ahead_seq[i] > b->last_exec + 1) {
-            b->ahead[keep] = b->ahead[i];
-            b->ahead_seq[keep++] = b->ahead_seq[i];
-            continue;
-        } else {
-            buf_release(&b->ahead[i]);
-        }
-    }
-    for (size_t i = keep; i < b->n_ahead; i++)
-        buf_init(&b->ahead[i]);
-    b->n_ahead = keep;
-    /* Handling may execute the block and replay further: `now` is ours alone. */
-    for (size_t i = 0; i < n; i++) {
-        pbft_handle_bytes(b, now[i].data, now[i].len);
-        buf_release(&now[i]);
-    }
 }
 
 /* Forgets pool entries for the envelopes of `blk`. */
@@ -355,7 +353,7 @@ static void execute_slot(struct pbft *b)
           : NULL;
     Stele__PbftSigned **commits = a ? arena_calloc(a, b->m.n, sizeof *commits) : NULL;
     size_t n = 0;
-    if (!blk || !commits || !blk->metadata) {
+    if (!blk || !commits) {
         log_error(LOG, "cannot decode block %llu to execute it", (unsigned long long)s->seq);
         goto out;
     }
@@ -370,15 +368,10 @@ static void execute_slot(struct pbft *b)
     proof.view = s->pp_view;
     proof.commits = commits;
     proof.n_commits = n;
-    size_t plen = protobuf_c_message_get_packed_size(&proof.base);
-    uint8_t *pbytes = arena_alloc(a, plen ? plen : 1);
-    if (!pbytes)
-        goto out;
-    protobuf_c_message_pack(&proof.base, pbytes);
-    blk->metadata->finality_proof = (ProtobufCBinaryData){plen, pbytes};
-    blk->metadata->consensus_type = (char *)"pbft";
-    blk->metadata->channel_id = b->m.channel_id;
-    int rc = b->cb.deliver_block(b->cb.arg, blk);
+    /* The metadata is made here, whatever the proposal carried beside its signed header. */
+    int rc = pbft_block_canonical(b, a, blk, &proof, &blk);
+    if (rc == STELE_OK)
+        rc = b->cb.deliver_block(b->cb.arg, blk);
     if (rc) {
         log_error(LOG, "the core refused block %llu: %s; ordering stops",
                   (unsigned long long)s->seq, stele_strerror(rc));
@@ -400,18 +393,36 @@ out:
     arena_destroy(a);
 }
 
-int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32])
+int pbft_execute_certified(struct pbft *b, const Stele__Block *in, const uint8_t hash[32])
 {
-    if (blk->header->number != b->last_exec + 1 ||
-        memcmp(blk->header->previous_hash.data, b->last_digest, 32) != 0)
+    if (!in->metadata || in->header->number != b->last_exec + 1 ||
+        in->header->previous_hash.len != 32 ||
+        memcmp(in->header->previous_hash.data, b->last_digest, 32) != 0)
         return STELE_ERR_CONFLICT;
-    int rc = b->cb.deliver_block(b->cb.arg, blk);
+    /* Only the header, the envelopes and the certificate's signed COMMITs are the sender's: the
+     * block is appended with metadata made here, not with whatever else it carried. */
+    struct arena *a = arena_create(0);
+    const ProtobufCBinaryData *fp = &in->metadata->finality_proof;
+    Stele__PbftProof *proof =
+        a ? (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a, fp->data, fp->len, 0)
+          : NULL;
+    Stele__Block *blk;
+    int rc = !a      ? STELE_ERR_NOMEM
+             : proof ? pbft_block_canonical(b, a, in, proof, &blk)
+                     : STELE_ERR_MALFORMED;
+    if (rc) {
+        arena_destroy(a);
+        return rc;
+    }
+    rc = b->cb.deliver_block(b->cb.arg, blk);
     if (rc) {
         b->failed = true;
         pbft_publish(b);
+        arena_destroy(a);
         return rc;
     }
     executed(b, blk, hash, &blk->metadata->finality_proof);
+    arena_destroy(a);
     /* A fetched block carries its certificate: it is final, and so is the checkpoint at or
      * below it (the others' CHECKPOINT messages for it went by while we were behind). */
     uint64_t ck = b->last_exec - b->last_exec % b->ckpt_interval;
@@ -431,14 +442,16 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
                  (unsigned long long)msg->view);
         return;
     }
-    if (!block_ok) {
-        pbft_start_view_change(b, b->view + 1, "the primary proposed an invalid block");
-        return;
-    }
+    /* Held already: the same signed digest again is a resend or a relay, whatever block came
+     * with it; another digest signed by the primary for this number is equivocation. */
     if (sl->have_pp) {
         if (memcmp(sl->digest, msg->digest.data, 32) != 0)
             pbft_start_view_change(b, b->view + 1,
                                    "the primary proposed two blocks for one sequence number");
+        return;
+    }
+    if (!block_ok) { /* the block the primary signed, and it breaks a rule */
+        pbft_start_view_change(b, b->view + 1, "the primary proposed an invalid block");
         return;
     }
     struct arena *a = arena_create(0);
@@ -453,16 +466,19 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
                                "the primary proposed a block that does not extend the chain");
         return;
     }
+    /* Kept (and later certified, persisted, carried in proofs) as re-encoded here. */
+    if (pbft_pack_proposal(b, s, &sl->pp_signed, &sl->block) != STELE_OK) {
+        buf_clear(&sl->pp_signed);
+        buf_clear(&sl->block);
+        return;
+    }
     sl->have_pp = true;
     sl->pp_view = msg->view;
     memcpy(sl->digest, msg->digest.data, 32);
     sl->pp_at_ms = pbft_now();
-    pack_signed(s, &sl->pp_signed);
-    buf_clear(&sl->block);
-    buf_append(&sl->block, s->block.data, s->block.len);
     if (b->me != from) {
-        sl->sent_prepare = true;
-        vote(b, STELE__PBFT_TYPE__PBFT_PREPARE); /* persists first */
+        sl->sent_prepare = true; /* persisted with the vote */
+        sl->sent_prepare = vote(b, STELE__PBFT_TYPE__PBFT_PREPARE);
     }
     check_progress(b);
 }
@@ -491,7 +507,7 @@ static void on_vote(struct pbft *b, const Stele__PbftSigned *s, const Stele__Pbf
     v->have = true;
     v->view = msg->view;
     memcpy(v->digest, msg->digest.data, 32);
-    pack_signed(s, &v->signed_);
+    pbft_pack_signed(s, &v->signed_);
     check_progress(b);
 }
 
@@ -516,15 +532,19 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
     if (msg->seq <= b->stable || msg->seq > b->stable + b->log_window || msg->digest.len != 32 ||
         msg->seq % b->ckpt_interval)
         return; /* outside the window: far-future ones would only push real ones out */
-    struct pbft_ckpt *c = NULL, *low = &b->ckpts[0];
-    for (size_t i = 0; i < PBFT_CKPTS && !c; i++) {
+    /* The window holds n_ckpts numbers and as many slots: a number in it always finds its own
+     * or a free one (unused, or at or below the stable checkpoint), never evicting another. */
+    struct pbft_ckpt *c = NULL, *free_slot = NULL;
+    for (size_t i = 0; i < b->n_ckpts && !c; i++) {
         if (b->ckpts[i].seq == msg->seq)
             c = &b->ckpts[i];
-        else if (b->ckpts[i].seq < low->seq)
-            low = &b->ckpts[i];
+        else if (!free_slot && b->ckpts[i].seq <= b->stable)
+            free_slot = &b->ckpts[i];
     }
     if (!c) {
-        c = low;
+        if (!free_slot)
+            return; /* cannot happen: the window holds no more numbers than slots */
+        c = free_slot;
         memset(c, 0, sizeof *c);
         c->seq = msg->seq;
     }
@@ -549,7 +569,7 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
             }
             b->stable = c->seq;
             log_debug(LOG, "checkpoint %llu is stable", (unsigned long long)c->seq);
-            for (size_t k = 0; k < PBFT_CKPTS; k++)
+            for (size_t k = 0; k < b->n_ckpts; k++)
                 if (b->ckpts[k].seq <= b->stable)
                     memset(&b->ckpts[k], 0, sizeof b->ckpts[k]);
             pbft_maybe_propose(b); /* the window may have opened */
@@ -602,7 +622,7 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
         bool proposal = msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
         if (msg->seq <= b->last_exec + 1 + b->log_window &&
             (!proposal || (block_ok && from == pbft_primary(&b->m, msg->view))))
-            hold_ahead(b, s, msg->seq);
+            pbft_hold_ahead(b, s, msg->type, from, msg->seq);
         return;
     }
     if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)

@@ -3,7 +3,8 @@
  *
  *   pbft.c          the ops, the timer thread, the envelope pool
  *   pbft_core.c     normal case: PRE-PREPARE, PREPARE, COMMIT, execution, checkpoints, STATUS
- *   pbft_check.c    a backup's check of a proposed block, before it takes mu
+ *   pbft_check.c    checks of what arrives (a proposed block, before mu) and blocks as kept
+ *   pbft_ahead.c    messages for later blocks, held until the chain gets there
  *   pbft_pool.c     the pool of envelopes waiting for a block
  *   pbft_view.c     VIEW-CHANGE and NEW-VIEW
  *   pbft_net.c      the Cluster service, the links to the other orderers, state transfer
@@ -87,11 +88,27 @@ struct pbft_vc {
 
 /* CHECKPOINT votes for one block number. */
 struct pbft_ckpt {
-    uint64_t seq;                       /* 0 = unused */
+    uint64_t seq;                       /* 0 or <= stable: unused */
     bool have[PBFT_MAX_NODES];          /* by sender */
     uint8_t digest[PBFT_MAX_NODES][32]; /* what each sender said */
 };
-#define PBFT_CKPTS 8 /* checkpoint numbers tracked above the stable one */
+/* Checkpoint numbers tracked at most: the window (stable, stable + L] holds L/K of them, each
+ * with its own slot, so that no number ever pushes out another. A configuration with a larger
+ * L/K runs with L lowered to PBFT_MAX_CKPTS * K (pbft_create() says so in the log). */
+#define PBFT_MAX_CKPTS 256
+
+/* A signed message for a block after the one in flight, held until that block is reached. At
+ * most one per (type, sender, block), PBFT_AHEAD_PER_SENDER and PBFT_AHEAD_BYTES / n octets
+ * per sender: one faulty orderer can neither grow memory nor push out the others' messages. */
+struct pbft_held {
+    struct buf msg; /* the serialized PbftSigned (a PRE-PREPARE with its block) */
+    uint64_t seq;   /* the block it is for */
+    int type;       /* its Stele__PbftType */
+    size_t from;    /* its sender */
+};
+#define PBFT_AHEAD_BLOCKS     4 /* blocks ahead of the one in flight held per sender and type */
+#define PBFT_AHEAD_PER_SENDER (3 * PBFT_AHEAD_BLOCKS) /* PRE-PREPARE, PREPARE, COMMIT */
+#define PBFT_AHEAD_BYTES      (64u << 20) /* octets held in all, shared equally by the senders */
 
 struct pbft {
     struct consensus_params p;     /* as given (pointers owned by the core) */
@@ -119,23 +136,25 @@ struct pbft {
 
     /* normal case */
     uint64_t view;
-    bool active;             /* false between VIEW-CHANGE and NEW-VIEW */
-    uint64_t free_since;     /* monotonic ms the slot was last reset (block executed, view
-                                change): a block that is not full waits batch_delay from it */
-    uint64_t propose_at;     /* monotonic ms the timer thread proposes the waiting block (0:
-                                no block waits) */
-    uint64_t next_tick;      /* monotonic ms of the timer thread's next PBFT_TICK_MS work */
-    uint64_t last_exec;      /* number of the last block executed (chain height - 1) */
-    uint8_t last_digest[32]; /* its header hash */
-    struct buf last_proof;   /* its serialized PbftProof (empty for the genesis block) */
-    struct pbft_slot slot;   /* the block in flight */
-    struct buf ahead[PBFT_MAX_NODES * 3];   /* signed messages for later blocks, replayed */
-    uint64_t ahead_seq[PBFT_MAX_NODES * 3]; /* ... and the block each is for */
+    bool active;                /* false between VIEW-CHANGE and NEW-VIEW */
+    uint64_t free_since;        /* monotonic ms the slot was last reset (block executed, view
+                                   change): a block that is not full waits batch_delay from it */
+    uint64_t propose_at;        /* monotonic ms the timer thread proposes the waiting block (0:
+                                   no block waits) */
+    uint64_t next_tick;         /* monotonic ms of the timer thread's next PBFT_TICK_MS work */
+    uint64_t last_exec;         /* number of the last block executed (chain height - 1) */
+    uint8_t last_digest[32];    /* its header hash */
+    struct buf last_proof;      /* its serialized PbftProof (empty for the genesis block) */
+    uint8_t genesis_digest[32]; /* header hash of block 0 */
+    struct pbft_slot slot;      /* the block in flight */
+    struct pbft_held ahead[PBFT_MAX_NODES * PBFT_AHEAD_PER_SENDER]; /* messages for later
+                                                                       blocks, oldest first */
     size_t n_ahead;
 
     /* checkpoints */
-    uint64_t stable; /* low watermark h */
-    struct pbft_ckpt ckpts[PBFT_CKPTS];
+    uint64_t stable;         /* low watermark h */
+    struct pbft_ckpt *ckpts; /* log_window / ckpt_interval of them (calloc'd) */
+    size_t n_ckpts;
 
     /* view change */
     struct pbft_vc vcs[PBFT_MAX_NODES]; /* latest VIEW-CHANGE per sender */
@@ -260,8 +279,25 @@ int pbft_broadcast(struct pbft *b, Stele__PbftMessage *msg, const struct buf *bl
 /* Executes a block that carries a valid certificate (state transfer): appends it when it is
  * block last_exec + 1 and links to last_digest. */
 int pbft_execute_certified(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32]);
+/* Serializes the PbftSigned `s` into `out` (replaced) with only its message, signature and
+ * block: unknown fields a sender added are not kept. */
+int pbft_pack_signed(const Stele__PbftSigned *s, struct buf *out);
+/* Serializes a PRE-PREPARE `s` with its block re-encoded by pbft_block_canonical() into
+ * `signed_out`, and that block alone into `block_out` (may be NULL); both replaced. Returns
+ * STELE_OK, STELE_ERR_MALFORMED (the block does not decode) or STELE_ERR_NOMEM. */
+int pbft_pack_proposal(const struct pbft *b, const Stele__PbftSigned *s, struct buf *signed_out,
+                       struct buf *block_out);
+
+/* ---- pbft_ahead.c (caller holds mu) ---- */
+/* Holds `s` (of `type`, from member `from`) for block `seq` > last_exec + 1 of the current
+ * view, unless one of that type from that sender for that block is held already or the
+ * sender's share is used up by nearer blocks. */
+void pbft_hold_ahead(struct pbft *b, const Stele__PbftSigned *s, int type, size_t from,
+                     uint64_t seq);
 /* Re-handles held messages for block last_exec + 1 and drops those for older blocks. */
 void pbft_replay_ahead(struct pbft *b);
+/* Drops every held message (a new view, or the end). */
+void pbft_ahead_clear(struct pbft *b);
 /* Opens the serialized PbftSigned in `data` and handles it as if received (re-checking a
  * proposal's block). */
 void pbft_handle_bytes(struct pbft *b, const uint8_t *data, size_t len);
@@ -274,10 +310,33 @@ void pbft_show_new_view(struct pbft *b, size_t to);
 void pbft_send_status(struct pbft *b);
 
 /* ---- pbft_check.c ---- */
-/* Checks, without mu, a PRE-PREPARE's block: decodes, data hash, digest, number, and every
- * envelope (pool or core checks, no duplicate tx_id). Returns STELE_OK or an error with *why. */
-int pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
-                        const char **why);
+/* pbft_open(), and what the plug-in reads of every message besides: a PRE-PREPARE, PREPARE,
+ * COMMIT or CHECKPOINT carries a 32-octet digest (pbft_open() lets a message without one
+ * through). Every message the plug-in handles is opened with this. */
+int pbft_open_msg(const struct pbft *b, struct arena *a, const Stele__PbftSigned *s,
+                  Stele__PbftMessage **out, size_t *sender, const char **why);
+
+/* What the check of a proposed block found. */
+enum pbft_verdict {
+    PBFT_BLOCK_OK,      /* the block the primary signed, and it keeps every rule */
+    PBFT_BLOCK_FOREIGN, /* not the block the signed digest names (it does not decode, or its
+                           header or envelopes differ): the signature does not cover the bytes
+                           beside it, so whoever relayed it may have swapped them; dropped,
+                           nobody is blamed */
+    PBFT_BLOCK_INVALID, /* the very block the primary signed, breaking a rule: its fault */
+};
+/* Checks, without mu, a PRE-PREPARE's block: decodes, digest, data hash, then number and every
+ * envelope (pool or core checks, no duplicate tx_id). *why (may be NULL) says what failed. */
+enum pbft_verdict pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s,
+                                      const Stele__PbftMessage *msg, const char **why);
+/* Block `in` as this orderer keeps it, into *out (in `a`, sharing `in`'s bytes): its header
+ * fields and envelopes (what the header hash covers) and metadata made here: consensus type
+ * "pbft", this channel, the timestamp of `in`, last_config 0 and, when `proof` is not NULL, that
+ * commit certificate re-encoded with only each COMMIT's message and signature. Nothing else a
+ * sender put in the encoding (unknown fields, validation codes, a state hash) is kept. Returns
+ * STELE_OK, STELE_ERR_MALFORMED (no header) or STELE_ERR_NOMEM. */
+int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Block *in,
+                         const Stele__PbftProof *proof, Stele__Block **out);
 
 /* ---- pbft_view.c (caller holds mu) ---- */
 /* Leaves the current view for `view` (> current): signs and sends a VIEW-CHANGE. */
@@ -290,6 +349,9 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
 void pbft_view_tick(struct pbft *b, uint64_t now);
 /* After state transfer: handles a NEW-VIEW's PRE-PREPARE that waited for it. */
 void pbft_after_sync(struct pbft *b);
+/* The new primary's own re-proposal `o` (opened: `msg`, for the next block) becomes the slot's
+ * PRE-PREPARE as it was signed. The caller persists. */
+void pbft_slot_take_own(struct pbft *b, const Stele__PbftSigned *o, const Stele__PbftMessage *msg);
 
 /* ---- pbft_net.c ---- */
 int pbft_links_start(struct pbft *b);

@@ -29,6 +29,11 @@
 #define LINK_RETRY_MS       200
 #define FETCH_MAX_SKEW      (5 * 60 * 1000ull) /* a FETCH request older than this is refused */
 #define MAX_CLUSTER_MESSAGE (64u << 20)
+#define CLUSTER_STEP_STREAMS                                                                 \
+    (4 * PBFT_MAX_NODES)                           /* Step streams at once (a link each, and \
+                                                      those of links being replaced) */
+#define CLUSTER_FETCH_STREAMS (2 * PBFT_MAX_NODES) /* state transfers at once */
+#define CLUSTER_STEP_IDLE_MS  (20 * PBFT_STATUS_EVERY_MS)
 
 struct queued {
     struct queued *next;
@@ -245,7 +250,7 @@ static void incoming(struct pbft *b, const Stele__PbftSigned *s)
     const char *why = "";
     if (!a)
         return;
-    int rc = pbft_open(&b->m, a, s, &msg, &from, &why);
+    int rc = pbft_open_msg(b, a, s, &msg, &from, &why);
     if (rc) {
         log_warn(LOG, "dropped a cluster message: %s", why);
         goto out;
@@ -257,15 +262,23 @@ static void incoming(struct pbft *b, const Stele__PbftSigned *s)
         goto out;
     }
 
-    bool block_ok = true;
-    if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE &&
-        (rc = pbft_check_proposal(b, s, msg, &why))) {
+    enum pbft_verdict v = PBFT_BLOCK_OK;
+    if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
+        v = pbft_check_proposal(b, s, msg, &why);
+    if (v == PBFT_BLOCK_FOREIGN) {
+        /* The signature covers the digest, not the block beside it: any orderer relaying a
+         * PRE-PREPARE could have put these octets there. Nobody is blamed; the primary's own
+         * copy (or its resend) brings the block. */
+        log_debug(LOG, "dropped a PRE-PREPARE for block %llu in view %llu: %s",
+                  (unsigned long long)msg->seq, (unsigned long long)msg->view, why);
+        goto out;
+    }
+    if (v == PBFT_BLOCK_INVALID)
         /* Not always the primary's fault: the block may be one we just fetched. on_pre_prepare
          * decides (and says so) when it is the block in flight. */
         log_debug(LOG, "%s proposed block %llu in view %llu that fails the checks: %s",
                   b->m.ids[from], (unsigned long long)msg->seq, (unsigned long long)msg->view, why);
-        block_ok = false;
-    }
+    bool block_ok = v == PBFT_BLOCK_OK;
     pthread_mutex_lock(&b->mu);
     if (!b->stopping)
         pbft_handle(b, s, msg, from, block_ok);
@@ -307,6 +320,9 @@ static enum rpc_code step(struct rpc_call *call, const ProtobufCMessage *req,
             break;
         if (rc == STELE_ERR_MALFORMED)
             continue;
+        if (rc == STELE_ERR_TIMEOUT)
+            return rpc_call_error(call, RPC_DEADLINE_EXCEEDED,
+                                  "nothing for %d ms: not an orderer's link", CLUSTER_STEP_IDLE_MS);
         if (rc)
             return RPC_CANCELLED;
         incoming(b, (const Stele__PbftSigned *)m);
@@ -328,7 +344,7 @@ static enum rpc_code fetch(struct rpc_call *call, const ProtobufCMessage *req,
     enum rpc_code who = cluster_caller_ok(b, call);
     if (who != RPC_OK)
         return who;
-    if (pbft_open(&b->m, a, (const Stele__PbftSigned *)req, &msg, &from, &why))
+    if (pbft_open_msg(b, a, (const Stele__PbftSigned *)req, &msg, &from, &why))
         return rpc_call_error(call, RPC_PERMISSION_DENIED, "%s", why);
     uint64_t now = clock_wall_ms();
     if (msg->type != STELE__PBFT_TYPE__PBFT_FETCH ||
@@ -360,17 +376,23 @@ int pbft_attach(void *state, struct rpc_server *server)
 {
     struct pbft *b = state;
     const struct rpc_method m[] = {
+        /* Streams of their own, which clients' Broadcast and Deliver streams cannot take; a
+         * Step stream that carries nothing for CLUSTER_STEP_IDLE_MS (every orderer sends a
+         * STATUS every PBFT_STATUS_EVERY_MS) is someone else's, and ends. */
         {.path = "/stele.Cluster/Step",
          .kind = RPC_CLIENT_STREAM,
          .request = &stele__pbft_signed__descriptor,
          .handler = step,
          .arg = b,
-         .max_request = MAX_CLUSTER_MESSAGE},
+         .max_request = MAX_CLUSTER_MESSAGE,
+         .max_streams = CLUSTER_STEP_STREAMS,
+         .idle_ms = CLUSTER_STEP_IDLE_MS},
         {.path = "/stele.Cluster/Fetch",
          .kind = RPC_SERVER_STREAM,
          .request = &stele__pbft_signed__descriptor,
          .handler = fetch,
-         .arg = b},
+         .arg = b,
+         .max_streams = CLUSTER_FETCH_STREAMS},
     };
     return rpc_server_add(server, m, 2);
 }

@@ -134,7 +134,7 @@ static void votes_in(struct pbft *b, struct arena *a, Stele__PbftSigned **in, si
     for (size_t i = 0; i < n; i++) {
         Stele__PbftMessage *m;
         size_t who;
-        if (pbft_open(&b->m, a, in[i], &m, &who, NULL) || m->seq != b->slot.seq ||
+        if (pbft_open_msg(b, a, in[i], &m, &who, NULL) || m->seq != b->slot.seq ||
             m->digest.len != 32)
             continue;
         struct pbft_vote *v = &votes[who];
@@ -143,6 +143,36 @@ static void votes_in(struct pbft *b, struct arena *a, Stele__PbftSigned **in, si
         memcpy(v->digest, m->digest.data, 32);
         buf_clear(&v->signed_);
         pb_pack_buf(&in[i]->base, &v->signed_);
+    }
+}
+
+/* A new primary persists its NEW-VIEW before sending it, its re-proposal with it as the slot
+ * when that is for the next block. When it was for a later block (this orderer was behind) it
+ * would become the slot only after state transfer: it is taken back from the NEW-VIEW, as the
+ * slot when this orderer has reached that block since, else to wait for state transfer, so that
+ * a restarted primary proposes that very block for its number, never another. */
+static void restore_re_proposal(struct pbft *b, struct arena *a)
+{
+    if (!b->active || !b->new_view.len || pbft_primary(&b->m, b->view) != b->me)
+        return;
+    Stele__PbftSigned *nvs = (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                            b->new_view.data, b->new_view.len, 0);
+    Stele__PbftMessage *nv, *pp;
+    if (!nvs || pbft_open_msg(b, a, nvs, &nv, NULL, NULL) ||
+        nv->type != STELE__PBFT_TYPE__PBFT_NEW_VIEW || nv->view != b->view || !nv->new_view)
+        return;
+    const Stele__PbftSigned *o = nv->new_view->pre_prepare;
+    if (!o || !o->message.len || pbft_open_msg(b, a, o, &pp, NULL, NULL) ||
+        pp->type != STELE__PBFT_TYPE__PBFT_PRE_PREPARE || pp->view != b->view ||
+        pp->seq < b->slot.seq)
+        return;
+    if (pp->seq > b->slot.seq) {
+        buf_clear(&b->pending_o);
+        if (pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
+            buf_clear(&b->pending_o);
+    } else if (!b->slot.have_pp || b->slot.pp_view != pp->view) {
+        pbft_slot_reset(b); /* a slot of an earlier view gives way to this view's proposal */
+        pbft_slot_take_own(b, o, pp);
     }
 }
 
@@ -225,7 +255,7 @@ int pbft_restore(struct pbft *b)
     if (st->seq == b->slot.seq && st->pre_prepare) {
         Stele__PbftMessage *pp;
         struct pbft_slot *s = &b->slot;
-        if (pbft_open(&b->m, a, st->pre_prepare, &pp, NULL, NULL) == STELE_OK &&
+        if (pbft_open_msg(b, a, st->pre_prepare, &pp, NULL, NULL) == STELE_OK &&
             pp->seq == s->seq && pp->digest.len == 32) {
             s->have_pp = true;
             s->pp_view = pp->view;
@@ -239,6 +269,7 @@ int pbft_restore(struct pbft *b)
             votes_in(b, a, st->commits, st->n_commits, s->commits);
         }
     }
+    restore_re_proposal(b, a);
     log_info(LOG, "restored view %llu%s from %s", (unsigned long long)b->view,
              b->active ? "" : " (view change under way)", path);
 out:

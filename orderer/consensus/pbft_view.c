@@ -49,13 +49,19 @@ static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *m
     out->view = msg->view;
     out->last_seq = vc->last_seq;
     int rc;
-    if (vc->last_seq > 0 &&
-        (vc->last_digest.len != 32 || (rc = pbft_proof_check(&b->m, a, vc->last_proof, vc->last_seq,
-                                                             vc->last_digest.data, why)))) {
-        if (vc->last_digest.len != 32)
-            *why = "VIEW-CHANGE's last digest is not 32 octets";
+    /* Every VIEW-CHANGE names its last block by hash, block 0 included: the checks below
+     * compare that hash with the blocks the message carries. */
+    if (vc->last_digest.len != 32) {
+        *why = "VIEW-CHANGE's last digest is not 32 octets";
         return STELE_ERR_CONFLICT;
     }
+    if (vc->last_seq == 0 && memcmp(vc->last_digest.data, b->genesis_digest, 32) != 0) {
+        *why = "VIEW-CHANGE's last block is block 0, but its hash is not our genesis block's";
+        return STELE_ERR_CONFLICT;
+    }
+    if (vc->last_seq > 0 &&
+        (rc = pbft_proof_check(&b->m, a, vc->last_proof, vc->last_seq, vc->last_digest.data, why)))
+        return STELE_ERR_CONFLICT;
     if (vc->last_block.len) {
         Stele__Block *lb = (Stele__Block *)pb_unpack(&stele__block__descriptor, a,
                                                      vc->last_block.data, vc->last_block.len, 0);
@@ -107,16 +113,13 @@ static int decide(const struct vc_info *v, size_t n, uint64_t *min_s)
     return chosen;
 }
 
-void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
+/* Signs our VIEW-CHANGE for b->view into my_vc, persists the state holding it and only then
+ * sends it and counts it. When persisting fails nothing leaves and my_vc stays empty, so that
+ * nothing resends it either: pbft_view_tick() tries again. */
+static void send_view_change(struct pbft *b)
 {
-    if (view <= b->view)
-        return;
-    log_warn(LOG, "leaving view %llu for view %llu: %s", (unsigned long long)b->view,
-             (unsigned long long)view, reason);
-    b->view = view;
-    b->active = false;
-    pbft_publish(b);
-    b->vc_deadline = 0;
+    b->vc_resend_at = pbft_now() + RESEND_MS;
+    buf_clear(&b->my_vc);
     struct arena *a = arena_create(0);
     if (!a)
         return;
@@ -143,23 +146,34 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     }
     Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
     msg.type = STELE__PBFT_TYPE__PBFT_VIEW_CHANGE;
-    msg.view = view;
+    msg.view = b->view;
     msg.view_change = &vc;
-    uint64_t now = pbft_now();
     /* Persist first: a restart must not forget that we left the old view. */
-    buf_clear(&b->my_vc);
     Stele__PbftSigned own;
     msg.channel_id = b->m.channel_id;
     msg.sender = b->m.ids[b->me];
     if (pbft_sign(&msg, b->p.signer, a, &own) == STELE_OK &&
         pb_pack_buf(&own.base, &b->my_vc) == STELE_OK && pbft_persist(b) == STELE_OK) {
         pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_VIEW_CHANGE, &b->my_vc);
-        b->vc_resend_at = now + RESEND_MS;
         arena_destroy(a);
         pbft_handle_bytes(b, b->my_vc.data, b->my_vc.len); /* count our own */
         return;
     }
+    buf_clear(&b->my_vc); /* not persisted: it must not leave later either */
     arena_destroy(a);
+}
+
+void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
+{
+    if (view <= b->view)
+        return;
+    log_warn(LOG, "leaving view %llu for view %llu: %s", (unsigned long long)b->view,
+             (unsigned long long)view, reason);
+    b->view = view;
+    b->active = false;
+    pbft_publish(b);
+    b->vc_deadline = 0;
+    send_view_change(b);
 }
 
 /* Packs the VIEW-CHANGEs held for `view` into `out` (at least a quorum, or returns 0). */
@@ -177,7 +191,6 @@ static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__Pbf
     return n >= b->m.quorum ? n : 0;
 }
 
-/* Enters view b->view (NEW-VIEW accepted or sent): `o` is its PRE-PREPARE, or NULL. */
 /* The block min_s carried by one of the VIEW-CHANGEs, or NULL. */
 static const ProtobufCBinaryData *carried_block(const struct vc_info *v, size_t n, uint64_t min_s)
 {
@@ -214,8 +227,25 @@ static void take_pending_block(struct pbft *b)
     arena_destroy(a);
 }
 
-static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
-                    const ProtobufCBinaryData *last_block)
+void pbft_slot_take_own(struct pbft *b, const Stele__PbftSigned *o, const Stele__PbftMessage *msg)
+{
+    struct pbft_slot *s = &b->slot;
+    s->have_pp = true;
+    s->pp_view = msg->view;
+    memcpy(s->digest, msg->digest.data, 32);
+    s->pp_at_ms = pbft_now();
+    pbft_pack_signed(o, &s->pp_signed);
+    buf_clear(&s->block);
+    buf_append(&s->block, o->block.data, o->block.len);
+}
+
+/* Enters view b->view (NEW-VIEW accepted, or made and not sent yet): `o` is its PRE-PREPARE, or
+ * NULL. The new primary's own re-proposal for the next block becomes the slot's PRE-PREPARE
+ * here, so that the state persisted before its NEW-VIEW leaves holds it: restarted, it proposes
+ * that block again, never another. Returns what pbft_persist() returned; install_finish() does
+ * the rest. */
+static int install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
+                   const ProtobufCBinaryData *last_block)
 {
     b->active = true;
     pbft_publish(b);
@@ -233,16 +263,25 @@ static void install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
             buf_clear(&b->vcs[i].signed_);
         }
     pbft_slot_reset(b);
-    for (size_t i = 0; i < b->n_ahead; i++)
-        buf_clear(&b->ahead[i]);
-    b->n_ahead = 0;
-    pbft_persist(b);
+    pbft_ahead_clear(b);
+    struct arena *a = o ? arena_create(0) : NULL;
+    Stele__PbftMessage *msg;
+    if (a && pbft_primary(&b->m, b->view) == b->me &&
+        pbft_open_msg(b, a, o, &msg, NULL, NULL) == STELE_OK && msg->seq == b->last_exec + 1)
+        pbft_slot_take_own(b, o, msg);
+    else if (o && pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
+        buf_clear(&b->pending_o);
+    arena_destroy(a);
+    int rc = pbft_persist(b);
     log_info(LOG, "view %llu started: primary %s, last block %llu", (unsigned long long)b->view,
              b->m.ids[pbft_primary(&b->m, b->view)], (unsigned long long)b->last_exec);
-    if (o) {
-        if (pb_pack_buf(&o->base, &b->pending_o) != STELE_OK)
-            buf_clear(&b->pending_o);
-    }
+    return rc;
+}
+
+/* After install(): the block carried by the VIEW-CHANGEs, state transfer up to min_s or the
+ * re-proposal, and a fresh proposal when nothing was re-proposed. */
+static void install_finish(struct pbft *b, uint64_t min_s)
+{
     take_pending_block(b);
     if (b->last_exec < min_s)
         pbft_want_sync(b, min_s);
@@ -263,7 +302,7 @@ void pbft_after_sync(struct pbft *b)
           : NULL;
     Stele__PbftMessage *msg;
     size_t from;
-    if (!o || pbft_open(&b->m, a, o, &msg, &from, NULL) != STELE_OK || msg->view != b->view) {
+    if (!o || pbft_open_msg(b, a, o, &msg, &from, NULL) != STELE_OK || msg->view != b->view) {
         buf_clear(&b->pending_o);
         arena_destroy(a);
         return;
@@ -274,21 +313,15 @@ void pbft_after_sync(struct pbft *b)
     }
     buf_clear(&b->pending_o);
     if (msg->seq == b->last_exec + 1) {
-        bool ok = b->me == from || pbft_check_proposal(b, o, msg, NULL) == STELE_OK;
         if (b->me == from) {
-            /* We are the new primary: our re-proposal is the slot's PRE-PREPARE. */
-            struct pbft_slot *s = &b->slot;
-            s->have_pp = true;
-            s->pp_view = msg->view;
-            memcpy(s->digest, msg->digest.data, 32);
-            s->pp_at_ms = pbft_now();
-            buf_clear(&s->pp_signed);
-            pb_pack_buf(&o->base, &s->pp_signed);
-            buf_clear(&s->block);
-            buf_append(&s->block, o->block.data, o->block.len);
+            /* We are the new primary: our re-proposal is the slot's PRE-PREPARE. Our NEW-VIEW,
+             * persisted before it left, holds it too (pbft_restore() takes it from there). */
+            pbft_slot_take_own(b, o, msg);
             pbft_persist(b);
         } else {
-            pbft_handle(b, o, msg, from, ok);
+            /* The NEW-VIEW is signed as a whole, the block inside included: whatever is wrong
+             * with the block is its primary's fault. */
+            pbft_handle(b, o, msg, from, pbft_check_proposal(b, o, msg, NULL) == PBFT_BLOCK_OK);
         }
     } else if (msg->seq == b->last_exec && memcmp(msg->digest.data, b->last_digest, 32) == 0) {
         /* We executed it already (F-5): help the others re-agree on it, without executing it
@@ -316,17 +349,17 @@ static void try_new_view(struct pbft *b)
     Stele__PbftSigned **vcs;
     size_t n = a ? collect(b, b->view, a, &vcs) : 0;
     struct vc_info *info = n ? arena_calloc(a, n, sizeof *info) : NULL;
-    if (!info) {
-        arena_destroy(a);
-        return;
-    }
+    struct buf kept, block;
+    buf_init(&kept);
+    buf_init(&block);
+    if (!info)
+        goto out;
     for (size_t i = 0; i < n; i++) {
         Stele__PbftMessage *m;
         const char *why = "";
-        if (pbft_open(&b->m, a, vcs[i], &m, NULL, &why) || check_vc(b, a, m, &info[i], &why)) {
+        if (pbft_open_msg(b, a, vcs[i], &m, NULL, &why) || check_vc(b, a, m, &info[i], &why)) {
             log_error(LOG, "a stored VIEW-CHANGE no longer checks: %s", why);
-            arena_destroy(a);
-            return;
+            goto out;
         }
     }
     uint64_t min_s;
@@ -343,23 +376,38 @@ static void try_new_view(struct pbft *b)
         pp.digest = (ProtobufCBinaryData){32, info[chosen].prep_digest};
         pp.channel_id = b->m.channel_id;
         pp.sender = b->m.ids[b->me];
-        if (pbft_sign(&pp, b->p.signer, a, &o) != STELE_OK) {
-            arena_destroy(a);
-            return;
-        }
-        o.block = info[chosen].pre_prepare->block;
+        /* The block re-encoded as kept here: only what its header hash covers is the proof's. */
+        if (pbft_sign(&pp, b->p.signer, a, &o) != STELE_OK ||
+            pbft_pack_proposal(b, info[chosen].pre_prepare, &kept, &block) != STELE_OK)
+            goto out;
+        o.block = (ProtobufCBinaryData){block.len, block.data};
         nv.pre_prepare = &o;
     }
     Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
     msg.type = STELE__PBFT_TYPE__PBFT_NEW_VIEW;
     msg.view = b->view;
     msg.new_view = &nv;
-    if (pbft_broadcast(b, &msg, NULL, &b->new_view) == STELE_OK) {
-        log_info(LOG, "sent NEW-VIEW for view %llu (%zu VIEW-CHANGEs, last block %llu%s)",
-                 (unsigned long long)b->view, n, (unsigned long long)min_s,
-                 chosen >= 0 ? ", re-proposing the prepared next block" : "");
-        install(b, min_s, chosen >= 0 ? &o : NULL, carried_block(info, n, min_s));
+    /* Signed, entered and persisted (with the re-proposal as our slot) before it leaves: a
+     * restarted primary finds it and proposes nothing else for that block in this view. */
+    if (pbft_sign_into(b, &msg, NULL, &b->new_view) != STELE_OK) {
+        buf_clear(&b->new_view);
+        goto out;
     }
+    if (install(b, min_s, chosen >= 0 ? &o : NULL, carried_block(info, n, min_s)) != STELE_OK) {
+        /* Not sent: the backups' NEW-VIEW timer moves them to the next view. */
+        log_error(LOG, "NEW-VIEW for view %llu not sent: the state could not be persisted",
+                  (unsigned long long)b->view);
+        buf_clear(&b->new_view);
+        goto out;
+    }
+    pbft_send_signed(b, STELE__PBFT_TYPE__PBFT_NEW_VIEW, &b->new_view);
+    log_info(LOG, "sent NEW-VIEW for view %llu (%zu VIEW-CHANGEs, last block %llu%s)",
+             (unsigned long long)b->view, n, (unsigned long long)min_s,
+             chosen >= 0 ? ", re-proposing the prepared next block" : "");
+    install_finish(b, min_s);
+out:
+    buf_release(&kept);
+    buf_release(&block);
     arena_destroy(a);
 }
 
@@ -468,7 +516,7 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
     for (size_t i = 0; i < nv->n_view_changes; i++) {
         Stele__PbftMessage *m;
         size_t who;
-        if (pbft_open(&b->m, a, nv->view_changes[i], &m, &who, &why) ||
+        if (pbft_open_msg(b, a, nv->view_changes[i], &m, &who, &why) ||
             check_vc(b, a, m, &info[n], &why))
             goto refuse;
         if (m->view != w || seen[who]) {
@@ -488,9 +536,10 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
         size_t who;
         uint8_t h[32];
         Stele__Block *blk = NULL;
-        if (!o || pbft_open(&b->m, a, o, &pp, &who, &why) ||
+        if (!o || pbft_open_msg(b, a, o, &pp, &who, &why) ||
             pp->type != STELE__PBFT_TYPE__PBFT_PRE_PREPARE || pp->view != w || who != from ||
-            pp->seq != min_s + 1 || memcmp(pp->digest.data, info[chosen].prep_digest, 32) != 0 ||
+            pp->seq != min_s + 1 || pp->digest.len != 32 ||
+            memcmp(pp->digest.data, info[chosen].prep_digest, 32) != 0 ||
             !(blk = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, o->block.data,
                                               o->block.len, 0)) ||
             !blk->header || blockhash_header_pb(blk->header, h) != STELE_OK ||
@@ -506,6 +555,7 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
     buf_clear(&b->new_view);
     pb_pack_buf(&s->base, &b->new_view);
     install(b, min_s, chosen >= 0 ? o : NULL, carried_block(info, n, min_s));
+    install_finish(b, min_s);
     arena_destroy(a);
     return;
 refuse:
@@ -533,11 +583,14 @@ void pbft_view_tick(struct pbft *b, uint64_t now)
         pbft_start_view_change(b, b->view + 1, "no valid NEW-VIEW in time");
         return;
     }
-    if (b->my_vc.len && now >= b->vc_resend_at) {
+    if (!b->my_vc.len && now >= b->vc_resend_at) {
+        send_view_change(b); /* persisting it failed: try again */
+    } else if (b->my_vc.len && now >= b->vc_resend_at) {
         for (size_t i = 0; i < b->m.n; i++)
             if (i != b->me && b->fault != PBFT_FAULT_SILENT)
                 pbft_link_send(b, i, b->my_vc.data, b->my_vc.len);
         b->vc_resend_at = now + RESEND_MS;
     }
+
     try_new_view(b);
 }

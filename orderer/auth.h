@@ -72,4 +72,10 @@ int orderer_auth_check(struct orderer_auth *a, enum orderer_auth_action action,
                        const uint8_t *creator, size_t creator_len, const uint8_t *msg,
                        size_t msg_len, const uint8_t *sig, size_t sig_len, const char **why);
 
+/* orderer_auth_check() without the signature: whether `creator` may still do `action` now
+ * (trusted CA, validity period, CRL, role). For a Deliver stream, which re-checks its reader
+ * before each block. Returns as orderer_auth_check(), never STELE_ERR_AUTH. Thread-safe. */
+int orderer_auth_check_identity(struct orderer_auth *a, enum orderer_auth_action action,
+                                const uint8_t *creator, size_t creator_len, const char **why);
+
 #endif

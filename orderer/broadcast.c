@@ -8,6 +8,9 @@
  * octets (rpc_call_recv_bytes) and handed on as they came: the block holds exactly what the
  * client sent, so its SHA-256 is the Merkle leaf the client can prove.
  *
+ * A stream that brings no envelope for limits.broadcast_idle ends (with OK: the client may open
+ * another at once), so that forgotten or idle streams do not hold the orderer's stream slots.
+ *
  * When the consensus plug-in never waits in order() (pbft), envelopes are judged on the
  * server's completion-queue thread as they arrive (rpc_call_serve_inline), without waking the
  * stream's thread for each; otherwise (solo, which holds senders back when its queue is full)
@@ -107,6 +110,11 @@ static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *re
     arena_destroy(st.a);
     if (rc == STELE_ERR_NOT_FOUND) /* the client's end of stream */
         return RPC_OK;
+    if (rc == STELE_ERR_TIMEOUT) { /* nothing came for limits.broadcast_idle: let go of it */
+        log_debug("orderer", "broadcast stream idle for %llu ms: ended",
+                  (unsigned long long)st.o->cfg->limits.broadcast_idle_ms);
+        return RPC_OK;
+    }
     return rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
 }
 
@@ -118,6 +126,7 @@ int orderer_broadcast_register(struct orderer *o, struct rpc_server *s)
         .request = &stele__envelope__descriptor,
         .handler = broadcast,
         .arg = o,
+        .idle_ms = (int)o->cfg->limits.broadcast_idle_ms,
     };
     return rpc_server_add(s, &m, 1);
 }

@@ -30,6 +30,7 @@ struct chain {
     pthread_mutex_t mu;                  /* guards everything below */
     pthread_cond_t grew;                 /* broadcast on append and shutdown */
     uint64_t height;                     /* cached blockstore_height() */
+    uint8_t head[32];                    /* header hash of block height-1, set with height */
     bool down;                           /* chain_shutdown() was called */
     struct claim *claims[CLAIM_BUCKETS]; /* tx_ids in flight */
     struct arena *arena;                 /* block 0 and its configuration */
@@ -179,6 +180,7 @@ int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
     if ((rc = check_genesis(c, o, errmsg)))
         goto err;
     c->height = blockstore_height(c->bs);
+    blockstore_head_hash(c->bs, c->head);
     *out = c;
     return STELE_OK;
 err:
@@ -235,7 +237,7 @@ void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32])
 {
     pthread_mutex_lock(&c->mu);
     *height = c->height;
-    blockstore_head_hash(c->bs, hash);
+    memcpy(hash, c->head, 32); /* the store's head may already be a block further */
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -247,6 +249,7 @@ int chain_append(struct chain *c, const Stele__Block *block)
     struct arena *a = arena_create(0);
     pthread_mutex_lock(&c->mu);
     c->height = blockstore_height(c->bs);
+    blockstore_head_hash(c->bs, c->head); /* blocks are appended by one thread: this one's */
     /* The store's tx index now answers for these tx_ids. */
     for (size_t i = 0; a && block->data && i < block->data->n_envelopes; i++) {
         const ProtobufCBinaryData *e = &block->data->envelopes[i];

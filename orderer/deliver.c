@@ -8,6 +8,10 @@
  * Waiting streams re-check every DELIVER_POLL_MS whether their client left. Blocks go out as the
  * store holds them: the stored octets framed as DeliverResponse.block, never decoded and
  * re-encoded per subscriber.
+ *
+ * A stream re-checks its reader's identity (validity period, CRL, role) before every block and
+ * while it waits, and ends with FORBIDDEN once it no longer passes; one identity holds at most
+ * limits.max_streams_per_client streams at once.
  */
 #include "orderer_int.h"
 
@@ -15,7 +19,9 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/quota.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 #include "ledger/blockhash.h"
 #include "ledger/seek.h"
 #include "pb/pb.h"
@@ -52,28 +58,16 @@ static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
     return rc;
 }
 
-static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
-                             ProtobufCMessage **resp, void *arg)
+/* Sends blocks start..stop to the reader whose identity record is `creator`, then the status
+ * that ends the stream. */
+static enum rpc_code send_blocks(struct orderer *o, struct rpc_call *call,
+                                 const ProtobufCBinaryData *creator, uint64_t start, uint64_t stop,
+                                 bool fail_if_not_ready)
 {
-    (void)resp;
-    struct orderer *o = arg;
-    struct arena *a = rpc_call_arena(call);
-    Stele__SeekInfo *seek = NULL;
-    struct intake_verdict v;
-    if (intake_check_deliver(&o->intake, a, (const Stele__Envelope *)req, clock_wall_ms(), &seek,
-                             &v) != STELE_OK)
-        return finish(call, v.status, v.info);
-    uint64_t start, stop, height = chain_height(o->chain);
-    if (!seek_resolve(seek->start, height, &start) || !seek_resolve(seek->stop, height, &stop) ||
-        start > stop)
-        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
-                      "SeekInfo needs a start and a stop position with start <= stop");
-    bool fail_if_not_ready =
-        seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY;
-
     struct buf frame;
     buf_init(&frame);
     enum rpc_code code = RPC_OK;
+    const char *why;
     for (uint64_t n = start;; n++) {
         while (!chain_wait(o->chain, n, fail_if_not_ready ? 0 : DELIVER_POLL_MS)) {
             if (fail_if_not_ready) {
@@ -88,7 +82,13 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
                 code = RPC_CANCELLED;
                 goto out;
             }
+            if (orderer_auth_check_identity(o->auth, ORDERER_AUTH_DELIVER, creator->data,
+                                            creator->len, &why) != STELE_OK)
+                goto forbidden;
         }
+        if (orderer_auth_check_identity(o->auth, ORDERER_AUTH_DELIVER, creator->data, creator->len,
+                                        &why) != STELE_OK)
+            goto forbidden;
         int rc = framed_block(chain_store(o->chain), n, &frame);
         if (rc) {
             log_error("orderer", "deliver: cannot read block %llu: %s", (unsigned long long)n,
@@ -106,8 +106,51 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
             goto out;
         }
     }
+forbidden:
+    log_info("orderer", "deliver stream ends: %s", why);
+    code = finish(call, STELE__STATUS__STATUS_FORBIDDEN, why);
 out:
     buf_release(&frame);
+    return code;
+}
+
+static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp, void *arg)
+{
+    (void)resp;
+    struct orderer *o = arg;
+    struct arena *a = rpc_call_arena(call);
+    Stele__SeekInfo *seek = NULL;
+    const Stele__Header *h = NULL;
+    struct intake_verdict v;
+    if (intake_check_deliver(&o->intake, a, (const Stele__Envelope *)req, clock_wall_ms(), &seek,
+                             &h, &v) != STELE_OK)
+        return finish(call, v.status, v.info);
+    uint64_t start, stop, height = chain_height(o->chain);
+    if (!seek_resolve(seek->start, height, &start) || !seek_resolve(seek->stop, height, &stop) ||
+        start > stop)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      "SeekInfo needs a start and a stop position with start <= stop");
+    /* a stream holds a thread while it lasts: one reader may not hold them all */
+    uint8_t who[32];
+    bool mine = false;
+    if (crypto_sha256(h->creator.data, h->creator.len, who) != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot hash the reader's identity");
+    if (quota_take(o->deliver_streams, who, &mine) != STELE_OK) {
+        log_info("orderer", "deliver refused: %s",
+                 mine ? "the reader has as many streams open as one identity may"
+                      : "every stream is taken");
+        if (mine)
+            return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                  "this identity already has %u Deliver streams open here",
+                                  (unsigned)o->cfg->limits.max_streams_per_client);
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "every Deliver stream of this orderer is taken: retry later");
+    }
+    enum rpc_code code =
+        send_blocks(o, call, &h->creator, start, stop,
+                    seek->behavior == STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_FAIL_IF_NOT_READY);
+    quota_give(o->deliver_streams, who);
     return code;
 }
 

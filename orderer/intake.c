@@ -131,7 +131,8 @@ int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const
 }
 
 int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__Envelope *env,
-                         uint64_t now_ms, Stele__SeekInfo **seek, struct intake_verdict *v)
+                         uint64_t now_ms, Stele__SeekInfo **seek, const Stele__Header **header,
+                         struct intake_verdict *v)
 {
     struct envelope_view view;
     v->tx_id[0] = 0;
@@ -152,5 +153,7 @@ int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__
     if (!*seek)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "payload data does not decode as stele.SeekInfo", STELE_ERR_MALFORMED);
+    if (header)
+        *header = view.header;
     return STELE_OK;
 }

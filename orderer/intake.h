@@ -65,9 +65,11 @@ int intake_check_broadcast_bytes(const struct intake *in, struct arena *a, const
 
 /* Checks a Deliver request envelope at wall time `now_ms` (Unix milliseconds): the checks
  * above, a DELIVER_SEEK_INFO header whose timestamp is within INTAKE_DELIVER_WINDOW_MS of
- * now_ms, and a payload that decodes as a SeekInfo, into *seek (in `a`). Returns as
- * intake_check_broadcast(). */
+ * now_ms, and a payload that decodes as a SeekInfo, into *seek (in `a`); *header (when
+ * `header` is not NULL) gets the checked header, whose creator the stream re-checks with
+ * orderer_auth_check_identity(). Returns as intake_check_broadcast(). */
 int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__Envelope *env,
-                         uint64_t now_ms, Stele__SeekInfo **seek, struct intake_verdict *v);
+                         uint64_t now_ms, Stele__SeekInfo **seek, const Stele__Header **header,
+                         struct intake_verdict *v);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "base/arena.h"
 #include "base/log.h"
+#include "base/quota.h"
 #include "base/status.h"
 #include "identity/identity.h"
 #include "rpc/services.h"
@@ -189,7 +190,11 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .tls = cli_tls_server(&cfg->tls),
     };
     rc = STELE_ERR_NOMEM;
-    if (!(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||
+    unsigned streams = (unsigned)cfg->limits.max_streams;
+    unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
+    if (!(o->deliver_streams =
+              quota_create(streams, per_client < streams ? per_client : streams)) ||
+        !(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||
         !(o->node = rpc_node_service_create(cfg->node_id, "orderer")))
         goto err;
     if ((rc = rpc_health_register(o->health, o->server)) ||
@@ -257,6 +262,7 @@ void orderer_destroy(struct orderer *o)
     chain_close(o->chain);
     orderer_auth_destroy(o->auth);
     envcache_destroy(o->checked);
+    quota_destroy(o->deliver_streams);
     enrolment_release(&o->self);
     free(o);
 }

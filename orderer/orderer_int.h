@@ -13,6 +13,8 @@
 #include "rpc/rpc.h"
 
 #include <stdatomic.h>
+
+struct quota;
 #include <stdbool.h>
 
 struct rpc_health;
@@ -29,6 +31,7 @@ struct orderer {
     struct rpc_server *server;        /* gRPC */
     struct rpc_health *health;        /* grpc.health.v1.Health state */
     struct rpc_node_service *node;    /* stele.Node/Info state */
+    struct quota *deliver_streams;    /* Deliver streams open, by reader */
     atomic_bool stopping;             /* orderer_stop() began */
     bool started;                     /* orderer_start() succeeded */
     bool stopped;                     /* orderer_stop() finished */

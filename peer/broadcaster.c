@@ -169,7 +169,11 @@ static void *reader_main(void *arg)
     rpc_call_cancel(call);
     pthread_mutex_lock(&s->send_mu); /* no send is using the call past this */
     pthread_mutex_lock(&s->mu);
-    if (!s->stopping) {
+    if (!s->stopping && rc == STELE_ERR_NOT_FOUND && !s->head) {
+        /* the orderer ended the stream cleanly with nothing awaited (it ends idle ones):
+         * the next Submit opens another at once */
+        log_debug("peer", "broadcast stream to %s ended by the orderer", s->addr);
+    } else if (!s->stopping) {
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BC_BACKOFF_MIN_MS;
         if (s->backoff_ms > BC_BACKOFF_MAX_MS)
             s->backoff_ms = BC_BACKOFF_MAX_MS;

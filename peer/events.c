@@ -9,7 +9,7 @@
  * Waiting streams re-check every EVENTS_POLL_MS whether their client left.
  */
 #include "peer_int.h"
-#include "quota.h"
+#include "base/quota.h"
 
 #include "base/arena.h"
 #include "base/buf.h"

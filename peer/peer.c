@@ -1,6 +1,6 @@
 /* peer.c — assembling and running one committing peer (see peer.h). */
 #include "peer_int.h"
-#include "quota.h"
+#include "base/quota.h"
 
 #include "base/arena.h"
 #include "base/buf.h"

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, a, data, size, 1u << 20);
     Stele__SeekInfo *seek = NULL;
     if (env) {
-        rc = intake_check_deliver(&in, a, env, 1790000000000ull, &seek, &v); /* seeds' time */
+        rc = intake_check_deliver(&in, a, env, 1790000000000ull, &seek, NULL, &v); /* seeds' time */
         if ((rc == 0) != (v.status == STELE__STATUS__STATUS_SUCCESS) || (rc == 0 && !seek))
             abort();
     }

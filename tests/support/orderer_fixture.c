@@ -26,6 +26,7 @@
 /* ---- the orderer process ---- */
 
 struct orderer_net g_net;
+const char *orderer_fixture_extra_yaml;
 
 static void run(char *const argv[], bool background)
 {
@@ -117,12 +118,14 @@ int orderer_net_setup(void **state)
     test_identity_issue(n->other_ca, 0, "mallory", "Org1", "client", 0, 86400, &n->stranger);
     struct buf yaml;
     buf_init(&yaml);
-    buf_printf(&yaml, "node_id: orderer-test\nlisten: 127.0.0.1:0\ndata_dir: data\n"
-                      "identity_dir: id\nchannel_id: ch1\ngenesis_file: genesis.block\n"
-                      "fsync: none\nlog_level: warn\n"
-                      "batch:\n  max_message_count: 10\n  batch_timeout: 50ms\n"
-                      "  preferred_max_bytes: 16KiB\n  absolute_max_bytes: 64KiB\n"
-                      "membership:\n  cas:\n    - public_key: ca.pub\n");
+    buf_printf(&yaml,
+               "node_id: orderer-test\nlisten: 127.0.0.1:0\ndata_dir: data\n"
+               "identity_dir: id\nchannel_id: ch1\ngenesis_file: genesis.block\n"
+               "fsync: none\nlog_level: warn\n"
+               "batch:\n  max_message_count: 10\n  batch_timeout: 50ms\n"
+               "  preferred_max_bytes: 16KiB\n  absolute_max_bytes: 64KiB\n"
+               "membership:\n  cas:\n    - public_key: ca.pub\n%s",
+               orderer_fixture_extra_yaml ? orderer_fixture_extra_yaml : "");
     assert_int_equal(test_write_file(n->config, yaml.data, yaml.len), 0);
     buf_release(&yaml);
     snprintf(path, sizeof path, "%s/genesis.block", n->dir);

@@ -52,6 +52,10 @@ struct orderer_net {
 
 extern struct orderer_net g_net;
 
+/* Top-level YAML appended to the orderer's configuration by orderer_net_setup() (e.g. a
+ * `limits:` section); NULL: none. Set it before the setup. */
+extern const char *orderer_fixture_extra_yaml;
+
 /* cmocka group setup: makes the identities, the configuration and the genesis block in a
  * temporary directory, and starts the orderer. */
 int orderer_net_setup(void **state);

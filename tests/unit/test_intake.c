@@ -413,11 +413,13 @@ static void deliver_request_checked(void **state)
         (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, f->a, e.data, e.len, 0);
     Stele__SeekInfo *got = NULL;
     struct intake_verdict v;
-    assert_int_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, &v), STELE_OK);
+    assert_int_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, NULL, &v),
+                     STELE_OK);
     assert_int_equal(got->start->type_case, STELE__SEEK_POSITION__TYPE_OLDEST);
     /* The same request an hour later is refused: captured requests do not replay for long. */
     assert_int_not_equal(
-        intake_check_deliver(&f->in, f->a, env, clock_wall_ms() + 3600000, &got, &v), STELE_OK);
+        intake_check_deliver(&f->in, f->a, env, clock_wall_ms() + 3600000, &got, NULL, &v),
+        STELE_OK);
     assert_int_equal(v.status, STELE__STATUS__STATUS_BAD_REQUEST);
     assert_non_null(strstr(v.info, "15 minutes"));
     free(e.data);
@@ -425,7 +427,7 @@ static void deliver_request_checked(void **state)
     p.type = STELE__HEADER_TYPE__ENDORSER_TRANSACTION;
     assert_int_equal(envelope_build(&p, f->auditor.key, &e, NULL), STELE_OK);
     env = (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, f->a, e.data, e.len, 0);
-    assert_int_not_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, &v),
+    assert_int_not_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, NULL, &v),
                          STELE_OK);
     assert_int_equal(v.status, STELE__STATUS__STATUS_BAD_REQUEST);
     free(e.data);
@@ -435,7 +437,7 @@ static void deliver_request_checked(void **state)
     p.creator_len = f->stranger.record->len;
     assert_int_equal(envelope_build(&p, f->stranger.key, &e, NULL), STELE_OK);
     env = (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, f->a, e.data, e.len, 0);
-    assert_int_not_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, &v),
+    assert_int_not_equal(intake_check_deliver(&f->in, f->a, env, clock_wall_ms(), &got, NULL, &v),
                          STELE_OK);
     assert_int_equal(v.status, STELE__STATUS__STATUS_FORBIDDEN);
     free(e.data);

@@ -1,10 +1,10 @@
 /*
- * test_quota.c — peer/quota.h: per-caller caps on a shared resource.
+ * test_quota.c — base/quota.h: per-caller caps on a shared resource.
  */
 #include "testutil.h"
 
 #include "base/status.h"
-#include "peer/quota.h"
+#include "base/quota.h"
 
 #include <string.h>
 

@@ -1,12 +1,12 @@
 /*
- * quota.h — how much of a shared resource each caller holds. A peer's event streams and commit
- * waits can be opened by any identity of a channel organisation, and each holds a thread or a
- * worker while it lasts; a quota caps them in total and per caller, so that one identity cannot
- * take what every client shares. Callers are told apart by the SHA-256 of their certificate
- * (struct identity's certhash).
+ * quota.h — how much of a shared resource each caller holds. A peer's Events streams and commit
+ * waits, and an orderer's Deliver streams, can be opened by any member identity, and each holds
+ * a thread or a worker while it lasts; a quota caps them in total and per caller, so that one
+ * identity cannot take what every client shares. Callers are told apart by a 32-octet key: the
+ * SHA-256 of their certificate or of their identity record.
  */
-#ifndef STELE_PEER_QUOTA_H
-#define STELE_PEER_QUOTA_H
+#ifndef STELE_BASE_QUOTA_H
+#define STELE_BASE_QUOTA_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@ struct quota *quota_create(unsigned total, unsigned per_caller);
 /* Frees the quota. Accepts NULL. Units still held are forgotten. */
 void quota_destroy(struct quota *q);
 
-/* Takes one unit for the caller whose certificate hash is `who`. Returns STELE_OK, or
+/* Takes one unit for the caller whose key is `who`. Returns STELE_OK, or
  * STELE_ERR_LIMIT when every unit is held (*mine = false) or the caller already holds
  * per_caller of them (*mine = true); `mine` may be NULL. Thread-safe. */
 int quota_take(struct quota *q, const uint8_t who[32], bool *mine);

@@ -3,7 +3,7 @@
  * most `total` distinct holders, so a table of that many slots, scanned under one mutex, is
  * enough: a peer's quotas have a few hundred units at most, taken once per stream or wait.
  */
-#include "quota.h"
+#include "base/quota.h"
 
 #include "base/status.h"
 

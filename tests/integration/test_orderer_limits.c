@@ -1,0 +1,180 @@
+/*
+ * test_orderer_limits.c — what one reader may take of an orderer, with a real stele-orderer
+ * process (solo, orderer_fixture.h). Any member identity may read blocks, and each Deliver
+ * stream holds a thread while it lasts:
+ *
+ *   1. a Deliver stream ends with STATUS_FORBIDDEN once its reader's certificate expires, even
+ *      with no block to send (it used to keep reading for as long as it stayed open);
+ *   2. one identity holds at most 16 Deliver streams (limits.max_streams_per_client); its 17th
+ *      is refused while another identity's is served, and a stream it closes is given back;
+ *   3. a Broadcast stream that brings no envelope for limits.broadcast_idle (1 s here) ends
+ *      cleanly, while one that keeps sending lives on (Broadcast needs no identity to open, so
+ *      idle streams used to hold the orderer's stream slots forever).
+ */
+#include "orderer_fixture.h"
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "ledger/seek.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STREAMS_PER_CLIENT 16 /* limits.max_streams_per_client by default */
+
+/* Opens a Deliver stream of blocks start..stop for `who`. */
+static struct rpc_call *deliver_open(struct rpc_channel *ch, const struct test_identity *who,
+                                     uint64_t start, uint64_t stop)
+{
+    ProtobufCBinaryData req;
+    assert_int_equal(seek_deliver_request("ch1", start, stop,
+                                          STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+                                          who->record->data, who->record->len, who->key, &req),
+                     STELE_OK);
+    struct rpc_call *c = rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                                         &stele__deliver_response__descriptor, -1);
+    assert_non_null(c);
+    assert_int_equal(rpc_call_send_bytes(c, req.data, req.len), STELE_OK);
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    free(req.data);
+    return c;
+}
+
+/* The next message of stream `c` within timeout_ms: STELE_OK with *block (its number) or
+ * *status (the status that ends the stream), or the receive's error. */
+static int deliver_next(struct rpc_call *c, int timeout_ms, uint64_t *block, int *status)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = rpc_call_recv(c, &m, timeout_ms, false);
+    if (rc)
+        return rc;
+    const Stele__DeliverResponse *r = (const Stele__DeliverResponse *)m;
+    *status = 0;
+    if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_STATUS)
+        *status = r->status;
+    else if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block->header)
+        *block = r->block->header->number;
+    else
+        rc = STELE_ERR_MALFORMED;
+    pb_free(m);
+    return rc;
+}
+
+/* A stream from block 0 on is being served: it sends the genesis block at once. */
+static bool served(struct rpc_call *c)
+{
+    uint64_t n = UINT64_MAX;
+    int st = 0;
+    return deliver_next(c, 5000, &n, &st) == STELE_OK && st == 0 && n == 0;
+}
+
+static void deliver_stream_ends_when_its_reader_expires(void **state)
+{
+    (void)state;
+    /* an auditor whose certificate expires 4 s from now */
+    struct test_identity brief;
+    uint64_t now = clock_wall_ms() / 1000, expiry = now + 4;
+    test_identity_issue(g_net.ca, 0, "brief", "Org1", "auditor", now - 60, 64, &brief);
+    struct rpc_channel *ch = channel_now(true);
+    struct rpc_call *c = deliver_open(ch, &brief, 0, UINT64_MAX);
+    assert_true(served(c));
+    int st = 0, rc = STELE_OK;
+    uint64_t n;
+    while (rc == STELE_OK && st == 0)
+        rc = deliver_next(c, 10000, &n, &st);
+    assert_int_equal(rc, STELE_OK);
+    assert_int_equal(st, STELE__STATUS__STATUS_FORBIDDEN);
+    assert_true(clock_wall_ms() / 1000 >= expiry); /* not before it expired */
+    rpc_call_finish(c, false, NULL);
+    rpc_channel_close(ch);
+    test_identity_free(&brief);
+}
+
+static void one_identity_cannot_hold_every_deliver_stream(void **state)
+{
+    (void)state;
+    struct rpc_channel *ch = channel_now(true);
+    struct rpc_call *mine[STREAMS_PER_CLIENT];
+    for (int i = 0; i < STREAMS_PER_CLIENT; i++) {
+        mine[i] = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+        assert_true(served(mine[i]));
+    }
+    /* the 17th of the same identity is refused */
+    struct rpc_call *extra = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+    uint64_t n;
+    int st;
+    struct rpc_result res = {0};
+    assert_int_not_equal(deliver_next(extra, 5000, &n, &st), STELE_OK);
+    rpc_call_finish(extra, false, &res);
+    assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(res.detail, "already has 16 Deliver streams open"));
+    /* another identity's is served */
+    struct rpc_call *other = deliver_open(ch, &g_net.clients[0], 0, UINT64_MAX);
+    assert_true(served(other));
+    rpc_call_finish(other, true, NULL);
+    /* a stream closed is given back (the orderer notices within its 200 ms poll) */
+    rpc_call_finish(mine[0], true, NULL);
+    bool again = false;
+    for (int k = 0; k < 20 && !again; k++) {
+        usleep(100 * 1000);
+        struct rpc_call *c = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+        if ((again = served(c)))
+            mine[0] = c;
+        else
+            rpc_call_finish(c, true, NULL);
+    }
+    assert_true(again);
+    for (int i = 0; i < STREAMS_PER_CLIENT; i++)
+        rpc_call_finish(mine[i], true, NULL);
+    rpc_channel_close(ch);
+}
+
+/* ---- idle Broadcast streams ---- */
+
+static void idle_broadcast_stream_ends(void **state)
+{
+    (void)state;
+    struct rpc_channel *ch = channel_now(false);
+    struct rpc_call *idle = rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                                            &stele__broadcast_response__descriptor, 20000);
+    struct rpc_call *busy = rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                                            &stele__broadcast_response__descriptor, 20000);
+    assert_non_null(idle);
+    assert_non_null(busy);
+    /* busy sends an envelope every 400 ms for 3 s, and has each accepted */
+    uint64_t t0 = clock_mono_ms();
+    for (int i = 0; i < 8; i++) {
+        char id[65];
+        ProtobufCBinaryData e = orderer_tx(g_net.clients[1].key, &g_net.clients[1], "ch1", 10, id);
+        assert_int_equal(rpc_call_send_bytes(busy, e.data, e.len), STELE_OK);
+        free(e.data);
+        ProtobufCMessage *m = NULL;
+        assert_int_equal(rpc_call_recv(busy, &m, 5000, false), STELE_OK);
+        assert_int_equal(((Stele__BroadcastResponse *)m)->status, STELE__STATUS__STATUS_SUCCESS);
+        pb_free(m);
+        usleep(400 * 1000);
+    }
+    /* meanwhile the idle one was ended, cleanly: the client reads the end of the stream */
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(rpc_call_recv(idle, &m, 100, false), STELE_ERR_NOT_FOUND);
+    struct rpc_result res = {0};
+    assert_int_equal(rpc_call_finish(idle, false, &res), STELE_OK);
+    assert_true(clock_mono_ms() - t0 >= 1000);
+    assert_int_equal(rpc_call_close_send(busy), STELE_OK);
+    assert_int_equal(rpc_call_recv(busy, &m, 5000, false), STELE_ERR_NOT_FOUND);
+    assert_int_equal(rpc_call_finish(busy, false, &res), STELE_OK);
+    rpc_channel_close(ch);
+}
+
+int main(void)
+{
+    orderer_fixture_extra_yaml = "limits:\n  broadcast_idle: 1s\n";
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deliver_stream_ends_when_its_reader_expires),
+        cmocka_unit_test(one_identity_cannot_hold_every_deliver_stream),
+        cmocka_unit_test(idle_broadcast_stream_ends),
+    };
+    return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
+}

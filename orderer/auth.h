@@ -72,6 +72,12 @@ int orderer_auth_check(struct orderer_auth *a, enum orderer_auth_action action,
                        const uint8_t *creator, size_t creator_len, const uint8_t *msg,
                        size_t msg_len, const uint8_t *sig, size_t sig_len, const char **why);
 
+/* Installs the serialized CRL `crl` (`len` untrusted octets) after checking that a trusted CA
+ * signed it and that it is newer than the one installed for that CA. Returns STELE_OK,
+ * STELE_ERR_STATE (not newer), or msp_set_crl()'s errors with *errmsg (malloc'd; may be NULL).
+ * Thread-safe. */
+int orderer_auth_install_crl(struct orderer_auth *a, const uint8_t *crl, size_t len, char **errmsg);
+
 /* orderer_auth_check() without the signature: whether `creator` may still do `action` now
  * (trusted CA, validity period, CRL, role). For a Deliver stream, which re-checks its reader
  * before each block. Returns as orderer_auth_check(), never STELE_ERR_AUTH. Thread-safe. */

@@ -89,6 +89,11 @@ err:
     return rc;
 }
 
+int orderer_auth_install_crl(struct orderer_auth *a, const uint8_t *crl, size_t len, char **errmsg)
+{
+    return msp_set_crl(a->msp, crl, len, errmsg);
+}
+
 int orderer_auth_add_ca(struct orderer_auth *a, const char *org, const uint8_t *key, size_t key_len)
 {
     struct crypto_key *k = NULL;

@@ -4,6 +4,7 @@
 #include "envcache.h"
 
 #include "channel.h"
+#include "crls.h"
 
 #include "base/arena.h"
 #include "base/log.h"
@@ -36,6 +37,7 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
         log_info("orderer", "block %llu appended (%zu envelopes)",
                  (unsigned long long)block->header->number,
                  block->data ? block->data->n_envelopes : 0);
+        orderer_crls_block(o, block); /* before the next block's envelopes are checked */
     } else {
         /* The plug-in stops ordering; probes must see it. NEEDSWORK: the tx_ids of the lost
          * batch stay claimed until restart, so their clients get CONFLICT on a resend. */
@@ -131,7 +133,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         goto err;
     const Stele__ChannelConfig *ch = chain_config(o->chain);
     if ((rc = orderer_auth_create(&cfg->membership, &o->auth, errmsg)) ||
-        (cfg->membership.n_cas == 0 && (rc = orderer_channel_trust(ch, o->auth, errmsg))))
+        (cfg->membership.n_cas == 0 && (rc = orderer_channel_trust(ch, o->auth, errmsg))) ||
+        (rc = orderer_crls_open(o, errmsg)))
         goto err;
     log_info(
         "orderer",

@@ -2,21 +2,23 @@
 # Revocation carried on the ledger (`stele crl publish`; the `_lifecycle crl` rule of
 # lib/ledger/lifecycle.h), on a real network from configs/network.yaml (the CA, four PBFT
 # orderers, two peers of two organisations) where no peer or orderer has a CRL file:
-#   1. booth1 creates an asset; it is revoked at the CA; until the CRL is on the ledger the
-#      peers still accept it (nothing told them);
+#   1. booth1 creates an asset and reads a block from an orderer; it is revoked at the CA;
+#      until the CRL is on the ledger the peers still accept it (nothing told them);
 #   2. booth1 has a transaction endorsed and signed now, to send later (stele invoke --prepare);
 #   3. a client cannot publish the CRL, a file that is no CRL is refused, org1's admin
 #      publishes it (VALID), and the same CRL again is refused (not newer);
 #   4. booth1's Events stream, open since before the publication, ends FORBIDDEN while
-#      owner1's keeps following; booth1's proposals are refused at both gateways, and the transaction endorsed before
-#      the revocation, sent now, is ordered (the orderers have no CRL) and commits as
-#      CREATOR_REVOKED on both peers, in the same block;
+#      owner1's keeps following; booth1's proposals are refused at both gateways; every
+#      orderer, which learns CRLs from the blocks it appends, refuses booth1's Deliver and the
+#      transaction endorsed before the revocation, which reaches no peer;
 #   5. a second revocation's CRL is published too; peer0.org2, restarted with a CRL file
 #      older than the ledger's (which it ignores, saying so), still refuses both revoked
-#      identities (it installs the ledger's CRLs when it opens its ledger), and `stele audit`
+#      identities (it installs the ledger's CRLs when it opens its ledger), and so does
+#      orderer0 restarted (it keeps what it learnt in its data directory); `stele audit`
 #      recomputes both peers' chains as consistent without being given any CRL file;
-#   6. a CRL and a transaction of the identity it revokes, sent at once: VALID when it lands
-#      in the CRL's block (or before), CREATOR_REVOKED after, the same on both peers.
+#   6. a CRL and a transaction of the identity it revokes, sent at once: refused by the
+#      orderers when they had appended the CRL's block; otherwise VALID when it lands in the
+#      CRL's block (or before), CREATOR_REVOKED after, the same on both peers.
 source "${STELE_SOURCE_DIR:?}/tests/support/net_setup.sh"   # $src $bin $tmp $net $base $p1 $p2 $ids, fail, ok
 stele() { "$bin/stele" "$@"; }
 # refused WHAT PATTERN CMD...: CMD must exit 1 saying PATTERN.
@@ -36,7 +38,9 @@ ca=$(sed -n 's/.*"ca_url":"\([^"]*\)".*/\1/p' "$net/network.json")
 deploy_asset
 
 # ---- 1 and 2 ------------------------------------------------------------------------------
+o0=127.0.0.1:$base
 ok "booth1 creates" stele invoke asset create b1 red 1 1 --peer "$p1" --identity "$ids/booth1"
+ok "booth1 reads block 0 from orderer0" stele block get 0 --orderer "$o0" --identity "$ids/booth1"
 ok "the CRL before any revocation" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl0.bin"
 ok "revoke booth1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id booth1 --reason "booth lost"
 ok "fetch the CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl.bin"
@@ -76,11 +80,16 @@ for p in "$p1" "$p2"; do
   refused "booth1 proposes through $p" 'revoked' \
     stele invoke asset create b4 red 1 1 --peer "$p" --identity "$ids/booth1"
 done
-refused "the transaction endorsed before the revocation" 'committed as CREATOR_REVOKED' \
+for i in 0 1 2 3; do
+  refused "booth1 reads a block from orderer$i" 'is not a reader' \
+    stele block get 0 --orderer "127.0.0.1:$(( base + i ))" --identity "$ids/booth1"
+done
+refused "the transaction endorsed before the revocation" 'no orderer accepted.*FORBIDDEN' \
   stele submit "$tmp/late.tx" --peer "$p2"
+sleep 0.5
 for p in "$p1" "$p2"; do
-  for _ in $(seq 1 50); do c=$(code "$p" "$late" 2>/dev/null || true); [ -n "$c" ] && break; sleep 0.1; done
-  [ "$c" = CREATOR_REVOKED ] || fail "peer $p recorded '$c' for the late transaction"
+  c=$(code "$p" "$late" 2>/dev/null || true)
+  [ -z "$c" ] || fail "peer $p recorded '$c' for the late transaction, which no orderer took"
 done
 ok "owner1 still works" stele invoke asset create o1 blue 1 1 --peer "$p1" --identity "$ids/owner1"
 
@@ -106,6 +115,13 @@ for who in booth1 sensor1; do
   refused "$who queries peer0.org2 after its restart" 'revoked' \
     stele query asset read b1 --peer "$p2" --identity "$ids/$who"
 done
+"$bin/stele-network" restart --dir "$net" orderer0 >"$tmp/restart0" 2>&1 || fail "restart orderer0: $(cat "$tmp/restart0")"
+for _ in $(seq 1 50); do stele block get 0 --orderer "$o0" --identity "$ids/owner1" >/dev/null 2>&1 && break; sleep 0.2; done
+ok "owner1 reads from orderer0 after its restart" stele block get 0 --orderer "$o0" --identity "$ids/owner1"
+for who in booth1 sensor1; do
+  refused "$who reads from orderer0 after its restart" 'is not a reader' \
+    stele block get 0 --orderer "$o0" --identity "$ids/$who"
+done
 # A CRL and a transaction of the identity it revokes, sent at once: they may share a block
 # (the primary batches for 40 ms). Revocation counts from the block after the CRL's, so the
 # transaction is VALID in the CRL's block or before, CREATOR_REVOKED after, on both peers.
@@ -116,11 +132,24 @@ ok "revoke juror1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id jur
 ok "fetch the third CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl3.bin"
 stele crl publish "$tmp/crl3.bin" --peer "$p1" --identity "$ids/admin.org1" --json >"$tmp/pub3" 2>&1 &
 pp=$!
-stele submit "$tmp/j.tx" --peer "$p1" >"$tmp/sub3" 2>&1 || true
+subrc=0
+stele submit "$tmp/j.tx" --peer "$p1" >"$tmp/sub3" 2>&1 || subrc=$?
 wait $pp || fail "third publish: $(cat "$tmp/pub3")"
 crlblock=$(sed -n 's/.*"block":\([0-9]*\).*/\1/p' "$tmp/pub3")
 [ -n "$crlblock" ] || fail "third publish printed no block: $(cat "$tmp/pub3")"
+if grep -q 'no orderer accepted' "$tmp/sub3"; then
+  # the orderers had appended the CRL's block: nobody has the transaction
+  sleep 0.5
+  for p in "$p1" "$p2"; do
+    c=$(code "$p" "$jtx" 2>/dev/null || true)
+    [ -z "$c" ] || fail "$p recorded '$c' for juror1's transaction, which no orderer took"
+  done
+  echo "juror1's transaction: refused by the orderers (CRL in block $crlblock)"
+else
+  echo "juror1's transaction submitted (exit $subrc): $(head -c 300 "$tmp/sub3")"
+fi
 for p in "$p1" "$p2"; do
+  grep -q 'no orderer accepted' "$tmp/sub3" && break
   for _ in $(seq 1 50); do
     stele tx get "$jtx" --peer "$p" --identity "$ids/auditor1" --json >"$tmp/jt" 2>/dev/null && break
     sleep 0.1

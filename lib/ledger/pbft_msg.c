@@ -28,7 +28,7 @@ int pbft_members_init(struct pbft_members *m, const Stele__ChannelConfig *cfg)
         return STELE_ERR_CONFIG;
     m->n = cfg->n_orderers;
     m->f = pbft_faults(m->n);
-    m->quorum = 2 * m->f + 1;
+    m->quorum = pbft_quorum(m->n);
     if (!(m->channel_id = strdup(cfg->channel_id ? cfg->channel_id : "")) ||
         !(m->ids = calloc(m->n, sizeof *m->ids)) || !(m->keys = calloc(m->n, sizeof *m->keys))) {
         pbft_members_release(m);
@@ -190,7 +190,7 @@ int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele_
     if (rc)
         return rc;
     if (good < m->quorum)
-        return fail(why, "commit certificate holds fewer than 2f+1 distinct orderers",
+        return fail(why, "commit certificate holds fewer than a quorum of distinct orderers",
                     STELE_ERR_CONFLICT);
     return STELE_OK;
 }
@@ -246,8 +246,9 @@ int pbft_prepared_check(const struct pbft_members *m, struct arena *a, const Ste
     if ((rc = count_votes(m, a, p->prepares, p->n_prepares, STELE__PBFT_TYPE__PBFT_PREPARE,
                           pp->view, pp->seq, h, pbft_primary(m, pp->view), &good, why)))
         return rc;
-    if (good < 2 * m->f)
-        return fail(why, "prepared proof holds fewer than 2f PREPAREs", STELE_ERR_CONFLICT);
+    if (good + 1 < m->quorum) /* the PRE-PREPARE stands for the primary's vote */
+        return fail(why, "prepared proof holds fewer than a quorum less one PREPAREs",
+                    STELE_ERR_CONFLICT);
     if (ppo)
         *ppo = pp;
     if (blocko)

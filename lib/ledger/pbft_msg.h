@@ -4,8 +4,11 @@
  * checks a block's commit certificate (peers, `stele block get`, `stele audit`).
  *
  * The orderer set comes from the channel configuration (ChannelConfig.orderers): n members,
- * f = (n - 1) / 3 faults tolerated, quorum 2f + 1. A message is accepted only from a member,
- * with a valid signature over "STELE-PBFT-v1\0" || message, for the member's channel.
+ * f = (n - 1) / 3 faults tolerated, quorum ceil((n + f + 1) / 2) — 2f + 1 when n = 3f + 1, and
+ * for any n large enough that two quorums share an honest member (with n = 5 or 6, 2f + 1 = 3
+ * would let two quorums meet only in the faulty one, and certify two blocks). A message is accepted
+ * only from a member, with a valid signature over "STELE-PBFT-v1\0" || message, for the member's
+ * channel.
  *
  * Errors: STELE_ERR_MALFORMED (does not decode, wrong lengths), STELE_ERR_PERMISSION (not a
  * member, wrong channel), STELE_ERR_AUTH (bad signature), STELE_ERR_CONFLICT (a certificate
@@ -35,11 +38,18 @@ static inline size_t pbft_faults(size_t n)
     return n ? (n - 1) / 3 : 0;
 }
 
+/* The votes that decide among n ordering nodes: ceil((n + f + 1) / 2), so that any two quorums
+ * share at least f + 1 members, one of them honest, and n - f members can still form one. */
+static inline size_t pbft_quorum(size_t n)
+{
+    return (n + pbft_faults(n) + 2) / 2;
+}
+
 struct pbft_members {
     char *channel_id;         /* malloc'd */
     size_t n;                 /* members */
     size_t f;                 /* (n - 1) / 3 */
-    size_t quorum;            /* 2f + 1 */
+    size_t quorum;            /* pbft_quorum(n): 2f + 1 when n = 3f + 1 */
     char **ids;               /* malloc'd node ids, in configuration order */
     struct crypto_key **keys; /* their public keys */
 };

@@ -8,11 +8,10 @@
  *   channel_id      the channel
  *   timestamp_ms    the primary's wall clock when it cut the block
  *   last_config     0 (the genesis block is the only CONFIG block so far)
- *   finality_proof  a serialized stele.PbftProof: 2f+1 or more COMMITs signed by distinct
- *                   orderers for the block's number and header hash in one view
- *                   (lib/ledger/pbft_msg.h checks it).
- * and nothing else. No hash or signature covers the metadata, so every orderer makes it itself
- * for the blocks it keeps and appends (pbft_block_canonical()), whatever a sender put there.
+ *   finality_proof  a serialized stele.PbftProof: a quorum (2f+1 when n = 3f+1) of COMMITs signed
+ * by distinct orderers for the block's number and header hash in one view (lib/ledger/pbft_msg.h
+ * checks it). and nothing else. No hash or signature covers the metadata, so every orderer makes it
+ * itself for the blocks it keeps and appends (pbft_block_canonical()), whatever a sender put there.
  */
 #include "orderer/consensus/pbft_int.h"
 

@@ -272,7 +272,7 @@ static void check_progress(struct pbft *b)
     struct pbft_slot *s = &b->slot;
     if (!s->have_pp)
         return;
-    if (!s->prepared && matching(b, s->prepares) >= 2 * b->m.f) {
+    if (!s->prepared && matching(b, s->prepares) + 1 >= b->m.quorum) { /* with the PRE-PREPARE */
         s->prepared = true;
         pbft_keep_prepared(b);
     }
@@ -563,7 +563,7 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
         if (agree >= b->m.quorum && c->seq <= b->last_exec &&
             block_digest(b, c->seq, mine) == STELE_OK) {
             if (memcmp(mine, c->digest[i], 32) != 0) {
-                log_error(LOG, "checkpoint %llu: 2f+1 orderers hold another block than ours",
+                log_error(LOG, "checkpoint %llu: a quorum of orderers hold another block than ours",
                           (unsigned long long)c->seq);
                 return;
             }

@@ -340,7 +340,7 @@ void pbft_after_sync(struct pbft *b)
     arena_destroy(a);
 }
 
-/* As the primary of b->view, sends NEW-VIEW once 2f+1 VIEW-CHANGEs for it are held. */
+/* As the primary of b->view, sends NEW-VIEW once a quorum of VIEW-CHANGEs for it is held. */
 static void try_new_view(struct pbft *b)
 {
     if (b->active || pbft_primary(&b->m, b->view) != b->me || b->fault == PBFT_FAULT_SILENT)

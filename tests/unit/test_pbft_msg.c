@@ -12,26 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N 4
+#define N     4 /* the channel's orderers */
+#define N_MAX 7 /* keys made, for the tests of larger sets */
 
 struct fixture {
-    struct crypto_key *keys[N];
-    uint8_t pubs[N][33];
-    Stele__OrdererNodeConfig nodes[N];
-    Stele__OrdererNodeConfig *node_ptrs[N];
+    struct crypto_key *keys[N_MAX];
+    uint8_t pubs[N_MAX][33];
+    Stele__OrdererNodeConfig nodes[N_MAX];
+    Stele__OrdererNodeConfig *node_ptrs[N_MAX];
     Stele__ChannelConfig cfg;
     struct pbft_members m;
     struct arena *a;
 };
 
-static const char *ids[N] = {"o0", "o1", "o2", "o3"};
+static const char *ids[N_MAX] = {"o0", "o1", "o2", "o3", "o4", "o5", "o6"};
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     stele__channel_config__init(&f->cfg);
     f->cfg.channel_id = (char *)"ch";
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; i < N_MAX; i++) {
         assert_int_equal(crypto_key_generate(&f->keys[i]), STELE_OK);
         crypto_key_public_compressed(f->keys[i], f->pubs[i]);
         stele__orderer_node_config__init(&f->nodes[i]);
@@ -50,7 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    for (size_t i = 0; i < N; i++)
+    for (size_t i = 0; i < N_MAX; i++)
         crypto_key_destroy(f->keys[i]);
     pbft_members_release(&f->m);
     arena_destroy(f->a);
@@ -245,6 +246,32 @@ static void prepared_proof_needs_primary_and_2f_backups(void **state)
     assert_int_not_equal(pbft_prepared_check(&f->m, f->a, &p, NULL, NULL, &why), STELE_OK);
 }
 
+/* Any two quorums must share an honest orderer. With n = 5 or 6, f = 1 and 2f + 1 = 3: two
+ * quorums {o0,o1,o2} and {o0,o3,o4} meet only in o0, which, faulty, could sign COMMIT for two
+ * blocks of one number and have both certified. */
+static void quorums_share_an_honest_orderer_for_any_n(void **state)
+{
+    struct fixture *f = *state;
+    const size_t want[N_MAX + 1] = {0, 1, 2, 2, 3, 4, 4, 5};
+    for (size_t n = 1; n <= N_MAX; n++) {
+        assert_int_equal(pbft_quorum(n), want[n]);
+        if (n >= 4) /* two quorums share f + 1, and n - f can form one */
+            assert_true(2 * pbft_quorum(n) >= n + pbft_faults(n) + 1 &&
+                        pbft_quorum(n) <= n - pbft_faults(n));
+    }
+    pbft_members_release(&f->m);
+    f->cfg.n_orderers = 5;
+    assert_int_equal(pbft_members_init(&f->m, &f->cfg), STELE_OK);
+    assert_int_equal(f->m.quorum, 4);
+    uint8_t h[32];
+    const char *why = NULL;
+    size_t three[] = {0, 1, 2}, four[] = {0, 1, 3, 4};
+    Stele__Block *b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_CONFLICT);
+    b = certified_block(f, four, 4, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +283,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(prepared_proof_needs_primary_and_2f_backups, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(quorums_share_an_honest_orderer_for_any_n, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,11 +78,29 @@ static void test_commit_delay(void)
 #endif
 }
 
+/* The largest Deliver message a block of the channel can make: its envelopes (at most
+ * preferred_max_bytes of them, or one of up to absolute_max_bytes), their framing, the header and
+ * the metadata with a commit certificate, with room to spare; never more than limits.max_message.
+ * A faulty orderer's larger message is refused before it is decoded. */
+static size_t block_cap(const struct peer *p)
+{
+    const Stele__ChannelConfig *c = kvledger_config(p->ledger);
+    size_t cap = (size_t)p->cfg->limits.max_message;
+    if (!c || !c->batch)
+        return cap;
+    uint64_t data = c->batch->preferred_max_bytes > c->batch->absolute_max_bytes
+                        ? c->batch->preferred_max_bytes
+                        : c->batch->absolute_max_bytes;
+    uint64_t want = data + 16ull * c->batch->max_message_count + 1024ull * c->n_orderers +
+                    (1u << 20);
+    return want < cap ? (size_t)want : cap;
+}
+
 /* Pulls from orderer number `idx` until it fails or the peer stops. */
 static void pull(struct peer *p, size_t idx)
 {
     const char *addr = p->orderers[idx];
-    struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
+    struct rpc_channel_opts co = {.max_message = block_cap(p),
                                   .fail_fast = true,
                                   .tls = cli_tls_client(&p->cfg->tls)};
     char *err = NULL;

@@ -165,6 +165,15 @@ static void certificate_needs_2f_plus_1_distinct_matching_commits(void **state)
     /* PREPAREs are not COMMITs. */
     b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_PREPARE, h);
     assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_CONFLICT);
+    /* The certificate is judged before the envelopes are hashed (which costs what the block
+     * weighs): a block whose data does not match its header is refused for its certificate
+     * when it has none worth the name, and for its data only when a quorum signed it. */
+    b = certified_block(f, two, 2, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    b->data->envelopes[0].data = (uint8_t *)"jello";
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_CONFLICT);
+    b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    b->data->envelopes[0].data = (uint8_t *)"jello";
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_MALFORMED);
 }
 
 static void certificate_refuses_another_block_or_mixed_digests(void **state)

@@ -13,6 +13,7 @@
 #include "ledger/envelope.h"
 #include "ledger/finality.h"
 #include "ledger/genesis.h"
+#include "ledger/pbft_msg.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "ledger/txvalidate.h"
@@ -192,15 +193,50 @@ out:
     return rc;
 }
 
-/* Stores `b` (only read) with `codes` as its validation codes and `state` as the state hash
- * after it. */
-static int append_with_codes(struct kvledger *l, const Stele__Block *b, uint8_t *codes, size_t n,
-                             uint8_t state[32])
+/* Stores `b` (only read; checked by finality_check()) with `codes` as its validation codes and
+ * `state` as the state hash after it. Only what the block means is stored, rebuilt here: the
+ * header's fields, the envelopes, the metadata the ledger defines, and for pbft the commit
+ * certificate re-encoded with only what its signers signed; not what the orderer that
+ * delivered it added beside (unknown fields, padding), so that every peer stores the same
+ * octets for the same block. `a` holds the copies; NULL stores `b` as it is (block 0). */
+static int append_with_codes(struct kvledger *l, struct arena *a, const Stele__Block *b,
+                             uint8_t *codes, size_t n, uint8_t state[32])
 {
-    Stele__BlockMetadata md = *b->metadata;
+    if (!a) { /* the genesis block, as the channel's founders made it */
+        Stele__BlockMetadata gmd = *b->metadata;
+        gmd.validation_codes = (ProtobufCBinaryData){n, codes};
+        gmd.state_hash = (ProtobufCBinaryData){32, state};
+        Stele__Block g = *b;
+        g.metadata = &gmd;
+        return blockstore_append(l->bs, &g);
+    }
+    Stele__BlockHeader h = STELE__BLOCK_HEADER__INIT;
+    Stele__BlockData d = STELE__BLOCK_DATA__INIT;
+    Stele__BlockMetadata md = STELE__BLOCK_METADATA__INIT;
+    Stele__Block copy = STELE__BLOCK__INIT;
+    h.number = b->header->number;
+    h.previous_hash = b->header->previous_hash;
+    h.data_hash = b->header->data_hash;
+    if (b->data) {
+        d.envelopes = b->data->envelopes;
+        d.n_envelopes = b->data->n_envelopes;
+    }
+    md.consensus_type = b->metadata->consensus_type;
+    md.channel_id = b->metadata->channel_id;
+    md.timestamp_ms = b->metadata->timestamp_ms; /* the orderers' word: signed by none */
+    md.finality_proof = b->metadata->finality_proof;
+    if (strcmp(l->finality.consensus_type, "pbft") == 0) {
+        const ProtobufCBinaryData *fp = &b->metadata->finality_proof;
+        Stele__PbftProof *proof =
+            (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, a, fp->data, fp->len, 0);
+        int rc = proof ? pbft_proof_canonical(a, proof, &md.finality_proof) : STELE_ERR_MALFORMED;
+        if (rc)
+            return rc;
+    }
     md.validation_codes = (ProtobufCBinaryData){n, codes};
     md.state_hash = (ProtobufCBinaryData){32, state};
-    Stele__Block copy = *b;
+    copy.header = &h;
+    copy.data = &d;
     copy.metadata = &md;
     return blockstore_append(l->bs, &copy);
 }
@@ -249,7 +285,7 @@ static int join(struct kvledger *l, const struct kvledger_options *o, char **err
     if ((rc = envelope_parse(l->cfg_arena, e->data, e->len, 0, &ev, NULL)) ||
         (rc = txvalidate_genesis(l->cfg, ev.header->tx_id, u)) ||
         (rc = statedb_update_hash(u, zero, state)) ||
-        (rc = append_with_codes(l, b, &code, 1, state))) {
+        (rc = append_with_codes(l, NULL, b, &code, 1, state))) {
         statedb_update_destroy(u);
         return stele_errf(errmsg, rc, "cannot store the genesis block in %s/blocks: %s", o->dir,
                           stele_strerror(rc));
@@ -480,7 +516,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     state_prev(l, prev);
     if ((rc = statedb_update_hash(u, prev, state)))
         goto out;
-    if ((rc = append_with_codes(l, b, codes, n, state))) {
+    if ((rc = append_with_codes(l, a, b, codes, n, state))) {
         l->failed = rc == STELE_ERR_IO;
         rc = stele_errf(errmsg, rc, "cannot store block %llu: %s", (unsigned long long)height,
                         stele_strerror(rc));

@@ -195,6 +195,30 @@ int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele_
     return STELE_OK;
 }
 
+int pbft_proof_canonical(struct arena *a, const Stele__PbftProof *in, ProtobufCBinaryData *out)
+{
+    Stele__PbftProof p = STELE__PBFT_PROOF__INIT;
+    p.view = in->view;
+    p.commits = arena_calloc(a, in->n_commits ? in->n_commits : 1, sizeof *p.commits);
+    Stele__PbftSigned *c = arena_calloc(a, in->n_commits ? in->n_commits : 1, sizeof *c);
+    if (!p.commits || !c)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < in->n_commits; i++) {
+        stele__pbft_signed__init(&c[i]);
+        c[i].message = in->commits[i]->message;
+        c[i].signature = in->commits[i]->signature;
+        p.commits[i] = &c[i];
+    }
+    p.n_commits = in->n_commits;
+    size_t len = protobuf_c_message_get_packed_size(&p.base);
+    uint8_t *bytes = arena_alloc(a, len ? len : 1);
+    if (!bytes)
+        return STELE_ERR_NOMEM;
+    protobuf_c_message_pack(&p.base, bytes);
+    *out = (ProtobufCBinaryData){len, bytes};
+    return STELE_OK;
+}
+
 int pbft_block_check(const struct pbft_members *m, struct arena *a, const Stele__Block *b,
                      uint8_t hash[32], const char **why)
 {

@@ -79,16 +79,21 @@ int pbft_sign(const Stele__PbftMessage *msg, const struct crypto_key *key, struc
 int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSigned *s,
               Stele__PbftMessage **out, size_t *sender, const char **why);
 
+/* Re-encodes the commit certificate `in` with only each COMMIT's signed message and signature
+ * (what a sender adds beside them, unknown fields included, is signed by no one) into `out`, in
+ * `a`: what an orderer or a peer stores. Returns STELE_OK or STELE_ERR_NOMEM. */
+int pbft_proof_canonical(struct arena *a, const Stele__PbftProof *in, ProtobufCBinaryData *out);
+
 /* Checks a commit certificate for block `seq` with header hash `digest`: at least a quorum of
  * COMMITs from distinct members, each valid, each for proof->view, seq and digest. Returns
  * STELE_OK or STELE_ERR_CONFLICT / another error with *why. */
 int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele__PbftProof *proof,
                      uint64_t seq, const uint8_t digest[32], const char **why);
 
-/* Checks a whole block delivered under pbft: data hash, metadata consensus type "pbft" and
- * channel, and the commit certificate in metadata.finality_proof for its number and header
- * hash. The link to the previous block is the caller's to check. `hash` (may be NULL) gets the
- * header hash. Returns as pbft_proof_check(). */
+/* Checks a whole block delivered under pbft: metadata consensus type "pbft" and channel, the
+ * commit certificate in metadata.finality_proof for its number and header hash, then (only for
+ * a certified header) the data hash. The link to the previous block is the caller's to check.
+ * `hash` (may be NULL) gets the header hash. Returns as pbft_proof_check(). */
 int pbft_block_check(const struct pbft_members *m, struct arena *a, const Stele__Block *b,
                      uint8_t hash[32], const char **why);
 

@@ -129,32 +129,6 @@ out:
     return v;
 }
 
-/* Re-encodes a commit certificate with only each COMMIT's signed message and signature (what a
- * sender adds beside them is not signed) into `out`, in `a`. */
-static int proof_canonical(struct arena *a, const Stele__PbftProof *in, ProtobufCBinaryData *out)
-{
-    Stele__PbftProof p = STELE__PBFT_PROOF__INIT;
-    p.view = in->view;
-    p.commits = arena_calloc(a, in->n_commits ? in->n_commits : 1, sizeof *p.commits);
-    Stele__PbftSigned *c = arena_calloc(a, in->n_commits ? in->n_commits : 1, sizeof *c);
-    if (!p.commits || !c)
-        return STELE_ERR_NOMEM;
-    for (size_t i = 0; i < in->n_commits; i++) {
-        stele__pbft_signed__init(&c[i]);
-        c[i].message = in->commits[i]->message;
-        c[i].signature = in->commits[i]->signature;
-        p.commits[i] = &c[i];
-    }
-    p.n_commits = in->n_commits;
-    size_t len = protobuf_c_message_get_packed_size(&p.base);
-    uint8_t *bytes = arena_alloc(a, len ? len : 1);
-    if (!bytes)
-        return STELE_ERR_NOMEM;
-    protobuf_c_message_pack(&p.base, bytes);
-    *out = (ProtobufCBinaryData){len, bytes};
-    return STELE_OK;
-}
-
 int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Block *in,
                          const Stele__PbftProof *proof, Stele__Block **out)
 {
@@ -182,7 +156,7 @@ int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Blo
     m->timestamp_ms = in->metadata ? in->metadata->timestamp_ms : 0;
     m->last_config = 0; /* the genesis block is the only CONFIG block */
     int rc;
-    if (proof && (rc = proof_canonical(a, proof, &m->finality_proof)))
+    if (proof && (rc = pbft_proof_canonical(a, proof, &m->finality_proof)))
         return rc;
     o->header = h;
     o->data = d;

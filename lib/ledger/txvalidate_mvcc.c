@@ -16,8 +16,10 @@
 #include "ledger/blockstore.h"
 #include "ledger/lifecycle.h"
 #include "ledger/statedb.h"
+#include "ledger/tx.h"
 
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +214,20 @@ static int record_writes(struct pass *p, uint32_t index, const char *tx_id,
     return STELE_OK;
 }
 
+/* True when an earlier VALID transaction of the block wrote the definition of the chaincode `it`
+ * invokes: `it` was endorsed under the definition before, which it read as surely as a key
+ * (Fabric's endorsers put the definition's sequence in the read set), so it conflicts as such a
+ * read would, and every peer judges it by the definition of its own block, not of the next. */
+static bool definition_replaced(struct pass *p, const struct txv_item *it)
+{
+    char key[sizeof LIFECYCLE_DEFINITION_PFX + TX_MAX_NAME_LEN + 1];
+    struct statedb_version v;
+    bool del;
+    int n = snprintf(key, sizeof key, LIFECYCLE_DEFINITION_PFX "%s", it->tx.invocation->chaincode);
+    return n > 0 && (size_t)n < sizeof key &&
+           statedb_update_lookup(p->u, LIFECYCLE_NS, key, &v, &del);
+}
+
 /* Check 8: is `tx_id` in an earlier block, or earlier in this one? Adds it to the block's set. */
 static int check_duplicate(struct pass *p, const char *tx_id, bool *dup)
 {
@@ -296,6 +312,10 @@ int txv_mvcc_run(struct txv_job *job, struct blockstore *bs, struct statedb_upda
             continue;
         if (dup) {
             it->code = STELE__TX_VALIDATION_CODE__DUPLICATE_TXID;
+            continue;
+        }
+        if (!it->lifecycle && definition_replaced(&p, it)) {
+            it->code = STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT;
             continue;
         }
         if ((rc = check_reads(&p, it->tx.rwset, &ok)))

@@ -1,0 +1,281 @@
+/* test_txvalidate_lifecycle.c — check 10 of lib/ledger/txvalidate.h: _lifecycle transactions
+ * re-run by the rules in block order (LIFECYCLE_REFUSED, BAD_RWSET, approvals and commits),
+ * and a transaction endorsed under a definition that an earlier transaction of its block
+ * replaced. The fixture is tests/support/txv_fixture.h. */
+#include "txv_fixture.h"
+
+/* ---- _lifecycle transactions (check 10) --------------------------------------------------- */
+
+/* The serialized definition of chaincode `name`. */
+static ProtobufCBinaryData definition(struct txv_fx *fx, const char *name, const char *version,
+                                      uint64_t seq, const char *policy)
+{
+    Stele__ChaincodeDefinition d = STELE__CHAINCODE_DEFINITION__INIT;
+    uint8_t hash[32];
+    memset(hash, 0x5c, sizeof hash);
+    d.name = (char *)name;
+    d.version = (char *)version;
+    d.sequence = seq;
+    d.package_hash = (ProtobufCBinaryData){32, hash};
+    d.endorsement_policy = (char *)policy;
+    size_t len;
+    uint8_t *bytes = pb_pack(&d.base, &len);
+    assert_non_null(bytes);
+    ProtobufCBinaryData kept = txv_keep(fx, bytes, len);
+    free(bytes);
+    return kept;
+}
+
+/* How lifecycle_tx() departs from what the rules write. */
+enum {
+    LC_NO_READ = 1,     /* the read of definition/<name> is left out */
+    LC_OTHER_ORG = 2,   /* approve: the approval is written for the other organisation */
+    LC_OTHER_VALUE = 4, /* commit: the definition is written with its version changed */
+};
+
+/* A _lifecycle transaction calling `function` ("approve" or "commit") with definition `def`,
+ * created by `admin` (an identity of Org1 or Org2) and endorsed by peer1, whose read/write set
+ * is what lifecycle.h says the function writes, unless `flags` say otherwise. */
+static ProtobufCBinaryData lifecycle_tx(struct txv_fx *fx, const struct test_identity *admin,
+                                        const char *function, ProtobufCBinaryData def,
+                                        unsigned flags)
+{
+    struct arena *a = fx->a;
+    struct lifecycle_def ld;
+    struct identity id;
+    assert_int_equal(lifecycle_definition_open(a, def.data, def.len, &ld, NULL), STELE_OK);
+    assert_int_equal(identity_decode(a, admin->record->data, admin->record->len, &id, NULL),
+                     STELE_OK);
+    const char *org = id.org;
+    if (flags & LC_OTHER_ORG)
+        org = strcmp(org, "Org1") == 0 ? "Org2" : "Org1";
+    char *dkey = lifecycle_definition_key(a, ld.def->name);
+    Stele__TxRwSet *rw = txv_rw(a, LIFECYCLE_NS);
+    struct statedb_version ver;
+    if (!(flags & LC_NO_READ)) {
+        if (statedb_get(fx->db, LIFECYCLE_NS, dkey, NULL, &ver) == STELE_OK)
+            txv_rw_read(a, rw, dkey, ver.block, ver.tx);
+        else
+            txv_rw_read_absent(a, rw, dkey);
+    }
+    if (strcmp(function, "approve") == 0) {
+        txv_rw_write(a, rw, lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org, ld.hash),
+                     "");
+    } else {
+        ProtobufCBinaryData value = ld.canonical;
+        if (flags & LC_OTHER_VALUE)
+            value =
+                definition(fx, ld.def->name, "9.9", ld.def->sequence, ld.def->endorsement_policy);
+        txv_rw_write(a, rw, dkey, "");
+        txv_last_ns(rw)->writes[0]->value = value;
+    }
+    ProtobufCBinaryData *args = arena_alloc(a, sizeof *args);
+    assert_non_null(args);
+    *args = def;
+    return txv_build(fx,
+                     &(struct txv_tx){.creator = admin,
+                                      .chaincode = LIFECYCLE_NS,
+                                      .function = function,
+                                      .args = args,
+                                      .n_args = 1,
+                                      .rwset = rw,
+                                      .endorsers = {&fx->peer1},
+                                      .n_endorsers = 1},
+                     NULL);
+}
+
+static void lifecycle_refused(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d1 = definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData d2 = definition(fx, "new", "1.0", 2, "Org1.peer");
+    ProtobufCBinaryData envs[] = {
+        lifecycle_tx(fx, &fx->client, "approve", d1, 0), /* not an admin */
+        lifecycle_tx(fx, &fx->admin1, "approve", d2, 0), /* sequence 2 of a new chaincode */
+        lifecycle_tx(fx, &fx->admin1, "commit", d1, 0),  /* nobody approved it */
+        lifecycle_tx(fx, &fx->admin1, "approve", d1, 0),
+        lifecycle_tx(fx, &fx->admin1, "commit", d1, 0), /* one of two organisations approved */
+    };
+    uint8_t codes[6];
+    txv_commit(fx, envs, 5, codes);
+    TXV_EXPECT_CODES(codes, TXC(LIFECYCLE_REFUSED), TXC(LIFECYCLE_REFUSED), TXC(LIFECYCLE_REFUSED),
+                     TXC(VALID), TXC(LIFECYCLE_REFUSED));
+    txv_expect_absent(fx, LIFECYCLE_NS, "definition/new");
+
+    /* a function the rules do not have, and a definition they refuse */
+    ProtobufCBinaryData bad_name = definition(fx, "_new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData *args = arena_alloc(fx->a, sizeof *args);
+    *args = bad_name;
+    const struct txv_tx t = {.creator = &fx->admin1,
+                             .chaincode = LIFECYCLE_NS,
+                             .function = "approve",
+                             .args = args,
+                             .n_args = 1,
+                             .endorsers = {&fx->peer1},
+                             .n_endorsers = 1};
+    struct txv_tx invoke = t;
+    invoke.function = "invoke";
+    invoke.args = &d1;
+    ProtobufCBinaryData next[] = {txv_build(fx, &t, NULL), txv_build(fx, &invoke, NULL)};
+    txv_commit(fx, next, 2, codes);
+    TXV_EXPECT_CODES(codes, TXC(LIFECYCLE_REFUSED), TXC(LIFECYCLE_REFUSED));
+    txv_expect_absent(fx, LIFECYCLE_NS, "definition/new");
+    txv_expect_absent(fx, LIFECYCLE_NS, "definition/_new");
+}
+
+static void lifecycle_commit_after_a_majority_approved(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData envs[] = {
+        lifecycle_tx(fx, &fx->admin1, "approve", d, LC_OTHER_ORG), /* on Org2's behalf */
+        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "commit", d, LC_OTHER_VALUE), /* writes another one */
+        lifecycle_tx(fx, &fx->admin2, "commit", d, 0), /* approvals of this block count */
+    };
+    uint8_t codes[5];
+    txv_commit(fx, envs, 5, codes);
+    TXV_EXPECT_CODES(codes, TXC(BAD_RWSET), TXC(VALID), TXC(VALID), TXC(BAD_RWSET), TXC(VALID));
+    struct buf value;
+    struct statedb_version ver;
+    buf_init(&value);
+    assert_int_equal(statedb_get(fx->db, LIFECYCLE_NS, "definition/new", &value, &ver), STELE_OK);
+    assert_int_equal(ver.block, 1);
+    assert_int_equal(ver.tx, 4);
+    assert_int_equal(value.len, d.len); /* canonical: packed as built */
+    assert_memory_equal(value.data, d.data, d.len);
+    buf_release(&value);
+
+    /* from the next block the chaincode runs under its policy */
+    const struct test_identity *p2[] = {&fx->peer2};
+    ProtobufCBinaryData next = txv_endorsed(fx, "new", "k", p2, 1, NULL, 0);
+    txv_commit(fx, &next, 1, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID));
+    txv_expect_keys(fx, "new", "k");
+}
+
+/* A definition is committed once per sequence: a second commit of the same sequence in the
+ * same block is refused, whatever reads its read/write set lists. */
+static void lifecycle_one_commit_per_sequence(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData a = definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData b = definition(fx, "new", "2.0", 1, "Org2.peer");
+    ProtobufCBinaryData approvals[] = {
+        lifecycle_tx(fx, &fx->admin1, "approve", a, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", a, 0),
+        lifecycle_tx(fx, &fx->admin1, "approve", b, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", b, 0),
+    };
+    uint8_t codes[4];
+    txv_commit(fx, approvals, 4, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID), TXC(VALID), TXC(VALID));
+    ProtobufCBinaryData commits[] = {
+        lifecycle_tx(fx, &fx->admin1, "commit", a, 0),
+        lifecycle_tx(fx, &fx->admin1, "commit", b, 0), /* read definition/new: absent */
+        lifecycle_tx(fx, &fx->admin2, "commit", b, LC_NO_READ),
+    };
+    txv_commit(fx, commits, 3, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(MVCC_READ_CONFLICT), codes[2]);
+    if (codes[2] == TXC(VALID))
+        fail_msg("a second commit of sequence 1 in the block, listing no read, is VALID and "
+                 "replaced the definition committed just before it");
+    struct statedb_version ver;
+    assert_int_equal(statedb_get(fx->db, LIFECYCLE_NS, "definition/new", NULL, &ver), STELE_OK);
+    assert_int_equal(ver.tx, 0);
+}
+
+/* Without a channel configuration, _lifecycle transactions are UNKNOWN_CHAINCODE
+ * (txvalidate.h). And the lifecycle namespace holds every chaincode's definition and policy,
+ * which only the lifecycle rules may change: a chaincode named like it must not rewrite them. */
+static void lifecycle_namespace_is_no_chaincode(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData approve = lifecycle_tx(fx, &fx->admin1, "approve", d, 0);
+    struct txvalidator *bare = txv_validator(fx->msp, NULL, 1);
+    uint8_t code;
+    struct statedb_update *u = NULL;
+    txv_validate(fx, bare, &approve, 1, &code, &u);
+    statedb_update_destroy(u);
+    TXV_EXPECT_CODES(&code, TXC(UNKNOWN_CHAINCODE));
+
+    static const struct txv_def defs[] = {
+        {"cc", "1.0", 1, "AND(Org1.peer, Org2.peer)"},
+        {LIFECYCLE_NS, "1.0", 1, "Org1.peer"},
+    };
+    if (txv_restart(fx, "lifecycle", defs, 2) != STELE_OK) {
+        txvalidate_destroy(bare);
+        return; /* the genesis refuses the name: fine */
+    }
+    /* Org1 alone rewrites cc's policy ... */
+    ProtobufCBinaryData weak = definition(fx, "cc", "1.0", 1, "Org1.peer");
+    Stele__TxRwSet *rw = txv_rw(fx->a, LIFECYCLE_NS);
+    txv_rw_write(fx->a, rw, "definition/cc", "");
+    rw->ns_rwsets[0]->writes[0]->value = weak;
+    ProtobufCBinaryData env = txv_build(
+        fx,
+        &(struct txv_tx){
+            .chaincode = LIFECYCLE_NS, .rwset = rw, .endorsers = {&fx->peer1}, .n_endorsers = 1},
+        NULL);
+    Stele__Block *b = txv_validate(fx, bare, &env, 1, &code, &u);
+    txvalidate_destroy(bare);
+    if (code == TXC(VALID)) {
+        txv_store(fx, b, u, &code);
+        statedb_update_destroy(u);
+        /* ... after which one Org1 peer endorses cc alone. */
+        const struct test_identity *one[] = {&fx->peer1};
+        ProtobufCBinaryData next = txv_endorsed(fx, "cc", "k", one, 1, NULL, 0);
+        txv_commit(fx, &next, 1, &code);
+        fail_msg("with a chaincode named %s in the genesis block, a validator without channel "
+                 "configuration let its transaction rewrite cc's definition; cc then took one "
+                 "endorsement under AND(Org1.peer, Org2.peer): %s",
+                 LIFECYCLE_NS, txvalidate_code_name(code));
+    }
+    statedb_update_destroy(u);
+    TXV_EXPECT_CODES(&code, TXC(UNKNOWN_CHAINCODE));
+}
+
+/* A transaction is endorsed under the chaincode definition its endorsers had: one endorsed
+ * under sequence 1 that comes after the commit of sequence 2 in the same block is judged as a
+ * read of the definition that changed (MVCC_READ_CONFLICT), as in the blocks after it. It used
+ * to pass under the old policy until the next block. */
+static void definition_replaced_earlier_in_the_block(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = definition(fx, "solo", "2.0", 2, "AND(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData approvals[] = {
+        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+    };
+    uint8_t codes[3];
+    txv_commit(fx, approvals, 2, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID));
+    const struct test_identity *p1[] = {&fx->peer1};
+    ProtobufCBinaryData blk[] = {
+        txv_endorsed(fx, "solo", "k0", p1, 1, "1.0", 1), /* before the commit: still 1.0 */
+        lifecycle_tx(fx, &fx->admin1, "commit", d, 0),
+        txv_endorsed(fx, "solo", "k1", p1, 1, "1.0", 1), /* after it: endorsed under 1.0 */
+    };
+    txv_commit(fx, blk, 3, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID), TXC(MVCC_READ_CONFLICT));
+    /* the next block judges by sequence 2: one endorser no longer satisfies AND */
+    ProtobufCBinaryData later = txv_endorsed(fx, "solo", "k2", p1, 1, "1.0", 1);
+    txv_commit(fx, &later, 1, codes);
+    TXV_EXPECT_CODES(codes, TXC(ENDORSEMENT_POLICY_FAILURE));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, txv_setup, txv_teardown)
+        T(lifecycle_refused),
+        T(lifecycle_commit_after_a_majority_approved),
+        T(lifecycle_one_commit_per_sequence),
+        T(lifecycle_namespace_is_no_chaincode),
+        T(definition_replaced_earlier_in_the_block),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

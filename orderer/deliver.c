@@ -29,6 +29,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DELIVER_POLL_MS 200
@@ -56,6 +57,18 @@ static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
         rc = pb_append_bytes_field(out, STELE__DELIVER_RESPONSE__TYPE_BLOCK, blk.data, blk.len);
     buf_release(&blk);
     return rc;
+}
+
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_DELIVER_DELAY_MS holds each block that long
+ * before sending it, an orderer that delivers certified blocks slowly (a faulty one holding its
+ * readers back), for the peers' test of moving on. */
+static void test_deliver_delay(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *ms = getenv("STELE_TEST_DELIVER_DELAY_MS");
+    if (ms && *ms)
+        clock_sleep_ms(strtoull(ms, NULL, 10));
+#endif
 }
 
 /* Sends blocks start..stop to the reader whose identity record is `creator`, then the status
@@ -89,6 +102,7 @@ static enum rpc_code send_blocks(struct orderer *o, struct rpc_call *call,
         if (orderer_auth_check_identity(o->auth, ORDERER_AUTH_DELIVER, creator->data, creator->len,
                                         &why) != STELE_OK)
             goto forbidden;
+        test_deliver_delay();
         int rc = framed_block(chain_store(o->chain), n, &frame);
         if (rc) {
             log_error("orderer", "deliver: cannot read block %llu: %s", (unsigned long long)n,

@@ -5,10 +5,17 @@
  * (AtomicBroadcast/Deliver, a request signed by the peer's identity, blocking until ready) and
  * commits what arrives (ledger.h: finality proof, link, validation, store, state). When the
  * orderer cannot be reached, ends the stream, sends a block that is refused (a bad
- * certificate, a fork) or goes silent for INTAKE_SILENCE_MS while another orderer is ahead,
- * the thread moves to the next orderer of the list after `orderer_retry`. Under PBFT any
- * orderer's blocks are as good as another's: a block is taken only with 2f+1 orderer
- * signatures, so a Byzantine orderer can delay the peer but never feed it a false block.
+ * certificate, a fork) or falls behind, the thread moves to the next orderer of the list after
+ * `orderer_retry`. Under PBFT any orderer's blocks are as good as another's: a block is taken
+ * only with a quorum of orderer signatures, so a Byzantine orderer can never feed the peer a
+ * false block; it could only hold it back, by sending nothing or a certified block now and
+ * then.
+ *
+ * Falling behind: every INTAKE_CHECK_MS the thread asks the other orderers their heights
+ * (ChainInfo, which nobody signs) and takes the (f+1)-th highest, a height at least one
+ * correct orderer has reached; at the next check the orderer in use must have delivered that
+ * far, or the thread moves on. A lying orderer can only raise the highest f answers, never
+ * that one, so it cannot pull the peer away from a correct orderer that keeps up.
  */
 #include "peer_int.h"
 
@@ -16,6 +23,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "ledger/envelope.h"
+#include "ledger/pbft_msg.h"
 #include "ledger/seek.h"
 #include "pb/pb.h"
 #include "stele/orderer.pb-c.h"
@@ -23,8 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INTAKE_RECV_MS    500   /* receive slice: how often stop and silence are checked */
-#define INTAKE_SILENCE_MS 10000 /* no block for this long while another orderer is ahead */
+#define INTAKE_RECV_MS 500 /* receive slice: how often stop and progress are checked */
+#define INTAKE_CHECK_MS                                                   \
+    10000 /* the orderer in use must reach, by the next check, the height \
+             f + 1 orderers reported at this one */
 
 /* The signed Deliver request for blocks `from` onwards; *out is malloc'd. */
 static int seek_request(struct peer *p, uint64_t from, ProtobufCBinaryData *out)
@@ -52,19 +62,32 @@ static uint64_t orderer_height(const struct peer *p, const char *addr)
     return h;
 }
 
-/* True when an orderer other than number `cur` has blocks past `height`. */
-static bool other_ahead(struct peer *p, size_t cur, uint64_t height)
+static int cmp_desc(const void *x, const void *y)
 {
-    for (size_t i = 0; i < p->n_orderers; i++) {
-        if (i == cur)
-            continue;
-        uint64_t h = orderer_height(p, p->orderers[i]);
-        if (h > atomic_load(&p->orderer_height))
-            atomic_store(&p->orderer_height, h);
-        if (h > height)
-            return true;
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* The (f+1)-th highest height the orderers other than number `cur` report: one that at least
+ * one correct orderer has reached (0 when fewer than f + 1 answer). */
+static uint64_t reached_height(struct peer *p, size_t cur)
+{
+    size_t f = pbft_faults(p->n_orderers), n = 0;
+    uint64_t *h = calloc(p->n_orderers ? p->n_orderers : 1, sizeof *h);
+    if (!h)
+        return 0;
+    for (size_t i = 0; i < p->n_orderers; i++)
+        if (i != cur && (h[n] = orderer_height(p, p->orderers[i])) > 0)
+            n++;
+    uint64_t out = 0;
+    if (n > f) {
+        qsort(h, n, sizeof *h, cmp_desc);
+        out = h[f];
+        if (out > atomic_load(&p->orderer_height))
+            atomic_store(&p->orderer_height, out);
     }
-    return false;
+    free(h);
+    return out;
 }
 
 /* Test builds only (STELE_TEST_HOOKS): STELE_TEST_COMMIT_DELAY_MS holds each block that long
@@ -91,8 +114,8 @@ static size_t block_cap(const struct peer *p)
     uint64_t data = c->batch->preferred_max_bytes > c->batch->absolute_max_bytes
                         ? c->batch->preferred_max_bytes
                         : c->batch->absolute_max_bytes;
-    uint64_t want = data + 16ull * c->batch->max_message_count + 1024ull * c->n_orderers +
-                    (1u << 20);
+    uint64_t want =
+        data + 16ull * c->batch->max_message_count + 1024ull * c->n_orderers + (1u << 20);
     return want < cap ? (size_t)want : cap;
 }
 
@@ -100,9 +123,8 @@ static size_t block_cap(const struct peer *p)
 static void pull(struct peer *p, size_t idx)
 {
     const char *addr = p->orderers[idx];
-    struct rpc_channel_opts co = {.max_message = block_cap(p),
-                                  .fail_fast = true,
-                                  .tls = cli_tls_client(&p->cfg->tls)};
+    struct rpc_channel_opts co = {
+        .max_message = block_cap(p), .fail_fast = true, .tls = cli_tls_client(&p->cfg->tls)};
     char *err = NULL;
     ProtobufCBinaryData req = {0};
     Stele__Envelope *env = NULL;
@@ -124,24 +146,25 @@ static void pull(struct peer *p, size_t idx)
     }
     log_info("peer", "pulling blocks from orderer %s from block %llu", addr,
              (unsigned long long)from);
-    uint64_t quiet_since = clock_mono_ms();
+    uint64_t check_at = clock_mono_ms() + INTAKE_CHECK_MS, owed = 0;
     while (!atomic_load(&p->stopping)) {
+        if (clock_mono_ms() >= check_at) {
+            uint64_t h = kvledger_height(p->ledger);
+            if (owed > h) {
+                log_warn("peer",
+                         "orderer %s delivered up to block %llu in %d s, while f + 1 orderers "
+                         "had %llu: moving on",
+                         addr, (unsigned long long)h, INTAKE_CHECK_MS / 1000,
+                         (unsigned long long)owed);
+                break;
+            }
+            owed = reached_height(p, idx);
+            check_at = clock_mono_ms() + INTAKE_CHECK_MS;
+        }
         ProtobufCMessage *m = NULL;
         int rc = rpc_call_recv(call, &m, INTAKE_RECV_MS, false);
-        if (rc == STELE_ERR_TIMEOUT) {
-            uint64_t h = kvledger_height(p->ledger);
-            if (clock_mono_ms() - quiet_since >= INTAKE_SILENCE_MS) {
-                if (other_ahead(p, idx, h)) {
-                    log_warn("peer",
-                             "orderer %s sent nothing for %d s while another orderer "
-                             "is ahead: moving on",
-                             addr, INTAKE_SILENCE_MS / 1000);
-                    break;
-                }
-                quiet_since = clock_mono_ms();
-            }
+        if (rc == STELE_ERR_TIMEOUT)
             continue;
-        }
         if (rc) {
             log_warn("peer", "orderer %s: the Deliver stream ended: %s", addr, stele_strerror(rc));
             break;
@@ -170,7 +193,6 @@ static void pull(struct peer *p, size_t idx)
             err = NULL;
             break;
         }
-        quiet_since = clock_mono_ms();
     }
 out:
     if (call)

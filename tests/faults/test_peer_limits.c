@@ -12,7 +12,10 @@
  *   3. an Events stream ends with STATUS_FORBIDDEN once its caller's certificate expires, even
  *      with no block to send (revocation mid-stream: tests/integration/crl.test.sh);
  *   4. the gateway refuses an envelope over the channel's absolute_max_bytes instead of
- *      relaying it, and its shared Broadcast streams keep working.
+ *      relaying it, and its shared Broadcast streams keep working;
+ *   5. a peer pulling from an orderer that delivers certified blocks slowly (one per 6 s, never
+ *      silent long enough to look dead) moves to another once it falls behind what f + 1
+ *      orderers have, and catches up.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -27,6 +30,7 @@
 #include "rpc/rpc.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +267,45 @@ static void gateway_refuses_envelopes_over_the_orderers_cap(void **state)
     pb_free(&r->base);
 }
 
+/* ---- an orderer that holds its readers back ---- */
+
+static void peer_leaves_an_orderer_that_falls_behind(void **state)
+{
+    (void)state;
+    /* orderer0 restarted to deliver one block per 6 s; peer0 restarted to pull from it (the
+     * first orderer of its list) */
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    setenv("STELE_TEST_DELIVER_DELAY_MS", "6000", 1);
+    net_orderer_start(0);
+    unsetenv("STELE_TEST_DELIVER_DELAY_MS");
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    net_peer_start(0, true);
+    /* eight blocks, cut one after the other by the others */
+    for (int i = 0; i < 8; i++) {
+        char id[65], key[16];
+        snprintf(key, sizeof key, "slow%d", i);
+        uint64_t before = orderer_height(1);
+        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{key, "v"}}}, id);
+        submit(0xe, &e, 1); /* orderers 1..3 */
+        free(e.data);
+        for (int k = 0; k < 100 && orderer_height(1) == before; k++)
+            usleep(50 * 1000);
+    }
+    uint64_t want = orderer_height(1), t0 = clock_mono_ms();
+    struct head h = {0};
+    while (clock_mono_ms() - t0 < 40000 && (!peer_head(0, &h) || h.height < want))
+        usleep(200 * 1000);
+    uint64_t took = clock_mono_ms() - t0;
+    print_message("peer0 reached height %llu of %llu in %llu ms\n", (unsigned long long)h.height,
+                  (unsigned long long)want, (unsigned long long)took);
+    /* one block per 6 s from orderer0 would take 48 s; the rule moves on within two checks */
+    assert_true(h.height >= want);
+    assert_true(took < 40000);
+    /* orderer0 back to normal */
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    net_orderer_start(0);
+}
+
 static int up(void **state)
 {
     (void)state;
@@ -284,6 +327,7 @@ int main(void)
         cmocka_unit_test(one_identity_cannot_hold_every_events_stream),
         cmocka_unit_test(events_stream_ends_when_its_caller_expires),
         cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
+        cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

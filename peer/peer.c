@@ -41,8 +41,9 @@ static int check_self(struct peer *p, char **errmsg)
     return rc;
 }
 
-/* Installs the configured CRLs into the MSP (after the ledger added the channel's CAs and its
- * CRLs: a file older than the ledger's CRL of the same CA is ignored, with a warning). */
+/* Installs the configured CRL files into the services' MSP, not the one validation judges with
+ * (after the ledger added the channel's CAs and its CRLs to both: a file older than the
+ * ledger's CRL of the same CA is ignored, with a warning). */
 static int install_crls(struct peer *p, char **errmsg)
 {
     for (size_t i = 0; i < p->cfg->n_crls; i++) {
@@ -101,6 +102,7 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     unsigned streams = (unsigned)cfg->limits.max_streams;
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
     if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK ||
+        !(p->ledger_msp = msp_create(0)) || msp_share_sigcache(p->ledger_msp, p->msp) ||
         !(p->commit_waits =
               quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
         !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams))) {
@@ -117,7 +119,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         .genesis_len = genesis.len,
         .sync = cfg->fsync == 0,
         .threads = (unsigned)cfg->validation.threads,
-        .msp = p->msp,
+        .msp = p->ledger_msp,
+        .also_msp = p->msp,
     };
     if ((rc = kvledger_open(&lo, &p->ledger, errmsg)) || (rc = install_crls(p, errmsg)) ||
         (rc = pick_orderers(p)))
@@ -203,6 +206,7 @@ void peer_destroy(struct peer *p)
     peer_gateway_destroy(p);
     peer_ccrt_destroy(p);
     kvledger_close(p->ledger);
+    msp_destroy(p->ledger_msp); /* borrows p->msp's signature cache */
     msp_destroy(p->msp);
     quota_destroy(p->commit_waits);
     quota_destroy(p->event_streams);

@@ -44,7 +44,11 @@ struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */
     struct enrolment self;               /* the peer's key pair and identity record */
     char *org;                           /* the organisation of its identity */
-    struct msp *msp;                     /* the channel organisations' CAs and CRLs */
+    struct msp *msp;                     /* the channel organisations' CAs and CRLs, with the
+                                            CRL files of the configuration: the services' */
+    struct msp *ledger_msp;              /* the same CAs and the ledger's CRLs only: what
+                                            validation judges with (shares msp's signature
+                                            cache) */
     struct kvledger *ledger;             /* blocks and state */
     struct rpc_server *server;           /* gRPC */
     struct rpc_health *health;           /* grpc.health.v1.Health state */

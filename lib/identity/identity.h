@@ -81,6 +81,12 @@ struct sigcache; /* crypto/sigcache.h */
  * Call once, before use. Returns STELE_OK, STELE_ERR_INVALID (already enabled or a bad
  * capacity) or STELE_ERR_NOMEM. */
 int msp_enable_sigcache(struct msp *m, size_t capacity);
+/* Makes `m` use the signature cache of `from` (enabled), so that two MSPs of one process that
+ * judge the same signatures verify each once: a peer's validation MSP, which holds only the
+ * ledger's CRLs, and the one of its services. `from` must outlive `m`. Returns STELE_OK or
+ * STELE_ERR_INVALID (m has a cache, from has none). */
+int msp_share_sigcache(struct msp *m, const struct msp *from);
+
 /* The MSP's signature cache, or NULL when none was enabled (or `m` is NULL); owned by the MSP.
  * Every sigcache_* call accepts NULL. */
 struct sigcache *msp_sigcache(const struct msp *m);

@@ -35,6 +35,15 @@ int msp_enable_sigcache(struct msp *m, size_t capacity)
     return m->sigs ? STELE_OK : STELE_ERR_NOMEM;
 }
 
+int msp_share_sigcache(struct msp *m, const struct msp *from)
+{
+    if (m->sigs || !from->sigs)
+        return STELE_ERR_INVALID;
+    m->sigs = from->sigs;
+    m->sigs_borrowed = true;
+    return STELE_OK;
+}
+
 struct sigcache *msp_sigcache(const struct msp *m)
 {
     return m ? m->sigs : NULL;
@@ -56,7 +65,8 @@ void msp_destroy(struct msp *m)
     free(m->crls);
     keycache_destroy(m->cache);
     reccache_destroy(m->records);
-    sigcache_destroy(m->sigs);
+    if (!m->sigs_borrowed)
+        sigcache_destroy(m->sigs);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

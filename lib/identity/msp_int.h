@@ -35,6 +35,7 @@ struct msp {
     struct keycache *cache;   /* extracted keys by certhash */
     struct reccache *records; /* verified identity records by hash of their bytes */
     struct sigcache *sigs;    /* valid signatures seen or made; NULL unless enabled */
+    bool sigs_borrowed;       /* sigs is another MSP's (msp_share_sigcache()) */
 };
 
 #endif

@@ -35,6 +35,7 @@ struct kvledger {
     struct finality finality;  /* checks delivered blocks */
     struct txvalidator *v;     /* validates transactions */
     struct msp *msp;           /* the caller's; gets the ledger's CRLs (install_crl()) */
+    struct msp *also_msp;      /* the caller's other one, or NULL: gets them too */
     bool failed;               /* a disk error: no more commits */
 
     pthread_mutex_t mu;   /* guards the fields below */
@@ -46,22 +47,32 @@ struct kvledger {
 };
 
 /* Installs a CRL the ledger holds (_lifecycle crl/...) in the MSP that validates the next
- * blocks. Returns STELE_OK, also when the MSP has a newer CRL of that CA (a CRL file the
- * operator installed: said in the log, as that peer then judges alone), or the error that
- * kept it out (the validator admitted it, so only NOMEM and the like): the ledger then
+ * blocks, and in the caller's other MSP if any (where a CRL file of the peer's own may be
+ * newer: said in the log, as that peer's services then refuse more than the others'; its
+ * validation follows the ledger alone). Returns STELE_OK or the error that kept it out of the
+ * validation MSP (the validator admitted it, so only NOMEM and the like): the ledger then
  * stops, as a peer that validated on without it would judge differently from the others. */
 static int install_crl(struct kvledger *l, const char *key, const uint8_t *value, size_t len)
 {
     char *err = NULL;
+    if (l->also_msp) {
+        int rc2 = msp_set_crl(l->also_msp, value, len, &err);
+        if (rc2 == STELE_ERR_STATE)
+            log_warn("ledger",
+                     "the CRL %s of the ledger is older than a CRL file this peer installed: %s; "
+                     "this peer's services refuse more than the others' do (validation follows "
+                     "the ledger)",
+                     key, err ? err : "");
+        else if (rc2)
+            log_error("ledger", "cannot install the CRL %s of the ledger for the services: %s", key,
+                      err ? err : stele_strerror(rc2));
+        free(err);
+        err = NULL;
+    }
     int rc = msp_set_crl(l->msp, value, len, &err);
     if (rc == STELE_OK)
         log_info("ledger", "installed the CRL %s%s of the ledger", LIFECYCLE_NS "/", key);
-    else if (rc == STELE_ERR_STATE)
-        log_warn("ledger",
-                 "the CRL %s of the ledger is older than a CRL file this peer installed: %s; "
-                 "this peer refuses more than the others do",
-                 key, err ? err : "");
-    else
+    else if (rc != STELE_ERR_STATE)
         log_error("ledger", "cannot install the CRL %s of the ledger: %s", key,
                   err ? err : stele_strerror(rc));
     free(err);
@@ -400,11 +411,13 @@ int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char 
         goto err;
     rc = blockstore_height(l->bs) == 0 ? join(l, o, errmsg) : load_config(l, o, errmsg);
     if (rc || (rc = genesis_tx_id(l, errmsg)) || (rc = trust_orgs(o->msp, l->cfg, errmsg)) ||
+        (o->also_msp && (rc = trust_orgs(o->also_msp, l->cfg, errmsg))) ||
         (rc = finality_init(&l->finality, l->cfg, errmsg)))
         goto err;
     struct txvalidate_config vc = {
         .channel_id = l->cfg->channel_id, .msp = o->msp, .threads = o->threads, .channel = l->cfg};
     l->msp = o->msp;
+    l->also_msp = o->also_msp;
     if ((rc = txvalidate_create(&vc, &l->v)) || (rc = recover(l, errmsg)) ||
         (rc = install_crls(l, errmsg)))
         goto err;

@@ -51,7 +51,12 @@ struct kvledger_options {
                                CAs and the CRLs the ledger holds before validation starts,
                                and given each CRL a block writes once it is applied (the
                                `_lifecycle crl` rule); owned by the caller, must outlive the
-                               ledger */
+                               ledger. Validation judges with it alone */
+    struct msp *also_msp;   /* may be NULL: given the same CAs and the ledger's CRLs, for the
+                               caller's other checks (a peer's services, which may also hold
+                               CRL files of their own); never used to validate, so that what
+                               one peer installs locally cannot make its ledger differ from the
+                               others'. Must outlive the ledger */
 };
 
 /* Opens (creating, joining from opts->genesis) the ledger and replays blocks stored after the

@@ -41,7 +41,7 @@
 
 static const char audit_usage[] =
     "Usage: stele audit (--peer HOST:PORT | --network DIR) [--identity DIR] [--genesis FILE]\n"
-    "                   [--crl FILE]... [--json]\n\n"
+    "                   [--json]\n\n"
     "Walks the peer's whole chain and recomputes it: hash links, finality proofs (commit\n"
     "certificates), creator and endorser signatures and identities, endorsement policies,\n"
     "validation codes and the state hash after every block. Reports the first inconsistency\n"
@@ -50,32 +50,9 @@ static const char audit_usage[] =
     "network's genesis.block): the peer's block 0 must be it, and every orderer key and CA\n"
     "comes from it. Without it the audit can only check the chain against the peer's own\n"
     "block 0, and says so. --network DIR audits the first peer of that network. The CRLs\n"
-    "the ledger carries (stele crl publish) are applied as the peers apply them. --crl FILE\n"
-    "(repeatable) installs a CRL file (stele-ca crl --out) as peers with `crls` did: without\n"
-    "the same files the audit judges those revoked creators' transactions "
-    "differently.\n" PEER_CLIENT_TLS_HELP;
-
-#define AUDIT_MAX_CRLS 16
-
-/* Installs the CRL files in `msp`. */
-static int install_crls(struct msp *msp, char **files, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct buf b;
-        char *err = NULL;
-        buf_init(&b);
-        int rc = enrolment_read_file(files[i], IDENTITY_CRL_MAX_LEN, &b);
-        if (rc)
-            rc = cli_fail(PROG, rc, "cannot read %s: %s", files[i], stele_strerror(rc));
-        else if ((rc = msp_set_crl(msp, b.data, b.len, &err)))
-            rc = cli_fail(PROG, rc, "%s: %s", files[i], err ? err : stele_strerror(rc));
-        free(err);
-        buf_release(&b);
-        if (rc)
-            return rc;
-    }
-    return STELE_OK;
-}
+    "the ledger carries (stele crl publish) are applied as the peers apply them; CRL files\n"
+    "a peer installs (`crls`) govern its services, never validation, and need no "
+    "auditing.\n" PEER_CLIENT_TLS_HELP;
 
 /* What the audit found. */
 struct finding {
@@ -299,7 +276,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int cmd_audit(int argc, char **argv)
 {
     static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
-                                             {"crl", required_argument, NULL, 'C'},
                                              {"genesis", required_argument, NULL, 'G'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -308,8 +284,6 @@ int cmd_audit(int argc, char **argv)
     const char *genesis = NULL;
     char genesis_path[4096];
     Stele__Block *trusted = NULL;
-    char *crls[AUDIT_MAX_CRLS];
-    size_t n_crls = 0;
     struct kvledger *l = NULL;
     struct msp *msp = NULL;
     Stele__Block *b0 = NULL;
@@ -325,12 +299,6 @@ int cmd_audit(int argc, char **argv)
         }
         if (ch == 'G') {
             genesis = optarg;
-            continue;
-        }
-        if (ch == 'C') {
-            if (n_crls == AUDIT_MAX_CRLS)
-                return cli_usage(PROG, "at most %d --crl files", AUDIT_MAX_CRLS);
-            crls[n_crls++] = optarg;
             continue;
         }
         if (!peer_client_option(&o, ch, optarg))
@@ -379,8 +347,6 @@ int cmd_audit(int argc, char **argv)
                                   .msp = msp};
     rc = kvledger_open(&lo, &l, &err);
     free(g);
-    if (rc == STELE_OK && (rc = install_crls(msp, crls, n_crls)))
-        goto out;
     if (rc) {
         found(&f, 0, -1, "block 0 is not a genesis block of channel %s: %s", channel,
               err ? err : stele_strerror(rc));

@@ -53,6 +53,18 @@ static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
     buf_init(&blk);
     buf_clear(out);
     int rc = blockstore_get_bytes(bs, n, &blk);
+#ifdef STELE_TEST_HOOKS
+    /* STELE_TEST_DELIVER_PAD=N: the block goes out with N octets of a field no one defines, as
+     * a faulty orderer could send it (its hash and certificate still hold), for the peers' test
+     * that they store only what a block means. */
+    const char *pad = getenv("STELE_TEST_DELIVER_PAD");
+    size_t padn = pad && *pad ? strtoull(pad, NULL, 10) : 0;
+    if (rc == STELE_OK && padn) {
+        uint8_t *zeros = calloc(1, padn);
+        rc = zeros ? pb_append_bytes_field(&blk, 15, zeros, padn) : STELE_ERR_NOMEM;
+        free(zeros);
+    }
+#endif
     if (rc == STELE_OK)
         rc = pb_append_bytes_field(out, STELE__DELIVER_RESPONSE__TYPE_BLOCK, blk.data, blk.len);
     buf_release(&blk);

@@ -15,7 +15,9 @@
  *      relaying it, and its shared Broadcast streams keep working;
  *   5. a peer pulling from an orderer that delivers certified blocks slowly (one per 6 s, never
  *      silent long enough to look dead) moves to another once it falls behind what f + 1
- *      orderers have, and catches up.
+ *      orderers have, and catches up;
+ *   6. a peer pulling from an orderer that pads every block with 64 KiB of an undefined field
+ *      (no hash or signature covers it) stores the same block as the other peer.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -306,6 +308,37 @@ static void peer_leaves_an_orderer_that_falls_behind(void **state)
     net_orderer_start(0);
 }
 
+static void padded_blocks_are_stored_as_they_mean(void **state)
+{
+    (void)state;
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    setenv("STELE_TEST_DELIVER_PAD", "65536", 1);
+    net_orderer_start(0);
+    unsetenv("STELE_TEST_DELIVER_PAD");
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1"); /* to pull from orderer0, the first listed */
+    net_peer_start(0, true);
+    char id[65];
+    ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{"padded", "v"}}}, id);
+    submit(0xe, &e, 1);
+    free(e.data);
+    uint64_t number = 0;
+    assert_int_equal(tx_wait(0, id, 30000, &number, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    assert_int_equal(tx_wait(1, id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    Stele__Block *b0 = block_get(0, number), *b1 = block_get(1, number);
+    assert_non_null(b0);
+    assert_non_null(b1);
+    print_message("block %llu: %zu octets on peer0 (from the padding orderer), %zu on peer1\n",
+                  (unsigned long long)number, protobuf_c_message_get_packed_size(&b0->base),
+                  protobuf_c_message_get_packed_size(&b1->base));
+    assert_int_equal(b0->base.n_unknown_fields, 0);
+    assert_int_equal(protobuf_c_message_get_packed_size(&b0->base),
+                     protobuf_c_message_get_packed_size(&b1->base));
+    pb_free(&b0->base);
+    pb_free(&b1->base);
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    net_orderer_start(0);
+}
+
 static int up(void **state)
 {
     (void)state;
@@ -328,6 +361,7 @@ int main(void)
         cmocka_unit_test(events_stream_ends_when_its_caller_expires),
         cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
         cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),
+        cmocka_unit_test(padded_blocks_are_stored_as_they_mean),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

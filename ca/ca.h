@@ -15,7 +15,21 @@
 struct rpc_server;
 struct rpc_call;
 
+/* The bootstrap admin `init` registers. It alone may register and revoke ids of every
+ * organisation (stele-network registers everyone with it); every other admin acts on its own
+ * organisation only, and nobody else may revoke it (service.c may_manage()). */
 #define CA_ADMIN_ID "admin"
+
+/* Certificates start this long before the CA's clock (their end stays issued + validity), so
+ * that a verifier whose clock is behind the CA's by up to this much accepts a new identity at
+ * once; X.509 CAs backdate by the same five minutes. */
+#define CA_BACKDATE_S 300
+/* At most this many superseded certificates not yet expired per id: each stays on the CRL until
+ * it expires, so a reenrolment beyond it is refused until the oldest expires. Bounds the id's
+ * record and its share of the CRL. */
+#define CA_MAX_SUPERSEDED 32
+/* The longest revocation reason, in octets (it is on the CRL for the certificate's lifetime). */
+#define CA_REASON_MAX 256
 
 /* What an operator tunes (configs/ca.yaml). */
 struct ca_settings {
@@ -100,8 +114,11 @@ struct ca_signed {
 enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *body_desc, struct ca_signed *out);
 
-/* Ends a request's critical section: commits `b` (synced) when `code` is RPC_OK, answering
- * INTERNAL if the write fails, then releases ca->lock and frees `b`. Returns the code the
+/* Commits `b` (synced), answering the call's error when that fails: RESOURCE_EXHAUSTED when a
+ * record would be too large (nothing is written), else INTERNAL. Returns RPC_OK or the code. */
+enum rpc_code ca_commit(struct ca *ca, struct rpc_call *call, struct registry_batch *b);
+/* Ends a request's critical section: commits `b` (ca_commit()) when `code` is RPC_OK, then
+ * releases ca->lock and frees `b`. Returns the code the
  * handler returns. */
 enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
                                enum rpc_code code);
@@ -115,14 +132,21 @@ enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct 
 
 /* Copies a record's repeated certs into an arena array with one more slot (for appending). */
 int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef *ref);
+/* Drops from a record the certificates that can no longer be used at `now_s`: superseded or
+ * revoked ones once expired, others once expired for longer than the reenrol grace. What is
+ * left is what a revocation must still revoke and what CA_MAX_SUPERSEDED counts. */
+void ca_record_prune(const struct ca *ca, Stele__CaIdRecord *rec, uint64_t now_s);
+/* How many certificates of the record are superseded or revoked. */
+size_t ca_record_superseded(const Stele__CaIdRecord *rec);
 
 /* Validates an R_U from the wire; answers INVALID_ARGUMENT itself on error. */
 enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len);
 
 /* Issues a certificate and identity record for `rec` (an id record read under its id guard)
  * from R_U with the next serial (ca_next_serial()); appends the cert record to the batch and
- * updates `rec` (cert appended, state enrolled). Fills `resp` (bytes in `a`). Caller holds
- * the id's guard. */
+ * updates `rec` (cert appended, state enrolled). The certificate is valid from
+ * now_s - CA_BACKDATE_S to now_s + the id's validity. Fills `resp` (bytes in `a`). Caller
+ * holds the id's guard. */
 int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
              size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *resp);
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a wrong secret, an unknown id and a locked id all answer (plus a detail when locked), so
- * that the answer does not tell which ids exist. */
+/* What a wrong secret, an unknown id and a locked id all answer, so that the answer does not
+ * tell which ids exist or are locked (the CA's log does). */
 #define BAD_CREDENTIALS "invalid id or secret"
 
 enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len)
@@ -48,11 +48,15 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     int rc = ca_next_serial(ca, &serial);
     if (rc != STELE_OK)
         return rc;
+    /* Backdated (CA_BACKDATE_S) so that a verifier whose clock is a little behind the CA's,
+     * the enrolling client's first of all, accepts the new identity at once: its one
+     * enrolment is already counted. The end of validity stays now_s + the id's validity. */
+    uint64_t from = now_s > CA_BACKDATE_S ? now_s - CA_BACKDATE_S : 0;
+    uint64_t duration = rec->validity_seconds + (now_s - from);
     f.serial = serial;
     f.issuer_id = ca->ca_id;
-    f.valid_from = now_s;
-    f.valid_duration =
-        (uint32_t)(rec->validity_seconds > UINT32_MAX ? UINT32_MAX : rec->validity_seconds);
+    f.valid_from = from;
+    f.valid_duration = (uint32_t)(duration > UINT32_MAX ? UINT32_MAX : duration);
     if ((rc = crypto_sha256(rec->id, strlen(rec->id), h)) != STELE_OK)
         return rc;
     memcpy(f.subject_id, h, ECQV_SUBJECT_ID_LEN);
@@ -84,7 +88,7 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     ref->certhash.data = arena_memdup(a, h, 32);
     ref->certhash.len = 32;
     ref->issued_at = now_s;
-    ref->expires_at = now_s + f.valid_duration;
+    ref->expires_at = identity_valid_until(&f);
     if (!ref->certhash.data || ca_record_add_cert(a, rec, ref) != STELE_OK)
         return STELE_ERR_NOMEM;
     rec->state = STELE__CA_ID_STATE__CA_ID_ENROLLED;
@@ -107,8 +111,31 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     return resp->r.data ? STELE_OK : STELE_ERR_NOMEM;
 }
 
+/* True when the id's secret was chosen by an admin (PBKDF2). Only such a secret can be guessed,
+ * so only such an id is locked after attempt_limit wrong ones: a generated secret has 192
+ * random bits, and locking its id would only let anyone keep a new member from enrolling. */
+static bool secret_is_chosen(const Stele__CaIdRecord *rec)
+{
+    return rec->secret && rec->secret->scheme &&
+           strcmp(rec->secret->scheme, SECRET_SCHEME_PBKDF2) == 0;
+}
+
+/* Whether `secret` is the id's. A refusal always costs one PBKDF2 hash of the configured
+ * iterations (a chosen secret's own check, or a dummy one after a generated secret's HMAC), as
+ * for an unknown or locked id, so that the time of the answer does not tell them apart. */
+static bool secret_matches(const struct ca *ca, const Stele__CaIdRecord *rec, const char *secret)
+{
+    const Stele__CaSecretHash *h = rec->secret;
+    bool ok = h && secret_check(h->scheme, h->salt.data, h->salt.len, h->iterations, h->hash.data,
+                                h->hash.len, secret);
+    if (!ok && !secret_is_chosen(rec))
+        secret_check_dummy(ca->set.pbkdf2_iterations, secret);
+    return ok;
+}
+
 /* Records a wrong secret for `id` (re-read; the caller holds its guard) and locks the id at
- * the limit. */
+ * the limit. The write is not synced: a crash losing a count costs little, and a synced write
+ * would make a wrong secret slower to answer than an unknown id. */
 static void count_failure(struct ca *ca, struct arena *a, const char *id)
 {
     Stele__CaIdRecord *rec;
@@ -123,7 +150,7 @@ static void count_failure(struct ca *ca, struct arena *a, const char *id)
         struct registry_batch *b = registry_batch_create();
         if (b) {
             registry_batch_put_id(b, rec);
-            registry_commit(ca->reg, b);
+            registry_commit_unsynced(ca->reg, b);
         }
         registry_batch_destroy(b);
     }
@@ -158,27 +185,29 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     enum rpc_code code = RPC_OK;
     Stele__CaIdRecord *rec;
     int rc = registry_get_id(ca->reg, a, r->id, &rec);
+    if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
+        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    uint64_t now_ms = clock_wall_ms();
+    /* An unknown id, a locked id and a wrong secret get the same answer after the same work (a
+     * PBKDF2 hash); only the log tells them apart. Unknown ids are not locked: no answer shows
+     * whether an id is locked, so that would hide nothing, and counting attempts for any name
+     * would let anyone fill the registry. The slow hash runs under the id's guard only, so that
+     * enrolments of different ids overlap. */
     if (rc == STELE_ERR_NOT_FOUND) {
+        secret_check_dummy(ca->set.pbkdf2_iterations, r->secret);
         log_info("ca", "enrol refused: unknown id \"%s\"", r->id);
         return rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
     }
-    if (rc != STELE_OK)
-        return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
-    uint64_t now_ms = clock_wall_ms();
     if (rec->locked_until_ms > now_ms) {
-        log_info("ca", "enrol refused: id \"%s\" is locked", r->id);
-        return rpc_call_error(call, RPC_UNAUTHENTICATED,
-                              BAD_CREDENTIALS " (locked after too many failed attempts; retry "
-                                              "in %llu s)",
-                              (unsigned long long)((rec->locked_until_ms - now_ms + 999) / 1000));
+        secret_check_dummy(ca->set.pbkdf2_iterations, r->secret);
+        log_info("ca", "enrol refused: id \"%s\" is locked (%llu s left)", r->id,
+                 (unsigned long long)((rec->locked_until_ms - now_ms + 999) / 1000));
+        return rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
     }
-    /* The slow hash runs under the id's guard only, so that enrolments of different ids
-     * overlap. */
-    const Stele__CaSecretHash *h = rec->secret;
-    if (!h || !secret_check(h->scheme, h->salt.data, h->salt.len, h->iterations, h->hash.data,
-                            h->hash.len, r->secret)) {
+    if (!secret_matches(ca, rec, r->secret)) {
         log_info("ca", "enrol refused: wrong secret for \"%s\"", r->id);
-        count_failure(ca, a, r->id);
+        if (secret_is_chosen(rec))
+            count_failure(ca, a, r->id);
         return rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
     }
 
@@ -192,7 +221,7 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     if (rc != STELE_OK)
         code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
     else if (rec->locked_until_ms > now_ms)
-        code = rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS " (locked)");
+        code = rpc_call_error(call, RPC_UNAUTHENTICATED, BAD_CREDENTIALS);
     else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
         code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", r->id);
     else if (rec->enrollments >= rec->max_enrollments)
@@ -200,6 +229,7 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                               "id \"%s\" has used all its enrolments (%u of %u)", r->id,
                               rec->enrollments, rec->max_enrollments);
     if (code == RPC_OK) {
+        ca_record_prune(ca, rec, now_ms / 1000);
         rec->enrollments++;
         rec->failed_attempts = 0;
         rc = out && b ? ca_issue(ca, a, rec, r->r_u.data, r->r_u.len, b, now_ms / 1000, out)
@@ -211,8 +241,7 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     }
     if (code == RPC_OK) {
         registry_batch_put_id(b, rec);
-        if (registry_commit(ca->reg, b) != STELE_OK)
-            code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+        code = ca_commit(ca, call, b);
     }
     registry_batch_destroy(b);
     if (code != RPC_OK)
@@ -222,6 +251,27 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
              rec->max_enrollments);
     *resp = &out->base;
     return RPC_OK;
+}
+
+/* Prunes the record (ca_record_prune()) and refuses a reenrolment that would leave the id more
+ * than CA_MAX_SUPERSEDED superseded certificates not yet expired. Each is on the CRL until it
+ * expires, so without a cap one client reenrolling in a loop grows the CRL and its own record
+ * without end (and a record too large to write could no longer be revoked). */
+static enum rpc_code check_superseded(const struct ca *ca, struct rpc_call *call,
+                                      Stele__CaIdRecord *rec, uint64_t now_s)
+{
+    ca_record_prune(ca, rec, now_s);
+    if (ca_record_superseded(rec) < CA_MAX_SUPERSEDED)
+        return RPC_OK;
+    uint64_t first = UINT64_MAX;
+    for (size_t i = 0; i < rec->n_certs; i++)
+        if (rec->certs[i]->revoked && rec->certs[i]->expires_at < first)
+            first = rec->certs[i]->expires_at;
+    return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                          "id \"%s\" already has %d superseded certificates that have not expired "
+                          "(each stays on the CRL until it does); it may reenrol again in %llu s, "
+                          "or an admin may register a new id",
+                          rec->id, CA_MAX_SUPERSEDED, (unsigned long long)(first - now_s));
 }
 
 enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
@@ -253,6 +303,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", who->id);
     else
         code = ca_claim_nonce(ca, call, &s, b);
+    if (code == RPC_OK)
+        code = check_superseded(ca, call, rec, now);
     if (code == RPC_OK) {
         rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
         if (rc == STELE_OK)
@@ -274,7 +326,7 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         cr.serial = who->fields.serial;
         cr.revoked = true;
         registry_batch_put_cert(b, who->certhash, &cr);
-        registry_batch_put_revoked(b, &e);
+        registry_batch_put_revoked(b, &e, identity_valid_until(&who->fields));
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
     }

@@ -14,13 +14,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_RECORD (1u << 20)
+/* No record larger than this is written (registry_commit() refuses the batch), so every record
+ * written can be read back. Id records written before this cap may be larger; they are read up
+ * to MAX_ID_RECORD_READ so that such an id can still be revoked (a revocation shrinks it). */
+#define MAX_RECORD         (1u << 20)
+#define MAX_ID_RECORD_READ (64u << 20)
 
 struct registry {
     leveldb_t *db;
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
     leveldb_writeoptions_t *wopts; /* synced writes */
+    leveldb_writeoptions_t *lazy;  /* unsynced writes (registry_commit_unsynced()) */
 };
 
 struct registry_batch {
@@ -54,6 +59,7 @@ int registry_open(const char *dir, bool create, struct registry **out, char **er
     r->ropts = leveldb_readoptions_create();
     r->wopts = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(r->wopts, 1);
+    r->lazy = leveldb_writeoptions_create();
     char *err = NULL;
     r->db = leveldb_open(r->opts, path, &err);
     if (!r->db) {
@@ -76,6 +82,7 @@ void registry_close(struct registry *r)
     leveldb_options_destroy(r->opts);
     leveldb_readoptions_destroy(r->ropts);
     leveldb_writeoptions_destroy(r->wopts);
+    leveldb_writeoptions_destroy(r->lazy);
     free(r);
 }
 
@@ -92,15 +99,16 @@ static int get_raw(struct registry *r, const void *key, size_t klen, char **val,
     return *val ? STELE_OK : STELE_ERR_NOT_FOUND;
 }
 
+/* Reads `key` as a `desc` message of at most `max` octets into the arena. */
 static int get_msg(struct registry *r, struct arena *a, const void *key, size_t klen,
-                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+                   const ProtobufCMessageDescriptor *desc, size_t max, ProtobufCMessage **out)
 {
     char *val;
     size_t vlen;
     int rc = get_raw(r, key, klen, &val, &vlen);
     if (rc != STELE_OK)
         return rc;
-    *out = pb_unpack(desc, a, (const uint8_t *)val, vlen, MAX_RECORD);
+    *out = pb_unpack(desc, a, (const uint8_t *)val, vlen, max);
     leveldb_free(val);
     return *out ? STELE_OK : STELE_ERR_MALFORMED;
 }
@@ -122,7 +130,8 @@ int registry_get_id(struct registry *r, struct arena *a, const char *id, Stele__
     size_t n = make_key(key, sizeof key, "id/", id, strlen(id));
     if (!n)
         return STELE_ERR_NOT_FOUND;
-    return get_msg(r, a, key, n, &stele__ca_id_record__descriptor, (ProtobufCMessage **)out);
+    return get_msg(r, a, key, n, &stele__ca_id_record__descriptor, MAX_ID_RECORD_READ,
+                   (ProtobufCMessage **)out);
 }
 
 int registry_get_cert(struct registry *r, struct arena *a, const uint8_t certhash[32],
@@ -130,7 +139,8 @@ int registry_get_cert(struct registry *r, struct arena *a, const uint8_t certhas
 {
     char key[64];
     size_t n = make_key(key, sizeof key, "cert/", certhash, 32);
-    return get_msg(r, a, key, n, &stele__ca_cert_record__descriptor, (ProtobufCMessage **)out);
+    return get_msg(r, a, key, n, &stele__ca_cert_record__descriptor, MAX_RECORD,
+                   (ProtobufCMessage **)out);
 }
 
 int registry_get_u64(struct registry *r, const char *name, uint64_t *v)
@@ -176,8 +186,22 @@ bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_
     return rc != STELE_ERR_NOT_FOUND;
 }
 
-int registry_list_revoked(struct registry *r, struct arena *a, struct identity_revoked **out,
-                          size_t *n)
+/* The expiry recorded beside rev/<certhash> (0: none, an entry written before expiries were). */
+static uint64_t revoked_expiry(struct registry *r, const uint8_t *certhash)
+{
+    char key[64], *val;
+    size_t vlen, n = make_key(key, sizeof key, "revexp/", certhash, 32);
+    uint64_t v = 0;
+    if (get_raw(r, key, n, &val, &vlen) != STELE_OK)
+        return 0;
+    if (vlen == 8)
+        v = get_u64be((const uint8_t *)val);
+    leveldb_free(val);
+    return v;
+}
+
+int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
+                          struct identity_revoked **out, size_t *n)
 {
     size_t cap = 0;
     *out = NULL;
@@ -196,6 +220,9 @@ int registry_list_revoked(struct registry *r, struct arena *a, struct identity_r
             rc = STELE_ERR_MALFORMED;
             break;
         }
+        uint64_t expires = revoked_expiry(r, e->certhash.data);
+        if (expires && expires <= now_s)
+            continue; /* an expired certificate is refused anyway */
         if (*n == cap) {
             size_t ncap = cap ? 2 * cap : 64;
             struct identity_revoked *m = arena_alloc(a, ncap * sizeof *m);
@@ -266,6 +293,8 @@ static int put_msg(struct registry_batch *b, const char *key, size_t klen,
 {
     struct buf v = {0};
     int rc = pb_pack_buf(m, &v);
+    if (rc == STELE_OK && v.len > MAX_RECORD)
+        rc = STELE_ERR_TOO_BIG; /* it could not be read back */
     if (rc == STELE_OK)
         leveldb_writebatch_put(b->wb, key, klen, (const char *)v.data, v.len);
     else if (!b->err)
@@ -291,11 +320,16 @@ int registry_batch_put_cert(struct registry_batch *b, const uint8_t certhash[32]
     return put_msg(b, key, n, &rec->base);
 }
 
-int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e)
+int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e,
+                               uint64_t expires_at)
 {
     Stele__RevokedEntry m = STELE__REVOKED_ENTRY__INIT;
     char key[64];
-    size_t n = make_key(key, sizeof key, "rev/", e->certhash, 32);
+    uint8_t exp[8];
+    size_t n = make_key(key, sizeof key, "revexp/", e->certhash, 32);
+    put_u64be(exp, expires_at);
+    leveldb_writebatch_put(b->wb, key, n, (const char *)exp, sizeof exp);
+    n = make_key(key, sizeof key, "rev/", e->certhash, 32);
     m.certhash.data = (uint8_t *)e->certhash;
     m.certhash.len = 32;
     m.serial = e->serial;
@@ -332,16 +366,27 @@ void registry_batch_put_str(struct registry_batch *b, const char *name, const ch
     leveldb_writebatch_put(b->wb, key, n, v, strlen(v));
 }
 
-int registry_commit(struct registry *r, struct registry_batch *b)
+/* Applies the batch with `wo` (synced or not). */
+static int commit(struct registry *r, struct registry_batch *b, leveldb_writeoptions_t *wo)
 {
     if (b->err)
         return b->err;
     char *err = NULL;
-    leveldb_write(r->db, r->wopts, b->wb, &err);
+    leveldb_write(r->db, wo, b->wb, &err);
     if (err) {
         log_error("ca", "registry write: %s", err);
         leveldb_free(err);
         return STELE_ERR_IO;
     }
     return STELE_OK;
+}
+
+int registry_commit(struct registry *r, struct registry_batch *b)
+{
+    return commit(r, b, r->wopts);
+}
+
+int registry_commit_unsynced(struct registry *r, struct registry_batch *b)
+{
+    return commit(r, b, r->lazy);
 }

@@ -5,6 +5,8 @@
  *                           failed attempts, lockout, certificates)
  *        cert/<certhash>    CaCertRecord (owner id, serial, revoked)
  *        rev/<certhash>     RevokedEntry (what the CRL lists)
+ *        revexp/<certhash>  u64be: when that certificate expires (Unix seconds); the CRL leaves
+ *                           it out from then on
  *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
  *        meta/<name>        u64be values: serial (no serial above it was issued: the CA
  *                           reserves them in blocks), crl_number, ca_id; and the CA name
@@ -44,29 +46,39 @@ int registry_get_u64(struct registry *r, const char *name, uint64_t *v);
 int registry_get_str(struct registry *r, struct arena *a, const char *name, char **out);
 /* True when the nonce was recorded. */
 bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_LEN]);
-/* Lists every rev/ entry into the arena. */
-int registry_list_revoked(struct registry *r, struct arena *a, struct identity_revoked **out,
-                          size_t *n);
+/* Lists into the arena every rev/ entry whose certificate has not expired at `now_s` (entries
+ * without a recorded expiry are always listed). */
+int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
+                          struct identity_revoked **out, size_t *n);
 /* Deletes nonces recorded before `before_ms`. Returns how many via *n (may be NULL). */
 int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *n);
 
-/* A write batch (opaque). */
+/* A write batch (opaque). The put functions return STELE_OK or an error that the batch also
+ * keeps, so that registry_commit() refuses it whole: a record over 1 MiB (STELE_ERR_TOO_BIG;
+ * it could not be read back) or one that does not encode. */
 struct registry_batch *registry_batch_create(void);
 void registry_batch_destroy(struct registry_batch *b);
 int registry_batch_put_id(struct registry_batch *b, const Stele__CaIdRecord *rec);
 int registry_batch_put_cert(struct registry_batch *b, const uint8_t certhash[32],
                             const Stele__CaCertRecord *rec);
-int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e);
+/* Puts rev/<certhash> and the certificate's expiry `expires_at` (revexp/). */
+int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e,
+                               uint64_t expires_at);
 int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
                              uint64_t ts_ms);
 void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v);
 void registry_batch_put_str(struct registry_batch *b, const char *name, const char *v);
-/* Applies the batch atomically and durably (a synced LevelDB write). Returns STELE_OK or
- * STELE_ERR_IO. Concurrent callers' synced writes are grouped by LevelDB itself: enrolments of
- * different ids commit under their ids' guards only (ca.h ca_id_guard()), serials being
- * reserved in blocks. (A group commit of our own, writing unsynced under a lock and syncing
- * once after it, is NOT durable with LevelDB: on a memtable switch the old log is closed
- * without fsync, and a later synced write covers only the new log.) */
+/* Applies the batch atomically and durably (a synced LevelDB write). Returns STELE_OK,
+ * STELE_ERR_IO or the batch's own error (above), in which case nothing is written. Concurrent
+ * callers' synced writes are grouped by LevelDB itself: enrolments of different ids commit under
+ * their ids' guards only (ca.h ca_id_guard()), serials being reserved in blocks. (A group commit of
+ * our own, writing unsynced under a lock and syncing once after it, is NOT durable with LevelDB: on
+ * a memtable switch the old log is closed without fsync, and a later synced write covers only the
+ * new log.) */
 int registry_commit(struct registry *r, struct registry_batch *b);
+/* Like registry_commit() but without waiting for the disk: for what a crash may lose at no
+ * cost (failed-attempt counters), and so that a wrong secret is answered as fast as an
+ * unknown id (enrol.c). */
+int registry_commit_unsynced(struct registry *r, struct registry_batch *b);
 
 #endif

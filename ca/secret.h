@@ -42,4 +42,9 @@ int secret_hash(const char *secret, bool generated, uint32_t iterations, struct 
 bool secret_check(const char *scheme, const uint8_t *salt, size_t salt_len, uint32_t iterations,
                   const uint8_t *hash, size_t hash_len, const char *secret);
 
+/* Spends the time secret_check() takes on a PBKDF2 hash of `iterations` over `secret`, and
+ * discards it: what the CA does for an unknown or locked id, so that its answer takes as long
+ * as for a wrong secret. */
+void secret_check_dummy(uint32_t iterations, const char *secret);
+
 #endif

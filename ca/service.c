@@ -25,7 +25,8 @@
 #define M_CRL      "/stele.CA/GetCRL"
 #define M_INFO     "/stele.CA/GetInfo"
 
-/* Who may make each signed request (NULL role = any enrolled identity, for itself). */
+/* Who may make each signed request (NULL role = any enrolled identity, for itself). Register
+ * and Revoke also need the target id's organisation to be the signer's (may_manage()). */
 static const struct {
     const char *method;
     const char *role;
@@ -150,11 +151,22 @@ int ca_next_serial(struct ca *ca, uint64_t *out)
     return rc;
 }
 
+enum rpc_code ca_commit(struct ca *ca, struct rpc_call *call, struct registry_batch *b)
+{
+    int rc = registry_commit(ca->reg, b);
+    if (rc == STELE_ERR_TOO_BIG)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "the id's registry record would exceed 1 MiB; nothing was changed");
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    return RPC_OK;
+}
+
 enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct registry_batch *b,
                                enum rpc_code code)
 {
-    if (code == RPC_OK && registry_commit(ca->reg, b) != STELE_OK)
-        code = rpc_call_error(call, RPC_INTERNAL, "registry write failed");
+    if (code == RPC_OK)
+        code = ca_commit(ca, call, b);
     pthread_mutex_unlock(&ca->lock);
     registry_batch_destroy(b);
     return code;
@@ -276,6 +288,37 @@ int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef
     return STELE_OK;
 }
 
+void ca_record_prune(const struct ca *ca, Stele__CaIdRecord *rec, uint64_t now_s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < rec->n_certs; i++) {
+        const Stele__CaCertRef *c = rec->certs[i];
+        /* A revoked certificate signs nothing; a valid one may reenrol during the grace. */
+        uint64_t usable_until =
+            c->revoked ? c->expires_at : c->expires_at + ca->set.reenroll_grace_s;
+        if (usable_until > now_s)
+            rec->certs[k++] = rec->certs[i];
+    }
+    rec->n_certs = k;
+}
+
+size_t ca_record_superseded(const Stele__CaIdRecord *rec)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rec->n_certs; i++)
+        n += rec->certs[i]->revoked;
+    return n;
+}
+
+/* True when `who` (an admin) may register or revoke an id of organisation `org`: an admin acts
+ * on its own organisation, the CA's bootstrap admin on all of them. Otherwise an admin of one
+ * organisation could make admins of another (counted by that organisation's policies) and
+ * revoke its peers and admins. */
+static bool may_manage(const struct identity *who, const char *org)
+{
+    return strcmp(who->id, CA_ADMIN_ID) == 0 || strcmp(who->org, org) == 0;
+}
+
 int ca_new_id_record(struct ca_settings *set, struct arena *a, const char *id, const char *org,
                      const char *role, const char *secret, bool generated, uint32_t max_enroll,
                      uint64_t validity_s, uint64_t now_s, Stele__CaIdRecord **out)
@@ -332,6 +375,12 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
                               r->role);
     if (r->validity_seconds > UINT32_MAX)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "validity too long");
+    if (!may_manage(&s.req.signer, r->org))
+        return rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "\"%s\" is an admin of organisation \"%s\" and may not register an "
+                              "id of organisation \"%s\" (only the CA's admin \"%s\" acts across "
+                              "organisations)",
+                              s.req.signer.id, s.req.signer.org, r->org, CA_ADMIN_ID);
     for (i = 0; i < r->n_attributes; i++)
         if (!text_is_name(r->attributes[i]->key, 64) || strlen(r->attributes[i]->value) > 256)
             return rpc_call_error(call, RPC_INVALID_ARGUMENT, "bad attribute %zu", i);
@@ -397,6 +446,12 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
     Stele__RevokeRequest *r = (Stele__RevokeRequest *)s.body;
     if (!r->id[0])
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "a revocation needs the id to revoke");
+    if (strlen(r->reason) > CA_REASON_MAX)
+        return rpc_call_error(
+            call, RPC_INVALID_ARGUMENT,
+            "the reason is %zu octets; at most %d are allowed (it goes on the CRL)",
+            strlen(r->reason), CA_REASON_MAX);
+    const struct identity *who = &s.req.signer;
     const char *reason = r->reason[0] ? r->reason : "unspecified";
     Stele__RevokeResponse *out = arena_calloc(a, 1, sizeof *out);
     if (!out)
@@ -415,6 +470,15 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
         code = rpc_call_error(call, RPC_NOT_FOUND, "no id \"%s\" is registered", r->id);
     else if (rc != STELE_OK)
         code = rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
+    else if (!may_manage(who, rec->org))
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "\"%s\" is an admin of organisation \"%s\" and may not revoke \"%s\" "
+                              "of organisation \"%s\" (only the CA's admin \"%s\" acts across "
+                              "organisations)",
+                              who->id, who->org, rec->id, rec->org, CA_ADMIN_ID);
+    else if (strcmp(rec->id, CA_ADMIN_ID) == 0 && strcmp(who->id, CA_ADMIN_ID) != 0)
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "only the CA's admin \"%s\" may revoke itself", CA_ADMIN_ID);
     else
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK)
@@ -432,10 +496,14 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
         cr.serial = c->serial;
         cr.revoked = true;
         registry_batch_put_cert(b, e.certhash, &cr);
-        registry_batch_put_revoked(b, &e);
+        registry_batch_put_revoked(b, &e, c->expires_at);
         out->revoked++;
     }
     if (code == RPC_OK) {
+        /* A revoked id never uses a certificate again (its state says so), so its record keeps
+         * none. That also shrinks a record grown past the size cap before there was one, so
+         * that its revocation can always be written. */
+        rec->n_certs = 0;
         rec->state = STELE__CA_ID_STATE__CA_ID_REVOKED;
         registry_batch_put_id(b, rec);
         if (out->revoked)
@@ -450,7 +518,7 @@ static enum rpc_code handle_revoke(struct rpc_call *call, const ProtobufCMessage
     if (code != RPC_OK)
         return code;
     log_info("ca", "revoked \"%s\" (%u certificates, reason %s) by \"%s\"", r->id, out->revoked,
-             reason, s.req.signer.id);
+             reason, who->id);
     *resp = &out->base;
     return RPC_OK;
 }
@@ -473,10 +541,17 @@ static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *r
                  now - ca->crl.this_update < ca->set.crl_validity_s / 2;
     if (rc == STELE_OK && !fresh) {
         struct buf crl = {0};
-        rc = registry_list_revoked(ca->reg, a, &e, &n);
+        rc = registry_list_revoked(ca->reg, a, now, &e, &n);
         if (rc == STELE_OK)
             rc = crl_issue(ca->key, ca->ca_id, number, now, now + ca->set.crl_validity_s, e, n,
                            &crl);
+        if (rc == STELE_OK && crl.len > IDENTITY_CRL_MAX_LEN) {
+            log_error("ca",
+                      "the CRL of %zu certificates is %zu octets, over the %u a verifier "
+                      "accepts",
+                      n, crl.len, IDENTITY_CRL_MAX_LEN);
+            rc = STELE_ERR_TOO_BIG;
+        }
         if (rc == STELE_OK) {
             buf_release(&ca->crl.der);
             ca->crl.der = crl;

@@ -11,10 +11,10 @@
  * than the one installed. Every orderer appends the same blocks in the same order, so all of
  * them hold the same CRLs when they check the envelopes of the next block.
  *
- * What was installed is kept in DATA_DIR/crls/: one file per CA (`<hex of its key>.crl`,
- * written atomically) and `scanned`, the height up to which blocks have been read (written
- * after a CRL's file, and every CRLS_MARK_EVERY blocks). At start the files are installed and
- * the blocks from `scanned` on are read again, so a crash loses nothing.
+ * What was installed is kept in DATA_DIR/crls/: one file per CRL installed (`<SHA-256 of its
+ * octets>.crl`, written atomically) and `scanned`, the height up to which blocks have been
+ * read (written after a block's CRL files, and every CRLS_MARK_EVERY blocks). At start the files
+ * are installed and the blocks from `scanned` on are read again, so a crash loses nothing.
  */
 #include "crls.h"
 
@@ -24,6 +24,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "ledger/blockstore.h"
@@ -61,22 +62,27 @@ static int write_mark(struct orderer *o, uint64_t height)
     return enrolment_write_file(path, text, (size_t)n, 0644);
 }
 
-/* Installs one CRL found in block `number` under key `key` (crl/<hex>); keeps it on disk when
- * it is newer than what was installed. */
-static void install(struct orderer *o, uint64_t number, const char *key, const uint8_t *crl,
+/* Installs one CRL found in block `number` under key `key` (crl/...); keeps it on disk when it
+ * is newer than what was installed, named after the SHA-256 of its octets: the key is what the
+ * transaction says (the orderer validates no transaction, so anyone may choose it), while the
+ * CA is the one whose signature verifies, so a name taken from the key could let one CA's CRL
+ * replace another's file. Older files of a CA are refused as not newer when they are read
+ * again. Returns true when it installed one. */
+static bool install(struct orderer *o, uint64_t number, const char *key, const uint8_t *crl,
                     size_t len)
 {
     char *err = NULL;
     int rc = orderer_auth_install_crl(o->auth, crl, len, &err);
     if (rc == STELE_OK) {
-        char path[4096];
-        const char *hex = key + strlen(LIFECYCLE_CRL_PFX);
-        char name[256];
-        int n = snprintf(name, sizeof name, "%s.crl", hex);
-        if (n <= 0 || (size_t)n >= sizeof name || strchr(hex, '/') ||
-            !crls_path(o, name, path, sizeof path) ||
-            enrolment_write_file(path, crl, len, 0644) != STELE_OK ||
-            write_mark(o, number + 1) != STELE_OK)
+        char path[4096], name[2 * CRYPTO_SHA256_LEN + 8];
+        uint8_t h[CRYPTO_SHA256_LEN];
+        bool kept = crypto_sha256(crl, len, h) == STELE_OK;
+        for (size_t i = 0; kept && i < sizeof h; i++)
+            snprintf(name + 2 * i, 3, "%02x", h[i]);
+        if (kept)
+            memcpy(name + 2 * sizeof h, ".crl", 5);
+        if (!kept || !crls_path(o, name, path, sizeof path) ||
+            enrolment_write_file(path, crl, len, 0644) != STELE_OK)
             log_error("orderer",
                       "cannot keep the CRL of block %" PRIu64 " in %s/" CRLS_DIR
                       ": it is installed until the orderer restarts",
@@ -87,11 +93,13 @@ static void install(struct orderer *o, uint64_t number, const char *key, const u
                  number, key, err ? err : stele_strerror(rc));
     }
     free(err);
+    return rc == STELE_OK;
 }
 
-/* Installs the CRLs the envelopes of block `b` write. */
-static void learn(struct orderer *o, struct arena *a, const Stele__Block *b)
+/* Installs the CRLs the envelopes of block `b` write; true when it installed one. */
+static bool learn(struct orderer *o, struct arena *a, const Stele__Block *b)
 {
+    bool any = false;
     size_t n = b->data ? b->data->n_envelopes : 0;
     for (size_t i = 0; i < n; i++) {
         const ProtobufCBinaryData *e = &b->data->envelopes[i];
@@ -110,11 +118,13 @@ static void learn(struct orderer *o, struct arena *a, const Stele__Block *b)
             for (size_t w = 0; w < ns->n_writes; w++) {
                 const Stele__KVWrite *kv = ns->writes[w];
                 if (!kv->is_delete &&
-                    strncmp(kv->key, LIFECYCLE_CRL_PFX, strlen(LIFECYCLE_CRL_PFX)) == 0)
-                    install(o, b->header->number, kv->key, kv->value.data, kv->value.len);
+                    strncmp(kv->key, LIFECYCLE_CRL_PFX, strlen(LIFECYCLE_CRL_PFX)) == 0 &&
+                    install(o, b->header->number, kv->key, kv->value.data, kv->value.len))
+                    any = true;
             }
         }
     }
+    return any;
 }
 
 void orderer_crls_block(struct orderer *o, const Stele__Block *b)
@@ -124,9 +134,10 @@ void orderer_crls_block(struct orderer *o, const Stele__Block *b)
         log_error("orderer", "out of memory reading block %" PRIu64 " for CRLs", b->header->number);
         return;
     }
-    learn(o, a, b);
+    bool any = learn(o, a, b);
     arena_destroy(a);
-    if ((b->header->number + 1) % CRLS_MARK_EVERY == 0)
+    /* after every CRL file of the block, so that a crash between two of them reads it again */
+    if (any || (b->header->number + 1) % CRLS_MARK_EVERY == 0)
         write_mark(o, b->header->number + 1);
 }
 

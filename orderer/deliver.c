@@ -21,7 +21,7 @@
 #include "base/log.h"
 #include "base/quota.h"
 #include "base/status.h"
-#include "crypto/hash.h"
+#include "identity/identity.h"
 #include "ledger/blockhash.h"
 #include "ledger/seek.h"
 #include "pb/pb.h"
@@ -157,11 +157,14 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
         start > stop)
         return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
                       "SeekInfo needs a start and a stop position with start <= stop");
-    /* a stream holds a thread while it lasts: one reader may not hold them all */
-    uint8_t who[32];
+    /* a stream holds a thread while it lasts: one reader may not hold them all. Readers are
+     * told apart by their certificate, not by the record's octets, which one identity can vary
+     * (fields the CA's signature does not cover) */
+    struct identity reader;
+    const uint8_t *who = reader.certhash;
     bool mine = false;
-    if (crypto_sha256(h->creator.data, h->creator.len, who) != STELE_OK)
-        return rpc_call_error(call, RPC_INTERNAL, "cannot hash the reader's identity");
+    if (identity_decode(a, h->creator.data, h->creator.len, &reader, NULL) != STELE_OK)
+        return rpc_call_error(call, RPC_INTERNAL, "cannot read the reader's identity");
     if (quota_take(o->deliver_streams, who, &mine) != STELE_OK) {
         log_info("orderer", "deliver refused: %s",
                  mine ? "the reader has as many streams open as one identity may"

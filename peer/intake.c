@@ -14,8 +14,10 @@
  * Falling behind: every INTAKE_CHECK_MS the thread asks the other orderers their heights
  * (ChainInfo, which nobody signs) and takes the (f+1)-th highest, a height at least one
  * correct orderer has reached; at the next check the orderer in use must have delivered that
- * far, or the thread moves on. A lying orderer can only raise the highest f answers, never
- * that one, so it cannot pull the peer away from a correct orderer that keeps up.
+ * far, or the thread moves on, unless it spent less than half the time waiting for blocks (it
+ * was busy committing: the peer is the slow one). A lying orderer can only raise the highest f
+ * answers, never that one, so it cannot pull the peer away from a correct orderer that keeps
+ * up.
  */
 #include "peer_int.h"
 
@@ -72,7 +74,9 @@ static int cmp_desc(const void *x, const void *y)
  * one correct orderer has reached (0 when fewer than f + 1 answer). */
 static uint64_t reached_height(struct peer *p, size_t cur)
 {
-    size_t f = pbft_faults(p->n_orderers), n = 0;
+    const Stele__ChannelConfig *cfg = kvledger_config(p->ledger);
+    size_t f = pbft_faults(cfg ? cfg->n_orderers : p->n_orderers), n = 0; /* the channel's f,
+                                                   whatever part of it this peer lists */
     uint64_t *h = calloc(p->n_orderers ? p->n_orderers : 1, sizeof *h);
     if (!h)
         return 0;
@@ -146,11 +150,13 @@ static void pull(struct peer *p, size_t idx)
     }
     log_info("peer", "pulling blocks from orderer %s from block %llu", addr,
              (unsigned long long)from);
-    uint64_t check_at = clock_mono_ms() + INTAKE_CHECK_MS, owed = 0;
+    uint64_t check_at = clock_mono_ms() + INTAKE_CHECK_MS, owed = 0, waited = 0;
     while (!atomic_load(&p->stopping)) {
         if (clock_mono_ms() >= check_at) {
             uint64_t h = kvledger_height(p->ledger);
-            if (owed > h) {
+            /* behind, and for lack of blocks: a peer that spent the time committing what it
+             * had (catching up, or slower than the channel) does not blame its orderer */
+            if (owed > h && waited >= INTAKE_CHECK_MS / 2) {
                 log_warn("peer",
                          "orderer %s delivered up to block %llu in %d s, while f + 1 orderers "
                          "had %llu: moving on",
@@ -160,9 +166,12 @@ static void pull(struct peer *p, size_t idx)
             }
             owed = reached_height(p, idx);
             check_at = clock_mono_ms() + INTAKE_CHECK_MS;
+            waited = 0;
         }
         ProtobufCMessage *m = NULL;
+        uint64_t t0 = clock_mono_ms();
         int rc = rpc_call_recv(call, &m, INTAKE_RECV_MS, false);
+        waited += clock_mono_ms() - t0; /* waiting for the orderer, not committing */
         if (rc == STELE_ERR_TIMEOUT)
             continue;
         if (rc) {

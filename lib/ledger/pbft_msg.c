@@ -120,6 +120,17 @@ int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSi
         return fail(why, "message is for another channel", STELE_ERR_PERMISSION);
     if (msg->digest.len != 0 && msg->digest.len != BLOCKHASH_LEN)
         return fail(why, "digest is not 32 octets", STELE_ERR_MALFORMED);
+    /* What no honest orderer sends, and a faulty one could use to pad the certificates every
+     * orderer and peer stores (its own votes are signed, so only their size can be bounded):
+     * fields PBFT does not define, and votes larger than a vote is or carrying a view change. */
+    if (msg->base.n_unknown_fields)
+        return fail(why, "message carries fields PBFT does not define", STELE_ERR_MALFORMED);
+    bool vote = msg->type == STELE__PBFT_TYPE__PBFT_PREPARE ||
+                msg->type == STELE__PBFT_TYPE__PBFT_COMMIT ||
+                msg->type == STELE__PBFT_TYPE__PBFT_CHECKPOINT;
+    if (vote && (s->message.len > PBFT_VOTE_MAX || msg->view_change || msg->new_view))
+        return fail(why, "a PREPARE, COMMIT or CHECKPOINT larger than a vote is",
+                    STELE_ERR_MALFORMED);
     uint8_t d[32];
     int rc = signed_digest(s->message.data, s->message.len, d);
     if (rc)

@@ -28,6 +28,10 @@
 struct arena;
 struct crypto_key;
 
+/* The largest PREPARE, COMMIT or CHECKPOINT message accepted (its type, view, number, digest,
+ * channel and sender: a few hundred octets with the longest names the genesis block allows). */
+#define PBFT_VOTE_MAX 1024
+
 /* The domain-separation prefix of every PBFT signature (with its terminating NUL). */
 #define PBFT_SIG_DOMAIN "STELE-PBFT-v1"
 
@@ -74,8 +78,10 @@ int pbft_sign(const Stele__PbftMessage *msg, const struct crypto_key *key, struc
               Stele__PbftSigned *out);
 
 /* Checks and decodes the untrusted `s`: the sender named in the message is a member (its index
- * in *sender, may be NULL), the channel is the set's, the signature verifies. *out lives in
- * `a`. Returns STELE_OK or an error with *why. */
+ * in *sender, may be NULL), the channel is the set's, the message carries no field PBFT does
+ * not define, a PREPARE, COMMIT or CHECKPOINT is at most PBFT_VOTE_MAX octets and carries no
+ * view change, and the signature verifies. *out lives in `a`. Returns STELE_OK or an error
+ * with *why. */
 int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSigned *s,
               Stele__PbftMessage **out, size_t *sender, const char **why);
 

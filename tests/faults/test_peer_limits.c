@@ -17,7 +17,9 @@
  *      silent long enough to look dead) moves to another once it falls behind what f + 1
  *      orderers have, and catches up;
  *   6. a peer pulling from an orderer that pads every block with 64 KiB of an undefined field
- *      (no hash or signature covers it) stores the same block as the other peer.
+ *      (no hash or signature covers it) stores the same block as the other peer;
+ *   7. a peer that commits slowly (1 s a block, 30 blocks behind) keeps its correct orderer:
+ *      it is the slow one.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -339,6 +341,48 @@ static void padded_blocks_are_stored_as_they_mean(void **state)
     net_orderer_start(0);
 }
 
+/* How often `what` occurs in file `path`. */
+static int occurrences(const char *path, const char *what)
+{
+    size_t len = 0;
+    char *text = test_read_file(path, &len);
+    int n = 0;
+    for (const char *q = text; q && (q = strstr(q, what)); q += strlen(what))
+        n++;
+    free(text);
+    return n;
+}
+
+static void slow_peer_keeps_its_orderer(void **state)
+{
+    (void)state;
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    for (int i = 0; i < 30; i++) { /* thirty blocks it will be behind */
+        char id[65], key[16];
+        snprintf(key, sizeof key, "behind%d", i);
+        uint64_t before = orderer_height(1);
+        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{key, "v"}}}, id);
+        submit(ALL_ORDERERS, &e, 1);
+        free(e.data);
+        for (int k = 0; k < 100 && orderer_height(1) == before; k++)
+            usleep(50 * 1000);
+    }
+    int before = occurrences(N.p[0].log, "moving on");
+    setenv("STELE_TEST_COMMIT_DELAY_MS", "1000", 1);
+    net_peer_start(0, true);
+    unsetenv("STELE_TEST_COMMIT_DELAY_MS");
+    sleep(25); /* two checks and more, committing one block a second */
+    struct head h;
+    assert_true(peer_head(0, &h));
+    int after = occurrences(N.p[0].log, "moving on");
+    print_message("peer0 at height %llu of %llu after 25 s; it left its orderer %d times\n",
+                  (unsigned long long)h.height, (unsigned long long)orderer_height(1),
+                  after - before);
+    assert_int_equal(after, before);
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    net_peer_start(0, true);
+}
+
 static int up(void **state)
 {
     (void)state;
@@ -362,6 +406,7 @@ int main(void)
         cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
         cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),
         cmocka_unit_test(padded_blocks_are_stored_as_they_mean),
+        cmocka_unit_test(slow_peer_keeps_its_orderer),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

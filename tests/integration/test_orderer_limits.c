@@ -13,6 +13,7 @@
  */
 #include "orderer_fixture.h"
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "ledger/seek.h"
@@ -110,6 +111,20 @@ static void one_identity_cannot_hold_every_deliver_stream(void **state)
     rpc_call_finish(extra, false, &res);
     assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(res.detail, "already has 16 Deliver streams open"));
+    /* so is one with the same certificate in a record re-encoded with a field the CA's
+     * signature does not cover (the octets differ, the reader does not) */
+    struct buf rec;
+    buf_init(&rec);
+    assert_int_equal(buf_append(&rec, g_net.auditor.record->data, g_net.auditor.record->len),
+                     STELE_OK);
+    assert_int_equal(buf_append(&rec, "\x7a\x01x", 3), STELE_OK); /* field 15: "x" */
+    struct test_identity variant = g_net.auditor;
+    variant.record = &rec;
+    extra = deliver_open(ch, &variant, 0, UINT64_MAX);
+    assert_int_not_equal(deliver_next(extra, 5000, &n, &st), STELE_OK);
+    rpc_call_finish(extra, false, &res);
+    assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
+    buf_release(&rec);
     /* another identity's is served */
     struct rpc_call *other = deliver_open(ch, &g_net.clients[0], 0, UINT64_MAX);
     assert_true(served(other));

@@ -3,6 +3,9 @@
 #include "testutil.h"
 
 #include "base/arena.h"
+#include "base/buf.h"
+#include "crypto/ecdsa.h"
+#include "crypto/hash.h"
 #include "base/status.h"
 #include "crypto/key.h"
 #include "ledger/blockhash.h"
@@ -281,6 +284,60 @@ static void quorums_share_an_honest_orderer_for_any_n(void **state)
     assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_OK);
 }
 
+/* A COMMIT signed by member `who` whose message has `extra` octets of an undefined field. */
+static Stele__PbftSigned *padded_commit(struct fixture *f, size_t who, uint64_t seq,
+                                        const uint8_t digest[32], size_t extra)
+{
+    Stele__PbftSigned *s = msg_by(f, who, STELE__PBFT_TYPE__PBFT_COMMIT, 2, seq, digest);
+    size_t len = s->message.len + 3 + extra;
+    uint8_t *msg = arena_alloc(f->a, len), *sig = arena_alloc(f->a, 64);
+    memcpy(msg, s->message.data, s->message.len);
+    uint8_t *p = msg + s->message.len;
+    *p++ = 0x7a; /* field 15, length-delimited */
+    *p++ = (uint8_t)(0x80 | (extra & 0x7f));
+    *p++ = (uint8_t)(extra >> 7);
+    memset(p, 0, extra);
+    struct buf dom;
+    buf_init(&dom);
+    assert_int_equal(buf_append(&dom, PBFT_SIG_DOMAIN, sizeof PBFT_SIG_DOMAIN), STELE_OK);
+    assert_int_equal(buf_append(&dom, msg, len), STELE_OK);
+    uint8_t d[32];
+    assert_int_equal(crypto_sha256(dom.data, dom.len, d), STELE_OK);
+    buf_release(&dom);
+    assert_int_equal(crypto_sign_digest(f->keys[who], d, sig), STELE_OK);
+    s->message = (ProtobufCBinaryData){len, msg};
+    s->signature = (ProtobufCBinaryData){64, sig};
+    return s;
+}
+
+/* A faulty orderer's own COMMIT is signed, so only its size can be bounded: a vote padded
+ * with a field PBFT does not define is refused, and so is a certificate holding one (which
+ * every orderer and peer would otherwise store with each block). */
+static void padded_votes_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t h[32] = {7};
+    Stele__PbftMessage *m;
+    const char *why = NULL;
+    Stele__PbftSigned *s = padded_commit(f, 1, 7, h, 200);
+    assert_int_equal(pbft_open(&f->m, f->a, s, &m, NULL, &why), STELE_ERR_MALFORMED);
+    assert_non_null(strstr(why, "fields"));
+    /* a certificate with two good COMMITs and the padded one */
+    size_t three[] = {0, 2, 3};
+    Stele__Block *b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_OK);
+    Stele__PbftProof *proof = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, f->a,
+                                                            b->metadata->finality_proof.data,
+                                                            b->metadata->finality_proof.len, 0);
+    assert_non_null(proof);
+    proof->commits[0] = padded_commit(f, 0, 7, h, 200);
+    size_t len = protobuf_c_message_get_packed_size(&proof->base);
+    uint8_t *bytes = arena_alloc(f->a, len);
+    protobuf_c_message_pack(&proof->base, bytes);
+    b->metadata->finality_proof = (ProtobufCBinaryData){len, bytes};
+    assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(prepared_proof_needs_primary_and_2f_backups, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(quorums_share_an_honest_orderer_for_any_n, setup, teardown),
+        cmocka_unit_test_setup_teardown(padded_votes_are_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

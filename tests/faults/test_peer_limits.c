@@ -19,13 +19,17 @@
  *   6. a peer pulling from an orderer that pads every block with 64 KiB of an undefined field
  *      (no hash or signature covers it) stores the same block as the other peer;
  *   7. a peer that commits slowly (1 s a block, 30 blocks behind) keeps its correct orderer:
- *      it is the slow one.
+ *      it is the slow one;
+ *   8. the orderers learn a CRL from the block that carries it, whatever key the transaction
+ *      put it under (they validate no transaction), and keep it across a restart even when
+ *      another CA's CRL comes later under the same key.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
 #include "peer_fixture.h"
 
 #include "base/buf.h"
+#include "base/arena.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "identity/identity.h"
@@ -383,6 +387,74 @@ static void slow_peer_keeps_its_orderer(void **state)
     net_peer_start(0, true);
 }
 
+/* ---- CRLs the orderers learn ---- */
+
+/* A CRL of CA `ca` (N.ca index) revoking `who` (NULL: nobody), number `number`. */
+static struct buf crl_of(int ca, const struct test_identity *who, uint64_t number)
+{
+    struct buf crl;
+    buf_init(&crl);
+    uint64_t now = clock_wall_ms() / 1000;
+    struct identity_revoked r = {.id = "x", .revoked_at = now - 30, .reason = "test"};
+    struct arena *a = arena_create(0);
+    if (who) {
+        struct identity id;
+        assert_int_equal(identity_decode(a, who->record->data, who->record->len, &id, NULL),
+                         STELE_OK);
+        memcpy(r.certhash, id.certhash, 32);
+        r.serial = id.fields.serial;
+    }
+    assert_int_equal(crl_issue(N.ca[ca], 0, number, now - 60, now + 86400, &r, who ? 1 : 0, &crl),
+                     STELE_OK);
+    arena_destroy(a);
+    return crl;
+}
+
+/* Orders an envelope of N.user writing _lifecycle `key` = `crl` (the orderers do not judge it),
+ * and waits until orderer 1 has cut its block. */
+static void order_crl_write(const char *key, const struct buf *crl)
+{
+    char id[65];
+    uint64_t before = orderer_height(1);
+    ProtobufCBinaryData e =
+        tx_must(&(struct txspec){.chaincode = "_lifecycle",
+                                 .writes = {{key, (const char *)crl->data, crl->len}}},
+                id);
+    submit(ALL_ORDERERS, &e, 1);
+    free(e.data);
+    for (int k = 0; k < 200 && orderer_height(1) == before; k++)
+        usleep(50 * 1000);
+    assert_true(orderer_height(1) > before);
+    usleep(300 * 1000); /* every orderer has appended it */
+}
+
+/* What orderer 0 answers to a transaction of N.revoked. */
+static Stele__Status revoked_client_at_orderer0(void)
+{
+    char id[65];
+    Stele__Status st;
+    ProtobufCBinaryData e =
+        tx_must(&(struct txspec){.creator = &N.revoked, .writes = {{"k-rev", "v"}}}, id);
+    broadcast(1u, &e, 1, &st);
+    free(e.data);
+    return st;
+}
+
+static void orderers_keep_the_crls_they_learn(void **state)
+{
+    (void)state;
+    struct buf a = crl_of(1, &N.revoked, 50), b = crl_of(2, NULL, 50);
+    assert_int_equal(revoked_client_at_orderer0(), STELE__STATUS__STATUS_SUCCESS);
+    order_crl_write("crl/aa", &a); /* Org1's CRL, under a key of no CA */
+    assert_int_equal(revoked_client_at_orderer0(), STELE__STATUS__STATUS_FORBIDDEN);
+    order_crl_write("crl/aa", &b); /* then Org2's, under the same key */
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    net_orderer_start(0);
+    assert_int_equal(revoked_client_at_orderer0(), STELE__STATUS__STATUS_FORBIDDEN);
+    buf_release(&a);
+    buf_release(&b);
+}
+
 static int up(void **state)
 {
     (void)state;
@@ -407,6 +479,7 @@ int main(void)
         cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),
         cmocka_unit_test(padded_blocks_are_stored_as_they_mean),
         cmocka_unit_test(slow_peer_keeps_its_orderer),
+        cmocka_unit_test(orderers_keep_the_crls_they_learn),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

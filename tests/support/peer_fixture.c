@@ -408,8 +408,9 @@ bool tx_make(const struct txspec *s, ProtobufCBinaryData *out, char tx_id[65])
     for (; nw < 3 && s->writes[nw].key; nw++) {
         stele__kvwrite__init(&wr[nw]);
         wr[nw].key = (char *)s->writes[nw].key;
-        wr[nw].value =
-            (ProtobufCBinaryData){strlen(s->writes[nw].value), (uint8_t *)s->writes[nw].value};
+        wr[nw].value = (ProtobufCBinaryData){s->writes[nw].len ? s->writes[nw].len
+                                                               : strlen(s->writes[nw].value),
+                                             (uint8_t *)s->writes[nw].value};
         wrp[nw] = &wr[nw];
     }
     const char *cc = s->chaincode ? s->chaincode : CC;

@@ -89,6 +89,7 @@ struct rd {
 struct wr {
     const char *key;
     const char *value;
+    size_t len; /* octets of value (0: strlen(value)) */
 };
 
 /* What a hand-built transaction says; zeroed fields take the defaults. */

@@ -143,6 +143,12 @@ void inline_fx_start(struct inline_fx *f, size_t stream_queue, const struct rpc_
          .request = d,
          .handler = inline_handler,
          .max_request = 64},
+        /* Ends once nothing came for INLINE_IDLE_MS. */
+        {.path = "/test.Inline/Idle",
+         .kind = RPC_BIDI_STREAM,
+         .request = d,
+         .handler = inline_handler,
+         .idle_ms = INLINE_IDLE_MS},
         {.path = "/test.Inline/Unary",
          .kind = RPC_UNARY,
          .request = d,

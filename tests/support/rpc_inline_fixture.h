@@ -35,6 +35,8 @@
 #define WAIT_MS        10000 /* every receive has a timeout: a hang fails the test instead */
 #define INLINE_LATE_MS 100   /* how long "/test.Inline/Late" waits before serving */
 
+#define INLINE_IDLE_MS 400 /* /test.Inline/Idle ends after this long without a message */
+
 struct buf;
 
 /* One served stream: what the inline echo function keeps between messages. */

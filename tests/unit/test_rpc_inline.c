@@ -287,6 +287,30 @@ static void inline_client_cancel(void **state)
     inline_expect_clean_end(c);
 }
 
+/* A stream served inline with the method's idle_ms (the orderer's Broadcast under PBFT): one
+ * that keeps sending lives on; once nothing comes for INLINE_IDLE_MS serving ends with
+ * STELE_ERR_TIMEOUT, and the call with it. */
+static void inline_idle_stream_ends(void **state)
+{
+    struct inline_fx *f = *state;
+    int base = inline_served_count();
+    struct rpc_call *c = inline_open(f->ch, "/test.Inline/Idle");
+    char p[32];
+    for (int i = 0; i < 8; i++) { /* 8 x 100 ms: twice the idle limit, never idle */
+        inline_payload(p, sizeof p, i, 0);
+        assert_int_equal(inline_send(c, p, 0), STELE_OK);
+        inline_expect_reply(c, (uint64_t)i, p);
+        clock_sleep_ms(100);
+    }
+    assert_int_equal(inline_served_count(), base);
+    uint64_t t0 = clock_mono_ms(), handled;
+    assert_int_equal(inline_wait_served(base + 1, &handled, NULL), STELE_ERR_TIMEOUT);
+    uint64_t took = clock_mono_ms() - t0;
+    assert_true(took < 5000);
+    assert_int_equal(handled, 8);
+    inline_expect_no_more(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +325,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(inline_only_on_server_bidi, inline_fx_setup,
                                         inline_fx_teardown),
         cmocka_unit_test_setup_teardown(inline_client_cancel, inline_fx_setup, inline_fx_teardown),
+        cmocka_unit_test_setup_teardown(inline_idle_stream_ends, inline_fx_setup,
+                                        inline_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,7 +167,7 @@ static int load_files(struct orderer *o, char **errmsg)
         rc = enrolment_read_file(path, IDENTITY_CRL_MAX_LEN, &b);
         if (rc == STELE_OK)
             rc = orderer_auth_install_crl(o->auth, b.data, b.len, &err);
-        if (rc == STELE_ERR_STATE) /* a CRL file of the configuration is newer */
+        if (rc == STELE_ERR_STATE) /* an older CRL of that CA, or the configuration has newer */
             rc = STELE_OK;
         if (rc)
             rc = stele_errf(errmsg, rc, "%s: %s", path, err ? err : stele_strerror(rc));

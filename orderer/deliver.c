@@ -54,11 +54,21 @@ static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
     buf_clear(out);
     int rc = blockstore_get_bytes(bs, n, &blk);
 #ifdef STELE_TEST_HOOKS
-    /* STELE_TEST_DELIVER_PAD=N: the block goes out with N octets of a field no one defines, as
-     * a faulty orderer could send it (its hash and certificate still hold), for the peers' test
-     * that they store only what a block means. */
+    /* STELE_TEST_DELIVER_PAD=N: the block goes out with N octets of a field no one defines and
+     * a metadata timestamp in the year 2100, as a faulty orderer could send it (its hash and
+     * certificate still hold), for the peers' test that they store only what a block means. */
     const char *pad = getenv("STELE_TEST_DELIVER_PAD");
     size_t padn = pad && *pad ? strtoull(pad, NULL, 10) : 0;
+    Stele__Block *tb =
+        rc == STELE_OK && padn
+            ? (Stele__Block *)pb_unpack(&stele__block__descriptor, NULL, blk.data, blk.len, 0)
+            : NULL;
+    if (tb && tb->metadata) {
+        tb->metadata->timestamp_ms = 4102444800000ull;
+        buf_clear(&blk);
+        rc = pb_pack_buf(&tb->base, &blk);
+    }
+    pb_free(tb ? &tb->base : NULL);
     if (rc == STELE_OK && padn) {
         uint8_t *zeros = calloc(1, padn);
         rc = zeros ? pb_append_bytes_field(&blk, 15, zeros, padn) : STELE_ERR_NOMEM;

@@ -234,7 +234,7 @@ static int append_with_codes(struct kvledger *l, struct arena *a, const Stele__B
     }
     md.consensus_type = b->metadata->consensus_type;
     md.channel_id = b->metadata->channel_id;
-    md.timestamp_ms = b->metadata->timestamp_ms; /* the orderers' word: signed by none */
+    md.timestamp_ms = b->metadata->timestamp_ms; /* signed by none; for pbft, replaced below */
     md.finality_proof = b->metadata->finality_proof;
     if (strcmp(l->finality.consensus_type, "pbft") == 0) {
         const ProtobufCBinaryData *fp = &b->metadata->finality_proof;
@@ -243,6 +243,10 @@ static int append_with_codes(struct kvledger *l, struct arena *a, const Stele__B
         int rc = proof ? pbft_proof_canonical(a, proof, &md.finality_proof) : STELE_ERR_MALFORMED;
         if (rc)
             return rc;
+        /* the block time its COMMITs witness, not the delivering orderer's word */
+        uint64_t t = pbft_proof_time(&l->finality.members, a, proof);
+        if (t)
+            md.timestamp_ms = t;
     }
     md.validation_codes = (ProtobufCBinaryData){n, codes};
     md.state_hash = (ProtobufCBinaryData){32, state};

@@ -190,6 +190,40 @@ static int count_votes(const struct pbft_members *m, struct arena *a, Stele__Pbf
     return STELE_OK;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+uint64_t pbft_proof_time(const struct pbft_members *m, struct arena *a,
+                         const Stele__PbftProof *proof)
+{
+    if (!proof || !proof->n_commits || proof->n_commits > m->n)
+        return 0;
+    uint64_t *t = arena_calloc(a, proof->n_commits, sizeof *t);
+    bool seen[256] = {false};
+    size_t k = 0;
+    if (!t || m->n > 256)
+        return 0;
+    for (size_t i = 0; i < proof->n_commits; i++) {
+        /* the certificate passed pbft_proof_check(), which refuses it for any vote that does
+         * not verify: decoding is enough here */
+        const ProtobufCBinaryData *b = &proof->commits[i]->message;
+        Stele__PbftMessage *msg = (Stele__PbftMessage *)pb_unpack(
+            &stele__pbft_message__descriptor, a, b->data, b->len, PBFT_VOTE_MAX);
+        int who = msg ? pbft_members_find(m, msg->sender) : -1;
+        if (who >= 0 && !seen[who] && msg->timestamp_ms) {
+            seen[who] = true;
+            t[k++] = msg->timestamp_ms;
+        }
+    }
+    if (k < 2 * m->f + 1)
+        return 0;
+    qsort(t, k, sizeof *t, cmp_u64);
+    return t[(k - 1) / 2];
+}
+
 int pbft_proof_check(const struct pbft_members *m, struct arena *a, const Stele__PbftProof *proof,
                      uint64_t seq, const uint8_t digest[32], const char **why)
 {

@@ -90,6 +90,14 @@ int pbft_open(const struct pbft_members *m, struct arena *a, const Stele__PbftSi
  * `a`: what an orderer or a peer stores. Returns STELE_OK or STELE_ERR_NOMEM. */
 int pbft_proof_canonical(struct arena *a, const Stele__PbftProof *in, ProtobufCBinaryData *out);
 
+/* The block time a commit certificate witnesses: the median of its distinct members' COMMIT
+ * timestamps, which with at least 2f + 1 of them lies between two correct orderers' clocks
+ * whatever the faulty ones signed (the block's metadata.timestamp_ms is signed by no one). 0
+ * when fewer than 2f + 1 COMMITs carry a time (certificates of orderers that did not sign one).
+ * Only for a certificate pbft_proof_check() passed: the signatures are not verified again. */
+uint64_t pbft_proof_time(const struct pbft_members *m, struct arena *a,
+                         const Stele__PbftProof *proof);
+
 /* Checks a commit certificate for block `seq` with header hash `digest`: at least a quorum of
  * COMMITs from distinct members, each valid, each for proof->view, seq and digest. Returns
  * STELE_OK or STELE_ERR_CONFLICT / another error with *why. */

@@ -6,7 +6,8 @@
  * Metadata of a pbft block (stele.BlockMetadata):
  *   consensus_type  "pbft"
  *   channel_id      the channel
- *   timestamp_ms    the primary's wall clock when it cut the block
+ *   timestamp_ms    the median of the certificate's COMMIT times (pbft_proof_time()): between
+ *                   two correct orderers' clocks whatever the faulty ones signed
  *   last_config     0 (the genesis block is the only CONFIG block so far)
  *   finality_proof  a serialized stele.PbftProof: a quorum (2f+1 when n = 3f+1) of COMMITs signed
  * by distinct orderers for the block's number and header hash in one view (lib/ledger/pbft_msg.h

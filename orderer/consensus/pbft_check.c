@@ -158,6 +158,9 @@ int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Blo
     int rc;
     if (proof && (rc = pbft_proof_canonical(a, proof, &m->finality_proof)))
         return rc;
+    uint64_t t = proof ? pbft_proof_time(&b->m, a, proof) : 0;
+    if (t) /* the time the COMMITs witness, not the primary's alone */
+        m->timestamp_ms = t;
     o->header = h;
     o->data = d;
     o->metadata = m;

@@ -237,6 +237,7 @@ static bool vote(struct pbft *b, Stele__PbftType type)
     msg.view = s->pp_view;
     msg.seq = s->seq;
     msg.digest = (ProtobufCBinaryData){32, s->digest};
+    msg.timestamp_ms = clock_wall_ms(); /* a COMMIT's is one of the block time's witnesses */
     struct pbft_vote *v =
         type == STELE__PBFT_TYPE__PBFT_PREPARE ? &s->prepares[b->me] : &s->commits[b->me];
     if (pbft_sign_into(b, &msg, NULL, &v->signed_) != STELE_OK) {

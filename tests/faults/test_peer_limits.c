@@ -17,7 +17,8 @@
  *      silent long enough to look dead) moves to another once it falls behind what f + 1
  *      orderers have, and catches up;
  *   6. a peer pulling from an orderer that pads every block with 64 KiB of an undefined field
- *      (no hash or signature covers it) stores the same block as the other peer;
+ *      and dates it in 2100 (no hash or signature covers either) stores the same block as the
+ *      other peer, with the time its COMMITs witness;
  *   7. a peer that commits slowly (1 s a block, 30 blocks behind) keeps its correct orderer:
  *      it is the slow one;
  *   8. the orderers learn a CRL from the block that carries it, whatever key the transaction
@@ -337,6 +338,9 @@ static void padded_blocks_are_stored_as_they_mean(void **state)
                   (unsigned long long)number, protobuf_c_message_get_packed_size(&b0->base),
                   protobuf_c_message_get_packed_size(&b1->base));
     assert_int_equal(b0->base.n_unknown_fields, 0);
+    /* the block time is what the COMMITs witness, not the 2100 the orderer put beside them */
+    uint64_t now = clock_wall_ms();
+    assert_true(b0->metadata->timestamp_ms > now - 600000 && b0->metadata->timestamp_ms < now);
     assert_int_equal(protobuf_c_message_get_packed_size(&b0->base),
                      protobuf_c_message_get_packed_size(&b1->base));
     pb_free(&b0->base);

@@ -338,6 +338,42 @@ static void padded_votes_are_refused(void **state)
     assert_int_equal(pbft_block_check(&f->m, f->a, b, NULL, &why), STELE_ERR_MALFORMED);
 }
 
+/* The block time a certificate witnesses is the median of its COMMITs' signed times: one
+ * faulty orderer's far-off clock cannot move it outside the correct ones'. */
+static void block_time_is_the_median_of_the_commits(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t h[32] = {9};
+    const uint64_t times[3] = {1700000002000ull, 1700000001000ull, 4102444800000ull /* 2100 */};
+    Stele__PbftProof proof = STELE__PBFT_PROOF__INIT;
+    Stele__PbftSigned *commits[3];
+    for (size_t i = 0; i < 3; i++) {
+        Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+        m.channel_id = (char *)"ch";
+        m.type = STELE__PBFT_TYPE__PBFT_COMMIT;
+        m.view = 2;
+        m.seq = 7;
+        m.digest = (ProtobufCBinaryData){32, h};
+        m.sender = (char *)ids[i];
+        m.timestamp_ms = times[i];
+        commits[i] = arena_alloc(f->a, sizeof *commits[i]);
+        assert_int_equal(pbft_sign(&m, f->keys[i], f->a, commits[i]), STELE_OK);
+    }
+    proof.view = 2;
+    proof.commits = commits;
+    proof.n_commits = 3;
+    const char *why = NULL;
+    assert_int_equal(pbft_proof_check(&f->m, f->a, &proof, 7, h, &why), STELE_OK);
+    assert_int_equal(pbft_proof_time(&f->m, f->a, &proof), 1700000002000ull);
+    /* COMMITs that carry no time (older orderers): no time witnessed */
+    size_t three[] = {0, 1, 2};
+    Stele__Block *b = certified_block(f, three, 3, STELE__PBFT_TYPE__PBFT_COMMIT, h);
+    Stele__PbftProof *plain = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, f->a,
+                                                            b->metadata->finality_proof.data,
+                                                            b->metadata->finality_proof.len, 0);
+    assert_int_equal(pbft_proof_time(&f->m, f->a, plain), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +387,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(quorums_share_an_honest_orderer_for_any_n, setup, teardown),
         cmocka_unit_test_setup_teardown(padded_votes_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(block_time_is_the_median_of_the_commits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

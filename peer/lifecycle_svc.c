@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 /* `msg` with every occurrence of `path` replaced by "the shared object", in `a` (the store's
@@ -51,6 +52,42 @@ static enum rpc_code admin_only(struct peer *p, struct rpc_call *call, const Pro
     return RPC_OK;
 }
 
+/* Stores the package and checks that its shared object loads as the chaincode it names; a
+ * package that does not is refused and removed. *e describes what was installed. */
+static enum rpc_code install_checked(struct peer *p, struct rpc_call *call,
+                                     const Stele__SignedInstall *si, struct ccstore_entry *e)
+{
+    struct arena *a = rpc_call_arena(call);
+    char *err = NULL;
+    enum rpc_code code;
+    int rc = ccstore_install(p, si->package.data, si->package.len, e, &err);
+    if (rc) {
+        code = rpc_call_error(call, rc == STELE_ERR_MALFORMED ? RPC_INVALID_ARGUMENT : RPC_INTERNAL,
+                              "%s", err ? err : stele_strerror(rc));
+        free(err);
+        return code;
+    }
+    char so[PATH_MAX];
+    struct ccrt_info info;
+    if (!e->already && ccstore_so_path(p, e->hash, so, sizeof so) == STELE_OK) {
+        rc = ccrt_load(p->ccrt, so, &info, &err);
+        if (rc == STELE_OK && strcmp(info.name, e->name) != 0)
+            rc = stele_errf(&err, STELE_ERR_INVALID,
+                            "the shared object is chaincode '%s', the package says '%s'", info.name,
+                            e->name);
+        /* the check's host is not kept: a pool starts when the chaincode is invoked */
+        ccrt_evict(p->ccrt, so);
+        if (rc) {
+            ccstore_remove(p, e->hash);
+            code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "package refused: %s",
+                                  without_path(a, err ? err : stele_strerror(rc), so));
+            free(err);
+            return code;
+        }
+    }
+    return RPC_OK;
+}
+
 static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
@@ -72,34 +109,15 @@ static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *r
         ir->package_hash.len != 32 || memcmp(digest, ir->package_hash.data, 32) != 0)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "the package is not the one the signed request names");
+    /* one install at a time: a second install of a package whose load check is failing could
+     * otherwise report "already installed" for files the first is about to remove */
+    static pthread_mutex_t install_mu = PTHREAD_MUTEX_INITIALIZER;
     struct ccstore_entry e;
-    char *err = NULL;
-    int rc = ccstore_install(p, si->package.data, si->package.len, &e, &err);
-    if (rc) {
-        code = rpc_call_error(call, rc == STELE_ERR_MALFORMED ? RPC_INVALID_ARGUMENT : RPC_INTERNAL,
-                              "%s", err ? err : stele_strerror(rc));
-        free(err);
+    pthread_mutex_lock(&install_mu);
+    code = install_checked(p, call, si, &e);
+    pthread_mutex_unlock(&install_mu);
+    if (code != RPC_OK)
         return code;
-    }
-    /* a package whose shared object does not load as that chaincode is refused (and removed) */
-    char so[PATH_MAX];
-    struct ccrt_info info;
-    if (!e.already && ccstore_so_path(p, e.hash, so, sizeof so) == STELE_OK) {
-        rc = ccrt_load(p->ccrt, so, &info, &err);
-        if (rc == STELE_OK && strcmp(info.name, e.name) != 0)
-            rc = stele_errf(&err, STELE_ERR_INVALID,
-                            "the shared object is chaincode '%s', the package says '%s'", info.name,
-                            e.name);
-        /* the check's host is not kept: a pool starts when the chaincode is invoked */
-        ccrt_evict(p->ccrt, so);
-        if (rc) {
-            ccstore_remove(p, e.hash);
-            code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "package refused: %s",
-                                  without_path(a, err ? err : stele_strerror(rc), so));
-            free(err);
-            return code;
-        }
-    }
     Stele__InstallResponse *r = arena_calloc(a, 1, sizeof *r);
     uint8_t *h = arena_memdup(a, e.hash, 32);
     char *name = arena_strdup(a, e.name), *version = arena_strdup(a, e.version);

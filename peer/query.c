@@ -18,6 +18,11 @@
 
 #define QUERY_MAX_BODY  (64 * 1024)
 #define QUERY_MAX_LIMIT 1000
+/* What one page of StateRange or History may hold besides its count: this many octets of
+ * values, and for History the entries of this many blocks (each a block read for its time).
+ * The page then ends early with has_more; it always holds at least one entry. */
+#define QUERY_MAX_PAGE_BYTES  (4u << 20)
+#define QUERY_MAX_BLOCK_READS 64
 
 /* Decodes the verified body of a request as `desc` into the call's arena. */
 static enum rpc_code open_body(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
@@ -183,6 +188,8 @@ struct collect {
     struct arena *a;
     Stele__StateEntry **entries;
     size_t n;
+    size_t bytes; /* octets of the values collected */
+    bool full;    /* stopped at QUERY_MAX_PAGE_BYTES */
     bool nomem;
 };
 
@@ -190,6 +197,11 @@ static bool collect_entry(void *ctx, const char *key, const uint8_t *value, size
                           const struct statedb_version *ver)
 {
     struct collect *c = ctx;
+    if (c->n && c->bytes + len > QUERY_MAX_PAGE_BYTES) {
+        c->full = true;
+        return false;
+    }
+    c->bytes += len;
     if (!(c->entries[c->n] = entry(c->a, key, value, len, ver))) {
         c->nomem = true;
         return false;
@@ -229,7 +241,7 @@ static enum rpc_code q_range(struct rpc_call *call, const ProtobufCMessage *req,
         return store_error(call, rc, "state range");
     r->entries = c.entries;
     r->n_entries = c.n;
-    r->has_more = more;
+    r->has_more = more || c.full;
     *resp = &r->base;
     return RPC_OK;
 }
@@ -243,6 +255,9 @@ struct hcollect {
     uint64_t block;  /* block whose timestamp is cached */
     uint64_t ts;     /* its timestamp */
     bool have_block; /* block/ts are set */
+    size_t bytes;    /* octets of the values collected */
+    size_t reads;    /* blocks read for their time */
+    bool full;       /* stopped at QUERY_MAX_PAGE_BYTES or QUERY_MAX_BLOCK_READS */
     bool nomem;
 };
 
@@ -260,12 +275,20 @@ static uint64_t block_time(struct hcollect *c, uint64_t number)
     c->block = number;
     c->ts = ts;
     c->have_block = true;
+    c->reads++;
     return ts;
 }
 
 static bool collect_history(void *ctx, const struct statedb_history_entry *e)
 {
     struct hcollect *c = ctx;
+    bool new_block = !c->have_block || c->block != e->ver.block;
+    if (c->n && (c->bytes + e->len > QUERY_MAX_PAGE_BYTES ||
+                 (new_block && c->reads >= QUERY_MAX_BLOCK_READS))) {
+        c->full = true;
+        return false;
+    }
+    c->bytes += e->len;
     Stele__HistoryEntry *h = arena_alloc(c->a, sizeof *h);
     Stele__Version *v = arena_alloc(c->a, sizeof *v);
     char *tx = arena_memdup(c->a, e->tx_id, strlen(e->tx_id) + 1);
@@ -317,7 +340,7 @@ static enum rpc_code q_history(struct rpc_call *call, const ProtobufCMessage *re
         return store_error(call, rc, "history");
     r->entries = c.entries;
     r->n_entries = c.n;
-    r->has_more = more;
+    r->has_more = more || c.full;
     *resp = &r->base;
     return RPC_OK;
 }

@@ -23,7 +23,9 @@
  *      it is the slow one;
  *   8. the orderers learn a CRL from the block that carries it, whatever key the transaction
  *      put it under (they validate no transaction), and keep it across a restart even when
- *      another CA's CRL comes later under the same key.
+ *      another CA's CRL comes later under the same key;
+ *   9. a History page reads at most 64 blocks for its entries' times: a key written in 70
+ *      blocks comes in a page of 64 with has_more, then the other 6.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -459,6 +461,50 @@ static void orderers_keep_the_crls_they_learn(void **state)
     buf_release(&b);
 }
 
+/* ---- a key's history, a page at a time ---- */
+
+static Stele__HistoryResponse *history_page(const Stele__Version *after)
+{
+    Stele__HistoryQuery q = STELE__HISTORY_QUERY__INIT;
+    q.namespace_ = (char *)CC;
+    q.key = (char *)"hist";
+    q.after = (Stele__Version *)after;
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(peer_call(0, "/stele.Query/History", &q.base,
+                               &stele__history_response__descriptor, &m, 10000),
+                     STELE_OK);
+    return (Stele__HistoryResponse *)m;
+}
+
+static void history_pages_read_a_bounded_number_of_blocks(void **state)
+{
+    (void)state;
+    char last[65] = "";
+    for (int i = 0; i < 70; i++) { /* one block each */
+        char v[16];
+        snprintf(v, sizeof v, "v%d", i);
+        uint64_t before = orderer_height(1);
+        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{"hist", v}}}, last);
+        submit(ALL_ORDERERS, &e, 1);
+        free(e.data);
+        for (int k = 0; k < 100 && orderer_height(1) == before; k++)
+            usleep(20 * 1000);
+    }
+    assert_int_equal(tx_wait(0, last, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    Stele__HistoryResponse *r = history_page(NULL);
+    size_t first = r->n_entries;
+    print_message("first page: %zu entries, has_more %d\n", first, r->has_more);
+    assert_int_equal(first, 64);
+    assert_true(r->has_more);
+    Stele__Version after = *r->entries[first - 1]->version;
+    after.base = (ProtobufCMessage)PROTOBUF_C_MESSAGE_INIT(&stele__version__descriptor);
+    Stele__HistoryResponse *r2 = history_page(&after);
+    assert_int_equal(first + r2->n_entries, 70);
+    assert_false(r2->has_more);
+    pb_free(&r->base);
+    pb_free(&r2->base);
+}
+
 static int up(void **state)
 {
     (void)state;
@@ -484,6 +530,7 @@ int main(void)
         cmocka_unit_test(padded_blocks_are_stored_as_they_mean),
         cmocka_unit_test(slow_peer_keeps_its_orderer),
         cmocka_unit_test(orderers_keep_the_crls_they_learn),
+        cmocka_unit_test(history_pages_read_a_bounded_number_of_blocks),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

@@ -52,41 +52,6 @@ static int file_path(struct peer *p, const uint8_t hash[32], const char *ext, ch
     return snprintf(out, n, "%s/%s.%s", dir, hx, ext) >= (int)n ? STELE_ERR_INVALID : STELE_OK;
 }
 
-/* Writes `len` octets to `path` with `mode`, through a temporary file of its own in the same
- * directory, synced and renamed over `path`. Returns STELE_OK or STELE_ERR_IO. */
-static int write_whole(const char *path, const void *data, size_t len, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-        return STELE_ERR_IO;
-    int fd = mkstemp(tmp); /* 0600, a name no one else uses */
-    if (fd < 0)
-        return STELE_ERR_IO;
-    const uint8_t *q = data;
-    size_t left = len;
-    int rc = STELE_OK;
-    while (rc == STELE_OK && left) {
-        ssize_t n = write(fd, q, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = STELE_ERR_IO;
-        else {
-            q += n;
-            left -= (size_t)n;
-        }
-    }
-    if (rc == STELE_OK && (fsync(fd) != 0 || fchmod(fd, mode) != 0))
-        rc = STELE_ERR_IO;
-    if (close(fd) != 0)
-        rc = STELE_ERR_IO;
-    if (rc == STELE_OK && rename(tmp, path) != 0)
-        rc = STELE_ERR_IO;
-    if (rc != STELE_OK)
-        unlink(tmp);
-    return rc;
-}
-
 int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccstore_entry *out,
                     char **errmsg)
 {
@@ -125,8 +90,8 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
         out->already = true;
         goto out;
     }
-    if ((rc = write_whole(so, cp->so.data, cp->so.len, 0500)) ||
-        (rc = write_whole(pk, pkg, len, 0400))) {
+    if ((rc = enrolment_write_file_unique(so, cp->so.data, cp->so.len, 0500)) ||
+        (rc = enrolment_write_file_unique(pk, pkg, len, 0400))) {
         if (access(pk, F_OK) != 0) /* no listed package: no shared object left behind */
             unlink(so);
         rc = stele_errf(errmsg, rc, "cannot store the package: %s", stele_strerror(rc));

@@ -57,14 +57,10 @@ int enrolment_read_file(const char *path, size_t max, struct buf *out)
     return rc;
 }
 
-int enrolment_write_file(const char *path, const void *data, size_t len, int mode)
+/* Writes `len` octets to `fd`, gives it `mode` and syncs it. Returns STELE_OK or STELE_ERR_IO;
+ * closes `fd` either way. */
+static int write_sync_close(int fd, const void *data, size_t len, int mode)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return STELE_ERR_IO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0)
-        return STELE_ERR_IO;
     const uint8_t *p = data;
     size_t left = len;
     int rc = fchmod(fd, (mode_t)mode) == 0 ? STELE_OK : STELE_ERR_IO;
@@ -83,11 +79,39 @@ int enrolment_write_file(const char *path, const void *data, size_t len, int mod
         rc = STELE_ERR_IO;
     if (close(fd) != 0)
         rc = STELE_ERR_IO;
+    return rc;
+}
+
+/* Renames the written `tmp` over `path`, or removes it when `rc` says the write failed. */
+static int commit_tmp(const char *tmp, const char *path, int rc)
+{
     if (rc == STELE_OK && rename(tmp, path) != 0)
         rc = STELE_ERR_IO;
     if (rc != STELE_OK)
         unlink(tmp);
     return rc;
+}
+
+int enrolment_write_file(const char *path, const void *data, size_t len, int mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return STELE_ERR_IO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return STELE_ERR_IO;
+    return commit_tmp(tmp, path, write_sync_close(fd, data, len, mode));
+}
+
+int enrolment_write_file_unique(const char *path, const void *data, size_t len, int mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) /* mkstemp's template */
+        return STELE_ERR_IO;
+    int fd = mkstemp(tmp); /* 0600 until written, a name no other writer uses */
+    if (fd < 0)
+        return STELE_ERR_IO;
+    return commit_tmp(tmp, path, write_sync_close(fd, data, len, mode));
 }
 
 #define STAGED ".new"

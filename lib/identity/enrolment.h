@@ -55,4 +55,9 @@ int enrolment_read_file(const char *path, size_t max, struct buf *out);
  * STELE_OK or STELE_ERR_IO. */
 int enrolment_write_file(const char *path, const void *data, size_t len, int mode);
 
+/* enrolment_write_file() through a temporary name of its own (mkstemp) instead of
+ * "<path>.tmp": for files several writers may write at once, and where a crash must leave
+ * nothing in the next writer's way (a read-only "<path>.tmp" would). Returns the same. */
+int enrolment_write_file_unique(const char *path, const void *data, size_t len, int mode);
+
 #endif

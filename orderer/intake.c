@@ -29,15 +29,6 @@ static Stele__Status status_of_auth(int rc)
 
 /* Whether header timestamp `ts` is valid and within `window_ms` of `now_ms` (Unix ms): 0,
  * STELE_ERR_MALFORMED (absent or out of range) or STELE_ERR_EXPIRED (too far). */
-static int check_time(const Stele__Timestamp *ts, uint64_t now_ms, uint64_t window_ms)
-{
-    if (!ts || ts->seconds < 0 || ts->seconds > (int64_t)(UINT64_MAX / 2000) || ts->nanos < 0 ||
-        ts->nanos >= 1000000000)
-        return STELE_ERR_MALFORMED;
-    uint64_t at = (uint64_t)ts->seconds * 1000 + (uint64_t)ts->nanos / 1000000;
-    return (at > now_ms ? at - now_ms : now_ms - at) > window_ms ? STELE_ERR_EXPIRED : STELE_OK;
-}
-
 /* The checks shared by Broadcast and Deliver once the envelope is decoded. */
 static int check_opened(const struct intake *in, struct arena *a, const Stele__Envelope *env,
                         enum orderer_auth_action action, struct envelope_view *view,
@@ -66,7 +57,7 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request header type is not DELIVER_SEEK_INFO", STELE_ERR_INVALID);
     if (action == ORDERER_AUTH_BROADCAST &&
-        (rc = check_time(h->timestamp, clock_wall_ms(), INTAKE_BROADCAST_WINDOW_MS)))
+        (rc = envelope_time_check(h->timestamp, clock_wall_ms(), ENVELOPE_TIME_WINDOW_MS, NULL)))
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       rc == STELE_ERR_MALFORMED
                           ? "transaction header has no valid timestamp"
@@ -139,7 +130,7 @@ int intake_check_deliver(const struct intake *in, struct arena *a, const Stele__
     int rc = check_opened(in, a, env, ORDERER_AUTH_DELIVER, &view, v, false);
     if (rc)
         return rc;
-    rc = check_time(view.header->timestamp, now_ms, INTAKE_DELIVER_WINDOW_MS);
+    rc = envelope_time_check(view.header->timestamp, now_ms, INTAKE_DELIVER_WINDOW_MS, NULL);
     if (rc == STELE_ERR_MALFORMED)
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request header has no valid timestamp", rc);

@@ -40,13 +40,8 @@ struct intake_verdict {
     uint8_t hash[32]; /* intake_check_broadcast_bytes(): SHA-256 of the bytes once decoded */
 };
 
-/* How far a Broadcast envelope's header timestamp may be from the orderer's clock. Peers check
- * the creator's and endorsers' identities at that timestamp, so without a bound a client could
- * backdate a transaction into an identity's validity after it expired. */
-#define INTAKE_BROADCAST_WINDOW_MS (15 * 60 * 1000ull)
-
 /* Checks a Broadcast envelope already decoded as `env` whose serialized size is `len` octets:
- * size, header, channel, type, a timestamp within INTAKE_BROADCAST_WINDOW_MS of the wall
+ * size, header, channel, type, a timestamp within ENVELOPE_TIME_WINDOW_MS of the wall
  * clock, the creator's identity now and its signature.
  * On success `view` (may be NULL) holds the opened envelope, living in `a`. Returns
  * STELE_OK when verdict->status is SUCCESS, else the stele status behind the refusal. */

@@ -83,14 +83,22 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     char tx_id[ENVELOPE_TXID_LEN + 1];
     if (strcmp(h->channel_id, p->cfg->channel_id) != 0)
         return refuse(out, RPC_INVALID_ARGUMENT, "the proposal is for another channel");
+    uint64_t at_ms = 0;
+    int trc = envelope_time_check(h->timestamp, clock_wall_ms(), ENVELOPE_TIME_WINDOW_MS, &at_ms);
     if (h->type != STELE__HEADER_TYPE__ENDORSER_TRANSACTION || !h->creator.len ||
-        h->nonce.len < ENVELOPE_MIN_NONCE || h->nonce.len > ENVELOPE_MAX_NONCE || !h->timestamp ||
-        h->timestamp->seconds < 0 || h->timestamp->nanos < 0 || h->timestamp->nanos >= 1000000000 ||
+        h->nonce.len < ENVELOPE_MIN_NONCE || h->nonce.len > ENVELOPE_MAX_NONCE ||
+        trc == STELE_ERR_MALFORMED ||
         envelope_tx_id(h->nonce.data, h->nonce.len, h->creator.data, h->creator.len, tx_id) ||
         strcmp(tx_id, h->tx_id) != 0)
         return refuse(out, RPC_INVALID_ARGUMENT,
                       "the proposal's header is not that of an endorser transaction (type, "
                       "creator, nonce, timestamp, tx_id = SHA-256(nonce || creator))");
+    /* chaincode reads this time as the transaction's, and the orderers refuse the envelope
+       outside the same window: an old or future-dated proposal is refused before it runs */
+    if (trc)
+        return refuse(out, rpc_code_from_status(trc),
+                      "the proposal's timestamp is more than 15 minutes from this peer's clock "
+                      "(check the client's clock; sign proposals when sending them)");
     const Stele__ChaincodeInvocation *inv = pr->invocation;
     if (!tx_chaincode_name_ok(inv->chaincode))
         return refuse(out, RPC_INVALID_ARGUMENT, "the proposal names no valid chaincode");
@@ -153,8 +161,7 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
                             .so_path = so,
                             .inv = inv,
                             .tx_id = h->tx_id,
-                            .timestamp_ms = (uint64_t)h->timestamp->seconds * 1000 +
-                                            (uint64_t)(h->timestamp->nanos / 1000000),
+                            .timestamp_ms = at_ms,
                             .creator = creator};
         if (hook)
             hook->checked(hook->arg);

@@ -20,6 +20,18 @@ static int refuse(const char **why, const char *reason)
     return STELE_ERR_MALFORMED;
 }
 
+int envelope_time_check(const Stele__Timestamp *ts, uint64_t now_ms, uint64_t window_ms,
+                        uint64_t *at_ms)
+{
+    if (!ts || ts->seconds < 0 || ts->seconds > (int64_t)(UINT64_MAX / 2000) || ts->nanos < 0 ||
+        ts->nanos >= 1000000000)
+        return STELE_ERR_MALFORMED;
+    uint64_t at = (uint64_t)ts->seconds * 1000 + (uint64_t)ts->nanos / 1000000;
+    if (at_ms)
+        *at_ms = at;
+    return (at > now_ms ? at - now_ms : now_ms - at) > window_ms ? STELE_ERR_EXPIRED : STELE_OK;
+}
+
 int envelope_tx_id(const uint8_t *nonce, size_t nonce_len, const uint8_t *creator,
                    size_t creator_len, char out[ENVELOPE_TXID_LEN + 1])
 {

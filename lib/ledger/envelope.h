@@ -54,6 +54,20 @@ int envelope_open(struct arena *a, const Stele__Envelope *env, struct envelope_v
 int envelope_tx_id(const uint8_t *nonce, size_t nonce_len, const uint8_t *creator,
                    size_t creator_len, char out[ENVELOPE_TXID_LEN + 1]);
 
+/* How far a transaction's header timestamp may be from the clock of the orderer that accepts
+ * it (Broadcast) and of the peer that endorses its proposal. Peers judge the creator's and
+ * endorsers' identities at that timestamp and chaincode reads it as the transaction's time, so
+ * without a bound a client could backdate a transaction into an identity's validity after it
+ * expired, date it outside a chaincode's opening hours, or replay an old signed proposal. */
+#define ENVELOPE_TIME_WINDOW_MS (15 * 60 * 1000ull)
+
+/* Checks the header timestamp `ts` (untrusted; may be NULL) against `now_ms` (ms since the
+ * epoch): STELE_OK when it is within `window_ms` either way, with *at_ms (may be NULL) set to
+ * it in ms; STELE_ERR_MALFORMED when it is missing or out of range; STELE_ERR_EXPIRED when it
+ * lies further away. */
+int envelope_time_check(const Stele__Timestamp *ts, uint64_t now_ms, uint64_t window_ms,
+                        uint64_t *at_ms);
+
 /* What envelope_build() puts in a header. */
 struct envelope_params {
     const char *channel_id; /* required */

@@ -112,7 +112,8 @@ const uint8_t *stele_cc_arg(const stele_cc_stub *stub, size_t i, size_t *len);
 const char *stele_cc_arg_string(const stele_cc_stub *stub, size_t i);
 
 /* The transaction's id (64 hex digits) and its creator's timestamp (milliseconds since the
- * Unix epoch, as the client stated it; the same on every endorser). */
+ * Unix epoch, as the client stated it; the same on every endorser, each of which refused the
+ * proposal unless this lies within 15 minutes of its clock). */
 const char *stele_cc_tx_id(const stele_cc_stub *stub);
 uint64_t stele_cc_timestamp_ms(const stele_cc_stub *stub);
 

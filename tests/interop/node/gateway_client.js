@@ -59,7 +59,7 @@ function proposal(channel, cc, fn, args, tamper = {}) {
   const nonce = crypto.randomBytes(24);
   const tx_id = tamper.tx_id ||
     crypto.createHash('sha256').update(nonce).update(me.identity).digest('hex');
-  const now = Date.now();
+  const now = Date.now() + (tamper.skew_ms || 0);
   const header = { channel_id: channel, tx_id, type: 'ENDORSER_TRANSACTION', creator: me.identity,
                    timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 }, nonce };
   const proposal_bytes = encode('Proposal', {
@@ -101,12 +101,23 @@ async function main() {
     ['a high-S signature', { sign: (b) => highS(sign(b)) }, 'UNAUTHENTICATED'],
     ['a DER signature', { sign: (b) => crypto.sign('sha256', b, me.key) }, 'UNAUTHENTICATED'],
     ['a tx_id that is not SHA-256(nonce || creator)', { tx_id: 'ab'.repeat(32) }, 'INVALID_ARGUMENT'],
+    // chaincode reads the header's time as the transaction's: it must be near the peers' clocks
+    ['a proposal dated 20 minutes back', { skew_ms: -20 * 60000 }, 'UNAUTHENTICATED', /15 minutes/],
+    ['a proposal dated 20 minutes ahead', { skew_ms: 20 * 60000 }, 'UNAUTHENTICATED', /15 minutes/],
   ];
-  for (const [what, tamper, code] of refused) {
+  for (const [what, tamper, code, says] of refused) {
     r = await call(gateway, 'Endorse', proposal(channel, 'asset', 'create', args, tamper).signed);
-    check(`Endorse refuses ${what} with ${code}`, r.err && grpc.status[r.err.code] === code,
+    check(`Endorse refuses ${what} with ${code}`,
+          r.err && grpc.status[r.err.code] === code && (!says || says.test(r.err.details)),
           r.err ? grpcErr(r.err) : 'endorsed');
   }
+  r = await call(gateway, 'Evaluate', proposal(channel, 'asset', 'read', [assetId], { skew_ms: -3600000 }).signed);
+  check('Evaluate refuses a proposal dated an hour back with UNAUTHENTICATED',
+        r.err && r.err.code === grpc.status.UNAUTHENTICATED && /15 minutes/.test(r.err.details),
+        r.err ? grpcErr(r.err) : 'evaluated');
+  // a proposal 5 minutes old (a slow client, a clock a little off) is still endorsed
+  r = await call(gateway, 'Evaluate', proposal(channel, 'asset', 'read', ['none-such'], { skew_ms: -5 * 60000 }).signed);
+  check('Evaluate runs a proposal dated 5 minutes back', !r.err, grpcErr(r.err));
 
   // Endorse: the transaction payload to sign, endorsed by a peer of each organisation.
   const p = proposal(channel, 'asset', 'create', args);

@@ -11,6 +11,11 @@ target_include_directories(stele_chaincode PUBLIC ${CMAKE_SOURCE_DIR}/chaincode/
 install(TARGETS stele_chaincode ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/chaincode/include/stele/chaincode.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/stele)
+# The .pc files locate the prefix from their own directory (${pcfiledir}), so an installed tree
+# moved elsewhere, staged with DESTDIR or installed with `cmake --install --prefix` still works.
+file(RELATIVE_PATH STELE_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
+     ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" STELE_PC_TO_PREFIX "${STELE_PC_TO_PREFIX}")
 configure_file(${CMAKE_SOURCE_DIR}/chaincode/stele-chaincode.pc.in
                ${CMAKE_BINARY_DIR}/stele-chaincode.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/stele-chaincode.pc

@@ -102,10 +102,8 @@ static const struct allow serving[] = {
     {SCMP_SYS(sched_yield), "spin locks (the sanitizers' allocator yields while it waits)"},
 };
 
-/* Allowed while loading only (with read-only opens, below). */
+/* Allowed while loading only (with read-only opens and reads of what they open, below). */
 static const struct allow loading[] = {
-    {SCMP_SYS(read), "the loader reads the .so's headers"},
-    {SCMP_SYS(pread64), "the loader reads program headers"},
     {SCMP_SYS(close), "the loader closes the .so"},
     {SCMP_SYS(fstat), "the loader checks the .so"},
     {SCMP_SYS(newfstatat), "the loader checks the .so"},
@@ -152,11 +150,33 @@ static int add_common(scmp_filter_ctx ctx, int sock)
 /* Open flags that create, truncate or write. */
 #define WRITE_FLAGS ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE))
 
+/* Allows system call `nr` on the descriptors the loader opens (4 and up: 0..2 are the
+ * standard ones, 3 the socket), never on stdin, stdout or stderr, which are the peer's own
+ * (stderr may be its terminal, or a log file opened for reading too). The kernel takes the
+ * descriptor as 32 bits while seccomp compares all 64, so "at least 4" is one masked compare
+ * per power of two: [2^k, 2^(k+1)) for k = 2..30. */
+static int allow_opened_fds(scmp_filter_ctx ctx, int nr)
+{
+    int rc = 0;
+    for (unsigned k = 2; k <= 30 && !rc; k++) {
+        scmp_datum_t low = (scmp_datum_t)1 << k;
+        struct scmp_arg_cmp in_block = {
+            .arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = ~(low - 1), .datum_b = low};
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, in_block);
+    }
+    return rc;
+}
+
 static int add_loading(scmp_filter_ctx ctx)
 {
     int rc = 0;
     for (size_t i = 0; i < sizeof loading / sizeof loading[0] && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, loading[i].nr, 0);
+    /* reading the files it opens: the loader reads the .so's headers (read, pread64) */
+    if (!rc)
+        rc = allow_opened_fds(ctx, SCMP_SYS(read));
+    if (!rc)
+        rc = allow_opened_fds(ctx, SCMP_SYS(pread64));
     /* opening files to read them (the .so, its libraries): never to write or create one */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,

@@ -6,14 +6,20 @@
  * `pool_size` host processes, started lazily. A host is the peer's own binary run with the
  * hidden subcommand `stele-peer chaincode-host --fd 3 --so PATH --memory BYTES` (posix_spawn:
  * fork + exec, never a bare fork of the multi-threaded peer; empty signal mask, default
- * dispositions, stdin/stdout on /dev/null). The host (peer/cchost*.c):
+ * dispositions, stdin/stdout on /dev/null, a process group of its own). A host idle for
+ * 100 ms is stopped (SIGSTOP) until its next invocation, and its memory checked once more: a
+ * chaincode can write a result itself and carry on, and would otherwise run untimed and
+ * unwatched for as long as the host is not used (under load a host gets its next invocation
+ * at once, which times it again). Should the peer die, the kernel continues and hangs up its
+ * orphaned stopped hosts, which then end (an idle host exits when its socket closes). The
+ * host (peer/cchost*.c):
  *   1. closes every descriptor but the socket (fd 3) and stdio; sets RLIMIT_CORE to 0 and, in
  *      builds without AddressSanitizer, RLIMIT_AS to its address space at start plus twice
  *      the memory limit (a backstop for the watchdog below); resolves the .so's real path;
  *   2. restricts itself for loading: Landlock (Linux >= 5.13) lets it open only the .so and
  *      the system library directories (without Landlock it loads nothing, unless
  *      allow_without_landlock); the loading seccomp filter refuses sockets, exec, fork,
- *      threads and any open for writing;
+ *      threads, any open for writing and reads of stdin, stdout and stderr;
  *   3. dlopens the .so (RTLD_NOW | RTLD_LOCAL) — its constructors run here, confined by 2 —
  *      and checks its `stele_chaincode` descriptor: abi_version == STELE_CC_ABI_VERSION (the
  *      stub's layout, chaincode/shim/stub.h, is part of that ABI), invoke not NULL, a valid
@@ -64,22 +70,24 @@
  *   range keys + one per range read) and `max_write_bytes` octets of written keys and values:
  *   a put or delete past them gets STELE_CC_LIMIT, a read past them fails the invocation
  *   (STELE_ERR_LIMIT: its set would be incomplete); at most 256 iterators open at once (the
- *   257th range gets STELE_CC_LIMIT).
+ *   257th range gets STELE_CC_LIMIT), holding at most 16 MiB of values between them: the
+ *   committed entries they fetched, and the invocation's written values replaced since an
+ *   open iterator took them; past that the invocation fails (STELE_ERR_LIMIT).
  *
  * Limits and failures. Each invocation has a wall-clock timeout (state calls included); the
  * memory limit bounds the host's resident set size, which the invoking thread reads from
- * /proc/PID/statm every 5 ms while it waits for the host and once more when the result
- * arrives (so memory a chaincode keeps across invocations counts too). RLIMIT_AS alone cannot
- * serve — AddressSanitizer reserves terabytes of shadow address space — so the watchdog is
- * the limit in every build and RLIMIT_AS only a backstop in release builds (a chaincode
- * touching memory fast can overshoot the limit by what it touches in 5 ms). A host that times
- * out, exceeds the limit, makes a forbidden system call, crashes, exits or breaks the protocol
- * is killed (SIGKILL), reaped and replaced by a fresh one at the next invocation that needs
- * it; the failing invocation gets an error naming the cause, and every other invocation
- * carries on. An idle host that dies (killed from outside) is reaped when its slot is next
- * used, or when the pool is evicted or the runtime destroyed. Costs (release build, 2 cores,
- * one get and one put per invocation): about 7,000 invocations/s from one thread, 17,000/s
- * from four threads on a pool of two.
+ * /proc/PID/statm every 5 ms while it waits for the host, once more when the result arrives
+ * and once when the idle host is stopped (so memory a chaincode keeps across invocations
+ * counts too). RLIMIT_AS alone cannot serve — AddressSanitizer reserves terabytes of shadow address
+ * space — so the watchdog is the limit in every build and RLIMIT_AS only a backstop in
+ * release builds (a chaincode touching memory fast can overshoot the limit by what it touches
+ * in 5 ms). A host that times out, exceeds the limit, makes a forbidden system call, crashes,
+ * exits or breaks the protocol is killed (SIGKILL), reaped and replaced by a fresh one at the
+ * next invocation that needs it; the failing invocation gets an error naming the cause, and
+ * every other invocation carries on. An idle host that dies (killed from outside) is reaped
+ * when its slot is next used, or when the pool is evicted or the runtime destroyed. Costs
+ * (release build, 2 cores, one get and one put per invocation): about 7,000 invocations/s
+ * from one thread, 17,000/s from four threads on a pool of two.
  *
  * Threads. ccrt_invoke(), ccrt_load(), ccrt_evict() and ccrt_get_stats() may be called from any
  * number of threads at once; an invocation waits when every host of its pool is busy. Only

@@ -207,6 +207,20 @@ static int wait_io(struct ccrt_host *h, short events, struct ccrt_wait *w, struc
     }
 }
 
+void ccrt_host_pause(struct ccrt_host *h)
+{
+    if (h->pid > 0 && !h->paused && kill(h->pid, SIGSTOP) == 0)
+        h->paused = true;
+}
+
+/* Continues a paused host. */
+static void resume(struct ccrt_host *h)
+{
+    if (h->paused && h->pid > 0)
+        kill(h->pid, SIGCONT);
+    h->paused = false;
+}
+
 int ccrt_host_send(struct ccrt_host *h, const Stele__CcPeerToHost *m, struct ccrt_wait *w,
                    struct ccrt_fail *f)
 {
@@ -224,6 +238,8 @@ int ccrt_host_send(struct ccrt_host *h, const Stele__CcPeerToHost *m, struct ccr
     int rc = STELE_OK;
     for (size_t off = 0; off < 4 + len;) {
         ssize_t n = send(h->fd, frame + off, 4 + len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* continued once the frame (or what fits) is waiting: it wakes once, to read it */
+        resume(h);
         if (n > 0) {
             off += (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -289,6 +305,7 @@ int ccrt_host_recv(struct ccrt_host *h, struct ccrt_wait *w, Stele__CcHostToPeer
                    struct ccrt_fail *f)
 {
     *out = NULL;
+    resume(h);
     int rc = check_limits(h, w, f, clock_mono_ms());
     if (rc)
         return rc;
@@ -399,7 +416,12 @@ static int start(struct ccrt_host *h, const struct ccrt_spawn *sp, const char *s
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* A process group of its own: should the peer die while the host is paused (stopped),
+     * the group is orphaned and the kernel sends it SIGHUP and SIGCONT, which end it (an idle
+     * host in the peer's group would stay stopped for ever). */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
     pid_t pid;
     int err = posix_spawn(&pid, sp->exe, &fa, &attr, argv, sp->envp);
     posix_spawn_file_actions_destroy(&fa);

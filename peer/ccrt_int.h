@@ -38,6 +38,7 @@ struct ccrt_host {
     pid_t pid;     /* 0: none */
     int fd;        /* the peer's end of the socketpair */
     int statm_fd;  /* /proc/PID/statm, for the watchdog */
+    bool paused;   /* stopped (SIGSTOP) while idle: ccrt_host_pause() */
     uint8_t *in;   /* received octets not yet consumed (a partial frame, or more) */
     size_t in_len; /* octets in `in` */
     size_t in_cap; /* octets allocated at `in` */
@@ -86,6 +87,12 @@ int ccrt_host_send(struct ccrt_host *h, const Stele__CcPeerToHost *m, struct ccr
  * also for an oversize or undecodable frame). */
 int ccrt_host_recv(struct ccrt_host *h, struct ccrt_wait *w, Stele__CcHostToPeer **out,
                    struct ccrt_fail *f);
+
+/* Stops the host's process (SIGSTOP) until the next ccrt_host_send() or ccrt_host_recv()
+ * continues it. For an idle host (ccrt.c stops those idle for a while): the chaincode may
+ * have written its last result or hello itself and carried on, and nothing it runs between
+ * invocations would be timed or watched for memory. */
+void ccrt_host_pause(struct ccrt_host *h);
 
 /* Reads the host's resident size now and kills it when it is over w->memory_limit. Returns
  * STELE_OK or STELE_ERR_LIMIT (killed, *f filled). */

@@ -23,12 +23,13 @@
 
 #define PAGE       64          /* committed entries an iterator fetches at once */
 #define PAGE_BYTES (1u << 20)  /* ... or fewer once they hold this many octets of values */
-#define ALL_PAGES  (16u << 20) /* octets of values the pages of all iterators hold at once */
+#define ALL_PAGES  (16u << 20) /* octets of values all iterators hold (pages, held_bytes) */
 #define MAX_ITERS  256         /* iterators open at once */
 
 /* A written value, shared by the write set and iterator snapshots. */
 struct val {
     unsigned refs;
+    bool held; /* replaced in the write set, kept for snapshots (counted in held_bytes) */
     size_t len;
     uint8_t data[];
 };
@@ -88,6 +89,7 @@ struct ccrt_sim {
     struct iter **iters; /* handle i+1 is iters[i], in opening order */
     size_t n_iters, cap_iters, open_iters;
     size_t page_bytes; /* octets of values held in the pages of all iterators (ALL_PAGES) */
+    size_t held_bytes; /* octets of replaced values only snapshots hold (ALL_PAGES too) */
     size_t items;      /* as tx.h counts them */
     int err;           /* the first failure that spoils the set */
     char why[160];
@@ -97,10 +99,13 @@ struct ccrt_sim {
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static void val_unref(struct val *v)
+static void val_unref(struct ccrt_sim *s, struct val *v)
 {
-    if (v && --v->refs == 0)
+    if (v && --v->refs == 0) {
+        if (v->held)
+            s->held_bytes -= v->len;
         free(v);
+    }
 }
 
 /* Grows an array of `size`-octet elements to hold one more. */
@@ -242,23 +247,37 @@ static int record_write(struct ccrt_sim *s, const uint8_t *value, size_t len)
     size_t bytes = s->write_bytes - old + klen + len;
     if (bytes > s->lim.max_write_bytes || (!found && s->items >= s->lim.max_keys))
         return STELE_CC_LIMIT;
+    /* A value an open iterator still shows stays in memory once replaced: without this cap,
+     * MAX_ITERS iterators could each keep a whole write set's worth. */
+    struct val *prev = found ? s->writes[i].v : NULL;
+    bool hold = prev && prev->refs > 1;
+    if (hold && s->page_bytes + s->held_bytes + prev->len > ALL_PAGES) {
+        spoil(s, STELE_ERR_LIMIT, "its open iterators went over the limit of %s MiB of values",
+              "16");
+        return STELE_CC_LIMIT;
+    }
     struct val *v = NULL;
     if (value) {
         if (!(v = malloc(sizeof *v + len)))
             return STELE_CC_FAILED;
         v->refs = 1;
+        v->held = false;
         v->len = len;
         if (len)
             memcpy(v->data, value, len);
     }
     if (found) {
-        val_unref(s->writes[i].v);
+        if (hold) {
+            prev->held = true;
+            s->held_bytes += prev->len;
+        }
+        val_unref(s, prev);
         s->writes[i].v = v;
     } else {
         char *k = strdup(s->key);
         if (!k || !grow(&s->writes, &s->cap_writes, s->n_writes, sizeof *s->writes)) {
             free(k);
-            val_unref(v);
+            val_unref(s, v);
             return STELE_CC_FAILED;
         }
         memmove(&s->writes[i + 1], &s->writes[i], (s->n_writes - i) * sizeof *s->writes);
@@ -307,7 +326,7 @@ static void iter_close(struct ccrt_sim *s, struct iter *it)
         return;
     free_page(s, it);
     for (size_t i = 0; i < it->n_snap; i++)
-        val_unref(it->snap[i].v);
+        val_unref(s, it->snap[i].v);
     free(it->snap);
     it->snap = NULL;
     it->n_snap = 0;
@@ -382,11 +401,12 @@ static bool page_visit(void *ctx, const char *key, const uint8_t *value, size_t 
         return true; /* fetched before */
     /* A chaincode must not make the peer hold PAGE values of a MiB in each of MAX_ITERS
      * iterators: a page ends at PAGE_BYTES, and all pages together stay within ALL_PAGES. */
-    if (it->n_page && (pf->bytes + len > PAGE_BYTES || pf->s->page_bytes + len > ALL_PAGES)) {
+    size_t held = pf->s->page_bytes + pf->s->held_bytes;
+    if (it->n_page && (pf->bytes + len > PAGE_BYTES || held + len > ALL_PAGES)) {
         pf->capped = true;
         return false;
     }
-    if (pf->s->page_bytes + len > ALL_PAGES) {
+    if (held + len > ALL_PAGES) {
         pf->over = true;
         return false;
     }
@@ -542,7 +562,7 @@ void ccrt_sim_destroy(struct ccrt_sim *s)
         free(s->reads[i].key);
     for (size_t i = 0; i < s->n_writes; i++) {
         free(s->writes[i].key);
-        val_unref(s->writes[i].v);
+        val_unref(s, s->writes[i].v);
     }
     free(s->iters);
     free(s->reads);

@@ -19,6 +19,14 @@
  *   flood     writes CLOSE calls (which get no answer) to fd 3 forever -> timeout
  *   forge     writes a result "forged" and a CLOSE call to fd 3, then answers "honest"
  *             -> the peer takes "forged"; the rest must not reach the next invocation
+ *   linger [MiB]  writes a result "linger" to fd 3, then goes on: touches MiB (320 when not
+ *             given) MiB and spins
+ *             -> the peer takes "linger"; the host must not run on between invocations
+ *   snapshots N  puts a 1 MiB value, then N times opens a range over it and puts another
+ *             1 MiB value in its place (each open iterator shows the value it was opened
+ *             with) -> the invocation fails when the values held pass the peer's limit
+ *   int80     a system call of the i386 ABI (int $0x80)  -> killed (another architecture)
+ *   x32       a system call of the x32 ABI               -> forbidden
  */
 #include <stele/chaincode.h>
 
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A real SIGSEGV, not a sanitizer's report of a null store. */
@@ -110,6 +119,49 @@ static int invoke(stele_cc_stub *stub)
         ssize_t w = write(3, result, sizeof result - 1);
         (void)w;
         return stele_cc_success(stub, "honest", 6);
+    } else if (strcmp(fn, "linger") == 0) {
+        /* CcHostToPeer{result: CcHostResult{status: 200, payload: "linger"}}, framed */
+        static const char result[] = "\x00\x00\x00\x0d\x1a\x0b\x08\x90\x03\x1a\x06"
+                                     "linger";
+        ssize_t w = write(3, result, sizeof result - 1);
+        (void)w;
+        const char *arg = stele_cc_arg_string(stub, 0);
+        int mib = arg ? atoi(arg) : 320;
+        for (int i = 0; i < mib; i++) {
+            char *p = malloc(1 << 20);
+            if (p)
+                memset(p, 1, 1 << 20);
+        }
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    } else if (strcmp(fn, "snapshots") == 0) {
+        const char *n = stele_cc_arg_string(stub, 0);
+        static uint8_t v[1 << 20];
+        for (int i = 0, rounds = n ? atoi(n) : 0; i <= rounds; i++) {
+            v[0] = (uint8_t)i;
+            int rc = stele_cc_put_state(stub, "k", v, sizeof v);
+            stele_cc_iter *it;
+            if (rc == STELE_CC_OK && i < rounds)
+                rc = stele_cc_range(stub, "", "", &it);
+            if (rc != STELE_CC_OK)
+                return stele_cc_error(stub, 413, "round %d: %d", i, rc);
+        }
+        return stele_cc_success(stub, "held", 4);
+    } else if (strcmp(fn, "int80") == 0) {
+#if defined(__x86_64__)
+        long r = 20; /* getpid on i386 */
+        __asm__ volatile("int $0x80" : "+a"(r) : : "memory");
+        return stele_cc_error(stub, 500, "int 0x80 returned %ld", r);
+#else
+        return stele_cc_error(stub, 501, "not x86-64");
+#endif
+    } else if (strcmp(fn, "x32") == 0) {
+#if defined(__x86_64__)
+        long r = syscall(0x40000000L | SYS_getpid);
+        return stele_cc_error(stub, 500, "the x32 getpid returned %ld", r);
+#else
+        return stele_cc_error(stub, 501, "not x86-64");
+#endif
     } else if (strcmp(fn, "garbage") == 0) {
         static const char junk[] = "\x00\x00\x00\x05hello";
         ssize_t w = write(3, junk, sizeof junk - 1);

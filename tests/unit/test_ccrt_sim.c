@@ -4,7 +4,7 @@
  * the host already told the chaincode it succeeded; no_reply on anything but a write is a
  * protocol error. The host's side (it sends no_reply only for writes that surely fit) is
  * tested with real hosts in test_ccrt.c (test_key_limits). Also: what the pages of open
- * iterators may hold. */
+ * iterators, and the written values they show, may hold. */
 #include "statedb_fixture.h"
 #include "testutil.h"
 
@@ -234,6 +234,60 @@ static void test_iterator_pages_are_bounded(void **state)
     ccrt_sim_destroy(s);
 }
 
+/* A put of a MiB to key "k", waiting for its answer: the reply's rc. */
+static int put_mib(struct ccrt_sim *s)
+{
+    static uint8_t mib[1u << 20];
+    Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+    c.op = STELE__CC_HOST_CALL__OP__PUT;
+    c.key = (ProtobufCBinaryData){1, (uint8_t *)"k"};
+    c.value = (ProtobufCBinaryData){sizeof mib, mib};
+    Stele__CcHostReply r;
+    bool has_reply;
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    return r.rc;
+}
+
+/* An iterator shows the invocation's writes as they were when it was opened, so a value
+ * written and then replaced stays in memory while an open iterator may show it. Those values
+ * count against the same 16 MiB: replacing a value of a MiB under sixteen open iterators is
+ * fine, the seventeenth fails the invocation. Closed iterators give theirs back. */
+static void test_replaced_values_iterators_hold_are_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_sim_limits lim = {1000, 2u << 20};
+    struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &lim);
+    Stele__CcHostReply r;
+    bool has_reply;
+    Stele__CcHostCall c = range_call();
+    assert_int_equal(put_mib(s), STELE_CC_OK);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        assert_int_equal(r.rc, STELE_CC_OK);
+        assert_int_equal(put_mib(s), STELE_CC_OK);
+    }
+    assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+    assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+    assert_int_equal(put_mib(s), STELE_CC_LIMIT);
+    const char *why = NULL;
+    assert_int_equal(ccrt_sim_error(s, &why), STELE_ERR_LIMIT);
+    assert_non_null(strstr(why, "16 MiB"));
+    ccrt_sim_destroy(s);
+
+    s = ccrt_sim_create(fx->db, "cc", &lim);
+    assert_int_equal(put_mib(s), STELE_CC_OK);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        Stele__CcHostCall close_it = STELE__CC_HOST_CALL__INIT;
+        close_it.op = STELE__CC_HOST_CALL__OP__CLOSE;
+        close_it.iter = r.iter;
+        assert_int_equal(put_mib(s), STELE_CC_OK);
+        assert_int_equal(ccrt_sim_call(s, &close_it, &r, &has_reply), STELE_OK);
+    }
+    assert_int_equal(ccrt_sim_error(s, NULL), STELE_OK);
+    ccrt_sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +295,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_write_fails_the_invocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_reply_only_on_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterator_pages_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_values_iterators_hold_are_bounded, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

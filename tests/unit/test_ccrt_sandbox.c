@@ -1,0 +1,345 @@
+/* test_ccrt_sandbox.c — what a hostile chaincode (tests/chaincode/evil.c) must not get away
+ * with beyond test_ccrt's misdeeds: running on after writing a result of its own, making the
+ * peer hold values for its iterators without bound, system calls of other ABIs, reading the
+ * peer's stderr while loading, and hosts left behind when the peer dies. Real host processes
+ * (stele-peer chaincode-host). */
+#include "testutil.h"
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "ledger/statedb.h"
+#include "peer/ccrt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 1500
+#define MEMORY     (192u << 20)
+
+struct fixture {
+    char *dir;
+    struct statedb *db;
+    struct ccrt *rt;
+    char *evil;
+};
+
+static struct ccrt *runtime(const struct ccrt_config *base)
+{
+    struct ccrt_config cfg = *base;
+    char *exe = test_binary_path("stele-peer");
+    cfg.host_exe = exe;
+    struct ccrt *rt = NULL;
+    char *err = NULL;
+    int rc = ccrt_create(&cfg, &rt, &err);
+    if (rc)
+        fail_msg("ccrt_create: %s", err ? err : stele_strerror(rc));
+    free(exe);
+    return rt;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    fx->dir = test_tmpdir("ccrtsb");
+    char *err = NULL;
+    if (statedb_open(fx->dir, false, &fx->db, &err))
+        return -1;
+    fx->rt = runtime(
+        &(struct ccrt_config){.pool_size = 2, .timeout_ms = TIMEOUT_MS, .memory_limit = MEMORY});
+    fx->evil = test_binary_path("tests/chaincode/evil.so");
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    ccrt_destroy(fx->rt);
+    statedb_close(fx->db);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* every host reaped */
+    assert_int_equal(errno, ECHILD);
+    test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx->evil);
+    free(fx);
+    return 0;
+}
+
+static int invoke_rt(struct fixture *fx, struct ccrt *rt, const char *fn, const char *arg,
+                     struct ccrt_result *res, char **err)
+{
+    ProtobufCBinaryData a = {arg ? strlen(arg) : 0, (uint8_t *)arg};
+    struct ccrt_invocation inv = {.chaincode = "evil",
+                                  .so_path = fx->evil,
+                                  .function = fn,
+                                  .args = arg ? &a : NULL,
+                                  .n_args = arg ? 1 : 0,
+                                  .tx_id = "ab12",
+                                  .db = fx->db};
+    *err = NULL;
+    return ccrt_invoke(rt, &inv, res, err);
+}
+
+/* ---- processes --------------------------------------------------------------------------- */
+
+/* What /proc says of a process. */
+struct proc {
+    pid_t pid;
+    char state; /* R, S, T, Z, ... */
+    pid_t ppid;
+    unsigned long ticks; /* user + system CPU time, in clock ticks */
+    unsigned long rss;   /* resident pages */
+};
+
+static bool proc_read(pid_t pid, struct proc *p)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *s = strrchr(text, ')');
+    unsigned long utime, stime;
+    int ppid;
+    if (!s || sscanf(s + 2,
+                     "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d "
+                     "%*d %*u %*u %lu",
+                     &p->state, &ppid, &utime, &stime, &p->rss) != 5)
+        return false;
+    p->pid = pid;
+    p->ppid = ppid;
+    p->ticks = utime + stime;
+    return true;
+}
+
+/* The children of `parent` (at most `max`); returns how many. */
+static size_t children(pid_t parent, struct proc *out, size_t max)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; n < max && (e = readdir(d));) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && proc_read(pid, &out[n]) && out[n].ppid == parent)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+/* A chaincode can write a result of its own to the socket and carry on: the peer takes that
+ * result (the chaincode decides its result anyway) and gives the host back to the pool, but
+ * the code must not go on running there — spinning a CPU, touching memory the watchdog no
+ * longer looks at — for as long as the host is not used again. */
+static void linger(struct fixture *fx, const char *mib)
+{
+    struct ccrt_result r;
+    char *err = NULL;
+    int rc = invoke_rt(fx, fx->rt, "linger", mib, &r, &err);
+    if (rc)
+        fail_msg("linger: %s", err ? err : stele_strerror(rc));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.payload.len, 6);
+    assert_memory_equal(r.payload.data, "linger", 6);
+    ccrt_result_release(&r);
+}
+
+static void test_no_running_on_after_the_result(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_result r;
+    char *err = NULL;
+    int rc;
+    /* touching more memory than its limit once idle: the host is killed when it is stopped
+     * (the memory watchdog only reads a host's size while an invocation waits for it) */
+    struct ccrt_stats st0, st1;
+    ccrt_get_stats(fx->rt, &st0);
+    linger(fx, "320");
+    clock_sleep_ms(300);
+    ccrt_get_stats(fx->rt, &st1);
+    assert_int_equal(st1.memory - st0.memory, 1);
+    struct proc none[8];
+    assert_int_equal(children(getpid(), none, 8), 0);
+
+    /* spinning only: once idle (100 ms) it is stopped, and runs no more */
+    linger(fx, "0");
+    clock_sleep_ms(300);
+    struct proc before[8], after[8];
+    size_t n = children(getpid(), before, 8);
+    assert_int_equal(n, 1);
+    clock_sleep_ms(500);
+    assert_int_equal(children(getpid(), after, 8), 1);
+    assert_int_equal(after[0].pid, before[0].pid);
+    unsigned long ran_ms = (after[0].ticks - before[0].ticks) * 1000 / sysconf(_SC_CLK_TCK);
+    unsigned long rss_mib = after[0].rss * sysconf(_SC_PAGESIZE) >> 20;
+    print_message("    the idle host (state %c) ran %lu ms in 500 ms; resident %lu MiB\n",
+                  after[0].state, ran_ms, rss_mib);
+    assert_true(ran_ms < 100);
+    assert_int_equal(after[0].state, 'T');
+    assert_true(rss_mib <= MEMORY >> 20);
+
+    /* the runtime still serves: the host that ran on fails at most one more invocation (of
+     * this chaincode), with the limit it breaks */
+    int failures = 0;
+    for (;;) {
+        rc = invoke_rt(fx, fx->rt, "ok", NULL, &r, &err);
+        if (rc == STELE_OK)
+            break;
+        assert_non_null(err);
+        print_message("    then: %s\n", err);
+        assert_non_null(strstr(err, "chaincode evil"));
+        free(err);
+        assert_true(++failures <= 1);
+    }
+    assert_int_equal(r.status, 200);
+    ccrt_result_release(&r);
+}
+
+/* Each open iterator shows the writes of its range as they were when it was opened, so the
+ * peer keeps a value the chaincode has since overwritten as long as an iterator may show it.
+ * Those values count against the 16 MiB open iterators may hold (stele/chaincode.h): past it
+ * the invocation fails, instead of the peer holding up to 256 iterators' worth of the write
+ * set (2 GiB at the default limits) for each running invocation. */
+static void test_iterators_hold_bounded_values(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_result r;
+    char *err = NULL;
+    int rc = invoke_rt(fx, fx->rt, "snapshots", "8", &r, &err);
+    if (rc)
+        fail_msg("snapshots 8: %s", err ? err : stele_strerror(rc));
+    assert_int_equal(r.status, 200);
+    ccrt_result_release(&r);
+
+    rc = invoke_rt(fx, fx->rt, "snapshots", "40", &r, &err);
+    print_message("    snapshots 40 -> %s: %s\n", stele_status_name(rc), err ? err : "-");
+    assert_int_equal(rc, STELE_ERR_LIMIT);
+    assert_non_null(strstr(err, "16 MiB"));
+    assert_null(r.arena);
+    free(err);
+}
+
+/* The filters allow system calls of the host's own ABI only: an i386 call (int 0x80) kills
+ * the host, an x32 one is forbidden like any call not allowed. */
+static void test_other_abis(void **state)
+{
+#if defined(__x86_64__)
+    struct fixture *fx = *state;
+    static const char *const fns[] = {"int80", "x32"};
+    for (size_t i = 0; i < 2; i++) {
+        struct ccrt_result r;
+        char *err = NULL;
+        int rc = invoke_rt(fx, fx->rt, fns[i], NULL, &r, &err);
+        print_message("    %-5s -> %s: %s\n", fns[i], stele_status_name(rc), err ? err : "-");
+        assert_int_equal(rc, STELE_ERR_PERMISSION);
+        assert_non_null(strstr(err, "forbidden system call"));
+        free(err);
+    }
+#else
+    (void)state;
+    skip();
+#endif
+}
+
+/* A host starts with the peer's stderr (for sanitizer reports), which may be its terminal or
+ * a log file it can read: a constructor, which runs before the host is locked down fully,
+ * must not read from it. */
+static void test_constructor_cannot_read_stderr(void **state)
+{
+    struct fixture *fx = *state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    static const char secret[] = "what the operator typed";
+    assert_int_equal(write(sv[1], secret, sizeof secret - 1), (ssize_t)sizeof secret - 1);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(sv[0], 2), 2); /* the hosts inherit it */
+    char *so = test_binary_path("tests/chaincode/ctorfd2.so");
+    struct ccrt_invocation inv = {.chaincode = "ctorfd2", .so_path = so, .db = fx->db};
+    struct ccrt_result r;
+    char *err = NULL;
+    int rc = ccrt_invoke(fx->rt, &inv, &r, &err);
+    dup2(saved, 2);
+    close(saved);
+    close(sv[0]);
+    close(sv[1]);
+    free(so);
+    print_message("    ctorfd2 -> %s: %s\n", stele_status_name(rc), err ? err : "-");
+    if (rc == STELE_OK)
+        fail_msg("the constructor read '%.*s' from stderr", (int)r.payload.len,
+                 (const char *)r.payload.data);
+    assert_int_equal(rc, STELE_ERR_PERMISSION);
+    assert_non_null(strstr(err, "forbidden system call while loading: read"));
+    free(err);
+}
+
+/* A peer that dies (SIGKILL) leaves no host behind, even one stopped between invocations:
+ * an idle host exits when its socket closes, and a stopped one is continued for that. */
+static void test_no_host_outlives_the_peer(void **state)
+{
+    struct fixture *fx = *state;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t peer = fork();
+    assert_true(peer >= 0);
+    if (peer == 0) { /* a peer of its own session, as stele-network starts them */
+        close(pfd[0]);
+        setsid();
+        struct ccrt *rt = runtime(&(struct ccrt_config){.pool_size = 2, .timeout_ms = TIMEOUT_MS});
+        struct ccrt_result r;
+        char *err = NULL;
+        int ok = invoke_rt(fx, rt, "ok", NULL, &r, &err) == STELE_OK;
+        struct proc host;
+        pid_t pid = ok && children(getpid(), &host, 1) == 1 ? host.pid : 0;
+        ssize_t w = write(pfd[1], &pid, sizeof pid);
+        (void)w;
+        pause();
+        _exit(0);
+    }
+    close(pfd[1]);
+    pid_t host = 0;
+    assert_int_equal(read(pfd[0], &host, sizeof host), (ssize_t)sizeof host);
+    close(pfd[0]);
+    assert_true(host > 0);
+    clock_sleep_ms(400); /* idle for 100 ms: stopped */
+    struct proc stopped;
+    if (proc_read(host, &stopped) && stopped.state != 'T')
+        print_message("    the idle host is in state %c, not stopped\n", stopped.state);
+    kill(peer, SIGKILL);
+    assert_int_equal(waitpid(peer, NULL, 0), peer);
+    struct proc p = {0};
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) { /* 2 s */
+        gone = !proc_read(host, &p) || p.state == 'Z' || p.state == 'X';
+        if (!gone)
+            clock_sleep_ms(10);
+    }
+    if (!gone) {
+        kill(host, SIGKILL);
+        fail_msg("the host %d outlived its peer (state %c)", (int)host, p.state);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_no_running_on_after_the_result, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_iterators_hold_bounded_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_abis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_constructor_cannot_read_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_host_outlives_the_peer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

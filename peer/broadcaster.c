@@ -11,6 +11,9 @@
  * that stops answering (hung, partitioned, Byzantine) must not hold each Submit until its
  * timeout. Sends never wait either: when an orderer stops reading and the stream's send
  * queue fills, the stream is cancelled (its waiters fail) and the next Submit opens another.
+ * So is a stream whose orderer reads but does not answer: a waiter per envelope (each keeping
+ * its Submit's group) would pile up for as long as the stream lasts, so at most
+ * gateway.orderer_queue + BC_MAX_UNANSWERED envelopes may await its answers.
  *
  * Locks: `send_mu` keeps the order of waiters the order of sends (held across both, and
  * across opening a stream); `mu` guards the rest and is the only one the completion thread
@@ -31,6 +34,10 @@
 
 #define BC_BACKOFF_MIN_MS 250
 #define BC_BACKOFF_MAX_MS 30000
+/* Envelopes that may await one orderer's answer beyond gateway.orderer_queue (~150 octets of
+ * waiter and group each): far above what a working orderer leaves unanswered (an orderer at
+ * 2,000 envelopes a second 30 s behind), and a bound on what one that never answers holds. */
+#define BC_MAX_UNANSWERED 65536
 
 /* The answers one Submit is waiting for, one per orderer. Shared by the Submit and its
  * waiters (one reference each): whoever drops the last frees it, so a Submit that stopped
@@ -62,6 +69,9 @@ struct bc_stream {
     struct rpc_call *call;  /* NULL when none is open */
     struct bc_waiter *head; /* waiters in send order */
     struct bc_waiter *tail;
+    size_t waiting;     /* waiters in the FIFO */
+    size_t max_waiting; /* this many and the stream is cancelled: the orderer does not answer */
+    bool overfull;      /* the stream was cancelled for that (logged once) */
     pthread_t reader;
     bool reader_started; /* `reader` must be joined */
     bool stopping;
@@ -128,6 +138,7 @@ static void fail_all(struct bc_stream *s)
         waiter_done(w, STELE__STATUS__STATUS_UNKNOWN);
     }
     s->tail = NULL;
+    s->waiting = 0;
 }
 
 /* On the completion thread: an orderer's answer goes to the oldest waiter. */
@@ -145,6 +156,7 @@ static int on_answer(void *arg, const uint8_t *data, size_t len, struct buf *rep
         s->head = w->next;
         if (!s->head)
             s->tail = NULL;
+        s->waiting--;
         waiter_done(w, r->status);
     }
     if (s->backoff_ms) /* the first answer since a stream to it ended */
@@ -205,6 +217,7 @@ int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels,
         pthread_mutex_init(&b->s[i].mu, NULL);
         b->s[i].ch = channels[i];
         b->s[i].addr = p->orderers[i];
+        b->s[i].max_waiting = (size_t)p->cfg->gateway.orderer_queue + BC_MAX_UNANSWERED;
     }
     *out = b;
     return STELE_OK;
@@ -263,13 +276,24 @@ static bool send_one(struct bc_stream *s, const ProtobufCBinaryData *env, struct
                                       &stele__broadcast_response__descriptor, -1);
             if (s->call && pthread_create(&s->reader, NULL, reader_main, s) == 0) {
                 s->reader_started = true;
+                s->overfull = false;
             } else if (s->call) {
                 rpc_call_finish(s->call, true, NULL);
                 s->call = NULL;
             }
         }
     }
-    if (!s->call || s->stopping) {
+    if (s->call && !s->stopping && s->waiting >= s->max_waiting) {
+        /* it reads but does not answer: drop the stream (the reader fails its waiters) */
+        if (!s->overfull)
+            log_warn("peer",
+                     "broadcast stream to %s: %zu envelopes await the orderer's answer; "
+                     "cancelled",
+                     s->addr, s->waiting);
+        s->overfull = true;
+        rpc_call_cancel(s->call);
+    }
+    if (!s->call || s->stopping || s->overfull) {
         pthread_mutex_unlock(&s->mu);
         pthread_mutex_unlock(&s->send_mu);
         free(w);
@@ -283,6 +307,7 @@ static bool send_one(struct bc_stream *s, const ProtobufCBinaryData *env, struct
     else
         s->head = w;
     s->tail = w;
+    s->waiting++;
     struct rpc_call *call = s->call;
     pthread_mutex_unlock(&s->mu);
     /* Without mu, so the answers keep flowing; never waiting for room: an orderer that does

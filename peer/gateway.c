@@ -12,8 +12,10 @@
  *                 yet (each answer carries its ledger height), it waits for the one behind
  *                 and endorses again (gw_endorse_run()); answers the envelope payload for the
  *                 client to sign;
- *   Submit        sends the signed envelope to every orderer (under PBFT a faulty primary
- *                 cannot drop it) and, when asked, waits for it to commit on this peer;
+ *   Submit        checks that the envelope's creator, issued by a CA of the channel, signed
+ *                 it, sends it to every orderer (under PBFT a faulty primary cannot drop it),
+ *                 answers once f + 1 of the channel's orderers accepted it (or all answered)
+ *                 and, when asked, waits for it to commit on this peer;
  *   CommitStatus  (events.c) waits for a transaction's commit.
  * A transaction refused with MVCC_READ_CONFLICT needs a new proposal (a new tx_id, signed by
  * the client), so retrying is the client's (`stele invoke --retries`).
@@ -110,6 +112,27 @@ void peer_gateway_destroy(struct peer *p)
     p->gw = NULL;
 }
 
+/* The largest envelope the channel's orderers take (its absolute_max_bytes). */
+static uint64_t submit_cap(const struct peer *p)
+{
+    const Stele__ChannelConfig *c = kvledger_config(p->ledger);
+    return c && c->batch && c->batch->absolute_max_bytes ? c->batch->absolute_max_bytes
+                                                         : BATCH_MAX_BYTES;
+}
+
+/* The message cap of the channels to gateway peers. Their answer to a ProcessProposal is at
+ * most twice absolute_max_bytes: what they endorse goes into an envelope of that size, and the
+ * chaincode's response comes twice (beside the signed payload and in it). A larger one comes
+ * from a faulty peer, and each Endorse call asking it would hold it whole, and decoded, until
+ * it is judged. (A proposal sent is at most PEER_MAX_SIGNED_PROPOSAL.) */
+static size_t remote_cap(const struct peer *p)
+{
+    uint64_t cap = 2 * submit_cap(p) + (64u << 10);
+    if (cap < PEER_MAX_SIGNED_PROPOSAL)
+        cap = PEER_MAX_SIGNED_PROPOSAL;
+    return cap < p->cfg->limits.max_message ? (size_t)cap : p->cfg->limits.max_message;
+}
+
 /* The channel in slot `*slot` to the gateway peer at `addr`, opened on first use. It fails
  * fast: a peer that cannot be reached is reported at once (and the next one of its
  * organisation asked), not after the endorsement timeout. */
@@ -118,9 +141,8 @@ static struct rpc_channel *channel(struct peer *p, struct rpc_channel **slot, co
     struct peer_gateway *g = p->gw;
     pthread_mutex_lock(&g->mu);
     if (!*slot) {
-        struct rpc_channel_opts co = {.max_message = p->cfg->limits.max_message,
-                                      .fail_fast = true,
-                                      .tls = cli_tls_client(&p->cfg->tls)};
+        struct rpc_channel_opts co = {
+            .max_message = remote_cap(p), .fail_fast = true, .tls = cli_tls_client(&p->cfg->tls)};
         char *err = NULL;
         if (!(*slot = rpc_channel_open(addr, &co, &err)))
             log_warn("gateway", "peer %s: %s", addr, err ? err : "cannot open a channel");
@@ -627,12 +649,12 @@ static const char *status_name(Stele__Status st)
     return v ? v->name : "unknown";
 }
 
-/* The largest envelope the channel's orderers take (its absolute_max_bytes). */
-static uint64_t submit_cap(const struct peer *p)
+/* The orderers of the channel (its configuration; the addresses configured when it names
+ * none): f + 1 of them must accept an envelope, whichever of them this peer sends to. */
+static size_t channel_orderers(const struct peer *p)
 {
     const Stele__ChannelConfig *c = kvledger_config(p->ledger);
-    return c && c->batch && c->batch->absolute_max_bytes ? c->batch->absolute_max_bytes
-                                                         : BATCH_MAX_BYTES;
+    return c && c->n_orderers ? c->n_orderers : p->n_orderers;
 }
 
 static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *req,
@@ -659,6 +681,31 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "the envelope is not an endorser transaction of channel %s",
                               p->cfg->channel_id);
+    /* Relayed only when its creator, issued by a CA of the channel, signed it: the gateway's
+     * streams are shared, and a commit wait counts against the creator's share, so nobody may
+     * have one in another's name because a faulty orderer accepted its envelope. Whether the
+     * creator may still transact (revoked, expired) is the orderers' to say, FORBIDDEN. */
+    struct identity *creator = arena_alloc(a, sizeof *creator);
+    if (!creator)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+    char *err = NULL;
+    int rc = identity_verify(p->msp, a, ev.header->creator.data, ev.header->creator.len,
+                             clock_wall_s(), creator, &err);
+    if ((rc == STELE_ERR_REVOKED || rc == STELE_ERR_EXPIRED) && creator->ca_key)
+        rc = STELE_OK; /* issued by the channel's CA: decoded, its key known */
+    enum rpc_code refused = RPC_OK;
+    if (rc)
+        refused =
+            rpc_call_error(call, rpc_code_from_status(rc), "the envelope's creator is refused: %s",
+                           err ? err : stele_strerror(rc));
+    free(err);
+    if (refused != RPC_OK)
+        return refused;
+    if (identity_verify_signature(p->msp, creator, ev.envelope->payload.data,
+                                  ev.envelope->payload.len, ev.envelope->signature.data,
+                                  ev.envelope->signature.len) != STELE_OK)
+        return rpc_call_error(call, RPC_UNAUTHENTICATED,
+                              "the envelope's signature does not verify with its creator's key");
     Stele__SubmitResponse *r = arena_alloc(a, sizeof *r);
     if (!r)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -671,7 +718,7 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
     /* f + 1 acceptances, f the orderers that may fail: then at least one that works has the
      * envelope, and a silent orderer does not hold every Submit for GW_BROADCAST_MS. The
      * answer counts the orderers that had accepted by then. */
-    size_t enough = pbft_faults(p->n_orderers) + 1;
+    size_t enough = pbft_faults(channel_orderers(p)) + 1;
     peer_broadcast(p->gw->bc, &sr->envelope, GW_BROADCAST_MS, enough, st);
     for (size_t i = 0; i < p->n_orderers; i++) {
         if (st[i] == STELE__STATUS__STATUS_SUCCESS)
@@ -688,12 +735,8 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
         int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
         unsigned vc = 0;
         uint64_t number = 0;
-        /* the wait counts against the creator's share: the orderers accepted its signature */
-        struct identity creator;
-        int rc =
-            identity_decode(a, ev.header->creator.data, ev.header->creator.len, &creator, NULL);
-        if (rc == STELE_OK)
-            rc = peer_wait_commit(p, call, creator.certhash, r->tx_id, left, &vc, &number, NULL);
+        /* the wait counts against the creator's share: it signed the envelope */
+        rc = peer_wait_commit(p, call, creator->certhash, r->tx_id, left, &vc, &number, NULL);
         if (rc == STELE_OK) {
             r->committed = true;
             r->validation_code = vc;

@@ -139,8 +139,9 @@ int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, s
 int identity_public_key(struct msp *m, const struct identity *id, struct crypto_key **out);
 
 /* Verifies `sig` (untrusted) by the identity over `msg` (plain SHA-256/ECDSA, no domain). Checks
- * the sign key-usage bit. Returns STELE_OK, STELE_ERR_PERMISSION (key not for signing) or the
- * errors of crypto_verify(). */
+ * the sign key-usage bit. Through the MSP's signature cache when it has one (msp_sigcache()).
+ * Returns STELE_OK, STELE_ERR_PERMISSION (key not for signing) or the errors of
+ * crypto_verify(). */
 int identity_verify_signature(struct msp *m, const struct identity *id, const void *msg, size_t len,
                               const uint8_t *sig, size_t sig_len);
 

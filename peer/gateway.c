@@ -726,11 +726,12 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
         else
             last = st[i];
     }
+    enum rpc_code short_code =
+        last == STELE__STATUS__STATUS_UNKNOWN ? RPC_UNAVAILABLE : RPC_FAILED_PRECONDITION;
     if (!r->orderers_accepted)
-        return rpc_call_error(
-            call, last == STELE__STATUS__STATUS_UNKNOWN ? RPC_UNAVAILABLE : RPC_FAILED_PRECONDITION,
-            "no orderer accepted the transaction (last answer: %s, %d)", status_name(last),
-            (int)last);
+        return rpc_call_error(call, short_code,
+                              "no orderer accepted the transaction (last answer: %s, %d)",
+                              status_name(last), (int)last);
     if (sr->wait) {
         int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
         unsigned vc = 0;
@@ -747,6 +748,13 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
                                   stele_strerror(rc));
         }
     }
+    /* Fewer than f + 1: perhaps only faulty orderers took it, and the others' refusal stands.
+     * Only its commit, when the client waited and saw it, outweighs that. */
+    if (r->orderers_accepted < enough && !r->committed)
+        return rpc_call_error(call, short_code,
+                              "only %u of the %zu orderers needed accepted the transaction (last "
+                              "answer: %s, %d); it may still be ordered",
+                              r->orderers_accepted, enough, status_name(last), (int)last);
     *resp = &r->base;
     return RPC_OK;
 }

@@ -10,6 +10,9 @@
  *      anyone to be told "accepted", and to hold commit waits in another identity's name (2
  *      each: the victim's own CommitStatus was then refused). Whether a creator is revoked is
  *      still the orderers' to say (tests/integration/crl.test.sh);
+ *      And one acceptance is not enough: an envelope the four orderers refuse (its tx_id is
+ *      committed) and the faulty one accepts is answered FAILED_PRECONDITION, "only 1 of the
+ *      2 orderers needed accepted";
  *   2. Submit answers once f + 1 of the channel's orderers accepted, f taken from the channel
  *      (4 orderers: 2), also when the peer's configuration lists fewer orderers (2): it waits
  *      for the second instead of answering on the first one's word;
@@ -217,7 +220,19 @@ static void submit_relays_only_what_a_member_signed(void **state)
                                   tx_must(&(struct txspec){.writes = {{"signed", "v"}}}, good_id),
                               .wait = true,
                               .timeout_ms = 20000};
+    ProtobufCBinaryData again = {good.env.len, malloc(good.env.len)};
+    assert_non_null(again.data);
+    memcpy(again.data, good.env.data, good.env.len);
     submit_run(&good);
+
+    /* the same envelope again: the four orderers refuse its tx_id (committed), only the faulty
+     * one accepts, and one acceptance is not f + 1 */
+    struct submit_job dup = {.env = again, .timeout_ms = 6000};
+    submit_run(&dup);
+    print_message("the committed envelope again: %d (%s)\n", dup.res.code, dup.res.detail);
+    pb_free(dup.resp ? &dup.resp->base : NULL);
+    assert_int_equal(dup.res.code, RPC_FAILED_PRECONDITION);
+    assert_non_null(strstr(dup.res.detail, "only 1 of the 2 orderers needed accepted"));
 
     print_message("forged: %d %d (%s); victim's CommitStatus: %d; stranger: %d (%s); member: %d\n",
                   forged[0].res.code, forged[1].res.code, forged[0].res.detail, victim,

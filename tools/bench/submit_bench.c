@@ -22,7 +22,8 @@
  * Per transaction, with E endorsers (observed), O orderers, P peers:
  *   signs     2 (client: proposal, envelope) + E (endorsements)
  *   verifies  E (each endorser: the proposal) + E - 1 (the gateway: the other endorsements)
- *             + O (each orderer: the envelope) + P (each peer validates the creator)
+ *             + O (each orderer: the envelope) + P (the creator's signature: the gateway's
+ *             peer checks it at Submit and remembers it for validation, the others validate)
  *             + (E - 1)^2 + (P - E) E (the endorsements a peer validates that it neither signed
  *             nor checked as the gateway: the peers remember those, lib/crypto/sigcache.h)
  * and per block (pbft, f = (O - 1) / 3):

@@ -85,7 +85,7 @@ static int fetch(struct peer_opts *o, uint64_t n, Stele__Block **out)
                             (ProtobufCMessage **)out, false);
 }
 
-/* fetch(), but a block the peer does not have answers CLI_EXIT_REFUSED quietly. */
+/* fetch(), but a block the peer does not have answers PEER_CLIENT_NOT_FOUND quietly. */
 static int fetch_quiet(struct peer_opts *o, uint64_t n, Stele__Block **out)
 {
     Stele__BlockQuery q = STELE__BLOCK_QUERY__INIT;
@@ -171,7 +171,7 @@ static int walk(struct peer_opts *o, struct kvledger *l, uint64_t height, struct
     for (uint64_t n = 1; n < height && !f->bad; n++) {
         Stele__Block *b = NULL;
         int rc = fetch_quiet(o, n, &b);
-        if (rc == CLI_EXIT_REFUSED) { /* NOT_FOUND below the height it reported */
+        if (rc == PEER_CLIENT_NOT_FOUND) { /* NOT_FOUND below the height it reported */
             found(f, n, -1, "the peer reports height %" PRIu64 " but does not serve this block",
                   height);
             break;

@@ -77,6 +77,7 @@ struct block_ctx {
     bool load_genesis;           /* the block asked for is block 0, read for its orderer set */
     bool have_members;           /* `members` holds the orderer set of block 0 */
     struct pbft_members members; /* checks pbft commit certificates */
+    const char *channel;         /* the channel asked (orderer) */
 };
 
 /* What the proof says, for printing. */
@@ -349,6 +350,8 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
                                             &stele__deliver_response__descriptor, 30000);
     struct arena *a = arena_create(0);
     int rc = STELE_ERR_NOMEM, printed = 0;
+    bool by_status = false; /* rc comes from the orderer's status message, `status` */
+    int status = 0;
     if (!req || !call || !a)
         goto out;
     if ((rc = rpc_call_send(call, &req->base)) || (rc = rpc_call_close_send(call)))
@@ -374,6 +377,8 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
                  : r->status == STELE__STATUS__STATUS_NOT_FOUND ? STELE_ERR_NOT_FOUND
                  : r->status == STELE__STATUS__STATUS_FORBIDDEN ? STELE_ERR_PERMISSION
                                                                 : STELE_ERR_INVALID;
+            by_status = true;
+            status = r->status;
             pb_free(m);
             break;
         }
@@ -384,6 +389,11 @@ out:;
     int frc = call ? rpc_call_finish(call, rc != STELE_OK, &res) : STELE_OK;
     pb_free(req ? &req->base : NULL);
     arena_destroy(a);
+    /* a stream that broke (orderer unreachable, deadline) exits as the transport failed */
+    if (rc != STELE_OK && !by_status && res.code != RPC_OK && res.code != RPC_CANCELLED)
+        rc = rpc_status_from_code(res.code);
+    if (ctx->load_genesis) /* quiet: the fetch of the block asked for reports */
+        return rc;
     if (rc == STELE_ERR_NOT_FOUND)
         return cli_fail(ctx->prog, rc,
                         "block %" PRIu64 " does not exist on %s (see stele chain info)", n,
@@ -391,6 +401,13 @@ out:;
     if (rc == STELE_ERR_PERMISSION)
         return cli_fail(ctx->prog, rc, "%s refused the request: the identity is not a reader",
                         o->orderer);
+    if (rc && by_status) { /* say what the orderer said, not how the stream then ended */
+        const ProtobufCEnumValue *v =
+            protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, status);
+        return cli_fail(ctx->prog, rc,
+                        "%s answered %s to the request for block %" PRIu64 " of channel %s",
+                        o->orderer, v ? v->name : "an unknown status", n, ctx->channel);
+    }
     if (rc == STELE_OK && printed == 0)
         rc = frc ? frc : STELE_ERR_MALFORMED;
     if (rc)
@@ -403,6 +420,10 @@ static int block_run(struct chain_opts *o_, int argc, char **argv);
 
 int cmd_block(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv)) { /* with --peer too */
+        fputs(block_usage, stdout);
+        return CLI_EXIT_OK;
+    }
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--peer") == 0 || strncmp(argv[i], "--peer=", 7) == 0)
             return peer_block_get(argc, argv);
@@ -444,6 +465,7 @@ int block_fetch(const struct chain_opts *o, uint64_t n, bool config_only, const 
     if (!o->channel && (rc = orderer_client_chain_info(ch, prog, o, &info)))
         goto out;
     const char *channel = o->channel ? o->channel : info->channel_id;
+    ctx.channel = channel;
     if (n > 0 && !config_only) {
         /* Block 0 names the orderers whose signatures make a pbft block final. */
         ctx.load_genesis = true;
@@ -518,12 +540,13 @@ int peer_block_get(int argc, char **argv)
     }
     /* Block 0 names the orderers whose signatures make a pbft block final. */
     Stele__ChannelConfig *cfg = NULL;
-    if (n > 0 && peer_fetch(&po, 0, &b0) == 0 &&
-        genesis_read(a, b0, NULL, &cfg, NULL) == STELE_OK &&
+    if (n > 0 && (rc = peer_fetch(&po, 0, &b0)) != 0 && rc != PEER_CLIENT_NOT_FOUND)
+        goto out; /* printed: the peer cannot be asked at all */
+    if (n > 0 && rc == 0 && genesis_read(a, b0, NULL, &cfg, NULL) == STELE_OK &&
         pbft_members_init(&ctx.members, cfg) == STELE_OK)
         ctx.have_members = true;
     rc = peer_fetch(&po, n, &b);
-    if (rc == CLI_EXIT_REFUSED)
+    if (rc == PEER_CLIENT_NOT_FOUND)
         rc = cli_fail(PROG, STELE_ERR_NOT_FOUND, "block %llu is not committed on %s", n, po.peer);
     else if (rc == 0 && !b->header)
         rc = cli_fail(PROG, STELE_ERR_MALFORMED, "%s answered a block without a header", po.peer);

@@ -233,6 +233,10 @@ int cmd_chain(int argc, char **argv)
         fputs(chain_usage, stderr);
         return CLI_EXIT_USAGE;
     }
+    if (cli_wants_help(argc, argv)) { /* whichever of orderers or peers the options name */
+        fputs(chain_usage, stdout);
+        return CLI_EXIT_OK;
+    }
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--peer") == 0 || strcmp(argv[i], "--all-peers") == 0 ||
             strncmp(argv[i], "--peer=", 7) == 0)

@@ -18,10 +18,12 @@
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "ledger/lifecycle.h"
+#include "ledger/tx.h"
 #include "pb/pb.h"
 #include "stele/lifecycle.pb-c.h"
 #include "stele/peer.pb-c.h"
 
+#include <elf.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,43 @@ static const char cc_usage[] =
     "list     the committed definitions and whether the peer has their package installed;\n"
     "         --installed lists the packages installed on the peer (its org's "
     "admins).\n" PEER_CLIENT_TLS_HELP;
+
+/* A one-line JSON object: line_begin(), its members, line_end() prints and frees it. */
+static void line_begin(struct buf *b, struct json *j)
+{
+    buf_init(b);
+    json_init(j, b);
+    json_object_begin(j);
+}
+
+static void line_end(struct buf *b, struct json *j)
+{
+    json_object_end(j);
+    printf("%s\n", (char *)b->data);
+    buf_release(b);
+}
+
+/* True when `data` is an ELF shared object (e_type ET_DYN), which dlopen() can load: not a
+ * relocatable .o, an executable, an archive or a script. */
+static bool is_shared_object(const uint8_t *data, size_t len)
+{
+    if (len < EI_NIDENT + 2 || memcmp(data, ELFMAG, SELFMAG) != 0)
+        return false;
+    const uint8_t *t = data + EI_NIDENT; /* e_type, in the byte order of EI_DATA */
+    unsigned type =
+        data[EI_DATA] == ELFDATA2MSB ? (unsigned)t[0] << 8 | t[1] : (unsigned)t[1] << 8 | t[0];
+    return type == ET_DYN;
+}
+
+/* True when `b` is a package as `package` writes it: a peer could install it. */
+static bool is_package(const struct buf *b)
+{
+    Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
+        &stele__chaincode_package__descriptor, NULL, b->data, b->len, 0);
+    bool ok = cp && cp->name[0] && is_shared_object(cp->so.data, cp->so.len);
+    pb_free(cp ? &cp->base : NULL);
+    return ok;
+}
 
 static int read_all(const char *path, struct buf *b)
 {
@@ -98,12 +137,23 @@ static int cc_package(int argc, char **argv)
     }
     if (!so || !name || !version || !outp || optind != argc)
         return cli_usage(PROG, "package needs --so, --name, --version and --out");
+    /* what a peer's install accepts (peer/ccstore.c): refused here, before the package hash
+     * goes round the organisations, rather than at the first install */
+    if (!tx_chaincode_name_ok(name) || name[0] == '_')
+        return cli_usage(PROG, "--name: 1..64 of [A-Za-z0-9_.-], not starting with '_'");
+    if (!version[0] || strlen(version) > LIFECYCLE_MAX_VERSION)
+        return cli_usage(PROG, "--version: 1..%d characters", LIFECYCLE_MAX_VERSION);
     struct buf b, pkg;
     buf_init(&b);
     buf_init(&pkg);
     int rc = read_all(so, &b);
     if (rc)
         return rc;
+    if (!is_shared_object(b.data, b.len)) {
+        buf_release(&b);
+        return cli_fail(PROG, STELE_ERR_MALFORMED,
+                        "%s is not an ELF shared object (build it with cc -shared -fPIC)", so);
+    }
     Stele__ChaincodePackage cp = STELE__CHAINCODE_PACKAGE__INIT;
     cp.name = (char *)name;
     cp.version = (char *)version;
@@ -115,11 +165,16 @@ static int cc_package(int argc, char **argv)
         rc = cli_fail(PROG, rc, "cannot write %s: %s", outp, stele_strerror(rc));
     } else {
         hex_encode(h, 32, hx);
-        if (json)
-            printf("{\"package\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":"
-                   "\"%s\"}\n",
-                   outp, name, version, hx);
-        else
+        if (json) {
+            struct buf jb;
+            struct json j;
+            line_begin(&jb, &j);
+            json_kv_string(&j, "package", outp);
+            json_kv_string(&j, "name", name);
+            json_kv_string(&j, "version", version);
+            json_kv_string(&j, "package_hash", hx);
+            line_end(&jb, &j);
+        } else
             printf("packaged %s %s in %s\npackage hash %s\n", name, version, outp, hx);
     }
     buf_release(&b);
@@ -165,11 +220,17 @@ static int cc_install(int argc, char **argv)
     const Stele__InstallResponse *r = (const Stele__InstallResponse *)m;
     char hx[65];
     hex_encode(r->package_hash.data, r->package_hash.len == 32 ? 32 : 0, hx);
-    if (o.json)
-        printf("{\"peer\":\"%s\",\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":\"%s\","
-               "\"already_installed\":%s}\n",
-               o.peer, r->name, r->version, hx, r->already_installed ? "true" : "false");
-    else
+    if (o.json) {
+        struct buf jb;
+        struct json j;
+        line_begin(&jb, &j);
+        json_kv_string(&j, "peer", o.peer);
+        json_kv_string(&j, "name", r->name);
+        json_kv_string(&j, "version", r->version);
+        json_kv_string(&j, "package_hash", hx);
+        json_kv_bool(&j, "already_installed", r->already_installed);
+        line_end(&jb, &j);
+    } else
         printf("%s %s %s on %s\npackage hash %s\n", r->name, r->version,
                r->already_installed ? "was already installed" : "installed", o.peer, hx);
 out:
@@ -198,7 +259,6 @@ static int cc_define(int argc, char **argv, const char *function)
     int ch, rc;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
         switch (ch) {
         case 'N':
             name = optarg;
@@ -216,8 +276,7 @@ static int cc_define(int argc, char **argv, const char *function)
             policy = optarg;
             break;
         case 's':
-            seq = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || seq == 0)
+            if (!peer_client_number(optarg, UINT64_MAX, &seq) || seq == 0)
                 return cli_usage(PROG, "--sequence takes a number from 1");
             break;
         case 'h':
@@ -239,6 +298,13 @@ static int cc_define(int argc, char **argv, const char *function)
         buf_init(&pkg);
         if ((rc = read_all(pkgfile, &pkg)))
             return rc;
+        /* not the .so itself, say: the definition would name a package no peer can install */
+        if (!is_package(&pkg)) {
+            buf_release(&pkg);
+            return cli_fail(PROG, STELE_ERR_MALFORMED,
+                            "%s is not a chaincode package (`stele chaincode package` writes one)",
+                            pkgfile);
+        }
         rc = crypto_sha256(pkg.data, pkg.len, h);
         buf_release(&pkg);
         if (rc)
@@ -263,11 +329,18 @@ static int cc_define(int argc, char **argv, const char *function)
     if (!(rc = peer_client_finish(&o, PROG, true)))
         rc = gw_submit(&o, PROG, &r, &out);
     if (rc == 0) {
-        if (o.json)
-            printf("{\"function\":\"%s\",\"name\":\"%s\",\"sequence\":%" PRIu64
-                   ",\"tx_id\":\"%s\",\"block\":%" PRIu64 ",\"validation_code\":\"%s\"}\n",
-                   function, name, seq, out.tx_id, out.block, peer_code_name(out.code));
-        else
+        if (o.json) {
+            struct buf jb;
+            struct json j;
+            line_begin(&jb, &j);
+            json_kv_string(&j, "function", function);
+            json_kv_string(&j, "name", name);
+            json_kv_uint(&j, "sequence", seq);
+            json_kv_string(&j, "tx_id", out.tx_id);
+            json_kv_uint(&j, "block", out.block);
+            json_kv_string(&j, "validation_code", peer_code_name(out.code));
+            line_end(&jb, &j);
+        } else
             printf("%s of %s %s sequence %" PRIu64 " committed in block %" PRIu64 " (tx %s)\n",
                    strcmp(function, "approve") == 0 ? "approval" : "definition", name, version, seq,
                    out.block, out.tx_id);
@@ -312,11 +385,19 @@ static int cc_list(int argc, char **argv)
                                     &stele__installed_list__descriptor, &m, false))) {
             const Stele__InstalledList *l = (const Stele__InstalledList *)m;
             for (size_t i = 0; i < l->n_chaincodes; i++) {
-                hex_encode(l->chaincodes[i]->package_hash.data,
-                           l->chaincodes[i]->package_hash.len == 32 ? 32 : 0, hx);
-                printf(o.json ? "{\"name\":\"%s\",\"version\":\"%s\",\"package_hash\":\"%s\"}\n"
-                              : "%-20s %-12s %s\n",
-                       l->chaincodes[i]->name, l->chaincodes[i]->version, hx);
+                const Stele__InstalledChaincode *c = l->chaincodes[i];
+                hex_encode(c->package_hash.data, c->package_hash.len == 32 ? 32 : 0, hx);
+                if (!o.json) {
+                    printf("%-20s %-12s %s\n", c->name, c->version, hx);
+                    continue;
+                }
+                struct buf jb;
+                struct json j;
+                line_begin(&jb, &j);
+                json_kv_string(&j, "name", c->name);
+                json_kv_string(&j, "version", c->version);
+                json_kv_string(&j, "package_hash", hx);
+                line_end(&jb, &j);
             }
         }
     } else {
@@ -332,12 +413,18 @@ static int cc_list(int argc, char **argv)
                 if (!d)
                     continue;
                 hex_encode(d->package_hash.data, d->package_hash.len == 32 ? 32 : 0, hx);
-                if (o.json)
-                    printf("{\"name\":\"%s\",\"version\":\"%s\",\"sequence\":%" PRIu64
-                           ",\"package_hash\":\"%s\",\"policy\":\"%s\",\"installed\":%s}\n",
-                           d->name, d->version, d->sequence, hx, d->endorsement_policy,
-                           l->chaincodes[i]->installed ? "true" : "false");
-                else
+                if (o.json) {
+                    struct buf jb;
+                    struct json j;
+                    line_begin(&jb, &j);
+                    json_kv_string(&j, "name", d->name);
+                    json_kv_string(&j, "version", d->version);
+                    json_kv_uint(&j, "sequence", d->sequence);
+                    json_kv_string(&j, "package_hash", hx);
+                    json_kv_string(&j, "policy", d->endorsement_policy);
+                    json_kv_bool(&j, "installed", l->chaincodes[i]->installed);
+                    line_end(&jb, &j);
+                } else
                     printf("%-20s %-12s %8" PRIu64 "  %-10s %s\n", d->name, d->version, d->sequence,
                            l->chaincodes[i]->installed ? "yes" : "no", d->endorsement_policy);
             }

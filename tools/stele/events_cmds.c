@@ -64,10 +64,12 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
         for (size_t i = 0; i < 8 && i < fb->hash.len; i++)
             printf("%02x", fb->hash.data[i]);
         printf("  %zu transactions\n", fb->n_transactions);
-        for (size_t i = 0; i < fb->n_transactions; i++)
-            printf("  %s %s %s\n", fb->transactions[i]->tx_id,
-                   peer_code_name(fb->transactions[i]->validation_code),
-                   fb->transactions[i]->chaincode);
+        for (size_t i = 0; i < fb->n_transactions; i++) {
+            printf("  %s %s ", fb->transactions[i]->tx_id,
+                   peer_code_name(fb->transactions[i]->validation_code));
+            peer_client_fput_printable(fb->transactions[i]->chaincode, stdout);
+            putchar('\n');
+        }
         break;
     }
     case STELE__EVENTS_RESPONSE__TYPE_CHAINCODE_EVENTS: {
@@ -85,9 +87,12 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
                 json_kv_hex(&j, "payload_hex", e->payload.data, e->payload.len);
                 json_object_end(&j);
                 printf("%s\n", (char *)b.data);
-            } else {
-                printf("block %" PRIu64 " %s %s %s (%zu octets)\n", ce->block_number, e->chaincode,
-                       e->name, e->tx_id, e->payload.len);
+            } else { /* the chaincode names its events as it likes */
+                printf("block %" PRIu64 " ", ce->block_number);
+                peer_client_fput_printable(e->chaincode, stdout);
+                putchar(' ');
+                peer_client_fput_printable(e->name, stdout);
+                printf(" %s (%zu octets)\n", e->tx_id, e->payload.len);
             }
         }
         buf_release(&b);
@@ -117,24 +122,34 @@ int cmd_events(int argc, char **argv)
     struct peer_opts o = {0};
     long long from = -1, to = -1;
     const char *chaincode = NULL;
+    bool filtered = false;
     int ch, rc;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        uint64_t v;
         if (ch == 'h') {
             fputs(events_usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (ch == 'f')
-            from = atoll(optarg);
-        else if (ch == 't')
-            to = atoll(optarg);
-        else if (ch == 'c')
+        if (ch == 'f' || ch == 't') {
+            if (!peer_client_number(optarg, INT64_MAX, &v))
+                return cli_usage(prog, "--%s takes a block number, not '%s'",
+                                 ch == 'f' ? "from" : "to", optarg);
+            *(ch == 'f' ? &from : &to) = (long long)v;
+        } else if (ch == 'c') {
             chaincode = optarg;
-        else if (ch != 'F' && !peer_client_option(&o, ch, optarg))
+        } else if (ch == 'F') {
+            filtered = true;
+        } else if (!peer_client_option(&o, ch, optarg)) {
             return cli_usage(prog, "see '%s --help'", prog);
+        }
     }
-    if (optind != argc || (to >= 0 && from >= 0 && to < from) || from < -1 || to < -1)
-        return cli_usage(prog, "unexpected argument, or --to before --from");
+    if (optind != argc)
+        return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
+    if (to >= 0 && from >= 0 && to < from)
+        return cli_usage(prog, "--to %lld is before --from %lld", to, from);
+    if (filtered && chaincode)
+        return cli_usage(prog, "give --filtered or --chaincode, not both");
     if ((rc = peer_client_finish(&o, prog, true)))
         goto out;
     Stele__SeekSpecified s_from = STELE__SEEK_SPECIFIED__INIT, s_to = STELE__SEEK_SPECIFIED__INIT;
@@ -185,7 +200,9 @@ int cmd_events(int argc, char **argv)
                 struct rpc_result res = {0};
                 rpc_call_finish(call, false, &res);
                 call = NULL;
-                rc = cli_fail(prog, r, "%s: %s (%s)", o.peer, res.detail, rpc_code_name(res.code));
+                /* the transport's failure (unreachable: 3) rather than the receive's */
+                rc = cli_fail(prog, res.code != RPC_OK ? rpc_status_from_code(res.code) : r,
+                              "%s: %s (%s)", o.peer, res.detail, rpc_code_name(res.code));
                 break;
             }
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);
@@ -297,8 +314,13 @@ static void print_rows(const struct peer_row *rows, size_t n, bool json, bool sa
         printf("%-14s %-8s %-22s %8" PRIu64 "  %-16s  %-16s\n", p->peer_id, p->org, rows[i].url,
                p->height, head, state);
     }
+    bool all = true; /* every peer answered */
+    for (size_t i = 0; i < n; i++)
+        all = all && rows[i].info;
     if (n > 1)
-        printf("%s\n", same ? "the peers agree" : "the peers DIFFER (or one is behind)");
+        printf("%s\n", same   ? "the peers agree"
+                       : !all ? "not every peer answered"
+                              : "the peers DIFFER (or one is behind)");
 }
 
 int peer_chain_info(int argc, char **argv)
@@ -336,7 +358,9 @@ int peer_chain_info(int argc, char **argv)
                   : STELE_ERR_INVALID;
         if (r)
             snprintf(rows[i].err, sizeof rows[i].err, "%s",
-                     res.detail[0] ? res.detail : rpc_code_name(res.code));
+                     !c              ? "no channel could be opened to it"
+                     : res.detail[0] ? res.detail
+                                     : rpc_code_name(res.code));
         else
             rows[i].info = (Stele__PeerChainInfo *)m;
         rpc_channel_close(c);

@@ -74,10 +74,43 @@ static void take_response(struct gw_outcome *out, const Stele__Response *resp)
     }
 }
 
+/* `s` (the chaincode's or a peer's words) as peer_client_fput_printable() writes it, malloc'd
+ * (NULL when out of memory). */
+static char *printable(const char *s)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&out, &n);
+    if (!m)
+        return NULL;
+    peer_client_fput_printable(s, m);
+    if (fclose(m) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 static int call_failed(const char *prog, const char *peer, int rc, const struct rpc_result *res)
 {
-    return cli_fail(prog, rc, "%s: %s (%s)", peer, res->detail[0] ? res->detail : "no detail",
-                    rpc_code_name(res->code));
+    char *safe = printable(res->detail);
+    rc = cli_fail(prog, rc, "%s: %s (%s)", peer,
+                  !res->detail[0] ? "no detail"
+                  : safe          ? safe
+                                  : "(out of memory)",
+                  rpc_code_name(res->code));
+    free(safe);
+    return rc;
+}
+
+/* "chaincode NAME answered STATUS: MESSAGE" (exit 1). */
+static int refused(const char *prog, const char *chaincode, const struct gw_outcome *out)
+{
+    char *safe = printable(out->message ? out->message : "");
+    int rc = cli_fail(prog, STELE_ERR_PERMISSION, "chaincode %s answered %d: %s", chaincode,
+                      out->status, safe ? safe : "(out of memory)");
+    free(safe);
+    return rc;
 }
 
 int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *r,
@@ -107,8 +140,7 @@ int gw_evaluate(struct peer_opts *o, const char *prog, const struct gw_request *
     pb_free(m);
     out->attempts = 1;
     if (out->status < 200 || out->status > 299)
-        return cli_fail(prog, STELE_ERR_PERMISSION, "chaincode %s answered %d: %s", r->chaincode,
-                        out->status, out->message ? out->message : "");
+        return refused(prog, r->chaincode, out);
     return 0;
 }
 
@@ -215,8 +247,7 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
     const Stele__PreparedTransaction *pt = (const Stele__PreparedTransaction *)m;
     take_response(out, pt->result);
     if (out->status < 200 || out->status > 299 || !pt->payload.len) {
-        rc = cli_fail(prog, STELE_ERR_PERMISSION, "chaincode %s answered %d: %s", r->chaincode,
-                      out->status, out->message ? out->message : "");
+        rc = refused(prog, r->chaincode, out);
         goto out;
     }
     /* sign only the transaction of this very proposal, and report what the endorsers signed,
@@ -236,7 +267,8 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
         goto out;
     }
     if (r->prepare) { /* signed, not sent: `stele submit` sends it */
-        if (enrolment_write_file(r->prepare, env.data, env.len, 0644) != STELE_OK)
+        /* 0600 (whatever the umask): whoever reads it can have it ordered in DIR's name */
+        if (enrolment_write_file(r->prepare, env.data, env.len, 0600) != STELE_OK)
             rc = cli_fail(prog, STELE_ERR_IO, "cannot write %s", r->prepare);
         goto out;
     }

@@ -55,7 +55,8 @@ static void print_payload(const ProtobufCBinaryData *p)
     }
 }
 
-static void print_json(const struct gw_outcome *o, bool submitted)
+/* The outcome as one JSON object; `prepared` names the file of --prepare (or NULL). */
+static void print_json(const struct gw_outcome *o, bool submitted, const char *prepared)
 {
     struct buf b;
     struct json j;
@@ -65,8 +66,11 @@ static void print_json(const struct gw_outcome *o, bool submitted)
     json_kv_string(&j, "tx_id", o->tx_id);
     json_kv_int(&j, "status", o->status);
     json_kv_string(&j, "message", o->message ? o->message : "");
-    json_key(&j, "payload");
+    json_key(&j, "payload"); /* readable: invalid UTF-8 shows as U+FFFD */
     json_string_len(&j, (const char *)o->payload.data, o->payload.len);
+    json_kv_hex(&j, "payload_hex", o->payload.data, o->payload.len); /* exact */
+    if (prepared)
+        json_kv_string(&j, "prepared", prepared);
     if (submitted) {
         json_kv_uint(&j, "orderers_accepted", o->orderers);
         json_kv_bool(&j, "committed", o->committed);
@@ -118,7 +122,6 @@ static int run(int argc, char **argv, bool submit)
     int ch, rc;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
         switch (ch) {
         case 'h':
             fputs(invoke_usage, stdout);
@@ -131,11 +134,13 @@ static int run(int argc, char **argv, bool submit)
                 return cli_usage(prog, "--prepare is for invoke");
             r.prepare = optarg;
             break;
-        case 'r':
-            r.retries = (unsigned)strtoul(optarg, &end, 10);
-            if (!*optarg || *end || r.retries > 100)
+        case 'r': {
+            uint64_t n;
+            if (!peer_client_number(optarg, 100, &n))
                 return cli_usage(prog, "--retries takes 0..100");
+            r.retries = (unsigned)n;
             break;
+        }
         case 't':
             if (!parse_timeout(optarg, &r.timeout_ms))
                 return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
@@ -164,8 +169,10 @@ static int run(int argc, char **argv, bool submit)
     }
     struct gw_outcome out;
     rc = submit ? gw_submit(&o, prog, &r, &out) : gw_evaluate(&o, prog, &r, &out);
-    if (o.json && (out.status || out.tx_id[0]))
-        print_json(&out, submit);
+    /* JSON only for what the chaincode answered (accepted or refused): a call that failed
+     * before that prints nothing on stdout but the error on stderr */
+    if (o.json && out.status)
+        print_json(&out, submit, r.prepare);
     else if (rc == 0 && !submit)
         print_payload(&out.payload);
     else if (rc == 0) {
@@ -226,7 +233,7 @@ int cmd_submit(int argc, char **argv)
         rc = gw_submit_envelope(&o, prog, &e, wait, timeout_ms, &out);
     }
     if (o.json && out.tx_id[0])
-        print_json(&out, true);
+        print_json(&out, true, NULL);
     else if (rc == 0)
         print_submitted(&out);
     gw_outcome_release(&out);

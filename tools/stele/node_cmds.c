@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "config/config.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
 #include "rpc/services.h"
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define NODE_MAX_WAIT_S 86400 /* --wait: a day at most */
 
 struct node_opts {
     const char *url;
@@ -59,9 +62,15 @@ static int parse(int argc, char **argv, struct node_opts *o)
         case 's':
             o->service = optarg;
             break;
-        case 'w':
-            o->wait_s = atof(optarg);
+        case 'w': {
+            char *end = NULL;
+            o->wait_s = strtod(optarg, &end);
+            /* NaN fails both comparisons; larger values would overflow the milliseconds */
+            if (end == optarg || *end || !(o->wait_s >= 0 && o->wait_s <= NODE_MAX_WAIT_S))
+                return cli_usage("stele node", "--wait takes 0..%d seconds, not '%s'",
+                                 NODE_MAX_WAIT_S, optarg);
             break;
+        }
         case 'j':
             o->json = true;
             break;
@@ -81,6 +90,8 @@ static int parse(int argc, char **argv, struct node_opts *o)
         return cli_usage("stele node", "unexpected argument '%s'", argv[optind]);
     if (!o->url)
         return cli_usage("stele node", "--url HOST:PORT is required");
+    if (!config_addr_valid(o->url, strlen(o->url)))
+        return cli_usage("stele node", "--url: expected HOST:PORT, got \"%s\"", o->url);
     return tls_opts_check("stele node", &o->tls);
 }
 
@@ -126,9 +137,18 @@ static int node_health(const struct node_opts *o)
     enum rpc_health_state st = rpc_health_wait(o->url, &o->tls, o->service,
                                                (uint64_t)(o->wait_s * 1000), NULL, NULL, &res);
     static const char *const names[] = {"UNREACHABLE", "SERVING", "NOT_SERVING", "UNKNOWN"};
-    if (o->json)
-        printf("{\"url\":\"%s\",\"status\":\"%s\"}\n", o->url, names[st]);
-    else
+    if (o->json) {
+        struct buf b;
+        struct json j;
+        buf_init(&b);
+        json_init(&j, &b);
+        json_object_begin(&j);
+        json_kv_string(&j, "url", o->url);
+        json_kv_string(&j, "status", names[st]);
+        json_object_end(&j);
+        printf("%s\n", (char *)b.data);
+        buf_release(&b);
+    } else
         printf("%s %s\n", o->url, names[st]);
     if (st == RPC_HEALTH_UNREACHABLE)
         return cli_fail("stele node health", rpc_status_from_code(res.code), "%s: %s", o->url,

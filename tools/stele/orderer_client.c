@@ -98,10 +98,15 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
         char *save = NULL;
         for (char *t = strtok_r(o->orderer_list, ",", &save);
-             t && o->n_orderers < CHAIN_MAX_ORDERERS; t = strtok_r(NULL, ",", &save))
+             t && o->n_orderers < CHAIN_MAX_ORDERERS; t = strtok_r(NULL, ",", &save)) {
+            /* gRPC would take "HOST:99999" for another port, and "HOST:1x" for port 1 */
+            if (!config_addr_valid(t, strlen(t)))
+                return cli_usage(prog, "--orderer: expected HOST:PORT, got \"%s\"", t);
             o->orderers[o->n_orderers++] = t;
-        if (o->n_orderers)
-            o->orderer = o->orderers[0];
+        }
+        if (!o->n_orderers)
+            return cli_usage(prog, "--orderer: expected HOST:PORT, got \"%s\"", o->orderer);
+        o->orderer = o->orderers[0];
     }
     return 0;
 }

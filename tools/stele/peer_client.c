@@ -80,8 +80,12 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
             return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
         char *save = NULL;
         for (char *t = strtok_r(o->peer_list, ",", &save); t && o->n_peers < PEER_CLIENT_MAX_PEERS;
-             t = strtok_r(NULL, ",", &save))
+             t = strtok_r(NULL, ",", &save)) {
+            /* gRPC would take "HOST:99999" for another port, and "HOST:1x" for port 1 */
+            if (!config_addr_valid(t, strlen(t)))
+                return cli_usage(prog, "--peer: expected HOST:PORT, got \"%s\"", t);
             o->peers[o->n_peers++] = t;
+        }
     }
     if (!o->n_peers)
         return cli_usage(prog, "--peer HOST:PORT (or --network DIR) is required");
@@ -167,9 +171,37 @@ int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
     if (rc == STELE_OK)
         return 0;
     if (rc == STELE_ERR_NOT_FOUND && quiet_not_found)
-        return CLI_EXIT_REFUSED;
+        return PEER_CLIENT_NOT_FOUND;
     return cli_fail(prog, rc, "%s: %s (%s)", o->peer, res.detail[0] ? res.detail : "no detail",
                     rpc_code_name(res.code));
+}
+
+bool peer_client_number(const char *arg, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!arg || !*arg)
+        return false;
+    for (const char *p = arg; *p; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || d > max || v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+void peer_client_fput_printable(const char *s, FILE *f)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1, as UTF-8 */
+            fprintf(f, "\\x%02x\\x%02x", p[0], p[1]);
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
 }
 
 const char *peer_code_name(unsigned code)

@@ -9,6 +9,8 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 struct config;
 
@@ -67,10 +69,14 @@ void peer_client_release(struct peer_opts *o);
 struct rpc_channel *peer_client_open(struct peer_opts *o, const char *prog, const char *addr,
                                      int *rc);
 
+/* What peer_client_call() returns for a NOT_FOUND answer with `quiet_not_found`: never an
+ * exit status, so that a caller tells it from a failure already printed. */
+#define PEER_CLIENT_NOT_FOUND (-1)
+
 /* Calls the unary Query/Events `method` ("/stele.Query/State") on o->peer with `body` signed
  * by o->self. *resp is freed with pb_free(). Returns 0, or the exit status with the error
- * printed (NOT_FOUND answers exit 1 quietly when `quiet_not_found`, returning
- * CLI_EXIT_REFUSED). */
+ * printed (a NOT_FOUND answer returns PEER_CLIENT_NOT_FOUND, printing nothing, when
+ * `quiet_not_found`). */
 int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
                      const ProtobufCMessage *body, const ProtobufCMessageDescriptor *resp_desc,
                      ProtobufCMessage **resp, bool quiet_not_found);
@@ -81,6 +87,14 @@ struct Stele__SignedRequest;
 struct buf;
 int peer_client_sign(struct peer_opts *o, const char *method, const ProtobufCMessage *body,
                      struct buf *req, uint8_t sig[64], struct Stele__SignedRequest *sr);
+
+/* Parses `arg` as a decimal number 0..max (digits only: no sign, no space, no overflow).
+ * Returns false when it is not one. */
+bool peer_client_number(const char *arg, uint64_t max, uint64_t *out);
+
+/* Writes `s` to `f`, its control characters (C0, DEL, and C1 encoded as UTF-8) as \xNN: text
+ * from the ledger or a chaincode cannot move a terminal's cursor or retitle its window. */
+void peer_client_fput_printable(const char *s, FILE *f);
 
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);

@@ -114,7 +114,7 @@ static int tx_get(struct peer_opts *o, const char *tx_id)
     int rc =
         peer_client_call(o, "stele tx", "/stele.Query/Transaction", &q.base,
                          &stele__processed_transaction__descriptor, (ProtobufCMessage **)&t, true);
-    if (rc == CLI_EXIT_REFUSED)
+    if (rc == PEER_CLIENT_NOT_FOUND)
         return cli_fail("stele tx", STELE_ERR_NOT_FOUND, "%s has no transaction %s", o->peer,
                         tx_id);
     if (rc)
@@ -148,10 +148,16 @@ static int tx_get(struct peer_opts *o, const char *tx_id)
         json_object_end(&j);
         json_print(&b);
     } else {
+        /* creator, chaincode and function are whatever the transaction says */
         printf("tx          %s\nblock       %" PRIu64 " (transaction %u)\nvalidation  %s\n"
-               "creator     %s\nchaincode   %s %s\nendorsed by %zu, %zu writes\n",
-               tx_id, t->block_number, t->tx_index, peer_code_name(t->validation_code), s.creator,
-               s.chaincode, s.function, s.n_endorsements, writes);
+               "creator     ",
+               tx_id, t->block_number, t->tx_index, peer_code_name(t->validation_code));
+        peer_client_fput_printable(s.creator, stdout);
+        printf("\nchaincode   ");
+        peer_client_fput_printable(s.chaincode, stdout);
+        putchar(' ');
+        peer_client_fput_printable(s.function, stdout);
+        printf("\nendorsed by %zu, %zu writes\n", s.n_endorsements, writes);
     }
     arena_destroy(a);
     pb_free(&t->base);
@@ -196,7 +202,8 @@ static void print_entry(struct json *j, const Stele__StateEntry *e)
         json_object_end(j);
         return;
     }
-    printf("%s = ", e->key);
+    peer_client_fput_printable(e->key, stdout);
+    printf(" = ");
     print_value(e->value.data, e->value.len);
     printf("  (block %" PRIu64 ", tx %u)\n", b, t);
 }
@@ -230,19 +237,19 @@ static int state_get(struct peer_opts *o, const char *ns, const char *key)
     return CLI_EXIT_OK;
 }
 
+/* Prints the keys of [start, end) in `ns`, at most `limit`, asking for as many pages as that
+ * takes: a peer ends a page early once its values fill 4 MiB. Each next page starts at the
+ * last key shown (a START cannot be "just after" a key), which it skips. When more keys
+ * follow, says which one a next call starts from. */
 static int state_range(struct peer_opts *o, const char *ns, const char *start, const char *end,
                        unsigned limit)
 {
     Stele__RangeQuery q = STELE__RANGE_QUERY__INIT;
     q.namespace_ = (char *)ns;
-    q.start_key = (char *)start;
     q.end_key = (char *)end;
-    q.limit = limit;
-    Stele__RangeResponse *r = NULL;
-    int rc = peer_client_call(o, "stele state", "/stele.Query/StateRange", &q.base,
-                              &stele__range_response__descriptor, (ProtobufCMessage **)&r, false);
-    if (rc)
-        return rc;
+    char *from = strdup(start), *last = NULL, *next = NULL; /* `last`: the last key shown */
+    unsigned shown = 0;
+    int rc = from ? 0 : cli_fail("stele state", STELE_ERR_NOMEM, "out of memory");
     struct buf b;
     struct json j;
     if (o->json) {
@@ -252,18 +259,61 @@ static int state_range(struct peer_opts *o, const char *ns, const char *start, c
         json_key(&j, "entries");
         json_array_begin(&j);
     }
-    for (size_t i = 0; i < r->n_entries; i++)
-        print_entry(o->json ? &j : NULL, r->entries[i]);
-    if (o->json) {
+    while (!rc && !next) {
+        Stele__RangeResponse *r = NULL;
+        q.start_key = from;
+        q.limit = limit - shown + 1 + (last != NULL); /* the next key too, and `last` again */
+        if ((rc = peer_client_call(o, "stele state", "/stele.Query/StateRange", &q.base,
+                                   &stele__range_response__descriptor, (ProtobufCMessage **)&r,
+                                   false)))
+            break;
+        size_t fresh = 0;
+        for (size_t i = 0; i < r->n_entries && !next; i++) {
+            const Stele__StateEntry *e = r->entries[i];
+            if (last && strcmp(e->key, last) <= 0)
+                continue;
+            fresh++;
+            if (shown == limit) {
+                if (!(next = strdup(e->key)))
+                    rc = cli_fail("stele state", STELE_ERR_NOMEM, "out of memory");
+                break;
+            }
+            print_entry(o->json ? &j : NULL, e);
+            shown++;
+            free(last);
+            last = strdup(e->key);
+        }
+        bool more = r->has_more;
+        pb_free(&r->base);
+        if (rc || next || !more)
+            break;
+        if (!fresh) {
+            rc = cli_fail("stele state", STELE_ERR_MALFORMED,
+                          "%s says more keys follow but sends none", o->peer);
+            break;
+        }
+        free(from);
+        if (!(from = last ? strdup(last) : NULL))
+            rc = cli_fail("stele state", STELE_ERR_NOMEM, "out of memory");
+    }
+    if (!rc && o->json) {
         json_array_end(&j);
-        json_kv_bool(&j, "has_more", r->has_more);
+        json_kv_bool(&j, "has_more", next != NULL);
+        if (next)
+            json_kv_string(&j, "next_key", next);
         json_object_end(&j);
         json_print(&b);
-    } else if (r->has_more) {
-        printf("(more keys follow: ask again with START just after the last key shown)\n");
+    } else if (o->json) {
+        buf_release(&b);
+    } else if (!rc && next) {
+        printf("(more keys follow: ask again with START ");
+        peer_client_fput_printable(next, stdout);
+        printf(")\n");
     }
-    pb_free(&r->base);
-    return CLI_EXIT_OK;
+    free(from);
+    free(last);
+    free(next);
+    return rc;
 }
 
 int cmd_state(int argc, char **argv)
@@ -273,7 +323,7 @@ int cmd_state(int argc, char **argv)
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     struct peer_opts o = {0};
-    long limit = 100;
+    uint64_t limit = 100;
     int ch, rc;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -281,17 +331,17 @@ int cmd_state(int argc, char **argv)
             fputs(state_usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (ch == 'l')
-            limit = atol(optarg);
-        else if (!peer_client_option(&o, ch, optarg))
+        if (ch == 'l') {
+            if (!peer_client_number(optarg, 1000, &limit) || limit < 1)
+                return cli_usage("stele state", "--limit takes 1..1000, not '%s'", optarg);
+        } else if (!peer_client_option(&o, ch, optarg))
             return cli_usage("stele state", "see 'stele state --help'");
     }
     int n = argc - optind;
     bool get = n == 3 && strcmp(argv[optind], "get") == 0;
     bool range = n >= 2 && n <= 4 && strcmp(argv[optind], "range") == 0;
-    if ((!get && !range) || limit < 1 || limit > 1000)
-        return cli_usage("stele state", "give get NAMESPACE KEY, or range NAMESPACE [START [END]] "
-                                        "with --limit 1..1000");
+    if (!get && !range)
+        return cli_usage("stele state", "give get NAMESPACE KEY, or range NAMESPACE [START [END]]");
     if (!(rc = peer_client_finish(&o, "stele state", true)))
         rc = get ? state_get(&o, argv[optind + 1], argv[optind + 2])
                  : state_range(&o, argv[optind + 1], n > 2 ? argv[optind + 2] : "",
@@ -305,7 +355,34 @@ int cmd_state(int argc, char **argv)
 static const char history_usage[] =
     "Usage: stele history NAMESPACE KEY (--peer HOST:PORT | --network DIR) [options]\n\n"
     "Prints every committed write of KEY, oldest first: block, transaction, tx_id, time and the\n"
-    "value written (or \"deleted\"), at most 1000.\n\n" PEER_OPTS_HELP;
+    "value written (or \"deleted\"). A peer answers in pages (at most 1000 writes, or those of 64\n"
+    "blocks); every page is asked for.\n\n" PEER_OPTS_HELP;
+
+/* Prints one write of the key (text), or adds it to the JSON array. */
+static void print_write(struct json *j, const Stele__HistoryEntry *e)
+{
+    uint64_t blk = e->version ? e->version->block_number : 0;
+    uint32_t tx = e->version ? e->version->tx_index : 0;
+    if (j) {
+        json_object_begin(j);
+        json_kv_uint(j, "block", blk);
+        json_kv_uint(j, "tx", tx);
+        json_kv_string(j, "tx_id", e->tx_id);
+        json_kv_uint(j, "timestamp_ms", e->timestamp_ms);
+        json_kv_bool(j, "deleted", e->is_delete);
+        if (!e->is_delete)
+            json_value(j, e->value.data, e->value.len);
+        json_object_end(j);
+        return;
+    }
+    printf("block %" PRIu64 " tx %u  %.16s...  %" PRIu64 "  ", blk, tx, e->tx_id, e->timestamp_ms);
+    if (e->is_delete)
+        printf("deleted\n");
+    else {
+        print_value(e->value.data, e->value.len);
+        printf("\n");
+    }
+}
 
 int cmd_history(int argc, char **argv)
 {
@@ -318,13 +395,9 @@ int cmd_history(int argc, char **argv)
     if ((rc = peer_client_finish(&o, "stele history", true)))
         goto out;
     Stele__HistoryQuery q = STELE__HISTORY_QUERY__INIT;
+    Stele__Version after = STELE__VERSION__INIT;
     q.namespace_ = argv[optind];
     q.key = argv[optind + 1];
-    Stele__HistoryResponse *r = NULL;
-    if ((rc = peer_client_call(&o, "stele history", "/stele.Query/History", &q.base,
-                               &stele__history_response__descriptor, (ProtobufCMessage **)&r,
-                               false)))
-        goto out;
     struct buf b;
     struct json j;
     if (o.json) {
@@ -334,38 +407,37 @@ int cmd_history(int argc, char **argv)
         json_key(&j, "entries");
         json_array_begin(&j);
     }
-    for (size_t i = 0; i < r->n_entries; i++) {
-        const Stele__HistoryEntry *e = r->entries[i];
-        uint64_t blk = e->version ? e->version->block_number : 0;
-        uint32_t tx = e->version ? e->version->tx_index : 0;
-        if (o.json) {
-            json_object_begin(&j);
-            json_kv_uint(&j, "block", blk);
-            json_kv_uint(&j, "tx", tx);
-            json_kv_string(&j, "tx_id", e->tx_id);
-            json_kv_uint(&j, "timestamp_ms", e->timestamp_ms);
-            json_kv_bool(&j, "deleted", e->is_delete);
-            if (!e->is_delete)
-                json_value(&j, e->value.data, e->value.len);
-            json_object_end(&j);
-            continue;
+    bool more = true;
+    while (more) { /* each page starts after the last write of the one before */
+        Stele__HistoryResponse *r = NULL;
+        if ((rc = peer_client_call(&o, "stele history", "/stele.Query/History", &q.base,
+                                   &stele__history_response__descriptor, (ProtobufCMessage **)&r,
+                                   false)))
+            break;
+        for (size_t i = 0; i < r->n_entries; i++)
+            print_write(o.json ? &j : NULL, r->entries[i]);
+        const Stele__HistoryEntry *last = r->n_entries ? r->entries[r->n_entries - 1] : NULL;
+        more = r->has_more;
+        if (more && (!last || !last->version))
+            rc = cli_fail("stele history", STELE_ERR_MALFORMED,
+                          "%s says more writes follow but sends none", o.peer);
+        else if (more) {
+            after.block_number = last->version->block_number;
+            after.tx_index = last->version->tx_index;
+            q.after = &after;
         }
-        printf("block %" PRIu64 " tx %u  %.16s...  %" PRIu64 "  ", blk, tx, e->tx_id,
-               e->timestamp_ms);
-        if (e->is_delete)
-            printf("deleted\n");
-        else {
-            print_value(e->value.data, e->value.len);
-            printf("\n");
-        }
+        pb_free(&r->base);
+        if (rc)
+            break;
     }
-    if (o.json) {
+    if (o.json && !rc) {
         json_array_end(&j);
-        json_kv_bool(&j, "has_more", r->has_more);
+        json_kv_bool(&j, "has_more", false);
         json_object_end(&j);
         json_print(&b);
+    } else if (o.json) {
+        buf_release(&b);
     }
-    pb_free(&r->base);
 out:
     peer_client_release(&o);
     return rc;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# `stele` fed bad input, with no network: everything here is refused before a daemon is asked,
+# with the exit codes of DESIGN §9 (2 usage, 1 refused) and a message naming what is wrong,
+# nothing on stdout. Addresses that do not parse as HOST:PORT (gRPC would dial port
+# 99999 - 65536 and take "1x" for port 1); numbers out of range, signed, overflowing or not
+# numbers at all; --help wherever it is given; `chaincode package` of files a peer cannot
+# load, and its --json with names that need escaping. Every check runs; each failure is
+# listed.
+set -euo pipefail
+bin=${STELE_BINARY_DIR:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+stele=$bin/stele
+bad=0
+nope() { echo "FAIL: $*"; bad=1; }
+
+# expect RC PATTERN WHAT CMD...: CMD exits RC and says PATTERN (stderr, or stdout when RC is
+# 0); a failure prints nothing on stdout.
+expect() {
+  local want=$1 pat=$2 what=$3 rc=0
+  shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+  if [ $rc -ne "$want" ]; then
+    nope "$what: exit $rc, want $want: $(head -c 400 "$tmp/out" "$tmp/err")"
+    return 0
+  fi
+  local where=$tmp/err
+  [ "$want" -eq 0 ] && where=$tmp/out
+  grep -Eq -- "$pat" "$where" || nope "$what: does not say '$pat': $(head -c 400 "$where")"
+  if [ "$want" -ne 0 ] && [ -s "$tmp/out" ]; then nope "$what: stdout on failure: $(head -c 200 "$tmp/out")"; fi
+  return 0
+}
+# valid_json FILE WHAT: every line of FILE is one JSON value.
+valid_json() {
+  python3 -c 'import json, sys
+for line in open(sys.argv[1], "rb"):
+    json.loads(line)' "$1" 2>"$tmp/jerr" || nope "$2: not JSON ($(tail -1 "$tmp/jerr")): $(head -c 300 "$1")"
+}
+
+id=$tmp/no-such-identity
+# ---- addresses ------------------------------------------------------------------------------
+for addr in 127.0.0.1:99999 127.0.0.1:1x '127.0.0.1:7050"' localhost 127.0.0.1:-1; do
+  expect 2 "expected HOST:PORT, got \"$addr\"" "tx get --peer $addr" \
+    "$stele" tx get abc --peer "$addr" --identity "$id"
+  expect 2 "expected HOST:PORT" "state range --peer ok,$addr" \
+    "$stele" state range ns --peer "127.0.0.1:7060,$addr" --identity "$id"
+  expect 2 "expected HOST:PORT, got \"$addr\"" "chain info --orderer $addr" \
+    "$stele" chain info --orderer "$addr"
+  expect 2 "expected HOST:PORT, got \"$addr\"" "block get --orderer $addr" \
+    "$stele" block get 1 --orderer "$addr" --identity "$id"
+  expect 2 "expected HOST:PORT, got \"$addr\"" "node health --url $addr" \
+    "$stele" node health --url "$addr" --json
+  expect 2 "expected HOST:PORT, got \"$addr\"" "chain info --all-peers --peer $addr" \
+    "$stele" chain info --all-peers --peer "$addr"
+done
+expect 2 "expected HOST:PORT" "--orderer ," "$stele" chain info --orderer ,
+
+# ---- numbers --------------------------------------------------------------------------------
+for n in abc 5abc -1 99999999999999999999999 ''; do
+  expect 2 "--from takes a block number" "events --from '$n'" \
+    "$stele" events --peer 127.0.0.1:7060 --identity "$id" --from "$n"
+  expect 2 "--to takes a block number" "events --to '$n'" \
+    "$stele" events --peer 127.0.0.1:7060 --identity "$id" --to "$n"
+  expect 2 "--limit takes 1..1000" "state range --limit '$n'" \
+    "$stele" state range ns --limit "$n" --peer 127.0.0.1:7060 --identity "$id"
+  expect 2 "--sequence takes a number from 1" "approve --sequence '$n'" \
+    "$stele" chaincode approve --name cc --version 1 --sequence "$n" \
+    --package-hash "$(printf '%064d' 0)" --policy 'OR(org1.peer)' --peer 127.0.0.1:7060 --identity "$id"
+done
+expect 2 "--sequence takes a number from 1" "approve --sequence 0" \
+  "$stele" chaincode approve --name cc --version 1 --sequence 0 \
+  --package-hash "$(printf '%064d' 0)" --policy 'OR(org1.peer)' --peer 127.0.0.1:7060 --identity "$id"
+for n in 101 4294967297 18446744073709551617 -1 1x; do
+  expect 2 "--retries takes 0..100" "invoke --retries $n" \
+    "$stele" invoke cc fn --retries "$n" --peer 127.0.0.1:7060 --identity "$id"
+done
+for w in nan inf -1 1e300 abc 86401; do # (a wait taken would last: 5 s of it is enough)
+  expect 2 "--wait takes 0..86400 seconds" "node health --wait $w" \
+    timeout 5 "$stele" node health --url 127.0.0.1:1 --wait "$w"
+done
+expect 2 "--to 1 is before --from 2" "events --from 2 --to 1" \
+  "$stele" events --peer 127.0.0.1:7060 --identity "$id" --from 2 --to 1
+expect 2 "--filtered or --chaincode, not both" "events --filtered --chaincode" \
+  "$stele" events --peer 127.0.0.1:7060 --identity "$id" --filtered --chaincode cc
+
+# ---- --help wherever it is given --------------------------------------------------------------
+expect 0 '^Usage: stele chain info' "chain info --all-peers --help" \
+  "$stele" chain info --all-peers --peer 127.0.0.1:7060 --help
+expect 0 '^Usage: stele chain info' "chain info --peer --help" "$stele" chain info --peer 127.0.0.1:7060 --help
+expect 0 '^Usage: stele block get' "block get --peer --help" "$stele" block get 1 --peer 127.0.0.1:7060 --help
+expect 2 "unrecognized option '--bogus'" "events --bogus" "$stele" events --bogus
+
+# ---- chaincode package ------------------------------------------------------------------------
+so=$bin/tests/chaincode/kv.so
+[ -f "$so" ] || so=$bin/chaincode/asset.so
+echo 'not a shared object' >"$tmp/text.so"
+printf 'int x;\n' >"$tmp/x.c"
+cc -c "$tmp/x.c" -o "$tmp/x.o"
+cp "$bin/libstele-chaincode.a" "$tmp/lib.a"
+for f in text.so x.o lib.a; do
+  expect 1 "$tmp/$f is not an ELF shared object" "package --so $f" \
+    "$stele" chaincode package --so "$tmp/$f" --name cc --version 1 --out "$tmp/$f.pkg"
+  [ ! -e "$tmp/$f.pkg" ] || nope "package --so $f wrote $f.pkg"
+done
+expect 1 "cannot read $tmp/none.so: not found" "package --so missing" \
+  "$stele" chaincode package --so "$tmp/none.so" --name cc --version 1 --out "$tmp/none.pkg"
+for name in '' _lifecycle 'a b' 'a/../b' "$(printf 'n%.0s' {1..65})"; do
+  expect 2 "--name: 1..64 of" "package --name '$name'" \
+    "$stele" chaincode package --so "$so" --name "$name" --version 1 --out "$tmp/n.pkg"
+done
+for v in '' "$(printf 'v%.0s' {1..65})"; do
+  expect 2 "--version: 1..64 characters" "package --version of ${#v}" \
+    "$stele" chaincode package --so "$so" --name cc --version "$v" --out "$tmp/n.pkg"
+done
+[ ! -e "$tmp/n.pkg" ] || nope "a refused package was written"
+mkdir "$tmp/q\"d"
+expect 0 '"package_hash":"[0-9a-f]{64}"' "package --json" \
+  "$stele" chaincode package --so "$so" --name kv --version '2"\' --out "$tmp/q\"d/k\\v.pkg" --json
+valid_json "$tmp/out" "package --json with a quote and a backslash"
+[ -f "$tmp/q\"d/k\\v.pkg" ] || nope "package --json wrote no package"
+for f in "$tmp/q\"d"/*tmp*; do [ ! -e "$f" ] || nope "package left a temporary file: $f"; done
+
+# approve|commit --package must be given a package, not the .so (whose hash no peer installs)
+for f in "$so" "$tmp/text.so"; do
+  expect 1 "$f is not a chaincode package" "approve --package $(basename "$f")" \
+    "$stele" chaincode approve --name kv --version 1 --sequence 1 --package "$f" \
+    --policy 'OR(org1.peer)' --peer 127.0.0.1:7060 --identity "$id"
+done
+expect 1 "no-such-identity/cert: not found" "approve --package of a package" \
+  "$stele" chaincode approve --name kv --version 1 --sequence 1 --package "$tmp/q\"d/k\\v.pkg" \
+  --policy 'OR(org1.peer)' --peer 127.0.0.1:7060 --identity "$id"
+
+# an identity "directory" that is a file: not found (exit 1), not an I/O error (exit 3)
+expect 1 "/etc/passwd/cert: not found" "--identity /etc/passwd" \
+  "$stele" tx get abc --peer 127.0.0.1:7060 --identity /etc/passwd
+
+[ $bad = 0 ] || exit 1
+echo "cli_input: ok"

@@ -30,8 +30,10 @@
 int enrolment_read_file(const char *path, size_t max, struct buf *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? STELE_ERR_NOT_FOUND : STELE_ERR_IO;
+    if (fd < 0) /* "/etc/passwd/identity" is not there either (ENOTDIR) */
+        return errno == ENOENT || errno == ENOTDIR ? STELE_ERR_NOT_FOUND
+               : errno == EACCES || errno == EPERM ? STELE_ERR_PERMISSION
+                                                   : STELE_ERR_IO;
     int rc = STELE_OK;
     uint8_t chunk[4096];
     size_t total = 0;

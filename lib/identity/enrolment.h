@@ -48,7 +48,8 @@ int enrolment_save(const char *dir, const struct crypto_key *key, const uint8_t 
 void enrolment_release(struct enrolment *e);
 
 /* Reads a whole file (at most `max` octets) into `out` (appended). Returns STELE_OK,
- * STELE_ERR_NOT_FOUND, STELE_ERR_IO or STELE_ERR_TOO_BIG. */
+ * STELE_ERR_NOT_FOUND (absent, or a path through a file), STELE_ERR_PERMISSION (not
+ * readable by this user), STELE_ERR_IO or STELE_ERR_TOO_BIG. */
 int enrolment_read_file(const char *path, size_t max, struct buf *out);
 
 /* Writes `len` octets to `path` with `mode` via a temporary file and rename, fsync'ed. Returns

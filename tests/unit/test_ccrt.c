@@ -3,6 +3,7 @@
  * built from state calls (checked by tx_open() as a validating peer would), the sandbox and
  * the limits (each misbehaviour refused with its own error, the host replaced, the runtime
  * still serving), refusals to load, concurrency, eviction, and no zombies left behind. */
+#include "ccrt_fixture.h"
 #include "testutil.h"
 
 #include "base/arena.h"
@@ -69,20 +70,6 @@ static void fill_db(struct statedb *db)
     statedb_update_destroy(u);
 }
 
-static struct ccrt *runtime(const struct ccrt_config *base)
-{
-    struct ccrt_config cfg = *base;
-    char *exe = test_binary_path("stele-peer");
-    cfg.host_exe = exe;
-    struct ccrt *rt = NULL;
-    char *err = NULL;
-    int rc = ccrt_create(&cfg, &rt, &err);
-    if (rc)
-        fail_msg("ccrt_create: %s", err ? err : stele_strerror(rc));
-    free(exe);
-    return rt;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
@@ -91,7 +78,7 @@ static int setup(void **state)
     if (statedb_open(fx->dir, false, &fx->db, &err))
         return -1;
     fill_db(fx->db);
-    fx->rt = runtime(&(struct ccrt_config){
+    fx->rt = ccrt_fx_runtime(&(struct ccrt_config){
         .pool_size = 2, .timeout_ms = TIMEOUT_MS, .memory_limit = 192u << 20});
     fx->kv = cc_path("kv");
     fx->evil = cc_path("evil");
@@ -447,7 +434,7 @@ static void test_results(void **state)
 static void test_key_limits(void **state)
 {
     struct fixture *fx = *state;
-    struct ccrt *rt = runtime(&(struct ccrt_config){
+    struct ccrt *rt = ccrt_fx_runtime(&(struct ccrt_config){
         .pool_size = 1, .timeout_ms = TIMEOUT_MS, .max_keys = 100, .max_write_bytes = 4096});
     struct ccrt_invocation inv = {.chaincode = "big", .so_path = fx->kv, .db = fx->db};
     struct ccrt_result r;
@@ -660,9 +647,9 @@ static void test_without_landlock(void **state)
     struct fixture *fx = *state;
     assert_int_equal(setenv("STELE_TEST_NO_LANDLOCK", "1", 1), 0); /* hosts inherit it */
     char *ctor = cc_path("ctor");
-    struct ccrt *strict = runtime(&(struct ccrt_config){.timeout_ms = TIMEOUT_MS});
-    struct ccrt *lax =
-        runtime(&(struct ccrt_config){.timeout_ms = TIMEOUT_MS, .allow_without_landlock = true});
+    struct ccrt *strict = ccrt_fx_runtime(&(struct ccrt_config){.timeout_ms = TIMEOUT_MS});
+    struct ccrt *lax = ccrt_fx_runtime(
+        &(struct ccrt_config){.timeout_ms = TIMEOUT_MS, .allow_without_landlock = true});
     assert_int_equal(unsetenv("STELE_TEST_NO_LANDLOCK"), 0);
     const char *const sos[] = {fx->kv, ctor};
     for (size_t i = 0; i < 2; i++) {

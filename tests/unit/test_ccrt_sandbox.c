@@ -3,6 +3,7 @@
  * peer hold values for its iterators without bound, system calls of other ABIs, reading the
  * peer's stderr while loading, and hosts left behind when the peer dies. Real host processes
  * (stele-peer chaincode-host). */
+#include "ccrt_fixture.h"
 #include "testutil.h"
 
 #include "base/clock.h"
@@ -30,20 +31,6 @@ struct fixture {
     char *evil;
 };
 
-static struct ccrt *runtime(const struct ccrt_config *base)
-{
-    struct ccrt_config cfg = *base;
-    char *exe = test_binary_path("stele-peer");
-    cfg.host_exe = exe;
-    struct ccrt *rt = NULL;
-    char *err = NULL;
-    int rc = ccrt_create(&cfg, &rt, &err);
-    if (rc)
-        fail_msg("ccrt_create: %s", err ? err : stele_strerror(rc));
-    free(exe);
-    return rt;
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
@@ -51,7 +38,7 @@ static int setup(void **state)
     char *err = NULL;
     if (statedb_open(fx->dir, false, &fx->db, &err))
         return -1;
-    fx->rt = runtime(
+    fx->rt = ccrt_fx_runtime(
         &(struct ccrt_config){.pool_size = 2, .timeout_ms = TIMEOUT_MS, .memory_limit = MEMORY});
     fx->evil = test_binary_path("tests/chaincode/evil.so");
     *state = fx;
@@ -297,7 +284,8 @@ static void test_no_host_outlives_the_peer(void **state)
     if (peer == 0) { /* a peer of its own session, as stele-network starts them */
         close(pfd[0]);
         setsid();
-        struct ccrt *rt = runtime(&(struct ccrt_config){.pool_size = 2, .timeout_ms = TIMEOUT_MS});
+        struct ccrt *rt =
+            ccrt_fx_runtime(&(struct ccrt_config){.pool_size = 2, .timeout_ms = TIMEOUT_MS});
         struct ccrt_result r;
         char *err = NULL;
         int ok = invoke_rt(fx, rt, "ok", NULL, &r, &err) == STELE_OK;

@@ -58,7 +58,7 @@ done
 run "$stele" history kv hk "${audit[@]}"
 [ $rc -eq 0 ] || nope "history: exit $rc: $(cat "$tmp/err")"
 [ "$(grep -c '^block ' "$tmp/out")" -eq $writes ] || nope "history printed $(grep -c '^block ' "$tmp/out") of $writes writes"
-tail -1 "$tmp/out" | grep -q " v$writes$" || nope "history does not end with v$writes: $(tail -1 "$tmp/out")"
+tail -1 "$tmp/out" | grep " v$writes$" >/dev/null || nope "history does not end with v$writes: $(tail -1 "$tmp/out")"
 run "$stele" history kv hk "${audit[@]}" --json
 [ "$(jq_py "$tmp/out" 'len(d["entries"]), d["has_more"], d["entries"][-1]["value"]')" = "($writes, False, 'v$writes')" ] \
   || nope "history --json: $(jq_py "$tmp/out" 'len(d["entries"]), d["has_more"]')"
@@ -125,7 +125,7 @@ run bash -c 'umask 022; "$@"' _ "$stele" invoke kv put prep 1 "${owner[@]}" --pr
 [ "$(jq_py "$tmp/out" 'd.get("prepared"), d["committed"]' 2>&1)" = "('$tmp/prep.tx', False)" ] \
   || nope "invoke --prepare --json does not name the file: $(cat "$tmp/out")"
 ok "submit the prepared transaction" "$stele" submit "$tmp/prep.tx" --peer "$p2"
-echo "$out" | grep -Eq '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' || fail "submit: $out"
+echo "$out" | grep -E '^tx [0-9a-f]{64} committed in block [0-9]+: VALID$' >/dev/null || fail "submit: $out"
 
 # ---- failures named for what they are ----------------------------------------------------------
 run "$stele" tx get "$(printf '%064d' 0)" "${audit[@]}" --tls-ca "$tmp/none.pem"

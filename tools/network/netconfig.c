@@ -644,6 +644,11 @@ static int check_identities(const struct netconfig *c, const char *path, char **
 {
     for (size_t i = 0; i < c->n_identities; i++) {
         const struct netconfig_identity *id = &c->identities[i];
+        if (!node_id_ok(id->id))
+            return config_error_at(errmsg, path, id->pos,
+                                   "identities[%zu].id \"%s\": use letters, digits, '.', '_' and "
+                                   "'-' (it names the directory ids/<id>)",
+                                   i, id->id);
         if (strcmp(id->id, "admin") == 0 || netconfig_identity(c, id->id) != id)
             return config_error_at(errmsg, path, id->pos,
                                    "identities[%zu]: id \"%s\" is used twice (or is the CA's "
@@ -669,6 +674,11 @@ static int check_orgs(const struct netconfig *c, const char *path, char **errmsg
 {
     for (size_t i = 0; i < c->n_orgs; i++) {
         const struct netconfig_org *o = &c->orgs[i];
+        if (o->admin && !node_id_ok(o->admin))
+            return config_error_at(errmsg, path, o->pos,
+                                   "organisations[%zu].admin \"%s\": use letters, digits, '.', "
+                                   "'_' and '-' (it names the directory ids/<admin>)",
+                                   i, o->admin);
         if (o->admin && (strcmp(o->admin, "admin") == 0 || netconfig_identity(c, o->admin)))
             return config_error_at(errmsg, path, o->pos,
                                    "organisations[%zu].admin \"%s\" clashes with another "

@@ -134,7 +134,8 @@ struct netconfig {
 /* The schema, for config_print() and --help. */
 extern const struct config_schema netconfig_schema;
 
-/* Loads and checks `path` (schema, then: ports within the span and distinct, ids unique,
+/* Loads and checks `path` (schema, then: ports within the span and distinct, ids unique and
+ * fit to name a directory (identities, admins, orderers, peers: DIR/ids/<id>, DIR/<id>),
  * orgs known, the CA's organisation known, every orderer has an orderer identity and every
  * peer a peer identity, a known
  * consensus type, solo has one orderer, pbft at least four with log_window a multiple of

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "netfile/netfile.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -41,8 +42,10 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
         } else if (ch == 'j') {
             *json = true;
         } else if (ch == 't' && timeout) {
-            *timeout = atol(optarg);
-            if (*timeout < 1 || *timeout > 600)
+            char *end;
+            errno = 0;
+            *timeout = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || *timeout < 1 || *timeout > 600)
                 return cli_usage(prog, "--timeout takes 1 to 600 seconds");
         } else {
             return cli_usage(prog, "see '%s --help'", prog);
@@ -57,6 +60,40 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
     if (name && !*name)
         return cli_usage(prog, "which process? Give its NAME (see 'stele-network status')");
     return 0;
+}
+
+/* The command that serves process `p` of the network in `dir`, as `up` started it: argv in
+ * `argv` (strings in `bin` and `conf`). */
+static bool serve_argv(const char *dir, const struct netfile_process *p, char *bin, size_t nbin,
+                       char *conf, size_t nconf, char *argv[5])
+{
+    if (strcmp(p->kind, "ca") == 0) {
+        procs_sibling("stele-ca", bin, nbin);
+        snprintf(conf, nconf, "%s/ca.yaml", dir);
+    } else if (strcmp(p->kind, "orderer") == 0 || strcmp(p->kind, "peer") == 0) {
+        bool orderer = p->kind[0] == 'o';
+        procs_sibling(orderer ? "stele-orderer" : "stele-peer", bin, nbin);
+        snprintf(conf, nconf, "%s/%s/%s.yaml", dir, p->name, orderer ? "orderer" : "peer");
+    } else {
+        return false;
+    }
+    argv[0] = bin;
+    argv[1] = "serve";
+    argv[2] = "--config";
+    argv[3] = conf;
+    argv[4] = NULL;
+    return true;
+}
+
+/* Whether process `p` of the network in `dir` still runs: its pid is alive and is the daemon
+ * started with p's configuration file, not another process given that pid since. */
+static bool ours(const char *dir, const struct netfile_process *p)
+{
+    char bin[PATH_MAX + 32], conf[PATH_MAX], *argv[5];
+    if (!serve_argv(dir, p, bin, sizeof bin, conf, sizeof conf, argv))
+        return false;
+    const char *prog = strrchr(bin, '/');
+    return procs_is_daemon(p->pid, prog ? prog + 1 : bin, conf);
 }
 
 static int load(const char *prog, const char *dir, struct netfile *nf, struct config **cc)
@@ -100,7 +137,7 @@ int cmd_status(int argc, char **argv)
     struct rpc_tls tls = netfile_client_tls(&nf);
     for (size_t i = 0; i < nf.n_processes; i++) {
         const struct netfile_process *p = &nf.processes[i];
-        bool alive = netfile_pid_alive(p->pid);
+        bool alive = ours(dir, p);
         const char *state = "-";
         char ended[64] = "";
         struct rpc_result res = {0};
@@ -137,15 +174,16 @@ int cmd_status(int argc, char **argv)
     return all ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
 }
 
-/* Waits until every process in `nf` whose `pending` flag is set has ended or `until_ms`. */
-static void wait_all(const struct netfile *nf, bool *pending, uint64_t until_ms)
+/* Waits until every process in `nf` (of the network in `dir`) whose `pending` flag is set has
+ * ended or `until_ms`. */
+static void wait_all(const char *dir, const struct netfile *nf, bool *pending, uint64_t until_ms)
 {
     for (;;) {
         bool any = false;
         for (size_t i = 0; i < nf->n_processes; i++) {
             char st[64];
             /* Ended: gone, and its keeper has recorded how (or it had no keeper left). */
-            if (pending[i] && !netfile_pid_alive(nf->processes[i].pid) &&
+            if (pending[i] && !ours(dir, &nf->processes[i]) &&
                 (procs_exit_status(nf->processes[i].exit_file, st, sizeof st) ||
                  clock_mono_ms() >= until_ms))
                 pending[i] = false;
@@ -159,19 +197,20 @@ static void wait_all(const struct netfile *nf, bool *pending, uint64_t until_ms)
 
 /* Waits up to `timeout` seconds for the processes marked in `pending` (sent SIGTERM) to end,
  * then sends SIGKILL, with a warning, to those still running and waits for them a little. */
-static void finish_stop(const char *prog, const struct netfile *nf, bool *pending, long timeout)
+static void finish_stop(const char *prog, const char *dir, const struct netfile *nf, bool *pending,
+                        long timeout)
 {
-    wait_all(nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
+    wait_all(dir, nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
     int killed = 0;
     for (size_t i = 0; i < nf->n_processes; i++)
-        if (pending[i]) {
+        if (pending[i] && ours(dir, &nf->processes[i])) {
             fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
                     nf->processes[i].name, (long long)nf->processes[i].pid, timeout);
             kill((pid_t)nf->processes[i].pid, SIGKILL);
             killed++;
         }
     if (killed)
-        wait_all(nf, pending, clock_mono_ms() + 5000);
+        wait_all(dir, nf, pending, clock_mono_ms() + 5000);
 }
 
 int cmd_down(int argc, char **argv)
@@ -196,21 +235,22 @@ int cmd_down(int argc, char **argv)
     }
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
-        if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0)
+        if (ours(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0)
             pending[k] = true;
         else
             printf("  %-10s pid %-8lld was not running\n", p->name, (long long)p->pid);
     }
-    finish_stop(prog, &nf, pending, timeout);
+    finish_stop(prog, dir, &nf, pending, timeout);
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
         char st[64];
-        if (!pending[k] && netfile_pid_alive(p->pid))
-            continue; /* reported above as not running: a reused pid */
-        if (netfile_pid_alive(p->pid))
+        if (pending[k] && ours(dir, p)) {
             snprintf(st, sizeof st, "STILL RUNNING");
-        else if (!procs_exit_status(p->exit_file, st, sizeof st))
+        } else if (!procs_exit_status(p->exit_file, st, sizeof st)) {
+            if (!pending[k] && netfile_pid_alive(p->pid))
+                continue; /* reported above as not running; its pid is another process's now */
             snprintf(st, sizeof st, "stopped (exit status not recorded)");
+        }
         printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, st);
         if (strstr(st, "STILL"))
             rc = CLI_EXIT_INTERNAL;
@@ -258,29 +298,6 @@ int cmd_check(int argc, char **argv)
     config_print(&netconfig_schema, &nc, stdout);
     config_destroy(cc);
     return CLI_EXIT_OK;
-}
-
-/* The command that serves process `p` of the network in `dir`, as `up` started it: argv in
- * `argv` (strings in `bin` and `conf`). */
-static bool serve_argv(const char *dir, const struct netfile_process *p, char *bin, size_t nbin,
-                       char *conf, size_t nconf, char *argv[5])
-{
-    if (strcmp(p->kind, "ca") == 0) {
-        procs_sibling("stele-ca", bin, nbin);
-        snprintf(conf, nconf, "%s/ca.yaml", dir);
-    } else if (strcmp(p->kind, "orderer") == 0 || strcmp(p->kind, "peer") == 0) {
-        bool orderer = p->kind[0] == 'o';
-        procs_sibling(orderer ? "stele-orderer" : "stele-peer", bin, nbin);
-        snprintf(conf, nconf, "%s/%s/%s.yaml", dir, p->name, orderer ? "orderer" : "peer");
-    } else {
-        return false;
-    }
-    argv[0] = bin;
-    argv[1] = "serve";
-    argv[2] = "--config";
-    argv[3] = conf;
-    argv[4] = NULL;
-    return true;
 }
 
 int cmd_restart(int argc, char **argv)
@@ -335,10 +352,10 @@ int cmd_restart(int argc, char **argv)
         goto out;
     }
     rpc_channel_close(probe);
-    if (netfile_pid_alive(p->pid) && kill((pid_t)p->pid, SIGTERM) == 0) {
+    if (ours(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0) {
         pending[i] = true;
-        finish_stop(prog, &nf, pending, timeout);
-        if (netfile_pid_alive(p->pid)) {
+        finish_stop(prog, dir, &nf, pending, timeout);
+        if (ours(dir, p)) {
             rc = cli_fail(prog, STELE_ERR_STATE, "%s (pid %lld) is still running", name,
                           (long long)p->pid);
             goto out;
@@ -353,6 +370,12 @@ int cmd_restart(int argc, char **argv)
             snprintf(st, sizeof st, "was not running");
     }
     printf("  %-10s pid %-8lld %s\n", name, (long long)p->pid, st);
+    if (procs_addr_in_use(p->url)) { /* its health check could reach the other process */
+        rc = cli_fail(prog, STELE_ERR_STATE,
+                      "another process listens on %s: %s not started; stop that process first",
+                      p->url, name);
+        goto out;
+    }
     if ((rc = procs_start(serve, p->log, p->pid_file, p->exit_file, &pid))) {
         rc = cli_fail(prog, rc, "cannot start %s: %s (see %s)", name, stele_strerror(rc), p->log);
         goto out;

@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +160,95 @@ bool procs_exit_status(const char *exit_file, char *out, size_t n)
     return ok;
 }
 
+/* Whether `arg`, a path as process `pid` was given it (relative to its working directory),
+ * names the same file as `conf`. */
+static bool same_file(int64_t pid, const char *arg, const char *conf)
+{
+    char path[PATH_MAX + 64];
+    struct stat a, b;
+    int n = arg[0] == '/' ? snprintf(path, sizeof path, "%s", arg)
+                          : snprintf(path, sizeof path, "/proc/%lld/cwd/%s", (long long)pid, arg);
+    return n > 0 && n < (int)sizeof path && stat(path, &a) == 0 && stat(conf, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+bool procs_is_daemon(int64_t pid, const char *program, const char *conf)
+{
+    char path[64], cmd[4 * PATH_MAX + 1024];
+    const char *argv[64];
+    size_t argc = 0, len = 0;
+    ssize_t n;
+    if (pid <= 0 || pid > INT_MAX)
+        return false;
+    snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    while (len < sizeof cmd - 1 &&
+           ((n = read(fd, cmd + len, sizeof cmd - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+        len += n > 0 ? (size_t)n : 0;
+    close(fd);
+    cmd[len] = 0; /* a zombie has no command line: not the daemon any more */
+    for (size_t at = 0; at < len && argc < 64; at += strlen(cmd + at) + 1)
+        argv[argc++] = cmd + at;
+    /* The daemon's argv, or its keeper's (stele-network keep ... -- PROGRAM serve ...) in the
+     * moment between the keeper's fork and exec. */
+    for (size_t i = 0; i + 3 < argc; i++) {
+        const char *base = strrchr(argv[i], '/');
+        base = base ? base + 1 : argv[i];
+        if ((i == 0 || strcmp(argv[i - 1], "--") == 0) && strcmp(base, program) == 0 &&
+            strcmp(argv[i + 1], "serve") == 0 && strcmp(argv[i + 2], "--config") == 0)
+            return same_file(pid, argv[i + 3], conf);
+    }
+    return false;
+}
+
+bool procs_addr_in_use(const char *addr)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    size_t hlen = colon ? (size_t)(colon - addr) : 0;
+    if (!colon || hlen >= sizeof host)
+        return false;
+    if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(hlen - 2), addr + 1);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)hlen, addr);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+    if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai) != 0)
+        return false;
+    bool busy = false;
+    for (const struct addrinfo *a = ai; a && !busy; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol), one = 1;
+        if (fd < 0)
+            continue;
+        /* As gRPC binds: connections of a stopped server in TIME_WAIT do not count. */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        busy = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return busy;
+}
+
+volatile sig_atomic_t procs_signal;
+
+static void on_signal(int sig)
+{
+    procs_signal = sig;
+}
+
+void procs_catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 /* Whether the daemon's keeper recorded its exit (waiting longer is pointless). */
 static bool exited(void *exit_file)
 {
@@ -165,11 +256,17 @@ static bool exited(void *exit_file)
     return exit_file && stat(exit_file, &sb) == 0;
 }
 
+/* Whether to stop waiting for a daemon: it ended, or we were asked to stop. */
+static bool give_up(void *exit_file)
+{
+    return procs_signal || exited(exit_file);
+}
+
 int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
                  const char *exit_file, const char **state, struct rpc_result *res)
 {
     enum rpc_health_state h =
-        rpc_health_wait(url, tls, "", wait_ms, exited, (void *)exit_file, res);
+        rpc_health_wait(url, tls, "", wait_ms, give_up, (void *)exit_file, res);
     const char *st = h == RPC_HEALTH_SERVING       ? "SERVING"
                      : h == RPC_HEALTH_NOT_SERVING ? "NOT_SERVING"
                      : exited((void *)exit_file)   ? "EXITED"

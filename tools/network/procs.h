@@ -12,6 +12,7 @@
 
 #include "rpc/rpc.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,26 @@ int procs_start(char *const argv[], const char *log, const char *pid_file, const
  * reached). */
 int procs_health(const char *url, const struct rpc_tls *tls, uint64_t wait_ms,
                  const char *exit_file, const char **state, struct rpc_result *res);
+
+/* True when `pid` is the daemon whose configuration file is `conf`: a live process running
+ * `program` ("stele-orderer", the file name of a sibling of this executable) as
+ * `program serve --config FILE`, FILE being `conf` (the same file, however spelled), or its
+ * keeper about to become it. A pid network.json records may since have been given to another
+ * process: only a pid this accepts may be signalled. False when /proc/PID cannot be read. */
+bool procs_is_daemon(int64_t pid, const char *program, const char *conf);
+
+/* True when another process listens on (or holds) the port of `addr` ("host:port"): a daemon
+ * started there could not serve, and the other could answer its health check instead. False
+ * when the port can be bound, or the host does not resolve (the daemon then says why). */
+bool procs_addr_in_use(const char *addr);
+
+/* The termination signal (SIGINT, SIGTERM, SIGHUP) that arrived since procs_catch_signals(),
+ * or 0. procs_health() gives up at once when it is set. */
+extern volatile sig_atomic_t procs_signal;
+
+/* Records SIGINT, SIGTERM and SIGHUP in procs_signal instead of dying of them, so that a long
+ * operation can undo what it did; a signal ignored when this is called stays ignored (nohup). */
+void procs_catch_signals(void);
 
 /* Reads the exit file into `out` ("exited 0"); false when it does not exist yet. */
 bool procs_exit_status(const char *exit_file, char *out, size_t n);

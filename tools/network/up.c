@@ -12,6 +12,7 @@
 #include "procs.h"
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -23,6 +24,7 @@
 #include "pb/pb.h"
 #include "stele/ca.pb-c.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -55,7 +57,7 @@ struct up {
     struct netconfig *nc;                                /* the description */
     struct netfile nf;                                   /* what network.json records */
     struct netfile_process procs[NETCONFIG_MAX_REBASED]; /* nf.processes */
-    char strings[NETCONFIG_MAX_REBASED][4][64];          /* their log, pid and exit files */
+    char strings[NETCONFIG_MAX_REBASED][4][72];          /* names (ids: 64), logs, pid, exit */
     uint64_t wait_ms;                                    /* health wait per daemon */
     struct rpc_channel *ca;                              /* channel to the CA */
     struct rpc_tls tls;                                  /* how up dials the daemons */
@@ -63,8 +65,8 @@ struct up {
     struct enrolment admin;                              /* the CA admin */
 };
 
-/* Refuses a DIR that holds a network or anything else; creates it. */
-static int prepare_dir(const char *dir)
+/* Refuses a DIR that holds a network or anything else; creates it (*created then true). */
+static int prepare_dir(const char *dir, bool *created)
 {
     struct netfile nf;
     struct config *cc = NULL;
@@ -95,8 +97,48 @@ static int prepare_dir(const char *dir)
                             dir);
     } else if (mkdir(dir, 0755) != 0) {
         return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    } else {
+        *created = true;
     }
     return 0;
+}
+
+/* Refuses a network one of whose ports another process holds, before anything starts: its
+ * daemon could not serve, and the other process could answer its health check instead. */
+static int check_ports(const struct netconfig *nc)
+{
+    const char *bad = NULL;
+    char key[64] = "ca.listen";
+    if (procs_addr_in_use(nc->ca.listen))
+        bad = nc->ca.listen;
+    for (size_t i = 0; !bad && i < nc->n_orderers; i++)
+        if (procs_addr_in_use(nc->orderers[i].listen)) {
+            bad = nc->orderers[i].listen;
+            snprintf(key, sizeof key, "orderers[%zu].listen", i);
+        }
+    for (size_t i = 0; !bad && i < nc->n_peers; i++)
+        if (procs_addr_in_use(nc->peers[i].listen)) {
+            bad = nc->peers[i].listen;
+            snprintf(key, sizeof key, "peers[%zu].listen", i);
+        }
+    return bad ? cli_fail(PROG, STELE_ERR_STATE,
+                          "%s %s: another process listens on that port; stop it or move the "
+                          "network with --base-port",
+                          key, bad)
+               : 0;
+}
+
+/* 0, or, once a termination signal has arrived, the exit status 128 + its number (said once). */
+static int stopped(void)
+{
+    static bool said;
+    int sig = procs_signal;
+    if (!sig)
+        return 0;
+    if (!said)
+        fprintf(stderr, PROG ": interrupted by signal %d (%s)\n", sig, strsignal(sig));
+    said = true;
+    return 128 + sig;
 }
 
 /* Records a started process in network.json. */
@@ -104,10 +146,10 @@ static int add_process(struct up *u, const char *name, const char *kind, const c
 {
     size_t i = u->nf.n_processes++;
     struct netfile_process *p = &u->procs[i];
-    snprintf(u->strings[i][0], 64, "%s", name);
-    snprintf(u->strings[i][1], 64, "%s.log", name);
-    snprintf(u->strings[i][2], 64, "%s.pid", name);
-    snprintf(u->strings[i][3], 64, "%s.exit", name);
+    snprintf(u->strings[i][0], sizeof u->strings[i][0], "%s", name);
+    snprintf(u->strings[i][1], sizeof u->strings[i][1], "%s.log", name);
+    snprintf(u->strings[i][2], sizeof u->strings[i][2], "%s.pid", name);
+    snprintf(u->strings[i][3], sizeof u->strings[i][3], "%s.exit", name);
     *p = (struct netfile_process){.name = u->strings[i][0],
                                   .kind = (char *)kind,
                                   .url = (char *)url,
@@ -136,9 +178,44 @@ static int start(struct up *u, const char *name, const char *kind, const char *u
     const char *state;
     struct rpc_result res = {0};
     if (procs_health(url, &u->tls, u->wait_ms, exitf, &state, &res) != STELE_OK)
-        return cli_fail(PROG, STELE_ERR_UNAVAILABLE, "%s (pid %d) is %s at %s (%s); see %s", name,
-                        (int)pid, state, url, res.detail[0] ? res.detail : "no answer", log);
+        return stopped() ? stopped()
+                         : cli_fail(PROG, STELE_ERR_UNAVAILABLE,
+                                    "%s (pid %d) is %s at %s (%s); see %s", name, (int)pid, state,
+                                    url, res.detail[0] ? res.detail : "no answer", log);
     return 0;
+}
+
+/* Room for yq() of a name of up to 128 octets (each may become \xNN) or of a host:port (at
+ * most 259 octets, none escaped), with its quotes and NUL. */
+#define YQ_MAX 600
+
+/* `s` (a name or a host:port) as a YAML scalar in `out`: as it is when that is plain YAML
+ * (letters, digits, '.', '_', '-', '/', ':' inside: "stele", "127.0.0.1:7050"), else
+ * double-quoted, so that a name with ": ", '#' or quotes, or an IPv6 address ("[::1]:7050"),
+ * reaches the daemon's configuration unchanged. Returns `out`. */
+static const char *yq(char out[YQ_MAX], const char *s)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "._-/:";
+    size_t n = strlen(s), k = 0;
+    if (n > 0 && n < YQ_MAX && strspn(s, plain) == n && isalnum((unsigned char)s[0]) &&
+        isalnum((unsigned char)s[n - 1]))
+        return memcpy(out, s, n + 1);
+    out[k++] = '"';
+    for (; *s && k + 6 < YQ_MAX; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[k++] = '\\';
+            out[k++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            k += (size_t)snprintf(out + k, YQ_MAX - k, "\\x%02x", c);
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k++] = '"';
+    out[k] = 0;
+    return out;
 }
 
 /* Writes `y` (released here) to the configuration file `path`, creating its directory `dir`
@@ -278,9 +355,11 @@ static int start_ca(struct up *u, char *secret, size_t secret_len)
         return cli_fail(PROG, STELE_ERR_INTERNAL, "%s init --dir %s failed (status %d)", ca, cadir,
                         st);
     struct buf y;
+    char q[2][YQ_MAX];
     buf_init(&y);
     buf_printf(&y, "# Written by stele-network up.\nlisten: %s\ndir: ca\nname: %s\nlog_level: %s\n",
-               u->nc->ca.listen, u->nc->ca.name, netconfig_level_name(u->nc->ca.log_level));
+               yq(q[0], u->nc->ca.listen), yq(q[1], u->nc->ca.name),
+               netconfig_level_name(u->nc->ca.log_level));
     if (u->nc->tls != NETCONFIG_TLS_NONE) /* never mutual: those enrolling have no certificate */
         buf_printf(&y, "tls:\n  cert: tls/ca-server.crt\n  key: tls/ca-server.key\n");
     int rc = write_conf(NULL, conf, &y);
@@ -300,6 +379,8 @@ static int enrol(struct up *u, const char *id, const char *org, const char *role
     struct caclient_enrolled en = {0};
     const char *secret = admin_secret;
     int rc;
+    if ((rc = stopped()))
+        return rc;
     snprintf(path, sizeof path, "%s/ids/%s", u->dir, id);
     if ((rc = enrolment_prepare_dir(path, false, &err))) {
         rc = cli_fail(PROG, rc, "%s", err ? err : stele_strerror(rc));
@@ -393,6 +474,7 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
     snprintf(conf, sizeof conf, "%s/orderer.yaml", odir);
     procs_sibling("stele-orderer", prog, sizeof prog);
     struct buf y;
+    char q[2][YQ_MAX];
     buf_init(&y);
     buf_printf(&y,
                "# Written by stele-network up from the network description. The batch\n"
@@ -401,9 +483,10 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                "node_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\n"
                "fsync: %s\nscheduler: %s\nconsensus:\n  type: %s\n  batch_delay: %llums\n",
-               o->id, o->listen, o->id, nc->channel.id, netconfig_level_name(o->log_level),
-               netconfig_fsync_name(o->fsync), netconfig_scheduler_name(o->scheduler),
-               nc->channel.consensus.type, (unsigned long long)o->batch_delay_ms);
+               o->id, yq(q[0], o->listen), o->id, yq(q[1], nc->channel.id),
+               netconfig_level_name(o->log_level), netconfig_fsync_name(o->fsync),
+               netconfig_scheduler_name(o->scheduler), nc->channel.consensus.type,
+               (unsigned long long)o->batch_delay_ms);
     tls_section(u, &y, o->id);
     int rc = write_conf(odir, conf, &y);
     if (rc)
@@ -431,6 +514,7 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
     snprintf(conf, sizeof conf, "%s/peer.yaml", pdir);
     procs_sibling("stele-peer", prog, sizeof prog);
     struct buf y;
+    char q[2][YQ_MAX];
     buf_init(&y);
     buf_printf(&y,
                "# Written by stele-network up from the network description. The channel's\n"
@@ -440,13 +524,14 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
                "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: ../ids/%s\n"
                "channel_id: %s\ngenesis_file: ../genesis.block\nlog_level: %s\nfsync: %s\n"
                "scheduler: %s\ngateway:\n  peers:%s\n",
-               p->id, p->listen, p->id, nc->channel.id, netconfig_level_name(p->log_level),
-               netconfig_fsync_name(p->fsync), netconfig_scheduler_name(p->scheduler),
-               nc->n_peers > 1 ? "" : " []");
+               p->id, yq(q[0], p->listen), p->id, yq(q[1], nc->channel.id),
+               netconfig_level_name(p->log_level), netconfig_fsync_name(p->fsync),
+               netconfig_scheduler_name(p->scheduler), nc->n_peers > 1 ? "" : " []");
     for (size_t i = 0; i < nc->n_peers; i++) {
         const char *org = identity_org(nc, nc->peers[i].id);
         if (&nc->peers[i] != p && org)
-            buf_printf(&y, "    - {org: %s, address: %s}\n", org, nc->peers[i].listen);
+            buf_printf(&y, "    - {org: %s, address: %s}\n", yq(q[0], org),
+                       yq(q[1], nc->peers[i].listen));
     }
     tls_section(u, &y, p->id);
     int rc = write_conf(pdir, conf, &y);
@@ -514,6 +599,50 @@ static void print_up(const struct up *u, bool json)
     buf_release(&b);
 }
 
+/* The whole of `s` as a decimal number into *out; false when it is not one. */
+static bool parse_number(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return errno == 0 && end != s && *end == 0;
+}
+
+/* Stops the daemons up started (a step failed, or a signal came): SIGTERM, up to 10 s for each
+ * keeper to record how its daemon ended, then SIGKILL. Those pids are safe to signal until the
+ * exit file appears: each keeper stays our child and reaps its daemon only just before it
+ * writes that file. */
+static void stop_started(const struct up *u)
+{
+    char exitf[PATH_MAX];
+    struct stat sb;
+    size_t n = u->nf.n_processes, left = n;
+    fprintf(stderr, PROG ": stopping what was started\n");
+    for (size_t i = 0; i < n; i++)
+        kill((pid_t)u->procs[i].pid, SIGTERM);
+    for (int round = 0; round < 2 && left; round++) {
+        uint64_t until = clock_mono_ms() + (round ? 5000 : 10000);
+        for (;;) {
+            left = 0;
+            for (size_t i = 0; i < n; i++) {
+                snprintf(exitf, sizeof exitf, "%s/%s", u->dir, u->procs[i].exit_file);
+                left += stat(exitf, &sb) != 0 && netfile_pid_alive(u->procs[i].pid);
+            }
+            if (!left || clock_mono_ms() >= until)
+                break;
+            clock_sleep_ms(20);
+        }
+        for (size_t i = 0; round == 0 && left && i < n; i++) {
+            snprintf(exitf, sizeof exitf, "%s/%s", u->dir, u->procs[i].exit_file);
+            if (stat(exitf, &sb) != 0 && netfile_pid_alive(u->procs[i].pid)) {
+                fprintf(stderr, PROG ": warning: %s (pid %lld) did not stop: SIGKILL\n",
+                        u->procs[i].name, (long long)u->procs[i].pid);
+                kill((pid_t)u->procs[i].pid, SIGKILL);
+            }
+        }
+    }
+}
+
 int cmd_up(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -527,7 +656,7 @@ int cmd_up(int argc, char **argv)
     };
     const char *config = "configs/network.yaml";
     long base_port = 0, wait_s = 20;
-    bool json = false;
+    bool json = false, numbers = true, created = false;
     struct up *u = calloc(1, sizeof *u);
     struct netconfig nc;
     struct config *cc = NULL;
@@ -545,10 +674,10 @@ int cmd_up(int argc, char **argv)
             u->dir = optarg;
             break;
         case 'p':
-            base_port = atol(optarg);
+            numbers = parse_number(optarg, &base_port) && numbers;
             break;
         case 'w':
-            wait_s = atol(optarg);
+            numbers = parse_number(optarg, &wait_s) && numbers;
             break;
         case 'j':
             json = true;
@@ -562,7 +691,7 @@ int cmd_up(int argc, char **argv)
             return cli_usage(PROG, "see '" PROG " --help'");
         }
     }
-    if (optind < argc || !u->dir || wait_s < 1 || wait_s > 600 ||
+    if (optind < argc || !u->dir || !numbers || wait_s < 1 || wait_s > 600 ||
         (base_port && (base_port < 1024 || base_port > 65535 - NETCONFIG_PORT_SPAN))) {
         free(u);
         return cli_usage(PROG, "give --dir DIR (and --base-port 1024..65485, --wait 1..600)");
@@ -577,8 +706,14 @@ int cmd_up(int argc, char **argv)
         rc = cli_usage(PROG, "--base-port %ld moves a port out of range", base_port);
         goto out;
     }
-    if ((rc = prepare_dir(u->dir)))
+    procs_catch_signals();
+    if ((rc = prepare_dir(u->dir, &created)))
         goto out;
+    if ((rc = check_ports(&nc))) {
+        if (created)
+            rmdir(u->dir);
+        goto out;
+    }
     u->nc = &nc;
     u->wait_ms = (uint64_t)wait_s * 1000;
     u->nf = (struct netfile){.network = nc.network,
@@ -589,20 +724,19 @@ int cmd_up(int argc, char **argv)
                              .admin = "ids/admin",
                              .processes = u->procs};
     if ((rc = make_tls(u)) || (rc = start_ca(u, secret, sizeof secret)) ||
-        (rc = enrol_all(u, secret)) || (rc = write_genesis(u)))
+        (rc = enrol_all(u, secret)) || (rc = stopped()) || (rc = write_genesis(u)))
         goto out;
     for (size_t i = 0; rc == 0 && i < nc.n_orderers; i++)
-        rc = start_orderer(u, &nc.orderers[i]);
+        if (!(rc = start_orderer(u, &nc.orderers[i])))
+            rc = stopped();
     for (size_t i = 0; rc == 0 && i < nc.n_peers; i++)
-        rc = start_peer(u, &nc.peers[i]);
+        if (!(rc = start_peer(u, &nc.peers[i])))
+            rc = stopped();
     if (rc == 0)
         print_up(u, json);
 out:
-    if (rc && u->nf.n_processes) {
-        fprintf(stderr, PROG ": stopping what was started\n");
-        for (size_t i = 0; i < u->nf.n_processes; i++)
-            kill((pid_t)u->procs[i].pid, SIGTERM);
-    }
+    if (rc && u->nf.n_processes)
+        stop_started(u);
     explicit_bzero(secret, sizeof secret);
     rpc_channel_close(u->ca);
     enrolment_release(&u->admin);

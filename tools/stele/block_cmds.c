@@ -42,7 +42,7 @@
 
 static const char block_usage[] =
     "Usage: stele block get N (--orderer HOST:PORT --identity DIR | --network NET)\n"
-    "       stele block get N --peer HOST:PORT --identity DIR [--json]\n"
+    "       stele block get N --peer HOST:PORT --identity DIR\n"
     "                         [--channel ID] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]\n"
     "                         [--json]\n"
     "\n"

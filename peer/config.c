@@ -171,7 +171,7 @@ static const struct config_field peer_fields[] = {
      .offset = F(peer_config, data_dir),
      .required = true,
      .relative = true,
-     .help = "where the peer's ledger lives (blocks/, index/, state/)"},
+     .help = "where the peer's ledger and chaincodes live (blocks/, state/, chaincodes/)"},
     {.key = "identity_dir",
      .type = CONFIG_PATH,
      .offset = F(peer_config, identity_dir),
@@ -218,8 +218,8 @@ static const struct config_field peer_fields[] = {
      .type = CONFIG_STRING_LIST,
      .offset = F(peer_config, crls),
      .count_offset = F(peer_config, n_crls),
-     .help = "CRL files (serialized stele.Crl) of the channel's CAs, installed at start; every "
-             "peer of a channel must install the same ones"},
+     .help = "CRL files (serialized stele.Crl) of the channel's CAs, installed at start for the "
+             "peer's services (relative paths: from the working directory)"},
     {.key = "orderer_retry",
      .type = CONFIG_DURATION,
      .offset = F(peer_config, retry_ms),

@@ -51,7 +51,11 @@ static int install_crls(struct peer *p, char **errmsg)
         char *err = NULL;
         buf_init(&b);
         int rc = read_file(p->cfg->crls[i], IDENTITY_CRL_MAX_LEN, &b, errmsg);
-        if (rc == STELE_OK && (rc = msp_set_crl(p->msp, b.data, b.len, &err)) == STELE_ERR_STATE) {
+        if (rc) { /* *errmsg names the file */
+            buf_release(&b);
+            return rc;
+        }
+        if ((rc = msp_set_crl(p->msp, b.data, b.len, &err)) == STELE_ERR_STATE) {
             log_warn("peer", "%s: %s: the ledger carries a newer CRL of that CA; file ignored",
                      p->cfg->crls[i], err ? err : "older");
             rc = STELE_OK;

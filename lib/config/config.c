@@ -353,9 +353,13 @@ int config_load_file(const struct config_schema *schema, void *out, const char *
         goto fail;
     }
     f = fopen(path, "rb");
-    if (!f) {
-        rc = config_fail(&ld, STELE_ERR_IO, 0, 0, "cannot open: %s",
-                         strerror_r(errno, ebuf, sizeof ebuf));
+    if (!f) { /* a file that is not there, or not ours to read, is the operator's to fix */
+        int e = errno;
+        rc = config_fail(&ld,
+                         e == ENOENT || e == ENOTDIR ? STELE_ERR_NOT_FOUND
+                         : e == EACCES || e == EPERM ? STELE_ERR_PERMISSION
+                                                     : STELE_ERR_IO,
+                         0, 0, "cannot open: %s", strerror_r(e, ebuf, sizeof ebuf));
         goto fail;
     }
     /* Read at most one byte past the limit: enough to know the file is too large. */

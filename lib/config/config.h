@@ -121,7 +121,8 @@ struct config_schema {
  * struct of `schema->size` bytes that this call zeroes first. On success returns STELE_OK, sets
  * *cfgp to a new config that owns every string and array `out` points to (free it with
  * config_destroy() once `out` is no longer used) and sets *errmsg to NULL. On failure returns
- * STELE_ERR_CONFIG (bad content), STELE_ERR_IO (unreadable file), STELE_ERR_NOMEM or
+ * STELE_ERR_CONFIG (bad content), STELE_ERR_NOT_FOUND (no such file), STELE_ERR_PERMISSION
+ * (not readable by this user), STELE_ERR_IO (cannot be read otherwise), STELE_ERR_NOMEM or
  * STELE_ERR_INVALID (bad schema or arguments), zeroes `out`, sets *cfgp to NULL and sets *errmsg
  * to a malloc'd one-line message that the caller frees. `errmsg` may be NULL. `path` is printed
  * in messages as given and relative CONFIG_PATH values resolve against its directory. */

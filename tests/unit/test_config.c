@@ -454,11 +454,14 @@ static void size_cap_and_missing_file(void **state)
     free(big);
 
     snprintf(path, sizeof path, "%s/absent.yaml", tmp);
-    assert_int_equal(config_load_file(&t_daemon_schema, &d, path, &cfg, &err), STELE_ERR_IO);
+    assert_int_equal(config_load_file(&t_daemon_schema, &d, path, &cfg, &err), STELE_ERR_NOT_FOUND);
     assert_non_null(strstr(err, "absent.yaml: cannot open: No such file or directory"));
     free(err);
     /* errmsg may be NULL when the caller only wants the status. */
-    assert_int_equal(config_load_file(&t_daemon_schema, &d, path, &cfg, NULL), STELE_ERR_IO);
+    assert_int_equal(config_load_file(&t_daemon_schema, &d, path, &cfg, NULL), STELE_ERR_NOT_FOUND);
+    /* a path through a file is not there either */
+    snprintf(path, sizeof path, "%s/big.yaml/x.yaml", tmp);
+    assert_int_equal(config_load_file(&t_daemon_schema, &d, path, &cfg, NULL), STELE_ERR_NOT_FOUND);
     test_rmtree(tmp);
     free(tmp);
 }

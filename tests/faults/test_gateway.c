@@ -433,20 +433,6 @@ static void gateway_refuses_an_endorsement_answer_too_large_to_order(void **stat
     rpc_server_destroy(srv);
 }
 
-static int up(void **state)
-{
-    (void)state;
-    net_up();
-    return 0;
-}
-
-static int down(void **state)
-{
-    (void)state;
-    net_down();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,5 +442,5 @@ int main(void)
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, up, down);
+    return cmocka_run_group_tests(tests, net_group_up, net_group_down);
 }

@@ -507,20 +507,6 @@ static void history_pages_read_a_bounded_number_of_blocks(void **state)
     pb_free(&r2->base);
 }
 
-static int up(void **state)
-{
-    (void)state;
-    net_up();
-    return 0;
-}
-
-static int down(void **state)
-{
-    (void)state;
-    net_down();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,5 +522,5 @@ int main(void)
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));
-    return cmocka_run_group_tests(tests, up, down);
+    return cmocka_run_group_tests(tests, net_group_up, net_group_down);
 }

@@ -760,3 +760,17 @@ Stele__SubmitResponse *gateway_submit(int i, ProtobufCBinaryData env, struct rpc
     free(env.data);
     return (Stele__SubmitResponse *)resp;
 }
+
+int net_group_up(void **state)
+{
+    (void)state;
+    net_up();
+    return 0;
+}
+
+int net_group_down(void **state)
+{
+    (void)state;
+    net_down();
+    return 0;
+}

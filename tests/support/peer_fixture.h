@@ -67,6 +67,11 @@ void net_up(void);
 /* Kills whatever still runs and removes the directory (kept with STELE_KEEP_TEST_DIR=1).
  * No assertion. */
 void net_down(void);
+
+/* net_up() and net_down() as cmocka group setup and teardown:
+ * cmocka_run_group_tests(tests, net_group_up, net_group_down). */
+int net_group_up(void **state);
+int net_group_down(void **state);
 /* Starts orderer i and waits until it serves. */
 void net_orderer_start(int i);
 /* Starts peer i; with `wait`, waits until it serves queries. */

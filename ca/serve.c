@@ -188,6 +188,11 @@ static int run(const struct ca_config *c, const char *listen)
     struct rpc_server_opts o = {.listen = listen, .component = "ca", .workers = 16};
     o.tls.cert_file = c->tls.cert;
     o.tls.key_file = c->tls.key;
+    int trc = rpc_tls_check(&o.tls, true, o.component, &err);
+    if (trc) {
+        exit_code = cli_fail("stele-ca serve", trc, "%s", err ? err : stele_strerror(trc));
+        goto out;
+    }
     srv = rpc_server_create(&o, &err);
     health = rpc_health_create();
     node = rpc_node_service_create(ca->name ? ca->name : "stele-ca", "ca");

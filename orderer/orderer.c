@@ -192,6 +192,10 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
         .component = "orderer-rpc",
         .tls = cli_tls_server(&cfg->tls),
     };
+    struct rpc_tls dial = cli_tls_client(&cfg->tls);
+    if ((rc = rpc_tls_check(&so.tls, true, so.component, errmsg)) ||
+        (rc = rpc_tls_check(&dial, false, so.component, errmsg)))
+        goto err;
     rc = STELE_ERR_NOMEM;
     unsigned streams = (unsigned)cfg->limits.max_streams;
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;

@@ -142,6 +142,10 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         .tls = cli_tls_server(&cfg->tls),
         .shared_queue = true, /* the gateway serves and calls at once */
     };
+    struct rpc_tls dial = cli_tls_client(&cfg->tls);
+    if ((rc = rpc_tls_check(&so.tls, true, so.component, errmsg)) ||
+        (rc = rpc_tls_check(&dial, false, so.component, errmsg)))
+        goto err;
     rc = STELE_ERR_NOMEM;
     if (!(p->server = rpc_server_create(&so, errmsg)) || !(p->health = rpc_health_create()) ||
         !(p->node = rpc_node_service_create(cfg->peer_id, "peer")))

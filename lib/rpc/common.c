@@ -6,6 +6,7 @@
 #include "pb/pb.h"
 
 #include <dlfcn.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <grpc/support/alloc.h>
@@ -244,6 +245,37 @@ int rpc_check_cert_dates(const char *pem, const char *path, const char *componen
     }
     X509_free(x);
     return rc;
+}
+
+int rpc_tls_check(const struct rpc_tls *tls, bool server, const char *component, char **errmsg)
+{
+    if (errmsg)
+        *errmsg = NULL;
+    const struct {
+        const char *path, *what;
+    } files[] = {{tls->cert_file, "certificate"},
+                 {tls->key_file, "key"},
+                 {tls->ca_file, server ? "client CA" : "root CA"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i].path)
+            continue;
+        char *pem = rpc_read_pem(files[i].path, files[i].what, errmsg);
+        int bad = !pem;
+        if (pem && i == 0)
+            bad = rpc_check_cert_dates(pem, files[i].path, component ? component : "rpc", errmsg) !=
+                  0;
+        else if (pem && !strstr(pem, "-----BEGIN ")) {
+            rpc_set_err(errmsg, "%s file %s holds no PEM block", files[i].what, files[i].path);
+            bad = 1;
+        }
+        if (pem) {
+            OPENSSL_cleanse(pem, strlen(pem)); /* the key's, among them */
+            free(pem);
+        }
+        if (bad)
+            return STELE_ERR_CONFIG;
+    }
+    return STELE_OK;
 }
 
 char *rpc_read_pem(const char *path, const char *what, char **errmsg)

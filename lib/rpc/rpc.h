@@ -92,6 +92,14 @@ struct rpc_tls {
     const char *server_name; /* client: name to expect in the server certificate (override) */
 };
 
+/* Reads every file `tls` names (each a PEM file) and checks the certificate's dates, as a
+ * server (`server`) or a client made with it would at start: a daemon calls it first so that a
+ * missing, unreadable or expired file is its operator's to fix (STELE_ERR_CONFIG, *errmsg
+ * naming the file; malloc'd, errmsg may be NULL) rather than a failure to start. Returns
+ * STELE_OK (also when `tls` names nothing). A certificate expiring within 30 days is logged
+ * under `component`. */
+int rpc_tls_check(const struct rpc_tls *tls, bool server, const char *component, char **errmsg);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Server                                                                                      */
 /* ------------------------------------------------------------------------------------------ */

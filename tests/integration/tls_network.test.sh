@@ -128,6 +128,15 @@ ok "down" "$bin/stele-network" down --dir "$net"
 # running without its links to the other orderers.
 sed 's|^  root_ca: .*|  root_ca: ../tls/missing.crt|' "$net/orderer1/orderer.yaml" >"$net/orderer1/broken.yaml"
 rc=0; out=$(timeout 30 "$bin/stele-orderer" serve --config "$net/orderer1/broken.yaml" 2>&1) || rc=$?
-[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "an orderer with an unreadable root_ca: exit $rc: $out"
+[ $rc -eq 1 ] || fail "an orderer with an unreadable root_ca: exit $rc (1: the operator's to fix): $out"
 echo "$out" | grep 'missing.crt' >/dev/null || fail "the orderer's error does not name the missing file: $out"
+# So does a peer whose certificate cannot be read, and the CA: exit 1, bad configuration.
+sed 's|^  cert: .*|  cert: ../tls/missing.crt|' "$net/peer0.org1/peer.yaml" >"$net/peer0.org1/broken.yaml"
+rc=0; out=$(timeout 30 "$bin/stele-peer" serve --config "$net/peer0.org1/broken.yaml" 2>&1) || rc=$?
+[ $rc -eq 1 ] || fail "a peer with an unreadable tls.cert: exit $rc (1: the operator's to fix): $out"
+echo "$out" | grep 'missing.crt' >/dev/null || fail "the peer's error does not name the missing file: $out"
+sed 's|^  cert: .*|  cert: tls/missing.crt|' "$net/ca.yaml" >"$net/broken-ca.yaml"
+rc=0; out=$(timeout 30 "$bin/stele-ca" serve --config "$net/broken-ca.yaml" 2>&1) || rc=$?
+[ $rc -eq 1 ] || fail "a CA with an unreadable tls.cert: exit $rc (1: the operator's to fix): $out"
+echo "$out" | grep 'missing.crt' >/dev/null || fail "the CA's error does not name the missing file: $out"
 echo "PASS"

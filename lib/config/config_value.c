@@ -3,6 +3,7 @@
 #include "config/config_int.h"
 
 #include "base/status.h"
+#include "base/text.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -29,19 +30,7 @@ static const struct unit size_units[] = {
 
 int config_parse_uint64(const char *text, size_t len, uint64_t *v)
 {
-    uint64_t acc = 0;
-    if (len == 0)
-        return STELE_ERR_INVALID;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return STELE_ERR_INVALID;
-        unsigned d = (unsigned)(text[i] - '0');
-        if (acc > (UINT64_MAX - d) / 10)
-            return STELE_ERR_INVALID;
-        acc = acc * 10 + d;
-    }
-    *v = acc;
-    return STELE_OK;
+    return text_parse_u64(text, len, v) ? STELE_OK : STELE_ERR_INVALID;
 }
 
 int config_parse_int64(const char *text, size_t len, int64_t *v)

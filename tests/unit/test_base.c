@@ -147,6 +147,22 @@ static void names_checked(void **state)
     assert_true(text_is_name("12345678", 8));
 }
 
+static void decimal_numbers_strictly(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    assert_true(text_parse_u64("0", 1, &v) && v == 0);
+    assert_true(text_parse_u64("18446744073709551615", 20, &v) && v == UINT64_MAX);
+    assert_true(text_parse_u64("123x", 3, &v) && v == 123); /* only the `len` octets */
+    v = 7;
+    static const char *const bad[] = {"",    "18446744073709551616", "-1", "+1", " 1", "1 ", "5abc",
+                                      "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(text_parse_u64(bad[i], strlen(bad[i]), &v));
+    assert_false(text_parse_u64(NULL, 0, &v));
+    assert_int_equal(v, 7); /* untouched */
+}
+
 static void errf_formats_and_returns(void **state)
 {
     (void)state;
@@ -166,6 +182,7 @@ int main(void)
         cmocka_unit_test(arena_allocates_aligned_and_large),
         cmocka_unit_test(clock_moves_forward),
         cmocka_unit_test(names_checked),
+        cmocka_unit_test(decimal_numbers_strictly),
         cmocka_unit_test(errf_formats_and_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #include "netconfig.h"
 #include "procs.h"
 
+#include "base/text.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
@@ -42,11 +43,10 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
         } else if (ch == 'j') {
             *json = true;
         } else if (ch == 't' && timeout) {
-            char *end;
-            errno = 0;
-            *timeout = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || *timeout < 1 || *timeout > 600)
+            uint64_t t;
+            if (!text_parse_u64(optarg, strlen(optarg), &t) || t < 1 || t > 600)
                 return cli_usage(prog, "--timeout takes 1 to 600 seconds");
+            *timeout = (long)t;
         } else {
             return cli_usage(prog, "see '%s --help'", prog);
         }

@@ -11,6 +11,7 @@
 #include "netgenesis.h"
 #include "procs.h"
 
+#include "base/text.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/json.h"
@@ -602,10 +603,11 @@ static void print_up(const struct up *u, bool json)
 /* The whole of `s` as a decimal number into *out; false when it is not one. */
 static bool parse_number(const char *s, long *out)
 {
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return errno == 0 && end != s && *end == 0;
+    uint64_t v;
+    if (!text_parse_u64(s, strlen(s), &v) || v > LONG_MAX)
+        return false;
+    *out = (long)v;
+    return true;
 }
 
 /* Stops the daemons up started (a step failed, or a signal came): SIGTERM, up to 10 s for each

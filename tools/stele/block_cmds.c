@@ -15,6 +15,7 @@
 #include "peer_client.h"
 #include "peer_cmds.h"
 
+#include "base/text.h"
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -493,11 +494,9 @@ static int block_run(struct chain_opts *o, int argc, char **argv)
 {
     if (optind + 1 != argc - 1)
         return cli_usage(PROG, "give exactly one block number");
-    char *end;
     const char *arg = argv[1 + optind];
-    errno = 0;
-    unsigned long long n = strtoull(arg, &end, 10);
-    if (!*arg || *end || errno || arg[0] == '-')
+    uint64_t n;
+    if (!text_parse_u64(arg, strlen(arg), &n))
         return cli_usage(PROG, "'%s' is not a block number", arg);
     return block_fetch(o, n, false, PROG);
 }
@@ -522,11 +521,9 @@ int peer_block_get(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
         if (ch == 'h' || !peer_client_option(&po, ch, optarg))
             return cli_usage(PROG, "see 'stele block --help'");
-    char *end;
     const char *arg = optind + 2 == argc ? argv[optind + 1] : "";
-    errno = 0;
-    unsigned long long n = strtoull(arg, &end, 10);
-    if (!*arg || *end || errno || arg[0] == '-' || strcmp(argv[optind], "get") != 0)
+    uint64_t n;
+    if (!text_parse_u64(arg, strlen(arg), &n) || strcmp(argv[optind], "get") != 0)
         return cli_usage(PROG, "give get N with one block number");
     struct chain_opts o = {.json = po.json};
     struct block_ctx ctx = {.o = &o, .prog = PROG};
@@ -547,7 +544,8 @@ int peer_block_get(int argc, char **argv)
         ctx.have_members = true;
     rc = peer_fetch(&po, n, &b);
     if (rc == PEER_CLIENT_NOT_FOUND)
-        rc = cli_fail(PROG, STELE_ERR_NOT_FOUND, "block %llu is not committed on %s", n, po.peer);
+        rc = cli_fail(PROG, STELE_ERR_NOT_FOUND, "block %llu is not committed on %s",
+                      (unsigned long long)n, po.peer);
     else if (rc == 0 && !b->header)
         rc = cli_fail(PROG, STELE_ERR_MALFORMED, "%s answered a block without a header", po.peer);
     else if (rc == 0)

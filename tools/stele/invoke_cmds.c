@@ -5,6 +5,7 @@
 #include "gateway_client.h"
 #include "peer_cmds.h"
 
+#include "base/text.h"
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/status.h"
@@ -100,9 +101,8 @@ static void print_submitted(const struct gw_outcome *out)
 /* --timeout MS: 1..600000. */
 static bool parse_timeout(const char *arg, uint32_t *ms)
 {
-    char *end = NULL;
-    unsigned long t = strtoul(arg, &end, 10);
-    if (!*arg || *end || t == 0 || t > 600000)
+    uint64_t t;
+    if (!text_parse_u64(arg, strlen(arg), &t) || t == 0 || t > 600000)
         return false;
     *ms = (uint32_t)t;
     return true;

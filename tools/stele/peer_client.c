@@ -1,6 +1,7 @@
 /* peer_client.c — options and signed calls shared by the peer commands (peer_client.h). */
 #include "peer_client.h"
 
+#include "base/text.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
@@ -178,15 +179,9 @@ int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
 
 bool peer_client_number(const char *arg, uint64_t max, uint64_t *out)
 {
-    uint64_t v = 0;
-    if (!arg || !*arg)
+    uint64_t v;
+    if (!arg || !text_parse_u64(arg, strlen(arg), &v) || v > max)
         return false;
-    for (const char *p = arg; *p; p++) {
-        uint64_t d = (uint64_t)(*p - '0');
-        if (*p < '0' || *p > '9' || d > max || v > (max - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
     *out = v;
     return true;
 }

@@ -50,7 +50,7 @@ struct bc_group {
     size_t enough;          /* the Submit is done at this many STATUS_SUCCESS */
     size_t unsent;          /* envelopes that could not be sent (no answer will come) */
     size_t answered;        /* answers (or failures) so far */
-    size_t accepted;        /* of which STATUS_SUCCESS */
+    size_t accepted;        /* of which peer_broadcast_held() */
     Stele__Status status[]; /* orderer i's answer; STATUS_UNKNOWN until one comes */
 };
 
@@ -101,6 +101,11 @@ static void group_unref(struct bc_group *g)
     free(g);
 }
 
+bool peer_broadcast_held(Stele__Status status)
+{
+    return status == STELE__STATUS__STATUS_SUCCESS || status == STELE__STATUS__STATUS_CONFLICT;
+}
+
 /* Under g->mu: whether the Submit has all it waits for. */
 static bool group_done(const struct bc_group *g)
 {
@@ -114,7 +119,7 @@ static void group_answer(struct bc_group *g, size_t i, Stele__Status status)
     pthread_mutex_lock(&g->mu);
     g->status[i] = status;
     g->answered++;
-    if (status == STELE__STATUS__STATUS_SUCCESS)
+    if (peer_broadcast_held(status))
         g->accepted++;
     if (group_done(g))
         pthread_cond_signal(&g->cv);

@@ -717,11 +717,12 @@ static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *re
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     /* f + 1 acceptances, f the orderers that may fail: then at least one that works has the
      * envelope, and a silent orderer does not hold every Submit for GW_BROADCAST_MS. The
-     * answer counts the orderers that had accepted by then. */
+     * answer counts the orderers that held it by then (peer_broadcast_held: one that already
+     * had the tx_id, from another orderer or an earlier Submit, holds it as well). */
     size_t enough = pbft_faults(channel_orderers(p)) + 1;
     peer_broadcast(p->gw->bc, &sr->envelope, GW_BROADCAST_MS, enough, st);
     for (size_t i = 0; i < p->n_orderers; i++) {
-        if (st[i] == STELE__STATUS__STATUS_SUCCESS)
+        if (peer_broadcast_held(st[i]))
             r->orderers_accepted++;
         else
             last = st[i];

@@ -193,10 +193,18 @@ int peer_broadcaster_create(struct peer *p, struct rpc_channel *const *channels,
 void peer_broadcaster_destroy(struct peer_broadcaster *b);
 
 /* Sends the serialized envelope `env` to every orderer at once and waits, up to `timeout_ms`,
- * until `enough` of them accepted it or all have answered: status[i] (n entries) is orderer
- * i's answer, STATUS_UNKNOWN when none came by then (answers that come later are dropped). */
+ * until `enough` of them hold it (peer_broadcast_held) or all have answered: status[i] (n entries)
+ * is orderer i's answer, STATUS_UNKNOWN when none came by then (answers that come later are
+ * dropped). */
 void peer_broadcast(struct peer_broadcaster *b, const ProtobufCBinaryData *env, int timeout_ms,
                     size_t enough, Stele__Status *status);
+
+/* Whether an orderer that answered `status` holds the envelope: it accepted it now (SUCCESS),
+ * or it already had that tx_id in flight or in a block (CONFLICT: forwarded by another orderer
+ * or in a pre-prepare before our copy came). A tx_id is SHA-256(nonce || creator) and an
+ * orderer checks the creator's signature before claiming it, so what it holds was signed by
+ * the same creator. */
+bool peer_broadcast_held(Stele__Status status);
 
 /* Creates and frees the gateway's state (gateway.c). */
 int peer_gateway_create(struct peer *p, char **errmsg);

@@ -225,14 +225,31 @@ static void submit_relays_only_what_a_member_signed(void **state)
     memcpy(again.data, good.env.data, good.env.len);
     submit_run(&good);
 
-    /* the same envelope again: the four orderers refuse its tx_id (committed), only the faulty
-     * one accepts, and one acceptance is not f + 1 */
-    struct submit_job dup = {.env = again, .timeout_ms = 6000};
+    /* the same envelope again: the four orderers already hold its tx_id (CONFLICT), which is
+     * as good as accepting it, so Submit is idempotent and reports the first commit */
+    struct submit_job dup = {.env = again, .wait = true, .timeout_ms = 6000};
     submit_run(&dup);
     print_message("the committed envelope again: %d (%s)\n", dup.res.code, dup.res.detail);
-    pb_free(dup.resp ? &dup.resp->base : NULL);
-    assert_int_equal(dup.res.code, RPC_FAILED_PRECONDITION);
-    assert_non_null(strstr(dup.res.detail, "only 1 of the 2 orderers needed accepted"));
+    assert_int_equal(dup.res.code, RPC_OK);
+    assert_non_null(dup.resp);
+    assert_true(dup.resp->orderers_accepted >= 2);
+    assert_true(dup.resp->committed);
+    assert_int_equal(dup.resp->validation_code, STELE__TX_VALIDATION_CODE__VALID);
+    pb_free(&dup.resp->base);
+
+    /* one dated an hour ago: the four orderers refuse it, only the faulty one accepts, and one
+     * acceptance is not f + 1 */
+    char stale_id[65];
+    struct submit_job stale = {
+        .env = tx_must(&(struct txspec){.writes = {{"stale", "v"}},
+                                        .timestamp_ms = clock_wall_ms() - 3600 * 1000},
+                       stale_id),
+        .timeout_ms = 6000};
+    submit_run(&stale);
+    print_message("an envelope of an hour ago: %d (%s)\n", stale.res.code, stale.res.detail);
+    pb_free(stale.resp ? &stale.resp->base : NULL);
+    assert_int_equal(stale.res.code, RPC_FAILED_PRECONDITION);
+    assert_non_null(strstr(stale.res.detail, "only 1 of the 2 orderers needed accepted"));
 
     print_message("forged: %d %d (%s); victim's CommitStatus: %d; stranger: %d (%s); member: %d\n",
                   forged[0].res.code, forged[1].res.code, forged[0].res.detail, victim,

@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HARNESS_MAX_NAME 64
-#define TX_ID_LEN        64
+#define HARNESS_MAX_NAME    64
+#define HARNESS_MAX_VERSION 128 /* octets of a version the peer loads (peer/cchost.c) */
+#define TX_ID_LEN           64
 
 struct stele_cc_harness {
     const struct stele_chaincode *cc; /* the chaincode (the caller's) */
@@ -43,10 +44,11 @@ struct stele_cc_harness {
     size_t event_len;       /* its octets */
 };
 
-/* True for 1..64 of [A-Za-z0-9_.-]. */
+/* True for 1..64 of [A-Za-z0-9_.-], not starting with '_' (system chaincodes, which the
+ * lifecycle refuses to define). */
 static bool name_ok(const char *name)
 {
-    if (!name || !name[0] || strlen(name) > HARNESS_MAX_NAME)
+    if (!name || !name[0] || name[0] == '_' || strlen(name) > HARNESS_MAX_NAME)
         return false;
     for (const char *p = name; *p; p++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *p))
@@ -110,7 +112,8 @@ static void clear_attrs(stele_cc_harness *h)
 int stele_cc_harness_create(const struct stele_chaincode *cc, stele_cc_harness **out)
 {
     if (!cc || !out || cc->abi_version != STELE_CC_ABI_VERSION || !name_ok(cc->name) ||
-        !cc->version || !cc->invoke)
+        !cc->version || strnlen(cc->version, HARNESS_MAX_VERSION + 1) > HARNESS_MAX_VERSION ||
+        !cc->invoke)
         return STELE_CC_INVALID;
     stele_cc_harness *h = calloc(1, sizeof *h);
     if (!h)
@@ -248,42 +251,97 @@ static int keep_results(stele_cc_harness *h, const stele_cc_stub *stub, bool ok)
     return STELE_CC_OK;
 }
 
+/* The context of one invocation: copies made for it and freed when it ends, as the peer's
+ * host frees what it decoded, so that a chaincode keeping a pointer past its invocation is
+ * caught by AddressSanitizer here rather than on the peer. The stub itself is one of them
+ * (stele_cc_creator_certhash() points into it). */
+struct context {
+    stele_cc_stub *stub;
+    char *tx_id, *id, *org, *role;
+    char **keys, **values; /* n attributes */
+    size_t n;
+};
+
+static void context_free(struct context *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->keys[i]);
+        free(c->values[i]);
+    }
+    free(c->keys);
+    free(c->values);
+    free(c->tx_id);
+    free(c->id);
+    free(c->org);
+    free(c->role);
+    free(c->stub);
+}
+
+/* Fills `c` with copies of the harness's context. Returns false when out of memory. */
+static bool context_copy(stele_cc_harness *h, struct context *c)
+{
+    *c = (struct context){0};
+    c->stub = malloc(sizeof *c->stub);
+    c->tx_id = malloc(TX_ID_LEN + 1);
+    c->id = strdup(h->creator_id);
+    c->org = strdup(h->creator_org);
+    c->role = strdup(h->creator_role);
+    c->keys = calloc(h->n_attrs + 1, sizeof *c->keys);
+    c->values = calloc(h->n_attrs + 1, sizeof *c->values);
+    if (!c->stub || !c->tx_id || !c->id || !c->org || !c->role || !c->keys || !c->values)
+        return false;
+    for (; c->n < h->n_attrs; c->n++) {
+        c->keys[c->n] = strdup(h->attr_keys[c->n]);
+        c->values[c->n] = strdup(h->attr_values[c->n]);
+        if (!c->keys[c->n] || !c->values[c->n]) {
+            c->n++;
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Runs the chaincode on `n` copied arguments and commits its writes when it succeeds. */
 static int run(stele_cc_harness *h, const char *function, size_t n, const uint8_t *const *args,
                const size_t *lens)
 {
-    stele_cc_stub stub;
-    stele_cc_stub_init(&stub, &memstate_ops, h->state);
-    stub.function = function;
-    stub.args = args;
-    stub.arg_lens = lens;
-    stub.n_args = n;
-    char tx_id[TX_ID_LEN + 1];
+    struct context c;
+    if (!context_copy(h, &c)) {
+        context_free(&c);
+        return STELE_CC_FAILED;
+    }
+    stele_cc_stub *stub = c.stub;
+    stele_cc_stub_init(stub, &memstate_ops, h->state);
+    stub->function = function;
+    stub->args = args;
+    stub->arg_lens = lens;
+    stub->n_args = n;
     if (h->tx_id_set)
-        memcpy(tx_id, h->tx_id, sizeof tx_id);
+        memcpy(c.tx_id, h->tx_id, TX_ID_LEN + 1);
     else
-        snprintf(tx_id, sizeof tx_id, "%064llx", (unsigned long long)h->invocations + 1);
+        snprintf(c.tx_id, TX_ID_LEN + 1, "%064llx", (unsigned long long)h->invocations + 1);
     h->tx_id_set = false;
     h->invocations++;
-    stub.tx_id = tx_id;
-    stub.timestamp_ms = h->timestamp_ms;
-    stub.creator_id = h->creator_id;
-    stub.creator_org = h->creator_org;
-    stub.creator_role = h->creator_role;
-    memcpy(stub.creator_certhash, h->certhash, sizeof stub.creator_certhash);
-    stub.attr_keys = (const char *const *)h->attr_keys;
-    stub.attr_values = (const char *const *)h->attr_values;
-    stub.n_attrs = h->n_attrs;
+    stub->tx_id = c.tx_id;
+    stub->timestamp_ms = h->timestamp_ms;
+    stub->creator_id = c.id;
+    stub->creator_org = c.org;
+    stub->creator_role = c.role;
+    memcpy(stub->creator_certhash, h->certhash, sizeof stub->creator_certhash);
+    stub->attr_keys = (const char *const *)c.keys;
+    stub->attr_values = (const char *const *)c.values;
+    stub->n_attrs = c.n;
 
     h->running = true;
-    int status = stele_cc_stub_run(&stub, h->cc);
+    int status = stele_cc_stub_run(stub, h->cc);
     h->running = false;
     bool ok = status >= 200 && status <= 299;
-    int rc = keep_results(h, &stub, ok);
-    stele_cc_stub_release(&stub); /* closes the chaincode's iterators */
+    int rc = keep_results(h, stub, ok);
+    stele_cc_stub_release(stub); /* closes the chaincode's iterators */
     if (rc == STELE_CC_OK && ok)
         rc = memstate_commit(h->state);
     memstate_end(h->state);
+    context_free(&c);
     if (rc != STELE_CC_OK) {
         clear_results(h);
         return rc;

@@ -389,12 +389,22 @@ int stele_cc_success(stele_cc_stub *stub, const void *payload, size_t len)
 
 int stele_cc_error(stele_cc_stub *stub, int status, const char *fmt, ...)
 {
-    char *m = malloc(CC_MAX_MESSAGE + 1);
+    /* one octet past the limit, to see whether the cut falls inside a UTF-8 character */
+    char *m = malloc(CC_MAX_MESSAGE + 2);
     if (m) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(m, CC_MAX_MESSAGE + 1, fmt, ap);
+        int n = vsnprintf(m, CC_MAX_MESSAGE + 2, fmt, ap);
         va_end(ap);
+        if (n < 0) {
+            m[0] = 0;
+        } else if ((size_t)n > CC_MAX_MESSAGE) {
+            /* truncated: the message is a protobuf string, so never keep half a character */
+            size_t len = CC_MAX_MESSAGE;
+            while (len > 0 && ((unsigned char)m[len] & 0xc0) == 0x80)
+                len--;
+            m[len] = 0;
+        }
     }
     free(stub->message);
     stub->message = m;

@@ -377,6 +377,96 @@ static void test_damaged_state(void **state)
     CALL(h, 200, good, "read", "d");
 }
 
+/* Text goes into JSON (state, payloads, the event), which is UTF-8: octets that are not
+ * well-formed UTF-8, and C1 control characters, are refused like C0 ones. */
+static void test_text_must_be_utf8(void **state)
+{
+    stele_cc_harness *h = *state;
+    const char *bad[] = {
+        "\xff",                 /* never in UTF-8 */
+        "bl\xc3",               /* truncated sequence */
+        "\xc0\xaf",             /* overlong '/' */
+        "\xe0\x80\xaf",         /* overlong, three octets */
+        "\xed\xa0\x80",         /* a UTF-16 surrogate */
+        "\xf4\x90\x80\x80",     /* past U+10FFFF */
+        "\x80x",                /* a lone continuation octet */
+        "x\xc2\x85y",           /* U+0085, a C1 control character */
+        "\xf8\x88\x80\x80\x80", /* five octets */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (stele_cc_harness_call(h, "create", "a1", bad[i], "1", "1", NULL) != 400)
+            fail_msg("color %zu accepted", i);
+        char owner[32];
+        snprintf(owner, sizeof owner, "b%s@Org2", bad[i]);
+        if (stele_cc_harness_call(h, "by_owner", owner, NULL) != 400)
+            fail_msg("owner %zu accepted by by_owner", i);
+    }
+    assert_int_equal(stele_cc_harness_count(h), 0);
+
+    /* well-formed UTF-8 of every length is text */
+    const char *color = "bleu \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc2\xa0";
+    const char *a1 = asset_json("a1", color, 1, "alice@Org1", 1);
+    CALL(h, 200, a1, "create", "a1", color, "1", "1");
+    CALL(h, 400, NULL, "transfer", "a1", "b\xff@Org2");
+    CALL(h, 400, NULL, "transfer", "a1", "bob@Org\xe2\x82");
+    CALL(h, 200, NULL, "transfer", "a1", "b\xc3\xb8rn@Org2");
+    expect_stored(h, "a1", asset_json("a1", color, 1, "b\xc3\xb8rn@Org2", 1));
+
+    /* an identity whose name is not UTF-8 cannot own assets */
+    as(h, "\xff", "Org1");
+    CALL(h, 400, NULL, "create", "a2", "red", "1", "1");
+    assert_string_equal(stele_cc_harness_message(h), "this identity cannot own assets");
+    assert_int_equal(stele_cc_harness_count(h), 2);
+}
+
+/* An owner is "id@org": a NEWOWNER without both parts would be an owner nobody can ever be,
+ * and an organisation holding '@' would make "id@org" name two identities. */
+static void test_owner_is_id_at_org(void **state)
+{
+    stele_cc_harness *h = *state;
+    const char *a1 = asset_json("a1", "blue", 1, "alice@Org1", 1);
+    CALL(h, 200, a1, "create", "a1", "blue", "1", "1");
+    const char *bad[] = {"bob", "@Org2", "bob@", "bob@Org2@"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (stele_cc_harness_call(h, "transfer", "a1", bad[i], NULL) != 400)
+            fail_msg("new owner \"%s\" accepted", bad[i]);
+    assert_null(stele_cc_harness_event(h, NULL, NULL));
+    expect_stored(h, "a1", a1);
+
+    /* "alice@x" of Org1 and "alice" of "x@Org1" would both be "alice@x@Org1" */
+    as(h, "alice@x", "Org1");
+    const char *a2 = asset_json("a2", "red", 2, "alice@x@Org1", 2);
+    CALL(h, 200, a2, "create", "a2", "red", "2", "2");
+    as(h, "alice", "x@Org1");
+    if (stele_cc_harness_call(h, "transfer", "a2", "mallory@Org2", NULL) == 200)
+        fail_msg("another identity took asset a2");
+    CALL(h, 400, NULL, "create", "a3", "red", "3", "3");
+    assert_string_equal(stele_cc_harness_message(h), "this identity cannot own assets");
+    expect_stored(h, "a2", a2);
+    /* the last '@' splits id and org: ids may hold '@', and be given assets */
+    as(h, "alice@x", "Org1");
+    CALL(h, 200, NULL, "transfer", "a2", "bob@home@Org2");
+    as(h, "bob@home", "Org2");
+    CALL(h, 200, NULL, "transfer", "a2", "alice@x@Org1");
+}
+
+/* A stored asset whose id is not its key is damaged: acting on it would write another key. */
+static void test_damaged_id_not_key(void **state)
+{
+    stele_cc_harness *h = *state;
+    const char *y = asset_json("y", "red", 2, "bob@Org2", 2);
+    const char *x = asset_json("y", "blue", 1, "alice@Org1", 1); /* under "x" */
+    assert_int_equal(stele_cc_harness_put(h, "y", y, strlen(y)), STELE_CC_OK);
+    assert_int_equal(stele_cc_harness_put(h, "x", x, strlen(x)), STELE_CC_OK);
+    CALL(h, 500, NULL, "transfer", "x", "carol@Org3");
+    assert_string_equal(stele_cc_harness_message(h), "asset x is damaged");
+    CALL(h, 500, NULL, "read", "x");
+    CALL(h, 500, NULL, "delete", "x");
+    expect_stored(h, "y", y);
+    expect_stored(h, "x", x);
+    assert_int_equal(stele_cc_harness_count(h), 2);
+}
+
 /* The same calls give the same state whatever the clock says. */
 static void test_deterministic(void **state)
 {
@@ -419,6 +509,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_must_be_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_is_id_at_org, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_id_not_key, setup, teardown),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, load_so, unload_so);

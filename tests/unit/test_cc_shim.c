@@ -12,6 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SHIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHIM_ASAN 1
+#endif
+#endif
 
 /* The test chaincode without an init. */
 static const struct stele_chaincode test_cc_no_init = {STELE_CC_ABI_VERSION, "shim-test", "1.0",
@@ -243,6 +253,14 @@ static int body_error(stele_cc_stub *stub)
         big[sizeof big - 1] = 0;
         return stele_cc_error(stub, 500, "%s", big);
     }
+    if (strcmp(what, "utf8") == 0 || strcmp(what, "utf8-fits") == 0) {
+        /* "é" (2 octets) across the limit, or ending just on it */
+        char text[1100];
+        size_t n = strcmp(what, "utf8") == 0 ? 1023 : 1022;
+        memset(text, 'a', n);
+        strcpy(text + n, "\xc3\xa9 and more");
+        return stele_cc_error(stub, 400, "%s", text);
+    }
     if (strcmp(what, "twice") == 0) {
         stele_cc_error(stub, 400, "first");
         return stele_cc_error(stub, 403, "second");
@@ -263,6 +281,16 @@ static void test_error_message(void **state)
     for (size_t i = 0; i < 1024; i++)
         if (m[i] != (char)('a' + i % 26))
             fail_msg("message octet %zu", i);
+
+    /* truncation never splits a UTF-8 character (the message is a protobuf string) */
+    assert_int_equal(stele_cc_harness_call(h, "e", "utf8", NULL), 400);
+    m = stele_cc_harness_message(h);
+    assert_int_equal(strlen(m), 1023);
+    assert_int_equal(strspn(m, "a"), 1023);
+    assert_int_equal(stele_cc_harness_call(h, "e", "utf8-fits", NULL), 400);
+    m = stele_cc_harness_message(h);
+    assert_int_equal(strlen(m), 1024);
+    assert_string_equal(m + 1022, "\xc3\xa9");
 
     assert_int_equal(stele_cc_harness_call(h, "e", "twice", NULL), 403);
     assert_string_equal(stele_cc_harness_message(h), "second");
@@ -330,10 +358,25 @@ static void test_descriptor_checks(void **state)
     cc = shim_cc;
     cc.version = NULL;
     assert_int_equal(stele_cc_harness_create(&cc, &h), STELE_CC_INVALID);
+    /* the peer refuses to load a version over 128 octets; the lifecycle refuses a name
+     * starting with '_' (system chaincodes): neither could be deployed */
+    char version[130];
+    memset(version, 'v', sizeof version - 1);
+    version[129] = 0;
+    cc.version = version;
+    assert_int_equal(stele_cc_harness_create(&cc, &h), STELE_CC_INVALID);
+    cc = shim_cc;
+    cc.name = "_lifecycle";
+    assert_int_equal(stele_cc_harness_create(&cc, &h), STELE_CC_INVALID);
     assert_int_equal(stele_cc_harness_create(NULL, &h), STELE_CC_INVALID);
     assert_ptr_equal(h, (stele_cc_harness *)1); /* untouched */
     cc = shim_cc;
     cc.name = "1234567890123456789012345678901234567890123456789012345678901234"; /* 64 */
+    assert_int_equal(stele_cc_harness_create(&cc, &h), STELE_CC_OK);
+    stele_cc_harness_destroy(h);
+    cc.name = "a_b";
+    version[128] = 0; /* 128 octets */
+    cc.version = version;
     assert_int_equal(stele_cc_harness_create(&cc, &h), STELE_CC_OK);
     stele_cc_harness_destroy(h);
     stele_cc_harness_destroy(NULL);
@@ -361,6 +404,78 @@ static void test_no_reentry(void **state)
     shim_expect_absent(h, "x");
 }
 
+/* ---- pointers live for one invocation --------------------------------------------------- */
+
+static int kept_what;             /* which context pointer body_keep keeps */
+static const volatile char *kept; /* what it kept */
+
+static int body_keep(stele_cc_stub *stub)
+{
+    switch (kept_what) {
+    case 0:
+        kept = stele_cc_creator_id(stub);
+        break;
+    case 1:
+        kept = stele_cc_creator_org(stub);
+        break;
+    case 2:
+        kept = stele_cc_creator_role(stub);
+        break;
+    case 3:
+        kept = stele_cc_creator_attr(stub, "dept");
+        break;
+    case 4:
+        kept = stele_cc_tx_id(stub);
+        break;
+    default:
+        kept = (const char *)stele_cc_creator_certhash(stub);
+        break;
+    }
+    return stele_cc_success(stub, NULL, 0);
+}
+
+static int body_use_kept(stele_cc_stub *stub)
+{
+    return stele_cc_success(stub, (const void *)kept, 1);
+}
+
+/* The peer frees the invocation's context (creator, attributes, tx id) when the invocation
+ * ends, so the harness must too: a chaincode that keeps such a pointer for a later invocation
+ * is caught by AddressSanitizer in its unit tests, not left to crash on the peer. Each case
+ * runs in a child, which must not survive the read. */
+static void test_context_freed_after_invocation(void **state)
+{
+#ifndef SHIM_ASAN
+    (void)state;
+    skip(); /* only AddressSanitizer can tell */
+#else
+    stele_cc_harness *h = *state;
+    assert_int_equal(stele_cc_harness_set_attr(h, "dept", "sales"), STELE_CC_OK);
+    const char *names[] = {"creator id", "org", "role", "attribute", "tx id", "certhash"};
+    for (kept_what = 0; kept_what < 6; kept_what++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) { /* no cmocka here: its failures belong to the parent */
+            if (!freopen("/dev/null", "w", stderr))
+                _exit(3);
+            shim_body = body_keep;
+            if (stele_cc_harness_call(h, "keep", NULL) != 200)
+                _exit(2);
+            shim_body = body_use_kept;
+            stele_cc_harness_call(h, "use", NULL);
+            _exit(0); /* the kept pointer was still valid */
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            fail_msg("the %s of an invocation stayed valid after it", names[kept_what]);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
+            fail_msg("the invocation keeping the %s failed", names[kept_what]);
+    }
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +489,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_success_payload, shim_setup, shim_teardown),
         cmocka_unit_test(test_descriptor_checks),
         cmocka_unit_test_setup_teardown(test_no_reentry, shim_setup, shim_teardown),
+        cmocka_unit_test_setup_teardown(test_context_freed_after_invocation, shim_setup,
+                                        shim_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * A chaincode is a shared object that exports one descriptor:
  *
  *     #include <stele/chaincode.h>
+ *     #include <string.h>
  *
  *     static int invoke(stele_cc_stub *stub)
  *     {
@@ -33,8 +34,8 @@
  * no sockets, no processes, a time limit and a memory limit per invocation. The chaincode sees
  * the state as committed when the proposal was executed, plus its own writes: a get after a put
  * of the same key returns the value put. Nothing it writes reaches the ledger unless the
- * transaction is endorsed, ordered and validated; an invocation that fails (status >= 400)
- * writes nothing at all. A chaincode reads and writes only its own namespace.
+ * transaction is endorsed, ordered and validated; an invocation that fails (any status outside
+ * 200..299) writes nothing at all. A chaincode reads and writes only its own namespace.
  *
  * Determinism. Every endorsing peer must compute the same result: a chaincode must not use
  * the clock (use stele_cc_timestamp_ms()), random numbers, or anything but its arguments, its
@@ -84,8 +85,8 @@ typedef int (*stele_cc_fn)(stele_cc_stub *stub);
 /* What a chaincode exports, under the name `stele_chaincode`. */
 struct stele_chaincode {
     uint32_t abi_version; /* STELE_CC_ABI_VERSION */
-    const char *name;     /* the chaincode's name: 1..64 of [A-Za-z0-9_.-] */
-    const char *version;  /* its version, free text */
+    const char *name;     /* its name: 1..64 of [A-Za-z0-9_.-], not starting with '_' */
+    const char *version;  /* its version, free text of at most 128 octets */
     stele_cc_fn init;     /* called for the function "init"; NULL: none */
     stele_cc_fn invoke;   /* called for every other function; required */
 };
@@ -107,8 +108,8 @@ size_t stele_cc_arg_count(const stele_cc_stub *stub);
  * argument `i`. */
 const uint8_t *stele_cc_arg(const stele_cc_stub *stub, size_t i, size_t *len);
 
-/* Argument `i` as a NUL-terminated string; NULL when there is no argument `i` or it holds a
- * NUL octet. */
+/* Argument `i` as a NUL-terminated string; NULL when there is no argument `i`, it holds a
+ * NUL octet or memory ran out. */
 const char *stele_cc_arg_string(const stele_cc_stub *stub, size_t i);
 
 /* The transaction's id (64 hex digits) and its creator's timestamp (milliseconds since the
@@ -144,11 +145,13 @@ int stele_cc_del_state(stele_cc_stub *stub, const char *key);
  * first key; "" or NULL end: to the last), as committed plus this invocation's writes made
  * before the iterator was opened (later writes are not seen by it). Keys
  * starting with 0x1E (composite keys) are skipped unless `start` starts with 0x1E. Returns
- * STELE_CC_OK with *it, STELE_CC_INVALID or STELE_CC_FAILED. */
+ * STELE_CC_OK with *it, STELE_CC_INVALID (a bound over STELE_CC_MAX_KEY octets, an end not
+ * after the start, `it` NULL), STELE_CC_LIMIT (the peer's cap on open iterators) or
+ * STELE_CC_FAILED. */
 int stele_cc_range(stele_cc_stub *stub, const char *start, const char *end, stele_cc_iter **it);
 
-/* The next entry: returns 1 with *key, *value, *len (owned by the stub), 0 at the end, or
- * STELE_CC_FAILED. */
+/* The next entry: returns 1 with *key, *value, *len (owned by the stub), 0 at the end,
+ * STELE_CC_INVALID (a closed iterator, a NULL argument) or STELE_CC_FAILED. */
 int stele_cc_iter_next(stele_cc_iter *it, const char **key, const uint8_t **value, size_t *len);
 
 /* Closes the iterator early (optional: every iterator closes when the invocation ends).
@@ -159,34 +162,38 @@ void stele_cc_iter_close(stele_cc_iter *it);
 
 /* Builds the composite key 0x1E type 0x1F attr_1 0x1F ... attr_n 0x1F into *key (owned by the
  * stub). `type` and every attribute are non-empty strings without 0x1E or 0x1F. Returns
- * STELE_CC_OK, STELE_CC_INVALID or STELE_CC_LIMIT. */
+ * STELE_CC_OK, STELE_CC_INVALID, STELE_CC_LIMIT (longer than STELE_CC_MAX_KEY) or
+ * STELE_CC_FAILED (out of memory). */
 int stele_cc_composite_key(stele_cc_stub *stub, const char *type, const char *const *attrs,
                            size_t n, const char **key);
 
 /* Iterates over the composite keys of `type` whose first `n` attributes are `attrs`. Returns
- * as stele_cc_range(). */
+ * as stele_cc_composite_key() and stele_cc_range(). */
 int stele_cc_composite_range(stele_cc_stub *stub, const char *type, const char *const *attrs,
                              size_t n, stele_cc_iter **it);
 
 /* Splits a composite key: *type, and up to `max` attributes into `attrs` (owned by the stub);
- * *n gets how many there are. Returns STELE_CC_OK or STELE_CC_INVALID (not a composite key). */
+ * *n gets how many there are. Returns STELE_CC_OK, STELE_CC_INVALID (not a composite key) or
+ * STELE_CC_FAILED (out of memory). */
 int stele_cc_split_composite_key(stele_cc_stub *stub, const char *key, const char **type,
                                  const char **attrs, size_t max, size_t *n);
 
 /* ---- results -------------------------------------------------------------------------- */
 
 /* Sets the event the transaction emits when it commits (one per invocation; a later call
- * replaces it). `name` is 1..128 octets. Returns STELE_CC_OK, STELE_CC_INVALID or
- * STELE_CC_LIMIT. */
+ * replaces it). `name` is 1..128 octets, `payload` (copied; may be NULL when len is 0) at most
+ * STELE_CC_MAX_VALUE. Returns STELE_CC_OK, STELE_CC_INVALID, STELE_CC_LIMIT or
+ * STELE_CC_FAILED (out of memory). */
 int stele_cc_set_event(stele_cc_stub *stub, const char *name, const void *payload, size_t len);
 
 /* Sets the response payload (copied; may be NULL when len is 0) and returns 200: end an
  * invocation with `return stele_cc_success(stub, p, n);`. */
 int stele_cc_success(stele_cc_stub *stub, const void *payload, size_t len);
 
-/* Sets the response message (printf-style, truncated at 1024 octets) and returns `status`,
- * which should be 400..499 (refused: bad arguments, not allowed, not found) or 500..599
- * (failed); any status outside 200..299 makes the invocation fail and write nothing. */
+/* Sets the response message (printf-style; a longer one is cut to at most 1024 octets, never
+ * inside a UTF-8 character) and returns `status`, which should be 400..499 (refused: bad
+ * arguments, not allowed, not found) or 500..599 (failed); any status outside 200..299 makes
+ * the invocation fail and write nothing. */
 int stele_cc_error(stele_cc_stub *stub, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -28,9 +28,9 @@
  * status writes nothing and emits no event. Invocations run one at a time.
  *
  * What is not simulated: endorsement by several peers, ordering, MVCC conflicts between
- * transactions, the peer's caps on the keys and octets one invocation may touch, and the
- * sandbox (the chaincode runs in the test's own process, so a crash ends the test) with its
- * time and memory limits.
+ * transactions, the peer's caps on the keys and octets one invocation may touch and on its
+ * open iterators (STELE_CC_LIMIT on the peer, never here), and the sandbox (the chaincode
+ * runs in the test's own process, so a crash ends the test) with its time and memory limits.
  *
  * Errors. Functions that act return STELE_CC_OK (0) or a negative STELE_CC_* code:
  * STELE_CC_INVALID for a bad argument (nothing done) and STELE_CC_FAILED when memory ran out.
@@ -55,8 +55,9 @@ typedef struct stele_cc_harness stele_cc_harness;
 
 /* Creates a harness for `cc` with an empty state, the creator "user1" of "Org1" with role
  * "client" and no attributes, and timestamp 0. The descriptor is checked as the peer checks
- * it when it loads a chaincode: abi_version STELE_CC_ABI_VERSION, a name of 1..64 of
- * [A-Za-z0-9_.-], a version, an invoke function. Returns STELE_CC_OK with *out (free with
+ * it when it loads a chaincode and the lifecycle when it defines one: abi_version
+ * STELE_CC_ABI_VERSION, a name of 1..64 of [A-Za-z0-9_.-] not starting with '_', a version of
+ * at most 128 octets, an invoke function. Returns STELE_CC_OK with *out (free with
  * stele_cc_harness_destroy()), STELE_CC_INVALID (a bad descriptor; *out untouched) or
  * STELE_CC_FAILED. */
 int stele_cc_harness_create(const struct stele_chaincode *cc, stele_cc_harness **out);

@@ -1,12 +1,14 @@
 /*
  * asset.c — the sample chaincode: assets that belong to an owner and pass between owners.
  *
- *   create ID COLOR SIZE VALUE  a new asset owned by the creator ("id@org"); refused when ID
- *                               exists. ID is 1..64 of [A-Za-z0-9_.-]; COLOR 1..256 octets
- *                               without control characters; SIZE and VALUE decimal integers
+ *   create ID COLOR SIZE VALUE  a new asset owned by the creator ("id@org"; refused for an
+ *                               organisation holding '@'); refused when ID exists. ID is 1..64
+ *                               of [A-Za-z0-9_.-]; COLOR 1..256 octets of UTF-8 without control
+ *                               characters; SIZE and VALUE decimal integers
  *                               (0..999999999999999999, no leading zeros)
  *   read ID                     the asset as JSON
- *   transfer ID NEWOWNER        by the current owner only; emits the event "transfer"
+ *   transfer ID NEWOWNER        by the current owner only, to an owner ID@ORG (text, the last
+ *                               '@' before a non-empty ORG); emits the event "transfer"
  *                               {"id":ID,"from":OLD,"to":NEWOWNER}
  *   delete ID                   by the current owner only
  *   list                        every asset, a JSON array in ID order
@@ -14,7 +16,7 @@
  *   init                        does nothing and succeeds
  *
  * Statuses: 200 done; 400 bad arguments or an ID that exists; 403 not the owner; 404 no such
- * asset; 500 the state could not be read or written.
+ * asset; 500 the state could not be read or written, or holds a damaged asset.
  *
  * State (the chaincode's own namespace):
  *   ID                             -> {"id":"..","color":"..","size":N,"owner":"..","value":N}
@@ -52,16 +54,54 @@ static bool id_ok(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-/* 1..MAX_TEXT octets, no control characters (so no composite-key separators either). */
+/* The length of the well-formed UTF-8 sequence at `s` (shortest form, no surrogates, at most
+ * U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* the range of the second octet */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* 1..MAX_TEXT octets of well-formed UTF-8 (the JSON it goes into is UTF-8) without control
+ * characters, C0, DEL or C1 (so no composite-key separators either). */
 static bool text_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > MAX_TEXT)
         return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t len = utf8_len(p);
+        if (!len || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
             return false;
+        p += len;
+    }
     return true;
+}
+
+/* An owner: text of the form ID@ORG, the last '@' splitting two non-empty parts (ids may hold
+ * '@', organisations that can own assets may not: see creator_owner()). */
+static bool owner_ok(const char *s)
+{
+    const char *at = text_ok(s) ? strrchr(s, '@') : NULL;
+    return at && at != s && at[1];
 }
 
 /* Parses 1..MAX_DIGITS decimal digits without a leading zero (but "0"). */
@@ -241,7 +281,7 @@ static int load(stele_cc_stub *stub, const char *id, struct asset *a)
         return stele_cc_error(stub, 404, "no asset %s", id);
     if (rc != STELE_CC_OK)
         return stele_cc_error(stub, 500, "cannot read asset %s (%d)", id, rc);
-    if (!parse_asset(value, len, a))
+    if (!parse_asset(value, len, a) || strcmp(a->id, id) != 0)
         return stele_cc_error(stub, 500, "asset %s is damaged", id);
     return 0;
 }
@@ -268,13 +308,14 @@ static int index_update(stele_cc_stub *stub, const char *owner, const char *id, 
     return rc == STELE_CC_OK ? 0 : stele_cc_error(stub, 500, "cannot index asset %s", id);
 }
 
-/* The creator as an owner, "id@org", into out[MAX_TEXT + 1]. Returns 0 or the status of the
- * error response it set. */
+/* The creator as an owner, "id@org", into out[MAX_TEXT + 1]. An organisation holding '@' is
+ * refused: "a@b" of "c" and "a" of "b@c" would be the same owner. Returns 0 or the status of
+ * the error response it set. */
 static int creator_owner(stele_cc_stub *stub, char *out)
 {
-    int n =
-        snprintf(out, MAX_TEXT + 1, "%s@%s", stele_cc_creator_id(stub), stele_cc_creator_org(stub));
-    if (n < 0 || n > MAX_TEXT || !text_ok(out))
+    const char *org = stele_cc_creator_org(stub);
+    int n = snprintf(out, MAX_TEXT + 1, "%s@%s", stele_cc_creator_id(stub), org);
+    if (n < 0 || n > MAX_TEXT || strchr(org, '@') || !owner_ok(out))
         return stele_cc_error(stub, 400, "this identity cannot own assets");
     return 0;
 }
@@ -356,8 +397,8 @@ static int cmd_transfer(stele_cc_stub *stub)
 {
     struct asset a;
     const char *to = stele_cc_arg_string(stub, 1);
-    if (!text_ok(to))
-        return stele_cc_error(stub, 400, "NEWOWNER must be 1..%d octets of text", MAX_TEXT);
+    if (!owner_ok(to))
+        return stele_cc_error(stub, 400, "NEWOWNER must be ID@ORG, 1..%d octets of text", MAX_TEXT);
     int status = load_owned(stub, &a);
     if (status)
         return status;

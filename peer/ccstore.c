@@ -6,16 +6,22 @@
  *                   hosts dlopen
  * Each file is written to a temporary name of its own (mkstemp: a crash leaves no file in the
  * way of the next install, and two installs of one package at once do not share one), synced,
- * given its mode and renamed, .so first, so a package that is listed is whole. Installing the
- * same package again changes nothing.
+ * given its mode and renamed: the .so first, then it is loaded once as the chaincode hosts
+ * would load it (the runtime's check), and only then the .pkg. So a package that is listed is
+ * whole and was checked: a crash during the check leaves a .so that no listing, lookup or
+ * later install takes for an installed package. Installing the same package again changes
+ * nothing.
  */
+#include "ccrt.h"
 #include "peer_int.h"
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "crypto/hash.h"
 #include "identity/enrolment.h"
+#include "ledger/lifecycle.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 
@@ -52,6 +58,49 @@ static int file_path(struct peer *p, const uint8_t hash[32], const char *ext, ch
     return snprintf(out, n, "%s/%s.%s", dir, hx, ext) >= (int)n ? STELE_ERR_INVALID : STELE_OK;
 }
 
+/* `msg` with the runtime's "chaincode PATH: " prefix dropped and every other occurrence of
+ * `path` replaced by "the shared object", in `a` (the store's long paths would push the cause
+ * past what a gRPC status detail shows). */
+static const char *without_path(struct arena *a, const char *msg, const char *path)
+{
+    size_t pl = strlen(path);
+    if (strncmp(msg, "chaincode ", 10) == 0 && strncmp(msg + 10, path, pl) == 0 &&
+        strncmp(msg + 10 + pl, ": ", 2) == 0)
+        msg += 10 + pl + 2;
+    const char *out = "";
+    for (const char *at; pl && out && (at = strstr(msg, path)); msg = at + pl)
+        out = arena_printf(a, "%s%.*sthe shared object", out, (int)(at - msg), msg);
+    out = out ? arena_printf(a, "%s%s", out, msg) : NULL;
+    return out ? out : "refused";
+}
+
+/* Loads the stored shared object `so` in a chaincode host and checks that it is the chaincode
+ * `name`; the check's host is not kept (a pool starts when the chaincode is invoked). Without
+ * a runtime (unit tests of the store alone) there is nothing to check with. Returns STELE_OK,
+ * or STELE_ERR_MALFORMED with *errmsg ("package refused: ..."). */
+static int load_check(struct peer *p, const char *so, const char *name, char **errmsg)
+{
+    if (!p->ccrt)
+        return STELE_OK;
+    struct ccrt_info info;
+    char *err = NULL;
+    int rc = ccrt_load(p->ccrt, so, &info, &err);
+    if (rc == STELE_OK && strcmp(info.name, name) != 0)
+        rc = stele_errf(&err, STELE_ERR_INVALID,
+                        "the shared object is chaincode '%s', the package says '%s'", info.name,
+                        name);
+    ccrt_evict(p->ccrt, so);
+    if (rc) {
+        struct arena *a = arena_create(0);
+        const char *why = err ? err : stele_strerror(rc);
+        rc = stele_errf(errmsg, STELE_ERR_MALFORMED, "package refused: %s",
+                        a ? without_path(a, why, so) : why);
+        arena_destroy(a);
+    }
+    free(err);
+    return rc;
+}
+
 int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccstore_entry *out,
                     char **errmsg)
 {
@@ -60,11 +109,12 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
     if (!cp)
         return stele_errf(errmsg, STELE_ERR_MALFORMED, "the package does not decode");
     int rc = STELE_OK;
-    if (!tx_chaincode_name_ok(cp->name) || cp->name[0] == '_' || !cp->version[0] ||
-        strlen(cp->version) > 64) {
+    if (!tx_chaincode_name_ok(cp->name) || cp->name[0] == '_' ||
+        !lifecycle_version_ok(cp->version)) {
         rc = stele_errf(errmsg, STELE_ERR_MALFORMED,
                         "the package's name or version is not valid (name: 1..64 of "
-                        "[A-Za-z0-9_.-] not starting with '_'; version: 1..64 characters)");
+                        "[A-Za-z0-9_.-] not starting with '_'; version: 1..64 printable "
+                        "characters without spaces)");
         goto out;
     }
     if (cp->so.len < 4 || memcmp(cp->so.data,
@@ -90,15 +140,22 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
         out->already = true;
         goto out;
     }
-    if ((rc = enrolment_write_file_unique(so, cp->so.data, cp->so.len, 0500)) ||
-        (rc = enrolment_write_file_unique(pk, pkg, len, 0400))) {
-        if (access(pk, F_OK) != 0) /* no listed package: no shared object left behind */
-            unlink(so);
+    if ((rc = enrolment_write_file_unique(so, cp->so.data, cp->so.len, 0500))) {
         rc = stele_errf(errmsg, rc, "cannot store the package: %s", stele_strerror(rc));
         goto out;
     }
+    if ((rc = load_check(p, so, cp->name, errmsg)))
+        goto unstore;
+    if ((rc = enrolment_write_file_unique(pk, pkg, len, 0400))) {
+        rc = stele_errf(errmsg, rc, "cannot store the package: %s", stele_strerror(rc));
+        goto unstore;
+    }
     log_info("peer", "installed chaincode %s %s (package %.16s...)", cp->name, cp->version,
              strrchr(pk, '/') + 1);
+    goto out;
+unstore:
+    if (access(pk, F_OK) != 0) /* no listed package: no shared object left behind */
+        unlink(so);
 out:
     pb_free(&cp->base);
     return rc;

@@ -9,6 +9,12 @@
  * tx_id is not committed yet; and the chaincode is `_lifecycle` (run here, lifecycle.h) or has a
  * committed definition whose package is installed on this peer (run in a sandboxed host,
  * endorser_cc.c). The result is signed only for a success (status 200..299).
+ *
+ * The creator must also be valid at the proposal's timestamp, where validators judge it. The
+ * chaincode reads the state database as it goes; a block committed meanwhile could show it
+ * some keys before the block and others after. So a run is kept only when no block was
+ * applied while it ran, or when every read it recorded is still current (validation's own
+ * check); otherwise it runs again, ENDORSE_ATTEMPTS times at most.
  */
 #include "peer_int.h"
 
@@ -44,18 +50,18 @@ static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryDa
     return lifecycle_statedb_get(ctx, key, a, value, found, version);
 }
 
-static int lc_exists(void *ctx, const char *key, bool *found)
+static int lc_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                      bool *found)
 {
-    int rc = statedb_get(ctx, LIFECYCLE_NS, key, NULL, NULL);
-    *found = rc == STELE_OK;
-    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+    Stele__Version *version;
+    return lifecycle_statedb_get(ctx, key, a, value, found, &version);
 }
 
 /* Runs `_lifecycle`. */
 static int run_lifecycle(struct peer *p, struct arena *a, const Stele__ChaincodeInvocation *inv,
                          const struct identity *creator, struct cc_outcome *o)
 {
-    struct lifecycle_state st = {lc_get, lc_exists, kvledger_state(p->ledger)};
+    struct lifecycle_state st = {lc_get, lc_current, kvledger_state(p->ledger)};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, kvledger_config(p->ledger), inv->function, inv->args, inv->n_args,
                                creator->org, creator->role, &st, &r);
@@ -66,6 +72,158 @@ static int run_lifecycle(struct peer *p, struct arena *a, const Stele__Chaincode
     o->payload = r.payload;
     o->rwset = r.rwset;
     return STELE_OK;
+}
+
+/* How often a proposal is run when blocks are committed while it runs (see peer_endorse()). */
+#define ENDORSE_ATTEMPTS 4
+
+/* One run of a checked proposal. */
+struct execution {
+    struct cc_outcome o;
+    const char *version; /* the definition it ran under ("" for _lifecycle) */
+    uint64_t sequence;
+};
+
+/* True when a read of `rw` (may be NULL) saw a version written by block `height` or later: a
+ * block was applied while the chaincode ran. */
+static bool read_since(const Stele__TxRwSet *rw, uint64_t height)
+{
+    for (size_t n = 0; rw && n < rw->n_ns_rwsets; n++) {
+        const Stele__NsRwSet *ns = rw->ns_rwsets[n];
+        for (size_t i = 0; i < ns->n_reads; i++)
+            if (ns->reads[i]->version && ns->reads[i]->version->block_number >= height)
+                return true;
+        for (size_t r = 0; r < ns->n_range_reads; r++)
+            for (size_t i = 0; i < ns->range_reads[r]->n_reads; i++) {
+                const Stele__Version *v = ns->range_reads[r]->reads[i]->version;
+                if (v && v->block_number >= height)
+                    return true;
+            }
+    }
+    return false;
+}
+
+/* Whether a version read (`v`, NULL: absent) is the current one (`rc` of statedb_get()). */
+static bool same_version(const Stele__Version *v, int rc, const struct statedb_version *now)
+{
+    if (rc != STELE_OK)
+        return !v;
+    return v && v->block_number == now->block && v->tx_index == now->tx;
+}
+
+/* Walking the committed keys of a range read: they must be the keys listed, at their versions. */
+struct range_check {
+    const Stele__RangeRead *rr;
+    const char *last; /* the last key seen of a range that was not exhausted */
+    size_t i;         /* the next listed read */
+    bool differs;
+};
+
+static bool range_visit(void *ctx, const char *key, const uint8_t *value, size_t len,
+                        const struct statedb_version *ver)
+{
+    (void)value, (void)len;
+    struct range_check *c = ctx;
+    if (c->last && strcmp(key, c->last) > 0)
+        return false;
+    const Stele__KVRead *r = c->i < c->rr->n_reads ? c->rr->reads[c->i] : NULL;
+    if (!r || strcmp(r->key, key) != 0 || !same_version(r->version, STELE_OK, ver)) {
+        c->differs = true;
+        return false;
+    }
+    c->i++;
+    return true;
+}
+
+/* Sets *ok when every read of `rw` still sees what it saw, as validation will check it: the
+ * chaincode then computed what it would have on the state as it is now (versions only grow, so
+ * a key at the version it was read at had it since). Returns STELE_OK or a read error. */
+static int reads_current(struct statedb *db, const Stele__TxRwSet *rw, bool *ok)
+{
+    *ok = false;
+    for (size_t n = 0; n < rw->n_ns_rwsets; n++) {
+        const Stele__NsRwSet *ns = rw->ns_rwsets[n];
+        for (size_t i = 0; i < ns->n_reads; i++) {
+            struct statedb_version now;
+            int rc = statedb_get(db, ns->namespace_, ns->reads[i]->key, NULL, &now);
+            if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
+                return rc;
+            if (!same_version(ns->reads[i]->version, rc, &now))
+                return STELE_OK;
+        }
+        for (size_t r = 0; r < ns->n_range_reads; r++) {
+            const Stele__RangeRead *rr = ns->range_reads[r];
+            if (!rr->exhausted && !rr->n_reads)
+                continue; /* it saw nothing */
+            struct range_check c = {.rr = rr,
+                                    .last = rr->exhausted ? NULL : rr->reads[rr->n_reads - 1]->key};
+            int rc = statedb_range(db, ns->namespace_, rr->start_key, rr->end_key, 0, range_visit,
+                                   &c, NULL);
+            if (rc)
+                return rc;
+            if (c.differs || c.i != rr->n_reads)
+                return STELE_OK;
+        }
+    }
+    *ok = true;
+    return STELE_OK;
+}
+
+/* Runs the checked proposal once against the committed state: `_lifecycle` here, another
+ * chaincode if committed and installed. Returns RPC_OK with *x, or a refusal in *out. */
+static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Header *h,
+                             const Stele__ChaincodeInvocation *inv, const struct identity *creator,
+                             uint64_t at_ms, const struct endorse_hook *hook, struct execution *x,
+                             struct endorse_result *out)
+{
+    memset(x, 0, sizeof *x);
+    x->version = "";
+    struct cc_outcome *o = &x->o;
+    char *err = NULL;
+    int rc;
+    if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
+        rc = run_lifecycle(p, a, inv, creator, o);
+    } else {
+        const Stele__ChaincodeDefinition *d = NULL;
+        rc = lifecycle_definition_get(kvledger_state(p->ledger), a, inv->chaincode, &d);
+        if (!d && rc == STELE_ERR_NOT_FOUND) {
+            const char *why = arena_printf(a, "chaincode %s is not committed on channel %s",
+                                           inv->chaincode, p->cfg->channel_id);
+            return refuse(out, RPC_NOT_FOUND, why ? why : "chaincode not committed");
+        }
+        if (!d)
+            return refuse(out, RPC_INTERNAL, "cannot read the chaincode's definition");
+        char so[PATH_MAX];
+        if (ccstore_so_path(p, d->package_hash.data, so, sizeof so) != STELE_OK) {
+            const char *why =
+                arena_printf(a, "chaincode %s %s (sequence %llu) is not installed on peer %s",
+                             d->name, d->version, (unsigned long long)d->sequence, p->cfg->peer_id);
+            return refuse(out, RPC_FAILED_PRECONDITION, why ? why : "chaincode not installed");
+        }
+        x->version = d->version;
+        x->sequence = d->sequence;
+        struct cc_call c = {.chaincode = inv->chaincode,
+                            .so_path = so,
+                            .inv = inv,
+                            .tx_id = h->tx_id,
+                            .timestamp_ms = at_ms,
+                            .creator = creator};
+        if (hook)
+            hook->checked(hook->arg);
+        rc = peer_run_chaincode(p, a, &c, o, &err);
+        if (rc) {
+            const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
+                                           err ? err : stele_strerror(rc));
+            free(err);
+            log_warn("peer", "%s", why ? why : "chaincode failed");
+            /* ABORTED whatever the cause: the chaincode failed, not the call (the message
+               says why: timed out, memory, forbidden system call, crash) */
+            return refuse(out, RPC_ABORTED, why ? why : "chaincode failed");
+        }
+    }
+    if (rc)
+        return refuse(out, RPC_INTERNAL, "cannot execute the proposal");
+    return RPC_OK;
 }
 
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
@@ -114,6 +272,20 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
         free(err);
         return refuse(out, rpc_code_from_status(rc), why ? why : "the creator is refused");
     }
+    /* Validators judge the creator at the transaction's time, its header's timestamp (up to
+       15 minutes from now): a creator not valid then makes the transaction CREATOR_EXPIRED
+       whatever it did, so endorsing it would only waste an ordering. */
+    uint64_t at_s = (uint64_t)h->timestamp->seconds;
+    if (at_s < creator->fields.valid_from || at_s >= identity_valid_until(&creator->fields)) {
+        const char *why = arena_printf(
+            a,
+            "the creator is refused: identity \"%s\" is valid from %llu to %llu, not at the "
+            "proposal's timestamp %llu, where validation judges it (the transaction would be "
+            "CREATOR_EXPIRED); date the proposal within its validity",
+            creator->id, (unsigned long long)creator->fields.valid_from,
+            (unsigned long long)identity_valid_until(&creator->fields), (unsigned long long)at_s);
+        return refuse(out, RPC_UNAUTHENTICATED, why ? why : "the creator is refused");
+    }
     struct crypto_key *pub = NULL;
     rc = (creator->fields.key_usage & ECQV_USAGE_SIGN) ? identity_public_key(p->msp, creator, &pub)
                                                        : STELE_ERR_PERMISSION;
@@ -131,53 +303,46 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (rc != STELE_ERR_NOT_FOUND)
         return refuse(out, RPC_INTERNAL, "cannot look the tx_id up in the block store");
     out->tx_id = arena_strdup(a, h->tx_id);
-    /* run it */
-    struct cc_outcome o = {0};
-    const char *version = "";
-    uint64_t sequence = 0;
-    out->height = kvledger_height(p->ledger);
-    if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
-        rc = run_lifecycle(p, a, inv, creator, &o);
-    } else {
-        const Stele__ChaincodeDefinition *d = NULL;
-        rc = lifecycle_definition_get(kvledger_state(p->ledger), a, inv->chaincode, &d);
-        if (!d && rc == STELE_ERR_NOT_FOUND) {
-            const char *why = arena_printf(a, "chaincode %s is not committed on channel %s",
-                                           inv->chaincode, p->cfg->channel_id);
-            return refuse(out, RPC_NOT_FOUND, why ? why : "chaincode not committed");
+    /* run it against one state: a block committed while it ran may have shown it some keys
+       as they were before and others as they are after, a state that never was */
+    struct statedb *db = kvledger_state(p->ledger);
+    struct execution x;
+    for (unsigned attempt = 1;; attempt++) {
+        uint64_t gen = statedb_generation(db), before = statedb_height(db);
+        enum rpc_code code =
+            execute(p, a, h, inv, creator, at_ms, attempt == 1 ? hook : NULL, &x, out);
+        if (code != RPC_OK)
+            return code;
+        uint64_t after = statedb_height(db);
+        /* no block's writes showed while it ran (the generation also covers a block whose
+           writes show before the height counts it) */
+        if (!(gen & 1) && statedb_generation(db) == gen && !read_since(x.o.rwset, before)) {
+            out->height = before;
+            break;
         }
-        if (!d)
-            return refuse(out, RPC_INTERNAL, "cannot read the chaincode's definition");
-        char so[PATH_MAX];
-        if (ccstore_so_path(p, d->package_hash.data, so, sizeof so) != STELE_OK) {
-            const char *why =
-                arena_printf(a, "chaincode %s %s (sequence %llu) is not installed on peer %s",
-                             d->name, d->version, (unsigned long long)d->sequence, p->cfg->peer_id);
-            return refuse(out, RPC_FAILED_PRECONDITION, why ? why : "chaincode not installed");
+        /* blocks were committed meanwhile: what it read may still be one state, the current
+           one, if it ran under the definition committed now (a failure has no read/write set
+           to tell) */
+        bool ok = false;
+        if (x.o.rwset && (rc = reads_current(db, x.o.rwset, &ok)))
+            return refuse(out, RPC_INTERNAL, "cannot read the state database");
+        if (ok && strcmp(inv->chaincode, LIFECYCLE_NS) != 0) {
+            const Stele__ChaincodeDefinition *d = NULL;
+            lifecycle_definition_get(db, a, inv->chaincode, &d);
+            ok = d && d->sequence == x.sequence;
         }
-        version = d->version;
-        sequence = d->sequence;
-        struct cc_call c = {.chaincode = inv->chaincode,
-                            .so_path = so,
-                            .inv = inv,
-                            .tx_id = h->tx_id,
-                            .timestamp_ms = at_ms,
-                            .creator = creator};
-        if (hook)
-            hook->checked(hook->arg);
-        rc = peer_run_chaincode(p, a, &c, &o, &err);
-        if (rc) {
-            const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
-                                           err ? err : stele_strerror(rc));
-            free(err);
-            log_warn("peer", "%s", why ? why : "chaincode failed");
-            /* ABORTED whatever the cause: the chaincode failed, not the call (the message
-               says why: timed out, memory, forbidden system call, crash) */
-            return refuse(out, RPC_ABORTED, why ? why : "chaincode failed");
+        if (ok) {
+            out->height = after;
+            break;
         }
+        if (attempt == ENDORSE_ATTEMPTS)
+            return refuse(out, RPC_UNAVAILABLE,
+                          "blocks were committed while the chaincode ran, each time it was "
+                          "run: retry");
+        log_debug("peer", "tx %s: a block was committed while its chaincode ran; running it again",
+                  h->tx_id);
     }
-    if (rc)
-        return refuse(out, RPC_INTERNAL, "cannot execute the proposal");
+    struct cc_outcome o = x.o;
     Stele__Response *resp = arena_alloc(a, sizeof *resp);
     if (!resp)
         return refuse(out, RPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -189,8 +354,8 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (o.status < 200 || o.status > 299 || !sign)
         return RPC_OK;
     struct tx_result r = {.chaincode = inv->chaincode,
-                          .version = version,
-                          .sequence = sequence,
+                          .version = x.version,
+                          .sequence = x.sequence,
                           .rwset = o.rwset,
                           .response = resp,
                           .event = o.event};

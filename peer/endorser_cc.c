@@ -9,6 +9,7 @@
 #include "base/arena.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "pb/pb.h"
 
 #include <pthread.h>
@@ -24,6 +25,34 @@ static ProtobufCMessage *copy_msg(struct arena *a, const ProtobufCMessage *m,
     ProtobufCMessage *c = bytes ? pb_unpack(desc, a, bytes, len, 0) : NULL;
     free(bytes);
     return c;
+}
+
+/* `msg` as UTF-8 in `a`, each octet that starts no well-formed sequence replaced by U+FFFD.
+ * The message goes to the client as a protobuf string, which clients in other languages refuse
+ * to decode (the whole ProposalResponse with it) when it is not UTF-8; and a chaincode may
+ * write any octets, or have a character cut by the shim's 1024-octet truncation. The same
+ * message gives the same text on every endorser. NULL when out of memory. */
+static char *utf8_text(struct arena *a, const char *msg)
+{
+    const unsigned char *s = (const unsigned char *)msg;
+    size_t n = strlen(msg);
+    char *out = arena_alloc(a, 3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t len = text_utf8_len(s + i, n - i);
+        if (len) {
+            memcpy(o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = 0;
+    return out;
 }
 
 /* Which package each chaincode last ran from. When an upgrade makes a chaincode run from
@@ -108,7 +137,7 @@ int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
     if (rc)
         return rc;
     o->status = r.status;
-    o->message = arena_strdup(a, r.message ? r.message : "");
+    o->message = utf8_text(a, r.message ? r.message : "");
     o->payload.len = r.payload.len;
     o->payload.data =
         r.payload.len ? arena_memdup(a, r.payload.data, r.payload.len) : arena_alloc(a, 1);

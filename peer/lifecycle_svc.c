@@ -4,7 +4,6 @@
  * definitions are transactions of the `_lifecycle` system chaincode (lib/ledger/lifecycle.h),
  * submitted like any other.
  */
-#include "ccrt.h"
 #include "peer_int.h"
 
 #include "base/arena.h"
@@ -21,22 +20,6 @@
 #include <pthread.h>
 #include <string.h>
 
-/* `msg` with every occurrence of `path` replaced by "the shared object", in `a` (the store's
- * long paths would push the cause past what a gRPC status detail shows). */
-static const char *without_path(struct arena *a, const char *msg, const char *path)
-{
-    size_t pl = strlen(path);
-    /* the runtime's "chaincode PATH: " prefix says nothing here */
-    if (strncmp(msg, "chaincode ", 10) == 0 && strncmp(msg + 10, path, pl) == 0 &&
-        strncmp(msg + 10 + pl, ": ", 2) == 0)
-        msg += 10 + pl + 2;
-    const char *out = "";
-    for (const char *at; pl && (at = strstr(msg, path)); msg = at + pl)
-        out = arena_printf(a, "%s%.*sthe shared object", out, (int)(at - msg), msg);
-    out = arena_printf(a, "%s%s", out, msg);
-    return out ? out : "refused";
-}
-
 /* Install and Installed: an admin of this peer's organisation. */
 static enum rpc_code admin_only(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
                                 struct signed_request *sr)
@@ -52,40 +35,21 @@ static enum rpc_code admin_only(struct peer *p, struct rpc_call *call, const Pro
     return RPC_OK;
 }
 
-/* Stores the package and checks that its shared object loads as the chaincode it names; a
- * package that does not is refused and removed. *e describes what was installed. */
+/* Stores the package once its shared object loaded as the chaincode it names (ccstore.c: a
+ * package that does not is refused and nothing of it stays). *e describes what was
+ * installed. */
 static enum rpc_code install_checked(struct peer *p, struct rpc_call *call,
                                      const Stele__SignedInstall *si, struct ccstore_entry *e)
 {
-    struct arena *a = rpc_call_arena(call);
     char *err = NULL;
-    enum rpc_code code;
     int rc = ccstore_install(p, si->package.data, si->package.len, e, &err);
-    if (rc) {
-        code = rpc_call_error(call, rc == STELE_ERR_MALFORMED ? RPC_INVALID_ARGUMENT : RPC_INTERNAL,
-                              "%s", err ? err : stele_strerror(rc));
-        free(err);
-        return code;
-    }
-    char so[PATH_MAX];
-    struct ccrt_info info;
-    if (!e->already && ccstore_so_path(p, e->hash, so, sizeof so) == STELE_OK) {
-        rc = ccrt_load(p->ccrt, so, &info, &err);
-        if (rc == STELE_OK && strcmp(info.name, e->name) != 0)
-            rc = stele_errf(&err, STELE_ERR_INVALID,
-                            "the shared object is chaincode '%s', the package says '%s'", info.name,
-                            e->name);
-        /* the check's host is not kept: a pool starts when the chaincode is invoked */
-        ccrt_evict(p->ccrt, so);
-        if (rc) {
-            ccstore_remove(p, e->hash);
-            code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "package refused: %s",
-                                  without_path(a, err ? err : stele_strerror(rc), so));
-            free(err);
-            return code;
-        }
-    }
-    return RPC_OK;
+    if (rc == STELE_OK)
+        return RPC_OK;
+    enum rpc_code code =
+        rpc_call_error(call, rc == STELE_ERR_MALFORMED ? RPC_INVALID_ARGUMENT : RPC_INTERNAL, "%s",
+                       err ? err : stele_strerror(rc));
+    free(err);
+    return code;
 }
 
 static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *req,
@@ -109,8 +73,8 @@ static enum rpc_code lc_install(struct rpc_call *call, const ProtobufCMessage *r
         ir->package_hash.len != 32 || memcmp(digest, ir->package_hash.data, 32) != 0)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
                               "the package is not the one the signed request names");
-    /* one install at a time: a second install of a package whose load check is failing could
-     * otherwise report "already installed" for files the first is about to remove */
+    /* one install at a time: an install whose load check fails removes the shared object,
+     * which a second install of the same package may just have stored */
     static pthread_mutex_t install_mu = PTHREAD_MUTEX_INITIALIZER;
     struct ccstore_entry e;
     pthread_mutex_lock(&install_mu);

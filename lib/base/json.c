@@ -3,6 +3,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "base/text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,39 +81,6 @@ void json_array_end(struct json *j)
     close_(j, ']');
 }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static void write_escaped(struct json *j, const char *s, size_t n)
 {
     put(j, "\"", 1);
@@ -136,7 +104,7 @@ static void write_escaped(struct json *j, const char *s, size_t n)
             }
             i++;
         } else {
-            size_t l = utf8_len(p + i, n - i);
+            size_t l = text_utf8_len(p + i, n - i);
             if (l == 0) {
                 put(j, "\xef\xbf\xbd", 3); /* U+FFFD */
                 i++;

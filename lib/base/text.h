@@ -17,4 +17,9 @@ bool text_is_name(const char *s, size_t max);
  * leading "+"), at least one, no overflow. Returns false, leaving *v alone, otherwise. */
 bool text_parse_u64(const char *s, size_t len, uint64_t *v);
 
+/* The length of the well-formed UTF-8 sequence at `s` (n > 0 octets left): 1..4, or 0 when
+ * none starts there (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF, not cut
+ * short). */
+size_t text_utf8_len(const unsigned char *s, size_t n);
+
 #endif

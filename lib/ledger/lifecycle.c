@@ -9,6 +9,7 @@
 #include "crypto/hash.h"
 #include "crypto/key.h"
 #include "identity/identity.h"
+#include "ledger/genesis.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
@@ -18,6 +19,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+bool lifecycle_version_ok(const char *v)
+{
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return false;
+    return n > 0 && n <= LIFECYCLE_MAX_VERSION;
+}
 
 int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
                               struct lifecycle_def *out, const char **why)
@@ -40,11 +50,7 @@ int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
                "starting with '_')";
         return STELE_ERR_MALFORMED;
     }
-    size_t vl = strlen(d->version);
-    bool printable = vl > 0 && vl <= LIFECYCLE_MAX_VERSION;
-    for (size_t i = 0; printable && i < vl; i++)
-        printable = d->version[i] > 0x20 && d->version[i] < 0x7f;
-    if (!printable) {
+    if (!lifecycle_version_ok(d->version)) {
         *why = "the definition's version is not 1..64 printable characters without spaces";
         return STELE_ERR_MALFORMED;
     }
@@ -56,8 +62,20 @@ int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
         *why = "the definition's package hash is not 32 octets";
         return STELE_ERR_MALFORMED;
     }
+    /* as genesis_check() has the definitions of block 0: `stele chaincode list` prints the
+     * policy, and a carriage return or an escape there would show another policy than the
+     * one in force */
+    size_t pl = strlen(d->endorsement_policy);
+    bool plain = pl <= GENESIS_MAX_POLICY;
+    for (size_t i = 0; plain && i < pl; i++)
+        plain = (unsigned char)d->endorsement_policy[i] >= 0x20 && d->endorsement_policy[i] != 0x7f;
+    if (!plain) {
+        *why = "the definition's endorsement policy has control characters or is longer than "
+               "4096 octets";
+        return STELE_ERR_MALFORMED;
+    }
     struct policy *p = NULL;
-    int rc = policy_parse(d->endorsement_policy, strlen(d->endorsement_policy), &p, NULL);
+    int rc = policy_parse(d->endorsement_policy, pl, &p, NULL);
     policy_destroy(p);
     if (rc == STELE_ERR_NOMEM)
         return rc;
@@ -80,12 +98,9 @@ char *lifecycle_definition_key(struct arena *a, const char *name)
     return arena_printf(a, "%s%s", LIFECYCLE_DEFINITION_PFX, name);
 }
 
-char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org,
-                             const uint8_t hash[32])
+char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org)
 {
-    char hx[65];
-    hex_encode(hash, 32, hx);
-    return arena_printf(a, "%s%s/%" PRIu64 "/%s/%s", LIFECYCLE_APPROVAL_PFX, name, seq, org, hx);
+    return arena_printf(a, "%s%s/%" PRIu64 "/%s", LIFECYCLE_APPROVAL_PFX, name, seq, org);
 }
 
 static bool channel_org(const Stele__ChannelConfig *cfg, const char *org)
@@ -321,23 +336,30 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         return rc;
     if (ld.def->sequence != seq + 1)
         return refuse(out, 400, "the definition's sequence is not the committed one + 1"), STELE_OK;
+    char *hx = arena_alloc(a, 2 * sizeof ld.hash + 1);
+    if (!hx)
+        return STELE_ERR_NOMEM;
+    hex_encode(ld.hash, sizeof ld.hash, hx);
     if (approve) {
-        char *akey = lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org, ld.hash);
+        char *akey = lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org);
         if (!akey)
             return STELE_ERR_NOMEM;
         out->status = 200;
-        return one_rwset(a, dkey, ver, akey, (ProtobufCBinaryData){0, NULL}, &out->rwset);
+        return one_rwset(a, dkey, ver, akey,
+                         (ProtobufCBinaryData){2 * sizeof ld.hash, (uint8_t *)hx}, &out->rwset);
     }
     size_t approvals = 0;
     for (size_t i = 0; i < cfg->n_organisations; i++) {
-        char *akey = lifecycle_approval_key(a, ld.def->name, ld.def->sequence,
-                                            cfg->organisations[i]->name, ld.hash);
+        char *akey =
+            lifecycle_approval_key(a, ld.def->name, ld.def->sequence, cfg->organisations[i]->name);
+        ProtobufCBinaryData v = {0};
         bool found = false;
         if (!akey)
             return STELE_ERR_NOMEM;
-        if ((rc = st->exists(st->ctx, akey, &found)))
+        if ((rc = st->current(st->ctx, akey, a, &v, &found)))
             return rc;
-        approvals += found;
+        /* the organisation's latest approval for the sequence is this definition */
+        approvals += found && v.len == 2 * sizeof ld.hash && memcmp(v.data, hx, v.len) == 0;
     }
     if (2 * approvals <= cfg->n_organisations)
         return refuse(out, 400,

@@ -7,11 +7,13 @@
  * Functions (argument 0 is a serialized ChaincodeDefinition in both):
  *   approve  the creator is an admin (role "admin") of a channel organisation O; the
  *            definition is well formed (lifecycle_definition_open()) and its sequence is the
- *            committed one + 1; writes approval/<name>/<sequence>/<O>/<hex hash> = "" and reads
+ *            committed one + 1; writes approval/<name>/<sequence>/<O> = the definition's hash in
+ *            hex (64 octets), replacing what O approved for that sequence before, and reads
  *            definition/<name>.
  *   commit   the creator is an admin of a channel organisation; the definition is well formed,
  *            its sequence is the committed one + 1, and admins of more than half of the
- *            channel's organisations approved exactly it (same hash); writes
+ *            channel's organisations approved exactly it, as their latest approval for that
+ *            sequence (approval/<name>/<sequence>/<O> holds its hash); writes
  *            definition/<name> = the definition's canonical bytes and reads definition/<name>.
  *   definition  (query) NAME: the committed definition's bytes, 404 when none.
  *   crl      SIGNED_CRL (a serialized stele.Crl, as `stele-ca crl --out` writes it): the
@@ -42,6 +44,10 @@ struct arena;
 #define LIFECYCLE_CRL_PFX        "crl/"
 #define LIFECYCLE_MAX_VERSION    64
 
+/* True when `v` is a chaincode version, in a definition or a package: 1..LIFECYCLE_MAX_VERSION
+ * printable ASCII characters without spaces (nothing a log line or a terminal would act on). */
+bool lifecycle_version_ok(const char *v);
+
 /* An opened definition. Pointers live in the arena given to lifecycle_definition_open(). */
 struct lifecycle_def {
     const Stele__ChaincodeDefinition *def; /* decoded */
@@ -51,27 +57,31 @@ struct lifecycle_def {
 
 /* Decodes the untrusted `len` octets at `data` as a ChaincodeDefinition and checks it: a valid
  * chaincode name not starting with '_', a version of 1..LIFECYCLE_MAX_VERSION printable
- * characters, sequence >= 1, a 32-octet package hash, a policy that parses (lib/policy).
+ * characters, sequence >= 1, a 32-octet package hash, a policy of at most GENESIS_MAX_POLICY
+ * octets without control characters that parses (lib/policy).
  * Returns STELE_OK, STELE_ERR_MALFORMED with *why (a static sentence), STELE_ERR_NOMEM or
  * STELE_ERR_CRYPTO. */
 int lifecycle_definition_open(struct arena *a, const uint8_t *data, size_t len,
                               struct lifecycle_def *out, const char **why);
 
-/* "definition/<name>" and "approval/<name>/<seq>/<org>/<hex hash>", in `a`; NULL on OOM. */
+/* "definition/<name>" and "approval/<name>/<seq>/<org>", in `a`; NULL on OOM. */
 char *lifecycle_definition_key(struct arena *a, const char *name);
-char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org,
-                             const uint8_t hash[32]);
+char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org);
 
 /* "crl/<hex of the CA's SEC 1 key>", in `a`; NULL on OOM. */
 char *lifecycle_crl_key(struct arena *a, const uint8_t *ca_key, size_t len);
 
-/* The state lifecycle_execute() reads: the committed definition of a chaincode, and whether
- * an approval key exists. Both return STELE_OK or an error (STELE_ERR_IO, ...). */
+/* The state lifecycle_execute() reads: the committed definition of a chaincode (get), and
+ * the approvals (current). Both return STELE_OK or an error (STELE_ERR_IO, ...). */
 struct lifecycle_state {
-    /* *found and, when found, *value (in `a`) for `key` */
+    /* *found and, when found, *value (in `a`) and its *version, for `key` as committed */
     int (*get)(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value, bool *found,
                Stele__Version **version);
-    int (*exists)(void *ctx, const char *key, bool *found);
+    /* *found and, when found, *value (in `a`) for `key` as it is now: for the validator, after
+     * the writes of the block's earlier valid transactions (an approval counts for a commit
+     * later in its block) */
+    int (*current)(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                   bool *found);
     void *ctx;
 };
 

@@ -44,7 +44,9 @@ struct statedb {
     uint8_t head[32];         /* state hash of block height-1, zeros at 0 (under apply_mu) */
     struct buf scratch;       /* the applier's value buffer (under apply_mu) */
 
-    _Atomic uint64_t height; /* blocks applied; read without the lock */
+    _Atomic uint64_t height;  /* blocks applied; read without the lock */
+    _Atomic uint64_t changes; /* +1 before a block's writes show, +1 once height says so:
+                                 odd while an apply is under way (statedb_generation()) */
 };
 
 /* ---- keys and records ------------------------------------------------------------------- */
@@ -206,6 +208,11 @@ void statedb_close(struct statedb *db)
 uint64_t statedb_height(struct statedb *db)
 {
     return atomic_load(&db->height);
+}
+
+uint64_t statedb_generation(struct statedb *db)
+{
+    return atomic_load(&db->changes);
 }
 
 int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_HASH_LEN])
@@ -545,6 +552,7 @@ int statedb_apply(struct statedb *db, const struct statedb_update *u,
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     rc = build_batch(db, u, wb, h);
     if (rc == STELE_OK) {
+        atomic_fetch_add(&db->changes, 1);
         char *err = NULL;
         leveldb_write(db->db, db->wopts, wb, &err);
         if (err) {
@@ -555,12 +563,15 @@ int statedb_apply(struct statedb *db, const struct statedb_update *u,
         }
     }
     leveldb_writebatch_destroy(wb);
+    if (rc == STELE_OK)
+        atomic_store(&db->height, u->number + 1);
+    if (rc == STELE_OK || db->broken)
+        atomic_fetch_add(&db->changes, 1); /* even again */
     /* A big block's buffer is not kept for the next one. */
     if (db->scratch.cap > (1u << 20))
         buf_release(&db->scratch);
     if (rc == STELE_OK) {
         memcpy(db->head, h, sizeof h);
-        atomic_store(&db->height, u->number + 1);
         if (hash)
             memcpy(hash, h, sizeof h);
     }

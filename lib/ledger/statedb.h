@@ -63,6 +63,12 @@ void statedb_close(struct statedb *db);
 /* Number of blocks applied: the savepoint + 1, or 0 when none was. */
 uint64_t statedb_height(struct statedb *db);
 
+/* A counter that is odd while a block's writes are being applied (they show all at once, but
+ * before statedb_height() counts the block) and grows by 2 with each block applied. Reads
+ * made between two equal even values saw one state, that of statedb_height() blocks. Read
+ * without a lock. */
+uint64_t statedb_generation(struct statedb *db);
+
 /* Copies the state hash after block `number` to `out`. Returns STELE_OK, STELE_ERR_NOT_FOUND
  * (not applied), STELE_ERR_IO or STELE_ERR_MALFORMED (a damaged record). */
 int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_HASH_LEN]);
@@ -138,6 +144,11 @@ int statedb_update_write(struct statedb_update *u, uint32_t tx_index, const char
  * with each other, not with statedb_update_write(). */
 bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const char *key,
                            struct statedb_version *ver, bool *is_delete);
+
+/* statedb_update_lookup() that also gives the value of a put: *value (borrowed from `u`, valid
+ * while it lives; NULL for 0 octets or a delete) and *len. */
+bool statedb_update_lookup_value(const struct statedb_update *u, const char *ns, const char *key,
+                                 const uint8_t **value, size_t *len, bool *is_delete);
 
 /* Block number the update is for. */
 uint64_t statedb_update_number(const struct statedb_update *u);

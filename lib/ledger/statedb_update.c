@@ -193,6 +193,21 @@ bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const
     return true;
 }
 
+bool statedb_update_lookup_value(const struct statedb_update *u, const char *ns, const char *key,
+                                 const uint8_t **value, size_t *len, bool *is_delete)
+{
+    size_t ns_len, key_len;
+    if (!u || !sdb_ns_ok(ns, &ns_len) || !sdb_key_ok(key, &key_len))
+        return false;
+    const struct sdb_write *w = find(u, ns, ns_len, key, key_len);
+    if (!w)
+        return false;
+    *value = w->value;
+    *len = w->len;
+    *is_delete = w->is_delete;
+    return true;
+}
+
 void statedb_update_each(const struct statedb_update *u, statedb_write_fn fn, void *ctx)
 {
     for (const struct sdb_write *w = u->first; w; w = w->next)

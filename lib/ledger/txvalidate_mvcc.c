@@ -246,22 +246,31 @@ static int check_duplicate(struct pass *p, const char *tx_id, bool *dup)
 }
 
 /* The lifecycle rules read committed values (an earlier write of the block to a key a
- * transaction read is an MVCC conflict, checked first) and the existence of approvals, which
- * may come from earlier transactions of the block. */
+ * transaction read is an MVCC conflict, checked first) and the approvals as they are now,
+ * which earlier transactions of the block may have written. */
 static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
                   bool *found, Stele__Version **version)
 {
     return lifecycle_statedb_get(((struct pass *)ctx)->job->db, key, a, value, found, version);
 }
 
-static int lc_exists(void *ctx, const char *key, bool *found)
+static int lc_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                      bool *found)
 {
     struct pass *p = ctx;
-    bool present;
-    struct statedb_version now;
-    int rc = current_version(p, LIFECYCLE_NS, key, &present, &now);
-    *found = present;
-    return rc;
+    const uint8_t *v;
+    size_t len;
+    bool del;
+    if (statedb_update_lookup_value(p->u, LIFECYCLE_NS, key, &v, &len, &del)) {
+        *found = !del;
+        *value = (ProtobufCBinaryData){0, NULL};
+        if (*found && len && !(value->data = arena_memdup(a, v, len)))
+            return STELE_ERR_NOMEM;
+        value->len = *found ? len : 0;
+        return STELE_OK;
+    }
+    Stele__Version *ver;
+    return lifecycle_statedb_get(p->job->db, key, a, value, found, &ver);
 }
 
 /* Check 10: re-runs a _lifecycle transaction; sets *code when it fails. */
@@ -271,7 +280,7 @@ static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
     if (!a)
         return STELE_ERR_NOMEM;
     const Stele__ChaincodeInvocation *inv = it->tx.invocation;
-    struct lifecycle_state st = {lc_get, lc_exists, p};
+    struct lifecycle_state st = {lc_get, lc_current, p};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, p->job->channel, inv->function, inv->args, inv->n_args,
                                it->creator_org, it->creator_role, &st, &r);

@@ -24,3 +24,7 @@ endif()
 if(TARGET test_ccrt_sandbox)
   add_dependencies(test_ccrt_sandbox stele-peer)
 endif()
+# test_endorser (tests/faults) runs endorse_probe.so in a network of real processes
+if(TARGET test_endorser)
+  add_dependencies(test_endorser testcc_endorse_probe stele-peer stele-orderer)
+endif()

@@ -84,11 +84,11 @@ static int s_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryDat
     return STELE_OK;
 }
 
-static int s_exists(void *ctx, const char *key, bool *found)
+static int s_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                     bool *found)
 {
-    struct state *s = ctx;
-    *found = s->key && strcmp(s->key, key) == 0;
-    return STELE_OK;
+    Stele__Version *v;
+    return s_get(ctx, key, a, value, found, &v);
 }
 
 /* Whether `arg` is a CRL the rule must accept from an admin of org1 on an empty state. */
@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!a)
         abort();
     struct state s = {0};
-    struct lifecycle_state st = {s_get, s_exists, &s};
+    struct lifecycle_state st = {s_get, s_current, &s};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, channel(), "crl", &arg, 1, member ? "org1" : "org9",
                                admin ? "admin" : "client", &st, &r);

@@ -20,10 +20,11 @@
  * success are applied to it at block = step number, so approvals, commits and upgrades chain
  * up) under a fixed channel of four organisations (orderers, org1..org3: a commit needs three). Its
  * decision must be the one lifecycle.h describes, recomputed here from the table: the role and
- * organisation, the sequence, the majority of approvals of exactly this definition (same
- * hash); and on status 200 the read/write set must be exactly one namespace "_lifecycle" with
- * one read of definition/<name> at the version the table holds and one write, the approval
- * key with no value (approve) or definition/<name> with the canonical bytes (commit). As a
+ * organisation, the sequence, the majority of organisations whose latest approval for the
+ * sequence is exactly this definition (same hash); and on status 200 the read/write set must
+ * be exactly one namespace "_lifecycle" with one read of definition/<name> at the version the
+ * table holds and one write, the organisation's approval key holding the definition's hash in
+ * hex (approve) or definition/<name> with the canonical bytes (commit). As a
  * validator compares a transaction's writes with those it re-derives, lifecycle_writes_equal()
  * must find the set equal to itself after a round trip through its bytes and unequal after
  * any one change (delete flag, key, value, namespace, count), and compare the argument decoded
@@ -93,10 +94,11 @@ static int t_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryDat
     return STELE_OK;
 }
 
-static int t_exists(void *ctx, const char *key, bool *found)
+static int t_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                     bool *found)
 {
-    *found = table_find(ctx, key) != NULL;
-    return STELE_OK;
+    Stele__Version *v;
+    return t_get(ctx, key, a, value, found, &v);
 }
 
 /* Applies the writes of a success at `block`; a full table drops new keys. */
@@ -226,14 +228,21 @@ static uint64_t committed_seq(struct arena *a, const struct table *t, const char
     return d.def->sequence;
 }
 
-/* "approval/<name>/<seq>/<org>/<hex hash>", written out here. */
+/* "approval/<name>/<seq>/<org>", written out here. */
 static char *approval_key(struct arena *a, const struct lifecycle_def *d, const char *org)
 {
-    char hx[65];
+    return arena_printf(a, "approval/%s/%" PRIu64 "/%s", d->def->name, d->def->sequence, org);
+}
+
+/* The definition's hash in hex, as an approval holds it. */
+static ProtobufCBinaryData hash_hex(struct arena *a, const struct lifecycle_def *d)
+{
+    char *hx = arena_alloc(a, 65);
+    if (!hx)
+        abort();
     for (int i = 0; i < 32; i++)
         snprintf(hx + 2 * i, 3, "%02x", d->hash[i]);
-    return arena_printf(a, "approval/%s/%" PRIu64 "/%s/%s", d->def->name, d->def->sequence, org,
-                        hx);
+    return (ProtobufCBinaryData){64, (uint8_t *)hx};
 }
 
 /* The reference of lifecycle_writes_equal(): same namespaces, and in each the same writes
@@ -335,8 +344,10 @@ static int expected_status(struct arena *a, const struct table *t, int fn, const
     if (fn == F_APPROVE)
         return 200;
     int approvals = 0;
-    for (int i = 0; i < N_CHANNEL_ORGS; i++)
-        approvals += table_find(t, approval_key(a, d, orgs[i])) != NULL;
+    for (int i = 0; i < N_CHANNEL_ORGS; i++) {
+        const struct kv *e = table_find(t, approval_key(a, d, orgs[i]));
+        approvals += e && bytes_equal(e->value, hash_hex(a, d)); /* its latest approval */
+    }
     return 2 * approvals > N_CHANNEL_ORGS ? 200 : 400;
 }
 
@@ -359,7 +370,7 @@ static void check_rwset(struct arena *a, const Stele__TxRwSet *rw, int fn, const
     if (w->is_delete || strlen(w->key) > TX_MAX_KEY_LEN)
         abort();
     if (fn == F_APPROVE) {
-        if (strcmp(w->key, approval_key(a, d, org)) != 0 || w->value.len != 0)
+        if (strcmp(w->key, approval_key(a, d, org)) != 0 || !bytes_equal(w->value, hash_hex(a, d)))
             abort();
     } else if (strcmp(w->key, dkey) != 0 || !bytes_equal(w->value, d->canonical)) {
         abort();
@@ -381,7 +392,7 @@ static void step(struct arena *a, struct table *t, uint8_t hdr, ProtobufCBinaryD
     const struct kv *entry;
     int want = expected_status(a, t, fn, org, admin, args, n_args, opened, &d, &entry);
 
-    struct lifecycle_state st = {t_get, t_exists, t};
+    struct lifecycle_state st = {t_get, t_current, t};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, channel(), functions[fn], n_args ? args : NULL, n_args, org,
                                admin ? "admin" : "peer", &st, &r);

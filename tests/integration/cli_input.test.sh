@@ -109,7 +109,7 @@ for name in '' _lifecycle 'a b' 'a/../b' "$(printf 'n%.0s' {1..65})"; do
     "$stele" chaincode package --so "$so" --name "$name" --version 1 --out "$tmp/n.pkg"
 done
 for v in '' "$(printf 'v%.0s' {1..65})"; do
-  expect 2 "--version: 1..64 characters" "package --version of ${#v}" \
+  expect 2 "--version: 1..64 printable characters" "package --version of ${#v}" \
     "$stele" chaincode package --so "$so" --name cc --version "$v" --out "$tmp/n.pkg"
 done
 [ ! -e "$tmp/n.pkg" ] || nope "a refused package was written"

@@ -1,8 +1,11 @@
 /*
  * test_ccstore.c — peer/ccstore.c, the store of installed chaincode packages: two installs of
  * one package at once both succeed and leave one whole package, and what a crashed install
- * left behind is in nobody's way.
+ * left behind is in nobody's way; a package is listed only once its shared object loaded as
+ * the chaincode it names (a crash during that check leaves nothing that looks installed); a
+ * version a log line or a terminal would act on is refused.
  */
+#include "ccrt_fixture.h"
 #include "testutil.h"
 
 #include "base/status.h"
@@ -21,6 +24,18 @@
 
 static uint8_t *pkg;
 static size_t pkg_len;
+
+/* A package of chaincode `name` `version` holding `so` (`so_len` octets). */
+static void make_package_of(const char *name, const char *version, const uint8_t *so, size_t so_len)
+{
+    Stele__ChaincodePackage cp = STELE__CHAINCODE_PACKAGE__INIT;
+    cp.name = (char *)name;
+    cp.version = (char *)version;
+    cp.so = (ProtobufCBinaryData){so_len, (uint8_t *)so};
+    pkg_len = stele__chaincode_package__get_packed_size(&cp);
+    pkg = malloc(pkg_len);
+    stele__chaincode_package__pack(&cp, pkg);
+}
 
 /* A package of chaincode "asset" whose "shared object" is `so_len` octets starting with ELF. */
 static void make_package(size_t so_len)
@@ -130,11 +145,117 @@ static void a_crashed_install_is_in_nobodys_way(void **state)
     free(pkg);
 }
 
+/* Listing callback: counts the packages. */
+static int count_entry(void *ctx, const struct ccstore_entry *e)
+{
+    (void)e;
+    ++*(int *)ctx;
+    return STELE_OK;
+}
+
+/* kv.so packaged as chaincode `name`, installed on a store with a chaincode runtime. */
+static int install_kv_as(const char *dir, const char *name, struct ccstore_entry *e, char **err)
+{
+    char *path = test_binary_path("tests/chaincode/kv.so");
+    size_t so_len;
+    uint8_t *so = (uint8_t *)test_read_file(path, &so_len);
+    assert_non_null(so);
+    make_package_of(name, "1.0", so, so_len);
+    struct peer_config cfg = {.data_dir = (char *)dir};
+    struct peer p = {.cfg = &cfg};
+    p.ccrt = ccrt_fx_runtime(&(struct ccrt_config){.allow_without_landlock = true});
+    int rc = ccstore_install(&p, pkg, pkg_len, e, err);
+    ccrt_destroy(p.ccrt);
+    free(so);
+    free(path);
+    return rc;
+}
+
+/* A .so that is another chaincode than its package says is refused by the store itself,
+ * before the package is listed: nothing of it stays, and installing it again is checked again
+ * (it was once written, then removed after the check, so a crash during the check left a
+ * package that looked installed and that a new install called "already installed"). */
+static void a_package_is_listed_only_once_it_loads(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("ccstore");
+    struct peer_config cfg = {.data_dir = dir};
+    struct peer p = {.cfg = &cfg};
+    struct ccstore_entry e;
+    char *err = NULL;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(install_kv_as(dir, "assetx", &e, &err), STELE_ERR_MALFORMED);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "package refused: the shared object is chaincode 'kv', the "
+                                    "package says 'assetx'"));
+        assert_null(strstr(err, dir)); /* no store path in the message */
+        free(err);
+        err = NULL;
+        uint8_t h[32];
+        char so[4096], chaincodes[4096];
+        assert_int_equal(crypto_sha256(pkg, pkg_len, h), STELE_OK);
+        assert_int_equal(ccstore_so_path(&p, h, so, sizeof so), STELE_ERR_NOT_FOUND);
+        int n = 0;
+        assert_int_equal(ccstore_list(&p, count_entry, &n), STELE_OK);
+        assert_int_equal(n, 0);
+        snprintf(chaincodes, sizeof chaincodes, "%s/chaincodes", dir);
+        assert_int_equal(files_in(chaincodes), 0);
+        free(pkg);
+    }
+    /* the same .so under its own name installs, and is then found */
+    assert_int_equal(install_kv_as(dir, "kv", &e, &err), STELE_OK);
+    assert_false(e.already);
+    char so[4096];
+    assert_int_equal(ccstore_so_path(&p, e.hash, so, sizeof so), STELE_OK);
+    free(pkg);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* A version with a newline, an escape or a space is refused (the peer logs it and `stele
+ * chaincode list --installed` prints it), as definitions refuse it; a 64-character one is fine. */
+static void odd_versions_are_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "1.0\nfake log line",
+        "1.0\x1b[2J",
+        "1 0",
+        "",
+        "\xc3\xa9",
+        "12345678901234567890123456789012345678901234567890123456789012345"};
+    uint8_t so[16] = {0x7f, 'E', 'L', 'F'};
+    char *dir = test_tmpdir("ccstore");
+    struct peer_config cfg = {.data_dir = dir};
+    struct peer p = {.cfg = &cfg};
+    struct ccstore_entry e;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err = NULL;
+        make_package_of("asset", bad[i], so, sizeof so);
+        assert_int_equal(ccstore_install(&p, pkg, pkg_len, &e, &err), STELE_ERR_MALFORMED);
+        assert_non_null(strstr(err, "version"));
+        free(err);
+        free(pkg);
+    }
+    int n = 0;
+    assert_int_equal(ccstore_list(&p, count_entry, &n), STELE_OK);
+    assert_int_equal(n, 0);
+    make_package_of("asset", "1234567890123456789012345678901234567890123456789012345678901234", so,
+                    sizeof so);
+    char *err = NULL;
+    assert_int_equal(ccstore_install(&p, pkg, pkg_len, &e, &err), STELE_OK);
+    free(pkg);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_installs_at_once),
         cmocka_unit_test(a_crashed_install_is_in_nobodys_way),
+        cmocka_unit_test(a_package_is_listed_only_once_it_loads),
+        cmocka_unit_test(odd_versions_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,13 +48,11 @@ static int t_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryDat
     return STELE_OK;
 }
 
-static int t_exists(void *ctx, const char *key, bool *found)
+static int t_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
+                     bool *found)
 {
-    struct table *t = ctx;
-    *found = false;
-    for (size_t i = 0; i < t->n; i++)
-        *found |= strcmp(t->kv[i].key, key) == 0;
-    return STELE_OK;
+    Stele__Version *v;
+    return t_get(ctx, key, a, value, found, &v);
 }
 
 /* Applies the writes of a successful execution to the table at block `block`. */
@@ -132,7 +130,7 @@ static ProtobufCBinaryData def(const char *name, const char *version, uint64_t s
 static int run(struct table *t, struct arena *a, const char *fn, ProtobufCBinaryData arg,
                const char *org, const char *role, struct lifecycle_result *r)
 {
-    struct lifecycle_state st = {t_get, t_exists, t};
+    struct lifecycle_state st = {t_get, t_current, t};
     assert_int_equal(lifecycle_execute(a, channel(), fn, &arg, 1, org, role, &st, r), STELE_OK);
     return r->status;
 }
@@ -148,6 +146,15 @@ static void definitions_are_checked(void **state)
     assert_string_equal(d.def->name, "asset");
     assert_int_equal(d.canonical.len, ok.len);
     assert_memory_equal(d.canonical.data, ok.data, ok.len);
+    /* a policy of 4096 octets is fine, one more is not */
+    static char huge[4098];
+    memset(huge, ' ', sizeof huge - 1);
+    memcpy(huge, "OR(org1.peer)", 13);
+    huge[4096] = 0;
+    ProtobufCBinaryData edge = def("asset", "1.0", 1, huge, 7);
+    assert_int_equal(lifecycle_definition_open(a, edge.data, edge.len, &d, &why), STELE_OK);
+    free(edge.data);
+    huge[4096] = ' ';
     uint8_t h2[32];
     struct lifecycle_def d2;
     ProtobufCBinaryData other = def("asset", "1.1", 1, "AND(org1.peer,org2.peer)", 7);
@@ -164,6 +171,10 @@ static void definitions_are_checked(void **state)
         {def("asset", "1 0", 1, "OR(org1.peer)", 1), "version"},
         {def("asset", "1", 0, "OR(org1.peer)", 1), "sequence"},
         {def("asset", "1", 1, "AND(org1.peer", 1), "policy"},
+        /* parses (whitespace), but `stele chaincode list` would print another policy */
+        {def("asset", "1", 1, "OR(org9.peer,   \r   org1.peer)", 1), "policy"},
+        {def("asset", "1", 1, "AND(org1.peer,\norg2.peer)", 1), "policy"},
+        {def("asset", "1", 1, huge, 1), "policy"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why = NULL;
@@ -220,7 +231,8 @@ static void approve_and_commit(void **state)
     const Stele__NsRwSet *ns = r.rwset->ns_rwsets[0];
     assert_string_equal(ns->namespace_, LIFECYCLE_NS);
     assert_int_equal(ns->n_writes, 1);
-    assert_int_equal(strncmp(ns->writes[0]->key, "approval/asset/1/org1/", 22), 0);
+    assert_string_equal(ns->writes[0]->key, "approval/asset/1/org1");
+    assert_int_equal(ns->writes[0]->value.len, 64); /* the definition's hash in hex */
     assert_int_equal(ns->n_reads, 1);
     assert_string_equal(ns->reads[0]->key, "definition/asset");
     assert_null(ns->reads[0]->version);
@@ -264,6 +276,38 @@ static void approve_and_commit(void **state)
     free(d1.data);
     free(d1b.data);
     free(d2.data);
+    table_free(&t);
+    arena_destroy(a);
+}
+
+/* An organisation that approves another definition for the same sequence withdraws its
+ * approval of the first (as in Fabric): a definition it no longer wants cannot be committed on
+ * the strength of its old approval. */
+static void an_approval_replaces_the_one_before(void **state)
+{
+    (void)state;
+    struct arena *a = arena_create(0);
+    struct table t = {0};
+    struct lifecycle_result r;
+    ProtobufCBinaryData da = def("asset", "1.0", 1, "OR(org1.peer)", 7);
+    ProtobufCBinaryData db = def("asset", "1.1", 1, "OR(org1.peer)", 8);
+    assert_int_equal(run(&t, a, "approve", da, "org1", "admin", &r), 200);
+    apply(&t, r.rwset, 1);
+    assert_int_equal(run(&t, a, "approve", db, "org1", "admin", &r), 200);
+    apply(&t, r.rwset, 2);
+    assert_int_equal(run(&t, a, "approve", da, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 3);
+    /* org1 now wants db: da has org2's approval only, db org1's: neither is two of three */
+    assert_int_equal(run(&t, a, "commit", da, "org2", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "half"));
+    assert_int_equal(run(&t, a, "commit", db, "org1", "admin", &r), 400);
+    /* org2 changes its mind too: db has both */
+    assert_int_equal(run(&t, a, "approve", db, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 4);
+    assert_int_equal(run(&t, a, "commit", da, "org2", "admin", &r), 400);
+    assert_int_equal(run(&t, a, "commit", db, "org2", "admin", &r), 200);
+    free(da.data);
+    free(db.data);
     table_free(&t);
     arena_destroy(a);
 }
@@ -360,6 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(definitions_are_checked),
         cmocka_unit_test(approve_and_commit),
+        cmocka_unit_test(an_approval_replaces_the_one_before),
         cmocka_unit_test(writes_are_compared),
         cmocka_unit_test(crls_are_published),
     };

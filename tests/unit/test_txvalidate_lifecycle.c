@@ -59,8 +59,9 @@ static ProtobufCBinaryData lifecycle_tx(struct txv_fx *fx, const struct test_ide
             txv_rw_read_absent(a, rw, dkey);
     }
     if (strcmp(function, "approve") == 0) {
-        txv_rw_write(a, rw, lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org, ld.hash),
-                     "");
+        char hx[65];
+        hex_encode(ld.hash, 32, hx);
+        txv_rw_write(a, rw, lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org), hx);
     } else {
         ProtobufCBinaryData value = ld.canonical;
         if (flags & LC_OTHER_VALUE)
@@ -155,32 +156,64 @@ static void lifecycle_commit_after_a_majority_approved(void **state)
     txv_expect_keys(fx, "new", "k");
 }
 
+/* An approval replaces the organisation's earlier one for the sequence, also within a block:
+ * Org1 approves 1.0, then 1.1; Org2 approves 1.0; a commit of 1.0 lacks Org1's approval. */
+static void lifecycle_approval_replaced_in_the_block(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData e = definition(fx, "new", "1.1", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData envs[] = {
+        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin1, "approve", e, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
+    };
+    uint8_t codes[4];
+    txv_commit(fx, envs, 4, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID), TXC(VALID), TXC(LIFECYCLE_REFUSED));
+    txv_expect_absent(fx, LIFECYCLE_NS, "definition/new");
+    /* Org2 follows Org1 to 1.1: that one commits */
+    ProtobufCBinaryData next[] = {
+        lifecycle_tx(fx, &fx->admin2, "approve", e, 0),
+        lifecycle_tx(fx, &fx->admin1, "commit", e, 0),
+    };
+    uint8_t codes2[2];
+    txv_commit(fx, next, 2, codes2);
+    TXV_EXPECT_CODES(codes2, TXC(VALID), TXC(VALID));
+    struct buf value;
+    buf_init(&value);
+    assert_int_equal(statedb_get(fx->db, LIFECYCLE_NS, "definition/new", &value, NULL), STELE_OK);
+    assert_int_equal(value.len, e.len);
+    assert_memory_equal(value.data, e.data, e.len);
+    buf_release(&value);
+}
+
 /* A definition is committed once per sequence: a second commit of the same sequence in the
  * same block is refused, whatever reads its read/write set lists. */
 static void lifecycle_one_commit_per_sequence(void **state)
 {
     struct txv_fx *fx = *state;
     ProtobufCBinaryData a = definition(fx, "new", "1.0", 1, "Org1.peer");
-    ProtobufCBinaryData b = definition(fx, "new", "2.0", 1, "Org2.peer");
     ProtobufCBinaryData approvals[] = {
         lifecycle_tx(fx, &fx->admin1, "approve", a, 0),
         lifecycle_tx(fx, &fx->admin2, "approve", a, 0),
-        lifecycle_tx(fx, &fx->admin1, "approve", b, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", b, 0),
     };
-    uint8_t codes[4];
-    txv_commit(fx, approvals, 4, codes);
-    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID), TXC(VALID), TXC(VALID));
+    uint8_t codes[3];
+    txv_commit(fx, approvals, 2, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID));
+    /* (an organisation approves one definition per sequence at a time, so the second and third
+     * commits are of the same one: still a second commit of sequence 1) */
     ProtobufCBinaryData commits[] = {
         lifecycle_tx(fx, &fx->admin1, "commit", a, 0),
-        lifecycle_tx(fx, &fx->admin1, "commit", b, 0), /* read definition/new: absent */
-        lifecycle_tx(fx, &fx->admin2, "commit", b, LC_NO_READ),
+        lifecycle_tx(fx, &fx->admin1, "commit", a, 0), /* read definition/new: absent */
+        lifecycle_tx(fx, &fx->admin2, "commit", a, LC_NO_READ),
     };
     txv_commit(fx, commits, 3, codes);
     TXV_EXPECT_CODES(codes, TXC(VALID), TXC(MVCC_READ_CONFLICT), codes[2]);
     if (codes[2] == TXC(VALID))
         fail_msg("a second commit of sequence 1 in the block, listing no read, is VALID and "
-                 "replaced the definition committed just before it");
+                 "wrote the definition again after the commit just before it");
     struct statedb_version ver;
     assert_int_equal(statedb_get(fx->db, LIFECYCLE_NS, "definition/new", NULL, &ver), STELE_OK);
     assert_int_equal(ver.tx, 0);
@@ -272,6 +305,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, txv_setup, txv_teardown)
         T(lifecycle_refused),
         T(lifecycle_commit_after_a_majority_approved),
+        T(lifecycle_approval_replaced_in_the_block),
         T(lifecycle_one_commit_per_sequence),
         T(lifecycle_namespace_is_no_chaincode),
         T(definition_replaced_earlier_in_the_block),

@@ -80,12 +80,15 @@ static bool is_shared_object(const uint8_t *data, size_t len)
     return type == ET_DYN;
 }
 
-/* True when `b` is a package as `package` writes it: a peer could install it. */
-static bool is_package(const struct buf *b)
+/* True when `b` is a package as `package` writes it: a peer could install it. `name` gets
+ * the chaincode's name (at most 64 octets, as a package holds). */
+static bool is_package(const struct buf *b, char name[65])
 {
     Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
         &stele__chaincode_package__descriptor, NULL, b->data, b->len, 0);
-    bool ok = cp && cp->name[0] && is_shared_object(cp->so.data, cp->so.len);
+    bool ok = cp && tx_chaincode_name_ok(cp->name) && is_shared_object(cp->so.data, cp->so.len);
+    if (ok)
+        snprintf(name, 65, "%s", cp->name);
     pb_free(cp ? &cp->base : NULL);
     return ok;
 }
@@ -141,8 +144,9 @@ static int cc_package(int argc, char **argv)
      * goes round the organisations, rather than at the first install */
     if (!tx_chaincode_name_ok(name) || name[0] == '_')
         return cli_usage(PROG, "--name: 1..64 of [A-Za-z0-9_.-], not starting with '_'");
-    if (!version[0] || strlen(version) > LIFECYCLE_MAX_VERSION)
-        return cli_usage(PROG, "--version: 1..%d characters", LIFECYCLE_MAX_VERSION);
+    if (!lifecycle_version_ok(version))
+        return cli_usage(PROG, "--version: 1..%d printable characters without spaces",
+                         LIFECYCLE_MAX_VERSION);
     struct buf b, pkg;
     buf_init(&b);
     buf_init(&pkg);
@@ -299,11 +303,20 @@ static int cc_define(int argc, char **argv, const char *function)
         if ((rc = read_all(pkgfile, &pkg)))
             return rc;
         /* not the .so itself, say: the definition would name a package no peer can install */
-        if (!is_package(&pkg)) {
+        char pkgname[65];
+        if (!is_package(&pkg, pkgname)) {
             buf_release(&pkg);
             return cli_fail(PROG, STELE_ERR_MALFORMED,
                             "%s is not a chaincode package (`stele chaincode package` writes one)",
                             pkgfile);
+        }
+        /* another chaincode's package: its code would run as `name`, on `name`'s state */
+        if (strcmp(pkgname, name) != 0) {
+            buf_release(&pkg);
+            return cli_fail(PROG, STELE_ERR_MALFORMED,
+                            "%s is a package of chaincode '%s', not '%s' (check --package and "
+                            "--name)",
+                            pkgfile, pkgname, name);
         }
         rc = crypto_sha256(pkg.data, pkg.len, h);
         buf_release(&pkg);

@@ -1,0 +1,282 @@
+/*
+ * test_endorser.c — the peer's endorser (peer/endorser.c, endorser_cc.c) with real processes:
+ * four pbft stele-orderer processes and two stele-peer processes (peer_fixture.h), with
+ * tests/chaincode/endorse_probe.so installed as the genesis block's "cc".
+ *
+ *   1. A chaincode reads one state: when a block is committed while it runs, it is not
+ *      answered from keys read partly before the block and partly after (a state that never
+ *      was), neither by Evaluate nor by ProcessProposal;
+ *   2. a chaincode's message reaches the client as UTF-8, since Response.message is a protobuf
+ *      string that strict decoders (Go, Python) refuse otherwise: arbitrary octets, and a
+ *      message the shim cut in the middle of a character at 1024 octets;
+ *   3. a proposal is endorsed only when its creator is valid at the proposal's timestamp,
+ *      where validation judges it: one enrolled after that time is refused, as its
+ *      transaction could only be CREATOR_EXPIRED.
+ *
+ * STELE_KEEP_TEST_DIR=1 keeps the logs.
+ */
+#include "peer_fixture.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "ledger/tx.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Installs endorse_probe.so on peer i as the package of "cc" the genesis block defines
+ * (ccstore.c's layout: <hash>.pkg beside <hash>.so; only the .so runs). */
+static void install_probe(int i)
+{
+    uint8_t h[32];
+    char hx[65], dir[700], path[800];
+    assert_int_equal(crypto_sha256("cc package", 10, h), STELE_OK);
+    hex_encode(h, 32, hx);
+    snprintf(dir, sizeof dir, "%s/data/chaincodes", N.p[i].dir);
+    mkdir(dir, 0700);
+    char *so_path = test_binary_path("tests/chaincode/endorse_probe.so");
+    size_t len = 0;
+    char *so = test_read_file(so_path, &len);
+    assert_non_null(so);
+    snprintf(path, sizeof path, "%s/%s.so", dir, hx);
+    assert_int_equal(test_write_file(path, so, len), 0);
+    assert_int_equal(chmod(path, 0500), 0);
+    snprintf(path, sizeof path, "%s/%s.pkg", dir, hx);
+    assert_int_equal(test_write_file(path, "cc package", 10), 0);
+    free(so);
+    free(so_path);
+}
+
+/* One proposal to peer 0: `method` (Endorser/ProcessProposal or Gateway/Evaluate) of cc's
+ * function `fn` with up to 4 string arguments (NULL ends), by N.user. */
+struct call {
+    const char *method;
+    const char *fn;
+    const char *args[4];
+    const struct test_identity *who; /* the creator (NULL: N.user) */
+    uint64_t timestamp_ms;           /* the proposal's (0: now) */
+    Stele__ProposalResponse *resp;   /* pb_free */
+    struct rpc_result res;
+    pthread_t t;
+};
+
+static void call_run(struct call *c)
+{
+    ProtobufCBinaryData args[4];
+    size_t n = 0;
+    for (; n < 4 && c->args[n]; n++)
+        args[n] = (ProtobufCBinaryData){strlen(c->args[n]), (uint8_t *)c->args[n]};
+    const struct test_identity *who = c->who ? c->who : &N.user;
+    struct tx_proposal_params pp = {.channel_id = CHANNEL,
+                                    .creator = who->record->data,
+                                    .creator_len = who->record->len,
+                                    .chaincode = CC,
+                                    .function = c->fn,
+                                    .args = args,
+                                    .n_args = n,
+                                    .timestamp_ms = c->timestamp_ms};
+    struct buf prop;
+    uint8_t sig[64];
+    buf_init(&prop);
+    memset(&c->res, 0, sizeof c->res);
+    c->resp = NULL;
+    if (tx_proposal_build(&pp, who->key, &prop, sig, NULL) != STELE_OK) {
+        buf_release(&prop);
+        return;
+    }
+    Stele__SignedProposal sp = STELE__SIGNED_PROPOSAL__INIT;
+    sp.proposal_bytes = (ProtobufCBinaryData){prop.len, prop.data};
+    sp.signature = (ProtobufCBinaryData){64, sig};
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    ProtobufCMessage *m = NULL;
+    if (ch)
+        rpc_unary(ch, c->method, &sp.base, &stele__proposal_response__descriptor, &m, 60000,
+                  &c->res);
+    c->resp = (Stele__ProposalResponse *)m;
+    rpc_channel_close(ch);
+    buf_release(&prop);
+}
+
+static void *call_main(void *arg)
+{
+    call_run(arg);
+    return NULL;
+}
+
+/* Commits one transaction of cc writing the `n` pairs of `kv` (key order) and waits until
+ * peer 0 has it. */
+static void commit_writes(const char *const *kv, size_t n)
+{
+    struct txspec s = {0};
+    for (size_t i = 0; i < n; i++)
+        s.writes[i] = (struct wr){kv[2 * i], kv[2 * i + 1], 0};
+    char id[65];
+    ProtobufCBinaryData env = tx_must(&s, id);
+    submit(ALL_ORDERERS, &env, 1);
+    free(env.data);
+    assert_int_equal(tx_wait(0, id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+}
+
+static const char *payload_of(const struct call *c, char *out, size_t cap)
+{
+    if (!c->resp || !c->resp->response)
+        return "(no response)";
+    const ProtobufCBinaryData *p = &c->resp->response->payload;
+    snprintf(out, cap, "%.*s", (int)p->len, (const char *)p->data);
+    return out;
+}
+
+/* `method` runs `pair A FLAG B` while a block writes A, FLAG and B: the chaincode must see A
+ * and B from one state. */
+static void one_state(const char *method, const char *a, const char *flag, const char *b)
+{
+    const char *before[] = {a, "old", b, "old"};
+    commit_writes(before, 2);
+    struct call c = {.method = method, .fn = "pair", .args = {a, flag, b, "8000"}};
+    assert_int_equal(pthread_create(&c.t, NULL, call_main, &c), 0);
+    usleep(600 * 1000); /* it has read A and waits for FLAG */
+    const char *after[] = {a, "new", b, "new", flag, "1"};
+    if (strcmp(b, flag) < 0) { /* key order: a < b < flag */
+        commit_writes(after, 3);
+    } else {
+        const char *sorted[] = {a, "new", flag, "1", b, "new"};
+        commit_writes(sorted, 3);
+    }
+    pthread_join(c.t, NULL);
+    char got[256], want[256];
+    payload_of(&c, got, sizeof got);
+    print_message("%s: %d (%s), payload %s\n", method, c.res.code, c.res.detail, got);
+    assert_int_equal(c.res.code, RPC_OK);
+    assert_non_null(c.resp);
+    assert_int_equal(c.resp->response->status, 200);
+    snprintf(want, sizeof want, "%s=new;%s=new", a, b);
+    assert_string_equal(got, want);
+    struct head h;
+    assert_true(peer_head(0, &h));
+    assert_int_equal(c.resp->ledger_height, h.height);
+    pb_free(c.resp ? &c.resp->base : NULL);
+}
+
+static void chaincode_reads_one_state_while_blocks_commit(void **state)
+{
+    (void)state;
+    install_probe(0);
+    install_probe(1);
+    /* a first invocation starts the chaincode's host */
+    const char *init[] = {"w", "1"};
+    commit_writes(init, 1);
+    struct call warm = {
+        .method = "/stele.Gateway/Evaluate", .fn = "pair", .args = {"w", "w", "w", "0"}};
+    call_run(&warm);
+    assert_int_equal(warm.res.code, RPC_OK);
+    pb_free(warm.resp ? &warm.resp->base : NULL);
+
+    one_state("/stele.Gateway/Evaluate", "a1", "go1", "b1");
+    one_state("/stele.Endorser/ProcessProposal", "a2", "go2", "b2");
+}
+
+/* True when the `len` octets at `s` are well-formed UTF-8 (RFC 3629). */
+static bool utf8_ok(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
+        if (!n || i + n > len)
+            return false;
+        unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        if (n > 1 && (s[i + 1] < lo || s[i + 1] > hi))
+            return false;
+        for (size_t k = 2; k < n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return false;
+        i += n;
+    }
+    return true;
+}
+
+static void chaincode_messages_reach_clients_as_utf8(void **state)
+{
+    (void)state;
+    struct {
+        const char *method, *fn, *status, *text, *want; /* want: a part of the message */
+    } cases[] = {
+        {"/stele.Endorser/ProcessProposal", "say", "403", "bad \xff\xfe octets \xc3", "octets"},
+        {"/stele.Gateway/Evaluate", "say", "404", "\xed\xa0\x80 surrogate, \xc0\xaf overlong",
+         "overlong"},
+        {"/stele.Endorser/ProcessProposal", "say", "200", "fine \xe2\x82", "fine"},
+        {"/stele.Endorser/ProcessProposal", "long", NULL, NULL, "x\xc3\xa9\xc3\xa9"},
+        {"/stele.Endorser/ProcessProposal", "say", "400", "caf\xc3\xa9 \xf0\x9f\x97\xb3", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct call c = {
+            .method = cases[i].method, .fn = cases[i].fn, .args = {cases[i].status, cases[i].text}};
+        call_run(&c);
+        assert_int_equal(c.res.code, RPC_OK);
+        assert_non_null(c.resp);
+        assert_non_null(c.resp->response);
+        const char *m = c.resp->response->message;
+        print_message("%s %s: status %d, message of %zu octets\n", cases[i].method, cases[i].fn,
+                      c.resp->response->status, strlen(m));
+        assert_true(utf8_ok((const unsigned char *)m, strlen(m)));
+        if (cases[i].want)
+            assert_non_null(strstr(m, cases[i].want));
+        else /* valid UTF-8 arrives as it was */
+            assert_string_equal(m, cases[i].text);
+        /* a refusal is not endorsed; a success is */
+        bool ok = c.resp->response->status >= 200 && c.resp->response->status <= 299;
+        if (strcmp(cases[i].method, "/stele.Endorser/ProcessProposal") == 0)
+            assert_int_equal(c.resp->endorsement != NULL, ok);
+        pb_free(&c.resp->base);
+    }
+}
+
+static void creator_valid_at_the_proposals_time(void **state)
+{
+    (void)state;
+    /* enrolled 5 s ago, for a day; the proposal is dated 2 minutes ago (within the window) */
+    struct test_identity fresh;
+    uint64_t now = clock_wall_s();
+    test_identity_issue(N.ca[1], 0, "fresh.org1", "Org1", "client", now - 5, 86400, &fresh);
+    struct call c = {.method = "/stele.Endorser/ProcessProposal",
+                     .fn = "say",
+                     .args = {"200", "ok"},
+                     .who = &fresh,
+                     .timestamp_ms = (now - 120) * 1000};
+    call_run(&c);
+    print_message("dated before its validity: %d (%s)\n", c.res.code, c.res.detail);
+    assert_int_equal(c.res.code, RPC_UNAUTHENTICATED);
+    assert_non_null(strstr(c.res.detail, "CREATOR_EXPIRED"));
+    assert_null(c.resp);
+    /* dated now, it is endorsed */
+    c.timestamp_ms = 0;
+    call_run(&c);
+    assert_int_equal(c.res.code, RPC_OK);
+    assert_non_null(c.resp);
+    assert_non_null(c.resp->endorsement);
+    pb_free(&c.resp->base);
+    test_identity_free(&fresh);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(chaincode_reads_one_state_while_blocks_commit),
+        cmocka_unit_test(chaincode_messages_reach_clients_as_utf8),
+        cmocka_unit_test(creator_valid_at_the_proposals_time),
+    };
+    return cmocka_run_group_tests(tests, net_group_up, net_group_down);
+}

@@ -406,6 +406,7 @@ static void test_no_reentry(void **state)
 
 /* ---- pointers live for one invocation --------------------------------------------------- */
 
+#ifdef SHIM_ASAN
 static int kept_what;             /* which context pointer body_keep keeps */
 static const volatile char *kept; /* what it kept */
 
@@ -438,6 +439,7 @@ static int body_use_kept(stele_cc_stub *stub)
 {
     return stele_cc_success(stub, (const void *)kept, 1);
 }
+#endif
 
 /* The peer frees the invocation's context (creator, attributes, tx id) when the invocation
  * ends, so the harness must too: a chaincode that keeps such a pointer for a later invocation

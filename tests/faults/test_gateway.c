@@ -188,7 +188,8 @@ static void submit_relays_only_what_a_member_signed(void **state)
         char id[65], key[16];
         snprintf(key, sizeof key, "forged%d", i);
         forged[i] = (struct submit_job){
-            .env = tx_must(&(struct txspec){.creator = &forger, .writes = {{key, "v"}}}, id),
+            .env = tx_must(
+                &(struct txspec){.creator = &forger, .writes = {{.key = key, .value = "v"}}}, id),
             .wait = true,
             .timeout_ms = 6000};
         assert_int_equal(pthread_create(&forged[i].t, NULL, submit_main, &forged[i]), 0);
@@ -201,14 +202,18 @@ static void submit_relays_only_what_a_member_signed(void **state)
     /* an envelope of an identity no channel CA issued */
     char id[65];
     struct submit_job stranger = {
-        .env = tx_must(&(struct txspec){.creator = &N.stranger, .writes = {{"strange", "v"}}}, id),
+        .env = tx_must(
+            &(struct txspec){.creator = &N.stranger, .writes = {{.key = "strange", .value = "v"}}},
+            id),
         .timeout_ms = 1000};
     submit_run(&stranger);
 
     /* one of an identity the peer's CRL file revokes (not the orderers'): theirs to judge */
     char rev_id[65];
     struct submit_job revoked = {
-        .env = tx_must(&(struct txspec){.creator = &N.revoked, .writes = {{"rev", "v"}}}, rev_id),
+        .env = tx_must(
+            &(struct txspec){.creator = &N.revoked, .writes = {{.key = "rev", .value = "v"}}},
+            rev_id),
         .timeout_ms = 1000};
     submit_run(&revoked);
     unsigned rev_accepted = revoked.resp ? revoked.resp->orderers_accepted : 0;
@@ -216,10 +221,10 @@ static void submit_relays_only_what_a_member_signed(void **state)
 
     /* a member's own envelope goes through, and commits */
     char good_id[65];
-    struct submit_job good = {.env =
-                                  tx_must(&(struct txspec){.writes = {{"signed", "v"}}}, good_id),
-                              .wait = true,
-                              .timeout_ms = 20000};
+    struct submit_job good = {
+        .env = tx_must(&(struct txspec){.writes = {{.key = "signed", .value = "v"}}}, good_id),
+        .wait = true,
+        .timeout_ms = 20000};
     ProtobufCBinaryData again = {good.env.len, malloc(good.env.len)};
     assert_non_null(again.data);
     memcpy(again.data, good.env.data, good.env.len);
@@ -241,7 +246,7 @@ static void submit_relays_only_what_a_member_signed(void **state)
      * acceptance is not f + 1 */
     char stale_id[65];
     struct submit_job stale = {
-        .env = tx_must(&(struct txspec){.writes = {{"stale", "v"}},
+        .env = tx_must(&(struct txspec){.writes = {{.key = "stale", .value = "v"}},
                                         .timestamp_ms = clock_wall_ms() - 3600 * 1000},
                        stale_id),
         .timeout_ms = 6000};
@@ -286,8 +291,9 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     peer0_with(list, 2, NULL);
     /* streams to both orderers are open */
     char id[65];
-    struct submit_job warm = {.env = tx_must(&(struct txspec){.writes = {{"warm", "v"}}}, id),
-                              .timeout_ms = 1000};
+    struct submit_job warm = {
+        .env = tx_must(&(struct txspec){.writes = {{.key = "warm", .value = "v"}}}, id),
+        .timeout_ms = 1000};
     submit_run(&warm);
     unsigned accepted = warm.resp ? warm.resp->orderers_accepted : 0;
     pb_free(warm.resp ? &warm.resp->base : NULL);
@@ -295,8 +301,9 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 
     /* o1 hung for 1.5 s: the channel has 4 orderers, f = 1, so the gateway waits for o1's
      * acceptance too (it has 5 s), not only o0's */
-    struct submit_job j = {.env = tx_must(&(struct txspec){.writes = {{"f1", "v"}}}, id),
-                           .timeout_ms = 1000};
+    struct submit_job j = {
+        .env = tx_must(&(struct txspec){.writes = {{.key = "f1", .value = "v"}}}, id),
+        .timeout_ms = 1000};
     assert_int_equal(kill(N.o[1].pid, SIGSTOP), 0);
     assert_int_equal(pthread_create(&j.t, NULL, submit_main, &j), 0);
     usleep(1500 * 1000);

@@ -171,42 +171,44 @@ static void every_reachable_validation_code(void **state)
         struct expect e;
         struct txspec s;
     } t[] = {
-        {EXPECT("a plain write", CODE_VALID, "a", "1"), {.writes = {{"a", "1"}}}},
+        {EXPECT("a plain write", CODE_VALID, "a", "1"), {.writes = {{.key = "a", .value = "1"}}}},
         {EXPECT("a corrupted endorsement signature", STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT,
                 "k-badsig", "x"),
-         {.corrupt_endorsement = true, .writes = {{"k-badsig", "x"}}}},
+         {.corrupt_endorsement = true, .writes = {{.key = "k-badsig", .value = "x"}}}},
         {EXPECT("Org2's endorsement made with Org1's key",
                 STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT, "k-forged", "x"),
-         {.endorser = {p0, p1}, .endorser_key = {NULL, p0->key}, .writes = {{"k-forged", "x"}}}},
+         {.endorser = {p0, p1},
+          .endorser_key = {NULL, p0->key},
+          .writes = {{.key = "k-forged", .value = "x"}}}},
         {EXPECT("an endorser from a CA the channel does not trust",
                 STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT, "k-stranger", "x"),
-         {.endorser = {p0, &N.stranger}, .writes = {{"k-stranger", "x"}}}},
+         {.endorser = {p0, &N.stranger}, .writes = {{.key = "k-stranger", .value = "x"}}}},
         {EXPECT("endorsed by Org1 alone", STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE,
                 "k-org1", "x"),
-         {.endorser = {p0}, .writes = {{"k-org1", "x"}}}},
+         {.endorser = {p0}, .writes = {{.key = "k-org1", .value = "x"}}}},
         {EXPECT("Org2 endorses as a client, not a peer",
                 STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE, "k-client", "x"),
-         {.endorser = {p0, &N.user2}, .writes = {{"k-client", "x"}}}},
+         {.endorser = {p0, &N.user2}, .writes = {{.key = "k-client", .value = "x"}}}},
         {EXPECT("endorsed for version 0.9 of cc",
                 STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE, "k-version", "x"),
-         {.version = "0.9", .writes = {{"k-version", "x"}}}},
+         {.version = "0.9", .writes = {{.key = "k-version", .value = "x"}}}},
         {EXPECT("endorsed for sequence 2 of cc",
                 STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE, "k-sequence", "x"),
-         {.sequence = 2, .writes = {{"k-sequence", "x"}}}},
+         {.sequence = 2, .writes = {{.key = "k-sequence", .value = "x"}}}},
         {EXPECT("invokes a chaincode never defined", STELE__TX_VALIDATION_CODE__UNKNOWN_CHAINCODE,
                 NULL, NULL),
-         {.chaincode = "nocc", .writes = {{"k-nocc", "x"}}}},
+         {.chaincode = "nocc", .writes = {{.key = "k-nocc", .value = "x"}}}},
         {EXPECT("writes out of key order", STELE__TX_VALIDATION_CODE__BAD_RWSET, "k-z", "x"),
-         {.writes = {{"k-z", "x"}, {"k-y", "x"}}}},
+         {.writes = {{.key = "k-z", .value = "x"}, {.key = "k-y", .value = "x"}}}},
         {EXPECT("writes another chaincode's namespace", STELE__TX_VALIDATION_CODE__BAD_RWSET, NULL,
                 NULL),
-         {.ns = "other", .writes = {{"k-other", "x"}}}},
+         {.ns = "other", .writes = {{.key = "k-other", .value = "x"}}}},
         {EXPECT("created by a client only the peers' CRL files revoke",
                 STELE__TX_VALIDATION_CODE__VALID, "k-revoked", "x"),
-         {.creator = &N.revoked, .writes = {{"k-revoked", "x"}}}},
+         {.creator = &N.revoked, .writes = {{.key = "k-revoked", .value = "x"}}}},
         {EXPECT("dated before its creator's certificate",
                 STELE__TX_VALIDATION_CODE__CREATOR_EXPIRED, "k-early", "x"),
-         {.timestamp_ms = ten_minutes_ago, .writes = {{"k-early", "x"}}}},
+         {.timestamp_ms = ten_minutes_ago, .writes = {{.key = "k-early", .value = "x"}}}},
     };
     size_t n = sizeof t / sizeof t[0];
     struct expect raw[3] = {
@@ -220,7 +222,7 @@ static void every_reachable_validation_code(void **state)
     raw[0].env = raw_envelope(STELE__HEADER_TYPE__ENDORSER_TRANSACTION, (const uint8_t *)junk,
                               sizeof junk - 1, raw[0].id);
     raw[1].env = raw_envelope(STELE__HEADER_TYPE__ADMIN, (const uint8_t *)"admin", 5, raw[1].id);
-    struct txspec rw = {.writes = {{"k-rewrap", "x"}}};
+    struct txspec rw = {.writes = {{.key = "k-rewrap", .value = "x"}}};
     raw[2].env = rewrapped(&rw, raw[2].id);
 
     ProtobufCBinaryData envs[32];
@@ -241,7 +243,7 @@ static void every_reachable_validation_code(void **state)
      * wins and the other conflicts. m3 read counter when it did not exist; m4 read `a` at its
      * current version and is VALID. */
     struct expect c0 = EXPECT("counter's first write", CODE_VALID, "counter", "0");
-    struct txspec s0 = {.writes = {{"counter", "0"}}};
+    struct txspec s0 = {.writes = {{.key = "counter", .value = "0"}}};
     c0.env = tx_must(&s0, c0.id);
     submit(ALL_ORDERERS, &c0.env, 1);
     check_expect(&c0, NULL, NULL);
@@ -250,10 +252,10 @@ static void every_reachable_validation_code(void **state)
     assert_true(state_get(0, "counter", NULL, &v));
     assert_true(state_get(0, "a", NULL, &va));
     struct txspec ms[4] = {
-        {.reads = {{"counter", &v}}, .writes = {{"counter", "m1"}}},
-        {.reads = {{"counter", &v}}, .writes = {{"counter", "m2"}}},
-        {.reads = {{"counter", NULL}}, .writes = {{"counter", "m3"}}},
-        {.reads = {{"a", &va}}, .writes = {{"k-m4", "ok"}}},
+        {.reads = {{"counter", &v}}, .writes = {{.key = "counter", .value = "m1"}}},
+        {.reads = {{"counter", &v}}, .writes = {{.key = "counter", .value = "m2"}}},
+        {.reads = {{"counter", NULL}}, .writes = {{.key = "counter", .value = "m3"}}},
+        {.reads = {{"a", &va}}, .writes = {{.key = "k-m4", .value = "ok"}}},
     };
     char ids[4][65];
     for (int i = 0; i < 4; i++)
@@ -348,8 +350,8 @@ static void orderers_refusals_never_reach_a_peer(void **state)
     assert_int_equal(crypto_random(nonce, sizeof nonce), STELE_OK);
     assert_int_equal(crypto_random(nonce2, sizeof nonce2), STELE_OK);
     char id[5][65], again[65];
-    struct txspec d1 = {.nonce = nonce, .writes = {{"k-dup", "first"}}};
-    struct txspec d2 = {.nonce = nonce, .writes = {{"k-dup", "second"}}};
+    struct txspec d1 = {.nonce = nonce, .writes = {{.key = "k-dup", .value = "first"}}};
+    struct txspec d2 = {.nonce = nonce, .writes = {{.key = "k-dup", .value = "second"}}};
     ProtobufCBinaryData e1 = tx_must(&d1, id[0]);
     submit(ALL_ORDERERS, &e1, 1);
     free(e1.data);
@@ -362,7 +364,7 @@ static void orderers_refusals_never_reach_a_peer(void **state)
     char backdated[65];
     bad[0] = tx_must(&d2, again);
     assert_string_equal(again, id[0]);
-    struct txspec good = {.writes = {{"k-badcreator", "x"}}};
+    struct txspec good = {.writes = {{.key = "k-badcreator", .value = "x"}}};
     ProtobufCBinaryData g = tx_must(&good, id[1]);
     Stele__Envelope *env =
         (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL, g.data, g.len, 0);
@@ -371,10 +373,10 @@ static void orderers_refusals_never_reach_a_peer(void **state)
     bad[1].data = pb_pack(&env->base, &bad[1].len);
     pb_free(&env->base);
     free(g.data);
-    struct txspec other = {.channel = "other", .writes = {{"k-otherchannel", "x"}}};
+    struct txspec other = {.channel = "other", .writes = {{.key = "k-otherchannel", .value = "x"}}};
     bad[2] = tx_must(&other, id[2]);
     struct txspec old = {.timestamp_ms = clock_wall_ms() - 2 * 3600 * 1000,
-                         .writes = {{"k-backdated", "x"}}};
+                         .writes = {{.key = "k-backdated", .value = "x"}}};
     bad[3] = tx_must(&old, backdated);
     Stele__Status st[4];
     broadcast(ALL_ORDERERS, bad, 4, st);
@@ -393,8 +395,8 @@ static void orderers_refusals_never_reach_a_peer(void **state)
     /* Two envelopes with one tx_id at the same time to two halves of the orderers: each half
      * accepts its own, and at most one may be ordered — or, if both are, the peers must record
      * the second as DUPLICATE_TXID. */
-    struct txspec r1 = {.nonce = nonce2, .writes = {{"k-race", "left"}}};
-    struct txspec r2 = {.nonce = nonce2, .writes = {{"k-race", "right"}}};
+    struct txspec r1 = {.nonce = nonce2, .writes = {{.key = "k-race", .value = "left"}}};
+    struct txspec r2 = {.nonce = nonce2, .writes = {{.key = "k-race", .value = "right"}}};
     struct side left = {.mask = 0x3}, right = {.mask = 0xc};
     left.env = tx_must(&r1, id[3]);
     right.env = tx_must(&r2, id[4]);
@@ -410,7 +412,7 @@ static void orderers_refusals_never_reach_a_peer(void **state)
         tx_wait(p, id[3], WAIT_MS, NULL, NULL);
     /* A last transaction: once it committed, whatever the orderers took before it has too. */
     char mark[65];
-    struct txspec m = {.writes = {{"k-marker", "x"}}};
+    struct txspec m = {.writes = {{.key = "k-marker", .value = "x"}}};
     ProtobufCBinaryData me = tx_must(&m, mark);
     submit(ALL_ORDERERS, &me, 1);
     free(me.data);
@@ -449,7 +451,7 @@ static void send_and_commit(unsigned mask, const char *prefix, int n)
     assert_true(n <= 8);
     for (int i = 0; i < n; i++) {
         snprintf(key[i], sizeof key[i], "%s-%d", prefix, i);
-        struct txspec s = {.writes = {{key[i], prefix}}};
+        struct txspec s = {.writes = {{.key = key[i], .value = prefix}}};
         envs[i] = tx_must(&s, ids[i]);
     }
     submit(mask, envs, (size_t)n);
@@ -501,7 +503,8 @@ static void *load_main(void *arg)
         size_t n = 0;
         for (int k = 0; k < 4; k++) {
             snprintf(key[k], sizeof key[k], "load-%06d", round * 4 + k);
-            struct txspec s = {.writes = {{"hot", key[k]}, {key[k], "v"}}};
+            struct txspec s = {
+                .writes = {{.key = "hot", .value = key[k]}, {.key = key[k], .value = "v"}}};
             if (k == 3)
                 s.reads[0] = (struct rd){"hot", NULL};
             if (tx_make(&s, &envs[n], ids[n]))

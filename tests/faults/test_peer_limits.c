@@ -264,17 +264,19 @@ static void gateway_refuses_envelopes_over_the_orderers_cap(void **state)
     char id[65];
     struct rpc_result res;
     big[150 * 1024] = 0; /* over 128 KiB, within the request cap of 128 + 64 KiB */
-    Stele__SubmitResponse *r =
-        gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
+    Stele__SubmitResponse *r = gateway_submit(
+        0, tx_must(&(struct txspec){.writes = {{.key = "big", .value = big}}}, id), &res);
     assert_null(r);
     assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
     assert_non_null(strstr(res.detail, "absolute_max_bytes"));
     big[150 * 1024] = 'x';
-    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"big", big}}}, id), &res);
+    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{.key = "big", .value = big}}}, id),
+                       &res);
     assert_null(r);
     assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(res.detail, "exceeds"));
-    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{"small", "v"}}}, id), &res);
+    r = gateway_submit(0, tx_must(&(struct txspec){.writes = {{.key = "small", .value = "v"}}}, id),
+                       &res);
     assert_non_null(r);
     assert_true(r->orderers_accepted >= 2); /* the streams were not disturbed */
     pb_free(&r->base);
@@ -298,7 +300,8 @@ static void peer_leaves_an_orderer_that_falls_behind(void **state)
         char id[65], key[16];
         snprintf(key, sizeof key, "slow%d", i);
         uint64_t before = orderer_height(1);
-        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{key, "v"}}}, id);
+        ProtobufCBinaryData e =
+            tx_must(&(struct txspec){.writes = {{.key = key, .value = "v"}}}, id);
         submit(0xe, &e, 1); /* orderers 1..3 */
         free(e.data);
         for (int k = 0; k < 100 && orderer_height(1) == before; k++)
@@ -329,7 +332,8 @@ static void padded_blocks_are_stored_as_they_mean(void **state)
     proc_stop(&N.p[0], SIGTERM, "peer0.org1"); /* to pull from orderer0, the first listed */
     net_peer_start(0, true);
     char id[65];
-    ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{"padded", "v"}}}, id);
+    ProtobufCBinaryData e =
+        tx_must(&(struct txspec){.writes = {{.key = "padded", .value = "v"}}}, id);
     submit(0xe, &e, 1);
     free(e.data);
     uint64_t number = 0;
@@ -373,7 +377,8 @@ static void slow_peer_keeps_its_orderer(void **state)
         char id[65], key[16];
         snprintf(key, sizeof key, "behind%d", i);
         uint64_t before = orderer_height(1);
-        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{key, "v"}}}, id);
+        ProtobufCBinaryData e =
+            tx_must(&(struct txspec){.writes = {{.key = key, .value = "v"}}}, id);
         submit(ALL_ORDERERS, &e, 1);
         free(e.data);
         for (int k = 0; k < 100 && orderer_height(1) == before; k++)
@@ -441,8 +446,8 @@ static Stele__Status revoked_client_at_orderer0(void)
 {
     char id[65];
     Stele__Status st;
-    ProtobufCBinaryData e =
-        tx_must(&(struct txspec){.creator = &N.revoked, .writes = {{"k-rev", "v"}}}, id);
+    ProtobufCBinaryData e = tx_must(
+        &(struct txspec){.creator = &N.revoked, .writes = {{.key = "k-rev", .value = "v"}}}, id);
     broadcast(1u, &e, 1, &st);
     free(e.data);
     return st;
@@ -486,7 +491,8 @@ static void history_pages_read_a_bounded_number_of_blocks(void **state)
         char v[16];
         snprintf(v, sizeof v, "v%d", i);
         uint64_t before = orderer_height(1);
-        ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{"hist", v}}}, last);
+        ProtobufCBinaryData e =
+            tx_must(&(struct txspec){.writes = {{.key = "hist", .value = v}}}, last);
         submit(ALL_ORDERERS, &e, 1);
         free(e.data);
         for (int k = 0; k < 100 && orderer_height(1) == before; k++)

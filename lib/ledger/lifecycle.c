@@ -15,6 +15,7 @@
 #include "pb/pb.h"
 #include "policy/policy.h"
 #include "stele/identity.pb-c.h"
+#include "stele/lifecycle.pb-c.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -273,6 +274,35 @@ static int publish_crl(struct arena *a, const Stele__ChannelConfig *cfg,
     return one_rwset(a, key, ver, key, (ProtobufCBinaryData){args[0].len, copy}, &out->rwset);
 }
 
+/* The answer of `readiness`: a CommitReadiness naming each channel organisation and whether
+ * approved[i] (its latest approval is the definition asked about). */
+static int readiness_answer(struct arena *a, const Stele__ChannelConfig *cfg, const bool *approved,
+                            struct lifecycle_result *out)
+{
+    size_t n = cfg->n_organisations;
+    Stele__CommitReadiness r = STELE__COMMIT_READINESS__INIT;
+    Stele__OrgApproval *each = arena_calloc(a, n ? n : 1, sizeof *each);
+    Stele__OrgApproval **ptrs = arena_calloc(a, n ? n : 1, sizeof *ptrs);
+    if (!each || !ptrs)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        stele__org_approval__init(&each[i]);
+        each[i].org = cfg->organisations[i]->name;
+        each[i].approved = approved[i];
+        ptrs[i] = &each[i];
+    }
+    r.n_approvals = n;
+    r.approvals = ptrs;
+    size_t len = protobuf_c_message_get_packed_size(&r.base);
+    uint8_t *bytes = arena_alloc(a, len ? len : 1);
+    if (!bytes)
+        return STELE_ERR_NOMEM;
+    protobuf_c_message_pack(&r.base, bytes);
+    out->status = 200;
+    out->payload = (ProtobufCBinaryData){len, bytes};
+    return STELE_OK;
+}
+
 int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const char *function,
                       const ProtobufCBinaryData *args, size_t n_args, const char *org,
                       const char *role, const struct lifecycle_state *st,
@@ -310,16 +340,18 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         out->payload = bytes;
         return STELE_OK;
     }
-    if (!approve && !commit)
-        return refuse(out, 400, "unknown _lifecycle function (approve, commit, definition, crl)"),
+    bool readiness = strcmp(function, "readiness") == 0;
+    if (!approve && !commit && !readiness)
+        return refuse(out, 400,
+                      "unknown _lifecycle function (approve, commit, definition, readiness, crl)"),
                STELE_OK;
-    if (!role || strcmp(role, "admin") != 0 || !channel_org(cfg, org))
+    if (!readiness && (!role || strcmp(role, "admin") != 0 || !channel_org(cfg, org)))
         return refuse(out, 400,
                       "only an admin of a channel organisation may approve or "
                       "commit a chaincode definition"),
                STELE_OK;
     if (n_args != 1)
-        return refuse(out, 400, "usage: approve|commit DEFINITION"), STELE_OK;
+        return refuse(out, 400, "usage: approve|commit|readiness DEFINITION"), STELE_OK;
     struct lifecycle_def ld;
     const char *why = NULL;
     int rc = lifecycle_definition_open(a, args[0].data, args[0].len, &ld, &why);
@@ -349,6 +381,9 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
                          (ProtobufCBinaryData){2 * sizeof ld.hash, (uint8_t *)hx}, &out->rwset);
     }
     size_t approvals = 0;
+    bool *approved = arena_calloc(a, cfg->n_organisations ? cfg->n_organisations : 1, 1);
+    if (!approved)
+        return STELE_ERR_NOMEM;
     for (size_t i = 0; i < cfg->n_organisations; i++) {
         char *akey =
             lifecycle_approval_key(a, ld.def->name, ld.def->sequence, cfg->organisations[i]->name);
@@ -359,8 +394,11 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         if ((rc = st->current(st->ctx, akey, a, &v, &found)))
             return rc;
         /* the organisation's latest approval for the sequence is this definition */
-        approvals += found && v.len == 2 * sizeof ld.hash && memcmp(v.data, hx, v.len) == 0;
+        approved[i] = found && v.len == 2 * sizeof ld.hash && memcmp(v.data, hx, v.len) == 0;
+        approvals += approved[i];
     }
+    if (readiness)
+        return readiness_answer(a, cfg, approved, out);
     if (2 * approvals <= cfg->n_organisations)
         return refuse(out, 400,
                       "admins of more than half of the channel's organisations have "

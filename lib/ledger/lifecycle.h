@@ -16,6 +16,10 @@
  *            sequence (approval/<name>/<sequence>/<O> holds its hash); writes
  *            definition/<name> = the definition's canonical bytes and reads definition/<name>.
  *   definition  (query) NAME: the committed definition's bytes, 404 when none.
+ *   readiness   (query, any member) DEFINITION: for a well-formed definition whose sequence is
+ *            the committed one + 1, a serialized CommitReadiness (lifecycle.proto): each
+ *            channel organisation and whether its latest approval for that sequence is exactly
+ *            this definition; what commit would count.
  *   crl      SIGNED_CRL (a serialized stele.Crl, as `stele-ca crl --out` writes it): the
  *            creator is an admin of a channel organisation; the CRL decodes, its entries name
  *            32-octet certificate hashes, it is signed by a CA key of a channel organisation,

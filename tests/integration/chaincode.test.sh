@@ -8,7 +8,8 @@
 #      organisation's admin; an invocation before the commit ("not committed"); an approval by
 #      a client (not an admin), which then does not count; a commit with one organisation's
 #      approval; a definition committed but not installed on a peer ("not installed"), which
-#      works once installed;
+#      works once installed; checkcommitreadiness shows who approved, and an organisation's
+#      approval of another definition for the sequence replaces its earlier one;
 #   3. an upgrade by sequence: the same .so packaged as version 2.0 (another package hash),
 #      installed, approved, committed as sequence 2 (sequence 3 is refused); `chaincode list`
 #      shows 2.0 sequence 2; the assets written under 1.0 are still there and can be moved;
@@ -145,7 +146,22 @@ refused 1 'more than half of the channel.s organisations have not approved' "com
 [ -z "$(definitions "$p1")" ] || fail "a refused commit left a definition: $(definitions "$p1")"
 refused 1 'not committed' "invoke after a refused commit" \
   stele invoke asset create early red 1 1 --peer "$p2" --identity "$ids/owner1"
+# checkcommitreadiness (any member may ask): org2 approved, org1 not yet
+ok "readiness after org2's approval" stele chaincode checkcommitreadiness "${def1[@]}" --peer "$p1" \
+  --identity "$ids/auditor1" --json
+echo "$out" | grep '"approvals":{[^}]*"org1":false' | grep '"org2":true' | grep '"ready":false' >/dev/null \
+  || fail "readiness after org2's approval: $out"
+# org1 first approves another policy, then changes its mind: the later approval replaces it
+defor=(--name asset --version 1.0 --sequence 1 --package "$net/asset-1.0.pkg" --policy "OR(org1.peer, org2.peer)")
+ok "approve another policy by org1" stele chaincode approve "${defor[@]}" --peer "$p1" --identity "$ids/admin.org1"
 ok "approve by org1" stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
+ok "readiness after org1's approval" stele chaincode checkcommitreadiness "${def1[@]}" --peer "$p2" \
+  --identity "$ids/owner1"
+echo "$out" | grep '^2 of 3 organisations approved: ready to commit$' >/dev/null || fail "readiness: $out"
+ok "readiness of org1's first choice" stele chaincode checkcommitreadiness "${defor[@]}" --peer "$p2" \
+  --identity "$ids/owner1" --json
+echo "$out" | grep '"org1":false' | grep '"org2":false' | grep '"ready":false' >/dev/null \
+  || fail "org1's replaced approval still counts: $out"
 ok "commit" stele chaincode commit "${def1[@]}" --peer "$p2" --identity "$ids/admin.org2"
 echo "$out" | grep '^definition of asset 1.0 sequence 1 committed in block [0-9]* ' >/dev/null || fail "commit: $out"
 for url in "$p1" "$p2"; do

@@ -12,6 +12,7 @@
 #include "identity/identity.h"
 #include "ledger/lifecycle.h"
 #include "pb/pb.h"
+#include "stele/lifecycle.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,27 @@ static void approve_and_commit(void **state)
     arena_destroy(a);
 }
 
+/* True when the readiness query (asked by a client of org1, not an admin) for `d` answers
+ * `want` for the channel's organisations in order ("orderers=0 org1=1 org2=0"). */
+static bool readiness_is(struct table *t, struct arena *a, ProtobufCBinaryData d, const char *want)
+{
+    struct lifecycle_result r;
+    if (run(t, a, "readiness", d, "org1", "client", &r) != 200 || r.rwset)
+        return false;
+    Stele__CommitReadiness *cr = (Stele__CommitReadiness *)pb_unpack(
+        &stele__commit_readiness__descriptor, NULL, r.payload.data, r.payload.len, 0);
+    if (!cr)
+        return false;
+    char got[128] = "";
+    for (size_t i = 0; i < cr->n_approvals; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s=%d", i ? " " : "",
+                 cr->approvals[i]->org, cr->approvals[i]->approved);
+    pb_free(&cr->base);
+    if (strcmp(got, want) != 0)
+        print_message("readiness: %s (want %s)\n", got, want);
+    return strcmp(got, want) == 0;
+}
+
 /* An organisation that approves another definition for the same sequence withdraws its
  * approval of the first (as in Fabric): a definition it no longer wants cannot be committed on
  * the strength of its old approval. */
@@ -298,6 +320,8 @@ static void an_approval_replaces_the_one_before(void **state)
     assert_int_equal(run(&t, a, "approve", da, "org2", "admin", &r), 200);
     apply(&t, r.rwset, 3);
     /* org1 now wants db: da has org2's approval only, db org1's: neither is two of three */
+    assert_true(readiness_is(&t, a, da, "orderers=0 org1=0 org2=1"));
+    assert_true(readiness_is(&t, a, db, "orderers=0 org1=1 org2=0"));
     assert_int_equal(run(&t, a, "commit", da, "org2", "admin", &r), 400);
     assert_non_null(strstr(r.why, "half"));
     assert_int_equal(run(&t, a, "commit", db, "org1", "admin", &r), 400);
@@ -305,7 +329,12 @@ static void an_approval_replaces_the_one_before(void **state)
     assert_int_equal(run(&t, a, "approve", db, "org2", "admin", &r), 200);
     apply(&t, r.rwset, 4);
     assert_int_equal(run(&t, a, "commit", da, "org2", "admin", &r), 400);
+    assert_true(readiness_is(&t, a, db, "orderers=0 org1=1 org2=1"));
     assert_int_equal(run(&t, a, "commit", db, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 5);
+    /* committed: readiness is for the next sequence only */
+    assert_int_equal(run(&t, a, "readiness", db, "org1", "client", &r), 400);
+    assert_non_null(strstr(r.why, "sequence"));
     free(da.data);
     free(db.data);
     table_free(&t);

@@ -35,8 +35,8 @@
 static const char cc_usage[] =
     "Usage: stele chaincode package --so FILE --name NAME --version VERSION --out FILE\n"
     "       stele chaincode install PACKAGE (--peer HOST:PORT | --network DIR) --identity DIR\n"
-    "       stele chaincode approve|commit --name NAME --version VERSION --sequence N\n"
-    "                       (--package FILE | --package-hash HEX) --policy POLICY\n"
+    "       stele chaincode approve|checkcommitreadiness|commit --name NAME --version VERSION\n"
+    "                       --sequence N (--package FILE | --package-hash HEX) --policy POLICY\n"
     "                       (--peer HOST:PORT | --network DIR) --identity DIR\n"
     "       stele chaincode list [--installed] (--peer HOST:PORT | --network DIR) --identity DIR\n"
     "\n"
@@ -46,6 +46,8 @@ static const char cc_usage[] =
     "approve  an organisation admin approves a definition: name, version, sequence (1 for a\n"
     "         new chaincode, +1 per upgrade), package hash and endorsement policy, e.g.\n"
     "         'AND(org1.peer, org2.peer)'. It is a transaction; it waits for the commit.\n"
+    "checkcommitreadiness  which organisations approved exactly this definition as their\n"
+    "         latest approval for the sequence (any member may ask; nothing is submitted).\n"
     "commit   commits the definition once admins of more than half of the organisations\n"
     "         approved it; the chaincode can be invoked from the next block on every peer\n"
     "         that installed the package.\n"
@@ -246,6 +248,47 @@ out:
 }
 
 /* approve and commit */
+/* Prints the CommitReadiness in `payload` (from the peer): one line per organisation, or one
+ * JSON line. Returns 0 or an exit status with the error printed. */
+static int print_readiness(const struct peer_opts *o, const char *name, const char *version,
+                           uint64_t seq, const ProtobufCBinaryData *payload)
+{
+    Stele__CommitReadiness *cr = (Stele__CommitReadiness *)pb_unpack(
+        &stele__commit_readiness__descriptor, NULL, payload->data, payload->len, 0);
+    if (!cr)
+        return cli_fail(PROG, STELE_ERR_MALFORMED, "the peer's answer is not a CommitReadiness");
+    size_t yes = 0;
+    for (size_t i = 0; i < cr->n_approvals; i++)
+        yes += cr->approvals[i]->approved;
+    bool ready = 2 * yes > cr->n_approvals;
+    if (o->json) {
+        struct buf jb;
+        struct json j;
+        line_begin(&jb, &j);
+        json_kv_string(&j, "name", name);
+        json_kv_string(&j, "version", version);
+        json_kv_uint(&j, "sequence", seq);
+        json_key(&j, "approvals");
+        json_object_begin(&j);
+        for (size_t i = 0; i < cr->n_approvals; i++)
+            json_kv_bool(&j, cr->approvals[i]->org, cr->approvals[i]->approved);
+        json_object_end(&j);
+        json_kv_bool(&j, "ready", ready);
+        line_end(&jb, &j);
+    } else {
+        printf("%s %s sequence %" PRIu64 ":\n", name, version, seq);
+        for (size_t i = 0; i < cr->n_approvals; i++) {
+            fputs("  ", stdout);
+            peer_client_fput_printable(cr->approvals[i]->org, stdout);
+            printf(": %s\n", cr->approvals[i]->approved ? "approved" : "not approved");
+        }
+        printf("%zu of %zu organisations approved: %s\n", yes, cr->n_approvals,
+               ready ? "ready to commit" : "a commit needs more than half");
+    }
+    pb_free(&cr->base);
+    return 0;
+}
+
 static int cc_define(int argc, char **argv, const char *function)
 {
     static const struct option longopts[] = {PEER_CLIENT_LONGOPTS,
@@ -336,12 +379,15 @@ static int cc_define(int argc, char **argv, const char *function)
     if (pb_pack_buf(&d.base, &def))
         return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
     ProtobufCBinaryData arg = {def.len, def.data};
+    bool readiness = strcmp(function, "readiness") == 0;
     struct gw_request r = {
         .chaincode = LIFECYCLE_NS, .function = function, .args = &arg, .n_args = 1, .wait = true};
     struct gw_outcome out = {0};
     if (!(rc = peer_client_finish(&o, PROG, true)))
-        rc = gw_submit(&o, PROG, &r, &out);
-    if (rc == 0) {
+        rc = readiness ? gw_evaluate(&o, PROG, &r, &out) : gw_submit(&o, PROG, &r, &out);
+    if (rc == 0 && readiness) {
+        rc = print_readiness(&o, name, version, seq, &out.payload);
+    } else if (rc == 0) {
         if (o.json) {
             struct buf jb;
             struct json j;
@@ -463,8 +509,12 @@ int cmd_chaincode(int argc, char **argv)
         return cc_define(argc - 1, argv + 1, "approve");
     if (strcmp(argv[1], "commit") == 0)
         return cc_define(argc - 1, argv + 1, "commit");
+    if (strcmp(argv[1], "checkcommitreadiness") == 0)
+        return cc_define(argc - 1, argv + 1, "readiness");
     if (strcmp(argv[1], "list") == 0)
         return cc_list(argc - 1, argv + 1);
-    return cli_usage(PROG, "unknown subcommand '%s' (package, install, approve, commit, list)",
+    return cli_usage(PROG,
+                     "unknown subcommand '%s' (package, install, approve, checkcommitreadiness, "
+                     "commit, list)",
                      argv[1]);
 }

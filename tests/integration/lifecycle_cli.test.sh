@@ -24,7 +24,7 @@ kv=$bin/tests/chaincode/kv.so
 long=$(printf 'v%.0s' $(seq 1 65))
 for v in $'1.0\nfake' $'1.0\e[2J' '1 0' "$long"; do
   run 2 "$bin/stele" chaincode package --so "$kv" --name kv --version "$v" --out "$tmp/bad.pkg"
-  echo "$out" | grep -q -- '--version: 1..64 printable characters without spaces' || fail "package --version '$v': $out"
+  echo "$out" | grep -- '--version: 1..64 printable characters without spaces' >/dev/null || fail "package --version '$v': $out"
   [ ! -e "$tmp/bad.pkg" ] || fail "package --version '$v' wrote a package"
 done
 run 0 "$bin/stele" chaincode package --so "$kv" --name kv --version "${long:1}" --out "$tmp/kv64.pkg"
@@ -34,10 +34,10 @@ run 0 "$bin/stele" chaincode package --so "$kv" --name kv --version 1.0 --out "$
 for fn in approve commit; do
   run 1 "$bin/stele" chaincode "$fn" --name asset --version 1.0 --sequence 1 --package "$tmp/kv.pkg" \
     --policy 'OR(org1.peer)' --peer 127.0.0.1:1 --identity "$tmp/no-such-identity"
-  echo "$out" | grep -q "$tmp/kv.pkg is a package of chaincode 'kv', not 'asset'" || fail "$fn with kv.pkg as asset: $out"
+  echo "$out" | grep "$tmp/kv.pkg is a package of chaincode 'kv', not 'asset'" >/dev/null || fail "$fn with kv.pkg as asset: $out"
 done
 # the same package under its own name gets past that check (to the missing identity)
 run 1 "$bin/stele" chaincode approve --name kv --version 1.0 --sequence 1 --package "$tmp/kv.pkg" \
   --policy 'OR(org1.peer)' --peer 127.0.0.1:1 --identity "$tmp/no-such-identity"
-! echo "$out" | grep -q 'is a package of chaincode' || fail "approve kv with kv.pkg: $out"
+! echo "$out" | grep 'is a package of chaincode' >/dev/null || fail "approve kv with kv.pkg: $out"
 echo "lifecycle_cli: ok"

@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "crypto/key.h"
 #include "ledger/batch_config.h"
+#include "ledger/lifecycle.h"
 #include "ledger/tx.h"
 
 #include <stdarg.h>
@@ -264,6 +265,15 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
                           quote(&q, d->name), d->package_hash.len);
         snprintf(what, sizeof what, "chaincode %s: endorsement_policy", quote(&q, d->name));
         if ((rc = check_policy(errmsg, what, d->endorsement_policy)))
+            return rc;
+        char unknown[QUOTED_MAX + 1];
+        rc = lifecycle_policy_check(c, d->endorsement_policy, unknown, sizeof unknown);
+        if (rc == STELE_ERR_MALFORMED)
+            return refuse(errmsg, "%s does not parse (e.g. AND(org1.peer, org2.peer))", what);
+        if (rc == STELE_ERR_NOT_FOUND)
+            return refuse(errmsg, "%s names organisation %s, which is not one of the channel's",
+                          what, quote(&q, unknown));
+        if (rc)
             return rc;
     }
     return STELE_OK;

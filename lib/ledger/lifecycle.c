@@ -18,8 +18,37 @@
 #include "stele/lifecycle.pb-c.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static bool channel_org(const Stele__ChannelConfig *cfg, const char *org)
+{
+    for (size_t i = 0; org && i < cfg->n_organisations; i++)
+        if (strcmp(cfg->organisations[i]->name, org) == 0)
+            return true;
+    return false;
+}
+
+int lifecycle_policy_check(const Stele__ChannelConfig *cfg, const char *policy, char *unknown,
+                           size_t len)
+{
+    struct policy *p = NULL;
+    int rc = policy_parse(policy, strlen(policy), &p, NULL);
+    if (rc)
+        return rc == STELE_ERR_NOMEM ? rc : STELE_ERR_MALFORMED;
+    const char *orgs[POLICY_MAX_PRINCIPALS];
+    size_t n = policy_orgs(p, orgs, POLICY_MAX_PRINCIPALS);
+    if (n > POLICY_MAX_PRINCIPALS) /* cannot be: a policy has at most that many principals */
+        n = POLICY_MAX_PRINCIPALS;
+    for (size_t i = 0; i < n && rc == STELE_OK; i++)
+        if (!channel_org(cfg, orgs[i])) {
+            snprintf(unknown, len, "%s", orgs[i]);
+            rc = STELE_ERR_NOT_FOUND;
+        }
+    policy_destroy(p);
+    return rc;
+}
 
 bool lifecycle_version_ok(const char *v)
 {
@@ -102,14 +131,6 @@ char *lifecycle_definition_key(struct arena *a, const char *name)
 char *lifecycle_approval_key(struct arena *a, const char *name, uint64_t seq, const char *org)
 {
     return arena_printf(a, "%s%s/%" PRIu64 "/%s", LIFECYCLE_APPROVAL_PFX, name, seq, org);
-}
-
-static bool channel_org(const Stele__ChannelConfig *cfg, const char *org)
-{
-    for (size_t i = 0; org && i < cfg->n_organisations; i++)
-        if (strcmp(cfg->organisations[i]->name, org) == 0)
-            return true;
-    return false;
 }
 
 static void refuse(struct lifecycle_result *out, int status, const char *why)
@@ -368,6 +389,16 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         return rc;
     if (ld.def->sequence != seq + 1)
         return refuse(out, 400, "the definition's sequence is not the committed one + 1"), STELE_OK;
+    char unknown[TX_MAX_NAME_LEN + 1];
+    if ((rc = lifecycle_policy_check(cfg, ld.def->endorsement_policy, unknown, sizeof unknown))) {
+        if (rc != STELE_ERR_NOT_FOUND)
+            return rc; /* it parsed when the definition was opened: out of memory */
+        const char *msg = arena_printf(a,
+                                       "the definition's endorsement policy names organisation "
+                                       "\"%s\", which is not one of the channel's",
+                                       unknown);
+        return refuse(out, 400, msg ? msg : "the policy names an unknown organisation"), STELE_OK;
+    }
     char *hx = arena_alloc(a, 2 * sizeof ld.hash + 1);
     if (!hx)
         return STELE_ERR_NOMEM;

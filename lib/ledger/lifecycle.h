@@ -52,6 +52,14 @@ struct arena;
  * printable ASCII characters without spaces (nothing a log line or a terminal would act on). */
 bool lifecycle_version_ok(const char *v);
 
+/* Checks an endorsement policy against the channel `cfg`: it parses, and every organisation
+ * it names is one of the channel's (names are case-sensitive: a policy naming "Org1" on a
+ * channel of "org1" could never be satisfied). Returns STELE_OK, STELE_ERR_MALFORMED (does not
+ * parse), STELE_ERR_NOT_FOUND with the first unknown organisation in unknown[0..len) (cut to
+ * fit, NUL-terminated), or STELE_ERR_NOMEM. */
+int lifecycle_policy_check(const Stele__ChannelConfig *cfg, const char *policy, char *unknown,
+                           size_t len);
+
 /* An opened definition. Pointers live in the arena given to lifecycle_definition_open(). */
 struct lifecycle_def {
     const Stele__ChaincodeDefinition *def; /* decoded */

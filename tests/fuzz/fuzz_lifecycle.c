@@ -20,7 +20,8 @@
  * success are applied to it at block = step number, so approvals, commits and upgrades chain
  * up) under a fixed channel of four organisations (orderers, org1..org3: a commit needs three). Its
  * decision must be the one lifecycle.h describes, recomputed here from the table: the role and
- * organisation, the sequence, the majority of organisations whose latest approval for the
+ * organisation, the sequence, a policy naming only channel organisations, the majority of
+ * organisations whose latest approval for the
  * sequence is exactly this definition (same hash); and on status 200 the read/write set must
  * be exactly one namespace "_lifecycle" with one read of definition/<name> at the version the
  * table holds and one write, the organisation's approval key holding the definition's hash in
@@ -313,6 +314,25 @@ static void check_writes_equal(struct arena *a, const Stele__TxRwSet *rw, Protob
 enum { F_APPROVE, F_COMMIT, F_DEFINITION, F_UNKNOWN };
 static const char *const functions[4] = {"approve", "commit", "definition", "Approve"};
 
+/* Whether every organisation the (parsing) policy names is one of the channel's. */
+static bool policy_orgs_known(const char *text)
+{
+    struct policy *p = NULL;
+    if (policy_parse(text, strlen(text), &p, NULL) != STELE_OK)
+        abort(); /* the definition opened: its policy parses */
+    const char *named[POLICY_MAX_PRINCIPALS];
+    size_t n = policy_orgs(p, named, POLICY_MAX_PRINCIPALS);
+    bool known = n <= POLICY_MAX_PRINCIPALS;
+    for (size_t i = 0; known && i < n; i++) {
+        bool one = false;
+        for (int k = 0; k < N_CHANNEL_ORGS; k++)
+            one |= strcmp(named[i], orgs[k]) == 0;
+        known = one;
+    }
+    policy_destroy(p);
+    return known;
+}
+
 /* The status lifecycle.h gives `fn` on the table; for a definition query *def_entry is the
  * committed entry (404 when none). */
 static int expected_status(struct arena *a, const struct table *t, int fn, const char *org,
@@ -340,6 +360,8 @@ static int expected_status(struct arena *a, const struct table *t, int fn, const
     if (!admin || !member || n_args != 1 || !opened)
         return 400;
     if (d->def->sequence != committed_seq(a, t, d->def->name, entry) + 1)
+        return 400;
+    if (!policy_orgs_known(d->def->endorsement_policy))
         return 400;
     if (fn == F_APPROVE)
         return 200;

@@ -312,6 +312,14 @@ static void policy_with_escape(struct arena *a, Stele__ChannelConfig *c)
 {
     c->chaincodes[0]->endorsement_policy = "OR(Org1.peer)\x1b[2J";
 }
+static void policy_unparsable(struct arena *a, Stele__ChannelConfig *c)
+{
+    c->chaincodes[0]->endorsement_policy = "AND(Org1.peer,";
+}
+static void policy_unknown_org(struct arena *a, Stele__ChannelConfig *c)
+{
+    c->chaincodes[0]->endorsement_policy = "AND(Org1.peer, org1.peer)"; /* names are exact */
+}
 static void no_lifecycle_policy(struct arena *a, Stele__ChannelConfig *c)
 {
     c->lifecycle_policy = "";
@@ -377,6 +385,11 @@ static const struct rule rules[] = {
     {chaincode_short_hash, "chaincode \"vote\": package_hash is 20 octets, not a 32-octet SHA-256"},
     {chaincode_no_policy, "chaincode \"vote\": endorsement_policy is empty"},
     {policy_with_escape, "chaincode \"vote\": endorsement_policy contains control characters"},
+    {policy_unparsable,
+     "chaincode \"vote\": endorsement_policy does not parse (e.g. AND(org1.peer, "
+     "org2.peer))"},
+    {policy_unknown_org, "chaincode \"vote\": endorsement_policy names organisation \"org1\", "
+                         "which is not one of the channel's"},
     {no_lifecycle_policy, "lifecycle_policy is empty"},
     {too_many_orderers, "257 orderers; at most 256 are allowed"},
 };

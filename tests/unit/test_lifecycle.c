@@ -226,6 +226,12 @@ static void approve_and_commit(void **state)
     assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
     assert_non_null(strstr(r.why, "half"));
 
+    /* a policy naming an organisation the channel does not have (names are exact) */
+    ProtobufCBinaryData dx = def("asset", "1.0", 1, "OR(org1.peer, Org2.peer)", 7);
+    assert_int_equal(run(&t, a, "approve", dx, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "\"Org2\", which is not one of the channel's"));
+    assert_int_equal(run(&t, a, "readiness", dx, "org1", "client", &r), 400);
+    free(dx.data);
     /* org1 approves: one write, the approval key; one read of the definition (absent) */
     assert_int_equal(run(&t, a, "approve", d1, "org1", "admin", &r), 200);
     assert_int_equal(r.rwset->n_ns_rwsets, 1);

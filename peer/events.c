@@ -306,6 +306,19 @@ static int wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id,
     return rc;
 }
 
+/* True for a tx_id as transactions carry it (envelope_tx_id(): 64 lowercase hex digits); any
+ * other can never commit, and a wait for it would only end at its deadline. */
+static bool txid_ok(const char *tx_id)
+{
+    size_t n = strlen(tx_id);
+    if (n != ENVELOPE_TXID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((tx_id[i] >= '0' && tx_id[i] <= '9') || (tx_id[i] >= 'a' && tx_id[i] <= 'f')))
+            return false;
+    return true;
+}
+
 static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *arg)
 {
@@ -317,9 +330,10 @@ static enum rpc_code commit_status(struct rpc_call *call, const ProtobufCMessage
     struct arena *ca = rpc_call_arena(call);
     Stele__CommitStatusRequest *rq = (Stele__CommitStatusRequest *)pb_unpack(
         &stele__commit_status_request__descriptor, ca, who.body, who.body_len, EVENTS_MAX_BODY);
-    if (!rq || strlen(rq->tx_id) != ENVELOPE_TXID_LEN)
+    if (!rq || !txid_ok(rq->tx_id))
         return rpc_call_error(call, RPC_INVALID_ARGUMENT,
-                              "request body is not a CommitStatusRequest with a 64-digit tx_id");
+                              "request body is not a CommitStatusRequest with a tx_id of 64 "
+                              "lowercase hex digits");
     unsigned vc = 0;
     uint64_t number = 0;
     bool mine = false;

@@ -24,9 +24,12 @@
 #define QUERY_MAX_PAGE_BYTES  (4u << 20)
 #define QUERY_MAX_BLOCK_READS 64
 
-/* Decodes the verified body of a request as `desc` into the call's arena. */
-static enum rpc_code open_body(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
-                               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+/* Decodes the verified body of a request as `desc` into the call's arena; *raw and *raw_len
+ * (may be NULL) get the body's octets, valid as long as the call. */
+static enum rpc_code open_body_raw(struct peer *p, struct rpc_call *call,
+                                   const ProtobufCMessage *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+                                   const uint8_t **raw, size_t *raw_len)
 {
     const uint8_t *body;
     size_t len;
@@ -36,7 +39,84 @@ static enum rpc_code open_body(struct peer *p, struct rpc_call *call, const Prot
     *out = pb_unpack(desc, rpc_call_arena(call), body, len, QUERY_MAX_BODY);
     if (!*out)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "request body is not a %s", desc->name);
+    if (raw) {
+        *raw = body;
+        *raw_len = len;
+    }
     return RPC_OK;
+}
+
+static enum rpc_code open_body(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+    return open_body_raw(p, call, req, desc, out, NULL, NULL);
+}
+
+/* Reads a varint at *p (before end); false when it does not fit. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* The length on the wire of the last occurrence of string field `field` in the protobuf
+ * message `msg` (already decoded, so well-formed), or 0 when it is absent. */
+static size_t wire_string_len(const uint8_t *msg, size_t len, uint32_t field)
+{
+    const uint8_t *p = msg, *end = msg + len;
+    size_t found = 0;
+    uint64_t tag, v;
+    while (p < end && wire_varint(&p, end, &tag)) {
+        switch (tag & 7) {
+        case 0:
+            if (!wire_varint(&p, end, &v))
+                return found;
+            break;
+        case 1:
+            p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8;
+            break;
+        case 2:
+            if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return found;
+            if ((tag >> 3) == field)
+                found = (size_t)v;
+            p += v;
+            break;
+        case 5:
+            p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4;
+            break;
+        default:
+            return found;
+        }
+    }
+    return found;
+}
+
+/* A range bound `*key` of field `field` as the client meant it. protobuf-c ends a string at its
+ * first NUL, so a bound sent as K "\0" ... (the continuation RangeQuery documents: the last
+ * key returned followed by "\0") arrives as K, and the page would start with K again. No key
+ * holds a NUL, so the keys at or after K "\0" ... are those at or after K "\x01", and the keys
+ * before it those before K "\x01": that is the bound given to the state database. */
+static bool range_bound(struct arena *a, const uint8_t *raw, size_t raw_len, uint32_t field,
+                        char **key)
+{
+    size_t n = strlen(*key);
+    if (wire_string_len(raw, raw_len, field) <= n)
+        return true;
+    char *k = arena_alloc(a, n + 2);
+    if (!k)
+        return false;
+    memcpy(k, *key, n);
+    k[n] = '\x01';
+    k[n + 1] = 0;
+    *key = k;
+    return true;
 }
 
 /* Checks a namespace and key named by a client. */
@@ -220,12 +300,17 @@ static enum rpc_code q_range(struct rpc_call *call, const ProtobufCMessage *req,
 {
     struct peer *p = arg;
     Stele__RangeQuery *q;
-    enum rpc_code code =
-        open_body(p, call, req, &stele__range_query__descriptor, (ProtobufCMessage **)&q);
+    const uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    enum rpc_code code = open_body_raw(p, call, req, &stele__range_query__descriptor,
+                                       (ProtobufCMessage **)&q, &raw, &raw_len);
     if (code != RPC_OK || (code = check_key(call, q->namespace_, q->start_key, false)) != RPC_OK ||
         (code = check_key(call, q->namespace_, q->end_key, false)) != RPC_OK)
         return code;
     struct arena *a = rpc_call_arena(call);
+    if (!range_bound(a, raw, raw_len, 2 /* start_key */, &q->start_key) ||
+        !range_bound(a, raw, raw_len, 3 /* end_key */, &q->end_key))
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     size_t limit = clamp_limit(q->limit);
     Stele__RangeResponse *r = arena_alloc(a, sizeof *r);
     struct collect c = {.a = a, .entries = arena_calloc(a, limit, sizeof *c.entries)};

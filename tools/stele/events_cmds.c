@@ -26,7 +26,9 @@ static const char events_usage[] =
     "--to (default: forever, until interrupted). Prints one line per block with its number,\n"
     "hash and the validation code of each transaction; --chaincode NAME (\"\" for any)\n"
     "prints the chaincode events of VALID transactions instead. --json prints one JSON\n"
-    "object per line.\n" PEER_CLIENT_TLS_HELP;
+    "object per line.\n"
+    "Exits 0 after block --to, 1 when the peer refuses the request or its caller (revoked,\n"
+    "expired), 3 when the peer cannot be reached, fails or stops.\n" PEER_CLIENT_TLS_HELP;
 
 /* Prints one EventsResponse; returns false at the status that ends the stream. */
 static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
@@ -107,6 +109,23 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
     buf_release(&b);
     fflush(stdout);
     return true;
+}
+
+/* What the status that ended a stream means for the exit status: the caller refused (1), a bad
+ * request or a block not there (1), or the peer failing or stopping (3: try again later). */
+static int stream_status(int status)
+{
+    switch (status) {
+    case STELE__STATUS__STATUS_FORBIDDEN:
+        return STELE_ERR_PERMISSION;
+    case STELE__STATUS__STATUS_BAD_REQUEST:
+    case STELE__STATUS__STATUS_NOT_FOUND:
+        return STELE_ERR_INVALID;
+    case STELE__STATUS__STATUS_SERVICE_UNAVAILABLE:
+        return STELE_ERR_UNAVAILABLE;
+    default:
+        return STELE_ERR_INTERNAL;
+    }
 }
 
 int cmd_events(int argc, char **argv)
@@ -212,9 +231,7 @@ int cmd_events(int argc, char **argv)
                     protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, status);
                 rc = status == STELE__STATUS__STATUS_SUCCESS
                          ? CLI_EXIT_OK
-                         : cli_fail(prog,
-                                    status == STELE__STATUS__STATUS_FORBIDDEN ? STELE_ERR_PERMISSION
-                                                                              : STELE_ERR_INVALID,
+                         : cli_fail(prog, stream_status(status),
                                     "%s ended the stream with status %d (%s)", o.peer, status,
                                     v ? v->name : "unknown");
                 break;

@@ -1,0 +1,238 @@
+/*
+ * test_events_query.c — what auditors and followers read of a peer, with real processes: four
+ * pbft stele-orderer processes and two stele-peer processes of two organisations on 127.0.0.1
+ * (peer_fixture.h).
+ *
+ *   1. StateRange continues as peer.proto says: a start_key of the last key returned followed
+ *      by "\0" starts after that key (protobuf-c cut the string at the NUL, so the page began
+ *      with the same key again, and a client paging one key at a time never advanced); an
+ *      end_key K "\0" ends after K;
+ *   2. CommitStatus refuses at once a tx_id that no transaction can carry (upper case, not
+ *      hex), instead of holding a commit wait until the deadline and then saying the
+ *      transaction has not committed;
+ *   3. `stele events` exits 3 (try again), not 1 (refused), when the peer it follows stops and
+ *      ends the stream with SERVICE_UNAVAILABLE.
+ *
+ * STELE_KEEP_TEST_DIR=1 keeps the logs.
+ */
+#include "peer_fixture.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "pb/pb.h"
+#include "rpc/rpc.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Calls Query or Events `method` of peer 0 with the raw `body` (len octets) signed by N.user.
+ * Returns the call's status; *out (pb_free) on STELE_OK; `res` gets the code and detail. */
+static int call_raw(const char *method, const uint8_t *body, size_t len,
+                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+                    struct rpc_result *res)
+{
+    struct buf req;
+    uint8_t sig[64];
+    buf_init(&req);
+    assert_int_equal(signed_request_create(N.user.key, N.user.record->data, N.user.record->len,
+                                           method, body, len, clock_wall_ms(), &req, sig),
+                     STELE_OK);
+    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
+    sr.request = (ProtobufCBinaryData){req.len, req.data};
+    sr.signature = (ProtobufCBinaryData){64, sig};
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    assert_non_null(ch);
+    *out = NULL;
+    memset(res, 0, sizeof *res);
+    int rc = rpc_unary(ch, method, &sr.base, desc, out, 10000, res);
+    rpc_channel_close(ch);
+    buf_release(&req);
+    return rc;
+}
+
+/* Appends string field `field` of `len` octets (< 128) to `b`. */
+static void put_string(struct buf *b, unsigned field, const char *s, size_t len)
+{
+    assert_true(len < 128);
+    assert_int_equal(buf_append_byte(b, (uint8_t)(field << 3 | 2)), STELE_OK);
+    assert_int_equal(buf_append_byte(b, (uint8_t)len), STELE_OK);
+    assert_int_equal(buf_append(b, s, len), STELE_OK);
+}
+
+/* StateRange over CC of [start, end) as the octets given (NULs included), `limit` keys: the
+ * keys returned, space-separated, into out; *more gets has_more. */
+static void range_raw(const char *start, size_t start_len, const char *end, size_t end_len,
+                      unsigned limit, char *out, size_t out_len, bool *more)
+{
+    struct buf body;
+    buf_init(&body);
+    put_string(&body, 1, CC, strlen(CC));
+    put_string(&body, 2, start, start_len);
+    put_string(&body, 3, end, end_len);
+    assert_int_equal(buf_append_byte(&body, 4 << 3 | 0), STELE_OK);
+    assert_int_equal(buf_append_byte(&body, (uint8_t)limit), STELE_OK);
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res;
+    int rc = call_raw("/stele.Query/StateRange", body.data, body.len,
+                      &stele__range_response__descriptor, &m, &res);
+    if (rc)
+        fail_msg("StateRange: %s: %s", rpc_code_name(res.code), res.detail);
+    const Stele__RangeResponse *r = (const Stele__RangeResponse *)m;
+    out[0] = 0;
+    for (size_t i = 0; i < r->n_entries; i++)
+        snprintf(out + strlen(out), out_len - strlen(out), "%s%s", i ? " " : "",
+                 r->entries[i]->key);
+    *more = r->has_more;
+    pb_free(m);
+    buf_release(&body);
+}
+
+static void range_continues_after_a_nul(void **state)
+{
+    (void)state;
+    char tx_id[65];
+    ProtobufCBinaryData e = tx_must(&(struct txspec){.writes = {{.key = "rq/a", .value = "1"},
+                                                                {.key = "rq/b", .value = "2"},
+                                                                {.key = "rq/c", .value = "3"}}},
+                                    tx_id);
+    submit(ALL_ORDERERS, &e, 1);
+    free(e.data);
+    assert_int_equal(tx_wait(0, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+
+    /* one key a page, each page from the last key followed by "\0" */
+    char keys[64], all[256] = "", from[64] = "rq/";
+    size_t from_len = strlen(from);
+    bool more = true;
+    for (int page = 0; more && page < 5; page++) {
+        range_raw(from, from_len, "rq0", 3, 1, keys, sizeof keys, &more);
+        print_message("page from '%.*s': [%s] has_more %d\n", (int)from_len, from, keys, more);
+        if (!keys[0])
+            break;
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", all[0] ? " " : "", keys);
+        from_len = strlen(keys) + 1; /* the key and its NUL */
+        memcpy(from, keys, from_len < sizeof from ? from_len : sizeof from);
+    }
+    assert_string_equal(all, "rq/a rq/b rq/c");
+    assert_false(more);
+
+    /* an end_key K "\0" takes K in */
+    range_raw("rq/", 3, "rq/b\0", 5, 0, keys, sizeof keys, &more);
+    assert_string_equal(keys, "rq/a rq/b");
+    assert_false(more);
+    /* and without the NUL it does not */
+    range_raw("rq/", 3, "rq/b", 4, 0, keys, sizeof keys, &more);
+    assert_string_equal(keys, "rq/a");
+}
+
+static void commit_status_refuses_a_tx_id_no_transaction_carries(void **state)
+{
+    (void)state;
+    char tx_id[65];
+    ProtobufCBinaryData e =
+        tx_must(&(struct txspec){.writes = {{.key = "cs", .value = "1"}}}, tx_id);
+    submit(ALL_ORDERERS, &e, 1);
+    free(e.data);
+    assert_int_equal(tx_wait(0, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    char upper[65], nothex[65];
+    for (int i = 0; i < 65; i++)
+        upper[i] = (char)toupper((unsigned char)tx_id[i]);
+    memcpy(nothex, tx_id, sizeof nothex);
+    nothex[10] = 'g';
+    const char *bad[] = {upper, nothex};
+    for (size_t k = 0; k < 2; k++) {
+        Stele__CommitStatusRequest q = STELE__COMMIT_STATUS_REQUEST__INIT;
+        q.tx_id = (char *)bad[k];
+        ProtobufCMessage *m = NULL;
+        struct rpc_result res = {0};
+        uint64_t t0 = clock_mono_ms();
+        int rc = peer_call_as(0, &N.user, "/stele.Events/CommitStatus", &q.base,
+                              &stele__commit_status_response__descriptor, &m, 4000, &res);
+        uint64_t took = clock_mono_ms() - t0;
+        pb_free(m);
+        print_message("CommitStatus(%s): %s after %llu ms: %s\n", bad[k], rpc_code_name(res.code),
+                      (unsigned long long)took, res.detail);
+        assert_int_not_equal(rc, STELE_OK);
+        assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+        assert_non_null(strstr(res.detail, "64 lowercase hex digits"));
+        assert_true(took < 2000);
+    }
+    /* the tx_id itself still answers at once */
+    Stele__CommitStatusRequest q = STELE__COMMIT_STATUS_REQUEST__INIT;
+    q.tx_id = tx_id;
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(peer_call_as(0, &N.user, "/stele.Events/CommitStatus", &q.base,
+                                  &stele__commit_status_response__descriptor, &m, 4000, NULL),
+                     STELE_OK);
+    assert_int_equal(((Stele__CommitStatusResponse *)m)->validation_code,
+                     STELE__TX_VALIDATION_CODE__VALID);
+    pb_free(m);
+}
+
+static void events_cli_exits_3_when_its_peer_stops(void **state)
+{
+    (void)state;
+    char path[700];
+    snprintf(path, sizeof path, "%s/events.out", N.dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(N.cli, N.cli, "events", "--peer", N.p[1].addr, "--identity", N.user_dir, "--from",
+              "0", (char *)NULL);
+        _exit(127);
+    }
+    /* it follows: block 0 is printed, and it waits for more */
+    bool following = false;
+    for (int k = 0; k < 200 && !following; k++) {
+        clock_sleep_ms(50);
+        char *out = test_read_file(path, NULL);
+        following = out && strstr(out, "block 0 ");
+        free(out);
+    }
+    assert_true(following);
+    proc_stop(&N.p[1], SIGTERM, "peer1");
+    int st = 0;
+    uint64_t deadline = clock_mono_ms() + 20000;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (clock_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fail_msg("stele events did not end when its peer stopped");
+        }
+        clock_sleep_ms(50);
+    }
+    char *out = test_read_file(path, NULL);
+    print_message("stele events exited 0x%x: %s\n", st, out ? out : "");
+    bool unavailable = out && strstr(out, "SERVICE_UNAVAILABLE");
+    free(out);
+    net_peer_start(1, true);
+    assert_true(WIFEXITED(st));
+    /* the stream ended with the peer's status, not a broken connection */
+    assert_true(unavailable);
+    assert_int_equal(WEXITSTATUS(st), 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(range_continues_after_a_nul),
+        cmocka_unit_test(commit_status_refuses_a_tx_id_no_transaction_carries),
+        cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
+    };
+    if (getenv("STELE_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, net_group_up, net_group_down);
+}

@@ -596,6 +596,7 @@ static int run(struct ccrt *rt, struct ccrt_host *h, const struct ccrt_invocatio
         rc = ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");
         goto out;
     }
+    ccrt_sim_set_snapshot(sim, inv->snap);
     im.max_keys = (uint32_t)lim.max_keys; /* at most TX_MAX_RWSET_ITEMS (ccrt_create) */
     im.max_write_bytes = lim.max_write_bytes;
     ccrt_wait_start(&w, rt->cfg.timeout_ms, rt->cfg.memory_limit, false);

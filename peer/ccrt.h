@@ -153,7 +153,8 @@ struct ccrt_invocation {
     uint8_t creator_certhash[32];  /* SHA-256 of its CertU */
     const struct ccrt_attr *attrs; /* n_attrs attributes (NULL when n_attrs is 0) */
     size_t n_attrs;
-    struct statedb *db; /* the committed state to run against (only read) */
+    struct statedb *db;              /* the committed state to run against (only read) */
+    const struct statedb_snap *snap; /* a snapshot of db to read, or NULL: its latest state */
 };
 
 /* What a chaincode answered. Every pointer lives in `arena`; free with ccrt_result_release(). */

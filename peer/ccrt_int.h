@@ -124,6 +124,10 @@ struct ccrt_sim_limits {
 struct ccrt_sim *ccrt_sim_create(struct statedb *db, const char *ns,
                                  const struct ccrt_sim_limits *lim);
 
+/* Makes the simulation read through `snap` (borrowed: it must outlive the simulation), not the
+ * latest state. */
+void ccrt_sim_set_snapshot(struct ccrt_sim *s, const struct statedb_snap *snap);
+
 /* Frees the simulation. Accepts NULL. */
 void ccrt_sim_destroy(struct ccrt_sim *s);
 

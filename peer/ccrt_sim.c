@@ -79,6 +79,7 @@ struct iter {
 
 struct ccrt_sim {
     struct statedb *db;
+    const struct statedb_snap *snap; /* read through it (NULL: the latest state) */
     char *ns;
     struct ccrt_sim_limits lim;
     struct rentry *reads;
@@ -214,7 +215,7 @@ static void do_get(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHost
     }
     buf_clear(&s->value);
     struct statedb_version ver = {0};
-    int rc = statedb_get(s->db, s->ns, s->key, &s->value, &ver);
+    int rc = statedb_get_at(s->db, s->snap, s->ns, s->key, &s->value, &ver);
     if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND) {
         spoil(s, rc, "the state database could not be read (%s)", stele_strerror(rc));
         return reply_rc(r, STELE_CC_FAILED);
@@ -434,8 +435,8 @@ static bool fill_page(struct ccrt_sim *s, struct iter *it)
     }
     struct page_fill pf = {.s = s, .it = it};
     bool more = false;
-    int rc = statedb_range(s->db, s->ns, it->cursor ? it->cursor : it->start, it->end, PAGE + 1,
-                           page_visit, &pf, &more);
+    int rc = statedb_range_at(s->db, s->snap, s->ns, it->cursor ? it->cursor : it->start, it->end,
+                              PAGE + 1, page_visit, &pf, &more);
     if (pf.nomem)
         rc = STELE_ERR_NOMEM;
     if (rc) {
@@ -535,6 +536,11 @@ static void do_next(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHos
 }
 
 /* ---- the simulation ------------------------------------------------------------------------ */
+
+void ccrt_sim_set_snapshot(struct ccrt_sim *s, const struct statedb_snap *snap)
+{
+    s->snap = snap;
+}
 
 struct ccrt_sim *ccrt_sim_create(struct statedb *db, const char *ns,
                                  const struct ccrt_sim_limits *lim)

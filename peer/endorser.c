@@ -11,10 +11,9 @@
  * endorser_cc.c). The result is signed only for a success (status 200..299).
  *
  * The creator must also be valid at the proposal's timestamp, where validators judge it. The
- * chaincode reads the state database as it goes; a block committed meanwhile could show it
- * some keys before the block and others after. So a run is kept only when no block was
- * applied while it ran, or when every read it recorded is still current (validation's own
- * check); otherwise it runs again, ENDORSE_ATTEMPTS times at most.
+ * chaincode reads the state as it goes, through one snapshot taken before it starts
+ * (statedb_snapshot()): a block committed meanwhile does not show, so it never sees some keys
+ * before a block and others after it, and the height reported is the snapshot's.
  */
 #include "peer_int.h"
 
@@ -43,25 +42,32 @@ static enum rpc_code refuse(struct endorse_result *out, enum rpc_code code, cons
     return code;
 }
 
-/* Committed-state reads for the lifecycle rules. */
+/* The state a proposal runs against: one snapshot of the committed state. */
+struct view {
+    struct statedb *db;
+    const struct statedb_snap *snap;
+};
+
+/* Reads for the lifecycle rules, through the proposal's snapshot. */
 static int lc_get(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
                   bool *found, Stele__Version **version)
 {
-    return lifecycle_statedb_get(ctx, key, a, value, found, version);
+    const struct view *v = ctx;
+    return lifecycle_statedb_get_at(v->db, v->snap, key, a, value, found, version);
 }
 
 static int lc_current(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
                       bool *found)
 {
     Stele__Version *version;
-    return lifecycle_statedb_get(ctx, key, a, value, found, &version);
+    return lc_get(ctx, key, a, value, found, &version);
 }
 
-/* Runs `_lifecycle`. */
+/* Runs `_lifecycle` against `v`. */
 static int run_lifecycle(struct peer *p, struct arena *a, const Stele__ChaincodeInvocation *inv,
-                         const struct identity *creator, struct cc_outcome *o)
+                         const struct identity *creator, struct view *v, struct cc_outcome *o)
 {
-    struct lifecycle_state st = {lc_get, lc_current, kvledger_state(p->ledger)};
+    struct lifecycle_state st = {lc_get, lc_current, v};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, kvledger_config(p->ledger), inv->function, inv->args, inv->n_args,
                                creator->org, creator->role, &st, &r);
@@ -74,9 +80,6 @@ static int run_lifecycle(struct peer *p, struct arena *a, const Stele__Chaincode
     return STELE_OK;
 }
 
-/* How often a proposal is run when blocks are committed while it runs (see peer_endorse()). */
-#define ENDORSE_ATTEMPTS 4
-
 /* One run of a checked proposal. */
 struct execution {
     struct cc_outcome o;
@@ -84,97 +87,12 @@ struct execution {
     uint64_t sequence;
 };
 
-/* True when a read of `rw` (may be NULL) saw a version written by block `height` or later: a
- * block was applied while the chaincode ran. */
-static bool read_since(const Stele__TxRwSet *rw, uint64_t height)
-{
-    for (size_t n = 0; rw && n < rw->n_ns_rwsets; n++) {
-        const Stele__NsRwSet *ns = rw->ns_rwsets[n];
-        for (size_t i = 0; i < ns->n_reads; i++)
-            if (ns->reads[i]->version && ns->reads[i]->version->block_number >= height)
-                return true;
-        for (size_t r = 0; r < ns->n_range_reads; r++)
-            for (size_t i = 0; i < ns->range_reads[r]->n_reads; i++) {
-                const Stele__Version *v = ns->range_reads[r]->reads[i]->version;
-                if (v && v->block_number >= height)
-                    return true;
-            }
-    }
-    return false;
-}
-
-/* Whether a version read (`v`, NULL: absent) is the current one (`rc` of statedb_get()). */
-static bool same_version(const Stele__Version *v, int rc, const struct statedb_version *now)
-{
-    if (rc != STELE_OK)
-        return !v;
-    return v && v->block_number == now->block && v->tx_index == now->tx;
-}
-
-/* Walking the committed keys of a range read: they must be the keys listed, at their versions. */
-struct range_check {
-    const Stele__RangeRead *rr;
-    const char *last; /* the last key seen of a range that was not exhausted */
-    size_t i;         /* the next listed read */
-    bool differs;
-};
-
-static bool range_visit(void *ctx, const char *key, const uint8_t *value, size_t len,
-                        const struct statedb_version *ver)
-{
-    (void)value, (void)len;
-    struct range_check *c = ctx;
-    if (c->last && strcmp(key, c->last) > 0)
-        return false;
-    const Stele__KVRead *r = c->i < c->rr->n_reads ? c->rr->reads[c->i] : NULL;
-    if (!r || strcmp(r->key, key) != 0 || !same_version(r->version, STELE_OK, ver)) {
-        c->differs = true;
-        return false;
-    }
-    c->i++;
-    return true;
-}
-
-/* Sets *ok when every read of `rw` still sees what it saw, as validation will check it: the
- * chaincode then computed what it would have on the state as it is now (versions only grow, so
- * a key at the version it was read at had it since). Returns STELE_OK or a read error. */
-static int reads_current(struct statedb *db, const Stele__TxRwSet *rw, bool *ok)
-{
-    *ok = false;
-    for (size_t n = 0; n < rw->n_ns_rwsets; n++) {
-        const Stele__NsRwSet *ns = rw->ns_rwsets[n];
-        for (size_t i = 0; i < ns->n_reads; i++) {
-            struct statedb_version now;
-            int rc = statedb_get(db, ns->namespace_, ns->reads[i]->key, NULL, &now);
-            if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
-                return rc;
-            if (!same_version(ns->reads[i]->version, rc, &now))
-                return STELE_OK;
-        }
-        for (size_t r = 0; r < ns->n_range_reads; r++) {
-            const Stele__RangeRead *rr = ns->range_reads[r];
-            if (!rr->exhausted && !rr->n_reads)
-                continue; /* it saw nothing */
-            struct range_check c = {.rr = rr,
-                                    .last = rr->exhausted ? NULL : rr->reads[rr->n_reads - 1]->key};
-            int rc = statedb_range(db, ns->namespace_, rr->start_key, rr->end_key, 0, range_visit,
-                                   &c, NULL);
-            if (rc)
-                return rc;
-            if (c.differs || c.i != rr->n_reads)
-                return STELE_OK;
-        }
-    }
-    *ok = true;
-    return STELE_OK;
-}
-
-/* Runs the checked proposal once against the committed state: `_lifecycle` here, another
- * chaincode if committed and installed. Returns RPC_OK with *x, or a refusal in *out. */
+/* Runs the checked proposal against `v`: `_lifecycle` here, another chaincode if committed
+ * and installed. Returns RPC_OK with *x, or a refusal in *out. */
 static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Header *h,
                              const Stele__ChaincodeInvocation *inv, const struct identity *creator,
-                             uint64_t at_ms, const struct endorse_hook *hook, struct execution *x,
-                             struct endorse_result *out)
+                             uint64_t at_ms, const struct endorse_hook *hook, struct view *v,
+                             struct execution *x, struct endorse_result *out)
 {
     memset(x, 0, sizeof *x);
     x->version = "";
@@ -182,10 +100,10 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
     char *err = NULL;
     int rc;
     if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
-        rc = run_lifecycle(p, a, inv, creator, o);
+        rc = run_lifecycle(p, a, inv, creator, v, o);
     } else {
         const Stele__ChaincodeDefinition *d = NULL;
-        rc = lifecycle_definition_get(kvledger_state(p->ledger), a, inv->chaincode, &d);
+        rc = lifecycle_definition_get_at(v->db, v->snap, a, inv->chaincode, &d);
         if (!d && rc == STELE_ERR_NOT_FOUND) {
             const char *why = arena_printf(a, "chaincode %s is not committed on channel %s",
                                            inv->chaincode, p->cfg->channel_id);
@@ -207,7 +125,8 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
                             .inv = inv,
                             .tx_id = h->tx_id,
                             .timestamp_ms = at_ms,
-                            .creator = creator};
+                            .creator = creator,
+                            .snap = v->snap};
         if (hook)
             hook->checked(hook->arg);
         rc = peer_run_chaincode(p, a, &c, o, &err);
@@ -303,45 +222,18 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (rc != STELE_ERR_NOT_FOUND)
         return refuse(out, RPC_INTERNAL, "cannot look the tx_id up in the block store");
     out->tx_id = arena_strdup(a, h->tx_id);
-    /* run it against one state: a block committed while it ran may have shown it some keys
-       as they were before and others as they are after, a state that never was */
-    struct statedb *db = kvledger_state(p->ledger);
+    /* run it against one state, a snapshot: blocks committed while it runs do not show */
+    struct view v = {.db = kvledger_state(p->ledger)};
+    struct statedb_snap *snap = NULL;
+    if (statedb_snapshot(v.db, &snap) != STELE_OK)
+        return refuse(out, RPC_INTERNAL, "cannot read the state database");
+    v.snap = snap;
     struct execution x;
-    for (unsigned attempt = 1;; attempt++) {
-        uint64_t gen = statedb_generation(db), before = statedb_height(db);
-        enum rpc_code code =
-            execute(p, a, h, inv, creator, at_ms, attempt == 1 ? hook : NULL, &x, out);
-        if (code != RPC_OK)
-            return code;
-        uint64_t after = statedb_height(db);
-        /* no block's writes showed while it ran (the generation also covers a block whose
-           writes show before the height counts it) */
-        if (!(gen & 1) && statedb_generation(db) == gen && !read_since(x.o.rwset, before)) {
-            out->height = before;
-            break;
-        }
-        /* blocks were committed meanwhile: what it read may still be one state, the current
-           one, if it ran under the definition committed now (a failure has no read/write set
-           to tell) */
-        bool ok = false;
-        if (x.o.rwset && (rc = reads_current(db, x.o.rwset, &ok)))
-            return refuse(out, RPC_INTERNAL, "cannot read the state database");
-        if (ok && strcmp(inv->chaincode, LIFECYCLE_NS) != 0) {
-            const Stele__ChaincodeDefinition *d = NULL;
-            lifecycle_definition_get(db, a, inv->chaincode, &d);
-            ok = d && d->sequence == x.sequence;
-        }
-        if (ok) {
-            out->height = after;
-            break;
-        }
-        if (attempt == ENDORSE_ATTEMPTS)
-            return refuse(out, RPC_UNAVAILABLE,
-                          "blocks were committed while the chaincode ran, each time it was "
-                          "run: retry");
-        log_debug("peer", "tx %s: a block was committed while its chaincode ran; running it again",
-                  h->tx_id);
-    }
+    enum rpc_code code = execute(p, a, h, inv, creator, at_ms, hook, &v, &x, out);
+    out->height = statedb_snap_height(snap);
+    statedb_snapshot_release(v.db, snap);
+    if (code != RPC_OK)
+        return code;
     struct cc_outcome o = x.o;
     Stele__Response *resp = arena_alloc(a, sizeof *resp);
     if (!resp)

@@ -130,7 +130,8 @@ int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
                                   .creator_role = id->role,
                                   .attrs = attrs,
                                   .n_attrs = id->n_attrs,
-                                  .db = kvledger_state(p->ledger)};
+                                  .db = kvledger_state(p->ledger),
+                                  .snap = c->snap};
     memcpy(inv.creator_certhash, id->certhash, 32);
     struct ccrt_result r;
     int rc = ccrt_invoke(p->ccrt, &inv, &r, errmsg);

@@ -120,6 +120,7 @@ struct cc_call {
     const char *tx_id;                     /* the proposal's tx_id */
     uint64_t timestamp_ms;                 /* its header's timestamp */
     const struct identity *creator;        /* the verified creator */
+    const struct statedb_snap *snap;       /* the state to read (NULL: the latest) */
 };
 
 struct cc_outcome {

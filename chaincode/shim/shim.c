@@ -401,7 +401,8 @@ int stele_cc_error(stele_cc_stub *stub, int status, const char *fmt, ...)
         } else if ((size_t)n > CC_MAX_MESSAGE) {
             /* truncated: the message is a protobuf string, so never keep half a character */
             size_t len = CC_MAX_MESSAGE;
-            while (len > 0 && ((unsigned char)m[len] & 0xc0) == 0x80)
+            /* back over at most 3 continuation octets: a character has no more */
+            while (len > CC_MAX_MESSAGE - 3 && ((unsigned char)m[len] & 0xc0) == 0x80)
                 len--;
             m[len] = 0;
         }

@@ -461,10 +461,17 @@ bool lifecycle_writes_equal(const Stele__TxRwSet *got, const Stele__TxRwSet *wan
 int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
                           ProtobufCBinaryData *value, bool *found, Stele__Version **version)
 {
+    return lifecycle_statedb_get_at(db, NULL, key, a, value, found, version);
+}
+
+int lifecycle_statedb_get_at(struct statedb *db, const struct statedb_snap *snap, const char *key,
+                             struct arena *a, ProtobufCBinaryData *value, bool *found,
+                             Stele__Version **version)
+{
     struct buf b;
     struct statedb_version ver;
     buf_init(&b);
-    int rc = statedb_get(db, LIFECYCLE_NS, key, &b, &ver);
+    int rc = statedb_get_at(db, snap, LIFECYCLE_NS, key, &b, &ver);
     *found = rc == STELE_OK;
     *version = NULL;
     if (rc == STELE_OK) {
@@ -487,13 +494,20 @@ int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
 int lifecycle_definition_get(struct statedb *db, struct arena *a, const char *name,
                              const Stele__ChaincodeDefinition **out)
 {
+    return lifecycle_definition_get_at(db, NULL, a, name, out);
+}
+
+int lifecycle_definition_get_at(struct statedb *db, const struct statedb_snap *snap,
+                                struct arena *a, const char *name,
+                                const Stele__ChaincodeDefinition **out)
+{
     *out = NULL;
     char *key = lifecycle_definition_key(a, name);
     if (!key)
         return STELE_ERR_NOMEM;
     struct buf b;
     buf_init(&b);
-    int rc = statedb_get(db, LIFECYCLE_NS, key, &b, NULL);
+    int rc = statedb_get_at(db, snap, LIFECYCLE_NS, key, &b, NULL);
     if (rc == STELE_ERR_INVALID) /* not a key a definition can have */
         rc = STELE_ERR_NOT_FOUND;
     if (rc == STELE_OK && !(*out = (const Stele__ChaincodeDefinition *)pb_unpack(

@@ -98,18 +98,27 @@ struct lifecycle_state {
 };
 
 struct statedb;
+struct statedb_snap;
 
 /* A lifecycle_state.get over a state database's _lifecycle namespace, as committed: for the
  * endorser, and for the validator (which checks the rules' reads against the block's earlier
  * writes afterwards). */
 int lifecycle_statedb_get(struct statedb *db, const char *key, struct arena *a,
                           ProtobufCBinaryData *value, bool *found, Stele__Version **version);
+/* lifecycle_statedb_get() through `snap` (NULL: the latest state). */
+int lifecycle_statedb_get_at(struct statedb *db, const struct statedb_snap *snap, const char *key,
+                             struct arena *a, ProtobufCBinaryData *value, bool *found,
+                             Stele__Version **version);
 
 /* The committed definition of chaincode `name` (decoded into `a`). Returns STELE_OK,
  * STELE_ERR_NOT_FOUND (none, or `name` is not a chaincode name), STELE_ERR_MALFORMED (a
  * damaged record), STELE_ERR_IO or STELE_ERR_NOMEM. */
 int lifecycle_definition_get(struct statedb *db, struct arena *a, const char *name,
                              const Stele__ChaincodeDefinition **out);
+/* lifecycle_definition_get() through `snap` (NULL: the latest state). */
+int lifecycle_definition_get_at(struct statedb *db, const struct statedb_snap *snap,
+                                struct arena *a, const char *name,
+                                const Stele__ChaincodeDefinition **out);
 
 /* What an execution decided. */
 struct lifecycle_result {

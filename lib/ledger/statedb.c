@@ -44,9 +44,13 @@ struct statedb {
     uint8_t head[32];         /* state hash of block height-1, zeros at 0 (under apply_mu) */
     struct buf scratch;       /* the applier's value buffer (under apply_mu) */
 
-    _Atomic uint64_t height;  /* blocks applied; read without the lock */
-    _Atomic uint64_t changes; /* +1 before a block's writes show, +1 once height says so:
-                                 odd while an apply is under way (statedb_generation()) */
+    _Atomic uint64_t height; /* blocks applied; read without the lock */
+};
+
+struct statedb_snap {
+    const leveldb_snapshot_t *snap; /* LevelDB's snapshot */
+    leveldb_readoptions_t *ropts;   /* reads through it */
+    uint64_t height;                /* blocks applied in it (its savepoint + 1) */
 };
 
 /* ---- keys and records ------------------------------------------------------------------- */
@@ -96,11 +100,12 @@ static int ldb_status(char *err)
 
 /* Gets `key` and requires a value of exactly `want` octets, copied to `out`. STELE_OK,
  * STELE_ERR_NOT_FOUND, STELE_ERR_IO, STELE_ERR_MALFORMED. */
-static int get_fixed(struct statedb *db, const void *key, size_t klen, void *out, size_t want)
+static int get_fixed_at(struct statedb *db, const leveldb_readoptions_t *ro, const void *key,
+                        size_t klen, void *out, size_t want)
 {
     char *err = NULL;
     size_t vlen = 0;
-    char *v = leveldb_get(db->db, db->ropts, key, klen, &vlen, &err);
+    char *v = leveldb_get(db->db, ro, key, klen, &vlen, &err);
     if (err)
         return ldb_status(err);
     if (!v)
@@ -110,6 +115,11 @@ static int get_fixed(struct statedb *db, const void *key, size_t klen, void *out
         memcpy(out, v, want);
     leveldb_free(v);
     return rc;
+}
+
+static int get_fixed(struct statedb *db, const void *key, size_t klen, void *out, size_t want)
+{
+    return get_fixed_at(db, db->ropts, key, klen, out, want);
 }
 
 /* ---- open and close --------------------------------------------------------------------- */
@@ -210,9 +220,45 @@ uint64_t statedb_height(struct statedb *db)
     return atomic_load(&db->height);
 }
 
-uint64_t statedb_generation(struct statedb *db)
+int statedb_snapshot(struct statedb *db, struct statedb_snap **out)
 {
-    return atomic_load(&db->changes);
+    *out = NULL;
+    struct statedb_snap *s = calloc(1, sizeof *s);
+    if (!s || !(s->ropts = leveldb_readoptions_create())) {
+        free(s);
+        return STELE_ERR_NOMEM;
+    }
+    s->snap = leveldb_create_snapshot(db->db);
+    leveldb_readoptions_set_verify_checksums(s->ropts, 1);
+    leveldb_readoptions_set_snapshot(s->ropts, s->snap);
+    /* the savepoint is written in the same batch as the block's state: the snapshot's own
+     * tells how many blocks it holds */
+    uint8_t v[8];
+    int rc = get_fixed_at(db, s->ropts, savepoint_key, strlen(savepoint_key), v, sizeof v);
+    if (rc == STELE_OK)
+        s->height = get_u64be(v) + 1;
+    else if (rc == STELE_ERR_NOT_FOUND)
+        rc = STELE_OK; /* nothing applied */
+    if (rc) {
+        statedb_snapshot_release(db, s);
+        return rc;
+    }
+    *out = s;
+    return STELE_OK;
+}
+
+uint64_t statedb_snap_height(const struct statedb_snap *s)
+{
+    return s->height;
+}
+
+void statedb_snapshot_release(struct statedb *db, struct statedb_snap *s)
+{
+    if (!s)
+        return;
+    leveldb_readoptions_destroy(s->ropts);
+    leveldb_release_snapshot(db->db, s->snap);
+    free(s);
 }
 
 int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_HASH_LEN])
@@ -223,8 +269,20 @@ int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_
     return get_fixed(db, key, sizeof key, out, STATEDB_HASH_LEN);
 }
 
+/* The read options of `snap`, or the shared ones for the latest state. */
+static const leveldb_readoptions_t *read_opts(struct statedb *db, const struct statedb_snap *snap)
+{
+    return snap ? snap->ropts : db->ropts;
+}
+
 int statedb_get(struct statedb *db, const char *ns, const char *key, struct buf *value,
                 struct statedb_version *ver)
+{
+    return statedb_get_at(db, NULL, ns, key, value, ver);
+}
+
+int statedb_get_at(struct statedb *db, const struct statedb_snap *snap, const char *ns,
+                   const char *key, struct buf *value, struct statedb_version *ver)
 {
     size_t ns_len, key_len;
     if (!sdb_ns_ok(ns, &ns_len) || !sdb_key_ok(key, &key_len))
@@ -233,7 +291,7 @@ int statedb_get(struct statedb *db, const char *ns, const char *key, struct buf 
     size_t klen = state_key(k, ns, ns_len, key, key_len);
     char *err = NULL;
     size_t vlen = 0;
-    char *v = leveldb_get(db->db, db->ropts, (const char *)k, klen, &vlen, &err);
+    char *v = leveldb_get(db->db, read_opts(db, snap), (const char *)k, klen, &vlen, &err);
     if (err)
         return ldb_status(err);
     if (!v)
@@ -332,6 +390,13 @@ static int visit_state(struct walk *w, const uint8_t *k, size_t klen, const uint
 int statedb_range(struct statedb *db, const char *ns, const char *start, const char *end,
                   size_t limit, statedb_entry_fn fn, void *ctx, bool *has_more)
 {
+    return statedb_range_at(db, NULL, ns, start, end, limit, fn, ctx, has_more);
+}
+
+int statedb_range_at(struct statedb *db, const struct statedb_snap *snap, const char *ns,
+                     const char *start, const char *end, size_t limit, statedb_entry_fn fn,
+                     void *ctx, bool *has_more)
+{
     size_t ns_len;
     if (has_more)
         *has_more = false;
@@ -354,7 +419,7 @@ int statedb_range(struct statedb *db, const char *ns, const char *start, const c
         .ctx = ctx,
     };
     int rc = STELE_ERR_NOMEM;
-    leveldb_iterator_t *it = leveldb_create_iterator(db->db, db->ropts);
+    leveldb_iterator_t *it = leveldb_create_iterator(db->db, read_opts(db, snap));
     if (it) {
         leveldb_iter_seek(it, (const char *)seek, seek_len);
         rc = walk_run(&w, it, limit, has_more);
@@ -552,7 +617,6 @@ int statedb_apply(struct statedb *db, const struct statedb_update *u,
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     rc = build_batch(db, u, wb, h);
     if (rc == STELE_OK) {
-        atomic_fetch_add(&db->changes, 1);
         char *err = NULL;
         leveldb_write(db->db, db->wopts, wb, &err);
         if (err) {
@@ -563,15 +627,12 @@ int statedb_apply(struct statedb *db, const struct statedb_update *u,
         }
     }
     leveldb_writebatch_destroy(wb);
-    if (rc == STELE_OK)
-        atomic_store(&db->height, u->number + 1);
-    if (rc == STELE_OK || db->broken)
-        atomic_fetch_add(&db->changes, 1); /* even again */
     /* A big block's buffer is not kept for the next one. */
     if (db->scratch.cap > (1u << 20))
         buf_release(&db->scratch);
     if (rc == STELE_OK) {
         memcpy(db->head, h, sizeof h);
+        atomic_store(&db->height, u->number + 1);
         if (hash)
             memcpy(hash, h, sizeof h);
     }

@@ -63,11 +63,19 @@ void statedb_close(struct statedb *db);
 /* Number of blocks applied: the savepoint + 1, or 0 when none was. */
 uint64_t statedb_height(struct statedb *db);
 
-/* A counter that is odd while a block's writes are being applied (they show all at once, but
- * before statedb_height() counts the block) and grows by 2 with each block applied. Reads
- * made between two equal even values saw one state, that of statedb_height() blocks. Read
- * without a lock. */
-uint64_t statedb_generation(struct statedb *db);
+/* A consistent view of the state: what was applied when it was taken, whatever is applied
+ * after (LevelDB's snapshot). Reads through it see one state, that of statedb_snap_height()
+ * blocks. Taking one costs about as much as a read; release it when done (it keeps LevelDB
+ * from dropping what later blocks overwrite). */
+struct statedb_snap;
+
+/* Takes a snapshot of `db`. Returns STELE_OK with *out, STELE_ERR_NOMEM, STELE_ERR_IO or
+ * STELE_ERR_MALFORMED (a damaged savepoint). Thread-safe. */
+int statedb_snapshot(struct statedb *db, struct statedb_snap **out);
+/* Blocks applied in the snapshot. */
+uint64_t statedb_snap_height(const struct statedb_snap *s);
+/* Releases it (NULL accepted); before statedb_close(). */
+void statedb_snapshot_release(struct statedb *db, struct statedb_snap *s);
 
 /* Copies the state hash after block `number` to `out`. Returns STELE_OK, STELE_ERR_NOT_FOUND
  * (not applied), STELE_ERR_IO or STELE_ERR_MALFORMED (a damaged record). */
@@ -80,6 +88,9 @@ int statedb_state_hash(struct statedb *db, uint64_t number, uint8_t out[STATEDB_
  * damaged record) or STELE_ERR_NOMEM (appending to `value`). */
 int statedb_get(struct statedb *db, const char *ns, const char *key, struct buf *value,
                 struct statedb_version *ver);
+/* statedb_get() through `snap` (NULL: the latest state). */
+int statedb_get_at(struct statedb *db, const struct statedb_snap *snap, const char *ns,
+                   const char *key, struct buf *value, struct statedb_version *ver);
 
 /* Called for each key of a range or history, in order. Pointers are valid during the call
  * only; `key` is NUL-terminated. Return true to go on, false to stop. */
@@ -95,6 +106,10 @@ typedef bool (*statedb_entry_fn)(void *ctx, const char *key, const uint8_t *valu
  * entries before it were visited) or STELE_ERR_NOMEM. */
 int statedb_range(struct statedb *db, const char *ns, const char *start, const char *end,
                   size_t limit, statedb_entry_fn fn, void *ctx, bool *has_more);
+/* statedb_range() through `snap` (NULL: the latest state). */
+int statedb_range_at(struct statedb *db, const struct statedb_snap *snap, const char *ns,
+                     const char *start, const char *end, size_t limit, statedb_entry_fn fn,
+                     void *ctx, bool *has_more);
 
 /* One history entry of a key. */
 struct statedb_history_entry {

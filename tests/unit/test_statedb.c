@@ -274,6 +274,58 @@ static void range_limits_and_namespaces(void **state)
 
 /* ---- history ---------------------------------------------------------------------------- */
 
+/* A snapshot keeps showing the state it was taken on while later blocks are applied: values,
+ * versions, deletes, ranges and its height; the latest state moves on. */
+static void snapshot_reads_one_state(void **state)
+{
+    struct sdb_fx *fx = *state;
+    struct statedb_snap *empty;
+    assert_int_equal(statedb_snapshot(fx->db, &empty), STELE_OK);
+    assert_int_equal(statedb_snap_height(empty), 0);
+
+    struct statedb_update *u = statedb_update_create(0);
+    sdb_put(u, 0, "a", "k1", "v1");
+    sdb_put(u, 0, "a", "k2", "v2");
+    sdb_apply(fx->db, u, NULL);
+    struct statedb_snap *snap;
+    assert_int_equal(statedb_snapshot(fx->db, &snap), STELE_OK);
+    assert_int_equal(statedb_snap_height(snap), 1);
+
+    u = statedb_update_create(1);
+    sdb_put(u, 2, "a", "k1", "v1b");
+    sdb_del(u, 3, "a", "k2");
+    sdb_put(u, 3, "a", "k3", "v3");
+    sdb_apply(fx->db, u, NULL);
+    assert_int_equal(statedb_height(fx->db), 2);
+
+    struct buf v;
+    struct statedb_version ver;
+    buf_init(&v);
+    assert_int_equal(statedb_get_at(fx->db, snap, "a", "k1", &v, &ver), STELE_OK);
+    assert_int_equal(v.len, 2);
+    assert_memory_equal(v.data, "v1", 2);
+    assert_int_equal(ver.block, 0);
+    buf_clear(&v);
+    assert_int_equal(statedb_get_at(fx->db, snap, "a", "k2", &v, NULL), STELE_OK);
+    assert_int_equal(statedb_get_at(fx->db, snap, "a", "k3", NULL, NULL), STELE_ERR_NOT_FOUND);
+    assert_int_equal(statedb_get_at(fx->db, empty, "a", "k1", NULL, NULL), STELE_ERR_NOT_FOUND);
+    buf_release(&v);
+    struct seen s = {0};
+    assert_int_equal(statedb_range_at(fx->db, snap, "a", "", "", 0, collect, &s, NULL), STELE_OK);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[0], "k1");
+    assert_string_equal(s.values[0], "v1");
+    assert_string_equal(s.keys[1], "k2");
+    /* the latest state, NULL snapshot or none */
+    sdb_expect(fx->db, "a", "k1", "v1b", 1, 2);
+    assert_int_equal(statedb_get_at(fx->db, NULL, "a", "k2", NULL, NULL), STELE_ERR_NOT_FOUND);
+    const char *latest[] = {"k1", "k3", NULL};
+    expect_range(fx->db, "a", "", "", 0, 0, false, latest);
+    statedb_snapshot_release(fx->db, snap);
+    statedb_snapshot_release(fx->db, empty);
+    statedb_snapshot_release(fx->db, NULL);
+}
+
 static void history_after_limit_and_deletes(void **state)
 {
     struct sdb_fx *fx = *state;
@@ -367,6 +419,7 @@ int main(void)
                                         sdb_fx_teardown),
         cmocka_unit_test_setup_teardown(reads_check_their_input, sdb_fx_setup, sdb_fx_teardown),
         cmocka_unit_test_setup_teardown(range_limits_and_namespaces, sdb_fx_setup, sdb_fx_teardown),
+        cmocka_unit_test_setup_teardown(snapshot_reads_one_state, sdb_fx_setup, sdb_fx_teardown),
         cmocka_unit_test_setup_teardown(history_after_limit_and_deletes, sdb_fx_setup,
                                         sdb_fx_teardown),
     };

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "stele/chaincode.h"
@@ -545,6 +546,10 @@ static int take_result(struct ccrt_sim *sim, const struct ccrt_invocation *inv,
         (res->has_event &&
          (!ev[0] || strlen(ev) > MAX_EVENT_NAME || res->event_payload.len > STELE_CC_MAX_VALUE)))
         return ccrt_fail_set(f, STELE_ERR_INTERNAL, "its host sent an oversize result");
+    /* the event's name goes into the block as a protobuf string (the shim refuses others) */
+    if (res->has_event && !text_utf8_ok(ev, strlen(ev)))
+        return ccrt_fail_set(f, STELE_ERR_INTERNAL,
+                             "its host sent an event name that is not UTF-8");
     struct arena *a = arena_create(0);
     if (!a)
         return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");

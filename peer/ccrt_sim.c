@@ -13,6 +13,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
 #include "stele/chaincode.h"
@@ -176,10 +177,12 @@ static bool count_item(struct ccrt_sim *s)
 }
 
 /* Copies a key from the wire into `out` (STELE_CC_MAX_KEY + 1 octets): 1..STELE_CC_MAX_KEY
- * octets without NUL, or 0 when `empty_ok`. */
+ * octets of UTF-8 without NUL, or 0 when `empty_ok`. Keys go into read/write sets and blocks
+ * as protobuf strings, which clients in other languages refuse to decode unless UTF-8. */
 static bool wire_key(ProtobufCBinaryData k, bool empty_ok, char *out)
 {
-    if ((!k.len && !empty_ok) || k.len > STELE_CC_MAX_KEY || (k.len && memchr(k.data, 0, k.len)))
+    if ((!k.len && !empty_ok) || k.len > STELE_CC_MAX_KEY || (k.len && memchr(k.data, 0, k.len)) ||
+        !text_utf8_ok(k.data, k.len))
         return false;
     if (k.len)
         memcpy(out, k.data, k.len);

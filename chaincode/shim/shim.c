@@ -83,12 +83,38 @@ static bool composite_ok(const char *key, size_t n)
     return true;
 }
 
+bool stele_cc_utf8_valid(const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i], lo = 0x80, hi = 0xbf;
+        size_t n;
+        if (c < 0x80)
+            n = 1;
+        else if (c >= 0xc2 && c <= 0xdf)
+            n = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+            return false;
+        if (n > len - i || (n > 1 && (p[i + 1] < lo || p[i + 1] > hi)))
+            return false;
+        for (size_t k = 2; k < n; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+                return false;
+        i += n;
+    }
+    return true;
+}
+
 bool stele_cc_key_ok(const char *key)
 {
     if (!key)
         return false;
     size_t n = strnlen(key, STELE_CC_MAX_KEY + 1);
-    if (n == 0 || n > STELE_CC_MAX_KEY)
+    if (n == 0 || n > STELE_CC_MAX_KEY || !stele_cc_utf8_valid(key, n))
         return false;
     /* a key in the composite namespace must be one stele_cc_composite_key() could build */
     return (unsigned char)key[0] != CC_COMPOSITE_NS || composite_ok(key, n);
@@ -206,7 +232,8 @@ static int open_range(stele_cc_stub *stub, const char *start, const char *end, b
     start = start ? start : "";
     end = end ? end : "";
     if (!out || strlen(start) > STELE_CC_MAX_KEY || strlen(end) > STELE_CC_MAX_KEY ||
-        (end[0] && strcmp(start, end) >= 0))
+        (end[0] && strcmp(start, end) >= 0) || !stele_cc_utf8_valid(start, strlen(start)) ||
+        !stele_cc_utf8_valid(end, strlen(end)))
         return STELE_CC_INVALID;
     struct stele_cc_iter *it = calloc(1, sizeof *it);
     if (!it)
@@ -253,10 +280,10 @@ static bool part_ok(const char *s)
 {
     if (!s || !s[0])
         return false;
-    for (; *s; s++)
-        if ((unsigned char)*s == CC_COMPOSITE_NS || (unsigned char)*s == CC_COMPOSITE_SEP)
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c == CC_COMPOSITE_NS || (unsigned char)*c == CC_COMPOSITE_SEP)
             return false;
-    return true;
+    return stele_cc_utf8_valid(s, strlen(s));
 }
 
 /* 0x1E type 0x1F (attr 0x1F)*, into stub memory. */
@@ -356,6 +383,8 @@ int stele_cc_set_event(stele_cc_stub *stub, const char *name, const void *payloa
         return STELE_CC_INVALID;
     if (strlen(name) > CC_MAX_EVENT || len > STELE_CC_MAX_VALUE)
         return STELE_CC_LIMIT;
+    if (!stele_cc_utf8_valid(name, strlen(name)))
+        return STELE_CC_INVALID;
     char *n = strdup(name);
     uint8_t *p = malloc(len ? len : 1);
     if (!n || !p) {

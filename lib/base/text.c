@@ -62,3 +62,12 @@ size_t text_utf8_len(const unsigned char *s, size_t n)
         return 0;
     return len;
 }
+
+bool text_utf8_ok(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0, len; i < n; i += len)
+        if (!(len = text_utf8_len(p + i, n - i)))
+            return false;
+    return true;
+}

@@ -22,4 +22,8 @@ bool text_parse_u64(const char *s, size_t len, uint64_t *v);
  * short). */
 size_t text_utf8_len(const unsigned char *s, size_t n);
 
+/* True when the `n` octets at `s` are well-formed UTF-8 (as text_utf8_len() reads it; NUL is
+ * a character). */
+bool text_utf8_ok(const void *s, size_t n);
+
 #endif

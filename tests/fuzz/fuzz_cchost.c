@@ -41,6 +41,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "ledger/envelope.h"
 #include "ledger/statedb.h"
 #include "ledger/tx.h"
@@ -121,11 +122,12 @@ static void *more(struct arena *a, void *arr, size_t *cap, size_t n, size_t size
     return p;
 }
 
-/* A key as ccrt.h takes it from the wire: 1..STELE_CC_MAX_KEY octets without NUL (0 when
- * empty_ok). */
+/* A key as ccrt.h takes it from the wire: 1..STELE_CC_MAX_KEY octets of UTF-8 without NUL
+ * (0 when empty_ok). */
 static bool wire_key(struct arena *a, ProtobufCBinaryData k, bool empty_ok, const char **out)
 {
-    if ((!k.len && !empty_ok) || k.len > STELE_CC_MAX_KEY || (k.len && memchr(k.data, 0, k.len)))
+    if ((!k.len && !empty_ok) || k.len > STELE_CC_MAX_KEY || (k.len && memchr(k.data, 0, k.len)) ||
+        !text_utf8_ok(k.data, k.len))
         return false;
     char *s = arena_alloc(a, k.len + 1);
     if (!s)

@@ -163,6 +163,22 @@ static void decimal_numbers_strictly(void **state)
     assert_int_equal(v, 7); /* untouched */
 }
 
+static void utf8_checked(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "",        "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x97\xb3", "\xf4\x8f\xbf\xbf",
+        "\x1e\x1f"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(text_utf8_ok(good[i], strlen(good[i])));
+    assert_true(text_utf8_ok("a\0b", 3)); /* NUL is a character */
+    static const char *const bad[] = {"\xff",         "\x80",         "\xc0\xaf",
+                                      "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xe2\x82",     "ok\xc3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(text_utf8_ok(bad[i], strlen(bad[i])));
+}
+
 static void errf_formats_and_returns(void **state)
 {
     (void)state;
@@ -183,6 +199,7 @@ int main(void)
         cmocka_unit_test(clock_moves_forward),
         cmocka_unit_test(names_checked),
         cmocka_unit_test(decimal_numbers_strictly),
+        cmocka_unit_test(utf8_checked),
         cmocka_unit_test(errf_formats_and_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

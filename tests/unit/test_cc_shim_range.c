@@ -96,14 +96,16 @@ static void test_range_bounds(void **state)
 static void test_range_octet_order(void **state)
 {
     stele_cc_harness *h = *state;
-    /* signed chars would put 0x80 and 0xff before 0x01 */
-    shim_put_str(h, "\xff", "ff");
-    shim_put_str(h, "\x80", "80");
+    /* signed chars would put 0xc2 and 0xf4 before 0x01 (keys are UTF-8: U+10FFFF is the
+     * highest) */
+    shim_put_str(h, "\xf4\x8f\xbf\xbf", "max");
+    shim_put_str(h, "\xc2\x80", "80");
     shim_put_str(h, "\x7f", "7f");
     shim_put_str(h, "\x01", "01");
     shim_put_str(h, "a\xc3\xa9", "e-acute");
     shim_put_str(h, "az", "az");
-    expect_range(h, "", "", "\x01=01|az=az|a\xc3\xa9=e-acute|\x7f=7f|\x80=80|\xff=ff|");
+    expect_range(h, "", "",
+                 "\x01=01|az=az|a\xc3\xa9=e-acute|\x7f=7f|\xc2\x80=80|\xf4\x8f\xbf\xbf=max|");
 }
 
 static int body_range_writes(stele_cc_stub *stub)

@@ -176,6 +176,21 @@ static int body_bad_keys(stele_cc_stub *stub)
     assert_int_equal(stele_cc_composite_key(stub, "", ok, 1, &key), STELE_CC_INVALID);
     assert_int_equal(stele_cc_composite_key(stub, "t", NULL, 1, &key), STELE_CC_INVALID);
     assert_int_equal(stele_cc_composite_key(stub, "t", ok, 1, NULL), STELE_CC_INVALID);
+    /* keys, range bounds, composite parts and event names are UTF-8 (protobuf strings) */
+    const char *latin1[] = {"caf\xe9"};
+    assert_int_equal(stele_cc_composite_key(stub, "t", latin1, 1, &key), STELE_CC_INVALID);
+    assert_int_equal(stele_cc_put_state(stub, "caf\xe9", "v", 1), STELE_CC_INVALID);
+    assert_int_equal(stele_cc_del_state(stub, "\xed\xa0\x80"), STELE_CC_INVALID); /* surrogate */
+    const uint8_t *gv;
+    size_t glen;
+    assert_int_equal(stele_cc_get_state(stub, "\xc0\xaf", &gv, &glen), STELE_CC_INVALID);
+    stele_cc_iter *it = NULL;
+    assert_int_equal(stele_cc_range(stub, "a", "z\xff", &it), STELE_CC_INVALID);
+    assert_int_equal(stele_cc_set_event(stub, "ev\xff", NULL, 0), STELE_CC_INVALID);
+    assert_int_equal(stele_cc_put_state(stub, "caf\xc3\xa9", "v", 1), STELE_CC_OK);
+    assert_true(stele_cc_utf8_valid("caf\xc3\xa9 \xf0\x9f\x97\xb3", 10));
+    assert_false(stele_cc_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(stele_cc_utf8_valid("\xe2\x82", 2));         /* cut short */
     /* 0x1E type 0x1F attr 0x1F: 4096 octets fit, 4097 do not */
     char *attr = long_key(STELE_CC_MAX_KEY - 4);
     const char *big[] = {attr};
@@ -204,7 +219,7 @@ static void test_invalid_keys(void **state)
     stele_cc_harness *h = *state;
     shim_body = body_bad_keys;
     assert_int_equal(stele_cc_harness_call(h, "go", NULL), 200);
-    assert_int_equal(stele_cc_harness_count(h), 4); /* max, a 0x1F, the composite, huge */
+    assert_int_equal(stele_cc_harness_count(h), 5); /* max, a 0x1F, the composite, café, huge */
     const uint8_t *v;
     size_t len;
     assert_int_equal(stele_cc_harness_get(h, "huge", &v, &len), STELE_CC_OK);
@@ -219,7 +234,8 @@ static void test_invalid_keys(void **state)
     assert_int_equal(stele_cc_harness_put(h, "k", NULL, 1), STELE_CC_INVALID);
     assert_int_equal(stele_cc_harness_del(h, ""), STELE_CC_INVALID);
     assert_int_equal(stele_cc_harness_get(h, "", &v, &len), STELE_CC_INVALID);
-    assert_int_equal(stele_cc_harness_count(h), 4);
+    assert_int_equal(stele_cc_harness_put(h, "\xff", "v", 1), STELE_CC_INVALID);
+    assert_int_equal(stele_cc_harness_count(h), 5);
 }
 
 int main(void)

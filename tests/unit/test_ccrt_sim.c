@@ -108,7 +108,9 @@ static void test_refused_write_fails_the_invocation(void **state)
         {STELE__CC_HOST_CALL__OP__PUT, "k", 40, {10, 20}}, /* over max_write_bytes */
         {STELE__CC_HOST_CALL__OP__PUT, "", 1, {10, 1000}}, /* an empty key */
         {STELE__CC_HOST_CALL__OP__DEL, "", 0, {10, 1000}},
-        {STELE__CC_HOST_CALL__OP__PUT, "k2", 1, {1, 1000}}, /* the second key past max_keys */
+        {STELE__CC_HOST_CALL__OP__PUT, "k2", 1, {1, 1000}},     /* the second key past max_keys */
+        {STELE__CC_HOST_CALL__OP__PUT, "k\xff", 1, {10, 1000}}, /* keys are UTF-8 */
+        {STELE__CC_HOST_CALL__OP__DEL, "\xc0\xaf", 0, {10, 1000}}, /* an overlong '/' */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &cases[i].lim);

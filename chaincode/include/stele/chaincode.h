@@ -72,6 +72,11 @@ extern "C" {
 #define STELE_CC_MAX_KEY   4096       /* octets of a key */
 #define STELE_CC_MAX_VALUE (1u << 20) /* octets of a value */
 
+/* Keys (and range bounds, and event names) are UTF-8 text: they travel in read/write sets and
+ * blocks as protobuf strings, which clients in other languages refuse to decode otherwise. A
+ * state call with a key that is not well-formed UTF-8 returns STELE_CC_INVALID. Values and
+ * payloads are any octets. */
+
 /* One invocation: what it was called with, and the state it may read and write. Opaque. */
 typedef struct stele_cc_stub stele_cc_stub;
 
@@ -127,6 +132,10 @@ const char *stele_cc_creator_role(const stele_cc_stub *stub);
 const uint8_t *stele_cc_creator_certhash(const stele_cc_stub *stub);
 const char *stele_cc_creator_attr(const stele_cc_stub *stub, const char *key);
 
+/* True when the `len` octets at `s` are well-formed UTF-8 (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF). For checking arguments that become keys or text. */
+bool stele_cc_utf8_valid(const void *s, size_t len);
+
 /* ---- state ---------------------------------------------------------------------------- */
 
 /* Reads `key`: *value (owned by the stub) and *len its current value. Returns STELE_CC_OK,
@@ -145,8 +154,8 @@ int stele_cc_del_state(stele_cc_stub *stub, const char *key);
  * first key; "" or NULL end: to the last), as committed plus this invocation's writes made
  * before the iterator was opened (later writes are not seen by it). Keys
  * starting with 0x1E (composite keys) are skipped unless `start` starts with 0x1E. Returns
- * STELE_CC_OK with *it, STELE_CC_INVALID (a bound over STELE_CC_MAX_KEY octets, an end not
- * after the start, `it` NULL), STELE_CC_LIMIT (the peer's cap on open iterators) or
+ * STELE_CC_OK with *it, STELE_CC_INVALID (a bound over STELE_CC_MAX_KEY octets or not UTF-8,
+ * an end not after the start, `it` NULL), STELE_CC_LIMIT (the peer's cap on open iterators) or
  * STELE_CC_FAILED. */
 int stele_cc_range(stele_cc_stub *stub, const char *start, const char *end, stele_cc_iter **it);
 
@@ -161,7 +170,7 @@ void stele_cc_iter_close(stele_cc_iter *it);
 /* ---- composite keys ------------------------------------------------------------------- */
 
 /* Builds the composite key 0x1E type 0x1F attr_1 0x1F ... attr_n 0x1F into *key (owned by the
- * stub). `type` and every attribute are non-empty strings without 0x1E or 0x1F. Returns
+ * stub). `type` and every attribute are non-empty UTF-8 strings without 0x1E or 0x1F. Returns
  * STELE_CC_OK, STELE_CC_INVALID, STELE_CC_LIMIT (longer than STELE_CC_MAX_KEY) or
  * STELE_CC_FAILED (out of memory). */
 int stele_cc_composite_key(stele_cc_stub *stub, const char *type, const char *const *attrs,
@@ -181,9 +190,9 @@ int stele_cc_split_composite_key(stele_cc_stub *stub, const char *key, const cha
 /* ---- results -------------------------------------------------------------------------- */
 
 /* Sets the event the transaction emits when it commits (one per invocation; a later call
- * replaces it). `name` is 1..128 octets, `payload` (copied; may be NULL when len is 0) at most
- * STELE_CC_MAX_VALUE. Returns STELE_CC_OK, STELE_CC_INVALID, STELE_CC_LIMIT or
- * STELE_CC_FAILED (out of memory). */
+ * replaces it). `name` is 1..128 octets of UTF-8, `payload` (copied; may be NULL when len is 0) at
+ * most STELE_CC_MAX_VALUE. Returns STELE_CC_OK, STELE_CC_INVALID, STELE_CC_LIMIT or STELE_CC_FAILED
+ * (out of memory). */
 int stele_cc_set_event(stele_cc_stub *stub, const char *name, const void *payload, size_t len);
 
 /* Sets the response payload (copied; may be NULL when len is 0) and returns 200: end an

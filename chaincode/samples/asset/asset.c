@@ -54,45 +54,16 @@ static bool id_ok(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-/* The length of the well-formed UTF-8 sequence at `s` (shortest form, no surrogates, at most
- * U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf; /* the range of the second octet */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* 1..MAX_TEXT octets of well-formed UTF-8 (the JSON it goes into is UTF-8) without control
  * characters, C0, DEL or C1 (so no composite-key separators either). */
 static bool text_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > MAX_TEXT)
+    if (n == 0 || n > MAX_TEXT || !stele_cc_utf8_valid(s, n))
         return false;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t len = utf8_len(p);
-        if (!len || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) /* C0, DEL, C1 */
             return false;
-        p += len;
-    }
     return true;
 }
 

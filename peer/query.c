@@ -19,9 +19,13 @@
 #define QUERY_MAX_BODY  (64 * 1024)
 #define QUERY_MAX_LIMIT 1000
 /* What one page of StateRange or History may hold besides its count: this many octets of
- * values, and for History the entries of this many blocks (each a block read for its time).
- * The page then ends early with has_more; it always holds at least one entry. */
-#define QUERY_MAX_PAGE_BYTES  (4u << 20)
+ * keys, values and their framing (QUERY_ENTRY_OCTETS an entry, besides its key and value), so
+ * that a page, whose entries hold at most 4 KiB of key and 1 MiB of value, stays under the
+ * 4 MiB a gRPC client receives by default; and for History the entries of this many blocks
+ * (each a block read for its time). The page then ends early with has_more; it always holds
+ * at least one entry. */
+#define QUERY_MAX_PAGE_BYTES  (3u << 20)
+#define QUERY_ENTRY_OCTETS    128
 #define QUERY_MAX_BLOCK_READS 64
 
 /* Decodes the verified body of a request as `desc` into the call's arena; *raw and *raw_len
@@ -268,7 +272,7 @@ struct collect {
     struct arena *a;
     Stele__StateEntry **entries;
     size_t n;
-    size_t bytes; /* octets of the values collected */
+    size_t bytes; /* octets of the entries collected (QUERY_MAX_PAGE_BYTES) */
     bool full;    /* stopped at QUERY_MAX_PAGE_BYTES */
     bool nomem;
 };
@@ -277,11 +281,12 @@ static bool collect_entry(void *ctx, const char *key, const uint8_t *value, size
                           const struct statedb_version *ver)
 {
     struct collect *c = ctx;
-    if (c->n && c->bytes + len > QUERY_MAX_PAGE_BYTES) {
+    size_t cost = strlen(key) + len + QUERY_ENTRY_OCTETS;
+    if (c->n && c->bytes + cost > QUERY_MAX_PAGE_BYTES) {
         c->full = true;
         return false;
     }
-    c->bytes += len;
+    c->bytes += cost;
     if (!(c->entries[c->n] = entry(c->a, key, value, len, ver))) {
         c->nomem = true;
         return false;
@@ -340,7 +345,7 @@ struct hcollect {
     uint64_t block;  /* block whose timestamp is cached */
     uint64_t ts;     /* its timestamp */
     bool have_block; /* block/ts are set */
-    size_t bytes;    /* octets of the values collected */
+    size_t bytes;    /* octets of the entries collected (QUERY_MAX_PAGE_BYTES) */
     size_t reads;    /* blocks read for their time */
     bool full;       /* stopped at QUERY_MAX_PAGE_BYTES or QUERY_MAX_BLOCK_READS */
     bool nomem;
@@ -368,12 +373,13 @@ static bool collect_history(void *ctx, const struct statedb_history_entry *e)
 {
     struct hcollect *c = ctx;
     bool new_block = !c->have_block || c->block != e->ver.block;
-    if (c->n && (c->bytes + e->len > QUERY_MAX_PAGE_BYTES ||
+    size_t cost = e->len + QUERY_ENTRY_OCTETS; /* the tx_id, version and time are in it */
+    if (c->n && (c->bytes + cost > QUERY_MAX_PAGE_BYTES ||
                  (new_block && c->reads >= QUERY_MAX_BLOCK_READS))) {
         c->full = true;
         return false;
     }
-    c->bytes += e->len;
+    c->bytes += cost;
     Stele__HistoryEntry *h = arena_alloc(c->a, sizeof *h);
     Stele__Version *v = arena_alloc(c->a, sizeof *v);
     char *tx = arena_memdup(c->a, e->tx_id, strlen(e->tx_id) + 1);

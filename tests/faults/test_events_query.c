@@ -133,6 +133,56 @@ static void range_continues_after_a_nul(void **state)
     assert_string_equal(keys, "rq/a");
 }
 
+/* A page of long keys stays under the 4 MiB that gRPC clients (Node, Go, Python) receive by
+ * default: 1,000 keys of 4,000 octets with 300-octet values are 4.3 MB, more than one page. */
+static void range_pages_fit_a_default_grpc_client(void **state)
+{
+    (void)state;
+    enum { KEYS = 1002, PER_TX = 3, KEY_LEN = 4000, VALUE_LEN = 300 };
+    static char keys[KEYS][KEY_LEN + 1];
+    static char value[VALUE_LEN + 1];
+    memset(value, 'v', VALUE_LEN);
+    ProtobufCBinaryData envs[KEYS / PER_TX];
+    char ids[KEYS / PER_TX][65];
+    for (int i = 0; i < KEYS; i++) {
+        memset(keys[i], 'k', KEY_LEN);
+        snprintf(keys[i], KEY_LEN, "pg/%05d", i);
+        keys[i][strlen(keys[i])] = 'k'; /* the NUL snprintf left */
+        keys[i][KEY_LEN] = 0;
+    }
+    for (int t = 0; t < KEYS / PER_TX; t++) {
+        struct txspec s = {0};
+        for (int k = 0; k < PER_TX; k++)
+            s.writes[k] = (struct wr){.key = keys[t * PER_TX + k], .value = value};
+        envs[t] = tx_must(&s, ids[t]);
+    }
+    submit(ALL_ORDERERS, envs, KEYS / PER_TX);
+    for (int t = 0; t < KEYS / PER_TX; t++)
+        free(envs[t].data);
+    for (int t = 0; t < KEYS / PER_TX; t++)
+        assert_int_equal(tx_wait(0, ids[t], 60000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+
+    struct buf body;
+    buf_init(&body);
+    put_string(&body, 1, CC, strlen(CC));
+    put_string(&body, 2, "pg/", 3);
+    put_string(&body, 3, "pg0", 3);
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res;
+    if (call_raw("/stele.Query/StateRange", body.data, body.len, &stele__range_response__descriptor,
+                 &m, &res))
+        fail_msg("StateRange: %s: %s", rpc_code_name(res.code), res.detail);
+    const Stele__RangeResponse *r = (const Stele__RangeResponse *)m;
+    size_t packed = protobuf_c_message_get_packed_size(m);
+    print_message("first page: %zu entries, %zu octets, has_more %d\n", r->n_entries, packed,
+                  r->has_more);
+    assert_true(packed < (4u << 20));
+    assert_true(r->has_more);
+    assert_true(r->n_entries >= 600 && r->n_entries < 1000);
+    pb_free(m);
+    buf_release(&body);
+}
+
 static void commit_status_refuses_a_tx_id_no_transaction_carries(void **state)
 {
     (void)state;
@@ -229,6 +279,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(range_continues_after_a_nul),
+        cmocka_unit_test(range_pages_fit_a_default_grpc_client),
         cmocka_unit_test(commit_status_refuses_a_tx_id_no_transaction_carries),
         cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
     };

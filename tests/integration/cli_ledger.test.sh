@@ -4,7 +4,7 @@
 # (tests/chaincode/kv.c):
 #   - `history` prints every write of a key, however many pages the peer answers in (a page
 #     holds the writes of 64 blocks at most);
-#   - `state range` fetches pages until --limit (a page ends once its values fill 4 MiB) and
+#   - `state range` fetches pages until --limit (a page ends once its entries fill 3 MiB) and
 #     names the key the next call starts from; --json agrees with the text;
 #   - `query`/`invoke --json` carry a binary payload exactly (payload_hex), and print nothing on
 #     stdout when the chaincode never answered; a chaincode's message, keys and event names
@@ -63,7 +63,7 @@ run "$stele" history kv hk "${audit[@]}" --json
 [ "$(jq_py "$tmp/out" 'len(d["entries"]), d["has_more"], d["entries"][-1]["value"]')" = "($writes, False, 'v$writes')" ] \
   || nope "history --json: $(jq_py "$tmp/out" 'len(d["entries"]), d["has_more"]')"
 
-# ---- state range: 40 values of 120 kB (4.8 MB: more than a 4 MiB page) -------------------
+# ---- state range: 40 values of 120 kB (4.8 MB: more than a 3 MiB page) -------------------
 big=$(head -c 120000 /dev/zero | tr '\0' x)
 for t in 0 1 2 3 4; do
   pairs=()

@@ -147,8 +147,10 @@ static void summarize_pbft(struct block_ctx *ctx, struct arena *a, const Stele__
         Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
                                                                 p->commits[i]->message.data,
                                                                 p->commits[i]->message.len, 0);
-        int k = snprintf(s->committers + used, sizeof s->committers - used, "%s%.64s",
-                         used ? ", " : "", m && m->sender ? m->sender : "?");
+        char who[65];
+        int k =
+            snprintf(s->committers + used, sizeof s->committers - used, "%s%s", used ? ", " : "",
+                     peer_client_printable(m && m->sender ? m->sender : "?", who, sizeof who));
         if (k > 0)
             used += (size_t)k;
     }
@@ -328,11 +330,14 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
                ps.committers);
         return;
     }
+    char t1[260], t2[260];
     if (ps.node_id)
-        printf(", signed by %s", ps.node_id);
+        printf(", signed by %s", peer_client_printable(ps.node_id, t1, sizeof t1));
     printf(": signature %s", ps.verdict);
     if (strcmp(ps.kind, "solo") == 0 && strcmp(ps.signer, "verified") == 0)
-        printf(", signer %s of %s verified with your CA", ps.id.id, ps.id.org);
+        printf(", signer %s of %s verified with your CA",
+               peer_client_printable(ps.id.id, t1, sizeof t1),
+               peer_client_printable(ps.id.org, t2, sizeof t2));
     else if (strcmp(ps.kind, "solo") == 0)
         printf(", signer identity %s", ps.signer);
     putchar('\n');

@@ -4,6 +4,7 @@
 #include "chain_cmds.h"
 #include "block_cmds.h"
 #include "orderer_client.h"
+#include "peer_client.h"
 #include "peer_cmds.h"
 
 #include "base/arena.h"
@@ -136,14 +137,18 @@ static int all_orderers(const char *prog, struct chain_opts *o)
         for (size_t i = 0; i < o->n_orderers; i++) {
             const Stele__BlockchainInfo *in = rows[i].info;
             if (!in) {
-                printf("%-12s %-21s unreachable: %s\n", "?", rows[i].url, rows[i].err);
+                char e[sizeof rows[i].err * 4];
+                printf("%-12s %-21s unreachable: %s\n", "?", rows[i].url,
+                       peer_client_printable(rows[i].err, e, sizeof e));
                 continue;
             }
             char head[17] = "";
             if (in->current_hash.len == 32)
                 hex_encode(in->current_hash.data, 8, head);
-            printf("%-12s %-21s %8" PRIu64 "  %-16s %6" PRIu64 "  %s\n", in->node_id, rows[i].url,
-                   in->height, head, in->view, in->role);
+            char node[260], role[260];
+            printf("%-12s %-21s %8" PRIu64 "  %-16s %6" PRIu64 "  %s\n",
+                   peer_client_printable(in->node_id, node, sizeof node), rows[i].url, in->height,
+                   head, in->view, peer_client_printable(in->role, role, sizeof role));
         }
         printf("%s\n", !first ? "no orderer answered"
                        : same ? "the orderers that answered hold the same head"
@@ -278,9 +283,11 @@ int cmd_chain(int argc, char **argv)
                 hex_encode(info->current_hash.data, 32, cur);
             if (info->previous_hash.len == 32)
                 hex_encode(info->previous_hash.data, 32, prev);
+            char chan[260], cons[260];
             printf("channel        %s\nheight         %" PRIu64 "\ncurrent_hash   %s\n"
                    "previous_hash  %s\nconsensus      %s\n",
-                   info->channel_id, info->height, cur, prev, info->consensus_type);
+                   peer_client_printable(info->channel_id, chan, sizeof chan), info->height, cur,
+                   prev, peer_client_printable(info->consensus_type, cons, sizeof cons));
         }
     }
     pb_free(info ? &info->base : NULL);

@@ -186,17 +186,45 @@ bool peer_client_number(const char *arg, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* The escaped form of the character at `p` into out[9] (as peer_client_fput_printable()
+ * writes it); returns how many octets of `p` it stands for. */
+static size_t printable_at(const unsigned char *p, char out[9])
+{
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1, as UTF-8 */
+        snprintf(out, 9, "\\x%02x\\x%02x", p[0], p[1]);
+        return 2;
+    }
+    if (*p < 0x20 || *p == 0x7f)
+        snprintf(out, 9, "\\x%02x", *p);
+    else
+        out[0] = (char)*p, out[1] = 0;
+    return 1;
+}
+
 void peer_client_fput_printable(const char *s, FILE *f)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1, as UTF-8 */
-            fprintf(f, "\\x%02x\\x%02x", p[0], p[1]);
-            p++;
-        } else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
+    char e[9];
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = printable_at(p, e);
+        fputs(e, f);
+        p += k;
     }
+}
+
+const char *peer_client_printable(const char *s, char *buf, size_t n)
+{
+    size_t used = 0;
+    char e[9];
+    buf[0] = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        size_t k = printable_at(p, e), len = strlen(e);
+        if (used + len + 1 > n)
+            break; /* cut: never half an escape */
+        memcpy(buf + used, e, len + 1);
+        used += len;
+        p += k;
+    }
+    return buf;
 }
 
 const char *peer_code_name(unsigned code)

@@ -95,6 +95,9 @@ bool peer_client_number(const char *arg, uint64_t max, uint64_t *out);
 /* Writes `s` to `f`, its control characters (C0, DEL, and C1 encoded as UTF-8) as \xNN: text
  * from the ledger or a chaincode cannot move a terminal's cursor or retitle its window. */
 void peer_client_fput_printable(const char *s, FILE *f);
+/* The same escaping of `s` (NULL: "") into buf[n] (n > 0), cut to fit; returns buf. For text
+ * an orderer or peer sends (node ids, roles, status details) printed with printf. */
+const char *peer_client_printable(const char *s, char *buf, size_t n);
 
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);

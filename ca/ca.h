@@ -31,6 +31,14 @@ struct rpc_call;
 /* The longest revocation reason, in octets (it is on the CRL for the certificate's lifetime). */
 #define CA_REASON_MAX 256
 
+/* How long after a revoked certificate expires the CRL still lists it (seconds). Peers judge an
+ * identity at its transaction's timestamp, and orderers and peers accept a timestamp up to
+ * ENVELOPE_TIME_WINDOW_MS in the past: a revoked certificate must stay listed that long after it
+ * expires, plus CA_BACKDATE_S for a node whose clock is behind the CA's, or it could sign a
+ * transaction dated just before its expiry and have it accepted. Test builds may shorten it
+ * (STELE_TEST_CA_CRL_AFTER_EXPIRY_S). */
+uint64_t ca_crl_after_expiry_s(void);
+
 /* What an operator tunes (configs/ca.yaml). */
 struct ca_settings {
     uint64_t validity_s;        /* default certificate validity */
@@ -133,7 +141,8 @@ enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct 
 /* Copies a record's repeated certs into an arena array with one more slot (for appending). */
 int ca_record_add_cert(struct arena *a, Stele__CaIdRecord *rec, Stele__CaCertRef *ref);
 /* Drops from a record the certificates that can no longer be used at `now_s`: superseded or
- * revoked ones once expired, others once expired for longer than the reenrol grace. What is
+ * revoked ones once expired, others once expired for longer than the reenrol grace (and than
+ * ca_crl_after_expiry_s(), so that a revocation still lists them while that matters). What is
  * left is what a revocation must still revoke and what CA_MAX_SUPERSEDED counts. */
 void ca_record_prune(const struct ca *ca, Stele__CaIdRecord *rec, uint64_t now_s);
 /* How many certificates of the record are superseded or revoked. */

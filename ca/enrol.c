@@ -73,6 +73,8 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     }
     rc = identity_issue(ca->key, cert, rec->id, rec->org, rec->role, attrs, rec->n_attributes,
                         now_s, &record);
+    if (rc == STELE_OK && record.len > IDENTITY_MAX_LEN)
+        rc = STELE_ERR_TOO_BIG; /* no verifier would accept it: issue nothing */
     if (rc == STELE_OK)
         rc = ecqv_certhash(cert, ECQV_CERT_LEN, h);
     Stele__CaCertRef *ref = arena_calloc(a, 1, sizeof *ref);
@@ -159,6 +161,17 @@ static void count_failure(struct ca *ca, struct arena *a, const char *id)
 static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                                     const Stele__EnrollRequest *r, ProtobufCMessage **resp);
 
+/* Refuses to issue for an id whose attributes (registered before register bounded them) make
+ * an identity record larger than any verifier accepts; nothing is counted or written. */
+static enum rpc_code too_big(struct rpc_call *call, const char *id)
+{
+    return rpc_call_error(call, RPC_FAILED_PRECONDITION,
+                          "the attributes of \"%s\" make an identity record over the %d octets "
+                          "verifiers accept; nothing was issued (an admin must register a new "
+                          "id with fewer)",
+                          id, IDENTITY_MAX_LEN);
+}
+
 enum rpc_code ca_handle_enroll(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
@@ -236,6 +249,8 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                       : STELE_ERR_NOMEM;
         if (rc == STELE_ERR_MALFORMED)
             code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "r_u is not a valid point");
+        else if (rc == STELE_ERR_TOO_BIG)
+            code = too_big(call, rec->id);
         else if (rc != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "issuing failed: %s", stele_strerror(rc));
     }
@@ -310,7 +325,9 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         if (rc == STELE_OK)
             rc = out && b ? ca_issue(ca, a, rec, r->r_u.data, r->r_u.len, b, now, out)
                           : STELE_ERR_NOMEM;
-        if (rc != STELE_OK)
+        if (rc == STELE_ERR_TOO_BIG)
+            code = too_big(call, rec->id);
+        else if (rc != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "issuing failed: %s", stele_strerror(rc));
     }
     if (code == RPC_OK) {

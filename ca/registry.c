@@ -246,6 +246,40 @@ int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
     return rc;
 }
 
+int registry_prune_revoked(struct registry *r, uint64_t before_s, size_t *count)
+{
+    struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return STELE_ERR_NOMEM;
+    size_t pruned = 0;
+    char key[64];
+    leveldb_iterator_t *it = leveldb_create_iterator(r->db, r->ropts);
+    for (leveldb_iter_seek(it, "revexp/", 7); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = leveldb_iter_key(it, &klen);
+        if (klen < 7 || memcmp(k, "revexp/", 7) != 0)
+            break;
+        const char *v = leveldb_iter_value(it, &vlen);
+        if (klen != 7 + 32 || vlen != 8)
+            continue;
+        uint64_t expires = get_u64be((const uint8_t *)v);
+        if (!expires || expires >= before_s)
+            continue;
+        leveldb_writebatch_delete(b->wb, k, klen);
+        size_t n = make_key(key, sizeof key, "rev/", k + 7, 32);
+        leveldb_writebatch_delete(b->wb, key, n);
+        n = make_key(key, sizeof key, "cert/", k + 7, 32);
+        leveldb_writebatch_delete(b->wb, key, n);
+        pruned++;
+    }
+    leveldb_iter_destroy(it);
+    int rc = pruned ? registry_commit(r, b) : STELE_OK;
+    registry_batch_destroy(b);
+    if (count)
+        *count = pruned;
+    return rc;
+}
+
 int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *count)
 {
     struct registry_batch *b = registry_batch_create();

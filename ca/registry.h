@@ -6,7 +6,8 @@
  *        cert/<certhash>    CaCertRecord (owner id, serial, revoked)
  *        rev/<certhash>     RevokedEntry (what the CRL lists)
  *        revexp/<certhash>  u64be: when that certificate expires (Unix seconds); the CRL leaves
- *                           it out from then on
+ *                           it out a while later (ca.h ca_crl_after_expiry_s()), and the three
+ *                           entries of the certificate go later still (registry_prune_revoked())
  *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
  *        meta/<name>        u64be values: serial (no serial above it was issued: the CA
  *                           reserves them in blocks), crl_number, ca_id; and the CA name
@@ -50,6 +51,12 @@ bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_
  * without a recorded expiry are always listed). */
 int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
                           struct identity_revoked **out, size_t *n);
+/* Deletes the rev/, revexp/ and cert/ entries of every revoked certificate that expired
+ * before `before_s` (entries without a recorded expiry are kept), so that revocations and
+ * reenrolments do not grow the registry, and the scan that builds each CRL, without end. The
+ * caller picks `before_s` so that nothing deleted is still listed or still signs. Returns
+ * STELE_OK or the write's error; how many certificates via *n (may be NULL). */
+int registry_prune_revoked(struct registry *r, uint64_t before_s, size_t *n);
 /* Deletes nonces recorded before `before_ms`. Returns how many via *n (may be NULL). */
 int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *n);
 

@@ -8,10 +8,12 @@
 #include "base/status.h"
 #include "base/text.h"
 #include "crypto/hash.h"
+#include "ledger/envelope.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
 #include "secret.h"
 #include "stele/ca.pb-c.h"
+#include "stele/identity.pb-c.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -39,6 +41,16 @@ static const struct {
 
 /* Roles an id may be registered with (DESIGN §4.2); application roles are attributes. */
 static const char *const roles[] = {"admin", "orderer", "peer", "client", "auditor", NULL};
+
+uint64_t ca_crl_after_expiry_s(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *v = getenv("STELE_TEST_CA_CRL_AFTER_EXPIRY_S");
+    if (v && *v)
+        return strtoull(v, NULL, 10);
+#endif
+    return ENVELOPE_TIME_WINDOW_MS / 1000 + CA_BACKDATE_S;
+}
 
 void ca_settings_default(struct ca_settings *s)
 {
@@ -293,9 +305,12 @@ void ca_record_prune(const struct ca *ca, Stele__CaIdRecord *rec, uint64_t now_s
     size_t k = 0;
     for (size_t i = 0; i < rec->n_certs; i++) {
         const Stele__CaCertRef *c = rec->certs[i];
-        /* A revoked certificate signs nothing; a valid one may reenrol during the grace. */
-        uint64_t usable_until =
-            c->revoked ? c->expires_at : c->expires_at + ca->set.reenroll_grace_s;
+        /* A revoked certificate signs nothing; a valid one may reenrol during the grace, and
+         * must stay revocable while a transaction dated before its expiry is accepted. */
+        uint64_t keep = ca->set.reenroll_grace_s > ca_crl_after_expiry_s()
+                            ? ca->set.reenroll_grace_s
+                            : ca_crl_after_expiry_s();
+        uint64_t usable_until = c->revoked ? c->expires_at : c->expires_at + keep;
         if (usable_until > now_s)
             rec->certs[k++] = rec->certs[i];
     }
@@ -353,6 +368,24 @@ int ca_new_id_record(struct ca_settings *set, struct arena *a, const char *id, c
     return STELE_OK;
 }
 
+/* The most octets the signed identity record of an id registered by `r` can take (its
+ * certificate, id, org, role and attributes, with the widest issue time and the signature). */
+static size_t identity_record_bound(const Stele__RegisterRequest *r)
+{
+    static uint8_t cert[ECQV_CERT_LEN];
+    Stele__IdentityBody b = STELE__IDENTITY_BODY__INIT;
+    b.cert.data = cert;
+    b.cert.len = sizeof cert;
+    b.id = r->id;
+    b.org = r->org;
+    b.role = r->role;
+    b.n_attributes = r->n_attributes;
+    b.attributes = r->attributes;
+    b.issued_at = UINT64_MAX;
+    size_t body = stele__identity_body__get_packed_size(&b);
+    return body + 16 + CRYPTO_SIG_LEN; /* Identity {body, ca_signature}: tags and lengths */
+}
+
 static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessage *req,
                                      ProtobufCMessage **resp, void *arg)
 {
@@ -384,6 +417,12 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
     for (i = 0; i < r->n_attributes; i++)
         if (!text_is_name(r->attributes[i]->key, 64) || strlen(r->attributes[i]->value) > 256)
             return rpc_call_error(call, RPC_INVALID_ARGUMENT, "bad attribute %zu", i);
+    size_t record_len = identity_record_bound(r);
+    if (record_len > IDENTITY_MAX_LEN)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "%zu attributes make an identity record of about %zu octets; "
+                              "verifiers accept at most %d",
+                              r->n_attributes, record_len, IDENTITY_MAX_LEN);
     char gen[SECRET_GENERATED_LEN + 1];
     bool generated = r->secret[0] == 0;
     if (generated && secret_generate(gen) != STELE_OK)
@@ -541,7 +580,16 @@ static enum rpc_code handle_crl(struct rpc_call *call, const ProtobufCMessage *r
                  now - ca->crl.this_update < ca->set.crl_validity_s / 2;
     if (rc == STELE_OK && !fresh) {
         struct buf crl = {0};
-        rc = registry_list_revoked(ca->reg, a, now, &e, &n);
+        /* A revoked certificate stays listed ca_crl_after_expiry_s() after it expires; its
+         * entries are deleted once it can neither be listed nor sign a reenrolment. */
+        uint64_t after = ca_crl_after_expiry_s();
+        uint64_t gone = after > ca->set.reenroll_grace_s ? after : ca->set.reenroll_grace_s;
+        size_t pruned = 0;
+        if (now > gone && registry_prune_revoked(ca->reg, now - gone, &pruned) == STELE_OK &&
+            pruned)
+            log_info("ca", "dropped %zu revoked certificates expired before the CRL needs them",
+                     pruned);
+        rc = registry_list_revoked(ca->reg, a, now > after ? now - after : 0, &e, &n);
         if (rc == STELE_OK)
             rc = crl_issue(ca->key, ca->ca_id, number, now, now + ca->set.crl_validity_s, e, n,
                            &crl);

@@ -1,0 +1,220 @@
+/*
+ * test_ca_crl.c — how long the real stele-ca keeps a revoked certificate on its CRL and in its
+ * registry, and what register refuses so that an enrolment is never spent for nothing.
+ *
+ * Peers judge an identity at its transaction's timestamp, which may lie 15 minutes in the past:
+ * a revoked certificate must stay on the CRL that long after it expires, and may then leave the
+ * CRL and the registry. The CA runs with that window shortened to WINDOW_S seconds (a test
+ * hook, STELE_TEST_CA_CRL_AFTER_EXPIRY_S) and a reenrol grace of one second.
+ *
+ * The CA's registry code is compiled in so that a test can look into the registry while the CA
+ * is stopped.
+ */
+#include "ca_fixture.h"
+
+#include "../../ca/registry.c"
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "identity/enrolment.h"
+#include "rpc/rpc.h"
+#include "stele/ca.pb-c.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW_S "10" /* long enough for the steps between the sleeps on a loaded machine */
+
+static int group_setup(void **state)
+{
+    setenv("STELE_TEST_CA_CRL_AFTER_EXPIRY_S", WINDOW_S, 1);
+    ca_fixture_setup("ca-crl", "crl-ca", "org1", 1000);
+    stop_ca(SIGTERM);
+    FILE *f = fopen(g_ca.cfg, "a");
+    assert_non_null(f);
+    fputs("reenroll_grace: 1s\n", f);
+    fclose(f);
+    start_ca();
+    assert_int_equal(cli_enroll("admin", g_ca.admin_secret, NULL, NULL), 0);
+    *state = NULL;
+    return 0;
+}
+
+/* Revokes a fresh id, so that the CRL gets a new number and is signed again. */
+static void bump_crl(const char *id)
+{
+    cli_make_identity(id, "org1", "client", NULL);
+    assert_int_equal(cli_revoke("admin", id, "bump", NULL), 0);
+}
+
+/* The hex certhash `hex` as 32 octets. */
+static void unhex(const char *hex, uint8_t out[32])
+{
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* A superseded certificate stays on the CRL after it expires, for as long as a transaction
+ * dated before its expiry may still be accepted; then it leaves the CRL and the registry. A
+ * certificate that expired unrevoked is still revoked with its id within that window, even
+ * after a later enrolment of the id. */
+static void revoked_listed_through_the_window_then_dropped(void **state)
+{
+    char first[65], early[65], secret[CA_SECRET_LEN];
+    cli_make_identity("brief", "org1", "client", "--validity 2s");
+    certhash_hex("brief", first);
+    assert_int_equal(cli_reenroll("brief", NULL), 0); /* the first goes on the CRL */
+    assert_true(crl_lists(first));
+    assert_int_equal(cli_register("admin", "twice", "org1", "client",
+                                  "--validity 2s --max-enrollments 2", secret, NULL),
+                     0);
+    assert_int_equal(cli_enroll("twice", secret, "twice-1", NULL), 0);
+    certhash_hex("twice-1", early);
+
+    clock_sleep_ms(3500); /* both expired, by more than the grace, less than the window */
+    assert_int_equal(cli_enroll("twice", secret, "twice-2", NULL), 0);
+    struct buf out = {0};
+    assert_int_equal(sh_run(&out,
+                            "%s revoke --url %s --as %s/admin --id twice --reason gone --json",
+                            g_ca.bin, g_ca.url, g_ca.tmp),
+                     0);
+    char n[16];
+    assert_true(json_field((char *)out.data, "revoked", n, sizeof n));
+    assert_string_equal(n, "2"); /* the expired certificate too */
+    buf_release(&out);
+    bump_crl("bump1");
+    assert_true(crl_lists(first));
+    assert_true(crl_lists(early));
+
+    clock_sleep_ms(11000); /* now past expiry + window */
+    bump_crl("bump2");
+    assert_false(crl_lists(first));
+    assert_false(crl_lists(early));
+
+    /* Its registry entries are gone too: nothing grows with every reenrolment. */
+    stop_ca(SIGTERM);
+    struct registry *r = NULL;
+    struct arena *a = arena_create(0);
+    uint8_t h[32];
+    char key[64];
+    unhex(first, h);
+    assert_int_equal(registry_open(g_ca.dir, false, &r, NULL), STELE_OK);
+    Stele__CaCertRecord *cr;
+    assert_int_equal(registry_get_cert(r, a, h, &cr), STELE_ERR_NOT_FOUND);
+    char *val;
+    size_t vlen, klen = make_key(key, sizeof key, "rev/", h, 32);
+    assert_int_equal(get_raw(r, key, klen, &val, &vlen), STELE_ERR_NOT_FOUND);
+    klen = make_key(key, sizeof key, "revexp/", h, 32);
+    assert_int_equal(get_raw(r, key, klen, &val, &vlen), STELE_ERR_NOT_FOUND);
+    registry_close(r);
+    arena_destroy(a);
+    start_ca();
+}
+
+/* Register refuses attributes that would make an identity record larger than verifiers accept
+ * (its one enrolment would be spent on a record nobody can load), and registers nothing. */
+static void register_refuses_attributes_over_the_record_cap(void **state)
+{
+    enum { N = 64 };
+    static char keys[N][16], value[257];
+    Stele__Attribute av[N], *ap[N];
+    memset(value, 'v', 256);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%zu", i);
+        stele__attribute__init(&av[i]);
+        av[i].key = keys[i];
+        av[i].value = value;
+        ap[i] = &av[i];
+    }
+    Stele__RegisterRequest r = STELE__REGISTER_REQUEST__INIT;
+    r.id = "wide";
+    r.org = "org1";
+    r.role = "client";
+    r.secret = "";
+    r.n_attributes = N;
+    r.attributes = ap;
+    struct enrolment e;
+    ca_load("admin", &e);
+    struct buf req = {0};
+    uint8_t sig[64];
+    struct rpc_result res;
+    make_signed(&e, "/stele.CA/RegisterIdentity", &r.base, 0, &req, sig);
+    send_signed("/stele.CA/RegisterIdentity", &req, sig, &stele__register_response__descriptor,
+                &res);
+    assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+    assert_non_null(strstr(res.detail, "attributes"));
+    buf_release(&req);
+    /* Nothing was registered: the id is free. */
+    r.n_attributes = 8;
+    make_signed(&e, "/stele.CA/RegisterIdentity", &r.base, 0, &req, sig);
+    send_signed("/stele.CA/RegisterIdentity", &req, sig, &stele__register_response__descriptor,
+                &res);
+    assert_int_equal(res.code, RPC_OK);
+    buf_release(&req);
+    enrolment_release(&e);
+}
+
+/* An id whose attributes an older CA let grow past what a record may hold is refused at
+ * enrolment with a clear answer, before anything is issued: its enrolment is not spent. */
+static void enrolment_of_an_oversized_old_id_refused_unspent(void **state)
+{
+    assert_int_equal(
+        cli_register("admin", "wide-old", "org1", "client", "--secret wide-old-s3cret", NULL, NULL),
+        0);
+    stop_ca(SIGTERM);
+    struct registry *r = NULL;
+    struct arena *a = arena_create(0);
+    Stele__CaIdRecord *rec;
+    assert_int_equal(registry_open(g_ca.dir, false, &r, NULL), STELE_OK);
+    assert_int_equal(registry_get_id(r, a, "wide-old", &rec), STELE_OK);
+    enum { N = 64 };
+    rec->n_attributes = N;
+    rec->attributes = arena_calloc(a, N, sizeof *rec->attributes);
+    char *value = arena_calloc(a, 1, 257);
+    memset(value, 'v', 256);
+    for (size_t i = 0; i < N; i++) {
+        Stele__Attribute *at = arena_calloc(a, 1, sizeof *at);
+        stele__attribute__init(at);
+        at->key = arena_calloc(a, 1, 16);
+        snprintf(at->key, 16, "k%zu", i);
+        at->value = value;
+        rec->attributes[i] = at;
+    }
+    struct registry_batch *b = registry_batch_create();
+    assert_int_equal(registry_batch_put_id(b, rec), STELE_OK);
+    assert_int_equal(registry_commit(r, b), STELE_OK);
+    registry_batch_destroy(b);
+    registry_close(r);
+    start_ca();
+
+    struct buf out = {0};
+    assert_int_equal(cli_enroll("wide-old", "wide-old-s3cret", NULL, &out), 1);
+    assert_non_null(strstr((char *)out.data, "FAILED_PRECONDITION"));
+    assert_non_null(strstr((char *)out.data, "nothing was issued"));
+    buf_release(&out);
+    stop_ca(SIGTERM);
+    assert_int_equal(registry_open(g_ca.dir, false, &r, NULL), STELE_OK);
+    assert_int_equal(registry_get_id(r, a, "wide-old", &rec), STELE_OK);
+    assert_int_equal(rec->enrollments, 0);
+    assert_int_equal(rec->n_certs, 0);
+    registry_close(r);
+    arena_destroy(a);
+    start_ca();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(revoked_listed_through_the_window_then_dropped),
+        cmocka_unit_test(register_refuses_attributes_over_the_record_cap),
+        cmocka_unit_test(enrolment_of_an_oversized_old_id_refused_unspent),
+    };
+    return cmocka_run_group_tests(tests, group_setup, ca_fixture_teardown);
+}

@@ -113,9 +113,12 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
 struct ca_signed {
     struct signed_request req; /* signer, nonce, body */
     ProtobufCMessage *body;    /* the body decoded as the method's message, in the call arena */
+    bool reenrolled; /* Reenroll only: the signer's certificate was superseded by a reenrolment
+                        (registry reenr/): only that request sent again may pass */
 };
 /* Verifies a SignedRequest for the method being called: signer identity (issued by this CA,
- * within validity — or within the reenrol grace when `grace`), not revoked in the registry,
+ * within validity — or within the reenrol grace when `grace`), not revoked in the registry
+ * (for Reenroll, superseded by a reenrolment is let through with out->reenrolled set),
  * signature, method, timestamp, role from the permission table, nonce not seen — and decodes
  * the body as a `body_desc` message into out->body. Answers the call's error itself: returns
  * RPC_OK or the code to return. */

@@ -289,6 +289,52 @@ static enum rpc_code check_superseded(const struct ca *ca, struct rpc_call *call
                           rec->id, CA_MAX_SUPERSEDED, (unsigned long long)(first - now_s));
 }
 
+/* A reenrolment whose signer's certificate a reenrolment already superseded: when it is the
+ * same request (the same R_U: the client keeps its k_U until it has the answer), its answer was
+ * lost on the way, and it gets the same answer again; nothing else changes but the nonce.
+ * Another R_U is refused: the identity has moved on to the new certificate. */
+static enum rpc_code reenroll_again(struct ca *ca, struct rpc_call *call, const struct ca_signed *s,
+                                    ProtobufCMessage **resp)
+{
+    struct arena *a = rpc_call_arena(call);
+    const Stele__ReenrollRequest *r = (const Stele__ReenrollRequest *)s->body;
+    const struct identity *who = &s->req.signer;
+    struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return rpc_call_error(call, RPC_INTERNAL, "out of memory");
+    Stele__CaIdRecord *rec = NULL;
+    ProtobufCBinaryData u = {0}, sent = {0};
+    pthread_mutex_t *g = ca_id_guard(ca, who->id); /* then ca->lock */
+    pthread_mutex_lock(g);
+    pthread_mutex_lock(&ca->lock);
+    enum rpc_code code = RPC_OK;
+    int rc = registry_get_id(ca->reg, a, who->id, &rec);
+    if (rc != STELE_OK)
+        code = rpc_call_error(call, RPC_NOT_FOUND, "id \"%s\" is not registered", who->id);
+    else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED, "id \"%s\" is revoked", who->id);
+    else if (registry_get_reenrolled(ca->reg, a, who->certhash, &u, &sent) != STELE_OK)
+        code = rpc_call_error(call, RPC_INTERNAL, "the reenrolment record cannot be read");
+    else if (u.len != r->r_u.len || memcmp(u.data, r->r_u.data, u.len) != 0)
+        code = rpc_call_error(call, RPC_PERMISSION_DENIED,
+                              "signer \"%s\": certificate serial %llu was superseded by a "
+                              "reenrolment with another key request; use the certificate it "
+                              "issued (or ask an admin for a new id)",
+                              who->id, (unsigned long long)who->fields.serial);
+    else
+        code = ca_claim_nonce(ca, call, s, b);
+    code = ca_commit_unlock(ca, call, b, code);
+    pthread_mutex_unlock(g);
+    if (code != RPC_OK)
+        return code;
+    *resp = pb_unpack(&stele__enroll_response__descriptor, a, sent.data, sent.len, 0);
+    if (!*resp)
+        return rpc_call_error(call, RPC_INTERNAL, "the reenrolment record is damaged");
+    log_info("ca", "reenrolment of \"%s\" (serial %llu) answered again: its answer was lost",
+             who->id, (unsigned long long)who->fields.serial);
+    return RPC_OK;
+}
+
 enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *arg)
 {
@@ -301,6 +347,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
     Stele__ReenrollRequest *r = (Stele__ReenrollRequest *)s.body;
     if ((code = ca_check_r_u(call, r->r_u.data, r->r_u.len)) != RPC_OK)
         return code;
+    if (s.reenrolled)
+        return reenroll_again(ca, call, &s, resp);
     const struct identity *who = &s.req.signer;
     Stele__EnrollResponse *out = arena_calloc(a, 1, sizeof *out);
     struct registry_batch *b = registry_batch_create();
@@ -346,6 +394,13 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         registry_batch_put_revoked(b, &e, identity_valid_until(&who->fields));
         registry_batch_put_u64(b, "crl_number", crl_number + 1);
         registry_batch_put_id(b, rec);
+        /* the answer, for the same request sent again should this one be lost */
+        struct buf sent = {0};
+        if (pb_pack_buf(&out->base, &sent) != STELE_OK ||
+            registry_batch_put_reenrolled(b, who->certhash, r->r_u.data, r->r_u.len, sent.data,
+                                          sent.len) != STELE_OK)
+            code = rpc_call_error(call, RPC_INTERNAL, "out of memory");
+        buf_release(&sent);
     }
     code = ca_commit_unlock(ca, call, b, code);
     pthread_mutex_unlock(g);

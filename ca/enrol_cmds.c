@@ -14,6 +14,7 @@
 #include "pb/pb.h"
 #include "stele/ca.pb-c.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,10 @@ static const char reenroll_help[] =
     "The key pair is always new: ECQV binds the private key to the certificate it was issued\n"
     "with, so a certificate cannot be renewed for the same key. The old certificate goes on the\n"
     "CRL with reason \"superseded\" and its key can no longer sign requests to the CA. An\n"
-    "identity that has expired may still reenrol within the CA's grace period.\n";
+    "identity that has expired may still reenrol within the CA's grace period.\n"
+    "The new key request is kept in DIR/reenroll-key.pem until the new identity is saved: if\n"
+    "the CA's answer is lost, running reenroll again asks with the same key, and the CA sends\n"
+    "the same answer again.\n";
 
 int cmd_reenroll(int argc, char **argv)
 {
@@ -181,11 +185,19 @@ int cmd_reenroll(int argc, char **argv)
     }
     struct caclient_enrolled en;
     struct rpc_result res;
-    rc = caclient_reenroll(ch, &e, &en, &res, &err);
+    /* the key request waits in --as until its answer is saved: if the answer is lost, the next
+     * reenroll asks with the same key and the CA sends the same answer again */
+    char pending[PATH_MAX];
+    if (snprintf(pending, sizeof pending, "%s/reenroll-key.pem", o.as) >= (int)sizeof pending) {
+        rpc_channel_close(ch);
+        enrolment_release(&e);
+        return cli_usage(prog, "--as: the path is too long");
+    }
+    rc = caclient_reenroll(ch, &e, pending, &en, &res, &err);
     if (rc != STELE_OK)
         code = enrol_fail(prog, rc, &res, err);
-    else
-        code = finish(prog, &en, dir, o.json);
+    else if ((code = finish(prog, &en, dir, o.json)) == CLI_EXIT_OK)
+        caclient_reenroll_done(pending);
     caclient_enrolled_release(&en);
     enrolment_release(&e);
     rpc_channel_close(ch);

@@ -270,6 +270,8 @@ int registry_prune_revoked(struct registry *r, uint64_t before_s, size_t *count)
         leveldb_writebatch_delete(b->wb, key, n);
         n = make_key(key, sizeof key, "cert/", k + 7, 32);
         leveldb_writebatch_delete(b->wb, key, n);
+        n = make_key(key, sizeof key, "reenr/", k + 7, 32);
+        leveldb_writebatch_delete(b->wb, key, n);
         pruned++;
     }
     leveldb_iter_destroy(it);
@@ -371,6 +373,43 @@ int registry_batch_put_revoked(struct registry_batch *b, const struct identity_r
     m.revoked_at = e->revoked_at;
     m.reason = (char *)e->reason;
     return put_msg(b, key, n, &m.base);
+}
+
+int registry_batch_put_reenrolled(struct registry_batch *b, const uint8_t old_certhash[32],
+                                  const uint8_t *r_u, size_t r_u_len, const uint8_t *resp,
+                                  size_t resp_len)
+{
+    char key[64];
+    size_t n = make_key(key, sizeof key, "reenr/", old_certhash, 32);
+    uint8_t *v = malloc(1 + r_u_len + resp_len);
+    if (!v || !r_u_len || r_u_len > 255) {
+        free(v);
+        return b->err = STELE_ERR_NOMEM;
+    }
+    v[0] = (uint8_t)r_u_len;
+    memcpy(v + 1, r_u, r_u_len);
+    memcpy(v + 1 + r_u_len, resp, resp_len);
+    leveldb_writebatch_put(b->wb, key, n, (const char *)v, 1 + r_u_len + resp_len);
+    free(v);
+    return STELE_OK;
+}
+
+int registry_get_reenrolled(struct registry *r, struct arena *a, const uint8_t certhash[32],
+                            ProtobufCBinaryData *r_u, ProtobufCBinaryData *resp)
+{
+    char key[64], *val;
+    size_t vlen, n = make_key(key, sizeof key, "reenr/", certhash, 32);
+    int rc = get_raw(r, key, n, &val, &vlen);
+    if (rc != STELE_OK)
+        return rc;
+    size_t ul = vlen ? (uint8_t)val[0] : 0;
+    uint8_t *copy = vlen > 1 + ul && ul ? arena_memdup(a, val, vlen) : NULL;
+    leveldb_free(val);
+    if (!copy)
+        return vlen > 1 + ul && ul ? STELE_ERR_NOMEM : STELE_ERR_MALFORMED;
+    *r_u = (ProtobufCBinaryData){ul, copy + 1};
+    *resp = (ProtobufCBinaryData){vlen - 1 - ul, copy + 1 + ul};
+    return STELE_OK;
 }
 
 int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],

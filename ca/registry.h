@@ -8,6 +8,10 @@
  *        revexp/<certhash>  u64be: when that certificate expires (Unix seconds); the CRL leaves
  *                           it out a while later (ca.h ca_crl_after_expiry_s()), and the three
  *                           entries of the certificate go later still (registry_prune_revoked())
+ *        reenr/<certhash>   the reenrolment that superseded that certificate: u8 length of
+ *                           R_U, R_U, the serialized EnrollResponse sent, so that the same
+ *                           request, sent again after its answer was lost, gets the same answer
+ *                           (ca_handle_reenroll()); deleted with the certificate's rev/ entry
  *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
  *        meta/<name>        u64be values: serial (no serial above it was issued: the CA
  *                           reserves them in blocks), crl_number, ca_id; and the CA name
@@ -51,7 +55,7 @@ bool registry_nonce_seen(struct registry *r, const uint8_t nonce[IDENTITY_NONCE_
  * without a recorded expiry are always listed). */
 int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
                           struct identity_revoked **out, size_t *n);
-/* Deletes the rev/, revexp/ and cert/ entries of every revoked certificate that expired
+/* Deletes the rev/, revexp/, cert/ and reenr/ entries of every revoked certificate that expired
  * before `before_s` (entries without a recorded expiry are kept), so that revocations and
  * reenrolments do not grow the registry, and the scan that builds each CRL, without end. The
  * caller picks `before_s` so that nothing deleted is still listed or still signs. Returns
@@ -71,6 +75,14 @@ int registry_batch_put_cert(struct registry_batch *b, const uint8_t certhash[32]
 /* Puts rev/<certhash> and the certificate's expiry `expires_at` (revexp/). */
 int registry_batch_put_revoked(struct registry_batch *b, const struct identity_revoked *e,
                                uint64_t expires_at);
+/* Puts reenr/<old_certhash>: the reenrolment request's R_U (1..255 octets) and the answer. */
+int registry_batch_put_reenrolled(struct registry_batch *b, const uint8_t old_certhash[32],
+                                  const uint8_t *r_u, size_t r_u_len, const uint8_t *resp,
+                                  size_t resp_len);
+/* Reads reenr/<certhash> into the arena: *r_u and *resp. STELE_OK, STELE_ERR_NOT_FOUND,
+ * STELE_ERR_MALFORMED, STELE_ERR_IO or STELE_ERR_NOMEM. */
+int registry_get_reenrolled(struct registry *r, struct arena *a, const uint8_t certhash[32],
+                            ProtobufCBinaryData *r_u, ProtobufCBinaryData *resp);
 int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
                              uint64_t ts_ms);
 void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v);

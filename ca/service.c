@@ -185,9 +185,10 @@ enum rpc_code ca_commit_unlock(struct ca *ca, struct rpc_call *call, struct regi
 }
 
 /* Refuses (answering the call) a request whose signer's certificate this CA did not issue or
- * has revoked, or whose nonce was used already. */
+ * has revoked, or whose nonce was used already. With `reenrolled` non-NULL, a certificate
+ * superseded by a reenrolment passes, and *reenrolled says so. */
 static enum rpc_code signer_fresh(struct ca *ca, struct rpc_call *call,
-                                  const struct signed_request *req)
+                                  const struct signed_request *req, bool *reenrolled)
 {
     const struct identity *who = &req->signer;
     Stele__CaCertRecord *cert = NULL;
@@ -198,7 +199,12 @@ static enum rpc_code signer_fresh(struct ca *ca, struct rpc_call *call,
                               (unsigned long long)who->fields.serial);
     if (rc != STELE_OK)
         return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));
-    if (cert->revoked)
+    ProtobufCBinaryData u, answer;
+    if (cert->revoked && reenrolled &&
+        registry_get_reenrolled(ca->reg, rpc_call_arena(call), who->certhash, &u, &answer) ==
+            STELE_OK)
+        *reenrolled = true;
+    else if (cert->revoked)
         return rpc_call_error(call, RPC_PERMISSION_DENIED,
                               "signer \"%s\": certificate serial %llu is revoked", who->id,
                               (unsigned long long)who->fields.serial);
@@ -253,7 +259,9 @@ enum rpc_code ca_check_signed(struct ca *ca, struct rpc_call *call, const Protob
         return code;
     }
     const struct identity *who = &out->req.signer;
-    enum rpc_code code = signer_fresh(ca, call, &out->req);
+    out->reenrolled = false;
+    enum rpc_code code = signer_fresh(
+        ca, call, &out->req, strcmp(method, "/stele.CA/Reenroll") == 0 ? &out->reenrolled : NULL);
     if (code != RPC_OK)
         return code;
     if (permissions[p].role && !identity_has_role(who, permissions[p].role))
@@ -274,7 +282,8 @@ enum rpc_code ca_claim_nonce(struct ca *ca, struct rpc_call *call, const struct 
                              struct registry_batch *b)
 {
     uint64_t now = clock_wall_ms();
-    enum rpc_code code = signer_fresh(ca, call, &s->req);
+    bool again = false; /* a reenrolment sent again stays one (ca_handle_reenroll()) */
+    enum rpc_code code = signer_fresh(ca, call, &s->req, s->reenrolled ? &again : NULL);
     if (code != RPC_OK)
         return code;
     if (now - ca->last_prune_ms > 60000) {

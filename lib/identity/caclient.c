@@ -13,7 +13,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 void caclient_enrolled_release(struct caclient_enrolled *en)
 {
@@ -106,7 +108,29 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
     return rc;
 }
 
-int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
+/* The key request of a reenrolment: k_U kept in `pending` (may be NULL) from an attempt whose
+ * answer never came, or a new one, saved there before it is sent. */
+static int reenroll_request(const char *pending, struct crypto_key **k_u,
+                            uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN], char **errmsg)
+{
+    int rc = pending ? crypto_key_load_pem(pending, k_u) : STELE_ERR_NOT_FOUND;
+    if (rc == STELE_OK) {
+        crypto_key_public_compressed(*k_u, r_u);
+        return STELE_OK;
+    }
+    if (rc != STELE_ERR_NOT_FOUND)
+        return stele_errf(errmsg, rc, "cannot read the pending reenrolment key %s", pending);
+    if ((rc = ecqv_request(k_u, r_u)) != STELE_OK)
+        return stele_errf(errmsg, rc, "cannot make a key");
+    if (pending && (rc = crypto_key_save_pem(*k_u, pending)) != STELE_OK) {
+        crypto_key_destroy(*k_u);
+        *k_u = NULL;
+        return stele_errf(errmsg, rc, "cannot save the reenrolment key to %s", pending);
+    }
+    return STELE_OK;
+}
+
+int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending,
                       struct caclient_enrolled *out, struct rpc_result *res, char **errmsg)
 {
     struct crypto_key *k_u = NULL;
@@ -115,9 +139,9 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
     if (errmsg)
         *errmsg = NULL;
     memset(out, 0, sizeof *out);
-    int rc = ecqv_request(&k_u, r_u);
+    int rc = reenroll_request(pending, &k_u, r_u, errmsg);
     if (rc != STELE_OK)
-        return stele_errf(errmsg, rc, "cannot make a key");
+        return rc;
     Stele__ReenrollRequest req = STELE__REENROLL_REQUEST__INIT;
     req.r_u.data = r_u;
     req.r_u.len = sizeof r_u;
@@ -128,6 +152,11 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
     pb_free(resp);
     crypto_key_destroy(k_u);
     return rc;
+}
+
+int caclient_reenroll_done(const char *pending)
+{
+    return unlink(pending) == 0 || errno == ENOENT ? STELE_OK : STELE_ERR_IO;
 }
 
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg)

@@ -36,9 +36,17 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
                     struct rpc_result *res, char **errmsg);
 
 /* Reenrols the identity in `e` (a request signed with its current key; the CA's key must be
- * e->ca_pub). Same results as caclient_enroll(). */
-int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e,
+ * e->ca_pub). Same results as caclient_enroll(). With `pending` non-NULL, the new key request
+ * k_U is kept in that file (mode 0600) from before it is sent; when the file exists, its key is
+ * asked for again: a CA that answered that request already (the answer was lost, the old
+ * certificate superseded) sends the same answer again. Delete the file once the new identity
+ * is saved (caclient_reenroll_done()). */
+int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending,
                       struct caclient_enrolled *out, struct rpc_result *res, char **errmsg);
+
+/* Deletes the pending reenrolment key file (a missing one is fine). Returns STELE_OK or
+ * STELE_ERR_IO. */
+int caclient_reenroll_done(const char *pending);
 
 /* Writes `en` as an enrolment directory (see enrolment_save()). */
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg);

@@ -18,6 +18,8 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "crypto/key.h"
+#include "identity/caclient.h"
 #include "identity/enrolment.h"
 #include "rpc/rpc.h"
 #include "stele/ca.pb-c.h"
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WINDOW_S "10" /* long enough for the steps between the sleeps on a loaded machine */
 
@@ -209,11 +212,54 @@ static void enrolment_of_an_oversized_old_id_refused_unspent(void **state)
     start_ca();
 }
 
+/* A sensor whose reenrolment answer is lost (a flaky link, a crash before saving) asks again
+ * with the same key request, kept in its pending file, and gets the same certificate; asking
+ * with another key is refused, as is any retry once the id is revoked. */
+static void lost_reenrolment_answer_is_sent_again(void **state)
+{
+    (void)state;
+    cli_make_identity("lossy", "org1", "client", NULL);
+    struct enrolment old;
+    ca_load("lossy", &old);
+    char pending[700], other[700];
+    snprintf(pending, sizeof pending, "%s/lossy-pending.pem", g_ca.tmp);
+    snprintf(other, sizeof other, "%s/lossy-other.pem", g_ca.tmp);
+    struct caclient_enrolled first, again, stray;
+    struct rpc_result res;
+    char *err = NULL;
+    assert_int_equal(caclient_reenroll(g_ca.ch, &old, pending, &first, &res, &err), STELE_OK);
+    /* ... and the answer never reached the sensor: it still holds `old`, now superseded */
+    assert_int_equal(caclient_reenroll(g_ca.ch, &old, pending, &again, &res, &err), STELE_OK);
+    assert_memory_equal(first.id.certhash, again.id.certhash, 32);
+    assert_true(crypto_key_public_equal(first.key, again.key));
+    /* another key request is not that reenrolment: refused, nothing issued */
+    int rc = caclient_reenroll(g_ca.ch, &old, other, &stray, &res, &err);
+    print_message("another key: %d %s\n", res.code, res.detail);
+    assert_int_not_equal(rc, STELE_OK);
+    assert_int_equal(res.code, RPC_PERMISSION_DENIED);
+    assert_non_null(strstr(res.detail, "superseded by a reenrolment with another key request"));
+    caclient_enrolled_release(&stray);
+    /* once the id is revoked, not even the same request */
+    assert_int_equal(cli_revoke("admin", "lossy", "lost", NULL), 0);
+    rc = caclient_reenroll(g_ca.ch, &old, pending, &stray, &res, &err);
+    assert_int_not_equal(rc, STELE_OK);
+    assert_int_equal(res.code, RPC_PERMISSION_DENIED);
+    caclient_enrolled_release(&stray);
+    assert_int_equal(caclient_reenroll_done(pending), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(other), STELE_OK);
+    assert_int_equal(access(pending, F_OK), -1);
+    free(err);
+    caclient_enrolled_release(&first);
+    caclient_enrolled_release(&again);
+    enrolment_release(&old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(revoked_listed_through_the_window_then_dropped),
         cmocka_unit_test(register_refuses_attributes_over_the_record_cap),
+        cmocka_unit_test(lost_reenrolment_answer_is_sent_again),
         cmocka_unit_test(enrolment_of_an_oversized_old_id_refused_unspent),
     };
     return cmocka_run_group_tests(tests, group_setup, ca_fixture_teardown);

@@ -67,7 +67,7 @@ static int lc_current(void *ctx, const char *key, struct arena *a, ProtobufCBina
 static int run_lifecycle(struct peer *p, struct arena *a, const Stele__ChaincodeInvocation *inv,
                          const struct identity *creator, struct view *v, struct cc_outcome *o)
 {
-    struct lifecycle_state st = {lc_get, lc_current, v};
+    struct lifecycle_state st = {lc_get, lc_current, v, .endorsing = true};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, kvledger_config(p->ledger), inv->function, inv->args, inv->n_args,
                                creator->org, creator->role, &st, &r);

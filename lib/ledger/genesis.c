@@ -19,7 +19,7 @@ int genesis_build(const Stele__ChannelConfig *cfg, const struct crypto_key *sign
                   const uint8_t *creator, size_t creator_len, uint64_t timestamp_ms,
                   struct buf *out, char **errmsg)
 {
-    int rc = genesis_check(cfg, errmsg);
+    int rc = genesis_check_build(cfg, errmsg);
     if (rc)
         return rc;
     if (cfg->sequence != 0)

@@ -65,7 +65,13 @@ struct crypto_key;
  * which rule, or STELE_ERR_NOMEM. */
 int genesis_check(const Stele__ChannelConfig *cfg, char **errmsg);
 
-/* Builds block 0 carrying `cfg` (only read; it must pass genesis_check() and have sequence
+/* The rules for a block 0 being built: genesis_check(), and that every chaincode definition's
+ * endorsement policy parses and names only the channel's organisations
+ * (lifecycle_policy_check()). Loading a block 0 checks genesis_check() only, so that blocks
+ * built before this rule keep loading. Same results as genesis_check(). */
+int genesis_check_build(const Stele__ChannelConfig *cfg, char **errmsg);
+
+/* Builds block 0 carrying `cfg` (only read; it must pass genesis_check_build() and have sequence
  * 0) and appends the serialized Block to `out` (caller-owned). The CONFIG envelope is signed
  * with `signer`; `creator` (creator_len octets) is the signer's serialized identity record.
  * The header and block time is `timestamp_ms` (0: now). Returns STELE_OK, STELE_ERR_INVALID

@@ -266,17 +266,26 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
         snprintf(what, sizeof what, "chaincode %s: endorsement_policy", quote(&q, d->name));
         if ((rc = check_policy(errmsg, what, d->endorsement_policy)))
             return rc;
-        char unknown[QUOTED_MAX + 1];
+    }
+    return STELE_OK;
+}
+
+int genesis_check_build(const Stele__ChannelConfig *c, char **errmsg)
+{
+    int rc = genesis_check(c, errmsg);
+    struct quoted q;
+    char what[96], unknown[QUOTED_MAX + 1];
+    for (size_t i = 0; rc == STELE_OK && i < c->n_chaincodes; i++) {
+        const Stele__ChaincodeDefinition *d = c->chaincodes[i];
+        snprintf(what, sizeof what, "chaincode %s: endorsement_policy", quote(&q, d->name));
         rc = lifecycle_policy_check(c, d->endorsement_policy, unknown, sizeof unknown);
         if (rc == STELE_ERR_MALFORMED)
             return refuse(errmsg, "%s does not parse (e.g. AND(org1.peer, org2.peer))", what);
         if (rc == STELE_ERR_NOT_FOUND)
             return refuse(errmsg, "%s names organisation %s, which is not one of the channel's",
                           what, quote(&q, unknown));
-        if (rc)
-            return rc;
     }
-    return STELE_OK;
+    return rc;
 }
 
 int genesis_check(const Stele__ChannelConfig *c, char **errmsg)

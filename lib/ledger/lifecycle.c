@@ -390,7 +390,8 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
     if (ld.def->sequence != seq + 1)
         return refuse(out, 400, "the definition's sequence is not the committed one + 1"), STELE_OK;
     char unknown[TX_MAX_NAME_LEN + 1];
-    if ((rc = lifecycle_policy_check(cfg, ld.def->endorsement_policy, unknown, sizeof unknown))) {
+    if (st->endorsing &&
+        (rc = lifecycle_policy_check(cfg, ld.def->endorsement_policy, unknown, sizeof unknown))) {
         if (rc != STELE_ERR_NOT_FOUND)
             return rc; /* it parsed when the definition was opened: out of memory */
         const char *msg = arena_printf(a,

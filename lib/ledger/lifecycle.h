@@ -27,6 +27,9 @@
  *            writes crl/<hex of the CA key> = the CRL and reads that key. Peers install the
  *            CRLs of the ledger (kvledger.h) after the block that writes them, so revocation
  *            takes effect at the same block on every peer.
+ * Endorsers also refuse (400) to approve, commit or answer readiness for a definition whose
+ * policy names an organisation the channel does not have (lifecycle_state.endorsing):
+ * validators do not judge that, so blocks committed before the rule validate as they did.
  * The hash of a definition is SHA-256 of its canonical bytes: the decoded message packed again
  * (protobuf-c packs fields in number order, so two equal definitions give equal bytes).
  */
@@ -95,6 +98,10 @@ struct lifecycle_state {
     int (*current)(void *ctx, const char *key, struct arena *a, ProtobufCBinaryData *value,
                    bool *found);
     void *ctx;
+    /* The endorser: also the rules that are not validation rules (which every peer must apply
+     * alike to every block, old ones included): a policy naming only the channel's
+     * organisations (lifecycle_policy_check()). */
+    bool endorsing;
 };
 
 struct statedb;

@@ -280,7 +280,7 @@ static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
     if (!a)
         return STELE_ERR_NOMEM;
     const Stele__ChaincodeInvocation *inv = it->tx.invocation;
-    struct lifecycle_state st = {lc_get, lc_current, p};
+    struct lifecycle_state st = {lc_get, lc_current, p, .endorsing = false};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, p->job->channel, inv->function, inv->args, inv->n_args,
                                it->creator_org, it->creator_role, &st, &r);

@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!a)
         abort();
     struct state s = {0};
-    struct lifecycle_state st = {s_get, s_current, &s};
+    struct lifecycle_state st = {s_get, s_current, &s, .endorsing = true};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, channel(), "crl", &arg, 1, member ? "org1" : "org9",
                                admin ? "admin" : "client", &st, &r);

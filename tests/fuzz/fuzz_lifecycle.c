@@ -414,7 +414,7 @@ static void step(struct arena *a, struct table *t, uint8_t hdr, ProtobufCBinaryD
     const struct kv *entry;
     int want = expected_status(a, t, fn, org, admin, args, n_args, opened, &d, &entry);
 
-    struct lifecycle_state st = {t_get, t_current, t};
+    struct lifecycle_state st = {t_get, t_current, t, .endorsing = true};
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, channel(), functions[fn], n_args ? args : NULL, n_args, org,
                                admin ? "admin" : "peer", &st, &r);

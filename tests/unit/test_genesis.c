@@ -414,7 +414,12 @@ static void every_rule_refuses_with_a_sentence(void **state)
         }
         rules[i].breaker(a, c);
         char *err = NULL;
-        int rc = genesis_check(c, &err);
+        /* the policy rules are for blocks being built: one built before them still loads */
+        bool build_only =
+            rules[i].breaker == policy_unparsable || rules[i].breaker == policy_unknown_org;
+        if (build_only)
+            assert_int_equal(genesis_check(c, NULL), STELE_OK);
+        int rc = build_only ? genesis_check_build(c, &err) : genesis_check(c, &err);
         if (rc != STELE_ERR_INVALID || !err || strcmp(err, rules[i].message) != 0)
             fail_msg("rule %zu: status %d, message\n  %s\nexpected\n  %s", i, rc,
                      err ? err : "(none)", rules[i].message);

@@ -131,7 +131,7 @@ static ProtobufCBinaryData def(const char *name, const char *version, uint64_t s
 static int run(struct table *t, struct arena *a, const char *fn, ProtobufCBinaryData arg,
                const char *org, const char *role, struct lifecycle_result *r)
 {
-    struct lifecycle_state st = {t_get, t_current, t};
+    struct lifecycle_state st = {t_get, t_current, t, .endorsing = true};
     assert_int_equal(lifecycle_execute(a, channel(), fn, &arg, 1, org, role, &st, r), STELE_OK);
     return r->status;
 }

@@ -189,6 +189,26 @@ static void lifecycle_approval_replaced_in_the_block(void **state)
     buf_release(&value);
 }
 
+/* A policy naming an organisation the channel lacks is refused by endorsers, not judged by
+ * validators: blocks committed before that rule validate as they did. */
+static void lifecycle_unknown_org_policy_is_not_a_validation_rule(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = definition(fx, "odd", "1.0", 1, "OR(Org1.peer, Org9.peer)");
+    ProtobufCBinaryData envs[] = {
+        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
+    };
+    uint8_t codes[3];
+    txv_commit(fx, envs, 3, codes);
+    TXV_EXPECT_CODES(codes, TXC(VALID), TXC(VALID), TXC(VALID));
+    struct buf value;
+    buf_init(&value);
+    assert_int_equal(statedb_get(fx->db, LIFECYCLE_NS, "definition/odd", &value, NULL), STELE_OK);
+    buf_release(&value);
+}
+
 /* A definition is committed once per sequence: a second commit of the same sequence in the
  * same block is refused, whatever reads its read/write set lists. */
 static void lifecycle_one_commit_per_sequence(void **state)
@@ -306,6 +326,7 @@ int main(void)
         T(lifecycle_refused),
         T(lifecycle_commit_after_a_majority_approved),
         T(lifecycle_approval_replaced_in_the_block),
+        T(lifecycle_unknown_org_policy_is_not_a_validation_rule),
         T(lifecycle_one_commit_per_sequence),
         T(lifecycle_namespace_is_no_chaincode),
         T(definition_replaced_earlier_in_the_block),

@@ -546,10 +546,11 @@ static int take_result(struct ccrt_sim *sim, const struct ccrt_invocation *inv,
         (res->has_event &&
          (!ev[0] || strlen(ev) > MAX_EVENT_NAME || res->event_payload.len > STELE_CC_MAX_VALUE)))
         return ccrt_fail_set(f, STELE_ERR_INTERNAL, "its host sent an oversize result");
-    /* the event's name goes into the block as a protobuf string (the shim refuses others) */
+    /* the event's name goes into the block as a protobuf string: the invocation fails (the
+     * shim refuses such names; a package built before it did may still send one, and its host
+     * is kept, as for a key that is not UTF-8) */
     if (res->has_event && !text_utf8_ok(ev, strlen(ev)))
-        return ccrt_fail_set(f, STELE_ERR_INTERNAL,
-                             "its host sent an event name that is not UTF-8");
+        return ccrt_fail_set(f, STELE_ERR_INVALID, "its event name is not UTF-8");
     struct arena *a = arena_create(0);
     if (!a)
         return ccrt_fail_set(f, STELE_ERR_NOMEM, "out of memory");

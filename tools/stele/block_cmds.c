@@ -147,10 +147,8 @@ static void summarize_pbft(struct block_ctx *ctx, struct arena *a, const Stele__
         Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
                                                                 p->commits[i]->message.data,
                                                                 p->commits[i]->message.len, 0);
-        char who[65];
-        int k =
-            snprintf(s->committers + used, sizeof s->committers - used, "%s%s", used ? ", " : "",
-                     peer_client_printable(m && m->sender ? m->sender : "?", who, sizeof who));
+        int k = snprintf(s->committers + used, sizeof s->committers - used, "%s%.64s",
+                         used ? ", " : "", m && m->sender ? m->sender : "?");
         if (k > 0)
             used += (size_t)k;
     }
@@ -306,17 +304,18 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
         hex_encode(h->previous_hash.data, 32, prev);
     if (h->data_hash.len == 32)
         hex_encode(h->data_hash.data, 32, data);
+    char chan[260], t[260];
     printf("number         %" PRIu64 "\nhash           %s\nprevious_hash  %s\n"
            "data_hash      %s (%s)\nchannel        %s\ntransactions   %zu\n",
            h->number, hx, prev, data, data_ok ? "matches the envelopes" : "MISMATCH",
-           md ? md->channel_id : "", n);
+           peer_client_printable(md ? md->channel_id : "", chan, sizeof chan), n);
     /* A terminal shows the first few; --json lists every tx_id. */
     size_t shown = n <= TX_IDS_SHOWN + 1 ? n : TX_IDS_SHOWN;
     for (size_t i = 0; i < shown; i++)
-        printf("  %s%s%s\n", tx_id_of(a, &b->data->envelopes[i]),
-               md && i < md->validation_codes.len ? " " : "",
-               md && i < md->validation_codes.len ? peer_code_name(md->validation_codes.data[i])
-                                                  : "");
+        printf(
+            "  %s%s%s\n", peer_client_printable(tx_id_of(a, &b->data->envelopes[i]), t, sizeof t),
+            md && i < md->validation_codes.len ? " " : "",
+            md && i < md->validation_codes.len ? peer_code_name(md->validation_codes.data[i]) : "");
     if (md && md->state_hash.len == 32) {
         char st[65];
         hex_encode(md->state_hash.data, 32, st);
@@ -324,13 +323,13 @@ static void print_block(struct block_ctx *ctx, struct arena *a, const Stele__Blo
     }
     if (shown < n)
         printf("  … and %zu more (--json lists them all)\n", n - shown);
-    printf("finality       %s", ps.kind);
+    char t1[260], t2[260], who[sizeof ps.committers * 4];
+    printf("finality       %s", peer_client_printable(ps.kind, t1, sizeof t1));
     if (strcmp(ps.kind, "pbft") == 0) {
         printf(": commit certificate %s (view %" PRIu64 ", COMMITs from %s)\n", ps.verdict, ps.view,
-               ps.committers);
+               peer_client_printable(ps.committers, who, sizeof who));
         return;
     }
-    char t1[260], t2[260];
     if (ps.node_id)
         printf(", signed by %s", peer_client_printable(ps.node_id, t1, sizeof t1));
     printf(": signature %s", ps.verdict);

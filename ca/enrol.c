@@ -335,6 +335,37 @@ static enum rpc_code reenroll_again(struct ca *ca, struct rpc_call *call, const 
     return RPC_OK;
 }
 
+/* Under ca->lock: whether the certificate `certhash` was superseded by a reenrolment since
+ * the request signed by it was checked. */
+static bool reenrolled_meanwhile(struct ca *ca, struct arena *a, const uint8_t certhash[32])
+{
+    Stele__CaCertRecord *cert = NULL;
+    ProtobufCBinaryData u, sent;
+    return registry_get_cert(ca->reg, a, certhash, &cert) == STELE_OK && cert->revoked &&
+           registry_get_reenrolled(ca->reg, a, certhash, &u, &sent) == STELE_OK;
+}
+
+/* Under ca->lock: refuses a key request R_U that an earlier reenrolment of the id was issued
+ * for. ECQV derives d_U = r + e·k_U: two certificates from one k_U would give away the new
+ * private key to whoever holds the old one. A client keeps k_U for its retries only
+ * (caclient_reenroll()); this is the CA's own check. */
+static enum rpc_code check_request_unused(struct ca *ca, struct rpc_call *call, struct arena *a,
+                                          const Stele__CaIdRecord *rec,
+                                          const ProtobufCBinaryData *r_u)
+{
+    for (size_t i = 0; i < rec->n_certs; i++) {
+        ProtobufCBinaryData u, sent;
+        if (rec->certs[i]->revoked && rec->certs[i]->certhash.len == 32 &&
+            registry_get_reenrolled(ca->reg, a, rec->certs[i]->certhash.data, &u, &sent) ==
+                STELE_OK &&
+            u.len == r_u->len && memcmp(u.data, r_u->data, u.len) == 0)
+            return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                                  "this key request (R_U) was issued a certificate already; a "
+                                  "reenrolment needs a new one (nothing was issued)");
+    }
+    return RPC_OK;
+}
+
 enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *arg)
 {
@@ -360,6 +391,15 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
     pthread_mutex_lock(g);
     pthread_mutex_lock(&ca->lock);
     int rc = registry_get_id(ca->reg, a, who->id, &rec);
+    if (rc == STELE_OK && rec->state != STELE__CA_ID_STATE__CA_ID_REVOKED &&
+        reenrolled_meanwhile(ca, a, who->certhash)) {
+        /* the same request sent again before the first's answer came: answered as a retry */
+        pthread_mutex_unlock(&ca->lock);
+        pthread_mutex_unlock(g);
+        registry_batch_destroy(b);
+        s.reenrolled = true;
+        return reenroll_again(ca, call, &s, resp);
+    }
     if (rc != STELE_OK)
         code = rpc_call_error(call, RPC_NOT_FOUND, "id \"%s\" is not registered", who->id);
     else if (rec->state == STELE__CA_ID_STATE__CA_ID_REVOKED)
@@ -368,6 +408,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK)
         code = check_superseded(ca, call, rec, now);
+    if (code == RPC_OK)
+        code = check_request_unused(ca, call, a, rec, &r->r_u);
     if (code == RPC_OK) {
         rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
         if (rc == STELE_OK)

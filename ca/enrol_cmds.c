@@ -14,7 +14,6 @@
 #include "pb/pb.h"
 #include "stele/ca.pb-c.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,9 +156,9 @@ static const char reenroll_help[] =
     "with, so a certificate cannot be renewed for the same key. The old certificate goes on the\n"
     "CRL with reason \"superseded\" and its key can no longer sign requests to the CA. An\n"
     "identity that has expired may still reenrol within the CA's grace period.\n"
-    "The new key request is kept in DIR/reenroll-key.pem until the new identity is saved: if\n"
-    "the CA's answer is lost, running reenroll again asks with the same key, and the CA sends\n"
-    "the same answer again.\n";
+    "The new key request is kept in the directory written (reenroll-CERTHASH.pem) until the new\n"
+    "identity is saved: if the CA's answer is lost, the same command asks with the same key, and\n"
+    "the CA sends the same answer again.\n";
 
 int cmd_reenroll(int argc, char **argv)
 {
@@ -185,19 +184,18 @@ int cmd_reenroll(int argc, char **argv)
     }
     struct caclient_enrolled en;
     struct rpc_result res;
-    /* the key request waits in --as until its answer is saved: if the answer is lost, the next
-     * reenroll asks with the same key and the CA sends the same answer again */
-    char pending[PATH_MAX];
-    if (snprintf(pending, sizeof pending, "%s/reenroll-key.pem", o.as) >= (int)sizeof pending) {
-        rpc_channel_close(ch);
-        enrolment_release(&e);
-        return cli_usage(prog, "--as: the path is too long");
-    }
-    rc = caclient_reenroll(ch, &e, pending, &en, &res, &err);
+    /* the key request waits in the directory written (DIR2 or DIR) until its answer is saved:
+     * if the answer is lost, the same command asks with the same key and the CA sends the same
+     * answer again */
+    rc = caclient_reenroll(ch, &e, dir, &en, &res, &err);
     if (rc != STELE_OK)
         code = enrol_fail(prog, rc, &res, err);
-    else if ((code = finish(prog, &en, dir, o.json)) == CLI_EXIT_OK)
-        caclient_reenroll_done(pending);
+    else if ((code = finish(prog, &en, dir, o.json)) == CLI_EXIT_OK &&
+             caclient_reenroll_done(dir) != STELE_OK)
+        fprintf(stderr,
+                "%s: warning: cannot delete the kept reenrolment key in %s; delete "
+                "%s/reenroll-*.pem (with the CA's answer it is your new private key)\n",
+                prog, dir, dir);
     caclient_enrolled_release(&en);
     enrolment_release(&e);
     rpc_channel_close(ch);

@@ -2,18 +2,23 @@
 #include "identity/caclient.h"
 
 #include "base/arena.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "crypto/ecdsa.h"
+#include "crypto/ecqv.h"
 #include "crypto/key.h"
 #include "pb/pb.h"
 #include "stele/ca.pb-c.h"
 #include "stele/identity.pb-c.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,29 +113,107 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
     return rc;
 }
 
-/* The key request of a reenrolment: k_U kept in `pending` (may be NULL) from an attempt whose
- * answer never came, or a new one, saved there before it is sent. */
-static int reenroll_request(const char *pending, struct crypto_key **k_u,
+/* dir/reenroll-<hex certhash of `cert`>.pem into out[n]: the pending key request of a
+ * reenrolment signed by that certificate. STELE_OK or STELE_ERR_INVALID (too long). */
+static int pending_path(const char *dir, const uint8_t cert[ECQV_CERT_LEN], char *out, size_t n)
+{
+    uint8_t h[32];
+    char hx[65];
+    if (ecqv_certhash(cert, ECQV_CERT_LEN, h) != STELE_OK)
+        return STELE_ERR_INVALID;
+    hex_encode(h, sizeof h, hx);
+    return snprintf(out, n, "%s/reenroll-%s.pem", dir, hx) < (int)n ? STELE_OK : STELE_ERR_INVALID;
+}
+
+/* Deletes dir/reenroll-*.pem but `keep` (NULL: all): keys of reenrolments done, or signed by a
+ * certificate that is no longer the directory's. Such a key with the CA's answer is a private
+ * key, and must never be asked with again for another certificate. */
+static int pending_sweep(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? STELE_OK : STELE_ERR_IO;
+    int rc = STELE_OK;
+    const char *base = keep ? strrchr(keep, '/') + 1 : NULL;
+    char path[PATH_MAX];
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (strncmp(de->d_name, "reenroll-", 9) != 0 || n < 13 ||
+            strcmp(de->d_name + n - 4, ".pem") != 0 || (base && strcmp(de->d_name, base) == 0))
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            (unlink(path) != 0 && errno != ENOENT))
+            rc = STELE_ERR_IO;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Makes `path` hold a new key request, or finds the one another run put there first: written
+ * to a file of its own, synced, then linked into place (link() refuses an existing name), and
+ * the directory synced before the request may be sent. */
+static int pending_create(const char *dir, const char *path, struct crypto_key **k_u,
+                          uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN])
+{
+    char tmp[PATH_MAX + 32];
+    int rc = ecqv_request(k_u, r_u);
+    if (rc != STELE_OK)
+        return rc;
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
+        rc = STELE_ERR_INVALID;
+    if (rc == STELE_OK)
+        rc = crypto_key_save_pem(*k_u, tmp);
+    if (rc == STELE_OK && link(tmp, path) != 0)
+        rc = errno == EEXIST ? STELE_ERR_EXISTS : STELE_ERR_IO;
+    unlink(tmp);
+    if (rc == STELE_ERR_EXISTS) { /* another run's request: ask with it */
+        crypto_key_destroy(*k_u);
+        *k_u = NULL;
+        if ((rc = crypto_key_load_pem(path, k_u)) == STELE_OK)
+            crypto_key_public_compressed(*k_u, r_u);
+    }
+    int fd = rc == STELE_OK ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (rc == STELE_OK && (fd < 0 || fsync(fd) != 0))
+        rc = STELE_ERR_IO;
+    if (fd >= 0)
+        close(fd);
+    if (rc != STELE_OK) {
+        crypto_key_destroy(*k_u);
+        *k_u = NULL;
+    }
+    return rc;
+}
+
+/* The key request of a reenrolment signed by e's certificate: k_U kept in `dir` (may be NULL:
+ * none kept) from an attempt whose answer never came, or a new one, kept there before it is
+ * sent. */
+static int reenroll_request(const char *dir, const struct enrolment *e, struct crypto_key **k_u,
                             uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN], char **errmsg)
 {
-    int rc = pending ? crypto_key_load_pem(pending, k_u) : STELE_ERR_NOT_FOUND;
+    char path[PATH_MAX];
+    if (!dir) {
+        int rc = ecqv_request(k_u, r_u);
+        return rc ? stele_errf(errmsg, rc, "cannot make a key") : STELE_OK;
+    }
+    if (pending_path(dir, e->cert, path, sizeof path) != STELE_OK)
+        return stele_errf(errmsg, STELE_ERR_INVALID, "%s: the path is too long", dir);
+    int rc = pending_sweep(dir, path);
+    if (rc != STELE_OK)
+        return stele_errf(errmsg, rc, "cannot delete an old reenrolment key in %s", dir);
+    rc = crypto_key_load_pem(path, k_u);
     if (rc == STELE_OK) {
         crypto_key_public_compressed(*k_u, r_u);
         return STELE_OK;
     }
     if (rc != STELE_ERR_NOT_FOUND)
-        return stele_errf(errmsg, rc, "cannot read the pending reenrolment key %s", pending);
-    if ((rc = ecqv_request(k_u, r_u)) != STELE_OK)
-        return stele_errf(errmsg, rc, "cannot make a key");
-    if (pending && (rc = crypto_key_save_pem(*k_u, pending)) != STELE_OK) {
-        crypto_key_destroy(*k_u);
-        *k_u = NULL;
-        return stele_errf(errmsg, rc, "cannot save the reenrolment key to %s", pending);
-    }
+        return stele_errf(errmsg, rc, "cannot read the pending reenrolment key %s", path);
+    if ((rc = pending_create(dir, path, k_u, r_u)) != STELE_OK)
+        return stele_errf(errmsg, rc, "cannot keep the reenrolment key in %s: %s", dir,
+                          stele_strerror(rc));
     return STELE_OK;
 }
 
-int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending,
+int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending_dir,
                       struct caclient_enrolled *out, struct rpc_result *res, char **errmsg)
 {
     struct crypto_key *k_u = NULL;
@@ -139,7 +222,7 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const c
     if (errmsg)
         *errmsg = NULL;
     memset(out, 0, sizeof *out);
-    int rc = reenroll_request(pending, &k_u, r_u, errmsg);
+    int rc = reenroll_request(pending_dir, e, &k_u, r_u, errmsg);
     if (rc != STELE_OK)
         return rc;
     Stele__ReenrollRequest req = STELE__REENROLL_REQUEST__INIT;
@@ -154,9 +237,9 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const c
     return rc;
 }
 
-int caclient_reenroll_done(const char *pending)
+int caclient_reenroll_done(const char *pending_dir)
 {
-    return unlink(pending) == 0 || errno == ENOENT ? STELE_OK : STELE_ERR_IO;
+    return pending_sweep(pending_dir, NULL);
 }
 
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg)

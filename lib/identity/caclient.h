@@ -36,17 +36,18 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
                     struct rpc_result *res, char **errmsg);
 
 /* Reenrols the identity in `e` (a request signed with its current key; the CA's key must be
- * e->ca_pub). Same results as caclient_enroll(). With `pending` non-NULL, the new key request
- * k_U is kept in that file (mode 0600) from before it is sent; when the file exists, its key is
- * asked for again: a CA that answered that request already (the answer was lost, the old
- * certificate superseded) sends the same answer again. Delete the file once the new identity
- * is saved (caclient_reenroll_done()). */
-int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending,
+ * e->ca_pub). Same results as caclient_enroll(). With `pending_dir` non-NULL, the new key
+ * request k_U is kept there (reenroll-<certhash of e's certificate>.pem, mode 0600, created
+ * exclusively and synced) before it is sent; when that file exists, its key is asked with
+ * again: a CA that answered that request already (the answer was lost, e's certificate
+ * superseded) sends the same answer again. Keys kept for another certificate are deleted,
+ * never asked with. Call caclient_reenroll_done() once the new identity is saved. */
+int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending_dir,
                       struct caclient_enrolled *out, struct rpc_result *res, char **errmsg);
 
-/* Deletes the pending reenrolment key file (a missing one is fine). Returns STELE_OK or
- * STELE_ERR_IO. */
-int caclient_reenroll_done(const char *pending);
+/* Deletes the kept reenrolment keys of `pending_dir` (with the CA's answer, such a key is the
+ * new identity's private key). Returns STELE_OK, or STELE_ERR_IO when one is left. */
+int caclient_reenroll_done(const char *pending_dir);
 
 /* Writes `en` as an enrolment directory (see enrolment_save()). */
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg);

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
+#include "crypto/ecqv.h"
 #include "crypto/key.h"
 #include "identity/caclient.h"
 #include "identity/enrolment.h"
@@ -212,24 +213,49 @@ static void enrolment_of_an_oversized_old_id_refused_unspent(void **state)
     start_ca();
 }
 
+/* The file the client keeps its reenrolment key in, for a reenrolment signed by `cert`. */
+static void pending_file(const char *dir, const uint8_t *cert, char *out, size_t n)
+{
+    uint8_t h[32];
+    char hx[65];
+    assert_int_equal(ecqv_certhash(cert, ECQV_CERT_LEN, h), STELE_OK);
+    hex_encode(h, 32, hx);
+    snprintf(out, n, "%s/reenroll-%s.pem", dir, hx);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    struct buf b = {0};
+    assert_int_equal(enrolment_read_file(from, 1 << 16, &b), STELE_OK);
+    assert_int_equal(enrolment_write_file(to, b.data, b.len, 0600), STELE_OK);
+    buf_release(&b);
+}
+
 /* A sensor whose reenrolment answer is lost (a flaky link, a crash before saving) asks again
- * with the same key request, kept in its pending file, and gets the same certificate; asking
- * with another key is refused, as is any retry once the id is revoked. */
+ * with the same key request, kept in its directory, and gets the same certificate; asking with
+ * another key is refused. A key kept for an older certificate is never asked with again (the
+ * client deletes it, and the CA refuses a key request it issued for already: two certificates
+ * of one k_U would give the new private key to whoever holds the old one). Once the id is
+ * revoked, not even the same request passes. */
 static void lost_reenrolment_answer_is_sent_again(void **state)
 {
     (void)state;
     cli_make_identity("lossy", "org1", "client", NULL);
-    struct enrolment old;
+    struct enrolment old, next;
     ca_load("lossy", &old);
-    char pending[700], other[700];
-    snprintf(pending, sizeof pending, "%s/lossy-pending.pem", g_ca.tmp);
-    snprintf(other, sizeof other, "%s/lossy-other.pem", g_ca.tmp);
-    struct caclient_enrolled first, again, stray;
+    char dir[600], other[600], kept1[800], kept2[800];
+    snprintf(dir, sizeof dir, "%s/lossy-new", g_ca.tmp);
+    snprintf(other, sizeof other, "%s/lossy-other", g_ca.tmp);
+    assert_int_equal(enrolment_prepare_dir(dir, false, NULL), STELE_OK);
+    assert_int_equal(enrolment_prepare_dir(other, false, NULL), STELE_OK);
+    struct caclient_enrolled first, again, stray, third;
     struct rpc_result res;
     char *err = NULL;
-    assert_int_equal(caclient_reenroll(g_ca.ch, &old, pending, &first, &res, &err), STELE_OK);
+    assert_int_equal(caclient_reenroll(g_ca.ch, &old, dir, &first, &res, &err), STELE_OK);
+    pending_file(dir, old.cert, kept1, sizeof kept1);
+    assert_int_equal(access(kept1, F_OK), 0); /* kept until done */
     /* ... and the answer never reached the sensor: it still holds `old`, now superseded */
-    assert_int_equal(caclient_reenroll(g_ca.ch, &old, pending, &again, &res, &err), STELE_OK);
+    assert_int_equal(caclient_reenroll(g_ca.ch, &old, dir, &again, &res, &err), STELE_OK);
     assert_memory_equal(first.id.certhash, again.id.certhash, 32);
     assert_true(crypto_key_public_equal(first.key, again.key));
     /* another key request is not that reenrolment: refused, nothing issued */
@@ -239,19 +265,40 @@ static void lost_reenrolment_answer_is_sent_again(void **state)
     assert_int_equal(res.code, RPC_PERMISSION_DENIED);
     assert_non_null(strstr(res.detail, "superseded by a reenrolment with another key request"));
     caclient_enrolled_release(&stray);
+
+    /* saved, but the kept key not deleted (a crash just then); an old client would ask for the
+     * next certificate with it: the CA refuses */
+    assert_int_equal(caclient_save(&again, dir, &err), STELE_OK);
+    assert_int_equal(enrolment_load(dir, &next, NULL), STELE_OK);
+    pending_file(dir, next.cert, kept2, sizeof kept2);
+    copy_file(kept1, kept2);
+    rc = caclient_reenroll(g_ca.ch, &next, dir, &stray, &res, &err);
+    print_message("a used key request: %d %s\n", res.code, res.detail);
+    assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+    assert_non_null(strstr(res.detail, "was issued a certificate already"));
+    assert_int_equal(access(kept1, F_OK), -1); /* the client dropped the older one itself */
+    caclient_enrolled_release(&stray);
+    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
+    assert_int_equal(access(kept2, F_OK), -1);
+    /* with a key of its own, the next reenrolment goes through */
+    assert_int_equal(caclient_reenroll(g_ca.ch, &next, dir, &third, &res, &err), STELE_OK);
+    assert_false(crypto_key_public_equal(third.key, again.key));
+    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
+
     /* once the id is revoked, not even the same request */
     assert_int_equal(cli_revoke("admin", "lossy", "lost", NULL), 0);
-    rc = caclient_reenroll(g_ca.ch, &old, pending, &stray, &res, &err);
+    rc = caclient_reenroll(g_ca.ch, &old, dir, &stray, &res, &err);
     assert_int_not_equal(rc, STELE_OK);
     assert_int_equal(res.code, RPC_PERMISSION_DENIED);
     caclient_enrolled_release(&stray);
-    assert_int_equal(caclient_reenroll_done(pending), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
     assert_int_equal(caclient_reenroll_done(other), STELE_OK);
-    assert_int_equal(access(pending, F_OK), -1);
     free(err);
     caclient_enrolled_release(&first);
     caclient_enrolled_release(&again);
+    caclient_enrolled_release(&third);
     enrolment_release(&old);
+    enrolment_release(&next);
 }
 
 int main(void)

@@ -158,7 +158,8 @@ enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len
  * from R_U with the next serial (ca_next_serial()); appends the cert record to the batch and
  * updates `rec` (cert appended, state enrolled). The certificate is valid from
  * now_s - CA_BACKDATE_S to now_s + the id's validity. Fills `resp` (bytes in `a`). Caller
- * holds the id's guard. */
+ * holds the id's guard. Returns STELE_OK, STELE_ERR_EXISTS (a certificate was issued for this
+ * key request, or its negation, before: registry ru/), STELE_ERR_TOO_BIG or another error. */
 int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
              size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *resp);
 

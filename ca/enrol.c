@@ -45,7 +45,18 @@ int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8
     struct buf record = {0};
     if (!cert)
         return STELE_ERR_NOMEM;
-    int rc = ca_next_serial(ca, &serial);
+    /* A key request is issued one certificate, ever: with ECQV d_U = r + e·k_U, two
+     * certificates of one k_U (or of -k_U: the same x) give the newer private key to whoever
+     * holds the older one. R_U's x-coordinate follows its first octet in either encoding. */
+    bool seen = false;
+    int rc = r_u_len >= 33 ? registry_request_seen(ca->reg, r_u + 1, 32, &seen) : STELE_OK;
+    if (rc != STELE_OK)
+        return rc;
+    if (seen)
+        return STELE_ERR_EXISTS;
+    if (r_u_len >= 33)
+        registry_batch_put_request(b, r_u + 1, 32, rec->id);
+    rc = ca_next_serial(ca, &serial);
     if (rc != STELE_OK)
         return rc;
     /* Backdated (CA_BACKDATE_S) so that a verifier whose clock is a little behind the CA's,
@@ -163,6 +174,14 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
 
 /* Refuses to issue for an id whose attributes (registered before register bounded them) make
  * an identity record larger than any verifier accepts; nothing is counted or written. */
+/* The answer to a key request that was issued a certificate already (ca_issue()). */
+static enum rpc_code request_used(struct rpc_call *call)
+{
+    return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                          "this key request (R_U) was issued a certificate already; ask with a "
+                          "new one (nothing was issued)");
+}
+
 static enum rpc_code too_big(struct rpc_call *call, const char *id)
 {
     return rpc_call_error(call, RPC_FAILED_PRECONDITION,
@@ -249,6 +268,8 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
                       : STELE_ERR_NOMEM;
         if (rc == STELE_ERR_MALFORMED)
             code = rpc_call_error(call, RPC_INVALID_ARGUMENT, "r_u is not a valid point");
+        else if (rc == STELE_ERR_EXISTS)
+            code = request_used(call);
         else if (rc == STELE_ERR_TOO_BIG)
             code = too_big(call, rec->id);
         else if (rc != STELE_OK)
@@ -345,27 +366,6 @@ static bool reenrolled_meanwhile(struct ca *ca, struct arena *a, const uint8_t c
            registry_get_reenrolled(ca->reg, a, certhash, &u, &sent) == STELE_OK;
 }
 
-/* Under ca->lock: refuses a key request R_U that an earlier reenrolment of the id was issued
- * for. ECQV derives d_U = r + e·k_U: two certificates from one k_U would give away the new
- * private key to whoever holds the old one. A client keeps k_U for its retries only
- * (caclient_reenroll()); this is the CA's own check. */
-static enum rpc_code check_request_unused(struct ca *ca, struct rpc_call *call, struct arena *a,
-                                          const Stele__CaIdRecord *rec,
-                                          const ProtobufCBinaryData *r_u)
-{
-    for (size_t i = 0; i < rec->n_certs; i++) {
-        ProtobufCBinaryData u, sent;
-        if (rec->certs[i]->revoked && rec->certs[i]->certhash.len == 32 &&
-            registry_get_reenrolled(ca->reg, a, rec->certs[i]->certhash.data, &u, &sent) ==
-                STELE_OK &&
-            u.len == r_u->len && memcmp(u.data, r_u->data, u.len) == 0)
-            return rpc_call_error(call, RPC_INVALID_ARGUMENT,
-                                  "this key request (R_U) was issued a certificate already; a "
-                                  "reenrolment needs a new one (nothing was issued)");
-    }
-    return RPC_OK;
-}
-
 enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *arg)
 {
@@ -408,14 +408,14 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK)
         code = check_superseded(ca, call, rec, now);
-    if (code == RPC_OK)
-        code = check_request_unused(ca, call, a, rec, &r->r_u);
     if (code == RPC_OK) {
         rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
         if (rc == STELE_OK)
             rc = out && b ? ca_issue(ca, a, rec, r->r_u.data, r->r_u.len, b, now, out)
                           : STELE_ERR_NOMEM;
-        if (rc == STELE_ERR_TOO_BIG)
+        if (rc == STELE_ERR_EXISTS)
+            code = request_used(call);
+        else if (rc == STELE_ERR_TOO_BIG)
             code = too_big(call, rec->id);
         else if (rc != STELE_OK)
             code = rpc_call_error(call, RPC_INTERNAL, "issuing failed: %s", stele_strerror(rc));

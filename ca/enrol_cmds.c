@@ -157,8 +157,8 @@ static const char reenroll_help[] =
     "CRL with reason \"superseded\" and its key can no longer sign requests to the CA. An\n"
     "identity that has expired may still reenrol within the CA's grace period.\n"
     "The new key request is kept in the directory written (reenroll-CERTHASH.pem) until the new\n"
-    "identity is saved: if the CA's answer is lost, the same command asks with the same key, and\n"
-    "the CA sends the same answer again.\n";
+    "identity is saved: if the CA's answer is lost, the same command (same --as and --out) asks\n"
+    "with the same key, and the CA sends the same answer again.\n";
 
 int cmd_reenroll(int argc, char **argv)
 {
@@ -191,10 +191,10 @@ int cmd_reenroll(int argc, char **argv)
     if (rc != STELE_OK)
         code = enrol_fail(prog, rc, &res, err);
     else if ((code = finish(prog, &en, dir, o.json)) == CLI_EXIT_OK &&
-             caclient_reenroll_done(dir) != STELE_OK)
+             caclient_reenroll_done(dir, &e) != STELE_OK)
         fprintf(stderr,
                 "%s: warning: cannot delete the kept reenrolment key in %s; delete "
-                "%s/reenroll-*.pem (with the CA's answer it is your new private key)\n",
+                "%s/reenroll-*.pem* (with the CA's answer it is your new private key)\n",
                 prog, dir, dir);
     caclient_enrolled_release(&en);
     enrolment_release(&e);

@@ -412,6 +412,28 @@ int registry_get_reenrolled(struct registry *r, struct arena *a, const uint8_t c
     return STELE_OK;
 }
 
+int registry_request_seen(struct registry *r, const uint8_t *x, size_t len, bool *seen)
+{
+    char key[64], *val;
+    size_t vlen, n = make_key(key, sizeof key, "ru/", x, len);
+    if (!n)
+        return STELE_ERR_INVALID;
+    int rc = get_raw(r, key, n, &val, &vlen);
+    *seen = rc == STELE_OK;
+    if (rc == STELE_OK)
+        leveldb_free(val);
+    return rc == STELE_ERR_NOT_FOUND ? STELE_OK : rc;
+}
+
+void registry_batch_put_request(struct registry_batch *b, const uint8_t *x, size_t len,
+                                const char *id)
+{
+    char key[64];
+    size_t n = make_key(key, sizeof key, "ru/", x, len);
+    if (n)
+        leveldb_writebatch_put(b->wb, key, n, id, strlen(id));
+}
+
 int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
                              uint64_t ts_ms)
 {

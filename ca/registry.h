@@ -12,6 +12,9 @@
  *                           R_U, R_U, the serialized EnrollResponse sent, so that the same
  *                           request, sent again after its answer was lost, gets the same answer
  *                           (ca_handle_reenroll()); deleted with the certificate's rev/ entry
+ *        ru/<x of R_U>      the id a key request R_U (by its x-coordinate: R_U and -R_U alike)
+ *                           was issued a certificate for; kept for ever, so that no k_U is
+ *                           issued two certificates (ca_issue())
  *        nonce/<16 octets>  u64be timestamp (ms) of a signed request seen
  *        meta/<name>        u64be values: serial (no serial above it was issued: the CA
  *                           reserves them in blocks), crl_number, ca_id; and the CA name
@@ -83,6 +86,12 @@ int registry_batch_put_reenrolled(struct registry_batch *b, const uint8_t old_ce
  * STELE_ERR_MALFORMED, STELE_ERR_IO or STELE_ERR_NOMEM. */
 int registry_get_reenrolled(struct registry *r, struct arena *a, const uint8_t certhash[32],
                             ProtobufCBinaryData *r_u, ProtobufCBinaryData *resp);
+/* Whether a certificate was issued for the key request whose x-coordinate is `x` (len octets):
+ * *seen. STELE_OK, STELE_ERR_IO or STELE_ERR_INVALID. */
+int registry_request_seen(struct registry *r, const uint8_t *x, size_t len, bool *seen);
+/* Records that one was, for `id`. */
+void registry_batch_put_request(struct registry_batch *b, const uint8_t *x, size_t len,
+                                const char *id);
 int registry_batch_put_nonce(struct registry_batch *b, const uint8_t nonce[IDENTITY_NONCE_LEN],
                              uint64_t ts_ms);
 void registry_batch_put_u64(struct registry_batch *b, const char *name, uint64_t v);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void caclient_enrolled_release(struct caclient_enrolled *en)
@@ -125,47 +126,70 @@ static int pending_path(const char *dir, const uint8_t cert[ECQV_CERT_LEN], char
     return snprintf(out, n, "%s/reenroll-%s.pem", dir, hx) < (int)n ? STELE_OK : STELE_ERR_INVALID;
 }
 
-/* Deletes dir/reenroll-*.pem but `keep` (NULL: all): keys of reenrolments done, or signed by a
- * certificate that is no longer the directory's. Such a key with the CA's answer is a private
- * key, and must never be asked with again for another certificate. */
-static int pending_sweep(const char *dir, const char *keep)
+/* Writes the private key `k` as PEM to the open descriptor `fd`, synced. */
+static int write_key(int fd, const struct crypto_key *k)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? STELE_OK : STELE_ERR_IO;
-    int rc = STELE_OK;
-    const char *base = keep ? strrchr(keep, '/') + 1 : NULL;
-    char path[PATH_MAX];
-    for (struct dirent *de; (de = readdir(d));) {
-        size_t n = strlen(de->d_name);
-        if (strncmp(de->d_name, "reenroll-", 9) != 0 || n < 13 ||
-            strcmp(de->d_name + n - 4, ".pem") != 0 || (base && strcmp(de->d_name, base) == 0))
+    struct buf pem;
+    buf_init(&pem);
+    int rc = crypto_key_to_pem(k, &pem);
+    for (size_t off = 0; rc == STELE_OK && off < pem.len;) {
+        ssize_t w = write(fd, pem.data + off, pem.len - off);
+        if (w < 0 && errno == EINTR)
             continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
-            (unlink(path) != 0 && errno != ENOENT))
+        if (w <= 0)
             rc = STELE_ERR_IO;
+        else
+            off += (size_t)w;
     }
-    closedir(d);
+    if (rc == STELE_OK && fsync(fd) != 0)
+        rc = STELE_ERR_IO;
+    buf_release_secure(&pem);
     return rc;
 }
 
-/* Makes `path` hold a new key request, or finds the one another run put there first: written
- * to a file of its own, synced, then linked into place (link() refuses an existing name), and
- * the directory synced before the request may be sent. */
+/* Puts k_U at `path` if nothing is there yet: written to a file of its own (mkstemp), synced,
+ * then linked into place (link() refuses an existing name); where the file system has no hard
+ * links, created in place with O_EXCL. STELE_OK, STELE_ERR_EXISTS (another run's key is
+ * there) or STELE_ERR_IO. */
+static int keep_key(const char *path, const struct crypto_key *k_u)
+{
+    char tmp[PATH_MAX + 16];
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
+        return STELE_ERR_INVALID;
+    int fd = mkstemp(tmp), rc;
+    if (fd < 0)
+        return STELE_ERR_IO;
+    rc = fchmod(fd, 0600) == 0 ? write_key(fd, k_u) : STELE_ERR_IO;
+    if (close(fd) != 0 && rc == STELE_OK)
+        rc = STELE_ERR_IO;
+    bool no_links = false;
+    if (rc == STELE_OK && link(tmp, path) != 0) {
+        no_links = errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP;
+        rc = errno == EEXIST ? STELE_ERR_EXISTS : STELE_ERR_IO;
+    }
+    unlink(tmp);
+    if (!no_links)
+        return rc;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? STELE_ERR_EXISTS : STELE_ERR_IO;
+    rc = write_key(fd, k_u);
+    if (close(fd) != 0 && rc == STELE_OK)
+        rc = STELE_ERR_IO;
+    if (rc != STELE_OK)
+        unlink(path); /* never a half-written key that a retry would read */
+    return rc;
+}
+
+/* Makes `path` hold a new key request, or finds the one another run put there first, and
+ * syncs the directory before the request may be sent. */
 static int pending_create(const char *dir, const char *path, struct crypto_key **k_u,
                           uint8_t r_u[CRYPTO_POINT_COMPRESSED_LEN])
 {
-    char tmp[PATH_MAX + 32];
     int rc = ecqv_request(k_u, r_u);
     if (rc != STELE_OK)
         return rc;
-    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
-        rc = STELE_ERR_INVALID;
-    if (rc == STELE_OK)
-        rc = crypto_key_save_pem(*k_u, tmp);
-    if (rc == STELE_OK && link(tmp, path) != 0)
-        rc = errno == EEXIST ? STELE_ERR_EXISTS : STELE_ERR_IO;
-    unlink(tmp);
+    rc = keep_key(path, *k_u);
     if (rc == STELE_ERR_EXISTS) { /* another run's request: ask with it */
         crypto_key_destroy(*k_u);
         *k_u = NULL;
@@ -197,10 +221,7 @@ static int reenroll_request(const char *dir, const struct enrolment *e, struct c
     }
     if (pending_path(dir, e->cert, path, sizeof path) != STELE_OK)
         return stele_errf(errmsg, STELE_ERR_INVALID, "%s: the path is too long", dir);
-    int rc = pending_sweep(dir, path);
-    if (rc != STELE_OK)
-        return stele_errf(errmsg, rc, "cannot delete an old reenrolment key in %s", dir);
-    rc = crypto_key_load_pem(path, k_u);
+    int rc = crypto_key_load_pem(path, k_u);
     if (rc == STELE_OK) {
         crypto_key_public_compressed(*k_u, r_u);
         return STELE_OK;
@@ -237,9 +258,30 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const c
     return rc;
 }
 
-int caclient_reenroll_done(const char *pending_dir)
+int caclient_reenroll_done(const char *pending_dir, const struct enrolment *e)
 {
-    return pending_sweep(pending_dir, NULL);
+    char path[PATH_MAX];
+    if (pending_path(pending_dir, e->cert, path, sizeof path) != STELE_OK)
+        return STELE_ERR_INVALID;
+    size_t n = strlen(path), left = 0;
+    const char *base = strrchr(path, '/') + 1;
+    size_t bn = strlen(base);
+    /* the kept key, and what a crash left of its making (PATH.XXXXXX) */
+    if (unlink(path) != 0 && errno != ENOENT)
+        left++;
+    path[n - bn] = 0; /* the directory, with its '/' */
+    DIR *d = opendir(pending_dir);
+    if (!d)
+        return left ? STELE_ERR_IO : STELE_OK;
+    char name[PATH_MAX], tmp[PATH_MAX + 16];
+    snprintf(name, sizeof name, "%s", base);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strncmp(de->d_name, name, bn) == 0 && de->d_name[bn] == '.' &&
+            snprintf(tmp, sizeof tmp, "%s/%s", pending_dir, de->d_name) < (int)sizeof tmp &&
+            unlink(tmp) != 0 && errno != ENOENT)
+            left++;
+    closedir(d);
+    return left ? STELE_ERR_IO : STELE_OK;
 }
 
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg)

@@ -38,16 +38,18 @@ int caclient_enroll(struct rpc_channel *ch, const char *id, const char *secret,
 /* Reenrols the identity in `e` (a request signed with its current key; the CA's key must be
  * e->ca_pub). Same results as caclient_enroll(). With `pending_dir` non-NULL, the new key
  * request k_U is kept there (reenroll-<certhash of e's certificate>.pem, mode 0600, created
- * exclusively and synced) before it is sent; when that file exists, its key is asked with
- * again: a CA that answered that request already (the answer was lost, e's certificate
- * superseded) sends the same answer again. Keys kept for another certificate are deleted,
- * never asked with. Call caclient_reenroll_done() once the new identity is saved. */
+ * exclusively and synced, the directory too) before it is sent; when that file exists, its key
+ * is asked with again: a CA that answered that request already (the answer was lost, e's
+ * certificate superseded) sends the same answer again. A key is only ever asked with under the
+ * certificate its file is named after. Call caclient_reenroll_done() once the new identity is
+ * saved. */
 int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const char *pending_dir,
                       struct caclient_enrolled *out, struct rpc_result *res, char **errmsg);
 
-/* Deletes the kept reenrolment keys of `pending_dir` (with the CA's answer, such a key is the
- * new identity's private key). Returns STELE_OK, or STELE_ERR_IO when one is left. */
-int caclient_reenroll_done(const char *pending_dir);
+/* Deletes the key kept in `pending_dir` for a reenrolment signed by e's certificate (with the
+ * CA's answer, it is the new identity's private key), and what a crash left of its making.
+ * Returns STELE_OK, or STELE_ERR_IO when something is left. */
+int caclient_reenroll_done(const char *pending_dir, const struct enrolment *e);
 
 /* Writes `en` as an enrolment directory (see enrolment_save()). */
 int caclient_save(const struct caclient_enrolled *en, const char *dir, char **errmsg);

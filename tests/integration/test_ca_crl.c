@@ -233,10 +233,10 @@ static void copy_file(const char *from, const char *to)
 
 /* A sensor whose reenrolment answer is lost (a flaky link, a crash before saving) asks again
  * with the same key request, kept in its directory, and gets the same certificate; asking with
- * another key is refused. A key kept for an older certificate is never asked with again (the
- * client deletes it, and the CA refuses a key request it issued for already: two certificates
- * of one k_U would give the new private key to whoever holds the old one). Once the id is
- * revoked, not even the same request passes. */
+ * another key is refused. A key request is issued one certificate, ever: the CA refuses one it
+ * issued for already (two certificates of one k_U would give the new private key to whoever
+ * holds the old one), say when an old client asks for the next certificate with it. Once the
+ * id is revoked, not even the same request passes. */
 static void lost_reenrolment_answer_is_sent_again(void **state)
 {
     (void)state;
@@ -276,14 +276,17 @@ static void lost_reenrolment_answer_is_sent_again(void **state)
     print_message("a used key request: %d %s\n", res.code, res.detail);
     assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
     assert_non_null(strstr(res.detail, "was issued a certificate already"));
-    assert_int_equal(access(kept1, F_OK), -1); /* the client dropped the older one itself */
     caclient_enrolled_release(&stray);
-    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
+    /* done deletes the key kept for each certificate */
+    assert_int_equal(caclient_reenroll_done(dir, &next), STELE_OK);
     assert_int_equal(access(kept2, F_OK), -1);
+    assert_int_equal(access(kept1, F_OK), 0);
+    assert_int_equal(caclient_reenroll_done(dir, &old), STELE_OK);
+    assert_int_equal(access(kept1, F_OK), -1);
     /* with a key of its own, the next reenrolment goes through */
     assert_int_equal(caclient_reenroll(g_ca.ch, &next, dir, &third, &res, &err), STELE_OK);
     assert_false(crypto_key_public_equal(third.key, again.key));
-    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(dir, &next), STELE_OK);
 
     /* once the id is revoked, not even the same request */
     assert_int_equal(cli_revoke("admin", "lossy", "lost", NULL), 0);
@@ -291,8 +294,8 @@ static void lost_reenrolment_answer_is_sent_again(void **state)
     assert_int_not_equal(rc, STELE_OK);
     assert_int_equal(res.code, RPC_PERMISSION_DENIED);
     caclient_enrolled_release(&stray);
-    assert_int_equal(caclient_reenroll_done(dir), STELE_OK);
-    assert_int_equal(caclient_reenroll_done(other), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(dir, &old), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(other, &old), STELE_OK);
     free(err);
     caclient_enrolled_release(&first);
     caclient_enrolled_release(&again);
@@ -301,12 +304,60 @@ static void lost_reenrolment_answer_is_sent_again(void **state)
     enrolment_release(&next);
 }
 
+/* The CA tells a key request by its x-coordinate: the same k_U sent uncompressed, or -k_U
+ * (the other compressed prefix), is the same request and is not issued a second certificate. */
+static void a_key_request_in_another_encoding_is_still_used(void **state)
+{
+    (void)state;
+    cli_make_identity("twin", "org1", "client", NULL);
+    struct enrolment c0, c1;
+    ca_load("twin", &c0);
+    char dir[600], kept[800];
+    snprintf(dir, sizeof dir, "%s/twin-new", g_ca.tmp);
+    assert_int_equal(enrolment_prepare_dir(dir, false, NULL), STELE_OK);
+    struct caclient_enrolled en;
+    struct rpc_result res;
+    char *err = NULL;
+    assert_int_equal(caclient_reenroll(g_ca.ch, &c0, dir, &en, &res, &err), STELE_OK);
+    pending_file(dir, c0.cert, kept, sizeof kept);
+    struct crypto_key *k = NULL;
+    assert_int_equal(crypto_key_load_pem(kept, &k), STELE_OK);
+    assert_int_equal(caclient_save(&en, dir, &err), STELE_OK);
+    assert_int_equal(caclient_reenroll_done(dir, &c0), STELE_OK);
+    assert_int_equal(enrolment_load(dir, &c1, NULL), STELE_OK);
+    uint8_t full[CRYPTO_POINT_LEN], neg[CRYPTO_POINT_COMPRESSED_LEN];
+    crypto_key_public_uncompressed(k, full);
+    crypto_key_public_compressed(k, neg);
+    neg[0] ^= 1; /* 02 <-> 03: the point -K */
+    const ProtobufCBinaryData asks[] = {{sizeof full, full}, {sizeof neg, neg}};
+    for (size_t i = 0; i < 2; i++) {
+        Stele__ReenrollRequest body = STELE__REENROLL_REQUEST__INIT;
+        body.r_u = asks[i];
+        struct buf req = {0};
+        uint8_t sig[64];
+        make_signed(&c1, "/stele.CA/Reenroll", &body.base, 0, &req, sig);
+        int rc =
+            send_signed("/stele.CA/Reenroll", &req, sig, &stele__enroll_response__descriptor, &res);
+        print_message("R_U of %zu octets: %d %s\n", asks[i].len, res.code, res.detail);
+        assert_int_not_equal(rc, STELE_OK);
+        assert_int_equal(res.code, RPC_INVALID_ARGUMENT);
+        assert_non_null(strstr(res.detail, "was issued a certificate already"));
+        buf_release(&req);
+    }
+    crypto_key_destroy(k);
+    free(err);
+    caclient_enrolled_release(&en);
+    enrolment_release(&c0);
+    enrolment_release(&c1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(revoked_listed_through_the_window_then_dropped),
         cmocka_unit_test(register_refuses_attributes_over_the_record_cap),
         cmocka_unit_test(lost_reenrolment_answer_is_sent_again),
+        cmocka_unit_test(a_key_request_in_another_encoding_is_still_used),
         cmocka_unit_test(enrolment_of_an_oversized_old_id_refused_unspent),
     };
     return cmocka_run_group_tests(tests, group_setup, ca_fixture_teardown);

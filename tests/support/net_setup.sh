@@ -19,7 +19,15 @@ net_cleanup() {
   rm -rf "$tmp"
 }
 trap net_cleanup EXIT
-fail() { echo "FAIL: $*"; [ -d "$net" ] && tail -n 5 "$net"/*.log; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  [ -d "$net" ] && tail -n 5 "$net"/*.log
+  # a sanitizer's report, whole (the last lines are only its summary)
+  [ -d "$net" ] && grep -l 'Sanitizer' "$net"/*.log 2>/dev/null | while read -r f; do
+    echo "==> $f (sanitizer report) <=="; sed -n '/ERROR: .*Sanitizer/,$p' "$f" | head -n 200
+  done
+  exit 1
+}
 source "$src/tests/support/ports.sh"
 port_range
 p1=127.0.0.1:$(( base + 10 )); p2=127.0.0.1:$(( base + 11 ))

@@ -321,27 +321,9 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 
 /* ---- a faulty endorsing peer of Org2 ---- */
 
-/* Installs tests/chaincode/kv.so on peer i as the package of "cc" the genesis block defines
- * (ccstore.c's layout: <hash>.pkg beside <hash>.so; only the .so runs). */
 static void install_kv(int i)
 {
-    uint8_t h[32];
-    char hx[65], dir[700], path[800];
-    assert_int_equal(crypto_sha256("cc package", 10, h), STELE_OK);
-    hex_encode(h, 32, hx);
-    snprintf(dir, sizeof dir, "%s/data/chaincodes", N.p[i].dir);
-    mkdir(dir, 0700);
-    char *so_path = test_binary_path("tests/chaincode/kv.so");
-    size_t len = 0;
-    char *so = test_read_file(so_path, &len);
-    assert_non_null(so);
-    snprintf(path, sizeof path, "%s/%s.so", dir, hx);
-    assert_int_equal(test_write_file(path, so, len), 0);
-    assert_int_equal(chmod(path, 0500), 0);
-    snprintf(path, sizeof path, "%s/%s.pkg", dir, hx);
-    assert_int_equal(test_write_file(path, "cc package", 10), 0);
-    free(so);
-    free(so_path);
+    install_genesis_cc(i, "tests/chaincode/kv.so");
 }
 
 static atomic_size_t padding; /* octets the faulty peer adds to its answers */

@@ -774,3 +774,24 @@ int net_group_down(void **state)
     net_down();
     return 0;
 }
+
+void install_genesis_cc(int i, const char *so_rel)
+{
+    uint8_t h[32];
+    char hx[65], dir[700], path[800];
+    assert_int_equal(crypto_sha256("cc package", 10, h), STELE_OK);
+    hex_encode(h, 32, hx);
+    snprintf(dir, sizeof dir, "%s/data/chaincodes", N.p[i].dir);
+    mkdir(dir, 0700);
+    char *so_path = test_binary_path(so_rel);
+    size_t len = 0;
+    char *so = test_read_file(so_path, &len);
+    assert_non_null(so);
+    snprintf(path, sizeof path, "%s/%s.so", dir, hx);
+    assert_int_equal(test_write_file(path, so, len), 0);
+    assert_int_equal(chmod(path, 0500), 0);
+    snprintf(path, sizeof path, "%s/%s.pkg", dir, hx);
+    assert_int_equal(test_write_file(path, "cc package", 10), 0);
+    free(so);
+    free(so_path);
+}

@@ -115,6 +115,11 @@ struct txspec {
     const uint8_t *nonce;                     /* 24 octets (NULL: random) */
 };
 
+/* Installs the test chaincode built as `so_rel` (e.g. "tests/chaincode/kv.so") on peer i as
+ * the package of CC the genesis block defines (ccstore.c's layout: <hash>.pkg beside <hash>.so,
+ * the hash of "cc package"; only the .so runs). Asserts. */
+void install_genesis_cc(int i, const char *so_rel);
+
 /* Builds the envelope of `s` (free out.data). Returns false on a build error. No assertion. */
 bool tx_make(const struct txspec *s, ProtobufCBinaryData *out, char tx_id[65]);
 /* tx_make() that fails the test on error. */

@@ -177,13 +177,20 @@ int statedb_update_write(struct statedb_update *u, uint32_t tx_index, const char
     return STELE_OK;
 }
 
-bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const char *key,
-                           struct statedb_version *ver, bool *is_delete)
+/* The newest write of ns/key in `u`, or NULL. */
+static const struct sdb_write *newest(const struct statedb_update *u, const char *ns,
+                                      const char *key)
 {
     size_t ns_len, key_len;
     if (!u || !sdb_ns_ok(ns, &ns_len) || !sdb_key_ok(key, &key_len))
-        return false;
-    const struct sdb_write *w = find(u, ns, ns_len, key, key_len);
+        return NULL;
+    return find(u, ns, ns_len, key, key_len);
+}
+
+bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const char *key,
+                           struct statedb_version *ver, bool *is_delete)
+{
+    const struct sdb_write *w = newest(u, ns, key);
     if (!w)
         return false;
     if (ver)
@@ -196,10 +203,7 @@ bool statedb_update_lookup(const struct statedb_update *u, const char *ns, const
 bool statedb_update_lookup_value(const struct statedb_update *u, const char *ns, const char *key,
                                  const uint8_t **value, size_t *len, bool *is_delete)
 {
-    size_t ns_len, key_len;
-    if (!u || !sdb_ns_ok(ns, &ns_len) || !sdb_key_ok(key, &key_len))
-        return false;
-    const struct sdb_write *w = find(u, ns, ns_len, key, key_len);
+    const struct sdb_write *w = newest(u, ns, key);
     if (!w)
         return false;
     *value = w->value;

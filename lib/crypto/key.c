@@ -340,35 +340,34 @@ out:
     return rc;
 }
 
-int crypto_key_save_pem(const struct crypto_key *k, const char *path)
+int crypto_key_write_pem(const struct crypto_key *k, int fd)
 {
     struct buf pem;
-    size_t off = 0;
-    int fd = -1, rc;
-
     buf_init(&pem);
-    rc = crypto_key_to_pem(k, &pem);
-    if (rc != STELE_OK)
-        goto out;
-    rc = STELE_ERR_IO;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0)
-        goto out;
-    while (off < pem.len) {
+    int rc = crypto_key_to_pem(k, &pem);
+    for (size_t off = 0; rc == STELE_OK && off < pem.len;) {
         ssize_t w = write(fd, pem.data + off, pem.len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            goto out;
-        off += (size_t)w;
+            rc = STELE_ERR_IO;
+        else
+            off += (size_t)w;
     }
-    if (fsync(fd) != 0)
-        goto out;
-    rc = STELE_OK;
-out:
-    if (fd >= 0 && close(fd) != 0 && rc == STELE_OK)
+    if (rc == STELE_OK && fsync(fd) != 0)
         rc = STELE_ERR_IO;
     buf_release_secure(&pem);
+    return rc;
+}
+
+int crypto_key_save_pem(const struct crypto_key *k, const char *path)
+{
+    if (!crypto_key_has_private(k))
+        return STELE_ERR_INVALID;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = fd >= 0 && fchmod(fd, 0600) == 0 ? crypto_key_write_pem(k, fd) : STELE_ERR_IO;
+    if (fd >= 0 && close(fd) != 0 && rc == STELE_OK)
+        rc = STELE_ERR_IO;
     return rc;
 }
 

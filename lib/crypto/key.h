@@ -62,6 +62,10 @@ int crypto_key_to_pem(const struct crypto_key *k, struct buf *out);
  * STELE_ERR_CRYPTO. */
 int crypto_key_save_pem(const struct crypto_key *k, const char *path);
 
+/* Writes the private key as PKCS#8 PEM to the open descriptor `fd` and fsyncs it. Returns
+ * STELE_OK, STELE_ERR_INVALID, STELE_ERR_IO or STELE_ERR_CRYPTO. */
+int crypto_key_write_pem(const struct crypto_key *k, int fd);
+
 /* Adds a reference to `k` and returns it; each reference is dropped with crypto_key_destroy().
  * Thread-safe. */
 struct crypto_key *crypto_key_ref(struct crypto_key *k);

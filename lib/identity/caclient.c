@@ -126,27 +126,6 @@ static int pending_path(const char *dir, const uint8_t cert[ECQV_CERT_LEN], char
     return snprintf(out, n, "%s/reenroll-%s.pem", dir, hx) < (int)n ? STELE_OK : STELE_ERR_INVALID;
 }
 
-/* Writes the private key `k` as PEM to the open descriptor `fd`, synced. */
-static int write_key(int fd, const struct crypto_key *k)
-{
-    struct buf pem;
-    buf_init(&pem);
-    int rc = crypto_key_to_pem(k, &pem);
-    for (size_t off = 0; rc == STELE_OK && off < pem.len;) {
-        ssize_t w = write(fd, pem.data + off, pem.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = STELE_ERR_IO;
-        else
-            off += (size_t)w;
-    }
-    if (rc == STELE_OK && fsync(fd) != 0)
-        rc = STELE_ERR_IO;
-    buf_release_secure(&pem);
-    return rc;
-}
-
 /* Puts k_U at `path` if nothing is there yet: written to a file of its own (mkstemp), synced,
  * then linked into place (link() refuses an existing name); where the file system has no hard
  * links, created in place with O_EXCL. STELE_OK, STELE_ERR_EXISTS (another run's key is
@@ -159,7 +138,7 @@ static int keep_key(const char *path, const struct crypto_key *k_u)
     int fd = mkstemp(tmp), rc;
     if (fd < 0)
         return STELE_ERR_IO;
-    rc = fchmod(fd, 0600) == 0 ? write_key(fd, k_u) : STELE_ERR_IO;
+    rc = fchmod(fd, 0600) == 0 ? crypto_key_write_pem(k_u, fd) : STELE_ERR_IO;
     if (close(fd) != 0 && rc == STELE_OK)
         rc = STELE_ERR_IO;
     bool no_links = false;
@@ -173,7 +152,7 @@ static int keep_key(const char *path, const struct crypto_key *k_u)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return errno == EEXIST ? STELE_ERR_EXISTS : STELE_ERR_IO;
-    rc = write_key(fd, k_u);
+    rc = crypto_key_write_pem(k_u, fd);
     if (close(fd) != 0 && rc == STELE_OK)
         rc = STELE_ERR_IO;
     if (rc != STELE_OK)
@@ -260,23 +239,19 @@ int caclient_reenroll(struct rpc_channel *ch, const struct enrolment *e, const c
 
 int caclient_reenroll_done(const char *pending_dir, const struct enrolment *e)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], tmp[PATH_MAX];
     if (pending_path(pending_dir, e->cert, path, sizeof path) != STELE_OK)
         return STELE_ERR_INVALID;
-    size_t n = strlen(path), left = 0;
     const char *base = strrchr(path, '/') + 1;
-    size_t bn = strlen(base);
-    /* the kept key, and what a crash left of its making (PATH.XXXXXX) */
+    size_t bn = strlen(base), left = 0;
+    /* the kept key, and what a crash left of its making (BASE.XXXXXX) */
     if (unlink(path) != 0 && errno != ENOENT)
         left++;
-    path[n - bn] = 0; /* the directory, with its '/' */
     DIR *d = opendir(pending_dir);
     if (!d)
         return left ? STELE_ERR_IO : STELE_OK;
-    char name[PATH_MAX], tmp[PATH_MAX + 16];
-    snprintf(name, sizeof name, "%s", base);
     for (struct dirent *de; (de = readdir(d));)
-        if (strncmp(de->d_name, name, bn) == 0 && de->d_name[bn] == '.' &&
+        if (strncmp(de->d_name, base, bn) == 0 && de->d_name[bn] == '.' &&
             snprintf(tmp, sizeof tmp, "%s/%s", pending_dir, de->d_name) < (int)sizeof tmp &&
             unlink(tmp) != 0 && errno != ENOENT)
             left++;

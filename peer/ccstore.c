@@ -172,6 +172,42 @@ int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n)
     return file_path(p, hash, "so", out, n);
 }
 
+/* Reads the package file at `path` into *en (hash set by the caller). Returns STELE_OK, or
+ * the read's error, or STELE_ERR_MALFORMED when it does not decode. */
+static int read_entry(const char *path, struct ccstore_entry *en)
+{
+    struct buf b;
+    buf_init(&b);
+    int rc = enrolment_read_file(path, 1u << 30, &b);
+    if (rc == STELE_OK) {
+        Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
+            &stele__chaincode_package__descriptor, NULL, b.data, b.len, 0);
+        if (cp) {
+            snprintf(en->name, sizeof en->name, "%s", cp->name);
+            snprintf(en->version, sizeof en->version, "%s", cp->version);
+            en->already = true;
+            pb_free(&cp->base);
+        } else {
+            rc = STELE_ERR_MALFORMED;
+        }
+    }
+    buf_release(&b);
+    return rc;
+}
+
+int ccstore_get(struct peer *p, const uint8_t hash[32], struct ccstore_entry *out)
+{
+    char pk[PATH_MAX];
+    memset(out, 0, sizeof *out);
+    memcpy(out->hash, hash, 32);
+    int rc = file_path(p, hash, "pkg", pk, sizeof pk);
+    if (rc)
+        return rc;
+    if (access(pk, F_OK) != 0)
+        return STELE_ERR_NOT_FOUND;
+    return read_entry(pk, out);
+}
+
 int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx)
 {
     char dir[PATH_MAX];
@@ -193,21 +229,9 @@ int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx)
         if (hex_decode(hx, en.hash, 32) != STELE_OK)
             continue;
         char path[PATH_MAX + 300];
-        struct buf b;
-        buf_init(&b);
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (enrolment_read_file(path, 1u << 30, &b) == STELE_OK) {
-            Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
-                &stele__chaincode_package__descriptor, NULL, b.data, b.len, 0);
-            if (cp) {
-                snprintf(en.name, sizeof en.name, "%s", cp->name);
-                snprintf(en.version, sizeof en.version, "%s", cp->version);
-                en.already = true;
-                rc = fn(ctx, &en);
-                pb_free(&cp->base);
-            }
-        }
-        buf_release(&b);
+        if (read_entry(path, &en) == STELE_OK)
+            rc = fn(ctx, &en);
     }
     closedir(d);
     return rc;

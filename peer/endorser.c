@@ -63,6 +63,37 @@ static int lc_current(void *ctx, const char *key, struct arena *a, ProtobufCBina
     return lc_get(ctx, key, a, value, found, &version);
 }
 
+/* For an approval `r` accepted so far: when the package it names is installed on this peer
+ * and holds another chaincode than the definition's, the approval is refused (400): the
+ * organisation would approve code it did not mean, run as that chaincode on its state (an
+ * approve --package-hash with the wrong hash). A package not installed here is not checked:
+ * an organisation may approve before it installs, as in Fabric. */
+static int approval_package_check(struct peer *p, struct arena *a,
+                                  const Stele__ChaincodeInvocation *inv, struct lifecycle_result *r)
+{
+    struct lifecycle_def ld;
+    const char *why = NULL;
+    struct ccstore_entry e;
+    if (r->status != 200 || inv->n_args != 1 ||
+        lifecycle_definition_open(a, inv->args[0].data, inv->args[0].len, &ld, &why) != STELE_OK ||
+        ccstore_get(p, ld.def->package_hash.data, &e) != STELE_OK ||
+        strcmp(e.name, ld.def->name) == 0)
+        return STELE_OK;
+    char hx[65];
+    hex_encode(e.hash, sizeof e.hash, hx);
+    const char *msg =
+        arena_printf(a,
+                     "package %.16s... installed on peer %s is chaincode %s %s, "
+                     "not %s: approve %s with its own package",
+                     hx, p->cfg->peer_id, e.name, e.version, ld.def->name, ld.def->name);
+    if (!msg)
+        return STELE_ERR_NOMEM;
+    memset(r, 0, sizeof *r);
+    r->status = 400;
+    r->why = msg;
+    return STELE_OK;
+}
+
 /* Runs `_lifecycle` against `v`. */
 static int run_lifecycle(struct peer *p, struct arena *a, const Stele__ChaincodeInvocation *inv,
                          const struct identity *creator, struct view *v, struct cc_outcome *o)
@@ -71,6 +102,8 @@ static int run_lifecycle(struct peer *p, struct arena *a, const Stele__Chaincode
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, kvledger_config(p->ledger), inv->function, inv->args, inv->n_args,
                                creator->org, creator->role, &st, &r);
+    if (rc == STELE_OK && strcmp(inv->function, "approve") == 0)
+        rc = approval_package_check(p, a, inv, &r);
     if (rc)
         return rc;
     o->status = r.status;

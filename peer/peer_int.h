@@ -97,6 +97,10 @@ int ccstore_install(struct peer *p, const uint8_t *pkg, size_t len, struct ccsto
  * STELE_ERR_NOT_FOUND (not installed) or STELE_ERR_IO / STELE_ERR_INVALID. */
 int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n);
 
+/* The name and version of installed package `hash` into *out. Returns STELE_OK,
+ * STELE_ERR_NOT_FOUND (not installed), or STELE_ERR_IO / STELE_ERR_MALFORMED. */
+int ccstore_get(struct peer *p, const uint8_t hash[32], struct ccstore_entry *out);
+
 /* Removes an installed package (an install refused after storing it). */
 void ccstore_remove(struct peer *p, const uint8_t hash[32]);
 

@@ -11,7 +11,8 @@
 #      works once installed; checkcommitreadiness shows who approved, and an organisation's
 #      approval of another definition for the sequence replaces its earlier one;
 #   3. an upgrade by sequence: the same .so packaged as version 2.0 (another package hash),
-#      installed, approved, committed as sequence 2 (sequence 3 is refused); `chaincode list`
+#      installed, approved, committed as sequence 2 (sequence 3 is refused, so is an approval
+#      naming by hash an installed package of another chaincode); `chaincode list`
 #      shows 2.0 sequence 2; the assets written under 1.0 are still there and can be moved;
 #   4. a malicious chaincode (tests/chaincode/evil.so) deployed through the same lifecycle:
 #      its crash, abort, exit, endless loop, memory hog, open, socket, exec, fork, thread,
@@ -180,7 +181,7 @@ refused 1 'asset asset1 already exists' "create an existing asset" \
 agree
 
 # Committed but not installed on peer0.org2: refused there, naming it, until it is installed.
-package kv 1.0 "$bin/tests/chaincode/kv.so"
+package kv 1.0 "$bin/tests/chaincode/kv.so"; kvhash=$hash
 ok "install kv on peer0.org1" stele chaincode install "$net/kv-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
 approve_commit kv 1.0 1 "$net/kv-1.0.pkg"
 definitions "$p2" | grep '"name":"kv",.*"installed":false' >/dev/null || fail "kv should show as not installed on peer0.org2"
@@ -202,6 +203,15 @@ refused 1 'sequence is not the committed one \+ 1' "approve sequence 3 after 1" 
   --policy "AND(org1.peer, org2.peer)" --peer "$p1" --identity "$ids/admin.org1"
 refused 1 'sequence is not the committed one \+ 1' "approve sequence 1 again" \
   stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
+# An approval naming, by hash, a package installed on the peer that holds another chaincode
+# (kv's for asset) is refused there, and nothing is recorded for it.
+defkv=(--name asset --version 2.0 --sequence 2 --package-hash "$kvhash" --policy "AND(org1.peer, org2.peer)")
+refused 1 "package ${kvhash:0:16}\.\.\. installed on peer peer0.org1 is chaincode kv 1.0, not asset" \
+  "approve asset with kv's package hash" \
+  stele chaincode approve "${defkv[@]}" --peer "$p1" --identity "$ids/admin.org1"
+ok "readiness of the refused approval" stele chaincode checkcommitreadiness "${defkv[@]}" --peer "$p1" \
+  --identity "$ids/owner1"
+echo "$out" | grep '^0 of 3 organisations approved' >/dev/null || fail "readiness after a refused approval: $out"
 approve_commit asset 2.0 2 "$net/asset-2.0.pkg"
 for url in "$p1" "$p2"; do
   definitions "$url" | grep "^{\"name\":\"asset\",\"version\":\"2.0\",\"sequence\":2,\"package_hash\":\"$hash2\",.*\"installed\":true}$" >/dev/null \

@@ -2,7 +2,8 @@
  * test_ccstore.c — peer/ccstore.c, the store of installed chaincode packages: two installs of
  * one package at once both succeed and leave one whole package, and what a crashed install
  * left behind is in nobody's way; a package is listed only once its shared object loaded as
- * the chaincode it names (a crash during that check leaves nothing that looks installed); a
+ * the chaincode it names (a crash during that check leaves nothing that looks installed), and
+ * ccstore_get() finds only such a package, with its name and version; a
  * version a log line or a terminal would act on is refused.
  */
 #include "ccrt_fixture.h"
@@ -195,6 +196,8 @@ static void a_package_is_listed_only_once_it_loads(void **state)
         char so[4096], chaincodes[4096];
         assert_int_equal(crypto_sha256(pkg, pkg_len, h), STELE_OK);
         assert_int_equal(ccstore_so_path(&p, h, so, sizeof so), STELE_ERR_NOT_FOUND);
+        struct ccstore_entry got;
+        assert_int_equal(ccstore_get(&p, h, &got), STELE_ERR_NOT_FOUND);
         int n = 0;
         assert_int_equal(ccstore_list(&p, count_entry, &n), STELE_OK);
         assert_int_equal(n, 0);
@@ -207,6 +210,11 @@ static void a_package_is_listed_only_once_it_loads(void **state)
     assert_false(e.already);
     char so[4096];
     assert_int_equal(ccstore_so_path(&p, e.hash, so, sizeof so), STELE_OK);
+    struct ccstore_entry got; /* what the endorser checks an approval's package against */
+    assert_int_equal(ccstore_get(&p, e.hash, &got), STELE_OK);
+    assert_string_equal(got.name, "kv");
+    assert_string_equal(got.version, e.version);
+    assert_memory_equal(got.hash, e.hash, 32);
     free(pkg);
     test_rmtree(dir);
     free(dir);

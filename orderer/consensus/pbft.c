@@ -235,6 +235,19 @@ static void forward_one(void *arg, const uint8_t *env, size_t len)
     pbft_broadcast(b, &msg, &e, NULL);
 }
 
+/* True while f+1 others report blocks we lack (the primary is making progress: we are the
+ * one behind), or until f+1 others have been heard from since we started (a restarted orderer
+ * whose links are still connecting cannot tell a silent primary from its own deafness). A
+ * view change asked for then would be ours alone, and would strand us in a view the others
+ * never join. */
+static bool behind_or_unheard(const struct pbft *b)
+{
+    size_t heard = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        heard += i != b->me && b->peer_heard[i];
+    return b->behind_since != 0 || heard < b->m.f + 1;
+}
+
 /* The request timer: a backup that holds an envelope the primary has not ordered within
  * request_timeout (counted from when it became our oldest, or from the view's start) asks for
  * a view change. Half-way, it forwards old envelopes to the others, so that a client who sent
@@ -251,7 +264,7 @@ static void request_tick(struct pbft *b, uint64_t now)
         memcpy(b->timed_tx, tx, sizeof tx);
         b->timed_since = now;
     }
-    if (!b->active || b->syncing || b->failed)
+    if (!b->active || b->syncing || b->failed || behind_or_unheard(b))
         return;
     uint64_t since = b->timed_since > b->view_started ? b->timed_since : b->view_started;
     if (at > since)

@@ -582,8 +582,11 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
 static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
 {
     b->peer_seq[from] = msg->seq;
-    /* A peer in an older view missed the NEW-VIEW that started ours: hand it over. */
-    if (msg->view < b->view && b->active)
+    b->peer_heard[from] = true;
+    b->peer_in_view[from] = msg->view == b->view && !msg->view_changing;
+    /* A peer in an older view, or still changing to ours, missed the NEW-VIEW that started
+     * ours: hand it over. */
+    if (b->active && (msg->view < b->view || (msg->view == b->view && msg->view_changing)))
         pbft_show_new_view(b, from);
 }
 

@@ -174,6 +174,9 @@ struct pbft {
 
     /* what peers report (STATUS) */
     uint64_t peer_seq[PBFT_MAX_NODES];
+    bool peer_heard[PBFT_MAX_NODES];     /* a STATUS came from it since we started */
+    bool peer_in_view[PBFT_MAX_NODES];   /* its latest STATUS since our view change to `view`
+                                            began said it runs `view` (active) */
     uint64_t nv_sent_at[PBFT_MAX_NODES]; /* when we last handed our NEW-VIEW to each peer */
     uint64_t status_at;                  /* next heartbeat, monotonic ms */
     uint64_t behind_since;               /* f+1 peers are ahead of us since then (0: not) */

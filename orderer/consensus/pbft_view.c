@@ -171,6 +171,7 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
              (unsigned long long)view, reason);
     b->view = view;
     b->active = false;
+    memset(b->peer_in_view, 0, sizeof b->peer_in_view);
     pbft_publish(b);
     b->vc_deadline = 0;
     send_view_change(b);
@@ -577,6 +578,19 @@ void pbft_view_tick(struct pbft *b, uint64_t now)
         n += b->vcs[i].have && b->vcs[i].view == b->view;
     if (n >= b->m.quorum && b->vc_deadline == 0)
         b->vc_deadline = now + b->vc_timeout; /* the NEW-VIEW timer runs from a quorum on */
+    size_t in_view = 0;
+    for (size_t i = 0; i < b->m.n; i++)
+        in_view += i != b->me && b->peer_in_view[i];
+    if (b->vc_deadline && now >= b->vc_deadline && in_view >= b->m.f + 1) {
+        /* f+1 orderers said, since we began waiting, that they run this view: at least one
+         * correct one holds its NEW-VIEW and hands it over on our next VIEW-CHANGE or STATUS.
+         * Leaving for the next view now would strand us there alone (the others never
+         * follow one orderer, and we never come back to a lower view): a restarted orderer
+         * given the others' stale VIEW-CHANGEs before their NEW-VIEW did just that. */
+        log_info(LOG, "view %llu: %zu orderers run it, still waiting for its NEW-VIEW",
+                 (unsigned long long)b->view, in_view);
+        b->vc_deadline = now + b->vc_timeout;
+    }
     if (b->vc_deadline && now >= b->vc_deadline) {
         uint64_t next = b->vc_timeout * 2;
         b->vc_timeout = next > b->vc_timeout_max ? b->vc_timeout_max : next;

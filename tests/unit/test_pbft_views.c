@@ -1,0 +1,128 @@
+/* test_pbft_views.c — an orderer that restarts or falls behind gets back into the others'
+ * view (test_pbft_sim.h), from the review of 2026-12-05 evening (docs/CONSENSUS.md, "A replica
+ * left alone in a view"). PBFT never moves a replica down a view: one that leaves for a view
+ * the others never start stays out of the voting, and the network, still ordering with the
+ * other three, no longer survives one more fault. Each scenario ends with that fault. */
+#include "test_pbft_sim.h"
+
+static int down = -1; /* an orderer that neither sends nor receives */
+
+static bool among123(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    (void)d, (void)l;
+    return f != 0 && t != 0;
+}
+static bool vc_from23_to0(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    return t == 0 && (f == 2 || f == 3) && type_of(d, l) == STELE__PBFT_TYPE__PBFT_VIEW_CHANGE;
+}
+static bool status_from23_to0(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    return t == 0 && (f == 2 || f == 3) && type_of(d, l) == STELE__PBFT_TYPE__PBFT_STATUS;
+}
+static bool up(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    (void)d, (void)l;
+    return (int)f != down && (int)t != down;
+}
+
+/* Every orderer proposes block k's envelope; `primary` proposes; everything is delivered. */
+static void commit_block(int k, int primary)
+{
+    for (int i = 0; i < N; i++)
+        pool_env(i, k);
+    pbft_maybe_propose(NODES[primary].b);
+    deliver(up);
+}
+
+/* The old primary restarts; the others' VIEW-CHANGEs for view 1, queued while it was down,
+ * reach it before the NEW-VIEW (its link from o1 reconnects last): it leaves view 0 for view 1
+ * on f+1 of them and starts its NEW-VIEW timer. Its STATUS from o2 and o3 says they run view
+ * 1. When the timer runs out it must wait on, not leave for view 2, where nobody would follow
+ * (it stayed there for good, ignoring view 1's NEW-VIEW and blocks); the NEW-VIEW arrives, it
+ * votes again, and block 4 commits although o3 then fails. */
+static void stale_view_changes_do_not_strand_a_restarted_orderer(void **state)
+{
+    (void)state;
+    down = -1; /* whatever a failed scenario before left */
+    setup_all(NULL);
+    commit_block(1, 0);
+    drop_all();
+    down = 0; /* o0, the primary of view 0, crashes */
+    for (int i = 1; i < N; i++)
+        pbft_start_view_change(NODES[i].b, 1, "sim: request timer");
+    deliver(among123);
+    for (int i = 1; i < N; i++)
+        assert_true(NODES[i].b->active && NODES[i].b->view == 1);
+
+    /* o0 is back: the backlog from o2 and o3 first */
+    deliver(vc_from23_to0);
+    assert_int_equal(NODES[0].b->view, 1);
+    assert_false(NODES[0].b->active);
+    for (int i = 2; i < N; i++)
+        pbft_send_status(NODES[i].b);
+    deliver(status_from23_to0);
+    uint64_t t = pbft_now();
+    pbft_view_tick(NODES[0].b, t);        /* a quorum of VIEW-CHANGEs: the timer starts */
+    pbft_view_tick(NODES[0].b, t + 2500); /* and runs out (2 s): no NEW-VIEW yet */
+    assert_int_equal(NODES[0].b->view, 1);
+
+    down = -1;
+    deliver(up); /* the rest of the backlog, o1's NEW-VIEW for view 1 among it */
+    assert_int_equal(NODES[0].b->view, 1);
+    assert_true(NODES[0].b->active);
+    commit_block(2, 1);
+    assert_int_equal(NODES[0].n, 2);
+
+    down = 3; /* one more fault: o0, o1 and o2 are a quorum */
+    commit_block(3, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(NODES[i].n, 3);
+    down = -1;
+    assert_no_fork();
+}
+
+/* o3 left view 0 for view 1 with the others but missed their NEW-VIEW. When it reports, by
+ * STATUS, that it is still changing to the view the others run, they hand it their NEW-VIEW
+ * (before, only a STATUS of an older view got it), and it votes again. */
+static void a_peer_still_changing_to_our_view_is_shown_its_new_view(void **state)
+{
+    (void)state;
+    down = -1; /* whatever a failed scenario before left */
+    setup_all(NULL);
+    commit_block(1, 0);
+    drop_all();
+    for (int i = 0; i < N; i++)
+        pbft_start_view_change(NODES[i].b, 1, "sim: request timer");
+    down = 3;
+    deliver(up); /* o0..o2 start view 1; o3 misses it all */
+    for (int i = 0; i < 3; i++)
+        assert_true(NODES[i].b->active && NODES[i].b->view == 1);
+    drop_all();
+    down = -1;
+    assert_false(NODES[3].b->active);
+    pbft_send_status(NODES[3].b); /* view 1, changing */
+    deliver(up);
+    assert_int_equal(NODES[3].b->view, 1);
+    assert_true(NODES[3].b->active);
+
+    down = 0; /* one more fault: o1, o2 and o3 are a quorum */
+    commit_block(2, 1);
+    for (int i = 1; i < N; i++)
+        assert_int_equal(NODES[i].n, 2);
+    down = -1;
+    assert_no_fork();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(stale_view_changes_do_not_strand_a_restarted_orderer,
+                                  teardown_all),
+        cmocka_unit_test_teardown(a_peer_still_changing_to_our_view_is_shown_its_new_view,
+                                  teardown_all),
+    };
+    if (getenv("STELE_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -175,7 +175,10 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     if (!pctx)
         return STELE_ERR_CRYPTO;
     v = EVP_PKEY_verify(pctx, der, n, digest, CRYPTO_DIGEST_LEN);
-    rc = v == 1 ? STELE_OK : STELE_ERR_AUTH;
+    /* 0: the signature does not verify. Below 0: OpenSSL failed (out of memory, ...) on a
+     * well-formed signature (the DER above always decodes): no verdict on the signature, and
+     * a ledger validating it must not record one (another peer would decide otherwise). */
+    rc = v == 1 ? STELE_OK : v == 0 ? STELE_ERR_AUTH : STELE_ERR_CRYPTO;
     if (v != 1)
         ERR_clear_error();
     if (v >= 0) /* a context that failed with an error is not trusted again */

@@ -53,8 +53,9 @@ struct ecqv_cert {
 int ecqv_cert_encode(const struct ecqv_cert *c, uint8_t out[ECQV_CERT_LEN]);
 
 /* Decodes untrusted bytes as a CertU: exactly 78 octets, type/curve/hash 0x01, known key-usage
- * bits only, P_U a valid compressed point on P-256. Returns STELE_OK or STELE_ERR_MALFORMED;
- * `out` is written only on success. */
+ * bits only, P_U a valid compressed point on P-256. Returns STELE_OK or STELE_ERR_MALFORMED,
+ * or STELE_ERR_NOMEM when OpenSSL could not allocate (no verdict); `out` is written only on
+ * success. */
 int ecqv_cert_decode(const uint8_t *buf, size_t len, struct ecqv_cert *out);
 
 /* certhash = SHA-256(CertU) over `len` octets: the identity's handle everywhere. */

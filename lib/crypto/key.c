@@ -194,6 +194,17 @@ out:
     return rc;
 }
 
+int crypto_failure_or(int verdict)
+{
+    unsigned long e;
+    bool any = false, oom = false;
+    while ((e = ERR_get_error()) != 0) {
+        any = true;
+        oom |= ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE;
+    }
+    return !any || oom ? STELE_ERR_NOMEM : verdict;
+}
+
 int point_decode(const uint8_t *buf, size_t len, EC_POINT *out, BN_CTX *ctx)
 {
     const EC_GROUP *g = p256_group();
@@ -202,11 +213,11 @@ int point_decode(const uint8_t *buf, size_t len, EC_POINT *out, BN_CTX *ctx)
     if (!(len == CRYPTO_POINT_COMPRESSED_LEN && (buf[0] == 0x02 || buf[0] == 0x03)) &&
         !(len == CRYPTO_POINT_LEN && buf[0] == 0x04))
         return STELE_ERR_MALFORMED;
-    /* oct2point rejects points off the curve and coordinates >= p. */
-    if (!EC_POINT_oct2point(g, out, buf, len, ctx)) {
-        ERR_clear_error();
-        return STELE_ERR_MALFORMED;
-    }
+    /* oct2point rejects points off the curve and coordinates >= p, and says so on the error
+     * queue; it also fails when OpenSSL cannot allocate, which is no verdict on the point. */
+    ERR_clear_error();
+    if (!EC_POINT_oct2point(g, out, buf, len, ctx))
+        return crypto_failure_or(STELE_ERR_MALFORMED);
     return EC_POINT_is_at_infinity(g, out) ? STELE_ERR_MALFORMED : STELE_OK;
 }
 

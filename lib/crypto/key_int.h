@@ -51,9 +51,15 @@ int key_from_point(const EC_POINT *p, BN_CTX *ctx, struct crypto_key **out);
 /* Wraps the secret scalar `d` in [1, n-1] into a new key pair, computing d·G. `d` is only read. */
 int key_from_bn(const BIGNUM *d, BN_CTX *ctx, struct crypto_key **out);
 
+/* After an OpenSSL call on untrusted input failed: `verdict` (what the input deserves) when
+ * OpenSSL's error queue says why, STELE_ERR_NOMEM when it says it could not allocate or says
+ * nothing (it could not even record why). Empties the calling thread's queue. Call
+ * ERR_clear_error() before the OpenSSL call. */
+int crypto_failure_or(int verdict);
+
 /* Decodes an untrusted SEC 1 point of `len` octets (33 compressed or 65 uncompressed only) into
  * `out`, refusing off-curve points, infinity and other encodings. Returns STELE_OK,
- * STELE_ERR_MALFORMED or STELE_ERR_CRYPTO. */
+ * STELE_ERR_MALFORMED, or STELE_ERR_NOMEM when OpenSSL could not allocate (no verdict). */
 int point_decode(const uint8_t *buf, size_t len, EC_POINT *out, BN_CTX *ctx);
 
 /* Sets `out` to the public point of `k`. Returns STELE_OK or STELE_ERR_CRYPTO. */

@@ -121,7 +121,8 @@ int identity_decode(struct arena *a, const uint8_t *data, size_t len, struct ide
  * and checks valid_from <= now < valid_from + duration and that the certificate is not on the
  * CA's CRL. Returns STELE_OK with *out filled (strings in `a`), or STELE_ERR_MALFORMED,
  * STELE_ERR_AUTH (no trusted CA signed it, or wrong org/issuer), STELE_ERR_EXPIRED (outside its
- * validity period), STELE_ERR_REVOKED, with *errmsg (may be NULL) a malloc'd reason.
+ * validity period), STELE_ERR_REVOKED, with *errmsg (may be NULL) a malloc'd reason; or
+ * STELE_ERR_NOMEM / STELE_ERR_CRYPTO when this verifier failed (no verdict on the record).
  * The MSP remembers the records it verified, by the SHA-256 of their bytes (reccache.h): the
  * same bytes again skip the CA signature and the decoding, never the validity and CRL checks.
  * Thread-safe. */

@@ -33,7 +33,11 @@
  * the validator's clock; the orderers refuse envelopes whose creator is not valid when they
  * receive them. Revocation uses the CRLs installed in the MSP: the ledger's (kvledger.c
  * installs each `_lifecycle crl/...` write after its block), the same on every peer, and any
- * CRL files the caller installs besides, which it must keep the same on every peer.
+ * CRL files the caller installs besides, which it must keep the same on every peer. A failure
+ * of this validator rather than of the transaction (out of memory, OpenSSL failing) gives no
+ * code: txvalidate_block() fails, and the committer tries the block again
+ * (tests/unit/test_crypto_failure.c fails each of OpenSSL's allocations in turn). NEEDSWORK:
+ * protobuf-c running out of memory in an arena still reads as "does not decode".
  *
  * Chaincode definitions are read from the state: namespace TXV_LIFECYCLE_NS, key
  * "definition/<name>", value a serialized stele.ChaincodeDefinition (proto/stele/channel.proto).
@@ -83,7 +87,8 @@ void txvalidate_destroy(struct txvalidator *v);
  * `codes` (block->data->n_envelopes octets) and records the writes of VALID transactions, in
  * order, in `update` (created by the caller for the block's number). Returns STELE_OK (invalid
  * transactions are not an error), STELE_ERR_INVALID (the block is not the next one, or has no
- * data), STELE_ERR_IO or STELE_ERR_NOMEM, with *errmsg (may be NULL) malloc'd. */
+ * data), STELE_ERR_IO, STELE_ERR_NOMEM or STELE_ERR_CRYPTO, with *errmsg (may be NULL)
+ * malloc'd. */
 int txvalidate_block(struct txvalidator *v, struct statedb *db, struct blockstore *bs,
                      const Stele__Block *block, uint8_t *codes, struct statedb_update *update,
                      char **errmsg);

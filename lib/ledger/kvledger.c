@@ -208,8 +208,10 @@ out:
  * `state` as the state hash after it. Only what the block means is stored, rebuilt here: the
  * header's fields, the envelopes, the metadata the ledger defines, and for pbft the commit
  * certificate re-encoded with only what its signers signed; not what the orderer that
- * delivered it added beside (unknown fields, padding), so that every peer stores the same
- * octets for the same block. `a` holds the copies; NULL stores `b` as it is (block 0). */
+ * delivered it added beside (unknown fields, padding). Peers still differ in the certificate
+ * (which 2f+1 or more COMMITs the delivering orderer gathered) and so in the block time taken
+ * from it; the header, the envelopes, the codes and the state hash are the same on every peer.
+ * `a` holds the copies; NULL stores `b` as it is (block 0). */
 static int append_with_codes(struct kvledger *l, struct arena *a, const Stele__Block *b,
                              uint8_t *codes, size_t n, uint8_t state[32])
 {

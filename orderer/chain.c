@@ -309,7 +309,7 @@ int chain_claim_tx(struct chain *c, const char *tx_id)
         }
         uint64_t h = c->height;
         pthread_mutex_unlock(&c->mu);
-        rc = blockstore_find_txid(c->bs, tx_id, NULL, NULL);
+        rc = blockstore_txid_taken(c->bs, tx_id, NULL);
         pthread_mutex_lock(&c->mu);
         if (rc == STELE_OK)
             rc = STELE_ERR_REPLAY;

@@ -72,7 +72,7 @@ static int cb_check_envelope(void *arg, const uint8_t *env, size_t len, char tx_
         return rc;
     }
     uint64_t number;
-    rc = blockstore_find_txid(chain_store(o->chain), v.tx_id, &number, NULL);
+    rc = blockstore_txid_taken(chain_store(o->chain), v.tx_id, &number);
     if (rc == STELE_OK) {
         *why = "its tx_id is already in a block";
         return STELE_ERR_REPLAY;

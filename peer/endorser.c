@@ -249,7 +249,7 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
         return refuse(out, RPC_UNAUTHENTICATED,
                       "the proposal's signature does not verify with its creator's key (it covers "
                       "\"" TX_DOMAIN_PROPOSAL "\\0\" || proposal_bytes)");
-    rc = blockstore_find_txid(kvledger_blocks(p->ledger), h->tx_id, NULL, NULL);
+    rc = blockstore_txid_taken(kvledger_blocks(p->ledger), h->tx_id, NULL);
     if (rc == STELE_OK)
         return refuse(out, RPC_ALREADY_EXISTS, "a transaction with this tx_id is committed");
     if (rc != STELE_ERR_NOT_FOUND)

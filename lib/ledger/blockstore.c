@@ -414,12 +414,12 @@ int blockstore_get_by_hash(struct blockstore *bs, const uint8_t hash[32], struct
     return rc;
 }
 
-int blockstore_find_txid(struct blockstore *bs, const char *tx_id, uint64_t *number,
-                         uint32_t *index)
+static int find_txid(struct blockstore *bs, const char *tx_id, bool signed_only, uint64_t *number,
+                     uint32_t *index)
 {
     uint64_t n;
     uint32_t i;
-    int rc = bs_index_txid(bs, tx_id, &n, &i);
+    int rc = bs_index_txid(bs, tx_id, signed_only, &n, &i);
     if (rc == STELE_OK && n >= blockstore_height(bs))
         rc = STELE_ERR_NOT_FOUND; /* indexed, but its append has not returned yet */
     if (rc == STELE_OK && number)
@@ -427,6 +427,17 @@ int blockstore_find_txid(struct blockstore *bs, const char *tx_id, uint64_t *num
     if (rc == STELE_OK && index)
         *index = i;
     return rc;
+}
+
+int blockstore_find_txid(struct blockstore *bs, const char *tx_id, uint64_t *number,
+                         uint32_t *index)
+{
+    return find_txid(bs, tx_id, false, number, index);
+}
+
+int blockstore_txid_taken(struct blockstore *bs, const char *tx_id, uint64_t *number)
+{
+    return find_txid(bs, tx_id, true, number, NULL);
 }
 
 int blockstore_get_by_txid(struct blockstore *bs, const char *tx_id, struct arena *a,

@@ -109,11 +109,21 @@ int blockstore_get(struct blockstore *bs, uint64_t number, struct arena *a, Stel
 int blockstore_get_by_hash(struct blockstore *bs, const uint8_t hash[32], struct arena *a,
                            Stele__Block **out);
 
-/* Finds the first transaction whose header carries `tx_id` (a C string): its block number and
- * its index among the block's envelopes (either pointer may be NULL). Returns STELE_OK,
- * STELE_ERR_NOT_FOUND, STELE_ERR_IO. */
+/* Finds the transaction `tx_id` (a C string) stands for: the first whose header carries it and
+ * whose creator signed it (by its validation code, txvalidate_code_signed(); a block stored
+ * without codes, an orderer's, counts as signed), else the first carrying it at all (a
+ * refused envelope, so that its sender learns the code). Its block number and its index among
+ * the block's envelopes (either pointer may be NULL). Returns STELE_OK, STELE_ERR_NOT_FOUND,
+ * STELE_ERR_IO. */
 int blockstore_find_txid(struct blockstore *bs, const char *tx_id, uint64_t *number,
                          uint32_t *index);
+
+/* Whether `tx_id` is taken: a transaction its creator signed carries it (as above, without the
+ * fallback). An envelope refused before its creator's signature was checked takes no tx_id:
+ * it may carry anyone's (one orderer could otherwise order a copy of a client's header with a
+ * bad signature, and the client's transaction would come out DUPLICATE_TXID). *number (may be
+ * NULL) gets the block. Returns STELE_OK (taken), STELE_ERR_NOT_FOUND, STELE_ERR_IO. */
+int blockstore_txid_taken(struct blockstore *bs, const char *tx_id, uint64_t *number);
 
 /* Like blockstore_get() for the block holding the first transaction `tx_id`; *index (may be
  * NULL) gets the transaction's position in it. */

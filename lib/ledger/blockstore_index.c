@@ -3,7 +3,8 @@
  *
  *   'n' u64be(number)  -> u32be(file) u64be(offset) u32be(len) hash(32)
  *   'h' hash(32)       -> u64be(number)
- *   't' u16be(len) tx_id u64be(number) u32be(index) -> (empty)
+ *   't' u16be(len) tx_id u64be(number) u32be(index) -> the transaction's validation code (one
+ *                         octet) when the block carries codes (a peer's), else empty
  *   'x' u64be(number)  -> the block's 't' keys without their 't', concatenated (so that a
  *                         block can be dropped from the index without decoding it)
  *   "m:height"         -> u64be(height)
@@ -11,13 +12,17 @@
  * The tx_id key carries the location so that a repeated tx_id adds a key instead of
  * overwriting one, and re-indexing the same block writes the same keys (idempotent). The
  * length prefix keeps one tx_id from being a prefix of another's key; LevelDB's byte order
- * makes the first occurrence (lowest number, then index) the first key after the prefix.
+ * makes the first occurrence (lowest number, then index) the first key after the prefix. An
+ * occurrence whose code says its creator's signature was not verified
+ * (txvalidate_code_signed()) may carry anyone's tx_id: lookups pass over it to the creator's
+ * own, and only such occurrences never count as the tx_id being taken.
  */
 #include "ledger/blockstore_int.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/status.h"
+#include "ledger/txvalidate.h"
 #include "pb/pb.h"
 #include "stele/common.pb-c.h"
 
@@ -48,6 +53,9 @@ int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele_
     struct buf txs; /* the 'x' value */
     buf_init(&txs);
     size_t n = block->data ? block->data->n_envelopes : 0;
+    const ProtobufCBinaryData *codes = block->metadata ? &block->metadata->validation_codes : NULL;
+    if (codes && codes->len != n)
+        codes = NULL; /* an orderer's block, or block 0 as its founders made it */
     for (size_t i = 0; i < n && i <= UINT32_MAX; i++) {
         const ProtobufCBinaryData *e = &block->data->envelopes[i];
         Stele__Envelope *env =
@@ -68,7 +76,8 @@ int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele_
             buf_release(&txs);
             return STELE_ERR_NOMEM;
         }
-        leveldb_writebatch_put(wb, (const char *)txs.data + start, txs.len - start, "", 0);
+        leveldb_writebatch_put(wb, (const char *)txs.data + start, txs.len - start,
+                               codes ? (const char *)codes->data + i : "", codes ? 1 : 0);
     }
     nkey[0] = 'x';
     leveldb_writebatch_put(wb, (const char *)nkey, sizeof nkey, txs.len ? (char *)txs.data : "",
@@ -187,7 +196,8 @@ int bs_index_hash(struct blockstore *bs, const uint8_t hash[32], uint64_t *numbe
     return rc;
 }
 
-int bs_index_txid(struct blockstore *bs, const char *tx_id, uint64_t *number, uint32_t *index)
+int bs_index_txid(struct blockstore *bs, const char *tx_id, bool signed_only, uint64_t *number,
+                  uint32_t *index)
 {
     size_t tl = strlen(tx_id);
     if (tl == 0 || tl > TXID_MAX)
@@ -202,15 +212,23 @@ int bs_index_txid(struct blockstore *bs, const char *tx_id, uint64_t *number, ui
     if (!it)
         return STELE_ERR_NOMEM;
     int rc = STELE_ERR_NOT_FOUND;
-    leveldb_iter_seek(it, (const char *)prefix, plen);
-    if (leveldb_iter_valid(it)) {
-        size_t klen;
+    bool unsigned_seen = false;
+    for (leveldb_iter_seek(it, (const char *)prefix, plen); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t klen, vlen;
         const uint8_t *k = (const uint8_t *)leveldb_iter_key(it, &klen);
-        if (klen == plen + 12 && memcmp(k, prefix, plen) == 0) {
-            *number = get_u64be(k + plen);
-            *index = get_u32be(k + plen + 8);
-            rc = STELE_OK;
-        }
+        if (klen != plen + 12 || memcmp(k, prefix, plen) != 0)
+            break;
+        const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
+        bool is_signed = vlen != 1 || txvalidate_code_signed(v[0]);
+        if (!is_signed && (signed_only || unsigned_seen))
+            continue; /* the creator's own occurrence, if any, follows */
+        *number = get_u64be(k + plen);
+        *index = get_u32be(k + plen + 8);
+        rc = STELE_OK;
+        if (is_signed)
+            break;
+        unsigned_seen = true; /* the answer unless a signed one follows */
     }
     char *err = NULL;
     leveldb_iter_get_error(it, &err);

@@ -65,8 +65,10 @@ int bs_index_height(struct blockstore *bs, uint64_t *height);
 int bs_index_loc(struct blockstore *bs, uint64_t number, struct bs_loc *loc);
 /* Maps a header hash to its block number. Same results as bs_index_loc(). */
 int bs_index_hash(struct blockstore *bs, const uint8_t hash[32], uint64_t *number);
-/* First (number, index) of `tx_id`. Same results as bs_index_loc(). */
-int bs_index_txid(struct blockstore *bs, const char *tx_id, uint64_t *number, uint32_t *index);
+/* First (number, index) of `tx_id` whose code says its creator signed it (or that has no code);
+ * without `signed_only`, else the first of any. Same results as bs_index_loc(). */
+int bs_index_txid(struct blockstore *bs, const char *tx_id, bool signed_only, uint64_t *number,
+                  uint32_t *index);
 
 /* Reads the record at `loc` from descriptor `fd`, checks its framing and CRC, and appends the
  * payload to `out`. STELE_OK, STELE_ERR_IO, STELE_ERR_MALFORMED, STELE_ERR_NOMEM. */

@@ -244,6 +244,22 @@ int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
     return rc;
 }
 
+bool txvalidate_code_signed(unsigned code)
+{
+    switch (code) {
+    case STELE__TX_VALIDATION_CODE__VALID:
+    case STELE__TX_VALIDATION_CODE__UNKNOWN_CHAINCODE:
+    case STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE:
+    case STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT:
+    case STELE__TX_VALIDATION_CODE__DUPLICATE_TXID:
+    case STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT:
+    case STELE__TX_VALIDATION_CODE__LIFECYCLE_REFUSED:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char *txvalidate_code_name(unsigned code)
 {
     const ProtobufCEnumValue *ev =

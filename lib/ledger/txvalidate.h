@@ -26,7 +26,7 @@
  * definition and no policy: steps 5 and 7 are replaced, after step 9, by re-running the
  * lifecycle rules on the committed state and the block's earlier writes:
  *  10. the creator may do it, the sequence follows, a commit has its approvals   LIFECYCLE_REFUSED
- *      and the transaction writes exactly what the rules write                   BAD_RWSET
+ *      and the transaction writes exactly what the rules write                   LIFECYCLE_REFUSED
  *
  * Determinism: every peer, and an auditor years later, must reach the same codes. So identity
  * validity (expiry, not-yet-valid) is judged at the transaction header's timestamp, never at
@@ -101,5 +101,12 @@ int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
 
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT", ...), static. */
 const char *txvalidate_code_name(unsigned code);
+
+/* True when a transaction given `code` had its creator's signature verified (check 4 passed:
+ * the codes of checks 5-10, and VALID), so its tx_id is its creator's. An envelope refused
+ * before (BAD_PAYLOAD, BAD_HEADER, BAD_CHANNEL, BAD_RWSET, INVALID_CONFIG, CREATOR_REVOKED,
+ * CREATOR_EXPIRED, BAD_CREATOR_SIGNATURE) may carry anyone's tx_id: the block store does not
+ * let it take that tx_id from the transaction that is its creator's (blockstore.h). */
+bool txvalidate_code_signed(unsigned code);
 
 #endif

@@ -232,7 +232,7 @@ static bool definition_replaced(struct pass *p, const struct txv_item *it)
 static int check_duplicate(struct pass *p, const char *tx_id, bool *dup)
 {
     uint64_t number = 0;
-    int rc = blockstore_find_txid(p->job->bs, tx_id, &number, NULL);
+    int rc = blockstore_txid_taken(p->job->bs, tx_id, &number);
     if (rc && rc != STELE_ERR_NOT_FOUND)
         return rc;
     /* A tx_id indexed at this block or later is this block's own (a replay after a crash). */
@@ -289,7 +289,7 @@ static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
         if (r.status != 200 || !r.rwset)
             *code = STELE__TX_VALIDATION_CODE__LIFECYCLE_REFUSED;
         else if (!lifecycle_writes_equal(it->tx.rwset, r.rwset))
-            *code = STELE__TX_VALIDATION_CODE__BAD_RWSET;
+            *code = STELE__TX_VALIDATION_CODE__LIFECYCLE_REFUSED; /* not BAD_RWSET: signed */
         /* the rules read committed state: what they read must not have changed earlier in
          * the block, whatever reads the transaction itself lists */
         else if ((rc = check_reads(p, r.rwset, &ok)) == STELE_OK && !ok)

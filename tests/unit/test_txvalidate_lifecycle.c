@@ -1,5 +1,5 @@
 /* test_txvalidate_lifecycle.c — check 10 of lib/ledger/txvalidate.h: _lifecycle transactions
- * re-run by the rules in block order (LIFECYCLE_REFUSED, BAD_RWSET, approvals and commits),
+ * re-run by the rules in block order (LIFECYCLE_REFUSED, approvals and commits),
  * and a transaction endorsed under a definition that an earlier transaction of its block
  * replaced. The fixture is tests/support/txv_fixture.h. */
 #include "txv_fixture.h"
@@ -137,7 +137,8 @@ static void lifecycle_commit_after_a_majority_approved(void **state)
     };
     uint8_t codes[5];
     txv_commit(fx, envs, 5, codes);
-    TXV_EXPECT_CODES(codes, TXC(BAD_RWSET), TXC(VALID), TXC(VALID), TXC(BAD_RWSET), TXC(VALID));
+    TXV_EXPECT_CODES(codes, TXC(LIFECYCLE_REFUSED), TXC(VALID), TXC(VALID), TXC(LIFECYCLE_REFUSED),
+                     TXC(VALID));
     struct buf value;
     struct statedb_version ver;
     buf_init(&value);

@@ -98,6 +98,56 @@ static void duplicate_txid_of_a_committed_block(void **state)
     txv_expect_value(fx, "cc", "y", "1", 3, 1);
 }
 
+/* A copy of a client's envelope with a bad signature (which one orderer could order ahead of
+ * the client's own: it holds the client's header, tx_id included) takes no tx_id: the client's
+ * transaction after it is VALID, not DUPLICATE_TXID, and the tx_id then stands for it; a
+ * replay of the client's own is still a duplicate. */
+static void a_refused_copy_takes_no_tx_id(void **state)
+{
+    struct txv_fx *fx = *state;
+    char id[ENVELOPE_TXID_LEN + 1];
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_write(fx->a, rw, "x", "1");
+    ProtobufCBinaryData x = txv_build(fx, &(struct txv_tx){.rwset = rw}, id);
+    Stele__Envelope *e =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, fx->a, x.data, x.len, 0);
+    assert_non_null(e);
+    uint8_t sig[64];
+    memcpy(sig, e->signature.data, sizeof sig);
+    sig[63] ^= 1;
+    e->signature = (ProtobufCBinaryData){sizeof sig, sig};
+    size_t len = stele__envelope__get_packed_size(e);
+    uint8_t *bytes = malloc(len);
+    stele__envelope__pack(e, bytes);
+    ProtobufCBinaryData copy = txv_keep(fx, bytes, len);
+    free(bytes);
+
+    uint8_t codes[1];
+    uint64_t number = 0;
+    uint32_t index = 9;
+    assert_int_equal(txv_commit(fx, &copy, 1, codes), 1);
+    TXV_EXPECT_CODES(codes, TXC(BAD_CREATOR_SIGNATURE));
+    assert_int_equal(blockstore_txid_taken(fx->bs, id, NULL), STELE_ERR_NOT_FOUND);
+    /* until the client's own commits, the copy is what the tx_id finds (its code, for whoever
+     * sent it) */
+    assert_int_equal(blockstore_find_txid(fx->bs, id, &number, &index), STELE_OK);
+    assert_int_equal(number, 1);
+
+    assert_int_equal(txv_commit(fx, &x, 1, codes), 2);
+    TXV_EXPECT_CODES(codes, TXC(VALID));
+    txv_expect_value(fx, "cc", "x", "1", 2, 0);
+    assert_int_equal(blockstore_find_txid(fx->bs, id, &number, &index), STELE_OK);
+    assert_int_equal(number, 2);
+    assert_int_equal(index, 0);
+    assert_int_equal(blockstore_txid_taken(fx->bs, id, &number), STELE_OK);
+    assert_int_equal(number, 2);
+
+    assert_int_equal(txv_commit(fx, &x, 1, codes), 3);
+    TXV_EXPECT_CODES(codes, TXC(DUPLICATE_TXID));
+    assert_int_equal(blockstore_find_txid(fx->bs, id, &number, NULL), STELE_OK);
+    assert_int_equal(number, 2);
+}
+
 /* After a crash between appending a block and applying it, or in `stele audit`, a block is
  * validated while the block store already holds it: its own tx_ids are no duplicates. */
 static void revalidating_a_stored_block_gives_the_same_codes(void **state)
@@ -531,6 +581,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, txv_setup, txv_teardown)
         T(duplicate_txid_in_the_block),
         T(duplicate_txid_of_a_committed_block),
+        T(a_refused_copy_takes_no_tx_id),
         T(revalidating_a_stored_block_gives_the_same_codes),
         T(mvcc_read_conflict),
         T(read_at_a_stale_version_conflicts),

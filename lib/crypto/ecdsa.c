@@ -174,13 +174,21 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     pctx = ctx_take(k, false);
     if (!pctx)
         return STELE_ERR_CRYPTO;
+    ERR_clear_error();
     v = EVP_PKEY_verify(pctx, der, n, digest, CRYPTO_DIGEST_LEN);
-    /* 0: the signature does not verify. Below 0: OpenSSL failed (out of memory, ...) on a
-     * well-formed signature (the DER above always decodes): no verdict on the signature, and
-     * a ledger validating it must not record one (another peer would decide otherwise). */
-    rc = v == 1 ? STELE_OK : v == 0 ? STELE_ERR_AUTH : STELE_ERR_CRYPTO;
-    if (v != 1)
-        ERR_clear_error();
+    /* 0: the signature does not verify. Below 0: OpenSSL failed, which is a verdict too when
+     * the signature made it fail (r = -e/d, s = 1 from whoever holds d: u1.G + u2.Q is the
+     * point at infinity, "EC lib" on the queue), and none only when it could not allocate: a
+     * ledger validating it must then record nothing (another peer would decide otherwise),
+     * but must never stall on a signature anyone can make. */
+    if (v == 1)
+        rc = STELE_OK;
+    else if (v == 0)
+        rc = STELE_ERR_AUTH;
+    else
+        rc = crypto_failure_or(STELE_ERR_AUTH) == STELE_ERR_NOMEM ? STELE_ERR_CRYPTO
+                                                                  : STELE_ERR_AUTH;
+    ERR_clear_error();
     if (v >= 0) /* a context that failed with an error is not trusted again */
         ctx_put(k, pctx, false);
     else

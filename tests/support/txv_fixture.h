@@ -34,6 +34,9 @@
 #include "ledger/txvalidate.h"
 #include "pb/pb.h"
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,9 +429,38 @@ struct txv_tx {
 
 /* Ways txv_build_raw() spoils a transaction. */
 enum {
-    TXV_NO_TIMESTAMP = 1,    /* the header (proposal and payload alike) has no timestamp */
-    TXV_BAD_ENDORSEMENT = 2, /* the first endorsement's signature has a bit flipped */
+    TXV_NO_TIMESTAMP = 1,         /* the header (proposal and payload alike) has no timestamp */
+    TXV_BAD_ENDORSEMENT = 2,      /* the first endorsement's signature has a bit flipped */
+    TXV_INFINITE_ENDORSEMENT = 4, /* the first endorsement's signature is txv_infinity_sig() */
 };
+
+/* A signature anyone holding `k`'s secret d can make over `digest` (e) that is within range
+ * and low-S but makes verification reach the point at infinity: r = -e/d mod n, s = 1, so
+ * u1.G + u2.Q = e.G - e.G. OpenSSL fails on it with an error (not 0): it must still be
+ * refused as a bad signature, never taken for OpenSSL failing. */
+static inline void txv_infinity_sig(const struct crypto_key *k, const uint8_t digest[32],
+                                    uint8_t sig[CRYPTO_SIG_LEN])
+{
+    uint8_t d[CRYPTO_SCALAR_LEN];
+    assert_int_equal(crypto_key_scalar(k, d), STELE_OK);
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *bd = BN_bin2bn(d, sizeof d, NULL), *e = BN_bin2bn(digest, 32, NULL), *r = BN_new();
+    assert_true(g && ctx && bd && e && r);
+    const BIGNUM *n = EC_GROUP_get0_order(g);
+    assert_non_null(BN_mod_inverse(r, bd, n, ctx));
+    assert_int_equal(BN_mod_mul(r, r, e, n, ctx), 1);
+    assert_int_equal(BN_sub(r, n, r), 1);
+    memset(sig, 0, CRYPTO_SIG_LEN);
+    assert_int_equal(BN_bn2binpad(r, sig, 32), 32);
+    sig[CRYPTO_SIG_LEN - 1] = 1;
+    explicit_bzero(d, sizeof d);
+    BN_clear_free(bd);
+    BN_free(e);
+    BN_free(r);
+    BN_CTX_free(ctx);
+    EC_GROUP_free(g);
+}
 
 /* Fills the defaults of `t` into *out. */
 static inline void txv_defaults(struct txv_fx *fx, const struct txv_tx *t, struct txv_tx *out)
@@ -551,6 +583,18 @@ static inline ProtobufCBinaryData txv_build_raw(struct txv_fx *fx, const struct 
     }
     if (flags & TXV_BAD_ENDORSEMENT)
         sigs[0][CRYPTO_SIG_LEN / 4] ^= 0x10; /* in r */
+    if (flags & TXV_INFINITE_ENDORSEMENT) {
+        struct buf m; /* what tx_endorse() signs: domain, NUL, payload, endorser */
+        uint8_t md[32];
+        const struct buf *rec = d.endorsers[0]->record;
+        buf_init(&m);
+        assert_int_equal(buf_append(&m, TX_DOMAIN_ENDORSE, sizeof TX_DOMAIN_ENDORSE), STELE_OK);
+        assert_int_equal(buf_append(&m, rb.data, rb.len), STELE_OK);
+        assert_int_equal(buf_append(&m, rec->data, rec->len), STELE_OK);
+        assert_int_equal(crypto_sha256(m.data, m.len, md), STELE_OK);
+        txv_infinity_sig(d.endorsers[0]->key, md, sigs[0]);
+        buf_release(&m);
+    }
     ProtobufCBinaryData out;
     assert_int_equal(tx_envelope_build(pb.data, pb.len, rb.data, rb.len, ep, d.n_endorsers,
                                        d.creator->key, &out),

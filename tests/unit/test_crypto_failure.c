@@ -93,6 +93,23 @@ static void valid_signature_is_never_refused_for_lack_of_memory(void **state)
     crypto_key_destroy(k);
 }
 
+/* A signature that makes verification reach the point at infinity (r = -e/d, s = 1: anyone
+ * holding the key can make it) fails inside OpenSSL with an error, not 0: it is refused as a
+ * bad signature (AUTH), never reported as OpenSSL failing, which a validator would take as no
+ * verdict and retry for ever. */
+static void signature_reaching_infinity_is_refused(void **state)
+{
+    (void)state;
+    struct crypto_key *k = NULL;
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    uint8_t digest[32], sig[CRYPTO_SIG_LEN];
+    assert_int_equal(crypto_sha256("anything", 8, digest), STELE_OK);
+    txv_infinity_sig(k, digest, sig);
+    for (int i = 0; i < 3; i++) /* a fresh verification context, then reused ones */
+        assert_int_equal(crypto_verify_digest(k, digest, sig, sizeof sig), STELE_ERR_AUTH);
+    crypto_key_destroy(k);
+}
+
 /* A valid identity record, verified (by a new MSP each time: no remembered record) with the
  * n-th OpenSSL allocation failing. */
 static void valid_identity_is_never_refused_for_lack_of_memory(void **state)
@@ -223,6 +240,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_signature_is_never_refused_for_lack_of_memory),
+        cmocka_unit_test(signature_reaching_infinity_is_refused),
         cmocka_unit_test(valid_identity_is_never_refused_for_lack_of_memory),
         cmocka_unit_test(public_key_is_never_refused_for_lack_of_memory),
         cmocka_unit_test_setup_teardown(valid_transaction_is_never_invalid_for_lack_of_memory,

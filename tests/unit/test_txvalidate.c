@@ -371,6 +371,24 @@ static void remembered_endorsements(void **state)
     assert_int_equal(s1.added - s0.added, 6); /* the four endorsements signed, two creators */
 }
 
+/* An endorser signature that sends verification to the point at infinity (which the
+ * endorser, or anyone holding its key, can make) is a bad endorsement, not a failure of the
+ * validator: were it taken for one, every peer would try that block again for ever. */
+static void endorsement_reaching_infinity_is_bad(void **state)
+{
+    struct txv_fx *fx = *state;
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_write(fx->a, rw, "inf", "x");
+    ProtobufCBinaryData envs[] = {
+        txv_build_raw(fx, &(struct txv_tx){.rwset = rw}, TXV_INFINITE_ENDORSEMENT),
+        txv_put_tx(fx, "after", "1"),
+    };
+    uint8_t codes[2];
+    txv_commit(fx, envs, 2, codes); /* fails the test unless the block validates */
+    TXV_EXPECT_CODES(codes, TXC(BAD_ENDORSEMENT), TXC(VALID));
+    txv_expect_keys(fx, "cc", "after");
+}
+
 static void unknown_chaincode(void **state)
 {
     struct txv_fx *fx = *state;
@@ -802,6 +820,7 @@ int main(void)
         T(endorsement_policy_failure),
         T(bad_endorsement),
         T(remembered_endorsements),
+        T(endorsement_reaching_infinity_is_bad),
         T(block_must_be_the_next_with_data),
         T(genesis_writes_definitions_in_name_order),
         T(genesis_refuses_duplicate_and_bad_names),

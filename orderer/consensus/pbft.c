@@ -239,7 +239,8 @@ static void forward_one(void *arg, const uint8_t *env, size_t len)
  * one behind), or until f+1 others have been heard from since we started (a restarted orderer
  * whose links are still connecting cannot tell a silent primary from its own deafness). A
  * view change asked for then would be ours alone, and would strand us in a view the others
- * never join. */
+ * never join. Forwarding old envelopes goes on meanwhile: a primary that leaves us out of its
+ * proposals must not also keep what only we were sent from the others. */
 static bool behind_or_unheard(const struct pbft *b)
 {
     size_t heard = 0;
@@ -264,7 +265,7 @@ static void request_tick(struct pbft *b, uint64_t now)
         memcpy(b->timed_tx, tx, sizeof tx);
         b->timed_since = now;
     }
-    if (!b->active || b->syncing || b->failed || behind_or_unheard(b))
+    if (!b->active || b->syncing || b->failed)
         return;
     uint64_t since = b->timed_since > b->view_started ? b->timed_since : b->view_started;
     if (at > since)
@@ -277,7 +278,7 @@ static void request_tick(struct pbft *b, uint64_t now)
      * not get a block committed (it returns to its base with the next commit): a block slower
      * than the timer under an honest primary must not make views change in a loop. */
     uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
-    if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout)
+    if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !behind_or_unheard(b))
         pbft_start_view_change(b, b->view + 1,
                                "an envelope waited longer than request_timeout to be ordered");
 }

@@ -22,6 +22,7 @@
 #include "ledger/lifecycle.h"
 #include "ledger/seek.h"
 #include "ledger/tx.h"
+#include "ledger/txvalidate.h"
 #include "pb/pb.h"
 #include "stele/peer.pb-c.h"
 
@@ -31,6 +32,12 @@
 #define EVENTS_POLL_MS       200
 #define EVENTS_MAX_BODY      (16 * 1024)
 #define COMMIT_STATUS_MAX_MS (10 * 60 * 1000) /* longest CommitStatus wait without a deadline */
+/* A committed envelope refused before its creator's signature was checked may be anyone's
+ * copy of the header (txvalidate_code_takes_txid()): its code is reported only once no
+ * transaction of the creator's has followed for this long (or the wait is about to end), so
+ * that a client whose transaction commits just after such a copy is not told it failed. */
+#define COMMIT_STATUS_UNSIGNED_GRACE_MS 1000
+#define COMMIT_STATUS_ANSWER_MARGIN_MS  250 /* answer this long before the caller's deadline */
 
 static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char *why)
 {
@@ -288,13 +295,21 @@ static int wait_commit(struct peer *p, struct rpc_call *call, const char *tx_id,
     if (!a)
         return STELE_ERR_NOMEM;
     int rc;
+    uint64_t unsigned_since = 0; /* an unsigned occurrence found then (0: none) */
     for (;;) {
         uint64_t height = kvledger_height(p->ledger);
         arena_reset(a);
         rc = lookup(p, a, tx_id, vc, number);
+        uint64_t now = clock_mono_ms();
+        if (rc == STELE_OK && !txvalidate_code_takes_txid(*vc)) {
+            if (!unsigned_since)
+                unsigned_since = now;
+            if (now - unsigned_since < COMMIT_STATUS_UNSIGNED_GRACE_MS &&
+                now + COMMIT_STATUS_ANSWER_MARGIN_MS < deadline)
+                rc = STELE_ERR_NOT_FOUND; /* the creator's own may follow */
+        }
         if (rc != STELE_ERR_NOT_FOUND)
             break;
-        uint64_t now = clock_mono_ms();
         if (now >= deadline || (call && rpc_call_cancelled(call)) || atomic_load(&p->stopping)) {
             rc = STELE_ERR_TIMEOUT;
             break;

@@ -110,7 +110,7 @@ int blockstore_get_by_hash(struct blockstore *bs, const uint8_t hash[32], struct
                            Stele__Block **out);
 
 /* Finds the transaction `tx_id` (a C string) stands for: the first whose header carries it and
- * whose creator signed it (by its validation code, txvalidate_code_signed(); a block stored
+ * whose creator signed it (by its validation code, txvalidate_code_takes_txid(); a block stored
  * without codes, an orderer's, counts as signed), else the first carrying it at all (a
  * refused envelope, so that its sender learns the code). Its block number and its index among
  * the block's envelopes (either pointer may be NULL). Returns STELE_OK, STELE_ERR_NOT_FOUND,

@@ -14,7 +14,7 @@
  * length prefix keeps one tx_id from being a prefix of another's key; LevelDB's byte order
  * makes the first occurrence (lowest number, then index) the first key after the prefix. An
  * occurrence whose code says its creator's signature was not verified
- * (txvalidate_code_signed()) may carry anyone's tx_id: lookups pass over it to the creator's
+ * (txvalidate_code_takes_txid()) may carry anyone's tx_id: lookups pass over it to the creator's
  * own, and only such occurrences never count as the tx_id being taken.
  */
 #include "ledger/blockstore_int.h"
@@ -220,7 +220,7 @@ int bs_index_txid(struct blockstore *bs, const char *tx_id, bool signed_only, ui
         if (klen != plen + 12 || memcmp(k, prefix, plen) != 0)
             break;
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(it, &vlen);
-        bool is_signed = vlen != 1 || txvalidate_code_signed(v[0]);
+        bool is_signed = vlen != 1 || txvalidate_code_takes_txid(v[0]);
         if (!is_signed && (signed_only || unsigned_seen))
             continue; /* the creator's own occurrence, if any, follows */
         *number = get_u64be(k + plen);

@@ -244,10 +244,11 @@ int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
     return rc;
 }
 
-bool txvalidate_code_signed(unsigned code)
+bool txvalidate_code_takes_txid(unsigned code)
 {
     switch (code) {
     case STELE__TX_VALIDATION_CODE__VALID:
+    case STELE__TX_VALIDATION_CODE__CREATOR_REVOKED:
     case STELE__TX_VALIDATION_CODE__UNKNOWN_CHAINCODE:
     case STELE__TX_VALIDATION_CODE__ENDORSEMENT_POLICY_FAILURE:
     case STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT:

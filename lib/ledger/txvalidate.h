@@ -102,11 +102,12 @@ int txvalidate_genesis(const Stele__ChannelConfig *cfg, const char *tx_id,
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT", ...), static. */
 const char *txvalidate_code_name(unsigned code);
 
-/* True when a transaction given `code` had its creator's signature verified (check 4 passed:
- * the codes of checks 5-10, and VALID), so its tx_id is its creator's. An envelope refused
- * before (BAD_PAYLOAD, BAD_HEADER, BAD_CHANNEL, BAD_RWSET, INVALID_CONFIG, CREATOR_REVOKED,
- * CREATOR_EXPIRED, BAD_CREATOR_SIGNATURE) may carry anyone's tx_id: the block store does not
- * let it take that tx_id from the transaction that is its creator's (blockstore.h). */
-bool txvalidate_code_signed(unsigned code);
+/* True when a transaction given `code` takes its tx_id (check 8, and blockstore.h): its
+ * creator's signature was verified (check 4 passed: the codes of checks 5-10, and VALID), or
+ * its creator is revoked (which holds for every envelope carrying that creator, and a tx_id
+ * binds its creator). An envelope refused otherwise before its signature was checked
+ * (BAD_PAYLOAD, BAD_HEADER, BAD_CHANNEL, BAD_RWSET, INVALID_CONFIG, CREATOR_EXPIRED at a time
+ * it chose, BAD_CREATOR_SIGNATURE) may carry anyone's tx_id, and takes none. */
+bool txvalidate_code_takes_txid(unsigned code);
 
 #endif

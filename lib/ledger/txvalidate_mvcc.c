@@ -312,7 +312,9 @@ int txv_mvcc_run(struct txv_job *job, struct blockstore *bs, struct statedb_upda
     int rc = STELE_OK;
     for (size_t i = 0; i < job->n && !rc; i++) {
         struct txv_item *it = &job->items[i];
-        if (!it->tx_id)
+        /* an envelope refused before its creator's signature was checked takes no tx_id,
+         * in this block as across blocks (it may carry anyone's) */
+        if (!it->tx_id || !txvalidate_code_takes_txid(it->code))
             continue;
         bool dup = false, ok = true;
         if ((rc = check_duplicate(&p, it->tx_id, &dup)))

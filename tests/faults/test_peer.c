@@ -238,6 +238,20 @@ static void every_reachable_validation_code(void **state)
         check_expect(&raw[i], NULL, NULL);
     for (size_t i = 0; i < k; i++)
         free(envs[i].data);
+    /* CommitStatus of an envelope refused before its creator's signature was checked (anyone's
+     * copy of a header, for all the peer knows) answers only after a second without the
+     * creator's own transaction following it; the code it then gives is the copy's. */
+    Stele__CommitStatusRequest csq = STELE__COMMIT_STATUS_REQUEST__INIT;
+    csq.tx_id = raw[0].id;
+    ProtobufCMessage *csr = NULL;
+    uint64_t t0 = clock_mono_ms();
+    assert_int_equal(peer_call(0, "/stele.Events/CommitStatus", &csq.base,
+                               &stele__commit_status_response__descriptor, &csr, 10000),
+                     STELE_OK);
+    assert_true(clock_mono_ms() - t0 >= 900);
+    assert_int_equal(((Stele__CommitStatusResponse *)csr)->validation_code,
+                     STELE__TX_VALIDATION_CODE__BAD_PAYLOAD);
+    pb_free(csr);
 
     /* MVCC: m1 and m2 read counter at its version and write it; whichever is ordered first
      * wins and the other conflicts. m3 read counter when it did not exist; m4 read `a` at its

@@ -98,17 +98,9 @@ static void duplicate_txid_of_a_committed_block(void **state)
     txv_expect_value(fx, "cc", "y", "1", 3, 1);
 }
 
-/* A copy of a client's envelope with a bad signature (which one orderer could order ahead of
- * the client's own: it holds the client's header, tx_id included) takes no tx_id: the client's
- * transaction after it is VALID, not DUPLICATE_TXID, and the tx_id then stands for it; a
- * replay of the client's own is still a duplicate. */
-static void a_refused_copy_takes_no_tx_id(void **state)
+/* `x` with a bit of its creator's signature flipped. */
+static ProtobufCBinaryData bad_signature_copy(struct txv_fx *fx, ProtobufCBinaryData x)
 {
-    struct txv_fx *fx = *state;
-    char id[ENVELOPE_TXID_LEN + 1];
-    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
-    txv_rw_write(fx->a, rw, "x", "1");
-    ProtobufCBinaryData x = txv_build(fx, &(struct txv_tx){.rwset = rw}, id);
     Stele__Envelope *e =
         (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, fx->a, x.data, x.len, 0);
     assert_non_null(e);
@@ -121,6 +113,21 @@ static void a_refused_copy_takes_no_tx_id(void **state)
     stele__envelope__pack(e, bytes);
     ProtobufCBinaryData copy = txv_keep(fx, bytes, len);
     free(bytes);
+    return copy;
+}
+
+/* A copy of a client's envelope with a bad signature (which one orderer could order ahead of
+ * the client's own: it holds the client's header, tx_id included) takes no tx_id: the client's
+ * transaction after it is VALID, not DUPLICATE_TXID, and the tx_id then stands for it; a
+ * replay of the client's own is still a duplicate. */
+static void a_refused_copy_takes_no_tx_id(void **state)
+{
+    struct txv_fx *fx = *state;
+    char id[ENVELOPE_TXID_LEN + 1];
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_write(fx->a, rw, "x", "1");
+    ProtobufCBinaryData x = txv_build(fx, &(struct txv_tx){.rwset = rw}, id);
+    ProtobufCBinaryData copy = bad_signature_copy(fx, x);
 
     uint8_t codes[1];
     uint64_t number = 0;
@@ -146,6 +153,27 @@ static void a_refused_copy_takes_no_tx_id(void **state)
     TXV_EXPECT_CODES(codes, TXC(DUPLICATE_TXID));
     assert_int_equal(blockstore_find_txid(fx->bs, id, &number, NULL), STELE_OK);
     assert_int_equal(number, 2);
+}
+
+/* The same, the copy and the client's own in one block: the copy takes no tx_id there either
+ * (it did: the client's came out DUPLICATE_TXID, and the tx_id was lost). */
+static void a_refused_copy_in_the_same_block_takes_no_tx_id(void **state)
+{
+    struct txv_fx *fx = *state;
+    char id[ENVELOPE_TXID_LEN + 1];
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_write(fx->a, rw, "x", "1");
+    ProtobufCBinaryData x = txv_build(fx, &(struct txv_tx){.rwset = rw}, id);
+    ProtobufCBinaryData envs[] = {bad_signature_copy(fx, x), x, x};
+    uint8_t codes[3];
+    uint64_t number = 0;
+    uint32_t index = 9;
+    assert_int_equal(txv_commit(fx, envs, 3, codes), 1);
+    TXV_EXPECT_CODES(codes, TXC(BAD_CREATOR_SIGNATURE), TXC(VALID), TXC(DUPLICATE_TXID));
+    txv_expect_value(fx, "cc", "x", "1", 1, 1);
+    assert_int_equal(blockstore_find_txid(fx->bs, id, &number, &index), STELE_OK);
+    assert_int_equal(number, 1);
+    assert_int_equal(index, 1);
 }
 
 /* After a crash between appending a block and applying it, or in `stele audit`, a block is
@@ -582,6 +610,7 @@ int main(void)
         T(duplicate_txid_in_the_block),
         T(duplicate_txid_of_a_committed_block),
         T(a_refused_copy_takes_no_tx_id),
+        T(a_refused_copy_in_the_same_block_takes_no_tx_id),
         T(revalidating_a_stored_block_gives_the_same_codes),
         T(mvcc_read_conflict),
         T(read_at_a_stale_version_conflicts),

@@ -235,18 +235,19 @@ static void forward_one(void *arg, const uint8_t *env, size_t len)
     pbft_broadcast(b, &msg, &e, NULL);
 }
 
-/* True while f+1 others report blocks we lack (the primary is making progress: we are the
- * one behind), or until f+1 others have been heard from since we started (a restarted orderer
- * whose links are still connecting cannot tell a silent primary from its own deafness). A
- * view change asked for then would be ours alone, and would strand us in a view the others
- * never join. Forwarding old envelopes goes on meanwhile: a primary that leaves us out of its
- * proposals must not also keep what only we were sent from the others. */
-static bool behind_or_unheard(const struct pbft *b)
+/* True until f+1 others have been heard from since we started: a restarted orderer whose
+ * links are still connecting cannot tell a silent primary from its own deafness, and a view
+ * change asked for then would be its alone, stranding it in a view the others never join.
+ * (Holding the timer back while others report blocks we lack was tried, and made things
+ * worse: under load a backup is often a block behind, so the backups' timers stopped firing
+ * together, and one leaving alone stalled a network already missing an orderer.) Forwarding
+ * old envelopes goes on meanwhile. */
+static bool unheard(const struct pbft *b)
 {
     size_t heard = 0;
     for (size_t i = 0; i < b->m.n; i++)
         heard += i != b->me && b->peer_heard[i];
-    return b->behind_since != 0 || heard < b->m.f + 1;
+    return heard < b->m.f + 1;
 }
 
 /* The request timer: a backup that holds an envelope the primary has not ordered within
@@ -278,7 +279,7 @@ static void request_tick(struct pbft *b, uint64_t now)
      * not get a block committed (it returns to its base with the next commit): a block slower
      * than the timer under an honest primary must not make views change in a loop. */
     uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
-    if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !behind_or_unheard(b))
+    if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !unheard(b))
         pbft_start_view_change(b, b->view + 1,
                                "an envelope waited longer than request_timeout to be ordered");
 }

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *join(const char *env, const char *fallback, const char *rel)
@@ -194,6 +197,25 @@ Stele__ChannelConfig *test_channel_config(struct arena *a, const char *channel,
     return c;
 }
 
+/* Claims `port` for the rest of this process (the lock's descriptor is never closed, and is
+ * not inherited by the daemons it starts). False when another process holds it. */
+static bool claim_port(int port)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/stele-test-ports", tmp && tmp[0] ? tmp : "/tmp");
+    (void)mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/c%d.lock", dir, port);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return true; /* no place for locks: the bind check alone, as before */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return false;
+    }
+    return true;
+}
+
 int test_free_port(void)
 {
     static unsigned seed;
@@ -201,6 +223,8 @@ int test_free_port(void)
         seed = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
     for (int tries = 0; tries < 200; tries++) {
         int port = 10000 + (int)(rand_r(&seed) % 10000);
+        if (!claim_port(port))
+            continue;
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET,
                                  .sin_port = htons((uint16_t)port),

@@ -27,7 +27,11 @@ char *test_read_file(const char *path, size_t *len);
 /* A loopback port nobody listens on right now, for a daemon a test starts with a fixed
  * address: chosen at random in 10000..19999, below the kernel's ephemeral ports (which every
  * outgoing connection takes from, so a port freed there may be taken again before the daemon
- * binds it) and the shell tests' port ranges (20000 and up). Fails the test if none is free. */
+ * binds it) and the shell tests' port ranges (20000 and up). The port is claimed for the rest
+ * of the process with flock on /tmp/stele-test-ports/c<port>.lock, as tests/support/ports.sh
+ * claims the shell tests' ranges: two tests running at once never get the same port (they
+ * did, now and then, between one's check and its daemon's bind). Fails the test if none is
+ * free. */
 int test_free_port(void);
 /* Writes `len` bytes to `path` (created or truncated). Returns 0 or -1. */
 int test_write_file(const char *path, const void *data, size_t len);

@@ -28,27 +28,27 @@
 static long countdown = -1; /* allocations left before one fails; -1: none fails */
 static long failed;         /* allocations failed so far */
 
-static void *ossl_test_malloc(size_t n, const char *file, int line)
+/* True when this allocation is the one to fail. */
+static bool this_one_fails(void)
 {
-    (void)file, (void)line;
     if (countdown == 0) {
         failed++;
-        return NULL;
+        return true;
     }
     if (countdown > 0)
         countdown--;
-    return malloc(n);
+    return false;
+}
+
+static void *ossl_test_malloc(size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    return this_one_fails() ? NULL : malloc(n);
 }
 static void *ossl_test_realloc(void *p, size_t n, const char *file, int line)
 {
     (void)file, (void)line;
-    if (countdown == 0) {
-        failed++;
-        return NULL;
-    }
-    if (countdown > 0)
-        countdown--;
-    return realloc(p, n);
+    return this_one_fails() ? NULL : realloc(p, n);
 }
 static void ossl_test_free(void *p, const char *file, int line)
 {
@@ -59,6 +59,26 @@ static void ossl_test_free(void *p, const char *file, int line)
 static bool no_verdict(int rc)
 {
     return rc == STELE_ERR_NOMEM || rc == STELE_ERR_CRYPTO;
+}
+
+/* Before a call made with the n-th OpenSSL allocation (from now) failing. */
+static void arm(long n)
+{
+    failed = 0;
+    countdown = n;
+}
+
+/* After it: counts a refusal in *refusals and fails the test on a verdict about `what`.
+ * True when nothing failed (the call needed fewer than n allocations: each has failed once). */
+static bool judged(long n, int rc, const char *what, long *refusals)
+{
+    countdown = -1;
+    if (rc != STELE_OK) {
+        (*refusals)++;
+        if (!no_verdict(rc))
+            fail_msg("allocation %ld failing made %s %s", n, what, stele_strerror(rc));
+    }
+    return failed == 0;
 }
 
 /* A valid signature, verified with the n-th OpenSSL allocation failing, for n = 0, 1, ...
@@ -72,24 +92,15 @@ static void valid_signature_is_never_refused_for_lack_of_memory(void **state)
     uint8_t sig[CRYPTO_SIG_LEN];
     assert_int_equal(crypto_sign(k, msg, sizeof msg, sig), STELE_OK);
     assert_int_equal(crypto_verify(k, msg, sizeof msg, sig, sizeof sig), STELE_OK);
-    long runs = 0, refusals = 0;
+    long refusals = 0;
     for (long n = 0; n < 10000; n++) {
-        failed = 0;
-        countdown = n;
+        arm(n);
         int rc = crypto_verify(k, msg, sizeof msg, sig, sizeof sig);
-        countdown = -1;
-        runs++;
-        if (rc != STELE_OK) {
-            refusals++;
-            if (!no_verdict(rc))
-                fail_msg("allocation %ld failing made a valid signature %s", n, stele_strerror(rc));
-        }
-        if (!failed)
-            break; /* the call needed fewer than n allocations: every one has failed once */
+        if (judged(n, rc, "a valid signature", &refusals))
+            break;
     }
     assert_true(refusals > 0); /* some failure did reach OpenSSL inside the call */
     assert_int_equal(crypto_verify(k, msg, sizeof msg, sig, sizeof sig), STELE_OK);
-    print_message("%ld runs, %ld without a verdict\n", runs, refusals);
     crypto_key_destroy(k);
 }
 
@@ -110,11 +121,11 @@ static void signature_reaching_infinity_is_refused(void **state)
     crypto_key_destroy(k);
 }
 
-/* A valid identity record, verified (by a new MSP each time: no remembered record) with the
- * n-th OpenSSL allocation failing. */
-static void valid_identity_is_never_refused_for_lack_of_memory(void **state)
+/* A valid identity record verified, or (`key`) the signer's public key extracted from it
+ * (ECQV), with the n-th OpenSSL allocation failing; by a new MSP each time, so that no record
+ * or key is remembered. */
+static void identity_under_failures(bool key)
 {
-    (void)state;
     struct crypto_key *ca = NULL;
     assert_int_equal(crypto_key_generate(&ca), STELE_OK);
     struct test_identity t;
@@ -126,19 +137,20 @@ static void valid_identity_is_never_refused_for_lack_of_memory(void **state)
         assert_int_equal(msp_add_ca(m, NULL, CA_ID, ca), STELE_OK);
         struct arena *a = arena_create(0);
         struct identity id;
-        failed = 0;
-        countdown = n;
-        int rc =
-            identity_verify(m, a, t.record->data, t.record->len, (uint64_t)time(NULL), &id, NULL);
-        countdown = -1;
-        if (rc != STELE_OK) {
-            refusals++;
-            if (!no_verdict(rc))
-                fail_msg("allocation %ld failing made a valid identity %s", n, stele_strerror(rc));
-        }
+        struct crypto_key *pub = NULL;
+        const uint8_t *rec = t.record->data;
+        size_t len = t.record->len;
+        uint64_t now = (uint64_t)time(NULL);
+        if (key)
+            assert_int_equal(identity_verify(m, a, rec, len, now, &id, NULL), STELE_OK);
+        arm(n);
+        int rc = key ? identity_public_key(m, &id, &pub)
+                     : identity_verify(m, a, rec, len, now, &id, NULL);
+        bool done = judged(n, rc, key ? "a valid identity's key" : "a valid identity", &refusals);
+        crypto_key_destroy(pub);
         arena_destroy(a);
         msp_destroy(m);
-        if (!failed)
+        if (done)
             break;
     }
     assert_true(refusals > 0);
@@ -146,45 +158,16 @@ static void valid_identity_is_never_refused_for_lack_of_memory(void **state)
     crypto_key_destroy(ca);
 }
 
-/* The signer's public key extracted from a valid identity (ECQV, by a new MSP each time: no
- * cached key) with the n-th OpenSSL allocation failing. */
+static void valid_identity_is_never_refused_for_lack_of_memory(void **state)
+{
+    (void)state;
+    identity_under_failures(false);
+}
+
 static void public_key_is_never_refused_for_lack_of_memory(void **state)
 {
     (void)state;
-    struct crypto_key *ca = NULL;
-    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
-    struct test_identity t;
-    test_identity_issue(ca, CA_ID, "booth1", "org2", "booth", 0, 3600, &t);
-    long refusals = 0;
-    for (long n = 0; n < 10000; n++) {
-        struct msp *m = msp_create(0);
-        assert_non_null(m);
-        assert_int_equal(msp_add_ca(m, NULL, CA_ID, ca), STELE_OK);
-        struct arena *a = arena_create(0);
-        struct identity id;
-        assert_int_equal(
-            identity_verify(m, a, t.record->data, t.record->len, (uint64_t)time(NULL), &id, NULL),
-            STELE_OK);
-        struct crypto_key *pub = NULL;
-        failed = 0;
-        countdown = n;
-        int rc = identity_public_key(m, &id, &pub);
-        countdown = -1;
-        if (rc != STELE_OK) {
-            refusals++;
-            if (!no_verdict(rc))
-                fail_msg("allocation %ld failing made a valid identity's key %s", n,
-                         stele_strerror(rc));
-        }
-        crypto_key_destroy(pub);
-        arena_destroy(a);
-        msp_destroy(m);
-        if (!failed)
-            break;
-    }
-    assert_true(refusals > 0);
-    test_identity_free(&t);
-    crypto_key_destroy(ca);
+    identity_under_failures(true);
 }
 
 /* A block holding a valid transaction, endorsed by both organisations, validated (by a new
@@ -208,24 +191,16 @@ static void valid_transaction_is_never_invalid_for_lack_of_memory(void **state)
         struct statedb_update *u = statedb_update_create(b->header->number);
         assert_non_null(u);
         uint8_t code = 0xee;
-        char *err = NULL;
-        failed = 0;
-        countdown = n;
-        int rc = txvalidate_block(v, fx->db, fx->bs, b, &code, u, &err);
-        countdown = -1;
-        if (rc != STELE_OK) {
-            refusals++;
-            if (!no_verdict(rc))
-                fail_msg("allocation %ld failing: %s (%s)", n, stele_strerror(rc), err);
-        } else if (code != TXC(VALID)) {
+        arm(n);
+        int rc = txvalidate_block(v, fx->db, fx->bs, b, &code, u, NULL);
+        bool done = judged(n, rc, "the block's validation", &refusals);
+        if (rc == STELE_OK && code != TXC(VALID))
             fail_msg("allocation %ld failing made a valid transaction %s", n,
                      txvalidate_code_name(code));
-        }
-        free(err);
         statedb_update_destroy(u);
         txvalidate_destroy(v);
         msp_destroy(m);
-        if (!failed)
+        if (done)
             break;
     }
     assert_true(refusals > 0);

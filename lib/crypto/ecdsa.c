@@ -186,8 +186,7 @@ int crypto_verify_digest(const struct crypto_key *k, const uint8_t digest[CRYPTO
     else if (v == 0)
         rc = STELE_ERR_AUTH;
     else
-        rc = crypto_failure_or(STELE_ERR_AUTH) == STELE_ERR_NOMEM ? STELE_ERR_CRYPTO
-                                                                  : STELE_ERR_AUTH;
+        rc = crypto_failure_or(STELE_ERR_AUTH); /* or STELE_ERR_NOMEM */
     ERR_clear_error();
     if (v >= 0) /* a context that failed with an error is not trusted again */
         ctx_put(k, pctx, false);

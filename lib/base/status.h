@@ -10,6 +10,7 @@
 #define STELE_BASE_STATUS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 /* X(name, value, message). Values are stable: they may be logged and compared across versions. */
 #define STELE_STATUS_MAP(X)                                  \
@@ -48,6 +49,14 @@ const char *stele_strerror(int status);
 
 /* Returns the symbolic name of `status` ("ERR_NOT_FOUND"), static, or "UNKNOWN". */
 const char *stele_status_name(int status);
+
+/* True for a failure of the one who checks rather than a verdict on what was checked (out of
+ * memory, OpenSSL failing): a verifier whose decision must be the same everywhere (a ledger's
+ * validation) decides nothing on it and tries again. */
+static inline bool stele_no_verdict(int status)
+{
+    return status == STELE_ERR_NOMEM || status == STELE_ERR_CRYPTO;
+}
 
 /* Exit code for a command-line program that ends with `status` (DESIGN §9): 0 on success,
  * 1 for a refused operation (bad input, policy, not found, ...), 3 for internal or transport

@@ -24,8 +24,8 @@ static int decode_body(struct arena *a, const uint8_t *data, size_t len, struct 
     if (!b)
         return stele_errf(errmsg, STELE_ERR_MALFORMED, "identity body does not decode");
     int rc = ecqv_cert_decode(b->cert.data, b->cert.len, &out->fields);
-    if (rc == STELE_ERR_NOMEM || rc == STELE_ERR_CRYPTO)
-        return rc; /* no verdict on the record */
+    if (stele_no_verdict(rc))
+        return rc;
     if (rc != STELE_OK)
         return stele_errf(errmsg, STELE_ERR_MALFORMED,
                           "identity certificate is not a valid 78-octet CertU");
@@ -130,8 +130,8 @@ int identity_verify_grace(struct msp *m, struct arena *a, const uint8_t *data, s
         const struct msp_ca *ca = &m->cas[i];
         int vr = identity_verify_domain(ca->key, IDENTITY_DOMAIN_RECORD, r->body.data, r->body.len,
                                         r->ca_signature.data, r->ca_signature.len);
-        if (vr == STELE_ERR_NOMEM || vr == STELE_ERR_CRYPTO)
-            return vr; /* this verifier failed: no verdict on the record */
+        if (stele_no_verdict(vr))
+            return vr;
         if (vr != STELE_OK)
             continue;
         signed_by_trusted = true;

@@ -34,14 +34,6 @@ static uint8_t unopened_code(struct arena *a, const ProtobufCBinaryData *raw)
     return STELE__TX_VALIDATION_CODE__BAD_HEADER;
 }
 
-/* True for an error that is no verdict on the transaction but a failure of this validator
- * (out of memory, OpenSSL failing): the block is then not validated (txvalidate_block() fails,
- * and the block is tried again) rather than given a code the other peers would not give it. */
-static bool local_failure(int rc)
-{
-    return rc == STELE_ERR_NOMEM || rc == STELE_ERR_CRYPTO;
-}
-
 /* The transaction's time (validity of identities is judged there), or false without one. */
 static bool tx_time(const Stele__Header *h, uint64_t *now_s)
 {
@@ -52,7 +44,9 @@ static bool tx_time(const Stele__Header *h, uint64_t *now_s)
 }
 
 /* Check 4: the creator is a member at `now_s` and signed the payload. Returns a code, or a
- * negative STELE_ERR_* for a failure that is not the transaction's. */
+ * negative STELE_ERR_* for a failure that is not the transaction's. Here and in the other
+ * checks a failure of this validator (stele_no_verdict()) fails the block, which is tried
+ * again, rather than give a code the other peers would not give. */
 static int check_creator(struct txv_job *job, struct arena *a, const struct envelope_view *ev,
                          uint64_t now_s, struct txv_item *it)
 {
@@ -66,18 +60,15 @@ static int check_creator(struct txv_job *job, struct arena *a, const struct enve
         return STELE__TX_VALIDATION_CODE__CREATOR_EXPIRED;
     case STELE_ERR_REVOKED:
         return STELE__TX_VALIDATION_CODE__CREATOR_REVOKED;
-    case STELE_ERR_NOMEM:
-    case STELE_ERR_CRYPTO:
-        return rc;
     default:
-        return STELE__TX_VALIDATION_CODE__BAD_CREATOR_SIGNATURE;
+        return stele_no_verdict(rc) ? rc : STELE__TX_VALIDATION_CODE__BAD_CREATOR_SIGNATURE;
     }
     it->creator_org = id.org;
     it->creator_role = id.role;
     const Stele__Envelope *e = ev->envelope;
     rc = identity_verify_signature(job->msp, &id, e->payload.data, e->payload.len,
                                    e->signature.data, e->signature.len);
-    if (local_failure(rc))
+    if (stele_no_verdict(rc))
         return rc;
     return rc ? STELE__TX_VALIDATION_CODE__BAD_CREATOR_SIGNATURE : STELE__TX_VALIDATION_CODE__VALID;
 }
@@ -113,7 +104,7 @@ static int check_endorsements(struct txv_job *job, struct arena *a, const struct
         if (!id)
             return STELE_ERR_NOMEM;
         int rc = identity_verify(job->msp, a, en->endorser.data, en->endorser.len, now_s, id, NULL);
-        if (local_failure(rc))
+        if (stele_no_verdict(rc))
             return rc;
         if (rc || !(id->fields.key_usage & ECQV_USAGE_SIGN))
             return STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT;
@@ -124,7 +115,7 @@ static int check_endorsements(struct txv_job *job, struct arena *a, const struct
                                        t->response_payload.len, en->endorser.data, en->endorser.len,
                                        en->signature.data, en->signature.len);
         crypto_key_destroy(pub);
-        if (local_failure(rc))
+        if (stele_no_verdict(rc))
             return rc;
         if (rc)
             return STELE__TX_VALIDATION_CODE__BAD_ENDORSEMENT;
@@ -152,7 +143,7 @@ static int check_one(struct txv_job *job, struct arena *a, struct txv_item *it,
 {
     struct envelope_view ev;
     int rc = envelope_parse(a, raw->data, raw->len, 0, &ev, NULL);
-    if (local_failure(rc))
+    if (stele_no_verdict(rc))
         return rc;
     if (rc)
         return unopened_code(a, raw);

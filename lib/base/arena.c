@@ -19,6 +19,7 @@ struct arena {
     struct chunk *head;
     size_t chunk_size;
     size_t total;
+    size_t failures; /* allocations malloc() refused */
 };
 
 #define ALIGN_UP(n) (((n) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
@@ -71,8 +72,10 @@ void *arena_alloc(struct arena *a, size_t size)
     if (!c || c->size - c->used < size) {
         size_t want = size > a->chunk_size ? size : a->chunk_size;
         c = malloc(sizeof *c + want);
-        if (!c)
+        if (!c) {
+            a->failures++;
             return NULL;
+        }
         c->size = want;
         c->used = 0;
         c->next = a->head;
@@ -139,4 +142,9 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 size_t arena_used(const struct arena *a)
 {
     return a->total;
+}
+
+size_t arena_failures(const struct arena *a)
+{
+    return a->failures;
 }

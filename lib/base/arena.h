@@ -32,5 +32,10 @@ char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(
 
 /* Total bytes handed out since creation or the last reset (for limits and metrics). */
 size_t arena_used(const struct arena *a);
+/* Allocations refused for lack of memory since creation (not those refused for an impossible
+ * size). protobuf-c answers an allocation failure as it answers octets that do not decode
+ * (NULL): code that must tell the two apart (a validator, whose verdict every peer has to
+ * share) compares this count before and after decoding. */
+size_t arena_failures(const struct arena *a);
 
 #endif

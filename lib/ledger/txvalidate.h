@@ -36,8 +36,10 @@
  * CRL files the caller installs besides, which it must keep the same on every peer. A failure
  * of this validator rather than of the transaction (out of memory, OpenSSL failing) gives no
  * code: txvalidate_block() fails, and the committer tries the block again
- * (tests/unit/test_crypto_failure.c fails each of OpenSSL's allocations in turn). NEEDSWORK:
- * protobuf-c running out of memory in an arena still reads as "does not decode".
+ * (tests/unit/test_crypto_failure.c fails each of OpenSSL's allocations in turn). A decoding
+ * that protobuf-c refused for lack of memory is told from octets that do not decode by the
+ * arena's failure count (arena_failures()): a verdict reached while it grew is no verdict
+ * (tests/unit/test_alloc_failure.c fails each of Stele's own allocations in turn).
  *
  * Chaincode definitions are read from the state: namespace TXV_LIFECYCLE_NS, key
  * "definition/<name>", value a serialized stele.ChaincodeDefinition (proto/stele/channel.proto).

@@ -2,100 +2,21 @@
  * re-run by the rules in block order (LIFECYCLE_REFUSED, approvals and commits),
  * and a transaction endorsed under a definition that an earlier transaction of its block
  * replaced. The fixture is tests/support/txv_fixture.h. */
-#include "txv_fixture.h"
+#include "txv_lifecycle.h"
 
 /* ---- _lifecycle transactions (check 10) --------------------------------------------------- */
-
-/* The serialized definition of chaincode `name`. */
-static ProtobufCBinaryData definition(struct txv_fx *fx, const char *name, const char *version,
-                                      uint64_t seq, const char *policy)
-{
-    Stele__ChaincodeDefinition d = STELE__CHAINCODE_DEFINITION__INIT;
-    uint8_t hash[32];
-    memset(hash, 0x5c, sizeof hash);
-    d.name = (char *)name;
-    d.version = (char *)version;
-    d.sequence = seq;
-    d.package_hash = (ProtobufCBinaryData){32, hash};
-    d.endorsement_policy = (char *)policy;
-    size_t len;
-    uint8_t *bytes = pb_pack(&d.base, &len);
-    assert_non_null(bytes);
-    ProtobufCBinaryData kept = txv_keep(fx, bytes, len);
-    free(bytes);
-    return kept;
-}
-
-/* How lifecycle_tx() departs from what the rules write. */
-enum {
-    LC_NO_READ = 1,     /* the read of definition/<name> is left out */
-    LC_OTHER_ORG = 2,   /* approve: the approval is written for the other organisation */
-    LC_OTHER_VALUE = 4, /* commit: the definition is written with its version changed */
-};
-
-/* A _lifecycle transaction calling `function` ("approve" or "commit") with definition `def`,
- * created by `admin` (an identity of Org1 or Org2) and endorsed by peer1, whose read/write set
- * is what lifecycle.h says the function writes, unless `flags` say otherwise. */
-static ProtobufCBinaryData lifecycle_tx(struct txv_fx *fx, const struct test_identity *admin,
-                                        const char *function, ProtobufCBinaryData def,
-                                        unsigned flags)
-{
-    struct arena *a = fx->a;
-    struct lifecycle_def ld;
-    struct identity id;
-    assert_int_equal(lifecycle_definition_open(a, def.data, def.len, &ld, NULL), STELE_OK);
-    assert_int_equal(identity_decode(a, admin->record->data, admin->record->len, &id, NULL),
-                     STELE_OK);
-    const char *org = id.org;
-    if (flags & LC_OTHER_ORG)
-        org = strcmp(org, "Org1") == 0 ? "Org2" : "Org1";
-    char *dkey = lifecycle_definition_key(a, ld.def->name);
-    Stele__TxRwSet *rw = txv_rw(a, LIFECYCLE_NS);
-    struct statedb_version ver;
-    if (!(flags & LC_NO_READ)) {
-        if (statedb_get(fx->db, LIFECYCLE_NS, dkey, NULL, &ver) == STELE_OK)
-            txv_rw_read(a, rw, dkey, ver.block, ver.tx);
-        else
-            txv_rw_read_absent(a, rw, dkey);
-    }
-    if (strcmp(function, "approve") == 0) {
-        char hx[65];
-        hex_encode(ld.hash, 32, hx);
-        txv_rw_write(a, rw, lifecycle_approval_key(a, ld.def->name, ld.def->sequence, org), hx);
-    } else {
-        ProtobufCBinaryData value = ld.canonical;
-        if (flags & LC_OTHER_VALUE)
-            value =
-                definition(fx, ld.def->name, "9.9", ld.def->sequence, ld.def->endorsement_policy);
-        txv_rw_write(a, rw, dkey, "");
-        txv_last_ns(rw)->writes[0]->value = value;
-    }
-    ProtobufCBinaryData *args = arena_alloc(a, sizeof *args);
-    assert_non_null(args);
-    *args = def;
-    return txv_build(fx,
-                     &(struct txv_tx){.creator = admin,
-                                      .chaincode = LIFECYCLE_NS,
-                                      .function = function,
-                                      .args = args,
-                                      .n_args = 1,
-                                      .rwset = rw,
-                                      .endorsers = {&fx->peer1},
-                                      .n_endorsers = 1},
-                     NULL);
-}
 
 static void lifecycle_refused(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d1 = definition(fx, "new", "1.0", 1, "Org1.peer");
-    ProtobufCBinaryData d2 = definition(fx, "new", "1.0", 2, "Org1.peer");
+    ProtobufCBinaryData d1 = txv_definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData d2 = txv_definition(fx, "new", "1.0", 2, "Org1.peer");
     ProtobufCBinaryData envs[] = {
-        lifecycle_tx(fx, &fx->client, "approve", d1, 0), /* not an admin */
-        lifecycle_tx(fx, &fx->admin1, "approve", d2, 0), /* sequence 2 of a new chaincode */
-        lifecycle_tx(fx, &fx->admin1, "commit", d1, 0),  /* nobody approved it */
-        lifecycle_tx(fx, &fx->admin1, "approve", d1, 0),
-        lifecycle_tx(fx, &fx->admin1, "commit", d1, 0), /* one of two organisations approved */
+        txv_lifecycle_tx(fx, &fx->client, "approve", d1, 0), /* not an admin */
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d2, 0), /* sequence 2 of a new chaincode */
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", d1, 0),  /* nobody approved it */
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d1, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", d1, 0), /* one of two organisations approved */
     };
     uint8_t codes[6];
     txv_commit(fx, envs, 5, codes);
@@ -104,7 +25,7 @@ static void lifecycle_refused(void **state)
     txv_expect_absent(fx, LIFECYCLE_NS, "definition/new");
 
     /* a function the rules do not have, and a definition they refuse */
-    ProtobufCBinaryData bad_name = definition(fx, "_new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData bad_name = txv_definition(fx, "_new", "1.0", 1, "Org1.peer");
     ProtobufCBinaryData *args = arena_alloc(fx->a, sizeof *args);
     *args = bad_name;
     const struct txv_tx t = {.creator = &fx->admin1,
@@ -127,13 +48,13 @@ static void lifecycle_refused(void **state)
 static void lifecycle_commit_after_a_majority_approved(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData d = txv_definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
     ProtobufCBinaryData envs[] = {
-        lifecycle_tx(fx, &fx->admin1, "approve", d, LC_OTHER_ORG), /* on Org2's behalf */
-        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "commit", d, LC_OTHER_VALUE), /* writes another one */
-        lifecycle_tx(fx, &fx->admin2, "commit", d, 0), /* approvals of this block count */
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, LC_OTHER_ORG), /* on Org2's behalf */
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, LC_OTHER_VALUE), /* writes another one */
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, 0), /* approvals of this block count */
     };
     uint8_t codes[5];
     txv_commit(fx, envs, 5, codes);
@@ -162,13 +83,13 @@ static void lifecycle_commit_after_a_majority_approved(void **state)
 static void lifecycle_approval_replaced_in_the_block(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
-    ProtobufCBinaryData e = definition(fx, "new", "1.1", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData d = txv_definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData e = txv_definition(fx, "new", "1.1", 1, "OR(Org1.peer, Org2.peer)");
     ProtobufCBinaryData envs[] = {
-        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin1, "approve", e, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", e, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
     };
     uint8_t codes[4];
     txv_commit(fx, envs, 4, codes);
@@ -176,8 +97,8 @@ static void lifecycle_approval_replaced_in_the_block(void **state)
     txv_expect_absent(fx, LIFECYCLE_NS, "definition/new");
     /* Org2 follows Org1 to 1.1: that one commits */
     ProtobufCBinaryData next[] = {
-        lifecycle_tx(fx, &fx->admin2, "approve", e, 0),
-        lifecycle_tx(fx, &fx->admin1, "commit", e, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", e, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", e, 0),
     };
     uint8_t codes2[2];
     txv_commit(fx, next, 2, codes2);
@@ -195,11 +116,11 @@ static void lifecycle_approval_replaced_in_the_block(void **state)
 static void lifecycle_unknown_org_policy_is_not_a_validation_rule(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d = definition(fx, "odd", "1.0", 1, "OR(Org1.peer, Org9.peer)");
+    ProtobufCBinaryData d = txv_definition(fx, "odd", "1.0", 1, "OR(Org1.peer, Org9.peer)");
     ProtobufCBinaryData envs[] = {
-        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
     };
     uint8_t codes[3];
     txv_commit(fx, envs, 3, codes);
@@ -215,10 +136,10 @@ static void lifecycle_unknown_org_policy_is_not_a_validation_rule(void **state)
 static void lifecycle_one_commit_per_sequence(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData a = definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData a = txv_definition(fx, "new", "1.0", 1, "Org1.peer");
     ProtobufCBinaryData approvals[] = {
-        lifecycle_tx(fx, &fx->admin1, "approve", a, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", a, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", a, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", a, 0),
     };
     uint8_t codes[3];
     txv_commit(fx, approvals, 2, codes);
@@ -226,9 +147,9 @@ static void lifecycle_one_commit_per_sequence(void **state)
     /* (an organisation approves one definition per sequence at a time, so the second and third
      * commits are of the same one: still a second commit of sequence 1) */
     ProtobufCBinaryData commits[] = {
-        lifecycle_tx(fx, &fx->admin1, "commit", a, 0),
-        lifecycle_tx(fx, &fx->admin1, "commit", a, 0), /* read definition/new: absent */
-        lifecycle_tx(fx, &fx->admin2, "commit", a, LC_NO_READ),
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", a, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", a, 0), /* read definition/new: absent */
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", a, LC_NO_READ),
     };
     txv_commit(fx, commits, 3, codes);
     TXV_EXPECT_CODES(codes, TXC(VALID), TXC(MVCC_READ_CONFLICT), codes[2]);
@@ -246,8 +167,8 @@ static void lifecycle_one_commit_per_sequence(void **state)
 static void lifecycle_namespace_is_no_chaincode(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d = definition(fx, "new", "1.0", 1, "Org1.peer");
-    ProtobufCBinaryData approve = lifecycle_tx(fx, &fx->admin1, "approve", d, 0);
+    ProtobufCBinaryData d = txv_definition(fx, "new", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData approve = txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0);
     struct txvalidator *bare = txv_validator(fx->msp, NULL, 1);
     uint8_t code;
     struct statedb_update *u = NULL;
@@ -264,7 +185,7 @@ static void lifecycle_namespace_is_no_chaincode(void **state)
         return; /* the genesis refuses the name: fine */
     }
     /* Org1 alone rewrites cc's policy ... */
-    ProtobufCBinaryData weak = definition(fx, "cc", "1.0", 1, "Org1.peer");
+    ProtobufCBinaryData weak = txv_definition(fx, "cc", "1.0", 1, "Org1.peer");
     Stele__TxRwSet *rw = txv_rw(fx->a, LIFECYCLE_NS);
     txv_rw_write(fx->a, rw, "definition/cc", "");
     rw->ns_rwsets[0]->writes[0]->value = weak;
@@ -298,10 +219,10 @@ static void lifecycle_namespace_is_no_chaincode(void **state)
 static void definition_replaced_earlier_in_the_block(void **state)
 {
     struct txv_fx *fx = *state;
-    ProtobufCBinaryData d = definition(fx, "solo", "2.0", 2, "AND(Org1.peer, Org2.peer)");
+    ProtobufCBinaryData d = txv_definition(fx, "solo", "2.0", 2, "AND(Org1.peer, Org2.peer)");
     ProtobufCBinaryData approvals[] = {
-        lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
-        lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
     };
     uint8_t codes[3];
     txv_commit(fx, approvals, 2, codes);
@@ -309,7 +230,7 @@ static void definition_replaced_earlier_in_the_block(void **state)
     const struct test_identity *p1[] = {&fx->peer1};
     ProtobufCBinaryData blk[] = {
         txv_endorsed(fx, "solo", "k0", p1, 1, "1.0", 1), /* before the commit: still 1.0 */
-        lifecycle_tx(fx, &fx->admin1, "commit", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin1, "commit", d, 0),
         txv_endorsed(fx, "solo", "k1", p1, 1, "1.0", 1), /* after it: endorsed under 1.0 */
     };
     txv_commit(fx, blk, 3, codes);

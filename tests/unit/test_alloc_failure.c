@@ -1,0 +1,222 @@
+/*
+ * test_alloc_failure.c — Stele's own allocations failing while a block is validated are never
+ * taken for a bad transaction. The validator decodes envelopes, payloads, transactions and
+ * identity records into arenas through protobuf-c, which answers an allocation failure as it
+ * answers octets that do not decode: NULL. Read as "does not decode", a peer short of memory
+ * would record BAD_PAYLOAD or BAD_CREATOR_SIGNATURE for a transaction every other peer finds
+ * VALID, and its state would differ from theirs for good. test_crypto_failure.c does the same
+ * for OpenSSL's allocations.
+ *
+ * This test is linked with `-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc` (CMakeLists.txt):
+ * every malloc, calloc and realloc made by Stele's code (the arena's chunks included) goes
+ * through the functions below, which fail the n-th allocation after a point; allocations made
+ * inside shared libraries (LevelDB, OpenSSL, protobuf-c's own defaults) are not affected. For
+ * every n that falls inside the call, a block of transactions must get exactly the codes it
+ * gets with memory to spare, or not be validated at all (STELE_ERR_NOMEM: the committer tries
+ * the block again).
+ */
+#include "txv_lifecycle.h"
+
+#include "base/arena.h"
+#include "base/status.h"
+#include "identity/identity.h"
+#include "pb/pb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+/* volatile: GCC takes malloc() for a function that touches no variable of the program, and
+ * would drop a store to `countdown` just before one */
+static volatile long countdown = -1; /* allocations left before one fails; -1: none fails */
+static volatile long failed;         /* allocations failed so far */
+
+/* True when this allocation is the one to fail. */
+static bool this_one_fails(void)
+{
+    if (countdown == 0) {
+        failed++;
+        return true;
+    }
+    if (countdown > 0)
+        countdown--;
+    return false;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return this_one_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return this_one_fails() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return this_one_fails() ? NULL : __real_realloc(p, n);
+}
+
+/* The wrapping is in place: a malloc of this file fails when armed. */
+static void the_allocator_is_wrapped(void **state)
+{
+    (void)state;
+    countdown = 0;
+    failed = 0;
+    void *p = malloc(16);
+    countdown = -1;
+    assert_null(p);
+    assert_int_equal(failed, 1);
+    struct arena *a = arena_create(0);
+    assert_non_null(a);
+    countdown = 0;
+    p = arena_alloc(a, 16); /* the arena's first chunk */
+    countdown = -1;
+    assert_null(p);
+    assert_int_equal(arena_failures(a), 1);
+    assert_non_null(arena_alloc(a, 16));
+    assert_null(arena_alloc(a, SIZE_MAX)); /* an impossible size is not a lack of memory */
+    assert_int_equal(arena_failures(a), 1);
+    arena_destroy(a);
+}
+
+/* The first half of `env`'s octets: an envelope that does not decode, so that the block also
+ * holds a transaction refused for its octets. */
+static ProtobufCBinaryData truncated(struct txv_fx *fx, ProtobufCBinaryData env)
+{
+    return txv_keep(fx, env.data, env.len / 2);
+}
+
+/* Validates `envs` as the next block with a new MSP and a one-thread validator (no remembered
+ * record, key or signature; one countdown), the n-th allocation from now failing (n < 0: none).
+ * Returns txvalidate_block()'s status; `codes` gets the codes. */
+static int validate_with_failure(struct txv_fx *fx, const ProtobufCBinaryData *envs, size_t n_envs,
+                                 long n, uint8_t *codes)
+{
+    struct msp *m = msp_create(0);
+    assert_non_null(m);
+    assert_int_equal(msp_add_ca(m, "Org1", TXV_CA1_ID, fx->ca1), STELE_OK);
+    assert_int_equal(msp_add_ca(m, "Org2", TXV_CA2_ID, fx->ca2), STELE_OK);
+    struct txvalidator *v = txv_validator(m, fx->cfg, 1);
+    Stele__Block *b = txv_block(fx, envs, n_envs);
+    struct statedb_update *u = statedb_update_create(b->header->number);
+    assert_non_null(u);
+    memset(codes, 0xee, n_envs);
+    failed = 0;
+    countdown = n;
+    int rc = txvalidate_block(v, fx->db, fx->bs, b, codes, u, NULL);
+    countdown = -1;
+    statedb_update_destroy(u);
+    txvalidate_destroy(v);
+    msp_destroy(m);
+    return rc;
+}
+
+/* Valid transactions before those a test is about: the validator's arena needs a new chunk
+ * (256 KiB) inside the block, so failures also fall between two decodings. */
+#define FILLERS  40
+#define MAX_TAIL 8
+
+/* Validates FILLERS valid transactions followed by the n_tail envelopes `tail` (whose codes are
+ * `tail_want`) with the n-th allocation failing, for n = 0, 1, ... until a run needs fewer
+ * than n: each run gives the codes of a run without failure, or no codes at all. */
+static void same_codes_or_none(struct txv_fx *fx, const ProtobufCBinaryData *tail,
+                               const int *tail_want, size_t n_tail)
+{
+    ProtobufCBinaryData envs[FILLERS + MAX_TAIL];
+    int want[FILLERS + MAX_TAIL];
+    uint8_t got[FILLERS + MAX_TAIL];
+    assert_true(n_tail <= MAX_TAIL);
+    for (size_t i = 0; i < FILLERS; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "f%zu", i);
+        envs[i] = txv_put_tx(fx, key, "v");
+        want[i] = TXC(VALID);
+    }
+    memcpy(envs + FILLERS, tail, n_tail * sizeof *tail);
+    memcpy(want + FILLERS, tail_want, n_tail * sizeof *tail_want);
+    size_t n_envs = FILLERS + n_tail;
+    assert_int_equal(validate_with_failure(fx, envs, n_envs, -1, got), STELE_OK);
+    txv_expect_codes_n(got, want, n_envs);
+    long refusals = 0, n;
+    for (n = 0; n < 1000000; n++) {
+        int rc = validate_with_failure(fx, envs, n_envs, n, got);
+        bool done = failed == 0;
+        if (rc == STELE_OK) {
+            for (size_t i = 0; i < n_envs; i++)
+                if (got[i] != want[i]) {
+                    fprintf(stderr, "allocation %ld failing changed code %zu:\n", n, i);
+                    txv_expect_codes_n(got, want, n_envs);
+                }
+        } else if (rc != STELE_ERR_NOMEM) {
+            fail_msg("allocation %ld failing made the block's validation %s", n,
+                     stele_strerror(rc));
+        } else {
+            refusals++;
+        }
+        if (done)
+            break;
+    }
+    assert_true(refusals > 0); /* some failure did reach the validator */
+    print_message("%ld allocations failed in turn, %ld left the block unvalidated\n", n, refusals);
+}
+
+/* Checks 1-9: decoding, signatures, the policy, MVCC. */
+static void codes_never_depend_on_memory(void **state)
+{
+    struct txv_fx *fx = *state;
+    Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+    txv_rw_read_absent(fx->a, rw, "k");
+    txv_rw_write(fx->a, rw, "k", "again");
+    const struct test_identity *org1_only[] = {&fx->peer1};
+    const ProtobufCBinaryData tail[] = {
+        txv_put_tx(fx, "k", "v"),
+        txv_build(fx, &(struct txv_tx){.rwset = rw}, NULL), /* reads k, which the last wrote */
+        txv_flip_signature(fx, txv_put_tx(fx, "j", "v")),   /* the creator's signature */
+        txv_endorsed(fx, "cc", "i", org1_only, 1, NULL, 0), /* the policy */
+        truncated(fx, txv_put_tx(fx, "h", "v")),            /* does not decode */
+        txv_put_tx(fx, "g", "v"),
+    };
+    const int want[] = {TXC(VALID),
+                        TXC(MVCC_READ_CONFLICT),
+                        TXC(BAD_CREATOR_SIGNATURE),
+                        TXC(ENDORSEMENT_POLICY_FAILURE),
+                        TXC(BAD_PAYLOAD),
+                        TXC(VALID)};
+    same_codes_or_none(fx, tail, want, sizeof want / sizeof *want);
+}
+
+/* Check 10: _lifecycle transactions re-run by the rules, which decode definitions. */
+static void lifecycle_codes_never_depend_on_memory(void **state)
+{
+    struct txv_fx *fx = *state;
+    ProtobufCBinaryData d = txv_definition(fx, "new", "1.0", 1, "OR(Org1.peer, Org2.peer)");
+    const ProtobufCBinaryData tail[] = {
+        txv_lifecycle_tx(fx, &fx->client, "approve", d, 0), /* not an admin */
+        txv_lifecycle_tx(fx, &fx->admin1, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "approve", d, 0),
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, LC_OTHER_VALUE),
+        txv_lifecycle_tx(fx, &fx->admin2, "commit", d, 0),
+    };
+    const int want[] = {TXC(LIFECYCLE_REFUSED), TXC(VALID), TXC(VALID), TXC(LIFECYCLE_REFUSED),
+                        TXC(VALID)};
+    same_codes_or_none(fx, tail, want, sizeof want / sizeof *want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_allocator_is_wrapped),
+        cmocka_unit_test_setup_teardown(codes_never_depend_on_memory, txv_setup, txv_teardown),
+        cmocka_unit_test_setup_teardown(lifecycle_codes_never_depend_on_memory, txv_setup,
+                                        txv_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/quota.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
 #include "ledger/envelope.h"
@@ -255,14 +256,28 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (rc != STELE_ERR_NOT_FOUND)
         return refuse(out, RPC_INTERNAL, "cannot look the tx_id up in the block store");
     out->tx_id = arena_strdup(a, h->tx_id);
+    bool mine = false;
+    if (quota_take(p->executing, creator->certhash, &mine) != STELE_OK) {
+        const char *why =
+            mine ? arena_printf(a,
+                                "identity \"%s\" already has %d proposals executing on peer %s, "
+                                "the most one identity may have: wait for one to end",
+                                creator->id, PEER_MAX_EXECUTING_PER_CALLER, p->cfg->peer_id)
+                 : arena_printf(a, "peer %s is executing %d proposals: retry shortly",
+                                p->cfg->peer_id, PEER_WORKERS);
+        return refuse(out, RPC_RESOURCE_EXHAUSTED, why ? why : "too many proposals executing");
+    }
     /* run it against one state, a snapshot: blocks committed while it runs do not show */
     struct view v = {.db = kvledger_state(p->ledger)};
     struct statedb_snap *snap = NULL;
-    if (statedb_snapshot(v.db, &snap) != STELE_OK)
+    if (statedb_snapshot(v.db, &snap) != STELE_OK) {
+        quota_give(p->executing, creator->certhash);
         return refuse(out, RPC_INTERNAL, "cannot read the state database");
+    }
     v.snap = snap;
     struct execution x;
     enum rpc_code code = execute(p, a, h, inv, creator, at_ms, hook, &v, &x, out);
+    quota_give(p->executing, creator->certhash);
     out->height = statedb_snap_height(snap);
     statedb_snapshot_release(v.db, snap);
     if (code != RPC_OK)

@@ -12,8 +12,8 @@
  *                 yet (each answer carries its ledger height), it waits for the one behind
  *                 and endorses again (gw_endorse_run()); answers the envelope payload for the
  *                 client to sign;
- *   Submit        checks that the envelope's creator, issued by a CA of the channel, signed
- *                 it, sends it to every orderer (under PBFT a faulty primary cannot drop it),
+ *   Submit        (gateway_submit.c) checks that the envelope's creator, issued by a CA of the
+ * channel, signed it, sends it to every orderer (under PBFT a faulty primary cannot drop it),
  *                 answers once f + 1 of the channel's orderers accepted it (or all answered)
  *                 and, when asked, waits for it to commit on this peer;
  *   CommitStatus  (events.c) waits for a transaction's commit.
@@ -25,7 +25,9 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/quota.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 #include "identity/identity.h"
 #include "ledger/batch_config.h"
 #include "ledger/envelope.h"
@@ -41,13 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GW_BROADCAST_MS 5000 /* one orderer's answer to one envelope */
-
 /* Endorse calls a gateway runs at once. Each may block a worker of the shared pool while
  * another peer's worker serves its ProcessProposal; with every worker of two peers so blocked
  * on each other they would wait until the timeout. Half the pool keeps the other half free
- * for the other peers' ProcessProposal; callers beyond it are told to retry. */
-#define GW_MAX_ENDORSING (PEER_WORKERS / 2)
+ * for the other peers' ProcessProposal; callers beyond it are told to retry. One identity
+ * (the proposal's creator) may have half of them, so that others still get endorsed. */
+#define GW_MAX_ENDORSING            (PEER_WORKERS / 2)
+#define GW_MAX_ENDORSING_PER_CALLER (GW_MAX_ENDORSING / 2)
 
 /* Endorsements of one proposal when its endorsers disagree because their ledgers are a block
  * or two apart, and the first pause for a peer behind this one (doubling). */
@@ -57,7 +59,8 @@
 
 struct peer_gateway {
     pthread_mutex_t mu;
-    unsigned endorsing;            /* Endorse calls in progress */
+    struct quota *endorsing;       /* Endorse calls in progress, by creator (SHA-256 of the
+                                    * record it claims: taken before the proposal is checked) */
     struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
     struct rpc_channel **orderers; /* one per orderer, opened on first use */
     struct peer_broadcaster *bc;   /* Broadcast streams over `orderers` */
@@ -75,7 +78,8 @@ int peer_gateway_create(struct peer *p, char **errmsg)
     g->peers = calloc(p->cfg->gateway.n_peers + 1, sizeof *g->peers);
     g->orderers = calloc(p->n_orderers + 1, sizeof *g->orderers);
     g->arena = arena_create(0);
-    if (!g->peers || !g->orderers || !g->arena)
+    g->endorsing = quota_create(GW_MAX_ENDORSING, GW_MAX_ENDORSING_PER_CALLER);
+    if (!g->peers || !g->orderers || !g->arena || !g->endorsing)
         return STELE_ERR_NOMEM;
     int rc = identity_decode(g->arena, p->self.identity.data, p->self.identity.len, &g->self, NULL);
     if (rc)
@@ -94,6 +98,11 @@ int peer_gateway_create(struct peer *p, char **errmsg)
     return peer_broadcaster_create(p, g->orderers, p->n_orderers, &g->bc);
 }
 
+struct peer_broadcaster *peer_gateway_broadcaster(const struct peer *p)
+{
+    return p->gw->bc;
+}
+
 void peer_gateway_destroy(struct peer *p)
 {
     struct peer_gateway *g = p->gw;
@@ -107,13 +116,13 @@ void peer_gateway_destroy(struct peer *p)
     free(g->peers);
     free(g->orderers);
     arena_destroy(g->arena);
+    quota_destroy(g->endorsing);
     pthread_mutex_destroy(&g->mu);
     free(g);
     p->gw = NULL;
 }
 
-/* The largest envelope the channel's orderers take (its absolute_max_bytes). */
-static uint64_t submit_cap(const struct peer *p)
+uint64_t peer_gateway_submit_cap(const struct peer *p)
 {
     const Stele__ChannelConfig *c = kvledger_config(p->ledger);
     return c && c->batch && c->batch->absolute_max_bytes ? c->batch->absolute_max_bytes
@@ -127,7 +136,7 @@ static uint64_t submit_cap(const struct peer *p)
  * it is judged. (A proposal sent is at most PEER_MAX_SIGNED_PROPOSAL.) */
 static size_t remote_cap(const struct peer *p)
 {
-    uint64_t cap = 2 * submit_cap(p) + (64u << 10);
+    uint64_t cap = 2 * peer_gateway_submit_cap(p) + (64u << 10);
     if (cap < PEER_MAX_SIGNED_PROPOSAL)
         cap = PEER_MAX_SIGNED_PROPOSAL;
     return cap < p->cfg->limits.max_message ? (size_t)cap : p->cfg->limits.max_message;
@@ -413,24 +422,40 @@ static void ask_early(void *arg)
 static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                                     const ProtobufCMessage *req, ProtobufCMessage **resp);
 
+/* The key Endorse calls are counted under: the SHA-256 of the identity record the proposal
+ * names as its creator (zeros when it names none; the proposal is then refused at once). A
+ * forged proposal naming someone else's record holds a share of theirs only until its
+ * signature fails to verify. */
+static void creator_key(struct arena *a, const Stele__SignedProposal *sp, uint8_t key[32])
+{
+    memset(key, 0, 32);
+    const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
+        &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
+    if (pr && pr->header && pr->header->creator.len &&
+        crypto_sha256(pr->header->creator.data, pr->header->creator.len, key) != STELE_OK)
+        memset(key, 0, 32);
+}
+
 static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
     struct peer *p = arg;
     struct peer_gateway *g = p->gw;
-    pthread_mutex_lock(&g->mu);
-    bool busy = g->endorsing >= GW_MAX_ENDORSING;
-    if (!busy)
-        g->endorsing++;
-    pthread_mutex_unlock(&g->mu);
-    if (busy)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
-                              "the gateway is busy (%d endorsements in progress): retry shortly",
-                              GW_MAX_ENDORSING);
+    uint8_t key[32];
+    creator_key(rpc_call_arena(call), (const Stele__SignedProposal *)req, key);
+    bool mine = false;
+    if (quota_take(g->endorsing, key, &mine) != STELE_OK)
+        return mine ? rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                     "the proposal's creator already has %d endorsements in "
+                                     "progress at this gateway, the most one identity may have: "
+                                     "wait for one to end",
+                                     GW_MAX_ENDORSING_PER_CALLER)
+                    : rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                     "the gateway is busy (%d endorsements in progress): retry "
+                                     "shortly",
+                                     GW_MAX_ENDORSING);
     enum rpc_code code = gw_endorse_run(p, call, req, resp);
-    pthread_mutex_lock(&g->mu);
-    g->endorsing--;
-    pthread_mutex_unlock(&g->mu);
+    quota_give(g->endorsing, key);
     return code;
 }
 
@@ -639,127 +664,6 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
     }
 }
 
-/* The name of an orderer's status; an orderer may send any number. */
-static const char *status_name(Stele__Status st)
-{
-    if (st == STELE__STATUS__STATUS_UNKNOWN)
-        return "none";
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, (int)st);
-    return v ? v->name : "unknown";
-}
-
-/* The orderers of the channel (its configuration; the addresses configured when it names
- * none): f + 1 of them must accept an envelope, whichever of them this peer sends to. */
-static size_t channel_orderers(const struct peer *p)
-{
-    const Stele__ChannelConfig *c = kvledger_config(p->ledger);
-    return c && c->n_orderers ? c->n_orderers : p->n_orderers;
-}
-
-static enum rpc_code gw_submit(struct rpc_call *call, const ProtobufCMessage *req,
-                               ProtobufCMessage **resp, void *arg)
-{
-    struct peer *p = arg;
-    struct arena *a = rpc_call_arena(call);
-    const Stele__SubmitRequest *sr = (const Stele__SubmitRequest *)req;
-    struct envelope_view ev;
-    const char *why = NULL;
-    /* Never relayed: an orderer drops the whole Broadcast stream on a message over its cap,
-     * and every Submit shares those streams. */
-    uint64_t cap = submit_cap(p);
-    if (sr->envelope.len > cap)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
-                              "the envelope is %zu octets; the channel's orderers take at most "
-                              "%llu (absolute_max_bytes)",
-                              sr->envelope.len, (unsigned long long)cap);
-    if (envelope_parse(a, sr->envelope.data, sr->envelope.len, 0, &ev, &why) != STELE_OK)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT, "the envelope does not open: %s",
-                              why ? why : "malformed");
-    if (strcmp(ev.header->channel_id, p->cfg->channel_id) != 0 ||
-        ev.header->type != STELE__HEADER_TYPE__ENDORSER_TRANSACTION)
-        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
-                              "the envelope is not an endorser transaction of channel %s",
-                              p->cfg->channel_id);
-    /* Relayed only when its creator, issued by a CA of the channel, signed it: the gateway's
-     * streams are shared, and a commit wait counts against the creator's share, so nobody may
-     * have one in another's name because a faulty orderer accepted its envelope. Whether the
-     * creator may still transact (revoked, expired) is the orderers' to say, FORBIDDEN. */
-    struct identity *creator = arena_alloc(a, sizeof *creator);
-    if (!creator)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    char *err = NULL;
-    int rc = identity_verify(p->msp, a, ev.header->creator.data, ev.header->creator.len,
-                             clock_wall_s(), creator, &err);
-    if ((rc == STELE_ERR_REVOKED || rc == STELE_ERR_EXPIRED) && creator->ca_key)
-        rc = STELE_OK; /* issued by the channel's CA: decoded, its key known */
-    enum rpc_code refused = RPC_OK;
-    if (rc)
-        refused =
-            rpc_call_error(call, rpc_code_from_status(rc), "the envelope's creator is refused: %s",
-                           err ? err : stele_strerror(rc));
-    free(err);
-    if (refused != RPC_OK)
-        return refused;
-    if (identity_verify_signature(p->msp, creator, ev.envelope->payload.data,
-                                  ev.envelope->payload.len, ev.envelope->signature.data,
-                                  ev.envelope->signature.len) != STELE_OK)
-        return rpc_call_error(call, RPC_UNAUTHENTICATED,
-                              "the envelope's signature does not verify with its creator's key");
-    Stele__SubmitResponse *r = arena_alloc(a, sizeof *r);
-    if (!r)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    stele__submit_response__init(r);
-    r->tx_id = (char *)ev.header->tx_id;
-    Stele__Status last = STELE__STATUS__STATUS_UNKNOWN;
-    Stele__Status *st = arena_calloc(a, p->n_orderers ? p->n_orderers : 1, sizeof *st);
-    if (!st)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    /* f + 1 acceptances, f the orderers that may fail: then at least one that works has the
-     * envelope, and a silent orderer does not hold every Submit for GW_BROADCAST_MS. The
-     * answer counts the orderers that held it by then (peer_broadcast_held: one that already
-     * had the tx_id, from another orderer or an earlier Submit, holds it as well). */
-    size_t enough = pbft_faults(channel_orderers(p)) + 1;
-    peer_broadcast(p->gw->bc, &sr->envelope, GW_BROADCAST_MS, enough, st);
-    for (size_t i = 0; i < p->n_orderers; i++) {
-        if (peer_broadcast_held(st[i]))
-            r->orderers_accepted++;
-        else
-            last = st[i];
-    }
-    enum rpc_code short_code =
-        last == STELE__STATUS__STATUS_UNKNOWN ? RPC_UNAVAILABLE : RPC_FAILED_PRECONDITION;
-    if (!r->orderers_accepted)
-        return rpc_call_error(call, short_code,
-                              "no orderer accepted the transaction (last answer: %s, %d)",
-                              status_name(last), (int)last);
-    if (sr->wait) {
-        int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
-        unsigned vc = 0;
-        uint64_t number = 0;
-        /* the wait counts against the creator's share: it signed the envelope */
-        rc = peer_wait_commit(p, call, creator->certhash, r->tx_id, left, &vc, &number, NULL);
-        if (rc == STELE_OK) {
-            r->committed = true;
-            r->validation_code = vc;
-            r->block_number = number;
-        } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT &&
-                   rc != STELE_ERR_MALFORMED) { /* not committed yet, or no wait */
-            return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
-                                  stele_strerror(rc));
-        }
-    }
-    /* Fewer than f + 1: perhaps only faulty orderers took it, and the others' refusal stands.
-     * Only its commit, when the client waited and saw it, outweighs that. */
-    if (r->orderers_accepted < enough && !r->committed)
-        return rpc_call_error(call, short_code,
-                              "only %u of the %zu orderers needed accepted the transaction (last "
-                              "answer: %s, %d); it may still be ordered",
-                              r->orderers_accepted, enough, status_name(last), (int)last);
-    *resp = &r->base;
-    return RPC_OK;
-}
-
 int peer_gateway_register(struct peer *p, struct rpc_server *s)
 {
     const struct rpc_method m[] = {
@@ -778,9 +682,9 @@ int peer_gateway_register(struct peer *p, struct rpc_server *s)
         {.path = "/stele.Gateway/Submit",
          .kind = RPC_UNARY,
          .request = &stele__submit_request__descriptor,
-         .handler = gw_submit,
+         .handler = peer_gateway_submit,
          .arg = p,
-         .max_request = (size_t)submit_cap(p) + (64u << 10)},
+         .max_request = (size_t)peer_gateway_submit_cap(p) + (64u << 10)},
     };
     return rpc_server_add(s, m, sizeof m / sizeof m[0]);
 }

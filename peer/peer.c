@@ -109,7 +109,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         !(p->ledger_msp = msp_create(0)) || msp_share_sigcache(p->ledger_msp, p->msp) ||
         !(p->commit_waits =
               quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
-        !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams))) {
+        !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams)) ||
+        !(p->executing = quota_create(PEER_WORKERS, PEER_MAX_EXECUTING_PER_CALLER))) {
         rc = STELE_ERR_NOMEM;
         goto err;
     }
@@ -218,6 +219,7 @@ void peer_destroy(struct peer *p)
     msp_destroy(p->msp);
     quota_destroy(p->commit_waits);
     quota_destroy(p->event_streams);
+    quota_destroy(p->executing);
     for (size_t i = 0; i < p->n_orderers; i++)
         free(p->orderers[i]);
     free(p->orderers);

@@ -27,6 +27,10 @@ struct signed_request;
 #define PEER_WORKERS                     32 /* unary handlers; CommitStatus may wait in one */
 #define PEER_MAX_COMMIT_WAITERS          (PEER_WORKERS / 4) /* CommitStatus and Submit waits at once */
 #define PEER_MAX_COMMIT_WAITS_PER_CALLER 2                  /* of them, by one identity */
+/* Proposals one identity may have executing on this peer at once (ProcessProposal, Evaluate,
+ * a gateway's own endorsement; waiting for a chaincode host counts): each holds a worker, and
+ * the other half of the workers stays for everybody else, other peers' gateways included. */
+#define PEER_MAX_EXECUTING_PER_CALLER (PEER_WORKERS / 2)
 /* Valid signatures remembered (32 octets each; crypto/sigcache.h): the endorsements this peer
  * signed and the other peers' endorsements its gateway checked, until the block carrying them
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
@@ -61,6 +65,7 @@ struct peer {
     atomic_uint_fast64_t orderer_height; /* the highest block number+1 seen from an orderer */
     struct quota *commit_waits;          /* peer_wait_commit() calls in progress, by caller */
     struct quota *event_streams;         /* Events/Blocks streams open, by caller */
+    struct quota *executing;             /* proposals executing, by creator (certhash) */
     bool stopped;                        /* peer_stop() finished */
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
@@ -214,6 +219,13 @@ bool peer_broadcast_held(Stele__Status status);
 /* Creates and frees the gateway's state (gateway.c). */
 int peer_gateway_create(struct peer *p, char **errmsg);
 void peer_gateway_destroy(struct peer *p);
+/* The gateway's Broadcast streams (gateway.c; owned by the gateway). */
+struct peer_broadcaster *peer_gateway_broadcaster(const struct peer *p);
+/* The largest envelope the channel's orderers take (its absolute_max_bytes; gateway.c). */
+uint64_t peer_gateway_submit_cap(const struct peer *p);
+/* stele.Gateway/Submit's handler (gateway_submit.c); `arg` is the peer. */
+enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage *req,
+                                  ProtobufCMessage **resp, void *arg);
 
 /* Registers stele.Endorser (endorser.c) and stele.Gateway (gateway.c). */
 int peer_endorser_register(struct peer *p, struct rpc_server *s);

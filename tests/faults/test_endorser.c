@@ -12,7 +12,11 @@
  *      message the shim cut in the middle of a character at 1024 octets;
  *   3. a proposal is endorsed only when its creator is valid at the proposal's timestamp,
  *      where validation judges it: one enrolled after that time is refused, as its
- *      transaction could only be CREATOR_EXPIRED.
+ *      transaction could only be CREATOR_EXPIRED;
+ *   4. one identity cannot take every worker of a peer: it may have 16 proposals executing
+ *      on a peer at once (Evaluate, ProcessProposal, a gateway's own endorsement) and 8
+ *      Endorse calls at a gateway; past that it is refused at once, while another identity
+ *      is still served, and once its calls end it is served again.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -46,6 +50,7 @@ struct call {
     const char *fn;
     const char *args[4];
     const struct test_identity *who; /* the creator (NULL: N.user) */
+    int peer;                        /* the peer asked */
     uint64_t timestamp_ms;           /* the proposal's (0: now) */
     Stele__ProposalResponse *resp;   /* pb_free */
     struct rpc_result res;
@@ -81,12 +86,18 @@ static void call_run(struct call *c)
     sp.proposal_bytes = (ProtobufCBinaryData){prop.len, prop.data};
     sp.signature = (ProtobufCBinaryData){64, sig};
     struct rpc_channel_opts co = {.fail_fast = true};
-    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    struct rpc_channel *ch = rpc_channel_open(N.p[c->peer].addr, &co, NULL);
     ProtobufCMessage *m = NULL;
+    bool endorse = strcmp(c->method, "/stele.Gateway/Endorse") == 0;
     if (ch)
-        rpc_unary(ch, c->method, &sp.base, &stele__proposal_response__descriptor, &m, 60000,
-                  &c->res);
-    c->resp = (Stele__ProposalResponse *)m;
+        rpc_unary(ch, c->method, &sp.base,
+                  endorse ? &stele__prepared_transaction__descriptor
+                          : &stele__proposal_response__descriptor,
+                  &m, 60000, &c->res);
+    if (endorse)
+        pb_free(m); /* the code is what the tests look at */
+    else
+        c->resp = (Stele__ProposalResponse *)m;
     rpc_channel_close(ch);
     buf_release(&prop);
 }
@@ -284,12 +295,90 @@ static void creator_valid_at_the_proposals_time(void **state)
     test_identity_free(&fresh);
 }
 
+/* True when a Gateway/Endorse call of peer 0 was admitted and peer 0 endorsed it. The
+ * fixture's peers name no other gateway peer, so the policy AND(Org1.peer, Org2.peer) is not
+ * satisfied: that refusal comes after peer 0 has executed and endorsed the proposal. */
+static bool endorsed_here(const struct call *c)
+{
+    return c->res.code == RPC_FAILED_PRECONDITION &&
+           strstr(c->res.detail, "no peer of the other organisations is configured") != NULL;
+}
+
+#define EXECUTING_PER_CALLER 16 /* PEER_MAX_EXECUTING_PER_CALLER */
+#define ENDORSING_PER_CALLER 8  /* GW_MAX_ENDORSING_PER_CALLER */
+
+static void one_identity_cannot_take_every_worker(void **state)
+{
+    (void)state;
+    /* N.user: 8 Endorse calls at peer 0's gateway (each executes on peer 0 and peer 1) and 8
+     * Evaluate calls at peer 0, each running 1.5 s: 16 proposals executing on peer 0 (its 6
+     * chaincode hosts run 6 at a time; the others wait for one, which counts) */
+    struct call busy[EXECUTING_PER_CALLER];
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
+        busy[i] = (struct call){.method = i < ENDORSING_PER_CALLER ? "/stele.Gateway/Endorse"
+                                                                   : "/stele.Gateway/Evaluate",
+                                .fn = "pair",
+                                .args = {"wk.a", "wk.never", "wk.b", "1500"}};
+        assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
+    }
+    usleep(700 * 1000); /* every call has arrived; the first six are still running */
+
+    struct call more = {
+        .method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "one more endorse"}};
+    call_run(&more);
+    print_message("a 9th Endorse of one identity: %d (%s)\n", more.res.code, more.res.detail);
+    assert_int_equal(more.res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(more.res.detail, "already has 8 endorsements in progress"));
+    more.method = "/stele.Gateway/Evaluate";
+    call_run(&more);
+    print_message("a 17th execution of one identity: %d (%s)\n", more.res.code, more.res.detail);
+    assert_int_equal(more.res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(more.res.detail, "already has 16 proposals executing on peer"));
+    assert_null(more.resp);
+    bool still_busy = false; /* the refusals came while the calls were in progress */
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++)
+        still_busy = still_busy || !atomic_load(&busy[i].done);
+    assert_true(still_busy);
+
+    /* another identity is served meanwhile, by the same gateway and on the same peer */
+    struct call other = {.method = "/stele.Gateway/Evaluate",
+                         .fn = "say",
+                         .args = {"200", "someone else"},
+                         .who = &N.user2};
+    call_run(&other);
+    print_message("another identity's Evaluate: %d (%s)\n", other.res.code, other.res.detail);
+    assert_int_equal(other.res.code, RPC_OK);
+    pb_free(other.resp ? &other.resp->base : NULL);
+    other.method = "/stele.Gateway/Endorse";
+    call_run(&other);
+    print_message("another identity's Endorse: %d (%s)\n", other.res.code, other.res.detail);
+    assert_true(endorsed_here(&other));
+
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
+        pthread_join(busy[i].t, NULL);
+        if (i < ENDORSING_PER_CALLER)
+            assert_true(endorsed_here(&busy[i]));
+        else
+            assert_int_equal(busy[i].res.code, RPC_OK);
+        pb_free(busy[i].resp ? &busy[i].resp->base : NULL);
+    }
+    /* its shares are given back */
+    more.method = "/stele.Gateway/Evaluate";
+    call_run(&more);
+    assert_int_equal(more.res.code, RPC_OK);
+    pb_free(more.resp ? &more.resp->base : NULL);
+    more.method = "/stele.Gateway/Endorse";
+    call_run(&more);
+    assert_true(endorsed_here(&more));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chaincode_reads_one_state_while_blocks_commit),
         cmocka_unit_test(chaincode_messages_reach_clients_as_utf8),
         cmocka_unit_test(creator_valid_at_the_proposals_time),
+        cmocka_unit_test(one_identity_cannot_take_every_worker),
     };
     return cmocka_run_group_tests(tests, net_group_up, net_group_down);
 }

@@ -26,6 +26,7 @@
 #include "pb/pb.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -172,26 +173,84 @@ int ccstore_so_path(struct peer *p, const uint8_t hash[32], char *out, size_t n)
     return file_path(p, hash, "so", out, n);
 }
 
-/* Reads the package file at `path` into *en (hash set by the caller). Returns STELE_OK, or
- * the read's error, or STELE_ERR_MALFORMED when it does not decode. */
+/* Reads a varint at the file position; false at the end of the file or on more than 10
+ * octets. */
+static bool file_varint(FILE *f, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        int c = getc(f);
+        if (c == EOF)
+            return false;
+        if (shift < 64)
+            r |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads the name and version of the package file at `path` into *en (hash set by the caller)
+ * without reading its shared object, which may be up to 1 GiB: approvals and listings only
+ * need the two strings. The file is the package exactly as installed, which decoded then
+ * (ccstore_install), so its top-level fields are walked in whatever order they come, `so`
+ * skipped by its length, the last occurrence of a field winning as in protobuf. Returns
+ * STELE_OK, STELE_ERR_IO, or STELE_ERR_MALFORMED when the file is not such a package. */
 static int read_entry(const char *path, struct ccstore_entry *en)
 {
-    struct buf b;
-    buf_init(&b);
-    int rc = enrolment_read_file(path, 1u << 30, &b);
-    if (rc == STELE_OK) {
-        Stele__ChaincodePackage *cp = (Stele__ChaincodePackage *)pb_unpack(
-            &stele__chaincode_package__descriptor, NULL, b.data, b.len, 0);
-        if (cp) {
-            snprintf(en->name, sizeof en->name, "%s", cp->name);
-            snprintf(en->version, sizeof en->version, "%s", cp->version);
-            en->already = true;
-            pb_free(&cp->base);
-        } else {
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f)
+        return STELE_ERR_IO;
+    if (fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        return STELE_ERR_IO;
+    }
+    bool name = false, version = false;
+    int rc = STELE_OK;
+    for (uint64_t key; rc == STELE_OK && ftello(f) < st.st_size;) {
+        uint64_t v, left;
+        if (!file_varint(f, &key) || (key >> 3) == 0) {
+            rc = STELE_ERR_MALFORMED;
+            break;
+        }
+        switch (key & 7) {
+        case 0:
+            rc = file_varint(f, &v) ? STELE_OK : STELE_ERR_MALFORMED;
+            break;
+        case 1:
+        case 5:
+            rc = fseeko(f, (key & 7) == 1 ? 8 : 4, SEEK_CUR) == 0 ? STELE_OK : STELE_ERR_IO;
+            break;
+        case 2:
+            left = (uint64_t)st.st_size - (uint64_t)ftello(f);
+            if (!file_varint(f, &v) || v > left) {
+                rc = STELE_ERR_MALFORMED;
+            } else if ((key >> 3) == 1 || (key >> 3) == 2) {
+                char *to = (key >> 3) == 1 ? en->name : en->version;
+                if (v >= sizeof en->name || fread(to, 1, (size_t)v, f) != v)
+                    rc = STELE_ERR_MALFORMED; /* install allowed 64 octets */
+                else
+                    to[v] = '\0';
+                *((key >> 3) == 1 ? &name : &version) = true;
+            } else {
+                rc = fseeko(f, (off_t)v, SEEK_CUR) == 0 ? STELE_OK : STELE_ERR_IO;
+            }
+            break;
+        default:
             rc = STELE_ERR_MALFORMED;
         }
     }
-    buf_release(&b);
+    if (ferror(f))
+        rc = STELE_ERR_IO;
+    bool past_end = ftello(f) > st.st_size; /* a fixed-size field cut short */
+    fclose(f);
+    if (rc == STELE_OK && (!name || !version || past_end))
+        rc = STELE_ERR_MALFORMED;
+    if (rc == STELE_OK)
+        en->already = true;
     return rc;
 }
 

@@ -4,7 +4,9 @@
  * left behind is in nobody's way; a package is listed only once its shared object loaded as
  * the chaincode it names (a crash during that check leaves nothing that looks installed), and
  * ccstore_get() finds only such a package, with its name and version; a
- * version a log line or a terminal would act on is refused.
+ * version a log line or a terminal would act on is refused; the name and version are read
+ * without the shared object, from a package whose fields come in any order, and a stored
+ * package damaged on disk is reported, not misread.
  */
 #include "ccrt_fixture.h"
 #include "testutil.h"
@@ -257,6 +259,76 @@ static void odd_versions_are_refused(void **state)
     free(dir);
 }
 
+/* Appends a length-delimited field to `b` (`*n` octets used). */
+static void put_field(uint8_t *b, size_t *n, unsigned field, const void *data, size_t len)
+{
+    b[(*n)++] = (uint8_t)(field << 3 | 2);
+    for (size_t v = len;; v >>= 7) {
+        b[(*n)++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f)
+            break;
+    }
+    memcpy(b + *n, data, len);
+    *n += len;
+}
+
+static void name_and_version_come_from_any_field_order(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("ccstore");
+    struct peer_config cfg = {.data_dir = dir};
+    struct peer p = {.cfg = &cfg};
+    /* the shared object first (300 octets: a two-octet length), an unknown varint field 9 and
+     * a fixed64 field 10, the name twice (the last counts, as when decoding) */
+    uint8_t so[300] = {0x7f, 'E', 'L', 'F'}, b[512];
+    size_t n = 0;
+    put_field(b, &n, 3, so, sizeof so);
+    b[n++] = 9 << 3 | 0;
+    b[n++] = 0x96;
+    b[n++] = 0x01;
+    b[n++] = 10 << 3 | 1;
+    memset(b + n, 0xab, 8);
+    n += 8;
+    put_field(b, &n, 1, "first", 5);
+    put_field(b, &n, 2, "2.0-rc1", 7);
+    put_field(b, &n, 1, "asset", 5);
+    struct ccstore_entry e, got;
+    char *err = NULL;
+    assert_int_equal(ccstore_install(&p, b, n, &e, &err), STELE_OK);
+    assert_string_equal(e.name, "asset");
+    assert_int_equal(ccstore_get(&p, e.hash, &got), STELE_OK);
+    assert_string_equal(got.name, "asset");
+    assert_string_equal(got.version, "2.0-rc1");
+    int count = 0;
+    assert_int_equal(ccstore_list(&p, count_entry, &count), STELE_OK);
+    assert_int_equal(count, 1);
+
+    /* the stored package damaged: cut inside the name's length-delimited octets, or inside the
+     * fixed64 field, or a name longer than install allows */
+    char path[4096], hx[65];
+    hex_encode(e.hash, 32, hx);
+    snprintf(path, sizeof path, "%s/chaincodes/%s.pkg", dir, hx);
+    size_t cuts[] = {n - 2, 3 + sizeof so + 3 + 4};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(test_write_file(path, b, cuts[i]), 0);
+        assert_int_equal(ccstore_get(&p, e.hash, &got), STELE_ERR_MALFORMED);
+    }
+    char long_name[80];
+    memset(long_name, 'x', sizeof long_name);
+    size_t m = 0;
+    uint8_t c[512];
+    put_field(c, &m, 1, long_name, sizeof long_name);
+    put_field(c, &m, 2, "1", 1);
+    assert_int_equal(test_write_file(path, c, m), 0);
+    assert_int_equal(ccstore_get(&p, e.hash, &got), STELE_ERR_MALFORMED);
+    count = 0;
+    assert_int_equal(ccstore_list(&p, count_entry, &count), STELE_OK); /* skipped, not misread */
+    assert_int_equal(count, 0);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +336,7 @@ int main(void)
         cmocka_unit_test(a_crashed_install_is_in_nobodys_way),
         cmocka_unit_test(a_package_is_listed_only_once_it_loads),
         cmocka_unit_test(odd_versions_are_refused),
+        cmocka_unit_test(name_and_version_come_from_any_field_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "ledger/pbft_msg.h"
 #include "rpc/services.h"
 
 #include <stdio.h>
@@ -134,6 +135,15 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     log_info("peer", "channel %s: consensus %s, %zu organisations, %zu orderers, height %llu",
              ch->channel_id, ch->consensus_type, ch->n_organisations, ch->n_orderers,
              (unsigned long long)kvledger_height(p->ledger));
+    /* the gateway sends to the orderers it pulls from and needs f + 1 of the channel's to
+     * accept (gateway_submit.c): fewer listed and every Submit fails */
+    size_t need = pbft_faults(ch->n_orderers) + 1;
+    if (ch->n_orderers && p->n_orderers < need)
+        log_warn("peer",
+                 "`orderers` lists %zu orderer(s); the gateway's Submit needs %zu of the "
+                 "channel's %zu to accept each transaction and will refuse every one: list at "
+                 "least %zu, or leave `orderers` out to use the genesis block's addresses",
+                 p->n_orderers, need, ch->n_orderers, need);
     struct rpc_server_opts so = {
         .listen = cfg->listen,
         .workers = PEER_WORKERS,

@@ -15,7 +15,8 @@
  *      2 orderers needed accepted";
  *   2. Submit answers once f + 1 of the channel's orderers accepted, f taken from the channel
  *      (4 orderers: 2), also when the peer's configuration lists fewer orderers (2): it waits
- *      for the second instead of answering on the first one's word;
+ *      for the second instead of answering on the first one's word; a peer whose
+ *      configuration lists fewer than f + 1 says so when it starts;
  *   3. Endorse does not take in an answer of another organisation's peer larger than any
  *      endorsement the channel can order (twice absolute_max_bytes, or the proposal cap): a
  *      faulty peer's 8 MiB answer is refused (and the policy reported unsatisfied), where the
@@ -284,6 +285,18 @@ static void submit_relays_only_what_a_member_signed(void **state)
     rpc_server_destroy(srv);
 }
 
+/* How often peer0's log (kept across its restarts) warns that `orderers` lists too few. */
+static int warnings_of_too_few_orderers(void)
+{
+    size_t len = 0;
+    char *log = test_read_file(N.p[0].log, &len);
+    int n = 0;
+    for (const char *at = log; at && (at = strstr(at, "the gateway's Submit needs 2 of the")); at++)
+        n++;
+    free(log);
+    return n;
+}
+
 static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 {
     (void)state;
@@ -316,6 +329,20 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     assert_int_equal(accepted, 2);
     assert_true(j.took_ms >= 1400);
     assert_int_equal(tx_wait(0, id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    assert_int_equal(warnings_of_too_few_orderers(), 0); /* two are enough */
+
+    /* one listed: the peer says at start that its gateway cannot get f + 1 acceptances, and
+     * a Submit is refused saying so */
+    peer0_with(list, 1, NULL);
+    assert_int_equal(warnings_of_too_few_orderers(), 1);
+    struct submit_job one = {
+        .env = tx_must(&(struct txspec){.writes = {{.key = "f1b", .value = "v"}}}, id),
+        .timeout_ms = 1000};
+    submit_run(&one);
+    print_message("one orderer listed: %d (%s)\n", one.res.code, one.res.detail);
+    assert_int_equal(one.res.code, RPC_UNAVAILABLE); /* nobody refused it */
+    assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
+    pb_free(one.resp ? &one.resp->base : NULL);
     peer0_with(NULL, 0, NULL);
 }
 

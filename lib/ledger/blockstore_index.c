@@ -58,12 +58,20 @@ int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele_
         codes = NULL; /* an orderer's block, or block 0 as its founders made it */
     for (size_t i = 0; i < n && i <= UINT32_MAX; i++) {
         const ProtobufCBinaryData *e = &block->data->envelopes[i];
+        /* an envelope that does not decode has no tx_id to index; one refused for lack of
+         * memory does, and leaving it out would let its replay pass the duplicate check on
+         * this peer alone: the block is not indexed (arena_failures()) */
+        size_t failures = arena_failures(scratch);
         Stele__Envelope *env =
             (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, scratch, e->data, e->len, 0);
-        if (!env)
-            continue;
-        Stele__Payload *pl = (Stele__Payload *)pb_unpack(&stele__payload__descriptor, scratch,
-                                                         env->payload.data, env->payload.len, 0);
+        Stele__Payload *pl =
+            env ? (Stele__Payload *)pb_unpack(&stele__payload__descriptor, scratch,
+                                              env->payload.data, env->payload.len, 0)
+                : NULL;
+        if (arena_failures(scratch) != failures) {
+            buf_release(&txs);
+            return STELE_ERR_NOMEM;
+        }
         if (!pl || !pl->header || !pl->header->tx_id)
             continue;
         size_t tl = strlen(pl->header->tx_id);

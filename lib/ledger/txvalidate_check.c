@@ -187,8 +187,8 @@ void txv_check_run(struct txv_job *job, struct arena *a)
         struct txv_item *it = &job->items[i];
         size_t failures = arena_failures(a);
         int rc = check_one(job, a, it, &job->block->data->envelopes[i]);
-        if (rc >= 0 && arena_failures(a) != failures)
-            rc = STELE_ERR_NOMEM; /* a decoding refused for lack of memory: no verdict */
+        if (arena_failures(a) != failures) /* a decoding refused for lack of memory: no */
+            rc = STELE_ERR_NOMEM;          /* verdict, and the error that says why */
         if (rc < 0) {
             int none = 0;
             atomic_compare_exchange_strong(&job->err, &none, rc);

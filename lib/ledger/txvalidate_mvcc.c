@@ -284,7 +284,7 @@ static int check_lifecycle(struct pass *p, struct txv_item *it, uint8_t *code)
     struct lifecycle_result r;
     int rc = lifecycle_execute(a, p->job->channel, inv->function, inv->args, inv->n_args,
                                it->creator_org, it->creator_role, &st, &r);
-    if (rc == STELE_OK && arena_failures(a))
+    if (arena_failures(a))
         rc = STELE_ERR_NOMEM; /* a decoding refused for lack of memory: no verdict */
     if (rc == STELE_OK) {
         bool ok = true;

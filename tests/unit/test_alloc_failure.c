@@ -210,12 +210,65 @@ static void lifecycle_codes_never_depend_on_memory(void **state)
     same_codes_or_none(fx, tail, want, sizeof want / sizeof *want);
 }
 
+/* A block stored with the n-th allocation failing, for n = 0, 1, ... until an append needs
+ * fewer than n: once stored (by the append, or by reopening the store, which indexes what an
+ * append left unindexed) every one of its transactions' tx_ids is found, so that the
+ * duplicate check cannot let a replay through on this peer alone. */
+static void a_stored_block_indexes_every_tx_id(void **state)
+{
+    struct txv_fx *fx = *state;
+    enum { N = 30 };
+    ProtobufCBinaryData envs[N];
+    char ids[N][ENVELOPE_TXID_LEN + 1];
+    for (size_t i = 0; i < N; i++) {
+        Stele__TxRwSet *rw = txv_rw(fx->a, "cc");
+        char key[16];
+        snprintf(key, sizeof key, "b%zu", i);
+        txv_rw_write(fx->a, rw, key, "v");
+        envs[i] = txv_build(fx, &(struct txv_tx){.rwset = rw}, ids[i]);
+    }
+    uint8_t zero[32] = {0};
+    Stele__Block *b = NULL;
+    assert_int_equal(blockhash_block_build(fx->a, 0, zero, envs, N, &b), STELE_OK);
+    long refusals = 0, n;
+    for (n = 0; n < 100000; n++) {
+        char *dir = arena_printf(fx->a, "%s/append-%ld", fx->dir, n);
+        struct blockstore_options o = {.sync = BLOCKSTORE_SYNC_NONE};
+        struct blockstore *bs = NULL;
+        char *err = NULL;
+        assert_int_equal(blockstore_open(dir, &o, &bs, &err), STELE_OK);
+        failed = 0;
+        countdown = n;
+        int rc = blockstore_append(bs, b);
+        countdown = -1;
+        bool done = failed == 0;
+        if (rc != STELE_OK) {
+            assert_int_equal(rc, STELE_ERR_NOMEM);
+            refusals++;
+            blockstore_close(bs); /* and open again: what was written is indexed now */
+            assert_int_equal(blockstore_open(dir, &o, &bs, &err), STELE_OK);
+        }
+        if (blockstore_height(bs) == 1)
+            for (size_t i = 0; i < N; i++)
+                if (blockstore_txid_taken(bs, ids[i], NULL) != STELE_OK)
+                    fail_msg("allocation %ld failing: block 0 is stored without tx_id %zu", n, i);
+        blockstore_close(bs);
+        test_rmtree(dir);
+        if (done)
+            break;
+    }
+    assert_true(refusals > 0);
+    print_message("%ld allocations failed in turn, %ld appends refused\n", n, refusals);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_allocator_is_wrapped),
         cmocka_unit_test_setup_teardown(codes_never_depend_on_memory, txv_setup, txv_teardown),
         cmocka_unit_test_setup_teardown(lifecycle_codes_never_depend_on_memory, txv_setup,
+                                        txv_teardown),
+        cmocka_unit_test_setup_teardown(a_stored_block_indexes_every_tx_id, txv_setup,
                                         txv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,8 +161,9 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
                             .timestamp_ms = at_ms,
                             .creator = creator,
                             .snap = v->snap};
-        if (hook)
-            hook->checked(hook->arg);
+        const char *busy = NULL;
+        if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
+            return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = peer_run_chaincode(p, a, &c, o, &err);
         if (rc) {
             const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
@@ -260,11 +261,13 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (quota_take(p->executing, creator->certhash, &mine) != STELE_OK) {
         const char *why =
             mine ? arena_printf(a,
-                                "identity \"%s\" already has %d proposals executing on peer %s, "
-                                "the most one identity may have: wait for one to end",
+                                "identity \"%s\" already has %d " PEER_BUSY_MARK
+                                " %s, the most one identity may have: wait for one to end",
                                 creator->id, PEER_MAX_EXECUTING_PER_CALLER, p->cfg->peer_id)
-                 : arena_printf(a, "peer %s is executing %d proposals: retry shortly",
-                                p->cfg->peer_id, PEER_WORKERS);
+                 : arena_printf(a,
+                                "%d " PEER_BUSY_MARK " %s, the most it runs at once: retry "
+                                "shortly",
+                                PEER_WORKERS, p->cfg->peer_id);
         return refuse(out, RPC_RESOURCE_EXHAUSTED, why ? why : "too many proposals executing");
     }
     /* run it against one state, a snapshot: blocks committed while it runs do not show */

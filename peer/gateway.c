@@ -27,7 +27,6 @@
 #include "base/log.h"
 #include "base/quota.h"
 #include "base/status.h"
-#include "crypto/hash.h"
 #include "identity/identity.h"
 #include "ledger/batch_config.h"
 #include "ledger/envelope.h"
@@ -59,8 +58,8 @@
 
 struct peer_gateway {
     pthread_mutex_t mu;
-    struct quota *endorsing;       /* Endorse calls in progress, by creator (SHA-256 of the
-                                    * record it claims: taken before the proposal is checked) */
+    unsigned endorsing;            /* Endorse calls in progress */
+    struct quota *shares;          /* ... of them by creator (certhash), once it is verified */
     struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
     struct rpc_channel **orderers; /* one per orderer, opened on first use */
     struct peer_broadcaster *bc;   /* Broadcast streams over `orderers` */
@@ -78,8 +77,8 @@ int peer_gateway_create(struct peer *p, char **errmsg)
     g->peers = calloc(p->cfg->gateway.n_peers + 1, sizeof *g->peers);
     g->orderers = calloc(p->n_orderers + 1, sizeof *g->orderers);
     g->arena = arena_create(0);
-    g->endorsing = quota_create(GW_MAX_ENDORSING, GW_MAX_ENDORSING_PER_CALLER);
-    if (!g->peers || !g->orderers || !g->arena || !g->endorsing)
+    g->shares = quota_create(GW_MAX_ENDORSING, GW_MAX_ENDORSING_PER_CALLER);
+    if (!g->peers || !g->orderers || !g->arena || !g->shares)
         return STELE_ERR_NOMEM;
     int rc = identity_decode(g->arena, p->self.identity.data, p->self.identity.len, &g->self, NULL);
     if (rc)
@@ -116,7 +115,7 @@ void peer_gateway_destroy(struct peer *p)
     free(g->peers);
     free(g->orderers);
     arena_destroy(g->arena);
-    quota_destroy(g->endorsing);
+    quota_destroy(g->shares);
     pthread_mutex_destroy(&g->mu);
     free(g);
     p->gw = NULL;
@@ -358,10 +357,17 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
 }
 
 /* An Endorse call on its way. */
+/* The creator's share of one Endorse call, taken once across its attempts. */
+struct gw_share {
+    bool held;
+    uint8_t who[32]; /* the creator's certhash */
+};
+
 struct gw_endorsing {
     struct peer *p;
     struct arena *a;
     const Stele__SignedProposal *sp;
+    struct gw_share *share;
     bool checked;       /* the hook ran: the policy below was read */
     int policy_rc;      /* of reading it */
     struct policy *pol; /* the chaincode's endorsement policy; NULL for _lifecycle */
@@ -373,6 +379,7 @@ struct gw_endorsing {
     uint64_t own_height;   /* the ledger height this peer executed the proposal at */
     uint64_t own_after;    /* ... and its height once the chaincode had run */
     uint64_t other_height; /* the highest a disagreeing peer reported (0: none said) */
+    bool busy_elsewhere;   /* a peer asked refused with RESOURCE_EXHAUSTED */
 };
 
 /* The first gateway peer of `org` not asked yet, or n_peers. */
@@ -385,19 +392,32 @@ static size_t next_peer_of(const struct gw_endorsing *e, const char *org)
     return i;
 }
 
-/* endorse_hook: once the proposal is checked, asks peers of the other organisations the
- * policy names, so that they execute the proposal while this peer does: one peer each of the
- * fewest organisations, in the policy's order, that with this peer would satisfy the policy
- * if they endorse (policy_prefix_needed(); none when this peer alone does). collect() asks
- * further peers if some do not. */
-static void ask_early(void *arg)
+/* endorse_hook: once the proposal is checked, takes its creator's share of the Endorse calls
+ * (GW_MAX_ENDORSING_PER_CALLER; first attempt only), then asks peers of the other
+ * organisations the policy names, so that they execute the proposal while this peer does: one
+ * peer each of the fewest organisations, in the policy's order, that with this peer would
+ * satisfy the policy if they endorse (policy_prefix_needed(); none when this peer alone does).
+ * collect() asks further peers if some do not. */
+static int ask_early(void *arg, const struct identity *creator, const char **why)
 {
     struct gw_endorsing *e = arg;
     struct peer *p = e->p;
+    if (!e->share->held) {
+        if (quota_take(p->gw->shares, creator->certhash, NULL) != STELE_OK) {
+            *why = arena_printf(e->a,
+                                "identity \"%s\" already has %d endorsements in progress at "
+                                "this gateway, the most one identity may have: wait for one "
+                                "to end",
+                                creator->id, GW_MAX_ENDORSING_PER_CALLER);
+            return STELE_ERR_LIMIT;
+        }
+        e->share->held = true;
+        memcpy(e->share->who, creator->certhash, 32);
+    }
     e->checked = true;
     e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
     if (e->policy_rc || !e->pol)
-        return;
+        return STELE_OK;
     const struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
     uint8_t ids[TX_MAX_ENDORSEMENTS]; /* ids[n] = n: each candidate a distinct signer */
     struct policy_signer cand[TX_MAX_ENDORSEMENTS];
@@ -417,45 +437,30 @@ static void ask_early(void *arg)
         e->asked[peer_of[j]] = true;
         remote_start(p, &e->set, peer_of[j], e->sp);
     }
+    return STELE_OK;
 }
 
 static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                                     const ProtobufCMessage *req, ProtobufCMessage **resp);
-
-/* The key Endorse calls are counted under: the SHA-256 of the identity record the proposal
- * names as its creator (zeros when it names none; the proposal is then refused at once). A
- * forged proposal naming someone else's record holds a share of theirs only until its
- * signature fails to verify. */
-static void creator_key(struct arena *a, const Stele__SignedProposal *sp, uint8_t key[32])
-{
-    memset(key, 0, 32);
-    const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
-        &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
-    if (pr && pr->header && pr->header->creator.len &&
-        crypto_sha256(pr->header->creator.data, pr->header->creator.len, key) != STELE_OK)
-        memset(key, 0, 32);
-}
 
 static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
     struct peer *p = arg;
     struct peer_gateway *g = p->gw;
-    uint8_t key[32];
-    creator_key(rpc_call_arena(call), (const Stele__SignedProposal *)req, key);
-    bool mine = false;
-    if (quota_take(g->endorsing, key, &mine) != STELE_OK)
-        return mine ? rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
-                                     "the proposal's creator already has %d endorsements in "
-                                     "progress at this gateway, the most one identity may have: "
-                                     "wait for one to end",
-                                     GW_MAX_ENDORSING_PER_CALLER)
-                    : rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
-                                     "the gateway is busy (%d endorsements in progress): retry "
-                                     "shortly",
-                                     GW_MAX_ENDORSING);
+    pthread_mutex_lock(&g->mu);
+    bool busy = g->endorsing >= GW_MAX_ENDORSING;
+    if (!busy)
+        g->endorsing++;
+    pthread_mutex_unlock(&g->mu);
+    if (busy)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "the gateway is busy (%d endorsements in progress): retry shortly",
+                              GW_MAX_ENDORSING);
     enum rpc_code code = gw_endorse_run(p, call, req, resp);
-    quota_give(g->endorsing, key);
+    pthread_mutex_lock(&g->mu);
+    g->endorsing--;
+    pthread_mutex_unlock(&g->mu);
     return code;
 }
 
@@ -479,6 +484,9 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS)
                 continue; /* enough: remote_set_release() frees the answer */
             size_t before = *n;
+            if (c->rc && c->res.code == RPC_RESOURCE_EXHAUSTED &&
+                strstr(c->res.detail, PEER_BUSY_MARK))
+                e->busy_elsewhere = true;
             const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, n);
             if (c->disagreed) {
                 e->retry = true; /* unless the policy is satisfied without it */
@@ -585,7 +593,9 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
         free(text);
         if (!e->fail)
             e->fail = "the endorsements collected do not satisfy the policy";
-        return RPC_FAILED_PRECONDITION; /* gw_endorse_run() tries again, or answers e->fail */
+        /* gw_endorse_run() tries again, or answers e->fail: RESOURCE_EXHAUSTED when a peer
+         * was too busy for this caller, as it would have answered (retry later) */
+        return e->busy_elsewhere ? RPC_RESOURCE_EXHAUSTED : RPC_FAILED_PRECONDITION;
     }
     ProtobufCBinaryData payload;
     int rc = tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,
@@ -647,8 +657,10 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
     uint64_t deadline = clock_mono_ms() + p->cfg->gateway.endorse_timeout_ms;
     int pause = GW_SKEW_PAUSE_MS;
     bool level = false;
+    struct gw_share share = {0};
     for (unsigned attempt = 1;; attempt++) {
-        struct gw_endorsing e = {.p = p, .a = a, .sp = (const Stele__SignedProposal *)req};
+        struct gw_endorsing e = {
+            .p = p, .a = a, .sp = (const Stele__SignedProposal *)req, .share = &share};
         e.asked = arena_calloc(a, p->cfg->gateway.n_peers + 1, sizeof *e.asked);
         remote_set_init(&e.set);
         struct endorse_hook hook = {ask_early, &e};
@@ -660,6 +672,8 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
             *resp = NULL;
             continue;
         }
+        if (share.held)
+            quota_give(p->gw->shares, share.who);
         return e.fail ? rpc_call_error(call, code, "%s", e.fail) : code;
     }
 }

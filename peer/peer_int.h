@@ -31,6 +31,10 @@ struct signed_request;
  * a gateway's own endorsement; waiting for a chaincode host counts): each holds a worker, and
  * the other half of the workers stays for everybody else, other peers' gateways included. */
 #define PEER_MAX_EXECUTING_PER_CALLER (PEER_WORKERS / 2)
+/* In every refusal for want of an execution slot (RESOURCE_EXHAUSTED): how a gateway tells a
+ * peer too busy for the caller from gRPC's own RESOURCE_EXHAUSTED (an answer over its size
+ * limit), to answer its client "busy, retry later" rather than "the policy is not met". */
+#define PEER_BUSY_MARK "proposals executing on peer"
 /* Valid signatures remembered (32 octets each; crypto/sigcache.h): the endorsements this peer
  * signed and the other peers' endorsements its gateway checked, until the block carrying them
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
@@ -159,10 +163,13 @@ struct endorse_result {
 };
 
 /* Called by peer_endorse() once the proposal has passed every check, just before its
- * chaincode runs in a host (not for _lifecycle): the gateway asks the other peers then, so
- * that they execute it while this peer does, and never for a proposal this peer refused. */
+ * chaincode runs in a host (not for _lifecycle), with its verified creator: the gateway takes
+ * the creator's share of its Endorse calls then, and asks the other peers, so that they
+ * execute the proposal while this peer does; never for a proposal this peer refused. Returns
+ * STELE_OK, or STELE_ERR_LIMIT with *why (a sentence, not freed) to refuse the proposal with
+ * RESOURCE_EXHAUSTED. */
 struct endorse_hook {
-    void (*checked)(void *arg);
+    int (*checked)(void *arg, const struct identity *creator, const char **why);
     void *arg;
 };
 

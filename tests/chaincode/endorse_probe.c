@@ -8,6 +8,8 @@
  *   say STATUS TEXT       answers STATUS with TEXT (any octets) as its message
  *   long                  answers 400 with a message of 1201 octets ('x' and 600 'é'), which
  *                         the shim truncates at 1024 octets, in the middle of an 'é'
+ *   hold MS               sleeps MS ms without spinning (a futex wait nothing wakes: futex is
+ *                         one of the calls the sandbox allows), then answers "held"
  */
 #include <stele/chaincode.h>
 
@@ -15,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static unsigned long long now_ms(void)
 {
@@ -64,11 +70,28 @@ static int pair(stele_cc_stub *stub)
     return stele_cc_success(stub, out, strlen(out));
 }
 
+static int hold(stele_cc_stub *stub)
+{
+    const char *ms = stele_cc_arg_string(stub, 0);
+    if (!ms)
+        return stele_cc_error(stub, 400, "hold MS");
+    static int word; /* stays 0: nobody wakes the wait */
+    unsigned long long until = now_ms() + strtoull(ms, NULL, 10);
+    for (unsigned long long now; (now = now_ms()) < until;) {
+        struct timespec ts = {(time_t)((until - now) / 1000),
+                              (long)((until - now) % 1000) * 1000000};
+        syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    }
+    return stele_cc_success(stub, "held", 4);
+}
+
 static int invoke(stele_cc_stub *stub)
 {
     const char *fn = stele_cc_function(stub);
     if (strcmp(fn, "pair") == 0)
         return pair(stub);
+    if (strcmp(fn, "hold") == 0)
+        return hold(stub);
     if (strcmp(fn, "say") == 0 && stele_cc_arg_count(stub) == 2) {
         const char *status = stele_cc_arg_string(stub, 0), *text = stele_cc_arg_string(stub, 1);
         if (status && text)

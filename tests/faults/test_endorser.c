@@ -13,10 +13,12 @@
  *   3. a proposal is endorsed only when its creator is valid at the proposal's timestamp,
  *      where validation judges it: one enrolled after that time is refused, as its
  *      transaction could only be CREATOR_EXPIRED;
- *   4. one identity cannot take every worker of a peer: it may have 16 proposals executing
- *      on a peer at once (Evaluate, ProcessProposal, a gateway's own endorsement) and 8
- *      Endorse calls at a gateway; past that it is refused at once, while another identity
- *      is still served, and once its calls end it is served again.
+ *   4. one identity cannot take every worker of a peer: it may have 8 Endorse calls at a
+ *      gateway and 16 proposals executing on a peer at once (Evaluate, ProcessProposal, a
+ *      gateway's own endorsement); past that it is refused at once, while another identity
+ *      is still served, and once its calls end it is served again; a gateway whose other
+ *      organisation's peer refused such a caller answers RESOURCE_EXHAUSTED (retry later),
+ *      not a policy failure.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -310,35 +312,37 @@ static bool endorsed_here(const struct call *c)
 static void one_identity_cannot_take_every_worker(void **state)
 {
     (void)state;
-    /* N.user: 8 Endorse calls at peer 0's gateway (each executes on peer 0 and peer 1) and 8
-     * Evaluate calls at peer 0, each running 1.5 s: 16 proposals executing on peer 0 (its 6
-     * chaincode hosts run 6 at a time; the others wait for one, which counts) */
+    /* Each busy call holds 4 s (`hold`: asleep, not spinning) in one of peer 0's 6 chaincode
+     * hosts, or waits for one, which counts. N.user: first 8 Endorse calls at peer 0's
+     * gateway (each also executing on peer 0) ... */
     struct call busy[EXECUTING_PER_CALLER];
-    for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++)
         busy[i] = (struct call){.method = i < ENDORSING_PER_CALLER ? "/stele.Gateway/Endorse"
                                                                    : "/stele.Gateway/Evaluate",
-                                .fn = "pair",
-                                .args = {"wk.a", "wk.never", "wk.b", "1500"}};
+                                .fn = "hold",
+                                .args = {"4000"}};
+    for (int i = 0; i < ENDORSING_PER_CALLER; i++)
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
-    }
-    usleep(700 * 1000); /* every call has arrived; the first six are still running */
-
+    usleep(1000 * 1000); /* every call has arrived; none has ended */
     struct call more = {
         .method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "one more endorse"}};
     call_run(&more);
     print_message("a 9th Endorse of one identity: %d (%s)\n", more.res.code, more.res.detail);
     assert_int_equal(more.res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(more.res.detail, "already has 8 endorsements in progress"));
+
+    /* ... then 8 Evaluate calls: 16 proposals executing on peer 0 */
+    for (int i = ENDORSING_PER_CALLER; i < EXECUTING_PER_CALLER; i++)
+        assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
+    usleep(1000 * 1000);
     more.method = "/stele.Gateway/Evaluate";
     call_run(&more);
     print_message("a 17th execution of one identity: %d (%s)\n", more.res.code, more.res.detail);
     assert_int_equal(more.res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(more.res.detail, "already has 16 proposals executing on peer"));
     assert_null(more.resp);
-    bool still_busy = false; /* the refusals came while the calls were in progress */
-    for (int i = 0; i < EXECUTING_PER_CALLER; i++)
-        still_busy = still_busy || !atomic_load(&busy[i].done);
-    assert_true(still_busy);
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++) /* the refusals came while all were busy */
+        assert_false(atomic_load(&busy[i].done));
 
     /* another identity is served meanwhile, by the same gateway and on the same peer */
     struct call other = {.method = "/stele.Gateway/Evaluate",
@@ -372,6 +376,47 @@ static void one_identity_cannot_take_every_worker(void **state)
     assert_true(endorsed_here(&more));
 }
 
+/* A gateway whose other organisation's peer is too busy for the caller says so: the client
+ * reads RESOURCE_EXHAUSTED (retry later) with that peer's reason, not a policy failure. */
+static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
+{
+    (void)state;
+    char extra[200];
+    snprintf(extra, sizeof extra, "gateway:\n  peers:\n    - org: Org2\n      address: %s\n",
+             N.p[1].addr);
+    const char *list[ORDERERS];
+    for (int i = 0; i < ORDERERS; i++)
+        list[i] = N.o[i].addr;
+    net_peer0_with(list, ORDERERS, extra);
+    struct call ok = {.method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "both"}};
+    call_run(&ok);
+    print_message("endorsed by both peers: %d (%s)\n", ok.res.code, ok.res.detail);
+    assert_int_equal(ok.res.code, RPC_OK);
+
+    /* N.user's whole share of peer 1 taken by Evaluate calls there */
+    struct call busy[EXECUTING_PER_CALLER];
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
+        busy[i] = (struct call){
+            .method = "/stele.Gateway/Evaluate", .fn = "hold", .args = {"4000"}, .peer = 1};
+        assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
+    }
+    usleep(1000 * 1000);
+    call_run(&ok);
+    print_message("peer 1 busy for the caller: %d (%s)\n", ok.res.code, ok.res.detail);
+    assert_int_equal(ok.res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(ok.res.detail, "already has 16 proposals executing on peer peer0.org2"));
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++)
+        assert_false(atomic_load(&busy[i].done));
+    for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
+        pthread_join(busy[i].t, NULL);
+        assert_int_equal(busy[i].res.code, RPC_OK);
+        pb_free(busy[i].resp ? &busy[i].resp->base : NULL);
+    }
+    call_run(&ok);
+    assert_int_equal(ok.res.code, RPC_OK);
+    net_peer0_with(NULL, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +424,7 @@ int main(void)
         cmocka_unit_test(chaincode_messages_reach_clients_as_utf8),
         cmocka_unit_test(creator_valid_at_the_proposals_time),
         cmocka_unit_test(one_identity_cannot_take_every_worker),
+        cmocka_unit_test(a_peer_too_busy_for_the_caller_is_reported_as_busy),
     };
     return cmocka_run_group_tests(tests, net_group_up, net_group_down);
 }

@@ -85,36 +85,6 @@ static struct rpc_server *faulty_start(char addr[32])
 
 /* ---- peer0 with other orderers ---- */
 
-/* Restarts peer0 with `orderers` (n addresses) as its configuration's list and `extra` (YAML,
- * may be NULL) appended: the fixture's configuration otherwise (NULL: the fixture's own file
- * back). */
-static void peer0_with(const char *const *orderers, size_t n, const char *extra)
-{
-    static char *saved; /* the fixture's configuration */
-    static size_t saved_len;
-    if (!saved)
-        saved = test_read_file(N.p[0].conf, &saved_len);
-    assert_non_null(saved);
-    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
-    if (!orderers) {
-        assert_int_equal(test_write_file(N.p[0].conf, saved, saved_len), 0);
-    } else {
-        struct buf y;
-        buf_init(&y);
-        buf_printf(&y,
-                   "peer_id: peer0.org1\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
-                   "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: info\n"
-                   "fsync: every_block\norderer_retry: 100ms\norderers:\n",
-                   N.p[0].addr);
-        for (size_t k = 0; k < n; k++)
-            buf_printf(&y, "  - %s\n", orderers[k]);
-        buf_printf(&y, "crls:\n  - %s/org1.crl\n%s", N.dir, extra ? extra : "");
-        assert_int_equal(test_write_file(N.p[0].conf, y.data, y.len), 0);
-        buf_release(&y);
-    }
-    net_peer_start(0, true);
-}
-
 /* ---- Submit ---- */
 
 /* One Submit through peer0's gateway (env then freed). */
@@ -178,7 +148,7 @@ static void submit_relays_only_what_a_member_signed(void **state)
     for (int i = 0; i < ORDERERS; i++)
         list[i] = N.o[i].addr;
     list[ORDERERS] = faulty;
-    peer0_with(list, ORDERERS + 1, NULL);
+    net_peer0_with(list, ORDERERS + 1, NULL);
 
     /* Two envelopes in user1.org2's name, signed with user1.org1's key, each asking to wait
      * 6 s for its commit; meanwhile user1.org2 itself asks for a commit status. */
@@ -280,7 +250,7 @@ static void submit_relays_only_what_a_member_signed(void **state)
     assert_int_equal(good.resp->validation_code, STELE__TX_VALIDATION_CODE__VALID);
     pb_free(&good.resp->base);
 
-    peer0_with(NULL, 0, NULL);
+    net_peer0_with(NULL, 0, NULL);
     rpc_server_stop(srv, 0);
     rpc_server_destroy(srv);
 }
@@ -301,7 +271,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 {
     (void)state;
     const char *list[2] = {N.o[0].addr, N.o[1].addr};
-    peer0_with(list, 2, NULL);
+    net_peer0_with(list, 2, NULL);
     /* streams to both orderers are open */
     char id[65];
     struct submit_job warm = {
@@ -333,7 +303,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 
     /* one listed: the peer says at start that its gateway cannot get f + 1 acceptances, and
      * a Submit is refused saying so */
-    peer0_with(list, 1, NULL);
+    net_peer0_with(list, 1, NULL);
     assert_int_equal(warnings_of_too_few_orderers(), 1);
     struct submit_job one = {
         .env = tx_must(&(struct txspec){.writes = {{.key = "f1b", .value = "v"}}}, id),
@@ -343,7 +313,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     assert_int_equal(one.res.code, RPC_UNAVAILABLE); /* nobody refused it */
     assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
     pb_free(one.resp ? &one.resp->base : NULL);
-    peer0_with(NULL, 0, NULL);
+    net_peer0_with(NULL, 0, NULL);
 }
 
 /* ---- a faulty endorsing peer of Org2 ---- */
@@ -443,7 +413,7 @@ static void gateway_refuses_an_endorsement_answer_too_large_to_order(void **stat
     const char *list[ORDERERS];
     for (int i = 0; i < ORDERERS; i++)
         list[i] = N.o[i].addr;
-    peer0_with(list, ORDERERS, extra);
+    net_peer0_with(list, ORDERERS, extra);
 
     /* the faulty peer relays peer0.org2's endorsement as it is: the policy is satisfied */
     struct rpc_result res;
@@ -461,7 +431,7 @@ static void gateway_refuses_an_endorsement_answer_too_large_to_order(void **stat
     assert_int_equal(padded, RPC_FAILED_PRECONDITION);
     assert_non_null(strstr(res.detail, "do not satisfy the policy"));
 
-    peer0_with(NULL, 0, NULL);
+    net_peer0_with(NULL, 0, NULL);
     rpc_server_stop(srv, 0);
     rpc_server_destroy(srv);
 }

@@ -795,3 +795,31 @@ void install_genesis_cc(int i, const char *so_rel)
     free(so);
     free(so_path);
 }
+
+/* net_peer0_with(): peer_fixture.h. */
+void net_peer0_with(const char *const *orderers, size_t n, const char *extra)
+{
+    static char *saved; /* the fixture's configuration */
+    static size_t saved_len;
+    if (!saved)
+        saved = test_read_file(N.p[0].conf, &saved_len);
+    assert_non_null(saved);
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    if (!orderers) {
+        assert_int_equal(test_write_file(N.p[0].conf, saved, saved_len), 0);
+    } else {
+        struct buf y;
+        buf_init(&y);
+        buf_printf(&y,
+                   "peer_id: peer0.org1\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
+                   "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: info\n"
+                   "fsync: every_block\norderer_retry: 100ms\norderers:\n",
+                   N.p[0].addr);
+        for (size_t k = 0; k < n; k++)
+            buf_printf(&y, "  - %s\n", orderers[k]);
+        buf_printf(&y, "crls:\n  - %s/org1.crl\n%s", N.dir, extra ? extra : "");
+        assert_int_equal(test_write_file(N.p[0].conf, y.data, y.len), 0);
+        buf_release(&y);
+    }
+    net_peer_start(0, true);
+}

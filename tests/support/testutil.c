@@ -238,3 +238,31 @@ int test_free_port(void)
     fail_msg("no free port in 10000..19999");
     return -1;
 }
+
+/* volatile: GCC takes malloc() for a function that touches no variable of the program, and
+ * would drop a store to the countdown just before one */
+static volatile long alloc_countdown = -1; /* allocations left before one fails; -1: none */
+static volatile long alloc_failed;         /* allocations failed since armed */
+
+void test_alloc_arm(long n)
+{
+    alloc_failed = 0;
+    alloc_countdown = n < 0 ? -1 : n;
+}
+
+long test_alloc_disarm(void)
+{
+    alloc_countdown = -1;
+    return alloc_failed;
+}
+
+bool test_alloc_fails(void)
+{
+    if (alloc_countdown == 0) {
+        alloc_failed++;
+        return true;
+    }
+    if (alloc_countdown > 0)
+        alloc_countdown--;
+    return false;
+}

@@ -9,6 +9,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -35,6 +36,16 @@ char *test_read_file(const char *path, size_t *len);
 int test_free_port(void);
 /* Writes `len` bytes to `path` (created or truncated). Returns 0 or -1. */
 int test_write_file(const char *path, const void *data, size_t len);
+
+/* A countdown of allocations for tests that fail the n-th one in turn (test_crypto_failure,
+ * test_alloc_failure): their allocators ask test_alloc_fails() before each allocation. One
+ * countdown per process; arm it, make the call, disarm it. */
+/* From now, the n-th allocation (0: the next) fails; n < 0: none. Resets the failed count. */
+void test_alloc_arm(long n);
+/* No allocation fails any more; returns how many failed since test_alloc_arm(). */
+long test_alloc_disarm(void);
+/* True when this allocation is the one to fail (and counts it). */
+bool test_alloc_fails(void);
 
 /* An enrolled identity made without a CA server (identity records, ECQV, enrolment dirs). */
 struct crypto_key;

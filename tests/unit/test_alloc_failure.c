@@ -32,53 +32,35 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 
-/* volatile: GCC takes malloc() for a function that touches no variable of the program, and
- * would drop a store to `countdown` just before one */
-static volatile long countdown = -1; /* allocations left before one fails; -1: none fails */
-static volatile long failed;         /* allocations failed so far */
-
-/* True when this allocation is the one to fail. */
-static bool this_one_fails(void)
-{
-    if (countdown == 0) {
-        failed++;
-        return true;
-    }
-    if (countdown > 0)
-        countdown--;
-    return false;
-}
-
+/* Stele's allocations ask the process's countdown (testutil.h) */
 void *__wrap_malloc(size_t n)
 {
-    return this_one_fails() ? NULL : __real_malloc(n);
+    return test_alloc_fails() ? NULL : __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-    return this_one_fails() ? NULL : __real_calloc(n, size);
+    return test_alloc_fails() ? NULL : __real_calloc(n, size);
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-    return this_one_fails() ? NULL : __real_realloc(p, n);
+    return test_alloc_fails() ? NULL : __real_realloc(p, n);
 }
 
 /* The wrapping is in place: a malloc of this file fails when armed. */
 static void the_allocator_is_wrapped(void **state)
 {
     (void)state;
-    countdown = 0;
-    failed = 0;
+    test_alloc_arm(0);
     void *p = malloc(16);
-    countdown = -1;
+    assert_int_equal(test_alloc_disarm(), 1);
     assert_null(p);
-    assert_int_equal(failed, 1);
     struct arena *a = arena_create(0);
     assert_non_null(a);
-    countdown = 0;
+    test_alloc_arm(0);
     p = arena_alloc(a, 16); /* the arena's first chunk */
-    countdown = -1;
+    test_alloc_disarm();
     assert_null(p);
     assert_int_equal(arena_failures(a), 1);
     assert_non_null(arena_alloc(a, 16));
@@ -96,9 +78,10 @@ static ProtobufCBinaryData truncated(struct txv_fx *fx, ProtobufCBinaryData env)
 
 /* Validates `envs` as the next block with a new MSP and a one-thread validator (no remembered
  * record, key or signature; one countdown), the n-th allocation from now failing (n < 0: none).
- * Returns txvalidate_block()'s status; `codes` gets the codes. */
+ * Returns txvalidate_block()'s status; `codes` gets the codes, *failed (may be NULL) how many
+ * allocations failed. */
 static int validate_with_failure(struct txv_fx *fx, const ProtobufCBinaryData *envs, size_t n_envs,
-                                 long n, uint8_t *codes)
+                                 long n, uint8_t *codes, long *failed)
 {
     struct msp *m = msp_create(0);
     assert_non_null(m);
@@ -109,10 +92,11 @@ static int validate_with_failure(struct txv_fx *fx, const ProtobufCBinaryData *e
     struct statedb_update *u = statedb_update_create(b->header->number);
     assert_non_null(u);
     memset(codes, 0xee, n_envs);
-    failed = 0;
-    countdown = n;
+    test_alloc_arm(n);
     int rc = txvalidate_block(v, fx->db, fx->bs, b, codes, u, NULL);
-    countdown = -1;
+    long f = test_alloc_disarm();
+    if (failed)
+        *failed = f;
     statedb_update_destroy(u);
     txvalidate_destroy(v);
     msp_destroy(m);
@@ -143,11 +127,12 @@ static void same_codes_or_none(struct txv_fx *fx, const ProtobufCBinaryData *tai
     memcpy(envs + FILLERS, tail, n_tail * sizeof *tail);
     memcpy(want + FILLERS, tail_want, n_tail * sizeof *tail_want);
     size_t n_envs = FILLERS + n_tail;
-    assert_int_equal(validate_with_failure(fx, envs, n_envs, -1, got), STELE_OK);
+    assert_int_equal(validate_with_failure(fx, envs, n_envs, -1, got, NULL), STELE_OK);
     txv_expect_codes_n(got, want, n_envs);
     long refusals = 0, n;
     for (n = 0; n < 1000000; n++) {
-        int rc = validate_with_failure(fx, envs, n_envs, n, got);
+        long failed = 0;
+        int rc = validate_with_failure(fx, envs, n_envs, n, got, &failed);
         bool done = failed == 0;
         if (rc == STELE_OK) {
             for (size_t i = 0; i < n_envs; i++)
@@ -237,11 +222,9 @@ static void a_stored_block_indexes_every_tx_id(void **state)
         struct blockstore *bs = NULL;
         char *err = NULL;
         assert_int_equal(blockstore_open(dir, &o, &bs, &err), STELE_OK);
-        failed = 0;
-        countdown = n;
+        test_alloc_arm(n);
         int rc = blockstore_append(bs, b);
-        countdown = -1;
-        bool done = failed == 0;
+        bool done = test_alloc_disarm() == 0;
         if (rc != STELE_OK) {
             assert_int_equal(rc, STELE_ERR_NOMEM);
             refusals++;

@@ -25,30 +25,15 @@
 
 #define CA_ID 0x1122334455667788ull
 
-static long countdown = -1; /* allocations left before one fails; -1: none fails */
-static long failed;         /* allocations failed so far */
-
-/* True when this allocation is the one to fail. */
-static bool this_one_fails(void)
-{
-    if (countdown == 0) {
-        failed++;
-        return true;
-    }
-    if (countdown > 0)
-        countdown--;
-    return false;
-}
-
 static void *ossl_test_malloc(size_t n, const char *file, int line)
 {
     (void)file, (void)line;
-    return this_one_fails() ? NULL : malloc(n);
+    return test_alloc_fails() ? NULL : malloc(n);
 }
 static void *ossl_test_realloc(void *p, size_t n, const char *file, int line)
 {
     (void)file, (void)line;
-    return this_one_fails() ? NULL : realloc(p, n);
+    return test_alloc_fails() ? NULL : realloc(p, n);
 }
 static void ossl_test_free(void *p, const char *file, int line)
 {
@@ -61,18 +46,12 @@ static bool no_verdict(int rc)
     return rc == STELE_ERR_NOMEM || rc == STELE_ERR_CRYPTO;
 }
 
-/* Before a call made with the n-th OpenSSL allocation (from now) failing. */
-static void arm(long n)
-{
-    failed = 0;
-    countdown = n;
-}
-
-/* After it: counts a refusal in *refusals and fails the test on a verdict about `what`.
- * True when nothing failed (the call needed fewer than n allocations: each has failed once). */
+/* After a call made with the n-th OpenSSL allocation failing (test_alloc_arm(n)): counts a
+ * refusal in *refusals and fails the test on a verdict about `what`. True when nothing failed
+ * (the call needed fewer than n allocations: each has failed once). */
 static bool judged(long n, int rc, const char *what, long *refusals)
 {
-    countdown = -1;
+    long failed = test_alloc_disarm();
     if (rc != STELE_OK) {
         (*refusals)++;
         if (!no_verdict(rc))
@@ -94,7 +73,7 @@ static void valid_signature_is_never_refused_for_lack_of_memory(void **state)
     assert_int_equal(crypto_verify(k, msg, sizeof msg, sig, sizeof sig), STELE_OK);
     long refusals = 0;
     for (long n = 0; n < 10000; n++) {
-        arm(n);
+        test_alloc_arm(n);
         int rc = crypto_verify(k, msg, sizeof msg, sig, sizeof sig);
         if (judged(n, rc, "a valid signature", &refusals))
             break;
@@ -143,7 +122,7 @@ static void identity_under_failures(bool key)
         uint64_t now = (uint64_t)time(NULL);
         if (key)
             assert_int_equal(identity_verify(m, a, rec, len, now, &id, NULL), STELE_OK);
-        arm(n);
+        test_alloc_arm(n);
         int rc = key ? identity_public_key(m, &id, &pub)
                      : identity_verify(m, a, rec, len, now, &id, NULL);
         bool done = judged(n, rc, key ? "a valid identity's key" : "a valid identity", &refusals);
@@ -191,7 +170,7 @@ static void valid_transaction_is_never_invalid_for_lack_of_memory(void **state)
         struct statedb_update *u = statedb_update_create(b->header->number);
         assert_non_null(u);
         uint8_t code = 0xee;
-        arm(n);
+        test_alloc_arm(n);
         int rc = txvalidate_block(v, fx->db, fx->bs, b, &code, u, NULL);
         bool done = judged(n, rc, "the block's validation", &refusals);
         if (rc == STELE_OK && code != TXC(VALID))

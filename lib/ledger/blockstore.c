@@ -281,12 +281,21 @@ static int append_locked(struct blockstore *bs, const Stele__Block *block, const
     if (rc)
         return rc;
 
+    /* the index's tx_ids first: the step that can fail for lack of memory, before anything
+     * is written (the append can be tried again) */
+    struct buf txs;
+    buf_init(&txs);
+    if ((rc = bs_index_txids(bs->scratch, block, &txs))) {
+        buf_release(&txs);
+        return rc;
+    }
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     struct bs_loc loc;
     rc = write_record(bs, payload, len, &loc);
     bool written = rc == STELE_OK;
     if (rc == STELE_OK)
-        rc = bs_index_block(wb, bs->scratch, block, hash, &loc);
+        bs_index_put(wb, block, hash, &loc, &txs);
+    buf_release(&txs);
     if (rc == STELE_OK) {
         char *err = NULL;
         leveldb_write(bs->db, bs->wopts, wb, &err);

@@ -33,8 +33,39 @@
 
 static const char height_key[] = "m:height";
 
-int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele__Block *block,
-                   const uint8_t hash[32], const struct bs_loc *loc)
+int bs_index_txids(struct arena *scratch, const Stele__Block *block, struct buf *txs)
+{
+    uint64_t number = block->header->number;
+    size_t n = block->data ? block->data->n_envelopes : 0;
+    for (size_t i = 0; i < n && i <= UINT32_MAX; i++) {
+        const ProtobufCBinaryData *e = &block->data->envelopes[i];
+        /* an envelope that does not decode has no tx_id to index; one refused for lack of
+         * memory does, and leaving it out would let its replay pass the duplicate check on
+         * this peer alone: the block is not indexed (arena_failures()) */
+        size_t failures = arena_failures(scratch);
+        Stele__Envelope *env =
+            (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, scratch, e->data, e->len, 0);
+        Stele__Payload *pl =
+            env ? (Stele__Payload *)pb_unpack(&stele__payload__descriptor, scratch,
+                                              env->payload.data, env->payload.len, 0)
+                : NULL;
+        if (arena_failures(scratch) != failures)
+            return STELE_ERR_NOMEM;
+        if (!pl || !pl->header || !pl->header->tx_id)
+            continue;
+        size_t tl = strlen(pl->header->tx_id);
+        if (tl == 0 || tl > TXID_MAX)
+            continue;
+        if (buf_append_byte(txs, 't') || buf_append_u16be(txs, (uint16_t)tl) ||
+            buf_append(txs, pl->header->tx_id, tl) || buf_append_u64be(txs, number) ||
+            buf_append_u32be(txs, (uint32_t)i))
+            return STELE_ERR_NOMEM;
+    }
+    return STELE_OK;
+}
+
+void bs_index_put(leveldb_writebatch_t *wb, const Stele__Block *block, const uint8_t hash[32],
+                  const struct bs_loc *loc, const struct buf *txs)
 {
     uint64_t number = block->header->number;
     uint8_t nkey[9], nval[48], hkey[33], hval[8], height[8];
@@ -50,50 +81,35 @@ int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele_
     put_u64be(hval, number);
     leveldb_writebatch_put(wb, (const char *)hkey, sizeof hkey, (const char *)hval, sizeof hval);
 
-    struct buf txs; /* the 'x' value */
-    buf_init(&txs);
+    /* each 't' entry of `txs` (bs_index_txids()) is a key, its value the transaction's code */
     size_t n = block->data ? block->data->n_envelopes : 0;
     const ProtobufCBinaryData *codes = block->metadata ? &block->metadata->validation_codes : NULL;
     if (codes && codes->len != n)
         codes = NULL; /* an orderer's block, or block 0 as its founders made it */
-    for (size_t i = 0; i < n && i <= UINT32_MAX; i++) {
-        const ProtobufCBinaryData *e = &block->data->envelopes[i];
-        /* an envelope that does not decode has no tx_id to index; one refused for lack of
-         * memory does, and leaving it out would let its replay pass the duplicate check on
-         * this peer alone: the block is not indexed (arena_failures()) */
-        size_t failures = arena_failures(scratch);
-        Stele__Envelope *env =
-            (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, scratch, e->data, e->len, 0);
-        Stele__Payload *pl =
-            env ? (Stele__Payload *)pb_unpack(&stele__payload__descriptor, scratch,
-                                              env->payload.data, env->payload.len, 0)
-                : NULL;
-        if (arena_failures(scratch) != failures) {
-            buf_release(&txs);
-            return STELE_ERR_NOMEM;
-        }
-        if (!pl || !pl->header || !pl->header->tx_id)
-            continue;
-        size_t tl = strlen(pl->header->tx_id);
-        if (tl == 0 || tl > TXID_MAX)
-            continue;
-        size_t start = txs.len;
-        if (buf_append_byte(&txs, 't') || buf_append_u16be(&txs, (uint16_t)tl) ||
-            buf_append(&txs, pl->header->tx_id, tl) || buf_append_u64be(&txs, number) ||
-            buf_append_u32be(&txs, (uint32_t)i)) {
-            buf_release(&txs);
-            return STELE_ERR_NOMEM;
-        }
-        leveldb_writebatch_put(wb, (const char *)txs.data + start, txs.len - start,
+    for (size_t at = 0; at < txs->len;) {
+        size_t len = 3 + (size_t)get_u16be(txs->data + at + 1) + 12;
+        uint32_t i = get_u32be(txs->data + at + len - 4);
+        leveldb_writebatch_put(wb, (const char *)txs->data + at, len,
                                codes ? (const char *)codes->data + i : "", codes ? 1 : 0);
+        at += len;
     }
     nkey[0] = 'x';
-    leveldb_writebatch_put(wb, (const char *)nkey, sizeof nkey, txs.len ? (char *)txs.data : "",
-                           txs.len);
-    buf_release(&txs);
+    leveldb_writebatch_put(wb, (const char *)nkey, sizeof nkey, txs->len ? (char *)txs->data : "",
+                           txs->len);
     put_u64be(height, number + 1);
     leveldb_writebatch_put(wb, height_key, strlen(height_key), (const char *)height, sizeof height);
-    return STELE_OK;
+}
+
+int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele__Block *block,
+                   const uint8_t hash[32], const struct bs_loc *loc)
+{
+    struct buf txs; /* the 'x' value */
+    buf_init(&txs);
+    int rc = bs_index_txids(scratch, block, &txs);
+    if (rc == STELE_OK)
+        bs_index_put(wb, block, hash, loc, &txs);
+    buf_release(&txs);
+    return rc;
 }
 
 int bs_index_drop(struct blockstore *bs, uint64_t number, const struct bs_loc *loc)

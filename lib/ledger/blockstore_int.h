@@ -14,6 +14,9 @@
 
 #define BS_RECORD_HDR 8 /* u32be length || u32be crc32c */
 
+struct arena;
+struct buf;
+
 /* Where one block's record sits in the block files. */
 struct bs_loc {
     uint32_t file;    /* file number: blocks/%06u.blk */
@@ -50,9 +53,15 @@ struct blockstore {
 char *bs_file_path(const char *dir, uint32_t file);
 
 /* Adds to `wb` the index entries of `block` (header hash `hash`, stored at `loc`) and the new
- * height number+1. Uses `scratch` to decode envelopes. Returns STELE_OK or STELE_ERR_NOMEM. */
+ * height number+1. Uses `scratch` to decode envelopes. Returns STELE_OK or STELE_ERR_NOMEM
+ * (nothing added). In two steps: bs_index_txids() appends to `txs` the block's 'x' value (its
+ * tx_id keys, from decoding each envelope; the only step that can fail, so an append runs it
+ * before writing the block), then bs_index_put() adds every entry to `wb`. */
 int bs_index_block(leveldb_writebatch_t *wb, struct arena *scratch, const Stele__Block *block,
                    const uint8_t hash[32], const struct bs_loc *loc);
+int bs_index_txids(struct arena *scratch, const Stele__Block *block, struct buf *txs);
+void bs_index_put(leveldb_writebatch_t *wb, const Stele__Block *block, const uint8_t hash[32],
+                  const struct bs_loc *loc, const struct buf *txs);
 /* Removes block `number`, the last indexed one, from the index: its number, hash and tx_id
  * entries, and sets the height to `number`. The write is synced, so that a crash after it never
  * finds the index naming data that recovery went on to cut from the files. STELE_OK,

@@ -215,14 +215,17 @@ out:
 /* Reads and checks the record at `pos` of a file of `size` octets. Returns NULL when it is a
  * good next block (then *block and *hash are set and loc is filled), else a description of the
  * problem; *tearable says whether a torn write could explain it; *end is where the record
- * claims to end. */
+ * claims to end; *local is STELE_ERR_NOMEM or STELE_ERR_IO when the problem is this reader's
+ * (memory, a failed read), not the record's: nothing can be said of the record then, and it
+ * must not be cut off as torn. */
 static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uint64_t size,
                                 struct buf *rec, struct bs_loc *loc, Stele__Block **block,
-                                uint8_t hash[32], bool *tearable, uint64_t *end)
+                                uint8_t hash[32], bool *tearable, uint64_t *end, int *local)
 {
     uint8_t hdr[BS_RECORD_HDR];
     *tearable = true;
     *end = size;
+    *local = STELE_OK;
     if (size - pos < BS_RECORD_HDR)
         return "short record header";
     if (pread(fd, hdr, sizeof hdr, (off_t)pos) != (ssize_t)sizeof hdr)
@@ -234,19 +237,39 @@ static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uin
     if (*end > size)
         return "record runs past the end of the file";
     buf_clear(rec);
-    if (bs_read_record(fd, loc, rec) != STELE_OK)
+    int rc = bs_read_record(fd, loc, rec);
+    if (rc == STELE_ERR_NOMEM || rc == STELE_ERR_IO) {
+        *local = rc;
+        return rc == STELE_ERR_NOMEM ? "out of memory reading it" : "it cannot be read";
+    }
+    if (rc != STELE_OK)
         return "bad record CRC";
+    *tearable = false; /* the octets are those written: no torn write */
+    size_t failures = arena_failures(bs->scratch);
     Stele__Block *b =
         (Stele__Block *)pb_unpack(&stele__block__descriptor, bs->scratch, rec->data, rec->len, 0);
+    if (arena_failures(bs->scratch) != failures) {
+        *local = STELE_ERR_NOMEM;
+        return "out of memory decoding it";
+    }
     if (!b)
         return "record does not decode as a block";
-    *tearable = false;
-    if (blockhash_check_data(b) != STELE_OK)
+    if ((rc = blockhash_check_data(b)) != STELE_OK) {
+        if (stele_no_verdict(rc)) {
+            *local = rc;
+            return "hashing it failed";
+        }
         return "block data hash does not match its envelopes";
+    }
     if (b->header->number != bs->height || memcmp(b->header->previous_hash.data, bs->head, 32))
         return "block does not continue the chain";
-    if (blockhash_header_pb(b->header, hash) != STELE_OK)
+    if ((rc = blockhash_header_pb(b->header, hash)) != STELE_OK) {
+        if (stele_no_verdict(rc)) {
+            *local = rc;
+            return "hashing it failed";
+        }
         return "block header does not hash";
+    }
     *block = b;
     return NULL;
 }
@@ -299,8 +322,16 @@ static int scan(struct blockstore *bs, struct bs_loc start, char **errmsg)
             uint8_t hash[32];
             bool tearable;
             uint64_t end;
-            const char *why =
-                check_record(bs, bs->fds[f], pos, size, &rec, &loc, &b, hash, &tearable, &end);
+            int local;
+            const char *why = check_record(bs, bs->fds[f], pos, size, &rec, &loc, &b, hash,
+                                           &tearable, &end, &local);
+            if (why && local) {
+                char *path = bs_file_path(bs->dir, f);
+                rc = bs_fail(errmsg, local, "%s: cannot check the record at offset %llu: %s",
+                             path ? path : "block file", (unsigned long long)pos, why);
+                free(path);
+                break;
+            }
             if (why) {
                 bool last = f == bs->nfiles - 1;
                 if (tearable && last && (end >= size || rest_is_zero(bs->fds[f], end, size))) {

@@ -208,7 +208,7 @@ static int read_entry(const char *path, struct ccstore_entry *en)
         fclose(f);
         return STELE_ERR_IO;
     }
-    bool name = false, version = false;
+    bool name = false, version = false, name_long = false, version_long = false;
     int rc = STELE_OK;
     for (uint64_t key; rc == STELE_OK && ftello(f) < st.st_size;) {
         uint64_t v, left;
@@ -229,12 +229,22 @@ static int read_entry(const char *path, struct ccstore_entry *en)
             if (!file_varint(f, &v) || v > left) {
                 rc = STELE_ERR_MALFORMED;
             } else if ((key >> 3) == 1 || (key >> 3) == 2) {
-                char *to = (key >> 3) == 1 ? en->name : en->version;
-                if (v >= sizeof en->name || fread(to, 1, (size_t)v, f) != v)
-                    rc = STELE_ERR_MALFORMED; /* install allowed 64 octets */
-                else
-                    to[v] = '\0';
-                *((key >> 3) == 1 ? &name : &version) = true;
+                /* as protobuf-c decoded it at install: the last occurrence counts, as a C
+                 * string (up to its first NUL), of at most 64 octets (install checked that) */
+                bool is_name = (key >> 3) == 1;
+                char t[sizeof en->name + 1];
+                size_t keep = v < sizeof en->name ? (size_t)v : sizeof en->name;
+                if (fread(t, 1, keep, f) != keep ||
+                    (v > keep && fseeko(f, (off_t)(v - keep), SEEK_CUR) != 0)) {
+                    rc = STELE_ERR_MALFORMED;
+                } else {
+                    t[keep] = '\0';
+                    bool fits = strlen(t) < sizeof en->name;
+                    *(is_name ? &name_long : &version_long) = !fits;
+                    if (fits)
+                        memcpy(is_name ? en->name : en->version, t, strlen(t) + 1);
+                }
+                *(is_name ? &name : &version) = true;
             } else {
                 rc = fseeko(f, (off_t)v, SEEK_CUR) == 0 ? STELE_OK : STELE_ERR_IO;
             }
@@ -247,7 +257,7 @@ static int read_entry(const char *path, struct ccstore_entry *en)
         rc = STELE_ERR_IO;
     bool past_end = ftello(f) > st.st_size; /* a fixed-size field cut short */
     fclose(f);
-    if (rc == STELE_OK && (!name || !version || past_end))
+    if (rc == STELE_OK && (!name || !version || name_long || version_long || past_end))
         rc = STELE_ERR_MALFORMED;
     if (rc == STELE_OK)
         en->already = true;

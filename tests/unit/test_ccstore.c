@@ -279,8 +279,10 @@ static void name_and_version_come_from_any_field_order(void **state)
     struct peer_config cfg = {.data_dir = dir};
     struct peer p = {.cfg = &cfg};
     /* the shared object first (300 octets: a two-octet length), an unknown varint field 9 and
-     * a fixed64 field 10, the name twice (the last counts, as when decoding) */
-    uint8_t so[300] = {0x7f, 'E', 'L', 'F'}, b[512];
+     * a fixed64 field 10, the name twice (the last counts, as when decoding, even when the
+     * first was longer than any name may be), a version with octets after a NUL (a C string,
+     * as protobuf-c gives it, ends at the NUL) */
+    uint8_t so[300] = {0x7f, 'E', 'L', 'F'}, b[1024];
     size_t n = 0;
     put_field(b, &n, 3, so, sizeof so);
     b[n++] = 9 << 3 | 0;
@@ -289,8 +291,10 @@ static void name_and_version_come_from_any_field_order(void **state)
     b[n++] = 10 << 3 | 1;
     memset(b + n, 0xab, 8);
     n += 8;
-    put_field(b, &n, 1, "first", 5);
-    put_field(b, &n, 2, "2.0-rc1", 7);
+    char long_first[100];
+    memset(long_first, 'y', sizeof long_first);
+    put_field(b, &n, 1, long_first, sizeof long_first); /* replaced by the last name */
+    put_field(b, &n, 2, "2.0-rc1\0 and octets after a NUL, which a C string ends before", 62);
     put_field(b, &n, 1, "asset", 5);
     struct ccstore_entry e, got;
     char *err = NULL;

@@ -261,13 +261,11 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     if (quota_take(p->executing, creator->certhash, &mine) != STELE_OK) {
         const char *why =
             mine ? arena_printf(a,
-                                "identity \"%s\" already has %d " PEER_BUSY_MARK
-                                " %s, the most one identity may have: wait for one to end",
-                                creator->id, PEER_MAX_EXECUTING_PER_CALLER, p->cfg->peer_id)
-                 : arena_printf(a,
-                                "%d " PEER_BUSY_MARK " %s, the most it runs at once: retry "
-                                "shortly",
-                                PEER_WORKERS, p->cfg->peer_id);
+                                PEER_BUSY_MARK "%s for identity \"%s\": it has %d, the most "
+                                               "one identity may have; wait for one to end",
+                                p->cfg->peer_id, creator->id, PEER_MAX_EXECUTING_PER_CALLER)
+                 : arena_printf(a, PEER_BUSY_MARK "%s: %d, the most it runs at once; retry shortly",
+                                p->cfg->peer_id, PEER_WORKERS);
         return refuse(out, RPC_RESOURCE_EXHAUSTED, why ? why : "too many proposals executing");
     }
     /* run it against one state, a snapshot: blocks committed while it runs do not show */

@@ -42,11 +42,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Endorse calls a gateway runs at once. Each may block a worker of the shared pool while
- * another peer's worker serves its ProcessProposal; with every worker of two peers so blocked
- * on each other they would wait until the timeout. Half the pool keeps the other half free
- * for the other peers' ProcessProposal; callers beyond it are told to retry. One identity
- * (the proposal's creator) may have half of them, so that others still get endorsed. */
+/* Endorse calls a gateway runs at once past their checks (the endorse hook, ask_early()). Each
+ * may block a worker of the shared pool while another peer's worker serves its
+ * ProcessProposal; with every worker of two peers so blocked on each other they would wait
+ * until the timeout. Half the pool keeps the other half free for the other peers'
+ * ProcessProposal; callers beyond it are told to retry. One identity (the proposal's verified
+ * creator) may have half of them, so that others still get endorsed; a call is counted only
+ * once its proposal verified, so that calls refused anyway take nobody's place. */
 #define GW_MAX_ENDORSING            (PEER_WORKERS / 2)
 #define GW_MAX_ENDORSING_PER_CALLER (GW_MAX_ENDORSING / 2)
 
@@ -58,8 +60,7 @@
 
 struct peer_gateway {
     pthread_mutex_t mu;
-    unsigned endorsing;            /* Endorse calls in progress */
-    struct quota *shares;          /* ... of them by creator (certhash), once it is verified */
+    struct quota *shares;          /* Endorse calls past their checks, by creator (certhash) */
     struct rpc_channel **peers;    /* one per gateway.peers entry, opened on first use */
     struct rpc_channel **orderers; /* one per orderer, opened on first use */
     struct peer_broadcaster *bc;   /* Broadcast streams over `orderers` */
@@ -379,7 +380,8 @@ struct gw_endorsing {
     uint64_t own_height;   /* the ledger height this peer executed the proposal at */
     uint64_t own_after;    /* ... and its height once the chaincode had run */
     uint64_t other_height; /* the highest a disagreeing peer reported (0: none said) */
-    bool busy_elsewhere;   /* a peer asked refused with RESOURCE_EXHAUSTED */
+    bool busy_elsewhere;   /* a peer asked was too busy for the caller (PEER_BUSY_MARK) */
+    bool failed_elsewhere; /* a peer asked did not endorse for another reason */
 };
 
 /* The first gateway peer of `org` not asked yet, or n_peers. */
@@ -403,12 +405,17 @@ static int ask_early(void *arg, const struct identity *creator, const char **why
     struct gw_endorsing *e = arg;
     struct peer *p = e->p;
     if (!e->share->held) {
-        if (quota_take(p->gw->shares, creator->certhash, NULL) != STELE_OK) {
-            *why = arena_printf(e->a,
-                                "identity \"%s\" already has %d endorsements in progress at "
-                                "this gateway, the most one identity may have: wait for one "
-                                "to end",
-                                creator->id, GW_MAX_ENDORSING_PER_CALLER);
+        bool mine = false;
+        if (quota_take(p->gw->shares, creator->certhash, &mine) != STELE_OK) {
+            *why = mine ? arena_printf(e->a,
+                                       "identity \"%s\" already has %d endorsements in progress "
+                                       "at this gateway, the most one identity may have: wait "
+                                       "for one to end",
+                                       creator->id, GW_MAX_ENDORSING_PER_CALLER)
+                        : arena_printf(e->a,
+                                       "the gateway is busy (%d endorsements in progress): "
+                                       "retry shortly",
+                                       GW_MAX_ENDORSING);
             return STELE_ERR_LIMIT;
         }
         e->share->held = true;
@@ -446,22 +453,7 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
 static enum rpc_code gw_endorse(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
-    struct peer *p = arg;
-    struct peer_gateway *g = p->gw;
-    pthread_mutex_lock(&g->mu);
-    bool busy = g->endorsing >= GW_MAX_ENDORSING;
-    if (!busy)
-        g->endorsing++;
-    pthread_mutex_unlock(&g->mu);
-    if (busy)
-        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
-                              "the gateway is busy (%d endorsements in progress): retry shortly",
-                              GW_MAX_ENDORSING);
-    enum rpc_code code = gw_endorse_run(p, call, req, resp);
-    pthread_mutex_lock(&g->mu);
-    g->endorsing--;
-    pthread_mutex_unlock(&g->mu);
-    return code;
+    return gw_endorse_run(arg, call, req, resp);
 }
 
 /* The endorsements after this peer's own (ends[0]): the answers of the peers asked early, in
@@ -484,10 +476,13 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS)
                 continue; /* enough: remote_set_release() frees the answer */
             size_t before = *n;
-            if (c->rc && c->res.code == RPC_RESOURCE_EXHAUSTED &&
-                strstr(c->res.detail, PEER_BUSY_MARK))
-                e->busy_elsewhere = true;
+            bool busy = c->rc && c->res.code == RPC_RESOURCE_EXHAUSTED &&
+                        strncmp(c->res.detail, PEER_BUSY_MARK, strlen(PEER_BUSY_MARK)) == 0;
             const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, n);
+            if (why && busy)
+                e->busy_elsewhere = true;
+            else if (why)
+                e->failed_elsewhere = true;
             if (c->disagreed) {
                 e->retry = true; /* unless the policy is satisfied without it */
                 if (c->height > e->other_height)
@@ -595,7 +590,8 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
             e->fail = "the endorsements collected do not satisfy the policy";
         /* gw_endorse_run() tries again, or answers e->fail: RESOURCE_EXHAUSTED when a peer
          * was too busy for this caller, as it would have answered (retry later) */
-        return e->busy_elsewhere ? RPC_RESOURCE_EXHAUSTED : RPC_FAILED_PRECONDITION;
+        return e->busy_elsewhere && !e->failed_elsewhere ? RPC_RESOURCE_EXHAUSTED
+                                                         : RPC_FAILED_PRECONDITION;
     }
     ProtobufCBinaryData payload;
     int rc = tx_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, r.payload.data,

@@ -31,10 +31,10 @@ struct signed_request;
  * a gateway's own endorsement; waiting for a chaincode host counts): each holds a worker, and
  * the other half of the workers stays for everybody else, other peers' gateways included. */
 #define PEER_MAX_EXECUTING_PER_CALLER (PEER_WORKERS / 2)
-/* In every refusal for want of an execution slot (RESOURCE_EXHAUSTED): how a gateway tells a
- * peer too busy for the caller from gRPC's own RESOURCE_EXHAUSTED (an answer over its size
- * limit), to answer its client "busy, retry later" rather than "the policy is not met". */
-#define PEER_BUSY_MARK "proposals executing on peer"
+/* How every refusal for want of an execution slot (RESOURCE_EXHAUSTED) begins: how a gateway
+ * tells a peer too busy for the caller from gRPC's own RESOURCE_EXHAUSTED (an answer over its
+ * size limit), to answer its client "busy, retry later" rather than "the policy is not met". */
+#define PEER_BUSY_MARK "too many proposals executing on peer "
 /* Valid signatures remembered (32 octets each; crypto/sigcache.h): the endorsements this peer
  * signed and the other peers' endorsements its gateway checked, until the block carrying them
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well

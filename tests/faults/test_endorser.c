@@ -312,18 +312,23 @@ static bool endorsed_here(const struct call *c)
 static void one_identity_cannot_take_every_worker(void **state)
 {
     (void)state;
-    /* Each busy call holds 4 s (`hold`: asleep, not spinning) in one of peer 0's 6 chaincode
-     * hosts, or waits for one, which counts. N.user: first 8 Endorse calls at peer 0's
-     * gateway (each also executing on peer 0) ... */
+    /* peer 0 with a host for each call below (6 by default: the others would wait for one,
+     * which counts too, but up to chaincode.timeout only) */
+    const char *list[ORDERERS];
+    for (int i = 0; i < ORDERERS; i++)
+        list[i] = N.o[i].addr;
+    net_peer_with(0, list, ORDERERS, "chaincode:\n  pool: 20\n");
+    /* Each busy call holds 3 s (`hold`: asleep, not spinning). N.user: first 8 Endorse calls
+     * at peer 0's gateway (each also executing on peer 0) ... */
     struct call busy[EXECUTING_PER_CALLER];
     for (int i = 0; i < EXECUTING_PER_CALLER; i++)
         busy[i] = (struct call){.method = i < ENDORSING_PER_CALLER ? "/stele.Gateway/Endorse"
                                                                    : "/stele.Gateway/Evaluate",
                                 .fn = "hold",
-                                .args = {"4000"}};
+                                .args = {"3000"}};
     for (int i = 0; i < ENDORSING_PER_CALLER; i++)
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
-    usleep(1000 * 1000); /* every call has arrived; none has ended */
+    usleep(500 * 1000); /* every call has arrived; none has ended */
     struct call more = {
         .method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "one more endorse"}};
     call_run(&more);
@@ -334,12 +339,13 @@ static void one_identity_cannot_take_every_worker(void **state)
     /* ... then 8 Evaluate calls: 16 proposals executing on peer 0 */
     for (int i = ENDORSING_PER_CALLER; i < EXECUTING_PER_CALLER; i++)
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
-    usleep(1000 * 1000);
+    usleep(500 * 1000);
     more.method = "/stele.Gateway/Evaluate";
     call_run(&more);
     print_message("a 17th execution of one identity: %d (%s)\n", more.res.code, more.res.detail);
     assert_int_equal(more.res.code, RPC_RESOURCE_EXHAUSTED);
-    assert_non_null(strstr(more.res.detail, "already has 16 proposals executing on peer"));
+    assert_non_null(
+        strstr(more.res.detail, "too many proposals executing on peer peer0.org1 for identity"));
     assert_null(more.resp);
     for (int i = 0; i < EXECUTING_PER_CALLER; i++) /* the refusals came while all were busy */
         assert_false(atomic_load(&busy[i].done));
@@ -374,6 +380,7 @@ static void one_identity_cannot_take_every_worker(void **state)
     more.method = "/stele.Gateway/Endorse";
     call_run(&more);
     assert_true(endorsed_here(&more));
+    net_peer_with(0, NULL, 0, NULL);
 }
 
 /* A gateway whose other organisation's peer is too busy for the caller says so: the client
@@ -387,7 +394,8 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     const char *list[ORDERERS];
     for (int i = 0; i < ORDERERS; i++)
         list[i] = N.o[i].addr;
-    net_peer0_with(list, ORDERERS, extra);
+    net_peer_with(0, list, ORDERERS, extra);
+    net_peer_with(1, list, ORDERERS, "chaincode:\n  pool: 20\n"); /* a host for each call */
     struct call ok = {.method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "both"}};
     call_run(&ok);
     print_message("endorsed by both peers: %d (%s)\n", ok.res.code, ok.res.detail);
@@ -397,14 +405,14 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     struct call busy[EXECUTING_PER_CALLER];
     for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
         busy[i] = (struct call){
-            .method = "/stele.Gateway/Evaluate", .fn = "hold", .args = {"4000"}, .peer = 1};
+            .method = "/stele.Gateway/Evaluate", .fn = "hold", .args = {"3000"}, .peer = 1};
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
     }
-    usleep(1000 * 1000);
+    usleep(500 * 1000);
     call_run(&ok);
     print_message("peer 1 busy for the caller: %d (%s)\n", ok.res.code, ok.res.detail);
     assert_int_equal(ok.res.code, RPC_RESOURCE_EXHAUSTED);
-    assert_non_null(strstr(ok.res.detail, "already has 16 proposals executing on peer peer0.org2"));
+    assert_non_null(strstr(ok.res.detail, "too many proposals executing on peer peer0.org2"));
     for (int i = 0; i < EXECUTING_PER_CALLER; i++)
         assert_false(atomic_load(&busy[i].done));
     for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
@@ -414,7 +422,8 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     }
     call_run(&ok);
     assert_int_equal(ok.res.code, RPC_OK);
-    net_peer0_with(NULL, 0, NULL);
+    net_peer_with(0, NULL, 0, NULL);
+    net_peer_with(1, NULL, 0, NULL);
 }
 
 int main(void)

@@ -148,7 +148,7 @@ static void submit_relays_only_what_a_member_signed(void **state)
     for (int i = 0; i < ORDERERS; i++)
         list[i] = N.o[i].addr;
     list[ORDERERS] = faulty;
-    net_peer0_with(list, ORDERERS + 1, NULL);
+    net_peer_with(0, list, ORDERERS + 1, NULL);
 
     /* Two envelopes in user1.org2's name, signed with user1.org1's key, each asking to wait
      * 6 s for its commit; meanwhile user1.org2 itself asks for a commit status. */
@@ -250,7 +250,7 @@ static void submit_relays_only_what_a_member_signed(void **state)
     assert_int_equal(good.resp->validation_code, STELE__TX_VALIDATION_CODE__VALID);
     pb_free(&good.resp->base);
 
-    net_peer0_with(NULL, 0, NULL);
+    net_peer_with(0, NULL, 0, NULL);
     rpc_server_stop(srv, 0);
     rpc_server_destroy(srv);
 }
@@ -271,7 +271,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 {
     (void)state;
     const char *list[2] = {N.o[0].addr, N.o[1].addr};
-    net_peer0_with(list, 2, NULL);
+    net_peer_with(0, list, 2, NULL);
     /* streams to both orderers are open */
     char id[65];
     struct submit_job warm = {
@@ -303,7 +303,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 
     /* one listed: the peer says at start that its gateway cannot get f + 1 acceptances, and
      * a Submit is refused saying so */
-    net_peer0_with(list, 1, NULL);
+    net_peer_with(0, list, 1, NULL);
     assert_int_equal(warnings_of_too_few_orderers(), 1);
     struct submit_job one = {
         .env = tx_must(&(struct txspec){.writes = {{.key = "f1b", .value = "v"}}}, id),
@@ -313,7 +313,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     assert_int_equal(one.res.code, RPC_UNAVAILABLE); /* nobody refused it */
     assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
     pb_free(one.resp ? &one.resp->base : NULL);
-    net_peer0_with(NULL, 0, NULL);
+    net_peer_with(0, NULL, 0, NULL);
 }
 
 /* ---- a faulty endorsing peer of Org2 ---- */
@@ -413,7 +413,7 @@ static void gateway_refuses_an_endorsement_answer_too_large_to_order(void **stat
     const char *list[ORDERERS];
     for (int i = 0; i < ORDERERS; i++)
         list[i] = N.o[i].addr;
-    net_peer0_with(list, ORDERERS, extra);
+    net_peer_with(0, list, ORDERERS, extra);
 
     /* the faulty peer relays peer0.org2's endorsement as it is: the policy is satisfied */
     struct rpc_result res;
@@ -431,7 +431,7 @@ static void gateway_refuses_an_endorsement_answer_too_large_to_order(void **stat
     assert_int_equal(padded, RPC_FAILED_PRECONDITION);
     assert_non_null(strstr(res.detail, "do not satisfy the policy"));
 
-    net_peer0_with(NULL, 0, NULL);
+    net_peer_with(0, NULL, 0, NULL);
     rpc_server_stop(srv, 0);
     rpc_server_destroy(srv);
 }

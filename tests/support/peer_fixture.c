@@ -796,30 +796,32 @@ void install_genesis_cc(int i, const char *so_rel)
     free(so_path);
 }
 
-/* net_peer0_with(): peer_fixture.h. */
-void net_peer0_with(const char *const *orderers, size_t n, const char *extra)
+/* net_peer_with(): peer_fixture.h. */
+void net_peer_with(int i, const char *const *orderers, size_t n, const char *extra)
 {
-    static char *saved; /* the fixture's configuration */
-    static size_t saved_len;
-    if (!saved)
-        saved = test_read_file(N.p[0].conf, &saved_len);
-    assert_non_null(saved);
-    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    static char *saved[PEERS]; /* the fixture's configurations */
+    static size_t saved_len[PEERS];
+    if (!saved[i])
+        saved[i] = test_read_file(N.p[i].conf, &saved_len[i]);
+    assert_non_null(saved[i]);
+    char name[32];
+    snprintf(name, sizeof name, "peer0.org%d", i + 1);
+    proc_stop(&N.p[i], SIGTERM, name);
     if (!orderers) {
-        assert_int_equal(test_write_file(N.p[0].conf, saved, saved_len), 0);
+        assert_int_equal(test_write_file(N.p[i].conf, saved[i], saved_len[i]), 0);
     } else {
         struct buf y;
         buf_init(&y);
         buf_printf(&y,
-                   "peer_id: peer0.org1\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
-                   "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: info\n"
+                   "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
+                   "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: %s\n"
                    "fsync: every_block\norderer_retry: 100ms\norderers:\n",
-                   N.p[0].addr);
+                   name, N.p[i].addr, log_level());
         for (size_t k = 0; k < n; k++)
             buf_printf(&y, "  - %s\n", orderers[k]);
         buf_printf(&y, "crls:\n  - %s/org1.crl\n%s", N.dir, extra ? extra : "");
-        assert_int_equal(test_write_file(N.p[0].conf, y.data, y.len), 0);
+        assert_int_equal(test_write_file(N.p[i].conf, y.data, y.len), 0);
         buf_release(&y);
     }
-    net_peer_start(0, true);
+    net_peer_start(i, true);
 }

@@ -244,7 +244,6 @@ static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uin
     }
     if (rc != STELE_OK)
         return "bad record CRC";
-    *tearable = false; /* the octets are those written: no torn write */
     size_t failures = arena_failures(bs->scratch);
     Stele__Block *b =
         (Stele__Block *)pb_unpack(&stele__block__descriptor, bs->scratch, rec->data, rec->len, 0);
@@ -254,6 +253,7 @@ static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uin
     }
     if (!b)
         return "record does not decode as a block";
+    *tearable = false;
     if ((rc = blockhash_check_data(b)) != STELE_OK) {
         if (stele_no_verdict(rc)) {
             *local = rc;

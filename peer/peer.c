@@ -83,6 +83,13 @@ static int pick_orderers(struct peer *p)
         const char *a = p->cfg->n_orderers ? p->cfg->orderers[i] : ch->orderers[i]->address;
         if (!a || !a[0])
             continue;
+        bool seen = false; /* listed twice, it would count twice toward a Submit's f + 1 */
+        for (size_t k = 0; k < p->n_orderers && !seen; k++)
+            seen = strcmp(p->orderers[k], a) == 0;
+        if (seen) {
+            log_warn("peer", "orderer %s is listed twice; it is used once", a);
+            continue;
+        }
         if (!(p->orderers[p->n_orderers] = strdup(a)))
             return STELE_ERR_NOMEM;
         p->n_orderers++;

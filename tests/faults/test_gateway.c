@@ -16,7 +16,8 @@
  *   2. Submit answers once f + 1 of the channel's orderers accepted, f taken from the channel
  *      (4 orderers: 2), also when the peer's configuration lists fewer orderers (2): it waits
  *      for the second instead of answering on the first one's word; a peer whose
- *      configuration lists fewer than f + 1 says so when it starts;
+ *      configuration lists fewer than f + 1 says so when it starts, and an orderer listed
+ *      twice counts once;
  *   3. Endorse does not take in an answer of another organisation's peer larger than any
  *      endorsement the channel can order (twice absolute_max_bytes, or the proposal cap): a
  *      faulty peer's 8 MiB answer is refused (and the policy reported unsatisfied), where the
@@ -255,16 +256,22 @@ static void submit_relays_only_what_a_member_signed(void **state)
     rpc_server_destroy(srv);
 }
 
-/* How often peer0's log (kept across its restarts) warns that `orderers` lists too few. */
-static int warnings_of_too_few_orderers(void)
+/* How often `what` occurs in peer0's log (kept across its restarts). */
+static int peer0_log_count(const char *what)
 {
     size_t len = 0;
     char *log = test_read_file(N.p[0].log, &len);
     int n = 0;
-    for (const char *at = log; at && (at = strstr(at, "the gateway's Submit needs 2 of the")); at++)
+    for (const char *at = log; at && (at = strstr(at, what)); at++)
         n++;
     free(log);
     return n;
+}
+
+/* How often peer0 warned that `orderers` lists too few. */
+static int warnings_of_too_few_orderers(void)
+{
+    return peer0_log_count("the gateway's Submit needs 2 of the");
 }
 
 static void submit_waits_for_f_plus_one_of_the_channel(void **state)
@@ -311,6 +318,18 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     submit_run(&one);
     print_message("one orderer listed: %d (%s)\n", one.res.code, one.res.detail);
     assert_int_equal(one.res.code, RPC_UNAVAILABLE); /* nobody refused it */
+    assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
+    pb_free(one.resp ? &one.resp->base : NULL);
+
+    /* one orderer listed twice counts once */
+    const char *twice[2] = {N.o[0].addr, N.o[0].addr};
+    net_peer_with(0, twice, 2, NULL);
+    assert_int_equal(peer0_log_count("is listed twice; it is used once"), 1);
+    assert_int_equal(warnings_of_too_few_orderers(), 2);
+    one.env = tx_must(&(struct txspec){.writes = {{.key = "f1c", .value = "v"}}}, id);
+    submit_run(&one);
+    print_message("one orderer listed twice: %d (%s)\n", one.res.code, one.res.detail);
+    assert_int_equal(one.res.code, RPC_UNAVAILABLE);
     assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
     pb_free(one.resp ? &one.resp->base : NULL);
     net_peer_with(0, NULL, 0, NULL);

@@ -45,6 +45,9 @@
 
 extern char **environ;
 
+#define LOAD_BACKOFF_MIN_MS 1000
+#define LOAD_BACKOFF_MAX_MS 30000
+
 /* A place for one host in a pool. */
 struct slot {
     struct ccrt_host host;
@@ -61,6 +64,14 @@ struct pool {
     bool retired;       /* evicted: no longer in the list */
     int refused;        /* a remembered refusal to load (STELE_OK: none) */
     char refusal[256];
+    /* A load that failed otherwise (a constructor that crashed, hung or took too much memory,
+     * a spawn that failed) may succeed later, but each attempt can hold a worker for the load
+     * timeout: no host is started before retry_at_ms (0: none), after a pause doubling from
+     * LOAD_BACKOFF_MIN_MS to LOAD_BACKOFF_MAX_MS, reset by a load that succeeds. */
+    uint64_t retry_at_ms;
+    unsigned backoff_ms;
+    int load_rc;
+    char load_failure[256];
     bool have_info;
     struct ccrt_info info;
     pthread_cond_t cv; /* a slot became idle, or the pool changed */
@@ -342,6 +353,15 @@ static struct slot *pick(struct ccrt *rt, struct pool *p)
     return empty;
 }
 
+/* Whether a slot of `p` has a host (lock held). */
+static bool pool_running(const struct ccrt *rt, const struct pool *p)
+{
+    for (unsigned i = 0; i < rt->cfg.pool_size; i++)
+        if (p->slots[i].host.pid > 0)
+            return true;
+    return false;
+}
+
 /* Starts a host in slot `s` of `p` (owned by the caller). */
 static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct ccrt_fail *f)
 {
@@ -365,6 +385,16 @@ static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct cc
     if (rc == STELE_ERR_INVALID || rc == STELE_ERR_PERMISSION) { /* it will fail again */
         p->refused = rc;
         snprintf(p->refusal, sizeof p->refusal, "%s", f->msg);
+    } else if (rc) { /* it may not: try again later */
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : LOAD_BACKOFF_MIN_MS;
+        if (p->backoff_ms > LOAD_BACKOFF_MAX_MS)
+            p->backoff_ms = LOAD_BACKOFF_MAX_MS;
+        p->retry_at_ms = clock_mono_ms() + p->backoff_ms;
+        p->load_rc = rc;
+        snprintf(p->load_failure, sizeof p->load_failure, "%s", f->msg);
+    } else {
+        p->backoff_ms = 0;
+        p->retry_at_ms = 0;
     }
     if (rc != STELE_ERR_INVALID)
         count_loss(rt, rc);
@@ -431,11 +461,23 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
             p->refs++;
             continue;
         }
-        if ((s = pick(rt, p)))
-            break;
+        uint64_t now = clock_mono_ms();
+        if ((s = pick(rt, p))) {
+            if (s->host.pid || now >= p->retry_at_ms)
+                break;
+            s = NULL; /* no host may start yet: wait for a running one, if there is any */
+            if (!pool_running(rt, p)) {
+                int rc = ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
+                                       "%s; no host is started again before %llu ms: retry "
+                                       "later",
+                                       p->load_failure, (unsigned long long)(p->retry_at_ms - now));
+                pool_unref(rt, p);
+                pthread_mutex_unlock(&rt->mu);
+                return rc;
+            }
+        }
         /* Not forever: a chaincode whose every host runs to its timeout must not gather the
          * peer's workers here one after another. */
-        uint64_t now = clock_mono_ms();
         if (now >= give_up) {
             int rc = ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
                                    "all %u hosts of this chaincode stayed busy for %u ms; "
@@ -445,8 +487,11 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
             pthread_mutex_unlock(&rt->mu);
             return rc;
         }
+        uint64_t until = give_up; /* or when a host may start again */
+        if (p->retry_at_ms > now && p->retry_at_ms < until)
+            until = p->retry_at_ms;
         struct timespec ts;
-        clock_deadline(CLOCK_REALTIME, give_up - now, &ts);
+        clock_deadline(CLOCK_REALTIME, until - now, &ts);
         pthread_cond_timedwait(&p->cv, &rt->mu, &ts);
     }
     s->busy = true;

@@ -219,6 +219,12 @@ void ccrt_destroy(struct ccrt *rt);
  *   STELE_ERR_IO / STELE_ERR_MALFORMED / STELE_ERR_NOMEM  the state database could not be read
  *                         (the chaincode was told STELE_CC_FAILED), or the host could not be
  *                         started (IO);
+ *   STELE_ERR_UNAVAILABLE every host stayed busy for timeout_ms, or no host is running and
+ *                         the last one failed to load otherwise than above (crashed, hung or
+ *                         went over the memory limit in a constructor, or could not be
+ *                         started): none is started again for a pause doubling from 1 s to
+ *                         30 s (a load that succeeds ends it, so does ccrt_evict()), and the
+ *                         message says why;
  * with *errmsg (malloc'd, may be NULL; free it) naming the chaincode and the cause, e.g.
  * "chaincode kv: timed out after 3000 ms; its host was killed". On an error *out is zeroed.
  * A crash, timeout, limit or forbidden call affects only this invocation: the next one gets a

@@ -1,8 +1,9 @@
 /* test_ccrt_sandbox.c — what a hostile chaincode (tests/chaincode/evil.c) must not get away
  * with beyond test_ccrt's misdeeds: running on after writing a result of its own, making the
  * peer hold values for its iterators without bound, system calls of other ABIs, reading the
- * peer's stderr while loading, and hosts left behind when the peer dies. Real host processes
- * (stele-peer chaincode-host). */
+ * peer's stderr while loading, and hosts left behind when the peer dies; and a chaincode whose
+ * hosts die while loading (tests/chaincode/ctorcrash.c) is not started again at every call.
+ * Real host processes (stele-peer chaincode-host). */
 #include "ccrt_fixture.h"
 #include "testutil.h"
 
@@ -345,6 +346,60 @@ static void test_no_host_outlives_the_peer(void **state)
     }
 }
 
+/* One invocation of the chaincode at `so`: its status, and the spawns it made. */
+static int invoke_so(struct fixture *fx, const char *so, char **err, uint64_t *spawned)
+{
+    struct ccrt_stats s0, s1;
+    ccrt_get_stats(fx->rt, &s0);
+    struct ccrt_invocation inv = {.chaincode = "ctorcrash", .so_path = so, .db = fx->db};
+    struct ccrt_result r;
+    *err = NULL;
+    int rc = ccrt_invoke(fx->rt, &inv, &r, err);
+    if (rc == STELE_OK)
+        ccrt_result_release(&r);
+    ccrt_get_stats(fx->rt, &s1);
+    *spawned = s1.spawned - s0.spawned;
+    return rc;
+}
+
+/* A chaincode whose every host dies while loading (its constructor crashes) is not started
+ * again at every invocation: after a failed load, invocations fail at once for a pause that
+ * doubles from 1 s, saying why; an eviction (a reinstall) forgets it. */
+static void test_failed_loads_are_not_retried_at_once(void **state)
+{
+    struct fixture *fx = *state;
+    char *so = test_binary_path("tests/chaincode/ctorcrash.so");
+    char *err = NULL;
+    uint64_t spawned = 0;
+    int first = invoke_so(fx, so, &err, &spawned);
+    print_message("first: %s (%s)\n", stele_status_name(first), err ? err : "-");
+    assert_int_not_equal(first, STELE_OK);
+    assert_int_equal(spawned, 1);
+    free(err);
+    for (int i = 0; i < 3; i++) { /* at once: no host started, the failure said */
+        int rc = invoke_so(fx, so, &err, &spawned);
+        if (i == 0)
+            print_message("again at once: %s (%s)\n", stele_status_name(rc), err ? err : "-");
+        assert_int_equal(rc, STELE_ERR_UNAVAILABLE);
+        assert_non_null(strstr(err, "no host is started again before"));
+        assert_int_equal(spawned, 0);
+        free(err);
+    }
+    clock_sleep_ms(1100); /* past the first pause: one more try */
+    assert_int_equal(invoke_so(fx, so, &err, &spawned), first);
+    assert_int_equal(spawned, 1);
+    free(err);
+    clock_sleep_ms(1100); /* the second pause is 2 s */
+    assert_int_equal(invoke_so(fx, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(spawned, 0);
+    free(err);
+    ccrt_evict(fx->rt, so);
+    assert_int_equal(invoke_so(fx, so, &err, &spawned), first);
+    assert_int_equal(spawned, 1);
+    free(err);
+    free(so);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_abis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_constructor_cannot_read_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_host_outlives_the_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_loads_are_not_retried_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,8 +69,8 @@ struct pool {
      * timeout: no host is started before retry_at_ms (0: none), after a pause doubling from
      * LOAD_BACKOFF_MIN_MS to LOAD_BACKOFF_MAX_MS, reset by a load that succeeds. */
     uint64_t retry_at_ms;
-    unsigned backoff_ms;
-    int load_rc;
+    unsigned backoff_ms; /* 0: the last load succeeded (or none failed) */
+    bool probing;        /* the one host tried after the pause is loading */
     char load_failure[256];
     bool have_info;
     struct ccrt_info info;
@@ -353,17 +353,20 @@ static struct slot *pick(struct ccrt *rt, struct pool *p)
     return empty;
 }
 
-/* Whether a slot of `p` has a host (lock held). */
+/* Whether a slot of `p` is in use or has a host (lock held; a busy slot's host is its
+ * owner's to read). */
 static bool pool_running(const struct ccrt *rt, const struct pool *p)
 {
     for (unsigned i = 0; i < rt->cfg.pool_size; i++)
-        if (p->slots[i].host.pid > 0)
+        if (p->slots[i].busy || p->slots[i].host.pid > 0)
             return true;
     return false;
 }
 
-/* Starts a host in slot `s` of `p` (owned by the caller). */
-static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct ccrt_fail *f)
+/* Starts a host in slot `s` of `p` (owned by the caller); `probe`: the one host tried after a
+ * failed load (p->probing). */
+static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, bool probe,
+                      struct ccrt_fail *f)
 {
     struct ccrt_wait w;
     ccrt_wait_start(&w, rt->cfg.load_timeout_ms, rt->cfg.memory_limit, true);
@@ -385,16 +388,26 @@ static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, struct cc
     if (rc == STELE_ERR_INVALID || rc == STELE_ERR_PERMISSION) { /* it will fail again */
         p->refused = rc;
         snprintf(p->refusal, sizeof p->refusal, "%s", f->msg);
-    } else if (rc) { /* it may not: try again later */
-        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : LOAD_BACKOFF_MIN_MS;
+    } else if (rc) {
+        /* It may not: try again later, one host at a time. The pause doubles when the host
+         * tried after one failed too, not for each of a burst of loads that failed together;
+         * a host this peer could not start (IO: out of processes or descriptors) is tried
+         * again after the shortest pause. */
+        if (probe && rc != STELE_ERR_IO)
+            p->backoff_ms *= 2;
+        else if (p->backoff_ms < LOAD_BACKOFF_MIN_MS || rc == STELE_ERR_IO)
+            p->backoff_ms = LOAD_BACKOFF_MIN_MS;
         if (p->backoff_ms > LOAD_BACKOFF_MAX_MS)
             p->backoff_ms = LOAD_BACKOFF_MAX_MS;
         p->retry_at_ms = clock_mono_ms() + p->backoff_ms;
-        p->load_rc = rc;
         snprintf(p->load_failure, sizeof p->load_failure, "%s", f->msg);
     } else {
         p->backoff_ms = 0;
         p->retry_at_ms = 0;
+    }
+    if (probe) { /* the waiters may start hosts now, or fail at once */
+        p->probing = false;
+        pthread_cond_broadcast(&p->cv);
     }
     if (rc != STELE_ERR_INVALID)
         count_loss(rt, rc);
@@ -424,7 +437,7 @@ static void release(struct ccrt *rt, struct pool *p, struct slot *s)
     /* One slot came free: one waiter can have it. Waking them all (up to the peer's workers)
      * put every one through a wake-up and back to sleep per invocation. A refusal or an
      * eviction concerns every waiter. */
-    if (p->refused || p->retired)
+    if (p->refused || p->retired || p->backoff_ms) /* every waiter may fail at once now */
         pthread_cond_broadcast(&p->cv);
     else
         pthread_cond_signal(&p->cv);
@@ -445,6 +458,7 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
     }
     p->refs++;
     struct slot *s;
+    bool probe = false; /* this host is the one tried after a failed load */
     for (;;) {
         if (p->refused) {
             int rc = ccrt_fail_set(f, p->refused, "%s", p->refusal);
@@ -463,14 +477,23 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
         }
         uint64_t now = clock_mono_ms();
         if ((s = pick(rt, p))) {
-            if (s->host.pid || now >= p->retry_at_ms)
+            /* after a failed load one host is tried at a time, once the pause is over */
+            bool may_start = !p->backoff_ms || (now >= p->retry_at_ms && !p->probing);
+            if (s->host.pid || may_start) {
+                probe = !s->host.pid && p->backoff_ms;
+                p->probing = p->probing || probe;
                 break;
+            }
             s = NULL; /* no host may start yet: wait for a running one, if there is any */
             if (!pool_running(rt, p)) {
-                int rc = ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
-                                       "%s; no host is started again before %llu ms: retry "
-                                       "later",
-                                       p->load_failure, (unsigned long long)(p->retry_at_ms - now));
+                int rc = p->probing ? ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
+                                                    "%s; another host is being tried: retry later",
+                                                    p->load_failure)
+                                    : ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
+                                                    "%s; no host is started again before %llu ms: "
+                                                    "retry later",
+                                                    p->load_failure,
+                                                    (unsigned long long)(p->retry_at_ms - now));
                 pool_unref(rt, p);
                 pthread_mutex_unlock(&rt->mu);
                 return rc;
@@ -499,7 +522,7 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
     if (s->host.pid && !ccrt_host_alive(&s->host))
         log_warn(CCRT_LOG, "chaincode host for %s died while idle; starting another", so_path);
     if (!s->host.pid) {
-        int rc = spawn_host(rt, p, s, f);
+        int rc = spawn_host(rt, p, s, probe, f);
         if (rc) {
             release(rt, p, s);
             return rc;

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,22 @@ static int invoke_so(struct fixture *fx, const char *so, char **err, uint64_t *s
     return rc;
 }
 
+struct burst {
+    struct fixture *fx;
+    const char *so;
+    pthread_t t;
+};
+
+static void *burst_main(void *arg)
+{
+    struct burst *b = arg;
+    char *err = NULL;
+    uint64_t spawned;
+    invoke_so(b->fx, b->so, &err, &spawned);
+    free(err);
+    return NULL;
+}
+
 /* A chaincode whose every host dies while loading (its constructor crashes) is not started
  * again at every invocation: after a failed load, invocations fail at once for a pause that
  * doubles from 1 s, saying why; an eviction (a reinstall) forgets it. */
@@ -396,6 +413,29 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
     ccrt_evict(fx->rt, so);
     assert_int_equal(invoke_so(fx, so, &err, &spawned), first);
     assert_int_equal(spawned, 1);
+    free(err);
+
+    /* a burst: the loads that fail together (one per slot) count as one failure, and after
+     * the pause one host is tried, not one per waiting invocation */
+    ccrt_evict(fx->rt, so);
+    struct ccrt_stats s0, s1;
+    ccrt_get_stats(fx->rt, &s0);
+    struct burst b[6];
+    for (int i = 0; i < 6; i++) {
+        b[i] = (struct burst){.fx = fx, .so = so};
+        assert_int_equal(pthread_create(&b[i].t, NULL, burst_main, &b[i]), 0);
+    }
+    for (int i = 0; i < 6; i++)
+        pthread_join(b[i].t, NULL);
+    ccrt_get_stats(fx->rt, &s1);
+    uint64_t burst_spawned = s1.spawned - s0.spawned;
+    print_message("a burst of 6 on 2 slots: %llu hosts started\n",
+                  (unsigned long long)burst_spawned);
+    assert_true(burst_spawned >= 1 && burst_spawned <= 2);
+    assert_int_equal(invoke_so(fx, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
+    const char *at = strstr(err, "before ");
+    assert_non_null(at);
+    assert_true(strtoul(at + 7, NULL, 10) <= 1000); /* not doubled by the burst */
     free(err);
     free(so);
 }

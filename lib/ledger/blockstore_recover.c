@@ -228,8 +228,10 @@ static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uin
     *local = STELE_OK;
     if (size - pos < BS_RECORD_HDR)
         return "short record header";
-    if (pread(fd, hdr, sizeof hdr, (off_t)pos) != (ssize_t)sizeof hdr)
+    if (pread(fd, hdr, sizeof hdr, (off_t)pos) != (ssize_t)sizeof hdr) {
+        *local = STELE_ERR_IO; /* within the file's size: the read failed, not the record */
         return "unreadable record header";
+    }
     loc->len = get_u32be(hdr);
     *end = pos + BS_RECORD_HDR + loc->len;
     if (loc->len == 0 || loc->len > bs->opts.max_record_size)

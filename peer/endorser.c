@@ -133,7 +133,10 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
     struct cc_outcome *o = &x->o;
     char *err = NULL;
     int rc;
+    const char *busy = NULL;
     if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
+        if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
+            return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = run_lifecycle(p, a, inv, creator, v, o);
     } else {
         const Stele__ChaincodeDefinition *d = NULL;
@@ -161,7 +164,6 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
                             .timestamp_ms = at_ms,
                             .creator = creator,
                             .snap = v->snap};
-        const char *busy = NULL;
         if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
             return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = peer_run_chaincode(p, a, &c, o, &err);

@@ -369,7 +369,6 @@ struct gw_endorsing {
     struct arena *a;
     const Stele__SignedProposal *sp;
     struct gw_share *share;
-    bool checked;       /* the hook ran: the policy below was read */
     int policy_rc;      /* of reading it */
     struct policy *pol; /* the chaincode's endorsement policy; NULL for _lifecycle */
     bool *asked;        /* per gateway.peers entry: asked already */
@@ -421,7 +420,6 @@ static int ask_early(void *arg, const struct identity *creator, const char **why
         e->share->held = true;
         memcpy(e->share->who, creator->certhash, 32);
     }
-    e->checked = true;
     e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
     if (e->policy_rc || !e->pol)
         return STELE_OK;
@@ -566,9 +564,7 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
         (struct policy_signer){p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
     names[0] = arena_printf(a, "%s (%s)", p->cfg->peer_id, p->org);
     size_t n = 1;
-    if (!e->checked) /* _lifecycle: no hook */
-        e->policy_rc = proposal_policy(p, a, sp, &e->pol);
-    if (e->policy_rc)
+    if (e->policy_rc) /* read by the hook, which ran: this peer endorsed */
         return rpc_call_error(call, RPC_INTERNAL, "cannot read the endorsement policy: %s",
                               stele_strerror(e->policy_rc));
     const char *tried = "";

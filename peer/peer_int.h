@@ -163,7 +163,7 @@ struct endorse_result {
 };
 
 /* Called by peer_endorse() once the proposal has passed every check, just before its
- * chaincode runs in a host (not for _lifecycle), with its verified creator: the gateway takes
+ * chaincode runs (in a host, or the _lifecycle rules), with its verified creator: the gateway takes
  * the creator's share of its Endorse calls then, and asks the other peers, so that they
  * execute the proposal while this peer does; never for a proposal this peer refused. Returns
  * STELE_OK, or STELE_ERR_LIMIT with *why (a sentence, not freed) to refuse the proposal with

@@ -222,8 +222,9 @@ void ccrt_destroy(struct ccrt *rt);
  *   STELE_ERR_UNAVAILABLE every host stayed busy for timeout_ms, or no host is running and
  *                         the last one failed to load otherwise than above (crashed, hung or
  *                         went over the memory limit in a constructor, or could not be
- *                         started): none is started again for a pause doubling from 1 s to
- *                         30 s (a load that succeeds ends it, so does ccrt_evict()), and the
+ *                         started): none is started again for a pause of 1 s, then one host
+ *                         is tried, and the pause doubles (to 30 s) each time that one fails
+ *                         too (a load that succeeds ends it, so does ccrt_evict()); the
  *                         message says why;
  * with *errmsg (malloc'd, may be NULL; free it) naming the chaincode and the cause, e.g.
  * "chaincode kv: timed out after 3000 ms; its host was killed". On an error *out is zeroed.

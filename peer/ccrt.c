@@ -353,14 +353,14 @@ static struct slot *pick(struct ccrt *rt, struct pool *p)
     return empty;
 }
 
-/* Whether a slot of `p` is in use or has a host (lock held; a busy slot's host is its
- * owner's to read). */
-static bool pool_running(const struct ccrt *rt, const struct pool *p)
+/* The slots of `p` in use or with a host (lock held; a busy slot's host is its owner's to
+ * read). */
+static unsigned pool_running(const struct ccrt *rt, const struct pool *p)
 {
+    unsigned n = 0;
     for (unsigned i = 0; i < rt->cfg.pool_size; i++)
-        if (p->slots[i].busy || p->slots[i].host.pid > 0)
-            return true;
-    return false;
+        n += p->slots[i].busy || p->slots[i].host.pid > 0;
+    return n;
 }
 
 /* Starts a host in slot `s` of `p` (owned by the caller); `probe`: the one host tried after a
@@ -393,7 +393,7 @@ static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, bool prob
          * tried after one failed too, not for each of a burst of loads that failed together;
          * a host this peer could not start (IO: out of processes or descriptors) is tried
          * again after the shortest pause. */
-        if (probe && rc != STELE_ERR_IO)
+        if (probe && rc != STELE_ERR_IO && p->backoff_ms)
             p->backoff_ms *= 2;
         else if (p->backoff_ms < LOAD_BACKOFF_MIN_MS || rc == STELE_ERR_IO)
             p->backoff_ms = LOAD_BACKOFF_MIN_MS;
@@ -401,9 +401,10 @@ static int spawn_host(struct ccrt *rt, struct pool *p, struct slot *s, bool prob
             p->backoff_ms = LOAD_BACKOFF_MAX_MS;
         p->retry_at_ms = clock_mono_ms() + p->backoff_ms;
         snprintf(p->load_failure, sizeof p->load_failure, "%s", f->msg);
-    } else {
+    } else if (p->backoff_ms) { /* the pause is over: the waiters may start hosts */
         p->backoff_ms = 0;
         p->retry_at_ms = 0;
+        pthread_cond_broadcast(&p->cv);
     }
     if (probe) { /* the waiters may start hosts now, or fail at once */
         p->probing = false;
@@ -484,8 +485,10 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
                 p->probing = p->probing || probe;
                 break;
             }
-            s = NULL; /* no host may start yet: wait for a running one, if there is any */
-            if (!pool_running(rt, p)) {
+            /* no host may start yet: wait for a running one, if there is any besides the one
+             * being tried */
+            s = NULL;
+            if (pool_running(rt, p) <= (p->probing ? 1u : 0u)) {
                 int rc = p->probing ? ccrt_fail_set(f, STELE_ERR_UNAVAILABLE,
                                                     "%s; another host is being tried: retry later",
                                                     p->load_failure)
@@ -519,6 +522,7 @@ static int acquire(struct ccrt *rt, const char *so_path, struct pool **pp, struc
     }
     s->busy = true;
     pthread_mutex_unlock(&rt->mu);
+    /* (a host that died while idle had loaded: it is replaced at once, pause or not) */
     if (s->host.pid && !ccrt_host_alive(&s->host))
         log_warn(CCRT_LOG, "chaincode host for %s died while idle; starting another", so_path);
     if (!s->host.pid) {

@@ -2,7 +2,8 @@
  * with beyond test_ccrt's misdeeds: running on after writing a result of its own, making the
  * peer hold values for its iterators without bound, system calls of other ABIs, reading the
  * peer's stderr while loading, and hosts left behind when the peer dies; and a chaincode whose
- * hosts die while loading (tests/chaincode/ctorcrash.c) is not started again at every call.
+ * hosts die while loading (tests/chaincode/ctorcrash.c, ctorhang.c) is not started again at
+ * every call, and nobody waits behind the one host tried after a pause.
  * Real host processes (stele-peer chaincode-host). */
 #include "ccrt_fixture.h"
 #include "testutil.h"
@@ -440,6 +441,61 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
     free(so);
 }
 
+struct timed_call {
+    struct fixture *fx;
+    struct ccrt *rt;
+    const char *so;
+    int rc;
+    pthread_t t;
+};
+
+static void *timed_call_main(void *arg)
+{
+    struct timed_call *c = arg;
+    struct ccrt_invocation inv = {.chaincode = "ctorhang", .so_path = c->so, .db = c->fx->db};
+    struct ccrt_result r;
+    char *err = NULL;
+    c->rc = ccrt_invoke(c->rt, &inv, &r, &err);
+    if (c->rc == STELE_OK)
+        ccrt_result_release(&r);
+    free(err);
+    return NULL;
+}
+
+/* While the one host tried after a pause is loading (its constructor hangs until the load
+ * timeout), another invocation fails at once instead of waiting for it. */
+static void test_no_waiting_behind_the_host_tried(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt *rt = ccrt_fx_runtime(&(struct ccrt_config){
+        .pool_size = 2, .timeout_ms = TIMEOUT_MS, .memory_limit = MEMORY, .load_timeout_ms = 1000});
+    char *so = test_binary_path("tests/chaincode/ctorhang.so");
+    struct timed_call first = {.fx = fx, .rt = rt, .so = so};
+    timed_call_main(&first); /* ~1 s: the load times out */
+    print_message("first: %s\n", stele_status_name(first.rc));
+    assert_int_not_equal(first.rc, STELE_OK);
+    clock_sleep_ms(1100); /* past the pause: the next invocation's host is the one tried */
+    struct timed_call probe = {.fx = fx, .rt = rt, .so = so};
+    assert_int_equal(pthread_create(&probe.t, NULL, timed_call_main, &probe), 0);
+    clock_sleep_ms(300);
+    struct ccrt_invocation inv = {.chaincode = "ctorhang", .so_path = so, .db = fx->db};
+    struct ccrt_result r;
+    char *err = NULL;
+    uint64_t t0 = clock_mono_ms();
+    int rc = ccrt_invoke(rt, &inv, &r, &err);
+    uint64_t took = clock_mono_ms() - t0;
+    print_message("during the try: %s in %llu ms (%s)\n", stele_status_name(rc),
+                  (unsigned long long)took, err ? err : "-");
+    assert_int_equal(rc, STELE_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err, "another host is being tried"));
+    assert_true(took < 500);
+    free(err);
+    pthread_join(probe.t, NULL);
+    assert_int_equal(probe.rc, first.rc);
+    ccrt_destroy(rt);
+    free(so);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_constructor_cannot_read_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_host_outlives_the_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_loads_are_not_retried_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_waiting_behind_the_host_tried, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

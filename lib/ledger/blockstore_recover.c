@@ -188,11 +188,14 @@ static int check_last_indexed(struct blockstore *bs, uint64_t height, struct bs_
     }
     Stele__Block *b = NULL;
     uint8_t hash[32];
+    size_t failures = arena_failures(bs->scratch);
     if (rc == STELE_OK)
         b = (Stele__Block *)pb_unpack(&stele__block__descriptor, bs->scratch, rec.data, rec.len, 0);
-    if (rc == STELE_OK &&
-        (!b || !b->header || b->header->number != height - 1 ||
-         blockhash_header_pb(b->header, hash) != STELE_OK || memcmp(hash, loc.hash, 32) != 0))
+    int hrc = rc == STELE_OK && b && b->header ? blockhash_header_pb(b->header, hash) : STELE_OK;
+    if (rc == STELE_OK && (arena_failures(bs->scratch) != failures || stele_no_verdict(hrc)))
+        rc = hrc ? hrc : STELE_ERR_NOMEM; /* this reader's failure, not the block's */
+    if (rc == STELE_OK && (!b || !b->header || b->header->number != height - 1 || hrc ||
+                           memcmp(hash, loc.hash, 32) != 0))
         rc = STELE_ERR_MALFORMED;
     if (rc) {
         rc = bs_fail(errmsg, rc, "last indexed block %llu at offset %llu of %s does not check out",

@@ -259,22 +259,17 @@ static const char *check_record(struct blockstore *bs, int fd, uint64_t pos, uin
     if (!b)
         return "record does not decode as a block";
     *tearable = false;
-    if ((rc = blockhash_check_data(b)) != STELE_OK) {
-        if (stele_no_verdict(rc)) {
-            *local = rc;
-            return "hashing it failed";
-        }
-        return "block data hash does not match its envelopes";
+    int drc = blockhash_check_data(b), hrc = blockhash_header_pb(b->header, hash);
+    if (stele_no_verdict(drc) || stele_no_verdict(hrc)) {
+        *local = stele_no_verdict(drc) ? drc : hrc;
+        return "hashing it failed";
     }
+    if (drc)
+        return "block data hash does not match its envelopes";
     if (b->header->number != bs->height || memcmp(b->header->previous_hash.data, bs->head, 32))
         return "block does not continue the chain";
-    if ((rc = blockhash_header_pb(b->header, hash)) != STELE_OK) {
-        if (stele_no_verdict(rc)) {
-            *local = rc;
-            return "hashing it failed";
-        }
+    if (hrc)
         return "block header does not hash";
-    }
     *block = b;
     return NULL;
 }

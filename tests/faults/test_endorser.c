@@ -314,10 +314,7 @@ static void one_identity_cannot_take_every_worker(void **state)
     (void)state;
     /* peer 0 with a host for each call below (6 by default: the others would wait for one,
      * which counts too, but up to chaincode.timeout only) */
-    const char *list[ORDERERS];
-    for (int i = 0; i < ORDERERS; i++)
-        list[i] = N.o[i].addr;
-    net_peer_with(0, list, ORDERERS, "chaincode:\n  pool: 20\n");
+    net_peer_with(0, NULL, 0, "chaincode:\n  pool: 20\n");
     /* Each busy call holds 3 s (`hold`: asleep, not spinning). N.user: first 8 Endorse calls
      * at peer 0's gateway (each also executing on peer 0) ... */
     struct call busy[EXECUTING_PER_CALLER];
@@ -391,11 +388,8 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     char extra[200];
     snprintf(extra, sizeof extra, "gateway:\n  peers:\n    - org: Org2\n      address: %s\n",
              N.p[1].addr);
-    const char *list[ORDERERS];
-    for (int i = 0; i < ORDERERS; i++)
-        list[i] = N.o[i].addr;
-    net_peer_with(0, list, ORDERERS, extra);
-    net_peer_with(1, list, ORDERERS, "chaincode:\n  pool: 20\n"); /* a host for each call */
+    net_peer_with(0, NULL, 0, extra);
+    net_peer_with(1, NULL, 0, "chaincode:\n  pool: 20\n"); /* a host for each call */
     struct call ok = {.method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "both"}};
     call_run(&ok);
     print_message("endorsed by both peers: %d (%s)\n", ok.res.code, ok.res.detail);

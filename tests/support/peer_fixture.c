@@ -807,6 +807,13 @@ void net_peer_with(int i, const char *const *orderers, size_t n, const char *ext
     char name[32];
     snprintf(name, sizeof name, "peer0.org%d", i + 1);
     proc_stop(&N.p[i], SIGTERM, name);
+    const char *all[ORDERERS];
+    if (!orderers && extra) {
+        for (int k = 0; k < ORDERERS; k++)
+            all[k] = N.o[k].addr;
+        orderers = all;
+        n = ORDERERS;
+    }
     if (!orderers) {
         assert_int_equal(test_write_file(N.p[i].conf, saved[i], saved_len[i]), 0);
     } else {

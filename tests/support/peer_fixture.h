@@ -78,9 +78,9 @@ void net_orderer_start(int i);
 void net_peer_start(int i, bool wait);
 /* Waits until peer i (running) serves queries. */
 void peer_wait_serving(int i);
-/* Restarts peer i with `orderers` (n addresses) as its configuration's list and `extra` (YAML,
- * may be NULL, e.g. "gateway:\n  peers: ...") appended, the fixture's configuration otherwise;
- * orderers NULL: the fixture's own file back. Waits until it serves. */
+/* Restarts peer i with `orderers` (n addresses; NULL: every orderer) as its configuration's
+ * list and `extra` (YAML, may be NULL, e.g. "gateway:\n  peers: ...") appended, the fixture's
+ * configuration otherwise; both NULL: the fixture's own file back. Waits until it serves. */
 void net_peer_with(int i, const char *const *orderers, size_t n, const char *extra);
 /* Sends `sig` to a running process and reaps it. SIGKILL: fails the test unless the process
  * was still running (it died of the kill); SIGTERM: unless it exited with status 0. */

@@ -348,34 +348,40 @@ static void test_no_host_outlives_the_peer(void **state)
     }
 }
 
-/* One invocation of the chaincode at `so`: its status, and the spawns it made. */
-static int invoke_so(struct fixture *fx, const char *so, char **err, uint64_t *spawned)
+/* One invocation, by `rt`, of the chaincode at `so` (one that may not load): its status, with
+ * *err (malloc'd, may be NULL) and *spawned (may be NULL: the hosts `rt` started meanwhile,
+ * by any thread). */
+static int invoke_so(struct fixture *fx, struct ccrt *rt, const char *so, char **err,
+                     uint64_t *spawned)
 {
     struct ccrt_stats s0, s1;
-    ccrt_get_stats(fx->rt, &s0);
-    struct ccrt_invocation inv = {.chaincode = "ctorcrash", .so_path = so, .db = fx->db};
+    ccrt_get_stats(rt, &s0);
+    struct ccrt_invocation inv = {.chaincode = "noload", .so_path = so, .db = fx->db};
     struct ccrt_result r;
     *err = NULL;
-    int rc = ccrt_invoke(fx->rt, &inv, &r, err);
+    int rc = ccrt_invoke(rt, &inv, &r, err);
     if (rc == STELE_OK)
         ccrt_result_release(&r);
-    ccrt_get_stats(fx->rt, &s1);
-    *spawned = s1.spawned - s0.spawned;
+    ccrt_get_stats(rt, &s1);
+    if (spawned)
+        *spawned = s1.spawned - s0.spawned;
     return rc;
 }
 
-struct burst {
+/* invoke_so() on a thread of its own. */
+struct invoke_job {
     struct fixture *fx;
+    struct ccrt *rt;
     const char *so;
+    int rc;
     pthread_t t;
 };
 
-static void *burst_main(void *arg)
+static void *invoke_job_main(void *arg)
 {
-    struct burst *b = arg;
+    struct invoke_job *j = arg;
     char *err = NULL;
-    uint64_t spawned;
-    invoke_so(b->fx, b->so, &err, &spawned);
+    j->rc = invoke_so(j->fx, j->rt, j->so, &err, NULL);
     free(err);
     return NULL;
 }
@@ -389,13 +395,13 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
     char *so = test_binary_path("tests/chaincode/ctorcrash.so");
     char *err = NULL;
     uint64_t spawned = 0;
-    int first = invoke_so(fx, so, &err, &spawned);
+    int first = invoke_so(fx, fx->rt, so, &err, &spawned);
     print_message("first: %s (%s)\n", stele_status_name(first), err ? err : "-");
     assert_int_not_equal(first, STELE_OK);
     assert_int_equal(spawned, 1);
     free(err);
     for (int i = 0; i < 3; i++) { /* at once: no host started, the failure said */
-        int rc = invoke_so(fx, so, &err, &spawned);
+        int rc = invoke_so(fx, fx->rt, so, &err, &spawned);
         if (i == 0)
             print_message("again at once: %s (%s)\n", stele_status_name(rc), err ? err : "-");
         assert_int_equal(rc, STELE_ERR_UNAVAILABLE);
@@ -404,15 +410,15 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
         free(err);
     }
     clock_sleep_ms(1100); /* past the first pause: one more try */
-    assert_int_equal(invoke_so(fx, so, &err, &spawned), first);
+    assert_int_equal(invoke_so(fx, fx->rt, so, &err, &spawned), first);
     assert_int_equal(spawned, 1);
     free(err);
     clock_sleep_ms(1100); /* the second pause is 2 s */
-    assert_int_equal(invoke_so(fx, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(invoke_so(fx, fx->rt, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
     assert_int_equal(spawned, 0);
     free(err);
     ccrt_evict(fx->rt, so);
-    assert_int_equal(invoke_so(fx, so, &err, &spawned), first);
+    assert_int_equal(invoke_so(fx, fx->rt, so, &err, &spawned), first);
     assert_int_equal(spawned, 1);
     free(err);
 
@@ -421,10 +427,10 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
     ccrt_evict(fx->rt, so);
     struct ccrt_stats s0, s1;
     ccrt_get_stats(fx->rt, &s0);
-    struct burst b[6];
+    struct invoke_job b[6];
     for (int i = 0; i < 6; i++) {
-        b[i] = (struct burst){.fx = fx, .so = so};
-        assert_int_equal(pthread_create(&b[i].t, NULL, burst_main, &b[i]), 0);
+        b[i] = (struct invoke_job){.fx = fx, .rt = fx->rt, .so = so};
+        assert_int_equal(pthread_create(&b[i].t, NULL, invoke_job_main, &b[i]), 0);
     }
     for (int i = 0; i < 6; i++)
         pthread_join(b[i].t, NULL);
@@ -433,33 +439,12 @@ static void test_failed_loads_are_not_retried_at_once(void **state)
     print_message("a burst of 6 on 2 slots: %llu hosts started\n",
                   (unsigned long long)burst_spawned);
     assert_true(burst_spawned >= 1 && burst_spawned <= 2);
-    assert_int_equal(invoke_so(fx, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
+    assert_int_equal(invoke_so(fx, fx->rt, so, &err, &spawned), STELE_ERR_UNAVAILABLE);
     const char *at = strstr(err, "before ");
     assert_non_null(at);
     assert_true(strtoul(at + 7, NULL, 10) <= 1000); /* not doubled by the burst */
     free(err);
     free(so);
-}
-
-struct timed_call {
-    struct fixture *fx;
-    struct ccrt *rt;
-    const char *so;
-    int rc;
-    pthread_t t;
-};
-
-static void *timed_call_main(void *arg)
-{
-    struct timed_call *c = arg;
-    struct ccrt_invocation inv = {.chaincode = "ctorhang", .so_path = c->so, .db = c->fx->db};
-    struct ccrt_result r;
-    char *err = NULL;
-    c->rc = ccrt_invoke(c->rt, &inv, &r, &err);
-    if (c->rc == STELE_OK)
-        ccrt_result_release(&r);
-    free(err);
-    return NULL;
 }
 
 /* While the one host tried after a pause is loading (its constructor hangs until the load
@@ -470,19 +455,17 @@ static void test_no_waiting_behind_the_host_tried(void **state)
     struct ccrt *rt = ccrt_fx_runtime(&(struct ccrt_config){
         .pool_size = 2, .timeout_ms = TIMEOUT_MS, .memory_limit = MEMORY, .load_timeout_ms = 1000});
     char *so = test_binary_path("tests/chaincode/ctorhang.so");
-    struct timed_call first = {.fx = fx, .rt = rt, .so = so};
-    timed_call_main(&first); /* ~1 s: the load times out */
-    print_message("first: %s\n", stele_status_name(first.rc));
-    assert_int_not_equal(first.rc, STELE_OK);
-    clock_sleep_ms(1100); /* past the pause: the next invocation's host is the one tried */
-    struct timed_call probe = {.fx = fx, .rt = rt, .so = so};
-    assert_int_equal(pthread_create(&probe.t, NULL, timed_call_main, &probe), 0);
-    clock_sleep_ms(300);
-    struct ccrt_invocation inv = {.chaincode = "ctorhang", .so_path = so, .db = fx->db};
-    struct ccrt_result r;
     char *err = NULL;
+    int first = invoke_so(fx, rt, so, &err, NULL); /* ~1 s: the load times out */
+    print_message("first: %s\n", stele_status_name(first));
+    assert_int_not_equal(first, STELE_OK);
+    free(err);
+    clock_sleep_ms(1100); /* past the pause: the next invocation's host is the one tried */
+    struct invoke_job probe = {.fx = fx, .rt = rt, .so = so};
+    assert_int_equal(pthread_create(&probe.t, NULL, invoke_job_main, &probe), 0);
+    clock_sleep_ms(300);
     uint64_t t0 = clock_mono_ms();
-    int rc = ccrt_invoke(rt, &inv, &r, &err);
+    int rc = invoke_so(fx, rt, so, &err, NULL);
     uint64_t took = clock_mono_ms() - t0;
     print_message("during the try: %s in %llu ms (%s)\n", stele_status_name(rc),
                   (unsigned long long)took, err ? err : "-");
@@ -491,7 +474,7 @@ static void test_no_waiting_behind_the_host_tried(void **state)
     assert_true(took < 500);
     free(err);
     pthread_join(probe.t, NULL);
-    assert_int_equal(probe.rc, first.rc);
+    assert_int_equal(probe.rc, first);
     ccrt_destroy(rt);
     free(so);
 }

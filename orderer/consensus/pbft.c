@@ -251,15 +251,18 @@ static bool unheard(const struct pbft *b)
 }
 
 /* The request timer: a backup that holds an envelope the primary has not ordered within
- * request_timeout (counted from when it became our oldest, or from the view's start) asks for
- * a view change. Half-way, it forwards old envelopes to the others, so that a client who sent
- * to one orderer only is not mistaken for a censoring primary. */
-static void request_tick(struct pbft *b, uint64_t now)
+ * request_timeout (counted from when it became our oldest, or from the view's start)
+ * complains; the view changes when f+1 do. Half-way, it forwards old envelopes to the others,
+ * so that a client who sent to one orderer only is not mistaken for a censoring primary. A
+ * complaint is withdrawn once a block executed since and nothing waits that long any more. */
+void pbft_request_tick(struct pbft *b, uint64_t now)
 {
     char tx[65];
     uint64_t at;
     if (!pbft_pool_oldest(b->pool, tx, &at)) {
         b->timed_tx[0] = 0;
+        if (b->last_exec > b->complained_exec)
+            pbft_withdraw_complaint(b);
         return;
     }
     if (strcmp(tx, b->timed_tx) != 0) {
@@ -280,8 +283,9 @@ static void request_tick(struct pbft *b, uint64_t now)
      * than the timer under an honest primary must not make views change in a loop. */
     uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
     if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !unheard(b))
-        pbft_start_view_change(b, b->view + 1,
-                               "an envelope waited longer than request_timeout to be ordered");
+        pbft_complain(b, "an envelope waited longer than request_timeout to be ordered");
+    else if (now - since < timeout && b->last_exec > b->complained_exec)
+        pbft_withdraw_complaint(b);
 }
 
 /* Behind: f+1 orderers report blocks we lack for more than a second. */
@@ -362,7 +366,7 @@ static void *timer_main(void *arg)
                 pbft_resend_votes(b);
         }
         pbft_view_tick(b, now);
-        request_tick(b, now);
+        pbft_request_tick(b, now);
         lag_tick(b, now);
         pbft_maybe_propose(b);
     }

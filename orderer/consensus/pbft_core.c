@@ -50,7 +50,7 @@ void pbft_slot_reset(struct pbft *b)
 {
     struct pbft_slot *s = &b->slot;
     s->seq = b->last_exec + 1;
-    s->have_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
+    s->have_pp = s->sent_prepare = s->sent_commit = s->prepared = s->blamed = false;
     s->pp_view = 0;
     b->free_since = pbft_now();
     memset(s->digest, 0, sizeof s->digest);
@@ -221,6 +221,7 @@ void pbft_send_status(struct pbft *b)
     msg.seq = b->last_exec;
     msg.digest = (ProtobufCBinaryData){32, b->last_digest};
     msg.view_changing = !b->active;
+    msg.complaining = b->active && b->complaining && b->complained_view == b->view;
     msg.timestamp_ms = clock_wall_ms();
     pbft_broadcast(b, &msg, NULL, NULL);
 }
@@ -433,6 +434,26 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *in, const uint8_t
     return STELE_OK;
 }
 
+/* The primary signed a PRE-PREPARE `s` for the slot that we refuse (`reason`, a literal): we
+ * complain, and show the others `s` and the one we hold, if any, once per slot. The primary's
+ * signature makes them proof: every correct replica that sees them complains too, so a primary
+ * that misbehaves towards one backup only is still replaced, and that backup not left alone. */
+static void blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *reason)
+{
+    struct pbft_slot *sl = &b->slot;
+    if (!sl->blamed) {
+        sl->blamed = true;
+        struct buf w;
+        buf_init(&w);
+        if (pbft_pack_signed(s, &w) == STELE_OK)
+            send_all(b, &w, -1);
+        buf_release(&w);
+        if (sl->have_pp)
+            send_all(b, &sl->pp_signed, -1);
+    }
+    pbft_complain(b, reason);
+}
+
 /* A PRE-PREPARE for the slot. */
 static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
                            const Stele__PbftMessage *msg, size_t from, bool block_ok)
@@ -447,12 +468,11 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
      * with it; another digest signed by the primary for this number is equivocation. */
     if (sl->have_pp) {
         if (memcmp(sl->digest, msg->digest.data, 32) != 0)
-            pbft_start_view_change(b, b->view + 1,
-                                   "the primary proposed two blocks for one sequence number");
+            blame_primary(b, s, "the primary proposed two blocks for one sequence number");
         return;
     }
     if (!block_ok) { /* the block the primary signed, and it breaks a rule */
-        pbft_start_view_change(b, b->view + 1, "the primary proposed an invalid block");
+        blame_primary(b, s, "the primary proposed an invalid block");
         return;
     }
     struct arena *a = arena_create(0);
@@ -461,10 +481,12 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
           : NULL;
     bool linked = blk && blk->header && blk->header->previous_hash.len == 32 &&
                   memcmp(blk->header->previous_hash.data, b->last_digest, 32) == 0;
+    bool nomem = !a || arena_failures(a); /* no verdict: the resend is looked at again */
     arena_destroy(a);
+    if (nomem)
+        return;
     if (!linked) {
-        pbft_start_view_change(b, b->view + 1,
-                               "the primary proposed a block that does not extend the chain");
+        blame_primary(b, s, "the primary proposed a block that does not extend the chain");
         return;
     }
     /* Kept (and later certified, persisted, carried in proofs) as re-encoded here. */
@@ -584,6 +606,8 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
     b->peer_seq[from] = msg->seq;
     b->peer_heard[from] = true;
     b->peer_in_view[from] = msg->view == b->view && !msg->view_changing;
+    b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
+    pbft_count_complaints(b);
     /* A peer in an older view, or still changing to ours, missed the NEW-VIEW that started
      * ours: hand it over. */
     if (b->active && (msg->view < b->view || (msg->view == b->view && msg->view_changing)))

@@ -73,6 +73,7 @@ struct pbft_slot {
     bool sent_commit;                          /* ... COMMIT */
     bool prepared;                             /* prepared(digest, pp_view, seq) holds */
     uint64_t pp_at_ms;                         /* monotonic time the PRE-PREPARE arrived */
+    bool blamed; /* we showed the others a PRE-PREPARE of its primary that we refused */
 };
 
 /* The latest VIEW-CHANGE held from one sender. */
@@ -178,6 +179,8 @@ struct pbft {
     bool peer_in_view[PBFT_MAX_NODES];   /* its latest STATUS since our view change to `view`
                                             began said it runs `view` (active) */
     uint64_t nv_sent_at[PBFT_MAX_NODES]; /* when we last handed our NEW-VIEW to each peer */
+    uint64_t complaint[PBFT_MAX_NODES];  /* 1 + the view its latest STATUS complained about
+                                            (0: it does not complain) */
     uint64_t status_at;                  /* next heartbeat, monotonic ms */
     uint64_t behind_since;               /* f+1 peers are ahead of us since then (0: not) */
     uint64_t behind_exec;                /* our last block then */
@@ -186,6 +189,12 @@ struct pbft {
     char timed_tx[65];
     uint64_t timed_since;
     uint64_t view_started; /* monotonic ms the current view became active */
+
+    /* our complaint (pbft_complain): about view complained_view, made when block
+     * complained_exec was our last; withdrawn once a later block executed in that view and
+     * the request timer no longer runs out */
+    bool complaining;
+    uint64_t complained_view, complained_exec;
 
     /* state transfer */
     bool syncing;         /* the sync thread is fetching */
@@ -221,6 +230,10 @@ void pbft_publish(struct pbft *b);
 /* Wakes the timer thread to look at the state again (stopping, propose_at, propose_wanted).
  * Any thread, with or without mu. */
 void pbft_wake_timer(struct pbft *b);
+/* The request timer's work at monotonic ms `now` (timer thread; caller holds mu): a backup
+ * whose oldest pooled envelope waited request_timeout complains (pbft_complain), forwarding
+ * old envelopes half-way; a complaint whose cause has passed is withdrawn. */
+void pbft_request_tick(struct pbft *b, uint64_t now);
 
 /* ---- pool (pbft_pool.c) ---- */
 struct pbft_pool *pbft_pool_create(void);
@@ -344,6 +357,17 @@ int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Blo
 /* ---- pbft_view.c (caller holds mu) ---- */
 /* Leaves the current view for `view` (> current): signs and sends a VIEW-CHANGE. */
 void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason);
+/* Complains about the current view for `reason` (a literal) while still voting in it, by an
+ * immediate STATUS and every heartbeat after: a replica leaves a view only when f+1 replicas
+ * complain about it (pbft_count_complaints), so one whose link from the primary fails, or to
+ * which alone a Byzantine primary misbehaves, is not left alone in a view the others never
+ * start (pbft-protocol.md, S-2; SmartBFT does the same). Once per view; caller holds mu. */
+void pbft_complain(struct pbft *b, const char *reason);
+/* Withdraws our complaint (a block executed in the view since, and nothing waits too long):
+ * the next STATUS says so. Caller holds mu. */
+void pbft_withdraw_complaint(struct pbft *b);
+/* Starts the view change when f+1 replicas, us included, complain about the view we run. */
+void pbft_count_complaints(struct pbft *b);
 void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                          size_t from);
 void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,

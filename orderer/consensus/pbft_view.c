@@ -177,6 +177,42 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     send_view_change(b);
 }
 
+void pbft_complain(struct pbft *b, const char *reason)
+{
+    if (!b->active || (b->complaining && b->complained_view == b->view))
+        return;
+    log_warn(LOG, "complaining about view %llu: %s (the view changes once f+1 orderers complain)",
+             (unsigned long long)b->view, reason);
+    b->complaining = true;
+    b->complained_view = b->view;
+    b->complained_exec = b->last_exec;
+    pbft_send_status(b);
+    pbft_count_complaints(b);
+}
+
+void pbft_withdraw_complaint(struct pbft *b)
+{
+    if (!b->complaining)
+        return;
+    b->complaining = false;
+    if (b->complained_view != b->view)
+        return; /* a view since: our STATUS says that one */
+    log_info(LOG, "complaint about view %llu withdrawn: blocks are ordered again",
+             (unsigned long long)b->view);
+    pbft_send_status(b);
+}
+
+void pbft_count_complaints(struct pbft *b)
+{
+    if (!b->active)
+        return; /* changing views already */
+    size_t n = b->complaining && b->complained_view == b->view;
+    for (size_t i = 0; i < b->m.n; i++)
+        n += i != b->me && b->complaint[i] == b->view + 1;
+    if (n >= b->m.f + 1)
+        pbft_start_view_change(b, b->view + 1, "f+1 orderers complained about the view");
+}
+
 /* Packs the VIEW-CHANGEs held for `view` into `out` (at least a quorum, or returns 0). */
 static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__PbftSigned ***out)
 {

@@ -180,7 +180,9 @@ static void relayed_junk_block_does_not_blame_the_primary(void **state)
 }
 
 /* The block the primary signed breaks a rule (its number is not the PRE-PREPARE's): that is
- * the primary's fault, and a backup asks for a view change. */
+ * the primary's fault. The backup that got it complains but stays in the view (alone, it
+ * would be stranded there) and shows the others the signed block; they complain too, and the
+ * view changes everywhere. */
 static void invalid_block_signed_by_the_primary_changes_view(void **state)
 {
     (void)state;
@@ -203,8 +205,14 @@ static void invalid_block_signed_by_the_primary_changes_view(void **state)
     m.digest = (ProtobufCBinaryData){32, d};
     forge(0, &m, bb.data, bb.len, &w);
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
-    assert_false(NODES[1].b->active);
-    assert_int_equal(NODES[1].b->view, 1);
+    assert_true(NODES[1].b->active);
+    assert_int_equal(NODES[1].b->view, 0);
+    assert_true(NODES[1].b->complaining);
+    deliver(all);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
+    }
     for (size_t i = 0; i < n; i++)
         free(envs[i].data);
     free(envs);

@@ -114,6 +114,111 @@ static void a_peer_still_changing_to_our_view_is_shown_its_new_view(void **state
     assert_no_fork();
 }
 
+static bool no_forward(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    return up(f, t, d, l) && type_of(d, l) != STELE__PBFT_TYPE__PBFT_FORWARD;
+}
+
+/* Every orderer has heard from the others (a request timer waits for f+1 of them). */
+static void heartbeats(void)
+{
+    for (int i = 0; i < N; i++)
+        pbft_send_status(NODES[i].b);
+    deliver(up);
+}
+
+/* Envelope k reaches orderer i alone, and its request timer runs out: it forwards the envelope
+ * to the others half-way (lost: a lossy link), then complains. */
+static void lone_timeout(int i, int k)
+{
+    pool_env(i, k);
+    uint64_t t = pbft_now();
+    pbft_request_tick(NODES[i].b, t);        /* its oldest from now on */
+    pbft_request_tick(NODES[i].b, t + 2500); /* request_timeout is 2 s */
+    deliver(no_forward);
+}
+
+/* o3 alone holds an envelope the primary never gets (its forward is lost): its request timer
+ * runs out. It complains but stays in view 0 and votes: when o2 then fails, o0, o1 and o3 are
+ * a quorum and block 2 commits. (Before, o3 left for view 1 alone and stayed there, and the
+ * network stopped at o2's failure: pbft-protocol.md, S-2.) */
+static void a_lone_request_timeout_does_not_strand_a_backup(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    lone_timeout(3, 50);
+    assert_true(NODES[3].b->complaining);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 0);
+    }
+    assert_int_equal(NODES[0].b->complaint[3], 1); /* its STATUS said so: about view 0 */
+
+    down = 2;
+    commit_block(2, 0);
+    assert_int_equal(NODES[0].n, 2);
+    assert_int_equal(NODES[1].n, 2);
+    assert_int_equal(NODES[3].n, 2);
+    down = -1;
+    assert_no_fork();
+}
+
+/* A second orderer's timer runs out too: f+1 complaints, and every orderer, the primary
+ * included, moves to view 1, where blocks commit again. */
+static void f_plus_one_complaints_change_the_view(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    lone_timeout(3, 50);
+    assert_int_equal(NODES[3].b->view, 0);
+    lone_timeout(1, 51);
+    deliver(up);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
+    }
+    commit_block(2, 1); /* o1 may have proposed its envelope 51 at once: 2 or 3 blocks */
+    assert_true(NODES[1].n >= 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(NODES[i].n, NODES[1].n);
+    assert_no_fork();
+}
+
+/* o3 complains; then its link recovers, the envelope is ordered and its timer no longer runs
+ * out: it withdraws the complaint. Another lone complaint later (o1's) is alone again and
+ * changes nothing: an old complaint does not add up with a new one. */
+static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    lone_timeout(3, 50);
+    assert_true(NODES[3].b->complaining);
+    deliver(up); /* the forward arrives after all */
+    commit_block(2, 0);
+    assert_int_equal(NODES[3].n, 2);
+    pbft_request_tick(NODES[3].b, pbft_now());
+    assert_false(NODES[3].b->complaining);
+    deliver(up);
+    assert_int_equal(NODES[1].b->complaint[3], 0);
+
+    lone_timeout(1, 51);
+    assert_true(NODES[1].b->complaining);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 0);
+    }
+    assert_no_fork();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +226,9 @@ int main(void)
                                   teardown_all),
         cmocka_unit_test_teardown(a_peer_still_changing_to_our_view_is_shown_its_new_view,
                                   teardown_all),
+        cmocka_unit_test_teardown(a_lone_request_timeout_does_not_strand_a_backup, teardown_all),
+        cmocka_unit_test_teardown(f_plus_one_complaints_change_the_view, teardown_all),
+        cmocka_unit_test_teardown(a_complaint_is_withdrawn_when_blocks_are_ordered, teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

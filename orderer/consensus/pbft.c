@@ -283,7 +283,7 @@ void pbft_request_tick(struct pbft *b, uint64_t now)
      * than the timer under an honest primary must not make views change in a loop. */
     uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
     if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !unheard(b))
-        pbft_complain(b, "an envelope waited longer than request_timeout to be ordered");
+        pbft_complain(b, "an envelope waited longer than request_timeout to be ordered", false);
     else if (now - since < timeout && b->last_exec > b->complained_exec)
         pbft_withdraw_complaint(b);
 }

@@ -222,7 +222,9 @@ void pbft_send_status(struct pbft *b)
     msg.digest = (ProtobufCBinaryData){32, b->last_digest};
     msg.view_changing = !b->active;
     msg.complaining = b->active && b->complaining && b->complained_view == b->view;
-    msg.timestamp_ms = clock_wall_ms();
+    /* strictly increasing, so that receivers can refuse a replayed older STATUS */
+    uint64_t ts = clock_wall_ms();
+    b->status_ts_sent = msg.timestamp_ms = ts > b->status_ts_sent ? ts : b->status_ts_sent + 1;
     pbft_broadcast(b, &msg, NULL, NULL);
 }
 
@@ -434,10 +436,19 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *in, const uint8_t
     return STELE_OK;
 }
 
+/* Sends `data` to every orderer but us and the primary of our view. */
+static void send_backups(struct pbft *b, const struct buf *data)
+{
+    size_t primary = pbft_primary(&b->m, b->view);
+    for (size_t i = 0; i < b->m.n; i++)
+        if (i != b->me && i != primary)
+            pbft_link_send(b, i, data->data, data->len);
+}
+
 /* The primary signed a PRE-PREPARE `s` for the slot that we refuse (`reason`, a literal): we
- * complain, and show the others `s` and the one we hold, if any, once per slot. The primary's
- * signature makes them proof: every correct replica that sees them complains too, so a primary
- * that misbehaves towards one backup only is still replaced, and that backup not left alone. */
+ * complain, and show the other backups `s` and the one we hold, if any, once per slot. The
+ * primary's signature makes them proof: a correct backup that sees them refuses them too and
+ * complains, so a primary that misbehaves this way towards one backup only is replaced. */
 static void blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *reason)
 {
     struct pbft_slot *sl = &b->slot;
@@ -446,12 +457,33 @@ static void blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char
         struct buf w;
         buf_init(&w);
         if (pbft_pack_signed(s, &w) == STELE_OK)
-            send_all(b, &w, -1);
+            send_backups(b, &w);
         buf_release(&w);
         if (sl->have_pp)
-            send_all(b, &sl->pp_signed, -1);
+            send_backups(b, &sl->pp_signed);
     }
-    pbft_complain(b, reason);
+    pbft_complain(b, reason, true);
+}
+
+/* A PRE-PREPARE of our view's primary for block `seq` that we executed already (a relay, or a
+ * late copy): another digest than the block we executed is equivocation, which the others may
+ * not have seen (they executed that block too). Shown to the other backups once per block. */
+static void on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
+                                const Stele__PbftMessage *msg, size_t from)
+{
+    if (from != pbft_primary(&b->m, b->view) || msg->seq != b->last_exec ||
+        msg->seq <= b->view_floor || msg->digest.len != 32 ||
+        memcmp(msg->digest.data, b->last_digest, 32) == 0)
+        return;
+    if (b->blamed_exec != b->last_exec) {
+        b->blamed_exec = b->last_exec;
+        struct buf w;
+        buf_init(&w);
+        if (pbft_pack_signed(s, &w) == STELE_OK)
+            send_backups(b, &w);
+        buf_release(&w);
+    }
+    pbft_complain(b, "the primary signed two blocks for one sequence number", true);
 }
 
 /* A PRE-PREPARE for the slot. */
@@ -468,7 +500,7 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
      * with it; another digest signed by the primary for this number is equivocation. */
     if (sl->have_pp) {
         if (memcmp(sl->digest, msg->digest.data, 32) != 0)
-            blame_primary(b, s, "the primary proposed two blocks for one sequence number");
+            blame_primary(b, s, "the primary signed two blocks for one sequence number");
         return;
     }
     if (!block_ok) { /* the block the primary signed, and it breaks a rule */
@@ -606,8 +638,15 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
     b->peer_seq[from] = msg->seq;
     b->peer_heard[from] = true;
     b->peer_in_view[from] = msg->view == b->view && !msg->view_changing;
-    b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
-    pbft_count_complaints(b);
+    /* Only a newer STATUS than the last one taken from its sender says whether it complains:
+     * a faulty orderer relaying an old complaining STATUS cannot revive a withdrawn complaint,
+     * nor keep a stopped orderer's complaint fresh. */
+    if (msg->timestamp_ms > b->status_ts[from]) {
+        b->status_ts[from] = msg->timestamp_ms;
+        b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
+        b->complaint_at[from] = pbft_now();
+        pbft_count_complaints(b);
+    }
     /* A peer in an older view, or still changing to ours, missed the NEW-VIEW that started
      * ours: hand it over. */
     if (b->active && (msg->view < b->view || (msg->view == b->view && msg->view_changing)))
@@ -642,8 +681,11 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
     }
     if (msg->view != b->view || !b->active || b->failed)
         return; /* other views: NEW-VIEW and STATUS bring us there */
-    if (msg->seq <= b->last_exec || msg->seq <= b->view_floor)
+    if (msg->seq <= b->last_exec || msg->seq <= b->view_floor) {
+        if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
+            on_late_pre_prepare(b, s, msg, from);
         return; /* proven committed when this view started: never re-decided in it */
+    }
     if (msg->seq > b->last_exec + 1) {
         /* Ahead of us: usually the messages for our block are just behind in the queue. If we
          * really lack blocks, STATUS heartbeats and CHECKPOINTs start a state transfer. */

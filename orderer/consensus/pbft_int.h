@@ -32,11 +32,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PBFT_MAX_NODES       64   /* orderers per channel */
-#define PBFT_STATUS_EVERY_MS 500  /* heartbeat period */
-#define PBFT_TICK_MS         20   /* timer thread resolution */
-#define PBFT_LINK_QUEUE      4096 /* messages queued per link before the oldest are dropped */
-#define PBFT_LINK_BYTES      (64u << 20) /* ... or octets queued (proposals carry blocks) */
+#define PBFT_MAX_NODES       64  /* orderers per channel */
+#define PBFT_STATUS_EVERY_MS 500 /* heartbeat period */
+#define PBFT_TICK_MS         20  /* timer thread resolution */
+/* A complaint not repeated for this long is stale (its sender may be down). */
+#define PBFT_COMPLAINT_FRESH_MS (4 * PBFT_STATUS_EVERY_MS)
+#define PBFT_LINK_QUEUE         4096 /* messages queued per link before the oldest are dropped */
+#define PBFT_LINK_BYTES         (64u << 20) /* ... or octets queued (proposals carry blocks) */
 
 struct pbft_link;
 struct pbft_pool;
@@ -175,15 +177,20 @@ struct pbft {
 
     /* what peers report (STATUS) */
     uint64_t peer_seq[PBFT_MAX_NODES];
-    bool peer_heard[PBFT_MAX_NODES];     /* a STATUS came from it since we started */
-    bool peer_in_view[PBFT_MAX_NODES];   /* its latest STATUS since our view change to `view`
-                                            began said it runs `view` (active) */
-    uint64_t nv_sent_at[PBFT_MAX_NODES]; /* when we last handed our NEW-VIEW to each peer */
-    uint64_t complaint[PBFT_MAX_NODES];  /* 1 + the view its latest STATUS complained about
-                                            (0: it does not complain) */
-    uint64_t status_at;                  /* next heartbeat, monotonic ms */
-    uint64_t behind_since;               /* f+1 peers are ahead of us since then (0: not) */
-    uint64_t behind_exec;                /* our last block then */
+    bool peer_heard[PBFT_MAX_NODES];       /* a STATUS came from it since we started */
+    bool peer_in_view[PBFT_MAX_NODES];     /* its latest STATUS since our view change to `view`
+                                              began said it runs `view` (active) */
+    uint64_t nv_sent_at[PBFT_MAX_NODES];   /* when we last handed our NEW-VIEW to each peer */
+    uint64_t complaint[PBFT_MAX_NODES];    /* 1 + the view its latest STATUS complained about
+                                              (0: it does not complain) */
+    uint64_t complaint_at[PBFT_MAX_NODES]; /* monotonic ms that STATUS arrived: a complaint
+                                              counts for PBFT_COMPLAINT_FRESH_MS after */
+    uint64_t status_ts[PBFT_MAX_NODES];    /* timestamp_ms of the latest STATUS taken from
+                                              each sender: an older one (a replay) is not */
+    uint64_t status_ts_sent;               /* timestamp_ms of our latest STATUS */
+    uint64_t status_at;                    /* next heartbeat, monotonic ms */
+    uint64_t behind_since;                 /* f+1 peers are ahead of us since then (0: not) */
+    uint64_t behind_exec;                  /* our last block then */
 
     /* request timer (backups): the oldest pooled envelope and since when it is timed */
     char timed_tx[65];
@@ -192,9 +199,11 @@ struct pbft {
 
     /* our complaint (pbft_complain): about view complained_view, made when block
      * complained_exec was our last; withdrawn once a later block executed in that view and
-     * the request timer no longer runs out */
-    bool complaining;
+     * the request timer no longer runs out, unless the primary's own signatures prove it
+     * (`complaint_proven`: kept for the rest of the view) */
+    bool complaining, complaint_proven;
     uint64_t complained_view, complained_exec;
+    uint64_t blamed_exec; /* the executed block whose conflicting PRE-PREPARE we showed */
 
     /* state transfer */
     bool syncing;         /* the sync thread is fetching */
@@ -264,6 +273,8 @@ void pbft_pool_load(struct pbft_pool *pl, size_t *n, uint64_t *bytes, uint64_t *
 bool pbft_pool_oldest(struct pbft_pool *pl, char tx_id[65], uint64_t *at);
 /* Calls fn for at most `max` envelopes, oldest first, that arrived before `before` and were not
  * forwarded yet, marking them forwarded. Returns how many. */
+/* Marks every pooled envelope as not forwarded yet, so that pbft_pool_stale() offers it again. */
+void pbft_pool_unforward(struct pbft_pool *pl);
 size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
                        void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg);
 
@@ -358,15 +369,21 @@ int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Blo
 /* Leaves the current view for `view` (> current): signs and sends a VIEW-CHANGE. */
 void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason);
 /* Complains about the current view for `reason` (a literal) while still voting in it, by an
- * immediate STATUS and every heartbeat after: a replica leaves a view only when f+1 replicas
- * complain about it (pbft_count_complaints), so one whose link from the primary fails, or to
- * which alone a Byzantine primary misbehaves, is not left alone in a view the others never
- * start (pbft-protocol.md, S-2; SmartBFT does the same). Once per view; caller holds mu. */
-void pbft_complain(struct pbft *b, const char *reason);
-/* Withdraws our complaint (a block executed in the view since, and nothing waits too long):
- * the next STATUS says so. Caller holds mu. */
+ * immediate STATUS and every heartbeat after; `proven` when the primary's signatures show the
+ * fault (the complaint is then kept for the rest of the view). A replica leaves a view only
+ * when a quorum complains about it (pbft_count_complaints), so one whose link from the primary
+ * fails, or to which alone a Byzantine primary misbehaves, is not left alone in a view the
+ * others never start (pbft-protocol.md, S-2). Its pooled envelopes are forwarded again (a
+ * forward lost on a bad link would otherwise keep it complaining). Once per view. */
+void pbft_complain(struct pbft *b, const char *reason, bool proven);
+/* Withdraws our complaint (a block executed in the view since, and nothing waits too long),
+ * unless it is proven: the STATUS sent at once says so. */
 void pbft_withdraw_complaint(struct pbft *b);
-/* Starts the view change when f+1 replicas, us included, complain about the view we run. */
+/* Counts the complaints about the view we run: ours, each other orderer's fresh STATUS that
+ * complains about it, and each orderer that sent a VIEW-CHANGE for a later view (it has left
+ * ours). f+1 of them — at least one correct — make us complain too; a quorum makes us start
+ * the view change, and then every correct replica gets there: the quorum holds f+1 correct
+ * complainers, whose complaints (or VIEW-CHANGEs) reach every correct replica, which joins. */
 void pbft_count_complaints(struct pbft *b);
 void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                          size_t from);

@@ -251,6 +251,14 @@ void pbft_pool_load(struct pbft_pool *pl, size_t *n, uint64_t *bytes, uint64_t *
     pthread_mutex_unlock(&pl->mu);
 }
 
+void pbft_pool_unforward(struct pbft_pool *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    for (struct entry *e = pl->oldest; e; e = e->newer)
+        e->forwarded = false;
+    pthread_mutex_unlock(&pl->mu);
+}
+
 size_t pbft_pool_stale(struct pbft_pool *pl, uint64_t before, size_t max,
                        void (*fn)(void *arg, const uint8_t *env, size_t len), void *arg)
 {

@@ -227,6 +227,25 @@ void pool_env(int i, int k)
     pool_env_at(i, k, 1);
 }
 
+int type_of(const uint8_t *d, size_t len);
+
+/* A FORWARD at orderer `to`: its envelope joins the pool, as pbft_net.c's on_forward() does
+ * (which the harness replaces), and the primary may propose it. */
+static void sim_forward(size_t to, const uint8_t *d, size_t len)
+{
+    struct arena *a = arena_create(0);
+    Stele__PbftSigned *s =
+        (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, d, len, 0);
+    struct envelope_view v;
+    uint8_t h[32];
+    if (s && envelope_parse(a, s->block.data, s->block.len, 0, &v, NULL) == STELE_OK &&
+        crypto_sha256(s->block.data, s->block.len, h) == STELE_OK &&
+        pbft_pool_add(NODES[to].b->pool, v.header->tx_id, h, s->block.data, s->block.len,
+                      pbft_now(), NULL, NULL) == STELE_OK)
+        pbft_maybe_propose(NODES[to].b);
+    arena_destroy(a);
+}
+
 /* Delivers queued messages whose (from,to) passes `ok`, until none is left; others stay. */
 void deliver(bool (*ok)(size_t from, size_t to, const uint8_t *d, size_t len))
 {
@@ -237,7 +256,10 @@ void deliver(bool (*ok)(size_t from, size_t to, const uint8_t *d, size_t len))
                 continue;
             Q[i].gone = true;
             any = true;
-            pbft_handle_bytes(NODES[Q[i].to].b, Q[i].data, Q[i].len);
+            if (type_of(Q[i].data, Q[i].len) == STELE__PBFT_TYPE__PBFT_FORWARD)
+                sim_forward(Q[i].to, Q[i].data, Q[i].len);
+            else
+                pbft_handle_bytes(NODES[Q[i].to].b, Q[i].data, Q[i].len);
         }
     }
 }

@@ -127,15 +127,23 @@ static void heartbeats(void)
     deliver(up);
 }
 
+/* The request timers' clock (monotonic ms): each scenario moves it on by hand. */
+static uint64_t T;
+
 /* Envelope k reaches orderer i alone, and its request timer runs out: it forwards the envelope
  * to the others half-way (lost: a lossy link), then complains. */
 static void lone_timeout(int i, int k)
 {
+    if (T < pbft_now())
+        T = pbft_now();
     pool_env(i, k);
-    uint64_t t = pbft_now();
-    pbft_request_tick(NODES[i].b, t);        /* its oldest from now on */
-    pbft_request_tick(NODES[i].b, t + 2500); /* request_timeout is 2 s */
+    pbft_request_tick(NODES[i].b, T); /* its oldest from now on */
+    T += 2500;                        /* request_timeout is 2 s */
+    pbft_request_tick(NODES[i].b, T);
     deliver(no_forward);
+    for (size_t q = 0; q < nq; q++)
+        if (type_of(Q[q].data, Q[q].len) == STELE__PBFT_TYPE__PBFT_FORWARD)
+            Q[q].gone = true;
 }
 
 /* o3 alone holds an envelope the primary never gets (its forward is lost): its request timer
@@ -166,8 +174,9 @@ static void a_lone_request_timeout_does_not_strand_a_backup(void **state)
     assert_no_fork();
 }
 
-/* A second orderer's timer runs out too: f+1 complaints, and every orderer, the primary
- * included, moves to view 1, where blocks commit again. */
+/* A second orderer's timer runs out too: with f+1 complaints the other two complain as well,
+ * a quorum complains, and every orderer, the primary included, moves to view 1, where blocks
+ * commit again. */
 static void f_plus_one_complaints_change_the_view(void **state)
 {
     (void)state;
@@ -202,10 +211,11 @@ static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
     heartbeats();
     lone_timeout(3, 50);
     assert_true(NODES[3].b->complaining);
-    deliver(up); /* the forward arrives after all */
-    commit_block(2, 0);
+    pbft_request_tick(NODES[3].b, T += 20); /* it forwards again, and now the link works */
+    deliver(up);                            /* o0 orders envelope 50 */
     assert_int_equal(NODES[3].n, 2);
-    pbft_request_tick(NODES[3].b, pbft_now());
+    pool_env_at(3, 60, T); /* a new envelope reaches o3: its timer has just started */
+    pbft_request_tick(NODES[3].b, T + 100);
     assert_false(NODES[3].b->complaining);
     deliver(up);
     assert_int_equal(NODES[1].b->complaint[3], 0);
@@ -215,6 +225,217 @@ static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
     for (int i = 0; i < N; i++) {
         assert_true(NODES[i].b->active);
         assert_int_equal(NODES[i].b->view, 0);
+    }
+    assert_no_fork();
+}
+
+/* o3's forward is lost for good (not delayed): when it complains, it forwards its envelopes
+ * again, the primary orders the envelope, and the complaint is withdrawn. (Forwarded once
+ * only, the envelope would have kept it complaining in every view.) */
+static void a_complaint_forwards_the_envelopes_again(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    lone_timeout(3, 50); /* its forward is lost */
+    assert_true(NODES[3].b->complaining);
+    pbft_request_tick(NODES[3].b, T += 20);
+    deliver(up);
+    assert_int_equal(NODES[3].n, 2); /* o0 ordered envelope 50 */
+    pbft_request_tick(NODES[3].b, T += 20);
+    assert_false(NODES[3].b->complaining);
+}
+
+/* o1 left view 0 alone earlier (its VIEW-CHANGE for view 1 is held by the others, too few to
+ * follow). When o3's request timer later runs out alone, the others count o1 as complaining
+ * about view 0 (it has left it): f+1, so o0 joins, a quorum complains, and o0, o1 and o3 meet
+ * in view 1 — they order even with o2 down. Counting complaints only, o1 would have stayed
+ * stranded, and o2's failure would have stopped the network. */
+static void an_orderer_that_left_counts_as_complaining(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    pbft_start_view_change(NODES[1].b, 1, "sim: a lone timeout before complaints");
+    deliver(up);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(NODES[i].b->view, i == 1 ? 1 : 0);
+    down = 2;
+    lone_timeout(3, 50);
+    deliver(up);
+    for (int i = 0; i < N; i++) {
+        if (i == 2)
+            continue;
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
+    }
+    commit_block(2, 1);
+    assert_true(NODES[1].n >= 2);
+    assert_int_equal(NODES[0].n, NODES[1].n);
+    assert_int_equal(NODES[3].n, NODES[1].n);
+    down = -1;
+    assert_no_fork();
+}
+
+/* o2's signed STATUS at o`to`: view 0, complaining (a faulty orderer says so to one only). */
+static void byzantine_complaint(int to)
+{
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    m.view = 0;
+    m.seq = NODES[2].b->last_exec;
+    m.digest = (ProtobufCBinaryData){32, NODES[2].b->last_digest};
+    m.complaining = true;
+    m.timestamp_ms = clock_wall_ms() + 60000;
+    struct buf w;
+    forge(2, &m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[to].b, w.data, w.len);
+    buf_release(&w);
+}
+
+/* o3 complains alone; faulty o2 tells o1 only that it complains too, then falls silent. o1,
+ * with f+1 complaints, complains as well; o0 then holds f+1 and joins; o3 and o1 hold a quorum
+ * and leave, and so does o0: nobody is left behind in view 1 (had o1 left on f+1 alone, it
+ * would have waited there forever, o2 silent and o0 and o3 ordering on without a quorum). */
+static void a_faulty_complaint_strands_nobody(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    lone_timeout(3, 50);
+    down = 2;
+    byzantine_complaint(1);
+    deliver(up);
+    for (int i = 0; i < N; i++) {
+        if (i == 2)
+            continue;
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
+    }
+    commit_block(2, 1);
+    assert_true(NODES[0].n >= 2);
+    assert_int_equal(NODES[0].n, NODES[1].n);
+    assert_int_equal(NODES[3].n, NODES[1].n);
+    down = -1;
+    assert_no_fork();
+}
+
+static struct buf captured; /* o3's complaining STATUS, as it left */
+static void capture_complaint(size_t from, size_t to, const uint8_t *d, size_t l)
+{
+    if (from == 3 && to == 0 && !captured.len && type_of(d, l) == STELE__PBFT_TYPE__PBFT_STATUS)
+        buf_append(&captured, d, l);
+}
+
+/* A complaint stops counting when its sender withdraws it (a faulty orderer replaying the old
+ * complaining STATUS does not revive it) or falls silent (a stopped orderer's last complaint is
+ * not counted for ever): neither adds up with a later lone complaint. */
+static void old_and_replayed_complaints_do_not_count(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    buf_init(&captured);
+    on_send = capture_complaint;
+    lone_timeout(3, 50);
+    on_send = NULL;
+    assert_true(captured.len > 0);
+    assert_int_equal(NODES[0].b->complaint[3], 1);
+    pbft_request_tick(NODES[3].b, T += 20); /* it forwards again, and now the link works */
+    deliver(up);                            /* o0 orders envelope 50 */
+    assert_int_equal(NODES[3].n, 2);
+    pbft_request_tick(NODES[3].b, T += 20); /* withdrawn */
+    assert_false(NODES[3].b->complaining);
+    deliver(up);
+    assert_int_equal(NODES[0].b->complaint[3], 0);
+    pbft_handle_bytes(NODES[0].b, captured.data, captured.len); /* replayed */
+    assert_int_equal(NODES[0].b->complaint[3], 0);
+    buf_release(&captured);
+
+    /* o3 complains again, then stops; a while later o1 complains alone */
+    lone_timeout(3, 51);
+    assert_int_equal(NODES[0].b->complaint[3], 1);
+    for (int i = 0; i < N; i++)
+        NODES[i].b->complaint_at[3] -= PBFT_COMPLAINT_FRESH_MS + 1000; /* silent since */
+    down = 3;
+    lone_timeout(1, 52);
+    deliver(up);
+    for (int i = 0; i < 3; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 0);
+    }
+    assert_false(NODES[0].b->complaining);
+    assert_false(NODES[2].b->complaining);
+    down = -1;
+}
+
+/* o0's signed PRE-PREPARE for block `seq` in view 0 over another block than the one
+ * committed (no envelopes), into `w`. */
+static void second_proposal(int seq, struct buf *w)
+{
+    struct arena *a = arena_create(0);
+    Stele__Block *blk;
+    uint8_t d[32];
+    assert_int_equal(
+        blockhash_block_build(a, (uint64_t)seq, NODES[0].hashes[seq - 2], NULL, 0, &blk), STELE_OK);
+    assert_int_equal(blockhash_header_pb(blk->header, d), STELE_OK);
+    struct buf bb;
+    buf_init(&bb);
+    pb_pack_buf(&blk->base, &bb);
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+    m.view = 0;
+    m.seq = (uint64_t)seq;
+    m.digest = (ProtobufCBinaryData){32, d};
+    forge(0, &m, bb.data, bb.len, w);
+    buf_release(&bb);
+    arena_destroy(a);
+}
+
+/* After block 2 committed, o1 gets another PRE-PREPARE the primary signed for block 2. That is
+ * proof of equivocation the others never saw: o1 complains for the rest of the view (blocks
+ * ordered since do not withdraw it) and shows it to the other backups, who complain too; the
+ * view changes. */
+static void equivocation_seen_after_the_commit_replaces_the_primary(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    commit_block(2, 0);
+    heartbeats();
+    struct buf w;
+    second_proposal(2, &w);
+    pbft_handle_bytes(NODES[1].b, w.data, w.len);
+    assert_true(NODES[1].b->complaining);
+    assert_true(NODES[1].b->active);
+    assert_int_equal(NODES[1].b->view, 0);
+
+    /* its relay lost: alone, it stays in view 0 and votes, and keeps complaining */
+    drop_all();
+    commit_block(3, 0);
+    assert_int_equal(NODES[1].n, 3);
+    pbft_request_tick(NODES[1].b, T += 20); /* nothing waits: only proof keeps it */
+    assert_true(NODES[1].b->complaining);
+    assert_int_equal(NODES[1].b->view, 0);
+
+    /* the next time it sees it, the others do too */
+    buf_release(&w);
+    second_proposal(3, &w);
+    pbft_handle_bytes(NODES[1].b, w.data, w.len);
+    buf_release(&w);
+    deliver(up);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
     }
     assert_no_fork();
 }
@@ -229,6 +450,12 @@ int main(void)
         cmocka_unit_test_teardown(a_lone_request_timeout_does_not_strand_a_backup, teardown_all),
         cmocka_unit_test_teardown(f_plus_one_complaints_change_the_view, teardown_all),
         cmocka_unit_test_teardown(a_complaint_is_withdrawn_when_blocks_are_ordered, teardown_all),
+        cmocka_unit_test_teardown(a_complaint_forwards_the_envelopes_again, teardown_all),
+        cmocka_unit_test_teardown(an_orderer_that_left_counts_as_complaining, teardown_all),
+        cmocka_unit_test_teardown(a_faulty_complaint_strands_nobody, teardown_all),
+        cmocka_unit_test_teardown(old_and_replayed_complaints_do_not_count, teardown_all),
+        cmocka_unit_test_teardown(equivocation_seen_after_the_commit_replaces_the_primary,
+                                  teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

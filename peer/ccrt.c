@@ -756,6 +756,21 @@ int ccrt_invoke(struct ccrt *rt, const struct ccrt_invocation *inv, struct ccrt_
     int rc = acquire(rt, inv->so_path, &p, &s, &f);
     if (rc)
         return stele_errf(errmsg, rc, "chaincode %s: %s", inv->chaincode, f.msg);
+    /* The package a definition names must hold that chaincode: otherwise its code would run as
+     * inv->chaincode, on that namespace's state (a definition committed by other organisations
+     * may name any package hash; this peer's own approval would have refused it). */
+    pthread_mutex_lock(&rt->mu);
+    bool other = inv->package_name && p->have_info && strcmp(p->info.name, inv->package_name);
+    char name[sizeof p->info.name];
+    snprintf(name, sizeof name, "%s", p->info.name);
+    pthread_mutex_unlock(&rt->mu);
+    if (other) {
+        release(rt, p, s);
+        return stele_errf(errmsg, STELE_ERR_STATE,
+                          "chaincode %s: the package its definition names holds chaincode \"%s\" "
+                          "on this peer, not \"%s\"; refused",
+                          inv->chaincode, name, inv->package_name);
+    }
     uint64_t t0 = clock_mono_us();
     rc = run(rt, &s->host, inv, out, &f);
     pthread_mutex_lock(&rt->mu);

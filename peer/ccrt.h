@@ -142,6 +142,8 @@ struct ccrt_invocation {
                                         tx_chaincode_name_ok() not starting with '_' (system
                                         namespaces such as _lifecycle are refused) */
     const char *so_path;             /* the installed .so (hosts are pooled by this path) */
+    const char *package_name;        /* when not NULL, the name the .so's descriptor must give
+                                        (the endorser's: the committed definition's name) */
     const char *function;            /* function name (NULL: "") */
     const ProtobufCBinaryData *args; /* n_args arguments (NULL when n_args is 0) */
     size_t n_args;
@@ -219,6 +221,8 @@ void ccrt_destroy(struct ccrt *rt);
  *   STELE_ERR_IO / STELE_ERR_MALFORMED / STELE_ERR_NOMEM  the state database could not be read
  *                         (the chaincode was told STELE_CC_FAILED), or the host could not be
  *                         started (IO);
+ *   STELE_ERR_STATE       the .so's descriptor names another chaincode than
+ *                         inv->package_name (nothing ran);
  *   STELE_ERR_UNAVAILABLE every host stayed busy for timeout_ms, or no host is running and
  *                         the last one failed to load otherwise than above (crashed, hung or
  *                         went over the memory limit in a constructor, or could not be

@@ -167,6 +167,11 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
         if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
             return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = peer_run_chaincode(p, a, &c, o, &err);
+        if (rc == STELE_ERR_STATE) { /* the package holds another chaincode: not a failure */
+            const char *why = arena_strdup(a, err ? err : "the package holds another chaincode");
+            free(err);
+            return refuse(out, RPC_FAILED_PRECONDITION, why ? why : "wrong package");
+        }
         if (rc) {
             const char *why = arena_printf(a, "chaincode %s failed: %s", inv->chaincode,
                                            err ? err : stele_strerror(rc));

@@ -120,6 +120,7 @@ int peer_run_chaincode(struct peer *p, struct arena *a, const struct cc_call *c,
         attrs[i] = (struct ccrt_attr){id->attrs[i].key, id->attrs[i].value};
     struct ccrt_invocation inv = {.chaincode = c->chaincode,
                                   .so_path = c->so_path,
+                                  .package_name = c->chaincode, /* the definition's name */
                                   .function = c->inv->function,
                                   .args = c->inv->args,
                                   .n_args = c->inv->n_args,

@@ -24,7 +24,21 @@ endif()
 if(TARGET test_ccrt_sandbox)
   add_dependencies(test_ccrt_sandbox stele-peer)
 endif()
-# test_endorser (tests/faults) runs endorse_probe.so in a network of real processes
+# The peer fixture's genesis block commits chaincode "cc" (tests/support/peer_fixture.c), and a
+# peer runs a package only under the name its descriptor gives: kv.c and endorse_probe.c are
+# built a second time under that name, as tests/chaincode/NAME_cc.so.
+foreach(n kv endorse_probe)
+  add_library(testcc_${n}_cc MODULE ${CMAKE_SOURCE_DIR}/tests/chaincode/${n}.c)
+  target_compile_definitions(testcc_${n}_cc PRIVATE TESTCC_NAME="cc")
+  set_target_properties(testcc_${n}_cc PROPERTIES OUTPUT_NAME ${n}_cc PREFIX "" C_VISIBILITY_PRESET
+                        hidden LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/chaincode)
+  target_link_libraries(testcc_${n}_cc PRIVATE stele_chaincode)
+  target_link_options(testcc_${n}_cc PRIVATE -Wl,--exclude-libs,ALL)
+endforeach()
+# test_endorser and test_gateway (tests/faults) run them in a network of real processes
 if(TARGET test_endorser)
-  add_dependencies(test_endorser testcc_endorse_probe stele-peer stele-orderer)
+  add_dependencies(test_endorser testcc_endorse_probe_cc stele-peer stele-orderer)
+endif()
+if(TARGET test_gateway)
+  add_dependencies(test_gateway testcc_kv_cc stele-peer stele-orderer)
 endif()

@@ -1,7 +1,8 @@
 /*
  * test_endorser.c — the peer's endorser (peer/endorser.c, endorser_cc.c) with real processes:
  * four pbft stele-orderer processes and two stele-peer processes (peer_fixture.h), with
- * tests/chaincode/endorse_probe.so installed as the genesis block's "cc".
+ * tests/chaincode/endorse_probe_cc.so (endorse_probe.c built as "cc") installed as the
+ * genesis block's "cc".
  *
  *   1. A chaincode reads one state: when a block is committed while it runs, it goes on
  *      reading the state it started on (a snapshot), not keys partly before the block and
@@ -42,7 +43,7 @@
 
 static void install_probe(int i)
 {
-    install_genesis_cc(i, "tests/chaincode/endorse_probe.so");
+    install_genesis_cc(i, "tests/chaincode/endorse_probe_cc.so");
 }
 
 /* One proposal to peer 0: `method` (Endorser/ProcessProposal or Gateway/Evaluate) of cc's
@@ -420,6 +421,27 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     net_peer_with(1, NULL, 0, NULL);
 }
 
+/* A definition names a package by its hash only, and a majority may commit one whose package
+ * is another chaincode (an organisation's own peer refuses to approve it, but is outvoted):
+ * the peer must not run that code as "cc", on cc's state. kv.so says it is "kv". */
+static void a_package_of_another_chaincode_is_not_run(void **state)
+{
+    (void)state;
+    install_genesis_cc(0, "tests/chaincode/kv.so");
+    net_peer_with(0, NULL, 0, NULL); /* restarted: no host of the old package left */
+    struct call c = {.method = "/stele.Gateway/Evaluate", .fn = "say", .args = {"200", "x"}};
+    call_run(&c);
+    print_message("kv.so as cc: %d (%s)\n", c.res.code, c.res.detail);
+    assert_int_equal(c.res.code, RPC_FAILED_PRECONDITION);
+    assert_non_null(strstr(c.res.detail, "holds chaincode \"kv\" on this peer, not \"cc\""));
+    assert_null(c.resp);
+    install_probe(0);
+    net_peer_with(0, NULL, 0, NULL);
+    call_run(&c);
+    assert_int_equal(c.res.code, RPC_OK);
+    pb_free(c.resp ? &c.resp->base : NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +450,7 @@ int main(void)
         cmocka_unit_test(creator_valid_at_the_proposals_time),
         cmocka_unit_test(one_identity_cannot_take_every_worker),
         cmocka_unit_test(a_peer_too_busy_for_the_caller_is_reported_as_busy),
+        cmocka_unit_test(a_package_of_another_chaincode_is_not_run),
     };
     return cmocka_run_group_tests(tests, net_group_up, net_group_down);
 }

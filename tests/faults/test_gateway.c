@@ -22,7 +22,8 @@
  *      endorsement the channel can order (twice absolute_max_bytes, or the proposal cap): a
  *      faulty peer's 8 MiB answer is refused (and the policy reported unsatisfied), where the
  *      peer's whole gRPC cap (limits.max_message, 80 MiB) was taken in and decoded, once per
- *      Endorse call asking it. kv.so (tests/chaincode) plays the genesis block's "cc".
+ *      Endorse call asking it.
+ * kv_cc.so (tests/chaincode/kv.c built as "cc") plays the genesis block's "cc".
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -339,7 +340,7 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
 
 static void install_kv(int i)
 {
-    install_genesis_cc(i, "tests/chaincode/kv.so");
+    install_genesis_cc(i, "tests/chaincode/kv_cc.so");
 }
 
 static atomic_size_t padding; /* octets the faulty peer adds to its answers */

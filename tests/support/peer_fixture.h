@@ -119,9 +119,10 @@ struct txspec {
     const uint8_t *nonce;                     /* 24 octets (NULL: random) */
 };
 
-/* Installs the test chaincode built as `so_rel` (e.g. "tests/chaincode/kv.so") on peer i as
+/* Installs the test chaincode built as `so_rel` (e.g. "tests/chaincode/kv_cc.so") on peer i as
  * the package of CC the genesis block defines (ccstore.c's layout: <hash>.pkg beside <hash>.so,
- * the hash of "cc package"; only the .so runs). Asserts. */
+ * the hash of "cc package"; only the .so runs, and only if its descriptor's name is "cc": see
+ * tests/chaincode/chaincodes.cmake). A peer already running the old one: restart it. Asserts. */
 void install_genesis_cc(int i, const char *so_rel);
 
 /* Builds the envelope of `s` (free out.data). Returns false on a build error. No assertion. */

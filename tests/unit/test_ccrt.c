@@ -386,6 +386,17 @@ static void test_ranges(void **state)
     assert_string_equal(rr->reads[129]->key, "n139");
     assert_valid_rwset(big.rwset, "big");
     ccrt_result_release(&big);
+
+    /* Where the caller says which chaincode the package must hold (the endorser: the
+     * definition's name), another one is refused before it runs: kv.so is "kv". */
+    inv.package_name = "big";
+    err = NULL;
+    assert_int_equal(ccrt_invoke(fx->rt, &inv, &big, &err), STELE_ERR_STATE);
+    assert_non_null(strstr(err, "holds chaincode \"kv\" on this peer, not \"big\""));
+    free(err);
+    inv.package_name = "kv";
+    assert_int_equal(ccrt_invoke(fx->rt, &inv, &big, &err), STELE_OK);
+    ccrt_result_release(&big);
 }
 
 static void test_results(void **state)

@@ -305,7 +305,17 @@ int genesis_check(const Stele__ChannelConfig *c, char **errmsg)
         (rc = check_orderers(c, errmsg)) || (rc = check_consensus(c, errmsg)) ||
         (rc = check_chaincodes(c, errmsg)))
         return rc;
-    return check_policy(errmsg, "lifecycle_policy", c->lifecycle_policy);
+    if ((rc = check_policy(errmsg, "lifecycle_policy", c->lifecycle_policy)))
+        return rc;
+    char why[256];
+    rc = lifecycle_commit_policy_check(c, why, sizeof why);
+    if (rc == STELE_ERR_NOMEM)
+        return rc;
+    if (rc) {
+        struct quoted q;
+        return refuse(errmsg, "lifecycle_policy %s %s", quote(&q, c->lifecycle_policy), why);
+    }
+    return STELE_OK;
 }
 
 const Stele__OrdererNodeConfig *genesis_find_orderer(const Stele__ChannelConfig *cfg,

@@ -50,6 +50,81 @@ int lifecycle_policy_check(const Stele__ChannelConfig *cfg, const char *policy, 
     return rc;
 }
 
+int lifecycle_commit_allowed(const Stele__ChannelConfig *cfg, const bool *approved, bool *ok)
+{
+    const char *t = cfg->lifecycle_policy && cfg->lifecycle_policy[0]
+                        ? cfg->lifecycle_policy
+                        : GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    size_t n = cfg->n_organisations, yes = 0;
+    for (size_t i = 0; i < n; i++)
+        yes += approved[i];
+    *ok = false;
+    if (strcmp(t, "MAJORITY Admins") == 0)
+        *ok = 2 * yes > n;
+    else if (strcmp(t, "ANY Admins") == 0)
+        *ok = yes > 0;
+    else if (strcmp(t, "ALL Admins") == 0)
+        *ok = n > 0 && yes == n;
+    else {
+        struct policy *p = NULL;
+        int rc = policy_parse(t, strlen(t), &p, NULL);
+        if (rc)
+            return rc == STELE_ERR_NOMEM ? rc : STELE_ERR_MALFORMED;
+        struct policy_signer *signers = calloc(n ? n : 1, sizeof *signers);
+        size_t *ids = calloc(n ? n : 1, sizeof *ids);
+        size_t k = 0;
+        for (size_t i = 0; signers && ids && i < n; i++)
+            if (approved[i]) {
+                ids[k] = i; /* each organisation one signer */
+                signers[k] = (struct policy_signer){cfg->organisations[i]->name, "admin",
+                                                    (const uint8_t *)&ids[k], sizeof ids[k]};
+                k++;
+            }
+        if (signers && ids)
+            *ok = policy_satisfied(p, signers, k); /* LIMIT fails closed */
+        else
+            rc = STELE_ERR_NOMEM;
+        free(signers);
+        free(ids);
+        policy_destroy(p);
+        return rc;
+    }
+    return STELE_OK;
+}
+
+int lifecycle_commit_policy_check(const Stele__ChannelConfig *cfg, char *why, size_t len)
+{
+    const char *t = cfg->lifecycle_policy ? cfg->lifecycle_policy : "";
+    char unknown[POLICY_MAX_NAME + 1];
+    if (!t[0] || strcmp(t, "MAJORITY Admins") == 0 || strcmp(t, "ANY Admins") == 0 ||
+        strcmp(t, "ALL Admins") == 0)
+        return STELE_OK;
+    int rc = lifecycle_policy_check(cfg, t, unknown, sizeof unknown);
+    if (rc == STELE_ERR_MALFORMED)
+        snprintf(why, len,
+                 "is neither MAJORITY Admins, ANY Admins, ALL Admins nor a policy such as "
+                 "AND(org1.admin, org2.admin)");
+    else if (rc == STELE_ERR_NOT_FOUND)
+        snprintf(why, len, "names organisation \"%s\", which is not one of the channel's", unknown);
+    if (rc)
+        return rc;
+    bool *all = calloc(cfg->n_organisations ? cfg->n_organisations : 1, sizeof *all);
+    if (!all)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < cfg->n_organisations; i++)
+        all[i] = true;
+    bool ok = false;
+    rc = lifecycle_commit_allowed(cfg, all, &ok);
+    free(all);
+    if (rc == STELE_OK && !ok) {
+        snprintf(why, len,
+                 "cannot be satisfied even when every organisation's admins approve (its "
+                 "principals must be ORG.admin)");
+        rc = STELE_ERR_PERMISSION;
+    }
+    return rc;
+}
+
 bool lifecycle_version_ok(const char *v)
 {
     size_t n = strlen(v);
@@ -298,7 +373,7 @@ static int publish_crl(struct arena *a, const Stele__ChannelConfig *cfg,
 /* The answer of `readiness`: a CommitReadiness naming each channel organisation and whether
  * approved[i] (its latest approval is the definition asked about). */
 static int readiness_answer(struct arena *a, const Stele__ChannelConfig *cfg, const bool *approved,
-                            struct lifecycle_result *out)
+                            bool ready, struct lifecycle_result *out)
 {
     size_t n = cfg->n_organisations;
     Stele__CommitReadiness r = STELE__COMMIT_READINESS__INIT;
@@ -314,6 +389,10 @@ static int readiness_answer(struct arena *a, const Stele__ChannelConfig *cfg, co
     }
     r.n_approvals = n;
     r.approvals = ptrs;
+    r.ready = ready;
+    r.policy = cfg->lifecycle_policy && cfg->lifecycle_policy[0]
+                   ? cfg->lifecycle_policy
+                   : (char *)GENESIS_DEFAULT_LIFECYCLE_POLICY;
     size_t len = protobuf_c_message_get_packed_size(&r.base);
     uint8_t *bytes = arena_alloc(a, len ? len : 1);
     if (!bytes)
@@ -429,13 +508,29 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
         approved[i] = found && v.len == 2 * sizeof ld.hash && memcmp(v.data, hx, v.len) == 0;
         approvals += approved[i];
     }
+    bool ok = false;
+    rc = lifecycle_commit_allowed(cfg, approved, &ok);
+    if (rc == STELE_ERR_MALFORMED)
+        return refuse(out, 400, "the channel's lifecycle policy does not parse"), STELE_OK;
+    if (rc)
+        return rc;
     if (readiness)
-        return readiness_answer(a, cfg, approved, out);
-    if (2 * approvals <= cfg->n_organisations)
+        return readiness_answer(a, cfg, approved, ok, out);
+    if (!ok) {
+        const char *msg =
+            cfg->lifecycle_policy && cfg->lifecycle_policy[0] &&
+                    strcmp(cfg->lifecycle_policy, "MAJORITY Admins") != 0
+                ? arena_printf(a,
+                               "the organisations whose admins approved this definition (%zu of "
+                               "%zu) do not satisfy the channel's lifecycle policy %s",
+                               approvals, cfg->n_organisations, cfg->lifecycle_policy)
+                : NULL;
         return refuse(out, 400,
-                      "admins of more than half of the channel's organisations have "
-                      "not approved this definition"),
+                      msg ? msg
+                          : "admins of more than half of the channel's organisations have "
+                            "not approved this definition"),
                STELE_OK;
+    }
     out->status = 200;
     return one_rwset(a, dkey, ver, dkey, ld.canonical, &out->rwset);
 }

@@ -158,7 +158,7 @@ ok "approve another policy by org1" stele chaincode approve "${defor[@]}" --peer
 ok "approve by org1" stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
 ok "readiness after org1's approval" stele chaincode checkcommitreadiness "${def1[@]}" --peer "$p1" \
   --identity "$ids/owner1"
-echo "$out" | grep '^2 of 3 organisations approved: ready to commit$' >/dev/null || fail "readiness: $out"
+echo "$out" | grep '^2 of 3 organisations approved: ready to commit (lifecycle policy MAJORITY Admins)$' >/dev/null || fail "readiness: $out"
 ok "readiness of org1's first choice" stele chaincode checkcommitreadiness "${defor[@]}" --peer "$p1" \
   --identity "$ids/owner1" --json
 echo "$out" | grep '"org1":false' | grep '"org2":false' | grep '"ready":false' >/dev/null \

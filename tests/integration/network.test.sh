@@ -58,6 +58,16 @@ set -e
 [ $rc -eq 1 ] || fail "log_window 45 should exit 1, got $rc"
 echo "$out" | grep "bad-pbft.yaml:$line:7: channel.consensus.pbft.log_window 45 is not a multiple of checkpoint_interval 10" >/dev/null \
   || fail "bad pbft message: $out"
+# Who commits chaincode definitions: a policy the channel could never satisfy is refused.
+sed 's/^channel:$/channel:\n  lifecycle_policy: AND(org1.admin, org7.admin)/' "$tmp/pbft.yaml" >"$tmp/bad-lc.yaml"
+set +e
+out=$("$bin/stele-network" check --config "$tmp/bad-lc.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep 'channel.lifecycle_policy names organisation "org7", which is not one of the channel' >/dev/null \
+  || fail "lifecycle_policy naming org7: $rc $out"
+sed 's/^channel:$/channel:\n  lifecycle_policy: AND(orderers.admin, org1.admin)/' "$tmp/pbft.yaml" >"$tmp/lc.yaml"
+"$bin/stele-network" check --config "$tmp/lc.yaml" | grep '^channel.lifecycle_policy: AND(orderers.admin, org1.admin)$' >/dev/null \
+  || fail "check with a lifecycle policy: $("$bin/stele-network" check --config "$tmp/lc.yaml" 2>&1)"
 sed '/orderer3, listen/d' "$tmp/pbft.yaml" >"$tmp/three.yaml"
 set +e
 out=$("$bin/stele-network" check --config "$tmp/three.yaml" 2>&1); rc=$?

@@ -90,6 +90,8 @@ static void table_free(struct table *t)
 static uint8_t org1_ca_pub[33];
 static ProtobufCBinaryData org1_ca = {0, org1_ca_pub};
 
+static const char *lc_policy; /* the channel's lifecycle_policy (NULL: none, the default) */
+
 static Stele__ChannelConfig *channel(void)
 {
     static Stele__OrganisationConfig o[3];
@@ -107,6 +109,7 @@ static Stele__ChannelConfig *channel(void)
     c.organisations = op;
     c.n_organisations = 3;
     c.channel_id = "stele";
+    c.lifecycle_policy = (char *)lc_policy;
     return &c;
 }
 
@@ -434,6 +437,90 @@ static void crls_are_published(void **state)
     crypto_key_destroy(stranger);
 }
 
+/* The readiness answer's verdict for `d`: 1 ready, 0 not, -1 no answer. */
+static int ready(struct table *t, struct arena *a, ProtobufCBinaryData d)
+{
+    struct lifecycle_result r;
+    if (run(t, a, "readiness", d, "org1", "client", &r) != 200)
+        return -1;
+    Stele__CommitReadiness *cr = (Stele__CommitReadiness *)pb_unpack(
+        &stele__commit_readiness__descriptor, NULL, r.payload.data, r.payload.len, 0);
+    if (!cr)
+        return -1;
+    int v = cr->ready;
+    assert_string_equal(cr->policy, lc_policy ? lc_policy : "MAJORITY Admins");
+    pb_free(&cr->base);
+    return v;
+}
+
+/* The channel's lifecycle_policy, not a fixed majority, says whose approvals commit a
+ * definition: with AND(org1.admin, org2.admin), orderers and org1 (two of three, a majority)
+ * do not; with org2 too they do. ANY and ALL Admins as in Fabric. */
+static void the_lifecycle_policy_decides_who_commits(void **state)
+{
+    (void)state;
+    struct arena *a = arena_create(0);
+    struct table t = {0};
+    struct lifecycle_result r;
+    ProtobufCBinaryData d1 = def("asset", "1.0", 1, "OR(org1.peer)", 7);
+    lc_policy = "AND(org1.admin, org2.admin)";
+    assert_int_equal(run(&t, a, "approve", d1, "orderers", "admin", &r), 200);
+    apply(&t, r.rwset, 1);
+    assert_int_equal(run(&t, a, "approve", d1, "org1", "admin", &r), 200);
+    apply(&t, r.rwset, 2);
+    assert_int_equal(ready(&t, a, d1), 0);
+    assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "(2 of 3) do not satisfy the channel's lifecycle policy "
+                                  "AND(org1.admin, org2.admin)"));
+    lc_policy = "ALL Admins";
+    assert_int_equal(ready(&t, a, d1), 0);
+    assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
+    lc_policy = NULL; /* the default: a majority */
+    assert_int_equal(ready(&t, a, d1), 1);
+    lc_policy = "AND(org1.admin, org2.admin)";
+    assert_int_equal(run(&t, a, "approve", d1, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 3);
+    assert_int_equal(ready(&t, a, d1), 1);
+    assert_int_equal(run(&t, a, "commit", d1, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 4);
+
+    /* sequence 2 with one approval: ANY Admins commits it, MAJORITY does not */
+    ProtobufCBinaryData d2 = def("asset", "2.0", 2, "OR(org1.peer)", 8);
+    assert_int_equal(run(&t, a, "approve", d2, "org2", "admin", &r), 200);
+    apply(&t, r.rwset, 5);
+    lc_policy = "MAJORITY Admins";
+    assert_int_equal(run(&t, a, "commit", d2, "org2", "admin", &r), 400);
+    assert_non_null(strstr(r.why, "more than half"));
+    lc_policy = "ANY Admins";
+    assert_int_equal(run(&t, a, "commit", d2, "org2", "admin", &r), 200);
+
+    /* what genesis_check() lets through */
+    char why[256];
+    const struct {
+        const char *policy;
+        int rc;
+        const char *why;
+    } cases[] = {
+        {"MAJORITY Admins", STELE_OK, ""},
+        {"ALL Admins", STELE_OK, ""},
+        {"OutOf(2, orderers.admin, org1.admin, org2.admin)", STELE_OK, ""},
+        {"SOME Admins", STELE_ERR_MALFORMED, "neither MAJORITY Admins"},
+        {"AND(org1.admin, org9.admin)", STELE_ERR_NOT_FOUND, "\"org9\""},
+        {"AND(org1.peer, org2.admin)", STELE_ERR_PERMISSION, "ORG.admin"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lc_policy = cases[i].policy;
+        why[0] = 0;
+        assert_int_equal(lifecycle_commit_policy_check(channel(), why, sizeof why), cases[i].rc);
+        assert_non_null(strstr(why, cases[i].why));
+    }
+    lc_policy = NULL;
+    free(d1.data);
+    free(d2.data);
+    table_free(&t);
+    arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +529,7 @@ int main(void)
         cmocka_unit_test(an_approval_replaces_the_one_before),
         cmocka_unit_test(writes_are_compared),
         cmocka_unit_test(crls_are_published),
+        cmocka_unit_test(the_lifecycle_policy_decides_who_commits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/daemon.h"
 #include "ledger/blockstore.h"
+#include "ledger/lifecycle.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -696,6 +697,34 @@ static int check_orgs(const struct netconfig *c, const char *path, char **errmsg
     return STELE_OK;
 }
 
+/* channel.lifecycle_policy as the channel will read it (lifecycle_commit_policy_check()). */
+static int check_lifecycle(const struct netconfig *c, const char *path, char **errmsg)
+{
+    Stele__OrganisationConfig *orgs = calloc(c->n_orgs ? c->n_orgs : 1, sizeof *orgs);
+    Stele__OrganisationConfig **ptrs = calloc(c->n_orgs ? c->n_orgs : 1, sizeof *ptrs);
+    if (!orgs || !ptrs) {
+        free(orgs);
+        free(ptrs);
+        return STELE_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < c->n_orgs; i++) {
+        stele__organisation_config__init(&orgs[i]);
+        orgs[i].name = c->orgs[i].name;
+        ptrs[i] = &orgs[i];
+    }
+    Stele__ChannelConfig cc = STELE__CHANNEL_CONFIG__INIT;
+    cc.organisations = ptrs;
+    cc.n_organisations = c->n_orgs;
+    cc.lifecycle_policy = c->channel.lifecycle_policy;
+    char why[256];
+    int rc = lifecycle_commit_policy_check(&cc, why, sizeof why);
+    free(orgs);
+    free(ptrs);
+    if (rc && rc != STELE_ERR_NOMEM)
+        return stele_errf(errmsg, STELE_ERR_CONFIG, "%s: channel.lifecycle_policy %s", path, why);
+    return rc;
+}
+
 int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp, char **errmsg)
 {
     int rc = config_load_file(&netconfig_schema, out, path, cfgp, errmsg);
@@ -703,7 +732,8 @@ int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp
         return rc;
     if ((rc = check_orderers(out, path, errmsg)) || (rc = check_consensus(out, path, errmsg)) ||
         (rc = check_chaincodes(out, path, errmsg)) || (rc = check_identities(out, path, errmsg)) ||
-        (rc = check_orgs(out, path, errmsg)) || (rc = check_tls(out, path, errmsg))) {
+        (rc = check_orgs(out, path, errmsg)) || (rc = check_tls(out, path, errmsg)) ||
+        (rc = check_lifecycle(out, path, errmsg))) {
         config_destroy(*cfgp);
         *cfgp = NULL;
     }

@@ -48,9 +48,10 @@ static const char cc_usage[] =
     "         'AND(org1.peer, org2.peer)'. It is a transaction; it waits for the commit.\n"
     "checkcommitreadiness  which organisations approved exactly this definition as their\n"
     "         latest approval for the sequence (any member may ask; nothing is submitted).\n"
-    "commit   commits the definition once admins of more than half of the organisations\n"
-    "         approved it; the chaincode can be invoked from the next block on every peer\n"
-    "         that installed the package.\n"
+    "commit   commits the definition once the organisations whose admins approved it\n"
+    "         satisfy the channel's lifecycle policy (by default MAJORITY Admins: more than\n"
+    "         half); the chaincode can be invoked from the next block on every peer that\n"
+    "         installed the package.\n"
     "list     the committed definitions and whether the peer has their package installed;\n"
     "         --installed lists the packages installed on the peer (its org's "
     "admins).\n" PEER_CLIENT_TLS_HELP;
@@ -260,7 +261,9 @@ static int print_readiness(const struct peer_opts *o, const char *name, const ch
     size_t yes = 0;
     for (size_t i = 0; i < cr->n_approvals; i++)
         yes += cr->approvals[i]->approved;
-    bool ready = 2 * yes > cr->n_approvals;
+    /* the peer judges by the channel's lifecycle policy; one that does not say: the default */
+    bool by_policy = cr->policy && cr->policy[0];
+    bool ready = by_policy ? cr->ready : 2 * yes > cr->n_approvals;
     if (o->json) {
         struct buf jb;
         struct json j;
@@ -274,6 +277,8 @@ static int print_readiness(const struct peer_opts *o, const char *name, const ch
             json_kv_bool(&j, cr->approvals[i]->org, cr->approvals[i]->approved);
         json_object_end(&j);
         json_kv_bool(&j, "ready", ready);
+        if (by_policy)
+            json_kv_string(&j, "lifecycle_policy", cr->policy);
         line_end(&jb, &j);
     } else {
         printf("%s %s sequence %" PRIu64 ":\n", name, version, seq);
@@ -282,8 +287,14 @@ static int print_readiness(const struct peer_opts *o, const char *name, const ch
             peer_client_fput_printable(cr->approvals[i]->org, stdout);
             printf(": %s\n", cr->approvals[i]->approved ? "approved" : "not approved");
         }
-        printf("%zu of %zu organisations approved: %s\n", yes, cr->n_approvals,
-               ready ? "ready to commit" : "a commit needs more than half");
+        printf("%zu of %zu organisations approved: %s", yes, cr->n_approvals,
+               ready ? "ready to commit" : "not enough for a commit");
+        if (by_policy) {
+            fputs(" (lifecycle policy ", stdout);
+            peer_client_fput_printable(cr->policy, stdout);
+            fputs(")", stdout);
+        }
+        putchar('\n');
     }
     pb_free(&cr->base);
     return 0;

@@ -104,10 +104,7 @@ static const struct allow serving[] = {
 
 /* Allowed while loading only (with read-only opens and reads of what they open, below). */
 static const struct allow loading[] = {
-    {SCMP_SYS(close), "the loader closes the .so"},
-    {SCMP_SYS(fstat), "the loader checks the .so"},
-    {SCMP_SYS(newfstatat), "the loader checks the .so"},
-    {SCMP_SYS(lseek), "reading files"},
+    {SCMP_SYS(close), "the loader closes the .so; the host closes stdin and stdout (its own)"},
     {SCMP_SYS(mprotect), "the loader protects relocated segments (RELRO)"},
     {SCMP_SYS(seccomp), "installing the serving filter (which only adds restrictions)"},
 };
@@ -172,11 +169,14 @@ static int add_loading(scmp_filter_ctx ctx)
     int rc = 0;
     for (size_t i = 0; i < sizeof loading / sizeof loading[0] && !rc; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, loading[i].nr, 0);
-    /* reading the files it opens: the loader reads the .so's headers (read, pread64) */
-    if (!rc)
-        rc = allow_opened_fds(ctx, SCMP_SYS(read));
-    if (!rc)
-        rc = allow_opened_fds(ctx, SCMP_SYS(pread64));
+    /* the files it opens, never stdin, stdout, stderr (a constructor moving the peer's log
+     * file's offset would overwrite its log) nor paths (stat by path tells whether any file
+     * exists, Landlock or not): the loader reads the .so's headers (read, pread64), checks it
+     * (fstat, newfstatat with AT_EMPTY_PATH) */
+    static const int on_opened[] = {SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(lseek),
+                                    SCMP_SYS(newfstatat), SCMP_SYS(fstat)};
+    for (size_t i = 0; i < sizeof on_opened / sizeof on_opened[0] && !rc; i++)
+        rc = allow_opened_fds(ctx, on_opened[i]);
     /* opening files to read them (the .so, its libraries): never to write or create one */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,

@@ -36,7 +36,9 @@
  * What a malicious .so can do. Code that runs in the host can undo anything the host does
  * later in its own address space, and a constructor runs before the serving filter; so for a
  * hostile .so the loading restrictions are the floor: no sockets, no exec, no fork, no
- * threads, no writes to any file, reads of the .so and the system libraries only. Where the
+ * threads, no writes to any file, reads of the .so and the system libraries only, and no
+ * use of stdin, stdout or stderr but closing them (the host shares their offsets with the
+ * peer) nor of a path but opening it to read (no stat by path). Where the
  * kernel has no Landlock the loading filter cannot confine reads, so a host refuses to load
  * anything there unless the operator allowed it (allow_without_landlock; the constructor could
  * then read any file the peer can). The peer trusts nothing the host sends.

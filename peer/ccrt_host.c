@@ -437,6 +437,12 @@ static int start(struct ccrt_host *h, const struct ccrt_spawn *sp, const char *s
     char statm[64];
     snprintf(statm, sizeof statm, "/proc/%d/statm", (int)pid);
     h->statm_fd = open(statm, O_RDONLY | O_CLOEXEC);
+    if (h->statm_fd < 0) { /* its memory could not be watched: not started */
+        int e = errno;
+        ccrt_host_kill(h);
+        return ccrt_fail_set(f, STELE_ERR_IO, "cannot watch the chaincode host's memory (%s): %s",
+                             statm, strerror(e));
+    }
     return STELE_OK;
 }
 

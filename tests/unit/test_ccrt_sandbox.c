@@ -300,6 +300,54 @@ static void test_constructor_cannot_read_stderr(void **state)
     free(err);
 }
 
+/* Nor move the offset the host's stderr shares with the peer's (a log file opened without
+ * O_APPEND: the peer's next lines would overwrite its log), nor stat a file by its path. */
+static void test_constructor_cannot_seek_stderr_or_stat(void **state)
+{
+    struct fixture *fx = *state;
+    char path[] = "/tmp/stele-ctorseek-XXXXXX";
+    int log = mkstemp(path);
+    assert_true(log >= 0);
+    unlink(path);
+    static const char lines[] = "the peer's log, line 1\nline 2\n";
+    assert_int_equal(write(log, lines, sizeof lines - 1), (ssize_t)sizeof lines - 1);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(log, 2), 2);
+    char *so = test_binary_path("tests/chaincode/ctorseek.so");
+    struct ccrt_invocation inv = {.chaincode = "ctorseek", .so_path = so, .db = fx->db};
+    struct ccrt_result r;
+    char *err = NULL;
+    int rc = ccrt_invoke(fx->rt, &inv, &r, &err);
+    off_t at = lseek(2, 0, SEEK_CUR); /* past our lines, and past what the runtime logged */
+    dup2(saved, 2);
+    close(saved);
+    char head[sizeof lines - 1];
+    ssize_t n = pread(log, head, sizeof head, 0);
+    close(log);
+    free(so);
+    print_message("    ctorseek -> %s: %s (offset %lld)\n", stele_status_name(rc), err ? err : "-",
+                  (long long)at);
+    assert_true(at >= (off_t)(sizeof lines - 1));
+    assert_int_equal(n, (ssize_t)sizeof head); /* the log's first lines are still there */
+    assert_memory_equal(head, lines, sizeof head);
+    assert_int_equal(rc, STELE_ERR_PERMISSION);
+    assert_non_null(strstr(err, "forbidden system call while loading: lseek"));
+    free(err);
+
+    so = test_binary_path("tests/chaincode/ctorstat.so");
+    inv = (struct ccrt_invocation){.chaincode = "ctorstat", .so_path = so, .db = fx->db};
+    err = NULL;
+    rc = ccrt_invoke(fx->rt, &inv, &r, &err);
+    free(so);
+    print_message("    ctorstat -> %s: %s\n", stele_status_name(rc), err ? err : "-");
+    if (rc == STELE_OK)
+        fail_msg("the constructor learnt '%.*s'", (int)r.payload.len, (const char *)r.payload.data);
+    assert_int_equal(rc, STELE_ERR_PERMISSION);
+    assert_non_null(strstr(err, "forbidden system call while loading: newfstatat"));
+    free(err);
+}
+
 /* A peer that dies (SIGKILL) leaves no host behind, even one stopped between invocations:
  * an idle host exits when its socket closes, and a stopped one is continued for that. */
 static void test_no_host_outlives_the_peer(void **state)
@@ -487,6 +535,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iterators_hold_bounded_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_abis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_constructor_cannot_read_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_constructor_cannot_seek_stderr_or_stat, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_no_host_outlives_the_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_loads_are_not_retried_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_waiting_behind_the_host_tried, setup, teardown),

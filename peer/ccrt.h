@@ -212,7 +212,8 @@ void ccrt_destroy(struct ccrt *rt);
  *                         (release it with ccrt_result_release());
  *   STELE_ERR_TIMEOUT     it ran past timeout_ms (the host was killed);
  *   STELE_ERR_LIMIT       its host went over memory_limit (killed), or it read more than
- *                         max_keys items (its writes are refused with STELE_CC_LIMIT instead);
+ *                         max_keys items or 8 MiB of keys (range bounds and listed keys
+ *                         included) (its writes are refused with STELE_CC_LIMIT instead);
  *   STELE_ERR_PERMISSION  it made a forbidden system call (the host was killed), also
  *                         while loading (a constructor): that refusal is remembered as below;
  *   STELE_ERR_INTERNAL    its host crashed, exited, or sent a malformed message (killed);

@@ -113,6 +113,11 @@ void ccrt_host_kill(struct ccrt_host *h);
 
 struct ccrt_sim;
 
+/* Key octets the peer keeps for one invocation's reads (keys read, range bounds, keys listed
+ * by ranges): 10,000 ranges with 4 KiB bounds would otherwise hold ~80 MiB, twice. */
+#define CCRT_MAX_READ_KEY_BYTES ((size_t)8 << 20)
+#define CCRT_MAX_READ_KEY_MIB   "8"
+
 /* Limits of one invocation's read/write set. */
 struct ccrt_sim_limits {
     size_t max_keys;        /* items, counted as tx.h counts them */

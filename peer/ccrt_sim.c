@@ -93,6 +93,7 @@ struct ccrt_sim {
     size_t page_bytes; /* octets of values held in the pages of all iterators (ALL_PAGES) */
     size_t held_bytes; /* octets of replaced values only snapshots hold (ALL_PAGES too) */
     size_t items;      /* as tx.h counts them */
+    size_t read_bytes; /* key octets kept for reads, range bounds and listed keys */
     int err;           /* the first failure that spoils the set */
     char why[160];
     struct buf value; /* the value of the last GET */
@@ -163,8 +164,9 @@ static void spoil(struct ccrt_sim *s, int rc, const char *fmt, const char *arg)
     snprintf(s->why, sizeof s->why, fmt, arg);
 }
 
-/* Counts one more item; spoils the set past the cap. */
-static bool count_item(struct ccrt_sim *s)
+/* Counts one more item of `bytes` key octets the peer keeps (a read's key, a range's bounds,
+ * a listed key); spoils the set past either cap. */
+static bool count_item(struct ccrt_sim *s, size_t bytes)
 {
     if (s->items >= s->lim.max_keys) {
         char n[32];
@@ -172,7 +174,13 @@ static bool count_item(struct ccrt_sim *s)
         spoil(s, STELE_ERR_LIMIT, "its read/write set went over the limit of %s keys", n);
         return false;
     }
+    if (bytes > CCRT_MAX_READ_KEY_BYTES - s->read_bytes) {
+        spoil(s, STELE_ERR_LIMIT, "its reads went over the limit of %s MiB of keys",
+              CCRT_MAX_READ_KEY_MIB);
+        return false;
+    }
     s->items++;
+    s->read_bytes += bytes;
     return true;
 }
 
@@ -226,7 +234,8 @@ static void do_get(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHost
     size_t at = rfind(s, s->key, &found);
     if (!found) { /* the first read of a key is the one validated */
         char *k = strdup(s->key);
-        if (!k || !count_item(s) || !grow(&s->reads, &s->cap_reads, s->n_reads, sizeof *s->reads)) {
+        if (!k || !count_item(s, strlen(k)) ||
+            !grow(&s->reads, &s->cap_reads, s->n_reads, sizeof *s->reads)) {
             free(k);
             spoil(s, STELE_ERR_NOMEM, "%s", "out of memory");
             return reply_rc(r, STELE_CC_FAILED);
@@ -357,7 +366,7 @@ static void do_range(struct ccrt_sim *s, const Stele__CcHostCall *c, Stele__CcHo
         return reply_rc(r, STELE_CC_INVALID);
     if (s->open_iters >= MAX_ITERS)
         return reply_rc(r, STELE_CC_LIMIT);
-    if (!count_item(s))
+    if (!count_item(s, strlen(s->key) + strlen(s->end)))
         return reply_rc(r, STELE_CC_FAILED);
     struct iter *it = calloc(1, sizeof *it);
     if (!it || !(it->start = strdup(s->key)) || !(it->end = strdup(s->end)) ||
@@ -468,7 +477,7 @@ static bool fill_page(struct ccrt_sim *s, struct iter *it)
 /* Lists committed entry `e` as gone past. */
 static bool list_entry(struct ccrt_sim *s, struct iter *it, const struct centry *e)
 {
-    if (!count_item(s))
+    if (!count_item(s, strlen(e->key)))
         return false;
     char *k = strdup(e->key);
     if (!k || !grow(&it->listed, &it->cap_listed, it->n_listed, sizeof *it->listed)) {

@@ -290,6 +290,65 @@ static void test_replaced_values_iterators_hold_are_bounded(void **state)
     ccrt_sim_destroy(s);
 }
 
+/* Ranges with 4 KiB bounds, each closed at once: the peer keeps every range's bounds for
+ * the read set until the invocation ends, so they count against 8 MiB of read keys (the
+ * 1,024th range takes the total past it) as well as against max_keys: a chaincode cannot make
+ * the peer hold ~80 MiB with 10,000 of them. Reads by key count the same way. */
+static void test_read_keys_are_bounded_in_octets(void **state)
+{
+    struct fixture *fx = *state;
+    struct ccrt_sim_limits lim = {10000, 8u << 20};
+    struct ccrt_sim *s = ccrt_sim_create(fx->db, "cc", &lim);
+    static char lo[STELE_CC_MAX_KEY + 1], hi[STELE_CC_MAX_KEY + 1];
+    Stele__CcHostReply r;
+    bool has_reply;
+    int opened = 0;
+    for (int i = 0; i < 2000; i++) {
+        memset(lo, 'a', STELE_CC_MAX_KEY);
+        memset(hi, 'b', STELE_CC_MAX_KEY);
+        snprintf(lo, 5, "%04d", i); /* distinct bounds, each 4 KiB */
+        lo[4] = 'a';
+        snprintf(hi, 5, "%04d", i);
+        hi[4] = 'b';
+        Stele__CcHostCall c = range_call();
+        c.key = (ProtobufCBinaryData){STELE_CC_MAX_KEY, (uint8_t *)lo};
+        c.end_key = (ProtobufCBinaryData){STELE_CC_MAX_KEY, (uint8_t *)hi};
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        if (r.rc != STELE_CC_OK)
+            break;
+        opened++;
+        Stele__CcHostCall close_it = STELE__CC_HOST_CALL__INIT;
+        close_it.op = STELE__CC_HOST_CALL__OP__CLOSE;
+        close_it.iter = r.iter;
+        assert_int_equal(ccrt_sim_call(s, &close_it, &r, &has_reply), STELE_OK);
+    }
+    assert_int_equal(opened, 1024);
+    assert_int_equal(r.rc, STELE_CC_FAILED);
+    const char *why = NULL;
+    assert_int_equal(ccrt_sim_error(s, &why), STELE_ERR_LIMIT);
+    assert_non_null(strstr(why, "8 MiB of keys"));
+    ccrt_sim_destroy(s);
+
+    /* GET: 2,048 reads of distinct 4 KiB keys fill it, the next fails */
+    s = ccrt_sim_create(fx->db, "cc", &lim);
+    int read = 0;
+    for (int i = 0; i < 3000; i++) {
+        memset(lo, 'k', STELE_CC_MAX_KEY);
+        snprintf(lo, 5, "%04d", i);
+        lo[4] = 'k';
+        Stele__CcHostCall c = STELE__CC_HOST_CALL__INIT;
+        c.op = STELE__CC_HOST_CALL__OP__GET;
+        c.key = (ProtobufCBinaryData){STELE_CC_MAX_KEY, (uint8_t *)lo};
+        assert_int_equal(ccrt_sim_call(s, &c, &r, &has_reply), STELE_OK);
+        if (r.rc != STELE_CC_NOT_FOUND)
+            break;
+        read++;
+    }
+    assert_int_equal(read, 2048);
+    assert_int_equal(ccrt_sim_error(s, &why), STELE_ERR_LIMIT);
+    ccrt_sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +356,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_write_fails_the_invocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_reply_only_on_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterator_pages_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_keys_are_bounded_in_octets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_values_iterators_hold_are_bounded, setup,
                                         teardown),
     };

@@ -44,6 +44,11 @@
 
 /* The host's state during an invocation. */
 struct host {
+    /* The running invocation's nonce, echoed in its calls and result. First, where the stub's
+     * `impl` points: a chaincode can learn its own invocation's nonce (tests/chaincode/evil.c
+     * does), which lets it forge nothing it could not send through the shim; what it must not
+     * know is another invocation's. */
+    uint64_t nonce;
     int fd;                           /* the socket */
     const struct stele_chaincode *cc; /* the loaded descriptor */
     bool ended;                       /* the entry point returned: no more calls */
@@ -213,6 +218,7 @@ static const Stele__CcHostReply *call(struct host *h, Stele__CcHostCall *c)
 {
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_CALL;
+    c->nonce = h->nonce;
     m.call = c;
     bool one_way = c->op == STELE__CC_HOST_CALL__OP__CLOSE || c->no_reply;
     send_msg(h->fd, &h->out, &m, one_way);
@@ -409,6 +415,7 @@ static void invoke(struct host *h, const Stele__CcHostInvoke *inv)
     h->max_keys = inv->max_keys;
     h->max_write_bytes = inv->max_write_bytes;
     h->items = h->write_bytes = 0;
+    h->nonce = inv->nonce;
     h->ranged = false;
     h->ended = false;
     stele_cc_stub_run(&stub, h->cc);
@@ -416,6 +423,7 @@ static void invoke(struct host *h, const Stele__CcHostInvoke *inv)
 
     Stele__CcHostResult res = STELE__CC_HOST_RESULT__INIT;
     res.status = stub.status;
+    res.nonce = h->nonce;
     res.message = stub.message ? stub.message : "";
     res.payload = bytes_of(stub.payload, stub.payload_len);
     if (stub.event_name) {

@@ -51,6 +51,8 @@
  * CCHOST_MAX_FRAME octets from the peer, CCHOST_MAX_HOST_FRAME from a host. Each state call
  * is a request and (except CLOSE) a reply; the peer checks every message from the host (the
  * chaincode can write anything to the socket), and the invocation's deadline before each.
+ * Each invocation has a random nonce (CcHostInvoke.nonce) that its calls and result repeat:
+ * a frame with another belongs to no invocation of this one, and the host is killed.
  *
  * Read/write set (what the peer builds from the state calls, in the chaincode's namespace):
  *   get    — the invocation's own write of the key if there is one (no read recorded: the

@@ -109,6 +109,14 @@ bool ccrt_host_has_input(struct ccrt_host *h);
  * host without a process. */
 void ccrt_host_kill(struct ccrt_host *h);
 
+/* ---- one invocation (ccrt_run.c) -------------------------------------------------------- */
+
+/* Runs `inv` on host `h` under the limits of `cfg`: the invoke, the state calls, the result
+ * (ccrt_invoke() says what each return means). On a failure that is the host's, the host is
+ * killed (h->pid is 0 afterwards). *f says why. */
+int ccrt_run(const struct ccrt_config *cfg, struct ccrt_host *h, const struct ccrt_invocation *inv,
+             struct ccrt_result *out, struct ccrt_fail *f);
+
 /* ---- the state calls of one invocation ------------------------------------------------ */
 
 struct ccrt_sim;

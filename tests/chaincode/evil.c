@@ -16,11 +16,12 @@
  *   thread    pthread_create()                          -> forbidden (clone3)
  *   sigsys    blocks SIGSYS, then opens a file          -> killed by SIGSYS
  *   garbage   writes junk to the peer's socket (fd 3)   -> protocol error
- *   flood     writes CLOSE calls (which get no answer) to fd 3 forever -> timeout
+ *   flood     writes CLOSE calls (which get no answer; with the invocation's nonce) to fd 3
+ *             forever -> timeout
  *   forge     writes a result "forged" and a CLOSE call to fd 3, then answers "honest"
- *             -> the peer takes "forged"; the rest must not reach the next invocation
- *   linger [MiB]  writes a result "linger" to fd 3, then goes on: touches MiB (320 when not
- *             given) MiB and spins
+ *             -> neither carries the invocation's nonce: refused, the host replaced
+ *   linger [MiB]  writes a result "linger" to fd 3 (with the invocation's nonce, read from
+ *             the host's memory), then goes on: touches MiB (320 when not given) MiB and spins
  *             -> the peer takes "linger"; the host must not run on between invocations
  *   snapshots N  puts a 1 MiB value, then N times opens a range over it and puts another
  *             1 MiB value in its place (each open iterator shows the value it was opened
@@ -51,6 +52,18 @@ __attribute__((no_sanitize("address", "undefined"), noinline)) static void crash
 static void *thread_main(void *arg)
 {
     return arg;
+}
+
+/* The running invocation's nonce, which frames written past the shim must carry, read where
+ * the host keeps it (what a hostile chaincode can do: its memory is the host's; the stub's
+ * layout begins with the ops and the host, chaincode/shim/stub.h, and the host with it). */
+static uint64_t invocation_nonce(stele_cc_stub *stub)
+{
+    struct stub_abi {
+        const void *ops;
+        const uint64_t *impl;
+    };
+    return *((const struct stub_abi *)(const void *)stub)->impl;
 }
 
 static int invoke(stele_cc_stub *stub)
@@ -101,12 +114,15 @@ static int invoke(stele_cc_stub *stub)
         int fd = open("/etc/hostname", O_RDONLY);
         return stele_cc_error(stub, 500, "open returned %d", fd);
     } else if (strcmp(fn, "flood") == 0) {
-        /* CcHostToPeer{call: CcHostCall{op: CLOSE}}, framed, 8192 at a time: the peer always
-         * finds another frame waiting */
-        static const char close_call[] = "\x00\x00\x00\x04\x12\x02\x08\x05";
-        static char many[8192 * 8];
-        for (size_t i = 0; i < sizeof many; i += 8)
-            memcpy(many + i, close_call, 8);
+        /* CcHostToPeer{call: CcHostCall{op: CLOSE, nonce}}, framed, 8192 at a time: the peer
+         * always finds another frame waiting */
+        unsigned char close_call[4 + 13] = {0, 0, 0, 13, 0x12, 11, 0x08, 0x05, 0x39};
+        uint64_t nonce = invocation_nonce(stub);
+        for (int i = 0; i < 8; i++)
+            close_call[9 + i] = (unsigned char)(nonce >> (8 * i));
+        static char many[8192 * sizeof close_call];
+        for (size_t i = 0; i < sizeof many; i += sizeof close_call)
+            memcpy(many + i, close_call, sizeof close_call);
         for (;;) {
             ssize_t w = write(3, many, sizeof many);
             (void)w;
@@ -120,10 +136,13 @@ static int invoke(stele_cc_stub *stub)
         (void)w;
         return stele_cc_success(stub, "honest", 6);
     } else if (strcmp(fn, "linger") == 0) {
-        /* CcHostToPeer{result: CcHostResult{status: 200, payload: "linger"}}, framed */
-        static const char result[] = "\x00\x00\x00\x0d\x1a\x0b\x08\x90\x03\x1a\x06"
-                                     "linger";
-        ssize_t w = write(3, result, sizeof result - 1);
+        /* CcHostToPeer{result: CcHostResult{status: 200, payload: "linger", nonce}}, framed */
+        uint64_t nonce = invocation_nonce(stub);
+        unsigned char result[4 + 22] = {0,    0, 0,   22,  0x1a, 20,  0x08, 0x90, 0x03,
+                                        0x1a, 6, 'l', 'i', 'n',  'g', 'e',  'r',  0x39};
+        for (int i = 0; i < 8; i++)
+            result[18 + i] = (unsigned char)(nonce >> (8 * i));
+        ssize_t w = write(3, result, sizeof result);
         (void)w;
         const char *arg = stele_cc_arg_string(stub, 0);
         int mib = arg ? atoi(arg) : 320;

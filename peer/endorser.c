@@ -135,7 +135,7 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
     int rc;
     const char *busy = NULL;
     if (strcmp(inv->chaincode, LIFECYCLE_NS) == 0) {
-        if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
+        if (hook && hook->checked(hook->arg, creator, NULL, &busy) != STELE_OK)
             return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = run_lifecycle(p, a, inv, creator, v, o);
     } else {
@@ -164,7 +164,7 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
                             .timestamp_ms = at_ms,
                             .creator = creator,
                             .snap = v->snap};
-        if (hook && hook->checked(hook->arg, creator, &busy) != STELE_OK)
+        if (hook && hook->checked(hook->arg, creator, d, &busy) != STELE_OK)
             return refuse(out, RPC_RESOURCE_EXHAUSTED, busy ? busy : "too many calls in progress");
         rc = peer_run_chaincode(p, a, &c, o, &err);
         if (rc == STELE_ERR_STATE) { /* the package holds another chaincode: not a failure */

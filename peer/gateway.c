@@ -173,24 +173,6 @@ static enum rpc_code gw_evaluate(struct rpc_call *call, const ProtobufCMessage *
     return peer_endorse_response(p, call, &r, resp);
 }
 
-/* The endorsement policy of the invoked chaincode; NULL for _lifecycle (no policy). */
-static int proposal_policy(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
-                           struct policy **out)
-{
-    *out = NULL;
-    const Stele__Proposal *pr = (const Stele__Proposal *)pb_unpack(
-        &stele__proposal__descriptor, a, sp->proposal_bytes.data, sp->proposal_bytes.len, 0);
-    if (!pr || !pr->invocation)
-        return STELE_ERR_MALFORMED;
-    if (strcmp(pr->invocation->chaincode, LIFECYCLE_NS) == 0)
-        return STELE_OK;
-    const Stele__ChaincodeDefinition *d = NULL;
-    int rc = lifecycle_definition_get(kvledger_state(p->ledger), a, pr->invocation->chaincode, &d);
-    if (rc == STELE_OK)
-        rc = policy_parse(d->endorsement_policy, strlen(d->endorsement_policy), out, NULL);
-    return rc;
-}
-
 static bool named(const char *org, const char **orgs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -399,7 +381,8 @@ static size_t next_peer_of(const struct gw_endorsing *e, const char *org)
  * peer each of the fewest organisations, in the policy's order, that with this peer would
  * satisfy the policy if they endorse (policy_prefix_needed(); none when this peer alone does).
  * collect() asks further peers if some do not. */
-static int ask_early(void *arg, const struct identity *creator, const char **why)
+static int ask_early(void *arg, const struct identity *creator,
+                     const Stele__ChaincodeDefinition *def, const char **why)
 {
     struct gw_endorsing *e = arg;
     struct peer *p = e->p;
@@ -420,7 +403,13 @@ static int ask_early(void *arg, const struct identity *creator, const char **why
         e->share->held = true;
         memcpy(e->share->who, creator->certhash, 32);
     }
-    e->policy_rc = proposal_policy(p, e->a, e->sp, &e->pol);
+    /* the policy of the definition this peer runs the proposal under (not the latest state's:
+     * an upgrade committed since would ask for endorsements that do not fit its payload);
+     * none for _lifecycle */
+    e->pol = NULL;
+    e->policy_rc =
+        def ? policy_parse(def->endorsement_policy, strlen(def->endorsement_policy), &e->pol, NULL)
+            : STELE_OK;
     if (e->policy_rc || !e->pol)
         return STELE_OK;
     const struct policy_signer self = {p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};

@@ -163,13 +163,15 @@ struct endorse_result {
 };
 
 /* Called by peer_endorse() once the proposal has passed every check, just before its
- * chaincode runs (in a host, or the _lifecycle rules), with its verified creator: the gateway takes
- * the creator's share of its Endorse calls then, and asks the other peers, so that they
- * execute the proposal while this peer does; never for a proposal this peer refused. Returns
- * STELE_OK, or STELE_ERR_LIMIT with *why (a sentence, not freed) to refuse the proposal with
- * RESOURCE_EXHAUSTED. */
+ * chaincode runs (in a host, or the _lifecycle rules), with its verified creator and the
+ * chaincode's definition it runs under (in the state it executes against; NULL for
+ * _lifecycle): the gateway takes the creator's share of its Endorse calls then, and asks the
+ * other peers, so that they execute the proposal while this peer does; never for a proposal
+ * this peer refused. Returns STELE_OK, or STELE_ERR_LIMIT with *why (a sentence, not freed)
+ * to refuse the proposal with RESOURCE_EXHAUSTED. */
 struct endorse_hook {
-    int (*checked)(void *arg, const struct identity *creator, const char **why);
+    int (*checked)(void *arg, const struct identity *creator, const Stele__ChaincodeDefinition *def,
+                   const char **why);
     void *arg;
 };
 

@@ -119,12 +119,23 @@ enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage 
         int64_t left = sr->timeout_ms ? sr->timeout_ms : (int64_t)p->cfg->gateway.commit_timeout_ms;
         unsigned vc = 0;
         uint64_t number = 0;
+        bool mine = false;
         /* the wait counts against the creator's share: it signed the envelope */
-        rc = peer_wait_commit(p, call, creator->certhash, r->tx_id, left, &vc, &number, NULL);
+        rc = peer_wait_commit(p, call, creator->certhash, r->tx_id, left, &vc, &number, &mine);
         if (rc == STELE_OK) {
             r->committed = true;
             r->validation_code = vc;
             r->block_number = number;
+        } else if (rc == STELE_ERR_LIMIT) { /* accepted all the same: say why nobody waited */
+            r->wait_refused =
+                mine ? arena_printf(a,
+                                    "identity \"%s\" already has %d commit waits in progress on "
+                                    "this peer, the most one identity may have",
+                                    creator->id, PEER_MAX_COMMIT_WAITS_PER_CALLER)
+                     : arena_printf(a, "%d commit waits are in progress on this peer",
+                                    PEER_MAX_COMMIT_WAITERS);
+            if (!r->wait_refused)
+                r->wait_refused = "too many commit waits in progress on this peer";
         } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT &&
                    rc != STELE_ERR_MALFORMED) { /* not committed yet, or no wait */
             return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",

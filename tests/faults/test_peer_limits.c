@@ -111,8 +111,29 @@ static void one_identity_cannot_hold_every_commit_wait(void **state)
     /* another identity's wait is admitted meanwhile: it waits until its deadline */
     struct wait_job other = {.who = &N.user2, .timeout_ms = 300};
     commit_wait(&other);
+    /* a Submit asking to wait is accepted all the same, and says why it did not wait (before,
+     * the client could not tell that from a wait that timed out) */
+    char id[65];
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, NULL, NULL);
+    Stele__SubmitRequest sreq = STELE__SUBMIT_REQUEST__INIT;
+    sreq.envelope = tx_must(&(struct txspec){.writes = {{.key = "no-wait", .value = "v"}}}, id);
+    sreq.wait = true;
+    sreq.timeout_ms = 2000;
+    ProtobufCMessage *sresp = NULL;
+    struct rpc_result sres;
+    rpc_unary(ch, "/stele.Gateway/Submit", &sreq.base, &stele__submit_response__descriptor, &sresp,
+              10000, &sres);
+    rpc_channel_close(ch);
+    free(sreq.envelope.data);
+    const Stele__SubmitResponse *su = (const Stele__SubmitResponse *)sresp;
+    print_message("a Submit waiting past the share: %d (%s) %s\n", sres.code, sres.detail,
+                  su ? su->wait_refused : "-");
+    bool submit_ok = sres.code == RPC_OK && su && !su->committed && su->wait_refused &&
+                     strstr(su->wait_refused, "already has 2 commit waits in progress");
+    pb_free(sresp);
     for (int i = 0; i < 2; i++)
         pthread_join(held[i].t, NULL);
+    assert_true(submit_ok);
     assert_true(waiting);
     assert_int_equal(third.res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(third.res.detail, "already waits for 2 commits"));

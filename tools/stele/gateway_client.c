@@ -209,7 +209,15 @@ static int submit_env(struct peer_opts *o, const char *prog, const ProtobufCBina
     out->committed = su->committed;
     out->code = su->validation_code;
     out->block = su->block_number;
-    if (wait && !su->committed)
+    if (wait && !su->committed && su->wait_refused && su->wait_refused[0]) {
+        char *why = printable(su->wait_refused);
+        rc =
+            cli_fail(prog, STELE_ERR_LIMIT,
+                     "transaction %s was accepted by %u orderer(s); %s did not wait for its "
+                     "commit: %s (stele tx %s tells whether it committed)",
+                     out->tx_id, su->orderers_accepted, o->peer, why ? why : "refused", out->tx_id);
+        free(why);
+    } else if (wait && !su->committed)
         rc = cli_fail(prog, STELE_ERR_TIMEOUT,
                       "transaction %s was accepted by %u orderer(s) but has not committed on %s "
                       "yet",

@@ -196,7 +196,9 @@ int stele_cc_split_composite_key(stele_cc_stub *stub, const char *key, const cha
 int stele_cc_set_event(stele_cc_stub *stub, const char *name, const void *payload, size_t len);
 
 /* Sets the response payload (copied; may be NULL when len is 0) and returns 200: end an
- * invocation with `return stele_cc_success(stub, p, n);`. */
+ * invocation with `return stele_cc_success(stub, p, n);`. A payload over STELE_CC_MAX_VALUE,
+ * NULL with len > 0, or no memory to copy it into: it returns 500 instead, with a message as
+ * stele_cc_error() sets one, so the invocation fails and writes nothing. */
 int stele_cc_success(stele_cc_stub *stub, const void *payload, size_t len);
 
 /* Sets the response message (printf-style; a longer one is cut to at most 1024 octets, never

@@ -260,24 +260,30 @@ static int take_frame(struct ccrt_host *h, Stele__CcHostToPeer **out, struct ccr
     *out = NULL;
     if (h->in_len < 4)
         return STELE_OK;
-    uint32_t len = get_u32be(h->in);
+    const uint8_t *at = h->in + h->in_off;
+    uint32_t len = get_u32be(at);
     if (len > CCHOST_MAX_HOST_FRAME)
         return kill_for(h, f, STELE_ERR_INTERNAL,
                         "its host sent a frame of %u octets (at most %u); it was killed", len,
                         CCHOST_MAX_HOST_FRAME);
     if (h->in_len < 4 + (size_t)len)
         return STELE_OK;
-    *out = (Stele__CcHostToPeer *)pb_unpack(&stele__cc_host_to_peer__descriptor, NULL, h->in + 4,
-                                            len, CCHOST_MAX_HOST_FRAME);
+    *out = (Stele__CcHostToPeer *)pb_unpack(&stele__cc_host_to_peer__descriptor, NULL, at + 4, len,
+                                            CCHOST_MAX_HOST_FRAME);
     if (!*out)
         return kill_for(h, f, STELE_ERR_INTERNAL,
                         "its host sent a malformed message; it was killed");
+    /* consumed: the rest moves to the front at the next receive (reserve_in), so a host
+     * sending many small frames costs one move per receive, not one per frame */
+    h->in_off += 4 + (size_t)len;
     h->in_len -= 4 + (size_t)len;
-    memmove(h->in, h->in + 4 + len, h->in_len);
-    if (!h->in_len && h->in_cap > IN_KEEP) {
-        free(h->in);
-        h->in = NULL;
-        h->in_cap = 0;
+    if (!h->in_len) {
+        h->in_off = 0;
+        if (h->in_cap > IN_KEEP) {
+            free(h->in);
+            h->in = NULL;
+            h->in_cap = 0;
+        }
     }
     return STELE_OK;
 }
@@ -286,6 +292,10 @@ static int take_frame(struct ccrt_host *h, Stele__CcHostToPeer **out, struct ccr
  * known yet). */
 static int reserve_in(struct ccrt_host *h, struct ccrt_fail *f)
 {
+    if (h->in_off) {
+        memmove(h->in, h->in + h->in_off, h->in_len);
+        h->in_off = 0;
+    }
     size_t want = h->in_len + IN_CHUNK;
     if (h->in_len >= 4) {
         size_t frame = 4 + (size_t)get_u32be(h->in);

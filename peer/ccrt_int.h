@@ -39,8 +39,10 @@ struct ccrt_host {
     int fd;        /* the peer's end of the socketpair */
     int statm_fd;  /* /proc/PID/statm, for the watchdog */
     bool paused;   /* stopped (SIGSTOP) while idle: ccrt_host_pause() */
-    uint8_t *in;   /* received octets not yet consumed (a partial frame, or more) */
-    size_t in_len; /* octets in `in` */
+    uint8_t *in;   /* received octets; those not yet consumed (a partial frame, or more)
+                      are the in_len from in_off on */
+    size_t in_off; /* consumed octets before them (moved out once per receive, not per frame) */
+    size_t in_len; /* octets not yet consumed */
     size_t in_cap; /* octets allocated at `in` */
 };
 

@@ -105,6 +105,7 @@ int own_genesis_config(struct arena *a, const struct orderer_config *cfg,
     b->absolute_max_bytes = cfg->batch.absolute_max_bytes;
     c->batch = b;
     c->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    c->lifecycle_version = 1;
     if (!(c->organisations = arena_calloc(a, max_orgs, sizeof *c->organisations)) ||
         !(c->orderers = arena_calloc(a, 1, sizeof *c->orderers)))
         return STELE_ERR_NOMEM;

@@ -50,11 +50,16 @@ int lifecycle_policy_check(const Stele__ChannelConfig *cfg, const char *policy, 
     return rc;
 }
 
+const char *lifecycle_commit_policy(const Stele__ChannelConfig *cfg)
+{
+    return cfg->lifecycle_version >= 1 && cfg->lifecycle_policy && cfg->lifecycle_policy[0]
+               ? cfg->lifecycle_policy
+               : GENESIS_DEFAULT_LIFECYCLE_POLICY;
+}
+
 int lifecycle_commit_allowed(const Stele__ChannelConfig *cfg, const bool *approved, bool *ok)
 {
-    const char *t = cfg->lifecycle_policy && cfg->lifecycle_policy[0]
-                        ? cfg->lifecycle_policy
-                        : GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    const char *t = lifecycle_commit_policy(cfg);
     size_t n = cfg->n_organisations, yes = 0;
     for (size_t i = 0; i < n; i++)
         yes += approved[i];
@@ -94,6 +99,8 @@ int lifecycle_commit_allowed(const Stele__ChannelConfig *cfg, const bool *approv
 
 int lifecycle_commit_policy_check(const Stele__ChannelConfig *cfg, char *why, size_t len)
 {
+    if (cfg->lifecycle_version < 1)
+        return STELE_OK; /* the policy is not read: a stored older channel opens as before */
     const char *t = cfg->lifecycle_policy ? cfg->lifecycle_policy : "";
     char unknown[POLICY_MAX_NAME + 1];
     if (!t[0] || strcmp(t, "MAJORITY Admins") == 0 || strcmp(t, "ANY Admins") == 0 ||
@@ -390,9 +397,7 @@ static int readiness_answer(struct arena *a, const Stele__ChannelConfig *cfg, co
     r.n_approvals = n;
     r.approvals = ptrs;
     r.ready = ready;
-    r.policy = cfg->lifecycle_policy && cfg->lifecycle_policy[0]
-                   ? cfg->lifecycle_policy
-                   : (char *)GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    r.policy = (char *)lifecycle_commit_policy(cfg);
     size_t len = protobuf_c_message_get_packed_size(&r.base);
     uint8_t *bytes = arena_alloc(a, len ? len : 1);
     if (!bytes)
@@ -517,13 +522,13 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
     if (readiness)
         return readiness_answer(a, cfg, approved, ok, out);
     if (!ok) {
+        const char *pol = lifecycle_commit_policy(cfg);
         const char *msg =
-            cfg->lifecycle_policy && cfg->lifecycle_policy[0] &&
-                    strcmp(cfg->lifecycle_policy, "MAJORITY Admins") != 0
+            strcmp(pol, "MAJORITY Admins") != 0
                 ? arena_printf(a,
                                "the organisations whose admins approved this definition (%zu of "
                                "%zu) do not satisfy the channel's lifecycle policy %s",
-                               approvals, cfg->n_organisations, cfg->lifecycle_policy)
+                               approvals, cfg->n_organisations, pol)
                 : NULL;
         return refuse(out, 400,
                       msg ? msg

@@ -63,19 +63,25 @@ bool lifecycle_version_ok(const char *v);
 int lifecycle_policy_check(const Stele__ChannelConfig *cfg, const char *policy, char *unknown,
                            size_t len);
 
+/* The rule a commit is judged by: cfg->lifecycle_policy when cfg->lifecycle_version >= 1
+ * and it is not empty, else "MAJORITY Admins" (channels created before 2026-12-06 keep the
+ * rule their blocks were validated by). Points into cfg or a literal. */
+const char *lifecycle_commit_policy(const Stele__ChannelConfig *cfg);
+
 /* Whether the organisations marked in approved[0..cfg->n_organisations) (the admins of each
- * approved the definition as their latest approval for its sequence) may commit it under the
- * channel's lifecycle_policy: "MAJORITY Admins" (the default, also for an empty policy: more
+ * approved the definition as their latest approval for its sequence) may commit it under
+ * lifecycle_commit_policy(cfg): "MAJORITY Admins" (the default, also for an empty policy: more
  * than half of the organisations), "ANY Admins", "ALL Admins", or a policy over principals
  * ORG.admin such as "AND(org1.admin, OutOf(1, org2.admin, org3.admin))" (an organisation that
  * approved counts as one signer of role admin). Returns STELE_OK with *ok; STELE_ERR_MALFORMED
  * for a policy that does not parse (genesis_check() refuses it), or STELE_ERR_NOMEM. */
 int lifecycle_commit_allowed(const Stele__ChannelConfig *cfg, const bool *approved, bool *ok);
 
-/* Checks a channel's lifecycle_policy (as lifecycle_commit_allowed() reads it): one of the
- * implicit forms, or a policy naming only the channel's organisations that their admins can
- * satisfy. Returns STELE_OK, or STELE_ERR_MALFORMED / STELE_ERR_NOT_FOUND /
- * STELE_ERR_PERMISSION (never satisfied) with why[0..len), or STELE_ERR_NOMEM. */
+/* Checks a channel's lifecycle_policy (as lifecycle_commit_allowed() reads it; not at all for
+ * lifecycle_version 0, which does not read it): one of the implicit forms, or a policy naming
+ * only the channel's organisations that their admins can satisfy. Returns STELE_OK, or
+ * STELE_ERR_MALFORMED / STELE_ERR_NOT_FOUND / STELE_ERR_PERMISSION (never satisfied) with
+ * why[0..len), or STELE_ERR_NOMEM. */
 int lifecycle_commit_policy_check(const Stele__ChannelConfig *cfg, char *why, size_t len);
 
 /* An opened definition. Pointers live in the arena given to lifecycle_definition_open(). */

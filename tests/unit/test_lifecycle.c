@@ -90,7 +90,8 @@ static void table_free(struct table *t)
 static uint8_t org1_ca_pub[33];
 static ProtobufCBinaryData org1_ca = {0, org1_ca_pub};
 
-static const char *lc_policy; /* the channel's lifecycle_policy (NULL: none, the default) */
+static const char *lc_policy;   /* the channel's lifecycle_policy (NULL: none, the default) */
+static uint32_t lc_version = 1; /* its lifecycle_version */
 
 static Stele__ChannelConfig *channel(void)
 {
@@ -110,6 +111,7 @@ static Stele__ChannelConfig *channel(void)
     c.n_organisations = 3;
     c.channel_id = "stele";
     c.lifecycle_policy = (char *)lc_policy;
+    c.lifecycle_version = lc_version;
     return &c;
 }
 
@@ -448,7 +450,7 @@ static int ready(struct table *t, struct arena *a, ProtobufCBinaryData d)
     if (!cr)
         return -1;
     int v = cr->ready;
-    assert_string_equal(cr->policy, lc_policy ? lc_policy : "MAJORITY Admins");
+    assert_string_equal(cr->policy, lc_version && lc_policy ? lc_policy : "MAJORITY Admins");
     pb_free(&cr->base);
     return v;
 }
@@ -472,6 +474,12 @@ static void the_lifecycle_policy_decides_who_commits(void **state)
     assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
     assert_non_null(strstr(r.why, "(2 of 3) do not satisfy the channel's lifecycle policy "
                                   "AND(org1.admin, org2.admin)"));
+    /* a channel created before lifecycle_version 1 keeps the rule its blocks were validated
+     * by, a majority, whatever its lifecycle_policy says (new and old peers agree) */
+    lc_version = 0;
+    assert_int_equal(ready(&t, a, d1), 1);
+    assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 200);
+    lc_version = 1;
     lc_policy = "ALL Admins";
     assert_int_equal(ready(&t, a, d1), 0);
     assert_int_equal(run(&t, a, "commit", d1, "org1", "admin", &r), 400);
@@ -514,6 +522,10 @@ static void the_lifecycle_policy_decides_who_commits(void **state)
         assert_int_equal(lifecycle_commit_policy_check(channel(), why, sizeof why), cases[i].rc);
         assert_non_null(strstr(why, cases[i].why));
     }
+    lc_version = 0; /* not read, so not checked: a stored older channel opens as before */
+    lc_policy = "SOME Admins";
+    assert_int_equal(lifecycle_commit_policy_check(channel(), why, sizeof why), STELE_OK);
+    lc_version = 1;
     lc_policy = NULL;
     free(d1.data);
     free(d2.data);

@@ -158,6 +158,7 @@ static int build_genesis(struct builder *b, struct buf *out, char **errmsg)
     c.n_chaincodes = 1;
     c.chaincodes = &ccp;
     c.lifecycle_policy = (char *)GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    c.lifecycle_version = 1;
     if (rc == STELE_OK)
         rc = genesis_build(&c, b->orderer.key, b->orderer.record.data, b->orderer.record.len, 0,
                            out, errmsg);

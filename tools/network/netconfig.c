@@ -716,6 +716,7 @@ static int check_lifecycle(const struct netconfig *c, const char *path, char **e
     cc.organisations = ptrs;
     cc.n_organisations = c->n_orgs;
     cc.lifecycle_policy = c->channel.lifecycle_policy;
+    cc.lifecycle_version = 1; /* as netgenesis.c writes it */
     char why[256];
     int rc = lifecycle_commit_policy_check(&cc, why, sizeof why);
     free(orgs);

@@ -139,6 +139,7 @@ static int build_config(struct build *b, const struct netconfig *nc, const uint8
         c->pbft = pp;
     }
     c->lifecycle_policy = nc->channel.lifecycle_policy;
+    c->lifecycle_version = 1; /* lifecycle_policy decides */
     int rc;
     if ((rc = add_orgs(b, nc, ca_pub, c)) || (rc = add_orderers(b, nc, c, errmsg)) ||
         (rc = add_chaincodes(b, nc, c)))

@@ -44,10 +44,11 @@
 
 /* The host's state during an invocation. */
 struct host {
-    /* The running invocation's nonce, echoed in its calls and result. First, where the stub's
-     * `impl` points: a chaincode can learn its own invocation's nonce (tests/chaincode/evil.c
-     * does), which lets it forge nothing it could not send through the shim; what it must not
-     * know is another invocation's. */
+    /* The running invocation's nonce, echoed in its calls and result: frames left from an
+     * earlier invocation (written after its result, or ahead) are never taken for this one's.
+     * It binds frames, not the chaincode: its code runs here and may read the nonce (first,
+     * where the stub's `impl` points; tests/chaincode/evil.c does) or even the socket, and
+     * answer its own invocations as it likes, which it may anyway. */
     uint64_t nonce;
     int fd;                           /* the socket */
     const struct stele_chaincode *cc; /* the loaded descriptor */

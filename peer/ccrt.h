@@ -52,7 +52,9 @@
  * is a request and (except CLOSE) a reply; the peer checks every message from the host (the
  * chaincode can write anything to the socket), and the invocation's deadline before each.
  * Each invocation has a random nonce (CcHostInvoke.nonce) that its calls and result repeat:
- * a frame with another belongs to no invocation of this one, and the host is killed.
+ * a frame with another is left from an earlier invocation, and the host is killed. (The
+ * chaincode's code can read the nonce, and the socket: it answers its own invocations as it
+ * likes; the nonce keeps stale frames from being counted for a later invocation.)
  *
  * Read/write set (what the peer builds from the state calls, in the chaincode's namespace):
  *   get    — the invocation's own write of the key if there is one (no read recorded: the

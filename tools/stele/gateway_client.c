@@ -212,7 +212,9 @@ static int submit_env(struct peer_opts *o, const char *prog, const ProtobufCBina
     if (wait && !su->committed && su->wait_refused && su->wait_refused[0]) {
         char *why = printable(su->wait_refused);
         rc =
-            cli_fail(prog, STELE_ERR_LIMIT,
+            /* exit 3 as for a wait that timed out: accepted, so its outcome is unknown (1
+             * would read "refused", and a script might submit it again) */
+            cli_fail(prog, STELE_ERR_TIMEOUT,
                      "transaction %s was accepted by %u orderer(s); %s did not wait for its "
                      "commit: %s (stele tx %s tells whether it committed)",
                      out->tx_id, su->orderers_accepted, o->peer, why ? why : "refused", out->tx_id);

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -47,11 +48,39 @@
 
 static int trap_fd = -1;
 
+#if defined(__x86_64__)
+/* newfstatat(fd, "", buf, AT_EMPTY_PATH) is how glibc's fstat() reaches the kernel, and the
+ * loader checks the .so with it. A filter cannot read the path, and with any other path the
+ * call stats that file whatever the descriptor, so every newfstatat traps and this answers
+ * the empty-path form with fstat on the same descriptor, itself allowed only on the
+ * descriptors the loader opens (4 and up) and only while loading: a trapped fstat here is
+ * fatal (SIGSYS is blocked in the handler), as any other forbidden call. */
+static bool emulate(const siginfo_t *si, ucontext_t *uc)
+{
+    if (si->si_syscall != SYS_newfstatat)
+        return false;
+    greg_t *r = uc->uc_mcontext.gregs;
+    const char *path = (const char *)r[REG_RSI];
+    if (!path || path[0] || !(r[REG_R10] & AT_EMPTY_PATH))
+        return false;
+    int saved = errno;
+    long rc = syscall(SYS_fstat, (int)r[REG_RDI], (void *)r[REG_RDX]);
+    r[REG_RAX] = rc < 0 ? -errno : rc;
+    errno = saved;
+    return true;
+}
+#define NEWFSTATAT_TRAPPED 1
+#endif
+
 /* Reports the forbidden call as a CcHostToPeer frame and exits. Async-signal-safe: the
  * message is packed into a stack buffer (protobuf-c packs without allocating). */
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)uctx;
+#ifdef NEWFSTATAT_TRAPPED
+    if (emulate(si, uctx))
+        return;
+#endif
     Stele__CcHostToPeer m = STELE__CC_HOST_TO_PEER__INIT;
     m.msg_case = STELE__CC_HOST_TO_PEER__MSG_FORBIDDEN_SYSCALL;
     m.forbidden_syscall = (uint32_t)si->si_syscall;
@@ -172,9 +201,12 @@ static int add_loading(scmp_filter_ctx ctx)
     /* the files it opens, never stdin, stdout, stderr (a constructor moving the peer's log
      * file's offset would overwrite its log) nor paths (stat by path tells whether any file
      * exists, Landlock or not): the loader reads the .so's headers (read, pread64), checks it
-     * (fstat, newfstatat with AT_EMPTY_PATH) */
+     * (fstat; newfstatat with an empty path through fstat where on_sigsys emulates it) */
     static const int on_opened[] = {SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(lseek),
-                                    SCMP_SYS(newfstatat), SCMP_SYS(fstat)};
+#ifndef NEWFSTATAT_TRAPPED
+                                    SCMP_SYS(newfstatat), /* by path too: weaker */
+#endif
+                                    SCMP_SYS(fstat)};
     for (size_t i = 0; i < sizeof on_opened / sizeof on_opened[0] && !rc; i++)
         rc = allow_opened_fds(ctx, on_opened[i]);
     /* opening files to read them (the .so, its libraries): never to write or create one */

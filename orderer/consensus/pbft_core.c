@@ -323,6 +323,16 @@ static void clear_pool(struct pbft *b, const Stele__Block *blk)
 static void executed(struct pbft *b, const Stele__Block *blk, const uint8_t hash[32],
                      const ProtobufCBinaryData *proof)
 {
+    /* The primary of this view signed us another block for this number than the one certified
+     * (fetched by state transfer while the others agreed on theirs): equivocation, shown to
+     * the other backups, who executed the certified block and hold it as proof too. */
+    const struct pbft_slot *sl = &b->slot;
+    if (sl->have_pp && sl->seq == blk->header->number && sl->pp_view == b->view &&
+        sl->seq > b->view_floor && memcmp(sl->digest, hash, 32) != 0) {
+        pbft_send_backups(b, &sl->pp_signed);
+        pbft_complain(b, "the primary signed another block for a number than the one certified",
+                      true);
+    }
     b->last_exec = blk->header->number;
     memcpy(b->last_digest, hash, 32);
     buf_clear(&b->last_proof);
@@ -436,56 +446,6 @@ int pbft_execute_certified(struct pbft *b, const Stele__Block *in, const uint8_t
     return STELE_OK;
 }
 
-/* Sends `data` to every orderer but us and the primary of our view. */
-static void send_backups(struct pbft *b, const struct buf *data)
-{
-    size_t primary = pbft_primary(&b->m, b->view);
-    for (size_t i = 0; i < b->m.n; i++)
-        if (i != b->me && i != primary)
-            pbft_link_send(b, i, data->data, data->len);
-}
-
-/* The primary signed a PRE-PREPARE `s` for the slot that we refuse (`reason`, a literal): we
- * complain, and show the other backups `s` and the one we hold, if any, once per slot. The
- * primary's signature makes them proof: a correct backup that sees them refuses them too and
- * complains, so a primary that misbehaves this way towards one backup only is replaced. */
-static void blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *reason)
-{
-    struct pbft_slot *sl = &b->slot;
-    if (!sl->blamed) {
-        sl->blamed = true;
-        struct buf w;
-        buf_init(&w);
-        if (pbft_pack_signed(s, &w) == STELE_OK)
-            send_backups(b, &w);
-        buf_release(&w);
-        if (sl->have_pp)
-            send_backups(b, &sl->pp_signed);
-    }
-    pbft_complain(b, reason, true);
-}
-
-/* A PRE-PREPARE of our view's primary for block `seq` that we executed already (a relay, or a
- * late copy): another digest than the block we executed is equivocation, which the others may
- * not have seen (they executed that block too). Shown to the other backups once per block. */
-static void on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
-                                const Stele__PbftMessage *msg, size_t from)
-{
-    if (from != pbft_primary(&b->m, b->view) || msg->seq != b->last_exec ||
-        msg->seq <= b->view_floor || msg->digest.len != 32 ||
-        memcmp(msg->digest.data, b->last_digest, 32) == 0)
-        return;
-    if (b->blamed_exec != b->last_exec) {
-        b->blamed_exec = b->last_exec;
-        struct buf w;
-        buf_init(&w);
-        if (pbft_pack_signed(s, &w) == STELE_OK)
-            send_backups(b, &w);
-        buf_release(&w);
-    }
-    pbft_complain(b, "the primary signed two blocks for one sequence number", true);
-}
-
 /* A PRE-PREPARE for the slot. */
 static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
                            const Stele__PbftMessage *msg, size_t from, bool block_ok)
@@ -500,11 +460,11 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
      * with it; another digest signed by the primary for this number is equivocation. */
     if (sl->have_pp) {
         if (memcmp(sl->digest, msg->digest.data, 32) != 0)
-            blame_primary(b, s, "the primary signed two blocks for one sequence number");
+            pbft_blame_primary(b, s, "the primary signed two blocks for one sequence number");
         return;
     }
     if (!block_ok) { /* the block the primary signed, and it breaks a rule */
-        blame_primary(b, s, "the primary proposed an invalid block");
+        pbft_blame_primary(b, s, "the primary proposed an invalid block");
         return;
     }
     struct arena *a = arena_create(0);
@@ -518,7 +478,7 @@ static void on_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
     if (nomem)
         return;
     if (!linked) {
-        blame_primary(b, s, "the primary proposed a block that does not extend the chain");
+        pbft_blame_primary(b, s, "the primary proposed a block that does not extend the chain");
         return;
     }
     /* Kept (and later certified, persisted, carried in proofs) as re-encoded here. */
@@ -641,7 +601,12 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
     /* Only a newer STATUS than the last one taken from its sender says whether it complains:
      * a faulty orderer relaying an old complaining STATUS cannot revive a withdrawn complaint,
      * nor keep a stopped orderer's complaint fresh. */
-    if (msg->timestamp_ms > b->status_ts[from]) {
+    uint64_t wall = clock_wall_ms();
+    bool recent = msg->timestamp_ms + PBFT_STATUS_MAX_AGE_MS >= wall; /* not an old replay
+                                                                         (to a restarted us) */
+    bool newer = msg->timestamp_ms > b->status_ts[from] ||
+                 b->status_ts[from] > wall + PBFT_STATUS_MAX_AGE_MS; /* its clock was set back */
+    if (recent && newer) {
         b->status_ts[from] = msg->timestamp_ms;
         b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
         b->complaint_at[from] = pbft_now();
@@ -683,7 +648,7 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
         return; /* other views: NEW-VIEW and STATUS bring us there */
     if (msg->seq <= b->last_exec || msg->seq <= b->view_floor) {
         if (msg->type == STELE__PBFT_TYPE__PBFT_PRE_PREPARE)
-            on_late_pre_prepare(b, s, msg, from);
+            pbft_on_late_pre_prepare(b, s, msg, from);
         return; /* proven committed when this view started: never re-decided in it */
     }
     if (msg->seq > b->last_exec + 1) {

@@ -37,8 +37,11 @@
 #define PBFT_TICK_MS         20  /* timer thread resolution */
 /* A complaint not repeated for this long is stale (its sender may be down). */
 #define PBFT_COMPLAINT_FRESH_MS (4 * PBFT_STATUS_EVERY_MS)
-#define PBFT_LINK_QUEUE         4096 /* messages queued per link before the oldest are dropped */
-#define PBFT_LINK_BYTES         (64u << 20) /* ... or octets queued (proposals carry blocks) */
+/* A STATUS dated (its sender's clock) further back than this says nothing of complaints: a
+ * replay. Also the most a sender's clock may have been ahead before it was set back. */
+#define PBFT_STATUS_MAX_AGE_MS 30000
+#define PBFT_LINK_QUEUE        4096 /* messages queued per link before the oldest are dropped */
+#define PBFT_LINK_BYTES        (64u << 20) /* ... or octets queued (proposals carry blocks) */
 
 struct pbft_link;
 struct pbft_pool;
@@ -365,7 +368,7 @@ enum pbft_verdict pbft_check_proposal(struct pbft *b, const Stele__PbftSigned *s
 int pbft_block_canonical(const struct pbft *b, struct arena *a, const Stele__Block *in,
                          const Stele__PbftProof *proof, Stele__Block **out);
 
-/* ---- pbft_view.c (caller holds mu) ---- */
+/* ---- pbft_view.c and pbft_complain.c (caller holds mu) ---- */
 /* Leaves the current view for `view` (> current): signs and sends a VIEW-CHANGE. */
 void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason);
 /* Complains about the current view for `reason` (a literal) while still voting in it, by an
@@ -379,6 +382,15 @@ void pbft_complain(struct pbft *b, const char *reason, bool proven);
 /* Withdraws our complaint (a block executed in the view since, and nothing waits too long),
  * unless it is proven: the STATUS sent at once says so. */
 void pbft_withdraw_complaint(struct pbft *b);
+/* Sends `data` to every orderer but us and the primary of our view. */
+void pbft_send_backups(struct pbft *b, const struct buf *data);
+/* The primary signed a PRE-PREPARE `s` for the slot that we refuse (`reason`, a literal): we
+ * complain (proven), and show the other backups `s` and the one we hold, once per slot. */
+void pbft_blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *reason);
+/* A PRE-PREPARE of our view's primary for the block we executed last (a relay, a late copy):
+ * another digest is equivocation; complains (proven) and shows it once per block. */
+void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
+                              const Stele__PbftMessage *msg, size_t from);
 /* Counts the complaints about the view we run: ours, each other orderer's fresh STATUS that
  * complains about it, and each orderer that sent a VIEW-CHANGE for a later view (it has left
  * ours). f+1 of them — at least one correct — make us complain too; a quorum makes us start

@@ -177,53 +177,6 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     send_view_change(b);
 }
 
-void pbft_complain(struct pbft *b, const char *reason, bool proven)
-{
-    if (!b->active)
-        return;
-    if (b->complaining && b->complained_view == b->view) {
-        b->complaint_proven |= proven;
-        return;
-    }
-    log_warn(LOG, "complaining about view %llu: %s (the view changes once a quorum complains)",
-             (unsigned long long)b->view, reason);
-    b->complaining = true;
-    b->complaint_proven = proven;
-    b->complained_view = b->view;
-    b->complained_exec = b->last_exec;
-    pbft_pool_unforward(b->pool);
-    pbft_send_status(b);
-    pbft_count_complaints(b);
-}
-
-void pbft_withdraw_complaint(struct pbft *b)
-{
-    if (!b->complaining || (b->complaint_proven && b->complained_view == b->view))
-        return;
-    b->complaining = false;
-    if (b->complained_view != b->view)
-        return; /* a view since: our STATUS says that one */
-    log_info(LOG, "complaint about view %llu withdrawn: blocks are ordered again",
-             (unsigned long long)b->view);
-    pbft_send_status(b);
-}
-
-void pbft_count_complaints(struct pbft *b)
-{
-    if (!b->active)
-        return; /* changing views already */
-    uint64_t now = pbft_now();
-    size_t n = b->complaining && b->complained_view == b->view;
-    for (size_t i = 0; i < b->m.n; i++)
-        n += i != b->me && ((b->complaint[i] == b->view + 1 &&
-                             now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
-                            (b->vcs[i].have && b->vcs[i].view > b->view));
-    if (n >= b->m.quorum)
-        pbft_start_view_change(b, b->view + 1, "a quorum of orderers complained about the view");
-    else if (n >= b->m.f + 1)
-        pbft_complain(b, "f+1 orderers complain about the view", false);
-}
-
 /* Packs the VIEW-CHANGEs held for `view` into `out` (at least a quorum, or returns 0). */
 static size_t collect(struct pbft *b, uint64_t view, struct arena *a, Stele__PbftSigned ***out)
 {

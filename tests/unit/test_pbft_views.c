@@ -360,6 +360,34 @@ static void old_and_replayed_complaints_do_not_count(void **state)
     assert_int_equal(NODES[0].b->complaint[3], 0);
     buf_release(&captured);
 
+    /* o0 restarted (it remembers no STATUS): a complaining STATUS of o3's a minute old is a
+     * replay all the same */
+    NODES[0].b->status_ts[3] = 0;
+    Stele__PbftMessage old = STELE__PBFT_MESSAGE__INIT;
+    old.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    old.seq = NODES[3].b->last_exec;
+    old.digest = (ProtobufCBinaryData){32, NODES[3].b->last_digest};
+    old.complaining = true;
+    old.timestamp_ms = clock_wall_ms() - 60000;
+    struct buf w;
+    forge(3, &old, NULL, 0, &w);
+    pbft_handle_bytes(NODES[0].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[0].b->complaint[3], 0);
+    /* o3's clock ran ten minutes fast before it was set right: its STATUS still counts */
+    NODES[0].b->status_ts[3] = clock_wall_ms() + 600000;
+    old.timestamp_ms = clock_wall_ms() - 1000; /* (before o3's own next STATUS, below) */
+    forge(3, &old, NULL, 0, &w);
+    pbft_handle_bytes(NODES[0].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[0].b->complaint[3], 1);
+    old.complaining = false; /* and withdrawn again */
+    old.timestamp_ms = clock_wall_ms() - 500;
+    forge(3, &old, NULL, 0, &w);
+    pbft_handle_bytes(NODES[0].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[0].b->complaint[3], 0);
+
     /* o3 complains again, then stops; a while later o1 complains alone */
     lone_timeout(3, 51);
     assert_int_equal(NODES[0].b->complaint[3], 1);
@@ -440,6 +468,79 @@ static void equivocation_seen_after_the_commit_replaces_the_primary(void **state
     assert_no_fork();
 }
 
+static bool not_to3(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    (void)f, (void)d, (void)l;
+    return t != 3;
+}
+
+/* o0 signs o3 alone another block 2 (envelope 77) than the one o0, o1 and o2 agree on and
+ * commit; o3 then takes the certified block 2 by state transfer. The PRE-PREPARE it held is
+ * proof of equivocation the others never saw: o3 complains for the rest of the view and shows
+ * it to the other backups, who executed the certified block and complain too; the view
+ * changes. (Before, executing the fetched block dropped the held PRE-PREPARE unexamined, and a
+ * primary could keep one backup out of the voting block after block.) */
+static void equivocation_seen_through_state_transfer_replaces_the_primary(void **state)
+{
+    (void)state;
+    down = -1;
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+    /* block 2 for o3: envelope 77, signed by o0 */
+    pool_env(0, 77);
+    struct arena *a = arena_create(0);
+    ProtobufCBinaryData *envs;
+    size_t n;
+    assert_int_equal(pbft_pool_take(NODES[0].b->pool, 10, 1 << 20, &envs, &n), STELE_OK);
+    Stele__Block *other;
+    uint8_t d[32];
+    assert_int_equal(blockhash_block_build(a, 2, NODES[0].hashes[0], envs, n, &other), STELE_OK);
+    assert_int_equal(blockhash_header_pb(other->header, d), STELE_OK);
+    struct buf bb, w;
+    buf_init(&bb);
+    pb_pack_buf(&other->base, &bb);
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+    m.view = 0;
+    m.seq = 2;
+    m.digest = (ProtobufCBinaryData){32, d};
+    forge(0, &m, bb.data, bb.len, &w);
+    pbft_handle_bytes(NODES[3].b, w.data, w.len);
+    assert_true(NODES[3].b->slot.have_pp);
+    assert_false(NODES[3].b->complaining);
+    /* the others agree on block 2 (envelope 2) without o3 */
+    for (int i = 0; i < 3; i++)
+        pool_env(i, 2);
+    pbft_maybe_propose(NODES[0].b);
+    deliver(not_to3);
+    drop_all();
+    assert_int_equal(NODES[0].n, 2);
+    assert_int_equal(NODES[3].n, 1);
+    /* o3 fetches the certified block 2 */
+    Stele__Block *blk = (Stele__Block *)pb_unpack(
+        &stele__block__descriptor, a, NODES[0].blocks[1].data, NODES[0].blocks[1].len, 0);
+    uint8_t hash[32];
+    const char *why = "";
+    assert_int_equal(pbft_block_check(&NODES[3].b->m, a, blk, hash, &why), STELE_OK);
+    assert_int_equal(pbft_execute_certified(NODES[3].b, blk, hash), STELE_OK);
+    assert_int_equal(NODES[3].n, 2);
+    assert_true(NODES[3].b->complaining);
+    assert_true(NODES[3].b->complaint_proven);
+    deliver(up);
+    for (int i = 0; i < N; i++) {
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, 1);
+    }
+    assert_no_fork();
+    for (size_t i = 0; i < n; i++)
+        free(envs[i].data);
+    free(envs);
+    buf_release(&bb);
+    buf_release(&w);
+    arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +556,8 @@ int main(void)
         cmocka_unit_test_teardown(a_faulty_complaint_strands_nobody, teardown_all),
         cmocka_unit_test_teardown(old_and_replayed_complaints_do_not_count, teardown_all),
         cmocka_unit_test_teardown(equivocation_seen_after_the_commit_replaces_the_primary,
+                                  teardown_all),
+        cmocka_unit_test_teardown(equivocation_seen_through_state_transfer_replaces_the_primary,
                                   teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))

@@ -1,0 +1,111 @@
+/*
+ * pbft_complain.c — complaints (docs/CONSENSUS.md, "View change"): a backup that suspects the
+ * primary complains in its STATUS and keeps voting; f+1 complaints about the view a replica
+ * runs make it complain too, a quorum makes it leave. And the proof a backup shows the others
+ * when the primary signed two blocks for one number or one it refuses.
+ */
+#include "orderer/consensus/pbft_int.h"
+
+#include "base/log.h"
+#include "base/status.h"
+
+#include <string.h>
+
+#define LOG "pbft"
+
+/* Sends `data` to every orderer but us and the primary of our view. */
+void pbft_send_backups(struct pbft *b, const struct buf *data)
+{
+    size_t primary = pbft_primary(&b->m, b->view);
+    for (size_t i = 0; i < b->m.n; i++)
+        if (i != b->me && i != primary)
+            pbft_link_send(b, i, data->data, data->len);
+}
+
+/* The primary signed a PRE-PREPARE `s` for the slot that we refuse (`reason`, a literal): we
+ * complain, and show the other backups `s` and the one we hold, if any, once per slot. The
+ * primary's signature makes them proof: a correct backup that sees them refuses them too and
+ * complains, so a primary that misbehaves this way towards one backup only is replaced. */
+void pbft_blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *reason)
+{
+    struct pbft_slot *sl = &b->slot;
+    if (!sl->blamed) {
+        sl->blamed = true;
+        struct buf w;
+        buf_init(&w);
+        if (pbft_pack_signed(s, &w) == STELE_OK)
+            pbft_send_backups(b, &w);
+        buf_release(&w);
+        if (sl->have_pp)
+            pbft_send_backups(b, &sl->pp_signed);
+    }
+    pbft_complain(b, reason, true);
+}
+
+/* A PRE-PREPARE of our view's primary for block `seq` that we executed already (a relay, or a
+ * late copy): another digest than the block we executed is equivocation, which the others may
+ * not have seen (they executed that block too). Shown to the other backups once per block. */
+void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
+                              const Stele__PbftMessage *msg, size_t from)
+{
+    if (from != pbft_primary(&b->m, b->view) || msg->seq != b->last_exec ||
+        msg->seq <= b->view_floor || msg->digest.len != 32 ||
+        memcmp(msg->digest.data, b->last_digest, 32) == 0)
+        return;
+    if (b->blamed_exec != b->last_exec) {
+        b->blamed_exec = b->last_exec;
+        struct buf w;
+        buf_init(&w);
+        if (pbft_pack_signed(s, &w) == STELE_OK)
+            pbft_send_backups(b, &w);
+        buf_release(&w);
+    }
+    pbft_complain(b, "the primary signed two blocks for one sequence number", true);
+}
+
+void pbft_complain(struct pbft *b, const char *reason, bool proven)
+{
+    if (!b->active)
+        return;
+    if (b->complaining && b->complained_view == b->view) {
+        b->complaint_proven |= proven;
+        return;
+    }
+    log_warn(LOG, "complaining about view %llu: %s (the view changes once a quorum complains)",
+             (unsigned long long)b->view, reason);
+    b->complaining = true;
+    b->complaint_proven = proven;
+    b->complained_view = b->view;
+    b->complained_exec = b->last_exec;
+    pbft_pool_unforward(b->pool);
+    pbft_send_status(b);
+    pbft_count_complaints(b);
+}
+
+void pbft_withdraw_complaint(struct pbft *b)
+{
+    if (!b->complaining || (b->complaint_proven && b->complained_view == b->view))
+        return;
+    b->complaining = false;
+    if (b->complained_view != b->view)
+        return; /* a view since: our STATUS says that one */
+    log_info(LOG, "complaint about view %llu withdrawn: blocks are ordered again",
+             (unsigned long long)b->view);
+    pbft_send_status(b);
+}
+
+void pbft_count_complaints(struct pbft *b)
+{
+    if (!b->active)
+        return; /* changing views already */
+    uint64_t now = pbft_now();
+    size_t n = b->complaining && b->complained_view == b->view;
+    for (size_t i = 0; i < b->m.n; i++)
+        n += i != b->me && ((b->complaint[i] == b->view + 1 &&
+                             now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
+                            (b->vcs[i].have && b->vcs[i].view > b->view));
+    if (n >= b->m.quorum)
+        pbft_start_view_change(b, b->view + 1, "a quorum of orderers complained about the view");
+    else if (n >= b->m.f + 1)
+        pbft_complain(b, "f+1 orderers complain about the view", false);
+}

@@ -127,6 +127,26 @@ static void heartbeats(void)
     deliver(up);
 }
 
+/* Four fresh orderers that committed block 1 in view 0 and heard from one another. */
+static void one_block_in(void)
+{
+    down = -1; /* whatever a failed scenario before left */
+    setup_all(NULL);
+    commit_block(1, 0);
+    heartbeats();
+}
+
+/* Every orderer but `except` (-1: none) runs view `view`, active. */
+static void all_in_view(uint64_t view, int except)
+{
+    for (int i = 0; i < N; i++) {
+        if (i == except)
+            continue;
+        assert_true(NODES[i].b->active);
+        assert_int_equal(NODES[i].b->view, view);
+    }
+}
+
 /* The request timers' clock (monotonic ms): each scenario moves it on by hand. */
 static uint64_t T;
 
@@ -153,16 +173,10 @@ static void lone_timeout(int i, int k)
 static void a_lone_request_timeout_does_not_strand_a_backup(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     lone_timeout(3, 50);
     assert_true(NODES[3].b->complaining);
-    for (int i = 0; i < N; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 0);
-    }
+    all_in_view(0, -1);
     assert_int_equal(NODES[0].b->complaint[3], 1); /* its STATUS said so: about view 0 */
 
     down = 2;
@@ -180,18 +194,12 @@ static void a_lone_request_timeout_does_not_strand_a_backup(void **state)
 static void f_plus_one_complaints_change_the_view(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     lone_timeout(3, 50);
     assert_int_equal(NODES[3].b->view, 0);
     lone_timeout(1, 51);
     deliver(up);
-    for (int i = 0; i < N; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 1);
-    }
+    all_in_view(1, -1);
     commit_block(2, 1); /* o1 may have proposed its envelope 51 at once: 2 or 3 blocks */
     assert_true(NODES[1].n >= 2);
     for (int i = 0; i < N; i++)
@@ -205,10 +213,7 @@ static void f_plus_one_complaints_change_the_view(void **state)
 static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     lone_timeout(3, 50);
     assert_true(NODES[3].b->complaining);
     pbft_request_tick(NODES[3].b, T += 20); /* it forwards again, and now the link works */
@@ -222,10 +227,7 @@ static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
 
     lone_timeout(1, 51);
     assert_true(NODES[1].b->complaining);
-    for (int i = 0; i < N; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 0);
-    }
+    all_in_view(0, -1);
     assert_no_fork();
 }
 
@@ -235,10 +237,7 @@ static void a_complaint_is_withdrawn_when_blocks_are_ordered(void **state)
 static void a_complaint_forwards_the_envelopes_again(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     lone_timeout(3, 50); /* its forward is lost */
     assert_true(NODES[3].b->complaining);
     pbft_request_tick(NODES[3].b, T += 20);
@@ -256,10 +255,7 @@ static void a_complaint_forwards_the_envelopes_again(void **state)
 static void an_orderer_that_left_counts_as_complaining(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     pbft_start_view_change(NODES[1].b, 1, "sim: a lone timeout before complaints");
     deliver(up);
     for (int i = 0; i < N; i++)
@@ -267,12 +263,7 @@ static void an_orderer_that_left_counts_as_complaining(void **state)
     down = 2;
     lone_timeout(3, 50);
     deliver(up);
-    for (int i = 0; i < N; i++) {
-        if (i == 2)
-            continue;
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 1);
-    }
+    all_in_view(1, 2);
     commit_block(2, 1);
     assert_true(NODES[1].n >= 2);
     assert_int_equal(NODES[0].n, NODES[1].n);
@@ -304,20 +295,12 @@ static void byzantine_complaint(int to)
 static void a_faulty_complaint_strands_nobody(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     lone_timeout(3, 50);
     down = 2;
     byzantine_complaint(1);
     deliver(up);
-    for (int i = 0; i < N; i++) {
-        if (i == 2)
-            continue;
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 1);
-    }
+    all_in_view(1, 2);
     commit_block(2, 1);
     assert_true(NODES[0].n >= 2);
     assert_int_equal(NODES[0].n, NODES[1].n);
@@ -339,10 +322,7 @@ static void capture_complaint(size_t from, size_t to, const uint8_t *d, size_t l
 static void old_and_replayed_complaints_do_not_count(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     buf_init(&captured);
     on_send = capture_complaint;
     lone_timeout(3, 50);
@@ -396,10 +376,7 @@ static void old_and_replayed_complaints_do_not_count(void **state)
     down = 3;
     lone_timeout(1, 52);
     deliver(up);
-    for (int i = 0; i < 3; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 0);
-    }
+    all_in_view(0, 3);
     assert_false(NODES[0].b->complaining);
     assert_false(NODES[2].b->complaining);
     down = -1;
@@ -435,11 +412,8 @@ static void second_proposal(int seq, struct buf *w)
 static void equivocation_seen_after_the_commit_replaces_the_primary(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
+    one_block_in();
     commit_block(2, 0);
-    heartbeats();
     struct buf w;
     second_proposal(2, &w);
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
@@ -461,10 +435,7 @@ static void equivocation_seen_after_the_commit_replaces_the_primary(void **state
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
     buf_release(&w);
     deliver(up);
-    for (int i = 0; i < N; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 1);
-    }
+    all_in_view(1, -1);
     assert_no_fork();
 }
 
@@ -483,10 +454,7 @@ static bool not_to3(size_t f, size_t t, const uint8_t *d, size_t l)
 static void equivocation_seen_through_state_transfer_replaces_the_primary(void **state)
 {
     (void)state;
-    down = -1;
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
+    one_block_in();
     /* block 2 for o3: envelope 77, signed by o0 */
     pool_env(0, 77);
     struct arena *a = arena_create(0);
@@ -528,10 +496,7 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     assert_true(NODES[3].b->complaining);
     assert_true(NODES[3].b->complaint_proven);
     deliver(up);
-    for (int i = 0; i < N; i++) {
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, 1);
-    }
+    all_in_view(1, -1);
     assert_no_fork();
     for (size_t i = 0; i < n; i++)
         free(envs[i].data);

@@ -252,9 +252,9 @@ static bool unheard(const struct pbft *b)
 
 /* The request timer: a backup that holds an envelope the primary has not ordered within
  * request_timeout (counted from when it became our oldest, or from the view's start)
- * complains; the view changes when f+1 do. Half-way, it forwards old envelopes to the others,
- * so that a client who sent to one orderer only is not mistaken for a censoring primary. A
- * complaint is withdrawn once a block executed since and nothing waits that long any more. */
+ * complains; the view changes when a quorum does. Half-way, it forwards old envelopes to the
+ * others, so that a client who sent to one orderer only is not mistaken for a censoring
+ * primary. A complaint is withdrawn once a block executed since and nothing waits that long. */
 void pbft_request_tick(struct pbft *b, uint64_t now)
 {
     char tx[65];

@@ -189,6 +189,13 @@ static bool add_committed(void *ctx, const char *key, const uint8_t *value, size
     char so[PATH_MAX];
     cc->installed = d->package_hash.len == 32 &&
                     ccstore_so_path(c->p, d->package_hash.data, so, sizeof so) == STELE_OK;
+    /* a package of another chaincode (a definition others committed) does not run here */
+    struct ccstore_entry e;
+    if (cc->installed && ccstore_get(c->p, d->package_hash.data, &e) == STELE_OK && e.name[0] &&
+        strcmp(e.name, d->name) != 0) {
+        cc->installed = false;
+        cc->package_holds = arena_strdup(c->a, e.name);
+    }
     c->l->chaincodes[c->l->n_chaincodes++] = cc;
     return true;
 }

@@ -194,6 +194,21 @@ refused 1 'is not installed on peer peer0.org2' "invoke through a peer where it 
 ok "install kv on peer0.org2" stele chaincode install "$net/kv-1.0.pkg" --peer "$p2" --identity "$ids/admin.org2"
 valid "kv once installed" stele invoke kv put k v --peer "$p2" --identity "$ids/owner1"
 
+# A majority (the orderers' and org2's admins, through peer0.org2, which does not have that
+# package) commits chaincode "twin" naming by hash a package of kv that only peer0.org1 has:
+# peer0.org1 must not run kv's code as twin, on twin's state, and says so.
+package kv 9.9 "$bin/tests/chaincode/kv.so"; kv99=$hash
+ok "install kv 9.9 on peer0.org1 only" stele chaincode install "$net/kv-9.9.pkg" --peer "$p1" --identity "$ids/admin.org1"
+deftwin=(--name twin --version 1.0 --sequence 1 --package-hash "$kv99" --policy "OR(org1.peer, org2.peer)")
+ok "approve twin by the orderers' admin" stele chaincode approve "${deftwin[@]}" --peer "$p2" --identity "$ids/admin.orderers"
+ok "approve twin by org2" stele chaincode approve "${deftwin[@]}" --peer "$p2" --identity "$ids/admin.org2"
+ok "commit twin" stele chaincode commit "${deftwin[@]}" --peer "$p2" --identity "$ids/admin.org2"
+agree
+definitions "$p1" | grep '"name":"twin",.*"installed":false,"package_holds":"kv"' >/dev/null \
+  || fail "twin on peer0.org1: $(definitions "$p1")"
+refused 1 'the package its definition names holds chaincode "kv" on this peer, not "twin"' \
+  "query twin where its package is kv's" stele query twin get k --peer "$p1" --identity "$ids/auditor1"
+
 # ---- 3: upgrade by sequence -----------------------------------------------------------------
 package asset 2.0 "$bin/chaincode/asset.so"; hash2=$hash
 [ "$hash2" != "$hash1" ] || fail "version 2.0 has the package hash of 1.0"
@@ -289,7 +304,7 @@ refused 1 "package refused: the shared object is chaincode 'kv', the package say
   stele chaincode install "$net/assetx-1.0.pkg" --peer "$p1" --identity "$ids/admin.org1"
 stele chaincode list --installed --peer "$p1" --identity "$ids/admin.org1" >"$tmp/installed"
 ! grep -Eq '^(ctorsock|badabi|assetx) ' "$tmp/installed" || fail "refused packages are listed: $(cat "$tmp/installed")"
-[ "$(grep -c . "$tmp/installed")" -eq 4 ] || fail "installed on peer0.org1: $(cat "$tmp/installed")"
+[ "$(grep -c . "$tmp/installed")" -eq 5 ] || fail "installed on peer0.org1: $(cat "$tmp/installed")" # with kv 9.9 (twin, above)
 
 # ---- 5: MVCC --------------------------------------------------------------------------------
 # Two transfers of one asset to different owners, through the same gateway at once. Both must

@@ -483,6 +483,10 @@ static int cc_list(int argc, char **argv)
                 if (!d)
                     continue;
                 hex_encode(d->package_hash.data, d->package_hash.len == 32 ? 32 : 0, hx);
+                const char *holds =
+                    l->chaincodes[i]->package_holds && l->chaincodes[i]->package_holds[0]
+                        ? l->chaincodes[i]->package_holds
+                        : NULL;
                 if (o.json) {
                     struct buf jb;
                     struct json j;
@@ -493,10 +497,19 @@ static int cc_list(int argc, char **argv)
                     json_kv_string(&j, "package_hash", hx);
                     json_kv_string(&j, "policy", d->endorsement_policy);
                     json_kv_bool(&j, "installed", l->chaincodes[i]->installed);
+                    if (holds)
+                        json_kv_string(&j, "package_holds", holds);
                     line_end(&jb, &j);
-                } else
-                    printf("%-20s %-12s %8" PRIu64 "  %-10s %s\n", d->name, d->version, d->sequence,
+                } else {
+                    printf("%-20s %-12s %8" PRIu64 "  %-10s %s", d->name, d->version, d->sequence,
                            l->chaincodes[i]->installed ? "yes" : "no", d->endorsement_policy);
+                    if (holds) {
+                        fputs("  (the package installed is chaincode ", stdout);
+                        peer_client_fput_printable(holds, stdout);
+                        fputs(": not run)", stdout);
+                    }
+                    putchar('\n');
+                }
             }
         }
     }

@@ -316,17 +316,18 @@ static void one_identity_cannot_take_every_worker(void **state)
     /* peer 0 with a host for each call below (6 by default: the others would wait for one,
      * which counts too, but up to chaincode.timeout only) */
     net_peer_with(0, NULL, 0, "chaincode:\n  pool: 20\n");
-    /* Each busy call holds 3 s (`hold`: asleep, not spinning). N.user: first 8 Endorse calls
-     * at peer 0's gateway (each also executing on peer 0) ... */
+    /* Each busy call holds 6 s (`hold`: asleep, not spinning; within chaincode.timeout, 10 s),
+     * and the probes come 1 s after each batch: margins for a loaded CI machine. N.user: first 8
+     * Endorse calls at peer 0's gateway (each also executing on peer 0) ... */
     struct call busy[EXECUTING_PER_CALLER];
     for (int i = 0; i < EXECUTING_PER_CALLER; i++)
         busy[i] = (struct call){.method = i < ENDORSING_PER_CALLER ? "/stele.Gateway/Endorse"
                                                                    : "/stele.Gateway/Evaluate",
                                 .fn = "hold",
-                                .args = {"3000"}};
+                                .args = {"6000"}};
     for (int i = 0; i < ENDORSING_PER_CALLER; i++)
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
-    usleep(500 * 1000); /* every call has arrived; none has ended */
+    usleep(1000 * 1000); /* every call has arrived; none has ended */
     struct call more = {
         .method = "/stele.Gateway/Endorse", .fn = "say", .args = {"200", "one more endorse"}};
     call_run(&more);
@@ -337,7 +338,7 @@ static void one_identity_cannot_take_every_worker(void **state)
     /* ... then 8 Evaluate calls: 16 proposals executing on peer 0 */
     for (int i = ENDORSING_PER_CALLER; i < EXECUTING_PER_CALLER; i++)
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
-    usleep(500 * 1000);
+    usleep(1000 * 1000);
     more.method = "/stele.Gateway/Evaluate";
     call_run(&more);
     print_message("a 17th execution of one identity: %d (%s)\n", more.res.code, more.res.detail);
@@ -400,10 +401,10 @@ static void a_peer_too_busy_for_the_caller_is_reported_as_busy(void **state)
     struct call busy[EXECUTING_PER_CALLER];
     for (int i = 0; i < EXECUTING_PER_CALLER; i++) {
         busy[i] = (struct call){
-            .method = "/stele.Gateway/Evaluate", .fn = "hold", .args = {"3000"}, .peer = 1};
+            .method = "/stele.Gateway/Evaluate", .fn = "hold", .args = {"6000"}, .peer = 1};
         assert_int_equal(pthread_create(&busy[i].t, NULL, call_main, &busy[i]), 0);
     }
-    usleep(500 * 1000);
+    usleep(1000 * 1000);
     call_run(&ok);
     print_message("peer 1 busy for the caller: %d (%s)\n", ok.res.code, ok.res.detail);
     assert_int_equal(ok.res.code, RPC_RESOURCE_EXHAUSTED);

@@ -603,18 +603,16 @@ int ccrt_invoke(struct ccrt *rt, const struct ccrt_invocation *inv, struct ccrt_
         return stele_errf(errmsg, rc, "chaincode %s: %s", inv->chaincode, f.msg);
     /* The package a definition names must hold that chaincode: otherwise its code would run as
      * inv->chaincode, on that namespace's state (a definition committed by other organisations
-     * may name any package hash; this peer's own approval would have refused it). */
-    pthread_mutex_lock(&rt->mu);
-    bool other = inv->package_name && p->have_info && strcmp(p->info.name, inv->package_name);
-    char name[sizeof p->info.name];
-    snprintf(name, sizeof name, "%s", p->info.name);
-    pthread_mutex_unlock(&rt->mu);
-    if (other) {
+     * may name any package hash; this peer's own approval would have refused it). p->info is
+     * written once, under rt->mu, before the first host of the pool is handed out: acquire()
+     * took that lock since. */
+    if (inv->package_name && p->have_info && strcmp(p->info.name, inv->package_name) != 0) {
+        int rc_name = stele_errf(errmsg, STELE_ERR_STATE,
+                                 "chaincode %s: the package its definition names holds chaincode "
+                                 "\"%s\" on this peer, not \"%s\"; refused",
+                                 inv->chaincode, p->info.name, inv->package_name);
         release(rt, p, s);
-        return stele_errf(errmsg, STELE_ERR_STATE,
-                          "chaincode %s: the package its definition names holds chaincode \"%s\" "
-                          "on this peer, not \"%s\"; refused",
-                          inv->chaincode, name, inv->package_name);
+        return rc_name;
     }
     uint64_t t0 = clock_mono_us();
     rc = ccrt_run(&rt->cfg, &s->host, inv, out, &f);

@@ -9,15 +9,14 @@
 #include "base/arena.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "crypto/hash.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "stele/chaincode.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define MAX_MESSAGE    1024 /* octets of a chaincode's message (the shim truncates there) */
 #define MAX_EVENT_NAME 128
@@ -120,8 +119,8 @@ int ccrt_run(const struct ccrt_config *cfg, struct ccrt_host *h, const struct cc
     ccrt_sim_set_snapshot(sim, inv->snap);
     im.max_keys = (uint32_t)lim.max_keys; /* at most TX_MAX_RWSET_ITEMS (ccrt_create) */
     im.max_write_bytes = lim.max_write_bytes;
-    if (getrandom(&im.nonce, sizeof im.nonce, 0) != (ssize_t)sizeof im.nonce) {
-        rc = ccrt_fail_set(f, STELE_ERR_INTERNAL, "no random numbers: %s", strerror(errno));
+    if (crypto_random(&im.nonce, sizeof im.nonce) != STELE_OK) {
+        rc = ccrt_fail_set(f, STELE_ERR_INTERNAL, "no random numbers");
         goto out;
     }
     ccrt_wait_start(&w, cfg->timeout_ms, cfg->memory_limit, false);

@@ -136,7 +136,7 @@ enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage 
                                     PEER_MAX_COMMIT_WAITERS);
             if (!r->wait_refused)
                 r->wait_refused = "too many commit waits in progress on this peer";
-        } else if (rc != STELE_ERR_TIMEOUT && rc != STELE_ERR_LIMIT &&
+        } else if (rc != STELE_ERR_TIMEOUT &&
                    rc != STELE_ERR_MALFORMED) { /* not committed yet, or no wait */
             return rpc_call_error(call, RPC_INTERNAL, "cannot look the transaction up: %s",
                                   stele_strerror(rc));

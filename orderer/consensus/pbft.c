@@ -261,8 +261,7 @@ void pbft_request_tick(struct pbft *b, uint64_t now)
     uint64_t at;
     if (!pbft_pool_oldest(b->pool, tx, &at)) {
         b->timed_tx[0] = 0;
-        if (b->last_exec > b->complained_exec)
-            pbft_withdraw_complaint(b);
+        pbft_withdraw_complaint(b);
         return;
     }
     if (strcmp(tx, b->timed_tx) != 0) {
@@ -284,7 +283,7 @@ void pbft_request_tick(struct pbft *b, uint64_t now)
     uint64_t timeout = b->request_timeout * (b->vc_timeout / b->vc_timeout_base);
     if (pbft_primary(&b->m, b->view) != b->me && now - since >= timeout && !unheard(b))
         pbft_complain(b, "an envelope waited longer than request_timeout to be ordered", false);
-    else if (now - since < timeout && b->last_exec > b->complained_exec)
+    else if (now - since < timeout)
         pbft_withdraw_complaint(b);
 }
 

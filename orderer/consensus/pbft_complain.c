@@ -63,11 +63,16 @@ void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
     pbft_complain(b, "the primary signed two blocks for one sequence number", true);
 }
 
+bool pbft_complaining(const struct pbft *b)
+{
+    return b->active && b->complaining && b->complained_view == b->view;
+}
+
 void pbft_complain(struct pbft *b, const char *reason, bool proven)
 {
     if (!b->active)
         return;
-    if (b->complaining && b->complained_view == b->view) {
+    if (pbft_complaining(b)) {
         b->complaint_proven |= proven;
         return;
     }
@@ -84,8 +89,9 @@ void pbft_complain(struct pbft *b, const char *reason, bool proven)
 
 void pbft_withdraw_complaint(struct pbft *b)
 {
-    if (!b->complaining || (b->complaint_proven && b->complained_view == b->view))
-        return;
+    if (!b->complaining || (b->complaint_proven && b->complained_view == b->view) ||
+        (b->complained_view == b->view && b->last_exec <= b->complained_exec))
+        return; /* nothing withdrawn; proven; or no block executed since it was made */
     b->complaining = false;
     if (b->complained_view != b->view)
         return; /* a view since: our STATUS says that one */
@@ -99,7 +105,7 @@ void pbft_count_complaints(struct pbft *b)
     if (!b->active)
         return; /* changing views already */
     uint64_t now = pbft_now();
-    size_t n = b->complaining && b->complained_view == b->view;
+    size_t n = pbft_complaining(b);
     for (size_t i = 0; i < b->m.n; i++)
         n += i != b->me && ((b->complaint[i] == b->view + 1 &&
                              now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||

@@ -221,7 +221,7 @@ void pbft_send_status(struct pbft *b)
     msg.seq = b->last_exec;
     msg.digest = (ProtobufCBinaryData){32, b->last_digest};
     msg.view_changing = !b->active;
-    msg.complaining = b->active && b->complaining && b->complained_view == b->view;
+    msg.complaining = pbft_complaining(b);
     /* strictly increasing, so that receivers can refuse a replayed older STATUS */
     uint64_t ts = clock_wall_ms();
     b->status_ts_sent = msg.timestamp_ms = ts > b->status_ts_sent ? ts : b->status_ts_sent + 1;

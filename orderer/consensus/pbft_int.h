@@ -379,8 +379,11 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason);
  * others never start (pbft-protocol.md, S-2). Its pooled envelopes are forwarded again (a
  * forward lost on a bad link would otherwise keep it complaining). Once per view. */
 void pbft_complain(struct pbft *b, const char *reason, bool proven);
-/* Withdraws our complaint (a block executed in the view since, and nothing waits too long),
- * unless it is proven: the STATUS sent at once says so. */
+/* True while we complain about the view we run (active in it). */
+bool pbft_complaining(const struct pbft *b);
+/* Withdraws our complaint, which the caller found has no cause left (nothing waits too long),
+ * once a block executed in the view since it was made, unless it is proven: the STATUS sent at
+ * once says so. A complaint about an earlier view is dropped quietly. */
 void pbft_withdraw_complaint(struct pbft *b);
 /* Sends `data` to every orderer but us and the primary of our view. */
 void pbft_send_backups(struct pbft *b, const struct buf *data);

@@ -187,23 +187,8 @@ static void invalid_block_signed_by_the_primary_changes_view(void **state)
 {
     (void)state;
     setup_all(NULL);
-    pool_env(0, 1);
-    struct arena *a = arena_create(0);
-    ProtobufCBinaryData *envs;
-    size_t n;
-    assert_int_equal(pbft_pool_take(NODES[0].b->pool, 10, 1 << 20, &envs, &n), STELE_OK);
-    Stele__Block *blk;
-    uint8_t d[32];
-    assert_int_equal(blockhash_block_build(a, 5, GENESIS, envs, n, &blk), STELE_OK);
-    assert_int_equal(blockhash_header_pb(blk->header, d), STELE_OK);
-    struct buf bb, w;
-    buf_init(&bb);
-    pb_pack_buf(&blk->base, &bb);
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
-    m.seq = 1;
-    m.digest = (ProtobufCBinaryData){32, d};
-    forge(0, &m, bb.data, bb.len, &w);
+    struct buf w;
+    forged_pre_prepare(1, 5, GENESIS, 1, &w); /* numbered 5 for sequence number 1 */
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
     assert_true(NODES[1].b->active);
     assert_int_equal(NODES[1].b->view, 0);
@@ -213,12 +198,7 @@ static void invalid_block_signed_by_the_primary_changes_view(void **state)
         assert_true(NODES[i].b->active);
         assert_int_equal(NODES[i].b->view, 1);
     }
-    for (size_t i = 0; i < n; i++)
-        free(envs[i].data);
-    free(envs);
-    buf_release(&bb);
     buf_release(&w);
-    arena_destroy(a);
 }
 
 /* Validation codes in the metadata of block `num` (>= 1) of orderer i, and that block's size. */

@@ -296,6 +296,37 @@ void forge(int who, Stele__PbftMessage *m, const uint8_t *blk, size_t blen, stru
     arena_destroy(a);
 }
 
+/* o0's signed PRE-PREPARE in view 0 for sequence number `seq`, into `w` (buf_release it): a
+ * block numbered `number` after `prev`, holding envelope k (pooled at o0 and taken back out)
+ * when k > 0, none when k is 0. */
+void forged_pre_prepare(uint64_t seq, uint64_t number, const uint8_t prev[32], int k, struct buf *w)
+{
+    struct arena *a = arena_create(0);
+    ProtobufCBinaryData *envs = NULL;
+    size_t n = 0;
+    if (k > 0) {
+        pool_env(0, k);
+        assert_int_equal(pbft_pool_take(NODES[0].b->pool, 10, 1 << 20, &envs, &n), STELE_OK);
+    }
+    Stele__Block *blk;
+    uint8_t d[32];
+    assert_int_equal(blockhash_block_build(a, number, prev, envs, n, &blk), STELE_OK);
+    assert_int_equal(blockhash_header_pb(blk->header, d), STELE_OK);
+    struct buf bb;
+    buf_init(&bb);
+    pb_pack_buf(&blk->base, &bb);
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+    m.seq = seq;
+    m.digest = (ProtobufCBinaryData){32, d};
+    forge(0, &m, bb.data, bb.len, w);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i].data);
+    free(envs);
+    buf_release(&bb);
+    arena_destroy(a);
+}
+
 int teardown_all(void **state)
 {
     (void)state;

@@ -382,29 +382,6 @@ static void old_and_replayed_complaints_do_not_count(void **state)
     down = -1;
 }
 
-/* o0's signed PRE-PREPARE for block `seq` in view 0 over another block than the one
- * committed (no envelopes), into `w`. */
-static void second_proposal(int seq, struct buf *w)
-{
-    struct arena *a = arena_create(0);
-    Stele__Block *blk;
-    uint8_t d[32];
-    assert_int_equal(
-        blockhash_block_build(a, (uint64_t)seq, NODES[0].hashes[seq - 2], NULL, 0, &blk), STELE_OK);
-    assert_int_equal(blockhash_header_pb(blk->header, d), STELE_OK);
-    struct buf bb;
-    buf_init(&bb);
-    pb_pack_buf(&blk->base, &bb);
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
-    m.view = 0;
-    m.seq = (uint64_t)seq;
-    m.digest = (ProtobufCBinaryData){32, d};
-    forge(0, &m, bb.data, bb.len, w);
-    buf_release(&bb);
-    arena_destroy(a);
-}
-
 /* After block 2 committed, o1 gets another PRE-PREPARE the primary signed for block 2. That is
  * proof of equivocation the others never saw: o1 complains for the rest of the view (blocks
  * ordered since do not withdraw it) and shows it to the other backups, who complain too; the
@@ -415,7 +392,7 @@ static void equivocation_seen_after_the_commit_replaces_the_primary(void **state
     one_block_in();
     commit_block(2, 0);
     struct buf w;
-    second_proposal(2, &w);
+    forged_pre_prepare(2, 2, NODES[0].hashes[0], 0, &w); /* another block 2: no envelopes */
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
     assert_true(NODES[1].b->complaining);
     assert_true(NODES[1].b->active);
@@ -431,7 +408,7 @@ static void equivocation_seen_after_the_commit_replaces_the_primary(void **state
 
     /* the next time it sees it, the others do too */
     buf_release(&w);
-    second_proposal(3, &w);
+    forged_pre_prepare(3, 3, NODES[0].hashes[1], 0, &w);
     pbft_handle_bytes(NODES[1].b, w.data, w.len);
     buf_release(&w);
     deliver(up);
@@ -456,24 +433,8 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     (void)state;
     one_block_in();
     /* block 2 for o3: envelope 77, signed by o0 */
-    pool_env(0, 77);
-    struct arena *a = arena_create(0);
-    ProtobufCBinaryData *envs;
-    size_t n;
-    assert_int_equal(pbft_pool_take(NODES[0].b->pool, 10, 1 << 20, &envs, &n), STELE_OK);
-    Stele__Block *other;
-    uint8_t d[32];
-    assert_int_equal(blockhash_block_build(a, 2, NODES[0].hashes[0], envs, n, &other), STELE_OK);
-    assert_int_equal(blockhash_header_pb(other->header, d), STELE_OK);
-    struct buf bb, w;
-    buf_init(&bb);
-    pb_pack_buf(&other->base, &bb);
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
-    m.view = 0;
-    m.seq = 2;
-    m.digest = (ProtobufCBinaryData){32, d};
-    forge(0, &m, bb.data, bb.len, &w);
+    struct buf w;
+    forged_pre_prepare(2, 2, NODES[0].hashes[0], 77, &w);
     pbft_handle_bytes(NODES[3].b, w.data, w.len);
     assert_true(NODES[3].b->slot.have_pp);
     assert_false(NODES[3].b->complaining);
@@ -486,6 +447,7 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     assert_int_equal(NODES[0].n, 2);
     assert_int_equal(NODES[3].n, 1);
     /* o3 fetches the certified block 2 */
+    struct arena *a = arena_create(0);
     Stele__Block *blk = (Stele__Block *)pb_unpack(
         &stele__block__descriptor, a, NODES[0].blocks[1].data, NODES[0].blocks[1].len, 0);
     uint8_t hash[32];
@@ -498,10 +460,6 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     deliver(up);
     all_in_view(1, -1);
     assert_no_fork();
-    for (size_t i = 0; i < n; i++)
-        free(envs[i].data);
-    free(envs);
-    buf_release(&bb);
     buf_release(&w);
     arena_destroy(a);
 }

@@ -89,6 +89,8 @@ static void destroy_state(struct pbft *b)
         buf_release(&b->slot.prepares[i].signed_);
         buf_release(&b->slot.commits[i].signed_);
         buf_release(&b->vcs[i].signed_);
+        buf_release(&b->complaint_signed[i]);
+        buf_release(&b->left_proof[i]);
     }
     pbft_ahead_clear(b);
     free(b->ckpts);

@@ -6,6 +6,8 @@
  */
 #include "orderer/consensus/pbft_int.h"
 
+#include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
 
@@ -100,16 +102,55 @@ void pbft_withdraw_complaint(struct pbft *b)
     pbft_send_status(b);
 }
 
+void pbft_keep_complaints(struct pbft *b)
+{
+    b->n_left_proof = 0;
+    uint64_t now = pbft_now();
+    for (size_t i = 0; i < b->m.n; i++) { /* those pbft_count_complaints() counts */
+        bool holds = i == b->me ? pbft_complaining(b)
+                                : b->complaint[i] == b->view + 1 &&
+                                      now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS;
+        if (holds && b->complaint_signed[i].len) {
+            struct buf *p = &b->left_proof[b->n_left_proof];
+            buf_clear(p);
+            if (buf_append(p, b->complaint_signed[i].data, b->complaint_signed[i].len) == STELE_OK)
+                b->n_left_proof++;
+        }
+    }
+}
+
+void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc)
+{
+    if (!b->active || vc->n_complaints > b->m.n)
+        return;
+    struct arena *a = arena_create(0);
+    uint64_t wall = clock_wall_ms();
+    for (size_t i = 0; a && i < vc->n_complaints; i++) {
+        Stele__PbftMessage *m;
+        size_t who;
+        const char *why = "";
+        if (pbft_open_msg(b, a, vc->complaints[i], &m, &who, &why) != STELE_OK) {
+            log_warn(LOG, "a VIEW-CHANGE carries a complaint that does not open: %s", why);
+            continue;
+        }
+        if (m->type == STELE__PBFT_TYPE__PBFT_STATUS && m->complaining && !m->view_changing &&
+            m->view == b->view && m->timestamp_ms + PBFT_STATUS_MAX_AGE_MS >= wall)
+            b->proven[who] = b->view + 1;
+    }
+    arena_destroy(a);
+}
+
 void pbft_count_complaints(struct pbft *b)
 {
     if (!b->active)
         return; /* changing views already */
     uint64_t now = pbft_now();
-    size_t n = pbft_complaining(b);
+    size_t n = pbft_complaining(b) || b->proven[b->me] == b->view + 1;
     for (size_t i = 0; i < b->m.n; i++)
-        n += i != b->me && ((b->complaint[i] == b->view + 1 &&
-                             now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
-                            (b->vcs[i].have && b->vcs[i].view > b->view));
+        n += i != b->me &&
+             ((b->complaint[i] == b->view + 1 &&
+               now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
+              b->proven[i] == b->view + 1 || (b->vcs[i].have && b->vcs[i].view > b->view));
     if (n >= b->m.quorum)
         pbft_start_view_change(b, b->view + 1, "a quorum of orderers complained about the view");
     else if (n >= b->m.f + 1)

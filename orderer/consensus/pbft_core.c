@@ -225,7 +225,10 @@ void pbft_send_status(struct pbft *b)
     /* strictly increasing, so that receivers can refuse a replayed older STATUS */
     uint64_t ts = clock_wall_ms();
     b->status_ts_sent = msg.timestamp_ms = ts > b->status_ts_sent ? ts : b->status_ts_sent + 1;
-    pbft_broadcast(b, &msg, NULL, NULL);
+    struct buf *mine = &b->complaint_signed[b->me];
+    buf_clear(mine);
+    if (pbft_broadcast(b, &msg, NULL, msg.complaining ? mine : NULL) != STELE_OK)
+        buf_clear(mine);
 }
 
 /* Signs our vote of `type` for the slot, records it as sender b->me, persists, and only then
@@ -593,7 +596,8 @@ static void on_checkpoint(struct pbft *b, const Stele__PbftMessage *msg, size_t 
     }
 }
 
-static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from)
+static void on_status(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
+                      size_t from)
 {
     b->peer_seq[from] = msg->seq;
     b->peer_heard[from] = true;
@@ -610,6 +614,9 @@ static void on_status(struct pbft *b, const Stele__PbftMessage *msg, size_t from
         b->status_ts[from] = msg->timestamp_ms;
         b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
         b->complaint_at[from] = pbft_now();
+        buf_clear(&b->complaint_signed[from]); /* kept for our VIEW-CHANGE, if we leave */
+        if (b->complaint[from] && pb_pack_buf(&s->base, &b->complaint_signed[from]) != STELE_OK)
+            buf_clear(&b->complaint_signed[from]);
         pbft_count_complaints(b);
     }
     /* A peer in an older view, or still changing to ours, missed the NEW-VIEW that started
@@ -635,7 +642,7 @@ void pbft_handle(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMe
         on_checkpoint(b, msg, from);
         return;
     case STELE__PBFT_TYPE__PBFT_STATUS:
-        on_status(b, msg, from);
+        on_status(b, s, msg, from);
         return;
     case STELE__PBFT_TYPE__PBFT_PRE_PREPARE:
     case STELE__PBFT_TYPE__PBFT_PREPARE:

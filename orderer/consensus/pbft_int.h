@@ -190,10 +190,17 @@ struct pbft {
                                               counts for PBFT_COMPLAINT_FRESH_MS after */
     uint64_t status_ts[PBFT_MAX_NODES];    /* timestamp_ms of the latest STATUS taken from
                                               each sender: an older one (a replay) is not */
-    uint64_t status_ts_sent;               /* timestamp_ms of our latest STATUS */
-    uint64_t status_at;                    /* next heartbeat, monotonic ms */
-    uint64_t behind_since;                 /* f+1 peers are ahead of us since then (0: not) */
-    uint64_t behind_exec;                  /* our last block then */
+    struct buf complaint_signed[PBFT_MAX_NODES]; /* that STATUS (serialized PbftSigned) while it
+                                                    complains, ours included; else empty */
+    uint64_t proven[PBFT_MAX_NODES];       /* 1 + the view a VIEW-CHANGE's carried complaints prove
+                                              the orderer complained about (0: none) */
+    struct buf left_proof[PBFT_MAX_NODES]; /* the complaints we held when we last left an
+                                              active view (our VIEW-CHANGEs carry them) */
+    size_t n_left_proof;
+    uint64_t status_ts_sent; /* timestamp_ms of our latest STATUS */
+    uint64_t status_at;      /* next heartbeat, monotonic ms */
+    uint64_t behind_since;   /* f+1 peers are ahead of us since then (0: not) */
+    uint64_t behind_exec;    /* our last block then */
 
     /* request timer (backups): the oldest pooled envelope and since when it is timed */
     char timed_tx[65];
@@ -394,11 +401,19 @@ void pbft_blame_primary(struct pbft *b, const Stele__PbftSigned *s, const char *
  * another digest is equivocation; complains (proven) and shows it once per block. */
 void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
                               const Stele__PbftMessage *msg, size_t from);
+/* Keeps the complaints about the view we run that we hold (the signed STATUS messages) for
+ * the VIEW-CHANGEs of the view change we start now. */
+void pbft_keep_complaints(struct pbft *b);
+/* The complaints a VIEW-CHANGE for a later view than ours carries (`vc`, from a checked
+ * VIEW-CHANGE): each one, signed by an orderer, complaining about the view we run and at most
+ * PBFT_STATUS_MAX_AGE_MS old, counts as that orderer's complaint for the rest of the view. */
+void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc);
 /* Counts the complaints about the view we run: ours, each other orderer's fresh STATUS that
- * complains about it, and each orderer that sent a VIEW-CHANGE for a later view (it has left
- * ours). f+1 of them — at least one correct — make us complain too; a quorum makes us start
- * the view change, and then every correct replica gets there: the quorum holds f+1 correct
- * complainers, whose complaints (or VIEW-CHANGEs) reach every correct replica, which joins. */
+ * complains about it, each complaint a VIEW-CHANGE proved (pbft_take_complaints), and each
+ * orderer that sent a VIEW-CHANGE for a later view (it has left ours). f+1 of them — at least one
+ * correct — make us complain too; a quorum makes us start the view change, and then every correct
+ * replica gets there: the quorum holds f+1 correct complainers, whose complaints (or VIEW-CHANGEs)
+ * reach every correct replica, which joins. */
 void pbft_count_complaints(struct pbft *b);
 void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                          size_t from);

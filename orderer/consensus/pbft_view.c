@@ -45,6 +45,10 @@ static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *m
         *why = "not a VIEW-CHANGE";
         return STELE_ERR_MALFORMED;
     }
+    if (vc->n_complaints > b->m.n) {
+        *why = "VIEW-CHANGE carries more complaints than there are orderers";
+        return STELE_ERR_MALFORMED;
+    }
     memset(out, 0, sizeof *out);
     out->view = msg->view;
     out->last_seq = vc->last_seq;
@@ -144,6 +148,16 @@ static void send_view_change(struct pbft *b)
             vc.last_block = (ProtobufCBinaryData){len, bytes};
         }
     }
+    /* The complaints that made us leave the last view we ran: they may have been withdrawn
+     * before the others counted them (pbft_take_complaints). */
+    Stele__PbftSigned **proof =
+        b->n_left_proof ? arena_calloc(a, b->n_left_proof, sizeof *proof) : NULL;
+    for (size_t i = 0; proof && i < b->n_left_proof; i++)
+        if ((proof[vc.n_complaints] =
+                 (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                                b->left_proof[i].data, b->left_proof[i].len, 0)))
+            vc.n_complaints++;
+    vc.complaints = proof;
     Stele__PbftMessage msg = STELE__PBFT_MESSAGE__INIT;
     msg.type = STELE__PBFT_TYPE__PBFT_VIEW_CHANGE;
     msg.view = b->view;
@@ -169,6 +183,8 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
         return;
     log_warn(LOG, "leaving view %llu for view %llu: %s", (unsigned long long)b->view,
              (unsigned long long)view, reason);
+    if (b->active)
+        pbft_keep_complaints(b);
     b->view = view;
     b->active = false;
     memset(b->peer_in_view, 0, sizeof b->peer_in_view);
@@ -475,6 +491,8 @@ void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele
     memcpy(v->prep_digest, info.prep_digest, 32);
     buf_clear(&v->signed_);
     pb_pack_buf(&s->base, &v->signed_);
+    if (b->active && msg->view > b->view)
+        pbft_take_complaints(b, msg->view_change);
     /* f+1 orderers want a later view: at least one correct one does, so join the smallest view
      * that f+1 of them reached. */
     uint64_t views[PBFT_MAX_NODES];

@@ -464,6 +464,177 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     arena_destroy(a);
 }
 
+static size_t complainer;
+static bool status_to3(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    return f == complainer && t == 3 && type_of(d, l) == STELE__PBFT_TYPE__PBFT_STATUS;
+}
+
+/* Orderer `i` alone holds envelope k and its request timer runs out; of what it sends, only
+ * its complaining STATUS reaches o3 (the rest is lost). */
+static void complaint_seen_by_o3_only(int i, int k)
+{
+    if (T < pbft_now())
+        T = pbft_now();
+    pool_env(i, k);
+    pbft_request_tick(NODES[i].b, T);
+    T += 2500;
+    pbft_request_tick(NODES[i].b, T);
+    assert_true(NODES[i].b->complaining);
+    complainer = (size_t)i;
+    deliver(status_to3);
+    for (size_t q = 0; q < nq; q++) /* the rest it sent is lost */
+        if (Q[q].from == (size_t)i)
+            Q[q].gone = true;
+}
+
+static bool not_vc_from3(size_t f, size_t t, const uint8_t *d, size_t l)
+{
+    return !(f == 3 && type_of(d, l) == STELE__PBFT_TYPE__PBFT_VIEW_CHANGE) && up(f, t, d, l);
+}
+
+/* o1 and o2 complain, and only o3 hears both: with its own complaint it counts a quorum and
+ * leaves view 0. Its own complaining STATUS is lost; the primary orders o1's and o2's
+ * envelopes after all, and they withdraw their complaints before o3's VIEW-CHANGE reaches
+ * them. That VIEW-CHANGE carries the quorum of signed complaints that made o3 leave: the others
+ * check them and leave too, so o3 is not left alone in view 1 (before, they counted o3 as one
+ * complaint and stayed, and o2's failure then stopped the network). */
+static void a_view_change_carries_the_complaints_that_made_it(void **state)
+{
+    (void)state;
+    one_block_in();
+    complaint_seen_by_o3_only(1, 50);
+    assert_int_equal(NODES[3].b->view, 0);
+    complaint_seen_by_o3_only(2, 51);
+    assert_int_equal(NODES[3].b->view, 1); /* it counted o1, o2 and itself */
+    assert_false(NODES[3].b->active);
+    for (size_t q = 0; q < nq; q++) /* of what o3 sent, only its VIEW-CHANGEs arrive later */
+        if (!Q[q].gone && type_of(Q[q].data, Q[q].len) != STELE__PBFT_TYPE__PBFT_VIEW_CHANGE)
+            Q[q].gone = true;
+
+    /* o1 and o2 forward their envelopes again; o0 orders them; both withdraw */
+    pbft_request_tick(NODES[1].b, T += 20);
+    pbft_request_tick(NODES[2].b, T);
+    deliver(not_vc_from3);
+    assert_true(NODES[0].n >= 2);
+    pbft_request_tick(NODES[1].b, T += 20);
+    pbft_request_tick(NODES[2].b, T);
+    assert_false(NODES[1].b->complaining);
+    assert_false(NODES[2].b->complaining);
+    deliver(not_vc_from3);
+    all_in_view(0, 3);
+
+    deliver(up); /* o3's VIEW-CHANGE at last */
+    all_in_view(1, -1);
+    /* o3 takes the blocks it missed by state transfer (which the harness leaves to us) */
+    assert_true(want_sync[3] >= NODES[0].n);
+    struct arena *a = arena_create(0);
+    for (size_t k = NODES[3].n; k < NODES[0].n; k++) {
+        Stele__Block *blk = (Stele__Block *)pb_unpack(
+            &stele__block__descriptor, a, NODES[0].blocks[k].data, NODES[0].blocks[k].len, 0);
+        uint8_t hash[32];
+        const char *why = "";
+        assert_int_equal(pbft_block_check(&NODES[3].b->m, a, blk, hash, &why), STELE_OK);
+        assert_int_equal(pbft_execute_certified(NODES[3].b, blk, hash), STELE_OK);
+    }
+    arena_destroy(a);
+    pbft_after_sync(NODES[3].b);
+    down = 2;
+    size_t had = NODES[1].n;
+    commit_block(60, 1);
+    assert_int_equal(NODES[1].n, had + 1);
+    assert_int_equal(NODES[0].n, NODES[1].n);
+    assert_int_equal(NODES[3].n, NODES[1].n);
+    down = -1;
+    assert_no_fork();
+}
+
+static struct buf vc2; /* o2's VIEW-CHANGE, as it left */
+static void capture_vc2(size_t from, size_t to, const uint8_t *d, size_t l)
+{
+    (void)to;
+    if (from == 2 && !vc2.len && type_of(d, l) == STELE__PBFT_TYPE__PBFT_VIEW_CHANGE)
+        buf_append(&vc2, d, l);
+}
+
+/* A STATUS of `sender`'s, complaining about `view`, dated `age_ms` back, signed with
+ * `signer`'s key; appended to `list` (arena `a`). */
+static void carried_complaint(struct arena *a, Stele__PbftSigned **list, size_t *n, int sender,
+                              int signer, uint64_t view, uint64_t age_ms)
+{
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    m.channel_id = "ch";
+    m.sender = (char *)ids[sender];
+    m.view = view;
+    m.seq = 1;
+    m.digest = (ProtobufCBinaryData){32, NODES[sender].b->last_digest};
+    m.complaining = true;
+    m.timestamp_ms = clock_wall_ms() - age_ms;
+    list[*n] = arena_alloc(a, sizeof **list);
+    assert_int_equal(pbft_sign(&m, keys[signer], a, list[*n]), STELE_OK);
+    (*n)++;
+}
+
+/* Faulty o2 leaves view 0 alone and its VIEW-CHANGE carries complaints that prove nothing:
+ * o1's from a minute ago, o3's about another view, one "of o1's" that o2 signed itself. The
+ * others count o2 alone and stay in view 0. One carrying more complaints than there are
+ * orderers is refused. */
+static void complaints_a_view_change_cannot_prove(void **state)
+{
+    (void)state;
+    one_block_in();
+    buf_init(&vc2);
+    on_send = capture_vc2;
+    pbft_start_view_change(NODES[2].b, 1, "sim: faulty o2 leaves");
+    on_send = NULL;
+    drop_all();
+    assert_true(vc2.len > 0);
+
+    struct arena *a = arena_create(0);
+    Stele__PbftSigned *s =
+        (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, vc2.data, vc2.len, 0);
+    Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
+                                                            s->message.data, s->message.len, 0);
+    Stele__PbftSigned *list[4];
+    size_t n = 0;
+    carried_complaint(a, list, &n, 1, 1, 0, PBFT_STATUS_MAX_AGE_MS + 30000);
+    carried_complaint(a, list, &n, 3, 3, 5, 0);
+    carried_complaint(a, list, &n, 1, 2, 0, 0);
+    carried_complaint(a, list, &n, 2, 2, 0, 0);
+    m->view_change->complaints = list;
+    m->view_change->n_complaints = n;
+    struct buf w;
+    forge(2, m, NULL, 0, &w);
+    for (int i = 0; i < N; i++)
+        if (i != 2)
+            pbft_handle_bytes(NODES[i].b, w.data, w.len);
+    buf_release(&w);
+    all_in_view(0, 2);
+    for (int i = 0; i < N; i++) {
+        assert_false(NODES[i].b->complaining);
+        assert_int_equal(NODES[i].b->proven[1], 0);
+        assert_int_equal(NODES[i].b->proven[3], 0);
+    }
+
+    /* a VIEW-CHANGE may carry at most one complaint per orderer */
+    Stele__PbftSigned *five[5];
+    n = 0;
+    for (int i = 0; i < 5; i++)
+        carried_complaint(a, five, &n, 1, 1, 0, 0);
+    m->view = 2;
+    m->view_change->complaints = five;
+    m->view_change->n_complaints = n;
+    forge(2, m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[0].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[0].b->proven[1], 0);
+    assert_int_equal(NODES[0].b->vcs[2].view, 1); /* refused */
+    arena_destroy(a);
+    buf_release(&vc2);
+    all_in_view(0, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +653,8 @@ int main(void)
                                   teardown_all),
         cmocka_unit_test_teardown(equivocation_seen_through_state_transfer_replaces_the_primary,
                                   teardown_all),
+        cmocka_unit_test_teardown(a_view_change_carries_the_complaints_that_made_it, teardown_all),
+        cmocka_unit_test_teardown(complaints_a_view_change_cannot_prove, teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

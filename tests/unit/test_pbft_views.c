@@ -635,6 +635,49 @@ static void complaints_a_view_change_cannot_prove(void **state)
     all_in_view(0, 2);
 }
 
+/* The PRE-PREPAREs orderer `from` sent to `to` in Q[since..]. */
+static size_t pre_prepares_sent(size_t since, size_t from, size_t to)
+{
+    size_t n = 0;
+    for (size_t q = since; q < nq; q++)
+        n += Q[q].from == from && Q[q].to == to &&
+             type_of(Q[q].data, Q[q].len) == STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
+    return n;
+}
+
+/* o1 shows the primary's second block 2 to the other backups (o2, o3), not to the primary
+ * that signed it, and once per block: a third one is not relayed again. Its STATUS
+ * timestamps keep increasing even when its clock went back. */
+static void proof_goes_to_the_backups_once_per_block(void **state)
+{
+    (void)state;
+    one_block_in();
+    commit_block(2, 0);
+    drop_all();
+    size_t since = nq;
+    struct buf w;
+    forged_pre_prepare(2, 2, NODES[0].hashes[0], 0, &w);
+    pbft_handle_bytes(NODES[1].b, w.data, w.len);
+    buf_release(&w);
+    assert_true(NODES[1].b->complaining);
+    assert_int_equal(pre_prepares_sent(since, 1, 0), 0);
+    assert_int_equal(pre_prepares_sent(since, 1, 2), 1);
+    assert_int_equal(pre_prepares_sent(since, 1, 3), 1);
+    forged_pre_prepare(2, 2, NODES[0].hashes[0], 78, &w); /* yet another block 2 */
+    pbft_handle_bytes(NODES[1].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(pre_prepares_sent(since, 1, 2), 1);
+    assert_int_equal(pre_prepares_sent(since, 1, 3), 1);
+
+    uint64_t ahead = clock_wall_ms() + 60000; /* its clock is set back a minute */
+    NODES[1].b->status_ts_sent = ahead;
+    pbft_send_status(NODES[1].b);
+    assert_int_equal(NODES[1].b->status_ts_sent, ahead + 1);
+    pbft_send_status(NODES[1].b);
+    assert_int_equal(NODES[1].b->status_ts_sent, ahead + 2);
+    drop_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +698,7 @@ int main(void)
                                   teardown_all),
         cmocka_unit_test_teardown(a_view_change_carries_the_complaints_that_made_it, teardown_all),
         cmocka_unit_test_teardown(complaints_a_view_change_cannot_prove, teardown_all),
+        cmocka_unit_test_teardown(proof_goes_to_the_backups_once_per_block, teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

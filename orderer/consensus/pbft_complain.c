@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "pb/pb.h"
 
 #include <string.h>
 
@@ -119,25 +120,67 @@ void pbft_keep_complaints(struct pbft *b)
     }
 }
 
+int pbft_keep_status(const Stele__PbftSigned *s, struct buf *out)
+{
+    buf_clear(out);
+    if (s->message.len + s->signature.len > PBFT_COMPLAINT_MAX_BYTES)
+        return STELE_ERR_LIMIT;
+    Stele__PbftSigned k = STELE__PBFT_SIGNED__INIT; /* no block, no unknown fields */
+    k.message = s->message;
+    k.signature = s->signature;
+    int rc = pb_pack_buf(&k.base, out);
+    if (rc)
+        buf_clear(out);
+    return rc;
+}
+
 void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc)
 {
-    if (!b->active || vc->n_complaints > b->m.n)
+    if (!b->active || b->proven_view == b->view + 1 || vc->n_complaints < b->m.quorum ||
+        vc->n_complaints > b->m.n)
         return;
     struct arena *a = arena_create(0);
-    uint64_t wall = clock_wall_ms();
+    uint64_t wall = clock_wall_ms(), lo = UINT64_MAX, hi = 0;
+    bool signer[PBFT_MAX_NODES] = {false};
+    size_t n = 0;
     for (size_t i = 0; a && i < vc->n_complaints; i++) {
+        const Stele__PbftSigned *c = vc->complaints[i];
         Stele__PbftMessage *m;
         size_t who;
         const char *why = "";
-        if (pbft_open_msg(b, a, vc->complaints[i], &m, &who, &why) != STELE_OK) {
+        if (c->message.len + c->signature.len > PBFT_COMPLAINT_MAX_BYTES ||
+            pbft_open_msg(b, a, c, &m, &who, &why) != STELE_OK) {
             log_warn(LOG, "a VIEW-CHANGE carries a complaint that does not open: %s", why);
             continue;
         }
-        if (m->type == STELE__PBFT_TYPE__PBFT_STATUS && m->complaining && !m->view_changing &&
-            m->view == b->view && m->timestamp_ms + PBFT_STATUS_MAX_AGE_MS >= wall)
-            b->proven[who] = b->view + 1;
+        if (m->type != STELE__PBFT_TYPE__PBFT_STATUS || !m->complaining || m->view_changing ||
+            m->view != b->view || m->timestamp_ms + PBFT_STATUS_MAX_AGE_MS < wall || signer[who])
+            continue;
+        signer[who] = true;
+        n++;
+        lo = m->timestamp_ms < lo ? m->timestamp_ms : lo;
+        hi = m->timestamp_ms > hi ? m->timestamp_ms : hi;
     }
     arena_destroy(a);
+    if (n >= b->m.quorum && hi - lo <= PBFT_PROOF_SPREAD_MS)
+        b->proven_view = b->view + 1;
+}
+
+void pbft_take_held_complaints(struct pbft *b)
+{
+    for (size_t i = 0; i < b->m.n; i++) {
+        if (!b->vcs[i].have || b->vcs[i].view <= b->view)
+            continue;
+        struct arena *a = arena_create(0);
+        Stele__PbftSigned *s =
+            a ? (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a,
+                                               b->vcs[i].signed_.data, b->vcs[i].signed_.len, 0)
+              : NULL;
+        Stele__PbftMessage *m;
+        if (s && pbft_open_msg(b, a, s, &m, NULL, NULL) == STELE_OK && m->view_change)
+            pbft_take_complaints(b, m->view_change);
+        arena_destroy(a);
+    }
 }
 
 void pbft_count_complaints(struct pbft *b)
@@ -145,12 +188,15 @@ void pbft_count_complaints(struct pbft *b)
     if (!b->active)
         return; /* changing views already */
     uint64_t now = pbft_now();
-    size_t n = pbft_complaining(b) || b->proven[b->me] == b->view + 1;
+    if (b->proven_view == b->view + 1) {
+        pbft_start_view_change(b, b->view + 1, "a VIEW-CHANGE proves a quorum complained");
+        return;
+    }
+    size_t n = pbft_complaining(b);
     for (size_t i = 0; i < b->m.n; i++)
-        n += i != b->me &&
-             ((b->complaint[i] == b->view + 1 &&
-               now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
-              b->proven[i] == b->view + 1 || (b->vcs[i].have && b->vcs[i].view > b->view));
+        n += i != b->me && ((b->complaint[i] == b->view + 1 &&
+                             now - b->complaint_at[i] <= PBFT_COMPLAINT_FRESH_MS) ||
+                            (b->vcs[i].have && b->vcs[i].view > b->view));
     if (n >= b->m.quorum)
         pbft_start_view_change(b, b->view + 1, "a quorum of orderers complained about the view");
     else if (n >= b->m.f + 1)

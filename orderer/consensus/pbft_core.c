@@ -615,8 +615,8 @@ static void on_status(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
         b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
         b->complaint_at[from] = pbft_now();
         buf_clear(&b->complaint_signed[from]); /* kept for our VIEW-CHANGE, if we leave */
-        if (b->complaint[from] && pb_pack_buf(&s->base, &b->complaint_signed[from]) != STELE_OK)
-            buf_clear(&b->complaint_signed[from]);
+        if (b->complaint[from])
+            pbft_keep_status(s, &b->complaint_signed[from]);
         pbft_count_complaints(b);
     }
     /* A peer in an older view, or still changing to ours, missed the NEW-VIEW that started

@@ -40,8 +40,15 @@
 /* A STATUS dated (its sender's clock) further back than this says nothing of complaints: a
  * replay. Also the most a sender's clock may have been ahead before it was set back. */
 #define PBFT_STATUS_MAX_AGE_MS 30000
-#define PBFT_LINK_QUEUE        4096 /* messages queued per link before the oldest are dropped */
-#define PBFT_LINK_BYTES        (64u << 20) /* ... or octets queued (proposals carry blocks) */
+/* A quorum of complaints a VIEW-CHANGE carries proves the view's end only if their timestamps
+ * lie this close together: those of a replica that counted them fresh do (each arrived within
+ * PBFT_COMPLAINT_FRESH_MS; the rest is clock skew), withdrawn ones gathered over time need not. */
+#define PBFT_PROOF_SPREAD_MS (PBFT_COMPLAINT_FRESH_MS + 3000)
+/* At most this many octets of a signed STATUS are kept as a complaint (ours are a few hundred;
+ * a larger one, padded by its faulty sender, is counted but not carried in VIEW-CHANGEs). */
+#define PBFT_COMPLAINT_MAX_BYTES 1024
+#define PBFT_LINK_QUEUE          4096 /* messages queued per link before the oldest are dropped */
+#define PBFT_LINK_BYTES          (64u << 20) /* ... or octets queued (proposals carry blocks) */
 
 struct pbft_link;
 struct pbft_pool;
@@ -192,8 +199,8 @@ struct pbft {
                                               each sender: an older one (a replay) is not */
     struct buf complaint_signed[PBFT_MAX_NODES]; /* that STATUS (serialized PbftSigned) while it
                                                     complains, ours included; else empty */
-    uint64_t proven[PBFT_MAX_NODES];       /* 1 + the view a VIEW-CHANGE's carried complaints prove
-                                              the orderer complained about (0: none) */
+    uint64_t proven_view; /* 1 + a view a VIEW-CHANGE proved a quorum complained about (0:
+                             none; pbft_take_complaints) */
     struct buf left_proof[PBFT_MAX_NODES]; /* the complaints we held when we last left an
                                               active view (our VIEW-CHANGEs carry them) */
     size_t n_left_proof;
@@ -405,15 +412,24 @@ void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
  * the VIEW-CHANGEs of the view change we start now. */
 void pbft_keep_complaints(struct pbft *b);
 /* The complaints a VIEW-CHANGE for a later view than ours carries (`vc`, from a checked
- * VIEW-CHANGE): each one, signed by an orderer, complaining about the view we run and at most
- * PBFT_STATUS_MAX_AGE_MS old, counts as that orderer's complaint for the rest of the view. */
+ * VIEW-CHANGE): if a quorum of them, from distinct orderers, each signed by the orderer it
+ * names, complain about the view we run, none is more than PBFT_STATUS_MAX_AGE_MS old and they
+ * lie within PBFT_PROOF_SPREAD_MS of one another, they prove that a quorum complained, and
+ * pbft_count_complaints() makes us leave. Only while active. */
 void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc);
+/* pbft_take_complaints() for every VIEW-CHANGE held for a view later than ours: those that
+ * arrived while we were between views (a view just started). */
+void pbft_take_held_complaints(struct pbft *b);
+/* Serializes a complaining STATUS `s` as kept for VIEW-CHANGEs into `out` (cleared first):
+ * its message and signature only. Returns STELE_OK, or STELE_ERR_LIMIT for one over
+ * PBFT_COMPLAINT_MAX_BYTES (out left empty). */
+int pbft_keep_status(const Stele__PbftSigned *s, struct buf *out);
 /* Counts the complaints about the view we run: ours, each other orderer's fresh STATUS that
- * complains about it, each complaint a VIEW-CHANGE proved (pbft_take_complaints), and each
- * orderer that sent a VIEW-CHANGE for a later view (it has left ours). f+1 of them — at least one
- * correct — make us complain too; a quorum makes us start the view change, and then every correct
- * replica gets there: the quorum holds f+1 correct complainers, whose complaints (or VIEW-CHANGEs)
- * reach every correct replica, which joins. */
+ * complains about it, and each orderer that sent a VIEW-CHANGE for a later view (it has left
+ * ours); a quorum a VIEW-CHANGE proved (pbft_take_complaints) counts as a quorum. f+1 of them — at
+ * least one correct — make us complain too; a quorum makes us start the view change, and then every
+ * correct replica gets there: the quorum holds f+1 correct complainers, whose complaints (or
+ * VIEW-CHANGEs) reach every correct replica, which joins. */
 void pbft_count_complaints(struct pbft *b);
 void pbft_on_view_change(struct pbft *b, const Stele__PbftSigned *s, const Stele__PbftMessage *msg,
                          size_t from);

@@ -49,6 +49,13 @@ static int check_vc(struct pbft *b, struct arena *a, const Stele__PbftMessage *m
         *why = "VIEW-CHANGE carries more complaints than there are orderers";
         return STELE_ERR_MALFORMED;
     }
+    for (size_t i = 0; i < vc->n_complaints; i++)
+        if (vc->complaints[i]->block.len ||
+            vc->complaints[i]->message.len + vc->complaints[i]->signature.len >
+                PBFT_COMPLAINT_MAX_BYTES) {
+            *why = "VIEW-CHANGE carries a complaint larger than a STATUS";
+            return STELE_ERR_MALFORMED;
+        }
     memset(out, 0, sizeof *out);
     out->view = msg->view;
     out->last_seq = vc->last_seq;
@@ -279,6 +286,7 @@ static int install(struct pbft *b, uint64_t min_s, const Stele__PbftSigned *o,
             b->vcs[i].have = false;
             buf_clear(&b->vcs[i].signed_);
         }
+    pbft_take_held_complaints(b); /* install_finish() counts them */
     pbft_slot_reset(b);
     pbft_ahead_clear(b);
     struct arena *a = o ? arena_create(0) : NULL;
@@ -305,6 +313,7 @@ static void install_finish(struct pbft *b, uint64_t min_s)
     else
         pbft_after_sync(b);
     pbft_maybe_propose(b);
+    pbft_count_complaints(b); /* VIEW-CHANGEs for later views that arrived meanwhile */
 }
 
 void pbft_after_sync(struct pbft *b)

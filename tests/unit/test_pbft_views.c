@@ -3,9 +3,7 @@
  * left alone in a view"). PBFT never moves a replica down a view: one that leaves for a view
  * the others never start stays out of the voting, and the network, still ordering with the
  * other three, no longer survives one more fault. Each scenario ends with that fault. */
-#include "test_pbft_sim.h"
-
-static int down = -1; /* an orderer that neither sends nor receives */
+#include "test_pbft_scenes.h"
 
 static bool among123(size_t f, size_t t, const uint8_t *d, size_t l)
 {
@@ -19,20 +17,6 @@ static bool vc_from23_to0(size_t f, size_t t, const uint8_t *d, size_t l)
 static bool status_from23_to0(size_t f, size_t t, const uint8_t *d, size_t l)
 {
     return t == 0 && (f == 2 || f == 3) && type_of(d, l) == STELE__PBFT_TYPE__PBFT_STATUS;
-}
-static bool up(size_t f, size_t t, const uint8_t *d, size_t l)
-{
-    (void)d, (void)l;
-    return (int)f != down && (int)t != down;
-}
-
-/* Every orderer proposes block k's envelope; `primary` proposes; everything is delivered. */
-static void commit_block(int k, int primary)
-{
-    for (int i = 0; i < N; i++)
-        pool_env(i, k);
-    pbft_maybe_propose(NODES[primary].b);
-    deliver(up);
 }
 
 /* The old primary restarts; the others' VIEW-CHANGEs for view 1, queued while it was down,
@@ -113,42 +97,6 @@ static void a_peer_still_changing_to_our_view_is_shown_its_new_view(void **state
     down = -1;
     assert_no_fork();
 }
-
-static bool no_forward(size_t f, size_t t, const uint8_t *d, size_t l)
-{
-    return up(f, t, d, l) && type_of(d, l) != STELE__PBFT_TYPE__PBFT_FORWARD;
-}
-
-/* Every orderer has heard from the others (a request timer waits for f+1 of them). */
-static void heartbeats(void)
-{
-    for (int i = 0; i < N; i++)
-        pbft_send_status(NODES[i].b);
-    deliver(up);
-}
-
-/* Four fresh orderers that committed block 1 in view 0 and heard from one another. */
-static void one_block_in(void)
-{
-    down = -1; /* whatever a failed scenario before left */
-    setup_all(NULL);
-    commit_block(1, 0);
-    heartbeats();
-}
-
-/* Every orderer but `except` (-1: none) runs view `view`, active. */
-static void all_in_view(uint64_t view, int except)
-{
-    for (int i = 0; i < N; i++) {
-        if (i == except)
-            continue;
-        assert_true(NODES[i].b->active);
-        assert_int_equal(NODES[i].b->view, view);
-    }
-}
-
-/* The request timers' clock (monotonic ms): each scenario moves it on by hand. */
-static uint64_t T;
 
 /* Envelope k reaches orderer i alone, and its request timer runs out: it forwards the envelope
  * to the others half-way (lost: a lossy link), then complains. */
@@ -464,220 +412,6 @@ static void equivocation_seen_through_state_transfer_replaces_the_primary(void *
     arena_destroy(a);
 }
 
-static size_t complainer;
-static bool status_to3(size_t f, size_t t, const uint8_t *d, size_t l)
-{
-    return f == complainer && t == 3 && type_of(d, l) == STELE__PBFT_TYPE__PBFT_STATUS;
-}
-
-/* Orderer `i` alone holds envelope k and its request timer runs out; of what it sends, only
- * its complaining STATUS reaches o3 (the rest is lost). */
-static void complaint_seen_by_o3_only(int i, int k)
-{
-    if (T < pbft_now())
-        T = pbft_now();
-    pool_env(i, k);
-    pbft_request_tick(NODES[i].b, T);
-    T += 2500;
-    pbft_request_tick(NODES[i].b, T);
-    assert_true(NODES[i].b->complaining);
-    complainer = (size_t)i;
-    deliver(status_to3);
-    for (size_t q = 0; q < nq; q++) /* the rest it sent is lost */
-        if (Q[q].from == (size_t)i)
-            Q[q].gone = true;
-}
-
-static bool not_vc_from3(size_t f, size_t t, const uint8_t *d, size_t l)
-{
-    return !(f == 3 && type_of(d, l) == STELE__PBFT_TYPE__PBFT_VIEW_CHANGE) && up(f, t, d, l);
-}
-
-/* o1 and o2 complain, and only o3 hears both: with its own complaint it counts a quorum and
- * leaves view 0. Its own complaining STATUS is lost; the primary orders o1's and o2's
- * envelopes after all, and they withdraw their complaints before o3's VIEW-CHANGE reaches
- * them. That VIEW-CHANGE carries the quorum of signed complaints that made o3 leave: the others
- * check them and leave too, so o3 is not left alone in view 1 (before, they counted o3 as one
- * complaint and stayed, and o2's failure then stopped the network). */
-static void a_view_change_carries_the_complaints_that_made_it(void **state)
-{
-    (void)state;
-    one_block_in();
-    complaint_seen_by_o3_only(1, 50);
-    assert_int_equal(NODES[3].b->view, 0);
-    complaint_seen_by_o3_only(2, 51);
-    assert_int_equal(NODES[3].b->view, 1); /* it counted o1, o2 and itself */
-    assert_false(NODES[3].b->active);
-    for (size_t q = 0; q < nq; q++) /* of what o3 sent, only its VIEW-CHANGEs arrive later */
-        if (!Q[q].gone && type_of(Q[q].data, Q[q].len) != STELE__PBFT_TYPE__PBFT_VIEW_CHANGE)
-            Q[q].gone = true;
-
-    /* o1 and o2 forward their envelopes again; o0 orders them; both withdraw */
-    pbft_request_tick(NODES[1].b, T += 20);
-    pbft_request_tick(NODES[2].b, T);
-    deliver(not_vc_from3);
-    assert_true(NODES[0].n >= 2);
-    pbft_request_tick(NODES[1].b, T += 20);
-    pbft_request_tick(NODES[2].b, T);
-    assert_false(NODES[1].b->complaining);
-    assert_false(NODES[2].b->complaining);
-    deliver(not_vc_from3);
-    all_in_view(0, 3);
-
-    deliver(up); /* o3's VIEW-CHANGE at last */
-    all_in_view(1, -1);
-    /* o3 takes the blocks it missed by state transfer (which the harness leaves to us) */
-    assert_true(want_sync[3] >= NODES[0].n);
-    struct arena *a = arena_create(0);
-    for (size_t k = NODES[3].n; k < NODES[0].n; k++) {
-        Stele__Block *blk = (Stele__Block *)pb_unpack(
-            &stele__block__descriptor, a, NODES[0].blocks[k].data, NODES[0].blocks[k].len, 0);
-        uint8_t hash[32];
-        const char *why = "";
-        assert_int_equal(pbft_block_check(&NODES[3].b->m, a, blk, hash, &why), STELE_OK);
-        assert_int_equal(pbft_execute_certified(NODES[3].b, blk, hash), STELE_OK);
-    }
-    arena_destroy(a);
-    pbft_after_sync(NODES[3].b);
-    down = 2;
-    size_t had = NODES[1].n;
-    commit_block(60, 1);
-    assert_int_equal(NODES[1].n, had + 1);
-    assert_int_equal(NODES[0].n, NODES[1].n);
-    assert_int_equal(NODES[3].n, NODES[1].n);
-    down = -1;
-    assert_no_fork();
-}
-
-static struct buf vc2; /* o2's VIEW-CHANGE, as it left */
-static void capture_vc2(size_t from, size_t to, const uint8_t *d, size_t l)
-{
-    (void)to;
-    if (from == 2 && !vc2.len && type_of(d, l) == STELE__PBFT_TYPE__PBFT_VIEW_CHANGE)
-        buf_append(&vc2, d, l);
-}
-
-/* A STATUS of `sender`'s, complaining about `view`, dated `age_ms` back, signed with
- * `signer`'s key; appended to `list` (arena `a`). */
-static void carried_complaint(struct arena *a, Stele__PbftSigned **list, size_t *n, int sender,
-                              int signer, uint64_t view, uint64_t age_ms)
-{
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
-    m.channel_id = "ch";
-    m.sender = (char *)ids[sender];
-    m.view = view;
-    m.seq = 1;
-    m.digest = (ProtobufCBinaryData){32, NODES[sender].b->last_digest};
-    m.complaining = true;
-    m.timestamp_ms = clock_wall_ms() - age_ms;
-    list[*n] = arena_alloc(a, sizeof **list);
-    assert_int_equal(pbft_sign(&m, keys[signer], a, list[*n]), STELE_OK);
-    (*n)++;
-}
-
-/* Faulty o2 leaves view 0 alone and its VIEW-CHANGE carries complaints that prove nothing:
- * o1's from a minute ago, o3's about another view, one "of o1's" that o2 signed itself. The
- * others count o2 alone and stay in view 0. One carrying more complaints than there are
- * orderers is refused. */
-static void complaints_a_view_change_cannot_prove(void **state)
-{
-    (void)state;
-    one_block_in();
-    buf_init(&vc2);
-    on_send = capture_vc2;
-    pbft_start_view_change(NODES[2].b, 1, "sim: faulty o2 leaves");
-    on_send = NULL;
-    drop_all();
-    assert_true(vc2.len > 0);
-
-    struct arena *a = arena_create(0);
-    Stele__PbftSigned *s =
-        (Stele__PbftSigned *)pb_unpack(&stele__pbft_signed__descriptor, a, vc2.data, vc2.len, 0);
-    Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
-                                                            s->message.data, s->message.len, 0);
-    Stele__PbftSigned *list[4];
-    size_t n = 0;
-    carried_complaint(a, list, &n, 1, 1, 0, PBFT_STATUS_MAX_AGE_MS + 30000);
-    carried_complaint(a, list, &n, 3, 3, 5, 0);
-    carried_complaint(a, list, &n, 1, 2, 0, 0);
-    carried_complaint(a, list, &n, 2, 2, 0, 0);
-    m->view_change->complaints = list;
-    m->view_change->n_complaints = n;
-    struct buf w;
-    forge(2, m, NULL, 0, &w);
-    for (int i = 0; i < N; i++)
-        if (i != 2)
-            pbft_handle_bytes(NODES[i].b, w.data, w.len);
-    buf_release(&w);
-    all_in_view(0, 2);
-    for (int i = 0; i < N; i++) {
-        assert_false(NODES[i].b->complaining);
-        assert_int_equal(NODES[i].b->proven[1], 0);
-        assert_int_equal(NODES[i].b->proven[3], 0);
-    }
-
-    /* a VIEW-CHANGE may carry at most one complaint per orderer */
-    Stele__PbftSigned *five[5];
-    n = 0;
-    for (int i = 0; i < 5; i++)
-        carried_complaint(a, five, &n, 1, 1, 0, 0);
-    m->view = 2;
-    m->view_change->complaints = five;
-    m->view_change->n_complaints = n;
-    forge(2, m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[0].b, w.data, w.len);
-    buf_release(&w);
-    assert_int_equal(NODES[0].b->proven[1], 0);
-    assert_int_equal(NODES[0].b->vcs[2].view, 1); /* refused */
-    arena_destroy(a);
-    buf_release(&vc2);
-    all_in_view(0, 2);
-}
-
-/* The PRE-PREPAREs orderer `from` sent to `to` in Q[since..]. */
-static size_t pre_prepares_sent(size_t since, size_t from, size_t to)
-{
-    size_t n = 0;
-    for (size_t q = since; q < nq; q++)
-        n += Q[q].from == from && Q[q].to == to &&
-             type_of(Q[q].data, Q[q].len) == STELE__PBFT_TYPE__PBFT_PRE_PREPARE;
-    return n;
-}
-
-/* o1 shows the primary's second block 2 to the other backups (o2, o3), not to the primary
- * that signed it, and once per block: a third one is not relayed again. Its STATUS
- * timestamps keep increasing even when its clock went back. */
-static void proof_goes_to_the_backups_once_per_block(void **state)
-{
-    (void)state;
-    one_block_in();
-    commit_block(2, 0);
-    drop_all();
-    size_t since = nq;
-    struct buf w;
-    forged_pre_prepare(2, 2, NODES[0].hashes[0], 0, &w);
-    pbft_handle_bytes(NODES[1].b, w.data, w.len);
-    buf_release(&w);
-    assert_true(NODES[1].b->complaining);
-    assert_int_equal(pre_prepares_sent(since, 1, 0), 0);
-    assert_int_equal(pre_prepares_sent(since, 1, 2), 1);
-    assert_int_equal(pre_prepares_sent(since, 1, 3), 1);
-    forged_pre_prepare(2, 2, NODES[0].hashes[0], 78, &w); /* yet another block 2 */
-    pbft_handle_bytes(NODES[1].b, w.data, w.len);
-    buf_release(&w);
-    assert_int_equal(pre_prepares_sent(since, 1, 2), 1);
-    assert_int_equal(pre_prepares_sent(since, 1, 3), 1);
-
-    uint64_t ahead = clock_wall_ms() + 60000; /* its clock is set back a minute */
-    NODES[1].b->status_ts_sent = ahead;
-    pbft_send_status(NODES[1].b);
-    assert_int_equal(NODES[1].b->status_ts_sent, ahead + 1);
-    pbft_send_status(NODES[1].b);
-    assert_int_equal(NODES[1].b->status_ts_sent, ahead + 2);
-    drop_all();
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,9 +430,6 @@ int main(void)
                                   teardown_all),
         cmocka_unit_test_teardown(equivocation_seen_through_state_transfer_replaces_the_primary,
                                   teardown_all),
-        cmocka_unit_test_teardown(a_view_change_carries_the_complaints_that_made_it, teardown_all),
-        cmocka_unit_test_teardown(complaints_a_view_change_cannot_prove, teardown_all),
-        cmocka_unit_test_teardown(proof_goes_to_the_backups_once_per_block, teardown_all),
     };
     if (getenv("STELE_TEST_FILTER"))
         cmocka_set_test_filter(getenv("STELE_TEST_FILTER"));

@@ -404,6 +404,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 "$bin/stele-bench" submit --network "$net" --duration 2 --warmup 1 --rate 100 --clients 4 --json \
   >"$tmp/hung.json" 2>"$tmp/hung.err" || fail "stele-bench submit with orderer3 hung: $(cat "$tmp/hung.err")"
 grep -q '"errors":0,' "$tmp/hung.json" || fail "errors with orderer3 hung: $(cat "$tmp/hung.json")"
+grep -q '"endorsement_policy":"AND(org1.peer, org2.peer)"' "$tmp/hung.json" \
+  || fail "stele-bench submit does not name asset's policy: $(cat "$tmp/hung.json")"
 proposed=$(sed -n 's/.*"proposed":\([0-9]*\).*/\1/p' "$tmp/hung.json")
 valid_n=$(sed -n 's/.*"valid":\([0-9]*\).*/\1/p' "$tmp/hung.json")
 [ "${proposed:-0}" -gt 100 ] && [ "$valid_n" = "$proposed" ] \

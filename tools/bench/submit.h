@@ -78,6 +78,7 @@ struct sub_run {
     size_t index_mask;                   /* its size - 1 (a power of two) */
     struct sub_client *cl;               /* the clients */
     pthread_t sub;                       /* the subscriber */
+    bool sub_started;                    /* submit_load_start() started it */
     struct rpc_call *stream;             /* its Events/Blocks stream */
     atomic_bool stop;                    /* the subscriber should end */
     atomic_bool sub_failed;              /* the stream ended before it was stopped */
@@ -104,7 +105,7 @@ struct sub_run {
 };
 
 /* Starts the subscriber from the peer's current height (signed with ids[0]) and the clients.
- * Returns STELE_OK or an error (nothing left running). */
+ * Returns STELE_OK or an error; after an error, submit_load_finish() stops whatever started. */
 int submit_load_start(struct sub_run *r);
 
 /* Waits for the clients to stop (they stop proposing at end_ns and finish their calls), then
@@ -154,6 +155,10 @@ void submit_channel_params(const char *dir, const char *channel, struct sub_chan
 /* Has gateway `ch` (at `url`) endorse one `create` of r->chaincode as r->ids[0], before the
  * clock. Returns 0, or CLI_EXIT_REFUSED with the reason and how to deploy printed. */
 int submit_probe(struct rpc_channel *ch, const char *url, const struct sub_run *r, int i);
+
+/* The endorsement policy of r->chaincode's committed definition, as gateway `ch` answers
+ * Lifecycle/Committed asked by r->ids[0], into out[len] ("" when it cannot be read). */
+void submit_policy(struct rpc_channel *ch, const struct sub_run *r, char *out, size_t len);
 
 /* Microseconds of CPU time one crypto_sign() and one crypto_verify() of a `len`-octet message
  * take on this thread. */

@@ -84,8 +84,8 @@ static const char submit_usage[] =
     "  --clients N        client threads (default 16)\n"
     "  --window W         transactions in flight per client, proposal to commit (default 128)\n"
     "  --endorse-limit E  Endorse calls in flight per gateway, shared by its clients (default\n"
-    "                     16: a peer serves Endorse and the other gateway's ProcessProposal\n"
-    "                     on one pool of 32 workers; see docs/PERFORMANCE.md)\n"
+    "                     16: a gateway runs at most 16 at once and refuses the rest; see\n"
+    "                     docs/PERFORMANCE.md)\n"
     "  --duration S       measured seconds (default 10), after --warmup S (default 2)\n"
     "  --rate R           propose R transactions/s in total (default: as fast as the windows\n"
     "                     allow)\n"
@@ -193,6 +193,7 @@ struct around {
     struct sub_channel chan;              /* from the genesis block */
     double sign_us, verify_us;            /* signature costs here */
     double self_s, machine_s;             /* CPU used in the window: here, everywhere */
+    char policy[512];                     /* the chaincode's endorsement policy ("" unknown) */
     bool batch;                           /* this program runs as SCHED_BATCH */
 };
 
@@ -231,6 +232,16 @@ static void cpu_json(struct buf *x, const struct around *w, double txs, double s
     buf_printf(x, ",\"other\":%.1f,\"total\":%.1f},\"machine_cores_used\":%.2f", other * 1e6 / txs,
                w->machine_s * 1e6 / txs, w->machine_s / secs);
     buf_printf(x, ",\"other_cores_used\":%.2f", other / secs);
+}
+
+/* Appends ,"key":"text" with text from the wire made safe for JSON (quotes, backslashes and
+ * control characters become '). */
+static void json_text(struct buf *x, const char *key, const char *text)
+{
+    buf_printf(x, ",\"%s\":\"", key);
+    for (const char *q = text; *q; q++)
+        buf_printf(x, "%c", *q == '"' || *q == '\\' || (unsigned char)*q < 0x20 ? '\'' : *q);
+    buf_printf(x, "\"");
 }
 
 /* Prints the report; returns the exit status. */
@@ -312,12 +323,9 @@ static int report(struct sub_run *r, const struct around *w)
     double txs = res[0].ops ? (double)res[0].ops : 1;
     if (w->machine_s >= 0)
         cpu_json(&x, w, txs, o->duration_s);
-    if (r->first_error[0]) {
-        buf_printf(&x, ",\"first_error\":\"");
-        for (const char *q = r->first_error; *q; q++) /* from the wire: keep the JSON valid */
-            buf_printf(&x, "%c", *q == '"' || *q == '\\' || (unsigned char)*q < 0x20 ? '\'' : *q);
-        buf_printf(&x, "\"");
-    }
+    json_text(&x, "endorsement_policy", w->policy);
+    if (r->first_error[0])
+        json_text(&x, "first_error", r->first_error);
     struct bench_opts bo = {.duration_s = o->duration_s,
                             .clients = o->clients,
                             .json = o->json,
@@ -330,6 +338,9 @@ static int report(struct sub_run *r, const struct around *w)
                "%.1f us + %.2f verifies x %.1f us); ratio %.2f\n",
                per_s, bound, cores, full.signs, w->sign_us, full.verifies, w->verify_us,
                bound > 0 ? per_s / bound : 0);
+    if (!o->json)
+        printf("endorsement policy of %s: %s\n", o->chaincode,
+               w->policy[0] ? w->policy : "(could not be read)");
     if (atomic_load(&r->sub_failed))
         fprintf(stderr, "%s: the block events stream ended early\n", PROG);
     if (errors)
@@ -428,7 +439,17 @@ int bench_submit(int argc, char **argv)
             goto out;
     code = CLI_EXIT_INTERNAL;
     submit_channel_params(o.network, nf.channel_id, &w->chan);
+    if (!w->chan.max_message_count) { /* the bound would charge every transaction a block */
+        fprintf(stderr, "%s: cannot read the batch size from %s/genesis.block (channel %s)\n", PROG,
+                o.network, nf.channel_id);
+        goto out;
+    }
     submit_sig_costs(ids[0].e.key, 1024, &w->sign_us, &w->verify_us);
+    if (w->sign_us <= 0 || w->verify_us <= 0) {
+        fprintf(stderr, "%s: cannot measure what a signature costs here\n", PROG);
+        goto out;
+    }
+    submit_policy(r->gw[0], r, w->policy, sizeof w->policy);
     r->n_txs = (size_t)((o.warmup_s + o.duration_s) * (o.rate > 0 ? o.rate * 1.2 : RATE_GUESS)) +
                (size_t)o.clients * o.window;
     if (r->n_txs > MAX_TXS)
@@ -440,6 +461,7 @@ int bench_submit(int argc, char **argv)
     if ((rc = submit_load_start(r))) {
         fprintf(stderr, "%s: cannot follow the commits on %s: %s\n", PROG, peer_urls[0],
                 stele_strerror(rc));
+        submit_load_finish(r, 0);
         goto out;
     }
     /* The CPU time of every process during the window (the chaincode hosts exist by now). */

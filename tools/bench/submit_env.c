@@ -7,6 +7,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/status.h"
 #include "cli/cli.h"
 #include "crypto/ecdsa.h"
@@ -15,6 +16,7 @@
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
+#include "stele/lifecycle.pb-c.h"
 #include "stele/peer.pb-c.h"
 
 #include <dirent.h>
@@ -201,6 +203,40 @@ int submit_probe(struct rpc_channel *ch, const char *url, const struct sub_run *
                : (pt->result ? pt->result->message : "no result"));
     pb_free(m);
     return CLI_EXIT_REFUSED;
+}
+
+void submit_policy(struct rpc_channel *ch, const struct sub_run *r, char *out, size_t len)
+{
+    static const char method[] = "/stele.Lifecycle/Committed";
+    Stele__CommittedQuery q = STELE__COMMITTED_QUERY__INIT;
+    q.name = (char *)r->chaincode;
+    struct buf body, req;
+    uint8_t sig[CRYPTO_SIG_LEN];
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res = {0};
+    buf_init(&body);
+    buf_init(&req);
+    snprintf(out, len, "%s", "");
+    if (pb_pack_buf(&q.base, &body) == STELE_OK &&
+        signed_request_create(r->ids[0].e.key, r->ids[0].e.identity.data, r->ids[0].e.identity.len,
+                              method, body.data, body.len, clock_wall_ms(), &req,
+                              sig) == STELE_OK) {
+        Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
+        sr.request = (ProtobufCBinaryData){req.len, req.data};
+        sr.signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sig};
+        if (rpc_unary(ch, method, &sr.base, &stele__committed_list__descriptor, &m, 30000, &res) ==
+            STELE_OK) {
+            const Stele__CommittedList *l = (const Stele__CommittedList *)m;
+            for (size_t i = 0; i < l->n_chaincodes; i++) {
+                const Stele__ChaincodeDefinition *d = l->chaincodes[i]->definition;
+                if (d && d->name && strcmp(d->name, r->chaincode) == 0 && d->endorsement_policy)
+                    snprintf(out, len, "%s", d->endorsement_policy);
+            }
+        }
+    }
+    pb_free(m);
+    buf_release(&body);
+    buf_release(&req);
 }
 
 /* ---- signatures --------------------------------------------------------------------------- */

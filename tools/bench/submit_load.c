@@ -469,10 +469,15 @@ int submit_load_start(struct sub_run *r)
         r->stream = NULL;
         return rc;
     }
-    pthread_create(&r->sub, NULL, subscriber_main, r);
-    r->start_ns = clock_mono_ns();
-    r->meas_ns += r->start_ns; /* the caller gave offsets */
+    r->start_ns = clock_mono_ns(); /* before the subscriber reads them */
+    r->meas_ns += r->start_ns;     /* the caller gave offsets */
     r->end_ns += r->start_ns;
+    if (pthread_create(&r->sub, NULL, subscriber_main, r) != 0) {
+        rpc_call_finish(r->stream, true, NULL);
+        r->stream = NULL;
+        return STELE_ERR_INTERNAL;
+    }
+    r->sub_started = true;
     for (int i = 0; i < r->clients; i++) {
         struct sub_client *c = &r->cl[i];
         c->r = r;
@@ -485,13 +490,22 @@ int submit_load_start(struct sub_run *r)
         hist_init(&c->endorse_lat);
         hist_init(&c->submit_lat);
         buf_init(&c->prop);
-        pthread_create(&c->thread, NULL, client_main, c);
+        if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
+            pthread_mutex_destroy(&c->mu);
+            pthread_cond_destroy(&c->cv);
+            c->r = NULL;
+            r->clients = i; /* those started stop at once; submit_load_finish() joins them */
+            r->end_ns = r->start_ns;
+            return STELE_ERR_INTERNAL;
+        }
     }
     return STELE_OK;
 }
 
 void submit_load_finish(struct sub_run *r, uint64_t drain_ms)
 {
+    if (!r->sub_started)
+        return;
     for (int i = 0; i < r->clients; i++) {
         pthread_join(r->cl[i].thread, NULL);
         hist_merge(&r->endorse_lat, &r->cl[i].endorse_lat);

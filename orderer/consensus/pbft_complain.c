@@ -154,7 +154,8 @@ void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc)
             continue;
         }
         if (m->type != STELE__PBFT_TYPE__PBFT_STATUS || !m->complaining || m->view_changing ||
-            m->view != b->view || m->timestamp_ms + PBFT_STATUS_MAX_AGE_MS < wall || signer[who])
+            m->view != b->view || m->timestamp_ms + PBFT_STATUS_MAX_AGE_MS < wall ||
+            m->timestamp_ms > wall + PBFT_COMPLAINT_SKEW_MS || signer[who])
             continue;
         signer[who] = true;
         n++;

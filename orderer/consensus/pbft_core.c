@@ -612,7 +612,10 @@ static void on_status(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
                  b->status_ts[from] > wall + PBFT_STATUS_MAX_AGE_MS; /* its clock was set back */
     if (recent && newer) {
         b->status_ts[from] = msg->timestamp_ms;
-        b->complaint[from] = msg->complaining && !msg->view_changing ? msg->view + 1 : 0;
+        /* dated near our clock: a complaint we count is one we can show (pbft_keep_complaints) */
+        bool near = msg->timestamp_ms + PBFT_COMPLAINT_SKEW_MS >= wall &&
+                    msg->timestamp_ms <= wall + PBFT_COMPLAINT_SKEW_MS;
+        b->complaint[from] = msg->complaining && !msg->view_changing && near ? msg->view + 1 : 0;
         b->complaint_at[from] = pbft_now();
         buf_clear(&b->complaint_signed[from]); /* kept for our VIEW-CHANGE, if we leave */
         if (b->complaint[from])

@@ -40,10 +40,14 @@
 /* A STATUS dated (its sender's clock) further back than this says nothing of complaints: a
  * replay. Also the most a sender's clock may have been ahead before it was set back. */
 #define PBFT_STATUS_MAX_AGE_MS 30000
+/* A STATUS complains, as far as we count it, only if it is dated (its sender's clock) at most
+ * this far from our clock either way: what we count we can show in a VIEW-CHANGE. */
+#define PBFT_COMPLAINT_SKEW_MS 10000
 /* A quorum of complaints a VIEW-CHANGE carries proves the view's end only if their timestamps
- * lie this close together: those of a replica that counted them fresh do (each arrived within
- * PBFT_COMPLAINT_FRESH_MS; the rest is clock skew), withdrawn ones gathered over time need not. */
-#define PBFT_PROOF_SPREAD_MS (PBFT_COMPLAINT_FRESH_MS + 3000)
+ * lie this close together: those of a replica that counted them do (each arrived within
+ * PBFT_COMPLAINT_FRESH_MS, dated within PBFT_COMPLAINT_SKEW_MS of its arrival), withdrawn
+ * ones gathered over time need not. */
+#define PBFT_PROOF_SPREAD_MS (PBFT_COMPLAINT_FRESH_MS + 2 * PBFT_COMPLAINT_SKEW_MS)
 /* At most this many octets of a signed STATUS are kept as a complaint (ours are a few hundred;
  * a larger one, padded by its faulty sender, is counted but not carried in VIEW-CHANGEs). */
 #define PBFT_COMPLAINT_MAX_BYTES 1024
@@ -413,8 +417,9 @@ void pbft_on_late_pre_prepare(struct pbft *b, const Stele__PbftSigned *s,
 void pbft_keep_complaints(struct pbft *b);
 /* The complaints a VIEW-CHANGE for a later view than ours carries (`vc`, from a checked
  * VIEW-CHANGE): if a quorum of them, from distinct orderers, each signed by the orderer it
- * names, complain about the view we run, none is more than PBFT_STATUS_MAX_AGE_MS old and they
- * lie within PBFT_PROOF_SPREAD_MS of one another, they prove that a quorum complained, and
+ * names, complain about the view we run, none is more than PBFT_STATUS_MAX_AGE_MS old or
+ * PBFT_COMPLAINT_SKEW_MS ahead of our clock, and they lie within PBFT_PROOF_SPREAD_MS of one
+ * another, they prove that a quorum complained within seconds of one another, and
  * pbft_count_complaints() makes us leave. Only while active. */
 void pbft_take_complaints(struct pbft *b, const Stele__PbftViewChange *vc);
 /* pbft_take_complaints() for every VIEW-CHANGE held for a view later than ours: those that

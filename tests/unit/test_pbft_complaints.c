@@ -97,10 +97,11 @@ static void capture_vc2(size_t from, size_t to, const uint8_t *d, size_t l)
         buf_append(&vc2, d, l);
 }
 
-/* A STATUS of `sender`'s, complaining about `view`, dated `age_ms` back, signed with
- * `signer`'s key; appended to `list` (arena `a`). */
-static void carried_complaint(struct arena *a, Stele__PbftSigned **list, size_t *n, int sender,
-                              int signer, uint64_t view, uint64_t age_ms)
+/* A STATUS of `sender`'s, complaining about `view` (between views when `changing`), dated
+ * `age_ms` back (ahead when negative), signed with `signer`'s key; appended to `list` (arena
+ * `a`). */
+static void complaint_as(struct arena *a, Stele__PbftSigned **list, size_t *n, int sender,
+                         int signer, uint64_t view, int64_t age_ms, bool changing)
 {
     Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
     m.type = STELE__PBFT_TYPE__PBFT_STATUS;
@@ -110,10 +111,16 @@ static void carried_complaint(struct arena *a, Stele__PbftSigned **list, size_t 
     m.seq = 1;
     m.digest = (ProtobufCBinaryData){32, NODES[sender].b->last_digest};
     m.complaining = true;
-    m.timestamp_ms = clock_wall_ms() - age_ms;
+    m.view_changing = changing;
+    m.timestamp_ms = (uint64_t)((int64_t)clock_wall_ms() - age_ms);
     list[*n] = arena_alloc(a, sizeof **list);
     assert_int_equal(pbft_sign(&m, keys[signer], a, list[*n]), STELE_OK);
     (*n)++;
+}
+static void carried_complaint(struct arena *a, Stele__PbftSigned **list, size_t *n, int sender,
+                              uint64_t view, int64_t age_ms)
+{
+    complaint_as(a, list, n, sender, sender, view, age_ms, false);
 }
 
 /* o2's VIEW-CHANGE `m` for `view`, carrying `list`, re-signed and handled by the others. */
@@ -130,13 +137,23 @@ static void send_vc2(Stele__PbftMessage *m, uint64_t view, Stele__PbftSigned **l
     buf_release(&w);
 }
 
-/* Faulty o2 leaves view 0 alone, and its VIEW-CHANGEs carry complaints that prove nothing:
- * o1's from a minute ago, o3's about another view, one "of o0's" that o2 signed itself (with
- * its own, one valid complaint); then a quorum that could not have been fresh together (o1's
- * 20 s before the others': complaints withdrawn and gathered over time). The others count o2
- * alone and stay in view 0. One carrying more complaints than there are orderers, or a
- * complaint with a block, is refused. The same VIEW-CHANGE with a quorum fresh together makes
- * them leave. */
+/* Nobody but o2 has left view 0, and nobody proved a quorum complained. */
+static void still_in_view0(void)
+{
+    all_in_view(0, 2);
+    for (int i = 0; i < N; i++)
+        if (i != 2) {
+            assert_false(NODES[i].b->complaining);
+            assert_int_equal(NODES[i].b->proven_view, 0);
+        }
+}
+
+/* Faulty o2 leaves view 0 alone, and each of its VIEW-CHANGEs carries its own complaint and
+ * o3's, both valid, and a third that proves nothing: o1's about another
+ * view, o1's while between views, one "of o1's" that o2 signed, o3's again, o1's 25 s before the
+ * others (complaints withdrawn and gathered over time); or all three 31 s old, or all a minute
+ * ahead. The others count o2 alone and stay in view 0. One carrying more complaints than there are
+ * orderers, or a complaint with a block, is refused. With a valid third, they leave. */
 static void complaints_a_view_change_cannot_prove(void **state)
 {
     (void)state;
@@ -154,49 +171,95 @@ static void complaints_a_view_change_cannot_prove(void **state)
     Stele__PbftMessage *m = (Stele__PbftMessage *)pb_unpack(&stele__pbft_message__descriptor, a,
                                                             s->message.data, s->message.len, 0);
     Stele__PbftSigned *list[5];
-    size_t n = 0;
-    carried_complaint(a, list, &n, 1, 1, 0, PBFT_STATUS_MAX_AGE_MS + 30000);
-    carried_complaint(a, list, &n, 3, 3, 5, 0);
-    carried_complaint(a, list, &n, 0, 2, 0, 0);
-    carried_complaint(a, list, &n, 2, 2, 0, 0);
-    send_vc2(m, 1, list, n);
-    all_in_view(0, 2);
-
-    n = 0;
-    carried_complaint(a, list, &n, 1, 1, 0, 20000);
-    carried_complaint(a, list, &n, 3, 3, 0, 0);
-    carried_complaint(a, list, &n, 2, 2, 0, 0);
-    send_vc2(m, 2, list, n);
-    all_in_view(0, 2);
-    for (int i = 0; i < N; i++) {
-        assert_false(NODES[i].b->complaining);
-        assert_int_equal(NODES[i].b->proven_view, 0);
-        if (i != 2)
-            assert_int_equal(NODES[i].b->vcs[2].view, 2); /* taken, counted as o2's own */
+    uint64_t view = 1;
+    for (int k = 0; k < 7; k++) {
+        /* all three as old, or as far ahead: only the age of each can refuse them */
+        int64_t age = k == 0 ? PBFT_STATUS_MAX_AGE_MS + 1000 : k == 5 ? -60000 : 0;
+        size_t n = 0;
+        carried_complaint(a, list, &n, 2, 0, age);
+        carried_complaint(a, list, &n, 3, 0, age);
+        switch (k) {
+        case 0:
+            carried_complaint(a, list, &n, 1, 0, age);
+            break;
+        case 1:
+            carried_complaint(a, list, &n, 1, 5, 0);
+            break;
+        case 2:
+            complaint_as(a, list, &n, 1, 1, 0, 0, true);
+            break;
+        case 3:
+            complaint_as(a, list, &n, 1, 2, 0, 0, false);
+            break;
+        case 4:
+            carried_complaint(a, list, &n, 3, 0, 0);
+            break;
+        case 5:
+            carried_complaint(a, list, &n, 1, 0, age);
+            break;
+        case 6:
+            carried_complaint(a, list, &n, 1, 0, 25000);
+            break;
+        }
+        send_vc2(m, view, list, n);
+        assert_int_equal(NODES[0].b->vcs[2].view, view); /* taken: o2's own complaint */
+        view++;
+        still_in_view0();
     }
 
-    n = 0;
+    size_t n = 0;
     for (int i = 0; i < 5; i++)
-        carried_complaint(a, list, &n, 1, 1, 0, 0);
-    send_vc2(m, 3, list, n);
-    assert_int_equal(NODES[0].b->vcs[2].view, 2); /* refused */
+        carried_complaint(a, list, &n, 1, 0, 0);
+    send_vc2(m, view, list, n);
+    assert_int_equal(NODES[0].b->vcs[2].view, view - 1); /* refused */
 
     n = 0;
-    carried_complaint(a, list, &n, 1, 1, 0, 0);
-    carried_complaint(a, list, &n, 3, 3, 0, 0);
-    carried_complaint(a, list, &n, 2, 2, 0, 0);
+    carried_complaint(a, list, &n, 1, 0, 0);
+    carried_complaint(a, list, &n, 3, 0, 0);
+    carried_complaint(a, list, &n, 2, 0, 0);
     list[1]->block = (ProtobufCBinaryData){4, (uint8_t *)"pad!"};
-    send_vc2(m, 4, list, n);
-    assert_int_equal(NODES[0].b->vcs[2].view, 2); /* refused */
-    all_in_view(0, 2);
+    send_vc2(m, view, list, n);
+    assert_int_equal(NODES[0].b->vcs[2].view, view - 1); /* refused */
+    still_in_view0();
 
     list[1]->block = (ProtobufCBinaryData){0, NULL};
-    send_vc2(m, 5, list, n);
+    send_vc2(m, view, list, n);
     for (int i = 0; i < N; i++)
         if (i != 2)
-            assert_true(NODES[i].b->view >= 1 && NODES[i].b->vcs[2].view == 5);
+            assert_true(NODES[i].b->view >= 1 && NODES[i].b->vcs[2].view == view);
     arena_destroy(a);
     buf_release(&vc2);
+}
+
+/* Faulty o2 tells o3 alone that it complains, in a STATUS dated an hour ahead: o3 does not
+ * count it (it could not show it in a VIEW-CHANGE: the others would find it too far from the
+ * complaints beside it, and o3 would have left alone). */
+static void a_complaint_dated_far_ahead_is_not_counted(void **state)
+{
+    (void)state;
+    one_block_in();
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    m.seq = NODES[2].b->last_exec;
+    m.digest = (ProtobufCBinaryData){32, NODES[2].b->last_digest};
+    m.complaining = true;
+    m.timestamp_ms = clock_wall_ms() + 3600000;
+    struct buf w;
+    forge(2, &m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[3].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[3].b->complaint[2], 0);
+    m.timestamp_ms = clock_wall_ms() - PBFT_COMPLAINT_SKEW_MS - 1000; /* nor long delayed */
+    NODES[3].b->status_ts[2] = 0;
+    forge(2, &m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[3].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[3].b->complaint[2], 0);
+    m.timestamp_ms = clock_wall_ms(); /* near our clock: counted */
+    forge(2, &m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[3].b, w.data, w.len);
+    buf_release(&w);
+    assert_int_equal(NODES[3].b->complaint[2], 1);
 }
 
 /* Faulty o2's complaining STATUS, padded: an unknown field around the signed message is not
@@ -346,6 +409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(a_view_change_carries_the_complaints_that_made_it, teardown_all),
         cmocka_unit_test_teardown(complaints_a_view_change_cannot_prove, teardown_all),
+        cmocka_unit_test_teardown(a_complaint_dated_far_ahead_is_not_counted, teardown_all),
         cmocka_unit_test_teardown(a_padded_complaint_is_not_carried, teardown_all),
         cmocka_unit_test_teardown(complaints_held_while_between_views_count_when_the_view_starts,
                                   teardown_all),

@@ -474,8 +474,9 @@ static const struct stele_chaincode *descriptor(void *dl, char *err, size_t errl
                  cc->abi_version, STELE_CC_ABI_VERSION);
     else if (!cc->invoke)
         snprintf(err, errlen, "its descriptor has no invoke function");
-    else if (!tx_chaincode_name_ok(cc->name))
-        snprintf(err, errlen, "its descriptor's name is not 1..64 of [A-Za-z0-9_.-]");
+    else if (!tx_chaincode_name_ok(cc->name) || cc->name[0] == '_')
+        snprintf(err, errlen,
+                 "its descriptor's name is not 1..64 of [A-Za-z0-9_.-] not starting with '_'");
     else if (cc->version && strnlen(cc->version, 129) > 128)
         snprintf(err, errlen, "its descriptor's version is longer than 128 octets");
     else

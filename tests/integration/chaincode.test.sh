@@ -193,6 +193,12 @@ refused 1 'is not installed on peer peer0.org2' "invoke through a peer where it 
   stele invoke kv put k v --peer "$p2" --identity "$ids/owner1"
 ok "install kv on peer0.org2" stele chaincode install "$net/kv-1.0.pkg" --peer "$p2" --identity "$ids/admin.org2"
 valid "kv once installed" stele invoke kv put k v --peer "$p2" --identity "$ids/owner1"
+# --json prints whatever the chaincode answered, status 0 and negative ones included; a
+# negative argument follows `--`.
+for st in 0 -1 302; do
+  refused 1 "\"status\":$st," "query answering status $st, --json" \
+    stele query kv status --peer "$p1" --identity "$ids/auditor1" --json -- "$st"
+done
 
 # A majority (the orderers' and org2's admins, through peer0.org2, which does not have that
 # package) commits chaincode "twin" naming by hash a package of kv that only peer0.org1 has:

@@ -608,6 +608,7 @@ static void test_load(void **state)
     static const struct misdeed bad[] = {
         {"nodesc", STELE_ERR_INVALID, "no stele_chaincode descriptor"},
         {"badabi", STELE_ERR_INVALID, "ABI version 99"},
+        {"kv_sys", STELE_ERR_INVALID, "not starting with '_'"},
         {"missing", STELE_ERR_INVALID, "missing.so"},
         {"ctorsock", STELE_ERR_PERMISSION, "socket"},
     };

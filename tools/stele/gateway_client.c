@@ -67,6 +67,7 @@ static void take_response(struct gw_outcome *out, const Stele__Response *resp)
     out->message = strdup(resp && resp->message ? resp->message : "");
     out->payload.len = 0;
     out->payload.data = NULL;
+    out->answered = resp != NULL;
     out->status = resp ? resp->status : 0;
     if (resp && resp->payload.len && (out->payload.data = malloc(resp->payload.len))) {
         memcpy(out->payload.data, resp->payload.data, resp->payload.len);

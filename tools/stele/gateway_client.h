@@ -25,6 +25,7 @@ struct gw_request {
 
 /* What happened. Strings are malloc'd; release with gw_outcome_release(). */
 struct gw_outcome {
+    bool answered;               /* the chaincode answered: status, message, payload are its */
     int status;                  /* the chaincode's response status */
     char *message;               /* its message */
     ProtobufCBinaryData payload; /* its payload */

@@ -41,7 +41,12 @@ static const char invoke_usage[] =
     "MVCC_READ_CONFLICT, or be refused if its creator was revoked meanwhile).\n"
     "query runs the chaincode on that peer only and prints its answer.\n"
     "ARGs are passed as text; the answer's payload is printed as text when it is "
-    "printable.\n" PEER_CLIENT_TLS_HELP;
+    "printable.\n"
+    "An ARG that begins with '-' (a negative number) follows `--`, after the options:\n"
+    "  stele invoke counter add --peer HOST:PORT --identity DIR -- -5\n"
+    "--json prints the chaincode's answer (tx_id, status, message, payload) as one JSON object\n"
+    "whatever its status; a call that failed before the chaincode answered prints nothing on\n"
+    "stdout.\n" PEER_CLIENT_TLS_HELP;
 
 static void print_payload(const ProtobufCBinaryData *p)
 {
@@ -172,7 +177,7 @@ static int run(int argc, char **argv, bool submit)
     rc = submit ? gw_submit(&o, prog, &r, &out) : gw_evaluate(&o, prog, &r, &out);
     /* JSON only for what the chaincode answered (accepted or refused): a call that failed
      * before that prints nothing on stdout but the error on stderr */
-    if (o.json && out.status)
+    if (o.json && out.answered)
         print_json(&out, submit, r.prepare);
     else if (rc == 0 && !submit)
         print_payload(&out.payload);

@@ -138,8 +138,10 @@ bool stele_cc_utf8_valid(const void *s, size_t len);
 
 /* ---- state ---------------------------------------------------------------------------- */
 
-/* Reads `key`: *value (owned by the stub) and *len its current value. Returns STELE_CC_OK,
- * STELE_CC_NOT_FOUND, STELE_CC_INVALID or STELE_CC_FAILED. */
+/* Reads `key`: *value (owned by the stub, valid until the invocation ends) and *len its
+ * current value; `value` and `len` must not be NULL. Returns STELE_CC_OK, STELE_CC_NOT_FOUND,
+ * STELE_CC_INVALID (a bad key, or `value` or `len` NULL) or STELE_CC_FAILED (also when the
+ * peer's caps on what one invocation reads are reached). */
 int stele_cc_get_state(stele_cc_stub *stub, const char *key, const uint8_t **value, size_t *len);
 
 /* Writes `len` octets (at most STELE_CC_MAX_VALUE; `value` may be NULL when len is 0) to

@@ -96,7 +96,8 @@ int stele_cc_harness_set_tx_id(stele_cc_harness *h, const char *tx_id);
  * stele_cc_harness_payload(), _message() and _event() until the next invocation.
  * Returns the status the chaincode returned, or, when the harness could not run it,
  * STELE_CC_INVALID (function NULL, args or lens NULL with n > 0, an argument NULL with a
- * length) or STELE_CC_FAILED: both are negative, which a chaincode never returns. */
+ * length) or STELE_CC_FAILED: both negative, which a chaincode should never return (one that
+ * does, passing on a state call's result, cannot be told from them here). */
 int stele_cc_harness_invoke(stele_cc_harness *h, const char *function, size_t n,
                             const uint8_t *const *args, const size_t *lens);
 

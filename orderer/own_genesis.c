@@ -7,6 +7,7 @@
 #include "crypto/key.h"
 #include "identity/identity.h"
 #include "ledger/genesis.h"
+#include "ledger/tx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,7 @@ int own_genesis_config(struct arena *a, const struct orderer_config *cfg,
     c->batch = b;
     c->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
     c->lifecycle_version = 1;
+    c->endorsement_version = TX_ENDORSEMENT_VERSION;
     if (!(c->organisations = arena_calloc(a, max_orgs, sizeof *c->organisations)) ||
         !(c->orderers = arena_calloc(a, 1, sizeof *c->orderers)))
         return STELE_ERR_NOMEM;

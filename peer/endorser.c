@@ -310,8 +310,9 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
     struct buf b;
     buf_init(&b);
     if ((rc = tx_response_payload_build(sp->proposal_bytes.data, sp->proposal_bytes.len, &r, &b)) ||
-        (rc = tx_endorse(msp_sigcache(p->msp), b.data, b.len, p->self.identity.data,
-                         p->self.identity.len, p->self.key, out->sig))) {
+        (rc = tx_endorse(msp_sigcache(p->msp), tx_endorsement_version(kvledger_config(p->ledger)),
+                         b.data, b.len, p->self.identity.data, p->self.identity.len, p->self.key,
+                         out->sig))) {
         buf_release(&b);
         return refuse(out, RPC_INTERNAL, "cannot sign the endorsement");
     }

@@ -313,9 +313,11 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
                identity_verify(p->msp, a, r->endorsement->endorser.data,
                                r->endorsement->endorser.len, clock_wall_s(), id, NULL) ||
                !(id->fields.key_usage & ECQV_USAGE_SIGN) || identity_public_key(p->msp, id, &pub) ||
-               tx_endorsement_verify(msp_sigcache(p->msp), pub, want->data, want->len,
-                                     r->endorsement->endorser.data, r->endorsement->endorser.len,
-                                     r->endorsement->signature.data, r->endorsement->signature.len))
+               tx_endorsement_verify(msp_sigcache(p->msp),
+                                     tx_endorsement_version(kvledger_config(p->ledger)), pub,
+                                     want->data, want->len, r->endorsement->endorser.data,
+                                     r->endorsement->endorser.len, r->endorsement->signature.data,
+                                     r->endorsement->signature.len))
         why = arena_printf(a, "%s: its endorsement does not verify", addr);
     crypto_key_destroy(pub);
     if (!why) {

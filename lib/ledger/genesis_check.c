@@ -307,6 +307,11 @@ int genesis_check(const Stele__ChannelConfig *c, char **errmsg)
         return rc;
     if ((rc = check_policy(errmsg, "lifecycle_policy", c->lifecycle_policy)))
         return rc;
+    if (c->endorsement_version > TX_ENDORSEMENT_VERSION)
+        return refuse(errmsg,
+                      "endorsement_version %u is newer than this program knows (up to %u): "
+                      "upgrade it",
+                      c->endorsement_version, TX_ENDORSEMENT_VERSION);
     char why[256];
     rc = lifecycle_commit_policy_check(c, why, sizeof why);
     if (rc == STELE_ERR_NOMEM)

@@ -297,23 +297,39 @@ int tx_response_payload_build(const uint8_t *proposal, size_t proposal_len,
     return pb_pack_buf(&p.base, out);
 }
 
-/* Appends "STELE-ENDORSE-v1\0" || payload || endorser to `b`. */
-static int endorse_message(struct buf *b, const uint8_t *payload, size_t payload_len,
-                           const uint8_t *endorser, size_t endorser_len)
+unsigned tx_endorsement_version(const Stele__ChannelConfig *channel)
 {
-    if (buf_append(b, TX_DOMAIN_ENDORSE, sizeof TX_DOMAIN_ENDORSE) ||
-        buf_append(b, payload, payload_len) || buf_append(b, endorser, endorser_len))
+    return channel ? channel->endorsement_version : TX_ENDORSEMENT_VERSION;
+}
+
+int tx_endorsement_message(struct buf *b, unsigned version, const uint8_t *payload,
+                           size_t payload_len, const uint8_t *endorser, size_t endorser_len)
+{
+    if (version > TX_ENDORSEMENT_VERSION)
+        return STELE_ERR_INVALID;
+    int rc;
+    if (version == 0) {
+        rc = buf_append(b, TX_DOMAIN_ENDORSE, sizeof TX_DOMAIN_ENDORSE);
+    } else {
+        uint8_t n[8];
+        for (int i = 0; i < 8; i++)
+            n[i] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * i));
+        rc = buf_append(b, TX_DOMAIN_ENDORSE_V2, sizeof TX_DOMAIN_ENDORSE_V2);
+        if (!rc)
+            rc = buf_append(b, n, sizeof n);
+    }
+    if (rc || buf_append(b, payload, payload_len) || buf_append(b, endorser, endorser_len))
         return STELE_ERR_NOMEM;
     return STELE_OK;
 }
 
-int tx_endorse(struct sigcache *sigs, const uint8_t *payload, size_t payload_len,
+int tx_endorse(struct sigcache *sigs, unsigned version, const uint8_t *payload, size_t payload_len,
                const uint8_t *endorser, size_t endorser_len, const struct crypto_key *key,
                uint8_t sig[64])
 {
     struct buf b;
     buf_init(&b);
-    int rc = endorse_message(&b, payload, payload_len, endorser, endorser_len);
+    int rc = tx_endorsement_message(&b, version, payload, payload_len, endorser, endorser_len);
     if (!rc)
         rc = sigcache_sign(sigs, key, b.data, b.len, sig);
     buf_release(&b);
@@ -326,13 +342,13 @@ int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, si
     return identity_verify_domain(pub, TX_DOMAIN_PROPOSAL, proposal, len, sig, sig_len);
 }
 
-int tx_endorsement_verify(struct sigcache *sigs, const struct crypto_key *pub,
+int tx_endorsement_verify(struct sigcache *sigs, unsigned version, const struct crypto_key *pub,
                           const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
                           size_t endorser_len, const uint8_t *sig, size_t sig_len)
 {
     struct buf b;
     buf_init(&b);
-    int rc = endorse_message(&b, payload, payload_len, endorser, endorser_len);
+    int rc = tx_endorsement_message(&b, version, payload, payload_len, endorser, endorser_len);
     if (!rc)
         rc = sigcache_verify(sigs, pub, b.data, b.len, sig, sig_len);
     buf_release(&b);
@@ -417,8 +433,9 @@ int tx_build_endorsed(const struct tx_proposal_params *p, const struct tx_signer
         (rc = tx_response_payload_build(prop.data, prop.len, r, &resp)))
         goto out;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = tx_endorse(endorsers[i].remember, resp.data, resp.len, endorsers[i].identity,
-                             endorsers[i].identity_len, endorsers[i].key, sigs[i])))
+        if ((rc = tx_endorse(endorsers[i].remember, TX_ENDORSEMENT_VERSION, resp.data, resp.len,
+                             endorsers[i].identity, endorsers[i].identity_len, endorsers[i].key,
+                             sigs[i])))
             goto out;
         stele__endorsement__init(&e[i]);
         e[i].endorser =

@@ -25,6 +25,7 @@
 #include "crypto/sigcache.h"
 #include "ledger/envelope.h"
 #include "stele/block.pb-c.h"
+#include "stele/channel.pb-c.h"
 #include "stele/transaction.pb-c.h"
 
 #include <stdbool.h>
@@ -35,7 +36,12 @@ struct arena;
 struct buf;
 struct crypto_key;
 
-#define TX_DOMAIN_ENDORSE "STELE-ENDORSE-v1" /* endorsement signature domain */
+/* Endorsement signature domains: v1 (a channel's endorsement_version 0) signs the payload and
+ * the endorser's record end to end, v2 (endorsement_version 1) puts the payload's length
+ * between the domain and the payload, so that no octet can move from one to the other. */
+#define TX_DOMAIN_ENDORSE      "STELE-ENDORSE-v1"
+#define TX_DOMAIN_ENDORSE_V2   "STELE-ENDORSE-v2"
+#define TX_ENDORSEMENT_VERSION 1 /* what genesis builders write; the highest known */
 #define TX_DOMAIN_PROPOSAL                                                         \
     "STELE-PROPOSAL-v1"            /* proposal signature domain: a signed proposal \
                                       must never pass for a signed envelope */
@@ -105,17 +111,30 @@ int tx_proposal_verify(const struct crypto_key *pub, const uint8_t *proposal, si
 int tx_response_payload_build(const uint8_t *proposal, size_t proposal_len,
                               const struct tx_result *r, struct buf *out);
 
-/* Endorser: signs "STELE-ENDORSE-v1\0" || payload || endorser with `key`, and remembers the
+/* The endorsement version of a channel: its configuration's endorsement_version
+ * (TX_ENDORSEMENT_VERSION for NULL). */
+unsigned tx_endorsement_version(const Stele__ChannelConfig *channel);
+
+/* Appends to `b` what an endorsement of `version` signs (below). Returns STELE_OK,
+ * STELE_ERR_INVALID (a version above TX_ENDORSEMENT_VERSION) or STELE_ERR_NOMEM. */
+int tx_endorsement_message(struct buf *b, unsigned version, const uint8_t *payload,
+                           size_t payload_len, const uint8_t *endorser, size_t endorser_len);
+
+/* Endorser: signs, for endorsement version `version` (tx_endorsement_version()),
+ * "STELE-ENDORSE-v2\0" || u64be(payload_len) || payload || endorser (version 1) or
+ * "STELE-ENDORSE-v1\0" || payload || endorser (version 0) with `key`, and remembers the
  * signature in `sigs` (crypto/sigcache.h; may be NULL) so this process's own validation of it
- * is free. Returns STELE_OK, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
-int tx_endorse(struct sigcache *sigs, const uint8_t *payload, size_t payload_len,
+ * is free. Returns STELE_OK, STELE_ERR_INVALID (a version above TX_ENDORSEMENT_VERSION),
+ * STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorse(struct sigcache *sigs, unsigned version, const uint8_t *payload, size_t payload_len,
                const uint8_t *endorser, size_t endorser_len, const struct crypto_key *key,
                uint8_t sig[64]);
 
-/* Verifier: checks an endorsement signature made by tx_endorse() with the endorser's public
- * key, answered from `sigs` (may be NULL) when it holds that exact signature, remembered there
- * when it verifies. Returns STELE_OK, STELE_ERR_AUTH, STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
-int tx_endorsement_verify(struct sigcache *sigs, const struct crypto_key *pub,
+/* Verifier: checks an endorsement signature made by tx_endorse() for `version` with the
+ * endorser's public key, answered from `sigs` (may be NULL) when it holds that exact
+ * signature, remembered there when it verifies. Returns STELE_OK, STELE_ERR_AUTH,
+ * STELE_ERR_INVALID (unknown version), STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int tx_endorsement_verify(struct sigcache *sigs, unsigned version, const struct crypto_key *pub,
                           const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
                           size_t endorser_len, const uint8_t *sig, size_t sig_len);
 
@@ -149,7 +168,8 @@ struct tx_signer {
 /* The whole client and endorser flow in one call, for tests, benchmarks and tools that hold
  * every key: builds the proposal of `p` (its creator fields are taken from `creator`), the
  * response payload of `r` for it, one endorsement per entry of `endorsers` (n of them, at most
- * TX_MAX_ENDORSEMENTS), and the envelope signed by the creator. *out gets the serialized
+ * TX_MAX_ENDORSEMENTS, for endorsement version TX_ENDORSEMENT_VERSION: what the channels of
+ * today's genesis builders take), and the envelope signed by the creator. *out gets the serialized
  * Envelope (malloc'd; free(out->data)); tx_id (may be NULL) the tx_id. Returns as the steps
  * above. */
 int tx_build_endorsed(const struct tx_proposal_params *p, const struct tx_signer *creator,

@@ -111,9 +111,10 @@ static int check_endorsements(struct txv_job *job, struct arena *a, const struct
         struct crypto_key *pub = NULL;
         rc = identity_public_key(job->msp, id, &pub);
         if (rc == STELE_OK)
-            rc = tx_endorsement_verify(msp_sigcache(job->msp), pub, t->response_payload.data,
-                                       t->response_payload.len, en->endorser.data, en->endorser.len,
-                                       en->signature.data, en->signature.len);
+            rc = tx_endorsement_verify(msp_sigcache(job->msp), tx_endorsement_version(job->channel),
+                                       pub, t->response_payload.data, t->response_payload.len,
+                                       en->endorser.data, en->endorser.len, en->signature.data,
+                                       en->signature.len);
         crypto_key_destroy(pub);
         if (stele_no_verdict(rc))
             return rc;

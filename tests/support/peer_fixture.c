@@ -205,7 +205,8 @@ static void write_genesis(void)
     c->channel_id = CHANNEL;
     c->consensus_type = "pbft";
     c->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
-    b->max_message_count = 8; /* small blocks, many of them */
+    c->endorsement_version = TX_ENDORSEMENT_VERSION; /* as genesis builders write it */
+    b->max_message_count = 8;                        /* small blocks, many of them */
     b->batch_timeout_ms = 50;
     b->preferred_max_bytes = 64 * 1024;
     b->absolute_max_bytes = 128 * 1024;
@@ -378,8 +379,8 @@ static int build_corrupt(const struct tx_proposal_params *pp, const struct tx_si
     if (rc == STELE_OK)
         rc = tx_response_payload_build(prop.data, prop.len, r, &resp);
     for (size_t i = 0; rc == STELE_OK && i < n; i++) {
-        rc = tx_endorse(NULL, resp.data, resp.len, es[i].identity, es[i].identity_len, es[i].key,
-                        sigs[i]);
+        rc = tx_endorse(NULL, TX_ENDORSEMENT_VERSION, resp.data, resp.len, es[i].identity,
+                        es[i].identity_len, es[i].key, sigs[i]);
         stele__endorsement__init(&e[i]);
         e[i].endorser = (ProtobufCBinaryData){es[i].identity_len, (uint8_t *)es[i].identity};
         e[i].signature = (ProtobufCBinaryData){64, sigs[i]};

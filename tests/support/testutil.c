@@ -9,6 +9,7 @@
 #include "identity/enrolment.h"
 #include "identity/identity.h"
 #include "ledger/genesis.h"
+#include "ledger/tx.h"
 #include "base/arena.h"
 
 #include <arpa/inet.h>
@@ -148,6 +149,7 @@ Stele__ChannelConfig *test_channel_config(struct arena *a, const char *channel,
     stele__chaincode_definition__init(cc);
     c->channel_id = arena_strdup(a, channel);
     c->consensus_type = arena_strdup(a, consensus);
+    c->endorsement_version = TX_ENDORSEMENT_VERSION; /* as genesis builders write it */
     *b = (Stele__BatchParameters){b->base, 10, 50, 16 << 10, 64 << 10};
     c->batch = b;
     if (strcmp(consensus, "pbft") == 0) {

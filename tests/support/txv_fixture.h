@@ -126,6 +126,7 @@ static inline Stele__ChannelConfig *txv_config(struct arena *a, const struct txv
     }
     c->n_organisations = 2;
     c->channel_id = (char *)TXV_CHANNEL;
+    c->endorsement_version = TX_ENDORSEMENT_VERSION; /* as genesis builders write it */
     c->chaincodes = cc;
     c->n_chaincodes = n;
     return c;
@@ -432,6 +433,7 @@ enum {
     TXV_NO_TIMESTAMP = 1,         /* the header (proposal and payload alike) has no timestamp */
     TXV_BAD_ENDORSEMENT = 2,      /* the first endorsement's signature has a bit flipped */
     TXV_INFINITE_ENDORSEMENT = 4, /* the first endorsement's signature is txv_infinity_sig() */
+    TXV_V1_ENDORSEMENTS = 8,      /* endorsements signed as endorsement_version 0 (v1) */
 };
 
 /* A signature anyone holding `k`'s secret d can make over `digest` (e) that is within range
@@ -571,10 +573,11 @@ static inline ProtobufCBinaryData txv_build_raw(struct txv_fx *fx, const struct 
     Stele__Endorsement e[TXV_MAX_E];
     const Stele__Endorsement *ep[TXV_MAX_E];
     uint8_t sigs[TXV_MAX_E][CRYPTO_SIG_LEN];
+    unsigned version = flags & TXV_V1_ENDORSEMENTS ? 0 : TX_ENDORSEMENT_VERSION;
     for (size_t i = 0; i < d.n_endorsers; i++) {
         const struct buf *rec = d.endorsers[i]->record;
-        assert_int_equal(tx_endorse(msp_sigcache(fx->msp), rb.data, rb.len, rec->data, rec->len,
-                                    d.endorsers[i]->key, sigs[i]),
+        assert_int_equal(tx_endorse(msp_sigcache(fx->msp), version, rb.data, rb.len, rec->data,
+                                    rec->len, d.endorsers[i]->key, sigs[i]),
                          STELE_OK);
         stele__endorsement__init(&e[i]);
         e[i].endorser = (ProtobufCBinaryData){rec->len, rec->data};
@@ -584,13 +587,12 @@ static inline ProtobufCBinaryData txv_build_raw(struct txv_fx *fx, const struct 
     if (flags & TXV_BAD_ENDORSEMENT)
         sigs[0][CRYPTO_SIG_LEN / 4] ^= 0x10; /* in r */
     if (flags & TXV_INFINITE_ENDORSEMENT) {
-        struct buf m; /* what tx_endorse() signs: domain, NUL, payload, endorser */
+        struct buf m; /* what tx_endorse() signs */
         uint8_t md[32];
         const struct buf *rec = d.endorsers[0]->record;
         buf_init(&m);
-        assert_int_equal(buf_append(&m, TX_DOMAIN_ENDORSE, sizeof TX_DOMAIN_ENDORSE), STELE_OK);
-        assert_int_equal(buf_append(&m, rb.data, rb.len), STELE_OK);
-        assert_int_equal(buf_append(&m, rec->data, rec->len), STELE_OK);
+        assert_int_equal(tx_endorsement_message(&m, version, rb.data, rb.len, rec->data, rec->len),
+                         STELE_OK);
         assert_int_equal(crypto_sha256(m.data, m.len, md), STELE_OK);
         txv_infinity_sig(d.endorsers[0]->key, md, sigs[0]);
         buf_release(&m);

@@ -11,6 +11,7 @@
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
 #include "ledger/genesis.h"
+#include "ledger/tx.h"
 #include "pb/pb.h"
 
 #include <stdlib.h>
@@ -324,6 +325,11 @@ static void no_lifecycle_policy(struct arena *a, Stele__ChannelConfig *c)
 {
     c->lifecycle_policy = "";
 }
+static void future_endorsement_version(struct arena *a, Stele__ChannelConfig *c)
+{
+    (void)a;
+    c->endorsement_version = TX_ENDORSEMENT_VERSION + 1;
+}
 static void too_many_orderers(struct arena *a, Stele__ChannelConfig *c)
 {
     c->n_orderers = GENESIS_MAX_ORDERERS + 1;
@@ -391,6 +397,8 @@ static const struct rule rules[] = {
     {policy_unknown_org, "chaincode \"vote\": endorsement_policy names organisation \"org1\", "
                          "which is not one of the channel's"},
     {no_lifecycle_policy, "lifecycle_policy is empty"},
+    {future_endorsement_version,
+     "endorsement_version 2 is newer than this program knows (up to 1): upgrade it"},
     {too_many_orderers, "257 orderers; at most 256 are allowed"},
 };
 

@@ -159,6 +159,7 @@ static int build_genesis(struct builder *b, struct buf *out, char **errmsg)
     c.chaincodes = &ccp;
     c.lifecycle_policy = (char *)GENESIS_DEFAULT_LIFECYCLE_POLICY;
     c.lifecycle_version = 1;
+    c.endorsement_version = TX_ENDORSEMENT_VERSION;
     if (rc == STELE_OK)
         rc = genesis_build(&c, b->orderer.key, b->orderer.record.data, b->orderer.record.len, 0,
                            out, errmsg);

@@ -7,6 +7,7 @@
 #include "cli/daemon.h"
 #include "ledger/blockstore.h"
 #include "ledger/lifecycle.h"
+#include "ledger/tx.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -717,6 +718,7 @@ static int check_lifecycle(const struct netconfig *c, const char *path, char **e
     cc.n_organisations = c->n_orgs;
     cc.lifecycle_policy = c->channel.lifecycle_policy;
     cc.lifecycle_version = 1; /* as netgenesis.c writes it */
+    cc.endorsement_version = TX_ENDORSEMENT_VERSION;
     char why[256];
     int rc = lifecycle_commit_policy_check(&cc, why, sizeof why);
     free(orgs);

@@ -7,6 +7,7 @@
 #include "crypto/key.h"
 #include "identity/enrolment.h"
 #include "ledger/genesis.h"
+#include "ledger/tx.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -139,7 +140,8 @@ static int build_config(struct build *b, const struct netconfig *nc, const uint8
         c->pbft = pp;
     }
     c->lifecycle_policy = nc->channel.lifecycle_policy;
-    c->lifecycle_version = 1; /* lifecycle_policy decides */
+    c->lifecycle_version = 1;                        /* lifecycle_policy decides */
+    c->endorsement_version = TX_ENDORSEMENT_VERSION; /* length-prefixed (lib/ledger/tx.h) */
     int rc;
     if ((rc = add_orgs(b, nc, ca_pub, c)) || (rc = add_orderers(b, nc, c, errmsg)) ||
         (rc = add_chaincodes(b, nc, c)))

@@ -33,8 +33,9 @@ struct written {
 struct pass {
     struct txv_job *job;
     struct statedb_update *u;
-    struct written *w; /* keys written so far, in recording order */
-    size_t n_w, cap_w;
+    struct written *w; /* keys written so far: w[0..n_sorted) in (ns, key) order, the rest in
+                          recording order (sorted in when a range read is checked) */
+    size_t n_w, cap_w, n_sorted;
     void *tx_ids; /* tsearch(3) tree of the tx_ids of the block's opened envelopes */
     int err;      /* a failure while walking a range */
 };
@@ -106,6 +107,57 @@ static bool in_range(const char *key, const char *start, const char *end, const 
     return !end[0] || strcmp(key, end) < 0;
 }
 
+static int written_cmp(const void *a, const void *b)
+{
+    const struct written *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+/* Brings every recorded write into w's (ns, key) order: sorts the ones recorded since the last
+ * time and merges them in, so that a block whose transactions alternate writes and range
+ * reads costs each range read a binary search, not a scan of every write. */
+static int sort_writes(struct pass *p)
+{
+    if (p->n_sorted == p->n_w)
+        return STELE_OK;
+    size_t head = p->n_sorted, n = p->n_w;
+    qsort(p->w + head, n - head, sizeof *p->w, written_cmp);
+    if (head) {
+        struct written *m = malloc(n * sizeof *m);
+        if (!m)
+            return STELE_ERR_NOMEM;
+        size_t i = 0, j = head, k = 0;
+        while (i < head && j < n)
+            m[k++] = written_cmp(&p->w[j], &p->w[i]) < 0 ? p->w[j++] : p->w[i++];
+        while (i < head)
+            m[k++] = p->w[i++];
+        while (j < n)
+            m[k++] = p->w[j++];
+        memcpy(p->w, m, n * sizeof *m);
+        free(m);
+    }
+    p->n_sorted = n;
+    return STELE_OK;
+}
+
+/* True when the range read lists `key` (its reads are in strictly ascending key order). */
+static bool listed(const Stele__RangeRead *rr, const char *key)
+{
+    size_t lo = 0, hi = rr->n_reads;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rr->reads[mid]->key, key);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
 /* Is the range read still what the chaincode saw? Sets *ok. */
 static int check_range(struct pass *p, const char *ns, const Stele__RangeRead *rr, bool *ok)
 {
@@ -140,20 +192,27 @@ static int check_range(struct pass *p, const char *ns, const Stele__RangeRead *r
         *ok = false;
         return STELE_OK;
     }
-    /* no key written earlier in the block appeared that was not listed */
-    for (size_t i = 0; i < p->n_w; i++) {
-        if (strcmp(p->w[i].ns, ns) != 0 || !in_range(p->w[i].key, start, end, last))
-            continue;
+    /* no key written earlier in the block appeared that was not listed: the writes from the
+     * first at or after (ns, start), in order, while still in the range */
+    if ((rc = sort_writes(p)))
+        return rc;
+    const struct written from = {ns, start};
+    size_t lo = 0, hi = p->n_w;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (written_cmp(&p->w[mid], &from) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < p->n_w && strcmp(p->w[i].ns, ns) == 0; i++) {
+        if (!in_range(p->w[i].key, start, end, last))
+            break; /* past the range's end: so is every later one */
         bool present;
         struct statedb_version now;
         if ((rc = current_version(p, ns, p->w[i].key, &present, &now)))
             return rc;
-        if (!present)
-            continue;
-        bool listed = false;
-        for (size_t j = 0; j < rr->n_reads && !listed; j++)
-            listed = strcmp(rr->reads[j]->key, p->w[i].key) == 0;
-        if (!listed) {
+        if (present && !listed(rr, p->w[i].key)) {
             *ok = false;
             return STELE_OK;
         }

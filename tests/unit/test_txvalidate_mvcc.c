@@ -444,12 +444,13 @@ static void range_phantom_from_an_earlier_transaction_of_the_block(void **state)
         range_tx(fx, "r/", "r0", false, "r/a", "d"), /* r/b is after what it saw */
         range_tx(fx, "r/c", "r0", true, "r/c,r/e", "e"),
         range_tx(fx, "s", "", true, "s", "f"),
+        range_tx(fx, "r/b", "r0", true, "r/c,r/e", "g"), /* r/b is where it starts */
     };
-    uint8_t codes[8];
-    txv_commit(fx, envs, 8, codes);
+    uint8_t codes[9];
+    txv_commit(fx, envs, 9, codes);
     TXV_EXPECT_CODES(codes, TXC(ENDORSEMENT_POLICY_FAILURE), TXC(VALID), TXC(VALID),
                      TXC(MVCC_READ_CONFLICT), TXC(MVCC_READ_CONFLICT), TXC(VALID), TXC(VALID),
-                     TXC(VALID));
+                     TXC(VALID), TXC(MVCC_READ_CONFLICT));
     txv_expect_keys(fx, "cc", "a,d,e,f,r/a,r/b,r/c,r/e,s");
 }
 

@@ -273,6 +273,11 @@ static int check_chaincodes(const Stele__ChannelConfig *c, char **errmsg)
 int genesis_check_build(const Stele__ChannelConfig *c, char **errmsg)
 {
     int rc = genesis_check(c, errmsg);
+    if (rc == STELE_OK && c->endorsement_version != TX_ENDORSEMENT_VERSION)
+        return refuse(errmsg,
+                      "endorsement_version is %u; a new channel takes %u (0 is for channels "
+                      "created before 2026-12-06, whose endorsements a client could alter)",
+                      c->endorsement_version, TX_ENDORSEMENT_VERSION);
     struct quoted q;
     char what[96], unknown[QUOTED_MAX + 1];
     for (size_t i = 0; rc == STELE_OK && i < c->n_chaincodes; i++) {

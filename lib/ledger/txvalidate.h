@@ -73,8 +73,10 @@ struct txvalidate_config {
                                             validator; only read (thread-safe verification) */
     unsigned threads;                    /* threads checking signatures; 0 = 2 */
     const Stele__ChannelConfig *channel; /* the channel's configuration (its organisations
-                               decide _lifecycle commits); must outlive the validator; NULL:
-                               _lifecycle transactions are UNKNOWN_CHAINCODE */
+                               decide _lifecycle commits, its endorsement_version what an
+                               endorsement signs); must outlive the validator; NULL:
+                               _lifecycle transactions are UNKNOWN_CHAINCODE, endorsements
+                               are checked as TX_ENDORSEMENT_VERSION (tx.h) */
 };
 
 /* Creates a validator. Returns STELE_OK with *out (free with txvalidate_destroy()),

@@ -18,6 +18,7 @@
 #include "ledger/blockhash.h"
 #include "ledger/envelope.h"
 #include "ledger/genesis.h"
+#include "ledger/tx.h"
 #include "ledger/pbft_msg.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
@@ -144,6 +145,7 @@ static void cluster_up(const char *const faults[N])
     cfg->channel_id = "ch";
     cfg->consensus_type = "pbft";
     cfg->lifecycle_policy = GENESIS_DEFAULT_LIFECYCLE_POLICY;
+    cfg->endorsement_version = TX_ENDORSEMENT_VERSION;
     Stele__BatchParameters *bp = arena_calloc(C.a, 1, sizeof *bp);
     stele__batch_parameters__init(bp);
     bp->max_message_count = 50;

@@ -330,6 +330,11 @@ static void future_endorsement_version(struct arena *a, Stele__ChannelConfig *c)
     (void)a;
     c->endorsement_version = TX_ENDORSEMENT_VERSION + 1;
 }
+static void old_endorsement_version(struct arena *a, Stele__ChannelConfig *c)
+{
+    (void)a;
+    c->endorsement_version = 0;
+}
 static void too_many_orderers(struct arena *a, Stele__ChannelConfig *c)
 {
     c->n_orderers = GENESIS_MAX_ORDERERS + 1;
@@ -399,6 +404,9 @@ static const struct rule rules[] = {
     {no_lifecycle_policy, "lifecycle_policy is empty"},
     {future_endorsement_version,
      "endorsement_version 2 is newer than this program knows (up to 1): upgrade it"},
+    {old_endorsement_version,
+     "endorsement_version is 0; a new channel takes 1 (0 is for channels created before "
+     "2026-12-06, whose endorsements a client could alter)"},
     {too_many_orderers, "257 orderers; at most 256 are allowed"},
 };
 
@@ -423,8 +431,9 @@ static void every_rule_refuses_with_a_sentence(void **state)
         rules[i].breaker(a, c);
         char *err = NULL;
         /* the policy rules are for blocks being built: one built before them still loads */
-        bool build_only =
-            rules[i].breaker == policy_unparsable || rules[i].breaker == policy_unknown_org;
+        bool build_only = rules[i].breaker == policy_unparsable ||
+                          rules[i].breaker == policy_unknown_org ||
+                          rules[i].breaker == old_endorsement_version;
         if (build_only)
             assert_int_equal(genesis_check(c, NULL), STELE_OK);
         int rc = build_only ? genesis_check_build(c, &err) : genesis_check(c, &err);

@@ -187,6 +187,8 @@ void channel_view_json(struct json *j, const struct channel_view *v, const uint8
     json_orderers(j, c);
     json_chaincodes(j, c);
     json_kv_string(j, "lifecycle_policy", c->lifecycle_policy);
+    json_kv_uint(j, "lifecycle_version", c->lifecycle_version);
+    json_kv_uint(j, "endorsement_version", c->endorsement_version);
     json_key(j, "signed_by");
     json_object_begin(j);
     json_kv_string(j, "id", v->signer_id);
@@ -251,6 +253,9 @@ void channel_view_text(FILE *f, const struct channel_view *v)
         fprintf(f, "  %-14s %s, sequence %" PRIu64 ", package %s, policy %s\n", d->name, d->version,
                 d->sequence, short_hex(&d->package_hash, hx), d->endorsement_policy);
     }
+    fprintf(f, "rules          lifecycle version %u, endorsement version %u%s\n",
+            c->lifecycle_version, c->endorsement_version,
+            c->endorsement_version ? "" : " (signatures a client can alter: see docs/LEDGER.md)");
     fprintf(f, "signed by      %s of %s: %s\n", v->signer_id ? v->signer_id : "(unknown)",
             v->signer_org ? v->signer_org : "(unknown)", v->signer);
 }

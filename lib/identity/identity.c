@@ -67,8 +67,25 @@ static Stele__Identity *unpack_record(struct arena *a, const uint8_t *data, size
     }
     Stele__Identity *r =
         (Stele__Identity *)pb_unpack(&stele__identity__descriptor, a, data, len, IDENTITY_MAX_LEN);
-    if (!r)
+    if (!r) {
         stele_errf(errmsg, STELE_ERR_MALFORMED, "identity record does not decode");
+        return NULL;
+    }
+    /* Only the one encoding the CA writes: a record padded with unknown or repeated fields
+     * would be the same identity under other octets, and octets are what signatures and
+     * tx_ids cover around it (a client could move octets into it, lib/ledger/tx.h). */
+    uint8_t *again = arena_alloc(a, len ? len : 1);
+    if (!again) {
+        stele_errf(errmsg, STELE_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (r->base.n_unknown_fields || protobuf_c_message_get_packed_size(&r->base) != len ||
+        protobuf_c_message_pack(&r->base, again) != len || memcmp(again, data, len) != 0) {
+        stele_errf(errmsg, STELE_ERR_MALFORMED,
+                   "identity record is not in the encoding its CA writes (extra or repeated "
+                   "fields)");
+        return NULL;
+    }
     return r;
 }
 

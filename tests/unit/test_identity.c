@@ -316,6 +316,39 @@ static void garbage_and_subject_mismatch_are_malformed(void **state)
     buf_release(&rec2);
 }
 
+/* A record in another encoding than the CA's — an unknown field in front or behind, or a field
+ * repeated (protobuf keeps the last) — is the same identity under other octets: refused, so
+ * that no octet of what signatures cover around a record can move into it (lib/ledger/tx.h). */
+static void only_the_cas_encoding_is_a_record(void **state)
+{
+    struct fx *f = *state;
+    struct crypto_key *d = NULL;
+    struct buf rec = {0};
+    issue(f->ca, CA_ID, "alice", "Org1", f->now - 10, 3600, &d, &rec);
+    struct identity id;
+    assert_int_equal(identity_verify(f->msp, f->a, rec.data, rec.len, f->now, &id, NULL), STELE_OK);
+    static const uint8_t unknown[] = {0x3a, 0x01, 0x00}; /* field 7, 1 octet */
+    for (int k = 0; k < 3; k++) {
+        struct buf b = {0};
+        if (k == 0)
+            buf_append(&b, unknown, sizeof unknown);
+        buf_append(&b, rec.data, rec.len);
+        if (k == 1)
+            buf_append(&b, unknown, sizeof unknown);
+        if (k == 2)
+            buf_append(&b, rec.data, rec.len); /* every field twice */
+        char *err = NULL;
+        assert_int_equal(identity_decode(f->a, b.data, b.len, &id, &err), STELE_ERR_MALFORMED);
+        assert_non_null(strstr(err, "encoding"));
+        free(err);
+        assert_int_equal(identity_verify(f->msp, f->a, b.data, b.len, f->now, &id, NULL),
+                         STELE_ERR_MALFORMED);
+        buf_release(&b);
+    }
+    crypto_key_destroy(d);
+    buf_release(&rec);
+}
+
 /* A record verified once is answered from the MSP's record cache with the same content, while
  * its validity period and the CRL are still checked on every use, and changed bytes are never
  * taken for the cached record. */
@@ -398,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(valid_record_verifies_and_signs, setup, teardown),
         cmocka_unit_test_setup_teardown(every_tampered_byte_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_the_cas_encoding_is_a_record, setup, teardown),
         cmocka_unit_test_setup_teardown(tampered_cert_gives_another_key, setup, teardown),
         cmocka_unit_test_setup_teardown(other_ca_org_and_issuer_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_and_not_yet_valid_rejected, setup, teardown),

@@ -231,6 +231,35 @@ static void complaints_a_view_change_cannot_prove(void **state)
     buf_release(&vc2);
 }
 
+/* Orderer `who`'s complaining STATUS about `view`, dated `ahead_ms` from now. */
+static Stele__PbftMessage complaining_status(int who, uint64_t view, int64_t ahead_ms)
+{
+    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
+    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
+    m.view = view;
+    m.seq = NODES[who].b->last_exec;
+    m.digest = (ProtobufCBinaryData){32, NODES[who].b->last_digest};
+    m.complaining = true;
+    m.timestamp_ms = (uint64_t)((int64_t)clock_wall_ms() + ahead_ms);
+    return m;
+}
+
+/* `m` signed by orderer `who`, handled by o`to`. */
+static void status_to(int who, int to, Stele__PbftMessage *m)
+{
+    struct buf w;
+    forge(who, m, NULL, 0, &w);
+    pbft_handle_bytes(NODES[to].b, w.data, w.len);
+    buf_release(&w);
+}
+
+/* Orderer `who` tells o`to` it complains about `view`. */
+static void complaint_to(int who, int to, uint64_t view)
+{
+    Stele__PbftMessage m = complaining_status(who, view, 5);
+    status_to(who, to, &m);
+}
+
 /* Faulty o2 tells o3 alone that it complains, in a STATUS dated an hour ahead: o3 does not
  * count it (it could not show it in a VIEW-CHANGE: the others would find it too far from the
  * complaints beside it, and o3 would have left alone). */
@@ -238,27 +267,15 @@ static void a_complaint_dated_far_ahead_is_not_counted(void **state)
 {
     (void)state;
     one_block_in();
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
-    m.seq = NODES[2].b->last_exec;
-    m.digest = (ProtobufCBinaryData){32, NODES[2].b->last_digest};
-    m.complaining = true;
-    m.timestamp_ms = clock_wall_ms() + 3600000;
-    struct buf w;
-    forge(2, &m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[3].b, w.data, w.len);
-    buf_release(&w);
+    Stele__PbftMessage m = complaining_status(2, 0, 3600000);
+    status_to(2, 3, &m);
     assert_int_equal(NODES[3].b->complaint[2], 0);
-    m.timestamp_ms = clock_wall_ms() - PBFT_COMPLAINT_SKEW_MS - 1000; /* nor long delayed */
+    m = complaining_status(2, 0, -PBFT_COMPLAINT_SKEW_MS - 1000); /* nor long delayed */
     NODES[3].b->status_ts[2] = 0;
-    forge(2, &m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[3].b, w.data, w.len);
-    buf_release(&w);
+    status_to(2, 3, &m);
     assert_int_equal(NODES[3].b->complaint[2], 0);
-    m.timestamp_ms = clock_wall_ms(); /* near our clock: counted */
-    forge(2, &m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[3].b, w.data, w.len);
-    buf_release(&w);
+    m = complaining_status(2, 0, 0); /* near our clock: counted */
+    status_to(2, 3, &m);
     assert_int_equal(NODES[3].b->complaint[2], 1);
 }
 
@@ -270,12 +287,7 @@ static void a_padded_complaint_is_not_carried(void **state)
 {
     (void)state;
     one_block_in();
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
-    m.seq = NODES[2].b->last_exec;
-    m.digest = (ProtobufCBinaryData){32, NODES[2].b->last_digest};
-    m.complaining = true;
-    m.timestamp_ms = clock_wall_ms() + 10;
+    Stele__PbftMessage m = complaining_status(2, 0, 10);
     struct buf w;
     forge(2, &m, NULL, 0, &w);
     size_t plain = w.len;
@@ -292,9 +304,7 @@ static void a_padded_complaint_is_not_carried(void **state)
     vc.last_block = (ProtobufCBinaryData){sizeof pad, pad};
     m.view_change = &vc;
     m.timestamp_ms = clock_wall_ms() + 20;
-    forge(2, &m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[0].b, w.data, w.len);
-    buf_release(&w);
+    status_to(2, 0, &m);
     assert_int_equal(NODES[0].b->complaint[2], 1);
     assert_int_equal(NODES[0].b->complaint_signed[2].len, 0);
 }
@@ -319,22 +329,6 @@ static void drop_all_but_nv_to3(void)
     for (size_t q = 0; q < nq; q++)
         if (!nv_to3(Q[q].from, Q[q].to, Q[q].data, Q[q].len))
             Q[q].gone = true;
-}
-
-/* Orderer `who` tells o`to` it complains about `view`. */
-static void complaint_to(int who, int to, uint64_t view)
-{
-    Stele__PbftMessage m = STELE__PBFT_MESSAGE__INIT;
-    m.type = STELE__PBFT_TYPE__PBFT_STATUS;
-    m.view = view;
-    m.seq = NODES[who].b->last_exec;
-    m.digest = (ProtobufCBinaryData){32, NODES[who].b->last_digest};
-    m.complaining = true;
-    m.timestamp_ms = clock_wall_ms() + 5;
-    struct buf w;
-    forge(who, &m, NULL, 0, &w);
-    pbft_handle_bytes(NODES[to].b, w.data, w.len);
-    buf_release(&w);
 }
 
 /* o3 is still waiting for view 1's NEW-VIEW when o0's VIEW-CHANGE for view 2 arrives, carrying

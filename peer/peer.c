@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "identity/replay.h"
 #include "ledger/pbft_msg.h"
 #include "rpc/services.h"
 
@@ -115,6 +116,7 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
     if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK ||
         !(p->ledger_msp = msp_create(0)) || msp_share_sigcache(p->ledger_msp, p->msp) ||
+        !(p->replays = replay_cache_create(PEER_REPLAY_CACHE, IDENTITY_REQ_WINDOW_MS)) ||
         !(p->commit_waits =
               quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
         !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams)) ||
@@ -235,6 +237,7 @@ void peer_destroy(struct peer *p)
     msp_destroy(p->ledger_msp); /* borrows p->msp's signature cache */
     msp_destroy(p->msp);
     quota_destroy(p->commit_waits);
+    replay_cache_destroy(p->replays);
     quota_destroy(p->event_streams);
     quota_destroy(p->executing);
     for (size_t i = 0; i < p->n_orderers; i++)

@@ -40,6 +40,9 @@ struct signed_request;
  * is validated — at 2,000 transactions/s and a few seconds from endorsement to commit, well
  * under this. */
 #define PEER_SIGCACHE (1u << 16)
+/* Signed requests a peer remembers to refuse them sent again (identity/replay.h): ~6 MiB; at
+ * 1,000 requests a second a request may lag the peer's clock by up to ~4 minutes. */
+#define PEER_REPLAY_CACHE (1u << 18)
 /* Request caps per method, so that nobody makes the peer read and decode more than a method
  * can use before it is authenticated: a proposal's octets (and the SignedProposal around
  * them), a signed request (identity/identity.h), and little more for a bare one. */
@@ -68,6 +71,7 @@ struct peer {
     atomic_bool stopping;                /* peer_stop() began */
     atomic_uint_fast64_t orderer_height; /* the highest block number+1 seen from an orderer */
     struct quota *commit_waits;          /* peer_wait_commit() calls in progress, by caller */
+    struct replay_cache *replays;        /* signed requests taken (peer_request_verify) */
     struct quota *event_streams;         /* Events/Blocks streams open, by caller */
     struct quota *executing;             /* proposals executing, by creator (certhash) */
     bool stopped;                        /* peer_stop() finished */

@@ -1,7 +1,9 @@
 /*
  * reqauth.c — who may query a peer: any identity of one of the channel's organisations, with
- * a SignedRequest for the very method called (proto/stele/peer.proto). Reads change nothing,
- * so nonces are not remembered: a replayed request only reads again.
+ * a SignedRequest for the very method called (proto/stele/peer.proto), taken once: the same
+ * request sent again is refused (identity/replay.h). Reads change nothing, but a replayed
+ * Events request would open streams counted against its signer, shutting it out, and let
+ * whoever holds the octets read along.
  */
 #include "peer_int.h"
 
@@ -9,6 +11,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "identity/replay.h"
 #include "stele/identity.pb-c.h"
 
 #include <stdlib.h>
@@ -35,6 +38,13 @@ enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
     int rc = signed_request_verify(p->msp, rpc_call_arena(call), sr->request.data, sr->request.len,
                                    sr->signature.data, sr->signature.len, method, clock_wall_ms(),
                                    0, &out, &err);
+    if (rc == STELE_OK && (rc = replay_cache_claim(p->replays, &out, clock_wall_ms())) != STELE_OK)
+        stele_errf(&err, rc, "%s",
+                   rc == STELE_ERR_REPLAY
+                       ? "this signed request was taken before (a replay): sign a new one"
+                   : rc == STELE_ERR_EXPIRED ? "this signed request is older than the peer can "
+                                               "tell from a replay now: sign it again"
+                                             : stele_strerror(rc));
     if (rc != STELE_OK) {
         enum rpc_code code = rpc_code_from_status(rc);
         log_info("peer", "%s refused: %s", method, err ? err : stele_strerror(rc));

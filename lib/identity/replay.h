@@ -1,0 +1,33 @@
+/*
+ * replay.h — remembers which signed requests (lib/identity/identity.h, SignedRequest) a
+ * server took, so that the same request sent again is refused: a reader's request replayed
+ * would otherwise open streams counted against its signer (and let whoever holds the octets
+ * read along) for as long as the request's timestamp stays within IDENTITY_REQ_WINDOW_MS.
+ *
+ * A request is known by its signer's certhash and its nonce. The cache holds a fixed number of
+ * them; when it is full the oldest taken gives way, and from then on a request dated at or
+ * before the one that gave way is refused as too old (it might be a replay of it), so no
+ * replay gets through however many requests arrive: under a flood, only requests whose clocks
+ * lag fall back to "sign it again". Thread-safe.
+ */
+#ifndef STELE_IDENTITY_REPLAY_H
+#define STELE_IDENTITY_REPLAY_H
+
+#include "identity/identity.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct replay_cache;
+
+/* A cache of `capacity` requests (at least 16) for requests accepted within `window_ms` of
+ * the server's clock either way. Returns NULL when out of memory. */
+struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms);
+void replay_cache_destroy(struct replay_cache *c);
+
+/* Takes the request `r` (verified: signer, nonce, timestamp) at server time `now_ms`. Returns
+ * STELE_OK the first time, STELE_ERR_REPLAY when it was taken before, STELE_ERR_EXPIRED when it
+ * is dated at or before what the cache can still tell apart (sign it again). */
+int replay_cache_claim(struct replay_cache *c, const struct signed_request *r, uint64_t now_ms);
+
+#endif

@@ -21,7 +21,9 @@
 #include "base/log.h"
 #include "base/quota.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 #include "identity/identity.h"
+#include "identity/replay.h"
 #include "ledger/blockhash.h"
 #include "ledger/seek.h"
 #include "pb/pb.h"
@@ -167,6 +169,22 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
         start > stop)
         return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
                       "SeekInfo needs a start and a stop position with start <= stop");
+    /* a request is taken once: replayed, it would open streams counted against its signer
+     * (shutting it out) and let whoever holds the octets read along */
+    uint8_t key[32];
+    uint64_t ts_ms =
+        (uint64_t)h->timestamp->seconds * 1000 + (uint64_t)h->timestamp->nanos / 1000000;
+    int taken = crypto_sha256(h->tx_id, strlen(h->tx_id), key);
+    if (taken == STELE_OK)
+        taken = replay_cache_claim_key(o->deliver_replays, key, ts_ms, clock_wall_ms());
+    if (taken != STELE_OK)
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
+                      taken == STELE_ERR_REPLAY
+                          ? "this Deliver request was taken before (a replay): sign a new one"
+                      : taken == STELE_ERR_EXPIRED
+                          ? "this Deliver request is older than the orderer can tell from a "
+                            "replay now: sign it again"
+                          : "cannot check the Deliver request against replays");
     /* a stream holds a thread while it lasts: one reader may not hold them all. Readers are
      * told apart by their certificate, not by the record's octets, which one identity can vary
      * (fields the CA's signature does not cover) */

@@ -11,6 +11,7 @@
 #include "base/quota.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "identity/replay.h"
 #include "rpc/services.h"
 
 #include <stdarg.h>
@@ -201,6 +202,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
     if (!(o->deliver_streams =
               quota_create(streams, per_client < streams ? per_client : streams)) ||
+        !(o->deliver_replays =
+              replay_cache_create(ORDERER_DELIVER_REPLAYS, INTAKE_DELIVER_WINDOW_MS)) ||
         !(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||
         !(o->node = rpc_node_service_create(cfg->node_id, "orderer")))
         goto err;
@@ -270,6 +273,7 @@ void orderer_destroy(struct orderer *o)
     orderer_auth_destroy(o->auth);
     envcache_destroy(o->checked);
     quota_destroy(o->deliver_streams);
+    replay_cache_destroy(o->deliver_replays);
     enrolment_release(&o->self);
     free(o);
 }

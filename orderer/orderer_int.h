@@ -20,21 +20,26 @@ struct quota;
 struct rpc_health;
 struct rpc_node_service;
 
+/* Deliver requests an orderer remembers to refuse them sent again (identity/replay.h): ~1.5 MiB;
+ * at 70 Deliver requests a second a request may lag the orderer's clock by up to 15 minutes. */
+#define ORDERER_DELIVER_REPLAYS (1u << 16)
+
 struct orderer {
-    const struct orderer_config *cfg; /* the configuration (not owned) */
-    struct enrolment self;            /* the orderer's key pair and identity record */
-    struct orderer_auth *auth;        /* membership checks */
-    struct envcache *checked;         /* Broadcast envelopes checked before (envcache.h) */
-    struct intake intake;             /* envelope checks (points at cfg and auth) */
-    struct chain *chain;              /* block store and notifications */
-    struct consensus *consensus;      /* the plug-in */
-    struct rpc_server *server;        /* gRPC */
-    struct rpc_health *health;        /* grpc.health.v1.Health state */
-    struct rpc_node_service *node;    /* stele.Node/Info state */
-    struct quota *deliver_streams;    /* Deliver streams open, by reader */
-    atomic_bool stopping;             /* orderer_stop() began */
-    bool started;                     /* orderer_start() succeeded */
-    bool stopped;                     /* orderer_stop() finished */
+    const struct orderer_config *cfg;     /* the configuration (not owned) */
+    struct enrolment self;                /* the orderer's key pair and identity record */
+    struct orderer_auth *auth;            /* membership checks */
+    struct envcache *checked;             /* Broadcast envelopes checked before (envcache.h) */
+    struct intake intake;                 /* envelope checks (points at cfg and auth) */
+    struct chain *chain;                  /* block store and notifications */
+    struct consensus *consensus;          /* the plug-in */
+    struct rpc_server *server;            /* gRPC */
+    struct rpc_health *health;            /* grpc.health.v1.Health state */
+    struct rpc_node_service *node;        /* stele.Node/Info state */
+    struct quota *deliver_streams;        /* Deliver streams open, by reader */
+    struct replay_cache *deliver_replays; /* Deliver requests taken, by tx_id (taken once) */
+    atomic_bool stopping;                 /* orderer_stop() began */
+    bool started;                         /* orderer_start() succeeded */
+    bool stopped;                         /* orderer_stop() finished */
 };
 
 /* Registers stele.AtomicBroadcast/Broadcast (broadcast.c). */

@@ -117,10 +117,16 @@ int replay_cache_claim(struct replay_cache *c, const struct signed_request *r, u
     memcpy(in, r->signer.certhash, 32);
     memcpy(in + 32, r->nonce, IDENTITY_NONCE_LEN);
     int rc = crypto_sha256(in, sizeof in, h);
-    if (rc)
-        return rc;
+    return rc ? rc : replay_cache_claim_key(c, h, r->timestamp_ms, now_ms);
+}
+
+int replay_cache_claim_key(struct replay_cache *c, const uint8_t key[32], uint64_t ts_ms,
+                           uint64_t now_ms)
+{
+    const uint8_t *h = key;
+    int rc = STELE_OK;
     pthread_mutex_lock(&c->mu);
-    if (c->floor && r->timestamp_ms <= c->floor) {
+    if (c->floor && ts_ms <= c->floor) {
         rc = STELE_ERR_EXPIRED;
     } else {
         size_t i = find(c, h);
@@ -133,7 +139,7 @@ int replay_cache_claim(struct replay_cache *c, const struct signed_request *r, u
             }
             size_t at = (c->head + c->count) % c->cap;
             memcpy(c->ring[at].key, h, 16);
-            c->ring[at].ts = r->timestamp_ms;
+            c->ring[at].ts = ts_ms;
             c->slots[i] = (uint32_t)(at + 1);
             c->count++;
         }

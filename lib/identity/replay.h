@@ -30,4 +30,9 @@ void replay_cache_destroy(struct replay_cache *c);
  * is dated at or before what the cache can still tell apart (sign it again). */
 int replay_cache_claim(struct replay_cache *c, const struct signed_request *r, uint64_t now_ms);
 
+/* As replay_cache_claim(), for a request known by `key` (e.g. an envelope's tx_id, which
+ * binds its creator and nonce) dated `ts_ms`. */
+int replay_cache_claim_key(struct replay_cache *c, const uint8_t key[32], uint64_t ts_ms,
+                           uint64_t now_ms);
+
 #endif

@@ -93,6 +93,41 @@ static void deliver_stream_ends_when_its_reader_expires(void **state)
     test_identity_free(&brief);
 }
 
+/* A Deliver request is taken once: the same octets sent again are refused (review of
+ * 2026-12-06: replayed sixteen times, one captured request held every stream its signer may
+ * open, shutting it out, while whoever replayed it read along). */
+static void a_deliver_request_is_taken_once(void **state)
+{
+    (void)state;
+    struct rpc_channel *ch = channel_now(true);
+    ProtobufCBinaryData req;
+    assert_int_equal(seek_deliver_request("ch1", 0, 0,
+                                          STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+                                          g_net.clients[1].record->data,
+                                          g_net.clients[1].record->len, g_net.clients[1].key, &req),
+                     STELE_OK);
+    for (int k = 0; k < 2; k++) {
+        struct rpc_call *c =
+            rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                            &stele__deliver_response__descriptor, -1);
+        assert_non_null(c);
+        assert_int_equal(rpc_call_send_bytes(c, req.data, req.len), STELE_OK);
+        assert_int_equal(rpc_call_close_send(c), STELE_OK);
+        uint64_t n = UINT64_MAX;
+        int st = -1;
+        assert_int_equal(deliver_next(c, 10000, &n, &st), STELE_OK);
+        if (k == 0) {
+            assert_int_equal(st, 0); /* block 0 */
+            assert_int_equal(n, 0);
+        } else {
+            assert_int_equal(st, STELE__STATUS__STATUS_BAD_REQUEST);
+        }
+        rpc_call_finish(c, true, NULL);
+    }
+    free(req.data);
+    rpc_channel_close(ch);
+}
+
 static void one_identity_cannot_hold_every_deliver_stream(void **state)
 {
     (void)state;
@@ -192,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deliver_stream_ends_when_its_reader_expires),
         cmocka_unit_test(one_identity_cannot_hold_every_deliver_stream),
+        cmocka_unit_test(a_deliver_request_is_taken_once),
         cmocka_unit_test(idle_broadcast_stream_ends),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);

@@ -55,6 +55,7 @@ void ca_settings_default(struct ca_settings *s);
 
 /* A running CA. */
 #define CA_ID_GUARDS    64
+#define CA_RU_BUSY      256  /* key requests being issued at once (ca_hold_request()) */
 #define CA_SERIAL_BLOCK 1024 /* serials reserved in the registry at a time */
 
 struct ca {
@@ -75,14 +76,17 @@ struct ca {
      * lockout they caused, before its slow hash), and enrolments of different ids commit
      * concurrently. */
     pthread_mutex_t id_guard[CA_ID_GUARDS];
-    pthread_mutex_t serial_mu; /* guards the two below (ca_next_serial()) */
-    uint64_t serial_last;      /* the last serial issued */
-    uint64_t serial_reserved;  /* the registry's "serial": none above it was issued */
-    uint64_t last_prune_ms;    /* when replay nonces were last pruned (under lock) */
-    struct {                   /* the last CRL signed (under lock; service.c handle_crl()) */
-        uint64_t number;       /* its crl_number */
-        uint64_t this_update;  /* when it was signed (seconds) */
-        struct buf der;        /* serialized stele.Crl; empty: none yet */
+    pthread_mutex_t serial_mu;       /* guards the two below (ca_next_serial()) */
+    uint64_t serial_last;            /* the last serial issued */
+    uint64_t serial_reserved;        /* the registry's "serial": none above it was issued */
+    uint64_t last_prune_ms;          /* when replay nonces were last pruned (under lock) */
+    pthread_mutex_t ru_mu;           /* guards the two below (ca_hold_request()); taken last */
+    uint8_t ru_busy[CA_RU_BUSY][32]; /* x-coordinates of the key requests being issued */
+    size_t n_ru_busy;
+    struct {                  /* the last CRL signed (under lock; service.c handle_crl()) */
+        uint64_t number;      /* its crl_number */
+        uint64_t this_update; /* when it was signed (seconds) */
+        struct buf der;       /* serialized stele.Crl; empty: none yet */
     } crl;
 };
 
@@ -98,6 +102,15 @@ int ca_service_register(struct ca *ca, struct rpc_server *s);
  * different ids commit concurrently (LevelDB then groups their synced writes); lock order:
  * an id guard, then ca->lock, then serial_mu. */
 pthread_mutex_t *ca_id_guard(struct ca *ca, const char *id);
+
+/* Marks the key request R_U (`len` octets, SEC 1) as being issued, from before ca_issue()
+ * checks that it was never issued until its batch is committed or dropped, so that two
+ * requests with one key, for different ids (whose guards differ), cannot both pass that check
+ * (ca_issue(): a key request is issued one certificate, ever). Returns STELE_OK (release with
+ * ca_drop_request()), STELE_ERR_EXISTS when another request with that key is being issued, or
+ * STELE_ERR_LIMIT when CA_RU_BUSY are. */
+int ca_hold_request(struct ca *ca, const uint8_t *r_u, size_t len);
+void ca_drop_request(struct ca *ca, const uint8_t *r_u, size_t len);
 
 /* The next certificate serial. Serials are reserved in the registry CA_SERIAL_BLOCK at a time
  * (a synced write), so a crash only skips some. Returns STELE_OK or the registry's error. */

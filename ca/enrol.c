@@ -34,6 +34,36 @@ enum rpc_code ca_check_r_u(struct rpc_call *call, const uint8_t *r_u, size_t len
     return RPC_OK;
 }
 
+int ca_hold_request(struct ca *ca, const uint8_t *r_u, size_t len)
+{
+    if (len < 33)
+        return STELE_OK; /* not a point: ca_issue() refuses it */
+    int rc = STELE_OK;
+    pthread_mutex_lock(&ca->ru_mu);
+    for (size_t i = 0; i < ca->n_ru_busy && rc == STELE_OK; i++)
+        if (memcmp(ca->ru_busy[i], r_u + 1, 32) == 0)
+            rc = STELE_ERR_EXISTS;
+    if (rc == STELE_OK && ca->n_ru_busy == CA_RU_BUSY)
+        rc = STELE_ERR_LIMIT;
+    if (rc == STELE_OK)
+        memcpy(ca->ru_busy[ca->n_ru_busy++], r_u + 1, 32);
+    pthread_mutex_unlock(&ca->ru_mu);
+    return rc;
+}
+
+void ca_drop_request(struct ca *ca, const uint8_t *r_u, size_t len)
+{
+    if (len < 33)
+        return;
+    pthread_mutex_lock(&ca->ru_mu);
+    for (size_t i = 0; i < ca->n_ru_busy; i++)
+        if (memcmp(ca->ru_busy[i], r_u + 1, 32) == 0) {
+            memcpy(ca->ru_busy[i], ca->ru_busy[--ca->n_ru_busy], 32);
+            break;
+        }
+    pthread_mutex_unlock(&ca->ru_mu);
+}
+
 int ca_issue(struct ca *ca, struct arena *a, Stele__CaIdRecord *rec, const uint8_t *r_u,
              size_t r_u_len, struct registry_batch *b, uint64_t now_s, void *respv)
 {
@@ -182,6 +212,22 @@ static enum rpc_code request_used(struct rpc_call *call)
                           "new one (nothing was issued)");
 }
 
+/* ca_hold_request() for a handler: RPC_OK with *held, or the refusal sent. */
+static enum rpc_code hold(struct ca *ca, struct rpc_call *call, const ProtobufCBinaryData *r_u,
+                          bool *held)
+{
+    int rc = ca_hold_request(ca, r_u->data, r_u->len);
+    *held = rc == STELE_OK;
+    if (rc == STELE_ERR_EXISTS)
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "this key request (R_U) is being issued a certificate for another "
+                              "request; ask with a new one (nothing was issued)");
+    if (rc != STELE_OK)
+        return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                              "too many certificates are being issued at once: retry");
+    return RPC_OK;
+}
+
 static enum rpc_code too_big(struct rpc_call *call, const char *id)
 {
     return rpc_call_error(call, RPC_FAILED_PRECONDITION,
@@ -260,6 +306,9 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
         code = rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
                               "id \"%s\" has used all its enrolments (%u of %u)", r->id,
                               rec->enrollments, rec->max_enrollments);
+    bool held = false; /* from before ca_issue()'s check to the commit */
+    if (code == RPC_OK)
+        code = hold(ca, call, &r->r_u, &held);
     if (code == RPC_OK) {
         ca_record_prune(ca, rec, now_ms / 1000);
         rec->enrollments++;
@@ -279,6 +328,8 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
         registry_batch_put_id(b, rec);
         code = ca_commit(ca, call, b);
     }
+    if (held)
+        ca_drop_request(ca, r->r_u.data, r->r_u.len);
     registry_batch_destroy(b);
     if (code != RPC_OK)
         return code;
@@ -408,6 +459,9 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         code = ca_claim_nonce(ca, call, &s, b);
     if (code == RPC_OK)
         code = check_superseded(ca, call, rec, now);
+    bool held = false; /* from before ca_issue()'s check to the commit */
+    if (code == RPC_OK)
+        code = hold(ca, call, &r->r_u, &held);
     if (code == RPC_OK) {
         rc = registry_get_u64(ca->reg, "crl_number", &crl_number);
         if (rc == STELE_OK)
@@ -445,6 +499,8 @@ enum rpc_code ca_handle_reenroll(struct rpc_call *call, const ProtobufCMessage *
         buf_release(&sent);
     }
     code = ca_commit_unlock(ca, call, b, code);
+    if (held)
+        ca_drop_request(ca, r->r_u.data, r->r_u.len);
     pthread_mutex_unlock(g);
     if (code != RPC_OK)
         return code;

@@ -77,6 +77,7 @@ int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char 
     for (size_t i = 0; i < CA_ID_GUARDS; i++)
         pthread_mutex_init(&ca->id_guard[i], NULL);
     pthread_mutex_init(&ca->serial_mu, NULL);
+    pthread_mutex_init(&ca->ru_mu, NULL);
     snprintf(path, sizeof path, "%s/ca.key", dir);
     rc = crypto_key_load_pem(path, &ca->key);
     if (rc != STELE_OK) {
@@ -130,6 +131,7 @@ void ca_close(struct ca *ca)
     for (size_t i = 0; i < CA_ID_GUARDS; i++)
         pthread_mutex_destroy(&ca->id_guard[i]);
     pthread_mutex_destroy(&ca->serial_mu);
+    pthread_mutex_destroy(&ca->ru_mu);
     free(ca);
 }
 

@@ -120,7 +120,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
         !(p->commit_waits =
               quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
         !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams)) ||
-        !(p->executing = quota_create(PEER_WORKERS, PEER_MAX_EXECUTING_PER_CALLER))) {
+        !(p->executing = quota_create(PEER_WORKERS, PEER_MAX_EXECUTING_PER_CALLER)) ||
+        !(p->querying = quota_create(PEER_MAX_QUERIES, PEER_MAX_QUERIES_PER_CALLER))) {
         rc = STELE_ERR_NOMEM;
         goto err;
     }
@@ -240,6 +241,8 @@ void peer_destroy(struct peer *p)
     replay_cache_destroy(p->replays);
     quota_destroy(p->event_streams);
     quota_destroy(p->executing);
+    quota_destroy(p->querying);
+    free(p->query_methods);
     for (size_t i = 0; i < p->n_orderers; i++)
         free(p->orderers[i]);
     free(p->orderers);

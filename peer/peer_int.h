@@ -31,6 +31,10 @@ struct signed_request;
  * a gateway's own endorsement; waiting for a chaincode host counts): each holds a worker, and
  * the other half of the workers stays for everybody else, other peers' gateways included. */
 #define PEER_MAX_EXECUTING_PER_CALLER (PEER_WORKERS / 2)
+/* Query calls (blocks, state, history) running at once: in all, and of one caller, so that
+ * one member's queries cannot hold the workers that endorse and answer the gateway. */
+#define PEER_MAX_QUERIES            (PEER_WORKERS / 2)
+#define PEER_MAX_QUERIES_PER_CALLER (PEER_MAX_QUERIES / 2)
 /* How every refusal for want of an execution slot (RESOURCE_EXHAUSTED) begins: how a gateway
  * tells a peer too busy for the caller from gRPC's own RESOURCE_EXHAUSTED (an answer over its
  * size limit), to answer its client "busy, retry later" rather than "the policy is not met". */
@@ -74,6 +78,8 @@ struct peer {
     struct replay_cache *replays;        /* signed requests taken (peer_request_verify) */
     struct quota *event_streams;         /* Events/Blocks streams open, by caller */
     struct quota *executing;             /* proposals executing, by creator (certhash) */
+    struct quota *querying;              /* Query calls running, by caller (certhash) */
+    void *query_methods;                 /* query.c's handler table (malloc'd) */
     bool stopped;                        /* peer_stop() finished */
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
@@ -124,8 +130,10 @@ int ccstore_list(struct peer *p, ccstore_fn fn, void *ctx);
 /* Registers stele.Lifecycle (lifecycle_svc.c). */
 int peer_lifecycle_register(struct peer *p, struct rpc_server *s);
 
-/* Checks a SignedRequest like peer_request_open() and gives the whole verified request (the
- * signer's identity, the body), in the call's arena. */
+/* Checks a Query/Events/Lifecycle request: `req` is the handler's SignedRequest, signed for the
+ * method called by an identity of a channel organisation, and not taken before (a replay).
+ * Gives the whole verified request (the signer's identity, the body) in the call's arena; on
+ * refusal the gRPC error is set on `call` and returned (reqauth.c). */
 enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
                                   const ProtobufCMessage *req, struct signed_request *out);
 
@@ -243,11 +251,5 @@ enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage 
 /* Registers stele.Endorser (endorser.c) and stele.Gateway (gateway.c). */
 int peer_endorser_register(struct peer *p, struct rpc_server *s);
 int peer_gateway_register(struct peer *p, struct rpc_server *s);
-
-/* Checks a Query/Events request: `req` is the handler's SignedRequest; on success *body and
- * *len give the method's request bytes (in the call's arena). On refusal the gRPC error is
- * set on `call` and returned (reqauth.c). */
-enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
-                                const uint8_t **body, size_t *len);
 
 #endif

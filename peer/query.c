@@ -7,6 +7,8 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/clock.h"
+#include "base/quota.h"
 #include "base/status.h"
 #include "ledger/blockstore.h"
 #include "ledger/statedb.h"
@@ -14,6 +16,7 @@
 #include "pb/pb.h"
 #include "stele/peer.pb-c.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define QUERY_MAX_BODY  (64 * 1024)
@@ -28,32 +31,59 @@
 #define QUERY_ENTRY_OCTETS    128
 #define QUERY_MAX_BLOCK_READS 64
 
-/* Decodes the verified body of a request as `desc` into the call's arena; *raw and *raw_len
- * (may be NULL) get the body's octets, valid as long as the call. */
-static enum rpc_code open_body_raw(struct peer *p, struct rpc_call *call,
-                                   const ProtobufCMessage *req,
-                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
-                                   const uint8_t **raw, size_t *raw_len)
+/* A Query method's work on the verified body of its request (`len` octets at `body`, valid as
+ * long as the call): q_dispatch() verifies the request and counts the caller first. */
+static void test_query_hold(void);
+typedef enum rpc_code (*query_fn)(struct peer *p, struct rpc_call *call, const uint8_t *body,
+                                  size_t len, ProtobufCMessage **resp);
+
+struct query_method {
+    struct peer *p;
+    query_fn fn;
+};
+
+/* Every signed Query method: verifies the request (taken once, identity/replay.h), then runs
+ * it while holding one of the caller's PEER_MAX_QUERIES_PER_CALLER query slots. */
+static enum rpc_code q_dispatch(struct rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *arg)
 {
-    const uint8_t *body;
-    size_t len;
-    enum rpc_code code = peer_request_open(p, call, req, &body, &len);
+    const struct query_method *m = arg;
+    struct signed_request sr;
+    enum rpc_code code = peer_request_verify(m->p, call, req, &sr);
     if (code != RPC_OK)
         return code;
+    bool mine = false;
+    if (quota_take(m->p->querying, sr.signer.certhash, &mine) != STELE_OK)
+        return mine ? rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                     "%s already has %d queries running on this peer: retry",
+                                     sr.signer.id, PEER_MAX_QUERIES_PER_CALLER)
+                    : rpc_call_error(call, RPC_RESOURCE_EXHAUSTED,
+                                     "this peer runs %d queries already: retry", PEER_MAX_QUERIES);
+    test_query_hold();
+    code = m->fn(m->p, call, sr.body, sr.body_len, resp);
+    quota_give(m->p->querying, sr.signer.certhash);
+    return code;
+}
+
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_QUERY_HOLD_MS holds every query that long
+ * in its slot, so that a test can fill one caller's slots. */
+static void test_query_hold(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *ms = getenv("STELE_TEST_QUERY_HOLD_MS");
+    if (ms && *ms)
+        clock_sleep_ms(strtoull(ms, NULL, 10));
+#endif
+}
+
+/* Decodes a request's body as `desc` into the call's arena. */
+static enum rpc_code open_body(struct rpc_call *call, const uint8_t *body, size_t len,
+                               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
     *out = pb_unpack(desc, rpc_call_arena(call), body, len, QUERY_MAX_BODY);
     if (!*out)
         return rpc_call_error(call, RPC_INVALID_ARGUMENT, "request body is not a %s", desc->name);
-    if (raw) {
-        *raw = body;
-        *raw_len = len;
-    }
     return RPC_OK;
-}
-
-static enum rpc_code open_body(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
-                               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-{
-    return open_body_raw(p, call, req, desc, out, NULL, NULL);
 }
 
 /* Reads a varint at *p (before end); false when it does not fit. */
@@ -144,13 +174,12 @@ static enum rpc_code store_error(struct rpc_call *call, int rc, const char *what
     return rpc_call_error(call, RPC_INTERNAL, "cannot read %s: %s", what, stele_strerror(rc));
 }
 
-static enum rpc_code q_block(struct rpc_call *call, const ProtobufCMessage *req,
-                             ProtobufCMessage **resp, void *arg)
+static enum rpc_code q_block(struct peer *p, struct rpc_call *call, const uint8_t *body, size_t len,
+                             ProtobufCMessage **resp)
 {
-    struct peer *p = arg;
     Stele__BlockQuery *q;
     enum rpc_code code =
-        open_body(p, call, req, &stele__block_query__descriptor, (ProtobufCMessage **)&q);
+        open_body(call, body, len, &stele__block_query__descriptor, (ProtobufCMessage **)&q);
     if (code != RPC_OK)
         return code;
     struct blockstore *bs = kvledger_blocks(p->ledger);
@@ -183,13 +212,12 @@ static enum rpc_code q_block(struct rpc_call *call, const ProtobufCMessage *req,
     return RPC_OK;
 }
 
-static enum rpc_code q_transaction(struct rpc_call *call, const ProtobufCMessage *req,
-                                   ProtobufCMessage **resp, void *arg)
+static enum rpc_code q_transaction(struct peer *p, struct rpc_call *call, const uint8_t *body,
+                                   size_t len, ProtobufCMessage **resp)
 {
-    struct peer *p = arg;
     Stele__TransactionQuery *q;
     enum rpc_code code =
-        open_body(p, call, req, &stele__transaction_query__descriptor, (ProtobufCMessage **)&q);
+        open_body(call, body, len, &stele__transaction_query__descriptor, (ProtobufCMessage **)&q);
     if (code != RPC_OK)
         return code;
     struct arena *a = rpc_call_arena(call);
@@ -236,13 +264,12 @@ static Stele__StateEntry *entry(struct arena *a, const char *key, const uint8_t 
     return e;
 }
 
-static enum rpc_code q_state(struct rpc_call *call, const ProtobufCMessage *req,
-                             ProtobufCMessage **resp, void *arg)
+static enum rpc_code q_state(struct peer *p, struct rpc_call *call, const uint8_t *body, size_t len,
+                             ProtobufCMessage **resp)
 {
-    struct peer *p = arg;
     Stele__StateQuery *q;
     enum rpc_code code =
-        open_body(p, call, req, &stele__state_query__descriptor, (ProtobufCMessage **)&q);
+        open_body(call, body, len, &stele__state_query__descriptor, (ProtobufCMessage **)&q);
     if (code != RPC_OK || (code = check_key(call, q->namespace_, q->key, true)) != RPC_OK)
         return code;
     struct arena *a = rpc_call_arena(call);
@@ -300,15 +327,14 @@ static size_t clamp_limit(uint32_t limit)
     return limit == 0 || limit > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : limit;
 }
 
-static enum rpc_code q_range(struct rpc_call *call, const ProtobufCMessage *req,
-                             ProtobufCMessage **resp, void *arg)
+static enum rpc_code q_range(struct peer *p, struct rpc_call *call, const uint8_t *body, size_t len,
+                             ProtobufCMessage **resp)
 {
-    struct peer *p = arg;
     Stele__RangeQuery *q;
-    const uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    enum rpc_code code = open_body_raw(p, call, req, &stele__range_query__descriptor,
-                                       (ProtobufCMessage **)&q, &raw, &raw_len);
+    const uint8_t *raw = body; /* range_bound() reads the keys as sent */
+    size_t raw_len = len;
+    enum rpc_code code =
+        open_body(call, body, len, &stele__range_query__descriptor, (ProtobufCMessage **)&q);
     if (code != RPC_OK || (code = check_key(call, q->namespace_, q->start_key, false)) != RPC_OK ||
         (code = check_key(call, q->namespace_, q->end_key, false)) != RPC_OK)
         return code;
@@ -401,13 +427,12 @@ static bool collect_history(void *ctx, const struct statedb_history_entry *e)
     return true;
 }
 
-static enum rpc_code q_history(struct rpc_call *call, const ProtobufCMessage *req,
-                               ProtobufCMessage **resp, void *arg)
+static enum rpc_code q_history(struct peer *p, struct rpc_call *call, const uint8_t *body,
+                               size_t len, ProtobufCMessage **resp)
 {
-    struct peer *p = arg;
     Stele__HistoryQuery *q;
     enum rpc_code code =
-        open_body(p, call, req, &stele__history_query__descriptor, (ProtobufCMessage **)&q);
+        open_body(call, body, len, &stele__history_query__descriptor, (ProtobufCMessage **)&q);
     if (code != RPC_OK || (code = check_key(call, q->namespace_, q->key, true)) != RPC_OK)
         return code;
     struct arena *a = rpc_call_arena(call);
@@ -468,36 +493,44 @@ static enum rpc_code q_chain_info(struct rpc_call *call, const ProtobufCMessage 
 int peer_query_register(struct peer *p, struct rpc_server *s)
 {
     const ProtobufCMessageDescriptor *sr = &stele__signed_request__descriptor;
+    static const query_fn fns[] = {q_block, q_transaction, q_state, q_range, q_history};
+    struct query_method *qm = calloc(sizeof fns / sizeof fns[0], sizeof *qm);
+    if (!qm)
+        return STELE_ERR_NOMEM;
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        qm[i] = (struct query_method){p, fns[i]};
+    free(p->query_methods);
+    p->query_methods = qm;
     const struct rpc_method m[] = {
         {.path = "/stele.Query/Block",
          .kind = RPC_UNARY,
          .request = sr,
-         .handler = q_block,
-         .arg = p,
+         .handler = q_dispatch,
+         .arg = &qm[0],
          .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Query/Transaction",
          .kind = RPC_UNARY,
          .request = sr,
-         .handler = q_transaction,
-         .arg = p,
+         .handler = q_dispatch,
+         .arg = &qm[1],
          .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Query/State",
          .kind = RPC_UNARY,
          .request = sr,
-         .handler = q_state,
-         .arg = p,
+         .handler = q_dispatch,
+         .arg = &qm[2],
          .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Query/StateRange",
          .kind = RPC_UNARY,
          .request = sr,
-         .handler = q_range,
-         .arg = p,
+         .handler = q_dispatch,
+         .arg = &qm[3],
          .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Query/History",
          .kind = RPC_UNARY,
          .request = sr,
-         .handler = q_history,
-         .arg = p,
+         .handler = q_dispatch,
+         .arg = &qm[4],
          .max_request = PEER_MAX_SIGNED_REQUEST},
         {.path = "/stele.Query/ChainInfo",
          .kind = RPC_UNARY,

@@ -16,18 +16,6 @@
 
 #include <stdlib.h>
 
-enum rpc_code peer_request_open(struct peer *p, struct rpc_call *call, const ProtobufCMessage *req,
-                                const uint8_t **body, size_t *len)
-{
-    struct signed_request out = {0};
-    enum rpc_code code = peer_request_verify(p, call, req, &out);
-    if (code == RPC_OK) {
-        *body = out.body;
-        *len = out.body_len;
-    }
-    return code;
-}
-
 enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
                                   const ProtobufCMessage *req, struct signed_request *outp)
 {

@@ -401,6 +401,64 @@ static int occurrences(const char *path, const char *what)
     return n;
 }
 
+/* One Query call of `who` to peer0 (a State read), recording how it ended. */
+struct query_job {
+    const struct test_identity *who;
+    int rc;
+    struct rpc_result res;
+    pthread_t t;
+};
+static void *query_main(void *arg)
+{
+    struct query_job *j = arg;
+    Stele__StateQuery q = STELE__STATE_QUERY__INIT;
+    q.namespace_ = "cc";
+    q.key = "k";
+    ProtobufCMessage *m = NULL;
+    memset(&j->res, 0, sizeof j->res);
+    j->rc = peer_call_as(0, j->who, "/stele.Query/State", &q.base,
+                         &stele__state_response__descriptor, &m, 20000, &j->res);
+    pb_free(m);
+    return NULL;
+}
+
+/* Queries share the peer's workers with endorsement and the gateway: one identity runs at
+ * most PEER_MAX_QUERIES_PER_CALLER (8) at once; the next is refused at once, another
+ * identity's is served (review of 2026-12-06). peer0 holds each query 3 s
+ * (STELE_TEST_QUERY_HOLD_MS) so that eight stay in their slots. */
+static void one_identity_cannot_hold_every_query_slot(void **state)
+{
+    (void)state;
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    setenv("STELE_TEST_QUERY_HOLD_MS", "3000", 1);
+    net_peer_start(0, true);
+    unsetenv("STELE_TEST_QUERY_HOLD_MS");
+    struct query_job held[8];
+    for (int i = 0; i < 8; i++) {
+        held[i] = (struct query_job){.who = &N.user};
+        assert_int_equal(pthread_create(&held[i].t, NULL, query_main, &held[i]), 0);
+    }
+    usleep(1500 * 1000); /* all eight in their slots */
+    struct query_job ninth = {.who = &N.user}, other = {.who = &N.user2};
+    uint64_t t0 = clock_mono_ms();
+    query_main(&ninth);
+    uint64_t took = clock_mono_ms() - t0;
+    query_main(&other);
+    print_message("ninth of one identity: %s in %llu ms (%s); another identity's: %s\n",
+                  rpc_code_name(ninth.res.code), (unsigned long long)took, ninth.res.detail,
+                  rpc_code_name(other.res.code));
+    assert_int_equal(ninth.res.code, RPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(ninth.res.detail, "queries running"));
+    assert_true(took < 1000);
+    assert_true(other.rc == STELE_OK || other.res.code == RPC_NOT_FOUND);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(held[i].t, NULL);
+        assert_true(held[i].rc == STELE_OK || held[i].res.code == RPC_NOT_FOUND);
+    }
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    net_peer_start(0, true);
+}
+
 static void slow_peer_keeps_its_orderer(void **state)
 {
     (void)state;
@@ -550,6 +608,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_identity_cannot_hold_every_commit_wait),
         cmocka_unit_test(one_identity_cannot_hold_every_events_stream),
+        cmocka_unit_test(one_identity_cannot_hold_every_query_slot),
         cmocka_unit_test(events_stream_ends_when_its_caller_expires),
         cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
         cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),

@@ -33,28 +33,47 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Signs `body` (len octets) for `method` as N.user into *sr, whose octets live in `req` and
+ * `sig` (the caller's). */
+static void sign_raw(const char *method, const uint8_t *body, size_t len, struct buf *req,
+                     uint8_t sig[64], Stele__SignedRequest *sr)
+{
+    buf_init(req);
+    assert_int_equal(signed_request_create(N.user.key, N.user.record->data, N.user.record->len,
+                                           method, body, len, clock_wall_ms(), req, sig),
+                     STELE_OK);
+    stele__signed_request__init(sr);
+    sr->request = (ProtobufCBinaryData){req->len, req->data};
+    sr->signature = (ProtobufCBinaryData){64, sig};
+}
+
+/* Sends the signed request `sr` to `method` of peer 0. Returns the call's status; *out
+ * (pb_free) on STELE_OK; `res` gets the code and detail. */
+static int send_signed(const char *method, const Stele__SignedRequest *sr,
+                       const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+                       struct rpc_result *res)
+{
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
+    assert_non_null(ch);
+    *out = NULL;
+    memset(res, 0, sizeof *res);
+    int rc = rpc_unary(ch, method, &sr->base, desc, out, 10000, res);
+    rpc_channel_close(ch);
+    return rc;
+}
+
 /* Calls Query or Events `method` of peer 0 with the raw `body` (len octets) signed by N.user.
- * Returns the call's status; *out (pb_free) on STELE_OK; `res` gets the code and detail. */
+ * Returns as send_signed(). */
 static int call_raw(const char *method, const uint8_t *body, size_t len,
                     const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
                     struct rpc_result *res)
 {
     struct buf req;
     uint8_t sig[64];
-    buf_init(&req);
-    assert_int_equal(signed_request_create(N.user.key, N.user.record->data, N.user.record->len,
-                                           method, body, len, clock_wall_ms(), &req, sig),
-                     STELE_OK);
-    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-    sr.request = (ProtobufCBinaryData){req.len, req.data};
-    sr.signature = (ProtobufCBinaryData){64, sig};
-    struct rpc_channel_opts co = {.fail_fast = true};
-    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
-    assert_non_null(ch);
-    *out = NULL;
-    memset(res, 0, sizeof *res);
-    int rc = rpc_unary(ch, method, &sr.base, desc, out, 10000, res);
-    rpc_channel_close(ch);
+    Stele__SignedRequest sr;
+    sign_raw(method, body, len, &req, sig, &sr);
+    int rc = send_signed(method, &sr, desc, out, res);
     buf_release(&req);
     return rc;
 }
@@ -239,23 +258,14 @@ static void a_signed_request_is_taken_once(void **state)
     struct buf body, req;
     uint8_t sig[64];
     buf_init(&body);
-    buf_init(&req);
     assert_int_equal(pb_pack_buf(&q.base, &body), STELE_OK);
-    assert_int_equal(signed_request_create(N.user.key, N.user.record->data, N.user.record->len,
-                                           "/stele.Query/State", body.data, body.len,
-                                           clock_wall_ms(), &req, sig),
-                     STELE_OK);
-    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-    sr.request = (ProtobufCBinaryData){req.len, req.data};
-    sr.signature = (ProtobufCBinaryData){64, sig};
-    struct rpc_channel_opts co = {.fail_fast = true};
-    struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
-    assert_non_null(ch);
+    Stele__SignedRequest sr;
+    sign_raw("/stele.Query/State", body.data, body.len, &req, sig, &sr);
     for (int k = 0; k < 2; k++) {
         ProtobufCMessage *m = NULL;
-        struct rpc_result res = {0};
-        int rc = rpc_unary(ch, "/stele.Query/State", &sr.base, &stele__state_response__descriptor,
-                           &m, 10000, &res);
+        struct rpc_result res;
+        int rc =
+            send_signed("/stele.Query/State", &sr, &stele__state_response__descriptor, &m, &res);
         pb_free(m);
         print_message("State, %s: %s %s\n", k ? "again" : "first", rpc_code_name(res.code),
                       res.detail);
@@ -266,7 +276,6 @@ static void a_signed_request_is_taken_once(void **state)
             assert_non_null(strstr(res.detail, "replay"));
         }
     }
-    rpc_channel_close(ch);
     buf_release(&body);
     buf_release(&req);
 }

@@ -18,6 +18,7 @@
 #include "hist.h"
 
 #include "identity/enrolment.h"
+#include "stele/identity.pb-c.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -155,6 +156,12 @@ void submit_channel_params(const char *dir, const char *channel, struct sub_chan
 /* Has gateway `ch` (at `url`) endorse one `create` of r->chaincode as r->ids[0], before the
  * clock. Returns 0, or CLI_EXIT_REFUSED with the reason and how to deploy printed. */
 int submit_probe(struct rpc_channel *ch, const char *url, const struct sub_run *r, int i);
+
+/* Packs `body` and signs it for `method` as r->ids[0] into *sr, whose octets live in `req`
+ * (initialised here; the caller releases it, also on failure) and `sig`. Returns STELE_OK,
+ * STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+int submit_sign_request(const struct sub_run *r, const char *method, const ProtobufCMessage *body,
+                        struct buf *req, uint8_t sig[64], Stele__SignedRequest *sr);
 
 /* The endorsement policy of r->chaincode's committed definition, as gateway `ch` answers
  * Lifecycle/Committed asked by r->ids[0], into out[len] ("" when it cannot be read). */

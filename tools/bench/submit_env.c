@@ -205,37 +205,46 @@ int submit_probe(struct rpc_channel *ch, const char *url, const struct sub_run *
     return CLI_EXIT_REFUSED;
 }
 
+int submit_sign_request(const struct sub_run *r, const char *method, const ProtobufCMessage *body,
+                        struct buf *req, uint8_t sig[64], Stele__SignedRequest *sr)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_init(req);
+    const struct enrolment *e = &r->ids[0].e;
+    int rc = pb_pack_buf(body, &b);
+    if (rc == STELE_OK)
+        rc = signed_request_create(e->key, e->identity.data, e->identity.len, method, b.data, b.len,
+                                   clock_wall_ms(), req, sig);
+    buf_release(&b);
+    stele__signed_request__init(sr);
+    sr->request = (ProtobufCBinaryData){req->len, req->data};
+    sr->signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sig};
+    return rc;
+}
+
 void submit_policy(struct rpc_channel *ch, const struct sub_run *r, char *out, size_t len)
 {
     static const char method[] = "/stele.Lifecycle/Committed";
     Stele__CommittedQuery q = STELE__COMMITTED_QUERY__INIT;
     q.name = (char *)r->chaincode;
-    struct buf body, req;
+    struct buf req;
     uint8_t sig[CRYPTO_SIG_LEN];
+    Stele__SignedRequest sr;
     ProtobufCMessage *m = NULL;
     struct rpc_result res = {0};
-    buf_init(&body);
-    buf_init(&req);
     snprintf(out, len, "%s", "");
-    if (pb_pack_buf(&q.base, &body) == STELE_OK &&
-        signed_request_create(r->ids[0].e.key, r->ids[0].e.identity.data, r->ids[0].e.identity.len,
-                              method, body.data, body.len, clock_wall_ms(), &req,
-                              sig) == STELE_OK) {
-        Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-        sr.request = (ProtobufCBinaryData){req.len, req.data};
-        sr.signature = (ProtobufCBinaryData){CRYPTO_SIG_LEN, sig};
-        if (rpc_unary(ch, method, &sr.base, &stele__committed_list__descriptor, &m, 30000, &res) ==
+    if (submit_sign_request(r, method, &q.base, &req, sig, &sr) == STELE_OK &&
+        rpc_unary(ch, method, &sr.base, &stele__committed_list__descriptor, &m, 30000, &res) ==
             STELE_OK) {
-            const Stele__CommittedList *l = (const Stele__CommittedList *)m;
-            for (size_t i = 0; i < l->n_chaincodes; i++) {
-                const Stele__ChaincodeDefinition *d = l->chaincodes[i]->definition;
-                if (d && d->name && strcmp(d->name, r->chaincode) == 0 && d->endorsement_policy)
-                    snprintf(out, len, "%s", d->endorsement_policy);
-            }
+        const Stele__CommittedList *l = (const Stele__CommittedList *)m;
+        for (size_t i = 0; i < l->n_chaincodes; i++) {
+            const Stele__ChaincodeDefinition *d = l->chaincodes[i]->definition;
+            if (d && d->name && strcmp(d->name, r->chaincode) == 0 && d->endorsement_policy)
+                snprintf(out, len, "%s", d->endorsement_policy);
         }
     }
     pb_free(m);
-    buf_release(&body);
     buf_release(&req);
 }
 

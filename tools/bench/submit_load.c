@@ -421,26 +421,17 @@ static int subscribe(struct sub_run *r)
     er.seek = seek_range_init(&range, height, UINT64_MAX,
                               STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY);
     er.form = STELE__EVENT_FORM__EVENT_FORM_FILTERED;
-    struct buf body, req;
+    struct buf req;
     uint8_t sig[CRYPTO_SIG_LEN];
-    buf_init(&body);
-    buf_init(&req);
-    const struct enrolment *e = &r->ids[0].e;
-    if ((rc = pb_pack_buf(&er.base, &body)) ||
-        (rc = signed_request_create(e->key, e->identity.data, e->identity.len,
-                                    "/stele.Events/Blocks", body.data, body.len, clock_wall_ms(),
-                                    &req, sig)))
+    Stele__SignedRequest sr;
+    if ((rc = submit_sign_request(r, "/stele.Events/Blocks", &er.base, &req, sig, &sr)))
         goto out;
-    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-    sr.request = (ProtobufCBinaryData){req.len, req.data};
-    sr.signature = (ProtobufCBinaryData){sizeof sig, sig};
     r->stream = rpc_stream_open(r->events, "/stele.Events/Blocks", RPC_SERVER_STREAM,
                                 &stele__events_response__descriptor, -1);
     rc = r->stream ? rpc_call_send(r->stream, &sr.base) : STELE_ERR_NOMEM;
     if (rc == STELE_OK)
         rc = rpc_call_close_send(r->stream);
 out:
-    buf_release(&body);
     buf_release(&req);
     return rc;
 }

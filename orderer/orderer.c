@@ -7,6 +7,7 @@
 #include "crls.h"
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/quota.h"
 #include "base/status.h"
@@ -202,8 +203,8 @@ int orderer_create(const struct orderer_config *cfg, struct orderer **out, char 
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
     if (!(o->deliver_streams =
               quota_create(streams, per_client < streams ? per_client : streams)) ||
-        !(o->deliver_replays =
-              replay_cache_create(ORDERER_DELIVER_REPLAYS, INTAKE_DELIVER_WINDOW_MS)) ||
+        !(o->deliver_replays = replay_cache_create(ORDERER_DELIVER_REPLAYS,
+                                                   INTAKE_DELIVER_WINDOW_MS, clock_wall_ms())) ||
         !(o->server = rpc_server_create(&so, errmsg)) || !(o->health = rpc_health_create()) ||
         !(o->node = rpc_node_service_create(cfg->node_id, "orderer")))
         goto err;

@@ -1,5 +1,6 @@
 /* peer.c — assembling and running one committing peer (see peer.h). */
 #include "peer_int.h"
+#include "base/clock.h"
 #include "base/quota.h"
 
 #include "base/arena.h"
@@ -116,7 +117,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     unsigned per_client = (unsigned)cfg->limits.max_streams_per_client;
     if (!(p->msp = msp_create(0)) || msp_enable_sigcache(p->msp, PEER_SIGCACHE) != STELE_OK ||
         !(p->ledger_msp = msp_create(0)) || msp_share_sigcache(p->ledger_msp, p->msp) ||
-        !(p->replays = replay_cache_create(PEER_REPLAY_CACHE, IDENTITY_REQ_WINDOW_MS)) ||
+        !(p->replays =
+              replay_cache_create(PEER_REPLAY_CACHE, IDENTITY_REQ_WINDOW_MS, clock_wall_ms())) ||
         !(p->commit_waits =
               quota_create(PEER_MAX_COMMIT_WAITERS, PEER_MAX_COMMIT_WAITS_PER_CALLER)) ||
         !(p->event_streams = quota_create(streams, per_client < streams ? per_client : streams)) ||

@@ -28,7 +28,7 @@ struct replay_cache {
     uint64_t floor;  /* requests dated at or before this are refused (0: none yet) */
 };
 
-struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms)
+struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms, uint64_t floor_ms)
 {
     if (capacity < 16)
         capacity = 16;
@@ -50,6 +50,7 @@ struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms)
     c->cap = capacity;
     c->mask = size - 1;
     c->window_ms = window_ms;
+    c->floor = floor_ms;
     return c;
 }
 

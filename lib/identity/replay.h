@@ -9,6 +9,11 @@
  * before the one that gave way is refused as too old (it might be a replay of it), so no
  * replay gets through however many requests arrive: under a flood, only requests whose clocks
  * lag fall back to "sign it again". Thread-safe.
+ *
+ * The cache lives in memory, so a server that restarts forgets what it took. It is created
+ * with a floor instead: requests dated at or before the server's start are refused (sign it
+ * again), so a request taken before a restart cannot be taken again after it. A client whose
+ * clock lags the server's by d is refused for the first d after a restart.
  */
 #ifndef STELE_IDENTITY_REPLAY_H
 #define STELE_IDENTITY_REPLAY_H
@@ -21,8 +26,9 @@
 struct replay_cache;
 
 /* A cache of `capacity` requests (at least 16) for requests accepted within `window_ms` of
- * the server's clock either way. Returns NULL when out of memory. */
-struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms);
+ * the server's clock either way, refusing from the start those dated at or before `floor_ms`
+ * (the server's start, clock_wall_ms(); 0 = none). Returns NULL when out of memory. */
+struct replay_cache *replay_cache_create(size_t capacity, uint64_t window_ms, uint64_t floor_ms);
 void replay_cache_destroy(struct replay_cache *c);
 
 /* Takes the request `r` (verified: signer, nonce, timestamp) at server time `now_ms`. Returns

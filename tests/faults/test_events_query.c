@@ -248,7 +248,8 @@ static void commit_status_refuses_a_tx_id_no_transaction_carries(void **state)
 
 /* A signed request is taken once: the same octets sent again are refused as a replay (review
  * of 2026-12-06: sixteen replays of one captured Events request opened sixteen streams counted
- * against its signer, who was shut out, while whoever replayed them read along). */
+ * against its signer, who was shut out, while whoever replayed them read along), also after
+ * the peer restarted. */
 static void a_signed_request_is_taken_once(void **state)
 {
     (void)state;
@@ -276,6 +277,24 @@ static void a_signed_request_is_taken_once(void **state)
             assert_non_null(strstr(res.detail, "replay"));
         }
     }
+    /* The peer forgets what it took when it restarts, so it refuses whatever was signed
+     * before it started: the captured request is refused after a restart too, and a request
+     * signed after it is taken. */
+    proc_stop(&N.p[0], SIGTERM, "peer0.org1");
+    net_peer_start(0, true);
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res;
+    int rc = send_signed("/stele.Query/State", &sr, &stele__state_response__descriptor, &m, &res);
+    pb_free(m);
+    print_message("State, after a restart: %s %s\n", rpc_code_name(res.code), res.detail);
+    assert_int_not_equal(rc, STELE_OK);
+    assert_int_equal(res.code, RPC_UNAUTHENTICATED);
+    assert_non_null(strstr(res.detail, "sign it again"));
+    buf_release(&req);
+    sign_raw("/stele.Query/State", body.data, body.len, &req, sig, &sr);
+    rc = send_signed("/stele.Query/State", &sr, &stele__state_response__descriptor, &m, &res);
+    pb_free(m);
+    assert_true(rc == STELE_OK || res.code == RPC_NOT_FOUND);
     buf_release(&body);
     buf_release(&req);
 }

@@ -124,6 +124,37 @@ static void a_deliver_request_is_taken_once(void **state)
         }
         rpc_call_finish(c, true, NULL);
     }
+    rpc_channel_close(ch);
+    /* The orderer forgets what it took when it restarts, so it refuses whatever was signed
+     * before it started: the request is refused after a restart too; one signed after is
+     * served. */
+    stop_orderer();
+    start_orderer();
+    ch = channel_now(true);
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            free(req.data);
+            assert_int_equal(
+                seek_deliver_request("ch1", 0, 0,
+                                     STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY,
+                                     g_net.clients[1].record->data, g_net.clients[1].record->len,
+                                     g_net.clients[1].key, &req),
+                STELE_OK);
+        }
+        struct rpc_call *c =
+            rpc_stream_open(ch, "/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM,
+                            &stele__deliver_response__descriptor, -1);
+        assert_non_null(c);
+        assert_int_equal(rpc_call_send_bytes(c, req.data, req.len), STELE_OK);
+        assert_int_equal(rpc_call_close_send(c), STELE_OK);
+        uint64_t n = UINT64_MAX;
+        int st = -1;
+        assert_int_equal(deliver_next(c, 10000, &n, &st), STELE_OK);
+        print_message("Deliver after a restart, %s: status %d\n", k ? "signed anew" : "the old one",
+                      st);
+        assert_int_equal(st, k ? 0 : STELE__STATUS__STATUS_BAD_REQUEST);
+        rpc_call_finish(c, true, NULL);
+    }
     free(req.data);
     rpc_channel_close(ch);
 }

@@ -28,7 +28,7 @@ static struct signed_request req(uint8_t signer, uint32_t n, uint64_t ts)
 static void each_request_is_taken_once_per_signer(void **state)
 {
     (void)state;
-    struct replay_cache *c = replay_cache_create(64, WINDOW);
+    struct replay_cache *c = replay_cache_create(64, WINDOW, 0);
     assert_non_null(c);
     struct signed_request a = req(1, 7, NOW), b = req(2, 7, NOW);
     assert_int_equal(replay_cache_claim(c, &a, NOW), STELE_OK);
@@ -44,7 +44,7 @@ static void each_request_is_taken_once_per_signer(void **state)
 static void a_full_cache_refuses_what_it_can_no_longer_tell(void **state)
 {
     (void)state;
-    struct replay_cache *c = replay_cache_create(16, WINDOW);
+    struct replay_cache *c = replay_cache_create(16, WINDOW, 0);
     for (uint32_t n = 0; n < 16; n++) {
         struct signed_request r = req(1, n, NOW + n);
         assert_int_equal(replay_cache_claim(c, &r, NOW + 100), STELE_OK);
@@ -72,7 +72,7 @@ static void a_full_cache_refuses_what_it_can_no_longer_tell(void **state)
 static void requests_past_the_window_make_room(void **state)
 {
     (void)state;
-    struct replay_cache *c = replay_cache_create(16, WINDOW);
+    struct replay_cache *c = replay_cache_create(16, WINDOW, 0);
     for (uint32_t n = 0; n < 16; n++) {
         struct signed_request r = req(1, n, NOW);
         assert_int_equal(replay_cache_claim(c, &r, NOW), STELE_OK);
@@ -88,12 +88,28 @@ static void requests_past_the_window_make_room(void **state)
     replay_cache_destroy(c);
 }
 
+/* A server that restarts forgets what it took: created with its start as the floor, the cache
+ * refuses whatever was signed at or before it, and takes what was signed after. */
+static void requests_signed_before_the_start_are_refused(void **state)
+{
+    (void)state;
+    struct replay_cache *c = replay_cache_create(16, WINDOW, NOW);
+    struct signed_request before = req(1, 1, NOW - 1000), at = req(1, 2, NOW),
+                          after = req(1, 3, NOW + 1);
+    assert_int_equal(replay_cache_claim(c, &before, NOW + 10), STELE_ERR_EXPIRED);
+    assert_int_equal(replay_cache_claim(c, &at, NOW + 10), STELE_ERR_EXPIRED);
+    assert_int_equal(replay_cache_claim(c, &after, NOW + 10), STELE_OK);
+    assert_int_equal(replay_cache_claim(c, &after, NOW + 10), STELE_ERR_REPLAY);
+    replay_cache_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_request_is_taken_once_per_signer),
         cmocka_unit_test(a_full_cache_refuses_what_it_can_no_longer_tell),
         cmocka_unit_test(requests_past_the_window_make_room),
+        cmocka_unit_test(requests_signed_before_the_start_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

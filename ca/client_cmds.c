@@ -179,7 +179,8 @@ static const char register_help[] =
     "                         [--validity DURATION] [--json]\n"
     "\n"
     "Registers a new id, signed by the enrolled admin in DIR, and prints its enrolment secret:\n"
-    "a generated one unless --secret is given (--secret - reads it from stdin). ROLE is admin,\n"
+    "a generated one unless --secret is given (--secret - reads it from stdin; a chosen secret\n"
+    "is 12 to 1024 characters, no control characters, no space at either end). ROLE is admin,\n"
     "orderer, peer, client or auditor; application roles go in attributes (--attr table=T-17).\n"
     "--max-enrollments and --validity (e.g. 90d, 12h) default to the CA's settings.\n";
 

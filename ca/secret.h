@@ -17,6 +17,11 @@
 #define SECRET_SALT_LEN      16
 #define SECRET_HASH_LEN      32
 #define SECRET_GENERATED_LEN 32 /* characters of a generated secret, without the NUL */
+/* A secret an admin chooses (register --secret): 12 to 1024 characters, as text_is_name(). Guesses
+ * are limited by attempt_limit and lockout, but a short secret still falls to a few rounds of them;
+ * enrol refuses longer ones. */
+#define SECRET_CHOSEN_MIN    12
+#define SECRET_CHOSEN_MAX    1024
 #define SECRET_SCHEME_HMAC   "hmac-sha256"
 #define SECRET_SCHEME_PBKDF2 "pbkdf2-sha256"
 

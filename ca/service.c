@@ -436,6 +436,13 @@ static enum rpc_code handle_register(struct rpc_call *call, const ProtobufCMessa
                               r->n_attributes, record_len, IDENTITY_MAX_LEN);
     char gen[SECRET_GENERATED_LEN + 1];
     bool generated = r->secret[0] == 0;
+    if (!generated &&
+        (strlen(r->secret) < SECRET_CHOSEN_MIN || !text_is_name(r->secret, SECRET_CHOSEN_MAX)))
+        return rpc_call_error(call, RPC_INVALID_ARGUMENT,
+                              "a chosen secret must be %d to %d characters, no control "
+                              "characters and no space at either end (leave --secret out to have "
+                              "the CA generate one)",
+                              SECRET_CHOSEN_MIN, SECRET_CHOSEN_MAX);
     if (generated && secret_generate(gen) != STELE_OK)
         return rpc_call_error(call, RPC_INTERNAL, "cannot generate a secret");
     const char *secret = generated ? gen : r->secret;

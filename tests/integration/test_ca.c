@@ -448,6 +448,28 @@ static void wrong_secret_and_lockout(void **state)
     buf_release(&out);
 }
 
+/* A secret an admin chooses is at least 12 characters, none of them a control character: a
+ * shorter one falls to a few rounds of guesses between lockouts. The refused id is not
+ * registered, so registering it again with a good secret works. */
+static void a_chosen_secret_must_be_long_enough(void **state)
+{
+    (void)state;
+    struct buf out = {0};
+    const char *bad[] = {"--secret 1", "--secret elevenchars", "--secret ' twelve-chars'"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        buf_clear(&out);
+        assert_int_equal(cli_register("admin", "shorty", "Org1", "client", bad[i], NULL, &out), 1);
+        buf_append(&out, "", 1);
+        print_message("%s: %s", bad[i], (char *)out.data);
+        assert_non_null(strstr((char *)out.data, "a chosen secret must be 12 to 1024 characters"));
+        assert_int_equal(cli_enroll("shorty", bad[i] + 9, NULL, NULL), 1);
+    }
+    assert_int_equal(
+        cli_register("admin", "shorty", "Org1", "client", "--secret twelve-chars", NULL, NULL), 0);
+    assert_int_equal(cli_enroll("shorty", "twelve-chars", NULL, NULL), 0);
+    buf_release(&out);
+}
+
 static void non_admin_cannot_register_or_revoke(void **state)
 {
     struct buf out = {0};
@@ -597,6 +619,7 @@ int main(void)
         cmocka_unit_test(thirty_two_concurrent_enrolments),
         cmocka_unit_test(wrong_secret_and_lockout),
         cmocka_unit_test(guesses_at_once_stop_at_the_limit),
+        cmocka_unit_test(a_chosen_secret_must_be_long_enough),
         cmocka_unit_test(non_admin_cannot_register_or_revoke),
         cmocka_unit_test(replayed_stale_and_misdirected_requests_refused),
         cmocka_unit_test(invalid_r_u_and_malformed_enrol_refused),

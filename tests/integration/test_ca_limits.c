@@ -138,14 +138,14 @@ static uint64_t refused_ms(const char *id, const char *secret, const struct rpc_
  * by strangers. */
 static void enrolment_answers_do_not_tell_ids_apart(void **state)
 {
-    char gen[CA_SECRET_LEN], chosen_secret[] = "chosen-by-admin", lock_secret[] = "lock-me-out";
+    char gen[CA_SECRET_LEN], chosen_secret[] = "chosen-by-admin", lock_secret[] = "lock-me-out-now";
     assert_int_equal(cli_register("admin", "gen.org1", "org1", "client", NULL, gen, NULL), 0);
     assert_int_equal(cli_register("admin", "chosen.org1", "org1", "client",
                                   "--secret chosen-by-admin", NULL, NULL),
                      0);
-    assert_int_equal(
-        cli_register("admin", "locked.org1", "org1", "client", "--secret lock-me-out", NULL, NULL),
-        0);
+    assert_int_equal(cli_register("admin", "locked.org1", "org1", "client",
+                                  "--secret lock-me-out-now", NULL, NULL),
+                     0);
     struct rpc_result want;
     try_enrol("nobody.org1", "guess", &want);
     assert_int_equal(want.code, RPC_UNAUTHENTICATED);

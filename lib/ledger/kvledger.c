@@ -42,6 +42,7 @@ struct kvledger {
     pthread_cond_t grown; /* height grew, or shutdown */
     uint64_t height;      /* committed blocks */
     uint8_t head[32];     /* header hash of block height-1 */
+    uint8_t prev[32];     /* its previous_hash */
     uint8_t state[32];    /* state hash after block height-1 */
     bool shutdown;        /* kvledger_shutdown() was called */
 };
@@ -117,11 +118,12 @@ static int install_crls(struct kvledger *l, char **errmsg)
 
 /* Publishes a new head and wakes the waiters. */
 static void publish(struct kvledger *l, uint64_t height, const uint8_t head[32],
-                    const uint8_t state[32])
+                    const uint8_t prev[32], const uint8_t state[32])
 {
     pthread_mutex_lock(&l->mu);
     l->height = height;
     memcpy(l->head, head, 32);
+    memcpy(l->prev, prev, 32);
     memcpy(l->state, state, 32);
     pthread_cond_broadcast(&l->grown);
     pthread_mutex_unlock(&l->mu);
@@ -371,11 +373,21 @@ static int recover(struct kvledger *l, char **errmsg)
         if (rc)
             return rc;
     }
-    uint8_t head[32], state[32];
-    if (blockstore_head_hash(l->bs, head) != STELE_OK ||
+    uint8_t head[32], prev[32], state[32];
+    struct arena *a = arena_create(0);
+    Stele__Block *b = NULL;
+    int rc = a ? blockstore_get(l->bs, blocks - 1, a, &b) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK && (!b->header || b->header->previous_hash.len != 32))
+        rc = STELE_ERR_MALFORMED;
+    if (rc == STELE_OK)
+        memcpy(prev, b->header->previous_hash.data, 32);
+    arena_destroy(a);
+    if (rc || blockstore_head_hash(l->bs, head) != STELE_OK ||
         statedb_state_hash(l->db, blocks - 1, state) != STELE_OK)
-        return stele_errf(errmsg, STELE_ERR_IO, "cannot read the head of the ledger");
-    publish(l, blocks, head, state);
+        return stele_errf(errmsg, rc == STELE_ERR_NOMEM ? rc : STELE_ERR_IO,
+                          "cannot read the head of the ledger%s",
+                          rc == STELE_ERR_NOMEM ? ": out of memory" : "");
+    publish(l, blocks, head, prev, state);
     return STELE_OK;
 }
 
@@ -472,13 +484,16 @@ uint64_t kvledger_height(struct kvledger *l)
     return h;
 }
 
-void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8_t state[32])
+void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8_t prev[32],
+                   uint8_t state[32])
 {
     pthread_mutex_lock(&l->mu);
     if (height)
         *height = l->height;
     if (hash)
         memcpy(hash, l->head, 32);
+    if (prev)
+        memcpy(prev, l->prev, 32);
     if (state)
         memcpy(state, l->state, 32);
     pthread_mutex_unlock(&l->mu);
@@ -508,7 +523,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     const char *why = NULL;
     if (l->failed)
         return stele_errf(errmsg, STELE_ERR_STATE, "the ledger failed earlier; restart the peer");
-    kvledger_head(l, &height, head, NULL);
+    kvledger_head(l, &height, head, NULL, NULL);
     if (!b->header || b->header->number != height)
         return stele_errf(errmsg, STELE_ERR_CONFLICT, "block %llu is not the next block (%llu)",
                           b->header ? (unsigned long long)b->header->number : 0ULL,
@@ -558,7 +573,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
         rc = stele_errf(errmsg, w.rc, "block %llu: cannot install the CRL it carries: %s",
                         (unsigned long long)height, stele_strerror(w.rc));
     }
-    publish(l, height + 1, hash, state);
+    publish(l, height + 1, hash, b->header->previous_hash.data, state);
     log_info("ledger", "committed block %llu: %zu of %zu transactions valid",
              (unsigned long long)height, count_valid(codes, n), n);
 out:

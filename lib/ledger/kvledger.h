@@ -78,10 +78,11 @@ const Stele__ChannelConfig *kvledger_config(const struct kvledger *l);
 /* Committed blocks: the next block's number. */
 uint64_t kvledger_height(struct kvledger *l);
 
-/* Copies the header hash of block height-1 to `hash` and the state hash after it to `state`
- * (either may be NULL); *height (may be NULL) gets the height they belong to. Consistent: all
- * three describe the same block. */
-void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8_t state[32]);
+/* Copies the header hash of block height-1 to `hash`, its previous_hash to `prev` and the
+ * state hash after it to `state` (any may be NULL); *height (may be NULL) gets the height they
+ * belong to. Consistent: all describe the same block. Reads no block (a mutex only). */
+void kvledger_head(struct kvledger *l, uint64_t *height, uint8_t hash[32], uint8_t prev[32],
+                   uint8_t state[32]);
 
 /* Commits `block` (untrusted; only read) as described at the top. Returns STELE_OK;
  * STELE_ERR_CONFLICT (not the next block, or not linked to the head: nothing written);

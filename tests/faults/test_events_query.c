@@ -280,8 +280,21 @@ static void a_signed_request_is_taken_once(void **state)
     /* The peer forgets what it took when it restarts, so it refuses whatever was signed
      * before it started: the captured request is refused after a restart too, and a request
      * signed after it is taken. */
+    struct head before, after;
+    assert_true(peer_head(0, &before));
     proc_stop(&N.p[0], SIGTERM, "peer0.org1");
     net_peer_start(0, true);
+    /* ChainInfo names the same head after the restart (read back from the block store), and
+     * its previous_hash is the head block's */
+    assert_true(peer_head(0, &after));
+    assert_int_equal(after.height, before.height);
+    assert_memory_equal(after.hash, before.hash, 32);
+    assert_memory_equal(after.prev, before.prev, 32);
+    Stele__Block *head = block_get(0, after.height - 1);
+    assert_non_null(head);
+    assert_int_equal(head->header->previous_hash.len, 32);
+    assert_memory_equal(head->header->previous_hash.data, after.prev, 32);
+    pb_free(&head->base);
     ProtobufCMessage *m = NULL;
     struct rpc_result res;
     int rc = send_signed("/stele.Query/State", &sr, &stele__state_response__descriptor, &m, &res);

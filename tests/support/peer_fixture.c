@@ -566,10 +566,11 @@ bool peer_head(int i, struct head *h)
                               &stele__peer_chain_info__descriptor, &m, 5000, NULL) == STELE_OK;
     if (ok) {
         Stele__PeerChainInfo *in = (Stele__PeerChainInfo *)m;
-        ok = in->current_hash.len == 32 && in->state_hash.len == 32;
+        ok = in->current_hash.len == 32 && in->previous_hash.len == 32 && in->state_hash.len == 32;
         h->height = in->height;
         if (ok) {
             memcpy(h->hash, in->current_hash.data, 32);
+            memcpy(h->prev, in->previous_hash.data, 32);
             memcpy(h->state, in->state_hash.data, 32);
         }
     }

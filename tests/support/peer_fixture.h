@@ -147,6 +147,7 @@ Stele__SubmitResponse *gateway_submit(int i, ProtobufCBinaryData env, struct rpc
 struct head {
     uint64_t height;
     uint8_t hash[32];  /* header hash of block height-1 */
+    uint8_t prev[32];  /* its previous_hash */
     uint8_t state[32]; /* state hash after it */
 };
 

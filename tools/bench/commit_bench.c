@@ -236,7 +236,7 @@ static int run_ledger(const struct commit_opts *o, const struct commit_chain *c,
     if ((rc = count_valid(kvledger_blocks(l), c->n_blocks, &res->ops, first_bad)))
         goto out;
     res->errors = c->n_blocks * c->txs_per_block - res->ops;
-    kvledger_head(l, NULL, NULL, state);
+    kvledger_head(l, NULL, NULL, NULL, state);
 out:
     if (rc)
         fprintf(stderr, "stele-bench commit: %s\n", err ? err : stele_strerror(rc));

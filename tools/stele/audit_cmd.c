@@ -216,7 +216,7 @@ static void compare_head(struct kvledger *l, const Stele__PeerChainInfo *info, s
 {
     uint64_t h;
     uint8_t head[32], state[32];
-    kvledger_head(l, &h, head, state);
+    kvledger_head(l, &h, head, NULL, state);
     if (info->height != h)
         found(f, h, -1, "the peer reports height %" PRIu64 " but served %" PRIu64 " blocks",
               info->height, h);
@@ -357,7 +357,7 @@ int cmd_audit(int argc, char **argv)
         uint8_t state[32] = {0};
         uint64_t h = 0;
         if (l)
-            kvledger_head(l, &h, NULL, state);
+            kvledger_head(l, &h, NULL, NULL, state);
         rc = report(&o, &f, h, state);
     }
 out:

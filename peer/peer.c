@@ -12,9 +12,11 @@
 #include "ledger/pbft_msg.h"
 #include "rpc/services.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Reads a whole file into `out`. */
 /* Reads the whole file at `path` (at most `max` octets) into `out`. */
@@ -74,29 +76,89 @@ static int install_crls(struct peer *p, char **errmsg)
     return STELE_OK;
 }
 
-/* The orderers to pull from: configured, else the genesis block's addresses. */
+/* The socket addresses `addr` ("host:port", "[v6]:port", or gRPC's "ipv4:"/"ipv6:" forms)
+ * resolves to, or NULL when it does not resolve or is another kind of target (freeaddrinfo). */
+static struct addrinfo *resolve(const char *addr)
+{
+    const char *s = addr;
+    if (strncmp(s, "ipv4:", 5) == 0 || strncmp(s, "ipv6:", 5) == 0)
+        s += 5;
+    else if (strncmp(s, "dns:///", 7) == 0)
+        s += 7;
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || strchr(s, ',') || strchr(s, '/'))
+        return NULL;
+    char host[256];
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']')
+        s++, hl -= 2;
+    if (hl == 0 || hl >= sizeof host)
+        return NULL;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *res = NULL;
+    return getaddrinfo(host, colon + 1, &hints, &res) == 0 ? res : NULL;
+}
+
+/* True when the two lists share a socket address. */
+static bool share_address(const struct addrinfo *a, const struct addrinfo *b)
+{
+    for (; a; a = a->ai_next)
+        for (const struct addrinfo *x = b; x; x = x->ai_next)
+            if (a->ai_addrlen == x->ai_addrlen &&
+                memcmp(a->ai_addr, x->ai_addr, a->ai_addrlen) == 0)
+                return true;
+    return false;
+}
+
+/* The orderers to pull from: configured, else the genesis block's addresses. One orderer listed
+ * twice — by the same text, or by two names of one socket address (127.0.0.1:7050 and
+ * localhost:7050) — would count twice toward a Submit's f + 1, so it is used once. */
 static int pick_orderers(struct peer *p)
 {
     const Stele__ChannelConfig *ch = kvledger_config(p->ledger);
     size_t n = p->cfg->n_orderers ? p->cfg->n_orderers : ch->n_orderers;
-    if (!(p->orderers = calloc(n ? n : 1, sizeof *p->orderers)))
+    struct addrinfo **ai = calloc(n ? n : 1, sizeof *ai);
+    if (!ai || !(p->orderers = calloc(n ? n : 1, sizeof *p->orderers))) {
+        free(ai);
         return STELE_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
+    }
+    int rc = STELE_OK;
+    for (size_t i = 0; i < n && rc == STELE_OK; i++) {
         const char *a = p->cfg->n_orderers ? p->cfg->orderers[i] : ch->orderers[i]->address;
         if (!a || !a[0])
             continue;
-        bool seen = false; /* listed twice, it would count twice toward a Submit's f + 1 */
-        for (size_t k = 0; k < p->n_orderers && !seen; k++)
-            seen = strcmp(p->orderers[k], a) == 0;
-        if (seen) {
-            log_warn("peer", "orderer %s is listed twice; it is used once", a);
+        struct addrinfo *mine = resolve(a);
+        size_t k = 0;
+        while (k < p->n_orderers && strcmp(p->orderers[k], a) != 0 &&
+               !(mine && share_address(mine, ai[k])))
+            k++;
+        if (k < p->n_orderers) {
+            if (strcmp(p->orderers[k], a) == 0)
+                log_warn("peer", "orderer %s is listed twice; it is used once", a);
+            else
+                log_warn("peer", "orderers %s and %s are one address; it is used once",
+                         p->orderers[k], a);
+            if (mine)
+                freeaddrinfo(mine);
             continue;
         }
-        if (!(p->orderers[p->n_orderers] = strdup(a)))
-            return STELE_ERR_NOMEM;
-        p->n_orderers++;
+        if (!(p->orderers[p->n_orderers] = strdup(a))) {
+            rc = STELE_ERR_NOMEM;
+            if (mine)
+                freeaddrinfo(mine);
+            break;
+        }
+        ai[p->n_orderers++] = mine;
     }
-    return STELE_OK;
+    for (size_t i = 0; i < p->n_orderers; i++)
+        if (ai[i])
+            freeaddrinfo(ai[i]);
+    free(ai);
+    return rc;
 }
 
 int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)

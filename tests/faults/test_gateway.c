@@ -333,6 +333,22 @@ static void submit_waits_for_f_plus_one_of_the_channel(void **state)
     assert_int_equal(one.res.code, RPC_UNAVAILABLE);
     assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
     pb_free(one.resp ? &one.resp->base : NULL);
+
+    /* and so does one orderer under two names of one address */
+    const char *port = strrchr(N.o[0].addr, ':');
+    assert_non_null(port);
+    char local[64];
+    snprintf(local, sizeof local, "localhost%s", port);
+    const char *two_names[2] = {N.o[0].addr, local};
+    net_peer_with(0, two_names, 2, NULL);
+    assert_int_equal(peer0_log_count("are one address; it is used once"), 1);
+    assert_int_equal(warnings_of_too_few_orderers(), 3);
+    one.env = tx_must(&(struct txspec){.writes = {{.key = "f1d", .value = "v"}}}, id);
+    submit_run(&one);
+    print_message("one orderer under two names: %d (%s)\n", one.res.code, one.res.detail);
+    assert_int_equal(one.res.code, RPC_UNAVAILABLE);
+    assert_non_null(strstr(one.res.detail, "only 1 of the 2 orderers needed"));
+    pb_free(one.resp ? &one.resp->base : NULL);
     net_peer_with(0, NULL, 0, NULL);
 }
 

@@ -132,8 +132,9 @@ int tx_endorse(struct sigcache *sigs, unsigned version, const uint8_t *payload, 
 
 /* Verifier: checks an endorsement signature made by tx_endorse() for `version` with the
  * endorser's public key, answered from `sigs` (may be NULL) when it holds that exact
- * signature, remembered there when it verifies. Returns STELE_OK, STELE_ERR_AUTH,
- * STELE_ERR_INVALID (unknown version), STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
+ * signature, remembered there when it verifies. Returns STELE_OK, STELE_ERR_MALFORMED (sig_len
+ * is not 64), STELE_ERR_AUTH (any other signature that does not verify), STELE_ERR_INVALID
+ * (unknown version), STELE_ERR_NOMEM or STELE_ERR_CRYPTO. */
 int tx_endorsement_verify(struct sigcache *sigs, unsigned version, const struct crypto_key *pub,
                           const uint8_t *payload, size_t payload_len, const uint8_t *endorser,
                           size_t endorser_len, const uint8_t *sig, size_t sig_len);

@@ -136,12 +136,41 @@ static void each_channel_keeps_its_endorsement_version(void **state)
                      STELE_ERR_INVALID);
 }
 
+/* tx.h: a signature that is not 64 octets long is refused as STELE_ERR_MALFORMED (what
+ * crypto_verify() answers), one of 64 octets that does not verify as STELE_ERR_AUTH, for both
+ * endorsement versions. The header listed only the second. */
+static void a_signature_of_another_length_is_malformed(void **state)
+{
+    struct txv_fx *fx = *state;
+    const uint8_t *who = fx->peer1.record->data;
+    size_t who_len = fx->peer1.record->len;
+    for (unsigned v = 0; v <= TX_ENDORSEMENT_VERSION; v++) {
+        uint8_t sig[CRYPTO_SIG_LEN + 1] = {0};
+        assert_int_equal(
+            tx_endorse(NULL, v, (const uint8_t *)"p", 1, who, who_len, fx->peer1.key, sig),
+            STELE_OK);
+        const struct crypto_key *pub = fx->peer1.key;
+        assert_int_equal(tx_endorsement_verify(NULL, v, pub, (const uint8_t *)"p", 1, who, who_len,
+                                               sig, CRYPTO_SIG_LEN - 1),
+                         STELE_ERR_MALFORMED);
+        assert_int_equal(tx_endorsement_verify(NULL, v, pub, (const uint8_t *)"p", 1, who, who_len,
+                                               sig, CRYPTO_SIG_LEN + 1),
+                         STELE_ERR_MALFORMED);
+        sig[0] ^= 1;
+        assert_int_equal(tx_endorsement_verify(NULL, v, pub, (const uint8_t *)"p", 1, who, who_len,
+                                               sig, CRYPTO_SIG_LEN),
+                         STELE_ERR_AUTH);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_moved_event_does_not_keep_the_endorsements, txv_setup,
                                         txv_teardown),
         cmocka_unit_test_setup_teardown(each_channel_keeps_its_endorsement_version, txv_setup,
+                                        txv_teardown),
+        cmocka_unit_test_setup_teardown(a_signature_of_another_length_is_malformed, txv_setup,
                                         txv_teardown),
     };
     if (getenv("STELE_TEST_FILTER"))

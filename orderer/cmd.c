@@ -86,15 +86,19 @@ static const struct cli_daemon_ops orderer_daemon = {
     .start = start,
     .port = port,
     .destroy = destroy,
+    .operations_at = offsetof(struct orderer_config, operations),
+    .metrics = orderer_metrics,
+    .health = orderer_healthy,
 };
 
 int cmd_serve(int argc, char **argv)
 {
     return cli_daemon_serve(
         &orderer_daemon,
-        "Usage: " PROG " --config FILE [--port-file FILE]\n\n"
+        "Usage: " PROG " --config FILE [--port-file FILE] [--ops-port-file FILE]\n\n"
         "Runs the ordering node until SIGTERM or SIGINT. --port-file writes "
-        "the port\nserved (useful with listen port 0).\n\nConfiguration keys:\n",
+        "the port\nserved (useful with listen port 0), --ops-port-file the port of the "
+        "operations\nendpoint.\n\nConfiguration keys:\n",
         argc, argv);
 }
 

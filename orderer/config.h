@@ -51,6 +51,7 @@ struct orderer_config {
                                                   when the section is absent */
     struct orderer_limits_config limits;       /* server limits */
     struct cli_tls_config tls;                 /* TLS: listener, links to other orderers */
+    struct cli_ops_config operations;          /* /metrics and /healthz (listen NULL: none) */
     struct orderer_auth_config membership;     /* who may broadcast and deliver; no CAs:
                                                   the genesis block's organisations */
 };

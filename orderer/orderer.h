@@ -9,6 +9,7 @@
 #include "config.h"
 
 struct orderer;
+struct buf;
 
 /* Loads the identity, opens (or creates from genesis) the chain, creates the plug-in and the
  * server from `cfg` (which must outlive the orderer). Nothing listens yet. Returns STELE_OK
@@ -28,5 +29,10 @@ void orderer_stop(struct orderer *o);
 
 /* Stops if needed and frees everything. Accepts NULL. */
 void orderer_destroy(struct orderer *o);
+
+/* The operations endpoint's callbacks (lib/ops/ops.h; `arg` is the started orderer): its
+ * metrics (metrics.c; docs/OPERATOR.md lists them) and whether it serves. */
+int orderer_metrics(void *arg, struct buf *out);
+bool orderer_healthy(void *arg, char *why, size_t len);
 
 #endif

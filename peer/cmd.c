@@ -44,16 +44,22 @@ static const struct cli_daemon_ops peer_daemon = {
     .start = start,
     .port = port,
     .destroy = destroy,
+    .operations_at = offsetof(struct peer_config, operations),
+    .metrics = peer_metrics,
+    .health = peer_healthy,
 };
 
 int cmd_serve(int argc, char **argv)
 {
     return cli_daemon_serve(&peer_daemon,
-                            "Usage: " PROG " --config FILE [--port-file FILE]\n\n"
+                            "Usage: " PROG
+                            " --config FILE [--port-file FILE] [--ops-port-file FILE]\n\n"
                             "Runs the peer until SIGTERM or SIGINT: joins the channel from "
                             "genesis_file\n(an empty data_dir), pulls blocks from the orderers, "
                             "validates and commits\nthem, and serves stele.Query and stele.Events. "
-                            "--port-file writes the port\nserved (useful with listen port 0).\n\n"
+                            "--port-file writes the port\nserved (useful with listen port 0), "
+                            "--ops-port-file the port of "
+                            "the\noperations endpoint.\n\n"
                             "Configuration keys:\n",
                             argc, argv);
 }

@@ -69,7 +69,8 @@ struct peer_config {
     struct peer_limits_config limits;
     struct peer_gateway_config gateway;
     struct peer_chaincode_config chaincode;
-    struct cli_tls_config tls; /* TLS: listener, links to orderers and other peers */
+    struct cli_tls_config tls;        /* TLS: listener, links to orderers and other peers */
+    struct cli_ops_config operations; /* /metrics and /healthz (listen NULL: none) */
 };
 
 /* The schema, for config_print() and config_print_help(). */

@@ -9,6 +9,7 @@
 #include "config.h"
 
 struct peer;
+struct buf;
 
 /* Loads the enrolment, opens (joining if empty) and recovers the ledger, and sets up the
  * server. `cfg` must outlive the peer. Returns STELE_OK with *out, or an error with *errmsg
@@ -26,5 +27,10 @@ void peer_stop(struct peer *p);
 
 /* Stops and frees. Accepts NULL. */
 void peer_destroy(struct peer *p);
+
+/* The operations endpoint's callbacks (lib/ops/ops.h; `arg` is the started peer): its metrics
+ * (metrics.c; docs/OPERATOR.md lists them) and whether it serves. */
+int peer_metrics(void *arg, struct buf *out);
+bool peer_healthy(void *arg, char *why, size_t len);
 
 #endif

@@ -55,6 +55,19 @@ struct rpc_tls cli_tls_client(const struct cli_tls_config *t)
     return (struct rpc_tls){.ca_file = t->root_ca, .cert_file = t->cert, .key_file = t->key};
 }
 
+static const struct config_field ops_fields[] = {
+    {.key = "listen",
+     .type = CONFIG_STRING,
+     .offset = offsetof(struct cli_ops_config, listen),
+     .required = true,
+     .help = "host:port of the operations endpoint: GET /metrics (Prometheus text format) and "
+             "/healthz, plain HTTP without authentication: bind it to 127.0.0.1 or a "
+             "management network"},
+    {.key = NULL},
+};
+const struct config_schema cli_ops_schema = {"operations", sizeof(struct cli_ops_config),
+                                             ops_fields};
+
 const struct config_enum cli_schedulers[] = {
     {"normal", CLI_SCHED_NORMAL},
     {"batch", CLI_SCHED_BATCH},
@@ -108,13 +121,14 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"port-file", required_argument, NULL, 'p'},
+        {"ops-port-file", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *port_file = NULL;
+    const char *config = NULL, *port_file = NULL, *ops_port_file = NULL;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:p:o:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             config_print_help(ops->schema, stdout);
@@ -124,6 +138,8 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
             config = optarg;
         else if (ch == 'p')
             port_file = optarg;
+        else if (ch == 'o')
+            ops_port_file = optarg;
         else
             return cli_usage(ops->prog, "see '%s --help'", ops->prog);
     }
@@ -138,7 +154,15 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
     if (!cfg)
         return rc;
     log_set_level((enum log_level)setting(cfg, ops->log_level_at));
+    const struct cli_ops_config *oc =
+        (const struct cli_ops_config *)((const char *)cfg + ops->operations_at);
+    if (ops_port_file && !oc->listen) {
+        config_destroy(cc);
+        free(cfg);
+        return cli_usage(ops->prog, "--ops-port-file needs an `operations` section in %s", config);
+    }
     void *d = NULL;
+    struct ops_server *os = NULL;
     char *err = NULL;
     if ((rc = apply_scheduler(ops, setting(cfg, ops->scheduler_at))) != CLI_EXIT_OK)
         goto out;
@@ -146,13 +170,29 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
         rc = cli_fail(ops->prog, rc, "%s", err ? err : stele_strerror(rc));
         goto out;
     }
+    if (oc->listen) {
+        char component[64];
+        snprintf(component, sizeof component, "%s-ops", ops->component);
+        struct ops_server_opts so = {.listen = oc->listen,
+                                     .component = component,
+                                     .collect = ops->metrics,
+                                     .health = ops->health,
+                                     .arg = d};
+        if ((rc = ops_server_start(&so, &os, &err))) {
+            rc = cli_fail(ops->prog, rc, "%s", err);
+            goto out;
+        }
+    }
     if (port_file && (rc = cli_write_port_file(ops->prog, port_file, ops->port(d))))
+        goto out;
+    if (ops_port_file && (rc = cli_write_port_file(ops->prog, ops_port_file, ops_server_port(os))))
         goto out;
     int sig = sig_wait_termination();
     log_info(ops->component, "signal %d: stopping", sig);
     rc = CLI_EXIT_OK;
 out:
     free(err);
+    ops_server_stop(os); /* before the daemon its collector reads */
     ops->destroy(d);
     config_destroy(cc);
     free(cfg);

@@ -8,6 +8,7 @@
 #define STELE_CLI_DAEMON_H
 
 #include "config/config.h"
+#include "ops/ops.h"
 #include "rpc/rpc.h"
 
 #include <stddef.h>
@@ -51,6 +52,15 @@ struct rpc_tls cli_tls_server(const struct cli_tls_config *t);
  * client certificate; else plaintext (all NULL). Points into `t`. */
 struct rpc_tls cli_tls_client(const struct cli_tls_config *t);
 
+/* The operations endpoint (section `operations`; lib/ops/ops.h): /metrics and /healthz over
+ * plain HTTP. Strings live in the daemon's `struct config`. */
+struct cli_ops_config {
+    char *listen; /* host:port; NULL = no endpoint */
+};
+
+/* The schema of the `operations` section. */
+extern const struct config_schema cli_ops_schema;
+
 struct cli_daemon_ops {
     const char *prog;                   /* "stele-peer": prefix of every message */
     const char *component;              /* log component of "signal N: stopping" */
@@ -66,10 +76,17 @@ struct cli_daemon_ops {
     int (*start)(const void *cfg, void **d, char **errmsg);
     int (*port)(const void *d); /* the port it serves */
     void (*destroy)(void *d);   /* stops and frees; accepts NULL */
+    /* The operations endpoint: offsetof the struct cli_ops_config in the configuration, and
+     * what it serves (called with the started daemon `d`; health may be NULL). */
+    size_t operations_at;
+    ops_collect_fn metrics;
+    ops_health_fn health;
 };
 
-/* `serve --config FILE [--port-file FILE]`: `usage` is the text --help prints before the
- * configuration keys. Returns the process exit status (cli.h). */
+/* `serve --config FILE [--port-file FILE] [--ops-port-file FILE]`: `usage` is the text --help
+ * prints before the configuration keys. The port files get the port it serves gRPC on and the
+ * port of its operations endpoint (which must then be configured). Returns the process exit
+ * status (cli.h). */
 int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int argc, char **argv);
 
 /* `check FILE`: loads and checks the file, prints the configuration it gives. Returns the

@@ -194,6 +194,10 @@ struct rpc_server_stats {
     uint64_t active_streams; /* streaming calls in progress now */
 };
 void rpc_server_get_stats(struct rpc_server *s, struct rpc_server_stats *out);
+/* Appends those counters in the Prometheus text format (lib/ops/ops.h): stele_grpc_calls_total,
+ * stele_grpc_errors_total, stele_grpc_unimplemented_total, stele_grpc_active_streams.
+ * Returns STELE_OK or STELE_ERR_NOMEM. */
+int rpc_server_metrics(struct rpc_server *s, struct buf *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Inside a call (server handlers and client streams)                                          */

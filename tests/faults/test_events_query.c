@@ -312,6 +312,60 @@ static void a_signed_request_is_taken_once(void **state)
     buf_release(&req);
 }
 
+/* GET `path` of process p's operations endpoint: the status, the body into *out (freed by
+ * the caller with buf_release). */
+static int ops_get(const struct proc *p, const char *path, struct buf *out)
+{
+    buf_init(out);
+    return test_http_get(p->ops, path, NULL, out);
+}
+
+/* Every daemon serves /metrics and /healthz on its operations address: the peers' ledger
+ * heights are what ChainInfo says, the orderers' chain heights what theirs says, exactly one
+ * orderer is the primary, and a request that is not HTTP is refused without harm. */
+static void operations_endpoints_report_the_network(void **state)
+{
+    (void)state;
+    struct buf m;
+    double v;
+    for (int i = 0; i < PEERS; i++) {
+        struct head h;
+        assert_true(peer_head(i, &h));
+        assert_int_equal(ops_get(&N.p[i], "/metrics", &m), 200);
+        assert_true(test_metric((char *)m.data, "stele_ledger_height", &v));
+        print_message("peer %d: ChainInfo height %llu, metric %.0f\n", i,
+                      (unsigned long long)h.height, v);
+        assert_true(v >= (double)h.height && v <= (double)h.height + 2); /* it may commit on */
+        assert_true(test_metric((char *)m.data, "stele_grpc_calls_total", &v) && v > 0);
+        assert_true(test_metric((char *)m.data, "process_cpu_seconds_total", &v) && v > 0);
+        assert_true(test_metric((char *)m.data, "process_resident_memory_bytes", &v) && v > 1e6);
+        buf_release(&m);
+        assert_int_equal(ops_get(&N.p[i], "/healthz", &m), 200);
+        assert_non_null(strstr((char *)m.data, "\"status\":\"OK\""));
+        buf_release(&m);
+    }
+    int primaries = 0;
+    for (int i = 0; i < ORDERERS; i++) {
+        uint64_t height = orderer_height(i);
+        assert_int_equal(ops_get(&N.o[i], "/metrics", &m), 200);
+        assert_true(test_metric((char *)m.data, "stele_orderer_chain_height", &v));
+        assert_true(v >= (double)height && v <= (double)height + 2);
+        assert_true(test_metric((char *)m.data, "stele_consensus_role{role=\"primary\"}", &v));
+        primaries += v == 1;
+        buf_release(&m);
+    }
+    assert_int_equal(primaries, 1);
+    /* not HTTP: 400, and the peer serves on */
+    buf_init(&m);
+    assert_int_equal(test_http_get(N.p[0].ops, NULL, "\x16\x03\x01\x00\x10garbage\r\n\r\n", &m),
+                     400);
+    buf_release(&m);
+    assert_int_equal(ops_get(&N.p[0], "/nothing", &m), 404);
+    buf_release(&m);
+    struct head h;
+    assert_true(peer_head(0, &h));
+}
+
 static void events_cli_exits_3_when_its_peer_stops(void **state)
 {
     (void)state;
@@ -367,6 +421,7 @@ int main(void)
         cmocka_unit_test(range_pages_fit_a_default_grpc_client),
         cmocka_unit_test(commit_status_refuses_a_tx_id_no_transaction_carries),
         cmocka_unit_test(a_signed_request_is_taken_once),
+        cmocka_unit_test(operations_endpoints_report_the_network),
         cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
     };
     if (getenv("STELE_TEST_FILTER"))

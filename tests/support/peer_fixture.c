@@ -125,6 +125,7 @@ static void proc_paths(struct proc *p, const char *name, const char *conf)
     snprintf(p->conf, sizeof p->conf, "%s/%s", p->dir, conf);
     snprintf(p->log, sizeof p->log, "%s/%s.log", p->dir, name);
     snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", test_free_port());
+    snprintf(p->ops, sizeof p->ops, "127.0.0.1:%d", test_free_port());
     assert_int_equal(mkdir(p->dir, 0700), 0);
 }
 
@@ -147,8 +148,8 @@ static void write_orderer_config(int i)
     buf_printf(&y,
                "node_id: o%d\nlisten: %s\ndata_dir: data\nidentity_dir: id\nchannel_id: " CHANNEL
                "\ngenesis_file: ../genesis.block\nfsync: none\nlog_level: %s\n"
-               "consensus:\n  type: pbft\n",
-               i, N.o[i].addr, log_level());
+               "consensus:\n  type: pbft\noperations:\n  listen: %s\n",
+               i, N.o[i].addr, log_level(), N.o[i].ops);
     write_text(N.o[i].conf, &y);
 }
 
@@ -160,8 +161,9 @@ static void write_peer_config(int i)
     buf_printf(&y,
                "peer_id: peer0.org%d\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
                "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: %s\n"
-               "fsync: every_block\norderer_retry: 100ms\norderers:\n",
-               i + 1, N.p[i].addr, log_level());
+               "fsync: every_block\norderer_retry: 100ms\noperations:\n  listen: %s\n"
+               "orderers:\n",
+               i + 1, N.p[i].addr, log_level(), N.p[i].ops);
     for (int k = 0; k < ORDERERS; k++)
         buf_printf(&y, "  - %s\n", N.o[k].addr);
     buf_printf(&y, "crls:\n  - %s/org1.crl\n", N.dir);
@@ -824,8 +826,9 @@ void net_peer_with(int i, const char *const *orderers, size_t n, const char *ext
         buf_printf(&y,
                    "peer_id: %s\nlisten: %s\ndata_dir: data\nidentity_dir: id\n"
                    "channel_id: " CHANNEL "\ngenesis_file: ../genesis.block\nlog_level: %s\n"
-                   "fsync: every_block\norderer_retry: 100ms\norderers:\n",
-                   name, N.p[i].addr, log_level());
+                   "fsync: every_block\norderer_retry: 100ms\noperations:\n  listen: %s\n"
+                   "orderers:\n",
+                   name, N.p[i].addr, log_level(), N.p[i].ops);
         for (size_t k = 0; k < n; k++)
             buf_printf(&y, "  - %s\n", orderers[k]);
         buf_printf(&y, "crls:\n  - %s/org1.crl\n%s", N.dir, extra ? extra : "");

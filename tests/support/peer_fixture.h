@@ -36,6 +36,7 @@
 struct proc {
     pid_t pid;      /* running process, 0 when stopped */
     char addr[32];  /* 127.0.0.1:port, the same across restarts */
+    char ops[32];   /* 127.0.0.1:port of its operations endpoint (/metrics, /healthz) */
     char dir[512];  /* its directory (config, data, id, log) */
     char conf[600]; /* its configuration file */
     char log[600];  /* its log (appended across restarts) */

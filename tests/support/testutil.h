@@ -34,6 +34,15 @@ char *test_read_file(const char *path, size_t *len);
  * did, now and then, between one's check and its daemon's bind). Fails the test if none is
  * free. */
 int test_free_port(void);
+struct buf;
+/* GET `path` from the HTTP server at `addr` (127.0.0.1:port), with `request` sent as it is
+ * instead when non-NULL. Returns the status code of the answer (0 when there is none) and
+ * appends its body, NUL-terminated, to `body` (may be NULL). No assertion. */
+int test_http_get(const char *addr, const char *path, const char *request, struct buf *body);
+/* The value of the sample of the Prometheus text `metrics` whose name and labels are exactly
+ * `sample` ("stele_ledger_height", "stele_consensus_role{role=\"primary\"}"): true with *v,
+ * false when there is no such sample. */
+bool test_metric(const char *metrics, const char *sample, double *v);
 /* Writes `len` bytes to `path` (created or truncated). Returns 0 or -1. */
 int test_write_file(const char *path, const void *data, size_t len);
 

@@ -1,0 +1,98 @@
+/*
+ * ops.h — a daemon's operations endpoint (DESIGN §9): plain HTTP/1.1 on its own address,
+ * apart from the gRPC services, for monitoring systems and load balancers:
+ *
+ *   GET /metrics   the daemon's metrics in the Prometheus text format (version 0.0.4)
+ *   GET /healthz   200 {"status":"OK"} when the daemon serves, 503 {"status":"...",...} not
+ *
+ * Anything else is answered 404 (another path), 405 (another method) or 400 (not HTTP); a
+ * request line and headers over OPS_MAX_REQUEST octets get 431. One thread serves one
+ * connection at a time and closes it after the answer; a client gets OPS_IO_TIMEOUT_MS to send
+ * its request and to take the answer, so one that stalls holds the endpoint that long at most.
+ * There is no TLS and no authentication: bind it to 127.0.0.1 or a management network
+ * (docs/OPERATOR.md, "Metrics and health").
+ *
+ * The metrics are written at each scrape by the daemon's collect function with
+ * ops_family() and ops_sample(): counters it keeps anyway, read when asked, so that serving
+ * metrics costs nothing between scrapes.
+ */
+#ifndef STELE_OPS_OPS_H
+#define STELE_OPS_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+#define OPS_MAX_REQUEST   8192
+#define OPS_IO_TIMEOUT_MS 2000
+
+/* ---- the Prometheus text format ---------------------------------------------------------- */
+
+enum ops_type { OPS_COUNTER, OPS_GAUGE };
+
+/* Appends the "# HELP" and "# TYPE" lines of metric `name` (letters, digits, '_', ':'; a
+ * counter's ends in "_total"). Every sample of `name` must follow before the next family.
+ * Returns STELE_OK or STELE_ERR_NOMEM. */
+int ops_family(struct buf *out, const char *name, enum ops_type type, const char *help);
+
+/* Appends one sample of `name`: without labels when `label` is NULL, else with the one label
+ * label="value" (value escaped as the format wants). Returns STELE_OK or STELE_ERR_NOMEM. */
+int ops_sample(struct buf *out, const char *name, const char *label, const char *value, double v);
+
+/* Appends the process metrics Prometheus clients conventionally export, read from /proc/self:
+ * process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds, process_start_time_seconds, process_threads. A value
+ * that cannot be read is left out. Returns STELE_OK or STELE_ERR_NOMEM. */
+int ops_process_metrics(struct buf *out);
+
+/* ---- requests ------------------------------------------------------------------------------ */
+
+enum ops_method { OPS_GET, OPS_HEAD, OPS_OTHER_METHOD };
+
+struct ops_request {
+    bool complete; /* the headers ended: the rest is filled */
+    enum ops_method method;
+    char path[256]; /* the target's path, without its query; NUL-terminated */
+};
+
+/* Reads the request in the `len` octets at `data` (untrusted: what a client sent so far).
+ * Returns STELE_OK with out->complete false while the headers have not ended (an empty line
+ * ends them) and it may still be a request, and true with *out filled once they have;
+ * STELE_ERR_MALFORMED when this is not an HTTP/1.x request (answered 400); STELE_ERR_LIMIT
+ * when the headers do not end within OPS_MAX_REQUEST octets (431); STELE_ERR_TOO_BIG when the
+ * path is longer than out->path holds (414). */
+int ops_parse_request(const uint8_t *data, size_t len, struct ops_request *out);
+
+/* ---- the endpoint ---------------------------------------------------------------------------- */
+
+/* Writes the daemon's metrics into `out`; returns STELE_OK, or an error status (answered
+ * 500). Called on the endpoint's thread, one scrape at a time. */
+typedef int (*ops_collect_fn)(void *arg, struct buf *out);
+/* True when the daemon serves; false with a reason (NUL-terminated, at most `len` octets)
+ * otherwise. Called on the endpoint's thread. */
+typedef bool (*ops_health_fn)(void *arg, char *why, size_t len);
+
+struct ops_server_opts {
+    const char *listen;    /* host:port ("127.0.0.1:9443"; port 0: any free one) */
+    const char *component; /* log component ("peer-ops") */
+    ops_collect_fn collect;
+    ops_health_fn health; /* NULL: always healthy */
+    void *arg;            /* passed to both */
+};
+
+struct ops_server;
+
+/* Listens on o->listen and starts serving on a thread of its own. Returns STELE_OK with *out,
+ * or an error with *errmsg (free()): the address does not parse, or cannot be bound. */
+int ops_server_start(const struct ops_server_opts *o, struct ops_server **out, char **errmsg);
+
+/* The port it listens on (the one chosen when o->listen asked for port 0). */
+int ops_server_port(const struct ops_server *s);
+
+/* Stops serving (an answer being written is cut short), joins its thread and frees it.
+ * Accepts NULL. */
+void ops_server_stop(struct ops_server *s);
+
+#endif

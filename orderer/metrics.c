@@ -1,0 +1,57 @@
+/*
+ * metrics.c — what the orderer's operations endpoint serves (lib/ops/ops.h, orderer.h): its
+ * chain, its consensus, its gRPC server and its process, read at each scrape; and whether it
+ * serves.
+ */
+#include "orderer_int.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "ops/ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int gauge(struct buf *out, const char *name, enum ops_type type, const char *help, double v)
+{
+    int rc = ops_family(out, name, type, help);
+    return rc ? rc : ops_sample(out, name, NULL, NULL, v);
+}
+
+int orderer_metrics(void *arg, struct buf *out)
+{
+    struct orderer *o = arg;
+    struct consensus_status st = {0};
+    consensus_status(o->consensus, &st);
+    int rc = gauge(out, "stele_orderer_chain_height", OPS_GAUGE,
+                   "blocks in this orderer's chain (the next block's number)",
+                   (double)chain_height(o->chain));
+    if (rc == STELE_OK)
+        rc = gauge(out, "stele_consensus_view", OPS_GAUGE,
+                   "the PBFT view this orderer is in (0 "
+                   "under solo)",
+                   (double)st.view);
+    if (rc == STELE_OK)
+        rc = ops_family(out, "stele_consensus_role", OPS_GAUGE,
+                        "1 for the role this orderer has now (primary, backup, view-changing, "
+                        "syncing, solo)");
+    static const char *const roles[] = {"primary", "backup", "view-changing", "syncing", "solo"};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0] && rc == STELE_OK; i++)
+        rc = ops_sample(out, "stele_consensus_role", "role", roles[i],
+                        st.role && strcmp(st.role, roles[i]) == 0);
+    if (rc == STELE_OK)
+        rc = rpc_server_metrics(o->server, out);
+    if (rc == STELE_OK)
+        rc = ops_process_metrics(out);
+    return rc;
+}
+
+bool orderer_healthy(void *arg, char *why, size_t len)
+{
+    struct orderer *o = arg;
+    if (atomic_load(&o->stopping)) {
+        snprintf(why, len, "stopping");
+        return false;
+    }
+    return true;
+}

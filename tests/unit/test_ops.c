@@ -1,0 +1,254 @@
+/*
+ * test_ops.c — ops/ops.h: the Prometheus text format, the HTTP request parser, and the
+ * operations endpoint on a real socket: /metrics and /healthz answered, every other request
+ * refused with the right code, a client that stalls does not keep others out for longer than
+ * the timeout, and stopping does not wait for a stalled client.
+ */
+#include "testutil.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "ops/ops.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void text_format_escapes_and_prints_numbers(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(ops_family(&b, "stele_tx_total", OPS_COUNTER, "a \\ and\na line"), STELE_OK);
+    assert_int_equal(ops_sample(&b, "stele_tx_total", "code", "VALID", 12), STELE_OK);
+    assert_int_equal(ops_sample(&b, "stele_tx_total", "code", "a\"b\\c\nd", 18446744073709551615.0),
+                     STELE_OK);
+    assert_int_equal(ops_family(&b, "stele_up", OPS_GAUGE, "up"), STELE_OK);
+    assert_int_equal(ops_sample(&b, "stele_up", NULL, NULL, 0.25), STELE_OK);
+    assert_int_equal(ops_sample(&b, "stele_up", NULL, NULL, -3), STELE_OK);
+    buf_append_byte(&b, 0);
+    assert_string_equal((char *)b.data, "# HELP stele_tx_total a \\\\ and\\na line\n"
+                                        "# TYPE stele_tx_total counter\n"
+                                        "stele_tx_total{code=\"VALID\"} 12\n"
+                                        "stele_tx_total{code=\"a\\\"b\\\\c\\nd\"} "
+                                        "1.8446744073709552e+19\n"
+                                        "# HELP stele_up up\n"
+                                        "# TYPE stele_up gauge\n"
+                                        "stele_up 0.25\n"
+                                        "stele_up -3\n");
+    buf_release(&b);
+}
+
+static int parse(const char *s, struct ops_request *r)
+{
+    return ops_parse_request((const uint8_t *)s, strlen(s), r);
+}
+
+static void requests_parse_as_http_1(void **state)
+{
+    (void)state;
+    struct ops_request r;
+    assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r), STELE_OK);
+    assert_true(r.complete);
+    assert_int_equal(r.method, OPS_GET);
+    assert_string_equal(r.path, "/metrics");
+    assert_int_equal(parse("HEAD /healthz?verbose=1 HTTP/1.0\n\n", &r), STELE_OK);
+    assert_true(r.complete);
+    assert_int_equal(r.method, OPS_HEAD);
+    assert_string_equal(r.path, "/healthz");
+    assert_int_equal(parse("POST /metrics HTTP/1.1\r\n\r\n", &r), STELE_OK);
+    assert_int_equal(r.method, OPS_OTHER_METHOD);
+    /* not yet complete: a request may still follow */
+    const char *partial[] = {"", "GE", "GET /metrics HTTP/1.1\r",
+                             "GET /metrics HTTP/1.1\r\nA: b\r\n"};
+    for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++) {
+        assert_int_equal(parse(partial[i], &r), STELE_OK);
+        assert_false(r.complete);
+    }
+    /* not HTTP */
+    const char *bad[] = {"\x16\x03\x01\x02\x00",         "GET\r\n\r\n",
+                         "GET metrics HTTP/1.1\r\n\r\n", "GET /metrics HTTP/2.0\r\n\r\n",
+                         "GET /metrics\r\n\r\n",         "GET /a b HTTP/1.1\r\n\r\n",
+                         " GET / HTTP/1.1\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(parse(bad[i], &r), STELE_ERR_MALFORMED);
+    static const uint8_t nul_header[] = "GET / HTTP/1.1\r\nA: \0\r\n\r\n";
+    assert_int_equal(ops_parse_request(nul_header, sizeof nul_header - 1, &r), STELE_ERR_MALFORMED);
+    /* too large */
+    char big[OPS_MAX_REQUEST + 10];
+    snprintf(big, sizeof big, "GET /%0300d HTTP/1.1\r\n\r\n", 0);
+    assert_int_equal(parse(big, &r), STELE_ERR_TOO_BIG);
+    memset(big, 0, sizeof big);
+    strcpy(big, "GET / HTTP/1.1\r\nA: ");
+    memset(big + strlen(big), 'a', OPS_MAX_REQUEST - strlen(big));
+    assert_int_equal(ops_parse_request((uint8_t *)big, OPS_MAX_REQUEST, &r), STELE_ERR_LIMIT);
+}
+
+/* ---- the endpoint ---- */
+
+static int healthy = 1;
+static int collect_fails;
+
+static int collect(void *arg, struct buf *out)
+{
+    (void)arg;
+    if (collect_fails)
+        return STELE_ERR_NOMEM;
+    int rc = ops_family(out, "stele_test_total", OPS_COUNTER, "test");
+    return rc ? rc : ops_sample(out, "stele_test_total", NULL, NULL, 7);
+}
+
+static bool health(void *arg, char *why, size_t len)
+{
+    (void)arg;
+    if (!healthy)
+        snprintf(why, len, "ledger \"failed\"\n");
+    return healthy;
+}
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Sends `req` (len octets) and returns the whole answer (free()). */
+static char *exchange(int port, const char *req, size_t len)
+{
+    int fd = dial(port);
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    struct buf b;
+    buf_init(&b);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof chunk, 0)) > 0)
+        buf_append(&b, chunk, (size_t)n);
+    close(fd);
+    buf_append_byte(&b, 0);
+    return (char *)b.data;
+}
+
+static char *get(int port, const char *req)
+{
+    return exchange(port, req, strlen(req));
+}
+
+static void expect(int port, const char *req, const char *status, const char *body_has)
+{
+    char *a = get(port, req);
+    if (strncmp(a, status, strlen(status)) != 0 || (body_has && !strstr(a, body_has)))
+        fail_msg("request %.40s: answered\n%s", req, a);
+    free(a);
+}
+
+static void endpoint_answers_metrics_health_and_refusals(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {
+        .listen = "127.0.0.1:0", .component = "test-ops", .collect = collect, .health = health};
+    struct ops_server *s = NULL;
+    char *err = NULL;
+    assert_int_equal(ops_server_start(&o, &s, &err), STELE_OK);
+    int port = ops_server_port(s);
+    assert_true(port > 0);
+    expect(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\n",
+           "\r\n\r\n# HELP stele_test_total test\n# TYPE stele_test_total counter\n"
+           "stele_test_total 7\n");
+    expect(port, "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n",
+           "Content-Type: text/plain; version=0.0.4");
+    char *head = get(port, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert_non_null(strstr(head, "Content-Length: 80\r\n"));
+    assert_null(strstr(head, "stele_test_total 7"));
+    free(head);
+    expect(port, "GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n", "{\"status\":\"OK\"}");
+    healthy = 0;
+    expect(port, "GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 503 Service Unavailable\r\n",
+           "{\"status\":\"unavailable\",\"reason\":\"ledger \\\"failed\\\"\\u000a\"}");
+    healthy = 1;
+    collect_fails = 1;
+    expect(port, "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 500 ", NULL);
+    collect_fails = 0;
+    expect(port, "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n", NULL);
+    expect(port, "DELETE /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 ", "Allow: GET, HEAD");
+    expect(port, "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", "HTTP/1.1 400 ", NULL);
+    char big[OPS_MAX_REQUEST + 100];
+    snprintf(big, sizeof big, "GET /metrics HTTP/1.1\r\nX: ");
+    memset(big + strlen(big), 'x', sizeof big - strlen(big));
+    char *a = exchange(port, big, sizeof big);
+    assert_non_null(strstr(a, "HTTP/1.1 431 "));
+    free(a);
+    ops_server_stop(s);
+}
+
+static void a_stalled_client_holds_the_endpoint_for_the_timeout_at_most(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    int port = ops_server_port(s);
+    int stalled = dial(port);
+    assert_int_equal(send(stalled, "GET /met", 8, MSG_NOSIGNAL), 8);
+    uint64_t t0 = clock_mono_ms();
+    expect(port, "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n", "stele_test_total 7");
+    uint64_t took = clock_mono_ms() - t0;
+    print_message("answered after a stalled client in %llu ms\n", (unsigned long long)took);
+    assert_true(took < OPS_IO_TIMEOUT_MS + 1500);
+    char c;
+    assert_int_equal(recv(stalled, &c, 1, 0), 0); /* closed without an answer */
+    close(stalled);
+    /* stopping does not wait for a client that stalls */
+    stalled = dial(port);
+    clock_sleep_ms(100);
+    t0 = clock_mono_ms();
+    ops_server_stop(s);
+    assert_true(clock_mono_ms() - t0 < 1000);
+    close(stalled);
+}
+
+static void a_bad_address_is_refused_clearly(void **state)
+{
+    (void)state;
+    const char *bad[] = {"9443", "127.0.0.1:", ":9443", "no.such.host.invalid:9443", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ops_server_opts o = {.listen = bad[i]};
+        struct ops_server *s = (struct ops_server *)1;
+        char *err = NULL;
+        assert_int_not_equal(ops_server_start(&o, &s, &err), STELE_OK);
+        assert_null(s);
+        assert_non_null(err);
+        print_message("%s: %s\n", bad[i] ? bad[i] : "(none)", err);
+        free(err);
+    }
+    /* a port another socket holds */
+    struct ops_server_opts o = {.listen = "127.0.0.1:0"};
+    struct ops_server *s1 = NULL, *s2 = NULL;
+    assert_int_equal(ops_server_start(&o, &s1, NULL), STELE_OK);
+    char addr[64], *err = NULL;
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ops_server_port(s1));
+    o.listen = addr;
+    assert_int_equal(ops_server_start(&o, &s2, &err), STELE_ERR_IO);
+    assert_non_null(strstr(err, "cannot listen"));
+    free(err);
+    ops_server_stop(s1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_format_escapes_and_prints_numbers),
+        cmocka_unit_test(requests_parse_as_http_1),
+        cmocka_unit_test(endpoint_answers_metrics_health_and_refusals),
+        cmocka_unit_test(a_stalled_client_holds_the_endpoint_for_the_timeout_at_most),
+        cmocka_unit_test(a_bad_address_is_refused_clearly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -10,6 +10,7 @@
 #include "registry.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct rpc_server;
@@ -58,6 +59,25 @@ void ca_settings_default(struct ca_settings *s);
 #define CA_RU_BUSY      256  /* key requests being issued at once (ca_hold_request()) */
 #define CA_SERIAL_BLOCK 1024 /* serials reserved in the registry at a time */
 
+/* stele.CA's methods, in the order of ca_method_names (metrics). */
+enum ca_method {
+    CA_M_REGISTER,
+    CA_M_ENROLL,
+    CA_M_REENROLL,
+    CA_M_REVOKE,
+    CA_M_CRL,
+    CA_M_INFO,
+    CA_M_N
+};
+extern const char *const ca_method_names[CA_M_N];
+
+struct ca;
+/* What a method's counting wrapper needs (service.c). */
+struct ca_method_slot {
+    struct ca *ca;
+    enum ca_method m;
+};
+
 struct ca {
     struct ca_settings set;                   /* settings */
     struct crypto_key *key;                   /* d_CA and Q_CA */
@@ -88,7 +108,15 @@ struct ca {
         uint64_t this_update; /* when it was signed (seconds) */
         struct buf der;       /* serialized stele.Crl; empty: none yet */
     } crl;
+    struct ca_method_slot slots[CA_M_N];   /* the handlers' args (ca_service_register()) */
+    atomic_uint_fast64_t answered[CA_M_N]; /* calls answered OK, by method */
+    atomic_uint_fast64_t refused[CA_M_N];  /* calls answered with an error, by method */
 };
+
+/* The operations endpoint's metrics of the CA (metrics.c; lib/ops/ops.h): requests answered
+ * and refused by method, the last CRL's number, the gRPC server `srv` and the process. */
+struct rpc_server;
+int ca_metrics(struct ca *ca, struct rpc_server *srv, struct buf *out);
 
 /* Opens the CA in `dir` (key, registry, id, name). Returns STELE_OK or an error with *errmsg. */
 int ca_open(const char *dir, const struct ca_settings *s, struct ca **out, char **errmsg);

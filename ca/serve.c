@@ -7,7 +7,9 @@
 #include "base/signals.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "cli/daemon.h"
 #include "config/config.h"
+#include "ops/ops.h"
 #include "rpc/rpc.h"
 #include "rpc/services.h"
 
@@ -25,18 +27,19 @@ struct ca_tls_config {
 };
 
 struct ca_config {
-    char *listen;               /* host:port */
-    char *dir;                  /* CA directory (from init) */
-    char *name;                 /* overrides the name given at init; NULL keeps it */
-    uint64_t validity_ms;       /* default certificate validity */
-    uint64_t max_enrollments;   /* default enrolments per id */
-    uint64_t pbkdf2_iterations; /* for admin-chosen secrets */
-    uint64_t attempt_limit;     /* wrong secrets before a lockout */
-    uint64_t lockout_ms;        /* lockout period */
-    uint64_t crl_validity_ms;   /* CRL lifetime */
-    uint64_t reenroll_grace_ms; /* expired identities may reenrol this long */
-    int log_level;              /* enum log_level */
-    struct ca_tls_config tls;   /* optional TLS */
+    char *listen;                     /* host:port */
+    char *dir;                        /* CA directory (from init) */
+    char *name;                       /* overrides the name given at init; NULL keeps it */
+    uint64_t validity_ms;             /* default certificate validity */
+    uint64_t max_enrollments;         /* default enrolments per id */
+    uint64_t pbkdf2_iterations;       /* for admin-chosen secrets */
+    uint64_t attempt_limit;           /* wrong secrets before a lockout */
+    uint64_t lockout_ms;              /* lockout period */
+    uint64_t crl_validity_ms;         /* CRL lifetime */
+    uint64_t reenroll_grace_ms;       /* expired identities may reenrol this long */
+    int log_level;                    /* enum log_level */
+    struct ca_tls_config tls;         /* optional TLS */
+    struct cli_ops_config operations; /* /metrics and /healthz (listen NULL: none) */
 };
 
 static const struct config_enum levels[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO},
@@ -131,6 +134,12 @@ static const struct config_field ca_fields[] = {
      .offset = offsetof(struct ca_config, tls),
      .sub = &tls_schema,
      .help = "serve over TLS (optional)"},
+    {.key = "operations",
+     .type = CONFIG_MAP,
+     .offset = offsetof(struct ca_config, operations),
+     .sub = &cli_ops_schema,
+     .help = "the operations endpoint, GET /metrics and /healthz over plain HTTP (absent: "
+             "none; docs/OPERATOR.md, Metrics and health)"},
     {.key = NULL}};
 static const struct config_schema ca_schema = {"ca", sizeof(struct ca_config), ca_fields};
 
@@ -161,6 +170,17 @@ static void settings_from_config(const struct ca_config *c, struct ca_settings *
     s->reenroll_grace_s = c->reenroll_grace_ms / 1000;
 }
 
+struct ca_ops {
+    struct ca *ca;
+    struct rpc_server *srv;
+};
+
+static int collect(void *arg, struct buf *out)
+{
+    struct ca_ops *o = arg;
+    return ca_metrics(o->ca, o->srv, out);
+}
+
 /* Serves until SIGTERM/SIGINT. The signals are blocked before any thread starts and taken
  * with sigwait(), so no handler runs inside library code. */
 static int run(const struct ca_config *c, const char *listen)
@@ -170,6 +190,7 @@ static int run(const struct ca_config *c, const char *listen)
     struct rpc_server *srv = NULL;
     struct rpc_health *health = NULL;
     struct rpc_node_service *node = NULL;
+    struct ops_server *ops = NULL;
     char *err = NULL;
     int rc, exit_code = CLI_EXIT_INTERNAL;
 
@@ -212,6 +233,14 @@ static int run(const struct ca_config *c, const char *listen)
                              listen, err ? err : stele_strerror(rc));
         goto out;
     }
+    struct ca_ops co = {ca, srv};
+    struct ops_server_opts so = {
+        .listen = c->operations.listen, .component = "ca-ops", .collect = collect, .arg = &co};
+    if (c->operations.listen && (rc = ops_server_start(&so, &ops, &err)) != STELE_OK) {
+        exit_code = cli_fail("stele-ca serve", rc, "%s", err);
+        rpc_server_stop(srv, 0);
+        goto out;
+    }
     log_info("ca", "CA \"%s\" (id %llu) serving on %s", ca->name, (unsigned long long)ca->ca_id,
              listen);
     int sig = sig_wait_termination();
@@ -223,6 +252,7 @@ static int run(const struct ca_config *c, const char *listen)
     rpc_server_stop(srv, 2000);
     exit_code = CLI_EXIT_OK;
 out:
+    ops_server_stop(ops); /* before the server and CA its collector reads */
     rpc_server_destroy(srv);
     rpc_health_destroy(health);
     rpc_node_service_destroy(node);
@@ -253,6 +283,7 @@ static void print_check_json(const char *file, const struct ca_config *c, const 
         json_kv_uint(&j, "reenroll_grace_s", c->reenroll_grace_ms / 1000);
         json_kv_string(&j, "log_level", levels[c->log_level].name);
         json_kv_bool(&j, "tls", c->tls.cert != NULL);
+        json_kv_string(&j, "operations", c->operations.listen);
     } else {
         json_kv_string(&j, "error", err ? err : "cannot load");
     }

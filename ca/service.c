@@ -658,39 +658,59 @@ static enum rpc_code handle_info(struct rpc_call *call, const ProtobufCMessage *
     return RPC_OK;
 }
 
+const char *const ca_method_names[CA_M_N] = {"Register", "Enroll", "Reenroll",
+                                             "Revoke",   "GetCRL", "GetInfo"};
+
+static const rpc_handler_fn handlers[CA_M_N] = {
+    handle_register, ca_handle_enroll, ca_handle_reenroll, handle_revoke, handle_crl, handle_info};
+
+/* Runs the method's handler and counts its answer (ca_metrics()). */
+static enum rpc_code counted(struct rpc_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp, void *arg)
+{
+    struct ca_method_slot *slot = arg;
+    enum rpc_code code = handlers[slot->m](call, req, resp, slot->ca);
+    atomic_fetch_add_explicit(code == RPC_OK ? &slot->ca->answered[slot->m]
+                                             : &slot->ca->refused[slot->m],
+                              1, memory_order_relaxed);
+    return code;
+}
+
 int ca_service_register(struct ca *ca, struct rpc_server *s)
 {
+    for (int m = 0; m < CA_M_N; m++)
+        ca->slots[m] = (struct ca_method_slot){ca, (enum ca_method)m};
     const struct rpc_method methods[] = {
         {.path = M_REGISTER,
          .kind = RPC_UNARY,
          .request = &stele__signed_request__descriptor,
-         .handler = handle_register,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_REGISTER]},
         {.path = M_ENROLL,
          .kind = RPC_UNARY,
          .request = &stele__enroll_request__descriptor,
-         .handler = ca_handle_enroll,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_ENROLL]},
         {.path = M_REENROLL,
          .kind = RPC_UNARY,
          .request = &stele__signed_request__descriptor,
-         .handler = ca_handle_reenroll,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_REENROLL]},
         {.path = M_REVOKE,
          .kind = RPC_UNARY,
          .request = &stele__signed_request__descriptor,
-         .handler = handle_revoke,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_REVOKE]},
         {.path = M_CRL,
          .kind = RPC_UNARY,
          .request = &stele__crl_request__descriptor,
-         .handler = handle_crl,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_CRL]},
         {.path = M_INFO,
          .kind = RPC_UNARY,
          .request = &stele__ca_info_request__descriptor,
-         .handler = handle_info,
-         .arg = ca},
+         .handler = counted,
+         .arg = &ca->slots[CA_M_INFO]},
     };
     return rpc_server_add(s, methods, sizeof methods / sizeof methods[0]);
 }

@@ -57,7 +57,7 @@ struct rpc_tls cli_tls_client(const struct cli_tls_config *t)
 
 static const struct config_field ops_fields[] = {
     {.key = "listen",
-     .type = CONFIG_STRING,
+     .type = CONFIG_ADDR,
      .offset = offsetof(struct cli_ops_config, listen),
      .required = true,
      .help = "host:port of the operations endpoint: GET /metrics (Prometheus text format) and "

@@ -470,6 +470,38 @@ static void a_chosen_secret_must_be_long_enough(void **state)
     buf_release(&out);
 }
 
+/* stele_ca_requests_total / stele_ca_refusals_total{method} of the CA's /metrics. */
+static double ca_metric(const char *family, const char *method)
+{
+    struct buf m = {0};
+    assert_int_equal(test_http_get(g_ca.ops, "/metrics", NULL, &m), 200);
+    char sample[128];
+    snprintf(sample, sizeof sample, "%s{method=\"%s\"}", family, method);
+    double v = -1;
+    assert_true(test_metric((char *)m.data, sample, &v));
+    buf_release(&m);
+    return v;
+}
+
+/* The CA's operations endpoint counts what it answered and refused, by method. */
+static void metrics_count_enrolments_and_refusals(void **state)
+{
+    (void)state;
+    double ok = ca_metric("stele_ca_requests_total", "Enroll"),
+           no = ca_metric("stele_ca_refusals_total", "Enroll"),
+           reg = ca_metric("stele_ca_requests_total", "Register");
+    char secret[CA_SECRET_LEN];
+    assert_int_equal(cli_register("admin", "counted", "Org1", "client", NULL, secret, NULL), 0);
+    assert_int_equal(cli_enroll("counted", "not-the-secret", NULL, NULL), 1);
+    assert_int_equal(cli_enroll("counted", secret, NULL, NULL), 0);
+    assert_true(ca_metric("stele_ca_requests_total", "Register") == reg + 1);
+    assert_true(ca_metric("stele_ca_requests_total", "Enroll") == ok + 1);
+    assert_true(ca_metric("stele_ca_refusals_total", "Enroll") == no + 1);
+    struct buf m = {0};
+    assert_int_equal(test_http_get(g_ca.ops, "/healthz", NULL, &m), 200);
+    buf_release(&m);
+}
+
 static void non_admin_cannot_register_or_revoke(void **state)
 {
     struct buf out = {0};
@@ -620,6 +652,7 @@ int main(void)
         cmocka_unit_test(wrong_secret_and_lockout),
         cmocka_unit_test(guesses_at_once_stop_at_the_limit),
         cmocka_unit_test(a_chosen_secret_must_be_long_enough),
+        cmocka_unit_test(metrics_count_enrolments_and_refusals),
         cmocka_unit_test(non_admin_cannot_register_or_revoke),
         cmocka_unit_test(replayed_stale_and_misdirected_requests_refused),
         cmocka_unit_test(invalid_r_u_and_malformed_enrol_refused),

@@ -36,12 +36,13 @@ void ca_fixture_setup(const char *tag, const char *name, const char *org, int it
     assert_non_null(g_ca.tmp);
     assert_true(asprintf(&g_ca.dir, "%s/ca", g_ca.tmp) > 0);
     snprintf(g_ca.url, sizeof g_ca.url, "127.0.0.1:%d", test_free_port());
+    snprintf(g_ca.ops, sizeof g_ca.ops, "127.0.0.1:%d", test_free_port());
     snprintf(g_ca.cfg, sizeof g_ca.cfg, "%s/ca.yaml", g_ca.tmp);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
              "listen: %s\ndir: ca\nname: %s\npbkdf2_iterations: %d\n"
-             "attempt_limit: 3\nlockout: 1h\nlog_level: info\n",
-             g_ca.url, name, iterations);
+             "attempt_limit: 3\nlockout: 1h\nlog_level: info\noperations:\n  listen: %s\n",
+             g_ca.url, name, iterations, g_ca.ops);
     assert_int_equal(test_write_file(g_ca.cfg, yaml, strlen(yaml)), 0);
     struct buf out = {0};
     assert_int_equal(

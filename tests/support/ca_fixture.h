@@ -37,6 +37,7 @@ struct msp;
 struct ca_fixture {
     char *bin, *tmp, *dir;            /* stele-ca, temp root TMP, CA directory TMP/ca */
     char cfg[512], url[64];           /* configuration file, HOST:PORT */
+    char ops[64];                     /* HOST:PORT of its operations endpoint */
     char admin_secret[CA_SECRET_LEN]; /* the bootstrap admin's one-time secret (init --json) */
     char pub_hex[80];                 /* Q_CA in hex (init --json) */
     pid_t pid;                        /* the serving CA */

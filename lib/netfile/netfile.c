@@ -22,6 +22,7 @@ static const struct config_field process_fields[] = {
     {.key = "name", .type = CONFIG_STRING, .offset = F(netfile_process, name), .required = true},
     {.key = "kind", .type = CONFIG_STRING, .offset = F(netfile_process, kind), .required = true},
     {.key = "url", .type = CONFIG_ADDR, .offset = F(netfile_process, url), .required = true},
+    {.key = "operations", .type = CONFIG_ADDR, .offset = F(netfile_process, ops_url)},
     {.key = "pid",
      .type = CONFIG_INT64,
      .offset = F(netfile_process, pid),
@@ -110,6 +111,8 @@ int netfile_write(const char *dir, const struct netfile *nf)
         json_kv_string(&j, "name", p->name);
         json_kv_string(&j, "kind", p->kind);
         json_kv_string(&j, "url", p->url);
+        if (p->ops_url)
+            json_kv_string(&j, "operations", p->ops_url);
         json_kv_int(&j, "pid", p->pid);
         json_kv_string(&j, "log", p->log);
         json_kv_string(&j, "pid_file", p->pid_file);

@@ -26,6 +26,7 @@ struct netfile_process {
     char *name;      /* unique name: "ca", or the orderer's id */
     char *kind;      /* "ca", "orderer" or "peer" */
     char *url;       /* host:port it serves gRPC on */
+    char *ops_url;   /* host:port of its /metrics and /healthz, or NULL: none */
     int64_t pid;     /* its process id */
     char *log;       /* its log file (stdout and stderr) */
     char *pid_file;  /* file holding its pid */

@@ -34,6 +34,9 @@ for f in "$tmp/net"/*.pid; do
   ! kill -0 "$pid" 2>/dev/null || fail "$(basename "$f" .pid) (pid $pid) still runs after down"
 done
 grep -q 'exited 0' "$tmp/demo.log" || fail "down did not report a clean exit"
+grep -Eq '^stele_ledger_height [1-9][0-9]*$' "$tmp/demo.log" || fail "the peer's /metrics showed no ledger height"
+grep -q '^stele_consensus_role{role="primary"} 1$' "$tmp/demo.log" || fail "orderer0's /metrics: not the primary"
+grep -q '^{"status":"OK"}$' "$tmp/demo.log" || fail "the CA's /healthz was not OK"
 grep -q 'they match' "$tmp/demo.log" || fail "openssl did not confirm the key"
 grep -q 'booth lost at table 1' "$tmp/demo.log" || fail "the revoked booth is not on the CRL"
 grep -Eq '^CRL number [0-9]+ \(1 revoked\) committed in block [0-9]+' "$tmp/demo.log" \

@@ -26,6 +26,14 @@ set -e
 echo "$out" | grep "bad.yaml:[0-9]*:[0-9]*: orderers\[0\].listen 127.0.0.1:18050: port lies outside base_port" >/dev/null \
   || fail "bad port message: $out"
 
+# An operations port is a port of the network like the others: in range, used once.
+sed 's/operations: 127.0.0.1:17070/operations: 127.0.0.1:17054/' "$src/configs/network-solo.yaml" >"$tmp/bad-ops.yaml"
+set +e
+out=$("$bin/stele-network" check --config "$tmp/bad-ops.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep 'bad-ops.yaml:[0-9]*:[0-9]*: orderers\[0\].operations 127.0.0.1:17054: port is used twice' >/dev/null \
+  || fail "an operations port used twice: $rc $out"
+
 # A pbft channel: four orderers, its parameters checked with the line they are on.
 { sed -n '/^network:/,/^organisations:/p' "$src/configs/network-solo.yaml" | sed '$d'
   cat <<'YAML'
@@ -93,6 +101,17 @@ grep -q '^    scheduler: batch$' "$tmp/network.yaml" || fail "could not set orde
   || fail "up"
 grep -q "\"ca_url\":\"127.0.0.1:$((base + 4))\"" "$tmp/up.json" || fail "up --json: $(cat "$tmp/up.json")"
 grep -q "\"id\":\"orderer0\",\"url\":\"127.0.0.1:$base\"" "$tmp/up.json" || fail "up --json orderers"
+# Each daemon's operations endpoint, moved with the network: the orderer's /metrics says it
+# runs solo, the CA's /healthz that it serves.
+grep -q "\"id\":\"orderer0\",\"url\":\"127.0.0.1:$base\",\"operations\":\"127.0.0.1:$((base + 20))\"" "$tmp/up.json" \
+  || fail "up --json: orderer0's operations address: $(cat "$tmp/up.json")"
+http_get() { exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'GET %s HTTP/1.1\r\n\r\n' "$2" >&3; cat <&3; exec 3<&-; }
+m=$(http_get $((base + 20)) /metrics)
+echo "$m" | grep '^stele_consensus_role{role="solo"} 1$' >/dev/null || fail "orderer0's /metrics: $m"
+m=$(http_get $((base + 24)) /healthz)
+echo "$m" | grep '^{"status":"OK"}$' >/dev/null || fail "the CA's /healthz: $m"
+"$bin/stele-network" status --dir "$net" | grep "http://127.0.0.1:$((base + 20))/metrics" >/dev/null \
+  || fail "status does not show orderer0's operations address"
 
 # The genesis block the launcher wrote: every organisation trusting the network's CA key, the
 # orderer with its address, the batch parameters, the chaincode, signed by admin.orderers.

@@ -5,7 +5,7 @@
  * lifecycle policy), the orderers and the identities to enrol. The launcher turns it into the
  * network's genesis block (netgenesis.h).
  *
- * Every listen port lies in base_port .. base_port + NETCONFIG_PORT_SPAN - 1, so
+ * Every listen and operations port lies in base_port .. base_port + NETCONFIG_PORT_SPAN - 1, so
  * netconfig_rebase() can move a whole network to another range (`up --base-port`).
  */
 #ifndef STELE_TOOLS_NETCONFIG_H
@@ -25,6 +25,7 @@
 struct netconfig_ca {
     char *name;            /* the CA's name */
     char *listen;          /* host:port it serves on */
+    char *operations;      /* host:port of its /metrics and /healthz, or NULL: none */
     char *org;             /* organisation of its bootstrap admin; NULL: the first organisation */
     int log_level;         /* enum log_level */
     struct config_pos pos; /* where the section is */
@@ -79,6 +80,7 @@ struct netconfig_channel {
 struct netconfig_orderer {
     char *id;                /* node id; also the id of its identity (role orderer) */
     char *listen;            /* host:port; also its address in the genesis block */
+    char *operations;        /* host:port of its /metrics and /healthz, or NULL: none */
     int fsync;               /* enum blockstore_sync */
     int log_level;           /* enum log_level */
     int scheduler;           /* enum cli_scheduler */
@@ -91,6 +93,7 @@ struct netconfig_peer {
     char *id;              /* peer id; also the id of its identity (role peer), whose
                               organisation is the peer's */
     char *listen;          /* host:port */
+    char *operations;      /* host:port of its /metrics and /healthz, or NULL: none */
     int fsync;             /* enum blockstore_sync */
     int log_level;         /* enum log_level */
     int scheduler;         /* enum cli_scheduler */
@@ -151,8 +154,8 @@ const char *netconfig_ca_org(const struct netconfig *cfg);
 /* The identity entry of `id`, or NULL. */
 const struct netconfig_identity *netconfig_identity(const struct netconfig *cfg, const char *id);
 
-/* Moves every listen port by (base_port - cfg->base_port) and sets cfg->base_port. The new
- * address strings are malloc'd and recorded in `owned`, a caller-zeroed array of
+/* Moves every listen and operations port by (base_port - cfg->base_port) and sets cfg->base_port.
+ * The new address strings are malloc'd and recorded in `owned`, a caller-zeroed array of
  * NETCONFIG_MAX_REBASED pointers freed with netconfig_rebase_free(); cfg points at them until
  * then. Returns STELE_OK, STELE_ERR_INVALID (a port leaves 1..65535, or too many addresses) or
  * STELE_ERR_NOMEM. */

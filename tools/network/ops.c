@@ -150,12 +150,16 @@ int cmd_status(int argc, char **argv)
         if (!json) {
             printf("  %-10s %-8s %-22s pid %-8lld %-6s %s%s%s\n", p->name, p->kind, p->url,
                    (long long)p->pid, alive ? "alive" : "dead", state, ended[0] ? " " : "", ended);
+            if (p->ops_url)
+                printf("  %-10s %-8s http://%s/metrics\n", "", "", p->ops_url);
             continue;
         }
         json_object_begin(&j);
         json_kv_string(&j, "name", p->name);
         json_kv_string(&j, "kind", p->kind);
         json_kv_string(&j, "url", p->url);
+        if (p->ops_url)
+            json_kv_string(&j, "operations", p->ops_url);
         json_kv_int(&j, "pid", p->pid);
         json_kv_bool(&j, "alive", alive);
         json_kv_string(&j, "health", state);

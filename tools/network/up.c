@@ -112,16 +112,30 @@ static int check_ports(const struct netconfig *nc)
     char key[64] = "ca.listen";
     if (procs_addr_in_use(nc->ca.listen))
         bad = nc->ca.listen;
-    for (size_t i = 0; !bad && i < nc->n_orderers; i++)
+    else if (nc->ca.operations && procs_addr_in_use(nc->ca.operations)) {
+        bad = nc->ca.operations;
+        snprintf(key, sizeof key, "ca.operations");
+    }
+    for (size_t i = 0; !bad && i < nc->n_orderers; i++) {
+        const char *ops = nc->orderers[i].operations;
         if (procs_addr_in_use(nc->orderers[i].listen)) {
             bad = nc->orderers[i].listen;
             snprintf(key, sizeof key, "orderers[%zu].listen", i);
+        } else if (ops && procs_addr_in_use(ops)) {
+            bad = ops;
+            snprintf(key, sizeof key, "orderers[%zu].operations", i);
         }
-    for (size_t i = 0; !bad && i < nc->n_peers; i++)
+    }
+    for (size_t i = 0; !bad && i < nc->n_peers; i++) {
+        const char *ops = nc->peers[i].operations;
         if (procs_addr_in_use(nc->peers[i].listen)) {
             bad = nc->peers[i].listen;
             snprintf(key, sizeof key, "peers[%zu].listen", i);
+        } else if (ops && procs_addr_in_use(ops)) {
+            bad = ops;
+            snprintf(key, sizeof key, "peers[%zu].operations", i);
         }
+    }
     return bad ? cli_fail(PROG, STELE_ERR_STATE,
                           "%s %s: another process listens on that port; stop it or move the "
                           "network with --base-port",
@@ -143,7 +157,8 @@ static int stopped(void)
 }
 
 /* Records a started process in network.json. */
-static int add_process(struct up *u, const char *name, const char *kind, const char *url, pid_t pid)
+static int add_process(struct up *u, const char *name, const char *kind, const char *url,
+                       const char *ops_url, pid_t pid)
 {
     size_t i = u->nf.n_processes++;
     struct netfile_process *p = &u->procs[i];
@@ -154,6 +169,7 @@ static int add_process(struct up *u, const char *name, const char *kind, const c
     *p = (struct netfile_process){.name = u->strings[i][0],
                                   .kind = (char *)kind,
                                   .url = (char *)url,
+                                  .ops_url = (char *)ops_url,
                                   .pid = pid,
                                   .log = u->strings[i][1],
                                   .pid_file = u->strings[i][2],
@@ -162,9 +178,10 @@ static int add_process(struct up *u, const char *name, const char *kind, const c
     return rc ? cli_fail(PROG, rc, "cannot write %s/%s", u->dir, NETFILE_NAME) : 0;
 }
 
-/* Starts `argv` as process `name` and waits until it serves `url`. */
+/* Starts `argv` as process `name` and waits until it serves `url` (and its operations endpoint
+ * `ops_url`, NULL: none, is recorded). */
 static int start(struct up *u, const char *name, const char *kind, const char *url,
-                 char *const argv[])
+                 const char *ops_url, char *const argv[])
 {
     char log[PATH_MAX], pidf[PATH_MAX], exitf[PATH_MAX];
     snprintf(log, sizeof log, "%s/%s.log", u->dir, name);
@@ -174,7 +191,7 @@ static int start(struct up *u, const char *name, const char *kind, const char *u
     int rc = procs_start(argv, log, pidf, exitf, &pid);
     if (rc)
         return cli_fail(PROG, rc, "cannot start %s: %s (see %s)", name, stele_strerror(rc), log);
-    if ((rc = add_process(u, name, kind, url, pid)))
+    if ((rc = add_process(u, name, kind, url, ops_url, pid)))
         return rc;
     const char *state;
     struct rpc_result res = {0};
@@ -217,6 +234,14 @@ static const char *yq(char out[YQ_MAX], const char *s)
     out[k++] = '"';
     out[k] = 0;
     return out;
+}
+
+/* The `operations` section of a daemon's configuration, when the network gives it one. */
+static void ops_section(struct buf *y, const char *addr)
+{
+    char q[YQ_MAX];
+    if (addr)
+        buf_printf(y, "operations:\n  listen: %s\n", yq(q, addr));
 }
 
 /* Writes `y` (released here) to the configuration file `path`, creating its directory `dir`
@@ -361,13 +386,14 @@ static int start_ca(struct up *u, char *secret, size_t secret_len)
     buf_printf(&y, "# Written by stele-network up.\nlisten: %s\ndir: ca\nname: %s\nlog_level: %s\n",
                yq(q[0], u->nc->ca.listen), yq(q[1], u->nc->ca.name),
                netconfig_level_name(u->nc->ca.log_level));
+    ops_section(&y, u->nc->ca.operations);
     if (u->nc->tls != NETCONFIG_TLS_NONE) /* never mutual: those enrolling have no certificate */
         buf_printf(&y, "tls:\n  cert: tls/ca-server.crt\n  key: tls/ca-server.key\n");
     int rc = write_conf(NULL, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {ca, "serve", "--config", conf, NULL};
-    return start(u, "ca", "ca", u->nc->ca.listen, serve);
+    return start(u, "ca", "ca", u->nc->ca.listen, u->nc->ca.operations, serve);
 }
 
 /* Registers `id` (unless it is the CA admin) and enrols it into DIR/ids/<id>. */
@@ -488,12 +514,13 @@ static int start_orderer(struct up *u, const struct netconfig_orderer *o)
                netconfig_level_name(o->log_level), netconfig_fsync_name(o->fsync),
                netconfig_scheduler_name(o->scheduler), nc->channel.consensus.type,
                (unsigned long long)o->batch_delay_ms);
+    ops_section(&y, o->operations);
     tls_section(u, &y, o->id);
     int rc = write_conf(odir, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};
-    return start(u, o->id, "orderer", o->listen, serve);
+    return start(u, o->id, "orderer", o->listen, o->operations, serve);
 }
 
 /* The organisation of identity `id`, or NULL. */
@@ -534,12 +561,13 @@ static int start_peer(struct up *u, const struct netconfig_peer *p)
             buf_printf(&y, "    - {org: %s, address: %s}\n", yq(q[0], org),
                        yq(q[1], nc->peers[i].listen));
     }
+    ops_section(&y, p->operations);
     tls_section(u, &y, p->id);
     int rc = write_conf(pdir, conf, &y);
     if (rc)
         return rc;
     char *serve[] = {prog, "serve", "--config", conf, NULL};
-    return start(u, p->id, "peer", p->listen, serve);
+    return start(u, p->id, "peer", p->listen, p->operations, serve);
 }
 
 /* JSON array of the processes of one kind. */
@@ -552,6 +580,8 @@ static void json_procs(struct json *j, const struct up *u, const char *kind)
             json_object_begin(j);
             json_kv_string(j, "id", u->procs[i].name);
             json_kv_string(j, "url", u->procs[i].url);
+            if (u->procs[i].ops_url)
+                json_kv_string(j, "operations", u->procs[i].ops_url);
             json_object_end(j);
         }
     json_array_end(j);
@@ -563,9 +593,12 @@ static void print_up(const struct up *u, bool json)
     if (!json) {
         printf("network %s is up in %s (channel %s, %s)\n", u->nf.network, u->dir, u->nf.channel_id,
                u->nf.consensus);
-        for (size_t i = 0; i < u->nf.n_processes; i++)
+        for (size_t i = 0; i < u->nf.n_processes; i++) {
             printf("  %-10s %-8s %-22s pid %lld  log %s/%s\n", u->procs[i].name, u->procs[i].kind,
                    u->procs[i].url, (long long)u->procs[i].pid, u->dir, u->procs[i].log);
+            if (u->procs[i].ops_url)
+                printf("  %-10s %-8s http://%s/metrics\n", "", "", u->procs[i].ops_url);
+        }
         printf("  identities %s/ids (admin: %s/ids/admin)\n", u->dir, u->dir);
         if (u->nf.tls_ca)
             printf("  tls        %s: roots %s/%s\n", u->nf.tls_cert ? "mutual" : "server", u->dir,

@@ -101,10 +101,12 @@ static int request_line(const uint8_t *l, size_t n, struct ops_request *out)
 int ops_parse_request(const uint8_t *data, size_t len, struct ops_request *out)
 {
     memset(out, 0, sizeof *out);
+    if (!data || len == 0)
+        return STELE_OK; /* nothing yet */
     const uint8_t *end = data + (len < OPS_MAX_REQUEST ? len : OPS_MAX_REQUEST), *p = data, *next;
-    size_t n = data ? line_at(p, end, &next) : SIZE_MAX;
+    size_t n = line_at(p, end, &next);
     if (n == SIZE_MAX) { /* no request line yet: it may still become one */
-        for (const uint8_t *c = data; c && c < end; c++)
+        for (const uint8_t *c = data; c < end; c++)
             if (*c != ' ' && *c != '\r' && (*c < 0x21 || *c > 0x7e))
                 return STELE_ERR_MALFORMED;
         return len >= OPS_MAX_REQUEST ? STELE_ERR_LIMIT : STELE_OK;

@@ -58,6 +58,10 @@ static void handle_one(struct orderer *o, struct arena *a, const uint8_t *env, s
                                               : stele_strerror(rc);
     }
 out:
+    atomic_fetch_add_explicit(v->status == STELE__STATUS__STATUS_SUCCESS    ? &o->counts.accepted
+                              : v->status == STELE__STATUS__STATUS_CONFLICT ? &o->counts.duplicate
+                                                                            : &o->counts.refused,
+                              1, memory_order_relaxed);
     resp->status = v->status;
     resp->info = (char *)v->info;
     resp->tx_id = v->tx_id;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct chain {
     uint8_t head[32];                    /* header hash of block height-1, set with height */
     bool down;                           /* chain_shutdown() was called */
     struct claim *claims[CLAIM_BUCKETS]; /* tx_ids in flight */
+    atomic_uint_fast64_t appended;       /* chain_append() successes (not under mu) */
     struct arena *arena;                 /* block 0 and its configuration */
     Stele__ChannelConfig *config;        /* block 0's channel configuration */
 };
@@ -233,6 +235,11 @@ uint64_t chain_height(struct chain *c)
     return h;
 }
 
+uint64_t chain_appended(struct chain *c)
+{
+    return atomic_load_explicit(&c->appended, memory_order_relaxed);
+}
+
 void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32])
 {
     pthread_mutex_lock(&c->mu);
@@ -247,6 +254,7 @@ int chain_append(struct chain *c, const Stele__Block *block)
     if (rc)
         return rc;
     struct arena *a = arena_create(0);
+    atomic_fetch_add_explicit(&c->appended, 1, memory_order_relaxed);
     pthread_mutex_lock(&c->mu);
     c->height = blockstore_height(c->bs);
     blockstore_head_hash(c->bs, c->head); /* blocks are appended by one thread: this one's */

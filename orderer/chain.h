@@ -61,6 +61,10 @@ struct blockstore *chain_store(struct chain *c);
 /* Number of blocks. */
 uint64_t chain_height(struct chain *c);
 
+/* Blocks chain_append() added since chain_open() (block 0 from the genesis file not counted).
+ * Lock-free (a relaxed atomic); it may be read just before the height shows the block. */
+uint64_t chain_appended(struct chain *c);
+
 /* Height and head hash in one consistent read. */
 void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32]);
 

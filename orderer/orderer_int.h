@@ -24,6 +24,15 @@ struct rpc_node_service;
  * at 70 Deliver requests a second a request may lag the orderer's clock by up to 15 minutes. */
 #define ORDERER_DELIVER_REPLAYS (1u << 16)
 
+/* Broadcast envelopes answered (broadcast.c), for the operations endpoint (metrics.c): one
+ * relaxed atomic add per envelope, no lock; read with relaxed loads at each scrape. Zeroed with
+ * the orderer; never reset. */
+struct orderer_counts {
+    atomic_uint_fast64_t accepted;  /* SUCCESS: handed to consensus */
+    atomic_uint_fast64_t duplicate; /* CONFLICT: its tx_id is in flight or in a block already */
+    atomic_uint_fast64_t refused;   /* any other status */
+};
+
 struct orderer {
     const struct orderer_config *cfg;     /* the configuration (not owned) */
     struct enrolment self;                /* the orderer's key pair and identity record */
@@ -37,6 +46,7 @@ struct orderer {
     struct rpc_node_service *node;        /* stele.Node/Info state */
     struct quota *deliver_streams;        /* Deliver streams open, by reader */
     struct replay_cache *deliver_replays; /* Deliver requests taken, by tx_id (taken once) */
+    struct orderer_counts counts;         /* for the metrics (metrics.c) */
     atomic_bool stopping;                 /* orderer_stop() began */
     bool started;                         /* orderer_start() succeeded */
     bool stopped;                         /* orderer_stop() finished */

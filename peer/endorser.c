@@ -187,8 +187,8 @@ static enum rpc_code execute(struct peer *p, struct arena *a, const Stele__Heade
     return RPC_OK;
 }
 
-enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
-                           bool sign, const struct endorse_hook *hook, struct endorse_result *out)
+static enum rpc_code endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
+                             bool sign, const struct endorse_hook *hook, struct endorse_result *out)
 {
     memset(out, 0, sizeof *out);
     out->code = RPC_OK;
@@ -323,6 +323,16 @@ enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedP
         return refuse(out, RPC_RESOURCE_EXHAUSTED, "out of memory");
     out->endorsed = true;
     return RPC_OK;
+}
+
+enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
+                           bool sign, const struct endorse_hook *hook, struct endorse_result *out)
+{
+    enum rpc_code code = endorse(p, a, sp, sign, hook, out);
+    if (sign)
+        atomic_fetch_add_explicit(out->endorsed ? &p->counts.endorsed : &p->counts.endorse_refused,
+                                  1, memory_order_relaxed);
+    return code;
 }
 
 /* The ProposalResponse of a result, in the call's arena. */

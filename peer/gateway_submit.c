@@ -39,8 +39,8 @@ static size_t channel_orderers(const struct peer *p)
     return c && c->n_orderers ? c->n_orderers : p->n_orderers;
 }
 
-enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage *req,
-                                  ProtobufCMessage **resp, void *arg)
+static enum rpc_code submit(struct rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *arg)
 {
     struct peer *p = arg;
     struct arena *a = rpc_call_arena(call);
@@ -151,4 +151,14 @@ enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage 
                               r->orderers_accepted, enough, status_name(last), (int)last);
     *resp = &r->base;
     return RPC_OK;
+}
+
+enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage *req,
+                                  ProtobufCMessage **resp, void *arg)
+{
+    struct peer *p = arg;
+    enum rpc_code code = submit(call, req, resp, arg);
+    atomic_fetch_add_explicit(code == RPC_OK ? &p->counts.submits_ok : &p->counts.submits_refused,
+                              1, memory_order_relaxed);
+    return code;
 }

@@ -55,6 +55,16 @@ struct signed_request;
 #define PEER_MAX_SIGNED_REQUEST  (IDENTITY_REQ_MAX_LEN + (4u << 10))
 #define PEER_MAX_SMALL_REQUEST   (4u << 10)
 
+/* Events counted for the operations endpoint (metrics.c): each where it happens with one
+ * relaxed atomic add (atomic_fetch_add_explicit(..., memory_order_relaxed)), no lock; read
+ * with relaxed loads at each scrape. Zeroed with the peer; never reset. */
+struct peer_counts {
+    atomic_uint_fast64_t endorsed;        /* peer_endorse() with `sign`: signed an endorsement */
+    atomic_uint_fast64_t endorse_refused; /* ... and did not (a check, the chaincode's status) */
+    atomic_uint_fast64_t submits_ok;      /* Gateway/Submit answered OK */
+    atomic_uint_fast64_t submits_refused; /* Gateway/Submit answered an error */
+};
+
 struct peer {
     const struct peer_config *cfg;       /* the configuration (not owned) */
     struct enrolment self;               /* the peer's key pair and identity record */
@@ -84,6 +94,7 @@ struct peer {
     struct peer_gateway *gw;             /* the gateway's channels (gateway.c) */
     struct ccrt *ccrt;                   /* the chaincode runtime (endorser_cc.c) */
     struct cc_current *cc_current;       /* the package each chaincode runs from (endorser_cc.c) */
+    struct peer_counts counts;           /* for the metrics (metrics.c) */
 };
 
 /* Starts the thread that pulls blocks from the orderers and commits them (intake.c). */
@@ -188,7 +199,8 @@ struct endorse_hook {
 };
 
 /* Checks and executes the signed proposal `sp` (untrusted); signs a success when `sign`.
- * `hook` may be NULL. Returns out->code. */
+ * `hook` may be NULL. Returns out->code. With `sign`, counts the proposal once in p->counts
+ * (endorsed or refused); an evaluation (!sign) is not counted. Thread-safe. */
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
                            bool sign, const struct endorse_hook *hook, struct endorse_result *out);
 
@@ -244,7 +256,8 @@ void peer_gateway_destroy(struct peer *p);
 struct peer_broadcaster *peer_gateway_broadcaster(const struct peer *p);
 /* The largest envelope the channel's orderers take (its absolute_max_bytes; gateway.c). */
 uint64_t peer_gateway_submit_cap(const struct peer *p);
-/* stele.Gateway/Submit's handler (gateway_submit.c); `arg` is the peer. */
+/* stele.Gateway/Submit's handler (gateway_submit.c); `arg` is the peer. Counts the call once
+ * in p->counts (answered OK or not). */
 enum rpc_code peer_gateway_submit(struct rpc_call *call, const ProtobufCMessage *req,
                                   ProtobufCMessage **resp, void *arg);
 

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,11 @@ struct kvledger {
     struct msp *msp;           /* the caller's; gets the ledger's CRLs (install_crl()) */
     struct msp *also_msp;      /* the caller's other one, or NULL: gets them too */
     bool failed;               /* a disk error: no more commits */
+
+    /* Counters since kvledger_open() (kvledger_blocks_committed(), kvledger_tx_committed()):
+     * written by the committer alone, one relaxed add per event, read by any thread. */
+    atomic_uint_fast64_t blocks_committed; /* blocks kvledger_commit() published */
+    atomic_uint_fast64_t tx_codes[256];    /* their transactions, by validation code */
 
     pthread_mutex_t mu;   /* guards the fields below */
     pthread_cond_t grown; /* height grew, or shutdown */
@@ -507,12 +513,16 @@ static void state_prev(struct kvledger *l, uint8_t out[32])
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Counts the VALID codes of a block, for the log line. */
-static size_t count_valid(const uint8_t *codes, size_t n)
+/* Counts a committed block's transactions by code (for the metrics) and returns how many are
+ * VALID (for the log line). */
+static size_t count_codes(struct kvledger *l, const uint8_t *codes, size_t n)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        atomic_fetch_add_explicit(&l->tx_codes[codes[i]], 1, memory_order_relaxed);
         k += codes[i] == STELE__TX_VALIDATION_CODE__VALID;
+    }
+    atomic_fetch_add_explicit(&l->blocks_committed, 1, memory_order_relaxed);
     return k;
 }
 
@@ -573,9 +583,10 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
         rc = stele_errf(errmsg, w.rc, "block %llu: cannot install the CRL it carries: %s",
                         (unsigned long long)height, stele_strerror(w.rc));
     }
+    size_t valid = count_codes(l, codes, n); /* before a waiter can see the block */
     publish(l, height + 1, hash, b->header->previous_hash.data, state);
     log_info("ledger", "committed block %llu: %zu of %zu transactions valid",
-             (unsigned long long)height, count_valid(codes, n), n);
+             (unsigned long long)height, valid, n);
 out:
     free(codes);
     statedb_update_destroy(u);
@@ -596,6 +607,16 @@ bool kvledger_wait(struct kvledger *l, uint64_t number, int timeout_ms)
     bool ok = !l->shutdown && l->height > number;
     pthread_mutex_unlock(&l->mu);
     return ok;
+}
+
+uint64_t kvledger_blocks_committed(struct kvledger *l)
+{
+    return atomic_load_explicit(&l->blocks_committed, memory_order_relaxed);
+}
+
+uint64_t kvledger_tx_committed(struct kvledger *l, uint8_t code)
+{
+    return atomic_load_explicit(&l->tx_codes[code], memory_order_relaxed);
 }
 
 struct blockstore *kvledger_blocks(struct kvledger *l)

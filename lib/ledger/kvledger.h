@@ -95,6 +95,15 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *block, char **errmsg
  * no limit) or the ledger shuts down (false). */
 bool kvledger_wait(struct kvledger *l, uint64_t number, int timeout_ms);
 
+/* Blocks kvledger_commit() committed since kvledger_open() (blocks replayed by the open are not
+ * counted). Any thread; lock-free (a relaxed atomic: a scrape may see a block's transactions
+ * before the block, or the other way round). */
+uint64_t kvledger_blocks_committed(struct kvledger *l);
+
+/* Transactions of those blocks whose validation code (a Stele__TxValidationCode, one octet) is
+ * `code`. Any thread; lock-free, as kvledger_blocks_committed(). */
+uint64_t kvledger_tx_committed(struct kvledger *l, uint8_t code);
+
 /* The block store and the state database, for reads (the ledger keeps ownership). */
 struct blockstore *kvledger_blocks(struct kvledger *l);
 struct statedb *kvledger_state(struct kvledger *l);

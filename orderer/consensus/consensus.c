@@ -116,7 +116,7 @@ int consensus_attach(struct consensus *c, struct rpc_server *server)
 
 void consensus_status(struct consensus *c, struct consensus_status *st)
 {
-    *st = (struct consensus_status){0, c->ops->name};
+    *st = (struct consensus_status){.role = c->ops->name};
     if (c->ops->status)
         c->ops->status(c->state, st);
 }

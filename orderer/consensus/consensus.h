@@ -54,8 +54,9 @@ struct consensus_params {
 
 /* What a plug-in says about itself (for ChainInfo and operators). */
 struct consensus_status {
-    uint64_t view;    /* current view (pbft), else 0 */
-    const char *role; /* "primary", "backup", "view-changing", "syncing", "solo" (static) */
+    uint64_t view;         /* current view (pbft), else 0 */
+    const char *role;      /* "primary", "backup", "view-changing", "syncing", "solo" (static) */
+    uint64_t view_changes; /* times the view rose since the plug-in started (pbft), else 0 */
 };
 
 /* How a plug-in talks back to the core. Called from the plug-in's own threads. */

@@ -153,6 +153,8 @@ struct pbft {
 
     /* normal case */
     uint64_t view;
+    uint64_t view_changes;      /* times `view` rose since pbft_create(): a view change begun, or a
+                                   NEW-VIEW of a later view installed (not a restored view) */
     bool active;                /* false between VIEW-CHANGE and NEW-VIEW */
     uint64_t free_since;        /* monotonic ms the slot was last reset (block executed, view
                                    change): a block that is not full waits batch_delay from it */

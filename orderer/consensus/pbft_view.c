@@ -193,6 +193,7 @@ void pbft_start_view_change(struct pbft *b, uint64_t view, const char *reason)
     if (b->active)
         pbft_keep_complaints(b);
     b->view = view;
+    b->view_changes++;
     b->active = false;
     memset(b->peer_in_view, 0, sizeof b->peer_in_view);
     pbft_publish(b);
@@ -580,6 +581,7 @@ void pbft_on_new_view(struct pbft *b, const Stele__PbftSigned *s, const Stele__P
         why = "it carries a PRE-PREPARE that the VIEW-CHANGEs do not imply";
         goto refuse;
     }
+    b->view_changes += w > b->view; /* a NEW-VIEW of a later view than the one we moved to */
     b->view = w;
     buf_clear(&b->new_view);
     pb_pack_buf(&s->base, &b->new_view);

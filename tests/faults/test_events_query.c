@@ -11,7 +11,10 @@
  *      hex), instead of holding a commit wait until the deadline and then saying the
  *      transaction has not committed;
  *   3. `stele events` exits 3 (try again), not 1 (refused), when the peer it follows stops and
- *      ends the stream with SERVICE_UNAVAILABLE.
+ *      ends the stream with SERVICE_UNAVAILABLE;
+ *   4. every daemon's operations endpoint answers /metrics and /healthz, and its counters
+ *      (transactions by validation code, blocks, Broadcast answers, proposals, Submits) move
+ *      by exactly what the test did.
  *
  * STELE_KEEP_TEST_DIR=1 keeps the logs.
  */
@@ -21,6 +24,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "identity/identity.h"
+#include "ledger/tx.h"
 #include "pb/pb.h"
 #include "rpc/rpc.h"
 
@@ -366,6 +370,218 @@ static void operations_endpoints_report_the_network(void **state)
     assert_true(peer_head(0, &h));
 }
 
+/* One sample of a scrape (asserted present). */
+static double sample_of(const struct buf *m, const char *sample)
+{
+    double v = -1;
+    if (!test_metric((const char *)m->data, sample, &v))
+        fail_msg("no sample %s in the scrape", sample);
+    return v;
+}
+
+/* What the tests below read of one peer's or orderer's scrape. */
+struct peer_counts {
+    double height, blocks, valid, mvcc, all_codes, endorsed, endorse_refused, submits_ok,
+        submits_refused, sig_checks, cc_invocations;
+};
+struct orderer_counts {
+    double height, blocks, accepted, duplicate, refused, streams, view_changes;
+};
+
+static void scrape_peer(int i, struct peer_counts *c)
+{
+    struct buf m;
+    assert_int_equal(ops_get(&N.p[i], "/metrics", &m), 200);
+    c->height = sample_of(&m, "stele_ledger_height");
+    c->blocks = sample_of(&m, "stele_ledger_blocks_committed_total");
+    c->valid = sample_of(&m, "stele_ledger_transactions_total{code=\"VALID\"}");
+    c->mvcc = sample_of(&m, "stele_ledger_transactions_total{code=\"MVCC_READ_CONFLICT\"}");
+    /* every code is printed, 0 when none was seen, so that dashboards find each series */
+    const ProtobufCEnumDescriptor *d = &stele__tx_validation_code__descriptor;
+    c->all_codes = 0;
+    for (unsigned k = 0; k < d->n_values; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "stele_ledger_transactions_total{code=\"%s\"}",
+                 d->values[k].name);
+        c->all_codes += sample_of(&m, name);
+    }
+    c->endorsed = sample_of(&m, "stele_endorser_proposals_total{result=\"endorsed\"}");
+    c->endorse_refused = sample_of(&m, "stele_endorser_proposals_total{result=\"refused\"}");
+    c->submits_ok = sample_of(&m, "stele_gateway_submits_total{result=\"accepted\"}");
+    c->submits_refused = sample_of(&m, "stele_gateway_submits_total{result=\"refused\"}");
+    c->sig_checks = sample_of(&m, "stele_signature_cache_hits_total") +
+                    sample_of(&m, "stele_signature_verifications_total");
+    c->cc_invocations = sample_of(&m, "stele_chaincode_invocations_total");
+    assert_true(sample_of(&m, "stele_chaincode_hosts_killed_total{reason=\"crashed\"}") >= 0);
+    assert_true(sample_of(&m, "stele_event_streams") >= 0);
+    buf_release(&m);
+}
+
+static void scrape_orderer(int i, struct orderer_counts *c)
+{
+    struct buf m;
+    assert_int_equal(ops_get(&N.o[i], "/metrics", &m), 200);
+    c->height = sample_of(&m, "stele_orderer_chain_height");
+    c->blocks = sample_of(&m, "stele_orderer_blocks_total");
+    c->accepted = sample_of(&m, "stele_broadcast_envelopes_total{result=\"accepted\"}");
+    c->duplicate = sample_of(&m, "stele_broadcast_envelopes_total{result=\"duplicate\"}");
+    c->refused = sample_of(&m, "stele_broadcast_envelopes_total{result=\"refused\"}");
+    c->streams = sample_of(&m, "stele_deliver_streams");
+    c->view_changes = sample_of(&m, "stele_consensus_view_changes_total");
+    buf_release(&m);
+}
+
+/* ProcessProposal of kv's `fn` (one argument `arg`) on peer i: the chaincode's status, or -1
+ * when the call failed. */
+static int propose(int i, const char *fn, const char *arg)
+{
+    ProtobufCBinaryData args[1] = {{strlen(arg), (uint8_t *)arg}};
+    struct tx_proposal_params pp = {.channel_id = CHANNEL,
+                                    .creator = N.user.record->data,
+                                    .creator_len = N.user.record->len,
+                                    .chaincode = CC,
+                                    .function = fn,
+                                    .args = args,
+                                    .n_args = 1};
+    struct buf prop;
+    uint8_t sig[64];
+    buf_init(&prop);
+    assert_int_equal(tx_proposal_build(&pp, N.user.key, &prop, sig, NULL), STELE_OK);
+    Stele__SignedProposal sp = STELE__SIGNED_PROPOSAL__INIT;
+    sp.proposal_bytes = (ProtobufCBinaryData){prop.len, prop.data};
+    sp.signature = (ProtobufCBinaryData){64, sig};
+    struct rpc_channel *ch = rpc_channel_open(N.p[i].addr, NULL, NULL);
+    assert_non_null(ch);
+    ProtobufCMessage *m = NULL;
+    struct rpc_result res;
+    int rc = rpc_unary(ch, "/stele.Endorser/ProcessProposal", &sp.base,
+                       &stele__proposal_response__descriptor, &m, 30000, &res);
+    rpc_channel_close(ch);
+    buf_release(&prop);
+    const Stele__ProposalResponse *pr = (const Stele__ProposalResponse *)m;
+    int status = rc == STELE_OK && pr->response ? pr->response->status : -1;
+    print_message("ProcessProposal %s(%s): %d %s\n", fn, arg, status,
+                  rc == STELE_OK ? "" : res.detail);
+    pb_free(m);
+    return status;
+}
+
+/* The counters an operator watches move with what happens: after TXS transactions ordered
+ * and committed, each peer counts TXS more VALID transactions and exactly the blocks its
+ * height grew by, each orderer answered every envelope sent to it as accepted or duplicate
+ * (each was accepted by one at least) and counts the blocks its chain grew by; a stale read counts
+ * one MVCC_READ_CONFLICT on each peer; an envelope with a bad signature counts one refusal on every
+ * orderer (and, sent to a gateway, one refused Submit); a proposal endorsed and one the chaincode
+ * refuses count once each. */
+static void operations_endpoints_count_transactions_and_refusals(void **state)
+{
+    (void)state;
+    enum { TXS = 3 };
+    install_genesis_cc(0, "tests/chaincode/kv_cc.so");
+    assert_peers_agree(30);
+    struct peer_counts p0[PEERS], p1[PEERS];
+    struct orderer_counts o0[ORDERERS], o1[ORDERERS];
+    for (int i = 0; i < PEERS; i++)
+        scrape_peer(i, &p0[i]);
+    for (int i = 0; i < ORDERERS; i++)
+        scrape_orderer(i, &o0[i]);
+
+    /* TXS transactions, each to every orderer, committed VALID on both peers */
+    ProtobufCBinaryData envs[TXS];
+    char ids[TXS][65], keys[TXS][16];
+    for (int t = 0; t < TXS; t++) {
+        snprintf(keys[t], sizeof keys[t], "ops/%d", t);
+        envs[t] = tx_must(&(struct txspec){.writes = {{.key = keys[t], .value = "v"}}}, ids[t]);
+    }
+    submit(ALL_ORDERERS, envs, TXS);
+    for (int t = 0; t < TXS; t++) {
+        free(envs[t].data);
+        for (int i = 0; i < PEERS; i++)
+            assert_int_equal(tx_wait(i, ids[t], 30000, NULL, NULL),
+                             STELE__TX_VALIDATION_CODE__VALID);
+    }
+    /* a transaction that read ops/0 as absent, committed after ops/0 was written; through
+     * peer 0's gateway */
+    char stale[65];
+    Stele__SubmitResponse *r =
+        gateway_submit(0,
+                       tx_must(&(struct txspec){.reads = {{.key = "ops/0"}},
+                                                .writes = {{.key = "ops/0", .value = "stale"}}},
+                               stale),
+                       &(struct rpc_result){0});
+    assert_non_null(r);
+    pb_free(&r->base);
+    for (int i = 0; i < PEERS; i++)
+        assert_int_equal(tx_wait(i, stale, 30000, NULL, NULL),
+                         STELE__TX_VALIDATION_CODE__MVCC_READ_CONFLICT);
+    /* a creator signature that does not verify: every orderer refuses it, so does the gateway */
+    char bad_id[65];
+    ProtobufCBinaryData g =
+        tx_must(&(struct txspec){.writes = {{.key = "ops/bad", .value = "x"}}}, bad_id);
+    Stele__Envelope *env =
+        (Stele__Envelope *)pb_unpack(&stele__envelope__descriptor, NULL, g.data, g.len, 0);
+    assert_non_null(env);
+    env->signature.data[7] ^= 0x40;
+    ProtobufCBinaryData bad;
+    bad.data = pb_pack(&env->base, &bad.len);
+    pb_free(&env->base);
+    free(g.data);
+    Stele__Status st;
+    broadcast(ALL_ORDERERS, &bad, 1, &st);
+    assert_int_equal(st, STELE__STATUS__STATUS_FORBIDDEN);
+    struct rpc_result res;
+    assert_null(gateway_submit(0, bad, &res));
+    assert_int_equal(res.code, RPC_UNAUTHENTICATED);
+    /* proposals: one endorsed, one its chaincode refuses (status 403) */
+    assert_int_equal(propose(0, "get", "ops/1"), 200);
+    assert_int_equal(propose(0, "refuse", "-"), 403);
+
+    assert_peers_agree(30);
+    for (int i = 0; i < PEERS; i++) {
+        scrape_peer(i, &p1[i]);
+        print_message(
+            "peer %d: height %.0f -> %.0f, blocks +%.0f, VALID +%.0f, MVCC +%.0f, "
+            "endorsed +%.0f, refused +%.0f, submits +%.0f/-%.0f, signatures +%.0f\n",
+            i, p0[i].height, p1[i].height, p1[i].blocks - p0[i].blocks, p1[i].valid - p0[i].valid,
+            p1[i].mvcc - p0[i].mvcc, p1[i].endorsed - p0[i].endorsed,
+            p1[i].endorse_refused - p0[i].endorse_refused, p1[i].submits_ok - p0[i].submits_ok,
+            p1[i].submits_refused - p0[i].submits_refused, p1[i].sig_checks - p0[i].sig_checks);
+        assert_true(p1[i].height > p0[i].height);
+        assert_true(p1[i].blocks - p0[i].blocks == p1[i].height - p0[i].height);
+        assert_true(p1[i].valid - p0[i].valid == TXS);
+        assert_true(p1[i].mvcc - p0[i].mvcc == 1);
+        assert_true(p1[i].all_codes - p0[i].all_codes == TXS + 1);
+        /* validation checks every creator and endorsement signature through the cache */
+        assert_true(p1[i].sig_checks - p0[i].sig_checks >= 2 * (TXS + 1));
+    }
+    assert_true(p1[0].endorsed - p0[0].endorsed == 1);
+    assert_true(p1[0].endorse_refused - p0[0].endorse_refused == 1);
+    assert_true(p1[0].cc_invocations - p0[0].cc_invocations == 2);
+    assert_true(p1[0].submits_ok - p0[0].submits_ok == 1);
+    assert_true(p1[0].submits_refused - p0[0].submits_refused == 1);
+    assert_true(p1[1].endorsed == p0[1].endorsed && p1[1].submits_ok == p0[1].submits_ok);
+    double streams = 0, accepted = 0;
+    for (int i = 0; i < ORDERERS; i++) {
+        scrape_orderer(i, &o1[i]);
+        print_message("orderer %d: height %.0f -> %.0f, blocks +%.0f, accepted +%.0f, duplicate "
+                      "+%.0f, refused +%.0f, deliver streams %.0f, view changes %.0f\n",
+                      i, o0[i].height, o1[i].height, o1[i].blocks - o0[i].blocks,
+                      o1[i].accepted - o0[i].accepted, o1[i].duplicate - o0[i].duplicate,
+                      o1[i].refused - o0[i].refused, o1[i].streams, o1[i].view_changes);
+        assert_true(o1[i].blocks - o0[i].blocks == o1[i].height - o0[i].height);
+        assert_true(o1[i].height == p1[0].height);
+        /* each holds TXS from submit() and the stale one from the gateway: accepted, or a
+         * duplicate when another orderer's copy (forwarded, or in a PRE-PREPARE) came first */
+        assert_true(o1[i].accepted + o1[i].duplicate - o0[i].accepted - o0[i].duplicate == TXS + 1);
+        accepted += o1[i].accepted - o0[i].accepted;
+        assert_true(o1[i].refused - o0[i].refused == 1);
+        assert_true(o1[i].view_changes == o0[i].view_changes);
+        streams += o1[i].streams;
+    }
+    assert_true(accepted >= TXS + 1); /* every envelope was accepted somewhere */
+    assert_true(streams >= PEERS);    /* each peer pulls blocks on a Deliver stream */
+}
+
 static void events_cli_exits_3_when_its_peer_stops(void **state)
 {
     (void)state;
@@ -422,6 +638,7 @@ int main(void)
         cmocka_unit_test(commit_status_refuses_a_tx_id_no_transaction_carries),
         cmocka_unit_test(a_signed_request_is_taken_once),
         cmocka_unit_test(operations_endpoints_report_the_network),
+        cmocka_unit_test(operations_endpoints_count_transactions_and_refusals),
         cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
     };
     if (getenv("STELE_TEST_FILTER"))

@@ -47,6 +47,7 @@ struct cluster {
     struct crypto_key *ca;
     struct test_identity orderers[N], clients[CLIENTS];
     char addr[N][32];
+    char ops[N][32]; /* each orderer's operations endpoint (GET /metrics) */
     pid_t pid[N];
     Stele__ChannelConfig *cfg; /* in arena */
     struct arena *a;
@@ -75,10 +76,11 @@ static void write_config(int i, const char *fault)
                "consensus:\n  type: pbft\n%s%s%s"
                "batch:\n  max_message_count: 50\n  batch_timeout: 50ms\n"
                "  preferred_max_bytes: 64KiB\n  absolute_max_bytes: 128KiB\n"
-               "membership:\n  cas:\n    - public_key: ../ca.pub\n",
+               "membership:\n  cas:\n    - public_key: ../ca.pub\n"
+               "operations:\n  listen: %s\n",
                i, C.addr[i],
                getenv("STELE_TEST_LOG_LEVEL") ? getenv("STELE_TEST_LOG_LEVEL") : "info",
-               fault ? "  fault: " : "", fault ? fault : "", fault ? "\n" : "");
+               fault ? "  fault: " : "", fault ? fault : "", fault ? "\n" : "", C.ops[i]);
     path_of(path, sizeof path, i, "orderer.yaml");
     assert_int_equal(test_write_file(path, y.data, y.len), 0);
     buf_release(&y);
@@ -177,6 +179,7 @@ static void cluster_up(const char *const faults[N])
         char id[8];
         snprintf(id, sizeof id, "o%d", i);
         snprintf(C.addr[i], sizeof C.addr[i], "127.0.0.1:%d", test_free_port());
+        snprintf(C.ops[i], sizeof C.ops[i], "127.0.0.1:%d", test_free_port());
         path_of(path, sizeof path, i, "");
         assert_int_equal(mkdir(path, 0700), 0);
         test_identity_issue(C.ca, 0, id, "orderers", "orderer", 0, 86400, &C.orderers[i]);
@@ -487,6 +490,19 @@ static void normal_case_under_load(void **state)
     assert_true(height_of(1) > 2);
 }
 
+/* Orderer i's metric `sample` (asserted present). */
+static double metric_of(int i, const char *sample)
+{
+    struct buf m;
+    buf_init(&m);
+    assert_int_equal(test_http_get(C.ops[i], "/metrics", NULL, &m), 200);
+    double v = -1;
+    if (!test_metric((const char *)m.data, sample, &v))
+        fail_msg("o%d serves no %s", i, sample);
+    buf_release(&m);
+    return v;
+}
+
 static void primary_killed_under_load_view_change(void **state)
 {
     (void)state;
@@ -515,6 +531,17 @@ static void primary_killed_under_load_view_change(void **state)
     assert_true(v0 >= 1);
     assert_string_equal(role, "backup");
     assert_true(view_of(1, role) >= 1);
+    /* what an operator sees: every orderer's view rose since it started (o0 since its restart,
+     * from its persisted view 0), and one of them is the primary */
+    double primaries = 0;
+    for (int i = 0; i < N; i++) {
+        double changes = metric_of(i, "stele_consensus_view_changes_total");
+        print_message("o%d: view %.0f, view changes %.0f\n", i,
+                      metric_of(i, "stele_consensus_view"), changes);
+        assert_true(changes >= 1);
+        primaries += metric_of(i, "stele_consensus_role{role=\"primary\"}");
+    }
+    assert_true(primaries == 1);
 }
 
 static void replica_catches_up_during_a_view_change(void **state)

@@ -4,6 +4,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/fsdir.h"
 #include "base/status.h"
 #include "identity/enrolment.h"
 #include "ledger/blockhash.h"
@@ -37,6 +38,7 @@ struct chain {
     atomic_uint_fast64_t appended;       /* chain_append() successes (not under mu) */
     struct arena *arena;                 /* block 0 and its configuration */
     Stele__ChannelConfig *config;        /* block 0's channel configuration */
+    int lock_fd;                         /* flock on the data directory, held while open */
 };
 
 static size_t bucket_of(const char *s)
@@ -165,6 +167,7 @@ int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
     struct chain *c = calloc(1, sizeof *c);
     if (!c)
         return STELE_ERR_NOMEM;
+    c->lock_fd = -1;
     if (!(c->arena = arena_create(0))) {
         free(c);
         return STELE_ERR_NOMEM;
@@ -176,8 +179,9 @@ int chain_open(const struct chain_options *o, struct chain **out, char **errmsg)
     pthread_cond_init(&c->grew, &ca);
     pthread_condattr_destroy(&ca);
     struct blockstore_options bo = {.sync = o->sync};
-    int rc = blockstore_open(o->dir, &bo, &c->bs, errmsg);
-    if (rc)
+    int rc = fsdir_make(o->dir, 0750, errmsg);
+    if (rc || (c->lock_fd = fsdir_lock(o->dir, "an orderer", &rc, errmsg)) < 0 ||
+        (rc = blockstore_open(o->dir, &bo, &c->bs, errmsg)))
         goto err;
     if ((rc = check_genesis(c, o, errmsg)))
         goto err;
@@ -214,6 +218,7 @@ void chain_close(struct chain *c)
     pthread_cond_destroy(&c->grew);
     pthread_mutex_destroy(&c->mu);
     arena_destroy(c->arena);
+    fsdir_unlock(c->lock_fd);
     free(c);
 }
 

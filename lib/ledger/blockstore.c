@@ -2,6 +2,7 @@
 #include "ledger/blockstore_int.h"
 
 #include "base/arena.h"
+#include "base/fsdir.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -112,10 +113,8 @@ int blockstore_open(const char *dir, const struct blockstore_options *opts, stru
     if (!bs->dir || !bs->scratch || !bs->wbuf || asprintf(&idx, "%s/index", dir) < 0 ||
         asprintf(&blocks, "%s/blocks", dir) < 0)
         goto fail;
-    if ((mkdir(dir, 0750) && errno != EEXIST) || (mkdir(blocks, 0750) && errno != EEXIST)) {
-        rc = bs_fail(errmsg, STELE_ERR_IO, "cannot create %s: %s", blocks, strerror(errno));
+    if ((rc = fsdir_make(blocks, 0750, errmsg)))
         goto fail;
-    }
 
     bs->db_opts = leveldb_options_create();
     bs->ropts = leveldb_readoptions_create();

@@ -4,6 +4,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/fsdir.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "crypto/key.h"
@@ -34,6 +35,7 @@ struct kvledger {
     Stele__ChannelConfig *cfg; /* from block 0 */
     char *genesis_tx_id;       /* tx_id of the genesis envelope (in cfg_arena) */
     struct finality finality;  /* checks delivered blocks */
+    int lock_fd;               /* flock on the data directory, held while open */
     struct txvalidator *v;     /* validates transactions */
     struct msp *msp;           /* the caller's; gets the ledger's CRLs (install_crl()) */
     struct msp *also_msp;      /* the caller's other one, or NULL: gets them too */
@@ -405,6 +407,7 @@ int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char 
     int rc = STELE_ERR_NOMEM;
     if (!l)
         return rc;
+    l->lock_fd = -1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -413,10 +416,10 @@ int kvledger_open(const struct kvledger_options *o, struct kvledger **out, char 
     pthread_condattr_destroy(&ca);
     if (!(l->cfg_arena = arena_create(0)))
         goto err;
-    if (mkdir(o->dir, 0750) && errno != EEXIST) {
-        rc = stele_errf(errmsg, STELE_ERR_IO, "cannot create %s: %s", o->dir, strerror(errno));
+    if ((rc = fsdir_make(o->dir, 0750, errmsg)))
         goto err;
-    }
+    if ((l->lock_fd = fsdir_lock(o->dir, "a peer", &rc, errmsg)) < 0)
+        goto err;
     struct blockstore_options bo = {.sync = o->sync ? BLOCKSTORE_SYNC_EVERY_BLOCK
                                                     : BLOCKSTORE_SYNC_NONE};
     if (asprintf(&path, "%s/blocks", o->dir) < 0) {
@@ -474,6 +477,7 @@ void kvledger_close(struct kvledger *l)
     arena_destroy(l->cfg_arena);
     pthread_cond_destroy(&l->grown);
     pthread_mutex_destroy(&l->mu);
+    fsdir_unlock(l->lock_fd);
     free(l);
 }
 

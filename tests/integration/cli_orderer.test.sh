@@ -67,6 +67,31 @@ for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 url="127.0.0.1:$(cat "$tmp/port")"
 
 "$bin/stele" node health --url "$url" --service stele.AtomicBroadcast >/dev/null || fail "health"
+
+# A second orderer on the running one's data_dir is refused (exit 1), naming the directory.
+set +e
+"$bin/stele-orderer" --config "$tmp/orderer.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a second orderer on a data_dir in use should exit 1, got $rc: $(cat "$tmp/err")"
+grep -q "data_dir .*/data is in use by another process (an orderer already runs on it?)" "$tmp/err" \
+  || fail "data_dir in use message: $(cat "$tmp/err")"
+
+# A data_dir whose parents are missing is made with them.
+sed -e 's#^data_dir: data#data_dir: deep/er/data#' "$tmp/orderer.yaml" >"$tmp/deep.yaml"
+"$bin/stele-orderer" --config "$tmp/deep.yaml" --port-file "$tmp/deep.port" 2>"$tmp/deep.log" &
+deep_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/deep.port" ] && break; sleep 0.05; done
+[ -s "$tmp/deep.port" ] || fail "orderer with data_dir deep/er/data: $(cat "$tmp/deep.log")"
+kill -TERM $deep_pid; wait $deep_pid || fail "deep orderer did not stop cleanly"
+[ -d "$tmp/deep/er/data" ] || fail "data_dir deep/er/data not made"
+# A data_dir that cannot be made names the directory that failed.
+: >"$tmp/notadir"
+sed -e 's#^data_dir: data#data_dir: notadir/data#' "$tmp/orderer.yaml" >"$tmp/bad.yaml"
+set +e
+"$bin/stele-orderer" --config "$tmp/bad.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 3 ] || fail "an unmakeable data_dir should exit 3, got $rc"
+grep -q "cannot create .*/notadir: it exists and is not a directory" "$tmp/err" || fail "mkdir message: $(cat "$tmp/err")"
 "$bin/stele" node info --url "$url" | grep '^role     orderer$' >/dev/null || fail "node info role"
 out=$("$bin/stele" chain info --orderer "$url" --json)
 echo "$out" | grep '"channel_id":"ch1","height":1,' >/dev/null || fail "chain info: $out"

@@ -38,6 +38,24 @@ agree() {
 }
 agree || fail "peers do not agree at height $target: $(cat "$tmp/peers.json")"
 grep -q '"agree":true' "$tmp/peers.json" || fail "agree flag: $(cat "$tmp/peers.json")"
+
+# A second peer on a running peer's data_dir is refused (exit 1), naming the directory; a
+# data_dir whose parents are missing is made with them.
+set +e
+"$bin/stele-peer" --config "$net/peer0.org1/peer.yaml" >/dev/null 2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a second peer on a data_dir in use should exit 1, got $rc: $(cat "$tmp/err")"
+grep -q "data_dir .*/data is in use by another process (a peer already runs on it?)" "$tmp/err" \
+  || fail "data_dir in use message: $(cat "$tmp/err")"
+sed -e 's#^data_dir: data#data_dir: deep/er/data#' -e 's#^listen: .*#listen: 127.0.0.1:0#' \
+  "$net/peer0.org1/peer.yaml" >"$net/peer0.org1/deep.yaml"
+"$bin/stele-peer" --config "$net/peer0.org1/deep.yaml" --port-file "$tmp/deep.port" \
+  2>"$tmp/deep.log" &
+deep_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/deep.port" ] && break; sleep 0.05; done
+[ -s "$tmp/deep.port" ] || fail "peer with data_dir deep/er/data: $(cat "$tmp/deep.log")"
+kill -TERM $deep_pid; wait $deep_pid || fail "deep peer did not stop cleanly"
+[ -d "$net/peer0.org1/deep/er/data/blocks" ] || fail "data_dir deep/er/data not made"
 grep -q '"peer_id":"peer0.org1","org":"org1"' "$tmp/peers.json" || fail "peer0.org1 row"
 grep -q '"peer_id":"peer0.org2","org":"org2"' "$tmp/peers.json" || fail "peer0.org2 row"
 "$bin/stele" chain info --peer "$p2" | grep "peer0.org2 .* $target " >/dev/null || fail "chain info --peer"

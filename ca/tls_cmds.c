@@ -10,19 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char tls_ca_help[] =
-    "Usage: stele-ca tls-ca --cert FILE --key FILE [--name CN] [--days N]\n"
+    "Usage: stele-ca tls-ca --cert FILE --key FILE [--name CN] [--days N] [--force]\n"
     "\n"
     "Creates a CA for the TLS links between Stele's processes: a new P-256 key, written to the\n"
     "--key FILE (PKCS#8 PEM, unencrypted, mode 0600), and a self-signed X.509 certificate that\n"
-    "may sign node certificates, written to the --cert FILE (PEM, mode 0644). Existing files are\n"
-    "replaced. This CA is for TLS only; identities and signatures use the ECQV CA (init).\n"
+    "may sign node certificates, written to the --cert FILE (PEM, mode 0644). Refuses when\n"
+    "either file exists, unless --force. This CA is for TLS only; identities and signatures\n"
+    "use the ECQV CA (init).\n"
     "\n"
     "  --name CN   the CA's common name (default stele-tls-ca; 1 to 64 printable characters)\n"
     "  --days N    validity in days from now (default 825; 1 to 3650)\n"
+    "  --force     replace existing files: the certificates the old CA issued no longer\n"
+    "              verify against the new one\n"
     "\n"
-    "Exit status: 0 written, 1 refused (bad name), 2 usage, 3 cannot write or internal error.\n";
+    "Exit status: 0 written, 1 refused (bad name, a file exists), 2 usage, 3 cannot write or\n"
+    "internal error.\n";
 
 static const char tls_issue_help[] =
     "Usage: stele-ca tls-issue --ca-cert FILE --ca-key FILE --name CN --host H [--host H]...\n"
@@ -95,18 +100,26 @@ static int fail(const char *prog, int rc, char *err)
 
 int cmd_tls_ca(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
-        {"name", required_argument, NULL, 'n'}, {"days", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"days", required_argument, NULL, 'd'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *prog = "stele-ca tls-ca";
     struct tls_out o = {.name = "stele-tls-ca", .days = 825};
+    bool force = false;
     int c, code;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(tls_ca_help, stdout);
             return CLI_EXIT_OK;
+        }
+        if (c == 'f') {
+            force = true;
+            continue;
         }
         if ((code = take_out_option(prog, c, optarg, &o)) == -1)
             return cli_usage(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -117,6 +130,13 @@ int cmd_tls_ca(int argc, char **argv)
         return cli_usage(prog, "unexpected argument '%s'", argv[optind]);
     if (!o.cert || !o.key)
         return cli_usage(prog, "--cert FILE and --key FILE are required");
+    struct stat st;
+    for (const char *f = o.cert; f && !force; f = f == o.cert ? o.key : NULL)
+        if (lstat(f, &st) == 0)
+            return cli_fail(prog, STELE_ERR_EXISTS,
+                            "%s exists: not replacing a TLS CA (the certificates it issued would "
+                            "no longer verify); give --force to replace it",
+                            f);
     char *err = NULL;
     int rc = tlscert_ca_create(o.cert, o.key, o.name, o.days, &err);
     if (rc != STELE_OK)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PROG "stele-orderer"
 
@@ -131,13 +132,19 @@ int cmd_genesis(int argc, char **argv)
                    "organisations, the orderer's own (trusting the CA of its enrolment) and each\n"
                    "one named by a membership.cas entry. Give the file as genesis_file to start\n"
                    "the orderer. A network of several orderers or organisations gets its\n"
-                   "genesis block from stele-network.\n\n"
+                   "genesis block from stele-network. Refuses to replace an existing FILE.\n\n"
                    "Configuration keys:\n",
                    &config, &out);
     if (rc)
         return rc;
     if (!out)
         return cli_usage(PROG, "--out FILE is required");
+    struct stat st;
+    if (lstat(out, &st) == 0)
+        return cli_fail(PROG, STELE_ERR_EXISTS,
+                        "%s exists: a channel has one genesis block; remove it first if you mean "
+                        "to start a new channel",
+                        out);
     struct orderer_config cfg;
     struct config *cc = NULL;
     struct enrolment self = {0};

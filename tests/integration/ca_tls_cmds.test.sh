@@ -49,6 +49,16 @@ echo "$text" | grep 'CA:FALSE' >/dev/null || fail "CA:FALSE"
 head -n 1 "$tmp/peer.key" | grep -x -- '-----BEGIN PRIVATE KEY-----' >/dev/null || fail "key is not PKCS#8"
 [ "$(openssl pkey -in "$tmp/peer.key" -pubout)" = "$(openssl x509 -in "$tmp/peer.crt" -noout -pubkey)" ] \
   || fail "key does not match the certificate"
+# An existing TLS CA is not replaced (exit 1, files untouched) unless --force is given.
+cp "$tmp/ca.crt" "$tmp/ca.crt.was"
+refused "tls-ca over an existing CA" 1 "ca.crt exists: not replacing a TLS CA.*--force" \
+  tls-ca --cert "$tmp/ca.crt" --key "$tmp/new.key"
+refused "tls-ca over an existing key" 1 "ca.key exists: not replacing" \
+  tls-ca --cert "$tmp/new.crt" --key "$tmp/ca.key"
+[ ! -e "$tmp/new.key" ] && [ ! -e "$tmp/new.crt" ] || fail "a refused tls-ca wrote a file"
+cmp -s "$tmp/ca.crt" "$tmp/ca.crt.was" || fail "a refused tls-ca replaced the CA"
+"$bin" tls-ca --cert "$tmp/f.crt" --key "$tmp/f.key" >/dev/null
+"$bin" tls-ca --cert "$tmp/f.crt" --key "$tmp/f.key" --force >/dev/null || fail "tls-ca --force"
 # Another CA's roots do not verify it.
 "$bin" tls-ca --cert "$tmp/other.crt" --key "$tmp/other.key" --name other >/dev/null
 ! openssl verify -CAfile "$tmp/other.crt" "$tmp/peer.crt" >/dev/null 2>&1 \

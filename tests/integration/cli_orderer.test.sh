@@ -76,6 +76,17 @@ set -e
 grep -q "data_dir .*/data is in use by another process (an orderer already runs on it?)" "$tmp/err" \
   || fail "data_dir in use message: $(cat "$tmp/err")"
 
+# A channel has one genesis block: genesis refuses to replace it (exit 1) and leaves it as it was.
+cp "$tmp/genesis.block" "$tmp/genesis.copy"
+set +e
+"$bin/stele-orderer" genesis --config "$tmp/orderer.yaml" --out "$tmp/genesis.block" >/dev/null \
+  2>"$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "genesis over an existing file should exit 1, got $rc"
+grep -q "genesis.block exists: a channel has one genesis block; remove it first" "$tmp/err" \
+  || fail "genesis over an existing file: $(cat "$tmp/err")"
+cmp -s "$tmp/genesis.block" "$tmp/genesis.copy" || fail "genesis replaced an existing block 0"
+
 # A data_dir whose parents are missing is made with them.
 sed -e 's#^data_dir: data#data_dir: deep/er/data#' "$tmp/orderer.yaml" >"$tmp/deep.yaml"
 "$bin/stele-orderer" --config "$tmp/deep.yaml" --port-file "$tmp/deep.port" 2>"$tmp/deep.log" &

@@ -4,6 +4,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/fsdir.h"
 #include "base/json.h"
 #include "base/status.h"
 #include "cli/cli.h"
@@ -11,13 +12,11 @@
 #include "identity/enrolment.h"
 #include "secret.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char init_help[] =
@@ -29,7 +28,7 @@ static const char init_help[] =
     "default NAME) with a one-time enrolment secret that is printed once: enrol it with\n"
     "'stele-ca enroll --id admin --secret SECRET --out DIR'. Refuses to overwrite a CA.\n"
     "\n"
-    "  --dir DIR     directory of the CA (created if missing)\n"
+    "  --dir DIR     directory of the CA (created with its parents if missing)\n"
     "  --name NAME   CA name shown by 'info' (default stele-ca)\n"
     "  --org ORG     organisation of the bootstrap admin (default: NAME)\n"
     "  --json        print {\"ca_id\", \"public_key\", \"admin_id\", \"admin_secret\"} as JSON\n";
@@ -51,12 +50,8 @@ static int create_ca(const char *dir, const char *name, const char *org, uint64_
     if (!a)
         return STELE_ERR_NOMEM;
     ca_settings_default(&set);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        rc = STELE_ERR_IO;
-        if (asprintf(errmsg, "cannot create %s: %s", dir, strerror(errno)) < 0)
-            *errmsg = NULL;
+    if ((rc = fsdir_make(dir, 0700, errmsg)) != STELE_OK)
         goto out;
-    }
     snprintf(path, sizeof path, "%s/ca.key", dir);
     if (access(path, F_OK) == 0) {
         rc = STELE_ERR_EXISTS;

@@ -119,7 +119,8 @@ static void identity_of_another_ca_rejected(void **state)
 {
     struct buf out = {0}, rec = {0};
     char dir2[600], path[700], v[64];
-    snprintf(dir2, sizeof dir2, "%s/ca2", g_ca.tmp);
+    /* init makes the missing parent of --dir too */
+    snprintf(dir2, sizeof dir2, "%s/nested/ca2", g_ca.tmp);
     assert_int_equal(sh_run(&out, "%s init --dir %s --json", g_ca.bin, dir2), 0);
     assert_true(json_field((char *)out.data, "ca_id", v, sizeof v));
     /* The second CA issues "alice" (same id, same org) with its own key. */

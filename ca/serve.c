@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* configs/ca.yaml. */
 struct ca_tls_config {
@@ -154,7 +156,8 @@ static const char serve_help[] =
     "  --dir DIR          CA directory created by 'stele-ca init'\n"
     "  --listen HOST:PORT address to listen on (overrides the config's)\n"
     "  --config FILE      YAML configuration (see configs/ca.yaml)\n"
-    "  --check FILE       parse and validate FILE, print the settings, exit (0 valid, 1 not)\n"
+    "  --check FILE       parse and validate FILE, check that its dir holds a CA (run\n"
+    "                     'stele-ca init' first), print the settings, exit (0 valid, 1 not)\n"
     "  --json             with --check: print the result as JSON\n"
     "\n"
     "Configuration keys:\n";
@@ -261,6 +264,26 @@ out:
     return exit_code;
 }
 
+/* --check: `dir` must hold a CA made by 'stele-ca init' (its ca.key). Returns STELE_OK, or
+ * STELE_ERR_NOT_FOUND with *errmsg saying which directory and to run init. */
+static int check_ca_dir(const char *dir, char **errmsg)
+{
+    char path[4096];
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return stele_errf(errmsg, STELE_ERR_NOT_FOUND,
+                          "dir %s: no such directory; create the CA with 'stele-ca init --dir "
+                          "%s' first",
+                          dir, dir);
+    snprintf(path, sizeof path, "%s/ca.key", dir);
+    if (access(path, F_OK) != 0)
+        return stele_errf(errmsg, STELE_ERR_NOT_FOUND,
+                          "dir %s holds no CA (no ca.key); create it with 'stele-ca init --dir "
+                          "%s' first",
+                          dir, dir);
+    return STELE_OK;
+}
+
 /* `--check FILE --json`: {"file", "ok", and the settings or "error"}. */
 static void print_check_json(const char *file, const struct ca_config *c, const char *err)
 {
@@ -355,6 +378,10 @@ int cmd_serve(int argc, char **argv)
                  : config_load_buffer(&ca_schema, &cfg, yaml, strlen(yaml), "(flags)", &loaded,
                                       &err);
     }
+    if (rc == STELE_OK && dir)
+        cfg.dir = (char *)dir;
+    if (rc == STELE_OK && check)
+        rc = check_ca_dir(cfg.dir, &err);
     if (check && json) {
         print_check_json(file, rc == STELE_OK ? &cfg : NULL, err);
     } else if (rc != STELE_OK) {
@@ -362,11 +389,10 @@ int cmd_serve(int argc, char **argv)
     }
     if (rc != STELE_OK) {
         free(err);
+        config_destroy(loaded);
         /* A bad or missing file is the operator's to fix: refused (1), not internal (3). */
         return rc == STELE_ERR_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_REFUSED;
     }
-    if (dir)
-        cfg.dir = (char *)dir;
     if (check) {
         if (!json) {
             printf("%s: configuration OK\n", file);

@@ -31,7 +31,8 @@ static const char init_help[] =
     "  --dir DIR     directory of the CA (created with its parents if missing)\n"
     "  --name NAME   CA name shown by 'info' (default stele-ca)\n"
     "  --org ORG     organisation of the bootstrap admin (default: NAME)\n"
-    "  --json        print {\"ca_id\", \"public_key\", \"admin_id\", \"admin_secret\"} as JSON\n";
+    "  --json        print {\"ca_id\", \"public_key\", \"name\", \"admin_id\", \"admin_secret\"}\n"
+    "                as JSON\n";
 
 /* Creates the CA files; fills the id and the admin secret. */
 static int create_ca(const char *dir, const char *name, const char *org, uint64_t *ca_id,

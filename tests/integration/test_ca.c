@@ -123,6 +123,17 @@ static void identity_of_another_ca_rejected(void **state)
     snprintf(dir2, sizeof dir2, "%s/nested/ca2", g_ca.tmp);
     assert_int_equal(sh_run(&out, "%s init --dir %s --json", g_ca.bin, dir2), 0);
     assert_true(json_field((char *)out.data, "ca_id", v, sizeof v));
+    /* init --help names every field that init --json prints */
+    struct buf help = {0};
+    assert_int_equal(sh_run(&help, "%s init --help", g_ca.bin), 0);
+    static const char *const fields[] = {"ca_id", "public_key", "name", "admin_id", "admin_secret"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        char quoted[32];
+        snprintf(quoted, sizeof quoted, "\"%s\"", fields[i]);
+        assert_non_null(strstr((char *)out.data, quoted));
+        assert_non_null(strstr((char *)help.data, quoted));
+    }
+    buf_release(&help);
     /* The second CA issues "alice" (same id, same org) with its own key. */
     struct crypto_key *ca2 = NULL, *k_u = NULL;
     snprintf(path, sizeof path, "%s/ca.key", dir2);

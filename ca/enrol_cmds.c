@@ -26,8 +26,9 @@ void client_print_json(struct buf *out)
 }
 
 /* Writes a verified enrolment into `dir` (replacing one there as one step: enrolment_save())
- * and reports it. Returns an exit code. */
-static int finish(const char *prog, const struct caclient_enrolled *en, const char *dir, bool json)
+ * and reports it, `verb` ("enrolled", "reenrolled") first. Returns an exit code. */
+static int finish(const char *prog, const char *verb, const struct caclient_enrolled *en,
+                  const char *dir, bool json)
 {
     char *err = NULL;
     int rc = caclient_save(en, dir, &err);
@@ -57,7 +58,7 @@ static int finish(const char *prog, const struct caclient_enrolled *en, const ch
     } else {
         char until[21];
         clock_format_utc(identity_valid_until(&id->fields), until);
-        printf("enrolled %s (org %s, role %s, serial %llu, valid until %s) into %s\n", id->id,
+        printf("%s %s (org %s, role %s, serial %llu, valid until %s) into %s\n", verb, id->id,
                id->org, id->role, (unsigned long long)id->fields.serial, until, dir);
     }
     return CLI_EXIT_OK;
@@ -137,7 +138,7 @@ int cmd_enroll(int argc, char **argv)
         if (rc != STELE_OK)
             code = enrol_fail(prog, rc, &res, err);
         else
-            code = finish(prog, &en, o.out, o.json);
+            code = finish(prog, "enrolled", &en, o.out, o.json);
     }
     if (code != CLI_EXIT_OK && made_dir)
         remove_enrolment_dir(o.out);
@@ -190,7 +191,7 @@ int cmd_reenroll(int argc, char **argv)
     rc = caclient_reenroll(ch, &e, dir, &en, &res, &err);
     if (rc != STELE_OK)
         code = enrol_fail(prog, rc, &res, err);
-    else if ((code = finish(prog, &en, dir, o.json)) == CLI_EXIT_OK &&
+    else if ((code = finish(prog, "reenrolled", &en, dir, o.json)) == CLI_EXIT_OK &&
              caclient_reenroll_done(dir, &e) != STELE_OK)
         fprintf(stderr,
                 "%s: warning: cannot delete the kept reenrolment key in %s; delete "

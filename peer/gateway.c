@@ -281,11 +281,12 @@ static void remote_set_release(struct remote_set *s)
 
 /* Takes the answer of call `c` (answered): when it is an endorsement of the payload `want`
  * (which this peer computed at `own_height`) by a signing member, appends it to
- * `ends`/`signers`. Returns NULL, or why it did not count (in `a`); sets c->disagreed when the
- * other peer executed the proposal to another result. */
+ * `ends`/`signers` and its endorser's "id (org)" to `names`. Returns NULL, or why it did not count
+ * (in `a`); sets c->disagreed when the other peer executed the proposal to another result. */
 static const char *remote_take(struct peer *p, struct arena *a, struct remote_call *c,
                                const ProtobufCBinaryData *want, uint64_t own_height,
-                               Stele__Endorsement **ends, struct policy_signer *signers, size_t *n)
+                               Stele__Endorsement **ends, struct policy_signer *signers,
+                               char **names, size_t *n)
 {
     const char *addr = p->cfg->gateway.peers[c->peer].address;
     if (c->rc || !c->resp)
@@ -325,7 +326,8 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
         uint8_t *who = arena_memdup(a, r->endorsement->endorser.data, r->endorsement->endorser.len);
         uint8_t *sig =
             arena_memdup(a, r->endorsement->signature.data, r->endorsement->signature.len);
-        if (!e || !who || !sig) {
+        char *name = arena_printf(a, "%s (%s)", id->id, id->org);
+        if (!e || !who || !sig || !name) {
             why = "out of memory";
         } else {
             stele__endorsement__init(e);
@@ -333,6 +335,7 @@ static const char *remote_take(struct peer *p, struct arena *a, struct remote_ca
             e->signature = (ProtobufCBinaryData){r->endorsement->signature.len, sig};
             ends[*n] = e;
             signers[*n] = (struct policy_signer){id->org, id->role, id->certhash, 32};
+            names[*n] = name;
             ++*n;
         }
     }
@@ -464,10 +467,9 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             struct remote_call *c = &e->set.calls[next];
             if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS)
                 continue; /* enough: remote_set_release() frees the answer */
-            size_t before = *n;
             bool busy = c->rc && c->res.code == RPC_RESOURCE_EXHAUSTED &&
                         strncmp(c->res.detail, PEER_BUSY_MARK, strlen(PEER_BUSY_MARK)) == 0;
-            const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, n);
+            const char *why = remote_take(p, e->a, c, want, e->own_height, ends, signers, names, n);
             if (why && busy)
                 e->busy_elsewhere = true;
             else if (why)
@@ -479,9 +481,6 @@ static void collect(struct gw_endorsing *e, const ProtobufCBinaryData *want,
             }
             if (why)
                 *tried = arena_printf(e->a, "%s%s%s", *tried, (*tried)[0] ? "; " : "", why);
-            else if (*n > before)
-                names[before] = arena_printf(e->a, "%s (%s)", gc->peers[c->peer].address,
-                                             gc->peers[c->peer].org);
         }
         if (policy_satisfied(e->pol, signers, *n) || *n == TX_MAX_ENDORSEMENTS ||
             e->set.n == TX_MAX_ENDORSEMENTS)
@@ -553,7 +552,7 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     ends[0] = own;
     signers[0] =
         (struct policy_signer){p->gw->self.org, p->gw->self.role, p->gw->self.certhash, 32};
-    names[0] = arena_printf(a, "%s (%s)", p->cfg->peer_id, p->org);
+    names[0] = arena_printf(a, "%s (%s)", p->gw->self.id, p->gw->self.org);
     size_t n = 1;
     if (e->policy_rc) /* read by the hook, which ran: this peer endorsed */
         return rpc_call_error(call, RPC_INTERNAL, "cannot read the endorsement policy: %s",

@@ -359,6 +359,9 @@ for round in 1 2 3 4 5; do
   if grep -q '"validation_code":"VALID",.*"attempts":2,' "$tmp/a" "$tmp/b"; then retried=1; break; fi
 done
 [ $retried = 1 ] || fail "--retries: no second attempt in 5 rounds of concurrent transactions"
+# The endorsers are named alike, by identity and organisation: this peer's and the other's.
+grep -q '"endorsers":"peer0.org1 (org1), peer0.org2 (org2)"' "$tmp/a" \
+  || fail "invoke --json endorsers: $(cat "$tmp/a")"
 
 # ---- 5b: endorsers a block apart ------------------------------------------------------------
 # peer0.org2 restarted holding each block 1.5 s before committing it (a hook of test builds):

@@ -299,7 +299,9 @@ static void reenroll_replaces_key(void **state)
     struct buf out = {0};
     cli_make_identity("dave", "Org1", "admin", NULL);
     assert_int_equal(sh_run(NULL, "cp -r %s/dave %s/dave-old", g_ca.tmp, g_ca.tmp), 0);
-    assert_int_equal(cli_reenroll("dave", NULL), 0);
+    assert_int_equal(cli_reenroll("dave", &out), 0);
+    assert_non_null(strstr((char *)out.data, "reenrolled dave (org Org1, role admin"));
+    buf_release(&out);
     ca_load("dave-old", &old);
     ca_load("dave", &neu);
     assert_memory_not_equal(old.cert, neu.cert, ECQV_CERT_LEN);

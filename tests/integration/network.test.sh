@@ -222,7 +222,13 @@ echo "$out" | grep 'already holds a running network' >/dev/null || fail "refusal
 pids=$(cat "$net"/*.pid)
 "$bin/stele-network" down --dir "$net" >"$tmp/down.txt" || fail "down: $(cat "$tmp/down.txt")"
 for p in $pids; do ! kill -0 "$p" 2>/dev/null || fail "pid $p still runs after down"; done
-[ "$(grep -c 'exited 0' "$tmp/down.txt")" -eq 2 ] || fail "down: $(cat "$tmp/down.txt")"
+[ "$(grep -c 'exited 0' "$tmp/down.txt")" -eq 2 ] && ! grep -q 'was not running' "$tmp/down.txt" \
+  || fail "down: $(cat "$tmp/down.txt")"
+# down again: each process is listed once, as not running, with how it ended.
+"$bin/stele-network" down --dir "$net" >"$tmp/down2.txt" || fail "down again: $(cat "$tmp/down2.txt")"
+[ "$(grep -c 'pid' "$tmp/down2.txt")" -eq "$(grep -c 'pid' "$tmp/down.txt")" ] \
+  && [ "$(grep -c 'was not running (exited 0)' "$tmp/down2.txt")" -eq 2 ] \
+  || fail "down of a stopped network: $(cat "$tmp/down2.txt") (first down: $(cat "$tmp/down.txt"))"
 set +e
 "$bin/stele-network" status --dir "$net" >/dev/null; rc=$?
 set -e

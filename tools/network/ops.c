@@ -232,7 +232,9 @@ int cmd_down(int argc, char **argv)
     struct config *cc = NULL;
     if (rc || (rc = load(prog, dir, &nf, &cc)))
         return rc;
-    bool *pending = calloc(nf.n_processes + 1, sizeof *pending);
+    /* pending: still awaited (finish_stop() clears what ended); signalled: sent SIGTERM */
+    bool *pending = calloc(2 * (nf.n_processes + 1), sizeof *pending);
+    bool *signalled = pending ? pending + nf.n_processes + 1 : NULL;
     if (!pending) {
         config_destroy(cc);
         return cli_fail(prog, STELE_ERR_NOMEM, "out of memory");
@@ -240,21 +242,26 @@ int cmd_down(int argc, char **argv)
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
         if (ours(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0)
-            pending[k] = true;
-        else
-            printf("  %-10s pid %-8lld was not running\n", p->name, (long long)p->pid);
+            pending[k] = signalled[k] = true;
     }
     finish_stop(prog, dir, &nf, pending, timeout);
+    /* One line per process: how the ones signalled ended; the others were not running (with
+     * how they ended before, when that was recorded). */
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
-        char st[64];
-        if (pending[k] && ours(dir, p)) {
-            snprintf(st, sizeof st, "STILL RUNNING");
-        } else if (!procs_exit_status(p->exit_file, st, sizeof st)) {
-            if (!pending[k] && netfile_pid_alive(p->pid))
-                continue; /* reported above as not running; its pid is another process's now */
-            snprintf(st, sizeof st, "stopped (exit status not recorded)");
+        char st[64], was[96];
+        if (!signalled[k]) {
+            if (procs_exit_status(p->exit_file, st, sizeof st))
+                snprintf(was, sizeof was, "was not running (%s)", st);
+            else
+                snprintf(was, sizeof was, "was not running");
+            printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, was);
+            continue;
         }
+        if (pending[k] && ours(dir, p))
+            snprintf(st, sizeof st, "STILL RUNNING");
+        else if (!procs_exit_status(p->exit_file, st, sizeof st))
+            snprintf(st, sizeof st, "stopped (exit status not recorded)");
         printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, st);
         if (strstr(st, "STILL"))
             rc = CLI_EXIT_INTERNAL;

@@ -471,8 +471,22 @@ int lifecycle_execute(struct arena *a, const Stele__ChannelConfig *cfg, const ch
     Stele__Version *ver;
     if ((rc = committed(a, st, dkey, &seq, &ver, NULL)))
         return rc;
-    if (ld.def->sequence != seq + 1)
-        return refuse(out, 400, "the definition's sequence is not the committed one + 1"), STELE_OK;
+    if (ld.def->sequence != seq + 1) {
+        /* from the committed state, which every peer reads alike: endorsements agree */
+        char *msg =
+            seq ? arena_printf(a,
+                               "sequence %llu given; the committed sequence is %llu, so the next "
+                               "definition is sequence %llu",
+                               (unsigned long long)ld.def->sequence, (unsigned long long)seq,
+                               (unsigned long long)seq + 1)
+                : arena_printf(a,
+                               "sequence %llu given; no definition of %s is committed, so the "
+                               "first is sequence 1",
+                               (unsigned long long)ld.def->sequence, ld.def->name);
+        if (!msg)
+            return STELE_ERR_NOMEM;
+        return refuse(out, 400, msg), STELE_OK;
+    }
     char unknown[TX_MAX_NAME_LEN + 1];
     if (st->endorsing &&
         (rc = lifecycle_policy_check(cfg, ld.def->endorsement_policy, unknown, sizeof unknown))) {

@@ -219,11 +219,20 @@ refused 1 'the package its definition names holds chaincode "kv" on this peer, n
 package asset 2.0 "$bin/chaincode/asset.so"; hash2=$hash
 [ "$hash2" != "$hash1" ] || fail "version 2.0 has the package hash of 1.0"
 install_both "$net/asset-2.0.pkg"
-refused 1 'sequence is not the committed one \+ 1' "approve sequence 3 after 1" \
+refused 1 'sequence 3 given; the committed sequence is 1, so the next definition is sequence 2' \
+  "approve sequence 3 after 1" \
   stele chaincode approve --name asset --version 2.0 --sequence 3 --package "$net/asset-2.0.pkg" \
   --policy "AND(org1.peer, org2.peer)" --peer "$p1" --identity "$ids/admin.org1"
-refused 1 'sequence is not the committed one \+ 1' "approve sequence 1 again" \
+refused 1 'sequence 1 given; the committed sequence is 1, so the next definition is sequence 2' \
+  "approve sequence 1 again" \
   stele chaincode approve "${def1[@]}" --peer "$p1" --identity "$ids/admin.org1"
+refused 1 'sequence 1 given; the committed sequence is 1, so the next definition is sequence 2' \
+  "readiness of sequence 1 after its commit" \
+  stele chaincode checkcommitreadiness "${def1[@]}" --peer "$p1" --identity "$ids/owner1"
+refused 1 'sequence 2 given; no definition of nosuch is committed, so the first is sequence 1' \
+  "approve sequence 2 of a new chaincode" \
+  stele chaincode approve --name nosuch --version 1.0 --sequence 2 --package-hash "$(printf '0%.0s' {1..64})" \
+  --policy "AND(org1.peer, org2.peer)" --peer "$p1" --identity "$ids/admin.org1"
 # An approval naming, by hash, a package installed on the peer that holds another chaincode
 # (kv's for asset) is refused there, and nothing is recorded for it.
 defkv=(--name asset --version 2.0 --sequence 2 --package-hash "$kvhash" --policy "AND(org1.peer, org2.peer)")

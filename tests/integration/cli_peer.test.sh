@@ -4,9 +4,9 @@
 # genesis block and commit what the orderer orders; chain info (--peer, --all-peers, --json)
 # shows them agreeing; block get --peer prints validation codes and the state hash; events
 # replays blocks from a height, whole or filtered; tx get finds a transaction with its code and
-# an unknown tx_id exits 1; state get of an absent key exits 1, state range and history answer
-# empty; a peer killed with SIGKILL restarts, catches up and agrees again; stele audit checks
-# a whole chain and exits 0.
+# an unknown tx_id exits 1; state get of an absent key and history of a key never written exit
+# 1, state range answers empty; a peer killed with SIGKILL restarts, catches up and agrees
+# again; stele audit checks a whole chain and exits 0.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
 tmp=$(mktemp -d)
@@ -83,9 +83,15 @@ set +e
 [ $rc -eq 1 ] || fail "unknown tx_id should exit 1, got $rc"
 "$bin/stele" state get demo nokey --peer "$p1" --identity "$id" >/dev/null 2>&1; rc=$?
 [ $rc -eq 1 ] || fail "absent key should exit 1, got $rc"
+# A key never written has no history: said on stderr, exit 1, as state get; --json alike.
+for fmt in "" --json; do
+  "$bin/stele" history demo nokey --peer "$p1" --identity "$id" $fmt >"$tmp/hist" 2>"$tmp/err"; rc=$?
+  [ $rc -eq 1 ] && [ ! -s "$tmp/hist" ] || fail "history$fmt of a key never written: exit $rc: $(cat "$tmp/hist")"
+  grep -q '^stele history: error: chaincode demo has no history for key nokey$' "$tmp/err" \
+    || fail "history$fmt of a key never written: $(cat "$tmp/err")"
+done
 set -e
 "$bin/stele" state range demo --peer "$p1" --identity "$id" --json | grep '"entries":\[\]' >/dev/null || fail "range"
-"$bin/stele" history demo nokey --peer "$p1" --identity "$id" >/dev/null || fail "history"
 
 # kill -9 a peer, more blocks arrive, restart it: it catches up and agrees again.
 pid=$(cat "$net/peer0.org2.pid")

@@ -356,7 +356,9 @@ static const char history_usage[] =
     "Usage: stele history NAMESPACE KEY (--peer HOST:PORT | --network DIR) [options]\n\n"
     "Prints every committed write of KEY, oldest first: block, transaction, tx_id, time and the\n"
     "value written (or \"deleted\"). A peer answers in pages (at most 1000 writes, or those of 64\n"
-    "blocks); every page is asked for.\n\n" PEER_OPTS_HELP;
+    "blocks); every page is asked for. A key never written has no history: like 'state get' of\n"
+    "an absent key, that is said on stderr and the exit status is 1 (with --json too, which then\n"
+    "prints nothing).\n\n" PEER_OPTS_HELP;
 
 /* Prints one write of the key (text), or adds it to the JSON array. */
 static void print_write(struct json *j, const Stele__HistoryEntry *e)
@@ -408,6 +410,7 @@ int cmd_history(int argc, char **argv)
         json_array_begin(&j);
     }
     bool more = true;
+    size_t n_writes = 0;
     while (more) { /* each page starts after the last write of the one before */
         Stele__HistoryResponse *r = NULL;
         if ((rc = peer_client_call(&o, "stele history", "/stele.Query/History", &q.base,
@@ -416,6 +419,7 @@ int cmd_history(int argc, char **argv)
             break;
         for (size_t i = 0; i < r->n_entries; i++)
             print_write(o.json ? &j : NULL, r->entries[i]);
+        n_writes += r->n_entries;
         const Stele__HistoryEntry *last = r->n_entries ? r->entries[r->n_entries - 1] : NULL;
         more = r->has_more;
         if (more && (!last || !last->version))
@@ -430,6 +434,9 @@ int cmd_history(int argc, char **argv)
         if (rc)
             break;
     }
+    if (!rc && n_writes == 0)
+        rc = cli_fail("stele history", STELE_ERR_NOT_FOUND,
+                      "chaincode %s has no history for key %s", q.namespace_, q.key);
     if (o.json && !rc) {
         json_array_end(&j);
         json_kv_bool(&j, "has_more", false);

@@ -3,6 +3,8 @@
 
 #include "base/status.h"
 
+#include <ctype.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +60,29 @@ int cli_fail(const char *prog, int status, const char *fmt, ...)
     va_end(ap);
     int code = stele_exit_code(status);
     return code == 0 ? CLI_EXIT_REFUSED : code;
+}
+
+int cli_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    /* getopt names argv[0] in its messages: the subcommand's own name is only its last word */
+    char *name = argv[0];
+    argv[0] = (char *)prog;
+    opterr = 1;
+    int ch = getopt_long(argc, argv, shortopts, longopts, NULL);
+    argv[0] = name;
+    if (ch == '?' && isdigit((unsigned char)optopt))
+        fprintf(stderr,
+                "%s: an argument that starts with '-' (a negative number?) goes after '--', "
+                "which ends the options: %s [OPTIONS] -- ARG...\n",
+                prog, prog);
+    return ch;
+}
+
+int cli_bad_option(const char *prog)
+{
+    fprintf(stderr, "Try '%s --help'.\n", prog);
+    return CLI_EXIT_USAGE;
 }
 
 bool cli_wants_help(int argc, char **argv)

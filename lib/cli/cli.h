@@ -38,6 +38,20 @@ int cli_usage(const char *prog, const char *fmt, ...) __attribute__((format(prin
 int cli_fail(const char *prog, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+struct option;
+
+/* getopt_long() for the subcommand `prog`, its full name ("stele chain info"): getopt's own
+ * message on a bad option names `prog` ("stele chain info: unrecognized option '--x'"), and an
+ * invalid option that looks like a negative number ("-5") adds that arguments starting with
+ * '-' go after "--". Returns what getopt_long() returns ('?' after such a message): the caller
+ * then returns cli_bad_option(prog). */
+int cli_getopt(const char *prog, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+/* After the message cli_getopt() printed: prints "Try 'PROG --help'." on stderr and returns
+ * CLI_EXIT_USAGE. */
+int cli_bad_option(const char *prog);
+
 /* True when argv holds -h or --help (before any "--"). */
 bool cli_wants_help(int argc, char **argv);
 

@@ -90,6 +90,35 @@ expect 0 '^Usage: stele chain info' "chain info --peer --help" "$stele" chain in
 expect 0 '^Usage: stele block get' "block get --peer --help" "$stele" block get 1 --peer 127.0.0.1:7060 --help
 expect 2 "unrecognized option '--bogus'" "events --bogus" "$stele" events --bogus
 
+# ---- bad options: getopt's message names the whole subcommand; one hint to --help ------------
+# once EXPECTED-STDERR WHAT CMD...: CMD exits 2 and prints exactly EXPECTED-STDERR.
+once() {
+  local want=$1 what=$2 rc=0
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+  [ $rc -eq 2 ] && [ "$(cat "$tmp/err")" = "$want" ] && [ ! -s "$tmp/out" ] \
+    || nope "$what: exit $rc: $(cat "$tmp/out" "$tmp/err")"
+}
+once "stele chain info: unrecognized option '--orderrer'
+Try 'stele chain info --help'." "chain info --orderrer" "$stele" chain info --orderrer x
+once "stele chain info: unrecognized option '--bogus'
+Try 'stele chain info --help'." "chain info --peer --bogus" \
+  "$stele" chain info --peer 127.0.0.1:7060 --bogus
+once "stele chaincode approve: option '--sequence' requires an argument
+Try 'stele chaincode approve --help'." "chaincode approve --sequence" \
+  "$stele" chaincode approve --sequence
+once "stele node health: unrecognized option '--bogus'
+Try 'stele node health --help'." "node health --bogus" "$stele" node health --bogus
+once "stele history: unrecognized option '--bogus'
+Try 'stele history --help'." "history --bogus" "$stele" history cc k --bogus
+# A negative number among the arguments is taken for an option: say to put '--' before them.
+once "stele invoke: invalid option -- '5'
+stele invoke: an argument that starts with '-' (a negative number?) goes after '--', which ends the options: stele invoke [OPTIONS] -- ARG...
+Try 'stele invoke --help'." "invoke with a negative argument" \
+  "$stele" invoke asset create a3 blue 5 -5 --peer 127.0.0.1:7060
+expect 1 "no-such-identity/cert: not found" "invoke with '--' before a negative argument" \
+  "$stele" invoke --peer 127.0.0.1:7060 --identity "$id" -- asset create a3 blue 5 -5
+
 # ---- chaincode package ------------------------------------------------------------------------
 so=$bin/tests/chaincode/kv.so
 [ -f "$so" ] || so=$bin/chaincode/asset.so

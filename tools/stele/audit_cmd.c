@@ -292,7 +292,7 @@ int cmd_audit(int argc, char **argv)
     bool made = false;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(PROG, argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(audit_usage, stdout);
             return CLI_EXIT_OK;
@@ -302,7 +302,7 @@ int cmd_audit(int argc, char **argv)
             continue;
         }
         if (!peer_client_option(&o, ch, optarg))
-            return cli_usage(PROG, "see '" PROG " --help'");
+            return cli_bad_option(PROG);
     }
     if (optind != argc)
         return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);

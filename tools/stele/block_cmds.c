@@ -522,9 +522,9 @@ int peer_block_get(int argc, char **argv)
     struct peer_opts po = {0};
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+    while ((ch = cli_getopt(PROG, argc, argv, "h", longopts)) != -1)
         if (ch == 'h' || !peer_client_option(&po, ch, optarg))
-            return cli_usage(PROG, "see 'stele block --help'");
+            return cli_bad_option(PROG);
     const char *arg = optind + 2 == argc ? argv[optind + 1] : "";
     uint64_t n;
     if (!text_parse_u64(arg, strlen(arg), &n) || strcmp(argv[optind], "get") != 0)

@@ -174,7 +174,7 @@ static int config_from_file(int argc, char **argv, const char *prog)
     bool json = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "f:jh", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "f:jh", longopts)) != -1) {
         if (ch == 'f')
             file = optarg;
         else if (ch == 'j')

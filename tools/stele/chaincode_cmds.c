@@ -117,7 +117,9 @@ static int cc_package(int argc, char **argv)
     bool json = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char prog[64];
+    snprintf(prog, sizeof prog, PROG " %s", argv[0]);
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         switch (ch) {
         case 's':
             so = optarg;
@@ -138,7 +140,7 @@ static int cc_package(int argc, char **argv)
             fputs(cc_usage, stdout);
             return CLI_EXIT_OK;
         default:
-            return cli_usage(PROG, "see 'stele chaincode --help'");
+            return cli_bad_option(prog);
         }
     }
     if (!so || !name || !version || !outp || optind != argc)
@@ -316,7 +318,9 @@ static int cc_define(int argc, char **argv, const char *function)
     uint64_t seq = 0;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char prog[64];
+    snprintf(prog, sizeof prog, PROG " %s", argv[0]);
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         switch (ch) {
         case 'N':
             name = optarg;
@@ -342,7 +346,7 @@ static int cc_define(int argc, char **argv, const char *function)
             return CLI_EXIT_OK;
         default:
             if (!peer_client_option(&o, ch, optarg))
-                return cli_usage(PROG, "see 'stele chaincode --help'");
+                return cli_bad_option(prog);
         }
     }
     if (!name || !version || !seq || !policy || (!pkgfile == !hash) || optind != argc)
@@ -431,7 +435,9 @@ static int cc_list(int argc, char **argv)
     bool installed = false;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char prog[64];
+    snprintf(prog, sizeof prog, PROG " %s", argv[0]);
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(cc_usage, stdout);
             return CLI_EXIT_OK;
@@ -439,7 +445,7 @@ static int cc_list(int argc, char **argv)
         if (ch == 'I')
             installed = true;
         else if (!peer_client_option(&o, ch, optarg))
-            return cli_usage(PROG, "see 'stele chaincode --help'");
+            return cli_bad_option(prog);
     }
     if (optind != argc)
         return cli_usage(PROG, "list takes no argument");

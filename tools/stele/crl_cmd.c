@@ -46,13 +46,13 @@ int cmd_crl(int argc, char **argv)
     struct peer_opts o = {0};
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(PROG " publish", argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(crl_usage, stdout);
             return CLI_EXIT_OK;
         }
         if (!peer_client_option(&o, ch, optarg))
-            return cli_usage(PROG, "see 'stele crl --help'");
+            return cli_bad_option(PROG " publish");
     }
     if (optind != argc - 1)
         return cli_usage(PROG, "publish takes one FILE");

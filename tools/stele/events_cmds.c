@@ -144,7 +144,7 @@ int cmd_events(int argc, char **argv)
     bool filtered = false;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         uint64_t v;
         if (ch == 'h') {
             fputs(events_usage, stdout);
@@ -160,7 +160,7 @@ int cmd_events(int argc, char **argv)
         } else if (ch == 'F') {
             filtered = true;
         } else if (!peer_client_option(&o, ch, optarg)) {
-            return cli_usage(prog, "see '%s --help'", prog);
+            return cli_bad_option(prog);
         }
     }
     if (optind != argc)
@@ -346,16 +346,16 @@ int peer_chain_info(int argc, char **argv)
                                              {"all-peers", no_argument, NULL, 'A'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *prog = "stele chain";
+    const char *prog = "stele chain info";
     struct peer_opts o = {0};
     bool all = false;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         if (ch == 'A')
             all = true;
         else if (ch == 'h' || !peer_client_option(&o, ch, optarg))
-            return cli_usage(prog, "see 'stele chain --help'");
+            return cli_bad_option(prog);
     }
     /* argv[0] is "info" (chain_cmds.c passes the arguments after "chain") */
     if (optind != argc)

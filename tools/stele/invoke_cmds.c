@@ -127,7 +127,7 @@ static int run(int argc, char **argv, bool submit)
     struct gw_request r = {.wait = true};
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         switch (ch) {
         case 'h':
             fputs(invoke_usage, stdout);
@@ -153,7 +153,7 @@ static int run(int argc, char **argv, bool submit)
             break;
         default:
             if (!peer_client_option(&o, ch, optarg))
-                return cli_usage(prog, "see 'stele invoke --help'");
+                return cli_bad_option(prog);
         }
     }
     /* argv[0] is "invoke"/"query": the chaincode and function follow the options */
@@ -214,7 +214,7 @@ int cmd_submit(int argc, char **argv)
     uint32_t timeout_ms = 0;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(invoke_usage, stdout);
             return CLI_EXIT_OK;
@@ -224,7 +224,7 @@ int cmd_submit(int argc, char **argv)
             if (!parse_timeout(optarg, &timeout_ms))
                 return cli_usage(prog, "--timeout takes 1..600000 milliseconds");
         } else if (!peer_client_option(&o, ch, optarg)) {
-            return cli_usage(prog, "see 'stele submit --help'");
+            return cli_bad_option(prog);
         }
     }
     if (optind != argc - 1)

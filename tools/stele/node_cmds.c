@@ -52,9 +52,11 @@ static int parse(int argc, char **argv, struct node_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    char prog[32]; /* "stele node info" or "stele node health" */
+    snprintf(prog, sizeof prog, "stele node %s", argv[0]);
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "u:s:w:jh", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "u:s:w:jh", longopts)) != -1) {
         switch (ch) {
         case 'u':
             o->url = optarg;
@@ -83,7 +85,7 @@ static int parse(int argc, char **argv, struct node_opts *o)
             fputs(node_usage, stdout);
             exit(CLI_EXIT_OK);
         default:
-            return cli_usage("stele node", "see 'stele node --help'");
+            return cli_bad_option(prog);
         }
     }
     if (optind < argc)

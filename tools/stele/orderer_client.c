@@ -31,7 +31,7 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
     const char *network = NULL;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:i:c:t:n:jh", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "o:i:c:t:n:jh", longopts)) != -1) {
         switch (ch) {
         case 'o':
             o->orderer = optarg;
@@ -60,7 +60,7 @@ int orderer_client_parse(int argc, char **argv, const char *prog, const char *us
             fputs(usage, stdout);
             exit(CLI_EXIT_OK);
         default:
-            return cli_usage(prog, "see '%s --help'", prog);
+            return cli_bad_option(prog);
         }
     }
     if (network && o->orderer)

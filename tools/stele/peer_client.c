@@ -24,13 +24,13 @@ int peer_client_parse(int argc, char **argv, struct peer_opts *o, const char *pr
         PEER_CLIENT_LONGOPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
         if (!peer_client_option(o, ch, optarg))
-            return cli_usage(prog, "see '%s --help'", prog);
+            return cli_bad_option(prog);
     }
     return -1;
 }

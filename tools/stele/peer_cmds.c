@@ -326,7 +326,7 @@ int cmd_state(int argc, char **argv)
     uint64_t limit = 100;
     int ch, rc;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt("stele state", argc, argv, "h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(state_usage, stdout);
             return CLI_EXIT_OK;
@@ -335,7 +335,7 @@ int cmd_state(int argc, char **argv)
             if (!peer_client_number(optarg, 1000, &limit) || limit < 1)
                 return cli_usage("stele state", "--limit takes 1..1000, not '%s'", optarg);
         } else if (!peer_client_option(&o, ch, optarg))
-            return cli_usage("stele state", "see 'stele state --help'");
+            return cli_bad_option("stele state");
     }
     int n = argc - optind;
     bool get = n == 3 && strcmp(argv[optind], "get") == 0;

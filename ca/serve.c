@@ -141,7 +141,7 @@ static const struct config_field ca_fields[] = {
      .offset = offsetof(struct ca_config, operations),
      .sub = &cli_ops_schema,
      .help = "the operations endpoint, GET /metrics and /healthz over plain HTTP (absent: "
-             "none; docs/OPERATOR.md, Metrics and health)"},
+             "none; docs/METRICS.md)"},
     {.key = NULL}};
 static const struct config_schema ca_schema = {"ca", sizeof(struct ca_config), ca_fields};
 

@@ -218,7 +218,7 @@ static const struct config_field orderer_fields[] = {
      .offset = F(orderer_config, operations),
      .sub = &cli_ops_schema,
      .help = "the operations endpoint, GET /metrics and /healthz over plain HTTP (absent: "
-             "none; docs/OPERATOR.md, Metrics and health)"},
+             "none; docs/METRICS.md)"},
     {.key = "tls",
      .type = CONFIG_MAP,
      .offset = F(orderer_config, tls),

@@ -31,7 +31,7 @@ void orderer_stop(struct orderer *o);
 void orderer_destroy(struct orderer *o);
 
 /* The operations endpoint's callbacks (lib/ops/ops.h; `arg` is the started orderer): its
- * metrics (metrics.c; docs/OPERATOR.md lists them) and whether it serves. */
+ * metrics (metrics.c; docs/METRICS.md lists them) and whether it serves. */
 int orderer_metrics(void *arg, struct buf *out);
 bool orderer_healthy(void *arg, char *why, size_t len);
 

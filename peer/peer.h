@@ -29,7 +29,7 @@ void peer_stop(struct peer *p);
 void peer_destroy(struct peer *p);
 
 /* The operations endpoint's callbacks (lib/ops/ops.h; `arg` is the started peer): its metrics
- * (metrics.c; docs/OPERATOR.md lists them) and whether it serves. */
+ * (metrics.c; docs/METRICS.md lists them) and whether it serves. */
 int peer_metrics(void *arg, struct buf *out);
 bool peer_healthy(void *arg, char *why, size_t len);
 

@@ -10,7 +10,7 @@
  * connection at a time and closes it after the answer; a client gets OPS_IO_TIMEOUT_MS to send
  * its request and to take the answer, so one that stalls holds the endpoint that long at most.
  * There is no TLS and no authentication: bind it to 127.0.0.1 or a management network
- * (docs/OPERATOR.md, "Metrics and health").
+ * (docs/METRICS.md).
  *
  * The metrics are written at each scrape by the daemon's collect function with
  * ops_family() and ops_sample(): counters it keeps anyway, read when asked, so that serving

@@ -241,6 +241,47 @@ static void a_bad_address_is_refused_clearly(void **state)
     ops_server_stop(s1);
 }
 
+/* REVIEW: several clients that connect and send nothing hold the endpoint OPS_IO_TIMEOUT_MS
+ * each, one after another: a health probe queued behind them waits for all of them. Any
+ * unauthenticated client keeps /healthz and /metrics unavailable with a handful of idle
+ * connections refreshed every 2 s. */
+static void several_stalled_clients_do_not_starve_a_health_probe(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    int port = ops_server_port(s);
+    int idle[5];
+    for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
+        idle[i] = dial(port);
+    uint64_t t0 = clock_mono_ms();
+    expect(port, "GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n", NULL);
+    uint64_t took = clock_mono_ms() - t0;
+    print_message("/healthz behind 5 idle clients: %llu ms\n", (unsigned long long)took);
+    for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
+        close(idle[i]);
+    ops_server_stop(s);
+    assert_true(took < OPS_IO_TIMEOUT_MS + 1500);
+}
+
+/* REVIEW: a HEAD request is answered without a body whatever its status (RFC 9110 9.3.2). */
+static void head_of_an_unknown_path_has_no_body(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    char *a = get(ops_server_port(s), "HEAD /nothing HTTP/1.1\r\n\r\n");
+    ops_server_stop(s);
+    const char *end = strstr(a, "\r\n\r\n");
+    assert_non_null(end);
+    bool body = end[4] != 0;
+    print_message("HEAD /nothing answered: %s\n", a);
+    free(a);
+    assert_false(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +290,8 @@ int main(void)
         cmocka_unit_test(endpoint_answers_metrics_health_and_refusals),
         cmocka_unit_test(a_stalled_client_holds_the_endpoint_for_the_timeout_at_most),
         cmocka_unit_test(a_bad_address_is_refused_clearly),
+        cmocka_unit_test(several_stalled_clients_do_not_starve_a_health_probe),
+        cmocka_unit_test(head_of_an_unknown_path_has_no_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
  * metrics.c — what the orderer's operations endpoint serves (lib/ops/ops.h, orderer.h): its
  * chain, its consensus, Broadcast and Deliver, its gRPC server and its process, read at each
  * scrape; and whether it serves. The counters are kept where the events happen (broadcast.c,
- * chain.c, consensus/pbft_view.c) and only read here. docs/OPERATOR.md ("Metrics and
- * health") lists them; change both together.
+ * chain.c, consensus/pbft_view.c) and only read here. docs/METRICS.md lists them; change
+ * both together.
  */
 #include "orderer_int.h"
 

@@ -328,11 +328,13 @@ static enum rpc_code endorse(struct peer *p, struct arena *a, const Stele__Signe
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
                            bool sign, const struct endorse_hook *hook, struct endorse_result *out)
 {
-    enum rpc_code code = endorse(p, a, sp, sign, hook, out);
-    if (sign)
-        atomic_fetch_add_explicit(out->endorsed ? &p->counts.endorsed : &p->counts.endorse_refused,
-                                  1, memory_order_relaxed);
-    return code;
+    return endorse(p, a, sp, sign, hook, out);
+}
+
+void peer_count_proposal(struct peer *p, bool endorsed)
+{
+    atomic_fetch_add_explicit(endorsed ? &p->counts.endorsed : &p->counts.endorse_refused, 1,
+                              memory_order_relaxed);
 }
 
 /* The ProposalResponse of a result, in the call's arena. */
@@ -366,8 +368,10 @@ static enum rpc_code process_proposal(struct rpc_call *call, const ProtobufCMess
 {
     struct peer *p = arg;
     struct endorse_result r;
-    if (peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, true, NULL, &r) !=
-        RPC_OK)
+    enum rpc_code code =
+        peer_endorse(p, rpc_call_arena(call), (const Stele__SignedProposal *)req, true, NULL, &r);
+    peer_count_proposal(p, code == RPC_OK && r.endorsed);
+    if (code != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     return peer_endorse_response(p, call, &r, resp);
 }

@@ -361,6 +361,8 @@ struct gw_endorsing {
     bool *asked;        /* per gateway.peers entry: asked already */
     struct remote_set set;
     bool retry;            /* gw_endorse_done(): endorsers disagreed; another try may agree */
+    bool ran;              /* gw_endorse_done(): this peer ran the proposal (peer_endorse()) */
+    bool endorsed;         /* and endorsed it */
     const char *fail;      /* gw_endorse_done(): why the policy is not satisfied (in `a`) */
     const char *tx_id;     /* the proposal's, once this peer executed it */
     uint64_t own_height;   /* the ledger height this peer executed the proposal at */
@@ -522,7 +524,10 @@ static enum rpc_code gw_endorse_done(struct peer *p, struct rpc_call *call, stru
     if (!e->asked)
         return rpc_call_error(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
     struct endorse_result r;
-    if (peer_endorse(p, a, sp, true, hook, &r) != RPC_OK)
+    enum rpc_code ran = peer_endorse(p, a, sp, true, hook, &r);
+    e->ran = true;
+    e->endorsed = ran == RPC_OK && r.endorsed;
+    if (ran != RPC_OK)
         return rpc_call_error(call, r.code, "%s", r.why);
     e->own_height = r.height;
     e->own_after = kvledger_height(p->ledger);
@@ -656,6 +661,8 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
         }
         if (share.held)
             quota_give(p->gw->shares, share.who);
+        if (e.ran) /* once per call, as the last attempt ended */
+            peer_count_proposal(p, e.endorsed);
         return e.fail ? rpc_call_error(call, code, "%s", e.fail) : code;
     }
 }

@@ -3,7 +3,7 @@
  * its endorser, gateway and chaincode hosts, its signature cache, its gRPC server and its
  * process, read at each scrape; and whether it serves. The counters are kept where the events
  * happen (kvledger.c, endorser.c, gateway_submit.c, ccrt.c, crypto/sigcache.c) and only read
- * here. docs/OPERATOR.md ("Metrics and health") lists them; change both together.
+ * here. docs/METRICS.md lists them; change both together.
  */
 #include "peer_int.h"
 
@@ -71,7 +71,8 @@ static int service_metrics(struct peer *p, struct buf *out)
     int rc =
         pair(out, "stele_endorser_proposals_total",
              "proposals this peer was asked to endorse (ProcessProposal, and its gateway's own "
-             "endorsement): endorsed, or refused (a check failed, or the chaincode answered "
+             "endorsement, once per call): endorsed, or refused (a check failed, or the chaincode "
+             "answered "
              "a status outside 200..299); Evaluate is not counted",
              "result", "endorsed", load(&p->counts.endorsed), "refused",
              load(&p->counts.endorse_refused));
@@ -151,6 +152,12 @@ bool peer_healthy(void *arg, char *why, size_t len)
     struct peer *p = arg;
     if (atomic_load(&p->stopping)) {
         snprintf(why, len, "stopping");
+        return false;
+    }
+    if (kvledger_failed(p->ledger)) {
+        snprintf(why, len,
+                 "the ledger failed on the disk and commits nothing more: see the log, "
+                 "then restart the peer");
         return false;
     }
     return true;

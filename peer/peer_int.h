@@ -199,10 +199,12 @@ struct endorse_hook {
 };
 
 /* Checks and executes the signed proposal `sp` (untrusted); signs a success when `sign`.
- * `hook` may be NULL. Returns out->code. With `sign`, counts the proposal once in p->counts
- * (endorsed or refused); an evaluation (!sign) is not counted. Thread-safe. */
+ * `hook` may be NULL. Returns out->code. Thread-safe. */
 enum rpc_code peer_endorse(struct peer *p, struct arena *a, const Stele__SignedProposal *sp,
                            bool sign, const struct endorse_hook *hook, struct endorse_result *out);
+/* Counts a proposal this peer was asked to endorse, once per call however many times it ran
+ * it (the gateway runs it again when endorsers disagree): stele_endorser_proposals_total. */
+void peer_count_proposal(struct peer *p, bool endorsed);
 
 /* The ProposalResponse of `r` in the call's arena. */
 enum rpc_code peer_endorse_response(struct peer *p, struct rpc_call *call,

@@ -26,7 +26,13 @@ enum rpc_code peer_request_verify(struct peer *p, struct rpc_call *call,
     int rc = signed_request_verify(p->msp, rpc_call_arena(call), sr->request.data, sr->request.len,
                                    sr->signature.data, sr->signature.len, method, clock_wall_ms(),
                                    0, &out, &err);
-    if (rc == STELE_OK && (rc = replay_cache_claim(p->replays, &out, clock_wall_ms())) != STELE_OK)
+    uint64_t now = clock_wall_ms();
+    if (rc == STELE_OK && replay_too_far_ahead(out.timestamp_ms, now))
+        rc = stele_errf(&err, STELE_ERR_EXPIRED,
+                        "this signed request is dated %llu ms ahead of the peer's clock; at most "
+                        "%d ms is accepted: check the clocks (NTP)",
+                        (unsigned long long)(out.timestamp_ms - now), REPLAY_MAX_AHEAD_MS);
+    else if (rc == STELE_OK && (rc = replay_cache_claim(p->replays, &out, now)) != STELE_OK)
         stele_errf(&err, rc, "%s",
                    rc == STELE_ERR_REPLAY
                        ? "this signed request was taken before (a replay): sign a new one"

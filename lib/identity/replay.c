@@ -127,7 +127,7 @@ int replay_cache_claim_key(struct replay_cache *c, const uint8_t key[32], uint64
     const uint8_t *h = key;
     int rc = STELE_OK;
     pthread_mutex_lock(&c->mu);
-    if (c->floor && ts_ms <= c->floor) {
+    if ((c->floor && ts_ms <= c->floor) || replay_too_far_ahead(ts_ms, now_ms)) {
         rc = STELE_ERR_EXPIRED;
     } else {
         size_t i = find(c, h);

@@ -39,7 +39,7 @@ struct kvledger {
     struct txvalidator *v;     /* validates transactions */
     struct msp *msp;           /* the caller's; gets the ledger's CRLs (install_crl()) */
     struct msp *also_msp;      /* the caller's other one, or NULL: gets them too */
-    bool failed;               /* a disk error: no more commits */
+    atomic_bool failed;        /* a disk error: no more commits (read by any thread) */
 
     /* Counters since kvledger_open() (kvledger_blocks_committed(), kvledger_tx_committed()):
      * written by the committer alone, one relaxed add per event, read by any thread. */
@@ -535,7 +535,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     uint64_t height;
     uint8_t head[32], hash[32], state[32], prev[32], applied[32];
     const char *why = NULL;
-    if (l->failed)
+    if (atomic_load(&l->failed))
         return stele_errf(errmsg, STELE_ERR_STATE, "the ledger failed earlier; restart the peer");
     kvledger_head(l, &height, head, NULL, NULL);
     if (!b->header || b->header->number != height)
@@ -565,14 +565,14 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     if ((rc = statedb_update_hash(u, prev, state)))
         goto out;
     if ((rc = append_with_codes(l, a, b, codes, n, state))) {
-        l->failed = rc == STELE_ERR_IO;
+        atomic_store(&l->failed, rc == STELE_ERR_IO);
         rc = stele_errf(errmsg, rc, "cannot store block %llu: %s", (unsigned long long)height,
                         stele_strerror(rc));
         goto out;
     }
     if ((rc = statedb_apply(l->db, u, applied))) {
         /* The block is stored: a restart replays it. Refuse to go on until then. */
-        l->failed = true;
+        atomic_store(&l->failed, true);
         rc = stele_errf(errmsg, rc, "cannot apply block %llu to the state: %s",
                         (unsigned long long)height, stele_strerror(rc));
         goto out;
@@ -583,7 +583,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     struct crl_walk w = {l, STELE_OK};
     statedb_update_each(u, crl_write, &w); /* before the next block is validated */
     if (w.rc) {                            /* applied: a restart installs it from the state */
-        l->failed = true;
+        atomic_store(&l->failed, true);
         rc = stele_errf(errmsg, w.rc, "block %llu: cannot install the CRL it carries: %s",
                         (unsigned long long)height, stele_strerror(w.rc));
     }
@@ -631,4 +631,9 @@ struct blockstore *kvledger_blocks(struct kvledger *l)
 struct statedb *kvledger_state(struct kvledger *l)
 {
     return l->db;
+}
+
+bool kvledger_failed(struct kvledger *l)
+{
+    return atomic_load(&l->failed);
 }

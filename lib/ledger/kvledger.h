@@ -75,6 +75,10 @@ void kvledger_shutdown(struct kvledger *l);
 /* The channel configuration of block 0 (owned by the ledger). */
 const Stele__ChannelConfig *kvledger_config(const struct kvledger *l);
 
+/* True once a commit failed on the disk: the ledger commits nothing more until the peer is
+ * restarted (kvledger_commit() says so). Thread-safe. */
+bool kvledger_failed(struct kvledger *l);
+
 /* Committed blocks: the next block's number. */
 uint64_t kvledger_height(struct kvledger *l);
 

@@ -5,10 +5,13 @@
  *   GET /metrics   the daemon's metrics in the Prometheus text format (version 0.0.4)
  *   GET /healthz   200 {"status":"OK"} when the daemon serves, 503 {"status":"...",...} not
  *
- * Anything else is answered 404 (another path), 405 (another method) or 400 (not HTTP); a
- * request line and headers over OPS_MAX_REQUEST octets get 431. One thread serves one
- * connection at a time and closes it after the answer; a client gets OPS_IO_TIMEOUT_MS to send
- * its request and to take the answer, so one that stalls holds the endpoint that long at most.
+ * Anything else is answered 404 (another path), 405 (another method), 414 (a path of 256
+ * octets or more) or 400 (not HTTP); a request line and headers over OPS_MAX_REQUEST octets get
+ * 431; HEAD gets the headers only. One thread serves up to 32 connections at once in a poll
+ * loop and closes each after its answer (lingering briefly to read what the client sent beyond
+ * its request, so that the close does not reset the answer away). A client gets
+ * OPS_IO_TIMEOUT_MS to send its request and to take the answer; one that stalls holds only its
+ * own connection, and with all 32 taken the oldest still sending its request gives way.
  * There is no TLS and no authentication: bind it to 127.0.0.1 or a management network
  * (docs/METRICS.md).
  *

@@ -1,4 +1,6 @@
-/* ops_server.c — the operations endpoint's listener and its one thread (ops.h). */
+/* ops_server.c — the operations endpoint's listener and its one thread (ops.h): one poll loop
+ * over the listening socket and up to OPS_MAX_CONNS connections, each with its own deadline, so
+ * that a client that stalls holds its own connection only. */
 #include "ops/ops.h"
 
 #include "base/buf.h"
@@ -18,6 +20,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Connections served at once; past that the oldest one still sending its request gives way. */
+#define OPS_MAX_CONNS 32
+/* How long a connection whose answer is sent may still send what it sent beyond its request
+ * (read and dropped) before it is closed. */
+#define OPS_LINGER_MS 200
+
+enum ops_conn_state { OPS_READING, OPS_WRITING, OPS_DRAINING };
+
+struct ops_conn {
+    int fd; /* -1: a free slot */
+    enum ops_conn_state state;
+    uint64_t since, deadline;    /* accepted at; closed at (monotonic ms) */
+    uint8_t in[OPS_MAX_REQUEST]; /* what it sent so far */
+    size_t len;
+    struct buf out; /* the answer */
+    size_t sent;    /* octets of it sent */
+};
+
 struct ops_server {
     struct ops_server_opts o;
     char *component;
@@ -26,7 +46,17 @@ struct ops_server {
     int port;
     pthread_t thread;
     bool started;
+    uint64_t accept_pause_until; /* out of descriptors: no accept before (monotonic ms) */
+    struct ops_conn conns[OPS_MAX_CONNS];
 };
+
+static void conn_close(struct ops_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    buf_release(&c->out);
+}
 
 /* Splits "host:port" ("[v6]:port") and binds a listening socket. */
 static int listen_on(const char *addr, int *fd_out, int *port_out, char **errmsg)
@@ -81,41 +111,7 @@ static int listen_on(const char *addr, int *fd_out, int *port_out, char **errmsg
     return STELE_OK;
 }
 
-/* Waits until `fd` is ready for `events` or the stop pipe is readable, at most until
- * `deadline_ms` (monotonic). True when fd is ready. */
-static bool wait_fd(struct ops_server *s, int fd, short events, uint64_t deadline_ms)
-{
-    for (;;) {
-        uint64_t now = clock_mono_ms();
-        if (now >= deadline_ms)
-            return false;
-        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = s->stop[0], .events = POLLIN}};
-        int n = poll(p, 2, (int)(deadline_ms - now));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || p[1].revents)
-            return false;
-        return true;
-    }
-}
-
-/* Sends all of `data`, by `deadline_ms`. */
-static bool send_all(struct ops_server *s, int fd, const char *data, size_t len,
-                     uint64_t deadline_ms)
-{
-    while (len) {
-        if (!wait_fd(s, fd, POLLOUT, deadline_ms))
-            return false;
-        ssize_t w = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            continue;
-        if (w <= 0)
-            return false;
-        data += w;
-        len -= (size_t)w;
-    }
-    return true;
-}
+/* ---- answers ------------------------------------------------------------------------------ */
 
 static const char *reason(int code)
 {
@@ -139,23 +135,21 @@ static const char *reason(int code)
     }
 }
 
-/* Answers `code` with `body` (HEAD: headers only) and closes the connection. */
-static void answer(struct ops_server *s, int fd, int code, const char *type, const char *body,
-                   size_t len, bool head, uint64_t deadline_ms)
+/* Writes the answer `code` with `body` (len octets; headers only for HEAD) into `out`. */
+static void answer(struct buf *out, int code, const char *type, const char *body, size_t len,
+                   bool head)
 {
-    char h[256];
-    int n = snprintf(h, sizeof h,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                     "Connection: close\r\n\r\n",
-                     code, reason(code), type, len, code == 405 ? "Allow: GET, HEAD\r\n" : "");
-    if (n > 0 && (size_t)n < sizeof h && send_all(s, fd, h, (size_t)n, deadline_ms) && !head)
-        send_all(s, fd, body, len, deadline_ms);
+    buf_printf(out,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+               "Connection: close\r\n\r\n",
+               code, reason(code), type, len, code == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (!head)
+        buf_append(out, body, len);
 }
 
-static void answer_text(struct ops_server *s, int fd, int code, const char *text,
-                        uint64_t deadline_ms)
+static void answer_text(struct buf *out, int code, const char *text, bool head)
 {
-    answer(s, fd, code, "text/plain; charset=utf-8", text, strlen(text), false, deadline_ms);
+    answer(out, code, "text/plain; charset=utf-8", text, strlen(text), head);
 }
 
 /* Appends `s` as a JSON string's content (the health reason). */
@@ -172,29 +166,29 @@ static void json_text(struct buf *b, const char *s)
     }
 }
 
-static void serve_request(struct ops_server *s, int fd, const struct ops_request *r,
-                          uint64_t deadline_ms)
+/* The answer to the complete request `r`, into `out`. */
+static void serve_request(struct ops_server *s, const struct ops_request *r, struct buf *out)
 {
+    bool head = r->method == OPS_HEAD;
     bool metrics = strcmp(r->path, "/metrics") == 0, health = strcmp(r->path, "/healthz") == 0;
     if (!metrics && !health) {
-        answer_text(s, fd, 404, "not found: the paths are /metrics and /healthz\n", deadline_ms);
+        answer_text(out, 404, "not found: the paths are /metrics and /healthz\n", head);
         return;
     }
     if (r->method == OPS_OTHER_METHOD) {
-        answer_text(s, fd, 405, "only GET and HEAD\n", deadline_ms);
+        answer_text(out, 405, "only GET and HEAD\n", false);
         return;
     }
-    bool head = r->method == OPS_HEAD;
     struct buf b;
     buf_init(&b);
     if (metrics) {
         int rc = s->o.collect ? s->o.collect(s->o.arg, &b) : STELE_OK;
         if (rc != STELE_OK) {
             log_warn(s->component, "cannot collect the metrics: %s", stele_strerror(rc));
-            answer_text(s, fd, 500, "cannot collect the metrics\n", deadline_ms);
+            answer_text(out, 500, "cannot collect the metrics\n", head);
         } else {
-            answer(s, fd, 200, "text/plain; version=0.0.4; charset=utf-8", (const char *)b.data,
-                   b.len, head, deadline_ms);
+            answer(out, 200, "text/plain; version=0.0.4; charset=utf-8", (const char *)b.data,
+                   b.len, head);
         }
     } else {
         char why[512] = "";
@@ -207,63 +201,163 @@ static void serve_request(struct ops_server *s, int fd, const struct ops_request
             buf_printf(&b, "\"");
         }
         buf_printf(&b, "}\n");
-        answer(s, fd, ok ? 200 : 503, "application/json", (const char *)b.data, b.len, head,
-               deadline_ms);
+        answer(out, ok ? 200 : 503, "application/json", (const char *)b.data, b.len, head);
     }
     buf_release(&b);
 }
 
-/* Reads one request from `fd` and answers it. */
-static void serve_connection(struct ops_server *s, int fd)
+/* ---- connections ------------------------------------------------------------------------- */
+
+/* Reads what connection `c` sent; once it is a whole request (or cannot become one), its
+ * answer goes into c->out and the connection turns to writing. */
+static void on_readable(struct ops_server *s, struct ops_conn *c)
 {
-    uint64_t deadline = clock_mono_ms() + OPS_IO_TIMEOUT_MS;
-    uint8_t req[OPS_MAX_REQUEST];
-    size_t len = 0;
-    struct ops_request r;
-    int rc = STELE_OK;
-    for (;;) {
-        rc = ops_parse_request(req, len, &r);
-        if (rc != STELE_OK || r.complete || len == sizeof req)
-            break;
-        if (!wait_fd(s, fd, POLLIN, deadline))
-            return; /* too slow, or stopping: closed without an answer */
-        ssize_t n = recv(fd, req + len, sizeof req - len, MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            continue;
-        if (n <= 0)
-            return; /* the client went away */
-        len += (size_t)n;
+    ssize_t n = recv(c->fd, c->in + c->len, sizeof c->in - c->len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) { /* the client went away, or shut its side before a whole request */
+        conn_close(c);
+        return;
     }
+    c->len += (size_t)n;
+    struct ops_request r;
+    int rc = ops_parse_request(c->in, c->len, &r);
+    if (rc == STELE_OK && !r.complete && c->len < sizeof c->in)
+        return; /* more to come */
+    bool head = r.method == OPS_HEAD;
     if (rc == STELE_ERR_TOO_BIG)
-        answer_text(s, fd, 414, "the path is too long\n", deadline);
+        answer_text(&c->out, 414, "the path is too long\n", head);
     else if (rc == STELE_ERR_LIMIT || (rc == STELE_OK && !r.complete))
-        answer_text(s, fd, 431, "the request is too large\n", deadline);
+        answer_text(&c->out, 431, "the request is too large\n", head);
     else if (rc != STELE_OK)
-        answer_text(s, fd, 400, "not an HTTP/1.x request\n", deadline);
+        answer_text(&c->out, 400, "not an HTTP/1.x request\n", false);
     else
-        serve_request(s, fd, &r, deadline);
+        serve_request(s, &r, &c->out);
+    c->state = OPS_WRITING;
+}
+
+/* Sends what is left of the answer; once all is sent, shuts the sending side and drains what
+ * the client may still send (a body, headers past the limit), so that closing does not reset
+ * the connection before the client has read the answer. */
+static void on_writable(struct ops_conn *c)
+{
+    while (c->sent < c->out.len) {
+        ssize_t w =
+            send(c->fd, c->out.data + c->sent, c->out.len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (w <= 0) {
+            conn_close(c);
+            return;
+        }
+        c->sent += (size_t)w;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = OPS_DRAINING;
+    uint64_t linger = clock_mono_ms() + OPS_LINGER_MS;
+    if (linger < c->deadline)
+        c->deadline = linger;
+}
+
+/* Reads and drops what the client still sends, until it closes (or the deadline). */
+static void on_drain(struct ops_conn *c)
+{
+    uint8_t sink[4096];
+    ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        conn_close(c);
+}
+
+/* Takes a new connection into a free slot; with none free, the oldest connection still
+ * reading its request gives way (a client holding slots with idle connections cannot keep
+ * others out), else the new one is closed. */
+static void on_accept(struct ops_server *s)
+{
+    int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE)
+            s->accept_pause_until = clock_mono_ms() + 100; /* let some close */
+        return;
+    }
+    struct ops_conn *slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < OPS_MAX_CONNS && !slot; i++) {
+        struct ops_conn *c = &s->conns[i];
+        if (c->fd < 0)
+            slot = c;
+        else if (c->state == OPS_READING && (!oldest || c->since < oldest->since))
+            oldest = c;
+    }
+    if (!slot && oldest) {
+        conn_close(oldest);
+        slot = oldest;
+    }
+    if (!slot) {
+        close(fd);
+        return;
+    }
+    slot->fd = fd;
+    slot->state = OPS_READING;
+    slot->len = slot->sent = 0;
+    buf_clear(&slot->out);
+    slot->since = clock_mono_ms();
+    slot->deadline = slot->since + OPS_IO_TIMEOUT_MS;
 }
 
 static void *run(void *arg)
 {
     struct ops_server *s = arg;
+    struct pollfd p[OPS_MAX_CONNS + 2];
+    struct ops_conn *of[OPS_MAX_CONNS + 2];
     for (;;) {
-        struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN},
-                              {.fd = s->stop[0], .events = POLLIN}};
-        int n = poll(p, 2, -1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || p[1].revents)
-            break;
-        int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                usleep(100 * 1000); /* out of descriptors: let some close */
-            continue;
+        uint64_t now = clock_mono_ms(), wake = UINT64_MAX;
+        size_t n = 0;
+        p[n++] = (struct pollfd){.fd = s->stop[0], .events = POLLIN};
+        bool listening = now >= s->accept_pause_until;
+        if (listening)
+            p[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+        else
+            wake = s->accept_pause_until;
+        size_t first_conn = n;
+        for (size_t i = 0; i < OPS_MAX_CONNS; i++) {
+            struct ops_conn *c = &s->conns[i];
+            if (c->fd < 0)
+                continue;
+            if (now >= c->deadline) { /* too slow to send its request or take the answer */
+                conn_close(c);
+                continue;
+            }
+            if (c->deadline < wake)
+                wake = c->deadline;
+            of[n] = c;
+            p[n++] =
+                (struct pollfd){.fd = c->fd, .events = c->state == OPS_WRITING ? POLLOUT : POLLIN};
         }
-        serve_connection(s, c);
-        close(c);
+        int timeout = wake == UINT64_MAX ? -1 : (int)(wake - now);
+        int k = poll(p, (nfds_t)n, timeout);
+        if (k < 0 && errno != EINTR)
+            break;
+        if (k <= 0)
+            continue;
+        if (p[0].revents)
+            break; /* stopping */
+        for (size_t i = first_conn; i < n; i++) {
+            struct ops_conn *c = of[i];
+            if (!p[i].revents || c->fd < 0)
+                continue;
+            if (c->state == OPS_READING)
+                on_readable(s, c);
+            else if (c->state == OPS_WRITING)
+                on_writable(c);
+            else
+                on_drain(c);
+        }
+        if (listening && p[1].revents)
+            on_accept(s);
     }
+    for (size_t i = 0; i < OPS_MAX_CONNS; i++)
+        conn_close(&s->conns[i]);
     return NULL;
 }
 
@@ -277,6 +371,10 @@ int ops_server_start(const struct ops_server_opts *o, struct ops_server **out, c
     }
     s->o = *o;
     s->fd = s->stop[0] = s->stop[1] = -1;
+    for (size_t i = 0; i < OPS_MAX_CONNS; i++) {
+        s->conns[i].fd = -1;
+        buf_init(&s->conns[i].out);
+    }
     int rc = listen_on(o->listen, &s->fd, &s->port, errmsg);
     if (rc == STELE_OK && pipe2(s->stop, O_CLOEXEC) != 0)
         rc = stele_errf(errmsg, STELE_ERR_IO, "cannot create a pipe: %s", strerror(errno));

@@ -103,6 +103,20 @@ static void requests_signed_before_the_start_are_refused(void **state)
     replay_cache_destroy(c);
 }
 
+/* A request may be dated at most REPLAY_MAX_AHEAD_MS ahead of the server's clock. */
+static void requests_dated_far_ahead_are_refused(void **state)
+{
+    (void)state;
+    struct replay_cache *c = replay_cache_create(16, WINDOW, 0);
+    struct signed_request near = req(1, 1, NOW + REPLAY_MAX_AHEAD_MS),
+                          far = req(1, 2, NOW + REPLAY_MAX_AHEAD_MS + 1);
+    assert_true(replay_too_far_ahead(far.timestamp_ms, NOW));
+    assert_false(replay_too_far_ahead(near.timestamp_ms, NOW));
+    assert_int_equal(replay_cache_claim(c, &far, NOW), STELE_ERR_EXPIRED);
+    assert_int_equal(replay_cache_claim(c, &near, NOW), STELE_OK);
+    replay_cache_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +124,7 @@ int main(void)
         cmocka_unit_test(a_full_cache_refuses_what_it_can_no_longer_tell),
         cmocka_unit_test(requests_past_the_window_make_room),
         cmocka_unit_test(requests_signed_before_the_start_are_refused),
+        cmocka_unit_test(requests_dated_far_ahead_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

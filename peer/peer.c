@@ -76,8 +76,10 @@ static int install_crls(struct peer *p, char **errmsg)
     return STELE_OK;
 }
 
-/* The socket addresses `addr` ("host:port", "[v6]:port", or gRPC's "ipv4:"/"ipv6:" forms)
- * resolves to, or NULL when it does not resolve or is another kind of target (freeaddrinfo). */
+/* The socket address of `addr` when its host is an IP literal ("127.0.0.1:7050",
+ * "[::1]:7050", or gRPC's "ipv4:"/"ipv6:" forms), or NULL (freeaddrinfo). Host names are not
+ * resolved: two names may be two orderers behind one proxy that routes by name, and a lookup
+ * at start could wait on DNS. */
 static struct addrinfo *resolve(const char *addr)
 {
     const char *s = addr;
@@ -98,7 +100,7 @@ static struct addrinfo *resolve(const char *addr)
     host[hl] = 0;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV},
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
                     *res = NULL;
     return getaddrinfo(host, colon + 1, &hints, &res) == 0 ? res : NULL;
 }
@@ -115,8 +117,8 @@ static bool share_address(const struct addrinfo *a, const struct addrinfo *b)
 }
 
 /* The orderers to pull from: configured, else the genesis block's addresses. One orderer listed
- * twice — by the same text, or by two names of one socket address (127.0.0.1:7050 and
- * localhost:7050) — would count twice toward a Submit's f + 1, so it is used once. */
+ * twice — by the same text, or as two spellings of one IP address and port (127.0.0.1:7050 and
+ * ipv4:127.0.0.1:7050) — would count twice toward a Submit's f + 1, so it is used once. */
 static int pick_orderers(struct peer *p)
 {
     const Stele__ChannelConfig *ch = kvledger_config(p->ledger);

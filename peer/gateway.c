@@ -641,6 +641,7 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
                                     const ProtobufCMessage *req, ProtobufCMessage **resp)
 {
     struct arena *a = rpc_call_arena(call);
+    uint64_t t0 = clock_mono_us();
     uint64_t deadline = clock_mono_ms() + p->cfg->gateway.endorse_timeout_ms;
     int pause = GW_SKEW_PAUSE_MS;
     bool level = false;
@@ -661,8 +662,10 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
         }
         if (share.held)
             quota_give(p->gw->shares, share.who);
-        if (e.ran) /* once per call, as the last attempt ended */
+        if (e.ran) { /* once per call, as the last attempt ended */
             peer_count_proposal(p, e.endorsed);
+            ops_hist_observe_us(&p->counts.endorse_time, clock_mono_us() - t0);
+        }
         return e.fail ? rpc_call_error(call, code, "%s", e.fail) : code;
     }
 }

@@ -190,7 +190,10 @@ static void pull(struct peer *p, size_t idx)
         }
         uint64_t n = r->block->header ? r->block->header->number : 0;
         test_commit_delay();
+        uint64_t commit_t0 = clock_mono_us();
         rc = kvledger_commit(p->ledger, r->block, &err);
+        if (rc == STELE_OK)
+            ops_hist_observe_us(&p->counts.commit_time, clock_mono_us() - commit_t0);
         /* an orderer's height counts once one of its blocks was taken (a refused block's
          * number proves nothing) */
         if (rc == STELE_OK && n + 1 > atomic_load(&p->orderer_height))

@@ -83,6 +83,17 @@ static int service_metrics(struct peer *p, struct buf *out)
                   "result", "accepted", load(&p->counts.submits_ok), "refused",
                   load(&p->counts.submits_refused));
     if (rc == STELE_OK)
+        rc = ops_histogram(out, "stele_ledger_commit_seconds",
+                           "time to validate and commit one block (signatures, policies, MVCC, "
+                           "the block's fsync and the state batch), blocks committed since start",
+                           &p->counts.commit_time);
+    if (rc == STELE_OK)
+        rc = ops_histogram(out, "stele_gateway_endorse_seconds",
+                           "Gateway/Endorse calls that ran the proposal, from the request to the "
+                           "answer: this peer's execution and the other organisations' "
+                           "endorsements, retries included",
+                           &p->counts.endorse_time);
+    if (rc == STELE_OK)
         rc = gauge(out, "stele_event_streams", OPS_GAUGE,
                    "Events/Blocks streams open (each holds a thread while it lasts)",
                    (double)quota_held(p->event_streams, NULL));

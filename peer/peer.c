@@ -173,6 +173,8 @@ int peer_create(const struct peer_config *cfg, struct peer **out, char **errmsg)
     buf_init(&genesis);
     if (!p)
         return STELE_ERR_NOMEM;
+    ops_hist_init(&p->counts.commit_time, ops_latency_bounds, ops_latency_n);
+    ops_hist_init(&p->counts.endorse_time, ops_latency_bounds, ops_latency_n);
     p->cfg = cfg;
     int rc = enrolment_load(cfg->identity_dir, &p->self, errmsg);
     if (rc || (rc = check_self(p, errmsg)))

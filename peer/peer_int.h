@@ -8,6 +8,7 @@
 
 #include "identity/enrolment.h"
 #include "identity/identity.h"
+#include "ops/ops.h"
 #include "stele/lifecycle.pb-c.h"
 #include "stele/orderer.pb-c.h"
 #include "stele/transaction.pb-c.h"
@@ -63,6 +64,8 @@ struct peer_counts {
     atomic_uint_fast64_t endorse_refused; /* ... and did not (a check, the chaincode's status) */
     atomic_uint_fast64_t submits_ok;      /* Gateway/Submit answered OK */
     atomic_uint_fast64_t submits_refused; /* Gateway/Submit answered an error */
+    struct ops_hist commit_time;          /* kvledger_commit() of a block, validation included */
+    struct ops_hist endorse_time;         /* Gateway/Endorse calls that ran the proposal */
 };
 
 struct peer {

@@ -33,7 +33,7 @@ struct buf;
 
 /* ---- the Prometheus text format ---------------------------------------------------------- */
 
-enum ops_type { OPS_COUNTER, OPS_GAUGE };
+enum ops_type { OPS_COUNTER, OPS_GAUGE, OPS_HISTOGRAM };
 
 /* Appends the "# HELP" and "# TYPE" lines of metric `name` (letters, digits, '_', ':'; a
  * counter's ends in "_total"). Every sample of `name` must follow before the next family.
@@ -43,6 +43,31 @@ int ops_family(struct buf *out, const char *name, enum ops_type type, const char
 /* Appends one sample of `name`: without labels when `label` is NULL, else with the one label
  * label="value" (value escaped as the format wants). Returns STELE_OK or STELE_ERR_NOMEM. */
 int ops_sample(struct buf *out, const char *name, const char *label, const char *value, double v);
+
+/* A histogram of durations: how many observations fell at or below each bound (seconds,
+ * ascending, at most OPS_HIST_MAX), their sum and their count. Observing is a few relaxed
+ * atomic adds, no lock, from any thread; a scrape reads it while observations go on, so a
+ * sample may count an observation its sum does not have yet (the buckets and the count always
+ * agree). Zero it (or ops_hist_init()) before use; never freed. */
+#define OPS_HIST_MAX 16
+struct ops_hist {
+    const double *bounds; /* static */
+    size_t n;
+    _Atomic(uint64_t) in[OPS_HIST_MAX + 1]; /* observations in each bucket alone; [n]: above all */
+    _Atomic(uint64_t) sum_us;               /* their sum, in microseconds */
+};
+
+/* The bounds every Stele latency histogram uses, in seconds: 1 ms to 10 s. */
+extern const double ops_latency_bounds[];
+extern const size_t ops_latency_n;
+
+/* Sets the bounds (static, ascending, n <= OPS_HIST_MAX) and zeroes the counts. */
+void ops_hist_init(struct ops_hist *h, const double *bounds, size_t n);
+/* Counts one observation of `us` microseconds. Thread-safe. */
+void ops_hist_observe_us(struct ops_hist *h, uint64_t us);
+/* Appends histogram `name` (HELP, TYPE histogram, name_bucket{le=...} cumulative up to "+Inf",
+ * name_sum in seconds, name_count). Returns STELE_OK or STELE_ERR_NOMEM. */
+int ops_histogram(struct buf *out, const char *name, const char *help, struct ops_hist *h);
 
 /* Appends the process metrics Prometheus clients conventionally export, read from /proc/self:
  * process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,

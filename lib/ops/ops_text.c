@@ -5,6 +5,8 @@
 #include "base/status.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Appends `s` with the characters `special` (and newline) escaped by a backslash, newline as
@@ -29,7 +31,10 @@ int ops_family(struct buf *out, const char *name, enum ops_type type, const char
     if (rc == STELE_OK)
         rc = append_escaped(out, help, "\\");
     if (rc == STELE_OK)
-        rc = buf_printf(out, "\n# TYPE %s %s\n", name, type == OPS_COUNTER ? "counter" : "gauge");
+        rc = buf_printf(out, "\n# TYPE %s %s\n", name,
+                        type == OPS_COUNTER ? "counter"
+                        : type == OPS_GAUGE ? "gauge"
+                                            : "histogram");
     return rc;
 }
 
@@ -53,6 +58,50 @@ int ops_sample(struct buf *out, const char *name, const char *label, const char 
     if (v == floor(v) && fabs(v) < 9007199254740992.0)
         return buf_printf(out, " %.0f\n", v);
     return buf_printf(out, " %.17g\n", v);
+}
+
+const double ops_latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,  0.5,    1,     2.5,  5,     10};
+const size_t ops_latency_n = sizeof ops_latency_bounds / sizeof ops_latency_bounds[0];
+
+void ops_hist_init(struct ops_hist *h, const double *bounds, size_t n)
+{
+    h->bounds = bounds;
+    h->n = n < OPS_HIST_MAX ? n : OPS_HIST_MAX;
+    for (size_t i = 0; i <= OPS_HIST_MAX; i++)
+        atomic_store_explicit(&h->in[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->sum_us, 0, memory_order_relaxed);
+}
+
+void ops_hist_observe_us(struct ops_hist *h, uint64_t us)
+{
+    double s = (double)us / 1e6;
+    size_t i = 0;
+    while (i < h->n && s > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->in[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+}
+
+int ops_histogram(struct buf *out, const char *name, const char *help, struct ops_hist *h)
+{
+    int rc = ops_family(out, name, OPS_HISTOGRAM, help);
+    char bucket[160], le[32];
+    snprintf(bucket, sizeof bucket, "%s_bucket", name);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= h->n && rc == STELE_OK; i++) {
+        cumulative += atomic_load_explicit(&h->in[i], memory_order_relaxed);
+        if (i < h->n)
+            snprintf(le, sizeof le, "%g", h->bounds[i]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        rc = ops_sample(out, bucket, "le", le, (double)cumulative);
+    }
+    if (rc == STELE_OK)
+        rc = buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name,
+                        (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6, name,
+                        (unsigned long long)cumulative);
+    return rc;
 }
 
 /* The line at `p` (up to `end`) without its CRLF or LF: its length, or SIZE_MAX when no line

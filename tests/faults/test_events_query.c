@@ -442,7 +442,7 @@ static double sample_of(const struct buf *m, const char *sample)
 /* What the tests below read of one peer's or orderer's scrape. */
 struct peer_counts {
     double height, blocks, valid, mvcc, all_codes, endorsed, endorse_refused, submits_ok,
-        submits_refused, sig_checks, cc_invocations;
+        submits_refused, sig_checks, cc_invocations, commits_timed;
 };
 struct orderer_counts {
     double height, blocks, accepted, duplicate, refused, streams, view_changes;
@@ -472,6 +472,11 @@ static void scrape_peer(int i, struct peer_counts *c)
     c->sig_checks = sample_of(&m, "stele_signature_cache_hits_total") +
                     sample_of(&m, "stele_signature_verifications_total");
     c->cc_invocations = sample_of(&m, "stele_chaincode_invocations_total");
+    /* every block committed is timed: the histogram's count, and its last bucket */
+    c->commits_timed = sample_of(&m, "stele_ledger_commit_seconds_count");
+    assert_true(sample_of(&m, "stele_ledger_commit_seconds_bucket{le=\"+Inf\"}") ==
+                c->commits_timed);
+    assert_true(sample_of(&m, "stele_ledger_commit_seconds_sum") >= 0);
     assert_true(sample_of(&m, "stele_chaincode_hosts_killed_total{reason=\"crashed\"}") >= 0);
     assert_true(sample_of(&m, "stele_event_streams") >= 0);
     buf_release(&m);
@@ -608,6 +613,7 @@ static void operations_endpoints_count_transactions_and_refusals(void **state)
             p1[i].submits_refused - p0[i].submits_refused, p1[i].sig_checks - p0[i].sig_checks);
         assert_true(p1[i].height > p0[i].height);
         assert_true(p1[i].blocks - p0[i].blocks == p1[i].height - p0[i].height);
+        assert_true(p1[i].commits_timed - p0[i].commits_timed == p1[i].blocks - p0[i].blocks);
         assert_true(p1[i].valid - p0[i].valid == TXS);
         assert_true(p1[i].mvcc - p0[i].mvcc == 1);
         assert_true(p1[i].all_codes - p0[i].all_codes == TXS + 1);

@@ -44,6 +44,33 @@ static void text_format_escapes_and_prints_numbers(void **state)
     buf_release(&b);
 }
 
+/* A histogram's buckets are cumulative, end with +Inf equal to the count, and the sum is in
+ * seconds. */
+static void histograms_count_into_cumulative_buckets(void **state)
+{
+    (void)state;
+    static const double bounds[] = {0.001, 0.01, 0.1};
+    struct ops_hist h;
+    ops_hist_init(&h, bounds, 3);
+    ops_hist_observe_us(&h, 500);    /* 0.0005 s: le 0.001 */
+    ops_hist_observe_us(&h, 1000);   /* exactly 0.001: le 0.001 */
+    ops_hist_observe_us(&h, 20000);  /* le 0.1 */
+    ops_hist_observe_us(&h, 250000); /* above every bound */
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(ops_histogram(&b, "stele_x_seconds", "x", &h), STELE_OK);
+    buf_append_byte(&b, 0);
+    assert_string_equal((char *)b.data, "# HELP stele_x_seconds x\n"
+                                        "# TYPE stele_x_seconds histogram\n"
+                                        "stele_x_seconds_bucket{le=\"0.001\"} 2\n"
+                                        "stele_x_seconds_bucket{le=\"0.01\"} 2\n"
+                                        "stele_x_seconds_bucket{le=\"0.1\"} 3\n"
+                                        "stele_x_seconds_bucket{le=\"+Inf\"} 4\n"
+                                        "stele_x_seconds_sum 0.271500\n"
+                                        "stele_x_seconds_count 4\n");
+    buf_release(&b);
+}
+
 static int parse(const char *s, struct ops_request *r)
 {
     return ops_parse_request((const uint8_t *)s, strlen(s), r);
@@ -309,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_format_escapes_and_prints_numbers),
+        cmocka_unit_test(histograms_count_into_cumulative_buckets),
         cmocka_unit_test(requests_parse_as_http_1),
         cmocka_unit_test(endpoint_answers_metrics_health_and_refusals),
         cmocka_unit_test(a_stalled_client_holds_the_endpoint_for_the_timeout_at_most),

@@ -32,10 +32,9 @@ int ca_metrics(struct ca *ca, struct rpc_server *srv, struct buf *out)
     uint64_t crl = ca->crl.number;
     pthread_mutex_unlock(&ca->lock);
     if (rc == STELE_OK)
-        rc = ops_family(out, "stele_ca_crl_number", OPS_GAUGE,
-                        "crl_number of the last CRL this CA signed since it started (0: none)");
-    if (rc == STELE_OK)
-        rc = ops_sample(out, "stele_ca_crl_number", NULL, NULL, (double)crl);
+        rc = ops_metric(out, "stele_ca_crl_number", OPS_GAUGE,
+                        "crl_number of the last CRL this CA signed since it started (0: none)",
+                        (double)crl);
     if (rc == STELE_OK)
         rc = rpc_server_metrics(srv, out);
     if (rc == STELE_OK)

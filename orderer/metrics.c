@@ -15,25 +15,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static int gauge(struct buf *out, const char *name, enum ops_type type, const char *help, double v)
-{
-    int rc = ops_family(out, name, type, help);
-    return rc ? rc : ops_sample(out, name, NULL, NULL, v);
-}
-
 int orderer_metrics(void *arg, struct buf *out)
 {
     struct orderer *o = arg;
     struct consensus_status st = {0};
     consensus_status(o->consensus, &st);
-    int rc = gauge(out, "stele_orderer_chain_height", OPS_GAUGE,
-                   "blocks in this orderer's chain (the next block's number)",
-                   (double)chain_height(o->chain));
+    int rc = ops_metric(out, "stele_orderer_chain_height", OPS_GAUGE,
+                        "blocks in this orderer's chain (the next block's number)",
+                        (double)chain_height(o->chain));
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_consensus_view", OPS_GAUGE,
-                   "the PBFT view this orderer is in (0 "
-                   "under solo)",
-                   (double)st.view);
+        rc = ops_metric(out, "stele_consensus_view", OPS_GAUGE,
+                        "the PBFT view this orderer is in (0 "
+                        "under solo)",
+                        (double)st.view);
     if (rc == STELE_OK)
         rc = ops_family(out, "stele_consensus_role", OPS_GAUGE,
                         "1 for the role this orderer has now (primary, backup, view-changing, "
@@ -43,15 +37,16 @@ int orderer_metrics(void *arg, struct buf *out)
         rc = ops_sample(out, "stele_consensus_role", "role", roles[i],
                         st.role && strcmp(st.role, roles[i]) == 0);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_consensus_view_changes_total", OPS_COUNTER,
-                   "times this orderer's PBFT view rose since it started: a view change it began, "
-                   "or a NEW-VIEW of a later view it installed (0 under solo)",
-                   (double)st.view_changes);
+        rc = ops_metric(
+            out, "stele_consensus_view_changes_total", OPS_COUNTER,
+            "times this orderer's PBFT view rose since it started: a view change it began, "
+            "or a NEW-VIEW of a later view it installed (0 under solo)",
+            (double)st.view_changes);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_orderer_blocks_total", OPS_COUNTER,
-                   "blocks this orderer appended to its chain since it started (ordered, or "
-                   "fetched from another orderer to catch up)",
-                   (double)chain_appended(o->chain));
+        rc = ops_metric(out, "stele_orderer_blocks_total", OPS_COUNTER,
+                        "blocks this orderer appended to its chain since it started (ordered, or "
+                        "fetched from another orderer to catch up)",
+                        (double)chain_appended(o->chain));
     const char *name = "stele_broadcast_envelopes_total";
     if (rc == STELE_OK)
         rc = ops_family(out, name, OPS_COUNTER,
@@ -68,8 +63,8 @@ int orderer_metrics(void *arg, struct buf *out)
         rc = ops_sample(out, name, "result", b[i].result,
                         (double)atomic_load_explicit(b[i].v, memory_order_relaxed));
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_deliver_streams", OPS_GAUGE, "Deliver streams open",
-                   (double)quota_held(o->deliver_streams, NULL));
+        rc = ops_metric(out, "stele_deliver_streams", OPS_GAUGE, "Deliver streams open",
+                        (double)quota_held(o->deliver_streams, NULL));
     if (rc == STELE_OK)
         rc = rpc_server_metrics(o->server, out);
     if (rc == STELE_OK)

@@ -16,12 +16,6 @@
 
 #include <stdio.h>
 
-static int gauge(struct buf *out, const char *name, enum ops_type type, const char *help, double v)
-{
-    int rc = ops_family(out, name, type, help);
-    return rc ? rc : ops_sample(out, name, NULL, NULL, v);
-}
-
 /* A family of two samples, label="a" and label="b". */
 static int pair(struct buf *out, const char *name, const char *help, const char *label,
                 const char *a, uint64_t va, const char *b, uint64_t vb)
@@ -41,18 +35,18 @@ static uint64_t load(atomic_uint_fast64_t *c)
  * printed (0 for those not seen) so that dashboards and alerts find each series. */
 static int ledger_metrics(struct peer *p, struct buf *out)
 {
-    int rc = gauge(out, "stele_ledger_height", OPS_GAUGE,
-                   "blocks committed to this peer's ledger (the next block's number)",
-                   (double)kvledger_height(p->ledger));
+    int rc = ops_metric(out, "stele_ledger_height", OPS_GAUGE,
+                        "blocks committed to this peer's ledger (the next block's number)",
+                        (double)kvledger_height(p->ledger));
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_orderer_height", OPS_GAUGE,
-                   "the highest block number + 1 an orderer announced to this peer",
-                   (double)atomic_load(&p->orderer_height));
+        rc = ops_metric(out, "stele_orderer_height", OPS_GAUGE,
+                        "the highest block number + 1 an orderer announced to this peer",
+                        (double)atomic_load(&p->orderer_height));
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_ledger_blocks_committed_total", OPS_COUNTER,
-                   "blocks this peer validated and committed since it started (not counting "
-                   "blocks replayed from its own store at start)",
-                   (double)kvledger_blocks_committed(p->ledger));
+        rc = ops_metric(out, "stele_ledger_blocks_committed_total", OPS_COUNTER,
+                        "blocks this peer validated and committed since it started (not counting "
+                        "blocks replayed from its own store at start)",
+                        (double)kvledger_blocks_committed(p->ledger));
     const char *name = "stele_ledger_transactions_total";
     if (rc == STELE_OK)
         rc = ops_family(out, name, OPS_COUNTER,
@@ -94,20 +88,22 @@ static int service_metrics(struct peer *p, struct buf *out)
                            "endorsements, retries included",
                            &p->counts.endorse_time);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_event_streams", OPS_GAUGE,
-                   "Events/Blocks streams open (each holds a thread while it lasts)",
-                   (double)quota_held(p->event_streams, NULL));
+        rc = ops_metric(out, "stele_event_streams", OPS_GAUGE,
+                        "Events/Blocks streams open (each holds a thread while it lasts)",
+                        (double)quota_held(p->event_streams, NULL));
     struct ccrt_stats cs = {0};
     if (p->ccrt)
         ccrt_get_stats(p->ccrt, &cs);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_chaincode_invocations_total", OPS_COUNTER,
-                   "chaincode invocations that reached a chaincode host", (double)cs.invocations);
+        rc = ops_metric(out, "stele_chaincode_invocations_total", OPS_COUNTER,
+                        "chaincode invocations that reached a chaincode host",
+                        (double)cs.invocations);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_chaincode_hosts_started_total", OPS_COUNTER,
-                   "chaincode host processes started (loaded or not); a host killed is replaced "
-                   "by the next invocation",
-                   (double)cs.spawned);
+        rc = ops_metric(
+            out, "stele_chaincode_hosts_started_total", OPS_COUNTER,
+            "chaincode host processes started (loaded or not); a host killed is replaced "
+            "by the next invocation",
+            (double)cs.spawned);
     const char *name = "stele_chaincode_hosts_killed_total";
     if (rc == STELE_OK)
         rc = ops_family(out, name, OPS_COUNTER,
@@ -131,15 +127,17 @@ static int sigcache_metrics(struct peer *p, struct buf *out)
 {
     struct sigcache_stats ss;
     sigcache_get_stats(msp_sigcache(p->msp), &ss);
-    int rc = gauge(out, "stele_signature_cache_hits_total", OPS_COUNTER,
+    int rc =
+        ops_metric(out, "stele_signature_cache_hits_total", OPS_COUNTER,
                    "signature checks answered from the signature cache (the same key, digest and "
                    "signature verified or signed here before)",
                    (double)ss.hits);
     if (rc == STELE_OK)
-        rc = gauge(out, "stele_signature_verifications_total", OPS_COUNTER,
-                   "signature checks through the signature cache that ran an ECDSA verification "
-                   "(not in the cache), valid or not",
-                   (double)ss.verified);
+        rc = ops_metric(
+            out, "stele_signature_verifications_total", OPS_COUNTER,
+            "signature checks through the signature cache that ran an ECDSA verification "
+            "(not in the cache), valid or not",
+            (double)ss.verified);
     return rc;
 }
 

@@ -40,6 +40,9 @@ enum ops_type { OPS_COUNTER, OPS_GAUGE, OPS_HISTOGRAM };
  * Returns STELE_OK or STELE_ERR_NOMEM. */
 int ops_family(struct buf *out, const char *name, enum ops_type type, const char *help);
 
+/* A family of one sample without labels: ops_family() and ops_sample(). */
+int ops_metric(struct buf *out, const char *name, enum ops_type type, const char *help, double v);
+
 /* Appends one sample of `name`: without labels when `label` is NULL, else with the one label
  * label="value" (value escaped as the format wants). Returns STELE_OK or STELE_ERR_NOMEM. */
 int ops_sample(struct buf *out, const char *name, const char *label, const char *value, double v);

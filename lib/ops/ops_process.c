@@ -63,32 +63,26 @@ static double boot_time(void)
     return bt;
 }
 
-static int gauge(struct buf *out, const char *name, enum ops_type type, const char *help, double v)
-{
-    int rc = ops_family(out, name, type, help);
-    return rc ? rc : ops_sample(out, name, NULL, NULL, v);
-}
-
 int ops_process_metrics(struct buf *out)
 {
     int rc = STELE_OK;
     double cpu, threads, start, vsize, rss;
     if (read_stat(&cpu, &threads, &start, &vsize, &rss)) {
-        rc = gauge(out, "process_cpu_seconds_total", OPS_COUNTER,
-                   "Total user and system CPU time spent in seconds.", cpu);
+        rc = ops_metric(out, "process_cpu_seconds_total", OPS_COUNTER,
+                        "Total user and system CPU time spent in seconds.", cpu);
         if (!rc)
-            rc = gauge(out, "process_resident_memory_bytes", OPS_GAUGE,
-                       "Resident memory size in bytes.", rss * (double)sysconf(_SC_PAGESIZE));
+            rc = ops_metric(out, "process_resident_memory_bytes", OPS_GAUGE,
+                            "Resident memory size in bytes.", rss * (double)sysconf(_SC_PAGESIZE));
         if (!rc)
-            rc = gauge(out, "process_virtual_memory_bytes", OPS_GAUGE,
-                       "Virtual memory size in bytes.", vsize);
+            rc = ops_metric(out, "process_virtual_memory_bytes", OPS_GAUGE,
+                            "Virtual memory size in bytes.", vsize);
         if (!rc)
-            rc = gauge(out, "process_threads", OPS_GAUGE, "Number of OS threads in the process.",
-                       threads);
+            rc = ops_metric(out, "process_threads", OPS_GAUGE,
+                            "Number of OS threads in the process.", threads);
         double bt = boot_time();
         if (!rc && bt >= 0)
-            rc = gauge(out, "process_start_time_seconds", OPS_GAUGE,
-                       "Start time of the process since unix epoch in seconds.", bt + start);
+            rc = ops_metric(out, "process_start_time_seconds", OPS_GAUGE,
+                            "Start time of the process since unix epoch in seconds.", bt + start);
     }
     DIR *d = opendir("/proc/self/fd");
     if (d && !rc) {
@@ -96,14 +90,14 @@ int ops_process_metrics(struct buf *out)
         for (struct dirent *e; (e = readdir(d));)
             if (e->d_name[0] != '.')
                 fds++;
-        rc = gauge(out, "process_open_fds", OPS_GAUGE, "Number of open file descriptors.",
-                   fds - 1); /* less the one reading the directory */
+        rc = ops_metric(out, "process_open_fds", OPS_GAUGE, "Number of open file descriptors.",
+                        fds - 1); /* less the one reading the directory */
     }
     if (d)
         closedir(d);
     struct rlimit rl;
     if (!rc && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        rc = gauge(out, "process_max_fds", OPS_GAUGE, "Maximum number of open file descriptors.",
-                   (double)rl.rlim_cur);
+        rc = ops_metric(out, "process_max_fds", OPS_GAUGE,
+                        "Maximum number of open file descriptors.", (double)rl.rlim_cur);
     return rc;
 }

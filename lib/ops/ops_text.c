@@ -38,6 +38,12 @@ int ops_family(struct buf *out, const char *name, enum ops_type type, const char
     return rc;
 }
 
+int ops_metric(struct buf *out, const char *name, enum ops_type type, const char *help, double v)
+{
+    int rc = ops_family(out, name, type, help);
+    return rc ? rc : ops_sample(out, name, NULL, NULL, v);
+}
+
 int ops_sample(struct buf *out, const char *name, const char *label, const char *value, double v)
 {
     int rc = buf_printf(out, "%s", name);

@@ -22,10 +22,7 @@ int rpc_server_metrics(struct rpc_server *s, struct buf *out)
          st.active_streams},
     };
     int rc = STELE_OK;
-    for (size_t i = 0; i < sizeof m / sizeof m[0] && rc == STELE_OK; i++) {
-        rc = ops_family(out, m[i].name, m[i].type, m[i].help);
-        if (rc == STELE_OK)
-            rc = ops_sample(out, m[i].name, NULL, NULL, (double)m[i].v);
-    }
+    for (size_t i = 0; i < sizeof m / sizeof m[0] && rc == STELE_OK; i++)
+        rc = ops_metric(out, m[i].name, m[i].type, m[i].help, (double)m[i].v);
     return rc;
 }

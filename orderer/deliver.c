@@ -176,9 +176,7 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
         (uint64_t)h->timestamp->seconds * 1000 + (uint64_t)h->timestamp->nanos / 1000000;
     uint64_t now = clock_wall_ms();
     if (replay_too_far_ahead(ts_ms, now))
-        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST,
-                      "this Deliver request is dated more than 5 s ahead of the orderer's "
-                      "clock: check the clocks (NTP)");
+        return finish(call, STELE__STATUS__STATUS_BAD_REQUEST, REPLAY_AHEAD_TEXT);
     int taken = crypto_sha256(h->tx_id, strlen(h->tx_id), key);
     if (taken == STELE_OK)
         taken = replay_cache_claim_key(o->deliver_replays, key, ts_ms, now);

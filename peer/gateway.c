@@ -646,6 +646,7 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
     int pause = GW_SKEW_PAUSE_MS;
     bool level = false;
     struct gw_share share = {0};
+    bool ran = false, endorsed = false; /* the last attempt that ran the proposal */
     for (unsigned attempt = 1;; attempt++) {
         struct gw_endorsing e = {
             .p = p, .a = a, .sp = (const Stele__SignedProposal *)req, .share = &share};
@@ -655,6 +656,10 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
         enum rpc_code code = gw_endorse_done(p, call, &e, &hook, resp);
         remote_set_release(&e.set);
         policy_destroy(e.pol);
+        if (e.ran) {
+            ran = true;
+            endorsed = e.endorsed;
+        }
         if (e.retry && attempt < GW_ENDORSE_ATTEMPTS &&
             skew_wait(p, &e, deadline, &pause, &level)) {
             *resp = NULL;
@@ -662,8 +667,8 @@ static enum rpc_code gw_endorse_run(struct peer *p, struct rpc_call *call,
         }
         if (share.held)
             quota_give(p->gw->shares, share.who);
-        if (e.ran) { /* once per call, as the last attempt ended */
-            peer_count_proposal(p, e.endorsed);
+        if (ran) { /* once per call, as the last attempt that ran it ended */
+            peer_count_proposal(p, endorsed);
             ops_hist_observe_us(&p->counts.endorse_time, clock_mono_us() - t0);
         }
         return e.fail ? rpc_call_error(call, code, "%s", e.fail) : code;

@@ -33,6 +33,9 @@ struct replay_cache;
 /* How far ahead of the server's clock a request may be dated (clocks kept by NTP agree far
  * better; PBFT's orderers must agree within 10 s already). */
 #define REPLAY_MAX_AHEAD_MS 5000
+#define REPLAY_AHEAD_TEXT                                                                  \
+    "this request is dated more than 5000 ms (REPLAY_MAX_AHEAD_MS) ahead of the server's " \
+    "clock: check the clocks (NTP)"
 
 /* True when a request dated `ts_ms` is dated too far ahead of `now_ms` to be taken. */
 static inline bool replay_too_far_ahead(uint64_t ts_ms, uint64_t now_ms)

@@ -270,29 +270,47 @@ static void on_drain(struct ops_conn *c)
         conn_close(c);
 }
 
-/* Takes a new connection into a free slot; with none free, the oldest connection still
- * reading its request gives way (a client holding slots with idle connections cannot keep
- * others out), else the new one is closed. */
-static void on_accept(struct ops_server *s)
+/* The connection that gives way to a new one: the oldest whose answer is sent (closing it loses
+ * nothing), else the oldest still sending its request; NULL when all are being answered. */
+static struct ops_conn *victim(struct ops_server *s)
 {
-    int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-        if (errno == EMFILE || errno == ENFILE)
-            s->accept_pause_until = clock_mono_ms() + 100; /* let some close */
-        return;
-    }
-    struct ops_conn *slot = NULL, *oldest = NULL;
-    for (size_t i = 0; i < OPS_MAX_CONNS && !slot; i++) {
+    struct ops_conn *oldest = NULL, *drained = NULL;
+    for (size_t i = 0; i < OPS_MAX_CONNS; i++) {
         struct ops_conn *c = &s->conns[i];
         if (c->fd < 0)
-            slot = c;
+            continue;
+        if (c->state == OPS_DRAINING && (!drained || c->since < drained->since))
+            drained = c;
         else if (c->state == OPS_READING && (!oldest || c->since < oldest->since))
             oldest = c;
     }
-    if (!slot && oldest) {
-        conn_close(oldest);
-        slot = oldest;
+    return drained ? drained : oldest;
+}
+
+/* Takes a new connection into a free slot; with none free, or with no descriptor left for it,
+ * victim() gives way (a client holding slots or descriptors with idle or drained connections
+ * cannot keep others out); only when every connection is being answered is the new one closed
+ * (or, out of descriptors, left queued for 100 ms). */
+static void on_accept(struct ops_server *s)
+{
+    int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        struct ops_conn *v = victim(s); /* its descriptor is the one the new one needs */
+        if (v) {
+            conn_close(v);
+            fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        }
     }
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS))
+        s->accept_pause_until = clock_mono_ms() + 100; /* let some close, or memory come back */
+    if (fd < 0)
+        return;
+    struct ops_conn *slot = NULL;
+    for (size_t i = 0; i < OPS_MAX_CONNS && !slot; i++)
+        if (s->conns[i].fd < 0)
+            slot = &s->conns[i];
+    if (!slot && (slot = victim(s)))
+        conn_close(slot);
     if (!slot) {
         close(fd);
         return;
@@ -336,8 +354,11 @@ static void *run(void *arg)
         }
         int timeout = wake == UINT64_MAX ? -1 : (int)(wake - now);
         int k = poll(p, (nfds_t)n, timeout);
-        if (k < 0 && errno != EINTR)
-            break;
+        if (k < 0 && errno != EINTR) { /* ENOMEM: the kernel's to mend; serve on after it */
+            log_warn(s->component, "poll: %s", strerror(errno));
+            usleep(100 * 1000);
+            continue;
+        }
         if (k <= 0)
             continue;
         if (p[0].revents)

@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void text_format_escapes_and_prints_numbers(void **state)
@@ -332,6 +337,192 @@ static void head_of_an_unknown_path_has_no_body(void **state)
     assert_false(body);
 }
 
+/* ---- clients that hold slots or descriptors (review of 2026-12-06) ---- */
+
+/* The answer to `req`, or "" when the connection was closed without one (free()). */
+static char *try_get(int port, const char *req)
+{
+    int fd = dial(port);
+    (void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+    struct buf b;
+    buf_init(&b);
+    char chunk[4096];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof chunk, 0)) > 0)
+        buf_append(&b, chunk, (size_t)n);
+    close(fd);
+    buf_append_byte(&b, 0);
+    return (char *)b.data;
+}
+
+/* A connection whose answer is sent lingers (DRAINING) for up to 200 ms: a client that keeps
+ * opening connections, sending a request on each and leaving it open keeps every slot in that
+ * state, and a probe was accepted and closed at once (curl: "Empty reply from server") until
+ * such connections gave way first. */
+static void clients_holding_drained_connections_do_not_shut_out_a_health_probe(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    int port = ops_server_port(s);
+    const char *r = "GET /healthz HTTP/1.1\r\n\r\n";
+    pid_t kid = fork();
+    if (kid == 0) { /* the attacker: connections that send a whole request and stay open for
+                     * 250 ms (past the 200 ms linger), opened as fast as a loop can */
+        enum { N = 400 };
+        int hog[N];
+        uint64_t at[N];
+        size_t head = 0, count = 0;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        uint64_t end = clock_mono_ms() + 3000;
+        while (clock_mono_ms() < end) {
+            uint64_t now = clock_mono_ms();
+            while (count && now - at[head] > 250) {
+                close(hog[head]);
+                head = (head + 1) % N, count--;
+            }
+            while (count < N) {
+                size_t i = (head + count) % N;
+                hog[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                (void)connect(hog[i], (struct sockaddr *)&sa, sizeof sa);
+                at[i] = now;
+                count++;
+            }
+            for (size_t k = 0; k < count; k++)
+                (void)send(hog[(head + k) % N], r, strlen(r), MSG_NOSIGNAL);
+            clock_sleep_ms(1);
+        }
+        _exit(0);
+    }
+    clock_sleep_ms(500);
+    int ok = 0, tries = 10;
+    for (int i = 0; i < tries; i++) {
+        char *a = try_get(port, r);
+        ok += strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0;
+        free(a);
+        clock_sleep_ms(100);
+    }
+    int st;
+    waitpid(kid, &st, 0);
+    print_message("/healthz answered %d of %d times behind 32 clients holding drained "
+                  "connections\n",
+                  ok, tries);
+    ops_server_stop(s);
+    assert_int_equal(ok, tries);
+}
+
+/* The endpoint's thread does not spin: against clients that half-close, hang up, reset and
+ * trickle, it uses little CPU. */
+static void the_endpoint_does_not_spin_against_odd_clients(void **state)
+{
+    (void)state;
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    int port = ops_server_port(s);
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    uint64_t t0 = clock_mono_ms();
+    int fds[30];
+    for (size_t i = 0; i < 30; i++) {
+        fds[i] = dial(port);
+        switch (i % 5) {
+        case 0: /* request, then half-close */
+            (void)send(fds[i], "GET /healthz HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+            shutdown(fds[i], SHUT_WR);
+            break;
+        case 1: /* partial request, then half-close */
+            (void)send(fds[i], "GET /hea", 8, MSG_NOSIGNAL);
+            shutdown(fds[i], SHUT_WR);
+            break;
+        case 2: { /* request and reset */
+            (void)send(fds[i], "GET /healthz HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+            struct linger l = {1, 0};
+            setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            close(fds[i]);
+            fds[i] = -1;
+            break;
+        }
+        case 3: /* shut reading, request */
+            shutdown(fds[i], SHUT_RD);
+            (void)send(fds[i], "GET /metrics HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+            break;
+        default: /* a byte */
+            (void)send(fds[i], "G", 1, MSG_NOSIGNAL);
+        }
+    }
+    clock_sleep_ms(1500);
+    getrusage(RUSAGE_SELF, &r1);
+    double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                          r0.ru_stime.tv_sec) +
+                 (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                          r0.ru_stime.tv_usec) /
+                     1e6;
+    double wall = (double)(clock_mono_ms() - t0) / 1000;
+    print_message("CPU %.3f s over %.3f s\n", cpu, wall);
+    for (size_t i = 0; i < 30; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    ops_server_stop(s);
+    assert_true(cpu < 0.3 * wall);
+}
+
+/* Out of descriptors, accept4() fails with EMFILE before any slot is looked at: the idle
+ * connections the endpoint holds kept a probe waiting until their 2 s deadlines, until one of
+ * them gave way for it (its descriptor is the one the probe needs). */
+static void idle_clients_do_not_starve_a_probe_when_out_of_descriptors(void **state)
+{
+    (void)state;
+    int ports[2];
+    assert_int_equal(pipe(ports), 0);
+    pid_t kid = fork();
+    if (kid == 0) { /* the endpoint, with 12 descriptors to spare */
+        struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+        struct ops_server *s = NULL;
+        if (ops_server_start(&o, &s, NULL) != STELE_OK)
+            _exit(1);
+        int highest = 0;
+        for (int fd = 0; fd < 1024; fd++)
+            if (fcntl(fd, F_GETFD) != -1)
+                highest = fd;
+        int filler; /* the holes below the highest are taken: 12 descriptors left above it */
+        while ((filler = open("/dev/null", O_RDONLY)) >= 0 && filler < highest)
+            ;
+        if (filler >= 0)
+            close(filler);
+        struct rlimit rl = {(rlim_t)highest + 13, (rlim_t)highest + 13};
+        setrlimit(RLIMIT_NOFILE, &rl);
+        int port = ops_server_port(s);
+        (void)!write(ports[1], &port, sizeof port);
+        clock_sleep_ms(5000);
+        ops_server_stop(s);
+        _exit(0);
+    }
+    int port = 0;
+    assert_int_equal(read(ports[0], &port, sizeof port), (ssize_t)sizeof port);
+    int idle[40];
+    for (size_t i = 0; i < 40; i++)
+        idle[i] = dial(port);
+    clock_sleep_ms(100);
+    uint64_t t0 = clock_mono_ms();
+    char *a = try_get(port, "GET /healthz HTTP/1.1\r\n\r\n");
+    uint64_t took = clock_mono_ms() - t0;
+    print_message("/healthz behind 40 idle clients, out of descriptors: %llu ms: %.12s\n",
+                  (unsigned long long)took, a);
+    bool ok = strncmp(a, "HTTP/1.1 200 OK\r\n", 17) == 0;
+    free(a);
+    for (size_t i = 0; i < 40; i++)
+        close(idle[i]);
+    kill(kid, SIGTERM);
+    waitpid(kid, NULL, 0);
+    close(ports[0]);
+    close(ports[1]);
+    assert_true(ok);
+    assert_true(took < 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +535,9 @@ int main(void)
         cmocka_unit_test(several_stalled_clients_do_not_starve_a_health_probe),
         cmocka_unit_test(head_of_an_unknown_path_has_no_body),
         cmocka_unit_test(an_answer_survives_a_body_left_unread),
+        cmocka_unit_test(the_endpoint_does_not_spin_against_odd_clients),
+        cmocka_unit_test(clients_holding_drained_connections_do_not_shut_out_a_health_probe),
+        cmocka_unit_test(idle_clients_do_not_starve_a_probe_when_out_of_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

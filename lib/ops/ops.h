@@ -11,7 +11,8 @@
  * loop and closes each after its answer (lingering briefly to read what the client sent beyond
  * its request, so that the close does not reset the answer away). A client gets
  * OPS_IO_TIMEOUT_MS to send its request and to take the answer; one that stalls holds only its
- * own connection, and with all 32 taken the oldest still sending its request gives way.
+ * own connection, and with all 32 taken (or no descriptor left) the oldest connection already
+ * answered gives way to a new one, else the oldest still sending its request.
  * There is no TLS and no authentication: bind it to 127.0.0.1 or a management network
  * (docs/METRICS.md).
  *

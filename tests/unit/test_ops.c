@@ -143,6 +143,15 @@ static bool health(void *arg, char *why, size_t len)
     return healthy;
 }
 
+/* An endpoint on a free loopback port serving collect() (ops_server_stop() it). */
+static struct ops_server *start_endpoint(void)
+{
+    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
+    struct ops_server *s = NULL;
+    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    return s;
+}
+
 static int dial(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -223,9 +232,7 @@ static void endpoint_answers_metrics_health_and_refusals(void **state)
 static void a_stalled_client_holds_the_endpoint_for_the_timeout_at_most(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     int port = ops_server_port(s);
     int stalled = dial(port);
     assert_int_equal(send(stalled, "GET /met", 8, MSG_NOSIGNAL), 8);
@@ -280,9 +287,7 @@ static void a_bad_address_is_refused_clearly(void **state)
 static void several_stalled_clients_do_not_starve_a_health_probe(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     int port = ops_server_port(s);
     int idle[40];
     for (size_t n = 5; n <= 40; n += 35) {
@@ -305,9 +310,7 @@ static void several_stalled_clients_do_not_starve_a_health_probe(void **state)
 static void an_answer_survives_a_body_left_unread(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     size_t body = 200000;
     char *req = malloc(body + 128);
     int h = snprintf(req, 128, "POST /metrics HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", body);
@@ -324,9 +327,7 @@ static void an_answer_survives_a_body_left_unread(void **state)
 static void head_of_an_unknown_path_has_no_body(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     char *a = get(ops_server_port(s), "HEAD /nothing HTTP/1.1\r\n\r\n");
     ops_server_stop(s);
     const char *end = strstr(a, "\r\n\r\n");
@@ -362,9 +363,7 @@ static char *try_get(int port, const char *req)
 static void clients_holding_drained_connections_do_not_shut_out_a_health_probe(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     int port = ops_server_port(s);
     const char *r = "GET /healthz HTTP/1.1\r\n\r\n";
     pid_t kid = fork();
@@ -418,9 +417,7 @@ static void clients_holding_drained_connections_do_not_shut_out_a_health_probe(v
 static void the_endpoint_does_not_spin_against_odd_clients(void **state)
 {
     (void)state;
-    struct ops_server_opts o = {.listen = "127.0.0.1:0", .collect = collect};
-    struct ops_server *s = NULL;
-    assert_int_equal(ops_server_start(&o, &s, NULL), STELE_OK);
+    struct ops_server *s = start_endpoint();
     int port = ops_server_port(s);
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);

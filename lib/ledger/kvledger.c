@@ -517,6 +517,20 @@ static void state_prev(struct kvledger *l, uint8_t out[32])
     pthread_mutex_unlock(&l->mu);
 }
 
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_LEDGER_IO_FAIL_AT=N fails storing block N as
+ * a disk would (STELE_ERR_IO), so that a test sees what a peer whose disk failed does. */
+static int test_store_fails(uint64_t height)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *at = getenv("STELE_TEST_LEDGER_IO_FAIL_AT");
+    if (at && *at && strtoull(at, NULL, 10) == height)
+        return STELE_ERR_IO;
+#else
+    (void)height;
+#endif
+    return STELE_OK;
+}
+
 /* Counts a committed block's transactions by code (for the metrics) and returns how many are
  * VALID (for the log line). */
 static size_t count_codes(struct kvledger *l, const uint8_t *codes, size_t n)
@@ -564,7 +578,7 @@ int kvledger_commit(struct kvledger *l, const Stele__Block *b, char **errmsg)
     state_prev(l, prev);
     if ((rc = statedb_update_hash(u, prev, state)))
         goto out;
-    if ((rc = append_with_codes(l, a, b, codes, n, state))) {
+    if ((rc = test_store_fails(height)) || (rc = append_with_codes(l, a, b, codes, n, state))) {
         atomic_store(&l->failed, rc == STELE_ERR_IO);
         rc = stele_errf(errmsg, rc, "cannot store block %llu: %s", (unsigned long long)height,
                         stele_strerror(rc));

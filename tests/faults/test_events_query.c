@@ -648,6 +648,53 @@ static void operations_endpoints_count_transactions_and_refusals(void **state)
     assert_true(streams >= PEERS);    /* each peer pulls blocks on a Deliver stream */
 }
 
+/* A peer whose disk fails storing a block commits nothing more until it is restarted, and says
+ * so on /healthz (503), so that a liveness probe restarts it; restarted, it serves and catches
+ * up. */
+static void health_says_when_the_ledger_failed(void **state)
+{
+    (void)state;
+#ifndef STELE_TEST_HOOKS
+    skip();
+#else
+    struct head h;
+    assert_true(peer_head(1, &h));
+    char at[32];
+    snprintf(at, sizeof at, "%llu", (unsigned long long)h.height);
+    setenv("STELE_TEST_LEDGER_IO_FAIL_AT", at, 1);
+    proc_stop(&N.p[1], SIGTERM, "peer0.org2");
+    net_peer_start(1, true);
+    unsetenv("STELE_TEST_LEDGER_IO_FAIL_AT");
+    struct buf m;
+    assert_int_equal(ops_get(&N.p[1], "/healthz", &m), 200);
+    buf_release(&m);
+    char tx_id[65];
+    ProtobufCBinaryData e =
+        tx_must(&(struct txspec){.writes = {{.key = "disk", .value = "1"}}}, tx_id);
+    submit(ALL_ORDERERS, &e, 1);
+    free(e.data);
+    assert_int_equal(tx_wait(0, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    int code = 0;
+    for (int k = 0; k < 100 && code != 503; k++) { /* peer 1 pulls the block and fails */
+        code = ops_get(&N.p[1], "/healthz", &m);
+        if (code != 503) {
+            buf_release(&m);
+            clock_sleep_ms(100);
+        }
+    }
+    print_message("/healthz of the peer whose disk failed: %d %s\n", code,
+                  code ? (char *)m.data : "");
+    assert_int_equal(code, 503);
+    assert_non_null(strstr((char *)m.data, "the ledger failed on the disk"));
+    buf_release(&m);
+    proc_stop(&N.p[1], SIGTERM, "peer0.org2");
+    net_peer_start(1, true);
+    assert_int_equal(tx_wait(1, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+    assert_int_equal(ops_get(&N.p[1], "/healthz", &m), 200);
+    buf_release(&m);
+#endif
+}
+
 static void events_cli_exits_3_when_its_peer_stops(void **state)
 {
     (void)state;
@@ -706,6 +753,7 @@ int main(void)
         cmocka_unit_test(a_future_dated_request_is_not_taken_again_after_a_restart),
         cmocka_unit_test(operations_endpoints_report_the_network),
         cmocka_unit_test(operations_endpoints_count_transactions_and_refusals),
+        cmocka_unit_test(health_says_when_the_ledger_failed),
         cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
     };
     if (getenv("STELE_TEST_FILTER"))

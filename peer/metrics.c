@@ -66,8 +66,7 @@ static int service_metrics(struct peer *p, struct buf *out)
         pair(out, "stele_endorser_proposals_total",
              "proposals this peer was asked to endorse (ProcessProposal, and its gateway's own "
              "endorsement, once per call): endorsed, or refused (a check failed, or the chaincode "
-             "answered "
-             "a status outside 200..299); Evaluate is not counted",
+             "answered a status outside 200..299); Evaluate is not counted",
              "result", "endorsed", load(&p->counts.endorsed), "refused",
              load(&p->counts.endorse_refused));
     if (rc == STELE_OK)

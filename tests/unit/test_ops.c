@@ -162,10 +162,9 @@ static int dial(int port)
 }
 
 /* Sends `req` (len octets) and returns the whole answer (free()). */
-static char *exchange(int port, const char *req, size_t len)
+/* Everything `fd` sends until it closes, NUL-terminated (free()); closes fd. */
+static char *read_all(int fd)
 {
-    int fd = dial(port);
-    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
     struct buf b;
     buf_init(&b);
     char chunk[4096];
@@ -175,6 +174,13 @@ static char *exchange(int port, const char *req, size_t len)
     close(fd);
     buf_append_byte(&b, 0);
     return (char *)b.data;
+}
+
+static char *exchange(int port, const char *req, size_t len)
+{
+    int fd = dial(port);
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    return read_all(fd);
 }
 
 static char *get(int port, const char *req)
@@ -345,15 +351,7 @@ static char *try_get(int port, const char *req)
 {
     int fd = dial(port);
     (void)send(fd, req, strlen(req), MSG_NOSIGNAL);
-    struct buf b;
-    buf_init(&b);
-    char chunk[4096];
-    ssize_t n;
-    while ((n = recv(fd, chunk, sizeof chunk, 0)) > 0)
-        buf_append(&b, chunk, (size_t)n);
-    close(fd);
-    buf_append_byte(&b, 0);
-    return (char *)b.data;
+    return read_all(fd);
 }
 
 /* A connection whose answer is sent lingers (DRAINING) for up to 200 ms: a client that keeps

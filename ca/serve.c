@@ -15,6 +15,8 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,12 +178,23 @@ static void settings_from_config(const struct ca_config *c, struct ca_settings *
 struct ca_ops {
     struct ca *ca;
     struct rpc_server *srv;
+    atomic_bool stopping; /* a signal came: it drains */
 };
 
 static int collect(void *arg, struct buf *out)
 {
     struct ca_ops *o = arg;
     return ca_metrics(o->ca, o->srv, out);
+}
+
+static bool healthy(void *arg, char *why, size_t len)
+{
+    struct ca_ops *o = arg;
+    if (atomic_load(&o->stopping)) {
+        snprintf(why, len, "stopping");
+        return false;
+    }
+    return true;
 }
 
 /* Serves until SIGTERM/SIGINT. The signals are blocked before any thread starts and taken
@@ -236,9 +249,12 @@ static int run(const struct ca_config *c, const char *listen)
                              listen, err ? err : stele_strerror(rc));
         goto out;
     }
-    struct ca_ops co = {ca, srv};
-    struct ops_server_opts so = {
-        .listen = c->operations.listen, .component = "ca-ops", .collect = collect, .arg = &co};
+    struct ca_ops co = {.ca = ca, .srv = srv};
+    struct ops_server_opts so = {.listen = c->operations.listen,
+                                 .component = "ca-ops",
+                                 .collect = collect,
+                                 .health = healthy,
+                                 .arg = &co};
     if (c->operations.listen && (rc = ops_server_start(&so, &ops, &err)) != STELE_OK) {
         exit_code = cli_fail("stele-ca serve", rc, "%s", err);
         rpc_server_stop(srv, 0);
@@ -251,6 +267,7 @@ static int run(const struct ca_config *c, const char *listen)
              sig == SIGTERM  ? "SIGTERM"
              : sig == SIGINT ? "SIGINT"
                              : "SIGHUP");
+    atomic_store(&co.stopping, true); /* /healthz answers 503 "stopping" while it drains */
     rpc_health_shutdown(health);
     rpc_server_stop(srv, 2000);
     exit_code = CLI_EXIT_OK;

@@ -71,6 +71,11 @@ static int port(const void *d)
     return orderer_port(d);
 }
 
+static void stop(void *d)
+{
+    orderer_stop(d);
+}
+
 static void destroy(void *d)
 {
     orderer_destroy(d);
@@ -86,6 +91,7 @@ static const struct cli_daemon_ops orderer_daemon = {
     .scheduler_at = offsetof(struct orderer_config, scheduler),
     .start = start,
     .port = port,
+    .stop = stop,
     .destroy = destroy,
     .operations_at = offsetof(struct orderer_config, operations),
     .metrics = orderer_metrics,

@@ -28,6 +28,11 @@ static int port(const void *d)
     return peer_port(d);
 }
 
+static void stop(void *d)
+{
+    peer_stop(d);
+}
+
 static void destroy(void *d)
 {
     peer_destroy(d);
@@ -43,6 +48,7 @@ static const struct cli_daemon_ops peer_daemon = {
     .scheduler_at = offsetof(struct peer_config, scheduler),
     .start = start,
     .port = port,
+    .stop = stop,
     .destroy = destroy,
     .operations_at = offsetof(struct peer_config, operations),
     .metrics = peer_metrics,

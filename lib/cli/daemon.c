@@ -189,6 +189,8 @@ int cli_daemon_serve(const struct cli_daemon_ops *ops, const char *usage, int ar
         goto out;
     int sig = sig_wait_termination();
     log_info(ops->component, "signal %d: stopping", sig);
+    if (ops->stop)
+        ops->stop(d); /* /healthz answers 503 "stopping" while it drains */
     rc = CLI_EXIT_OK;
 out:
     free(err);

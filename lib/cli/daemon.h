@@ -75,7 +75,11 @@ struct cli_daemon_ops {
      * Returns a stele status with *errmsg (free()) on failure. */
     int (*start)(const void *cfg, void **d, char **errmsg);
     int (*port)(const void *d); /* the port it serves */
-    void (*destroy)(void *d);   /* stops and frees; accepts NULL */
+    /* Stops serving and drains what is in flight (called on SIGTERM or SIGINT while the
+     * operations endpoint still answers, so that its health says "stopping" meanwhile); NULL:
+     * destroy does it. Must leave `d` readable by metrics and health until destroy. */
+    void (*stop)(void *d);
+    void (*destroy)(void *d); /* stops and frees; accepts NULL */
     /* The operations endpoint: offsetof the struct cli_ops_config in the configuration, and
      * what it serves (called with the started daemon `d`; health may be NULL). */
     size_t operations_at;

@@ -454,7 +454,31 @@ done
 again || fail "orderer3 ($o3) resumed, and org1's gateway never heard from it again"
 agree
 pid=$(cat "$net/peer0.org2.pid")
+# SIGTERM while an evaluation runs (evil's loop, until its 2 s timeout): the peer drains it
+# (shutdown_grace, 2 s), and meanwhile its /healthz answers 503 "stopping", so that a load
+# balancer takes it out before it stops serving.
+ops2=$(sed -n '/^operations:/,/^[^ ]/s/^  listen: *//p' "$net/peer0.org2/peer.yaml")
+[ -n "$ops2" ] || fail "peer0.org2/peer.yaml has no operations address: update this test"
+ops_get() { exec 3<>"/dev/tcp/${ops2%:*}/${ops2##*:}" && printf 'GET %s HTTP/1.1\r\n\r\n' "$1" >&3 && cat <&3; }
+invocations() { ops_get /metrics | sed -n 's/^stele_chaincode_invocations_total \([0-9]*\).*/\1/p'; }
+h=$(ops_get /healthz) && [ "$(echo "$h" | tail -1)" = '{"status":"OK"}' ] || fail "peer0.org2's /healthz before SIGTERM: $h"
+n0=$(invocations)
+"$bin/stele" query evil loop --peer "$p2" --identity "$ids/auditor1" >/dev/null 2>&1 &
+qpid=$!
+for _ in $(seq 1 100); do [ "$(invocations)" -gt "$n0" ] && break; sleep 0.02; done
+[ "$(invocations)" -gt "$n0" ] || fail "evil's loop never reached a chaincode host of peer0.org2"
 kill -TERM "$pid"
+h=
+for _ in $(seq 1 50); do
+  h=$(ops_get /healthz 2>/dev/null) || { h="(connection refused)"; break; }
+  case $h in *'{"status":"unavailable","reason":"stopping"}'*) break ;; esac
+  sleep 0.02
+done
+case $h in
+  'HTTP/1.1 503 '*'{"status":"unavailable","reason":"stopping"}'*) ;;
+  *) fail "peer0.org2's /healthz while it drains after SIGTERM: $h" ;;
+esac
+wait "$qpid" || true
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pid" 2>/dev/null || fail "peer0.org2 (pid $pid) did not stop on SIGTERM"
 # With peer0.org2 gone, org1's gateway cannot collect the endorsements AND asks for, and

@@ -187,7 +187,8 @@ int rpc_health_register(struct rpc_health *h, struct rpc_server *s)
          .request = &grpc__health__v1__health_check_request__descriptor,
          .handler = health_watch,
          .arg = h,
-         .max_request = 4096},
+         .max_request = 4096,
+         .max_streams = RPC_HEALTH_WATCH_STREAMS},
     };
     return rpc_server_add(s, methods, 2);
 }

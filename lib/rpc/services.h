@@ -26,6 +26,11 @@ void rpc_health_destroy(struct rpc_health *h);
 int rpc_health_set(struct rpc_health *h, const char *service, bool serving);
 /* Marks everything NOT_SERVING and ends Watch streams (before stopping the server). */
 void rpc_health_shutdown(struct rpc_health *h);
+/* Watch streams a server holds at once, counted apart from its max_streams: anybody may open
+ * them and keep them open, so they must never take the streams its own services need; more
+ * get UNAVAILABLE (Check still answers). */
+#define RPC_HEALTH_WATCH_STREAMS 16
+
 /* Registers Check and Watch on `s` (before rpc_server_start). `h` must outlive the server. */
 int rpc_health_register(struct rpc_health *h, struct rpc_server *s);
 

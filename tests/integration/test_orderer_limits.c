@@ -9,7 +9,8 @@
  *      is refused while another identity's is served, and a stream it closes is given back;
  *   3. a Broadcast stream that brings no envelope for limits.broadcast_idle (1 s here) ends
  *      cleanly, while one that keeps sending lives on (Broadcast needs no identity to open, so
- *      idle streams used to hold the orderer's stream slots forever).
+ *      idle streams used to hold the orderer's stream slots forever);
+ *   4. health watches, which anybody may open and keep, leave a reader's Deliver its stream.
  */
 #include "orderer_fixture.h"
 
@@ -17,6 +18,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "ledger/seek.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "pb/pb.h"
 
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #define STREAMS_PER_CLIENT 16 /* limits.max_streams_per_client by default */
+#define MAX_STREAMS        24 /* limits.max_streams here (main) */
 
 /* Opens a Deliver stream of blocks start..stop for `who`. */
 static struct rpc_call *deliver_open(struct rpc_channel *ch, const struct test_identity *who,
@@ -242,14 +245,59 @@ static void idle_broadcast_stream_ends(void **state)
     rpc_channel_close(ch);
 }
 
+/* ---- streams anybody may open ---- */
+
+/* Opens a grpc.health.v1.Health/Watch stream, which needs no identity, and returns it once the
+ * orderer answered its first status; NULL (the call finished) when the orderer refused it. */
+static struct rpc_call *watch_open(struct rpc_channel *ch)
+{
+    Grpc__Health__V1__HealthCheckRequest q = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    q.service = "";
+    struct rpc_call *c = rpc_stream_open(ch, "/grpc.health.v1.Health/Watch", RPC_SERVER_STREAM,
+                                         &grpc__health__v1__health_check_response__descriptor, -1);
+    assert_non_null(c);
+    assert_int_equal(rpc_call_send(c, &q.base), STELE_OK);
+    assert_int_equal(rpc_call_close_send(c), STELE_OK);
+    ProtobufCMessage *m = NULL;
+    if (rpc_call_recv(c, &m, 5000, false) == STELE_OK) {
+        pb_free(m);
+        return c;
+    }
+    rpc_call_finish(c, true, NULL);
+    return NULL;
+}
+
+/* Health watches are open to anybody and last as long as their client wants: as many as the
+ * orderer lets in must leave a reader's Deliver its stream (review of 2026-12-06: they were
+ * counted with Broadcast and Deliver in limits.max_streams, so that anybody who could reach the
+ * port shut every peer out of its blocks with that many watches). */
+static void health_watches_leave_deliver_its_streams(void **state)
+{
+    (void)state;
+    struct rpc_channel *ch = channel_now(true);
+    struct rpc_call *w[2 * MAX_STREAMS];
+    size_t n = 0;
+    while (n < 2 * MAX_STREAMS && (w[n] = watch_open(ch)) != NULL)
+        n++;
+    print_message("%zu health watches taken of %d streams\n", n, MAX_STREAMS);
+    struct rpc_call *d = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+    bool ok = served(d);
+    rpc_call_finish(d, true, NULL);
+    for (size_t i = 0; i < n; i++)
+        rpc_call_finish(w[i], true, NULL);
+    rpc_channel_close(ch);
+    assert_true(ok);
+}
+
 int main(void)
 {
-    orderer_fixture_extra_yaml = "limits:\n  broadcast_idle: 1s\n";
+    orderer_fixture_extra_yaml = "limits:\n  broadcast_idle: 1s\n  max_streams: 24\n";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deliver_stream_ends_when_its_reader_expires),
         cmocka_unit_test(one_identity_cannot_hold_every_deliver_stream),
         cmocka_unit_test(a_deliver_request_is_taken_once),
         cmocka_unit_test(idle_broadcast_stream_ends),
+        cmocka_unit_test(health_watches_leave_deliver_its_streams),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
 }

@@ -21,7 +21,7 @@
 
 /* Server limits (section `limits`). */
 struct orderer_limits_config {
-    uint64_t max_streams;            /* concurrent Broadcast and Deliver streams */
+    uint64_t max_streams;            /* concurrent Broadcast streams, and Deliver streams apart */
     uint64_t max_streams_per_client; /* Deliver streams one identity may hold open */
     uint64_t broadcast_idle_ms;      /* a Broadcast stream silent this long ends; 0 = never */
     uint64_t max_message; /* gRPC message cap both ways; 0 = absolute_max_bytes + 1 MiB */

@@ -11,7 +11,8 @@
  *
  * A stream re-checks its reader's identity (validity period, CRL, role) before every block and
  * while it waits, and ends with FORBIDDEN once it no longer passes; one identity holds at most
- * limits.max_streams_per_client streams at once.
+ * limits.max_streams_per_client streams at once, and Deliver streams are counted apart from
+ * the Broadcast streams (limits.max_streams of each).
  */
 #include "orderer_int.h"
 
@@ -253,7 +254,10 @@ int orderer_deliver_register(struct orderer *o, struct rpc_server *s)
          .kind = RPC_SERVER_STREAM,
          .request = &stele__envelope__descriptor,
          .handler = deliver,
-         .arg = o},
+         .arg = o,
+         /* apart from the server's streams, which Broadcast streams (open to anybody, kept by
+          * sending anything) could otherwise all take from the peers */
+         .max_streams = (int)o->cfg->limits.max_streams},
         {.path = "/stele.Orderer/ChainInfo",
          .kind = RPC_UNARY,
          .request = &stele__chain_info_request__descriptor,

@@ -10,7 +10,8 @@
  *   3. a Broadcast stream that brings no envelope for limits.broadcast_idle (1 s here) ends
  *      cleanly, while one that keeps sending lives on (Broadcast needs no identity to open, so
  *      idle streams used to hold the orderer's stream slots forever);
- *   4. health watches, which anybody may open and keep, leave a reader's Deliver its stream.
+ *   4. health watches and Broadcast streams, which anybody may open and keep, leave a reader's
+ *      Deliver its stream.
  */
 #include "orderer_fixture.h"
 
@@ -289,6 +290,44 @@ static void health_watches_leave_deliver_its_streams(void **state)
     assert_true(ok);
 }
 
+/* Broadcast streams need no identity to open, and one that brings anything (even octets that
+ * are no envelope) lives on: as many as the orderer lets in must leave a reader's Deliver its
+ * stream (review of 2026-12-06: both counted in limits.max_streams, so that anybody shut every
+ * peer out of its blocks with that many Broadcast streams sending a byte a minute). */
+static void broadcast_streams_leave_deliver_its_streams(void **state)
+{
+    (void)state;
+    struct rpc_channel *ch = channel_now(true);
+    struct rpc_call *b[2 * MAX_STREAMS];
+    /* all at once, within broadcast_idle (1 s here): each is answered BAD_REQUEST if taken */
+    for (int i = 0; i < 2 * MAX_STREAMS; i++) {
+        b[i] = rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                               &stele__broadcast_response__descriptor, 20000);
+        assert_non_null(b[i]);
+        rpc_call_send_bytes(b[i], (const uint8_t *)"\xff\xff", 2);
+    }
+    int taken = 0;
+    for (int i = 0; i < 2 * MAX_STREAMS; i++) {
+        ProtobufCMessage *m = NULL;
+        if (rpc_call_recv(b[i], &m, 5000, false) == STELE_OK) {
+            assert_int_equal(((Stele__BroadcastResponse *)m)->status,
+                             STELE__STATUS__STATUS_BAD_REQUEST);
+            taken++;
+        }
+        pb_free(m);
+    }
+    struct rpc_call *d = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+    bool ok = served(d);
+    print_message("%d Broadcast streams taken of %d streams; Deliver %s\n", taken, MAX_STREAMS,
+                  ok ? "served" : "refused");
+    rpc_call_finish(d, true, NULL);
+    for (int i = 0; i < 2 * MAX_STREAMS; i++)
+        rpc_call_finish(b[i], true, NULL);
+    rpc_channel_close(ch);
+    assert_true(taken >= MAX_STREAMS - 2); /* they did fill the streams Broadcast has */
+    assert_true(ok);
+}
+
 int main(void)
 {
     orderer_fixture_extra_yaml = "limits:\n  broadcast_idle: 1s\n  max_streams: 24\n";
@@ -298,6 +337,7 @@ int main(void)
         cmocka_unit_test(a_deliver_request_is_taken_once),
         cmocka_unit_test(idle_broadcast_stream_ends),
         cmocka_unit_test(health_watches_leave_deliver_its_streams),
+        cmocka_unit_test(broadcast_streams_leave_deliver_its_streams),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
 }

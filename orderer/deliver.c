@@ -10,9 +10,10 @@
  * re-encoded per subscriber.
  *
  * A stream re-checks its reader's identity (validity period, CRL, role) before every block and
- * while it waits, and ends with FORBIDDEN once it no longer passes; one identity holds at most
- * limits.max_streams_per_client streams at once, and Deliver streams are counted apart from
- * the Broadcast streams (limits.max_streams of each).
+ * while it waits (for a block, or for a reader that takes nothing to take it), and ends with
+ * FORBIDDEN once it no longer passes (PERMISSION_DENIED when its reader is not reading); one
+ * identity holds at most limits.max_streams_per_client streams at once, and Deliver streams are
+ * counted apart from the Broadcast streams (limits.max_streams of each).
  */
 #include "orderer_int.h"
 
@@ -96,6 +97,27 @@ static void test_deliver_delay(void)
 #endif
 }
 
+/* Sends the `len` octets at `frame` to the reader whose identity record is `creator`. While
+ * its reader takes nothing (the call's send queue stays full), checks every DELIVER_POLL_MS
+ * what a waiting stream checks, so that a reader that stopped reading keeps its stream and
+ * thread only as long as it may read. Returns STELE_OK; STELE_ERR_UNAVAILABLE when the orderer
+ * stops; STELE_ERR_PERMISSION with *why when the reader no longer passes; or the send's
+ * error. */
+static int send_frame(struct orderer *o, struct rpc_call *call, const ProtobufCBinaryData *creator,
+                      const uint8_t *frame, size_t len, const char **why)
+{
+    int rc;
+    while ((rc = rpc_call_send_bytes_wait(call, frame, len, DELIVER_POLL_MS)) ==
+           STELE_ERR_TIMEOUT) {
+        if (atomic_load(&o->stopping))
+            return STELE_ERR_UNAVAILABLE;
+        if (orderer_auth_check_identity(o->auth, ORDERER_AUTH_DELIVER, creator->data, creator->len,
+                                        why) != STELE_OK)
+            return STELE_ERR_PERMISSION;
+    }
+    return rc;
+}
+
 /* Sends blocks start..stop to the reader whose identity record is `creator`, then the status
  * that ends the stream. */
 static enum rpc_code send_blocks(struct orderer *o, struct rpc_call *call,
@@ -135,7 +157,17 @@ static enum rpc_code send_blocks(struct orderer *o, struct rpc_call *call,
             code = finish(call, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot read block");
             goto out;
         }
-        rc = rpc_call_send_bytes(call, frame.data, frame.len);
+        rc = send_frame(o, call, creator, frame.data, frame.len, &why);
+        if (rc == STELE_ERR_UNAVAILABLE) {
+            code = rpc_call_error(call, RPC_UNAVAILABLE, "the orderer is stopping");
+            goto out;
+        }
+        if (rc == STELE_ERR_PERMISSION) {
+            /* a status would wait behind what the reader does not take: end the call now */
+            log_info("orderer", "deliver stream of a reader not reading ends: %s", why);
+            code = rpc_call_error(call, RPC_PERMISSION_DENIED, "%s", why);
+            goto out;
+        }
         if (rc) {
             code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
             goto out;

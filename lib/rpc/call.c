@@ -369,11 +369,15 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
     return code;
 }
 
-/* Queues `bb` (taken over) for sending, blocking while the queue is full; with `wait` false,
- * STELE_ERR_LIMIT instead of blocking. */
-static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
+/* Queues `bb` (taken over) for sending, blocking while the queue is full: for ever with
+ * `wait_ms` < 0; with 0, STELE_ERR_LIMIT instead of blocking; else STELE_ERR_TIMEOUT once the
+ * queue stayed full that long. */
+static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, int wait_ms)
 {
     int rc = STELE_OK;
+    struct timespec until;
+    if (wait_ms > 0)
+        clock_deadline(CLOCK_MONOTONIC, (uint64_t)wait_ms, &until);
     pthread_mutex_lock(&c->mu);
     for (;;) {
         if (c->broken || c->done) {
@@ -393,12 +397,17 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, bool wait)
             bb = NULL;
             break;
         }
-        if (!wait) {
+        if (wait_ms == 0) {
             rc = STELE_ERR_LIMIT;
             break;
         }
         c->send_waiting = true;
-        pthread_cond_wait(&c->cv, &c->mu);
+        if (wait_ms < 0)
+            pthread_cond_wait(&c->cv, &c->mu);
+        else if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
+            rc = STELE_ERR_TIMEOUT;
+            break;
+        }
     }
     pthread_mutex_unlock(&c->mu);
     if (bb)
@@ -422,10 +431,10 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = rpc_pack(msg);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb(c, bb, true);
+    return send_bb(c, bb, -1);
 }
 
-static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, bool wait)
+static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, int wait_ms)
 {
     if (send_refused(c))
         return STELE_ERR_STATE;
@@ -436,17 +445,22 @@ static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, bool 
     grpc_slice_unref(s);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb(c, bb, wait);
+    return send_bb(c, bb, wait_ms);
 }
 
 int rpc_call_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
 {
-    return send_bytes(c, data, len, true);
+    return send_bytes(c, data, len, -1);
 }
 
 int rpc_call_try_send_bytes(struct rpc_call *c, const uint8_t *data, size_t len)
 {
-    return send_bytes(c, data, len, false);
+    return send_bytes(c, data, len, 0);
+}
+
+int rpc_call_send_bytes_wait(struct rpc_call *c, const uint8_t *data, size_t len, int timeout_ms)
+{
+    return send_bytes(c, data, len, timeout_ms < 0 ? -1 : timeout_ms > 0 ? timeout_ms : 1);
 }
 
 /* Waits until `want` messages are queued, the stream ends or breaks, or `until` passes
@@ -570,7 +584,7 @@ static int run_inline(struct rpc_call *c, rpc_inline_fn fn, void *arg, bool repl
             grpc_byte_buffer *out = NULL;
             rc = inline_one(c, fn, arg, bb, &out);
             if (rc == STELE_OK && out)
-                rc = send_bb(c, out, true);
+                rc = send_bb(c, out, -1);
             pthread_mutex_lock(&c->mu);
         }
         if (rc != STELE_OK || !replies || !bbq_full(&c->sendq) || c->broken || c->done)

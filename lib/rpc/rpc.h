@@ -225,6 +225,13 @@ int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
  * send queue is full (the other side is not reading). */
 int rpc_call_try_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
 
+/* Like rpc_call_send_bytes() but waits at most `timeout_ms` (-1: as long as it takes) for room
+ * in the send queue: STELE_ERR_TIMEOUT, with nothing sent, when there was none by then. For a
+ * sender that must look up now and then while its reader takes nothing (a Deliver stream
+ * re-checks its reader). */
+int rpc_call_send_bytes_wait(struct rpc_call *call, const uint8_t *data, size_t len,
+                             int timeout_ms);
+
 /* Waits for the next message from the other side, up to `timeout_ms` (-1 = until the call
  * ends). Returns STELE_OK with *msg set (malloc'd: free with pb_free(), or in the call arena
  * on the server when `in_arena` is true), STELE_ERR_NOT_FOUND when the other side finished

@@ -11,7 +11,8 @@
  *      cleanly, while one that keeps sending lives on (Broadcast needs no identity to open, so
  *      idle streams used to hold the orderer's stream slots forever);
  *   4. health watches and Broadcast streams, which anybody may open and keep, leave a reader's
- *      Deliver its stream.
+ *      Deliver its stream;
+ *   5. a reader that stops reading loses its stream once its certificate expires.
  */
 #include "orderer_fixture.h"
 
@@ -22,6 +23,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "pb/pb.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -328,9 +330,78 @@ static void broadcast_streams_leave_deliver_its_streams(void **state)
     assert_true(ok);
 }
 
+/* ---- a reader that stops reading ---- */
+
+static char g_ops[64]; /* the orderer's operations endpoint */
+
+/* Streaming calls the orderer's handlers are serving now (its stele_grpc_active_streams). */
+static double active_streams(void)
+{
+    struct buf body;
+    buf_init(&body);
+    double v = -1;
+    if (test_http_get(g_ops, "/metrics", NULL, &body) != 200 ||
+        !test_metric((const char *)body.data, "stele_grpc_active_streams", &v))
+        v = -1;
+    buf_release(&body);
+    return v;
+}
+
+/* A reader that stops reading still loses its stream once its certificate expires (review of
+ * 2026-12-06: the stream's handler waited in its send for room that never came, past the
+ * reader's expiry or revocation, holding its thread and its stream until the client hung up).
+ * The orderer pads each block to about 1 MB (STELE_TEST_DELIVER_PAD) so that some fifty fill
+ * what the orderer and the client's gRPC may queue. */
+static void a_reader_that_stops_reading_loses_its_stream(void **state)
+{
+    (void)state;
+    ProtobufCBinaryData envs[50];
+    Stele__Status st[50];
+    char ids[50][65];
+    for (int i = 0; i < 50; i++) /* each over half of preferred_max_bytes: a block each */
+        envs[i] = orderer_tx(g_net.clients[2].key, &g_net.clients[2], "ch1", 12000, ids[i]);
+    orderer_broadcast(envs, 50, st, ids);
+    for (int i = 0; i < 50; i++)
+        free(envs[i].data);
+    usleep(300 * 1000); /* the last block is cut */
+    stop_orderer();
+    setenv("STELE_TEST_DELIVER_PAD", "1000000", 1);
+    start_orderer();
+    unsetenv("STELE_TEST_DELIVER_PAD");
+
+    struct test_identity brief;
+    uint64_t now = clock_wall_ms() / 1000;
+    test_identity_issue(g_net.ca, 0, "brief-reader", "Org1", "auditor", now - 60, 66, &brief);
+    struct rpc_channel *ch = channel_now(true);
+    double before = active_streams();
+    struct rpc_call *c = deliver_open(ch, &brief, 0, UINT64_MAX); /* and never read */
+    usleep(1500 * 1000);
+    double open = active_streams();
+    double after = open;
+    for (int k = 0; k < 100 && after >= open; k++) { /* it expires 6 s after it was issued */
+        usleep(100 * 1000);
+        after = active_streams();
+    }
+    print_message("streams served: %.0f before, %.0f with the reader, %.0f 10 s on\n", before, open,
+                  after);
+    rpc_call_finish(c, true, NULL);
+    rpc_channel_close(ch);
+    test_identity_free(&brief);
+    stop_orderer();
+    start_orderer();
+    assert_true(before >= 0);
+    assert_true(open == before + 1);
+    assert_true(after == before);
+}
+
 int main(void)
 {
-    orderer_fixture_extra_yaml = "limits:\n  broadcast_idle: 1s\n  max_streams: 24\n";
+    static char yaml[256];
+    snprintf(g_ops, sizeof g_ops, "127.0.0.1:%d", test_free_port());
+    snprintf(yaml, sizeof yaml,
+             "limits:\n  broadcast_idle: 1s\n  max_streams: 24\noperations:\n  listen: %s\n",
+             g_ops);
+    orderer_fixture_extra_yaml = yaml;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(deliver_stream_ends_when_its_reader_expires),
         cmocka_unit_test(one_identity_cannot_hold_every_deliver_stream),
@@ -338,6 +409,7 @@ int main(void)
         cmocka_unit_test(idle_broadcast_stream_ends),
         cmocka_unit_test(health_watches_leave_deliver_its_streams),
         cmocka_unit_test(broadcast_streams_leave_deliver_its_streams),
+        cmocka_unit_test(a_reader_that_stops_reading_loses_its_stream),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
 }

@@ -21,6 +21,11 @@
  * RESOURCE_EXHAUSTED at once instead of queueing (what waits is held in memory). */
 #define QUEUED_BYTES_MAX (256u << 20)
 #define STREAM_STACK     (256 * 1024)
+/* A connection with calls is pinged this often and closed (its calls cancelled) when no answer
+ * comes within KEEPALIVE_TIMEOUT_MS: else a client whose host vanished without a FIN or RST
+ * would hold its streams, and their counts against its identity, for good. */
+#define KEEPALIVE_MS         60000
+#define KEEPALIVE_TIMEOUT_MS 20000
 
 /* A posted request waiting for an incoming call of one method (or of any, for the catch-all
  * that answers UNIMPLEMENTED). */
@@ -253,18 +258,23 @@ int rpc_server_start(struct rpc_server *s, char **errmsg)
         *errmsg = NULL;
     if (s->started)
         return STELE_ERR_STATE;
-    grpc_arg args[3];
-    memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = (int)s->opts.max_message;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    args[1].value.integer = (int)s->opts.max_message;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = GRPC_ARG_ALLOW_REUSEPORT; /* a second server on a busy port must fail */
-    args[2].value.integer = 0;
-    grpc_channel_args cargs = {.num_args = 3, .args = args};
+    int keepalive = KEEPALIVE_MS;
+#ifdef STELE_TEST_HOOKS /* STELE_TEST_KEEPALIVE_MS=N: ping every N ms, wait as long */
+    if (getenv("STELE_TEST_KEEPALIVE_MS") && *getenv("STELE_TEST_KEEPALIVE_MS"))
+        keepalive = atoi(getenv("STELE_TEST_KEEPALIVE_MS"));
+#endif
+#define INT_ARG(k, v) {.type = GRPC_ARG_INTEGER, .key = (char *)(k), .value.integer = (int)(v)}
+    grpc_arg args[] = {
+        INT_ARG(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, s->opts.max_message),
+        INT_ARG(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, s->opts.max_message),
+        INT_ARG(GRPC_ARG_ALLOW_REUSEPORT, 0), /* a second server on a busy port must fail */
+        INT_ARG(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive),
+        INT_ARG(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                keepalive < KEEPALIVE_TIMEOUT_MS ? keepalive : KEEPALIVE_TIMEOUT_MS),
+        INT_ARG(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0), /* a quiet stream is pinged too */
+    };
+#undef INT_ARG
+    grpc_channel_args cargs = {.num_args = sizeof args / sizeof args[0], .args = args};
     s->gs = grpc_server_create(&cargs, NULL);
 
     for (size_t i = 0; i < s->nmethods; i++) {

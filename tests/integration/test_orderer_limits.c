@@ -12,7 +12,8 @@
  *      idle streams used to hold the orderer's stream slots forever);
  *   4. health watches and Broadcast streams, which anybody may open and keep, leave a reader's
  *      Deliver its stream;
- *   5. a reader that stops reading loses its stream once its certificate expires.
+ *   5. a reader that stops reading loses its stream once its certificate expires;
+ *   6. a reader whose host vanishes without closing its connection loses its stream.
  */
 #include "orderer_fixture.h"
 
@@ -23,9 +24,14 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "pb/pb.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define STREAMS_PER_CLIENT 16 /* limits.max_streams_per_client by default */
@@ -394,6 +400,135 @@ static void a_reader_that_stops_reading_loses_its_stream(void **state)
     assert_true(after == before);
 }
 
+/* ---- a reader that vanishes ---- */
+
+/* A TCP relay to the orderer for one connection that can turn into a black hole: it stops
+ * passing octets either way but keeps both connections open, as a network that loses a host
+ * (or a NAT that forgets a connection) does. */
+struct relay {
+    int listen_fd; /* 127.0.0.1, port `port` */
+    int port;
+    char target[64]; /* the orderer's host:port */
+    atomic_bool hole, done;
+    pthread_t thread;
+};
+
+static int relay_dial(const char *target)
+{
+    char host[64];
+    snprintf(host, sizeof host, "%s", target);
+    char *colon = strrchr(host, ':');
+    if (!colon)
+        return -1;
+    *colon = 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *relay_main(void *arg)
+{
+    struct relay *r = arg;
+    struct pollfd l = {.fd = r->listen_fd, .events = POLLIN};
+    while (!atomic_load(&r->done) && poll(&l, 1, 100) <= 0)
+        ;
+    int fd[2] = {atomic_load(&r->done) ? -1 : accept(r->listen_fd, NULL, NULL), -1};
+    if (fd[0] >= 0)
+        fd[1] = relay_dial(r->target);
+    char buf[16384];
+    while (fd[0] >= 0 && fd[1] >= 0 && !atomic_load(&r->done)) {
+        if (atomic_load(&r->hole)) {
+            usleep(50 * 1000);
+            continue;
+        }
+        struct pollfd p[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
+        if (poll(p, 2, 50) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(fd[i], buf, sizeof buf);
+            if (n <= 0 || write(fd[1 - i], buf, (size_t)n) != n)
+                atomic_store(&r->done, true);
+        }
+    }
+    while (!atomic_load(&r->done))
+        usleep(50 * 1000);
+    for (int i = 0; i < 2; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    return NULL;
+}
+
+static void relay_start(struct relay *r)
+{
+    memset(r, 0, sizeof *r);
+    orderer_target(r->target);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    r->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(r->listen_fd >= 0);
+    assert_int_equal(bind(r->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(r->listen_fd, 4), 0);
+    assert_int_equal(getsockname(r->listen_fd, (struct sockaddr *)&sa, &len), 0);
+    r->port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&r->thread, NULL, relay_main, r), 0);
+}
+
+static void relay_stop(struct relay *r)
+{
+    atomic_store(&r->done, true);
+    pthread_join(r->thread, NULL);
+    close(r->listen_fd);
+}
+
+/* A reader whose host vanishes without a word (no FIN, no RST) loses its stream (review of
+ * 2026-12-06: nothing ever noticed, so each such stream held its thread and one of its
+ * reader's 16 streams until the orderer restarted: a peer whose network dropped it silently
+ * 16 times could no longer read its blocks). The orderer here pings every 1 s
+ * (STELE_TEST_KEEPALIVE_MS) instead of every minute. */
+static void a_reader_that_vanishes_loses_its_stream(void **state)
+{
+    (void)state;
+    stop_orderer();
+    setenv("STELE_TEST_KEEPALIVE_MS", "1000", 1);
+    start_orderer();
+    unsetenv("STELE_TEST_KEEPALIVE_MS");
+    struct relay r;
+    relay_start(&r);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", r.port);
+    struct rpc_channel_opts co = {.max_message = 8u << 20, .fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(addr, &co, NULL);
+    assert_non_null(ch);
+    double before = active_streams();
+    struct rpc_call *c = deliver_open(ch, &g_net.auditor, 0, UINT64_MAX);
+    assert_true(served(c));
+    double open = active_streams();
+    atomic_store(&r.hole, true);
+    double after = open;
+    for (int k = 0; k < 150 && after >= open; k++) {
+        usleep(100 * 1000);
+        after = active_streams();
+    }
+    print_message("streams served: %.0f before, %.0f with the reader, %.0f once it vanished\n",
+                  before, open, after);
+    rpc_call_finish(c, true, NULL);
+    rpc_channel_close(ch);
+    relay_stop(&r);
+    stop_orderer();
+    start_orderer();
+    assert_true(before >= 0);
+    assert_true(open == before + 1);
+    assert_true(after == before);
+}
+
 int main(void)
 {
     static char yaml[256];
@@ -410,6 +545,7 @@ int main(void)
         cmocka_unit_test(health_watches_leave_deliver_its_streams),
         cmocka_unit_test(broadcast_streams_leave_deliver_its_streams),
         cmocka_unit_test(a_reader_that_stops_reading_loses_its_stream),
+        cmocka_unit_test(a_reader_that_vanishes_loses_its_stream),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
 }

@@ -3,7 +3,8 @@
  * (rpc_fixture.h): server streams in order with a slow reader, rpc_call_recv_wait() batches,
  * client and bidirectional streams, raw serialized bytes both ways, a client that disconnects
  * mid-stream, a client stream that ends cleanly or is abandoned as its handler sees it, and
- * stream queues bounded in octets as well as in messages.
+ * stream queues bounded in octets as well as in messages (where a send that may wait only so
+ * long gives up).
  */
 #include "rpc_fixture.h"
 
@@ -375,6 +376,10 @@ static void stream_queues_are_bounded_in_octets(void **state)
     print_message("%d messages of 64 KiB queued before the sender had to wait\n", sent);
     assert_true(sent >= 16);
     assert_true(sent < 200);
+    /* a send that may wait only so long gives up then, with nothing sent */
+    uint64_t t0 = clock_mono_ms();
+    assert_int_equal(rpc_call_send_bytes_wait(c, msg, sizeof msg, 300), STELE_ERR_TIMEOUT);
+    assert_true(clock_mono_ms() - t0 >= 290);
     pthread_mutex_lock(&hold.mu);
     hold.release = true;
     pthread_cond_broadcast(&hold.cv);

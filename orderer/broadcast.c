@@ -8,8 +8,9 @@
  * octets (rpc_call_recv_bytes) and handed on as they came: the block holds exactly what the
  * client sent, so its SHA-256 is the Merkle leaf the client can prove.
  *
- * A stream that brings no envelope for limits.broadcast_idle ends (with OK: the client may open
- * another at once), so that forgotten or idle streams do not hold the orderer's stream slots.
+ * A stream that brings no envelope for limits.broadcast_idle, or whose client takes no answer
+ * for that long, ends (with OK: the client may open another at once), so that forgotten or
+ * idle streams do not hold the orderer's stream slots.
  *
  * When the consensus plug-in never waits in order() (pbft), envelopes are judged on the
  * server's completion-queue thread as they arrive (rpc_call_serve_inline), without waking the
@@ -101,12 +102,16 @@ static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *re
     if (consensus_order_never_waits(st.o->consensus)) {
         rc = rpc_call_serve_inline(call, answer_one, &st);
     } else {
+        /* an answer the client does not take within broadcast_idle ends the stream as an
+         * envelope that does not come does (rpc_call_serve_inline() stops reading then) */
+        int idle =
+            st.o->cfg->limits.broadcast_idle_ms ? (int)st.o->cfg->limits.broadcast_idle_ms : -1;
         while (rc == STELE_OK) {
             buf_clear(&raw);
             buf_clear(&reply);
             if ((rc = rpc_call_recv_bytes(call, &raw, -1)) == STELE_OK &&
                 (rc = answer_one(&st, raw.data, raw.len, &reply)) == STELE_OK)
-                rc = rpc_call_send_bytes(call, reply.data, reply.len);
+                rc = rpc_call_send_bytes_wait(call, reply.data, reply.len, idle);
         }
     }
     buf_release(&raw);
@@ -114,7 +119,7 @@ static enum rpc_code broadcast(struct rpc_call *call, const ProtobufCMessage *re
     arena_destroy(st.a);
     if (rc == STELE_ERR_NOT_FOUND) /* the client's end of stream */
         return RPC_OK;
-    if (rc == STELE_ERR_TIMEOUT) { /* nothing came for limits.broadcast_idle: let go of it */
+    if (rc == STELE_ERR_TIMEOUT) { /* nothing came, or went, for broadcast_idle: let go of it */
         log_debug("orderer", "broadcast stream idle for %llu ms: ended",
                   (unsigned long long)st.o->cfg->limits.broadcast_idle_ms);
         return RPC_OK;

@@ -47,7 +47,8 @@ static const struct config_field limits_fields[] = {
      .offset = F(orderer_limits_config, broadcast_idle_ms),
      .def = "60s",
      .umax = 3600000,
-     .help = "a Broadcast stream that brings no envelope for this long ends (0: never)"},
+     .help = "a Broadcast stream that brings no envelope, or takes no answer, for this long ends "
+             "(0: never)"},
     {.key = "max_message",
      .type = CONFIG_SIZE,
      .offset = F(orderer_limits_config, max_message),

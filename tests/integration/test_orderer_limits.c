@@ -13,7 +13,8 @@
  *   4. health watches and Broadcast streams, which anybody may open and keep, leave a reader's
  *      Deliver its stream;
  *   5. a reader that stops reading loses its stream once its certificate expires;
- *   6. a reader whose host vanishes without closing its connection loses its stream.
+ *   6. a reader whose host vanishes without closing its connection loses its stream;
+ *   7. a Broadcast stream whose client never reads the answers ends after broadcast_idle too.
  */
 #include "orderer_fixture.h"
 
@@ -404,16 +405,20 @@ static void a_reader_that_stops_reading_loses_its_stream(void **state)
 
 /* A TCP relay to the orderer for one connection that can turn into a black hole: it stops
  * passing octets either way but keeps both connections open, as a network that loses a host
- * (or a NAT that forgets a connection) does. */
+ * (or a NAT that forgets a connection) does; or go deaf: stop passing the orderer's octets
+ * only, with `rcvbuf` octets of socket buffer on that side (0: the system's), as a client that
+ * reads nothing does. */
 struct relay {
     int listen_fd; /* 127.0.0.1, port `port` */
     int port;
     char target[64]; /* the orderer's host:port */
-    atomic_bool hole, done;
+    int rcvbuf;
+    atomic_bool hole, deaf, done;
+    atomic_int fd[2]; /* the client's connection, the orderer's (-1: none) */
     pthread_t thread;
 };
 
-static int relay_dial(const char *target)
+static int relay_dial(const char *target, int rcvbuf)
 {
     char host[64];
     snprintf(host, sizeof host, "%s", target);
@@ -423,6 +428,8 @@ static int relay_dial(const char *target)
     *colon = 0;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
         connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         if (fd >= 0)
@@ -440,14 +447,17 @@ static void *relay_main(void *arg)
         ;
     int fd[2] = {atomic_load(&r->done) ? -1 : accept(r->listen_fd, NULL, NULL), -1};
     if (fd[0] >= 0)
-        fd[1] = relay_dial(r->target);
+        fd[1] = relay_dial(r->target, r->rcvbuf);
+    atomic_store(&r->fd[0], fd[0]);
+    atomic_store(&r->fd[1], fd[1]);
     char buf[16384];
     while (fd[0] >= 0 && fd[1] >= 0 && !atomic_load(&r->done)) {
         if (atomic_load(&r->hole)) {
             usleep(50 * 1000);
             continue;
         }
-        struct pollfd p[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = fd[0], .events = POLLIN},
+                              {.fd = fd[1], .events = atomic_load(&r->deaf) ? 0 : POLLIN}};
         if (poll(p, 2, 50) <= 0)
             continue;
         for (int i = 0; i < 2; i++) {
@@ -458,17 +468,15 @@ static void *relay_main(void *arg)
                 atomic_store(&r->done, true);
         }
     }
-    while (!atomic_load(&r->done))
-        usleep(50 * 1000);
-    for (int i = 0; i < 2; i++)
-        if (fd[i] >= 0)
-            close(fd[i]);
-    return NULL;
+    return NULL; /* relay_stop() closes the connections */
 }
 
-static void relay_start(struct relay *r)
+static void relay_start(struct relay *r, int rcvbuf)
 {
     memset(r, 0, sizeof *r);
+    r->rcvbuf = rcvbuf;
+    atomic_store(&r->fd[0], -1);
+    atomic_store(&r->fd[1], -1);
     orderer_target(r->target);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -484,8 +492,63 @@ static void relay_start(struct relay *r)
 static void relay_stop(struct relay *r)
 {
     atomic_store(&r->done, true);
+    for (int i = 0; i < 2; i++) /* a write that waits for the other side ends */
+        if (atomic_load(&r->fd[i]) >= 0)
+            shutdown(atomic_load(&r->fd[i]), SHUT_RDWR);
     pthread_join(r->thread, NULL);
+    for (int i = 0; i < 2; i++)
+        if (atomic_load(&r->fd[i]) >= 0)
+            close(atomic_load(&r->fd[i]));
     close(r->listen_fd);
+}
+
+/* A Broadcast stream whose client sends and never reads the answers ends after
+ * broadcast_idle too (review of 2026-12-06: once the answers filled what the orderer queues and
+ * the transport lets through, its handler waited in its send for good, where the idle rule
+ * never looked, so that anybody held Broadcast streams without sending again). The client
+ * sends through a relay that passes nothing back (4 KiB of socket buffer). */
+static void broadcast_stream_not_read_ends(void **state)
+{
+    (void)state;
+    struct relay r;
+    relay_start(&r, 4096);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", r.port);
+    struct rpc_channel_opts co = {.fail_fast = true};
+    struct rpc_channel *ch = rpc_channel_open(addr, &co, NULL);
+    assert_non_null(ch);
+    double before = active_streams();
+    struct rpc_call *c = rpc_stream_open(ch, "/stele.AtomicBroadcast/Broadcast", RPC_BIDI_STREAM,
+                                         &stele__broadcast_response__descriptor, -1);
+    assert_non_null(c);
+    ProtobufCMessage *m = NULL; /* one answer read: the stream is served; then none */
+    assert_int_equal(rpc_call_send_bytes(c, (const uint8_t *)"\xff\xff", 2), STELE_OK);
+    assert_int_equal(rpc_call_recv(c, &m, 5000, false), STELE_OK);
+    pb_free(m);
+    atomic_store(&r.deaf, true);
+    int sent = 0; /* octets that are no envelope, each answered BAD_REQUEST */
+    for (int idle = 0; sent < 60000 && idle < 10;) {
+        if (rpc_call_try_send_bytes(c, (const uint8_t *)"\xff\xff", 2) == STELE_OK) {
+            sent++;
+            idle = 0;
+        } else {
+            idle++;
+            usleep(20 * 1000);
+        }
+    }
+    double open = active_streams(), after = open;
+    for (int k = 0; k < 100 && after >= open; k++) { /* broadcast_idle is 1 s here */
+        usleep(100 * 1000);
+        after = active_streams();
+    }
+    print_message("%d sent; streams served: %.0f before, %.0f while sending, %.0f then\n", sent,
+                  before, open, after);
+    rpc_call_finish(c, true, NULL);
+    rpc_channel_close(ch);
+    relay_stop(&r);
+    assert_true(before >= 0);
+    assert_true(open == before + 1);
+    assert_true(after == before);
 }
 
 /* A reader whose host vanishes without a word (no FIN, no RST) loses its stream (review of
@@ -501,7 +564,7 @@ static void a_reader_that_vanishes_loses_its_stream(void **state)
     start_orderer();
     unsetenv("STELE_TEST_KEEPALIVE_MS");
     struct relay r;
-    relay_start(&r);
+    relay_start(&r, 0);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", r.port);
     struct rpc_channel_opts co = {.max_message = 8u << 20, .fail_fast = true};
@@ -546,6 +609,7 @@ int main(void)
         cmocka_unit_test(broadcast_streams_leave_deliver_its_streams),
         cmocka_unit_test(a_reader_that_stops_reading_loses_its_stream),
         cmocka_unit_test(a_reader_that_vanishes_loses_its_stream),
+        cmocka_unit_test(broadcast_stream_not_read_ends),
     };
     return cmocka_run_group_tests(tests, orderer_net_setup, orderer_net_teardown);
 }

@@ -29,6 +29,7 @@
 #include "ledger/blockhash.h"
 #include "ledger/seek.h"
 #include "pb/pb.h"
+#include "stele/cluster.pb-c.h"
 #include "stele/orderer.pb-c.h"
 
 #include <stdatomic.h>
@@ -49,6 +50,57 @@ static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char 
     int rc = rpc_call_send(call, &r.base);
     return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
 }
+
+#ifdef STELE_TEST_HOOKS
+/* STELE_TEST_DELIVER_TAMPER=data|prev|number|cert: the block `blk` (stored octets, replaced)
+ * goes out as a faulty orderer could alter it: an envelope's octet flipped under the header
+ * that certifies it, the previous hash's, the number one more, or the certificate cut to one
+ * COMMIT; for the peers' test that they refuse it, move on and commit only what is certified. */
+static int test_tamper(struct buf *blk)
+{
+    const char *how = getenv("STELE_TEST_DELIVER_TAMPER");
+    if (!how || !*how)
+        return STELE_OK;
+    Stele__Block *b =
+        (Stele__Block *)pb_unpack(&stele__block__descriptor, NULL, blk->data, blk->len, 0);
+    if (!b || !b->header || !b->data || !b->metadata) {
+        pb_free(b ? &b->base : NULL);
+        return STELE_OK; /* nothing to alter */
+    }
+    int rc = STELE_OK;
+    ProtobufCBinaryData *fp = &b->metadata->finality_proof;
+    Stele__PbftProof *proof = NULL;
+    if (strcmp(how, "data") == 0 && b->data->n_envelopes && b->data->envelopes[0].len)
+        b->data->envelopes[0].data[b->data->envelopes[0].len - 1] ^= 0x01;
+    else if (strcmp(how, "prev") == 0 && b->header->previous_hash.len)
+        b->header->previous_hash.data[0] ^= 0x01;
+    else if (strcmp(how, "number") == 0)
+        b->header->number++;
+    else if (strcmp(how, "cert") == 0 &&
+             (proof = (Stele__PbftProof *)pb_unpack(&stele__pbft_proof__descriptor, NULL, fp->data,
+                                                    fp->len, 0)) != NULL &&
+             proof->n_commits > 1) {
+        size_t n = proof->n_commits;
+        struct buf cut;
+        buf_init(&cut);
+        proof->n_commits = 1;
+        rc = pb_pack_buf(&proof->base, &cut);
+        proof->n_commits = n;
+        if (rc == STELE_OK && cut.len <= fp->len) { /* fewer octets: fits where the proof was */
+            memcpy(fp->data, cut.data, cut.len);
+            fp->len = cut.len;
+        }
+        buf_release(&cut);
+    }
+    pb_free(proof ? &proof->base : NULL);
+    if (rc == STELE_OK) {
+        buf_clear(blk);
+        rc = pb_pack_buf(&b->base, blk);
+    }
+    pb_free(&b->base);
+    return rc;
+}
+#endif
 
 /* Replaces `out` with DeliverResponse{block = the stored octets of block `n`}. */
 static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
@@ -78,6 +130,8 @@ static int framed_block(struct blockstore *bs, uint64_t n, struct buf *out)
         rc = zeros ? pb_append_bytes_field(&blk, 15, zeros, padn) : STELE_ERR_NOMEM;
         free(zeros);
     }
+    if (rc == STELE_OK)
+        rc = test_tamper(&blk);
 #endif
     if (rc == STELE_OK)
         rc = pb_append_bytes_field(out, STELE__DELIVER_RESPONSE__TYPE_BLOCK, blk.data, blk.len);

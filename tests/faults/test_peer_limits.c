@@ -19,6 +19,8 @@
  *   6. a peer pulling from an orderer that pads every block with 64 KiB of an undefined field
  *      and dates it in 2100 (no hash or signature covers either) stores the same block as the
  *      other peer, with the time its COMMITs witness;
+ *   6b. a peer pulling from an orderer that alters its blocks (an envelope, the previous hash,
+ *      the number, the certificate) refuses each, moves on and stores the certified block;
  *   7. a peer that commits slowly (1 s a block, 30 blocks behind) keeps its correct orderer:
  *      it is the slow one;
  *   8. the orderers learn a CRL from the block that carries it, whatever key the transaction
@@ -498,6 +500,71 @@ static void slow_peer_keeps_its_orderer(void **state)
     net_peer_start(0, true);
 }
 
+/* Whether blocks `a` and `b` hold the same header, envelopes, codes and state hash (two peers'
+ * copies differ only in which COMMITs certify them and the time those witness). */
+static bool same_block(const Stele__Block *a, const Stele__Block *b)
+{
+    const Stele__BlockHeader *x = a->header, *y = b->header;
+    const Stele__BlockMetadata *m = a->metadata, *n = b->metadata;
+    bool same =
+        x && y && x->number == y->number && x->previous_hash.len == y->previous_hash.len &&
+        memcmp(x->previous_hash.data, y->previous_hash.data, x->previous_hash.len) == 0 &&
+        x->data_hash.len == y->data_hash.len &&
+        memcmp(x->data_hash.data, y->data_hash.data, x->data_hash.len) == 0 && m && n &&
+        m->validation_codes.len == n->validation_codes.len &&
+        memcmp(m->validation_codes.data, n->validation_codes.data, m->validation_codes.len) == 0 &&
+        m->state_hash.len == n->state_hash.len &&
+        memcmp(m->state_hash.data, n->state_hash.data, m->state_hash.len) == 0 && a->data &&
+        b->data && a->data->n_envelopes == b->data->n_envelopes;
+    for (size_t i = 0; same && i < a->data->n_envelopes; i++)
+        same = a->data->envelopes[i].len == b->data->envelopes[i].len &&
+               memcmp(a->data->envelopes[i].data, b->data->envelopes[i].data,
+                      a->data->envelopes[i].len) == 0;
+    return same;
+}
+
+/* A faulty orderer that alters what it delivers (an envelope under the header that certifies
+ * it, the previous hash, the number, a certificate cut to one COMMIT): peer0, pulling from it
+ * first, refuses the block, moves to another orderer and commits the certified block, the
+ * same as peer1's. */
+static void altered_blocks_are_refused(void **state)
+{
+    (void)state;
+    static const char *const how[] = {"data", "prev", "number", "cert"};
+    char refusal[64];
+    snprintf(refusal, sizeof refusal, "orderer %s: block ", N.o[0].addr);
+    for (int i = 0; i < 4; i++) {
+        proc_stop(&N.o[0], SIGTERM, "o0");
+        setenv("STELE_TEST_DELIVER_TAMPER", how[i], 1);
+        net_orderer_start(0);
+        unsetenv("STELE_TEST_DELIVER_TAMPER");
+        proc_stop(&N.p[0], SIGTERM, "peer0.org1"); /* to pull from orderer0, the first listed */
+        net_peer_start(0, true);
+        int before = occurrences(N.p[0].log, refusal);
+        char id[65], key[16];
+        snprintf(key, sizeof key, "altered-%s", how[i]);
+        ProtobufCBinaryData e =
+            tx_must(&(struct txspec){.writes = {{.key = key, .value = "v"}}}, id);
+        submit(0xe, &e, 1);
+        free(e.data);
+        uint64_t number = 0;
+        assert_int_equal(tx_wait(0, id, 30000, &number, NULL), STELE__TX_VALIDATION_CODE__VALID);
+        assert_int_equal(tx_wait(1, id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
+        int refused = occurrences(N.p[0].log, refusal) - before;
+        Stele__Block *b0 = block_get(0, number), *b1 = block_get(1, number);
+        assert_non_null(b0);
+        assert_non_null(b1);
+        print_message("%s: block %llu refused %d time(s) from orderer0, then committed\n", how[i],
+                      (unsigned long long)number, refused);
+        assert_true(same_block(b0, b1));
+        pb_free(&b0->base);
+        pb_free(&b1->base);
+        assert_true(refused >= 1);
+    }
+    proc_stop(&N.o[0], SIGTERM, "o0");
+    net_orderer_start(0);
+}
+
 /* ---- CRLs the orderers learn ---- */
 
 /* A CRL of CA `ca` (N.ca index) revoking `who` (NULL: nobody), number `number`. */
@@ -621,6 +688,7 @@ int main(void)
         cmocka_unit_test(gateway_refuses_envelopes_over_the_orderers_cap),
         cmocka_unit_test(peer_leaves_an_orderer_that_falls_behind),
         cmocka_unit_test(padded_blocks_are_stored_as_they_mean),
+        cmocka_unit_test(altered_blocks_are_refused),
         cmocka_unit_test(slow_peer_keeps_its_orderer),
         cmocka_unit_test(orderers_keep_the_crls_they_learn),
         cmocka_unit_test(history_pages_read_a_bounded_number_of_blocks),

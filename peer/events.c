@@ -5,8 +5,13 @@
  *
  * A Blocks stream sends its blocks in order, then one status that ends it, as the orderer's
  * Deliver does: SUCCESS after the stop block, NOT_FOUND when FAIL_IF_NOT_READY meets a block
- * not yet committed, BAD_REQUEST for a bad request, SERVICE_UNAVAILABLE when the peer stops.
- * Waiting streams re-check every EVENTS_POLL_MS whether their client left.
+ * not yet committed, BAD_REQUEST for a bad request, SERVICE_UNAVAILABLE when the peer stops,
+ * FORBIDDEN once its caller's identity expires or is revoked. A stream waiting (for a block,
+ * or for a caller that takes nothing to take one: the call's send queue is full) re-checks
+ * every EVENTS_POLL_MS whether the peer stops, its client left or its caller may no longer
+ * read; a caller that is not reading gets no status behind what it does not take: the call
+ * ends with UNAVAILABLE or PERMISSION_DENIED instead. Every form (whole, filtered, chaincode
+ * events) is sent the same way.
  */
 #include "peer_int.h"
 #include "base/quota.h"
@@ -27,6 +32,7 @@
 #include "stele/peer.pb-c.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EVENTS_POLL_MS       200
@@ -150,6 +156,47 @@ static const char *caller_gone(struct peer *p, const struct identity *who)
     return NULL;
 }
 
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_EVENTS_PAD=N appends N zero octets (in a
+ * field EventsResponse does not define) to every block a stream sends, so that a test fills a
+ * stream's queues with a few blocks. */
+static int test_pad(struct buf *out)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *pad = getenv("STELE_TEST_EVENTS_PAD");
+    size_t n = pad && *pad ? strtoull(pad, NULL, 10) : 0;
+    if (!n)
+        return STELE_OK;
+    uint8_t *zeros = calloc(1, n);
+    int rc = zeros ? pb_append_bytes_field(out, 15, zeros, n) : STELE_ERR_NOMEM;
+    free(zeros);
+    return rc;
+#else
+    (void)out;
+    return STELE_OK;
+#endif
+}
+
+/* Sends the `len` octets at `data` to the caller `who`. While the caller takes nothing (the
+ * call's send queue stays full), checks every EVENTS_POLL_MS what a waiting stream checks, so
+ * that a caller that stopped reading keeps its stream, its thread and its slot of its
+ * identity's quota only as long as it may read. Returns STELE_OK; STELE_ERR_UNAVAILABLE when
+ * the peer stops; STELE_ERR_CANCELLED when the client left; STELE_ERR_PERMISSION with *gone
+ * when the caller no longer passes; or the send's error. */
+static int send_frame(struct peer *p, struct rpc_call *call, const struct identity *who,
+                      const uint8_t *data, size_t len, const char **gone)
+{
+    int rc;
+    while ((rc = rpc_call_send_bytes_wait(call, data, len, EVENTS_POLL_MS)) == STELE_ERR_TIMEOUT) {
+        if (atomic_load(&p->stopping))
+            return STELE_ERR_UNAVAILABLE;
+        if (rpc_call_cancelled(call))
+            return STELE_ERR_CANCELLED;
+        if ((*gone = caller_gone(p, who)))
+            return STELE_ERR_PERMISSION;
+    }
+    return rc;
+}
+
 /* Sends blocks start..stop of form `rq` to the caller `who`, then the status that ends the
  * stream. */
 static enum rpc_code send_blocks(struct peer *p, struct rpc_call *call, const struct identity *who,
@@ -185,13 +232,31 @@ static enum rpc_code send_blocks(struct peer *p, struct rpc_call *call, const st
             goto forbidden;
         arena_reset(a);
         int rc = frame(p, a, n, rq, &out);
+        if (rc == STELE_OK)
+            rc = test_pad(&out);
         if (rc) {
             log_error("peer", "events: cannot read block %llu: %s", (unsigned long long)n,
                       stele_strerror(rc));
             code = finish(call, STELE__STATUS__STATUS_INTERNAL_SERVER_ERROR, "cannot read block");
             goto out;
         }
-        if ((rc = rpc_call_send_bytes(call, out.data, out.len))) {
+        rc = send_frame(p, call, who, out.data, out.len, &gone);
+        if (rc == STELE_ERR_UNAVAILABLE) {
+            code = rpc_call_error(call, RPC_UNAVAILABLE, "the peer is stopping");
+            goto out;
+        }
+        if (rc == STELE_ERR_CANCELLED) {
+            code = RPC_CANCELLED;
+            goto out;
+        }
+        if (rc == STELE_ERR_PERMISSION) {
+            /* a status would wait behind what the caller does not take: end the call now */
+            log_info("peer", "events stream of %s of %s, not reading, ends: %s", who->id, who->org,
+                     gone);
+            code = rpc_call_error(call, RPC_PERMISSION_DENIED, "%s", gone);
+            goto out;
+        }
+        if (rc) {
             code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
             goto out;
         }

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #define EVENTS_POLL_MS       200
+#define FINISH_WAIT_MS       10000 /* the status ending a stream waits this long for room */
 #define EVENTS_MAX_BODY      (16 * 1024)
 #define COMMIT_STATUS_MAX_MS (10 * 60 * 1000) /* longest CommitStatus wait without a deadline */
 /* A committed envelope refused before its creator's signature was checked may be anyone's
@@ -52,7 +53,11 @@ static enum rpc_code finish(struct rpc_call *call, Stele__Status st, const char 
     r.status = st;
     if (st != STELE__STATUS__STATUS_SUCCESS)
         log_debug("peer", "events stream ends with %d: %s", st, why);
-    int rc = rpc_call_send(call, &r.base);
+    /* bounded: a reader that stopped taking blocks would otherwise hold this thread for good */
+    int rc = rpc_call_send_wait(call, &r.base, FINISH_WAIT_MS);
+    if (rc == STELE_ERR_TIMEOUT)
+        return rpc_call_error(call, RPC_DEADLINE_EXCEEDED,
+                              "the reader took nothing for %d ms; the stream ends", FINISH_WAIT_MS);
     return rc ? rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc)) : RPC_OK;
 }
 

@@ -422,7 +422,7 @@ static bool send_refused(const struct rpc_call *c)
            (c->client && c->kind == RPC_SERVER_STREAM && c->end_requested);
 }
 
-int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
+int rpc_call_send_wait(struct rpc_call *c, const ProtobufCMessage *msg, int timeout_ms)
 {
     if (send_refused(c))
         return STELE_ERR_STATE;
@@ -431,7 +431,12 @@ int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = rpc_pack(msg);
     if (!bb)
         return STELE_ERR_NOMEM;
-    return send_bb(c, bb, -1);
+    return send_bb(c, bb, timeout_ms < 0 ? -1 : timeout_ms > 0 ? timeout_ms : 1);
+}
+
+int rpc_call_send(struct rpc_call *c, const ProtobufCMessage *msg)
+{
+    return rpc_call_send_wait(c, msg, -1);
 }
 
 static int send_bytes(struct rpc_call *c, const uint8_t *data, size_t len, int wait_ms)

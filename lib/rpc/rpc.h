@@ -217,6 +217,11 @@ enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const ch
  * the caller keeps ownership. Not for unary calls. */
 int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
 
+/* Like rpc_call_send() but waits at most `timeout_ms` (-1: as long as it takes) for room in the
+ * send queue: STELE_ERR_TIMEOUT, with nothing sent, when there was none by then (the last
+ * message of a stream whose reader may have stopped reading). */
+int rpc_call_send_wait(struct rpc_call *call, const ProtobufCMessage *msg, int timeout_ms);
+
 /* Like rpc_call_send() for a message already serialized: the `len` octets at `data` (copied)
  * are sent exactly as they are. */
 int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);

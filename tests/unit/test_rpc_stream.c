@@ -380,6 +380,12 @@ static void stream_queues_are_bounded_in_octets(void **state)
     uint64_t t0 = clock_mono_ms();
     assert_int_equal(rpc_call_send_bytes_wait(c, msg, sizeof msg, 300), STELE_ERR_TIMEOUT);
     assert_true(clock_mono_ms() - t0 >= 290);
+    Stele__EchoRequest er = STELE__ECHO_REQUEST__INIT; /* and so does a message's */
+    er.payload.data = msg;
+    er.payload.len = sizeof msg - 16;
+    t0 = clock_mono_ms();
+    assert_int_equal(rpc_call_send_wait(c, &er.base, 300), STELE_ERR_TIMEOUT);
+    assert_true(clock_mono_ms() - t0 >= 290);
     pthread_mutex_lock(&hold.mu);
     hold.release = true;
     pthread_cond_broadcast(&hold.cv);

@@ -34,6 +34,8 @@
                                                       those of links being replaced) */
 #define CLUSTER_FETCH_STREAMS (2 * PBFT_MAX_NODES) /* state transfers at once */
 #define CLUSTER_STEP_IDLE_MS  (20 * PBFT_STATUS_EVERY_MS)
+#define FETCH_WAIT_MS         30000         /* a fetcher waits this long for each block */
+#define FETCH_SEND_WAIT_MS    FETCH_WAIT_MS /* and a Fetch stream for its reader to take one */
 
 struct queued {
     struct queued *next;
@@ -360,8 +362,8 @@ static enum rpc_code fetch(struct rpc_call *call, const ProtobufCMessage *req,
     for (; ba && next < height; next++) {
         Stele__Block *blk;
         int rc = b->cb.read_block(b->cb.arg, next, ba, &blk);
-        if (rc == STELE_OK)
-            rc = rpc_call_send(call, &blk->base);
+        if (rc == STELE_OK) /* a reader that takes nothing for as long as a fetcher waits */
+            rc = rpc_call_send_wait(call, &blk->base, FETCH_SEND_WAIT_MS);
         arena_reset(ba);
         if (rc) {
             code = rpc_call_error(call, rpc_code_from_status(rc), "%s", stele_strerror(rc));
@@ -433,7 +435,7 @@ static bool fetch_from(struct pbft *b, size_t from)
     if (pbft_sign(&msg, b->p.signer, a, &req))
         goto out;
     struct rpc_call *call = rpc_stream_open(ch, "/stele.Cluster/Fetch", RPC_SERVER_STREAM,
-                                            &stele__block__descriptor, 30000);
+                                            &stele__block__descriptor, FETCH_WAIT_MS);
     if (!call || rpc_call_send(call, &req.base) || rpc_call_close_send(call)) {
         if (call)
             rpc_call_finish(call, true, NULL);
@@ -442,7 +444,7 @@ static bool fetch_from(struct pbft *b, size_t from)
     size_t got = 0;
     for (;;) {
         ProtobufCMessage *m;
-        if (rpc_call_recv(call, &m, 30000, false))
+        if (rpc_call_recv(call, &m, FETCH_WAIT_MS, false))
             break;
         Stele__Block *blk = (Stele__Block *)m;
         uint8_t hash[32];

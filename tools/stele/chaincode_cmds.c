@@ -239,9 +239,12 @@ static int cc_install(int argc, char **argv)
         json_kv_string(&j, "package_hash", hx);
         json_kv_bool(&j, "already_installed", r->already_installed);
         line_end(&jb, &j);
-    } else
-        printf("%s %s %s on %s\npackage hash %s\n", r->name, r->version,
+    } else {
+        char nm[260], ver[260]; /* as the peer read them from the package */
+        printf("%s %s %s on %s\npackage hash %s\n", peer_client_printable(r->name, nm, sizeof nm),
+               peer_client_printable(r->version, ver, sizeof ver),
                r->already_installed ? "was already installed" : "installed", o.peer, hx);
+    }
 out:
     pb_free(m);
     buf_release(&pkg);
@@ -464,7 +467,9 @@ static int cc_list(int argc, char **argv)
                 const Stele__InstalledChaincode *c = l->chaincodes[i];
                 hex_encode(c->package_hash.data, c->package_hash.len == 32 ? 32 : 0, hx);
                 if (!o.json) {
-                    printf("%-20s %-12s %s\n", c->name, c->version, hx);
+                    char nm[260], ver[260]; /* what the peer says it holds */
+                    printf("%-20s %-12s %s\n", peer_client_printable(c->name, nm, sizeof nm),
+                           peer_client_printable(c->version, ver, sizeof ver), hx);
                     continue;
                 }
                 struct buf jb;
@@ -507,8 +512,12 @@ static int cc_list(int argc, char **argv)
                         json_kv_string(&j, "package_holds", holds);
                     line_end(&jb, &j);
                 } else {
-                    printf("%-20s %-12s %8" PRIu64 "  %-10s %s", d->name, d->version, d->sequence,
-                           l->chaincodes[i]->installed ? "yes" : "no", d->endorsement_policy);
+                    char nm[260], ver[260]; /* what the peer says was committed */
+                    printf("%-20s %-12s %8" PRIu64 "  %-10s ",
+                           peer_client_printable(d->name, nm, sizeof nm),
+                           peer_client_printable(d->version, ver, sizeof ver), d->sequence,
+                           l->chaincodes[i]->installed ? "yes" : "no");
+                    peer_client_fput_printable(d->endorsement_policy, stdout);
                     if (holds) {
                         fputs("  (the package installed is chaincode ", stdout);
                         peer_client_fput_printable(holds, stdout);

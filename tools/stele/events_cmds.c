@@ -67,8 +67,9 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
             printf("%02x", fb->hash.data[i]);
         printf("  %zu transactions\n", fb->n_transactions);
         for (size_t i = 0; i < fb->n_transactions; i++) {
-            printf("  %s %s ", fb->transactions[i]->tx_id,
-                   peer_code_name(fb->transactions[i]->validation_code));
+            printf("  ");
+            peer_client_fput_printable(fb->transactions[i]->tx_id, stdout);
+            printf(" %s ", peer_code_name(fb->transactions[i]->validation_code));
             peer_client_fput_printable(fb->transactions[i]->chaincode, stdout);
             putchar('\n');
         }
@@ -94,7 +95,9 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
                 peer_client_fput_printable(e->chaincode, stdout);
                 putchar(' ');
                 peer_client_fput_printable(e->name, stdout);
-                printf(" %s (%zu octets)\n", e->tx_id, e->payload.len);
+                putchar(' ');
+                peer_client_fput_printable(e->tx_id, stdout);
+                printf(" (%zu octets)\n", e->payload.len);
             }
         }
         buf_release(&b);
@@ -322,14 +325,17 @@ static void print_rows(const struct peer_row *rows, size_t n, bool json, bool sa
     for (size_t i = 0; i < n; i++) {
         const Stele__PeerChainInfo *p = rows[i].info;
         if (!p) {
-            printf("%-14s %-8s %-22s unreachable: %s\n", "?", "?", rows[i].url, rows[i].err);
+            char e[sizeof rows[i].err * 4];
+            printf("%-14s %-8s %-22s unreachable: %s\n", "?", "?", rows[i].url,
+                   peer_client_printable(rows[i].err, e, sizeof e));
             continue;
         }
-        char head[17], state[17];
+        char head[17], state[17], id[260], org[260]; /* the peer names itself as it likes */
         hex8(&p->current_hash, head);
         hex8(&p->state_hash, state);
-        printf("%-14s %-8s %-22s %8" PRIu64 "  %-16s  %-16s\n", p->peer_id, p->org, rows[i].url,
-               p->height, head, state);
+        printf("%-14s %-8s %-22s %8" PRIu64 "  %-16s  %-16s\n",
+               peer_client_printable(p->peer_id, id, sizeof id),
+               peer_client_printable(p->org, org, sizeof org), rows[i].url, p->height, head, state);
     }
     bool all = true; /* every peer answered */
     for (size_t i = 0; i < n; i++)

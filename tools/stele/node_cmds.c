@@ -3,6 +3,7 @@
  * `stele node health --url H:P [--service S] [--wait S]` (grpc.health.v1.Health/Check).
  */
 #include "node_cmds.h"
+#include "peer_client.h"
 #include "tls_opts.h"
 
 #include "base/buf.h"
@@ -123,10 +124,13 @@ static int node_info(struct rpc_channel *ch, const struct node_opts *o)
         printf("%s\n", (char *)b.data);
         buf_release(&b);
     } else {
-        char started[21];
+        char started[21], id[260], role[260], version[260]; /* what the daemon says */
         clock_format_utc(info->started_at, started);
-        printf("node     %s\nrole     %s\nversion  %s\nuptime   %llus (since %s)\n", info->node_id,
-               info->role, info->version, (unsigned long long)info->uptime_seconds, started);
+        printf("node     %s\nrole     %s\nversion  %s\nuptime   %llus (since %s)\n",
+               peer_client_printable(info->node_id, id, sizeof id),
+               peer_client_printable(info->role, role, sizeof role),
+               peer_client_printable(info->version, version, sizeof version),
+               (unsigned long long)info->uptime_seconds, started);
     }
     pb_free(resp);
     return CLI_EXIT_OK;

@@ -377,7 +377,11 @@ static void print_write(struct json *j, const Stele__HistoryEntry *e)
         json_object_end(j);
         return;
     }
-    printf("block %" PRIu64 " tx %u  %.16s...  %" PRIu64 "  ", blk, tx, e->tx_id, e->timestamp_ms);
+    char id[17]; /* the tx_id is whatever the peer says: its first 16 octets, escaped */
+    snprintf(id, sizeof id, "%s", e->tx_id);
+    printf("block %" PRIu64 " tx %u  ", blk, tx);
+    peer_client_fput_printable(id, stdout);
+    printf("...  %" PRIu64 "  ", e->timestamp_ms);
     if (e->is_delete)
         printf("deleted\n");
     else {

@@ -1,0 +1,328 @@
+/*
+ * test_cli_hostile.c — the `stele` CLI against a hostile daemon: a lib/rpc server on 127.0.0.1
+ * that answers some of a peer's methods (Query, Events, Lifecycle) and the Node service with
+ * whatever a compromised peer may send. The tests run the real `stele` binary and check what
+ * reaches the operator's terminal and the exit status.
+ *
+ *   1. text the peer sends (tx ids, peer and node ids, organisations, chaincode names,
+ *      versions and policies) reaches a terminal with its control characters escaped: an
+ *      escape sequence in it could rewrite the screen, set the window title or make the
+ *      terminal answer back.
+ */
+#include "testutil.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "crypto/key.h"
+#include "rpc/rpc.h"
+#include "stele/identity.pb-c.h"
+#include "stele/lifecycle.pb-c.h"
+#include "stele/node.pb-c.h"
+#include "stele/peer.pb-c.h"
+#include "stele/transaction.pb-c.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* What a hostile peer puts in its strings: an OSC that sets the window title, a CSI that
+ * clears the screen, a C1 CSI (as UTF-8) and a bell. */
+#define EVIL                             \
+    "x\x1b]0;owned\x07y\x1b[2Jz\xc2\x9b" \
+    "31m"
+
+static struct {
+    struct rpc_server *srv;
+    char target[64];
+    char *dir;      /* scratch: the identity, the CLI's output */
+    char *identity; /* an enrolment directory the CLI signs with */
+    char *cli;      /* the stele binary */
+} g;
+
+static enum rpc_code history(struct rpc_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    static Stele__Version v = STELE__VERSION__INIT;
+    static Stele__HistoryEntry e = STELE__HISTORY_ENTRY__INIT, *es[1] = {&e};
+    static Stele__HistoryResponse r = STELE__HISTORY_RESPONSE__INIT;
+    (void)call;
+    v.block_number = 3;
+    e.version = &v;
+    e.tx_id = EVIL "0123456789abcdef";
+    e.value = (ProtobufCBinaryData){2, (uint8_t *)"ok"};
+    r.entries = es;
+    r.n_entries = 1;
+    *resp = &r.base;
+    return RPC_OK;
+}
+
+static enum rpc_code chain_info(struct rpc_call *call, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__PeerChainInfo ci = STELE__PEER_CHAIN_INFO__INIT;
+    ci.channel_id = EVIL;
+    ci.peer_id = EVIL;
+    ci.org = EVIL;
+    ci.height = 4;
+    *resp = &ci.base;
+    return RPC_OK;
+}
+
+static enum rpc_code node_info(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__NodeInfo ni = STELE__NODE_INFO__INIT;
+    ni.node_id = EVIL;
+    ni.role = EVIL;
+    ni.version = EVIL;
+    *resp = &ni.base;
+    return RPC_OK;
+}
+
+static enum rpc_code installed(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__InstalledChaincode c = STELE__INSTALLED_CHAINCODE__INIT, *cs[1] = {&c};
+    static Stele__InstalledList l = STELE__INSTALLED_LIST__INIT;
+    c.name = EVIL;
+    c.version = EVIL;
+    l.chaincodes = cs;
+    l.n_chaincodes = 1;
+    *resp = &l.base;
+    return RPC_OK;
+}
+
+static enum rpc_code committed(struct rpc_call *call, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__ChaincodeDefinition d = STELE__CHAINCODE_DEFINITION__INIT;
+    static Stele__CommittedChaincode c = STELE__COMMITTED_CHAINCODE__INIT, *cs[1] = {&c};
+    static Stele__CommittedList l = STELE__COMMITTED_LIST__INIT;
+    d.name = EVIL;
+    d.version = EVIL;
+    d.endorsement_policy = EVIL;
+    c.definition = &d;
+    l.chaincodes = cs;
+    l.n_chaincodes = 1;
+    *resp = &l.base;
+    return RPC_OK;
+}
+
+/* Events: one filtered block and one block of chaincode events, both carrying EVIL tx ids,
+ * then SUCCESS (whichever form was asked for: the CLI prints what comes). */
+static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)resp;
+    (void)arg;
+    Stele__FilteredTransaction ft = STELE__FILTERED_TRANSACTION__INIT, *fts[1] = {&ft};
+    Stele__FilteredBlock fb = STELE__FILTERED_BLOCK__INIT;
+    Stele__ChaincodeEvent ev = STELE__CHAINCODE_EVENT__INIT, *evs[1] = {&ev};
+    Stele__ChaincodeEvents ce = STELE__CHAINCODE_EVENTS__INIT;
+    Stele__EventsResponse r = STELE__EVENTS_RESPONSE__INIT;
+    ft.tx_id = EVIL;
+    ft.chaincode = "cc";
+    fb.number = 1;
+    fb.transactions = fts;
+    fb.n_transactions = 1;
+    r.type_case = STELE__EVENTS_RESPONSE__TYPE_FILTERED_BLOCK;
+    r.filtered_block = &fb;
+    if (rpc_call_send(call, &r.base) != STELE_OK)
+        return RPC_CANCELLED;
+    ev.chaincode = "cc";
+    ev.tx_id = EVIL;
+    ev.name = "e";
+    ce.block_number = 2;
+    ce.events = evs;
+    ce.n_events = 1;
+    r.type_case = STELE__EVENTS_RESPONSE__TYPE_CHAINCODE_EVENTS;
+    r.chaincode_events = &ce;
+    if (rpc_call_send(call, &r.base) != STELE_OK)
+        return RPC_CANCELLED;
+    r.type_case = STELE__EVENTS_RESPONSE__TYPE_STATUS;
+    r.status = STELE__STATUS__STATUS_SUCCESS;
+    return rpc_call_send(call, &r.base) == STELE_OK ? RPC_OK : RPC_CANCELLED;
+}
+
+static int setup(void **state_)
+{
+    (void)state_;
+#define M(p, k, d, h)                                     \
+    {                                                     \
+        .path = p, .kind = k, .request = &d, .handler = h \
+    }
+    static const struct rpc_method m[] = {
+        M("/stele.Query/History", RPC_UNARY, stele__signed_request__descriptor, history),
+        M("/stele.Query/ChainInfo", RPC_UNARY, stele__peer_chain_info_request__descriptor,
+          chain_info),
+        M("/stele.Lifecycle/Installed", RPC_UNARY, stele__signed_request__descriptor, installed),
+        M("/stele.Lifecycle/Committed", RPC_UNARY, stele__signed_request__descriptor, committed),
+        M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
+        M("/stele.Events/Blocks", RPC_SERVER_STREAM, stele__signed_request__descriptor, events),
+    };
+#undef M
+    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
+    g.srv = rpc_server_create(&o, NULL);
+    assert_non_null(g.srv);
+    assert_int_equal(rpc_server_add(g.srv, m, sizeof m / sizeof m[0]), STELE_OK);
+    assert_int_equal(rpc_server_start(g.srv, NULL), STELE_OK);
+    snprintf(g.target, sizeof g.target, "127.0.0.1:%d", rpc_server_port(g.srv));
+    g.dir = test_tmpdir("cli-hostile");
+    assert_true(asprintf(&g.identity, "%s/id", g.dir) > 0);
+    struct crypto_key *ca = NULL;
+    struct test_identity id;
+    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
+    test_identity_issue(ca, 1, "auditor1", "org1", "auditor", 0, 3600, &id);
+    test_identity_save(&id, ca, g.identity);
+    test_identity_free(&id);
+    crypto_key_destroy(ca);
+    g.cli = test_binary_path("stele");
+    return 0;
+}
+
+static int teardown(void **state_)
+{
+    (void)state_;
+    rpc_server_destroy(g.srv);
+    test_rmtree(g.dir);
+    free(g.dir);
+    free(g.identity);
+    free(g.cli);
+    return 0;
+}
+
+/* Runs `argv` (argv[0] the program, NULL-terminated) with a 20 s limit; *out and *err (free)
+ * get what it wrote. Returns its exit status, or -1 when it had to be killed. */
+static int run_argv(char **args, char **out, char **err)
+{
+    char *argv[32], of[4096], ef[4096];
+    size_t n = 0;
+    argv[n++] = g.cli;
+    while (n < 31 && args[n - 1])
+        argv[n] = args[n - 1], n++;
+    argv[n] = NULL;
+    snprintf(of, sizeof of, "%s/out", g.dir);
+    snprintf(ef, sizeof ef, "%s/err", g.dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(of, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(ef, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    for (int i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        usleep(10000);
+    int rc;
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        rc = -1;
+    } else {
+        rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+    size_t len;
+    *out = test_read_file(of, &len);
+    *err = test_read_file(ef, &len);
+    assert_non_null(*out);
+    assert_non_null(*err);
+    return rc;
+}
+
+/* Counts a failure unless `s` is free of ESC, BEL and the C1 CSI and holds the escaped form
+ * of EVIL's ESC ("\x1b" spelled out), so that the operator still sees that something odd was
+ * sent. Prints what is wrong with its control characters shown, not obeyed. */
+static int escaped(const char *what, const char *s)
+{
+    bool raw = strchr(s, 0x1b) || strchr(s, 0x07) || strstr(s, "\xc2\x9b");
+    if (!raw && strstr(s, "\\x1b"))
+        return 0;
+    fprintf(stderr, "%s: %s: ", what,
+            raw ? "a control character reached the terminal"
+                : "the peer's text is not shown escaped");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        fprintf(stderr, *p < 0x20 || *p >= 0x7f ? "<%02x>" : "%c", *p);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* Runs each command of `cmds` against the hostile peer; counts those whose output (stdout and
+ * stderr) shows its text unescaped, or that exit otherwise than `rc` says. */
+struct cmd {
+    int rc;               /* the exit status wanted */
+    const char *argv[12]; /* after "stele"; "@P" is replaced by the peer's address, "@I" by the
+                             identity */
+};
+
+static int run_all(const struct cmd *cmds, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *argv[16], *out, *err, what[256] = "stele";
+        size_t k = 0;
+        for (const char *const *a = cmds[i].argv; *a; a++) {
+            argv[k++] = strcmp(*a, "@P") == 0   ? g.target
+                        : strcmp(*a, "@I") == 0 ? g.identity
+                                                : (char *)*a;
+            snprintf(what + strlen(what), sizeof what - strlen(what), " %s", *a);
+        }
+        argv[k] = NULL;
+        int rc = run_argv(argv, &out, &err);
+        char *both = NULL;
+        assert_true(asprintf(&both, "%s%s", out, err) >= 0);
+        if (rc != cmds[i].rc) {
+            fprintf(stderr, "%s: exit %d, want %d\n", what, rc, cmds[i].rc);
+            bad++;
+        }
+        bad += escaped(what, both);
+        free(both), free(out), free(err);
+    }
+    return bad;
+}
+
+static void text_a_peer_sends_is_escaped(void **state_)
+{
+    (void)state_;
+    static const struct cmd cmds[] = {
+        {0, {"history", "cc", "k", "--peer", "@P", "--identity", "@I"}},
+        {0, {"events", "--peer", "@P", "--identity", "@I", "--from", "1"}},
+        {0, {"chain", "info", "--peer", "@P"}},
+        {0, {"chaincode", "list", "--installed", "--peer", "@P", "--identity", "@I"}},
+        {0, {"chaincode", "list", "--peer", "@P", "--identity", "@I"}},
+        {0, {"node", "info", "--url", "@P"}},
+    };
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0]);
+    if (bad)
+        fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_a_peer_sends_is_escaped),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

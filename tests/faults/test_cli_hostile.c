@@ -7,7 +7,9 @@
  *   1. text the peer sends (tx ids, peer and node ids, organisations, chaincode names,
  *      versions and policies) reaches a terminal with its control characters escaped: an
  *      escape sequence in it could rewrite the screen, set the window title or make the
- *      terminal answer back.
+ *      terminal answer back;
+ *   2. so do the details of its errors (a gRPC status message is text of the server's
+ *      choosing), and those of an orderer's, whichever command quotes them.
  */
 #include "testutil.h"
 
@@ -15,9 +17,11 @@
 #include "base/status.h"
 #include "crypto/key.h"
 #include "rpc/rpc.h"
+#include "stele/common.pb-c.h"
 #include "stele/identity.pb-c.h"
 #include "stele/lifecycle.pb-c.h"
 #include "stele/node.pb-c.h"
+#include "stele/orderer.pb-c.h"
 #include "stele/peer.pb-c.h"
 #include "stele/transaction.pb-c.h"
 
@@ -42,11 +46,21 @@ static struct {
     char *dir;      /* scratch: the identity, the CLI's output */
     char *identity; /* an enrolment directory the CLI signs with */
     char *cli;      /* the stele binary */
+    char *pkg;      /* a chaincode package (of tests/chaincode/kv.so) */
+    bool fail;      /* every method fails, with EVIL in its detail */
 } g;
+
+/* The error every method answers with in g.fail mode. */
+static enum rpc_code refuse(struct rpc_call *call)
+{
+    return rpc_call_error(call, RPC_INVALID_ARGUMENT, "refused " EVIL);
+}
 
 static enum rpc_code history(struct rpc_call *call, const ProtobufCMessage *req,
                              ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)req;
     (void)arg;
     static Stele__Version v = STELE__VERSION__INIT;
@@ -66,6 +80,8 @@ static enum rpc_code history(struct rpc_call *call, const ProtobufCMessage *req,
 static enum rpc_code chain_info(struct rpc_call *call, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)call;
     (void)req;
     (void)arg;
@@ -81,6 +97,8 @@ static enum rpc_code chain_info(struct rpc_call *call, const ProtobufCMessage *r
 static enum rpc_code node_info(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)call;
     (void)req;
     (void)arg;
@@ -95,6 +113,8 @@ static enum rpc_code node_info(struct rpc_call *call, const ProtobufCMessage *re
 static enum rpc_code installed(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)call;
     (void)req;
     (void)arg;
@@ -111,6 +131,8 @@ static enum rpc_code installed(struct rpc_call *call, const ProtobufCMessage *re
 static enum rpc_code committed(struct rpc_call *call, const ProtobufCMessage *req,
                                ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)call;
     (void)req;
     (void)arg;
@@ -127,11 +149,23 @@ static enum rpc_code committed(struct rpc_call *call, const ProtobufCMessage *re
     return RPC_OK;
 }
 
+/* A peer's State and Install, an orderer's ChainInfo and Deliver: refused, always. */
+static enum rpc_code refusing(struct rpc_call *call, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)resp;
+    (void)arg;
+    return refuse(call);
+}
+
 /* Events: one filtered block and one block of chaincode events, both carrying EVIL tx ids,
  * then SUCCESS (whichever form was asked for: the CLI prints what comes). */
 static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
                             ProtobufCMessage **resp, void *arg)
 {
+    if (g.fail)
+        return refuse(call);
     (void)req;
     (void)resp;
     (void)arg;
@@ -162,53 +196,6 @@ static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
     r.type_case = STELE__EVENTS_RESPONSE__TYPE_STATUS;
     r.status = STELE__STATUS__STATUS_SUCCESS;
     return rpc_call_send(call, &r.base) == STELE_OK ? RPC_OK : RPC_CANCELLED;
-}
-
-static int setup(void **state_)
-{
-    (void)state_;
-#define M(p, k, d, h)                                     \
-    {                                                     \
-        .path = p, .kind = k, .request = &d, .handler = h \
-    }
-    static const struct rpc_method m[] = {
-        M("/stele.Query/History", RPC_UNARY, stele__signed_request__descriptor, history),
-        M("/stele.Query/ChainInfo", RPC_UNARY, stele__peer_chain_info_request__descriptor,
-          chain_info),
-        M("/stele.Lifecycle/Installed", RPC_UNARY, stele__signed_request__descriptor, installed),
-        M("/stele.Lifecycle/Committed", RPC_UNARY, stele__signed_request__descriptor, committed),
-        M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
-        M("/stele.Events/Blocks", RPC_SERVER_STREAM, stele__signed_request__descriptor, events),
-    };
-#undef M
-    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
-    g.srv = rpc_server_create(&o, NULL);
-    assert_non_null(g.srv);
-    assert_int_equal(rpc_server_add(g.srv, m, sizeof m / sizeof m[0]), STELE_OK);
-    assert_int_equal(rpc_server_start(g.srv, NULL), STELE_OK);
-    snprintf(g.target, sizeof g.target, "127.0.0.1:%d", rpc_server_port(g.srv));
-    g.dir = test_tmpdir("cli-hostile");
-    assert_true(asprintf(&g.identity, "%s/id", g.dir) > 0);
-    struct crypto_key *ca = NULL;
-    struct test_identity id;
-    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
-    test_identity_issue(ca, 1, "auditor1", "org1", "auditor", 0, 3600, &id);
-    test_identity_save(&id, ca, g.identity);
-    test_identity_free(&id);
-    crypto_key_destroy(ca);
-    g.cli = test_binary_path("stele");
-    return 0;
-}
-
-static int teardown(void **state_)
-{
-    (void)state_;
-    rpc_server_destroy(g.srv);
-    test_rmtree(g.dir);
-    free(g.dir);
-    free(g.identity);
-    free(g.cli);
-    return 0;
 }
 
 /* Runs `argv` (argv[0] the program, NULL-terminated) with a 20 s limit; *out and *err (free)
@@ -252,6 +239,66 @@ static int run_argv(char **args, char **out, char **err)
     return rc;
 }
 
+static int setup(void **state_)
+{
+    (void)state_;
+#define M(p, k, d, h)                                     \
+    {                                                     \
+        .path = p, .kind = k, .request = &d, .handler = h \
+    }
+    static const struct rpc_method m[] = {
+        M("/stele.Query/History", RPC_UNARY, stele__signed_request__descriptor, history),
+        M("/stele.Query/ChainInfo", RPC_UNARY, stele__peer_chain_info_request__descriptor,
+          chain_info),
+        M("/stele.Lifecycle/Installed", RPC_UNARY, stele__signed_request__descriptor, installed),
+        M("/stele.Lifecycle/Committed", RPC_UNARY, stele__signed_request__descriptor, committed),
+        M("/stele.Query/State", RPC_UNARY, stele__signed_request__descriptor, refusing),
+        M("/stele.Orderer/ChainInfo", RPC_UNARY, stele__chain_info_request__descriptor, refusing),
+        M("/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM, stele__envelope__descriptor,
+          refusing),
+        M("/stele.Lifecycle/Install", RPC_UNARY, stele__signed_install__descriptor, refusing),
+        M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
+        M("/stele.Events/Blocks", RPC_SERVER_STREAM, stele__signed_request__descriptor, events),
+    };
+#undef M
+    struct rpc_server_opts o = {.listen = "127.0.0.1:0"};
+    g.srv = rpc_server_create(&o, NULL);
+    assert_non_null(g.srv);
+    assert_int_equal(rpc_server_add(g.srv, m, sizeof m / sizeof m[0]), STELE_OK);
+    assert_int_equal(rpc_server_start(g.srv, NULL), STELE_OK);
+    snprintf(g.target, sizeof g.target, "127.0.0.1:%d", rpc_server_port(g.srv));
+    g.dir = test_tmpdir("cli-hostile");
+    assert_true(asprintf(&g.identity, "%s/id", g.dir) > 0);
+    struct crypto_key *ca = NULL;
+    struct test_identity id;
+    assert_int_equal(crypto_key_generate(&ca), STELE_OK);
+    test_identity_issue(ca, 1, "auditor1", "org1", "auditor", 0, 3600, &id);
+    test_identity_save(&id, ca, g.identity);
+    test_identity_free(&id);
+    crypto_key_destroy(ca);
+    g.cli = test_binary_path("stele");
+    char *so = test_binary_path("tests/chaincode/kv.so"), *out, *err;
+    assert_true(asprintf(&g.pkg, "%s/kv.pkg", g.dir) > 0);
+    char *pack[] = {"chaincode", "package", "--so",  so,    "--name", "kv",
+                    "--version", "1",       "--out", g.pkg, NULL};
+    if (run_argv(pack, &out, &err) != 0)
+        fail_msg("stele chaincode package: %s", err);
+    free(out), free(err), free(so);
+    return 0;
+}
+
+static int teardown(void **state_)
+{
+    (void)state_;
+    rpc_server_destroy(g.srv);
+    test_rmtree(g.dir);
+    free(g.dir);
+    free(g.identity);
+    free(g.cli);
+    free(g.pkg);
+    return 0;
+}
+
 /* Counts a failure unless `s` is free of ESC, BEL and the C1 CSI and holds the escaped form
  * of EVIL's ESC ("\x1b" spelled out), so that the operator still sees that something odd was
  * sent. Prints what is wrong with its control characters shown, not obeyed. */
@@ -286,6 +333,7 @@ static int run_all(const struct cmd *cmds, size_t n)
         for (const char *const *a = cmds[i].argv; *a; a++) {
             argv[k++] = strcmp(*a, "@P") == 0   ? g.target
                         : strcmp(*a, "@I") == 0 ? g.identity
+                        : strcmp(*a, "@K") == 0 ? g.pkg
                                                 : (char *)*a;
             snprintf(what + strlen(what), sizeof what - strlen(what), " %s", *a);
         }
@@ -319,10 +367,32 @@ static void text_a_peer_sends_is_escaped(void **state_)
         fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
 }
 
+static void error_details_are_escaped(void **state_)
+{
+    (void)state_;
+    static const struct cmd cmds[] = {
+        {1, {"state", "get", "cc", "k", "--peer", "@P", "--identity", "@I"}},
+        {1, {"history", "cc", "k", "--peer", "@P", "--identity", "@I"}},
+        {1, {"events", "--peer", "@P", "--identity", "@I", "--from", "1"}},
+        {1, {"chaincode", "list", "--peer", "@P", "--identity", "@I"}},
+        {1, {"chaincode", "install", "@K", "--peer", "@P", "--identity", "@I"}},
+        {1, {"invoke", "cc", "fn", "--peer", "@P", "--identity", "@I"}},
+        {1, {"chain", "info", "--orderer", "@P"}},
+        {1, {"block", "get", "1", "--orderer", "@P", "--identity", "@I"}},
+        {1, {"node", "info", "--url", "@P"}},
+    };
+    g.fail = true;
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0]);
+    g.fail = false;
+    if (bad)
+        fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_a_peer_sends_is_escaped),
+        cmocka_unit_test(error_details_are_escaped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -415,9 +415,10 @@ out:;
     }
     if (rc == STELE_OK && printed == 0)
         rc = frc ? frc : STELE_ERR_MALFORMED;
+    char d[PEER_CLIENT_DETAIL_MAX];
     if (rc)
         return cli_fail(ctx->prog, rc, "%s: %s", o->orderer,
-                        res.detail[0] ? res.detail : stele_strerror(rc));
+                        peer_client_detail(&res, stele_strerror(rc), d, sizeof d));
     return ctx->config_only ? ctx->config_status : CLI_EXIT_OK;
 }
 

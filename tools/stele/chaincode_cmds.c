@@ -222,8 +222,9 @@ static int cc_install(int argc, char **argv)
     struct rpc_result res = {0};
     if ((rc = rpc_unary(o.ch, "/stele.Lifecycle/Install", &si.base,
                         &stele__install_response__descriptor, &m, 60000, &res))) {
-        rc = cli_fail(PROG, rc, "%s: %s (%s)", o.peer, res.detail[0] ? res.detail : "no detail",
-                      rpc_code_name(res.code));
+        char d[PEER_CLIENT_DETAIL_MAX];
+        rc = cli_fail(PROG, rc, "%s: %s (%s)", o.peer,
+                      peer_client_detail(&res, "no detail", d, sizeof d), rpc_code_name(res.code));
         goto out;
     }
     const Stele__InstallResponse *r = (const Stele__InstallResponse *)m;

@@ -220,11 +220,14 @@ int cmd_events(int argc, char **argv)
             int r = rpc_call_recv(call, &m, -1, false);
             if (r) {
                 struct rpc_result res = {0};
+                char d[PEER_CLIENT_DETAIL_MAX];
                 rpc_call_finish(call, false, &res);
                 call = NULL;
                 /* the transport's failure (unreachable: 3) rather than the receive's */
                 rc = cli_fail(prog, res.code != RPC_OK ? rpc_status_from_code(res.code) : r,
-                              "%s: %s (%s)", o.peer, res.detail, rpc_code_name(res.code));
+                              "%s: %s (%s)", o.peer,
+                              peer_client_detail(&res, "no detail", d, sizeof d),
+                              rpc_code_name(res.code));
                 break;
             }
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);

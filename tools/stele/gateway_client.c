@@ -30,9 +30,11 @@ static int channel_of(struct peer_opts *o, const char *prog, char *out, size_t n
     Stele__PeerChainInfoRequest rq = STELE__PEER_CHAIN_INFO_REQUEST__INIT;
     ProtobufCMessage *m = NULL;
     struct rpc_result res = {0};
+    char d[PEER_CLIENT_DETAIL_MAX];
     if ((rc = rpc_unary(o->ch, "/stele.Query/ChainInfo", &rq.base,
                         &stele__peer_chain_info__descriptor, &m, 10000, &res)))
-        return cli_fail(prog, rc, "%s: %s", o->peer, res.detail[0] ? res.detail : "no answer");
+        return cli_fail(prog, rc, "%s: %s", o->peer,
+                        peer_client_detail(&res, "no answer", d, sizeof d));
     snprintf(out, n, "%s", ((Stele__PeerChainInfo *)m)->channel_id);
     pb_free(m);
     return 0;

@@ -105,8 +105,10 @@ static int node_info(struct rpc_channel *ch, const struct node_opts *o)
     struct rpc_result res;
     int rc = rpc_unary(ch, "/stele.Node/Info", &req.base, &stele__node_info__descriptor, &resp,
                        5000, &res);
+    char d[PEER_CLIENT_DETAIL_MAX];
     if (rc != STELE_OK)
-        return cli_fail("stele node info", rc, "%s: %s (%s)", o->url, res.detail,
+        return cli_fail("stele node info", rc, "%s: %s (%s)", o->url,
+                        peer_client_detail(&res, "no detail", d, sizeof d),
                         rpc_code_name(res.code));
     Stele__NodeInfo *info = (Stele__NodeInfo *)resp;
     if (o->json) {
@@ -156,9 +158,10 @@ static int node_health(const struct node_opts *o)
         buf_release(&b);
     } else
         printf("%s %s\n", o->url, names[st]);
+    char d[PEER_CLIENT_DETAIL_MAX];
     if (st == RPC_HEALTH_UNREACHABLE)
         return cli_fail("stele node health", rpc_status_from_code(res.code), "%s: %s", o->url,
-                        res.detail);
+                        peer_client_detail(&res, "no answer", d, sizeof d));
     return st == RPC_HEALTH_SERVING ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
 }
 

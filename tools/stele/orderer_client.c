@@ -1,6 +1,7 @@
 /* orderer_client.c — what `stele block` and `stele chain` share: options, the channel to an
  * orderer, Orderer/ChainInfo. */
 #include "orderer_client.h"
+#include "peer_client.h"
 
 #include "base/status.h"
 #include "cli/cli.h"
@@ -138,7 +139,10 @@ int orderer_client_chain_info(struct rpc_channel *ch, const char *prog, const st
     struct rpc_result res;
     int rc = rpc_unary(ch, "/stele.Orderer/ChainInfo", &req.base,
                        &stele__blockchain_info__descriptor, (ProtobufCMessage **)out, 5000, &res);
+    char d[PEER_CLIENT_DETAIL_MAX];
     if (rc != STELE_OK)
-        return cli_fail(prog, rc, "%s: %s (%s)", o->orderer, res.detail, rpc_code_name(res.code));
+        return cli_fail(prog, rc, "%s: %s (%s)", o->orderer,
+                        peer_client_detail(&res, "no detail", d, sizeof d),
+                        rpc_code_name(res.code));
     return 0;
 }

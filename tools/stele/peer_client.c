@@ -173,8 +173,9 @@ int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
         return 0;
     if (rc == STELE_ERR_NOT_FOUND && quiet_not_found)
         return PEER_CLIENT_NOT_FOUND;
-    return cli_fail(prog, rc, "%s: %s (%s)", o->peer, res.detail[0] ? res.detail : "no detail",
-                    rpc_code_name(res.code));
+    char d[PEER_CLIENT_DETAIL_MAX];
+    return cli_fail(prog, rc, "%s: %s (%s)", o->peer,
+                    peer_client_detail(&res, "no detail", d, sizeof d), rpc_code_name(res.code));
 }
 
 bool peer_client_number(const char *arg, uint64_t max, uint64_t *out)
@@ -225,6 +226,11 @@ const char *peer_client_printable(const char *s, char *buf, size_t n)
         p += k;
     }
     return buf;
+}
+
+const char *peer_client_detail(const struct rpc_result *res, const char *none, char *buf, size_t n)
+{
+    return peer_client_printable(res->detail[0] ? res->detail : none, buf, n);
 }
 
 const char *peer_code_name(unsigned code)

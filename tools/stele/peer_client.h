@@ -99,6 +99,14 @@ void peer_client_fput_printable(const char *s, FILE *f);
  * an orderer or peer sends (node ids, roles, status details) printed with printf. */
 const char *peer_client_printable(const char *s, char *buf, size_t n);
 
+/* Room for peer_client_detail()'s text: every octet of a detail escaped. */
+#define PEER_CLIENT_DETAIL_MAX (sizeof(((struct rpc_result *)0)->detail) * 4)
+/* The detail text of a failed call (what the server said, `none` when it said nothing) as
+ * peer_client_printable() escapes it, into buf[n]; returns buf. Every error message that
+ * quotes a daemon goes through it: the daemon chooses the words, and their control
+ * characters. */
+const char *peer_client_detail(const struct rpc_result *res, const char *none, char *buf, size_t n);
+
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);
 

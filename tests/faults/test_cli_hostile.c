@@ -9,7 +9,10 @@
  *      escape sequence in it could rewrite the screen, set the window title or make the
  *      terminal answer back;
  *   2. so do the details of its errors (a gRPC status message is text of the server's
- *      choosing), and those of an orderer's, whichever command quotes them.
+ *      choosing), and those of an orderer's, whichever command quotes them;
+ *   3. a peer that answers every History page with the same writes and "more follow" does not
+ *      keep `stele history` asking and printing forever: once a page does not move past the
+ *      one before, the answer is refused (exit 1).
  */
 #include "testutil.h"
 
@@ -48,6 +51,7 @@ static struct {
     char *cli;      /* the stele binary */
     char *pkg;      /* a chaincode package (of tests/chaincode/kv.so) */
     bool fail;      /* every method fails, with EVIL in its detail */
+    bool loop;      /* History: the same page, "more follow", forever */
 } g;
 
 /* The error every method answers with in g.fail mode. */
@@ -73,6 +77,7 @@ static enum rpc_code history(struct rpc_call *call, const ProtobufCMessage *req,
     e.value = (ProtobufCBinaryData){2, (uint8_t *)"ok"};
     r.entries = es;
     r.n_entries = 1;
+    r.has_more = g.loop;
     *resp = &r.base;
     return RPC_OK;
 }
@@ -388,11 +393,28 @@ static void error_details_are_escaped(void **state_)
         fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
 }
 
+static void a_history_that_never_moves_on_is_refused(void **state_)
+{
+    (void)state_;
+    char *out, *err;
+    char *argv[] = {"history",    "cc",       "k",      "--peer", g.target,
+                    "--identity", g.identity, "--json", NULL};
+    g.loop = true;
+    int rc = run_argv(argv, &out, &err);
+    g.loop = false;
+    if (rc != 1 || !strstr(err, "does not move past block 3 tx 0") || out[0])
+        fail_msg("stele history of a peer repeating its page: exit %d (-1: killed after 20 s), "
+                 "stdout %.100s, stderr %.300s",
+                 rc, out, err);
+    free(out), free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_a_peer_sends_is_escaped),
         cmocka_unit_test(error_details_are_escaped),
+        cmocka_unit_test(a_history_that_never_moves_on_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

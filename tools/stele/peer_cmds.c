@@ -429,6 +429,15 @@ int cmd_history(int argc, char **argv)
         if (more && (!last || !last->version))
             rc = cli_fail("stele history", STELE_ERR_MALFORMED,
                           "%s says more writes follow but sends none", o.peer);
+        else if (more && q.after &&
+                 (last->version->block_number < after.block_number ||
+                  (last->version->block_number == after.block_number &&
+                   last->version->tx_index <= after.tx_index)))
+            /* the next page would be this one again: a peer cannot keep us printing forever */
+            rc = cli_fail("stele history", STELE_ERR_MALFORMED,
+                          "%s says more writes follow, but its page does not move past block "
+                          "%" PRIu64 " tx %u",
+                          o.peer, after.block_number, after.tx_index);
         else if (more) {
             after.block_number = last->version->block_number;
             after.tx_index = last->version->tx_index;

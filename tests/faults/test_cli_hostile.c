@@ -12,7 +12,9 @@
  *      choosing), and those of an orderer's, whichever command quotes them;
  *   3. a peer that answers every History page with the same writes and "more follow" does not
  *      keep `stele history` asking and printing forever: once a page does not move past the
- *      one before, the answer is refused (exit 1).
+ *      one before, the answer is refused (exit 1);
+ *   4. a chaincode's answer to `stele query` is printed as text only when it is well-formed
+ *      UTF-8 without control characters: C1 controls (U+009B is a CSI) and DEL included.
  */
 #include "testutil.h"
 
@@ -164,6 +166,24 @@ static enum rpc_code refusing(struct rpc_call *call, const ProtobufCMessage *req
     return refuse(call);
 }
 
+/* Gateway/Evaluate: the chaincode's answer, 200 with a payload holding a C1 CSI. */
+static enum rpc_code evaluate(struct rpc_call *call, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__Response r = STELE__RESPONSE__INIT;
+    static Stele__ProposalResponse pr = STELE__PROPOSAL_RESPONSE__INIT;
+    static const char payload[] = "fine \xc2\x9b"
+                                  "2J";
+    r.status = 200;
+    r.payload = (ProtobufCBinaryData){sizeof payload - 1, (uint8_t *)payload};
+    pr.response = &r;
+    *resp = &pr.base;
+    return RPC_OK;
+}
+
 /* Events: one filtered block and one block of chaincode events, both carrying EVIL tx ids,
  * then SUCCESS (whichever form was asked for: the CLI prints what comes). */
 static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
@@ -262,6 +282,7 @@ static int setup(void **state_)
         M("/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM, stele__envelope__descriptor,
           refusing),
         M("/stele.Lifecycle/Install", RPC_UNARY, stele__signed_install__descriptor, refusing),
+        M("/stele.Gateway/Evaluate", RPC_UNARY, stele__signed_proposal__descriptor, evaluate),
         M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
         M("/stele.Events/Blocks", RPC_SERVER_STREAM, stele__signed_request__descriptor, events),
     };
@@ -393,6 +414,20 @@ static void error_details_are_escaped(void **state_)
         fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
 }
 
+static void a_query_answer_with_controls_is_hex(void **state_)
+{
+    (void)state_;
+    char *out, *err;
+    char *argv[] = {"query", "cc", "fn", "--peer", g.target, "--identity", g.identity, NULL};
+    int rc = run_argv(argv, &out, &err);
+    /* "fine \xc2\x9b" "2J" in hex */
+    if (rc != 0 || strcmp(out, "66696e6520c29b324a\n") != 0)
+        fail_msg("stele query of an answer holding a C1 CSI: exit %d, stdout %.100s (hex: %02x), "
+                 "stderr %.300s",
+                 rc, out, (unsigned char)out[5], err);
+    free(out), free(err);
+}
+
 static void a_history_that_never_moves_on_is_refused(void **state_)
 {
     (void)state_;
@@ -415,6 +450,7 @@ int main(void)
         cmocka_unit_test(text_a_peer_sends_is_escaped),
         cmocka_unit_test(error_details_are_escaped),
         cmocka_unit_test(a_history_that_never_moves_on_is_refused),
+        cmocka_unit_test(a_query_answer_with_controls_is_hex),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

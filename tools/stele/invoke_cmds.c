@@ -48,11 +48,18 @@ static const char invoke_usage[] =
     "whatever its status; a call that failed before the chaincode answered prints nothing on\n"
     "stdout.\n" PEER_CLIENT_TLS_HELP;
 
+/* The chaincode's answer: as text when it is well-formed UTF-8 without control characters
+ * other than newline and tab (not DEL, not C1: U+009B is a CSI to many terminals), else in
+ * hex. */
 static void print_payload(const ProtobufCBinaryData *p)
 {
-    bool text = true;
-    for (size_t i = 0; i < p->len && text; i++)
-        text = p->data[i] >= 0x20 || p->data[i] == '\n' || p->data[i] == '\t';
+    bool text = text_utf8_ok(p->data, p->len);
+    for (size_t i = 0; i < p->len && text; i++) {
+        uint8_t c = p->data[i];
+        text = (c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t';
+        if (c == 0xc2 && i + 1 < p->len && p->data[i + 1] <= 0x9f) /* U+0080..U+009F */
+            text = false;
+    }
     if (text)
         printf("%.*s\n", (int)p->len, (const char *)p->data);
     else {

@@ -90,16 +90,39 @@ set -e
 [ $rc -eq 1 ] && echo "$out" | grep 'pow.yaml:[0-9]*:[0-9]*: channel.consensus.type pow: the orderers have no proof-of-work plug-in' >/dev/null \
   || fail "pow: $out"
 
+# Attributes as the CA takes them (key 1..64 octets, value at most 256): a longer key is
+# refused with the entry's line before anything starts (up used to cut "key=value" at 127
+# octets: a key that long crashed it with the CA left running, a long value was cut short).
+long_key=$(printf 'k%.0s' $(seq 65))
+sed "s/{id: datauser1, org: org1, role: client}/{id: datauser1, org: org1, role: client, attrs: [$long_key=1]}/" \
+  "$src/configs/network-solo.yaml" >"$tmp/bad-attr.yaml"
+grep -q "$long_key" "$tmp/bad-attr.yaml" || fail "could not add an attribute to datauser1"
+set +e
+out=$("$bin/stele-network" check --config "$tmp/bad-attr.yaml" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && echo "$out" | grep 'bad-attr.yaml:[0-9]*:[0-9]*: identities\[11\].attrs\[0\]: the CA takes a key of 1..64 octets' >/dev/null \
+  || fail "an attribute key of 65 octets: $rc $out"
+set +e
+out=$("$bin/stele-network" up --config "$tmp/bad-attr.yaml" --dir "$tmp/never" --base-port $base 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] && [ ! -e "$tmp/never" ] || fail "up with an attribute key of 65 octets: $rc $out"
+
 # The shipped network, with one chaincode defined at genesis.
 hash=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 sed "s/^  chaincodes: \[\].*/  chaincodes: [{name: election, version: '1.0', package_hash: $hash, policy: 'AND(org1.peer, org2.peer)'}]/" \
   "$src/configs/network-solo.yaml" >"$tmp/network.yaml"
 grep -q 'name: election' "$tmp/network.yaml" || fail "could not add a chaincode to the description"
+long_value=$(printf 'v%.0s' $(seq 256)) # datauser1 carries the longest value the CA takes
+sed -i "s/{id: datauser1, org: org1, role: client}/{id: datauser1, org: org1, role: client, attrs: [note=$long_value]}/" \
+  "$tmp/network.yaml"
+grep -q "$long_value" "$tmp/network.yaml" || fail "could not add an attribute to datauser1"
 sed -i '/^    log_level: info$/a\    scheduler: batch' "$tmp/network.yaml" # orderer0's entry
 grep -q '^    scheduler: batch$' "$tmp/network.yaml" || fail "could not set orderer0's scheduler"
 "$bin/stele-network" up --config "$tmp/network.yaml" --dir "$net" --base-port $base --json >"$tmp/up.json" \
   || fail "up"
 grep -q "\"ca_url\":\"127.0.0.1:$((base + 4))\"" "$tmp/up.json" || fail "up --json: $(cat "$tmp/up.json")"
+grep -aq "$long_value" "$net/ids/datauser1/identity" \
+  || fail "datauser1's identity does not carry its 256-octet attribute whole"
 grep -q "\"id\":\"orderer0\",\"url\":\"127.0.0.1:$base\"" "$tmp/up.json" || fail "up --json orderers"
 # Each daemon's operations endpoint, moved with the network: the orderer's /metrics says it
 # runs solo, the CA's /healthz that it serves.

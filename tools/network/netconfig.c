@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "cli/daemon.h"
 #include "ledger/blockstore.h"
 #include "ledger/lifecycle.h"
@@ -249,6 +250,18 @@ static int check_identities(const struct netconfig *c, const char *path, char **
                                        "identities[%zu].attrs[%zu]: expected key=value, got "
                                        "\"%s\"",
                                        i, k, id->attrs[k]);
+            /* as the CA registers them: refused here, before anything starts */
+            char key[NETCONFIG_ATTR_KEY_MAX + 1];
+            size_t klen = (size_t)(eq - id->attrs[k]);
+            if (klen < sizeof key)
+                snprintf(key, sizeof key, "%.*s", (int)klen, id->attrs[k]);
+            if (klen >= sizeof key || !text_is_name(key, NETCONFIG_ATTR_KEY_MAX) ||
+                strlen(eq + 1) > NETCONFIG_ATTR_VALUE_MAX)
+                return config_error_at(errmsg, path, id->pos,
+                                       "identities[%zu].attrs[%zu]: the CA takes a key of 1..%d "
+                                       "octets without control characters or surrounding "
+                                       "spaces, and a value of at most %d octets",
+                                       i, k, NETCONFIG_ATTR_KEY_MAX, NETCONFIG_ATTR_VALUE_MAX);
         }
     }
     return STELE_OK;

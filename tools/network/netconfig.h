@@ -100,12 +100,17 @@ struct netconfig_peer {
     struct config_pos pos; /* where the entry is */
 };
 
+/* The longest attribute key and value the CA registers (ca/service.c): the key a name of
+ * 1..64 octets (text_is_name()), the value at most 256 octets. */
+#define NETCONFIG_ATTR_KEY_MAX   64
+#define NETCONFIG_ATTR_VALUE_MAX 256
+
 /* One entry of `identities`. */
 struct netconfig_identity {
     char *id;              /* identity name */
     char *org;             /* organisation (one of `organisations`) */
     char *role;            /* admin, orderer, peer, client or auditor */
-    char **attrs;          /* "key=value" attributes */
+    char **attrs;          /* "key=value" attributes (NETCONFIG_ATTR_*_MAX) */
     size_t n_attrs;        /* entries in attrs */
     struct config_pos pos; /* where the entry is */
 };

@@ -419,7 +419,7 @@ static int enrol(struct up *u, const char *id, const char *org, const char *role
         req.id = (char *)id;
         req.org = (char *)org;
         req.role = (char *)role;
-        char kv[32][128];
+        char kv[32][NETCONFIG_ATTR_KEY_MAX + NETCONFIG_ATTR_VALUE_MAX + 2]; /* checked: no cut */
         for (size_t i = 0; i < n_attrs && i < 32; i++) {
             snprintf(kv[i], sizeof kv[i], "%s", attrs[i]);
             char *eq = strchr(kv[i], '=');

@@ -4,7 +4,7 @@
 # with YAML syntax in them reach the daemons unchanged; an id of 64 characters is recorded in
 # full; a port another process holds is refused before anything starts (also by restart); a pid
 # that the system gave to another process since the daemon died is never signalled (status
-# says dead, restart and down leave it alone); and SIGINT during up stops every daemon up
+# says dead, restart and down leave it alone) nor taken for a running network by up; and SIGINT during up stops every daemon up
 # started.
 set -euo pipefail
 src=${STELE_SOURCE_DIR:?}; bin=${STELE_BINARY_DIR:?}
@@ -113,6 +113,10 @@ capid=$(cat "$a/ca.pid")
 kill -0 "$decoy" 2>/dev/null || fail "down killed pid $decoy, which is not the orderer"
 ! kill -0 "$capid" 2>/dev/null || fail "down left the CA (pid $capid) running"
 grep -Eq "^  ca +pid $capid +exited 0$" "$tmp/down.txt" || fail "down: $(cat "$tmp/down.txt")"
+# up on that directory is refused as holding a stopped network: the decoy's pid is not the
+# network's (it was said to be running, and 'down' to stop it, which had nothing to stop).
+refused 1 "$a already holds a stopped network" \
+  "$bin/stele-network" up --config "$solo" --dir "$a" --base-port "$base"
 
 # restart refuses to start a daemon on a port another process took meanwhile (a CA of its
 # own on the orderer's port): its health check would have reached that process.

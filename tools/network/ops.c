@@ -85,9 +85,7 @@ static bool serve_argv(const char *dir, const struct netfile_process *p, char *b
     return true;
 }
 
-/* Whether process `p` of the network in `dir` still runs: its pid is alive and is the daemon
- * started with p's configuration file, not another process given that pid since. */
-static bool ours(const char *dir, const struct netfile_process *p)
+bool net_process_runs(const char *dir, const struct netfile_process *p)
 {
     char bin[PATH_MAX + 32], conf[PATH_MAX], *argv[5];
     if (!serve_argv(dir, p, bin, sizeof bin, conf, sizeof conf, argv))
@@ -137,7 +135,7 @@ int cmd_status(int argc, char **argv)
     struct rpc_tls tls = netfile_client_tls(&nf);
     for (size_t i = 0; i < nf.n_processes; i++) {
         const struct netfile_process *p = &nf.processes[i];
-        bool alive = ours(dir, p);
+        bool alive = net_process_runs(dir, p);
         const char *state = "-";
         char ended[64] = "";
         struct rpc_result res = {0};
@@ -187,7 +185,7 @@ static void wait_all(const char *dir, const struct netfile *nf, bool *pending, u
         for (size_t i = 0; i < nf->n_processes; i++) {
             char st[64];
             /* Ended: gone, and its keeper has recorded how (or it had no keeper left). */
-            if (pending[i] && !ours(dir, &nf->processes[i]) &&
+            if (pending[i] && !net_process_runs(dir, &nf->processes[i]) &&
                 (procs_exit_status(nf->processes[i].exit_file, st, sizeof st) ||
                  clock_mono_ms() >= until_ms))
                 pending[i] = false;
@@ -207,7 +205,7 @@ static void finish_stop(const char *prog, const char *dir, const struct netfile 
     wait_all(dir, nf, pending, clock_mono_ms() + (uint64_t)timeout * 1000);
     int killed = 0;
     for (size_t i = 0; i < nf->n_processes; i++)
-        if (pending[i] && ours(dir, &nf->processes[i])) {
+        if (pending[i] && net_process_runs(dir, &nf->processes[i])) {
             fprintf(stderr, "%s: warning: %s (pid %lld) did not stop within %lds: SIGKILL\n", prog,
                     nf->processes[i].name, (long long)nf->processes[i].pid, timeout);
             kill((pid_t)nf->processes[i].pid, SIGKILL);
@@ -241,7 +239,7 @@ int cmd_down(int argc, char **argv)
     }
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
-        if (ours(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0)
+        if (net_process_runs(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0)
             pending[k] = signalled[k] = true;
     }
     finish_stop(prog, dir, &nf, pending, timeout);
@@ -258,7 +256,7 @@ int cmd_down(int argc, char **argv)
             printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, was);
             continue;
         }
-        if (pending[k] && ours(dir, p))
+        if (pending[k] && net_process_runs(dir, p))
             snprintf(st, sizeof st, "STILL RUNNING");
         else if (!procs_exit_status(p->exit_file, st, sizeof st))
             snprintf(st, sizeof st, "stopped (exit status not recorded)");
@@ -363,10 +361,10 @@ int cmd_restart(int argc, char **argv)
         goto out;
     }
     rpc_channel_close(probe);
-    if (ours(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0) {
+    if (net_process_runs(dir, p) && kill((pid_t)p->pid, SIGTERM) == 0) {
         pending[i] = true;
         finish_stop(prog, dir, &nf, pending, timeout);
-        if (ours(dir, p)) {
+        if (net_process_runs(dir, p)) {
             rc = cli_fail(prog, STELE_ERR_STATE, "%s (pid %lld) is still running", name,
                           (long long)p->pid);
             goto out;

@@ -72,9 +72,9 @@ static int prepare_dir(const char *dir, bool *created)
     struct netfile nf;
     struct config *cc = NULL;
     if (netfile_load(dir, &nf, &cc, NULL) == STELE_OK) {
-        int64_t alive = 0;
+        int64_t alive = 0; /* a pid given to another process since is not the network's */
         for (size_t i = 0; i < nf.n_processes && !alive; i++)
-            if (netfile_pid_alive(nf.processes[i].pid))
+            if (net_process_runs(dir, &nf.processes[i]))
                 alive = nf.processes[i].pid;
         config_destroy(cc);
         if (alive)

@@ -46,6 +46,17 @@ refused 2 'wait' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-usage"
 [ ! -e "$tmp/net-usage" ] || fail "a refused up created $tmp/net-usage"
 refused 2 'timeout' "$bin/stele-network" down --dir "$tmp/net-usage" --timeout 5s
 
+# A network.json a process's files are missing from (not as up writes it): a clear refusal
+# from status, down and restart, not a crash.
+mkdir "$tmp/net-partial"
+printf '{"network":"n","ca_url":"127.0.0.1:1","ids_dir":"ids","processes":[{"name":"ca","kind":"ca","url":"127.0.0.1:1","pid":1,"log":"ca.log","pid_file":"ca.pid"}]}\n' \
+  >"$tmp/net-partial/network.json"
+for cmd in status down "restart ca"; do
+  # shellcheck disable=SC2086
+  refused 1 'network.json: process 0 \(ca\) has no exit_file' "$bin/stele-network" $cmd --dir "$tmp/net-partial"
+done
+rm -r "$tmp/net-partial"
+
 # Every id names a directory under DIR: a path is refused with its line.
 grep -q '^  - {id: auditor1, org: org1, role: auditor}$' "$solo" || fail "no auditor1 in $solo: update this test"
 sed 's#^  - {id: auditor1, .*#  - {id: ../../evil, org: org1, role: auditor}#' "$solo" >"$tmp/evil.yaml"

@@ -94,6 +94,8 @@ bool net_process_runs(const char *dir, const struct netfile_process *p)
     return procs_is_daemon(p->pid, prog ? prog + 1 : bin, conf);
 }
 
+/* Loads DIR/network.json for status, down and restart, which need every process's files:
+ * one without them (written by hand, or cut short) is refused, not followed into NULL. */
 static int load(const char *prog, const char *dir, struct netfile *nf, struct config **cc)
 {
     char *err = NULL;
@@ -101,6 +103,21 @@ static int load(const char *prog, const char *dir, struct netfile *nf, struct co
     if (rc)
         rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
     free(err);
+    for (size_t i = 0; rc == 0 && i < nf->n_processes; i++) {
+        const struct netfile_process *p = &nf->processes[i];
+        const char *missing = !p->log         ? "log"
+                              : !p->pid_file  ? "pid_file"
+                              : !p->exit_file ? "exit_file"
+                                              : NULL;
+        if (missing) {
+            rc = cli_fail(prog, STELE_ERR_MALFORMED,
+                          "%s/%s: process %zu (%s) has no %s: it is not as 'stele-network up' "
+                          "wrote it",
+                          dir, NETFILE_NAME, i, p->name, missing);
+            config_destroy(*cc);
+            *cc = NULL;
+        }
+    }
     return rc;
 }
 

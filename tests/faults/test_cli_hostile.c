@@ -14,7 +14,9 @@
  *      keep `stele history` asking and printing forever: once a page does not move past the
  *      one before, the answer is refused (exit 1);
  *   4. a chaincode's answer to `stele query` is printed as text only when it is well-formed
- *      UTF-8 without control characters: C1 controls (U+009B is a CSI) and DEL included.
+ *      UTF-8 without control characters: C1 controls (U+009B is a CSI) and DEL included;
+ *   5. a daemon that does not serve the method asked (another kind of daemon at that address:
+ *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3).
  */
 #include "testutil.h"
 
@@ -48,6 +50,8 @@
 static struct {
     struct rpc_server *srv;
     char target[64];
+    struct rpc_server *other; /* serves nothing: every method is UNIMPLEMENTED */
+    char other_target[64];
     char *dir;      /* scratch: the identity, the CLI's output */
     char *identity; /* an enrolment directory the CLI signs with */
     char *cli;      /* the stele binary */
@@ -293,6 +297,10 @@ static int setup(void **state_)
     assert_int_equal(rpc_server_add(g.srv, m, sizeof m / sizeof m[0]), STELE_OK);
     assert_int_equal(rpc_server_start(g.srv, NULL), STELE_OK);
     snprintf(g.target, sizeof g.target, "127.0.0.1:%d", rpc_server_port(g.srv));
+    g.other = rpc_server_create(&o, NULL);
+    assert_non_null(g.other);
+    assert_int_equal(rpc_server_start(g.other, NULL), STELE_OK);
+    snprintf(g.other_target, sizeof g.other_target, "127.0.0.1:%d", rpc_server_port(g.other));
     g.dir = test_tmpdir("cli-hostile");
     assert_true(asprintf(&g.identity, "%s/id", g.dir) > 0);
     struct crypto_key *ca = NULL;
@@ -317,6 +325,7 @@ static int teardown(void **state_)
 {
     (void)state_;
     rpc_server_destroy(g.srv);
+    rpc_server_destroy(g.other);
     test_rmtree(g.dir);
     free(g.dir);
     free(g.identity);
@@ -342,15 +351,16 @@ static int escaped(const char *what, const char *s)
     return 1;
 }
 
-/* Runs each command of `cmds` against the hostile peer; counts those whose output (stdout and
- * stderr) shows its text unescaped, or that exit otherwise than `rc` says. */
+/* Runs each command of `cmds` against the hostile peer; counts those that exit otherwise than
+ * `rc` says and, with `text`, those whose output (stdout and stderr) does not show EVIL
+ * escaped. */
 struct cmd {
     int rc;               /* the exit status wanted */
     const char *argv[12]; /* after "stele"; "@P" is replaced by the peer's address, "@I" by the
                              identity */
 };
 
-static int run_all(const struct cmd *cmds, size_t n)
+static int run_all(const struct cmd *cmds, size_t n, bool text)
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -360,6 +370,7 @@ static int run_all(const struct cmd *cmds, size_t n)
             argv[k++] = strcmp(*a, "@P") == 0   ? g.target
                         : strcmp(*a, "@I") == 0 ? g.identity
                         : strcmp(*a, "@K") == 0 ? g.pkg
+                        : strcmp(*a, "@O") == 0 ? g.other_target
                                                 : (char *)*a;
             snprintf(what + strlen(what), sizeof what - strlen(what), " %s", *a);
         }
@@ -371,7 +382,8 @@ static int run_all(const struct cmd *cmds, size_t n)
             fprintf(stderr, "%s: exit %d, want %d\n", what, rc, cmds[i].rc);
             bad++;
         }
-        bad += escaped(what, both);
+        if (text)
+            bad += escaped(what, both);
         free(both), free(out), free(err);
     }
     return bad;
@@ -388,7 +400,7 @@ static void text_a_peer_sends_is_escaped(void **state_)
         {0, {"chaincode", "list", "--peer", "@P", "--identity", "@I"}},
         {0, {"node", "info", "--url", "@P"}},
     };
-    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0]);
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], true);
     if (bad)
         fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
 }
@@ -408,7 +420,7 @@ static void error_details_are_escaped(void **state_)
         {1, {"node", "info", "--url", "@P"}},
     };
     g.fail = true;
-    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0]);
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], true);
     g.fail = false;
     if (bad)
         fail_msg("%d of the commands put the peer's control characters on a terminal", bad);
@@ -444,6 +456,23 @@ static void a_history_that_never_moves_on_is_refused(void **state_)
     free(out), free(err);
 }
 
+/* Exit statuses of commands given a daemon that serves none of their methods. */
+static void another_kind_of_daemon_is_a_refusal(void **state_)
+{
+    (void)state_;
+    static const struct cmd cmds[] = {
+        {1, {"state", "get", "cc", "k", "--peer", "@O", "--identity", "@I"}},
+        {1, {"events", "--peer", "@O", "--identity", "@I", "--from", "1"}},
+        {1, {"query", "cc", "fn", "--peer", "@O", "--identity", "@I"}},
+        {1, {"chaincode", "install", "@K", "--peer", "@O", "--identity", "@I"}},
+        {1, {"chain", "info", "--orderer", "@O"}},
+        {1, {"block", "get", "1", "--orderer", "@O", "--identity", "@I"}},
+    };
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
+    if (bad)
+        fail_msg("%d of the commands did not exit 1 on a daemon of another kind", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +480,7 @@ int main(void)
         cmocka_unit_test(error_details_are_escaped),
         cmocka_unit_test(a_history_that_never_moves_on_is_refused),
         cmocka_unit_test(a_query_answer_with_controls_is_hex),
+        cmocka_unit_test(another_kind_of_daemon_is_a_refusal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -396,7 +396,7 @@ out:;
     arena_destroy(a);
     /* a stream that broke (orderer unreachable, deadline) exits as the transport failed */
     if (rc != STELE_OK && !by_status && res.code != RPC_OK && res.code != RPC_CANCELLED)
-        rc = rpc_status_from_code(res.code);
+        rc = peer_client_failure(rpc_status_from_code(res.code), &res);
     if (ctx->load_genesis) /* quiet: the fetch of the block asked for reports */
         return rc;
     if (rc == STELE_ERR_NOT_FOUND)

@@ -223,7 +223,7 @@ static int cc_install(int argc, char **argv)
     if ((rc = rpc_unary(o.ch, "/stele.Lifecycle/Install", &si.base,
                         &stele__install_response__descriptor, &m, 60000, &res))) {
         char d[PEER_CLIENT_DETAIL_MAX];
-        rc = cli_fail(PROG, rc, "%s: %s (%s)", o.peer,
+        rc = cli_fail(PROG, peer_client_failure(rc, &res), "%s: %s (%s)", o.peer,
                       peer_client_detail(&res, "no detail", d, sizeof d), rpc_code_name(res.code));
         goto out;
     }

@@ -224,10 +224,12 @@ int cmd_events(int argc, char **argv)
                 rpc_call_finish(call, false, &res);
                 call = NULL;
                 /* the transport's failure (unreachable: 3) rather than the receive's */
-                rc = cli_fail(prog, res.code != RPC_OK ? rpc_status_from_code(res.code) : r,
-                              "%s: %s (%s)", o.peer,
-                              peer_client_detail(&res, "no detail", d, sizeof d),
-                              rpc_code_name(res.code));
+                rc = cli_fail(
+                    prog,
+                    res.code != RPC_OK ? peer_client_failure(rpc_status_from_code(res.code), &res)
+                                       : r,
+                    "%s: %s (%s)", o.peer, peer_client_detail(&res, "no detail", d, sizeof d),
+                    rpc_code_name(res.code));
                 break;
             }
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);

@@ -33,7 +33,7 @@ static int channel_of(struct peer_opts *o, const char *prog, char *out, size_t n
     char d[PEER_CLIENT_DETAIL_MAX];
     if ((rc = rpc_unary(o->ch, "/stele.Query/ChainInfo", &rq.base,
                         &stele__peer_chain_info__descriptor, &m, 10000, &res)))
-        return cli_fail(prog, rc, "%s: %s", o->peer,
+        return cli_fail(prog, peer_client_failure(rc, &res), "%s: %s", o->peer,
                         peer_client_detail(&res, "no answer", d, sizeof d));
     snprintf(out, n, "%s", ((Stele__PeerChainInfo *)m)->channel_id);
     pb_free(m);
@@ -97,7 +97,7 @@ static char *printable(const char *s)
 static int call_failed(const char *prog, const char *peer, int rc, const struct rpc_result *res)
 {
     char *safe = printable(res->detail);
-    rc = cli_fail(prog, rc, "%s: %s (%s)", peer,
+    rc = cli_fail(prog, peer_client_failure(rc, res), "%s: %s (%s)", peer,
                   !res->detail[0] ? "no detail"
                   : safe          ? safe
                                   : "(out of memory)",

@@ -141,7 +141,7 @@ int orderer_client_chain_info(struct rpc_channel *ch, const char *prog, const st
                        &stele__blockchain_info__descriptor, (ProtobufCMessage **)out, 5000, &res);
     char d[PEER_CLIENT_DETAIL_MAX];
     if (rc != STELE_OK)
-        return cli_fail(prog, rc, "%s: %s (%s)", o->orderer,
+        return cli_fail(prog, peer_client_failure(rc, &res), "%s: %s (%s)", o->orderer,
                         peer_client_detail(&res, "no detail", d, sizeof d),
                         rpc_code_name(res.code));
     return 0;

@@ -174,7 +174,7 @@ int peer_client_call(struct peer_opts *o, const char *prog, const char *method,
     if (rc == STELE_ERR_NOT_FOUND && quiet_not_found)
         return PEER_CLIENT_NOT_FOUND;
     char d[PEER_CLIENT_DETAIL_MAX];
-    return cli_fail(prog, rc, "%s: %s (%s)", o->peer,
+    return cli_fail(prog, peer_client_failure(rc, &res), "%s: %s (%s)", o->peer,
                     peer_client_detail(&res, "no detail", d, sizeof d), rpc_code_name(res.code));
 }
 
@@ -231,6 +231,11 @@ const char *peer_client_printable(const char *s, char *buf, size_t n)
 const char *peer_client_detail(const struct rpc_result *res, const char *none, char *buf, size_t n)
 {
     return peer_client_printable(res->detail[0] ? res->detail : none, buf, n);
+}
+
+int peer_client_failure(int rc, const struct rpc_result *res)
+{
+    return res->code == RPC_UNIMPLEMENTED ? STELE_ERR_INVALID : rc;
 }
 
 const char *peer_code_name(unsigned code)

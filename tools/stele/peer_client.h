@@ -107,6 +107,12 @@ const char *peer_client_printable(const char *s, char *buf, size_t n);
  * characters. */
 const char *peer_client_detail(const struct rpc_result *res, const char *none, char *buf, size_t n);
 
+/* The status to exit with after a call that failed with `rc` and result `res`: a daemon that
+ * does not serve the method (UNIMPLEMENTED: another kind of daemon at that address, a peer
+ * given as an orderer) refuses, as bad input does (exit 1), rather than failing in a way that
+ * trying again could mend (3). Other failures keep `rc`. */
+int peer_client_failure(int rc, const struct rpc_result *res);
+
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);
 

@@ -16,7 +16,9 @@
  *   4. a chaincode's answer to `stele query` is printed as text only when it is well-formed
  *      UTF-8 without control characters: C1 controls (U+009B is a CSI) and DEL included;
  *   5. a daemon that does not serve the method asked (another kind of daemon at that address:
- *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3).
+ *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3);
+ *   6. `stele events --to N` ends after block N even when the peer goes on sending blocks
+ *      and never the status that ends the stream.
  */
 #include "testutil.h"
 
@@ -58,6 +60,7 @@ static struct {
     char *pkg;      /* a chaincode package (of tests/chaincode/kv.so) */
     bool fail;      /* every method fails, with EVIL in its detail */
     bool loop;      /* History: the same page, "more follow", forever */
+    bool endless;   /* Events: blocks 1, 2, 3, ... and never a status */
 } g;
 
 /* The error every method answers with in g.fail mode. */
@@ -212,6 +215,12 @@ static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
     r.filtered_block = &fb;
     if (rpc_call_send(call, &r.base) != STELE_OK)
         return RPC_CANCELLED;
+    if (g.endless) { /* until the client goes */
+        ft.tx_id = "0123";
+        while (++fb.number && rpc_call_send(call, &r.base) == STELE_OK)
+            ;
+        return RPC_CANCELLED;
+    }
     ev.chaincode = "cc";
     ev.tx_id = EVIL;
     ev.name = "e";
@@ -473,6 +482,30 @@ static void another_kind_of_daemon_is_a_refusal(void **state_)
         fail_msg("%d of the commands did not exit 1 on a daemon of another kind", bad);
 }
 
+static void events_end_at_to_whatever_the_peer_sends(void **state_)
+{
+    (void)state_;
+    char *out, *err;
+    char *argv[] = {"events", "--peer", g.target, "--identity", g.identity,
+                    "--from", "1",      "--to",   "2",          NULL};
+    g.endless = true;
+    int rc = run_argv(argv, &out, &err);
+    if (rc != 0 || !strstr(out, "block 1 ") || !strstr(out, "block 2 ") || strstr(out, "block 3 "))
+        fail_msg("stele events --to 2 from a peer that sends blocks for ever: exit %d (-1: killed "
+                 "after 20 s), stdout %.200s, stderr %.200s",
+                 rc, out, err);
+    free(out), free(err);
+    /* from block 0 to block 0, and the peer starts at block 1: not an answer */
+    argv[6] = "0", argv[8] = "0";
+    rc = run_argv(argv, &out, &err);
+    g.endless = false;
+    if (rc != 1 || out[0] || !strstr(err, "sent block 1, past --to 0, without block 0"))
+        fail_msg("stele events --from 0 --to 0 answered with block 1: exit %d, stdout %.200s, "
+                 "stderr %.200s",
+                 rc, out, err);
+    free(out), free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +514,7 @@ int main(void)
         cmocka_unit_test(a_history_that_never_moves_on_is_refused),
         cmocka_unit_test(a_query_answer_with_controls_is_hex),
         cmocka_unit_test(another_kind_of_daemon_is_a_refusal),
+        cmocka_unit_test(events_end_at_to_whatever_the_peer_sends),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

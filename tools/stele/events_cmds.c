@@ -114,6 +114,27 @@ static bool print_event(const Stele__EventsResponse *r, bool json, int *status)
     return true;
 }
 
+/* The number of the block `r` announces into *n; false for a status (or a block without a
+ * header). */
+static bool block_number(const Stele__EventsResponse *r, uint64_t *n)
+{
+    switch (r->type_case) {
+    case STELE__EVENTS_RESPONSE__TYPE_FILTERED_BLOCK:
+        *n = r->filtered_block->number;
+        return true;
+    case STELE__EVENTS_RESPONSE__TYPE_CHAINCODE_EVENTS:
+        *n = r->chaincode_events->block_number;
+        return true;
+    case STELE__EVENTS_RESPONSE__TYPE_BLOCK:
+        if (!r->block->header)
+            return false;
+        *n = r->block->header->number;
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* What the status that ended a stream means for the exit status: the caller refused (1), a bad
  * request or a block not there (1), or the peer failing or stopping (3: try again later). */
 static int stream_status(int status)
@@ -232,8 +253,23 @@ int cmd_events(int argc, char **argv)
                     rpc_code_name(res.code));
                 break;
             }
+            /* --to ends here, whatever the peer sends next: a peer that never sends the status
+             * cannot keep us waiting, and a block past --to (block --to skipped) is refused */
+            uint64_t n;
+            bool numbered = block_number((Stele__EventsResponse *)m, &n);
+            if (to >= 0 && numbered && n > (uint64_t)to) {
+                pb_free(m);
+                rc = cli_fail(prog, STELE_ERR_MALFORMED,
+                              "%s sent block %" PRIu64 ", past --to %lld, without block %lld",
+                              o.peer, n, to, to);
+                break;
+            }
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);
             pb_free(m);
+            if (more && to >= 0 && numbered && n == (uint64_t)to) {
+                rc = CLI_EXIT_OK;
+                break;
+            }
             if (!more) {
                 const ProtobufCEnumValue *v =
                     protobuf_c_enum_descriptor_get_value(&stele__status__descriptor, status);

@@ -18,7 +18,9 @@
  *   5. a daemon that does not serve the method asked (another kind of daemon at that address:
  *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3);
  *   6. `stele events --to N` ends after block N even when the peer goes on sending blocks
- *      and never the status that ends the stream.
+ *      and never the status that ends the stream;
+ *   7. `stele block get N` refuses another block than N, from an orderer or a peer, instead of
+ *      showing it as the answer.
  */
 #include "testutil.h"
 
@@ -163,7 +165,46 @@ static enum rpc_code committed(struct rpc_call *call, const ProtobufCMessage *re
     return RPC_OK;
 }
 
-/* A peer's State and Install, an orderer's ChainInfo and Deliver: refused, always. */
+/* Block 7 (a header alone), whichever block was asked for. */
+static Stele__Block *block7(void)
+{
+    static Stele__BlockHeader h = STELE__BLOCK_HEADER__INIT;
+    static Stele__Block b = STELE__BLOCK__INIT;
+    h.number = 7;
+    b.header = &h;
+    return &b;
+}
+
+static enum rpc_code query_block(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    *resp = &block7()->base;
+    return RPC_OK;
+}
+
+/* Deliver: block 7, then SUCCESS. */
+static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)resp;
+    (void)arg;
+    if (g.fail)
+        return refuse(call);
+    Stele__DeliverResponse r = STELE__DELIVER_RESPONSE__INIT;
+    r.type_case = STELE__DELIVER_RESPONSE__TYPE_BLOCK;
+    r.block = block7();
+    if (rpc_call_send(call, &r.base) != STELE_OK)
+        return RPC_CANCELLED;
+    r.type_case = STELE__DELIVER_RESPONSE__TYPE_STATUS;
+    r.status = STELE__STATUS__STATUS_SUCCESS;
+    return rpc_call_send(call, &r.base) == STELE_OK ? RPC_OK : RPC_CANCELLED;
+}
+
+/* A peer's State and Install, an orderer's ChainInfo: refused, always. */
 static enum rpc_code refusing(struct rpc_call *call, const ProtobufCMessage *req,
                               ProtobufCMessage **resp, void *arg)
 {
@@ -293,7 +334,8 @@ static int setup(void **state_)
         M("/stele.Query/State", RPC_UNARY, stele__signed_request__descriptor, refusing),
         M("/stele.Orderer/ChainInfo", RPC_UNARY, stele__chain_info_request__descriptor, refusing),
         M("/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM, stele__envelope__descriptor,
-          refusing),
+          deliver),
+        M("/stele.Query/Block", RPC_UNARY, stele__signed_request__descriptor, query_block),
         M("/stele.Lifecycle/Install", RPC_UNARY, stele__signed_install__descriptor, refusing),
         M("/stele.Gateway/Evaluate", RPC_UNARY, stele__signed_proposal__descriptor, evaluate),
         M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
@@ -361,8 +403,8 @@ static int escaped(const char *what, const char *s)
 }
 
 /* Runs each command of `cmds` against the hostile peer; counts those that exit otherwise than
- * `rc` says and, with `text`, those whose output (stdout and stderr) does not show EVIL
- * escaped. */
+ * `rc` says (or print on stdout while failing) and, with `text`, those whose output (stdout and
+ * stderr) does not show EVIL escaped. */
 struct cmd {
     int rc;               /* the exit status wanted */
     const char *argv[12]; /* after "stele"; "@P" is replaced by the peer's address, "@I" by the
@@ -389,6 +431,9 @@ static int run_all(const struct cmd *cmds, size_t n, bool text)
         assert_true(asprintf(&both, "%s%s", out, err) >= 0);
         if (rc != cmds[i].rc) {
             fprintf(stderr, "%s: exit %d, want %d\n", what, rc, cmds[i].rc);
+            bad++;
+        } else if (rc != 0 && out[0]) {
+            fprintf(stderr, "%s: exit %d, and yet something on stdout\n", what, rc);
             bad++;
         }
         if (text)
@@ -506,6 +551,20 @@ static void events_end_at_to_whatever_the_peer_sends(void **state_)
     free(out), free(err);
 }
 
+static void another_block_than_the_one_asked_is_refused(void **state_)
+{
+    (void)state_;
+    static const struct cmd cmds[] = {
+        {1, {"block", "get", "1", "--orderer", "@P", "--channel", "ch", "--identity", "@I"}},
+        {1,
+         {"block", "get", "1", "--orderer", "@P", "--channel", "ch", "--identity", "@I", "--json"}},
+        {1, {"block", "get", "1", "--peer", "@P", "--identity", "@I"}},
+    };
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
+    if (bad)
+        fail_msg("%d of the commands took block 7 for block 1", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +574,7 @@ int main(void)
         cmocka_unit_test(a_query_answer_with_controls_is_hex),
         cmocka_unit_test(another_kind_of_daemon_is_a_refusal),
         cmocka_unit_test(events_end_at_to_whatever_the_peer_sends),
+        cmocka_unit_test(another_block_than_the_one_asked_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -356,6 +356,8 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
     struct arena *a = arena_create(0);
     int rc = STELE_ERR_NOMEM, printed = 0;
     bool by_status = false; /* rc comes from the orderer's status message, `status` */
+    bool other = false;     /* the orderer sent another block than n, or n twice: `got` */
+    uint64_t got = 0;
     int status = 0;
     if (!req || !call || !a)
         goto out;
@@ -368,6 +370,13 @@ static int get_block(struct block_ctx *ctx, struct rpc_channel *ch, uint64_t n,
             break;
         Stele__DeliverResponse *r = (Stele__DeliverResponse *)m;
         if (r->type_case == STELE__DELIVER_RESPONSE__TYPE_BLOCK && r->block && r->block->header) {
+            if (r->block->header->number != n || printed) { /* block n was asked for, alone */
+                other = true;
+                got = r->block->header->number;
+                rc = STELE_ERR_MALFORMED;
+                pb_free(m);
+                break;
+            }
             if (ctx->load_genesis) {
                 Stele__ChannelConfig *cfg = NULL;
                 if (genesis_read(a, r->block, NULL, &cfg, NULL) == STELE_OK &&
@@ -399,6 +408,10 @@ out:;
         rc = peer_client_failure(rpc_status_from_code(res.code), &res);
     if (ctx->load_genesis) /* quiet: the fetch of the block asked for reports */
         return rc;
+    if (other)
+        return cli_fail(ctx->prog, rc,
+                        "%s answered block %" PRIu64 " when asked for block %" PRIu64 " alone",
+                        o->orderer, got, n);
     if (rc == STELE_ERR_NOT_FOUND)
         return cli_fail(ctx->prog, rc,
                         "block %" PRIu64 " does not exist on %s (see stele chain info)", n,
@@ -553,6 +566,10 @@ int peer_block_get(int argc, char **argv)
                       (unsigned long long)n, po.peer);
     else if (rc == 0 && !b->header)
         rc = cli_fail(PROG, STELE_ERR_MALFORMED, "%s answered a block without a header", po.peer);
+    else if (rc == 0 && b->header->number != n)
+        rc = cli_fail(PROG, STELE_ERR_MALFORMED,
+                      "%s answered block %" PRIu64 " when asked for block %" PRIu64, po.peer,
+                      b->header->number, n);
     else if (rc == 0)
         print_block(&ctx, a, b);
 out:

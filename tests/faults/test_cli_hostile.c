@@ -20,13 +20,16 @@
  *   6. `stele events --to N` ends after block N even when the peer goes on sending blocks
  *      and never the status that ends the stream;
  *   7. `stele block get N` refuses another block than N, from an orderer or a peer, instead of
- *      showing it as the answer.
+ *      showing it as the answer;
+ *   8. `stele submit FILE` reports the tx_id of the transaction in FILE, not the one the peer
+ *      names, and refuses a FILE that holds no transaction before asking anyone.
  */
 #include "testutil.h"
 
 #include "base/buf.h"
 #include "base/status.h"
 #include "crypto/key.h"
+#include "ledger/envelope.h"
 #include "rpc/rpc.h"
 #include "stele/common.pb-c.h"
 #include "stele/identity.pb-c.h"
@@ -60,6 +63,8 @@ static struct {
     char *identity; /* an enrolment directory the CLI signs with */
     char *cli;      /* the stele binary */
     char *pkg;      /* a chaincode package (of tests/chaincode/kv.so) */
+    char *tx;       /* a signed transaction envelope, as `stele invoke --prepare` writes */
+    char tx_id[65]; /* its tx_id */
     bool fail;      /* every method fails, with EVIL in its detail */
     bool loop;      /* History: the same page, "more follow", forever */
     bool endless;   /* Events: blocks 1, 2, 3, ... and never a status */
@@ -232,6 +237,23 @@ static enum rpc_code evaluate(struct rpc_call *call, const ProtobufCMessage *req
     return RPC_OK;
 }
 
+/* Gateway/Submit: accepted, committed VALID in block 3, under a tx_id of the peer's own. */
+static enum rpc_code submit(struct rpc_call *call, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__SubmitResponse r = STELE__SUBMIT_RESPONSE__INIT;
+    r.tx_id = EVIL;
+    r.orderers_accepted = 1;
+    r.committed = true;
+    r.validation_code = STELE__TX_VALIDATION_CODE__VALID;
+    r.block_number = 3;
+    *resp = &r.base;
+    return RPC_OK;
+}
+
 /* Events: one filtered block and one block of chaincode events, both carrying EVIL tx ids,
  * then SUCCESS (whichever form was asked for: the CLI prints what comes). */
 static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
@@ -338,6 +360,7 @@ static int setup(void **state_)
         M("/stele.Query/Block", RPC_UNARY, stele__signed_request__descriptor, query_block),
         M("/stele.Lifecycle/Install", RPC_UNARY, stele__signed_install__descriptor, refusing),
         M("/stele.Gateway/Evaluate", RPC_UNARY, stele__signed_proposal__descriptor, evaluate),
+        M("/stele.Gateway/Submit", RPC_UNARY, stele__submit_request__descriptor, submit),
         M("/stele.Node/Info", RPC_UNARY, stele__node_info_request__descriptor, node_info),
         M("/stele.Events/Blocks", RPC_SERVER_STREAM, stele__signed_request__descriptor, events),
     };
@@ -359,6 +382,17 @@ static int setup(void **state_)
     assert_int_equal(crypto_key_generate(&ca), STELE_OK);
     test_identity_issue(ca, 1, "auditor1", "org1", "auditor", 0, 3600, &id);
     test_identity_save(&id, ca, g.identity);
+    struct envelope_params ep = {.channel_id = "ch",
+                                 .type = STELE__HEADER_TYPE__ENDORSER_TRANSACTION,
+                                 .creator = id.record->data,
+                                 .creator_len = id.record->len,
+                                 .data = (const uint8_t *)"x",
+                                 .data_len = 1};
+    ProtobufCBinaryData env;
+    assert_int_equal(envelope_build(&ep, id.key, &env, g.tx_id), STELE_OK);
+    assert_true(asprintf(&g.tx, "%s/prepared.tx", g.dir) > 0);
+    assert_int_equal(test_write_file(g.tx, env.data, env.len), 0);
+    free(env.data);
     test_identity_free(&id);
     crypto_key_destroy(ca);
     g.cli = test_binary_path("stele");
@@ -382,6 +416,7 @@ static int teardown(void **state_)
     free(g.identity);
     free(g.cli);
     free(g.pkg);
+    free(g.tx);
     return 0;
 }
 
@@ -565,6 +600,30 @@ static void another_block_than_the_one_asked_is_refused(void **state_)
         fail_msg("%d of the commands took block 7 for block 1", bad);
 }
 
+static void submit_reports_the_transactions_own_tx_id(void **state_)
+{
+    (void)state_;
+    char *out, *err, *argv[] = {"submit", g.tx, "--peer", g.target, NULL, NULL};
+    int rc = run_argv(argv, &out, &err);
+    if (rc != 0 || !strstr(out, g.tx_id) || strchr(out, 0x1b))
+        fail_msg("stele submit: exit %d, stdout %.300s (want tx %s), stderr %.300s", rc, out,
+                 g.tx_id, err);
+    free(out), free(err);
+    argv[4] = "--json";
+    rc = run_argv(argv, &out, &err);
+    char want[128];
+    snprintf(want, sizeof want, "\"tx_id\":\"%s\"", g.tx_id);
+    if (rc != 0 || !strstr(out, want))
+        fail_msg("stele submit --json: exit %d, stdout %.300s (want tx %s)", rc, out, g.tx_id);
+    free(out), free(err);
+    /* a file that holds no transaction is refused here (the package is not one) */
+    char *bad[] = {"submit", g.pkg, "--peer", g.other_target, "--json", NULL};
+    rc = run_argv(bad, &out, &err);
+    if (rc != 1 || out[0] || !strstr(err, "not a signed transaction"))
+        fail_msg("stele submit of a package: exit %d, stdout %.300s, stderr %.300s", rc, out, err);
+    free(out), free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +634,7 @@ int main(void)
         cmocka_unit_test(another_kind_of_daemon_is_a_refusal),
         cmocka_unit_test(events_end_at_to_whatever_the_peer_sends),
         cmocka_unit_test(another_block_than_the_one_asked_is_refused),
+        cmocka_unit_test(submit_reports_the_transactions_own_tx_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

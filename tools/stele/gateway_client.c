@@ -1,6 +1,7 @@
 /* gateway_client.c — see gateway_client.h. */
 #include "gateway_client.h"
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/status.h"
@@ -8,6 +9,7 @@
 #include "crypto/ecdsa.h"
 #include "identity/enrolment.h"
 #include "crypto/hash.h"
+#include "ledger/envelope.h"
 #include "ledger/tx.h"
 #include "pb/pb.h"
 #include "stele/common.pb-c.h"
@@ -206,8 +208,7 @@ static int submit_env(struct peer_opts *o, const char *prog, const ProtobufCBina
         return call_failed(prog, o->peer, rc, &res);
     }
     const Stele__SubmitResponse *su = (const Stele__SubmitResponse *)sm;
-    if (!out->tx_id[0] && su->tx_id)
-        snprintf(out->tx_id, sizeof out->tx_id, "%s", su->tx_id);
+    out->submitted = true;
     out->orderers = su->orderers_accepted;
     out->committed = su->committed;
     out->code = su->validation_code;
@@ -306,7 +307,19 @@ int gw_submit_envelope(struct peer_opts *o, const char *prog, const ProtobufCBin
                        bool wait, uint32_t timeout_ms, struct gw_outcome *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = 0;
+    /* The tx_id reported is the envelope's own (the peer's answer could name any), and what
+     * is not a transaction at all is refused here. */
+    struct arena *a = arena_create(0);
+    struct envelope_view ev;
+    const char *why = NULL;
+    int rc = a ? envelope_parse(a, env->data, env->len, 0, &ev, &why) : STELE_ERR_NOMEM;
+    if (rc == STELE_OK)
+        snprintf(out->tx_id, sizeof out->tx_id, "%s", ev.header->tx_id);
+    arena_destroy(a);
+    if (rc)
+        return cli_fail(prog, rc,
+                        "not a signed transaction (as `stele invoke --prepare` writes): %s",
+                        why ? why : stele_strerror(rc));
     if (!o->ch && !(o->ch = peer_client_open(o, prog, NULL, &rc)))
         return rc;
     out->attempts = 1;

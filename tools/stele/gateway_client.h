@@ -29,7 +29,8 @@ struct gw_outcome {
     int status;                  /* the chaincode's response status */
     char *message;               /* its message */
     ProtobufCBinaryData payload; /* its payload */
-    char tx_id[65];
+    char tx_id[65];      /* the transaction's (as built or read here; never the peer's word) */
+    bool submitted;      /* the gateway answered the Submit: orderers, committed, code, block */
     unsigned orderers;   /* orderers that accepted the envelope */
     bool committed;      /* the commit was seen */
     unsigned code;       /* its validation code */

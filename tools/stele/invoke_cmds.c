@@ -245,7 +245,7 @@ int cmd_submit(int argc, char **argv)
         ProtobufCBinaryData e = {env.len, env.data};
         rc = gw_submit_envelope(&o, prog, &e, wait, timeout_ms, &out);
     }
-    if (o.json && out.tx_id[0])
+    if (o.json && out.submitted)
         print_json(&out, true, NULL);
     else if (rc == 0)
         print_submitted(&out);

@@ -22,14 +22,18 @@
  *   7. `stele block get N` refuses another block than N, from an orderer or a peer, instead of
  *      showing it as the answer;
  *   8. `stele submit FILE` reports the tx_id of the transaction in FILE, not the one the peer
- *      names, and refuses a FILE that holds no transaction before asking anyone.
+ *      names, and refuses a FILE that holds no transaction before asking anyone;
+ *   9. the channel configuration of a block 0 (`stele chain config`, `block get 0`) reaches a
+ *      terminal with its C1 controls escaped: genesis_check() lets names carry them.
  */
 #include "testutil.h"
 
 #include "base/buf.h"
 #include "base/status.h"
 #include "crypto/key.h"
+#include "base/arena.h"
 #include "ledger/envelope.h"
+#include "ledger/genesis.h"
 #include "rpc/rpc.h"
 #include "stele/common.pb-c.h"
 #include "stele/identity.pb-c.h"
@@ -624,6 +628,42 @@ static void submit_reports_the_transactions_own_tx_id(void **state_)
     free(out), free(err);
 }
 
+static void a_genesis_block_is_shown_escaped(void **state_)
+{
+    (void)state_;
+    struct arena *a = arena_create(0);
+    struct crypto_key *k = NULL;
+    assert_non_null(a);
+    assert_int_equal(crypto_key_generate(&k), STELE_OK);
+    struct test_identity admin;
+    test_identity_issue(k, 1, "admin.orderers", "OrdererOrg", "admin", 0, 3600, &admin);
+    Stele__ChannelConfig *c = test_channel_config(a,
+                                                  "ch\xc2\x9b"
+                                                  "2J",
+                                                  "solo", &k, 1, k);
+    c->chaincodes[0]->version = "1.0\xc2\x9b"
+                                "2J";
+    struct buf b;
+    char *err = NULL, *path = NULL, *out, *errs;
+    buf_init(&b);
+    if (genesis_build(c, admin.key, admin.record->data, admin.record->len, 0, &b, &err))
+        fail_msg("genesis_build: %s", err ? err : "?");
+    assert_true(asprintf(&path, "%s/c1.block", g.dir) > 0);
+    assert_int_equal(test_write_file(path, b.data, b.len), 0);
+    char *argv[] = {"chain", "config", "--file", path, NULL};
+    int rc = run_argv(argv, &out, &errs);
+    if (rc != 0 || strstr(out, "\xc2\x9b") || !strstr(out, "channel ch\\xc2\\x9b2J") ||
+        !strstr(out, "vote           1.0\\xc2\\x9b2J,"))
+        fail_msg("stele chain config of a block 0 with C1 controls in names: exit %d, stdout "
+                 "%.600s, stderr %.300s",
+                 rc, out, errs);
+    free(out), free(errs), free(path);
+    buf_release(&b);
+    test_identity_free(&admin);
+    crypto_key_destroy(k);
+    arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +675,7 @@ int main(void)
         cmocka_unit_test(events_end_at_to_whatever_the_peer_sends),
         cmocka_unit_test(another_block_than_the_one_asked_is_refused),
         cmocka_unit_test(submit_reports_the_transactions_own_tx_id),
+        cmocka_unit_test(a_genesis_block_is_shown_escaped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

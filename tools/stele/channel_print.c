@@ -1,5 +1,6 @@
 /* channel_print.c — a channel configuration for people and scripts (channel_print.h). */
 #include "channel_print.h"
+#include "peer_client.h"
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -208,16 +209,30 @@ static const char *short_hex(const ProtobufCBinaryData *k, char out[2 * KEY_SHOW
     return out;
 }
 
+/* Room for a name of block 0 escaped: GENESIS_MAX_NAME octets, each shown in at most 4. */
+#define NAME_SHOWN (GENESIS_MAX_NAME * 4 + 1)
+
+/* `s` escaped (C0, DEL and C1 controls as \xNN, as peer_client_printable() does) into a
+ * buffer of NAME_SHOWN octets. */
+static const char *esc(char out[NAME_SHOWN], const char *s)
+{
+    return peer_client_printable(s, out, NAME_SHOWN);
+}
+
+/* Every string of the configuration is what block 0 says: names pass genesis_check() (no C0
+ * control characters) but may hold C1 ones, and an unverified block 0 anything at all. */
 void channel_view_text(FILE *f, const struct channel_view *v)
 {
     const Stele__ChannelConfig *c = v->cfg;
-    char hx[2 * KEY_SHOWN + 4];
+    char hx[2 * KEY_SHOWN + 4], t1[NAME_SHOWN], t2[NAME_SHOWN], t3[NAME_SHOWN];
     if (!c) {
-        fprintf(f, "configuration  INVALID: %s\n", v->error);
+        fputs("configuration  INVALID: ", f);
+        peer_client_fput_printable(v->error ? v->error : "", f);
+        fputc('\n', f);
         return;
     }
-    fprintf(f, "configuration  channel %s, sequence %u\n", c->channel_id, c->sequence);
-    fprintf(f, "consensus      %s", c->consensus_type);
+    fprintf(f, "configuration  channel %s, sequence %u\n", esc(t1, c->channel_id), c->sequence);
+    fprintf(f, "consensus      %s", esc(t1, c->consensus_type));
     if (c->pbft)
         fprintf(f,
                 " (K %u, L %u, request timeout %" PRIu64 " ms, view change %" PRIu64 "..%" PRIu64
@@ -232,30 +247,34 @@ void channel_view_text(FILE *f, const struct channel_view *v)
     fprintf(f, "organisations  %zu\n", c->n_organisations);
     for (size_t i = 0; i < c->n_organisations; i++) {
         const Stele__OrganisationConfig *o = c->organisations[i];
-        fprintf(f, "  %-14s CA", o->name);
+        fprintf(f, "  %-14s CA", esc(t1, o->name));
         for (size_t k = 0; k < o->n_ca_public_keys; k++)
             fprintf(f, " %s", short_hex(&o->ca_public_keys[k], hx));
         if (o->n_admins)
             fprintf(f, ", admin%s", o->n_admins > 1 ? "s" : "");
         for (size_t k = 0; k < o->n_admins; k++)
-            fprintf(f, "%s %s", k ? "," : "", o->admins[k]);
+            fprintf(f, "%s %s", k ? "," : "", esc(t1, o->admins[k]));
         fputc('\n', f);
     }
     fprintf(f, "orderers       %zu\n", c->n_orderers);
     for (size_t i = 0; i < c->n_orderers; i++) {
         const Stele__OrdererNodeConfig *o = c->orderers[i];
-        fprintf(f, "  %-14s %s, %s, key %s\n", o->node_id, o->address, o->organisation,
-                short_hex(&o->public_key, hx));
+        fprintf(f, "  %-14s %s, %s, key %s\n", esc(t1, o->node_id), esc(t2, o->address),
+                esc(t3, o->organisation), short_hex(&o->public_key, hx));
     }
-    fprintf(f, "chaincodes     %zu (lifecycle policy %s)\n", c->n_chaincodes, c->lifecycle_policy);
+    fprintf(f, "chaincodes     %zu (lifecycle policy ", c->n_chaincodes);
+    peer_client_fput_printable(c->lifecycle_policy ? c->lifecycle_policy : "", f);
+    fputs(")\n", f);
     for (size_t i = 0; i < c->n_chaincodes; i++) {
         const Stele__ChaincodeDefinition *d = c->chaincodes[i];
-        fprintf(f, "  %-14s %s, sequence %" PRIu64 ", package %s, policy %s\n", d->name, d->version,
-                d->sequence, short_hex(&d->package_hash, hx), d->endorsement_policy);
+        fprintf(f, "  %-14s %s, sequence %" PRIu64 ", package %s, policy ", esc(t1, d->name),
+                esc(t2, d->version), d->sequence, short_hex(&d->package_hash, hx));
+        peer_client_fput_printable(d->endorsement_policy ? d->endorsement_policy : "", f);
+        fputc('\n', f);
     }
     fprintf(f, "rules          lifecycle version %u, endorsement version %u%s\n",
             c->lifecycle_version, c->endorsement_version,
             c->endorsement_version ? "" : " (signatures a client can alter: see docs/LEDGER.md)");
-    fprintf(f, "signed by      %s of %s: %s\n", v->signer_id ? v->signer_id : "(unknown)",
-            v->signer_org ? v->signer_org : "(unknown)", v->signer);
+    fprintf(f, "signed by      %s of %s: %s\n", v->signer_id ? esc(t1, v->signer_id) : "(unknown)",
+            v->signer_org ? esc(t2, v->signer_org) : "(unknown)", v->signer);
 }

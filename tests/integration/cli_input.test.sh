@@ -148,6 +148,11 @@ expect 0 '"package_hash":"[0-9a-f]{64}"' "package --json" \
 valid_json "$tmp/out" "package --json with a quote and a backslash"
 [ -f "$tmp/q\"d/k\\v.pkg" ] || nope "package --json wrote no package"
 for f in "$tmp/q\"d"/*tmp*; do [ ! -e "$f" ] || nope "package left a temporary file: $f"; done
+# --out where no file can be written: refused (1, naming why), not an I/O failure to retry (3)
+expect 1 "cannot write $tmp/no-dir/k.pkg: No such file or directory" "package --out in no directory" \
+  "$stele" chaincode package --so "$so" --name kv --version 1 --out "$tmp/no-dir/k.pkg"
+expect 1 "cannot write $tmp/q\"d: Is a directory" "package --out a directory" \
+  "$stele" chaincode package --so "$so" --name kv --version 1 --out "$tmp/q\"d"
 
 # approve|commit --package must be given a package, not the .so (whose hash no peer installs)
 for f in "$so" "$tmp/text.so"; do

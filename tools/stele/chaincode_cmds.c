@@ -24,6 +24,7 @@
 #include "stele/peer.pb-c.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,9 +170,10 @@ static int cc_package(int argc, char **argv)
     cp.so = (ProtobufCBinaryData){b.len, b.data};
     uint8_t h[32];
     char hx[65];
-    if ((rc = pb_pack_buf(&cp.base, &pkg)) || (rc = crypto_sha256(pkg.data, pkg.len, h)) ||
-        (rc = enrolment_write_file(outp, pkg.data, pkg.len, 0644))) {
-        rc = cli_fail(PROG, rc, "cannot write %s: %s", outp, stele_strerror(rc));
+    if ((rc = pb_pack_buf(&cp.base, &pkg)) || (rc = crypto_sha256(pkg.data, pkg.len, h))) {
+        rc = cli_fail(PROG, rc, "cannot build the package: %s", stele_strerror(rc));
+    } else if ((errno = 0, rc = enrolment_write_file(outp, pkg.data, pkg.len, 0644))) {
+        rc = peer_client_write_failed(PROG, outp, errno);
     } else {
         hex_encode(h, 32, hx);
         if (json) {

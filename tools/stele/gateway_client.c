@@ -16,6 +16,7 @@
 #include "stele/peer.pb-c.h"
 #include "stele/transaction.pb-c.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,8 +283,9 @@ static int attempt(struct peer_opts *o, const char *prog, const struct gw_reques
     }
     if (r->prepare) { /* signed, not sent: `stele submit` sends it */
         /* 0600 (whatever the umask): whoever reads it can have it ordered in DIR's name */
+        errno = 0;
         if (enrolment_write_file(r->prepare, env.data, env.len, 0600) != STELE_OK)
-            rc = cli_fail(prog, STELE_ERR_IO, "cannot write %s", r->prepare);
+            rc = peer_client_write_failed(prog, r->prepare, errno);
         goto out;
     }
     rc = submit_env(o, prog, &env, r->wait, r->timeout_ms, out);

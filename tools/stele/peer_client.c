@@ -13,6 +13,7 @@
 #include "stele/block.pb-c.h"
 #include "stele/identity.pb-c.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,14 @@ const char *peer_client_detail(const struct rpc_result *res, const char *none, c
 int peer_client_failure(int rc, const struct rpc_result *res)
 {
     return res->code == RPC_UNIMPLEMENTED ? STELE_ERR_INVALID : rc;
+}
+
+int peer_client_write_failed(const char *prog, const char *path, int err)
+{
+    bool input = err == ENOENT || err == ENOTDIR || err == EACCES || err == EPERM ||
+                 err == EISDIR || err == EROFS || err == ELOOP || err == ENAMETOOLONG;
+    return cli_fail(prog, input ? STELE_ERR_INVALID : STELE_ERR_IO, "cannot write %s: %s", path,
+                    err ? strerror(err) : stele_strerror(STELE_ERR_IO));
 }
 
 const char *peer_code_name(unsigned code)

@@ -113,6 +113,12 @@ const char *peer_client_detail(const struct rpc_result *res, const char *none, c
  * trying again could mend (3). Other failures keep `rc`. */
 int peer_client_failure(int rc, const struct rpc_result *res);
 
+/* After enrolment_write_file() failed to write `path`, with `err` the errno it left: prints
+ * "cannot write PATH: why" and returns the exit status. A path that cannot be written (no such
+ * directory, no permission, a directory, a read-only file system) is bad input (1); a disk
+ * that failed or filled up is a failure that may pass (3). */
+int peer_client_write_failed(const char *prog, const char *path, int err);
+
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);
 

@@ -45,6 +45,14 @@ refused 2 'base-port' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-u
 refused 2 'wait' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-usage" --base-port "$base" --wait 5s
 [ ! -e "$tmp/net-usage" ] || fail "a refused up created $tmp/net-usage"
 refused 2 'timeout' "$bin/stele-network" down --dir "$tmp/net-usage" --timeout 5s
+# An unknown option is named with the whole subcommand, and one hint follows.
+for cmd in up status down restart check; do
+  set +e
+  out=$("$bin/stele-network" "$cmd" --bogus 2>&1); rc=$?
+  set -e
+  [ $rc -eq 2 ] && [ "$out" = "stele-network $cmd: unrecognized option '--bogus'
+Try 'stele-network $cmd --help'." ] || fail "$cmd --bogus: exit $rc: $out"
+done
 
 # A network.json a process's files are missing from (not as up writes it): a clear refusal
 # from status, down and restart, not a crash.

@@ -34,7 +34,7 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:jt:h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "d:jt:h", longopts)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             exit(CLI_EXIT_OK);
@@ -47,8 +47,10 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
             if (!text_parse_u64(optarg, strlen(optarg), &t) || t < 1 || t > 600)
                 return cli_usage(prog, "--timeout takes 1 to 600 seconds");
             *timeout = (long)t;
+        } else if (ch == 't') {
+            return cli_usage(prog, "--timeout is for down and restart");
         } else {
-            return cli_usage(prog, "see '%s --help'", prog);
+            return cli_bad_option(prog); /* getopt said which option */
         }
     }
     if (name && optind < argc)
@@ -296,7 +298,7 @@ int cmd_check(int argc, char **argv)
     const char *prog = "stele-network check", *config = "configs/network.yaml";
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(prog, argc, argv, "c:h", longopts)) != -1) {
         if (ch == 'c') {
             config = optarg;
         } else if (ch == 'h') {
@@ -307,7 +309,7 @@ int cmd_check(int argc, char **argv)
             config_print_help(&netconfig_schema, stdout);
             return CLI_EXIT_OK;
         } else {
-            return cli_usage(prog, "see '%s --help'", prog);
+            return cli_bad_option(prog);
         }
     }
     if (optind < argc)

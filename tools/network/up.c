@@ -700,7 +700,7 @@ int cmd_up(int argc, char **argv)
     if (!u)
         return cli_fail(PROG, STELE_ERR_NOMEM, "out of memory");
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:d:p:w:jh", longopts, NULL)) != -1) {
+    while ((ch = cli_getopt(PROG, argc, argv, "c:d:p:w:jh", longopts)) != -1) {
         switch (ch) {
         case 'c':
             config = optarg;
@@ -723,7 +723,7 @@ int cmd_up(int argc, char **argv)
             return CLI_EXIT_OK;
         default:
             free(u);
-            return cli_usage(PROG, "see '" PROG " --help'");
+            return cli_bad_option(PROG);
         }
     }
     if (optind < argc || !u->dir || !numbers || wait_s < 1 || wait_s > 600 ||

@@ -252,6 +252,18 @@ for p in $pids; do ! kill -0 "$p" 2>/dev/null || fail "pid $p still runs after d
 [ "$(grep -c 'pid' "$tmp/down2.txt")" -eq "$(grep -c 'pid' "$tmp/down.txt")" ] \
   && [ "$(grep -c 'was not running (exited 0)' "$tmp/down2.txt")" -eq 2 ] \
   || fail "down of a stopped network: $(cat "$tmp/down2.txt") (first down: $(cat "$tmp/down.txt"))"
+# down --json: one JSON object, each process with how it ended; restart has no JSON to give.
+"$bin/stele-network" down --dir "$net" --json >"$tmp/down3.json" || fail "down --json: $(cat "$tmp/down3.json")"
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["processes"]
+assert len(p) == 2 and all(not x["was_running"] and x["ended"] == "exited 0" and not x["still_running"] for x in p), p' \
+  "$tmp/down3.json" || fail "down --json: $(cat "$tmp/down3.json")"
+set +e
+out=$("$bin/stele-network" restart --dir "$net" orderer0 --json 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] && echo "$out" | grep -- '--json: this command prints lines of text only' >/dev/null \
+  || fail "restart --json should be a usage error: $rc $out"
 set +e
 "$bin/stele-network" status --dir "$net" >/dev/null; rc=$?
 set -e

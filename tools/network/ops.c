@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses --dir, --json, --timeout (when `timeout` is non-NULL), --help and one NAME (when
- * `name` is non-NULL, required). */
+/* Parses --dir, --json (when `json` is non-NULL), --timeout (when `timeout` is non-NULL),
+ * --help and one NAME (when `name` is non-NULL, required). */
 static int parse(int argc, char **argv, const char *prog, const char *usage, const char **dir,
                  bool *json, long *timeout, const char **name)
 {
@@ -40,8 +40,10 @@ static int parse(int argc, char **argv, const char *prog, const char *usage, con
             exit(CLI_EXIT_OK);
         } else if (ch == 'd') {
             *dir = optarg;
-        } else if (ch == 'j') {
+        } else if (ch == 'j' && json) {
             *json = true;
+        } else if (ch == 'j') {
+            return cli_usage(prog, "--json: this command prints lines of text only");
         } else if (ch == 't' && timeout) {
             uint64_t t;
             if (!text_parse_u64(optarg, strlen(optarg), &t) || t < 1 || t > 600)
@@ -240,10 +242,12 @@ int cmd_down(int argc, char **argv)
     bool json = false;
     long timeout = 10;
     int rc = parse(argc, argv, prog,
-                   "Usage: stele-network down --dir DIR [--timeout S]\n\n"
+                   "Usage: stele-network down --dir DIR [--timeout S] [--json]\n\n"
                    "Sends SIGTERM to every process of the network in DIR (orderers before the\n"
                    "CA), waits up to S seconds (default 10) and reports how each ended; what\n"
-                   "still runs then gets SIGKILL, with a warning.\n",
+                   "still runs then gets SIGKILL, with a warning. --json prints one object:\n"
+                   "{\"processes\":[{\"name\",\"pid\",\"was_running\",\"ended\" (as the keeper\n"
+                   "recorded it, or null),\"still_running\"}]}. Exits 3 when one still runs.\n",
                    &dir, &json, &timeout, NULL);
     struct netfile nf;
     struct config *cc = NULL;
@@ -262,27 +266,47 @@ int cmd_down(int argc, char **argv)
             pending[k] = signalled[k] = true;
     }
     finish_stop(prog, dir, &nf, pending, timeout);
-    /* One line per process: how the ones signalled ended; the others were not running (with
-     * how they ended before, when that was recorded). */
+    /* One line (or object) per process: how the ones signalled ended; the others were not
+     * running (with how they ended before, when that was recorded). */
+    struct buf b;
+    struct json j;
+    buf_init(&b);
+    json_init(&j, &b);
+    json_object_begin(&j);
+    json_key(&j, "processes");
+    json_array_begin(&j);
     for (size_t k = nf.n_processes; k-- > 0;) {
         const struct netfile_process *p = &nf.processes[k];
-        char st[64], was[96];
-        if (!signalled[k]) {
-            if (procs_exit_status(p->exit_file, st, sizeof st))
-                snprintf(was, sizeof was, "was not running (%s)", st);
-            else
-                snprintf(was, sizeof was, "was not running");
-            printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, was);
+        char st[64], line[96];
+        bool still = signalled[k] && pending[k] && net_process_runs(dir, p);
+        bool ended = !still && procs_exit_status(p->exit_file, st, sizeof st);
+        if (still)
+            rc = CLI_EXIT_INTERNAL;
+        if (json) {
+            json_object_begin(&j);
+            json_kv_string(&j, "name", p->name);
+            json_kv_int(&j, "pid", p->pid);
+            json_kv_bool(&j, "was_running", signalled[k]);
+            json_kv_string(&j, "ended", ended ? st : NULL);
+            json_kv_bool(&j, "still_running", still);
+            json_object_end(&j);
             continue;
         }
-        if (pending[k] && net_process_runs(dir, p))
-            snprintf(st, sizeof st, "STILL RUNNING");
-        else if (!procs_exit_status(p->exit_file, st, sizeof st))
-            snprintf(st, sizeof st, "stopped (exit status not recorded)");
-        printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, st);
-        if (strstr(st, "STILL"))
-            rc = CLI_EXIT_INTERNAL;
+        if (!signalled[k])
+            snprintf(line, sizeof line, "was not running%s%s%s", ended ? " (" : "", ended ? st : "",
+                     ended ? ")" : "");
+        else
+            snprintf(line, sizeof line, "%s",
+                     still   ? "STILL RUNNING"
+                     : ended ? st
+                             : "stopped (exit status not recorded)");
+        printf("  %-10s pid %-8lld %s\n", p->name, (long long)p->pid, line);
     }
+    json_array_end(&j);
+    json_object_end(&j);
+    if (json)
+        printf("%s\n", (char *)b.data);
+    buf_release(&b);
     free(pending);
     config_destroy(cc);
     return rc;
@@ -331,7 +355,6 @@ int cmd_check(int argc, char **argv)
 int cmd_restart(int argc, char **argv)
 {
     const char *prog = "stele-network restart", *dir = NULL, *name = NULL;
-    bool json = false;
     long timeout = 10;
     int rc = parse(argc, argv, prog,
                    "Usage: stele-network restart --dir DIR NAME [--timeout S]\n\n"
@@ -340,7 +363,7 @@ int cmd_restart(int argc, char **argv)
                    "started with (DIR/ca.yaml, DIR/NAME/orderer.yaml or DIR/NAME/peer.yaml: edit\n"
                    "it first to change a setting), records its new pid for status and down, and\n"
                    "waits until it serves.\n",
-                   &dir, &json, &timeout, &name);
+                   &dir, NULL, &timeout, &name);
     struct netfile nf;
     struct config *cc = NULL;
     if (rc || (rc = load(prog, dir, &nf, &cc)))

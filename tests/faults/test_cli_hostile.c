@@ -5,9 +5,9 @@
  * reaches the operator's terminal and the exit status.
  *
  *   1. text the peer sends (tx ids, peer and node ids, organisations, chaincode names,
- *      versions and policies) reaches a terminal with its control characters escaped: an
- *      escape sequence in it could rewrite the screen, set the window title or make the
- *      terminal answer back;
+ *      versions and policies, a channel id an audit quotes) reaches a terminal with its control
+ * characters escaped: an escape sequence in it could rewrite the screen, set the window title or
+ * make the terminal answer back;
  *   2. so do the details of its errors (a gRPC status message is text of the server's
  *      choosing), and those of an orderer's, whichever command quotes them;
  *   3. a peer that answers every History page with the same writes and "more follow" does not
@@ -471,7 +471,8 @@ static int run_all(const struct cmd *cmds, size_t n, bool text)
         if (rc != cmds[i].rc) {
             fprintf(stderr, "%s: exit %d, want %d\n", what, rc, cmds[i].rc);
             bad++;
-        } else if (rc != 0 && out[0]) {
+        } else if (rc != 0 && out[0] && strcmp(argv[0], "audit") != 0) {
+            /* (an audit's finding is its report, on stdout, exit 1) */
             fprintf(stderr, "%s: exit %d, and yet something on stdout\n", what, rc);
             bad++;
         }
@@ -492,6 +493,7 @@ static void text_a_peer_sends_is_escaped(void **state_)
         {0, {"chaincode", "list", "--installed", "--peer", "@P", "--identity", "@I"}},
         {0, {"chaincode", "list", "--peer", "@P", "--identity", "@I"}},
         {0, {"node", "info", "--url", "@P"}},
+        {1, {"audit", "--peer", "@P", "--identity", "@I"}},
     };
     int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], true);
     if (bad)

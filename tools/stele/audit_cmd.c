@@ -249,12 +249,13 @@ static int report(const struct peer_opts *o, const struct finding *f, uint64_t h
         json_object_end(&j);
         printf("%s\n", (char *)b.data);
         buf_release(&b);
-    } else if (f->bad) {
+    } else if (f->bad) { /* the finding quotes what the peer sent (its channel id, ...) */
         if (f->tx >= 0)
-            printf("INCONSISTENT at block %" PRIu64 ", transaction %ld: %s\n", f->block, f->tx,
-                   f->what);
+            printf("INCONSISTENT at block %" PRIu64 ", transaction %ld: ", f->block, f->tx);
         else
-            printf("INCONSISTENT at block %" PRIu64 ": %s\n", f->block, f->what);
+            printf("INCONSISTENT at block %" PRIu64 ": ", f->block);
+        peer_client_fput_printable(f->what, stdout);
+        putchar('\n');
     } else {
         char hx[65];
         hex_encode(state, 32, hx);

@@ -45,6 +45,13 @@ refused 2 'base-port' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-u
 refused 2 'wait' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-usage" --base-port "$base" --wait 5s
 [ ! -e "$tmp/net-usage" ] || fail "a refused up created $tmp/net-usage"
 refused 2 'timeout' "$bin/stele-network" down --dir "$tmp/net-usage" --timeout 5s
+# A --dir that cannot be made is the operator's to mend (1), not a failure to retry (3).
+touch "$tmp/a-file"
+refused 1 "cannot create $tmp/a-file: File exists" \
+  "$bin/stele-network" up --config "$solo" --dir "$tmp/a-file" --base-port "$base"
+refused 1 "cannot create $tmp/no/dir: No such file or directory" \
+  "$bin/stele-network" up --config "$solo" --dir "$tmp/no/dir" --base-port "$base"
+rm "$tmp/a-file"
 # An unknown option is named with the whole subcommand, and one hint follows.
 for cmd in up status down restart check; do
   set +e

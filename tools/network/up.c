@@ -97,7 +97,13 @@ static int prepare_dir(const char *dir, bool *created)
             return cli_fail(PROG, STELE_ERR_EXISTS, "%s is not empty; give a new or empty --dir",
                             dir);
     } else if (mkdir(dir, 0755) != 0) {
-        return cli_fail(PROG, STELE_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        /* a --dir that is a file, or under no directory or one we may not write: the
+         * operator's to mend (1); only a failing disk is worth trying again (3) */
+        int e = errno;
+        bool input = e == EEXIST || e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM ||
+                     e == EROFS || e == ELOOP || e == ENAMETOOLONG;
+        return cli_fail(PROG, input ? STELE_ERR_INVALID : STELE_ERR_IO, "cannot create %s: %s", dir,
+                        strerror(e));
     } else {
         *created = true;
     }

@@ -54,6 +54,13 @@ for addr in 127.0.0.1:99999 127.0.0.1:1x '127.0.0.1:7050"' localhost 127.0.0.1:-
     "$stele" chain info --all-peers --peer "$addr"
 done
 expect 2 "expected HOST:PORT" "--orderer ," "$stele" chain info --orderer ,
+# a TLS root that cannot be read: refused once (1), whichever daemons are listed, not each of
+# them "unreachable" (3) with a table on stdout
+expect 1 "^stele chain info: error: cannot read root CA file $tmp/none.crt\$" "--all-orderers --tls-ca none" \
+  "$stele" chain info --all-orderers --orderer 127.0.0.1:7050,127.0.0.1:7051 --tls-ca "$tmp/none.crt"
+expect 1 "^stele chain info: error: cannot read root CA file $tmp/none.crt\$" "--all-peers --tls-ca none" \
+  "$stele" chain info --all-peers --peer 127.0.0.1:7060,127.0.0.1:7061 --tls-ca "$tmp/none.crt" --json
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || nope "--all-peers --tls-ca none: said more than once: $(cat "$tmp/err")"
 
 # ---- numbers --------------------------------------------------------------------------------
 for n in abc 5abc -1 99999999999999999999999 ''; do

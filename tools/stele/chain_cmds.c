@@ -71,16 +71,21 @@ static int all_orderers(const char *prog, struct chain_opts *o)
         struct rpc_channel_opts co = {.fail_fast = true, .timeout_ms = 5000, .tls = o->tls};
         char *err = NULL;
         struct rpc_channel *ch = rpc_channel_open(rows[i].url, &co, &err);
+        if (!ch) { /* a TLS file missing or not PEM (the addresses parsed): the same for all */
+            int rc = cli_fail(prog, STELE_ERR_INVALID, "%s", err ? err : rows[i].url);
+            free(err);
+            for (size_t k = 0; k < i; k++)
+                pb_free(rows[k].info ? &rows[k].info->base : NULL);
+            return rc;
+        }
         struct rpc_result res = {0};
         ProtobufCMessage *m = NULL;
-        int rc = ch ? rpc_unary(ch, "/stele.Orderer/ChainInfo",
-                                &(Stele__ChainInfoRequest)STELE__CHAIN_INFO_REQUEST__INIT.base,
-                                &stele__blockchain_info__descriptor, &m, 0, &res)
-                    : STELE_ERR_INVALID;
+        int rc = rpc_unary(ch, "/stele.Orderer/ChainInfo",
+                           &(Stele__ChainInfoRequest)STELE__CHAIN_INFO_REQUEST__INIT.base,
+                           &stele__blockchain_info__descriptor, &m, 0, &res);
         if (rc) {
             snprintf(rows[i].err, sizeof rows[i].err, "%s",
-                     ch ? (res.detail[0] ? res.detail : rpc_code_name(res.code))
-                        : (err ? err : "bad address"));
+                     res.detail[0] ? res.detail : rpc_code_name(res.code));
             worst = CLI_EXIT_INTERNAL;
         } else {
             rows[i].info = (Stele__BlockchainInfo *)m;

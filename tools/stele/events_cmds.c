@@ -414,17 +414,19 @@ int peer_chain_info(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         rows[i].url = o.peers[i];
         struct rpc_channel *c = peer_client_open(&o, prog, o.peers[i], &rc);
+        if (!c) { /* said: a TLS file missing or not PEM (the addresses parsed), for every peer */
+            for (size_t k = 0; k < i; k++)
+                pb_free(rows[k].info ? &rows[k].info->base : NULL);
+            goto out;
+        }
         Stele__PeerChainInfoRequest rq = STELE__PEER_CHAIN_INFO_REQUEST__INIT;
         struct rpc_result res = {0};
         ProtobufCMessage *m = NULL;
-        int r = c ? rpc_unary(c, "/stele.Query/ChainInfo", &rq.base,
-                              &stele__peer_chain_info__descriptor, &m, 5000, &res)
-                  : STELE_ERR_INVALID;
+        int r = rpc_unary(c, "/stele.Query/ChainInfo", &rq.base,
+                          &stele__peer_chain_info__descriptor, &m, 5000, &res);
         if (r)
             snprintf(rows[i].err, sizeof rows[i].err, "%s",
-                     !c              ? "no channel could be opened to it"
-                     : res.detail[0] ? res.detail
-                                     : rpc_code_name(res.code));
+                     res.detail[0] ? res.detail : rpc_code_name(res.code));
         else
             rows[i].info = (Stele__PeerChainInfo *)m;
         rpc_channel_close(c);

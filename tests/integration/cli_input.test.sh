@@ -171,6 +171,16 @@ expect 1 "no-such-identity/cert: not found" "approve --package of a package" \
   "$stele" chaincode approve --name kv --version 1 --sequence 1 --package "$tmp/q\"d/k\\v.pkg" \
   --policy 'OR(org1.peer)' --peer 127.0.0.1:7060 --identity "$id"
 
+# a directory given for a file: refused (exit 1), not an I/O error (exit 3)
+expect 1 "cannot read $tmp: it is a directory" "package --so a directory" \
+  "$stele" chaincode package --so "$tmp" --name cc --version 1 --out "$tmp/d.pkg"
+expect 1 "cannot read $tmp: it is a directory" "chain config --file a directory" \
+  "$stele" chain config --file "$tmp"
+expect 1 "cannot read $tmp: it is a directory" "submit a directory" \
+  "$stele" submit "$tmp" --peer 127.0.0.1:7060
+expect 1 "cannot read $tmp: it is a directory" "crl publish a directory" \
+  "$stele" crl publish "$tmp" --peer 127.0.0.1:7060 --identity "$id"
+
 # an identity "directory" that is a file: not found (exit 1), not an I/O error (exit 3)
 expect 1 "/etc/passwd/cert: not found" "--identity /etc/passwd" \
   "$stele" tx get abc --peer 127.0.0.1:7060 --identity /etc/passwd

@@ -45,7 +45,12 @@ refused 2 'base-port' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-u
 refused 2 'wait' "$bin/stele-network" up --config "$solo" --dir "$tmp/net-usage" --base-port "$base" --wait 5s
 [ ! -e "$tmp/net-usage" ] || fail "a refused up created $tmp/net-usage"
 refused 2 'timeout' "$bin/stele-network" down --dir "$tmp/net-usage" --timeout 5s
-# A --dir that cannot be made is the operator's to mend (1), not a failure to retry (3).
+# A --config or --dir that cannot be used is the operator's to mend (1), not a failure to retry
+# (3).
+refused 1 "$tmp: cannot read: Is a directory" "$bin/stele-network" check --config "$tmp"
+refused 1 "$tmp: cannot read: Is a directory" \
+  "$bin/stele-network" up --config "$tmp" --dir "$tmp/net-never" --base-port "$base"
+[ ! -e "$tmp/net-never" ] || fail "up with --config a directory made $tmp/net-never"
 touch "$tmp/a-file"
 refused 1 "cannot create $tmp/a-file: File exists" \
   "$bin/stele-network" up --config "$solo" --dir "$tmp/a-file" --base-port "$base"

@@ -116,7 +116,7 @@ static int anchor(const char *file, const Stele__Block *b0, struct finding *f, u
     int rc = enrolment_read_file(file, 64u << 20, &b);
     if (rc) {
         buf_release(&b);
-        return cli_fail(PROG, rc, "cannot read %s: %s", file, stele_strerror(rc));
+        return peer_client_read_failed(PROG, file, rc);
     }
     *trusted = (Stele__Block *)pb_unpack(&stele__block__descriptor, NULL, b.data, b.len, 0);
     uint8_t want[32], got[32];

@@ -198,7 +198,7 @@ static int config_from_file(int argc, char **argv, const char *prog)
     int rc = a ? enrolment_read_file(file, GENESIS_MAX_BLOCK_LEN, &raw) : STELE_ERR_NOMEM;
     Stele__Block *b = NULL;
     if (rc) {
-        rc = cli_fail(prog, rc, "cannot read %s: %s", file, stele_strerror(rc));
+        rc = peer_client_read_failed(prog, file, rc);
         goto out;
     }
     b = (Stele__Block *)pb_unpack(&stele__block__descriptor, a, raw.data, raw.len, 0);

@@ -101,7 +101,7 @@ static int read_all(const char *path, struct buf *b)
 {
     int rc = enrolment_read_file(path, MAX_PACKAGE, b);
     if (rc)
-        return cli_fail(PROG, rc, "cannot read %s: %s", path, stele_strerror(rc));
+        return peer_client_read_failed(PROG, path, rc);
     return 0;
 }
 

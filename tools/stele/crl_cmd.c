@@ -61,7 +61,7 @@ int cmd_crl(int argc, char **argv)
     buf_init(&crl);
     rc = enrolment_read_file(file, IDENTITY_CRL_MAX_LEN, &crl);
     if (rc)
-        return cli_fail(PROG, rc, "cannot read %s: %s", file, stele_strerror(rc));
+        return peer_client_read_failed(PROG, file, rc);
     Stele__Crl *c = (Stele__Crl *)pb_unpack(&stele__crl__descriptor, NULL, crl.data, crl.len, 0);
     Stele__CrlBody *b = c ? (Stele__CrlBody *)pb_unpack(&stele__crl_body__descriptor, NULL,
                                                         c->body.data, c->body.len, 0)

@@ -239,7 +239,7 @@ int cmd_submit(int argc, char **argv)
     struct buf env;
     buf_init(&env);
     if ((rc = enrolment_read_file(argv[optind], MAX_ENVELOPE, &env)))
-        return cli_fail(prog, rc, "cannot read %s: %s", argv[optind], stele_strerror(rc));
+        return peer_client_read_failed(prog, argv[optind], rc);
     struct gw_outcome out = {0};
     if (!(rc = peer_client_finish(&o, prog, false))) {
         ProtobufCBinaryData e = {env.len, env.data};

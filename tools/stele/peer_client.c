@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int peer_client_parse(int argc, char **argv, struct peer_opts *o, const char *prog,
                       const char *usage)
@@ -245,6 +246,14 @@ int peer_client_write_failed(const char *prog, const char *path, int err)
                  err == EISDIR || err == EROFS || err == ELOOP || err == ENAMETOOLONG;
     return cli_fail(prog, input ? STELE_ERR_INVALID : STELE_ERR_IO, "cannot write %s: %s", path,
                     err ? strerror(err) : stele_strerror(STELE_ERR_IO));
+}
+
+int peer_client_read_failed(const char *prog, const char *path, int rc)
+{
+    struct stat st;
+    if (rc == STELE_ERR_IO && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_fail(prog, STELE_ERR_INVALID, "cannot read %s: it is a directory", path);
+    return cli_fail(prog, rc, "cannot read %s: %s", path, stele_strerror(rc));
 }
 
 const char *peer_code_name(unsigned code)

@@ -119,6 +119,11 @@ int peer_client_failure(int rc, const struct rpc_result *res);
  * that failed or filled up is a failure that may pass (3). */
 int peer_client_write_failed(const char *prog, const char *path, int err);
 
+/* After enrolment_read_file() failed with `rc` to read `path`: prints "cannot read PATH: why"
+ * and returns the exit status. A directory given for a file is bad input (1), not the I/O
+ * error (3) reading it gives. */
+int peer_client_read_failed(const char *prog, const char *path, int rc);
+
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */
 const char *peer_code_name(unsigned code);
 

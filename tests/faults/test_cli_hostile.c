@@ -24,7 +24,9 @@
  *   8. `stele submit FILE` reports the tx_id of the transaction in FILE, not the one the peer
  *      names, and refuses a FILE that holds no transaction before asking anyone;
  *   9. the channel configuration of a block 0 (`stele chain config`, `block get 0`) reaches a
- *      terminal with its C1 controls escaped: genesis_check() lets names carry them.
+ *      terminal with its C1 controls escaped: genesis_check() lets names carry them;
+ *  10. `stele state get K` refuses an answer for another key, and `state range` one holding a
+ *      key outside the range asked.
  */
 #include "testutil.h"
 
@@ -174,6 +176,42 @@ static enum rpc_code committed(struct rpc_call *call, const ProtobufCMessage *re
     return RPC_OK;
 }
 
+/* State: the entry of key "other", whichever key was asked for. */
+static enum rpc_code state(struct rpc_call *call, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    static Stele__StateEntry e = STELE__STATE_ENTRY__INIT;
+    static Stele__StateResponse r = STELE__STATE_RESPONSE__INIT;
+    if (g.fail)
+        return refuse(call);
+    e.key = "other";
+    e.value = (ProtobufCBinaryData){1, (uint8_t *)"v"};
+    r.found = true;
+    r.entry = &e;
+    *resp = &r.base;
+    return RPC_OK;
+}
+
+/* StateRange: keys "a" and "z", whichever range was asked for. */
+static enum rpc_code state_range(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__StateEntry a = STELE__STATE_ENTRY__INIT, z = STELE__STATE_ENTRY__INIT;
+    static Stele__StateEntry *es[2] = {&a, &z};
+    static Stele__RangeResponse r = STELE__RANGE_RESPONSE__INIT;
+    a.key = "a";
+    z.key = "z";
+    r.entries = es;
+    r.n_entries = 2;
+    *resp = &r.base;
+    return RPC_OK;
+}
+
 /* Block 7 (a header alone), whichever block was asked for. */
 static Stele__Block *block7(void)
 {
@@ -213,7 +251,7 @@ static enum rpc_code deliver(struct rpc_call *call, const ProtobufCMessage *req,
     return rpc_call_send(call, &r.base) == STELE_OK ? RPC_OK : RPC_CANCELLED;
 }
 
-/* A peer's State and Install, an orderer's ChainInfo: refused, always. */
+/* A peer's Install, an orderer's ChainInfo: refused, always. */
 static enum rpc_code refusing(struct rpc_call *call, const ProtobufCMessage *req,
                               ProtobufCMessage **resp, void *arg)
 {
@@ -357,7 +395,8 @@ static int setup(void **state_)
           chain_info),
         M("/stele.Lifecycle/Installed", RPC_UNARY, stele__signed_request__descriptor, installed),
         M("/stele.Lifecycle/Committed", RPC_UNARY, stele__signed_request__descriptor, committed),
-        M("/stele.Query/State", RPC_UNARY, stele__signed_request__descriptor, refusing),
+        M("/stele.Query/State", RPC_UNARY, stele__signed_request__descriptor, state),
+        M("/stele.Query/StateRange", RPC_UNARY, stele__signed_request__descriptor, state_range),
         M("/stele.Orderer/ChainInfo", RPC_UNARY, stele__chain_info_request__descriptor, refusing),
         M("/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM, stele__envelope__descriptor,
           deliver),
@@ -666,6 +705,19 @@ static void a_genesis_block_is_shown_escaped(void **state_)
     arena_destroy(a);
 }
 
+static void an_answer_for_other_keys_is_refused(void **state_)
+{
+    (void)state_;
+    static const struct cmd cmds[] = {
+        {1, {"state", "get", "cc", "k", "--peer", "@P", "--identity", "@I"}},
+        {1, {"state", "get", "cc", "k", "--peer", "@P", "--identity", "@I", "--json"}},
+        {1, {"state", "range", "cc", "b", "c", "--peer", "@P", "--identity", "@I", "--json"}},
+    };
+    int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
+    if (bad)
+        fail_msg("%d of the commands took keys not asked for as the answer", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +730,7 @@ int main(void)
         cmocka_unit_test(another_block_than_the_one_asked_is_refused),
         cmocka_unit_test(submit_reports_the_transactions_own_tx_id),
         cmocka_unit_test(a_genesis_block_is_shown_escaped),
+        cmocka_unit_test(an_answer_for_other_keys_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

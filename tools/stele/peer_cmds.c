@@ -223,6 +223,11 @@ static int state_get(struct peer_opts *o, const char *ns, const char *key)
         return cli_fail("stele state", STELE_ERR_NOT_FOUND, "%s has no key %s in %s", o->peer, key,
                         ns);
     }
+    if (strcmp(r->entry->key, key) != 0) { /* not an answer: never shown as one */
+        pb_free(&r->base);
+        return cli_fail("stele state", STELE_ERR_MALFORMED, "%s answered with another key than %s",
+                        o->peer, key);
+    }
     if (o->json) {
         struct buf b;
         struct json j;
@@ -272,6 +277,11 @@ static int state_range(struct peer_opts *o, const char *ns, const char *start, c
             const Stele__StateEntry *e = r->entries[i];
             if (last && strcmp(e->key, last) <= 0)
                 continue;
+            if (strcmp(e->key, start) < 0 || (end[0] && strcmp(e->key, end) >= 0)) {
+                rc = cli_fail("stele state", STELE_ERR_MALFORMED,
+                              "%s answered with a key outside the range asked", o->peer);
+                break;
+            }
             fresh++;
             if (shown == limit) {
                 if (!(next = strdup(e->key)))

@@ -25,8 +25,8 @@
  *      names, and refuses a FILE that holds no transaction before asking anyone;
  *   9. the channel configuration of a block 0 (`stele chain config`, `block get 0`) reaches a
  *      terminal with its C1 controls escaped: genesis_check() lets names carry them;
- *  10. `stele state get K` refuses an answer for another key, and `state range` one holding a
- *      key outside the range asked.
+ *  10. `stele state get K` refuses an answer for another key, `state range` one holding a key
+ *      outside the range asked, and `tx get ID` another transaction than ID.
  */
 #include "testutil.h"
 
@@ -71,9 +71,11 @@ static struct {
     char *pkg;      /* a chaincode package (of tests/chaincode/kv.so) */
     char *tx;       /* a signed transaction envelope, as `stele invoke --prepare` writes */
     char tx_id[65]; /* its tx_id */
-    bool fail;      /* every method fails, with EVIL in its detail */
-    bool loop;      /* History: the same page, "more follow", forever */
-    bool endless;   /* Events: blocks 1, 2, 3, ... and never a status */
+    uint8_t *env;   /* its octets */
+    size_t env_len;
+    bool fail;    /* every method fails, with EVIL in its detail */
+    bool loop;    /* History: the same page, "more follow", forever */
+    bool endless; /* Events: blocks 1, 2, 3, ... and never a status */
 } g;
 
 /* The error every method answers with in g.fail mode. */
@@ -209,6 +211,20 @@ static enum rpc_code state_range(struct rpc_call *call, const ProtobufCMessage *
     r.entries = es;
     r.n_entries = 2;
     *resp = &r.base;
+    return RPC_OK;
+}
+
+/* Transaction: g.tx's, whichever tx_id was asked for. */
+static enum rpc_code transaction(struct rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *arg)
+{
+    (void)call;
+    (void)req;
+    (void)arg;
+    static Stele__ProcessedTransaction t = STELE__PROCESSED_TRANSACTION__INIT;
+    t.envelope = (ProtobufCBinaryData){g.env_len, g.env};
+    t.block_number = 3;
+    *resp = &t.base;
     return RPC_OK;
 }
 
@@ -396,6 +412,7 @@ static int setup(void **state_)
         M("/stele.Lifecycle/Installed", RPC_UNARY, stele__signed_request__descriptor, installed),
         M("/stele.Lifecycle/Committed", RPC_UNARY, stele__signed_request__descriptor, committed),
         M("/stele.Query/State", RPC_UNARY, stele__signed_request__descriptor, state),
+        M("/stele.Query/Transaction", RPC_UNARY, stele__signed_request__descriptor, transaction),
         M("/stele.Query/StateRange", RPC_UNARY, stele__signed_request__descriptor, state_range),
         M("/stele.Orderer/ChainInfo", RPC_UNARY, stele__chain_info_request__descriptor, refusing),
         M("/stele.AtomicBroadcast/Deliver", RPC_SERVER_STREAM, stele__envelope__descriptor,
@@ -435,7 +452,8 @@ static int setup(void **state_)
     assert_int_equal(envelope_build(&ep, id.key, &env, g.tx_id), STELE_OK);
     assert_true(asprintf(&g.tx, "%s/prepared.tx", g.dir) > 0);
     assert_int_equal(test_write_file(g.tx, env.data, env.len), 0);
-    free(env.data);
+    g.env = env.data;
+    g.env_len = env.len;
     test_identity_free(&id);
     crypto_key_destroy(ca);
     g.cli = test_binary_path("stele");
@@ -460,6 +478,7 @@ static int teardown(void **state_)
     free(g.cli);
     free(g.pkg);
     free(g.tx);
+    free(g.env);
     return 0;
 }
 
@@ -705,7 +724,7 @@ static void a_genesis_block_is_shown_escaped(void **state_)
     arena_destroy(a);
 }
 
-static void an_answer_for_other_keys_is_refused(void **state_)
+static void an_answer_to_another_question_is_refused(void **state_)
 {
     (void)state_;
     static const struct cmd cmds[] = {
@@ -714,8 +733,19 @@ static void an_answer_for_other_keys_is_refused(void **state_)
         {1, {"state", "range", "cc", "b", "c", "--peer", "@P", "--identity", "@I", "--json"}},
     };
     int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
+    char zeros[65], *out, *err;
+    memset(zeros, '0', 64), zeros[64] = 0;
+    char *other[] = {"tx", "get", zeros, "--peer", g.target, "--identity", g.identity, NULL};
+    int rc = run_argv(other, &out, &err);
+    if (rc != 1 || out[0] || !strstr(err, "answered with another transaction than"))
+        fprintf(stderr, "tx get of another id: exit %d: %s%s", rc, out, err), bad++;
+    free(out), free(err);
+    char *same[] = {"tx", "get", g.tx_id, "--peer", g.target, "--identity", g.identity, NULL};
+    if ((rc = run_argv(same, &out, &err)) != 0 || !strstr(out, g.tx_id))
+        fprintf(stderr, "tx get of its own id: exit %d: %s%s", rc, out, err), bad++;
+    free(out), free(err);
     if (bad)
-        fail_msg("%d of the commands took keys not asked for as the answer", bad);
+        fail_msg("%d of the commands took keys or transactions not asked for as the answer", bad);
 }
 
 int main(void)
@@ -730,7 +760,7 @@ int main(void)
         cmocka_unit_test(another_block_than_the_one_asked_is_refused),
         cmocka_unit_test(submit_reports_the_transactions_own_tx_id),
         cmocka_unit_test(a_genesis_block_is_shown_escaped),
-        cmocka_unit_test(an_answer_for_other_keys_is_refused),
+        cmocka_unit_test(an_answer_to_another_question_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -70,6 +70,7 @@ static const char tx_usage[] = "Usage: stele tx get TX_ID (--peer HOST:PORT | --
 
 /* Summarizes what an envelope carries. */
 struct tx_summary {
+    const char *tx_id;           /* its header's, or NULL when the envelope does not open */
     const char *creator;         /* "id (org, role)" or "?" */
     const char *chaincode;       /* or "" */
     const char *function;        /* or "" */
@@ -97,6 +98,7 @@ static void summarize(struct arena *a, const ProtobufCBinaryData *env, struct tx
     *s = (struct tx_summary){.creator = "?", .chaincode = "", .function = ""};
     if (envelope_parse(a, env->data, env->len, 0, &ev, NULL) != STELE_OK)
         return;
+    s->tx_id = ev.header->tx_id;
     s->creator = who(a, &ev.header->creator);
     if (tx_open(a, &ev, &tv, &code, NULL) != STELE_OK)
         return;
@@ -126,6 +128,12 @@ static int tx_get(struct peer_opts *o, const char *tx_id)
         return cli_fail("stele tx", STELE_ERR_NOMEM, "out of memory");
     }
     summarize(a, &t->envelope, &s);
+    if (s.tx_id && strcmp(s.tx_id, tx_id) != 0) { /* another transaction is not the answer */
+        arena_destroy(a);
+        pb_free(&t->base);
+        return cli_fail("stele tx", STELE_ERR_MALFORMED,
+                        "%s answered with another transaction than %s", o->peer, tx_id);
+    }
     size_t writes = 0;
     for (size_t i = 0; s.rwset && i < s.rwset->n_ns_rwsets; i++)
         writes += s.rwset->ns_rwsets[i]->n_writes;

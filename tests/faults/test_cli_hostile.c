@@ -18,7 +18,7 @@
  *   5. a daemon that does not serve the method asked (another kind of daemon at that address:
  *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3);
  *   6. `stele events --to N` ends after block N even when the peer goes on sending blocks
- *      and never the status that ends the stream;
+ *      and never the status that ends the stream, and a peer repeating a block is refused;
  *   7. `stele block get N` refuses another block than N, from an orderer or a peer, instead of
  *      showing it as the answer;
  *   8. `stele submit FILE` reports the tx_id of the transaction in FILE, not the one the peer
@@ -76,6 +76,7 @@ static struct {
     bool fail;    /* every method fails, with EVIL in its detail */
     bool loop;    /* History: the same page, "more follow", forever */
     bool endless; /* Events: blocks 1, 2, 3, ... and never a status */
+    bool repeat;  /* Events: block 1, again and again */
 } g;
 
 /* The error every method answers with in g.fail mode. */
@@ -336,9 +337,9 @@ static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
     r.filtered_block = &fb;
     if (rpc_call_send(call, &r.base) != STELE_OK)
         return RPC_CANCELLED;
-    if (g.endless) { /* until the client goes */
+    if (g.endless || g.repeat) { /* until the client goes */
         ft.tx_id = "0123";
-        while (++fb.number && rpc_call_send(call, &r.base) == STELE_OK)
+        while ((fb.number += g.endless) && rpc_call_send(call, &r.base) == STELE_OK)
             ;
         return RPC_CANCELLED;
     }
@@ -638,6 +639,15 @@ static void events_end_at_to_whatever_the_peer_sends(void **state_)
         fail_msg("stele events --to 2 from a peer that sends blocks for ever: exit %d (-1: killed "
                  "after 20 s), stdout %.200s, stderr %.200s",
                  rc, out, err);
+    free(out), free(err);
+    /* block 1 again and again, --to 2 never comes: refused at the second block 1 */
+    g.endless = false, g.repeat = true;
+    rc = run_argv(argv, &out, &err);
+    g.endless = true, g.repeat = false;
+    if (rc != 1 || !strstr(err, "sent block 1 after block 1"))
+        fail_msg("stele events from a peer repeating block 1: exit %d (-1: killed after 20 s), "
+                 "stderr %.200s",
+                 rc, err);
     free(out), free(err);
     /* from block 0 to block 0, and the peer starts at block 1: not an answer */
     argv[6] = "0", argv[8] = "0";

@@ -233,6 +233,8 @@ int cmd_events(int argc, char **argv)
     struct rpc_call *call = rpc_stream_open(o.ch, "/stele.Events/Blocks", RPC_SERVER_STREAM,
                                             &stele__events_response__descriptor, -1);
     int status = 0;
+    uint64_t shown = 0; /* the number of the last block shown, when `any` */
+    bool any = false;
     if (!call || rpc_call_send(call, &sr.base) || rpc_call_close_send(call)) {
         rc = cli_fail(prog, STELE_ERR_UNAVAILABLE, "cannot open the Events stream to %s", o.peer);
     } else {
@@ -264,6 +266,21 @@ int cmd_events(int argc, char **argv)
                               o.peer, n, to, to);
                 break;
             }
+            /* blocks come once each, in order, from --from: a peer repeating or going back
+             * (which could keep us printing the same blocks for ever) is refused */
+            if (numbered && (any ? n <= shown : from >= 0 && n < (uint64_t)from)) {
+                pb_free(m);
+                if (any)
+                    rc = cli_fail(prog, STELE_ERR_MALFORMED,
+                                  "%s sent block %" PRIu64 " after block %" PRIu64, o.peer, n,
+                                  shown);
+                else
+                    rc = cli_fail(prog, STELE_ERR_MALFORMED,
+                                  "%s sent block %" PRIu64 " for --from %lld", o.peer, n, from);
+                break;
+            }
+            if (numbered)
+                shown = n, any = true;
             bool more = print_event((Stele__EventsResponse *)m, o.json, &status);
             pb_free(m);
             if (more && to >= 0 && numbered && n == (uint64_t)to) {

@@ -16,7 +16,8 @@
  *   4. a chaincode's answer to `stele query` is printed as text only when it is well-formed
  *      UTF-8 without control characters: C1 controls (U+009B is a CSI) and DEL included;
  *   5. a daemon that does not serve the method asked (another kind of daemon at that address:
- *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3);
+ *      UNIMPLEMENTED) is a refusal, exit 1, not a failure that trying again could mend (3),
+ *      in the --all-orderers and --all-peers tables too;
  *   6. `stele events --to N` ends after block N even when the peer goes on sending blocks
  *      and never the status that ends the stream, and a peer repeating a block is refused;
  *   7. `stele block get N` refuses another block than N, from an orderer or a peer, instead of
@@ -623,6 +624,18 @@ static void another_kind_of_daemon_is_a_refusal(void **state_)
         {1, {"block", "get", "1", "--orderer", "@O", "--identity", "@I"}},
     };
     int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
+    /* the tables print their rows (stdout) whatever the exit status */
+    char *out, *err, list[160];
+    snprintf(list, sizeof list, "%s,%s", g.other_target, g.target);
+    char *orderers[] = {"chain", "info", "--all-orderers", "--orderer", list, NULL};
+    char *peers[] = {"chain", "info", "--all-peers", "--peer", g.other_target, "--json", NULL};
+    char **tables[] = {orderers, peers};
+    for (size_t i = 0; i < 2; i++) {
+        int rc = run_argv(tables[i], &out, &err);
+        if (rc != 1 || !strstr(out, "unknown method"))
+            fprintf(stderr, "chain info %s: exit %d: %s%s\n", tables[i][2], rc, out, err), bad++;
+        free(out), free(err);
+    }
     if (bad)
         fail_msg("%d of the commands did not exit 1 on a daemon of another kind", bad);
 }

@@ -45,9 +45,11 @@ static const char chain_usage[] =
     "first orderer of the network `stele-network up --dir DIR` started.\n"
     "--all-orderers asks every orderer (of the network, or listed) and prints one line each:\n"
     "node, height, head hash, view and role (primary/backup), and whether they agree. Exit\n"
-    "status 0 when every orderer answered, 3 when one could not be reached.\n"
+    "status 0 when every orderer answered, 3 when one could not be reached, else 1 when one\n"
+    "refused (a daemon that is not an orderer does not know the question).\n"
     "--peer / --all-peers ask peers instead (stele.Query/ChainInfo): each peer's height, head\n"
-    "hash and state hash, and whether they agree (exit 1 when they differ).\n"
+    "hash and state hash, and whether they agree (exit 1 when they differ or one refused, 3\n"
+    "when one could not be reached).\n"
     "config prints the channel configuration block 0 carries: organisations and the CA keys\n"
     "they trust, orderers with their keys and addresses, consensus and its parameters, batch\n"
     "parameters, chaincode definitions, lifecycle policy, and who signed it. It reads block 0\n"
@@ -86,7 +88,9 @@ static int all_orderers(const char *prog, struct chain_opts *o)
         if (rc) {
             snprintf(rows[i].err, sizeof rows[i].err, "%s",
                      res.detail[0] ? res.detail : rpc_code_name(res.code));
-            worst = CLI_EXIT_INTERNAL;
+            /* as the one-orderer form exits: 3 not reached, 1 refused (not an orderer) */
+            int code = stele_exit_code(peer_client_failure(rc, &res));
+            worst = code > worst ? code : worst;
         } else {
             rows[i].info = (Stele__BlockchainInfo *)m;
         }

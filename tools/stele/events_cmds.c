@@ -312,8 +312,9 @@ out:
 /* One peer's answer. */
 struct peer_row {
     const char *url;
-    Stele__PeerChainInfo *info; /* NULL: unreachable */
+    Stele__PeerChainInfo *info; /* NULL: unreachable, or refused (`exit` says which) */
     char err[300];
+    int exit; /* with info NULL, as the one-peer form exits: 3 not reached, 1 refused */
 };
 
 static void hex8(const ProtobufCBinaryData *h, char out[17])
@@ -441,10 +442,11 @@ int peer_chain_info(int argc, char **argv)
         ProtobufCMessage *m = NULL;
         int r = rpc_unary(c, "/stele.Query/ChainInfo", &rq.base,
                           &stele__peer_chain_info__descriptor, &m, 5000, &res);
-        if (r)
+        if (r) {
             snprintf(rows[i].err, sizeof rows[i].err, "%s",
                      res.detail[0] ? res.detail : rpc_code_name(res.code));
-        else
+            rows[i].exit = stele_exit_code(peer_client_failure(r, &res));
+        } else
             rows[i].info = (Stele__PeerChainInfo *)m;
         rpc_channel_close(c);
     }
@@ -452,8 +454,8 @@ int peer_chain_info(int argc, char **argv)
     print_rows(rows, n, o.json, same);
     rc = CLI_EXIT_OK;
     for (size_t i = 0; i < n; i++) {
-        if (!rows[i].info)
-            rc = CLI_EXIT_INTERNAL;
+        if (!rows[i].info && rows[i].exit > rc)
+            rc = rows[i].exit;
         pb_free(rows[i].info ? &rows[i].info->base : NULL);
     }
     if (rc == CLI_EXIT_OK && n > 1 && !same)

@@ -381,9 +381,9 @@ int config_load_file(const struct config_schema *schema, void *out, const char *
         if (got == 0)
             break;
     }
-    if (ferror(f)) {
-        rc = config_fail(&ld, STELE_ERR_IO, 0, 0, "cannot read: %s",
-                         strerror_r(errno, ebuf, sizeof ebuf));
+    if (ferror(f)) { /* a directory (EISDIR) is the user's mistake, not the disk's */
+        rc = config_fail(&ld, errno == EISDIR ? STELE_ERR_CONFIG : STELE_ERR_IO, 0, 0,
+                         "cannot read: %s", strerror_r(errno, ebuf, sizeof ebuf));
         goto fail;
     }
     fclose(f);

@@ -42,7 +42,7 @@ int enrolment_read_file(const char *path, size_t max, struct buf *out)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = STELE_ERR_IO;
+            rc = errno == EISDIR ? STELE_ERR_INVALID : STELE_ERR_IO; /* a directory: a refusal */
             break;
         }
         if (n == 0)

@@ -22,6 +22,9 @@ check configs/peer.yaml tests/data/peer-check/shipped-peer.expected
 for f in tests/data/peer-check/*.yaml; do
     check "$f" "${f%.yaml}.expected"
 done
+# A directory given as the file is the user's mistake: refused (1), not an I/O failure (3).
+"$bin" --check tests/data/peer-check >/dev/null 2>&1
+[[ $? == 1 ]] || { echo "FAIL: --check of a directory should exit 1" >&2; fail=1; }
 # Usage errors exit 2.
 "$bin" --check >/dev/null 2>&1
 [[ $? == 2 ]] || { echo "FAIL: --check without a file should exit 2" >&2; fail=1; }

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define F(s, m) offsetof(struct s, m)
 
@@ -326,10 +325,7 @@ static int check_lifecycle(const struct netconfig *c, const char *path, char **e
 
 int netconfig_load(const char *path, struct netconfig *out, struct config **cfgp, char **errmsg)
 {
-    int rc = config_load_file(&netconfig_schema, out, path, cfgp, errmsg);
-    struct stat st;
-    if (rc == STELE_ERR_IO && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return STELE_ERR_INVALID; /* the operator's to mend, not an I/O failure to retry */
+    int rc = config_load_file(&netconfig_schema, out, path, cfgp, errmsg); /* a dir: CONFIG */
     if (rc)
         return rc;
     if ((rc = check_orderers(out, path, errmsg)) || (rc = check_consensus(out, path, errmsg)) ||

@@ -151,7 +151,8 @@ int cmd_status(int argc, char **argv)
     json_key(&j, "processes");
     json_array_begin(&j);
     if (!json)
-        printf("network %s (channel %s, tls %s) in %s\n", nf.network, nf.channel_id, tls_mode, dir);
+        printf("network %s (channel %s, tls %s) in %s\n", nf.network,
+               nf.channel_id ? nf.channel_id : "?", tls_mode, dir);
     bool all = true;
     struct rpc_tls tls = netfile_client_tls(&nf);
     for (size_t i = 0; i < nf.n_processes; i++) {

@@ -257,7 +257,7 @@ int cmd_events(int argc, char **argv)
             }
             /* --to ends here, whatever the peer sends next: a peer that never sends the status
              * cannot keep us waiting, and a block past --to (block --to skipped) is refused */
-            uint64_t n;
+            uint64_t n = 0;
             bool numbered = block_number((Stele__EventsResponse *)m, &n);
             if (to >= 0 && numbered && n > (uint64_t)to) {
                 pb_free(m);

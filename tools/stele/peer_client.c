@@ -251,7 +251,7 @@ int peer_client_write_failed(const char *prog, const char *path, int err)
 int peer_client_read_failed(const char *prog, const char *path, int rc)
 {
     struct stat st;
-    if (rc == STELE_ERR_IO && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* enrolment_read_file(): INVALID */
         return cli_fail(prog, STELE_ERR_INVALID, "cannot read %s: it is a directory", path);
     return cli_fail(prog, rc, "cannot read %s: %s", path, stele_strerror(rc));
 }

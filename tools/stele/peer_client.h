@@ -120,8 +120,7 @@ int peer_client_failure(int rc, const struct rpc_result *res);
 int peer_client_write_failed(const char *prog, const char *path, int err);
 
 /* After enrolment_read_file() failed with `rc` to read `path`: prints "cannot read PATH: why"
- * and returns the exit status. A directory given for a file is bad input (1), not the I/O
- * error (3) reading it gives. */
+ * ("it is a directory" for one) and returns the exit status. */
 int peer_client_read_failed(const char *prog, const char *path, int rc);
 
 /* The short name of a validation code ("VALID", "MVCC_READ_CONFLICT"). */

@@ -97,9 +97,20 @@ void log_vwrite(enum log_level level, const char *component, const char *fmt, va
         len = sizeof line - 2; /* truncated: mark it */
         memcpy(line + len - 3, "...", 3);
     }
-    for (size_t i = head; i < len; i++)
-        if (line[i] == '\n' || line[i] == '\r')
+    /* One line per event, and nothing a terminal acts on: what is logged often quotes what a
+     * client sent (ids, names, errors), and an operator reads the log with tail or less. Line
+     * breaks and tabs become spaces; other C0 controls, DEL and the C1 controls (U+0080..U+009F,
+     * UTF-8 C2 80..C2 9F: CSI and friends for some terminals) become '?'. */
+    for (size_t i = head; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '\n' || c == '\r' || c == '\t')
             line[i] = ' ';
+        else if (c < 0x20 || c == 0x7f)
+            line[i] = '?';
+        else if (c == 0xc2 && i + 1 < len && (unsigned char)line[i + 1] >= 0x80 &&
+                 (unsigned char)line[i + 1] <= 0x9f)
+            line[i] = '?', line[i + 1] = '?', i++;
+    }
     while (len > head && line[len - 1] == ' ')
         len--;
     line[len++] = '\n';

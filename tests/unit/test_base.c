@@ -36,6 +36,11 @@ static void log_one_line_per_event(void **state)
     log_debug("test", "hidden %d", 1);
     log_info("test", "two\nlines %s", "joined");
     log_error("ca", "failed: %s", stele_strerror(STELE_ERR_AUTH));
+    /* what a client sent cannot drive the terminal of whoever reads the log */
+    log_warn("peer", "id \"%s\"",
+             "a\x1b[2J\x07"
+             "b\tc\x7f\xc2\x9b"
+             "31md\xc3\xa9");
     log_close();
 
     size_t n;
@@ -44,10 +49,11 @@ static void log_one_line_per_event(void **state)
     assert_null(strstr(text, "hidden"));
     assert_non_null(strstr(text, "INFO  test: two lines joined\n"));
     assert_non_null(strstr(text, "ERROR ca: failed: authentication failed\n"));
+    assert_non_null(strstr(text, "WARN  peer: id \"a?[2J?b c???31md\xc3\xa9\"\n"));
     int lines = 0;
     for (size_t i = 0; i < n; i++)
         lines += text[i] == '\n';
-    assert_int_equal(lines, 2);
+    assert_int_equal(lines, 3);
     free(text);
 
     enum log_level l;

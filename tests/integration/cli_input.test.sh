@@ -182,7 +182,7 @@ expect 1 "cannot read $tmp: it is a directory" "crl publish a directory" \
   "$stele" crl publish "$tmp" --peer 127.0.0.1:7060 --identity "$id"
 
 # an identity "directory" that is a file: not found (exit 1), not an I/O error (exit 3)
-expect 1 "/etc/passwd/cert: not found" "--identity /etc/passwd" \
+expect 1 "--identity /etc/passwd: /etc/passwd/cert: not found" "--identity /etc/passwd" \
   "$stele" tx get abc --peer 127.0.0.1:7060 --identity /etc/passwd
 
 [ $bad = 0 ] || exit 1

@@ -467,7 +467,7 @@ int block_fetch(const struct chain_opts *o, uint64_t n, bool config_only, const 
     struct block_ctx ctx = {.o = o, .prog = prog, .config_only = config_only};
     char *err = NULL;
     if ((rc = enrolment_load(o->identity, &ctx.self, &err))) {
-        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+        rc = cli_fail(prog, rc, "--identity %s: %s", o->identity, err ? err : stele_strerror(rc));
         free(err);
         return rc;
     }

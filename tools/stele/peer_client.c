@@ -100,7 +100,7 @@ int peer_client_finish(struct peer_opts *o, const char *prog, bool need_identity
     if (!o->identity)
         return cli_usage(prog, "--identity DIR (an enrolment of a channel member) is required");
     if ((rc = enrolment_load(o->identity, &o->self, &err))) {
-        rc = cli_fail(prog, rc, "%s", err ? err : stele_strerror(rc));
+        rc = cli_fail(prog, rc, "--identity %s: %s", o->identity, err ? err : stele_strerror(rc));
         free(err);
         return rc;
     }

@@ -253,9 +253,25 @@ void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32])
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Test builds only (STELE_TEST_HOOKS): STELE_TEST_ORDERER_IO_FAIL_AT=N fails appending block N
+ * as a disk would (STELE_ERR_IO), so that a test sees what an orderer whose disk failed does. */
+static int test_append_fails(uint64_t number)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *at = getenv("STELE_TEST_ORDERER_IO_FAIL_AT");
+    if (at && *at && strtoull(at, NULL, 10) == number)
+        return STELE_ERR_IO;
+#else
+    (void)number;
+#endif
+    return STELE_OK;
+}
+
 int chain_append(struct chain *c, const Stele__Block *block)
 {
-    int rc = blockstore_append(c->bs, block);
+    int rc = block && block->header ? test_append_fails(block->header->number) : STELE_OK;
+    if (rc == STELE_OK)
+        rc = blockstore_append(c->bs, block);
     if (rc)
         return rc;
     struct arena *a = arena_create(0);

@@ -79,5 +79,11 @@ bool orderer_healthy(void *arg, char *why, size_t len)
         snprintf(why, len, "stopping");
         return false;
     }
+    if (atomic_load(&o->chain_failed)) {
+        snprintf(why, len,
+                 "the block store failed (a block could not be appended) and the orderer orders "
+                 "nothing more: see the log, then restart the orderer");
+        return false;
+    }
     return true;
 }

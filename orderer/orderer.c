@@ -45,6 +45,7 @@ static int cb_deliver_block(void *arg, const Stele__Block *block)
          * batch stay claimed until restart, so their clients get CONFLICT on a resend. */
         log_error("orderer", "cannot append block %llu: %s; the orderer stops serving",
                   (unsigned long long)block->header->number, stele_strerror(rc));
+        atomic_store(&o->chain_failed, true); /* /healthz answers 503 (metrics.c) */
         rpc_health_set(o->health, "", false);
         rpc_health_set(o->health, "stele.AtomicBroadcast", false);
     }

@@ -48,6 +48,7 @@ struct orderer {
     struct replay_cache *deliver_replays; /* Deliver requests taken, by tx_id (taken once) */
     struct orderer_counts counts;         /* for the metrics (metrics.c) */
     atomic_bool stopping;                 /* orderer_stop() began */
+    atomic_bool chain_failed;             /* a block could not be appended: orders no more */
     bool started;                         /* orderer_start() succeeded */
     bool stopped;                         /* orderer_stop() finished */
 };

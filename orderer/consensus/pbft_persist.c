@@ -57,6 +57,19 @@ static int open_state(const struct pbft *b, int i)
     return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 }
 
+/* How many of a state write's `total` octets reach the file: all of them, but in test builds
+ * (STELE_TEST_HOOKS) with STELE_TEST_PBFT_PERSIST_TEAR set only the first half, and the write
+ * fails, as on a disk that filled up. */
+static size_t test_write_end(size_t total)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *tear = getenv("STELE_TEST_PBFT_PERSIST_TEAR");
+    if (tear && *tear)
+        return total / 2;
+#endif
+    return total;
+}
+
 int pbft_persist(struct pbft *b)
 {
     if (!b->p.data_dir)
@@ -88,7 +101,9 @@ int pbft_persist(struct pbft *b)
         (rc = pb_pack_buf(&st.base, &out)))
         goto done;
     rc = STELE_ERR_IO;
-    uint64_t counter = ++b->persist_counter;
+    /* A write that fails may have damaged file i: the next one goes to file i again, so that
+     * the other file keeps the last state written whole (counter - 1). */
+    uint64_t counter = b->persist_counter + 1; /* counted once this write succeeded */
     int i = (int)(counter % 2);
     if (b->state_fd[i] < 0 && (b->state_fd[i] = open_state(b, i)) < 0)
         goto done;
@@ -97,17 +112,20 @@ int pbft_persist(struct pbft *b)
     put_u64be(out.data + 8, counter);
     put_u32be(out.data + 16, (uint32_t)len);
     put_u32be(out.data + 20, crc32c(out.data + HEADER_LEN, len));
-    size_t done_n = 0;
-    while (done_n < out.len) {
-        ssize_t w = pwrite(b->state_fd[i], out.data + done_n, out.len - done_n, (off_t)done_n);
+    size_t done_n = 0, end = test_write_end(out.len);
+    while (done_n < end) {
+        ssize_t w = pwrite(b->state_fd[i], out.data + done_n, end - done_n, (off_t)done_n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             goto done;
         done_n += (size_t)w;
     }
+    if (done_n < out.len)
+        goto done;
     if (b->p.sync && fdatasync(b->state_fd[i]) != 0)
         goto done;
+    b->persist_counter = counter;
     rc = STELE_OK;
 done:
     if (rc)

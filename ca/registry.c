@@ -9,10 +9,12 @@
 
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* No record larger than this is written (registry_commit() refuses the batch), so every record
  * written can be read back. Id records written before this cap may be larger; they are read up
@@ -26,6 +28,7 @@ struct registry {
     leveldb_readoptions_t *ropts;
     leveldb_writeoptions_t *wopts; /* synced writes */
     leveldb_writeoptions_t *lazy;  /* unsynced writes (registry_commit_unsynced()) */
+    atomic_bool failed;            /* the last write failed on the disk (registry_failed()) */
 };
 
 struct registry_batch {
@@ -461,19 +464,40 @@ void registry_batch_put_str(struct registry_batch *b, const char *name, const ch
     leveldb_writebatch_put(b->wb, key, n, v, strlen(v));
 }
 
+/* Test builds only (STELE_TEST_HOOKS): while the file STELE_TEST_CA_REGISTRY_IO_FAIL names
+ * exists, registry writes fail as on a failed disk, so that a test sees what the CA does. */
+static bool test_write_fails(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *path = getenv("STELE_TEST_CA_REGISTRY_IO_FAIL");
+    return path && *path && access(path, F_OK) == 0;
+#else
+    return false;
+#endif
+}
+
 /* Applies the batch with `wo` (synced or not). */
 static int commit(struct registry *r, struct registry_batch *b, leveldb_writeoptions_t *wo)
 {
     if (b->err)
         return b->err;
     char *err = NULL;
-    leveldb_write(r->db, wo, b->wb, &err);
-    if (err) {
-        log_error("ca", "registry write: %s", err);
+    bool hook = test_write_fails();
+    if (!hook)
+        leveldb_write(r->db, wo, b->wb, &err);
+    atomic_store(&r->failed, hook || err);
+    if (hook || err) {
+        log_error("ca", "registry write failed, nothing of the request was stored: %s",
+                  err ? err : "IO error (test hook STELE_TEST_CA_REGISTRY_IO_FAIL)");
         leveldb_free(err);
         return STELE_ERR_IO;
     }
     return STELE_OK;
+}
+
+bool registry_failed(struct registry *r)
+{
+    return atomic_load(&r->failed);
 }
 
 int registry_commit(struct registry *r, struct registry_batch *b)

@@ -64,6 +64,9 @@ int registry_list_revoked(struct registry *r, struct arena *a, uint64_t now_s,
  * caller picks `before_s` so that nothing deleted is still listed or still signs. Returns
  * STELE_OK or the write's error; how many certificates via *n (may be NULL). */
 int registry_prune_revoked(struct registry *r, uint64_t before_s, size_t *n);
+/* True when the last write failed on the disk (LevelDB refuses every write after a failed
+ * sync, until the CA restarts); false again once a write succeeds. */
+bool registry_failed(struct registry *r);
 /* Deletes nonces recorded before `before_ms`. Returns how many via *n (may be NULL). */
 int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *n);
 

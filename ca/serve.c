@@ -194,6 +194,12 @@ static bool healthy(void *arg, char *why, size_t len)
         snprintf(why, len, "stopping");
         return false;
     }
+    if (registry_failed(o->ca->reg)) {
+        snprintf(why, len,
+                 "the registry failed on the disk: the CA stores, and so issues, nothing until a "
+                 "write succeeds; see the log, then restart the CA");
+        return false;
+    }
     return true;
 }
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The secret of hank, an id enrolled (to its max) before the restart. */
 static char hank_secret[CA_SECRET_LEN];
@@ -622,6 +623,34 @@ static void restart_keeps_registry(void **state)
     free(log);
 }
 
+/* A registry write that fails on the disk stores nothing and is answered as a failure, and the
+ * CA says so on /healthz (503) until a write succeeds again once the disk is back. */
+static void a_failed_registry_write_is_reported(void **state)
+{
+    (void)state;
+#ifndef STELE_TEST_HOOKS
+    skip();
+#else
+    char fail[600], secret[CA_SECRET_LEN];
+    snprintf(fail, sizeof fail, "%s/disk-fails", g_ca.tmp);
+    stop_ca(SIGTERM);
+    setenv("STELE_TEST_CA_REGISTRY_IO_FAIL", fail, 1); /* while the file exists */
+    start_ca();
+    unsetenv("STELE_TEST_CA_REGISTRY_IO_FAIL");
+    assert_int_equal(cli_register("admin", "dora", "Org1", "client", NULL, secret, NULL), 0);
+    assert_int_equal(test_write_file(fail, "", 0), 0);
+    struct buf m = {0};
+    assert_int_not_equal(cli_enroll("dora", secret, NULL, NULL), 0);
+    assert_int_equal(test_http_get(g_ca.ops, "/healthz", NULL, &m), 503);
+    assert_non_null(strstr((char *)m.data, "the registry failed on the disk"));
+    buf_release(&m);
+    assert_int_equal(unlink(fail), 0);
+    assert_int_equal(cli_enroll("dora", secret, NULL, NULL), 0); /* its one enrolment is left */
+    assert_int_equal(test_http_get(g_ca.ops, "/healthz", NULL, &m), 200);
+    buf_release(&m);
+#endif
+}
+
 /* An acknowledged registration and enrolment survive a crash (SIGKILL, no clean stop): the
  * CA answers only once the registry's synced commit has made them durable. */
 static void acknowledged_writes_survive_kill(void **state)
@@ -671,6 +700,7 @@ int main(void)
         cmocka_unit_test(replayed_stale_and_misdirected_requests_refused),
         cmocka_unit_test(invalid_r_u_and_malformed_enrol_refused),
         cmocka_unit_test(restart_keeps_registry),
+        cmocka_unit_test(a_failed_registry_write_is_reported),
         cmocka_unit_test(acknowledged_writes_survive_kill),
     };
     return cmocka_run_group_tests(tests, group_setup, ca_fixture_teardown);

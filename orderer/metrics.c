@@ -85,5 +85,13 @@ bool orderer_healthy(void *arg, char *why, size_t len)
                  "nothing more: see the log, then restart the orderer");
         return false;
     }
+    struct consensus_status st = {0};
+    consensus_status(o->consensus, &st);
+    if (st.persist_failed) {
+        snprintf(why, len,
+                 "the consensus state cannot be written to the disk: the orderer votes on "
+                 "nothing until a write succeeds; see the log");
+        return false;
+    }
     return true;
 }

@@ -57,6 +57,8 @@ struct consensus_status {
     uint64_t view;         /* current view (pbft), else 0 */
     const char *role;      /* "primary", "backup", "view-changing", "syncing", "solo" (static) */
     uint64_t view_changes; /* times the view rose since the plug-in started (pbft), else 0 */
+    bool persist_failed;   /* the last write of its state failed on the disk (pbft): it sends
+                              nothing that depends on it until a write succeeds */
 };
 
 /* How a plug-in talks back to the core. Called from the plug-in's own threads. */

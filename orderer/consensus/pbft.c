@@ -471,6 +471,7 @@ static void pbft_status(void *state, struct consensus_status *st)
     pthread_mutex_lock(&b->mu);
     st->view = b->view;
     st->view_changes = b->view_changes;
+    st->persist_failed = b->persist_failed;
     st->role = !b->active                              ? "view-changing"
                : b->syncing                            ? "syncing"
                : pbft_primary(&b->m, b->view) == b->me ? "primary"

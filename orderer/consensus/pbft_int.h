@@ -240,6 +240,7 @@ struct pbft {
 
     int state_fd[2];          /* pbft.state.0 and .1 (pbft_persist.c), -1 until opened */
     uint64_t persist_counter; /* counter of the last state written */
+    bool persist_failed;      /* the last pbft_persist() failed */
 
     bool stopping;
     bool running;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct fx {
     struct crypto_key *keys[4];
@@ -151,14 +152,19 @@ static void failed_writes_keep_the_last_whole_state(void **state)
     /* Each failed write is larger than the last state: what it leaves in a file is short. */
     char vc[300];
     memset(vc, 'v', sizeof vc);
-    setenv("STELE_TEST_PBFT_PERSIST_TEAR", "1", 1);
+    char tear[600];
+    snprintf(tear, sizeof tear, "%s/disk-full", f->dir);
+    assert_int_equal(test_write_file(tear, "", 0), 0);
+    setenv("STELE_TEST_PBFT_PERSIST_TEAR", tear, 1); /* while the file exists */
     b->view = 4;
     buf_append(&b->my_vc, vc, 200);
     assert_int_equal(pbft_persist(b), STELE_ERR_IO);
     b->view = 5;
     buf_append(&b->my_vc, vc, 100);
     assert_int_equal(pbft_persist(b), STELE_ERR_IO);
+    assert_true(b->persist_failed);
     unsetenv("STELE_TEST_PBFT_PERSIST_TEAR");
+    unlink(tear);
     replica_free(b);
 
     b = replica(f);

@@ -13,8 +13,9 @@
  *
  * What was installed is kept in DATA_DIR/crls/: one file per CRL installed (`<SHA-256 of its
  * octets>.crl`, written atomically) and `scanned`, the height up to which blocks have been
- * read (written after a block's CRL files, and every CRLS_MARK_EVERY blocks). At start the files
- * are installed and the blocks from `scanned` on are read again, so a crash loses nothing.
+ * read (written after a block's CRL files, and every CRLS_MARK_EVERY blocks; never again in a
+ * run where a CRL file could not be written). At start the files are installed and the blocks
+ * from `scanned` on are read again, so neither a crash nor a failed write loses a CRL.
  */
 #include "crls.h"
 
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CRLS_DIR        "crls"
 #define CRLS_MARK       "scanned"
@@ -62,6 +64,18 @@ static int write_mark(struct orderer *o, uint64_t height)
     return enrolment_write_file(path, text, (size_t)n, 0644);
 }
 
+/* Test builds only (STELE_TEST_HOOKS): while the file STELE_TEST_ORDERER_CRL_KEEP_FAIL names
+ * exists, keeping a CRL file fails as on a failed disk. */
+static bool test_keep_fails(void)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *path = getenv("STELE_TEST_ORDERER_CRL_KEEP_FAIL");
+    return path && *path && access(path, F_OK) == 0;
+#else
+    return false;
+#endif
+}
+
 /* Installs one CRL found in block `number` under key `key` (crl/...); keeps it on disk when it
  * is newer than what was installed, named after the SHA-256 of its octets: the key is what the
  * transaction says (the orderer validates no transaction, so anyone may choose it), while the
@@ -81,12 +95,16 @@ static bool install(struct orderer *o, uint64_t number, const char *key, const u
             snprintf(name + 2 * i, 3, "%02x", h[i]);
         if (kept)
             memcpy(name + 2 * sizeof h, ".crl", 5);
-        if (!kept || !crls_path(o, name, path, sizeof path) ||
-            enrolment_write_file(path, crl, len, 0644) != STELE_OK)
+        if (!kept || !crls_path(o, name, path, sizeof path) || test_keep_fails() ||
+            enrolment_write_file(path, crl, len, 0644) != STELE_OK) {
+            /* No later block may be marked as read: a restart must read this one again. */
+            o->crls_unkept = true;
             log_error("orderer",
                       "cannot keep the CRL of block %" PRIu64 " in %s/" CRLS_DIR
-                      ": it is installed until the orderer restarts",
+                      ": it is installed, and read from its block again when the orderer "
+                      "restarts",
                       number, o->cfg->data_dir);
+        }
         log_info("orderer", "installed the CRL %s of block %" PRIu64, key, number);
     } else if (rc != STELE_ERR_STATE) { /* not newer: nothing to do */
         log_warn("orderer", "block %" PRIu64 " carries a CRL under %s that is not installed: %s",
@@ -137,7 +155,7 @@ void orderer_crls_block(struct orderer *o, const Stele__Block *b)
     bool any = learn(o, a, b);
     arena_destroy(a);
     /* after every CRL file of the block, so that a crash between two of them reads it again */
-    if (any || (b->header->number + 1) % CRLS_MARK_EVERY == 0)
+    if (!o->crls_unkept && (any || (b->header->number + 1) % CRLS_MARK_EVERY == 0))
         write_mark(o, b->header->number + 1);
 }
 
@@ -217,7 +235,7 @@ int orderer_crls_open(struct orderer *o, char **errmsg)
     }
     arena_destroy(a);
     arena_destroy(ba);
-    if (rc == STELE_OK && height > from)
+    if (rc == STELE_OK && height > from && !o->crls_unkept)
         write_mark(o, height);
     return rc;
 }

@@ -51,6 +51,7 @@ struct orderer {
     atomic_bool chain_failed;             /* a block could not be appended: orders no more */
     bool started;                         /* orderer_start() succeeded */
     bool stopped;                         /* orderer_stop() finished */
+    bool crls_unkept;                     /* a CRL file could not be written (crls.c) */
 };
 
 /* Registers stele.AtomicBroadcast/Broadcast (broadcast.c). */

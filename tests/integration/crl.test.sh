@@ -94,11 +94,23 @@ done
 ok "owner1 still works" stele invoke asset create o1 blue 1 1 --peer "$p1" --identity "$ids/owner1"
 
 # ---- 5 ------------------------------------------------------------------------------------
-# A second revocation, a second CRL of the same CA on the ledger.
+# A second revocation, a second CRL of the same CA on the ledger. In test builds orderer0 cannot
+# keep it in its data directory (a test hook fails the write): restarted below, it must still
+# refuse sensor1, reading the CRL's block again.
 ok "revoke sensor1" "$bin/stele-ca" revoke --url "$ca" --as "$ids/admin" --id sensor1 --reason "stolen"
 ok "fetch the second CRL" "$bin/stele-ca" crl --url "$ca" --out "$tmp/crl2.bin"
+if [ "${STELE_TEST_HOOKS:-}" = 1 ]; then
+  STELE_TEST_ORDERER_CRL_KEEP_FAIL=$tmp/crl-disk-fails "$bin/stele-network" restart --dir "$net" \
+    orderer0 >"$tmp/restart0" 2>&1 || fail "restart orderer0: $(cat "$tmp/restart0")"
+  : >"$tmp/crl-disk-fails"
+fi
 ok "publish the second CRL" stele crl publish "$tmp/crl2.bin" --peer "$p1" --identity "$ids/admin.org1"
 echo "$out" | grep -E '^CRL number [0-9]+ \(2 revoked\)' >/dev/null || fail "second publish said: $out"
+if [ "${STELE_TEST_HOOKS:-}" = 1 ]; then
+  for _ in $(seq 1 50); do grep -q 'cannot keep the CRL' "$net/orderer0.log" && break; sleep 0.1; done
+  grep -q 'cannot keep the CRL' "$net/orderer0.log" || fail "orderer0 did not fail to keep the CRL"
+  rm -f "$tmp/crl-disk-fails"
+fi
 refused "sensor1 queries peer0.org1" 'revoked' stele query asset read b1 --peer "$p1" --identity "$ids/sensor1"
 # (a query runs on peer0.org2 alone: an invoke would also be refused by peer0.org1's endorsement)
 refused "booth1 queries peer0.org2" 'revoked' stele query asset read b1 --peer "$p2" --identity "$ids/booth1"

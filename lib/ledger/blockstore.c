@@ -171,6 +171,31 @@ void blockstore_close(struct blockstore *bs)
     free(bs);
 }
 
+/* Makes the entries of DIR/blocks durable. Test builds (STELE_TEST_HOOKS) fail it as a disk
+ * would while the file STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL names exists. */
+static int sync_blocks_dir(const struct blockstore *bs)
+{
+#ifdef STELE_TEST_HOOKS
+    const char *fail = getenv("STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL");
+    if (fail && *fail && access(fail, F_OK) == 0) {
+        errno = EIO;
+        return STELE_ERR_IO;
+    }
+#endif
+    char *bdir = NULL;
+    if (asprintf(&bdir, "%s/blocks", bs->dir) < 0)
+        return STELE_ERR_NOMEM;
+    int dfd = open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(bdir);
+    int rc = dfd >= 0 && fsync(dfd) == 0 ? STELE_OK : STELE_ERR_IO;
+    if (dfd >= 0) {
+        int e = errno;
+        close(dfd);
+        errno = e;
+    }
+    return rc;
+}
+
 /* Creates block file nfiles and makes it the head (writer only). */
 static int roll_file(struct blockstore *bs)
 {
@@ -179,28 +204,25 @@ static int roll_file(struct blockstore *bs)
         return STELE_ERR_NOMEM;
     int *fds = malloc((bs->nfiles + 1) * sizeof *fds);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0 || !fds) {
-        int rc = fd < 0 ? STELE_ERR_IO : STELE_ERR_NOMEM;
+    /* The new file's directory entry must be durable before blocks in it are indexed. */
+    int rc = fd < 0 ? STELE_ERR_IO : !fds ? STELE_ERR_NOMEM : STELE_OK;
+    if (rc == STELE_OK && bs->opts.sync == BLOCKSTORE_SYNC_EVERY_BLOCK &&
+        (rc = sync_blocks_dir(bs)) == STELE_ERR_IO)
+        log_error("ledger", "cannot sync the directory of new block file %s: %s", path,
+                  strerror(errno));
+    else if (fd < 0)
         log_error("ledger", "cannot create block file %s: %s", path, strerror(errno));
-        if (fd >= 0)
+    if (rc) {
+        if (fd >= 0) {
             close(fd);
+            if (unlink(path) != 0)
+                bs->broken = true; /* the next roll_file() would find it */
+        }
         free(fds);
         free(path);
         return rc;
     }
     free(path);
-    if (bs->opts.sync == BLOCKSTORE_SYNC_EVERY_BLOCK) {
-        /* The new file's directory entry must be durable before blocks in it are indexed. */
-        char *bdir = NULL;
-        if (asprintf(&bdir, "%s/blocks", bs->dir) >= 0) {
-            int dfd = open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-            free(bdir);
-        }
-    }
     pthread_rwlock_wrlock(&bs->lock);
     memcpy(fds, bs->fds, bs->nfiles * sizeof *fds);
     fds[bs->nfiles] = fd;

@@ -535,6 +535,42 @@ static void sync_every_block_and_second_open(void **state)
     blockstore_close(NULL);
 }
 
+/* A new block file whose directory entry could not be made durable is not used: the append is
+ * refused (STELE_ERR_IO) with nothing stored, and succeeds once the disk is back. */
+static void failed_directory_sync_refuses_the_append(void **state)
+{
+#ifndef STELE_TEST_HOOKS
+    (void)state;
+    skip();
+#else
+    struct fixture *fx = *state;
+    fx->opts.sync = BLOCKSTORE_SYNC_EVERY_BLOCK;
+    fx->opts.max_file_size = 2048;
+    char *fail;
+    assert_true(asprintf(&fail, "%s/disk-fails", fx->dir) > 0);
+    setenv("STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL", fail, 1); /* while the file exists */
+    struct blockstore *bs = open_ok(fx);
+    append_n(bs, 1, 40);
+    assert_int_equal(test_write_file(fail, "", 0), 0);
+    struct arena *a = arena_create(0);
+    int rc = STELE_OK;
+    for (int i = 0; i < 100 && rc == STELE_OK; i++) /* until a block needs a new file */
+        rc = blockstore_append(bs, next_block(a, bs, blockstore_height(bs), 40));
+    assert_int_equal(rc, STELE_ERR_IO);
+    uint64_t height = blockstore_height(bs);
+    assert_int_equal(unlink(fail), 0);
+    assert_int_equal(blockstore_append(bs, next_block(a, bs, height, 40)), STELE_OK);
+    append_n(bs, 20, 40);
+    arena_destroy(a);
+    blockstore_close(bs);
+    unsetenv("STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL");
+    free(fail);
+    bs = open_ok(fx);
+    check_all(bs, height + 21);
+    blockstore_close(bs);
+#endif
+}
+
 struct reader_ctx {
     struct blockstore *bs;
     atomic_bool *stop;
@@ -622,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(index_past_files_names_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(files_roll_past_the_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(sync_every_block_and_second_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_directory_sync_refuses_the_append, setup, teardown),
         cmocka_unit_test_setup_teardown(readers_run_during_appends, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -648,108 +648,6 @@ static void operations_endpoints_count_transactions_and_refusals(void **state)
     assert_true(streams >= PEERS);    /* each peer pulls blocks on a Deliver stream */
 }
 
-#ifdef STELE_TEST_HOOKS
-/* Polls p's /healthz for up to 10 s until it answers 503: the last status, its body in *m. */
-static int health_503(const struct proc *p, struct buf *m)
-{
-    int code = 0;
-    for (int k = 0; k < 100 && code != 503; k++) {
-        if ((code = ops_get(p, "/healthz", m)) != 503) {
-            buf_release(m);
-            clock_sleep_ms(100);
-        }
-    }
-    print_message("/healthz of %s: %d %s\n", p->addr, code, code == 503 ? (char *)m->data : "");
-    return code;
-}
-#endif
-
-/* A peer whose disk fails storing a block commits nothing more until it is restarted, and says
- * so on /healthz (503), so that a liveness probe restarts it; restarted, it serves and catches
- * up. */
-static void health_says_when_the_ledger_failed(void **state)
-{
-    (void)state;
-#ifndef STELE_TEST_HOOKS
-    skip();
-#else
-    struct head h;
-    assert_true(peer_head(1, &h));
-    char at[32];
-    snprintf(at, sizeof at, "%llu", (unsigned long long)h.height);
-    setenv("STELE_TEST_LEDGER_IO_FAIL_AT", at, 1);
-    proc_stop(&N.p[1], SIGTERM, "peer0.org2");
-    net_peer_start(1, true);
-    unsetenv("STELE_TEST_LEDGER_IO_FAIL_AT");
-    struct buf m;
-    assert_int_equal(ops_get(&N.p[1], "/healthz", &m), 200);
-    buf_release(&m);
-    char tx_id[65];
-    ProtobufCBinaryData e =
-        tx_must(&(struct txspec){.writes = {{.key = "disk", .value = "1"}}}, tx_id);
-    submit(ALL_ORDERERS, &e, 1);
-    free(e.data);
-    assert_int_equal(tx_wait(0, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
-    assert_int_equal(health_503(&N.p[1], &m), 503); /* peer 1 pulls the block and fails */
-    assert_non_null(strstr((char *)m.data, "the ledger failed on the disk"));
-    buf_release(&m);
-    proc_stop(&N.p[1], SIGTERM, "peer0.org2");
-    net_peer_start(1, true);
-    assert_int_equal(tx_wait(1, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
-    assert_int_equal(ops_get(&N.p[1], "/healthz", &m), 200);
-    buf_release(&m);
-#endif
-}
-
-/* An orderer whose disk fails appending a block orders nothing more, refuses Broadcast and says
- * so on /healthz (503); the others order on; restarted, it catches up and answers 200. */
-static void orderer_health_says_when_its_chain_failed(void **state)
-{
-    (void)state;
-#ifndef STELE_TEST_HOOKS
-    skip();
-#else
-    int k = 0; /* a backup, so that no view change is needed */
-    struct buf m;
-    for (int i = ORDERERS - 1; i >= 0 && !k; i--) {
-        assert_int_equal(ops_get(&N.o[i], "/metrics", &m), 200);
-        k = sample_of(&m, "stele_consensus_role{role=\"backup\"}") == 1 ? i : 0;
-        buf_release(&m);
-    }
-    assert_true(k > 0);
-    char at[32], name[16];
-    snprintf(at, sizeof at, "%llu", (unsigned long long)orderer_height(k));
-    snprintf(name, sizeof name, "o%d", k);
-    setenv("STELE_TEST_ORDERER_IO_FAIL_AT", at, 1);
-    proc_stop(&N.o[k], SIGTERM, name);
-    net_orderer_start(k);
-    unsetenv("STELE_TEST_ORDERER_IO_FAIL_AT");
-    assert_int_equal(ops_get(&N.o[k], "/healthz", &m), 200);
-    buf_release(&m);
-    char tx_id[65];
-    ProtobufCBinaryData e =
-        tx_must(&(struct txspec){.writes = {{.key = "odisk", .value = "1"}}}, tx_id);
-    submit(ALL_ORDERERS & ~(1u << k), &e, 1);
-    free(e.data);
-    assert_int_equal(tx_wait(0, tx_id, 30000, NULL, NULL), STELE__TX_VALIDATION_CODE__VALID);
-    assert_int_equal(health_503(&N.o[k], &m), 503);
-    assert_non_null(strstr((char *)m.data, "the block store failed"));
-    buf_release(&m);
-    e = tx_must(&(struct txspec){.writes = {{.key = "odisk", .value = "2"}}}, tx_id);
-    Stele__Status st;
-    broadcast(1u << k, &e, 1, &st);
-    free(e.data);
-    assert_int_not_equal(st, STELE__STATUS__STATUS_SUCCESS);
-    proc_stop(&N.o[k], SIGTERM, name);
-    net_orderer_start(k);
-    for (int i = 0; i < 300 && orderer_height(k) < orderer_height(0); i++)
-        clock_sleep_ms(100);
-    assert_true(orderer_height(k) >= orderer_height(0));
-    assert_int_equal(ops_get(&N.o[k], "/healthz", &m), 200);
-    buf_release(&m);
-#endif
-}
-
 static void events_cli_exits_3_when_its_peer_stops(void **state)
 {
     (void)state;
@@ -808,8 +706,6 @@ int main(void)
         cmocka_unit_test(a_future_dated_request_is_not_taken_again_after_a_restart),
         cmocka_unit_test(operations_endpoints_report_the_network),
         cmocka_unit_test(operations_endpoints_count_transactions_and_refusals),
-        cmocka_unit_test(health_says_when_the_ledger_failed),
-        cmocka_unit_test(orderer_health_says_when_its_chain_failed),
         cmocka_unit_test(events_cli_exits_3_when_its_peer_stops),
     };
     if (getenv("STELE_TEST_FILTER"))

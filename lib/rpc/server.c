@@ -1,8 +1,9 @@
 /*
  * server.c — the gRPC server: posted requests per method and completion queue, dispatch to
- * the worker pool (unary) or a thread per stream, rejections, and draining shutdown.
+ * the worker pool (unary) or a thread per stream (server_stream.c), rejections, and draining
+ * shutdown.
  */
-#include "rpc/rpc_internal.h"
+#include "rpc/server_int.h"
 
 #include "base/arena.h"
 #include "base/clock.h"
@@ -10,7 +11,6 @@
 #include "base/status.h"
 #include "pb/pb.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,63 +20,11 @@
 /* Octets of requests waiting for a worker: past this a unary call is answered
  * RESOURCE_EXHAUSTED at once instead of queueing (what waits is held in memory). */
 #define QUEUED_BYTES_MAX (256u << 20)
-#define STREAM_STACK     (256 * 1024)
 /* A connection with calls is pinged this often and closed (its calls cancelled) when no answer
  * comes within KEEPALIVE_TIMEOUT_MS: else a client whose host vanished without a FIN or RST
  * would hold its streams, and their counts against its identity, for good. */
 #define KEEPALIVE_MS         60000
 #define KEEPALIVE_TIMEOUT_MS 20000
-
-/* A posted request waiting for an incoming call of one method (or of any, for the catch-all
- * that answers UNIMPLEMENTED). */
-struct slot {
-    struct rpc_tag tag;
-    struct rpc_server *s;
-    struct rpc_method_entry *me; /* NULL: catch-all */
-    grpc_completion_queue *cq;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_byte_buffer *payload;
-    grpc_call_details details;
-};
-
-struct cq_thread {
-    struct rpc_server *s;
-    grpc_completion_queue *cq;
-    pthread_t thread;
-    bool shared; /* the process's shared queue (rpc_shared_cq_acquire): no thread of ours */
-};
-
-struct rpc_server {
-    struct rpc_server_opts opts; /* copy; strings below are owned duplicates */
-    char *listen, *component;
-    char *tls_cert, *tls_key, *tls_ca; /* PEM contents */
-    grpc_server *gs;
-    struct cq_thread *cqs;
-    int ncq;
-    grpc_completion_queue *shutdown_cq;
-    struct rpc_method_entry *methods;
-    size_t nmethods;
-
-    pthread_t *workers;
-    int nworkers;
-    pthread_mutex_t mu;     /* guards the job queue and the counters below */
-    pthread_cond_t cv;      /* workers wait here for a job, and nothing else does */
-    pthread_cond_t drained; /* rpc_server_stop() waits here for the counters to reach 0 */
-    struct rpc_call *jobs_head, *jobs_tail;
-    size_t queued_bytes; /* request octets of the calls in the job queue */
-    bool pool_stop;
-    int live_calls;     /* calls not yet freed */
-    int posted;         /* request slots whose tag has not come back (on_slot) */
-    int stream_threads; /* streaming handlers running */
-    int pooled_streams; /* of them, those counted against opts.max_streams */
-
-    atomic_bool stopping;
-    bool started, stopped;
-    int port;
-    atomic_ullong n_calls, n_errors, n_unimpl;
-};
 
 static void on_slot(struct rpc_tag *tag, bool ok);
 static void on_end(struct rpc_tag *tag, bool ok);
@@ -382,7 +330,7 @@ int rpc_server_port(const struct rpc_server *s)
 
 /* ---- answering calls ---- */
 
-static void set_status_detail(struct rpc_call *c, enum rpc_code code)
+void rpc_server_set_status(struct rpc_call *c, enum rpc_code code)
 {
     c->code = code;
     if (code != RPC_OK && !c->detail[0])
@@ -445,16 +393,15 @@ static void on_end(struct rpc_tag *tag, bool ok)
     rpc_call_unref(c);
 }
 
-/* Answers a call at once with an error status and drops the owner reference. */
-static void reject(struct rpc_call *c, enum rpc_code code, const char *fmt, const char *arg)
+void rpc_server_reject(struct rpc_call *c, enum rpc_code code, const char *fmt, const char *arg)
 {
     snprintf(c->detail, sizeof c->detail, fmt, arg);
-    set_status_detail(c, code);
+    rpc_server_set_status(c, code);
     send_final(c, NULL, true);
     rpc_call_unref(c);
 }
 
-static bool check_payload(struct rpc_call *c, const ProtobufCMessage **req)
+bool rpc_server_check_payload(struct rpc_call *c, const ProtobufCMessage **req)
 {
     const struct rpc_method *m = &c->me->m;
     size_t cap = m->max_request ? m->max_request : c->srv->opts.max_message;
@@ -483,7 +430,7 @@ static void run_unary(struct rpc_call *c)
     const ProtobufCMessage *req = NULL;
     ProtobufCMessage *resp = NULL;
     enum rpc_code code;
-    if (!check_payload(c, &req))
+    if (!rpc_server_check_payload(c, &req))
         code = c->code;
     else
         code = c->me->m.handler(c, req, &resp, c->me->m.arg);
@@ -498,7 +445,7 @@ static void run_unary(struct rpc_call *c)
             bb = rpc_pack(resp);
         }
     }
-    set_status_detail(c, code);
+    rpc_server_set_status(c, code);
     send_final(c, bb, true);
     rpc_call_unref(c);
 }
@@ -523,118 +470,6 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
-}
-
-/* The streams counted for method `me`: its own, or the server's pool. Caller holds s->mu. */
-static int *stream_counter_locked(struct rpc_server *s, struct rpc_method_entry *me)
-{
-    return me->m.max_streams > 0 ? &me->streams : &s->pooled_streams;
-}
-
-/* Adds `d` to the streams counted for `me`. Caller holds s->mu. */
-static void stream_count_locked(struct rpc_server *s, struct rpc_method_entry *me, int d)
-{
-    *stream_counter_locked(s, me) += d;
-}
-
-static void *stream_main(void *arg)
-{
-    struct rpc_call *c = arg;
-    struct rpc_server *s = c->srv;
-    const ProtobufCMessage *req = NULL;
-    ProtobufCMessage *resp = NULL;
-    enum rpc_code code;
-    if (c->kind == RPC_SERVER_STREAM && !check_payload(c, &req))
-        code = c->code;
-    else
-        code = c->me->m.handler(c, req, &resp, c->me->m.arg);
-    if (code == RPC_OK && c->kind == RPC_CLIENT_STREAM && !resp)
-        code = rpc_call_error(c, RPC_INTERNAL, "handler returned no response");
-
-    grpc_byte_buffer *bb = NULL;
-    if (code == RPC_OK && resp && c->kind == RPC_CLIENT_STREAM) {
-        if (protobuf_c_message_get_packed_size(resp) > s->opts.max_message)
-            code = rpc_call_error(c, RPC_RESOURCE_EXHAUSTED, "response exceeds the %zu-byte limit",
-                                  s->opts.max_message);
-        else if (!(bb = rpc_pack(resp)))
-            code = rpc_call_error(c, RPC_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    pthread_mutex_lock(&c->mu);
-    set_status_detail(c, code);
-    if (bb && !c->broken && !c->done)
-        rpc_call_start_send_locked(c, bb);
-    else if (bb)
-        grpc_byte_buffer_destroy(bb);
-    c->end_requested = true;
-    rpc_call_maybe_end_locked(c);
-    pthread_mutex_unlock(&c->mu);
-
-    /* This detached thread counts as finished below, and rpc_server_stop() returns once the
-     * count is zero, so the process may exit before the thread's own exit handlers free its
-     * OpenSSL state (e.g. the error queue of a failed signature check): free it now, or
-     * LeakSanitizer reports it. */
-    OPENSSL_thread_stop();
-    pthread_mutex_lock(&s->mu);
-    stream_count_locked(s, c->me, -1);
-    if (--s->stream_threads == 0)
-        pthread_cond_broadcast(&s->drained);
-    pthread_mutex_unlock(&s->mu);
-    rpc_call_unref(c);
-    return NULL;
-}
-
-static void start_stream(struct rpc_call *c)
-{
-    struct rpc_server *s = c->srv;
-    pthread_mutex_lock(&s->mu);
-    int cap = c->me->m.max_streams > 0 ? c->me->m.max_streams : s->opts.max_streams;
-    bool full = *stream_counter_locked(s, c->me) >= cap;
-    if (!full) {
-        s->stream_threads++;
-        stream_count_locked(s, c->me, +1);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (full) {
-        reject(c, RPC_UNAVAILABLE, "too many open streams of %s on this server: try later",
-               c->method);
-        return;
-    }
-    c->idle_ms = c->me->m.idle_ms;
-    c->last_recv_ms = clock_mono_ms();
-    grpc_op ops[2];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[1].data.recv_close_on_server.cancelled = &c->close_cancelled;
-    pthread_mutex_lock(&c->mu);
-    c->refs++;
-    if (grpc_call_start_batch(c->call, ops, 2, &c->tag_close, NULL) != GRPC_CALL_OK) {
-        c->refs--;
-        c->broken = c->done = true;
-    }
-    if (c->kind == RPC_CLIENT_STREAM || c->kind == RPC_BIDI_STREAM)
-        rpc_call_start_recv_locked(c);
-    pthread_mutex_unlock(&c->mu);
-
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, STREAM_STACK);
-    pthread_t t;
-    int e = pthread_create(&t, &attr, stream_main, c);
-    pthread_attr_destroy(&attr);
-    if (e != 0) {
-        pthread_mutex_lock(&s->mu);
-        s->stream_threads--;
-        stream_count_locked(s, c->me, -1);
-        pthread_mutex_unlock(&s->mu);
-        rpc_call_error(c, RPC_UNAVAILABLE, "cannot start a stream handler"); /* takes c->mu */
-        pthread_mutex_lock(&c->mu);
-        c->end_requested = true;
-        rpc_call_maybe_end_locked(c);
-        pthread_mutex_unlock(&c->mu);
-        rpc_call_unref(c);
-    }
 }
 
 static void dispatch(struct slot *sl, bool ok);
@@ -714,16 +549,16 @@ static void dispatch(struct slot *sl, bool ok)
         char method[200];
         rpc_slice_to_str(c->details.method, method, sizeof method);
         atomic_fetch_add(&s->n_unimpl, 1);
-        reject(c, RPC_UNIMPLEMENTED, "unknown method %s", method);
+        rpc_server_reject(c, RPC_UNIMPLEMENTED, "unknown method %s", method);
         return;
     }
     c->arena = arena_create(0);
     if (!c->arena) {
-        reject(c, RPC_RESOURCE_EXHAUSTED, "%s", "out of memory");
+        rpc_server_reject(c, RPC_RESOURCE_EXHAUSTED, "%s", "out of memory");
         return;
     }
     if (c->kind != RPC_UNARY) {
-        start_stream(c);
+        rpc_server_start_stream(c);
     } else if (c->me->m.flags & RPC_METHOD_INLINE) {
         run_unary(c);
     } else {
@@ -743,7 +578,7 @@ static void dispatch(struct slot *sl, bool ok)
         }
         pthread_mutex_unlock(&s->mu);
         if (full)
-            reject(c, RPC_RESOURCE_EXHAUSTED, "the server is busy: %s", "retry shortly");
+            rpc_server_reject(c, RPC_RESOURCE_EXHAUSTED, "the server is busy: %s", "retry shortly");
     }
 }
 

@@ -216,6 +216,14 @@ static bool read_state(const struct pbft *b, int i, struct buf *out, uint64_t *c
     return crc32c(out->data, len) == get_u32be(hdr + 20);
 }
 
+/* True when state file `i` exists, whole or not. */
+static bool state_exists(struct pbft *b, int i)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/" STATE_FILE ".%d", b->p.data_dir, i);
+    return access(path, F_OK) == 0;
+}
+
 int pbft_restore(struct pbft *b)
 {
     if (!b->p.data_dir)
@@ -234,7 +242,17 @@ int pbft_restore(struct pbft *b)
     buf_release(&other);
     if (!v0 && !v1) {
         buf_release(&raw);
-        return STELE_OK; /* a fresh orderer (or one that lost its data directory) */
+        /* Writes alternate between the two files and a failed one does not move on, so two
+         * files both damaged are not a torn write (that spoils only the newest): the disk lost
+         * what this orderer voted. Starting afresh could have it vote against its own votes. */
+        if (state_exists(b, 0) && state_exists(b, 1)) {
+            log_error(LOG,
+                      "%s/" STATE_FILE ".0 and .1 are both damaged; delete them to start this "
+                      "orderer afresh (it then counts as faulty until it has caught up)",
+                      b->p.data_dir);
+            return STELE_ERR_MALFORMED;
+        }
+        return STELE_OK; /* a fresh orderer (or one whose first write was torn) */
     }
     b->persist_counter = c0;
     char path[PATH_MAX];

@@ -262,6 +262,16 @@ static enum rpc_code enroll_guarded(struct ca *ca, struct rpc_call *call,
     struct arena *a = rpc_call_arena(call);
     enum rpc_code code = RPC_OK;
     Stele__CaIdRecord *rec;
+    /* A chosen secret's wrong guesses are counted toward its lock: while the registry cannot
+     * be written (its disk failed; /healthz says so) no secret is checked, or guessing would
+     * be free until the disk is back. Every id gets this answer, known or not, so that it
+     * tells nobody which ids exist. */
+    if (!registry_writable(ca->reg)) {
+        log_warn("ca", "enrol of \"%s\" refused unchecked: the registry cannot be written", r->id);
+        return rpc_call_error(call, RPC_UNAVAILABLE,
+                              "the CA cannot write to its disk now; nothing was checked: try "
+                              "later");
+    }
     int rc = registry_get_id(ca->reg, a, r->id, &rec);
     if (rc != STELE_OK && rc != STELE_ERR_NOT_FOUND)
         return rpc_call_error(call, RPC_INTERNAL, "registry: %s", stele_strerror(rc));

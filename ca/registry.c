@@ -500,6 +500,20 @@ bool registry_failed(struct registry *r)
     return atomic_load(&r->failed);
 }
 
+bool registry_writable(struct registry *r)
+{
+    if (!atomic_load(&r->failed))
+        return true;
+    struct registry_batch *b = registry_batch_create();
+    if (!b)
+        return false;
+    static const char probe[] = "\xffprobe"; /* no record's key: deleting it changes nothing */
+    leveldb_writebatch_delete(b->wb, probe, sizeof probe - 1);
+    int rc = commit(r, b, r->lazy); /* clears the mark when it succeeds */
+    registry_batch_destroy(b);
+    return rc == STELE_OK;
+}
+
 int registry_commit(struct registry *r, struct registry_batch *b)
 {
     return commit(r, b, r->wopts);

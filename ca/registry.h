@@ -67,6 +67,9 @@ int registry_prune_revoked(struct registry *r, uint64_t before_s, size_t *n);
 /* True when the last write failed on the disk (LevelDB refuses every write after a failed
  * sync, until the CA restarts); false again once a write succeeds. */
 bool registry_failed(struct registry *r);
+/* True when a write can be stored now: at once when none failed; else it tries one that
+ * changes nothing (and clears the mark when it succeeds). */
+bool registry_writable(struct registry *r);
 /* Deletes nonces recorded before `before_ms`. Returns how many via *n (may be NULL). */
 int registry_prune_nonces(struct registry *r, uint64_t before_ms, size_t *n);
 

@@ -638,16 +638,29 @@ static void a_failed_registry_write_is_reported(void **state)
     start_ca();
     unsetenv("STELE_TEST_CA_REGISTRY_IO_FAIL");
     assert_int_equal(cli_register("admin", "dora", "Org1", "client", NULL, secret, NULL), 0);
+    assert_int_equal(
+        cli_register("admin", "gus", "Org1", "client", "--secret gus-chose-this", NULL, NULL), 0);
     assert_int_equal(test_write_file(fail, "", 0), 0);
     struct buf m = {0};
     assert_int_not_equal(cli_enroll("dora", secret, NULL, NULL), 0);
     assert_int_equal(test_http_get(g_ca.ops, "/healthz", NULL, &m), 503);
     assert_non_null(strstr((char *)m.data, "the registry failed on the disk"));
     buf_release(&m);
+    /* Wrong guesses of a chosen secret could not be counted now: none is checked (try again,
+     * 3), not answered as a wrong secret (1), however many come; an unknown id gets the same
+     * answer, so that it tells nobody which ids exist. */
+    for (int i = 0; i < 4; i++) { /* attempt_limit: 3 in the test config */
+        const char *id = i == 3 ? "nobody-at-all" : "gus";
+        assert_int_equal(cli_enroll(id, "a-wrong-guess", NULL, &m), 3);
+        assert_non_null(strstr((char *)m.data, "nothing was checked"));
+        buf_clear(&m);
+    }
+    buf_release(&m);
     assert_int_equal(unlink(fail), 0);
     assert_int_equal(cli_enroll("dora", secret, NULL, NULL), 0); /* its one enrolment is left */
     assert_int_equal(test_http_get(g_ca.ops, "/healthz", NULL, &m), 200);
     buf_release(&m);
+    assert_int_equal(cli_enroll("gus", "gus-chose-this", NULL, NULL), 0); /* not locked */
 #endif
 }
 

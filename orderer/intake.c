@@ -57,7 +57,8 @@ static int check_opened(const struct intake *in, struct arena *a, const Stele__E
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       "Deliver request header type is not DELIVER_SEEK_INFO", STELE_ERR_INVALID);
     if (action == ORDERER_AUTH_BROADCAST &&
-        (rc = envelope_time_check(h->timestamp, clock_wall_ms(), ENVELOPE_TIME_WINDOW_MS, NULL)))
+        (rc = envelope_time_check(h->timestamp, in->now_ms ? in->now_ms : clock_wall_ms(),
+                                  ENVELOPE_TIME_WINDOW_MS, NULL)))
         return refuse(v, STELE__STATUS__STATUS_BAD_REQUEST,
                       rc == STELE_ERR_MALFORMED
                           ? "transaction header has no valid timestamp"

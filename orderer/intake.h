@@ -30,6 +30,7 @@ struct intake {
     uint64_t absolute_max_bytes; /* largest serialized envelope accepted */
     struct orderer_auth *auth;   /* membership and signatures */
     struct envcache *checked;    /* Broadcast bytes checked before (envcache.h), or NULL */
+    uint64_t now_ms; /* Broadcast's wall clock (Unix ms) if not 0, else clock_wall_ms() (fuzzing) */
 };
 
 /* The outcome of a check. */

@@ -1,6 +1,7 @@
 /* log.c — one-line-per-event logging to stderr or a file. */
 #include "base/log.h"
 #include "base/status.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,16 +101,20 @@ void log_vwrite(enum log_level level, const char *component, const char *fmt, va
     /* One line per event, and nothing a terminal acts on: what is logged often quotes what a
      * client sent (ids, names, errors), and an operator reads the log with tail or less. Line
      * breaks and tabs become spaces; other C0 controls, DEL and the C1 controls (U+0080..U+009F,
-     * UTF-8 C2 80..C2 9F: CSI and friends for some terminals) become '?'. */
+     * UTF-8 C2 80..C2 9F: CSI and friends for some terminals) become '?', and so does every
+     * octet that is not part of well-formed UTF-8 (a bare 0x9B is CSI to a terminal that reads
+     * 8-bit controls). */
     for (size_t i = head; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
+        size_t k = c < 0x80 ? 1 : text_utf8_len((const unsigned char *)line + i, len - i);
         if (c == '\n' || c == '\r' || c == '\t')
             line[i] = ' ';
-        else if (c < 0x20 || c == 0x7f)
+        else if (c < 0x20 || c == 0x7f || k == 0)
             line[i] = '?';
-        else if (c == 0xc2 && i + 1 < len && (unsigned char)line[i + 1] >= 0x80 &&
-                 (unsigned char)line[i + 1] <= 0x9f)
+        else if (c == 0xc2 && (unsigned char)line[i + 1] <= 0x9f)
             line[i] = '?', line[i + 1] = '?', i++;
+        else
+            i += k - 1;
     }
     while (len > head && line[len - 1] == ' ')
         len--;

@@ -40,7 +40,8 @@ static void log_one_line_per_event(void **state)
     log_warn("peer", "id \"%s\"",
              "a\x1b[2J\x07"
              "b\tc\x7f\xc2\x9b"
-             "31md\xc3\xa9");
+             "31md\xc3\xa9\x9b"
+             "1m\xff\xe2\x82");
     log_close();
 
     size_t n;
@@ -49,7 +50,7 @@ static void log_one_line_per_event(void **state)
     assert_null(strstr(text, "hidden"));
     assert_non_null(strstr(text, "INFO  test: two lines joined\n"));
     assert_non_null(strstr(text, "ERROR ca: failed: authentication failed\n"));
-    assert_non_null(strstr(text, "WARN  peer: id \"a?[2J?b c???31md\xc3\xa9\"\n"));
+    assert_non_null(strstr(text, "WARN  peer: id \"a?[2J?b c???31md\xc3\xa9?1m???\"\n"));
     int lines = 0;
     for (size_t i = 0; i < n; i++)
         lines += text[i] == '\n';

@@ -78,6 +78,7 @@ static struct {
     bool loop;    /* History: the same page, "more follow", forever */
     bool endless; /* Events: blocks 1, 2, 3, ... and never a status */
     bool repeat;  /* Events: block 1, again and again */
+    bool torn;    /* Transaction: the first half of g.env's octets (no envelope) */
 } g;
 
 /* The error every method answers with in g.fail mode. */
@@ -224,7 +225,7 @@ static enum rpc_code transaction(struct rpc_call *call, const ProtobufCMessage *
     (void)req;
     (void)arg;
     static Stele__ProcessedTransaction t = STELE__PROCESSED_TRANSACTION__INIT;
-    t.envelope = (ProtobufCBinaryData){g.env_len, g.env};
+    t.envelope = (ProtobufCBinaryData){g.torn ? g.env_len / 2 : g.env_len, g.env};
     t.block_number = 3;
     *resp = &t.base;
     return RPC_OK;
@@ -766,6 +767,12 @@ static void an_answer_to_another_question_is_refused(void **state_)
     char *same[] = {"tx", "get", g.tx_id, "--peer", g.target, "--identity", g.identity, NULL};
     if ((rc = run_argv(same, &out, &err)) != 0 || !strstr(out, g.tx_id))
         fprintf(stderr, "tx get of its own id: exit %d: %s%s", rc, out, err), bad++;
+    free(out), free(err);
+    g.torn = true; /* octets that name no transaction are not ID's either */
+    rc = run_argv(same, &out, &err);
+    g.torn = false;
+    if (rc != 1 || out[0] || !strstr(err, "an envelope that does not open"))
+        fprintf(stderr, "tx get answered with no envelope: exit %d: %s%s", rc, out, err), bad++;
     free(out), free(err);
     if (bad)
         fail_msg("%d of the commands took keys or transactions not asked for as the answer", bad);

@@ -128,11 +128,14 @@ static int tx_get(struct peer_opts *o, const char *tx_id)
         return cli_fail("stele tx", STELE_ERR_NOMEM, "out of memory");
     }
     summarize(a, &t->envelope, &s);
-    if (s.tx_id && strcmp(s.tx_id, tx_id) != 0) { /* another transaction is not the answer */
+    /* Another transaction is not the answer, and neither is octets that do not open as one:
+     * the peer found the transaction by the tx_id its envelope's header carries. */
+    if (!s.tx_id || strcmp(s.tx_id, tx_id) != 0) {
         arena_destroy(a);
         pb_free(&t->base);
-        return cli_fail("stele tx", STELE_ERR_MALFORMED,
-                        "%s answered with another transaction than %s", o->peer, tx_id);
+        return cli_fail("stele tx", STELE_ERR_MALFORMED, "%s answered with %s than %s", o->peer,
+                        s.tx_id ? "another transaction" : "an envelope that does not open, rather",
+                        tx_id);
     }
     size_t writes = 0;
     for (size_t i = 0; s.rwset && i < s.rwset->n_ns_rwsets; i++)

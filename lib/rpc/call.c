@@ -190,6 +190,7 @@ static void on_send(struct rpc_tag *tag, bool ok)
         rpc_call_drain_sendq_locked(c);
         rpc_call_maybe_end_locked(c); /* a status still owed is sent (skipped once done) */
     } else {
+        c->sends_done++;
         grpc_byte_buffer *next = bbq_pop(&c->sendq);
         if (next)
             rpc_call_start_send_locked(c, next);
@@ -371,7 +372,10 @@ enum rpc_code rpc_call_error(struct rpc_call *c, enum rpc_code code, const char 
 
 /* Queues `bb` (taken over) for sending, blocking while the queue is full: for ever with
  * `wait_ms` < 0; with 0, STELE_ERR_LIMIT instead of blocking; else STELE_ERR_TIMEOUT once the
- * queue stayed full that long. */
+ * other side took nothing for that long. A sender is woken only once half the queue has gone
+ * (on_send), so a reader that takes a message now and then but drains half the queue more
+ * slowly than `wait_ms` is still reading: each period in which a send completed starts the
+ * wait again. */
 static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, int wait_ms)
 {
     int rc = STELE_OK;
@@ -379,6 +383,7 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, int wait_ms)
     if (wait_ms > 0)
         clock_deadline(CLOCK_MONOTONIC, (uint64_t)wait_ms, &until);
     pthread_mutex_lock(&c->mu);
+    uint64_t seen = c->sends_done;
     for (;;) {
         if (c->broken || c->done) {
             rc = STELE_ERR_CANCELLED;
@@ -405,8 +410,12 @@ static int send_bb(struct rpc_call *c, grpc_byte_buffer *bb, int wait_ms)
         if (wait_ms < 0)
             pthread_cond_wait(&c->cv, &c->mu);
         else if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) {
-            rc = STELE_ERR_TIMEOUT;
-            break;
+            if (c->sends_done == seen) {
+                rc = STELE_ERR_TIMEOUT;
+                break;
+            }
+            seen = c->sends_done; /* the reader took some meanwhile: it reads, slowly */
+            clock_deadline(CLOCK_MONOTONIC, (uint64_t)wait_ms, &until);
         }
     }
     pthread_mutex_unlock(&c->mu);

@@ -217,9 +217,10 @@ enum rpc_code rpc_call_error(struct rpc_call *call, enum rpc_code code, const ch
  * the caller keeps ownership. Not for unary calls. */
 int rpc_call_send(struct rpc_call *call, const ProtobufCMessage *msg);
 
-/* Like rpc_call_send() but waits at most `timeout_ms` (-1: as long as it takes) for room in the
- * send queue: STELE_ERR_TIMEOUT, with nothing sent, when there was none by then (the last
- * message of a stream whose reader may have stopped reading). */
+/* Like rpc_call_send() but waits for room in the send queue only while the other side takes
+ * something at least every `timeout_ms` (-1: as long as it takes): STELE_ERR_TIMEOUT, with
+ * nothing sent, once it took nothing for that long (the last message of a stream whose reader
+ * may have stopped reading). A slow reader that keeps taking is waited for. */
 int rpc_call_send_wait(struct rpc_call *call, const ProtobufCMessage *msg, int timeout_ms);
 
 /* Like rpc_call_send() for a message already serialized: the `len` octets at `data` (copied)
@@ -230,8 +231,9 @@ int rpc_call_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
  * send queue is full (the other side is not reading). */
 int rpc_call_try_send_bytes(struct rpc_call *call, const uint8_t *data, size_t len);
 
-/* Like rpc_call_send_bytes() but waits at most `timeout_ms` (-1: as long as it takes) for room
- * in the send queue: STELE_ERR_TIMEOUT, with nothing sent, when there was none by then. For a
+/* Like rpc_call_send_bytes() but waits for room in the send queue only while the other side
+ * takes something at least every `timeout_ms` (-1: as long as it takes): STELE_ERR_TIMEOUT,
+ * with nothing sent, once it took nothing for that long. For a
  * sender that must look up now and then while its reader takes nothing (a Deliver stream
  * re-checks its reader). */
 int rpc_call_send_bytes_wait(struct rpc_call *call, const uint8_t *data, size_t len,

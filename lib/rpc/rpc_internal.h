@@ -91,6 +91,7 @@ struct rpc_call {
     bool end_requested;        /* server: status pending; client: half-close pending */
     bool end_started;          /* the status / half-close batch was started */
     bool send_waiting;         /* a sender sleeps on a full queue: wake it at half empty */
+    uint64_t sends_done;       /* sends completed: a timed sender's sign the reader takes */
 
     struct bbq recvq;          /* received messages not yet read */
     grpc_byte_buffer *recv_bb; /* target of the in-flight receive */

@@ -623,6 +623,7 @@ static void another_kind_of_daemon_is_a_refusal(void **state_)
         {1, {"chaincode", "install", "@K", "--peer", "@O", "--identity", "@I"}},
         {1, {"chain", "info", "--orderer", "@O"}},
         {1, {"block", "get", "1", "--orderer", "@O", "--identity", "@I"}},
+        {1, {"node", "info", "--url", "@O"}},
     };
     int bad = run_all(cmds, sizeof cmds / sizeof cmds[0], false);
     /* the tables print their rows (stdout) whatever the exit status */

@@ -107,7 +107,7 @@ static int node_info(struct rpc_channel *ch, const struct node_opts *o)
                        5000, &res);
     char d[PEER_CLIENT_DETAIL_MAX];
     if (rc != STELE_OK)
-        return cli_fail("stele node info", rc, "%s: %s (%s)", o->url,
+        return cli_fail("stele node info", peer_client_failure(rc, &res), "%s: %s (%s)", o->url,
                         peer_client_detail(&res, "no detail", d, sizeof d),
                         rpc_code_name(res.code));
     Stele__NodeInfo *info = (Stele__NodeInfo *)resp;

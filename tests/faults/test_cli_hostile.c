@@ -78,6 +78,7 @@ static struct {
     bool loop;    /* History: the same page, "more follow", forever */
     bool endless; /* Events: blocks 1, 2, 3, ... and never a status */
     bool repeat;  /* Events: block 1, again and again */
+    bool skip;    /* Events: blocks 1, 3, 5, ... */
     bool torn;    /* Transaction: the first half of g.env's octets (no envelope) */
 } g;
 
@@ -339,9 +340,9 @@ static enum rpc_code events(struct rpc_call *call, const ProtobufCMessage *req,
     r.filtered_block = &fb;
     if (rpc_call_send(call, &r.base) != STELE_OK)
         return RPC_CANCELLED;
-    if (g.endless || g.repeat) { /* until the client goes */
+    if (g.endless || g.repeat || g.skip) { /* until the client goes */
         ft.tx_id = "0123";
-        while ((fb.number += g.endless) && rpc_call_send(call, &r.base) == STELE_OK)
+        while ((fb.number += g.skip ? 2 : g.endless) && rpc_call_send(call, &r.base) == STELE_OK)
             ;
         return RPC_CANCELLED;
     }
@@ -663,6 +664,13 @@ static void events_end_at_to_whatever_the_peer_sends(void **state_)
         fail_msg("stele events from a peer repeating block 1: exit %d (-1: killed after 20 s), "
                  "stderr %.200s",
                  rc, err);
+    free(out), free(err);
+    /* blocks 1, 3, 5, ...: a block left out is refused too */
+    g.endless = false, g.skip = true, argv[8] = "9";
+    rc = run_argv(argv, &out, &err);
+    g.endless = true, g.skip = false, argv[8] = "2";
+    if (rc != 1 || !strstr(err, "sent block 3 after block 1"))
+        fail_msg("stele events from a peer leaving block 2 out: exit %d, stderr %.200s", rc, err);
     free(out), free(err);
     /* from block 0 to block 0, and the peer starts at block 1: not an answer */
     argv[6] = "0", argv[8] = "0";

@@ -267,8 +267,9 @@ int cmd_events(int argc, char **argv)
                 break;
             }
             /* blocks come once each, in order, from --from: a peer repeating or going back
-             * (which could keep us printing the same blocks for ever) is refused */
-            if (numbered && (any ? n <= shown : from >= 0 && n < (uint64_t)from)) {
+             * (which could keep us printing the same blocks for ever) or leaving one out is
+             * refused */
+            if (numbered && (any ? n != shown + 1 : from >= 0 && n < (uint64_t)from)) {
                 pb_free(m);
                 if (any)
                     rc = cli_fail(prog, STELE_ERR_MALFORMED,

@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "pb/pb.h"
 
 #include <leveldb/c.h>
@@ -468,12 +469,7 @@ void registry_batch_put_str(struct registry_batch *b, const char *name, const ch
  * exists, registry writes fail as on a failed disk, so that a test sees what the CA does. */
 static bool test_write_fails(void)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *path = getenv("STELE_TEST_CA_REGISTRY_IO_FAIL");
-    return path && *path && access(path, F_OK) == 0;
-#else
-    return false;
-#endif
+    return test_hook_file("STELE_TEST_CA_REGISTRY_IO_FAIL");
 }
 
 /* Applies the batch with `wo` (synced or not). */

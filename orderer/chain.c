@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/fsdir.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "identity/enrolment.h"
 #include "ledger/blockhash.h"
 #include "ledger/genesis.h"
@@ -257,14 +258,7 @@ void chain_head(struct chain *c, uint64_t *height, uint8_t hash[32])
  * as a disk would (STELE_ERR_IO), so that a test sees what an orderer whose disk failed does. */
 static int test_append_fails(uint64_t number)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *at = getenv("STELE_TEST_ORDERER_IO_FAIL_AT");
-    if (at && *at && strtoull(at, NULL, 10) == number)
-        return STELE_ERR_IO;
-#else
-    (void)number;
-#endif
-    return STELE_OK;
+    return test_hook_at("STELE_TEST_ORDERER_IO_FAIL_AT", number) ? STELE_ERR_IO : STELE_OK;
 }
 
 int chain_append(struct chain *c, const Stele__Block *block)

@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "crypto/hash.h"
 #include "identity/enrolment.h"
 #include "identity/identity.h"
@@ -68,12 +69,7 @@ static int write_mark(struct orderer *o, uint64_t height)
  * exists, keeping a CRL file fails as on a failed disk. */
 static bool test_keep_fails(void)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *path = getenv("STELE_TEST_ORDERER_CRL_KEEP_FAIL");
-    return path && *path && access(path, F_OK) == 0;
-#else
-    return false;
-#endif
+    return test_hook_file("STELE_TEST_ORDERER_CRL_KEEP_FAIL");
 }
 
 /* Installs one CRL found in block `number` under key `key` (crl/...); keeps it on disk when it

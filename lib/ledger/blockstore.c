@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "ledger/blockhash.h"
 #include "ledger/crc32c.h"
 #include "pb/pb.h"
@@ -175,13 +176,10 @@ void blockstore_close(struct blockstore *bs)
  * would while the file STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL names exists. */
 static int sync_blocks_dir(const struct blockstore *bs)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *fail = getenv("STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL");
-    if (fail && *fail && access(fail, F_OK) == 0) {
+    if (test_hook_file("STELE_TEST_BLOCKSTORE_DIRSYNC_FAIL")) {
         errno = EIO;
         return STELE_ERR_IO;
     }
-#endif
     char *bdir = NULL;
     if (asprintf(&bdir, "%s/blocks", bs->dir) < 0)
         return STELE_ERR_NOMEM;

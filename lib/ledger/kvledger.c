@@ -7,6 +7,7 @@
 #include "base/fsdir.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "crypto/key.h"
 #include "identity/identity.h"
 #include "ledger/blockhash.h"
@@ -521,14 +522,7 @@ static void state_prev(struct kvledger *l, uint8_t out[32])
  * a disk would (STELE_ERR_IO), so that a test sees what a peer whose disk failed does. */
 static int test_store_fails(uint64_t height)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *at = getenv("STELE_TEST_LEDGER_IO_FAIL_AT");
-    if (at && *at && strtoull(at, NULL, 10) == height)
-        return STELE_ERR_IO;
-#else
-    (void)height;
-#endif
-    return STELE_OK;
+    return test_hook_at("STELE_TEST_LEDGER_IO_FAIL_AT", height) ? STELE_ERR_IO : STELE_OK;
 }
 
 /* Counts a committed block's transactions by code (for the metrics) and returns how many are

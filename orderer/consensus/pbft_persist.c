@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/buf.h"
 #include "base/status.h"
+#include "base/testhook.h"
 #include "ledger/crc32c.h"
 #include "pb/pb.h"
 
@@ -62,12 +63,7 @@ static int open_state(const struct pbft *b, int i)
  * half, and the write fails, as on a disk that filled up. */
 static size_t test_write_end(size_t total)
 {
-#ifdef STELE_TEST_HOOKS
-    const char *tear = getenv("STELE_TEST_PBFT_PERSIST_TEAR");
-    if (tear && *tear && access(tear, F_OK) == 0)
-        return total / 2;
-#endif
-    return total;
+    return test_hook_file("STELE_TEST_PBFT_PERSIST_TEAR") ? total / 2 : total;
 }
 
 int pbft_persist(struct pbft *b)

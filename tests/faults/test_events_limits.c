@@ -57,37 +57,6 @@ static int peer0_log_count(const char *what)
     return n;
 }
 
-/* Opens an Events/Blocks stream of `form` of peer 0 for `who` from block 0 on, forever. */
-static struct rpc_call *events_open(struct rpc_channel *ch, const struct test_identity *who,
-                                    Stele__EventForm form)
-{
-    struct seek_range range;
-    Stele__EventsRequest er = STELE__EVENTS_REQUEST__INIT;
-    er.seek = seek_range_init(&range, 0, UINT64_MAX,
-                              STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY);
-    er.form = form;
-    struct buf body, req;
-    uint8_t sig[64];
-    buf_init(&body);
-    buf_init(&req);
-    assert_int_equal(pb_pack_buf(&er.base, &body), STELE_OK);
-    assert_int_equal(signed_request_create(who->key, who->record->data, who->record->len,
-                                           "/stele.Events/Blocks", body.data, body.len,
-                                           clock_wall_ms(), &req, sig),
-                     STELE_OK);
-    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-    sr.request = (ProtobufCBinaryData){req.len, req.data};
-    sr.signature = (ProtobufCBinaryData){64, sig};
-    struct rpc_call *c = rpc_stream_open(ch, "/stele.Events/Blocks", RPC_SERVER_STREAM,
-                                         &stele__events_response__descriptor, -1);
-    assert_non_null(c);
-    assert_int_equal(rpc_call_send(c, &sr.base), STELE_OK);
-    assert_int_equal(rpc_call_close_send(c), STELE_OK);
-    buf_release(&body);
-    buf_release(&req);
-    return c;
-}
-
 /* A caller that stops reading still loses its streams once its certificate expires (review of
  * 2026-12-06, as the orderer's Deliver: the handler waited in rpc_call_send_bytes() for room
  * that never came). Both forms share the send; one stream of each. */
@@ -127,7 +96,7 @@ static void a_caller_that_stops_reading_loses_its_streams(void **state)
     for (int i = 0; i < 2; i++) {
         ch[i] = rpc_channel_open(N.p[0].addr, &co, NULL);
         assert_non_null(ch[i]);
-        c[i] = events_open(ch[i], &brief, forms[i]);
+        c[i] = peer_events_open(ch[i], &brief, forms[i], 0);
     }
     usleep(1500 * 1000);
     double open = peer0_metric("stele_event_streams");

@@ -160,37 +160,6 @@ static void one_identity_cannot_hold_every_commit_wait(void **state)
 
 /* ---- Events streams ---- */
 
-/* Opens a filtered Events/Blocks stream of peer 0 for `who` from block `from` on, forever. */
-static struct rpc_call *events_open(struct rpc_channel *ch, const struct test_identity *who,
-                                    uint64_t from)
-{
-    struct seek_range range;
-    Stele__EventsRequest er = STELE__EVENTS_REQUEST__INIT;
-    er.seek = seek_range_init(&range, from, UINT64_MAX,
-                              STELE__SEEK_INFO__SEEK_BEHAVIOR__SEEK_BLOCK_UNTIL_READY);
-    er.form = STELE__EVENT_FORM__EVENT_FORM_FILTERED;
-    struct buf body, req;
-    uint8_t sig[64];
-    buf_init(&body);
-    buf_init(&req);
-    assert_int_equal(pb_pack_buf(&er.base, &body), STELE_OK);
-    assert_int_equal(signed_request_create(who->key, who->record->data, who->record->len,
-                                           "/stele.Events/Blocks", body.data, body.len,
-                                           clock_wall_ms(), &req, sig),
-                     STELE_OK);
-    Stele__SignedRequest sr = STELE__SIGNED_REQUEST__INIT;
-    sr.request = (ProtobufCBinaryData){req.len, req.data};
-    sr.signature = (ProtobufCBinaryData){64, sig};
-    struct rpc_call *c = rpc_stream_open(ch, "/stele.Events/Blocks", RPC_SERVER_STREAM,
-                                         &stele__events_response__descriptor, -1);
-    assert_non_null(c);
-    assert_int_equal(rpc_call_send(c, &sr.base), STELE_OK);
-    assert_int_equal(rpc_call_close_send(c), STELE_OK);
-    buf_release(&body);
-    buf_release(&req);
-    return c;
-}
-
 /* The next message of stream `c` within timeout_ms: STELE_OK with *block (a filtered block's
  * number) or *status (the status that ends the stream, *block untouched), or the receive's
  * error. */
@@ -231,11 +200,12 @@ static void one_identity_cannot_hold_every_events_stream(void **state)
     assert_non_null(ch);
     struct rpc_call *mine[STREAMS_PER_CLIENT];
     for (int i = 0; i < STREAMS_PER_CLIENT; i++) {
-        mine[i] = events_open(ch, &N.user, newest);
+        mine[i] = peer_events_open(ch, &N.user, STELE__EVENT_FORM__EVENT_FORM_FILTERED, newest);
         assert_true(served(mine[i], newest));
     }
     /* the 17th of the same identity is refused */
-    struct rpc_call *extra = events_open(ch, &N.user, newest);
+    struct rpc_call *extra =
+        peer_events_open(ch, &N.user, STELE__EVENT_FORM__EVENT_FORM_FILTERED, newest);
     uint64_t n;
     int st;
     struct rpc_result res = {0};
@@ -244,7 +214,8 @@ static void one_identity_cannot_hold_every_events_stream(void **state)
     assert_int_equal(res.code, RPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(res.detail, "already has 16 Events streams open"));
     /* another identity's is served */
-    struct rpc_call *other = events_open(ch, &N.user2, newest);
+    struct rpc_call *other =
+        peer_events_open(ch, &N.user2, STELE__EVENT_FORM__EVENT_FORM_FILTERED, newest);
     assert_true(served(other, newest));
     rpc_call_finish(other, true, NULL);
     /* a stream closed is given back (the peer notices within its 200 ms poll) */
@@ -252,7 +223,8 @@ static void one_identity_cannot_hold_every_events_stream(void **state)
     bool again = false;
     for (int k = 0; k < 20 && !again; k++) {
         usleep(100 * 1000);
-        struct rpc_call *c = events_open(ch, &N.user, newest);
+        struct rpc_call *c =
+            peer_events_open(ch, &N.user, STELE__EVENT_FORM__EVENT_FORM_FILTERED, newest);
         if ((again = served(c, newest)))
             mine[0] = c;
         else
@@ -276,7 +248,8 @@ static void events_stream_ends_when_its_caller_expires(void **state)
     struct rpc_channel_opts co = {.fail_fast = true};
     struct rpc_channel *ch = rpc_channel_open(N.p[0].addr, &co, NULL);
     assert_non_null(ch);
-    struct rpc_call *c = events_open(ch, &brief, h.height - 1);
+    struct rpc_call *c =
+        peer_events_open(ch, &brief, STELE__EVENT_FORM__EVENT_FORM_FILTERED, h.height - 1);
     assert_true(served(c, h.height - 1));
     int st = 0;
     uint64_t n;

@@ -180,6 +180,14 @@ Stele__Block *block_get(int i, uint64_t number);
  * occurrence in chain order. */
 size_t txid_occurrences(int i, const char *tx_id, unsigned *codes, size_t max);
 
+struct rpc_channel;
+struct rpc_call;
+/* Opens an Events/Blocks stream of form `form` on `ch` (a channel to a peer) for `who`, from
+ * block `from` on, for ever (peer_streams.c); finish it with rpc_call_finish(). Fails the test
+ * when it cannot. */
+struct rpc_call *peer_events_open(struct rpc_channel *ch, const struct test_identity *who,
+                                  Stele__EventForm form, uint64_t from);
+
 /* Waits until both peers and every running orderer are at the same height, then asserts the
  * peers' heads (height, head hash, state hash) are identical. */
 void assert_peers_agree(int timeout_s);
